@@ -1,0 +1,97 @@
+"""The app factory. The lifespan opens every resource and closes it again; nothing is global."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server import broker as brokers
+from server.assets import asset_dir
+from server.auth import Tokens
+from server.chat import Chat
+from server.config import Settings, from_env
+from server.endpoints import http
+from server.endpoints.agent import agent_socket
+from server.endpoints.context import Context
+from server.endpoints.visitor import visitor_socket
+from server.errors import Close
+from server.hub import Hub
+from server.store import SQLiteStore
+
+log = logging.getLogger("livechat")
+
+
+class NoSniff:
+    """Every HTTP response, static files included, is served with ``nosniff``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> (
+    Starlette
+):
+    settings = (settings or from_env()).validate()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = SQLiteStore(settings.db_path, clock=clock, synchronous=settings.sqlite_synchronous)
+        await store.open()
+        broker, presence = brokers.create(settings.broker_url, clock)
+        hub = Hub(broker)
+        try:
+            await broker.start(hub.deliver, hub.reset)
+            app.state.ctx = Context(settings, store, broker, presence, hub, Chat(store, broker),
+                                    Tokens(settings.secret_keys, clock), clock)
+            log.info("livechat ready (store %s, broker %s)", settings.db_path,
+                     settings.broker_url.split(":", 1)[0])
+            yield
+        finally:
+            hub.close_all(Close.GOING_AWAY, "server restarting")
+            await broker.close()
+            await store.close()
+
+    routes = [
+        Route("/", http.index),
+        Route("/healthz", http.health),
+        Route("/widget.js", http.widget_loader),
+        Route("/widget/frame", http.widget_frame),
+        Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
+        Route("/agent", http.panel),
+        Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),
+        Route("/api/agent/login", http.login, methods=["POST"]),
+        Route("/api/agent/logout", http.logout, methods=["POST"]),
+        Route("/api/agent/me", http.me),
+        WebSocketRoute("/ws/visitor", visitor_socket),
+        WebSocketRoute("/ws/agent", agent_socket),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(NoSniff)
+    return app
+
+
+def factory() -> Starlette:
+    """For ``uvicorn --factory server.app:factory``: settings from the environment."""
+    return create_app(from_env())

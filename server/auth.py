@@ -1,0 +1,154 @@
+"""Tokens, passwords and origins. Pure functions and small classes; no I/O besides the clock.
+
+Tokens are itsdangerous timed signatures. Each kind has its own salt (a token minted for one
+purpose never verifies for another), an expiry, and a list of keys: the first key of
+``Settings.secret_keys`` signs, all of them verify, so a key can be rotated without logging
+everyone out.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class VisitorIdentity:
+    site_id: str
+    visitor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSession:
+    agent_id: str
+    #: Bumped in the store when an agent's sessions must end (password change, deactivation).
+    generation: int
+
+
+class TokenError(Exception):
+    """The token is forged, expired, malformed or was minted for another purpose."""
+
+
+class Tokens:
+    VISITOR = "livechat.visitor.v1"
+    AGENT = "livechat.agent-session.v1"
+
+    def __init__(self, keys: Sequence[str], clock: Clock) -> None:
+        if not keys:
+            raise ValueError("at least one secret key is needed")
+        clock_ = clock
+
+        class ClockSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock_())
+
+        # itsdangerous signs with the last key of the list and verifies with all of them.
+        ordered = list(reversed(keys))
+        self._visitor = URLSafeTimedSerializer(ordered, salt=self.VISITOR, signer=ClockSigner)
+        self._agent = URLSafeTimedSerializer(ordered, salt=self.AGENT, signer=ClockSigner)
+
+    def visitor_token(self, identity: VisitorIdentity) -> str:
+        return self._visitor.dumps({"s": identity.site_id, "v": identity.visitor_id})
+
+    def visitor(self, token: str, max_age: int) -> VisitorIdentity:
+        data = self._load(self._visitor, token, max_age)
+        site, visitor = data.get("s"), data.get("v")
+        if not isinstance(site, str) or not isinstance(visitor, str):
+            raise TokenError("malformed visitor token")
+        return VisitorIdentity(site, visitor)
+
+    def agent_token(self, session: AgentSession) -> str:
+        return self._agent.dumps({"a": session.agent_id, "g": session.generation})
+
+    def agent(self, token: str, max_age: int) -> AgentSession:
+        data = self._load(self._agent, token, max_age)
+        agent, generation = data.get("a"), data.get("g")
+        if not isinstance(agent, str) or type(generation) is not int:
+            raise TokenError("malformed session")
+        return AgentSession(agent, generation)
+
+    @staticmethod
+    def _load(serializer: URLSafeTimedSerializer, token: str, max_age: int) -> dict[str, Any]:
+        try:
+            data = serializer.loads(token, max_age=max_age)
+        except BadSignature as exc:  # SignatureExpired is a subclass
+            raise TokenError(type(exc).__name__) from None
+        if not isinstance(data, dict):
+            raise TokenError("malformed token")
+        return data
+
+
+# --- passwords ------------------------------------------------------------------------------
+
+# scrypt with n=2**14, r=8 (16 MiB, tens of milliseconds): OWASP's minimum for scrypt.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# A hash to check against when the email is unknown, so that the answer takes as long.
+DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+# --- origins --------------------------------------------------------------------------------
+
+
+def normalize_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` in lower case with default ports dropped, or None if not one."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def origin_allowed(origin: str | None, allowed: Sequence[str]) -> bool:
+    """Exact match after normalisation. A missing Origin header is refused."""
+    if not origin:
+        return False
+    normalized = normalize_origin(origin)
+    return normalized is not None and normalized in {normalize_origin(a) for a in allowed}
+
+
+def new_id(prefix: str) -> str:
+    """A server-minted id: prefix, then 128 random bits in URL-safe base64."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"

@@ -1,0 +1,71 @@
+"""The broker: a doorbell between server processes, never a record.
+
+``Broker`` — publish/subscribe on named channels.
+
+* At-most-once: a message published while a subscriber is away, or while the transport is down,
+  is gone. Whoever needs every message recovers it from the store by ``seq``; the broker's
+  ``on_reset`` callback says "you may have missed something, catch up now".
+* In order per channel for one publisher.
+* Each process holds **one** subscription per channel, whatever the number of local sockets; the
+  hub counts local interest and fans out (``server.hub``).
+* ``publish`` never blocks for long and never raises because the transport is down: sends keep
+  being committed and acknowledged, and readers catch up from the store.
+
+``Presence`` — who is here, with expiry: ``touch`` a member of a key with a time-to-live; a member
+not touched again within its ttl is gone from ``members``. A process that dies stops touching, so
+its members vanish within one ttl.
+
+Implementations: ``memory://`` (the default, a single process only — refused with more than one
+worker). A Redis implementation drops in behind the same two protocols; ``tests/test_broker.py``
+is the conformance suite every implementation must pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+Deliver = Callable[[str, bytes], None]
+OnReset = Callable[[], None]
+
+
+class Broker(Protocol):
+    async def start(self, deliver: Deliver, on_reset: OnReset) -> None:
+        """Begin delivering messages of subscribed channels to ``deliver`` (called on the event
+        loop, must not block). ``on_reset`` is called after any interruption of delivery."""
+
+    async def close(self) -> None: ...
+
+    async def publish(self, channel: str, data: bytes) -> None: ...
+
+    async def subscribe(self, channel: str) -> None: ...
+
+    async def unsubscribe(self, channel: str) -> None: ...
+
+    @property
+    def healthy(self) -> bool: ...
+
+
+class Presence(Protocol):
+    async def touch(self, key: str, member: str, ttl: float) -> None: ...
+
+    async def remove(self, key: str, member: str) -> None: ...
+
+    async def members(self, key: str) -> list[str]:
+        """Members of ``key`` whose ttl has not run out, sorted."""
+
+
+class UnsupportedBroker(ValueError):
+    pass
+
+
+def create(url: str, clock: Callable[[], float]) -> tuple[Broker, Presence]:
+    """Backend chosen by URL scheme; imports are lazy so the default needs nothing more."""
+    scheme = url.split(":", 1)[0]
+    if scheme == "memory":
+        from server.broker.memory import MemoryBroker, MemoryPresence
+
+        return MemoryBroker(), MemoryPresence(clock)
+    raise UnsupportedBroker(
+        f"broker {scheme!r} is not available in this version; use memory:// (one process)"
+    )

@@ -1,0 +1,105 @@
+"""Settings, read from the environment (12-factor) and validated before anything starts."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed, or contradicts another one."""
+
+
+SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path = Path("livechat.db")
+    #: Newest first. The first key signs; every key verifies, so keys can be rotated.
+    secret_keys: tuple[str, ...] = ()
+    broker_url: str = "memory://"
+    #: Public origin of this server (e.g. https://chat.example.com). Empty: taken from each request.
+    public_url: str = ""
+    workers: int = 1
+    sqlite_synchronous: str = "NORMAL"
+    max_frame_bytes: int = 64 * 1024
+    max_text_chars: int = 4000
+    visitor_token_max_age: int = 180 * 24 * 3600
+    agent_session_max_age: int = 12 * 3600
+    outbound_queue_frames: int = 512
+    #: Per connection: sustained frames per second and the burst allowed above it.
+    rate_per_second: float = 10.0
+    rate_burst: int = 40
+    cookie_secure: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> Settings:
+        if not self.secret_keys or any(len(k) < 16 for k in self.secret_keys):
+            raise ConfigError("LIVECHAT_SECRET_KEYS needs at least one key of 16+ characters")
+        if self.workers < 1:
+            raise ConfigError("workers must be at least 1")
+        if self.workers > 1 and self.broker_url.startswith("memory"):
+            raise ConfigError(
+                "the memory broker only works inside one process; with more than one worker "
+                "set LIVECHAT_REDIS_URL (or LIVECHAT_BROKER_URL=redis://...)"
+            )
+        if self.sqlite_synchronous not in SYNCHRONOUS_MODES:
+            raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
+        if self.max_frame_bytes < 1024:
+            raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
+        return self
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def secret_keys_from(env: Mapping[str, str], db_path: Path) -> tuple[str, ...]:
+    """Keys from LIVECHAT_SECRET_KEYS (comma-separated, newest first).
+
+    Without it, a key is generated once and kept in a file beside the database (mode 0600), so
+    that the embedded default needs no configuration and tokens survive restarts.
+    """
+    raw = env.get("LIVECHAT_SECRET_KEYS", "").strip()
+    if raw:
+        return tuple(k.strip() for k in raw.split(",") if k.strip())
+    key_file = db_path.with_name(db_path.name + ".secret")
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return (key_file.read_text().strip(),)
+
+
+def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    env = os.environ if env is None else env
+    db_path = Path(str(overrides.pop("db_path", None) or env.get("LIVECHAT_DB", "livechat.db")))
+    broker = env.get("LIVECHAT_BROKER_URL") or env.get("LIVECHAT_REDIS_URL") or "memory://"
+    settings = Settings(
+        db_path=db_path,
+        secret_keys=secret_keys_from(env, db_path),
+        broker_url=broker,
+        public_url=env.get("LIVECHAT_PUBLIC_URL", "").rstrip("/"),
+        workers=_int(env, "LIVECHAT_WORKERS", 1),
+        sqlite_synchronous=env.get("LIVECHAT_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
+        max_frame_bytes=_int(env, "LIVECHAT_MAX_FRAME_BYTES", 64 * 1024),
+        max_text_chars=_int(env, "LIVECHAT_MAX_TEXT_CHARS", 4000),
+        cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+    )
+    return settings.with_(**overrides).validate()

@@ -1,0 +1,119 @@
+"""``/ws/agent``: the panel's socket. The agent is whoever the signed session cookie says; the
+sites they may touch are read from the store at connect, never taken from a frame."""
+
+from __future__ import annotations
+
+from starlette.websockets import WebSocket
+
+from server import protocol
+from server.auth import TokenError, origin_allowed
+from server.errors import ChatError, Close, Code
+from server.hub import conversation_channel, site_channel
+from server.protocol import Claim, Frame, Hello, History, Leave, Open, Resolve, Send
+from server.store import Agent, Change
+
+from .context import AGENT_COOKIE, Context
+from .session import Refuse, Session
+
+#: Presence of an agent connection expires this long after its last refresh.
+PRESENCE_TTL = 60.0
+
+
+async def agent_from_cookie(ctx: Context, cookie: str | None) -> Agent | None:
+    if not cookie:
+        return None
+    try:
+        session = ctx.tokens.agent(cookie, ctx.settings.agent_session_max_age)
+    except TokenError:
+        return None
+    agent = await ctx.store.agent(session.agent_id)
+    if agent is None or not agent.active or agent.session_generation != session.generation:
+        return None
+    return agent
+
+
+class AgentSession(Session):
+    role = "agent"
+    agent: Agent
+    site_ids: list[str]
+
+    async def authenticate(self) -> None:
+        # Exact origin check: a page elsewhere cannot ride the agent's cookie into this socket.
+        if not origin_allowed(self.ws.headers.get("origin"), [self.ctx.own_origin(self.ws)]):
+            raise Refuse(Close.FORBIDDEN_ORIGIN, None, "origin not allowed")
+        agent = await agent_from_cookie(self.ctx, self.ws.cookies.get(AGENT_COOKIE))
+        if agent is None:
+            raise Refuse(Close.UNAUTHORIZED, None, "log in first")
+        self.agent = agent
+        self.site_ids = await self.ctx.store.agent_site_ids(agent)
+
+    async def start(self, hello: Hello) -> None:
+        ctx = self.ctx
+        for site_id in self.site_ids:
+            await ctx.hub.subscribe(self.conn, site_channel(site_id))
+        await self.heartbeat()
+        sites = [s for s in await ctx.store.sites() if s.id in self.site_ids]
+        conversations = await ctx.store.open_conversations(self.site_ids)
+        self.conn.send(protocol.encode({
+            "type": "welcome",
+            "v": protocol.VERSION,
+            "epoch": ctx.store.epoch,
+            "agent": self.agent.public(),
+            "sites": [{"id": s.id, "name": s.name} for s in sites],
+            "conversations": [c.summary() for c in conversations],
+        }))
+
+    async def heartbeat(self) -> None:
+        member = f"{self.agent.id}:{self.conn.id}"
+        for site_id in self.site_ids:
+            await self.ctx.presence.touch(f"agents:{site_id}", member, PRESENCE_TTL)
+
+    async def stop(self) -> None:
+        if hasattr(self, "agent"):
+            member = f"{self.agent.id}:{self.conn.id}"
+            for site_id in self.site_ids:
+                await self.ctx.presence.remove(f"agents:{site_id}", member)
+
+    async def handle(self, frame: Frame) -> bytes | None:
+        chat, store = self.ctx.chat, self.ctx.store
+        if isinstance(frame, Open):
+            conversation = await store.conversation(frame.conversation_id)
+            if conversation is None or conversation.site_id not in self.site_ids:
+                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            self.conn.send(protocol.ack(frame.id, conversation=conversation.summary()))
+            await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
+            self.conn.watch(conversation.id, frame.last_seq)
+            return None
+        if isinstance(frame, Leave):
+            await self.ctx.hub.unsubscribe(self.conn, conversation_channel(frame.conversation_id))
+            return protocol.ack(frame.id)
+        if isinstance(frame, History):
+            conversation = await store.conversation(frame.conversation_id)
+            if conversation is None or conversation.site_id not in self.site_ids:
+                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            page = await store.messages_before(frame.conversation_id, frame.before_seq,
+                                               frame.limit)
+            return protocol.ack(frame.id, messages=[m.frame() for m in page])
+        if isinstance(frame, Send):
+            assert frame.conversation_id is not None  # required for agents by the protocol
+            change = await chat.agent_send(self.agent, self.site_ids, frame.conversation_id,
+                                           frame.id, frame.body)
+            message = change.messages[-1]
+            return protocol.ack(frame.id, conversation_id=message.conversation_id,
+                                seq=message.seq, duplicate=change.duplicate)
+        if isinstance(frame, Claim):
+            return self._result(frame.id, await chat.claim(self.agent, self.site_ids,
+                                                           frame.conversation_id))
+        if isinstance(frame, Resolve):
+            return self._result(frame.id, await chat.resolve(self.agent, self.site_ids,
+                                                             frame.conversation_id))
+        raise ChatError(Code.UNKNOWN_TYPE, "not an agent frame")
+
+    @staticmethod
+    def _result(request: str, change: Change) -> bytes:
+        return protocol.ack(request, conversation=change.conversation.summary(),
+                            duplicate=change.duplicate)
+
+
+async def agent_socket(websocket: WebSocket) -> None:
+    await AgentSession(websocket).serve()

@@ -1,0 +1,42 @@
+"""What every endpoint needs, built by the app's lifespan and found on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from server.auth import Tokens, normalize_origin
+from server.broker import Broker, Presence
+from server.chat import Chat
+from server.config import Settings
+from server.hub import Hub
+from server.store import Store
+
+AGENT_COOKIE = "livechat_agent"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: Store
+    broker: Broker
+    presence: Presence
+    hub: Hub
+    chat: Chat
+    tokens: Tokens
+    clock: Callable[[], float]
+
+    def own_origin(self, conn: HTTPConnection) -> str:
+        """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""
+        if self.settings.public_url:
+            return normalize_origin(self.settings.public_url) or ""
+        scheme = {"ws": "http", "wss": "https"}.get(conn.url.scheme, conn.url.scheme)
+        host = conn.headers.get("host", "")
+        return normalize_origin(f"{scheme}://{host}") or ""
+
+
+def context(conn: HTTPConnection) -> Context:
+    ctx: Context = conn.app.state.ctx
+    return ctx

@@ -1,0 +1,174 @@
+"""What both WebSocket endpoints share: the handshake, the hello, one reader and one pump per
+socket, rate limiting, and turning every failure into a documented frame or close code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from server import protocol
+from server.errors import ChatError, Close, Code
+from server.hub import Connection
+from server.protocol import Frame, Hello, Ping, Role
+from server.ratelimit import TokenBucket
+from server.store import StoreClosed
+
+from .context import Context, context
+
+log = logging.getLogger("livechat.ws")
+HELLO_TIMEOUT = 10.0
+#: Refused frames in a row (rate limited) before the connection is closed.
+MAX_REFUSED = 20
+
+
+class Refuse(Exception):
+    """End the session: send ``error`` (if given), then close with ``close``."""
+
+    def __init__(self, close: Close, code: Code | None = None, message: str = "") -> None:
+        super().__init__(message or close.name)
+        self.close = close
+        self.code = code
+        self.message = message or close.name.lower()
+
+
+class Session:
+    role: Role
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.ws = websocket
+        self.ctx: Context = context(websocket)
+        self.conn = Connection(self.role, self.ctx.settings.outbound_queue_frames)
+        self.bucket = TokenBucket(
+            self.ctx.settings.rate_per_second, self.ctx.settings.rate_burst, self.ctx.clock
+        )
+
+    # --- to be provided by each endpoint ------------------------------------------------------
+
+    async def authenticate(self) -> None:
+        """Check origin and credentials before the hello; raise Refuse to turn the socket away."""
+
+    async def start(self, hello: Hello) -> None:
+        """Answer the hello (welcome, subscriptions, catch-up)."""
+
+    async def handle(self, frame: Frame) -> bytes | None:
+        """Answer one frame; the returned bytes (an ack) are sent. Raise ChatError to refuse."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """Release what start() took."""
+
+    async def heartbeat(self) -> None:
+        """Called on every ping: the client is alive (presence refreshes here)."""
+
+    # --- the machinery ------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        await self.ws.accept()
+        hub = self.ctx.hub
+        hub.register(self.conn)
+        try:
+            await self.authenticate()
+            hello = await self._hello()
+            await self.start(hello)
+            await self._run()
+        except Refuse as refuse:
+            await self._close(refuse.close, refuse.code, refuse.message)
+        finally:
+            await hub.unregister(self.conn)
+            await self.stop()
+
+    async def _hello(self) -> Hello:
+        try:
+            message = await asyncio.wait_for(self.ws.receive(), HELLO_TIMEOUT)
+        except TimeoutError:
+            raise Refuse(Close.HELLO_TIMEOUT, Code.BAD_FRAME, "no hello in time") from None
+        if message["type"] == "websocket.disconnect":
+            raise Refuse(Close.NORMAL)
+        try:
+            frame = protocol.parse(self._payload(message), self.role)
+        except ChatError as exc:
+            raise Refuse(Close.PROTOCOL_ERROR, exc.code, exc.message) from None
+        if not isinstance(frame, Hello):
+            raise Refuse(Close.PROTOCOL_ERROR, Code.BAD_FRAME, "the first frame must be hello")
+        if frame.v != protocol.VERSION:
+            raise Refuse(Close.UNSUPPORTED_VERSION, Code.BAD_FRAME,
+                         f"protocol version {protocol.VERSION} is spoken here")
+        return frame
+
+    async def _run(self) -> None:
+        reader = asyncio.create_task(self._read(), name=f"read-{self.conn.id}")
+        pump = asyncio.create_task(self.conn.pump(self._send, self.ctx.store),
+                                   name=f"pump-{self.conn.id}")
+        done, _ = await asyncio.wait({reader, pump}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (reader, pump):
+            if task not in done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if pump in done and not pump.cancelled() and pump.exception() is None:
+            stop = pump.result()
+            await self._close(Close(stop.code), None, stop.reason)
+        elif reader in done and not reader.cancelled() and reader.exception() is not None:
+            log.error("%s reader failed", self.conn.id, exc_info=reader.exception())
+            await self._close(Close.RESTARTING, None, "internal error")
+
+    async def _read(self) -> None:
+        refused = 0
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = self._payload(message)
+            if not self.bucket.take():
+                refused += 1
+                self.conn.send(protocol.error(Code.RATE_LIMITED, "slow down",
+                                              protocol.request_id(raw)))
+                if refused >= MAX_REFUSED:
+                    self.conn.stop(Close.RATE_LIMITED, "rate limited")
+                    return
+                continue
+            refused = 0
+            await self._dispatch(raw)
+
+    async def _dispatch(self, raw: str | bytes | None) -> None:
+        request = None
+        try:
+            frame = protocol.parse(raw, self.role, self.ctx.settings.max_text_chars)
+            request = getattr(frame, "id", None)
+            if isinstance(frame, Hello):
+                raise ChatError(Code.BAD_FRAME, "hello was already received")
+            if isinstance(frame, Ping):
+                await self.heartbeat()
+                self.conn.send(protocol.encode({"type": "pong", "id": frame.id}))
+                return
+            reply = await self.handle(frame)
+            if reply is not None:
+                self.conn.send(reply)
+        except ChatError as exc:
+            self.conn.send(protocol.error(exc.code, exc.message,
+                                          request or protocol.request_id(raw)))
+        except StoreClosed:
+            self.conn.send(protocol.error(Code.INTERNAL, "try again shortly", request))
+        except Exception:
+            log.exception("%s failed to handle a frame", self.conn.id)
+            self.conn.send(protocol.error(Code.INTERNAL, "try again shortly", request))
+
+    @staticmethod
+    def _payload(message: dict[str, Any]) -> str | bytes | None:
+        text = message.get("text")
+        return text if text is not None else message.get("bytes")
+
+    async def _send(self, data: bytes) -> None:
+        await self.ws.send_text(data.decode())
+
+    async def _close(self, close: Close, code: Code | None, message: str) -> None:
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            return
+        with contextlib.suppress(Exception):
+            if code is not None:
+                await self._send(protocol.error(code, message))
+            await self.ws.close(int(close), message[:100])

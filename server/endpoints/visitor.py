@@ -1,0 +1,84 @@
+"""``/ws/visitor``: the chat frame's socket. Identity comes from the signed visitor token only."""
+
+from __future__ import annotations
+
+from starlette.websockets import WebSocket
+
+from server import protocol
+from server.auth import TokenError, VisitorIdentity, new_id, origin_allowed
+from server.errors import ChatError, Close, Code
+from server.hub import conversation_channel, visitor_channel
+from server.protocol import Frame, Hello, Open, Send
+from server.store import Conversation
+
+from .session import Refuse, Session
+
+
+class VisitorSession(Session):
+    role = "visitor"
+    who: VisitorIdentity
+
+    async def authenticate(self) -> None:
+        # The socket is opened by our chat frame, which is served from our own origin; the sites
+        # allowed to embed that frame are enforced by its frame-ancestors policy.
+        if not origin_allowed(self.ws.headers.get("origin"), [self.ctx.own_origin(self.ws)]):
+            raise Refuse(Close.FORBIDDEN_ORIGIN, None, "origin not allowed")
+
+    async def start(self, hello: Hello) -> None:
+        ctx = self.ctx
+        site = await ctx.store.site(hello.site or "")
+        if site is None:
+            raise Refuse(Close.PROTOCOL_ERROR, Code.NOT_FOUND, "no such site")
+        if hello.token:
+            try:
+                self.who = ctx.tokens.visitor(hello.token, ctx.settings.visitor_token_max_age)
+            except TokenError:
+                raise Refuse(Close.UNAUTHORIZED, None, "invalid or expired token") from None
+            if self.who.site_id != site.id:
+                raise Refuse(Close.UNAUTHORIZED, None, "token belongs to another site")
+        else:
+            self.who = VisitorIdentity(site.id, new_id("vis"))
+        await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
+        current = await ctx.store.current_conversation(self.who.visitor_id)
+        online = await ctx.presence.members(f"agents:{site.id}")
+        self.conn.send(protocol.encode({
+            "type": "welcome",
+            "v": protocol.VERSION,
+            "token": ctx.tokens.visitor_token(self.who),  # refreshed on every connect
+            "epoch": ctx.store.epoch,
+            "site": {"id": site.id, "name": site.name},
+            "agents_online": bool(online),
+            "conversation": current.visitor_state() if current else None,
+        }))
+        if hello.conversation_id and (current is None or hello.conversation_id != current.id):
+            other = await ctx.store.conversation(hello.conversation_id)
+            if other is None or other.visitor_id != self.who.visitor_id:
+                self.conn.send(protocol.error(Code.NOT_FOUND, "no such conversation"))
+        if current is not None:
+            same = hello.conversation_id == current.id and hello.epoch == ctx.store.epoch
+            await self._watch(current, hello.last_seq if same else 0)
+
+    async def _watch(self, conversation: Conversation, last_seq: int) -> None:
+        await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
+        self.conn.watch(conversation.id, last_seq)
+
+    async def handle(self, frame: Frame) -> bytes | None:
+        if isinstance(frame, Send):
+            change = await self.ctx.chat.visitor_send(self.who, frame.id, frame.body)
+            message = change.messages[0]
+            if message.conversation_id not in self.conn.cursors:
+                await self._watch(change.conversation, 0)
+            return protocol.ack(frame.id, conversation_id=message.conversation_id,
+                                seq=message.seq, duplicate=change.duplicate)
+        if isinstance(frame, Open):
+            conversation = await self.ctx.store.conversation(frame.conversation_id)
+            if conversation is None or conversation.visitor_id != self.who.visitor_id:
+                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            self.conn.send(protocol.ack(frame.id, conversation=conversation.visitor_state()))
+            await self._watch(conversation, frame.last_seq)
+            return None
+        raise ChatError(Code.UNKNOWN_TYPE, "not a visitor frame")
+
+
+async def visitor_socket(websocket: WebSocket) -> None:
+    await VisitorSession(websocket).serve()

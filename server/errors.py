@@ -1,0 +1,62 @@
+"""Error codes (sent in ``error`` frames) and WebSocket close codes.
+
+Close codes are grouped by what the client should do next:
+
+* ``1000``–``1999`` are the WebSocket standard's own. ``1001`` (going away: the server is
+  restarting) and ``1009`` (frame too big, refused before the application buffers it) come from
+  here. Clients reconnect with backoff after ``1001``, ``1006`` and ``1011``.
+* ``4000``–``4399``: **reconnect** with backoff and resume from the last ``seq`` seen.
+* ``4400``–``4499``: **do not reconnect** as you were: something about the client must change
+  first (a new token, a login, a newer protocol version).
+
+The lists here are the single source: ``docs/protocol.md`` documents them and a test keeps the
+document, this module and the widget in step.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Close(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    TOO_BIG = 1009
+    # 4000-4399: reconnect and resume
+    RESTARTING = 4000
+    SLOW_CONSUMER = 4008
+    RATE_LIMITED = 4029
+    # 4400-4499: do not reconnect unchanged
+    PROTOCOL_ERROR = 4400
+    UNAUTHORIZED = 4401
+    FORBIDDEN_ORIGIN = 4403
+    HELLO_TIMEOUT = 4408
+    UNSUPPORTED_VERSION = 4426
+
+    @property
+    def reconnect(self) -> bool:
+        return self.value in (1001, 1006, 1011) or 4000 <= self.value < 4400
+
+
+class Code(StrEnum):
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    TOO_LONG = "too_long"
+    BAD_TEXT = "bad_text"
+    NOT_FOUND = "not_found"
+    ID_CONFLICT = "id_conflict"
+    ALREADY_CLAIMED = "already_claimed"
+    NOT_ASSIGNEE = "not_assignee"
+    RESOLVED = "resolved"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL = "internal"
+
+
+class ChatError(Exception):
+    """An expected refusal: it becomes an ``error`` frame with ``code``; nothing was written."""
+
+    def __init__(self, code: Code, message: str = "") -> None:
+        super().__init__(message or code.value)
+        self.code = code
+        self.message = message or code.value

@@ -1,0 +1,208 @@
+"""This process's live connections: bounded outbound queues, in-order exactly-once delivery of
+conversation messages, and fan-out of broker channels with local reference counts.
+
+Every frame a socket receives goes through its ``Connection`` queue, drained by one pump task
+(the only writer to the socket). Conversation messages carry their ``seq``; the pump keeps a
+cursor per watched conversation and sends each ``seq`` exactly once and in order: anything at or
+below the cursor is dropped, and a jump past ``cursor + 1`` (a missed doorbell) is filled from the
+store. Catching up on (re)connect is the same mechanism: set the cursor to the client's
+``last_seq`` and ring once.
+
+A queue that overflows means the reader cannot keep up: the connection is closed with
+``Close.SLOW_CONSUMER`` and the client resumes from its last ``seq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+
+from server.broker import Broker
+from server.errors import Close
+from server.store import Store
+
+log = logging.getLogger("livechat.hub")
+Send = Callable[[bytes], Awaitable[None]]
+PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    conversation_id: str
+    seq: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _CatchUp:
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    code: int
+    reason: str
+
+
+_Item = _Frame | _Message | _CatchUp | _Stop
+_ids = itertools.count(1)
+
+
+def conversation_channel(conversation_id: str) -> str:
+    return f"conv:{conversation_id}"
+
+
+def site_channel(site_id: str) -> str:
+    return f"site:{site_id}"
+
+
+def visitor_channel(visitor_id: str) -> str:
+    return f"visitor:{visitor_id}"
+
+
+class Connection:
+    def __init__(self, role: str, queue_size: int) -> None:
+        self.id = f"{role[0]}{next(_ids)}"
+        self.role = role
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_size)
+        self.cursors: dict[str, int] = {}
+        self.channels: set[str] = set()
+        self.stopping = False
+
+    def push(self, item: _Item) -> None:
+        if self.stopping:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.stop(Close.SLOW_CONSUMER, "slow consumer")
+
+    def send(self, data: bytes) -> None:
+        self.push(_Frame(data))
+
+    def stop(self, code: int, reason: str) -> None:
+        """Ask the pump to close the socket once what is queued before it has been sent;
+        when the queue is full, close at once."""
+        if self.stopping:
+            return
+        self.stopping = True
+        try:
+            self._queue.put_nowait(_Stop(code, reason))
+        except asyncio.QueueFull:
+            # Drop what is pending: the client resumes from its last seq anyway.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(_Stop(code, reason))
+
+    def watch(self, conversation_id: str, last_seq: int) -> None:
+        """Deliver this conversation from ``last_seq + 1`` on (call after subscribing)."""
+        self.cursors[conversation_id] = last_seq
+        self.push(_CatchUp(conversation_id))
+
+    async def pump(self, send: Send, store: Store) -> _Stop:
+        """Drain the queue into ``send`` until asked to stop; returns the stop request."""
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _Frame):
+                await send(item.data)
+            elif isinstance(item, _Message):
+                cursor = self.cursors.get(item.conversation_id)
+                if cursor is None or item.seq <= cursor:
+                    continue
+                if item.seq == cursor + 1:
+                    await send(item.data)
+                    self.cursors[item.conversation_id] = item.seq
+                else:
+                    await self._catch_up(item.conversation_id, send, store)
+            elif isinstance(item, _CatchUp):
+                await self._catch_up(item.conversation_id, send, store)
+            else:
+                return item
+
+    async def _catch_up(self, conversation_id: str, send: Send, store: Store) -> None:
+        while conversation_id in self.cursors:
+            page = await store.messages_after(conversation_id, self.cursors[conversation_id], PAGE)
+            for message in page:
+                await send(orjson.dumps(message.frame()))
+                self.cursors[conversation_id] = message.seq
+            if len(page) < PAGE:
+                return
+
+
+class Hub:
+    """Fan-out from broker channels to this process's connections."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._subscribers: dict[str, set[Connection]] = {}
+        self.connections: set[Connection] = set()
+
+    def register(self, conn: Connection) -> None:
+        self.connections.add(conn)
+
+    async def unregister(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        for channel in list(conn.channels):
+            await self.unsubscribe(conn, channel)
+
+    async def subscribe(self, conn: Connection, channel: str) -> None:
+        if channel in conn.channels:
+            return
+        conn.channels.add(channel)
+        local = self._subscribers.setdefault(channel, set())
+        local.add(conn)
+        if len(local) == 1:
+            await self._broker.subscribe(channel)
+
+    async def unsubscribe(self, conn: Connection, channel: str) -> None:
+        if channel not in conn.channels:
+            return
+        conn.channels.discard(channel)
+        if channel.startswith("conv:"):
+            conn.cursors.pop(channel[5:], None)
+        local = self._subscribers.get(channel)
+        if local is None:
+            return
+        local.discard(conn)
+        if not local:
+            del self._subscribers[channel]
+            await self._broker.unsubscribe(channel)
+
+    def deliver(self, channel: str, data: bytes) -> None:
+        """Called by the broker for every message on a subscribed channel (decoded once here,
+        whatever the number of local sockets)."""
+        local = self._subscribers.get(channel)
+        if not local:
+            return
+        item: _Item
+        if channel.startswith("conv:"):
+            try:
+                seq = orjson.loads(data)["seq"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                log.error("dropped a malformed broker message on %s", channel.split(":")[0])
+                return
+            item = _Message(channel[5:], seq, data)
+        else:
+            item = _Frame(data)
+        for conn in list(local):
+            conn.push(item)
+
+    def reset(self) -> None:
+        """The broker may have dropped messages: every watched conversation catches up."""
+        for conn in list(self.connections):
+            for conversation_id in list(conn.cursors):
+                conn.push(_CatchUp(conversation_id))
+
+    def close_all(self, code: int, reason: str) -> None:
+        for conn in list(self.connections):
+            conn.stop(code, reason)

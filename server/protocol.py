@@ -1,0 +1,216 @@
+"""Every wire frame as a typed value: strict parsing of what clients send, encoding of what the
+server sends. Pure: no I/O, no Starlette. ``docs/protocol.md`` is the prose version of this file.
+
+Parsing is deliberately strict (unknown fields, NaN, duplicate keys, lone surrogates, NUL are all
+refused) because every field that reaches the store is stored verbatim and shown to other people.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from server.errors import ChatError, Code
+
+VERSION = 1
+Role = Literal["visitor", "agent"]
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_TOKEN_MAX = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    v: int
+    site: str | None = None
+    token: str | None = None
+    conversation_id: str | None = None
+    last_seq: int = 0
+    epoch: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    id: str
+    body: str
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    id: str
+    conversation_id: str
+    last_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    id: str
+    conversation_id: str
+    before_seq: int
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resolve:
+    id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    id: str | None = None
+
+
+Frame = Hello | Send | Open | History | Leave | Claim | Resolve | Ping
+
+# Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "str" (token-ish), "text"
+# (human text, validated by validate_text), "limit" (1..200). A trailing "?" makes it optional.
+_SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
+    "visitor": {
+        "hello": (Hello, {"v": "int", "site": "id", "token": "str?", "conversation_id": "id?",
+                          "last_seq": "seq?", "epoch": "str?"}),
+        "send": (Send, {"id": "id", "body": "text"}),
+        "open": (Open, {"id": "id", "conversation_id": "id", "last_seq": "seq?"}),
+        "ping": (Ping, {"id": "id?"}),
+    },
+    "agent": {
+        "hello": (Hello, {"v": "int"}),
+        "open": (Open, {"id": "id", "conversation_id": "id", "last_seq": "seq?"}),
+        "history": (History, {"id": "id", "conversation_id": "id", "before_seq": "seq",
+                              "limit": "limit?"}),
+        "leave": (Leave, {"id": "id", "conversation_id": "id"}),
+        "send": (Send, {"id": "id", "conversation_id": "id", "body": "text"}),
+        "claim": (Claim, {"id": "id", "conversation_id": "id"}),
+        "resolve": (Resolve, {"id": "id", "conversation_id": "id"}),
+        "ping": (Ping, {"id": "id?"}),
+    },
+}
+
+
+def frame_types(role: Role) -> list[str]:
+    return sorted(_SPECS[role])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ChatError(Code.BAD_JSON, f"{name} is not JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ChatError(Code.BAD_JSON, "duplicate key")
+    return obj
+
+
+def validate_text(value: str, max_chars: int) -> str:
+    """Human text: non-blank, at most ``max_chars`` characters, valid Unicode, no NUL."""
+    if "\x00" in value:
+        raise ChatError(Code.BAD_TEXT, "text contains NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ChatError(Code.BAD_TEXT, "text contains a lone surrogate") from None
+    if not value.strip():
+        raise ChatError(Code.BAD_FRAME, "text is empty")
+    if len(value) > max_chars:
+        raise ChatError(Code.TOO_LONG, f"text is longer than {max_chars} characters")
+    return value
+
+
+def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
+    if kind in ("id", "str", "text") and not isinstance(value, str):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
+    if kind in ("int", "seq", "limit") and (type(value) is not int):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be an integer")
+    if kind == "id" and not _ID_RE.match(value):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be 1-64 of A-Z a-z 0-9 _ . : -")
+    if kind == "str" and (len(value) > _TOKEN_MAX or not value.isascii()):
+        raise ChatError(Code.BAD_FRAME, f"{name} is not a valid token")
+    if kind == "seq" and not 0 <= value < 2**53:
+        raise ChatError(Code.BAD_FRAME, f"{name} must be a non-negative integer")
+    if kind == "limit" and not 1 <= value <= 200:
+        raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 200")
+    if kind == "text":
+        return validate_text(value, max_chars)
+    return value
+
+
+def parse(raw: str | bytes | None, role: Role, max_chars: int = 4000) -> Frame:
+    """Parse one client frame, or raise ChatError with the code the client will be sent."""
+    if not isinstance(raw, str):
+        raise ChatError(Code.BAD_FRAME, "frames must be JSON text, not binary")
+    try:
+        data = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except ChatError:
+        raise
+    except (ValueError, RecursionError):
+        raise ChatError(Code.BAD_JSON, "not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ChatError(Code.BAD_FRAME, "a frame is a JSON object")
+    kind = data.pop("type", None)
+    if not isinstance(kind, str):
+        raise ChatError(Code.BAD_FRAME, "type must be a string")
+    spec = _SPECS[role].get(kind)
+    if spec is None:
+        raise ChatError(Code.UNKNOWN_TYPE, f"unknown frame type {kind[:32]!r}")
+    cls, fields = spec
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ChatError(Code.BAD_FRAME, f"unknown field {sorted(unknown)[0][:32]!r}")
+    values: dict[str, Any] = {}
+    for name, field_kind in fields.items():
+        optional = field_kind.endswith("?")
+        field_kind = field_kind.rstrip("?")
+        if name not in data or (optional and data[name] is None):
+            if not optional:
+                raise ChatError(Code.BAD_FRAME, f"{name} is required")
+            continue
+        values[name] = _check(name, field_kind, data[name], max_chars)
+    return cls(**values)  # type: ignore[no-any-return]
+
+
+def request_id(raw: str | bytes | None) -> str | None:
+    """Best effort: the ``id`` of a frame that failed to parse, so its error can name it."""
+    if not isinstance(raw, str) or len(raw) > 1 << 16:
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and _ID_RE.match(value) else None
+
+
+# --- what the server sends -------------------------------------------------------------------
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    return orjson.dumps(frame)
+
+
+def error(code: Code, message: str, request: str | None = None) -> bytes:
+    frame: dict[str, Any] = {"type": "error", "code": code.value, "message": message}
+    if request is not None:
+        frame["id"] = request
+    return encode(frame)
+
+
+def ack(request: str, **result: Any) -> bytes:
+    return encode({"type": "ack", "id": request, **result})

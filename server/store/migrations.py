@@ -1,0 +1,69 @@
+"""Numbered schema migrations, applied in order at start; ``PRAGMA user_version`` is the number
+of the last one applied. Never edit a released migration: add the next one."""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sites, agents, visitors, conversations, messages
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE sites (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        allowed_origins TEXT NOT NULL DEFAULT '[]',
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'agent')),
+        active INTEGER NOT NULL DEFAULT 1,
+        session_generation INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE agent_sites (
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        PRIMARY KEY (agent_id, site_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE visitors (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        visitor_id TEXT NOT NULL REFERENCES visitors(id),
+        status TEXT NOT NULL CHECK (status IN ('waiting', 'assigned', 'resolved')),
+        assignee_id TEXT REFERENCES agents(id),
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        last_message TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        resolved_at INTEGER
+    );
+    -- A visitor has at most one conversation that is not resolved: a double click or two tabs
+    -- can never open two.
+    CREATE UNIQUE INDEX conversations_one_open ON conversations(visitor_id)
+        WHERE status != 'resolved';
+    CREATE INDEX conversations_visitor ON conversations(visitor_id, created_at);
+    CREATE INDEX conversations_site_status ON conversations(site_id, status, updated_at);
+    CREATE TABLE messages (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        seq INTEGER NOT NULL,
+        client_msg_id TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('text', 'joined', 'resolved')),
+        author_type TEXT NOT NULL CHECK (author_type IN ('visitor', 'agent', 'system')),
+        author_id TEXT,
+        author_name TEXT,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX messages_client_id ON messages(conversation_id, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    CREATE INDEX messages_author_client ON messages(author_id, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    """,
+)

@@ -1,0 +1,119 @@
+"""The records the store keeps, as plain values, and their wire shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Status = Literal["waiting", "assigned", "resolved"]
+Role = Literal["admin", "agent"]
+#: text: something a person wrote. joined / resolved: events in the conversation's sequence, so
+#: that a client that resumes learns them in order with the messages.
+MessageKind = Literal["text", "joined", "resolved"]
+AuthorType = Literal["visitor", "agent", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    name: str
+    allowed_origins: tuple[str, ...]
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    role: Role
+    active: bool
+    session_generation: int
+    created_at: int
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    site_id: str
+    visitor_id: str
+    status: Status
+    assignee_id: str | None
+    assignee_name: str | None
+    last_seq: int
+    last_message: str
+    created_at: int
+    updated_at: int
+
+    def summary(self) -> dict[str, Any]:
+        """What an agent's inbox shows."""
+        return {
+            "id": self.id,
+            "site_id": self.site_id,
+            "visitor": {"id": self.visitor_id, "name": visitor_display_name(self.visitor_id)},
+            "status": self.status,
+            "assignee": (
+                {"id": self.assignee_id, "name": self.assignee_name} if self.assignee_id else None
+            ),
+            "last_seq": self.last_seq,
+            "last_message": self.last_message,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    def visitor_state(self) -> dict[str, Any]:
+        """What the visitor is told about their conversation (no agent ids or emails)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "assignee": {"name": self.assignee_name} if self.assignee_name else None,
+            "last_seq": self.last_seq,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    conversation_id: str
+    seq: int
+    client_msg_id: str | None
+    kind: MessageKind
+    author_type: AuthorType
+    author_id: str | None
+    author_name: str | None
+    body: str
+    created_at: int
+
+    def frame(self) -> dict[str, Any]:
+        return {
+            "type": "message",
+            "conversation_id": self.conversation_id,
+            "seq": self.seq,
+            "id": self.client_msg_id,
+            "kind": self.kind,
+            "author": {"type": self.author_type, "id": self.author_id, "name": self.author_name},
+            "body": self.body,
+            "at": self.created_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one write did: the conversation after it and the messages it appended, in order.
+
+    ``duplicate`` is true when the write was a resend whose effect was already stored; then
+    ``messages`` holds the original message (for the ack) and nothing is published again.
+    """
+
+    conversation: Conversation
+    messages: tuple[Message, ...]
+    created: bool = False
+    duplicate: bool = False
+
+
+def visitor_display_name(visitor_id: str) -> str:
+    tail = visitor_id.rsplit("_", 1)[-1]
+    return f"Visitor {tail[:4].upper()}"

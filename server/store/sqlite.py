@@ -1,0 +1,540 @@
+"""The SQLite store: WAL, one writer task with group commit, a separate reader connection.
+
+Writes are functions of a ``sqlite3.Connection`` queued to one writer task. The task takes
+whatever is queued (no fixed timer), runs the whole batch in one hop to aiosqlite's thread inside
+one ``BEGIN IMMEDIATE`` transaction — each write in its own savepoint, so a refused write undoes
+only itself — commits once, and only then resolves the callers' futures. An ack therefore always
+follows a commit, and a burst of writes costs one fsync and one thread hop, not one each.
+
+Durability: ``journal_mode=WAL`` with ``synchronous=NORMAL`` (the default) survives a crash or
+``kill -9`` of the server process with every committed write; a power loss or kernel crash may
+lose the last transactions committed before it, never corrupt the file. ``FULL`` (set
+``LIVECHAT_SQLITE_SYNCHRONOUS=FULL``) also survives power loss, for about 9% of write throughput
+with batching on this kind of machine.
+
+Several processes may share the file: SQLite serialises their writers with its own lock
+(``busy_timeout``), and every invariant (one open conversation per visitor, gap-free ``seq``,
+idempotent ``client_msg_id``, compare-and-set claims) is enforced inside the transaction, not by a
+per-process cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+import orjson
+
+from server.auth import new_id
+from server.errors import ChatError, Code
+from server.store.migrations import MIGRATIONS
+from server.store.models import Agent, Change, Conversation, Message, Role, Site
+
+log = logging.getLogger("livechat.store")
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+Clock = Callable[[], float]
+Ids = Callable[[str], str]
+
+_CONV_COLS = (
+    "c.id, c.site_id, c.visitor_id, c.status, c.assignee_id, a.name, c.last_seq, c.last_message, "
+    "c.created_at, c.updated_at"
+)
+_CONV_FROM = "conversations c LEFT JOIN agents a ON a.id = c.assignee_id"
+_MSG_COLS = (
+    "conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body, "
+    "created_at"
+)
+_PREVIEW_CHARS = 140
+
+
+class StoreClosed(RuntimeError):
+    """The store is closed, or its writer died; nothing more can be written."""
+
+
+def _conversation(row: Sequence[Any]) -> Conversation:
+    return Conversation(*row)
+
+
+def _message(row: Sequence[Any]) -> Message:
+    return Message(*row)
+
+
+def _site(row: Sequence[Any]) -> Site:
+    return Site(row[0], row[1], tuple(orjson.loads(row[2])), row[3])
+
+
+def _agent(row: Sequence[Any]) -> Agent:
+    return Agent(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+
+
+def _configure(db: sqlite3.Connection, synchronous: str, *, reader: bool) -> None:
+    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(f"PRAGMA synchronous = {synchronous}")
+    db.execute("PRAGMA foreign_keys = ON")
+    if reader:
+        db.execute("PRAGMA query_only = ON")
+
+
+def _statements(script: str) -> Iterable[str]:
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        raise ValueError("incomplete SQL statement in migration")
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
+    """Apply the migrations not yet applied, each in its own transaction. Safe to run from
+    several processes at once: the version is read again under the write lock."""
+    for number, script in enumerate(migrations, start=1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] >= number:
+                db.execute("ROLLBACK")
+                continue
+            for statement in _statements(script):
+                db.execute(statement)
+            if number == 1:
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
+                )
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+class SQLiteStore:
+    """See ``server.store.Store`` for the contract."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock,
+        ids: Ids = new_id,
+        synchronous: str = "NORMAL",
+        max_batch: int = 512,
+    ) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._ids = ids
+        self._synchronous = synchronous
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+        self.epoch = ""
+        #: Counters for tests and /healthz: transactions committed and writes they carried.
+        self.commits = 0
+        self.writes = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._writer._execute(_configure, self._writer._conn, self._synchronous, reader=False)
+        await self._writer._execute(migrate, self._writer._conn)
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._reader._execute(_configure, self._reader._conn, self._synchronous, reader=True)
+        self.epoch = (await self._one("SELECT value FROM meta WHERE key = 'epoch'"))[0]
+        self._task = asyncio.create_task(self._write_loop(), name="store-writer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        while not self._queue.empty():
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(StoreClosed("store closed"))
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                await conn.close()
+        self._writer = self._reader = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done() and self._failure is None
+
+    # --- the writer --------------------------------------------------------------------------
+
+    async def _submit(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if not self.healthy:
+            raise StoreClosed("store is not accepting writes") from self._failure
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((op, fut))
+        return await fut
+
+    async def _write_loop(self) -> None:
+        assert self._writer is not None
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                while len(batch) < self._max_batch and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                ops = [op for op, _ in batch]
+                try:
+                    # One hop to aiosqlite's thread for the whole batch (each awaited call costs
+                    # about 70 µs); Connection._execute is the way to run a function there.
+                    outcomes = await self._writer._execute(self._run_batch, self._writer._conn, ops)
+                except Exception as exc:  # the transaction as a whole failed: nothing committed
+                    log.error("write transaction failed: %s", type(exc).__name__)
+                    outcomes = [(False, exc)] * len(batch)
+                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
+                    if fut.done():
+                        continue
+                    if ok:
+                        fut.set_result(value)
+                    else:
+                        fut.set_exception(value)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._failure = exc
+            log.critical("store writer died", exc_info=exc)
+            raise
+
+    def _run_batch(self, db: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
+        db.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            for op in ops:
+                db.execute("SAVEPOINT op")
+                try:
+                    outcomes.append((True, op(db)))
+                    db.execute("RELEASE op")
+                except Exception as exc:
+                    db.execute("ROLLBACK TO op")
+                    db.execute("RELEASE op")
+                    outcomes.append((False, exc))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        self.writes += len(ops)
+        return outcomes
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._reader is None:
+            raise StoreClosed("store is closed")
+        return list(await self._reader.execute_fetchall(sql, params))
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
+
+    async def site(self, site_id: str) -> Site | None:
+        row = await self._one("SELECT * FROM sites WHERE id = ?", (site_id,))
+        return _site(row) if row else None
+
+    async def sites(self) -> list[Site]:
+        return [_site(r) for r in await self._all("SELECT * FROM sites ORDER BY created_at, id")]
+
+    async def agent(self, agent_id: str) -> Agent | None:
+        row = await self._one("SELECT * FROM agents WHERE id = ?", (agent_id,))
+        return _agent(row) if row else None
+
+    async def agent_by_email(self, email: str) -> Agent | None:
+        row = await self._one("SELECT * FROM agents WHERE email = ?", (email.strip(),))
+        return _agent(row) if row else None
+
+    async def agents(self) -> list[Agent]:
+        return [_agent(r) for r in await self._all("SELECT * FROM agents ORDER BY created_at, id")]
+
+    async def agent_site_ids(self, agent: Agent) -> list[str]:
+        if agent.role == "admin":
+            rows = await self._all("SELECT id FROM sites ORDER BY id")
+        else:
+            rows = await self._all(
+                "SELECT site_id FROM agent_sites WHERE agent_id = ? ORDER BY site_id", (agent.id,)
+            )
+        return [r[0] for r in rows]
+
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        row = await self._one(f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.id = ?",
+                              (conversation_id,))
+        return _conversation(row) if row else None
+
+    async def current_conversation(self, visitor_id: str) -> Conversation | None:
+        """The visitor's open conversation, else their most recent one, else None."""
+        row = await self._one(
+            f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.visitor_id = ? "
+            "ORDER BY c.status = 'resolved', c.created_at DESC LIMIT 1",
+            (visitor_id,),
+        )
+        return _conversation(row) if row else None
+
+    async def open_conversations(self, site_ids: Sequence[str], limit: int = 500) -> list[
+        Conversation
+    ]:
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.site_id IN ({marks}) "
+            "AND c.status != 'resolved' ORDER BY c.created_at LIMIT ?",
+            (*site_ids, limit),
+        )
+        return [_conversation(r) for r in rows]
+
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int = 200) -> list[
+        Message
+    ]:
+        rows = await self._all(
+            f"SELECT {_MSG_COLS} FROM messages WHERE conversation_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (conversation_id, after_seq, limit),
+        )
+        return [_message(r) for r in rows]
+
+    async def messages_before(self, conversation_id: str, before_seq: int, limit: int = 50) -> list[
+        Message
+    ]:
+        rows = await self._all(
+            f"SELECT {_MSG_COLS} FROM messages WHERE conversation_id = ? AND seq < ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (conversation_id, before_seq, limit),
+        )
+        return [_message(r) for r in reversed(rows)]
+
+    async def ping(self) -> bool:
+        return self.healthy and (await self._one("SELECT 1"))[0] == 1
+
+    # --- writes: administration --------------------------------------------------------------
+
+    def _now(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def create_site(self, name: str, allowed_origins: Sequence[str]) -> Site:
+        site = Site(self._ids("site"), name, tuple(allowed_origins), self._now())
+
+        def op(db: sqlite3.Connection) -> Site:
+            db.execute(
+                "INSERT INTO sites(id, name, allowed_origins, created_at) VALUES (?, ?, ?, ?)",
+                (site.id, site.name, orjson.dumps(list(site.allowed_origins)).decode(),
+                 site.created_at),
+            )
+            return site
+
+        return await self._submit(op)
+
+    async def create_agent(
+        self, email: str, name: str, password_hash: str, role: Role, site_ids: Sequence[str]
+    ) -> Agent:
+        agent = Agent(self._ids("agent"), email.strip(), name, password_hash, role, True, 0,
+                      self._now())
+
+        def op(db: sqlite3.Connection) -> Agent:
+            try:
+                db.execute(
+                    "INSERT INTO agents(id, email, name, password_hash, role, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (agent.id, agent.email, agent.name, agent.password_hash, agent.role,
+                     agent.created_at),
+                )
+                db.executemany(
+                    "INSERT INTO agent_sites(agent_id, site_id) VALUES (?, ?)",
+                    [(agent.id, s) for s in site_ids],
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"cannot create agent: {exc}") from None
+            return agent
+
+        return await self._submit(op)
+
+    # --- writes: the conversation ------------------------------------------------------------
+
+    async def append_visitor_message(
+        self, site_id: str, visitor_id: str, client_msg_id: str, body: str
+    ) -> Change:
+        """Append to the visitor's open conversation, opening one if there is none.
+
+        Idempotent on ``client_msg_id`` per visitor: a resend returns the stored message with
+        ``duplicate=True``; the same id with another body raises ``id_conflict``.
+        """
+        now = self._now()
+        new_conversation_id = self._ids("conv")
+
+        def op(db: sqlite3.Connection) -> Change:
+            old = db.execute(
+                f"SELECT {_MSG_COLS} FROM messages WHERE author_id = ? AND client_msg_id = ? "
+                "AND author_type = 'visitor'",
+                (visitor_id, client_msg_id),
+            ).fetchone()
+            if old is not None:
+                return self._duplicate(db, _message(old), body)
+            db.execute(
+                "INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
+                (visitor_id, site_id, now),
+            )
+            row = db.execute(
+                "SELECT id FROM conversations WHERE visitor_id = ? AND status != 'resolved'",
+                (visitor_id,),
+            ).fetchone()
+            created = row is None
+            conversation_id = new_conversation_id if created else row[0]
+            if created:
+                db.execute(
+                    "INSERT INTO conversations(id, site_id, visitor_id, status, created_at, "
+                    "updated_at) VALUES (?, ?, ?, 'waiting', ?, ?)",
+                    (conversation_id, site_id, visitor_id, now, now),
+                )
+            message = self._append(db, conversation_id, client_msg_id, "text", "visitor",
+                                   visitor_id, None, body, now)
+            return Change(self._load_conversation(db, conversation_id), (message,), created)
+
+        return await self._submit(op)
+
+    async def append_agent_message(
+        self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
+        body: str,
+    ) -> Change:
+        """An agent's reply. A reply to a waiting conversation claims it first (the ``joined``
+        event comes before the reply); a conversation assigned to someone else is refused."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            old = db.execute(
+                f"SELECT {_MSG_COLS} FROM messages WHERE conversation_id = ? AND client_msg_id = ?",
+                (conversation_id, client_msg_id),
+            ).fetchone()
+            if old is not None:
+                if old[5] != agent.id:
+                    raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
+                return self._duplicate(db, _message(old), body)
+            if conv.status == "resolved":
+                raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            appended: list[Message] = []
+            if conv.assignee_id is None:
+                appended.extend(self._claim(db, conv, agent, now))
+            elif conv.assignee_id != agent.id:
+                raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
+            appended.append(self._append(db, conversation_id, client_msg_id, "text", "agent",
+                                         agent.id, agent.name, body, now))
+            return Change(self._load_conversation(db, conversation_id), tuple(appended))
+
+        return await self._submit(op)
+
+    async def claim(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
+        """Compare-and-set: exactly one agent wins a waiting conversation. Claiming one's own
+        conversation again is a no-op; anyone else's raises ``already_claimed``."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.assignee_id == agent.id:
+                return Change(conv, (), duplicate=True)
+            if conv.status == "resolved":
+                raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            events = self._claim(db, conv, agent, now)
+            return Change(self._load_conversation(db, conversation_id), tuple(events))
+
+        return await self._submit(op)
+
+    async def resolve(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
+        """By the assignee or an admin; a waiting conversation may be resolved by any agent of
+        the site (spam, or already answered elsewhere). Resolving twice is a no-op."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.status == "resolved":
+                return Change(conv, (), duplicate=True)
+            if conv.assignee_id not in (None, agent.id) and agent.role != "admin":
+                raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
+            db.execute(
+                "UPDATE conversations SET status = 'resolved', resolved_at = ?, updated_at = ? "
+                "WHERE id = ?",
+                (now, now, conversation_id),
+            )
+            event = self._append(db, conversation_id, None, "resolved", "agent", agent.id,
+                                 agent.name, "", now)
+            return Change(self._load_conversation(db, conversation_id), (event,))
+
+        return await self._submit(op)
+
+    # --- helpers run inside the writer's transaction ----------------------------------------
+
+    def _load_conversation(self, db: sqlite3.Connection, conversation_id: str) -> Conversation:
+        row = db.execute(f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.id = ?",
+                         (conversation_id,)).fetchone()
+        return _conversation(row)
+
+    def _authorized(
+        self, db: sqlite3.Connection, conversation_id: str, site_ids: Sequence[str]
+    ) -> Conversation:
+        row = db.execute(f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.id = ?",
+                         (conversation_id,)).fetchone()
+        # Another site's conversation is "not found", so that ids cannot be probed.
+        if row is None or row[1] not in site_ids:
+            raise ChatError(Code.NOT_FOUND, "no such conversation")
+        return _conversation(row)
+
+    def _duplicate(self, db: sqlite3.Connection, old: Message, body: str) -> Change:
+        if old.body != body:
+            raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
+        return Change(self._load_conversation(db, old.conversation_id), (old,), duplicate=True)
+
+    def _claim(
+        self, db: sqlite3.Connection, conv: Conversation, agent: Agent, now: int
+    ) -> list[Message]:
+        cur = db.execute(
+            "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ? "
+            "WHERE id = ? AND assignee_id IS NULL AND status = 'waiting'",
+            (agent.id, now, conv.id),
+        )
+        if cur.rowcount != 1:
+            raise ChatError(Code.ALREADY_CLAIMED, "another agent has this conversation")
+        return [self._append(db, conv.id, None, "joined", "agent", agent.id, agent.name, "", now)]
+
+    def _append(
+        self, db: sqlite3.Connection, conversation_id: str, client_msg_id: str | None, kind: Any,
+        author_type: Any, author_id: str | None, author_name: str | None, body: str, now: int,
+    ) -> Message:
+        # The next seq is read and written inside this transaction: gap-free and unique
+        # (PRIMARY KEY (conversation_id, seq) would refuse a second writer's duplicate anyway).
+        seq = db.execute(
+            "SELECT last_seq + 1 FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()[0]
+        db.execute(
+            f"INSERT INTO messages({_MSG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body,
+             now),
+        )
+        if kind == "text":
+            db.execute(
+                "UPDATE conversations SET last_seq = ?, updated_at = ?, last_message = ? "
+                "WHERE id = ?",
+                (seq, now, body[:_PREVIEW_CHARS], conversation_id),
+            )
+        else:
+            db.execute("UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?",
+                       (seq, now, conversation_id))
+        return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
+                       author_name, body, now)

@@ -1,0 +1,122 @@
+/*! livechat loader: the one tag a site owner pastes.
+ * <script async src="https://CHAT-SERVER/widget.js" data-site="SITE_KEY"></script>
+ * It draws a launcher in a closed shadow root (host CSS cannot reach it, its CSS cannot leak),
+ * loads the chat frame from the chat server's origin only when the visitor opens it, keeps the
+ * visitor token in the host page's own storage (first-party, so storage partitioning does not
+ * lose the visitor) and hands it to the frame by origin-checked postMessage. No inline styles or
+ * scripts are added to the host page; the only global is LiveChat.
+ */
+(function (w, d) {
+  "use strict";
+  var script = d.currentScript;
+  if (!script || w.LiveChat && w.LiveChat.loaded) return;
+  var site = script.getAttribute("data-site") || "";
+  var origin = new URL(script.src).origin;
+  var storeKey = "livechat:" + site;
+  var queued = (w.LiveChat && w.LiveChat.q) || [];
+  var handlers = {};
+  var host, root, button, badge, panel, frame, isOpen = false, unread = 0;
+
+  function load() {
+    try { return JSON.parse(w.localStorage.getItem(storeKey)) || {}; } catch (e) { return {}; }
+  }
+  function save(patch) {
+    var state = load();
+    for (var k in patch) state[k] = patch[k];
+    try { w.localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* private mode */ }
+  }
+  function el(tag, attrs, parent) {
+    var node = d.createElement(tag);
+    for (var k in attrs) node.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function emit(name, data) {
+    (handlers[name] || []).forEach(function (fn) { try { fn(data); } catch (e) { /* host's */ } });
+  }
+  function post(message) {
+    if (frame && frame.contentWindow) frame.contentWindow.postMessage(message, origin);
+  }
+
+  function build() {
+    host = el("div", { "data-livechat": "" });
+    root = host.attachShadow({ mode: "closed" });
+    el("link", { rel: "stylesheet", href: origin + "/widget/static/launcher.css" }, root);
+    panel = el("div", { "class": "panel", role: "dialog", "aria-label": "Chat", hidden: "" }, root);
+    button = el("button", { "class": "launcher", type: "button", "aria-label": "Open chat",
+                            "aria-expanded": "false" }, root);
+    var svg = d.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    var path = d.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z");
+    svg.appendChild(path);
+    button.appendChild(svg);
+    badge = el("span", { "class": "badge", hidden: "" }, button);
+    button.addEventListener("click", function () { toggle(); });
+    d.body.appendChild(host);
+  }
+
+  function setUnread(n) {
+    unread = n;
+    badge.textContent = n > 9 ? "9+" : String(n);
+    if (n > 0) badge.removeAttribute("hidden"); else badge.setAttribute("hidden", "");
+    button.setAttribute("aria-label", n > 0 ? "Open chat, " + n + " unread" : "Open chat");
+    emit("unread", n);
+  }
+
+  function open() {
+    if (isOpen) return;
+    isOpen = true;
+    if (!frame) {
+      frame = el("iframe", {
+        title: "Chat", src: origin + "/widget/frame?site=" + encodeURIComponent(site) +
+          "&parent=" + encodeURIComponent(w.location.origin)
+      }, panel);
+    }
+    panel.removeAttribute("hidden");
+    button.setAttribute("aria-expanded", "true");
+    button.setAttribute("aria-label", "Close chat");
+    post({ type: "open" });
+    setUnread(0);
+    emit("open");
+  }
+  function close() {
+    if (!isOpen) return;
+    isOpen = false;
+    panel.setAttribute("hidden", "");
+    button.setAttribute("aria-expanded", "false");
+    post({ type: "closed" });
+    button.focus();
+    emit("close");
+  }
+  function toggle() { if (isOpen) close(); else open(); }
+
+  w.addEventListener("message", function (event) {
+    if (event.origin !== origin || !frame || event.source !== frame.contentWindow) return;
+    var m = event.data || {};
+    if (m.type === "ready") post({ type: "init", token: load().token || null, open: isOpen });
+    else if (m.type === "token") save({ token: m.token || null });
+    else if (m.type === "close") close();
+    else if (m.type === "message") { if (!isOpen) setUnread(unread + 1); emit("message", m.message); }
+  });
+
+  function api(command, arg) {
+    if (command === "open") open();
+    else if (command === "close") close();
+    else if (command === "toggle") toggle();
+    else if (command === "on" && typeof arguments[2] === "function") {
+      (handlers[arg] = handlers[arg] || []).push(arguments[2]);
+    }
+  }
+  function start() {
+    build();
+    w.LiveChat = function () { api.apply(null, arguments); };
+    w.LiveChat.loaded = true;
+    for (var i = 0; i < queued.length; i++) api.apply(null, queued[i]);
+    // Warm the frame when the page is idle, so that opening is instant; never steal focus.
+    var idle = w.requestIdleCallback || function (fn) { return setTimeout(fn, 3000); };
+    idle(function () { if (!frame) { el("link", { rel: "prefetch", href: origin + "/widget/static/frame.js" }, root); } });
+  }
+  if (d.body) start(); else d.addEventListener("DOMContentLoaded", start);
+})(window, document);
