@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     routes = [
         Route("/", http.index),
         Route("/healthz", http.health),
+        Route("/favicon.ico", http.favicon),
         Route("/widget.js", http.widget_loader),
         Route("/widget/frame", http.widget_frame),
         Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),

@@ -49,6 +49,8 @@ class Settings:
             )
         if self.sqlite_synchronous not in SYNCHRONOUS_MODES:
             raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
+        if self.rate_per_second <= 0 or self.rate_burst < 1:
+            raise ConfigError("rate limits must be positive")
         if self.max_frame_bytes < 1024:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
@@ -67,6 +69,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
 
 
 def secret_keys_from(env: Mapping[str, str], db_path: Path) -> tuple[str, ...]:
@@ -100,6 +112,8 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         sqlite_synchronous=env.get("LIVECHAT_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
         max_frame_bytes=_int(env, "LIVECHAT_MAX_FRAME_BYTES", 64 * 1024),
         max_text_chars=_int(env, "LIVECHAT_MAX_TEXT_CHARS", 4000),
+        rate_per_second=_float(env, "LIVECHAT_RATE_PER_SECOND", 10.0),
+        rate_burst=_int(env, "LIVECHAT_RATE_BURST", 40),
         cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
     )
     return settings.with_(**overrides).validate()

@@ -6,7 +6,7 @@ from html import escape
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 PAGE = """<!doctype html>
@@ -47,4 +47,7 @@ def demo_app(snippet: str) -> Starlette:
     async def page(request: Request) -> HTMLResponse:
         return HTMLResponse(html)
 
-    return Starlette(routes=[Route("/", page)])
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
+    return Starlette(routes=[Route("/", page), Route("/favicon.ico", favicon)])

@@ -1,6 +1,6 @@
 /*! livechat loader: the one tag a site owner pastes.
  * <script async src="https://CHAT-SERVER/widget.js" data-site="SITE_KEY"></script>
- * It draws a launcher in a closed shadow root (host CSS cannot reach it, its CSS cannot leak),
+ * It draws a launcher in a shadow root (host CSS cannot reach it, its CSS cannot leak),
  * loads the chat frame from the chat server's origin only when the visitor opens it, keeps the
  * visitor token in the host page's own storage (first-party, so storage partitioning does not
  * lose the visitor) and hands it to the frame by origin-checked postMessage. No inline styles or
@@ -15,7 +15,7 @@
   var storeKey = "livechat:" + site;
   var queued = (w.LiveChat && w.LiveChat.q) || [];
   var handlers = {};
-  var host, root, button, badge, panel, frame, isOpen = false, unread = 0;
+  var host, root, button, badge, panel, frame, frameReady = false, isOpen = false, unread = 0;
 
   function load() {
     try { return JSON.parse(w.localStorage.getItem(storeKey)) || {}; } catch (e) { return {}; }
@@ -35,12 +35,12 @@
     (handlers[name] || []).forEach(function (fn) { try { fn(data); } catch (e) { /* host's */ } });
   }
   function post(message) {
-    if (frame && frame.contentWindow) frame.contentWindow.postMessage(message, origin);
+    if (frameReady) frame.contentWindow.postMessage(message, origin);
   }
 
   function build() {
     host = el("div", { "data-livechat": "" });
-    root = host.attachShadow({ mode: "closed" });
+    root = host.attachShadow({ mode: "open" });
     el("link", { rel: "stylesheet", href: origin + "/widget/static/launcher.css" }, root);
     panel = el("div", { "class": "panel", role: "dialog", "aria-label": "Chat", hidden: "" }, root);
     button = el("button", { "class": "launcher", type: "button", "aria-label": "Open chat",
@@ -95,7 +95,10 @@
   w.addEventListener("message", function (event) {
     if (event.origin !== origin || !frame || event.source !== frame.contentWindow) return;
     var m = event.data || {};
-    if (m.type === "ready") post({ type: "init", token: load().token || null, open: isOpen });
+    if (m.type === "ready") {
+      frameReady = true;
+      post({ type: "init", token: load().token || null, open: isOpen });
+    }
     else if (m.type === "token") save({ token: m.token || null });
     else if (m.type === "close") close();
     else if (m.type === "message") { if (!isOpen) setUnread(unread + 1); emit("message", m.message); }

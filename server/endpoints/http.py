@@ -40,6 +40,10 @@ async def index(request: Request) -> Response:
     return RedirectResponse("/agent", status_code=302)
 
 
+async def favicon(request: Request) -> Response:
+    return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+
+
 async def health(request: Request) -> JSONResponse:
     ctx = context(request)
     store_ok = False

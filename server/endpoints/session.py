@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -158,7 +159,7 @@ class Session:
             self.conn.send(protocol.error(Code.INTERNAL, "try again shortly", request))
 
     @staticmethod
-    def _payload(message: dict[str, Any]) -> str | bytes | None:
+    def _payload(message: Mapping[str, Any]) -> str | bytes | None:
         text = message.get("text")
         return text if text is not None else message.get("bytes")
 

@@ -66,10 +66,11 @@ class VisitorSession(Session):
         if isinstance(frame, Send):
             change = await self.ctx.chat.visitor_send(self.who, frame.id, frame.body)
             message = change.messages[0]
+            self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
+                                        seq=message.seq, duplicate=change.duplicate))
             if message.conversation_id not in self.conn.cursors:
                 await self._watch(change.conversation, 0)
-            return protocol.ack(frame.id, conversation_id=message.conversation_id,
-                                seq=message.seq, duplicate=change.duplicate)
+            return None
         if isinstance(frame, Open):
             conversation = await self.ctx.store.conversation(frame.conversation_id)
             if conversation is None or conversation.visitor_id != self.who.visitor_id:

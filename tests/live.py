@@ -1,0 +1,214 @@
+"""Helpers for tests against a real server: a uvicorn process on a free port, seeded through the
+store, and WebSocket clients that await frames (never sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+from server.auth import Tokens, VisitorIdentity, hash_password
+from server.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "test-secret-key-0123456789abcdef"
+PASSWORD = "correct horse battery"
+_PASSWORD_HASH = hash_password(PASSWORD)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(db: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"LIVECHAT_DB": str(db), "LIVECHAT_SECRET_KEYS": SECRET,
+                "PYTHONPATH": str(ROOT), **extra})
+    return env
+
+
+@dataclass
+class ServerProcess:
+    """``livechat serve`` in a subprocess. Its log goes to a file the tests can read."""
+
+    db: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        self.log_path = self.db.with_name(f"server-{self.port}.log")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--port", str(self.port),
+             "--log-level", "warning"],
+            env=server_env(self.db, **self.env), stdout=log, stderr=subprocess.STDOUT,
+            cwd=self.db.parent,
+        )
+        log.close()
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                # The port is not open yet: wait for the kernel to tell us it is.
+                with socket.socket() as s:
+                    s.settimeout(0.2)
+                    s.connect_ex(("127.0.0.1", self.port))
+        raise RuntimeError(f"server did not become ready:\n{self.log()}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+@dataclass
+class Seed:
+    site_id: str
+    other_site_id: str
+    agent_email: str
+    agent2_email: str
+    other_agent_email: str
+
+
+async def seed(db: Path, origins: list[str] | None = None) -> Seed:
+    store = SQLiteStore(db, clock=time.time)
+    await store.open()
+    try:
+        site = await store.create_site("Acme", origins or ["http://shop.test"])
+        other = await store.create_site("Other Co", ["http://other.test"])
+        await store.create_agent("ana@acme.test", "Ana", _PASSWORD_HASH, "agent", [site.id])
+        await store.create_agent("bo@acme.test", "Bo", _PASSWORD_HASH, "agent", [site.id])
+        await store.create_agent("oz@other.test", "Oz", _PASSWORD_HASH, "agent", [other.id])
+        return Seed(site.id, other.id, "ana@acme.test", "bo@acme.test", "oz@other.test")
+    finally:
+        await store.close()
+
+
+def visitor_token(site_id: str, visitor_id: str, clock: Callable[[], float] = time.time) -> str:
+    return Tokens([SECRET], clock).visitor_token(VisitorIdentity(site_id, visitor_id))
+
+
+class Client:
+    """A WebSocket client that keeps every frame it receives and awaits the ones it wants."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+        self._taken: set[int] = set()
+
+    @classmethod
+    async def open(cls, url: str, origin: str | None, cookie: str | None = None) -> Client:
+        headers = {"Cookie": f"livechat_agent={cookie}"} if cookie else None
+        ws = await connect(url, origin=origin, additional_headers=headers,  # type: ignore[arg-type]
+                           max_size=2**22, compression=None)
+        return cls(ws)
+
+    async def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        if isinstance(frame, dict):
+            frame = orjson.dumps(frame).decode()
+        await self.ws.send(frame)
+
+    async def next(self, predicate: Callable[[dict[str, Any]], bool] = lambda f: True,
+                   timeout: float = 10.0) -> dict[str, Any]:
+        """The earliest frame not yet taken that matches ``predicate`` (waiting for it)."""
+        async with asyncio.timeout(timeout):
+            checked = 0
+            while True:
+                for index in range(checked, len(self.frames)):
+                    if index not in self._taken and predicate(self.frames[index]):
+                        self._taken.add(index)
+                        return self.frames[index]
+                checked = len(self.frames)
+                self.frames.append(orjson.loads(await self.ws.recv()))
+
+    async def of_type(self, kind: str, **match: Any) -> dict[str, Any]:
+        return await self.next(
+            lambda f: f.get("type") == kind and all(f.get(k) == v for k, v in match.items())
+        )
+
+    async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """Send a frame with an ``id`` and return its ack or error."""
+        await self.send(frame)
+        return await self.next(lambda f: f.get("type") in ("ack", "error")
+                               and f.get("id") == frame["id"])
+
+    async def closed(self, timeout: float = 10.0) -> int | None:
+        """Wait for the server to close; the close code."""
+        async with asyncio.timeout(timeout):
+            try:
+                while True:
+                    self.frames.append(orjson.loads(await self.ws.recv()))
+            except Exception:
+                pass
+        return self.ws.close_code
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def login(server: ServerProcess, email: str, password: str = PASSWORD) -> str:
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"{server.http}/api/agent/login",
+                            json={"email": email, "password": password},
+                            headers={"Origin": server.http})
+        assert r.status_code == 200, r.text
+        return str(r.cookies["livechat_agent"])
+
+
+async def visitor(server: ServerProcess, site_id: str, **hello: Any) -> tuple[Client, dict[
+    str, Any
+]]:
+    client = await Client.open(f"{server.ws}/ws/visitor", origin=server.http)
+    await client.send({"type": "hello", "v": 1, "site": site_id, **hello})
+    return client, await client.of_type("welcome")
+
+
+async def agent(server: ServerProcess, cookie: str) -> tuple[Client, dict[str, Any]]:
+    client = await Client.open(f"{server.ws}/ws/agent", origin=server.http, cookie=cookie)
+    await client.send({"type": "hello", "v": 1})
+    return client, await client.of_type("welcome")
