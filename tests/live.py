@@ -61,7 +61,7 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         self.log_path = self.db.with_name(f"server-{self.port}.log")
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
              "--log-level", "warning"],
