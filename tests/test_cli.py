@@ -1,0 +1,143 @@
+"""The `livechat` command and the installed package, as a new user meets them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live import ROOT, SECRET, ServerProcess, free_port
+
+
+def livechat(*args: str, db: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {"PATH": "/usr/bin:/bin", "LIVECHAT_SECRET_KEYS": SECRET, "PYTHONPATH": str(ROOT),
+               **env}
+    return subprocess.run([sys.executable, "-m", "server", "--db", str(db), *args],
+                          input=stdin, capture_output=True, text=True, env=environ, timeout=60)
+
+
+def test_sites_and_agents(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    made = livechat("site", "create", "Acme", "--origin", "https://Acme.test",
+                    "--origin", "http://localhost:3000", db=db)
+    assert made.returncode == 0, made.stderr
+    site_id = re.search(r"site key: (site_\S+)", made.stdout).group(1)  # type: ignore[union-attr]
+    assert f'data-site="{site_id}"' in made.stdout and "<script async src=" in made.stdout
+    listed = livechat("site", "list", db=db)
+    assert f"{site_id}\tAcme\thttps://acme.test http://localhost:3000" in listed.stdout
+    bad = livechat("site", "create", "X", "--origin", "https://x.test/path", db=db)
+    assert bad.returncode == 2 and "not an origin" in bad.stderr
+
+    agent = livechat("agent", "create", "--email", "ana@acme.test", "--name", "Ana",
+                     "--site", site_id, "--password-stdin", db=db, stdin="long enough pw\n")
+    assert agent.returncode == 0, agent.stderr
+    short = livechat("agent", "create", "--email", "b@acme.test", "--name", "B",
+                     "--password-stdin", db=db, stdin="short\n")
+    assert short.returncode == 2 and "8 characters" in short.stderr
+    dup = livechat("agent", "create", "--email", "ANA@acme.test", "--name", "Again",
+                   "--password-stdin", db=db, stdin="long enough pw\n")
+    assert dup.returncode == 2 and "cannot create agent" in dup.stderr
+    nosite = livechat("agent", "create", "--email", "c@acme.test", "--name", "C", "--site",
+                      "site_nope", "--password-stdin", db=db, stdin="long enough pw\n")
+    assert nosite.returncode == 2 and "no such site" in nosite.stderr
+    listed = livechat("agent", "list", db=db).stdout
+    assert "ana@acme.test\tAna\tagent\tactive\t" + site_id in listed
+
+
+def test_memory_broker_with_several_workers_is_refused(tmp_path: Path) -> None:
+    result = livechat("serve", "--workers", "2", db=tmp_path / "w.db")
+    assert result.returncode == 2
+    assert "memory broker only works inside one process" in result.stderr
+
+
+def test_bad_configuration_is_refused(tmp_path: Path) -> None:
+    result = livechat("serve", db=tmp_path / "w.db", LIVECHAT_SECRET_KEYS="short")
+    assert result.returncode == 2 and "16+ characters" in result.stderr
+    result = livechat("serve", db=tmp_path / "w.db", LIVECHAT_RATE_BURST="lots")
+    assert result.returncode == 2 and "LIVECHAT_RATE_BURST must be an integer" in result.stderr
+
+
+def test_secret_key_is_generated_once_when_not_configured(tmp_path: Path) -> None:
+    from server.config import from_env
+
+    db = tmp_path / "k.db"
+    first = from_env({"LIVECHAT_DB": str(db)})
+    second = from_env({"LIVECHAT_DB": str(db)})
+    assert first.secret_keys == second.secret_keys and len(first.secret_keys[0]) >= 32
+    assert (db.with_name("k.db.secret").stat().st_mode & 0o777) == 0o600
+
+
+def test_demo_prints_what_to_open_and_serves_both_origins(tmp_path: Path) -> None:
+    port, demo_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "demo", "--port", str(port), "--demo-port",
+         str(demo_port), "--log-level", "warning"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert proc.stdout is not None
+        banner = ""
+        while "Ctrl-C" not in banner:
+            line = proc.stdout.readline()
+            assert line, banner
+            banner += line
+        assert f"http://127.0.0.1:{port}/agent" in banner
+        assert f"http://127.0.0.1:{demo_port}/" in banner
+        assert "demo@example.com" in banner and "demo-password" in banner
+        server = ServerProcess(tmp_path / "livechat.db", port=port, proc=proc)
+        server._wait_ready()
+        page = httpx.get(f"http://127.0.0.1:{demo_port}/").text
+        assert f'src="http://127.0.0.1:{port}/widget.js"' in page
+        login = httpx.post(f"http://127.0.0.1:{port}/api/agent/login",
+                           json={"email": "demo@example.com", "password": "demo-password"},
+                           headers={"Origin": f"http://127.0.0.1:{port}"})
+        assert login.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_pip_install_serves_the_widget_and_panel_from_the_package(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                            str(wheels), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = wheels.glob("livechat-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for path in ("server/_static/widget/widget.js", "server/_static/widget/frame.html",
+                 "server/_static/widget/static/frame.js", "server/_static/agent_ui/index.html",
+                 "server/_static/agent_ui/static/panel.js", "server/store/sqlite.py"):
+        assert path in names, path
+    target = tmp_path / "site-packages"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                                "--target", str(target), str(wheel)],
+                               capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr
+    port = free_port()
+    run_dir = tmp_path / "elsewhere"
+    run_dir.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(target), "LIVECHAT_SECRET_KEYS": SECRET,
+           "LIVECHAT_DB": str(run_dir / "x.db")}
+    proc = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port),
+                             "--log-level", "warning"], cwd=run_dir, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        server = ServerProcess(run_dir / "x.db", port=port, proc=proc)
+        server._wait_ready()
+        check = subprocess.run([sys.executable, "-c", "import server; print(server.__file__)"],
+                               cwd=run_dir, env=env, capture_output=True, text=True)
+        assert check.stdout.startswith(str(target))
+        for path in ("/widget.js", "/agent", "/widget/static/frame.js", "/agent/static/panel.css"):
+            assert httpx.get(f"{server.http}{path}").status_code == 200, path
+    finally:
+        proc.terminate()
+        proc.wait(10)

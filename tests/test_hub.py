@@ -1,0 +1,131 @@
+"""Connection pumps and fan-out, with a fake store and a recording broker: no sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+from server.errors import Close
+from server.hub import Connection, Hub, conversation_channel
+from server.store import Message
+
+
+def msg(conv: str, seq: int) -> Message:
+    return Message(conv, seq, f"c{seq}", "text", "visitor", "v", None, f"body {seq}", seq)
+
+
+class FakeStore:
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = messages
+        self.reads = 0
+
+    async def messages_after(self, conv: str, after: int, limit: int = 200) -> list[Message]:
+        self.reads += 1
+        return [m for m in self.messages if m.conversation_id == conv and m.seq > after][:limit]
+
+
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.subscribed: list[str] = []
+        self.unsubscribed: list[str] = []
+
+    async def subscribe(self, channel: str) -> None:
+        self.subscribed.append(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        self.unsubscribed.append(channel)
+
+
+async def run_pump(conn: Connection, store: Any, stop_after: int) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def send(data: bytes) -> None:
+        sent.append(orjson.loads(data))
+        if len(sent) >= stop_after:
+            done.set()
+
+    task = asyncio.create_task(conn.pump(send, store))
+    await asyncio.wait_for(done.wait(), 5)
+    conn.stop(Close.NORMAL, "done")
+    await asyncio.wait_for(task, 5)
+    return sent
+
+
+def live(hub: Hub, message: Message) -> None:
+    hub.deliver(conversation_channel(message.conversation_id), orjson.dumps(message.frame()))
+
+
+async def test_catch_up_then_live_exactly_once_in_order() -> None:
+    history = [msg("c", s) for s in range(1, 451)]  # more than two pages
+    store = FakeStore(history)
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    conn = Connection("agent", 1000)
+    await hub.subscribe(conn, conversation_channel("c"))
+    conn.watch("c", 10)
+    # Live doorbells that overlap the catch-up, arrive twice, or arrive early.
+    for seq in (449, 450, 450, 12):
+        live(hub, history[seq - 1])
+    store.messages.append(msg("c", 451))
+    live(hub, msg("c", 451))
+    sent = await run_pump(conn, store, stop_after=441)
+    assert [f["seq"] for f in sent] == list(range(11, 452))
+
+
+async def test_a_missed_doorbell_is_filled_from_the_store() -> None:
+    store = FakeStore([msg("c", s) for s in range(1, 6)])
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    conn = Connection("visitor", 100)
+    await hub.subscribe(conn, conversation_channel("c"))
+    conn.cursors["c"] = 2
+    live(hub, msg("c", 5))  # 3 and 4 never rang
+    sent = await run_pump(conn, store, stop_after=3)
+    assert [f["seq"] for f in sent] == [3, 4, 5]
+
+
+async def test_reset_makes_every_watcher_catch_up() -> None:
+    store = FakeStore([msg("a", 1), msg("b", 1), msg("b", 2)])
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    conn = Connection("agent", 100)
+    hub.register(conn)
+    conn.cursors.update({"a": 0, "b": 1})
+    hub.reset()
+    sent = await run_pump(conn, store, stop_after=2)
+    assert sorted((f["conversation_id"], f["seq"]) for f in sent) == [("a", 1), ("b", 2)]
+
+
+async def test_slow_consumer_is_stopped_with_its_code() -> None:
+    conn = Connection("visitor", 3)
+    for i in range(5):
+        conn.send(b'{"n": %d}' % i)
+    assert conn.stopping
+    stop = await asyncio.wait_for(conn.pump(lambda d: asyncio.sleep(0), FakeStore([])), 5)  # type: ignore[arg-type]
+    assert stop.code == Close.SLOW_CONSUMER
+
+
+async def test_one_broker_subscription_per_channel_per_process() -> None:
+    broker = RecordingBroker()
+    hub = Hub(broker)  # type: ignore[arg-type]
+    conns = [Connection("agent", 10) for _ in range(3)]
+    for conn in conns:
+        hub.register(conn)
+        await hub.subscribe(conn, "site:s")
+        await hub.subscribe(conn, "site:s")
+    assert broker.subscribed == ["site:s"]
+    hub.deliver("site:s", b'{"type":"conversation"}')
+    await hub.unregister(conns[0])
+    await hub.unregister(conns[1])
+    assert broker.unsubscribed == []
+    await hub.unregister(conns[2])
+    assert broker.unsubscribed == ["site:s"]
+
+
+async def test_malformed_broker_message_is_dropped() -> None:
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    conn = Connection("agent", 10)
+    await hub.subscribe(conn, "conv:c")
+    hub.deliver("conv:c", b"not json")
+    hub.deliver("conv:nobody", b"{}")
+    assert conn._queue.empty()

@@ -1,0 +1,107 @@
+"""The protocol core: plain functions, no server."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from server import protocol
+from server.errors import ChatError, Close, Code
+from server.protocol import Claim, Hello, History, Open, Ping, Send
+
+
+def code_of(raw: str | bytes | None, role: protocol.Role = "visitor") -> str:
+    with pytest.raises(ChatError) as info:
+        protocol.parse(raw, role)
+    return info.value.code.value
+
+
+def test_parses_every_frame_type() -> None:
+    assert protocol.parse('{"type":"hello","v":1,"site":"s1","token":"t","conversation_id":"c",'
+                          '"last_seq":4,"epoch":"e"}', "visitor") == Hello(1, "s1", "t", "c", 4,
+                                                                           "e")
+    assert protocol.parse('{"type":"hello","v":1,"site":"s1","token":null}', "visitor") == Hello(
+        1, "s1")
+    assert protocol.parse('{"type":"send","id":"m-1","body":"hi"}', "visitor") == Send("m-1", "hi")
+    assert protocol.parse('{"type":"ping"}', "visitor") == Ping()
+    assert protocol.parse('{"type":"open","id":"o","conversation_id":"c"}', "agent") == Open(
+        "o", "c", 0)
+    assert protocol.parse('{"type":"history","id":"h","conversation_id":"c","before_seq":9}',
+                          "agent") == History("h", "c", 9, 50)
+    assert protocol.parse('{"type":"claim","id":"x","conversation_id":"c"}', "agent") == Claim(
+        "x", "c")
+    assert protocol.parse('{"type":"send","id":"a","conversation_id":"c","body":"yo"}',
+                          "agent") == Send("a", "yo", "c")
+
+
+def test_text_is_kept_verbatim() -> None:
+    body = "<script>alert(1)</script> ☕ مرحبا \U0001F600\n  spaced  "
+    frame = protocol.parse(orjson.dumps({"type": "send", "id": "a", "body": body}).decode(),
+                           "visitor")
+    assert isinstance(frame, Send) and frame.body == body
+
+
+@pytest.mark.parametrize("raw, code", [
+    (None, "bad_frame"),
+    (b'{"type":"ping"}', "bad_frame"),
+    ("", "bad_json"),
+    ("{", "bad_json"),
+    ('{"type":"send","id":"a","body":NaN}', "bad_json"),
+    ('{"type":"send","id":"a","body":-Infinity}', "bad_json"),
+    ('{"type":"ping","type":"ping"}', "bad_json"),
+    ("[" * 100000 + "]" * 100000, "bad_json"),
+    ("42", "bad_frame"),
+    ('{"type":7}', "bad_frame"),
+    ('{"type":"nope"}', "unknown_type"),
+    ('{"type":"resolve","id":"a","conversation_id":"c"}', "unknown_type"),
+    ('{"type":"send","id":"a"}', "bad_frame"),
+    ('{"type":"send","id":"a","body":"x","extra":1}', "bad_frame"),
+    ('{"type":"send","id":"' + "a" * 65 + '","body":"x"}', "bad_frame"),
+    ('{"type":"send","id":"a/b","body":"x"}', "bad_frame"),
+    ('{"type":"send","id":"a","body":"\\u0000"}', "bad_text"),
+    ('{"type":"send","id":"a","body":"\\udc00x"}', "bad_text"),
+    ('{"type":"send","id":"a","body":"\\t\\n "}', "bad_frame"),
+    ('{"type":"send","id":"a","body":"' + "é" * 4001 + '"}', "too_long"),
+    ('{"type":"hello","v":"1","site":"s"}', "bad_frame"),
+    ('{"type":"hello","v":1,"site":"s","token":"' + "t" * 2000 + '"}', "bad_frame"),
+    ('{"type":"hello","v":1,"site":"s","token":"tökén"}', "bad_frame"),
+    ('{"type":"hello","v":1,"site":"s","last_seq":9007199254740993}', "bad_frame"),
+])
+def test_refuses_bad_frames(raw: str | bytes | None, code: str) -> None:
+    assert code_of(raw) == code
+
+
+def test_limits_are_agent_specific() -> None:
+    assert code_of('{"type":"history","id":"h","conversation_id":"c","before_seq":1,"limit":0}',
+                   "agent") == "bad_frame"
+    assert code_of('{"type":"history","id":"h","conversation_id":"c","before_seq":1,'
+                   '"limit":201}', "agent") == "bad_frame"
+    assert code_of('{"type":"send","id":"a","body":"x"}', "agent") == "bad_frame"
+
+
+def test_max_chars_counts_characters_not_bytes() -> None:
+    assert protocol.parse('{"type":"send","id":"a","body":"' + "é" * 10 + '"}', "visitor",
+                          max_chars=10)
+    with pytest.raises(ChatError):
+        protocol.parse('{"type":"send","id":"a","body":"' + "e" * 11 + '"}', "visitor",
+                       max_chars=10)
+
+
+def test_request_id_of_a_refused_frame() -> None:
+    assert protocol.request_id('{"type":"x","id":"abc"}') == "abc"
+    assert protocol.request_id('{"id":"bad id"}') is None
+    assert protocol.request_id("nope") is None
+    assert protocol.request_id(b'{"id":"abc"}') is None
+
+
+def test_encoding() -> None:
+    assert orjson.loads(protocol.error(Code.NOT_FOUND, "gone", "r1")) == {
+        "type": "error", "code": "not_found", "message": "gone", "id": "r1"}
+    assert orjson.loads(protocol.ack("r2", seq=3)) == {"type": "ack", "id": "r2", "seq": 3}
+
+
+def test_close_code_ranges_say_whether_to_reconnect() -> None:
+    reconnect = {c for c in Close if c.reconnect}
+    assert reconnect == {Close.GOING_AWAY, Close.RESTARTING, Close.SLOW_CONSUMER,
+                         Close.RATE_LIMITED}
+    assert all(4400 <= c < 4500 for c in Close if c >= 4000 and not c.reconnect)

@@ -1,0 +1,197 @@
+"""The SQLite store's contract (see server/store/__init__.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from server.errors import ChatError, Code
+from server.store import Agent, SQLiteStore, StoreClosed
+from server.store.migrations import MIGRATIONS
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "s.db", clock=time.time)
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def _setup(store: SQLiteStore) -> tuple[str, Agent, Agent]:
+    site = await store.create_site("Acme", ["https://acme.test"])
+    ana = await store.create_agent("ana@x.test", "Ana", "h", "agent", [site.id])
+    bo = await store.create_agent("bo@x.test", "Bo", "h", "agent", [site.id])
+    return site.id, ana, bo
+
+
+async def test_migrations_and_epoch_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    first = SQLiteStore(path, clock=time.time)
+    await first.open()
+    epoch = first.epoch
+    await first.close()
+    again = SQLiteStore(path, clock=time.time)
+    await again.open()
+    assert again.epoch == epoch and len(epoch) == 16
+    await again.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_first_message_opens_one_conversation_idempotently(store: SQLiteStore) -> None:
+    site, _, _ = await _setup(store)
+    first = await store.append_visitor_message(site, "vis_1", "a", "hello")
+    assert first.created and first.messages[0].seq == 1
+    again = await store.append_visitor_message(site, "vis_1", "a", "hello")
+    assert again.duplicate and again.messages[0].seq == 1 and not again.created
+    with pytest.raises(ChatError) as info:
+        await store.append_visitor_message(site, "vis_1", "a", "hello?")
+    assert info.value.code == Code.ID_CONFLICT
+    assert len(await store.messages_after(first.conversation.id, 0)) == 1
+
+
+async def test_two_tabs_at_once_open_one_conversation(store: SQLiteStore) -> None:
+    site, _, _ = await _setup(store)
+    changes = await asyncio.gather(*(store.append_visitor_message(site, "vis_t", f"m{i}", "hi")
+                                     for i in range(20)))
+    assert len({c.conversation.id for c in changes}) == 1
+    assert sum(c.created for c in changes) == 1
+    assert sorted(c.messages[0].seq for c in changes) == list(range(1, 21))
+
+
+async def test_group_commit_shares_transactions(store: SQLiteStore) -> None:
+    site, _, _ = await _setup(store)
+    commits = store.commits
+    await asyncio.gather(*(store.append_visitor_message(site, f"vis_{i % 7}", f"m{i}", "x")
+                           for i in range(500)))
+    assert store.commits - commits < 50  # 500 writes, a handful of transactions
+
+
+async def test_a_refused_write_undoes_only_itself(store: SQLiteStore) -> None:
+    site, ana, _ = await _setup(store)
+    conv = (await store.append_visitor_message(site, "vis_1", "a", "hi")).conversation.id
+    results = await asyncio.gather(
+        store.append_visitor_message(site, "vis_1", "b", "one"),
+        store.append_visitor_message(site, "vis_1", "a", "conflict"),
+        store.append_agent_message(ana, ["other_site"], conv, "x", "nope"),
+        store.append_visitor_message(site, "vis_1", "c", "two"),
+        return_exceptions=True,
+    )
+    assert [type(r).__name__ for r in results] == ["Change", "ChatError", "ChatError", "Change"]
+    assert [m.body for m in await store.messages_after(conv, 0)] == ["hi", "one", "two"]
+
+
+async def test_claim_reply_resolve(store: SQLiteStore) -> None:
+    site, ana, bo = await _setup(store)
+    sites = [site]
+    conv = (await store.append_visitor_message(site, "vis_1", "a", "hi")).conversation.id
+    claimed = await store.claim(ana, sites, conv)
+    assert claimed.conversation.status == "assigned"
+    assert claimed.conversation.assignee_name == "Ana"
+    assert [m.kind for m in claimed.messages] == ["joined"]
+    with pytest.raises(ChatError) as info:
+        await store.claim(bo, sites, conv)
+    assert info.value.code == Code.ALREADY_CLAIMED
+    with pytest.raises(ChatError) as info:
+        await store.append_agent_message(bo, sites, conv, "b1", "mine?")
+    assert info.value.code == Code.NOT_ASSIGNEE
+    assert (await store.claim(ana, sites, conv)).duplicate
+    reply = await store.append_agent_message(ana, sites, conv, "a1", "hello")
+    assert reply.messages[0].seq == 3
+    assert (await store.append_agent_message(ana, sites, conv, "a1", "hello")).duplicate
+    with pytest.raises(ChatError):
+        await store.append_agent_message(bo, sites, conv, "a1", "hello")  # another's id
+    resolved = await store.resolve(ana, sites, conv)
+    assert resolved.conversation.status == "resolved" and resolved.messages[0].seq == 4
+    assert (await store.resolve(ana, sites, conv)).duplicate
+    with pytest.raises(ChatError) as info:
+        await store.append_agent_message(ana, sites, conv, "a2", "late")
+    assert info.value.code == Code.RESOLVED
+    nxt = await store.append_visitor_message(site, "vis_1", "z", "back again")
+    assert nxt.created and nxt.conversation.id != conv
+    current = await store.current_conversation("vis_1")
+    assert current is not None and current.id == nxt.conversation.id
+
+
+async def test_reply_to_a_waiting_conversation_claims_it(store: SQLiteStore) -> None:
+    site, ana, _ = await _setup(store)
+    conv = (await store.append_visitor_message(site, "vis_1", "a", "hi")).conversation.id
+    change = await store.append_agent_message(ana, [site], conv, "r", "on it")
+    assert [m.kind for m in change.messages] == ["joined", "text"]
+    assert change.conversation.assignee_id == ana.id
+
+
+async def test_another_sites_conversation_is_not_found(store: SQLiteStore) -> None:
+    site, ana, _ = await _setup(store)
+    other = await store.create_site("Other", [])
+    conv = (await store.append_visitor_message(other.id, "vis_o", "a", "hi")).conversation.id
+    for op in (store.claim(ana, [site], conv), store.resolve(ana, [site], conv),
+               store.append_agent_message(ana, [site], conv, "x", "hi")):
+        with pytest.raises(ChatError) as info:
+            await op
+        assert info.value.code == Code.NOT_FOUND
+    assert [m.seq for m in await store.messages_after(conv, 0)] == [1]
+
+
+async def test_two_processes_share_the_file(tmp_path: Path) -> None:
+    """Two stores on one file stand for two server processes: claims stay compare-and-set and
+    seq stays gap-free, because the invariants live in the transaction."""
+    path = tmp_path / "shared.db"
+    a, b = SQLiteStore(path, clock=time.time), SQLiteStore(path, clock=time.time)
+    await a.open()
+    await b.open()
+    try:
+        site, ana, bo = await _setup(a)
+        convs = [(await a.append_visitor_message(site, f"vis_{i}", "m", "hi")).conversation.id
+                 for i in range(200)]
+        outcomes = await asyncio.gather(*(
+            asyncio.gather(a.claim(ana, [site], c), b.claim(bo, [site], c),
+                           return_exceptions=True) for c in convs))
+        for pair in outcomes:
+            assert sorted(type(r).__name__ for r in pair) == ["Change", "ChatError"]
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT count(*) FROM messages WHERE kind = 'joined'").fetchone()[
+                0] == 200
+        shared = (await a.append_visitor_message(site, "vis_shared", "0", "x")).conversation.id
+        await asyncio.gather(*(
+            (a if i % 2 else b).append_visitor_message(site, "vis_shared", f"m{i}", str(i))
+            for i in range(1, 101)))
+        seqs = [m.seq for m in await b.messages_after(shared, 0)]
+        assert seqs == list(range(1, 102))
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_paging(store: SQLiteStore) -> None:
+    site, _, _ = await _setup(store)
+    for i in range(1, 11):
+        conv = (await store.append_visitor_message(site, "vis", f"m{i}", str(i))).conversation.id
+    assert [m.seq for m in await store.messages_after(conv, 3, limit=4)] == [4, 5, 6, 7]
+    assert [m.seq for m in await store.messages_before(conv, 8, limit=3)] == [5, 6, 7]
+    assert await store.messages_after(conv, 10) == []
+
+
+async def test_closed_store_refuses_writes(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "c.db", clock=time.time)
+    await s.open()
+    await s.close()
+    with pytest.raises(StoreClosed):
+        await s.create_site("x", [])
+
+
+async def test_agent_site_scope(store: SQLiteStore) -> None:
+    site, ana, _ = await _setup(store)
+    other = await store.create_site("Other", [])
+    admin = await store.create_agent("root@x.test", "Root", "h", "admin", [])
+    assert await store.agent_site_ids(ana) == [site]
+    assert await store.agent_site_ids(admin) == sorted([site, other.id])
+    with pytest.raises(ValueError):
+        await store.create_agent("ANA@x.test", "Dup", "h", "agent", [])  # emails ignore case
