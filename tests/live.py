@@ -69,17 +69,17 @@ class ServerProcess:
             cwd=self.db.parent,
         )
         log.close()
-        self._wait_ready()
+        self.wait_ready()
         return self
 
-    def _wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, path: str = "/healthz", timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.http}{path}", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 # The port is not open yet: wait for the kernel to tell us it is.

@@ -91,7 +91,7 @@ def test_demo_prints_what_to_open_and_serves_both_origins(tmp_path: Path) -> Non
         assert f"http://127.0.0.1:{demo_port}/" in banner
         assert "demo@example.com" in banner and "demo-password" in banner
         server = ServerProcess(tmp_path / "livechat.db", port=port, proc=proc)
-        server._wait_ready()
+        server.wait_ready()
         page = httpx.get(f"http://127.0.0.1:{demo_port}/").text
         assert f'src="http://127.0.0.1:{port}/widget.js"' in page
         login = httpx.post(f"http://127.0.0.1:{port}/api/agent/login",
@@ -132,7 +132,7 @@ def test_pip_install_serves_the_widget_and_panel_from_the_package(tmp_path: Path
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         server = ServerProcess(run_dir / "x.db", port=port, proc=proc)
-        server._wait_ready()
+        server.wait_ready()
         check = subprocess.run([sys.executable, "-c", "import server; print(server.__file__)"],
                                cwd=run_dir, env=env, capture_output=True, text=True)
         assert check.stdout.startswith(str(target))
