@@ -104,6 +104,14 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
 }
 
 
+#: What the server sends to each role (docs/protocol.md documents each; a test checks that the
+#: widget and the panel handle each).
+SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
+    "visitor": ("welcome", "message", "ack", "conversation", "error", "pong"),
+    "agent": ("welcome", "message", "ack", "conversation", "error", "pong"),
+}
+
+
 def frame_types(role: Role) -> list[str]:
     return sorted(_SPECS[role])
 

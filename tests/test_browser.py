@@ -16,7 +16,7 @@ from playwright.async_api import Browser, FrameLocator, Page, async_playwright, 
 
 from server.auth import hash_password
 from server.store import SQLiteStore
-from tests.live import ROOT, PASSWORD, ServerProcess, free_port
+from tests.live import PASSWORD, ROOT, ServerProcess, free_port
 
 pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
