@@ -161,9 +161,9 @@ class Livechat(Target):
             if frame["type"] == "ack":
                 conv = frame["conversation_id"]
                 break
+        cookie = {"Cookie": f"livechat_agent={await self._cookie()}"}
         receiver = await connect(f"{self.server.ws}/ws/agent", origin=self.server.http,  # type: ignore[arg-type]
-                                 compression=None,
-                                 additional_headers={"Cookie": f"livechat_agent={await self._cookie()}"})
+                                 compression=None, additional_headers=cookie)
         await receiver.send('{"type":"hello","v":1}')
         await receiver.recv()
         await receiver.send(orjson.dumps({"type": "open", "id": "o", "conversation_id": conv,
