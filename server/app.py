@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -26,6 +27,12 @@ from server.hub import Hub
 from server.store import SQLiteStore
 
 log = logging.getLogger("livechat")
+
+
+def _loud(task: asyncio.Task[None]) -> None:
+    """A background task that ends on its own is a bug: say so where it will be seen."""
+    if not task.cancelled():
+        log.critical("background task %s ended: %r", task.get_name(), task.exception())
 
 
 class NoSniff:
@@ -61,15 +68,23 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         await store.open()
         broker, presence = brokers.create(settings.broker_url, clock)
         hub = Hub(broker)
+        chat = Chat(store, broker)
+        publisher: asyncio.Task[None] | None = None
         try:
             await broker.start(hub.deliver, hub.reset)
-            app.state.ctx = Context(settings, store, broker, presence, hub, Chat(store, broker),
+            publisher = asyncio.create_task(chat.run_inbox_publisher(), name="inbox-publisher")
+            publisher.add_done_callback(_loud)
+            app.state.ctx = Context(settings, store, broker, presence, hub, chat,
                                     Tokens(settings.secret_keys, clock), clock)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
                      settings.broker_url.split(":", 1)[0])
             yield
         finally:
             hub.close_all(Close.GOING_AWAY, "server restarting")
+            if publisher is not None:
+                publisher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await publisher
             await broker.close()
             await store.close()
 

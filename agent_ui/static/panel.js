@@ -203,6 +203,8 @@
         socket.send({ type: "send", id: p.id, conversation_id: p.conversation_id, body: p.body });
       });
     } else if (f.type === "conversation") {
+      var known = conversations[f.conversation.id];
+      if (known && known.last_seq > f.conversation.last_seq) return;  // an older update
       conversations[f.conversation.id] = f.conversation;
       renderList();
       if (f.conversation.id === current) renderHead();

@@ -387,7 +387,6 @@ class SQLiteStore:
         ``duplicate=True``; the same id with another body raises ``id_conflict``.
         """
         now = self._now()
-        new_conversation_id = self._ids("conv")
 
         def op(db: sqlite3.Connection) -> Change:
             old = db.execute(
@@ -406,7 +405,7 @@ class SQLiteStore:
                 (visitor_id,),
             ).fetchone()
             created = row is None
-            conversation_id = new_conversation_id if created else row[0]
+            conversation_id = self._ids("conv") if created else row[0]
             if created:
                 db.execute(
                     "INSERT INTO conversations(id, site_id, visitor_id, status, created_at, "
