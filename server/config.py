@@ -31,6 +31,8 @@ class Settings:
     visitor_token_max_age: int = 180 * 24 * 3600
     agent_session_max_age: int = 12 * 3600
     outbound_queue_frames: int = 512
+    #: Seconds a new socket has to send its hello before it is closed with 4408.
+    hello_timeout: float = 10.0
     #: Per connection: sustained frames per second and the burst allowed above it.
     rate_per_second: float = 10.0
     rate_burst: int = 40
@@ -113,6 +115,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         max_frame_bytes=_int(env, "LIVECHAT_MAX_FRAME_BYTES", 64 * 1024),
         max_text_chars=_int(env, "LIVECHAT_MAX_TEXT_CHARS", 4000),
         rate_per_second=_float(env, "LIVECHAT_RATE_PER_SECOND", 10.0),
+        hello_timeout=_float(env, "LIVECHAT_HELLO_TIMEOUT", 10.0),
         rate_burst=_int(env, "LIVECHAT_RATE_BURST", 40),
         cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
     )

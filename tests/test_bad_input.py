@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.live import Client, Seed, ServerProcess, agent, login, visitor, visitor_token
+from tests.live import (
+    Client,
+    Seed,
+    ServerProcess,
+    agent,
+    login,
+    seed,
+    visitor,
+    visitor_token,
+)
 
 
 def counts(server: ServerProcess) -> tuple[int, int]:
@@ -192,3 +202,15 @@ async def test_hello_must_come_in_time_and_first(server: ServerProcess, seeded: 
     await v.send({"type": "hello", "v": 1, "site": seeded.site_id})
     assert (await v.of_type("error"))["message"] == "hello was already received"
     await v.close()
+
+
+async def test_a_socket_that_never_says_hello_is_closed(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    await seed(db)
+    server = ServerProcess(db, env={"LIVECHAT_HELLO_TIMEOUT": "0.3"}).start()
+    try:
+        silent = await Client.open(f"{server.ws}/ws/visitor", origin=server.http)
+        assert await silent.closed() == 4408
+        assert silent.frames[-1]["code"] == "bad_frame"
+    finally:
+        server.stop()

@@ -21,7 +21,6 @@ from server.store import StoreClosed
 from .context import Context, context
 
 log = logging.getLogger("livechat.ws")
-HELLO_TIMEOUT = 10.0
 #: Refused frames in a row (rate limited) before the connection is closed.
 MAX_REFUSED = 20
 
@@ -84,7 +83,7 @@ class Session:
 
     async def _hello(self) -> Hello:
         try:
-            message = await asyncio.wait_for(self.ws.receive(), HELLO_TIMEOUT)
+            message = await asyncio.wait_for(self.ws.receive(), self.ctx.settings.hello_timeout)
         except TimeoutError:
             raise Refuse(Close.HELLO_TIMEOUT, Code.BAD_FRAME, "no hello in time") from None
         if message["type"] == "websocket.disconnect":
