@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from server.auth import hash_password, normalize_origin
@@ -43,11 +44,15 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
     }
 
 
-async def _with_store(settings: Settings) -> SQLiteStore:
+@contextlib.asynccontextmanager
+async def _store(settings: Settings) -> AsyncIterator[SQLiteStore]:
     store = SQLiteStore(settings.db_path, clock=time.time,
                         synchronous=settings.sqlite_synchronous)
     await store.open()
-    return store
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -71,8 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _ensure_demo(settings: Settings, demo_origins: list[str]) -> str:
-    store = await _with_store(settings)
-    try:
+    async with _store(settings) as store:
         site = next((s for s in await store.sites() if s.name == DEMO_SITE), None)
         if site is None:
             site = await store.create_site(DEMO_SITE, demo_origins)
@@ -80,8 +84,6 @@ async def _ensure_demo(settings: Settings, demo_origins: list[str]) -> str:
             await store.create_agent(DEMO_EMAIL, "Demo Agent", hash_password(DEMO_PASSWORD),
                                      "admin", [site.id])
         return site.id
-    finally:
-        await store.close()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -135,11 +137,8 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
 
     async def run() -> str:
-        store = await _with_store(settings)
-        try:
+        async with _store(settings) as store:
             return (await store.create_site(args.name, origins)).id
-        finally:
-            await store.close()
 
     site_id = asyncio.run(run())
     print(f"site key: {site_id}")
@@ -152,12 +151,9 @@ def cmd_site_list(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
 
     async def run() -> None:
-        store = await _with_store(settings)
-        try:
+        async with _store(settings) as store:
             for site in await store.sites():
                 print(f"{site.id}\t{site.name}\t{' '.join(site.allowed_origins) or '-'}")
-        finally:
-            await store.close()
 
     asyncio.run(run())
     return 0
@@ -180,8 +176,7 @@ def cmd_agent_create(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> str:
-        store = await _with_store(settings)
-        try:
+        async with _store(settings) as store:
             known = {s.id for s in await store.sites()}
             missing = [s for s in args.site if s not in known]
             if missing:
@@ -189,8 +184,6 @@ def cmd_agent_create(args: argparse.Namespace) -> int:
             hashed = await asyncio.to_thread(hash_password, password)
             agent = await store.create_agent(args.email, args.name, hashed, args.role, args.site)
             return agent.id
-        finally:
-            await store.close()
 
     print(f"agent: {asyncio.run(run())}")
     return 0
@@ -200,15 +193,12 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
 
     async def run() -> None:
-        store = await _with_store(settings)
-        try:
+        async with _store(settings) as store:
             for agent in await store.agents():
                 sites = await store.agent_site_ids(agent)
                 state = "active" if agent.active else "inactive"
                 print(f"{agent.id}\t{agent.email}\t{agent.name}\t{agent.role}\t{state}\t"
                       f"{','.join(sites) or '-'}")
-        finally:
-            await store.close()
 
     asyncio.run(run())
     return 0
