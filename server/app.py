@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = SQLiteStore(settings.db_path, clock=clock, synchronous=settings.sqlite_synchronous)
         await store.open()
-        broker, presence = brokers.create(settings.broker_url, clock)
+        broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix)
         hub = Hub(broker)
         chat = Chat(store, broker)
         publisher: asyncio.Task[None] | None = None
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 with contextlib.suppress(asyncio.CancelledError):
                     await publisher
             await broker.close()
+            await presence.close()
             await store.close()
 
     routes = [

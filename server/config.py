@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,8 @@ class Settings:
     #: Newest first. The first key signs; every key verifies, so keys can be rotated.
     secret_keys: tuple[str, ...] = ()
     broker_url: str = "memory://"
+    #: Every Redis key and channel starts with this, so several deployments can share a Redis.
+    redis_prefix: str = "livechat"
     #: Public origin of this server (e.g. https://chat.example.com). Empty: taken from each request.
     public_url: str = ""
     workers: int = 1
@@ -52,6 +55,10 @@ class Settings:
                 "the memory broker only works inside one process; with more than one worker "
                 "set LIVECHAT_REDIS_URL (or LIVECHAT_BROKER_URL=redis://...)"
             )
+        if self.broker_url.split(":", 1)[0] not in ("memory", "redis", "rediss", "unix"):
+            raise ConfigError("the broker URL must be memory:// or redis://host:port/db")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.redis_prefix):
+            raise ConfigError("LIVECHAT_REDIS_PREFIX must be letters, digits, - and _")
         if self.sqlite_synchronous not in SYNCHRONOUS_MODES:
             raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
         if self.rate_per_second <= 0 or self.rate_burst < 1:
@@ -111,6 +118,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         db_path=db_path,
         secret_keys=secret_keys_from(env, db_path),
         broker_url=broker,
+        redis_prefix=env.get("LIVECHAT_REDIS_PREFIX", "livechat"),
         public_url=env.get("LIVECHAT_PUBLIC_URL", "").rstrip("/"),
         workers=_int(env, "LIVECHAT_WORKERS", 1),
         sqlite_synchronous=env.get("LIVECHAT_SQLITE_SYNCHRONOUS", "NORMAL").upper(),

@@ -78,6 +78,8 @@ class Connection:
         self.cursors: dict[str, int] = {}
         self.channels: set[str] = set()
         self.stopping = False
+        #: Called when the broker may have dropped messages (besides the cursors catching up).
+        self.on_reset: Callable[[], None] | None = None
 
     def push(self, item: _Item) -> None:
         if self.stopping:
@@ -202,6 +204,8 @@ class Hub:
         for conn in list(self.connections):
             for conversation_id in list(conn.cursors):
                 conn.push(_CatchUp(conversation_id))
+            if conn.on_reset is not None:
+                conn.on_reset()
 
     def close_all(self, code: int, reason: str) -> None:
         for conn in list(self.connections):

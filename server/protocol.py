@@ -108,7 +108,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
 #: widget and the panel handle each).
 SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
     "visitor": ("welcome", "message", "ack", "conversation", "error", "pong"),
-    "agent": ("welcome", "message", "ack", "conversation", "error", "pong"),
+    "agent": ("welcome", "message", "ack", "conversation", "inbox", "error", "pong"),
 }
 
 

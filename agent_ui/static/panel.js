@@ -208,6 +208,11 @@
       conversations[f.conversation.id] = f.conversation;
       renderList();
       if (f.conversation.id === current) renderHead();
+    } else if (f.type === "inbox") {
+      conversations = {};
+      f.conversations.forEach(function (c) { conversations[c.id] = c; });
+      renderList();
+      if (current) renderHead();
     } else if (f.type === "message") {
       renderMessage(f);
     } else if (f.type === "ack") {

@@ -16,8 +16,8 @@ not touched again within its ttl is gone from ``members``. A process that dies s
 its members vanish within one ttl.
 
 Implementations: ``memory://`` (the default, a single process only — refused with more than one
-worker). A Redis implementation drops in behind the same two protocols; ``tests/test_broker.py``
-is the conformance suite every implementation must pass.
+worker) and ``redis://`` / ``rediss://`` / ``unix://`` (scale-out, ``server.broker.redis``).
+``tests/test_broker.py`` is the conformance suite both must pass.
 """
 
 from __future__ import annotations
@@ -54,18 +54,27 @@ class Presence(Protocol):
     async def members(self, key: str) -> list[str]:
         """Members of ``key`` whose ttl has not run out, sorted."""
 
+    async def close(self) -> None: ...
+
 
 class UnsupportedBroker(ValueError):
     pass
 
 
-def create(url: str, clock: Callable[[], float]) -> tuple[Broker, Presence]:
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def create(url: str, clock: Callable[[], float], prefix: str = "livechat") -> tuple[
+    Broker, Presence
+]:
     """Backend chosen by URL scheme; imports are lazy so the default needs nothing more."""
     scheme = url.split(":", 1)[0]
     if scheme == "memory":
         from server.broker.memory import MemoryBroker, MemoryPresence
 
         return MemoryBroker(), MemoryPresence(clock)
-    raise UnsupportedBroker(
-        f"broker {scheme!r} is not available in this version; use memory:// (one process)"
-    )
+    if scheme in REDIS_SCHEMES:
+        from server.broker.redis import RedisBroker, RedisPresence
+
+        return RedisBroker(url, prefix), RedisPresence(url, clock, prefix)
+    raise UnsupportedBroker(f"unknown broker {scheme!r}: use memory:// or redis://")

@@ -59,3 +59,6 @@ class MemoryPresence:
         for member in [m for m, expires in members.items() if expires <= now]:
             del members[member]
         return sorted(members)
+
+    async def close(self) -> None:
+        self._keys.clear()

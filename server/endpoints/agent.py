@@ -3,6 +3,9 @@ sites they may touch are read from the store at connect, never taken from a fram
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from starlette.websockets import WebSocket
 
 from server import protocol
@@ -14,6 +17,8 @@ from server.store import Agent, Change
 
 from .context import AGENT_COOKIE, Context
 from .session import Refuse, Session
+
+log = logging.getLogger("livechat.ws")
 
 #: Presence of an agent connection expires this long after its last refresh.
 PRESENCE_TTL = 60.0
@@ -36,6 +41,7 @@ class AgentSession(Session):
     role = "agent"
     agent: Agent
     site_ids: list[str]
+    _resync: asyncio.Task[None] | None = None
 
     async def authenticate(self) -> None:
         # Exact origin check: a page elsewhere cannot ride the agent's cookie into this socket.
@@ -52,6 +58,7 @@ class AgentSession(Session):
         for site_id in self.site_ids:
             await ctx.hub.subscribe(self.conn, site_channel(site_id))
         await self.heartbeat()
+        self.conn.on_reset = self._schedule_resync
         sites = [s for s in await ctx.store.sites() if s.id in self.site_ids]
         conversations = await ctx.store.open_conversations(self.site_ids)
         self.conn.send(protocol.encode({
@@ -63,12 +70,28 @@ class AgentSession(Session):
             "conversations": [c.summary() for c in conversations],
         }))
 
+    def _schedule_resync(self) -> None:
+        if self._resync is None or self._resync.done():
+            self._resync = asyncio.create_task(self._send_inbox(), name=f"resync-{self.conn.id}")
+
+    async def _send_inbox(self) -> None:
+        """The inbox updates the broker may have dropped: send the whole inbox again."""
+        try:
+            conversations = await self.ctx.store.open_conversations(self.site_ids)
+        except Exception as exc:
+            log.warning("%s inbox resync failed (%s)", self.conn.id, type(exc).__name__)
+            return
+        self.conn.send(protocol.encode({"type": "inbox",
+                                        "conversations": [c.summary() for c in conversations]}))
+
     async def heartbeat(self) -> None:
         member = f"{self.agent.id}:{self.conn.id}"
         for site_id in self.site_ids:
             await self.ctx.presence.touch(f"agents:{site_id}", member, PRESENCE_TTL)
 
     async def stop(self) -> None:
+        if self._resync is not None:
+            self._resync.cancel()
         if hasattr(self, "agent"):
             member = f"{self.agent.id}:{self.conn.id}"
             for site_id in self.site_ids:
