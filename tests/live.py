@@ -212,3 +212,9 @@ async def agent(server: ServerProcess, cookie: str) -> tuple[Client, dict[str, A
     client = await Client.open(f"{server.ws}/ws/agent", origin=server.http, cookie=cookie)
     await client.send({"type": "hello", "v": 1})
     return client, await client.of_type("welcome")
+
+
+async def health(server: ServerProcess) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        body: dict[str, Any] = (await http.get(f"{server.http}/healthz")).json()
+        return body
