@@ -24,6 +24,7 @@ from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
 from server.errors import Close
 from server.hub import Hub
+from server.routing import Router
 from server.store import SQLiteStore
 
 log = logging.getLogger("livechat")
@@ -69,22 +70,26 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix)
         hub = Hub(broker)
         chat = Chat(store, broker)
-        publisher: asyncio.Task[None] | None = None
+        router = Router(store, presence, chat, settings.routing_interval)
+        chat.on_change = lambda conversation: router.poke(conversation.site_id)
+        tasks: list[asyncio.Task[None]] = []
         try:
             await broker.start(hub.deliver, hub.reset)
-            publisher = asyncio.create_task(chat.run_inbox_publisher(), name="inbox-publisher")
-            publisher.add_done_callback(_loud)
+            for name, work in (("inbox-publisher", chat.run_inbox_publisher()),
+                               ("router", router.run())):
+                tasks.append(asyncio.create_task(work, name=name))
+                tasks[-1].add_done_callback(_loud)
             app.state.ctx = Context(settings, store, broker, presence, hub, chat,
-                                    Tokens(settings.secret_keys, clock), clock)
+                                    Tokens(settings.secret_keys, clock), clock, router)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
                      settings.broker_url.split(":", 1)[0])
             yield
         finally:
             hub.close_all(Close.GOING_AWAY, "server restarting")
-            if publisher is not None:
-                publisher.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await publisher
+                    await task
             await broker.close()
             await presence.close()
             await store.close()

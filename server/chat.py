@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
 
@@ -32,6 +32,8 @@ class Chat:
         self.store = store
         self.broker = broker
         self.inbox_interval = inbox_interval
+        #: Told of every published change (the router listens, to re-route the site).
+        self.on_change: Callable[[Conversation], None] | None = None
         self._inbox: dict[str, Conversation] = {}
         self._inbox_ready = asyncio.Event()
 
@@ -62,7 +64,7 @@ class Chat:
         change = await self.store.append_visitor_message(
             who.site_id, who.visitor_id, client_msg_id, body
         )
-        await self._publish(change)
+        await self.publish(change)
         return change
 
     async def agent_send(
@@ -72,20 +74,27 @@ class Chat:
         change = await self.store.append_agent_message(
             agent, site_ids, conversation_id, client_msg_id, body
         )
-        await self._publish(change)
+        await self.publish(change)
         return change
 
     async def claim(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.claim(agent, site_ids, conversation_id)
-        await self._publish(change)
+        await self.publish(change)
         return change
 
     async def resolve(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.resolve(agent, site_ids, conversation_id)
-        await self._publish(change)
+        await self.publish(change)
         return change
 
-    async def _publish(self, change: Change) -> None:
+    async def transfer(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
+                       to_agent_id: str) -> Change:
+        change = await self.store.transfer(agent, site_ids, conversation_id, to_agent_id)
+        await self.publish(change)
+        return change
+
+    async def publish(self, change: Change) -> None:
+        """Ring the doorbell for a committed change (nothing for a duplicate)."""
         if change.duplicate:
             return
         conv = change.conversation
@@ -102,3 +111,5 @@ class Chat:
         except Exception as exc:  # committed is committed; readers catch up from the store
             log.warning("publish failed (%s); subscribers will catch up", type(exc).__name__)
         self._inbox_update(conv)
+        if self.on_change is not None:
+            self.on_change(conv)

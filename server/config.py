@@ -39,6 +39,12 @@ class Settings:
     outbound_queue_frames: int = 512
     #: Seconds a new socket has to send its hello before it is closed with 4408.
     hello_timeout: float = 10.0
+    #: An agent whose panel stops sending heartbeats (every 20 s) shows as offline after this.
+    presence_ttl: float = 60.0
+    #: ...and their open conversations go back to the queue this much later still.
+    requeue_grace: float = 120.0
+    #: Seconds between routing sweeps (the safety net behind event-driven routing).
+    routing_interval: float = 5.0
     #: Per connection: sustained frames per second and the burst allowed above it.
     rate_per_second: float = 10.0
     rate_burst: int = 40
@@ -61,6 +67,8 @@ class Settings:
             raise ConfigError("LIVECHAT_REDIS_PREFIX must be letters, digits, - and _")
         if self.sqlite_synchronous not in SYNCHRONOUS_MODES:
             raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
+        if min(self.presence_ttl, self.routing_interval) <= 0 or self.requeue_grace < 0:
+            raise ConfigError("presence, grace and routing intervals must be positive")
         if self.rate_per_second <= 0 or self.rate_burst < 1:
             raise ConfigError("rate limits must be positive")
         if self.max_frame_bytes < 1024:
@@ -126,6 +134,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         max_text_chars=_int(env, "LIVECHAT_MAX_TEXT_CHARS", 4000),
         rate_per_second=_float(env, "LIVECHAT_RATE_PER_SECOND", 10.0),
         hello_timeout=_float(env, "LIVECHAT_HELLO_TIMEOUT", 10.0),
+        presence_ttl=_float(env, "LIVECHAT_PRESENCE_TTL", 60.0),
+        requeue_grace=_float(env, "LIVECHAT_REQUEUE_GRACE", 120.0),
+        routing_interval=_float(env, "LIVECHAT_ROUTING_INTERVAL", 5.0),
         rate_burst=_int(env, "LIVECHAT_RATE_BURST", 40),
         cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
     )

@@ -74,11 +74,18 @@ class Resolve:
 
 
 @dataclass(frozen=True, slots=True)
+class Transfer:
+    id: str
+    conversation_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     id: str | None = None
 
 
-Frame = Hello | Send | Open | History | Leave | Claim | Resolve | Ping
+Frame = Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Ping
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "str" (token-ish), "text"
 # (human text, validated by validate_text), "limit" (1..200). A trailing "?" makes it optional.
@@ -99,6 +106,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "send": (Send, {"id": "id", "conversation_id": "id", "body": "text"}),
         "claim": (Claim, {"id": "id", "conversation_id": "id"}),
         "resolve": (Resolve, {"id": "id", "conversation_id": "id"}),
+        "transfer": (Transfer, {"id": "id", "conversation_id": "id", "agent_id": "id"}),
         "ping": (Ping, {"id": "id?"}),
     },
 }
@@ -107,7 +115,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
 #: What the server sends to each role (docs/protocol.md documents each; a test checks that the
 #: widget and the panel handle each).
 SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
-    "visitor": ("welcome", "message", "ack", "conversation", "error", "pong"),
+    "visitor": ("welcome", "message", "ack", "conversation", "queue", "error", "pong"),
     "agent": ("welcome", "message", "ack", "conversation", "inbox", "error", "pong"),
 }
 

@@ -6,6 +6,7 @@
   var conversations = {};   // id -> summary
   var view = "queue", current = null, currentSeq = 0;
   var outbox = [];          // replies sent but not acknowledged: [{id, conversation_id, body, node}]
+  var colleagues = [];      // agents of my sites, for transfers
 
   function el(tag, cls, parent, text) {
     var node = document.createElement(tag);
@@ -109,6 +110,16 @@
       : "Assigned to " + (c.assignee.id === me.id ? "you" : c.assignee.name);
     $("conv-status").textContent = status;
     $("claim").hidden = c.status !== "waiting";
+    var mayTransfer = c.status !== "resolved" &&
+      (!c.assignee || c.assignee.id === me.id || me.role === "admin");
+    $("transfer").hidden = !mayTransfer;
+    var select = $("transfer-to");
+    while (select.firstChild) select.removeChild(select.firstChild);
+    colleagues.forEach(function (a) {
+      if (c.assignee && a.id === c.assignee.id) return;
+      var option = el("option", "", select, a.id === me.id ? a.name + " (me)" : a.name);
+      option.value = a.id;
+    });
     $("resolve").hidden = c.status === "resolved";
     var canReply = c.status === "waiting" || (c.status === "assigned" && c.assignee.id === me.id);
     $("reply-input").disabled = !canReply;
@@ -146,7 +157,12 @@
         return false;
       });
     } else {
-      var text = m.kind === "joined" ? (m.author.name + " joined") : ("Resolved by " + m.author.name);
+      var text = {
+        joined: m.author.name + " joined",
+        resolved: "Resolved by " + m.author.name,
+        transferred: "Transferred to " + m.author.name,
+        requeued: "Back in the queue (the agent went offline)"
+      }[m.kind] || m.kind;
       item = el("li", "event", null, text);
     }
     var firstPending = outbox.filter(function (p) { return p.conversation_id === current; })[0];
@@ -161,6 +177,11 @@
 
   $("claim").addEventListener("click", function () {
     socket.send({ type: "claim", id: ChatSocket.newId(), conversation_id: current });
+  });
+  $("transfer").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var to = $("transfer-to").value;
+    if (to) socket.send({ type: "transfer", id: ChatSocket.newId(), conversation_id: current, agent_id: to });
   });
   $("resolve").addEventListener("click", function () {
     socket.send({ type: "resolve", id: ChatSocket.newId(), conversation_id: current });
@@ -189,6 +210,7 @@
   function onFrame(f) {
     if (f.type === "welcome") {
       me = f.agent;
+      colleagues = f.agents || [];
       $("me-name").textContent = me.name;
       if (epoch && f.epoch !== epoch) currentSeq = 0;
       epoch = f.epoch;

@@ -12,17 +12,14 @@ from server import protocol
 from server.auth import TokenError, origin_allowed
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, site_channel
-from server.protocol import Claim, Frame, Hello, History, Leave, Open, Resolve, Send
+from server.protocol import Claim, Frame, Hello, History, Leave, Open, Resolve, Send, Transfer
+from server.routing import grace_key, presence_key
 from server.store import Agent, Change
 
 from .context import AGENT_COOKIE, Context
 from .session import Refuse, Session
 
 log = logging.getLogger("livechat.ws")
-
-#: Presence of an agent connection expires this long after its last refresh.
-PRESENCE_TTL = 60.0
-
 
 async def agent_from_cookie(ctx: Context, cookie: str | None) -> Agent | None:
     if not cookie:
@@ -59,14 +56,18 @@ class AgentSession(Session):
             await ctx.hub.subscribe(self.conn, site_channel(site_id))
         await self.heartbeat()
         self.conn.on_reset = self._schedule_resync
+        for site_id in self.site_ids:
+            ctx.router.poke(site_id)  # an agent came online: waiting conversations may move
         sites = [s for s in await ctx.store.sites() if s.id in self.site_ids]
+        colleagues = await ctx.store.site_agents(self.site_ids)
         conversations = await ctx.store.open_conversations(self.site_ids)
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
             "epoch": ctx.store.epoch,
             "agent": self.agent.public(),
-            "sites": [{"id": s.id, "name": s.name} for s in sites],
+            "sites": [{"id": s.id, "name": s.name, "auto_assign": s.auto_assign} for s in sites],
+            "agents": [{"id": a.id, "name": a.name} for a in colleagues],
             "conversations": [c.summary() for c in conversations],
         }))
 
@@ -86,16 +87,21 @@ class AgentSession(Session):
 
     async def heartbeat(self) -> None:
         member = f"{self.agent.id}:{self.conn.id}"
+        settings = self.ctx.settings
         for site_id in self.site_ids:
-            await self.ctx.presence.touch(f"agents:{site_id}", member, PRESENCE_TTL)
+            await self.ctx.presence.touch(presence_key(site_id), member, settings.presence_ttl)
+            await self.ctx.presence.touch(grace_key(site_id), member,
+                                          settings.presence_ttl + settings.requeue_grace)
 
     async def stop(self) -> None:
         if self._resync is not None:
             self._resync.cancel()
         if hasattr(self, "agent"):
             member = f"{self.agent.id}:{self.conn.id}"
+            # Only the online key: the grace key runs out on its own, so that a reload of the
+            # panel does not send the agent's conversations back to the queue.
             for site_id in self.site_ids:
-                await self.ctx.presence.remove(f"agents:{site_id}", member)
+                await self.ctx.presence.remove(presence_key(site_id), member)
 
     async def handle(self, frame: Frame) -> bytes | None:
         chat, store = self.ctx.chat, self.ctx.store
@@ -130,6 +136,9 @@ class AgentSession(Session):
         if isinstance(frame, Resolve):
             return self._result(frame.id, await chat.resolve(self.agent, self.site_ids,
                                                              frame.conversation_id))
+        if isinstance(frame, Transfer):
+            return self._result(frame.id, await chat.transfer(
+                self.agent, self.site_ids, frame.conversation_id, frame.agent_id))
         raise ChatError(Code.UNKNOWN_TYPE, "not an agent frame")
 
     @staticmethod

@@ -12,6 +12,7 @@ from server.broker import Broker, Presence
 from server.chat import Chat
 from server.config import Settings
 from server.hub import Hub
+from server.routing import Router
 from server.store import Store
 
 AGENT_COOKIE = "livechat_agent"
@@ -27,6 +28,7 @@ class Context:
     chat: Chat
     tokens: Tokens
     clock: Callable[[], float]
+    router: Router
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""

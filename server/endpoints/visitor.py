@@ -9,6 +9,7 @@ from server.auth import TokenError, VisitorIdentity, new_id, origin_allowed
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, visitor_channel
 from server.protocol import Frame, Hello, Open, Send
+from server.routing import presence_key
 from server.store import Conversation
 
 from .session import Refuse, Session
@@ -40,7 +41,7 @@ class VisitorSession(Session):
             self.who = VisitorIdentity(site.id, new_id("vis"))
         await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
         current = await ctx.store.current_conversation(self.who.visitor_id)
-        online = await ctx.presence.members(f"agents:{site.id}")
+        online = await ctx.presence.members(presence_key(site.id))
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,

@@ -9,6 +9,8 @@ Contract kept by every implementation (``SQLiteStore`` today; a shared SQL serve
 * A visitor has at most one conversation that is not resolved.
 * ``claim`` is compare-and-set across every process sharing the store.
 * A refused write (``ChatError``) changes nothing.
+* ``assign_waiting`` never gives an agent more open conversations than their capacity, however
+  many writers race.
 * Reads see every write that has returned.
 """
 
@@ -17,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from server.store.models import Agent, Change, Conversation, Message, Role, Site
-from server.store.sqlite import SQLiteStore, StoreClosed
+from server.store.models import Agent, Change, Conversation, Load, Message, Role, Site
+from server.store.sqlite import Choose, SQLiteStore, StoreClosed
 
-__all__ = ["Agent", "Change", "Conversation", "Message", "SQLiteStore", "Site", "Store",
-           "StoreClosed"]
+__all__ = ["Agent", "Change", "Choose", "Conversation", "Load", "Message", "SQLiteStore", "Site",
+           "Store", "StoreClosed"]
 
 
 class Store(Protocol):
@@ -37,6 +39,7 @@ class Store(Protocol):
     async def agent_by_email(self, email: str) -> Agent | None: ...
     async def agents(self) -> list[Agent]: ...
     async def agent_site_ids(self, agent: Agent) -> list[str]: ...
+    async def site_agents(self, site_ids: Sequence[str]) -> list[Agent]: ...
     async def conversation(self, conversation_id: str) -> Conversation | None: ...
     async def current_conversation(self, visitor_id: str) -> Conversation | None: ...
     async def open_conversations(self, site_ids: Sequence[str], limit: int = 500) -> list[
@@ -66,3 +69,18 @@ class Store(Protocol):
     async def resolve(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str
     ) -> Change: ...
+    async def transfer(
+        self, agent: Agent, site_ids: Sequence[str], conversation_id: str, to_agent_id: str
+    ) -> Change: ...
+
+    # routing
+    async def set_site_options(self, site_id: str, *, auto_assign: bool) -> Site: ...
+    async def set_agent_capacity(self, agent_id: str, capacity: int) -> None: ...
+    async def assign_waiting(
+        self, site_id: str, online_agent_ids: Sequence[str], choose: Choose
+    ) -> list[Change]: ...
+    async def requeue_absent(
+        self, site_id: str, present_agent_ids: Sequence[str]
+    ) -> list[Change]: ...
+    async def waiting(self, site_id: str) -> list[Conversation]: ...
+    async def average_wait(self, site_id: str, recent: int = 50) -> float | None: ...

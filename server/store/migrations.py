@@ -66,4 +66,32 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_author_client ON messages(author_id, client_msg_id)
         WHERE client_msg_id IS NOT NULL;
     """,
+    # 2: routing — auto-assignment per site, capacity per agent, round-robin order, and the
+    # conversation events of transfers and of returns to the queue.
+    """
+    ALTER TABLE sites ADD COLUMN auto_assign INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agents ADD COLUMN capacity INTEGER NOT NULL DEFAULT 5;
+    ALTER TABLE agents ADD COLUMN last_assigned_at INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE messages_v2 (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        seq INTEGER NOT NULL,
+        client_msg_id TEXT,
+        kind TEXT NOT NULL
+            CHECK (kind IN ('text', 'joined', 'resolved', 'transferred', 'requeued')),
+        author_type TEXT NOT NULL CHECK (author_type IN ('visitor', 'agent', 'system')),
+        author_id TEXT,
+        author_name TEXT,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO messages_v2 SELECT * FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v2 RENAME TO messages;
+    CREATE UNIQUE INDEX messages_client_id ON messages(conversation_id, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    CREATE INDEX messages_author_client ON messages(author_id, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    CREATE INDEX conversations_assignee ON conversations(assignee_id, status);
+    """,
 )

@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 Status = Literal["waiting", "assigned", "resolved"]
 Role = Literal["admin", "agent"]
-#: text: something a person wrote. joined / resolved: events in the conversation's sequence, so
-#: that a client that resumes learns them in order with the messages.
-MessageKind = Literal["text", "joined", "resolved"]
+#: text: something a person wrote. joined / resolved / transferred (to the author) / requeued (back
+#: to the queue): events in the conversation's sequence, so that a client that resumes learns them
+#: in order with the messages.
+MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued"]
 AuthorType = Literal["visitor", "agent", "system"]
 
 
@@ -19,6 +20,9 @@ class Site:
     name: str
     allowed_origins: tuple[str, ...]
     created_at: int
+    #: Waiting conversations go to the least busy online agent with room, instead of waiting to be
+    #: claimed.
+    auto_assign: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +35,13 @@ class Agent:
     active: bool
     session_generation: int
     created_at: int
+    #: Most conversations assigned to this agent at once (auto-assignment never exceeds it).
+    capacity: int = 5
+    last_assigned_at: int = 0
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role}
+        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role,
+                "capacity": self.capacity}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +106,16 @@ class Message:
             "body": self.body,
             "at": self.created_at,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """An online agent's load, as routing sees it."""
+
+    agent_id: str
+    active: int
+    capacity: int
+    last_assigned_at: int
 
 
 @dataclass(frozen=True, slots=True)

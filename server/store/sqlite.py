@@ -34,13 +34,14 @@ import orjson
 from server.auth import new_id
 from server.errors import ChatError, Code
 from server.store.migrations import MIGRATIONS
-from server.store.models import Agent, Change, Conversation, Message, Role, Site
+from server.store.models import Agent, Change, Conversation, Load, Message, Role, Site
 
 log = logging.getLogger("livechat.store")
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
 Clock = Callable[[], float]
 Ids = Callable[[str], str]
+Choose = Callable[[Iterable[Load], str | None], str | None]
 
 _CONV_COLS = (
     "c.id, c.site_id, c.visitor_id, c.status, c.assignee_id, a.name, c.last_seq, c.last_message, "
@@ -67,11 +68,12 @@ def _message(row: Sequence[Any]) -> Message:
 
 
 def _site(row: Sequence[Any]) -> Site:
-    return Site(row[0], row[1], tuple(orjson.loads(row[2])), row[3])
+    return Site(row[0], row[1], tuple(orjson.loads(row[2])), row[3], bool(row[4]))
 
 
 def _agent(row: Sequence[Any]) -> Agent:
-    return Agent(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7])
+    return Agent(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8],
+                 row[9])
 
 
 def _configure(db: sqlite3.Connection, synchronous: str, *, reader: bool) -> None:
@@ -274,6 +276,16 @@ class SQLiteStore:
 
     async def agents(self) -> list[Agent]:
         return [_agent(r) for r in await self._all("SELECT * FROM agents ORDER BY created_at, id")]
+
+    async def site_agents(self, site_ids: Sequence[str]) -> list[Agent]:
+        """Active agents who work on any of these sites (admins work on all)."""
+        marks = ",".join("?" * len(site_ids)) or "NULL"
+        rows = await self._all(
+            f"SELECT * FROM agents a WHERE a.active = 1 AND (a.role = 'admin' OR EXISTS "
+            f"(SELECT 1 FROM agent_sites s WHERE s.agent_id = a.id AND s.site_id IN ({marks}))) "
+            "ORDER BY a.name, a.id", tuple(site_ids),
+        )
+        return [_agent(r) for r in rows]
 
     async def agent_site_ids(self, agent: Agent) -> list[str]:
         if agent.role == "admin":
@@ -486,6 +498,153 @@ class SQLiteStore:
             return Change(self._load_conversation(db, conversation_id), (event,))
 
         return await self._submit(op)
+
+    async def transfer(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
+                       to_agent_id: str) -> Change:
+        """Hand an open conversation to another active agent of its site (the assignee or an
+        admin may; a waiting conversation may be handed by any agent of the site)."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.status == "resolved":
+                raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            if conv.assignee_id not in (None, agent.id) and agent.role != "admin":
+                raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
+            target = db.execute(
+                "SELECT a.id, a.name FROM agents a WHERE a.id = ? AND a.active = 1 AND "
+                "(a.role = 'admin' OR EXISTS (SELECT 1 FROM agent_sites s "
+                "WHERE s.agent_id = a.id AND s.site_id = ?))",
+                (to_agent_id, conv.site_id),
+            ).fetchone()
+            if target is None:
+                raise ChatError(Code.NOT_FOUND, "no such agent for this site")
+            if conv.assignee_id == target[0]:
+                return Change(conv, (), duplicate=True)
+            db.execute(
+                "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ? "
+                "WHERE id = ?", (target[0], now, conversation_id),
+            )
+            event = self._append(db, conversation_id, None, "transferred", "agent", target[0],
+                                 target[1], "", now)
+            return Change(self._load_conversation(db, conversation_id), (event,))
+
+        return await self._submit(op)
+
+    # --- routing -----------------------------------------------------------------------------
+
+    async def set_site_options(self, site_id: str, *, auto_assign: bool) -> Site:
+        def op(db: sqlite3.Connection) -> Site:
+            cur = db.execute("UPDATE sites SET auto_assign = ? WHERE id = ?",
+                             (int(auto_assign), site_id))
+            if cur.rowcount != 1:
+                raise ValueError(f"no such site: {site_id}")
+            return _site(db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)).fetchone())
+
+        return await self._submit(op)
+
+    async def set_agent_capacity(self, agent_id: str, capacity: int) -> None:
+        if capacity < 0:
+            raise ValueError("capacity cannot be negative")
+
+        def op(db: sqlite3.Connection) -> None:
+            if db.execute("UPDATE agents SET capacity = ? WHERE id = ?",
+                          (capacity, agent_id)).rowcount != 1:
+                raise ValueError(f"no such agent: {agent_id}")
+
+        await self._submit(op)
+
+    async def assign_waiting(self, site_id: str, online_agent_ids: Sequence[str],
+                             choose: Choose) -> list[Change]:
+        """Assign the site's waiting conversations, oldest first, to online agents with room as
+        ``choose`` (``server.routing.choose``) picks, in one transaction: capacity holds however
+        many conversations and processes race."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> list[Change]:
+            site = db.execute("SELECT auto_assign FROM sites WHERE id = ?", (site_id,)).fetchone()
+            if site is None or not site[0] or not online_agent_ids:
+                return []
+            marks = ",".join("?" * len(online_agent_ids))
+            rows = db.execute(
+                f"SELECT a.id, a.name, a.capacity, a.last_assigned_at, "
+                f"(SELECT count(*) FROM conversations c WHERE c.assignee_id = a.id "
+                f"AND c.status = 'assigned') FROM agents a WHERE a.id IN ({marks}) "
+                f"AND a.active = 1 AND (a.role = 'admin' OR EXISTS (SELECT 1 FROM agent_sites s "
+                f"WHERE s.agent_id = a.id AND s.site_id = ?))",
+                (*online_agent_ids, site_id),
+            ).fetchall()
+            loads = {r[0]: Load(r[0], r[4], r[2], r[3]) for r in rows}
+            names = {r[0]: r[1] for r in rows}
+            changes: list[Change] = []
+            waiting = db.execute(
+                "SELECT id, visitor_id FROM conversations WHERE site_id = ? AND status = 'waiting' "
+                "ORDER BY created_at, id", (site_id,),
+            ).fetchall()
+            for conversation_id, visitor_id in waiting:
+                last = db.execute(
+                    "SELECT assignee_id FROM conversations WHERE visitor_id = ? AND id != ? "
+                    "AND assignee_id IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+                    (visitor_id, conversation_id),
+                ).fetchone()
+                chosen = choose(loads.values(), last[0] if last else None)
+                if chosen is None:
+                    break
+                conv = self._load_conversation(db, conversation_id)
+                agent = Agent(chosen, "", names[chosen], "", "agent", True, 0, 0)
+                events = self._claim(db, conv, agent, now)
+                db.execute("UPDATE agents SET last_assigned_at = ? WHERE id = ?", (now, chosen))
+                old = loads[chosen]
+                loads[chosen] = Load(chosen, old.active + 1, old.capacity, now)
+                changes.append(Change(self._load_conversation(db, conversation_id),
+                                      tuple(events)))
+            return changes
+
+        return await self._submit(op)
+
+    async def requeue_absent(self, site_id: str, present_agent_ids: Sequence[str]) -> list[
+        Change
+    ]:
+        """Return to the queue the open conversations of the site's agents who are not present
+        (gone for longer than the grace period)."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> list[Change]:
+            marks = ",".join("?" * len(present_agent_ids)) or "NULL"
+            rows = db.execute(
+                f"SELECT id FROM conversations WHERE site_id = ? AND status = 'assigned' "
+                f"AND assignee_id NOT IN ({marks})", (site_id, *present_agent_ids),
+            ).fetchall()
+            changes = []
+            for (conversation_id,) in rows:
+                db.execute(
+                    "UPDATE conversations SET status = 'waiting', assignee_id = NULL, "
+                    "updated_at = ? WHERE id = ?", (now, conversation_id),
+                )
+                event = self._append(db, conversation_id, None, "requeued", "system", None, None,
+                                     "", now)
+                changes.append(Change(self._load_conversation(db, conversation_id), (event,)))
+            return changes
+
+        return await self._submit(op)
+
+    async def waiting(self, site_id: str) -> list[Conversation]:
+        rows = await self._all(
+            f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.site_id = ? AND c.status = 'waiting' "
+            "ORDER BY c.created_at, c.id", (site_id,),
+        )
+        return [_conversation(r) for r in rows]
+
+    async def average_wait(self, site_id: str, recent: int = 50) -> float | None:
+        """Seconds from a conversation's start to an agent joining, over the site's most recent
+        ``recent`` joined conversations; None without any."""
+        row = await self._one(
+            "SELECT avg(wait) FROM (SELECT (min(m.created_at) - c.created_at) / 1000.0 AS wait "
+            "FROM conversations c JOIN messages m ON m.conversation_id = c.id "
+            "AND m.kind = 'joined' WHERE c.site_id = ? GROUP BY c.id "
+            "ORDER BY c.created_at DESC LIMIT ?)", (site_id, recent),
+        )
+        return float(row[0]) if row and row[0] is not None else None
 
     # --- helpers run inside the writer's transaction ----------------------------------------
 

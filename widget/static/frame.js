@@ -12,6 +12,7 @@
   var lastSeq = {};        // conversation id -> highest seq rendered
   var outbox = [];         // [{id, body, node}] sent but not acknowledged, resent on reconnect
   var resolved = false;
+  var queue = null;        // {position, expected_wait} while waiting
   var socket;
 
   function toParent(message) {
@@ -31,8 +32,18 @@
 
   function scroll() { list.scrollTop = list.scrollHeight; }
 
+  function minutes(seconds) {
+    var m = Math.max(1, Math.round(seconds / 60));
+    return m === 1 ? "about a minute" : "about " + m + " minutes";
+  }
+
   function renderStatus() {
     if (assignee && !resolved) statusLine.textContent = assignee + " is answering";
+    else if (queue && !resolved) {
+      statusLine.textContent = (queue.position === 1 ? "You're next" :
+        "You're number " + queue.position + " in the queue") +
+        (queue.expected_wait !== null ? " · " + minutes(queue.expected_wait) : "");
+    }
     else if (agentsOnline) statusLine.textContent = "We're online. Ask us anything.";
     else statusLine.textContent = "Leave a message and we'll reply as soon as we can.";
   }
@@ -69,10 +80,15 @@
       } else {
         toParent({ type: "message", message: { body: m.body, author: m.author.name } });
       }
-    } else if (m.kind === "joined") {
+    } else if (m.kind === "joined" || m.kind === "transferred") {
       assignee = m.author.name;
       resolved = false;
-      item = notice((m.author.name || "An agent") + " joined the conversation");
+      queue = null;
+      item = notice((m.author.name || "An agent") +
+        (m.kind === "joined" ? " joined the conversation" : " took over the conversation"));
+    } else if (m.kind === "requeued") {
+      assignee = null;
+      item = notice("We're finding someone else to help you.");
     } else if (m.kind === "resolved") {
       resolved = true;
       item = notice("This conversation was marked as resolved. Write again any time.");
@@ -111,6 +127,11 @@
       flush();
     } else if (f.type === "message") {
       render(f);
+    } else if (f.type === "queue") {
+      if (f.conversation_id === conversationId && !assignee) {
+        queue = { position: f.position, expected_wait: f.expected_wait };
+        renderStatus();
+      }
     } else if (f.type === "ack") {
       if (f.conversation_id) conversationId = f.conversation_id;
     } else if (f.type === "conversation") {

@@ -1,0 +1,124 @@
+"""Queue routing: who gets a waiting conversation, and what waiting visitors are told.
+
+``choose`` and ``expected_wait`` are pure. ``Router`` is the service: it asks presence who is
+online, lets the store assign inside one transaction (so capacity holds across processes, however
+many conversations arrive at once), publishes what changed, and tells waiting visitors their
+place in the queue. Every process runs a router; they can only race in the store, where the
+compare-and-set decides.
+
+Triggers: a new conversation, an agent coming online, a conversation resolved or transferred
+(``poke``), and a sweep every ``interval`` seconds as the safety net that keeps "no conversation
+waits while an eligible agent has room" true whatever was missed. The sweep also returns to the
+queue the conversations of agents gone for longer than the grace period (their grace presence
+expired: no heartbeat for ``presence_ttl + grace`` seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+import orjson
+
+from server.broker import Presence
+from server.chat import Chat
+from server.hub import visitor_channel
+from server.store import Store
+from server.store.models import Load
+
+log = logging.getLogger("livechat.routing")
+
+
+def choose(loads: Iterable[Load], preferred: str | None = None) -> str | None:
+    """The agent for the next waiting conversation: the returning visitor's last agent if they
+    have room, else the least busy with room, ties to the one assigned longest ago (round robin),
+    then by id so that the choice is deterministic. None when nobody has room."""
+    room = [load for load in loads if load.active < load.capacity]
+    if preferred is not None and any(load.agent_id == preferred for load in room):
+        return preferred
+    if not room:
+        return None
+    return min(room, key=lambda load: (load.active, load.last_assigned_at, load.agent_id)).agent_id
+
+
+def expected_wait(position: int, average_wait: float | None, agents_online: int) -> int | None:
+    """Seconds a visitor at ``position`` (1 = next) can expect to wait: the site's recent average
+    wait before an agent joined, scaled by the queue ahead and spread over the agents online.
+    None when there is no history to go by."""
+    if average_wait is None:
+        return None
+    return round(average_wait * position / max(agents_online, 1))
+
+
+def presence_key(site_id: str) -> str:
+    return f"agents:{site_id}"
+
+
+def grace_key(site_id: str) -> str:
+    return f"agents-grace:{site_id}"
+
+
+def agent_ids(members: Iterable[str]) -> set[str]:
+    """Presence members are ``<agent id>:<connection id>`` (one per tab)."""
+    return {member.rsplit(":", 1)[0] for member in members}
+
+
+class Router:
+    def __init__(self, store: Store, presence: Presence, chat: Chat, interval: float) -> None:
+        self.store = store
+        self.presence = presence
+        self.chat = chat
+        self.interval = interval
+        self._pending: set[str] = set()
+        self._wake = asyncio.Event()
+        #: site id -> conversation id -> (position, expected wait) last told to the visitor
+        self._announced: dict[str, dict[str, tuple[int, int | None]]] = {}
+
+    def poke(self, site_id: str) -> None:
+        self._pending.add(site_id)
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+            pending, self._pending = self._pending, set()
+            try:
+                await self.sweep(pending or None)
+            except Exception:
+                log.exception("routing sweep failed; the next one will retry")
+
+    async def sweep(self, site_ids: set[str] | None = None) -> None:
+        """Route the given sites (every site when None)."""
+        for site in await self.store.sites():
+            if site_ids is not None and site.id not in site_ids:
+                continue
+            online = agent_ids(await self.presence.members(presence_key(site.id)))
+            if site.auto_assign:
+                present = agent_ids(await self.presence.members(grace_key(site.id)))
+                for change in await self.store.requeue_absent(site.id, sorted(present)):
+                    await self.chat.publish(change)
+                for change in await self.store.assign_waiting(site.id, sorted(online), choose):
+                    await self.chat.publish(change)
+            await self.announce_queue(site.id, len(online))
+
+    async def announce_queue(self, site_id: str, agents_online: int) -> None:
+        """Tell each waiting visitor their position and expected wait, when it changed."""
+        waiting = await self.store.waiting(site_id)
+        average = await self.store.average_wait(site_id)
+        told = self._announced.setdefault(site_id, {})
+        for position, conversation in enumerate(waiting, start=1):
+            state = (position, expected_wait(position, average, agents_online))
+            if told.get(conversation.id) == state:
+                continue
+            told[conversation.id] = state
+            await self.chat.broker.publish(visitor_channel(conversation.visitor_id), orjson.dumps({
+                "type": "queue", "conversation_id": conversation.id, "position": state[0],
+                "expected_wait": state[1],
+            }))
+        still_waiting = {c.id for c in waiting}
+        for conversation_id in [c for c in told if c not in still_waiting]:
+            del told[conversation_id]
