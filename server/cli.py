@@ -138,12 +138,27 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
     async def run() -> str:
         async with _store(settings) as store:
-            return (await store.create_site(args.name, origins)).id
+            site = await store.create_site(args.name, origins)
+            if args.auto_assign:
+                await store.set_site_options(site.id, auto_assign=True)
+            return site.id
 
     site_id = asyncio.run(run())
     print(f"site key: {site_id}")
     print("embed this before </body> on every page of the site:")
     print("  " + snippet(settings.public_url or "https://YOUR-CHAT-SERVER", site_id))
+    return 0
+
+
+def cmd_site_set(args: argparse.Namespace) -> int:
+    settings = from_env(db_path=args.db)
+
+    async def run() -> None:
+        async with _store(settings) as store:
+            site = await store.set_site_options(args.site, auto_assign=args.auto_assign == "on")
+            print(f"{site.id}\tauto-assign {'on' if site.auto_assign else 'off'}")
+
+    asyncio.run(run())
     return 0
 
 
@@ -153,7 +168,8 @@ def cmd_site_list(args: argparse.Namespace) -> int:
     async def run() -> None:
         async with _store(settings) as store:
             for site in await store.sites():
-                print(f"{site.id}\t{site.name}\t{' '.join(site.allowed_origins) or '-'}")
+                print(f"{site.id}\t{site.name}\t{' '.join(site.allowed_origins) or '-'}\t"
+                      f"auto-assign {'on' if site.auto_assign else 'off'}")
 
     asyncio.run(run())
     return 0
@@ -183,6 +199,7 @@ def cmd_agent_create(args: argparse.Namespace) -> int:
                 raise ConfigError(f"no such site: {', '.join(missing)}")
             hashed = await asyncio.to_thread(hash_password, password)
             agent = await store.create_agent(args.email, args.name, hashed, args.role, args.site)
+            await store.set_agent_capacity(agent.id, args.capacity)
             return agent.id
 
     print(f"agent: {asyncio.run(run())}")
@@ -198,7 +215,7 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
                 sites = await store.agent_site_ids(agent)
                 state = "active" if agent.active else "inactive"
                 print(f"{agent.id}\t{agent.email}\t{agent.name}\t{agent.role}\t{state}\t"
-                      f"{','.join(sites) or '-'}")
+                      f"{','.join(sites) or '-'}\tcapacity {agent.capacity}")
 
     asyncio.run(run())
     return 0
@@ -234,7 +251,13 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--origin", action="append", default=[],
                         help="an origin allowed to embed the widget (repeatable)")
+    create.add_argument("--auto-assign", action="store_true",
+                        help="assign waiting conversations to the least busy online agent")
     create.set_defaults(func=cmd_site_create)
+    change = site.add_parser("set", help="change a site's settings")
+    change.add_argument("site", help="the site key")
+    change.add_argument("--auto-assign", choices=["on", "off"], required=True)
+    change.set_defaults(func=cmd_site_set)
     site.add_parser("list").set_defaults(func=cmd_site_list)
 
     agent = sub.add_parser("agent", help="manage agents").add_subparsers(dest="action",
@@ -245,6 +268,8 @@ def parser() -> argparse.ArgumentParser:
     acreate.add_argument("--role", choices=["admin", "agent"], default="agent")
     acreate.add_argument("--site", action="append", default=[], help="a site key (repeatable)")
     acreate.add_argument("--password-stdin", action="store_true")
+    acreate.add_argument("--capacity", type=int, default=5,
+                         help="most conversations auto-assigned at once (default 5)")
     acreate.set_defaults(func=cmd_agent_create)
     agent.add_parser("list").set_defaults(func=cmd_agent_list)
     return p

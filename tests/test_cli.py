@@ -29,12 +29,17 @@ def test_sites_and_agents(tmp_path: Path) -> None:
     site_id = re.search(r"site key: (site_\S+)", made.stdout).group(1)  # type: ignore[union-attr]
     assert f'data-site="{site_id}"' in made.stdout and "<script async src=" in made.stdout
     listed = livechat("site", "list", db=db)
-    assert f"{site_id}\tAcme\thttps://acme.test http://localhost:3000" in listed.stdout
+    assert f"{site_id}\tAcme\thttps://acme.test http://localhost:3000\tauto-assign off" in (
+        listed.stdout)
+    changed = livechat("site", "set", site_id, "--auto-assign", "on", db=db)
+    assert changed.stdout.strip() == f"{site_id}\tauto-assign on"
+    assert "auto-assign on" in livechat("site", "list", db=db).stdout
     bad = livechat("site", "create", "X", "--origin", "https://x.test/path", db=db)
     assert bad.returncode == 2 and "not an origin" in bad.stderr
 
     agent = livechat("agent", "create", "--email", "ana@acme.test", "--name", "Ana",
-                     "--site", site_id, "--password-stdin", db=db, stdin="long enough pw\n")
+                     "--site", site_id, "--capacity", "2", "--password-stdin", db=db,
+                     stdin="long enough pw\n")
     assert agent.returncode == 0, agent.stderr
     short = livechat("agent", "create", "--email", "b@acme.test", "--name", "B",
                      "--password-stdin", db=db, stdin="short\n")
@@ -46,7 +51,7 @@ def test_sites_and_agents(tmp_path: Path) -> None:
                       "site_nope", "--password-stdin", db=db, stdin="long enough pw\n")
     assert nosite.returncode == 2 and "no such site" in nosite.stderr
     listed = livechat("agent", "list", db=db).stdout
-    assert "ana@acme.test\tAna\tagent\tactive\t" + site_id in listed
+    assert f"ana@acme.test\tAna\tagent\tactive\t{site_id}\tcapacity 2" in listed
 
 
 def test_memory_broker_with_several_workers_is_refused(tmp_path: Path) -> None:

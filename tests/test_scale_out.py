@@ -6,6 +6,7 @@ processes on two ports."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 import redis
 
 from server.store import SQLiteStore
-from tests.live import Seed, ServerProcess, agent, health, login, seed, visitor
+from tests.live import Client, Seed, ServerProcess, agent, health, login, seed, visitor
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -25,29 +26,54 @@ FAST = {"LIVECHAT_RATE_PER_SECOND": "10000", "LIVECHAT_RATE_BURST": "10000"}
 
 @dataclass
 class Cluster:
-    redis: RedisServer
+    """Two server processes sharing Redis and the SQLite file — or, for the embedded mode, one
+    process standing as both ``a`` and ``b``, so the same tests prove both modes."""
+
+    redis: RedisServer | None
     a: ServerProcess
     b: ServerProcess
     db: Path
     seeded: Seed
 
+    @property
+    def processes(self) -> list[ServerProcess]:
+        return [self.a] if self.a is self.b else [self.a, self.b]
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+
+@contextlib.contextmanager
+def running(tmp_path: Path, mode: str, **env: str) -> Iterator[Cluster]:
     db = tmp_path / "shared.db"
     seeded = asyncio.run(seed(db))
-    own_redis = RedisServer(tmp_path).start()
-    env = {**FAST, "LIVECHAT_REDIS_URL": own_redis.url, "LIVECHAT_REDIS_PREFIX": "lc"}
+    own_redis = RedisServer(tmp_path).start() if mode == "redis" else None
+    env = {**FAST, "LIVECHAT_ROUTING_INTERVAL": "0.2", **env}
+    if own_redis is not None:
+        env.update(LIVECHAT_REDIS_URL=own_redis.url, LIVECHAT_REDIS_PREFIX="lc")
     a = ServerProcess(db, env=env).start()
-    b = ServerProcess(db, env=env).start()
+    b = ServerProcess(db, env=env).start() if own_redis is not None else a
+    cluster = Cluster(own_redis, a, b, db, seeded)
     try:
-        yield Cluster(own_redis, a, b, db, seeded)
+        yield cluster
     finally:
-        for proc in (a, b):
+        for proc in cluster.processes:
             proc.stop()
-        own_redis.stop()
-    for proc in (a, b):
+        if own_redis is not None:
+            own_redis.stop()
+    for proc in cluster.processes:
         assert "Traceback" not in proc.log(), proc.log()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """Both deployment modes."""
+    with running(tmp_path, request.param) as c:
+        yield c
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """Two processes and a Redis of our own, for the tests that kill one of them."""
+    with running(tmp_path, "redis") as c:
+        yield c
 
 
 def transcript(db: Path, conversation_id: str) -> list[tuple[int, str]]:
@@ -93,14 +119,15 @@ async def test_two_agents_on_two_processes_race_1000_times(cluster: Cluster) -> 
     wins = {"Ana": 0, "Bo": 0}
     for i, change in enumerate(changes):
         frame = {"type": "claim", "id": f"c{i}", "conversation_id": change.conversation.id}
-        await asyncio.gather(ana.send(frame), bo.send(frame))
+        first, second = (ana, bo) if i % 2 else (bo, ana)
+        await asyncio.gather(first.send(frame), second.send(frame))
         results = await asyncio.gather(*(c.next(lambda f, i=i: f.get("id") == f"c{i}")
                                          for c in (ana, bo)))
         oks = [r for r in results if r["type"] == "ack"]
         assert len(oks) == 1, results
         assert [r["code"] for r in results if r["type"] == "error"] == ["already_claimed"]
         wins[oks[0]["conversation"]["assignee"]["name"]] += 1
-    assert sum(wins.values()) == 1000 and min(wins.values()) > 0  # both processes won some
+    assert sum(wins.values()) == 1000 and min(wins.values()) > 0  # both agents won some
     with sqlite3.connect(cluster.db) as conn:
         assert conn.execute("SELECT count(*), count(DISTINCT conversation_id) FROM messages "
                             "WHERE kind = 'joined'").fetchone() == (1000, 1000)
@@ -108,7 +135,8 @@ async def test_two_agents_on_two_processes_race_1000_times(cluster: Cluster) -> 
         await c.close()
 
 
-async def test_kill_9_of_b_agent_resumes_on_a(cluster: Cluster) -> None:
+async def test_kill_9_of_b_agent_resumes_on_a(redis_cluster: Cluster) -> None:
+    cluster = redis_cluster
     cookie = await login(cluster.a, cluster.seeded.agent_email)
     v, _ = await visitor(cluster.a, cluster.seeded.site_id)
     conv = (await v.request({"type": "send", "id": "v0", "body": "m0"}))["conversation_id"]
@@ -136,7 +164,9 @@ async def test_kill_9_of_b_agent_resumes_on_a(cluster: Cluster) -> None:
         await c.close()
 
 
-async def test_redis_killed_and_restarted_while_messages_flow(cluster: Cluster) -> None:
+async def test_redis_killed_and_restarted_while_messages_flow(redis_cluster: Cluster) -> None:
+    cluster = redis_cluster
+    assert cluster.redis is not None
     ana, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
     v, _ = await visitor(cluster.a, cluster.seeded.site_id)
     conv = (await v.request({"type": "send", "id": "m0", "body": "0"}))["conversation_id"]
@@ -164,7 +194,7 @@ async def test_redis_killed_and_restarted_while_messages_flow(cluster: Cluster) 
     fresh = (await other.request({"type": "send", "id": "n", "body": "new"}))["conversation_id"]
     await ana.next(lambda f: f.get("type") == "conversation"
                    and f["conversation"]["id"] == fresh)
-    for proc in (cluster.a, cluster.b):
+    for proc in cluster.processes:
         assert (await health(proc))["broker"] == "ok"
     for c in (v, ana, other):
         await c.close()
@@ -176,7 +206,7 @@ async def test_waiting_conversations_survive_a_restart_of_every_process(
         v, _ = await visitor(cluster.a if i % 2 else cluster.b, cluster.seeded.site_id)
         await v.request({"type": "send", "id": "m", "body": f"waiting {i}"})
         await v.close()
-    for proc in (cluster.a, cluster.b):
+    for proc in cluster.processes:
         proc.kill9()
         proc.start()
     ana, welcome = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
@@ -198,3 +228,149 @@ async def test_workers_flag_with_redis(tmp_path: Path) -> None:
         server.stop()
         own_redis.stop()
 
+
+
+# --- routing across processes -----------------------------------------------------------------
+
+
+async def _configure(db: Path, *, capacities: dict[str, int], site_id: str) -> None:
+    store = SQLiteStore(db, clock=time.time)
+    await store.open()
+    try:
+        await store.set_site_options(site_id, auto_assign=True)
+        for agent in await store.agents():
+            if agent.name in capacities:
+                await store.set_agent_capacity(agent.id, capacities[agent.name])
+    finally:
+        await store.close()
+
+
+def open_counts(db: Path) -> dict[str | None, int]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT a.name, count(*) FROM conversations c LEFT JOIN agents a "
+            "ON a.id = c.assignee_id WHERE c.status != 'resolved' GROUP BY a.name").fetchall()
+    return dict(rows)
+
+
+async def assigned_to(client: Client, name: str, count: int) -> None:
+    """Await inbox updates until ``count`` distinct conversations have shown as assigned to
+    ``name`` in everything the client has received."""
+    async with asyncio.timeout(20):
+        while True:
+            seen = {f["conversation"]["id"] for f in client.frames
+                    if f.get("type") == "conversation"
+                    and (f["conversation"]["assignee"] or {}).get("name") == name}
+            if len(seen) >= count:
+                return
+            await client.next(lambda f: f.get("type") == "conversation")
+
+
+async def test_auto_assignment_never_exceeds_capacity(cluster: Cluster) -> None:
+    await _configure(cluster.db, capacities={"Ana": 2, "Bo": 3}, site_id=cluster.seeded.site_id)
+    ana, _ = await agent(cluster.a, await login(cluster.a, cluster.seeded.agent_email))
+    bo, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent2_email))
+
+    async def arrive(i: int) -> Client:
+        v, _ = await visitor(cluster.a if i % 2 else cluster.b, cluster.seeded.site_id)
+        await v.request({"type": "send", "id": "m", "body": f"visitor {i}"})
+        return v
+
+    visitors = await asyncio.gather(*(arrive(i) for i in range(30)))  # all at the same instant
+    await asyncio.gather(assigned_to(ana, "Ana", 2), assigned_to(bo, "Bo", 3))
+    assert open_counts(cluster.db) == {"Ana": 2, "Bo": 3, None: 25}
+    # A conversation resolved makes room: the oldest waiting one goes to that agent.
+    mine = next(f["conversation"]["id"] for f in ana.frames if f.get("type") == "conversation"
+                and (f["conversation"]["assignee"] or {}).get("name") == "Ana")
+    await ana.request({"type": "resolve", "id": "r", "conversation_id": mine})
+    await assigned_to(ana, "Ana", 3)
+    assert open_counts(cluster.db) == {"Ana": 2, "Bo": 3, None: 24}
+    for c in (ana, bo, *visitors):
+        await c.close()
+
+
+async def test_waiting_conversations_are_dispatched_when_an_agent_comes_online(
+        cluster: Cluster) -> None:
+    await _configure(cluster.db, capacities={"Ana": 20}, site_id=cluster.seeded.site_id)
+    visitors = []
+    for i in range(20):
+        v, _ = await visitor(cluster.a if i % 2 else cluster.b, cluster.seeded.site_id)
+        await v.request({"type": "send", "id": "m", "body": f"waiting {i}"})
+        visitors.append(v)
+    # Everyone waits in the queue and is told where they stand.
+    last = await visitors[-1].of_type("queue")
+    assert last["position"] == 20 and last["expected_wait"] is None
+    for v in visitors:
+        await v.close()
+    for proc in cluster.processes:  # every process restarts; the queue is in the store
+        proc.kill9()
+        proc.start()
+    ana, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
+    await assigned_to(ana, "Ana", 20)
+    assert open_counts(cluster.db) == {"Ana": 20}
+    await ana.close()
+
+
+async def test_queue_position_moves_and_transfer_tells_the_visitor(cluster: Cluster) -> None:
+    visitors = []
+    for i in range(3):
+        v, _ = await visitor(cluster.a, cluster.seeded.site_id)
+        ack = await v.request({"type": "send", "id": "m", "body": f"waiting {i}"})
+        visitors.append((v, ack["conversation_id"]))
+    for position, (v, _) in enumerate(visitors, start=1):
+        assert (await v.of_type("queue", position=position))["position"] == position
+    ana, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
+    bo, welcome = await agent(cluster.a, await login(cluster.a, cluster.seeded.agent2_email))
+    first = visitors[0][1]
+    await ana.request({"type": "claim", "id": "c", "conversation_id": first})
+    assert (await visitors[1][0].of_type("queue", position=1))["position"] == 1
+    assert (await visitors[2][0].of_type("queue", position=2))["position"] == 2
+
+    bo_id = next(a["id"] for a in welcome["agents"] if a["name"] == "Bo")
+    moved = await ana.request({"type": "transfer", "id": "t", "conversation_id": first,
+                               "agent_id": bo_id})
+    assert moved["conversation"]["assignee"]["name"] == "Bo"
+    told = await visitors[0][0].next(lambda f: f.get("kind") == "transferred")
+    assert told["author"]["name"] == "Bo"
+    assert (await ana.request({"type": "send", "id": "s", "conversation_id": first,
+                               "body": "mine?"}))["code"] == "not_assignee"
+    assert (await bo.request({"type": "send", "id": "s", "conversation_id": first,
+                              "body": "Bo here"}))["type"] == "ack"
+    for c in (ana, bo, *(v for v, _ in visitors)):
+        await c.close()
+
+
+@pytest.fixture
+def short_grace_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with running(tmp_path, "redis", LIVECHAT_PRESENCE_TTL="0.5",
+                 LIVECHAT_REQUEUE_GRACE="0.5") as c:
+        yield c
+
+
+async def test_an_agent_gone_past_the_grace_period_loses_their_chats(
+        short_grace_cluster: Cluster) -> None:
+    cluster = short_grace_cluster
+    await _configure(cluster.db, capacities={"Ana": 5, "Bo": 5},
+                     site_id=cluster.seeded.site_id)
+    ana, _ = await agent(cluster.a, await login(cluster.a, cluster.seeded.agent_email))
+    v, _ = await visitor(cluster.a, cluster.seeded.site_id)
+    await v.request({"type": "send", "id": "m", "body": "help"})
+    joined = await v.next(lambda f: f.get("kind") == "joined", timeout=20)
+    assert joined["author"]["name"] == "Ana"
+    await ana.close()  # Ana's panel goes away and does not come back
+    bo, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent2_email))
+    # Bo keeps his presence fresh with application pings, as the panel does every 20 s; here
+    # every 0.1 s against the 0.5 s ttl. (Pacing a heartbeat, not waiting for an event.)
+    async def heartbeat() -> None:
+        for i in range(600):
+            await bo.send({"type": "ping", "id": f"p{i}"})
+            await bo.of_type("pong", id=f"p{i}")
+            await asyncio.sleep(0.1)
+    beating = asyncio.create_task(heartbeat())
+    requeued = await v.next(lambda f: f.get("kind") == "requeued", timeout=20)
+    rejoined = await v.next(lambda f: f.get("kind") == "joined"
+                            and f["seq"] > requeued["seq"], timeout=20)
+    assert rejoined["author"]["name"] == "Bo"
+    beating.cancel()
+    for c in (v, bo):
+        await c.close()

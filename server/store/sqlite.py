@@ -610,10 +610,12 @@ class SQLiteStore:
         now = self._now()
 
         def op(db: sqlite3.Connection) -> list[Change]:
-            marks = ",".join("?" * len(present_agent_ids)) or "NULL"
+            # (x NOT IN (NULL) is never true in SQL, hence no clause at all when nobody is here)
+            marks = ",".join("?" * len(present_agent_ids))
+            absent = f"AND assignee_id NOT IN ({marks})" if marks else ""
             rows = db.execute(
-                f"SELECT id FROM conversations WHERE site_id = ? AND status = 'assigned' "
-                f"AND assignee_id NOT IN ({marks})", (site_id, *present_agent_ids),
+                f"SELECT id FROM conversations WHERE site_id = ? AND status = 'assigned' {absent}",
+                (site_id, *present_agent_ids),
             ).fetchall()
             changes = []
             for (conversation_id,) in rows:

@@ -1,0 +1,177 @@
+"""Routing: the pure choice, and the store's assignment under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from server.errors import ChatError, Code
+from server.routing import agent_ids, choose, expected_wait
+from server.store import Agent, Load, SQLiteStore
+
+
+def test_choose_least_busy_with_room() -> None:
+    loads = [Load("ana", 2, 3, 10), Load("bo", 1, 3, 50), Load("cy", 3, 3, 0)]
+    assert choose(loads) == "bo"
+
+
+def test_choose_breaks_ties_round_robin() -> None:
+    loads = [Load("ana", 1, 3, 300), Load("bo", 1, 3, 100), Load("cy", 1, 3, 200)]
+    assert choose(loads) == "bo"  # assigned longest ago
+    assert choose([Load("b", 0, 1, 0), Load("a", 0, 1, 0)]) == "a"  # then by id
+
+
+def test_choose_prefers_the_returning_visitors_agent_if_they_have_room() -> None:
+    loads = [Load("ana", 0, 3, 0), Load("bo", 2, 3, 0)]
+    assert choose(loads, preferred="bo") == "bo"
+    assert choose([Load("ana", 0, 3, 0), Load("bo", 3, 3, 0)], preferred="bo") == "ana"
+    assert choose(loads, preferred="gone") == "ana"
+
+
+def test_choose_nobody_with_room() -> None:
+    assert choose([Load("ana", 3, 3, 0), Load("bo", 0, 0, 0)]) is None
+    assert choose([]) is None
+
+
+def test_expected_wait() -> None:
+    assert expected_wait(1, None, 2) is None
+    assert expected_wait(1, 60.0, 1) == 60
+    assert expected_wait(3, 60.0, 2) == 90
+    assert expected_wait(2, 30.0, 0) == 60
+
+
+def test_presence_members_are_agent_and_connection() -> None:
+    assert agent_ids(["agent_a:v1", "agent_a:v2", "agent_b:v9"]) == {"agent_a", "agent_b"}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "r.db", clock=time.time)
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def _site(store: SQLiteStore, capacities: dict[str, int]) -> tuple[str, dict[str, Agent]]:
+    site = await store.create_site("Acme", [])
+    await store.set_site_options(site.id, auto_assign=True)
+    agents = {}
+    for name, capacity in capacities.items():
+        agent = await store.create_agent(f"{name}@x.test", name, "h", "agent", [site.id])
+        await store.set_agent_capacity(agent.id, capacity)
+        agents[name] = agent
+    return site.id, agents
+
+
+async def _open_counts(store: SQLiteStore, site: str) -> dict[str | None, int]:
+    counts: dict[str | None, int] = {}
+    for conv in await store.open_conversations([site]):
+        counts[conv.assignee_name] = counts.get(conv.assignee_name, 0) + 1
+    return counts
+
+
+async def test_capacity_holds_when_two_processes_assign_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    a, b = SQLiteStore(path, clock=time.time), SQLiteStore(path, clock=time.time)
+    await a.open()
+    await b.open()
+    try:
+        site, agents = await _site(a, {"Ana": 3, "Bo": 2})
+        online = [agent.id for agent in agents.values()]
+        arrivals = [a.append_visitor_message(site, f"vis_{i}", "m", "hi") for i in range(20)]
+        sweeps = [(a if i % 2 else b).assign_waiting(site, online, choose) for i in range(10)]
+        await asyncio.gather(*arrivals, *sweeps)
+        await a.assign_waiting(site, online, choose)
+        assert await _open_counts(a, site) == {"Ana": 3, "Bo": 2, None: 15}
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_assignment_alternates_between_equally_busy_agents(store: SQLiteStore) -> None:
+    site, agents = await _site(store, {"Ana": 10, "Bo": 10})
+    online = [agent.id for agent in agents.values()]
+    order = []
+    for i in range(6):
+        await store.append_visitor_message(site, f"vis_{i}", "m", "hi")
+        (change,) = await store.assign_waiting(site, online, choose)
+        order.append(change.conversation.assignee_name)
+        assert [m.kind for m in change.messages] == ["joined"]
+    assert order.count("Ana") == order.count("Bo") == 3
+
+
+async def test_off_sites_and_offline_agents_get_nothing(store: SQLiteStore) -> None:
+    site, agents = await _site(store, {"Ana": 3})
+    await store.append_visitor_message(site, "vis_1", "m", "hi")
+    assert await store.assign_waiting(site, [], choose) == []
+    await store.set_site_options(site, auto_assign=False)
+    assert await store.assign_waiting(site, [agents["Ana"].id], choose) == []
+    other = await store.create_site("Other", [])
+    stranger = await store.create_agent("z@x.test", "Zed", "h", "agent", [other.id])
+    await store.set_site_options(site, auto_assign=True)
+    assert await store.assign_waiting(site, [stranger.id], choose) == []  # not their site
+
+
+async def test_returning_visitor_goes_back_to_their_agent(store: SQLiteStore) -> None:
+    site, agents = await _site(store, {"Ana": 5, "Bo": 5})
+    first = await store.append_visitor_message(site, "vis_back", "m1", "hi")
+    await store.claim(agents["Bo"], [site], first.conversation.id)
+    await store.resolve(agents["Bo"], [site], first.conversation.id)
+    await store.append_visitor_message(site, "vis_other", "m", "hi")
+    await store.claim(agents["Bo"], [site], (await store.current_conversation("vis_other")).id)  # type: ignore[union-attr]
+    again = await store.append_visitor_message(site, "vis_back", "m2", "me again")
+    (change,) = await store.assign_waiting(site, [a.id for a in agents.values()], choose)
+    assert change.conversation.id == again.conversation.id
+    assert change.conversation.assignee_name == "Bo"  # though Ana is less busy
+
+
+async def test_requeue_absent_agents(store: SQLiteStore) -> None:
+    site, agents = await _site(store, {"Ana": 5, "Bo": 5})
+    conv = (await store.append_visitor_message(site, "vis_1", "m", "hi")).conversation.id
+    await store.claim(agents["Ana"], [site], conv)
+    assert await store.requeue_absent(site, [agents["Ana"].id]) == []
+    (change,) = await store.requeue_absent(site, [agents["Bo"].id])
+    assert change.conversation.status == "waiting" and change.conversation.assignee_id is None
+    assert [(m.kind, m.author_type) for m in change.messages] == [("requeued", "system")]
+    assert [c.id for c in await store.waiting(site)] == [conv]
+    await store.claim(agents["Bo"], [site], conv)
+    (gone,) = await store.requeue_absent(site, [])  # nobody present at all
+    assert gone.conversation.status == "waiting"
+
+
+async def test_transfer(store: SQLiteStore) -> None:
+    site, agents = await _site(store, {"Ana": 5, "Bo": 5})
+    other = await store.create_site("Other", [])
+    stranger = await store.create_agent("z@x.test", "Zed", "h", "agent", [other.id])
+    conv = (await store.append_visitor_message(site, "vis_1", "m", "hi")).conversation.id
+    await store.claim(agents["Ana"], [site], conv)
+    with pytest.raises(ChatError) as info:
+        await store.transfer(agents["Bo"], [site], conv, agents["Bo"].id)
+    assert info.value.code == Code.NOT_ASSIGNEE
+    with pytest.raises(ChatError) as info:
+        await store.transfer(agents["Ana"], [site], conv, stranger.id)
+    assert info.value.code == Code.NOT_FOUND
+    change = await store.transfer(agents["Ana"], [site], conv, agents["Bo"].id)
+    assert change.conversation.assignee_name == "Bo"
+    assert [(m.kind, m.author_name) for m in change.messages] == [("transferred", "Bo")]
+    assert (await store.transfer(agents["Bo"], [site], conv, agents["Bo"].id)).duplicate
+
+
+async def test_average_wait(store: SQLiteStore) -> None:
+    clock = [1000.0]
+    timed = SQLiteStore(store.path, clock=lambda: clock[0])
+    await timed.open()
+    try:
+        site, agents = await _site(timed, {"Ana": 5})
+        assert await timed.average_wait(site) is None
+        for wait in (30, 90):
+            conv = (await timed.append_visitor_message(site, f"vis_{wait}", "m", "hi"))
+            clock[0] += wait
+            await timed.claim(agents["Ana"], [site], conv.conversation.id)
+        assert await timed.average_wait(site) == 60.0
+    finally:
+        await timed.close()
