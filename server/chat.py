@@ -93,6 +93,13 @@ class Chat:
         await self.publish(change)
         return change
 
+    async def typing(self, conversation_id: str, author: dict[str, object], active: bool) -> None:
+        """Ephemeral: published without a seq, never stored or recovered."""
+        await self.broker.publish(conversation_channel(conversation_id), orjson.dumps({
+            "type": "typing", "conversation_id": conversation_id, "author": author,
+            "active": active,
+        }))
+
     async def publish(self, change: Change) -> None:
         """Ring the doorbell for a committed change (nothing for a duplicate)."""
         if change.duplicate:

@@ -70,6 +70,11 @@ def visitor_channel(visitor_id: str) -> str:
     return f"visitor:{visitor_id}"
 
 
+def status_channel(site_id: str) -> str:
+    """What a site's visitors may know of it (whether anyone is online); no conversations."""
+    return f"status:{site_id}"
+
+
 class Connection:
     def __init__(self, role: str, queue_size: int) -> None:
         self.id = f"{role[0]}{next(_ids)}"
@@ -189,11 +194,12 @@ class Hub:
         item: _Item
         if channel.startswith("conv:"):
             try:
-                seq = orjson.loads(data)["seq"]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+                seq = orjson.loads(data).get("seq")
+            except (orjson.JSONDecodeError, AttributeError):
                 log.error("dropped a malformed broker message on %s", channel.split(":")[0])
                 return
-            item = _Message(channel[5:], seq, data)
+            # Frames without a seq (typing) are ephemeral: passed on, never recovered.
+            item = _Frame(data) if seq is None else _Message(channel[5:], seq, data)
         else:
             item = _Frame(data)
         for conn in list(local):

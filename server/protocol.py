@@ -81,20 +81,35 @@ class Transfer:
 
 
 @dataclass(frozen=True, slots=True)
+class Typing:
+    active: bool
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    id: str
+    away: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     id: str | None = None
 
 
-Frame = Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Ping
+Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
+         | Ping)
 
-# Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "str" (token-ish), "text"
-# (human text, validated by validate_text), "limit" (1..200). A trailing "?" makes it optional.
+# Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
+# "text" (human text, validated by validate_text), "limit" (1..200). A trailing "?" makes it
+# optional.
 _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
     "visitor": {
         "hello": (Hello, {"v": "int", "site": "id", "token": "str?", "conversation_id": "id?",
                           "last_seq": "seq?", "epoch": "str?"}),
         "send": (Send, {"id": "id", "body": "text"}),
         "open": (Open, {"id": "id", "conversation_id": "id", "last_seq": "seq?"}),
+        "typing": (Typing, {"active": "bool"}),
         "ping": (Ping, {"id": "id?"}),
     },
     "agent": {
@@ -107,6 +122,8 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "claim": (Claim, {"id": "id", "conversation_id": "id"}),
         "resolve": (Resolve, {"id": "id", "conversation_id": "id"}),
         "transfer": (Transfer, {"id": "id", "conversation_id": "id", "agent_id": "id"}),
+        "typing": (Typing, {"conversation_id": "id", "active": "bool"}),
+        "status": (Status, {"id": "id", "away": "bool"}),
         "ping": (Ping, {"id": "id?"}),
     },
 }
@@ -115,8 +132,9 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
 #: What the server sends to each role (docs/protocol.md documents each; a test checks that the
 #: widget and the panel handle each).
 SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
-    "visitor": ("welcome", "message", "ack", "conversation", "queue", "error", "pong"),
-    "agent": ("welcome", "message", "ack", "conversation", "inbox", "error", "pong"),
+    "visitor": ("welcome", "message", "ack", "conversation", "queue", "availability", "typing",
+                "error", "pong"),
+    "agent": ("welcome", "message", "ack", "conversation", "inbox", "typing", "error", "pong"),
 }
 
 
@@ -153,6 +171,8 @@ def validate_text(value: str, max_chars: int) -> str:
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind in ("id", "str", "text") and not isinstance(value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
+    if kind == "bool" and type(value) is not bool:
+        raise ChatError(Code.BAD_FRAME, f"{name} must be true or false")
     if kind in ("int", "seq", "limit") and (type(value) is not int):
         raise ChatError(Code.BAD_FRAME, f"{name} must be an integer")
     if kind == "id" and not _ID_RE.match(value):

@@ -24,7 +24,7 @@ import orjson
 
 from server.broker import Presence
 from server.chat import Chat
-from server.hub import visitor_channel
+from server.hub import status_channel, visitor_channel
 from server.store import Store
 from server.store.models import Load
 
@@ -75,6 +75,8 @@ class Router:
         self._wake = asyncio.Event()
         #: site id -> conversation id -> (position, expected wait) last told to the visitor
         self._announced: dict[str, dict[str, tuple[int, int | None]]] = {}
+        #: site id -> whether anyone was online when this process last said so
+        self._available: dict[str, bool] = {}
 
     def poke(self, site_id: str) -> None:
         self._pending.add(site_id)
@@ -97,6 +99,10 @@ class Router:
             if site_ids is not None and site.id not in site_ids:
                 continue
             online = agent_ids(await self.presence.members(presence_key(site.id)))
+            if self._available.get(site.id) != bool(online):
+                self._available[site.id] = bool(online)
+                await self.chat.broker.publish(status_channel(site.id), orjson.dumps(
+                    {"type": "availability", "agents_online": bool(online)}))
             if site.auto_assign:
                 present = agent_ids(await self.presence.members(grace_key(site.id)))
                 for change in await self.store.requeue_absent(site.id, sorted(present)):

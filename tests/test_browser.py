@@ -4,6 +4,7 @@ test-artifacts/ (or $LIVECHAT_ARTIFACTS) and are meant to be looked at."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,7 @@ async def test_visitor_and_agent_chat_across_origins(browser: Browser, sites: Si
     await frame.get_by_label("Message").fill("Hello, do you ship to Portugal?")
     await frame.get_by_label("Message").press("Enter")
     await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    await expect(frame.locator("#status")).to_have_text("You're next")  # queue position
     hostile = '<img src=x onerror="document.title=1"> & <b>bold</b>'
     await frame.get_by_label("Message").fill(hostile)
     await frame.get_by_role("button", name="Send").click()
@@ -132,9 +134,16 @@ async def test_visitor_and_agent_chat_across_origins(browser: Browser, sites: Si
     await expect(agent.locator("#messages .msg.visitor")).to_have_count(2)
     await expect(agent.locator("#messages .msg.visitor .body").nth(1)).to_have_text(hostile)
     assert await agent.locator("#messages img, #messages b").count() == 0
+    await frame.get_by_label("Message").press_sequentially("one more")
+    await expect(agent.locator("#typing")).to_have_text(
+        re.compile(r"Visitor \w+ is typing…"))
+    await frame.get_by_label("Message").fill("")
     await agent.get_by_role("button", name="Claim").click()
     await expect(agent.locator("#conv-status")).to_have_text("Assigned to you")
     await expect(agent.locator("#count-mine")).to_have_text("1")
+    await agent.get_by_label("Reply").press_sequentially("Yes")
+    await expect(frame.locator(".typing")).to_have_text("Ana Lima is typing…")
+    await expect(agent.get_by_label("Transfer to")).to_be_hidden()  # Ana is alone on this site
     await agent.get_by_label("Reply").fill("Yes we do! Delivery takes 3 days: https://acme.test/shipping")
     await agent.get_by_label("Reply").press("Enter")
     await expect(agent.locator("#messages .msg.agent:not(.pending)")).to_have_count(1)

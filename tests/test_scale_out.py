@@ -374,3 +374,53 @@ async def test_an_agent_gone_past_the_grace_period_loses_their_chats(
     beating.cancel()
     for c in (v, bo):
         await c.close()
+
+
+# --- presence, typing ---------------------------------------------------------------------------
+
+
+async def test_typing_reaches_the_other_side(cluster: Cluster) -> None:
+    v, _ = await visitor(cluster.a, cluster.seeded.site_id)
+    conv = (await v.request({"type": "send", "id": "m", "body": "hi"}))["conversation_id"]
+    ana, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
+    await ana.send({"type": "typing", "conversation_id": conv, "active": True})
+    assert (await ana.of_type("error"))["code"] == "not_found"  # not open yet
+    await ana.request({"type": "open", "id": "o", "conversation_id": conv})
+    await v.send({"type": "typing", "active": True})
+    seen = await ana.of_type("typing")
+    assert seen["author"] == {"type": "visitor", "name": None} and seen["active"] is True
+    await ana.send({"type": "typing", "conversation_id": conv, "active": True})
+    told = await v.next(lambda f: f.get("type") == "typing" and f["author"]["type"] == "agent")
+    assert told["author"]["name"] == "Ana" and told["conversation_id"] == conv
+    assert not [f for f in v.frames if f.get("type") == "message" and f.get("seq") is None]
+    for c in (v, ana):
+        await c.close()
+
+
+async def test_visitors_see_whether_anyone_is_online(cluster: Cluster) -> None:
+    v, welcome = await visitor(cluster.a, cluster.seeded.site_id)
+    assert welcome["agents_online"] is False
+    ana, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
+    await v.of_type("availability", agents_online=True)
+    assert (await ana.request({"type": "status", "id": "s1", "away": True}))["away"] is True
+    await v.of_type("availability", agents_online=False)
+    await ana.request({"type": "status", "id": "s2", "away": False})
+    await v.of_type("availability", agents_online=True)
+    await ana.close()
+    await v.of_type("availability", agents_online=False)
+    await v.close()
+
+
+async def test_an_away_agent_is_not_given_conversations(cluster: Cluster) -> None:
+    await _configure(cluster.db, capacities={"Ana": 5, "Bo": 5}, site_id=cluster.seeded.site_id)
+    ana, _ = await agent(cluster.a, await login(cluster.a, cluster.seeded.agent_email))
+    bo, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent2_email))
+    await ana.request({"type": "status", "id": "s", "away": True})
+    for i in range(4):
+        v, _ = await visitor(cluster.a, cluster.seeded.site_id)
+        await v.request({"type": "send", "id": "m", "body": f"hello {i}"})
+        await v.close()
+    await assigned_to(bo, "Bo", 4)
+    assert open_counts(cluster.db) == {"Bo": 4}
+    for c in (ana, bo):
+        await c.close()

@@ -7,6 +7,7 @@
   var view = "queue", current = null, currentSeq = 0;
   var outbox = [];          // replies sent but not acknowledged: [{id, conversation_id, body, node}]
   var colleagues = [];      // agents of my sites, for transfers
+  var typingTimer = null, lastTyping = 0, away = false;
 
   function el(tag, cls, parent, text) {
     var node = document.createElement(tag);
@@ -120,6 +121,7 @@
       var option = el("option", "", select, a.id === me.id ? a.name + " (me)" : a.name);
       option.value = a.id;
     });
+    if (!select.options.length) $("transfer").hidden = true;  // nobody to hand it to
     $("resolve").hidden = c.status === "resolved";
     var canReply = c.status === "waiting" || (c.status === "assigned" && c.assignee.id === me.id);
     $("reply-input").disabled = !canReply;
@@ -198,9 +200,19 @@
     $("messages").appendChild(pending.node);
     outbox.push(pending);
     input.value = "";
+    lastTyping = 0;
     socket.send({ type: "send", id: pending.id, conversation_id: current, body: body });
   }
   $("reply").addEventListener("submit", sendReply);
+  $("reply-input").addEventListener("input", function () {
+    var active = $("reply-input").value.trim() !== "", now = Date.now();
+    if (!current || (active && now - lastTyping < 3000)) return;
+    lastTyping = active ? now : 0;
+    socket.send({ type: "typing", conversation_id: current, active: active });
+  });
+  $("away").addEventListener("click", function () {
+    socket.send({ type: "status", id: ChatSocket.newId(), away: !away });
+  });
   $("reply-input").addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) sendReply(event);
   });
@@ -230,6 +242,12 @@
       conversations[f.conversation.id] = f.conversation;
       renderList();
       if (f.conversation.id === current) renderHead();
+    } else if (f.type === "typing") {
+      if (f.conversation_id === current && f.author.type === "visitor") {
+        clearTimeout(typingTimer);
+        $("typing").textContent = f.active ? conversations[current].visitor.name + " is typing…" : "";
+        if (f.active) typingTimer = setTimeout(function () { $("typing").textContent = ""; }, 6000);
+      }
     } else if (f.type === "inbox") {
       conversations = {};
       f.conversations.forEach(function (c) { conversations[c.id] = c; });
@@ -238,6 +256,11 @@
     } else if (f.type === "message") {
       renderMessage(f);
     } else if (f.type === "ack") {
+      if (typeof f.away === "boolean") {
+        away = f.away;
+        $("away").textContent = away ? "Away" : "Available";
+        $("away").setAttribute("aria-pressed", away ? "true" : "false");
+      }
       if (f.conversation && f.conversation.id) {
         conversations[f.conversation.id] = f.conversation;
         renderList();

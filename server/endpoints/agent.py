@@ -12,7 +12,19 @@ from server import protocol
 from server.auth import TokenError, origin_allowed
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, site_channel
-from server.protocol import Claim, Frame, Hello, History, Leave, Open, Resolve, Send, Transfer
+from server.protocol import (
+    Claim,
+    Frame,
+    Hello,
+    History,
+    Leave,
+    Open,
+    Resolve,
+    Send,
+    Status,
+    Transfer,
+    Typing,
+)
 from server.routing import grace_key, presence_key
 from server.store import Agent, Change
 
@@ -39,6 +51,8 @@ class AgentSession(Session):
     agent: Agent
     site_ids: list[str]
     _resync: asyncio.Task[None] | None = None
+    #: Away: connected, but not offered conversations and not shown as online.
+    away = False
 
     async def authenticate(self) -> None:
         # Exact origin check: a page elsewhere cannot ride the agent's cookie into this socket.
@@ -89,7 +103,9 @@ class AgentSession(Session):
         member = f"{self.agent.id}:{self.conn.id}"
         settings = self.ctx.settings
         for site_id in self.site_ids:
-            await self.ctx.presence.touch(presence_key(site_id), member, settings.presence_ttl)
+            if not self.away:
+                await self.ctx.presence.touch(presence_key(site_id), member,
+                                              settings.presence_ttl)
             await self.ctx.presence.touch(grace_key(site_id), member,
                                           settings.presence_ttl + settings.requeue_grace)
 
@@ -102,6 +118,7 @@ class AgentSession(Session):
             # panel does not send the agent's conversations back to the queue.
             for site_id in self.site_ids:
                 await self.ctx.presence.remove(presence_key(site_id), member)
+                self.ctx.router.poke(site_id)
 
     async def handle(self, frame: Frame) -> bytes | None:
         chat, store = self.ctx.chat, self.ctx.store
@@ -109,8 +126,9 @@ class AgentSession(Session):
             conversation = await store.conversation(frame.conversation_id)
             if conversation is None or conversation.site_id not in self.site_ids:
                 raise ChatError(Code.NOT_FOUND, "no such conversation")
-            self.conn.send(protocol.ack(frame.id, conversation=conversation.summary()))
+            # Subscribed before the ack: once acknowledged, live frames (typing too) arrive.
             await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
+            self.conn.send(protocol.ack(frame.id, conversation=conversation.summary()))
             self.conn.watch(conversation.id, frame.last_seq)
             return None
         if isinstance(frame, Leave):
@@ -136,6 +154,23 @@ class AgentSession(Session):
         if isinstance(frame, Resolve):
             return self._result(frame.id, await chat.resolve(self.agent, self.site_ids,
                                                              frame.conversation_id))
+        if isinstance(frame, Typing):
+            assert frame.conversation_id is not None  # required for agents by the protocol
+            if frame.conversation_id not in self.conn.cursors:
+                raise ChatError(Code.NOT_FOUND, "open the conversation first")
+            await chat.typing(frame.conversation_id,
+                              {"type": "agent", "id": self.agent.id, "name": self.agent.name},
+                              frame.active)
+            return None
+        if isinstance(frame, Status):
+            self.away = frame.away
+            member = f"{self.agent.id}:{self.conn.id}"
+            for site_id in self.site_ids:
+                if self.away:
+                    await self.ctx.presence.remove(presence_key(site_id), member)
+                self.ctx.router.poke(site_id)
+            await self.heartbeat()
+            return protocol.ack(frame.id, away=self.away)
         if isinstance(frame, Transfer):
             return self._result(frame.id, await chat.transfer(
                 self.agent, self.site_ids, frame.conversation_id, frame.agent_id))

@@ -7,8 +7,8 @@ from starlette.websockets import WebSocket
 from server import protocol
 from server.auth import TokenError, VisitorIdentity, new_id, origin_allowed
 from server.errors import ChatError, Close, Code
-from server.hub import conversation_channel, visitor_channel
-from server.protocol import Frame, Hello, Open, Send
+from server.hub import conversation_channel, status_channel, visitor_channel
+from server.protocol import Frame, Hello, Open, Send, Typing
 from server.routing import presence_key
 from server.store import Conversation
 
@@ -18,6 +18,8 @@ from .session import Refuse, Session
 class VisitorSession(Session):
     role = "visitor"
     who: VisitorIdentity
+    #: The conversation this socket shows (typing goes there).
+    conversation_id: str | None = None
 
     async def authenticate(self) -> None:
         # The socket is opened by our chat frame, which is served from our own origin; the sites
@@ -40,6 +42,7 @@ class VisitorSession(Session):
         else:
             self.who = VisitorIdentity(site.id, new_id("vis"))
         await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
+        await ctx.hub.subscribe(self.conn, status_channel(site.id))
         current = await ctx.store.current_conversation(self.who.visitor_id)
         online = await ctx.presence.members(presence_key(site.id))
         self.conn.send(protocol.encode({
@@ -60,6 +63,7 @@ class VisitorSession(Session):
             await self._watch(current, hello.last_seq if same else 0)
 
     async def _watch(self, conversation: Conversation, last_seq: int) -> None:
+        self.conversation_id = conversation.id
         await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
         self.conn.watch(conversation.id, last_seq)
 
@@ -76,8 +80,14 @@ class VisitorSession(Session):
             conversation = await self.ctx.store.conversation(frame.conversation_id)
             if conversation is None or conversation.visitor_id != self.who.visitor_id:
                 raise ChatError(Code.NOT_FOUND, "no such conversation")
+            await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
             self.conn.send(protocol.ack(frame.id, conversation=conversation.visitor_state()))
             await self._watch(conversation, frame.last_seq)
+            return None
+        if isinstance(frame, Typing):
+            if self.conversation_id is not None:
+                await self.ctx.chat.typing(self.conversation_id, {"type": "visitor", "name": None},
+                                           frame.active)
             return None
         raise ChatError(Code.UNKNOWN_TYPE, "not a visitor frame")
 

@@ -127,6 +127,11 @@
       flush();
     } else if (f.type === "message") {
       render(f);
+    } else if (f.type === "availability") {
+      agentsOnline = f.agents_online;
+      renderStatus();
+    } else if (f.type === "typing") {
+      if (f.author.type === "agent") showTyping(f.active ? (f.author.name || "Agent") : null);
     } else if (f.type === "queue") {
       if (f.conversation_id === conversationId && !assignee) {
         queue = { position: f.position, expected_wait: f.expected_wait };
@@ -169,6 +174,26 @@
     else if (state === "failed") showBanner("Chat is unavailable here (" + code + ").");
   }
 
+  var typingTimer = null, typingNode = null;
+  function showTyping(name) {
+    clearTimeout(typingTimer);
+    if (!typingNode) {
+      typingNode = el("p", "typing");
+      typingNode.setAttribute("aria-live", "off");
+      list.parentNode.insertBefore(typingNode, list.nextSibling);
+    }
+    typingNode.textContent = name ? name + " is typing…" : "";
+    if (name) typingTimer = setTimeout(function () { showTyping(null); }, 6000);
+  }
+
+  var lastTyping = 0;
+  function typing(active) {
+    var now = Date.now();
+    if (active && now - lastTyping < 3000) return;
+    lastTyping = active ? now : 0;
+    if (socket) socket.send({ type: "typing", active: active });
+  }
+
   function submit(event) {
     if (event) event.preventDefault();
     var body = input.value;
@@ -178,6 +203,7 @@
     list.appendChild(pending.node);
     scroll();
     input.value = "";
+    typing(false);
     socket.send({ type: "send", id: pending.id, body: body });
   }
 
@@ -206,6 +232,8 @@
   }
 
   $("composer").addEventListener("submit", submit);
+  input.addEventListener("input", function () { typing(input.value.trim() !== ""); });
+  input.addEventListener("blur", function () { if (lastTyping) typing(false); });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submit(event);
   });
