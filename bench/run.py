@@ -129,11 +129,15 @@ def _wait_port(port: int) -> None:
 class Livechat(Target):
     name = "livechat"
 
-    def __init__(self, workdir: Path) -> None:
-        db = workdir / "bench.db"
+    def __init__(self, workdir: Path, redis_url: str | None = None) -> None:
+        db = workdir / f"bench-{uuid.uuid4().hex[:6]}.db"
         self.seeded = asyncio.run(seed(db, ["http://bench.test"]))
-        self.server = ServerProcess(db, env={"LIVECHAT_RATE_PER_SECOND": "1000000",
-                                             "LIVECHAT_RATE_BURST": "1000000"}).start()
+        env = {"LIVECHAT_RATE_PER_SECOND": "1000000", "LIVECHAT_RATE_BURST": "1000000"}
+        if redis_url:
+            self.name = "livechat, Redis broker"
+            env.update(LIVECHAT_REDIS_URL=redis_url,
+                       LIVECHAT_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:8]}")
+        self.server = ServerProcess(db, env=env).start()
         self.pid = self.server.proc.pid  # type: ignore[union-attr]
         self.cookie = ""
 
@@ -283,26 +287,35 @@ async def measure(target: Target, quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
+                        help="also measure livechat with this Redis as its broker ('' to skip)")
     args = parser.parse_args()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for make in (Relay, lambda: Livechat(Path(tmp))):
+        makers: list[Callable[[], Target]] = [Relay, lambda: Livechat(Path(tmp))]
+        if args.redis:
+            makers.append(lambda: Livechat(Path(tmp), args.redis))
+        for make in makers:
             target = make()
             try:
                 rows[target.name] = asyncio.run(measure(target, args.quick))
             finally:
                 target.stop()
-    base, ours = rows["bare relay (baseline)"], rows["livechat"]
+    names = list(rows)
+    base = rows[names[0]]
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
           f"{'quick' if args.quick else 'full'} run\n")
-    print("| metric | bare relay | livechat | livechat / relay |")
-    print("|---|---|---|---|")
+    print("| metric | " + " | ".join(names) + " | " +
+          " | ".join(f"{n} / relay" for n in names[1:]) + " |")
+    print("|---" * (2 * len(names)) + "|")
     for key, label in [("msgs_per_s", "delivered msg/s at saturation"),
                        ("cpu_us_per_msg", "server CPU µs per message"),
                        ("p50_ms", "p50 latency at 1,000 msg/s (ms)"),
                        ("p99_ms", "p99 latency at 1,000 msg/s (ms)"),
                        ("kib_per_socket", "RSS per idle socket (KiB)")]:
-        print(f"| {label} | {base[key]:,.2f} | {ours[key]:,.2f} | {ours[key] / base[key]:.2f}× |")
+        values = " | ".join(f"{rows[n][key]:,.2f}" for n in names)
+        ratios = " | ".join(f"{rows[n][key] / base[key]:.2f}×" for n in names[1:])
+        print(f"| {label} | {values} | {ratios} |")
 
 
 if __name__ == "__main__":

@@ -111,6 +111,16 @@ class Router:
                     await self.chat.publish(change)
             await self.announce_queue(site.id, len(online))
 
+    async def queue_state(self, site_id: str, conversation_id: str) -> dict[str, int | None] | None:
+        """Where a waiting conversation stands now (for a visitor who just connected)."""
+        waiting = [c.id for c in await self.store.waiting(site_id)]
+        if conversation_id not in waiting:
+            return None
+        position = waiting.index(conversation_id) + 1
+        online = len(agent_ids(await self.presence.members(presence_key(site_id))))
+        wait = expected_wait(position, await self.store.average_wait(site_id), online)
+        return {"position": position, "expected_wait": wait}
+
     async def announce_queue(self, site_id: str, agents_online: int) -> None:
         """Tell each waiting visitor their position and expected wait, when it changed."""
         waiting = await self.store.waiting(site_id)

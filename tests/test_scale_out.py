@@ -289,6 +289,10 @@ async def test_auto_assignment_never_exceeds_capacity(cluster: Cluster) -> None:
         await c.close()
 
 
+def _token(client: Client) -> str:
+    return str(next(f["token"] for f in client.frames if f.get("type") == "welcome"))
+
+
 async def test_waiting_conversations_are_dispatched_when_an_agent_comes_online(
         cluster: Cluster) -> None:
     await _configure(cluster.db, capacities={"Ana": 20}, site_id=cluster.seeded.site_id)
@@ -302,6 +306,8 @@ async def test_waiting_conversations_are_dispatched_when_an_agent_comes_online(
     assert last["position"] == 20 and last["expected_wait"] is None
     for v in visitors:
         await v.close()
+    _, welcome = await visitor(cluster.b, cluster.seeded.site_id, token=_token(visitors[4]))
+    assert welcome["queue"] == {"position": 5, "expected_wait": None}  # said again on connect
     for proc in cluster.processes:  # every process restarts; the queue is in the store
         proc.kill9()
         proc.start()
@@ -424,3 +430,19 @@ async def test_an_away_agent_is_not_given_conversations(cluster: Cluster) -> Non
     assert open_counts(cluster.db) == {"Bo": 4}
     for c in (ana, bo):
         await c.close()
+
+
+async def test_agents_of_a_killed_process_show_offline_within_the_bound(
+        short_grace_cluster: Cluster) -> None:
+    """docs/deployment.md: offline within the presence ttl of the last heartbeat (here 0.5 s),
+    seen by visitors at the next routing sweep (0.2 s). The assertion allows 5 s of slack for a
+    loaded machine; it checks the order of magnitude, not a benchmark."""
+    cluster = short_grace_cluster
+    v, _ = await visitor(cluster.a, cluster.seeded.site_id)
+    await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))  # B's only agent
+    await v.of_type("availability", agents_online=True)
+    killed_at = time.monotonic()
+    cluster.b.kill9()
+    await v.of_type("availability", agents_online=False)
+    assert time.monotonic() - killed_at < 0.5 + 0.2 + 5
+    await v.close()

@@ -45,6 +45,9 @@ class VisitorSession(Session):
         await ctx.hub.subscribe(self.conn, status_channel(site.id))
         current = await ctx.store.current_conversation(self.who.visitor_id)
         online = await ctx.presence.members(presence_key(site.id))
+        queue = None
+        if current is not None and current.status == "waiting":
+            queue = await ctx.router.queue_state(site.id, current.id)
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
@@ -53,6 +56,7 @@ class VisitorSession(Session):
             "site": {"id": site.id, "name": site.name},
             "agents_online": bool(online),
             "conversation": current.visitor_state() if current else None,
+            "queue": queue,
         }))
         if hello.conversation_id and (current is None or hello.conversation_id != current.id):
             other = await ctx.store.conversation(hello.conversation_id)

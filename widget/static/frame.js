@@ -123,6 +123,7 @@
       conversationId = conv ? conv.id : null;
       assignee = conv && conv.assignee ? conv.assignee.name : null;
       resolved = !!conv && conv.status === "resolved";
+      queue = f.queue;
       renderStatus();
       flush();
     } else if (f.type === "message") {
