@@ -32,7 +32,7 @@ class Chat:
         self.store = store
         self.broker = broker
         self.inbox_interval = inbox_interval
-        #: Told of every published change (the router listens, to re-route the site).
+        #: Told of changes that matter to routing (the router listens, to re-route the site).
         self.on_change: Callable[[Conversation], None] | None = None
         self._inbox: dict[str, Conversation] = {}
         self._inbox_ready = asyncio.Event()
@@ -118,5 +118,8 @@ class Chat:
         except Exception as exc:  # committed is committed; readers catch up from the store
             log.warning("publish failed (%s); subscribers will catch up", type(exc).__name__)
         self._inbox_update(conv)
-        if self.on_change is not None:
+        # Routing cares about conversations opening, and changing hands or status; not about
+        # every message of a conversation (poking the router per message halved throughput).
+        routing = change.created or any(m.kind != "text" for m in change.messages)
+        if routing and self.on_change is not None:
             self.on_change(conv)
