@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix)
         hub = Hub(broker)
         chat = Chat(store, broker)
-        router = Router(store, presence, chat, settings.routing_interval)
+        router = Router(store, presence, chat, settings.routing_interval, settings.requeue_grace,
+                        clock)
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
         try:

@@ -41,7 +41,8 @@ class Settings:
     hello_timeout: float = 10.0
     #: An agent whose panel stops sending heartbeats (every 20 s) shows as offline after this.
     presence_ttl: float = 60.0
-    #: ...and their open conversations go back to the queue this much later still.
+    #: An agent with no panel connected for this long has their open conversations put back in
+    #: the queue (a reload or a short network drop does not).
     requeue_grace: float = 120.0
     #: Seconds between routing sweeps (the safety net behind event-driven routing).
     routing_interval: float = 5.0

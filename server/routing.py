@@ -9,8 +9,9 @@ compare-and-set decides.
 Triggers: a new conversation, an agent coming online, a conversation resolved or transferred
 (``poke``), and a sweep every ``interval`` seconds as the safety net that keeps "no conversation
 waits while an eligible agent has room" true whatever was missed. The sweep also returns to the
-queue the conversations of agents gone for longer than the grace period (their grace presence
-expired: no heartbeat for ``presence_ttl + grace`` seconds).
+queue the conversations of agents gone for longer than the grace period (no panel connected,
+seen by this process for ``grace`` seconds in a row), on every site, so that someone else can take
+them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 
@@ -56,8 +57,9 @@ def presence_key(site_id: str) -> str:
     return f"agents:{site_id}"
 
 
-def grace_key(site_id: str) -> str:
-    return f"agents-grace:{site_id}"
+def connected_key(site_id: str) -> str:
+    """Agents with a live panel, available or away (``presence_key`` has only the available)."""
+    return f"agents-connected:{site_id}"
 
 
 def agent_ids(members: Iterable[str]) -> set[str]:
@@ -66,11 +68,16 @@ def agent_ids(members: Iterable[str]) -> set[str]:
 
 
 class Router:
-    def __init__(self, store: Store, presence: Presence, chat: Chat, interval: float) -> None:
+    def __init__(self, store: Store, presence: Presence, chat: Chat, interval: float,
+                 grace: float, clock: Callable[[], float]) -> None:
         self.store = store
         self.presence = presence
         self.chat = chat
         self.interval = interval
+        self.grace = grace
+        self._clock = clock
+        #: (site id, agent id) -> when this process first saw an assignee not connected
+        self._absent_since: dict[tuple[str, str], float] = {}
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
         #: site id -> conversation id -> (position, expected wait) last told to the visitor
@@ -103,13 +110,29 @@ class Router:
                 self._available[site.id] = bool(online)
                 await self.chat.broker.publish(status_channel(site.id), orjson.dumps(
                     {"type": "availability", "agents_online": bool(online)}))
+            for change in await self.store.requeue(site.id, await self._gone(site.id)):
+                await self.chat.publish(change)
             if site.auto_assign:
-                present = agent_ids(await self.presence.members(grace_key(site.id)))
-                for change in await self.store.requeue_absent(site.id, sorted(present)):
-                    await self.chat.publish(change)
                 for change in await self.store.assign_waiting(site.id, sorted(online), choose):
                     await self.chat.publish(change)
             await self.announce_queue(site.id, len(online))
+
+    async def _gone(self, site_id: str) -> list[str]:
+        """Assignees this process has seen disconnected for ``grace`` seconds in a row.
+
+        Observed here rather than kept in presence, so that presence lost with a restart of this
+        process or of Redis gives every agent the whole grace period to reconnect."""
+        now = self._clock()
+        connected = agent_ids(await self.presence.members(connected_key(site_id)))
+        gone = []
+        for agent_id in await self.store.assignees(site_id):
+            key = (site_id, agent_id)
+            if agent_id in connected:
+                self._absent_since.pop(key, None)
+            elif now - self._absent_since.setdefault(key, now) >= self.grace:
+                gone.append(agent_id)
+                del self._absent_since[key]
+        return sorted(gone)
 
     async def queue_state(self, site_id: str, conversation_id: str) -> dict[str, int | None] | None:
         """Where a waiting conversation stands now (for a visitor who just connected)."""
@@ -124,7 +147,7 @@ class Router:
     async def announce_queue(self, site_id: str, agents_online: int) -> None:
         """Tell each waiting visitor their position and expected wait, when it changed."""
         waiting = await self.store.waiting(site_id)
-        average = await self.store.average_wait(site_id)
+        average = await self.store.average_wait(site_id) if waiting else None
         told = self._announced.setdefault(site_id, {})
         for position, conversation in enumerate(waiting, start=1):
             state = (position, expected_wait(position, average, agents_online))

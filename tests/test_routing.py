@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from server import broker as brokers
+from server.chat import Chat
 from server.errors import ChatError, Code
-from server.routing import agent_ids, choose, expected_wait
+from server.routing import Router, agent_ids, choose, connected_key, expected_wait
 from server.store import Agent, Load, SQLiteStore
 
 
@@ -129,18 +131,66 @@ async def test_returning_visitor_goes_back_to_their_agent(store: SQLiteStore) ->
     assert change.conversation.assignee_name == "Bo"  # though Ana is less busy
 
 
-async def test_requeue_absent_agents(store: SQLiteStore) -> None:
+async def test_requeue(store: SQLiteStore) -> None:
     site, agents = await _site(store, {"Ana": 5, "Bo": 5})
     conv = (await store.append_visitor_message(site, "vis_1", "m", "hi")).conversation.id
     await store.claim(agents["Ana"], [site], conv)
-    assert await store.requeue_absent(site, [agents["Ana"].id]) == []
-    (change,) = await store.requeue_absent(site, [agents["Bo"].id])
+    assert await store.assignees(site) == {agents["Ana"].id}
+    assert await store.requeue(site, [agents["Bo"].id]) == []
+    assert await store.requeue(site, []) == []
+    (change,) = await store.requeue(site, [agents["Ana"].id])
     assert change.conversation.status == "waiting" and change.conversation.assignee_id is None
     assert [(m.kind, m.author_type) for m in change.messages] == [("requeued", "system")]
     assert [c.id for c in await store.waiting(site)] == [conv]
-    await store.claim(agents["Bo"], [site], conv)
-    (gone,) = await store.requeue_absent(site, [])  # nobody present at all
-    assert gone.conversation.status == "waiting"
+    assert await store.assignees(site) == set()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_router_requeues_only_after_the_grace_period_seen_here(
+        store: SQLiteStore) -> None:
+    site, agents = await _site(store, {"Ana": 5})
+    await store.set_site_options(site, auto_assign=False)
+    conv = (await store.append_visitor_message(site, "vis_1", "m", "hi")).conversation.id
+    await store.claim(agents["Ana"], [site], conv)
+    clock = FakeClock()
+    broker, presence = brokers.create("memory://", clock)
+    await broker.start(lambda c, d: None, lambda: None)
+    chat = Chat(store, broker, inbox_interval=0)
+
+    def router() -> Router:
+        return Router(store, presence, chat, interval=5, grace=120, clock=clock)
+
+    first = router()
+    await presence.touch(connected_key(site), f"{agents['Ana'].id}:a1", ttl=60)
+    await first.sweep()
+    clock.now += 61  # Ana's panel is gone: her presence expires
+    await first.sweep()
+    clock.now += 119
+    await first.sweep()
+    assert (await store.conversation(conv)).status == "assigned"  # type: ignore[union-attr]
+    # This process restarts: presence seen afresh, so Ana gets the whole grace period again.
+    second = router()
+    clock.now += 119
+    await second.sweep()
+    await presence.touch(connected_key(site), f"{agents['Ana'].id}:a2", ttl=60)  # she is back
+    clock.now += 30
+    await second.sweep()  # seen connected: her absence is forgotten
+    clock.now += 31  # and gone again
+    await second.sweep()
+    clock.now += 119
+    await second.sweep()
+    assert (await store.conversation(conv)).status == "assigned"  # type: ignore[union-attr]
+    clock.now += 1
+    await second.sweep()
+    assert (await store.conversation(conv)).status == "waiting"  # type: ignore[union-attr]
+    await broker.close()
 
 
 async def test_transfer(store: SQLiteStore) -> None:

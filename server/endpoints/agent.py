@@ -25,7 +25,7 @@ from server.protocol import (
     Transfer,
     Typing,
 )
-from server.routing import grace_key, presence_key
+from server.routing import connected_key, presence_key
 from server.store import Agent, Change
 
 from .context import AGENT_COOKIE, Context
@@ -106,18 +106,16 @@ class AgentSession(Session):
             if not self.away:
                 await self.ctx.presence.touch(presence_key(site_id), member,
                                               settings.presence_ttl)
-            await self.ctx.presence.touch(grace_key(site_id), member,
-                                          settings.presence_ttl + settings.requeue_grace)
+            await self.ctx.presence.touch(connected_key(site_id), member, settings.presence_ttl)
 
     async def stop(self) -> None:
         if self._resync is not None:
             self._resync.cancel()
         if hasattr(self, "agent"):
             member = f"{self.agent.id}:{self.conn.id}"
-            # Only the online key: the grace key runs out on its own, so that a reload of the
-            # panel does not send the agent's conversations back to the queue.
             for site_id in self.site_ids:
                 await self.ctx.presence.remove(presence_key(site_id), member)
+                await self.ctx.presence.remove(connected_key(site_id), member)
                 self.ctx.router.poke(site_id)
 
     async def handle(self, frame: Frame) -> bytes | None:

@@ -72,6 +72,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sites ADD COLUMN auto_assign INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE agents ADD COLUMN capacity INTEGER NOT NULL DEFAULT 5;
     ALTER TABLE agents ADD COLUMN last_assigned_at INTEGER NOT NULL DEFAULT 0;
+    -- when an agent first joined: the wait in the queue (expected waits, and reports later)
+    ALTER TABLE conversations ADD COLUMN first_assigned_at INTEGER;
+    CREATE INDEX conversations_site_created ON conversations(site_id, created_at);
     CREATE TABLE messages_v2 (
         conversation_id TEXT NOT NULL REFERENCES conversations(id),
         seq INTEGER NOT NULL,

@@ -161,6 +161,7 @@ class SQLiteStore:
         self._reader: aiosqlite.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._checkpoints: asyncio.Task[None] | None = None
+        self._checkpointer: aiosqlite.Connection | None = None
         self.checkpoint_interval = 1.0
         self._failure: BaseException | None = None
         self.epoch = ""
@@ -179,23 +180,23 @@ class SQLiteStore:
         await _in_thread(self._reader, _configure, self._synchronous, reader=True)
         self.epoch = (await self._one("SELECT value FROM meta WHERE key = 'epoch'"))[0]
         self._task = asyncio.create_task(self._write_loop(), name="store-writer")
-        self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="store-checkpoint")
+        # Opened here, not in the task: a task cancelled while connecting would leave
+        # aiosqlite's thread behind.
+        self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._checkpointer.execute("PRAGMA busy_timeout = 10000")
+        self._checkpoints = asyncio.create_task(self._checkpoint_loop(self._checkpointer),
+                                                name="store-checkpoint")
         self._checkpoints.add_done_callback(_loud)
 
-    async def _checkpoint_loop(self) -> None:
+    async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
         """A passive checkpoint every ``checkpoint_interval`` seconds, on its own connection:
         it never blocks writers or readers, and keeps the WAL from growing without bound."""
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        try:
-            await conn.execute("PRAGMA busy_timeout = 10000")
-            while True:
-                await asyncio.sleep(self.checkpoint_interval)
-                try:
-                    await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:
-                    log.warning("checkpoint failed (%s); the next one will retry", exc)
-        finally:
-            await conn.close()
+        while True:
+            await asyncio.sleep(self.checkpoint_interval)
+            try:
+                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                log.warning("checkpoint failed (%s); the next one will retry", exc)
 
     async def close(self) -> None:
         if self._checkpoints is not None:
@@ -214,10 +215,10 @@ class SQLiteStore:
             _, fut = self._queue.get_nowait()
             if not fut.done():
                 fut.set_exception(StoreClosed("store closed"))
-        for conn in (self._writer, self._reader):
+        for conn in (self._writer, self._reader, self._checkpointer):
             if conn is not None:
                 await conn.close()
-        self._writer = self._reader = None
+        self._writer = self._reader = self._checkpointer = None
 
     @property
     def healthy(self) -> bool:
@@ -635,20 +636,25 @@ class SQLiteStore:
 
         return await self._submit(op)
 
-    async def requeue_absent(self, site_id: str, present_agent_ids: Sequence[str]) -> list[
-        Change
-    ]:
-        """Return to the queue the open conversations of the site's agents who are not present
-        (gone for longer than the grace period)."""
+    async def assignees(self, site_id: str) -> set[str]:
+        """Agents who have assigned (open) conversations on the site."""
+        rows = await self._all(
+            "SELECT DISTINCT assignee_id FROM conversations WHERE site_id = ? "
+            "AND status = 'assigned'", (site_id,),
+        )
+        return {r[0] for r in rows}
+
+    async def requeue(self, site_id: str, agent_ids: Sequence[str]) -> list[Change]:
+        """Return the site's open conversations assigned to these agents to the queue."""
         now = self._now()
 
         def op(db: sqlite3.Connection) -> list[Change]:
-            # (x NOT IN (NULL) is never true in SQL, hence no clause at all when nobody is here)
-            marks = ",".join("?" * len(present_agent_ids))
-            absent = f"AND assignee_id NOT IN ({marks})" if marks else ""
+            if not agent_ids:
+                return []
+            marks = ",".join("?" * len(agent_ids))
             rows = db.execute(
-                f"SELECT id FROM conversations WHERE site_id = ? AND status = 'assigned' {absent}",
-                (site_id, *present_agent_ids),
+                f"SELECT id FROM conversations WHERE site_id = ? AND status = 'assigned' "
+                f"AND assignee_id IN ({marks})", (site_id, *agent_ids),
             ).fetchall()
             changes = []
             for (conversation_id,) in rows:
@@ -674,10 +680,9 @@ class SQLiteStore:
         """Seconds from a conversation's start to an agent joining, over the site's most recent
         ``recent`` joined conversations; None without any."""
         row = await self._one(
-            "SELECT avg(wait) FROM (SELECT (min(m.created_at) - c.created_at) / 1000.0 AS wait "
-            "FROM conversations c JOIN messages m ON m.conversation_id = c.id "
-            "AND m.kind = 'joined' WHERE c.site_id = ? GROUP BY c.id "
-            "ORDER BY c.created_at DESC LIMIT ?)", (site_id, recent),
+            "SELECT avg(wait) FROM (SELECT (first_assigned_at - created_at) / 1000.0 AS wait "
+            "FROM conversations WHERE site_id = ? AND first_assigned_at IS NOT NULL "
+            "ORDER BY created_at DESC LIMIT ?)", (site_id, recent),
         )
         return float(row[0]) if row and row[0] is not None else None
 
@@ -707,9 +712,10 @@ class SQLiteStore:
         self, db: sqlite3.Connection, conv: Conversation, agent: Agent, now: int
     ) -> list[Message]:
         cur = db.execute(
-            "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ? "
+            "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ?, "
+            "first_assigned_at = coalesce(first_assigned_at, ?) "
             "WHERE id = ? AND assignee_id IS NULL AND status = 'waiting'",
-            (agent.id, now, conv.id),
+            (agent.id, now, now, conv.id),
         )
         if cur.rowcount != 1:
             raise ChatError(Code.ALREADY_CLAIMED, "another agent has this conversation")
