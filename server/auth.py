@@ -88,6 +88,29 @@ class Tokens:
         return data
 
 
+# --- verified identity (the site owner's backend vouches for its logged-in users) -----------
+
+
+def identity_hash(secret: str, user_id: str, expires: int) -> str:
+    """What the site's backend computes: hex HMAC-SHA256 of ``"<user id>:<expires>"`` with the
+    site's identity secret (``expires`` in Unix seconds). docs/embedding.md has the snippets."""
+    message = f"{user_id}:{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def identity_valid(secret: str, user_id: str, expires: int, given: str, now: float) -> bool:
+    """Constant-time check of a hash from the widget, and of its expiry."""
+    if expires < now:
+        return False
+    return hmac.compare_digest(identity_hash(secret, user_id, expires), given.lower())
+
+
+def verified_visitor_id(site_id: str, user_id: str) -> str:
+    """The same visitor for the same user of a site, on any device."""
+    digest = hashlib.sha256(f"{site_id}\x00{user_id}".encode()).digest()
+    return "usr_" + base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
 # --- passwords ------------------------------------------------------------------------------
 
 # scrypt with n=2**14, r=8 (16 MiB, tens of milliseconds): OWASP's minimum for scrypt.

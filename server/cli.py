@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import getpass
 import os
+import secrets
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -152,11 +153,23 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
 def cmd_site_set(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
+    if args.auto_assign is None and args.identity_secret is None and args.identity_mode is None:
+        print("nothing to change: give --auto-assign, --identity-secret or --identity-mode",
+              file=sys.stderr)
+        return 2
+    secret = {None: None, "none": "", "new": secrets.token_urlsafe(32)}[args.identity_secret]
+    auto = None if args.auto_assign is None else args.auto_assign == "on"
 
     async def run() -> None:
         async with _store(settings) as store:
-            site = await store.set_site_options(args.site, auto_assign=args.auto_assign == "on")
-            print(f"{site.id}\tauto-assign {'on' if site.auto_assign else 'off'}")
+            site = await store.set_site_options(args.site, auto_assign=auto,
+                                                identity_secret=secret,
+                                                identity_mode=args.identity_mode)
+            print(f"{site.id}\tauto-assign {'on' if site.auto_assign else 'off'}\t"
+                  f"identity {site.identity_mode}"
+                  f"{'' if site.identity_secret else ' (no secret)'}")
+            if secret:
+                print(f"identity secret (keep it on your backend only; shown once): {secret}")
 
     asyncio.run(run())
     return 0
@@ -256,7 +269,11 @@ def parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_site_create)
     change = site.add_parser("set", help="change a site's settings")
     change.add_argument("site", help="the site key")
-    change.add_argument("--auto-assign", choices=["on", "off"], required=True)
+    change.add_argument("--auto-assign", choices=["on", "off"])
+    change.add_argument("--identity-secret", choices=["new", "none"],
+                        help="new: make the secret your backend signs users with; none: drop it")
+    change.add_argument("--identity-mode", choices=["optional", "mandatory"],
+                        help="mandatory: only visitors with a valid signed identity may chat")
     change.set_defaults(func=cmd_site_set)
     site.add_parser("list").set_defaults(func=cmd_site_list)
 

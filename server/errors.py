@@ -29,6 +29,7 @@ class Close(IntEnum):
     # 4400-4499: do not reconnect unchanged
     PROTOCOL_ERROR = 4400
     UNAUTHORIZED = 4401
+    IDENTITY_REFUSED = 4402
     FORBIDDEN_ORIGIN = 4403
     HELLO_TIMEOUT = 4408
     UNSUPPORTED_VERSION = 4426
@@ -50,6 +51,8 @@ class Code(StrEnum):
     NOT_ASSIGNEE = "not_assignee"
     RESOLVED = "resolved"
     RATE_LIMITED = "rate_limited"
+    IDENTITY_REQUIRED = "identity_required"
+    BAD_IDENTITY = "bad_identity"
     INTERNAL = "internal"
 
 

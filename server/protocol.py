@@ -21,6 +21,7 @@ Role = Literal["visitor", "agent"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TOKEN_MAX = 1024
+_EMAIL_RE = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,12 @@ class Hello:
     conversation_id: str | None = None
     last_seq: int = 0
     epoch: str | None = None
+    #: Verified identity, vouched for by the site's backend (docs/embedding.md).
+    user_id: str | None = None
+    user_expires: int | None = None
+    user_hash: str | None = None
+    user_name: str | None = None
+    user_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +108,15 @@ Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Ty
          | Ping)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
-# "text" (human text, validated by validate_text), "limit" (1..200). A trailing "?" makes it
+# "text" (human text, validated by validate_text), "name" (text of at most 100 characters),
+# "ext" (an id from the site's own systems), "email", "limit" (1..200). A trailing "?" makes it
 # optional.
 _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
     "visitor": {
         "hello": (Hello, {"v": "int", "site": "id", "token": "str?", "conversation_id": "id?",
-                          "last_seq": "seq?", "epoch": "str?"}),
+                          "last_seq": "seq?", "epoch": "str?", "user_id": "ext?",
+                          "user_expires": "seq?", "user_hash": "str?", "user_name": "name?",
+                          "user_email": "email?"}),
         "send": (Send, {"id": "id", "body": "text"}),
         "open": (Open, {"id": "id", "conversation_id": "id", "last_seq": "seq?"}),
         "typing": (Typing, {"active": "bool"}),
@@ -169,7 +179,7 @@ def validate_text(value: str, max_chars: int) -> str:
 
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
-    if kind in ("id", "str", "text") and not isinstance(value, str):
+    if kind in ("id", "str", "text", "ext", "name", "email") and not isinstance(value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
     if kind == "bool" and type(value) is not bool:
         raise ChatError(Code.BAD_FRAME, f"{name} must be true or false")
@@ -183,6 +193,12 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be a non-negative integer")
     if kind == "limit" and not 1 <= value <= 200:
         raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 200")
+    if kind == "ext" and not (0 < len(value) <= 256 and value.isprintable()):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be 1-256 printable characters")
+    if kind == "email" and not _EMAIL_RE.match(value):
+        raise ChatError(Code.BAD_FRAME, f"{name} is not an email address")
+    if kind == "name":
+        return validate_text(value, 100)
     if kind == "text":
         return validate_text(value, max_chars)
     return value

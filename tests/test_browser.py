@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, FrameLocator, Page, async_playwright, expect
 
-from server.auth import hash_password
+from server.auth import hash_password, identity_hash
 from server.store import SQLiteStore
 from tests.live import PASSWORD, ROOT, ServerProcess, free_port
 
 pytestmark = pytest.mark.browser
+IDENTITY_SECRET = "browser-test-identity-secret"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
 
@@ -52,6 +53,7 @@ def sites(tmp_path: Path) -> Iterator[Sites]:
         store = SQLiteStore(db, clock=time.time)
         await store.open()
         site = await store.create_site("Acme Outdoor", [page_origin])
+        await store.set_site_options(site.id, identity_secret=IDENTITY_SECRET)
         await store.create_agent("ana@acme.test", "Ana Lima", hash_password(PASSWORD), "agent",
                                  [site.id])
         await store.close()
@@ -202,3 +204,35 @@ async def test_widget_reconnects_and_delivers_after_a_server_crash(
     await expect(frame.locator(".msg.theirs")).to_have_count(1)
     await expect(frame.locator(".msg.mine")).to_have_count(2)  # nothing doubled
     await visitor.screenshot(path=artifacts / "08-recovered.png")
+
+
+async def test_identified_visitor_is_greeted_by_name_in_the_panel(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:
+    visitor = await (await browser.new_context()).new_page()
+    await visitor.goto(sites.page_url)
+    expires = int(time.time()) + 3600
+    identity = {"id": "user-42", "name": "Maria Silva", "email": "maria@example.com",
+                "expires": expires, "hash": identity_hash(IDENTITY_SECRET, "user-42", expires)}
+    await visitor.evaluate("identity => LiveChat('identify', identity)", identity)
+    frame = await open_widget(visitor)
+    await frame.get_by_label("Message").fill("Where is my order?")
+    await frame.get_by_label("Message").press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    agent = await agent_page(browser, sites)
+    await expect(agent.locator(".item .name")).to_have_text("Maria Silva")
+
+    # The same user on another device (a fresh browser context) sees the conversation.
+    other = await (await browser.new_context()).new_page()
+    await other.goto(sites.page_url)
+    await other.evaluate("identity => LiveChat('identify', identity)", identity)
+    frame2 = await open_widget(other)
+    await expect(frame2.locator(".msg.mine .body")).to_have_text("Where is my order?")
+    # A forged identity is refused, and the visitor is told why.
+    third = await (await browser.new_context()).new_page()
+    await third.goto(sites.page_url)
+    await third.evaluate("identity => LiveChat('identify', identity)",
+                         {**identity, "id": "user-1"})
+    frame3 = await open_widget(third)
+    await expect(frame3.locator("#banner")).to_have_text(
+        "Please sign in on this site to chat with us.")
+    await other.screenshot(path=artifacts / "09-identified-other-device.png")

@@ -32,7 +32,14 @@ def test_sites_and_agents(tmp_path: Path) -> None:
     assert f"{site_id}\tAcme\thttps://acme.test http://localhost:3000\tauto-assign off" in (
         listed.stdout)
     changed = livechat("site", "set", site_id, "--auto-assign", "on", db=db)
-    assert changed.stdout.strip() == f"{site_id}\tauto-assign on"
+    assert changed.stdout.strip() == f"{site_id}\tauto-assign on\tidentity optional (no secret)"
+    refused = livechat("site", "set", site_id, "--identity-mode", "mandatory", db=db)
+    assert refused.returncode == 2 and "needs an identity secret" in refused.stderr
+    secured = livechat("site", "set", site_id, "--identity-secret", "new", "--identity-mode",
+                       "mandatory", db=db)
+    assert f"{site_id}\tauto-assign on\tidentity mandatory\n" in secured.stdout
+    assert re.search(r"identity secret .*: [A-Za-z0-9_-]{43}$", secured.stdout.strip())
+    assert livechat("site", "set", site_id, db=db).returncode == 2
     assert "auto-assign on" in livechat("site", "list", db=db).stdout
     bad = livechat("site", "create", "X", "--origin", "https://x.test/path", db=db)
     assert bad.returncode == 2 and "not an origin" in bad.stderr

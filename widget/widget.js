@@ -15,6 +15,7 @@
   var storeKey = "livechat:" + site;
   var queued = (w.LiveChat && w.LiveChat.q) || [];
   var handlers = {};
+  var identity = null;   // {id, name, email, expires, hash} from LiveChat('identify', …)
   var host, root, button, badge, panel, frame, frameReady = false, isOpen = false, unread = 0;
 
   function load() {
@@ -97,7 +98,7 @@
     var m = event.data || {};
     if (m.type === "ready") {
       frameReady = true;
-      post({ type: "init", token: load().token || null, open: isOpen });
+      post({ type: "init", token: load().token || null, open: isOpen, identity: identity });
     }
     else if (m.type === "token") save({ token: m.token || null });
     else if (m.type === "close") close();
@@ -110,6 +111,15 @@
     else if (command === "toggle") toggle();
     else if (command === "on" && typeof arguments[2] === "function") {
       (handlers[arg] = handlers[arg] || []).push(arguments[2]);
+    } else if (command === "identify" && arg && arg.id) {
+      identity = { id: String(arg.id), expires: arg.expires, hash: arg.hash,
+                   name: arg.name, email: arg.email };
+      post({ type: "identify", identity: identity });
+    } else if (command === "reset") {
+      // The site's user logged out: forget the visitor on this browser.
+      identity = null;
+      save({ token: null });
+      post({ type: "reset" });
     }
   }
   function start() {

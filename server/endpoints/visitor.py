@@ -5,12 +5,19 @@ from __future__ import annotations
 from starlette.websockets import WebSocket
 
 from server import protocol
-from server.auth import TokenError, VisitorIdentity, new_id, origin_allowed
+from server.auth import (
+    TokenError,
+    VisitorIdentity,
+    identity_valid,
+    new_id,
+    origin_allowed,
+    verified_visitor_id,
+)
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, status_channel, visitor_channel
 from server.protocol import Frame, Hello, Open, Send, Typing
 from server.routing import presence_key
-from server.store import Conversation
+from server.store import Conversation, Site
 
 from .session import Refuse, Session
 
@@ -32,7 +39,12 @@ class VisitorSession(Session):
         site = await ctx.store.site(hello.site or "")
         if site is None:
             raise Refuse(Close.PROTOCOL_ERROR, Code.NOT_FOUND, "no such site")
-        if hello.token:
+        if hello.user_id is not None:
+            self.who = await self._verified(site, hello)
+        elif site.identity_mode == "mandatory":
+            raise Refuse(Close.IDENTITY_REFUSED, Code.IDENTITY_REQUIRED,
+                         "this site asks you to sign in before chatting")
+        elif hello.token:
             try:
                 self.who = ctx.tokens.visitor(hello.token, ctx.settings.visitor_token_max_age)
             except TokenError:
@@ -54,6 +66,7 @@ class VisitorSession(Session):
             "token": ctx.tokens.visitor_token(self.who),  # refreshed on every connect
             "epoch": ctx.store.epoch,
             "site": {"id": site.id, "name": site.name},
+            "verified": self.who.visitor_id.startswith("usr_"),
             "agents_online": bool(online),
             "conversation": current.visitor_state() if current else None,
             "queue": queue,
@@ -65,6 +78,20 @@ class VisitorSession(Session):
         if current is not None:
             same = hello.conversation_id == current.id and hello.epoch == ctx.store.epoch
             await self._watch(current, hello.last_seq if same else 0)
+
+    async def _verified(self, site: Site, hello: Hello) -> VisitorIdentity:
+        """A user of the site that its backend vouched for: the same visitor on any device."""
+        assert hello.user_id is not None
+        secret = site.identity_secret
+        if (not secret or hello.user_hash is None or hello.user_expires is None
+                or not identity_valid(secret, hello.user_id, hello.user_expires, hello.user_hash,
+                                      self.ctx.clock())):
+            raise Refuse(Close.IDENTITY_REFUSED, Code.BAD_IDENTITY,
+                         "the identity is forged, expired or not expected here")
+        who = VisitorIdentity(site.id, verified_visitor_id(site.id, hello.user_id))
+        await self.ctx.store.upsert_visitor(site.id, who.visitor_id, hello.user_id,
+                                            hello.user_name, hello.user_email)
+        return who
 
     async def _watch(self, conversation: Conversation, last_seq: int) -> None:
         self.conversation_id = conversation.id

@@ -97,4 +97,14 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE client_msg_id IS NOT NULL;
     CREATE INDEX conversations_assignee ON conversations(assignee_id, status);
     """,
+    # 3: verified identity — a per-site secret and mode; who a verified visitor is.
+    """
+    ALTER TABLE sites ADD COLUMN identity_secret TEXT;
+    ALTER TABLE sites ADD COLUMN identity_mode TEXT NOT NULL DEFAULT 'optional'
+        CHECK (identity_mode IN ('optional', 'mandatory'));
+    ALTER TABLE visitors ADD COLUMN external_id TEXT;
+    ALTER TABLE visitors ADD COLUMN name TEXT;
+    ALTER TABLE visitors ADD COLUMN email TEXT;
+    ALTER TABLE visitors ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -23,6 +23,10 @@ class Site:
     #: Waiting conversations go to the least busy online agent with room, instead of waiting to be
     #: claimed.
     auto_assign: bool = False
+    #: Shared with the site's backend, which signs its users' ids with it (verified identity).
+    identity_secret: str | None = None
+    #: "mandatory": a visitor without a valid signed identity cannot chat at all.
+    identity_mode: Literal["optional", "mandatory"] = "optional"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +60,18 @@ class Conversation:
     last_message: str
     created_at: int
     updated_at: int
+    visitor_name: str | None = None
+    visitor_email: str | None = None
+    visitor_verified: bool = False
 
     def summary(self) -> dict[str, Any]:
         """What an agent's inbox shows."""
         return {
             "id": self.id,
             "site_id": self.site_id,
-            "visitor": {"id": self.visitor_id, "name": visitor_display_name(self.visitor_id)},
+            "visitor": {"id": self.visitor_id,
+                        "name": self.visitor_name or visitor_display_name(self.visitor_id),
+                        "email": self.visitor_email, "verified": self.visitor_verified},
             "status": self.status,
             "assignee": (
                 {"id": self.assignee_id, "name": self.assignee_name} if self.assignee_id else None

@@ -46,9 +46,12 @@ Choose = Callable[[Iterable[Load], str | None], str | None]
 
 _CONV_COLS = (
     "c.id, c.site_id, c.visitor_id, c.status, c.assignee_id, a.name, c.last_seq, c.last_message, "
-    "c.created_at, c.updated_at"
+    "c.created_at, c.updated_at, v.name, v.email, coalesce(v.verified, 0)"
 )
-_CONV_FROM = "conversations c LEFT JOIN agents a ON a.id = c.assignee_id"
+_CONV_FROM = (
+    "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
+    "LEFT JOIN visitors v ON v.id = c.visitor_id"
+)
 _MSG_COLS = (
     "conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body, "
     "created_at"
@@ -66,7 +69,8 @@ class StoreClosed(RuntimeError):
 
 
 def _conversation(row: Sequence[Any]) -> Conversation:
-    return Conversation(*row)
+    return Conversation(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                        row[9], row[10], row[11], bool(row[12]))
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -74,7 +78,7 @@ def _message(row: Sequence[Any]) -> Message:
 
 
 def _site(row: Sequence[Any]) -> Site:
-    return Site(row[0], row[1], tuple(orjson.loads(row[2])), row[3], bool(row[4]))
+    return Site(row[0], row[1], tuple(orjson.loads(row[2])), row[3], bool(row[4]), row[5], row[6])
 
 
 def _agent(row: Sequence[Any]) -> Agent:
@@ -422,6 +426,23 @@ class SQLiteStore:
 
         return await self._submit(op)
 
+    async def upsert_visitor(self, site_id: str, visitor_id: str, external_id: str,
+                             name: str | None, email: str | None) -> None:
+        """Record who a verified visitor is (what the site's backend vouched for)."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO visitors(id, site_id, created_at, external_id, name, email, verified) "
+                "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET "
+                "external_id = excluded.external_id, verified = 1, "
+                "name = coalesce(excluded.name, visitors.name), "
+                "email = coalesce(excluded.email, visitors.email)",
+                (visitor_id, site_id, now, external_id, name, email),
+            )
+
+        await self._submit(op)
+
     # --- writes: the conversation ------------------------------------------------------------
 
     async def append_visitor_message(
@@ -567,13 +588,30 @@ class SQLiteStore:
 
     # --- routing -----------------------------------------------------------------------------
 
-    async def set_site_options(self, site_id: str, *, auto_assign: bool) -> Site:
+    async def set_site_options(
+        self, site_id: str, *, auto_assign: bool | None = None,
+        identity_secret: str | None = None, identity_mode: str | None = None,
+    ) -> Site:
+        """Change what is given; ``identity_secret=""`` removes the secret."""
+        if identity_mode not in (None, "optional", "mandatory"):
+            raise ValueError("identity mode is optional or mandatory")
+
         def op(db: sqlite3.Connection) -> Site:
-            cur = db.execute("UPDATE sites SET auto_assign = ? WHERE id = ?",
-                             (int(auto_assign), site_id))
-            if cur.rowcount != 1:
+            if db.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone() is None:
                 raise ValueError(f"no such site: {site_id}")
-            return _site(db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)).fetchone())
+            if auto_assign is not None:
+                db.execute("UPDATE sites SET auto_assign = ? WHERE id = ?",
+                           (int(auto_assign), site_id))
+            if identity_secret is not None:
+                db.execute("UPDATE sites SET identity_secret = ? WHERE id = ?",
+                           (identity_secret or None, site_id))
+            if identity_mode is not None:
+                db.execute("UPDATE sites SET identity_mode = ? WHERE id = ?",
+                           (identity_mode, site_id))
+            site = _site(db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)).fetchone())
+            if site.identity_mode == "mandatory" and not site.identity_secret:
+                raise ValueError("mandatory identity needs an identity secret")
+            return site
 
         return await self._submit(op)
 

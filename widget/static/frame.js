@@ -9,6 +9,7 @@
   var list = $("messages"), input = $("input"), statusLine = $("status"), banner = $("banner");
 
   var token = null, epoch = null, conversationId = null, agentsOnline = false, assignee = null;
+  var identity = null;     // the site's signed identity for its logged-in user, if any
   var lastSeq = {};        // conversation id -> highest seq rendered
   var outbox = [];         // [{id, body, node}] sent but not acknowledged, resent on reconnect
   var resolved = false;
@@ -172,6 +173,7 @@
   function onState(state, code) {
     if (state === "online") showBanner("");
     else if (state === "reconnecting") showBanner("Reconnecting…");
+    else if (state === "failed" && code === 4402) showBanner("Please sign in on this site to chat with us.");
     else if (state === "failed") showBanner("Chat is unavailable here (" + code + ").");
   }
 
@@ -214,6 +216,13 @@
       hello: function () {
         var frame = { type: "hello", v: 1, site: site };
         if (token) frame.token = token;
+        if (identity) {
+          frame.user_id = identity.id;
+          frame.user_expires = identity.expires;
+          frame.user_hash = identity.hash;
+          if (identity.name) frame.user_name = identity.name;
+          if (identity.email) frame.user_email = identity.email;
+        }
         if (conversationId) {
           frame.conversation_id = conversationId;
           frame.last_seq = lastSeq[conversationId] || 0;
@@ -249,8 +258,16 @@
     var m = event.data || {};
     if (m.type === "init" && !started) {
       started = true;
+      identity = m.identity || null;
       start(typeof m.token === "string" ? m.token : null);
       if (m.open) input.focus();
+    } else if (m.type === "identify" || m.type === "reset") {
+      // Someone else now: start over with a new hello.
+      identity = m.type === "identify" ? m.identity : null;
+      token = null; conversationId = null; epoch = null;
+      while (list.firstChild) list.removeChild(list.firstChild);
+      outbox = []; lastSeq = {};
+      if (started) socket.restart();
     } else if (m.type === "open") {
       input.focus();
     }

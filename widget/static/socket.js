@@ -95,6 +95,20 @@
     this.schedule();
   };
 
+  /** Start afresh at once (a new hello): the page's user changed. */
+  ChatSocket.prototype.restart = function () {
+    var ws = this.ws;
+    this.ws = null;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.attempt = 0;
+    this.stopped = false;
+    if (ws) { try { ws.close(); } catch (e) { /* already closing */ } }
+    this.connect();
+  };
+
   ChatSocket.prototype.send = function (frame) {
     if (!this.ws || this.ws.readyState !== 1) return false;
     this.ws.send(JSON.stringify(frame));
