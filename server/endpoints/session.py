@@ -104,6 +104,10 @@ class Session:
         pump = asyncio.create_task(self.conn.pump(self._send, self.ctx.store),
                                    name=f"pump-{self.conn.id}")
         done, _ = await asyncio.wait({reader, pump}, return_when=asyncio.FIRST_COMPLETED)
+        if reader in done and self.conn.stopping and not pump.done():
+            # The reader asked to close (flooding): the pump sends what is queued, then closes.
+            await asyncio.wait({pump}, timeout=5)
+            done = {task for task in (reader, pump) if task.done()}
         for task in (reader, pump):
             if task not in done:
                 task.cancel()

@@ -507,7 +507,7 @@ class SQLiteStore:
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
             appended: list[Message] = []
             if conv.assignee_id is None:
-                appended.extend(self._claim(db, conv, agent, now))
+                appended.extend(self._claim(db, conv, agent.id, agent.name, now))
             elif conv.assignee_id != agent.id:
                 raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
             appended.append(self._append(db, conversation_id, client_msg_id, "text", "agent",
@@ -527,7 +527,7 @@ class SQLiteStore:
                 return Change(conv, (), duplicate=True)
             if conv.status == "resolved":
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
-            events = self._claim(db, conv, agent, now)
+            events = self._claim(db, conv, agent.id, agent.name, now)
             return Change(self._load_conversation(db, conversation_id), tuple(events))
 
         return await self._submit(op)
@@ -663,8 +663,7 @@ class SQLiteStore:
                 if chosen is None:
                     break
                 conv = self._load_conversation(db, conversation_id)
-                agent = Agent(chosen, "", names[chosen], "", "agent", True, 0, 0)
-                events = self._claim(db, conv, agent, now)
+                events = self._claim(db, conv, chosen, names[chosen], now)
                 db.execute("UPDATE agents SET last_assigned_at = ? WHERE id = ?", (now, chosen))
                 old = loads[chosen]
                 loads[chosen] = Load(chosen, old.active + 1, old.capacity, now)
@@ -747,17 +746,17 @@ class SQLiteStore:
         return Change(self._load_conversation(db, old.conversation_id), (old,), duplicate=True)
 
     def _claim(
-        self, db: sqlite3.Connection, conv: Conversation, agent: Agent, now: int
+        self, db: sqlite3.Connection, conv: Conversation, agent_id: str, agent_name: str, now: int
     ) -> list[Message]:
         cur = db.execute(
             "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ?, "
             "first_assigned_at = coalesce(first_assigned_at, ?) "
             "WHERE id = ? AND assignee_id IS NULL AND status = 'waiting'",
-            (agent.id, now, now, conv.id),
+            (agent_id, now, now, conv.id),
         )
         if cur.rowcount != 1:
             raise ChatError(Code.ALREADY_CLAIMED, "another agent has this conversation")
-        return [self._append(db, conv.id, None, "joined", "agent", agent.id, agent.name, "", now)]
+        return [self._append(db, conv.id, None, "joined", "agent", agent_id, agent_name, "", now)]
 
     def _append(
         self, db: sqlite3.Connection, conversation_id: str, client_msg_id: str | None, kind: Any,
