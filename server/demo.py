@@ -21,7 +21,7 @@ PAGE = """<!doctype html>
   main {{ max-width: 760px; margin: 40px auto; padding: 0 20px; }}
   .card {{ background: #fff; border: 1px solid #e5dfd3; border-radius: 8px; padding: 20px;
            margin-bottom: 16px; }}
-  code {{ background: #eee; padding: 2px 4px; }}
+  code {{ background: #eee; padding: 2px 4px; overflow-wrap: anywhere; }}
 </style>
 </head>
 <body>

@@ -236,3 +236,63 @@ async def test_identified_visitor_is_greeted_by_name_in_the_panel(
     await expect(frame3.locator("#banner")).to_have_text(
         "Please sign in on this site to chat with us.")
     await other.screenshot(path=artifacts / "09-identified-other-device.png")
+
+
+AXE = ROOT / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def axe_violations(page: Page, frame_url_part: str) -> list[str]:
+    """Run axe-core (installed from npm by scripts/test) in the chat frame and the host page."""
+    assert AXE.is_file(), "axe-core is missing: scripts/test installs it with npm"
+    source = AXE.read_text()
+    found = []
+    for target in [page.main_frame, *[f for f in page.frames if frame_url_part in f.url]]:
+        await target.evaluate(source)
+        result = await target.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+        found += result
+    return found
+
+
+async def test_the_open_widget_has_no_accessibility_violations_on_a_phone(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:
+    phone = await browser.new_context(viewport={"width": 390, "height": 844},
+                                      device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = await phone.new_page()
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    await frame.get_by_label("Message").fill("Olá")
+    await frame.get_by_label("Message").press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    # Full screen on a phone, and 16 px inputs so that iOS does not zoom.
+    box = await page.locator("iframe[title=Chat]").bounding_box()
+    assert box is not None and box["width"] == 390 and box["height"] == 844
+    size = await frame.get_by_label("Message").evaluate("e => getComputedStyle(e).fontSize")
+    assert size == "16px"
+    await page.screenshot(path=artifacts / "10-phone.png")
+    assert await axe_violations(page, "/widget/frame") == []
+    # Escape closes and gives focus back to the launcher.
+    await frame.get_by_label("Message").press("Escape")
+    launcher = page.get_by_role("button", name="Open chat")
+    await expect(launcher).to_be_focused()
+
+
+async def test_the_widget_speaks_the_visitors_language(browser: Browser, sites: Sites,
+                                                       artifacts: Path) -> None:
+    portuguese = await (await browser.new_context(locale="pt-PT")).new_page()
+    await portuguese.goto(sites.page_url)
+    await portuguese.get_by_role("button", name="Abrir conversa").click()
+    frame = portuguese.frame_locator("iframe[title=Chat]")
+    await expect(frame.get_by_label("Mensagem")).to_have_attribute(
+        "placeholder", "Escreva uma mensagem…")
+    await expect(frame.locator("#status")).to_have_text(
+        "Deixe uma mensagem e responderemos assim que possível.")
+    await portuguese.evaluate("LiveChat('locale', 'el')")  # the site switches it at run time
+    await expect(frame.get_by_label("Μήνυμα")).to_have_attribute(
+        "placeholder", "Γράψτε ένα μήνυμα…")
+    await frame.get_by_label("Μήνυμα").fill("مرحبا، هل يمكنك مساعدتي؟")  # right-to-left text
+    await frame.get_by_label("Μήνυμα").press("Enter")
+    body = frame.locator(".msg.mine:not(.pending) .body")
+    await expect(body).to_have_css("unicode-bidi", "plaintext")
+    await portuguese.screenshot(path=artifacts / "11-greek-with-arabic-text.png")

@@ -16,6 +16,15 @@
   var queued = (w.LiveChat && w.LiveChat.q) || [];
   var handlers = {};
   var identity = null;   // {id, name, email, expires, hash} from LiveChat('identify', …)
+  var lang = script.getAttribute("data-lang") || navigator.language || "en";
+  // The launcher's own words: [open, close, unread]; the frame has the rest (i18n.js).
+  var WORDS = {
+    en: ["Open chat", "Close chat", "unread"], pt: ["Abrir conversa", "Fechar conversa", "por ler"],
+    el: ["Άνοιγμα συνομιλίας", "Κλείσιμο συνομιλίας", "μη αναγνωσμένα"],
+    es: ["Abrir chat", "Cerrar chat", "sin leer"], fr: ["Ouvrir la discussion", "Fermer la discussion", "non lus"],
+    de: ["Chat öffnen", "Chat schließen", "ungelesen"]
+  };
+  function word(i) { return (WORDS[lang.toLowerCase().split("-")[0]] || WORDS.en)[i]; }
   var host, root, button, badge, panel, frame, frameReady = false, isOpen = false, unread = 0;
 
   function load() {
@@ -44,7 +53,7 @@
     root = host.attachShadow({ mode: "open" });
     el("link", { rel: "stylesheet", href: origin + "/widget/static/launcher.css" }, root);
     panel = el("div", { "class": "panel", role: "dialog", "aria-label": "Chat", hidden: "" }, root);
-    button = el("button", { "class": "launcher", type: "button", "aria-label": "Open chat",
+    button = el("button", { "class": "launcher", type: "button", "aria-label": word(0),
                             "aria-expanded": "false" }, root);
     var svg = d.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
@@ -62,7 +71,7 @@
     unread = n;
     badge.textContent = n > 9 ? "9+" : String(n);
     if (n > 0) badge.removeAttribute("hidden"); else badge.setAttribute("hidden", "");
-    button.setAttribute("aria-label", n > 0 ? "Open chat, " + n + " unread" : "Open chat");
+    if (!isOpen) button.setAttribute("aria-label", n > 0 ? word(0) + ", " + n + " " + word(2) : word(0));
     emit("unread", n);
   }
 
@@ -72,12 +81,12 @@
     if (!frame) {
       frame = el("iframe", {
         title: "Chat", src: origin + "/widget/frame?site=" + encodeURIComponent(site) +
-          "&parent=" + encodeURIComponent(w.location.origin)
+          "&parent=" + encodeURIComponent(w.location.origin) + "&lang=" + encodeURIComponent(lang)
       }, panel);
     }
     panel.removeAttribute("hidden");
     button.setAttribute("aria-expanded", "true");
-    button.setAttribute("aria-label", "Close chat");
+    button.setAttribute("aria-label", word(1));
     post({ type: "open" });
     setUnread(0);
     emit("open");
@@ -87,6 +96,7 @@
     isOpen = false;
     panel.setAttribute("hidden", "");
     button.setAttribute("aria-expanded", "false");
+    button.setAttribute("aria-label", word(0));
     post({ type: "closed" });
     button.focus();
     emit("close");
@@ -115,6 +125,10 @@
       identity = { id: String(arg.id), expires: arg.expires, hash: arg.hash,
                    name: arg.name, email: arg.email };
       post({ type: "identify", identity: identity });
+    } else if (command === "locale" && typeof arg === "string") {
+      lang = arg;
+      button.setAttribute("aria-label", isOpen ? word(1) : word(0));
+      post({ type: "locale", lang: lang });
     } else if (command === "reset") {
       // The site's user logged out: forget the visitor on this browser.
       identity = null;

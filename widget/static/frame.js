@@ -6,6 +6,16 @@
   var parentOrigin = params.get("parent") || "";
   var embedded = window.parent !== window;
   var $ = function (id) { return document.getElementById(id); };
+  var t = ChatI18n.t;
+  function localize(tag) {
+    ChatI18n.use(tag || navigator.language);
+    $("input").placeholder = t("placeholder");
+    document.querySelector("label[for=input]").textContent = t("message");
+    $("send").setAttribute("aria-label", t("send"));
+    $("close").setAttribute("aria-label", t("close"));
+    $("messages").setAttribute("aria-label", t("conversation"));
+  }
+  localize(params.get("lang"));
   var list = $("messages"), input = $("input"), statusLine = $("status"), banner = $("banner");
 
   var token = null, epoch = null, conversationId = null, agentsOnline = false, assignee = null;
@@ -35,18 +45,18 @@
 
   function minutes(seconds) {
     var m = Math.max(1, Math.round(seconds / 60));
-    return m === 1 ? "about a minute" : "about " + m + " minutes";
+    return m === 1 ? t("minute") : t("minutes", { n: m });
   }
 
   function renderStatus() {
-    if (assignee && !resolved) statusLine.textContent = assignee + " is answering";
+    if (assignee && !resolved) statusLine.textContent = t("answering", { name: assignee });
     else if (queue && !resolved) {
-      statusLine.textContent = (queue.position === 1 ? "You're next" :
-        "You're number " + queue.position + " in the queue") +
+      statusLine.textContent = (queue.position === 1 ? t("next") :
+        t("position", { n: queue.position })) +
         (queue.expected_wait !== null ? " · " + minutes(queue.expected_wait) : "");
     }
-    else if (agentsOnline) statusLine.textContent = "We're online. Ask us anything.";
-    else statusLine.textContent = "Leave a message and we'll reply as soon as we can.";
+    else if (agentsOnline) statusLine.textContent = t("online");
+    else statusLine.textContent = t("offline");
   }
 
   function bubble(kind, text, meta) {
@@ -71,7 +81,7 @@
     if (m.kind === "text") {
       var mine = m.author.type === "visitor";
       item = bubble(mine ? "mine" : "theirs", m.body,
-                    (mine ? "" : (m.author.name || "Agent") + " · ") + time(m.at));
+                    (mine ? "" : (m.author.name || t("agent")) + " · ") + time(m.at));
       if (mine) {
         outbox = outbox.filter(function (p) {
           if (p.id !== m.id) return true;
@@ -85,14 +95,13 @@
       assignee = m.author.name;
       resolved = false;
       queue = null;
-      item = notice((m.author.name || "An agent") +
-        (m.kind === "joined" ? " joined the conversation" : " took over the conversation"));
+      item = notice(t(m.kind, { name: m.author.name || t("agent") }));
     } else if (m.kind === "requeued") {
       assignee = null;
-      item = notice("We're finding someone else to help you.");
+      item = notice(t("requeued"));
     } else if (m.kind === "resolved") {
       resolved = true;
-      item = notice("This conversation was marked as resolved. Write again any time.");
+      item = notice(t("resolved"));
     }
     if (!item) return;
     item.setAttribute("data-seq", m.seq);
@@ -133,7 +142,7 @@
       agentsOnline = f.agents_online;
       renderStatus();
     } else if (f.type === "typing") {
-      if (f.author.type === "agent") showTyping(f.active ? (f.author.name || "Agent") : null);
+      if (f.author.type === "agent") showTyping(f.active ? (f.author.name || t("agent")) : null);
     } else if (f.type === "queue") {
       if (f.conversation_id === conversationId && !assignee) {
         queue = { position: f.position, expected_wait: f.expected_wait };
@@ -154,14 +163,14 @@
   function failed(f) {
     var pending = outbox.filter(function (p) { return p.id === f.id; })[0];
     if (f.code === "rate_limited") {
-      showBanner("You're sending messages quickly; we'll send yours in a moment.");
+      showBanner(t("slowDown"));
       setTimeout(flush, 2000);
       return;
     }
     if (pending) {
       outbox = outbox.filter(function (p) { return p !== pending; });
       pending.node.classList.add("failed");
-      pending.node.querySelector(".meta").textContent = "Not sent: " + f.message;
+      pending.node.querySelector(".meta").textContent = t("notSent", { why: f.message });
     }
   }
 
@@ -172,9 +181,9 @@
 
   function onState(state, code) {
     if (state === "online") showBanner("");
-    else if (state === "reconnecting") showBanner("Reconnecting…");
-    else if (state === "failed" && code === 4402) showBanner("Please sign in on this site to chat with us.");
-    else if (state === "failed") showBanner("Chat is unavailable here (" + code + ").");
+    else if (state === "reconnecting") showBanner(t("reconnecting"));
+    else if (state === "failed" && code === 4402) showBanner(t("signIn"));
+    else if (state === "failed") showBanner(t("unavailable", { code: code }));
   }
 
   var typingTimer = null, typingNode = null;
@@ -185,7 +194,7 @@
       typingNode.setAttribute("aria-live", "off");
       list.parentNode.insertBefore(typingNode, list.nextSibling);
     }
-    typingNode.textContent = name ? name + " is typing…" : "";
+    typingNode.textContent = name ? t("typing", { name: name }) : "";
     if (name) typingTimer = setTimeout(function () { showTyping(null); }, 6000);
   }
 
@@ -201,7 +210,7 @@
     if (event) event.preventDefault();
     var body = input.value;
     if (!body.trim()) return;
-    var pending = { id: ChatSocket.newId(), body: body, node: bubble("mine pending", body, "Sending…") };
+    var pending = { id: ChatSocket.newId(), body: body, node: bubble("mine pending", body, t("sending")) };
     outbox.push(pending);
     list.appendChild(pending.node);
     scroll();
@@ -270,6 +279,9 @@
       if (started) socket.restart();
     } else if (m.type === "open") {
       input.focus();
+    } else if (m.type === "locale") {
+      localize(m.lang);
+      renderStatus();
     }
   });
   if (embedded && parentOrigin) toParent({ type: "ready" });
