@@ -142,5 +142,6 @@ class Change:
 
 
 def visitor_display_name(visitor_id: str) -> str:
-    tail = visitor_id.rsplit("_", 1)[-1]
+    """A short, stable name for an anonymous visitor ("Visitor K7QX")."""
+    tail = "".join(ch for ch in visitor_id.split("_", 1)[-1] if ch.isalnum())
     return f"Visitor {tail[:4].upper()}"
