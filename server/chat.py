@@ -100,6 +100,12 @@ class Chat:
             "active": active,
         }))
 
+    async def visitor_presence(self, conversation_id: str, online: bool) -> None:
+        """Ephemeral, like typing: the visitor's chat frame opened or the last one closed."""
+        await self.broker.publish(conversation_channel(conversation_id), orjson.dumps({
+            "type": "presence", "conversation_id": conversation_id, "visitor_online": online,
+        }))
+
     async def publish(self, change: Change) -> None:
         """Ring the doorbell for a committed change (nothing for a duplicate)."""
         if change.duplicate:

@@ -144,7 +144,8 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
 SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
     "visitor": ("welcome", "message", "ack", "conversation", "queue", "availability", "typing",
                 "error", "pong"),
-    "agent": ("welcome", "message", "ack", "conversation", "inbox", "typing", "error", "pong"),
+    "agent": ("welcome", "message", "ack", "conversation", "inbox", "typing", "presence", "error",
+              "pong"),
 }
 
 

@@ -57,6 +57,11 @@ def presence_key(site_id: str) -> str:
     return f"agents:{site_id}"
 
 
+def visitor_presence_key(visitor_id: str) -> str:
+    """A visitor's open chat frames (tabs), for agents to see whether they are still there."""
+    return f"visitor:{visitor_id}"
+
+
 def connected_key(site_id: str) -> str:
     """Agents with a live panel, available or away (``presence_key`` has only the available)."""
     return f"agents-connected:{site_id}"

@@ -446,3 +446,17 @@ async def test_agents_of_a_killed_process_show_offline_within_the_bound(
     await v.of_type("availability", agents_online=False)
     assert time.monotonic() - killed_at < 0.5 + 0.2 + 5
     await v.close()
+
+
+async def test_agents_see_whether_the_visitor_is_still_there(cluster: Cluster) -> None:
+    v, welcome = await visitor(cluster.a, cluster.seeded.site_id)
+    conv = (await v.request({"type": "send", "id": "m", "body": "hi"}))["conversation_id"]
+    ana, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
+    opened = await ana.request({"type": "open", "id": "o", "conversation_id": conv})
+    assert opened["visitor_online"] is True
+    await v.close()  # the visitor's only tab closes
+    assert (await ana.of_type("presence"))["visitor_online"] is False
+    back, _ = await visitor(cluster.b, cluster.seeded.site_id, token=welcome["token"])
+    assert (await ana.of_type("presence"))["visitor_online"] is True
+    for c in (back, ana):
+        await c.close()

@@ -172,6 +172,11 @@
     box.scrollTop = box.scrollHeight;
   }
 
+  function showVisitorOnline(online) {
+    $("visitor-online").textContent = online ? "online" : "offline";
+    $("visitor-online").className = "presence " + (online ? "on" : "off");
+  }
+
   function notice(text) {
     $("notice").textContent = text;
     $("notice").hidden = !text;
@@ -242,6 +247,8 @@
       conversations[f.conversation.id] = f.conversation;
       renderList();
       if (f.conversation.id === current) renderHead();
+    } else if (f.type === "presence") {
+      if (f.conversation_id === current) showVisitorOnline(f.visitor_online);
     } else if (f.type === "typing") {
       if (f.conversation_id === current && f.author.type === "visitor") {
         clearTimeout(typingTimer);
@@ -260,6 +267,9 @@
         away = f.away;
         $("away").textContent = away ? "Away" : "Available";
         $("away").setAttribute("aria-pressed", away ? "true" : "false");
+      }
+      if (typeof f.visitor_online === "boolean" && f.conversation && f.conversation.id === current) {
+        showVisitorOnline(f.visitor_online);
       }
       if (f.conversation && f.conversation.id) {
         conversations[f.conversation.id] = f.conversation;

@@ -25,7 +25,7 @@ from server.protocol import (
     Transfer,
     Typing,
 )
-from server.routing import connected_key, presence_key
+from server.routing import connected_key, presence_key, visitor_presence_key
 from server.store import Agent, Change
 
 from .context import AGENT_COOKIE, Context
@@ -126,7 +126,9 @@ class AgentSession(Session):
                 raise ChatError(Code.NOT_FOUND, "no such conversation")
             # Subscribed before the ack: once acknowledged, live frames (typing too) arrive.
             await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
-            self.conn.send(protocol.ack(frame.id, conversation=conversation.summary()))
+            online = await self.ctx.presence.members(visitor_presence_key(conversation.visitor_id))
+            self.conn.send(protocol.ack(frame.id, conversation=conversation.summary(),
+                                        visitor_online=bool(online)))
             self.conn.watch(conversation.id, frame.last_seq)
             return None
         if isinstance(frame, Leave):

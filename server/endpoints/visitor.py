@@ -16,7 +16,7 @@ from server.auth import (
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, status_channel, visitor_channel
 from server.protocol import Frame, Hello, Open, Send, Typing
-from server.routing import presence_key
+from server.routing import presence_key, visitor_presence_key
 from server.store import Conversation, Site
 
 from .session import Refuse, Session
@@ -53,6 +53,7 @@ class VisitorSession(Session):
                 raise Refuse(Close.UNAUTHORIZED, None, "token belongs to another site")
         else:
             self.who = VisitorIdentity(site.id, new_id("vis"))
+        await self.heartbeat()
         await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
         await ctx.hub.subscribe(self.conn, status_channel(site.id))
         current = await ctx.store.current_conversation(self.who.visitor_id)
@@ -79,6 +80,18 @@ class VisitorSession(Session):
             same = hello.conversation_id == current.id and hello.epoch == ctx.store.epoch
             await self._watch(current, hello.last_seq if same else 0)
 
+    async def heartbeat(self) -> None:
+        await self.ctx.presence.touch(visitor_presence_key(self.who.visitor_id), self.conn.id,
+                                      self.ctx.settings.presence_ttl)
+
+    async def stop(self) -> None:
+        if not hasattr(self, "who"):
+            return
+        key = visitor_presence_key(self.who.visitor_id)
+        await self.ctx.presence.remove(key, self.conn.id)
+        if self.conversation_id is not None and not await self.ctx.presence.members(key):
+            await self.ctx.chat.visitor_presence(self.conversation_id, False)
+
     async def _verified(self, site: Site, hello: Hello) -> VisitorIdentity:
         """A user of the site that its backend vouched for: the same visitor on any device."""
         assert hello.user_id is not None
@@ -94,6 +107,8 @@ class VisitorSession(Session):
         return who
 
     async def _watch(self, conversation: Conversation, last_seq: int) -> None:
+        if self.conversation_id != conversation.id:
+            await self.ctx.chat.visitor_presence(conversation.id, True)
         self.conversation_id = conversation.id
         await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
         self.conn.watch(conversation.id, last_seq)
