@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -112,6 +113,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(NoSniff)
+    # The loader and the frame's files go out compressed (WebSockets are not touched).
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     return app
 
 

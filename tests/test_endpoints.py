@@ -183,3 +183,19 @@ async def test_origins_are_checked(server: ServerProcess, seeded: Seed) -> None:
     assert await v.closed() == 4403
     anonymous = await Client.open(f"{server.ws}/ws/agent", origin=server.http)
     assert await anonymous.closed() == 4401
+
+
+async def test_the_widget_is_small_on_the_wire(server: ServerProcess) -> None:
+    """The loader a site pastes stays under 5 KB gzipped; the whole widget (one visit: loader,
+    launcher styles, frame page, scripts, styles, every language) under 30 KB."""
+    paths = ["/widget.js", "/widget/static/launcher.css", "/widget/static/i18n.js",
+             "/widget/static/socket.js", "/widget/static/frame.js", "/widget/static/frame.css"]
+    sizes = {}
+    async with httpx.AsyncClient(base_url=server.http,
+                                 headers={"Accept-Encoding": "gzip"}) as http:
+        for path in paths:
+            r = await http.get(path)
+            assert r.status_code == 200 and r.headers.get("content-encoding") == "gzip", path
+            sizes[path] = r.num_bytes_downloaded
+    assert sizes["/widget.js"] < 5 * 1024, sizes
+    assert sum(sizes.values()) < 30 * 1024, sizes
