@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.live import Seed, ServerProcess, seed
+from server.store import SQLiteStore
+from tests.live import Seed, ServerProcess, seed, serving
 
 
 @pytest.fixture
@@ -21,13 +23,16 @@ async def seeded(db: Path) -> Seed:
 
 @pytest.fixture
 def server(db: Path, seeded: Seed) -> Iterator[ServerProcess]:
-    proc = ServerProcess(db).start()
-    try:
+    with serving(db) as proc:
         yield proc
-    finally:
-        proc.stop()
-        # No unhandled error may reach the log, whatever the test sent.
-        assert "Traceback" not in proc.log(), proc.log()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "store.db", clock=time.time)
+    await s.open()
+    yield s
+    await s.close()
 
 
 @pytest.fixture(scope="session")

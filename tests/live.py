@@ -4,13 +4,14 @@ store, and WebSocket clients that await frames (never sleep)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,18 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+@contextlib.contextmanager
+def serving(db: Path, **env: str) -> Iterator[ServerProcess]:
+    """A server on ``db`` for the block; afterwards, no unhandled error may be in its log,
+    whatever the test sent."""
+    proc = ServerProcess(db, env=env).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.log(), proc.log()
 
 
 @dataclass

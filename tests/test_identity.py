@@ -12,7 +12,7 @@ import pytest
 
 from server.auth import identity_hash, identity_valid, verified_visitor_id
 from server.store import SQLiteStore
-from tests.live import Client, Seed, ServerProcess, agent, login, seed, visitor
+from tests.live import Client, Seed, ServerProcess, agent, login, seed, serving, visitor
 
 SECRET = "site-identity-secret-0123456789"
 
@@ -53,12 +53,8 @@ def identity_server(db: Path, seeded: Seed) -> Iterator[ServerProcess]:
     import asyncio
 
     asyncio.run(_set(db, seeded.site_id, identity_secret=SECRET))
-    proc = ServerProcess(db).start()
-    try:
+    with serving(db) as proc:
         yield proc
-    finally:
-        proc.stop()
-    assert "Traceback" not in proc.log(), proc.log()
 
 
 async def refused(server: ServerProcess, site_id: str, **hello: object) -> tuple[int | None, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -48,14 +47,6 @@ def test_expected_wait() -> None:
 
 def test_presence_members_are_agent_and_connection() -> None:
     assert agent_ids(["agent_a:v1", "agent_a:v2", "agent_b:v9"]) == {"agent_a", "agent_b"}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "r.db", clock=time.time)
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def _site(store: SQLiteStore, capacities: dict[str, int]) -> tuple[str, dict[str, Agent]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,6 @@ import pytest
 from server.errors import ChatError, Code
 from server.store import Agent, SQLiteStore, StoreClosed
 from server.store.migrations import MIGRATIONS
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "s.db", clock=time.time)
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def _setup(store: SQLiteStore) -> tuple[str, Agent, Agent]:
