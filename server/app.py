@@ -27,14 +27,9 @@ from server.errors import Close
 from server.hub import Hub
 from server.routing import Router
 from server.store import SQLiteStore
+from server.tasks import report_death
 
 log = logging.getLogger("livechat")
-
-
-def _loud(task: asyncio.Task[None]) -> None:
-    """A background task that ends on its own is a bug: say so where it will be seen."""
-    if not task.cancelled():
-        log.critical("background task %s ended: %r", task.get_name(), task.exception())
 
 
 class NoSniff:
@@ -80,7 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             for name, work in (("inbox-publisher", chat.run_inbox_publisher()),
                                ("router", router.run())):
                 tasks.append(asyncio.create_task(work, name=name))
-                tasks[-1].add_done_callback(_loud)
+                tasks[-1].add_done_callback(report_death)
             app.state.ctx = Context(settings, store, broker, presence, hub, chat,
                                     Tokens(settings.secret_keys, clock), clock, router)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,

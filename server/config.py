@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,7 +50,6 @@ class Settings:
     rate_per_second: float = 10.0
     rate_burst: int = 40
     cookie_secure: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> Settings:
         if not self.secret_keys or any(len(k) < 16 for k in self.secret_keys):

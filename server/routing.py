@@ -26,7 +26,7 @@ import orjson
 from server.broker import Presence
 from server.chat import Chat
 from server.hub import status_channel, visitor_channel
-from server.store import Store
+from server.store import Conversation, Store
 from server.store.models import Load
 
 log = logging.getLogger("livechat.routing")
@@ -139,23 +139,28 @@ class Router:
                 del self._absent_since[key]
         return sorted(gone)
 
-    async def queue_state(self, site_id: str, conversation_id: str) -> dict[str, int | None] | None:
+    async def _queue(self, site_id: str, agents_online: int) -> list[
+        tuple[Conversation, tuple[int, int | None]]
+    ]:
+        """Each waiting conversation of the site with its (position, expected wait)."""
+        waiting = await self.store.waiting(site_id)
+        average = await self.store.average_wait(site_id) if waiting else None
+        return [(conversation, (position, expected_wait(position, average, agents_online)))
+                for position, conversation in enumerate(waiting, start=1)]
+
+    async def queue_state(self, site_id: str, conversation_id: str,
+                          agents_online: int) -> dict[str, int | None] | None:
         """Where a waiting conversation stands now (for a visitor who just connected)."""
-        waiting = [c.id for c in await self.store.waiting(site_id)]
-        if conversation_id not in waiting:
-            return None
-        position = waiting.index(conversation_id) + 1
-        online = len(agent_ids(await self.presence.members(presence_key(site_id))))
-        wait = expected_wait(position, await self.store.average_wait(site_id), online)
-        return {"position": position, "expected_wait": wait}
+        for conversation, (position, wait) in await self._queue(site_id, agents_online):
+            if conversation.id == conversation_id:
+                return {"position": position, "expected_wait": wait}
+        return None
 
     async def announce_queue(self, site_id: str, agents_online: int) -> None:
         """Tell each waiting visitor their position and expected wait, when it changed."""
-        waiting = await self.store.waiting(site_id)
-        average = await self.store.average_wait(site_id) if waiting else None
+        queue = await self._queue(site_id, agents_online)
         told = self._announced.setdefault(site_id, {})
-        for position, conversation in enumerate(waiting, start=1):
-            state = (position, expected_wait(position, average, agents_online))
+        for conversation, state in queue:
             if told.get(conversation.id) == state:
                 continue
             told[conversation.id] = state
@@ -163,6 +168,6 @@ class Router:
                 "type": "queue", "conversation_id": conversation.id, "position": state[0],
                 "expected_wait": state[1],
             }))
-        still_waiting = {c.id for c in waiting}
+        still_waiting = {conversation.id for conversation, _ in queue}
         for conversation_id in [c for c in told if c not in still_waiting]:
             del told[conversation_id]

@@ -32,6 +32,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from server.broker import Deliver, OnReset
+from server.tasks import report_death
 
 log = logging.getLogger("livechat.broker.redis")
 
@@ -84,8 +85,8 @@ class RedisBroker:
 
     def _died(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled():
-            self._listening = False
-            log.critical("%s stopped: %r", task.get_name(), task.exception())
+            self._listening = False  # unhealthy: /healthz answers 503
+        report_death(task)
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -26,7 +26,7 @@ from server.protocol import (
     Typing,
 )
 from server.routing import connected_key, presence_key, visitor_presence_key
-from server.store import Agent, Change
+from server.store import Agent, Change, Conversation
 
 from .context import AGENT_COOKIE, Context
 from .session import Refuse, Session
@@ -121,9 +121,7 @@ class AgentSession(Session):
     async def handle(self, frame: Frame) -> bytes | None:
         chat, store = self.ctx.chat, self.ctx.store
         if isinstance(frame, Open):
-            conversation = await store.conversation(frame.conversation_id)
-            if conversation is None or conversation.site_id not in self.site_ids:
-                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            conversation = await self._visible(frame.conversation_id)
             # Subscribed before the ack: once acknowledged, live frames (typing too) arrive.
             await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
             online = await self.ctx.presence.members(visitor_presence_key(conversation.visitor_id))
@@ -135,9 +133,7 @@ class AgentSession(Session):
             await self.ctx.hub.unsubscribe(self.conn, conversation_channel(frame.conversation_id))
             return protocol.ack(frame.id)
         if isinstance(frame, History):
-            conversation = await store.conversation(frame.conversation_id)
-            if conversation is None or conversation.site_id not in self.site_ids:
-                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            await self._visible(frame.conversation_id)
             page = await store.messages_before(frame.conversation_id, frame.before_seq,
                                                frame.limit)
             return protocol.ack(frame.id, messages=[m.frame() for m in page])
@@ -175,6 +171,13 @@ class AgentSession(Session):
             return self._result(frame.id, await chat.transfer(
                 self.agent, self.site_ids, frame.conversation_id, frame.agent_id))
         raise ChatError(Code.UNKNOWN_TYPE, "not an agent frame")
+
+    async def _visible(self, conversation_id: str) -> Conversation:
+        """A conversation of this agent's sites; any other is "not found", existing or not."""
+        conversation = await self.ctx.store.conversation(conversation_id)
+        if conversation is None or conversation.site_id not in self.site_ids:
+            raise ChatError(Code.NOT_FOUND, "no such conversation")
+        return conversation
 
     @staticmethod
     def _result(request: str, change: Change) -> bytes:

@@ -16,7 +16,7 @@ from server.auth import (
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, status_channel, visitor_channel
 from server.protocol import Frame, Hello, Open, Send, Typing
-from server.routing import presence_key, visitor_presence_key
+from server.routing import agent_ids, presence_key, visitor_presence_key
 from server.store import Conversation, Site
 
 from .session import Refuse, Session
@@ -57,10 +57,10 @@ class VisitorSession(Session):
         await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
         await ctx.hub.subscribe(self.conn, status_channel(site.id))
         current = await ctx.store.current_conversation(self.who.visitor_id)
-        online = await ctx.presence.members(presence_key(site.id))
+        online = agent_ids(await ctx.presence.members(presence_key(site.id)))
         queue = None
         if current is not None and current.status == "waiting":
-            queue = await ctx.router.queue_state(site.id, current.id)
+            queue = await ctx.router.queue_state(site.id, current.id, len(online))
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
@@ -106,11 +106,16 @@ class VisitorSession(Session):
                                             hello.user_name, hello.user_email)
         return who
 
-    async def _watch(self, conversation: Conversation, last_seq: int) -> None:
+    async def _watch(self, conversation: Conversation, last_seq: int,
+                     ack: bytes | None = None) -> None:
+        """Follow a conversation from ``last_seq``. An ``ack`` goes out once subscribed and
+        before the catch-up, so that an acknowledged open misses no live frame."""
         if self.conversation_id != conversation.id:
             await self.ctx.chat.visitor_presence(conversation.id, True)
         self.conversation_id = conversation.id
         await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
+        if ack is not None:
+            self.conn.send(ack)
         self.conn.watch(conversation.id, last_seq)
 
     async def handle(self, frame: Frame) -> bytes | None:
@@ -126,9 +131,8 @@ class VisitorSession(Session):
             conversation = await self.ctx.store.conversation(frame.conversation_id)
             if conversation is None or conversation.visitor_id != self.who.visitor_id:
                 raise ChatError(Code.NOT_FOUND, "no such conversation")
-            await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
-            self.conn.send(protocol.ack(frame.id, conversation=conversation.visitor_state()))
-            await self._watch(conversation, frame.last_seq)
+            await self._watch(conversation, frame.last_seq,
+                              ack=protocol.ack(frame.id, conversation=conversation.visitor_state()))
             return None
         if isinstance(frame, Typing):
             if self.conversation_id is not None:

@@ -36,6 +36,7 @@ from server.auth import new_id
 from server.errors import ChatError, Code
 from server.store.migrations import MIGRATIONS
 from server.store.models import Agent, Change, Conversation, Load, Message, Role, Site
+from server.tasks import report_death
 
 log = logging.getLogger("livechat.store")
 T = TypeVar("T")
@@ -57,11 +58,6 @@ _MSG_COLS = (
     "created_at"
 )
 _PREVIEW_CHARS = 140
-
-
-def _loud(task: asyncio.Task[None]) -> None:
-    if not task.cancelled():
-        log.critical("%s stopped: %r", task.get_name(), task.exception())
 
 
 class StoreClosed(RuntimeError):
@@ -169,9 +165,8 @@ class SQLiteStore:
         self.checkpoint_interval = 1.0
         self._failure: BaseException | None = None
         self.epoch = ""
-        #: Counters for tests and /healthz: transactions committed and writes they carried.
+        #: Transactions committed (group commit shows as fewer commits than writes).
         self.commits = 0
-        self.writes = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -190,7 +185,7 @@ class SQLiteStore:
         await self._checkpointer.execute("PRAGMA busy_timeout = 10000")
         self._checkpoints = asyncio.create_task(self._checkpoint_loop(self._checkpointer),
                                                 name="store-checkpoint")
-        self._checkpoints.add_done_callback(_loud)
+        self._checkpoints.add_done_callback(report_death)
 
     async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
         """A passive checkpoint every ``checkpoint_interval`` seconds, on its own connection:
@@ -283,7 +278,6 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
             raise
         self.commits += 1
-        self.writes += len(ops)
         return outcomes
 
     # --- reads -------------------------------------------------------------------------------
