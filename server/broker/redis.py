@@ -81,7 +81,8 @@ class RedisBroker:
         # Start serving once subscribed, or after one timeout: a Redis that is down at start
         # must not stop the chat from working (sends commit; readers catch up later).
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), TIMEOUT)
+            async with asyncio.timeout(TIMEOUT):
+                await self._ready.wait()
 
     def _died(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled():
@@ -134,7 +135,8 @@ class RedisBroker:
                 pipe = self._pub.pipeline(transaction=False)
                 for key, data in batch:
                     pipe.publish(key, data)
-                await asyncio.wait_for(pipe.execute(), TIMEOUT)
+                async with asyncio.timeout(TIMEOUT):
+                    await pipe.execute()
                 owe_reset = False
             except _FAILURES as exc:
                 self._drop(len(batch), type(exc).__name__)
@@ -155,7 +157,8 @@ class RedisBroker:
         if pubsub is None or not self._listening:
             return  # the listener subscribes to everything in self._channels when it connects
         try:
-            await asyncio.wait_for(getattr(pubsub, command)(self._key(channel)), TIMEOUT)
+            async with asyncio.timeout(TIMEOUT):
+                await getattr(pubsub, command)(self._key(channel))
         except _FAILURES as exc:
             log.warning("%s failed (%s); the listener will reconnect", command,
                         type(exc).__name__)
@@ -167,9 +170,8 @@ class RedisBroker:
             pubsub = self._sub.pubsub(ignore_subscribe_messages=True)
             try:
                 subscribed = set(self._channels)
-                await asyncio.wait_for(
-                    pubsub.subscribe(self._control, *(self._key(c) for c in subscribed)), TIMEOUT
-                )
+                async with asyncio.timeout(TIMEOUT):
+                    await pubsub.subscribe(self._control, *(self._key(c) for c in subscribed))
                 self._pubsub, self._listening = pubsub, True
                 missing = self._channels - subscribed  # subscribed while we were connecting
                 if missing:
@@ -244,7 +246,8 @@ class RedisPresence:
 
     async def _run(self, awaitable: object, what: str) -> list[list[bytes]] | None:
         try:
-            return await asyncio.wait_for(awaitable, TIMEOUT)  # type: ignore[arg-type]
+            async with asyncio.timeout(TIMEOUT):
+                return await awaitable  # type: ignore[misc, no-any-return]
         except _FAILURES as exc:
             log.warning("presence %s failed (%s)", what, type(exc).__name__)
             return None

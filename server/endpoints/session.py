@@ -83,7 +83,8 @@ class Session:
 
     async def _hello(self) -> Hello:
         try:
-            message = await asyncio.wait_for(self.ws.receive(), self.ctx.settings.hello_timeout)
+            async with asyncio.timeout(self.ctx.settings.hello_timeout):
+                message = await self.ws.receive()
         except TimeoutError:
             raise Refuse(Close.HELLO_TIMEOUT, Code.BAD_FRAME, "no hello in time") from None
         if message["type"] == "websocket.disconnect":
