@@ -19,7 +19,7 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import http
+from server.endpoints import files, http
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/agent/login", http.login, methods=["POST"]),
         Route("/api/agent/logout", http.logout, methods=["POST"]),
         Route("/api/agent/me", http.me),
+        Route("/api/files", files.upload, methods=["POST"]),
+        Route("/files/{file_id}", files.download),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]

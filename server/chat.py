@@ -60,22 +60,50 @@ class Chat:
             self._inbox[conv.id] = conv
         self._inbox_ready.set()
 
-    async def visitor_send(self, who: VisitorIdentity, client_msg_id: str, body: str) -> Change:
+    async def visitor_send(self, who: VisitorIdentity, client_msg_id: str, body: str,
+                           attachment: str | None = None) -> Change:
         change = await self.store.append_visitor_message(
-            who.site_id, who.visitor_id, client_msg_id, body
+            who.site_id, who.visitor_id, client_msg_id, body, attachment
         )
         await self.publish(change)
         return change
 
     async def agent_send(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
-        body: str,
+        body: str, attachment: str | None = None,
     ) -> Change:
         change = await self.store.append_agent_message(
-            agent, site_ids, conversation_id, client_msg_id, body
+            agent, site_ids, conversation_id, client_msg_id, body, attachment
         )
         await self.publish(change)
         return change
+
+    async def rate(self, who: VisitorIdentity, conversation_id: str, score: int,
+                   comment: str | None) -> Change:
+        change = await self.store.rate(who.visitor_id, conversation_id, score, comment)
+        await self.publish(change)
+        return change
+
+    async def profile(self, who: VisitorIdentity, name: str | None, email: str | None) -> None:
+        """The visitor told us their name or email: agents' inboxes show it."""
+        conversation = await self.store.set_visitor_profile(who.site_id, who.visitor_id, name,
+                                                            email)
+        if conversation is not None:
+            self._inbox_update(conversation)
+
+    async def read(self, conversation_id: str, reader: str, seq: int) -> None:
+        """A "seen" receipt: stored (so that it survives reconnects), then announced."""
+        mark = await self.store.mark_read(conversation_id, reader, seq)
+        if mark is None:
+            return
+        try:
+            await self.broker.publish(conversation_channel(conversation_id), orjson.dumps({
+                # Not "seq": a frame with a seq is a message to the hub (server/hub.py).
+                "type": "read", "conversation_id": conversation_id, "reader": reader,
+                "up_to": mark,
+            }))
+        except Exception as exc:  # the mark is stored; the next open shows it
+            log.warning("read publish failed (%s)", type(exc).__name__)
 
     async def claim(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.claim(agent, site_ids, conversation_id)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from server.auth import hash_password, normalize_origin
 from server.config import ConfigError, Settings, from_env
-from server.store import SQLiteStore
+from server.store import Site, SQLiteStore
 
 DEMO_SITE = "Demo shop"
 DEMO_EMAIL = "demo@example.com"
@@ -151,28 +151,56 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     return 0
 
 
+_PROFILE_OPTIONS = ("greeting", "color", "logo", "hours", "timezone", "prechat", "offline")
+
+
 def cmd_site_set(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
-    if args.auto_assign is None and args.identity_secret is None and args.identity_mode is None:
-        print("nothing to change: give --auto-assign, --identity-secret or --identity-mode",
-              file=sys.stderr)
+    profile = {name: getattr(args, name) for name in _PROFILE_OPTIONS
+               if getattr(args, name) is not None}
+    if (args.auto_assign is None and args.identity_secret is None and args.identity_mode is None
+            and not args.origin and not profile):
+        print("nothing to change (see livechat site set --help)", file=sys.stderr)
         return 2
     secret = {None: None, "none": "", "new": secrets.token_urlsafe(32)}[args.identity_secret]
     auto = None if args.auto_assign is None else args.auto_assign == "on"
+    if "prechat" in profile:
+        profile["prechat"] = [f for f in profile["prechat"].split(",") if f and f != "none"]
+    if "timezone" in profile:
+        profile["tz"] = profile.pop("timezone")
 
-    async def run() -> None:
+    async def run() -> int:
         async with _store(settings) as store:
-            site = await store.set_site_options(args.site, auto_assign=auto,
-                                                identity_secret=secret,
-                                                identity_mode=args.identity_mode)
-            print(f"{site.id}\tauto-assign {'on' if site.auto_assign else 'off'}\t"
-                  f"identity {site.identity_mode}"
-                  f"{'' if site.identity_secret else ' (no secret)'}")
+            try:
+                site = await store.set_site_options(
+                    args.site, auto_assign=auto, identity_secret=secret,
+                    identity_mode=args.identity_mode, allowed_origins=args.origin or None)
+                if profile:
+                    site = await store.set_site_profile(args.site, **profile)
+            except ValueError as exc:
+                print(f"livechat: {exc}", file=sys.stderr)
+                return 2
+            _print_site(site)
             if secret:
                 print(f"identity secret (keep it on your backend only; shown once): {secret}")
+            return 0
 
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run())
+
+
+def _print_site(site: Site) -> None:
+    p = site.profile
+    print(f"{site.id}\t{site.name}\n"
+          f"  origins:      {' '.join(site.allowed_origins) or '-'}\n"
+          f"  auto-assign:  {'on' if site.auto_assign else 'off'}\n"
+          f"  identity:     {site.identity_mode}"
+          f"{'' if site.identity_secret else ' (no secret)'}\n"
+          f"  greeting:     {p.greeting or '(the widget default)'}\n"
+          f"  colour:       {p.color}\n"
+          f"  logo:         {p.logo or '-'}\n"
+          f"  hours:        {f'{p.hours.text()} ({p.hours.tz})' if p.hours else 'always open'}\n"
+          f"  pre-chat:     {', '.join(p.prechat) or 'none'}\n"
+          f"  when offline: {'leave-a-message form' if p.offline == 'form' else 'chat and wait'}")
 
 
 def cmd_site_list(args: argparse.Namespace) -> int:
@@ -274,6 +302,17 @@ def parser() -> argparse.ArgumentParser:
                         help="new: make the secret your backend signs users with; none: drop it")
     change.add_argument("--identity-mode", choices=["optional", "mandatory"],
                         help="mandatory: only visitors with a valid signed identity may chat")
+    change.add_argument("--origin", action="append",
+                        help="an origin allowed to embed the widget (repeatable; replaces all)")
+    change.add_argument("--greeting", help="the first words visitors read")
+    change.add_argument("--color", help="the widget's accent colour, #rrggbb")
+    change.add_argument("--logo", help="an https:// image URL for the chat header ('' removes it)")
+    change.add_argument("--hours", help="business hours, e.g. 'mon-fri 09:00-18:00; "
+                        "sat 10:00-13:00' ('' means always open)")
+    change.add_argument("--timezone", help="the IANA time zone of the hours (Europe/Lisbon)")
+    change.add_argument("--prechat", help="fields asked before a chat: name,email | name | none")
+    change.add_argument("--offline", choices=["form", "chat"],
+                        help="nobody online or outside hours: a leave-a-message form, or chat")
     change.set_defaults(func=cmd_site_set)
     site.add_parser("list").set_defaults(func=cmd_site_list)
 

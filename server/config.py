@@ -50,6 +50,14 @@ class Settings:
     rate_per_second: float = 10.0
     rate_burst: int = 40
     cookie_secure: bool = False
+    #: Where attachments are kept; empty: a folder beside the database ("<db>-files").
+    uploads_dir: str = ""
+    max_upload_bytes: int = 10 * 1024 * 1024
+
+    def uploads_path(self) -> Path:
+        if self.uploads_dir:
+            return Path(self.uploads_dir)
+        return self.db_path.with_name(self.db_path.name + "-files")
 
     def validate(self) -> Settings:
         if not self.secret_keys or any(len(k) < 16 for k in self.secret_keys):
@@ -73,6 +81,8 @@ class Settings:
             raise ConfigError("rate limits must be positive")
         if self.max_frame_bytes < 1024:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
+        if self.max_upload_bytes < 1:
+            raise ConfigError("LIVECHAT_MAX_UPLOAD_BYTES must be positive")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
         return self
@@ -139,5 +149,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         routing_interval=_float(env, "LIVECHAT_ROUTING_INTERVAL", 5.0),
         rate_burst=_int(env, "LIVECHAT_RATE_BURST", 40),
         cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        uploads_dir=env.get("LIVECHAT_UPLOADS", ""),
+        max_upload_bytes=_int(env, "LIVECHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
     )
     return settings.with_(**overrides).validate()

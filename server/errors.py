@@ -50,6 +50,8 @@ class Code(StrEnum):
     ALREADY_CLAIMED = "already_claimed"
     NOT_ASSIGNEE = "not_assignee"
     RESOLVED = "resolved"
+    NOT_RESOLVED = "not_resolved"
+    ALREADY_RATED = "already_rated"
     RATE_LIMITED = "rate_limited"
     IDENTITY_REQUIRED = "identity_required"
     BAD_IDENTITY = "bad_identity"

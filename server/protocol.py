@@ -43,8 +43,43 @@ class Hello:
 @dataclass(frozen=True, slots=True)
 class Send:
     id: str
-    body: str
+    #: Empty only when an attachment is sent (its file name becomes the body).
+    body: str = ""
     conversation_id: str | None = None
+    attachment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What the visitor typed into the pre-chat or offline form."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """Custom attributes from the site (``LiveChat('set', …)``); a null value removes one."""
+
+    id: str
+    attributes: dict[str, str | int | float | bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Everything up to ``seq`` has been seen (a "seen" receipt for the other side)."""
+
+    seq: int
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    id: str
+    conversation_id: str
+    score: int
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,21 +140,28 @@ class Ping:
 
 
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
-         | Ping)
+         | Ping | Profile | Attributes | Read | Rate)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "text" (human text, validated by validate_text), "name" (text of at most 100 characters),
-# "ext" (an id from the site's own systems), "email", "limit" (1..200). A trailing "?" makes it
-# optional.
+# "ext" (an id from the site's own systems), "email", "limit" (1..200), "score" (1..5), "comment"
+# (text of at most 1,000 characters), "attrs" (an object of at most 50 attribute names, each
+# 1-64 of A-Z a-z 0-9 _ . : -, to strings of at most 500 characters, numbers, booleans or null).
+# A trailing "?" makes it optional. A send needs a body, an attachment, or both.
 _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
     "visitor": {
         "hello": (Hello, {"v": "int", "site": "id", "token": "str?", "conversation_id": "id?",
                           "last_seq": "seq?", "epoch": "str?", "user_id": "ext?",
                           "user_expires": "seq?", "user_hash": "str?", "user_name": "name?",
                           "user_email": "email?"}),
-        "send": (Send, {"id": "id", "body": "text"}),
+        "send": (Send, {"id": "id", "body": "text?", "attachment": "id?"}),
         "open": (Open, {"id": "id", "conversation_id": "id", "last_seq": "seq?"}),
         "typing": (Typing, {"active": "bool"}),
+        "read": (Read, {"seq": "seq"}),
+        "profile": (Profile, {"id": "id", "name": "name?", "email": "email?"}),
+        "attributes": (Attributes, {"id": "id", "attributes": "attrs"}),
+        "rate": (Rate, {"id": "id", "conversation_id": "id", "score": "score",
+                        "comment": "comment?"}),
         "ping": (Ping, {"id": "id?"}),
     },
     "agent": {
@@ -128,7 +170,9 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "history": (History, {"id": "id", "conversation_id": "id", "before_seq": "seq",
                               "limit": "limit?"}),
         "leave": (Leave, {"id": "id", "conversation_id": "id"}),
-        "send": (Send, {"id": "id", "conversation_id": "id", "body": "text"}),
+        "send": (Send, {"id": "id", "conversation_id": "id", "body": "text?",
+                        "attachment": "id?"}),
+        "read": (Read, {"conversation_id": "id", "seq": "seq"}),
         "claim": (Claim, {"id": "id", "conversation_id": "id"}),
         "resolve": (Resolve, {"id": "id", "conversation_id": "id"}),
         "transfer": (Transfer, {"id": "id", "conversation_id": "id", "agent_id": "id"}),
@@ -143,9 +187,9 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
 #: widget and the panel handle each).
 SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
     "visitor": ("welcome", "message", "ack", "conversation", "queue", "availability", "typing",
-                "error", "pong"),
-    "agent": ("welcome", "message", "ack", "conversation", "inbox", "typing", "presence", "error",
-              "pong"),
+                "read", "error", "pong"),
+    "agent": ("welcome", "message", "ack", "conversation", "inbox", "typing", "presence", "read",
+              "error", "pong"),
 }
 
 
@@ -180,11 +224,12 @@ def validate_text(value: str, max_chars: int) -> str:
 
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
-    if kind in ("id", "str", "text", "ext", "name", "email") and not isinstance(value, str):
+    if kind in ("id", "str", "text", "ext", "name", "email", "comment") and not isinstance(
+            value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
     if kind == "bool" and type(value) is not bool:
         raise ChatError(Code.BAD_FRAME, f"{name} must be true or false")
-    if kind in ("int", "seq", "limit") and (type(value) is not int):
+    if kind in ("int", "seq", "limit", "score") and (type(value) is not int):
         raise ChatError(Code.BAD_FRAME, f"{name} must be an integer")
     if kind == "id" and not _ID_RE.match(value):
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-64 of A-Z a-z 0-9 _ . : -")
@@ -194,6 +239,12 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be a non-negative integer")
     if kind == "limit" and not 1 <= value <= 200:
         raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 200")
+    if kind == "score" and not 1 <= value <= 5:
+        raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 5")
+    if kind == "attrs":
+        return _attributes(name, value)
+    if kind == "comment":
+        return validate_text(value, 1000)
     if kind == "ext" and not (0 < len(value) <= 256 and value.isprintable()):
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-256 printable characters")
     if kind == "email" and not _EMAIL_RE.match(value):
@@ -202,6 +253,23 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         return validate_text(value, 100)
     if kind == "text":
         return validate_text(value, max_chars)
+    return value
+
+
+_ATTR_MAX = 50
+
+
+def _attributes(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or len(value) > _ATTR_MAX:
+        raise ChatError(Code.BAD_FRAME, f"{name} must be an object of at most {_ATTR_MAX} keys")
+    for key, item in value.items():
+        if not _ID_RE.match(key):
+            raise ChatError(Code.BAD_FRAME, "attribute names are 1-64 of A-Z a-z 0-9 _ . : -")
+        if isinstance(item, str):
+            if len(item) > 500 or "\x00" in item or not item.isprintable():
+                raise ChatError(Code.BAD_FRAME, f"attribute {key!r} must be printable, ≤ 500")
+        elif item is not None and type(item) not in (int, float, bool):
+            raise ChatError(Code.BAD_FRAME, f"attribute {key!r} must be text, number or boolean")
     return value
 
 
@@ -236,6 +304,8 @@ def parse(raw: str | bytes | None, role: Role, max_chars: int = 4000) -> Frame:
                 raise ChatError(Code.BAD_FRAME, f"{name} is required")
             continue
         values[name] = _check(name, field_kind, data[name], max_chars)
+    if cls is Send and "body" not in values and "attachment" not in values:
+        raise ChatError(Code.BAD_FRAME, "body is required")
     return cls(**values)  # type: ignore[no-any-return]
 
 

@@ -32,14 +32,39 @@ def test_sites_and_agents(tmp_path: Path) -> None:
     assert f"{site_id}\tAcme\thttps://acme.test http://localhost:3000\tauto-assign off" in (
         listed.stdout)
     changed = livechat("site", "set", site_id, "--auto-assign", "on", db=db)
-    assert changed.stdout.strip() == f"{site_id}\tauto-assign on\tidentity optional (no secret)"
+    assert changed.stdout.startswith(f"{site_id}\tAcme\n")
+    assert "  auto-assign:  on\n" in changed.stdout
+    assert "  identity:     optional (no secret)\n" in changed.stdout
     refused = livechat("site", "set", site_id, "--identity-mode", "mandatory", db=db)
     assert refused.returncode == 2 and "needs an identity secret" in refused.stderr
     secured = livechat("site", "set", site_id, "--identity-secret", "new", "--identity-mode",
                        "mandatory", db=db)
-    assert f"{site_id}\tauto-assign on\tidentity mandatory\n" in secured.stdout
+    assert "  identity:     mandatory\n" in secured.stdout
     assert re.search(r"identity secret .*: [A-Za-z0-9_-]{43}$", secured.stdout.strip())
     assert livechat("site", "set", site_id, db=db).returncode == 2
+    styled = livechat("site", "set", site_id, "--greeting", "Olá! Em que podemos ajudar?",
+                      "--color", "#0B7A4B", "--logo", "https://acme.test/logo.png",
+                      "--hours", "mon-fri 09:00-18:00; sat 10:00-13:00", "--timezone",
+                      "Europe/Lisbon", "--prechat", "name,email", "--offline", "chat",
+                      "--origin", "https://acme.test", "--origin", "https://www.acme.test",
+                      db=db)
+    assert styled.returncode == 0, styled.stderr
+    for line in ("origins:      https://acme.test https://www.acme.test",
+                 "greeting:     Olá! Em que podemos ajudar?", "colour:       #0b7a4b",
+                 "logo:         https://acme.test/logo.png",
+                 "hours:        mon 09:00-18:00; tue 09:00-18:00; wed 09:00-18:00; "
+                 "thu 09:00-18:00; fri 09:00-18:00; sat 10:00-13:00 (Europe/Lisbon)",
+                 "pre-chat:     name, email", "when offline: chat and wait"):
+        assert f"  {line}\n" in styled.stdout + "\n", line
+    for bad, why in ((["--hours", "9 to 5"], "09:00-18:00"), (["--color", "blue"], "#rrggbb"),
+                     (["--timezone", "Nowhere/Land"], "unknown time zone"),
+                     (["--prechat", "phone"], "pre-chat fields"),
+                     (["--origin", "https://x.test/path"], "not an origin")):
+        refused = livechat("site", "set", site_id, *bad, db=db)
+        assert refused.returncode == 2 and why in refused.stderr, (bad, refused.stderr)
+    cleared = livechat("site", "set", site_id, "--hours", "", "--prechat", "none", db=db)
+    assert "hours:        always open" in cleared.stdout
+    assert "pre-chat:     none" in cleared.stdout
     assert "auto-assign on" in livechat("site", "list", db=db).stdout
     bad = livechat("site", "create", "X", "--origin", "https://x.test/path", db=db)
     assert bad.returncode == 2 and "not an origin" in bad.stderr

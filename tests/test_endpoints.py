@@ -15,7 +15,8 @@ from tests.live import SECRET, Client, Seed, ServerProcess, agent, login, visito
 async def test_visitor_and_agent_talk(server: ServerProcess, seeded: Seed) -> None:
     v, welcome = await visitor(server, seeded.site_id)
     assert welcome["conversation"] is None and welcome["token"]
-    assert welcome["site"] == {"id": seeded.site_id, "name": "Acme"}
+    assert welcome["site"]["id"] == seeded.site_id and welcome["site"]["name"] == "Acme"
+    assert welcome["site"]["open"] is True and welcome["site"]["offline"] == "form"
     a, awelcome = await agent(server, await login(server, seeded.agent_email))
     assert awelcome["conversations"] == []
 

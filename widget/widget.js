@@ -17,6 +17,11 @@
   var handlers = {};
   var identity = null;   // {id, name, email, expires, hash} from LiveChat('identify', …)
   var lang = script.getAttribute("data-lang") || navigator.language || "en";
+  var position = script.getAttribute("data-position") === "left" ? "left" : "right";
+  var color = script.getAttribute("data-color");
+  var label = script.getAttribute("data-launcher-text");
+  var attributes = null; // from LiveChat('set', …), until the frame takes them
+  var baseTitle = null, audio = null;
   // The launcher's own words: [open, close, unread]; the frame has the rest (i18n.js).
   var WORDS = {
     en: ["Open chat", "Close chat", "unread"], pt: ["Abrir conversa", "Fechar conversa", "por ler"],
@@ -48,9 +53,25 @@
     if (frameReady) frame.contentWindow.postMessage(message, origin);
   }
 
+  function accent(value) {
+    if (!/^#[0-9a-fA-F]{6}$/.test(value || "") || !w.CSSStyleSheet) return;
+    var n = parseInt(value.slice(1), 16);
+    var light = ((n >> 16) * 299 + (n >> 8 & 255) * 587 + (n & 255) * 114) / 1000 > 150;
+    // A constructed sheet inside the shadow root: no style attribute on the host page, and a
+    // strict style-src allows it (it is CSSOM, not inline CSS).
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(":host{--lc-accent:" + value + ";--lc-on-accent:" +
+                        (light ? "#111418" : "#fff") + "}");
+      root.adoptedStyleSheets = [sheet];
+    } catch (e) { /* an old browser keeps the default colour */ }
+  }
+
   function build() {
-    host = el("div", { "data-livechat": "" });
+    // A custom element, not a div: page rules for div, span or button never match it.
+    host = el("livechat-widget", { "data-livechat": "", "class": position });
     root = host.attachShadow({ mode: "open" });
+    accent(color);
     el("link", { rel: "stylesheet", href: origin + "/widget/static/launcher.css" }, root);
     panel = el("div", { "class": "panel", role: "dialog", "aria-label": "Chat", hidden: "" }, root);
     button = el("button", { "class": "launcher", type: "button", "aria-label": word(0),
@@ -62,13 +83,48 @@
     path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z");
     svg.appendChild(path);
     button.appendChild(svg);
+    if (label) {
+      el("span", { "class": "label" }, button).textContent = label.slice(0, 40);
+      button.className += " with-label";
+    }
     badge = el("span", { "class": "badge", hidden: "" }, button);
     button.addEventListener("click", function () { toggle(); });
     d.body.appendChild(host);
   }
 
+  /** A short chime, by Web Audio (no file to fetch); browsers allow it after a gesture. */
+  function unlockAudio() {
+    var AC = w.AudioContext || w.webkitAudioContext;
+    if (!audio && AC) audio = new AC();
+    if (audio && audio.state === "suspended") audio.resume();
+  }
+  function chime() {
+    if (load().muted || !audio || audio.state !== "running") return;
+    var now = audio.currentTime, osc = audio.createOscillator(), gain = audio.createGain();
+    osc.frequency.setValueAtTime(880, now);
+    osc.frequency.setValueAtTime(1320, now + 0.09);
+    gain.gain.setValueAtTime(0.0001, now);
+    gain.gain.exponentialRampToValueAtTime(0.12, now + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, now + 0.35);
+    osc.connect(gain);
+    gain.connect(audio.destination);
+    osc.start(now);
+    osc.stop(now + 0.4);
+  }
+  /** "(2) Page title" while there is something unread; the host's own title otherwise. */
+  function titleBadge(n) {
+    if (n > 0) {
+      if (baseTitle === null) baseTitle = d.title;
+      d.title = "(" + n + ") " + baseTitle;
+    } else if (baseTitle !== null) {
+      if (/^\(\d+\) /.test(d.title)) d.title = baseTitle;
+      baseTitle = null;
+    }
+  }
+
   function setUnread(n) {
     unread = n;
+    titleBadge(n);
     badge.textContent = n > 9 ? "9+" : String(n);
     if (n > 0) badge.removeAttribute("hidden"); else badge.setAttribute("hidden", "");
     if (!isOpen) button.setAttribute("aria-label", n > 0 ? word(0) + ", " + n + " " + word(2) : word(0));
@@ -108,11 +164,26 @@
     var m = event.data || {};
     if (m.type === "ready") {
       frameReady = true;
-      post({ type: "init", token: load().token || null, open: isOpen, identity: identity });
+      var state = load();
+      post({ type: "init", token: state.token || null, open: isOpen, identity: identity,
+             muted: !!state.muted, attributes: attributes, color: color });
+      attributes = null;
     }
     else if (m.type === "token") save({ token: m.token || null });
     else if (m.type === "close") close();
-    else if (m.type === "message") { if (!isOpen) setUnread(unread + 1); emit("message", m.message); }
+    else if (m.type === "mute") save({ muted: !!m.muted });
+    else if (m.type === "theme" && !color) accent(m.color);
+    else if (m.type === "message") {
+      if (!isOpen || d.hidden) { setUnread(unread + 1); chime(); }
+      emit("message", m.message);
+    }
+  });
+  d.addEventListener("visibilitychange", function () { if (!d.hidden && isOpen) setUnread(0); });
+  ["pointerdown", "keydown"].forEach(function (type) {
+    w.addEventListener(type, function once() {
+      unlockAudio();
+      w.removeEventListener(type, once, true);
+    }, true);
   });
 
   function api(command, arg) {
@@ -125,6 +196,13 @@
       identity = { id: String(arg.id), expires: arg.expires, hash: arg.hash,
                    name: arg.name, email: arg.email };
       post({ type: "identify", identity: identity });
+    } else if (command === "set" && arg && typeof arg === "object") {
+      var values = arg.attributes || arg;
+      if (frameReady) post({ type: "attributes", attributes: values });
+      else {
+        attributes = attributes || {};
+        for (var k in values) attributes[k] = values[k];
+      }
     } else if (command === "locale" && typeof arg === "string") {
       lang = arg;
       button.setAttribute("aria-label", isOpen ? word(1) : word(0));

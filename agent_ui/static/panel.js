@@ -8,6 +8,8 @@
   var outbox = [];          // replies sent but not acknowledged: [{id, conversation_id, body, node}]
   var colleagues = [];      // agents of my sites, for transfers
   var typingTimer = null, lastTyping = 0, away = false;
+  var visitorReadSeq = 0, sentRead = 0;  // "seen" both ways, for the open conversation
+  var IMAGES = { "image/png": 1, "image/jpeg": 1, "image/gif": 1, "image/webp": 1 };
 
   function el(tag, cls, parent, text) {
     var node = document.createElement(tag);
@@ -109,6 +111,10 @@
     var status = c.status === "waiting" ? "Waiting in the queue"
       : c.status === "resolved" ? "Resolved"
       : "Assigned to " + (c.assignee.id === me.id ? "you" : c.assignee.name);
+    if (c.visitor.email) status += " · " + c.visitor.email + (c.visitor.verified ? " (verified)" : "");
+    if (c.rating) {
+      status += " · Rated " + c.rating.score + "/5" + (c.rating.comment ? ": “" + c.rating.comment + "”" : "");
+    }
     $("conv-status").textContent = status;
     $("claim").hidden = c.status !== "waiting";
     var mayTransfer = c.status !== "resolved" &&
@@ -132,6 +138,9 @@
     if (current && current !== id) socket.send({ type: "leave", id: ChatSocket.newId(), conversation_id: current });
     current = id;
     currentSeq = 0;
+    visitorReadSeq = (conversations[id] && conversations[id].visitor_read_seq) || 0;
+    sentRead = 0;
+    $("visitor-details").textContent = "";
     var box = $("messages");
     while (box.firstChild) box.removeChild(box.firstChild);
     $("empty").hidden = true;
@@ -150,7 +159,9 @@
     if (m.kind === "text") {
       var fromVisitor = m.author.type === "visitor";
       item = el("li", "msg " + (fromVisitor ? "visitor" : "agent"));
-      ChatSocket.richText(el("div", "body", item), m.body);
+      var body = el("div", "body", item);
+      if (m.attachment) attachment(body, m.attachment);
+      if (!m.attachment || m.body !== m.attachment.name) ChatSocket.richText(el("div", "", body), m.body);
       var who = fromVisitor ? conversations[current].visitor.name : (m.author.name || "Agent");
       el("div", "meta", item, who + " · " + new Date(m.at).toLocaleTimeString());
       outbox = outbox.filter(function (p) {
@@ -163,13 +174,59 @@
         joined: m.author.name + " joined",
         resolved: "Resolved by " + m.author.name,
         transferred: "Transferred to " + m.author.name,
-        requeued: "Back in the queue (the agent went offline)"
+        requeued: "Back in the queue (the agent went offline)",
+        rated: "The visitor rated this conversation " + m.score + "/5" + (m.body ? ": “" + m.body + "”" : "")
       }[m.kind] || m.kind;
       item = el("li", "event", null, text);
     }
     var firstPending = outbox.filter(function (p) { return p.conversation_id === current; })[0];
+    item.setAttribute("data-seq", m.seq);
     box.insertBefore(item, firstPending ? firstPending.node : null);
     box.scrollTop = box.scrollHeight;
+    renderSeen();
+    markRead();
+  }
+
+  function attachment(parent, a) {
+    var link = el("a", "file", parent);
+    link.href = a.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    if (IMAGES[a.type]) {
+      var img = el("img", "preview", link);
+      img.src = a.url;
+      img.alt = a.name;
+    } else {
+      link.textContent = a.name + " (" + Math.max(1, Math.round(a.size / 1024)) + " KB)";
+    }
+  }
+
+  /** "Seen" under the last agent message the visitor has read. */
+  function renderSeen() {
+    var old = $("messages").querySelector(".seen");
+    if (old) old.parentNode.removeChild(old);
+    var ours = $("messages").querySelectorAll("li.msg.agent[data-seq]");
+    var last = ours[ours.length - 1];
+    if (last && +last.getAttribute("data-seq") <= visitorReadSeq) {
+      el("span", "seen", last.querySelector(".meta"), " · Seen");
+    }
+  }
+
+  function markRead() {
+    if (!current || document.visibilityState !== "visible" || currentSeq <= sentRead) return;
+    if (socket.send({ type: "read", conversation_id: current, seq: currentSeq })) sentRead = currentSeq;
+  }
+  document.addEventListener("visibilitychange", markRead);
+
+  function showVisitor(v) {
+    var box = $("visitor-details");
+    box.textContent = "";
+    if (!v) return;
+    Object.keys(v.attributes || {}).forEach(function (k) {
+      var row = el("span", "attr", box);
+      el("b", "", row, k + ": ");
+      row.appendChild(document.createTextNode(String(v.attributes[k])));
+    });
   }
 
   function showVisitorOnline(online) {
@@ -247,6 +304,11 @@
       conversations[f.conversation.id] = f.conversation;
       renderList();
       if (f.conversation.id === current) renderHead();
+    } else if (f.type === "read") {
+      if (f.conversation_id === current && f.reader === "visitor") {
+        visitorReadSeq = Math.max(visitorReadSeq, f.up_to);
+        renderSeen();
+      }
     } else if (f.type === "presence") {
       if (f.conversation_id === current) showVisitorOnline(f.visitor_online);
     } else if (f.type === "typing") {
@@ -270,6 +332,8 @@
       }
       if (typeof f.visitor_online === "boolean" && f.conversation && f.conversation.id === current) {
         showVisitorOnline(f.visitor_online);
+        showVisitor(f.visitor);
+        visitorReadSeq = Math.max(visitorReadSeq, f.conversation.visitor_read_seq || 0);
       }
       if (f.conversation && f.conversation.id) {
         conversations[f.conversation.id] = f.conversation;

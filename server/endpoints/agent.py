@@ -19,6 +19,7 @@ from server.protocol import (
     History,
     Leave,
     Open,
+    Read,
     Resolve,
     Send,
     Status,
@@ -125,8 +126,10 @@ class AgentSession(Session):
             # Subscribed before the ack: once acknowledged, live frames (typing too) arrive.
             await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
             online = await self.ctx.presence.members(visitor_presence_key(conversation.visitor_id))
+            visitor = await store.visitor(conversation.visitor_id)
             self.conn.send(protocol.ack(frame.id, conversation=conversation.summary(),
-                                        visitor_online=bool(online)))
+                                        visitor_online=bool(online),
+                                        visitor=visitor.public() if visitor else None))
             self.conn.watch(conversation.id, frame.last_seq)
             return None
         if isinstance(frame, Leave):
@@ -140,7 +143,7 @@ class AgentSession(Session):
         if isinstance(frame, Send):
             assert frame.conversation_id is not None  # required for agents by the protocol
             change = await chat.agent_send(self.agent, self.site_ids, frame.conversation_id,
-                                           frame.id, frame.body)
+                                           frame.id, frame.body, frame.attachment)
             message = change.messages[-1]
             return protocol.ack(frame.id, conversation_id=message.conversation_id,
                                 seq=message.seq, duplicate=change.duplicate)
@@ -157,6 +160,12 @@ class AgentSession(Session):
             await chat.typing(frame.conversation_id,
                               {"type": "agent", "id": self.agent.id, "name": self.agent.name},
                               frame.active)
+            return None
+        if isinstance(frame, Read):
+            assert frame.conversation_id is not None  # required for agents by the protocol
+            if frame.conversation_id not in self.conn.cursors:
+                raise ChatError(Code.NOT_FOUND, "open the conversation first")
+            await chat.read(frame.conversation_id, "agent", frame.seq)
             return None
         if isinstance(frame, Status):
             self.away = frame.away

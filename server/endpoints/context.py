@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 
@@ -12,6 +12,7 @@ from server.broker import Broker, Presence
 from server.chat import Chat
 from server.config import Settings
 from server.hub import Hub
+from server.ratelimit import TokenBucket
 from server.routing import Router
 from server.store import Store
 
@@ -29,6 +30,8 @@ class Context:
     tokens: Tokens
     clock: Callable[[], float]
     router: Router
+    #: Upload rate limits, per uploader (server/endpoints/files.py).
+    upload_buckets: dict[str, TokenBucket] = field(default_factory=dict)
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""

@@ -23,10 +23,10 @@ SECURITY_HEADERS = {
 }
 
 
-def _page_csp(frame_ancestors: str) -> str:
+def _page_csp(frame_ancestors: str, images: str = "") -> str:
     # 'self' covers ws:/wss: to this host in CSP Level 3 browsers; both are named for older ones.
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: {images}; "
         "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; "
         f"frame-ancestors {frame_ancestors}"
     )
@@ -48,7 +48,8 @@ async def health(request: Request) -> JSONResponse:
     ctx = context(request)
     store_ok = False
     try:
-        store_ok = await asyncio.wait_for(ctx.store.ping(), 2.0)
+        async with asyncio.timeout(2.0):
+            store_ok = await ctx.store.ping()
     except Exception:
         store_ok = False
     broker_ok = ctx.broker.healthy
@@ -75,7 +76,9 @@ async def widget_frame(request: Request) -> Response:
         return Response("unknown site", status_code=404, headers=SECURITY_HEADERS)
     ancestors = " ".join(o for o in (normalize_origin(a) for a in site.allowed_origins) if o)
     return _file(str(asset_dir("widget") / "frame.html"), "text/html; charset=utf-8", {
-        "Content-Security-Policy": _page_csp(ancestors or "'none'"),
+        # The site's logo may live on its own host; nothing else may load from elsewhere.
+        "Content-Security-Policy": _page_csp(ancestors or "'none'",
+                                             site.profile.logo_origin() or ""),
         "Cache-Control": "no-cache",
     })
 

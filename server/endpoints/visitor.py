@@ -15,7 +15,7 @@ from server.auth import (
 )
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, status_channel, visitor_channel
-from server.protocol import Frame, Hello, Open, Send, Typing
+from server.protocol import Attributes, Frame, Hello, Open, Profile, Rate, Read, Send, Typing
 from server.routing import agent_ids, presence_key, visitor_presence_key
 from server.store import Conversation, Site
 
@@ -57,6 +57,7 @@ class VisitorSession(Session):
         await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
         await ctx.hub.subscribe(self.conn, status_channel(site.id))
         current = await ctx.store.current_conversation(self.who.visitor_id)
+        visitor = await ctx.store.visitor(self.who.visitor_id)
         online = agent_ids(await ctx.presence.members(presence_key(site.id)))
         queue = None
         if current is not None and current.status == "waiting":
@@ -66,8 +67,10 @@ class VisitorSession(Session):
             "v": protocol.VERSION,
             "token": ctx.tokens.visitor_token(self.who),  # refreshed on every connect
             "epoch": ctx.store.epoch,
-            "site": {"id": site.id, "name": site.name},
+            "site": {"id": site.id, "name": site.name, **site.profile.for_visitor(ctx.clock())},
             "verified": self.who.visitor_id.startswith("usr_"),
+            "visitor": {"name": visitor.name if visitor else None,
+                        "email": visitor.email if visitor else None},
             "agents_online": bool(online),
             "conversation": current.visitor_state() if current else None,
             "queue": queue,
@@ -119,8 +122,9 @@ class VisitorSession(Session):
         self.conn.watch(conversation.id, last_seq)
 
     async def handle(self, frame: Frame) -> bytes | None:
+        chat = self.ctx.chat
         if isinstance(frame, Send):
-            change = await self.ctx.chat.visitor_send(self.who, frame.id, frame.body)
+            change = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment)
             message = change.messages[0]
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate))
@@ -136,9 +140,24 @@ class VisitorSession(Session):
             return None
         if isinstance(frame, Typing):
             if self.conversation_id is not None:
-                await self.ctx.chat.typing(self.conversation_id, {"type": "visitor", "name": None},
-                                           frame.active)
+                await chat.typing(self.conversation_id, {"type": "visitor", "name": None},
+                                  frame.active)
             return None
+        if isinstance(frame, Read):
+            if self.conversation_id is not None:
+                await chat.read(self.conversation_id, "visitor", frame.seq)
+            return None
+        if isinstance(frame, Profile):
+            await chat.profile(self.who, frame.name, frame.email)
+            return protocol.ack(frame.id)
+        if isinstance(frame, Attributes):
+            await self.ctx.store.set_visitor_attributes(self.who.site_id, self.who.visitor_id,
+                                                        frame.attributes)
+            return protocol.ack(frame.id)
+        if isinstance(frame, Rate):
+            change = await chat.rate(self.who, frame.conversation_id, frame.score, frame.comment)
+            return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),
+                                duplicate=change.duplicate)
         raise ChatError(Code.UNKNOWN_TYPE, "not a visitor frame")
 
 

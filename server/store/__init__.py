@@ -17,13 +17,23 @@ Contract kept by every implementation (``SQLiteStore`` today; a shared SQL serve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from server.store.models import Agent, Change, Conversation, Load, Message, Role, Site
+from server.store.models import (
+    Agent,
+    Attachment,
+    Change,
+    Conversation,
+    Load,
+    Message,
+    Role,
+    Site,
+    Visitor,
+)
 from server.store.sqlite import Choose, SQLiteStore, StoreClosed
 
-__all__ = ["Agent", "Change", "Choose", "Conversation", "Load", "Message", "SQLiteStore", "Site",
-           "Store", "StoreClosed"]
+__all__ = ["Agent", "Attachment", "Change", "Choose", "Conversation", "Load", "Message",
+           "SQLiteStore", "Site", "Store", "StoreClosed", "Visitor"]
 
 
 class Store(Protocol):
@@ -57,11 +67,12 @@ class Store(Protocol):
         self, email: str, name: str, password_hash: str, role: Role, site_ids: Sequence[str]
     ) -> Agent: ...
     async def append_visitor_message(
-        self, site_id: str, visitor_id: str, client_msg_id: str, body: str
+        self, site_id: str, visitor_id: str, client_msg_id: str, body: str,
+        attachment_id: str | None = None,
     ) -> Change: ...
     async def append_agent_message(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
-        body: str,
+        body: str, attachment_id: str | None = None,
     ) -> Change: ...
     async def claim(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str
@@ -77,6 +88,7 @@ class Store(Protocol):
     async def set_site_options(
         self, site_id: str, *, auto_assign: bool | None = None,
         identity_secret: str | None = None, identity_mode: str | None = None,
+        allowed_origins: Sequence[str] | None = None,
     ) -> Site: ...
     async def upsert_visitor(self, site_id: str, visitor_id: str, external_id: str,
                              name: str | None, email: str | None) -> None: ...
@@ -88,3 +100,17 @@ class Store(Protocol):
     async def requeue(self, site_id: str, agent_ids: Sequence[str]) -> list[Change]: ...
     async def waiting(self, site_id: str) -> list[Conversation]: ...
     async def average_wait(self, site_id: str, recent: int = 50) -> float | None: ...
+
+    # the widget
+    async def set_site_profile(self, site_id: str, **changes: Any) -> Site: ...
+    async def visitor(self, visitor_id: str) -> Visitor | None: ...
+    async def set_visitor_profile(self, site_id: str, visitor_id: str, name: str | None,
+                                  email: str | None) -> Conversation | None: ...
+    async def set_visitor_attributes(self, site_id: str, visitor_id: str,
+                                     attributes: dict[str, Any]) -> None: ...
+    async def mark_read(self, conversation_id: str, reader: str, seq: int) -> int | None: ...
+    async def rate(self, visitor_id: str, conversation_id: str, score: int,
+                   comment: str | None) -> Change: ...
+    async def add_attachment(self, site_id: str, uploader_id: str, name: str, content_type: str,
+                             size: int, attachment_id: str) -> Attachment: ...
+    async def attachment(self, attachment_id: str) -> Attachment | None: ...

@@ -107,4 +107,46 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE visitors ADD COLUMN email TEXT;
     ALTER TABLE visitors ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: the widget — site appearance and hours, visitor profile and custom attributes, read
+    # receipts, satisfaction ratings, attachments. Messages lose the CHECK on kind (the kinds are
+    # listed in models.MessageKind; a new kind should not need a table rebuild) and gain ``data``,
+    # a JSON object (an attachment, a rating's score).
+    """
+    ALTER TABLE sites ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE visitors ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE conversations ADD COLUMN visitor_read_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN agent_read_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN rating INTEGER;
+    ALTER TABLE conversations ADD COLUMN rating_comment TEXT;
+    CREATE TABLE attachments (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        uploader_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE messages_v3 (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        seq INTEGER NOT NULL,
+        client_msg_id TEXT,
+        kind TEXT NOT NULL,
+        author_type TEXT NOT NULL CHECK (author_type IN ('visitor', 'agent', 'system')),
+        author_id TEXT,
+        author_name TEXT,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        data TEXT,
+        PRIMARY KEY (conversation_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO messages_v3(conversation_id, seq, client_msg_id, kind, author_type, author_id,
+        author_name, body, created_at) SELECT * FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v3 RENAME TO messages;
+    CREATE UNIQUE INDEX messages_client_id ON messages(conversation_id, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    CREATE INDEX messages_author_client ON messages(author_id, client_msg_id)
+        WHERE client_msg_id IS NOT NULL;
+    """,
 )

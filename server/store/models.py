@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from server.site_profile import Profile
 
 Status = Literal["waiting", "assigned", "resolved"]
 Role = Literal["admin", "agent"]
-#: text: something a person wrote. joined / resolved / transferred (to the author) / requeued (back
-#: to the queue): events in the conversation's sequence, so that a client that resumes learns them
-#: in order with the messages.
-MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued"]
+#: text: something a person wrote (``data.attachment`` when a file came with it). joined /
+#: resolved / transferred (to the author) / requeued (back to the queue) / rated (the visitor's
+#: satisfaction, ``data.score`` 1-5, the comment as body): events in the conversation's
+#: sequence, so that a client that resumes learns them in order with the messages.
+MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued", "rated"]
 AuthorType = Literal["visitor", "agent", "system"]
 
 
@@ -27,6 +30,8 @@ class Site:
     identity_secret: str | None = None
     #: "mandatory": a visitor without a valid signed identity cannot chat at all.
     identity_mode: Literal["optional", "mandatory"] = "optional"
+    #: What visitors see: greeting, colour, logo, hours, pre-chat fields, offline behaviour.
+    profile: Profile = field(default_factory=Profile)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,11 @@ class Conversation:
     visitor_name: str | None = None
     visitor_email: str | None = None
     visitor_verified: bool = False
+    #: The highest seq the visitor / an agent has seen ("seen" receipts).
+    visitor_read_seq: int = 0
+    agent_read_seq: int = 0
+    rating: int | None = None
+    rating_comment: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """What an agent's inbox shows."""
@@ -80,7 +90,14 @@ class Conversation:
             "last_message": self.last_message,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "visitor_read_seq": self.visitor_read_seq,
+            "rating": self._rating(),
         }
+
+    def _rating(self) -> dict[str, Any] | None:
+        if self.rating is None:
+            return None
+        return {"score": self.rating, "comment": self.rating_comment}
 
     def visitor_state(self) -> dict[str, Any]:
         """What the visitor is told about their conversation (no agent ids or emails)."""
@@ -89,6 +106,8 @@ class Conversation:
             "status": self.status,
             "assignee": {"name": self.assignee_name} if self.assignee_name else None,
             "last_seq": self.last_seq,
+            "agent_read_seq": self.agent_read_seq,
+            "rating": self._rating(),
         }
 
 
@@ -103,9 +122,11 @@ class Message:
     author_name: str | None
     body: str
     created_at: int
+    #: An attachment ({id, name, type, size, url}) or a rating ({score}).
+    data: dict[str, Any] | None = None
 
     def frame(self) -> dict[str, Any]:
-        return {
+        frame = {
             "type": "message",
             "conversation_id": self.conversation_id,
             "seq": self.seq,
@@ -115,6 +136,41 @@ class Message:
             "body": self.body,
             "at": self.created_at,
         }
+        if self.data:
+            frame.update(self.data)
+        return frame
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a visitor or agent uploaded. Its id is an unguessable capability: whoever is shown
+    the message may fetch ``/files/<id>``; nobody can list or guess others."""
+
+    id: str
+    site_id: str
+    uploader_id: str
+    name: str
+    content_type: str
+    size: int
+    created_at: int
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "type": self.content_type, "size": self.size,
+                "url": f"/files/{self.id}"}
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    id: str
+    site_id: str
+    name: str | None
+    email: str | None
+    verified: bool
+    attributes: dict[str, Any]
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "email": self.email, "verified": self.verified,
+                "attributes": self.attributes}
 
 
 @dataclass(frozen=True, slots=True)

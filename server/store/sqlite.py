@@ -32,10 +32,21 @@ from typing import Any, TypeVar
 import aiosqlite
 import orjson
 
-from server.auth import new_id
+from server import site_profile
+from server.auth import new_id, normalize_origin
 from server.errors import ChatError, Code
 from server.store.migrations import MIGRATIONS
-from server.store.models import Agent, Change, Conversation, Load, Message, Role, Site
+from server.store.models import (
+    Agent,
+    Attachment,
+    Change,
+    Conversation,
+    Load,
+    Message,
+    Role,
+    Site,
+    Visitor,
+)
 from server.tasks import report_death
 
 log = logging.getLogger("livechat.store")
@@ -47,7 +58,8 @@ Choose = Callable[[Iterable[Load], str | None], str | None]
 
 _CONV_COLS = (
     "c.id, c.site_id, c.visitor_id, c.status, c.assignee_id, a.name, c.last_seq, c.last_message, "
-    "c.created_at, c.updated_at, v.name, v.email, coalesce(v.verified, 0)"
+    "c.created_at, c.updated_at, v.name, v.email, coalesce(v.verified, 0), c.visitor_read_seq, "
+    "c.agent_read_seq, c.rating, c.rating_comment"
 )
 _CONV_FROM = (
     "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
@@ -55,9 +67,10 @@ _CONV_FROM = (
 )
 _MSG_COLS = (
     "conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body, "
-    "created_at"
+    "created_at, data"
 )
 _PREVIEW_CHARS = 140
+_MAX_ATTRIBUTES = 50
 
 
 class StoreClosed(RuntimeError):
@@ -66,15 +79,31 @@ class StoreClosed(RuntimeError):
 
 def _conversation(row: Sequence[Any]) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                        row[9], row[10], row[11], bool(row[12]))
+                        row[9], row[10], row[11], bool(row[12]), row[13], row[14], row[15],
+                        row[16])
 
 
 def _message(row: Sequence[Any]) -> Message:
-    return Message(*row)
+    return Message(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                   orjson.loads(row[9]) if row[9] else None)
 
 
 def _site(row: Sequence[Any]) -> Site:
-    return Site(row[0], row[1], tuple(orjson.loads(row[2])), row[3], bool(row[4]), row[5], row[6])
+    return Site(row[0], row[1], tuple(orjson.loads(row[2])), row[3], bool(row[4]), row[5], row[6],
+                site_profile.from_json(orjson.loads(row[7])))
+
+
+def _file_name(data: dict[str, Any] | None) -> str:
+    """The body of a message that is only an attachment: the file's name."""
+    return str(data["attachment"]["name"]) if data else ""
+
+
+def _attachment(row: Sequence[Any]) -> Attachment:
+    return Attachment(*row)
+
+
+def _visitor(row: Sequence[Any]) -> Visitor:
+    return Visitor(row[0], row[1], row[2], row[3], bool(row[4]), orjson.loads(row[5]))
 
 
 def _agent(row: Sequence[Any]) -> Agent:
@@ -440,7 +469,8 @@ class SQLiteStore:
     # --- writes: the conversation ------------------------------------------------------------
 
     async def append_visitor_message(
-        self, site_id: str, visitor_id: str, client_msg_id: str, body: str
+        self, site_id: str, visitor_id: str, client_msg_id: str, body: str,
+        attachment_id: str | None = None,
     ) -> Change:
         """Append to the visitor's open conversation, opening one if there is none.
 
@@ -473,15 +503,16 @@ class SQLiteStore:
                     "updated_at) VALUES (?, ?, ?, 'waiting', ?, ?)",
                     (conversation_id, site_id, visitor_id, now, now),
                 )
+            data = self._attachment_data(db, attachment_id, visitor_id)
             message = self._append(db, conversation_id, client_msg_id, "text", "visitor",
-                                   visitor_id, None, body, now)
+                                   visitor_id, None, body or _file_name(data), now, data)
             return Change(self._load_conversation(db, conversation_id), (message,), created)
 
         return await self._submit(op)
 
     async def append_agent_message(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
-        body: str,
+        body: str, attachment_id: str | None = None,
     ) -> Change:
         """An agent's reply. A reply to a waiting conversation claims it first (the ``joined``
         event comes before the reply); a conversation assigned to someone else is refused."""
@@ -504,8 +535,10 @@ class SQLiteStore:
                 appended.extend(self._claim(db, conv, agent.id, agent.name, now))
             elif conv.assignee_id != agent.id:
                 raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
+            data = self._attachment_data(db, attachment_id, agent.id)
             appended.append(self._append(db, conversation_id, client_msg_id, "text", "agent",
-                                         agent.id, agent.name, body, now))
+                                         agent.id, agent.name, body or _file_name(data), now,
+                                         data))
             return Change(self._load_conversation(db, conversation_id), tuple(appended))
 
         return await self._submit(op)
@@ -580,13 +613,138 @@ class SQLiteStore:
 
         return await self._submit(op)
 
+    # --- the widget: profile, attributes, receipts, ratings, attachments -------------------
+
+    async def set_site_profile(self, site_id: str, **changes: Any) -> Site:
+        """Change what the site shows visitors (``server.site_profile.change`` checks it)."""
+
+        def op(db: sqlite3.Connection) -> Site:
+            row = db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"no such site: {site_id}")
+            profile = site_profile.change(_site(row).profile, **changes)
+            db.execute("UPDATE sites SET settings = ? WHERE id = ?",
+                       (orjson.dumps(profile.to_json()).decode(), site_id))
+            return _site(db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)).fetchone())
+
+        return await self._submit(op)
+
+    async def visitor(self, visitor_id: str) -> Visitor | None:
+        row = await self._one(
+            "SELECT id, site_id, name, email, verified, attributes FROM visitors WHERE id = ?",
+            (visitor_id,))
+        return _visitor(row) if row else None
+
+    async def set_visitor_profile(self, site_id: str, visitor_id: str, name: str | None,
+                                  email: str | None) -> Conversation | None:
+        """What a visitor typed into the pre-chat or offline form. A verified visitor's name and
+        email come from the site's backend and are not overwritten. Returns the visitor's open
+        conversation (its summary changed), if any."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Conversation | None:
+            db.execute("INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
+                       (visitor_id, site_id, now))
+            db.execute(
+                "UPDATE visitors SET name = coalesce(?, name), email = coalesce(?, email) "
+                "WHERE id = ? AND verified = 0", (name, email, visitor_id))
+            row = db.execute("SELECT id FROM conversations WHERE visitor_id = ? "
+                             "AND status != 'resolved'", (visitor_id,)).fetchone()
+            return self._load_conversation(db, row[0]) if row else None
+
+        return await self._submit(op)
+
+    async def set_visitor_attributes(self, site_id: str, visitor_id: str,
+                                     attributes: dict[str, Any]) -> None:
+        """Merge custom attributes the site sent (``LiveChat('set', …)``); a null removes one."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
+                       (visitor_id, site_id, now))
+            known = orjson.loads(db.execute("SELECT attributes FROM visitors WHERE id = ?",
+                                            (visitor_id,)).fetchone()[0])
+            for key, value in attributes.items():
+                if value is None:
+                    known.pop(key, None)
+                else:
+                    known[key] = value
+            if len(known) > _MAX_ATTRIBUTES:
+                raise ChatError(Code.TOO_LONG, f"at most {_MAX_ATTRIBUTES} attributes")
+            db.execute("UPDATE visitors SET attributes = ? WHERE id = ?",
+                       (orjson.dumps(known).decode(), visitor_id))
+
+        await self._submit(op)
+
+    async def mark_read(self, conversation_id: str, reader: str, seq: int) -> int | None:
+        """The visitor or an agent (``reader``) has seen up to ``seq``. Returns the new read
+        mark when it moved forward, else None (receipts only ever move forward)."""
+        column = {"visitor": "visitor_read_seq", "agent": "agent_read_seq"}[reader]
+
+        def op(db: sqlite3.Connection) -> int | None:
+            row = db.execute(
+                f"UPDATE conversations SET {column} = min(?, last_seq) "
+                f"WHERE id = ? AND {column} < min(?, last_seq) RETURNING {column}",
+                (seq, conversation_id, seq),
+            ).fetchone()
+            return int(row[0]) if row else None
+
+        return await self._submit(op)
+
+    async def rate(self, visitor_id: str, conversation_id: str, score: int,
+                   comment: str | None) -> Change:
+        """The visitor's satisfaction with a resolved conversation, once. The same rating sent
+        again is a duplicate; a different one is refused."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Change:
+            conv = self._load_conversation_or_none(db, conversation_id)
+            if conv is None or conv.visitor_id != visitor_id:
+                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            if conv.status != "resolved":
+                raise ChatError(Code.NOT_RESOLVED, "rate a conversation once it is resolved")
+            if conv.rating is not None:
+                if (conv.rating, conv.rating_comment) == (score, comment):
+                    return Change(conv, (), duplicate=True)
+                raise ChatError(Code.ALREADY_RATED, "this conversation is already rated")
+            db.execute("UPDATE conversations SET rating = ?, rating_comment = ? WHERE id = ?",
+                       (score, comment, conversation_id))
+            event = self._append(db, conversation_id, None, "rated", "visitor", visitor_id, None,
+                                 comment or "", now, {"score": score})
+            return Change(self._load_conversation(db, conversation_id), (event,))
+
+        return await self._submit(op)
+
+    async def add_attachment(self, site_id: str, uploader_id: str, name: str, content_type: str,
+                             size: int, attachment_id: str) -> Attachment:
+        attachment = Attachment(attachment_id, site_id, uploader_id, name, content_type, size,
+                                self._now())
+
+        def op(db: sqlite3.Connection) -> Attachment:
+            db.execute("INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (attachment.id, attachment.site_id, attachment.uploader_id,
+                        attachment.name, attachment.content_type, attachment.size,
+                        attachment.created_at))
+            return attachment
+
+        return await self._submit(op)
+
+    async def attachment(self, attachment_id: str) -> Attachment | None:
+        row = await self._one("SELECT * FROM attachments WHERE id = ?", (attachment_id,))
+        return _attachment(row) if row else None
+
     # --- routing -----------------------------------------------------------------------------
 
     async def set_site_options(
         self, site_id: str, *, auto_assign: bool | None = None,
         identity_secret: str | None = None, identity_mode: str | None = None,
+        allowed_origins: Sequence[str] | None = None,
     ) -> Site:
         """Change what is given; ``identity_secret=""`` removes the secret."""
+        if allowed_origins is not None:
+            bad = [o for o in allowed_origins if normalize_origin(o) is None]
+            if bad:
+                raise ValueError(f"not an origin (scheme://host[:port]): {bad[0]}")
         if identity_mode not in (None, "optional", "mandatory"):
             raise ValueError("identity mode is optional or mandatory")
 
@@ -602,6 +760,9 @@ class SQLiteStore:
             if identity_mode is not None:
                 db.execute("UPDATE sites SET identity_mode = ? WHERE id = ?",
                            (identity_mode, site_id))
+            if allowed_origins is not None:
+                db.execute("UPDATE sites SET allowed_origins = ? WHERE id = ?",
+                           (orjson.dumps(list(allowed_origins)).decode(), site_id))
             site = _site(db.execute("SELECT * FROM sites WHERE id = ?", (site_id,)).fetchone())
             if site.identity_mode == "mandatory" and not site.identity_secret:
                 raise ValueError("mandatory identity needs an identity secret")
@@ -719,6 +880,12 @@ class SQLiteStore:
 
     # --- helpers run inside the writer's transaction ----------------------------------------
 
+    def _load_conversation_or_none(self, db: sqlite3.Connection,
+                                   conversation_id: str) -> Conversation | None:
+        row = db.execute(f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.id = ?",
+                         (conversation_id,)).fetchone()
+        return _conversation(row) if row else None
+
     def _load_conversation(self, db: sqlite3.Connection, conversation_id: str) -> Conversation:
         row = db.execute(f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.id = ?",
                          (conversation_id,)).fetchone()
@@ -755,6 +922,7 @@ class SQLiteStore:
     def _append(
         self, db: sqlite3.Connection, conversation_id: str, client_msg_id: str | None, kind: Any,
         author_type: Any, author_id: str | None, author_name: str | None, body: str, now: int,
+        data: dict[str, Any] | None = None,
     ) -> Message:
         # The next seq is read and written inside this transaction: gap-free and unique
         # (PRIMARY KEY (conversation_id, seq) would refuse a second writer's duplicate anyway).
@@ -762,9 +930,9 @@ class SQLiteStore:
             "SELECT last_seq + 1 FROM conversations WHERE id = ?", (conversation_id,)
         ).fetchone()[0]
         db.execute(
-            f"INSERT INTO messages({_MSG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO messages({_MSG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body,
-             now),
+             now, orjson.dumps(data).decode() if data else None),
         )
         if kind == "text":
             db.execute(
@@ -776,4 +944,15 @@ class SQLiteStore:
             db.execute("UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?",
                        (seq, now, conversation_id))
         return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
-                       author_name, body, now)
+                       author_name, body, now, data)
+
+    def _attachment_data(self, db: sqlite3.Connection, attachment_id: str | None,
+                         uploader_id: str) -> dict[str, Any] | None:
+        """The message data for an attachment its sender uploaded; anyone else's is unknown."""
+        if attachment_id is None:
+            return None
+        row = db.execute("SELECT * FROM attachments WHERE id = ? AND uploader_id = ?",
+                         (attachment_id, uploader_id)).fetchone()
+        if row is None:
+            raise ChatError(Code.NOT_FOUND, "no such attachment")
+        return {"attachment": _attachment(row).public()}

@@ -107,6 +107,111 @@
       unavailable: "Der Chat ist hier nicht verfügbar ({code})."
     }
   };
+  // The forms, receipts, attachments and rating.
+  var more = {
+    en: {
+      emoji: "Emoji", attach: "Attach a file", mute: "Mute sounds", name: "Name", email: "Email",
+      yourMessage: "Your message", greeting: "How can we help you today?", hi: "Hi {name}!",
+      backAt: "We're back {when}.", offlineTitle: "We're away right now",
+      offlineText: "Leave a message and we'll reply by email.",
+      prechatTitle: "Before we start", prechatText: "Tell us who you are, so we can help you better.",
+      leaveMessage: "Leave a message", startChat: "Start the chat",
+      needName: "Please tell us your name.", needEmail: "Please enter a valid email address.",
+      needMessage: "Please write a message.", today: "Today", yesterday: "Yesterday", seen: "Seen",
+      rateTitle: "How was this conversation?", stars: "{n} out of 5",
+      comment: "Anything to add? (optional)", rate: "Send rating",
+      thanksRating: "Thank you for your rating ({n}/5).", newConversation: "Start a new conversation",
+      uploading: "Uploading {name}…",
+      leftMessage: "Thanks! We got your message and will reply to {email}.",
+      leftMessageNoEmail: "Thanks! We got your message and will reply here."
+    },
+    pt: {
+      emoji: "Emoji", attach: "Anexar um ficheiro", mute: "Silenciar sons", name: "Nome",
+      email: "Email", yourMessage: "A sua mensagem", greeting: "Como o podemos ajudar hoje?",
+      hi: "Olá {name}!", backAt: "Voltamos {when}.", offlineTitle: "Estamos ausentes de momento",
+      offlineText: "Deixe uma mensagem e responderemos por email.",
+      prechatTitle: "Antes de começar", prechatText: "Diga-nos quem é, para o ajudarmos melhor.",
+      leaveMessage: "Deixar mensagem", startChat: "Começar a conversa",
+      needName: "Indique o seu nome.", needEmail: "Indique um email válido.",
+      needMessage: "Escreva uma mensagem.", today: "Hoje", yesterday: "Ontem", seen: "Vista",
+      rateTitle: "Como correu esta conversa?", stars: "{n} em 5",
+      comment: "Algo a acrescentar? (opcional)", rate: "Enviar avaliação",
+      thanksRating: "Obrigado pela sua avaliação ({n}/5).", newConversation: "Começar nova conversa",
+      uploading: "A enviar {name}…",
+      leftMessage: "Obrigado! Recebemos a sua mensagem e responderemos para {email}.",
+      leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui."
+    },
+    el: {
+      emoji: "Emoji", attach: "Επισύναψη αρχείου", mute: "Σίγαση ήχων", name: "Όνομα",
+      email: "Email", yourMessage: "Το μήνυμά σας", greeting: "Πώς μπορούμε να σας βοηθήσουμε;",
+      hi: "Γεια σας {name}!", backAt: "Επιστρέφουμε {when}.",
+      offlineTitle: "Δεν είμαστε διαθέσιμοι αυτή τη στιγμή",
+      offlineText: "Αφήστε ένα μήνυμα και θα σας απαντήσουμε με email.",
+      prechatTitle: "Πριν ξεκινήσουμε", prechatText: "Πείτε μας ποιος είστε, για να σας βοηθήσουμε καλύτερα.",
+      leaveMessage: "Αφήστε μήνυμα", startChat: "Έναρξη συνομιλίας",
+      needName: "Γράψτε το όνομά σας.", needEmail: "Γράψτε ένα έγκυρο email.",
+      needMessage: "Γράψτε ένα μήνυμα.", today: "Σήμερα", yesterday: "Χθες", seen: "Διαβάστηκε",
+      rateTitle: "Πώς ήταν αυτή η συνομιλία;", stars: "{n} από 5",
+      comment: "Κάτι να προσθέσετε; (προαιρετικό)", rate: "Αποστολή αξιολόγησης",
+      thanksRating: "Ευχαριστούμε για την αξιολόγηση ({n}/5).",
+      newConversation: "Νέα συνομιλία", uploading: "Αποστολή {name}…",
+      leftMessage: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε στο {email}.",
+      leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ."
+    },
+    es: {
+      emoji: "Emoji", attach: "Adjuntar un archivo", mute: "Silenciar sonidos", name: "Nombre",
+      email: "Correo", yourMessage: "Su mensaje", greeting: "¿En qué podemos ayudarle hoy?",
+      hi: "¡Hola {name}!", backAt: "Volvemos {when}.", offlineTitle: "Ahora no estamos disponibles",
+      offlineText: "Deje un mensaje y le responderemos por correo.",
+      prechatTitle: "Antes de empezar", prechatText: "Díganos quién es para ayudarle mejor.",
+      leaveMessage: "Dejar un mensaje", startChat: "Empezar el chat",
+      needName: "Indique su nombre.", needEmail: "Indique un correo válido.",
+      needMessage: "Escriba un mensaje.", today: "Hoy", yesterday: "Ayer", seen: "Visto",
+      rateTitle: "¿Qué tal fue esta conversación?", stars: "{n} de 5",
+      comment: "¿Algo que añadir? (opcional)", rate: "Enviar valoración",
+      thanksRating: "Gracias por su valoración ({n}/5).", newConversation: "Nueva conversación",
+      uploading: "Subiendo {name}…",
+      leftMessage: "¡Gracias! Recibimos su mensaje y responderemos a {email}.",
+      leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí."
+    },
+    fr: {
+      emoji: "Emoji", attach: "Joindre un fichier", mute: "Couper les sons", name: "Nom",
+      email: "E-mail", yourMessage: "Votre message", greeting: "Comment pouvons-nous vous aider ?",
+      hi: "Bonjour {name} !", backAt: "De retour {when}.",
+      offlineTitle: "Nous sommes absents pour le moment",
+      offlineText: "Laissez un message, nous vous répondrons par e-mail.",
+      prechatTitle: "Avant de commencer", prechatText: "Dites-nous qui vous êtes pour mieux vous aider.",
+      leaveMessage: "Laisser un message", startChat: "Commencer la discussion",
+      needName: "Indiquez votre nom.", needEmail: "Indiquez une adresse e-mail valide.",
+      needMessage: "Écrivez un message.", today: "Aujourd'hui", yesterday: "Hier", seen: "Vu",
+      rateTitle: "Comment s'est passée cette discussion ?", stars: "{n} sur 5",
+      comment: "Autre chose ? (facultatif)", rate: "Envoyer la note",
+      thanksRating: "Merci pour votre note ({n}/5).", newConversation: "Nouvelle discussion",
+      uploading: "Envoi de {name}…",
+      leftMessage: "Merci ! Nous avons reçu votre message et répondrons à {email}.",
+      leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici."
+    },
+    de: {
+      emoji: "Emoji", attach: "Datei anhängen", mute: "Töne stummschalten", name: "Name",
+      email: "E-Mail", yourMessage: "Ihre Nachricht", greeting: "Wie können wir Ihnen helfen?",
+      hi: "Hallo {name}!", backAt: "Wir sind {when} wieder da.",
+      offlineTitle: "Wir sind gerade nicht da",
+      offlineText: "Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.",
+      prechatTitle: "Bevor es losgeht", prechatText: "Sagen Sie uns, wer Sie sind, damit wir besser helfen können.",
+      leaveMessage: "Nachricht hinterlassen", startChat: "Chat starten",
+      needName: "Bitte geben Sie Ihren Namen an.", needEmail: "Bitte geben Sie eine gültige E-Mail an.",
+      needMessage: "Bitte schreiben Sie eine Nachricht.", today: "Heute", yesterday: "Gestern",
+      seen: "Gesehen", rateTitle: "Wie war diese Unterhaltung?", stars: "{n} von 5",
+      comment: "Noch etwas? (optional)", rate: "Bewertung senden",
+      thanksRating: "Danke für Ihre Bewertung ({n}/5).", newConversation: "Neue Unterhaltung",
+      uploading: "{name} wird hochgeladen…",
+      leftMessage: "Danke! Wir haben Ihre Nachricht erhalten und antworten an {email}.",
+      leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier."
+    }
+  };
+  Object.keys(more).forEach(function (l) {
+    Object.keys(more[l]).forEach(function (k) { words[l][k] = more[l][k]; });
+  });
   var RTL = { ar: 1, he: 1, fa: 1, ur: 1 };
   var current = words.en, lang = "en";
 

@@ -1,0 +1,133 @@
+"""What a site shows its visitors: greeting, colour, logo, business hours, pre-chat fields and what
+happens when nobody can answer. Kept as one JSON object per site; validated here, pure.
+
+The widget receives it in its ``welcome`` (docs/protocol.md); the site's admin edits it with
+``livechat site set`` (docs/deployment.md), and later in the panel.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from server.hours import Hours, is_open, next_change, parse_hours
+
+PRECHAT_FIELDS = ("name", "email")
+Offline = Literal["form", "chat"]
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_COLOR = "#1f5fbf"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    #: The first words a visitor reads; empty uses the widget's own ("Hi! How can we help?").
+    greeting: str = ""
+    #: The widget's accent colour; text on it is black or white, whichever contrasts more.
+    color: str = DEFAULT_COLOR
+    #: An https image shown in the panel's header.
+    logo: str = ""
+    hours: Hours | None = None
+    #: Asked before a chat starts (skipped for identified visitors): a subset of PRECHAT_FIELDS.
+    prechat: tuple[str, ...] = ()
+    #: When nobody is online or it is outside business hours: "form" shows a leave-a-message
+    #: form (name, email, message) that queues a conversation; "chat" lets the visitor chat and
+    #: wait.
+    offline: Offline = "form"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"greeting": self.greeting, "color": self.color, "logo": self.logo,
+                "hours": ({"tz": self.hours.tz, "text": self.hours.text()}
+                          if self.hours else None),
+                "prechat": list(self.prechat), "offline": self.offline}
+
+    def for_visitor(self, now: float) -> dict[str, Any]:
+        """What the widget is told: settings, and whether the site is open now and until when."""
+        change = next_change(self.hours, now)
+        return {"greeting": self.greeting, "color": self.color, "logo": self.logo,
+                "prechat": list(self.prechat), "offline": self.offline,
+                "open": is_open(self.hours, now),
+                "next_change": int(change * 1000) if change is not None else None}
+
+    def logo_origin(self) -> str | None:
+        if not self.logo:
+            return None
+        parts = urlsplit(self.logo)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+def check_color(value: str) -> str:
+    if not _COLOR.match(value):
+        raise ValueError("colour is #rrggbb")
+    return value.lower()
+
+
+def check_logo(value: str) -> str:
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if (parts.scheme != "https" or not parts.netloc or len(value) > 500
+            or any(c in value for c in " \"'<>\\")):
+        raise ValueError("logo is an https:// URL of at most 500 characters")
+    return value
+
+
+def check_greeting(value: str) -> str:
+    value = value.strip()
+    if len(value) > 300 or "\x00" in value:
+        raise ValueError("greeting is at most 300 characters")
+    return value
+
+
+def check_prechat(fields: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    unknown = set(fields) - set(PRECHAT_FIELDS)
+    if unknown:
+        raise ValueError(f"pre-chat fields are {', '.join(PRECHAT_FIELDS)}")
+    return tuple(f for f in PRECHAT_FIELDS if f in fields)
+
+
+def check_offline(value: str) -> Offline:
+    if value not in ("form", "chat"):
+        raise ValueError("offline is form or chat")
+    return "form" if value == "form" else "chat"
+
+
+def from_json(data: dict[str, Any]) -> Profile:
+    """The stored object → Profile. Values were checked when written."""
+    hours = data.get("hours")
+    return Profile(
+        greeting=data.get("greeting", ""),
+        color=data.get("color", DEFAULT_COLOR),
+        logo=data.get("logo", ""),
+        hours=parse_hours(hours["text"], hours["tz"]) if hours else None,
+        prechat=tuple(data.get("prechat", ())),
+        offline=data.get("offline", "form"),
+    )
+
+
+def change(profile: Profile, **changes: Any) -> Profile:
+    """A new Profile with the given values checked and set (None leaves a value as it is).
+    ``hours=""`` removes business hours; ``hours`` needs ``tz``."""
+    checked: dict[str, Any] = {}
+    if changes.get("greeting") is not None:
+        checked["greeting"] = check_greeting(changes["greeting"])
+    if changes.get("color") is not None:
+        checked["color"] = check_color(changes["color"])
+    if changes.get("logo") is not None:
+        checked["logo"] = check_logo(changes["logo"])
+    if changes.get("prechat") is not None:
+        checked["prechat"] = check_prechat(changes["prechat"])
+    if changes.get("offline") is not None:
+        checked["offline"] = check_offline(changes["offline"])
+    if changes.get("hours") is not None:
+        text: str = changes["hours"]
+        tz: str = changes.get("tz") or (profile.hours.tz if profile.hours else "")
+        if text and not tz:
+            raise ValueError("business hours need a time zone (e.g. Europe/Lisbon)")
+        checked["hours"] = parse_hours(text, tz) if text else None
+    elif changes.get("tz") is not None:
+        if profile.hours is None:
+            raise ValueError("set business hours along with the time zone")
+        checked["hours"] = parse_hours(profile.hours.text(), changes["tz"])
+    return replace(profile, **checked)
