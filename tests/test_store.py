@@ -12,6 +12,7 @@ import pytest
 from server.errors import ChatError, Code
 from server.store import Agent, SQLiteStore, StoreClosed
 from server.store.migrations import MIGRATIONS
+from server.store.sqlite import migrate
 
 
 async def _setup(store: SQLiteStore) -> tuple[str, Agent, Agent]:
@@ -34,6 +35,32 @@ async def test_migrations_and_epoch_survive_reopen(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_a_database_of_the_last_release_upgrades_with_its_messages(tmp_path: Path) -> None:
+    """Migration 4 rebuilds the messages table: what was there survives, in order."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path, isolation_level=None) as db:
+        migrate(db, MIGRATIONS[:3])
+        db.execute("INSERT INTO sites(id, name, created_at) VALUES ('s', 'Old', 1)")
+        db.execute("INSERT INTO visitors(id, site_id, created_at) VALUES ('v', 's', 1)")
+        db.execute("INSERT INTO conversations(id, site_id, visitor_id, status, last_seq, "
+                   "created_at, updated_at) VALUES ('c', 's', 'v', 'waiting', 2, 1, 1)")
+        db.executemany(
+            "INSERT INTO messages VALUES ('c', ?, ?, 'text', 'visitor', 'v', NULL, ?, 1)",
+            [(1, "m1", "first"), (2, "m2", "second")])
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    try:
+        messages = await store.messages_after("c", 0)
+        assert [(m.seq, m.body, m.data) for m in messages] == [(1, "first", None),
+                                                               (2, "second", None)]
+        site = await store.site("s")
+        assert site is not None and site.profile.offline == "form"
+        resend = await store.append_visitor_message("s", "v", "m1", "first")
+        assert resend.duplicate  # the idempotency index came through the rebuild
+    finally:
+        await store.close()
 
 
 async def test_first_message_opens_one_conversation_idempotently(store: SQLiteStore) -> None:
