@@ -25,6 +25,8 @@ from server.hub import conversation_channel, site_channel, visitor_channel
 from server.store import Agent, Change, Conversation, Store
 
 log = logging.getLogger("livechat.chat")
+#: Events that change who has a conversation, or whether it is open.
+_ROUTING_KINDS = frozenset({"joined", "resolved", "transferred", "requeued", "reopened"})
 
 
 class Chat:
@@ -116,10 +118,27 @@ class Chat:
         return change
 
     async def transfer(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
-                       to_agent_id: str) -> Change:
-        change = await self.store.transfer(agent, site_ids, conversation_id, to_agent_id)
+                       to_agent_id: str, note: str | None = None) -> Change:
+        change = await self.store.transfer(agent, site_ids, conversation_id, to_agent_id, note)
         await self.publish(change)
         return change
+
+    async def note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
+                   client_msg_id: str, body: str) -> Change:
+        change = await self.store.add_note(agent, site_ids, conversation_id, client_msg_id, body)
+        await self.publish(change)
+        return change
+
+    async def reopen(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
+        change = await self.store.reopen(agent, site_ids, conversation_id)
+        await self.publish(change)
+        return change
+
+    async def tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
+                  on: bool) -> Conversation:
+        conversation = await self.store.set_tag(site_ids, conversation_id, tag, on)
+        self._inbox_update(conversation)
+        return conversation
 
     async def typing(self, conversation_id: str, author: dict[str, object], active: bool) -> None:
         """Ephemeral: published without a seq, never stored or recovered."""
@@ -154,6 +173,6 @@ class Chat:
         self._inbox_update(conv)
         # Routing cares about conversations opening, and changing hands or status; not about
         # every message of a conversation (poking the router per message halved throughput).
-        routing = change.created or any(m.kind != "text" for m in change.messages)
+        routing = change.created or any(m.kind in _ROUTING_KINDS for m in change.messages)
         if routing and self.on_change is not None:
             self.on_change(conv)

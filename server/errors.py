@@ -52,6 +52,8 @@ class Code(StrEnum):
     RESOLVED = "resolved"
     NOT_RESOLVED = "not_resolved"
     ALREADY_RATED = "already_rated"
+    ALREADY_OPEN = "already_open"
+    FORBIDDEN = "forbidden"
     RATE_LIMITED = "rate_limited"
     IDENTITY_REQUIRED = "identity_required"
     BAD_IDENTITY = "bad_identity"

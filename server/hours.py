@@ -62,7 +62,7 @@ def parse_hours(text: str, tz: str) -> Hours:
             raise ValueError(f"write each part as 'mon-fri 09:00-18:00', not {part!r}")
         days, spans = words
         for span in spans.split(","):
-            m = _RANGE.match(span)
+            m = _RANGE.fullmatch(span)
             if not m:
                 raise ValueError(f"write times as 09:00-18:00, not {span!r}")
             start = int(m[1]) * 60 + int(m[2])

@@ -8,6 +8,10 @@ below the cursor is dropped, and a jump past ``cursor + 1`` (a missed doorbell) 
 store. Catching up on (re)connect is the same mechanism: set the cursor to the client's
 ``last_seq`` and ring once.
 
+Internal notes (``kind: note``) take their place in the sequence like any message, but a visitor's
+connection never sends one: its cursor steps over them, live and when catching up. That one check,
+here, is what keeps notes from visitors (tests/test_agent_tools.py tries every path).
+
 A queue that overflows means the reader cannot keep up: the connection is closed with
 ``Close.SLOW_CONSUMER`` and the client resumes from its last ``seq``.
 """
@@ -25,6 +29,7 @@ import orjson
 from server.broker import Broker
 from server.errors import Close
 from server.store import Store
+from server.store.models import PRIVATE_KINDS
 
 log = logging.getLogger("livechat.hub")
 Send = Callable[[bytes], Awaitable[None]]
@@ -41,6 +46,8 @@ class _Message:
     conversation_id: str
     seq: int
     data: bytes
+    #: For agents only (an internal note): a visitor's cursor passes it without sending it.
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +134,8 @@ class Connection:
                 if cursor is None or item.seq <= cursor:
                     continue
                 if item.seq == cursor + 1:
-                    await send(item.data)
+                    if not (item.private and self.role == "visitor"):
+                        await send(item.data)
                     self.cursors[item.conversation_id] = item.seq
                 else:
                     await self._catch_up(item.conversation_id, send, store)
@@ -140,7 +148,8 @@ class Connection:
         while conversation_id in self.cursors:
             page = await store.messages_after(conversation_id, self.cursors[conversation_id], PAGE)
             for message in page:
-                await send(orjson.dumps(message.frame()))
+                if not (message.private and self.role == "visitor"):
+                    await send(orjson.dumps(message.frame()))
                 self.cursors[conversation_id] = message.seq
             if len(page) < PAGE:
                 return
@@ -194,12 +203,14 @@ class Hub:
         item: _Item
         if channel.startswith("conv:"):
             try:
-                seq = orjson.loads(data).get("seq")
+                frame = orjson.loads(data)
+                seq = frame.get("seq")
             except (orjson.JSONDecodeError, AttributeError):
                 log.error("dropped a malformed broker message on %s", channel.split(":")[0])
                 return
             # Frames without a seq (typing) are ephemeral: passed on, never recovered.
-            item = _Frame(data) if seq is None else _Message(channel[5:], seq, data)
+            item = _Frame(data) if seq is None else _Message(
+                channel[5:], seq, data, frame.get("kind") in PRIVATE_KINDS)
         else:
             item = _Frame(data)
         for conn in list(local):

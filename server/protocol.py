@@ -21,6 +21,11 @@ Role = Literal["visitor", "agent"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TOKEN_MAX = 1024
+#: Control characters (C0, DEL, C1): refused in one-line texts such as titles and attributes.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")
+_SHORTCUT_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+_URL_RE = re.compile(r"^https?://[^\s\x00-\x1f]+$")
 _EMAIL_RE = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 
 
@@ -120,6 +125,67 @@ class Transfer:
     id: str
     conversation_id: str
     agent_id: str
+    #: An internal note for the colleague taking over.
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    id: str
+    conversation_id: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    id: str
+    conversation_id: str
+    tag: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reopen:
+    id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListConversations:
+    id: str
+    status: str | None = None
+    tag: str | None = None
+    #: The page after (``updated_at``, ``id``) of the previous page's last conversation.
+    before: int | None = None
+    before_id: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCanned:
+    id: str
+    site_id: str
+    shortcut: str
+    body: str
+    canned_id: str | None = None
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCanned:
+    id: str
+    canned_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the visitor's browser reports: the page they are on, language and time zone."""
+
+    url: str | None = None
+    title: str | None = None
+    referrer: str | None = None
+    language: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +206,17 @@ class Ping:
 
 
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
-         | Ping | Profile | Attributes | Read | Rate)
+         | Ping | Profile | Attributes | Read | Rate | Note | Tag | Reopen | ListConversations
+         | SaveCanned | DeleteCanned | Context)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "text" (human text, validated by validate_text), "name" (text of at most 100 characters),
 # "ext" (an id from the site's own systems), "email", "limit" (1..200), "score" (1..5), "comment"
 # (text of at most 1,000 characters), "attrs" (an object of at most 50 attribute names, each
 # 1-64 of A-Z a-z 0-9 _ . : -, to strings of at most 500 characters, numbers, booleans or null).
+# "tag" (1-32 of a-z 0-9 space _ -, starting with a letter or digit), "shortcut" (1-32 of a-z 0-9
+# _ -), "status" (waiting, assigned or resolved), "url" (http(s), at most 2,000 characters),
+# "title" (printable, at most 300 characters, may be empty).
 # A trailing "?" makes it optional. A send needs a body, an attachment, or both.
 _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
     "visitor": {
@@ -162,6 +232,8 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "attributes": (Attributes, {"id": "id", "attributes": "attrs"}),
         "rate": (Rate, {"id": "id", "conversation_id": "id", "score": "score",
                         "comment": "comment?"}),
+        "context": (Context, {"url": "url?", "title": "title?", "referrer": "url?",
+                              "language": "ext?", "timezone": "ext?"}),
         "ping": (Ping, {"id": "id?"}),
     },
     "agent": {
@@ -175,7 +247,16 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "read": (Read, {"conversation_id": "id", "seq": "seq"}),
         "claim": (Claim, {"id": "id", "conversation_id": "id"}),
         "resolve": (Resolve, {"id": "id", "conversation_id": "id"}),
-        "transfer": (Transfer, {"id": "id", "conversation_id": "id", "agent_id": "id"}),
+        "transfer": (Transfer, {"id": "id", "conversation_id": "id", "agent_id": "id",
+                                "note": "text?"}),
+        "note": (Note, {"id": "id", "conversation_id": "id", "body": "text"}),
+        "tag": (Tag, {"id": "id", "conversation_id": "id", "tag": "tag", "on": "bool"}),
+        "reopen": (Reopen, {"id": "id", "conversation_id": "id"}),
+        "list": (ListConversations, {"id": "id", "status": "status?", "tag": "tag?",
+                                     "before": "seq?", "before_id": "id?", "limit": "limit?"}),
+        "canned_save": (SaveCanned, {"id": "id", "canned_id": "id?", "site_id": "id",
+                                     "shortcut": "shortcut", "body": "text", "shared": "bool?"}),
+        "canned_delete": (DeleteCanned, {"id": "id", "canned_id": "id"}),
         "typing": (Typing, {"conversation_id": "id", "active": "bool"}),
         "status": (Status, {"id": "id", "away": "bool"}),
         "ping": (Ping, {"id": "id?"}),
@@ -224,14 +305,16 @@ def validate_text(value: str, max_chars: int) -> str:
 
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
-    if kind in ("id", "str", "text", "ext", "name", "email", "comment") and not isinstance(
-            value, str):
+    if kind in ("id", "str", "text", "ext", "name", "email", "comment", "tag", "shortcut",
+                "status", "url", "title") and not isinstance(value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
+    if isinstance(value, str) and not _encodable(value):
+        raise ChatError(Code.BAD_TEXT, f"{name} contains a lone surrogate")
     if kind == "bool" and type(value) is not bool:
         raise ChatError(Code.BAD_FRAME, f"{name} must be true or false")
     if kind in ("int", "seq", "limit", "score") and (type(value) is not int):
         raise ChatError(Code.BAD_FRAME, f"{name} must be an integer")
-    if kind == "id" and not _ID_RE.match(value):
+    if kind == "id" and not _ID_RE.fullmatch(value):
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-64 of A-Z a-z 0-9 _ . : -")
     if kind == "str" and (len(value) > _TOKEN_MAX or not value.isascii()):
         raise ChatError(Code.BAD_FRAME, f"{name} is not a valid token")
@@ -243,11 +326,21 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 5")
     if kind == "attrs":
         return _attributes(name, value)
+    if kind == "tag" and not _TAG_RE.fullmatch(value):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be 1-32 of a-z 0-9 space _ -")
+    if kind == "shortcut" and not _SHORTCUT_RE.fullmatch(value):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be 1-32 of a-z 0-9 _ -")
+    if kind == "status" and value not in ("waiting", "assigned", "resolved"):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be waiting, assigned or resolved")
+    if kind == "url" and not (len(value) <= 2000 and _URL_RE.fullmatch(value)):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be an http(s) URL of at most 2000 characters")
+    if kind == "title" and (len(value) > 300 or _CONTROL_RE.search(value)):
+        raise ChatError(Code.BAD_FRAME, f"{name} must be at most 300 characters, no controls")
     if kind == "comment":
         return validate_text(value, 1000)
     if kind == "ext" and not (0 < len(value) <= 256 and value.isprintable()):
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-256 printable characters")
-    if kind == "email" and not _EMAIL_RE.match(value):
+    if kind == "email" and not _EMAIL_RE.fullmatch(value):
         raise ChatError(Code.BAD_FRAME, f"{name} is not an email address")
     if kind == "name":
         return validate_text(value, 100)
@@ -259,15 +352,25 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
 _ATTR_MAX = 50
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _attributes(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or len(value) > _ATTR_MAX:
         raise ChatError(Code.BAD_FRAME, f"{name} must be an object of at most {_ATTR_MAX} keys")
     for key, item in value.items():
-        if not _ID_RE.match(key):
+        if isinstance(item, str) and not _encodable(item):
+            raise ChatError(Code.BAD_TEXT, f"attribute {key[:32]!r} contains a lone surrogate")
+        if not _ID_RE.fullmatch(key):
             raise ChatError(Code.BAD_FRAME, "attribute names are 1-64 of A-Z a-z 0-9 _ . : -")
         if isinstance(item, str):
-            if len(item) > 500 or "\x00" in item or not item.isprintable():
-                raise ChatError(Code.BAD_FRAME, f"attribute {key!r} must be printable, ≤ 500")
+            if len(item) > 500 or _CONTROL_RE.search(item):
+                raise ChatError(Code.BAD_FRAME, f"attribute {key!r}: ≤ 500 characters, no controls")
         elif item is not None and type(item) not in (int, float, bool):
             raise ChatError(Code.BAD_FRAME, f"attribute {key!r} must be text, number or boolean")
     return value
@@ -318,7 +421,7 @@ def request_id(raw: str | bytes | None) -> str | None:
     except (ValueError, RecursionError):
         return None
     value = data.get("id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and _ID_RE.match(value) else None
+    return value if isinstance(value, str) and _ID_RE.fullmatch(value) else None
 
 
 # --- what the server sends -------------------------------------------------------------------

@@ -58,7 +58,7 @@ class Profile:
 
 
 def check_color(value: str) -> str:
-    if not _COLOR.match(value):
+    if not _COLOR.fullmatch(value):
         raise ValueError("colour is #rrggbb")
     return value.lower()
 

@@ -28,7 +28,7 @@ def test_every_close_code_is_documented() -> None:
 def test_every_client_frame_is_documented() -> None:
     for role in ("visitor", "agent"):
         section = DOC.split(f"### {role.capitalize()}")[1].split("###")[0].split("## ")[0]
-        documented = set(re.findall(r"^\| `([a-z]+)` +\|", section, re.M))
+        documented = set(re.findall(r"^\| `([a-z_]+)` +\|", section, re.M))
         assert documented == set(protocol.frame_types(role)), role
 
 

@@ -66,6 +66,15 @@ def test_text_is_kept_verbatim() -> None:
     ('{"type":"hello","v":1,"site":"s","token":"' + "t" * 2000 + '"}', "bad_frame"),
     ('{"type":"hello","v":1,"site":"s","token":"tökén"}', "bad_frame"),
     ('{"type":"hello","v":1,"site":"s","last_seq":9007199254740993}', "bad_frame"),
+    # A trailing newline is not part of an id ($ would have let it through).
+    ('{"type":"send","id":"a\\n","body":"x"}', "bad_frame"),
+    ('{"type":"profile","id":"p","email":"a@b.test\\n"}', "bad_frame"),
+    ('{"type":"context","url":"https://a.test/\\n"}', "bad_frame"),
+    ('{"type":"context","url":"javascript:alert(1)"}', "bad_frame"),
+    ('{"type":"context","title":"a\\u0007b"}', "bad_frame"),
+    ('{"type":"context","title":"\\ud800"}', "bad_text"),
+    ('{"type":"attributes","id":"a","attributes":{"k":"\\ud800"}}', "bad_text"),
+    ('{"type":"attributes","id":"a","attributes":{"k\\n":1}}', "bad_frame"),
 ])
 def test_refuses_bad_frames(raw: str | bytes | None, code: str) -> None:
     assert code_of(raw) == code

@@ -166,7 +166,8 @@
       frameReady = true;
       var state = load();
       post({ type: "init", token: state.token || null, open: isOpen, identity: identity,
-             muted: !!state.muted, attributes: attributes, color: color });
+             muted: !!state.muted, attributes: attributes, color: color,
+             page: { url: w.location.href, title: d.title, referrer: d.referrer } });
       attributes = null;
     }
     else if (m.type === "token") save({ token: m.token || null });

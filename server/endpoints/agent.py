@@ -14,15 +14,21 @@ from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, site_channel
 from server.protocol import (
     Claim,
+    DeleteCanned,
     Frame,
     Hello,
     History,
     Leave,
+    ListConversations,
+    Note,
     Open,
     Read,
+    Reopen,
     Resolve,
+    SaveCanned,
     Send,
     Status,
+    Tag,
     Transfer,
     Typing,
 )
@@ -76,6 +82,7 @@ class AgentSession(Session):
         sites = [s for s in await ctx.store.sites() if s.id in self.site_ids]
         colleagues = await ctx.store.site_agents(self.site_ids)
         conversations = await ctx.store.open_conversations(self.site_ids)
+        canned = await ctx.store.canned(self.agent, self.site_ids)
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
@@ -84,6 +91,7 @@ class AgentSession(Session):
             "sites": [{"id": s.id, "name": s.name, "auto_assign": s.auto_assign} for s in sites],
             "agents": [{"id": a.id, "name": a.name} for a in colleagues],
             "conversations": [c.summary() for c in conversations],
+            "canned": [c.public() for c in canned],
         }))
 
     def _schedule_resync(self) -> None:
@@ -127,9 +135,13 @@ class AgentSession(Session):
             await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
             online = await self.ctx.presence.members(visitor_presence_key(conversation.visitor_id))
             visitor = await store.visitor(conversation.visitor_id)
-            self.conn.send(protocol.ack(frame.id, conversation=conversation.summary(),
-                                        visitor_online=bool(online),
-                                        visitor=visitor.public() if visitor else None))
+            pages = await store.visitor_pages(conversation.visitor_id)
+            earlier = await store.visitor_conversations(conversation.visitor_id)
+            self.conn.send(protocol.ack(
+                frame.id, conversation=conversation.summary(), visitor_online=bool(online),
+                visitor=visitor.public() if visitor else None,
+                pages=[{"url": p.url, "title": p.title, "at": p.at} for p in pages],
+                earlier=[c.summary() for c in earlier if c.id != conversation.id]))
             self.conn.watch(conversation.id, frame.last_seq)
             return None
         if isinstance(frame, Leave):
@@ -178,7 +190,37 @@ class AgentSession(Session):
             return protocol.ack(frame.id, away=self.away)
         if isinstance(frame, Transfer):
             return self._result(frame.id, await chat.transfer(
-                self.agent, self.site_ids, frame.conversation_id, frame.agent_id))
+                self.agent, self.site_ids, frame.conversation_id, frame.agent_id, frame.note))
+        if isinstance(frame, Note):
+            change = await chat.note(self.agent, self.site_ids, frame.conversation_id, frame.id,
+                                     frame.body)
+            return protocol.ack(frame.id, conversation_id=frame.conversation_id,
+                                seq=change.messages[-1].seq, duplicate=change.duplicate)
+        if isinstance(frame, Tag):
+            conversation = await chat.tag(self.site_ids, frame.conversation_id, frame.tag,
+                                          frame.on)
+            return protocol.ack(frame.id, conversation=conversation.summary())
+        if isinstance(frame, Reopen):
+            return self._result(frame.id, await chat.reopen(self.agent, self.site_ids,
+                                                            frame.conversation_id))
+        if isinstance(frame, ListConversations):
+            before = ((frame.before, frame.before_id or "") if frame.before is not None
+                      else None)
+            found = await store.conversation_list(self.site_ids, status=frame.status,
+                                                  tag=frame.tag, before=before,
+                                                  limit=frame.limit)
+            last = found[-1] if len(found) == frame.limit else None
+            return protocol.ack(frame.id, conversations=[c.summary() for c in found],
+                                next={"before": last.updated_at, "before_id": last.id}
+                                if last else None)
+        if isinstance(frame, SaveCanned):
+            canned = await store.save_canned(self.agent, self.site_ids, frame.canned_id,
+                                             frame.site_id, frame.shortcut, frame.body,
+                                             frame.shared)
+            return protocol.ack(frame.id, canned=canned.public())
+        if isinstance(frame, DeleteCanned):
+            await store.delete_canned(self.agent, self.site_ids, frame.canned_id)
+            return protocol.ack(frame.id)
         raise ChatError(Code.UNKNOWN_TYPE, "not an agent frame")
 
     async def _visible(self, conversation_id: str) -> Conversation:

@@ -15,7 +15,18 @@ from server.auth import (
 )
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, status_channel, visitor_channel
-from server.protocol import Attributes, Frame, Hello, Open, Profile, Rate, Read, Send, Typing
+from server.protocol import (
+    Attributes,
+    Context,
+    Frame,
+    Hello,
+    Open,
+    Profile,
+    Rate,
+    Read,
+    Send,
+    Typing,
+)
 from server.routing import agent_ids, presence_key, visitor_presence_key
 from server.store import Conversation, Site
 
@@ -154,6 +165,13 @@ class VisitorSession(Session):
             await self.ctx.store.set_visitor_attributes(self.who.site_id, self.who.visitor_id,
                                                         frame.attributes)
             return protocol.ack(frame.id)
+        if isinstance(frame, Context):
+            agent_string = self.ws.headers.get("user-agent", "")[:300]
+            await self.ctx.store.set_visitor_context(
+                self.who.site_id, self.who.visitor_id, user_agent=agent_string or None,
+                language=frame.language, timezone=frame.timezone, referrer=frame.referrer,
+                page=(frame.url.split("#", 1)[0], frame.title or "") if frame.url else None)
+            return None
         if isinstance(frame, Rate):
             change = await chat.rate(self.who, frame.conversation_id, frame.score, frame.comment)
             return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),

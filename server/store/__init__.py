@@ -22,18 +22,20 @@ from typing import Any, Protocol
 from server.store.models import (
     Agent,
     Attachment,
+    Canned,
     Change,
     Conversation,
     Load,
     Message,
+    Page,
     Role,
     Site,
     Visitor,
 )
 from server.store.sqlite import Choose, SQLiteStore, StoreClosed
 
-__all__ = ["Agent", "Attachment", "Change", "Choose", "Conversation", "Load", "Message",
-           "SQLiteStore", "Site", "Store", "StoreClosed", "Visitor"]
+__all__ = ["Agent", "Attachment", "Canned", "Change", "Choose", "Conversation", "Load", "Message",
+           "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Visitor"]
 
 
 class Store(Protocol):
@@ -81,7 +83,8 @@ class Store(Protocol):
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str
     ) -> Change: ...
     async def transfer(
-        self, agent: Agent, site_ids: Sequence[str], conversation_id: str, to_agent_id: str
+        self, agent: Agent, site_ids: Sequence[str], conversation_id: str, to_agent_id: str,
+        note: str | None = None,
     ) -> Change: ...
 
     # routing
@@ -114,3 +117,26 @@ class Store(Protocol):
     async def add_attachment(self, site_id: str, uploader_id: str, name: str, content_type: str,
                              size: int, attachment_id: str) -> Attachment: ...
     async def attachment(self, attachment_id: str) -> Attachment | None: ...
+
+    # the panel
+    async def add_note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
+                       client_msg_id: str, body: str) -> Change: ...
+    async def set_tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
+                      on: bool) -> Conversation: ...
+    async def reopen(self, agent: Agent, site_ids: Sequence[str],
+                     conversation_id: str) -> Change: ...
+    async def canned(self, agent: Agent, site_ids: Sequence[str]) -> list[Canned]: ...
+    async def save_canned(self, agent: Agent, site_ids: Sequence[str], canned_id: str | None,
+                          site_id: str, shortcut: str, body: str, shared: bool) -> Canned: ...
+    async def delete_canned(self, agent: Agent, site_ids: Sequence[str],
+                            canned_id: str) -> None: ...
+    async def conversation_list(self, site_ids: Sequence[str], *, status: str | None = None,
+                                tag: str | None = None, before: tuple[int, str] | None = None,
+                                limit: int = 50) -> list[Conversation]: ...
+    async def visitor_conversations(self, visitor_id: str,
+                                    limit: int = 20) -> list[Conversation]: ...
+    async def set_visitor_context(self, site_id: str, visitor_id: str, *,
+                                  user_agent: str | None, language: str | None,
+                                  timezone: str | None, referrer: str | None,
+                                  page: tuple[str, str] | None) -> None: ...
+    async def visitor_pages(self, visitor_id: str) -> list[Page]: ...

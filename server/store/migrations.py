@@ -149,4 +149,36 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_author_client ON messages(author_id, client_msg_id)
         WHERE client_msg_id IS NOT NULL;
     """,
+    # 5: the agent panel — tags, canned responses, and the visitor's context (browser, language,
+    # time zone, the pages they visited).
+    """
+    CREATE TABLE conversation_tags (
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        tag TEXT NOT NULL,
+        PRIMARY KEY (conversation_id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX conversation_tags_tag ON conversation_tags(tag, conversation_id);
+    CREATE TABLE canned (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        -- NULL: shared with every agent of the site (admins manage those)
+        owner_id TEXT REFERENCES agents(id),
+        shortcut TEXT NOT NULL,
+        body TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX canned_shortcut ON canned(site_id, coalesce(owner_id, ''), shortcut);
+    ALTER TABLE visitors ADD COLUMN user_agent TEXT;
+    ALTER TABLE visitors ADD COLUMN language TEXT;
+    ALTER TABLE visitors ADD COLUMN timezone TEXT;
+    ALTER TABLE visitors ADD COLUMN referrer TEXT;
+    CREATE TABLE visitor_pages (
+        visitor_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (visitor_id, at, url)
+    ) WITHOUT ROWID;
+    CREATE INDEX conversations_site_updated ON conversations(site_id, updated_at);
+    """,
 )

@@ -13,7 +13,11 @@ Role = Literal["admin", "agent"]
 #: resolved / transferred (to the author) / requeued (back to the queue) / rated (the visitor's
 #: satisfaction, ``data.score`` 1-5, the comment as body): events in the conversation's
 #: sequence, so that a client that resumes learns them in order with the messages.
-MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued", "rated"]
+#: note: an agent's internal note, shown to agents only (never sent to a visitor: server/hub.py).
+#: reopened: an agent reopened a resolved conversation.
+MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued", "rated", "note",
+                      "reopened"]
+PRIVATE_KINDS = frozenset({"note"})
 AuthorType = Literal["visitor", "agent", "system"]
 
 
@@ -73,6 +77,9 @@ class Conversation:
     agent_read_seq: int = 0
     rating: int | None = None
     rating_comment: str | None = None
+    tags: tuple[str, ...] = ()
+    #: The visitor's messages no agent has seen yet.
+    unread: int = 0
 
     def summary(self) -> dict[str, Any]:
         """What an agent's inbox shows."""
@@ -92,6 +99,8 @@ class Conversation:
             "updated_at": self.updated_at,
             "visitor_read_seq": self.visitor_read_seq,
             "rating": self._rating(),
+            "tags": list(self.tags),
+            "unread": self.unread,
         }
 
     def _rating(self) -> dict[str, Any] | None:
@@ -124,6 +133,10 @@ class Message:
     created_at: int
     #: An attachment ({id, name, type, size, url}) or a rating ({score}).
     data: dict[str, Any] | None = None
+
+    @property
+    def private(self) -> bool:
+        return self.kind in PRIVATE_KINDS
 
     def frame(self) -> dict[str, Any]:
         frame = {
@@ -167,10 +180,41 @@ class Visitor:
     email: str | None
     verified: bool
     attributes: dict[str, Any]
+    #: What the visitor's browser told us (the panel's context column).
+    user_agent: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    referrer: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "verified": self.verified,
-                "attributes": self.attributes}
+                "attributes": self.attributes, "user_agent": self.user_agent,
+                "language": self.language, "timezone": self.timezone, "referrer": self.referrer}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    url: str
+    title: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Canned:
+    """A canned response: ``/shortcut`` in the composer inserts ``body`` (placeholders such as
+    ``{{visitor.first_name}}`` are filled in by the panel, and editable before sending)."""
+
+    id: str
+    site_id: str
+    #: None: shared with every agent of the site; else one agent's own.
+    owner_id: str | None
+    shortcut: str
+    body: str
+    updated_at: int
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "site_id": self.site_id, "shared": self.owner_id is None,
+                "shortcut": self.shortcut, "body": self.body}
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,10 +39,12 @@ from server.store.migrations import MIGRATIONS
 from server.store.models import (
     Agent,
     Attachment,
+    Canned,
     Change,
     Conversation,
     Load,
     Message,
+    Page,
     Role,
     Site,
     Visitor,
@@ -59,7 +61,10 @@ Choose = Callable[[Iterable[Load], str | None], str | None]
 _CONV_COLS = (
     "c.id, c.site_id, c.visitor_id, c.status, c.assignee_id, a.name, c.last_seq, c.last_message, "
     "c.created_at, c.updated_at, v.name, v.email, coalesce(v.verified, 0), c.visitor_read_seq, "
-    "c.agent_read_seq, c.rating, c.rating_comment"
+    "c.agent_read_seq, c.rating, c.rating_comment, "
+    "(SELECT group_concat(t.tag, ',') FROM conversation_tags t WHERE t.conversation_id = c.id), "
+    "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id "
+    "AND m.seq > c.agent_read_seq AND m.author_type = 'visitor' AND m.kind = 'text')"
 )
 _CONV_FROM = (
     "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
@@ -71,6 +76,8 @@ _MSG_COLS = (
 )
 _PREVIEW_CHARS = 140
 _MAX_ATTRIBUTES = 50
+_MAX_TAGS = 20
+_MAX_PAGES = 50
 
 
 class StoreClosed(RuntimeError):
@@ -80,7 +87,7 @@ class StoreClosed(RuntimeError):
 def _conversation(row: Sequence[Any]) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                         row[9], row[10], row[11], bool(row[12]), row[13], row[14], row[15],
-                        row[16])
+                        row[16], tuple(sorted(row[17].split(","))) if row[17] else (), row[18])
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -103,7 +110,12 @@ def _attachment(row: Sequence[Any]) -> Attachment:
 
 
 def _visitor(row: Sequence[Any]) -> Visitor:
-    return Visitor(row[0], row[1], row[2], row[3], bool(row[4]), orjson.loads(row[5]))
+    return Visitor(row[0], row[1], row[2], row[3], bool(row[4]), orjson.loads(row[5]), row[6],
+                   row[7], row[8], row[9])
+
+
+def _canned(row: Sequence[Any]) -> Canned:
+    return Canned(*row)
 
 
 def _agent(row: Sequence[Any]) -> Agent:
@@ -582,7 +594,7 @@ class SQLiteStore:
         return await self._submit(op)
 
     async def transfer(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
-                       to_agent_id: str) -> Change:
+                       to_agent_id: str, note: str | None = None) -> Change:
         """Hand an open conversation to another active agent of its site (the assignee or an
         admin may; a waiting conversation may be handed by any agent of the site)."""
         now = self._now()
@@ -607,9 +619,13 @@ class SQLiteStore:
                 "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ? "
                 "WHERE id = ?", (target[0], now, conversation_id),
             )
-            event = self._append(db, conversation_id, None, "transferred", "agent", target[0],
-                                 target[1], "", now)
-            return Change(self._load_conversation(db, conversation_id), (event,))
+            events = []
+            if note:  # for the colleague taking over; never for the visitor
+                events.append(self._append(db, conversation_id, None, "note", "agent", agent.id,
+                                           agent.name, note, now))
+            events.append(self._append(db, conversation_id, None, "transferred", "agent",
+                                       target[0], target[1], "", now))
+            return Change(self._load_conversation(db, conversation_id), tuple(events))
 
         return await self._submit(op)
 
@@ -631,7 +647,8 @@ class SQLiteStore:
 
     async def visitor(self, visitor_id: str) -> Visitor | None:
         row = await self._one(
-            "SELECT id, site_id, name, email, verified, attributes FROM visitors WHERE id = ?",
+            "SELECT id, site_id, name, email, verified, attributes, user_agent, language, "
+            "timezone, referrer FROM visitors WHERE id = ?",
             (visitor_id,))
         return _visitor(row) if row else None
 
@@ -732,6 +749,198 @@ class SQLiteStore:
     async def attachment(self, attachment_id: str) -> Attachment | None:
         row = await self._one("SELECT * FROM attachments WHERE id = ?", (attachment_id,))
         return _attachment(row) if row else None
+
+    # --- the panel: notes, tags, reopen, canned responses, lists, visitor context -----------
+
+    async def add_note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
+                       client_msg_id: str, body: str) -> Change:
+        """An internal note: in the conversation's sequence for agents, never sent to the
+        visitor (server/hub.py). Any agent of the site may write one, in any state."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Change:
+            self._authorized(db, conversation_id, site_ids)
+            old = db.execute(
+                f"SELECT {_MSG_COLS} FROM messages WHERE conversation_id = ? AND client_msg_id = ?",
+                (conversation_id, client_msg_id),
+            ).fetchone()
+            if old is not None:
+                if old[5] != agent.id or old[3] != "note":
+                    raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
+                return self._duplicate(db, _message(old), body)
+            note = self._append(db, conversation_id, client_msg_id, "note", "agent", agent.id,
+                                agent.name, body, now)
+            return Change(self._load_conversation(db, conversation_id), (note,))
+
+        return await self._submit(op)
+
+    async def set_tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
+                      on: bool) -> Conversation:
+        """Add or remove one tag (tags are state, not events: no seq)."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Conversation:
+            self._authorized(db, conversation_id, site_ids)
+            if on:
+                if db.execute("SELECT count(*) FROM conversation_tags WHERE conversation_id = ?",
+                              (conversation_id,)).fetchone()[0] >= _MAX_TAGS:
+                    raise ChatError(Code.TOO_LONG, f"at most {_MAX_TAGS} tags")
+                db.execute("INSERT OR IGNORE INTO conversation_tags VALUES (?, ?)",
+                           (conversation_id, tag))
+            else:
+                db.execute("DELETE FROM conversation_tags WHERE conversation_id = ? AND tag = ?",
+                           (conversation_id, tag))
+            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
+                       (now, conversation_id))
+            return self._load_conversation(db, conversation_id)
+
+        return await self._submit(op)
+
+    async def reopen(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
+        """A resolved conversation becomes the reopening agent's again. Refused while the
+        visitor has another open conversation (a visitor has one at a time)."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.status != "resolved":
+                return Change(conv, (), duplicate=True)
+            busy = db.execute("SELECT 1 FROM conversations WHERE visitor_id = ? AND status != "
+                              "'resolved'", (conv.visitor_id,)).fetchone()
+            if busy:
+                raise ChatError(Code.ALREADY_OPEN,
+                                "the visitor has another open conversation")
+            db.execute(
+                "UPDATE conversations SET status = 'assigned', assignee_id = ?, resolved_at = "
+                "NULL, updated_at = ? WHERE id = ?", (agent.id, now, conversation_id))
+            event = self._append(db, conversation_id, None, "reopened", "agent", agent.id,
+                                 agent.name, "", now)
+            return Change(self._load_conversation(db, conversation_id), (event,))
+
+        return await self._submit(op)
+
+    async def canned(self, agent: Agent, site_ids: Sequence[str]) -> list[Canned]:
+        """The site-wide responses of these sites, and the agent's own."""
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            f"SELECT * FROM canned WHERE site_id IN ({marks}) AND (owner_id IS NULL OR "
+            "owner_id = ?) ORDER BY shortcut, owner_id IS NULL, id", (*site_ids, agent.id))
+        return [_canned(r) for r in rows]
+
+    async def save_canned(self, agent: Agent, site_ids: Sequence[str], canned_id: str | None,
+                          site_id: str, shortcut: str, body: str, shared: bool) -> Canned:
+        """Create or change a canned response. Shared ones are the site admins' to manage."""
+        now = self._now()
+        if shared and agent.role != "admin":
+            raise ChatError(Code.FORBIDDEN, "only admins manage shared responses")
+        if site_id not in site_ids:
+            raise ChatError(Code.NOT_FOUND, "no such site")
+        owner = None if shared else agent.id
+
+        def op(db: sqlite3.Connection) -> Canned:
+            if canned_id is not None:
+                self._own_canned(db, agent, site_ids, canned_id)
+            new_id = canned_id or self._ids("canned")
+            try:
+                db.execute(
+                    "INSERT INTO canned VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "site_id = excluded.site_id, owner_id = excluded.owner_id, "
+                    "shortcut = excluded.shortcut, body = excluded.body, "
+                    "updated_at = excluded.updated_at",
+                    (new_id, site_id, owner, shortcut, body, now))
+            except sqlite3.IntegrityError:
+                raise ChatError(Code.ID_CONFLICT, f"/{shortcut} is taken") from None
+            return Canned(new_id, site_id, owner, shortcut, body, now)
+
+        return await self._submit(op)
+
+    async def delete_canned(self, agent: Agent, site_ids: Sequence[str], canned_id: str) -> None:
+        def op(db: sqlite3.Connection) -> None:
+            self._own_canned(db, agent, site_ids, canned_id)
+            db.execute("DELETE FROM canned WHERE id = ?", (canned_id,))
+
+        await self._submit(op)
+
+    def _own_canned(self, db: sqlite3.Connection, agent: Agent, site_ids: Sequence[str],
+                    canned_id: str) -> Canned:
+        row = db.execute("SELECT * FROM canned WHERE id = ?", (canned_id,)).fetchone()
+        canned = _canned(row) if row else None
+        if canned is None or canned.site_id not in site_ids or (
+                canned.owner_id is not None and canned.owner_id != agent.id):
+            raise ChatError(Code.NOT_FOUND, "no such canned response")
+        if canned.owner_id is None and agent.role != "admin":
+            raise ChatError(Code.FORBIDDEN, "only admins manage shared responses")
+        return canned
+
+    async def conversation_list(self, site_ids: Sequence[str], *, status: str | None = None,
+                                tag: str | None = None, before: tuple[int, str] | None = None,
+                                limit: int = 50) -> list[Conversation]:
+        """Conversations of these sites, newest activity first, a page at a time (``before``:
+        the ``updated_at`` and ``id`` of the last one of the previous page)."""
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        where = [f"c.site_id IN ({marks})"]
+        params: list[Any] = [*site_ids]
+        if status is not None:
+            where.append("c.status = ?")
+            params.append(status)
+        if tag is not None:
+            where.append("EXISTS (SELECT 1 FROM conversation_tags t WHERE "
+                         "t.conversation_id = c.id AND t.tag = ?)")
+            params.append(tag)
+        if before is not None:
+            where.append("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))")
+            params.extend((before[0], before[0], before[1]))
+        rows = await self._all(
+            f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE {' AND '.join(where)} "
+            "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", (*params, limit))
+        return [_conversation(r) for r in rows]
+
+    async def visitor_conversations(self, visitor_id: str, limit: int = 20) -> list[
+        Conversation
+    ]:
+        rows = await self._all(
+            f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.visitor_id = ? "
+            "ORDER BY c.created_at DESC LIMIT ?", (visitor_id, limit))
+        return [_conversation(r) for r in rows]
+
+    async def set_visitor_context(self, site_id: str, visitor_id: str, *,
+                                  user_agent: str | None, language: str | None,
+                                  timezone: str | None, referrer: str | None,
+                                  page: tuple[str, str] | None) -> None:
+        """What the visitor's browser reports, and the page they are on (kept: the last 50)."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
+                       (visitor_id, site_id, now))
+            db.execute(
+                "UPDATE visitors SET user_agent = coalesce(?, user_agent), "
+                "language = coalesce(?, language), timezone = coalesce(?, timezone), "
+                "referrer = coalesce(referrer, ?) WHERE id = ?",
+                (user_agent, language, timezone, referrer, visitor_id))
+            if page is None:
+                return
+            last = db.execute("SELECT url FROM visitor_pages WHERE visitor_id = ? "
+                              "ORDER BY at DESC LIMIT 1", (visitor_id,)).fetchone()
+            if last is not None and last[0] == page[0]:
+                return  # a reload, or a second tab on the same page
+            db.execute("INSERT OR IGNORE INTO visitor_pages VALUES (?, ?, ?, ?)",
+                       (visitor_id, now, page[0], page[1]))
+            db.execute(
+                "DELETE FROM visitor_pages WHERE visitor_id = ? AND at < (SELECT at FROM "
+                "visitor_pages WHERE visitor_id = ? ORDER BY at DESC LIMIT 1 OFFSET ?)",
+                (visitor_id, visitor_id, _MAX_PAGES - 1))
+
+        await self._submit(op)
+
+    async def visitor_pages(self, visitor_id: str) -> list[Page]:
+        rows = await self._all("SELECT url, title, at FROM visitor_pages WHERE visitor_id = ? "
+                               "ORDER BY at DESC", (visitor_id,))
+        return [Page(r[0], r[1], r[2]) for r in rows]
 
     # --- routing -----------------------------------------------------------------------------
 
@@ -934,7 +1143,7 @@ class SQLiteStore:
             (conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body,
              now, orjson.dumps(data).decode() if data else None),
         )
-        if kind == "text":
+        if kind == "text":  # (a note is not what the inbox previews)
             db.execute(
                 "UPDATE conversations SET last_seq = ?, updated_at = ?, last_message = ? "
                 "WHERE id = ?",

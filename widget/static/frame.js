@@ -29,6 +29,7 @@
   var leftMessage = null;  // the email an offline message will be answered at
   var isOpen = !embedded, muted = false;
   var pageColor = null;    // data-color on the site's tag wins over the site's setting
+  var page = null;         // {url, title, referrer} of the host page, for the agent's context
   var last = null;         // the last rendered message: {key, at, day}, for grouping
   var socket, hoursTimer = null, readTimer = null;
 
@@ -535,6 +536,19 @@
     scheduleHours();
     afterChange();
     flush();
+    sendContext();
+  }
+
+  /** Where the visitor is, in their language and time zone: the agent's context column. */
+  function sendContext() {
+    var frame = { type: "context", language: navigator.language };
+    try { frame.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* old */ }
+    if (page && /^https?:/.test(page.url)) {
+      frame.url = page.url.split("#")[0].slice(0, 2000);
+      frame.title = String(page.title || "").replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, 300);
+      if (/^https?:/.test(page.referrer || "")) frame.referrer = page.referrer.slice(0, 2000);
+    }
+    socket.send(frame);
   }
 
   function switchTo(conv) {
@@ -715,6 +729,7 @@
       setMuted(m.muted);
       if (/^#[0-9a-f]{6}$/i.test(m.color || "")) { pageColor = m.color; theme(pageColor); }
       setAttributes(m.attributes);
+      page = m.page || null;
       start(typeof m.token === "string" ? m.token : null);
       if (m.open) input.focus();
     } else if (m.type === "identify" || m.type === "reset") {
