@@ -281,7 +281,7 @@
         showTyping(null);
         toParent({ type: "message", message: { body: m.body, author: m.author.name } });
       }
-    } else if (m.kind === "joined" || m.kind === "transferred") {
+    } else if (m.kind === "joined" || m.kind === "transferred" || m.kind === "reopened") {
       assignee = m.author.name;
       resolved = false;
       queue = null;

@@ -110,6 +110,7 @@
   // The forms, receipts, attachments and rating.
   var more = {
     en: {
+      reopened: "{name} reopened the conversation",
       emoji: "Emoji", attach: "Attach a file", mute: "Mute sounds", name: "Name", email: "Email",
       yourMessage: "Your message", greeting: "How can we help you today?", hi: "Hi {name}!",
       backAt: "We're back {when}.", offlineTitle: "We're away right now",
@@ -126,6 +127,7 @@
       leftMessageNoEmail: "Thanks! We got your message and will reply here."
     },
     pt: {
+      reopened: "{name} reabriu a conversa",
       emoji: "Emoji", attach: "Anexar um ficheiro", mute: "Silenciar sons", name: "Nome",
       email: "Email", yourMessage: "A sua mensagem", greeting: "Como o podemos ajudar hoje?",
       hi: "Olá {name}!", backAt: "Voltamos {when}.", offlineTitle: "Estamos ausentes de momento",
@@ -142,6 +144,7 @@
       leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui."
     },
     el: {
+      reopened: "{name} άνοιξε ξανά τη συνομιλία",
       emoji: "Emoji", attach: "Επισύναψη αρχείου", mute: "Σίγαση ήχων", name: "Όνομα",
       email: "Email", yourMessage: "Το μήνυμά σας", greeting: "Πώς μπορούμε να σας βοηθήσουμε;",
       hi: "Γεια σας {name}!", backAt: "Επιστρέφουμε {when}.",
@@ -159,6 +162,7 @@
       leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ."
     },
     es: {
+      reopened: "{name} reabrió la conversación",
       emoji: "Emoji", attach: "Adjuntar un archivo", mute: "Silenciar sonidos", name: "Nombre",
       email: "Correo", yourMessage: "Su mensaje", greeting: "¿En qué podemos ayudarle hoy?",
       hi: "¡Hola {name}!", backAt: "Volvemos {when}.", offlineTitle: "Ahora no estamos disponibles",
@@ -175,6 +179,7 @@
       leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí."
     },
     fr: {
+      reopened: "{name} a rouvert la discussion",
       emoji: "Emoji", attach: "Joindre un fichier", mute: "Couper les sons", name: "Nom",
       email: "E-mail", yourMessage: "Votre message", greeting: "Comment pouvons-nous vous aider ?",
       hi: "Bonjour {name} !", backAt: "De retour {when}.",
@@ -192,6 +197,7 @@
       leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici."
     },
     de: {
+      reopened: "{name} hat die Unterhaltung wieder geöffnet",
       emoji: "Emoji", attach: "Datei anhängen", mute: "Töne stummschalten", name: "Name",
       email: "E-Mail", yourMessage: "Ihre Nachricht", greeting: "Wie können wir Ihnen helfen?",
       hi: "Hallo {name}!", backAt: "Wir sind {when} wieder da.",

@@ -1,0 +1,270 @@
+"""The panel's tools over a real server: internal notes (which never reach a visitor, by any
+path), tags, reopen, transfer with a note, canned responses, paginated lists, the visitor's
+context, and the refusals for an agent of another site or a non-admin."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.auth import hash_password
+from server.store import SQLiteStore
+from tests.live import PASSWORD, Client, Seed, ServerProcess, agent, login, visitor
+
+
+@pytest.fixture
+async def admin_email(db: Path, seeded: Seed) -> AsyncIterator[str]:
+    store = SQLiteStore(db, clock=time.time)
+    await store.open()
+    try:
+        await store.create_agent("root@acme.test", "Root", hash_password(PASSWORD), "admin", [])
+    finally:
+        await store.close()
+    yield "root@acme.test"
+
+
+async def conversation(server: ServerProcess, seeded: Seed) -> tuple[Client, dict[str, Any],
+                                                                      Client, str]:
+    """A visitor who wrote once; Ana has it open."""
+    v, welcome = await visitor(server, seeded.site_id)
+    conv = (await v.request({"type": "send", "id": "m1", "body": "Hello"}))["conversation_id"]
+    a, _ = await agent(server, await login(server, seeded.agent_email))
+    await a.request({"type": "open", "id": "o1", "conversation_id": conv})
+    return v, welcome, a, conv
+
+
+def kinds(client: Client) -> list[str]:
+    return [f["kind"] for f in client.frames if f.get("type") == "message"]
+
+
+async def test_notes_never_reach_the_visitor(server: ServerProcess, seeded: Seed) -> None:
+    v, welcome, a, conv = await conversation(server, seeded)
+    note = await a.request({"type": "note", "id": "n1", "conversation_id": conv,
+                            "body": "VIP customer — be generous"})
+    assert note["seq"] == 2
+    await a.request({"type": "send", "id": "r1", "conversation_id": conv, "body": "Hi!"})
+    # Live: the visitor gets the claim and the reply (seq 3, 4), never seq 2.
+    reply = await v.of_type("message", id="r1")
+    assert reply["seq"] == 4 and "note" not in kinds(v)
+    assert [f["seq"] for f in v.frames if f.get("type") == "message"] == [1, 3, 4]
+    # The agents' side has the whole sequence, gap-free.
+    assert (await a.of_type("message", seq=2))["body"] == "VIP customer — be generous"
+    # Catching up from the start, in another tab, and by "open": still no note.
+    v2, _ = await visitor(server, seeded.site_id, token=welcome["token"],
+                          conversation_id=conv, last_seq=0, epoch=welcome["epoch"])
+    await v2.of_type("message", seq=4)
+    v3, _ = await visitor(server, seeded.site_id, token=welcome["token"])
+    await v3.request({"type": "open", "id": "op", "conversation_id": conv, "last_seq": 0})
+    await v3.of_type("message", seq=4)
+    # A note through a transfer, too.
+    bo = await login(server, seeded.agent2_email)
+    b, _ = await agent(server, bo)
+    await b.request({"type": "open", "id": "o2", "conversation_id": conv})
+    await a.request({"type": "transfer", "id": "t1", "conversation_id": conv,
+                     "agent_id": _agent_id(b), "note": "Wants a refund, order 1234"})
+    seen_by_bo = [(f["kind"], f["body"]) for f in await _messages(b, 6)]
+    assert ("note", "Wants a refund, order 1234") in seen_by_bo
+    transferred = await v.next(lambda f: f.get("type") == "message"
+                               and f["kind"] == "transferred")
+    assert transferred["seq"] == 6
+    await a.request({"type": "send", "id": "late", "conversation_id": conv, "body": "x"})
+    for client in (v, v2, v3):
+        assert "note" not in kinds(client)
+        assert "VIP" not in str(client.frames) and "refund" not in str(client.frames)
+    for c in (v, v2, v3, a, b):
+        await c.close()
+
+
+def _agent_id(client: Client) -> str:
+    welcome = next(f for f in client.frames if f.get("type") == "welcome")
+    return str(welcome["agent"]["id"])
+
+
+async def _messages(client: Client, up_to: int) -> list[dict[str, Any]]:
+    """Every message frame up to seq ``up_to``, waiting for the last."""
+    await client.next(lambda f: f.get("type") == "message" and f["seq"] == up_to)
+    return [f for f in client.frames if f.get("type") == "message"]
+
+
+async def test_tags_and_filtering(server: ServerProcess, seeded: Seed) -> None:
+    v, _, a, conv = await conversation(server, seeded)
+    tagged = await a.request({"type": "tag", "id": "t1", "conversation_id": conv,
+                              "tag": "refund", "on": True})
+    assert tagged["conversation"]["tags"] == ["refund"]
+    await a.request({"type": "tag", "id": "t2", "conversation_id": conv, "tag": "vip",
+                     "on": True})
+    update = await a.next(lambda f: f.get("type") == "conversation"
+                          and f["conversation"]["tags"] == ["refund", "vip"])
+    assert update["conversation"]["id"] == conv
+    other, _ = await visitor(server, seeded.site_id)
+    await other.request({"type": "send", "id": "m", "body": "untagged"})
+    listed = await a.request({"type": "list", "id": "l1", "tag": "refund"})
+    assert [c["id"] for c in listed["conversations"]] == [conv]
+    removed = await a.request({"type": "tag", "id": "t3", "conversation_id": conv,
+                               "tag": "refund", "on": False})
+    assert removed["conversation"]["tags"] == ["vip"]
+    assert (await a.request({"type": "list", "id": "l2", "tag": "refund"}))["conversations"] == []
+    for bad in ("Refund", "", "x" * 33, "a,b", " lead"):
+        refused = await a.request({"type": "tag", "id": "t4", "conversation_id": conv,
+                                   "tag": bad, "on": True})
+        assert refused["code"] == "bad_frame", bad
+    for i in range(19):
+        await a.request({"type": "tag", "id": f"m{i}", "conversation_id": conv,
+                         "tag": f"t{i}", "on": True})
+    full = await a.request({"type": "tag", "id": "over", "conversation_id": conv,
+                            "tag": "one-too-many", "on": True})
+    assert full["code"] == "too_long"
+    for c in (v, a, other):
+        await c.close()
+
+
+async def test_reopen(server: ServerProcess, seeded: Seed) -> None:
+    v, welcome, a, conv = await conversation(server, seeded)
+    await a.request({"type": "resolve", "id": "x", "conversation_id": conv})
+    b, _ = await agent(server, await login(server, seeded.agent2_email))
+    reopened = await b.request({"type": "reopen", "id": "r", "conversation_id": conv})
+    assert reopened["conversation"]["status"] == "assigned"
+    assert reopened["conversation"]["assignee"]["name"] == "Bo"
+    event = await v.next(lambda f: f.get("type") == "message" and f["kind"] == "reopened")
+    assert event["author"]["name"] == "Bo"
+    again = await b.request({"type": "reopen", "id": "r2", "conversation_id": conv})
+    assert again["duplicate"] is True
+    # A visitor has one open conversation at a time: no reopening beside a newer one.
+    await b.request({"type": "resolve", "id": "x2", "conversation_id": conv})
+    await v.request({"type": "send", "id": "new", "body": "Another question"})
+    busy = await b.request({"type": "reopen", "id": "r3", "conversation_id": conv})
+    assert busy["code"] == "already_open"
+    for c in (v, a, b):
+        await c.close()
+
+
+async def test_canned_responses(server: ServerProcess, seeded: Seed, admin_email: str) -> None:
+    a, welcome = await agent(server, await login(server, seeded.agent_email))
+    assert welcome["canned"] == []
+    mine = await a.request({"type": "canned_save", "id": "c1", "site_id": seeded.site_id,
+                            "shortcut": "hi", "body": "Hi {{visitor.first_name}}, I'm "
+                            "{{agent.name}}. How can I help?"})
+    assert mine["canned"]["shared"] is False and mine["canned"]["shortcut"] == "hi"
+    shared = await a.request({"type": "canned_save", "id": "c2", "site_id": seeded.site_id,
+                              "shortcut": "refund", "body": "Refunds take 5 days.",
+                              "shared": True})
+    assert shared["code"] == "forbidden"
+    root, _ = await agent(server, await login(server, admin_email))
+    made = await root.request({"type": "canned_save", "id": "c3", "site_id": seeded.site_id,
+                               "shortcut": "refund", "body": "Refunds take 5 days.",
+                               "shared": True})
+    assert made["canned"]["shared"] is True
+    taken = await root.request({"type": "canned_save", "id": "c4", "site_id": seeded.site_id,
+                                "shortcut": "refund", "body": "again", "shared": True})
+    assert taken["code"] == "id_conflict"
+    # Ana sees her own and the shared one; Bo only the shared one; Oz (another site) neither.
+    _, again = await agent(server, await login(server, seeded.agent_email))
+    assert sorted(c["shortcut"] for c in again["canned"]) == ["hi", "refund"]
+    bo, bo_welcome = await agent(server, await login(server, seeded.agent2_email))
+    assert [c["shortcut"] for c in bo_welcome["canned"]] == ["refund"]
+    oz, oz_welcome = await agent(server, await login(server, seeded.other_agent_email))
+    assert oz_welcome["canned"] == []
+    # Nobody changes or deletes what is not theirs.
+    mine_id, shared_id = mine["canned"]["id"], made["canned"]["id"]
+    for client, target, code in ((bo, mine_id, "not_found"), (oz, mine_id, "not_found"),
+                                 (bo, shared_id, "forbidden"), (oz, shared_id, "not_found")):
+        refused = await client.request({"type": "canned_delete", "id": "d",
+                                        "canned_id": target})
+        assert refused["code"] == code
+        changed = await client.request({"type": "canned_save", "id": "s",
+                                        "canned_id": target, "site_id": seeded.site_id,
+                                        "shortcut": "x", "body": "mine now"})
+        assert changed["code"] in (code, "not_found")
+    foreign = await oz.request({"type": "canned_save", "id": "f", "site_id": seeded.site_id,
+                                "shortcut": "x", "body": "y"})
+    assert foreign["code"] == "not_found"
+    edited = await a.request({"type": "canned_save", "id": "e", "canned_id": mine_id,
+                              "site_id": seeded.site_id, "shortcut": "hello", "body": "Hello!"})
+    assert edited["canned"]["id"] == mine_id and edited["canned"]["shortcut"] == "hello"
+    assert (await a.request({"type": "canned_delete", "id": "d2",
+                             "canned_id": mine_id}))["type"] == "ack"
+    for c in (a, root, bo, oz):
+        await c.close()
+
+
+async def test_lists_page_through_everything_once(server: ServerProcess, seeded: Seed) -> None:
+    a, _ = await agent(server, await login(server, seeded.agent_email))
+    made = []
+    for i in range(7):
+        v, _ = await visitor(server, seeded.site_id)
+        ack = await v.request({"type": "send", "id": "m", "body": f"question {i}"})
+        made.append(ack["conversation_id"])
+        await a.request({"type": "resolve", "id": f"x{i}", "conversation_id":
+                         ack["conversation_id"]})
+        await v.close()
+    seen: list[str] = []
+    page: dict[str, Any] = {"type": "list", "id": "p0", "status": "resolved", "limit": 3}
+    while True:
+        result = await a.request(page)
+        seen += [c["id"] for c in result["conversations"]]
+        assert all(c["status"] == "resolved" for c in result["conversations"])
+        if result["next"] is None:
+            break
+        page = {**page, "id": f"p{len(seen)}", **result["next"]}
+    assert sorted(seen) == sorted(made) and len(seen) == 7
+    assert seen[0] == made[-1]  # most recently active first
+    await a.close()
+
+
+async def test_the_visitors_context(server: ServerProcess, seeded: Seed) -> None:
+    v, welcome = await visitor(server, seeded.site_id)
+    await v.send({"type": "context", "url": "https://shop.test/tents?size=2#reviews",
+                  "title": "Summit Tent\u00a02P — 👨\u200d👩\u200d👧 family",
+                  "referrer": "https://search.test/?q=tent", "language": "pt-PT",
+                  "timezone": "Europe/Lisbon"})
+    await v.send({"type": "context", "url": "https://shop.test/checkout", "title": "Checkout"})
+    await v.send({"type": "context", "url": "https://shop.test/checkout", "title": "Checkout"})
+    first = (await v.request({"type": "send", "id": "m1", "body": "Hi"}))["conversation_id"]
+    a, _ = await agent(server, await login(server, seeded.agent_email))
+    await a.request({"type": "resolve", "id": "x", "conversation_id": first})
+    second = (await v.request({"type": "send", "id": "m2", "body": "Me again"}))[
+        "conversation_id"]
+    opened = await a.request({"type": "open", "id": "o", "conversation_id": second})
+    assert [p["url"] for p in opened["pages"]] == ["https://shop.test/checkout",
+                                                   "https://shop.test/tents?size=2"]
+    assert opened["pages"][1]["title"] == "Summit Tent\u00a02P — 👨\u200d👩\u200d👧 family"
+    context = opened["visitor"]
+    assert context["language"] == "pt-PT" and context["timezone"] == "Europe/Lisbon"
+    assert context["referrer"] == "https://search.test/?q=tent"
+    assert context["user_agent"].startswith("Python/")  # the websockets client's
+    assert [c["id"] for c in opened["earlier"]] == [first]
+    # The earlier conversation opens the same way, read-only history included.
+    earlier = await a.request({"type": "open", "id": "o2", "conversation_id": first})
+    assert earlier["conversation"]["status"] == "resolved"
+    for c in (v, a):
+        await c.close()
+
+
+async def test_an_agent_of_another_site_reaches_nothing(server: ServerProcess,
+                                                        seeded: Seed) -> None:
+    v, _, a, conv = await conversation(server, seeded)
+    oz, _ = await agent(server, await login(server, seeded.other_agent_email))
+    frames: list[dict[str, Any]] = [
+        {"type": "open", "conversation_id": conv},
+        {"type": "history", "conversation_id": conv, "before_seq": 5},
+        {"type": "send", "conversation_id": conv, "body": "hi"},
+        {"type": "note", "conversation_id": conv, "body": "hi"},
+        {"type": "claim", "conversation_id": conv},
+        {"type": "resolve", "conversation_id": conv},
+        {"type": "reopen", "conversation_id": conv},
+        {"type": "transfer", "conversation_id": conv, "agent_id": _agent_id(a)},
+        {"type": "tag", "conversation_id": conv, "tag": "x", "on": True},
+    ]
+    for i, frame in enumerate(frames):
+        refused = await oz.request({**frame, "id": f"f{i}"})
+        assert refused.get("code") == "not_found", (frame, refused)
+    await oz.send({"type": "read", "conversation_id": conv, "seq": 1})
+    assert (await oz.of_type("error"))["code"] == "not_found"
+    assert (await oz.request({"type": "list", "id": "l"}))["conversations"] == []
+    assert "Hello" not in str(oz.frames)
+    for c in (v, a, oz):
+        await c.close()
