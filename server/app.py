@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import broker as brokers
+from server import clock
 from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
@@ -117,4 +118,4 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
 
 def factory() -> Starlette:
     """For ``uvicorn --factory server.app:factory``: settings from the environment."""
-    return create_app(from_env())
+    return create_app(from_env(), clock=clock.from_env())

@@ -134,6 +134,17 @@ class Chat:
         await self.publish(change)
         return change
 
+    async def snooze(self, site_ids: Sequence[str], conversation_id: str,
+                     until: int | None) -> Conversation:
+        conversation = await self.store.snooze(site_ids, conversation_id, until)
+        self._inbox_update(conversation)
+        return conversation
+
+    async def wake_snoozed(self) -> None:
+        """Snoozes that ran out: back in every inbox (the panel notifies its agent)."""
+        for conversation in await self.store.wake_snoozed():
+            self._inbox_update(conversation)
+
     async def tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
                   on: bool) -> Conversation:
         conversation = await self.store.set_tag(site_ids, conversation_id, tag, on)

@@ -145,6 +145,21 @@ class Tag:
 
 
 @dataclass(frozen=True, slots=True)
+class Snooze:
+    id: str
+    conversation_id: str
+    #: ms since the epoch; None (or absent) wakes it now.
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    id: str
+    query: str
+    limit: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class Reopen:
     id: str
     conversation_id: str
@@ -207,7 +222,7 @@ class Ping:
 
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
          | Ping | Profile | Attributes | Read | Rate | Note | Tag | Reopen | ListConversations
-         | SaveCanned | DeleteCanned | Context)
+         | SaveCanned | DeleteCanned | Context | Snooze | Search)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "text" (human text, validated by validate_text), "name" (text of at most 100 characters),
@@ -252,6 +267,8 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "note": (Note, {"id": "id", "conversation_id": "id", "body": "text"}),
         "tag": (Tag, {"id": "id", "conversation_id": "id", "tag": "tag", "on": "bool"}),
         "reopen": (Reopen, {"id": "id", "conversation_id": "id"}),
+        "snooze": (Snooze, {"id": "id", "conversation_id": "id", "until": "seq?"}),
+        "search": (Search, {"id": "id", "query": "name", "limit": "limit?"}),
         "list": (ListConversations, {"id": "id", "status": "status?", "tag": "tag?",
                                      "before": "seq?", "before_id": "id?", "limit": "limit?"}),
         "canned_save": (SaveCanned, {"id": "id", "canned_id": "id?", "site_id": "id",

@@ -107,7 +107,8 @@ class Router:
                 log.exception("routing sweep failed; the next one will retry")
 
     async def sweep(self, site_ids: set[str] | None = None) -> None:
-        """Route the given sites (every site when None)."""
+        """Route the given sites (every site when None), and wake snoozes that ran out."""
+        await self.chat.wake_snoozed()
         for site in await self.store.sites():
             if site_ids is not None and site.id not in site_ids:
                 continue

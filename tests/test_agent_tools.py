@@ -123,7 +123,7 @@ async def test_tags_and_filtering(server: ServerProcess, seeded: Seed) -> None:
 
 
 async def test_reopen(server: ServerProcess, seeded: Seed) -> None:
-    v, welcome, a, conv = await conversation(server, seeded)
+    v, _welcome, a, conv = await conversation(server, seeded)
     await a.request({"type": "resolve", "id": "x", "conversation_id": conv})
     b, _ = await agent(server, await login(server, seeded.agent2_email))
     reopened = await b.request({"type": "reopen", "id": "r", "conversation_id": conv})
@@ -216,7 +216,7 @@ async def test_lists_page_through_everything_once(server: ServerProcess, seeded:
 
 
 async def test_the_visitors_context(server: ServerProcess, seeded: Seed) -> None:
-    v, welcome = await visitor(server, seeded.site_id)
+    v, _welcome = await visitor(server, seeded.site_id)
     await v.send({"type": "context", "url": "https://shop.test/tents?size=2#reviews",
                   "title": "Summit Tent\u00a02P — 👨\u200d👩\u200d👧 family",
                   "referrer": "https://search.test/?q=tent", "language": "pt-PT",

@@ -26,7 +26,9 @@ from server.protocol import (
     Reopen,
     Resolve,
     SaveCanned,
+    Search,
     Send,
+    Snooze,
     Status,
     Tag,
     Transfer,
@@ -200,6 +202,12 @@ class AgentSession(Session):
             conversation = await chat.tag(self.site_ids, frame.conversation_id, frame.tag,
                                           frame.on)
             return protocol.ack(frame.id, conversation=conversation.summary())
+        if isinstance(frame, Snooze):
+            conversation = await chat.snooze(self.site_ids, frame.conversation_id, frame.until)
+            return protocol.ack(frame.id, conversation=conversation.summary())
+        if isinstance(frame, Search):
+            hits = await store.search(self.site_ids, frame.query, frame.limit)
+            return protocol.ack(frame.id, results=[h.public() for h in hits])
         if isinstance(frame, Reopen):
             return self._result(frame.id, await chat.reopen(self.agent, self.site_ids,
                                                             frame.conversation_id))

@@ -25,6 +25,7 @@ from server.store.models import (
     Canned,
     Change,
     Conversation,
+    Hit,
     Load,
     Message,
     Page,
@@ -34,8 +35,8 @@ from server.store.models import (
 )
 from server.store.sqlite import Choose, SQLiteStore, StoreClosed
 
-__all__ = ["Agent", "Attachment", "Canned", "Change", "Choose", "Conversation", "Load", "Message",
-           "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Visitor"]
+__all__ = ["Agent", "Attachment", "Canned", "Change", "Choose", "Conversation", "Hit", "Load",
+           "Message", "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Visitor"]
 
 
 class Store(Protocol):
@@ -140,3 +141,7 @@ class Store(Protocol):
                                   timezone: str | None, referrer: str | None,
                                   page: tuple[str, str] | None) -> None: ...
     async def visitor_pages(self, visitor_id: str) -> list[Page]: ...
+    async def snooze(self, site_ids: Sequence[str], conversation_id: str,
+                     until: int | None) -> Conversation: ...
+    async def wake_snoozed(self) -> list[Conversation]: ...
+    async def search(self, site_ids: Sequence[str], query: str, limit: int = 30) -> list[Hit]: ...

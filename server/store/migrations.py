@@ -181,4 +181,15 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX conversations_site_updated ON conversations(site_id, updated_at);
     """,
+    # 6: snooze, and full-text search over what people wrote (texts and notes).
+    """
+    ALTER TABLE conversations ADD COLUMN snoozed_until INTEGER;
+    CREATE INDEX conversations_snoozed ON conversations(snoozed_until)
+        WHERE snoozed_until IS NOT NULL;
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        body, conversation_id UNINDEXED, seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO messages_fts(body, conversation_id, seq)
+        SELECT body, conversation_id, seq FROM messages WHERE kind IN ('text', 'note');
+    """,
 )

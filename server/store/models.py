@@ -80,6 +80,8 @@ class Conversation:
     tags: tuple[str, ...] = ()
     #: The visitor's messages no agent has seen yet.
     unread: int = 0
+    #: Out of the inbox until then (ms), or until the visitor writes.
+    snoozed_until: int | None = None
 
     def summary(self) -> dict[str, Any]:
         """What an agent's inbox shows."""
@@ -101,6 +103,7 @@ class Conversation:
             "rating": self._rating(),
             "tags": list(self.tags),
             "unread": self.unread,
+            "snoozed_until": self.snoozed_until,
         }
 
     def _rating(self) -> dict[str, Any] | None:
@@ -190,6 +193,20 @@ class Visitor:
         return {"id": self.id, "name": self.name, "email": self.email, "verified": self.verified,
                 "attributes": self.attributes, "user_agent": self.user_agent,
                 "language": self.language, "timezone": self.timezone, "referrer": self.referrer}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A search result: a conversation and the message that matched (``seq`` 0: the visitor's
+    name or email matched)."""
+
+    conversation: Conversation
+    seq: int
+    snippet: str
+
+    def public(self) -> dict[str, Any]:
+        return {"conversation": self.conversation.summary(), "seq": self.seq,
+                "snippet": self.snippet}
 
 
 @dataclass(frozen=True, slots=True)

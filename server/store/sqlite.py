@@ -42,6 +42,7 @@ from server.store.models import (
     Canned,
     Change,
     Conversation,
+    Hit,
     Load,
     Message,
     Page,
@@ -64,7 +65,8 @@ _CONV_COLS = (
     "c.agent_read_seq, c.rating, c.rating_comment, "
     "(SELECT group_concat(t.tag, ',') FROM conversation_tags t WHERE t.conversation_id = c.id), "
     "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id "
-    "AND m.seq > c.agent_read_seq AND m.author_type = 'visitor' AND m.kind = 'text')"
+    "AND m.seq > c.agent_read_seq AND m.author_type = 'visitor' AND m.kind = 'text'), "
+    "c.snoozed_until"
 )
 _CONV_FROM = (
     "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
@@ -87,7 +89,8 @@ class StoreClosed(RuntimeError):
 def _conversation(row: Sequence[Any]) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                         row[9], row[10], row[11], bool(row[12]), row[13], row[14], row[15],
-                        row[16], tuple(sorted(row[17].split(","))) if row[17] else (), row[18])
+                        row[16], tuple(sorted(row[17].split(","))) if row[17] else (), row[18],
+                        row[19])
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -516,6 +519,9 @@ class SQLiteStore:
                     (conversation_id, site_id, visitor_id, now, now),
                 )
             data = self._attachment_data(db, attachment_id, visitor_id)
+            # A snoozed conversation comes back as soon as the visitor writes.
+            db.execute("UPDATE conversations SET snoozed_until = NULL WHERE id = ? "
+                       "AND snoozed_until IS NOT NULL", (conversation_id,))
             message = self._append(db, conversation_id, client_msg_id, "text", "visitor",
                                    visitor_id, None, body or _file_name(data), now, data)
             return Change(self._load_conversation(db, conversation_id), (message,), created)
@@ -942,6 +948,65 @@ class SQLiteStore:
                                "ORDER BY at DESC", (visitor_id,))
         return [Page(r[0], r[1], r[2]) for r in rows]
 
+    async def snooze(self, site_ids: Sequence[str], conversation_id: str,
+                     until: int | None) -> Conversation:
+        """Out of the inbox until ``until`` (ms), or back now with None."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Conversation:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.status == "resolved" and until is not None:
+                raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            if until is not None and until <= now:
+                raise ChatError(Code.BAD_FRAME, "snooze until a time in the future")
+            db.execute("UPDATE conversations SET snoozed_until = ?, updated_at = ? WHERE id = ?",
+                       (until, now, conversation_id))
+            return self._load_conversation(db, conversation_id)
+
+        return await self._submit(op)
+
+    async def wake_snoozed(self) -> list[Conversation]:
+        """Conversations whose snooze has run out, woken (each once, whichever process)."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> list[Conversation]:
+            rows = db.execute(
+                "UPDATE conversations SET snoozed_until = NULL, updated_at = ? "
+                "WHERE snoozed_until IS NOT NULL AND snoozed_until <= ? RETURNING id",
+                (now, now)).fetchall()
+            return [self._load_conversation(db, r[0]) for r in rows]
+
+        return await self._submit(op)
+
+    async def search(self, site_ids: Sequence[str], query: str, limit: int = 30) -> list[Hit]:
+        """Messages and notes matching every word of ``query`` (prefixes too, accents
+        ignored), and visitors by name or email, in these sites' conversations; newest first."""
+        words = [w for w in query.split() if w][:8]
+        if not words or not site_ids:
+            return []
+        match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            f"SELECT {_CONV_COLS}, messages_fts.seq, "
+            "snippet(messages_fts, 0, '[', ']', '…', 12) FROM messages_fts "
+            "JOIN conversations c ON c.id = messages_fts.conversation_id "
+            "LEFT JOIN agents a ON a.id = c.assignee_id "
+            "LEFT JOIN visitors v ON v.id = c.visitor_id "
+            f"WHERE messages_fts MATCH ? AND c.site_id IN ({marks}) "
+            "ORDER BY c.updated_at DESC, messages_fts.seq DESC LIMIT ?",
+            (match, *site_ids, limit))
+        hits = [Hit(_conversation(r), r[-2], r[-1]) for r in rows]
+        escaped = query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        people = await self._all(
+            f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.site_id IN ({marks}) AND "
+            "(v.name LIKE ? ESCAPE '\\' OR v.email LIKE ? ESCAPE '\\') "
+            "ORDER BY c.updated_at DESC LIMIT ?", (*site_ids, like, like, limit))
+        seen = {h.conversation.id for h in hits}
+        hits += [Hit(_conversation(r), 0, r[10] or r[11] or "") for r in people
+                 if r[0] not in seen]
+        return hits[:limit]
+
     # --- routing -----------------------------------------------------------------------------
 
     async def set_site_options(
@@ -1143,6 +1208,9 @@ class SQLiteStore:
             (conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body,
              now, orjson.dumps(data).decode() if data else None),
         )
+        if kind in ("text", "note"):
+            db.execute("INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
+                       (body, conversation_id, seq))
         if kind == "text":  # (a note is not what the inbox previews)
             db.execute(
                 "UPDATE conversations SET last_seq = ?, updated_at = ?, last_message = ? "
