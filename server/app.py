@@ -20,7 +20,7 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import files, http
+from server.endpoints import files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/agent/logout", http.logout, methods=["POST"]),
         Route("/api/agent/me", http.me),
         Route("/api/files", files.upload, methods=["POST"]),
+        Route("/api/reports", reports.report),
         Route("/files/{file_id}", files.download),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),

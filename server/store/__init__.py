@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from server.reports import Row as ReportRow
 from server.store.models import (
     Agent,
     Attachment,
@@ -145,3 +146,5 @@ class Store(Protocol):
                      until: int | None) -> Conversation: ...
     async def wake_snoozed(self) -> list[Conversation]: ...
     async def search(self, site_ids: Sequence[str], query: str, limit: int = 30) -> list[Hit]: ...
+    async def report_rows(self, site_ids: Sequence[str], start: int, end: int,
+                          agent_id: str | None = None) -> list[ReportRow]: ...

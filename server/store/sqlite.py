@@ -35,6 +35,7 @@ import orjson
 from server import site_profile
 from server.auth import new_id, normalize_origin
 from server.errors import ChatError, Code
+from server.reports import Row as ReportRow
 from server.store.migrations import MIGRATIONS
 from server.store.models import (
     Agent,
@@ -1006,6 +1007,21 @@ class SQLiteStore:
         hits += [Hit(_conversation(r), 0, r[10] or r[11] or "") for r in people
                  if r[0] not in seen]
         return hits[:limit]
+
+    async def report_rows(self, site_ids: Sequence[str], start: int, end: int,
+                          agent_id: str | None = None) -> list[ReportRow]:
+        """One row per conversation of these sites started in [start, end) (ms)."""
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            "SELECT c.id, c.site_id, c.created_at, c.first_assigned_at, "
+            "(SELECT min(m.created_at) FROM messages m WHERE m.conversation_id = c.id "
+            "AND m.author_type = 'agent' AND m.kind = 'text'), c.resolved_at, c.rating, "
+            f"c.assignee_id FROM conversations c WHERE c.site_id IN ({marks}) "
+            "AND c.created_at >= ? AND c.created_at < ? AND (? IS NULL OR c.assignee_id = ?) "
+            "ORDER BY c.created_at", (*site_ids, start, end, agent_id, agent_id))
+        return [ReportRow(*r) for r in rows]
 
     # --- routing -----------------------------------------------------------------------------
 
