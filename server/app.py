@@ -20,7 +20,7 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import files, http, reports
+from server.endpoints import admin, files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -106,6 +106,17 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/agent/me", http.me),
         Route("/api/files", files.upload, methods=["POST"]),
         Route("/api/reports", reports.report),
+        Route("/api/agent/accept", admin.accept_invite, methods=["POST"]),
+        Route("/api/admin/sites", admin.list_sites),
+        Route("/api/admin/sites", admin.create_site, methods=["POST"]),
+        Route("/api/admin/sites/{site_id}", admin.change_site, methods=["PATCH"]),
+        Route("/api/admin/agents", admin.list_agents),
+        Route("/api/admin/agents", admin.invite, methods=["POST"]),
+        Route("/api/admin/agents/{agent_id}", admin.change_agent, methods=["PATCH"]),
+        Route("/api/admin/teams", admin.list_teams),
+        Route("/api/admin/teams", admin.save_team, methods=["POST"]),
+        Route("/api/admin/teams/{team_id}", admin.save_team, methods=["PATCH"]),
+        Route("/api/admin/teams/{team_id}", admin.delete_team, methods=["DELETE"]),
         Route("/files/{file_id}", files.download),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),

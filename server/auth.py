@@ -42,6 +42,7 @@ class TokenError(Exception):
 class Tokens:
     VISITOR = "livechat.visitor.v1"
     AGENT = "livechat.agent-session.v1"
+    INVITE = "livechat.invite.v1"
 
     def __init__(self, keys: Sequence[str], clock: Clock) -> None:
         if not keys:
@@ -56,6 +57,7 @@ class Tokens:
         ordered = list(reversed(keys))
         self._visitor = URLSafeTimedSerializer(ordered, salt=self.VISITOR, signer=ClockSigner)
         self._agent = URLSafeTimedSerializer(ordered, salt=self.AGENT, signer=ClockSigner)
+        self._invite = URLSafeTimedSerializer(ordered, salt=self.INVITE, signer=ClockSigner)
 
     def visitor_token(self, identity: VisitorIdentity) -> str:
         return self._visitor.dumps({"s": identity.site_id, "v": identity.visitor_id})
@@ -75,6 +77,17 @@ class Tokens:
         agent, generation = data.get("a"), data.get("g")
         if not isinstance(agent, str) or type(generation) is not int:
             raise TokenError("malformed session")
+        return AgentSession(agent, generation)
+
+    def invite_token(self, session: AgentSession) -> str:
+        """A link to set one's password: good once (the generation moves on when used)."""
+        return self._invite.dumps({"a": session.agent_id, "g": session.generation})
+
+    def invite(self, token: str, max_age: int) -> AgentSession:
+        data = self._load(self._invite, token, max_age)
+        agent, generation = data.get("a"), data.get("g")
+        if not isinstance(agent, str) or type(generation) is not int:
+            raise TokenError("malformed invite")
         return AgentSession(agent, generation)
 
     @staticmethod

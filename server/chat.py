@@ -140,6 +140,12 @@ class Chat:
         self._inbox_update(conversation)
         return conversation
 
+    async def assign_team(self, site_ids: Sequence[str], conversation_id: str,
+                          team_id: str | None) -> Conversation:
+        conversation = await self.store.assign_team(site_ids, conversation_id, team_id)
+        self._inbox_update(conversation)
+        return conversation
+
     async def wake_snoozed(self) -> None:
         """Snoozes that ran out: back in every inbox (the panel notifies its agent)."""
         for conversation in await self.store.wake_snoozed():

@@ -77,6 +77,11 @@ def visitor_channel(visitor_id: str) -> str:
     return f"visitor:{visitor_id}"
 
 
+def agent_channel(agent_id: str) -> str:
+    """Orders for one agent's sockets: ``{"close": code}`` when an admin changed the account."""
+    return f"agent:{agent_id}"
+
+
 def status_channel(site_id: str) -> str:
     """What a site's visitors may know of it (whether anyone is online); no conversations."""
     return f"status:{site_id}"
@@ -211,6 +216,15 @@ class Hub:
             # Frames without a seq (typing) are ephemeral: passed on, never recovered.
             item = _Frame(data) if seq is None else _Message(
                 channel[5:], seq, data, frame.get("kind") in PRIVATE_KINDS)
+        elif channel.startswith("agent:"):
+            try:
+                code = int(orjson.loads(data)["close"])
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                log.error("dropped a malformed agent order")
+                return
+            for conn in list(local):
+                conn.stop(code, "your account was changed")
+            return
         else:
             item = _Frame(data)
         for conn in list(local):

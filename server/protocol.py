@@ -153,6 +153,14 @@ class Snooze:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignTeam:
+    id: str
+    conversation_id: str
+    #: None (or absent): no team.
+    team_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Search:
     id: str
     query: str
@@ -222,7 +230,7 @@ class Ping:
 
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
          | Ping | Profile | Attributes | Read | Rate | Note | Tag | Reopen | ListConversations
-         | SaveCanned | DeleteCanned | Context | Snooze | Search)
+         | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "text" (human text, validated by validate_text), "name" (text of at most 100 characters),
@@ -269,6 +277,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "reopen": (Reopen, {"id": "id", "conversation_id": "id"}),
         "snooze": (Snooze, {"id": "id", "conversation_id": "id", "until": "seq?"}),
         "search": (Search, {"id": "id", "query": "name", "limit": "limit?"}),
+        "team": (AssignTeam, {"id": "id", "conversation_id": "id", "team_id": "id?"}),
         "list": (ListConversations, {"id": "id", "status": "status?", "tag": "tag?",
                                      "before": "seq?", "before_id": "id?", "limit": "limit?"}),
         "canned_save": (SaveCanned, {"id": "id", "canned_id": "id?", "site_id": "id",

@@ -11,8 +11,9 @@ from starlette.websockets import WebSocket
 from server import protocol
 from server.auth import TokenError, origin_allowed
 from server.errors import ChatError, Close, Code
-from server.hub import conversation_channel, site_channel
+from server.hub import agent_channel, conversation_channel, site_channel
 from server.protocol import (
+    AssignTeam,
     Claim,
     DeleteCanned,
     Frame,
@@ -75,6 +76,7 @@ class AgentSession(Session):
 
     async def start(self, hello: Hello) -> None:
         ctx = self.ctx
+        await ctx.hub.subscribe(self.conn, agent_channel(self.agent.id))
         for site_id in self.site_ids:
             await ctx.hub.subscribe(self.conn, site_channel(site_id))
         await self.heartbeat()
@@ -85,6 +87,7 @@ class AgentSession(Session):
         colleagues = await ctx.store.site_agents(self.site_ids)
         conversations = await ctx.store.open_conversations(self.site_ids)
         canned = await ctx.store.canned(self.agent, self.site_ids)
+        teams = await ctx.store.teams()
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
@@ -94,6 +97,7 @@ class AgentSession(Session):
             "agents": [{"id": a.id, "name": a.name} for a in colleagues],
             "conversations": [c.summary() for c in conversations],
             "canned": [c.public() for c in canned],
+            "teams": [t.public() for t in teams],
         }))
 
     def _schedule_resync(self) -> None:
@@ -201,6 +205,10 @@ class AgentSession(Session):
         if isinstance(frame, Tag):
             conversation = await chat.tag(self.site_ids, frame.conversation_id, frame.tag,
                                           frame.on)
+            return protocol.ack(frame.id, conversation=conversation.summary())
+        if isinstance(frame, AssignTeam):
+            conversation = await chat.assign_team(self.site_ids, frame.conversation_id,
+                                                  frame.team_id)
             return protocol.ack(frame.id, conversation=conversation.summary())
         if isinstance(frame, Snooze):
             conversation = await chat.snooze(self.site_ids, frame.conversation_id, frame.until)

@@ -117,9 +117,10 @@ async def login(request: Request) -> Response:
         return _error(400, "bad_request", "send JSON with email and password")
     agent = await ctx.store.agent_by_email(email)
     # The hash is checked even for an unknown email, so that timing does not reveal which exist.
-    valid = await asyncio.to_thread(
-        verify_password, password, agent.password_hash if agent else DUMMY_HASH
-    )
+    # (An invited agent who has not chosen a password yet has no scrypt hash: same timing.)
+    stored = agent.password_hash if agent and agent.password_hash.startswith("scrypt$") else None
+    valid = await asyncio.to_thread(verify_password, password, stored or DUMMY_HASH)
+    valid = valid and stored is not None
     if agent is None or not valid or not agent.active:
         return _error(401, "bad_credentials", "wrong email or password")
     response = JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})

@@ -1,7 +1,8 @@
 """``GET /api/reports``: support metrics for admins, as JSON (the panel's charts) or CSV.
 
 Parameters: ``from`` and ``to`` (YYYY-MM-DD, both included; default: the last 7 days), ``tz``
-(an IANA zone for the days; default UTC), ``site`` and ``agent`` (narrow it down), ``format``
+(an IANA zone for the days; default UTC), ``site``, ``team`` and ``agent`` (narrow it down),
+``format``
 (``json`` or ``csv``). At most 366 days at once.
 """
 
@@ -51,7 +52,8 @@ async def report(request: Request) -> Response:
     start = int(datetime.combine(first, time(), zone).timestamp() * 1000)
     end = int(datetime.combine(last + timedelta(days=1), time(), zone).timestamp() * 1000)
     now = int(ctx.clock() * 1000)
-    rows = await ctx.store.report_rows(site_ids, start, end, q.get("agent") or None)
+    rows = await ctx.store.report_rows(site_ids, start, end, q.get("agent") or None,
+                                       q.get("team") or None)
     days = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
     seen_at = min(end, now)
     result = {"period": {"from": first.isoformat(), "to": last.isoformat(), "tz": zone.key},

@@ -32,12 +32,13 @@ from server.store.models import (
     Page,
     Role,
     Site,
+    Team,
     Visitor,
 )
 from server.store.sqlite import Choose, SQLiteStore, StoreClosed
 
 __all__ = ["Agent", "Attachment", "Canned", "Change", "Choose", "Conversation", "Hit", "Load",
-           "Message", "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Visitor"]
+           "Message", "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Team", "Visitor"]
 
 
 class Store(Protocol):
@@ -93,7 +94,7 @@ class Store(Protocol):
     async def set_site_options(
         self, site_id: str, *, auto_assign: bool | None = None,
         identity_secret: str | None = None, identity_mode: str | None = None,
-        allowed_origins: Sequence[str] | None = None,
+        allowed_origins: Sequence[str] | None = None, name: str | None = None,
     ) -> Site: ...
     async def upsert_visitor(self, site_id: str, visitor_id: str, external_id: str,
                              name: str | None, email: str | None) -> None: ...
@@ -147,4 +148,18 @@ class Store(Protocol):
     async def wake_snoozed(self) -> list[Conversation]: ...
     async def search(self, site_ids: Sequence[str], query: str, limit: int = 30) -> list[Hit]: ...
     async def report_rows(self, site_ids: Sequence[str], start: int, end: int,
-                          agent_id: str | None = None) -> list[ReportRow]: ...
+                          agent_id: str | None = None,
+                          team_id: str | None = None) -> list[ReportRow]: ...
+
+    # administration
+    async def update_agent(self, agent_id: str, *, name: str | None = None,
+                           role: str | None = None, site_ids: Sequence[str] | None = None,
+                           capacity: int | None = None, active: bool | None = None) -> Agent: ...
+    async def set_password(self, agent_id: str, generation: int,
+                           password_hash: str) -> Agent: ...
+    async def agent_sites(self) -> dict[str, list[str]]: ...
+    async def teams(self) -> list[Team]: ...
+    async def save_team(self, team_id: str | None, name: str, members: Sequence[str]) -> Team: ...
+    async def delete_team(self, team_id: str) -> None: ...
+    async def assign_team(self, site_ids: Sequence[str], conversation_id: str,
+                          team_id: str | None) -> Conversation: ...

@@ -192,4 +192,19 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO messages_fts(body, conversation_id, seq)
         SELECT body, conversation_id, seq FROM messages WHERE kind IN ('text', 'note');
     """,
+    # 7: teams — conversations can be assigned to one; reports per team.
+    """
+    CREATE TABLE teams (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE team_members (
+        team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        PRIMARY KEY (team_id, agent_id)
+    ) WITHOUT ROWID;
+    ALTER TABLE conversations ADD COLUMN team_id TEXT REFERENCES teams(id) ON DELETE SET NULL;
+    CREATE INDEX conversations_team ON conversations(team_id) WHERE team_id IS NOT NULL;
+    """,
 )

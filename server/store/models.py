@@ -82,6 +82,8 @@ class Conversation:
     unread: int = 0
     #: Out of the inbox until then (ms), or until the visitor writes.
     snoozed_until: int | None = None
+    team_id: str | None = None
+    team_name: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """What an agent's inbox shows."""
@@ -104,6 +106,7 @@ class Conversation:
             "tags": list(self.tags),
             "unread": self.unread,
             "snoozed_until": self.snoozed_until,
+            "team": {"id": self.team_id, "name": self.team_name} if self.team_id else None,
         }
 
     def _rating(self) -> dict[str, Any] | None:
@@ -193,6 +196,16 @@ class Visitor:
         return {"id": self.id, "name": self.name, "email": self.email, "verified": self.verified,
                 "attributes": self.attributes, "user_agent": self.user_agent,
                 "language": self.language, "timezone": self.timezone, "referrer": self.referrer}
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: str
+    name: str
+    members: tuple[str, ...]
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "members": list(self.members)}
 
 
 @dataclass(frozen=True, slots=True)

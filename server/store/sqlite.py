@@ -49,6 +49,7 @@ from server.store.models import (
     Page,
     Role,
     Site,
+    Team,
     Visitor,
 )
 from server.tasks import report_death
@@ -67,7 +68,7 @@ _CONV_COLS = (
     "(SELECT group_concat(t.tag, ',') FROM conversation_tags t WHERE t.conversation_id = c.id), "
     "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id "
     "AND m.seq > c.agent_read_seq AND m.author_type = 'visitor' AND m.kind = 'text'), "
-    "c.snoozed_until"
+    "c.snoozed_until, c.team_id, (SELECT name FROM teams WHERE id = c.team_id)"
 )
 _CONV_FROM = (
     "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
@@ -91,7 +92,7 @@ def _conversation(row: Sequence[Any]) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                         row[9], row[10], row[11], bool(row[12]), row[13], row[14], row[15],
                         row[16], tuple(sorted(row[17].split(","))) if row[17] else (), row[18],
-                        row[19])
+                        row[19], row[20], row[21])
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -1009,7 +1010,8 @@ class SQLiteStore:
         return hits[:limit]
 
     async def report_rows(self, site_ids: Sequence[str], start: int, end: int,
-                          agent_id: str | None = None) -> list[ReportRow]:
+                          agent_id: str | None = None,
+                          team_id: str | None = None) -> list[ReportRow]:
         """One row per conversation of these sites started in [start, end) (ms)."""
         if not site_ids:
             return []
@@ -1020,17 +1022,132 @@ class SQLiteStore:
             "AND m.author_type = 'agent' AND m.kind = 'text'), c.resolved_at, c.rating, "
             f"c.assignee_id FROM conversations c WHERE c.site_id IN ({marks}) "
             "AND c.created_at >= ? AND c.created_at < ? AND (? IS NULL OR c.assignee_id = ?) "
-            "ORDER BY c.created_at", (*site_ids, start, end, agent_id, agent_id))
+            "AND (? IS NULL OR c.team_id = ?) ORDER BY c.created_at",
+            (*site_ids, start, end, agent_id, agent_id, team_id, team_id))
         return [ReportRow(*r) for r in rows]
+
+    # --- administration: agents, teams -------------------------------------------------------
+
+    async def update_agent(self, agent_id: str, *, name: str | None = None,
+                           role: str | None = None, site_ids: Sequence[str] | None = None,
+                           capacity: int | None = None, active: bool | None = None) -> Agent:
+        """Change what is given. Deactivating ends every session of the agent (the session
+        generation moves on, so their cookie stops working)."""
+        if role not in (None, "admin", "agent"):
+            raise ValueError("role is admin or agent")
+        if capacity is not None and not 0 <= capacity <= 100:
+            raise ValueError("capacity is 0 to 100")
+
+        def op(db: sqlite3.Connection) -> Agent:
+            row = db.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"no such agent: {agent_id}")
+            for column, value in (("name", name), ("role", role), ("capacity", capacity)):
+                if value is not None:
+                    db.execute(f"UPDATE agents SET {column} = ? WHERE id = ?", (value, agent_id))
+            if active is not None and active != bool(row[5]):
+                db.execute("UPDATE agents SET active = ?, session_generation = "
+                           "session_generation + 1 WHERE id = ?", (int(active), agent_id))
+            if site_ids is not None:
+                known = {r[0] for r in db.execute("SELECT id FROM sites")}
+                if set(site_ids) - known:
+                    raise ValueError("no such site")
+                db.execute("DELETE FROM agent_sites WHERE agent_id = ?", (agent_id,))
+                db.executemany("INSERT INTO agent_sites VALUES (?, ?)",
+                               [(agent_id, s) for s in site_ids])
+            return _agent(db.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone())
+
+        return await self._submit(op)
+
+    async def set_password(self, agent_id: str, generation: int, password_hash: str) -> Agent:
+        """Set a password with an invite (or reset) made for ``generation``; the generation
+        moves on, so that the link works once and older sessions end."""
+
+        def op(db: sqlite3.Connection) -> Agent:
+            cur = db.execute(
+                "UPDATE agents SET password_hash = ?, session_generation = session_generation + 1 "
+                "WHERE id = ? AND session_generation = ? AND active = 1",
+                (password_hash, agent_id, generation))
+            if cur.rowcount != 1:
+                raise ValueError("this link was used already, or the account is inactive")
+            return _agent(db.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone())
+
+        return await self._submit(op)
+
+    async def agent_sites(self) -> dict[str, list[str]]:
+        """Agent id -> the sites they are given (admins work on all, whatever is listed)."""
+        out: dict[str, list[str]] = {}
+        for agent_id, site_id in await self._all(
+                "SELECT agent_id, site_id FROM agent_sites ORDER BY site_id"):
+            out.setdefault(agent_id, []).append(site_id)
+        return out
+
+    async def teams(self) -> list[Team]:
+        rows = await self._all(
+            "SELECT t.id, t.name, (SELECT group_concat(agent_id, ',') FROM team_members m "
+            "WHERE m.team_id = t.id) FROM teams t ORDER BY t.name")
+        return [Team(r[0], r[1], tuple(sorted(r[2].split(","))) if r[2] else ()) for r in rows]
+
+    async def save_team(self, team_id: str | None, name: str, members: Sequence[str]) -> Team:
+        name = name.strip()
+        if not 0 < len(name) <= 60:
+            raise ValueError("a team name is 1 to 60 characters")
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Team:
+            tid = team_id or self._ids("team")
+            if team_id is not None and db.execute("SELECT 1 FROM teams WHERE id = ?",
+                                                  (team_id,)).fetchone() is None:
+                raise ValueError(f"no such team: {team_id}")
+            known = {r[0] for r in db.execute("SELECT id FROM agents")}
+            if set(members) - known:
+                raise ValueError("no such agent")
+            try:
+                db.execute("INSERT INTO teams VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                           "name = excluded.name", (tid, name, now))
+            except sqlite3.IntegrityError:
+                raise ValueError(f"a team called {name!r} exists") from None
+            db.execute("DELETE FROM team_members WHERE team_id = ?", (tid,))
+            db.executemany("INSERT INTO team_members VALUES (?, ?)",
+                           [(tid, m) for m in sorted(set(members))])
+            return Team(tid, name, tuple(sorted(set(members))))
+
+        return await self._submit(op)
+
+    async def delete_team(self, team_id: str) -> None:
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE conversations SET team_id = NULL WHERE team_id = ?", (team_id,))
+            db.execute("DELETE FROM team_members WHERE team_id = ?", (team_id,))
+            if db.execute("DELETE FROM teams WHERE id = ?", (team_id,)).rowcount != 1:
+                raise ValueError(f"no such team: {team_id}")
+
+        await self._submit(op)
+
+    async def assign_team(self, site_ids: Sequence[str], conversation_id: str,
+                          team_id: str | None) -> Conversation:
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> Conversation:
+            self._authorized(db, conversation_id, site_ids)
+            if team_id is not None and db.execute("SELECT 1 FROM teams WHERE id = ?",
+                                                  (team_id,)).fetchone() is None:
+                raise ChatError(Code.NOT_FOUND, "no such team")
+            db.execute("UPDATE conversations SET team_id = ?, updated_at = ? WHERE id = ?",
+                       (team_id, now, conversation_id))
+            return self._load_conversation(db, conversation_id)
+
+        return await self._submit(op)
 
     # --- routing -----------------------------------------------------------------------------
 
     async def set_site_options(
         self, site_id: str, *, auto_assign: bool | None = None,
         identity_secret: str | None = None, identity_mode: str | None = None,
-        allowed_origins: Sequence[str] | None = None,
+        allowed_origins: Sequence[str] | None = None, name: str | None = None,
     ) -> Site:
         """Change what is given; ``identity_secret=""`` removes the secret."""
+        if name is not None and not 0 < len(name.strip()) <= 100:
+            raise ValueError("a site name is 1 to 100 characters")
         if allowed_origins is not None:
             bad = [o for o in allowed_origins if normalize_origin(o) is None]
             if bad:
@@ -1050,6 +1167,8 @@ class SQLiteStore:
             if identity_mode is not None:
                 db.execute("UPDATE sites SET identity_mode = ? WHERE id = ?",
                            (identity_mode, site_id))
+            if name is not None:
+                db.execute("UPDATE sites SET name = ? WHERE id = ?", (name.strip(), site_id))
             if allowed_origins is not None:
                 db.execute("UPDATE sites SET allowed_origins = ? WHERE id = ?",
                            (orjson.dumps(list(allowed_origins)).decode(), site_id))
