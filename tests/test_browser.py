@@ -107,9 +107,10 @@ async def agent_page(browser: Browser, sites: Sites) -> Page:
     context = await browser.new_context(viewport={"width": 1280, "height": 760})
     page = await context.new_page()
     await page.goto(f"{sites.chat.http}/agent")
-    await page.get_by_label("Email").fill("ana@acme.test")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    form = page.locator("#login-form")
+    await form.get_by_label("Email").fill("ana@acme.test")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#conn")).to_have_text("Online")
     return page
 
