@@ -53,6 +53,7 @@
   function renderSites() {
     var list = $("admin-sites");
     clear(list);
+    checkboxes($("invite-sites"), state.sites, "invite-site", checked($("agent-invite"), "invite-site"));
     state.sites.forEach(function (s) {
       var item = el("li", "", list);
       el("b", "", item, s.name);
@@ -243,7 +244,6 @@
         renderAgents();
         renderTeams();
         renderCanned();
-        checkboxes($("invite-sites"), state.sites, "invite-site", []);
       });
     }
   };

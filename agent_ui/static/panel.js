@@ -277,8 +277,13 @@
     if (!query) return;
     request({ type: "search", query: query.slice(0, 100) }, function (f) {
       if (f.type !== "ack") { announce(f.message); return; }
-      searchHits = f.results;
-      searchHits.forEach(function (h) { known[h.conversation.id] = h.conversation; });
+      var seen = {};  // one line per conversation, with its newest match
+      searchHits = f.results.filter(function (h) {
+        if (seen[h.conversation.id]) return false;
+        seen[h.conversation.id] = true;
+        known[h.conversation.id] = h.conversation;
+        return true;
+      });
       setView("search");
     });
   });
@@ -852,7 +857,11 @@
   }
   function seconds(s) {
     if (s === null || s === undefined) return "—";
-    return s < 90 ? Math.round(s) + " s" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
+    s = Math.round(s);
+    var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), rest = s % 60;
+    if (h) return h + " h" + (m ? " " + m + " min" : "");
+    if (m) return m + " min" + (rest ? " " + rest + " s" : "");
+    return rest + " s";
   }
   function barChart(box, days, values, missed, label) {
     clear(box);

@@ -1,0 +1,250 @@
+"""The agent panel in a real headless Chromium: two agents and a visitor in separate browser
+contexts (claim, notes that never reach the visitor, a canned reply with a placeholder, tags,
+transfer with a note, search, snooze woken by a clock the test moves), an admin creating a site
+and inviting an agent, and the reports on a fixed data set. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from server.auth import hash_password
+from server.store import SQLiteStore
+from tests.live import PASSWORD, ROOT, Seed, ServerProcess, free_port, serving
+from tests.test_browser import browser, open_widget  # noqa: F401 — the browser fixture
+from tests.test_reports import reporting  # noqa: F401 — the reports' fixed data set
+
+pytestmark = pytest.mark.browser
+
+
+class Desk:
+    def __init__(self, chat: ServerProcess, page_url: str, site_id: str, clock: Path) -> None:
+        self.chat, self.page_url, self.site_id, self.clock = chat, page_url, site_id, clock
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    """A site with Ana and Bo (agents) and Root (admin); the server's clock can be moved."""
+    import asyncio
+
+    db = tmp_path / "chat.db"
+    clock = tmp_path / "clock-offset"
+    clock.write_text("0")
+    page_port = free_port()
+    page_origin = f"http://127.0.0.1:{page_port}"
+
+    async def seed() -> str:
+        store = SQLiteStore(db, clock=time.time)
+        await store.open()
+        try:
+            site = await store.create_site("Acme Outdoor", [page_origin])
+            await store.set_site_profile(site.id, offline="chat")
+            secret = hash_password(PASSWORD)
+            ana = await store.create_agent("ana@acme.test", "Ana Lima", secret, "agent",
+                                           [site.id])
+            await store.create_agent("bo@acme.test", "Bo Reis", secret, "agent", [site.id])
+            await store.create_agent("root@acme.test", "Root Admin", secret, "admin", [])
+            await store.save_canned(ana, [site.id], None, site.id, "hi",
+                                    "Hi {{visitor.first_name}}, I'm {{agent.first_name}}. "
+                                    "How can I help?", False)
+            return site.id
+        finally:
+            await store.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        site_id = loop.run_until_complete(seed())
+    finally:
+        loop.close()
+    chat = ServerProcess(db, env={"LIVECHAT_CLOCK_OFFSET_FILE": str(clock),
+                                  "LIVECHAT_ROUTING_INTERVAL": "0.3"}).start()
+    snippet = f'<script async src="{chat.http}/widget.js" data-site="{site_id}"></script>'
+    page = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, uvicorn; from server.demo import demo_app; "
+         "uvicorn.run(demo_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
+         "log_level='warning')", snippet, str(page_port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        ServerProcess(db, port=page_port, proc=page).wait_ready("/")
+        yield Desk(chat, page_origin + "/", site_id, clock)
+    finally:
+        page.terminate()
+        page.wait(10)
+        chat.stop()
+    assert "Traceback" not in chat.log(), chat.log()
+
+
+async def sign_in(browser: Browser, url: str, email: str, password: str = PASSWORD) -> Page:  # noqa: F811
+    context = await browser.new_context(viewport={"width": 1400, "height": 860},
+                                        timezone_id="UTC")
+    page = await context.new_page()
+    await page.goto(f"{url}/agent")
+    form = page.locator("#login-form")
+    await form.get_by_label("Email").fill(email)
+    await form.get_by_label("Password").fill(password)
+    await form.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#conn")).to_have_text("Online")
+    return page
+
+
+async def test_two_agents_and_a_visitor(browser: Browser, desk: Desk,  # noqa: F811
+                                        artifacts: Path) -> None:
+    visitor = await (await browser.new_context()).new_page()
+    await visitor.goto(desk.page_url)
+    await visitor.evaluate("LiveChat('set', {attributes: {plan: 'pro', order: 'A-1042'}})")
+    frame = await open_widget(visitor)
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("My tent pole snapped on the first night")
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await expect(ana.locator("#count-queue")).to_have_text("1")
+    await ana.locator(".item button").first.click()
+    # The visitor's context: the page they are on, their browser, the site's attributes.
+    await expect(ana.locator("#pages li").first).to_contain_text("Acme Outdoor — demo shop")
+    await expect(ana.locator("#visitor-facts")).to_contain_text("Chrome on Linux")
+    await expect(ana.locator("#visitor-details")).to_contain_text("order: A-1042")
+    await ana.get_by_role("button", name="Claim").click()
+    await expect(ana.locator("#conv-status")).to_have_text("Assigned to you")
+
+    # A canned reply: /hi, the placeholder filled in, editable before sending.
+    reply = ana.get_by_label("Reply", exact=True)
+    await reply.press_sequentially("/h")
+    await expect(ana.locator("#canned-picker .option")).to_have_count(1)
+    await reply.press("Enter")
+    await expect(reply).to_have_value("Hi there, I'm Ana. How can I help?")
+    await reply.press("End")
+    await reply.press_sequentially(" Sorry about the pole!")
+    await reply.press("Enter")
+    await expect(frame.locator(".msg.theirs[data-seq] .text")).to_have_text(
+        "Hi there, I'm Ana. How can I help? Sorry about the pole!")
+
+    # An internal note: agents see it, the visitor never does.
+    await ana.get_by_label("Internal note").check()
+    await reply.fill("Customer since 2019 — offer a free replacement")
+    await reply.press("Enter")
+    await expect(ana.locator("#messages .msg.note")).to_contain_text("offer a free replacement")
+    # Tags.
+    await ana.get_by_label("Add a tag").fill("Warranty")
+    await ana.get_by_label("Add a tag").press("Enter")
+    await expect(ana.locator("#tag-list .tag")).to_contain_text("warranty")
+    await ana.screenshot(path=artifacts / "21-panel-note-tag-canned.png")
+
+    # Transfer to Bo, with a note for him.
+    await ana.get_by_role("button", name="Transfer").click()
+    await ana.get_by_label("Transfer to").select_option(label="Bo Reis")
+    await ana.get_by_label("Note for them").fill("Replacement approved, ship today")
+    await ana.locator("#transfer").get_by_role("button", name="Transfer").click()
+    await expect(frame.locator(".notice").last).to_have_text("Bo Reis took over the conversation")
+    await bo.get_by_role("tab", name="Mine").click()
+    await bo.locator(".item button").first.click()
+    await expect(bo.locator("#messages .msg.note")).to_have_count(2)
+    await expect(bo.locator("#messages .msg.note").last).to_contain_text("ship today")
+    await expect(bo.locator("#messages .event").last).to_have_text("Transferred to Bo Reis")
+    text = await frame.locator("body").inner_text()
+    assert "free replacement" not in text and "ship today" not in text
+    await visitor.screenshot(path=artifacts / "22-visitor-never-sees-notes.png")
+
+    # Search finds the note; the tag filter finds the conversation.
+    await bo.get_by_label("Search conversations").fill("replacement")
+    await bo.get_by_label("Search conversations").press("Enter")
+    await expect(bo.locator("#list .item")).to_have_count(1)
+    await expect(bo.locator("#list .preview")).to_have_text("[Replacement] approved, ship today")
+    await bo.get_by_role("tab", name="All open").click()
+    await bo.get_by_label("Tag", exact=True).select_option("warranty")
+    await expect(bo.locator("#list .item")).to_have_count(1)
+    await bo.get_by_label("Tag", exact=True).select_option("")
+
+    # Snooze until tomorrow: out of the inbox, then back when the (server's) time comes.
+    await bo.get_by_role("button", name="Snooze").click()
+    await bo.get_by_role("button", name="Tomorrow, 9:00").click()
+    await expect(bo.locator("#count-snoozed")).to_have_text("1")
+    await expect(bo.locator("#count-mine")).to_have_text("0")
+    await bo.get_by_role("tab", name="Snoozed").click()
+    await bo.screenshot(path=artifacts / "23-panel-snoozed.png")
+    desk.clock.write_text(str(2 * 24 * 3600))
+    await expect(bo.locator("#count-mine")).to_have_text("1", timeout=15000)
+    await expect(bo.locator("#count-snoozed")).to_have_text("0")
+    await expect(bo.locator("#notice")).to_contain_text("Back from snooze")
+
+    # Keyboard: e resolves the open conversation; the visitor is asked for a rating.
+    await bo.locator("#messages").click()
+    await bo.keyboard.press("e")
+    await expect(bo.locator("#conv-status")).to_contain_text("Resolved")
+    await expect(frame.get_by_role("button", name="5 out of 5")).to_be_visible()
+    await bo.screenshot(path=artifacts / "24-panel-resolved.png")
+
+
+async def test_admin_creates_a_site_and_invites_an_agent(browser: Browser,  # noqa: F811
+                                                         desk: Desk, artifacts: Path) -> None:
+    root = await sign_in(browser, desk.chat.http, "root@acme.test")
+    await root.get_by_role("button", name="Manage").click()
+    await root.get_by_label("New site").fill("Acme Bikes")
+    await root.get_by_role("button", name="Create site").click()
+    site_form = root.locator("#site-form")
+    await expect(site_form.get_by_label("Name", exact=True)).to_have_value("Acme Bikes")
+    await site_form.get_by_label("Allowed origins").fill("https://bikes.acme.test")
+    await site_form.get_by_label("Greeting").fill("Ride on! What can we do for you?")
+    await site_form.get_by_label("Business hours").fill("mon-fri 09:00-18:00")
+    await site_form.get_by_label("Time zone").fill("Europe/Lisbon")
+    await site_form.get_by_role("button", name="Save site").click()
+    await expect(site_form.locator(".secret")).to_have_text("Saved.")
+    await expect(root.locator("#admin-sites")).to_contain_text("https://bikes.acme.test")
+
+    invite = root.locator("#agent-invite")
+    await invite.get_by_label("Name", exact=True).fill("Cy Dias")
+    await invite.get_by_label("Email", exact=True).fill("cy@acme.test")
+    await invite.get_by_label("Acme Bikes").check()
+    await invite.get_by_role("button", name="Invite").click()
+    link_text = invite.locator(".secret")
+    await expect(link_text).to_contain_text("/agent#invite=")
+    await root.screenshot(path=artifacts / "25-admin-site-and-invite.png", full_page=True)
+    link = (await link_text.inner_text()).split(": ", 1)[1].strip()
+
+    newcomer = await (await browser.new_context()).new_page()
+    await newcomer.goto(link)
+    await newcomer.get_by_label("New password").fill("a long new password")
+    await newcomer.get_by_role("button", name="Set password and sign in").click()
+    await expect(newcomer.locator("#conn")).to_have_text("Online")
+    await expect(newcomer.locator("#me-name")).to_have_text("Cy Dias")
+
+    # Deactivated: the newcomer's panel is signed out at once.
+    await root.get_by_role("button", name="Deactivate Cy Dias").click()
+    await expect(newcomer.locator("#login-form")).to_be_visible()
+
+
+@pytest.fixture
+def report_desk(reporting: tuple[Path, Seed]) -> Iterator[ServerProcess]:  # noqa: F811
+    with serving(reporting[0]) as proc:
+        yield proc
+
+
+async def test_reports_show_the_right_numbers(browser: Browser,  # noqa: F811
+                                              report_desk: ServerProcess,
+                                              artifacts: Path) -> None:
+    root = await sign_in(browser, report_desk.http, "root@acme.test")
+    await root.get_by_role("button", name="Reports").click()
+    await root.get_by_label("From", exact=True).fill("2026-11-01")
+    await root.get_by_label("To", exact=True).fill("2026-11-03")
+    await root.get_by_role("button", name="Show").click()
+    tiles = root.locator("#report-tiles")
+    await expect(tiles.locator(".tile").nth(0)).to_have_text("Conversations5")
+    await expect(tiles.locator(".tile").nth(1)).to_have_text("Missed1")
+    await expect(tiles.locator(".tile").nth(2)).to_have_text("First response, median1 min 50 s")
+    await expect(tiles.locator(".tile").nth(3)).to_have_text("First response, 90th pct8 min")
+    await expect(tiles.locator(".tile").nth(4)).to_have_text("Resolution, median10 min")
+    await expect(tiles.locator(".tile").nth(7)).to_have_text(
+        "Satisfaction3.67 / 5 (66.7% happy, 3 ratings)")
+    await expect(root.locator("#report-chart rect.bar:not(.missed)")).to_have_count(3)
+    href = await root.locator("#report-csv").get_attribute("href")
+    assert href is not None and "format=csv" in href and "from=2026-11-01" in href
+    await root.screenshot(path=artifacts / "26-reports.png", full_page=True)
