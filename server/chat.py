@@ -157,12 +157,14 @@ class Chat:
         self._inbox_update(conversation)
         return conversation
 
-    async def typing(self, conversation_id: str, author: dict[str, object], active: bool) -> None:
+    async def typing(self, conversation_id: str, author: dict[str, object], active: bool,
+                     preview: str | None = None) -> None:
         """Ephemeral: published without a seq, never stored or recovered."""
-        await self.broker.publish(conversation_channel(conversation_id), orjson.dumps({
-            "type": "typing", "conversation_id": conversation_id, "author": author,
-            "active": active,
-        }))
+        frame: dict[str, object] = {"type": "typing", "conversation_id": conversation_id,
+                                    "author": author, "active": active}
+        if preview is not None:
+            frame["preview"] = preview
+        await self.broker.publish(conversation_channel(conversation_id), orjson.dumps(frame))
 
     async def visitor_presence(self, conversation_id: str, online: bool) -> None:
         """Ephemeral, like typing: the visitor's chat frame opened or the last one closed."""

@@ -151,7 +151,8 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     return 0
 
 
-_PROFILE_OPTIONS = ("greeting", "color", "logo", "hours", "timezone", "prechat", "offline")
+_PROFILE_OPTIONS = ("greeting", "color", "logo", "hours", "timezone", "prechat", "offline",
+                    "typing_preview")
 
 
 def cmd_site_set(args: argparse.Namespace) -> int:
@@ -166,6 +167,8 @@ def cmd_site_set(args: argparse.Namespace) -> int:
     auto = None if args.auto_assign is None else args.auto_assign == "on"
     if "prechat" in profile:
         profile["prechat"] = [f for f in profile["prechat"].split(",") if f and f != "none"]
+    if "typing_preview" in profile:
+        profile["typing_preview"] = profile["typing_preview"] == "on"
     if "timezone" in profile:
         profile["tz"] = profile.pop("timezone")
 
@@ -200,7 +203,8 @@ def _print_site(site: Site) -> None:
           f"  logo:         {p.logo or '-'}\n"
           f"  hours:        {f'{p.hours.text()} ({p.hours.tz})' if p.hours else 'always open'}\n"
           f"  pre-chat:     {', '.join(p.prechat) or 'none'}\n"
-          f"  when offline: {'leave-a-message form' if p.offline == 'form' else 'chat and wait'}")
+          f"  when offline: {'leave-a-message form' if p.offline == 'form' else 'chat and wait'}\n"
+          f"  typing preview: {'on' if p.typing_preview else 'off'}")
 
 
 def cmd_site_list(args: argparse.Namespace) -> int:
@@ -313,6 +317,8 @@ def parser() -> argparse.ArgumentParser:
     change.add_argument("--prechat", help="fields asked before a chat: name,email | name | none")
     change.add_argument("--offline", choices=["form", "chat"],
                         help="nobody online or outside hours: a leave-a-message form, or chat")
+    change.add_argument("--typing-preview", choices=["on", "off"],
+                        help="agents see what visitors type before sending (the widget says so)")
     change.set_defaults(func=cmd_site_set)
     site.add_parser("list").set_defaults(func=cmd_site_list)
 

@@ -215,6 +215,9 @@ class Context:
 class Typing:
     active: bool
     conversation_id: str | None = None
+    #: What the visitor is typing, before it is sent: passed to agents only when the site has
+    #: typing preview on (and the widget says so to the visitor); dropped otherwise.
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +252,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
                           "user_email": "email?"}),
         "send": (Send, {"id": "id", "body": "text?", "attachment": "id?"}),
         "open": (Open, {"id": "id", "conversation_id": "id", "last_seq": "seq?"}),
-        "typing": (Typing, {"active": "bool"}),
+        "typing": (Typing, {"active": "bool", "text": "preview?"}),
         "read": (Read, {"seq": "seq"}),
         "profile": (Profile, {"id": "id", "name": "name?", "email": "email?"}),
         "attributes": (Attributes, {"id": "id", "attributes": "attrs"}),
@@ -332,7 +335,7 @@ def validate_text(value: str, max_chars: int) -> str:
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind in ("id", "str", "text", "ext", "name", "email", "comment", "tag", "shortcut",
-                "status", "url", "title") and not isinstance(value, str):
+                "status", "url", "title", "preview") and not isinstance(value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
     if isinstance(value, str) and not _encodable(value):
         raise ChatError(Code.BAD_TEXT, f"{name} contains a lone surrogate")
@@ -364,6 +367,10 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be at most 300 characters, no controls")
     if kind == "comment":
         return validate_text(value, 1000)
+    if kind == "preview":
+        if len(value) > 1000 or "\x00" in value:
+            raise ChatError(Code.BAD_FRAME, f"{name} must be at most 1000 characters")
+        return value
     if kind == "ext" and not (0 < len(value) <= 256 and value.isprintable()):
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-256 printable characters")
     if kind == "email" and not _EMAIL_RE.fullmatch(value):

@@ -35,19 +35,22 @@ class Profile:
     #: form (name, email, message) that queues a conversation; "chat" lets the visitor chat and
     #: wait.
     offline: Offline = "form"
+    #: Agents see what the visitor is typing before it is sent; the widget tells the visitor.
+    typing_preview: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"greeting": self.greeting, "color": self.color, "logo": self.logo,
                 "hours": ({"tz": self.hours.tz, "text": self.hours.text()}
                           if self.hours else None),
-                "prechat": list(self.prechat), "offline": self.offline}
+                "prechat": list(self.prechat), "offline": self.offline,
+                "typing_preview": self.typing_preview}
 
     def for_visitor(self, now: float) -> dict[str, Any]:
         """What the widget is told: settings, and whether the site is open now and until when."""
         change = next_change(self.hours, now)
         return {"greeting": self.greeting, "color": self.color, "logo": self.logo,
                 "prechat": list(self.prechat), "offline": self.offline,
-                "open": is_open(self.hours, now),
+                "typing_preview": self.typing_preview, "open": is_open(self.hours, now),
                 "next_change": int(change * 1000) if change is not None else None}
 
     def logo_origin(self) -> str | None:
@@ -103,6 +106,7 @@ def from_json(data: dict[str, Any]) -> Profile:
         hours=parse_hours(hours["text"], hours["tz"]) if hours else None,
         prechat=tuple(data.get("prechat", ())),
         offline=data.get("offline", "form"),
+        typing_preview=bool(data.get("typing_preview", False)),
     )
 
 
@@ -120,6 +124,10 @@ def change(profile: Profile, **changes: Any) -> Profile:
         checked["prechat"] = check_prechat(changes["prechat"])
     if changes.get("offline") is not None:
         checked["offline"] = check_offline(changes["offline"])
+    if changes.get("typing_preview") is not None:
+        if not isinstance(changes["typing_preview"], bool):
+            raise ValueError("typing_preview is true or false")
+        checked["typing_preview"] = changes["typing_preview"]
     if changes.get("hours") is not None:
         text: str = changes["hours"]
         tz: str = changes.get("tz") or (profile.hours.tz if profile.hours else "")

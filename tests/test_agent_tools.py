@@ -244,6 +244,27 @@ async def test_the_visitors_context(server: ServerProcess, seeded: Seed) -> None
         await c.close()
 
 
+async def test_typing_preview_only_where_the_site_turned_it_on(
+        server: ServerProcess, seeded: Seed, db: Path) -> None:
+    v, _, a, _ = await conversation(server, seeded)
+    await v.send({"type": "typing", "active": True, "text": "my order number is 12"})
+    plain = await a.of_type("typing")
+    assert plain["active"] is True and "preview" not in plain
+    store = SQLiteStore(db, clock=time.time)
+    await store.open()
+    try:
+        await store.set_site_profile(seeded.site_id, typing_preview=True)
+    finally:
+        await store.close()
+    await v.send({"type": "typing", "active": True, "text": "my order number is 1234"})
+    shown = await a.of_type("typing")
+    assert shown["preview"] == "my order number is 1234"
+    _, welcome = await visitor(server, seeded.site_id)
+    assert welcome["site"]["typing_preview"] is True  # so that the widget discloses it
+    for c in (v, a):
+        await c.close()
+
+
 async def test_an_agent_of_another_site_reaches_nothing(server: ServerProcess,
                                                         seeded: Seed) -> None:
     v, _, a, conv = await conversation(server, seeded)
@@ -258,6 +279,8 @@ async def test_an_agent_of_another_site_reaches_nothing(server: ServerProcess,
         {"type": "reopen", "conversation_id": conv},
         {"type": "transfer", "conversation_id": conv, "agent_id": _agent_id(a)},
         {"type": "tag", "conversation_id": conv, "tag": "x", "on": True},
+        {"type": "snooze", "conversation_id": conv, "until": int(time.time() * 1000) + 60000},
+        {"type": "team", "conversation_id": conv},
     ]
     for i, frame in enumerate(frames):
         refused = await oz.request({**frame, "id": f"f{i}"})
@@ -265,6 +288,9 @@ async def test_an_agent_of_another_site_reaches_nothing(server: ServerProcess,
     await oz.send({"type": "read", "conversation_id": conv, "seq": 1})
     assert (await oz.of_type("error"))["code"] == "not_found"
     assert (await oz.request({"type": "list", "id": "l"}))["conversations"] == []
+    assert (await oz.request({"type": "search", "id": "s", "query": "Hello"}))["results"] == []
+    assert (await oz.request({"type": "canned_save", "id": "c", "site_id": seeded.site_id,
+                              "shortcut": "x", "body": "y"}))["code"] == "not_found"
     assert "Hello" not in str(oz.frames)
     for c in (v, a, oz):
         await c.close()

@@ -80,6 +80,7 @@
     f.querySelectorAll("input[name=prechat]").forEach(function (i) { i.checked = s.prechat.indexOf(i.value) >= 0; });
     field(f, "offline").value = s.offline;
     field(f, "auto_assign").checked = s.auto_assign;
+    field(f, "typing_preview").checked = s.typing_preview;
     field(f, "identity_mode").value = s.identity_mode;
     field(f, "new_secret").checked = false;
     say(f, "", "");
@@ -91,6 +92,7 @@
       name: field(f, "name").value, greeting: field(f, "greeting").value, color: field(f, "color").value,
       logo: field(f, "logo").value.trim(), hours: field(f, "hours").value.trim(), prechat: checked(f, "prechat"),
       offline: field(f, "offline").value, auto_assign: field(f, "auto_assign").checked,
+      typing_preview: field(f, "typing_preview").checked,
       allowed_origins: field(f, "allowed_origins").value.split(/\s+/).filter(Boolean)
     };
     if (field(f, "tz").value.trim()) body.tz = field(f, "tz").value.trim();

@@ -790,7 +790,9 @@
     } else if (f.type === "typing") {
       if (f.conversation_id === current && f.author.type === "visitor") {
         clearTimeout(typingTimer);
-        $("typing").textContent = f.active ? summary(current).visitor.name + " is typing…" : "";
+        var who = summary(current).visitor.name;
+        $("typing").textContent = !f.active ? "" : f.preview ? who + " is typing: “" + f.preview + "”"
+          : who + " is typing…";
         if (f.active) typingTimer = setTimeout(function () { $("typing").textContent = ""; }, 6000);
       }
     } else if (f.type === "inbox") {

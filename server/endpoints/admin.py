@@ -119,7 +119,7 @@ async def _create_site(ctx: Context, request: Request, admin: Agent) -> Response
 
 
 _PROFILE_FIELDS = {"greeting": str, "color": str, "logo": str, "hours": str, "tz": str,
-                   "prechat": list, "offline": str}
+                   "prechat": list, "offline": str, "typing_preview": bool}
 
 
 async def _change_site(ctx: Context, request: Request, admin: Agent) -> Response:

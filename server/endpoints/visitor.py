@@ -151,8 +151,15 @@ class VisitorSession(Session):
             return None
         if isinstance(frame, Typing):
             if self.conversation_id is not None:
+                # The preview goes out only where the site turned it on (read now, so that
+                # turning it off takes effect at once) and never to the visitor's own tabs'
+                # view of agents: agents alone render it.
+                text = None
+                if frame.text is not None and frame.active:
+                    site = await self.ctx.store.site(self.who.site_id)
+                    text = frame.text if site is not None and site.profile.typing_preview else None
                 await chat.typing(self.conversation_id, {"type": "visitor", "name": None},
-                                  frame.active)
+                                  frame.active, text)
             return None
         if isinstance(frame, Read):
             if self.conversation_id is not None:

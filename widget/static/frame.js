@@ -513,6 +513,8 @@
     document.title = f.site.name;
     siteInfo = f.site;
     theme(pageColor || siteInfo.color);
+    $("preview-notice").textContent = siteInfo.typing_preview ? t("previewNotice") : "";
+    $("preview-notice").hidden = !siteInfo.typing_preview;
     var logo = $("logo");
     if (siteInfo.logo) { logo.src = siteInfo.logo; logo.hidden = false; } else logo.hidden = true;
     visitor = f.visitor || visitor;
@@ -633,12 +635,24 @@
     if (name) typingTimer = setTimeout(function () { showTyping(null); }, 6000);
   }
 
-  var lastTyping = 0;
+  var lastTyping = 0, previewTimer = null;
   function typing(active) {
     var now = Date.now();
+    if (siteInfo.typing_preview && active) return preview();
     if (active && now - lastTyping < 3000) return;
     lastTyping = active ? now : 0;
     if (socket) socket.send({ type: "typing", active: active });
+  }
+  /** The site shows agents what is being typed (the visitor is told, under the composer):
+   * the text, at most every 600 ms. */
+  function preview() {
+    if (previewTimer) return;
+    previewTimer = setTimeout(function () {
+      previewTimer = null;
+      var text = input.value.slice(0, 1000);
+      lastTyping = Date.now();
+      if (socket) socket.send({ type: "typing", active: text.trim() !== "", text: text });
+    }, 600);
   }
 
   function submit(event) {

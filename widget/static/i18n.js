@@ -110,6 +110,7 @@
   // The forms, receipts, attachments and rating.
   var more = {
     en: {
+      previewNotice: "The team can see what you type before you send it.",
       reopened: "{name} reopened the conversation",
       emoji: "Emoji", attach: "Attach a file", mute: "Mute sounds", name: "Name", email: "Email",
       yourMessage: "Your message", greeting: "How can we help you today?", hi: "Hi {name}!",
@@ -127,6 +128,7 @@
       leftMessageNoEmail: "Thanks! We got your message and will reply here."
     },
     pt: {
+      previewNotice: "A equipa vê o que escreve antes de enviar.",
       reopened: "{name} reabriu a conversa",
       emoji: "Emoji", attach: "Anexar um ficheiro", mute: "Silenciar sons", name: "Nome",
       email: "Email", yourMessage: "A sua mensagem", greeting: "Como o podemos ajudar hoje?",
@@ -144,6 +146,7 @@
       leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui."
     },
     el: {
+      previewNotice: "Η ομάδα βλέπει ό,τι γράφετε πριν το στείλετε.",
       reopened: "{name} άνοιξε ξανά τη συνομιλία",
       emoji: "Emoji", attach: "Επισύναψη αρχείου", mute: "Σίγαση ήχων", name: "Όνομα",
       email: "Email", yourMessage: "Το μήνυμά σας", greeting: "Πώς μπορούμε να σας βοηθήσουμε;",
@@ -162,6 +165,7 @@
       leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ."
     },
     es: {
+      previewNotice: "El equipo ve lo que escribe antes de enviarlo.",
       reopened: "{name} reabrió la conversación",
       emoji: "Emoji", attach: "Adjuntar un archivo", mute: "Silenciar sonidos", name: "Nombre",
       email: "Correo", yourMessage: "Su mensaje", greeting: "¿En qué podemos ayudarle hoy?",
@@ -179,6 +183,7 @@
       leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí."
     },
     fr: {
+      previewNotice: "L'équipe voit ce que vous écrivez avant l'envoi.",
       reopened: "{name} a rouvert la discussion",
       emoji: "Emoji", attach: "Joindre un fichier", mute: "Couper les sons", name: "Nom",
       email: "E-mail", yourMessage: "Votre message", greeting: "Comment pouvons-nous vous aider ?",
@@ -197,6 +202,7 @@
       leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici."
     },
     de: {
+      previewNotice: "Das Team sieht, was Sie tippen, bevor Sie es senden.",
       reopened: "{name} hat die Unterhaltung wieder geöffnet",
       emoji: "Emoji", attach: "Datei anhängen", mute: "Töne stummschalten", name: "Name",
       email: "E-Mail", yourMessage: "Ihre Nachricht", greeting: "Wie können wir Ihnen helfen?",
