@@ -137,6 +137,10 @@
       el("td", "", row, String(a.capacity));
       el("td", "", row, !a.active ? "deactivated" : a.invited ? "invited" : "active");
       var actions = el("td", "", row);
+      var change = el("button", "secondary small", actions, "Edit");
+      change.type = "button";
+      change.setAttribute("aria-label", "Edit " + a.name);
+      change.addEventListener("click", function () { editAgent(a); });
       if (a.id === state.me.id) return;
       var toggle = el("button", "secondary small", actions, a.active ? "Deactivate" : "Reactivate");
       toggle.type = "button";
@@ -149,6 +153,31 @@
       });
     });
   }
+  var agentEditing = null;
+  function editAgent(a) {
+    agentEditing = a;
+    var f = $("agent-edit");
+    f.hidden = false;
+    $("agent-edit-title").textContent = "Agent: " + a.name;
+    field(f, "name").value = a.name;
+    field(f, "role").value = a.role;
+    field(f, "capacity").value = a.capacity;
+    checkboxes($("edit-sites"), state.sites, "edit-site", a.sites);
+    say(f, "", "");
+    field(f, "name").focus();
+  }
+  $("agent-edit").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var f = this, a = agentEditing;
+    api("/api/admin/agents/" + a.id, {
+      name: field(f, "name").value, role: field(f, "role").value,
+      capacity: parseInt(field(f, "capacity").value, 10) || 0, sites: checked(f, "edit-site")
+    }, "PATCH").then(function (j) {
+      state.agents = state.agents.map(function (x) { return x.id === a.id ? j.agent : x; });
+      renderAgents();
+      say(f, "", "Saved. Their open panels reconnect with the new permissions.");
+    }).catch(function (e) { say(f, e.message); });
+  });
   $("agent-invite").addEventListener("submit", function (event) {
     event.preventDefault();
     var f = this;
@@ -173,6 +202,10 @@
       el("b", "", item, t.name);
       var names = state.agents.filter(function (a) { return t.members.indexOf(a.id) >= 0; }).map(function (a) { return a.name; });
       el("span", "muted", item, " " + (names.join(", ") || "no members") + " ");
+      var change = el("button", "secondary small", item, "Edit");
+      change.type = "button";
+      change.setAttribute("aria-label", "Edit team " + t.name);
+      change.addEventListener("click", function () { editTeam(t); });
       var del = el("button", "secondary small", item, "Delete");
       del.type = "button";
       del.setAttribute("aria-label", "Delete team " + t.name);
@@ -183,13 +216,25 @@
         });
       });
     });
+    teamEditing = null;
+    $("team-form-title").textContent = "New team";
     checkboxes($("team-members"), state.agents.filter(function (a) { return a.active; }), "member", []);
+  }
+  var teamEditing = null;
+  function editTeam(t) {
+    teamEditing = t;
+    var f = $("team-form");
+    $("team-form-title").textContent = "Team: " + t.name;
+    field(f, "name").value = t.name;
+    checkboxes($("team-members"), state.agents.filter(function (a) { return a.active; }), "member", t.members);
+    field(f, "name").focus();
   }
   $("team-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    var f = this;
-    api("/api/admin/teams", { name: field(f, "name").value, members: checked(f, "member") }).then(function (j) {
-      state.teams.push(j.team);
+    var f = this, t = teamEditing;
+    api(t ? "/api/admin/teams/" + t.id : "/api/admin/teams",
+        { name: field(f, "name").value, members: checked(f, "member") }, t ? "PATCH" : "POST").then(function (j) {
+      state.teams = state.teams.filter(function (x) { return x.id !== j.team.id; }).concat([j.team]);
       f.reset();
       say(f, "");
       renderTeams();

@@ -225,6 +225,9 @@
     var waiting = open.filter(function (c) { return inView(c, "queue"); }).length;
     var unread = open.filter(function (c) { return inView(c, "mine") && c.unread > 0; }).length;
     var count = waiting + unread;
+    var mine = open.filter(function (c) { return inView(c, "mine"); }).length;
+    $("load").textContent = mine + " / " + me.capacity;
+    $("load").title = mine + " open conversations of your capacity of " + me.capacity;
     document.title = (prefs.title && count ? "(" + count + ") " : "") + "Live chat — agent panel";
     renderTagOptions();
   }
