@@ -119,6 +119,24 @@ def serving(db: Path, **env: str) -> Iterator[ServerProcess]:
     assert "Traceback" not in proc.log(), proc.log()
 
 
+@contextlib.contextmanager
+def customer_page(db: Path, chat: ServerProcess, site_id: str, port: int) -> Iterator[str]:
+    """The demo "customer site" (server/demo.py) on its own port, with the site's snippet."""
+    snippet = f'<script async src="{chat.http}/widget.js" data-site="{site_id}"></script>'
+    page = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, uvicorn; from server.demo import demo_app; "
+         "uvicorn.run(demo_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
+         "log_level='warning')", snippet, str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        ServerProcess(db, port=port, proc=page).wait_ready("/")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        page.terminate()
+        page.wait(10)
+
+
 @dataclass
 class Seed:
     site_id: str

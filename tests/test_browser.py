@@ -19,7 +19,7 @@ from playwright.async_api import Browser, FrameLocator, Page, async_playwright, 
 
 from server.auth import hash_password, identity_hash
 from server.store import SQLiteStore
-from tests.live import PASSWORD, ROOT, ServerProcess, free_port
+from tests.live import PASSWORD, ROOT, ServerProcess, customer_page, free_port
 
 
 def png(width: int, height: int) -> bytes:
@@ -85,20 +85,10 @@ def sites(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Sites]:
     finally:
         loop.close()
     chat = ServerProcess(db).start()
-    snippet = f'<script async src="{chat.http}/widget.js" data-site="{site_id}"></script>'
-    page = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, uvicorn; from server.demo import demo_app; "
-         "uvicorn.run(demo_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
-         "log_level='warning')", snippet, str(page_port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
     try:
-        ServerProcess(db, port=page_port, proc=page).wait_ready("/")
-        yield Sites(chat, page_origin + "/", site_id)
+        with customer_page(db, chat, site_id, page_port) as page_url:
+            yield Sites(chat, page_url, site_id)
     finally:
-        page.terminate()
-        page.wait(10)
         chat.stop()
     assert "Traceback" not in chat.log(), chat.log()
 

@@ -5,8 +5,6 @@ and inviting an agent, and the reports on a fixed data set. Screenshots go to te
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 
 from server.auth import hash_password
 from server.store import SQLiteStore
-from tests.live import PASSWORD, ROOT, Seed, ServerProcess, free_port, serving
+from tests.live import PASSWORD, Seed, ServerProcess, customer_page, free_port, serving
 from tests.test_browser import browser, open_widget  # noqa: F401 — the browser fixture
 from tests.test_reports import reporting  # noqa: F401 — the reports' fixed data set
 
@@ -64,19 +62,10 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
         loop.close()
     chat = ServerProcess(db, env={"LIVECHAT_CLOCK_OFFSET_FILE": str(clock),
                                   "LIVECHAT_ROUTING_INTERVAL": "0.3"}).start()
-    snippet = f'<script async src="{chat.http}/widget.js" data-site="{site_id}"></script>'
-    page = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, uvicorn; from server.demo import demo_app; "
-         "uvicorn.run(demo_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
-         "log_level='warning')", snippet, str(page_port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
-        ServerProcess(db, port=page_port, proc=page).wait_ready("/")
-        yield Desk(chat, page_origin + "/", site_id, clock)
+        with customer_page(db, chat, site_id, page_port) as page_url:
+            yield Desk(chat, page_url, site_id, clock)
     finally:
-        page.terminate()
-        page.wait(10)
         chat.stop()
     assert "Traceback" not in chat.log(), chat.log()
 

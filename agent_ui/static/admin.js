@@ -5,26 +5,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var state = { me: null, sites: [], agents: [], teams: [], canned: [], request: null };
 
-  function el(tag, cls, parent, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined) node.textContent = text;
-    if (parent) parent.appendChild(node);
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-  function api(path, body, method) {
-    return fetch(path, {
-      method: method || (body === undefined ? "GET" : "POST"),
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin"
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (j) {
-        if (!r.ok) throw new Error(j.message || ("HTTP " + r.status));
-        return j;
-      });
-    });
-  }
+  var el = PanelKit.el, clear = PanelKit.clear, api = PanelKit.api;
   function field(form, name) { return form.querySelector("[name=" + name + "]"); }
   function say(form, error, secret) {
     form.querySelector(".error").textContent = error || "";

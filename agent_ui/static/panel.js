@@ -5,7 +5,6 @@
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
   var HOUR = 3600000, PAGE = 50;
-  var IMAGES = { "image/png": 1, "image/jpeg": 1, "image/gif": 1, "image/webp": 1 };
 
   var me = null, socket = null, epoch = null;
   var conversations = {};   // open conversations of my sites: id -> summary (live)
@@ -20,14 +19,7 @@
   var visitorReadSeq = 0, sentRead = 0, currentVisitor = null;
   var prefs = loadPrefs();
 
-  function el(tag, cls, parent, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined) node.textContent = text;
-    if (parent) parent.appendChild(node);
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  var el = PanelKit.el, clear = PanelKit.clear, api = PanelKit.api;
 
   function ago(ms) {
     var s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -42,19 +34,6 @@
       : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
-  function api(path, body, method) {
-    return fetch(path, {
-      method: method || (body === undefined ? "GET" : "POST"),
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin"
-    }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (j) {
-        if (!r.ok) throw new Error(j.message || ("HTTP " + r.status));
-        return j;
-      });
-    });
-  }
 
   /** Send a frame with an id; ``done`` gets its ack or error. */
   function request(frame, done) {
@@ -408,7 +387,7 @@
       item = el("li", "msg " + (m.kind === "note" ? "note" : fromVisitor ? "visitor" : "agent"));
       var body = el("div", "body", item);
       if (m.kind === "note") el("div", "label", body, "Internal note");
-      if (m.attachment) attachment(body, m.attachment);
+      if (m.attachment) ChatSocket.attachment(body, m.attachment);
       if (!m.attachment || m.body !== m.attachment.name) ChatSocket.richText(el("div", "", body), m.body);
       var who = fromVisitor ? (c ? c.visitor.name : "Visitor") : (m.author.name || "Agent");
       el("div", "meta", item, who + " · " + new Date(m.at).toLocaleTimeString());
@@ -443,20 +422,6 @@
     if (m.kind === "text" && m.author.type === "visitor") $("typing").textContent = "";
     renderSeen();
     markRead();
-  }
-
-  function attachment(parent, a) {
-    var link = el("a", "file", parent);
-    link.href = a.url;
-    link.target = "_blank";
-    link.rel = "noopener noreferrer";
-    if (IMAGES[a.type]) {
-      var img = el("img", "preview", link);
-      img.src = a.url;
-      img.alt = a.name;
-    } else {
-      link.textContent = a.name + " (" + Math.max(1, Math.round(a.size / 1024)) + " KB)";
-    }
   }
 
   /** "Seen" under the last agent message the visitor has read. */

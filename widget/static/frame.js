@@ -11,7 +11,6 @@
   var t = ChatI18n.t;
   var EMOJI = ["😀", "😂", "😊", "😍", "🤔", "😢", "😮", "😡", "👍", "👎", "👏", "🙏", "🎉", "❤️",
                "🔥", "✅", "❌", "👀", "💡", "📦", "🚚", "💳", "⏰", "👋"];
-  var IMAGES = { "image/png": 1, "image/jpeg": 1, "image/gif": 1, "image/webp": 1 };
 
   var list = $("messages"), input = $("input"), statusLine = $("status"), banner = $("banner");
   var intake = $("intake");
@@ -75,10 +74,6 @@
     var d = new Date(ms), sameDay = d.toDateString() === new Date().toDateString();
     return sameDay ? time(ms) : d.toLocaleString([], { weekday: "long", hour: "2-digit",
                                                        minute: "2-digit" });
-  }
-  function size(n) {
-    return n < 1024 ? n + " B" : n < 1048576 ? Math.round(n / 1024) + " KB" :
-      (n / 1048576).toFixed(1) + " MB";
   }
 
   function scroll() { list.scrollTop = list.scrollHeight; }
@@ -210,28 +205,12 @@
 
   // --- messages --------------------------------------------------------------------------------
 
-  function attachmentNode(parent, a) {
-    var link = el("a", "file", parent);
-    link.href = a.url;
-    link.target = "_blank";
-    link.rel = "noopener noreferrer";
-    if (IMAGES[a.type]) {
-      var img = el("img", "preview", link);
-      img.src = a.url;
-      img.alt = a.name;
-      img.loading = "lazy";
-      img.addEventListener("load", scroll);
-    } else {
-      link.textContent = a.name + " · " + size(a.size);
-    }
-  }
-
   function bubble(kind, text, meta, attachment) {
     var item = el("li", "msg " + kind);
     var body = el("div", "body", item);
     if (attachment) {
-      attachmentNode(body, attachment);
-      if (IMAGES[attachment.type] && text === attachment.name) body.classList.add("media");
+      ChatSocket.attachment(body, attachment, scroll);
+      if (ChatSocket.isImage(attachment) && text === attachment.name) body.classList.add("media");
     }
     if (text && (!attachment || text !== attachment.name)) {
       ChatSocket.richText(el("div", "text", body), text);
@@ -445,8 +424,8 @@
       });
     }).then(function (a) {
       var body = node.querySelector(".body");
-      attachmentNode(body, a);
-      if (IMAGES[a.type]) body.classList.add("media");
+      ChatSocket.attachment(body, a, scroll);
+      if (ChatSocket.isImage(a)) body.classList.add("media");
       node.querySelector(".meta").textContent = t("sending");
       send("", a, node);
     }).catch(function (e) {

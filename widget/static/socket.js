@@ -130,6 +130,33 @@
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   };
 
+  var IMAGES = { "image/png": 1, "image/jpeg": 1, "image/gif": 1, "image/webp": 1 };
+  ChatSocket.isImage = function (a) { return !!IMAGES[a.type]; };
+
+  /** An attachment as a link: an image previewed in it, any other file by name and size. */
+  ChatSocket.attachment = function (parent, a, onload) {
+    var link = document.createElement("a");
+    link.className = "file";
+    link.href = a.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    if (IMAGES[a.type]) {
+      var img = document.createElement("img");
+      img.className = "preview";
+      img.src = a.url;
+      img.alt = a.name;
+      img.loading = "lazy";
+      if (onload) img.addEventListener("load", onload);
+      link.appendChild(img);
+    } else {
+      var n = a.size;
+      link.textContent = a.name + " · " + (n < 1024 ? n + " B" : n < 1048576 ?
+        Math.round(n / 1024) + " KB" : (n / 1048576).toFixed(1) + " MB");
+    }
+    parent.appendChild(link);
+    return link;
+  };
+
   /** Text with http(s) and mailto links made clickable, built with DOM nodes only. */
   ChatSocket.richText = function (parent, text) {
     var re = /\b(?:https?:\/\/[^\s<>"']+|mailto:[^\s<>"']+)/gi, last = 0, m;
