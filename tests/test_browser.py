@@ -329,6 +329,7 @@ async def test_offline_form_then_prechat_form(browser: Browser, sites: Sites,
     await frame.get_by_label("Email").fill("maria@example.com")
     await frame.get_by_label("Your message").fill("Do the Trail Runner 3 come in size 46?")
     await visitor.screenshot(path=artifacts / "12-offline-form.png")
+    assert await axe_violations(visitor, "/widget/frame") == []
     await frame.get_by_role("button", name="Leave a message").click()
     await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
     await expect(frame.locator(".notice.left")).to_have_text(
@@ -402,6 +403,7 @@ async def test_receipts_attachments_emoji_rating_and_unread(
 
     # Emoji: the picker inserts at the cursor.
     await frame.get_by_role("button", name="Emoji").click()
+    assert await axe_violations(visitor, "/widget/frame") == []  # the emoji picker open
     await frame.get_by_role("button", name="👍").click()
     await expect(composer).to_have_value("👍")
     await expect(composer).to_be_focused()
@@ -436,6 +438,7 @@ async def test_receipts_attachments_emoji_rating_and_unread(
     await frame.get_by_role("button", name="4 out of 5").click()
     await frame.get_by_label("Anything to add? (optional)").fill("Fast and friendly")
     await visitor.screenshot(path=artifacts / "17-rating.png")
+    assert await axe_violations(visitor, "/widget/frame") == []  # the rating card too
     await frame.get_by_role("button", name="Send rating").click()
     await expect(frame.locator(".notice").last).to_have_text("Thank you for your rating (4/5).")
     await expect(agent.locator("#conv-status")).to_contain_text("Rated 4/5: “Fast and friendly”")

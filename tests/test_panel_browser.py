@@ -15,7 +15,11 @@ from playwright.async_api import Browser, Page, expect
 from server.auth import hash_password
 from server.store import SQLiteStore
 from tests.live import PASSWORD, Seed, ServerProcess, customer_page, free_port, serving
-from tests.test_browser import browser, open_widget  # noqa: F401 — the browser fixture
+from tests.test_browser import (  # noqa: F401 — the browser fixture
+    axe_violations,
+    browser,
+    open_widget,
+)
 from tests.test_reports import reporting  # noqa: F401 — the reports' fixed data set
 
 pytestmark = pytest.mark.browser
@@ -127,6 +131,7 @@ async def test_two_agents_and_a_visitor(browser: Browser, desk: Desk,  # noqa: F
     await ana.get_by_label("Add a tag").press("Enter")
     await expect(ana.locator("#tag-list .tag")).to_contain_text("warranty")
     await ana.screenshot(path=artifacts / "21-panel-note-tag-canned.png")
+    assert await axe_violations(ana, "no frames") == []
 
     # Transfer to Bo, with a note for him.
     await ana.get_by_role("button", name="Transfer").click()
@@ -197,6 +202,7 @@ async def test_admin_creates_a_site_and_invites_an_agent(browser: Browser,  # no
     link_text = invite.locator(".secret")
     await expect(link_text).to_contain_text("/agent#invite=")
     await root.screenshot(path=artifacts / "25-admin-site-and-invite.png", full_page=True)
+    assert await axe_violations(root, "no frames") == []
     link = (await link_text.inner_text()).split(": ", 1)[1].strip()
 
     newcomer = await (await browser.new_context()).new_page()
@@ -237,3 +243,4 @@ async def test_reports_show_the_right_numbers(browser: Browser,  # noqa: F811
     href = await root.locator("#report-csv").get_attribute("href")
     assert href is not None and "format=csv" in href and "from=2026-11-01" in href
     await root.screenshot(path=artifacts / "26-reports.png", full_page=True)
+    assert await axe_violations(root, "no frames") == []
