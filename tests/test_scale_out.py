@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
+from server.auth import hash_password
 from server.store import SQLiteStore
 from tests.live import Client, Seed, ServerProcess, agent, health, login, seed, visitor
 from tests.redis_server import RedisServer
@@ -459,4 +461,43 @@ async def test_agents_see_whether_the_visitor_is_still_there(cluster: Cluster) -
     back, _ = await visitor(cluster.b, cluster.seeded.site_id, token=welcome["token"])
     assert (await ana.of_type("presence"))["visitor_online"] is True
     for c in (back, ana):
+        await c.close()
+
+
+async def test_panel_tools_work_across_processes(cluster: Cluster) -> None:
+    """A note written on B reaches an agent on A and never the visitor on A; a snooze set on A
+    is woken on either; an admin's deactivation on A closes the agent's socket on B at once."""
+    store = SQLiteStore(cluster.db, clock=time.time)
+    await store.open()
+    try:
+        await store.create_agent("root@acme.test", "Root", hash_password("correct horse"),
+                                 "admin", [])
+    finally:
+        await store.close()
+    v, _ = await visitor(cluster.a, cluster.seeded.site_id)
+    conv = (await v.request({"type": "send", "id": "m", "body": "hi"}))["conversation_id"]
+    ana, _ = await agent(cluster.a, await login(cluster.a, cluster.seeded.agent_email))
+    bo_cookie = await login(cluster.b, cluster.seeded.agent2_email)
+    bo, bo_welcome = await agent(cluster.b, bo_cookie)
+    await ana.request({"type": "open", "id": "o", "conversation_id": conv})
+    await bo.request({"type": "open", "id": "o", "conversation_id": conv})
+    await bo.request({"type": "note", "id": "n", "conversation_id": conv, "body": "secret"})
+    await bo.request({"type": "send", "id": "r", "conversation_id": conv, "body": "hello"})
+    assert (await ana.of_type("message", seq=2))["kind"] == "note"
+    assert (await v.of_type("message", id="r"))["seq"] == 4
+    assert all(f.get("kind") != "note" for f in v.frames)
+    until = int(time.time() * 1000) + 400  # the routers' sweeps (every 0.2 s) wake it
+    await ana.request({"type": "snooze", "id": "s", "conversation_id": conv, "until": until})
+    await bo.next(lambda f: f.get("type") == "conversation"
+                  and f["conversation"]["snoozed_until"] == until)
+    await bo.next(lambda f: f.get("type") == "conversation"
+                  and f["conversation"]["snoozed_until"] is None)
+    root = await login(cluster.a, "root@acme.test", "correct horse")
+    async with httpx.AsyncClient(base_url=cluster.a.http,
+                                 cookies={"livechat_agent": root}) as http:
+        r = await http.patch(f"/api/admin/agents/{bo_welcome['agent']['id']}",
+                             json={"active": False}, headers={"Origin": cluster.a.http})
+    assert r.status_code == 200
+    assert await bo.closed() == 4401
+    for c in (v, ana):
         await c.close()
