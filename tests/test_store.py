@@ -213,3 +213,21 @@ async def test_agent_site_scope(store: SQLiteStore) -> None:
     assert await store.agent_site_ids(admin) == sorted([site, other.id])
     with pytest.raises(ValueError):
         await store.create_agent("ANA@x.test", "Dup", "h", "agent", [])  # emails ignore case
+
+
+async def test_unread_counts_the_visitors_messages_no_agent_has_seen(store: SQLiteStore) -> None:
+    site_id, ana, _ = await _setup(store)
+    for i in range(3):
+        change = await store.append_visitor_message(site_id, "vis_u", f"m{i}", f"hello {i}")
+    conv = change.conversation
+    assert conv.unread == 3
+    await store.add_note(ana, [site_id], conv.id, "n1", "a note is not unread")
+    reply = await store.append_agent_message(ana, [site_id], conv.id, "r1", "hi")
+    assert reply.conversation.unread == 3  # (the claim and the reply are the agent's)
+    assert await store.mark_read(conv.id, "agent", 2) == 2
+    after = await store.conversation(conv.id)
+    assert after is not None and after.unread == 1
+    assert await store.mark_read(conv.id, "visitor", 99) == after.last_seq  # not the agents'
+    assert (await store.conversation(conv.id)).unread == 1  # type: ignore[union-attr]
+    await store.mark_read(conv.id, "agent", 99)
+    assert (await store.conversation(conv.id)).unread == 0  # type: ignore[union-attr]

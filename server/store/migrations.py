@@ -207,4 +207,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE conversations ADD COLUMN team_id TEXT REFERENCES teams(id) ON DELETE SET NULL;
     CREATE INDEX conversations_team ON conversations(team_id) WHERE team_id IS NOT NULL;
     """,
+    # 8: the visitor's unseen messages, counted as they come rather than on every read of the
+    # conversation (a count over the messages made each write cost more as a chat grew).
+    """
+    ALTER TABLE conversations ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+    UPDATE conversations SET unread = (SELECT count(*) FROM messages m
+        WHERE m.conversation_id = conversations.id AND m.seq > conversations.agent_read_seq
+        AND m.author_type = 'visitor' AND m.kind = 'text');
+    """,
 )

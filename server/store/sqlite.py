@@ -66,8 +66,7 @@ _CONV_COLS = (
     "c.created_at, c.updated_at, v.name, v.email, coalesce(v.verified, 0), c.visitor_read_seq, "
     "c.agent_read_seq, c.rating, c.rating_comment, "
     "(SELECT group_concat(t.tag, ',') FROM conversation_tags t WHERE t.conversation_id = c.id), "
-    "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id "
-    "AND m.seq > c.agent_read_seq AND m.author_type = 'visitor' AND m.kind = 'text'), "
+    "c.unread, "
     "c.snoozed_until, c.team_id, (SELECT name FROM teams WHERE id = c.team_id)"
 )
 _CONV_FROM = (
@@ -712,7 +711,14 @@ class SQLiteStore:
                 f"WHERE id = ? AND {column} < min(?, last_seq) RETURNING {column}",
                 (seq, conversation_id, seq),
             ).fetchone()
-            return int(row[0]) if row else None
+            if row is None:
+                return None
+            if reader == "agent":  # what is left unseen: usually nothing, a short range
+                db.execute(
+                    "UPDATE conversations SET unread = (SELECT count(*) FROM messages m "
+                    "WHERE m.conversation_id = ? AND m.seq > ? AND m.author_type = 'visitor' "
+                    "AND m.kind = 'text') WHERE id = ?", (conversation_id, row[0], conversation_id))
+            return int(row[0])
 
         return await self._submit(op)
 
@@ -1346,6 +1352,9 @@ class SQLiteStore:
         if kind in ("text", "note"):
             db.execute("INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
                        (body, conversation_id, seq))
+        if kind == "text" and author_type == "visitor":
+            db.execute("UPDATE conversations SET unread = unread + 1 WHERE id = ?",
+                       (conversation_id,))
         if kind == "text":  # (a note is not what the inbox previews)
             db.execute(
                 "UPDATE conversations SET last_seq = ?, updated_at = ?, last_message = ? "
