@@ -212,6 +212,8 @@ class SQLiteStore:
         self.epoch = ""
         #: Transactions committed (group commit shows as fewer commits than writes).
         self.commits = 0
+        #: (body, conversation id, seq) written by the batch running now, for the search index.
+        self._fts_rows: list[tuple[str, str, int]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -310,18 +312,27 @@ class SQLiteStore:
         try:
             for op in ops:
                 db.execute("SAVEPOINT op")
+                indexed = len(self._fts_rows)
                 try:
                     outcomes.append((True, op(db)))
                     db.execute("RELEASE op")
                 except Exception as exc:
                     db.execute("ROLLBACK TO op")
                     db.execute("RELEASE op")
+                    del self._fts_rows[indexed:]  # what the refused op wrote is not indexed
                     outcomes.append((False, exc))
+            # The search index of the batch's messages, in the same transaction, in one call.
+            if self._fts_rows:
+                db.executemany(
+                    "INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
+                    self._fts_rows)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        finally:
+            self._fts_rows.clear()
         self.commits += 1
         return outcomes
 
@@ -520,9 +531,7 @@ class SQLiteStore:
                     (conversation_id, site_id, visitor_id, now, now),
                 )
             data = self._attachment_data(db, attachment_id, visitor_id)
-            # A snoozed conversation comes back as soon as the visitor writes.
-            db.execute("UPDATE conversations SET snoozed_until = NULL WHERE id = ? "
-                       "AND snoozed_until IS NOT NULL", (conversation_id,))
+            # (A snoozed conversation comes back as soon as the visitor writes: _append.)
             message = self._append(db, conversation_id, client_msg_id, "text", "visitor",
                                    visitor_id, None, body or _file_name(data), now, data)
             return Change(self._load_conversation(db, conversation_id), (message,), created)
@@ -1349,17 +1358,16 @@ class SQLiteStore:
             (conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body,
              now, orjson.dumps(data).decode() if data else None),
         )
-        if kind in ("text", "note"):
-            db.execute("INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
-                       (body, conversation_id, seq))
-        if kind == "text" and author_type == "visitor":
-            db.execute("UPDATE conversations SET unread = unread + 1 WHERE id = ?",
-                       (conversation_id,))
+        if kind in ("text", "note"):  # indexed for search once the batch's ops are done
+            self._fts_rows.append((body, conversation_id, seq))
         if kind == "text":  # (a note is not what the inbox previews)
+            # One statement: the visitor writing also counts as unseen, and ends a snooze.
+            visitor = author_type == "visitor"
             db.execute(
-                "UPDATE conversations SET last_seq = ?, updated_at = ?, last_message = ? "
-                "WHERE id = ?",
-                (seq, now, body[:_PREVIEW_CHARS], conversation_id),
+                "UPDATE conversations SET last_seq = ?, updated_at = ?, last_message = ?, "
+                "unread = unread + ?, snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until "
+                "END WHERE id = ?",
+                (seq, now, body[:_PREVIEW_CHARS], int(visitor), visitor, conversation_id),
             )
         else:
             db.execute("UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?",
