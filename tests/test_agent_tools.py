@@ -285,8 +285,10 @@ async def test_an_agent_of_another_site_reaches_nothing(server: ServerProcess,
     for i, frame in enumerate(frames):
         refused = await oz.request({**frame, "id": f"f{i}"})
         assert refused.get("code") == "not_found", (frame, refused)
-    await oz.send({"type": "read", "conversation_id": conv, "seq": 1})
-    assert (await oz.of_type("error"))["code"] == "not_found"
+    for ephemeral in ({"type": "read", "conversation_id": conv, "seq": 1},
+                      {"type": "typing", "conversation_id": conv, "active": True}):
+        await oz.send(ephemeral)
+        assert (await oz.of_type("error"))["code"] == "not_found"
     assert (await oz.request({"type": "list", "id": "l"}))["conversations"] == []
     assert (await oz.request({"type": "search", "id": "s", "query": "Hello"}))["results"] == []
     assert (await oz.request({"type": "canned_save", "id": "c", "site_id": seeded.site_id,

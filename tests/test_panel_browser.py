@@ -244,3 +244,48 @@ async def test_reports_show_the_right_numbers(browser: Browser,  # noqa: F811
     assert href is not None and "format=csv" in href and "from=2026-11-01" in href
     await root.screenshot(path=artifacts / "26-reports.png", full_page=True)
     assert await axe_violations(root, "no frames") == []
+
+
+# The page is told its tab is hidden, and Notification records instead of showing.
+HIDDEN_TAB = """
+Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+window.shown = [];
+window.Notification = class {
+  constructor(title, options) { window.shown.push([title, options.body]); }
+  static get permission() { return 'granted'; }
+  static requestPermission() { return Promise.resolve('granted'); }
+};
+"""
+
+
+async def test_notifications_and_automatic_away(browser: Browser,  # noqa: F811
+                                                 desk: Desk) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 860})
+    await context.add_init_script(HIDDEN_TAB)
+    ana = await context.new_page()
+    await ana.clock.install()
+    await ana.goto(f"{desk.chat.http}/agent")
+    form = ana.locator("#login-form")
+    await form.get_by_label("Email").fill("ana@acme.test")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_role("button", name="Sign in").click()
+    await expect(ana.locator("#conn")).to_have_text("Online")
+    await ana.get_by_role("button", name="Settings").click()
+    await ana.get_by_label("Desktop notifications").check()
+
+    visitor = await (await browser.new_context()).new_page()
+    await visitor.goto(desk.page_url)
+    frame = await open_widget(visitor)
+    await frame.get_by_label("Message", exact=True).fill("Is anyone there?")
+    await frame.get_by_label("Message", exact=True).press("Enter")
+    await expect(ana).to_have_title("(1) Live chat — agent panel")
+    name = await ana.locator(".item .name").inner_text()
+    assert await ana.evaluate("window.shown") == [["New conversation",
+                                                  f"{name}: Is anyone there?"]]
+
+    # Ten idle minutes: away by itself (not offered conversations); back on the next move.
+    await ana.clock.fast_forward("10:01")
+    await expect(ana.locator("#away")).to_have_text("Away")
+    await ana.mouse.move(200, 300)
+    await ana.mouse.move(220, 320)
+    await expect(ana.locator("#away")).to_have_text("Available")
