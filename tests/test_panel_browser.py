@@ -5,6 +5,7 @@ and inviting an agent, and the reports on a fixed data set. Screenshots go to te
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,3 +290,47 @@ async def test_notifications_and_automatic_away(browser: Browser,  # noqa: F811
     await ana.mouse.move(200, 300)
     await ana.mouse.move(220, 320)
     await expect(ana.locator("#away")).to_have_text("Available")
+
+
+async def test_replies_reach_a_returning_visitor_on_every_page(browser: Browser,  # noqa: F811
+                                                                desk: Desk) -> None:
+    visitor = await (await browser.new_context()).new_page()
+    await visitor.goto(desk.page_url)
+    frame = await open_widget(visitor)
+    await frame.get_by_label("Message", exact=True).fill("Do you have the tent in green?")
+    await frame.get_by_label("Message", exact=True).press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator(".item button").first.click()
+    await ana.get_by_role("button", name="Claim").click()
+
+    # The visitor goes on to another page without opening the chat: once the page is idle the
+    # chat frame connects (hidden, without taking focus), so the reply is announced there.
+    await visitor.goto(desk.page_url + "?page=tents")
+    hidden = visitor.frame_locator("iframe[title=Chat]")
+    await expect(hidden.locator("html[data-state=online]")).to_have_count(1)
+    assert await visitor.evaluate("document.activeElement === document.body")
+    await ana.get_by_label("Reply", exact=True).fill("Yes, in forest green!")
+    await ana.get_by_label("Reply", exact=True).press("Enter")
+    await expect(visitor.get_by_role("button", name="Open chat, 1 unread")).to_be_visible()
+    await expect(visitor).to_have_title(re.compile(r"^\(1\) "))
+    # The agent sees where the visitor went.
+    await ana.get_by_role("tab", name="Mine").click()
+    await ana.locator(".item button").first.click()
+    await expect(ana.locator("#pages li").first).to_contain_text("current")
+    await expect(ana.locator("#pages li")).to_have_count(2)
+    assert "page=tents" in (await ana.locator("#pages li a").first.get_attribute("href") or "")
+
+    # Unread survives a page load until read; reading it clears it everywhere.
+    await visitor.reload()
+    await expect(visitor.get_by_role("button", name="Open chat, 1 unread")).to_be_visible()
+    await visitor.get_by_role("button", name="Open chat, 1 unread").click()
+    await expect(visitor.frame_locator("iframe[title=Chat]").locator(".msg.theirs[data-seq]")
+                 ).to_have_count(1)
+    await visitor.get_by_role("button", name="Close chat").click()
+    await expect(ana.locator("#messages .msg.agent .seen")).to_have_text(" · Seen")
+    await visitor.reload()
+    launcher = visitor.get_by_role("button", name="Open chat")
+    await expect(visitor.frame_locator("iframe[title=Chat]").locator("html[data-state=online]")
+                 ).to_have_count(1)
+    await expect(launcher).to_have_accessible_name("Open chat")

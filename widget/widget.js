@@ -131,15 +131,17 @@
     emit("unread", n);
   }
 
+  function makeFrame() {
+    if (frame) return;
+    frame = el("iframe", {
+      title: "Chat", src: origin + "/widget/frame?site=" + encodeURIComponent(site) +
+        "&parent=" + encodeURIComponent(w.location.origin) + "&lang=" + encodeURIComponent(lang)
+    }, panel);
+  }
   function open() {
     if (isOpen) return;
     isOpen = true;
-    if (!frame) {
-      frame = el("iframe", {
-        title: "Chat", src: origin + "/widget/frame?site=" + encodeURIComponent(site) +
-          "&parent=" + encodeURIComponent(w.location.origin) + "&lang=" + encodeURIComponent(lang)
-      }, panel);
-    }
+    makeFrame();
     panel.removeAttribute("hidden");
     button.setAttribute("aria-expanded", "true");
     button.setAttribute("aria-label", word(1));
@@ -174,8 +176,9 @@
     else if (m.type === "close") close();
     else if (m.type === "mute") save({ muted: !!m.muted });
     else if (m.type === "theme" && !color) accent(m.color);
-    else if (m.type === "message") {
-      if (!isOpen || d.hidden) { setUnread(unread + 1); chime(); }
+    else if (m.type === "unread") setUnread(isOpen && !d.hidden ? 0 : m.count);
+    else if (m.type === "message") {  // a new one, live (not history)
+      if (!isOpen || d.hidden) chime();
       emit("message", m.message);
     }
   });
@@ -220,9 +223,15 @@
     w.LiveChat = function () { api.apply(null, arguments); };
     w.LiveChat.loaded = true;
     for (var i = 0; i < queued.length; i++) api.apply(null, queued[i]);
-    // Warm the frame when the page is idle, so that opening is instant; never steal focus.
+    // When the page is idle: a visitor who has chatted before gets the chat frame (hidden, never
+    // taking focus), so that replies reach them on every page, with the badge and the chime,
+    // and agents see which pages they visit; a new visitor only gets its script warmed.
     var idle = w.requestIdleCallback || function (fn) { return setTimeout(fn, 3000); };
-    idle(function () { if (!frame) { el("link", { rel: "prefetch", href: origin + "/widget/static/frame.js" }, root); } });
+    idle(function () {
+      if (frame) return;
+      if (load().token) makeFrame();
+      else el("link", { rel: "prefetch", href: origin + "/widget/static/frame.js" }, root);
+    });
   }
   if (d.body) start(); else d.addEventListener("DOMContentLoaded", start);
 })(window, document);

@@ -122,6 +122,7 @@ class Conversation:
             "assignee": {"name": self.assignee_name} if self.assignee_name else None,
             "last_seq": self.last_seq,
             "agent_read_seq": self.agent_read_seq,
+            "visitor_read_seq": self.visitor_read_seq,
             "rating": self._rating(),
         }
 

@@ -23,6 +23,9 @@
   var outbox = [];         // [{id, body, attachment, node}] sent but not acknowledged
   var pending = {};        // frames resent on every connect until acknowledged (profile, attributes)
   var resolved = false, rating = null, agentReadSeq = 0, sentRead = 0;
+  var visitorRead = 0;     // the visitor's read mark (any tab): agent messages after it are unread
+  var unreadSeqs = [], toldUnread = -1;
+  var liveFrom = 0;        // messages after this seq arrived live, not as history
   var queue = null;        // {position, expected_wait} while waiting
   var fresh = false;       // the visitor asked to start a new conversation
   var leftMessage = null;  // the email an offline message will be answered at
@@ -258,7 +261,9 @@
         });
       } else {
         showTyping(null);
-        toParent({ type: "message", message: { body: m.body, author: m.author.name } });
+        if (m.seq > visitorRead) unreadSeqs.push(m.seq);
+        if (m.seq > liveFrom) toParent({ type: "message", message: { body: m.body, author: m.author.name } });
+        tellUnread();
       }
     } else if (m.kind === "joined" || m.kind === "transferred" || m.kind === "reopened") {
       assignee = m.author.name;
@@ -304,11 +309,26 @@
   /** Tell the server the visitor has seen everything shown, when they can see it. */
   function markRead() {
     clearTimeout(readTimer);
-    readTimer = setTimeout(function () {
-      var seq = lastSeq[conversationId] || 0;
-      if (!isOpen || document.visibilityState !== "visible" || seq <= sentRead) return;
-      if (socket && socket.send({ type: "read", seq: seq })) sentRead = seq;
-    }, 250);
+    readTimer = setTimeout(flushRead, 250);  // once for a burst (a catch-up renders many)
+  }
+  function flushRead() {
+    clearTimeout(readTimer);
+    var seq = lastSeq[conversationId] || 0;
+    if (!isOpen || document.visibilityState !== "visible" || seq <= sentRead) return;
+    if (socket && socket.send({ type: "read", seq: seq })) { sentRead = seq; seen(seq); }
+  }
+
+  /** Everything up to ``seq`` is read (here, or in another tab): no longer unread. */
+  function seen(seq) {
+    visitorRead = Math.max(visitorRead, seq);
+    unreadSeqs = unreadSeqs.filter(function (s) { return s > visitorRead; });
+    tellUnread();
+  }
+  /** The launcher's badge: agent messages the visitor has not seen, across page loads. */
+  function tellUnread() {
+    if (unreadSeqs.length === toldUnread) return;
+    toldUnread = unreadSeqs.length;
+    toParent({ type: "unread", count: toldUnread });
   }
 
   // --- after the conversation: rating and a new start -----------------------------------------
@@ -464,10 +484,11 @@
     } else if (f.type === "typing") {
       if (f.author.type === "agent") showTyping(f.active ? (f.author.name || t("agent")) : null);
     } else if (f.type === "read") {
-      if (f.reader === "agent" && f.conversation_id === conversationId) {
+      if (f.conversation_id !== conversationId) return;
+      if (f.reader === "agent") {
         agentReadSeq = Math.max(agentReadSeq, f.up_to);
         renderSeen();
-      }
+      } else seen(f.up_to);
     } else if (f.type === "queue") {
       if (f.conversation_id === conversationId && !assignee) {
         queue = { position: f.position, expected_wait: f.expected_wait };
@@ -505,6 +526,9 @@
       epoch = f.epoch;
       conversationId = conv ? conv.id : null;
       resetList();
+      liveFrom = 0;
+      unreadSeqs = [];
+      visitorRead = 0;
     }
     epoch = f.epoch;
     conversationId = conv ? conv.id : null;
@@ -512,6 +536,9 @@
     resolved = !!conv && conv.status === "resolved";
     rating = conv ? conv.rating : null;
     agentReadSeq = conv ? conv.agent_read_seq : 0;
+    visitorRead = Math.max(visitorRead, conv ? conv.visitor_read_seq || 0 : 0);
+    // (What was missed while disconnected arrives as history: no chime for it.)
+    liveFrom = Math.max(liveFrom, conv ? conv.last_seq : 0);
     queue = f.queue;
     greet();
     scheduleHours();
@@ -540,6 +567,10 @@
     assignee = conv.assignee ? conv.assignee.name : null;
     agentReadSeq = conv.agent_read_seq || 0;
     sentRead = 0;
+    visitorRead = conv.visitor_read_seq || 0;
+    liveFrom = 0;  // a new conversation: everything in it is live
+    unreadSeqs = [];
+    tellUnread();
     fresh = false;
     if (last) place(notice(t("newConversation")), { at: Date.now(), kind: "notice" });
     afterChange();
@@ -741,6 +772,7 @@
       if (intake.hidden) input.focus();
       else renderIntake();
     } else if (m.type === "closed") {
+      flushRead();  // what was on screen until now was seen
       isOpen = false;
     } else if (m.type === "locale") {
       localize(m.lang);
