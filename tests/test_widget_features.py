@@ -298,3 +298,15 @@ async def test_uploads_refuse_what_they_should(small_uploads: ServerProcess,
     for c in (v, fresh):
         await c.close()
     assert "Traceback" not in server.log()
+
+
+async def test_typically_replies_in(server: ServerProcess, seeded: Seed) -> None:
+    v, welcome = await visitor(server, seeded.site_id)
+    assert welcome["typical_wait"] is None  # no history yet
+    conv = (await v.request({"type": "send", "id": "m", "body": "hi"}))["conversation_id"]
+    a, _ = await agent(server, await login(server, seeded.agent_email))
+    await a.request({"type": "claim", "id": "c", "conversation_id": conv})
+    later, again = await visitor(server, seeded.site_id)
+    assert isinstance(again["typical_wait"], int) and 0 <= again["typical_wait"] < 60
+    for c in (v, a, later):
+        await c.close()

@@ -69,6 +69,7 @@ class VisitorSession(Session):
         await ctx.hub.subscribe(self.conn, status_channel(site.id))
         current = await ctx.store.current_conversation(self.who.visitor_id)
         visitor = await ctx.store.visitor(self.who.visitor_id)
+        typical = await ctx.store.average_wait(site.id)
         online = agent_ids(await ctx.presence.members(presence_key(site.id)))
         queue = None
         if current is not None and current.status == "waiting":
@@ -85,6 +86,8 @@ class VisitorSession(Session):
             "agents_online": bool(online),
             "conversation": current.visitor_state() if current else None,
             "queue": queue,
+            # "Typically replies in …": the site's recent waits for an agent, in seconds.
+            "typical_wait": round(typical) if typical is not None else None,
         }))
         if hello.conversation_id and (current is None or hello.conversation_id != current.id):
             other = await ctx.store.conversation(hello.conversation_id)

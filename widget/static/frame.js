@@ -27,6 +27,7 @@
   var unreadSeqs = [], toldUnread = -1;
   var liveFrom = 0;        // messages after this seq arrived live, not as history
   var queue = null;        // {position, expected_wait} while waiting
+  var typicalWait = null;  // seconds: how long the site's visitors wait for an agent, lately
   var fresh = false;       // the visitor asked to start a new conversation
   var leftMessage = null;  // the email an offline message will be answered at
   var isOpen = !embedded, muted = false;
@@ -138,7 +139,10 @@
         t("position", { n: queue.position })) +
         (queue.expected_wait !== null ? " · " + minutes(queue.expected_wait) : "");
     }
-    else if (!offline()) statusLine.textContent = t("online");
+    else if (!offline()) {
+      statusLine.textContent = typicalWait !== null ?
+        t("typically", { time: minutes(typicalWait) }) : t("online");
+    }
     else statusLine.textContent = t("offline") + backAt();
   }
 
@@ -540,6 +544,7 @@
     // (What was missed while disconnected arrives as history: no chime for it.)
     liveFrom = Math.max(liveFrom, conv ? conv.last_seq : 0);
     queue = f.queue;
+    typicalWait = typeof f.typical_wait === "number" ? f.typical_wait : null;
     greet();
     scheduleHours();
     afterChange();

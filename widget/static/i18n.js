@@ -110,6 +110,7 @@
   // The forms, receipts, attachments and rating.
   var more = {
     en: {
+      typically: "We're online · typically replies in {time}",
       previewNotice: "The team can see what you type before you send it.",
       reopened: "{name} reopened the conversation",
       emoji: "Emoji", attach: "Attach a file", mute: "Mute sounds", name: "Name", email: "Email",
@@ -128,6 +129,7 @@
       leftMessageNoEmail: "Thanks! We got your message and will reply here."
     },
     pt: {
+      typically: "Estamos online · costumamos responder em {time}",
       previewNotice: "A equipa vê o que escreve antes de enviar.",
       reopened: "{name} reabriu a conversa",
       emoji: "Emoji", attach: "Anexar um ficheiro", mute: "Silenciar sons", name: "Nome",
@@ -146,6 +148,7 @@
       leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui."
     },
     el: {
+      typically: "Είμαστε online · συνήθως απαντάμε σε {time}",
       previewNotice: "Η ομάδα βλέπει ό,τι γράφετε πριν το στείλετε.",
       reopened: "{name} άνοιξε ξανά τη συνομιλία",
       emoji: "Emoji", attach: "Επισύναψη αρχείου", mute: "Σίγαση ήχων", name: "Όνομα",
@@ -165,6 +168,7 @@
       leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ."
     },
     es: {
+      typically: "Estamos en línea · solemos responder en {time}",
       previewNotice: "El equipo ve lo que escribe antes de enviarlo.",
       reopened: "{name} reabrió la conversación",
       emoji: "Emoji", attach: "Adjuntar un archivo", mute: "Silenciar sonidos", name: "Nombre",
@@ -183,6 +187,7 @@
       leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí."
     },
     fr: {
+      typically: "En ligne · répond généralement en {time}",
       previewNotice: "L'équipe voit ce que vous écrivez avant l'envoi.",
       reopened: "{name} a rouvert la discussion",
       emoji: "Emoji", attach: "Joindre un fichier", mute: "Couper les sons", name: "Nom",
@@ -202,6 +207,7 @@
       leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici."
     },
     de: {
+      typically: "Wir sind online · antworten meist in {time}",
       previewNotice: "Das Team sieht, was Sie tippen, bevor Sie es senden.",
       reopened: "{name} hat die Unterhaltung wieder geöffnet",
       emoji: "Emoji", attach: "Datei anhängen", mute: "Töne stummschalten", name: "Name",
