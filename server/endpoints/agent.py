@@ -13,25 +13,16 @@ from server.auth import TokenError, origin_allowed
 from server.errors import ChatError, Close, Code
 from server.hub import agent_channel, conversation_channel, site_channel
 from server.protocol import (
-    AssignTeam,
     Claim,
-    DeleteCanned,
     Frame,
     Hello,
     History,
     Leave,
-    ListConversations,
-    Note,
     Open,
     Read,
-    Reopen,
     Resolve,
-    SaveCanned,
-    Search,
     Send,
-    Snooze,
     Status,
-    Tag,
     Transfer,
     Typing,
 )
@@ -39,6 +30,7 @@ from server.routing import connected_key, presence_key, visitor_presence_key
 from server.store import Agent, Change, Conversation
 
 from .context import AGENT_COOKIE, Context
+from .panel_tools import TOOLS
 from .session import Refuse, Session
 
 log = logging.getLogger("livechat.ws")
@@ -134,6 +126,9 @@ class AgentSession(Session):
                 self.ctx.router.poke(site_id)
 
     async def handle(self, frame: Frame) -> bytes | None:
+        tool = TOOLS.get(type(frame))
+        if tool is not None:  # notes, tags, snooze, search… (server/endpoints/panel_tools.py)
+            return await tool(self, frame)
         chat, store = self.ctx.chat, self.ctx.store
         if isinstance(frame, Open):
             conversation = await self._visible(frame.conversation_id)
@@ -197,46 +192,6 @@ class AgentSession(Session):
         if isinstance(frame, Transfer):
             return self._result(frame.id, await chat.transfer(
                 self.agent, self.site_ids, frame.conversation_id, frame.agent_id, frame.note))
-        if isinstance(frame, Note):
-            change = await chat.note(self.agent, self.site_ids, frame.conversation_id, frame.id,
-                                     frame.body)
-            return protocol.ack(frame.id, conversation_id=frame.conversation_id,
-                                seq=change.messages[-1].seq, duplicate=change.duplicate)
-        if isinstance(frame, Tag):
-            conversation = await chat.tag(self.site_ids, frame.conversation_id, frame.tag,
-                                          frame.on)
-            return protocol.ack(frame.id, conversation=conversation.summary())
-        if isinstance(frame, AssignTeam):
-            conversation = await chat.assign_team(self.site_ids, frame.conversation_id,
-                                                  frame.team_id)
-            return protocol.ack(frame.id, conversation=conversation.summary())
-        if isinstance(frame, Snooze):
-            conversation = await chat.snooze(self.site_ids, frame.conversation_id, frame.until)
-            return protocol.ack(frame.id, conversation=conversation.summary())
-        if isinstance(frame, Search):
-            hits = await store.search(self.site_ids, frame.query, frame.limit)
-            return protocol.ack(frame.id, results=[h.public() for h in hits])
-        if isinstance(frame, Reopen):
-            return self._result(frame.id, await chat.reopen(self.agent, self.site_ids,
-                                                            frame.conversation_id))
-        if isinstance(frame, ListConversations):
-            before = ((frame.before, frame.before_id or "") if frame.before is not None
-                      else None)
-            found = await store.conversation_list(self.site_ids, status=frame.status,
-                                                  tag=frame.tag, before=before,
-                                                  limit=frame.limit)
-            last = found[-1] if len(found) == frame.limit else None
-            return protocol.ack(frame.id, conversations=[c.summary() for c in found],
-                                next={"before": last.updated_at, "before_id": last.id}
-                                if last else None)
-        if isinstance(frame, SaveCanned):
-            canned = await store.save_canned(self.agent, self.site_ids, frame.canned_id,
-                                             frame.site_id, frame.shortcut, frame.body,
-                                             frame.shared)
-            return protocol.ack(frame.id, canned=canned.public())
-        if isinstance(frame, DeleteCanned):
-            await store.delete_canned(self.agent, self.site_ids, frame.canned_id)
-            return protocol.ack(frame.id)
         raise ChatError(Code.UNKNOWN_TYPE, "not an agent frame")
 
     async def _visible(self, conversation_id: str) -> Conversation:
