@@ -215,4 +215,14 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE m.conversation_id = conversations.id AND m.seq > conversations.agent_read_seq
         AND m.author_type = 'visitor' AND m.kind = 'text');
     """,
+    # 9: messages waiting to be indexed for search. The write path records (conversation, seq)
+    # here; the store's indexer moves them into messages_fts in bulk, where FTS5 is far cheaper
+    # than one small segment per group commit.
+    """
+    CREATE TABLE fts_pending (
+        conversation_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, seq)
+    ) WITHOUT ROWID;
+    """,
 )

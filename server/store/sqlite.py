@@ -81,6 +81,7 @@ _PREVIEW_CHARS = 140
 _MAX_ATTRIBUTES = 50
 _MAX_TAGS = 20
 _MAX_PAGES = 50
+_INDEX_ROUND = 1000
 
 
 class StoreClosed(RuntimeError):
@@ -212,8 +213,12 @@ class SQLiteStore:
         self.epoch = ""
         #: Transactions committed (group commit shows as fewer commits than writes).
         self.commits = 0
-        #: (body, conversation id, seq) written by the batch running now, for the search index.
-        self._fts_rows: list[tuple[str, str, int]] = []
+        #: (conversation id, seq) of the texts and notes the running batch wrote, for search.
+        self._fts_rows: list[tuple[str, int]] = []
+        #: Messages this process wrote that the indexer has not indexed yet.
+        self._unindexed = 0
+        self._indexer: asyncio.Task[None] | None = None
+        self.index_interval = 0.5
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -233,6 +238,47 @@ class SQLiteStore:
         self._checkpoints = asyncio.create_task(self._checkpoint_loop(self._checkpointer),
                                                 name="store-checkpoint")
         self._checkpoints.add_done_callback(report_death)
+        self._indexer = asyncio.create_task(self._index_loop(), name="store-indexer")
+        self._indexer.add_done_callback(report_death)
+
+    async def _index_loop(self) -> None:
+        """Index pending messages for search every ``index_interval`` seconds when this process
+        wrote some, and every 20 intervals whatever (other processes' leftovers, a crash's)."""
+        idle = 0
+        while True:
+            await asyncio.sleep(self.index_interval)
+            idle += 1
+            if self._unindexed or idle >= 20:
+                idle = 0
+                try:
+                    await self.index_pending()
+                except StoreClosed:
+                    return
+                except sqlite3.Error as exc:
+                    log.warning("search indexing failed (%s); the next round retries", exc)
+
+    async def index_pending(self) -> int:
+        """Move every pending message into the search index (in rounds of 1,000, each its own
+        write). A search calls it first, so it sees every acknowledged message."""
+        total = 0
+        while True:
+            self._unindexed = 0
+            done = await self._submit(self._index_round)
+            total += done
+            if done < _INDEX_ROUND:
+                return total
+
+    @staticmethod
+    def _index_round(db: sqlite3.Connection) -> int:
+        rows = db.execute(
+            "SELECT p.conversation_id, p.seq, m.body FROM fts_pending p JOIN messages m "
+            "ON m.conversation_id = p.conversation_id AND m.seq = p.seq LIMIT ?",
+            (_INDEX_ROUND,)).fetchall()
+        db.executemany("INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
+                       [(body, conv, seq) for conv, seq, body in rows])
+        db.executemany("DELETE FROM fts_pending WHERE conversation_id = ? AND seq = ?",
+                       [(conv, seq) for conv, seq, _ in rows])
+        return len(rows)
 
     async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
         """A passive checkpoint every ``checkpoint_interval`` seconds, on its own connection:
@@ -245,6 +291,11 @@ class SQLiteStore:
                 log.warning("checkpoint failed (%s); the next one will retry", exc)
 
     async def close(self) -> None:
+        if self._indexer is not None:
+            self._indexer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._indexer
+            self._indexer = None
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -321,11 +372,10 @@ class SQLiteStore:
                     db.execute("RELEASE op")
                     del self._fts_rows[indexed:]  # what the refused op wrote is not indexed
                     outcomes.append((False, exc))
-            # The search index of the batch's messages, in the same transaction, in one call.
+            # The batch's messages, for the indexer (in the same transaction: none is missed).
             if self._fts_rows:
-                db.executemany(
-                    "INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
-                    self._fts_rows)
+                db.executemany("INSERT INTO fts_pending VALUES (?, ?)", self._fts_rows)
+                self._unindexed += len(self._fts_rows)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -1001,6 +1051,7 @@ class SQLiteStore:
         words = [w for w in query.split() if w][:8]
         if not words or not site_ids:
             return []
+        await self.index_pending()  # every acknowledged message is found
         match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
         marks = ",".join("?" * len(site_ids))
         rows = await self._all(
@@ -1358,8 +1409,8 @@ class SQLiteStore:
             (conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body,
              now, orjson.dumps(data).decode() if data else None),
         )
-        if kind in ("text", "note"):  # indexed for search once the batch's ops are done
-            self._fts_rows.append((body, conversation_id, seq))
+        if kind in ("text", "note"):  # for the search indexer, once the batch's ops are done
+            self._fts_rows.append((conversation_id, seq))
         if kind == "text":  # (a note is not what the inbox previews)
             # One statement: the visitor writing also counts as unseen, and ends a snooze.
             visitor = author_type == "visitor"
