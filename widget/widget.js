@@ -22,6 +22,7 @@
   var label = script.getAttribute("data-launcher-text");
   var attributes = null; // from LiveChat('set', …), until the frame takes them
   var baseTitle = null, audio = null;
+  var RECENT = 14 * 864e5;  // a visitor who chatted in the last two weeks is "returning"
   // The launcher's own words: [open, close, unread]; the frame has the rest (i18n.js).
   var WORDS = {
     en: ["Open chat", "Close chat", "unread"], pt: ["Abrir conversa", "Fechar conversa", "por ler"],
@@ -173,6 +174,7 @@
       attributes = null;
     }
     else if (m.type === "token") save({ token: m.token || null });
+    else if (m.type === "active" && +m.at > (load().active || 0)) save({ active: +m.at });
     else if (m.type === "close") close();
     else if (m.type === "mute") save({ muted: !!m.muted });
     else if (m.type === "theme" && !color) accent(m.color);
@@ -223,13 +225,14 @@
     w.LiveChat = function () { api.apply(null, arguments); };
     w.LiveChat.loaded = true;
     for (var i = 0; i < queued.length; i++) api.apply(null, queued[i]);
-    // When the page is idle: a visitor who has chatted before gets the chat frame (hidden, never
+    // When the page is idle: a visitor who has chatted lately gets the chat frame (hidden, never
     // taking focus), so that replies reach them on every page, with the badge and the chime,
     // and agents see which pages they visit; a new visitor only gets its script warmed.
     var idle = w.requestIdleCallback || function (fn) { return setTimeout(fn, 3000); };
     idle(function () {
       if (frame) return;
-      if (load().token) makeFrame();
+      var state = load();
+      if (state.token && Date.now() - (state.active || 0) < RECENT) makeFrame();
       else el("link", { rel: "prefetch", href: origin + "/widget/static/frame.js" }, root);
     });
   }

@@ -247,11 +247,21 @@
     list.insertBefore(item, firstPending && firstPending.parentNode === list ? firstPending : null);
   }
 
+  var toldActive = 0;
+  /** The page remembers when this visitor's conversation last moved (its loader then connects
+   * on later pages, for two weeks after): the newest message's time, at most once a minute. */
+  function active(at) {
+    if (at - toldActive < 60000) return;
+    toldActive = at;
+    toParent({ type: "active", at: at });
+  }
+
   function render(m) {
     var seen = lastSeq[m.conversation_id] || 0;
     if (m.seq <= seen) return;
     lastSeq[m.conversation_id] = m.seq;
     if (m.conversation_id !== conversationId) return;
+    if (m.kind === "text") active(m.at);
     var item;
     if (m.kind === "text") {
       var mine = m.author.type === "visitor";
