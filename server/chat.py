@@ -100,7 +100,6 @@ class Chat:
             return
         try:
             await self.broker.publish(conversation_channel(conversation_id), orjson.dumps({
-                # Not "seq": a frame with a seq is a message to the hub (server/hub.py).
                 "type": "read", "conversation_id": conversation_id, "reader": reader,
                 "up_to": mark,
             }))

@@ -209,13 +209,13 @@ class Hub:
         if channel.startswith("conv:"):
             try:
                 frame = orjson.loads(data)
-                seq = frame.get("seq")
-            except (orjson.JSONDecodeError, AttributeError):
+                # Other frames (typing, receipts) are ephemeral: passed on, never recovered.
+                item = _Message(channel[5:], int(frame["seq"]), data,
+                                frame.get("kind") in PRIVATE_KINDS) \
+                    if frame.get("type") == "message" else _Frame(data)
+            except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 log.error("dropped a malformed broker message on %s", channel.split(":")[0])
                 return
-            # Frames without a seq (typing) are ephemeral: passed on, never recovered.
-            item = _Frame(data) if seq is None else _Message(
-                channel[5:], seq, data, frame.get("kind") in PRIVATE_KINDS)
         elif channel.startswith("agent:"):
             try:
                 code = int(orjson.loads(data)["close"])

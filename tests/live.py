@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,28 @@ def customer_page(db: Path, chat: ServerProcess, site_id: str, port: int) -> Ite
     finally:
         page.terminate()
         page.wait(10)
+
+
+@contextlib.asynccontextmanager
+async def open_store(db: Path, clock: Callable[[], float] = time.time) -> AsyncIterator[
+    SQLiteStore
+]:
+    """The server's database, opened beside it (as ``livechat site …`` would), and closed."""
+    store = SQLiteStore(db, clock=clock)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+ADMIN_EMAIL = "root@acme.test"
+
+
+async def add_admin(db: Path, email: str = ADMIN_EMAIL, password: str = PASSWORD) -> str:
+    async with open_store(db) as store:
+        await store.create_agent(email, "Root", hash_password(password), "admin", [])
+    return email
 
 
 @dataclass

@@ -3,7 +3,6 @@ closes sockets at once, role and site changes that reconnect them, teams."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,22 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from server.auth import hash_password
-from server.store import SQLiteStore
-from tests.live import PASSWORD, Seed, ServerProcess, agent, login, visitor
+from tests.live import Seed, ServerProcess, add_admin, agent, login, visitor
 
 ADMIN = "root@acme.test"
 
 
 @pytest.fixture
 async def admin_cookie(server: ServerProcess, db: Path, seeded: Seed) -> AsyncIterator[str]:
-    store = SQLiteStore(db, clock=time.time)
-    await store.open()
-    try:
-        await store.create_agent(ADMIN, "Root", hash_password(PASSWORD), "admin", [])
-    finally:
-        await store.close()
-    yield await login(server, ADMIN)
+    yield await login(server, await add_admin(db, ADMIN))
 
 
 async def call(server: ServerProcess, method: str, path: str, cookie: str | None = None,

@@ -5,26 +5,17 @@ context, and the refusals for an agent of another site or a non-admin."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.auth import hash_password
-from server.store import SQLiteStore
-from tests.live import PASSWORD, Client, Seed, ServerProcess, agent, login, visitor
+from tests.live import Client, Seed, ServerProcess, add_admin, agent, login, open_store, visitor
 
 
 @pytest.fixture
-async def admin_email(db: Path, seeded: Seed) -> AsyncIterator[str]:
-    store = SQLiteStore(db, clock=time.time)
-    await store.open()
-    try:
-        await store.create_agent("root@acme.test", "Root", hash_password(PASSWORD), "admin", [])
-    finally:
-        await store.close()
-    yield "root@acme.test"
+async def admin_email(db: Path, seeded: Seed) -> str:
+    return await add_admin(db)
 
 
 async def conversation(server: ServerProcess, seeded: Seed) -> tuple[Client, dict[str, Any],
@@ -250,12 +241,8 @@ async def test_typing_preview_only_where_the_site_turned_it_on(
     await v.send({"type": "typing", "active": True, "text": "my order number is 12"})
     plain = await a.of_type("typing")
     assert plain["active"] is True and "preview" not in plain
-    store = SQLiteStore(db, clock=time.time)
-    await store.open()
-    try:
+    async with open_store(db) as store:
         await store.set_site_profile(seeded.site_id, typing_preview=True)
-    finally:
-        await store.close()
     await v.send({"type": "typing", "active": True, "text": "my order number is 1234"})
     shown = await a.of_type("typing")
     assert shown["preview"] == "my order number is 1234"

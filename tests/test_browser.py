@@ -18,8 +18,7 @@ import pytest
 from playwright.async_api import Browser, FrameLocator, Page, async_playwright, expect
 
 from server.auth import hash_password, identity_hash
-from server.store import SQLiteStore
-from tests.live import PASSWORD, ROOT, ServerProcess, customer_page, free_port
+from tests.live import PASSWORD, ROOT, ServerProcess, customer_page, free_port, open_store
 
 
 def png(width: int, height: int) -> bytes:
@@ -68,22 +67,16 @@ def sites(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Sites]:
     page_origin = f"http://127.0.0.1:{page_port}"
 
     async def seed() -> str:
-        store = SQLiteStore(db, clock=time.time)
-        await store.open()
-        site = await store.create_site("Acme Outdoor", [page_origin])
-        await store.set_site_options(site.id, identity_secret=IDENTITY_SECRET,
-                                     identity_mode=profile.pop("identity_mode", None))
-        await store.set_site_profile(site.id, **profile)
-        await store.create_agent("ana@acme.test", "Ana Lima", hash_password(PASSWORD), "agent",
-                                 [site.id])
-        await store.close()
-        return site.id
+        async with open_store(db) as store:
+            site = await store.create_site("Acme Outdoor", [page_origin])
+            await store.set_site_options(site.id, identity_secret=IDENTITY_SECRET,
+                                         identity_mode=profile.pop("identity_mode", None))
+            await store.set_site_profile(site.id, **profile)
+            await store.create_agent("ana@acme.test", "Ana Lima", hash_password(PASSWORD),
+                                     "agent", [site.id])
+            return site.id
 
-    loop = asyncio.new_event_loop()
-    try:
-        site_id = loop.run_until_complete(seed())
-    finally:
-        loop.close()
+    site_id = asyncio.run(seed())
     chat = ServerProcess(db).start()
     try:
         with customer_page(db, chat, site_id, page_port) as page_url:
@@ -93,16 +86,26 @@ def sites(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Sites]:
     assert "Traceback" not in chat.log(), chat.log()
 
 
-async def agent_page(browser: Browser, sites: Sites) -> Page:
-    context = await browser.new_context(viewport={"width": 1280, "height": 760})
-    page = await context.new_page()
-    await page.goto(f"{sites.chat.http}/agent")
+async def sign_in_page(page: Page, url: str, email: str, password: str = PASSWORD) -> Page:
+    """Sign in to the panel at ``url`` in this page, and wait until it is online."""
+    await page.goto(f"{url}/agent")
     form = page.locator("#login-form")
-    await form.get_by_label("Email").fill("ana@acme.test")
-    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_label("Email").fill(email)
+    await form.get_by_label("Password").fill(password)
     await form.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#conn")).to_have_text("Online")
     return page
+
+
+async def agent_page(browser: Browser, sites: Sites) -> Page:
+    context = await browser.new_context(viewport={"width": 1280, "height": 760})
+    return await sign_in_page(await context.new_page(), sites.chat.http, "ana@acme.test")
+
+
+def signed(user_id: str, expires: int, **fields: str) -> dict[str, object]:
+    """What a site's backend hands the page for ``LiveChat('identify', …)``."""
+    return {"id": user_id, "expires": expires, **fields,
+            "hash": identity_hash(IDENTITY_SECRET, user_id, expires)}
 
 
 async def open_widget(page: Page) -> FrameLocator:
@@ -223,9 +226,8 @@ async def test_identified_visitor_is_greeted_by_name_in_the_panel(
         browser: Browser, sites: Sites, artifacts: Path) -> None:
     visitor = await (await browser.new_context()).new_page()
     await visitor.goto(sites.page_url)
-    expires = int(time.time()) + 3600
-    identity = {"id": "user-42", "name": "Maria Silva", "email": "maria@example.com",
-                "expires": expires, "hash": identity_hash(IDENTITY_SECRET, "user-42", expires)}
+    identity = signed("user-42", int(time.time()) + 3600, name="Maria Silva",
+                      email="maria@example.com")
     await visitor.evaluate("identity => LiveChat('identify', identity)", identity)
     frame = await open_widget(visitor)
     await frame.get_by_label("Message", exact=True).fill("Where is my order?")
@@ -362,10 +364,8 @@ async def test_offline_form_then_prechat_form(browser: Browser, sites: Sites,
     # An identified visitor is never asked who they are.
     third = await (await browser.new_context()).new_page()
     await third.goto(sites.page_url)
-    expires = int(time.time()) + 3600
-    await third.evaluate("identity => LiveChat('identify', identity)", {
-        "id": "user-7", "name": "Rita Alves", "expires": expires,
-        "hash": identity_hash(IDENTITY_SECRET, "user-7", expires)})
+    await third.evaluate("identity => LiveChat('identify', identity)",
+                         signed("user-7", int(time.time()) + 3600, name="Rita Alves"))
     frame3 = await open_widget(third)
     await expect(frame3.locator("#intake")).to_be_hidden()
 
@@ -464,19 +464,11 @@ def hostile_page(sites: Sites) -> Iterator[str]:
     origin = f"http://127.0.0.1:{port}"
 
     async def allow() -> None:
-        store = SQLiteStore(sites.chat.db, clock=time.time)
-        await store.open()
-        try:
+        async with open_store(sites.chat.db) as store:
             await store.set_site_options(sites.site_id,
                                          allowed_origins=[sites.page_url.rstrip("/"), origin])
-        finally:
-            await store.close()
 
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(allow())
-    finally:
-        loop.close()
+    asyncio.run(allow())
     host = subprocess.Popen([sys.executable, "-m", "tests.host_page", sites.chat.http,
                              sites.site_id, str(port)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -537,18 +529,15 @@ async def test_mandatory_and_expired_identity(browser: Browser, sites: Sites,
     await anonymous.screenshot(path=artifacts / "20-identity-required.png")
     expired = await (await browser.new_context()).new_page()
     await expired.goto(sites.page_url)
-    past = int(time.time()) - 60
-    await expired.evaluate("identity => LiveChat('identify', identity)", {
-        "id": "user-9", "expires": past, "hash": identity_hash(IDENTITY_SECRET, "user-9", past)})
+    await expired.evaluate("identity => LiveChat('identify', identity)",
+                           signed("user-9", int(time.time()) - 60))
     frame2 = await open_widget(expired)
     await expect(frame2.locator("#banner")).to_have_text(
         "Please sign in on this site to chat with us.")
     valid = await (await browser.new_context()).new_page()
     await valid.goto(sites.page_url)
-    future = int(time.time()) + 600
-    await valid.evaluate("identity => LiveChat('identify', identity)", {
-        "id": "user-9", "name": "Nuno", "expires": future,
-        "hash": identity_hash(IDENTITY_SECRET, "user-9", future)})
+    await valid.evaluate("identity => LiveChat('identify', identity)",
+                         signed("user-9", int(time.time()) + 600, name="Nuno"))
     frame3 = await open_widget(valid)
     await frame3.get_by_label("Message", exact=True).fill("Signed in, finally")
     await frame3.get_by_label("Message", exact=True).press("Enter")

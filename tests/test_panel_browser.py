@@ -6,7 +6,6 @@ and inviting an agent, and the reports on a fixed data set. Screenshots go to te
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +13,21 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from server.auth import hash_password
-from server.store import SQLiteStore
-from tests.live import PASSWORD, Seed, ServerProcess, customer_page, free_port, serving
+from tests.live import (
+    ADMIN_EMAIL,
+    PASSWORD,
+    Seed,
+    ServerProcess,
+    customer_page,
+    free_port,
+    open_store,
+    serving,
+)
 from tests.test_browser import (  # noqa: F401 — the browser fixture
     axe_violations,
     browser,
     open_widget,
+    sign_in_page,
 )
 from tests.test_reports import reporting  # noqa: F401 — the reports' fixed data set
 
@@ -43,28 +51,20 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     page_origin = f"http://127.0.0.1:{page_port}"
 
     async def seed() -> str:
-        store = SQLiteStore(db, clock=time.time)
-        await store.open()
-        try:
+        async with open_store(db) as store:
             site = await store.create_site("Acme Outdoor", [page_origin])
             await store.set_site_profile(site.id, offline="chat")
             secret = hash_password(PASSWORD)
             ana = await store.create_agent("ana@acme.test", "Ana Lima", secret, "agent",
                                            [site.id])
             await store.create_agent("bo@acme.test", "Bo Reis", secret, "agent", [site.id])
-            await store.create_agent("root@acme.test", "Root Admin", secret, "admin", [])
+            await store.create_agent(ADMIN_EMAIL, "Root Admin", secret, "admin", [])
             await store.save_canned(ana, [site.id], None, site.id, "hi",
                                     "Hi {{visitor.first_name}}, I'm {{agent.first_name}}. "
                                     "How can I help?", False)
             return site.id
-        finally:
-            await store.close()
 
-    loop = asyncio.new_event_loop()
-    try:
-        site_id = loop.run_until_complete(seed())
-    finally:
-        loop.close()
+    site_id = asyncio.run(seed())
     chat = ServerProcess(db, env={"LIVECHAT_CLOCK_OFFSET_FILE": str(clock),
                                   "LIVECHAT_ROUTING_INTERVAL": "0.3"}).start()
     try:
@@ -75,17 +75,10 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     assert "Traceback" not in chat.log(), chat.log()
 
 
-async def sign_in(browser: Browser, url: str, email: str, password: str = PASSWORD) -> Page:  # noqa: F811
+async def sign_in(browser: Browser, url: str, email: str) -> Page:  # noqa: F811
     context = await browser.new_context(viewport={"width": 1400, "height": 860},
                                         timezone_id="UTC")
-    page = await context.new_page()
-    await page.goto(f"{url}/agent")
-    form = page.locator("#login-form")
-    await form.get_by_label("Email").fill(email)
-    await form.get_by_label("Password").fill(password)
-    await form.get_by_role("button", name="Sign in").click()
-    await expect(page.locator("#conn")).to_have_text("Online")
-    return page
+    return await sign_in_page(await context.new_page(), url, email)
 
 
 async def test_two_agents_and_a_visitor(browser: Browser, desk: Desk,  # noqa: F811
@@ -265,12 +258,7 @@ async def test_notifications_and_automatic_away(browser: Browser,  # noqa: F811
     await context.add_init_script(HIDDEN_TAB)
     ana = await context.new_page()
     await ana.clock.install()
-    await ana.goto(f"{desk.chat.http}/agent")
-    form = ana.locator("#login-form")
-    await form.get_by_label("Email").fill("ana@acme.test")
-    await form.get_by_label("Password").fill(PASSWORD)
-    await form.get_by_role("button", name="Sign in").click()
-    await expect(ana.locator("#conn")).to_have_text("Online")
+    await sign_in_page(ana, desk.chat.http, "ana@acme.test")
     await ana.get_by_role("button", name="Settings").click()
     await ana.get_by_label("Desktop notifications").check()
 

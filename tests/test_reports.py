@@ -11,10 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.auth import hash_password
 from server.reports import Row, by_day, percentile, summarize
-from server.store import SQLiteStore
-from tests.live import PASSWORD, Seed, ServerProcess, login, seed, serving
+from tests.live import Seed, ServerProcess, add_admin, login, open_store, seed, serving
 
 S = 1000  # ms
 DAY0 = int(datetime(2026, 11, 2, tzinfo=UTC).timestamp() * 1000)  # a Monday
@@ -81,11 +79,8 @@ def reporting(tmp_path: Path) -> tuple[Path, Seed]:
 
     async def write() -> Seed:
         seeded = await seed(db)
-        store = SQLiteStore(db, clock=lambda: now[0])
-        await store.open()
-        try:
-            await store.create_agent("root@acme.test", "Root", hash_password(PASSWORD), "admin",
-                                     [])
+        await add_admin(db)
+        async with open_store(db, clock=lambda: now[0]) as store:
             ana = await store.agent_by_email(seeded.agent_email)
             assert ana is not None
             events = []
@@ -110,14 +105,8 @@ def reporting(tmp_path: Path) -> tuple[Path, Seed]:
                 elif what == "rate":
                     await store.rate(f"vis_{cid}", convs[cid], DATA[cid][4] or 0, None)
             return seeded
-        finally:
-            await store.close()
 
-    loop = asyncio.new_event_loop()
-    try:
-        return db, loop.run_until_complete(write())
-    finally:
-        loop.close()
+    return db, asyncio.run(write())
 
 
 @pytest.fixture

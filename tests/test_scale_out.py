@@ -17,9 +17,18 @@ import httpx
 import pytest
 import redis
 
-from server.auth import hash_password
 from server.store import SQLiteStore
-from tests.live import Client, Seed, ServerProcess, agent, health, login, seed, visitor
+from tests.live import (
+    Client,
+    Seed,
+    ServerProcess,
+    add_admin,
+    agent,
+    health,
+    login,
+    seed,
+    visitor,
+)
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -467,13 +476,7 @@ async def test_agents_see_whether_the_visitor_is_still_there(cluster: Cluster) -
 async def test_panel_tools_work_across_processes(cluster: Cluster) -> None:
     """A note written on B reaches an agent on A and never the visitor on A; a snooze set on A
     is woken on either; an admin's deactivation on A closes the agent's socket on B at once."""
-    store = SQLiteStore(cluster.db, clock=time.time)
-    await store.open()
-    try:
-        await store.create_agent("root@acme.test", "Root", hash_password("correct horse"),
-                                 "admin", [])
-    finally:
-        await store.close()
+    await add_admin(cluster.db, "root@acme.test", "correct horse")
     v, _ = await visitor(cluster.a, cluster.seeded.site_id)
     conv = (await v.request({"type": "send", "id": "m", "body": "hi"}))["conversation_id"]
     ana, _ = await agent(cluster.a, await login(cluster.a, cluster.seeded.agent_email))

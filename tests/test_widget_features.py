@@ -12,28 +12,15 @@ import httpx
 import pytest
 
 from server.store import SQLiteStore
-from tests.live import (
-    Client,
-    Seed,
-    ServerProcess,
-    agent,
-    login,
-    serving,
-    visitor,
-)
+from tests.live import Client, Seed, ServerProcess, agent, login, open_store, serving, visitor
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 
 
 @pytest.fixture
 async def admin_store(db: Path, seeded: Seed) -> AsyncIterator[SQLiteStore]:
-    """The server's database, opened beside it (as ``livechat site set`` would)."""
-    store = SQLiteStore(db, clock=time.time)
-    await store.open()
-    try:
+    async with open_store(db) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest.fixture

@@ -720,6 +720,13 @@
     if (c.id === current) renderHead();
   }
 
+  /** Every open conversation, from the server (at connect, or after the broker dropped some). */
+  function replaceInbox(list) {
+    conversations = {};
+    list.forEach(function (c) { conversations[c.id] = c; known[c.id] = c; });
+    renderList();
+  }
+
   function onFrame(f) {
     if (f.type === "welcome") {
       me = f.agent;
@@ -735,9 +742,7 @@
       siteSelect.hidden = sites.length < 2;
       if (epoch && f.epoch !== epoch) currentSeq = 0;
       epoch = f.epoch;
-      conversations = {};
-      f.conversations.forEach(function (c) { conversations[c.id] = c; known[c.id] = c; });
-      renderList();
+      replaceInbox(f.conversations);
       if (current) {
         request({ type: "open", conversation_id: current, last_seq: currentSeq }, function (a) {
           if (a.type === "ack") { known[current] = a.conversation; renderContext(a); renderHead(); }
@@ -764,9 +769,7 @@
         if (f.active) typingTimer = setTimeout(function () { $("typing").textContent = ""; }, 6000);
       }
     } else if (f.type === "inbox") {
-      conversations = {};
-      f.conversations.forEach(function (c) { conversations[c.id] = c; known[c.id] = c; });
-      renderList();
+      replaceInbox(f.conversations);
       if (current) renderHead();
     } else if (f.type === "message") {
       renderMessage(f);

@@ -105,6 +105,12 @@ def _site(row: Sequence[Any]) -> Site:
                 site_profile.from_json(orjson.loads(row[7])))
 
 
+def _ensure_visitor(db: sqlite3.Connection, site_id: str, visitor_id: str, now: int) -> None:
+    """The visitor's row, made on first need (a first message, a form, attributes, a page)."""
+    db.execute("INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
+               (visitor_id, site_id, now))
+
+
 def _file_name(data: dict[str, Any] | None) -> str:
     """The body of a message that is only an attachment: the file's name."""
     return str(data["attachment"]["name"]) if data else ""
@@ -215,8 +221,6 @@ class SQLiteStore:
         self.commits = 0
         #: (conversation id, seq) of the texts and notes the running batch wrote, for search.
         self._fts_rows: list[tuple[str, int]] = []
-        #: Messages this process wrote that the indexer has not indexed yet.
-        self._unindexed = 0
         self._indexer: asyncio.Task[None] | None = None
         self.index_interval = 0.5
 
@@ -242,27 +246,24 @@ class SQLiteStore:
         self._indexer.add_done_callback(report_death)
 
     async def _index_loop(self) -> None:
-        """Index pending messages for search every ``index_interval`` seconds when this process
-        wrote some, and every 20 intervals whatever (other processes' leftovers, a crash's)."""
-        idle = 0
+        """Index pending messages for search every ``index_interval`` seconds: whichever process
+        wrote them, or a crash left them (a read when there is nothing, no write)."""
         while True:
             await asyncio.sleep(self.index_interval)
-            idle += 1
-            if self._unindexed or idle >= 20:
-                idle = 0
-                try:
-                    await self.index_pending()
-                except StoreClosed:
-                    return
-                except sqlite3.Error as exc:
-                    log.warning("search indexing failed (%s); the next round retries", exc)
+            try:
+                await self.index_pending()
+            except StoreClosed:
+                return
+            except sqlite3.Error as exc:
+                log.warning("search indexing failed (%s); the next round retries", exc)
 
     async def index_pending(self) -> int:
         """Move every pending message into the search index (in rounds of 1,000, each its own
         write). A search calls it first, so it sees every acknowledged message."""
+        if await self._one("SELECT 1 FROM fts_pending LIMIT 1") is None:
+            return 0  # nothing to write: no trip through the writer
         total = 0
         while True:
-            self._unindexed = 0
             done = await self._submit(self._index_round)
             total += done
             if done < _INDEX_ROUND:
@@ -375,7 +376,6 @@ class SQLiteStore:
             # The batch's messages, for the indexer (in the same transaction: none is missed).
             if self._fts_rows:
                 db.executemany("INSERT INTO fts_pending VALUES (?, ?)", self._fts_rows)
-                self._unindexed += len(self._fts_rows)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -564,10 +564,7 @@ class SQLiteStore:
             ).fetchone()
             if old is not None:
                 return self._duplicate(db, _message(old), body)
-            db.execute(
-                "INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
-                (visitor_id, site_id, now),
-            )
+            _ensure_visitor(db, site_id, visitor_id, now)
             row = db.execute(
                 "SELECT id FROM conversations WHERE visitor_id = ? AND status != 'resolved'",
                 (visitor_id,),
@@ -726,8 +723,7 @@ class SQLiteStore:
         now = self._now()
 
         def op(db: sqlite3.Connection) -> Conversation | None:
-            db.execute("INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
-                       (visitor_id, site_id, now))
+            _ensure_visitor(db, site_id, visitor_id, now)
             db.execute(
                 "UPDATE visitors SET name = coalesce(?, name), email = coalesce(?, email) "
                 "WHERE id = ? AND verified = 0", (name, email, visitor_id))
@@ -743,8 +739,7 @@ class SQLiteStore:
         now = self._now()
 
         def op(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
-                       (visitor_id, site_id, now))
+            _ensure_visitor(db, site_id, visitor_id, now)
             known = orjson.loads(db.execute("SELECT attributes FROM visitors WHERE id = ?",
                                             (visitor_id,)).fetchone()[0])
             for key, value in attributes.items():
@@ -988,8 +983,7 @@ class SQLiteStore:
         now = self._now()
 
         def op(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR IGNORE INTO visitors(id, site_id, created_at) VALUES (?, ?, ?)",
-                       (visitor_id, site_id, now))
+            _ensure_visitor(db, site_id, visitor_id, now)
             db.execute(
                 "UPDATE visitors SET user_agent = coalesce(?, user_agent), "
                 "language = coalesce(?, language), timezone = coalesce(?, timezone), "
@@ -1033,8 +1027,12 @@ class SQLiteStore:
         return await self._submit(op)
 
     async def wake_snoozed(self) -> list[Conversation]:
-        """Conversations whose snooze has run out, woken (each once, whichever process)."""
+        """Conversations whose snooze has run out, woken (each once, whichever process). A read
+        first: the routers call this on every sweep, and usually nothing is due."""
         now = self._now()
+        if await self._one("SELECT 1 FROM conversations WHERE snoozed_until <= ? LIMIT 1",
+                           (now,)) is None:
+            return []
 
         def op(db: sqlite3.Connection) -> list[Conversation]:
             rows = db.execute(
@@ -1362,19 +1360,18 @@ class SQLiteStore:
         return _conversation(row) if row else None
 
     def _load_conversation(self, db: sqlite3.Connection, conversation_id: str) -> Conversation:
-        row = db.execute(f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.id = ?",
-                         (conversation_id,)).fetchone()
-        return _conversation(row)
+        conversation = self._load_conversation_or_none(db, conversation_id)
+        assert conversation is not None, conversation_id
+        return conversation
 
     def _authorized(
         self, db: sqlite3.Connection, conversation_id: str, site_ids: Sequence[str]
     ) -> Conversation:
-        row = db.execute(f"SELECT {_CONV_COLS} FROM {_CONV_FROM} WHERE c.id = ?",
-                         (conversation_id,)).fetchone()
+        conversation = self._load_conversation_or_none(db, conversation_id)
         # Another site's conversation is "not found", so that ids cannot be probed.
-        if row is None or row[1] not in site_ids:
+        if conversation is None or conversation.site_id not in site_ids:
             raise ChatError(Code.NOT_FOUND, "no such conversation")
-        return _conversation(row)
+        return conversation
 
     def _duplicate(self, db: sqlite3.Connection, old: Message, body: str) -> Change:
         if old.body != body:

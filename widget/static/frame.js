@@ -22,7 +22,7 @@
   var lastSeq = {};        // conversation id -> highest seq rendered
   var outbox = [];         // [{id, body, attachment, node}] sent but not acknowledged
   var pending = {};        // frames resent on every connect until acknowledged (profile, attributes)
-  var resolved = false, rating = null, agentReadSeq = 0, sentRead = 0;
+  var resolved = false, rating = null, agentReadSeq = 0;
   var visitorRead = 0;     // the visitor's read mark (any tab): agent messages after it are unread
   var unreadSeqs = [], toldUnread = -1;
   var liveFrom = 0;        // messages after this seq arrived live, not as history
@@ -328,8 +328,8 @@
   function flushRead() {
     clearTimeout(readTimer);
     var seq = lastSeq[conversationId] || 0;
-    if (!isOpen || document.visibilityState !== "visible" || seq <= sentRead) return;
-    if (socket && socket.send({ type: "read", seq: seq })) { sentRead = seq; seen(seq); }
+    if (!isOpen || document.visibilityState !== "visible" || seq <= visitorRead) return;
+    if (socket && socket.send({ type: "read", seq: seq })) seen(seq);
   }
 
   /** Everything up to ``seq`` is read (here, or in another tab): no longer unread. */
@@ -581,7 +581,6 @@
     rating = conv.rating || null;
     assignee = conv.assignee ? conv.assignee.name : null;
     agentReadSeq = conv.agent_read_seq || 0;
-    sentRead = 0;
     visitorRead = conv.visitor_read_seq || 0;
     liveFrom = 0;  // a new conversation: everything in it is live
     unreadSeqs = [];
