@@ -62,13 +62,16 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = SQLiteStore(settings.db_path, clock=clock, synchronous=settings.sqlite_synchronous)
+        store = SQLiteStore(settings.db_path, clock=clock, synchronous=settings.sqlite_synchronous,
+                            wal_limit=settings.wal_limit,
+                            busy_timeout=settings.sqlite_busy_timeout)
         await store.open()
-        broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix)
+        broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix,
+                                          settings.health_timeout)
         hub = Hub(broker)
         chat = Chat(store, broker)
         router = Router(store, presence, chat, settings.routing_interval, settings.requeue_grace,
-                        clock)
+                        clock, hub.local_agents)
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
         try:

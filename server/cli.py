@@ -48,7 +48,8 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
 @contextlib.asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[SQLiteStore]:
     store = SQLiteStore(settings.db_path, clock=time.time,
-                        synchronous=settings.sqlite_synchronous)
+                        synchronous=settings.sqlite_synchronous, wal_limit=settings.wal_limit,
+                        busy_timeout=settings.sqlite_busy_timeout)
     await store.open()
     try:
         yield store

@@ -53,6 +53,18 @@ class Settings:
     #: Where attachments are kept; empty: a folder beside the database ("<db>-files").
     uploads_dir: str = ""
     max_upload_bytes: int = 10 * 1024 * 1024
+    #: The WAL is checkpointed and truncated when it passes half of this (bytes).
+    wal_limit: int = 64 * 1024 * 1024
+    #: Seconds a write waits for another process's write lock before it is refused
+    #: (``unavailable``, retry later).
+    sqlite_busy_timeout: float = 5.0
+    #: /healthz says "down" when a write cannot commit, or Redis does not answer a ping, within
+    #: this many seconds.
+    health_timeout: float = 2.0
+    #: WebSocket keepalive: a ping every interval; a peer that does not answer within the timeout
+    #: is closed (1011) and its connection aborted.
+    ws_ping_interval: float = 20.0
+    ws_ping_timeout: float = 20.0
 
     def uploads_path(self) -> Path:
         if self.uploads_dir:
@@ -83,6 +95,11 @@ class Settings:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
         if self.max_upload_bytes < 1:
             raise ConfigError("LIVECHAT_MAX_UPLOAD_BYTES must be positive")
+        if self.wal_limit < 1024 * 1024:
+            raise ConfigError("LIVECHAT_WAL_LIMIT_BYTES must be at least 1048576 (1 MiB)")
+        if min(self.sqlite_busy_timeout, self.health_timeout, self.ws_ping_interval,
+               self.ws_ping_timeout) <= 0:
+            raise ConfigError("timeouts and intervals must be positive")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
         return self
@@ -151,5 +168,10 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
         uploads_dir=env.get("LIVECHAT_UPLOADS", ""),
         max_upload_bytes=_int(env, "LIVECHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+        wal_limit=_int(env, "LIVECHAT_WAL_LIMIT_BYTES", 64 * 1024 * 1024),
+        sqlite_busy_timeout=_float(env, "LIVECHAT_SQLITE_BUSY_TIMEOUT", 5.0),
+        health_timeout=_float(env, "LIVECHAT_HEALTH_TIMEOUT", 2.0),
+        ws_ping_interval=_float(env, "LIVECHAT_WS_PING_INTERVAL", 20.0),
+        ws_ping_timeout=_float(env, "LIVECHAT_WS_PING_TIMEOUT", 20.0),
     )
     return settings.with_(**overrides).validate()

@@ -57,7 +57,20 @@ class Code(StrEnum):
     RATE_LIMITED = "rate_limited"
     IDENTITY_REQUIRED = "identity_required"
     BAD_IDENTITY = "bad_identity"
+    UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+
+
+class Unavailable(Exception):
+    """The server cannot do it now, through no fault of the request: the disk is full, the
+    database is locked past its timeout, the store is closing or overloaded. It becomes an
+    ``error`` frame ``unavailable`` with ``retry_after`` (ms), or HTTP 503 with ``Retry-After``;
+    nothing was written, and the same request may be sent again after that delay."""
+
+    def __init__(self, reason: str, retry_after_ms: int = 1000) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_ms = retry_after_ms
 
 
 class ChatError(Exception):

@@ -95,6 +95,8 @@ class Connection:
         self.cursors: dict[str, int] = {}
         self.channels: set[str] = set()
         self.stopping = False
+        #: The agent this connection belongs to (None for visitors).
+        self.agent_id: str | None = None
         #: Called when the broker may have dropped messages (besides the cursors catching up).
         self.on_reset: Callable[[], None] | None = None
 
@@ -170,6 +172,10 @@ class Hub:
 
     def register(self, conn: Connection) -> None:
         self.connections.add(conn)
+
+    def local_agents(self) -> set[str]:
+        """Agents with a panel connected to this process."""
+        return {c.agent_id for c in self.connections if c.agent_id is not None}
 
     async def unregister(self, conn: Connection) -> None:
         self.connections.discard(conn)

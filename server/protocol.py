@@ -464,10 +464,13 @@ def encode(frame: dict[str, Any]) -> bytes:
     return orjson.dumps(frame)
 
 
-def error(code: Code, message: str, request: str | None = None) -> bytes:
+def error(code: Code, message: str, request: str | None = None, *,
+          retry_after: int | None = None) -> bytes:
     frame: dict[str, Any] = {"type": "error", "code": code.value, "message": message}
     if request is not None:
         frame["id"] = request
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
     return encode(frame)
 
 

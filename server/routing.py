@@ -11,7 +11,9 @@ Triggers: a new conversation, an agent coming online, a conversation resolved or
 waits while an eligible agent has room" true whatever was missed. The sweep also returns to the
 queue the conversations of agents gone for longer than the grace period (no panel connected,
 seen by this process for ``grace`` seconds in a row), on every site, so that someone else can take
-them.
+them. An agent whose panel is connected to this process is never gone, whatever presence says;
+and while presence cannot be read (Redis down or stalled) nothing is assigned, requeued or
+announced on a guess, and the absence clocks start again once it can.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable, Iterable
 
 import orjson
 
-from server.broker import Presence
+from server.broker import Presence, PresenceUnavailable
 from server.chat import Chat
 from server.hub import status_channel, visitor_channel
 from server.store import Conversation, Store
@@ -74,8 +76,12 @@ def agent_ids(members: Iterable[str]) -> set[str]:
 
 class Router:
     def __init__(self, store: Store, presence: Presence, chat: Chat, interval: float,
-                 grace: float, clock: Callable[[], float]) -> None:
+                 grace: float, clock: Callable[[], float],
+                 local_agents: Callable[[], set[str]] = set) -> None:
         self.store = store
+        #: Agents with a panel connected to this process (they are not gone, whatever presence
+        #: says while Redis is away).
+        self.local_agents = local_agents
         self.presence = presence
         self.chat = chat
         self.interval = interval
@@ -89,6 +95,11 @@ class Router:
         self._announced: dict[str, dict[str, tuple[int, int | None]]] = {}
         #: site id -> whether anyone was online when this process last said so
         self._available: dict[str, bool] = {}
+
+    def available(self, site_id: str) -> bool:
+        """Whether anyone was online when this process last knew (for a visitor connecting
+        while presence cannot be read)."""
+        return self._available.get(site_id, False)
 
     def poke(self, site_id: str) -> None:
         self._pending.add(site_id)
@@ -112,12 +123,19 @@ class Router:
         for site in await self.store.sites():
             if site_ids is not None and site.id not in site_ids:
                 continue
-            online = agent_ids(await self.presence.members(presence_key(site.id)))
+            try:
+                online = agent_ids(await self.presence.members(presence_key(site.id)))
+                gone = await self._gone(site.id)
+            except PresenceUnavailable:
+                # Unknown is not absent: the grace period starts again once presence answers.
+                for key in [k for k in self._absent_since if k[0] == site.id]:
+                    del self._absent_since[key]
+                continue
             if self._available.get(site.id) != bool(online):
                 self._available[site.id] = bool(online)
                 await self.chat.broker.publish(status_channel(site.id), orjson.dumps(
                     {"type": "availability", "agents_online": bool(online)}))
-            for change in await self.store.requeue(site.id, await self._gone(site.id)):
+            for change in await self.store.requeue(site.id, gone):
                 await self.chat.publish(change)
             if site.auto_assign:
                 for change in await self.store.assign_waiting(site.id, sorted(online), choose):
@@ -131,6 +149,7 @@ class Router:
         process or of Redis gives every agent the whole grace period to reconnect."""
         now = self._clock()
         connected = agent_ids(await self.presence.members(connected_key(site_id)))
+        connected |= self.local_agents()
         gone = []
         for agent_id in await self.store.assignees(site_id):
             key = (site_id, agent_id)

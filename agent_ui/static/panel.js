@@ -740,7 +740,12 @@
       while (siteSelect.options.length > 1) siteSelect.remove(1);
       sites.forEach(function (s) { el("option", "", siteSelect, s.name).value = s.id; });
       siteSelect.hidden = sites.length < 2;
-      if (epoch && f.epoch !== epoch) currentSeq = 0;
+      if (epoch && f.epoch !== epoch) {
+        // The store was restored from a backup: what is shown may no longer exist.
+        currentSeq = 0;
+        Array.prototype.slice.call($("messages").querySelectorAll("li[data-seq]"))
+          .forEach(function (n) { n.parentNode.removeChild(n); });
+      }
       epoch = f.epoch;
       replaceInbox(f.conversations);
       if (current) {
@@ -788,6 +793,15 @@
       if (done) { delete pending[f.id]; done(f); }
     } else if (f.type === "error") {
       var p = outbox.filter(function (o) { return o.id === f.id; })[0];
+      if (p && f.code === "unavailable") {
+        // Nothing was written: the same frame (same id) goes again after the server's delay.
+        setTimeout(function () {
+          if (outbox.indexOf(p) >= 0) {
+            socket.send({ type: p.type, id: p.id, conversation_id: p.conversation_id, body: p.body });
+          }
+        }, Math.max(500, Math.min(f.retry_after || 2000, 30000)));
+        return;
+      }
       if (p && f.code !== "rate_limited") {
         outbox = outbox.filter(function (o) { return o !== p; });
         p.node.classList.add("failed");

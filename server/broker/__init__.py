@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from server.health import Health
+
 Deliver = Callable[[str, bytes], None]
 OnReset = Callable[[], None]
 
@@ -42,17 +44,29 @@ class Broker(Protocol):
 
     async def unsubscribe(self, channel: str) -> None: ...
 
+    def health(self) -> Health:
+        """Down while messages published now might not reach other processes (the subscriber or
+        the publisher connection does not answer a ping in time), with the reason."""
+
     @property
     def healthy(self) -> bool: ...
 
 
-class Presence(Protocol):
-    async def touch(self, key: str, member: str, ttl: float) -> None: ...
+class PresenceUnavailable(Exception):
+    """Presence cannot be read now (Redis is down or stalled): who is online is unknown, which
+    is not the same as nobody being online."""
 
-    async def remove(self, key: str, member: str) -> None: ...
+
+class Presence(Protocol):
+    async def touch(self, key: str, member: str, ttl: float) -> None:
+        """Never waits for the network: a client's frames must not queue behind it."""
+
+    async def remove(self, key: str, member: str) -> None:
+        """Never waits for the network."""
 
     async def members(self, key: str) -> list[str]:
-        """Members of ``key`` whose ttl has not run out, sorted."""
+        """Members of ``key`` whose ttl has not run out, sorted. Raises
+        ``PresenceUnavailable`` when that cannot be known now."""
 
     async def close(self) -> None: ...
 
@@ -64,9 +78,8 @@ class UnsupportedBroker(ValueError):
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
-def create(url: str, clock: Callable[[], float], prefix: str = "livechat") -> tuple[
-    Broker, Presence
-]:
+def create(url: str, clock: Callable[[], float], prefix: str = "livechat",
+           timeout: float = 2.0) -> tuple[Broker, Presence]:
     """Backend chosen by URL scheme; imports are lazy so the default needs nothing more."""
     scheme = url.split(":", 1)[0]
     if scheme == "memory":
@@ -76,5 +89,6 @@ def create(url: str, clock: Callable[[], float], prefix: str = "livechat") -> tu
     if scheme in REDIS_SCHEMES:
         from server.broker.redis import RedisBroker, RedisPresence
 
-        return RedisBroker(url, prefix), RedisPresence(url, clock, prefix)
+        return (RedisBroker(url, prefix, timeout=timeout),
+                RedisPresence(url, clock, prefix, timeout=timeout))
     raise UnsupportedBroker(f"unknown broker {scheme!r}: use memory:// or redis://")

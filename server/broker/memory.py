@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from server.broker import Deliver, OnReset
+from server.health import Health
 
 
 class MemoryBroker:
@@ -32,6 +33,9 @@ class MemoryBroker:
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
+
+    def health(self) -> Health:
+        return Health(True) if self._deliver is not None else Health(False, "not started")
 
     @property
     def healthy(self) -> bool:

@@ -6,6 +6,11 @@
   throughput of awaiting each PUBLISH). ``publish`` only queues, so it never blocks the caller;
   the queue is bounded, and what cannot be published (Redis down, a timeout, a full queue) is
   dropped — the broker is at-most-once and readers recover from the store.
+* **Stalls are detected, not only disconnections.** A Redis that is stopped (SIGSTOP, a frozen
+  VM) keeps its TCP connections open and answers nothing. The listener sends a PING on the
+  pub/sub connection every ``PING_INTERVAL`` and gives up on the connection when the PONG has
+  not come within ``timeout``; the publisher connection is pinged as often. Either one failing
+  makes ``health()`` down, with the reason, for ``/healthz``.
 * **Reconnect with capped backoff** (0.1 s doubling to 5 s). After the listener reconnects it
   resubscribes and calls ``on_reset``: every local socket catches up from the store by ``seq``.
   After the publisher drops anything, it announces ``reset`` on the control channel once Redis
@@ -13,6 +18,11 @@
 * Channel names are ``<prefix>:<channel>``; channels are built only from server-minted ids.
 * Redis errors never escape ``publish``; a listener or publisher task that dies of anything else
   is logged as critical and marks the broker unhealthy (``/healthz`` answers 503).
+
+``RedisPresence`` never makes a caller wait for Redis: writes are queued to one task that
+pipelines them, and it keeps this process's own members so that it can announce them all again
+the moment Redis answers after an outage (a Redis that restarted knows nobody). Reads fail fast
+with ``PresenceUnavailable`` while Redis is known to be down.
 
 redis-py's own retries are turned off on these connections: a silent internal reconnect would
 hide that messages may have been missed.
@@ -23,15 +33,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
+from redis.asyncio.client import Pipeline, PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from server.broker import Deliver, OnReset
+from server.broker import Deliver, OnReset, PresenceUnavailable
+from server.health import Episode, Health
 from server.tasks import report_death
 
 log = logging.getLogger("livechat.broker.redis")
@@ -39,20 +51,31 @@ log = logging.getLogger("livechat.broker.redis")
 TIMEOUT = 2.0
 MAX_BACKOFF = 5.0
 OUTBOX = 100_000
+#: Seconds between the pings that tell a stalled Redis from a quiet one.
+PING_INTERVAL = 1.0
+_PING = b"livechat-ping"
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
-def _client(url: str) -> Redis:
+def _client(url: str, timeout: float) -> Redis:
     return Redis.from_url(
-        url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
-        retry=Retry(NoBackoff(), 0), health_check_interval=5,
+        url, socket_timeout=timeout, socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
     )
 
 
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return str(exc) or "Redis did not answer in time"
+    return f"Redis cannot be reached ({type(exc).__name__})"
+
+
 class RedisBroker:
-    def __init__(self, url: str, prefix: str = "livechat") -> None:
+    def __init__(self, url: str, prefix: str = "livechat", *, timeout: float = TIMEOUT,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._url = url
         self._prefix = prefix
+        self._timeout = timeout
         self._control = f"{prefix}:__control__"
         self._channels: set[str] = set()
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX)
@@ -64,6 +87,11 @@ class RedisBroker:
         self._on_reset: OnReset | None = None
         self._listening = False
         self._ready = asyncio.Event()
+        #: Outages of each connection, as /healthz reports them (logged once each).
+        self._listener = Episode(monotonic)
+        self._publisher = Episode(monotonic)
+        #: Why the broker cannot work at all: a task died, or it was closed.
+        self._dead: str | None = None
         self.dropped = 0
         self.reconnects = 0
 
@@ -72,24 +100,28 @@ class RedisBroker:
 
     async def start(self, deliver: Deliver, on_reset: OnReset) -> None:
         self._deliver, self._on_reset = deliver, on_reset
-        self._pub, self._sub = _client(self._url), _client(self._url)
+        self._pub, self._sub = _client(self._url, self._timeout), _client(self._url, self._timeout)
+        self._listener.fail("connecting to Redis")
         for name, coro in (("redis-listener", self._listen_forever()),
-                           ("redis-publisher", self._publish_forever())):
+                           ("redis-publisher", self._publish_forever()),
+                           ("redis-publisher-ping", self._ping_publisher())):
             task = asyncio.create_task(coro, name=name)
             task.add_done_callback(self._died)
             self._tasks.append(task)
         # Start serving once subscribed, or after one timeout: a Redis that is down at start
         # must not stop the chat from working (sends commit; readers catch up later).
         with contextlib.suppress(asyncio.TimeoutError):
-            async with asyncio.timeout(TIMEOUT):
+            async with asyncio.timeout(self._timeout):
                 await self._ready.wait()
 
     def _died(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled():
-            self._listening = False  # unhealthy: /healthz answers 503
+            self._listening = False
+            self._dead = f"the broker's {task.get_name()} task died"
         report_death(task)
 
     async def close(self) -> None:
+        self._dead = "closed"
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -105,9 +137,15 @@ class RedisBroker:
                     await client.aclose()
         self._listening = False
 
+    def health(self) -> Health:
+        if self._dead is not None:
+            return Health(False, self._dead)
+        listener = self._listener.health("subscriber: ")
+        return listener if not listener.ok else self._publisher.health("publisher: ")
+
     @property
     def healthy(self) -> bool:
-        return self._listening and all(not t.done() for t in self._tasks)
+        return self.health().ok
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -122,6 +160,15 @@ class RedisBroker:
             log.warning("dropped %d publishes: %s; readers will catch up", count, why)
         self.dropped += count
 
+    def _publisher_failed(self, exc: BaseException) -> None:
+        if self._publisher.fail(_why(exc)):
+            log.warning("Redis publisher down: %s", _why(exc))
+
+    def _publisher_answered(self) -> None:
+        ended = self._publisher.recover()
+        if ended is not None:
+            log.warning("Redis publisher answers again after %.1f s", ended.lasted)
+
     async def _publish_forever(self) -> None:
         assert self._pub is not None
         owe_reset = False
@@ -129,18 +176,49 @@ class RedisBroker:
             batch = [await self._outbox.get()]
             while not self._outbox.empty() and len(batch) < 1000:
                 batch.append(self._outbox.get_nowait())
+            if self._publisher.down and not owe_reset:
+                # Known down: drop at once rather than make every batch wait out the timeout.
+                # The pinger tells when Redis answers again; then the owed reset goes out.
+                self._drop(len(batch), f"Redis is down ({self._publisher.reason})")
+                owe_reset = True
+                continue
+            if self._publisher.down:
+                self.dropped += len(batch)
+                continue
             if owe_reset:
                 batch.insert(0, (self._control, b"reset"))
             try:
                 pipe = self._pub.pipeline(transaction=False)
                 for key, data in batch:
                     pipe.publish(key, data)
-                async with asyncio.timeout(TIMEOUT):
+                async with asyncio.timeout(self._timeout):
                     await pipe.execute()
                 owe_reset = False
+                self._publisher_answered()
             except _FAILURES as exc:
                 self._drop(len(batch), type(exc).__name__)
+                self._publisher_failed(exc)
                 owe_reset = True
+
+    async def _ping_publisher(self) -> None:
+        while True:
+            await self._check_publisher()
+            await asyncio.sleep(PING_INTERVAL)
+
+    async def _check_publisher(self) -> None:
+        """The publisher's connection answers a PING within the timeout, or it is down."""
+        assert self._pub is not None
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._pub.ping()
+        except _FAILURES as exc:
+            self._publisher_failed(exc)
+        else:
+            if self._publisher.down:
+                self._publisher_answered()
+                # Whatever was dropped meanwhile: every process's sockets catch up.
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._outbox.put_nowait((self._control, b"reset"))
 
     # --- listening -----------------------------------------------------------------------------
 
@@ -157,7 +235,7 @@ class RedisBroker:
         if pubsub is None or not self._listening:
             return  # the listener subscribes to everything in self._channels when it connects
         try:
-            async with asyncio.timeout(TIMEOUT):
+            async with asyncio.timeout(self._timeout):
                 await getattr(pubsub, command)(self._key(channel))
         except _FAILURES as exc:
             log.warning("%s failed (%s); the listener will reconnect", command,
@@ -170,22 +248,25 @@ class RedisBroker:
             pubsub = self._sub.pubsub(ignore_subscribe_messages=True)
             try:
                 subscribed = set(self._channels)
-                async with asyncio.timeout(TIMEOUT):
+                async with asyncio.timeout(self._timeout):
                     await pubsub.subscribe(self._control, *(self._key(c) for c in subscribed))
                 self._pubsub, self._listening = pubsub, True
                 missing = self._channels - subscribed  # subscribed while we were connecting
                 if missing:
                     await pubsub.subscribe(*(self._key(c) for c in missing))
+                ended = self._listener.recover()
                 if not first:
+                    await self._check_publisher()  # so that the reset means "Redis is back"
                     self.reconnects += 1
-                    log.warning("reconnected to Redis; local sockets catch up from the store")
+                    log.warning("reconnected to Redis after %.1f s; local sockets catch up "
+                                "from the store", ended.lasted if ended else 0.0)
                     self._reset()
                 first, delay = False, 0.1
                 self._ready.set()
                 await self._read(pubsub)
             except _FAILURES as exc:
-                if self._listening or first:
-                    log.warning("Redis listener lost (%s); reconnecting", type(exc).__name__)
+                if self._listener.fail(_why(exc)):
+                    log.warning("Redis listener lost (%s); reconnecting", _why(exc))
                 self._listening = False
             finally:
                 if self._pubsub is pubsub:
@@ -196,18 +277,33 @@ class RedisBroker:
             delay = min(delay * 2, MAX_BACKOFF)
 
     async def _read(self, pubsub: PubSub) -> None:
+        """Deliver messages until the connection fails or stops answering pings."""
         assert self._deliver is not None
+        loop = asyncio.get_running_loop()
         skip = len(self._prefix) + 1
+        next_ping = loop.time() + PING_INTERVAL
+        pinged_at: float | None = None
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is None or message["type"] != "message":
-                continue
-            channel = message["channel"].decode()
-            if channel == self._control:
-                if message["data"] == b"reset":
-                    self._reset()
-                continue
-            self._deliver(channel[skip:], message["data"])
+            message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                               timeout=PING_INTERVAL / 2)
+            if message is not None:
+                kind = message["type"]
+                if kind == "message":
+                    channel = message["channel"].decode()
+                    if channel == self._control:
+                        if message["data"] == b"reset":
+                            self._reset()
+                    else:
+                        self._deliver(channel[skip:], message["data"])
+                elif kind == "pong":
+                    pinged_at = None
+            now = loop.time()
+            if pinged_at is not None and now - pinged_at > self._timeout:
+                raise TimeoutError(
+                    f"Redis did not answer a ping within {self._timeout:g} s")
+            if pinged_at is None and now >= next_ping:
+                await pubsub.ping(_PING)
+                pinged_at, next_ping = now, now + PING_INTERVAL
 
     def _reset(self) -> None:
         if self._on_reset is not None:
@@ -217,41 +313,110 @@ class RedisBroker:
 class RedisPresence:
     """Members in a sorted set per key, scored by their expiry time (from the injected clock).
 
-    When Redis cannot be reached, ``touch`` and ``remove`` log and return, and ``members``
-    returns no one: presence is advisory, and a chat must keep working without it."""
+    ``touch`` and ``remove`` only queue: one task writes them in pipelines. This process's own
+    members are remembered, and written again as soon as Redis answers after a failure, so that
+    an outage (or a Redis that restarted empty) does not make connected agents look gone. While
+    Redis is known to be down, ``members`` raises ``PresenceUnavailable`` at once."""
 
-    def __init__(self, url: str, clock: Callable[[], float], prefix: str = "livechat") -> None:
-        self._redis = _client(url)
+    def __init__(self, url: str, clock: Callable[[], float], prefix: str = "livechat", *,
+                 timeout: float = TIMEOUT, monotonic: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        self._redis = _client(url, timeout)
         self._clock = clock
         self._prefix = prefix
+        self._timeout = timeout
+        #: (key, member) -> ttl of this process's members; what is announced again on recovery.
+        self._local: dict[tuple[str, str], float] = {}
+        #: Writes not yet made: (key, member) -> ttl to touch, or None to remove.
+        self._pending: dict[tuple[str, str], float | None] = {}
+        self._wake = asyncio.Event()
+        self._trouble = Episode(monotonic)
+        self._task: asyncio.Task[None] | None = None
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:presence:{key}"
 
+    def _queue(self, key: str, member: str, ttl: float | None) -> None:
+        self._pending[(key, member)] = ttl
+        if self._task is None:
+            self._task = asyncio.create_task(self._write_forever(), name="redis-presence")
+            self._task.add_done_callback(report_death)
+        self._wake.set()
+
     async def touch(self, key: str, member: str, ttl: float) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(self._key(key), {member: self._clock() + ttl})
-        pipe.expire(self._key(key), int(ttl * 2) + 1)
-        await self._run(pipe.execute(), "touch")
+        self._local[(key, member)] = ttl
+        self._queue(key, member, ttl)
 
     async def remove(self, key: str, member: str) -> None:
-        await self._run(self._redis.zrem(self._key(key), member), "remove")
+        self._local.pop((key, member), None)
+        self._queue(key, member, None)
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            writes, self._pending = self._pending, {}
+            if self._trouble.down:
+                # Redis was down: everything this process holds goes out again.
+                writes = {**self._local, **writes}
+            try:
+                await self._write(writes)
+            except _FAILURES as exc:
+                if self._trouble.fail(_why(exc)):
+                    log.warning("presence writes failed (%s); retrying", _why(exc))
+                # Keep removals (a touch is redone from _local); retry after a pause.
+                for item, ttl in writes.items():
+                    if ttl is None:
+                        self._pending.setdefault(item, None)
+                await asyncio.sleep(min(PING_INTERVAL, self._timeout))
+                self._wake.set()
+            else:
+                ended = self._trouble.recover()
+                if ended is not None:
+                    log.warning("presence written again after %.1f s: %d members of this "
+                                "process announced", ended.lasted, len(self._local))
+
+    def _add_writes(self, pipe: Pipeline, writes: dict[tuple[str, str], float | None]) -> None:
+        now = self._clock()
+        for (key, member), ttl in writes.items():
+            if ttl is None:
+                pipe.zrem(self._key(key), member)
+            else:
+                pipe.zadd(self._key(key), {member: now + ttl})
+                pipe.expire(self._key(key), int(ttl * 2) + 1)
+
+    async def _write(self, writes: dict[tuple[str, str], float | None]) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        self._add_writes(pipe, writes)
+        if not writes:
+            pipe.ping()
+        async with asyncio.timeout(self._timeout):
+            await pipe.execute()
 
     async def members(self, key: str) -> list[str]:
+        """Read after this process's own queued writes (they go first, in the same pipeline)."""
+        if self._trouble.down:
+            raise PresenceUnavailable(self._trouble.reason)
+        writes, self._pending = self._pending, {}
         pipe = self._redis.pipeline(transaction=False)
+        self._add_writes(pipe, writes)
         pipe.zremrangebyscore(self._key(key), "-inf", self._clock())
         pipe.zrange(self._key(key), 0, -1)
-        result = await self._run(pipe.execute(), "members")
-        return sorted(m.decode() for m in result[1]) if result else []
-
-    async def _run(self, awaitable: object, what: str) -> list[list[bytes]] | None:
         try:
-            async with asyncio.timeout(TIMEOUT):
-                return await awaitable  # type: ignore[misc, no-any-return]
+            async with asyncio.timeout(self._timeout):
+                result = await pipe.execute()
         except _FAILURES as exc:
-            log.warning("presence %s failed (%s)", what, type(exc).__name__)
-            return None
+            self._pending = {**writes, **self._pending}
+            if self._trouble.fail(_why(exc)):
+                log.warning("presence reads failed (%s)", _why(exc))
+            self._wake.set()  # the writer retries, and announces ours when Redis is back
+            raise PresenceUnavailable(_why(exc)) from None
+        return sorted(m.decode() for m in result[-1])
 
     async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         with contextlib.suppress(*_FAILURES):
             await self._redis.aclose()

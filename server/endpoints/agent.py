@@ -10,6 +10,7 @@ from starlette.websockets import WebSocket
 
 from server import protocol
 from server.auth import TokenError, origin_allowed
+from server.broker import PresenceUnavailable
 from server.errors import ChatError, Close, Code
 from server.hub import agent_channel, conversation_channel, site_channel
 from server.protocol import (
@@ -64,6 +65,7 @@ class AgentSession(Session):
         if agent is None:
             raise Refuse(Close.UNAUTHORIZED, None, "log in first")
         self.agent = agent
+        self.conn.agent_id = agent.id
         self.site_ids = await self.ctx.store.agent_site_ids(agent)
 
     async def start(self, hello: Hello) -> None:
@@ -134,7 +136,11 @@ class AgentSession(Session):
             conversation = await self._visible(frame.conversation_id)
             # Subscribed before the ack: once acknowledged, live frames (typing too) arrive.
             await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
-            online = await self.ctx.presence.members(visitor_presence_key(conversation.visitor_id))
+            try:
+                online = await self.ctx.presence.members(
+                    visitor_presence_key(conversation.visitor_id))
+            except PresenceUnavailable:
+                online = []  # unknown: shown as not here; a `presence` frame corrects it
             visitor = await store.visitor(conversation.visitor_id)
             pages = await store.visitor_pages(conversation.visitor_id)
             earlier = await store.visitor_conversations(conversation.visitor_id)

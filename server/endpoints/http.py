@@ -45,20 +45,24 @@ async def favicon(request: Request) -> Response:
 
 
 async def health(request: Request) -> JSONResponse:
+    """200 while this process can serve: a write commits within ``LIVECHAT_HEALTH_TIMEOUT``
+    and Redis (when used) answers pings within it; else 503, with the reason and for how long
+    (docs/deployment.md)."""
     ctx = context(request)
-    store_ok = False
-    try:
-        async with asyncio.timeout(2.0):
-            store_ok = await ctx.store.ping()
-    except Exception:
-        store_ok = False
-    broker_ok = ctx.broker.healthy
-    ok = store_ok and broker_ok
-    return JSONResponse(
-        {"status": "ok" if ok else "degraded", "store": "ok" if store_ok else "down",
-         "broker": "ok" if broker_ok else "down", "connections": len(ctx.hub.connections)},
-        status_code=200 if ok else 503, headers={"Cache-Control": "no-store"},
-    )
+    checks = {"store": await ctx.store.write_health(ctx.settings.health_timeout),
+              "broker": ctx.broker.health()}
+    ok = all(check.ok for check in checks.values())
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
+    for name, check in checks.items():
+        body[name] = "ok" if check.ok else "down"
+    for name, check in checks.items():
+        if not check.ok:
+            body[f"{name}_reason"] = check.reason
+            body[f"{name}_down_for"] = (round(check.down_for, 1) if check.down_for is not None
+                                        else None)
+    body["connections"] = len(ctx.hub.connections)
+    return JSONResponse(body, status_code=200 if ok else 503,
+                        headers={"Cache-Control": "no-store"})
 
 
 async def widget_loader(request: Request) -> Response:

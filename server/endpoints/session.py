@@ -12,11 +12,10 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketState
 
 from server import protocol
-from server.errors import ChatError, Close, Code
+from server.errors import ChatError, Close, Code, Unavailable
 from server.hub import Connection
 from server.protocol import Frame, Hello, Ping, Role
 from server.ratelimit import TokenBucket
-from server.store import StoreClosed
 
 from .context import Context, context
 
@@ -156,8 +155,10 @@ class Session:
         except ChatError as exc:
             self.conn.send(protocol.error(exc.code, exc.message,
                                           request or protocol.request_id(raw)))
-        except StoreClosed:
-            self.conn.send(protocol.error(Code.INTERNAL, "try again shortly", request))
+        except Unavailable as exc:  # logged once per episode by whoever raised it
+            self.conn.send(protocol.error(Code.UNAVAILABLE, exc.reason,
+                                          request or protocol.request_id(raw),
+                                          retry_after=exc.retry_after_ms))
         except Exception:
             log.exception("%s failed to handle a frame", self.conn.id)
             self.conn.send(protocol.error(Code.INTERNAL, "try again shortly", request))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.websockets import WebSocket
 
 from server import protocol
@@ -13,6 +15,7 @@ from server.auth import (
     origin_allowed,
     verified_visitor_id,
 )
+from server.broker import PresenceUnavailable
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, status_channel, visitor_channel
 from server.protocol import (
@@ -70,10 +73,13 @@ class VisitorSession(Session):
         current = await ctx.store.current_conversation(self.who.visitor_id)
         visitor = await ctx.store.visitor(self.who.visitor_id)
         typical = await ctx.store.average_wait(site.id)
-        online = agent_ids(await ctx.presence.members(presence_key(site.id)))
+        try:
+            online = len(agent_ids(await ctx.presence.members(presence_key(site.id))))
+        except PresenceUnavailable:
+            online = int(ctx.router.available(site.id))  # as last known; corrected later
         queue = None
         if current is not None and current.status == "waiting":
-            queue = await ctx.router.queue_state(site.id, current.id, len(online))
+            queue = await ctx.router.queue_state(site.id, current.id, online)
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
@@ -106,8 +112,11 @@ class VisitorSession(Session):
             return
         key = visitor_presence_key(self.who.visitor_id)
         await self.ctx.presence.remove(key, self.conn.id)
-        if self.conversation_id is not None and not await self.ctx.presence.members(key):
-            await self.ctx.chat.visitor_presence(self.conversation_id, False)
+        if self.conversation_id is None:
+            return
+        with contextlib.suppress(PresenceUnavailable):  # unknown: the ttl will tell agents
+            if not await self.ctx.presence.members(key):
+                await self.ctx.chat.visitor_presence(self.conversation_id, False)
 
     async def _verified(self, site: Site, hello: Hello) -> VisitorIdentity:
         """A user of the site that its backend vouched for: the same visitor on any device."""

@@ -9,6 +9,9 @@ Contract kept by every implementation (``SQLiteStore`` today; a shared SQL serve
 * A visitor has at most one conversation that is not resolved.
 * ``claim`` is compare-and-set across every process sharing the store.
 * A refused write (``ChatError``) changes nothing.
+* A write that cannot be done now through no fault of its own (a full disk, a lock held past the
+  busy timeout, the store closing or overloaded) raises ``server.errors.Unavailable`` and
+  changes nothing; it may be sent again after ``retry_after_ms``.
 * ``assign_waiting`` never gives an agent more open conversations than their capacity, however
   many writers race.
 * Reads see every write that has returned.
@@ -19,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from server.health import Health
 from server.reports import Row as ReportRow
 from server.store.models import (
     Agent,
@@ -37,8 +41,9 @@ from server.store.models import (
 )
 from server.store.sqlite import Choose, SQLiteStore, StoreClosed
 
-__all__ = ["Agent", "Attachment", "Canned", "Change", "Choose", "Conversation", "Hit", "Load",
-           "Message", "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Team", "Visitor"]
+__all__ = ["Agent", "Attachment", "Canned", "Change", "Choose", "Conversation", "Health", "Hit",
+           "Load", "Message", "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Team",
+           "Visitor"]
 
 
 class Store(Protocol):
@@ -46,7 +51,7 @@ class Store(Protocol):
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
-    async def ping(self) -> bool: ...
+    async def write_health(self, bound: float) -> Health: ...
 
     async def site(self, site_id: str) -> Site | None: ...
     async def sites(self) -> list[Site]: ...

@@ -225,4 +225,9 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (conversation_id, seq)
     ) WITHOUT ROWID;
     """,
+    # 10: the store's high-water mark: every write transaction adds one, so that a database
+    # copied back by hand (an older generation under the same epoch) can be detected at open.
+    """
+    INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
+    """,
 )

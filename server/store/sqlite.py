@@ -16,6 +16,21 @@ Several processes may share the file: SQLite serialises their writers with its o
 (``busy_timeout``), and every invariant (one open conversation per visitor, gap-free ``seq``,
 idempotent ``client_msg_id``, compare-and-set claims) is enforced inside the transaction, not by a
 per-process cache.
+
+The WAL is bounded (``wal_limit``): a checkpoint task copies it back every second without
+blocking anyone (PASSIVE), and when the file passes half the limit the writer, between two
+transactions, checkpoints and truncates it (TRUNCATE) — under sustained writes a PASSIVE
+checkpoint alone never lets the log restart, and it grew by ~20 KB per message.
+
+A write that fails because of where the store is — the disk is full, the database is locked past
+``busy_timeout``, an I/O error, the store is closing or its queue is full — raises
+``Unavailable`` (the client is told to retry after a delay), and the trouble is logged once when
+it starts and once when it ends (``server.episodes``). Only a write that is wrong in itself
+raises ``ChatError``.
+
+A high-water mark (``generation``, bumped by every transaction) is kept in ``<db>.hwm`` beside
+the file: a database that was copied back by hand and so went backwards is detected at open, said
+loudly, and given a new ``epoch`` so that every client starts over.
 """
 
 from __future__ import annotations
@@ -23,8 +38,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,8 +51,10 @@ import orjson
 
 from server import site_profile
 from server.auth import new_id, normalize_origin
-from server.errors import ChatError, Code
+from server.errors import ChatError, Code, Unavailable
+from server.health import Episode, Health
 from server.reports import Row as ReportRow
+from server.store import watermark
 from server.store.migrations import MIGRATIONS
 from server.store.models import (
     Agent,
@@ -82,10 +101,40 @@ _MAX_ATTRIBUTES = 50
 _MAX_TAGS = 20
 _MAX_PAGES = 50
 _INDEX_ROUND = 1000
+#: How long a checkpoint that truncates the WAL may wait for readers and other processes'
+#: writers; when it cannot finish in time it is tried again a second later.
+_TRUNCATE_WAIT_MS = 500
+_TRUNCATE_RETRY = 1.0
+#: A refused write may be sent again after this long.
+RETRY_AFTER_MS = 1000
+
+#: SQLite's primary result codes that say the store cannot write now, not that a write is wrong.
+_UNAVAILABLE = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_BUSY: "the database is locked by another process",
+    sqlite3.SQLITE_LOCKED: "the database is locked",
+    sqlite3.SQLITE_IOERR: "a disk I/O error",
+    sqlite3.SQLITE_READONLY: "the database is read-only",
+    sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
+    sqlite3.SQLITE_NOMEM: "out of memory",
+    sqlite3.SQLITE_PROTOCOL: "a locking protocol error",
+}
 
 
-class StoreClosed(RuntimeError):
+class StoreClosed(Unavailable):
     """The store is closed, or its writer died; nothing more can be written."""
+
+    def __init__(self, reason: str = "the store is closed") -> None:
+        super().__init__(reason, RETRY_AFTER_MS)
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` means the store cannot write now (a full disk, a lock, I/O), or None when it
+    is about the write itself."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlite3.Error) or code is None:
+        return None
+    return _UNAVAILABLE.get(code & 0xFF)
 
 
 def _conversation(row: Sequence[Any]) -> Conversation:
@@ -134,14 +183,17 @@ def _agent(row: Sequence[Any]) -> Agent:
                  row[9])
 
 
-def _configure(db: sqlite3.Connection, synchronous: str, *, reader: bool) -> None:
-    db.execute("PRAGMA busy_timeout = 10000")
+def _configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms: int = 5000,
+               wal_limit: int = 64 * 1024 * 1024) -> None:
+    db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
     db.execute("PRAGMA journal_mode = WAL")
     db.execute(f"PRAGMA synchronous = {synchronous}")
     db.execute("PRAGMA foreign_keys = ON")
     # Checkpoints (the WAL copied back into the database, with an fsync) are taken by the
     # checkpoint task, not by whichever commit crosses 1,000 pages: that commit's acks would wait.
     db.execute("PRAGMA wal_autocheckpoint = 0")
+    # When the log restarts after a complete checkpoint, a file larger than this is cut back.
+    db.execute(f"PRAGMA journal_size_limit = {int(wal_limit) // 2}")
     if reader:
         db.execute("PRAGMA query_only = ON")
 
@@ -202,12 +254,31 @@ class SQLiteStore:
         ids: Ids = new_id,
         synchronous: str = "NORMAL",
         max_batch: int = 512,
+        wal_limit: int = 64 * 1024 * 1024,
+        busy_timeout: float = 5.0,
+        max_queue: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = str(path)
         self._clock = clock
         self._ids = ids
         self._synchronous = synchronous
         self._max_batch = max_batch
+        #: The WAL is checkpointed and truncated when it passes half of this (bytes).
+        self.wal_limit = wal_limit
+        self._wal_path = self.path + "-wal"
+        self._truncate_after = 0.0
+        self._busy_ms = int(busy_timeout * 1000)
+        self._max_queue = max_queue
+        self._monotonic = monotonic
+        #: The current outage of writes, if any (logged when it starts and when it ends).
+        self.trouble = Episode(monotonic)
+        self._wal_trouble = Episode(monotonic)
+        #: When the running batch was handed to the writer's thread (None: the writer is idle).
+        self._batch_since: float | None = None
+        self._last_commit: float | None = None
+        self._probe: asyncio.Future[None] | None = None
+        self._generation = 0
         self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -229,16 +300,18 @@ class SQLiteStore:
     async def open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
-        await _in_thread(self._writer, _configure, self._synchronous, reader=False)
+        await _in_thread(self._writer, _configure, self._synchronous, reader=False,
+                         busy_ms=self._busy_ms, wal_limit=self.wal_limit)
         await _in_thread(self._writer, migrate)
+        self.epoch, self._generation = await _in_thread(self._writer, self._check_watermark)
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-        await _in_thread(self._reader, _configure, self._synchronous, reader=True)
-        self.epoch = (await self._one("SELECT value FROM meta WHERE key = 'epoch'"))[0]
+        await _in_thread(self._reader, _configure, self._synchronous, reader=True,
+                         busy_ms=self._busy_ms, wal_limit=self.wal_limit)
         self._task = asyncio.create_task(self._write_loop(), name="store-writer")
         # Opened here, not in the task: a task cancelled while connecting would leave
         # aiosqlite's thread behind.
         self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._checkpointer.execute("PRAGMA busy_timeout = 10000")
+        await self._checkpointer.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
         self._checkpoints = asyncio.create_task(self._checkpoint_loop(self._checkpointer),
                                                 name="store-checkpoint")
         self._checkpoints.add_done_callback(report_death)
@@ -281,15 +354,37 @@ class SQLiteStore:
                        [(conv, seq) for conv, seq, _ in rows])
         return len(rows)
 
+    def _check_watermark(self, db: sqlite3.Connection) -> tuple[str, int]:
+        """The store's epoch and generation, after comparing them with ``<db>.hwm``: a file
+        that went backwards (an older copy put back by hand) gets a new epoch, loudly."""
+        epoch = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0]
+        generation = int(db.execute(
+            "SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+        mark = watermark.read(self.path)
+        if mark is not None and mark.epoch == epoch and generation < mark.generation:
+            epoch = secrets.token_hex(8)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (epoch,))
+            log.critical(
+                "THE DATABASE WENT BACKWARDS: %s is at generation %d, but generation %d was "
+                "written before (an older copy put back by hand?). Messages written since that "
+                "copy are gone, and sequence numbers will be reused. It now has a new epoch, %s, "
+                "so that every client starts over. Use `livechat restore` to restore a backup.",
+                self.path, generation, mark.generation, epoch)
+        watermark.write(self.path, watermark.Mark(epoch, generation))
+        return str(epoch), generation
+
     async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
         """A passive checkpoint every ``checkpoint_interval`` seconds, on its own connection:
-        it never blocks writers or readers, and keeps the WAL from growing without bound."""
+        it never blocks writers or readers. (The writer truncates the WAL when it grows past
+        half of ``wal_limit`` anyway: see ``_bound_wal``.) The high-water mark is kept here."""
         while True:
             await asyncio.sleep(self.checkpoint_interval)
             try:
                 await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
                 log.warning("checkpoint failed (%s); the next one will retry", exc)
+            with contextlib.suppress(OSError):
+                watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
     async def close(self) -> None:
         if self._indexer is not None:
@@ -317,19 +412,67 @@ class SQLiteStore:
             if conn is not None:
                 await conn.close()
         self._writer = self._reader = self._checkpointer = None
+        if self.epoch:
+            with contextlib.suppress(OSError):
+                watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
     @property
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done() and self._failure is None
 
+    async def write_health(self, bound: float) -> Health:
+        """Whether a write commits within ``bound`` seconds. Writes that committed within the
+        bound prove it; otherwise a probe write (an empty transaction, shared by concurrent
+        callers) is queued like any other write and awaited for at most ``bound``."""
+        if not self.healthy:
+            return Health(False, "the store is closed" if self._failure is None
+                          else "the store's writer died", None)
+        now = self._monotonic()
+        if self._batch_since is not None and now - self._batch_since >= bound:
+            return Health(False, f"a write has been waiting {now - self._batch_since:.1f} s: "
+                          f"{self.trouble.reason or 'the database is locked or the disk slow'}",
+                          now - self._batch_since)
+        if self._last_commit is not None and now - self._last_commit < bound \
+                and not self.trouble.down:
+            return Health(True)
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(self._submit(lambda db: None))
+        try:
+            async with asyncio.timeout(bound):
+                await asyncio.shield(self._probe)
+        except TimeoutError:
+            return Health(False, f"no write committed within {bound:g} s: "
+                          f"{self.trouble.reason or 'the database is locked or the disk slow'}",
+                          self.trouble.down_for() or bound)
+        except Unavailable as exc:
+            return Health(False, exc.reason, self.trouble.down_for())
+        except Exception as exc:
+            return Health(False, f"the probe write failed ({type(exc).__name__})", None)
+        return Health(True)
+
     # --- the writer --------------------------------------------------------------------------
 
     async def _submit(self, op: Callable[[sqlite3.Connection], T]) -> T:
         if not self.healthy:
-            raise StoreClosed("store is not accepting writes") from self._failure
+            raise StoreClosed("the store is not accepting writes") from self._failure
+        if self._queue.qsize() >= self._max_queue:
+            self.trouble.fail("too many writes are waiting", 0)
+            raise Unavailable("the store is overloaded", RETRY_AFTER_MS)
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((op, fut))
         return await fut
+
+    def _refused(self, reason: str, count: int) -> None:
+        if self.trouble.fail(reason, count):
+            log.error("writes refused: %s; clients are told to retry (error 'unavailable') "
+                      "until it recovers", reason)
+
+    def _committed(self) -> None:
+        self._last_commit = self._monotonic()
+        ended = self.trouble.recover()
+        if ended is not None:
+            log.warning("writes commit again, after %.1f s of %s (%d writes refused)",
+                        ended.lasted, ended.reason, ended.refused)
 
     async def _write_loop(self) -> None:
         assert self._writer is not None
@@ -339,11 +482,21 @@ class SQLiteStore:
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 ops = [op for op, _ in batch]
+                self._batch_since = self._monotonic()
                 try:
                     outcomes = await _in_thread(self._writer, self._run_batch, ops)
                 except Exception as exc:  # the transaction as a whole failed: nothing committed
-                    log.error("write transaction failed: %s", type(exc).__name__)
-                    outcomes = [(False, exc)] * len(batch)
+                    reason = unavailable_reason(exc)
+                    if reason is None:
+                        log.error("write transaction failed: %s", type(exc).__name__)
+                        outcomes = [(False, exc)] * len(batch)
+                    else:
+                        self._refused(reason, len(batch))
+                        outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
+                else:
+                    self._committed()
+                finally:
+                    self._batch_since = None
                 for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
                     if fut.done():
                         continue
@@ -359,6 +512,7 @@ class SQLiteStore:
             raise
 
     def _run_batch(self, db: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
+        self._bound_wal(db)
         db.execute("BEGIN IMMEDIATE")
         outcomes: list[tuple[bool, Any]] = []
         try:
@@ -369,6 +523,8 @@ class SQLiteStore:
                     outcomes.append((True, op(db)))
                     db.execute("RELEASE op")
                 except Exception as exc:
+                    if unavailable_reason(exc) is not None:
+                        raise  # the store's trouble, not this write's: the batch fails
                     db.execute("ROLLBACK TO op")
                     db.execute("RELEASE op")
                     del self._fts_rows[indexed:]  # what the refused op wrote is not indexed
@@ -376,6 +532,9 @@ class SQLiteStore:
             # The batch's messages, for the indexer (in the same transaction: none is missed).
             if self._fts_rows:
                 db.executemany("INSERT INTO fts_pending VALUES (?, ?)", self._fts_rows)
+            generation = db.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation' "
+                "RETURNING value").fetchone()[0]
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -383,8 +542,39 @@ class SQLiteStore:
             raise
         finally:
             self._fts_rows.clear()
+        self._generation = int(generation)
         self.commits += 1
         return outcomes
+
+    def _bound_wal(self, db: sqlite3.Connection) -> None:
+        """Between two transactions: when the WAL has passed half its limit, copy it back and
+        truncate it. This waits for readers and for other processes' writers, at most
+        ``_TRUNCATE_WAIT_MS``; if they do not let it finish, the next batch after a second
+        tries again (logged once until it succeeds)."""
+        try:
+            size = os.stat(self._wal_path).st_size
+        except OSError:
+            return
+        if size < self.wal_limit // 2 or self._monotonic() < self._truncate_after:
+            return
+        db.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
+        try:
+            busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error as exc:
+            busy, why = 1, f"the checkpoint failed ({exc})"
+        else:
+            why = "readers or another process kept it busy"
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        if not busy:
+            ended = self._wal_trouble.recover()
+            if ended is not None:
+                log.warning("the WAL was truncated again after %.1f s", ended.lasted)
+            return
+        self._truncate_after = self._monotonic() + _TRUNCATE_RETRY
+        if self._wal_trouble.fail(why):
+            log.warning("the WAL (%d MB) could not be truncated: %s; retrying every second",
+                        size // 1_000_000, why)
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -480,9 +670,6 @@ class SQLiteStore:
             (conversation_id, before_seq, limit),
         )
         return [_message(r) for r in reversed(rows)]
-
-    async def ping(self) -> bool:
-        return self.healthy and (await self._one("SELECT 1"))[0] == 1
 
     # --- writes: administration --------------------------------------------------------------
 

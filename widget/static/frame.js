@@ -612,9 +612,10 @@
 
   function failed(f) {
     var p = outbox.filter(function (o) { return o.id === f.id; })[0];
-    if (f.code === "rate_limited") {
-      showBanner(t("slowDown"));
-      setTimeout(flush, 2000);
+    if (f.code === "rate_limited" || f.code === "unavailable") {
+      // Nothing was written: the same frame (same id) goes again, which is harmless.
+      showBanner(t(f.code === "rate_limited" ? "slowDown" : "retrying"));
+      setTimeout(flush, Math.max(500, Math.min(f.retry_after || 2000, 30000)));
       return;
     }
     if (pending[f.id]) delete pending[f.id];

@@ -15,6 +15,7 @@
       resolved: "This conversation was marked as resolved. Write again any time.",
       typing: "{name} is typing…", agent: "Agent", sending: "Sending…", notSent: "Not sent: {why}",
       slowDown: "You're sending messages quickly; we'll send yours in a moment.",
+      retrying: "We couldn't deliver your message yet; we'll keep trying.",
       reconnecting: "Reconnecting…", signIn: "Please sign in on this site to chat with us.",
       unavailable: "Chat is unavailable here ({code})."
     },
@@ -32,6 +33,7 @@
       typing: "{name} está a escrever…", agent: "Agente", sending: "A enviar…",
       notSent: "Não enviada: {why}",
       slowDown: "Está a enviar mensagens muito depressa; enviaremos a sua dentro de momentos.",
+      retrying: "Ainda não conseguimos entregar a sua mensagem; continuaremos a tentar.",
       reconnecting: "A ligar novamente…",
       signIn: "Inicie sessão neste site para conversar connosco.",
       unavailable: "A conversa não está disponível aqui ({code})."
@@ -50,6 +52,7 @@
       typing: "Ο/Η {name} πληκτρολογεί…", agent: "Εκπρόσωπος", sending: "Αποστολή…",
       notSent: "Δεν στάλθηκε: {why}",
       slowDown: "Στέλνετε μηνύματα πολύ γρήγορα· θα στείλουμε το δικό σας σε λίγο.",
+      retrying: "Δεν μπορέσαμε ακόμη να παραδώσουμε το μήνυμά σας· θα συνεχίσουμε να προσπαθούμε.",
       reconnecting: "Επανασύνδεση…",
       signIn: "Συνδεθείτε σε αυτόν τον ιστότοπο για να συνομιλήσετε μαζί μας.",
       unavailable: "Η συνομιλία δεν είναι διαθέσιμη εδώ ({code})."
@@ -68,6 +71,7 @@
       typing: "{name} está escribiendo…", agent: "Agente", sending: "Enviando…",
       notSent: "No enviado: {why}",
       slowDown: "Estás enviando mensajes muy rápido; enviaremos el tuyo en un momento.",
+      retrying: "Aún no hemos podido entregar tu mensaje; seguiremos intentándolo.",
       reconnecting: "Reconectando…", signIn: "Inicia sesión en este sitio para chatear con nosotros.",
       unavailable: "El chat no está disponible aquí ({code})."
     },
@@ -85,6 +89,7 @@
       typing: "{name} écrit…", agent: "Conseiller", sending: "Envoi…",
       notSent: "Non envoyé : {why}",
       slowDown: "Vous envoyez des messages très vite ; nous enverrons le vôtre dans un instant.",
+      retrying: "Nous n'avons pas encore pu transmettre votre message ; nous réessayons.",
       reconnecting: "Reconnexion…", signIn: "Connectez-vous sur ce site pour discuter avec nous.",
       unavailable: "La discussion n'est pas disponible ici ({code})."
     },
@@ -102,6 +107,7 @@
       typing: "{name} schreibt…", agent: "Mitarbeiter", sending: "Wird gesendet…",
       notSent: "Nicht gesendet: {why}",
       slowDown: "Sie senden sehr schnell; Ihre Nachricht geht gleich hinaus.",
+      retrying: "Ihre Nachricht konnte noch nicht zugestellt werden; wir versuchen es weiter.",
       reconnecting: "Verbindung wird wiederhergestellt…",
       signIn: "Bitte melden Sie sich auf dieser Website an, um mit uns zu chatten.",
       unavailable: "Der Chat ist hier nicht verfügbar ({code})."

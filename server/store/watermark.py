@@ -1,0 +1,53 @@
+"""The store's high-water mark, kept beside the database in ``<db>.hwm``.
+
+Every write transaction bumps ``generation`` in the database's ``meta`` table; each process writes
+``{"epoch", "generation"}`` here every second and at close. A database opened with the same epoch
+but a smaller generation than this file records went backwards — an older copy put back by hand
+— and ``SQLiteStore.open`` says so and gives it a new epoch, so that clients do not keep content
+at sequence numbers that are about to be reused. (``livechat restore`` does the same on purpose.)
+It is a best effort: a copy put back together with its ``.hwm`` file cannot be told apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    epoch: str
+    generation: int
+
+
+def path_for(db_path: str | Path) -> Path:
+    return Path(f"{db_path}.hwm")
+
+
+def read(db_path: str | Path) -> Mark | None:
+    try:
+        data = json.loads(path_for(db_path).read_text())
+        return Mark(str(data["epoch"]), int(data["generation"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write(db_path: str | Path, mark: Mark) -> None:
+    """Record ``mark`` unless the file already holds a higher generation of the same epoch
+    (several processes write it). Atomic: a crash leaves the old file or the new one."""
+    old = read(db_path)
+    if old is not None and old.epoch == mark.epoch and old.generation >= mark.generation:
+        return
+    target = path_for(db_path)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"epoch": mark.epoch, "generation": mark.generation}, f)
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
