@@ -24,7 +24,7 @@ from server.endpoints import admin, files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
-from server.errors import Close
+from server.errors import Close, Unavailable
 from server.hub import Hub
 from server.routing import Router
 from server.store import SQLiteStore
@@ -124,7 +124,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={Unavailable: http.unavailable})
     app.add_middleware(NoSniff)
     # The loader and the frame's files go out compressed (WebSockets are not touched).
     app.add_middleware(GZipMiddleware, minimum_size=1000)

@@ -10,12 +10,13 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from server.auth import hash_password, normalize_origin
 from server.config import ConfigError, Settings, from_env
-from server.store import Site, SQLiteStore
+from server.store import Site, SQLiteStore, backup
+from server.transport import WebSocketProtocol
 
 DEMO_SITE = "Demo shop"
 DEMO_EMAIL = "demo@example.com"
@@ -37,9 +38,11 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
     """The WebSocket settings measured in ../shared/DESIGN.md: the sans-I/O implementation,
     permessage-deflate off, and frames over the limit refused before the app buffers them."""
     return {
-        "ws": "websockets-sansio",
+        "ws": WebSocketProtocol,  # websockets-sansio, with dead and slow peers cut off
         "ws_per_message_deflate": False,
         "ws_max_size": settings.max_frame_bytes,
+        "ws_ping_interval": settings.ws_ping_interval,
+        "ws_ping_timeout": settings.ws_ping_timeout,
         "proxy_headers": True,
         "timeout_graceful_shutdown": 5,
     }
@@ -267,6 +270,49 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- backup and restore ----------------------------------------------------------------------
+
+
+def _progress(verb: str) -> Callable[[int, int], None]:
+    shown = [-1]
+
+    def show(done: int, total: int) -> None:
+        percent = 100 * done // total if total else 100
+        if percent != shown[0]:
+            shown[0] = percent
+            end = "\n" if percent == 100 else "\r"
+            print(f"{verb}: {percent}% ({done} of {total} pages)", end=end, flush=True)
+
+    return show
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = from_env(db_path=args.db)
+    try:
+        files = backup.backup(settings.db_path, Path(args.path), settings.uploads_path(),
+                              _progress("backing up"))
+    except backup.BackupError as exc:
+        print(f"livechat: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {settings.db_path} to {args.path}")
+    if files:
+        print(f"and {files} attachment files to {backup.files_beside(Path(args.path))}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = from_env(db_path=args.db)
+    try:
+        epoch = backup.restore(Path(args.path), settings.db_path, settings.uploads_path(),
+                               _progress("restoring"))
+    except backup.BackupError as exc:
+        print(f"livechat: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {args.path} into {settings.db_path}, with a new epoch ({epoch}): every "
+          "widget and panel will start over from the restored record when it reconnects")
+    return 0
+
+
 # --- the parser ------------------------------------------------------------------------------
 
 
@@ -335,6 +381,14 @@ def parser() -> argparse.ArgumentParser:
                          help="most conversations auto-assigned at once (default 5)")
     acreate.set_defaults(func=cmd_agent_create)
     agent.add_parser("list").set_defaults(func=cmd_agent_list)
+
+    save = sub.add_parser("backup", help="copy the database (and attachments) while serving")
+    save.add_argument("path", help="the backup file to write (attachments go to PATH-files/)")
+    save.set_defaults(func=cmd_backup)
+    put = sub.add_parser("restore", help="put a backup back (with every server stopped); "
+                         "clients start over")
+    put.add_argument("path", help="a file written by `livechat backup`")
+    put.set_defaults(func=cmd_restore)
     return p
 
 

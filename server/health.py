@@ -47,13 +47,13 @@ class Episode:
         return 0.0 if self.since is None else max(0.0, self._clock() - self.since)
 
     def fail(self, reason: str, refused: int = 1) -> bool:
-        """Record a failure. True when this starts an episode, or changes its reason (log it)."""
+        """Record a failure (the reason shown becomes this one). True when this starts an
+        episode: log it."""
         self.refused += refused
-        if self.reason == reason:
-            return False
-        if self.since is None:
-            self.since = self._clock()
         self.reason = reason
+        if self.since is not None:
+            return False
+        self.since = self._clock()
         return True
 
     def health(self, prefix: str = "") -> Health:

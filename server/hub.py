@@ -99,6 +99,10 @@ class Connection:
         self.agent_id: str | None = None
         #: Called when the broker may have dropped messages (besides the cursors catching up).
         self.on_reset: Callable[[], None] | None = None
+        #: Closes the socket at once, whatever the peer reads (set by the session when the
+        #: transport allows it): a reader that cannot keep up is not waited for.
+        self.close_now: Callable[[int, str], None] | None = None
+        self.closed_now = False
 
     def push(self, item: _Item) -> None:
         if self.stopping:
@@ -113,7 +117,7 @@ class Connection:
 
     def stop(self, code: int, reason: str) -> None:
         """Ask the pump to close the socket once what is queued before it has been sent;
-        when the queue is full, close at once."""
+        when the queue is full (the reader is not keeping up), close at once."""
         if self.stopping:
             return
         self.stopping = True
@@ -124,6 +128,11 @@ class Connection:
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(_Stop(code, reason))
+            if self.close_now is not None:
+                # The pump may be stuck in a send the peer never reads: do not wait for it.
+                log.warning("%s closed: %s (%d)", self.id, reason, code)
+                self.closed_now = True
+                self.close_now(code, reason)
 
     def watch(self, conversation_id: str, last_seq: int) -> None:
         """Deliver this conversation from ``last_seq + 1`` on (call after subscribing)."""

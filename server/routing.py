@@ -27,6 +27,7 @@ import orjson
 
 from server.broker import Presence, PresenceUnavailable
 from server.chat import Chat
+from server.errors import Unavailable
 from server.hub import status_channel, visitor_channel
 from server.store import Conversation, Store
 from server.store.models import Load
@@ -114,6 +115,8 @@ class Router:
             pending, self._pending = self._pending, set()
             try:
                 await self.sweep(pending or None)
+            except Unavailable:
+                pass  # the store logs its outage once; the next sweep retries
             except Exception:
                 log.exception("routing sweep failed; the next one will retry")
 

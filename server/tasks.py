@@ -13,3 +13,12 @@ def report_death(task: asyncio.Task[None]) -> None:
     """A done-callback for long-running tasks."""
     if not task.cancelled():
         log.critical("background task %s ended: %r", task.get_name(), task.exception())
+
+
+def reraise_cancel() -> None:
+    """Call in an ``except`` of a long-running loop that goes on after failures: a cancel that
+    arrived while the failure was being raised (Python 3.11's ``asyncio.timeout`` can turn it
+    into a ``TimeoutError``, and clients may wrap it) still ends the task."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -51,6 +51,8 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: Where the log goes (default: beside the database).
+    log_dir: Path | None = None
 
     @property
     def http(self) -> str:
@@ -61,7 +63,7 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        self.log_path = self.db.with_name(f"server-{self.port}.log")
+        self.log_path = (self.log_dir or self.db.parent) / f"server-{self.port}.log"
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),

@@ -2,6 +2,9 @@
 
 * **One pub/sub connection per process.** The hub subscribes a channel once, whatever the number
   of local sockets; this class keeps the set of subscribed channels and replays it on reconnect.
+* **Local first.** A publication is delivered to this process's own subscribers at once, and
+  sent to Redis tagged with this process's origin; the copy that comes back is dropped. Sockets
+  on the same process as the sender never wait for Redis, nor lose anything when it is away.
 * **One publisher task that pipelines** whatever is queued (DESIGN.md §7: about twice the
   throughput of awaiting each PUBLISH). ``publish`` only queues, so it never blocks the caller;
   the queue is bounded, and what cannot be published (Redis down, a timeout, a full queue) is
@@ -33,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -44,7 +48,7 @@ from redis.exceptions import RedisError
 
 from server.broker import Deliver, OnReset, PresenceUnavailable
 from server.health import Episode, Health
-from server.tasks import report_death
+from server.tasks import report_death, reraise_cancel
 
 log = logging.getLogger("livechat.broker.redis")
 
@@ -54,6 +58,10 @@ OUTBOX = 100_000
 #: Seconds between the pings that tell a stalled Redis from a quiet one.
 PING_INTERVAL = 1.0
 _PING = b"livechat-ping"
+#: While Redis is down, presence tries again this often, so that this process's agents are
+#: announced again within a fraction of a second of its return.
+_PRESENCE_RETRY = 0.25
+_ORIGIN = 8
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
@@ -64,9 +72,9 @@ def _client(url: str, timeout: float) -> Redis:
     )
 
 
-def _why(exc: BaseException) -> str:
+def _why(exc: BaseException, what: str = "in time") -> str:
     if isinstance(exc, asyncio.TimeoutError):
-        return str(exc) or "Redis did not answer in time"
+        return str(exc) or f"Redis did not answer {what}"
     return f"Redis cannot be reached ({type(exc).__name__})"
 
 
@@ -77,6 +85,9 @@ class RedisBroker:
         self._prefix = prefix
         self._timeout = timeout
         self._control = f"{prefix}:__control__"
+        #: Every publication starts with this process's tag: its own come back from Redis and
+        #: are dropped, since they were delivered locally when published.
+        self._origin = os.urandom(_ORIGIN)
         self._channels: set[str] = set()
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX)
         self._pub: Redis | None = None
@@ -124,9 +135,11 @@ class RedisBroker:
         self._dead = "closed"
         for task in self._tasks:
             task.cancel()
+        if self._tasks:  # bounded: a shutdown must never hang on a client library
+            await asyncio.wait(self._tasks, timeout=self._timeout + 1)
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved (a death was reported when it happened)
         self._tasks.clear()
         if self._pubsub is not None:
             with contextlib.suppress(*_FAILURES):
@@ -150,8 +163,10 @@ class RedisBroker:
     # --- publishing ----------------------------------------------------------------------------
 
     async def publish(self, channel: str, data: bytes) -> None:
+        if self._deliver is not None and channel in self._channels:
+            self._deliver(channel, data)  # this process's sockets need no round trip to Redis
         try:
-            self._outbox.put_nowait((self._key(channel), data))
+            self._outbox.put_nowait((self._key(channel), self._origin + data))
         except asyncio.QueueFull:
             self._drop(1, "the outbox is full")
 
@@ -160,9 +175,10 @@ class RedisBroker:
             log.warning("dropped %d publishes: %s; readers will catch up", count, why)
         self.dropped += count
 
-    def _publisher_failed(self, exc: BaseException) -> None:
-        if self._publisher.fail(_why(exc)):
-            log.warning("Redis publisher down: %s", _why(exc))
+    def _publisher_failed(self, exc: BaseException, what: str) -> None:
+        why = _why(exc, f"{what} within {self._timeout:g} s")
+        if self._publisher.fail(why):
+            log.warning("Redis publisher down: %s", why)
 
     def _publisher_answered(self) -> None:
         ended = self._publisher.recover()
@@ -173,6 +189,7 @@ class RedisBroker:
         assert self._pub is not None
         owe_reset = False
         while True:
+            reraise_cancel()  # redis-py may swallow a cancel that lands inside a pipeline
             batch = [await self._outbox.get()]
             while not self._outbox.empty() and len(batch) < 1000:
                 batch.append(self._outbox.get_nowait())
@@ -186,7 +203,7 @@ class RedisBroker:
                 self.dropped += len(batch)
                 continue
             if owe_reset:
-                batch.insert(0, (self._control, b"reset"))
+                batch.insert(0, (self._control, self._origin + b"reset"))
             try:
                 pipe = self._pub.pipeline(transaction=False)
                 for key, data in batch:
@@ -196,12 +213,14 @@ class RedisBroker:
                 owe_reset = False
                 self._publisher_answered()
             except _FAILURES as exc:
+                reraise_cancel()
                 self._drop(len(batch), type(exc).__name__)
-                self._publisher_failed(exc)
+                self._publisher_failed(exc, "a publish")
                 owe_reset = True
 
     async def _ping_publisher(self) -> None:
         while True:
+            reraise_cancel()
             await self._check_publisher()
             await asyncio.sleep(PING_INTERVAL)
 
@@ -212,13 +231,14 @@ class RedisBroker:
             async with asyncio.timeout(self._timeout):
                 await self._pub.ping()
         except _FAILURES as exc:
-            self._publisher_failed(exc)
+            reraise_cancel()
+            self._publisher_failed(exc, "a ping")
         else:
             if self._publisher.down:
                 self._publisher_answered()
                 # Whatever was dropped meanwhile: every process's sockets catch up.
                 with contextlib.suppress(asyncio.QueueFull):
-                    self._outbox.put_nowait((self._control, b"reset"))
+                    self._outbox.put_nowait((self._control, self._origin + b"reset"))
 
     # --- listening -----------------------------------------------------------------------------
 
@@ -245,6 +265,7 @@ class RedisBroker:
         assert self._sub is not None
         delay, first = 0.1, True
         while True:
+            reraise_cancel()
             pubsub = self._sub.pubsub(ignore_subscribe_messages=True)
             try:
                 subscribed = set(self._channels)
@@ -265,6 +286,7 @@ class RedisBroker:
                 self._ready.set()
                 await self._read(pubsub)
             except _FAILURES as exc:
+                reraise_cancel()
                 if self._listener.fail(_why(exc)):
                     log.warning("Redis listener lost (%s); reconnecting", _why(exc))
                 self._listening = False
@@ -284,17 +306,19 @@ class RedisBroker:
         next_ping = loop.time() + PING_INTERVAL
         pinged_at: float | None = None
         while True:
+            reraise_cancel()
             message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                timeout=PING_INTERVAL / 2)
             if message is not None:
                 kind = message["type"]
-                if kind == "message":
+                data = message["data"]
+                if kind == "message" and data[:_ORIGIN] != self._origin:  # ours: delivered
                     channel = message["channel"].decode()
                     if channel == self._control:
-                        if message["data"] == b"reset":
+                        if data[_ORIGIN:] == b"reset":
                             self._reset()
                     else:
-                        self._deliver(channel[skip:], message["data"])
+                        self._deliver(channel[skip:], data[_ORIGIN:])
                 elif kind == "pong":
                     pinged_at = None
             now = loop.time()
@@ -353,6 +377,7 @@ class RedisPresence:
 
     async def _write_forever(self) -> None:
         while True:
+            reraise_cancel()
             await self._wake.wait()
             self._wake.clear()
             writes, self._pending = self._pending, {}
@@ -362,13 +387,14 @@ class RedisPresence:
             try:
                 await self._write(writes)
             except _FAILURES as exc:
+                reraise_cancel()
                 if self._trouble.fail(_why(exc)):
                     log.warning("presence writes failed (%s); retrying", _why(exc))
                 # Keep removals (a touch is redone from _local); retry after a pause.
                 for item, ttl in writes.items():
                     if ttl is None:
                         self._pending.setdefault(item, None)
-                await asyncio.sleep(min(PING_INTERVAL, self._timeout))
+                await asyncio.sleep(_PRESENCE_RETRY)
                 self._wake.set()
             else:
                 ended = self._trouble.recover()

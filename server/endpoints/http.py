@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 
 from server.assets import asset_dir
 from server.auth import DUMMY_HASH, AgentSession, normalize_origin, origin_allowed, verify_password
+from server.errors import Unavailable
 
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
@@ -63,6 +64,16 @@ async def health(request: Request) -> JSONResponse:
     body["connections"] = len(ctx.hub.connections)
     return JSONResponse(body, status_code=200 if ok else 503,
                         headers={"Cache-Control": "no-store"})
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """A request the store cannot serve now (full disk, lock, closing): 503 with Retry-After,
+    never a traceback (the store logs the outage once)."""
+    assert isinstance(exc, Unavailable)
+    seconds = max(1, -(-exc.retry_after_ms // 1000))
+    return JSONResponse({"error": "unavailable", "message": exc.reason,
+                         "retry_after": exc.retry_after_ms}, status_code=503,
+                        headers={"Retry-After": str(seconds), "Cache-Control": "no-store"})
 
 
 async def widget_loader(request: Request) -> Response:

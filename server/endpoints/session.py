@@ -16,6 +16,7 @@ from server.errors import ChatError, Close, Code, Unavailable
 from server.hub import Connection
 from server.protocol import Frame, Hello, Ping, Role
 from server.ratelimit import TokenBucket
+from server.transport import CLOSE_NOW
 
 from .context import Context, context
 
@@ -67,6 +68,7 @@ class Session:
 
     async def serve(self) -> None:
         await self.ws.accept()
+        self.conn.close_now = self.ws.scope.get("extensions", {}).get(CLOSE_NOW)
         hub = self.ctx.hub
         hub.register(self.conn)
         try:
@@ -76,6 +78,12 @@ class Session:
             await self._run()
         except Refuse as refuse:
             await self._close(refuse.close, refuse.code, refuse.message)
+        except Unavailable as exc:  # e.g. the store cannot be read or written to welcome them
+            if self.ws.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await self._send(protocol.error(Code.UNAVAILABLE, exc.reason,
+                                                    retry_after=exc.retry_after_ms))
+                    await self.ws.close(int(Close.RESTARTING), "unavailable: retry")
         finally:
             await hub.unregister(self.conn)
             await self.stop()
@@ -104,7 +112,8 @@ class Session:
         pump = asyncio.create_task(self.conn.pump(self._send, self.ctx.store),
                                    name=f"pump-{self.conn.id}")
         done, _ = await asyncio.wait({reader, pump}, return_when=asyncio.FIRST_COMPLETED)
-        if reader in done and self.conn.stopping and not pump.done():
+        if reader in done and self.conn.stopping and not pump.done() \
+                and not self.conn.closed_now:
             # The reader asked to close (flooding): the pump sends what is queued, then closes.
             await asyncio.wait({pump}, timeout=5)
             done = {task for task in (reader, pump) if task.done()}

@@ -327,6 +327,8 @@ class SQLiteStore:
                 await self.index_pending()
             except StoreClosed:
                 return
+            except Unavailable:
+                pass  # logged once by the writer; the next round retries
             except sqlite3.Error as exc:
                 log.warning("search indexing failed (%s); the next round retries", exc)
 
@@ -379,10 +381,16 @@ class SQLiteStore:
         half of ``wal_limit`` anyway: see ``_bound_wal``.) The high-water mark is kept here."""
         while True:
             await asyncio.sleep(self.checkpoint_interval)
+            with contextlib.suppress(OSError):
+                if os.stat(self._wal_path).st_size >= self.wal_limit // 2:
+                    continue  # the writer truncates it; a checkpoint here would be in its way
             try:
-                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                # Fetched to the end: a statement left open would hold a read snapshot, and no
+                # checkpoint could then truncate the log.
+                await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
-                log.warning("checkpoint failed (%s); the next one will retry", exc)
+                if self._wal_trouble.fail(f"the checkpoint failed ({exc})"):
+                    log.warning("checkpoint failed (%s); retrying every second", exc)
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
@@ -437,6 +445,8 @@ class SQLiteStore:
             return Health(True)
         if self._probe is None or self._probe.done():
             self._probe = asyncio.ensure_future(self._submit(lambda db: None))
+            # Its outcome is read here or, when it outlives the bound, dropped.
+            self._probe.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             async with asyncio.timeout(bound):
                 await asyncio.shield(self._probe)
@@ -547,41 +557,67 @@ class SQLiteStore:
         return outcomes
 
     def _bound_wal(self, db: sqlite3.Connection) -> None:
-        """Between two transactions: when the WAL has passed half its limit, copy it back and
-        truncate it. This waits for readers and for other processes' writers, at most
-        ``_TRUNCATE_WAIT_MS``; if they do not let it finish, the next batch after a second
-        tries again (logged once until it succeeds)."""
+        """Between two transactions: once the WAL has passed half its limit, copy it back and
+        truncate it (TRUNCATE waits for readers and other processes' writers, at most
+        ``_TRUNCATE_WAIT_MS``). Past half the limit one attempt is made per batch (after one
+        that had to wait, none for a second); past the whole limit the writer keeps trying for
+        up to its busy timeout before it writes on, so that no load can outrun the checkpoint.
+        Only a reader that holds an old snapshot for longer can keep the log growing (said in
+        the log, once)."""
         try:
             size = os.stat(self._wal_path).st_size
         except OSError:
             return
-        if size < self.wal_limit // 2 or self._monotonic() < self._truncate_after:
+        if size < self.wal_limit // 2:
             return
+        hard = size >= self.wal_limit
+        if not hard and self._monotonic() < self._truncate_after:
+            return
+        started = self._monotonic()
+        deadline = started + (self._busy_ms / 1000 if hard else 0)
+        while True:
+            attempt = self._monotonic()
+            busy, why = self._truncate(db)
+            if not busy:
+                ended = self._wal_trouble.recover()
+                if ended is not None:
+                    log.warning("the WAL was truncated again after %.1f s", ended.lasted)
+                return
+            now = self._monotonic()
+            if now >= deadline:
+                break
+            if now - attempt < 0.005:  # another checkpoint held its lock: try again shortly
+                time.sleep(0.005)
+        waited = self._monotonic() - started > 0.005
+        self._truncate_after = self._monotonic() + (_TRUNCATE_RETRY if waited else 0)
+        # Under half-limit pressure a busy attempt is ordinary (several processes checkpoint);
+        # only a WAL that stays past its whole limit is worth telling.
+        if hard and self._wal_trouble.fail(why):
+            log.warning("the WAL (%d MB) is past its limit and could not be truncated: %s; "
+                        "retrying", size // 1_000_000, why)
+
+    def _truncate(self, db: sqlite3.Connection) -> tuple[bool, str]:
         db.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
         try:
-            busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            busy = bool(db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
         except sqlite3.Error as exc:
-            busy, why = 1, f"the checkpoint failed ({exc})"
-        else:
-            why = "readers or another process kept it busy"
+            return True, f"the checkpoint failed ({exc})"
         finally:
             db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        if not busy:
-            ended = self._wal_trouble.recover()
-            if ended is not None:
-                log.warning("the WAL was truncated again after %.1f s", ended.lasted)
-            return
-        self._truncate_after = self._monotonic() + _TRUNCATE_RETRY
-        if self._wal_trouble.fail(why):
-            log.warning("the WAL (%d MB) could not be truncated: %s; retrying every second",
-                        size // 1_000_000, why)
+        return busy, "readers or another process kept it busy"
 
     # --- reads -------------------------------------------------------------------------------
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if self._reader is None:
-            raise StoreClosed("store is closed")
-        return list(await self._reader.execute_fetchall(sql, params))
+            raise StoreClosed("the store is closed")
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            reason = unavailable_reason(exc)
+            if reason is None:
+                raise
+            raise Unavailable(reason, RETRY_AFTER_MS) from None
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = await self._all(sql, params)

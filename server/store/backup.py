@@ -1,0 +1,134 @@
+"""Backup and restore of the SQLite store, with SQLite's online backup API.
+
+``backup`` is safe while servers write: it copies one snapshot — a read transaction held open on
+the source for the whole copy, which WAL lets writers work beside — in steps, reporting progress,
+into a temporary file that is renamed into place only once it is complete and checked.
+
+``restore`` puts a backup back: only while no process has the database open (it takes SQLite's
+exclusive lock, which every open connection prevents), and it gives the restored store a **new
+epoch**, so that every client forgets what it has and starts over from the restored record
+(otherwise clients would keep messages at sequence numbers the restored store reuses).
+Attachments, which are files, are copied beside the backup and back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from server.store import watermark
+
+Progress = Callable[[int, int], None]
+STEP_PAGES = 1024
+
+
+class BackupError(Exception):
+    """The backup or restore could not be done; nothing was changed."""
+
+
+def _copy(source: sqlite3.Connection, target: sqlite3.Connection, progress: Progress) -> None:
+    def step(status: int, remaining: int, total: int) -> None:
+        progress(total - remaining, total)
+
+    source.backup(target, pages=STEP_PAGES, progress=step)
+
+
+def _check(db: sqlite3.Connection) -> str:
+    if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+        raise BackupError("the copy does not pass SQLite's quick_check")
+    row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+    if row is None:
+        raise BackupError("not a livechat database (no epoch)")
+    return str(row[0])
+
+
+def _copy_files(source: Path, target: Path) -> int:
+    """Attachment files of ``source`` that ``target`` lacks (files never change once written)."""
+    if not source.is_dir():
+        return 0
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    copied = 0
+    for path in source.rglob("*"):
+        if path.is_file():
+            dest = target / path.relative_to(source)
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                shutil.copy2(path, dest)
+                copied += 1
+    return copied
+
+
+def files_beside(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + "-files")
+
+
+def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> int:
+    """Copy the database at ``db_path`` to ``target`` (atomically), and the attachments in
+    ``uploads`` to ``<target>-files``. Returns the number of attachment files copied."""
+    if not db_path.exists():
+        raise BackupError(f"no database at {db_path}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    with contextlib.suppress(FileNotFoundError):
+        partial.unlink()
+    source = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        source.execute("PRAGMA busy_timeout = 10000")
+        source.execute("BEGIN")  # one snapshot for the whole copy, whatever writers do meanwhile
+        source.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+        copy = sqlite3.connect(partial, isolation_level=None)
+        try:
+            _copy(source, copy, progress)
+            _check(copy)
+        finally:
+            copy.close()
+        source.execute("COMMIT")
+    except sqlite3.Error as exc:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        raise BackupError(f"the backup failed: {exc}") from None
+    finally:
+        source.close()
+    os.chmod(partial, 0o600)
+    os.replace(partial, target)
+    return _copy_files(uploads, files_beside(target))
+
+
+def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress) -> str:
+    """Replace the database at ``db_path`` with the backup, under a new epoch (returned).
+    Refused while any process has the database open."""
+    if not backup_path.exists():
+        raise BackupError(f"no backup at {backup_path}")
+    source = sqlite3.connect(backup_path, isolation_level=None)
+    try:
+        _check(source)
+        target = sqlite3.connect(db_path, isolation_level=None, timeout=0.2)
+        try:
+            # Exclusive locking mode: the lock, once taken, is held until close — and any other
+            # connection to the database (a running server) keeps it from being taken.
+            target.execute("PRAGMA locking_mode = EXCLUSIVE")
+            try:
+                target.execute("BEGIN EXCLUSIVE")
+                target.execute("COMMIT")
+            except sqlite3.OperationalError:
+                raise BackupError(f"{db_path} is open in another process: stop every "
+                                  "`livechat serve` using it, then restore") from None
+            _copy(source, target, progress)
+            epoch = secrets.token_hex(8)
+            target.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (epoch,))
+            row = target.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            generation = int(row[0]) if row else 0
+            target.execute("PRAGMA journal_mode = WAL")
+        finally:
+            target.close()
+    finally:
+        source.close()
+    os.chmod(db_path, 0o600)
+    watermark.write(db_path, watermark.Mark(epoch, generation))
+    _copy_files(files_beside(backup_path), uploads)
+    return epoch

@@ -1,0 +1,51 @@
+"""uvicorn's sans-I/O WebSocket protocol, with dead and slow peers closed for real.
+
+uvicorn closes a socket by writing a close frame and calling ``transport.close()``, which waits
+for the write buffer to drain before it closes the descriptor. A peer that stopped reading never
+drains it, so the socket, its buffers and the app's session stayed held for as long as the peer
+kept the TCP connection open — after a keepalive timeout, and after our own "slow consumer"
+decision alike. Here both end with ``transport.abort()`` once the peer has had ``grace`` seconds
+(``LIVECHAT_WS_PING_TIMEOUT``) to take what was sent, the close frame included.
+
+The app reaches this through the ASGI scope: ``scope["extensions"]["livechat.close_now"]`` is a
+callable ``(code, reason)`` that queues the close frame behind what is buffered whatever flow
+control says, tells the app the socket is gone, and aborts after the grace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+CLOSE_NOW = "livechat.close_now"
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.grace = float(self.config.ws_ping_timeout or 20.0)
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:  # the app's task has not run yet: it sees this
+            scope["extensions"][CLOSE_NOW] = self.close_now
+
+    def close_now(self, code: int, reason: str) -> None:
+        if not self.close_sent and not self.transport.is_closing():
+            self.conn.send_close(code, reason)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": code,
+                                   "reason": reason})
+            self.transport.close()  # closes once the buffer drains…
+        self._abort_later()  # …or is cut off after the grace
+
+    def keepalive_timeout(self) -> None:
+        super().keepalive_timeout()  # writes 1011 and asks the transport to close
+        self._abort_later()
+
+    def _abort_later(self) -> None:
+        self.loop.call_later(self.grace, self.transport.abort)
