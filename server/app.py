@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         tasks: list[asyncio.Task[None]] = []
         try:
             await broker.start(hub.deliver, hub.reset)
+            await router.prime()
             for name, work in (("inbox-publisher", chat.run_inbox_publisher()),
                                ("router", router.run())):
                 tasks.append(asyncio.create_task(work, name=name))

@@ -102,6 +102,16 @@ class Router:
         while presence cannot be read)."""
         return self._available.get(site_id, False)
 
+    async def prime(self) -> None:
+        """Learn whether anyone is online on each site before serving, without telling anyone:
+        visitors are told in their ``welcome``, and an ``availability`` frame only when it
+        changes. (Learning it at the first sweep instead either told visitors what they knew, or,
+        had an agent come meanwhile, missed telling them.)"""
+        for site in await self.store.sites():
+            with contextlib.suppress(PresenceUnavailable):
+                members = await self.presence.members(presence_key(site.id))
+                self._available[site.id] = bool(agent_ids(members))
+
     def poke(self, site_id: str) -> None:
         self._pending.add(site_id)
         self._wake.set()

@@ -25,7 +25,7 @@ checkpoint alone never lets the log restart, and it grew by ~20 KB per message.
 A write that fails because of where the store is — the disk is full, the database is locked past
 ``busy_timeout``, an I/O error, the store is closing or its queue is full — raises
 ``Unavailable`` (the client is told to retry after a delay), and the trouble is logged once when
-it starts and once when it ends (``server.episodes``). Only a write that is wrong in itself
+it starts and once when it ends (``server.health.Episode``). Only a write that is wrong in itself
 raises ``ChatError``.
 
 A high-water mark (``generation``, bumped by every transaction) is kept in ``<db>.hwm`` beside
@@ -274,6 +274,8 @@ class SQLiteStore:
         #: The current outage of writes, if any (logged when it starts and when it ends).
         self.trouble = Episode(monotonic)
         self._wal_trouble = Episode(monotonic)
+        self._checkpoint_trouble = Episode(monotonic)
+        self._overload = Episode(monotonic)
         #: When the running batch was handed to the writer's thread (None: the writer is idle).
         self._batch_since: float | None = None
         self._last_commit: float | None = None
@@ -389,8 +391,12 @@ class SQLiteStore:
                 # checkpoint could then truncate the log.
                 await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
-                if self._wal_trouble.fail(f"the checkpoint failed ({exc})"):
-                    log.warning("checkpoint failed (%s); retrying every second", exc)
+                if self._checkpoint_trouble.fail(str(exc)):
+                    log.warning("checkpoints fail (%s); retrying every second", exc)
+            else:
+                ended = self._checkpoint_trouble.recover()
+                if ended is not None:
+                    log.warning("checkpoints succeed again after %.1f s", ended.lasted)
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
@@ -429,9 +435,10 @@ class SQLiteStore:
         return self._task is not None and not self._task.done() and self._failure is None
 
     async def write_health(self, bound: float) -> Health:
-        """Whether a write commits within ``bound`` seconds. Writes that committed within the
-        bound prove it; otherwise a probe write (an empty transaction, shared by concurrent
-        callers) is queued like any other write and awaited for at most ``bound``."""
+        """Whether a write commits within ``bound`` seconds. A commit within the bound, with
+        nothing waiting since, proves it; otherwise a probe write (an empty transaction, shared
+        by concurrent callers) is queued like any other write and awaited for at most
+        ``bound``."""
         if not self.healthy:
             return Health(False, "the store is closed" if self._failure is None
                           else "the store's writer died", None)
@@ -441,8 +448,8 @@ class SQLiteStore:
                           f"{self.trouble.reason or 'the database is locked or the disk slow'}",
                           now - self._batch_since)
         if self._last_commit is not None and now - self._last_commit < bound \
-                and not self.trouble.down:
-            return Health(True)
+                and self._batch_since is None and not self.trouble.down:
+            return Health(True)  # committed within the bound, and nothing is waiting now
         if self._probe is None or self._probe.done():
             self._probe = asyncio.ensure_future(self._submit(lambda db: None))
             # Its outcome is read here or, when it outlives the bound, dropped.
@@ -466,7 +473,9 @@ class SQLiteStore:
         if not self.healthy:
             raise StoreClosed("the store is not accepting writes") from self._failure
         if self._queue.qsize() >= self._max_queue:
-            self.trouble.fail("too many writes are waiting", 0)
+            if self._overload.fail("overloaded"):
+                log.error("writes refused: %d are already waiting; clients are told to retry",
+                          self._max_queue)
             raise Unavailable("the store is overloaded", RETRY_AFTER_MS)
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((op, fut))
@@ -483,6 +492,10 @@ class SQLiteStore:
         if ended is not None:
             log.warning("writes commit again, after %.1f s of %s (%d writes refused)",
                         ended.lasted, ended.reason, ended.refused)
+        if self._overload.down and self._queue.qsize() < self._max_queue // 2:
+            overloaded = self._overload.recover()
+            if overloaded is not None:
+                log.warning("writes accepted again after %.1f s of overload", overloaded.lasted)
 
     async def _write_loop(self) -> None:
         assert self._writer is not None
@@ -1534,11 +1547,11 @@ class SQLiteStore:
 
     async def requeue(self, site_id: str, agent_ids: Sequence[str]) -> list[Change]:
         """Return the site's open conversations assigned to these agents to the queue."""
+        if not agent_ids:
+            return []  # every sweep asks: no trip through the writer for nothing
         now = self._now()
 
         def op(db: sqlite3.Connection) -> list[Change]:
-            if not agent_ids:
-                return []
             marks = ",".join("?" * len(agent_ids))
             rows = db.execute(
                 f"SELECT id FROM conversations WHERE site_id = ? AND status = 'assigned' "

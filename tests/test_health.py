@@ -1,0 +1,113 @@
+"""server/health.py (pure) and the store's own account of its health, without a server."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from server.errors import Unavailable
+from server.health import Episode
+from server.store import SQLiteStore, watermark
+from server.store.sqlite import unavailable_reason
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_episode_is_told_when_it_starts_and_when_it_ends() -> None:
+    clock = Clock()
+    episode = Episode(clock)
+    assert episode.health().ok and episode.recover() is None
+    assert episode.fail("the disk is full") is True  # log it
+    clock.now += 2
+    assert episode.fail("the disk is full", 5) is False  # the same outage: quiet
+    assert episode.fail("a disk I/O error") is False  # still the same outage; the reason shown
+    health = episode.health("store: ")
+    assert not health.ok and health.reason == "store: a disk I/O error" and health.down_for == 2
+    clock.now += 1
+    ended = episode.recover()
+    assert ended is not None and (ended.reason, ended.lasted, ended.refused) == (
+        "a disk I/O error", 3, 7)
+    assert episode.health().ok and episode.recover() is None
+
+
+def test_store_trouble_is_told_from_other_mistakes() -> None:
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = sqlite3.SQLITE_FULL
+    io = sqlite3.OperationalError("disk I/O error")
+    io.sqlite_errorcode = sqlite3.SQLITE_IOERR_WRITE
+    unique = sqlite3.IntegrityError("UNIQUE constraint failed")
+    unique.sqlite_errorcode = sqlite3.SQLITE_CONSTRAINT_UNIQUE
+    assert unavailable_reason(full) == "the disk is full"
+    assert unavailable_reason(io) == "a disk I/O error"
+    assert unavailable_reason(unique) is None
+    assert unavailable_reason(ValueError("x")) is None
+
+
+def test_the_watermark_only_moves_forward_within_an_epoch(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    assert watermark.read(db) is None
+    watermark.write(db, watermark.Mark("e1", 10))
+    watermark.write(db, watermark.Mark("e1", 7))  # another process, behind: ignored
+    assert watermark.read(db) == watermark.Mark("e1", 10)
+    watermark.write(db, watermark.Mark("e2", 3))  # a new epoch (a restore) replaces it
+    assert watermark.read(db) == watermark.Mark("e2", 3)
+    assert oct(watermark.path_for(db).stat().st_mode & 0o777) == "0o600"
+
+
+HOLD = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+db.execute("UPDATE meta SET value = value WHERE key = 'epoch'")
+print("locked", flush=True)
+sys.stdin.readline()
+"""
+
+
+def hold_lock(db: Path) -> subprocess.Popen[str]:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    return holder
+
+
+async def test_write_health_is_a_real_write(tmp_path: Path) -> None:
+    """A read would succeed beside a held write lock; the health check must not."""
+    store = SQLiteStore(tmp_path / "h.db", clock=time.time, busy_timeout=0.2)
+    await store.open()
+    try:
+        assert (await store.write_health(1.0)).ok
+        holder = hold_lock(tmp_path / "h.db")
+        try:
+            assert (await store.sites()) == []  # reads go on
+            waiting = asyncio.create_task(store.create_site("x", []))
+            health = await store.write_health(0.1)  # a write is waiting: the probe cannot pass
+            assert not health.ok and health.reason is not None
+            try:
+                await waiting
+            except Unavailable as exc:
+                assert exc.reason == "the database is locked by another process"
+                assert exc.retry_after_ms > 0
+            else:
+                raise AssertionError("a write beside a held lock must be refused")
+            health = await store.write_health(0.5)
+            assert not health.ok and "locked" in (health.reason or ""), health
+        finally:
+            assert holder.stdin is not None and holder.stdout is not None
+            holder.stdin.close()
+            holder.stdout.close()
+            holder.wait()
+        assert (await store.write_health(2.0)).ok
+        assert (await store.create_site("y", [])).name == "y"
+    finally:
+        await store.close()
