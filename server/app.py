@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import broker as brokers
 from server import clock
+from server.access import AccessLog
 from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
@@ -125,6 +126,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.add_middleware(NoSniff)
     # The loader and the frame's files go out compressed (WebSockets are not touched).
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Outermost: it sees what really went out (compressed sizes, final status) and gives every
+    # line logged inside the request's id.
+    app.add_middleware(AccessLog)
     return app
 
 

@@ -92,6 +92,9 @@ class AgentSession(Session):
             "teams": [t.public() for t in teams],
         }))
 
+    def log_fields(self) -> dict[str, str]:
+        return {"agent": self.agent.id}
+
     def _schedule_resync(self) -> None:
         if self._resync is None or self._resync.done():
             self._resync = asyncio.create_task(self._send_inbox(), name=f"resync-{self.conn.id}")

@@ -97,6 +97,9 @@ class VisitorSession(Session):
             same = hello.conversation_id == current.id and hello.epoch == ctx.store.epoch
             await self._watch(current, hello.last_seq if same else 0)
 
+    def log_fields(self) -> dict[str, str]:
+        return {"site": self.who.site_id}
+
     async def heartbeat(self) -> None:
         await self.ctx.presence.touch(visitor_presence_key(self.who.visitor_id), self.conn.id,
                                       self.ctx.settings.presence_ttl)

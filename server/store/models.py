@@ -19,6 +19,8 @@ MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued", "
                       "reopened"]
 PRIVATE_KINDS = frozenset({"note"})
 AuthorType = Literal["visitor", "agent", "system"]
+#: The password "hash" of an invited account: nobody can log in to it until the invite is used.
+NO_PASSWORD = "invited$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,13 @@ class Site:
     identity_mode: Literal["optional", "mandatory"] = "optional"
     #: What visitors see: greeting, colour, logo, hours, pre-chat fields, offline behaviour.
     profile: Profile = field(default_factory=Profile)
+
+    def settings(self) -> dict[str, Any]:
+        """What admins see of a site (the admin API, ``livechat site list --json``): whether
+        there is an identity secret, never the secret."""
+        return {"id": self.id, "name": self.name, "allowed_origins": list(self.allowed_origins),
+                "auto_assign": self.auto_assign, "identity_mode": self.identity_mode,
+                "identity_secret": bool(self.identity_secret), **self.profile.to_json()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,14 @@ class Agent:
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "role": self.role,
                 "capacity": self.capacity}
+
+    def account(self, sites: list[str], teams: list[str] | None = None) -> dict[str, Any]:
+        """What admins see of an account (never its password hash)."""
+        shown = {**self.public(), "active": self.active, "sites": sites,
+                 "invited": self.password_hash == NO_PASSWORD}
+        if teams is not None:
+            shown["teams"] = teams
+        return shown
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,15 +168,19 @@ def _statements(script: str) -> Iterable[str]:
         raise ValueError("incomplete SQL statement in migration")
 
 
-def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
+def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
+            on_step: Callable[[int, int], None] | None = None) -> int:
     """Apply the migrations not yet applied, each in its own transaction. Safe to run from
-    several processes at once: the version is read again under the write lock."""
+    several processes at once: the version is read again under the write lock.
+    ``on_step(number, total)`` is told before each migration that is applied."""
     for number, script in enumerate(migrations, start=1):
         db.execute("BEGIN IMMEDIATE")
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] >= number:
                 db.execute("ROLLBACK")
                 continue
+            if on_step is not None:
+                on_step(number, len(migrations))
             for statement in _statements(script):
                 db.execute(statement)
             if number == 1:
