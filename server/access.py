@@ -89,5 +89,6 @@ class AccessLog:
             if client:
                 fields["client"] = client[0]
             fields.update(context.fields)
-            log.info("%s %s %s", method, path, status, extra={"fields": fields})
+            log.info("%s %s %s", method, path, status,
+                     extra={"fields": fields, "said": ("kind", "method", "path", "status")})
             logs.end(token)

@@ -127,8 +127,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info("open files: up to %d", soft, extra={"fields": {"nofile": soft}})
     uvicorn.run(
         "server.app:factory", factory=True, host=args.host, port=args.port,
-        workers=args.workers if args.workers > 1 else None, log_level=args.log_level,
-        log_config=config, access_log=False,
+        workers=args.workers if args.workers > 1 else None,
+        log_level=logs.uvicorn_level(args.log_level), log_config=config, access_log=False,
         **uvicorn_options(settings),  # type: ignore[arg-type]
     )
     return 0
@@ -175,7 +175,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
   Open the demo page in one window and the panel in another, then chat. Ctrl-C stops both.
 """, flush=True)
     chat = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port,
-                                         log_level=args.log_level, log_config=config,
+                                         log_level=logs.uvicorn_level(args.log_level),
+                                         log_config=config,
                                          access_log=False,
                                          **uvicorn_options(settings)))  # type: ignore[arg-type]
     page = uvicorn.Server(uvicorn.Config(demo_app(snippet(public, site_id)), host=args.host,

@@ -112,12 +112,20 @@ class TextFormatter(logging.Formatter):
                if (v := getattr(record, k, None)) is not None]
         record.scope = f" [{' '.join(ids)}]" if ids else ""
         fields = getattr(record, "fields", None)
-        record.fields = ("".join(f" {k}={v}" for k, v in fields.items())
+        said = getattr(record, "said", ())  # fields the message already shows
+        record.fields = ("".join(f" {k}={v}" for k, v in fields.items() if k not in said)
                          if isinstance(fields, dict) else "")
         try:
             return super().format(record)
         finally:
             record.fields = fields
+
+
+def uvicorn_level(level: str) -> str:
+    """uvicorn's (and, through it, websockets') debug output holds handshake headers — cookies —
+    and frame contents — messages: it is never below info, whatever was asked."""
+    numeric = logging.getLevelName("DEBUG" if level.lower() == "trace" else level.upper())
+    return level.lower() if isinstance(numeric, int) and numeric >= logging.INFO else "info"
 
 
 def config(log_format: str = "text", level: str = "info") -> dict[str, Any]:
@@ -126,6 +134,7 @@ def config(log_format: str = "text", level: str = "info") -> dict[str, Any]:
     if log_format not in FORMATS:
         raise ValueError(f"LIVECHAT_LOG_FORMAT is one of {', '.join(FORMATS)}")
     numeric = "DEBUG" if level.lower() == "trace" else level.upper()
+    outside = uvicorn_level(level).upper()
     formatter = {"()": JsonFormatter} if log_format == "json" else {"()": TextFormatter}
     handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
                "formatter": "main", "filters": ["context"]}
@@ -137,8 +146,8 @@ def config(log_format: str = "text", level: str = "info") -> dict[str, Any]:
         "handlers": {"main": handler},
         "loggers": {
             "livechat": {"handlers": ["main"], "level": numeric, "propagate": False},
-            "uvicorn": {"handlers": ["main"], "level": numeric, "propagate": False},
-            "uvicorn.error": {"level": numeric},
+            "uvicorn": {"handlers": ["main"], "level": outside, "propagate": False},
+            "uvicorn.error": {"level": outside},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
         # Libraries' own loggers (aiosqlite, redis, asyncio): warnings and worse, same format.

@@ -51,6 +51,7 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    log_level: str = "warning"
 
     @property
     def http(self) -> str:
@@ -65,7 +66,7 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
-             "--log-level", "warning"],
+             "--log-level", self.log_level],
             env=server_env(self.db, **self.env), stdout=log, stderr=subprocess.STDOUT,
             cwd=self.db.parent,
         )
