@@ -21,7 +21,7 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import admin, files, http, reports
+from server.endpoints import admin, avatars, files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -119,6 +119,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/admin/teams/{team_id}", admin.save_team, methods=["PATCH"]),
         Route("/api/admin/teams/{team_id}", admin.delete_team, methods=["DELETE"]),
         Route("/files/{file_id}", files.download),
+        Route("/api/agent/avatar", avatars.upload, methods=["POST"]),
+        Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),
+        Route("/avatars/{key}", avatars.download),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]

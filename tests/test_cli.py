@@ -260,6 +260,6 @@ def test_site_and_agent_lists_as_json(tmp_path: Path) -> None:
     agents = json.loads(livechat("agent", "list", "--json", db=db).stdout)
     assert agents == [{"id": agents[0]["id"], "email": "ana@acme.test", "name": "Ana",
                        "role": "agent", "active": True, "sites": [site_id], "capacity": 3,
-                       "invited": False}]
+                       "invited": False, "avatar": agents[0]["avatar"], "has_avatar": False}]
     raw = livechat("agent", "list", "--json", db=db).stdout
     assert "scrypt" not in raw and "password" not in raw

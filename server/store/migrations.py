@@ -225,4 +225,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (conversation_id, seq)
     ) WITHOUT ROWID;
     """,
+    # 10: agents' avatars — the picture an agent uploaded (a file in the uploads folder) and its
+    # type, judged from its bytes; NULL: the panel and widget show a generated initial.
+    """
+    ALTER TABLE agents ADD COLUMN avatar_file TEXT;
+    ALTER TABLE agents ADD COLUMN avatar_type TEXT;
+    """,
 )
