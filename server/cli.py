@@ -223,7 +223,7 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
 
 _PROFILE_OPTIONS = ("greeting", "color", "logo", "hours", "timezone", "prechat", "offline",
-                    "typing_preview")
+                    "typing_preview", "theme")
 
 
 def cmd_site_set(args: argparse.Namespace) -> int:
@@ -275,7 +275,8 @@ def _print_site(site: Site) -> None:
           f"  hours:        {f'{p.hours.text()} ({p.hours.tz})' if p.hours else 'always open'}\n"
           f"  pre-chat:     {', '.join(p.prechat) or 'none'}\n"
           f"  when offline: {'leave-a-message form' if p.offline == 'form' else 'chat and wait'}\n"
-          f"  typing preview: {'on' if p.typing_preview else 'off'}")
+          f"  typing preview: {'on' if p.typing_preview else 'off'}\n"
+          f"  theme:        {p.theme}")
 
 
 def cmd_site_list(args: argparse.Namespace) -> int:
@@ -449,6 +450,8 @@ def parser() -> argparse.ArgumentParser:
                         help="nobody online or outside hours: a leave-a-message form, or chat")
     change.add_argument("--typing-preview", choices=["on", "off"],
                         help="agents see what visitors type before sending (the widget says so)")
+    change.add_argument("--theme", choices=["auto", "light", "dark"],
+                        help="the widget's colours: auto follows each visitor's system setting")
     listing = command(site, "list", cmd_site_list, "list the sites")
     listing.add_argument("--json", action="store_true", help="as a JSON array")
 

@@ -115,7 +115,7 @@ async def _create_site(ctx: Context, request: Request, admin: Agent) -> Response
 
 
 _PROFILE_FIELDS = {"greeting": str, "color": str, "logo": str, "hours": str, "tz": str,
-                   "prechat": list, "offline": str, "typing_preview": bool}
+                   "prechat": list, "offline": str, "typing_preview": bool, "theme": str}
 
 
 async def _change_site(ctx: Context, request: Request, admin: Agent) -> Response:
