@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         await store.open()
         broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix)
         hub = Hub(broker)
-        chat = Chat(store, broker)
+        chat = Chat(store, broker, clock=clock)
         router = Router(store, presence, chat, settings.routing_interval, settings.requeue_grace,
                         clock)
         chat.on_change = lambda conversation: router.poke(conversation.site_id)

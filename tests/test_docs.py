@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from server import protocol
@@ -85,3 +87,48 @@ def test_every_language_has_every_word() -> None:
         assert lang_keys(pack) == english, pack.name
     assert {p.stem for p in (frame / "lang").glob("*.js")} == {"pt", "el", "es", "fr", "de",
                                                                 "ar", "he"}
+
+
+class _Marked(HTMLParser):
+    """The fixed words of the panel's page: texts marked data-i18n, attributes data-i18n-attr."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: set[str] = set()
+        self._open: list[tuple[str, bool, list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self._open.append((tag, "data-i18n" in found, []))
+        for name in (found.get("data-i18n-attr") or "").split(","):
+            if name:
+                self.keys.add(found.get(name) or "")
+
+    def handle_data(self, data: str) -> None:
+        for _, _, texts in self._open:
+            texts.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._open:
+            name, marked, texts = self._open.pop()
+            if marked:
+                self.keys.add(" ".join("".join(texts).split()))
+            if name == tag:
+                return
+
+
+def test_the_panel_speaks_every_language_completely() -> None:
+    panel = ROOT / "agent_ui"
+    used = set()
+    for path in (panel / "static").glob("*.js"):
+        used |= set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', path.read_text()))
+    page = _Marked()
+    page.feed((panel / "index.html").read_text())
+    used |= page.keys
+    assert len(used) > 200
+    packs = sorted((panel / "static" / "lang").glob("*.js"))
+    assert {p.stem for p in packs} == {"pt", "el", "es", "fr", "de", "ar", "he"}
+    for pack in packs:
+        source = pack.read_text()
+        keys = set(re.findall(r'^  ("(?:[^"\\]|\\.)*"): ', source, re.M))
+        assert {json.loads(k) for k in keys} == used, pack.name

@@ -57,7 +57,7 @@ export function greet() {
   if (!first) return show(text);
   import("./greeting.js").then(function (m) {
     if (state.visitor.name && state.visitor.name.split(" ")[0] === first) {
-      show(m.personal(text, first, t("hi")));
+      show(m.personal(text, first, t("hi", { name: "{name}" })));
     }
   });
 }
