@@ -151,8 +151,9 @@ def test_pip_install_serves_the_widget_and_panel_from_the_package(tmp_path: Path
     (wheel,) = wheels.glob("livechat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in ("server/_static/widget/widget.js", "server/_static/widget/frame.html",
-                 "server/_static/widget/static/frame.js", "server/_static/agent_ui/index.html",
-                 "server/_static/agent_ui/static/panel.js", "server/store/sqlite.py"):
+                 "server/_static/widget/static/frame/main.js", "server/_static/agent_ui/index.html",
+                 "server/_static/agent_ui/static/main.js", "server/_static/agent_ui/static/lang/el.js",
+                 "server/_static/widget/static/frame/lang/ar.js", "server/store/sqlite.py"):
         assert path in names, path
     target = tmp_path / "site-packages"
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
@@ -173,7 +174,8 @@ def test_pip_install_serves_the_widget_and_panel_from_the_package(tmp_path: Path
         check = subprocess.run([sys.executable, "-c", "import server; print(server.__file__)"],
                                cwd=run_dir, env=env, capture_output=True, text=True)
         assert check.stdout.startswith(str(target))
-        for path in ("/widget.js", "/agent", "/widget/static/frame.js", "/agent/static/panel.css"):
+        for path in ("/widget.js", "/agent", "/widget/static/frame/main.js",
+                     "/agent/static/panel.css"):
             assert httpx.get(f"{server.http}{path}").status_code == 200, path
     finally:
         proc.terminate()

@@ -146,7 +146,7 @@ async def test_http_endpoints(server: ServerProcess, seeded: Seed) -> None:
         assert (await http.get("/widget/frame?site=nope")).status_code == 404
         panel = await http.get("/agent")
         assert "frame-ancestors 'none'" in panel.headers["content-security-policy"]
-        assert (await http.get("/agent/static/panel.js")).status_code == 200
+        assert (await http.get("/agent/static/main.js")).status_code == 200
         module = await http.get("/widget/static/frame/main.js")
         assert module.status_code == 200 and "javascript" in module.headers["content-type"]
         assert (await http.get("/api/agent/me")).status_code == 401

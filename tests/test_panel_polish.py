@@ -75,6 +75,32 @@ async def test_the_context_column_and_the_notice(browser: Browser, desk: Desk,  
     await expect(notice).to_be_hidden()
 
 
+async def test_the_notice_hides_no_message(browser: Browser, desk: Desk,  # noqa: F811
+                                           artifacts: Path) -> None:
+    visitor = await (await browser.new_context()).new_page()
+    await visitor.goto(desk.page_url)
+    frame = await open_widget(visitor)
+    composer = frame.get_by_label("Message", exact=True)
+    for n in range(1, 26):
+        await composer.fill(f"Line {n} of a long story about a broken tent pole")
+        await composer.press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(25)
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator(".item button").first.click()
+    newest = ana.locator("#messages li").last
+    await expect(newest).to_contain_text("Line 25")
+    await expect(newest).to_be_in_viewport(ratio=1)
+    # The yellow notice of a new conversation takes room above the messages: the newest one,
+    # which the agent was reading, stays whole in view, and so does every other it showed.
+    await visitor_writes(browser, desk, "Hello? Anyone?")
+    await expect(ana.locator("#notice")).to_contain_text("New conversation")
+    await expect(newest).to_be_in_viewport(ratio=1)
+    notice = await ana.locator("#notice").bounding_box()
+    box = await ana.locator("#messages").bounding_box()
+    assert notice and box and notice["y"] + notice["height"] <= box["y"] + 0.5
+    await ana.screenshot(path=artifacts / "45-panel-notice-long-conversation.png")
+
+
 async def test_placeholders_do_not_look_like_values(browser: Browser, desk: Desk,  # noqa: F811
                                                     artifacts: Path) -> None:
     root = await sign_in(browser, desk.chat.http, "root@acme.test")

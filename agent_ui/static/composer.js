@@ -3,7 +3,7 @@
 import { ChatSocket } from "/widget/static/socket.js";
 import { $, clear, el } from "./kit.js";
 import { t } from "./i18n.js";
-import { renderHead } from "./conversation.js";
+import { renderHead, toEnd } from "./conversation.js";
 import { announce } from "./notifications.js";
 import { request, state, summary } from "./state.js";
 
@@ -31,7 +31,7 @@ function sendReply(event) {
   el("div", "body", p.node, body);
   el("div", "meta", p.node, t("Sending…"));
   $("messages").appendChild(p.node);
-  $("messages").scrollTop = $("messages").scrollHeight;
+  toEnd();
   state.outbox.push(p);
   input.value = "";
   closePicker();

@@ -10,6 +10,18 @@ import { announce } from "./notifications.js";
 import { PAGE, request, siteName, snoozed, state, summary } from "./state.js";
 
 var HOUR = 3600000, typingTimer = null;
+var following = true;  // the agent is at the newest message: it stays in view
+
+/** The newest message stays in view while the agent is at it, whatever changes the list's size
+ * (the notice line coming and going, the window, images loading). */
+function keepFollowing() {
+  var box = $("messages");
+  if (following) box.scrollTop = box.scrollHeight;
+}
+function toEnd() {
+  following = true;
+  keepFollowing();
+}
 
 export function renderHead() {
   var c = summary(state.current), me = state.me;
@@ -89,6 +101,7 @@ export function openConversation(id) {
   state.visitorReadSeq = c.visitor_read_seq || 0;
   state.sentRead = 0;
   clear($("messages"));
+  following = true;
   $("older").hidden = state.currentSeq === 0;
   $("empty").hidden = true;
   $("conversation").hidden = false;
@@ -159,6 +172,8 @@ function messageNode(m) {
   return item;
 }
 
+export { toEnd };
+
 export function renderMessage(m) {
   if (m.conversation_id !== state.current || m.seq <= state.currentSeq) return;
   state.currentSeq = m.seq;
@@ -173,7 +188,7 @@ export function renderMessage(m) {
     return p.conversation_id === state.current;
   })[0];
   box.insertBefore(item, firstPending ? firstPending.node : null);
-  box.scrollTop = box.scrollHeight;
+  keepFollowing();
   if (m.kind === "text" && m.author.type === "visitor") $("typing").textContent = "";
   renderSeen();
   markRead();
@@ -240,6 +255,11 @@ function nextMorning(days) {
 }
 
 export function setUpConversation() {
+  var box = $("messages");
+  box.addEventListener("scroll", function () {
+    if (box.clientHeight) following = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  });
+  if (window.ResizeObserver) new ResizeObserver(keepFollowing).observe(box);
   $("older").addEventListener("click", older);
   $("claim").addEventListener("click", function () { act({ type: "claim" }); });
   $("resolve").addEventListener("click", function () { act({ type: "resolve" }); });
