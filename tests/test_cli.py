@@ -151,9 +151,10 @@ def test_pip_install_serves_the_widget_and_panel_from_the_package(tmp_path: Path
     (wheel,) = wheels.glob("livechat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in ("server/_static/widget/widget.js", "server/_static/widget/frame.html",
-                 "server/_static/widget/static/frame/main.js", "server/_static/agent_ui/index.html",
-                 "server/_static/agent_ui/static/main.js", "server/_static/agent_ui/static/lang/el.js",
-                 "server/_static/widget/static/frame/lang/ar.js", "server/store/sqlite.py"):
+                 "server/_static/widget/static/frame/main.js",
+                 "server/_static/widget/static/frame/lang/ar.js",
+                 "server/_static/agent_ui/index.html", "server/_static/agent_ui/static/main.js",
+                 "server/_static/agent_ui/static/lang/el.js", "server/store/sqlite.py"):
         assert path in names, path
     target = tmp_path / "site-packages"
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",

@@ -121,7 +121,8 @@ async def test_placeholders_do_not_look_like_values(browser: Browser, desk: Desk
 
 
 async def test_the_panel_in_greek_dark_and_with_a_picture(browser: Browser,  # noqa: F811
-                                                          desk: Desk, artifacts: Path,
+                                                          desk: Desk,  # noqa: F811
+                                                          artifacts: Path,
                                                           tmp_path: Path) -> None:
     await visitor_writes(browser, desk, "Is the Summit Tent waterproof?")
     ana = await sign_in(browser, desk.chat.http, "ana@acme.test")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, FrameLocator, Page, Response, expect
+from playwright.async_api import Browser, FrameLocator, Response, expect
 
 from tests.live import agent, login
 from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import secrets
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -26,9 +27,12 @@ from .context import AGENT_COOKIE, Context, context
 from .files import _allowed, _error, _write
 
 MAX_AVATAR_BYTES = 2 * 1024 * 1024
-_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
-            "Cache-Control": "no-cache", "Cross-Origin-Resource-Policy": "cross-origin",
+_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "no-cache", "Cross-Origin-Resource-Policy": "same-origin",
             "Referrer-Policy": "no-referrer"}
+#: Unknown keys make the index be read again, at most this often (seconds): a stream of made-up
+#: keys costs one read of the agents per interval, not one per request.
+_REINDEX_EVERY = 2.0
 
 
 async def _signed_in(ctx: Context, request: Request) -> tuple[Response | None, str]:
@@ -82,16 +86,17 @@ async def remove(request: Request) -> Response:
     return JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})
 
 
-def _remove(path: object) -> None:
+def _remove(path: Path) -> None:
     with contextlib.suppress(OSError):
-        path.unlink()  # type: ignore[attr-defined]
+        path.unlink()
 
 
 async def _agent_id(ctx: Context, key: str) -> str | None:
     known = ctx.avatar_index.get(key)
-    if known is not None:
+    if known is not None or ctx.clock() - ctx.avatar_indexed_at < _REINDEX_EVERY:
         return known
     # A key we do not know: a new agent, or nobody. Agents are few; look them all up again.
+    ctx.avatar_indexed_at = ctx.clock()
     ctx.avatar_index = {avatar_key(a.id): a.id for a in await ctx.store.agents()}
     return ctx.avatar_index.get(key)
 
