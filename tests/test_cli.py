@@ -62,6 +62,10 @@ def test_sites_and_agents(tmp_path: Path) -> None:
                      (["--origin", "https://x.test/path"], "not an origin")):
         refused = livechat("site", "set", site_id, *bad, db=db)
         assert refused.returncode == 2 and why in refused.stderr, (bad, refused.stderr)
+    assert "  theme:        auto" in styled.stdout  # follows each visitor's system
+    dark = livechat("site", "set", site_id, "--theme", "dark", db=db)
+    assert "  theme:        dark" in dark.stdout
+    assert livechat("site", "set", site_id, "--theme", "purple", db=db).returncode == 2
     cleared = livechat("site", "set", site_id, "--hours", "", "--prechat", "none", db=db)
     assert "hours:        always open" in cleared.stdout
     assert "pre-chat:     none" in cleared.stdout
