@@ -16,11 +16,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import broker as brokers
 from server import clock
+from server.access import AccessLog
 from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import admin, files, http, reports
+from server.endpoints import admin, avatars, files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix,
                                           settings.health_timeout)
         hub = Hub(broker)
-        chat = Chat(store, broker)
+        chat = Chat(store, broker, clock=clock)
         router = Router(store, presence, chat, settings.routing_interval, settings.requeue_grace,
                         clock, hub.local_agents)
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
@@ -122,6 +123,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/admin/teams/{team_id}", admin.save_team, methods=["PATCH"]),
         Route("/api/admin/teams/{team_id}", admin.delete_team, methods=["DELETE"]),
         Route("/files/{file_id}", files.download),
+        Route("/api/agent/avatar", avatars.upload, methods=["POST"]),
+        Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),
+        Route("/avatars/{key}", avatars.download),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]
@@ -130,6 +134,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.add_middleware(NoSniff)
     # The loader and the frame's files go out compressed (WebSockets are not touched).
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Outermost: it sees what really went out (compressed sizes, final status) and gives every
+    # line logged inside the request's id.
+    app.add_middleware(AccessLog)
     return app
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 import orjson
@@ -30,8 +31,10 @@ _ROUTING_KINDS = frozenset({"joined", "resolved", "transferred", "requeued", "re
 
 
 class Chat:
-    def __init__(self, store: Store, broker: Broker, inbox_interval: float = 0.05) -> None:
+    def __init__(self, store: Store, broker: Broker, inbox_interval: float = 0.05,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self._clock = clock
         self.broker = broker
         self.inbox_interval = inbox_interval
         #: Told of changes that matter to routing (the router listens, to re-route the site).
@@ -164,6 +167,17 @@ class Chat:
         if preview is not None:
             frame["preview"] = preview
         await self.broker.publish(conversation_channel(conversation_id), orjson.dumps(frame))
+
+    async def visited(self, site_id: str, conversation_id: str, url: str, title: str) -> None:
+        """Ephemeral, like presence: the visitor is on another page (the agents of the site are
+        told; the panel adds it to the context column of that conversation, if open)."""
+        try:
+            await self.broker.publish(site_channel(site_id), orjson.dumps({
+                "type": "visited", "conversation_id": conversation_id,
+                "page": {"url": url, "title": title, "at": int(self._clock() * 1000)},
+            }))
+        except Exception as exc:  # the page is stored; the next open shows it
+            log.warning("visited publish failed (%s)", type(exc).__name__)
 
     async def visitor_presence(self, conversation_id: str, online: bool) -> None:
         """Ephemeral, like typing: the visitor's chat frame opened or the last one closed."""

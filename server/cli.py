@@ -6,21 +6,33 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
+import logging
 import os
+import resource
 import secrets
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from server import logs
 from server.auth import hash_password, normalize_origin
 from server.config import ConfigError, Settings, from_env
-from server.store import Site, SQLiteStore, backup
+from server.progress import Progress
+from server.store import Agent, Site, SQLiteStore, backup
+from server.store.migrations import MIGRATIONS
+from server.store.sqlite import migrate
 from server.transport import WebSocketProtocol
+
+log = logging.getLogger("livechat")
 
 DEMO_SITE = "Demo shop"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
+PLACEHOLDER_URL = "https://YOUR-CHAT-SERVER"
 
 
 def snippet(public_url: str, site_id: str) -> str:
@@ -48,8 +60,30 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
     }
 
 
+def upgrade_database(path: Path, progress: Progress | None = None) -> None:
+    """Apply pending migrations with progress shown (on a large database they take a while);
+    the store's own open() then finds nothing to do."""
+    if not path.exists():
+        return  # a new database: created in an instant
+    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= len(MIGRATIONS):
+            return
+        shown = progress or Progress()
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        migrate(db, on_step=lambda number, total: shown.step(
+            f"upgrading the database to schema version {number} of {total}"))
+        shown.finish(f"database upgraded to schema version {len(MIGRATIONS)}")
+    finally:
+        db.close()
+
+
 @contextlib.asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[SQLiteStore]:
+    upgrade_database(settings.db_path)
     store = SQLiteStore(settings.db_path, clock=time.time,
                         synchronous=settings.sqlite_synchronous, wal_limit=settings.wal_limit,
                         busy_timeout=settings.sqlite_busy_timeout)
@@ -58,6 +92,28 @@ async def _store(settings: Settings) -> AsyncIterator[SQLiteStore]:
         yield store
     finally:
         await store.close()
+
+
+def raise_descriptor_limit() -> tuple[int, int]:
+    """Every socket is an open file: raise the soft limit to the hard one (the default soft
+    limit, often 1024, would cap the server at about a thousand people)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+    return soft, hard
+
+
+def _configure_logging(args: argparse.Namespace) -> dict[str, Any]:
+    import logging.config
+
+    os.environ["LIVECHAT_LOG_FORMAT"] = args.log_format
+    os.environ["LIVECHAT_LOG_LEVEL"] = args.log_level
+    config = logs.config(args.log_format, args.log_level)
+    logging.config.dictConfig(config)
+    return config
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -69,9 +125,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["LIVECHAT_DB"] = str(args.db)
     os.environ["LIVECHAT_WORKERS"] = str(args.workers)
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
+    config = _configure_logging(args)
+    upgrade_database(settings.db_path)
+    soft, _ = raise_descriptor_limit()
+    log.info("open files: up to %d", soft, extra={"fields": {"nofile": soft}})
     uvicorn.run(
         "server.app:factory", factory=True, host=args.host, port=args.port,
-        workers=args.workers if args.workers > 1 else None, log_level=args.log_level,
+        workers=args.workers if args.workers > 1 else None,
+        log_level=logs.uvicorn_level(args.log_level), log_config=config, access_log=False,
         **uvicorn_options(settings),  # type: ignore[arg-type]
     )
     return 0
@@ -99,6 +160,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     os.environ["LIVECHAT_DB"] = str(args.db)
     settings = from_env()
+    config = _configure_logging(args)
+    raise_descriptor_limit()
     public = _public_url(settings, args.host, args.port)
     demo_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     demo_origins = [f"http://{demo_host}:{args.demo_port}", f"http://localhost:{args.demo_port}",
@@ -116,10 +179,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
   Open the demo page in one window and the panel in another, then chat. Ctrl-C stops both.
 """, flush=True)
     chat = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port,
-                                         log_level=args.log_level,
+                                         log_level=logs.uvicorn_level(args.log_level),
+                                         log_config=config,
+                                         access_log=False,
                                          **uvicorn_options(settings)))  # type: ignore[arg-type]
     page = uvicorn.Server(uvicorn.Config(demo_app(snippet(public, site_id)), host=args.host,
-                                         port=args.demo_port, log_level="warning"))
+                                         port=args.demo_port, log_level="warning",
+                                         log_config=config, access_log=False))
 
     async def both() -> None:
         await asyncio.gather(chat.serve(), page.serve())
@@ -151,12 +217,17 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     site_id = asyncio.run(run())
     print(f"site key: {site_id}")
     print("embed this before </body> on every page of the site:")
-    print("  " + snippet(settings.public_url or "https://YOUR-CHAT-SERVER", site_id))
+    print("  " + snippet(settings.public_url or PLACEHOLDER_URL, site_id))
+    if not settings.public_url:
+        print(f"note: LIVECHAT_PUBLIC_URL is not set, so the snippet says {PLACEHOLDER_URL}: "
+              "replace that with the address visitors reach this server at (e.g. "
+              "https://chat.example.com), or set LIVECHAT_PUBLIC_URL where you run livechat "
+              "and the snippets it prints will have it.", file=sys.stderr)
     return 0
 
 
 _PROFILE_OPTIONS = ("greeting", "color", "logo", "hours", "timezone", "prechat", "offline",
-                    "typing_preview")
+                    "typing_preview", "theme")
 
 
 def cmd_site_set(args: argparse.Namespace) -> int:
@@ -208,19 +279,24 @@ def _print_site(site: Site) -> None:
           f"  hours:        {f'{p.hours.text()} ({p.hours.tz})' if p.hours else 'always open'}\n"
           f"  pre-chat:     {', '.join(p.prechat) or 'none'}\n"
           f"  when offline: {'leave-a-message form' if p.offline == 'form' else 'chat and wait'}\n"
-          f"  typing preview: {'on' if p.typing_preview else 'off'}")
+          f"  typing preview: {'on' if p.typing_preview else 'off'}\n"
+          f"  theme:        {p.theme}")
 
 
 def cmd_site_list(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
 
-    async def run() -> None:
+    async def run() -> list[Site]:
         async with _store(settings) as store:
-            for site in await store.sites():
-                print(f"{site.id}\t{site.name}\t{' '.join(site.allowed_origins) or '-'}\t"
-                      f"auto-assign {'on' if site.auto_assign else 'off'}")
+            return await store.sites()
 
-    asyncio.run(run())
+    sites = asyncio.run(run())
+    if args.json:
+        print(json.dumps([site.settings() for site in sites], indent=2, ensure_ascii=False))
+        return 0
+    for site in sites:
+        print(f"{site.id}\t{site.name}\t{' '.join(site.allowed_origins) or '-'}\t"
+              f"auto-assign {'on' if site.auto_assign else 'off'}")
     return 0
 
 
@@ -258,43 +334,65 @@ def cmd_agent_create(args: argparse.Namespace) -> int:
 def cmd_agent_list(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
 
-    async def run() -> None:
+    async def run() -> list[tuple[Agent, list[str]]]:
         async with _store(settings) as store:
-            for agent in await store.agents():
-                sites = await store.agent_site_ids(agent)
-                state = "active" if agent.active else "inactive"
-                print(f"{agent.id}\t{agent.email}\t{agent.name}\t{agent.role}\t{state}\t"
-                      f"{','.join(sites) or '-'}\tcapacity {agent.capacity}")
+            return [(agent, await store.agent_site_ids(agent)) for agent in await store.agents()]
 
-    asyncio.run(run())
+    agents = asyncio.run(run())
+    if args.json:
+        print(json.dumps([agent.account(sites) for agent, sites in agents], indent=2,
+                         ensure_ascii=False))
+        return 0
+    for agent, sites in agents:
+        state = "active" if agent.active else "inactive"
+        print(f"{agent.id}\t{agent.email}\t{agent.name}\t{agent.role}\t{state}\t"
+              f"{','.join(sites) or '-'}\tcapacity {agent.capacity}")
     return 0
+
+
+# --- doctor ----------------------------------------------------------------------------------
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from server import doctor
+
+    progress = Progress()
+    env = doctor.load(os.environ, args.db)
+    env.progress = lambda what: progress.step(what)
+    findings = asyncio.run(doctor.run(env))
+    if args.json:
+        print(json.dumps([f.json() for f in findings], indent=2))
+        return doctor.exit_status(findings)
+    print(f"livechat doctor: {args.db}")
+    for f in findings:
+        print(f"{f.level:<6}{f.topic:<14}{f.message}")
+        if f.fix:
+            print(f"{'':<20}fix: {f.fix}")
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warn" for f in findings)
+    if errors or warnings:
+        print(f"\n{errors} error{'s' if errors != 1 else ''}, {warnings} warning"
+              f"{'s' if warnings != 1 else ''}"
+              + (": fix the errors before going live." if errors else "."))
+    else:
+        print("\nnothing to fix.")
+    return doctor.exit_status(findings)
 
 
 # --- backup and restore ----------------------------------------------------------------------
 
 
-def _progress(verb: str) -> Callable[[int, int], None]:
-    shown = [-1]
-
-    def show(done: int, total: int) -> None:
-        percent = 100 * done // total if total else 100
-        if percent != shown[0]:
-            shown[0] = percent
-            end = "\n" if percent == 100 else "\r"
-            print(f"{verb}: {percent}% ({done} of {total} pages)", end=end, flush=True)
-
-    return show
-
-
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
+    progress = Progress()
     try:
         files = backup.backup(settings.db_path, Path(args.path), settings.uploads_path(),
-                              _progress("backing up"))
+                              lambda done, total: progress.step("backing up (pages)", done,
+                                                                total))
     except backup.BackupError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 1
-    print(f"backed up {settings.db_path} to {args.path}")
+    progress.finish(f"backed up {settings.db_path} to {args.path}")
     if files:
         print(f"and {files} attachment files to {backup.files_beside(Path(args.path))}")
     return 0
@@ -302,14 +400,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
+    progress = Progress()
     try:
         epoch = backup.restore(Path(args.path), settings.db_path, settings.uploads_path(),
-                               _progress("restoring"))
+                               lambda done, total: progress.step("restoring (pages)", done,
+                                                                 total))
     except backup.BackupError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 1
-    print(f"restored {args.path} into {settings.db_path}, with a new epoch ({epoch}): every "
-          "widget and panel will start over from the restored record when it reconnects")
+    progress.finish(f"restored {args.path} into {settings.db_path}")
+    print(f"new epoch {epoch}: every widget and panel starts over from the restored record when "
+          "it reconnects")
     return 0
 
 
@@ -317,36 +418,58 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """Every command. Options shared by all (``--db``) are accepted before and after the
+    subcommand: ``livechat --db X serve`` and ``livechat serve --db X`` mean the same (the later
+    one wins). A new subcommand is one ``command(...)`` call and its own options."""
     env = os.environ
     p = argparse.ArgumentParser(prog="livechat", description=__doc__)
     p.add_argument("--db", type=Path, default=Path(env.get("LIVECHAT_DB", "livechat.db")),
                    help="SQLite database file (LIVECHAT_DB; default livechat.db)")
+    # The same options after a subcommand; SUPPRESS keeps the value given before it otherwise.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
+                        help="SQLite database file (LIVECHAT_DB; default livechat.db)")
     sub = p.add_subparsers(dest="command", required=True)
+
+    def command(group: Any, name: str, func: Callable[[argparse.Namespace], int] | None,
+                help: str) -> argparse.ArgumentParser:
+        parser_: argparse.ArgumentParser = group.add_parser(name, help=help, description=help,
+                                                            parents=[common])
+        if func is not None:
+            parser_.set_defaults(func=func)
+        return parser_
 
     def server_args(sp: argparse.ArgumentParser, port: int) -> None:
         sp.add_argument("--host", default=env.get("LIVECHAT_HOST", "127.0.0.1"))
         sp.add_argument("--port", type=int, default=int(env.get("PORT", port)))
-        sp.add_argument("--log-level", default=env.get("LIVECHAT_LOG_LEVEL", "info"))
+        sp.add_argument("--log-level", default=env.get("LIVECHAT_LOG_LEVEL", "info"),
+                        choices=logs.LEVELS, help="LIVECHAT_LOG_LEVEL (default info)")
+        sp.add_argument("--log-format", default=env.get("LIVECHAT_LOG_FORMAT", "text"),
+                        choices=logs.FORMATS,
+                        help="json: one JSON object per line (LIVECHAT_LOG_FORMAT)")
 
-    serve = sub.add_parser("serve", help="run the server")
+    serve = command(sub, "serve", cmd_serve, "run the server")
     server_args(serve, 8000)
     serve.add_argument("--workers", type=int, default=int(env.get("LIVECHAT_WORKERS", "1")))
-    serve.set_defaults(func=cmd_serve)
 
-    demo = sub.add_parser("demo", help="run the server with a demo site, agent and page")
+    demo = command(sub, "demo", cmd_demo, "run the server with a demo site, agent and page")
     server_args(demo, 8000)
     demo.add_argument("--demo-port", type=int, default=8001)
-    demo.set_defaults(func=cmd_demo)
 
-    site = sub.add_parser("site", help="manage sites").add_subparsers(dest="action", required=True)
-    create = site.add_parser("create", help="create a site and print its embed snippet")
+    doctor = command(sub, "doctor", cmd_doctor,
+                     "check the configuration, files and limits, and say what to fix "
+                     "(exit 0: nothing, 1: warnings, 2: errors)")
+    doctor.add_argument("--json", action="store_true", help="the findings as JSON")
+
+    site = command(sub, "site", None, "manage sites").add_subparsers(dest="action",
+                                                                      required=True)
+    create = command(site, "create", cmd_site_create, "create a site and print its embed snippet")
     create.add_argument("name")
     create.add_argument("--origin", action="append", default=[],
                         help="an origin allowed to embed the widget (repeatable)")
     create.add_argument("--auto-assign", action="store_true",
                         help="assign waiting conversations to the least busy online agent")
-    create.set_defaults(func=cmd_site_create)
-    change = site.add_parser("set", help="change a site's settings")
+    change = command(site, "set", cmd_site_set, "change a site's settings")
     change.add_argument("site", help="the site key")
     change.add_argument("--auto-assign", choices=["on", "off"])
     change.add_argument("--identity-secret", choices=["new", "none"],
@@ -366,12 +489,15 @@ def parser() -> argparse.ArgumentParser:
                         help="nobody online or outside hours: a leave-a-message form, or chat")
     change.add_argument("--typing-preview", choices=["on", "off"],
                         help="agents see what visitors type before sending (the widget says so)")
-    change.set_defaults(func=cmd_site_set)
-    site.add_parser("list").set_defaults(func=cmd_site_list)
+    change.add_argument("--theme", choices=["auto", "light", "dark"],
+                        help="the widget's colours: auto follows each visitor's system setting")
+    listing = command(site, "list", cmd_site_list, "list the sites")
+    listing.add_argument("--json", action="store_true", help="as a JSON array")
 
-    agent = sub.add_parser("agent", help="manage agents").add_subparsers(dest="action",
-                                                                          required=True)
-    acreate = agent.add_parser("create", help="create an agent (password from a prompt or stdin)")
+    agent = command(sub, "agent", None, "manage agents").add_subparsers(dest="action",
+                                                                         required=True)
+    acreate = command(agent, "create", cmd_agent_create,
+                      "create an agent (password from a prompt or stdin)")
     acreate.add_argument("--email", required=True)
     acreate.add_argument("--name", required=True)
     acreate.add_argument("--role", choices=["admin", "agent"], default="agent")
@@ -379,16 +505,15 @@ def parser() -> argparse.ArgumentParser:
     acreate.add_argument("--password-stdin", action="store_true")
     acreate.add_argument("--capacity", type=int, default=5,
                          help="most conversations auto-assigned at once (default 5)")
-    acreate.set_defaults(func=cmd_agent_create)
-    agent.add_parser("list").set_defaults(func=cmd_agent_list)
+    alist = command(agent, "list", cmd_agent_list, "list the agents")
+    alist.add_argument("--json", action="store_true", help="as a JSON array")
 
-    save = sub.add_parser("backup", help="copy the database (and attachments) while serving")
+    save = command(sub, "backup", cmd_backup,
+                   "copy the database (and attachments) while serving")
     save.add_argument("path", help="the backup file to write (attachments go to PATH-files/)")
-    save.set_defaults(func=cmd_backup)
-    put = sub.add_parser("restore", help="put a backup back (with every server stopped); "
-                         "clients start over")
+    put = command(sub, "restore", cmd_restore,
+                  "put a backup back (with every server stopped); clients start over")
     put.add_argument("path", help="a file written by `livechat backup`")
-    put.set_defaults(func=cmd_restore)
     return p
 
 

@@ -299,7 +299,7 @@ SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
     "visitor": ("welcome", "message", "ack", "conversation", "queue", "availability", "typing",
                 "read", "error", "pong"),
     "agent": ("welcome", "message", "ack", "conversation", "inbox", "typing", "presence", "read",
-              "error", "pong"),
+              "visited", "error", "pong"),
 }
 
 

@@ -16,6 +16,8 @@ from server.hours import Hours, is_open, next_change, parse_hours
 
 PRECHAT_FIELDS = ("name", "email")
 Offline = Literal["form", "chat"]
+Theme = Literal["auto", "light", "dark"]
+THEMES = ("auto", "light", "dark")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_COLOR = "#1f5fbf"
 
@@ -37,20 +39,23 @@ class Profile:
     offline: Offline = "form"
     #: Agents see what the visitor is typing before it is sent; the widget tells the visitor.
     typing_preview: bool = False
+    #: The widget's colours: "auto" follows the visitor's system (prefers-color-scheme).
+    theme: Theme = "auto"
 
     def to_json(self) -> dict[str, Any]:
         return {"greeting": self.greeting, "color": self.color, "logo": self.logo,
                 "hours": ({"tz": self.hours.tz, "text": self.hours.text()}
                           if self.hours else None),
                 "prechat": list(self.prechat), "offline": self.offline,
-                "typing_preview": self.typing_preview}
+                "typing_preview": self.typing_preview, "theme": self.theme}
 
     def for_visitor(self, now: float) -> dict[str, Any]:
         """What the widget is told: settings, and whether the site is open now and until when."""
         change = next_change(self.hours, now)
         return {"greeting": self.greeting, "color": self.color, "logo": self.logo,
                 "prechat": list(self.prechat), "offline": self.offline,
-                "typing_preview": self.typing_preview, "open": is_open(self.hours, now),
+                "typing_preview": self.typing_preview, "theme": self.theme,
+                "open": is_open(self.hours, now),
                 "next_change": int(change * 1000) if change is not None else None}
 
     def logo_origin(self) -> str | None:
@@ -96,6 +101,12 @@ def check_offline(value: str) -> Offline:
     return "form" if value == "form" else "chat"
 
 
+def check_theme(value: str) -> Theme:
+    if value not in THEMES:
+        raise ValueError("theme is auto, light or dark")
+    return "light" if value == "light" else "dark" if value == "dark" else "auto"
+
+
 def from_json(data: dict[str, Any]) -> Profile:
     """The stored object → Profile. Values were checked when written."""
     hours = data.get("hours")
@@ -107,6 +118,7 @@ def from_json(data: dict[str, Any]) -> Profile:
         prechat=tuple(data.get("prechat", ())),
         offline=data.get("offline", "form"),
         typing_preview=bool(data.get("typing_preview", False)),
+        theme=check_theme(data.get("theme", "auto")),
     )
 
 
@@ -124,6 +136,8 @@ def change(profile: Profile, **changes: Any) -> Profile:
         checked["prechat"] = check_prechat(changes["prechat"])
     if changes.get("offline") is not None:
         checked["offline"] = check_offline(changes["offline"])
+    if changes.get("theme") is not None:
+        checked["theme"] = check_theme(changes["theme"])
     if changes.get("typing_preview") is not None:
         if not isinstance(changes["typing_preview"], bool):
             raise ValueError("typing_preview is true or false")

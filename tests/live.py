@@ -53,6 +53,7 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     #: Where the log goes (default: beside the database).
     log_dir: Path | None = None
+    log_level: str = "warning"
 
     @property
     def http(self) -> str:
@@ -67,7 +68,7 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
-             "--log-level", "warning"],
+             "--log-level", self.log_level],
             env=server_env(self.db, **self.env), stdout=log, stderr=subprocess.STDOUT,
             cwd=self.db.parent,
         )

@@ -70,9 +70,11 @@ async def test_sites_are_created_and_configured(server: ServerProcess, seeded: S
     changed = await call(server, "PATCH", f"/api/admin/sites/{site['id']}", admin_cookie, {
         "greeting": "Pedal on!", "color": "#aa3300", "hours": "mon-fri 09:00-17:00",
         "tz": "Europe/Lisbon", "prechat": ["email"], "offline": "form", "auto_assign": True,
-        "identity_secret": "new", "identity_mode": "mandatory", "name": "Acme Bicycles"})
+        "identity_secret": "new", "identity_mode": "mandatory", "name": "Acme Bicycles",
+        "theme": "dark"})
     assert changed.status_code == 200, changed.text
     body = changed.json()
+    assert body["site"]["theme"] == "dark"
     assert len(body["identity_secret"]) == 43  # shown once
     assert body["site"]["identity_secret"] is True and body["site"]["name"] == "Acme Bicycles"
     assert body["site"]["hours"] == {"tz": "Europe/Lisbon", "text": "mon 09:00-17:00; "
@@ -82,7 +84,7 @@ async def test_sites_are_created_and_configured(server: ServerProcess, seeded: S
     assert body["identity_secret"] not in str(listed)  # never again
     for bad in ({"color": "red"}, {"hours": "9-5"}, {"allowed_origins": ["not a url"]},
                 {"auto_assign": "yes"}, {"surprise": 1}, {"identity_secret": "mine"},
-                {"prechat": ["phone"]}):
+                {"prechat": ["phone"]}, {"theme": "purple"}, {"theme": 1}):
         refused = await call(server, "PATCH", f"/api/admin/sites/{site['id']}", admin_cookie,
                              bad)
         assert refused.status_code == 400, bad

@@ -62,6 +62,10 @@ def test_sites_and_agents(tmp_path: Path) -> None:
                      (["--origin", "https://x.test/path"], "not an origin")):
         refused = livechat("site", "set", site_id, *bad, db=db)
         assert refused.returncode == 2 and why in refused.stderr, (bad, refused.stderr)
+    assert "  theme:        auto" in styled.stdout  # follows each visitor's system
+    dark = livechat("site", "set", site_id, "--theme", "dark", db=db)
+    assert "  theme:        dark" in dark.stdout
+    assert livechat("site", "set", site_id, "--theme", "purple", db=db).returncode == 2
     cleared = livechat("site", "set", site_id, "--hours", "", "--prechat", "none", db=db)
     assert "hours:        always open" in cleared.stdout
     assert "pre-chat:     none" in cleared.stdout
@@ -151,8 +155,10 @@ def test_pip_install_serves_the_widget_and_panel_from_the_package(tmp_path: Path
     (wheel,) = wheels.glob("livechat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in ("server/_static/widget/widget.js", "server/_static/widget/frame.html",
-                 "server/_static/widget/static/frame.js", "server/_static/agent_ui/index.html",
-                 "server/_static/agent_ui/static/panel.js", "server/store/sqlite.py"):
+                 "server/_static/widget/static/frame/main.js",
+                 "server/_static/widget/static/frame/lang/ar.js",
+                 "server/_static/agent_ui/index.html", "server/_static/agent_ui/static/main.js",
+                 "server/_static/agent_ui/static/lang/el.js", "server/store/sqlite.py"):
         assert path in names, path
     target = tmp_path / "site-packages"
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
@@ -173,8 +179,94 @@ def test_pip_install_serves_the_widget_and_panel_from_the_package(tmp_path: Path
         check = subprocess.run([sys.executable, "-c", "import server; print(server.__file__)"],
                                cwd=run_dir, env=env, capture_output=True, text=True)
         assert check.stdout.startswith(str(target))
-        for path in ("/widget.js", "/agent", "/widget/static/frame.js", "/agent/static/panel.css"):
+        for path in ("/widget.js", "/agent", "/widget/static/frame/main.js",
+                     "/agent/static/panel.css"):
             assert httpx.get(f"{server.http}{path}").status_code == 200, path
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def livechat_after(*args: str, db: Path, stdin: str = "",
+                   **env: str) -> subprocess.CompletedProcess[str]:
+    """``livechat SUBCOMMAND … --db X``: options after the subcommand, as README readers type."""
+    environ = {"PATH": "/usr/bin:/bin", "LIVECHAT_SECRET_KEYS": SECRET, "PYTHONPATH": str(ROOT),
+               **env}
+    return subprocess.run([sys.executable, "-m", "server", *args, "--db", str(db)],
+                          input=stdin, capture_output=True, text=True, env=environ, timeout=60)
+
+
+def test_options_after_the_subcommand(tmp_path: Path) -> None:
+    db = tmp_path / "after.db"
+    made = livechat_after("site", "create", "Acme", "--origin", "https://acme.test", db=db)
+    assert made.returncode == 0, made.stderr
+    site_id = re.search(r"site key: (site_\S+)", made.stdout).group(1)  # type: ignore[union-attr]
+    assert db.exists() and not (tmp_path / "livechat.db").exists()
+    assert site_id in livechat_after("site", "list", db=db).stdout
+    changed = livechat_after("site", "set", site_id, "--auto-assign", "on", db=db)
+    assert changed.returncode == 0 and "auto-assign:  on" in changed.stdout, changed.stderr
+    agent = livechat_after("agent", "create", "--email", "ana@acme.test", "--name", "Ana",
+                           "--site", site_id, "--password-stdin", db=db, stdin="long enough pw\n")
+    assert agent.returncode == 0, agent.stderr
+    assert "ana@acme.test" in livechat_after("agent", "list", db=db).stdout
+    doctor = livechat_after("doctor", db=db)
+    assert str(db) in doctor.stdout, doctor.stdout + doctor.stderr
+    # Before the subcommand still works too, and the later one wins.
+    other = tmp_path / "other.db"
+    both = livechat("site", "list", "--db", str(other), db=db)
+    assert both.returncode == 0 and site_id not in both.stdout and other.exists()
+    assert "--db" in livechat_after("serve", "--help", db=db).stdout
+    # serve and demo: the server really opens the database named after the subcommand.
+    for command in ("serve", "demo"):
+        served = tmp_path / f"{command}.db"
+        port = free_port()
+        extra = ["--demo-port", str(free_port())] if command == "demo" else []
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server", command, "--port", str(port), "--log-level",
+             "warning", *extra, "--db", str(served)],
+            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LIVECHAT_SECRET_KEYS": SECRET})
+        try:
+            ServerProcess(served, port=port, proc=proc).wait_ready()
+            assert served.exists(), command
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    assert not (tmp_path / "livechat.db").exists()
+
+
+def test_site_create_says_when_the_public_url_is_unknown(tmp_path: Path) -> None:
+    db = tmp_path / "url.db"
+    made = livechat("site", "create", "Acme", "--origin", "https://acme.test", db=db)
+    assert made.returncode == 0, made.stderr
+    assert "https://YOUR-CHAT-SERVER/widget.js" in made.stdout
+    assert "LIVECHAT_PUBLIC_URL is not set" in made.stderr
+    assert "YOUR-CHAT-SERVER" in made.stderr  # what to replace, and how not to have to
+    known = livechat("site", "create", "Bikes", db=db,
+                     LIVECHAT_PUBLIC_URL="https://chat.acme.test")
+    assert '<script async src="https://chat.acme.test/widget.js"' in known.stdout
+    assert "LIVECHAT_PUBLIC_URL" not in known.stderr
+
+
+def test_site_and_agent_lists_as_json(tmp_path: Path) -> None:
+    import json
+
+    db = tmp_path / "json.db"
+    assert json.loads(livechat("site", "list", "--json", db=db).stdout) == []
+    made = livechat("site", "create", "Acme", "--origin", "https://acme.test", db=db)
+    site_id = re.search(r"site key: (site_\S+)", made.stdout).group(1)  # type: ignore[union-attr]
+    livechat("site", "set", site_id, "--identity-secret", "new", "--greeting", "Hi!", db=db)
+    livechat("agent", "create", "--email", "ana@acme.test", "--name", "Ana", "--site", site_id,
+             "--capacity", "3", "--password-stdin", db=db, stdin="long enough pw\n")
+    sites = json.loads(livechat("site", "list", "--json", db=db).stdout)
+    assert len(sites) == 1
+    site = sites[0]
+    assert site["id"] == site_id and site["name"] == "Acme"
+    assert site["allowed_origins"] == ["https://acme.test"] and site["auto_assign"] is False
+    assert site["greeting"] == "Hi!" and site["identity_secret"] is True  # never the secret
+    agents = json.loads(livechat("agent", "list", "--json", db=db).stdout)
+    assert agents == [{"id": agents[0]["id"], "email": "ana@acme.test", "name": "Ana",
+                       "role": "agent", "active": True, "sites": [site_id], "capacity": 3,
+                       "invited": False, "avatar": agents[0]["avatar"], "has_avatar": False}]
+    raw = livechat("agent", "list", "--json", db=db).stdout
+    assert "scrypt" not in raw and "password" not in raw

@@ -1,7 +1,8 @@
 /*! livechat loader: the one tag a site owner pastes.
  * <script async src="https://CHAT-SERVER/widget.js" data-site="SITE_KEY"></script>
  * It draws a launcher in a shadow root (host CSS cannot reach it, its CSS cannot leak),
- * loads the chat frame from the chat server's origin only when the visitor opens it, keeps the
+ * loads the chat frame from the chat server's origin when the visitor opens it (or, for a visitor
+ * who chatted lately, when the page is idle), keeps the
  * visitor token in the host page's own storage (first-party, so storage partitioning does not
  * lose the visitor) and hands it to the frame by origin-checked postMessage. No inline styles or
  * scripts are added to the host page; the only global is LiveChat.
@@ -28,7 +29,8 @@
     en: ["Open chat", "Close chat", "unread"], pt: ["Abrir conversa", "Fechar conversa", "por ler"],
     el: ["Άνοιγμα συνομιλίας", "Κλείσιμο συνομιλίας", "μη αναγνωσμένα"],
     es: ["Abrir chat", "Cerrar chat", "sin leer"], fr: ["Ouvrir la discussion", "Fermer la discussion", "non lus"],
-    de: ["Chat öffnen", "Chat schließen", "ungelesen"]
+    de: ["Chat öffnen", "Chat schließen", "ungelesen"],
+    ar: ["فتح المحادثة", "إغلاق المحادثة", "غير مقروءة"], he: ["פתיחת הצ'אט", "סגירת הצ'אט", "לא נקראו"]
   };
   function word(i) { return (WORDS[lang.toLowerCase().split("-")[0]] || WORDS.en)[i]; }
   var host, root, button, badge, panel, frame, frameReady = false, isOpen = false, unread = 0;
@@ -177,7 +179,10 @@
     else if (m.type === "active" && +m.at > (load().active || 0)) save({ active: +m.at });
     else if (m.type === "close") close();
     else if (m.type === "mute") save({ muted: !!m.muted });
-    else if (m.type === "theme" && !color) accent(m.color);
+    else if (m.type === "theme") {
+      if (!color) accent(m.color);
+      host.classList.toggle("dark", !!m.dark);  // the box around the frame, while it paints
+    }
     else if (m.type === "unread") setUnread(isOpen && !d.hidden ? 0 : m.count);
     else if (m.type === "message") {  // a new one, live (not history)
       if (!isOpen || d.hidden) chime();
@@ -227,13 +232,13 @@
     for (var i = 0; i < queued.length; i++) api.apply(null, queued[i]);
     // When the page is idle: a visitor who has chatted lately gets the chat frame (hidden, never
     // taking focus), so that replies reach them on every page, with the badge and the chime,
-    // and agents see which pages they visit; a new visitor only gets its script warmed.
+    // and agents see which pages they visit. A new visitor gets nothing more until they open
+    // the chat: warming the frame's files from here was a second download, not a head start
+    // (browsers keep a cross-site frame's cache apart from the page's).
     var idle = w.requestIdleCallback || function (fn) { return setTimeout(fn, 3000); };
     idle(function () {
-      if (frame) return;
       var state = load();
-      if (state.token && Date.now() - (state.active || 0) < RECENT) makeFrame();
-      else el("link", { rel: "prefetch", href: origin + "/widget/static/frame.js" }, root);
+      if (!frame && state.token && Date.now() - (state.active || 0) < RECENT) makeFrame();
     });
   }
   if (d.body) start(); else d.addEventListener("DOMContentLoaded", start);

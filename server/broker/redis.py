@@ -97,6 +97,7 @@ class RedisBroker:
         self._deliver: Deliver | None = None
         self._on_reset: OnReset | None = None
         self._listening = False
+        self._resubscribe = False
         self._ready = asyncio.Event()
         #: Outages of each connection, as /healthz reports them (logged once each).
         self._listener = Episode(monotonic)
@@ -257,7 +258,11 @@ class RedisBroker:
         try:
             async with asyncio.timeout(self._timeout):
                 await getattr(pubsub, command)(self._key(channel))
-        except _FAILURES as exc:
+        except Exception as exc:  # redis-py raises more than RedisError on a dying connection
+            reraise_cancel()
+            # The subscription may not have reached Redis: the listener reconnects, which
+            # subscribes to every channel again and lets every socket catch up.
+            self._resubscribe = True
             log.warning("%s failed (%s); the listener will reconnect", command,
                         type(exc).__name__)
 
@@ -305,8 +310,11 @@ class RedisBroker:
         skip = len(self._prefix) + 1
         next_ping = loop.time() + PING_INTERVAL
         pinged_at: float | None = None
+        self._resubscribe = False
         while True:
             reraise_cancel()
+            if self._resubscribe:
+                raise ConnectionError("a subscription could not be sent")
             message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                timeout=PING_INTERVAL / 2)
             if message is not None:

@@ -23,14 +23,13 @@ from server.auth import AgentSession, TokenError, hash_password, origin_allowed
 from server.errors import Close
 from server.hub import agent_channel
 from server.store import Agent, Site
+from server.store.models import NO_PASSWORD
 
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
 
 MAX_BODY = 16 * 1024
 INVITE_MAX_AGE = 7 * 24 * 3600
-#: An account nobody can log in to until its invite is used.
-NO_PASSWORD = "invited$"
 
 Handler = Callable[[Context, Request, Agent], Awaitable[Response]]
 
@@ -86,14 +85,11 @@ def _get(data: dict[str, Any], name: str, kind: type, default: Any = None) -> An
 
 
 def _site(site: Site) -> dict[str, Any]:
-    return {"id": site.id, "name": site.name, "allowed_origins": list(site.allowed_origins),
-            "auto_assign": site.auto_assign, "identity_mode": site.identity_mode,
-            "identity_secret": bool(site.identity_secret), **site.profile.to_json()}
+    return site.settings()
 
 
 def _agent(agent: Agent, sites: list[str], teams: list[str]) -> dict[str, Any]:
-    return {**agent.public(), "active": agent.active, "sites": sites, "teams": teams,
-            "invited": agent.password_hash == NO_PASSWORD}
+    return agent.account(sites, teams)
 
 
 async def _kick(ctx: Context, agent_id: str, code: Close) -> None:
@@ -119,7 +115,7 @@ async def _create_site(ctx: Context, request: Request, admin: Agent) -> Response
 
 
 _PROFILE_FIELDS = {"greeting": str, "color": str, "logo": str, "hours": str, "tz": str,
-                   "prechat": list, "offline": str, "typing_preview": bool}
+                   "prechat": list, "offline": str, "typing_preview": bool, "theme": str}
 
 
 async def _change_site(ctx: Context, request: Request, admin: Agent) -> Response:

@@ -10,6 +10,7 @@ from starlette.websockets import WebSocket
 
 from server import protocol
 from server.auth import TokenError, origin_allowed
+from server.avatars import avatar_url
 from server.broker import PresenceUnavailable
 from server.errors import ChatError, Close, Code
 from server.hub import agent_channel, conversation_channel, site_channel
@@ -88,11 +89,15 @@ class AgentSession(Session):
             "epoch": ctx.store.epoch,
             "agent": self.agent.public(),
             "sites": [{"id": s.id, "name": s.name, "auto_assign": s.auto_assign} for s in sites],
-            "agents": [{"id": a.id, "name": a.name} for a in colleagues],
+            "agents": [{"id": a.id, "name": a.name, "avatar": avatar_url(a.id)}
+                       for a in colleagues],
             "conversations": [c.summary() for c in conversations],
             "canned": [c.public() for c in canned],
             "teams": [t.public() for t in teams],
         }))
+
+    def log_fields(self) -> dict[str, str]:
+        return {"agent": self.agent.id}
 
     def _schedule_resync(self) -> None:
         if self._resync is None or self._resync.done():

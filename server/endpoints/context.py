@@ -32,6 +32,9 @@ class Context:
     router: Router
     #: Upload rate limits, per uploader (server/endpoints/files.py).
     upload_buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    #: Avatar key → agent id (server/endpoints/avatars.py), rebuilt when a key is not in it.
+    avatar_index: dict[str, str] = field(default_factory=dict)
+    avatar_indexed_at: float = float("-inf")
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""

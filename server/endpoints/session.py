@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from server import protocol
+from server import logs, protocol
 from server.errors import ChatError, Close, Code, Unavailable
 from server.hub import Connection
 from server.protocol import Frame, Hello, Ping, Role
@@ -64,9 +64,14 @@ class Session:
     async def heartbeat(self) -> None:
         """Called on every ping: the client is alive (presence refreshes here)."""
 
+    def log_fields(self) -> dict[str, str]:
+        """Who this socket is, for its access line (ids only)."""
+        return {}
+
     # --- the machinery ------------------------------------------------------------------------
 
     async def serve(self) -> None:
+        logs.bind_connection(self.conn.id)
         await self.ws.accept()
         self.conn.close_now = self.ws.scope.get("extensions", {}).get(CLOSE_NOW)
         hub = self.ctx.hub
@@ -75,6 +80,7 @@ class Session:
             await self.authenticate()
             hello = await self._hello()
             await self.start(hello)
+            logs.annotate(**self.log_fields())
             await self._run()
         except Refuse as refuse:
             await self._close(refuse.close, refuse.code, refuse.message)

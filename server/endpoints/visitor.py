@@ -103,6 +103,9 @@ class VisitorSession(Session):
             same = hello.conversation_id == current.id and hello.epoch == ctx.store.epoch
             await self._watch(current, hello.last_seq if same else 0)
 
+    def log_fields(self) -> dict[str, str]:
+        return {"site": self.who.site_id}
+
     async def heartbeat(self) -> None:
         await self.ctx.presence.touch(visitor_presence_key(self.who.visitor_id), self.conn.id,
                                       self.ctx.settings.presence_ttl)
@@ -186,10 +189,14 @@ class VisitorSession(Session):
             return protocol.ack(frame.id)
         if isinstance(frame, Context):
             agent_string = self.ws.headers.get("user-agent", "")[:300]
+            page = (frame.url.split("#", 1)[0], frame.title or "") if frame.url else None
             await self.ctx.store.set_visitor_context(
                 self.who.site_id, self.who.visitor_id, user_agent=agent_string or None,
                 language=frame.language, timezone=frame.timezone, referrer=frame.referrer,
-                page=(frame.url.split("#", 1)[0], frame.title or "") if frame.url else None)
+                page=page)
+            if page is not None and self.conversation_id is not None:
+                # Agents who have the conversation open see the new page at once.
+                await self.ctx.chat.visited(self.who.site_id, self.conversation_id, *page)
             return None
         if isinstance(frame, Rate):
             change = await chat.rate(self.who, frame.conversation_id, frame.score, frame.comment)

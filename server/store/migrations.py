@@ -225,7 +225,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (conversation_id, seq)
     ) WITHOUT ROWID;
     """,
-    # 10: the store's high-water mark: every write transaction adds one, so that a database
+    # 10: agents' avatars — the picture an agent uploaded (a file in the uploads folder) and its
+    # type, judged from its bytes; NULL: the panel and widget show a generated initial.
+    """
+    ALTER TABLE agents ADD COLUMN avatar_file TEXT;
+    ALTER TABLE agents ADD COLUMN avatar_type TEXT;
+    """,
+    # 11: the store's high-water mark: every write transaction adds one, so that a database
     # copied back by hand (an older generation under the same epoch) can be detected at open.
     """
     INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');

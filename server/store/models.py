@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from server.avatars import avatar_url
 from server.site_profile import Profile
 
 Status = Literal["waiting", "assigned", "resolved"]
@@ -19,6 +20,8 @@ MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued", "
                       "reopened"]
 PRIVATE_KINDS = frozenset({"note"})
 AuthorType = Literal["visitor", "agent", "system"]
+#: The password "hash" of an invited account: nobody can log in to it until the invite is used.
+NO_PASSWORD = "invited$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,13 @@ class Site:
     #: What visitors see: greeting, colour, logo, hours, pre-chat fields, offline behaviour.
     profile: Profile = field(default_factory=Profile)
 
+    def settings(self) -> dict[str, Any]:
+        """What admins see of a site (the admin API, ``livechat site list --json``): whether
+        there is an identity secret, never the secret."""
+        return {"id": self.id, "name": self.name, "allowed_origins": list(self.allowed_origins),
+                "auto_assign": self.auto_assign, "identity_mode": self.identity_mode,
+                "identity_secret": bool(self.identity_secret), **self.profile.to_json()}
+
 
 @dataclass(frozen=True, slots=True)
 class Agent:
@@ -51,10 +61,22 @@ class Agent:
     #: Most conversations assigned to this agent at once (auto-assignment never exceeds it).
     capacity: int = 5
     last_assigned_at: int = 0
+    #: The picture the agent uploaded (a file in the uploads folder, and its type), or None.
+    avatar_file: str | None = None
+    avatar_type: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "email": self.email, "role": self.role,
-                "capacity": self.capacity}
+                "capacity": self.capacity, "avatar": avatar_url(self.id),
+                "has_avatar": self.avatar_file is not None}
+
+    def account(self, sites: list[str], teams: list[str] | None = None) -> dict[str, Any]:
+        """What admins see of an account (never its password hash)."""
+        shown = {**self.public(), "active": self.active, "sites": sites,
+                 "invited": self.password_hash == NO_PASSWORD}
+        if teams is not None:
+            shown["teams"] = teams
+        return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +117,8 @@ class Conversation:
                         "email": self.visitor_email, "verified": self.visitor_verified},
             "status": self.status,
             "assignee": (
-                {"id": self.assignee_id, "name": self.assignee_name} if self.assignee_id else None
+                {"id": self.assignee_id, "name": self.assignee_name,
+                 "avatar": avatar_url(self.assignee_id)} if self.assignee_id else None
             ),
             "last_seq": self.last_seq,
             "last_message": self.last_message,
@@ -119,7 +142,8 @@ class Conversation:
         return {
             "id": self.id,
             "status": self.status,
-            "assignee": {"name": self.assignee_name} if self.assignee_name else None,
+            "assignee": ({"name": self.assignee_name, "avatar": avatar_url(self.assignee_id)}
+                         if self.assignee_name and self.assignee_id else None),
             "last_seq": self.last_seq,
             "agent_read_seq": self.agent_read_seq,
             "visitor_read_seq": self.visitor_read_seq,
@@ -146,13 +170,17 @@ class Message:
         return self.kind in PRIVATE_KINDS
 
     def frame(self) -> dict[str, Any]:
+        author: dict[str, Any] = {"type": self.author_type, "id": self.author_id,
+                                  "name": self.author_name}
+        if self.author_type == "agent" and self.author_id:
+            author["avatar"] = avatar_url(self.author_id)
         frame = {
             "type": "message",
             "conversation_id": self.conversation_id,
             "seq": self.seq,
             "id": self.client_msg_id,
             "kind": self.kind,
-            "author": {"type": self.author_type, "id": self.author_id, "name": self.author_name},
+            "author": author,
             "body": self.body,
             "at": self.created_at,
         }

@@ -178,9 +178,15 @@ def _canned(row: Sequence[Any]) -> Canned:
     return Canned(*row)
 
 
+#: Named, not ``*``: migrations of other features may add columns to agents in any order.
+_AGENT_COLS = ("id, email, name, password_hash, role, active, session_generation, created_at, "
+               "capacity, last_assigned_at, avatar_file, avatar_type")
+
+
 def _agent(row: Sequence[Any]) -> Agent:
+    """A row of ``SELECT {_AGENT_COLS} FROM agents``."""
     return Agent(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7], row[8],
-                 row[9])
+                 row[9], row[10], row[11])
 
 
 def _configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms: int = 5000,
@@ -220,15 +226,19 @@ def _statements(script: str) -> Iterable[str]:
         raise ValueError("incomplete SQL statement in migration")
 
 
-def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
+def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
+            on_step: Callable[[int, int], None] | None = None) -> int:
     """Apply the migrations not yet applied, each in its own transaction. Safe to run from
-    several processes at once: the version is read again under the write lock."""
+    several processes at once: the version is read again under the write lock.
+    ``on_step(number, total)`` is told before each migration that is applied."""
     for number, script in enumerate(migrations, start=1):
         db.execute("BEGIN IMMEDIATE")
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] >= number:
                 db.execute("ROLLBACK")
                 continue
+            if on_step is not None:
+                on_step(number, len(migrations))
             for statement in _statements(script):
                 db.execute(statement)
             if number == 1:
@@ -644,22 +654,25 @@ class SQLiteStore:
         return [_site(r) for r in await self._all("SELECT * FROM sites ORDER BY created_at, id")]
 
     async def agent(self, agent_id: str) -> Agent | None:
-        row = await self._one("SELECT * FROM agents WHERE id = ?", (agent_id,))
+        row = await self._one(f"SELECT {_AGENT_COLS} FROM agents WHERE id = ?", (agent_id,))
         return _agent(row) if row else None
 
     async def agent_by_email(self, email: str) -> Agent | None:
-        row = await self._one("SELECT * FROM agents WHERE email = ?", (email.strip(),))
+        row = await self._one(f"SELECT {_AGENT_COLS} FROM agents WHERE email = ?",
+                              (email.strip(),))
         return _agent(row) if row else None
 
     async def agents(self) -> list[Agent]:
-        return [_agent(r) for r in await self._all("SELECT * FROM agents ORDER BY created_at, id")]
+        rows = await self._all(f"SELECT {_AGENT_COLS} FROM agents ORDER BY created_at, id")
+        return [_agent(r) for r in rows]
 
     async def site_agents(self, site_ids: Sequence[str]) -> list[Agent]:
         """Active agents who work on any of these sites (admins work on all)."""
         marks = ",".join("?" * len(site_ids)) or "NULL"
         rows = await self._all(
-            f"SELECT * FROM agents a WHERE a.active = 1 AND (a.role = 'admin' OR EXISTS "
-            f"(SELECT 1 FROM agent_sites s WHERE s.agent_id = a.id AND s.site_id IN ({marks}))) "
+            f"SELECT {_AGENT_COLS} FROM agents a WHERE a.active = 1 AND (a.role = 'admin' "
+            "OR EXISTS (SELECT 1 FROM agent_sites s WHERE s.agent_id = a.id "
+            f"AND s.site_id IN ({marks}))) "
             "ORDER BY a.name, a.id", tuple(site_ids),
         )
         return [_agent(r) for r in rows]
@@ -1339,7 +1352,8 @@ class SQLiteStore:
             raise ValueError("capacity is 0 to 100")
 
         def op(db: sqlite3.Connection) -> Agent:
-            row = db.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
+            row = db.execute(f"SELECT {_AGENT_COLS} FROM agents WHERE id = ?",
+                             (agent_id,)).fetchone()
             if row is None:
                 raise ValueError(f"no such agent: {agent_id}")
             for column, value in (("name", name), ("role", role), ("capacity", capacity)):
@@ -1355,7 +1369,25 @@ class SQLiteStore:
                 db.execute("DELETE FROM agent_sites WHERE agent_id = ?", (agent_id,))
                 db.executemany("INSERT INTO agent_sites VALUES (?, ?)",
                                [(agent_id, s) for s in site_ids])
-            return _agent(db.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone())
+            return _agent(db.execute(f"SELECT {_AGENT_COLS} FROM agents WHERE id = ?",
+                                     (agent_id,)).fetchone())
+
+        return await self._submit(op)
+
+    async def set_agent_avatar(self, agent_id: str, file: str | None,
+                               content_type: str | None) -> tuple[Agent, str | None]:
+        """The agent's picture is now ``file`` (None: none); the agent, and the file it
+        replaced (for the caller to delete)."""
+
+        def op(db: sqlite3.Connection) -> tuple[Agent, str | None]:
+            row = db.execute("SELECT avatar_file FROM agents WHERE id = ?", (agent_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"no such agent: {agent_id}")
+            db.execute("UPDATE agents SET avatar_file = ?, avatar_type = ? WHERE id = ?",
+                       (file, content_type, agent_id))
+            agent = _agent(db.execute(f"SELECT {_AGENT_COLS} FROM agents WHERE id = ?",
+                                      (agent_id,)).fetchone())
+            return agent, row[0]
 
         return await self._submit(op)
 
@@ -1370,7 +1402,8 @@ class SQLiteStore:
                 (password_hash, agent_id, generation))
             if cur.rowcount != 1:
                 raise ValueError("this link was used already, or the account is inactive")
-            return _agent(db.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone())
+            return _agent(db.execute(f"SELECT {_AGENT_COLS} FROM agents WHERE id = ?",
+                                     (agent_id,)).fetchone())
 
         return await self._submit(op)
 

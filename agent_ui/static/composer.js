@@ -1,0 +1,164 @@
+/* Writing: replies and internal notes, canned responses (/shortcut, placeholders filled in and
+ * editable), attachments, and typing notices. */
+import { ChatSocket } from "/widget/static/socket.js";
+import { $, clear, el } from "./kit.js";
+import { t } from "./i18n.js";
+import { renderHead, toEnd } from "./conversation.js";
+import { announce } from "./notifications.js";
+import { request, state, summary } from "./state.js";
+
+var pickerItems = [], pickerIndex = 0, lastTyping = 0;
+
+export function noteMode() {
+  return document.querySelector("input[name=mode]:checked").value === "note";
+}
+
+export function setMode(note) {
+  document.querySelector("input[name=mode][value=" + (note ? "note" : "reply") + "]")
+    .checked = true;
+  $("reply").classList.toggle("noting", note);
+  renderHead();
+}
+
+function sendReply(event) {
+  if (event) event.preventDefault();
+  var input = $("reply-input"), body = input.value;
+  if (!body.trim() || !state.current) return;
+  var note = noteMode();
+  var p = { id: ChatSocket.newId(), conversation_id: state.current, body: body,
+            type: note ? "note" : "send" };
+  p.node = el("li", "msg pending " + (note ? "note" : "agent"));
+  el("div", "body", p.node, body);
+  el("div", "meta", p.node, t("Sending…"));
+  $("messages").appendChild(p.node);
+  toEnd();
+  state.outbox.push(p);
+  input.value = "";
+  closePicker();
+  lastTyping = 0;
+  state.socket.send({ type: p.type, id: p.id, conversation_id: p.conversation_id, body: body });
+}
+
+/** After a reconnect: what was not acknowledged, again (the id makes it harmless). */
+export function resend() {
+  state.outbox.forEach(function (p) {
+    state.socket.send({ type: p.type, id: p.id, conversation_id: p.conversation_id,
+                        body: p.body });
+  });
+}
+
+function fill(text) {
+  var v = state.currentVisitor || {}, me = state.me;
+  var first = function (n) { return (n || "").split(" ")[0]; };
+  var there = "there";  // canned texts are written in the site's language, not the panel's
+  var values = {
+    "visitor.name": v.named ? v.name : there, "visitor.first_name": v.named ? first(v.name) : there,
+    "visitor.email": v.email || "", "agent.name": me.name, "agent.first_name": first(me.name)
+  };
+  return text.replace(/\{\{\s*([a-z_.]+)\s*\}\}/g, function (whole, key) {
+    return key in values ? values[key] : whole;
+  });
+}
+
+function closePicker() { $("canned-picker").hidden = true; pickerItems = []; }
+function renderPicker() {
+  var box = $("canned-picker");
+  clear(box);
+  pickerItems.forEach(function (c, i) {
+    var option = el("div", "option" + (i === pickerIndex ? " active" : ""), box);
+    option.setAttribute("role", "option");
+    option.setAttribute("aria-selected", String(i === pickerIndex));
+    el("b", "", option, "/" + c.shortcut + " ");
+    el("span", "", option, c.body.slice(0, 80));
+    option.addEventListener("mousedown", function (event) { event.preventDefault(); pick(i); });
+  });
+  box.hidden = !pickerItems.length;
+}
+function pick(i) {
+  var c = pickerItems[i];
+  if (!c) return;
+  $("reply-input").value = fill(c.body);  // filled in, and editable before sending
+  closePicker();
+  $("reply-input").focus();
+}
+
+function attach() {
+  var file = $("file").files[0], id = state.current;
+  $("file").value = "";
+  if (!file || !id) return;
+  fetch("/api/files", { method: "POST", body: file, credentials: "same-origin",
+                        headers: { "X-File-Name": encodeURIComponent(file.name) } })
+    .then(function (r) {
+      return r.json().then(function (j) { if (!r.ok) throw new Error(j.message); return j; });
+    })
+    .then(function (a) {
+      request({ type: "send", conversation_id: id, attachment: a.id }, function (f) {
+        if (f.type === "error") announce(f.message);
+      });
+    })
+    .catch(function (e) { announce(t("Not sent: {why}", { why: e.message })); });
+}
+
+export function setUpComposer() {
+  document.querySelectorAll("input[name=mode]").forEach(function (r) {
+    r.addEventListener("change", function () {
+      $("reply").classList.toggle("noting", noteMode());
+      renderHead();
+      $("reply-input").focus();
+    });
+  });
+  $("reply").addEventListener("submit", sendReply);
+  $("reply-input").addEventListener("input", function () {
+    var input = $("reply-input"), m = /^\/([a-z0-9_-]*)$/.exec(input.value);
+    var c = summary(state.current);
+    if (m && c) {
+      pickerItems = state.canned.filter(function (x) {
+        return x.site_id === c.site_id && x.shortcut.indexOf(m[1]) === 0;
+      });
+      pickerIndex = 0;
+      renderPicker();
+    } else closePicker();
+    if (noteMode()) return;
+    var active = input.value.trim() !== "" && !m, now = Date.now();
+    if (!state.current || (active && now - lastTyping < 3000)) return;
+    lastTyping = active ? now : 0;
+    state.socket.send({ type: "typing", conversation_id: state.current, active: active });
+  });
+  $("reply-input").addEventListener("keydown", function (event) {
+    if (!$("canned-picker").hidden) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        pickerIndex = (pickerIndex + (event.key === "ArrowDown" ? 1 : pickerItems.length - 1)) %
+          pickerItems.length;
+        renderPicker();
+        return;
+      }
+      if (event.key === "Enter" || event.key === "Tab") { event.preventDefault(); pick(pickerIndex); return; }
+      if (event.key === "Escape") { event.preventDefault(); closePicker(); return; }
+    }
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) sendReply(event);
+  });
+  $("attach").addEventListener("click", function () { $("file").click(); });
+  $("file").addEventListener("change", attach);
+}
+
+/** A refused reply: marked, with why. */
+export function refused(f) {
+  var p = state.outbox.filter(function (o) { return o.id === f.id; })[0];
+  if (p && f.code === "unavailable") {
+    // Nothing was written: the same frame (same id) goes again after the server's delay.
+    setTimeout(function () {
+      if (state.outbox.indexOf(p) >= 0) {
+        state.socket.send({ type: p.type, id: p.id, conversation_id: p.conversation_id,
+                            body: p.body });
+      }
+    }, Math.max(500, Math.min(f.retry_after || 2000, 30000)));
+    return true;
+  }
+  if (p && f.code !== "rate_limited") {
+    state.outbox = state.outbox.filter(function (o) { return o !== p; });
+    p.node.classList.add("failed");
+    p.node.querySelector(".meta").textContent = t("Not sent: {why}", { why: f.message });
+  }
+  return !!p;
+}

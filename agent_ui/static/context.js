@@ -1,0 +1,103 @@
+/* The visitor's context column: who they are, their browser, where they came from, the pages
+ * they visited (live: a new page is added while the conversation is open), the site's
+ * attributes, and their earlier conversations. */
+import { $, clear, el } from "./kit.js";
+import { ago, day, locale, t } from "./i18n.js";
+import { siteName, state } from "./state.js";
+
+var pages = [];   // the open conversation's visitor's pages, newest first
+
+function browserOf(ua) {
+  if (!ua) return null;
+  var b = /Edg\//.test(ua) ? "Edge" : /OPR\//.test(ua) ? "Opera" : /Firefox\//.test(ua) ? "Firefox"
+    : /Chrome\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : ua.split(" ")[0];
+  var os = /Windows/.test(ua) ? "Windows" : /Android/.test(ua) ? "Android"
+    : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "macOS"
+    : /Linux/.test(ua) ? "Linux" : "";
+  return os ? t("{browser} on {os}", { browser: b, os: os }) : b;
+}
+function localTime(tz) {
+  try {
+    return new Date().toLocaleTimeString(locale(), { timeZone: tz, hour: "2-digit",
+                                                     minute: "2-digit" }) + " (" + tz + ")";
+  } catch (e) { return null; }
+}
+
+/** A URL on one line: the host and path, shortened at its end with an ellipsis (never broken
+ * in the middle of a word); the whole address in its tooltip and link. */
+function address(parent, url) {
+  var shown = url;
+  try {
+    var u = new URL(url);
+    shown = u.host + (u.pathname === "/" ? "" : u.pathname) + u.search;
+  } catch (e) { /* not a URL: shown as it is */ }
+  var link = el("a", "url", parent, shown);
+  if (/^https?:\/\//i.test(url)) {
+    link.href = url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+  }
+  link.title = url;
+  return link;
+}
+
+export function renderContext(f, openConversation) {
+  var v = f.visitor || {}, c = f.conversation;
+  state.currentVisitor = { name: c.visitor.name, email: v.email || c.visitor.email,
+                           named: !!v.name };
+  var facts = $("visitor-facts");
+  clear(facts);
+  [[t("Name"), c.visitor.name + (c.visitor.verified ? " ✓ " + t("verified") : "")],
+   [t("Email"), v.email], [t("Local time"), v.timezone && localTime(v.timezone)],
+   [t("Language"), v.language], [t("Browser"), browserOf(v.user_agent)],
+   [t("Came from"), v.referrer, "url"], [t("Site"), siteName(c.site_id)]]
+    .forEach(function (fact) {
+      if (!fact[1]) return;
+      el("dt", "", facts, fact[0]);
+      var value = el("dd", "", facts);
+      if (fact[2] === "url") address(value, fact[1]);
+      else value.textContent = fact[1];
+    });
+  var details = $("visitor-details");
+  clear(details);
+  Object.keys(v.attributes || {}).forEach(function (k) {
+    var row = el("span", "attr", details);
+    el("b", "", row, k + ": ");
+    row.appendChild(document.createTextNode(String(v.attributes[k])));
+  });
+  pages = (f.pages || []).slice();
+  renderPages();
+  var earlier = $("earlier");
+  clear(earlier);
+  (f.earlier || []).forEach(function (e) {
+    state.known[e.id] = e;
+    var b = el("button", "link", el("li", "", earlier),
+               day(e.created_at) + " — " + (e.last_message || "…"));
+    b.type = "button";
+    b.addEventListener("click", function () { openConversation(e.id); });
+  });
+  if (!(f.earlier || []).length) el("li", "none", earlier, t("None."));
+}
+
+function renderPages() {
+  var box = $("pages");
+  clear(box);
+  pages.forEach(function (p, i) {
+    var item = el("li", i === 0 ? "now" : "", box);
+    var link = el("a", "", item, p.title || p.url);
+    link.href = p.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.title = p.url;
+    el("span", "when", item, " " + ago(p.at) + (i === 0 ? " · " + t("current") : ""));
+  });
+  if (!pages.length) el("li", "none", box, t("No pages recorded."));
+}
+
+/** The visitor of the open conversation went to another page (the ``visited`` frame). */
+export function visited(f) {
+  if (f.conversation_id !== state.current) return;
+  if (pages.length && pages[0].url === f.page.url) pages[0] = f.page;  // a reload
+  else pages.unshift(f.page);
+  renderPages();
+}

@@ -1,0 +1,311 @@
+/* One conversation: its header (status, tags, the actions), its messages and events in seq
+ * order with older ones on request, receipts, the visitor's presence and typing. */
+import { ChatSocket } from "/widget/static/socket.js";
+import { $, avatar, clear, el } from "./kit.js";
+import { clock, t, when } from "./i18n.js";
+import { renderContext } from "./context.js";
+import { noteMode } from "./composer.js";
+import { renderList } from "./inbox.js";
+import { announce } from "./notifications.js";
+import { PAGE, request, siteName, snoozed, state, summary } from "./state.js";
+
+var HOUR = 3600000, typingTimer = null;
+var following = true;  // the agent is at the newest message: it stays in view
+
+/** The newest message stays in view while the agent is at it, whatever changes the list's size
+ * (the notice line coming and going, the window, images loading). */
+function keepFollowing() {
+  var box = $("messages");
+  if (following) box.scrollTop = box.scrollHeight;
+}
+function toEnd() {
+  following = true;
+  keepFollowing();
+}
+
+export function renderHead() {
+  var c = summary(state.current), me = state.me;
+  if (!c) return;
+  $("conv-title").textContent = c.visitor.name;
+  var status = c.status === "waiting" ? t("Waiting in the queue")
+    : c.status === "resolved" ? t("Resolved")
+    : c.assignee.id === me.id ? t("Assigned to you")
+    : t("Assigned to {name}", { name: c.assignee.name });
+  if (snoozed(c)) status += " · " + t("snoozed until {when}", { when: when(c.snoozed_until) });
+  if (c.visitor.email) {
+    status += " · " + c.visitor.email + (c.visitor.verified ? " " + t("(verified)") : "");
+  }
+  if (c.rating) {
+    status += " · " + t("Rated {n}/5", { n: c.rating.score }) +
+      (c.rating.comment ? ": “" + c.rating.comment + "”" : "");
+  }
+  if (state.sites.length > 1) status += " · " + siteName(c.site_id);
+  $("conv-status").textContent = status;
+  var open = c.status !== "resolved";
+  $("claim").hidden = c.status !== "waiting";
+  $("reopen").hidden = open;
+  $("snooze").hidden = !open || snoozed(c);
+  $("unsnooze").hidden = !snoozed(c);
+  var mayTransfer = open && (!c.assignee || c.assignee.id === me.id || me.role === "admin");
+  var select = $("transfer-to");
+  clear(select);
+  state.colleagues.forEach(function (a) {
+    if (c.assignee && a.id === c.assignee.id) return;
+    el("option", "", select, a.id === me.id ? t("{name} (me)", { name: a.name }) : a.name)
+      .value = a.id;
+  });
+  $("transfer-button").hidden = !mayTransfer || !select.options.length;
+  var teamSelect = $("team-select");
+  teamSelect.hidden = !state.teams.length;
+  clear(teamSelect);
+  el("option", "", teamSelect, t("No team")).value = "";
+  state.teams.forEach(function (x) {
+    el("option", "", teamSelect, t("Team: {name}", { name: x.name })).value = x.id;
+  });
+  teamSelect.value = c.team ? c.team.id : "";
+  $("resolve").hidden = !open;
+  var note = noteMode();
+  var canReply = note || c.status === "waiting" ||
+    (c.status === "assigned" && c.assignee.id === me.id);
+  $("reply-input").disabled = !canReply;
+  $("reply").querySelector("button[type=submit]").disabled = !canReply;
+  $("reply-input").placeholder = note ? t("An internal note: only agents see it")
+    : c.status === "resolved" ? t("Resolved: reopen it to reply, or write an internal note")
+    : t("Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses");
+  renderTags(c);
+}
+
+function renderTags(c) {
+  var box = $("tag-list");
+  clear(box);
+  c.tags.forEach(function (x) {
+    var chip = el("span", "tag", box, x + " ");
+    var remove = el("button", "untag", chip, "×");
+    remove.type = "button";
+    remove.setAttribute("aria-label", t("Remove tag {tag}", { tag: x }));
+    remove.addEventListener("click", function () {
+      request({ type: "tag", conversation_id: c.id, tag: x, on: false });
+    });
+  });
+}
+
+export function openConversation(id) {
+  var c = summary(id);
+  if (!c) return;
+  if (state.current && state.current !== id) {
+    state.socket.send({ type: "leave", id: ChatSocket.newId(), conversation_id: state.current });
+  }
+  state.current = id;
+  state.currentSeq = Math.max(0, c.last_seq - PAGE);
+  state.oldestSeq = state.currentSeq + 1;
+  state.visitorReadSeq = c.visitor_read_seq || 0;
+  state.sentRead = 0;
+  clear($("messages"));
+  following = true;
+  $("older").hidden = state.currentSeq === 0;
+  $("empty").hidden = true;
+  $("conversation").hidden = false;
+  $("context").hidden = false;
+  announce("");
+  renderHead();
+  renderList();
+  reopen();
+  if (!$("reply-input").disabled) $("reply-input").focus();
+}
+
+/** Ask for the open conversation from where we are (at open, and after a reconnect). */
+export function reopen() {
+  var id = state.current;
+  request({ type: "open", conversation_id: id, last_seq: state.currentSeq }, function (f) {
+    if (f.type !== "ack") { announce(f.message); return; }
+    if (id !== state.current) return;
+    state.known[id] = f.conversation;
+    if (f.visitor_online !== undefined) showVisitorOnline(f.visitor_online);
+    state.visitorReadSeq = Math.max(state.visitorReadSeq, f.conversation.visitor_read_seq || 0);
+    renderContext(f, openConversation);
+    renderHead();
+  });
+}
+
+function older() {
+  if (!state.current || state.oldestSeq <= 1) return;
+  var id = state.current;
+  request({ type: "history", conversation_id: id, before_seq: state.oldestSeq, limit: PAGE },
+    function (f) {
+      if (f.type !== "ack" || id !== state.current) return;
+      var box = $("messages"), first = box.firstChild, height = box.scrollHeight;
+      f.messages.forEach(function (m) { box.insertBefore(messageNode(m), first); });
+      if (f.messages.length) state.oldestSeq = f.messages[0].seq;
+      $("older").hidden = state.oldestSeq <= 1 || !f.messages.length;
+      box.scrollTop = box.scrollHeight - height;
+    });
+}
+
+function messageNode(m) {
+  var item, c = summary(m.conversation_id), who = m.author || {};
+  if (m.kind === "text" || m.kind === "note") {
+    var fromVisitor = who.type === "visitor";
+    item = el("li", "msg " + (m.kind === "note" ? "note" : fromVisitor ? "visitor" : "agent"));
+    var body = el("div", "body", item);
+    if (m.kind === "note") el("div", "label", body, t("Internal note"));
+    if (m.attachment) ChatSocket.attachment(body, m.attachment);
+    if (!m.attachment || m.body !== m.attachment.name) {
+      ChatSocket.richText(el("div", "", body), m.body);
+    }
+    var name = fromVisitor ? (c ? c.visitor.name : t("Visitor")) : (who.name || t("Agent"));
+    var meta = el("div", "meta", item);
+    if (!fromVisitor) avatar(meta, who, "tiny");
+    meta.appendChild(document.createTextNode(name + " · " + clock(m.at)));
+  } else {
+    var text = {
+      joined: t("{name} joined", { name: who.name }),
+      resolved: t("Resolved by {name}", { name: who.name }),
+      transferred: t("Transferred to {name}", { name: who.name }),
+      requeued: t("Back in the queue (the agent went offline)"),
+      reopened: t("Reopened by {name}", { name: who.name }),
+      rated: t("The visitor rated this conversation {n}/5", { n: m.score }) +
+        (m.body ? ": “" + m.body + "”" : "")
+    }[m.kind] || m.kind;
+    item = el("li", "event", null, text);
+  }
+  item.setAttribute("data-seq", m.seq);
+  return item;
+}
+
+export { toEnd };
+
+export function renderMessage(m) {
+  if (m.conversation_id !== state.current || m.seq <= state.currentSeq) return;
+  state.currentSeq = m.seq;
+  var item = messageNode(m);
+  state.outbox = state.outbox.filter(function (p) {
+    if (p.id !== m.id) return true;
+    if (p.node.parentNode) p.node.parentNode.removeChild(p.node);
+    return false;
+  });
+  var box = $("messages");
+  var firstPending = state.outbox.filter(function (p) {
+    return p.conversation_id === state.current;
+  })[0];
+  box.insertBefore(item, firstPending ? firstPending.node : null);
+  keepFollowing();
+  if (m.kind === "text" && m.author.type === "visitor") $("typing").textContent = "";
+  renderSeen();
+  markRead();
+}
+
+/** "Seen" under the last agent message the visitor has read. */
+export function renderSeen() {
+  var old = $("messages").querySelector(".seen");
+  if (old) old.parentNode.removeChild(old);
+  var ours = $("messages").querySelectorAll("li.msg.agent[data-seq]");
+  var last = ours[ours.length - 1];
+  if (last && +last.getAttribute("data-seq") <= state.visitorReadSeq) {
+    el("span", "seen", last.querySelector(".meta"), " · " + t("Seen"));
+  }
+}
+
+export function markRead() {
+  if (!state.current || document.visibilityState !== "visible" ||
+      state.currentSeq <= state.sentRead) return;
+  if (state.socket.send({ type: "read", conversation_id: state.current, seq: state.currentSeq })) {
+    state.sentRead = state.currentSeq;
+  }
+}
+
+export function showVisitorOnline(online) {
+  $("visitor-online").textContent = online ? t("online") : t("offline");
+  $("visitor-online").className = "presence " + (online ? "on" : "off");
+}
+
+export function showTyping(f) {
+  if (f.conversation_id !== state.current || f.author.type !== "visitor") return;
+  clearTimeout(typingTimer);
+  var who = summary(state.current).visitor.name;
+  $("typing").textContent = !f.active ? ""
+    : f.preview ? t("{name} is typing: “{text}”", { name: who, text: f.preview })
+    : t("{name} is typing…", { name: who });
+  if (f.active) typingTimer = setTimeout(function () { $("typing").textContent = ""; }, 6000);
+}
+
+// --- actions ---------------------------------------------------------------------------------
+
+function act(frame) {
+  frame.conversation_id = state.current;
+  request(frame, function (f) {
+    if (f.type === "error") {
+      announce(f.code === "already_claimed" ? t("Another agent took this conversation.")
+        : f.message);
+    }
+  });
+}
+
+function toggleMenu(button, menu, show) {
+  menu.hidden = !show;
+  button.setAttribute("aria-expanded", String(show));
+  if (show) { var first = menu.querySelector("button, select, input"); if (first) first.focus(); }
+}
+
+function snoozeUntil(ms) {
+  toggleMenu($("snooze"), $("snooze-menu"), false);
+  act({ type: "snooze", until: ms });
+}
+function nextMorning(days) {
+  var d = new Date(); d.setDate(d.getDate() + days); d.setHours(9, 0, 0, 0); return d.getTime();
+}
+
+export function setUpConversation() {
+  var box = $("messages");
+  box.addEventListener("scroll", function () {
+    if (box.clientHeight) following = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  });
+  if (window.ResizeObserver) new ResizeObserver(keepFollowing).observe(box);
+  $("older").addEventListener("click", older);
+  $("claim").addEventListener("click", function () { act({ type: "claim" }); });
+  $("resolve").addEventListener("click", function () { act({ type: "resolve" }); });
+  $("reopen").addEventListener("click", function () { act({ type: "reopen" }); });
+  $("unsnooze").addEventListener("click", function () { act({ type: "snooze" }); });
+  $("team-select").addEventListener("change", function () {
+    var frame = { type: "team" };
+    if (this.value) frame.team_id = this.value;
+    act(frame);
+  });
+  $("snooze").addEventListener("click", function () {
+    toggleMenu($("snooze"), $("snooze-menu"), $("snooze-menu").hidden);
+  });
+  $("transfer-button").addEventListener("click", function () {
+    toggleMenu($("transfer-button"), $("transfer"), $("transfer").hidden);
+  });
+  document.querySelectorAll("[data-snooze]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var kind = b.getAttribute("data-snooze");
+      if (kind === "hour") snoozeUntil(Date.now() + HOUR);
+      else if (kind === "tomorrow") snoozeUntil(nextMorning(1));
+      else snoozeUntil(nextMorning(((8 - new Date().getDay()) % 7) || 7));
+    });
+  });
+  $("snooze-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var at = new Date($("snooze-at").value).getTime();
+    if (at > Date.now()) snoozeUntil(at); else announce(t("Choose a time in the future."));
+  });
+  $("transfer").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var frame = { type: "transfer", agent_id: $("transfer-to").value };
+    var note = $("transfer-note").value.trim();
+    if (note) frame.note = note;
+    if (!frame.agent_id) return;
+    act(frame);
+    $("transfer-note").value = "";
+    toggleMenu($("transfer-button"), $("transfer"), false);
+  });
+  $("tag-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var tag = $("tag-input").value.trim().toLowerCase().replace(/[^a-z0-9 _-]/g, "").slice(0, 32);
+    if (!tag || !state.current) return;
+    request({ type: "tag", conversation_id: state.current, tag: tag, on: true }, function (f) {
+      if (f.type === "error") announce(f.message); else $("tag-input").value = "";
+    });
+  });
+  document.addEventListener("visibilitychange", markRead);
+}

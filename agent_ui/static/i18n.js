@@ -1,0 +1,84 @@
+/* The panel's words. The English text is the key (t("Claim")), so the code reads as it shows;
+ * every other language is a module of its own in lang/ mapping English to it, fetched when an
+ * agent chooses it (remembered on this browser). Fixed words in index.html carry data-i18n (their
+ * text is the key) or data-i18n-attr="placeholder,title,aria-label" (those attributes' values). */
+export var LANGUAGES = [["en", "English"], ["pt", "Português"], ["el", "Ελληνικά"],
+                        ["es", "Español"], ["fr", "Français"], ["de", "Deutsch"],
+                        ["ar", "العربية"], ["he", "עברית"]];
+var RTL = { ar: 1, he: 1 };
+var KEY = "livechat:panel-language";
+var words = {}, code = "en";
+
+function base(tag) { return String(tag || "").toLowerCase().split("-")[0]; }
+function known(c) { return LANGUAGES.some(function (l) { return l[0] === c; }); }
+
+/** The language chosen on this browser, else the browser's own if we have it, else English. */
+export function preferred() {
+  var saved = null;
+  try { saved = localStorage.getItem(KEY); } catch (e) { /* private mode */ }
+  if (known(saved)) return saved;
+  return known(base(navigator.language)) ? base(navigator.language) : "en";
+}
+
+/** Switch to ``wanted`` (remembered when ``remember``); resolves once the page is in it. */
+export function use(wanted, remember) {
+  wanted = known(wanted) ? wanted : "en";
+  if (remember) { try { localStorage.setItem(KEY, wanted); } catch (e) { /* private mode */ } }
+  var load = wanted === "en" ? Promise.resolve({})
+    : import("./lang/" + wanted + ".js").then(function (m) { return m.default; });
+  return load.then(function (pack) {
+    words = pack;
+    code = wanted;
+    document.documentElement.lang = code;
+    document.documentElement.dir = RTL[code] ? "rtl" : "ltr";
+    translate(document);
+    return code;
+  });
+}
+
+export function lang() { return code; }
+export function locale() { return base(navigator.language) === code ? navigator.language : code; }
+
+export function t(key, slots) {
+  var text = words[key] || key;
+  return text.replace(/\{(\w+)\}/g, function (_, k) {
+    return slots && slots[k] !== undefined ? String(slots[k]) : "";
+  });
+}
+
+/** The fixed words of ``root``, in the current language (the English stays as the key). */
+export function translate(root) {
+  root.querySelectorAll("[data-i18n]").forEach(function (node) {
+    if (!node.hasAttribute("data-key")) node.setAttribute("data-key", node.textContent.trim());
+    node.textContent = t(node.getAttribute("data-key"));
+  });
+  root.querySelectorAll("[data-i18n-attr]").forEach(function (node) {
+    node.getAttribute("data-i18n-attr").split(",").forEach(function (attr) {
+      var keep = "data-key-" + attr;
+      if (!node.hasAttribute(keep)) node.setAttribute(keep, node.getAttribute(attr) || "");
+      node.setAttribute(attr, t(node.getAttribute(keep)));
+    });
+  });
+}
+
+// --- times, in the agent's language ---------------------------------------------------------
+
+/** How long ago: "5m", "3h" (narrow units of the language). */
+export function ago(ms) {
+  var s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  var pair = s < 60 ? [s, "second"] : s < 3600 ? [Math.round(s / 60), "minute"]
+    : s < 86400 ? [Math.round(s / 3600), "hour"] : [Math.round(s / 86400), "day"];
+  try {
+    return new Intl.NumberFormat(locale(), { style: "unit", unit: pair[1],
+                                             unitDisplay: "narrow" }).format(pair[0]);
+  } catch (e) { return pair[0] + pair[1][0]; }
+}
+export function when(ms) {
+  var d = new Date(ms);
+  return d.toDateString() === new Date().toDateString()
+    ? d.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleString(locale(), { month: "short", day: "numeric", hour: "2-digit",
+                                   minute: "2-digit" });
+}
+export function clock(ms) { return new Date(ms).toLocaleTimeString(locale()); }
+export function day(ms) { return new Date(ms).toLocaleDateString(locale()); }

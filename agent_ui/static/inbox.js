@@ -1,0 +1,189 @@
+/* The inbox: views (queue, mine, my teams, all open, snoozed, resolved, search results), site
+ * and tag filters, counts, and what changes in it live. */
+import { $, avatar, clear, el } from "./kit.js";
+import { ago, t, when } from "./i18n.js";
+import { announce, notify, titleCount } from "./notifications.js";
+import { PAGE, request, snoozed, state } from "./state.js";
+
+var open = function () {};   // conversation.js opens one (set by main.js)
+var headChanged = function () {};
+
+function myTeams() {
+  return state.teams.filter(function (x) { return x.members.indexOf(state.me.id) >= 0; })
+    .map(function (x) { return x.id; });
+}
+function filtered(list) {
+  var f = state.filters;
+  return list.filter(function (c) {
+    return (!f.site || c.site_id === f.site) && (!f.tag || c.tags.indexOf(f.tag) >= 0);
+  });
+}
+function inView(c, name) {
+  if (name === "snoozed") return snoozed(c) && c.status !== "resolved";
+  if (c.status === "resolved" || snoozed(c)) return false;
+  if (name === "queue") return c.status === "waiting";
+  if (name === "mine") return !!c.assignee && c.assignee.id === state.me.id;
+  if (name === "team") return !!c.team && myTeams().indexOf(c.team.id) >= 0;
+  return name === "open";
+}
+function all() {
+  return Object.keys(state.conversations).map(function (k) { return state.conversations[k]; });
+}
+
+export function renderList() {
+  if (!state.me) return;
+  var openOnes = filtered(all()), view = state.view, me = state.me;
+  ["queue", "mine", "team", "open", "snoozed"].forEach(function (name) {
+    $("count-" + name).textContent = openOnes.filter(function (c) { return inView(c, name); }).length;
+  });
+  $("tab-team").hidden = !myTeams().length;
+  var shown;
+  if (view === "resolved") shown = filtered(state.resolvedPage);
+  else if (view === "search") shown = state.searchHits.map(function (h) { return h.conversation; });
+  else {
+    shown = openOnes.filter(function (c) { return inView(c, view); });
+    shown.sort(view === "queue" ? function (a, b) { return a.created_at - b.created_at; }
+      : function (a, b) {
+        return (b.unread > 0) - (a.unread > 0) || b.updated_at - a.updated_at;
+      });
+  }
+  var list = $("list");
+  clear(list);
+  var empty = { queue: t("Nobody is waiting."), mine: t("No open conversations."),
+                search: t("Nothing found."), resolved: t("No resolved conversations."),
+                snoozed: t("Nothing snoozed.") };
+  if (!shown.length) el("li", "none", list, empty[view] || t("Nothing here."));
+  shown.forEach(function (c, i) {
+    var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
+    var button = el("button", "", item);
+    button.type = "button";
+    el("span", "name", button, c.visitor.name);
+    el("span", "when", button, view === "queue" ? ago(c.created_at) : ago(c.updated_at));
+    var hit = view === "search" ? state.searchHits[i] : null;
+    el("span", "preview", button, hit && hit.snippet ? hit.snippet : (c.last_message || "…"));
+    var meta = el("span", "meta", button);
+    if (c.unread > 0 && c.status !== "resolved") {
+      el("span", "unread", meta, t("{n} new", { n: c.unread }));
+    }
+    if (c.assignee && view !== "mine") {
+      var who = el("span", "who", meta);
+      avatar(who, c.assignee, "tiny");
+      who.appendChild(document.createTextNode(c.assignee.id === me.id ? t("you") : c.assignee.name));
+    }
+    if (snoozed(c)) el("span", "who", meta, t("until {when}", { when: when(c.snoozed_until) }));
+    if (c.team) el("span", "team", meta, c.team.name);
+    c.tags.forEach(function (x) { el("span", "tag", meta, x); });
+    if (c.rating) el("span", "rating", meta, "★ " + c.rating.score);
+    button.addEventListener("click", function () { open(c.id); });
+  });
+  $("more").hidden = !(view === "resolved" && state.resolvedNext);
+  var waiting = openOnes.filter(function (c) { return inView(c, "queue"); }).length;
+  var unread = openOnes.filter(function (c) { return inView(c, "mine") && c.unread > 0; }).length;
+  var mine = openOnes.filter(function (c) { return inView(c, "mine"); }).length;
+  $("load").textContent = mine + " / " + me.capacity;
+  $("load").title = t("{n} open conversations of your capacity of {capacity}",
+                      { n: mine, capacity: me.capacity });
+  titleCount(waiting + unread);
+  renderTagOptions();
+}
+
+function renderTagOptions() {
+  var tags = {};
+  all().concat(state.resolvedPage).forEach(function (c) {
+    c.tags.forEach(function (x) { tags[x] = 1; });
+  });
+  var select = $("filter-tag"), datalist = $("tag-options"), value = select.value;
+  while (select.options.length > 1) select.remove(1);
+  clear(datalist);
+  Object.keys(tags).sort().forEach(function (x) {
+    el("option", "", select, x).value = x;
+    el("option", "", datalist).value = x;
+  });
+  select.value = tags[value] ? value : "";
+}
+
+export function setView(name) {
+  state.view = name;
+  document.querySelectorAll(".views button").forEach(function (tab) {
+    tab.setAttribute("aria-selected", tab.getAttribute("data-view") === name ? "true" : "false");
+  });
+  $("tab-search").hidden = name !== "search";
+  if (name === "resolved") loadResolved(true);
+  renderList();
+}
+
+function loadResolved(fresh) {
+  var frame = { type: "list", status: "resolved", limit: PAGE };
+  if (state.filters.tag) frame.tag = state.filters.tag;
+  if (!fresh && state.resolvedNext) {
+    frame.before = state.resolvedNext.before;
+    frame.before_id = state.resolvedNext.before_id;
+  }
+  request(frame, function (f) {
+    if (f.type !== "ack") return;
+    f.conversations.forEach(function (c) { state.known[c.id] = c; });
+    state.resolvedPage = fresh ? f.conversations : state.resolvedPage.concat(f.conversations);
+    state.resolvedNext = f.next;
+    renderList();
+  });
+}
+
+/** A conversation of my sites changed (or arrived). */
+export function update(c) {
+  var before = state.conversations[c.id] || state.known[c.id], me = state.me;
+  if (before && before.last_seq > c.last_seq) return;  // an older update
+  state.known[c.id] = c;
+  if (c.status === "resolved") delete state.conversations[c.id];
+  else state.conversations[c.id] = c;
+  state.resolvedPage = state.resolvedPage.map(function (r) { return r.id === c.id ? c : r; });
+  var mineNow = c.assignee && c.assignee.id === me.id;
+  if (!before && c.status === "waiting" && !snoozed(c)) {
+    notify(t("New conversation"), c.visitor.name + ": " + c.last_message, c.id);
+  } else if (before && snoozed(before) && !snoozed(c) && c.status !== "resolved") {
+    notify(t("Back from snooze"), c.visitor.name, c.id);
+  } else if (before && mineNow && c.unread > before.unread && c.id !== state.current) {
+    notify(c.visitor.name, c.last_message, c.id);
+  }
+  renderList();
+  if (c.id === state.current) headChanged();
+}
+
+/** Every open conversation, from the server (at connect, or after the broker dropped some). */
+export function replaceInbox(list) {
+  state.conversations = {};
+  list.forEach(function (c) { state.conversations[c.id] = c; state.known[c.id] = c; });
+  renderList();
+}
+
+export function setUpInbox(openConversation, renderHead) {
+  open = openConversation;
+  headChanged = renderHead;
+  document.querySelectorAll(".views button").forEach(function (tab) {
+    tab.addEventListener("click", function () { setView(tab.getAttribute("data-view")); });
+  });
+  ["site", "tag"].forEach(function (name) {
+    $("filter-" + name).addEventListener("change", function () {
+      state.filters[name] = this.value;
+      if (state.view === "resolved") loadResolved(true);
+      renderList();
+    });
+  });
+  $("more").addEventListener("click", function () { loadResolved(false); });
+  $("search-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var query = $("search").value.trim();
+    if (!query) return;
+    request({ type: "search", query: query.slice(0, 100) }, function (f) {
+      if (f.type !== "ack") { announce(f.message); return; }
+      var seen = {};  // one line per conversation, with its newest match
+      state.searchHits = f.results.filter(function (h) {
+        if (seen[h.conversation.id]) return false;
+        seen[h.conversation.id] = true;
+        state.known[h.conversation.id] = h.conversation;
+        return true;
+      });
+      setView("search");
+    });
+  });
+  setInterval(renderList, 30000);  // keep the waiting times fresh
+}

@@ -1,0 +1,191 @@
+/* The agent panel: sign-in, the socket to /ws/agent and what it brings, and the pages. Each
+ * concern is a module of its own: inbox, conversation, composer, context (the visitor's column),
+ * notifications, settings, shortcuts, reports, manage; state.js holds what they share and
+ * i18n.js the words. A new part of the panel is a module with a setUp…() called below, and, if
+ * it is a page, a button with data-page and a <main id="page-…"> in index.html. Everything a
+ * visitor or agent wrote is put on the page as text, never as HTML. */
+import { ChatSocket } from "/widget/static/socket.js";
+import { $, api, el } from "./kit.js";
+import { preferred, t, use } from "./i18n.js";
+import { refused, resend, setUpComposer } from "./composer.js";
+import { visited } from "./context.js";
+import {
+  markRead, openConversation, renderHead, renderMessage, renderSeen, reopen, setUpConversation,
+  showTyping, showVisitorOnline
+} from "./conversation.js";
+import { renderList, replaceInbox, setUpInbox, update } from "./inbox.js";
+import { showManage } from "./manage.js";
+import { announce, setUpNotifications, showAway } from "./notifications.js";
+import { loadReport, setUpReports } from "./reports.js";
+import { applyTheme, renderMe, setUpSettings } from "./settings.js";
+import { setUpShortcuts } from "./shortcuts.js";
+import { request, state } from "./state.js";
+
+// --- sign-in and invitations ----------------------------------------------------------------
+
+function showLogin() {
+  $("app").hidden = true;
+  $("login").hidden = false;
+  var invite = /#invite=([^&]+)/.exec(location.hash);
+  $("login-form").hidden = !!invite;
+  $("invite-form").hidden = !invite;
+  (invite ? $("new-password") : $("email")).focus();
+}
+
+function setUpLogin() {
+  $("login-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    $("login-error").textContent = "";
+    api("/api/agent/login", { email: $("email").value, password: $("password").value })
+      .then(function (j) { $("password").value = ""; begin(j.agent); })
+      .catch(function (e) {
+        $("login-error").textContent = e.message === "Failed to fetch"
+          ? t("The server cannot be reached.") : e.message;
+      });
+  });
+  $("invite-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var token = (/#invite=([^&]+)/.exec(location.hash) || [])[1];
+    api("/api/agent/accept", { token: token, password: $("new-password").value })
+      .then(function (j) { history.replaceState(null, "", location.pathname); begin(j.agent); })
+      .catch(function (e) { $("invite-error").textContent = e.message; });
+  });
+  $("logout").addEventListener("click", function () {
+    api("/api/agent/logout", {}).then(function () { location.reload(); });
+  });
+}
+
+// --- pages: inbox, reports, manage ------------------------------------------------------------
+
+function showPage(name) {
+  document.querySelectorAll(".pages button").forEach(function (b) {
+    if (b.getAttribute("data-page") === name) b.setAttribute("aria-current", "page");
+    else b.removeAttribute("aria-current");
+  });
+  document.querySelectorAll("[id^=page-]").forEach(function (page) {
+    page.hidden = page.id !== "page-" + name;
+  });
+  if (name === "reports") loadReport();
+  if (name === "admin") {
+    showManage(state.me, state.sites, state.colleagues, state.teams, state.canned, request);
+  }
+}
+
+// --- the socket -------------------------------------------------------------------------------
+
+function welcome(f) {
+  state.me = f.agent;
+  state.colleagues = f.agents || [];
+  state.sites = f.sites || [];
+  state.teams = f.teams || [];
+  state.canned = f.canned || [];
+  renderMe();
+  document.querySelectorAll(".admin-only").forEach(function (n) {
+    n.hidden = state.me.role !== "admin";
+  });
+  var siteSelect = $("filter-site");
+  while (siteSelect.options.length > 1) siteSelect.remove(1);
+  state.sites.forEach(function (s) { el("option", "", siteSelect, s.name).value = s.id; });
+  siteSelect.hidden = state.sites.length < 2;
+  if (state.epoch && f.epoch !== state.epoch) {
+    // The store was restored from a backup: what is shown may no longer exist.
+    state.currentSeq = 0;
+    Array.prototype.slice.call($("messages").querySelectorAll("li[data-seq]"))
+      .forEach(function (n) { n.parentNode.removeChild(n); });
+  }
+  state.epoch = f.epoch;
+  replaceInbox(f.conversations);
+  if (state.current) reopen();
+  resend();
+}
+
+function onFrame(f) {
+  if (f.type === "welcome") welcome(f);
+  else if (f.type === "conversation") update(f.conversation);
+  else if (f.type === "read") {
+    if (f.conversation_id === state.current && f.reader === "visitor") {
+      state.visitorReadSeq = Math.max(state.visitorReadSeq, f.up_to);
+      renderSeen();
+    }
+  } else if (f.type === "presence") {
+    if (f.conversation_id === state.current) showVisitorOnline(f.visitor_online);
+  } else if (f.type === "visited") visited(f);
+  else if (f.type === "typing") showTyping(f);
+  else if (f.type === "inbox") {
+    replaceInbox(f.conversations);
+    if (state.current) renderHead();
+  } else if (f.type === "message") renderMessage(f);
+  else if (f.type === "ack") {
+    if (typeof f.away === "boolean") showAway(f.away);
+    if (f.conversation && f.conversation.id) update(f.conversation);
+    if (f.canned) {  // in place: the Manage page holds the same list
+      var i = state.canned.map(function (c) { return c.id; }).indexOf(f.canned.id);
+      if (i >= 0) state.canned.splice(i, 1, f.canned); else state.canned.push(f.canned);
+    }
+    var done = state.pending[f.id];
+    if (done) { delete state.pending[f.id]; done(f); }
+  } else if (f.type === "error") {
+    var mine = refused(f);
+    var callback = state.pending[f.id];
+    if (callback) { delete state.pending[f.id]; callback(f); }
+    else if (!mine) {
+      announce(f.code === "already_claimed" ? t("Another agent took this conversation.")
+        : f.message);
+    }
+  }
+}
+
+var connection = "connecting";
+function renderConnection() {
+  $("conn").textContent = connection === "online" ? t("Online")
+    : connection === "failed" ? t("Signed out")
+    : connection === "connecting" ? t("Connecting…") : t("Reconnecting…");
+  $("conn").className = "conn " + connection;
+}
+
+function begin(agent) {
+  state.me = agent;
+  $("login").hidden = true;
+  $("app").hidden = false;
+  renderMe();
+  state.socket = new ChatSocket(ChatSocket.url("/ws/agent"), {
+    hello: function () { return { type: "hello", v: 1 }; },
+    onFrame: onFrame,
+    onState: function (socketState) {
+      connection = socketState;
+      renderConnection();
+      if (socketState === "failed") showLogin();
+    },
+    onUnauthorized: function () { state.socket.stopped = true; showLogin(); }
+  });
+  state.socket.connect();
+}
+
+/** Words changed (another language): what was drawn with the old ones, again. */
+function redraw() {
+  renderConnection();
+  showAway(state.away);
+  renderList();
+  if (state.current) renderHead();
+  if (state.me) renderMe();
+  if (!$("page-reports").hidden) loadReport();
+}
+
+applyTheme();
+use(preferred()).then(function () {
+  renderConnection();
+  showAway(false);
+  setUpLogin();
+  setUpNotifications(openConversation);
+  setUpSettings(redraw);
+  setUpInbox(openConversation, renderHead);
+  setUpConversation();
+  setUpComposer();
+  setUpShortcuts();
+  setUpReports();
+  document.querySelectorAll(".pages button").forEach(function (b) {
+    b.addEventListener("click", function () { showPage(b.getAttribute("data-page")); });
+  });
+  markRead();
+  api("/api/agent/me").then(function (j) { begin(j.agent); }).catch(showLogin);
+});

@@ -1,0 +1,282 @@
+/* The panel's "Manage" page: sites, agents and teams (admins; the server checks it on every
+ * request), and canned responses (everyone: their own; admins: shared ones too). */
+import { $, api, avatar, clear, el } from "./kit.js";
+import { t } from "./i18n.js";
+
+var w = window;
+var state = { me: null, sites: [], agents: [], teams: [], canned: [], request: null };
+function field(form, name) { return form.querySelector("[name=" + name + "]"); }
+function say(form, error, secret) {
+  form.querySelector(".error").textContent = error || "";
+  var s = form.querySelector(".secret");
+  if (s) s.textContent = secret || "";
+}
+function checkboxes(box, items, name, checked) {
+  Array.prototype.slice.call(box.querySelectorAll("label")).forEach(function (l) { box.removeChild(l); });
+  items.forEach(function (item) {
+    var label = el("label", "", box);
+    var input = el("input", "", label);
+    input.type = "checkbox";
+    input.name = name;
+    input.value = item.id;
+    input.checked = checked.indexOf(item.id) >= 0;
+    label.appendChild(document.createTextNode(" " + item.name));
+  });
+}
+function checked(form, name) {
+  return Array.prototype.slice.call(form.querySelectorAll("input[name=" + name + "]:checked"))
+    .map(function (i) { return i.value; });
+}
+
+// --- sites ---------------------------------------------------------------------------------
+
+function renderSites() {
+  var list = $("admin-sites");
+  clear(list);
+  checkboxes($("invite-sites"), state.sites, "invite-site", checked($("agent-invite"), "invite-site"));
+  state.sites.forEach(function (s) {
+    var item = el("li", "", list);
+    el("b", "", item, s.name);
+    el("span", "muted", item, " " + s.id + " · " + (s.allowed_origins.join(", ") || t("no origins yet")) + " ");
+    var b = el("button", "secondary small", item, t("Edit"));
+    b.type = "button";
+    b.setAttribute("aria-label", t("Edit {name}", { name: s.name }));
+    b.addEventListener("click", function () { editSite(s); });
+  });
+}
+var editing = null;
+function editSite(s) {
+  editing = s;
+  var f = $("site-form");
+  f.hidden = false;
+  $("site-form-title").textContent = t("Site: {name}", { name: s.name });
+  field(f, "name").value = s.name;
+  field(f, "allowed_origins").value = s.allowed_origins.join("\n");
+  field(f, "greeting").value = s.greeting;
+  field(f, "color").value = s.color;
+  field(f, "logo").value = s.logo;
+  field(f, "hours").value = s.hours ? s.hours.text : "";
+  field(f, "tz").value = s.hours ? s.hours.tz : "";
+  f.querySelectorAll("input[name=prechat]").forEach(function (i) { i.checked = s.prechat.indexOf(i.value) >= 0; });
+  field(f, "offline").value = s.offline;
+  field(f, "auto_assign").checked = s.auto_assign;
+  field(f, "typing_preview").checked = s.typing_preview;
+  field(f, "theme").value = s.theme;
+  field(f, "identity_mode").value = s.identity_mode;
+  field(f, "new_secret").checked = false;
+  say(f, "", "");
+  field(f, "name").focus();
+}
+$("site-form").addEventListener("submit", function (event) {
+  event.preventDefault();
+  var f = this, body = {
+    name: field(f, "name").value, greeting: field(f, "greeting").value, color: field(f, "color").value,
+    logo: field(f, "logo").value.trim(), hours: field(f, "hours").value.trim(), prechat: checked(f, "prechat"),
+    offline: field(f, "offline").value, auto_assign: field(f, "auto_assign").checked,
+    typing_preview: field(f, "typing_preview").checked, theme: field(f, "theme").value,
+    allowed_origins: field(f, "allowed_origins").value.split(/\s+/).filter(Boolean)
+  };
+  if (field(f, "tz").value.trim()) body.tz = field(f, "tz").value.trim();
+  if (field(f, "new_secret").checked) body.identity_secret = "new";
+  // Mandatory needs a secret: make one in the same change if there is none.
+  if (field(f, "identity_mode").value === "mandatory" && !editing.identity_secret) body.identity_secret = "new";
+  api("/api/admin/sites/" + editing.id, body, "PATCH").then(function (j) {
+    var mode = field(f, "identity_mode").value;
+    return (mode !== j.site.identity_mode ? api("/api/admin/sites/" + editing.id, { identity_mode: mode }, "PATCH")
+      : Promise.resolve(j)).then(function (k) { return { site: k.site, secret: j.identity_secret }; });
+  }).then(function (r) {
+    state.sites = state.sites.map(function (s) { return s.id === r.site.id ? r.site : s; });
+    editing = r.site;
+    renderSites();
+    say(f, "", r.secret ? t("Saved. Identity secret (shown once, keep it on your backend): {secret}", { secret: r.secret }) : t("Saved."));
+  }).catch(function (e) { say(f, e.message); });
+});
+$("site-create").addEventListener("submit", function (event) {
+  event.preventDefault();
+  api("/api/admin/sites", { name: $("site-new-name").value }).then(function (j) {
+    state.sites.push(j.site);
+    $("site-new-name").value = "";
+    renderSites();
+    editSite(j.site);
+  }).catch(function (e) { w.alert(e.message); });
+});
+
+// --- agents --------------------------------------------------------------------------------
+
+function siteNames(ids) {
+  return state.sites.filter(function (s) { return ids.indexOf(s.id) >= 0; }).map(function (s) { return s.name; }).join(", ");
+}
+function renderAgents() {
+  var body = $("admin-agents");
+  clear(body);
+  state.agents.forEach(function (a) {
+    var row = el("tr", a.active ? "" : "inactive", body);
+    var nameCell = el("td", "name-cell", row);
+    avatar(nameCell, a, "tiny");
+    nameCell.appendChild(document.createTextNode(a.name));
+    el("td", "", row, a.email);
+    el("td", "", row, a.role === "admin" ? t("Admin") : t("Agent"));
+    el("td", "", row, a.role === "admin" ? t("all") : siteNames(a.sites) || "—");
+    el("td", "", row, String(a.capacity));
+    el("td", "", row, !a.active ? t("deactivated") : a.invited ? t("invited") : t("active"));
+    var actions = el("td", "", row);
+    var change = el("button", "secondary small", actions, t("Edit"));
+    change.type = "button";
+    change.setAttribute("aria-label", t("Edit {name}", { name: a.name }));
+    change.addEventListener("click", function () { editAgent(a); });
+    if (a.id === state.me.id) return;
+    var toggle = el("button", "secondary small", actions, a.active ? t("Deactivate") : t("Reactivate"));
+    toggle.type = "button";
+    toggle.setAttribute("aria-label", a.active ? t("Deactivate {name}", { name: a.name }) : t("Reactivate {name}", { name: a.name }));
+    toggle.addEventListener("click", function () {
+      api("/api/admin/agents/" + a.id, { active: !a.active }, "PATCH").then(function (j) {
+        state.agents = state.agents.map(function (x) { return x.id === a.id ? j.agent : x; });
+        renderAgents();
+      }).catch(function (e) { w.alert(e.message); });
+    });
+  });
+}
+var agentEditing = null;
+function editAgent(a) {
+  agentEditing = a;
+  var f = $("agent-edit");
+  f.hidden = false;
+  $("agent-edit-title").textContent = t("Agent: {name}", { name: a.name });
+  field(f, "name").value = a.name;
+  field(f, "role").value = a.role;
+  field(f, "capacity").value = a.capacity;
+  checkboxes($("edit-sites"), state.sites, "edit-site", a.sites);
+  say(f, "", "");
+  field(f, "name").focus();
+}
+$("agent-edit").addEventListener("submit", function (event) {
+  event.preventDefault();
+  var f = this, a = agentEditing;
+  api("/api/admin/agents/" + a.id, {
+    name: field(f, "name").value, role: field(f, "role").value,
+    capacity: parseInt(field(f, "capacity").value, 10) || 0, sites: checked(f, "edit-site")
+  }, "PATCH").then(function (j) {
+    state.agents = state.agents.map(function (x) { return x.id === a.id ? j.agent : x; });
+    renderAgents();
+    say(f, "", t("Saved. Their open panels reconnect with the new permissions."));
+  }).catch(function (e) { say(f, e.message); });
+});
+$("agent-invite").addEventListener("submit", function (event) {
+  event.preventDefault();
+  var f = this;
+  api("/api/admin/agents", {
+    name: field(f, "name").value, email: field(f, "email").value, role: field(f, "role").value,
+    capacity: parseInt(field(f, "capacity").value, 10) || 0, sites: checked(f, "invite-site")
+  }).then(function (j) {
+    state.agents.push(j.agent);
+    renderAgents();
+    f.reset();
+    say(f, "", t("Invited. Send them this link (valid 7 days, once): {link}", { link: j.invite_url }));
+  }).catch(function (e) { say(f, e.message); });
+});
+
+// --- teams ---------------------------------------------------------------------------------
+
+function renderTeams() {
+  var list = $("admin-teams");
+  clear(list);
+  state.teams.forEach(function (team) {
+    var item = el("li", "", list);
+    el("b", "", item, team.name);
+    var names = state.agents.filter(function (a) { return team.members.indexOf(a.id) >= 0; })
+      .map(function (a) { return a.name; });
+    el("span", "muted", item, " " + (names.join(", ") || t("no members")) + " ");
+    var change = el("button", "secondary small", item, t("Edit"));
+    change.type = "button";
+    change.setAttribute("aria-label", t("Edit team {name}", { name: team.name }));
+    change.addEventListener("click", function () { editTeam(team); });
+    var del = el("button", "secondary small", item, t("Delete"));
+    del.type = "button";
+    del.setAttribute("aria-label", t("Delete team {name}", { name: team.name }));
+    del.addEventListener("click", function () {
+      api("/api/admin/teams/" + team.id, undefined, "DELETE").then(function () {
+        state.teams = state.teams.filter(function (x) { return x.id !== team.id; });
+        renderTeams();
+      });
+    });
+  });
+  teamEditing = null;
+  $("team-form-title").textContent = t("New team");
+  checkboxes($("team-members"), state.agents.filter(function (a) { return a.active; }), "member",
+             []);
+}
+var teamEditing = null;
+function editTeam(team) {
+  teamEditing = team;
+  var f = $("team-form");
+  $("team-form-title").textContent = t("Team: {name}", { name: team.name });
+  field(f, "name").value = team.name;
+  checkboxes($("team-members"), state.agents.filter(function (a) { return a.active; }), "member",
+             team.members);
+  field(f, "name").focus();
+}
+$("team-form").addEventListener("submit", function (event) {
+  event.preventDefault();
+  var f = this, team = teamEditing;
+  api(team ? "/api/admin/teams/" + team.id : "/api/admin/teams",
+      { name: field(f, "name").value, members: checked(f, "member") },
+      team ? "PATCH" : "POST").then(function (j) {
+    state.teams = state.teams.filter(function (x) { return x.id !== j.team.id; })
+      .concat([j.team]);
+    f.reset();
+    say(f, "");
+    renderTeams();
+  }).catch(function (e) { say(f, e.message); });
+});
+
+// --- canned responses ------------------------------------------------------------------------
+
+function renderCanned() {
+  var list = $("admin-canned");
+  clear(list);
+  state.canned.slice().sort(function (a, b) { return a.shortcut < b.shortcut ? -1 : 1; }).forEach(function (c) {
+    var item = el("li", "", list);
+    el("b", "", item, "/" + c.shortcut);
+    el("span", "muted", item, " " + (c.shared ? t("(shared)") : t("(mine)")) + " " + c.body.slice(0, 90) + " ");
+    if (c.shared && state.me.role !== "admin") return;
+    var del = el("button", "secondary small", item, t("Delete"));
+    del.type = "button";
+    del.setAttribute("aria-label", t("Delete /{shortcut}", { shortcut: c.shortcut }));
+    del.addEventListener("click", function () {
+      state.request({ type: "canned_delete", canned_id: c.id }, function (f) {
+        if (f.type !== "ack") { w.alert(f.message); return; }
+        state.canned.splice(state.canned.indexOf(c), 1);
+        renderCanned();
+      });
+    });
+  });
+  var select = field($("canned-form"), "site_id");
+  clear(select);
+  state.sites.forEach(function (s) { el("option", "", select, s.name).value = s.id; });
+}
+$("canned-form").addEventListener("submit", function (event) {
+  event.preventDefault();
+  var f = this;
+  state.request({ type: "canned_save", site_id: field(f, "site_id").value, shortcut: field(f, "shortcut").value,
+                  body: field(f, "body").value, shared: field(f, "shared").checked }, function (r) {
+    if (r.type !== "ack") { say(f, r.message); return; }
+    f.reset();  // (the panel has put r.canned in the shared list)
+    say(f, "");
+    renderCanned();
+  });
+});
+
+/** Show the page with what the panel knows, then refresh the admin lists. */
+export function showManage(me, sites, agents, teams, canned, request) {
+    state.me = me; state.request = request; state.canned = canned;
+    state.sites = sites.slice(); state.teams = teams.slice();
+    renderCanned();
+    if (me.role !== "admin") return;
+    Promise.all([api("/api/admin/sites"), api("/api/admin/agents"), api("/api/admin/teams")]).then(function (r) {
+      state.sites = r[0].sites; state.agents = r[1].agents; state.teams = r[2].teams;
+      renderSites();
+      renderAgents();
+      renderTeams();
+      renderCanned();
+    });
+}

@@ -1,0 +1,37 @@
+/* What the panel knows, shared by its modules: one object (the module beside a field changes
+ * it), and the request helper for frames that want an answer. */
+import { ChatSocket } from "/widget/static/socket.js";
+
+export var PAGE = 50;
+
+export var state = {
+  me: null, socket: null, epoch: null,
+  conversations: {},        // open conversations of my sites: id -> summary (live) — inbox.js
+  known: {},                // every summary seen (resolved, earlier, search results) by id
+  sites: [], colleagues: [], teams: [], canned: [],
+  view: "queue", filters: { site: "", tag: "" },
+  resolvedPage: [], resolvedNext: null, searchHits: [],
+  current: null, currentSeq: 0, oldestSeq: 0,   // the open conversation — conversation.js
+  outbox: [],               // replies sent but not acknowledged — composer.js
+  pending: {},              // request id -> callback for its ack or error
+  visitorReadSeq: 0, sentRead: 0,
+  currentVisitor: null,     // {name, email, named} of the open conversation — context.js
+  away: false, autoAway: false
+};
+
+/** Send a frame with an id; ``done`` gets its ack or error. */
+export function request(frame, done) {
+  frame.id = ChatSocket.newId();
+  if (done) state.pending[frame.id] = done;
+  if (!state.socket.send(frame) && done) {
+    delete state.pending[frame.id];
+    done({ type: "error", message: "offline" });
+  }
+}
+
+export function summary(id) { return state.conversations[id] || state.known[id]; }
+export function snoozed(c) { return c.snoozed_until !== null && c.snoozed_until !== undefined; }
+export function siteName(id) {
+  var s = state.sites.filter(function (x) { return x.id === id; })[0];
+  return s ? s.name : id;
+}

@@ -1,0 +1,357 @@
+"""``livechat doctor``: looks at the configuration and the machine the way the server will see
+them, and says what to fix before it bites.
+
+Each check is a ``Check``: a name and a function that looks (files, limits, a Redis ``PING``)
+and returns ``Finding``s. What is decided from what was seen lives in small pure functions
+(``*_findings``), tested without I/O. To add a check (an SMTP server, once mail is sent), write
+one such function and append a ``Check`` to ``CHECKS``; a check for something not configured
+returns nothing.
+
+Levels: ``ok``; ``warn`` (works, but not as it should in production); ``error`` (broken or
+unsafe). The command exits 0 when there is nothing to fix, 1 with warnings only, 2 with errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import shutil
+import sqlite3
+import stat
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from server.config import ConfigError, Settings, from_env
+from server.store.migrations import MIGRATIONS
+
+Level = Literal["ok", "warn", "error"]
+#: Below this many open files, a few hundred visitors exhaust the process.
+MIN_DESCRIPTORS = 4096
+MIN_FREE_BYTES = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    level: Level
+    topic: str
+    message: str
+    fix: str = ""
+
+    def json(self) -> dict[str, str]:
+        return {"level": self.level, "topic": self.topic, "message": self.message,
+                "fix": self.fix}
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """What ``stat`` says of a path (``exists`` false: nothing there yet)."""
+
+    path: Path
+    exists: bool
+    mode: int = 0
+    owner: int = -1
+    is_dir: bool = False
+    writable: bool = False
+
+    @classmethod
+    def of(cls, path: Path) -> FileFacts:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return cls(path, False)
+        return cls(path, True, stat.S_IMODE(st.st_mode), st.st_uid, stat.S_ISDIR(st.st_mode),
+                   os.access(path, os.W_OK))
+
+
+@dataclass
+class Env:
+    """What every check may look at: the environment, and the settings built from it (None when
+    they are invalid; ``config_error`` says why)."""
+
+    environ: Mapping[str, str]
+    db_path: Path
+    settings: Settings | None = None
+    config_error: str | None = None
+    #: Told what is being looked at, for checks that may take a moment (network).
+    progress: Callable[[str], None] = field(default=lambda what: None)
+
+
+Check = Callable[[Env], Awaitable[list[Finding]]]
+
+
+def load(environ: Mapping[str, str], db_path: Path) -> Env:
+    """The settings the server would use, without making anything (no key file is generated)."""
+    env = dict(environ)
+    env["LIVECHAT_DB"] = str(db_path)
+    if not env.get("LIVECHAT_SECRET_KEYS", "").strip():
+        env["LIVECHAT_SECRET_KEYS"] = "x" * 16  # stands in; the keys check looks at the real
+    try:
+        return Env(environ, db_path, from_env(env))
+    except ConfigError as exc:
+        return Env(environ, db_path, None, str(exc))
+
+
+def redact_url(url: str) -> str:
+    """A URL fit to print: no password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# --- decisions (pure) ------------------------------------------------------------------------
+
+
+def configuration_findings(settings: Settings | None, error: str | None) -> list[Finding]:
+    if settings is None:
+        return [Finding("error", "configuration", f"the server would refuse to start: {error}",
+                        "correct the setting named above (README.md, Configuration)")]
+    broker = "in-memory broker" if settings.broker_url.startswith("memory") else "Redis broker"
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    return [Finding("ok", "configuration", f"valid ({workers}, {broker})")]
+
+
+def public_url_findings(public_url: str) -> list[Finding]:
+    if not public_url:
+        return [Finding(
+            "warn", "public URL",
+            "LIVECHAT_PUBLIC_URL is not set: the snippet `livechat site create` prints has a "
+            "placeholder, and origins and invite links are taken from each request's Host header",
+            "set LIVECHAT_PUBLIC_URL to the address visitors reach the server at, e.g. "
+            "LIVECHAT_PUBLIC_URL=https://chat.example.com")]
+    host = urlsplit(public_url).hostname or ""
+    if public_url.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+        return [Finding(
+            "warn", "public URL",
+            f"{public_url} is not HTTPS: browsers block an http:// chat on https:// pages, and "
+            "agents' sessions travel unencrypted",
+            "put a TLS-terminating proxy in front (README.md, Deploy) and set "
+            "LIVECHAT_PUBLIC_URL=https://…")]
+    return [Finding("ok", "public URL", public_url)]
+
+
+def cookie_findings(public_url: str, cookie_secure: bool) -> list[Finding]:
+    https = public_url.startswith("https://")
+    if https and not cookie_secure:
+        return [Finding(
+            "error", "cookies",
+            "the server is behind HTTPS but agents' session cookies are not marked Secure: a "
+            "browser would send them over plain HTTP too",
+            "set LIVECHAT_COOKIE_SECURE=1")]
+    if cookie_secure and public_url.startswith("http://"):
+        return [Finding(
+            "error", "cookies",
+            f"LIVECHAT_COOKIE_SECURE is on but {public_url} is plain HTTP: browsers drop Secure "
+            "cookies there, so agents could not stay signed in",
+            "serve over HTTPS, or unset LIVECHAT_COOKIE_SECURE for a local test")]
+    if not public_url and not cookie_secure:
+        return [Finding(
+            "warn", "cookies", "agents' session cookies are not marked Secure",
+            "behind HTTPS, set LIVECHAT_COOKIE_SECURE=1 (and LIVECHAT_PUBLIC_URL)")]
+    return [Finding("ok", "cookies", "Secure" if cookie_secure else "local HTTP, not Secure")]
+
+
+def keys_findings(configured: str, key_file: FileFacts, uid: int) -> list[Finding]:
+    if configured.strip():
+        keys = [k for k in configured.split(",") if k.strip()]
+        return [Finding("ok", "secret keys",
+                        f"{len(keys)} key{'s' if len(keys) > 1 else ''} from "
+                        "LIVECHAT_SECRET_KEYS")]
+    generate = ("set LIVECHAT_SECRET_KEYS to a long random value, e.g. the output of "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    if not key_file.exists:
+        return [Finding("warn", "secret keys",
+                        f"LIVECHAT_SECRET_KEYS is not set: a key will be generated into "
+                        f"{key_file.path} at the first start (one machine only; it cannot be "
+                        "rotated)", generate)]
+    found = [Finding("warn", "secret keys",
+                     f"LIVECHAT_SECRET_KEYS is not set: the key kept in {key_file.path} is used "
+                     "(fine on one machine; other machines and rotation need the variable)",
+                     generate)]
+    if key_file.mode & 0o077:
+        found.append(Finding("error", "secret keys",
+                             f"{key_file.path} can be read by other users (mode "
+                             f"{key_file.mode:o}): anyone who reads it can forge sessions",
+                             f"chmod 600 {key_file.path}"))
+    elif key_file.owner != uid:
+        found.append(Finding("warn", "secret keys", f"{key_file.path} belongs to another user",
+                             f"chown it to the user the server runs as: chown $(id -un) "
+                             f"{key_file.path}"))
+    return found
+
+
+def database_findings(db: FileFacts, directory: FileFacts, version: int | None, latest: int,
+                      free_bytes: int | None, uid: int) -> list[Finding]:
+    found: list[Finding] = []
+    if not directory.exists:
+        found.append(Finding("ok", "database",
+                             f"{db.path} will be created at the first start (with its folder)"))
+    elif not directory.writable:
+        found.append(Finding("error", "database",
+                             f"the server cannot write in {directory.path} (SQLite keeps its WAL "
+                             "and lock files beside the database)",
+                             f"give the server's user write access to {directory.path}"))
+    elif not db.exists:
+        found.append(Finding("ok", "database", f"{db.path} will be created at the first start"))
+    else:
+        if not db.writable:
+            found.append(Finding("error", "database", f"{db.path} is read-only for this user",
+                                 f"chown $(id -un) {db.path}; chmod 600 {db.path}"))
+        if db.mode & 0o077:
+            found.append(Finding("warn", "database",
+                                 f"{db.path} can be read by other users (mode {db.mode:o}); it "
+                                 "holds every conversation and the agents' password hashes",
+                                 f"chmod 600 {db.path}"))
+        elif db.owner != uid:
+            found.append(Finding("warn", "database", f"{db.path} belongs to another user",
+                                 f"run the server as its owner, or chown $(id -un) {db.path}"))
+        if version is not None and version < latest:
+            found.append(Finding("ok", "database",
+                                 f"{db.path} is at schema version {version}; the next start "
+                                 f"upgrades it to {latest} (back it up first)"))
+        elif version is not None and version > latest:
+            found.append(Finding("error", "database",
+                                 f"{db.path} is at schema version {version}, newer than this "
+                                 f"livechat ({latest})", "upgrade livechat"))
+        if not any(f.level != "ok" for f in found):
+            found.append(Finding("ok", "database", f"{db.path} (schema version {version})"))
+    if free_bytes is not None and free_bytes < MIN_FREE_BYTES:
+        found.append(Finding("warn", "disk",
+                             f"only {free_bytes // (1 << 20)} MiB free beside the database",
+                             "free some space: a full disk stops every write (and every chat)"))
+    return found
+
+
+def uploads_findings(uploads: FileFacts, uid: int) -> list[Finding]:
+    if not uploads.exists:
+        return [Finding("ok", "uploads", f"{uploads.path} will be created with the first file")]
+    if not uploads.is_dir:
+        return [Finding("error", "uploads", f"{uploads.path} is not a folder",
+                        "point LIVECHAT_UPLOADS at a folder")]
+    found: list[Finding] = []
+    if not uploads.writable:
+        found.append(Finding("error", "uploads", f"the server cannot write in {uploads.path}",
+                             f"chown $(id -un) {uploads.path}"))
+    if uploads.mode & 0o002:
+        found.append(Finding("error", "uploads",
+                             f"anyone on this machine can write in {uploads.path} (mode "
+                             f"{uploads.mode:o})", f"chmod 700 {uploads.path}"))
+    elif uploads.mode & 0o077:
+        found.append(Finding("warn", "uploads",
+                             f"other users can read the attachments in {uploads.path} (mode "
+                             f"{uploads.mode:o})", f"chmod 700 {uploads.path}"))
+    return found or [Finding("ok", "uploads", str(uploads.path))]
+
+
+def descriptor_findings(soft: int, hard: int) -> list[Finding]:
+    # ``livechat serve`` raises its soft limit to the hard one; the hard limit is what counts.
+    limit = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if limit < MIN_DESCRIPTORS:
+        return [Finding("warn", "open files",
+                        f"at most {limit} open files: every visitor's and agent's socket takes "
+                        "one, so about that many people at once",
+                        "raise the limit where the server is started: LimitNOFILE=65536 in its "
+                        "systemd unit, `ulimit -n 65536` in a shell, or --ulimit "
+                        "nofile=65536:65536 for a container")]
+    return [Finding("ok", "open files", f"up to {limit} (serve raises its soft limit to it)")]
+
+
+def redis_findings(url: str, error: str | None, version: str | None) -> list[Finding]:
+    shown = redact_url(url)
+    if error is not None:
+        return [Finding("error", "Redis", f"cannot reach Redis at {shown}: {error}",
+                        "start Redis, or correct LIVECHAT_REDIS_URL (redis://host:port/db)")]
+    return [Finding("ok", "Redis", f"{shown} answers (Redis {version or '?'})")]
+
+
+# --- the checks (each looks, then decides) ----------------------------------------------------
+
+
+async def _configuration(env: Env) -> list[Finding]:
+    return configuration_findings(env.settings, env.config_error)
+
+
+async def _public_url(env: Env) -> list[Finding]:
+    if env.settings is None:
+        return []
+    return (public_url_findings(env.settings.public_url)
+            + cookie_findings(env.settings.public_url, env.settings.cookie_secure))
+
+
+async def _keys(env: Env) -> list[Finding]:
+    key_file = env.db_path.with_name(env.db_path.name + ".secret")
+    return keys_findings(env.environ.get("LIVECHAT_SECRET_KEYS", ""), FileFacts.of(key_file),
+                         os.getuid())
+
+
+def _schema_version(path: Path) -> int | None:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return None
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+
+
+async def _database(env: Env) -> list[Finding]:
+    db = FileFacts.of(env.db_path)
+    directory = FileFacts.of(env.db_path.resolve().parent)
+    version = await asyncio.to_thread(_schema_version, env.db_path) if db.exists else None
+    free = shutil.disk_usage(directory.path).free if directory.exists else None
+    return database_findings(db, directory, version, len(MIGRATIONS), free, os.getuid())
+
+
+async def _uploads(env: Env) -> list[Finding]:
+    if env.settings is None:
+        return []
+    return uploads_findings(FileFacts.of(env.settings.uploads_path()), os.getuid())
+
+
+async def _descriptors(env: Env) -> list[Finding]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return descriptor_findings(soft, hard)
+
+
+async def _redis(env: Env) -> list[Finding]:
+    if env.settings is None or env.settings.broker_url.startswith("memory"):
+        return []
+    from redis.asyncio import Redis
+
+    url = env.settings.broker_url
+    env.progress(f"checking Redis at {redact_url(url)}")
+    client = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        await client.ping()
+        info = await client.info("server")
+        return redis_findings(url, None, str(info.get("redis_version", "")))
+    except Exception as exc:  # any failure to talk to it is the finding
+        return redis_findings(url, str(exc) or type(exc).__name__, None)
+    finally:
+        await client.aclose()
+
+
+CHECKS: tuple[Check, ...] = (_configuration, _public_url, _keys, _database, _uploads,
+                             _redis, _descriptors)
+
+
+async def run(env: Env, checks: tuple[Check, ...] = CHECKS) -> list[Finding]:
+    findings: list[Finding] = []
+    for check in checks:
+        findings += await check(env)
+    return findings
+
+
+def exit_status(findings: list[Finding]) -> int:
+    levels = {f.level for f in findings}
+    return 2 if "error" in levels else 1 if "warn" in levels else 0

@@ -1,0 +1,137 @@
+/* Writing: the composer, sending (kept in the outbox and resent on every connect until the
+ * server acknowledges it; the client-made id makes a resend harmless), typing notices and the
+ * typing preview, attachments and emoji. */
+import { ChatSocket } from "../socket.js";
+import { append, bubble, dropRating, scrollToEnd } from "./conversation.js";
+import { t } from "./i18n.js";
+import { $, el, state } from "./page.js";
+
+var EMOJI = ["😀", "😂", "😊", "😍", "🤔", "😢", "😮", "😡", "👍", "👎", "👏", "🙏", "🎉", "❤️",
+             "🔥", "✅", "❌", "👀", "💡", "📦", "🚚", "💳", "⏰", "👋"];
+var input = $("input"), emojiPanel = $("emoji-panel"), emojiButton = $("emoji");
+var lastTyping = 0, previewTimer = null;
+
+/** Resent on every (re)connect until the server acknowledges it. */
+export function request(frame) {
+  state.pending[frame.id] = frame;
+  if (state.socket) state.socket.send(frame);
+}
+
+/** The visitor writes after a resolved conversation (or asked for a new one): the next message
+ * opens a new one. */
+export function startNew() {
+  if (state.resolved || state.fresh) {
+    state.fresh = true;
+    dropRating();
+  }
+}
+
+export function send(body, attachment, node) {
+  var p = { id: ChatSocket.newId(), body: body, attachment: attachment,
+            node: node || bubble("mine pending", body, t("sending")) };
+  state.outbox.push(p);
+  if (!p.node.parentNode) append(p.node);
+  scrollToEnd();
+  transmit(p);
+}
+
+function transmit(p) {
+  var frame = { type: "send", id: p.id };
+  if (p.body) frame.body = p.body;
+  if (p.attachment) frame.attachment = p.attachment.id;
+  if (state.socket) state.socket.send(frame);
+}
+
+/** After a (re)connect: everything not yet acknowledged, again. */
+export function flush() {
+  state.outbox.forEach(transmit);
+  Object.keys(state.pending).forEach(function (id) { state.socket.send(state.pending[id]); });
+}
+
+export function typing(active) {
+  var now = Date.now();
+  if (state.siteInfo.typing_preview && active) return preview();
+  if (active && now - lastTyping < 3000) return;
+  lastTyping = active ? now : 0;
+  if (state.socket) state.socket.send({ type: "typing", active: active });
+}
+/** The site shows agents what is being typed (the visitor is told, under the composer):
+ * the text, at most every 600 ms. */
+function preview() {
+  if (previewTimer) return;
+  previewTimer = setTimeout(function () {
+    previewTimer = null;
+    var text = input.value.slice(0, 1000);
+    lastTyping = Date.now();
+    if (state.socket) state.socket.send({ type: "typing", active: text.trim() !== "", text: text });
+  }, 600);
+}
+
+export function submit(event) {
+  if (event) event.preventDefault();
+  var body = input.value;
+  if (!body.trim()) return;
+  startNew();
+  input.value = "";
+  typing(false);
+  send(body, null);
+}
+
+export function upload(file) {
+  if (!file || !state.token) return;
+  startNew();
+  var node = bubble("mine pending", "", t("uploading", { name: file.name }));
+  append(node);
+  fetch("/api/files", {
+    method: "POST", body: file, credentials: "omit",
+    headers: { "Authorization": "Bearer " + state.token,
+               "X-File-Name": encodeURIComponent(file.name) }
+  }).then(function (r) {
+    return r.json().then(function (data) {
+      if (!r.ok) throw new Error(data.message || r.status);
+      return data;
+    });
+  }).then(function (a) {
+    var body = node.querySelector(".body");
+    ChatSocket.attachment(body, a, scrollToEnd);
+    if (ChatSocket.isImage(a)) body.classList.add("media");
+    node.querySelector(".meta").textContent = t("sending");
+    send("", a, node);
+  }).catch(function (e) {
+    node.classList.add("failed");
+    node.querySelector(".meta").textContent = t("notSent", { why: e.message });
+  });
+}
+
+export function toggleEmoji(show) {
+  emojiPanel.hidden = !show;
+  emojiButton.setAttribute("aria-expanded", String(show));
+  if (show) emojiPanel.firstChild.focus();
+}
+
+/** The composer's own controls. */
+export function setUpComposer() {
+  EMOJI.forEach(function (e) {
+    var b = el("button", null, emojiPanel, e);
+    b.type = "button";
+    b.addEventListener("click", function () {
+      var at = input.selectionStart || input.value.length;
+      input.value = input.value.slice(0, at) + e + input.value.slice(input.selectionEnd || at);
+      input.selectionStart = input.selectionEnd = at + e.length;
+      toggleEmoji(false);
+      input.focus();
+    });
+  });
+  $("composer").addEventListener("submit", submit);
+  input.addEventListener("input", function () { typing(input.value.trim() !== ""); });
+  input.addEventListener("blur", function () { if (lastTyping) typing(false); });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submit(event);
+  });
+  $("attach").addEventListener("click", function () { $("file").click(); });
+  $("file").addEventListener("change", function () {
+    upload($("file").files[0]);
+    $("file").value = "";
+  });
+  emojiButton.addEventListener("click", function () { toggleEmoji(emojiPanel.hidden); });
+}

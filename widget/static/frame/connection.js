@@ -1,0 +1,170 @@
+/* The socket to /ws/visitor: the hello (token, identity, where we were), the welcome, and every
+ * frame the server sends (docs/protocol.md). */
+import { ChatSocket } from "../socket.js";
+import { greet, renderHeader, scheme, theme } from "./appearance.js";
+import { flush } from "./composer.js";
+import {
+  afterChange, append, notice, render, renderRating, renderSeen, resetList, seen, switchTo
+} from "./conversation.js";
+import { t } from "./i18n.js";
+import { renderIntake } from "./intake.js";
+import { onState, renderStatus, scheduleHours, showBanner, showTyping } from "./status.js";
+import { $, page, state, toParent } from "./page.js";
+
+export function start(initialToken) {
+  state.token = initialToken;
+  state.socket = new ChatSocket(ChatSocket.url("/ws/visitor"), {
+    hello: hello,
+    onFrame: onFrame,
+    onState: onState,
+    onUnauthorized: function () {
+      // A token that no longer verifies (expired, or a key was retired): start afresh.
+      state.token = null;
+      state.conversationId = null;
+      toParent({ type: "token", token: null });
+    }
+  });
+  state.socket.connect();
+}
+
+function hello() {
+  var frame = { type: "hello", v: 1, site: page.site }, identity = state.identity;
+  if (state.token) frame.token = state.token;
+  if (identity) {
+    frame.user_id = identity.id;
+    frame.user_expires = identity.expires;
+    frame.user_hash = identity.hash;
+    if (identity.name) frame.user_name = identity.name;
+    if (identity.email) frame.user_email = identity.email;
+  }
+  if (state.conversationId) {
+    frame.conversation_id = state.conversationId;
+    frame.last_seq = state.lastSeq[state.conversationId] || 0;
+    frame.epoch = state.epoch;
+  }
+  return frame;
+}
+
+function onFrame(f) {
+  if (f.type === "welcome") welcome(f);
+  else if (f.type === "message") render(f);
+  else if (f.type === "availability") {
+    state.agentsOnline = f.agents_online;
+    renderStatus();
+    renderIntake();
+  } else if (f.type === "typing") {
+    if (f.author.type === "agent") showTyping(f.active ? (f.author.name || t("agent")) : null);
+  } else if (f.type === "read") {
+    if (f.conversation_id !== state.conversationId) return;
+    if (f.reader === "agent") {
+      state.agentReadSeq = Math.max(state.agentReadSeq, f.up_to);
+      renderSeen();
+    } else seen(f.up_to);
+  } else if (f.type === "queue") {
+    if (f.conversation_id === state.conversationId && !state.assignee) {
+      state.queue = { position: f.position, expected_wait: f.expected_wait };
+      renderStatus();
+    }
+  } else if (f.type === "ack") {
+    acknowledged(f);
+  } else if (f.type === "conversation") {
+    // Another tab opened a conversation: follow it here too.
+    if (!(f.conversation.id in state.lastSeq)) {
+      switchTo(f.conversation);
+      state.socket.send({ type: "open", id: ChatSocket.newId(),
+                          conversation_id: f.conversation.id });
+    }
+  } else if (f.type === "error") {
+    failed(f);
+  }
+}
+
+function welcome(f) {
+  if (f.token !== state.token) {
+    state.token = f.token;
+    toParent({ type: "token", token: state.token });
+  }
+  $("site-name").textContent = f.site.name;
+  document.title = f.site.name;
+  state.siteInfo = f.site;
+  if (state.pageColor) scheme(); else theme(f.site.color);
+  $("preview-notice").hidden = !f.site.typing_preview;
+  state.visitor = f.visitor || state.visitor;
+  state.verified = f.verified;
+  state.agentsOnline = f.agents_online;
+  var conv = f.conversation;
+  if (f.epoch !== state.epoch || !conv || conv.id !== state.conversationId) {
+    // Another conversation, or the store was reset: start the list afresh.
+    state.epoch = f.epoch;
+    state.conversationId = conv ? conv.id : null;
+    resetList();
+    state.liveFrom = 0;
+    state.unreadSeqs = [];
+    state.visitorRead = 0;
+  }
+  state.epoch = f.epoch;
+  state.conversationId = conv ? conv.id : null;
+  state.assignee = conv && conv.assignee ? conv.assignee : null;
+  state.resolved = !!conv && conv.status === "resolved";
+  state.rating = conv ? conv.rating : null;
+  state.agentReadSeq = conv ? conv.agent_read_seq : 0;
+  state.visitorRead = Math.max(state.visitorRead, conv ? conv.visitor_read_seq || 0 : 0);
+  // (What was missed while disconnected arrives as history: no chime for it.)
+  state.liveFrom = Math.max(state.liveFrom, conv ? conv.last_seq : 0);
+  state.queue = f.queue;
+  state.typicalWait = typeof f.typical_wait === "number" ? f.typical_wait : null;
+  greet();
+  renderHeader();
+  scheduleHours();
+  afterChange();
+  flush();
+  sendContext();
+}
+
+/** Where the visitor is, in their language and time zone: the agent's context column. */
+function sendContext() {
+  var frame = { type: "context", language: navigator.language }, host = state.hostPage;
+  try { frame.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* old */ }
+  if (host && /^https?:/.test(host.url)) {
+    frame.url = host.url.split("#")[0].slice(0, 2000);
+    frame.title = String(host.title || "").replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, 300);
+    if (/^https?:/.test(host.referrer || "")) frame.referrer = host.referrer.slice(0, 2000);
+  }
+  state.socket.send(frame);
+}
+
+function acknowledged(f) {
+  if (state.pending[f.id]) {
+    var frame = state.pending[f.id];
+    delete state.pending[f.id];
+    if (frame.type === "rate" && f.conversation) {
+      state.rating = f.conversation.rating;
+      renderRating();
+    }
+  }
+  if (f.conversation_id && f.conversation_id !== state.conversationId) {
+    switchTo({ id: f.conversation_id, status: "waiting" });
+  }
+  if (state.leftMessage !== null && f.conversation_id && !$("messages").querySelector(".left")) {
+    var item = notice(state.leftMessage ? t("leftMessage", { email: state.leftMessage })
+      : t("leftMessageNoEmail"));
+    item.classList.add("left");
+    append(item);
+  }
+}
+
+function failed(f) {
+  var p = state.outbox.filter(function (o) { return o.id === f.id; })[0];
+  if (f.code === "rate_limited" || f.code === "unavailable") {
+    // Nothing was written: the same frame (same id) goes again, which is harmless.
+    showBanner(t(f.code === "rate_limited" ? "slowDown" : "retrying"));
+    setTimeout(flush, Math.max(500, Math.min(f.retry_after || 2000, 30000)));
+    return;
+  }
+  if (state.pending[f.id]) delete state.pending[f.id];
+  if (p) {
+    state.outbox = state.outbox.filter(function (o) { return o !== p; });
+    p.node.classList.add("failed");
+    p.node.querySelector(".meta").textContent = t("notSent", { why: f.message });
+  }
+}

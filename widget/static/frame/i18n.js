@@ -1,0 +1,94 @@
+/* The chat frame's words. English is here; every other language is a module of its own in
+ * lang/, fetched only by the visitors who read it. use("pt-BR") takes "pt", anything unknown
+ * English; {name}-style slots are filled by t(). */
+var en = {
+  message: "Message", placeholder: "Write a message…", send: "Send", close: "Close chat",
+  conversation: "Conversation", online: "We're online. Ask us anything.",
+  offline: "Leave a message and we'll reply as soon as we can.",
+  answering: "{name} is answering", next: "You're next",
+  position: "You're number {n} in the queue", minute: "about a minute",
+  minutes: "about {n} minutes", joined: "{name} joined the conversation",
+  transferred: "{name} took over the conversation",
+  requeued: "We're finding someone else to help you.",
+  resolved: "This conversation was marked as resolved. Write again any time.",
+  typing: "{name} is typing…", agent: "Agent", sending: "Sending…", notSent: "Not sent: {why}",
+  slowDown: "You're sending messages quickly; we'll send yours in a moment.",
+  retrying: "We couldn't deliver your message yet; we'll keep trying.",
+  reconnecting: "Reconnecting…", signIn: "Please sign in on this site to chat with us.",
+  unavailable: "Chat is unavailable here ({code}).",
+  typically: "We're online · typically replies in {time}",
+  previewNotice: "The team can see what you type before you send it.",
+  reopened: "{name} reopened the conversation",
+  emoji: "Emoji", attach: "Attach a file", mute: "Mute sounds", name: "Name", email: "Email",
+  yourMessage: "Your message", greeting: "How can we help you today?", hi: "Hi {name}!",
+  backAt: "We're back {when}.", offlineTitle: "We're away right now",
+  offlineText: "Leave a message and we'll reply by email.",
+  prechatTitle: "Before we start", prechatText: "Tell us who you are, so we can help you better.",
+  leaveMessage: "Leave a message", startChat: "Start the chat",
+  needName: "Please tell us your name.", needEmail: "Please enter a valid email address.",
+  needMessage: "Please write a message.", today: "Today", yesterday: "Yesterday", seen: "Seen",
+  rateTitle: "How was this conversation?", stars: "{n} out of 5",
+  comment: "Anything to add? (optional)", rate: "Send rating",
+  thanksRating: "Thank you for your rating ({n}/5).", newConversation: "Start a new conversation",
+  uploading: "Uploading {name}…",
+  leftMessage: "Thanks! We got your message and will reply to {email}.",
+  leftMessageNoEmail: "Thanks! We got your message and will reply here."
+};
+export var LANGUAGES = ["en", "pt", "el", "es", "fr", "de", "ar", "he"];
+var RTL = { ar: 1, he: 1, fa: 1, ur: 1 };
+var current = en, code = "en", loading = null;
+
+function base(tag) { return String(tag || "").toLowerCase().split("-")[0]; }
+
+/** Switch to the language of ``tag`` (its words fetched first); resolves to the code used. */
+export function use(tag) {
+  var wanted = LANGUAGES.indexOf(base(tag)) >= 0 ? base(tag) : "en";
+  var done = wanted === "en" ? Promise.resolve(en)
+    : import("./lang/" + wanted + ".js").then(function (m) { return m.default; },
+                                              function () { wanted = "en"; return en; });
+  var mine = loading = done.then(function (words) {
+    if (mine !== loading) return code;  // a later call won
+    current = words;
+    code = wanted;
+    document.documentElement.lang = code;
+    document.documentElement.dir = RTL[code] ? "rtl" : "ltr";
+    return code;
+  });
+  return mine;
+}
+
+export function lang() { return code; }
+
+/** For dates and times: the browser's own locale when it speaks this language (en-GB keeps its
+ * 24-hour clock), else the language. */
+export function locale() { return base(navigator.language) === code ? navigator.language : code; }
+
+export function t(key, slots) {
+  var text = current[key] || en[key] || key;
+  return text.replace(/\{(\w+)\}/g, function (_, k) {
+    return slots && slots[k] !== undefined ? String(slots[k]) : "";
+  });
+}
+
+// --- times and days, in the visitor's words --------------------------------------------
+
+export function time(ms) {
+  return new Date(ms).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
+}
+export function dayOf(ms) { return new Date(ms).toDateString(); }
+export function dayLabel(ms) {
+  var d = new Date(ms), today = new Date();
+  if (d.toDateString() === today.toDateString()) return t("today");
+  today.setDate(today.getDate() - 1);
+  if (d.toDateString() === today.toDateString()) return t("yesterday");
+  return d.toLocaleDateString(locale(), { weekday: "long", day: "numeric", month: "long" });
+}
+export function when(ms) {
+  var d = new Date(ms), sameDay = d.toDateString() === new Date().toDateString();
+  return sameDay ? time(ms) : d.toLocaleString(locale(), { weekday: "long", hour: "2-digit",
+                                                     minute: "2-digit" });
+}
+export function minutes(seconds) {
+  var m = Math.max(1, Math.round(seconds / 60));
+  return m === 1 ? t("minute") : t("minutes", { n: m });
+}

@@ -1,0 +1,62 @@
+/* The header's status line (who is answering, the queue, online or away and until when), the
+ * banner (reconnecting, refused), the typing line, and business hours changing while open. */
+import { minutes, t, when } from "./i18n.js";
+import { renderIntake } from "./intake.js";
+import { $, state } from "./page.js";
+
+var statusLine = $("status"), banner = $("banner"), typingNode = $("typing");
+var hoursTimer = null, typingTimer = null;
+
+export function offline() { return !state.agentsOnline || !state.siteInfo.open; }
+
+export function backAt() {
+  var site = state.siteInfo;
+  return !site.open && site.next_change ? " " + t("backAt", { when: when(site.next_change) }) : "";
+}
+
+export function renderStatus() {
+  var queue = state.queue;
+  if (state.assignee && !state.resolved) {
+    statusLine.textContent = t("answering", { name: state.assignee.name || t("agent") });
+  } else if (queue && !state.resolved) {
+    statusLine.textContent = (queue.position === 1 ? t("next") :
+      t("position", { n: queue.position })) +
+      (queue.expected_wait !== null ? " · " + minutes(queue.expected_wait) : "");
+  } else if (!offline()) {
+    statusLine.textContent = state.typicalWait !== null ?
+      t("typically", { time: minutes(state.typicalWait) }) : t("online");
+  } else statusLine.textContent = t("offline") + backAt();
+}
+
+/** Business hours change while the page is open: flip, and the next welcome corrects. */
+export function scheduleHours() {
+  clearTimeout(hoursTimer);
+  var site = state.siteInfo, wait = site.next_change ? site.next_change - Date.now() : -1;
+  if (wait > 0 && wait < 86400000) {
+    hoursTimer = setTimeout(function () {
+      site.open = !site.open;
+      site.next_change = null;
+      renderStatus();
+      renderIntake();
+    }, wait);
+  }
+}
+
+export function showBanner(text) {
+  if (text) { banner.textContent = text; banner.removeAttribute("hidden"); }
+  else banner.setAttribute("hidden", "");
+}
+
+export function onState(socketState, code) {
+  document.documentElement.setAttribute("data-state", socketState);  // for scripts and tests
+  if (socketState === "online") showBanner("");
+  else if (socketState === "reconnecting") showBanner(t("reconnecting"));
+  else if (socketState === "failed" && code === 4402) showBanner(t("signIn"));
+  else if (socketState === "failed") showBanner(t("unavailable", { code: code }));
+}
+
+export function showTyping(name) {
+  clearTimeout(typingTimer);
+  typingNode.textContent = name ? t("typing", { name: name }) : "";
+  if (name) typingTimer = setTimeout(function () { showTyping(null); }, 6000);
+}
