@@ -26,6 +26,7 @@ from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
 from server.errors import Close
 from server.hub import Hub
+from server.private import private_dir
 from server.routing import Router
 from server.store import SQLiteStore
 from server.tasks import report_death
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = SQLiteStore(settings.db_path, clock=clock, synchronous=settings.sqlite_synchronous)
         await store.open()
+        private_dir(settings.uploads_path())
         broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix)
         hub = Hub(broker)
         chat = Chat(store, broker)
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/widget/frame", http.widget_frame),
         Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
         Route("/agent", http.panel),
+        Route("/agent/reset", http.reset_page),
         Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),
         Route("/api/agent/login", http.login, methods=["POST"]),
         Route("/api/agent/logout", http.logout, methods=["POST"]),

@@ -36,8 +36,10 @@ def _public_url(settings: Settings, host: str, port: int) -> str:
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     """The WebSocket settings measured in ../shared/DESIGN.md: the sans-I/O implementation,
     permessage-deflate off, and frames over the limit refused before the app buffers them."""
+    from server.listener import WebSocketProtocol
+
     return {
-        "ws": "websockets-sansio",
+        "ws": WebSocketProtocol,
         "ws_per_message_deflate": False,
         "ws_max_size": settings.max_frame_bytes,
         "proxy_headers": True,

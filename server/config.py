@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from server.private import private_dir
+
 N = TypeVar("N", int, float)
 
 
@@ -121,7 +123,7 @@ def secret_keys_from(env: Mapping[str, str], db_path: Path) -> tuple[str, ...]:
         return tuple(k.strip() for k in raw.split(",") if k.strip())
     key_file = db_path.with_name(db_path.name + ".secret")
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(key_file.parent)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))

@@ -181,6 +181,7 @@
     state.teams.forEach(function (t) {
       var item = el("li", "", list);
       el("b", "", item, t.name);
+      el("span", "muted", item, " · " + siteNames([t.site_id]));
       var names = state.agents.filter(function (a) { return t.members.indexOf(a.id) >= 0; }).map(function (a) { return a.name; });
       el("span", "muted", item, " " + (names.join(", ") || "no members") + " ");
       var change = el("button", "secondary small", item, "Edit");
@@ -199,22 +200,36 @@
     });
     teamEditing = null;
     $("team-form-title").textContent = "New team";
-    checkboxes($("team-members"), state.agents.filter(function (a) { return a.active; }), "member", []);
+    var site = field($("team-form"), "site_id");
+    clear(site);
+    state.sites.forEach(function (s) { el("option", "", site, s.name).value = s.id; });
+    site.disabled = false;
+    teamMembers(site.value, []);
   }
+  /** A team's members are agents of its site (admins work on every site). */
+  function teamMembers(siteId, members) {
+    checkboxes($("team-members"), state.agents.filter(function (a) {
+      return a.active && (a.role === "admin" || a.sites.indexOf(siteId) >= 0);
+    }), "member", members);
+  }
+  field($("team-form"), "site_id").addEventListener("change", function () { teamMembers(this.value, checked($("team-form"), "member")); });
   var teamEditing = null;
   function editTeam(t) {
     teamEditing = t;
     var f = $("team-form");
     $("team-form-title").textContent = "Team: " + t.name;
     field(f, "name").value = t.name;
-    checkboxes($("team-members"), state.agents.filter(function (a) { return a.active; }), "member", t.members);
+    field(f, "site_id").value = t.site_id;
+    field(f, "site_id").disabled = true;  // a team stays on its site
+    teamMembers(t.site_id, t.members);
     field(f, "name").focus();
   }
   $("team-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var f = this, t = teamEditing;
     api(t ? "/api/admin/teams/" + t.id : "/api/admin/teams",
-        { name: field(f, "name").value, members: checked(f, "member") }, t ? "PATCH" : "POST").then(function (j) {
+        { name: field(f, "name").value, members: checked(f, "member"), site_id: t ? undefined : field(f, "site_id").value },
+        t ? "PATCH" : "POST").then(function (j) {
       state.teams = state.teams.filter(function (x) { return x.id !== j.team.id; }).concat([j.team]);
       f.reset();
       say(f, "");

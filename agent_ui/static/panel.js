@@ -302,11 +302,11 @@
       el("option", "", select, a.id === me.id ? a.name + " (me)" : a.name).value = a.id;
     });
     $("transfer-button").hidden = !mayTransfer || !select.options.length;
-    var teamSelect = $("team-select");
-    teamSelect.hidden = !teams.length;
+    var teamSelect = $("team-select"), siteTeams = teams.filter(function (t) { return t.site_id === c.site_id; });
+    teamSelect.hidden = !siteTeams.length;
     clear(teamSelect);
     el("option", "", teamSelect, "No team").value = "";
-    teams.forEach(function (t) { el("option", "", teamSelect, "Team: " + t.name).value = t.id; });
+    siteTeams.forEach(function (t) { el("option", "", teamSelect, "Team: " + t.name).value = t.id; });
     teamSelect.value = c.team ? c.team.id : "";
     $("resolve").hidden = !open;
     var note = noteMode();

@@ -10,7 +10,6 @@ with 4000, so that the panel reconnects and reads its new permissions.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +23,7 @@ from server.errors import Close
 from server.hub import agent_channel
 from server.store import Agent, Site
 
+from . import bodies
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
 
@@ -56,22 +56,15 @@ def admin_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return _error(403, "forbidden", "this is for admins")
         try:
             return await handler(ctx, request, agent)
+        except bodies.BodyError as exc:
+            return _error(exc.status, exc.code, exc.message)
         except ValueError as exc:
             return _error(400, "bad_request", str(exc))
     return endpoint
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ValueError("request too large")
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise ValueError("send a JSON object") from None
-    if not isinstance(data, dict):
-        raise ValueError("send a JSON object")
-    return data
+    return await bodies.json_object(request, MAX_BODY, empty=True)
 
 
 def _get(data: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
@@ -212,6 +205,8 @@ async def accept_invite(request: Request) -> Response:
     try:
         data = await _body(request)
         token, password = _get(data, "token", str, ""), _get(data, "password", str, "")
+    except bodies.BodyError as exc:
+        return _error(exc.status, exc.code, exc.message)
     except ValueError as exc:
         return _error(400, "bad_request", str(exc))
     if len(password) < 8:
@@ -246,7 +241,7 @@ async def _save_team(ctx: Context, request: Request, admin: Agent) -> Response:
         return _error(404, "not_found", "no such team")
     data = await _body(request)
     team = await ctx.store.save_team(team_id, _get(data, "name", str, ""),
-                                     _get(data, "members", list, []))
+                                     _get(data, "members", list, []), _get(data, "site_id", str))
     return _json({"team": team.public()}, 200 if team_id else 201)
 
 

@@ -79,7 +79,7 @@ class AgentSession(Session):
         colleagues = await ctx.store.site_agents(self.site_ids)
         conversations = await ctx.store.open_conversations(self.site_ids)
         canned = await ctx.store.canned(self.agent, self.site_ids)
-        teams = await ctx.store.teams()
+        teams = await ctx.store.teams(self.site_ids)
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
@@ -171,7 +171,7 @@ class AgentSession(Session):
             if frame.conversation_id not in self.conn.cursors:
                 raise ChatError(Code.NOT_FOUND, "open the conversation first")
             await chat.typing(frame.conversation_id,
-                              {"type": "agent", "id": self.agent.id, "name": self.agent.name},
+                              {"type": "agent", "name": self.agent.name},
                               frame.active)
             return None
         if isinstance(frame, Read):

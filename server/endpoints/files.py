@@ -19,6 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from server.auth import TokenError, origin_allowed
 from server.files import content_disposition, safe_name, sniff
+from server.private import private_dir
 from server.ratelimit import TokenBucket
 
 from .agent import agent_from_cookie
@@ -94,9 +95,9 @@ async def upload(request: Request) -> Response:
 
 def _write(directory: Path, file_id: str, content: bytes) -> None:
     """Atomically: a reader never sees half a file."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     tmp = directory / f".{file_id}.tmp"
-    with open(tmp, "wb") as f:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
         f.write(content)
         f.flush()
         os.fsync(f.fileno())

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -12,10 +10,11 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from server.assets import asset_dir
 from server.auth import DUMMY_HASH, AgentSession, normalize_origin, origin_allowed, verify_password
 
+from . import bodies
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
 
-MAX_LOGIN_BODY = 4096
+MAX_LOGIN_BODY = 16 * 1024
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -23,13 +22,21 @@ SECURITY_HEADERS = {
 }
 
 
-def _page_csp(frame_ancestors: str, images: str = "") -> str:
-    # 'self' covers ws:/wss: to this host in CSP Level 3 browsers; both are named for older ones.
+def _page_csp(sockets: str, frame_ancestors: str, images: str = "") -> str:
+    """The policy of our pages: scripts, styles and connections to this server only. ``sockets``
+    is this server's own ws:/wss: origin ('self' covers it in CSP Level 3 browsers; it is named
+    for older ones), so an injected script could not send anything to another host."""
     return (
         f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: {images}; "
-        "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; "
+        f"connect-src 'self' {sockets}; base-uri 'none'; form-action 'self'; "
         f"frame-ancestors {frame_ancestors}"
     )
+
+
+def socket_origin(ctx: Context, request: Request) -> str:
+    """``ws://host[:port]`` or ``wss://…``: this server's origin for WebSockets."""
+    origin = ctx.own_origin(request)
+    return ("wss" + origin[5:]) if origin.startswith("https:") else ("ws" + origin[4:])
 
 
 def _file(path: str, content_type: str, headers: dict[str, str]) -> FileResponse:
@@ -56,7 +63,7 @@ async def health(request: Request) -> JSONResponse:
     ok = store_ok and broker_ok
     return JSONResponse(
         {"status": "ok" if ok else "degraded", "store": "ok" if store_ok else "down",
-         "broker": "ok" if broker_ok else "down", "connections": len(ctx.hub.connections)},
+         "broker": "ok" if broker_ok else "down"},
         status_code=200 if ok else 503, headers={"Cache-Control": "no-store"},
     )
 
@@ -77,15 +84,24 @@ async def widget_frame(request: Request) -> Response:
     ancestors = " ".join(o for o in (normalize_origin(a) for a in site.allowed_origins) if o)
     return _file(str(asset_dir("widget") / "frame.html"), "text/html; charset=utf-8", {
         # The site's logo may live on its own host; nothing else may load from elsewhere.
-        "Content-Security-Policy": _page_csp(ancestors or "'none'",
+        "Content-Security-Policy": _page_csp(socket_origin(ctx, request), ancestors or "'none'",
                                              site.profile.logo_origin() or ""),
         "Cache-Control": "no-cache",
     })
 
 
 async def panel(request: Request) -> Response:
-    return _file(str(asset_dir("agent_ui") / "index.html"), "text/html; charset=utf-8", {
-        "Content-Security-Policy": _page_csp("'none'"),
+    return _panel_page(request, "index.html")
+
+
+async def reset_page(request: Request) -> Response:
+    """The page a password-reset link opens (``/agent/reset#token=…``)."""
+    return _panel_page(request, "reset.html")
+
+
+def _panel_page(request: Request, name: str) -> Response:
+    return _file(str(asset_dir("agent_ui") / name), "text/html; charset=utf-8", {
+        "Content-Security-Policy": _page_csp(socket_origin(context(request), request), "'none'"),
         "X-Frame-Options": "DENY",
         "Cache-Control": "no-cache",
     })
@@ -105,15 +121,12 @@ async def login(request: Request) -> Response:
     ctx = context(request)
     if not _same_origin(ctx, request):
         return _error(403, "forbidden_origin", "origin not allowed")
-    body = await request.body()
-    if len(body) > MAX_LOGIN_BODY:
-        return _error(413, "too_long", "request too large")
     try:
-        data: Any = json.loads(body)
-        email, password = data["email"], data["password"]
-        if not isinstance(email, str) or not isinstance(password, str):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
+        data = await bodies.json_object(request, MAX_LOGIN_BODY)
+    except bodies.BodyError as exc:
+        return _error(exc.status, exc.code, exc.message)
+    email, password = data.get("email"), data.get("password")
+    if not isinstance(email, str) or not isinstance(password, str):
         return _error(400, "bad_request", "send JSON with email and password")
     agent = await ctx.store.agent_by_email(email)
     # The hash is checked even for an unknown email, so that timing does not reveal which exist.

@@ -138,7 +138,8 @@ class VisitorSession(Session):
     async def handle(self, frame: Frame) -> bytes | None:
         chat = self.ctx.chat
         if isinstance(frame, Send):
-            change = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment)
+            change = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
+                                             origin=self.conn.uid)
             message = change.messages[0]
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate))

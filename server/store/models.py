@@ -84,6 +84,8 @@ class Conversation:
     snoozed_until: int | None = None
     team_id: str | None = None
     team_name: str | None = None
+    #: The last seq a visitor can receive (internal notes are not counted).
+    visitor_last_seq: int = 0
 
     def summary(self) -> dict[str, Any]:
         """What an agent's inbox shows."""
@@ -120,7 +122,7 @@ class Conversation:
             "id": self.id,
             "status": self.status,
             "assignee": {"name": self.assignee_name} if self.assignee_name else None,
-            "last_seq": self.last_seq,
+            "last_seq": self.visitor_last_seq,
             "agent_read_seq": self.agent_read_seq,
             "visitor_read_seq": self.visitor_read_seq,
             "rating": self._rating(),
@@ -158,6 +160,13 @@ class Message:
         }
         if self.data:
             frame.update(self.data)
+        return frame
+
+    def visitor_frame(self) -> dict[str, Any]:
+        """What a visitor is sent: agents are known to visitors by name, not by internal id."""
+        frame = self.frame()
+        if self.author_type != "visitor":
+            frame["author"] = {"type": self.author_type, "name": self.author_name}
         return frame
 
 
@@ -204,9 +213,12 @@ class Team:
     id: str
     name: str
     members: tuple[str, ...]
+    #: A team works on one site; its members are agents of that site.
+    site_id: str = ""
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "members": list(self.members)}
+        return {"id": self.id, "site_id": self.site_id, "name": self.name,
+                "members": list(self.members)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,11 @@ import orjson
 from server import site_profile
 from server.auth import new_id, normalize_origin
 from server.errors import ChatError, Code
+from server.private import private_file
 from server.reports import Row as ReportRow
 from server.store.migrations import MIGRATIONS
 from server.store.models import (
+    PRIVATE_KINDS,
     Agent,
     Attachment,
     Canned,
@@ -67,7 +69,7 @@ _CONV_COLS = (
     "c.agent_read_seq, c.rating, c.rating_comment, "
     "(SELECT group_concat(t.tag, ',') FROM conversation_tags t WHERE t.conversation_id = c.id), "
     "c.unread, "
-    "c.snoozed_until, c.team_id, (SELECT name FROM teams WHERE id = c.team_id)"
+    "c.snoozed_until, c.team_id, (SELECT name FROM teams WHERE id = c.team_id), c.visitor_seq"
 )
 _CONV_FROM = (
     "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
@@ -92,7 +94,7 @@ def _conversation(row: Sequence[Any]) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                         row[9], row[10], row[11], bool(row[12]), row[13], row[14], row[15],
                         row[16], tuple(sorted(row[17].split(","))) if row[17] else (), row[18],
-                        row[19], row[20], row[21])
+                        row[19], row[20], row[21], row[22])
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -172,6 +174,12 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> i
     """Apply the migrations not yet applied, each in its own transaction. Safe to run from
     several processes at once: the version is read again under the write lock."""
     for number, script in enumerate(migrations, start=1):
+        # A migration that rebuilds a table others refer to runs with foreign keys off (SQLite's
+        # own procedure: a DROP TABLE would otherwise cascade), and is checked before it commits.
+        keys_off = script.lstrip().startswith("-- foreign keys off")
+        keys_were = db.execute("PRAGMA foreign_keys").fetchone()[0]
+        if keys_off:
+            db.execute("PRAGMA foreign_keys = OFF")
         db.execute("BEGIN IMMEDIATE")
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] >= number:
@@ -179,6 +187,8 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> i
                 continue
             for statement in _statements(script):
                 db.execute(statement)
+            if keys_off and db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise sqlite3.IntegrityError(f"migration {number} broke a foreign key")
             if number == 1:
                 db.execute(
                     "INSERT INTO meta(key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
@@ -188,6 +198,9 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> i
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            if keys_off:
+                db.execute(f"PRAGMA foreign_keys = {int(keys_were)}")
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
@@ -227,7 +240,7 @@ class SQLiteStore:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(self.path))  # 0600, so that its WAL and -shm files are too
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await _in_thread(self._writer, _configure, self._synchronous, reader=False)
         await _in_thread(self._writer, migrate)
@@ -666,6 +679,8 @@ class SQLiteStore:
             conv = self._authorized(db, conversation_id, site_ids)
             if conv.status == "resolved":
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            if conv.assignee_id == to_agent_id:  # done already (a resend after a lost ack)
+                return Change(conv, (), duplicate=True)
             if conv.assignee_id not in (None, agent.id) and agent.role != "admin":
                 raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
             target = db.execute(
@@ -748,7 +763,7 @@ class SQLiteStore:
                 else:
                     known[key] = value
             if len(known) > _MAX_ATTRIBUTES:
-                raise ChatError(Code.TOO_LONG, f"at most {_MAX_ATTRIBUTES} attributes")
+                raise ChatError(Code.TOO_MANY, f"at most {_MAX_ATTRIBUTES} attributes")
             db.execute("UPDATE visitors SET attributes = ? WHERE id = ?",
                        (orjson.dumps(known).decode(), visitor_id))
 
@@ -852,7 +867,7 @@ class SQLiteStore:
             if on:
                 if db.execute("SELECT count(*) FROM conversation_tags WHERE conversation_id = ?",
                               (conversation_id,)).fetchone()[0] >= _MAX_TAGS:
-                    raise ChatError(Code.TOO_LONG, f"at most {_MAX_TAGS} tags")
+                    raise ChatError(Code.TOO_MANY, f"at most {_MAX_TAGS} tags")
                 db.execute("INSERT OR IGNORE INTO conversation_tags VALUES (?, ?)",
                            (conversation_id, tag))
             else:
@@ -1146,35 +1161,55 @@ class SQLiteStore:
             out.setdefault(agent_id, []).append(site_id)
         return out
 
-    async def teams(self) -> list[Team]:
+    async def teams(self, site_ids: Sequence[str] | None = None) -> list[Team]:
+        """Teams of these sites (None: every site's)."""
+        where, params = "", tuple(site_ids or ())
+        if site_ids is not None:
+            where = f"WHERE t.site_id IN ({','.join('?' * len(site_ids)) or 'NULL'})"
+            params = tuple(site_ids)
         rows = await self._all(
             "SELECT t.id, t.name, (SELECT group_concat(agent_id, ',') FROM team_members m "
-            "WHERE m.team_id = t.id) FROM teams t ORDER BY t.name")
-        return [Team(r[0], r[1], tuple(sorted(r[2].split(","))) if r[2] else ()) for r in rows]
+            f"WHERE m.team_id = t.id), t.site_id FROM teams t {where} ORDER BY t.name, t.site_id",
+            params)
+        return [Team(r[0], r[1], tuple(sorted(r[2].split(","))) if r[2] else (), r[3])
+                for r in rows]
 
-    async def save_team(self, team_id: str | None, name: str, members: Sequence[str]) -> Team:
+    async def save_team(self, team_id: str | None, name: str, members: Sequence[str],
+                        site_id: str | None = None) -> Team:
+        """Create a team of ``site_id`` (required for a new team), or change one (its site stays).
+        Members must work on the team's site (admins work on every site)."""
         name = name.strip()
         if not 0 < len(name) <= 60:
             raise ValueError("a team name is 1 to 60 characters")
+        if team_id is None and not site_id:
+            raise ValueError("a team needs a site")
         now = self._now()
 
         def op(db: sqlite3.Connection) -> Team:
             tid = team_id or self._ids("team")
-            if team_id is not None and db.execute("SELECT 1 FROM teams WHERE id = ?",
-                                                  (team_id,)).fetchone() is None:
-                raise ValueError(f"no such team: {team_id}")
-            known = {r[0] for r in db.execute("SELECT id FROM agents")}
+            site = site_id
+            if team_id is not None:
+                row = db.execute("SELECT site_id FROM teams WHERE id = ?", (team_id,)).fetchone()
+                if row is None:
+                    raise ValueError(f"no such team: {team_id}")
+                site = row[0]
+            elif db.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone() is None:
+                raise ValueError("no such site")
+            known = {r[0] for r in db.execute(
+                "SELECT a.id FROM agents a WHERE a.role = 'admin' OR EXISTS (SELECT 1 FROM "
+                "agent_sites s WHERE s.agent_id = a.id AND s.site_id = ?)", (site,))}
             if set(members) - known:
-                raise ValueError("no such agent")
+                raise ValueError("every member must be an agent of the team's site")
             try:
-                db.execute("INSERT INTO teams VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                           "name = excluded.name", (tid, name, now))
+                db.execute("INSERT INTO teams(id, site_id, name, created_at) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+                           (tid, site, name, now))
             except sqlite3.IntegrityError:
-                raise ValueError(f"a team called {name!r} exists") from None
+                raise ValueError(f"this site has a team called {name!r}") from None
             db.execute("DELETE FROM team_members WHERE team_id = ?", (tid,))
             db.executemany("INSERT INTO team_members VALUES (?, ?)",
                            [(tid, m) for m in sorted(set(members))])
-            return Team(tid, name, tuple(sorted(set(members))))
+            return Team(tid, name, tuple(sorted(set(members))), str(site))
 
         return await self._submit(op)
 
@@ -1192,10 +1227,11 @@ class SQLiteStore:
         now = self._now()
 
         def op(db: sqlite3.Connection) -> Conversation:
-            self._authorized(db, conversation_id, site_ids)
-            if team_id is not None and db.execute("SELECT 1 FROM teams WHERE id = ?",
-                                                  (team_id,)).fetchone() is None:
-                raise ChatError(Code.NOT_FOUND, "no such team")
+            conv = self._authorized(db, conversation_id, site_ids)
+            if team_id is not None and db.execute(
+                    "SELECT 1 FROM teams WHERE id = ? AND site_id = ?",
+                    (team_id, conv.site_id)).fetchone() is None:
+                raise ChatError(Code.NOT_FOUND, "no such team on this conversation's site")
             db.execute("UPDATE conversations SET team_id = ?, updated_at = ? WHERE id = ?",
                        (team_id, now, conversation_id))
             return self._load_conversation(db, conversation_id)
@@ -1412,14 +1448,17 @@ class SQLiteStore:
             # One statement: the visitor writing also counts as unseen, and ends a snooze.
             visitor = author_type == "visitor"
             db.execute(
-                "UPDATE conversations SET last_seq = ?, updated_at = ?, last_message = ?, "
-                "unread = unread + ?, snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until "
-                "END WHERE id = ?",
-                (seq, now, body[:_PREVIEW_CHARS], int(visitor), visitor, conversation_id),
+                "UPDATE conversations SET last_seq = ?, visitor_seq = ?, updated_at = ?, "
+                "last_message = ?, unread = unread + ?, snoozed_until = CASE WHEN ? THEN NULL "
+                "ELSE snoozed_until END WHERE id = ?",
+                (seq, seq, now, body[:_PREVIEW_CHARS], int(visitor), visitor, conversation_id),
             )
-        else:
+        elif kind in PRIVATE_KINDS:  # the visitor's view does not move
             db.execute("UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?",
                        (seq, now, conversation_id))
+        else:
+            db.execute("UPDATE conversations SET last_seq = ?, visitor_seq = ?, updated_at = ? "
+                       "WHERE id = ?", (seq, seq, now, conversation_id))
         return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
                        author_name, body, now, data)
 
