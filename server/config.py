@@ -55,6 +55,9 @@ class Settings:
     #: Where attachments are kept; empty: a folder beside the database ("<db>-files").
     uploads_dir: str = ""
     max_upload_bytes: int = 10 * 1024 * 1024
+    #: The furthest in the future a signed identity may expire (seconds): a hash or token good
+    #: for longer is refused, so that none becomes a permanent credential.
+    identity_max_lifetime: int = 7 * 24 * 3600
 
     def uploads_path(self) -> Path:
         if self.uploads_dir:
@@ -83,6 +86,8 @@ class Settings:
             raise ConfigError("rate limits must be positive")
         if self.max_frame_bytes < 1024:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
+        if self.identity_max_lifetime < 60:
+            raise ConfigError("LIVECHAT_IDENTITY_MAX_LIFETIME must be at least 60 seconds")
         if self.max_upload_bytes < 1:
             raise ConfigError("LIVECHAT_MAX_UPLOAD_BYTES must be positive")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
@@ -153,5 +158,6 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
         uploads_dir=env.get("LIVECHAT_UPLOADS", ""),
         max_upload_bytes=_int(env, "LIVECHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+        identity_max_lifetime=_int(env, "LIVECHAT_IDENTITY_MAX_LIFETIME", 7 * 24 * 3600),
     )
     return settings.with_(**overrides).validate()

@@ -27,6 +27,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")
 _SHORTCUT_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 _URL_RE = re.compile(r"^https?://[^\s\x00-\x1f]+$")
+_JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _EMAIL_RE = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 
 
@@ -44,6 +45,8 @@ class Hello:
     user_hash: str | None = None
     user_name: str | None = None
     user_email: str | None = None
+    #: A signed identity as an HS256 JWT (id, name, email and expiry all signed).
+    user_jwt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +240,7 @@ Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Ty
          | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
+# "jwt" (three base64url parts; checked by server.auth.identity_claims),
 # "text" (human text, validated by validate_text), "name" (text of at most 100 characters),
 # "ext" (an id from the site's own systems), "email", "limit" (1..200), "score" (1..5), "comment"
 # (text of at most 1,000 characters), "attrs" (an object of at most 50 attribute names, each
@@ -250,7 +254,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "hello": (Hello, {"v": "int", "site": "id", "token": "str?", "conversation_id": "id?",
                           "last_seq": "seq?", "epoch": "str?", "user_id": "ext?",
                           "user_expires": "seq?", "user_hash": "str?", "user_name": "name?",
-                          "user_email": "email?"}),
+                          "user_email": "email?", "user_jwt": "jwt?"}),
         "send": (Send, {"id": "id", "body": "text?", "attachment": "id?"}),
         "open": (Open, {"id": "id", "conversation_id": "id", "last_seq": "seq?"}),
         "typing": (Typing, {"active": "bool", "text": "preview?"}),
@@ -324,7 +328,7 @@ def validate_text(value: str, max_chars: int) -> str:
 
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
-    if kind in ("id", "str", "text", "ext", "name", "email", "comment", "tag", "shortcut",
+    if kind in ("id", "str", "jwt", "text", "ext", "name", "email", "comment", "tag", "shortcut",
                 "status", "url", "title", "preview", "tz") and not isinstance(value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
     if isinstance(value, str) and not _encodable(value):
@@ -337,6 +341,8 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-64 of A-Z a-z 0-9 _ . : -")
     if kind == "str" and (len(value) > _TOKEN_MAX or not value.isascii()):
         raise ChatError(Code.BAD_FRAME, f"{name} is not a valid token")
+    if kind == "jwt" and not (len(value) <= 4096 and _JWT_RE.fullmatch(value)):
+        raise ChatError(Code.BAD_FRAME, f"{name} is not a JWT")
     if kind == "seq" and not 0 <= value < 2**53:
         raise ChatError(Code.BAD_FRAME, f"{name} must be a non-negative integer")
     if kind == "limit" and not 1 <= value <= 200:

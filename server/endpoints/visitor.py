@@ -8,6 +8,7 @@ from server import protocol
 from server.auth import (
     TokenError,
     VisitorIdentity,
+    identity_claims,
     identity_valid,
     new_id,
     origin_allowed,
@@ -50,7 +51,7 @@ class VisitorSession(Session):
         site = await ctx.store.site(hello.site or "")
         if site is None:
             raise Refuse(Close.PROTOCOL_ERROR, Code.NOT_FOUND, "no such site")
-        if hello.user_id is not None:
+        if hello.user_id is not None or hello.user_jwt is not None:
             self.who = await self._verified(site, hello)
         elif site.identity_mode == "mandatory":
             raise Refuse(Close.IDENTITY_REFUSED, Code.IDENTITY_REQUIRED,
@@ -110,17 +111,37 @@ class VisitorSession(Session):
             await self.ctx.chat.visitor_presence(self.conversation_id, False)
 
     async def _verified(self, site: Site, hello: Hello) -> VisitorIdentity:
-        """A user of the site that its backend vouched for: the same visitor on any device."""
-        assert hello.user_id is not None
-        secret = site.identity_secret
-        if (not secret or hello.user_hash is None or hello.user_expires is None
-                or not identity_valid(secret, hello.user_id, hello.user_expires, hello.user_hash,
-                                      self.ctx.clock())):
-            raise Refuse(Close.IDENTITY_REFUSED, Code.BAD_IDENTITY,
+        """A user of the site that its backend vouched for: the same visitor on any device.
+
+        A JWT signs the id, name, email and expiry; the older hash signs the id and expiry
+        only, so a name and email sent beside it are kept as what the visitor said, not as
+        verified facts (docs/embedding.md)."""
+        secret, now = site.identity_secret, self.ctx.clock()
+        max_lifetime = self.ctx.settings.identity_max_lifetime
+        refused = Refuse(Close.IDENTITY_REFUSED, Code.BAD_IDENTITY,
                          "the identity is forged, expired or not expected here")
-        who = VisitorIdentity(site.id, verified_visitor_id(site.id, hello.user_id))
-        await self.ctx.store.upsert_visitor(site.id, who.visitor_id, hello.user_id,
-                                            hello.user_name, hello.user_email)
+        if not secret:
+            raise refused
+        if hello.user_jwt is not None:
+            if hello.user_id is not None:
+                raise refused  # one identity at a time
+            try:
+                claims = identity_claims(secret, hello.user_jwt, now, max_lifetime)
+            except TokenError:
+                raise refused from None
+            user_id, expires, name, email, signed = (claims.user_id, claims.expires, claims.name,
+                                                     claims.email, True)
+        else:
+            assert hello.user_id is not None
+            if (hello.user_hash is None or hello.user_expires is None
+                    or not identity_valid(secret, hello.user_id, hello.user_expires,
+                                          hello.user_hash, now, max_lifetime)):
+                raise refused
+            user_id, expires, name, email, signed = (hello.user_id, hello.user_expires,
+                                                     hello.user_name, hello.user_email, False)
+        who = VisitorIdentity(site.id, verified_visitor_id(site.id, user_id), expires)
+        await self.ctx.store.upsert_visitor(site.id, who.visitor_id, user_id, name, email,
+                                            signed=signed)
         return who
 
     async def _watch(self, conversation: Conversation, last_seq: int,

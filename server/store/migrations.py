@@ -265,4 +265,10 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE conversations SET visitor_seq = coalesce((SELECT max(m.seq) FROM messages m
         WHERE m.conversation_id = conversations.id AND m.kind != 'note'), 0);
     """,
+    # 12: whether a visitor's name and email were signed by the site's backend (a JWT), or
+    # only said beside an id-only hash: only signed ones are shown as verified. Names kept so
+    # far came unsigned.
+    """
+    ALTER TABLE visitors ADD COLUMN claims_signed INTEGER NOT NULL DEFAULT 0;
+    """,
 )

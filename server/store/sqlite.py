@@ -63,9 +63,12 @@ Clock = Callable[[], float]
 Ids = Callable[[str], str]
 Choose = Callable[[Iterable[Load], str | None], str | None]
 
+#: Shown as verified: the site vouched for the visitor, and for every name or email shown.
+_VERIFIED = ("coalesce(v.verified AND (v.claims_signed OR (v.name IS NULL AND v.email IS NULL)), "
+             "0)")
 _CONV_COLS = (
     "c.id, c.site_id, c.visitor_id, c.status, c.assignee_id, a.name, c.last_seq, c.last_message, "
-    "c.created_at, c.updated_at, v.name, v.email, coalesce(v.verified, 0), c.visitor_read_seq, "
+    "c.created_at, c.updated_at, v.name, v.email, " + _VERIFIED + ", c.visitor_read_seq, "
     "c.agent_read_seq, c.rating, c.rating_comment, "
     "(SELECT group_concat(t.tag, ',') FROM conversation_tags t WHERE t.conversation_id = c.id), "
     "c.unread, "
@@ -540,19 +543,28 @@ class SQLiteStore:
         return await self._submit(op)
 
     async def upsert_visitor(self, site_id: str, visitor_id: str, external_id: str,
-                             name: str | None, email: str | None) -> None:
-        """Record who a verified visitor is (what the site's backend vouched for)."""
+                             name: str | None, email: str | None, *, signed: bool = False) -> None:
+        """Record who a verified visitor is (what the site's backend vouched for).
+
+        ``signed``: the name and email are covered by the signature (a JWT), and replace what
+        was known. Otherwise only the user id is (the older hash): a name or email given beside
+        it is kept as the visitor's own word, and the visitor no longer shows as verified while
+        it is shown, unless signed values are already known (those are kept)."""
         now = self._now()
 
         def op(db: sqlite3.Connection) -> None:
             db.execute(
-                "INSERT INTO visitors(id, site_id, created_at, external_id, name, email, verified) "
-                "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET "
-                "external_id = excluded.external_id, verified = 1, "
-                "name = coalesce(excluded.name, visitors.name), "
-                "email = coalesce(excluded.email, visitors.email)",
-                (visitor_id, site_id, now, external_id, name, email),
-            )
+                "INSERT INTO visitors(id, site_id, created_at, external_id, verified) "
+                "VALUES (?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET "
+                "external_id = excluded.external_id, verified = 1",
+                (visitor_id, site_id, now, external_id))
+            if signed:
+                db.execute("UPDATE visitors SET name = ?, email = ?, claims_signed = 1 "
+                           "WHERE id = ?", (name, email, visitor_id))
+            elif name is not None or email is not None:
+                db.execute("UPDATE visitors SET name = coalesce(?, name), "
+                           "email = coalesce(?, email), claims_signed = 0 "
+                           "WHERE id = ? AND claims_signed = 0", (name, email, visitor_id))
 
         await self._submit(op)
 
@@ -725,8 +737,8 @@ class SQLiteStore:
 
     async def visitor(self, visitor_id: str) -> Visitor | None:
         row = await self._one(
-            "SELECT id, site_id, name, email, verified, attributes, user_agent, language, "
-            "timezone, referrer FROM visitors WHERE id = ?",
+            f"SELECT id, site_id, name, email, {_VERIFIED}, attributes, user_agent, language, "
+            "timezone, referrer FROM visitors v WHERE id = ?",
             (visitor_id,))
         return _visitor(row) if row else None
 

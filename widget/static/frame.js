@@ -233,7 +233,7 @@
   function place(item, m) {
     var day = dayOf(m.at);
     if (!last || last.day !== day) insert(el("li", "day", null, dayLabel(m.at)));
-    var key = m.kind === "text" ? m.author.type + ":" + (m.author.id || "") : null;
+    var key = m.kind === "text" ? m.author.type + ":" + (m.author.id || m.author.name || "") : null;
     if (key && last && last.key === key && m.at - last.at < 120000 && last.node.parentNode) {
       last.node.classList.add("grouped");
     }
@@ -695,7 +695,8 @@
       hello: function () {
         var frame = { type: "hello", v: 1, site: site };
         if (token) frame.token = token;
-        if (identity) {
+        if (identity && identity.jwt) frame.user_jwt = identity.jwt;
+        else if (identity) {
           frame.user_id = identity.id;
           frame.user_expires = identity.expires;
           frame.user_hash = identity.hash;
