@@ -20,12 +20,14 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import admin, files, http, reports
+from server.endpoints import account, admin, files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
 from server.errors import Close
+from server.hashing import HashPool
 from server.hub import Hub
+from server.logins import Backoff
 from server.private import private_dir
 from server.routing import Router
 from server.store import SQLiteStore
@@ -73,14 +75,18 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                         clock)
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
+        hasher = HashPool(settings.password_workers, settings.password_queue)
         try:
             await broker.start(hub.deliver, hub.reset)
             for name, work in (("inbox-publisher", chat.run_inbox_publisher()),
                                ("router", router.run())):
                 tasks.append(asyncio.create_task(work, name=name))
                 tasks[-1].add_done_callback(report_death)
-            app.state.ctx = Context(settings, store, broker, presence, hub, chat,
-                                    Tokens(settings.secret_keys, clock), clock, router)
+            app.state.ctx = Context(
+                settings, store, broker, presence, hub, chat, Tokens(settings.secret_keys, clock),
+                clock, router, hasher=hasher,
+                account_backoff=Backoff(settings.login_failures_per_account, clock),
+                ip_backoff=Backoff(settings.login_failures_per_ip, clock))
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
                      settings.broker_url.split(":", 1)[0])
             yield
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            hasher.close()
             await broker.close()
             await presence.close()
             await store.close()
@@ -104,9 +111,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/agent", http.panel),
         Route("/agent/reset", http.reset_page),
         Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),
-        Route("/api/agent/login", http.login, methods=["POST"]),
-        Route("/api/agent/logout", http.logout, methods=["POST"]),
-        Route("/api/agent/me", http.me),
+        Route("/api/agent/login", account.login, methods=["POST"]),
+        Route("/api/agent/logout", account.logout, methods=["POST"]),
+        Route("/api/agent/me", account.me),
+        Route("/api/agent/password", account.change_password, methods=["POST"]),
+        Route("/api/agent/reset", account.reset_password, methods=["POST"]),
         Route("/api/files", files.upload, methods=["POST"]),
         Route("/api/reports", reports.report),
         Route("/api/agent/accept", admin.accept_invite, methods=["POST"]),
@@ -116,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/admin/agents", admin.list_agents),
         Route("/api/admin/agents", admin.invite, methods=["POST"]),
         Route("/api/admin/agents/{agent_id}", admin.change_agent, methods=["PATCH"]),
+        Route("/api/admin/agents/{agent_id}/reset", admin.reset_link, methods=["POST"]),
         Route("/api/admin/teams", admin.list_teams),
         Route("/api/admin/teams", admin.save_team, methods=["POST"]),
         Route("/api/admin/teams/{team_id}", admin.save_team, methods=["PATCH"]),

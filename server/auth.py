@@ -38,6 +38,8 @@ class AgentSession:
     agent_id: str
     #: Bumped in the store when an agent's sessions must end (password change, deactivation).
     generation: int
+    #: The server-side session (a row in the store): signing out deletes it.
+    session_id: str = ""
 
 
 class TokenError(Exception):
@@ -48,6 +50,7 @@ class Tokens:
     VISITOR = "livechat.visitor.v1"
     AGENT = "livechat.agent-session.v1"
     INVITE = "livechat.invite.v1"
+    RESET = "livechat.password-reset.v1"
 
     def __init__(self, keys: Sequence[str], clock: Clock) -> None:
         if not keys:
@@ -64,6 +67,7 @@ class Tokens:
         self._visitor = URLSafeTimedSerializer(ordered, salt=self.VISITOR, signer=ClockSigner)
         self._agent = URLSafeTimedSerializer(ordered, salt=self.AGENT, signer=ClockSigner)
         self._invite = URLSafeTimedSerializer(ordered, salt=self.INVITE, signer=ClockSigner)
+        self._reset = URLSafeTimedSerializer(ordered, salt=self.RESET, signer=ClockSigner)
 
     def visitor_token(self, identity: VisitorIdentity) -> str:
         payload: dict[str, object] = {"s": identity.site_id, "v": identity.visitor_id}
@@ -82,13 +86,26 @@ class Tokens:
         return VisitorIdentity(site, visitor, expires)
 
     def agent_token(self, session: AgentSession) -> str:
-        return self._agent.dumps({"a": session.agent_id, "g": session.generation})
+        return self._agent.dumps({"a": session.agent_id, "g": session.generation,
+                                  "s": session.session_id})
 
     def agent(self, token: str, max_age: int) -> AgentSession:
         data = self._load(self._agent, token, max_age)
+        agent, generation, session = data.get("a"), data.get("g"), data.get("s")
+        if not isinstance(agent, str) or type(generation) is not int or not (
+                isinstance(session, str) and session):
+            raise TokenError("malformed session")
+        return AgentSession(agent, generation, session)
+
+    def reset_token(self, session: AgentSession) -> str:
+        """A link to choose a new password: good once (the generation moves on when used)."""
+        return self._reset.dumps({"a": session.agent_id, "g": session.generation})
+
+    def reset(self, token: str, max_age: int) -> AgentSession:
+        data = self._load(self._reset, token, max_age)
         agent, generation = data.get("a"), data.get("g")
         if not isinstance(agent, str) or type(generation) is not int:
-            raise TokenError("malformed session")
+            raise TokenError("malformed reset link")
         return AgentSession(agent, generation)
 
     def invite_token(self, session: AgentSession) -> str:

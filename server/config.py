@@ -58,6 +58,13 @@ class Settings:
     #: The furthest in the future a signed identity may expire (seconds): a hash or token good
     #: for longer is refused, so that none becomes a permanent credential.
     identity_max_lifetime: int = 7 * 24 * 3600
+    #: Wrong passwords allowed before a login is refused for a while (doubling from 1 s to
+    #: 15 min), per account and per client address (server/logins.py).
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 20
+    #: Threads that hash passwords, and how many checks may wait for them (server/hashing.py).
+    password_workers: int = 1
+    password_queue: int = 32
 
     def uploads_path(self) -> Path:
         if self.uploads_dir:
@@ -86,6 +93,10 @@ class Settings:
             raise ConfigError("rate limits must be positive")
         if self.max_frame_bytes < 1024:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
+        if min(self.login_failures_per_account, self.login_failures_per_ip) < 1:
+            raise ConfigError("login failure allowances must be at least 1")
+        if self.password_workers < 1 or self.password_queue < 0:
+            raise ConfigError("LIVECHAT_PASSWORD_WORKERS must be at least 1")
         if self.identity_max_lifetime < 60:
             raise ConfigError("LIVECHAT_IDENTITY_MAX_LIFETIME must be at least 60 seconds")
         if self.max_upload_bytes < 1:
@@ -159,5 +170,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         uploads_dir=env.get("LIVECHAT_UPLOADS", ""),
         max_upload_bytes=_int(env, "LIVECHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
         identity_max_lifetime=_int(env, "LIVECHAT_IDENTITY_MAX_LIFETIME", 7 * 24 * 3600),
+        login_failures_per_account=_int(env, "LIVECHAT_LOGIN_FAILURES_PER_ACCOUNT", 5),
+        login_failures_per_ip=_int(env, "LIVECHAT_LOGIN_FAILURES_PER_IP", 20),
+        password_workers=_int(env, "LIVECHAT_PASSWORD_WORKERS", 1),
+        password_queue=_int(env, "LIVECHAT_PASSWORD_QUEUE", 32),
     )
     return settings.with_(**overrides).validate()

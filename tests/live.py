@@ -267,6 +267,54 @@ async def agent(server: ServerProcess, cookie: str) -> tuple[Client, dict[str, A
     return client, await client.of_type("welcome")
 
 
+class Attacker:
+    """``python -m tests.attackers KIND …`` in its own process (tests/attackers.py)."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Attacker:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.attackers", *self.args, cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        assert line.strip() == b"started", line
+        return self
+
+    async def result(self, timeout: float = 120) -> dict[str, Any]:
+        """Let go (close its stdin) and read what it saw."""
+        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.close()
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        await self.proc.wait()
+        result: dict[str, Any] = orjson.loads(line)
+        return result
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+#: Settings for a server whose latency a test measures with pings: the per-socket frame rate is
+#: lifted so that the measuring client is never refused itself.
+MEASURING = {"LIVECHAT_RATE_PER_SECOND": "10000", "LIVECHAT_RATE_BURST": "10000"}
+
+
+async def ping_times(client: Client, rounds: int) -> list[float]:
+    """Round trips of ``ping`` → ``pong`` on a socket that said hello (seconds)."""
+    times = []
+    for i in range(rounds):
+        start = time.perf_counter()
+        await client.send({"type": "ping", "id": f"lat{i}"})
+        await client.of_type("pong", id=f"lat{i}")
+        times.append(time.perf_counter() - start)
+    return times
+
+
 async def health(server: ServerProcess) -> dict[str, Any]:
     async with httpx.AsyncClient() as http:
         body: dict[str, Any] = (await http.get(f"{server.http}/healthz")).json()

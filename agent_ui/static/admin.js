@@ -122,6 +122,7 @@
       change.type = "button";
       change.setAttribute("aria-label", "Edit " + a.name);
       change.addEventListener("click", function () { editAgent(a); });
+      if (w.PanelAccount && !a.invited) w.PanelAccount.agentActions(actions, a);  // account.js
       if (a.id === state.me.id) return;
       var toggle = el("button", "secondary small", actions, a.active ? "Deactivate" : "Reactivate");
       toggle.type = "button";

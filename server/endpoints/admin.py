@@ -9,7 +9,6 @@ with 4000, so that the panel reconnects and reads its new permissions.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,12 +17,14 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.auth import AgentSession, TokenError, hash_password, origin_allowed
+from server.auth import AgentSession, TokenError, origin_allowed
 from server.errors import Close
+from server.hashing import Busy
 from server.hub import agent_channel
 from server.store import Agent, Site
 
 from . import bodies
+from .account import RESET_MAX_AGE, sign_in
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
 
@@ -215,17 +216,26 @@ async def accept_invite(request: Request) -> Response:
         invite = ctx.tokens.invite(token, INVITE_MAX_AGE)
     except TokenError:
         return _error(401, "bad_invite", "this link is not valid (or older than 7 days)")
-    password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        password_hash = await ctx.hasher.hash(password)
+    except Busy:
+        return _error(503, "busy", "too many sign-ins at once; try again in a second")
     try:
         agent = await ctx.store.set_password(invite.agent_id, invite.generation, password_hash)
     except ValueError as exc:
         return _error(401, "bad_invite", str(exc))
-    response = _json({"agent": agent.public()})
-    response.set_cookie(
-        AGENT_COOKIE, ctx.tokens.agent_token(AgentSession(agent.id, agent.session_generation)),
-        max_age=ctx.settings.agent_session_max_age, httponly=True, samesite="strict",
-        secure=ctx.settings.cookie_secure, path="/")
-    return response
+    return await sign_in(ctx, agent, _json({"agent": agent.public()}))
+
+
+async def _reset_link(ctx: Context, request: Request, admin: Agent) -> Response:
+    """A link for the agent to choose a new password (good once, for a day). Until email is
+    built in, the admin hands it over; using it ends every session of the agent."""
+    agent = await ctx.store.agent(request.path_params["agent_id"])
+    if agent is None:
+        return _error(404, "not_found", "no such agent")
+    token = ctx.tokens.reset_token(AgentSession(agent.id, agent.session_generation))
+    return _json({"reset_url": f"{ctx.own_origin(request)}/agent/reset#token={token}",
+                  "expires_in": RESET_MAX_AGE})
 
 
 # --- teams ---------------------------------------------------------------------------------
@@ -259,6 +269,7 @@ change_site = admin_only(_change_site)
 list_agents = admin_only(_list_agents)
 invite = admin_only(_invite)
 change_agent = admin_only(_change_agent)
+reset_link = admin_only(_reset_link)
 list_teams = admin_only(_list_teams)
 save_team = admin_only(_save_team)
 delete_team = admin_only(_delete_team)

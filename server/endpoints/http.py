@@ -8,11 +8,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from server.assets import asset_dir
-from server.auth import DUMMY_HASH, AgentSession, normalize_origin, origin_allowed, verify_password
+from server.auth import normalize_origin
 
-from . import bodies
-from .agent import agent_from_cookie
-from .context import AGENT_COOKIE, Context, context
+from .context import Context, context
 
 MAX_LOGIN_BODY = 16 * 1024
 
@@ -105,59 +103,3 @@ def _panel_page(request: Request, name: str) -> Response:
         "X-Frame-Options": "DENY",
         "Cache-Control": "no-cache",
     })
-
-
-def _same_origin(ctx: Context, request: Request) -> bool:
-    """State-changing requests must come from our own pages (CSRF), on top of SameSite."""
-    return origin_allowed(request.headers.get("origin"), [ctx.own_origin(request)])
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
-
-
-async def login(request: Request) -> Response:
-    ctx = context(request)
-    if not _same_origin(ctx, request):
-        return _error(403, "forbidden_origin", "origin not allowed")
-    try:
-        data = await bodies.json_object(request, MAX_LOGIN_BODY)
-    except bodies.BodyError as exc:
-        return _error(exc.status, exc.code, exc.message)
-    email, password = data.get("email"), data.get("password")
-    if not isinstance(email, str) or not isinstance(password, str):
-        return _error(400, "bad_request", "send JSON with email and password")
-    agent = await ctx.store.agent_by_email(email)
-    # The hash is checked even for an unknown email, so that timing does not reveal which exist.
-    # (An invited agent who has not chosen a password yet has no scrypt hash: same timing.)
-    stored = agent.password_hash if agent and agent.password_hash.startswith("scrypt$") else None
-    valid = await asyncio.to_thread(verify_password, password, stored or DUMMY_HASH)
-    valid = valid and stored is not None
-    if agent is None or not valid or not agent.active:
-        return _error(401, "bad_credentials", "wrong email or password")
-    response = JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})
-    response.set_cookie(
-        AGENT_COOKIE, ctx.tokens.agent_token(AgentSession(agent.id, agent.session_generation)),
-        max_age=ctx.settings.agent_session_max_age, httponly=True, samesite="strict",
-        secure=ctx.settings.cookie_secure, path="/",
-    )
-    return response
-
-
-async def logout(request: Request) -> Response:
-    ctx = context(request)
-    if not _same_origin(ctx, request):
-        return _error(403, "forbidden_origin", "origin not allowed")
-    response = JSONResponse({"ok": True}, headers={"Cache-Control": "no-store"})
-    response.delete_cookie(AGENT_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=ctx.settings.cookie_secure)
-    return response
-
-
-async def me(request: Request) -> Response:
-    ctx = context(request)
-    agent = await agent_from_cookie(ctx, request.cookies.get(AGENT_COOKIE))
-    if agent is None:
-        return _error(401, "unauthorized", "log in first")
-    return JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})

@@ -271,4 +271,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE visitors ADD COLUMN claims_signed INTEGER NOT NULL DEFAULT 0;
     """,
+    # 13: agent sessions kept on the server, so that signing out ends one for real (the signed
+    # cookie names its row), and "sign out everywhere" ends them all.
+    """
+    CREATE TABLE agent_sessions (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX agent_sessions_agent ON agent_sessions(agent_id);
+    """,
 )

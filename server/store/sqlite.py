@@ -1150,6 +1150,60 @@ class SQLiteStore:
 
         return await self._submit(op)
 
+    # --- agent sessions ---------------------------------------------------------------------
+
+    async def create_session(self, agent_id: str, max_age: int) -> str:
+        """A new signed-in session of the agent, valid ``max_age`` seconds (expired ones of
+        every agent are deleted on the way)."""
+        now = self._now()
+        session_id = self._ids("sess")
+
+        def op(db: sqlite3.Connection) -> str:
+            db.execute("DELETE FROM agent_sessions WHERE expires_at <= ?", (now,))
+            db.execute("INSERT INTO agent_sessions VALUES (?, ?, ?, ?)",
+                       (session_id, agent_id, now, now + max_age * 1000))
+            return session_id
+
+        return await self._submit(op)
+
+    async def session_agent(self, session_id: str) -> Agent | None:
+        """The agent of a live session (not signed out, not expired), else None."""
+        row = await self._one(
+            "SELECT a.* FROM agent_sessions s JOIN agents a ON a.id = s.agent_id "
+            "WHERE s.id = ? AND s.expires_at > ?", (session_id, self._now()))
+        return _agent(row) if row else None
+
+    async def end_session(self, session_id: str) -> None:
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM agent_sessions WHERE id = ?", (session_id,))
+
+        await self._submit(op)
+
+    async def end_sessions(self, agent_id: str) -> list[str]:
+        """Sign the agent out everywhere; the ids of the sessions ended."""
+
+        def op(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute("DELETE FROM agent_sessions WHERE agent_id = ? RETURNING id",
+                              (agent_id,)).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._submit(op)
+
+    async def change_password(self, agent_id: str, password_hash: str) -> list[str]:
+        """A new password: every session ends (the generation moves on, the rows go); the ids
+        of the sessions ended."""
+
+        def op(db: sqlite3.Connection) -> list[str]:
+            if db.execute("UPDATE agents SET password_hash = ?, session_generation = "
+                          "session_generation + 1 WHERE id = ? AND active = 1",
+                          (password_hash, agent_id)).rowcount != 1:
+                raise ValueError("no such active agent")
+            rows = db.execute("DELETE FROM agent_sessions WHERE agent_id = ? RETURNING id",
+                              (agent_id,)).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._submit(op)
+
     async def set_password(self, agent_id: str, generation: int, password_hash: str) -> Agent:
         """Set a password with an invite (or reset) made for ``generation``; the generation
         moves on, so that the link works once and older sessions end."""
@@ -1161,6 +1215,7 @@ class SQLiteStore:
                 (password_hash, agent_id, generation))
             if cur.rowcount != 1:
                 raise ValueError("this link was used already, or the account is inactive")
+            db.execute("DELETE FROM agent_sessions WHERE agent_id = ?", (agent_id,))
             return _agent(db.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone())
 
         return await self._submit(op)

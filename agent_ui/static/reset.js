@@ -1,0 +1,19 @@
+/* /agent/reset#token=…: choose a new password with the link an admin made (good once). */
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var token = (/#token=([^&]+)/.exec(location.hash) || [])[1];
+  if (!token) $("reset-error").textContent = "This page needs the link you were sent.";
+  $("reset-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    $("reset-error").textContent = "";
+    if ($("reset-password").value !== $("reset-again").value) {
+      $("reset-error").textContent = "The passwords differ.";
+      return;
+    }
+    PanelKit.api("/api/agent/reset", { token: token || "", password: $("reset-password").value })
+      .then(function () { location.replace("/agent"); })
+      .catch(function (e) { $("reset-error").textContent = e.message; });
+  });
+  $("reset-password").focus();
+})();
