@@ -27,6 +27,7 @@ from server.endpoints.visitor import visitor_socket
 from server.errors import Close
 from server.hashing import HashPool
 from server.hub import Hub
+from server.limits import Limits
 from server.logins import Backoff
 from server.private import private_dir
 from server.routing import Router
@@ -86,7 +87,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 settings, store, broker, presence, hub, chat, Tokens(settings.secret_keys, clock),
                 clock, router, hasher=hasher,
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
-                ip_backoff=Backoff(settings.login_failures_per_ip, clock))
+                ip_backoff=Backoff(settings.login_failures_per_ip, clock),
+                limits=Limits.from_settings(settings, clock))
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
                      settings.broker_url.split(":", 1)[0])
             yield

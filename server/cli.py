@@ -34,17 +34,10 @@ def _public_url(settings: Settings, host: str, port: int) -> str:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
-    """The WebSocket settings measured in ../shared/DESIGN.md: the sans-I/O implementation,
-    permessage-deflate off, and frames over the limit refused before the app buffers them."""
-    from server.listener import WebSocketProtocol
+    """uvicorn's settings and our protocols (server/listener.py)."""
+    from server import listener
 
-    return {
-        "ws": WebSocketProtocol,
-        "ws_per_message_deflate": False,
-        "ws_max_size": settings.max_frame_bytes,
-        "proxy_headers": True,
-        "timeout_graceful_shutdown": 5,
-    }
+    return listener.uvicorn_options(settings)
 
 
 @contextlib.asynccontextmanager
@@ -67,6 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["LIVECHAT_DB"] = str(args.db)
     os.environ["LIVECHAT_WORKERS"] = str(args.workers)
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
+    from server.listener import raise_fd_limit
+
+    raise_fd_limit()  # (before the workers start: they inherit it)
     uvicorn.run(
         "server.app:factory", factory=True, host=args.host, port=args.port,
         workers=args.workers if args.workers > 1 else None, log_level=args.log_level,

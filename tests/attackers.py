@@ -46,10 +46,10 @@ async def logins(url: str, count: str) -> None:
     report({"statuses": collections.Counter(statuses)})
 
 
-async def idle(url: str, count: str, slow: str = "0") -> None:
+async def idle(url: str, count: str, slow: str = "0", until: str = "stdin") -> None:
     """``count`` TCP connections that never send a byte (or, with ``slow`` > 0, send a request
-    header one byte every ``slow`` seconds), held until stdin closes; how many the server
-    closed."""
+    header one byte every ``slow`` seconds), held until stdin closes (``until`` ``closed``: until
+    the server has closed them all); how many the server closed."""
     host, port = url.split("//", 1)[1].split(":")
     socks: list[socket.socket] = []
     refused = 0
@@ -80,7 +80,10 @@ async def idle(url: str, count: str, slow: str = "0") -> None:
         closed.add(index)
 
     watchers = [asyncio.create_task(watch(i, s)) for i, s in enumerate(socks)]
-    await until_stdin_closes()
+    if until == "closed":
+        await asyncio.gather(*watchers)
+    else:
+        await until_stdin_closes()
     for w in watchers:
         w.cancel()
     for s in socks:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -51,6 +53,8 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: The process's descriptor limit (soft and hard), as ``ulimit -n`` would set it.
+    fd_limit: int | None = None
 
     @property
     def http(self) -> str:
@@ -67,11 +71,15 @@ class ServerProcess:
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
              "--log-level", "warning"],
             env=server_env(self.db, **self.env), stdout=log, stderr=subprocess.STDOUT,
-            cwd=self.db.parent,
+            cwd=self.db.parent, preexec_fn=self._limit if self.fd_limit else None,
         )
         log.close()
         self.wait_ready()
         return self
+
+    def _limit(self) -> None:
+        assert self.fd_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
 
     def wait_ready(self, path: str = "/healthz", timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -108,10 +116,10 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def serving(db: Path, **env: str) -> Iterator[ServerProcess]:
+def serving(db: Path, fd_limit: int | None = None, **env: str) -> Iterator[ServerProcess]:
     """A server on ``db`` for the block; afterwards, no unhandled error may be in its log,
     whatever the test sent."""
-    proc = ServerProcess(db, env=env).start()
+    proc = ServerProcess(db, env=env, fd_limit=fd_limit).start()
     try:
         yield proc
     finally:
@@ -195,10 +203,15 @@ class Client:
         self._taken: set[int] = set()
 
     @classmethod
-    async def open(cls, url: str, origin: str | None, cookie: str | None = None) -> Client:
-        headers = {"Cookie": f"livechat_agent={cookie}"} if cookie else None
+    async def open(cls, url: str, origin: str | None, cookie: str | None = None,
+                   source: str | None = None, headers: dict[str, str] | None = None) -> Client:
+        """``source``: connect from this local address (127.0.0.2: another client)."""
+        headers = dict(headers or {})
+        if cookie:
+            headers["Cookie"] = f"livechat_agent={cookie}"
+        extra: dict[str, Any] = {"local_addr": (source, 0)} if source else {}
         ws = await connect(url, origin=origin, additional_headers=headers,  # type: ignore[arg-type]
-                           max_size=2**22, compression=None)
+                           max_size=2**22, compression=None, **extra)
         return cls(ws)
 
     async def send(self, frame: dict[str, Any] | str | bytes) -> None:
@@ -253,10 +266,12 @@ async def login(server: ServerProcess, email: str, password: str = PASSWORD) -> 
         return str(r.cookies["livechat_agent"])
 
 
-async def visitor(server: ServerProcess, site_id: str, **hello: Any) -> tuple[Client, dict[
+async def visitor(server: ServerProcess, site_id: str, source: str | None = None,
+                  headers: dict[str, str] | None = None, **hello: Any) -> tuple[Client, dict[
     str, Any
 ]]:
-    client = await Client.open(f"{server.ws}/ws/visitor", origin=server.http)
+    client = await Client.open(f"{server.ws}/ws/visitor", origin=server.http, source=source,
+                               headers=headers)
     await client.send({"type": "hello", "v": 1, "site": site_id, **hello})
     return client, await client.of_type("welcome")
 
@@ -299,6 +314,8 @@ class Attacker:
             await self.proc.wait()
 
 
+_pings = itertools.count()
+
 #: Settings for a server whose latency a test measures with pings: the per-socket frame rate is
 #: lifted so that the measuring client is never refused itself.
 MEASURING = {"LIVECHAT_RATE_PER_SECOND": "10000", "LIVECHAT_RATE_BURST": "10000"}
@@ -307,12 +324,32 @@ MEASURING = {"LIVECHAT_RATE_PER_SECOND": "10000", "LIVECHAT_RATE_BURST": "10000"
 async def ping_times(client: Client, rounds: int) -> list[float]:
     """Round trips of ``ping`` → ``pong`` on a socket that said hello (seconds)."""
     times = []
-    for i in range(rounds):
+    for _ in range(rounds):
         start = time.perf_counter()
-        await client.send({"type": "ping", "id": f"lat{i}"})
-        await client.of_type("pong", id=f"lat{i}")
+        request = f"lat{next(_pings)}"
+        await client.send({"type": "ping", "id": request})
+        await client.of_type("pong", id=request)
         times.append(time.perf_counter() - start)
     return times
+
+
+async def ping_while(client: Client, attack: Attacker,
+                     timeout: float = 120) -> tuple[list[float], dict[str, Any]]:
+    """Ping round trips on ``client`` for as long as ``attack`` runs, and what it saw."""
+    times: list[float] = []
+
+    async def keep_pinging() -> None:
+        while True:
+            times.extend(await ping_times(client, 1))
+
+    pinger = asyncio.create_task(keep_pinging())
+    try:
+        seen = await attack.result(timeout)
+    finally:
+        pinger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pinger
+    return times, seen
 
 
 async def health(server: ServerProcess) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from server.chat import Chat
 from server.config import Settings
 from server.hashing import HashPool
 from server.hub import Hub
+from server.limits import Limits
 from server.logins import Backoff
 from server.ratelimit import TokenBucket
 from server.routing import Router
@@ -42,6 +43,8 @@ class Context:
     login_checks: dict[str, int] = field(default_factory=dict)
     #: Upload rate limits, per uploader (server/endpoints/files.py).
     upload_buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    #: Limits per client address, visitor and site (server/limits.py).
+    limits: Limits = field(default_factory=lambda: Limits.from_settings(Settings(), time.time))
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""

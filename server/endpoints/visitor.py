@@ -16,6 +16,7 @@ from server.auth import (
 )
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, status_channel, visitor_channel
+from server.limits import Counts
 from server.protocol import (
     Attributes,
     Context,
@@ -39,6 +40,10 @@ class VisitorSession(Session):
     who: VisitorIdentity
     #: The conversation this socket shows (typing goes there).
     conversation_id: str | None = None
+
+    def __init__(self, websocket: WebSocket) -> None:
+        super().__init__(websocket)
+        self._counted: list[tuple[Counts, str]] = []
 
     async def authenticate(self) -> None:
         # The socket is opened by our chat frame, which is served from our own origin; the sites
@@ -64,7 +69,13 @@ class VisitorSession(Session):
             if self.who.site_id != site.id:
                 raise Refuse(Close.UNAUTHORIZED, None, "token belongs to another site")
         else:
+            limits = ctx.limits
+            if not (limits.new_visitors_per_ip.take(self.ip)
+                    and limits.new_visitors_per_site.take(site.id)):
+                raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED,
+                             "too many new visitors; try again in a minute")
             self.who = VisitorIdentity(site.id, new_id("vis"))
+        self._count_sockets()
         await self.heartbeat()
         await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
         await ctx.hub.subscribe(self.conn, status_channel(site.id))
@@ -98,11 +109,28 @@ class VisitorSession(Session):
             same = hello.conversation_id == current.id and hello.epoch == ctx.store.epoch
             await self._watch(current, hello.last_seq if same else 0)
 
+    def _count_sockets(self) -> None:
+        """At most so many sockets per visitor and per site at once; every frame also takes
+        from the visitor's and the site's buckets, whichever socket it comes by."""
+        limits = self.ctx.limits
+        if not limits.sockets_per_visitor.acquire(self.who.visitor_id):
+            raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED, "too many open chats")
+        self._counted.append((limits.sockets_per_visitor, self.who.visitor_id))
+        if not limits.sockets_per_site.acquire(self.who.site_id):
+            raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED,
+                         "this site has too many visitors connected; try again shortly")
+        self._counted.append((limits.sockets_per_site, self.who.site_id))
+        self.shared = [(limits.visitor_frames, self.who.visitor_id),
+                       (limits.site_frames, self.who.site_id)]
+
     async def heartbeat(self) -> None:
         await self.ctx.presence.touch(visitor_presence_key(self.who.visitor_id), self.conn.id,
                                       self.ctx.settings.presence_ttl)
 
     async def stop(self) -> None:
+        for counts, key in self._counted:
+            counts.release(key)
+        self._counted.clear()
         if not hasattr(self, "who"):
             return
         key = visitor_presence_key(self.who.visitor_id)
@@ -156,9 +184,21 @@ class VisitorSession(Session):
             self.conn.send(ack)
         self.conn.watch(conversation.id, last_seq)
 
+    def _new_conversation(self) -> None:
+        """A send from a socket that follows no conversation opens one: so many a minute per
+        address and per site (visitors cannot resolve conversations, so a new one needs a new
+        visitor or an agent's resolve)."""
+        limits = self.ctx.limits
+        if not (limits.new_conversations_per_ip.take(self.ip)
+                and limits.new_conversations_per_site.take(self.who.site_id)):
+            raise ChatError(Code.RATE_LIMITED,
+                            "too many new conversations; try again in a minute")
+
     async def handle(self, frame: Frame) -> bytes | None:
         chat = self.ctx.chat
         if isinstance(frame, Send):
+            if self.conversation_id is None:
+                self._new_conversation()
             change = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
                                              origin=self.conn.uid)
             message = change.messages[0]
