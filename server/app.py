@@ -83,12 +83,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                                ("router", router.run())):
                 tasks.append(asyncio.create_task(work, name=name))
                 tasks[-1].add_done_callback(report_death)
-            app.state.ctx = Context(
+            ctx = app.state.ctx = Context(
                 settings, store, broker, presence, hub, chat, Tokens(settings.secret_keys, clock),
                 clock, router, hasher=hasher,
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
                 limits=Limits.from_settings(settings, clock))
+            tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
+            tasks[-1].add_done_callback(report_death)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
                      settings.broker_url.split(":", 1)[0])
             yield

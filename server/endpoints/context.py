@@ -14,7 +14,7 @@ from server.chat import Chat
 from server.config import Settings
 from server.hashing import HashPool
 from server.hub import Hub
-from server.limits import Limits
+from server.limits import Counts, Limits
 from server.logins import Backoff
 from server.ratelimit import TokenBucket
 from server.routing import Router
@@ -45,6 +45,8 @@ class Context:
     upload_buckets: dict[str, TokenBucket] = field(default_factory=dict)
     #: Limits per client address, visitor and site (server/limits.py).
     limits: Limits = field(default_factory=lambda: Limits.from_settings(Settings(), time.time))
+    #: Uploads under way per uploader (one at a time: server/endpoints/files.py).
+    uploads_in_flight: Counts = field(default_factory=lambda: Counts(1))
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""

@@ -282,4 +282,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX agent_sessions_agent ON agent_sessions(agent_id);
     """,
+    # 14: when an upload was first sent in a message: uploads never sent are deleted after a
+    # grace period (LIVECHAT_UPLOAD_GRACE); and the bytes each uploader keeps, for the quota.
+    """
+    ALTER TABLE attachments ADD COLUMN attached_at INTEGER;
+    UPDATE attachments SET attached_at = created_at WHERE id IN (
+        SELECT json_extract(data, '$.attachment.id') FROM messages WHERE data IS NOT NULL);
+    CREATE INDEX attachments_unattached ON attachments(created_at) WHERE attached_at IS NULL;
+    CREATE INDEX attachments_uploader ON attachments(uploader_id);
+    """,
 )

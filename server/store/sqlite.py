@@ -82,6 +82,7 @@ _MSG_COLS = (
     "conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body, "
     "created_at, data"
 )
+_ATTACHMENT_COLS = "id, site_id, uploader_id, name, content_type, size, created_at"
 _PREVIEW_CHARS = 140
 _MAX_ATTRIBUTES = 50
 _MAX_TAGS = 20
@@ -833,7 +834,8 @@ class SQLiteStore:
                                 self._now())
 
         def op(db: sqlite3.Connection) -> Attachment:
-            db.execute("INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?, ?)",
+            db.execute(f"INSERT INTO attachments({_ATTACHMENT_COLS}) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (attachment.id, attachment.site_id, attachment.uploader_id,
                         attachment.name, attachment.content_type, attachment.size,
                         attachment.created_at))
@@ -842,8 +844,29 @@ class SQLiteStore:
         return await self._submit(op)
 
     async def attachment(self, attachment_id: str) -> Attachment | None:
-        row = await self._one("SELECT * FROM attachments WHERE id = ?", (attachment_id,))
+        row = await self._one(f"SELECT {_ATTACHMENT_COLS} FROM attachments WHERE id = ?",
+                              (attachment_id,))
         return _attachment(row) if row else None
+
+    async def uploaded_bytes(self, uploader_id: str) -> int:
+        """What one uploader keeps stored (for the per-visitor quota)."""
+        row = await self._one("SELECT coalesce(sum(size), 0) FROM attachments "
+                              "WHERE uploader_id = ?", (uploader_id,))
+        return int(row[0])
+
+    async def drop_unattached(self, before: int) -> list[str]:
+        """Forget uploads never sent in a message and made before ``before`` (ms); their ids,
+        for the caller to delete the files (each id is returned to one caller only)."""
+        if await self._one("SELECT 1 FROM attachments WHERE attached_at IS NULL "
+                           "AND created_at < ? LIMIT 1", (before,)) is None:
+            return []
+
+        def op(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute("DELETE FROM attachments WHERE attached_at IS NULL AND "
+                              "created_at < ? RETURNING id", (before,)).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._submit(op)
 
     # --- the panel: notes, tags, reopen, canned responses, lists, visitor context -----------
 
@@ -1534,8 +1557,11 @@ class SQLiteStore:
         """The message data for an attachment its sender uploaded; anyone else's is unknown."""
         if attachment_id is None:
             return None
-        row = db.execute("SELECT * FROM attachments WHERE id = ? AND uploader_id = ?",
-                         (attachment_id, uploader_id)).fetchone()
+        row = db.execute(f"SELECT {_ATTACHMENT_COLS} FROM attachments WHERE id = ? "
+                         "AND uploader_id = ?", (attachment_id, uploader_id)).fetchone()
         if row is None:
             raise ChatError(Code.NOT_FOUND, "no such attachment")
+        # Sent: kept from now on (uploads never sent are deleted after the grace period).
+        db.execute("UPDATE attachments SET attached_at = coalesce(attached_at, ?) WHERE id = ?",
+                   (self._now(), attachment_id))
         return {"attachment": _attachment(row).public()}
