@@ -205,6 +205,29 @@ class DeleteCanned:
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """Block a conversation's visitor (for ``hours``, or for good), and with ``address`` the
+    address they came from too (for ``hours``, 24 by default)."""
+
+    id: str
+    conversation_id: str
+    address: bool = False
+    hours: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unblock:
+    id: str
+    block_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListBlocks:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """What the visitor's browser reports: the page they are on, language and time zone."""
 
@@ -237,7 +260,8 @@ class Ping:
 
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
          | Ping | Profile | Attributes | Read | Rate | Note | Tag | Reopen | ListConversations
-         | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam)
+         | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam | Block | Unblock
+         | ListBlocks)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
@@ -291,6 +315,10 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "canned_save": (SaveCanned, {"id": "id", "canned_id": "id?", "site_id": "id",
                                      "shortcut": "shortcut", "body": "text", "shared": "bool?"}),
         "canned_delete": (DeleteCanned, {"id": "id", "canned_id": "id"}),
+        "block": (Block, {"id": "id", "conversation_id": "id", "address": "bool?",
+                          "hours": "hours?", "reason": "name?"}),
+        "unblock": (Unblock, {"id": "id", "block_id": "id"}),
+        "blocks": (ListBlocks, {"id": "id"}),
         "typing": (Typing, {"conversation_id": "id", "active": "bool"}),
         "status": (Status, {"id": "id", "away": "bool"}),
         "ping": (Ping, {"id": "id?"}),
@@ -335,7 +363,7 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_TEXT, f"{name} contains a lone surrogate")
     if kind == "bool" and type(value) is not bool:
         raise ChatError(Code.BAD_FRAME, f"{name} must be true or false")
-    if kind in ("int", "seq", "limit", "score") and not inputs.fits_int64(value):
+    if kind in ("int", "seq", "limit", "score", "hours") and not inputs.fits_int64(value):
         raise ChatError(Code.BAD_FRAME, f"{name} must be an integer")
     if kind == "id" and not _ID_RE.fullmatch(value):
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-64 of A-Z a-z 0-9 _ . : -")
@@ -347,6 +375,8 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be a non-negative integer")
     if kind == "limit" and not 1 <= value <= 200:
         raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 200")
+    if kind == "hours" and not 1 <= value <= 24 * 366:
+        raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 8784")
     if kind == "score" and not 1 <= value <= 5:
         raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 5")
     if kind == "attrs":

@@ -81,6 +81,9 @@ async def upload(request: Request) -> Response:
         return _error(401, "unauthorized", "a visitor token or an agent session is needed")
     site_id, uploader_id = who
     settings, limits, ip = ctx.settings, ctx.limits, client_ip(request)
+    if uploader_id.startswith(("vis_", "usr_")) and await ctx.store.blocked(site_id, uploader_id,
+                                                                            ip):
+        return _error(403, "blocked", "you cannot send files on this site")
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     size_hint = int(declared) if declared.isdigit() else 1

@@ -75,7 +75,10 @@ class VisitorSession(Session):
                 raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED,
                              "too many new visitors; try again in a minute")
             self.who = VisitorIdentity(site.id, new_id("vis"))
+        if await ctx.store.blocked(site.id, self.who.visitor_id, self.ip):
+            raise Refuse(Close.BLOCKED, Code.BLOCKED, "you cannot chat on this site")
         self._count_sockets()
+        await ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
         await self.heartbeat()
         await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
         await ctx.hub.subscribe(self.conn, status_channel(site.id))
@@ -204,6 +207,8 @@ class VisitorSession(Session):
             message = change.messages[0]
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate))
+            if change.created:  # (the visitor's row may be new: its address for blocks)
+                await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
             if message.conversation_id not in self.conn.cursors:
                 await self._watch(change.conversation, 0)
             return None

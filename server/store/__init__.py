@@ -23,6 +23,7 @@ from server.reports import Row as ReportRow
 from server.store.models import (
     Agent,
     Attachment,
+    Block,
     Canned,
     Change,
     Conversation,
@@ -37,8 +38,9 @@ from server.store.models import (
 )
 from server.store.sqlite import Choose, SQLiteStore, StoreClosed
 
-__all__ = ["Agent", "Attachment", "Canned", "Change", "Choose", "Conversation", "Hit", "Load",
-           "Message", "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Team", "Visitor"]
+__all__ = ["Agent", "Attachment", "Block", "Canned", "Change", "Choose", "Conversation", "Hit",
+           "Load", "Message", "Page", "SQLiteStore", "Site", "Store", "StoreClosed", "Team",
+           "Visitor"]
 
 
 class Store(Protocol):
@@ -166,6 +168,15 @@ class Store(Protocol):
     async def end_session(self, session_id: str) -> None: ...
     async def end_sessions(self, agent_id: str) -> list[str]: ...
     async def change_password(self, agent_id: str, password_hash: str) -> list[str]: ...
+
+    # the block list
+    async def note_visitor_ip(self, visitor_id: str, ip: str) -> None: ...
+    async def block(self, agent: Agent, site_ids: Sequence[str], conversation_id: str, *,
+                    until: int | None, address_until: int | None,
+                    reason: str | None) -> list[Block]: ...
+    async def unblock(self, site_ids: Sequence[str], block_id: str) -> None: ...
+    async def blocks(self, site_ids: Sequence[str]) -> list[Block]: ...
+    async def blocked(self, site_id: str, visitor_id: str, ip: str) -> bool: ...
     async def teams(self, site_ids: Sequence[str] | None = None) -> list[Team]: ...
     async def save_team(self, team_id: str | None, name: str, members: Sequence[str],
                         site_id: str | None = None) -> Team: ...

@@ -291,4 +291,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX attachments_unattached ON attachments(created_at) WHERE attached_at IS NULL;
     CREATE INDEX attachments_uploader ON attachments(uploader_id);
     """,
+    # 15: the visitor block list. An agent blocks a visitor of their site (for good, or for a
+    # while), and may block the address the visitor came from for a while; ``visitors.last_ip``
+    # is that address (never shown to agents).
+    """
+    ALTER TABLE visitors ADD COLUMN last_ip TEXT;
+    CREATE TABLE blocks (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        visitor_id TEXT NOT NULL,
+        -- NULL: the visitor is blocked; else that address, whoever comes from it
+        ip TEXT,
+        until INTEGER,
+        reason TEXT,
+        created_by TEXT NOT NULL REFERENCES agents(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX blocks_visitor ON blocks(visitor_id);
+    CREATE INDEX blocks_ip ON blocks(site_id, ip) WHERE ip IS NOT NULL;
+    """,
 )

@@ -222,6 +222,31 @@ class Team:
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """An entry of a site's block list: a visitor, or the address a visitor came from (the
+    address itself is never shown)."""
+
+    id: str
+    site_id: str
+    visitor_id: str
+    visitor_name: str | None
+    address: bool
+    #: ms; None: until unblocked.
+    until: int | None
+    reason: str | None
+    by_name: str
+    created_at: int
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "site_id": self.site_id,
+                "kind": "address" if self.address else "visitor",
+                "visitor": {"id": self.visitor_id,
+                            "name": self.visitor_name or visitor_display_name(self.visitor_id)},
+                "until": self.until, "reason": self.reason, "by": {"name": self.by_name},
+                "created_at": self.created_at}
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """A search result: a conversation and the message that matched (``seq`` 0: the visitor's
     name or email matched)."""
