@@ -320,6 +320,17 @@ _pings = itertools.count()
 #: lifted so that the measuring client is never refused itself.
 MEASURING = {"LIVECHAT_RATE_PER_SECOND": "10000", "LIVECHAT_RATE_BURST": "10000"}
 
+#: Every rate and count limit lifted (docs/security.md), for tests and benchmarks that drive
+#: many visitors from one address on purpose.
+UNLIMITED = {**MEASURING, "LIVECHAT_VISITOR_RATE_PER_SECOND": "1000000",
+             "LIVECHAT_VISITOR_RATE_BURST": "1000000", "LIVECHAT_HANDSHAKES_PER_IP": "1000000",
+             "LIVECHAT_NEW_VISITORS_PER_IP": "1000000",
+             "LIVECHAT_NEW_CONVERSATIONS_PER_IP": "1000000",
+             "LIVECHAT_SITE_RATE_PER_SECOND": "1000000", "LIVECHAT_SITE_NEW_VISITORS": "1000000",
+             "LIVECHAT_SITE_NEW_CONVERSATIONS": "1000000",
+             "LIVECHAT_MAX_CONNECTIONS_PER_IP": "1000000",
+             "LIVECHAT_MAX_SITE_CONNECTIONS": "1000000"}
+
 
 async def ping_times(client: Client, rounds: int) -> list[float]:
     """Round trips of ``ping`` → ``pong`` on a socket that said hello (seconds)."""

@@ -19,6 +19,7 @@ import redis
 
 from server.store import SQLiteStore
 from tests.live import (
+    UNLIMITED,
     Client,
     Seed,
     ServerProcess,
@@ -32,7 +33,7 @@ from tests.live import (
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
-FAST = {"LIVECHAT_RATE_PER_SECOND": "10000", "LIVECHAT_RATE_BURST": "10000"}
+FAST = UNLIMITED
 
 
 @dataclass

@@ -41,6 +41,8 @@
     if (done) pending[frame.id] = done;
     if (!socket.send(frame) && done) { delete pending[frame.id]; done({ type: "error", message: "offline" }); }
   }
+  // For the panel's other scripts (blocks.js): requests on this socket, the open conversation.
+  window.PanelHooks = { request: request, current: function () { return current; } };
 
   // --- preferences, notifications, sound --------------------------------------------------
 
