@@ -252,8 +252,10 @@ class Hub:
                 frame = orjson.loads(data)
                 # Other frames (typing, receipts) are ephemeral: passed on, never recovered.
                 if frame.get("type") == "message":
+                    visitors = any(conn.role == "visitor" for conn in local)
                     item = _Message(channel[5:], int(frame["seq"]), data,
-                                    frame.get("kind") in PRIVATE_KINDS, _visitor_view(frame))
+                                    frame.get("kind") in PRIVATE_KINDS,
+                                    _visitor_view(frame) if visitors else None)
                 else:
                     item = _Frame(data)
                     # A visitor is not sent its own typing, nor the agents' presence frames.
