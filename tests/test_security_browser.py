@@ -5,17 +5,24 @@ to test-artifacts/."""
 
 from __future__ import annotations
 
+import time
+import warnings
 from pathlib import Path
 
+import jwt
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.live import ADMIN_EMAIL, PASSWORD
-from tests.test_browser import (  # noqa: F401 — the browser fixture
+from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+    IDENTITY_SECRET,
+    Sites,
+    agent_page,
     axe_violations,
     browser,
     open_widget,
     sign_in_page,
+    sites,
 )
 from tests.test_panel_browser import Desk, desk, sign_in  # noqa: F401 — the desk fixture
 
@@ -108,3 +115,24 @@ async def _name(page: object) -> str:
     assert isinstance(page, Page)
     text = await page.locator("#admin-blocks li b").last.text_content()
     return text or ""
+
+
+async def test_a_signed_identity_through_the_widget(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """``LiveChat('identify', {jwt})``: the agent sees the signed name with the verified mark."""
+    with warnings.catch_warnings():  # (the test secret is shorter than PyJWT likes)
+        warnings.simplefilter("ignore")
+        token = jwt.encode({"sub": "user-7", "name": "Maria Silva", "email": "maria@example.com",
+                            "exp": int(time.time()) + 3600}, IDENTITY_SECRET, algorithm="HS256")
+    visitor = await (await browser.new_context()).new_page()
+    await visitor.goto(sites.page_url)
+    await visitor.evaluate("token => LiveChat('identify', {jwt: token})", token)
+    frame = await open_widget(visitor)
+    await frame.get_by_label("Message", exact=True).fill("Hello, signed")
+    await frame.get_by_label("Message", exact=True).press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    agent = await agent_page(browser, sites)
+    await expect(agent.locator(".item .name")).to_have_text("Maria Silva")
+    await agent.locator(".item button").first.click()
+    await expect(agent.locator("#visitor-facts")).to_contain_text("Maria Silva ✓ verified")
+    await agent.screenshot(path=str(artifacts / "security-signed-identity.png"))
