@@ -1,4 +1,5 @@
-"""HTTP endpoints: the widget's files and frame page, the panel, agent login, health."""
+"""HTTP endpoints: the widget's files and frame page, the panel and its reset page, health.
+(Signing in is server/endpoints/account.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from server.assets import asset_dir
 from server.auth import normalize_origin
 
 from .context import Context, context
-
-MAX_LOGIN_BODY = 16 * 1024
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
