@@ -118,3 +118,21 @@ async def test_uploads_never_sent_are_deleted_after_the_grace_period(tmp_path: P
         late = await v.request({"type": "send", "id": "m2", "attachment": left["id"]})
         assert late["code"] == "not_found"
         await v.close()
+
+
+async def test_an_upload_cut_off_midway_leaves_nothing(server: ServerProcess,
+                                                       seeded: Seed) -> None:
+    token = visitor_token(seeded.site_id, "vis_cut")
+    for path, extra in (("/api/files", f"Authorization: Bearer {token}\r\n"),
+                        ("/api/agent/login", "Content-Type: application/json\r\n")):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                      f"Origin: {server.http}\r\n{extra}Content-Length: 1000000\r\n\r\n").encode()
+                     + PNG)
+        await writer.drain()
+        writer.close()  # gone before the end of the body
+        await writer.wait_closed()
+    # The server is fine, kept nothing, and (the fixture checks) logged no traceback.
+    assert (await upload(server, token, PNG)).status_code == 201
+    left = [p.name for p in (server.db.parent / "chat.db-files").iterdir()]
+    assert len(left) == 1 and left[0].startswith("file_"), left

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from server import inputs
 
@@ -28,11 +28,14 @@ async def read(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise BodyError(413, "too_large", f"the request is over {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyError(413, "too_large", f"the request is over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyError(413, "too_large", f"the request is over {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone before the end: nobody to answer, nothing done
+        raise BodyError(400, "bad_request", "the request was cut off") from None
     return b"".join(chunks)
 
 

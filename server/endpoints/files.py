@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from server.auth import TokenError, origin_allowed
@@ -106,6 +106,8 @@ async def upload(request: Request) -> Response:
         return _error(429, "rate_limited", "one file at a time, please")
     try:
         saved = await _receive(ctx, request, room)
+    except ClientDisconnect:  # gone mid-upload: nothing kept, nobody to answer
+        return Response(status_code=400)
     finally:
         ctx.uploads_in_flight.release(uploader_id)
     limits.upload_bytes_per_ip.spend(ip, max(0, saved.size - size_hint))
