@@ -29,6 +29,7 @@ import contextlib
 import ipaddress
 import logging
 import resource
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -122,6 +123,8 @@ class Gate:
         self._per_ip: dict[str, int] = {}
         #: Connections waiting for a request header, oldest first (the ones to close when full).
         self._waiting: OrderedDict[int, asyncio.BaseTransport] = OrderedDict()
+        self.refusals = 0
+        self._logged = -10.0
 
     def _trusted(self, address: str) -> bool:
         try:
@@ -139,6 +142,15 @@ class Gate:
         self._open[id(transport)] = address
         self._per_ip[address] = self._per_ip.get(address, 0) + 1
         return "reserve" if len(self._open) > self.max_connections - self.reserve else "ok"
+
+    def refused(self, address: str, why: str) -> None:
+        """Count a refusal; one log line per 10 s at most (an attacker must not fill the log)."""
+        self.refusals += 1
+        now = time.monotonic()
+        if now - self._logged >= 10:
+            log.warning("refusing connections (%s; %d so far; the last from %s)", why,
+                        self.refusals, address)
+            self._logged = now
 
     def waiting(self, transport: asyncio.BaseTransport, waiting: bool) -> None:
         """The connection is (again) waiting for a request header, or has sent one."""
@@ -186,8 +198,7 @@ class HttpProtocol(H11Protocol):
         self._gate = gate(self.server_state)
         verdict = self._gate.open(transport, self.client[0] if self.client else "")
         if verdict in ("full", "per_ip"):
-            log.warning("refused a connection from %s (%s)",
-                        self.client[0] if self.client else "?", verdict)
+            self._gate.refused(self.client[0] if self.client else "?", verdict)
             _answer(transport, 503 if verdict == "full" else 429,
                     "server_full" if verdict == "full" else "too_many_connections")
             return

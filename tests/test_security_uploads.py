@@ -125,7 +125,7 @@ async def test_an_upload_cut_off_midway_leaves_nothing(server: ServerProcess,
     token = visitor_token(seeded.site_id, "vis_cut")
     for path, extra in (("/api/files", f"Authorization: Bearer {token}\r\n"),
                         ("/api/agent/login", "Content-Type: application/json\r\n")):
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write((f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
                       f"Origin: {server.http}\r\n{extra}Content-Length: 1000000\r\n\r\n").encode()
                      + PNG)
