@@ -8,6 +8,7 @@ least recently used keys are forgotten, which only ever forgives them.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class Buckets:
         """Whole seconds until ``amount`` is there (at least 1)."""
         bucket = self._keys.get(key)
         missing = amount - (bucket.tokens if bucket else self.burst)
-        return max(1, int(missing / self.rate) + 1) if self.rate > 0 else 60
+        return max(1, math.ceil(missing / self.rate - 1e-9)) if self.rate > 0 else 60
 
 
 class Counts:
