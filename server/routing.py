@@ -113,8 +113,12 @@ class Router:
             if site_ids is not None and site.id not in site_ids:
                 continue
             online = agent_ids(await self.presence.members(presence_key(site.id)))
-            if self._available.get(site.id) != bool(online):
-                self._available[site.id] = bool(online)
+            # Before this process's first look, visitors are taken to have been told "nobody":
+            # a first look that finds nobody announces nothing (a visitor welcomed with "nobody
+            # online" would otherwise get it again, after the welcome, as if it were news).
+            known = self._available.get(site.id, False)
+            self._available[site.id] = bool(online)
+            if known != bool(online):
                 await self.chat.broker.publish(status_channel(site.id), orjson.dumps(
                     {"type": "availability", "agents_online": bool(online)}))
             for change in await self.store.requeue(site.id, await self._gone(site.id)):
