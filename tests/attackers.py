@@ -31,7 +31,8 @@ async def until_stdin_closes() -> None:
 
 
 async def logins(url: str, count: str) -> None:
-    """``count`` concurrent wrong logins."""
+    """``count`` concurrent wrong logins, again and again until stdin closes."""
+    statuses: collections.Counter[int] = collections.Counter()
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=int(count) + 10),
                                  timeout=120) as http:
         async def guess(i: int) -> int:
@@ -40,10 +41,15 @@ async def logins(url: str, count: str) -> None:
                                 headers={"Origin": url})
             return r.status_code
 
-        tasks = [asyncio.create_task(guess(i)) for i in range(int(count))]
-        started()
-        statuses = await asyncio.gather(*tasks)
-    report({"statuses": collections.Counter(statuses)})
+        stop = asyncio.create_task(until_stdin_closes())
+        first = True
+        while first or not stop.done():
+            wave = [asyncio.create_task(guess(i)) for i in range(int(count))]
+            if first:
+                started()
+                first = False
+            statuses.update(await asyncio.gather(*wave))
+    report({"statuses": statuses, "waves": sum(statuses.values()) // int(count)})
 
 
 async def idle(url: str, count: str, slow: str = "0", until: str = "stdin") -> None:

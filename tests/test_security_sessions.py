@@ -171,17 +171,22 @@ async def test_password_hashing_does_not_slow_the_chat(tmp_path: Path) -> None:
                  LIVECHAT_LOGIN_FAILURES_PER_ACCOUNT="100000", **MEASURING) as server:
         v, _ = await visitor(server, seeded.site_id)
         await ping_times(v, 20)  # warm up
+        await timed_login(server, seeded.agent_email)
         before = statistics.median(await ping_times(v, 60))
-        login_before = await timed_login(server, seeded.agent_email)
-        async with Attacker("logins", server.http, "300") as attack:
+        login_before = statistics.median([await timed_login(server, seeded.agent_email)
+                                          for _ in range(5)])
+        async with Attacker("logins", server.http, "300") as attack:  # waves, until told
             during = statistics.median(await ping_times(v, 60))
-            login_during = await timed_login(server, seeded.agent_email)
+            login_during = statistics.median([await timed_login(server, seeded.agent_email)
+                                              for _ in range(5)])
             seen = await attack.result()
         # Past two waiting checks per address, a guess is told to come back (429) at once.
         assert set(seen["statuses"]) <= {"401", "429", "503"}, seen
-        assert seen["statuses"].get("429", 0) > 250, seen
+        assert seen["statuses"].get("429", 0) > 0.8 * sum(seen["statuses"].values()), seen
         assert during <= 5 * before, (before, during)
-        assert login_during <= 5 * login_before, (login_before, login_during)
+        # The attacker may have two checks ahead of it in the pool (3 to 6 times its own time
+        # before, measured); without the per-address limit the queue holds 32 (about 30 times).
+        assert login_during <= 15 * login_before, (login_before, login_during)
         await v.close()
 
 
