@@ -46,7 +46,8 @@ async def test_password_change_and_sign_out_everywhere(
     # The other browser is signed out; this one carries on.
     await expect(elsewhere.locator("#login-form")).to_be_visible()
     await expect(ana.locator("#conn")).to_have_text("Online")
-    await account.get_by_role("button", name="Sign out everywhere").click()
+    async with ana.expect_navigation():  # (the panel reloads, signed out)
+        await account.get_by_role("button", name="Sign out everywhere").click()
     await expect(ana.locator("#login-form")).to_be_visible()
     again = await sign_in_page(ana, desk.chat.http, "ana@acme.test", "a brand new one")
     await expect(again.locator("#me-name")).to_have_text("Ana Lima")
