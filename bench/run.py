@@ -41,7 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live import PASSWORD, ServerProcess, free_port, seed  # noqa: E402
+from tests.live import PASSWORD, UNLIMITED, ServerProcess, free_port, seed  # noqa: E402
 
 
 def clock_ms() -> float:
@@ -132,7 +132,7 @@ class Livechat(Target):
     def __init__(self, workdir: Path, redis_url: str | None = None) -> None:
         db = workdir / f"bench-{uuid.uuid4().hex[:6]}.db"
         self.seeded = asyncio.run(seed(db, ["http://bench.test"]))
-        env = {"LIVECHAT_RATE_PER_SECOND": "1000000", "LIVECHAT_RATE_BURST": "1000000"}
+        env = dict(UNLIMITED)  # one address drives every visitor: no per-address limits
         if redis_url:
             self.name = "livechat, Redis broker"
             env.update(LIVECHAT_REDIS_URL=redis_url,

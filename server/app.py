@@ -21,12 +21,16 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import admin, avatars, files, http, reports
+from server.endpoints import account, admin, avatars, files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
 from server.errors import Close, Unavailable
+from server.hashing import HashPool
 from server.hub import Hub
+from server.limits import Limits
+from server.logins import Backoff
+from server.private import private_dir
 from server.routing import Router
 from server.store import SQLiteStore
 from server.tasks import report_death
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                             wal_limit=settings.wal_limit,
                             busy_timeout=settings.sqlite_busy_timeout)
         await store.open()
+        private_dir(settings.uploads_path())
         broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix,
                                           settings.health_timeout)
         hub = Hub(broker)
@@ -75,6 +80,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                         clock, hub.local_agents)
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
+        hasher = HashPool(settings.password_workers, settings.password_queue)
         try:
             await broker.start(hub.deliver, hub.reset)
             await router.prime()
@@ -82,8 +88,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                                ("router", router.run())):
                 tasks.append(asyncio.create_task(work, name=name))
                 tasks[-1].add_done_callback(report_death)
-            app.state.ctx = Context(settings, store, broker, presence, hub, chat,
-                                    Tokens(settings.secret_keys, clock), clock, router)
+            ctx = app.state.ctx = Context(
+                settings, store, broker, presence, hub, chat, Tokens(settings.secret_keys, clock),
+                clock, router, hasher=hasher,
+                account_backoff=Backoff(settings.login_failures_per_account, clock),
+                ip_backoff=Backoff(settings.login_failures_per_ip, clock),
+                limits=Limits.from_settings(settings, clock))
+            tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
+            tasks[-1].add_done_callback(report_death)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
                      settings.broker_url.split(":", 1)[0])
             yield
@@ -93,6 +105,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            hasher.close()
             await broker.close()
             await presence.close()
             await store.close()
@@ -105,10 +118,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/widget/frame", http.widget_frame),
         Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
         Route("/agent", http.panel),
+        Route("/agent/reset", http.reset_page),
         Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),
-        Route("/api/agent/login", http.login, methods=["POST"]),
-        Route("/api/agent/logout", http.logout, methods=["POST"]),
-        Route("/api/agent/me", http.me),
+        Route("/api/agent/login", account.login, methods=["POST"]),
+        Route("/api/agent/logout", account.logout, methods=["POST"]),
+        Route("/api/agent/me", account.me),
+        Route("/api/agent/password", account.change_password, methods=["POST"]),
+        Route("/api/agent/reset", account.reset_password, methods=["POST"]),
         Route("/api/files", files.upload, methods=["POST"]),
         Route("/api/reports", reports.report),
         Route("/api/agent/accept", admin.accept_invite, methods=["POST"]),
@@ -118,6 +134,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/admin/agents", admin.list_agents),
         Route("/api/admin/agents", admin.invite, methods=["POST"]),
         Route("/api/admin/agents/{agent_id}", admin.change_agent, methods=["PATCH"]),
+        Route("/api/admin/agents/{agent_id}/reset", admin.reset_link, methods=["POST"]),
         Route("/api/admin/teams", admin.list_teams),
         Route("/api/admin/teams", admin.save_team, methods=["POST"]),
         Route("/api/admin/teams/{team_id}", admin.save_team, methods=["PATCH"]),

@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import jwt
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 Clock = Callable[[], float]
@@ -26,6 +28,9 @@ Clock = Callable[[], float]
 class VisitorIdentity:
     site_id: str
     visitor_id: str
+    #: For a verified user: when the site's signed identity expires (Unix seconds). The visitor
+    #: token carries it, and stops verifying then: an identity does not outlive its signature.
+    expires: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,8 @@ class AgentSession:
     agent_id: str
     #: Bumped in the store when an agent's sessions must end (password change, deactivation).
     generation: int
+    #: The server-side session (a row in the store): signing out deletes it.
+    session_id: str = ""
 
 
 class TokenError(Exception):
@@ -43,10 +50,12 @@ class Tokens:
     VISITOR = "livechat.visitor.v1"
     AGENT = "livechat.agent-session.v1"
     INVITE = "livechat.invite.v1"
+    RESET = "livechat.password-reset.v1"
 
     def __init__(self, keys: Sequence[str], clock: Clock) -> None:
         if not keys:
             raise ValueError("at least one secret key is needed")
+        self._clock = clock
         clock_ = clock
 
         class ClockSigner(TimestampSigner):
@@ -58,25 +67,45 @@ class Tokens:
         self._visitor = URLSafeTimedSerializer(ordered, salt=self.VISITOR, signer=ClockSigner)
         self._agent = URLSafeTimedSerializer(ordered, salt=self.AGENT, signer=ClockSigner)
         self._invite = URLSafeTimedSerializer(ordered, salt=self.INVITE, signer=ClockSigner)
+        self._reset = URLSafeTimedSerializer(ordered, salt=self.RESET, signer=ClockSigner)
 
     def visitor_token(self, identity: VisitorIdentity) -> str:
-        return self._visitor.dumps({"s": identity.site_id, "v": identity.visitor_id})
+        payload: dict[str, object] = {"s": identity.site_id, "v": identity.visitor_id}
+        if identity.expires is not None:
+            payload["x"] = identity.expires
+        return self._visitor.dumps(payload)
 
     def visitor(self, token: str, max_age: int) -> VisitorIdentity:
         data = self._load(self._visitor, token, max_age)
-        site, visitor = data.get("s"), data.get("v")
-        if not isinstance(site, str) or not isinstance(visitor, str):
+        site, visitor, expires = data.get("s"), data.get("v"), data.get("x")
+        if not isinstance(site, str) or not isinstance(visitor, str) or (
+                expires is not None and type(expires) is not int):
             raise TokenError("malformed visitor token")
-        return VisitorIdentity(site, visitor)
+        if expires is not None and expires < self._clock():
+            raise TokenError("the signed identity behind this token expired")
+        return VisitorIdentity(site, visitor, expires)
 
     def agent_token(self, session: AgentSession) -> str:
-        return self._agent.dumps({"a": session.agent_id, "g": session.generation})
+        return self._agent.dumps({"a": session.agent_id, "g": session.generation,
+                                  "s": session.session_id})
 
     def agent(self, token: str, max_age: int) -> AgentSession:
         data = self._load(self._agent, token, max_age)
+        agent, generation, session = data.get("a"), data.get("g"), data.get("s")
+        if not isinstance(agent, str) or type(generation) is not int or not (
+                isinstance(session, str) and session):
+            raise TokenError("malformed session")
+        return AgentSession(agent, generation, session)
+
+    def reset_token(self, session: AgentSession) -> str:
+        """A link to choose a new password: good once (the generation moves on when used)."""
+        return self._reset.dumps({"a": session.agent_id, "g": session.generation})
+
+    def reset(self, token: str, max_age: int) -> AgentSession:
+        data = self._load(self._reset, token, max_age)
         agent, generation = data.get("a"), data.get("g")
         if not isinstance(agent, str) or type(generation) is not int:
-            raise TokenError("malformed session")
+            raise TokenError("malformed reset link")
         return AgentSession(agent, generation)
 
     def invite_token(self, session: AgentSession) -> str:
@@ -111,11 +140,50 @@ def identity_hash(secret: str, user_id: str, expires: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def identity_valid(secret: str, user_id: str, expires: int, given: str, now: float) -> bool:
-    """Constant-time check of a hash from the widget, and of its expiry."""
-    if expires < now:
+def identity_valid(secret: str, user_id: str, expires: int, given: str, now: float,
+                   max_lifetime: float = float("inf")) -> bool:
+    """Constant-time check of a hash from the widget, and of its expiry: in the future, and at
+    most ``max_lifetime`` seconds away (a hash good for years would be a password)."""
+    if not now <= expires <= now + max_lifetime:
         return False
     return hmac.compare_digest(identity_hash(secret, user_id, expires), given.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a site's backend vouched for, from a signed identity token."""
+
+    user_id: str
+    expires: int
+    name: str | None = None
+    email: str | None = None
+
+
+_EMAIL = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
+
+
+def identity_claims(secret: str, token: str, now: float, max_lifetime: float) -> Claims:
+    """Check a JWT signed with HS256 by the site's backend (PyJWT; no other algorithm is
+    accepted, ``none`` least of all) and return its claims: ``sub`` (the user id, 1–256
+    printable characters), ``exp`` (in the future, at most ``max_lifetime`` seconds away),
+    and optionally ``name`` (≤ 100 characters) and ``email``. Raises TokenError."""
+    try:
+        data = jwt.decode(token, secret, algorithms=["HS256"],
+                          options={"require": ["sub", "exp"], "verify_exp": False,
+                                   "verify_iat": False, "verify_nbf": False})
+    except jwt.PyJWTError as exc:
+        raise TokenError(type(exc).__name__) from None
+    sub, exp, name, email = data.get("sub"), data.get("exp"), data.get("name"), data.get("email")
+    if not isinstance(sub, str) or not 0 < len(sub) <= 256 or not sub.isprintable():
+        raise TokenError("sub must be 1-256 printable characters")
+    if type(exp) is not int or not now <= exp <= now + max_lifetime:
+        raise TokenError("exp must be in the future, within the maximum lifetime")
+    if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= 100
+                             or "\x00" in name):
+        raise TokenError("name must be 1-100 characters")
+    if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
+        raise TokenError("email is not an email address")
+    return Claims(sub, exp, name, email)
 
 
 def verified_visitor_id(site_id: str, user_id: str) -> str:

@@ -22,7 +22,7 @@ import orjson
 
 from server.auth import VisitorIdentity
 from server.broker import Broker
-from server.hub import conversation_channel, site_channel, visitor_channel
+from server.hub import conversation_channel, from_connection, site_channel, visitor_channel
 from server.store import Agent, Change, Conversation, Store
 
 log = logging.getLogger("livechat.chat")
@@ -66,11 +66,13 @@ class Chat:
         self._inbox_ready.set()
 
     async def visitor_send(self, who: VisitorIdentity, client_msg_id: str, body: str,
-                           attachment: str | None = None) -> Change:
+                           attachment: str | None = None, origin: str | None = None) -> Change:
+        """``origin``: the sending connection's uid; a conversation this opens is announced to
+        the visitor's other tabs only (the sender has it from its ack)."""
         change = await self.store.append_visitor_message(
             who.site_id, who.visitor_id, client_msg_id, body, attachment
         )
-        await self.publish(change)
+        await self.publish(change, origin)
         return change
 
     async def agent_send(
@@ -185,7 +187,7 @@ class Chat:
             "type": "presence", "conversation_id": conversation_id, "visitor_online": online,
         }))
 
-    async def publish(self, change: Change) -> None:
+    async def publish(self, change: Change, origin: str | None = None) -> None:
         """Ring the doorbell for a committed change (nothing for a duplicate)."""
         if change.duplicate:
             return
@@ -196,10 +198,10 @@ class Chat:
                     conversation_channel(conv.id), orjson.dumps(message.frame())
                 )
             if change.created:
-                await self.broker.publish(
-                    visitor_channel(conv.visitor_id),
-                    orjson.dumps({"type": "conversation", "conversation": conv.visitor_state()}),
-                )
+                frame = orjson.dumps({"type": "conversation",
+                                      "conversation": conv.visitor_state()})
+                await self.broker.publish(visitor_channel(conv.visitor_id),
+                                          from_connection(origin, frame) if origin else frame)
         except Exception as exc:  # committed is committed; readers catch up from the store
             log.warning("publish failed (%s); subscribers will catch up", type(exc).__name__)
         self._inbox_update(conv)

@@ -9,7 +9,6 @@ import getpass
 import json
 import logging
 import os
-import resource
 import secrets
 import sqlite3
 import sys
@@ -21,11 +20,11 @@ from typing import Any
 from server import logs
 from server.auth import hash_password, normalize_origin
 from server.config import ConfigError, Settings, from_env
+from server.listener import raise_fd_limit
 from server.progress import Progress
 from server.store import Agent, Site, SQLiteStore, backup
 from server.store.migrations import MIGRATIONS
 from server.store.sqlite import migrate
-from server.transport import WebSocketProtocol
 
 log = logging.getLogger("livechat")
 
@@ -47,17 +46,10 @@ def _public_url(settings: Settings, host: str, port: int) -> str:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
-    """The WebSocket settings measured in ../shared/DESIGN.md: the sans-I/O implementation,
-    permessage-deflate off, and frames over the limit refused before the app buffers them."""
-    return {
-        "ws": WebSocketProtocol,  # websockets-sansio, with dead and slow peers cut off
-        "ws_per_message_deflate": False,
-        "ws_max_size": settings.max_frame_bytes,
-        "ws_ping_interval": settings.ws_ping_interval,
-        "ws_ping_timeout": settings.ws_ping_timeout,
-        "proxy_headers": True,
-        "timeout_graceful_shutdown": 5,
-    }
+    """uvicorn's settings and our protocols (server/listener.py)."""
+    from server import listener
+
+    return listener.uvicorn_options(settings)
 
 
 def upgrade_database(path: Path, progress: Progress | None = None) -> None:
@@ -94,18 +86,6 @@ async def _store(settings: Settings) -> AsyncIterator[SQLiteStore]:
         await store.close()
 
 
-def raise_descriptor_limit() -> tuple[int, int]:
-    """Every socket is an open file: raise the soft limit to the hard one (the default soft
-    limit, often 1024, would cap the server at about a thousand people)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-    return soft, hard
-
-
 def _configure_logging(args: argparse.Namespace) -> dict[str, Any]:
     import logging.config
 
@@ -127,7 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
     config = _configure_logging(args)
     upgrade_database(settings.db_path)
-    soft, _ = raise_descriptor_limit()
+    soft = raise_fd_limit()  # (before the workers start: they inherit it)
     log.info("open files: up to %d", soft, extra={"fields": {"nofile": soft}})
     uvicorn.run(
         "server.app:factory", factory=True, host=args.host, port=args.port,
@@ -161,7 +141,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["LIVECHAT_DB"] = str(args.db)
     settings = from_env()
     config = _configure_logging(args)
-    raise_descriptor_limit()
+    raise_fd_limit()
     public = _public_url(settings, args.host, args.port)
     demo_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     demo_origins = [f"http://{demo_host}:{args.demo_port}", f"http://localhost:{args.demo_port}",

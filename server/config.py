@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -9,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
+
+from server.private import private_dir
 
 N = TypeVar("N", int, float)
 
@@ -65,6 +68,49 @@ class Settings:
     #: is closed (1011) and its connection aborted.
     ws_ping_interval: float = 20.0
     ws_ping_timeout: float = 20.0
+    #: The furthest in the future a signed identity may expire (seconds): a hash or token good
+    #: for longer is refused, so that none becomes a permanent credential.
+    identity_max_lifetime: int = 7 * 24 * 3600
+    #: Wrong passwords allowed before a login is refused for a while (doubling from 1 s to
+    #: 15 min), per account and per client address (server/logins.py).
+    login_failures_per_account: int = 5
+    login_failures_per_ip: int = 20
+    #: Threads that hash passwords, and how many checks may wait for them (server/hashing.py).
+    password_workers: int = 1
+    password_queue: int = 32
+    # --- limits in layers (docs/security.md) ---------------------------------------------
+    #: Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    #: Seconds a connection has to send a whole request header (each request, keep-alive too).
+    header_timeout: float = 10.0
+    #: Open connections at most (0: the descriptor limit, raised to its hard limit at start,
+    #: less 64 for the server's own files); the last ``reserved_connections`` of them are kept
+    #: for /healthz and the agents' panel, socket and API.
+    max_connections: int = 0
+    reserved_connections: int = 32
+    max_connections_per_ip: int = 500
+    #: WebSocket handshakes per client address per second (bursts of twice as many).
+    handshakes_per_ip: float = 20.0
+    #: Per client address per minute.
+    new_visitors_per_ip: int = 60
+    new_conversations_per_ip: int = 20
+    uploads_per_ip: int = 30
+    upload_bytes_per_ip: int = 100 * 1024 * 1024
+    #: Bytes of files one visitor or agent may have stored, and how long an upload may wait
+    #: to be sent in a message before it is deleted (seconds).
+    upload_quota_bytes: int = 50 * 1024 * 1024
+    upload_grace: float = 3600.0
+    max_sockets_per_visitor: int = 20
+    #: Frames per second (and burst) of one visitor across all its sockets (pings aside).
+    visitor_rate_per_second: float = 10.0
+    visitor_rate_burst: int = 40
+    #: Per site, so that a site under attack does not starve the others: frames per second
+    #: from all its visitors (bursts of twice as many), new visitors and conversations per
+    #: minute, visitor sockets at once.
+    site_rate_per_second: float = 1000.0
+    site_new_visitors_per_minute: int = 1200
+    site_new_conversations_per_minute: int = 600
+    max_site_connections: int = 10_000
 
     def uploads_path(self) -> Path:
         if self.uploads_dir:
@@ -93,6 +139,29 @@ class Settings:
             raise ConfigError("rate limits must be positive")
         if self.max_frame_bytes < 1024:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
+        if min(self.login_failures_per_account, self.login_failures_per_ip) < 1:
+            raise ConfigError("login failure allowances must be at least 1")
+        if self.password_workers < 1 or self.password_queue < 0:
+            raise ConfigError("LIVECHAT_PASSWORD_WORKERS must be at least 1")
+        try:
+            for proxy in self.trusted_proxies:
+                ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError("LIVECHAT_TRUSTED_PROXIES: addresses or networks, comma-separated "
+                              "(e.g. 127.0.0.1,10.0.0.0/8)") from None
+        limits = (self.header_timeout, self.handshakes_per_ip, self.new_visitors_per_ip,
+                  self.new_conversations_per_ip, self.uploads_per_ip, self.upload_bytes_per_ip,
+                  self.upload_quota_bytes, self.max_connections_per_ip,
+                  self.max_sockets_per_visitor, self.site_rate_per_second,
+                  self.visitor_rate_per_second, self.visitor_rate_burst,
+                  self.site_new_visitors_per_minute, self.site_new_conversations_per_minute,
+                  self.max_site_connections)
+        if min(limits) <= 0 or self.max_connections < 0 or self.reserved_connections < 0:
+            raise ConfigError("connection, rate and upload limits must be positive")
+        if self.upload_grace < 0:
+            raise ConfigError("LIVECHAT_UPLOAD_GRACE cannot be negative")
+        if self.identity_max_lifetime < 60:
+            raise ConfigError("LIVECHAT_IDENTITY_MAX_LIFETIME must be at least 60 seconds")
         if self.max_upload_bytes < 1:
             raise ConfigError("LIVECHAT_MAX_UPLOAD_BYTES must be positive")
         if self.wal_limit < 1024 * 1024:
@@ -138,7 +207,7 @@ def secret_keys_from(env: Mapping[str, str], db_path: Path) -> tuple[str, ...]:
         return tuple(k.strip() for k in raw.split(",") if k.strip())
     key_file = db_path.with_name(db_path.name + ".secret")
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(key_file.parent)
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(48))
@@ -173,5 +242,30 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         health_timeout=_float(env, "LIVECHAT_HEALTH_TIMEOUT", 2.0),
         ws_ping_interval=_float(env, "LIVECHAT_WS_PING_INTERVAL", 20.0),
         ws_ping_timeout=_float(env, "LIVECHAT_WS_PING_TIMEOUT", 20.0),
+        identity_max_lifetime=_int(env, "LIVECHAT_IDENTITY_MAX_LIFETIME", 7 * 24 * 3600),
+        login_failures_per_account=_int(env, "LIVECHAT_LOGIN_FAILURES_PER_ACCOUNT", 5),
+        login_failures_per_ip=_int(env, "LIVECHAT_LOGIN_FAILURES_PER_IP", 20),
+        password_workers=_int(env, "LIVECHAT_PASSWORD_WORKERS", 1),
+        password_queue=_int(env, "LIVECHAT_PASSWORD_QUEUE", 32),
+        trusted_proxies=tuple(p.strip() for p in env.get(
+            "LIVECHAT_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if p.strip()),
+        header_timeout=_float(env, "LIVECHAT_HEADER_TIMEOUT", 10.0),
+        max_connections=_int(env, "LIVECHAT_MAX_CONNECTIONS", 0),
+        reserved_connections=_int(env, "LIVECHAT_RESERVED_CONNECTIONS", 32),
+        max_connections_per_ip=_int(env, "LIVECHAT_MAX_CONNECTIONS_PER_IP", 500),
+        handshakes_per_ip=_float(env, "LIVECHAT_HANDSHAKES_PER_IP", 20.0),
+        new_visitors_per_ip=_int(env, "LIVECHAT_NEW_VISITORS_PER_IP", 60),
+        new_conversations_per_ip=_int(env, "LIVECHAT_NEW_CONVERSATIONS_PER_IP", 20),
+        uploads_per_ip=_int(env, "LIVECHAT_UPLOADS_PER_IP", 30),
+        upload_bytes_per_ip=_int(env, "LIVECHAT_UPLOAD_BYTES_PER_IP", 100 * 1024 * 1024),
+        upload_quota_bytes=_int(env, "LIVECHAT_UPLOAD_QUOTA", 50 * 1024 * 1024),
+        upload_grace=_float(env, "LIVECHAT_UPLOAD_GRACE", 3600.0),
+        max_sockets_per_visitor=_int(env, "LIVECHAT_MAX_SOCKETS_PER_VISITOR", 20),
+        visitor_rate_per_second=_float(env, "LIVECHAT_VISITOR_RATE_PER_SECOND", 10.0),
+        visitor_rate_burst=_int(env, "LIVECHAT_VISITOR_RATE_BURST", 40),
+        site_rate_per_second=_float(env, "LIVECHAT_SITE_RATE_PER_SECOND", 1000.0),
+        site_new_visitors_per_minute=_int(env, "LIVECHAT_SITE_NEW_VISITORS", 1200),
+        site_new_conversations_per_minute=_int(env, "LIVECHAT_SITE_NEW_CONVERSATIONS", 600),
+        max_site_connections=_int(env, "LIVECHAT_MAX_SITE_CONNECTIONS", 10_000),
     )
     return settings.with_(**overrides).validate()

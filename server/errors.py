@@ -3,8 +3,9 @@
 Close codes are grouped by what the client should do next:
 
 * ``1000``–``1999`` are the WebSocket standard's own. ``1001`` (going away: the server is
-  restarting) and ``1009`` (frame too big, refused before the application buffers it) come from
-  here. Clients reconnect with backoff after ``1001``, ``1006`` and ``1011``.
+  restarting), ``1007`` (a text frame that is not UTF-8), ``1009`` (frame too big, refused before
+  the application buffers it) and ``1012`` (service restart: uvicorn's answer to SIGTERM) come
+  from here. Clients reconnect with backoff after every code outside 4400–4499 but ``1000``.
 * ``4000``–``4399``: **reconnect** with backoff and resume from the last ``seq`` seen.
 * ``4400``–``4499``: **do not reconnect** as you were: something about the client must change
   first (a new token, a login, a newer protocol version).
@@ -21,7 +22,9 @@ from enum import IntEnum, StrEnum
 class Close(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001
+    INVALID_DATA = 1007
     TOO_BIG = 1009
+    SERVICE_RESTART = 1012
     # 4000-4399: reconnect and resume
     RESTARTING = 4000
     SLOW_CONSUMER = 4008
@@ -32,11 +35,12 @@ class Close(IntEnum):
     IDENTITY_REFUSED = 4402
     FORBIDDEN_ORIGIN = 4403
     HELLO_TIMEOUT = 4408
+    BLOCKED = 4423
     UNSUPPORTED_VERSION = 4426
 
     @property
     def reconnect(self) -> bool:
-        return self.value in (1001, 1006, 1011) or 4000 <= self.value < 4400
+        return self.value != 1000 and not 4400 <= self.value < 4500
 
 
 class Code(StrEnum):
@@ -44,6 +48,7 @@ class Code(StrEnum):
     BAD_FRAME = "bad_frame"
     UNKNOWN_TYPE = "unknown_type"
     TOO_LONG = "too_long"
+    TOO_MANY = "too_many"
     BAD_TEXT = "bad_text"
     NOT_FOUND = "not_found"
     ID_CONFLICT = "id_conflict"
@@ -58,6 +63,7 @@ class Code(StrEnum):
     IDENTITY_REQUIRED = "identity_required"
     BAD_IDENTITY = "bad_identity"
     UNAVAILABLE = "unavailable"
+    BLOCKED = "blocked"
     INTERNAL = "internal"
 
 

@@ -9,6 +9,7 @@ served with ``X-Content-Type-Options: nosniff``, a ``sandbox`` CSP and, except i
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from urllib.parse import quote
@@ -21,27 +22,64 @@ _MAGIC = (
     (b"GIF89a", "image/gif"),
     (b"%PDF-", "application/pdf"),
 )
+_BLANK = "\ufeff \t\r\n"
 _TEXT_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 
 
-def sniff(content: bytes) -> str | None:
-    """The content type of an acceptable file, or None."""
-    for magic, kind in _MAGIC:
-        if content.startswith(magic):
-            return kind
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    if content and not _TEXT_CONTROL.search(content):
+class Sniffer:
+    """``sniff`` for a file that arrives in pieces: fed chunk by chunk, it keeps the head and
+    checks the text as it goes, so the file never has to be held whole."""
+
+    HEAD = 1024
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.size = 0
+        self._text = True
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._text_head = ""
+
+    def feed(self, chunk: bytes) -> None:
+        if len(self.head) < self.HEAD:
+            self.head += chunk[: self.HEAD - len(self.head)]
+        self.size += len(chunk)
+        if self._text:
+            try:
+                decoded = self._utf8.decode(chunk)
+            except UnicodeDecodeError:
+                self._text = False
+                return
+            if _TEXT_CONTROL.search(chunk):
+                self._text = False
+            elif len(self._text_head.lstrip(_BLANK)) < 300 and len(self._text_head) < 1 << 20:
+                self._text_head += decoded
+
+    def result(self) -> str | None:
+        """The content type of an acceptable file, or None."""
+        content = self.head
+        for magic, kind in _MAGIC:
+            if content.startswith(magic):
+                return kind
+        if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+            return "image/webp"
+        if not self.size or not self._text:
+            return None
         try:
-            text = content.decode("utf-8")
+            self._utf8.decode(b"", final=True)
         except UnicodeDecodeError:
             return None
-        head = text.lstrip("\ufeff \t\r\n")[:256].lower()
+        head = self._text_head.lstrip(_BLANK)[:256].lower()
         # Markup is refused even as text: an old browser or a careless proxy could render it.
         if head.startswith(("<", "<?xml")) or "<svg" in head or "<html" in head:
             return None
         return "text/plain"
-    return None
+
+
+def sniff(content: bytes) -> str | None:
+    """The content type of an acceptable file, or None."""
+    sniffer = Sniffer()
+    sniffer.feed(content)
+    return sniffer.result()
 
 
 def safe_name(name: str) -> str:

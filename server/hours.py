@@ -11,7 +11,9 @@ import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from server.inputs import known_timezone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -51,10 +53,8 @@ def _days(spec: str) -> list[int]:
 
 def parse_hours(text: str, tz: str) -> Hours:
     """``"mon-fri 09:00-18:00; sat 10:00-14:00"`` → Hours; ValueError says what is wrong."""
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {tz!r}") from None
+    if not known_timezone(tz):
+        raise ValueError(f"unknown time zone {tz[:64]!r} (an IANA name such as Europe/Lisbon)")
     week: list[list[tuple[int, int]]] = [[] for _ in DAYS]
     for part in filter(None, (p.strip() for p in text.lower().split(";"))):
         words = part.split()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -48,6 +49,8 @@ class _Message:
     data: bytes
     #: For agents only (an internal note): a visitor's cursor passes it without sending it.
     private: bool = False
+    #: What a visitor is sent instead of ``data`` (an agent's message without the agent's id).
+    visitor_data: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +90,32 @@ def status_channel(site_id: str) -> str:
     return f"status:{site_id}"
 
 
+def session_channel(session_id: str) -> str:
+    """Orders for the sockets of one agent session: ``{"close": code}`` when it is signed out."""
+    return f"session:{session_id}"
+
+
+def close_order(code: int) -> bytes:
+    """On an ``agent:``, ``session:`` or ``visitor:`` channel: close those sockets with ``code``.
+    (Frames for visitors start with ``{"type"``, so the two never mix.)"""
+    return orjson.dumps({"close": code})
+
+
+def from_connection(origin: str, data: bytes) -> bytes:
+    """A frame for a visitor's channel that the connection ``origin`` (its ``uid``) already
+    knows about, so that only the visitor's other tabs are sent it."""
+    return b"@" + origin.encode() + b" " + data
+
+
+#: Frames on a conversation's channel that agents alone are sent.
+_AGENT_ONLY = frozenset({"presence"})
+
+
 class Connection:
     def __init__(self, role: str, queue_size: int) -> None:
         self.id = f"{role[0]}{next(_ids)}"
+        #: Unique across processes (``id`` is unique in this one only).
+        self.uid = f"{os.getpid()}.{self.id}"
         self.role = role
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_size)
         self.cursors: dict[str, int] = {}
@@ -150,8 +176,10 @@ class Connection:
                 if cursor is None or item.seq <= cursor:
                     continue
                 if item.seq == cursor + 1:
-                    if not (item.private and self.role == "visitor"):
+                    if self.role != "visitor":
                         await send(item.data)
+                    elif not item.private:
+                        await send(item.visitor_data or item.data)
                     self.cursors[item.conversation_id] = item.seq
                 else:
                     await self._catch_up(item.conversation_id, send, store)
@@ -164,11 +192,22 @@ class Connection:
         while conversation_id in self.cursors:
             page = await store.messages_after(conversation_id, self.cursors[conversation_id], PAGE)
             for message in page:
-                if not (message.private and self.role == "visitor"):
+                if self.role != "visitor":
                     await send(orjson.dumps(message.frame()))
+                elif not message.private:
+                    await send(orjson.dumps(message.visitor_frame()))
                 self.cursors[conversation_id] = message.seq
             if len(page) < PAGE:
                 return
+
+
+def _visitor_view(frame: dict[str, object]) -> bytes | None:
+    """An agent's or the system's message as a visitor is sent it (no internal ids; the name
+    and, for agents, the picture)."""
+    author = frame.get("author")
+    if not isinstance(author, dict) or author.get("type") == "visitor":
+        return None
+    return orjson.dumps({**frame, "author": {k: v for k, v in author.items() if k != "id"}})
 
 
 class Hub:
@@ -221,28 +260,44 @@ class Hub:
         if not local:
             return
         item: _Item
+        agents_only = False
+        skip: str | None = None
         if channel.startswith("conv:"):
             try:
                 frame = orjson.loads(data)
                 # Other frames (typing, receipts) are ephemeral: passed on, never recovered.
-                item = _Message(channel[5:], int(frame["seq"]), data,
-                                frame.get("kind") in PRIVATE_KINDS) \
-                    if frame.get("type") == "message" else _Frame(data)
+                if frame.get("type") == "message":
+                    visitors = any(conn.role == "visitor" for conn in local)
+                    item = _Message(channel[5:], int(frame["seq"]), data,
+                                    frame.get("kind") in PRIVATE_KINDS,
+                                    _visitor_view(frame) if visitors else None)
+                else:
+                    item = _Frame(data)
+                    # A visitor is not sent its own typing, nor the agents' presence frames.
+                    agents_only = frame.get("type") in _AGENT_ONLY or (
+                        frame.get("type") == "typing"
+                        and frame.get("author", {}).get("type") == "visitor")
             except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 log.error("dropped a malformed broker message on %s", channel.split(":")[0])
                 return
-        elif channel.startswith("agent:"):
+        elif channel.startswith(("agent:", "session:")) or data.startswith(b'{"close"'):
             try:
                 code = int(orjson.loads(data)["close"])
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                log.error("dropped a malformed agent order")
+                log.error("dropped a malformed close order")
                 return
+            reason = "blocked" if channel.startswith("visitor:") else "your account was changed"
             for conn in list(local):
-                conn.stop(code, "your account was changed")
+                conn.stop(code, reason)
             return
         else:
+            if data.startswith(b"@"):
+                origin, _, data = data.partition(b" ")
+                skip = origin[1:].decode(errors="replace")
             item = _Frame(data)
         for conn in list(local):
+            if (agents_only and conn.role == "visitor") or conn.uid == skip:
+                continue
             conn.push(item)
 
     def reset(self) -> None:

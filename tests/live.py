@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -54,6 +56,8 @@ class ServerProcess:
     #: Where the log goes (default: beside the database).
     log_dir: Path | None = None
     log_level: str = "warning"
+    #: The process's descriptor limit (soft and hard), as ``ulimit -n`` would set it.
+    fd_limit: int | None = None
 
     @property
     def http(self) -> str:
@@ -70,11 +74,15 @@ class ServerProcess:
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
              "--log-level", self.log_level],
             env=server_env(self.db, **self.env), stdout=log, stderr=subprocess.STDOUT,
-            cwd=self.db.parent,
+            cwd=self.db.parent, preexec_fn=self._limit if self.fd_limit else None,
         )
         log.close()
         self.wait_ready()
         return self
+
+    def _limit(self) -> None:
+        assert self.fd_limit is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.fd_limit, self.fd_limit))
 
     def wait_ready(self, path: str = "/healthz", timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -111,10 +119,10 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def serving(db: Path, **env: str) -> Iterator[ServerProcess]:
+def serving(db: Path, fd_limit: int | None = None, **env: str) -> Iterator[ServerProcess]:
     """A server on ``db`` for the block; afterwards, no unhandled error may be in its log,
     whatever the test sent."""
-    proc = ServerProcess(db, env=env).start()
+    proc = ServerProcess(db, env=env, fd_limit=fd_limit).start()
     try:
         yield proc
     finally:
@@ -198,10 +206,15 @@ class Client:
         self._taken: set[int] = set()
 
     @classmethod
-    async def open(cls, url: str, origin: str | None, cookie: str | None = None) -> Client:
-        headers = {"Cookie": f"livechat_agent={cookie}"} if cookie else None
+    async def open(cls, url: str, origin: str | None, cookie: str | None = None,
+                   source: str | None = None, headers: dict[str, str] | None = None) -> Client:
+        """``source``: connect from this local address (127.0.0.2: another client)."""
+        headers = dict(headers or {})
+        if cookie:
+            headers["Cookie"] = f"livechat_agent={cookie}"
+        extra: dict[str, Any] = {"local_addr": (source, 0)} if source else {}
         ws = await connect(url, origin=origin, additional_headers=headers,  # type: ignore[arg-type]
-                           max_size=2**22, compression=None)
+                           max_size=2**22, compression=None, **extra)
         return cls(ws)
 
     async def send(self, frame: dict[str, Any] | str | bytes) -> None:
@@ -256,10 +269,12 @@ async def login(server: ServerProcess, email: str, password: str = PASSWORD) -> 
         return str(r.cookies["livechat_agent"])
 
 
-async def visitor(server: ServerProcess, site_id: str, **hello: Any) -> tuple[Client, dict[
+async def visitor(server: ServerProcess, site_id: str, source: str | None = None,
+                  headers: dict[str, str] | None = None, **hello: Any) -> tuple[Client, dict[
     str, Any
 ]]:
-    client = await Client.open(f"{server.ws}/ws/visitor", origin=server.http)
+    client = await Client.open(f"{server.ws}/ws/visitor", origin=server.http, source=source,
+                               headers=headers)
     await client.send({"type": "hello", "v": 1, "site": site_id, **hello})
     return client, await client.of_type("welcome")
 
@@ -268,6 +283,87 @@ async def agent(server: ServerProcess, cookie: str) -> tuple[Client, dict[str, A
     client = await Client.open(f"{server.ws}/ws/agent", origin=server.http, cookie=cookie)
     await client.send({"type": "hello", "v": 1})
     return client, await client.of_type("welcome")
+
+
+class Attacker:
+    """``python -m tests.attackers KIND …`` in its own process (tests/attackers.py)."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Attacker:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.attackers", *self.args, cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        assert line.strip() == b"started", line
+        return self
+
+    async def result(self, timeout: float = 120) -> dict[str, Any]:
+        """Let go (close its stdin) and read what it saw."""
+        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.close()
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        await self.proc.wait()
+        result: dict[str, Any] = orjson.loads(line)
+        return result
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+_pings = itertools.count()
+
+#: Settings for a server whose latency a test measures with pings: the per-socket frame rate is
+#: lifted so that the measuring client is never refused itself.
+MEASURING = {"LIVECHAT_RATE_PER_SECOND": "10000", "LIVECHAT_RATE_BURST": "10000"}
+
+#: Every rate and count limit lifted (docs/security.md), for tests and benchmarks that drive
+#: many visitors from one address on purpose.
+UNLIMITED = {**MEASURING, "LIVECHAT_VISITOR_RATE_PER_SECOND": "1000000",
+             "LIVECHAT_VISITOR_RATE_BURST": "1000000", "LIVECHAT_HANDSHAKES_PER_IP": "1000000",
+             "LIVECHAT_NEW_VISITORS_PER_IP": "1000000",
+             "LIVECHAT_NEW_CONVERSATIONS_PER_IP": "1000000",
+             "LIVECHAT_SITE_RATE_PER_SECOND": "1000000", "LIVECHAT_SITE_NEW_VISITORS": "1000000",
+             "LIVECHAT_SITE_NEW_CONVERSATIONS": "1000000",
+             "LIVECHAT_MAX_CONNECTIONS_PER_IP": "1000000",
+             "LIVECHAT_MAX_SITE_CONNECTIONS": "1000000"}
+
+
+async def ping_times(client: Client, rounds: int) -> list[float]:
+    """Round trips of ``ping`` → ``pong`` on a socket that said hello (seconds)."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        request = f"lat{next(_pings)}"
+        await client.send({"type": "ping", "id": request})
+        await client.of_type("pong", id=request)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def ping_while(client: Client, attack: Attacker,
+                     timeout: float = 120) -> tuple[list[float], dict[str, Any]]:
+    """Ping round trips on ``client`` for as long as ``attack`` runs, and what it saw."""
+    times: list[float] = []
+
+    async def keep_pinging() -> None:
+        while True:
+            times.extend(await ping_times(client, 1))
+
+    pinger = asyncio.create_task(keep_pinging())
+    try:
+        seen = await attack.result(timeout)
+    finally:
+        pinger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pinger
+    return times, seen
 
 
 async def health(server: ServerProcess) -> dict[str, Any]:

@@ -169,10 +169,12 @@ async def test_teams(server: ServerProcess, seeded: Seed, admin_cookie: str) -> 
     ana = await login(server, seeded.agent_email)
     a, welcome = await agent(server, ana)
     made = await call(server, "POST", "/api/admin/teams", admin_cookie,
-                      {"name": "Returns", "members": [welcome["agent"]["id"]]})
+                      {"name": "Returns", "members": [welcome["agent"]["id"]],
+                       "site_id": seeded.site_id})
     assert made.status_code == 201
     team = made.json()["team"]
-    dup = await call(server, "POST", "/api/admin/teams", admin_cookie, {"name": "returns"})
+    dup = await call(server, "POST", "/api/admin/teams", admin_cookie,
+                     {"name": "returns", "site_id": seeded.site_id})
     assert dup.status_code == 400
     v, _ = await visitor(server, seeded.site_id)
     conv = (await v.request({"type": "send", "id": "m", "body": "Refund?"}))["conversation_id"]

@@ -108,7 +108,7 @@ async def test_tags_and_filtering(server: ServerProcess, seeded: Seed) -> None:
                          "tag": f"t{i}", "on": True})
     full = await a.request({"type": "tag", "id": "over", "conversation_id": conv,
                             "tag": "one-too-many", "on": True})
-    assert full["code"] == "too_long"
+    assert full["code"] == "too_many"
     for c in (v, a, other):
         await c.close()
 

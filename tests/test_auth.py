@@ -36,7 +36,7 @@ def test_visitor_token_round_trip_and_expiry() -> None:
 
 def test_tokens_are_bound_to_their_purpose_and_key() -> None:
     tokens = Tokens(["k" * 32], FakeClock())
-    session = tokens.agent_token(AgentSession("agent_1", 0))
+    session = tokens.agent_token(AgentSession("agent_1", 0, "sess_1"))
     visitor = tokens.visitor_token(VisitorIdentity("s", "v"))
     with pytest.raises(TokenError):
         tokens.visitor(session, 100)
@@ -46,7 +46,7 @@ def test_tokens_are_bound_to_their_purpose_and_key() -> None:
         Tokens(["x" * 32], FakeClock()).visitor(visitor, 100)
     with pytest.raises(TokenError):
         tokens.visitor(visitor[:-2] + "xx", 100)
-    assert tokens.agent(session, 100) == AgentSession("agent_1", 0)
+    assert tokens.agent(session, 100) == AgentSession("agent_1", 0, "sess_1")
 
 
 def test_key_rotation() -> None:

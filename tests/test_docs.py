@@ -124,6 +124,7 @@ def test_the_panel_speaks_every_language_completely() -> None:
         used |= set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', path.read_text()))
     page = _Marked()
     page.feed((panel / "index.html").read_text())
+    page.feed((panel / "reset.html").read_text())
     used |= page.keys
     assert len(used) > 200
     packs = sorted((panel / "static" / "lang").glob("*.js"))

@@ -111,6 +111,8 @@ def test_encoding() -> None:
 
 def test_close_code_ranges_say_whether_to_reconnect() -> None:
     reconnect = {c for c in Close if c.reconnect}
-    assert reconnect == {Close.GOING_AWAY, Close.RESTARTING, Close.SLOW_CONSUMER,
+    # (docs/protocol.md: 1007 and 1009 reconnect too, without resending the refused frame)
+    assert reconnect == {Close.GOING_AWAY, Close.INVALID_DATA, Close.TOO_BIG,
+                         Close.SERVICE_RESTART, Close.RESTARTING, Close.SLOW_CONSUMER,
                          Close.RATE_LIMITED}
     assert all(4400 <= c < 4500 for c in Close if c >= 4000 and not c.reconnect)

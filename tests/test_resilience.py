@@ -16,10 +16,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from server.store import SQLiteStore
-from tests.live import Client, ServerProcess, agent, login, seed, visitor
+from tests.live import UNLIMITED, Client, ServerProcess, agent, login, seed, visitor
 
 pytestmark = pytest.mark.slow
-FAST = {"LIVECHAT_RATE_PER_SECOND": "10000", "LIVECHAT_RATE_BURST": "10000"}
+FAST = UNLIMITED
 
 
 def transcript(db: Path, conversation_id: str) -> list[tuple[int, str, str]]:

@@ -136,12 +136,12 @@ async def test_attributes_are_merged_and_shown_to_agents(server: ServerProcess,
                          "attributes": {f"k{i}_{j}": j for j in range(12)}})
     over = await v.request({"type": "attributes", "id": "b3",
                             "attributes": {f"k3_{j}": j for j in range(12)}})
-    assert over["code"] == "too_long"
+    assert over["code"] == "too_many"
     fits = await v.request({"type": "attributes", "id": "b4",
                             "attributes": {f"k4_{j}": j for j in range(11)}})
     assert fits["type"] == "ack"
     assert (await v.request({"type": "attributes", "id": "last",
-                             "attributes": {"last": 1}}))["code"] == "too_long"
+                             "attributes": {"last": 1}}))["code"] == "too_many"
     for c in (v, a):
         await c.close()
 

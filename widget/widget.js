@@ -16,7 +16,7 @@
   var storeKey = "livechat:" + site;
   var queued = (w.LiveChat && w.LiveChat.q) || [];
   var handlers = {};
-  var identity = null;   // {id, name, email, expires, hash} from LiveChat('identify', …)
+  var identity = null;   // {jwt} or {id, name, email, expires, hash} from LiveChat('identify', …)
   var lang = script.getAttribute("data-lang") || navigator.language || "en";
   var position = script.getAttribute("data-position") === "left" ? "left" : "right";
   var color = script.getAttribute("data-color");
@@ -203,9 +203,9 @@
     else if (command === "toggle") toggle();
     else if (command === "on" && typeof arguments[2] === "function") {
       (handlers[arg] = handlers[arg] || []).push(arguments[2]);
-    } else if (command === "identify" && arg && arg.id) {
-      identity = { id: String(arg.id), expires: arg.expires, hash: arg.hash,
-                   name: arg.name, email: arg.email };
+    } else if (command === "identify" && arg && (arg.id || arg.jwt)) {
+      identity = arg.jwt ? { jwt: String(arg.jwt) }
+        : { id: String(arg.id), expires: arg.expires, hash: arg.hash, name: arg.name, email: arg.email };
       post({ type: "identify", identity: identity });
     } else if (command === "set" && arg && typeof arg === "object") {
       var values = arg.attributes || arg;

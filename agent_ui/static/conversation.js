@@ -56,10 +56,11 @@ export function renderHead() {
   });
   $("transfer-button").hidden = !mayTransfer || !select.options.length;
   var teamSelect = $("team-select");
-  teamSelect.hidden = !state.teams.length;
+  var siteTeams = state.teams.filter(function (x) { return x.site_id === c.site_id; });
+  teamSelect.hidden = !siteTeams.length;
   clear(teamSelect);
   el("option", "", teamSelect, t("No team")).value = "";
-  state.teams.forEach(function (x) {
+  siteTeams.forEach(function (x) {
     el("option", "", teamSelect, t("Team: {name}", { name: x.name })).value = x.id;
   });
   teamSelect.value = c.team ? c.team.id : "";

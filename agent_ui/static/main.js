@@ -5,6 +5,8 @@
  * it is a page, a button with data-page and a <main id="page-…"> in index.html. Everything a
  * visitor or agent wrote is put on the page as text, never as HTML. */
 import { ChatSocket } from "/widget/static/socket.js";
+import { setUpAccount } from "./account.js";
+import { setUpBlocks } from "./blocks.js";
 import { $, api, el } from "./kit.js";
 import { preferred, t, use } from "./i18n.js";
 import { refused, resend, setUpComposer } from "./composer.js";
@@ -183,6 +185,8 @@ use(preferred()).then(function () {
   setUpComposer();
   setUpShortcuts();
   setUpReports();
+  setUpAccount();
+  setUpBlocks();
   document.querySelectorAll(".pages button").forEach(function (b) {
     b.addEventListener("click", function () { showPage(b.getAttribute("data-page")); });
   });

@@ -1,5 +1,6 @@
 /* The panel's "Manage" page: sites, agents and teams (admins; the server checks it on every
  * request), and canned responses (everyone: their own; admins: shared ones too). */
+import { agentActions } from "./account.js";
 import { $, api, avatar, clear, el } from "./kit.js";
 import { t } from "./i18n.js";
 
@@ -124,6 +125,7 @@ function renderAgents() {
     change.type = "button";
     change.setAttribute("aria-label", t("Edit {name}", { name: a.name }));
     change.addEventListener("click", function () { editAgent(a); });
+    if (!a.invited) agentActions(actions, a);
     if (a.id === state.me.id) return;
     var toggle = el("button", "secondary small", actions, a.active ? t("Deactivate") : t("Reactivate"));
     toggle.type = "button";
@@ -183,6 +185,7 @@ function renderTeams() {
   state.teams.forEach(function (team) {
     var item = el("li", "", list);
     el("b", "", item, team.name);
+    el("span", "muted", item, " · " + siteNames([team.site_id]));
     var names = state.agents.filter(function (a) { return team.members.indexOf(a.id) >= 0; })
       .map(function (a) { return a.name; });
     el("span", "muted", item, " " + (names.join(", ") || t("no members")) + " ");
@@ -202,24 +205,38 @@ function renderTeams() {
   });
   teamEditing = null;
   $("team-form-title").textContent = t("New team");
-  checkboxes($("team-members"), state.agents.filter(function (a) { return a.active; }), "member",
-             []);
+  var site = field($("team-form"), "site_id");
+  clear(site);
+  state.sites.forEach(function (s) { el("option", "", site, s.name).value = s.id; });
+  site.disabled = false;
+  teamMembers(site.value, []);
 }
+/** A team belongs to one site: its members are agents of that site (admins work on all). */
+function teamMembers(siteId, members) {
+  checkboxes($("team-members"), state.agents.filter(function (a) {
+    return a.active && (a.role === "admin" || a.sites.indexOf(siteId) >= 0);
+  }), "member", members);
+}
+field($("team-form"), "site_id").addEventListener("change", function () {
+  teamMembers(this.value, checked($("team-form"), "member"));
+});
 var teamEditing = null;
 function editTeam(team) {
   teamEditing = team;
   var f = $("team-form");
   $("team-form-title").textContent = t("Team: {name}", { name: team.name });
   field(f, "name").value = team.name;
-  checkboxes($("team-members"), state.agents.filter(function (a) { return a.active; }), "member",
-             team.members);
+  field(f, "site_id").value = team.site_id;
+  field(f, "site_id").disabled = true;  // a team stays on its site
+  teamMembers(team.site_id, team.members);
   field(f, "name").focus();
 }
 $("team-form").addEventListener("submit", function (event) {
   event.preventDefault();
   var f = this, team = teamEditing;
   api(team ? "/api/admin/teams/" + team.id : "/api/admin/teams",
-      { name: field(f, "name").value, members: checked(f, "member") },
+      { name: field(f, "name").value, members: checked(f, "member"),
+        site_id: team ? undefined : field(f, "site_id").value },
       team ? "PATCH" : "POST").then(function (j) {
     state.teams = state.teams.filter(function (x) { return x.id !== j.team.id; })
       .concat([j.team]);

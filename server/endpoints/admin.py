@@ -9,8 +9,6 @@ with 4000, so that the panel reconnects and reads its new permissions.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,12 +17,15 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.auth import AgentSession, TokenError, hash_password, origin_allowed
+from server.auth import AgentSession, TokenError, origin_allowed
 from server.errors import Close
+from server.hashing import Busy
 from server.hub import agent_channel
 from server.store import Agent, Site
 from server.store.models import NO_PASSWORD
 
+from . import bodies
+from .account import RESET_MAX_AGE, sign_in
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
 
@@ -55,22 +56,15 @@ def admin_only(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return _error(403, "forbidden", "this is for admins")
         try:
             return await handler(ctx, request, agent)
+        except bodies.BodyError as exc:
+            return _error(exc.status, exc.code, exc.message)
         except ValueError as exc:
             return _error(400, "bad_request", str(exc))
     return endpoint
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ValueError("request too large")
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise ValueError("send a JSON object") from None
-    if not isinstance(data, dict):
-        raise ValueError("send a JSON object")
-    return data
+    return await bodies.json_object(request, MAX_BODY, empty=True)
 
 
 def _get(data: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
@@ -208,6 +202,8 @@ async def accept_invite(request: Request) -> Response:
     try:
         data = await _body(request)
         token, password = _get(data, "token", str, ""), _get(data, "password", str, "")
+    except bodies.BodyError as exc:
+        return _error(exc.status, exc.code, exc.message)
     except ValueError as exc:
         return _error(400, "bad_request", str(exc))
     if len(password) < 8:
@@ -216,17 +212,26 @@ async def accept_invite(request: Request) -> Response:
         invite = ctx.tokens.invite(token, INVITE_MAX_AGE)
     except TokenError:
         return _error(401, "bad_invite", "this link is not valid (or older than 7 days)")
-    password_hash = await asyncio.to_thread(hash_password, password)
+    try:
+        password_hash = await ctx.hasher.hash(password)
+    except Busy:
+        return _error(503, "busy", "too many sign-ins at once; try again in a second")
     try:
         agent = await ctx.store.set_password(invite.agent_id, invite.generation, password_hash)
     except ValueError as exc:
         return _error(401, "bad_invite", str(exc))
-    response = _json({"agent": agent.public()})
-    response.set_cookie(
-        AGENT_COOKIE, ctx.tokens.agent_token(AgentSession(agent.id, agent.session_generation)),
-        max_age=ctx.settings.agent_session_max_age, httponly=True, samesite="strict",
-        secure=ctx.settings.cookie_secure, path="/")
-    return response
+    return await sign_in(ctx, agent, _json({"agent": agent.public()}))
+
+
+async def _reset_link(ctx: Context, request: Request, admin: Agent) -> Response:
+    """A link for the agent to choose a new password (good once, for a day). Until email is
+    built in, the admin hands it over; using it ends every session of the agent."""
+    agent = await ctx.store.agent(request.path_params["agent_id"])
+    if agent is None:
+        return _error(404, "not_found", "no such agent")
+    token = ctx.tokens.reset_token(AgentSession(agent.id, agent.session_generation))
+    return _json({"reset_url": f"{ctx.own_origin(request)}/agent/reset#token={token}",
+                  "expires_in": RESET_MAX_AGE})
 
 
 # --- teams ---------------------------------------------------------------------------------
@@ -242,7 +247,7 @@ async def _save_team(ctx: Context, request: Request, admin: Agent) -> Response:
         return _error(404, "not_found", "no such team")
     data = await _body(request)
     team = await ctx.store.save_team(team_id, _get(data, "name", str, ""),
-                                     _get(data, "members", list, []))
+                                     _get(data, "members", list, []), _get(data, "site_id", str))
     return _json({"team": team.public()}, 200 if team_id else 201)
 
 
@@ -260,6 +265,7 @@ change_site = admin_only(_change_site)
 list_agents = admin_only(_list_agents)
 invite = admin_only(_invite)
 change_agent = admin_only(_change_agent)
+reset_link = admin_only(_reset_link)
 list_teams = admin_only(_list_teams)
 save_team = admin_only(_save_team)
 delete_team = admin_only(_delete_team)

@@ -13,7 +13,7 @@ from server.auth import TokenError, origin_allowed
 from server.avatars import avatar_url
 from server.broker import PresenceUnavailable
 from server.errors import ChatError, Close, Code
-from server.hub import agent_channel, conversation_channel, site_channel
+from server.hub import agent_channel, conversation_channel, session_channel, site_channel
 from server.protocol import (
     Claim,
     Frame,
@@ -37,22 +37,31 @@ from .session import Refuse, Session
 
 log = logging.getLogger("livechat.ws")
 
-async def agent_from_cookie(ctx: Context, cookie: str | None) -> Agent | None:
+async def agent_session_from_cookie(ctx: Context, cookie: str | None) -> tuple[Agent, str] | None:
+    """The agent and session id of a live session cookie: signed by us, its session not signed
+    out or expired, the agent active and not changed since (password, deactivation)."""
     if not cookie:
         return None
     try:
         session = ctx.tokens.agent(cookie, ctx.settings.agent_session_max_age)
     except TokenError:
         return None
-    agent = await ctx.store.agent(session.agent_id)
-    if agent is None or not agent.active or agent.session_generation != session.generation:
+    agent = await ctx.store.session_agent(session.session_id)
+    if (agent is None or agent.id != session.agent_id or not agent.active
+            or agent.session_generation != session.generation):
         return None
-    return agent
+    return agent, session.session_id
+
+
+async def agent_from_cookie(ctx: Context, cookie: str | None) -> Agent | None:
+    signed_in = await agent_session_from_cookie(ctx, cookie)
+    return signed_in[0] if signed_in else None
 
 
 class AgentSession(Session):
     role = "agent"
     agent: Agent
+    session_id: str
     site_ids: list[str]
     _resync: asyncio.Task[None] | None = None
     #: Away: connected, but not offered conversations and not shown as online.
@@ -62,16 +71,18 @@ class AgentSession(Session):
         # Exact origin check: a page elsewhere cannot ride the agent's cookie into this socket.
         if not origin_allowed(self.ws.headers.get("origin"), [self.ctx.own_origin(self.ws)]):
             raise Refuse(Close.FORBIDDEN_ORIGIN, None, "origin not allowed")
-        agent = await agent_from_cookie(self.ctx, self.ws.cookies.get(AGENT_COOKIE))
-        if agent is None:
+        signed_in = await agent_session_from_cookie(self.ctx, self.ws.cookies.get(AGENT_COOKIE))
+        if signed_in is None:
             raise Refuse(Close.UNAUTHORIZED, None, "log in first")
-        self.agent = agent
+        self.agent, self.session_id = signed_in
+        agent = self.agent
         self.conn.agent_id = agent.id
         self.site_ids = await self.ctx.store.agent_site_ids(agent)
 
     async def start(self, hello: Hello) -> None:
         ctx = self.ctx
         await ctx.hub.subscribe(self.conn, agent_channel(self.agent.id))
+        await ctx.hub.subscribe(self.conn, session_channel(self.session_id))
         for site_id in self.site_ids:
             await ctx.hub.subscribe(self.conn, site_channel(site_id))
         await self.heartbeat()
@@ -82,7 +93,7 @@ class AgentSession(Session):
         colleagues = await ctx.store.site_agents(self.site_ids)
         conversations = await ctx.store.open_conversations(self.site_ids)
         canned = await ctx.store.canned(self.agent, self.site_ids)
-        teams = await ctx.store.teams()
+        teams = await ctx.store.teams(self.site_ids)
         self.conn.send(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
@@ -182,7 +193,7 @@ class AgentSession(Session):
             if frame.conversation_id not in self.conn.cursors:
                 raise ChatError(Code.NOT_FOUND, "open the conversation first")
             await chat.typing(frame.conversation_id,
-                              {"type": "agent", "id": self.agent.id, "name": self.agent.name},
+                              {"type": "agent", "name": self.agent.name},
                               frame.active)
             return None
         if isinstance(frame, Read):

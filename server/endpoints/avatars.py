@@ -24,7 +24,7 @@ from server.files import IMAGE_TYPES, sniff
 
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
-from .files import _allowed, _error, _write
+from .files import _allowed, _error, _finish, _open_private
 
 MAX_AVATAR_BYTES = 2 * 1024 * 1024
 _HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox",
@@ -69,6 +69,7 @@ async def upload(request: Request) -> Response:
     name = "avatar_" + secrets.token_urlsafe(18)
     directory = ctx.settings.uploads_path()
     await asyncio.to_thread(_write, directory, name, content)
+
     agent, old = await ctx.store.set_agent_avatar(agent_id, name, kind)
     if old:
         await asyncio.to_thread(_remove, directory / old)
@@ -84,6 +85,12 @@ async def remove(request: Request) -> Response:
     if old:
         await asyncio.to_thread(_remove, ctx.settings.uploads_path() / old)
     return JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})
+
+
+def _write(directory: Path, name: str, content: bytes) -> None:
+    """Atomically, and private (0600 in a 0700 folder), like every upload."""
+    tmp = directory / f".{name}.tmp"
+    _finish(_open_private(directory, tmp), tmp, directory / name, content)
 
 
 def _remove(path: Path) -> None:

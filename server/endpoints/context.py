@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,7 +12,10 @@ from server.auth import Tokens, normalize_origin
 from server.broker import Broker, Presence
 from server.chat import Chat
 from server.config import Settings
+from server.hashing import HashPool
 from server.hub import Hub
+from server.limits import Counts, Limits
+from server.logins import Backoff
 from server.ratelimit import TokenBucket
 from server.routing import Router
 from server.store import Store
@@ -30,11 +34,22 @@ class Context:
     tokens: Tokens
     clock: Callable[[], float]
     router: Router
+    #: Password hashing (server/hashing.py) and the slowing of guesses (server/logins.py),
+    #: per account and per client address.
+    hasher: HashPool = field(default_factory=HashPool)
+    account_backoff: Backoff = field(default_factory=lambda: Backoff(5, time.time))
+    ip_backoff: Backoff = field(default_factory=lambda: Backoff(20, time.time))
+    #: Password checks waiting or running, per client address (server/endpoints/account.py).
+    login_checks: dict[str, int] = field(default_factory=dict)
     #: Upload rate limits, per uploader (server/endpoints/files.py).
     upload_buckets: dict[str, TokenBucket] = field(default_factory=dict)
     #: Avatar key → agent id (server/endpoints/avatars.py), rebuilt when a key is not in it.
     avatar_index: dict[str, str] = field(default_factory=dict)
     avatar_indexed_at: float = float("-inf")
+    #: Limits per client address, visitor and site (server/limits.py).
+    limits: Limits = field(default_factory=lambda: Limits.from_settings(Settings(), time.time))
+    #: Uploads under way per uploader (one at a time: server/endpoints/files.py).
+    uploads_in_flight: Counts = field(default_factory=lambda: Counts(1))
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""
@@ -43,6 +58,12 @@ class Context:
         scheme = {"ws": "http", "wss": "https"}.get(conn.url.scheme, conn.url.scheme)
         host = conn.headers.get("host", "")
         return normalize_origin(f"{scheme}://{host}") or ""
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    """The client's address: the TCP peer's, or the one a trusted proxy forwarded (uvicorn's
+    proxy-headers handling, limited to LIVECHAT_TRUSTED_PROXIES, has put it in the scope)."""
+    return conn.client.host if conn.client else "unknown"
 
 
 def context(conn: HTTPConnection) -> Context:

@@ -3,34 +3,46 @@
 Who uploads: a visitor, by the same signed token their chat frame holds (``Authorization: Bearer``),
 or an agent, by their session cookie; both only from this server's own pages (Origin). The body is
 the file itself; its name comes in ``X-File-Name`` (percent-encoded UTF-8). What it is comes from
-its bytes (server/files.py). Files are kept on disk under ``LIVECHAT_UPLOADS`` with random names.
+its bytes (server/files.py), as they stream in: the body is written to a private temporary file
+a chunk at a time and never held whole, and the size limit and the visitor's quota are enforced
+while it arrives. Files are kept on disk under ``LIVECHAT_UPLOADS`` with random names; one never
+sent in a message is deleted after ``LIVECHAT_UPLOAD_GRACE``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from server.auth import TokenError, origin_allowed
-from server.files import content_disposition, safe_name, sniff
+from server.files import Sniffer, content_disposition, safe_name
+from server.private import private_dir
 from server.ratelimit import TokenBucket
+from server.store import StoreClosed
 
 from .agent import agent_from_cookie
-from .context import AGENT_COOKIE, Context, context
+from .context import AGENT_COOKIE, Context, client_ip, context
+
+log = logging.getLogger("livechat.files")
 
 #: Uploads per uploader: a burst of 10, then one every 6 seconds (per process).
 _UPLOAD_RATE, _UPLOAD_BURST = 1 / 6, 10
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def _error(status: int, code: str, message: str,
+           headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+                        headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 async def _uploader(ctx: Context, request: Request) -> tuple[str, str] | None:
@@ -68,39 +80,138 @@ async def upload(request: Request) -> Response:
     if who is None:
         return _error(401, "unauthorized", "a visitor token or an agent session is needed")
     site_id, uploader_id = who
-    limit = ctx.settings.max_upload_bytes
+    settings, limits, ip = ctx.settings, ctx.limits, client_ip(request)
+    if uploader_id.startswith(("vis_", "usr_")) and await ctx.store.blocked(site_id, uploader_id,
+                                                                            ip):
+        return _error(403, "blocked", "you cannot send files on this site")
+    limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    size_hint = int(declared) if declared.isdigit() else 1
+    if size_hint > limit:
         return _error(413, "too_large", f"files may be at most {limit // (1024 * 1024)} MB")
     if not _allowed(ctx, uploader_id):
         return _error(429, "rate_limited", "too many files; wait a little")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return _error(413, "too_large", f"files may be at most {limit // (1024 * 1024)} MB")
-        chunks.append(chunk)
-    content = b"".join(chunks)
-    kind = sniff(content)
-    if kind is None:
-        return _error(415, "unsupported_type",
-                      "send an image (PNG, JPEG, GIF, WebP), a PDF or a text file")
+    # Per client address: files and bytes a minute (the bytes are counted as they arrive).
+    if not limits.uploads_per_ip.take(ip) or not limits.upload_bytes_per_ip.take(ip, size_hint):
+        wait = limits.upload_bytes_per_ip.retry_after(ip, size_hint)
+        return _error(429, "rate_limited", "too many files from your address; wait a little",
+                      {"Retry-After": str(wait)})
+    room = limit
+    if uploader_id.startswith(("vis_", "usr_")):  # a visitor's files may take so much in all
+        room = min(limit, settings.upload_quota_bytes
+                   - await ctx.store.uploaded_bytes(uploader_id))
+        if room <= 0 or size_hint > room:
+            return _error(413, "quota_exceeded", "you have sent as many files as we can keep")
+    if not ctx.uploads_in_flight.acquire(uploader_id):  # (so the quota cannot be raced)
+        return _error(429, "rate_limited", "one file at a time, please")
+    try:
+        saved = await _receive(ctx, request, room)
+    except ClientDisconnect:  # gone mid-upload: nothing kept, nobody to answer
+        return Response(status_code=400)
+    finally:
+        ctx.uploads_in_flight.release(uploader_id)
+    limits.upload_bytes_per_ip.spend(ip, max(0, saved.size - size_hint))
+    if saved.error is not None:
+        return saved.error
     name = safe_name(unquote(request.headers.get("x-file-name", "")))
-    file_id = "file_" + secrets.token_urlsafe(18)
-    await asyncio.to_thread(_write, ctx.settings.uploads_path(), file_id, content)
-    attachment = await ctx.store.add_attachment(site_id, uploader_id, name, kind, size, file_id)
+    attachment = await ctx.store.add_attachment(site_id, uploader_id, name, saved.kind,
+                                                saved.size, saved.file_id)
+    await sweep(ctx)
     return JSONResponse(attachment.public(), status_code=201, headers={"Cache-Control": "no-store"})
 
 
-def _write(directory: Path, file_id: str, content: bytes) -> None:
-    """Atomically: a reader never sees half a file."""
-    directory.mkdir(parents=True, exist_ok=True)
+@dataclass
+class _Saved:
+    file_id: str = ""
+    kind: str = ""
+    size: int = 0
+    error: Response | None = None
+
+
+async def _receive(ctx: Context, request: Request, room: int) -> _Saved:
+    """Stream the body to a private temporary file, judging it as it comes: past ``room``
+    bytes it stops at once (413); a type not accepted is refused (415). Only a whole, accepted
+    file is renamed into place. Memory: one chunk at a time, whatever the size."""
+    directory = ctx.settings.uploads_path()
+    file_id = "file_" + secrets.token_urlsafe(18)
     tmp = directory / f".{file_id}.tmp"
-    with open(tmp, "wb") as f:
+    sniffer = Sniffer()
+    saved = _Saved(file_id)
+    limit = ctx.settings.max_upload_bytes
+    f = await asyncio.to_thread(_open_private, directory, tmp)
+    try:
+        async for chunk in request.stream():
+            sniffer.feed(chunk)
+            if sniffer.size > room:
+                saved.size = sniffer.size
+                saved.error = (
+                    _error(413, "quota_exceeded", "you have sent as many files as we can keep")
+                    if room < limit else
+                    _error(413, "too_large", f"files may be at most {limit // (1024 * 1024)} MB"))
+                return saved
+            await asyncio.to_thread(f.write, chunk)
+        saved.size = sniffer.size
+        kind = sniffer.result()
+        if kind is None:
+            saved.error = _error(415, "unsupported_type",
+                                 "send an image (PNG, JPEG, GIF, WebP), a PDF or a text file")
+            return saved
+        saved.kind = kind
+        await asyncio.to_thread(_finish, f, tmp, directory / file_id)
+        return saved
+    finally:
+        await asyncio.to_thread(_discard, f, tmp)
+
+
+def _open_private(directory: Path, tmp: Path) -> BinaryIO:
+    private_dir(directory)
+    return os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def _finish(f: BinaryIO, tmp: Path, final: Path, content: bytes = b"") -> None:
+    """Atomically: a reader never sees half a file."""
+    if content:
         f.write(content)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, directory / file_id)
+    f.flush()
+    os.fsync(f.fileno())
+    f.close()
+    os.replace(tmp, final)
+
+
+def _discard(f: BinaryIO, tmp: Path) -> None:
+    f.close()
+    tmp.unlink(missing_ok=True)
+
+
+async def sweep(ctx: Context) -> int:
+    """Delete uploads never sent in a message within LIVECHAT_UPLOAD_GRACE, and temporary files
+    left that long (an upload cut off by a crash). Run after each upload and periodically."""
+    grace = ctx.settings.upload_grace
+    ids = await ctx.store.drop_unattached(int((ctx.clock() - grace) * 1000))
+    return await asyncio.to_thread(_delete_files, ctx.settings.uploads_path(), ids,
+                                   ctx.clock() - grace)
+
+
+def _delete_files(directory: Path, ids: list[str], before: float) -> int:
+    for file_id in ids:
+        (directory / file_id).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        for leftover in directory.glob(".file_*.tmp"):
+            if leftover.stat().st_mtime < before:
+                leftover.unlink(missing_ok=True)
+    return len(ids)
+
+
+async def run_sweeper(ctx: Context) -> None:
+    """The periodic sweep, for servers where nobody uploads for a while."""
+    while True:
+        await asyncio.sleep(max(1.0, min(ctx.settings.upload_grace / 2, 300.0)))
+        try:
+            await sweep(ctx)
+        except StoreClosed:
+            return
+        except Exception as exc:  # the next round retries
+            log.warning("upload sweep failed (%s)", type(exc).__name__)
 
 
 async def download(request: Request) -> Response:

@@ -1,22 +1,18 @@
-"""HTTP endpoints: the widget's files and frame page, the panel, agent login, health."""
+"""HTTP endpoints: the widget's files and frame page, the panel and its reset page, health.
+(Signing in is server/endpoints/account.py.)"""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from server.assets import asset_dir
-from server.auth import DUMMY_HASH, AgentSession, normalize_origin, origin_allowed, verify_password
+from server.auth import normalize_origin
 from server.errors import Unavailable
 
-from .agent import agent_from_cookie
-from .context import AGENT_COOKIE, Context, context
-
-MAX_LOGIN_BODY = 4096
+from .context import Context, context
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -24,13 +20,21 @@ SECURITY_HEADERS = {
 }
 
 
-def _page_csp(frame_ancestors: str, images: str = "") -> str:
-    # 'self' covers ws:/wss: to this host in CSP Level 3 browsers; both are named for older ones.
+def _page_csp(sockets: str, frame_ancestors: str, images: str = "") -> str:
+    """The policy of our pages: scripts, styles and connections to this server only. ``sockets``
+    is this server's own ws:/wss: origin ('self' covers it in CSP Level 3 browsers; it is named
+    for older ones), so an injected script could not send anything to another host."""
     return (
         f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: {images}; "
-        "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; "
+        f"connect-src 'self' {sockets}; base-uri 'none'; form-action 'self'; "
         f"frame-ancestors {frame_ancestors}"
     )
+
+
+def socket_origin(ctx: Context, request: Request) -> str:
+    """``ws://host[:port]`` or ``wss://…``: this server's origin for WebSockets."""
+    origin = ctx.own_origin(request)
+    return ("wss" + origin[5:]) if origin.startswith("https:") else ("ws" + origin[4:])
 
 
 def _file(path: str, content_type: str, headers: dict[str, str]) -> FileResponse:
@@ -61,7 +65,6 @@ async def health(request: Request) -> JSONResponse:
             body[f"{name}_reason"] = check.reason
             body[f"{name}_down_for"] = (round(check.down_for, 1) if check.down_for is not None
                                         else None)
-    body["connections"] = len(ctx.hub.connections)
     return JSONResponse(body, status_code=200 if ok else 503,
                         headers={"Cache-Control": "no-store"})
 
@@ -92,74 +95,24 @@ async def widget_frame(request: Request) -> Response:
     ancestors = " ".join(o for o in (normalize_origin(a) for a in site.allowed_origins) if o)
     return _file(str(asset_dir("widget") / "frame.html"), "text/html; charset=utf-8", {
         # The site's logo may live on its own host; nothing else may load from elsewhere.
-        "Content-Security-Policy": _page_csp(ancestors or "'none'",
+        "Content-Security-Policy": _page_csp(socket_origin(ctx, request), ancestors or "'none'",
                                              site.profile.logo_origin() or ""),
         "Cache-Control": "no-cache",
     })
 
 
 async def panel(request: Request) -> Response:
-    return _file(str(asset_dir("agent_ui") / "index.html"), "text/html; charset=utf-8", {
-        "Content-Security-Policy": _page_csp("'none'"),
+    return _panel_page(request, "index.html")
+
+
+async def reset_page(request: Request) -> Response:
+    """The page a password-reset link opens (``/agent/reset#token=…``)."""
+    return _panel_page(request, "reset.html")
+
+
+def _panel_page(request: Request, name: str) -> Response:
+    return _file(str(asset_dir("agent_ui") / name), "text/html; charset=utf-8", {
+        "Content-Security-Policy": _page_csp(socket_origin(context(request), request), "'none'"),
         "X-Frame-Options": "DENY",
         "Cache-Control": "no-cache",
     })
-
-
-def _same_origin(ctx: Context, request: Request) -> bool:
-    """State-changing requests must come from our own pages (CSRF), on top of SameSite."""
-    return origin_allowed(request.headers.get("origin"), [ctx.own_origin(request)])
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
-
-
-async def login(request: Request) -> Response:
-    ctx = context(request)
-    if not _same_origin(ctx, request):
-        return _error(403, "forbidden_origin", "origin not allowed")
-    body = await request.body()
-    if len(body) > MAX_LOGIN_BODY:
-        return _error(413, "too_long", "request too large")
-    try:
-        data: Any = json.loads(body)
-        email, password = data["email"], data["password"]
-        if not isinstance(email, str) or not isinstance(password, str):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        return _error(400, "bad_request", "send JSON with email and password")
-    agent = await ctx.store.agent_by_email(email)
-    # The hash is checked even for an unknown email, so that timing does not reveal which exist.
-    # (An invited agent who has not chosen a password yet has no scrypt hash: same timing.)
-    stored = agent.password_hash if agent and agent.password_hash.startswith("scrypt$") else None
-    valid = await asyncio.to_thread(verify_password, password, stored or DUMMY_HASH)
-    valid = valid and stored is not None
-    if agent is None or not valid or not agent.active:
-        return _error(401, "bad_credentials", "wrong email or password")
-    response = JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})
-    response.set_cookie(
-        AGENT_COOKIE, ctx.tokens.agent_token(AgentSession(agent.id, agent.session_generation)),
-        max_age=ctx.settings.agent_session_max_age, httponly=True, samesite="strict",
-        secure=ctx.settings.cookie_secure, path="/",
-    )
-    return response
-
-
-async def logout(request: Request) -> Response:
-    ctx = context(request)
-    if not _same_origin(ctx, request):
-        return _error(403, "forbidden_origin", "origin not allowed")
-    response = JSONResponse({"ok": True}, headers={"Cache-Control": "no-store"})
-    response.delete_cookie(AGENT_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=ctx.settings.cookie_secure)
-    return response
-
-
-async def me(request: Request) -> Response:
-    ctx = context(request)
-    agent = await agent_from_cookie(ctx, request.cookies.get(AGENT_COOKIE))
-    if agent is None:
-        return _error(401, "unauthorized", "log in first")
-    return JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})

@@ -1,6 +1,6 @@
 """The agent panel's tools beyond the chat itself: notes, tags, teams, snooze, reopen, search,
-lists and canned responses. One function per frame type, each scoped by the session's sites
-(never by a field of the frame); ``TOOLS`` maps the frame types to them for
+lists, canned responses and the block list. One function per frame type, each scoped by the
+session's sites (never by a field of the frame); ``TOOLS`` maps the frame types to them for
 ``AgentSession.handle``."""
 
 from __future__ import annotations
@@ -9,9 +9,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from server import protocol
+from server.errors import Close
+from server.hub import close_order, visitor_channel
 from server.protocol import (
     AssignTeam,
+    Block,
     DeleteCanned,
+    ListBlocks,
     ListConversations,
     Note,
     Reopen,
@@ -19,6 +23,7 @@ from server.protocol import (
     Search,
     Snooze,
     Tag,
+    Unblock,
 )
 
 if TYPE_CHECKING:
@@ -68,6 +73,32 @@ async def list_conversations(s: AgentSession, frame: ListConversations) -> bytes
                         next={"before": last.updated_at, "before_id": last.id} if last else None)
 
 
+HOUR_MS = 3600 * 1000
+#: An address block lasts this long unless the agent says (addresses change hands).
+ADDRESS_HOURS = 24
+
+
+async def block(s: AgentSession, frame: Block) -> bytes:
+    """Block the conversation's visitor (and their address), then close their sockets."""
+    now = int(s.ctx.clock() * 1000)
+    until = now + frame.hours * HOUR_MS if frame.hours else None
+    address_until = now + (frame.hours or ADDRESS_HOURS) * HOUR_MS if frame.address else None
+    made = await s.ctx.store.block(s.agent, s.site_ids, frame.conversation_id, until=until,
+                                   address_until=address_until, reason=frame.reason)
+    await s.ctx.broker.publish(visitor_channel(made[0].visitor_id), close_order(Close.BLOCKED))
+    return protocol.ack(frame.id, blocks=[b.public() for b in made])
+
+
+async def unblock(s: AgentSession, frame: Unblock) -> bytes:
+    await s.ctx.store.unblock(s.site_ids, frame.block_id)
+    return protocol.ack(frame.id)
+
+
+async def list_blocks(s: AgentSession, frame: ListBlocks) -> bytes:
+    return protocol.ack(frame.id, blocks=[b.public() for b in await s.ctx.store.blocks(
+        s.site_ids)])
+
+
 async def save_canned(s: AgentSession, frame: SaveCanned) -> bytes:
     canned = await s.ctx.store.save_canned(s.agent, s.site_ids, frame.canned_id, frame.site_id,
                                            frame.shortcut, frame.body, frame.shared)
@@ -83,4 +114,5 @@ Tool = Callable[["AgentSession", Any], Awaitable[bytes]]
 TOOLS: dict[type, Tool] = {
     Note: note, Tag: tag, AssignTeam: team, Snooze: snooze, Reopen: reopen, Search: search,
     ListConversations: list_conversations, SaveCanned: save_canned, DeleteCanned: delete_canned,
+    Block: block, Unblock: unblock, ListBlocks: list_blocks,
 }

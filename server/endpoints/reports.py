@@ -9,12 +9,13 @@ Parameters: ``from`` and ``to`` (YYYY-MM-DD, both included; default: the last 7 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server import reports
+from server.inputs import known_timezone
 
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, context
@@ -36,11 +37,13 @@ async def report(request: Request) -> Response:
         return _error(403, "forbidden", "reports are for admins")
     q = request.query_params
     try:
+        if not known_timezone(q.get("tz", "UTC")):
+            raise ValueError("unknown time zone")
         zone = ZoneInfo(q.get("tz", "UTC"))
         today = datetime.fromtimestamp(ctx.clock(), zone).date()
         last = date.fromisoformat(q["to"]) if q.get("to") else today
         first = date.fromisoformat(q["from"]) if q.get("from") else last - timedelta(days=6)
-    except (ZoneInfoNotFoundError, ValueError):
+    except ValueError:
         return _error(400, "bad_request", "from and to are YYYY-MM-DD; tz an IANA time zone")
     if first > last or (last - first).days >= MAX_DAYS:
         return _error(400, "bad_request", f"from must be before to, at most {MAX_DAYS} days")

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from server import logs, protocol
 from server.errors import ChatError, Close, Code, Unavailable
 from server.hub import Connection
+from server.limits import Buckets
 from server.protocol import Frame, Hello, Ping, Role
 from server.ratelimit import TokenBucket
 from server.transport import CLOSE_NOW
@@ -45,6 +46,11 @@ class Session:
         self.bucket = TokenBucket(
             self.ctx.settings.rate_per_second, self.ctx.settings.rate_burst, self.ctx.clock
         )
+        #: The client's address (a trusted proxy's forwarded one: server/listener.py).
+        self.ip = self.ws.client.host if self.ws.client else "unknown"
+        #: Buckets shared with other sockets that every frame also takes from (the visitor's
+        #: and the site's, once the hello says who): (buckets, key).
+        self.shared: list[tuple[Buckets, str]] = []
 
     # --- to be provided by each endpoint ------------------------------------------------------
 
@@ -76,7 +82,18 @@ class Session:
         self.conn.close_now = self.ws.scope.get("extensions", {}).get(CLOSE_NOW)
         hub = self.ctx.hub
         hub.register(self.conn)
+        limits = self.ctx.limits
+        counted = False
         try:
+            # Per client address: handshakes per second and sockets at once (the listener
+            # counts TCP connections of direct clients; this also counts a proxy's clients).
+            if not limits.handshakes.take(self.ip):
+                raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED,
+                             "too many connections from your address; try again shortly")
+            if not limits.sockets_per_ip.acquire(self.ip):
+                raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED,
+                             "too many connections from your address")
+            counted = True
             await self.authenticate()
             hello = await self._hello()
             await self.start(hello)
@@ -91,6 +108,8 @@ class Session:
                                                     retry_after=exc.retry_after_ms))
                     await self.ws.close(int(Close.RESTARTING), "unavailable: retry")
         finally:
+            if counted:
+                limits.sockets_per_ip.release(self.ip)
             await hub.unregister(self.conn)
             await self.stop()
 
@@ -136,22 +155,28 @@ class Session:
             await self._close(Close.RESTARTING, None, "internal error")
 
     async def _read(self) -> None:
-        refused = 0
+        self._refused = 0
         while True:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
             raw = self._payload(message)
             if not self.bucket.take():
-                refused += 1
-                self.conn.send(protocol.error(Code.RATE_LIMITED, "slow down",
-                                              protocol.request_id(raw)))
-                if refused >= MAX_REFUSED:
-                    self.conn.stop(Close.RATE_LIMITED, "rate limited")
+                self._refuse(protocol.request_id(raw))
+                if self.conn.stopping:
                     return
                 continue
-            refused = 0
             await self._dispatch(raw)
+            if self.conn.stopping:
+                return
+
+    def _refuse(self, request: str | None) -> None:
+        """A frame refused for its rate: ``rate_limited``, and after MAX_REFUSED in a row the
+        socket is closed (4029)."""
+        self._refused += 1
+        self.conn.send(protocol.error(Code.RATE_LIMITED, "slow down", request))
+        if self._refused >= MAX_REFUSED:
+            self.conn.stop(Close.RATE_LIMITED, "rate limited")
 
     async def _dispatch(self, raw: str | bytes | None) -> None:
         request = None
@@ -164,6 +189,12 @@ class Session:
                 await self.heartbeat()
                 self.conn.send(protocol.encode({"type": "pong", "id": frame.id}))
                 return
+            # Frames that do something also take from the buckets this socket shares with the
+            # visitor's other sockets and the site's visitors (pings are this socket's alone).
+            if not all(buckets.take(key) for buckets, key in self.shared):
+                self._refuse(request)
+                return
+            self._refused = 0
             reply = await self.handle(frame)
             if reply is not None:
                 self.conn.send(reply)

@@ -10,6 +10,7 @@ from server import protocol
 from server.auth import (
     TokenError,
     VisitorIdentity,
+    identity_claims,
     identity_valid,
     new_id,
     origin_allowed,
@@ -18,6 +19,7 @@ from server.auth import (
 from server.broker import PresenceUnavailable
 from server.errors import ChatError, Close, Code
 from server.hub import conversation_channel, status_channel, visitor_channel
+from server.limits import Counts
 from server.protocol import (
     Attributes,
     Context,
@@ -42,6 +44,10 @@ class VisitorSession(Session):
     #: The conversation this socket shows (typing goes there).
     conversation_id: str | None = None
 
+    def __init__(self, websocket: WebSocket) -> None:
+        super().__init__(websocket)
+        self._counted: list[tuple[Counts, str]] = []
+
     async def authenticate(self) -> None:
         # The socket is opened by our chat frame, which is served from our own origin; the sites
         # allowed to embed that frame are enforced by its frame-ancestors policy.
@@ -53,7 +59,7 @@ class VisitorSession(Session):
         site = await ctx.store.site(hello.site or "")
         if site is None:
             raise Refuse(Close.PROTOCOL_ERROR, Code.NOT_FOUND, "no such site")
-        if hello.user_id is not None:
+        if hello.user_id is not None or hello.user_jwt is not None:
             self.who = await self._verified(site, hello)
         elif site.identity_mode == "mandatory":
             raise Refuse(Close.IDENTITY_REFUSED, Code.IDENTITY_REQUIRED,
@@ -66,7 +72,16 @@ class VisitorSession(Session):
             if self.who.site_id != site.id:
                 raise Refuse(Close.UNAUTHORIZED, None, "token belongs to another site")
         else:
+            limits = ctx.limits
+            if not (limits.new_visitors_per_ip.take(self.ip)
+                    and limits.new_visitors_per_site.take(site.id)):
+                raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED,
+                             "too many new visitors; try again in a minute")
             self.who = VisitorIdentity(site.id, new_id("vis"))
+        if await ctx.store.blocked(site.id, self.who.visitor_id, self.ip):
+            raise Refuse(Close.BLOCKED, Code.BLOCKED, "you cannot chat on this site")
+        self._count_sockets()
+        await ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
         await self.heartbeat()
         await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
         await ctx.hub.subscribe(self.conn, status_channel(site.id))
@@ -105,12 +120,28 @@ class VisitorSession(Session):
 
     def log_fields(self) -> dict[str, str]:
         return {"site": self.who.site_id}
+    def _count_sockets(self) -> None:
+        """At most so many sockets per visitor and per site at once; every frame also takes
+        from the visitor's and the site's buckets, whichever socket it comes by."""
+        limits = self.ctx.limits
+        if not limits.sockets_per_visitor.acquire(self.who.visitor_id):
+            raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED, "too many open chats")
+        self._counted.append((limits.sockets_per_visitor, self.who.visitor_id))
+        if not limits.sockets_per_site.acquire(self.who.site_id):
+            raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED,
+                         "this site has too many visitors connected; try again shortly")
+        self._counted.append((limits.sockets_per_site, self.who.site_id))
+        self.shared = [(limits.visitor_frames, self.who.visitor_id),
+                       (limits.site_frames, self.who.site_id)]
 
     async def heartbeat(self) -> None:
         await self.ctx.presence.touch(visitor_presence_key(self.who.visitor_id), self.conn.id,
                                       self.ctx.settings.presence_ttl)
 
     async def stop(self) -> None:
+        for counts, key in self._counted:
+            counts.release(key)
+        self._counted.clear()
         if not hasattr(self, "who"):
             return
         key = visitor_presence_key(self.who.visitor_id)
@@ -122,17 +153,37 @@ class VisitorSession(Session):
                 await self.ctx.chat.visitor_presence(self.conversation_id, False)
 
     async def _verified(self, site: Site, hello: Hello) -> VisitorIdentity:
-        """A user of the site that its backend vouched for: the same visitor on any device."""
-        assert hello.user_id is not None
-        secret = site.identity_secret
-        if (not secret or hello.user_hash is None or hello.user_expires is None
-                or not identity_valid(secret, hello.user_id, hello.user_expires, hello.user_hash,
-                                      self.ctx.clock())):
-            raise Refuse(Close.IDENTITY_REFUSED, Code.BAD_IDENTITY,
+        """A user of the site that its backend vouched for: the same visitor on any device.
+
+        A JWT signs the id, name, email and expiry; the older hash signs the id and expiry
+        only, so a name and email sent beside it are kept as what the visitor said, not as
+        verified facts (docs/embedding.md)."""
+        secret, now = site.identity_secret, self.ctx.clock()
+        max_lifetime = self.ctx.settings.identity_max_lifetime
+        refused = Refuse(Close.IDENTITY_REFUSED, Code.BAD_IDENTITY,
                          "the identity is forged, expired or not expected here")
-        who = VisitorIdentity(site.id, verified_visitor_id(site.id, hello.user_id))
-        await self.ctx.store.upsert_visitor(site.id, who.visitor_id, hello.user_id,
-                                            hello.user_name, hello.user_email)
+        if not secret:
+            raise refused
+        if hello.user_jwt is not None:
+            if hello.user_id is not None:
+                raise refused  # one identity at a time
+            try:
+                claims = identity_claims(secret, hello.user_jwt, now, max_lifetime)
+            except TokenError:
+                raise refused from None
+            user_id, expires, name, email, signed = (claims.user_id, claims.expires, claims.name,
+                                                     claims.email, True)
+        else:
+            assert hello.user_id is not None
+            if (hello.user_hash is None or hello.user_expires is None
+                    or not identity_valid(secret, hello.user_id, hello.user_expires,
+                                          hello.user_hash, now, max_lifetime)):
+                raise refused
+            user_id, expires, name, email, signed = (hello.user_id, hello.user_expires,
+                                                     hello.user_name, hello.user_email, False)
+        who = VisitorIdentity(site.id, verified_visitor_id(site.id, user_id), expires)
+        await self.ctx.store.upsert_visitor(site.id, who.visitor_id, user_id, name, email,
+                                            signed=signed)
         return who
 
     async def _watch(self, conversation: Conversation, last_seq: int,
@@ -147,13 +198,28 @@ class VisitorSession(Session):
             self.conn.send(ack)
         self.conn.watch(conversation.id, last_seq)
 
+    def _new_conversation(self) -> None:
+        """A send from a socket that follows no conversation opens one: so many a minute per
+        address and per site (visitors cannot resolve conversations, so a new one needs a new
+        visitor or an agent's resolve)."""
+        limits = self.ctx.limits
+        if not (limits.new_conversations_per_ip.take(self.ip)
+                and limits.new_conversations_per_site.take(self.who.site_id)):
+            raise ChatError(Code.RATE_LIMITED,
+                            "too many new conversations; try again in a minute")
+
     async def handle(self, frame: Frame) -> bytes | None:
         chat = self.ctx.chat
         if isinstance(frame, Send):
-            change = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment)
+            if self.conversation_id is None:
+                self._new_conversation()
+            change = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
+                                             origin=self.conn.uid)
             message = change.messages[0]
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate))
+            if change.created:  # (the visitor's row may be new: its address for blocks)
+                await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
             if message.conversation_id not in self.conn.cursors:
                 await self._watch(change.conversation, 0)
             return None

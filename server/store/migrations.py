@@ -236,4 +236,89 @@ MIGRATIONS: tuple[str, ...] = (
     """
     INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
     """,
+    # 12: a team belongs to one site (teams were installation-wide: an agent saw other sites'
+    # teams and could hand a conversation to one). The table is rebuilt, with foreign keys off
+    # for this migration only (server/store/sqlite.py, migrate), because its name was unique
+    # across sites. Each team goes to the site of most of its conversations, else of most of
+    # its members, else the oldest site; members who do not work on that site leave it, and
+    # conversations of another site lose the team.
+    """
+    -- foreign keys off
+    CREATE TABLE teams_v2 (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (site_id, name COLLATE NOCASE)
+    );
+    INSERT INTO teams_v2 SELECT id, site, name, created_at FROM (
+        SELECT t.id, t.name, t.created_at, coalesce(
+            (SELECT c.site_id FROM conversations c WHERE c.team_id = t.id
+             GROUP BY c.site_id ORDER BY count(*) DESC, c.site_id LIMIT 1),
+            (SELECT s.site_id FROM team_members m JOIN agent_sites s ON s.agent_id = m.agent_id
+             WHERE m.team_id = t.id GROUP BY s.site_id ORDER BY count(*) DESC, s.site_id LIMIT 1),
+            (SELECT id FROM sites ORDER BY created_at, id LIMIT 1)) AS site
+        FROM teams t) WHERE site IS NOT NULL;
+    DELETE FROM team_members WHERE NOT EXISTS (
+        SELECT 1 FROM teams_v2 t JOIN agents a ON a.id = team_members.agent_id
+        WHERE t.id = team_members.team_id AND (a.role = 'admin' OR EXISTS (
+            SELECT 1 FROM agent_sites s WHERE s.agent_id = a.id AND s.site_id = t.site_id)));
+    UPDATE conversations SET team_id = NULL WHERE team_id IS NOT NULL AND site_id IS NOT (
+        SELECT site_id FROM teams_v2 WHERE id = conversations.team_id);
+    DROP TABLE teams;
+    ALTER TABLE teams_v2 RENAME TO teams;
+    CREATE INDEX teams_site ON teams(site_id);
+    """,
+    # 13: the last seq a visitor can receive, beside last_seq: a visitor's state must not count
+    # internal notes (a last_seq the visitor never reaches would reveal that a note exists).
+    """
+    ALTER TABLE conversations ADD COLUMN visitor_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE conversations SET visitor_seq = coalesce((SELECT max(m.seq) FROM messages m
+        WHERE m.conversation_id = conversations.id AND m.kind != 'note'), 0);
+    """,
+    # 14: whether a visitor's name and email were signed by the site's backend (a JWT), or
+    # only said beside an id-only hash: only signed ones are shown as verified. Names kept so
+    # far came unsigned.
+    """
+    ALTER TABLE visitors ADD COLUMN claims_signed INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 15: agent sessions kept on the server, so that signing out ends one for real (the signed
+    # cookie names its row), and "sign out everywhere" ends them all.
+    """
+    CREATE TABLE agent_sessions (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX agent_sessions_agent ON agent_sessions(agent_id);
+    """,
+    # 16: when an upload was first sent in a message: uploads never sent are deleted after a
+    # grace period (LIVECHAT_UPLOAD_GRACE); and the bytes each uploader keeps, for the quota.
+    """
+    ALTER TABLE attachments ADD COLUMN attached_at INTEGER;
+    UPDATE attachments SET attached_at = created_at WHERE id IN (
+        SELECT json_extract(data, '$.attachment.id') FROM messages WHERE data IS NOT NULL);
+    CREATE INDEX attachments_unattached ON attachments(created_at) WHERE attached_at IS NULL;
+    CREATE INDEX attachments_uploader ON attachments(uploader_id);
+    """,
+    # 17: the visitor block list. An agent blocks a visitor of their site (for good, or for a
+    # while), and may block the address the visitor came from for a while; ``visitors.last_ip``
+    # is that address (never shown to agents).
+    """
+    ALTER TABLE visitors ADD COLUMN last_ip TEXT;
+    CREATE TABLE blocks (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        visitor_id TEXT NOT NULL,
+        -- NULL: the visitor is blocked; else that address, whoever comes from it
+        ip TEXT,
+        until INTEGER,
+        reason TEXT,
+        created_by TEXT NOT NULL REFERENCES agents(id),
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX blocks_visitor ON blocks(visitor_id);
+    CREATE INDEX blocks_ip ON blocks(site_id, ip) WHERE ip IS NOT NULL;
+    """,
 )

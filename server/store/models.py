@@ -106,6 +106,8 @@ class Conversation:
     snoozed_until: int | None = None
     team_id: str | None = None
     team_name: str | None = None
+    #: The last seq a visitor can receive (internal notes are not counted).
+    visitor_last_seq: int = 0
 
     def summary(self) -> dict[str, Any]:
         """What an agent's inbox shows."""
@@ -144,7 +146,7 @@ class Conversation:
             "status": self.status,
             "assignee": ({"name": self.assignee_name, "avatar": avatar_url(self.assignee_id)}
                          if self.assignee_name and self.assignee_id else None),
-            "last_seq": self.last_seq,
+            "last_seq": self.visitor_last_seq,
             "agent_read_seq": self.agent_read_seq,
             "visitor_read_seq": self.visitor_read_seq,
             "rating": self._rating(),
@@ -186,6 +188,15 @@ class Message:
         }
         if self.data:
             frame.update(self.data)
+        return frame
+
+    def visitor_frame(self) -> dict[str, Any]:
+        """What a visitor is sent: agents are known to visitors by name and picture, not by
+        internal id."""
+        frame = self.frame()
+        if self.author_type != "visitor":
+            frame["author"] = {key: value for key, value in frame["author"].items()
+                               if key != "id"}
         return frame
 
 
@@ -232,9 +243,37 @@ class Team:
     id: str
     name: str
     members: tuple[str, ...]
+    #: A team works on one site; its members are agents of that site.
+    site_id: str = ""
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "members": list(self.members)}
+        return {"id": self.id, "site_id": self.site_id, "name": self.name,
+                "members": list(self.members)}
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """An entry of a site's block list: a visitor, or the address a visitor came from (the
+    address itself is never shown)."""
+
+    id: str
+    site_id: str
+    visitor_id: str
+    visitor_name: str | None
+    address: bool
+    #: ms; None: until unblocked.
+    until: int | None
+    reason: str | None
+    by_name: str
+    created_at: int
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "site_id": self.site_id,
+                "kind": "address" if self.address else "visitor",
+                "visitor": {"id": self.visitor_id,
+                            "name": self.visitor_name or visitor_display_name(self.visitor_id)},
+                "until": self.until, "reason": self.reason, "by": {"name": self.by_name},
+                "created_at": self.created_at}
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,12 +53,15 @@ from server import site_profile
 from server.auth import new_id, normalize_origin
 from server.errors import ChatError, Code, Unavailable
 from server.health import Episode, Health
+from server.private import private_file
 from server.reports import Row as ReportRow
 from server.store import watermark
 from server.store.migrations import MIGRATIONS
 from server.store.models import (
+    PRIVATE_KINDS,
     Agent,
     Attachment,
+    Block,
     Canned,
     Change,
     Conversation,
@@ -80,13 +83,16 @@ Clock = Callable[[], float]
 Ids = Callable[[str], str]
 Choose = Callable[[Iterable[Load], str | None], str | None]
 
+#: Shown as verified: the site vouched for the visitor, and for every name or email shown.
+_VERIFIED = ("coalesce(v.verified AND (v.claims_signed OR (v.name IS NULL AND v.email IS NULL)), "
+             "0)")
 _CONV_COLS = (
     "c.id, c.site_id, c.visitor_id, c.status, c.assignee_id, a.name, c.last_seq, c.last_message, "
-    "c.created_at, c.updated_at, v.name, v.email, coalesce(v.verified, 0), c.visitor_read_seq, "
+    "c.created_at, c.updated_at, v.name, v.email, " + _VERIFIED + ", c.visitor_read_seq, "
     "c.agent_read_seq, c.rating, c.rating_comment, "
     "(SELECT group_concat(t.tag, ',') FROM conversation_tags t WHERE t.conversation_id = c.id), "
     "c.unread, "
-    "c.snoozed_until, c.team_id, (SELECT name FROM teams WHERE id = c.team_id)"
+    "c.snoozed_until, c.team_id, (SELECT name FROM teams WHERE id = c.team_id), c.visitor_seq"
 )
 _CONV_FROM = (
     "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
@@ -96,6 +102,11 @@ _MSG_COLS = (
     "conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body, "
     "created_at, data"
 )
+_ATTACHMENT_COLS = "id, site_id, uploader_id, name, content_type, size, created_at"
+_BLOCK_COLS = ("b.id, b.site_id, b.visitor_id, v.name, b.ip IS NOT NULL, b.until, b.reason, "
+               "a.name, b.created_at")
+_BLOCK_FROM = ("blocks b LEFT JOIN visitors v ON v.id = b.visitor_id "
+               "JOIN agents a ON a.id = b.created_by")
 _PREVIEW_CHARS = 140
 _MAX_ATTRIBUTES = 50
 _MAX_TAGS = 20
@@ -141,7 +152,7 @@ def _conversation(row: Sequence[Any]) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                         row[9], row[10], row[11], bool(row[12]), row[13], row[14], row[15],
                         row[16], tuple(sorted(row[17].split(","))) if row[17] else (), row[18],
-                        row[19], row[20], row[21])
+                        row[19], row[20], row[21], row[22])
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -172,6 +183,10 @@ def _attachment(row: Sequence[Any]) -> Attachment:
 def _visitor(row: Sequence[Any]) -> Visitor:
     return Visitor(row[0], row[1], row[2], row[3], bool(row[4]), orjson.loads(row[5]), row[6],
                    row[7], row[8], row[9])
+
+
+def _block(row: Sequence[Any]) -> Block:
+    return Block(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8])
 
 
 def _canned(row: Sequence[Any]) -> Canned:
@@ -232,6 +247,12 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
     several processes at once: the version is read again under the write lock.
     ``on_step(number, total)`` is told before each migration that is applied."""
     for number, script in enumerate(migrations, start=1):
+        # A migration that rebuilds a table others refer to runs with foreign keys off (SQLite's
+        # own procedure: a DROP TABLE would otherwise cascade), and is checked before it commits.
+        keys_off = script.lstrip().startswith("-- foreign keys off")
+        keys_were = db.execute("PRAGMA foreign_keys").fetchone()[0]
+        if keys_off:
+            db.execute("PRAGMA foreign_keys = OFF")
         db.execute("BEGIN IMMEDIATE")
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] >= number:
@@ -241,6 +262,8 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
                 on_step(number, len(migrations))
             for statement in _statements(script):
                 db.execute(statement)
+            if keys_off and db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise sqlite3.IntegrityError(f"migration {number} broke a foreign key")
             if number == 1:
                 db.execute(
                     "INSERT INTO meta(key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
@@ -250,6 +273,9 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        finally:
+            if keys_off:
+                db.execute(f"PRAGMA foreign_keys = {int(keys_were)}")
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
@@ -310,7 +336,7 @@ class SQLiteStore:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(self.path))  # 0600, so that its WAL and -shm files are too
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await _in_thread(self._writer, _configure, self._synchronous, reader=False,
                          busy_ms=self._busy_ms, wal_limit=self.wal_limit)
@@ -776,19 +802,28 @@ class SQLiteStore:
         return await self._submit(op)
 
     async def upsert_visitor(self, site_id: str, visitor_id: str, external_id: str,
-                             name: str | None, email: str | None) -> None:
-        """Record who a verified visitor is (what the site's backend vouched for)."""
+                             name: str | None, email: str | None, *, signed: bool = False) -> None:
+        """Record who a verified visitor is (what the site's backend vouched for).
+
+        ``signed``: the name and email are covered by the signature (a JWT), and replace what
+        was known. Otherwise only the user id is (the older hash): a name or email given beside
+        it is kept as the visitor's own word, and the visitor no longer shows as verified while
+        it is shown, unless signed values are already known (those are kept)."""
         now = self._now()
 
         def op(db: sqlite3.Connection) -> None:
             db.execute(
-                "INSERT INTO visitors(id, site_id, created_at, external_id, name, email, verified) "
-                "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET "
-                "external_id = excluded.external_id, verified = 1, "
-                "name = coalesce(excluded.name, visitors.name), "
-                "email = coalesce(excluded.email, visitors.email)",
-                (visitor_id, site_id, now, external_id, name, email),
-            )
+                "INSERT INTO visitors(id, site_id, created_at, external_id, verified) "
+                "VALUES (?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET "
+                "external_id = excluded.external_id, verified = 1",
+                (visitor_id, site_id, now, external_id))
+            if signed:
+                db.execute("UPDATE visitors SET name = ?, email = ?, claims_signed = 1 "
+                           "WHERE id = ?", (name, email, visitor_id))
+            elif name is not None or email is not None:
+                db.execute("UPDATE visitors SET name = coalesce(?, name), "
+                           "email = coalesce(?, email), claims_signed = 0 "
+                           "WHERE id = ? AND claims_signed = 0", (name, email, visitor_id))
 
         await self._submit(op)
 
@@ -915,6 +950,8 @@ class SQLiteStore:
             conv = self._authorized(db, conversation_id, site_ids)
             if conv.status == "resolved":
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            if conv.assignee_id == to_agent_id:  # done already (a resend after a lost ack)
+                return Change(conv, (), duplicate=True)
             if conv.assignee_id not in (None, agent.id) and agent.role != "admin":
                 raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
             target = db.execute(
@@ -959,8 +996,8 @@ class SQLiteStore:
 
     async def visitor(self, visitor_id: str) -> Visitor | None:
         row = await self._one(
-            "SELECT id, site_id, name, email, verified, attributes, user_agent, language, "
-            "timezone, referrer FROM visitors WHERE id = ?",
+            f"SELECT id, site_id, name, email, {_VERIFIED}, attributes, user_agent, language, "
+            "timezone, referrer FROM visitors v WHERE id = ?",
             (visitor_id,))
         return _visitor(row) if row else None
 
@@ -997,7 +1034,7 @@ class SQLiteStore:
                 else:
                     known[key] = value
             if len(known) > _MAX_ATTRIBUTES:
-                raise ChatError(Code.TOO_LONG, f"at most {_MAX_ATTRIBUTES} attributes")
+                raise ChatError(Code.TOO_MANY, f"at most {_MAX_ATTRIBUTES} attributes")
             db.execute("UPDATE visitors SET attributes = ? WHERE id = ?",
                        (orjson.dumps(known).decode(), visitor_id))
 
@@ -1055,7 +1092,8 @@ class SQLiteStore:
                                 self._now())
 
         def op(db: sqlite3.Connection) -> Attachment:
-            db.execute("INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?, ?)",
+            db.execute(f"INSERT INTO attachments({_ATTACHMENT_COLS}) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (attachment.id, attachment.site_id, attachment.uploader_id,
                         attachment.name, attachment.content_type, attachment.size,
                         attachment.created_at))
@@ -1064,8 +1102,29 @@ class SQLiteStore:
         return await self._submit(op)
 
     async def attachment(self, attachment_id: str) -> Attachment | None:
-        row = await self._one("SELECT * FROM attachments WHERE id = ?", (attachment_id,))
+        row = await self._one(f"SELECT {_ATTACHMENT_COLS} FROM attachments WHERE id = ?",
+                              (attachment_id,))
         return _attachment(row) if row else None
+
+    async def uploaded_bytes(self, uploader_id: str) -> int:
+        """What one uploader keeps stored (for the per-visitor quota)."""
+        row = await self._one("SELECT coalesce(sum(size), 0) FROM attachments "
+                              "WHERE uploader_id = ?", (uploader_id,))
+        return int(row[0])
+
+    async def drop_unattached(self, before: int) -> list[str]:
+        """Forget uploads never sent in a message and made before ``before`` (ms); their ids,
+        for the caller to delete the files (each id is returned to one caller only)."""
+        if await self._one("SELECT 1 FROM attachments WHERE attached_at IS NULL "
+                           "AND created_at < ? LIMIT 1", (before,)) is None:
+            return []
+
+        def op(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute("DELETE FROM attachments WHERE attached_at IS NULL AND "
+                              "created_at < ? RETURNING id", (before,)).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._submit(op)
 
     # --- the panel: notes, tags, reopen, canned responses, lists, visitor context -----------
 
@@ -1101,7 +1160,7 @@ class SQLiteStore:
             if on:
                 if db.execute("SELECT count(*) FROM conversation_tags WHERE conversation_id = ?",
                               (conversation_id,)).fetchone()[0] >= _MAX_TAGS:
-                    raise ChatError(Code.TOO_LONG, f"at most {_MAX_TAGS} tags")
+                    raise ChatError(Code.TOO_MANY, f"at most {_MAX_TAGS} tags")
                 db.execute("INSERT OR IGNORE INTO conversation_tags VALUES (?, ?)",
                            (conversation_id, tag))
             else:
@@ -1391,6 +1450,131 @@ class SQLiteStore:
 
         return await self._submit(op)
 
+    # --- the block list ----------------------------------------------------------------------
+
+    async def note_visitor_ip(self, visitor_id: str, ip: str) -> None:
+        """The address a visitor (with a row) last came from: what an address block blocks."""
+        if (await self._one("SELECT 1 FROM visitors WHERE id = ? AND last_ip IS NOT ?",
+                            (visitor_id, ip))) is None:
+            return  # no row yet, or nothing new: no write
+
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE visitors SET last_ip = ? WHERE id = ?", (ip, visitor_id))
+
+        await self._submit(op)
+
+    async def block(self, agent: Agent, site_ids: Sequence[str], conversation_id: str, *,
+                    until: int | None, address_until: int | None,
+                    reason: str | None) -> list[Block]:
+        """Block the conversation's visitor (until ``until`` ms, None: for good) and, when
+        ``address_until`` is given, the address the visitor last came from until then."""
+        now = self._now()
+
+        def op(db: sqlite3.Connection) -> list[Block]:
+            conv = self._authorized(db, conversation_id, site_ids)
+            made = [self._ids("block")]
+            db.execute("INSERT INTO blocks VALUES (?, ?, ?, NULL, ?, ?, ?, ?)",
+                       (made[0], conv.site_id, conv.visitor_id, until, reason, agent.id, now))
+            if address_until is not None:
+                row = db.execute("SELECT last_ip FROM visitors WHERE id = ?",
+                                 (conv.visitor_id,)).fetchone()
+                if row is None or row[0] is None:
+                    raise ChatError(Code.NOT_FOUND, "this visitor's address is not known")
+                made.append(self._ids("block"))
+                db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (made[1], conv.site_id, conv.visitor_id, row[0], address_until,
+                            reason, agent.id, now))
+            return [self._load_block(db, block_id) for block_id in made]
+
+        return await self._submit(op)
+
+    @staticmethod
+    def _load_block(db: sqlite3.Connection, block_id: str) -> Block:
+        row = db.execute(f"SELECT {_BLOCK_COLS} FROM {_BLOCK_FROM} WHERE b.id = ?",
+                         (block_id,)).fetchone()
+        return _block(row)
+
+    async def unblock(self, site_ids: Sequence[str], block_id: str) -> None:
+        marks = ",".join("?" * len(site_ids)) or "NULL"
+
+        def op(db: sqlite3.Connection) -> None:
+            if db.execute(f"DELETE FROM blocks WHERE id = ? AND site_id IN ({marks})",
+                          (block_id, *site_ids)).rowcount != 1:
+                raise ChatError(Code.NOT_FOUND, "no such block")
+
+        await self._submit(op)
+
+    async def blocks(self, site_ids: Sequence[str]) -> list[Block]:
+        """The blocks in force on these sites, newest first."""
+        marks = ",".join("?" * len(site_ids)) or "NULL"
+        rows = await self._all(
+            f"SELECT {_BLOCK_COLS} FROM {_BLOCK_FROM} WHERE b.site_id IN ({marks}) "
+            "AND (b.until IS NULL OR b.until > ?) ORDER BY b.created_at DESC, b.id",
+            (*site_ids, self._now()))
+        return [_block(r) for r in rows]
+
+    async def blocked(self, site_id: str, visitor_id: str, ip: str) -> bool:
+        """Whether this visitor, or anyone from this address, is blocked on the site now."""
+        row = await self._one(
+            "SELECT 1 FROM blocks WHERE site_id = ? AND (until IS NULL OR until > ?) AND "
+            "((ip IS NULL AND visitor_id = ?) OR ip = ?) LIMIT 1",
+            (site_id, self._now(), visitor_id, ip))
+        return row is not None
+
+    # --- agent sessions ---------------------------------------------------------------------
+
+    async def create_session(self, agent_id: str, max_age: int) -> str:
+        """A new signed-in session of the agent, valid ``max_age`` seconds (expired ones of
+        every agent are deleted on the way)."""
+        now = self._now()
+        session_id = self._ids("sess")
+
+        def op(db: sqlite3.Connection) -> str:
+            db.execute("DELETE FROM agent_sessions WHERE expires_at <= ?", (now,))
+            db.execute("INSERT INTO agent_sessions VALUES (?, ?, ?, ?)",
+                       (session_id, agent_id, now, now + max_age * 1000))
+            return session_id
+
+        return await self._submit(op)
+
+    async def session_agent(self, session_id: str) -> Agent | None:
+        """The agent of a live session (not signed out, not expired), else None."""
+        row = await self._one(
+            "SELECT a.* FROM agent_sessions s JOIN agents a ON a.id = s.agent_id "
+            "WHERE s.id = ? AND s.expires_at > ?", (session_id, self._now()))
+        return _agent(row) if row else None
+
+    async def end_session(self, session_id: str) -> None:
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM agent_sessions WHERE id = ?", (session_id,))
+
+        await self._submit(op)
+
+    async def end_sessions(self, agent_id: str) -> list[str]:
+        """Sign the agent out everywhere; the ids of the sessions ended."""
+
+        def op(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute("DELETE FROM agent_sessions WHERE agent_id = ? RETURNING id",
+                              (agent_id,)).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._submit(op)
+
+    async def change_password(self, agent_id: str, password_hash: str) -> list[str]:
+        """A new password: every session ends (the generation moves on, the rows go); the ids
+        of the sessions ended."""
+
+        def op(db: sqlite3.Connection) -> list[str]:
+            if db.execute("UPDATE agents SET password_hash = ?, session_generation = "
+                          "session_generation + 1 WHERE id = ? AND active = 1",
+                          (password_hash, agent_id)).rowcount != 1:
+                raise ValueError("no such active agent")
+            rows = db.execute("DELETE FROM agent_sessions WHERE agent_id = ? RETURNING id",
+                              (agent_id,)).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._submit(op)
+
     async def set_password(self, agent_id: str, generation: int, password_hash: str) -> Agent:
         """Set a password with an invite (or reset) made for ``generation``; the generation
         moves on, so that the link works once and older sessions end."""
@@ -1402,6 +1586,7 @@ class SQLiteStore:
                 (password_hash, agent_id, generation))
             if cur.rowcount != 1:
                 raise ValueError("this link was used already, or the account is inactive")
+            db.execute("DELETE FROM agent_sessions WHERE agent_id = ?", (agent_id,))
             return _agent(db.execute(f"SELECT {_AGENT_COLS} FROM agents WHERE id = ?",
                                      (agent_id,)).fetchone())
 
@@ -1415,35 +1600,55 @@ class SQLiteStore:
             out.setdefault(agent_id, []).append(site_id)
         return out
 
-    async def teams(self) -> list[Team]:
+    async def teams(self, site_ids: Sequence[str] | None = None) -> list[Team]:
+        """Teams of these sites (None: every site's)."""
+        where, params = "", tuple(site_ids or ())
+        if site_ids is not None:
+            where = f"WHERE t.site_id IN ({','.join('?' * len(site_ids)) or 'NULL'})"
+            params = tuple(site_ids)
         rows = await self._all(
             "SELECT t.id, t.name, (SELECT group_concat(agent_id, ',') FROM team_members m "
-            "WHERE m.team_id = t.id) FROM teams t ORDER BY t.name")
-        return [Team(r[0], r[1], tuple(sorted(r[2].split(","))) if r[2] else ()) for r in rows]
+            f"WHERE m.team_id = t.id), t.site_id FROM teams t {where} ORDER BY t.name, t.site_id",
+            params)
+        return [Team(r[0], r[1], tuple(sorted(r[2].split(","))) if r[2] else (), r[3])
+                for r in rows]
 
-    async def save_team(self, team_id: str | None, name: str, members: Sequence[str]) -> Team:
+    async def save_team(self, team_id: str | None, name: str, members: Sequence[str],
+                        site_id: str | None = None) -> Team:
+        """Create a team of ``site_id`` (required for a new team), or change one (its site stays).
+        Members must work on the team's site (admins work on every site)."""
         name = name.strip()
         if not 0 < len(name) <= 60:
             raise ValueError("a team name is 1 to 60 characters")
+        if team_id is None and not site_id:
+            raise ValueError("a team needs a site")
         now = self._now()
 
         def op(db: sqlite3.Connection) -> Team:
             tid = team_id or self._ids("team")
-            if team_id is not None and db.execute("SELECT 1 FROM teams WHERE id = ?",
-                                                  (team_id,)).fetchone() is None:
-                raise ValueError(f"no such team: {team_id}")
-            known = {r[0] for r in db.execute("SELECT id FROM agents")}
+            site = site_id
+            if team_id is not None:
+                row = db.execute("SELECT site_id FROM teams WHERE id = ?", (team_id,)).fetchone()
+                if row is None:
+                    raise ValueError(f"no such team: {team_id}")
+                site = row[0]
+            elif db.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone() is None:
+                raise ValueError("no such site")
+            known = {r[0] for r in db.execute(
+                "SELECT a.id FROM agents a WHERE a.role = 'admin' OR EXISTS (SELECT 1 FROM "
+                "agent_sites s WHERE s.agent_id = a.id AND s.site_id = ?)", (site,))}
             if set(members) - known:
-                raise ValueError("no such agent")
+                raise ValueError("every member must be an agent of the team's site")
             try:
-                db.execute("INSERT INTO teams VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                           "name = excluded.name", (tid, name, now))
+                db.execute("INSERT INTO teams(id, site_id, name, created_at) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+                           (tid, site, name, now))
             except sqlite3.IntegrityError:
-                raise ValueError(f"a team called {name!r} exists") from None
+                raise ValueError(f"this site has a team called {name!r}") from None
             db.execute("DELETE FROM team_members WHERE team_id = ?", (tid,))
             db.executemany("INSERT INTO team_members VALUES (?, ?)",
                            [(tid, m) for m in sorted(set(members))])
-            return Team(tid, name, tuple(sorted(set(members))))
+            return Team(tid, name, tuple(sorted(set(members))), str(site))
 
         return await self._submit(op)
 
@@ -1461,10 +1666,11 @@ class SQLiteStore:
         now = self._now()
 
         def op(db: sqlite3.Connection) -> Conversation:
-            self._authorized(db, conversation_id, site_ids)
-            if team_id is not None and db.execute("SELECT 1 FROM teams WHERE id = ?",
-                                                  (team_id,)).fetchone() is None:
-                raise ChatError(Code.NOT_FOUND, "no such team")
+            conv = self._authorized(db, conversation_id, site_ids)
+            if team_id is not None and db.execute(
+                    "SELECT 1 FROM teams WHERE id = ? AND site_id = ?",
+                    (team_id, conv.site_id)).fetchone() is None:
+                raise ChatError(Code.NOT_FOUND, "no such team on this conversation's site")
             db.execute("UPDATE conversations SET team_id = ?, updated_at = ? WHERE id = ?",
                        (team_id, now, conversation_id))
             return self._load_conversation(db, conversation_id)
@@ -1681,14 +1887,17 @@ class SQLiteStore:
             # One statement: the visitor writing also counts as unseen, and ends a snooze.
             visitor = author_type == "visitor"
             db.execute(
-                "UPDATE conversations SET last_seq = ?, updated_at = ?, last_message = ?, "
-                "unread = unread + ?, snoozed_until = CASE WHEN ? THEN NULL ELSE snoozed_until "
-                "END WHERE id = ?",
-                (seq, now, body[:_PREVIEW_CHARS], int(visitor), visitor, conversation_id),
+                "UPDATE conversations SET last_seq = ?, visitor_seq = ?, updated_at = ?, "
+                "last_message = ?, unread = unread + ?, snoozed_until = CASE WHEN ? THEN NULL "
+                "ELSE snoozed_until END WHERE id = ?",
+                (seq, seq, now, body[:_PREVIEW_CHARS], int(visitor), visitor, conversation_id),
             )
-        else:
+        elif kind in PRIVATE_KINDS:  # the visitor's view does not move
             db.execute("UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ?",
                        (seq, now, conversation_id))
+        else:
+            db.execute("UPDATE conversations SET last_seq = ?, visitor_seq = ?, updated_at = ? "
+                       "WHERE id = ?", (seq, seq, now, conversation_id))
         return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
                        author_name, body, now, data)
 
@@ -1697,8 +1906,11 @@ class SQLiteStore:
         """The message data for an attachment its sender uploaded; anyone else's is unknown."""
         if attachment_id is None:
             return None
-        row = db.execute("SELECT * FROM attachments WHERE id = ? AND uploader_id = ?",
-                         (attachment_id, uploader_id)).fetchone()
+        row = db.execute(f"SELECT {_ATTACHMENT_COLS} FROM attachments WHERE id = ? "
+                         "AND uploader_id = ?", (attachment_id, uploader_id)).fetchone()
         if row is None:
             raise ChatError(Code.NOT_FOUND, "no such attachment")
+        # Sent: kept from now on (uploads never sent are deleted after the grace period).
+        db.execute("UPDATE attachments SET attached_at = coalesce(attached_at, ?) WHERE id = ?",
+                   (self._now(), attachment_id))
         return {"attachment": _attachment(row).public()}

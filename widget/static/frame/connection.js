@@ -30,7 +30,8 @@ export function start(initialToken) {
 function hello() {
   var frame = { type: "hello", v: 1, site: page.site }, identity = state.identity;
   if (state.token) frame.token = state.token;
-  if (identity) {
+  if (identity && identity.jwt) frame.user_jwt = identity.jwt;
+  else if (identity) {
     frame.user_id = identity.id;
     frame.user_expires = identity.expires;
     frame.user_hash = identity.hash;

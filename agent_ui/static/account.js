@@ -1,0 +1,77 @@
+/* The signed-in agent's account (in the Settings popover): change the password, sign out
+ * everywhere; and, for admins, a password-reset link per agent on the Manage page. Text only,
+ * never HTML. */
+import { $, api, el } from "./kit.js";
+import { t } from "./i18n.js";
+
+function labelled(form, text, name, type, autocomplete) {
+  var label = el("label", "", form, text + " ");
+  var input = el("input", "", label);
+  input.name = name; input.type = type; input.required = true;
+  if (autocomplete) input.autocomplete = autocomplete;
+  if (type === "password" && name !== "current") input.minLength = 8;
+  return input;
+}
+
+export function setUpAccount() {
+  var box = $("settings");
+  if (!box || $("account")) return;
+  var section = el("section", "account", box);
+  section.id = "account";
+  section.setAttribute("aria-labelledby", "account-title");
+  el("h2", "", section, t("Account")).id = "account-title";
+  var form = el("form", "account-form", section);
+  form.id = "password-form";
+  var current = labelled(form, t("Current password"), "current", "password", "current-password");
+  var fresh = labelled(form, t("Replacement password"), "password", "password", "new-password");
+  var again = labelled(form, t("Replacement password, again"), "again", "password",
+                       "new-password");
+  var say = el("p", "account-status", form);
+  say.setAttribute("role", "status");
+  var submit = el("button", "small", form, t("Change password"));
+  submit.type = "submit";
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    say.className = "account-status";
+    if (fresh.value !== again.value) {
+      say.className += " error";
+      say.textContent = t("The two replacement passwords differ.");
+      return;
+    }
+    submit.disabled = true;
+    api("/api/agent/password", { current: current.value, password: fresh.value }).then(function () {
+      form.reset();
+      say.textContent = t("Password changed. Every other session of yours was signed out.");
+    }).catch(function (e) {
+      say.className += " error";
+      say.textContent = e.message;
+    }).then(function () { submit.disabled = false; });
+  });
+  var everywhere = el("button", "secondary small", section, t("Sign out everywhere"));
+  everywhere.type = "button";
+  everywhere.id = "logout-everywhere";
+  everywhere.addEventListener("click", function () {
+    api("/api/agent/logout", { everywhere: true }).then(function () { location.reload(); })
+      .catch(function (e) { say.className = "account-status error"; say.textContent = e.message; });
+  });
+}
+
+var resetStatus = null;
+/** For each agent row of the Manage page (admins): a "Reset link" button. */
+export function agentActions(cell, agent) {
+  var button = el("button", "secondary small", cell, t("Reset link"));
+  button.type = "button";
+  button.setAttribute("aria-label", t("Password reset link for {name}", { name: agent.name }));
+  button.addEventListener("click", function () {
+    if (!resetStatus || !resetStatus.isConnected) {
+      resetStatus = el("p", "secret reset-link", null);
+      resetStatus.setAttribute("role", "status");
+      var table = cell.closest("table");
+      table.parentNode.insertBefore(resetStatus, table.nextSibling);
+    }
+    api("/api/admin/agents/" + agent.id + "/reset", {}).then(function (j) {
+      resetStatus.textContent = t("Send {name} this link to choose a new password (good once, for a day; their sessions end when it is used): {url}",
+                                  { name: agent.name, url: j.reset_url });
+    }).catch(function (e) { resetStatus.textContent = e.message; });
+  });
+}
