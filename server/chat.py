@@ -6,9 +6,11 @@ fails a committed write: subscribers recover from the store by ``seq``.
 Messages are published at once, one per ``seq``. Inbox updates (a conversation's summary, sent to
 every agent of its site) are coalesced: the inbox publisher task wakes on the first pending
 summary, lets ``inbox_interval`` (50 ms) pass, and publishes the newest summary of each
-conversation once. Without it every message cost one frame per agent of the site — 20 of the 21
-frames per message in bench/run.py; a person cannot tell 50 ms in an inbox preview. The summary
-carries ``last_seq``, which orders them.
+conversation once, in one frame per site for the window (``conversation`` when one conversation
+changed, ``conversations`` with them all when several did). Without it every message cost one
+frame per agent of the site — 20 of the 21 frames per message in bench/run.py; with one frame
+per conversation and window, a busy site still sent each agent one per conversation. A person
+cannot tell 50 ms in an inbox preview. The summary carries ``last_seq``, which orders them.
 """
 
 from __future__ import annotations
@@ -17,17 +19,33 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import orjson
 
 from server.auth import VisitorIdentity
 from server.broker import Broker
-from server.hub import conversation_channel, from_connection, site_channel, visitor_channel
+from server.hub import (
+    Connection,
+    conversation_channel,
+    from_connection,
+    site_channel,
+    visitor_channel,
+)
 from server.store import Agent, Change, Conversation, Store
 
 log = logging.getLogger("livechat.chat")
 #: Events that change who has a conversation, or whether it is open.
 _ROUTING_KINDS = frozenset({"joined", "resolved", "transferred", "requeued", "reopened"})
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message written for a client: the change, and whether the sender's socket gets the
+    message in its ack (else it was, or will be, sent to it as a frame in its place)."""
+
+    change: Change
+    in_ack: bool
 
 
 class Chat:
@@ -50,12 +68,17 @@ class Chat:
                 await asyncio.sleep(self.inbox_interval)  # the coalescing window
             self._inbox_ready.clear()
             pending, self._inbox = self._inbox, {}
+            by_site: dict[str, list[Conversation]] = {}
             for conv in pending.values():
+                by_site.setdefault(conv.site_id, []).append(conv)
+            for site_id, changed in by_site.items():
+                # One frame per site and window, however many conversations changed in it.
+                frame = ({"type": "conversation", "conversation": changed[0].summary()}
+                         if len(changed) == 1 else
+                         {"type": "conversations",
+                          "conversations": [conv.summary() for conv in changed]})
                 try:
-                    await self.broker.publish(
-                        site_channel(conv.site_id),
-                        orjson.dumps({"type": "conversation", "conversation": conv.summary()}),
-                    )
+                    await self.broker.publish(site_channel(site_id), orjson.dumps(frame))
                 except Exception as exc:  # agents resync their inbox when they reconnect
                     log.warning("inbox publish failed (%s)", type(exc).__name__)
 
@@ -66,24 +89,32 @@ class Chat:
         self._inbox_ready.set()
 
     async def visitor_send(self, who: VisitorIdentity, client_msg_id: str, body: str,
-                           attachment: str | None = None, origin: str | None = None) -> Change:
-        """``origin``: the sending connection's uid; a conversation this opens is announced to
-        the visitor's other tabs only (the sender has it from its ack)."""
+                           attachment: str | None = None,
+                           sender: Connection | None = None) -> Sent:
+        """``sender``: the sending connection. It gets its message in its ack, not again as a
+        ``message`` frame; and a conversation this opens is announced to the visitor's other
+        tabs only."""
         change = await self.store.append_visitor_message(
             who.site_id, who.visitor_id, client_msg_id, body, attachment
         )
-        await self.publish(change, origin)
-        return change
+        in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
+            change.conversation.id, change.messages[0].seq)
+        await self.publish(change, sender.uid if sender is not None else None)
+        return Sent(change, in_ack)
 
     async def agent_send(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
-        body: str, attachment: str | None = None,
-    ) -> Change:
+        body: str, attachment: str | None = None, sender: Connection | None = None,
+    ) -> Sent:
+        """The reply comes back to ``sender`` in its ack (a ``joined`` before it, when the reply
+        claimed the conversation, comes as a frame like any event)."""
         change = await self.store.append_agent_message(
             agent, site_ids, conversation_id, client_msg_id, body, attachment
         )
+        in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
+            conversation_id, change.messages[-1].seq)
         await self.publish(change)
-        return change
+        return Sent(change, in_ack)
 
     async def rate(self, who: VisitorIdentity, conversation_id: str, score: int,
                    comment: str | None) -> Change:
@@ -128,10 +159,12 @@ class Chat:
         return change
 
     async def note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
-                   client_msg_id: str, body: str) -> Change:
+                   client_msg_id: str, body: str, sender: Connection | None = None) -> Sent:
         change = await self.store.add_note(agent, site_ids, conversation_id, client_msg_id, body)
+        in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
+            conversation_id, change.messages[-1].seq)
         await self.publish(change)
-        return change
+        return Sent(change, in_ack)
 
     async def reopen(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.reopen(agent, site_ids, conversation_id)

@@ -33,8 +33,11 @@ from server.store import Store
 from server.store.models import PRIVATE_KINDS
 
 log = logging.getLogger("livechat.hub")
-Send = Callable[[bytes], Awaitable[None]]
+#: Sends a list of encoded frames, in order (at once, where the transport allows it).
+Send = Callable[[list[bytes]], Awaitable[None]]
 PAGE = 200
+#: Frames written together at most, when several are ready at once.
+BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,9 @@ class Connection:
         self.role = role
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_size)
         self.cursors: dict[str, int] = {}
+        #: conversation id -> seqs this socket was given in an ack (its own messages): the
+        #: cursor passes them without sending them again.
+        self.acked: dict[str, set[int]] = {}
         self.channels: set[str] = set()
         self.stopping = False
         #: The agent this connection belongs to (None for visitors).
@@ -160,43 +166,97 @@ class Connection:
                 self.closed_now = True
                 self.close_now(code, reason)
 
+    def sent_in_ack(self, conversation_id: str, seq: int) -> bool:
+        """``seq`` (the sender's own message) goes to the client in its ack, not as a frame.
+        False when it cannot: the pump already sent it (a catch-up that read the store between
+        the commit and now) — the ack then carries no message."""
+        cursor = self.cursors.get(conversation_id)
+        if cursor is not None and seq <= cursor:
+            return False
+        seqs = self.acked.setdefault(conversation_id, set())
+        if len(seqs) >= 1024:  # bounded (a socket never has that many acks outstanding)
+            return False
+        seqs.add(seq)
+        return True
+
+    def _in_ack(self, conversation_id: str, seq: int) -> bool:
+        """Whether the message at ``seq`` (the cursor's next) reaches this socket in an ack."""
+        acked = self.acked.get(conversation_id)
+        if acked is None or seq not in acked:
+            return False
+        acked.discard(seq)
+        if not acked:
+            del self.acked[conversation_id]
+        return True
+
     def watch(self, conversation_id: str, last_seq: int) -> None:
         """Deliver this conversation from ``last_seq + 1`` on (call after subscribing)."""
         self.cursors[conversation_id] = last_seq
         self.push(_CatchUp(conversation_id))
 
     async def pump(self, send: Send, store: Store) -> _Stop:
-        """Drain the queue into ``send`` until asked to stop; returns the stop request."""
+        """Drain the queue into ``send`` until asked to stop; returns the stop request.
+
+        Whatever is queued when the pump wakes goes out together (``send`` takes a list, written
+        at once), up to ``BATCH`` frames; a catch-up from the store sends what was gathered
+        before it first, so the order is the queue's."""
+        out: list[bytes] = []
         while True:
-            item = await self._queue.get()
+            if out:
+                try:
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    await send(out)
+                    out = []
+                    continue
+            else:
+                item = await self._queue.get()
             if isinstance(item, _Frame):
-                await send(item.data)
+                out.append(item.data)
             elif isinstance(item, _Message):
                 cursor = self.cursors.get(item.conversation_id)
                 if cursor is None or item.seq <= cursor:
                     continue
                 if item.seq == cursor + 1:
-                    if self.role != "visitor":
-                        await send(item.data)
-                    elif not item.private:
-                        await send(item.visitor_data or item.data)
+                    if not self._in_ack(item.conversation_id, item.seq) and not (
+                            item.private and self.role == "visitor"):
+                        out.append(item.data if self.role != "visitor"
+                                   else item.visitor_data or item.data)
                     self.cursors[item.conversation_id] = item.seq
                 else:
+                    out = await self._flush(out, send)
                     await self._catch_up(item.conversation_id, send, store)
             elif isinstance(item, _CatchUp):
+                out = await self._flush(out, send)
                 await self._catch_up(item.conversation_id, send, store)
             else:
+                await self._flush(out, send)
                 return item
+            if len(out) >= BATCH:
+                out = await self._flush(out, send)
+
+    @staticmethod
+    async def _flush(out: list[bytes], send: Send) -> list[bytes]:
+        if out:
+            await send(out)
+        return []
 
     async def _catch_up(self, conversation_id: str, send: Send, store: Store) -> None:
         while conversation_id in self.cursors:
             page = await store.messages_after(conversation_id, self.cursors[conversation_id], PAGE)
+            out: list[bytes] = []
             for message in page:
-                if self.role != "visitor":
-                    await send(orjson.dumps(message.frame()))
-                elif not message.private:
-                    await send(orjson.dumps(message.visitor_frame()))
                 self.cursors[conversation_id] = message.seq
+                if self._in_ack(conversation_id, message.seq):
+                    # This socket's own message: its ack is queued next. Anything after it
+                    # waits until then (a later doorbell or catch-up brings it), so that the
+                    # client never sees a seq before the one in that ack.
+                    await self._flush(out, send)
+                    return
+                if not (message.private and self.role == "visitor"):
+                    out.append(orjson.dumps(message.frame() if self.role != "visitor"
+                                            else message.visitor_frame()))
+            await self._flush(out, send)
             if len(page) < PAGE:
                 return
 
@@ -245,6 +305,7 @@ class Hub:
         conn.channels.discard(channel)
         if channel.startswith("conv:"):
             conn.cursors.pop(channel[5:], None)
+            conn.acked.pop(channel[5:], None)
         local = self._subscribers.get(channel)
         if local is None:
             return

@@ -331,8 +331,8 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
 SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
     "visitor": ("welcome", "message", "ack", "conversation", "queue", "availability", "typing",
                 "read", "error", "pong"),
-    "agent": ("welcome", "message", "ack", "conversation", "inbox", "typing", "presence", "read",
-              "visited", "error", "pong"),
+    "agent": ("welcome", "message", "ack", "conversation", "conversations", "inbox", "typing",
+              "presence", "read", "visited", "error", "pong"),
 }
 
 
@@ -506,6 +506,13 @@ def error(code: Code, message: str, request: str | None = None, *,
     if retry_after is not None:
         frame["retry_after"] = retry_after
     return encode(frame)
+
+
+def own(message: dict[str, Any], in_ack: bool) -> dict[str, Any]:
+    """The ``message`` of a send's ack: the sender's own message, which its socket is not sent
+    again as a frame — unless it was already (a resend's ack, or a catch-up that read the store
+    first): then none, and the frame is, or was, in its place in the stream."""
+    return {"message": message} if in_ack else {}
 
 
 def ack(request: str, **result: Any) -> bytes:

@@ -10,16 +10,24 @@ decision alike. Here both end with ``transport.abort()`` once the peer has had `
 The app reaches this through the ASGI scope: ``scope["extensions"]["livechat.close_now"]`` is a
 callable ``(code, reason)`` that queues the close frame behind what is buffered whatever flow
 control says, tells the app the socket is gone, and aborts after the grace.
+
+It also gives the app a cheaper way out, ``scope["extensions"]["livechat.write"]``: an awaitable
+``(frames)`` that frames a list of already-encoded JSON texts and hands them to the transport in
+one write, with the same flow control as ASGI's ``websocket.send`` (it waits while the transport
+is paused). Through Starlette and uvicorn's ASGI ``send``, every frame was decoded to ``str``,
+wrapped in a message dict, checked twice and encoded again, and written on its own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 CLOSE_NOW = "livechat.close_now"
+WRITE = "livechat.write"
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
@@ -32,6 +40,17 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:  # the app's task has not run yet: it sees this
             scope["extensions"][CLOSE_NOW] = self.close_now
+            scope["extensions"][WRITE] = self.write_texts
+
+    async def write_texts(self, texts: list[bytes]) -> None:
+        """Send ``texts`` (UTF-8 JSON, as encoded) as text frames, in one transport write."""
+        if not self.writable.is_set():
+            await self.writable.wait()
+        if self.disconnected or self.close_sent or not self.handshake_complete:
+            raise ClientDisconnected()
+        for text in texts:
+            self.conn.send_text(text)
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     def close_now(self, code: int, reason: str) -> None:
         if not self.close_sent and not self.transport.is_closing():

@@ -128,6 +128,8 @@ class Chatter:
                         elif kind == "message":
                             self._message(frame)
                         elif kind == "ack" and frame.get("id") in in_flight:
+                            if frame.get("message") and frame["seq"] > self.last_seq:
+                                self._message(frame["message"])  # our own, in its place
                             in_flight.discard(frame["id"])
                             assert self.acked.setdefault(frame["id"], frame["seq"]) == \
                                 frame["seq"], frame

@@ -233,7 +233,19 @@ class Client:
                         self._taken.add(index)
                         return self.frames[index]
                 checked = len(self.frames)
-                self.frames.append(orjson.loads(await self.ws.recv()))
+                self._take(orjson.loads(await self.ws.recv()))
+
+    def _take(self, frame: dict[str, Any]) -> None:
+        """Keep a received frame. A send's ack carries the sender's own message, which the
+        socket is not sent again (docs/protocol.md): kept in its place, before the ack, as the
+        widget and the panel render it. A ``conversations`` frame is kept, and each summary in it
+        as the ``conversation`` frame the panel applies it as."""
+        if frame.get("type") == "ack" and isinstance(frame.get("message"), dict):
+            self.frames.append(frame["message"])
+        self.frames.append(frame)
+        if frame.get("type") == "conversations":  # several inbox changes in one frame
+            self.frames.extend({"type": "conversation", "conversation": summary}
+                               for summary in frame["conversations"])
 
     async def of_type(self, kind: str, **match: Any) -> dict[str, Any]:
         return await self.next(
@@ -251,7 +263,7 @@ class Client:
         async with asyncio.timeout(timeout):
             try:
                 while True:
-                    self.frames.append(orjson.loads(await self.ws.recv()))
+                    self._take(orjson.loads(await self.ws.recv()))
             except Exception:
                 pass
         return self.ws.close_code

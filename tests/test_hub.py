@@ -42,8 +42,8 @@ async def run_pump(conn: Connection, store: Any, stop_after: int) -> list[dict[s
     sent: list[dict[str, Any]] = []
     done = asyncio.Event()
 
-    async def send(data: bytes) -> None:
-        sent.append(orjson.loads(data))
+    async def send(frames: list[bytes]) -> None:
+        sent.extend(orjson.loads(data) for data in frames)
         if len(sent) >= stop_after:
             done.set()
 
@@ -83,6 +83,39 @@ async def test_a_missed_doorbell_is_filled_from_the_store() -> None:
     live(hub, msg("c", 5))  # 3 and 4 never rang
     sent = await run_pump(conn, store, stop_after=3)
     assert [f["seq"] for f in sent] == [3, 4, 5]
+
+
+async def test_a_senders_own_message_goes_in_its_ack_not_again_as_a_frame() -> None:
+    """Live, and when the cursor was behind and the store fills the gap: never twice."""
+    store = FakeStore([msg("c", s) for s in range(1, 7)])
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    sender, other_tab = Connection("visitor", 100), Connection("visitor", 100)
+    for conn in (sender, other_tab):
+        await hub.subscribe(conn, conversation_channel("c"))
+        conn.cursors["c"] = 2
+    for seq in (3, 6):  # the sender's: 3 is rung live; 6 comes after a gap (4, 5 never rang)
+        sender.sent_in_ack("c", seq)
+    sender.sent_in_ack("c", 1)  # a resend's ack of an old one: already sent, nothing to skip
+    live(hub, msg("c", 3))
+    live(hub, msg("c", 6))
+    assert [f["seq"] for f in await run_pump(sender, store, stop_after=2)] == [4, 5]
+    assert sender.cursors["c"] == 6 and sender.acked == {}
+    assert [f["seq"] for f in await run_pump(other_tab, store, stop_after=4)] == [3, 4, 5, 6]
+
+
+async def test_frames_ready_together_go_out_in_one_write() -> None:
+    conn = Connection("agent", 100)
+    for i in range(5):
+        conn.send(b'{"n": %d}' % i)
+    conn.stop(Close.NORMAL, "done")
+    writes: list[list[bytes]] = []
+
+    async def send(frames: list[bytes]) -> None:
+        writes.append(frames)
+
+    stop = await asyncio.wait_for(conn.pump(send, FakeStore([])), 5)  # type: ignore[arg-type]
+    assert stop.code == Close.NORMAL
+    assert writes == [[b'{"n": %d}' % i for i in range(5)]]
 
 
 async def test_reset_makes_every_watcher_catch_up() -> None:

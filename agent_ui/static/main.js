@@ -104,6 +104,7 @@ function welcome(f) {
 function onFrame(f) {
   if (f.type === "welcome") welcome(f);
   else if (f.type === "conversation") update(f.conversation);
+  else if (f.type === "conversations") f.conversations.forEach(update);
   else if (f.type === "read") {
     if (f.conversation_id === state.current && f.reader === "visitor") {
       state.visitorReadSeq = Math.max(state.visitorReadSeq, f.up_to);
@@ -120,6 +121,8 @@ function onFrame(f) {
   else if (f.type === "ack") {
     if (typeof f.away === "boolean") showAway(f.away);
     if (f.conversation && f.conversation.id) update(f.conversation);
+    // A reply's or note's ack carries the message: this socket is not sent it again.
+    if (f.message) renderMessage(f.message);
     if (f.canned) {  // in place: the Manage page holds the same list
       var i = state.canned.map(function (c) { return c.id; }).indexOf(f.canned.id);
       if (i >= 0) state.canned.splice(i, 1, f.canned); else state.canned.push(f.canned);

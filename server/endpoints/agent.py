@@ -177,11 +177,16 @@ class AgentSession(Session):
             return protocol.ack(frame.id, messages=[m.frame() for m in page])
         if isinstance(frame, Send):
             assert frame.conversation_id is not None  # required for agents by the protocol
-            change = await chat.agent_send(self.agent, self.site_ids, frame.conversation_id,
-                                           frame.id, frame.body, frame.attachment)
+            # Only a socket that has the conversation open gets its reply in the ack instead of
+            # as a frame (another one never receives the conversation's frames).
+            sender = self.conn if frame.conversation_id in self.conn.cursors else None
+            sent = await chat.agent_send(self.agent, self.site_ids, frame.conversation_id,
+                                         frame.id, frame.body, frame.attachment, sender)
+            change = sent.change
             message = change.messages[-1]
             return protocol.ack(frame.id, conversation_id=message.conversation_id,
-                                seq=message.seq, duplicate=change.duplicate)
+                                seq=message.seq, duplicate=change.duplicate,
+                                **protocol.own(message.frame(), sent.in_ack))
         if isinstance(frame, Claim):
             return self._result(frame.id, await chat.claim(self.agent, self.site_ids,
                                                            frame.conversation_id))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
@@ -17,7 +17,7 @@ from server.hub import Connection
 from server.limits import Buckets
 from server.protocol import Frame, Hello, Ping, Role
 from server.ratelimit import TokenBucket
-from server.transport import CLOSE_NOW
+from server.transport import CLOSE_NOW, WRITE
 
 from .context import Context, context
 
@@ -79,7 +79,9 @@ class Session:
     async def serve(self) -> None:
         logs.bind_connection(self.conn.id)
         await self.ws.accept()
-        self.conn.close_now = self.ws.scope.get("extensions", {}).get(CLOSE_NOW)
+        extensions = self.ws.scope.get("extensions") or {}
+        self.conn.close_now = extensions.get(CLOSE_NOW)
+        self._write: Callable[[list[bytes]], Awaitable[None]] | None = extensions.get(WRITE)
         hub = self.ctx.hub
         hub.register(self.conn)
         limits = self.ctx.limits
@@ -134,7 +136,7 @@ class Session:
 
     async def _run(self) -> None:
         reader = asyncio.create_task(self._read(), name=f"read-{self.conn.id}")
-        pump = asyncio.create_task(self.conn.pump(self._send, self.ctx.store),
+        pump = asyncio.create_task(self.conn.pump(self._send_many, self.ctx.store),
                                    name=f"pump-{self.conn.id}")
         done, _ = await asyncio.wait({reader, pump}, return_when=asyncio.FIRST_COMPLETED)
         if reader in done and self.conn.stopping and not pump.done() \
@@ -216,6 +218,15 @@ class Session:
 
     async def _send(self, data: bytes) -> None:
         await self.ws.send_text(data.decode())
+
+    async def _send_many(self, frames: list[bytes]) -> None:
+        """The pump's way out: straight to the transport in one write when it allows it
+        (server/transport.py), else one ASGI message each."""
+        if self._write is not None:
+            await self._write(frames)
+            return
+        for data in frames:
+            await self.ws.send_text(data.decode())
 
     async def _close(self, close: Close, code: Code | None, message: str) -> None:
         if self.ws.application_state != WebSocketState.CONNECTED:

@@ -213,11 +213,14 @@ class VisitorSession(Session):
         if isinstance(frame, Send):
             if self.conversation_id is None:
                 self._new_conversation()
-            change = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
-                                             origin=self.conn.uid)
+            sent = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
+                                           sender=self.conn)
+            change = sent.change
             message = change.messages[0]
+            # The ack carries the message: this socket is not sent it again as a frame.
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
-                                        seq=message.seq, duplicate=change.duplicate))
+                                        seq=message.seq, duplicate=change.duplicate,
+                                        **protocol.own(message.visitor_frame(), sent.in_ack)))
             if change.created:  # (the visitor's row may be new: its address for blocks)
                 await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
             if message.conversation_id not in self.conn.cursors:

@@ -146,6 +146,8 @@ function acknowledged(f) {
   if (f.conversation_id && f.conversation_id !== state.conversationId) {
     switchTo({ id: f.conversation_id, status: "waiting" });
   }
+  // A send's ack carries the message: this socket is not sent it again as a frame.
+  if (f.message) render(f.message);
   if (state.leftMessage !== null && f.conversation_id && !$("messages").querySelector(".left")) {
     var item = notice(state.leftMessage ? t("leftMessage", { email: state.leftMessage })
       : t("leftMessageNoEmail"));
