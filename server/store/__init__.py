@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from server.health import Health
 from server.reports import Row as ReportRow
+from server.store.base import Choose, StoreClosed
 from server.store.models import (
     Agent,
     Attachment,
@@ -40,7 +41,7 @@ from server.store.models import (
     Team,
     Visitor,
 )
-from server.store.sqlite import Choose, SQLiteStore, StoreClosed
+from server.store.sqlite import SQLiteStore
 
 __all__ = ["Agent", "Attachment", "Block", "Canned", "Change", "Choose", "Conversation", "Health",
            "Hit",

@@ -1,0 +1,56 @@
+"""Attachments' rows: who uploaded what, and when it was first sent (the bytes are
+kept by a ``server.store.filestore.FileStore``)."""
+
+from __future__ import annotations
+
+from server.store.base import (
+    ATTACHMENT_COLS,
+    DB,
+    Base,
+    attachment_row,
+)
+from server.store.models import (
+    Attachment,
+)
+
+
+class Attachments(Base):
+    async def add_attachment(self, site_id: str, uploader_id: str, name: str, content_type: str,
+                             size: int, attachment_id: str) -> Attachment:
+        attachment = Attachment(attachment_id, site_id, uploader_id, name, content_type, size,
+                                self._now())
+
+        def op(db: DB) -> Attachment:
+            db.execute(f"INSERT INTO attachments({ATTACHMENT_COLS}) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (attachment.id, attachment.site_id, attachment.uploader_id,
+                        attachment.name, attachment.content_type, attachment.size,
+                        attachment.created_at))
+            return attachment
+
+        return await self._submit(op)
+
+    async def attachment(self, attachment_id: str) -> Attachment | None:
+        row = await self._one(f"SELECT {ATTACHMENT_COLS} FROM attachments WHERE id = ?",
+                              (attachment_id,))
+        return attachment_row(row) if row else None
+
+    async def uploaded_bytes(self, uploader_id: str) -> int:
+        """What one uploader keeps stored (for the per-visitor quota)."""
+        row = await self._one("SELECT coalesce(sum(size), 0) FROM attachments "
+                              "WHERE uploader_id = ?", (uploader_id,))
+        return int(row[0])
+
+    async def drop_unattached(self, before: int) -> list[str]:
+        """Forget uploads never sent in a message and made before ``before`` (ms); their ids,
+        for the caller to delete the files (each id is returned to one caller only)."""
+        if await self._one("SELECT 1 FROM attachments WHERE attached_at IS NULL "
+                           "AND created_at < ? LIMIT 1", (before,)) is None:
+            return []
+
+        def op(db: DB) -> list[str]:
+            rows = db.execute("DELETE FROM attachments WHERE attached_at IS NULL AND "
+                              "created_at < ? RETURNING id", (before,)).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._submit(op)

@@ -1,0 +1,317 @@
+"""Conversations and their messages: the write path (``seq``, idempotency, claims)
+and the reads a (re)connecting client makes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from server.errors import ChatError, Code
+from server.store.base import (
+    CONV_COLS,
+    CONV_FROM,
+    DB,
+    MSG_COLS,
+    Base,
+    conv_row,
+    ensure_visitor,
+    file_name,
+    message_row,
+)
+from server.store.models import (
+    Agent,
+    Change,
+    Conversation,
+    Message,
+)
+
+
+class Conversations(Base):
+    async def conversation(self, conversation_id: str) -> Conversation | None:
+        row = await self._one(f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.id = ?",
+                              (conversation_id,))
+        return conv_row(row) if row else None
+
+    async def current_conversation(self, visitor_id: str) -> Conversation | None:
+        """The visitor's open conversation, else their most recent one, else None."""
+        row = await self._one(
+            f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.visitor_id = ? "
+            "ORDER BY c.status = 'resolved', c.created_at DESC LIMIT 1",
+            (visitor_id,),
+        )
+        return conv_row(row) if row else None
+
+    async def open_conversations(self, site_ids: Sequence[str], limit: int = 500) -> list[
+        Conversation
+    ]:
+        if not site_ids:
+            return []
+        marks = ",".join("?" * len(site_ids))
+        rows = await self._all(
+            f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.site_id IN ({marks}) "
+            "AND c.status != 'resolved' ORDER BY c.created_at LIMIT ?",
+            (*site_ids, limit),
+        )
+        return [conv_row(r) for r in rows]
+
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int = 200) -> list[
+        Message
+    ]:
+        rows = await self._all(
+            f"SELECT {MSG_COLS} FROM messages WHERE conversation_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (conversation_id, after_seq, limit),
+        )
+        return [message_row(r) for r in rows]
+
+    async def messages_before(self, conversation_id: str, before_seq: int, limit: int = 50) -> list[
+        Message
+    ]:
+        rows = await self._all(
+            f"SELECT {MSG_COLS} FROM messages WHERE conversation_id = ? AND seq < ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (conversation_id, before_seq, limit),
+        )
+        return [message_row(r) for r in reversed(rows)]
+
+    # --- writes: the conversation ------------------------------------------------------------
+
+    async def append_visitor_message(
+        self, site_id: str, visitor_id: str, client_msg_id: str, body: str,
+        attachment_id: str | None = None,
+    ) -> Change:
+        """Append to the visitor's open conversation, opening one if there is none.
+
+        Idempotent on ``client_msg_id`` per visitor: a resend returns the stored message with
+        ``duplicate=True``; the same id with another body raises ``id_conflict``.
+        """
+        now = self._now()
+
+        def op(db: DB) -> Change:
+            old = db.execute(
+                f"SELECT {MSG_COLS} FROM messages WHERE author_id = ? AND client_msg_id = ? "
+                "AND author_type = 'visitor'",
+                (visitor_id, client_msg_id),
+            ).fetchone()
+            if old is not None:
+                return self._duplicate(db, message_row(old), body)
+            ensure_visitor(db, site_id, visitor_id, now)
+            row = db.execute(
+                "SELECT id FROM conversations WHERE visitor_id = ? AND status != 'resolved'",
+                (visitor_id,),
+            ).fetchone()
+            created = row is None
+            conversation_id = self._ids("conv") if created else row[0]
+            if created:
+                db.execute(
+                    "INSERT INTO conversations(id, site_id, visitor_id, status, created_at, "
+                    "updated_at) VALUES (?, ?, ?, 'waiting', ?, ?)",
+                    (conversation_id, site_id, visitor_id, now, now),
+                )
+            data = self._attachment_data(db, attachment_id, visitor_id)
+            # (A snoozed conversation comes back as soon as the visitor writes: _append.)
+            message = self._append(db, conversation_id, client_msg_id, "text", "visitor",
+                                   visitor_id, None, body or file_name(data), now, data)
+            return Change(self._load_conversation(db, conversation_id), (message,), created)
+
+        return await self._submit(op)
+
+    async def append_agent_message(
+        self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
+        body: str, attachment_id: str | None = None,
+    ) -> Change:
+        """An agent's reply. A reply to a waiting conversation claims it first (the ``joined``
+        event comes before the reply); a conversation assigned to someone else is refused."""
+        now = self._now()
+
+        def op(db: DB) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            old = db.execute(
+                f"SELECT {MSG_COLS} FROM messages WHERE conversation_id = ? AND client_msg_id = ?",
+                (conversation_id, client_msg_id),
+            ).fetchone()
+            if old is not None:
+                if old[5] != agent.id:
+                    raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
+                return self._duplicate(db, message_row(old), body)
+            if conv.status == "resolved":
+                raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            appended: list[Message] = []
+            if conv.assignee_id is None:
+                appended.extend(self._claim(db, conv, agent.id, agent.name, now))
+            elif conv.assignee_id != agent.id:
+                raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
+            data = self._attachment_data(db, attachment_id, agent.id)
+            appended.append(self._append(db, conversation_id, client_msg_id, "text", "agent",
+                                         agent.id, agent.name, body or file_name(data), now,
+                                         data))
+            return Change(self._load_conversation(db, conversation_id), tuple(appended))
+
+        return await self._submit(op)
+
+    async def claim(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
+        """Compare-and-set: exactly one agent wins a waiting conversation. Claiming one's own
+        conversation again is a no-op; anyone else's raises ``already_claimed``."""
+        now = self._now()
+
+        def op(db: DB) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.assignee_id == agent.id:
+                return Change(conv, (), duplicate=True)
+            if conv.status == "resolved":
+                raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            events = self._claim(db, conv, agent.id, agent.name, now)
+            return Change(self._load_conversation(db, conversation_id), tuple(events))
+
+        return await self._submit(op)
+
+    async def resolve(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
+        """By the assignee or an admin; a waiting conversation may be resolved by any agent of
+        the site (spam, or already answered elsewhere). Resolving twice is a no-op."""
+        now = self._now()
+
+        def op(db: DB) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.status == "resolved":
+                return Change(conv, (), duplicate=True)
+            if conv.assignee_id not in (None, agent.id) and agent.role != "admin":
+                raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
+            db.execute(
+                "UPDATE conversations SET status = 'resolved', resolved_at = ?, updated_at = ? "
+                "WHERE id = ?",
+                (now, now, conversation_id),
+            )
+            event = self._append(db, conversation_id, None, "resolved", "agent", agent.id,
+                                 agent.name, "", now)
+            return Change(self._load_conversation(db, conversation_id), (event,))
+
+        return await self._submit(op)
+
+    async def transfer(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
+                       to_agent_id: str, note: str | None = None) -> Change:
+        """Hand an open conversation to another active agent of its site (the assignee or an
+        admin may; a waiting conversation may be handed by any agent of the site)."""
+        now = self._now()
+
+        def op(db: DB) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.status == "resolved":
+                raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            if conv.assignee_id == to_agent_id:  # done already (a resend after a lost ack)
+                return Change(conv, (), duplicate=True)
+            if conv.assignee_id not in (None, agent.id) and agent.role != "admin":
+                raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
+            target = db.execute(
+                "SELECT a.id, a.name FROM agents a WHERE a.id = ? AND a.active = 1 AND "
+                "(a.role = 'admin' OR EXISTS (SELECT 1 FROM agent_sites s "
+                "WHERE s.agent_id = a.id AND s.site_id = ?))",
+                (to_agent_id, conv.site_id),
+            ).fetchone()
+            if target is None:
+                raise ChatError(Code.NOT_FOUND, "no such agent for this site")
+            if conv.assignee_id == target[0]:
+                return Change(conv, (), duplicate=True)
+            db.execute(
+                "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ? "
+                "WHERE id = ?", (target[0], now, conversation_id),
+            )
+            events = []
+            if note:  # for the colleague taking over; never for the visitor
+                events.append(self._append(db, conversation_id, None, "note", "agent", agent.id,
+                                           agent.name, note, now))
+            events.append(self._append(db, conversation_id, None, "transferred", "agent",
+                                       target[0], target[1], "", now))
+            return Change(self._load_conversation(db, conversation_id), tuple(events))
+
+        return await self._submit(op)
+
+    async def mark_read(self, conversation_id: str, reader: str, seq: int) -> int | None:
+        """The visitor or an agent (``reader``) has seen up to ``seq``. Returns the new read
+        mark when it moved forward, else None (receipts only ever move forward)."""
+        column = {"visitor": "visitor_read_seq", "agent": "agent_read_seq"}[reader]
+
+        def op(db: DB) -> int | None:
+            row = db.execute(
+                f"UPDATE conversations SET {column} = "
+                "CASE WHEN ? < last_seq THEN ? ELSE last_seq END "
+                f"WHERE id = ? AND {column} < ? AND {column} < last_seq RETURNING {column}",
+                (seq, seq, conversation_id, seq),
+            ).fetchone()
+            if row is None:
+                return None
+            if reader == "agent":  # what is left unseen: usually nothing, a short range
+                db.execute(
+                    "UPDATE conversations SET unread = (SELECT count(*) FROM messages m "
+                    "WHERE m.conversation_id = ? AND m.seq > ? AND m.author_type = 'visitor' "
+                    "AND m.kind = 'text') WHERE id = ?", (conversation_id, row[0], conversation_id))
+            return int(row[0])
+
+        return await self._submit(op)
+
+    async def rate(self, visitor_id: str, conversation_id: str, score: int,
+                   comment: str | None) -> Change:
+        """The visitor's satisfaction with a resolved conversation, once. The same rating sent
+        again is a duplicate; a different one is refused."""
+        now = self._now()
+
+        def op(db: DB) -> Change:
+            conv = self._load_conversation_or_none(db, conversation_id)
+            if conv is None or conv.visitor_id != visitor_id:
+                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            if conv.status != "resolved":
+                raise ChatError(Code.NOT_RESOLVED, "rate a conversation once it is resolved")
+            if conv.rating is not None:
+                if (conv.rating, conv.rating_comment) == (score, comment):
+                    return Change(conv, (), duplicate=True)
+                raise ChatError(Code.ALREADY_RATED, "this conversation is already rated")
+            db.execute("UPDATE conversations SET rating = ?, rating_comment = ? WHERE id = ?",
+                       (score, comment, conversation_id))
+            event = self._append(db, conversation_id, None, "rated", "visitor", visitor_id, None,
+                                 comment or "", now, {"score": score})
+            return Change(self._load_conversation(db, conversation_id), (event,))
+
+        return await self._submit(op)
+
+    async def add_note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
+                       client_msg_id: str, body: str) -> Change:
+        """An internal note: in the conversation's sequence for agents, never sent to the
+        visitor (server/hub.py). Any agent of the site may write one, in any state."""
+        now = self._now()
+
+        def op(db: DB) -> Change:
+            self._authorized(db, conversation_id, site_ids)
+            old = db.execute(
+                f"SELECT {MSG_COLS} FROM messages WHERE conversation_id = ? AND client_msg_id = ?",
+                (conversation_id, client_msg_id),
+            ).fetchone()
+            if old is not None:
+                if old[5] != agent.id or old[3] != "note":
+                    raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
+                return self._duplicate(db, message_row(old), body)
+            note = self._append(db, conversation_id, client_msg_id, "note", "agent", agent.id,
+                                agent.name, body, now)
+            return Change(self._load_conversation(db, conversation_id), (note,))
+
+        return await self._submit(op)
+
+    async def reopen(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
+        """A resolved conversation becomes the reopening agent's again. Refused while the
+        visitor has another open conversation (a visitor has one at a time)."""
+        now = self._now()
+
+        def op(db: DB) -> Change:
+            conv = self._authorized(db, conversation_id, site_ids)
+            if conv.status != "resolved":
+                return Change(conv, (), duplicate=True)
+            busy = db.execute("SELECT 1 FROM conversations WHERE visitor_id = ? AND status != "
+                              "'resolved'", (conv.visitor_id,)).fetchone()
+            if busy:
+                raise ChatError(Code.ALREADY_OPEN,
+                                "the visitor has another open conversation")
+            db.execute(
+                "UPDATE conversations SET status = 'assigned', assignee_id = ?, resolved_at = "
+                "NULL, updated_at = ? WHERE id = ?", (agent.id, now, conversation_id))
+            event = self._append(db, conversation_id, None, "reopened", "agent", agent.id,
+                                 agent.name, "", now)
+            return Change(self._load_conversation(db, conversation_id), (event,))
+
+        return await self._submit(op)

@@ -1,0 +1,118 @@
+"""The queue: waiting conversations given to online agents with room, and given back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from server.store.base import (
+    CONV_COLS,
+    CONV_FROM,
+    DB,
+    Base,
+    Choose,
+    conv_row,
+)
+from server.store.models import (
+    Change,
+    Conversation,
+    Load,
+)
+
+
+class Queue(Base):
+    async def assign_waiting(self, site_id: str, online_agent_ids: Sequence[str],
+                             choose: Choose) -> list[Change]:
+        """Assign the site's waiting conversations, oldest first, to online agents with room as
+        ``choose`` (``server.routing.choose``) picks, in one transaction: capacity holds however
+        many conversations and processes race."""
+        now = self._now()
+
+        def op(db: DB) -> list[Change]:
+            site = db.execute("SELECT auto_assign FROM sites WHERE id = ?", (site_id,)).fetchone()
+            if site is None or not site[0] or not online_agent_ids:
+                return []
+            marks = ",".join("?" * len(online_agent_ids))
+            rows = db.execute(
+                f"SELECT a.id, a.name, a.capacity, a.last_assigned_at, "
+                f"(SELECT count(*) FROM conversations c WHERE c.assignee_id = a.id "
+                f"AND c.status = 'assigned') FROM agents a WHERE a.id IN ({marks}) "
+                f"AND a.active = 1 AND (a.role = 'admin' OR EXISTS (SELECT 1 FROM agent_sites s "
+                f"WHERE s.agent_id = a.id AND s.site_id = ?))",
+                (*online_agent_ids, site_id),
+            ).fetchall()
+            loads = {r[0]: Load(r[0], r[4], r[2], r[3]) for r in rows}
+            names = {r[0]: r[1] for r in rows}
+            changes: list[Change] = []
+            waiting = db.execute(
+                "SELECT id, visitor_id FROM conversations WHERE site_id = ? AND status = 'waiting' "
+                "ORDER BY created_at, id", (site_id,),
+            ).fetchall()
+            for conversation_id, visitor_id in waiting:
+                last = db.execute(
+                    "SELECT assignee_id FROM conversations WHERE visitor_id = ? AND id != ? "
+                    "AND assignee_id IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+                    (visitor_id, conversation_id),
+                ).fetchone()
+                chosen = choose(loads.values(), last[0] if last else None)
+                if chosen is None:
+                    break
+                conv = self._load_conversation(db, conversation_id)
+                events = self._claim(db, conv, chosen, names[chosen], now)
+                db.execute("UPDATE agents SET last_assigned_at = ? WHERE id = ?", (now, chosen))
+                old = loads[chosen]
+                loads[chosen] = Load(chosen, old.active + 1, old.capacity, now)
+                changes.append(Change(self._load_conversation(db, conversation_id),
+                                      tuple(events)))
+            return changes
+
+        return await self._submit(op)
+
+    async def assignees(self, site_id: str) -> set[str]:
+        """Agents who have assigned (open) conversations on the site."""
+        rows = await self._all(
+            "SELECT DISTINCT assignee_id FROM conversations WHERE site_id = ? "
+            "AND status = 'assigned'", (site_id,),
+        )
+        return {r[0] for r in rows}
+
+    async def requeue(self, site_id: str, agent_ids: Sequence[str]) -> list[Change]:
+        """Return the site's open conversations assigned to these agents to the queue."""
+        if not agent_ids:
+            return []  # every sweep asks: no trip through the writer for nothing
+        now = self._now()
+
+        def op(db: DB) -> list[Change]:
+            marks = ",".join("?" * len(agent_ids))
+            rows = db.execute(
+                f"SELECT id FROM conversations WHERE site_id = ? AND status = 'assigned' "
+                f"AND assignee_id IN ({marks})", (site_id, *agent_ids),
+            ).fetchall()
+            changes = []
+            for (conversation_id,) in rows:
+                db.execute(
+                    "UPDATE conversations SET status = 'waiting', assignee_id = NULL, "
+                    "updated_at = ? WHERE id = ?", (now, conversation_id),
+                )
+                event = self._append(db, conversation_id, None, "requeued", "system", None, None,
+                                     "", now)
+                changes.append(Change(self._load_conversation(db, conversation_id), (event,)))
+            return changes
+
+        return await self._submit(op)
+
+    async def waiting(self, site_id: str) -> list[Conversation]:
+        rows = await self._all(
+            f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.site_id = ? AND c.status = 'waiting' "
+            "ORDER BY c.created_at, c.id", (site_id,),
+        )
+        return [conv_row(r) for r in rows]
+
+    async def average_wait(self, site_id: str, recent: int = 50) -> float | None:
+        """Seconds from a conversation's start to an agent joining, over the site's most recent
+        ``recent`` joined conversations; None without any."""
+        row = await self._one(
+            "SELECT avg(wait) FROM (SELECT (first_assigned_at - created_at) / 1000.0 AS wait "
+            "FROM conversations WHERE site_id = ? AND first_assigned_at IS NOT NULL "
+            "ORDER BY created_at DESC LIMIT ?)", (site_id, recent),
+        )
+        return float(row[0]) if row and row[0] is not None else None

@@ -1,0 +1,87 @@
+"""Search over what people wrote: messages and notes matching every word of a query (prefixes
+too, accents ignored), and visitors by name or email, newest first.
+
+The index is each database's own: SQLite's FTS5 (``unicode61 remove_diacritics 2``, filled in
+bulk after the commit by the store's indexer) and PostgreSQL's text search (the ``livechat``
+configuration: ``simple`` words after ``unaccent``, a GIN index over messages and notes, kept by
+the write itself). Neither stems: a chat mixes languages (the widget speaks English, French,
+German, Spanish, Portuguese, Greek, Arabic and Hebrew), and a prefix match finds the other
+forms of a word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from server.store.base import CONV_COLS, CONV_FROM, Base, conv_row, marks
+from server.store.models import Hit
+
+_MAX_WORDS = 8
+#: What a word may not carry into a tsquery (its operators); the rest is quoted.
+_TSQUERY_SPECIAL = re.compile(r"[&|!():*<>'\\]")
+_JOINS = ("JOIN conversations c ON c.id = {m}.conversation_id "
+          "LEFT JOIN agents a ON a.id = c.assignee_id "
+          "LEFT JOIN visitors v ON v.id = c.visitor_id ")
+
+
+class Search(Base):
+    """The shared half: words, the search for people, merging the two."""
+
+    async def search(self, site_ids: Sequence[str], query: str, limit: int = 30) -> list[Hit]:
+        """Messages and notes matching every word of ``query`` (prefixes too, accents
+        ignored), and visitors by name or email, in these sites' conversations; newest first."""
+        words = [w for w in query.split() if w][:_MAX_WORDS]
+        if not words or not site_ids:
+            return []
+        await self.index_pending()  # every acknowledged message is found
+        hits = [Hit(conv_row(r), r[-2], r[-1])
+                for r in await self._messages(site_ids, words, limit)]
+        escaped = query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped.lower()}%"
+        people = await self._all(
+            f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.site_id IN ({marks(site_ids)}) AND "
+            "(lower(v.name) LIKE ? ESCAPE '\\' OR lower(v.email) LIKE ? ESCAPE '\\') "
+            "ORDER BY c.updated_at DESC LIMIT ?", (*site_ids, like, like, limit))
+        seen = {h.conversation.id for h in hits}
+        hits += [Hit(conv_row(r), 0, r[10] or r[11] or "") for r in people
+                 if r[0] not in seen]
+        return hits[:limit]
+
+    async def _messages(self, site_ids: Sequence[str], words: list[str],
+                        limit: int) -> list[Any]:
+        """Rows of ``CONV_COLS``, then the message's seq and its snippet."""
+        raise NotImplementedError
+
+
+class SQLiteSearch(Search):
+    async def _messages(self, site_ids: Sequence[str], words: list[str],
+                        limit: int) -> list[Any]:
+        match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+        return await self._all(
+            f"SELECT {CONV_COLS}, messages_fts.seq, "
+            "snippet(messages_fts, 0, '[', ']', '…', 12) FROM messages_fts "
+            + _JOINS.format(m="messages_fts") +
+            f"WHERE messages_fts MATCH ? AND c.site_id IN ({marks(site_ids)}) "
+            "ORDER BY c.updated_at DESC, messages_fts.seq DESC LIMIT ?",
+            (match, *site_ids, limit))
+
+
+class PostgresSearch(Search):
+    async def _messages(self, site_ids: Sequence[str], words: list[str],
+                        limit: int) -> list[Any]:
+        terms = [_TSQUERY_SPECIAL.sub(" ", w).strip() for w in words]
+        terms = [t for t in terms if t]
+        if not terms:
+            return []
+        query = " & ".join("'" + t.replace("'", "''") + "':*" for t in terms)
+        return await self._all(
+            f"SELECT {CONV_COLS}, m.seq, ts_headline('livechat', m.body, q.q, "
+            "'StartSel=[, StopSel=], MaxWords=12, MinWords=4, ShortWord=1, MaxFragments=1, "
+            "FragmentDelimiter=…') FROM messages m " + _JOINS.format(m="m") +
+            "CROSS JOIN (SELECT to_tsquery('livechat', ?) AS q) q "
+            "WHERE m.kind IN ('text', 'note') AND to_tsvector('livechat', m.body) @@ q.q "
+            f"AND c.site_id IN ({marks(site_ids)}) "
+            "ORDER BY c.updated_at DESC, m.seq DESC LIMIT ?",
+            (query, *site_ids, limit))
