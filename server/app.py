@@ -32,7 +32,7 @@ from server.limits import Limits
 from server.logins import Backoff
 from server.private import private_dir
 from server.routing import Router
-from server.store import SQLiteStore
+from server.store.factory import create_store
 from server.tasks import report_death
 
 log = logging.getLogger("livechat")
@@ -67,9 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = SQLiteStore(settings.db_path, clock=clock, synchronous=settings.sqlite_synchronous,
-                            wal_limit=settings.wal_limit,
-                            busy_timeout=settings.sqlite_busy_timeout)
+        store = create_store(settings, clock)
         await store.open()
         private_dir(settings.uploads_path())
         broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix,
@@ -96,7 +94,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 limits=Limits.from_settings(settings, clock))
             tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
             tasks[-1].add_done_callback(report_death)
-            log.info("livechat ready (store %s, broker %s)", settings.db_path,
+            log.info("livechat ready (store %s, broker %s)",
+                     "postgresql" if settings.postgres else settings.db_path,
                      settings.broker_url.split(":", 1)[0])
             yield
         finally:

@@ -23,7 +23,9 @@ from server.config import ConfigError, Settings, from_env
 from server.listener import raise_fd_limit
 from server.progress import Progress
 from server.store import Agent, Site, SQLiteStore, backup
+from server.store.factory import create_store
 from server.store.migrations import MIGRATIONS
+from server.store.postgres import PostgresStore
 from server.store.sqlite import migrate
 
 log = logging.getLogger("livechat")
@@ -74,11 +76,10 @@ def upgrade_database(path: Path, progress: Progress | None = None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _store(settings: Settings) -> AsyncIterator[SQLiteStore]:
-    upgrade_database(settings.db_path)
-    store = SQLiteStore(settings.db_path, clock=time.time,
-                        synchronous=settings.sqlite_synchronous, wal_limit=settings.wal_limit,
-                        busy_timeout=settings.sqlite_busy_timeout)
+async def _store(settings: Settings) -> AsyncIterator[SQLiteStore | PostgresStore]:
+    if not settings.postgres:  # (PostgreSQL's migrations run in open(), under an advisory lock)
+        upgrade_database(settings.db_path)
+    store = create_store(settings, time.time)
     await store.open()
     try:
         yield store
@@ -106,7 +107,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["LIVECHAT_WORKERS"] = str(args.workers)
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
     config = _configure_logging(args)
-    upgrade_database(settings.db_path)
+    if not settings.postgres:
+        upgrade_database(settings.db_path)
     soft = raise_fd_limit()  # (before the workers start: they inherit it)
     log.info("open files: up to %d", soft, extra={"fields": {"nofile": soft}})
     uvicorn.run(
@@ -362,8 +364,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # --- backup and restore ----------------------------------------------------------------------
 
 
+def _refuse_postgres(settings: Settings, command: str) -> bool:
+    """``backup`` and ``restore`` copy an SQLite file; PostgreSQL has its own tools."""
+    if not settings.postgres:
+        return False
+    print(f"livechat {command}: the store is PostgreSQL (LIVECHAT_DATABASE_URL), which this "
+          "command cannot copy. Use PostgreSQL's own tools (attachments are in the database "
+          "too):\n  pg_dump --format=custom --file=livechat.dump \"$LIVECHAT_DATABASE_URL\"\n"
+          "  pg_restore --clean --if-exists --dbname=\"$LIVECHAT_DATABASE_URL\" livechat.dump\n"
+          "(docs/deployment.md, \"Backups on PostgreSQL\")", file=sys.stderr)
+    return True
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
+    if _refuse_postgres(settings, "backup"):
+        return 2
     progress = Progress()
     try:
         files = backup.backup(settings.db_path, Path(args.path), settings.uploads_path(),
@@ -380,6 +396,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
+    if _refuse_postgres(settings, "restore"):
+        return 2
     progress = Progress()
     try:
         epoch = backup.restore(Path(args.path), settings.db_path, settings.uploads_path(),

@@ -21,11 +21,20 @@ class ConfigError(ValueError):
 
 
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
 class Settings:
     db_path: Path = Path("livechat.db")
+    #: ``postgresql://…``: the store is PostgreSQL (server/store/postgres.py); empty: SQLite at
+    #: ``db_path`` (``LIVECHAT_DATABASE_URL=sqlite:///path`` sets that path).
+    database_url: str = ""
+    #: PostgreSQL: read connections kept open at least / at most per process (the writer has
+    #: one more of its own), and seconds a read waits for a free one before ``unavailable``.
+    pg_pool_min: int = 1
+    pg_pool_max: int = 10
+    pg_pool_timeout: float = 5.0
     #: Newest first. The first key signs; every key verifies, so keys can be rotated.
     secret_keys: tuple[str, ...] = ()
     broker_url: str = "memory://"
@@ -112,6 +121,10 @@ class Settings:
     site_new_conversations_per_minute: int = 600
     max_site_connections: int = 10_000
 
+    @property
+    def postgres(self) -> bool:
+        return self.database_url.startswith(POSTGRES_SCHEMES)
+
     def uploads_path(self) -> Path:
         if self.uploads_dir:
             return Path(self.uploads_dir)
@@ -131,6 +144,11 @@ class Settings:
             raise ConfigError("the broker URL must be memory:// or redis://host:port/db")
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.redis_prefix):
             raise ConfigError("LIVECHAT_REDIS_PREFIX must be letters, digits, - and _")
+        if self.database_url and not self.postgres:
+            raise ConfigError("LIVECHAT_DATABASE_URL must be postgresql://… or sqlite:///path")
+        if not 1 <= self.pg_pool_min <= self.pg_pool_max or self.pg_pool_timeout <= 0:
+            raise ConfigError("LIVECHAT_PG_POOL_MIN must be at least 1 and at most "
+                              "LIVECHAT_PG_POOL_MAX; LIVECHAT_PG_POOL_TIMEOUT above 0")
         if self.sqlite_synchronous not in SYNCHRONOUS_MODES:
             raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
         if min(self.presence_ttl, self.routing_interval) <= 0 or self.requeue_grace < 0:
@@ -216,10 +234,22 @@ def secret_keys_from(env: Mapping[str, str], db_path: Path) -> tuple[str, ...]:
 
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     env = os.environ if env is None else env
+    database_url = env.get("LIVECHAT_DATABASE_URL", "").strip()
+    if database_url.startswith("sqlite:///"):  # a path, relative or (sqlite:////…) absolute
+        overrides.setdefault("db_path", database_url.removeprefix("sqlite:///"))
+        database_url = ""
     db_path = Path(str(overrides.pop("db_path", None) or env.get("LIVECHAT_DB", "livechat.db")))
+    if database_url.startswith(POSTGRES_SCHEMES) and not env.get("LIVECHAT_SECRET_KEYS"):
+        raise ConfigError("with LIVECHAT_DATABASE_URL=postgresql://… set LIVECHAT_SECRET_KEYS: "
+                          "every machine must sign with the same keys (a key file on one "
+                          "machine's disk would not do)")
     broker = env.get("LIVECHAT_BROKER_URL") or env.get("LIVECHAT_REDIS_URL") or "memory://"
     settings = Settings(
         db_path=db_path,
+        database_url=database_url,
+        pg_pool_min=_int(env, "LIVECHAT_PG_POOL_MIN", 1),
+        pg_pool_max=_int(env, "LIVECHAT_PG_POOL_MAX", 10),
+        pg_pool_timeout=_float(env, "LIVECHAT_PG_POOL_TIMEOUT", 5.0),
         secret_keys=secret_keys_from(env, db_path),
         broker_url=broker,
         redis_prefix=env.get("LIVECHAT_REDIS_PREFIX", "livechat"),

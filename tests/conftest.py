@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from server.store import SQLiteStore
+from server.store.postgres import PostgresStore
+from tests import pg
 from tests.live import Seed, ServerProcess, seed, serving
 
 
@@ -27,12 +31,24 @@ def server(db: Path, seeded: Seed) -> Iterator[ServerProcess]:
         yield proc
 
 
+@pytest.fixture(params=pg.BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each store conformance test runs on SQLite and on PostgreSQL."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "store.db", clock=time.time)
-    await s.open()
-    yield s
-    await s.close()
+async def store(tmp_path: Path, backend: str) -> AsyncIterator[SQLiteStore]:
+    """A store of ``backend`` (typed as SQLite's: both have every method of ``Store``)."""
+    with contextlib.ExitStack() as stack:
+        url = pg.store_url(backend, tmp_path, stack)
+        s: Any = (SQLiteStore(url, clock=time.time) if backend == "sqlite"
+                  else PostgresStore(url, clock=time.time))
+        await s.open()
+        try:
+            yield s
+        finally:
+            await s.close()
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from server.auth import Tokens, VisitorIdentity, hash_password
 from server.store import SQLiteStore
+from server.store.postgres import PostgresStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "test-secret-key-0123456789abcdef"
@@ -148,12 +149,20 @@ def customer_page(db: Path, chat: ServerProcess, site_id: str, port: int) -> Ite
         page.wait(10)
 
 
+def make_store(db: Path | str, clock: Callable[[], float] = time.time) -> SQLiteStore:
+    """A store on ``db``: an SQLite file, or a ``postgresql://`` URL (typed as SQLite's: both
+    have every method of ``server.store.Store``)."""
+    if isinstance(db, str) and db.startswith("postgresql://"):
+        return PostgresStore(db, clock=clock)  # type: ignore[return-value]
+    return SQLiteStore(db, clock=clock)
+
+
 @contextlib.asynccontextmanager
-async def open_store(db: Path, clock: Callable[[], float] = time.time) -> AsyncIterator[
+async def open_store(db: Path | str, clock: Callable[[], float] = time.time) -> AsyncIterator[
     SQLiteStore
 ]:
     """The server's database, opened beside it (as ``livechat site …`` would), and closed."""
-    store = SQLiteStore(db, clock=clock)
+    store = make_store(db, clock=clock)
     await store.open()
     try:
         yield store
@@ -164,7 +173,7 @@ async def open_store(db: Path, clock: Callable[[], float] = time.time) -> AsyncI
 ADMIN_EMAIL = "root@acme.test"
 
 
-async def add_admin(db: Path, email: str = ADMIN_EMAIL, password: str = PASSWORD) -> str:
+async def add_admin(db: Path | str, email: str = ADMIN_EMAIL, password: str = PASSWORD) -> str:
     async with open_store(db) as store:
         await store.create_agent(email, "Root", hash_password(password), "admin", [])
     return email
@@ -179,8 +188,8 @@ class Seed:
     other_agent_email: str
 
 
-async def seed(db: Path, origins: list[str] | None = None) -> Seed:
-    store = SQLiteStore(db, clock=time.time)
+async def seed(db: Path | str, origins: list[str] | None = None) -> Seed:
+    store = make_store(db)
     await store.open()
     try:
         site = await store.create_site("Acme", origins or ["http://shop.test"])

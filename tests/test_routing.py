@@ -13,6 +13,7 @@ from server.chat import Chat
 from server.errors import ChatError, Code
 from server.routing import Router, agent_ids, choose, connected_key, expected_wait
 from server.store import Agent, Load, SQLiteStore
+from tests import pg
 
 
 def test_choose_least_busy_with_room() -> None:
@@ -204,7 +205,7 @@ async def test_transfer(store: SQLiteStore) -> None:
 
 async def test_average_wait(store: SQLiteStore) -> None:
     clock = [1000.0]
-    timed = SQLiteStore(store.path, clock=lambda: clock[0])
+    timed = pg.same_store(store, clock=lambda: clock[0])
     await timed.open()
     try:
         site, agents = await _site(timed, {"Ana": 5})

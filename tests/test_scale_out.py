@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import httpx
 import pytest
 import redis
 
-from server.store import SQLiteStore
+from tests import pg
 from tests.faults import until_health
 from tests.live import (
     UNLIMITED,
@@ -28,6 +27,7 @@ from tests.live import (
     agent,
     health,
     login,
+    make_store,
     seed,
     visitor,
 )
@@ -45,7 +45,8 @@ class Cluster:
     redis: RedisServer | None
     a: ServerProcess
     b: ServerProcess
-    db: Path
+    #: The SQLite file, or the PostgreSQL database's URL.
+    db: Path | str
     seeded: Seed
 
     @property
@@ -55,14 +56,31 @@ class Cluster:
 
 @contextlib.contextmanager
 def running(tmp_path: Path, mode: str, **env: str) -> Iterator[Cluster]:
-    db = tmp_path / "shared.db"
-    seeded = asyncio.run(seed(db))
-    own_redis = RedisServer(tmp_path).start() if mode == "redis" else None
+    """``mode``: memory (one process, SQLite), redis (two processes sharing Redis and the SQLite
+    file), postgres (two "machines": each process in a folder of its own, sharing nothing but
+    Redis and a PostgreSQL database)."""
+    with contextlib.ExitStack() as stack:
+        yield stack.enter_context(_running(tmp_path, mode, stack, **env))
+
+
+@contextlib.contextmanager
+def _running(tmp_path: Path, mode: str, stack: contextlib.ExitStack,
+             **env: str) -> Iterator[Cluster]:
+    db: Path | str = tmp_path / "shared.db"
+    places = [db, db]
     env = {**FAST, "LIVECHAT_ROUTING_INTERVAL": "0.2", **env}
+    if mode == "postgres":
+        db = stack.enter_context(pg.database())
+        env["LIVECHAT_DATABASE_URL"] = db
+        places = [tmp_path / "machine-a" / "livechat.db", tmp_path / "machine-b" / "livechat.db"]
+        for place in places:
+            place.parent.mkdir()
+    seeded = asyncio.run(seed(db))
+    own_redis = RedisServer(tmp_path).start() if mode != "memory" else None
     if own_redis is not None:
         env.update(LIVECHAT_REDIS_URL=own_redis.url, LIVECHAT_REDIS_PREFIX="lc")
-    a = ServerProcess(db, env=env).start()
-    b = ServerProcess(db, env=env).start() if own_redis is not None else a
+    a = ServerProcess(places[0], env=env).start()
+    b = ServerProcess(places[1], env=env).start() if own_redis is not None else a
     cluster = Cluster(own_redis, a, b, db, seeded)
     try:
         yield cluster
@@ -75,24 +93,23 @@ def running(tmp_path: Path, mode: str, **env: str) -> Iterator[Cluster]:
         assert "Traceback" not in proc.log(), proc.log()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "postgres"])
 def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     """Both deployment modes."""
     with running(tmp_path, request.param) as c:
         yield c
 
 
-@pytest.fixture
-def redis_cluster(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(params=["redis", "postgres"])
+def redis_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     """Two processes and a Redis of our own, for the tests that kill one of them."""
-    with running(tmp_path, "redis") as c:
+    with running(tmp_path, request.param) as c:
         yield c
 
 
-def transcript(db: Path, conversation_id: str) -> list[tuple[int, str]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT seq, body FROM messages WHERE conversation_id = ? "
-                            "ORDER BY seq", (conversation_id,)).fetchall()
+def transcript(db: Path | str, conversation_id: str) -> list[tuple[int, str]]:
+    return pg.rows(db, "SELECT seq, body FROM messages WHERE conversation_id = ? ORDER BY seq",
+                   (conversation_id,))
 
 
 async def test_visitor_on_a_and_agent_on_b_chat_in_order(cluster: Cluster) -> None:
@@ -122,7 +139,7 @@ async def test_visitor_on_a_and_agent_on_b_chat_in_order(cluster: Cluster) -> No
 
 
 async def test_two_agents_on_two_processes_race_1000_times(cluster: Cluster) -> None:
-    store = SQLiteStore(cluster.db, clock=time.time)
+    store = make_store(cluster.db)
     await store.open()
     changes = await asyncio.gather(*(store.append_visitor_message(
         cluster.seeded.site_id, f"vis_r{i}", "m", "hi") for i in range(1000)))
@@ -141,9 +158,8 @@ async def test_two_agents_on_two_processes_race_1000_times(cluster: Cluster) -> 
         assert [r["code"] for r in results if r["type"] == "error"] == ["already_claimed"]
         wins[oks[0]["conversation"]["assignee"]["name"]] += 1
     assert sum(wins.values()) == 1000 and min(wins.values()) > 0  # both agents won some
-    with sqlite3.connect(cluster.db) as conn:
-        assert conn.execute("SELECT count(*), count(DISTINCT conversation_id) FROM messages "
-                            "WHERE kind = 'joined'").fetchone() == (1000, 1000)
+    assert pg.rows(cluster.db, "SELECT count(*), count(DISTINCT conversation_id) FROM messages "
+                   "WHERE kind = 'joined'") == [(1000, 1000)]
     for c in (ana, bo):
         await c.close()
 
@@ -246,8 +262,8 @@ async def test_workers_flag_with_redis(tmp_path: Path) -> None:
 # --- routing across processes -----------------------------------------------------------------
 
 
-async def _configure(db: Path, *, capacities: dict[str, int], site_id: str) -> None:
-    store = SQLiteStore(db, clock=time.time)
+async def _configure(db: Path | str, *, capacities: dict[str, int], site_id: str) -> None:
+    store = make_store(db)
     await store.open()
     try:
         await store.set_site_options(site_id, auto_assign=True)
@@ -258,12 +274,9 @@ async def _configure(db: Path, *, capacities: dict[str, int], site_id: str) -> N
         await store.close()
 
 
-def open_counts(db: Path) -> dict[str | None, int]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT a.name, count(*) FROM conversations c LEFT JOIN agents a "
-            "ON a.id = c.assignee_id WHERE c.status != 'resolved' GROUP BY a.name").fetchall()
-    return dict(rows)
+def open_counts(db: Path | str) -> dict[str | None, int]:
+    return dict(pg.rows(db, "SELECT a.name, count(*) FROM conversations c LEFT JOIN agents a "
+                        "ON a.id = c.assignee_id WHERE c.status != 'resolved' GROUP BY a.name"))
 
 
 async def assigned_to(client: Client, name: str, count: int) -> None:

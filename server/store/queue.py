@@ -113,6 +113,6 @@ class Queue(Base):
         row = await self._one(
             "SELECT avg(wait) FROM (SELECT (first_assigned_at - created_at) / 1000.0 AS wait "
             "FROM conversations WHERE site_id = ? AND first_assigned_at IS NOT NULL "
-            "ORDER BY created_at DESC LIMIT ?)", (site_id, recent),
+            "ORDER BY created_at DESC LIMIT ?) AS recent", (site_id, recent),
         )
         return float(row[0]) if row and row[0] is not None else None

@@ -1,0 +1,232 @@
+"""The PostgreSQL side of ``server.store.migrations.MIGRATIONS``: one list of numbered steps for
+both databases.
+
+Steps 1 to ``BASELINE_STEP`` were written for SQLite before PostgreSQL was supported; on
+PostgreSQL they are applied as one step, ``BASELINE``: the same tables and columns in the same
+order (``SELECT`` and ``INSERT`` name their columns, but a row of the one database must copy to
+the other), in PostgreSQL's words (``BIGINT`` times in milliseconds, ``citext`` for what SQLite
+compares ``NOCASE``, the search index of ``server.store.search``, and the table of files that
+``server.store.filestore.DatabaseFiles`` keeps attachments in).
+
+A later step is written once in SQL both databases share (``CREATE TABLE``, ``ALTER TABLE …
+ADD COLUMN``, ``CREATE INDEX``, ``INSERT … ON CONFLICT DO NOTHING``) and ``portable`` gives it
+PostgreSQL's types; a step that cannot be shared puts its PostgreSQL version in ``POSTGRES``
+under its number.
+
+The applied step is kept in ``meta`` (``schema_version``); steps are applied under an advisory
+lock, so that several processes starting at once apply each step once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from server.store.migrations import MIGRATIONS
+
+BASELINE_STEP = 17
+#: pg_advisory_lock key of migrations (any constant of our own: "livechat" in ASCII).
+MIGRATION_LOCK = 0x6C69766563686174
+
+BASELINE = """
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE EXTENSION IF NOT EXISTS unaccent;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'livechat') THEN
+        CREATE TEXT SEARCH CONFIGURATION livechat (COPY = simple);
+        ALTER TEXT SEARCH CONFIGURATION livechat
+            ALTER MAPPING FOR hword, hword_part, word WITH unaccent, simple;
+    END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sites (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    allowed_origins TEXT NOT NULL DEFAULT '[]',
+    created_at BIGINT NOT NULL,
+    auto_assign BIGINT NOT NULL DEFAULT 0,
+    identity_secret TEXT,
+    identity_mode TEXT NOT NULL DEFAULT 'optional'
+        CHECK (identity_mode IN ('optional', 'mandatory')),
+    settings TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    email CITEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'agent')),
+    active BIGINT NOT NULL DEFAULT 1,
+    session_generation BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    capacity BIGINT NOT NULL DEFAULT 5,
+    last_assigned_at BIGINT NOT NULL DEFAULT 0,
+    avatar_file TEXT,
+    avatar_type TEXT
+);
+CREATE TABLE agent_sites (
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    PRIMARY KEY (agent_id, site_id)
+);
+CREATE TABLE visitors (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    created_at BIGINT NOT NULL,
+    external_id TEXT,
+    name TEXT,
+    email TEXT,
+    verified BIGINT NOT NULL DEFAULT 0,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    user_agent TEXT,
+    language TEXT,
+    timezone TEXT,
+    referrer TEXT,
+    claims_signed BIGINT NOT NULL DEFAULT 0,
+    last_ip TEXT
+);
+CREATE TABLE teams (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX teams_site_name ON teams(site_id, lower(name));
+CREATE INDEX teams_site ON teams(site_id);
+CREATE TABLE team_members (
+    team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    PRIMARY KEY (team_id, agent_id)
+);
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    visitor_id TEXT NOT NULL REFERENCES visitors(id),
+    status TEXT NOT NULL CHECK (status IN ('waiting', 'assigned', 'resolved')),
+    assignee_id TEXT REFERENCES agents(id),
+    last_seq BIGINT NOT NULL DEFAULT 0,
+    last_message TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    resolved_at BIGINT,
+    first_assigned_at BIGINT,
+    visitor_read_seq BIGINT NOT NULL DEFAULT 0,
+    agent_read_seq BIGINT NOT NULL DEFAULT 0,
+    rating BIGINT,
+    rating_comment TEXT,
+    snoozed_until BIGINT,
+    team_id TEXT REFERENCES teams(id) ON DELETE SET NULL,
+    unread BIGINT NOT NULL DEFAULT 0,
+    visitor_seq BIGINT NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX conversations_one_open ON conversations(visitor_id)
+    WHERE status != 'resolved';
+CREATE INDEX conversations_visitor ON conversations(visitor_id, created_at);
+CREATE INDEX conversations_site_status ON conversations(site_id, status, updated_at);
+CREATE INDEX conversations_site_created ON conversations(site_id, created_at);
+CREATE INDEX conversations_assignee ON conversations(assignee_id, status);
+CREATE INDEX conversations_site_updated ON conversations(site_id, updated_at);
+CREATE INDEX conversations_snoozed ON conversations(snoozed_until)
+    WHERE snoozed_until IS NOT NULL;
+CREATE INDEX conversations_team ON conversations(team_id) WHERE team_id IS NOT NULL;
+CREATE TABLE attachments (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    uploader_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    attached_at BIGINT
+);
+CREATE INDEX attachments_unattached ON attachments(created_at) WHERE attached_at IS NULL;
+CREATE INDEX attachments_uploader ON attachments(uploader_id);
+CREATE TABLE messages (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    seq BIGINT NOT NULL,
+    client_msg_id TEXT,
+    kind TEXT NOT NULL,
+    author_type TEXT NOT NULL CHECK (author_type IN ('visitor', 'agent', 'system')),
+    author_id TEXT,
+    author_name TEXT,
+    body TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    data TEXT,
+    PRIMARY KEY (conversation_id, seq)
+);
+CREATE UNIQUE INDEX messages_client_id ON messages(conversation_id, client_msg_id)
+    WHERE client_msg_id IS NOT NULL;
+CREATE INDEX messages_author_client ON messages(author_id, client_msg_id)
+    WHERE client_msg_id IS NOT NULL;
+CREATE INDEX messages_search ON messages USING gin (to_tsvector('livechat', body))
+    WHERE kind IN ('text', 'note');
+CREATE TABLE conversation_tags (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    tag TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, tag)
+);
+CREATE INDEX conversation_tags_tag ON conversation_tags(tag, conversation_id);
+CREATE TABLE canned (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    owner_id TEXT REFERENCES agents(id),
+    shortcut TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX canned_shortcut ON canned(site_id, coalesce(owner_id, ''), shortcut);
+CREATE TABLE visitor_pages (
+    visitor_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (visitor_id, at, url)
+);
+CREATE TABLE agent_sessions (
+    id TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX agent_sessions_agent ON agent_sessions(agent_id);
+CREATE TABLE blocks (
+    id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    visitor_id TEXT NOT NULL,
+    ip TEXT,
+    until BIGINT,
+    reason TEXT,
+    created_by TEXT NOT NULL REFERENCES agents(id),
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX blocks_visitor ON blocks(visitor_id);
+CREATE INDEX blocks_ip ON blocks(site_id, ip) WHERE ip IS NOT NULL;
+-- Attachments' bytes (server.store.filestore.DatabaseFiles): every machine serves every file.
+CREATE TABLE files (
+    name TEXT PRIMARY KEY,
+    content BYTEA NOT NULL,
+    created_at BIGINT NOT NULL
+);
+"""
+
+#: The PostgreSQL version of a later step that both databases cannot share, by its number.
+POSTGRES: dict[int, str] = {}
+
+_SQLITE_ONLY = ((re.compile(r"\bINTEGER\b"), "BIGINT"),
+                (re.compile(r"\)\s*WITHOUT ROWID"), ")"),
+                (re.compile(r"\bTEXT(\s+NOT NULL)?(\s+UNIQUE)?\s+COLLATE NOCASE\b"),
+                 r"CITEXT\1\2"))
+
+
+def portable(script: str) -> str:
+    """A step written for both databases, in PostgreSQL's types: whole numbers are ``BIGINT``
+    (times are milliseconds), ``WITHOUT ROWID`` goes, ``TEXT … COLLATE NOCASE`` is ``CITEXT``."""
+    for pattern, replacement in _SQLITE_ONLY:
+        script = pattern.sub(replacement, script)
+    return script
+
+
+def steps() -> list[tuple[int, str]]:
+    """(number, PostgreSQL script) of every step, the baseline standing for the first ones."""
+    later = [(n, POSTGRES.get(n) or portable(MIGRATIONS[n - 1]))
+             for n in range(BASELINE_STEP + 1, len(MIGRATIONS) + 1)]
+    return [(BASELINE_STEP, BASELINE), *later]

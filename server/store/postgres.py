@@ -1,0 +1,376 @@
+"""The PostgreSQL store: the record shared by several machines (``LIVECHAT_DATABASE_URL=
+postgresql://…``), with the same guarantees as the SQLite default, kept by the database.
+
+Writes are the same ops as on SQLite (``server.store.base``), queued to one writer per process
+that takes whatever is queued and runs it in one transaction on one connection, in one hop to
+its thread — each op in its own savepoint, so a refused write undoes only itself — commits once,
+then resolves the callers' futures: group commit, so a burst of sends costs one commit (one WAL
+flush) and one thread hop. The driver is psycopg 3, synchronous on the writer's thread (the ops
+are plain functions of a DB-API connection, so the SQL is written once for both databases) with
+server-side prepared statements for the statements every message runs, and its asynchronous
+pool for reads.
+
+What the database enforces, across machines:
+
+* ``seq``: the append's ``UPDATE conversations … RETURNING last_seq`` holds the conversation's
+  row until the commit; another machine's append waits for it and reads the new value. A
+  duplicate ``(conversation_id, seq)`` is refused by the primary key anyway.
+* Idempotency: ``UNIQUE (conversation_id, client_msg_id)``; one open conversation per visitor:
+  a partial unique index.
+* Claims: ``UPDATE … WHERE assignee_id IS NULL AND status = 'waiting'`` — the second machine's
+  update waits for the first's row lock, sees the new row, and changes nothing.
+* Capacity: ``assign_waiting`` locks the online agents' rows (``FOR UPDATE``, in id order) before
+  it counts their conversations, so two machines assigning at once take turns.
+* Sweeps (snooze, unsent uploads) take their rows with ``FOR UPDATE SKIP LOCKED``: each row goes
+  to one machine, and none waits for another.
+* Migrations run under an advisory lock (``server.store.pg_schema``).
+
+Durability is PostgreSQL's: a commit returns once its WAL is flushed (``synchronous_commit=on``,
+the server's default), so an ack survives a crash of the server or of the machine.
+
+A write that cannot be done now — the server is unreachable or restarting, out of disk or
+connections, a deadlock or serialization failure — raises ``Unavailable`` and changes nothing;
+the writer reconnects on the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+import psycopg_pool
+
+from server.auth import new_id
+from server.errors import Unavailable
+from server.health import Episode, Health
+from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
+from server.store.facade import Aggregates
+from server.store.pg_schema import MIGRATION_LOCK, steps
+from server.store.search import PostgresSearch
+
+log = logging.getLogger("livechat.store")
+
+#: SQLSTATE classes that say the store cannot write now, not that the write is wrong:
+#: connection, insufficient resources (disk, memory, connections), operator intervention
+#: (shutdown), transaction rollback (deadlock, serialization), system error.
+_UNAVAILABLE_CLASSES = {
+    "08": "the database cannot be reached",
+    "53": "the database is out of resources (disk, memory or connections)",
+    "57": "the database is shutting down or cancelled the statement",
+    "40": "the write collided with another machine's (deadlock)",
+    "58": "a system error in the database",
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def translate(sql: str) -> str:
+    """The store's shared SQL in psycopg's words: ``?`` placeholders become ``%s`` (a literal
+    ``%`` is doubled), and SQLite's ``group_concat`` is PostgreSQL's ``string_agg``."""
+    return sql.replace("%", "%%").replace("?", "%s").replace("group_concat(", "string_agg(")
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` means the store cannot write now, or None when it is about the write."""
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        return "no database connection was free in time"
+    if not isinstance(exc, psycopg.Error):
+        return None
+    state = exc.sqlstate or ""
+    reason = _UNAVAILABLE_CLASSES.get(state[:2])
+    if reason is None and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        reason = "the database cannot be reached"
+    return reason
+
+
+class Connection:
+    """The writer's connection, as the ops see it (``server.store.base.DB``)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
+        return self.conn.execute(translate(sql), parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
+        cur = self.conn.cursor()
+        cur.executemany(translate(sql), list(parameters))
+        return cur
+
+
+def migrate(conn: psycopg.Connection[Any],
+            on_step: Callable[[int, int], None] | None = None) -> int:
+    """Apply the steps not yet applied, each in its own transaction, under an advisory lock
+    (several processes may start at once). Returns the step the database is at."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        todo = [(n, script) for n, script in steps() if n > version]
+        for number, script in todo:
+            if on_step is not None:
+                on_step(number, todo[-1][0])
+            with conn.transaction():
+                conn.execute(script.encode(), prepare=False)  # several statements, no parameters
+                conn.execute("INSERT INTO meta(key, value) VALUES ('epoch', %s) "
+                             "ON CONFLICT DO NOTHING", (secrets.token_hex(8),))
+                conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                             (str(number),))
+            version = number
+        return version
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+class PostgresEngine(Base):
+    """PostgreSQL under the store: see the module's docstring."""
+
+    _dialect = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock,
+        ids: Ids = new_id,
+        pool_min: int = 1,
+        pool_max: int = 10,
+        pool_timeout: float = 5.0,
+        max_batch: int = 512,
+        max_queue: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self._clock = clock
+        self._ids = ids
+        self._pool_min, self._pool_max, self._pool_timeout = pool_min, pool_max, pool_timeout
+        self._max_batch = max_batch
+        self._max_queue = max_queue
+        self._monotonic = monotonic
+        self.trouble = Episode(monotonic)
+        self._overload = Episode(monotonic)
+        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+        self._conn: psycopg.Connection[Any] | None = None
+        self._pool: psycopg_pool.AsyncConnectionPool | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+        self._batch_since: float | None = None
+        self._last_commit: float | None = None
+        self._probe: asyncio.Future[None] | None = None
+        self.epoch = ""
+        #: Transactions committed (group commit shows as fewer commits than writes).
+        self.commits = 0
+        self._fts_rows: list[tuple[str, int]] = []  # unused: the GIN index is kept by the write
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
+                               application_name="livechat-writer")
+        conn.prepare_threshold = 0  # every statement prepared: one parse per connection
+        return conn
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    async def open(self) -> None:
+        def start() -> str:
+            conn = self._connect()
+            try:
+                migrate(conn)
+                row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+            except BaseException:
+                conn.close()
+                raise
+            assert row is not None, "migrations write the epoch"
+            self._conn = conn
+            return str(row[0])
+
+        self.epoch = await self._in_thread(start)
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            self.url, min_size=self._pool_min, max_size=self._pool_max,
+            timeout=self._pool_timeout, open=False, name="livechat-readers",
+            kwargs={"autocommit": True, "application_name": "livechat-reader"},
+            check=psycopg_pool.AsyncConnectionPool.check_connection)
+        await self._pool.open(wait=True, timeout=30)
+        self._task = asyncio.create_task(self._write_loop(), name="store-writer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            _, fut = self._queue.get_nowait()
+            if not fut.done():
+                fut.set_exception(StoreClosed("store closed"))
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._in_thread(conn.close)
+        self._thread.shutdown(wait=True)
+
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done() and self._failure is None
+
+    async def write_health(self, bound: float) -> Health:
+        """Whether a write commits within ``bound`` seconds (a commit within the bound with
+        nothing waiting proves it; else a probe: an empty transaction, queued like any write)."""
+        if not self.healthy:
+            return Health(False, "the store is closed" if self._failure is None
+                          else "the store's writer died", None)
+        now = self._monotonic()
+        if self._batch_since is not None and now - self._batch_since >= bound:
+            return Health(False, f"a write has been waiting {now - self._batch_since:.1f} s: "
+                          f"{self.trouble.reason or 'the database is slow'}",
+                          now - self._batch_since)
+        if self._last_commit is not None and now - self._last_commit < bound \
+                and self._batch_since is None and not self.trouble.down:
+            return Health(True)
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.ensure_future(self._submit(lambda db: None))
+            self._probe.add_done_callback(lambda f: f.cancelled() or f.exception())
+        try:
+            async with asyncio.timeout(bound):
+                await asyncio.shield(self._probe)
+        except TimeoutError:
+            return Health(False, f"no write committed within {bound:g} s: "
+                          f"{self.trouble.reason or 'the database is slow'}",
+                          self.trouble.down_for() or bound)
+        except Unavailable as exc:
+            return Health(False, exc.reason, self.trouble.down_for())
+        except Exception as exc:
+            return Health(False, f"the probe write failed ({type(exc).__name__})", None)
+        return Health(True)
+
+    # --- the writer --------------------------------------------------------------------------
+
+    async def _submit(self, op: Callable[[DB], T]) -> T:
+        if not self.healthy:
+            raise StoreClosed("the store is not accepting writes") from self._failure
+        if self._queue.qsize() >= self._max_queue:
+            if self._overload.fail("overloaded"):
+                log.error("writes refused: %d are already waiting; clients are told to retry",
+                          self._max_queue)
+            raise Unavailable("the store is overloaded", RETRY_AFTER_MS)
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((op, fut))
+        return await fut
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                while len(batch) < self._max_batch and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                self._batch_since = self._monotonic()
+                try:
+                    outcomes = await self._in_thread(self._run_batch, [op for op, _ in batch])
+                except Exception as exc:  # the transaction as a whole failed: nothing committed
+                    reason = unavailable_reason(exc)
+                    if reason is None:
+                        log.error("write transaction failed: %s", type(exc).__name__)
+                        outcomes = [(False, exc)] * len(batch)
+                    else:
+                        if self.trouble.fail(reason, len(batch)):
+                            log.error("writes refused: %s (%s); clients are told to retry "
+                                      "(error 'unavailable') until it recovers", reason, exc)
+                        outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
+                else:
+                    self._committed()
+                finally:
+                    self._batch_since = None
+                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
+                    if fut.done():
+                        continue
+                    if ok:
+                        fut.set_result(value)
+                    else:
+                        fut.set_exception(value)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._failure = exc
+            log.critical("store writer died", exc_info=exc)
+            raise
+
+    def _committed(self) -> None:
+        self._last_commit = self._monotonic()
+        ended = self.trouble.recover()
+        if ended is not None:
+            log.warning("writes commit again, after %.1f s of %s (%d writes refused)",
+                        ended.lasted, ended.reason, ended.refused)
+        if self._overload.down and self._queue.qsize() < self._max_queue // 2:
+            overloaded = self._overload.recover()
+            if overloaded is not None:
+                log.warning("writes accepted again after %.1f s of overload", overloaded.lasted)
+
+    def _run_batch(self, ops: list[Op]) -> list[tuple[bool, Any]]:
+        """On the writer's thread: the batch in one transaction, each op in a savepoint."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+            self._conn = None
+            conn = self._conn = self._connect()
+        db = Connection(conn)
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN", prepare=False)
+            for op in ops:
+                conn.execute("SAVEPOINT op", prepare=False)
+                try:
+                    outcomes.append((True, op(db)))
+                    conn.execute("RELEASE op", prepare=False)
+                except Exception as exc:
+                    if unavailable_reason(exc) is not None:
+                        raise  # the store's trouble, not this write's: the batch fails
+                    conn.execute("ROLLBACK TO op", prepare=False)
+                    conn.execute("RELEASE op", prepare=False)
+                    outcomes.append((False, exc))
+            conn.execute("COMMIT", prepare=False)
+        except BaseException:
+            if not conn.closed and not conn.broken:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK", prepare=False)
+            raise
+        finally:
+            self._fts_rows.clear()
+        self.commits += 1
+        return outcomes
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self._pool is None:
+            raise StoreClosed("the store is closed")
+        try:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(translate(sql), params)
+                return await cur.fetchall()
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            reason = unavailable_reason(exc)
+            if reason is None:
+                raise
+            raise Unavailable(reason, RETRY_AFTER_MS) from None
+
+
+class PostgresStore(Aggregates, PostgresSearch, PostgresEngine):
+    """Every aggregate of ``server.store.facade`` on PostgreSQL."""
