@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -41,6 +42,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests import pg  # noqa: E402
 from tests.live import PASSWORD, UNLIMITED, ServerProcess, free_port, seed  # noqa: E402
 
 
@@ -129,10 +131,18 @@ def _wait_port(port: int) -> None:
 class Livechat(Target):
     name = "livechat"
 
-    def __init__(self, workdir: Path, redis_url: str | None = None) -> None:
+    def __init__(self, workdir: Path, redis_url: str | None = None,
+                 postgres: str | None = None) -> None:
+        self._stack = contextlib.ExitStack()
         db = workdir / f"bench-{uuid.uuid4().hex[:6]}.db"
-        self.seeded = asyncio.run(seed(db, ["http://bench.test"]))
         env = dict(UNLIMITED)  # one address drives every visitor: no per-address limits
+        where: Path | str = db
+        if postgres:  # a database of its own on that server, dropped at the end
+            os.environ["LIVECHAT_TEST_POSTGRES"] = postgres
+            where = self._stack.enter_context(pg.database())
+            env["LIVECHAT_DATABASE_URL"] = where
+            self.name = "livechat, PostgreSQL store"
+        self.seeded = asyncio.run(seed(where, ["http://bench.test"]))
         if redis_url:
             self.name = "livechat, Redis broker"
             env.update(LIVECHAT_REDIS_URL=redis_url,
@@ -192,6 +202,7 @@ class Livechat(Target):
 
     def stop(self) -> None:
         self.server.stop()
+        self._stack.close()
 
 
 async def _drain(ws: ClientConnection) -> None:
@@ -289,12 +300,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
                         help="also measure livechat with this Redis as its broker ('' to skip)")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="also measure livechat with its store on this PostgreSQL server (in "
+                        "a database of its own, dropped after; '' to skip)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated columns to run besides the relay: sqlite, redis, "
+                        "postgres (default: all)")
     args = parser.parse_args()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        makers: list[Callable[[], Target]] = [Relay, lambda: Livechat(Path(tmp))]
-        if args.redis:
+        only = set(args.only.split(",")) if args.only else {"sqlite", "redis", "postgres"}
+        makers: list[Callable[[], Target]] = [Relay]
+        if "sqlite" in only:
+            makers.append(lambda: Livechat(Path(tmp)))
+        if args.redis and "redis" in only:
             makers.append(lambda: Livechat(Path(tmp), args.redis))
+        if args.postgres and "postgres" in only:
+            makers.append(lambda: Livechat(Path(tmp), postgres=args.postgres))
         for make in makers:
             target = make()
             try:

@@ -8,6 +8,7 @@ from server.store.base import (
     DB,
     Base,
     attachment_row,
+    skip_locked,
 )
 from server.store.models import (
     Attachment,
@@ -49,8 +50,9 @@ class Attachments(Base):
             return []
 
         def op(db: DB) -> list[str]:
-            rows = db.execute("DELETE FROM attachments WHERE attached_at IS NULL AND "
-                              "created_at < ? RETURNING id", (before,)).fetchall()
+            rows = db.execute("DELETE FROM attachments WHERE id IN (SELECT id FROM attachments "
+                              "WHERE attached_at IS NULL AND created_at < ?"
+                              f"{skip_locked(db)}) RETURNING id", (before,)).fetchall()
             return [r[0] for r in rows]
 
         return await self._submit(op)

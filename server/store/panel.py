@@ -15,6 +15,7 @@ from server.store.base import (
     Base,
     canned_row,
     conv_row,
+    skip_locked,
 )
 from server.store.models import (
     Agent,
@@ -156,9 +157,9 @@ class Panel(Base):
 
         def op(db: DB) -> list[Conversation]:
             rows = db.execute(
-                "UPDATE conversations SET snoozed_until = NULL, updated_at = ? "
-                "WHERE snoozed_until IS NOT NULL AND snoozed_until <= ? RETURNING id",
-                (now, now)).fetchall()
+                "UPDATE conversations SET snoozed_until = NULL, updated_at = ? WHERE id IN "
+                "(SELECT id FROM conversations WHERE snoozed_until IS NOT NULL AND "
+                f"snoozed_until <= ?{skip_locked(db)}) RETURNING id", (now, now)).fetchall()
             return [self._load_conversation(db, r[0]) for r in rows]
 
         return await self._submit(op)

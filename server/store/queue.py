@@ -11,6 +11,9 @@ from server.store.base import (
     Base,
     Choose,
     conv_row,
+    dialect,
+    for_update,
+    skip_locked,
 )
 from server.store.models import (
     Change,
@@ -32,6 +35,12 @@ class Queue(Base):
             if site is None or not site[0] or not online_agent_ids:
                 return []
             marks = ",".join("?" * len(online_agent_ids))
+            if dialect(db) == "postgresql":
+                # Another machine assigning to these agents now waits for this transaction, and
+                # then counts what it assigned: capacity holds across machines. (In id order:
+                # two machines never hold one each and wait for the other.)
+                db.execute(f"SELECT id FROM agents WHERE id IN ({marks}) ORDER BY id"
+                           f"{for_update(db)}", tuple(online_agent_ids))
             rows = db.execute(
                 f"SELECT a.id, a.name, a.capacity, a.last_assigned_at, "
                 f"(SELECT count(*) FROM conversations c WHERE c.assignee_id = a.id "
@@ -45,7 +54,7 @@ class Queue(Base):
             changes: list[Change] = []
             waiting = db.execute(
                 "SELECT id, visitor_id FROM conversations WHERE site_id = ? AND status = 'waiting' "
-                "ORDER BY created_at, id", (site_id,),
+                f"ORDER BY created_at, id{skip_locked(db)}", (site_id,),
             ).fetchall()
             for conversation_id, visitor_id in waiting:
                 last = db.execute(
