@@ -1,4 +1,5 @@
-"""The SQLite store's contract (see server/store/__init__.py)."""
+"""The store's contract (see server/store/__init__.py), on SQLite and on PostgreSQL: every test
+that takes the `store` fixture runs on both (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from server.errors import ChatError, Code
 from server.store import Agent, SQLiteStore, StoreClosed
 from server.store.migrations import MIGRATIONS
+from server.store.postgres import PostgresStore
 from server.store.sqlite import migrate
 
 
@@ -104,6 +106,28 @@ async def test_a_refused_write_undoes_only_itself(store: SQLiteStore) -> None:
     )
     assert [type(r).__name__ for r in results] == ["Change", "ChatError", "ChatError", "Change"]
     assert [m.body for m in await store.messages_after(conv, 0)] == ["hi", "one", "two"]
+
+
+async def test_a_write_the_database_refuses_undoes_only_itself(store: SQLiteStore) -> None:
+    """A unique index refuses one write of a batch (PostgreSQL learns it only when the
+    pipelined batch reaches the server, and runs the batch again a statement at a time): that
+    write fails with its own error, the others of its batch commit."""
+    site, _, _ = await _setup(store)
+    replays = getattr(store, "replays", 0)
+    results = await asyncio.gather(
+        store.append_visitor_message(site, "vis_1", "a", "before"),
+        store.create_agent("ANA@x.test", "Ana again", "h", "agent", [site]),  # email taken
+        store.create_site("Beta", []),
+        store.append_visitor_message(site, "vis_1", "b", "after"),
+        return_exceptions=True,
+    )
+    assert [type(r).__name__ for r in results] == ["Change", "ValueError", "Site", "Change"]
+    assert [m.body for m in await store.messages_after(results[0].conversation.id, 0)] == [
+        "before", "after"]
+    assert [s.name for s in await store.sites()] == ["Acme", "Beta"]
+    assert sorted(a.name for a in await store.agents()) == ["Ana", "Bo"]
+    if isinstance(store, PostgresStore):
+        assert store.replays == replays + 1
 
 
 async def test_claim_reply_resolve(store: SQLiteStore) -> None:

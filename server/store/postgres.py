@@ -41,7 +41,7 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -77,6 +77,12 @@ def translate(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s").replace("group_concat(", "string_agg(")
 
 
+def _cannot_write(exc: BaseException) -> bool:
+    """Whether a failed pipelined batch is the store's trouble (not worth a replay)."""
+    return (unavailable_reason(exc) is not None
+            and not isinstance(exc, psycopg.errors.PipelineAborted))
+
+
 def unavailable_reason(exc: BaseException) -> str | None:
     """Why ``exc`` means the store cannot write now, or None when it is about the write."""
     if isinstance(exc, psycopg_pool.PoolTimeout):
@@ -91,20 +97,54 @@ def unavailable_reason(exc: BaseException) -> str | None:
 
 
 class Connection:
-    """The writer's connection, as the ops see it (``server.store.base.DB``)."""
+    """The writer's connection, as the ops see it (``server.store.base.DB``).
+
+    In pipeline mode (``pipeline`` given) a statement is sent without waiting for its result;
+    the round trip is paid when a result is read (``fetchone``, ``rowcount``), for every
+    statement queued before it at once."""
 
     dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any],
+                 pipeline: psycopg.Pipeline | None = None) -> None:
         self.conn = conn
+        self.pipeline = pipeline
 
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
-        return self.conn.execute(translate(sql), parameters)
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        cur = self.conn.execute(translate(sql), parameters)
+        return cur if self.pipeline is None else _Pending(cur, self.pipeline)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
         cur = self.conn.cursor()
         cur.executemany(translate(sql), list(parameters))
         return cur
+
+
+class _Pending:
+    """A pipelined statement's cursor: reading its result waits for it."""
+
+    def __init__(self, cur: psycopg.Cursor[Any], pipeline: psycopg.Pipeline) -> None:
+        self._cur = cur
+        self._pipeline = pipeline
+
+    @property
+    def rowcount(self) -> int:
+        self._pipeline.sync()  # (fetch* waits by itself; rowcount is only known after a sync)
+        return self._cur.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cur.fetchall())
+
+
+class _Replay(Exception):
+    """A statement of a pipelined batch failed in the database: run the batch again, one
+    statement at a time, so that the failure is told to the write that made it."""
 
 
 def migrate(conn: psycopg.Connection[Any],
@@ -172,6 +212,8 @@ class PostgresEngine(Base):
         self.epoch = ""
         #: Transactions committed (group commit shows as fewer commits than writes).
         self.commits = 0
+        #: Pipelined batches run again one statement at a time (a statement failed in them).
+        self.replays = 0
         self._fts_rows: list[tuple[str, int]] = []  # unused: the GIN index is kept by the write
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -322,7 +364,11 @@ class PostgresEngine(Base):
                 log.warning("writes accepted again after %.1f s of overload", overloaded.lasted)
 
     def _run_batch(self, ops: list[Op]) -> list[tuple[bool, Any]]:
-        """On the writer's thread: the batch in one transaction, each op in a savepoint."""
+        """On the writer's thread: the batch in one transaction, each op in a savepoint,
+        pipelined: the statements whose results an op does not read (``SAVEPOINT``, ``RELEASE``,
+        most ``INSERT``s) travel with the next one it does, and ``COMMIT`` with the last. When a
+        statement fails in the database (rare: a race lost to another machine), the batch is
+        rolled back and run again without the pipeline, which tells each op its own error."""
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
             if conn is not None:
@@ -330,30 +376,47 @@ class PostgresEngine(Base):
                     conn.close()
             self._conn = None
             conn = self._conn = self._connect()
-        db = Connection(conn)
-        outcomes: list[tuple[bool, Any]] = []
         try:
-            conn.execute("BEGIN", prepare=False)
-            for op in ops:
-                conn.execute("SAVEPOINT op", prepare=False)
-                try:
-                    outcomes.append((True, op(db)))
-                    conn.execute("RELEASE op", prepare=False)
-                except Exception as exc:
-                    if unavailable_reason(exc) is not None:
-                        raise  # the store's trouble, not this write's: the batch fails
-                    conn.execute("ROLLBACK TO op", prepare=False)
-                    conn.execute("RELEASE op", prepare=False)
-                    outcomes.append((False, exc))
-            conn.execute("COMMIT", prepare=False)
-        except BaseException:
-            if not conn.closed and not conn.broken:
-                with contextlib.suppress(psycopg.Error):
-                    conn.execute("ROLLBACK", prepare=False)
-            raise
+            try:
+                outcomes = self._batch(conn, ops, pipelined=True)
+            except _Replay:
+                self.replays += 1
+                outcomes = self._batch(conn, ops, pipelined=False)
         finally:
             self._fts_rows.clear()
         self.commits += 1
+        return outcomes
+
+    @staticmethod
+    def _batch(conn: psycopg.Connection[Any], ops: list[Op],
+               pipelined: bool) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with conn.pipeline() if pipelined else contextlib.nullcontext() as pipeline:
+                db = Connection(conn, pipeline)
+                conn.execute("BEGIN", prepare=False)
+                for op in ops:
+                    conn.execute("SAVEPOINT op", prepare=False)
+                    try:
+                        outcomes.append((True, op(db)))
+                        conn.execute("RELEASE op", prepare=False)
+                    except Exception as exc:
+                        if _cannot_write(exc):
+                            raise  # the store's trouble, not this write's: the batch fails
+                        if isinstance(exc, psycopg.Error) and pipelined:
+                            raise _Replay from exc
+                        conn.execute("ROLLBACK TO op", prepare=False)
+                        conn.execute("RELEASE op", prepare=False)
+                        outcomes.append((False, exc))
+                conn.execute("COMMIT", prepare=False)
+        except BaseException as exc:
+            if not conn.closed and not conn.broken:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK", prepare=False)
+            if pipelined and isinstance(exc, psycopg.Error) \
+                    and not _cannot_write(exc):
+                raise _Replay from exc
+            raise
         return outcomes
 
     # --- reads -------------------------------------------------------------------------------
