@@ -32,7 +32,7 @@ from server.limits import Limits
 from server.logins import Backoff
 from server.private import private_dir
 from server.routing import Router
-from server.store.factory import create_store
+from server.store.factory import create_files, create_store
 from server.tasks import report_death
 
 log = logging.getLogger("livechat")
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 clock, router, hasher=hasher,
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
-                limits=Limits.from_settings(settings, clock))
+                limits=Limits.from_settings(settings, clock), files=create_files(settings, store))
             tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
             tasks[-1].add_done_callback(report_death)
             log.info("livechat ready (store %s, broker %s)",

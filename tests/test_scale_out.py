@@ -532,3 +532,44 @@ async def test_panel_tools_work_across_processes(cluster: Cluster) -> None:
     assert await bo.closed() == 4401
     for c in (v, ana):
         await c.close()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def postgres_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with running(tmp_path, "postgres") as c:
+        yield c
+
+
+async def test_files_uploaded_on_one_machine_are_served_by_the_other(
+        postgres_cluster: Cluster, tmp_path: Path) -> None:
+    """With PostgreSQL, attachments and agents' pictures are kept in the database: a file sent
+    to machine A is served by machine B, and neither machine keeps it on its disk."""
+    cluster = postgres_cluster
+    v, welcome = await visitor(cluster.a, cluster.seeded.site_id)
+    async with httpx.AsyncClient() as http:
+        sent = await http.post(f"{cluster.a.http}/api/files", content=PNG, headers={
+            "Origin": cluster.a.http, "X-File-Name": "shot.png",
+            "Authorization": f"Bearer {welcome['token']}"})
+        assert sent.status_code == 201, sent.text
+        meta = sent.json()
+        ack = await v.request({"type": "send", "id": "f1", "attachment": meta["id"]})
+        assert ack["type"] == "ack"
+        got = await http.get(cluster.b.http + meta["url"])
+        assert got.status_code == 200 and got.content == PNG
+        assert got.headers["content-type"] == "image/png"
+        assert "sandbox" in got.headers["content-security-policy"]
+        assert (await http.get(cluster.b.http + "/files/file_nope")).status_code == 404
+        http.cookies.set("livechat_agent", await login(cluster.b, cluster.seeded.agent_email))
+        picture = await http.post(f"{cluster.b.http}/api/agent/avatar", content=PNG,
+                                  headers={"Origin": cluster.b.http})
+        assert picture.status_code == 200, picture.text
+        avatar = await http.get(cluster.a.http + picture.json()["agent"]["avatar"])
+        assert avatar.status_code == 200 and avatar.content == PNG
+    await v.close()
+    kept = await asyncio.to_thread(lambda: {
+        place.name for place in tmp_path.glob("machine-*/**/*") if place.is_file()})
+    assert not any(name.startswith(("file_", "avatar_")) for name in kept), kept
+    assert pg.rows(cluster.db, "SELECT count(*) FROM files") == [(2,)]

@@ -9,8 +9,6 @@ a random name; a new picture replaces it and the old file is removed.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import secrets
 from pathlib import Path
@@ -24,7 +22,7 @@ from server.files import IMAGE_TYPES, sniff
 
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
-from .files import _allowed, _error, _finish, _open_private
+from .files import _allowed, _error
 
 MAX_AVATAR_BYTES = 2 * 1024 * 1024
 _HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox",
@@ -67,12 +65,10 @@ async def upload(request: Request) -> Response:
     if kind not in IMAGE_TYPES:
         return _error(415, "unsupported_type", "send a PNG, JPEG, GIF or WebP picture")
     name = "avatar_" + secrets.token_urlsafe(18)
-    directory = ctx.settings.uploads_path()
-    await asyncio.to_thread(_write, directory, name, content)
-
+    await ctx.files.put_bytes(name, content)
     agent, old = await ctx.store.set_agent_avatar(agent_id, name, kind)
     if old:
-        await asyncio.to_thread(_remove, directory / old)
+        await ctx.files.delete([old])
     return JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})
 
 
@@ -83,19 +79,8 @@ async def remove(request: Request) -> Response:
         return refused
     agent, old = await ctx.store.set_agent_avatar(agent_id, None, None)
     if old:
-        await asyncio.to_thread(_remove, ctx.settings.uploads_path() / old)
+        await ctx.files.delete([old])
     return JSONResponse({"agent": agent.public()}, headers={"Cache-Control": "no-store"})
-
-
-def _write(directory: Path, name: str, content: bytes) -> None:
-    """Atomically, and private (0600 in a 0700 folder), like every upload."""
-    tmp = directory / f".{name}.tmp"
-    _finish(_open_private(directory, tmp), tmp, directory / name, content)
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
 
 
 async def _agent_id(ctx: Context, key: str) -> str | None:
@@ -116,10 +101,12 @@ async def download(request: Request) -> Response:
     if agent is None:
         return _error(404, "not_found", "no such picture")
     if agent.avatar_file and agent.avatar_type:
-        path = ctx.settings.uploads_path() / agent.avatar_file
-        if path.is_file():
-            return FileResponse(path, media_type=agent.avatar_type,
-                                headers={**_HEADERS, "ETag": f'"{agent.avatar_file}"'})
+        kept = await ctx.files.get(agent.avatar_file)
+        headers = {**_HEADERS, "ETag": f'"{agent.avatar_file}"'}
+        if isinstance(kept, Path):
+            return FileResponse(kept, media_type=agent.avatar_type, headers=headers)
+        if kept is not None:
+            return Response(kept, media_type=agent.avatar_type, headers=headers)
     svg = initials_svg(agent.name, key)
     etag = '"' + hashlib.sha256(svg.encode()).hexdigest()[:16] + '"'
     if request.headers.get("if-none-match") == etag:

@@ -19,6 +19,7 @@ from server.logins import Backoff
 from server.ratelimit import TokenBucket
 from server.routing import Router
 from server.store import Store
+from server.store.filestore import FileStore, LocalFiles
 
 AGENT_COOKIE = "livechat_agent"
 
@@ -50,6 +51,8 @@ class Context:
     limits: Limits = field(default_factory=lambda: Limits.from_settings(Settings(), time.time))
     #: Uploads under way per uploader (one at a time: server/endpoints/files.py).
     uploads_in_flight: Counts = field(default_factory=lambda: Counts(1))
+    #: Where uploaded files' bytes are kept (server/store/filestore.py; app.py chooses).
+    files: FileStore = field(default_factory=lambda: LocalFiles(Settings().uploads_path()))
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""

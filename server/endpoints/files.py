@@ -5,8 +5,9 @@ or an agent, by their session cookie; both only from this server's own pages (Or
 the file itself; its name comes in ``X-File-Name`` (percent-encoded UTF-8). What it is comes from
 its bytes (server/files.py), as they stream in: the body is written to a private temporary file
 a chunk at a time and never held whole, and the size limit and the visitor's quota are enforced
-while it arrives. Files are kept on disk under ``LIVECHAT_UPLOADS`` with random names; one never
-sent in a message is deleted after ``LIVECHAT_UPLOAD_GRACE``.
+while it arrives. Whole, accepted files are kept by the file store (server/store/filestore.py: the
+folder ``LIVECHAT_UPLOADS``, or the PostgreSQL database) under random names; one never sent in a
+message is deleted after ``LIVECHAT_UPLOAD_GRACE``.
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ async def _receive(ctx: Context, request: Request, room: int) -> _Saved:
                                  "send an image (PNG, JPEG, GIF, WebP), a PDF or a text file")
             return saved
         saved.kind = kind
-        await asyncio.to_thread(_finish, f, tmp, directory / file_id)
+        await asyncio.to_thread(f.close)
+        await ctx.files.put(file_id, tmp)  # whole and durable, or not there at all
         return saved
     finally:
         await asyncio.to_thread(_discard, f, tmp)
@@ -166,16 +168,6 @@ async def _receive(ctx: Context, request: Request, room: int) -> _Saved:
 def _open_private(directory: Path, tmp: Path) -> BinaryIO:
     private_dir(directory)
     return os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
-
-
-def _finish(f: BinaryIO, tmp: Path, final: Path, content: bytes = b"") -> None:
-    """Atomically: a reader never sees half a file."""
-    if content:
-        f.write(content)
-    f.flush()
-    os.fsync(f.fileno())
-    f.close()
-    os.replace(tmp, final)
 
 
 def _discard(f: BinaryIO, tmp: Path) -> None:
@@ -188,13 +180,12 @@ async def sweep(ctx: Context) -> int:
     left that long (an upload cut off by a crash). Run after each upload and periodically."""
     grace = ctx.settings.upload_grace
     ids = await ctx.store.drop_unattached(int((ctx.clock() - grace) * 1000))
-    return await asyncio.to_thread(_delete_files, ctx.settings.uploads_path(), ids,
+    await ctx.files.delete(ids)
+    return await asyncio.to_thread(_delete_leftovers, ctx.settings.uploads_path(), ids,
                                    ctx.clock() - grace)
 
 
-def _delete_files(directory: Path, ids: list[str], before: float) -> int:
-    for file_id in ids:
-        (directory / file_id).unlink(missing_ok=True)
+def _delete_leftovers(directory: Path, ids: list[str], before: float) -> int:
     with contextlib.suppress(OSError):
         for leftover in directory.glob(".file_*.tmp"):
             if leftover.stat().st_mtime < before:
@@ -218,13 +209,16 @@ async def download(request: Request) -> Response:
     ctx = context(request)
     file_id = request.path_params["file_id"]
     attachment = await ctx.store.attachment(file_id) if file_id.startswith("file_") else None
-    path = ctx.settings.uploads_path() / file_id
-    if attachment is None or not path.is_file():
+    kept = await ctx.files.get(file_id) if attachment is not None else None
+    if attachment is None or kept is None:
         return _error(404, "not_found", "no such file")
-    return FileResponse(path, media_type=attachment.content_type, headers={
+    headers = {
         "Content-Disposition": content_disposition(attachment.content_type, attachment.name),
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cross-Origin-Resource-Policy": "same-origin",
         "Cache-Control": "private, max-age=86400, immutable",
         "Referrer-Policy": "no-referrer",
-    })
+    }
+    if isinstance(kept, Path):
+        return FileResponse(kept, media_type=attachment.content_type, headers=headers)
+    return Response(kept, media_type=attachment.content_type, headers=headers)

@@ -53,6 +53,7 @@ from server.errors import Unavailable
 from server.health import Episode, Health
 from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
 from server.store.facade import Aggregates
+from server.store.filestore import Blobs
 from server.store.pg_schema import MIGRATION_LOCK, steps
 from server.store.search import PostgresSearch
 
@@ -435,5 +436,6 @@ class PostgresEngine(Base):
             raise Unavailable(reason, RETRY_AFTER_MS) from None
 
 
-class PostgresStore(Aggregates, PostgresSearch, PostgresEngine):
-    """Every aggregate of ``server.store.facade`` on PostgreSQL."""
+class PostgresStore(Aggregates, Blobs, PostgresSearch, PostgresEngine):
+    """Every aggregate of ``server.store.facade`` on PostgreSQL, and the files' bytes
+    (``server.store.filestore.Blobs``)."""
