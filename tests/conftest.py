@@ -38,6 +38,25 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def record(tmp_path: Path, backend: str) -> Iterator[pg.Record]:
+    """Where servers of a test that runs on both stores keep the record."""
+    with contextlib.ExitStack() as stack:
+        yield pg.record(backend, tmp_path, stack)
+
+
+@pytest.fixture
+async def any_seeded(record: pg.Record) -> Seed:
+    return await seed(record.db)
+
+
+@pytest.fixture
+def any_server(record: pg.Record, any_seeded: Seed) -> Iterator[ServerProcess]:
+    """A server on SQLite, then on PostgreSQL (``backend``), seeded like ``server``."""
+    with serving(record.home, **record.env) as proc:
+        yield proc
+
+
+@pytest.fixture
 async def store(tmp_path: Path, backend: str) -> AsyncIterator[SQLiteStore]:
     """A store of ``backend`` (typed as SQLite's: both have every method of ``Store``)."""
     with contextlib.ExitStack() as stack:

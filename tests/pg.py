@@ -9,6 +9,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,22 @@ def rows(db: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[A
             return [tuple(r) for r in conn.execute(translate(sql), params).fetchall()]
     with sqlite3.connect(db) as lite:
         return [tuple(r) for r in lite.execute(sql, params).fetchall()]
+
+
+@dataclass
+class Record:
+    """Where a test's servers keep the record: ``db`` is the SQLite file or the PostgreSQL
+    URL, ``home`` the path a server process is given (its working folder and ``LIVECHAT_DB``),
+    ``env`` what selects the store."""
+
+    db: Path | str
+    home: Path
+    env: dict[str, str]
+
+
+def record(backend: str, tmp_path: Path, stack: contextlib.ExitStack) -> Record:
+    home = tmp_path / "chat.db"
+    if backend == "sqlite":
+        return Record(home, home, {})
+    url = stack.enter_context(database())
+    return Record(url, home, {"LIVECHAT_DATABASE_URL": url})

@@ -55,7 +55,8 @@ async def test_visitor_and_agent_talk(server: ServerProcess, seeded: Seed) -> No
         await c.close()
 
 
-async def test_resend_returns_original_ack(server: ServerProcess, seeded: Seed) -> None:
+async def test_resend_returns_original_ack(any_server: ServerProcess, any_seeded: Seed) -> None:
+    server, seeded = any_server, any_seeded  # on SQLite and on PostgreSQL
     v, _ = await visitor(server, seeded.site_id)
     first = await v.request({"type": "send", "id": "same", "body": "hello"})
     second = await v.request({"type": "send", "id": "same", "body": "hello"})
@@ -65,7 +66,8 @@ async def test_resend_returns_original_ack(server: ServerProcess, seeded: Seed) 
     await v.close()
 
 
-async def test_resume_gets_exactly_the_rest(server: ServerProcess, seeded: Seed) -> None:
+async def test_resume_gets_exactly_the_rest(any_server: ServerProcess, any_seeded: Seed) -> None:
+    server, seeded = any_server, any_seeded  # on SQLite and on PostgreSQL
     v, welcome = await visitor(server, seeded.site_id)
     token = welcome["token"]
     for i in range(1, 6):

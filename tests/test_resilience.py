@@ -1,33 +1,38 @@
 """Faults for real: connections cut mid-send, the server killed with SIGKILL, agents racing.
-Nothing acknowledged may be lost, nothing may be doubled, every view must equal the store."""
+Nothing acknowledged may be lost, nothing may be doubled, every view must equal the store —
+on SQLite and on PostgreSQL (the ``record`` fixture)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import random
-import sqlite3
 import struct
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from server.store import SQLiteStore
-from tests.live import UNLIMITED, Client, ServerProcess, agent, login, seed, visitor
+from tests import pg
+from tests.live import (
+    UNLIMITED,
+    Client,
+    ServerProcess,
+    agent,
+    login,
+    make_store,
+    seed,
+    visitor,
+)
 
 pytestmark = pytest.mark.slow
 FAST = UNLIMITED
 
 
-def transcript(db: Path, conversation_id: str) -> list[tuple[int, str, str]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT seq, kind, body FROM messages WHERE conversation_id = ? ORDER BY seq",
-            (conversation_id,),
-        ).fetchall()
+def transcript(db: Path | str, conversation_id: str) -> list[tuple[int, str, str]]:
+    return pg.rows(db, "SELECT seq, kind, body FROM messages WHERE conversation_id = ? "
+                   "ORDER BY seq", (conversation_id,))
 
 
 def partial_frame(text: str) -> bytes:
@@ -78,10 +83,10 @@ class ResilientVisitor:
                 self.seen.append(frame)
 
 
-async def test_200_messages_with_random_cuts(tmp_path: Path) -> None:
-    db = tmp_path / "chat.db"
+async def test_200_messages_with_random_cuts(record: pg.Record) -> None:
+    db = record.db
     seeded = await seed(db)
-    server = ServerProcess(db, env=FAST).start()
+    server = ServerProcess(record.home, env={**FAST, **record.env}).start()
     rng = random.Random(20261123)
     try:
         v = ResilientVisitor(server, seeded.site_id)
@@ -137,10 +142,10 @@ async def test_200_messages_with_random_cuts(tmp_path: Path) -> None:
     assert "Traceback" not in server.log()
 
 
-async def test_kill_9_and_restart_mid_conversation(tmp_path: Path) -> None:
-    db = tmp_path / "chat.db"
+async def test_kill_9_and_restart_mid_conversation(record: pg.Record) -> None:
+    db = record.db
     seeded = await seed(db)
-    server = ServerProcess(db, env=FAST).start()
+    server = ServerProcess(record.home, env={**FAST, **record.env}).start()
     try:
         v = ResilientVisitor(server, seeded.site_id)
         vc = await v.connect()
@@ -196,16 +201,16 @@ async def test_kill_9_and_restart_mid_conversation(tmp_path: Path) -> None:
         server.stop()
 
 
-async def test_two_agents_race_to_claim_200_times(tmp_path: Path) -> None:
-    db = tmp_path / "chat.db"
+async def test_two_agents_race_to_claim_200_times(record: pg.Record) -> None:
+    db = record.db
     seeded = await seed(db)
-    store = SQLiteStore(db, clock=time.time)
+    store = make_store(db)
     await store.open()
     changes = await asyncio.gather(*(store.append_visitor_message(
         seeded.site_id, f"vis_race{i}", "m", "hello") for i in range(200)))
     await store.close()
     conversations = [c.conversation.id for c in changes]
-    server = ServerProcess(db, env=FAST).start()
+    server = ServerProcess(record.home, env={**FAST, **record.env}).start()
     try:
         ana, _ = await agent(server, await login(server, seeded.agent_email))
         bo, _ = await agent(server, await login(server, seeded.agent2_email))
@@ -224,10 +229,8 @@ async def test_two_agents_race_to_claim_200_times(tmp_path: Path) -> None:
             assert [r["code"] for r in results if r["type"] == "error"] == ["already_claimed"]
             winners[oks[0]["conversation"]["assignee"]["name"]] += 1
         assert sum(winners.values()) == 200
-        with sqlite3.connect(db) as conn:
-            joined = conn.execute(
-                "SELECT conversation_id, count(*) FROM messages WHERE kind = 'joined' "
-                "GROUP BY conversation_id").fetchall()
+        joined = pg.rows(db, "SELECT conversation_id, count(*) FROM messages "
+                         "WHERE kind = 'joined' GROUP BY conversation_id")
         assert len(joined) == 200 and {n for _, n in joined} == {1}
         for c in (ana, bo):
             await c.close()
