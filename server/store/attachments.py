@@ -3,6 +3,8 @@ kept by a ``server.store.filestore.FileStore``)."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from server.store.base import (
     ATTACHMENT_COLS,
     DB,
@@ -13,6 +15,16 @@ from server.store.base import (
 from server.store.models import (
     Attachment,
 )
+
+
+class AttachmentStore(Protocol):
+    """What ``Attachments`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def add_attachment(self, site_id: str, uploader_id: str, name: str, content_type: str,
+                             size: int, attachment_id: str) -> Attachment: ...
+    async def attachment(self, attachment_id: str) -> Attachment | None: ...
+    async def uploaded_bytes(self, uploader_id: str) -> int: ...
+    async def drop_unattached(self, before: int) -> list[str]: ...
 
 
 class Attachments(Base):

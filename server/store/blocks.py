@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from server.errors import ChatError, Code
 from server.store.base import (
@@ -20,6 +21,17 @@ _BLOCK_COLS = ("b.id, b.site_id, b.visitor_id, v.name, b.ip IS NOT NULL, b.until
 _BLOCK_FROM = ("blocks b LEFT JOIN visitors v ON v.id = b.visitor_id "
                "JOIN agents a ON a.id = b.created_by")
 
+
+
+class BlockStore(Protocol):
+    """What ``Blocks`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def block(self, agent: Agent, site_ids: Sequence[str], conversation_id: str, *,
+                    until: int | None, address_until: int | None,
+                    reason: str | None) -> list[Block]: ...
+    async def unblock(self, site_ids: Sequence[str], block_id: str) -> None: ...
+    async def blocks(self, site_ids: Sequence[str]) -> list[Block]: ...
+    async def blocked(self, site_id: str, visitor_id: str, ip: str) -> bool: ...
 
 
 class Blocks(Base):

@@ -4,6 +4,7 @@ and the reads a (re)connecting client makes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from server.errors import ChatError, Code
 from server.store.base import (
@@ -23,6 +24,47 @@ from server.store.models import (
     Conversation,
     Message,
 )
+
+
+class ConversationStore(Protocol):
+    """What ``Conversations`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def conversation(self, conversation_id: str) -> Conversation | None: ...
+    async def current_conversation(self, visitor_id: str) -> Conversation | None: ...
+    async def open_conversations(self, site_ids: Sequence[str], limit: int = 500) -> list[
+        Conversation
+    ]: ...
+    async def messages_after(self, conversation_id: str, after_seq: int, limit: int = 200) -> list[
+        Message
+    ]: ...
+    async def messages_before(self, conversation_id: str, before_seq: int, limit: int = 50) -> list[
+        Message
+    ]: ...
+    async def append_visitor_message(
+        self, site_id: str, visitor_id: str, client_msg_id: str, body: str,
+        attachment_id: str | None = None,
+    ) -> Change: ...
+    async def append_agent_message(
+        self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
+        body: str, attachment_id: str | None = None,
+    ) -> Change: ...
+    async def claim(
+        self, agent: Agent, site_ids: Sequence[str], conversation_id: str
+    ) -> Change: ...
+    async def resolve(
+        self, agent: Agent, site_ids: Sequence[str], conversation_id: str
+    ) -> Change: ...
+    async def transfer(
+        self, agent: Agent, site_ids: Sequence[str], conversation_id: str, to_agent_id: str,
+        note: str | None = None,
+    ) -> Change: ...
+    async def mark_read(self, conversation_id: str, reader: str, seq: int) -> int | None: ...
+    async def rate(self, visitor_id: str, conversation_id: str, score: int,
+                   comment: str | None) -> Change: ...
+    async def add_note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
+                       client_msg_id: str, body: str) -> Change: ...
+    async def reopen(self, agent: Agent, site_ids: Sequence[str],
+                     conversation_id: str) -> Change: ...
 
 
 class Conversations(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from server.errors import ChatError, Code
 from server.store.base import (
@@ -25,6 +25,24 @@ from server.store.models import (
 
 _MAX_TAGS = 20
 
+
+
+class PanelStore(Protocol):
+    """What ``Panel`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def set_tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
+                      on: bool) -> Conversation: ...
+    async def canned(self, agent: Agent, site_ids: Sequence[str]) -> list[Canned]: ...
+    async def save_canned(self, agent: Agent, site_ids: Sequence[str], canned_id: str | None,
+                          site_id: str, shortcut: str, body: str, shared: bool) -> Canned: ...
+    async def delete_canned(self, agent: Agent, site_ids: Sequence[str],
+                            canned_id: str) -> None: ...
+    async def conversation_list(self, site_ids: Sequence[str], *, status: str | None = None,
+                                tag: str | None = None, before: tuple[int, str] | None = None,
+                                limit: int = 50) -> list[Conversation]: ...
+    async def snooze(self, site_ids: Sequence[str], conversation_id: str,
+                     until: int | None) -> Conversation: ...
+    async def wake_snoozed(self) -> list[Conversation]: ...
 
 
 class Panel(Base):

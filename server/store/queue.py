@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from server.store.base import (
     CONV_COLS,
@@ -20,6 +21,18 @@ from server.store.models import (
     Conversation,
     Load,
 )
+
+
+class QueueStore(Protocol):
+    """What ``Queue`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def assign_waiting(
+        self, site_id: str, online_agent_ids: Sequence[str], choose: Choose
+    ) -> list[Change]: ...
+    async def assignees(self, site_id: str) -> set[str]: ...
+    async def requeue(self, site_id: str, agent_ids: Sequence[str]) -> list[Change]: ...
+    async def waiting(self, site_id: str) -> list[Conversation]: ...
+    async def average_wait(self, site_id: str, recent: int = 50) -> float | None: ...
 
 
 class Queue(Base):

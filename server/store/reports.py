@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from server.reports import Row as ReportRow
 from server.store.base import (
     Base,
 )
+
+
+class ReportStore(Protocol):
+    """What ``Reports`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def report_rows(self, site_ids: Sequence[str], start: int, end: int,
+                          agent_id: str | None = None,
+                          team_id: str | None = None) -> list[ReportRow]: ...
 
 
 class Reports(Base):

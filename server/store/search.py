@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from server.store.base import CONV_COLS, CONV_FROM, Base, conv_row, marks
 from server.store.models import Hit
@@ -24,6 +24,12 @@ _TSQUERY_SPECIAL = re.compile(r"[&|!():*<>'\\]")
 _JOINS = ("JOIN conversations c ON c.id = {m}.conversation_id "
           "LEFT JOIN agents a ON a.id = c.assignee_id "
           "LEFT JOIN visitors v ON v.id = c.visitor_id ")
+
+
+class SearchStore(Protocol):
+    """What ``Search`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def search(self, site_ids: Sequence[str], query: str, limit: int = 30) -> list[Hit]: ...
 
 
 class Search(Base):

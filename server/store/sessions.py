@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from server.store.base import (
     AGENT_COLS_A,
     DB,
@@ -11,6 +13,16 @@ from server.store.base import (
 from server.store.models import (
     Agent,
 )
+
+
+class SessionStore(Protocol):
+    """What ``Sessions`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def create_session(self, agent_id: str, max_age: int) -> str: ...
+    async def session_agent(self, session_id: str) -> Agent | None: ...
+    async def end_session(self, session_id: str) -> None: ...
+    async def end_sessions(self, agent_id: str) -> list[str]: ...
+    async def change_password(self, agent_id: str, password_hash: str) -> list[str]: ...
 
 
 class Sessions(Base):

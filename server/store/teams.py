@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from server.errors import ChatError, Code
 from server.store.base import (
@@ -14,6 +15,17 @@ from server.store.models import (
     Conversation,
     Team,
 )
+
+
+class TeamStore(Protocol):
+    """What ``Teams`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def teams(self, site_ids: Sequence[str] | None = None) -> list[Team]: ...
+    async def save_team(self, team_id: str | None, name: str, members: Sequence[str],
+                        site_id: str | None = None) -> Team: ...
+    async def delete_team(self, team_id: str) -> None: ...
+    async def assign_team(self, site_ids: Sequence[str], conversation_id: str,
+                          team_id: str | None) -> Conversation: ...
 
 
 class Teams(Base):

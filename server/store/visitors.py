@@ -3,7 +3,7 @@ browser, the pages they visit, their address."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -27,6 +27,27 @@ from server.store.models import (
 _MAX_ATTRIBUTES = 50
 _MAX_PAGES = 50
 
+
+
+class VisitorStore(Protocol):
+    """What ``Visitors`` offers (``server.store.Store`` is every such protocol)."""
+
+    async def upsert_visitor(self, site_id: str, visitor_id: str, external_id: str,
+                             name: str | None, email: str | None, *,
+                             signed: bool = False) -> None: ...
+    async def visitor(self, visitor_id: str) -> Visitor | None: ...
+    async def set_visitor_profile(self, site_id: str, visitor_id: str, name: str | None,
+                                  email: str | None) -> Conversation | None: ...
+    async def set_visitor_attributes(self, site_id: str, visitor_id: str,
+                                     attributes: dict[str, Any]) -> None: ...
+    async def visitor_conversations(self, visitor_id: str,
+                                    limit: int = 20) -> list[Conversation]: ...
+    async def set_visitor_context(self, site_id: str, visitor_id: str, *,
+                                  user_agent: str | None, language: str | None,
+                                  timezone: str | None, referrer: str | None,
+                                  page: tuple[str, str] | None) -> None: ...
+    async def visitor_pages(self, visitor_id: str) -> list[Page]: ...
+    async def note_visitor_ip(self, visitor_id: str, ip: str) -> None: ...
 
 
 class Visitors(Base):
