@@ -38,11 +38,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,125 +54,19 @@ from server.private import private_file
 from server.store import watermark
 from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
 from server.store.facade import Aggregates
-from server.store.migrations import MIGRATIONS
 from server.store.search import SQLiteSearch
+from server.store.sqlite_db import _in_thread
+from server.store.sqlite_db import configure as _configure
+from server.store.sqlite_db import migrate as migrate
+from server.store.sqlite_db import unavailable_reason as unavailable_reason
+from server.store.sqlite_wal import WalKeeper
 from server.tasks import report_death
 
 log = logging.getLogger("livechat.store")
 _INDEX_ROUND = 1000
-_BLOCK_COLS = ("b.id, b.site_id, b.visitor_id, v.name, b.ip IS NOT NULL, b.until, b.reason, "
-               "a.name, b.created_at")
-_BLOCK_FROM = ("blocks b LEFT JOIN visitors v ON v.id = b.visitor_id "
-               "JOIN agents a ON a.id = b.created_by")
-_PREVIEW_CHARS = 140
-_MAX_ATTRIBUTES = 50
-_MAX_TAGS = 20
-_MAX_PAGES = 50
-#: How long a checkpoint that truncates the WAL may wait for readers and other processes'
-#: writers; when it cannot finish in time it is tried again a second later.
-_TRUNCATE_WAIT_MS = 500
-_TRUNCATE_RETRY = 1.0
-
-#: SQLite's primary result codes that say the store cannot write now, not that a write is wrong.
-_UNAVAILABLE = {
-    sqlite3.SQLITE_FULL: "the disk is full",
-    sqlite3.SQLITE_BUSY: "the database is locked by another process",
-    sqlite3.SQLITE_LOCKED: "the database is locked",
-    sqlite3.SQLITE_IOERR: "a disk I/O error",
-    sqlite3.SQLITE_READONLY: "the database is read-only",
-    sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
-    sqlite3.SQLITE_NOMEM: "out of memory",
-    sqlite3.SQLITE_PROTOCOL: "a locking protocol error",
-}
 
 
-def unavailable_reason(exc: BaseException) -> str | None:
-    """Why ``exc`` means the store cannot write now (a full disk, a lock, I/O), or None when it
-    is about the write itself."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if not isinstance(exc, sqlite3.Error) or code is None:
-        return None
-    return _UNAVAILABLE.get(code & 0xFF)
-
-
-
-
-def _configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms: int = 5000,
-               wal_limit: int = 64 * 1024 * 1024) -> None:
-    db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute(f"PRAGMA synchronous = {synchronous}")
-    db.execute("PRAGMA foreign_keys = ON")
-    # Checkpoints (the WAL copied back into the database, with an fsync) are taken by the
-    # checkpoint task, not by whichever commit crosses 1,000 pages: that commit's acks would wait.
-    db.execute("PRAGMA wal_autocheckpoint = 0")
-    # When the log restarts after a complete checkpoint, a file larger than this is cut back.
-    db.execute(f"PRAGMA journal_size_limit = {int(wal_limit) // 2}")
-    if reader:
-        db.execute("PRAGMA query_only = ON")
-
-
-async def _in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-    """Run ``fn(sqlite3_connection, *args)`` on aiosqlite's thread in one hop.
-
-    aiosqlite awaits one hop per call (about 70 µs each); a batch of writes run as one function
-    costs one. ``Connection._execute`` and ``_conn`` are its internals; the dependency range in
-    pyproject.toml is pinned to versions that have them, and every store test exercises this.
-    """
-    result: T = await conn._execute(fn, conn._conn, *args, **kw)  # type: ignore[no-untyped-call]
-    return result
-
-
-def _statements(script: str) -> Iterable[str]:
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            yield pending
-            pending = ""
-    if pending.strip():
-        raise ValueError("incomplete SQL statement in migration")
-
-
-def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
-            on_step: Callable[[int, int], None] | None = None) -> int:
-    """Apply the migrations not yet applied, each in its own transaction. Safe to run from
-    several processes at once: the version is read again under the write lock.
-    ``on_step(number, total)`` is told before each migration that is applied."""
-    for number, script in enumerate(migrations, start=1):
-        # A migration that rebuilds a table others refer to runs with foreign keys off (SQLite's
-        # own procedure: a DROP TABLE would otherwise cascade), and is checked before it commits.
-        keys_off = script.lstrip().startswith("-- foreign keys off")
-        keys_were = db.execute("PRAGMA foreign_keys").fetchone()[0]
-        if keys_off:
-            db.execute("PRAGMA foreign_keys = OFF")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if db.execute("PRAGMA user_version").fetchone()[0] >= number:
-                db.execute("ROLLBACK")
-                continue
-            if on_step is not None:
-                on_step(number, len(migrations))
-            for statement in _statements(script):
-                db.execute(statement)
-            if keys_off and db.execute("PRAGMA foreign_key_check").fetchone() is not None:
-                raise sqlite3.IntegrityError(f"migration {number} broke a foreign key")
-            if number == 1:
-                db.execute(
-                    "INSERT INTO meta(key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
-                )
-            db.execute(f"PRAGMA user_version = {number}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            if keys_off:
-                db.execute(f"PRAGMA foreign_keys = {int(keys_were)}")
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
-class SQLiteEngine(Base):
+class SQLiteEngine(WalKeeper, Base):
     """SQLite under the store: see the module's docstring; ``server.store.Store`` for the
     contract."""
 
@@ -307,29 +200,6 @@ class SQLiteEngine(Base):
                 self.path, generation, mark.generation, epoch)
         watermark.write(self.path, watermark.Mark(epoch, generation))
         return str(epoch), generation
-
-    async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
-        """A passive checkpoint every ``checkpoint_interval`` seconds, on its own connection:
-        it never blocks writers or readers. (The writer truncates the WAL when it grows past
-        half of ``wal_limit`` anyway: see ``_bound_wal``.) The high-water mark is kept here."""
-        while True:
-            await asyncio.sleep(self.checkpoint_interval)
-            with contextlib.suppress(OSError):
-                if os.stat(self._wal_path).st_size >= self.wal_limit // 2:
-                    continue  # the writer truncates it; a checkpoint here would be in its way
-            try:
-                # Fetched to the end: a statement left open would hold a read snapshot, and no
-                # checkpoint could then truncate the log.
-                await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as exc:
-                if self._checkpoint_trouble.fail(str(exc)):
-                    log.warning("checkpoints fail (%s); retrying every second", exc)
-            else:
-                ended = self._checkpoint_trouble.recover()
-                if ended is not None:
-                    log.warning("checkpoints succeed again after %.1f s", ended.lasted)
-            with contextlib.suppress(OSError):
-                watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
     async def close(self) -> None:
         if self._indexer is not None:
@@ -499,56 +369,6 @@ class SQLiteEngine(Base):
         self._generation = int(generation)
         self.commits += 1
         return outcomes
-
-    def _bound_wal(self, db: sqlite3.Connection) -> None:
-        """Between two transactions: once the WAL has passed half its limit, copy it back and
-        truncate it (TRUNCATE waits for readers and other processes' writers, at most
-        ``_TRUNCATE_WAIT_MS``). Past half the limit one attempt is made per batch (after one
-        that had to wait, none for a second); past the whole limit the writer keeps trying for
-        up to its busy timeout before it writes on, so that no load can outrun the checkpoint.
-        Only a reader that holds an old snapshot for longer can keep the log growing (said in
-        the log, once)."""
-        try:
-            size = os.stat(self._wal_path).st_size
-        except OSError:
-            return
-        if size < self.wal_limit // 2:
-            return
-        hard = size >= self.wal_limit
-        if not hard and self._monotonic() < self._truncate_after:
-            return
-        started = self._monotonic()
-        deadline = started + (self._busy_ms / 1000 if hard else 0)
-        while True:
-            attempt = self._monotonic()
-            busy, why = self._truncate(db)
-            if not busy:
-                ended = self._wal_trouble.recover()
-                if ended is not None:
-                    log.warning("the WAL was truncated again after %.1f s", ended.lasted)
-                return
-            now = self._monotonic()
-            if now >= deadline:
-                break
-            if now - attempt < 0.005:  # another checkpoint held its lock: try again shortly
-                time.sleep(0.005)
-        waited = self._monotonic() - started > 0.005
-        self._truncate_after = self._monotonic() + (_TRUNCATE_RETRY if waited else 0)
-        # Under half-limit pressure a busy attempt is ordinary (several processes checkpoint);
-        # only a WAL that stays past its whole limit is worth telling.
-        if hard and self._wal_trouble.fail(why):
-            log.warning("the WAL (%d MB) is past its limit and could not be truncated: %s; "
-                        "retrying", size // 1_000_000, why)
-
-    def _truncate(self, db: sqlite3.Connection) -> tuple[bool, str]:
-        db.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
-        try:
-            busy = bool(db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
-        except sqlite3.Error as exc:
-            return True, f"the checkpoint failed ({exc})"
-        finally:
-            db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        return busy, "readers or another process kept it busy"
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -1,0 +1,115 @@
+"""The SQLite file under the store: its connection settings, the errors that mean it cannot
+write now, and its migrations (``server.store.migrations``, by ``PRAGMA user_version``)."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from server.store.migrations import MIGRATIONS
+
+T = TypeVar("T")
+
+#: SQLite's primary result codes that say the store cannot write now, not that a write is wrong.
+_UNAVAILABLE = {
+    sqlite3.SQLITE_FULL: "the disk is full",
+    sqlite3.SQLITE_BUSY: "the database is locked by another process",
+    sqlite3.SQLITE_LOCKED: "the database is locked",
+    sqlite3.SQLITE_IOERR: "a disk I/O error",
+    sqlite3.SQLITE_READONLY: "the database is read-only",
+    sqlite3.SQLITE_CANTOPEN: "the database file cannot be opened",
+    sqlite3.SQLITE_NOMEM: "out of memory",
+    sqlite3.SQLITE_PROTOCOL: "a locking protocol error",
+}
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` means the store cannot write now (a full disk, a lock, I/O), or None when it
+    is about the write itself."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlite3.Error) or code is None:
+        return None
+    return _UNAVAILABLE.get(code & 0xFF)
+
+
+
+
+def configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms: int = 5000,
+               wal_limit: int = 64 * 1024 * 1024) -> None:
+    db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(f"PRAGMA synchronous = {synchronous}")
+    db.execute("PRAGMA foreign_keys = ON")
+    # Checkpoints (the WAL copied back into the database, with an fsync) are taken by the
+    # checkpoint task, not by whichever commit crosses 1,000 pages: that commit's acks would wait.
+    db.execute("PRAGMA wal_autocheckpoint = 0")
+    # When the log restarts after a complete checkpoint, a file larger than this is cut back.
+    db.execute(f"PRAGMA journal_size_limit = {int(wal_limit) // 2}")
+    if reader:
+        db.execute("PRAGMA query_only = ON")
+
+
+async def _in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    """Run ``fn(sqlite3_connection, *args)`` on aiosqlite's thread in one hop.
+
+    aiosqlite awaits one hop per call (about 70 µs each); a batch of writes run as one function
+    costs one. ``Connection._execute`` and ``_conn`` are its internals; the dependency range in
+    pyproject.toml is pinned to versions that have them, and every store test exercises this.
+    """
+    result: T = await conn._execute(fn, conn._conn, *args, **kw)  # type: ignore[no-untyped-call]
+    return result
+
+
+def _statements(script: str) -> Iterable[str]:
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        raise ValueError("incomplete SQL statement in migration")
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
+            on_step: Callable[[int, int], None] | None = None) -> int:
+    """Apply the migrations not yet applied, each in its own transaction. Safe to run from
+    several processes at once: the version is read again under the write lock.
+    ``on_step(number, total)`` is told before each migration that is applied."""
+    for number, script in enumerate(migrations, start=1):
+        # A migration that rebuilds a table others refer to runs with foreign keys off (SQLite's
+        # own procedure: a DROP TABLE would otherwise cascade), and is checked before it commits.
+        keys_off = script.lstrip().startswith("-- foreign keys off")
+        keys_were = db.execute("PRAGMA foreign_keys").fetchone()[0]
+        if keys_off:
+            db.execute("PRAGMA foreign_keys = OFF")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] >= number:
+                db.execute("ROLLBACK")
+                continue
+            if on_step is not None:
+                on_step(number, len(migrations))
+            for statement in _statements(script):
+                db.execute(statement)
+            if keys_off and db.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise sqlite3.IntegrityError(f"migration {number} broke a foreign key")
+            if number == 1:
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
+                )
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            if keys_off:
+                db.execute(f"PRAGMA foreign_keys = {int(keys_were)}")
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
