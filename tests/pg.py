@@ -74,7 +74,7 @@ def rows(db: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[A
     PostgreSQL database, as the tests read it behind the servers' backs."""
     import sqlite3
 
-    from server.store.postgres import translate
+    from server.store.pg_connection import translate
 
     if isinstance(db, str) and db.startswith("postgresql://"):
         with psycopg.connect(db) as conn:

@@ -5,7 +5,7 @@ transaction shared with whatever other writes were queued with it (group commit)
 ``server.store.sqlite``, on PostgreSQL by ``server.store.postgres``. The SQL of every op and
 read is written once, in the dialect both databases share; the engines differ only in how they
 run it (the PostgreSQL connection rewrites the placeholders and one aggregate function, see
-``server.store.postgres.translate``) and in the few places a database needs its own words,
+``server.store.pg_connection.translate``) and in the few places a database needs its own words,
 which ask ``dialect(db)`` (row locks, search).
 
 The row converters and the helpers that run inside a write's transaction (appending a message

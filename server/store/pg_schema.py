@@ -20,6 +20,11 @@ lock, so that several processes starting at once apply each step once.
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
 
 from server.store.migrations import MIGRATIONS
 
@@ -230,3 +235,29 @@ def steps() -> list[tuple[int, str]]:
     later = [(n, POSTGRES.get(n) or portable(MIGRATIONS[n - 1]))
              for n in range(BASELINE_STEP + 1, len(MIGRATIONS) + 1)]
     return [(BASELINE_STEP, BASELINE), *later]
+
+
+def migrate(conn: psycopg.Connection[Any],
+            on_step: Callable[[int, int], None] | None = None) -> int:
+    """Apply the steps not yet applied, each in its own transaction, under an advisory lock
+    (several processes may start at once). Returns the step the database is at."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        todo = [(n, script) for n, script in steps() if n > version]
+        for number, script in todo:
+            if on_step is not None:
+                on_step(number, todo[-1][0])
+            with conn.transaction():
+                conn.execute(script.encode(), prepare=False)  # several statements, no parameters
+                conn.execute("INSERT INTO meta(key, value) VALUES ('epoch', %s) "
+                             "ON CONFLICT DO NOTHING", (secrets.token_hex(8),))
+                conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                             (str(number),))
+            version = number
+        return version
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))

@@ -37,11 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -54,7 +52,8 @@ from server.health import Episode, Health
 from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
 from server.store.facade import Aggregates
 from server.store.filestore import Blobs
-from server.store.pg_schema import MIGRATION_LOCK, steps
+from server.store.pg_connection import Connection, translate
+from server.store.pg_schema import migrate
 from server.store.search import PostgresSearch
 
 log = logging.getLogger("livechat.store")
@@ -69,13 +68,6 @@ _UNAVAILABLE_CLASSES = {
     "40": "the write collided with another machine's (deadlock)",
     "58": "a system error in the database",
 }
-
-
-@functools.lru_cache(maxsize=4096)
-def translate(sql: str) -> str:
-    """The store's shared SQL in psycopg's words: ``?`` placeholders become ``%s`` (a literal
-    ``%`` is doubled), and SQLite's ``group_concat`` is PostgreSQL's ``string_agg``."""
-    return sql.replace("%", "%%").replace("?", "%s").replace("group_concat(", "string_agg(")
 
 
 def _cannot_write(exc: BaseException) -> bool:
@@ -97,81 +89,9 @@ def unavailable_reason(exc: BaseException) -> str | None:
     return reason
 
 
-class Connection:
-    """The writer's connection, as the ops see it (``server.store.base.DB``).
-
-    In pipeline mode (``pipeline`` given) a statement is sent without waiting for its result;
-    the round trip is paid when a result is read (``fetchone``, ``rowcount``), for every
-    statement queued before it at once."""
-
-    dialect = "postgresql"
-
-    def __init__(self, conn: psycopg.Connection[Any],
-                 pipeline: psycopg.Pipeline | None = None) -> None:
-        self.conn = conn
-        self.pipeline = pipeline
-
-    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
-        cur = self.conn.execute(translate(sql), parameters)
-        return cur if self.pipeline is None else _Pending(cur, self.pipeline)
-
-    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
-        cur = self.conn.cursor()
-        cur.executemany(translate(sql), list(parameters))
-        return cur
-
-
-class _Pending:
-    """A pipelined statement's cursor: reading its result waits for it."""
-
-    def __init__(self, cur: psycopg.Cursor[Any], pipeline: psycopg.Pipeline) -> None:
-        self._cur = cur
-        self._pipeline = pipeline
-
-    @property
-    def rowcount(self) -> int:
-        self._pipeline.sync()  # (fetch* waits by itself; rowcount is only known after a sync)
-        return self._cur.rowcount
-
-    def fetchone(self) -> Any:
-        return self._cur.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return self._cur.fetchall()
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._cur.fetchall())
-
-
 class _Replay(Exception):
     """A statement of a pipelined batch failed in the database: run the batch again, one
     statement at a time, so that the failure is told to the write that made it."""
-
-
-def migrate(conn: psycopg.Connection[Any],
-            on_step: Callable[[int, int], None] | None = None) -> int:
-    """Apply the steps not yet applied, each in its own transaction, under an advisory lock
-    (several processes may start at once). Returns the step the database is at."""
-    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        todo = [(n, script) for n, script in steps() if n > version]
-        for number, script in todo:
-            if on_step is not None:
-                on_step(number, todo[-1][0])
-            with conn.transaction():
-                conn.execute(script.encode(), prepare=False)  # several statements, no parameters
-                conn.execute("INSERT INTO meta(key, value) VALUES ('epoch', %s) "
-                             "ON CONFLICT DO NOTHING", (secrets.token_hex(8),))
-                conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', %s) "
-                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                             (str(number),))
-            version = number
-        return version
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
 class PostgresEngine(Base):
