@@ -208,6 +208,11 @@ class Base:
 
     # --- helpers run inside the writer's transaction ----------------------------------------
 
+    def _load_conversation_begin(self, db: DB, conversation_id: str) -> Callable[[], Conversation]:
+        """Send the read of a conversation's summary; the function returned gives it."""
+        cur = db.execute(f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.id = ?", (conversation_id,))
+        return lambda: conv_row(cur.fetchone())
+
     def _load_conversation_or_none(self, db: DB,
                                    conversation_id: str) -> Conversation | None:
         row = db.execute(f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.id = ?",
@@ -251,35 +256,52 @@ class Base:
         author_type: Any, author_id: str | None, author_name: str | None, body: str, now: int,
         data: dict[str, Any] | None = None,
     ) -> Message:
+        return self._append_begin(db, conversation_id, client_msg_id, kind, author_type,
+                                  author_id, author_name, body, now, data)()
+
+    def _append_begin(
+        self, db: DB, conversation_id: str, client_msg_id: str | None, kind: Any,
+        author_type: Any, author_id: str | None, author_name: str | None, body: str, now: int,
+        data: dict[str, Any] | None = None,
+    ) -> Callable[[], Message]:
+        """Send an append's statements; the function returned reads its ``seq`` and gives the
+        message. Statements sent before calling it travel with these (one round trip on
+        PostgreSQL for the append and, say, the conversation's summary)."""
         # The next seq is taken by the UPDATE of the conversation's row, which holds that row
         # until the transaction ends (in PostgreSQL a second machine's append waits for it, then
-        # reads the new last_seq): gap-free and unique, and the message is inserted after it.
+        # reads the new last_seq): gap-free and unique. The INSERT reads it back from the row
+        # (the same transaction sees its own UPDATE), so it need not wait for the UPDATE's answer.
         if kind == "text":  # (a note is not what the inbox previews)
             # One statement: the visitor writing also counts as unseen, and ends a snooze.
             visitor = author_type == "visitor"
-            seq = db.execute(
+            taken = db.execute(
                 "UPDATE conversations SET last_seq = last_seq + 1, visitor_seq = last_seq + 1, "
                 "updated_at = ?, last_message = ?, unread = unread + ?, snoozed_until = "
                 "CASE WHEN ? THEN NULL ELSE snoozed_until END WHERE id = ? RETURNING last_seq",
                 (now, body[:PREVIEW_CHARS], int(visitor), visitor, conversation_id),
-            ).fetchone()[0]
+            )
         elif kind in PRIVATE_KINDS:  # the visitor's view does not move
-            seq = db.execute("UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? "
-                             "WHERE id = ? RETURNING last_seq", (now, conversation_id)
-                             ).fetchone()[0]
+            taken = db.execute("UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? "
+                               "WHERE id = ? RETURNING last_seq", (now, conversation_id))
         else:
-            seq = db.execute("UPDATE conversations SET last_seq = last_seq + 1, "
-                             "visitor_seq = last_seq + 1, updated_at = ? WHERE id = ? "
-                             "RETURNING last_seq", (now, conversation_id)).fetchone()[0]
+            taken = db.execute("UPDATE conversations SET last_seq = last_seq + 1, "
+                               "visitor_seq = last_seq + 1, updated_at = ? WHERE id = ? "
+                               "RETURNING last_seq", (now, conversation_id))
         db.execute(
-            f"INSERT INTO messages({MSG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body,
-             now, orjson.dumps(data).decode() if data else None),
+            f"INSERT INTO messages({MSG_COLS}) VALUES (?, (SELECT last_seq FROM conversations "
+            "WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, conversation_id, client_msg_id, kind, author_type, author_id,
+             author_name, body, now, orjson.dumps(data).decode() if data else None),
         )
-        if kind in ("text", "note"):  # for the search indexer, once the batch's ops are done
-            self._fts_rows.append((conversation_id, seq))
-        return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
-                       author_name, body, now, data)
+
+        def finish() -> Message:
+            seq = int(taken.fetchone()[0])
+            if kind in ("text", "note"):  # for the search indexer, once the batch's ops are done
+                self._fts_rows.append((conversation_id, seq))
+            return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
+                           author_name, body, now, data)
+
+        return finish
 
     def _attachment_data(self, db: DB, attachment_id: str | None,
                          uploader_id: str) -> dict[str, Any] | None:
