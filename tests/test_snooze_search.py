@@ -83,7 +83,9 @@ async def test_snooze_ends_when_the_visitor_writes(server: ServerProcess, seeded
 
 
 async def test_search_finds_words_notes_and_people_in_ones_own_sites(
-        server: ServerProcess, seeded: Seed) -> None:
+        any_server: ServerProcess, any_seeded: Seed) -> None:
+    """On SQLite (FTS5) and on PostgreSQL (text search): the same words, snippets and scope."""
+    server, seeded = any_server, any_seeded
     v, _ = await visitor(server, seeded.site_id)
     await v.request({"type": "profile", "id": "p", "name": "Maria Silva",
                      "email": "maria@example.com"})

@@ -281,3 +281,23 @@ async def test_search_indexing_is_never_lost(tmp_path: Path) -> None:
         await again.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM fts_pending").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("said, query", [
+    ("Je l'ai déjà payé", "deja paye"),                  # French, accents ignored
+    ("¿Dónde está mi canción?", "cancion donde"),       # Spanish
+    ("A ação foi concluída", "acao concl"),              # Portuguese, a prefix
+    ("Herr Müller wartet", "muller"),                    # German
+    # Greek: SQLite's FTS5 keeps the tonos (its remove_diacritics is for Latin letters), so
+    # the query has it; PostgreSQL's unaccent would find "καλημερα" too.
+    ("Καλημέρα, η παραγγελία μου", "καλημέρα παραγγ"),
+    ("مرحبا، أين طلبي", "مرحبا طلب"),                    # Arabic
+    ("שלום, איפה ההזמנה שלי", "שלום ההזמ"),              # Hebrew
+])
+async def test_search_in_the_widgets_languages(store: SQLiteStore, said: str, query: str) -> None:
+    site, _, _ = await _setup(store)
+    change = await store.append_visitor_message(site, "vis_l", "m", said)
+    await store.append_visitor_message(site, "vis_other", "m", "nothing to see here")
+    hits = await store.search([site], query)
+    assert [(h.conversation.id, h.seq) for h in hits] == [(change.conversation.id, 1)]
+    assert "[" in hits[0].snippet and "]" in hits[0].snippet
