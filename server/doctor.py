@@ -19,10 +19,10 @@ import resource
 import shutil
 import sqlite3
 import stat
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from server.config import ConfigError, Settings, from_env
@@ -263,6 +263,27 @@ def descriptor_findings(soft: int, hard: int) -> list[Finding]:
     return [Finding("ok", "open files", f"up to {limit} (serve raises its soft limit to it)")]
 
 
+def postgres_findings(url: str, error: str | None, version: str | None, step: int | None,
+                      latest: int, missing: Sequence[str]) -> list[Finding]:
+    """What PostgreSQL (``LIVECHAT_DATABASE_URL``) looked like: reachable, its version, the
+    schema step it is at, the extensions the store needs."""
+    shown = redact_url(url)
+    if error is not None:
+        return [Finding("error", "database", f"cannot reach PostgreSQL at {shown}: {error}",
+                        "start PostgreSQL, or correct LIVECHAT_DATABASE_URL "
+                        "(postgresql://user:password@host:5432/dbname)")]
+    found = []
+    if missing:
+        found.append(Finding("error", "database",
+                             f"PostgreSQL lacks the extension(s) {', '.join(missing)}",
+                             "install PostgreSQL's contrib package (Debian: postgresql-contrib)"))
+    state = ("will be created at the first start" if step is None
+             else f"schema step {step}" + (f", {latest} after the next start" if step < latest
+                                           else ""))
+    found.append(Finding("ok", "database", f"PostgreSQL {version or '?'} at {shown} ({state})"))
+    return found
+
+
 def redis_findings(url: str, error: str | None, version: str | None) -> list[Finding]:
     shown = redact_url(url)
     if error is not None:
@@ -286,6 +307,11 @@ async def _public_url(env: Env) -> list[Finding]:
 
 
 async def _keys(env: Env) -> list[Finding]:
+    if env.settings is not None and env.settings.postgres \
+            and not env.environ.get("LIVECHAT_SECRET_KEYS", "").strip():
+        return [Finding("error", "secret keys", "LIVECHAT_SECRET_KEYS is not set: with "
+                        "PostgreSQL every machine must sign with the same keys",
+                        "set LIVECHAT_SECRET_KEYS to the same keys on every machine")]
     key_file = env.db_path.with_name(env.db_path.name + ".secret")
     return keys_findings(env.environ.get("LIVECHAT_SECRET_KEYS", ""), FileFacts.of(key_file),
                          os.getuid())
@@ -304,7 +330,39 @@ def _schema_version(path: Path) -> int | None:
         db.close()
 
 
+async def _postgres(url: str) -> list[Finding]:
+    import psycopg
+
+    from server.store.pg_schema import BASELINE_STEP, steps
+
+    latest = max(BASELINE_STEP, *(n for n, _ in steps()))
+    try:
+        async with await psycopg.AsyncConnection.connect(url, connect_timeout=5,
+                                                         autocommit=True) as conn:
+
+            async def one(sql: str) -> Any:
+                row = await (await conn.execute(sql)).fetchone()
+                return row[0] if row else None
+
+            version = await one("SHOW server_version")
+            step = None
+            if await one("SELECT to_regclass('meta') IS NOT NULL"):
+                step = await one("SELECT value FROM meta WHERE key = 'schema_version'")
+            available = {r[0] for r in await (await conn.execute(
+                "SELECT name FROM pg_available_extensions WHERE name IN "
+                "('citext', 'unaccent')")).fetchall()}
+    except psycopg.Error as exc:
+        return postgres_findings(url, str(exc).strip() or type(exc).__name__, None, None,
+                                 latest, [])
+    missing = [name for name in ("citext", "unaccent") if name not in available]
+    return postgres_findings(url, None, str(version), int(step) if step else None, latest,
+                             missing)
+
+
 async def _database(env: Env) -> list[Finding]:
+    if env.settings is not None and env.settings.postgres:
+        env.progress(f"checking PostgreSQL at {redact_url(env.settings.database_url)}")
+        return await _postgres(env.settings.database_url)
     db = FileFacts.of(env.db_path)
     directory = FileFacts.of(env.db_path.resolve().parent)
     version = await asyncio.to_thread(_schema_version, env.db_path) if db.exists else None

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import pg
 from tests.live import ROOT, SECRET, ServerProcess, free_port
 
 
@@ -270,3 +271,28 @@ def test_site_and_agent_lists_as_json(tmp_path: Path) -> None:
                        "invited": False, "avatar": agents[0]["avatar"], "has_avatar": False}]
     raw = livechat("agent", "list", "--json", db=db).stdout
     assert "scrypt" not in raw and "password" not in raw
+
+
+def test_commands_on_postgresql_and_backup_refused(tmp_path: Path) -> None:
+    """With LIVECHAT_DATABASE_URL=postgresql://… the commands work on the database; backup and
+    restore refuse and name PostgreSQL's own tools."""
+    with pg.database() as url:
+        made = livechat("site", "create", "Acme", "--origin", "https://acme.test",
+                        db=tmp_path / "unused.db", LIVECHAT_DATABASE_URL=url)
+        assert made.returncode == 0, made.stderr
+        site_id = re.search(r"site key: (site_\S+)", made.stdout).group(1)  # type: ignore[union-attr]
+        listed = livechat("site", "list", db=tmp_path / "unused.db", LIVECHAT_DATABASE_URL=url)
+        assert f"{site_id}\tAcme\thttps://acme.test" in listed.stdout
+        assert pg.rows(url, "SELECT name FROM sites") == [("Acme",)]
+        assert not (tmp_path / "unused.db").exists()
+        for command in ("backup", "restore"):
+            refused = livechat(command, str(tmp_path / "b.db"), db=tmp_path / "unused.db",
+                               LIVECHAT_DATABASE_URL=url)
+            assert refused.returncode == 2
+            assert "pg_dump" in refused.stderr and "PostgreSQL" in refused.stderr
+        keyless = subprocess.run(
+            [sys.executable, "-m", "server", "site", "list"], capture_output=True, text=True,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LIVECHAT_DATABASE_URL": url},
+            timeout=60, cwd=tmp_path)
+        assert keyless.returncode == 2 and "LIVECHAT_SECRET_KEYS" in keyless.stderr
+        assert "Traceback" not in keyless.stderr

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from server.doctor import descriptor_findings, public_url_findings, redact_url
+from server.store.migrations import MIGRATIONS
+from tests import pg
 from tests.live import ROOT, SECRET, free_port
 from tests.redis_server import RedisServer
 
@@ -149,3 +151,25 @@ def test_upgrading_an_old_database_shows_progress(tmp_path: Path) -> None:
                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
                                 "LIVECHAT_SECRET_KEYS": SECRET})
     assert again.stderr == ""
+
+
+def test_postgresql_is_looked_at_for_real(tmp_path: Path) -> None:
+    """With LIVECHAT_DATABASE_URL the database check is PostgreSQL's: reachable, the step its
+    schema is at, and the keys every machine must share."""
+    with pg.database() as url:
+        new = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=url, LIVECHAT_SECRET_KEYS=SECRET)
+        assert "ok    database      PostgreSQL " in new.stdout, new.stdout
+        assert "(will be created at the first start)" in new.stdout
+        made = subprocess.run([sys.executable, "-m", "server", "site", "create", "A"],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                              env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),
+                                   "LIVECHAT_SECRET_KEYS": SECRET,
+                                   "LIVECHAT_DATABASE_URL": url})
+        assert made.returncode == 0, made.stderr
+        ready = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=url, LIVECHAT_SECRET_KEYS=SECRET)
+        assert f"(schema step {len(MIGRATIONS)})" in ready.stdout, ready.stdout
+        keyless = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=url)
+        assert keyless.returncode == 2
+        assert "error secret keys   LIVECHAT_SECRET_KEYS is not set" in keyless.stdout
+    gone = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=url, LIVECHAT_SECRET_KEYS=SECRET)
+    assert gone.returncode == 2 and "error database      cannot reach PostgreSQL" in gone.stdout
