@@ -4,9 +4,11 @@ that takes the `store` fixture runs on both (tests/conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from server.store import Agent, SQLiteStore, StoreClosed
 from server.store.migrations import MIGRATIONS
 from server.store.postgres import PostgresStore
 from server.store.sqlite import migrate
+from tests import pg
 
 
 async def _setup(store: SQLiteStore) -> tuple[str, Agent, Agent]:
@@ -301,3 +304,44 @@ async def test_search_in_the_widgets_languages(store: SQLiteStore, said: str, qu
     hits = await store.search([site], query)
     assert [(h.conversation.id, h.seq) for h in hits] == [(change.conversation.id, 1)]
     assert "[" in hits[0].snippet and "]" in hits[0].snippet
+
+
+_OUTBOX = """
+    CREATE TABLE outbox_test (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        address TEXT NOT NULL COLLATE NOCASE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_test_site ON outbox_test(site_id, created_at);
+"""
+
+
+async def test_a_new_step_is_written_once_for_both_stores(
+        tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next step of MIGRATIONS (another feature's table, in the SQL both share) is applied
+    on either store, by one of several stores opening at once, and its rows work."""
+    monkeypatch.setattr("server.store.pg_schema.MIGRATIONS", (*MIGRATIONS, _OUTBOX))
+    monkeypatch.setattr("server.store.sqlite.migrate",
+                        lambda db: migrate(db, (*MIGRATIONS, _OUTBOX)))
+    with contextlib.ExitStack() as stack:
+        url = pg.store_url(backend, tmp_path, stack)
+        stores: list[Any] = [
+            SQLiteStore(url, clock=time.time) if backend == "sqlite"
+            else PostgresStore(url, clock=time.time) for _ in range(3)]
+        await asyncio.gather(*(s.open() for s in stores))
+        try:
+            site = await stores[0].create_site("Acme", [])
+            later = 2**41  # a time in milliseconds: more than 32 bits
+            await stores[1]._submit(lambda db: db.execute(
+                "INSERT INTO outbox_test(site_id, address, created_at) VALUES (?, ?, ?)",
+                (site.id, "Ana@X.test", later)))
+            rows = await stores[2]._all(
+                "SELECT id, created_at FROM outbox_test WHERE address = ?", ("ana@x.test",))
+            assert [tuple(r) for r in rows] == [(1, later)]
+        finally:
+            for s in stores:
+                await s.close()
+    if backend == "sqlite":
+        with sqlite3.connect(url) as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) + 1

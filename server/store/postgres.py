@@ -166,7 +166,10 @@ class PostgresEngine(Base):
             self.url, min_size=self._pool_min, max_size=self._pool_max,
             timeout=self._pool_timeout, open=False, name="livechat-readers",
             kwargs={"autocommit": True, "application_name": "livechat-reader"},
-            check=psycopg_pool.AsyncConnectionPool.check_connection)
+            # No check before each use (a round trip per read): a connection that broke is
+            # dropped when it is given back (the read that met it is refused with
+            # ``unavailable`` and retried), and none is kept longer than max_lifetime.
+            max_lifetime=600.0)
         await self._pool.open(wait=True, timeout=30)
         self._task = asyncio.create_task(self._write_loop(), name="store-writer")
 
