@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from server.errors import ChatError, Code
@@ -345,3 +346,41 @@ async def test_a_new_step_is_written_once_for_both_stores(
     if backend == "sqlite":
         with sqlite3.connect(url) as db:
             assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) + 1
+
+
+async def test_postgresql_connections_cut_heal_without_losing_a_write(tmp_path: Path) -> None:
+    """Every connection of the store is cut by the server (a restart, a failover): what was
+    being done is refused with ``unavailable`` (retry), nothing half-done, and the next writes
+    and reads work on new connections."""
+    from server.errors import Unavailable
+
+    with pg.database() as url:
+        store = PostgresStore(url, clock=time.time, pool_min=2)
+        await store.open()
+        try:
+            site = await store.create_site("Acme", [])
+            first = await store.append_visitor_message(site.id, "vis_1", "m1", "before")
+            with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = %s AND pid != pg_backend_pid()",
+                              (url.rpartition("/")[2],))
+            outcomes: list[str] = []
+            for _ in range(3):
+                try:
+                    await store.append_visitor_message(site.id, "vis_1", "m2", "after")
+                    outcomes.append("ok")
+                    break
+                except Unavailable:
+                    outcomes.append("unavailable")
+            assert outcomes[-1] == "ok" and len(outcomes) <= 2, outcomes
+            reads: list[Any] = []
+            for _ in range(3):  # each of the pool's cut connections is dropped as it fails
+                try:
+                    reads.append(await store.messages_after(first.conversation.id, 0))
+                    break
+                except Unavailable as exc:
+                    reads.append(exc)
+            assert [m.body for m in reads[-1]] == ["before", "after"], reads
+            assert (await store.write_health(2.0)).ok
+        finally:
+            await store.close()
