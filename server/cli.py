@@ -14,12 +14,14 @@ import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from server import logs
 from server.auth import hash_password, normalize_origin
 from server.config import ConfigError, Settings, from_env
+from server.doctor import redact_url
 from server.listener import raise_fd_limit
 from server.progress import Progress
 from server.store import Agent, Site, SQLiteStore, backup
@@ -412,6 +414,39 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- migrate-store ---------------------------------------------------------------------------
+
+
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    from server.store.copy import CopyError, copy_store
+
+    source = args.source or f"sqlite:///{args.db}"
+    target = args.target or os.environ.get("LIVECHAT_DATABASE_URL", "")
+    if not source.startswith("sqlite:///"):
+        print("livechat migrate-store: --from is sqlite:///path (the SQLite store to copy)",
+              file=sys.stderr)
+        return 2
+    if not target.startswith(("postgresql://", "postgres://")):
+        print("livechat migrate-store: --to is postgresql://user@host:5432/dbname (or set "
+              "LIVECHAT_DATABASE_URL)", file=sys.stderr)
+        return 2
+    path = Path(source.removeprefix("sqlite:///"))
+    settings = from_env(db_path=path)
+    if settings.postgres:  # (LIVECHAT_DATABASE_URL is the target here, not the source)
+        settings = replace(settings, database_url="")
+    upgrade_database(path)
+    progress = Progress()
+    try:
+        copied = copy_store(path, target, settings.uploads_path(),
+                            lambda what, done, total: progress.step(what, done, total))
+    except CopyError as exc:
+        print(f"livechat migrate-store: {exc}", file=sys.stderr)
+        return 1
+    progress.finish(f"copied {path} into {redact_url(target)} and verified every table")
+    print(", ".join(f"{n} {name}" for name, n in copied.items()))
+    return 0
+
+
 # --- the parser ------------------------------------------------------------------------------
 
 
@@ -512,6 +547,13 @@ def parser() -> argparse.ArgumentParser:
     put = command(sub, "restore", cmd_restore,
                   "put a backup back (with every server stopped); clients start over")
     put.add_argument("path", help="a file written by `livechat backup`")
+    move = command(sub, "migrate-store", cmd_migrate_store,
+                   "copy the SQLite store and its uploads into PostgreSQL, then verify it "
+                   "(servers stopped; safe to run again)")
+    move.add_argument("--from", dest="source", default="",
+                      help="sqlite:///path (default: the --db file)")
+    move.add_argument("--to", dest="target", default="",
+                      help="postgresql://user@host:5432/dbname (default: LIVECHAT_DATABASE_URL)")
     return p
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -296,3 +299,75 @@ def test_commands_on_postgresql_and_backup_refused(tmp_path: Path) -> None:
             timeout=60, cwd=tmp_path)
         assert keyless.returncode == 2 and "LIVECHAT_SECRET_KEYS" in keyless.stderr
         assert "Traceback" not in keyless.stderr
+
+
+async def _seeded_sqlite(db: Path, uploads: Path) -> tuple[str, list[tuple[Any, ...]]]:
+    """A store with tens of thousands of messages in a thousand conversations, notes, tags, an
+    agent's picture and attachments (their files in ``uploads``)."""
+    from server.store import SQLiteStore
+    from server.store.filestore import LocalFiles
+
+    store = SQLiteStore(db, clock=time.time)
+    await store.open()
+    try:
+        site = await store.create_site("Acme", ["https://acme.test"])
+        ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])
+        files = LocalFiles(uploads)
+        for i in range(3):
+            await files.put_bytes(f"file_{i}", f"file {i} ✓".encode())
+            await store.add_attachment(site.id, "vis_0", f"f{i}.txt", "text/plain", 8,
+                                       f"file_{i}")
+        await files.put_bytes("avatar_ana", b"\x89PNG\r\n\x1a\n")
+        await store.set_agent_avatar(ana.id, "avatar_ana", "image/png")
+        for round_ in range(20):
+            await asyncio.gather(*(store.append_visitor_message(
+                site.id, f"vis_{v}", f"m{round_}", f"message {round_} from {v}: ça va? ✓")
+                for v in range(1000)))
+        first = await store.append_visitor_message(site.id, "vis_0", "att", "",
+                                                   attachment_id="file_0")
+        await store.add_note(ana, [site.id], first.conversation.id, "n", "a note")
+        await store.set_tag([site.id], first.conversation.id, "vip", True)
+        await store.claim(ana, [site.id], first.conversation.id)
+        return store.epoch, pg.rows(db, "SELECT conversation_id, seq, client_msg_id, kind, "
+                                        "author_type, author_id, body, data FROM messages "
+                                        "ORDER BY conversation_id, seq")
+    finally:
+        await store.close()
+
+
+async def test_migrate_store_copies_everything_and_can_run_again(tmp_path: Path) -> None:
+    db, uploads = tmp_path / "old.db", tmp_path / "old.db-files"
+    epoch, messages = await _seeded_sqlite(db, uploads)
+    assert len(messages) > 20_000
+    with pg.database() as url:
+        for _ in range(2):  # a second run changes nothing and verifies again
+            moved = await asyncio.to_thread(
+                livechat, "migrate-store", "--from", f"sqlite:///{db}", "--to", url, db=db)
+            assert moved.returncode == 0, moved.stderr
+            assert "verified every table" in moved.stderr
+            assert "20003 messages" in moved.stdout and "4 files" in moved.stdout, moved.stdout
+        copied = pg.rows(url, "SELECT conversation_id, seq, client_msg_id, kind, author_type, "
+                              "author_id, body, data FROM messages "
+                              'ORDER BY conversation_id COLLATE "C", seq')
+        assert copied == messages  # message by message
+        assert pg.rows(url, "SELECT value FROM meta WHERE key = 'epoch'") == [(epoch,)]
+        assert pg.rows(url, "SELECT convert_from(content, 'UTF8') FROM files "
+                            "WHERE name = 'file_1'") == [("file 1 ✓",)]
+        from server.store.postgres import PostgresStore
+
+        store = PostgresStore(url, clock=time.time)
+        await store.open()
+        try:  # the copy is a working store: the next message takes the next seq
+            conv = messages[0][0]
+            visitor_id = pg.rows(url, "SELECT visitor_id FROM conversations WHERE id = ?",
+                                 (conv,))[0][0]
+            site_id = pg.rows(url, "SELECT id FROM sites")[0][0]
+            more = await store.append_visitor_message(site_id, visitor_id, "after", "hi")
+            assert more.conversation.id == conv and more.messages[0].seq == 21
+            assert store.epoch == epoch
+            assert [h.conversation.id for h in await store.search([site_id], "note")] == [
+                pg.rows(url, "SELECT conversation_id FROM messages WHERE kind = 'note'")[0][0]]
+        finally:
+            await store.close()
+    refused = livechat("migrate-store", "--from", f"sqlite:///{db}", "--to", "mysql://x", db=db)
+    assert refused.returncode == 2 and "postgresql://" in refused.stderr

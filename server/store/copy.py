@@ -1,0 +1,176 @@
+"""``livechat migrate-store``: copy an SQLite store (and its uploads folder) into PostgreSQL.
+
+Every table the two databases share is copied, in an order that keeps foreign keys whole,
+a thousand rows per transaction; a row already there is replaced by the source's (``ON CONFLICT
+… DO UPDATE``), so a copy can be run again — after an interruption, or to catch up before the
+switch — and ends equal to the source. The search index is not copied (PostgreSQL's is built
+from the messages). Attachments and agents' pictures go from the folder into the database's
+``files`` table. The store's epoch is copied too: widgets and panels carry on without starting
+over.
+
+Then each table is verified: the same number of rows, and the same SHA-256 over every row in
+primary-key order, read from both databases.
+
+Copy with every server stopped (or the copy misses what is written meanwhile: run it again
+with them stopped before switching).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from server.store.pg_schema import migrate
+
+#: Parents before children; a table not named here (another feature's) comes after these.
+ORDER = ("sites", "agents", "agent_sites", "visitors", "teams", "team_members", "conversations",
+         "messages", "attachments", "conversation_tags", "canned", "visitor_pages",
+         "agent_sessions", "blocks")
+#: SQLite's own: the search index and its queue, the schema's bookkeeping.
+SKIPPED = ("meta", "fts_pending", "sqlite_sequence", "files")
+CHUNK = 1000
+
+Step = Callable[[str, int, int], None]
+
+
+class CopyError(Exception):
+    """The copy cannot be done, or did not come out equal (said in the message)."""
+
+
+@dataclass
+class Table:
+    name: str
+    columns: list[str]
+    key: list[str]
+
+
+def _tables(lite: sqlite3.Connection, pg: psycopg.Connection[Any]) -> list[Table]:
+    names = [r[0] for r in lite.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name NOT LIKE 'messages_fts%'")]
+    theirs = {r[0] for r in pg.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+    tables = []
+    for name in sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
+        if name in SKIPPED:
+            continue
+        if name not in theirs:
+            raise CopyError(f"PostgreSQL has no table {name}: is it at the same schema step?")
+        info = lite.execute(f'PRAGMA table_info("{name}")').fetchall()
+        columns = [r[1] for r in info]
+        key = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]] or columns
+        tables.append(Table(name, columns, key))
+    return tables
+
+
+def _rows(lite: sqlite3.Connection, table: Table) -> Iterator[list[tuple[Any, ...]]]:
+    cols = ", ".join(f'"{c}"' for c in table.columns)
+    order = ", ".join(f'"{c}"' for c in table.key)
+    cur = lite.execute(f'SELECT {cols} FROM "{table.name}" ORDER BY {order}')
+    while chunk := cur.fetchmany(CHUNK):
+        yield [tuple(r) for r in chunk]
+
+
+def _digest(rows: Iterator[Any]) -> str:
+    h = hashlib.sha256()
+    for row in rows:
+        h.update(repr(tuple(None if v is None else str(v) for v in row)).encode())
+    return h.hexdigest()
+
+
+def copy_store(sqlite_path: Path, url: str, uploads: Path | None,
+               step: Step = lambda what, done, total: None) -> dict[str, int]:
+    """Copy ``sqlite_path`` (at the latest schema step already) into the PostgreSQL database
+    at ``url`` (migrated here), then verify it. Returns the rows copied per table, and the
+    files as ``files``."""
+    if not sqlite_path.exists():
+        raise CopyError(f"{sqlite_path} does not exist")
+    lite = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
+    try:
+        with psycopg.connect(url, autocommit=True) as pg:
+            migrate(pg)
+            tables = _tables(lite, pg)
+            copied = {t.name: _copy_table(lite, pg, t, step) for t in tables}
+            epoch = lite.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+            if epoch is not None:
+                pg.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (epoch[0],))
+            copied["files"] = _copy_files(lite, pg, uploads, step)
+            for number, table in enumerate(tables, start=1):
+                step("verifying", number, len(tables))
+                _verify(lite, pg, table)
+            return copied
+    finally:
+        lite.close()
+
+
+def _copy_table(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Table,
+                step: Step) -> int:
+    total = lite.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
+    cols = ", ".join(f'"{c}"' for c in table.columns)
+    others = [c for c in table.columns if c not in table.key]
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in others)
+    keys = ", ".join(f'"{k}"' for k in table.key)
+    values = ", ".join(["%s"] * len(table.columns))
+    sql = (f'INSERT INTO "{table.name}" ({cols}) VALUES ({values}) ON CONFLICT ({keys}) '
+           + (f"DO UPDATE SET {updates}" if others else "DO NOTHING"))
+    done = 0
+    step(f"copying {table.name}", done, total)
+    for chunk in _rows(lite, table):
+        with pg.transaction(), pg.cursor() as cur:
+            cur.executemany(sql, chunk)
+        done += len(chunk)
+        step(f"copying {table.name}", done, total)
+    return done
+
+
+def _uploaded(lite: sqlite3.Connection) -> list[str]:
+    names = [r[0] for r in lite.execute("SELECT id FROM attachments ORDER BY id")]
+    names += [r[0] for r in lite.execute(
+        "SELECT avatar_file FROM agents WHERE avatar_file IS NOT NULL ORDER BY avatar_file")]
+    return names
+
+
+def _copy_files(lite: sqlite3.Connection, pg: psycopg.Connection[Any], uploads: Path | None,
+                step: Step) -> int:
+    names = _uploaded(lite)
+    done = 0
+    for number, name in enumerate(names, start=1):
+        path = uploads / name if uploads is not None else None
+        if path is None or not path.is_file():
+            continue  # an upload its sweep had already deleted, or a lost file: nothing to copy
+        pg.execute("INSERT INTO files(name, content, created_at) VALUES (%s, %s, "
+                   "(extract(epoch FROM now()) * 1000)::bigint) ON CONFLICT (name) DO UPDATE "
+                   "SET content = excluded.content", (name, path.read_bytes()))
+        done += 1
+        step("copying files", number, len(names))
+    return done
+
+
+def _verify(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Table) -> None:
+    cols = ", ".join(f'"{c}"' for c in table.columns)
+    order = ", ".join(f'"{c}" COLLATE "C"' if _is_text(lite, table, c) else f'"{c}"'
+                      for c in table.key)
+    mine = lite.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
+    row = pg.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()
+    theirs = row[0] if row else 0
+    if mine != theirs:
+        raise CopyError(f"{table.name}: {mine} rows in SQLite, {theirs} in PostgreSQL")
+    source = _digest(r for chunk in _rows(lite, table) for r in chunk)
+    with pg.transaction(), pg.cursor(name=f"verify_{table.name}") as cur:
+        cur.itersize = CHUNK
+        cur.execute(f'SELECT {cols} FROM "{table.name}" ORDER BY {order}')
+        target = _digest(iter(cur))
+    if source != target:
+        raise CopyError(f"{table.name}: the rows differ (SHA-256 {source[:12]}… in SQLite, "
+                        f"{target[:12]}… in PostgreSQL)")
+
+
+def _is_text(lite: sqlite3.Connection, table: Table, column: str) -> bool:
+    info = lite.execute(f'PRAGMA table_info("{table.name}")').fetchall()
+    return any(r[1] == column and "TEXT" in str(r[2]).upper() for r in info)
