@@ -213,9 +213,13 @@ class Base:
         cur = db.execute(f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.id = ?", (conversation_id,))
         return lambda: conv_row(cur.fetchone())
 
-    def _load_conversation_or_none(self, db: DB,
-                                   conversation_id: str) -> Conversation | None:
-        row = db.execute(f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.id = ?",
+    def _load_conversation_or_none(self, db: DB, conversation_id: str,
+                                   lock: bool = False) -> Conversation | None:
+        """``lock``: the write will decide from what it reads, so on PostgreSQL the row is held
+        until the commit (``FOR UPDATE``): another machine's write to the conversation waits,
+        and then reads what this one wrote."""
+        locked = " FOR UPDATE OF c" if lock and dialect(db) == "postgresql" else ""
+        row = db.execute(f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.id = ?{locked}",
                          (conversation_id,)).fetchone()
         return conv_row(row) if row else None
 
@@ -227,7 +231,7 @@ class Base:
     def _authorized(
         self, db: DB, conversation_id: str, site_ids: Sequence[str]
     ) -> Conversation:
-        conversation = self._load_conversation_or_none(db, conversation_id)
+        conversation = self._load_conversation_or_none(db, conversation_id, lock=True)
         # Another site's conversation is "not found", so that ids cannot be probed.
         if conversation is None or conversation.site_id not in site_ids:
             raise ChatError(Code.NOT_FOUND, "no such conversation")

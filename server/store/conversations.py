@@ -301,7 +301,7 @@ class Conversations(Base):
         now = self._now()
 
         def op(db: DB) -> Change:
-            conv = self._load_conversation_or_none(db, conversation_id)
+            conv = self._load_conversation_or_none(db, conversation_id, lock=True)
             if conv is None or conv.visitor_id != visitor_id:
                 raise ChatError(Code.NOT_FOUND, "no such conversation")
             if conv.status != "resolved":

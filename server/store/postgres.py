@@ -19,6 +19,8 @@ What the database enforces, across machines:
   a partial unique index.
 * Claims: ``UPDATE … WHERE assignee_id IS NULL AND status = 'waiting'`` — the second machine's
   update waits for the first's row lock, sees the new row, and changes nothing.
+* A write that decides from what it reads (resolve, transfer, reopen, rate, …) reads the
+  conversation ``FOR UPDATE``: another machine's write to it waits, then reads the outcome.
 * Capacity: ``assign_waiting`` locks the online agents' rows (``FOR UPDATE``, in id order) before
   it counts their conversations, so two machines assigning at once take turns.
 * Sweeps (snooze, unsent uploads) take their rows with ``FOR UPDATE SKIP LOCKED``: each row goes
@@ -288,11 +290,12 @@ class PostgresEngine(Base):
                 log.warning("writes accepted again after %.1f s of overload", overloaded.lasted)
 
     def _run_batch(self, ops: list[Op]) -> list[tuple[bool, Any]]:
-        """On the writer's thread: the batch in one transaction, each op in a savepoint,
-        pipelined: the statements whose results an op does not read (``SAVEPOINT``, ``RELEASE``,
-        most ``INSERT``s) travel with the next one it does, and ``COMMIT`` with the last. When a
-        statement fails in the database (rare: a race lost to another machine), the batch is
-        rolled back and run again without the pipeline, which tells each op its own error."""
+        """On the writer's thread: the batch in one transaction, pipelined — the statements
+        whose results an op does not read yet (most ``INSERT``s) travel with the next one it
+        does, and ``COMMIT`` with the last — and optimistic: no savepoints. When an op is
+        refused (a ``ChatError``, or a statement the database refuses: a race lost to another
+        machine), the batch is rolled back and run again, unpipelined, each op in its own
+        savepoint, so that a refused write undoes only itself and is told its own error."""
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
             if conn is not None:
@@ -320,14 +323,16 @@ class PostgresEngine(Base):
                 db = Connection(conn, pipeline)
                 conn.execute("BEGIN", prepare=False)
                 for op in ops:
-                    conn.execute("SAVEPOINT op", prepare=False)
+                    if not pipelined:
+                        conn.execute("SAVEPOINT op", prepare=False)
                     try:
                         outcomes.append((True, op(db)))
-                        conn.execute("RELEASE op", prepare=False)
+                        if not pipelined:
+                            conn.execute("RELEASE op", prepare=False)
                     except Exception as exc:
                         if _cannot_write(exc):
                             raise  # the store's trouble, not this write's: the batch fails
-                        if isinstance(exc, psycopg.Error) and pipelined:
+                        if pipelined:  # refused (rare): again, each op in its savepoint
                             raise _Replay from exc
                         conn.execute("ROLLBACK TO op", prepare=False)
                         conn.execute("RELEASE op", prepare=False)

@@ -105,16 +105,15 @@ class Queue(Base):
 
         def op(db: DB) -> list[Change]:
             marks = ",".join("?" * len(agent_ids))
+            # One conditional UPDATE: on PostgreSQL a second machine requeueing at once waits for
+            # these rows, finds them no longer assigned, and requeues nothing twice.
             rows = db.execute(
-                f"SELECT id FROM conversations WHERE site_id = ? AND status = 'assigned' "
-                f"AND assignee_id IN ({marks})", (site_id, *agent_ids),
+                "UPDATE conversations SET status = 'waiting', assignee_id = NULL, updated_at = ? "
+                f"WHERE site_id = ? AND status = 'assigned' AND assignee_id IN ({marks}) "
+                "RETURNING id", (now, site_id, *agent_ids),
             ).fetchall()
             changes = []
-            for (conversation_id,) in rows:
-                db.execute(
-                    "UPDATE conversations SET status = 'waiting', assignee_id = NULL, "
-                    "updated_at = ? WHERE id = ?", (now, conversation_id),
-                )
+            for (conversation_id,) in sorted(rows):
                 event = self._append(db, conversation_id, None, "requeued", "system", None, None,
                                      "", now)
                 changes.append(Change(self._load_conversation(db, conversation_id), (event,)))
