@@ -384,3 +384,37 @@ async def test_postgresql_connections_cut_heal_without_losing_a_write(tmp_path: 
             assert (await store.write_health(2.0)).ok
         finally:
             await store.close()
+
+
+async def test_two_machines_racing_on_the_same_rows(store: SQLiteStore) -> None:
+    """Two stores on one database (two machines, or two processes on one SQLite file) do the
+    same thing at the same instant: capacity holds, a conversation is resolved once, requeued
+    once."""
+    from server.routing import choose
+
+    other = pg.same_store(store, clock=time.time)
+    await other.open()
+    try:
+        site, ana, bo = await _setup(store)
+        await store.set_site_options(site, auto_assign=True)
+        await store.set_agent_capacity(ana.id, 3)
+        await store.set_agent_capacity(bo.id, 2)
+        for i in range(12):
+            await store.append_visitor_message(site, f"vis_{i}", "m", "hi")
+        await asyncio.gather(*(s.assign_waiting(site, [ana.id, bo.id], choose)
+                               for _ in range(3) for s in (store, other)))
+        mine = [c for c in await store.open_conversations([site]) if c.assignee_id]
+        assert sorted(c.assignee_name or "" for c in mine) == ["Ana", "Ana", "Ana", "Bo", "Bo"]
+        target = next(c.id for c in mine if c.assignee_id == ana.id)
+        both = await asyncio.gather(store.resolve(ana, [site], target),
+                                    other.resolve(ana, [site], target))
+        assert sorted(c.duplicate for c in both) == [False, True]
+        kinds = [m.kind for m in await store.messages_after(target, 0)]
+        assert kinds.count("resolved") == 1
+        again = await asyncio.gather(store.requeue(site, [ana.id]), other.requeue(site, [ana.id]))
+        assert sorted(len(changes) for changes in again) == [0, 2]
+        requeued = [m for c in await store.open_conversations([site])
+                    for m in await store.messages_after(c.id, 0) if m.kind == "requeued"]
+        assert len(requeued) == 2
+    finally:
+        await other.close()
