@@ -21,18 +21,21 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import account, admin, avatars, files, http, reports
+from server.endpoints import account, admin, api_v1, avatars, files, http, reports
 from server.endpoints.agent import agent_socket
+from server.endpoints.api_base import Api
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
 from server.errors import Close, Unavailable
 from server.hashing import HashPool
 from server.hub import Hub
-from server.limits import Limits
+from server.limits import Buckets, Limits
 from server.logins import Backoff
 from server.private import private_dir
 from server.routing import Router
 from server.store import SQLiteStore
+from server.store.api_reads import ApiReads
+from server.store.api_tokens import ApiTokens
 from server.tasks import report_death
 
 log = logging.getLogger("livechat")
@@ -94,6 +97,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
                 limits=Limits.from_settings(settings, clock))
+            app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
+                settings.api_rate_per_second, settings.api_rate_burst, clock))
             tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
             tasks[-1].add_done_callback(report_death)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
@@ -143,6 +148,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/agent/avatar", avatars.upload, methods=["POST"]),
         Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),
         Route("/avatars/{key}", avatars.download),
+        *api_v1.routes(),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]

@@ -330,6 +330,68 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from server.store.api_tokens import ApiTokens
+
+    settings = from_env(db_path=args.db)
+    scopes = [s for given in args.scope for s in given.replace(",", " ").split()]
+
+    async def run() -> tuple[Any, str]:
+        async with _store(settings) as store:
+            return await ApiTokens(store).create(args.site, args.name, scopes)
+
+    made, secret = asyncio.run(run())
+    if args.json:
+        print(json.dumps({**made.public(), "token": secret}, indent=2))
+        return 0
+    print(f"token {made.id} ({', '.join(sorted(made.scopes))}; "
+          f"{'site ' + made.site_id if made.site_id else 'every site'}):")
+    print(secret)
+    print("It is shown once: keep it now (only its hash is stored).", file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from server.store.api_tokens import ApiTokens
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> list[Any]:
+        async with _store(settings) as store:
+            return await ApiTokens(store).list([args.site] if args.site else None)
+
+    tokens = asyncio.run(run())
+    if args.json:
+        print(json.dumps([t.public() for t in tokens], indent=2, ensure_ascii=False))
+        return 0
+
+    def when(ms: int | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000)) if ms else "never"
+
+    for t in tokens:
+        state = f"revoked {when(t.revoked_at)}" if t.revoked_at else "active"
+        print(f"{t.id}\t{t.name}\t{t.site_id or '*'}\t{','.join(sorted(t.scopes))}\t"
+              f"last used {when(t.last_used_at)}\t{state}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from server.store.api_tokens import ApiTokens
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> None:
+        async with _store(settings) as store:
+            await ApiTokens(store).revoke(args.token_id)
+
+    asyncio.run(run())
+    print(f"revoked {args.token_id}")
+    return 0
+
+
 # --- doctor ----------------------------------------------------------------------------------
 
 
@@ -487,6 +549,22 @@ def parser() -> argparse.ArgumentParser:
                          help="most conversations auto-assigned at once (default 5)")
     alist = command(agent, "list", cmd_agent_list, "list the agents")
     alist.add_argument("--json", action="store_true", help="as a JSON array")
+
+    token = command(sub, "token", None, "manage REST API tokens (docs/api.md)").add_subparsers(
+        dest="action", required=True)
+    tcreate = command(token, "create", cmd_token_create,
+                      "make a token and print it (once: only its hash is kept)")
+    tcreate.add_argument("--site", help="the site key (without it: every site, for admins)")
+    tcreate.add_argument("--scope", action="append", required=True,
+                         help="conversations:read, conversations:write, visitors:read, "
+                              "visitors:write, reports:read or admin (repeatable)")
+    tcreate.add_argument("--name", default="API token", help="what it is for (shown in lists)")
+    tcreate.add_argument("--json", action="store_true", help="as a JSON object")
+    tlist = command(token, "list", cmd_token_list, "list the tokens (never their secrets)")
+    tlist.add_argument("--site", help="only this site's")
+    tlist.add_argument("--json", action="store_true", help="as a JSON array")
+    trevoke = command(token, "revoke", cmd_token_revoke, "revoke a token, at once")
+    trevoke.add_argument("token_id", help="the token's id (tok_…)")
 
     save = command(sub, "backup", cmd_backup,
                    "copy the database (and attachments) while serving")

@@ -111,6 +111,9 @@ class Settings:
     site_new_visitors_per_minute: int = 1200
     site_new_conversations_per_minute: int = 600
     max_site_connections: int = 10_000
+    #: Per API token: sustained requests per second and the burst allowed above it.
+    api_rate_per_second: float = 10.0
+    api_rate_burst: int = 50
 
     def uploads_path(self) -> Path:
         if self.uploads_dir:
@@ -155,7 +158,7 @@ class Settings:
                   self.max_sockets_per_visitor, self.site_rate_per_second,
                   self.visitor_rate_per_second, self.visitor_rate_burst,
                   self.site_new_visitors_per_minute, self.site_new_conversations_per_minute,
-                  self.max_site_connections)
+                  self.max_site_connections, self.api_rate_per_second, self.api_rate_burst)
         if min(limits) <= 0 or self.max_connections < 0 or self.reserved_connections < 0:
             raise ConfigError("connection, rate and upload limits must be positive")
         if self.upload_grace < 0:
@@ -267,5 +270,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         site_new_visitors_per_minute=_int(env, "LIVECHAT_SITE_NEW_VISITORS", 1200),
         site_new_conversations_per_minute=_int(env, "LIVECHAT_SITE_NEW_CONVERSATIONS", 600),
         max_site_connections=_int(env, "LIVECHAT_MAX_SITE_CONNECTIONS", 10_000),
+        api_rate_per_second=_float(env, "LIVECHAT_API_RATE_PER_SECOND", 10.0),
+        api_rate_burst=_int(env, "LIVECHAT_API_RATE_BURST", 50),
     )
     return settings.with_(**overrides).validate()

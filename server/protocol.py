@@ -412,6 +412,23 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     return value
 
 
+def check_fields(data: dict[str, Any], fields: dict[str, str], max_chars: int) -> dict[str, Any]:
+    """``data`` checked against ``fields`` (the kinds above, ``?`` for optional; unknown fields
+    refused): the REST API's bodies (server/endpoints/api_v1.py) follow the frames' rules."""
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ChatError(Code.BAD_FRAME, f"unknown field {sorted(unknown)[0][:32]!r}")
+    values: dict[str, Any] = {}
+    for name, field_kind in fields.items():
+        optional = field_kind.endswith("?")
+        if name not in data or (optional and data[name] is None):
+            if not optional:
+                raise ChatError(Code.BAD_FRAME, f"{name} is required")
+            continue
+        values[name] = _check(name, field_kind.rstrip("?"), data[name], max_chars)
+    return values
+
+
 _ATTR_MAX = 50
 
 

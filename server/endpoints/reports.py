@@ -8,6 +8,7 @@ Parameters: ``from`` and ``to`` (YYYY-MM-DD, both included; default: the last 7 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,7 @@ from server import reports
 from server.inputs import known_timezone
 
 from .agent import agent_from_cookie
-from .context import AGENT_COOKIE, context
+from .context import AGENT_COOKIE, Context, context
 
 MAX_DAYS = 366
 
@@ -35,7 +36,11 @@ async def report(request: Request) -> Response:
         return _error(401, "unauthorized", "log in first")
     if agent.role != "admin":
         return _error(403, "forbidden", "reports are for admins")
-    q = request.query_params
+    return await build(ctx, await ctx.store.agent_site_ids(agent), request.query_params)
+
+
+async def build(ctx: Context, site_ids: list[str], q: Mapping[str, str]) -> Response:
+    """The report of ``site_ids`` (the REST API's ``GET /api/v1/reports`` answers the same)."""
     try:
         if not known_timezone(q.get("tz", "UTC")):
             raise ValueError("unknown time zone")
@@ -47,7 +52,6 @@ async def report(request: Request) -> Response:
         return _error(400, "bad_request", "from and to are YYYY-MM-DD; tz an IANA time zone")
     if first > last or (last - first).days >= MAX_DAYS:
         return _error(400, "bad_request", f"from must be before to, at most {MAX_DAYS} days")
-    site_ids = await ctx.store.agent_site_ids(agent)
     if q.get("site"):
         if q["site"] not in site_ids:
             return _error(404, "not_found", "no such site")

@@ -321,4 +321,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX blocks_visitor ON blocks(visitor_id);
     CREATE INDEX blocks_ip ON blocks(site_id, ip) WHERE ip IS NOT NULL;
     """,
+    # 18 (issue 15): API tokens (server/store/api_tokens.py). Only the secret's SHA-256 is kept;
+    # site_id NULL: a token of the whole installation; revoked, never deleted.
+    """
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        site_id TEXT REFERENCES sites(id),
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_by TEXT,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+    );
+    CREATE INDEX api_tokens_site ON api_tokens(site_id);
+    """,
 )

@@ -657,6 +657,22 @@ class SQLiteStore:
 
     # --- reads -------------------------------------------------------------------------------
 
+    # --- for the store's own modules (api_tokens, webhooks…): the write path and the reader --
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    async def submit(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` in the writer's next transaction (its own savepoint); see ``_submit``."""
+        return await self._submit(op)
+
+    async def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return await self._all(sql, params)
+
+    async def read_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self._one(sql, params)
+
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if self._reader is None:
             raise StoreClosed("the store is closed")
