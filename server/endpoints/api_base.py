@@ -155,6 +155,8 @@ def _query_value(param: Param, raw: str) -> Any:
         if not raw.isdigit() or len(raw) > 16:
             raise ApiError(400, "bad_request", f"{param.name} must be a non-negative integer")
         value = int(raw)
+        if value >= 2**53:
+            raise ApiError(400, "bad_request", f"{param.name} must be below 2^53")
         if kind == "limit" and not 1 <= value <= MAX_LIMIT:
             raise ApiError(400, "bad_request", f"{param.name} must be between 1 and {MAX_LIMIT}")
         return value
@@ -238,7 +240,9 @@ def endpoint(op: Operation, max_chars: Callable[[Context], int]) -> Callable[[Re
                     raise ApiError(400, "bad_request", f"unknown parameter {name[:32]!r}")
             for param in op.params:
                 raw = request.query_params.get(param.name)
-                if raw is None or raw == "":
+                if raw == "":
+                    raise ApiError(400, "bad_request", f"{param.name} is empty")
+                if raw is None:
                     if param.required:
                         raise ApiError(400, "bad_request", f"{param.name} is required")
                     continue
@@ -273,10 +277,11 @@ async def fallback(request: Request) -> Response:
     from .api_v1 import OPERATIONS  # (the table imports this module)
 
     path = request.url.path
-    for op in OPERATIONS:
-        pattern = re.sub(r"\{[^}]+\}", "[^/]+", op.path)
-        if re.fullmatch(pattern, path):
-            return error_response(ApiError(405, "method_not_allowed",
-                                           f"{request.method} is not allowed here"))
+    allowed = [op.method for op in OPERATIONS
+               if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", op.path), path)]
+    if allowed:
+        return error_response(ApiError(405, "method_not_allowed",
+                                       f"{request.method} is not allowed here",
+                                       {"Allow": ", ".join(sorted(allowed))}))
     return error_response(ApiError(404, "not_found", "no such endpoint"))
 

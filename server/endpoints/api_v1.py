@@ -385,5 +385,5 @@ def routes() -> list[BaseRoute]:
                              for op in OPERATIONS]
     made.append(Route("/api/v1/openapi.json", openapi_document))
     made.append(Route("/api/v1/{rest:path}", fallback,
-                      methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+                      methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))
     return made
