@@ -491,3 +491,14 @@ def test_fuzzed_by_schemathesis_against_the_served_document(db: Path, seeded: Se
             capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
         assert "23/23" in run.stdout  # every operation was tested
+
+
+def test_every_operation_and_setting_is_in_docs_api_md() -> None:
+    doc = (ROOT / "docs" / "api.md").read_text()
+    for op in OPERATIONS:
+        assert f"`{op.method} {op.path}`" in doc, (op.method, op.path)
+    for name in ("LIVECHAT_API_RATE_PER_SECOND", "LIVECHAT_API_RATE_BURST"):
+        assert name in doc and name in (ROOT / "README.md").read_text()
+    for code in ("unauthorized", "forbidden", "not_found", "id_conflict", "rate_limited",
+                 "bad_request", "method_not_allowed", "unavailable"):
+        assert f"`{code}`" in doc
