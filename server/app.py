@@ -36,7 +36,9 @@ from server.routing import Router
 from server.store import SQLiteStore
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiTokens
+from server.store.webhooks import Webhooks
 from server.tasks import report_death
+from server.webhooks import Deliverer
 
 log = logging.getLogger("livechat")
 
@@ -97,8 +99,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
                 limits=Limits.from_settings(settings, clock))
+            hooks = Webhooks(store)
             app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
-                settings.api_rate_per_second, settings.api_rate_burst, clock))
+                settings.api_rate_per_second, settings.api_rate_burst, clock), hooks)
+            tasks.append(asyncio.create_task(Deliverer.from_settings(hooks, settings, clock).run(),
+                                             name="webhook-deliverer"))
+            tasks[-1].add_done_callback(report_death)
             tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
             tasks[-1].add_done_callback(report_death)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,

@@ -114,6 +114,19 @@ class Settings:
     #: Per API token: sustained requests per second and the burst allowed above it.
     api_rate_per_second: float = 10.0
     api_rate_burst: int = 50
+    #: Webhooks (server/webhooks.py): deliveries to private, loopback and link-local addresses
+    #: are refused unless this is set; seconds a receiver has to answer; the first retry's delay
+    #: (doubling each time, at most an hour); how long an event is retried, and an endpoint may
+    #: fail without a success, before the event is failed and the endpoint disabled; how long a
+    #: process holds an event it is delivering (then another may); how often the outbox is read;
+    #: deliveries under way at once per process.
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 10.0
+    webhook_retry_base: float = 5.0
+    webhook_max_age: float = 86400.0
+    webhook_lease: float = 60.0
+    webhook_poll: float = 0.5
+    webhook_concurrency: int = 8
 
     def uploads_path(self) -> Path:
         if self.uploads_dir:
@@ -172,6 +185,12 @@ class Settings:
         if min(self.sqlite_busy_timeout, self.health_timeout, self.ws_ping_interval,
                self.ws_ping_timeout) <= 0:
             raise ConfigError("timeouts and intervals must be positive")
+        if min(self.webhook_timeout, self.webhook_retry_base, self.webhook_max_age,
+               self.webhook_poll, self.webhook_concurrency) <= 0:
+            raise ConfigError("webhook timeouts, delays and concurrency must be positive")
+        if self.webhook_lease <= self.webhook_timeout:
+            raise ConfigError("LIVECHAT_WEBHOOK_LEASE must be longer than "
+                              "LIVECHAT_WEBHOOK_TIMEOUT")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
         return self
@@ -272,5 +291,13 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         max_site_connections=_int(env, "LIVECHAT_MAX_SITE_CONNECTIONS", 10_000),
         api_rate_per_second=_float(env, "LIVECHAT_API_RATE_PER_SECOND", 10.0),
         api_rate_burst=_int(env, "LIVECHAT_API_RATE_BURST", 50),
+        webhook_allow_private=env.get("LIVECHAT_WEBHOOK_ALLOW_PRIVATE", "").lower() in (
+            "1", "true", "yes"),
+        webhook_timeout=_float(env, "LIVECHAT_WEBHOOK_TIMEOUT", 10.0),
+        webhook_retry_base=_float(env, "LIVECHAT_WEBHOOK_RETRY_BASE", 5.0),
+        webhook_max_age=_float(env, "LIVECHAT_WEBHOOK_MAX_AGE", 86400.0),
+        webhook_lease=_float(env, "LIVECHAT_WEBHOOK_LEASE", 60.0),
+        webhook_poll=_float(env, "LIVECHAT_WEBHOOK_POLL", 0.5),
+        webhook_concurrency=_int(env, "LIVECHAT_WEBHOOK_CONCURRENCY", 8),
     )
     return settings.with_(**overrides).validate()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from server.config import Settings
+from server.store.webhooks import EVENTS
 
 if TYPE_CHECKING:
     from server.endpoints.api_base import Operation, Param
@@ -33,6 +34,9 @@ def _field(kind: str, max_chars: int) -> dict[str, Any]:
                   "additionalProperties": {"type": ["string", "number", "boolean", "null"],
                                            "maxLength": 500},
                   "description": "merged into the visitor's attributes; null removes one"},
+        "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://[^\\s]+$"},
+        "events": {"type": "array", "minItems": 1, "uniqueItems": True,
+                   "items": {"type": "string", "enum": list(EVENTS)}},
     }
     return kinds[kind]
 
@@ -147,12 +151,47 @@ SCHEMAS: dict[str, Any] = {
     "SiteList": _list("Site"), "AgentList": _list("Agent"), "TeamList": _list("Team"),
     "CannedList": _list("Canned"),
 }
+_WEBHOOK = {"type": "object", "required": ["id", "site_id", "url", "events", "active"],
+            "properties": {
+    "id": {"type": "string"}, "site_id": {"type": "string"}, "url": {"type": "string"},
+    "events": {"type": "array", "items": {"type": "string", "enum": list(EVENTS)}},
+    "active": {"type": "boolean"}, "disabled_reason": _NULLABLE_STR,
+    "created_at": {"type": "integer"}, "failing_since": {"type": ["integer", "null"]},
+    "last_success_at": {"type": ["integer", "null"]}}}
+SCHEMAS.update({
+    "Webhook": _WEBHOOK,
+    "WebhookList": _list("Webhook"),
+    "WebhookResult": _one("webhook", "Webhook"),
+    "WebhookCreated": {"type": "object", "required": ["webhook", "secret"], "properties": {
+        "webhook": _ref("Webhook"),
+        "secret": {"type": "string", "pattern": "^whsec_",
+                   "description": "the signing secret, shown once"}}},
+    "Delivery": {"type": "object", "required": ["id", "event_id", "event", "at", "status",
+                                                "latency_ms", "excerpt", "error"],
+                 "properties": {
+        "id": {"type": "string"}, "event_id": {"type": "string"}, "event": {"type": "string"},
+        "at": {"type": "integer"}, "status": {"type": ["integer", "null"]},
+        "latency_ms": {"type": "integer"}, "excerpt": {"type": "string"},
+        "error": _NULLABLE_STR}},
+    "DeliveryList": _list("Delivery"),
+    "WebhookEvent": {"type": "object", "required": ["id", "event", "state", "attempts"],
+                     "properties": {
+        "id": {"type": "string"}, "event": {"type": "string"},
+        "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+        "attempts": {"type": "integer"}, "created_at": {"type": "integer"},
+        "delivered_at": {"type": ["integer", "null"]}}},
+    "WebhookEventList": _list("WebhookEvent"),
+    "Deleted": {"type": "object", "required": ["deleted"],
+                "properties": {"deleted": {"type": "boolean"}}},
+    "Redelivered": {"type": "object", "required": ["redelivered"],
+                    "properties": {"redelivered": {"type": "boolean"}}},
+})
 SCHEMAS["SendResult"] = {"type": "object", "required": ["message", "conversation", "duplicate"],
                          "properties": {"message": _ref("Message"),
                                         "conversation": _ref("Conversation"),
                                         "duplicate": {"type": "boolean"}}}
 
-_ERRORS = {400: "bad input (`bad_request`, `bad_text`, `too_long`, `too_many`)",
+_ERRORS = {400: "bad input (`bad_request`, `bad_text`, `too_long`, `too_many`, `bad_url`)",
            401: "no token, or not a valid one (`unauthorized`)",
            403: "the token lacks the scope (`forbidden`)",
            404: "not found, or not this token's site's (`not_found`)",

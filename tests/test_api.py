@@ -37,7 +37,7 @@ from tests.live import (
 )
 
 ALL = ("conversations:read", "conversations:write", "visitors:read", "visitors:write",
-       "reports:read")
+       "reports:read", "webhooks")
 
 
 @pytest.fixture
@@ -392,15 +392,21 @@ async def test_admin_scope_and_reports(world: World, db: Path) -> None:
 def _bodies(world: World) -> dict[str, Any]:
     return {"body": "x", "agent_id": world.ana_id, "by_agent_id": world.ana_id, "tag": "t",
             "team_id": None, "until": None, "name": "N", "email": "n@x.test",
-            "attributes": {"a": "b"}, "note": "n"}
+            "attributes": {"a": "b"}, "note": "n", "site_id": world.seed.other_site_id,
+            "url": "https://93.184.215.14/hook", "events": ["message.created"]}
 
 
 async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Path) -> None:
     """Every operation of the table, aimed at site B's records with site A's most powerful
     token: 404 (or 403 for the installation's), and site B's records unchanged."""
+    admin = Api(world.api.server, api_token(db, "admin"))
+    hook = await admin("POST", "/api/v1/webhooks", {
+        "site_id": world.seed.other_site_id, "url": "https://93.184.215.14/b",
+        "events": ["message.created"]})
+    assert hook.status_code == 201, hook.text
     other = {"conversation_id": world.other_conversation_id,
              "visitor_id": world.other_visitor_id, "site_id": world.seed.other_site_id,
-             "tag": "t"}
+             "tag": "t", "webhook_id": hook.json()["webhook"]["id"], "event_id": "evt_x"}
     fields = _bodies(world)
     reached = 0
     for op in OPERATIONS:
@@ -409,7 +415,7 @@ async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Pa
         r = await world.api(op.method, path, body)
         if op.scope == "admin":
             assert r.status_code == 403, (op.method, path)
-        elif "{" in op.path:
+        elif "{" in op.path or (op.body and "site_id" in op.body):
             assert r.status_code == 404 and r.json()["error"] == "not_found", (op.method, path,
                                                                                r.text)
             reached += 1
@@ -421,13 +427,13 @@ async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Pa
     # Filters naming site B find nothing either.
     for params in ({"site": world.seed.other_site_id},):
         assert (await world.api("GET", "/api/v1/conversations", **params)).status_code == 404
-    admin = Api(world.api.server, api_token(db, "admin"))
     untouched = (await admin("GET", f"/api/v1/conversations/{world.other_conversation_id}"))
     conversation = untouched.json()["conversation"]
     assert conversation["status"] == "waiting" and conversation["tags"] == []
     assert conversation["last_seq"] == 1
     assert (await admin("GET", f"/api/v1/visitors/{world.other_visitor_id}")).json()[
         "visitor"]["attributes"] == {}
+    assert (await admin("GET", "/api/v1/webhooks")).json()["data"] == [hook.json()["webhook"]]
 
 
 # --- the document --------------------------------------------------------------------------
@@ -490,15 +496,23 @@ def test_fuzzed_by_schemathesis_against_the_served_document(db: Path, seeded: Se
              "--max-examples", "25", "--seed", "15", "--no-color"],
             capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
-        assert "23/23" in run.stdout  # every operation was tested
+        assert f"{len(OPERATIONS)}/{len(OPERATIONS)}" in run.stdout  # every operation tested
 
 
 def test_every_operation_and_setting_is_in_docs_api_md() -> None:
     doc = (ROOT / "docs" / "api.md").read_text()
     for op in OPERATIONS:
         assert f"`{op.method} {op.path}`" in doc, (op.method, op.path)
-    for name in ("LIVECHAT_API_RATE_PER_SECOND", "LIVECHAT_API_RATE_BURST"):
+    for name in ("LIVECHAT_API_RATE_PER_SECOND", "LIVECHAT_API_RATE_BURST",
+                 "LIVECHAT_WEBHOOK_ALLOW_PRIVATE", "LIVECHAT_WEBHOOK_TIMEOUT",
+                 "LIVECHAT_WEBHOOK_RETRY_BASE", "LIVECHAT_WEBHOOK_MAX_AGE",
+                 "LIVECHAT_WEBHOOK_LEASE", "LIVECHAT_WEBHOOK_POLL", "LIVECHAT_WEBHOOK_CONCURRENCY"):
         assert name in doc and name in (ROOT / "README.md").read_text()
     for code in ("unauthorized", "forbidden", "not_found", "id_conflict", "rate_limited",
-                 "bad_request", "method_not_allowed", "unavailable"):
+                 "bad_request", "method_not_allowed", "unavailable", "bad_url"):
         assert f"`{code}`" in doc
+    from server.store.api_tokens import SCOPES
+    from server.store.webhooks import EVENTS
+
+    for name in (*SCOPES, *EVENTS):
+        assert f"| `{name}` |" in doc, name

@@ -27,6 +27,7 @@ from server.errors import ChatError, Code
 from server.limits import Buckets
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiToken, ApiTokens
+from server.store.webhooks import Webhooks
 
 from . import bodies
 from .context import Context, context
@@ -70,6 +71,7 @@ class Api:
     tokens: ApiTokens
     reads: ApiReads
     buckets: Buckets
+    webhooks: Webhooks
 
 
 @dataclass

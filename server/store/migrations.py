@@ -337,4 +337,55 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX api_tokens_site ON api_tokens(site_id);
     """,
+    # 19 (issue 15): webhook endpoints per site, the durable outbox written in the same
+    # transaction as the event it announces, and the delivery log (server/store/webhooks.py).
+    """
+    CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT,
+        created_at INTEGER NOT NULL,
+        failing_since INTEGER,
+        last_success_at INTEGER,
+        deleted_at INTEGER
+    );
+    CREATE INDEX webhook_endpoints_site ON webhook_endpoints(site_id);
+    CREATE TABLE webhook_outbox (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+        site_id TEXT NOT NULL,
+        conversation_id TEXT,
+        visitor_id TEXT,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        lease_until INTEGER,
+        delivered_at INTEGER
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_at);
+    CREATE INDEX webhook_outbox_order ON webhook_outbox(endpoint_id, conversation_id, position);
+    CREATE INDEX webhook_outbox_position ON webhook_outbox(position);
+    CREATE INDEX webhook_outbox_visitor ON webhook_outbox(visitor_id);
+    CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        outbox_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+        event TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        status INTEGER,
+        latency_ms INTEGER NOT NULL,
+        excerpt TEXT NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, at);
+    """,
 )

@@ -332,6 +332,11 @@ class SQLiteStore:
         self._fts_rows: list[tuple[str, int]] = []
         self._indexer: asyncio.Task[None] | None = None
         self.index_interval = 0.5
+        #: Called inside the transaction of every message or event appended (the webhook
+        #: outbox, server/store/webhooks.py, writes its rows there).
+        self.on_append: Callable[[sqlite3.Connection, Message], None] | None = None
+        #: Called inside the transaction that changed a visitor's name, email or attributes.
+        self.on_visitor: Callable[[sqlite3.Connection, str, str], None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -672,6 +677,17 @@ class SQLiteStore:
 
     async def read_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return await self._one(sql, params)
+
+    def load_conversation(self, db: sqlite3.Connection, conversation_id: str) -> Conversation:
+        """(Inside a write) the conversation as the writer sees it now."""
+        return self._load_conversation(db, conversation_id)
+
+    def load_visitor(self, db: sqlite3.Connection, visitor_id: str) -> Visitor | None:
+        """(Inside a write) the visitor as the writer sees it now."""
+        row = db.execute(
+            f"SELECT id, site_id, name, email, {_VERIFIED}, attributes, user_agent, language, "
+            "timezone, referrer FROM visitors v WHERE id = ?", (visitor_id,)).fetchone()
+        return _visitor(row) if row else None
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if self._reader is None:
@@ -1029,6 +1045,8 @@ class SQLiteStore:
             db.execute(
                 "UPDATE visitors SET name = coalesce(?, name), email = coalesce(?, email) "
                 "WHERE id = ? AND verified = 0", (name, email, visitor_id))
+            if self.on_visitor is not None:
+                self.on_visitor(db, site_id, visitor_id)
             row = db.execute("SELECT id FROM conversations WHERE visitor_id = ? "
                              "AND status != 'resolved'", (visitor_id,)).fetchone()
             return self._load_conversation(db, row[0]) if row else None
@@ -1053,6 +1071,8 @@ class SQLiteStore:
                 raise ChatError(Code.TOO_MANY, f"at most {_MAX_ATTRIBUTES} attributes")
             db.execute("UPDATE visitors SET attributes = ? WHERE id = ?",
                        (orjson.dumps(known).decode(), visitor_id))
+            if self.on_visitor is not None:
+                self.on_visitor(db, site_id, visitor_id)
 
         await self._submit(op)
 
@@ -1914,8 +1934,11 @@ class SQLiteStore:
         else:
             db.execute("UPDATE conversations SET last_seq = ?, visitor_seq = ?, updated_at = ? "
                        "WHERE id = ?", (seq, seq, now, conversation_id))
-        return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
-                       author_name, body, now, data)
+        message = Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
+                          author_name, body, now, data)
+        if self.on_append is not None:
+            self.on_append(db, message)
+        return message
 
     def _attachment_data(self, db: sqlite3.Connection, attachment_id: str | None,
                          uploader_id: str) -> dict[str, Any] | None:
