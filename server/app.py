@@ -19,6 +19,7 @@ from server import clock
 from server.access import AccessLog
 from server.assets import asset_dir
 from server.auth import Tokens
+from server.bots import FirstResponder, keep_connected
 from server.chat import Chat
 from server.config import Settings, from_env
 from server.endpoints import account, admin, api_v1, avatars, files, http, reports
@@ -36,6 +37,7 @@ from server.routing import Router
 from server.store import SQLiteStore
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiTokens
+from server.store.bots import Bots
 from server.store.webhooks import Webhooks
 from server.tasks import report_death
 from server.webhooks import Deliverer
@@ -99,9 +101,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
                 limits=Limits.from_settings(settings, clock))
-            hooks = Webhooks(store)
+            hooks, bots = Webhooks(store), Bots(store)
+            chat.first_responder = (responder := FirstResponder(bots, chat)).take
             app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
-                settings.api_rate_per_second, settings.api_rate_burst, clock), hooks)
+                settings.api_rate_per_second, settings.api_rate_burst, clock), hooks, responder)
+            tasks.append(asyncio.create_task(keep_connected(bots, presence,
+                                                            settings.presence_ttl),
+                                             name="bots-connected"))
+            tasks[-1].add_done_callback(report_death)
             tasks.append(asyncio.create_task(Deliverer.from_settings(hooks, settings, clock).run(),
                                              name="webhook-deliverer"))
             tasks[-1].add_done_callback(report_death)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -57,6 +57,9 @@ class Chat:
         self.inbox_interval = inbox_interval
         #: Told of changes that matter to routing (the router listens, to re-route the site).
         self.on_change: Callable[[Conversation], None] | None = None
+        #: Given each conversation a visitor opens, before it is published (server/bots.py:
+        #: the site's bot claims it).
+        self.first_responder: Callable[[Change], Awaitable[Change]] | None = None
         self._inbox: dict[str, Conversation] = {}
         self._inbox_ready = asyncio.Event()
 
@@ -97,6 +100,8 @@ class Chat:
         change = await self.store.append_visitor_message(
             who.site_id, who.visitor_id, client_msg_id, body, attachment
         )
+        if change.created and self.first_responder is not None:
+            change = await self.first_responder(change)
         in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
             change.conversation.id, change.messages[0].seq)
         await self.publish(change, sender.uid if sender is not None else None)

@@ -392,6 +392,76 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- bots ------------------------------------------------------------------------------------
+
+
+def cmd_bot_create(args: argparse.Namespace) -> int:
+    from server.store.api_tokens import ApiTokens
+    from server.store.bots import Bots
+    from server.store.webhooks import Webhooks
+    from server.webhooks import Refused, guard
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> dict[str, Any]:
+        if args.webhook:
+            try:
+                await guard(args.webhook, settings.webhook_allow_private)
+            except Refused as exc:
+                raise ConfigError(f"--webhook: {exc}") from None
+        async with _store(settings) as store:
+            bot = await Bots(store).create(args.site, args.name)
+            _, token = await ApiTokens(store).create(
+                args.site, f"bot {args.name}", ["conversations:read", "conversations:write"])
+            made: dict[str, Any] = {"bot": {"id": bot.id, "name": bot.name,
+                                            "site_id": args.site}, "token": token}
+            if args.webhook:
+                endpoint, secret = await Webhooks(store).create(
+                    args.site, args.webhook, ["conversation.created", "message.created"])
+                made["webhook"] = {**endpoint.public(), "secret": secret}
+            return made
+
+    made = asyncio.run(run())
+    if args.json:
+        print(json.dumps(made, indent=2, ensure_ascii=False))
+        return 0
+    print(f"bot {made['bot']['id']} ({args.name}) answers new conversations of {args.site} first")
+    print(f"API token (conversations): {made['token']}")
+    if "webhook" in made:
+        print(f"webhook {made['webhook']['id']} -> {args.webhook}, secret: "
+              f"{made['webhook']['secret']}")
+    print("The token and the secret are shown once.", file=sys.stderr)
+    return 0
+
+
+def cmd_bot_list(args: argparse.Namespace) -> int:
+    from server.store.bots import Bots
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> list[tuple[str, Agent]]:
+        async with _store(settings) as store:
+            return await Bots(store).all()
+
+    for site_id, bot in asyncio.run(run()):
+        print(f"{site_id}\t{bot.id}\t{bot.name}")
+    return 0
+
+
+def cmd_bot_remove(args: argparse.Namespace) -> int:
+    from server.store.bots import Bots
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> None:
+        async with _store(settings) as store:
+            await Bots(store).remove(args.site)
+
+    asyncio.run(run())
+    print(f"no bot answers {args.site} first any more")
+    return 0
+
+
 # --- doctor ----------------------------------------------------------------------------------
 
 
@@ -565,6 +635,20 @@ def parser() -> argparse.ArgumentParser:
     tlist.add_argument("--json", action="store_true", help="as a JSON array")
     trevoke = command(token, "revoke", cmd_token_revoke, "revoke a token, at once")
     trevoke.add_argument("token_id", help="the token's id (tok_…)")
+
+    bot = command(sub, "bot", None, "a bot that answers a site's new conversations first "
+                  "(docs/api.md#bots)").add_subparsers(dest="action", required=True)
+    bcreate = command(bot, "create", cmd_bot_create,
+                      "make the site's bot, its API token and (with --webhook) its webhook")
+    bcreate.add_argument("--site", required=True, help="the site key")
+    bcreate.add_argument("--name", required=True, help="what visitors see (e.g. 'Ava')")
+    bcreate.add_argument("--webhook", help="the bot's URL: it is sent conversation.created and "
+                                           "message.created")
+    bcreate.add_argument("--json", action="store_true", help="as a JSON object")
+    command(bot, "list", cmd_bot_list, "list the sites' bots")
+    bremove = command(bot, "remove", cmd_bot_remove,
+                      "stop the site's bot answering first (what it has, it keeps)")
+    bremove.add_argument("--site", required=True, help="the site key")
 
     save = command(sub, "backup", cmd_backup,
                    "copy the database (and attachments) while serving")

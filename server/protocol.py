@@ -258,10 +258,17 @@ class Ping:
     id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """The visitor asks for a person instead of the site's bot (server/bots.py)."""
+
+    id: str
+
+
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
-         | Ping | Profile | Attributes | Read | Rate | Note | Tag | Reopen | ListConversations
-         | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam | Block | Unblock
-         | ListBlocks)
+         | Ping | Handoff | Profile | Attributes | Read | Rate | Note | Tag | Reopen
+         | ListConversations | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam
+         | Block | Unblock | ListBlocks)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
@@ -290,6 +297,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "context": (Context, {"url": "url?", "title": "title?", "referrer": "url?",
                               "language": "ext?", "timezone": "tz?"}),
         "ping": (Ping, {"id": "id?"}),
+        "handoff": (Handoff, {"id": "id"}),
     },
     "agent": {
         "hello": (Hello, {"v": "int"}),

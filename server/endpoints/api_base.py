@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server import protocol
+from server.bots import FirstResponder
 from server.errors import ChatError, Code
 from server.limits import Buckets
 from server.store.api_reads import ApiReads
@@ -72,6 +73,7 @@ class Api:
     reads: ApiReads
     buckets: Buckets
     webhooks: Webhooks
+    bots: FirstResponder
 
 
 @dataclass

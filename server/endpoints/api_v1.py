@@ -207,6 +207,13 @@ async def reopen(call: Call) -> tuple[int, Any]:
     return _result(change.conversation, change.duplicate)
 
 
+async def handoff(call: Call) -> tuple[int, Any]:
+    """The site's bot hands the conversation to a person (server/bots.py)."""
+    conversation = await _conversation(call)
+    change = await call.api.bots.handoff([conversation.site_id], conversation.id)
+    return _result(change.conversation, change.duplicate)
+
+
 # --- visitors ------------------------------------------------------------------------------
 
 
@@ -339,6 +346,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", _C + "/resolve", resolve, W, "Resolve", "ConversationResult", body=_AS),
     Operation("POST", _C + "/reopen", reopen, W, "Reopen, assigned to the agent",
               "ConversationResult", body=_AS),
+    Operation("POST", _C + "/handoff", handoff, W,
+              "The bot hands the conversation to the human queue", "ConversationResult"),
     Operation("GET", "/api/v1/visitors", list_visitors, VR,
               "Find visitors by name, email or id", "VisitorPage",
               params=(Param("query", "query", "part of a name, email or id (any case)"), *_LIST),

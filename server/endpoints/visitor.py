@@ -24,6 +24,7 @@ from server.protocol import (
     Attributes,
     Context,
     Frame,
+    Handoff,
     Hello,
     Open,
     Profile,
@@ -225,6 +226,8 @@ class VisitorSession(Session):
                 await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
             if message.conversation_id not in self.conn.cursors:
                 await self._watch(change.conversation, 0)
+            if len(change.messages) > 1:  # a bot joined with it (server/bots.py)
+                self.conn.catch_up(message.conversation_id)
             return None
         if isinstance(frame, Open):
             conversation = await self.ctx.store.conversation(frame.conversation_id)
@@ -267,6 +270,13 @@ class VisitorSession(Session):
                 # Agents who have the conversation open see the new page at once.
                 await self.ctx.chat.visited(self.who.site_id, self.conversation_id, *page)
             return None
+        if isinstance(frame, Handoff):  # "talk to a person" (server/bots.py)
+            if self.conversation_id is None:
+                raise ChatError(Code.NOT_FOUND, "no conversation yet")
+            change = await self.ws.app.state.api.bots.handoff([self.who.site_id],
+                                                              self.conversation_id)
+            return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),
+                                duplicate=change.duplicate)
         if isinstance(frame, Rate):
             change = await chat.rate(self.who, frame.conversation_id, frame.score, frame.comment)
             return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),

@@ -388,4 +388,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, at);
     """,
+    # 20 (issue 15): the bot that answers a site's new conversations first (server/bots.py);
+    # the bot itself is an agent account whose id starts with bot_.
+    """
+    CREATE TABLE site_bots (
+        site_id TEXT PRIMARY KEY REFERENCES sites(id),
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        created_at INTEGER NOT NULL
+    );
+    """,
 )

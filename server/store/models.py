@@ -120,7 +120,8 @@ class Conversation:
             "status": self.status,
             "assignee": (
                 {"id": self.assignee_id, "name": self.assignee_name,
-                 "avatar": avatar_url(self.assignee_id)} if self.assignee_id else None
+                 "avatar": avatar_url(self.assignee_id),
+                 "bot": self.assignee_id.startswith("bot_")} if self.assignee_id else None
             ),
             "last_seq": self.last_seq,
             "last_message": self.last_message,
@@ -144,7 +145,8 @@ class Conversation:
         return {
             "id": self.id,
             "status": self.status,
-            "assignee": ({"name": self.assignee_name, "avatar": avatar_url(self.assignee_id)}
+            "assignee": ({"name": self.assignee_name, "avatar": avatar_url(self.assignee_id),
+                          "bot": self.assignee_id.startswith("bot_")}
                          if self.assignee_name and self.assignee_id else None),
             "last_seq": self.visitor_last_seq,
             "agent_read_seq": self.agent_read_seq,
@@ -176,6 +178,8 @@ class Message:
                                   "name": self.author_name}
         if self.author_type == "agent" and self.author_id:
             author["avatar"] = avatar_url(self.author_id)
+            if self.author_id.startswith("bot_"):  # a bot (server/store/bots.py)
+                author["bot"] = True
         frame = {
             "type": "message",
             "conversation_id": self.conversation_id,

@@ -682,6 +682,13 @@ class SQLiteStore:
         """(Inside a write) the conversation as the writer sees it now."""
         return self._load_conversation(db, conversation_id)
 
+    def append(self, db: sqlite3.Connection, conversation_id: str, client_msg_id: str | None,
+               kind: Any, author_type: Any, author_id: str | None, author_name: str | None,
+               body: str, now: int, data: dict[str, Any] | None = None) -> Message:
+        """(Inside a write) append a message or event with the next seq; see ``_append``."""
+        return self._append(db, conversation_id, client_msg_id, kind, author_type, author_id,
+                            author_name, body, now, data)
+
     def load_visitor(self, db: sqlite3.Connection, visitor_id: str) -> Visitor | None:
         """(Inside a write) the visitor as the writer sees it now."""
         row = db.execute(
@@ -984,7 +991,9 @@ class SQLiteStore:
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
             if conv.assignee_id == to_agent_id:  # done already (a resend after a lost ack)
                 return Change(conv, (), duplicate=True)
-            if conv.assignee_id not in (None, agent.id) and agent.role != "admin":
+            # (Any agent of the site may take a conversation over from its bot.)
+            if (conv.assignee_id not in (None, agent.id) and agent.role != "admin"
+                    and not conv.assignee_id.startswith("bot_")):
                 raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
             target = db.execute(
                 "SELECT a.id, a.name FROM agents a WHERE a.id = ? AND a.active = 1 AND "

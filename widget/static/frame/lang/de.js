@@ -57,5 +57,9 @@ export default {
   newConversation: "Neue Unterhaltung",
   uploading: "{name} wird hochgeladen…",
   leftMessage: "Danke! Wir haben Ihre Nachricht erhalten und antworten an {email}.",
-  leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier."
+  leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier.",
+  botName: "{name} (Bot)",
+  botAnswering: "{name} (Bot) antwortet Ihnen",
+  talkToPerson: "Mit einem Menschen sprechen",
+  handoff: "Wir verbinden Sie mit einem Menschen…"
 };

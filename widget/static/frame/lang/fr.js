@@ -57,5 +57,9 @@ export default {
   newConversation: "Nouvelle discussion",
   uploading: "Envoi de {name}…",
   leftMessage: "Merci ! Nous avons reçu votre message et répondrons à {email}.",
-  leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici."
+  leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici.",
+  botName: "{name} (bot)",
+  botAnswering: "{name} (bot) vous répond",
+  talkToPerson: "Parler à une personne",
+  handoff: "Nous vous mettons en relation avec une personne…"
 };

@@ -57,5 +57,9 @@ export default {
   newConversation: "התחלת שיחה חדשה",
   uploading: "מעלים את {name}…",
   leftMessage: "תודה! קיבלנו את ההודעה ונחזור אליכם לכתובת {email}.",
-  leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן."
+  leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן.",
+  botName: "{name} (בוט)",
+  botAnswering: "{name} (בוט) עונה לך",
+  talkToPerson: "לדבר עם אדם",
+  handoff: "מחברים אותך לאדם…"
 };
