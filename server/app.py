@@ -32,12 +32,14 @@ from server.hashing import HashPool
 from server.hub import Hub
 from server.limits import Buckets, Limits
 from server.logins import Backoff
+from server.privacy import run_retention
 from server.private import private_dir
 from server.routing import Router
 from server.store import SQLiteStore
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiTokens
 from server.store.bots import Bots
+from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 from server.tasks import report_death
 from server.webhooks import Deliverer
@@ -104,7 +106,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             hooks, bots = Webhooks(store), Bots(store)
             chat.first_responder = (responder := FirstResponder(bots, chat)).take
             app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
-                settings.api_rate_per_second, settings.api_rate_burst, clock), hooks, responder)
+                settings.api_rate_per_second, settings.api_rate_burst, clock), hooks, responder,
+                rights := Privacy(store))
+            tasks.append(asyncio.create_task(run_retention(
+                rights, settings.uploads_path(), settings.retention_interval), name="retention"))
+            tasks[-1].add_done_callback(report_death)
             tasks.append(asyncio.create_task(keep_connected(bots, presence,
                                                             settings.presence_ttl),
                                              name="bots-connected"))

@@ -462,6 +462,70 @@ def cmd_bot_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- data rights -----------------------------------------------------------------------------
+
+
+def cmd_visitor_export(args: argparse.Namespace) -> int:
+    from server.privacy import export_zip
+    from server.store.privacy import Privacy
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> bytes:
+        async with _store(settings) as store:
+            held = await Privacy(store).held(args.visitor_id)
+            if held is None:
+                raise ConfigError(f"no such visitor: {args.visitor_id}")
+            return export_zip(held, settings.uploads_path(), time.time())
+
+    data = asyncio.run(run())
+    Path(args.out).write_bytes(data)
+    print(f"exported {args.visitor_id} to {args.out} ({len(data)} bytes)")
+    return 0
+
+
+def cmd_visitor_erase(args: argparse.Namespace) -> int:
+    from server.privacy import erase
+    from server.store.privacy import Privacy
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> dict[str, Any]:
+        async with _store(settings) as store:
+            sites = [site.id for site in await store.sites()]
+            try:
+                erased = await erase(Privacy(store), settings.uploads_path(), sites,
+                                     args.visitor_id, f"cli {getpass.getuser()}")
+            except LookupError:
+                raise ConfigError(f"no such visitor: {args.visitor_id}") from None
+            return erased.public()
+
+    erased = asyncio.run(run())
+    print(f"erased {args.visitor_id}: {erased['conversations']} conversations, "
+          f"{erased['messages']} messages emptied, {erased['files']} files "
+          f"(record {erased['erasure_id']})")
+    return 0
+
+
+def cmd_site_retention(args: argparse.Namespace) -> int:
+    from server.store.privacy import Privacy
+
+    settings = from_env(db_path=args.db)
+    days = None if args.days in ("off", "none") else int(args.days)
+
+    async def run() -> None:
+        async with _store(settings) as store:
+            try:
+                await Privacy(store).set_retention(args.site, days)
+            except LookupError as exc:
+                raise ConfigError(str(exc)) from None
+
+    asyncio.run(run())
+    print(f"{args.site}: resolved conversations are kept "
+          f"{'for ever' if days is None else f'{days} days'}")
+    return 0
+
+
 # --- doctor ----------------------------------------------------------------------------------
 
 
@@ -603,6 +667,10 @@ def parser() -> argparse.ArgumentParser:
                         help="agents see what visitors type before sending (the widget says so)")
     change.add_argument("--theme", choices=["auto", "light", "dark"],
                         help="the widget's colours: auto follows each visitor's system setting")
+    keep = command(site, "retention", cmd_site_retention,
+                   "how long a site keeps resolved conversations (then deleted, with files)")
+    keep.add_argument("site", help="the site key")
+    keep.add_argument("--days", required=True, help="a number of days, or off (keep for ever)")
     listing = command(site, "list", cmd_site_list, "list the sites")
     listing.add_argument("--json", action="store_true", help="as a JSON array")
 
@@ -649,6 +717,16 @@ def parser() -> argparse.ArgumentParser:
     bremove = command(bot, "remove", cmd_bot_remove,
                       "stop the site's bot answering first (what it has, it keeps)")
     bremove.add_argument("--site", required=True, help="the site key")
+
+    person = command(sub, "visitor", None, "a visitor's data rights (docs/api.md#data-rights)"
+                     ).add_subparsers(dest="action", required=True)
+    vexport = command(person, "export", cmd_visitor_export,
+                      "everything held about a visitor, as a zip (visitor.json and files)")
+    vexport.add_argument("visitor_id")
+    vexport.add_argument("--out", required=True, help="the zip file to write")
+    verase = command(person, "erase", cmd_visitor_erase,
+                     "erase a visitor (reports keep counting their conversations anonymously)")
+    verase.add_argument("visitor_id")
 
     save = command(sub, "backup", cmd_backup,
                    "copy the database (and attachments) while serving")

@@ -127,6 +127,9 @@ class Settings:
     webhook_lease: float = 60.0
     webhook_poll: float = 0.5
     webhook_concurrency: int = 8
+    #: Seconds between two sweeps that delete resolved conversations past their site's
+    #: retention (server/privacy.py).
+    retention_interval: float = 3600.0
 
     def uploads_path(self) -> Path:
         if self.uploads_dir:
@@ -186,7 +189,7 @@ class Settings:
                self.ws_ping_timeout) <= 0:
             raise ConfigError("timeouts and intervals must be positive")
         if min(self.webhook_timeout, self.webhook_retry_base, self.webhook_max_age,
-               self.webhook_poll, self.webhook_concurrency) <= 0:
+               self.webhook_poll, self.webhook_concurrency, self.retention_interval) <= 0:
             raise ConfigError("webhook timeouts, delays and concurrency must be positive")
         if self.webhook_lease <= self.webhook_timeout:
             raise ConfigError("LIVECHAT_WEBHOOK_LEASE must be longer than "
@@ -299,5 +302,6 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         webhook_lease=_float(env, "LIVECHAT_WEBHOOK_LEASE", 60.0),
         webhook_poll=_float(env, "LIVECHAT_WEBHOOK_POLL", 0.5),
         webhook_concurrency=_int(env, "LIVECHAT_WEBHOOK_CONCURRENCY", 8),
+        retention_interval=_float(env, "LIVECHAT_RETENTION_INTERVAL", 3600.0),
     )
     return settings.with_(**overrides).validate()

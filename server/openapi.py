@@ -186,6 +186,18 @@ SCHEMAS.update({
     "Redelivered": {"type": "object", "required": ["redelivered"],
                     "properties": {"redelivered": {"type": "boolean"}}},
 })
+SCHEMAS.update({
+    "Erasure": {"type": "object", "required": ["erased"], "properties": {"erased": {
+        "type": "object", "required": ["erasure_id", "conversations", "messages", "files", "at"],
+        "properties": {"erasure_id": {"type": "string"}, "conversations": {"type": "integer"},
+                       "messages": {"type": "integer"}, "files": {"type": "integer"},
+                       "at": {"type": "integer"}}}}},
+    "ErasureList": {"type": "object", "required": ["data"], "properties": {"data": {
+        "type": "array", "items": {"type": "object", "required": [
+            "id", "site_id", "erased_by", "at", "conversations", "messages", "files"]}}}},
+    "Retention": {"type": "object", "required": ["site_id", "days"], "properties": {
+        "site_id": {"type": "string"}, "days": {"type": ["integer", "null"]}}},
+})
 SCHEMAS["SendResult"] = {"type": "object", "required": ["message", "conversation", "duplicate"],
                          "properties": {"message": _ref("Message"),
                                         "conversation": _ref("Conversation"),
@@ -215,6 +227,9 @@ def _operation(op: Operation, max_chars: int) -> dict[str, Any]:
         "description": "done", "content": {"application/json": {"schema": _ref(op.answer)}}}}
     if op.answer == "Report":
         responses[str(op.status)]["content"]["text/csv"] = {"schema": {"type": "string"}}
+    if op.answer == "Export":
+        responses[str(op.status)]["content"] = {"application/zip": {
+            "schema": {"type": "string", "contentMediaType": "application/zip"}}}
     for status, text in op.also.items():
         responses[str(status)] = {"description": text, "content": {
             "application/json": {"schema": _ref(op.answer)}}}

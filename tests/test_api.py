@@ -393,7 +393,7 @@ def _bodies(world: World) -> dict[str, Any]:
     return {"body": "x", "agent_id": world.ana_id, "by_agent_id": world.ana_id, "tag": "t",
             "team_id": None, "until": None, "name": "N", "email": "n@x.test",
             "attributes": {"a": "b"}, "note": "n", "site_id": world.seed.other_site_id,
-            "url": "https://93.184.215.14/hook", "events": ["message.created"]}
+            "url": "https://93.184.215.14/hook", "events": ["message.created"], "days": 5}
 
 
 async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Path) -> None:
@@ -506,7 +506,8 @@ def test_every_operation_and_setting_is_in_docs_api_md() -> None:
     for name in ("LIVECHAT_API_RATE_PER_SECOND", "LIVECHAT_API_RATE_BURST",
                  "LIVECHAT_WEBHOOK_ALLOW_PRIVATE", "LIVECHAT_WEBHOOK_TIMEOUT",
                  "LIVECHAT_WEBHOOK_RETRY_BASE", "LIVECHAT_WEBHOOK_MAX_AGE",
-                 "LIVECHAT_WEBHOOK_LEASE", "LIVECHAT_WEBHOOK_POLL", "LIVECHAT_WEBHOOK_CONCURRENCY"):
+                 "LIVECHAT_WEBHOOK_LEASE", "LIVECHAT_WEBHOOK_POLL",
+                 "LIVECHAT_RETENTION_INTERVAL", "LIVECHAT_WEBHOOK_CONCURRENCY"):
         assert name in doc and name in (ROOT / "README.md").read_text()
     for code in ("unauthorized", "forbidden", "not_found", "id_conflict", "rate_limited",
                  "bad_request", "method_not_allowed", "unavailable", "bad_url"):

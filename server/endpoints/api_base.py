@@ -28,6 +28,7 @@ from server.errors import ChatError, Code
 from server.limits import Buckets
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiToken, ApiTokens
+from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 
 from . import bodies
@@ -74,6 +75,7 @@ class Api:
     buckets: Buckets
     webhooks: Webhooks
     bots: FirstResponder
+    privacy: Privacy
 
 
 @dataclass

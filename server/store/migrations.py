@@ -397,4 +397,23 @@ MIGRATIONS: tuple[str, ...] = (
         created_at INTEGER NOT NULL
     );
     """,
+    # 21 (issue 15): data rights — erasures recorded without the erased data, and how long each
+    # site keeps resolved conversations (server/store/privacy.py).
+    """
+    CREATE TABLE erasures (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        erased_by TEXT NOT NULL,
+        erased_at INTEGER NOT NULL,
+        conversations INTEGER NOT NULL,
+        messages INTEGER NOT NULL,
+        files INTEGER NOT NULL
+    );
+    CREATE TABLE site_retention (
+        site_id TEXT PRIMARY KEY REFERENCES sites(id),
+        days INTEGER NOT NULL
+    );
+    CREATE INDEX conversations_resolved ON conversations(site_id, resolved_at)
+        WHERE status = 'resolved';
+    """,
 )
