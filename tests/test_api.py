@@ -517,3 +517,73 @@ def test_every_operation_and_setting_is_in_docs_api_md() -> None:
 
     for name in (*SCOPES, *EVENTS):
         assert f"| `{name}` |" in doc, name
+
+
+async def test_property_a_token_reaches_only_its_site_and_its_scopes(world: World,
+                                                                     db: Path) -> None:
+    """For any set of scopes a site's token may carry, any operation, aimed at its own site's
+    records or at another site's: refused with 403 exactly when the scope is missing; another
+    site's records are 403 or 404, never touched."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from server.store.api_tokens import SCOPES, ApiTokens
+
+    site_scopes = [s for s in SCOPES if s != "admin"]
+    admin = Api(world.api.server, api_token(db, "admin"))
+    hook = (await admin("POST", "/api/v1/webhooks", {
+        "site_id": world.seed.other_site_id, "url": "https://93.184.215.14/p",
+        "events": ["message.created"]})).json()["webhook"]["id"]
+    tokens: dict[frozenset[str], str] = {}
+    async with open_store(db) as store:
+        made = ApiTokens(store)
+        for mask in range(1, 2 ** len(site_scopes)):
+            scopes = frozenset(s for i, s in enumerate(site_scopes) if mask >> i & 1)
+            tokens[scopes] = (await made.create(world.seed.site_id, "p", sorted(scopes)))[1]
+    ids = {
+        "own": {"conversation_id": world.conversation_id, "visitor_id": world.visitor_id,
+                "site_id": world.seed.site_id, "tag": "t", "webhook_id": "whk_none",
+                "event_id": "evt_none"},
+        "other": {"conversation_id": world.other_conversation_id,
+                  "visitor_id": world.other_visitor_id, "site_id": world.seed.other_site_id,
+                  "tag": "t", "webhook_id": hook, "event_id": "evt_none"},
+    }
+    fields = _bodies(world)
+    # Writes that would end the conversation or the visitor for the examples after them are
+    # aimed at records that do not exist on the own site (the scope check comes first anyway).
+    ending = {"erase_visitor", "resolve"}
+    server = world.api.server
+
+    @settings(max_examples=200, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(scopes=st.sampled_from(sorted(tokens, key=sorted)),
+           op=st.sampled_from(OPERATIONS), target=st.sampled_from(["own", "other"]))
+    def check(scopes: frozenset[str], op: Any, target: str) -> None:
+        values = dict(ids[target])
+        if target == "own" and op.operation_id in ending:
+            values.update(conversation_id="conv_none", visitor_id="vis_none")
+        body = {k: fields[k] for k in op.body} if op.body is not None else None
+        if target == "own" and body and "site_id" in body:
+            body["site_id"] = world.seed.site_id
+        with httpx.Client(base_url=server.http) as http:
+            r = http.request(op.method, op.path.format(**values), json=body,
+                             headers={"Authorization": f"Bearer {tokens[scopes]}"})
+        allowed = op.scope in scopes
+        assert r.status_code < 500, (op.method, op.path, r.text)
+        assert (r.status_code == 403) == (not allowed), (sorted(scopes), op.path, r.text)
+        if target == "other" and allowed and ("{" in op.path or (body and "site_id" in body)):
+            assert r.status_code == 404, (op.method, op.path, r.text)
+        if target == "other" and r.status_code == 200:  # a list: nothing of site B in it
+            assert world.other_conversation_id not in r.text
+            assert world.other_visitor_id not in r.text and hook not in r.text
+
+    await asyncio.to_thread(check)
+    conversation = (await admin("GET", f"/api/v1/conversations/{world.other_conversation_id}"
+                                )).json()["conversation"]
+    assert conversation["status"] == "waiting" and conversation["tags"] == []
+    assert conversation["last_seq"] == 1 and conversation["snoozed_until"] is None
+    visitor_b = (await admin("GET", f"/api/v1/visitors/{world.other_visitor_id}")).json()
+    assert visitor_b["visitor"]["attributes"] == {} and visitor_b["visitor"]["name"] is None
+    assert (await admin("GET", f"/api/v1/webhooks/{hook}")).json()["webhook"]["active"]
+    assert (await admin("GET", f"/api/v1/sites/{world.seed.other_site_id}/retention")).json()[
+        "days"] is None
