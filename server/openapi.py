@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from server.config import Settings
+from server.store.api_tokens import SCOPES
 from server.store.webhooks import EVENTS
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ def _field(kind: str, max_chars: int) -> dict[str, Any]:
         "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://[^\\s]+$"},
         "events": {"type": "array", "minItems": 1, "uniqueItems": True,
                    "items": {"type": "string", "enum": list(EVENTS)}},
+        "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
+                   "items": {"type": "string", "enum": list(SCOPES)}},
     }
     return kinds[kind]
 
@@ -197,6 +200,18 @@ SCHEMAS.update({
             "id", "site_id", "erased_by", "at", "conversations", "messages", "files"]}}}},
     "Retention": {"type": "object", "required": ["site_id", "days"], "properties": {
         "site_id": {"type": "string"}, "days": {"type": ["integer", "null"]}}},
+})
+_TOKEN = {"type": "object", "required": ["id", "site_id", "name", "scopes", "created_at",
+                                         "last_used_at", "revoked_at"], "properties": {
+    "id": {"type": "string"}, "site_id": _NULLABLE_STR, "name": {"type": "string"},
+    "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}},
+    "created_by": _NULLABLE_STR, "created_at": {"type": "integer"},
+    "last_used_at": {"type": ["integer", "null"]}, "revoked_at": {"type": ["integer", "null"]}}}
+SCHEMAS.update({
+    "Token": _TOKEN, "TokenList": _list("Token"), "TokenResult": _one("token", "Token"),
+    "TokenCreated": {"type": "object", "required": ["token", "secret"], "properties": {
+        "token": _ref("Token"),
+        "secret": {"type": "string", "description": "lc.<id>.<secret>, shown once"}}},
 })
 SCHEMAS["SendResult"] = {"type": "object", "required": ["message", "conversation", "duplicate"],
                          "properties": {"message": _ref("Message"),

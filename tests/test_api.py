@@ -587,3 +587,39 @@ async def test_property_a_token_reaches_only_its_site_and_its_scopes(world: Worl
     assert (await admin("GET", f"/api/v1/webhooks/{hook}")).json()["webhook"]["active"]
     assert (await admin("GET", f"/api/v1/sites/{world.seed.other_site_id}/retention")).json()[
         "days"] is None
+
+
+async def test_the_panel_calls_the_api_with_an_admins_session_only(world: World,
+                                                                   db: Path) -> None:
+    server = world.api.server
+    root = await login(server, await add_admin(db, "boss@acme.test"))
+    ana = await login(server, world.seed.agent_email)
+    async with httpx.AsyncClient(base_url=server.http, cookies={"livechat_agent": root}) as http, \
+            httpx.AsyncClient(base_url=server.http, cookies={"livechat_agent": ana}) as as_ana, \
+            httpx.AsyncClient(base_url=server.http) as bare:
+        listed = await http.get("/api/v1/tokens")
+        assert listed.status_code == 200, listed.text
+        made = await http.post("/api/v1/tokens",
+                               json={"name": "From the panel", "scopes": ["reports:read"],
+                                     "site_id": world.seed.site_id},
+                               headers={"Origin": server.http})
+        assert made.status_code == 201, made.text
+        check("TokenCreated", made.json())
+        assert made.json()["token"]["created_by"] is not None
+        forged = await http.post("/api/v1/tokens",
+                                 json={"name": "x", "scopes": ["admin"]},
+                                 headers={"Origin": "https://evil.test"})
+        assert forged.status_code == 403 and forged.json()["error"] == "forbidden_origin"
+        agent_only = await as_ana.get("/api/v1/tokens")
+        assert agent_only.status_code == 401
+        secret = made.json()["secret"]
+        reports = await bare.get("/api/v1/reports",
+                                 headers={"Authorization": f"Bearer {secret}"})
+        assert reports.status_code == 200
+        revoked = await http.delete(f"/api/v1/tokens/{made.json()['token']['id']}",
+                                    headers={"Origin": server.http})
+        assert revoked.json()["token"]["revoked_at"] is not None
+        assert (await bare.get("/api/v1/reports", headers={
+            "Authorization": f"Bearer {secret}"})).status_code == 401
+        bad = await world.api("POST", "/api/v1/tokens", {"name": "n", "scopes": ["admin"]})
+        assert bad.status_code == 403  # a site's token cannot make tokens

@@ -3,6 +3,7 @@
  * attributes, and their earlier conversations. */
 import { $, clear, el } from "./kit.js";
 import { ago, day, locale, t } from "./i18n.js";
+import { visitorRights } from "./integrations.js";
 import { siteName, state } from "./state.js";
 
 var pages = [];   // the open conversation's visitor's pages, newest first
@@ -65,6 +66,7 @@ export function renderContext(f, openConversation) {
     el("b", "", row, k + ": ");
     row.appendChild(document.createTextNode(String(v.attributes[k])));
   });
+  visitorRights(details, state.me, c.visitor);
   pages = (f.pages || []).slice();
   renderPages();
   var earlier = $("earlier");

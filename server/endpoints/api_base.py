@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server import protocol
+from server.auth import origin_allowed
 from server.bots import FirstResponder
 from server.errors import ChatError, Code
 from server.limits import Buckets
@@ -32,7 +33,7 @@ from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 
 from . import bodies
-from .context import Context, context
+from .context import AGENT_COOKIE, Context, context
 
 #: Bodies of API requests: a message of the longest text, with room to spare.
 MAX_BODY = 64 * 1024
@@ -207,8 +208,29 @@ def api_state(request: Request) -> Api:
     return api
 
 
+async def _session(ctx: Context, request: Request) -> ApiToken | None:
+    """An admin signed in to the panel (its Manage page calls the API with the session cookie):
+    acts as an installation token with every scope; changes must come from our own pages."""
+    from .agent import agent_from_cookie  # (agent.py is the sockets' module: imported late)
+
+    agent = await agent_from_cookie(ctx, request.cookies.get(AGENT_COOKIE))
+    if agent is None or agent.role != "admin":
+        return None
+    if request.method not in ("GET", "HEAD") and not origin_allowed(
+            request.headers.get("origin"), [ctx.own_origin(request)]):
+        raise ApiError(403, "forbidden_origin", "origin not allowed")
+    return ApiToken(f"agent:{agent.id}", None, agent.name, frozenset({"admin"}), agent.id, 0)
+
+
 async def authenticate(ctx: Context, api: Api, request: Request) -> Caller:
     header = request.headers.get("authorization", "")
+    if not header and AGENT_COOKIE in request.cookies:
+        session = await _session(ctx, request)
+        if session is not None:
+            if not api.buckets.take(session.id):
+                raise ApiError(429, "rate_limited", "too many requests; retry in a second",
+                               {"Retry-After": str(max(1, math.ceil(1 / api.buckets.rate)))})
+            return Caller(session, [site.id for site in await ctx.store.sites()])
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>",

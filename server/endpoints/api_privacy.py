@@ -31,10 +31,16 @@ async def erase_visitor(call: Call) -> tuple[int, Any]:
     try:
         erased = await privacy.erase(call.api.privacy, call.ctx.settings.uploads_path(),
                                      call.caller.site_ids, call.path["visitor_id"],
-                                     f"token {call.caller.token.id}")
+                                     _who(call))
     except LookupError:
         raise not_found("visitor") from None
     return 200, {"erased": erased.public()}
+
+
+def _who(call: Call) -> str:
+    """Who erased: the panel's admin (``agent:<id>``) or a token (``token <id>``)."""
+    token_id = call.caller.token.id
+    return token_id if token_id.startswith("agent:") else f"token {token_id}"
 
 
 async def list_erasures(call: Call) -> tuple[int, Any]:

@@ -25,7 +25,7 @@ from server.errors import ChatError, Code
 from server.store import Agent, Conversation, Message
 from server.store.api_reads import ConversationFilter
 
-from . import api_privacy, api_webhooks, reports
+from . import api_privacy, api_tokens, api_webhooks, reports
 from .api_base import (
     DEFAULT_LIMIT,
     ApiError,
@@ -379,6 +379,7 @@ OPERATIONS: tuple[Operation, ...] = (
                       Param("format", "format", "json (default) or csv")), tag="reports"),
     *api_webhooks.OPERATIONS,
     *api_privacy.OPERATIONS,
+    *api_tokens.OPERATIONS,
 )
 
 
