@@ -25,7 +25,7 @@ from starlette.responses import Response
 from server import protocol
 from server.auth import origin_allowed
 from server.bots import FirstResponder
-from server.errors import ChatError, Code
+from server.errors import ChatError, Code, Unavailable
 from server.limits import Buckets
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiToken, ApiTokens
@@ -244,7 +244,10 @@ async def authenticate(ctx: Context, api: Api, request: Request) -> Caller:
         raise ApiError(429, "rate_limited",
                        f"too many requests for this token; retry after {wait} s",
                        {"Retry-After": str(wait)})
-    await api.tokens.touch(token)
+    try:
+        await api.tokens.touch(token)
+    except Unavailable:  # the last use goes unrecorded; the request itself may still be served
+        pass
     if token.site_id is None:
         site_ids = [site.id for site in await ctx.store.sites()]
     else:
