@@ -393,7 +393,8 @@ def _bodies(world: World) -> dict[str, Any]:
     return {"body": "x", "agent_id": world.ana_id, "by_agent_id": world.ana_id, "tag": "t",
             "team_id": None, "until": None, "name": "N", "email": "n@x.test",
             "attributes": {"a": "b"}, "note": "n", "site_id": world.seed.other_site_id,
-            "url": "https://93.184.215.14/hook", "events": ["message.created"], "days": 5}
+            "url": "https://93.184.215.14/hook", "events": ["message.created"], "days": 5,
+            "scopes": ["reports:read"]}
 
 
 async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Path) -> None:
@@ -406,7 +407,8 @@ async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Pa
     assert hook.status_code == 201, hook.text
     other = {"conversation_id": world.other_conversation_id,
              "visitor_id": world.other_visitor_id, "site_id": world.seed.other_site_id,
-             "tag": "t", "webhook_id": hook.json()["webhook"]["id"], "event_id": "evt_x"}
+             "tag": "t", "webhook_id": hook.json()["webhook"]["id"], "event_id": "evt_x",
+             "token_id": "tok_x"}
     fields = _bodies(world)
     reached = 0
     for op in OPERATIONS:
@@ -543,10 +545,11 @@ async def test_property_a_token_reaches_only_its_site_and_its_scopes(world: Worl
     ids = {
         "own": {"conversation_id": world.conversation_id, "visitor_id": world.visitor_id,
                 "site_id": world.seed.site_id, "tag": "t", "webhook_id": "whk_none",
-                "event_id": "evt_none"},
+                "event_id": "evt_none", "token_id": "tok_none"},
         "other": {"conversation_id": world.other_conversation_id,
                   "visitor_id": world.other_visitor_id, "site_id": world.seed.other_site_id,
-                  "tag": "t", "webhook_id": hook, "event_id": "evt_none"},
+                  "tag": "t", "webhook_id": hook, "event_id": "evt_none",
+                  "token_id": "tok_none"},
     }
     fields = _bodies(world)
     # Writes that would end the conversation or the visitor for the examples after them are
