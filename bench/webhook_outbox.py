@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from server.store import SQLiteStore  # noqa: E402
-from server.store.webhooks import Webhooks  # noqa: E402
+from server.store import SQLiteStore
+from server.store.webhooks import Webhooks
 
 N = 3000
 
