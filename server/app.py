@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -60,6 +61,29 @@ class NoSniff:
         await self.app(scope, receive, send_with_header)
 
 
+#: The collector's generation thresholds while serving (Python's default: 700, 10, 10). The
+#: message path makes few cyclic objects, so young collections can be rarer; see
+#: docs/benchmarks.md for what each setting measured.
+GC_THRESHOLDS = (7000, 20, 20)
+
+
+def quiet_gc() -> Callable[[], None]:
+    """Keep the cyclic garbage collector from pausing the loop for long: everything made at
+    start-up (modules, settings, the app, caches: most of the heap, and never garbage) is moved
+    out of the collector's generations with ``gc.freeze()``, so that a full collection scans only
+    what was made since — a 29 ms pause in the profile of issue 11 otherwise. Returns the undo."""
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+    def restore() -> None:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+    return restore
+
+
 def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> (
     Starlette
 ):
@@ -98,7 +122,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             tasks[-1].add_done_callback(report_death)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
                      settings.broker_url.split(":", 1)[0])
-            yield
+            restore_gc = quiet_gc()
+            try:
+                yield
+            finally:
+                restore_gc()
         finally:
             hub.close_all(Close.GOING_AWAY, "server restarting")
             for task in tasks:

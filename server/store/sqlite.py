@@ -1816,6 +1816,18 @@ class SQLiteStore:
         )
         return [_conversation(r) for r in rows]
 
+    async def queue_position(self, site_id: str, conversation_id: str) -> int | None:
+        """The place (1 = next) of a waiting conversation of the site in its queue, which is
+        ``waiting``'s order; None when it is not waiting there. Counted, not listed: a visitor's
+        hello asks this, and a thousand visitors may say hello at once."""
+        row = await self._one(
+            "SELECT 1 + (SELECT count(*) FROM conversations w WHERE w.site_id = c.site_id "
+            "AND w.status = 'waiting' AND (w.created_at, w.id) < (c.created_at, c.id)) "
+            "FROM conversations c WHERE c.id = ? AND c.site_id = ? AND c.status = 'waiting'",
+            (conversation_id, site_id),
+        )
+        return int(row[0]) if row else None
+
     async def average_wait(self, site_id: str, recent: int = 50) -> float | None:
         """Seconds from a conversation's start to an agent joining, over the site's most recent
         ``recent`` joined conversations; None without any."""
