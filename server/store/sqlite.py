@@ -841,8 +841,12 @@ class SQLiteStore:
         now = self._now()
 
         def op(db: sqlite3.Connection) -> Change:
+            # Through the visitor's conversations and the one unique index on (conversation,
+            # client id): a second index on (author, client id) for this alone cost a random
+            # page in every commit (docs/benchmarks.md).
             old = db.execute(
-                f"SELECT {_MSG_COLS} FROM messages WHERE author_id = ? AND client_msg_id = ? "
+                f"SELECT {_MSG_COLS} FROM messages WHERE conversation_id IN (SELECT id FROM "
+                "conversations WHERE visitor_id = ?) AND client_msg_id = ? "
                 "AND author_type = 'visitor'",
                 (visitor_id, client_msg_id),
             ).fetchone()
