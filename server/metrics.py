@@ -32,7 +32,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client import values as prometheus_values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
@@ -54,6 +61,8 @@ _DB_FILE = re.compile(r"^(?P<kind>\w+?)_(?:(?P<mode>live\w+)_)?(?P<pid>\d+)\.db$
 
 #: One memory-mapped value class per directory and process: two would write the same files.
 _MMAP_CLASSES: dict[str, Any] = {}
+# No ``_created`` series: multiprocess mode has none, and both modes expose the same names.
+disable_created_metrics()
 
 
 def _alive(pid: int) -> bool:

@@ -238,22 +238,36 @@ def _family(name: str, exposed: set[str]) -> str | None:
 
 async def test_dashboard_and_docs_name_what_is_exposed(db: Path) -> None:
     """Every query of the Grafana dashboard asks for a metric /metrics exposes, and
-    docs/deployment.md describes every exposed metric with its type: neither can drift."""
+    docs/deployment.md describes every exposed metric with its type and labels: neither can
+    drift."""
     seeded = await seed(db)
     with serving(db, LIVECHAT_METRICS_TOKEN=TOKEN) as server:
+        url = f"{server.http}/metrics"
         v, _ = await visitor(server, seeded.site_id)
-        await v.request({"type": "send", "id": "m1", "body": "hello"})
-        async with httpx.AsyncClient() as http:
-            text = (await http.get(f"{server.http}/metrics", headers=AUTH)).text
+        sent = await v.request({"type": "send", "id": "m1", "body": "hello"})
+        # An answered conversation, for the typical wait.
+        a, _ = await agent(server, await login(server, seeded.agent_email))
+        await a.request({"type": "send", "id": "r1", "conversation_id": sent["conversation_id"],
+                         "body": "hi"})
+        await a.close()
         await v.close()
-    _, types = parse(text)
+        await until(url, lambda s: value(s, "livechat_ws_closes_total", code="1000") == 2)
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(url, headers=AUTH)).text
+    samples, types = parse(text)
     exposed = {name for name in types if name.startswith("livechat_")}
+    labels: dict[str, set[str]] = {name: set() for name in exposed}
+    for sample_name, sample_labels in samples:
+        family = _family(sample_name, exposed)
+        if family is not None:
+            labels[family] |= {k for k, _ in sample_labels if k != "le"}
 
     dashboard = json.loads(DASHBOARD.read_text())
     assert dashboard["title"] and dashboard["panels"]
     assert {i["name"] for i in dashboard["__inputs"]} == {"DS_PROMETHEUS"}
     exprs = [target["expr"] for panel in dashboard["panels"] for target in
              panel.get("targets", [])]
+    exprs += [var["definition"] for var in dashboard["templating"]["list"]]
     assert len(exprs) >= 15
     asked: set[str] = set()
     for expr in exprs:
@@ -266,8 +280,17 @@ async def test_dashboard_and_docs_name_what_is_exposed(db: Path) -> None:
     assert asked == exposed, f"not on the dashboard: {sorted(exposed - asked)}"
 
     docs = (ROOT / "docs" / "deployment.md").read_text()
-    documented = dict(re.findall(r"^\| `(livechat_[a-z_]+)` \| (\w+) \|", docs, re.M))
-    assert documented == {name: types[name] for name in exposed}
+    rows = re.findall(r"^\| `(livechat_[a-z_]+)` \| (\w+) \| ([^|]+) \|", docs, re.M)
+    # The labels cell: "—", "`site`", or "`name`: what its values are, `other`: …".
+    documented = {name: (kind, set(re.findall(r"`(\w+)`:", cell))
+                         or set(re.findall(r"^`(\w+)`$", cell.strip())))
+                  for name, kind, cell in rows}
+    expected = {name + ("_total" if kind == "counter" else ""): kind
+                for name, kind in types.items() if name in exposed}
+    assert {name: kind for name, (kind, _) in documented.items()} == expected
+    for name, (kind, cell) in documented.items():
+        family = name.removesuffix("_total") if kind == "counter" else name
+        assert cell == labels[family], f"{name}: documented {cell}, exposed {labels[family]}"
 
 
 def test_children_bound_once_count() -> None:
