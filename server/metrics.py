@@ -62,7 +62,7 @@ _DB_FILE = re.compile(r"^(?P<kind>\w+?)_(?:(?P<mode>live\w+)_)?(?P<pid>\d+)\.db$
 #: One memory-mapped value class per directory and process: two would write the same files.
 _MMAP_CLASSES: dict[str, Any] = {}
 # No ``_created`` series: multiprocess mode has none, and both modes expose the same names.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 def _alive(pid: int) -> bool:
