@@ -137,11 +137,17 @@ class Metrics:
         me = os.getpid()
         files = _file_pids(self.directory)
         if not any(_alive(pid) for pid in files if pid != me):
-            for paths in files.values():  # nobody is running: a new deployment starts
+            for pid, paths in files.items():  # nobody is running: a new deployment starts
+                if pid == me and str(self.directory) in _MMAP_CLASSES:
+                    continue  # (this process's own, already open: a second app in it)
                 for path in paths:
                     path.unlink(missing_ok=True)
         else:
             self.forget_dead()
+            if str(self.directory) not in _MMAP_CLASSES:
+                # Gauges left by an earlier process with this pid (a container restarted) are
+                # not ours to start from; its counters are kept, and go on from where they were.
+                mark_process_dead(me, str(self.directory))  # type: ignore[no-untyped-call]
 
     def forget_dead(self) -> None:
         """Remove the live gauges (connections, health, outbox) of processes that are gone."""

@@ -216,6 +216,16 @@ async def test_two_processes_share_one_directory(tmp_path: Path) -> None:
         assert value(after, "livechat_connections", kind="visitor") == 1
         assert value(after, "livechat_messages_total", sender="visitor") == 2
         await on_a.close()
+        a.stop()
+        # Nobody left on the directory: the next process starts the counts over.
+        c = ServerProcess(db, env=shared).start()
+        try:
+            fresh = await scrape(f"{c.http}/metrics")
+            assert value(fresh, "livechat_messages_total", sender="visitor") == 0
+            assert value(fresh, "livechat_connections", kind="visitor") == 0
+        finally:
+            c.stop()
+        assert "Traceback" not in c.log(), c.log()
     finally:
         a.stop()
         b.stop()
