@@ -20,6 +20,7 @@ from server.config import ConfigError, Settings
 from tests.live import (
     ROOT,
     SECRET,
+    UNLIMITED,
     ServerProcess,
     agent,
     free_port,
@@ -175,6 +176,42 @@ async def test_traffic_moves_the_numbers(db: Path) -> None:
                              and value(s, "livechat_ws_closes_total", code="1000") == 2)
         assert value(closed, "livechat_connections", kind="agent") == 1
         await a.close()
+
+
+async def test_counters_move_during_a_short_load(db: Path) -> None:
+    """Five visitors sending in rounds, scraped between the rounds and during them: the counts
+    rise by exactly what was sent, and a scrape in the middle of the load sees a value between."""
+    seeded = await seed(db)
+    with serving(db, LIVECHAT_METRICS_TOKEN=TOKEN, **UNLIMITED) as server:
+        url = f"{server.http}/metrics"
+        visitors = [(await visitor(server, seeded.site_id))[0] for _ in range(5)]
+        sent = 0
+        last = await scrape(url)
+        for round_ in range(4):
+            async def burst(index: int, round_: int = round_) -> None:
+                client = visitors[index]
+                for n in range(10):
+                    await client.request({"type": "send", "id": f"m{round_}-{n}",
+                                          "body": f"round {round_} message {n}"})
+
+            during, *_ = await asyncio.gather(scrape(url), *(burst(i) for i in range(5)))
+            sent += 50
+            now = await scrape(url)
+            assert value(now, "livechat_messages_total", sender="visitor") == sent
+            assert value(now, "livechat_ack_seconds_count", sender="visitor") == sent
+            assert sent - 50 <= value(during, "livechat_messages_total", sender="visitor") <= sent
+            for name in ("livechat_store_batch_size_count", "livechat_store_batch_size_sum",
+                         "livechat_broker_publishes_total", "livechat_broker_received_total"):
+                assert value(now, name) > value(last, name), name
+            assert value(now, "livechat_ack_seconds_sum", sender="visitor") > value(
+                last, "livechat_ack_seconds_sum", sender="visitor")
+            assert value(now, "livechat_store_batch_size_sum") - value(
+                last, "livechat_store_batch_size_sum") >= 50  # every message was one write
+            last = now
+        assert value(last, "livechat_conversations_opened_total") == 5
+        assert value(last, "livechat_conversations_waiting", site=seeded.site_id) == 5
+        for client in visitors:
+            await client.close()
 
 
 async def test_two_processes_share_one_directory(tmp_path: Path) -> None:
