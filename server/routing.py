@@ -148,10 +148,13 @@ class Router:
                 self._available[site.id] = bool(online)
                 await self.chat.broker.publish(status_channel(site.id), orjson.dumps(
                     {"type": "availability", "agents_online": bool(online)}))
+            decisions = self.chat.metrics.decisions
             for change in await self.store.requeue(site.id, gone):
+                decisions["requeued"].inc()
                 await self.chat.publish(change)
             if site.auto_assign:
                 for change in await self.store.assign_waiting(site.id, sorted(online), choose):
+                    decisions["assigned"].inc()
                     await self.chat.publish(change)
             await self.announce_queue(site.id, len(online))
 

@@ -332,6 +332,8 @@ class SQLiteStore:
         self._fts_rows: list[tuple[str, int]] = []
         self._indexer: asyncio.Task[None] | None = None
         self.index_interval = 0.5
+        #: Told of each committed batch: (writes, seconds from handing it to the thread).
+        self.on_batch: Callable[[int, float], None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -541,7 +543,7 @@ class SQLiteStore:
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 ops = [op for op, _ in batch]
-                self._batch_since = self._monotonic()
+                started = self._batch_since = self._monotonic()
                 try:
                     outcomes = await _in_thread(self._writer, self._run_batch, ops)
                 except Exception as exc:  # the transaction as a whole failed: nothing committed
@@ -554,6 +556,8 @@ class SQLiteStore:
                         outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
                 else:
                     self._committed()
+                    if self.on_batch is not None:
+                        self.on_batch(len(batch), self._monotonic() - started)
                 finally:
                     self._batch_since = None
                 for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
