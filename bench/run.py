@@ -47,6 +47,15 @@ sys.path.insert(0, str(ROOT))
 from tests.live import PASSWORD, UNLIMITED, ServerProcess, free_port, seed  # noqa: E402
 
 
+async def recv(ws: ClientConnection, what: str) -> str | bytes:
+    """The next frame, or an error that says where the run stalled (a benchmark that hangs
+    tells nothing)."""
+    try:
+        return await asyncio.wait_for(ws.recv(), STALL)
+    except TimeoutError:
+        raise RuntimeError(f"nothing received for {STALL:.0f} s while {what}") from None
+
+
 def clock_ms() -> float:
     return time.perf_counter() * 1000
 
@@ -177,14 +186,14 @@ class Livechat(Target):
         ws = await connect(f"{self.server.ws}/ws/visitor", origin=self.server.http,  # type: ignore[arg-type]
                            compression=None)
         await ws.send(orjson.dumps({"type": "hello", "v": 1, "site": self.seeded.site_id}).decode())
-        await ws.recv()
+        await recv(ws, "waiting for a visitor's welcome")
         return ws
 
     async def pair(self, index: int) -> Pair:
         sender = await self._visitor()
         await sender.send(orjson.dumps({"type": "send", "id": "first", "body": "hi"}).decode())
         while True:
-            frame = orjson.loads(await sender.recv())
+            frame = orjson.loads(await recv(sender, "waiting for the first message's ack"))
             if frame["type"] == "ack":
                 conv = frame["conversation_id"]
                 break
@@ -192,7 +201,7 @@ class Livechat(Target):
         receiver = await connect(f"{self.server.ws}/ws/agent", origin=self.server.http,  # type: ignore[arg-type]
                                  compression=None, additional_headers=cookie)
         await receiver.send('{"type":"hello","v":1}')
-        await receiver.recv()
+        await recv(receiver, "waiting for an agent's welcome")
         await receiver.send(orjson.dumps({"type": "open", "id": "o", "conversation_id": conv,
                                           "last_seq": 1}).decode())
 
@@ -293,7 +302,7 @@ async def latency(target: Target, pairs: int, rate: float, seconds: float) -> di
         async def receive() -> None:
             got = 0
             while got < per_pair:
-                sent = pair.received(await pair.receiver.recv())
+                sent = pair.received(await recv(pair.receiver, "measuring latency"))
                 if sent is not None:
                     samples.append(clock_ms() - sent)
                     got += 1
@@ -330,24 +339,24 @@ async def reconnect(target: Livechat, count: int) -> dict[str, Any]:
     """``count`` visitors, each with a conversation, lose their sockets at once (aborted, no
     close handshake, as when a network drops) and all reconnect together: the seconds until the
     last of them has its ``welcome`` and every message of its conversation again."""
-    visitors: list[tuple[str, str]] = []
+    visitors: list[tuple[str, str, str]] = []
     sockets = []
     for i in range(count):
         ws = await connect(f"{target.server.ws}/ws/visitor", origin=target.server.http,  # type: ignore[arg-type]
                            compression=None)
         await ws.send(orjson.dumps({"type": "hello", "v": 1,
                                     "site": target.seeded.site_id}).decode())
-        token = orjson.loads(await ws.recv())["token"]
+        token = orjson.loads(await recv(ws, "waiting for a welcome"))["token"]
         await ws.send(orjson.dumps({"type": "send", "id": "m", "body": f"hello {i}"}).decode())
-        while (frame := orjson.loads(await ws.recv()))["type"] != "ack":
+        while (frame := orjson.loads(await recv(ws, "waiting for an ack")))["type"] != "ack":
             pass
-        visitors.append((token, frame["conversation_id"]))
+        visitors.append((token, frame["conversation_id"], f"hello {i}"))
         sockets.append(ws)
     for ws in sockets:
         ws.transport.abort()
     t0 = time.perf_counter()
 
-    async def resume(token: str, conversation_id: str) -> float:
+    async def resume(token: str, conversation_id: str, body: str) -> float:
         ws = await connect(f"{target.server.ws}/ws/visitor", origin=target.server.http,  # type: ignore[arg-type]
                            compression=None, open_timeout=60)
         await ws.send(orjson.dumps({"type": "hello", "v": 1, "site": target.seeded.site_id,
@@ -356,13 +365,16 @@ async def reconnect(target: Livechat, count: int) -> dict[str, Any]:
         while True:
             frame = orjson.loads(await asyncio.wait_for(ws.recv(), STALL))
             if frame["type"] == "message" and frame["seq"] == 1:
+                if frame["body"] != body:
+                    raise RuntimeError(f"resumed into another conversation: {frame}")
                 break
         done = time.perf_counter() - t0
         await ws.close()
         return done
 
     times = await asyncio.gather(*(resume(*v) for v in visitors))
-    return {"resume_all_s": max(times), "resume_p50_s": statistics.median(times)}
+    return {"resume_all_s": max(times), "resume_p50_s": statistics.median(times),
+            "resumed": len(times)}
 
 
 async def prefill(db: Path, site_id: str, messages: int, per_conversation: int = 100) -> None:
@@ -400,7 +412,7 @@ async def big_store(target: Livechat, requests: int) -> dict[str, Any]:
     ws = await connect(f"{target.server.ws}/ws/agent", origin=target.server.http,  # type: ignore[arg-type]
                        compression=None, additional_headers=cookie, max_size=2**24)
     await ws.send('{"type":"hello","v":1}')
-    await ws.recv()
+    await recv(ws, "waiting for an agent's welcome")
     ids: list[str] = []
     page: dict[str, Any] = {}
     while len(ids) < 2000:
