@@ -44,7 +44,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live import PASSWORD, UNLIMITED, ServerProcess, free_port, seed  # noqa: E402
+from tests.live import PASSWORD, UNLIMITED, Seed, ServerProcess, free_port, seed  # noqa: E402
 
 
 async def recv(ws: ClientConnection, what: str) -> str | bytes:
@@ -154,7 +154,7 @@ class Livechat(Target):
         """``root``: serve from another checkout (``--compare``); ``workers``: processes
         sharing the port (with Redis as the broker); ``prefilled``: messages stored first."""
         db = workdir / f"bench-{uuid.uuid4().hex[:6]}.db"
-        self.seeded = asyncio.run(seed(db, ["http://bench.test"]))
+        self.seeded = _seed(db, root)
         if prefilled:
             t0 = time.perf_counter()
             asyncio.run(prefill(db, self.seeded.site_id, prefilled))
@@ -227,6 +227,21 @@ class Livechat(Target):
 
     def stop(self) -> None:
         self.server.stop()
+
+
+def _seed(db: Path, root: Path | None) -> Seed:
+    """The database, made by the code that will serve it: another checkout's schema may be older
+    (a newer one refuses to start it; an older one made by this code would be misread)."""
+    if root is None:
+        return asyncio.run(seed(db, ["http://bench.test"]))
+    made = subprocess.run(
+        [sys.executable, "-c", "import asyncio, dataclasses, json, pathlib, sys\n"
+         "from tests.live import seed\n"
+         "s = asyncio.run(seed(pathlib.Path(sys.argv[1]), ['http://bench.test']))\n"
+         "print(json.dumps(dataclasses.asdict(s)))", str(db)],
+        env={**os.environ, "PYTHONPATH": str(root)}, cwd=root,
+        capture_output=True, text=True, check=True)
+    return Seed(**orjson.loads(made.stdout))
 
 
 async def _drain(ws: ClientConnection) -> None:
