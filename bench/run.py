@@ -1,21 +1,33 @@
 """Side-by-side benchmark: livechat against a bare WebSocket relay, in one run, on this machine.
 
-    .venv/bin/python -m bench.run            # the full run (about a minute)
-    .venv/bin/python -m bench.run --quick    # smaller numbers, for a smoke check
+    .venv/bin/python -m bench.run                      # the full run (a few minutes)
+    .venv/bin/python -m bench.run --quick              # smaller numbers, for a smoke check
+    .venv/bin/python -m bench.run --compare ../old     # also an older checkout, side by side
+    .venv/bin/python -m bench.run --sockets 20000      # memory per socket at 20,000 sockets
+    .venv/bin/python -m bench.run --big 1000000        # open and search with 1M messages stored
 
-Both servers run as their own uvicorn process with the same WebSocket settings
-(websockets-sansio, permessage-deflate off); the load generator is this process. Measured:
+Every server runs as its own uvicorn process with the same WebSocket settings (websockets-sansio,
+permessage-deflate off); the load generator is this process. Measured:
 
 * throughput: N sender→receiver pairs, each with at most W messages in flight, as fast as they
-  go; delivered messages per second, and the server's CPU time per delivered message;
-* latency at a fixed offered load (messages per second across all pairs): p50 and p99 from the
-  sender's send to the receiver's receipt;
-* memory: the server's resident memory per idle connection (C extra connections).
+  go; delivered messages per second, and the server's CPU time per delivered message (the
+  process and its children, for ``--workers``);
+* latency at a fixed offered load of 1,000 and of 5,000 messages per second across all pairs:
+  p50 and p99 from the sender's send to the receiver's receipt;
+* memory: the server's resident memory per idle connection (``--sockets`` extra connections);
+* livechat only: 1,000 visitors, each with a conversation, dropped at once (sockets aborted) and
+  all reconnecting with resume — the seconds until the last has its message back; with ``--big``,
+  the p99 of opening a conversation (its last 50 messages) and of a search;
+* correctness, always: every message the receivers got is checked by ``seq`` — none lost, none
+  doubled, none out of order (``--check`` exits 1 otherwise; tests/test_bench_smoke.py runs this
+  small in CI).
 
 For livechat a "message" is the whole product path: a visitor's `send`, strict parsing, a
-committed SQLite write (group commit), the ack and the echo to the visitor, and the `message`
-frame to the agent who has the conversation open. The relay forwards text and does nothing else.
-Results are printed as a Markdown table for docs/benchmarks.md; read ratios, not absolutes.
+committed SQLite write (group commit), the ack (which carries the message) to the visitor, the
+`message` frame to the agent who has the conversation open, and the inbox updates to every agent
+of the site. The relay forwards text and does nothing else. Results are printed as Markdown tables
+for docs/benchmarks.md, with issue 11's targets as measured in the run; read ratios, not
+absolutes.
 """
 
 from __future__ import annotations
