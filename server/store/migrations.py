@@ -321,7 +321,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX blocks_visitor ON blocks(visitor_id);
     CREATE INDEX blocks_ip ON blocks(site_id, ip) WHERE ip IS NOT NULL;
     """,
-    # 18 (issue 15): API tokens (server/store/api_tokens.py). Only the secret's SHA-256 is kept;
+    # 18: one index for idempotency, not two. A visitor's resend is found through its
+    # conversations (conversations_visitor) and messages_client_id; the (author, client id)
+    # index cost a page at a random place in every commit and in the WAL (issue 11).
+    """
+    DROP INDEX messages_author_client;
+    """,
+    # 19 (issue 15): API tokens (server/store/api_tokens.py). Only the secret's SHA-256 is kept;
     # site_id NULL: a token of the whole installation; revoked, never deleted.
     """
     CREATE TABLE api_tokens (
@@ -337,7 +343,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX api_tokens_site ON api_tokens(site_id);
     """,
-    # 19 (issue 15): webhook endpoints per site, the durable outbox written in the same
+    # 20 (issue 15): webhook endpoints per site, the durable outbox written in the same
     # transaction as the event it announces, and the delivery log (server/store/webhooks.py).
     """
     CREATE TABLE webhook_endpoints (
@@ -388,7 +394,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, at);
     """,
-    # 20 (issue 15): the bot that answers a site's new conversations first (server/bots.py);
+    # 21 (issue 15): the bot that answers a site's new conversations first (server/bots.py);
     # the bot itself is an agent account whose id starts with bot_.
     """
     CREATE TABLE site_bots (
@@ -397,7 +403,7 @@ MIGRATIONS: tuple[str, ...] = (
         created_at INTEGER NOT NULL
     );
     """,
-    # 21 (issue 15): data rights — erasures recorded without the erased data, and how long each
+    # 22 (issue 15): data rights — erasures recorded without the erased data, and how long each
     # site keeps resolved conversations (server/store/privacy.py).
     """
     CREATE TABLE erasures (
