@@ -56,6 +56,7 @@ from server.health import Episode, Health
 from server.private import private_file
 from server.reports import Row as ReportRow
 from server.store import watermark
+from server.store.articles import Articles
 from server.store.migrations import MIGRATIONS
 from server.store.models import (
     PRIVATE_KINDS,
@@ -332,6 +333,8 @@ class SQLiteStore:
         self._fts_rows: list[tuple[str, int]] = []
         self._indexer: asyncio.Task[None] | None = None
         self.index_interval = 0.5
+        #: The knowledge base (server/store/articles.py), on this store's writer and reader.
+        self.articles = Articles(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
