@@ -21,7 +21,7 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import account, admin, avatars, files, http, reports
+from server.endpoints import account, admin, articles, avatars, files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -139,6 +139,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/admin/teams", admin.save_team, methods=["POST"]),
         Route("/api/admin/teams/{team_id}", admin.save_team, methods=["PATCH"]),
         Route("/api/admin/teams/{team_id}", admin.delete_team, methods=["DELETE"]),
+        Route("/api/admin/articles", articles.list_articles),
+        Route("/api/admin/articles", articles.save_article, methods=["POST"]),
+        Route("/api/admin/articles/preview", articles.preview, methods=["POST"]),
+        Route("/api/admin/articles/{article_id}", articles.get_article),
+        Route("/api/admin/articles/{article_id}", articles.save_article, methods=["PATCH"]),
+        Route("/api/admin/articles/{article_id}", articles.delete_article, methods=["DELETE"]),
+        Route("/api/admin/sites/{site_id}/help", articles.help_centre, methods=["PUT"]),
+        Route("/api/agent/articles", articles.agent_search),
         Route("/files/{file_id}", files.download),
         Route("/api/agent/avatar", avatars.upload, methods=["POST"]),
         Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),

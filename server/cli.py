@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from server import logs
+from server import cli_articles, logs
 from server.auth import hash_password, normalize_origin
 from server.config import ConfigError, Settings, from_env
 from server.listener import raise_fd_limit
@@ -473,6 +473,8 @@ def parser() -> argparse.ArgumentParser:
                         help="the widget's colours: auto follows each visitor's system setting")
     listing = command(site, "list", cmd_site_list, "list the sites")
     listing.add_argument("--json", action="store_true", help="as a JSON array")
+
+    cli_articles.add_commands(sub, site, command)
 
     agent = command(sub, "agent", None, "manage agents").add_subparsers(dest="action",
                                                                          required=True)

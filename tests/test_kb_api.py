@@ -1,0 +1,118 @@
+"""The knowledge base over HTTP against a real server process (the admin routes, the agents'
+search, the widget's routes, the help centre) and from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import orjson
+
+from tests.live import Seed, ServerProcess, add_admin, login
+from tests.test_cli import livechat
+
+
+async def test_admins_write_articles_and_nobody_else_does(server: ServerProcess,
+                                                          seeded: Seed) -> None:
+    email = await add_admin(server.db)
+    cookie = await login(server, email)
+    agent_cookie = await login(server, seeded.agent_email)
+    own = {"Origin": server.http}
+    async with httpx.AsyncClient(base_url=server.http, headers=own) as http:
+        new = {"site_id": seeded.site_id, "lang": "en", "title": "Returns", "status": "published",
+               "body": "Send it **back**. <script>alert(1)</script>", "category": "Orders"}
+        # not signed in; an agent; another origin: refused, nothing written
+        assert (await http.post("/api/admin/articles", json=new)).status_code == 401
+        http.cookies.set("livechat_agent", agent_cookie)
+        r = await http.post("/api/admin/articles", json=new)
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+        http.cookies.set("livechat_agent", cookie)
+        r = await http.post("/api/admin/articles", json=new, headers={"Origin": "http://evil.test"})
+        assert r.status_code == 403 and r.json()["error"] == "forbidden_origin"
+        r = await http.post("/api/admin/articles", json=new)
+        assert r.status_code == 201, r.text
+        art = r.json()["article"]
+        assert art["html"] == ("<p>Send it <strong>back</strong>. "
+                               "&lt;script&gt;alert(1)&lt;/script&gt;</p>\n")
+        assert art["slug"] == "returns" and art["author"] == "Root"
+        for bad, code in (({**new, "lang": "klingon!"}, 400), ({**new, "title": ""}, 400),
+                          ({**new, "extra": 1}, 400), ({**new, "site_id": "site_nope"}, 404),
+                          ({**new, "title": 5}, 400), ({**new, "translation_of": "art_x"}, 404)):
+            r = await http.post("/api/admin/articles", json=bad)
+            assert r.status_code == code, (bad, r.text)
+            assert set(r.json()) == {"error", "message"}
+        r = await http.post("/api/admin/articles", content=b"{" * 10, headers={
+            "Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"] == "bad_request"
+        r = await http.post("/api/admin/articles", content=b"x" * (600 * 1024))
+        assert r.status_code == 413
+        # a translation, an update (only the fields sent change), the list, one article
+        r = await http.post("/api/admin/articles", json={
+            "site_id": seeded.site_id, "lang": "pt", "title": "Devoluções", "body": "Devolva.",
+            "translation_of": art["id"]})
+        pt = r.json()["article"]
+        assert pt["group_id"] == art["group_id"] and pt["status"] == "draft"
+        r = await http.patch(f"/api/admin/articles/{art['id']}", json={"title": "Returns (30 days)"})
+        assert r.status_code == 200 and r.json()["article"]["body"].startswith("Send it")
+        assert r.json()["article"]["slug"] == "returns"
+        assert (await http.patch("/api/admin/articles/art_nope", json={})).status_code == 404
+        listed = (await http.get(f"/api/admin/articles?site={seeded.site_id}")).json()
+        assert [a["title"] for a in listed["articles"]] == ["Devoluções", "Returns (30 days)"]
+        assert listed["help_url"] == f"{server.http}/help/{seeded.site_id}"
+        assert "body" not in listed["articles"][0]
+        one = (await http.get(f"/api/admin/articles/{art['id']}")).json()
+        assert [t["lang"] for t in one["translations"]] == ["pt"]
+        found = (await http.get(f"/api/admin/articles?site={seeded.site_id}&q=devolu")).json()
+        assert [a["id"] for a in found["articles"]] == [pt["id"]]  # drafts too, for admins
+        r = await http.post("/api/admin/articles/preview", json={"body": "[x](javascript:1) *y*"})
+        assert r.json() == {"html": "<p>[x](javascript:1) <em>y</em></p>\n"}
+        r = await http.put(f"/api/admin/sites/{seeded.site_id}/help", json={"slug": "acme"})
+        assert r.json() == {"slug": "acme", "url": f"{server.http}/help/acme"}
+        r = await http.put(f"/api/admin/sites/{seeded.other_site_id}/help", json={"slug": "acme"})
+        assert r.status_code == 400
+        # agents find published articles of their own sites only, with the help-centre link
+        http.cookies.set("livechat_agent", agent_cookie)
+        r = await http.get(f"/api/agent/articles?site={seeded.site_id}&q=return")
+        assert [(a["title"], a["url"]) for a in r.json()["articles"]] == [
+            ("Returns (30 days)", f"{server.http}/help/acme/en/returns")]
+        assert (await http.get(f"/api/agent/articles?site={seeded.site_id}&q=devolu")
+                ).json()["articles"] == []
+        r = await http.get(f"/api/agent/articles?site={seeded.other_site_id}&q=return")
+        assert r.status_code == 403
+        http.cookies.set("livechat_agent", cookie)
+        assert (await http.delete(f"/api/admin/articles/{pt['id']}")).status_code == 200
+        assert (await http.delete(f"/api/admin/articles/{pt['id']}")).status_code == 404
+
+
+def test_the_cli_creates_updates_and_lists_articles(tmp_path: Path) -> None:
+    db = tmp_path / "kb.db"
+    site = livechat("site", "create", "Acme", db=db).stdout.split()[2]
+    made = livechat("article", "create", "--site", site, "--lang", "en", "--title", "Returns",
+                    "--body-file", "-", "--category", "Orders", "--json", db=db,
+                    stdin="Send it **back**.\n<iframe src=https://evil.test></iframe>")
+    assert made.returncode == 0, made.stderr
+    art = orjson.loads(made.stdout)
+    assert art["status"] == "draft" and art["html"].startswith("<p>Send it <strong>back")
+    assert "<iframe" not in art["html"]
+    pt = livechat("article", "create", "--site", site, "--lang", "pt", "--title", "Devoluções",
+                  "--translation-of", art["id"], "--publish", "--json", db=db)
+    assert orjson.loads(pt.stdout)["group_id"] == art["group_id"]
+    up = livechat("article", "update", art["id"], "--publish", "--title", "Returns policy", db=db)
+    assert up.returncode == 0 and f"{art['id']}  published  en  /returns  Returns policy" in up.stdout
+    listed = orjson.loads(livechat("article", "list", "--site", site, "--json", db=db).stdout)
+    assert [(a["lang"], a["status"]) for a in listed] == [("pt", "published"),
+                                                          ("en", "published")]
+    assert livechat("article", "list", "--lang", "pt", db=db).stdout.count("\n") == 1
+    bad = livechat("article", "create", "--site", site, "--lang", "english!", "--title", "x",
+                   db=db)
+    assert bad.returncode == 2 and "language" in bad.stderr and "Traceback" not in bad.stderr
+    missing = livechat("article", "update", "art_nope", "--draft", db=db)
+    assert missing.returncode == 1 and "no article art_nope" in missing.stderr
+    nosite = livechat("article", "create", "--site", "site_nope", "--lang", "en", "--title", "x",
+                      db=db)
+    assert nosite.returncode == 1 and "no such site" in nosite.stderr
+    assert livechat("site", "help-centre", site, "acme", db=db).stdout == "help centre: /help/acme\n"
+    taken = livechat("site", "help-centre",
+                     livechat("site", "create", "B", db=db).stdout.split()[2], "acme", db=db)
+    assert taken.returncode == 2 and "another site's" in taken.stderr
+
