@@ -21,7 +21,7 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import account, admin, articles, avatars, files, http, reports
+from server.endpoints import account, admin, articles, avatars, files, http, knowledge, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -116,6 +116,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/favicon.ico", http.favicon),
         Route("/widget.js", http.widget_loader),
         Route("/widget/frame", http.widget_frame),
+        Route("/widget/kb/search", knowledge.search),
+        Route("/widget/kb/articles/{article_id}", knowledge.article),
+        Route("/widget/kb/events", knowledge.event, methods=["POST"]),
         Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
         Route("/agent", http.panel),
         Route("/agent/reset", http.reset_page),

@@ -4,8 +4,10 @@ numbers the reports are made of."""
 
 from __future__ import annotations
 
+import re
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -208,3 +210,17 @@ async def test_the_reports_numbers(store: SQLiteStore) -> None:
                                   "suggestions_opened": 2, "helpful": 1, "not_helpful": 1}]
     with pytest.raises(ValueError):
         await a.record(site, "bogus")  # type: ignore[arg-type]
+
+
+def test_the_widgets_article_code_speaks_every_language_of_the_frame() -> None:
+    """frame/kb.js carries its own words (fetched only by visitors who search): the same keys
+    in every language the frame has."""
+    root = Path(__file__).resolve().parent.parent / "widget" / "static" / "frame"
+    source = re.sub(r'"(?:[^"\\]|\\.)*"', '""', (root / "kb.js").read_text())
+    table = source[source.index("var WORDS = {"):source.index("};")]
+    packs = dict(re.findall(r"\b([a-z]{2}): \{([^}]*)\}", table))
+    assert set(packs) == {"en", *(p.stem for p in (root / "lang").glob("*.js"))}
+    english = set(re.findall(r"(\w+):", packs["en"]))
+    assert len(english) >= 12
+    for code, block in packs.items():
+        assert set(re.findall(r"(\w+):", block)) == english, code

@@ -8,7 +8,16 @@ from pathlib import Path
 import httpx
 import orjson
 
-from tests.live import Seed, ServerProcess, add_admin, login
+from tests.live import (
+    Seed,
+    ServerProcess,
+    add_admin,
+    login,
+    open_store,
+    seed,
+    serving,
+    visitor_token,
+)
 from tests.test_cli import livechat
 
 
@@ -52,7 +61,8 @@ async def test_admins_write_articles_and_nobody_else_does(server: ServerProcess,
             "translation_of": art["id"]})
         pt = r.json()["article"]
         assert pt["group_id"] == art["group_id"] and pt["status"] == "draft"
-        r = await http.patch(f"/api/admin/articles/{art['id']}", json={"title": "Returns (30 days)"})
+        r = await http.patch(f"/api/admin/articles/{art['id']}",
+                             json={"title": "Returns (30 days)"})
         assert r.status_code == 200 and r.json()["article"]["body"].startswith("Send it")
         assert r.json()["article"]["slug"] == "returns"
         assert (await http.patch("/api/admin/articles/art_nope", json={})).status_code == 404
@@ -98,7 +108,8 @@ def test_the_cli_creates_updates_and_lists_articles(tmp_path: Path) -> None:
                   "--translation-of", art["id"], "--publish", "--json", db=db)
     assert orjson.loads(pt.stdout)["group_id"] == art["group_id"]
     up = livechat("article", "update", art["id"], "--publish", "--title", "Returns policy", db=db)
-    assert up.returncode == 0 and f"{art['id']}  published  en  /returns  Returns policy" in up.stdout
+    assert up.returncode == 0
+    assert f"{art['id']}  published  en  /returns  Returns policy" in up.stdout
     listed = orjson.loads(livechat("article", "list", "--site", site, "--json", db=db).stdout)
     assert [(a["lang"], a["status"]) for a in listed] == [("pt", "published"),
                                                           ("en", "published")]
@@ -111,8 +122,93 @@ def test_the_cli_creates_updates_and_lists_articles(tmp_path: Path) -> None:
     nosite = livechat("article", "create", "--site", "site_nope", "--lang", "en", "--title", "x",
                       db=db)
     assert nosite.returncode == 1 and "no such site" in nosite.stderr
-    assert livechat("site", "help-centre", site, "acme", db=db).stdout == "help centre: /help/acme\n"
+    made_slug = livechat("site", "help-centre", site, "acme", db=db)
+    assert made_slug.stdout == "help centre: /help/acme\n"
     taken = livechat("site", "help-centre",
                      livechat("site", "create", "B", db=db).stdout.split()[2], "acme", db=db)
     assert taken.returncode == 2 and "another site's" in taken.stderr
 
+
+
+async def test_the_widget_reads_published_articles_and_tells_what_visitors_did(
+        tmp_path: Path) -> None:
+    db = tmp_path / "chat.db"
+    seeded = await seed(db)
+    async with open_store(db) as store:
+        art = await store.articles.save(seeded.site_id, lang="en", title="Returns",
+                                        body="Send it back.", status="published")
+        draft = await store.articles.save(seeded.site_id, lang="en", title="Refund secrets",
+                                          body="draft")
+        await store.articles.save(seeded.site_id, lang="pt", title="Devoluções",
+                                  body="Devolva.", status="published", translation_of=art.id)
+        other = await store.articles.save(seeded.other_site_id, lang="en", title="Returns",
+                                          body="Other site.", status="published")
+    token = visitor_token(seeded.site_id, "vis_kb1")
+    with serving(db, LIVECHAT_KB_REQUESTS_PER_IP="40") as server:
+        async with httpx.AsyncClient(base_url=server.http) as http:
+            found = (await http.get("/widget/kb/search", params={
+                "site": seeded.site_id, "q": "retur", "lang": "en-GB"})).json()["articles"]
+            assert [(a["id"], a["title"]) for a in found] == [(art.id, "Returns")]
+            assert "body" not in found[0] and "html" not in found[0]
+            # the visitor's language; a language the site has no article in: every language
+            pt = (await http.get("/widget/kb/search", params={
+                "site": seeded.site_id, "q": "devolva", "lang": "pt"})).json()["articles"]
+            assert [a["title"] for a in pt] == ["Devoluções"]
+            fr = (await http.get("/widget/kb/search", params={
+                "site": seeded.site_id, "q": "devolva", "lang": "fr"})).json()["articles"]
+            assert [a["title"] for a in fr] == ["Devoluções"]
+            assert (await http.get("/widget/kb/search", params={
+                "site": seeded.site_id, "q": "secrets"})).json()["articles"] == []
+            for params, code in (({"site": "site_nope", "q": "x"}, 404),
+                                 ({"site": seeded.site_id, "q": "x" * 201}, 400),
+                                 ({"site": seeded.site_id, "q": "x", "limit": "99"}, 400)):
+                r = await http.get("/widget/kb/search", params=params)
+                assert r.status_code == code and set(r.json()) == {"error", "message"}
+            one = await http.get(f"/widget/kb/articles/{art.id}",
+                                 params={"site": seeded.site_id})
+            assert one.json()["article"]["html"] == "<p>Send it back.</p>\n"
+            assert one.json()["article"]["url"] == (
+                f"{server.http}/help/{seeded.site_id}/en/returns")
+            assert "body" not in one.json()["article"]
+            for article_id, site in ((draft.id, seeded.site_id), (other.id, seeded.site_id),
+                                     ("art_nope", seeded.site_id)):
+                r = await http.get(f"/widget/kb/articles/{article_id}", params={"site": site})
+                assert r.status_code == 404
+            own = {"Origin": server.http}
+
+            async def tell(body: object, headers: dict[str, str] | None = None) -> httpx.Response:
+                return await http.post("/widget/kb/events", json=body,
+                                       headers=own if headers is None else headers)
+
+            assert (await tell({"token": token, "type": "search", "q": "warranty"})).json() == {
+                "ok": True}
+            assert (await tell({"token": token, "type": "view", "article": art.id})
+                    ).status_code == 200
+            assert (await tell({"token": token, "type": "vote", "article": art.id,
+                                "helpful": False})).status_code == 200
+            refused = [
+                ({"token": token, "type": "view", "article": art.id},
+                 {"Origin": "http://evil.test"}, 403),
+                ({"token": "forged", "type": "view", "article": art.id}, None, 401),
+                ({"type": "view", "article": art.id}, None, 401),
+                ({"token": token, "type": "view", "article": other.id}, None, 404),
+                ({"token": token, "type": "view", "article": draft.id}, None, 404),
+                ({"token": token, "type": "vote", "article": art.id}, None, 400),
+                ({"token": token, "type": "view", "article": art.id, "helpful": True}, None, 400),
+                ({"token": token, "type": "search", "q": ""}, None, 400),
+                ({"token": token, "type": "explode"}, None, 400),
+                ({"token": token, "type": "view", "article": art.id, "x": 1}, None, 400),
+            ]
+            for body, headers, code in refused:
+                r = await tell(body, headers)
+                assert r.status_code == code, (body, r.text)
+            async with open_store(db) as store:
+                stats = await store.articles.stats([seeded.site_id], 0, 2**62)
+            assert stats["searches"] == 1 and stats["no_results"][0]["query"] == "warranty"
+            assert stats["not_helpful"] == 1 and stats["articles"][0]["views"] == 1
+            # the address's budget for the minute runs out: 429 with Retry-After
+            statuses = [(await http.get("/widget/kb/search", params={
+                "site": seeded.site_id, "q": "x"})) for _ in range(40)]
+            assert statuses[-1].status_code == 429
+            assert statuses[-1].json()["error"] == "rate_limited"
+            assert int(statuses[-1].headers["retry-after"]) >= 1

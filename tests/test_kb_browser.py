@@ -15,14 +15,29 @@ from playwright.async_api import Browser, Page, expect
 from server.auth import hash_password
 from tests.live import PASSWORD, open_store
 from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+    AXE,
     Sites,
     axe_violations,
     browser,
+    hostile_page,
     sign_in_page,
     sites,
 )
+from tests.test_kb import PAYLOADS
 
 pytestmark = pytest.mark.browser
+
+
+async def frame_axe(page: Page) -> list[str]:
+    """axe-core in the chat frame only (the hostile host page is not ours to judge)."""
+    source = AXE.read_text()
+    found: list[str] = []
+    for target in [f for f in page.frames if "/widget/frame" in f.url]:
+        await target.evaluate(source)
+        found += await target.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+    return found
 
 RETURNS_MD = """Send the item back within **30 days** and we refund you.
 
@@ -34,7 +49,7 @@ RETURNS_MD = """Send the item back within **30 days** and we refund you.
 """
 
 
-async def admin(browser: Browser, sites: Sites) -> Page:
+async def admin(browser: Browser, sites: Sites) -> Page:  # noqa: F811
     async with open_store(sites.chat.db) as store:
         await store.create_agent("root@acme.test", "Rita Root", hash_password(PASSWORD),
                                  "admin", [])
@@ -81,7 +96,8 @@ async def publish_by_hand(root: Page, artifacts: Path) -> None:
     await expect(root.locator("#kb-translations")).to_contain_text("en · Returns and refunds")
     await root.locator("#kb-address").get_by_label("Help centre address").fill("acme")
     await root.locator("#kb-address").get_by_role("button", name="Save address").click()
-    await expect(root.locator("#kb-open")).to_have_attribute("href", f"{root.url.split('/agent')[0]}/help/acme")
+    origin = root.url.split("/agent")[0]
+    await expect(root.locator("#kb-open")).to_have_attribute("href", f"{origin}/help/acme")
 
 
 async def test_an_admin_writes_publishes_and_translates_an_article(
@@ -97,3 +113,150 @@ async def test_an_admin_writes_publishes_and_translates_an_article(
     async with httpx.AsyncClient() as http:
         listed = await http.get(f"{sites.chat.http}/api/admin/articles")
         assert listed.status_code == 401
+
+
+PAYLOAD_BODY = "\n\n".join(["Pack the item in its box.", *PAYLOADS])
+
+
+async def seed_articles(sites: Sites) -> dict[str, str]:  # noqa: F811
+    async with open_store(sites.chat.db) as store:
+        a = store.articles
+        returns = await a.save(sites.site_id, lang="en", title="Returns and refunds",
+                               category="Orders", status="published",
+                               body=RETURNS_MD + "\n\n" + PAYLOAD_BODY)
+        await a.save(sites.site_id, lang="pt", title="Devoluções e reembolsos",
+                     category="Encomendas", status="published", translation_of=returns.id,
+                     body="Devolva o artigo em **30 dias** e reembolsamos o valor.")
+        ship = await a.save(sites.site_id, lang="en", title="Shipping to Portugal",
+                            category="Delivery", status="published",
+                            body="We ship to Portugal in 3 to 5 days; returns are free.")
+        await a.save(sites.site_id, lang="en", title="Refund draft", body="refund")
+        return {"returns": returns.id, "ship": ship.id}
+
+
+async def test_a_visitor_finds_reads_and_is_offered_articles(
+        browser: Browser, sites: Sites, hostile_page: str, artifacts: Path) -> None:  # noqa: F811
+    ids = await seed_articles(sites)
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(hostile_page)  # it opens the chat itself (LiveChat('open'))
+    frame = page.frame_locator("iframe[title=Chat]")
+    search = frame.get_by_role("searchbox", name="Search our help articles")
+    await expect(search).to_be_visible()
+    await expect(search).to_have_attribute("placeholder", "Search our help articles")
+    # Results as the visitor types; the draft is not among them; the count is announced.
+    async with page.expect_response(lambda r: "/widget/kb/events" in r.url) as logged:
+        await search.fill("refund")
+        await search.press("Enter")
+    assert (await logged.value).status == 200
+    results = frame.get_by_role("list", name="Help articles")
+    await expect(results.get_by_role("button")).to_have_count(1)
+    await expect(results.get_by_role("button")).to_contain_text("Returns and refunds")
+    await expect(frame.locator("#messages")).to_be_hidden()
+    await expect(frame.locator("body > p[aria-live]")).to_have_text("Articles found: 1")
+    await page.screenshot(path=artifacts / "kb-10-widget-results.png")
+    assert await frame_axe(page) == []
+    # With the keyboard: to the result, open it; the title has the focus.
+    await search.press("Tab")
+    await expect(results.get_by_role("button")).to_be_focused()
+    async with page.expect_response(lambda r: "/widget/kb/events" in r.url):
+        await page.keyboard.press("Enter")
+    article = frame.get_by_role("article", name="Returns and refunds")
+    await expect(article.get_by_role("heading", name="Returns and refunds")).to_be_focused()
+    await expect(article.locator("strong").first).to_have_text("30 days")
+    # The payloads are inert: text or gone; links open elsewhere, never javascript:.
+    body = frame.locator(".kb-body")
+    assert await body.locator("script, iframe, object, embed, svg, math, style, form, "
+                              "[onerror], [onload], [style]:not(th):not(td)").count() == 0
+    for href in await body.locator("a[href]").evaluate_all("as => as.map(a => a.href)"):
+        assert href.startswith(("https://", "http://", "mailto:")), href  # (the rest: no href)
+    await expect(body.get_by_role("link", name="your orders")).to_have_attribute(
+        "target", "_blank")
+    assert await page.frames[1].evaluate("window.pwned") is None
+    help_link = article.get_by_role("link", name="Open in the help centre")
+    await expect(help_link).to_have_attribute(
+        "href", f"{sites.chat.http}/help/{sites.site_id}/en/returns-and-refunds")
+    vote = frame.get_by_role("group", name="Did this answer your question?")
+    await expect(vote).to_be_visible()
+    await page.screenshot(path=artifacts / "kb-11-widget-article.png")
+    assert await frame_axe(page) == []
+    async with page.expect_response(lambda r: "/widget/kb/events" in r.url) as voted:
+        await vote.get_by_role("button", name="Yes").click()
+    assert (await voted.value).status == 200
+    await expect(frame.get_by_role("status").filter(has_text="Thanks for telling us.")
+                 ).to_be_visible()
+    # Back: the results again, the focus on the article's result; Escape closes them.
+    await frame.get_by_role("button", name="Back").click()
+    await expect(results.get_by_role("button")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(frame.locator("#kb")).to_be_hidden()
+    await expect(search).to_be_focused()
+    await expect(frame.locator("#messages")).to_be_visible()
+    assert await page.locator("iframe[title=Chat]").is_visible()  # the chat stayed open
+
+    # Suggestions while the first message is written: open one, come back, send anyway.
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("Hi, how do I get a refund for my order?")
+    suggested = frame.get_by_role("list", name="These articles may answer your question")
+    await expect(suggested.get_by_role("button").first).to_have_text("Returns and refunds")
+    assert await suggested.get_by_role("button").count() <= 3
+    await page.screenshot(path=artifacts / "kb-12-widget-suggestions.png")
+    assert await frame_axe(page) == []
+    async with page.expect_response(
+            lambda r: "/widget/kb/events" in r.url
+            and "suggestion_opened" in (r.request.post_data or "")):
+        await suggested.get_by_role("button").first.click()
+    await expect(frame.get_by_role("heading", name="Returns and refunds")).to_be_focused()
+    await frame.get_by_role("button", name="Still need help? Chat with us").click()
+    await expect(composer).to_be_focused()
+    await expect(composer).to_have_value("Hi, how do I get a refund for my order?")
+    await frame.get_by_role("button", name="Send anyway").click()
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    await expect(frame.locator("#kb-suggest")).to_be_hidden()
+    # Once the conversation exists, writing suggests nothing.
+    await composer.fill("And the shipping to Portugal, how long?")
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(2)
+    await expect(frame.locator("#kb-suggest")).to_be_hidden()
+    assert errors == []
+    async with open_store(sites.chat.db) as store:
+        stats = await store.articles.stats([sites.site_id], 0, 2**62)
+    assert stats["searches"] == 1 and stats["no_results"] == []
+    assert (stats["helpful"], stats["not_helpful"]) == (1, 0)
+    # (the visitor opened a suggestion, then started a conversation: not accepted)
+    assert (stats["suggestions_opened"], stats["suggestions_accepted"]) == (1, 0)
+    assert stats["articles"][0]["id"] == ids["returns"] and stats["articles"][0]["views"] == 2
+
+
+async def test_the_widget_reads_articles_on_a_phone_in_portuguese(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    await seed_articles(sites)
+    phone = await browser.new_context(viewport={"width": 390, "height": 760},
+                                      device_scale_factor=2, is_mobile=True, has_touch=True,
+                                      locale="pt-PT")
+    page = await phone.new_page()
+    await page.goto(sites.page_url)
+    await page.get_by_role("button", name="Abrir conversa").click()
+    frame = page.frame_locator("iframe[title=Chat]")
+    search = frame.get_by_role("searchbox", name="Pesquisar nos artigos de ajuda")
+    await search.fill("reembolsos")
+    results = frame.get_by_role("list", name="Artigos de ajuda")
+    await expect(results.get_by_role("button")).to_have_count(1)
+    await expect(results.get_by_role("button")).to_contain_text("Devoluções e reembolsos")
+    assert await search.evaluate("e => getComputedStyle(e).fontSize") == "16px"  # no iOS zoom
+    await results.get_by_role("button").click()
+    await expect(frame.get_by_role("heading", name="Devoluções e reembolsos")).to_be_focused()
+    await expect(frame.get_by_role("group", name="Isto respondeu à sua pergunta?")).to_be_visible()
+    await expect(frame.get_by_role("button", name="Voltar")).to_be_visible()
+    width = await frame.locator(".kb-article").evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert width  # nothing wider than the phone
+    await page.screenshot(path=artifacts / "kb-13-widget-article-phone-pt.png")
+    assert await frame_axe(page) == []
+    # A search with no result says so, in Portuguese, and offers the chat.
+    await frame.get_by_role("button", name="Voltar").click()
+    await search.fill("garantia estendida")
+    await expect(frame.locator(".kb-empty")).to_have_text(
+        "Nenhum artigo corresponde. Experimente outras palavras, ou fale connosco.")
+    await frame.get_by_role("button", name="Ainda precisa de ajuda? Fale connosco").click()
+    await expect(frame.get_by_label("Mensagem", exact=True)).to_be_focused()

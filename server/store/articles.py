@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from server.store.sqlite import SQLiteStore
 
 ArticleStatus = Literal["draft", "published"]
-EventKind = Literal["search", "view", "suggested", "suggestion_opened", "vote"]
-EVENT_KINDS = ("search", "view", "suggested", "suggestion_opened", "vote")
+EventKind = Literal["search", "view", "suggestion_opened", "vote"]
+EVENT_KINDS = ("search", "view", "suggestion_opened", "vote")
 #: Search weights: a word in the title counts ten times one in the body.
 TITLE_WEIGHT = 10.0
 
@@ -303,7 +303,7 @@ class Articles:
     async def record(self, site_id: str, kind: EventKind, *, article_id: str | None = None,
                      visitor_id: str | None = None, query: str | None = None,
                      results: int | None = None, helpful: bool | None = None) -> None:
-        """Remember a search, a view, a suggestion shown or opened, or a vote. A vote is one
+        """Remember a search, a view, a suggestion opened, or a vote. A vote is one
         per visitor and article (a second one replaces the first)."""
         if kind not in EVENT_KINDS:
             raise ValueError("unknown event")

@@ -354,7 +354,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE kb_events (
         site_id TEXT NOT NULL REFERENCES sites(id),
         kind TEXT NOT NULL
-            CHECK (kind IN ('search', 'view', 'suggested', 'suggestion_opened', 'vote')),
+            CHECK (kind IN ('search', 'view', 'suggestion_opened', 'vote')),
         article_id TEXT,
         visitor_id TEXT,
         query TEXT,

@@ -32,7 +32,8 @@ var en = {
   thanksRating: "Thank you for your rating ({n}/5).", newConversation: "Start a new conversation",
   uploading: "Uploading {name}…",
   leftMessage: "Thanks! We got your message and will reply to {email}.",
-  leftMessageNoEmail: "Thanks! We got your message and will reply here."
+  leftMessageNoEmail: "Thanks! We got your message and will reply here.",
+  searchHelp: "Search our help articles"
 };
 export var LANGUAGES = ["en", "pt", "el", "es", "fr", "de", "ar", "he"];
 var RTL = { ar: 1, he: 1, fa: 1, ur: 1 };

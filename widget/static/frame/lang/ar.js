@@ -57,5 +57,6 @@ export default {
   newConversation: "بدء محادثة جديدة",
   uploading: "جارٍ رفع {name}…",
   leftMessage: "شكرًا! وصلتنا رسالتك وسنرد على {email}.",
-  leftMessageNoEmail: "شكرًا! وصلتنا رسالتك وسنرد هنا."
+  leftMessageNoEmail: "شكرًا! وصلتنا رسالتك وسنرد هنا.",
+  searchHelp: "ابحث في مقالات المساعدة"
 };

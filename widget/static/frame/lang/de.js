@@ -57,5 +57,6 @@ export default {
   newConversation: "Neue Unterhaltung",
   uploading: "{name} wird hochgeladen…",
   leftMessage: "Danke! Wir haben Ihre Nachricht erhalten und antworten an {email}.",
-  leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier."
+  leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier.",
+  searchHelp: "Hilfeartikel durchsuchen"
 };

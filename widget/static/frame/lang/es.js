@@ -57,5 +57,6 @@ export default {
   newConversation: "Nueva conversación",
   uploading: "Subiendo {name}…",
   leftMessage: "¡Gracias! Recibimos su mensaje y responderemos a {email}.",
-  leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí."
+  leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí.",
+  searchHelp: "Buscar en los artículos de ayuda"
 };

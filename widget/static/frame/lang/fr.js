@@ -57,5 +57,6 @@ export default {
   newConversation: "Nouvelle discussion",
   uploading: "Envoi de {name}…",
   leftMessage: "Merci ! Nous avons reçu votre message et répondrons à {email}.",
-  leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici."
+  leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici.",
+  searchHelp: "Rechercher dans les articles d’aide"
 };

@@ -57,5 +57,6 @@ export default {
   newConversation: "התחלת שיחה חדשה",
   uploading: "מעלים את {name}…",
   leftMessage: "תודה! קיבלנו את ההודעה ונחזור אליכם לכתובת {email}.",
-  leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן."
+  leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן.",
+  searchHelp: "חיפוש במאמרי העזרה"
 };

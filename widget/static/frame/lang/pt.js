@@ -57,5 +57,6 @@ export default {
   newConversation: "Começar nova conversa",
   uploading: "A enviar {name}…",
   leftMessage: "Obrigado! Recebemos a sua mensagem e responderemos para {email}.",
-  leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui."
+  leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui.",
+  searchHelp: "Pesquisar nos artigos de ajuda"
 };
