@@ -21,7 +21,17 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import account, admin, articles, avatars, files, http, knowledge, reports
+from server.endpoints import (
+    account,
+    admin,
+    articles,
+    avatars,
+    files,
+    help_pages,
+    http,
+    knowledge,
+    reports,
+)
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -120,6 +130,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/widget/kb/articles/{article_id}", knowledge.article),
         Route("/widget/kb/events", knowledge.event, methods=["POST"]),
         Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
+        Route("/help/{slug}", help_pages.home),
+        Route("/help/{slug}/sitemap.xml", help_pages.sitemap),
+        Route("/help/{slug}/theme.css", help_pages.theme),
+        Route("/help/{slug}/{lang}", help_pages.index),
+        Route("/help/{slug}/{lang}/search", help_pages.search),
+        Route("/help/{slug}/{lang}/category/{category}", help_pages.category),
+        Route("/help/{slug}/{lang}/{article}", help_pages.article),
         Route("/agent", http.panel),
         Route("/agent/reset", http.reset_page),
         Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),

@@ -119,8 +119,11 @@ def check_text(name: str, value: str, limit: int, required: bool = True) -> str:
 
 def match_expression(query: str, every: bool) -> str | None:
     """An FTS5 query for the words of ``query``: each quoted (nothing in it is syntax), the
-    last one also as a prefix (results as you type); all of them (``every``) or any."""
+    last one also as a prefix (results as you type); all of them (``every``) or any (then
+    without single letters)."""
     words = _WORD.findall(query[:MAX_QUERY])[:MAX_WORDS]
+    if not every:  # any word: not single letters, which would match nearly everything
+        words = [w for w in words if len(w) > 1]
     if not words:
         return None
     terms = ['"' + w + '"' for w in words]

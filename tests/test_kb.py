@@ -224,3 +224,16 @@ def test_the_widgets_article_code_speaks_every_language_of_the_frame() -> None:
     assert len(english) >= 12
     for code, block in packs.items():
         assert set(re.findall(r"(\w+):", block)) == english, code
+
+
+def test_the_help_centre_speaks_the_frames_languages() -> None:
+    from server.help_centre import LANGUAGE_NAMES, WORDS, theme_css
+
+    assert set(WORDS) == set(LANGUAGE_NAMES) == {"en", "pt", "el", "es", "fr", "de", "ar", "he"}
+    for code, words in WORDS.items():
+        assert set(words) == set(WORDS["en"]), code
+    # text on the accent is whichever of white and near-black contrasts more; links keep 4.5:1
+    assert theme_css("#0b7a4b") == (":root { --accent: #0b7a4b; --on-accent: #ffffff; "
+                                    "--link: #0b7a4b; }\n")
+    assert theme_css("#ffcc00") == (":root { --accent: #ffcc00; --on-accent: #111418; "
+                                    "--link: #174a96; }\n")

@@ -4,6 +4,7 @@ search, the widget's routes, the help centre) and from the command line."""
 from __future__ import annotations
 
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import orjson
@@ -19,6 +20,7 @@ from tests.live import (
     visitor_token,
 )
 from tests.test_cli import livechat
+from tests.test_kb import _TAGS, PAYLOADS, _Tags
 
 
 async def test_admins_write_articles_and_nobody_else_does(server: ServerProcess,
@@ -212,3 +214,97 @@ async def test_the_widget_reads_published_articles_and_tells_what_visitors_did(
             assert statuses[-1].status_code == 429
             assert statuses[-1].json()["error"] == "rate_limited"
             assert int(statuses[-1].headers["retry-after"]) >= 1
+
+
+async def test_the_help_centre_is_server_rendered_indexable_and_inert(tmp_path: Path) -> None:
+    db = tmp_path / "chat.db"
+    seeded = await seed(db)
+    async with open_store(db) as store:
+        await store.set_site_profile(seeded.site_id, color="#0b7a4b")
+        a = store.articles
+        art = await a.save(seeded.site_id, lang="en", title="Returns & refunds", category="Orders",
+                           status="published", body="Send it **back** within 30 days.\n\n"
+                           + "\n\n".join(PAYLOADS))
+        await a.save(seeded.site_id, lang="pt", title="Devoluções", category="Encomendas",
+                     status="published", body="Devolva em 30 dias.", translation_of=art.id)
+        await a.save(seeded.site_id, lang="en", title="Opening hours", status="published",
+                     body="Mon-Fri.")
+        await a.save(seeded.site_id, lang="en", title="Secret draft", body="draft")
+        await a.set_help_slug(seeded.site_id, "acme")
+    with serving(db) as server:
+        async with httpx.AsyncClient(base_url=server.http) as http:
+            r = await http.get("/help/acme", headers={"Accept-Language": "pt-PT,pt;q=0.9,en;q=0.5"})
+            assert r.status_code == 302 and r.headers["location"] == f"{server.http}/help/acme/pt"
+            r = await http.get("/help/acme", headers={"Accept-Language": "de"})
+            assert r.headers["location"] == f"{server.http}/help/acme/en"
+            r = await http.get(f"/help/{seeded.site_id}/en/returns-refunds?x=1")
+            assert r.status_code == 301 and r.headers["location"] == (
+                "/help/acme/en/returns-refunds?x=1")
+
+            home = await http.get("/help/acme/en")
+            assert home.status_code == 200
+            csp = home.headers["content-security-policy"]
+            assert "default-src 'none'" in csp and "script-src" not in csp
+            assert "frame-ancestors 'none'" in csp
+            page = home.text
+            assert "<title>Acme · Help centre</title>" in page
+            assert f'<link rel="canonical" href="{server.http}/help/acme/en">' in page
+            assert f'hreflang="pt" href="{server.http}/help/acme/pt"' in page
+            assert f'href="{server.http}/help/acme/en/category/orders">Orders</a>' in page
+            assert "Returns &amp; refunds" in page and "Opening hours" in page
+            assert "Secret draft" not in page and "<script" not in page.lower()
+
+            one = await http.get("/help/acme/en/returns-refunds")
+            page = one.text
+            assert '<html lang="en" dir="ltr">' in page
+            assert "<title>Returns &amp; refunds · Acme</title>" in page
+            assert '<meta name="description" content="Send it back within 30 days.' in page
+            assert (f'<link rel="canonical" href="{server.http}/help/acme/en/returns-refunds">'
+                    in page)
+            assert f'href="{server.http}/help/acme/pt/devolucoes"' in page
+            assert "<strong>back</strong>" in page
+            body = page[page.index('<div class="body">'):page.index("</article>")]
+            parser = _Tags()
+            parser.feed(body)
+            assert {tag for tag, _ in parser.seen} <= _TAGS | {"div"}
+            for _, attrs in parser.seen:
+                for name, value in attrs:
+                    assert not name.startswith("on")
+                    if name in ("href", "src"):
+                        assert (value or "").startswith(("https://", "http://", "mailto:"))
+
+            pt = (await http.get("/help/acme/pt/devolucoes")).text
+            assert '<html lang="pt" dir="ltr">' in pt and "Atualizado" in pt
+            assert "Início do centro de ajuda" in pt
+
+            cat = await http.get("/help/acme/en/category/orders")
+            assert cat.status_code == 200 and "<h1>Orders</h1>" in cat.text
+            assert "Opening hours" not in cat.text
+
+            found = await http.get("/help/acme/en/search", params={"q": "refúnd"})
+            assert "Articles found: 1" in found.text and "returns-refunds" in found.text
+            assert found.headers["cache-control"] == "no-store"
+            missing = await http.get("/help/acme/en/search", params={"q": "<b>warranty</b>"})
+            assert "No articles match" in missing.text and "<b>warranty" not in missing.text
+            assert "&lt;b&gt;warranty&lt;/b&gt;" in missing.text
+
+            css = await http.get("/help/acme/theme.css")
+            assert "--accent: #0b7a4b;" in css.text and css.headers["content-type"].startswith(
+                "text/css")
+            assert (await http.get("/widget/static/help.css")).status_code == 200
+
+            sitemap = await http.get("/help/acme/sitemap.xml")
+            assert sitemap.headers["content-type"].startswith("application/xml")
+            locs = [e.text for e in ElementTree.fromstring(sitemap.text).iter(
+                "{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+            assert f"{server.http}/help/acme/en/returns-refunds" in locs
+            assert f"{server.http}/help/acme/pt" in locs and len(locs) == 5
+
+            for path in ("/help/nope", "/help/acme/en/secret-draft", "/help/acme/en/nope",
+                         "/help/acme/xx", "/help/acme/en/category/nope"):
+                r = await http.get(path)
+                assert r.status_code == 404, path
+        async with open_store(db) as store:
+            stats = await store.articles.stats([seeded.site_id], 0, 2**62)
+        assert [m["query"] for m in stats["no_results"]] == ["<b>warranty</b>"]
+        assert stats["articles"][0]["views"] == 1

@@ -260,3 +260,54 @@ async def test_the_widget_reads_articles_on_a_phone_in_portuguese(
         "Nenhum artigo corresponde. Experimente outras palavras, ou fale connosco.")
     await frame.get_by_role("button", name="Ainda precisa de ajuda? Fale connosco").click()
     await expect(frame.get_by_label("Mensagem", exact=True)).to_be_focused()
+
+
+async def test_the_help_centre_in_a_browser(browser: Browser, sites: Sites,  # noqa: F811
+                                            artifacts: Path) -> None:
+    await seed_articles(sites)
+    async with open_store(sites.chat.db) as store:
+        await store.set_site_profile(sites.site_id, color="#0b7a4b")
+        await store.articles.set_help_slug(sites.site_id, "acme-outdoor")
+    # From the widget: the article's link opens the help centre's page.
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.goto(sites.page_url)
+    await page.get_by_role("button", name="Open chat").click()
+    frame = page.frame_locator("iframe[title=Chat]")
+    await frame.get_by_role("searchbox", name="Search our help articles").fill("shipping")
+    await frame.get_by_role("list", name="Help articles").get_by_role("button").first.click()
+    async with page.context.expect_page() as opened:
+        await frame.get_by_role("link", name="Open in the help centre").click()
+    help_page = await opened.value
+    violations: list[str] = []
+    help_page.on("console", lambda m: violations.append(m.text) if "Content Security" in m.text
+                 else None)
+    await expect(help_page).to_have_title("Shipping to Portugal · Acme Outdoor")
+    assert help_page.url == f"{sites.chat.http}/help/acme-outdoor/en/shipping-to-portugal"
+    header = help_page.locator("header.top")
+    assert await header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(11, 122, 75)"
+    await help_page.screenshot(path=artifacts / "kb-20-help-article.png", full_page=True)
+    assert await axe_violations(help_page, "no frames") == []
+    # Home, a category, a search — with a keyboard and on a phone.
+    await help_page.get_by_role("link", name="Help centre home").click()
+    await expect(help_page.get_by_role("heading", name="Help centre", level=1)).to_be_visible()
+    await expect(help_page.get_by_role("link", name="Returns and refunds")).to_be_visible()
+    await help_page.screenshot(path=artifacts / "kb-21-help-home.png", full_page=True)
+    assert await axe_violations(help_page, "no frames") == []
+    search = help_page.get_by_role("searchbox", name="Search the help centre")
+    await search.fill("refund")
+    await search.press("Enter")
+    await expect(help_page.get_by_role("status")).to_have_text("Articles found: 1")
+    assert await axe_violations(help_page, "no frames") == []
+    await help_page.get_by_role("link", name="Português").click()
+    await expect(help_page.get_by_role("heading", name="Centro de ajuda")).to_be_visible()
+    phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
+                                             is_mobile=True, device_scale_factor=2,
+                                             locale="pt-PT")).new_page()
+    await phone.goto(f"{sites.chat.http}/help/acme-outdoor")
+    await expect(phone).to_have_url(f"{sites.chat.http}/help/acme-outdoor/pt")
+    await phone.get_by_role("link", name="Devoluções e reembolsos").click()
+    await expect(phone.get_by_role("heading", name="Devoluções e reembolsos")).to_be_visible()
+    assert await phone.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    await phone.screenshot(path=artifacts / "kb-22-help-article-phone-pt.png", full_page=True)
+    assert await axe_violations(phone, "no frames") == []
+    assert violations == []
