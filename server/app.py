@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/widget/frame", http.widget_frame),
         Route("/widget/kb/search", knowledge.search),
         Route("/widget/kb/articles/{article_id}", knowledge.article),
+        Route("/widget/kb/article", knowledge.article),
         Route("/widget/kb/events", knowledge.event, methods=["POST"]),
         Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
         Route("/help/{slug}", help_pages.home),

@@ -6,6 +6,7 @@ test-artifacts/."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -311,3 +312,53 @@ async def test_the_help_centre_in_a_browser(browser: Browser, sites: Sites,  # n
     await phone.screenshot(path=artifacts / "kb-22-help-article-phone-pt.png", full_page=True)
     assert await axe_violations(phone, "no frames") == []
     assert violations == []
+
+
+async def test_the_whole_story_an_agent_answers_with_an_article(
+        browser: Browser, sites: Sites, hostile_page: str, artifacts: Path) -> None:  # noqa: F811
+    """An admin writes and publishes by hand; the visitor on the hostile page finds it, writes
+    anyway; the agent answers with ``#``; the visitor opens the card in the widget."""
+    root = await admin(browser, sites)
+    await publish_by_hand(root, artifacts)
+    visitor = await (await browser.new_context(viewport={"width": 1280, "height": 800})
+                     ).new_page()
+    errors: list[str] = []
+    visitor.on("pageerror", lambda e: errors.append(str(e)))
+    await visitor.goto(hostile_page)
+    frame = visitor.frame_locator("iframe[title=Chat]")
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("Can I get a refund on my tent?")
+    suggested = frame.get_by_role("list", name="These articles may answer your question")
+    await expect(suggested.get_by_role("button")).to_have_text(["Returns and refunds"])
+    await frame.get_by_role("button", name="Send anyway").click()
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+
+    agent = await sign_in_page(await (await browser.new_context(
+        viewport={"width": 1280, "height": 800})).new_page(), sites.chat.http, "ana@acme.test")
+    await agent.locator(".item button").first.click()
+    await agent.get_by_role("button", name="Claim").click()
+    reply = agent.get_by_label("Reply")
+    await reply.fill("Sure! Here is how: ")
+    await reply.press_sequentially("#refu")
+    picker = agent.get_by_role("listbox", name="Help articles")
+    await expect(picker.get_by_role("option")).to_have_count(1)
+    await expect(picker.get_by_role("option")).to_contain_text("Returns and refunds")
+    await agent.screenshot(path=artifacts / "kb-30-agent-picker.png")
+    assert await axe_violations(agent, "no frames") == []
+    await reply.press("Enter")  # picks; the next Enter sends
+    url = f"{sites.chat.http}/help/acme/en/returns-and-refunds"
+    await expect(reply).to_have_value(f"Sure! Here is how: Returns and refunds: {url} ")
+    await expect(picker).to_be_hidden()
+    await reply.press("Enter")
+    await expect(agent.locator("#messages .msg.agent:not(.pending)")).to_have_count(1)
+
+    card = frame.get_by_role("button", name=re.compile("^Help article Returns and refunds"))
+    await expect(card).to_be_visible()
+    await visitor.screenshot(path=artifacts / "kb-31-visitor-card.png")
+    assert await frame_axe(visitor) == []
+    await card.click()
+    await expect(frame.get_by_role("heading", name="Returns and refunds")).to_be_focused()
+    await frame.get_by_role("button", name="Back").click()
+    await expect(card).to_be_focused()
+    await expect(frame.locator("#messages")).to_be_visible()
+    assert errors == []

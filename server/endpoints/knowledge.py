@@ -83,12 +83,19 @@ async def search(request: Request) -> Response:
 
 
 async def article(request: Request) -> Response:
-    """``GET /widget/kb/articles/{id}?site=``: one published article of the site."""
+    """``GET /widget/kb/articles/{id}?site=``, or ``GET /widget/kb/article?site=&lang=&slug=``
+    (a help-centre link an agent sent): one published article of the site."""
     ctx = context(request)
     refused = limited(ctx, request)
     if refused:
         return refused
-    found = await ctx.store.articles.get(request.path_params["article_id"])
+    params = request.query_params
+    if "article_id" in request.path_params:
+        found = await ctx.store.articles.get(request.path_params["article_id"])
+    else:
+        found = await ctx.store.articles.by_slug(params.get("site", ""),
+                                                 params.get("lang", "").lower(),
+                                                 params.get("slug", ""))
     if (found is None or found.status != "published"
             or found.site_id != request.query_params.get("site")):
         return _error(404, "not_found", "no such article")

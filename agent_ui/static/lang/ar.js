@@ -288,4 +288,5 @@ export default {
   "Translation of {name}": "ترجمة {name}",
   "Translations:": "الترجمات:",
   "en, pt, pt-br": "ar, en, ar-eg",
+  "Help articles": "مقالات المساعدة",
 };

@@ -288,4 +288,5 @@ export default {
   "Translation of {name}": "Übersetzung von {name}",
   "Translations:": "Übersetzungen:",
   "en, pt, pt-br": "de, en, de-at",
+  "Help articles": "Hilfeartikel",
 };

@@ -288,4 +288,5 @@ export default {
   "Translation of {name}": "Μετάφραση του {name}",
   "Translations:": "Μεταφράσεις:",
   "en, pt, pt-br": "el, en, el-cy",
+  "Help articles": "Άρθρα βοήθειας",
 };

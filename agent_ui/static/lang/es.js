@@ -288,4 +288,5 @@ export default {
   "Translation of {name}": "Traducción de {name}",
   "Translations:": "Traducciones:",
   "en, pt, pt-br": "es, en, es-mx",
+  "Help articles": "Artículos de ayuda",
 };

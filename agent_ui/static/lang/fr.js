@@ -288,4 +288,5 @@ export default {
   "Translation of {name}": "Traduction de {name}",
   "Translations:": "Traductions :",
   "en, pt, pt-br": "fr, en, fr-ca",
+  "Help articles": "Articles d’aide",
 };

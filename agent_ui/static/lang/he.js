@@ -288,4 +288,5 @@ export default {
   "Translation of {name}": "תרגום של {name}",
   "Translations:": "תרגומים:",
   "en, pt, pt-br": "he, en, ar",
+  "Help articles": "מאמרי עזרה",
 };

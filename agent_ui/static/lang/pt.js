@@ -288,4 +288,5 @@ export default {
   "Translation of {name}": "Tradução de {name}",
   "Translations:": "Traduções:",
   "en, pt, pt-br": "pt, en, pt-br",
+  "Help articles": "Artigos de ajuda",
 };

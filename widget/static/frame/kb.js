@@ -9,20 +9,20 @@ import { lang } from "./i18n.js";
 import { $, clear, el, page, state } from "./page.js";
 
 var WORDS = {
-  en: { results: "Help articles", found: "Articles found: {n}",
+  en: { article: "Help article", results: "Help articles", found: "Articles found: {n}",
         none: "No articles match. Try other words, or chat with us.", back: "Back",
         still: "Still need help? Chat with us", helped: "Did this answer your question?",
         yes: "Yes", no: "No", thanks: "Thanks for telling us.",
         suggested: "These articles may answer your question", sendAnyway: "Send anyway",
         helpCentre: "Open in the help centre", error: "Articles can't be shown right now." },
-  pt: { results: "Artigos de ajuda", found: "Artigos encontrados: {n}",
+  pt: { article: "Artigo de ajuda", results: "Artigos de ajuda", found: "Artigos encontrados: {n}",
         none: "Nenhum artigo corresponde. Experimente outras palavras, ou fale connosco.",
         back: "Voltar", still: "Ainda precisa de ajuda? Fale connosco",
         helped: "Isto respondeu à sua pergunta?", yes: "Sim", no: "Não",
         thanks: "Obrigado por nos dizer.",
         suggested: "Estes artigos podem responder à sua pergunta", sendAnyway: "Enviar mesmo assim",
         helpCentre: "Abrir no centro de ajuda", error: "Não é possível mostrar os artigos agora." },
-  el: { results: "Άρθρα βοήθειας", found: "Άρθρα που βρέθηκαν: {n}",
+  el: { article: "Άρθρο βοήθειας", results: "Άρθρα βοήθειας", found: "Άρθρα που βρέθηκαν: {n}",
         none: "Κανένα άρθρο δεν ταιριάζει. Δοκιμάστε άλλες λέξεις ή μιλήστε μαζί μας.",
         back: "Πίσω", still: "Χρειάζεστε ακόμη βοήθεια; Μιλήστε μαζί μας",
         helped: "Απάντησε αυτό στην ερώτησή σας;", yes: "Ναι", no: "Όχι",
@@ -30,7 +30,7 @@ var WORDS = {
         suggested: "Αυτά τα άρθρα ίσως απαντούν στην ερώτησή σας",
         sendAnyway: "Αποστολή ούτως ή άλλως", helpCentre: "Άνοιγμα στο κέντρο βοήθειας",
         error: "Τα άρθρα δεν μπορούν να εμφανιστούν τώρα." },
-  es: { results: "Artículos de ayuda", found: "Artículos encontrados: {n}",
+  es: { article: "Artículo de ayuda", results: "Artículos de ayuda", found: "Artículos encontrados: {n}",
         none: "Ningún artículo coincide. Pruebe con otras palabras o hable con nosotros.",
         back: "Volver", still: "¿Todavía necesita ayuda? Hable con nosotros",
         helped: "¿Esto respondió a su pregunta?", yes: "Sí", no: "No",
@@ -38,7 +38,7 @@ var WORDS = {
         suggested: "Estos artículos pueden responder a su pregunta",
         sendAnyway: "Enviar de todos modos", helpCentre: "Abrir en el centro de ayuda",
         error: "No se pueden mostrar los artículos ahora." },
-  fr: { results: "Articles d’aide", found: "Articles trouvés : {n}",
+  fr: { article: "Article d’aide", results: "Articles d’aide", found: "Articles trouvés : {n}",
         none: "Aucun article ne correspond. Essayez d’autres mots, ou écrivez-nous.",
         back: "Retour", still: "Besoin d’aide ? Écrivez-nous",
         helped: "Cela a-t-il répondu à votre question ?", yes: "Oui", no: "Non",
@@ -46,7 +46,7 @@ var WORDS = {
         suggested: "Ces articles peuvent répondre à votre question",
         sendAnyway: "Envoyer quand même", helpCentre: "Ouvrir dans le centre d’aide",
         error: "Les articles ne peuvent pas être affichés pour le moment." },
-  de: { results: "Hilfeartikel", found: "Gefundene Artikel: {n}",
+  de: { article: "Hilfeartikel", results: "Hilfeartikel", found: "Gefundene Artikel: {n}",
         none: "Kein Artikel passt. Versuchen Sie andere Wörter oder schreiben Sie uns.",
         back: "Zurück", still: "Brauchen Sie noch Hilfe? Schreiben Sie uns",
         helped: "Hat das Ihre Frage beantwortet?", yes: "Ja", no: "Nein",
@@ -54,13 +54,13 @@ var WORDS = {
         suggested: "Diese Artikel beantworten vielleicht Ihre Frage",
         sendAnyway: "Trotzdem senden", helpCentre: "Im Hilfe-Center öffnen",
         error: "Die Artikel können gerade nicht angezeigt werden." },
-  ar: { results: "مقالات المساعدة", found: "المقالات التي وُجدت: {n}",
+  ar: { article: "مقالة مساعدة", results: "مقالات المساعدة", found: "المقالات التي وُجدت: {n}",
         none: "لا توجد مقالة مطابقة. جرّب كلمات أخرى، أو تحدّث معنا.", back: "رجوع",
         still: "هل ما زلت بحاجة إلى مساعدة؟ تحدّث معنا", helped: "هل أجاب هذا عن سؤالك؟",
         yes: "نعم", no: "لا", thanks: "شكرًا لإخبارنا.",
         suggested: "قد تجيب هذه المقالات عن سؤالك", sendAnyway: "أرسل على أي حال",
         helpCentre: "افتح في مركز المساعدة", error: "لا يمكن عرض المقالات الآن." },
-  he: { results: "מאמרי עזרה", found: "מאמרים שנמצאו: {n}",
+  he: { article: "מאמר עזרה", results: "מאמרי עזרה", found: "מאמרים שנמצאו: {n}",
         none: "אין מאמר מתאים. נסו מילים אחרות, או דברו איתנו.", back: "חזרה",
         still: "עדיין צריכים עזרה? דברו איתנו", helped: "האם זה ענה על השאלה שלך?",
         yes: "כן", no: "לא", thanks: "תודה שסיפרת לנו.",
@@ -249,6 +249,31 @@ box.addEventListener("keydown", function (event) {
   if (box.querySelector(".kb-article")) goBack();
   else { hide(); query.focus(); }
 });
+
+// --- an agent's link to an article: a card ----------------------------------------------------
+
+var HELP = new RegExp("^" + location.origin.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&") +
+                      "/help/[^/]+/([^/]+)/([^/?#]+)$");
+
+/** The links to this server's help centre in an agent's message ``item``: a card each (at most
+ * three), which opens the article in the frame. */
+export function cards(item) {
+  var body = item.querySelector(".body");
+  Array.prototype.slice.call(item.querySelectorAll(".text a")).slice(0, 3).forEach(function (a) {
+    var m = HELP.exec(a.href);
+    if (!m || m[2] === "search") return;
+    Promise.all([style, get("/widget/kb/article?site=" + enc(page.site) + "&lang=" + m[1] +
+                            "&slug=" + m[2])]).then(function (r) {
+      var art = r[1].article, card = el("button", "kb-card", body);
+      card.type = "button";
+      el("span", "kb-card-label", card, w("article"));
+      el("span", "kb-title", card, art.title);
+      el("span", "kb-excerpt", card, art.excerpt);
+      card.addEventListener("click", function () { read(art.id, card, false); });
+      if (!item.nextSibling) $("stream").scrollTop = $("stream").scrollHeight;
+    }, function () { /* not an article (any more): the link stays a link */ });
+  });
+}
 
 // --- suggestions while a first message is written ------------------------------------------
 
