@@ -10,10 +10,13 @@ and ``mailto`` (opened in a new tab, ``rel="noopener noreferrer nofollow"``), im
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
@@ -129,3 +132,30 @@ def match_expression(query: str, every: bool) -> str | None:
     terms = ['"' + w + '"' for w in words]
     terms[-1] = terms[-1] + "*"
     return (" AND " if every else " OR ").join(terms)
+
+
+KB_CSV_COLUMNS = ("kind", "id", "text", "lang", "views", "suggestions_opened", "helpful",
+                  "not_helpful", "searches", "suggestions_accepted")
+
+
+def stats_csv(stats: dict[str, Any]) -> str:
+    """The knowledge base's report as CSV: one ``article`` line per article, one ``no_result``
+    line per search that found nothing (its words, how many times), then ``total``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(KB_CSV_COLUMNS)
+    for a in stats["articles"]:
+        writer.writerow(["article", a["id"], _cell(a["title"]), a["lang"], a["views"],
+                         a["suggestions_opened"], a["helpful"], a["not_helpful"], "", ""])
+    for miss in stats["no_results"]:
+        writer.writerow(["no_result", "", _cell(miss["query"]), "", "", "", "", "",
+                         miss["count"], ""])
+    writer.writerow(["total", "", "", "", stats["views"], stats["suggestions_opened"],
+                     stats["helpful"], stats["not_helpful"], stats["searches"],
+                     stats["suggestions_accepted"]])
+    return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (what visitors typed, titles)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

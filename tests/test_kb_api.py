@@ -308,3 +308,43 @@ async def test_the_help_centre_is_server_rendered_indexable_and_inert(tmp_path: 
             stats = await store.articles.stats([seeded.site_id], 0, 2**62)
         assert [m["query"] for m in stats["no_results"]] == ["<b>warranty</b>"]
         assert stats["articles"][0]["views"] == 1
+
+
+async def test_the_reports_carry_the_knowledge_base(server: ServerProcess, seeded: Seed) -> None:
+    async with open_store(server.db) as store:
+        a = store.articles
+        art = await a.save(seeded.site_id, lang="en", title="=Returns", body="Back.",
+                           status="published")
+        other = await a.save(seeded.other_site_id, lang="en", title="Elsewhere", body="x",
+                             status="published")
+        await a.record(seeded.site_id, "search", query="=HYPERLINK(1)", results=0)
+        await a.record(seeded.site_id, "search", query="returns", results=1)
+        await a.record(seeded.site_id, "view", article_id=art.id, visitor_id="v1")
+        await a.record(seeded.site_id, "suggestion_opened", article_id=art.id, visitor_id="v1")
+        await a.record(seeded.site_id, "vote", article_id=art.id, visitor_id="v1", helpful=True)
+        await a.record(seeded.other_site_id, "view", article_id=other.id, visitor_id="v9")
+    cookie = await login(server, await add_admin(server.db))
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        http.cookies.set("livechat_agent", cookie)
+        report = (await http.get("/api/reports", params={"site": seeded.site_id})).json()
+        k = report["knowledge_base"]
+        assert (k["searches"], k["searches_without_result"], k["views"]) == (2, 1, 1)
+        assert (k["suggestions_opened"], k["suggestions_accepted"]) == (1, 1)
+        assert (k["helpful"], k["not_helpful"], k["helpful_percent"]) == (1, 0, 100.0)
+        assert k["no_results"][0]["query"] == "=hyperlink(1)"
+        everything = (await http.get("/api/reports")).json()["knowledge_base"]
+        assert everything["views"] == 2  # every site of the admin
+        csv = await http.get("/api/reports", params={"site": seeded.site_id, "format": "csv",
+                                                    "report": "knowledge_base"})
+        assert csv.headers["content-type"].startswith("text/csv")
+        assert "livechat-knowledge-base-" in csv.headers["content-disposition"]
+        assert csv.text.split("\r\n") == [
+            "kind,id,text,lang,views,suggestions_opened,helpful,not_helpful,searches,"
+            "suggestions_accepted",
+            f"article,{art.id},'=Returns,en,1,1,1,0,,",
+            "no_result,,'=hyperlink(1),,,,,,1,",
+            "total,,,,1,1,1,0,2,1",
+            ""]
+        agent_cookie = await login(server, seeded.agent_email)
+        http.cookies.set("livechat_agent", agent_cookie)
+        assert (await http.get("/api/reports")).status_code == 403

@@ -362,3 +362,18 @@ async def test_the_whole_story_an_agent_answers_with_an_article(
     await expect(card).to_be_focused()
     await expect(frame.locator("#messages")).to_be_visible()
     assert errors == []
+
+    # The admin's reports: what was read, suggested and searched.
+    await root.get_by_role("button", name="Reports").click()
+    section = root.get_by_role("region", name="Knowledge base")
+    # (the visitor saw the suggestion and sent the message anyway; then opened the agent's card)
+    await expect(section.locator(".tile").filter(has_text="Articles viewed")).to_have_text(
+        "Articles viewed1")
+    await expect(section.locator(".tile").filter(has_text="Suggestions opened")).to_have_text(
+        "Suggestions opened0")
+    await expect(section.locator("#kb-read")).to_contain_text("Returns and refunds (en)")
+    await expect(section.get_by_role("link", name="Download the knowledge base CSV")
+                 ).to_have_attribute("href", re.compile("report=knowledge_base"))
+    await section.scroll_into_view_if_needed()
+    await root.screenshot(path=artifacts / "kb-32-reports.png", full_page=True)
+    assert await axe_violations(root, "no frames") == []

@@ -322,17 +322,20 @@ class Articles:
         await self._submit(op)
 
     async def stats(self, site_ids: Sequence[str], start: int, end: int) -> dict[str, Any]:
-        """The knowledge base's report for [start, end) (ms): searches without a result (most
-        asked first), views per article, suggestions opened and how many of them ended the
-        matter (the visitor started no conversation afterwards), and the votes."""
+        """The knowledge base's report for [start, end) (ms): searches, and those without a
+        result (the 50 most asked, case ignored), views (in the widget and the help centre) per
+        article (the 200 most viewed), suggestions opened and how many of them ended the matter
+        (the visitor started no conversation afterwards), and the votes."""
         if not site_ids:
-            return {"searches": 0, "no_results": [], "articles": [], "suggestions_opened": 0,
-                    "suggestions_accepted": 0, "helpful": 0, "not_helpful": 0}
+            return {"searches": 0, "searches_without_result": 0, "views": 0, "no_results": [],
+                    "articles": [], "suggestions_opened": 0, "suggestions_accepted": 0,
+                    "helpful": 0, "not_helpful": 0, "helpful_percent": None}
         marks = ",".join("?" * len(site_ids))
         where = f"e.site_id IN ({marks}) AND e.created_at >= ? AND e.created_at < ?"
         args = (*site_ids, start, end)
-        searches = (await self._all(
-            f"SELECT count(*) FROM kb_events e WHERE {where} AND e.kind = 'search'", args))[0][0]
+        counts = (await self._all(
+            "SELECT sum(e.kind = 'search'), sum(e.kind = 'search' AND e.results = 0), "
+            f"sum(e.kind = 'view') FROM kb_events e WHERE {where}", args))[0]
         misses = await self._all(
             f"SELECT lower(e.query), count(*), max(e.created_at) FROM kb_events e WHERE {where} "
             "AND e.kind = 'search' AND e.results = 0 GROUP BY lower(e.query) "
@@ -351,16 +354,21 @@ class Articles:
         votes = await self._all(
             f"SELECT sum(e.helpful = 1), sum(e.helpful = 0) FROM kb_events e WHERE {where} "
             "AND e.kind = 'vote'", args)
+        helpful, not_helpful = votes[0][0] or 0, votes[0][1] or 0
         return {
-            "searches": searches,
+            "searches": counts[0] or 0,
+            "searches_without_result": counts[1] or 0,
+            "views": counts[2] or 0,
             "no_results": [{"query": q, "count": n, "last": last} for q, n, last in misses],
             "articles": [{"id": i, "title": t, "lang": la, "views": v or 0,
                           "suggestions_opened": s or 0, "helpful": y or 0, "not_helpful": n or 0}
                          for i, t, la, v, s, y, n in articles],
             "suggestions_opened": opened[0][0] or 0,
             "suggestions_accepted": opened[0][1] or 0,
-            "helpful": votes[0][0] or 0,
-            "not_helpful": votes[0][1] or 0,
+            "helpful": helpful,
+            "not_helpful": not_helpful,
+            "helpful_percent": (round(100 * helpful / (helpful + not_helpful), 1)
+                                if helpful + not_helpful else None),
         }
 
 
