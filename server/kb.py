@@ -120,18 +120,47 @@ def check_text(name: str, value: str, limit: int, required: bool = True) -> str:
     return value
 
 
+#: Words that say nothing about a question's subject, in the frame's languages: left out when a
+#: search falls back to any of its words (a question typed in full).
+STOP_WORDS = frozenset("""
+a about am an and any are as at be been but by can could did do does for from get got had has
+have hello hi how i if in into is it its just me my no not of on or our please so than thanks
+that the their them then there these they this those to too very was we were what when where
+which who why will with would you your
+o os as um uma uns umas de do da dos das em no na nos nas por para pelo pela com sem e ou mas
+nao não sim que qual quais quando onde como porque eu me meu minha meus minhas se ja já é foi
+ser estar esta está tem ter ha há isto isso este uns mais muito pode posso podem favor obrigado
+ola olá bom boa dia
+el la los las unos unas del con y pero cual cuando donde yo mi mis es son tengo puedo
+le les une des du au aux pour avec sans et ne pas qui quoi quand où ou comment je mon ma mes
+est sont ai peux
+der die das ein eine einen dem den und oder aber nicht kein wie was wann wo ich mein meine mich
+ist sind habe kann bitte für mit von zu im
+""".split())
+#: In a fallback search, longer words are searched by their first letters, so that a word finds
+#: its other forms (``impermeável``: ``impermeabilização``; ``deliver``: ``delivery``).
+_STEM = 6
+
+
 def match_expression(query: str, every: bool) -> str | None:
     """An FTS5 query for the words of ``query``: each quoted (nothing in it is syntax), the
-    last one also as a prefix (results as you type); all of them (``every``) or any (then
-    without single letters)."""
+    last one also as a prefix (results as you type); all of them (``every``), or any of them
+    (without single letters and ``STOP_WORDS``; longer words also by their first six letters)."""
     words = _WORD.findall(query[:MAX_QUERY])[:MAX_WORDS]
-    if not every:  # any word: not single letters, which would match nearly everything
-        words = [w for w in words if len(w) > 1]
-    if not words:
-        return None
-    terms = ['"' + w + '"' for w in words]
-    terms[-1] = terms[-1] + "*"
-    return (" AND " if every else " OR ").join(terms)
+    if every:
+        terms = ['"' + w + '"' for w in words]
+        if terms:
+            terms[-1] += "*"
+        return " AND ".join(terms) or None
+    terms = []
+    for n, word in enumerate(words):
+        if len(word) < 2 or word.lower() in STOP_WORDS:
+            continue
+        if len(word) > _STEM:  # the word itself counts, and its other forms too
+            terms += ['"' + word + '"', '"' + word[:_STEM] + '"*']
+        else:
+            terms.append('"' + word + '"' + ("*" if n == len(words) - 1 else ""))
+    return " OR ".join(terms) or None
 
 
 KB_CSV_COLUMNS = ("kind", "id", "text", "lang", "views", "suggestions_opened", "helpful",
