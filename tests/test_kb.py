@@ -110,6 +110,10 @@ def test_slugs_languages_and_queries() -> None:
         kb.check_lang("portuguese")
     assert kb.match_expression('pass" OR word*', every=True) == '"pass" AND "OR" AND "word"*'
     assert kb.match_expression("  ...  ", every=False) is None
+    assert kb.match_expression("how do I get my refunds?", every=False) == (
+        '"refunds" OR "refund"*')
+    assert kb.match_expression("a o não", every=False) is None  # nothing but common words
+    assert kb.match_expression("tent p", every=False) == '"tent"'  # single letters left out
     assert kb.summary("one two three four", 9) == "one two…"
 
 
@@ -205,7 +209,8 @@ async def test_the_reports_numbers(store: SQLiteStore) -> None:
     assert stats["searches"] == 3
     assert [(m["query"], m["count"]) for m in stats["no_results"]] == [("warranty", 2)]
     assert stats["suggestions_opened"] == 2 and stats["suggestions_accepted"] == 1
-    assert (stats["helpful"], stats["not_helpful"]) == (1, 1)
+    assert (stats["helpful"], stats["not_helpful"], stats["helpful_percent"]) == (1, 1, 50.0)
+    assert (stats["searches_without_result"], stats["views"]) == (2, 2)
     assert stats["articles"] == [{"id": art.id, "title": "Returns", "lang": "en", "views": 2,
                                   "suggestions_opened": 2, "helpful": 1, "not_helpful": 1}]
     with pytest.raises(ValueError):
