@@ -306,4 +306,5 @@ export default {
   "Times": "المرات",
   "{percent}% yes ({n} answers)": "{percent}% نعم ({n} إجابات)",
   "{yes} of {n}": "{yes} من {n}",
+  "Written in": "مكتوب بـ",
 };

@@ -306,4 +306,5 @@ export default {
   "Times": "Mal",
   "{percent}% yes ({n} answers)": "{percent} % ja ({n} Antworten)",
   "{yes} of {n}": "{yes} von {n}",
+  "Written in": "Geschrieben auf",
 };

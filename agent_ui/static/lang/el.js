@@ -306,4 +306,5 @@ export default {
   "Times": "Φορές",
   "{percent}% yes ({n} answers)": "{percent}% ναι ({n} απαντήσεις)",
   "{yes} of {n}": "{yes} από {n}",
+  "Written in": "Γραμμένο στα",
 };

@@ -306,4 +306,5 @@ export default {
   "Times": "Veces",
   "{percent}% yes ({n} answers)": "{percent}% sí ({n} respuestas)",
   "{yes} of {n}": "{yes} de {n}",
+  "Written in": "Escrito en",
 };

@@ -306,4 +306,5 @@ export default {
   "Times": "Fois",
   "{percent}% yes ({n} answers)": "{percent} % oui ({n} réponses)",
   "{yes} of {n}": "{yes} sur {n}",
+  "Written in": "Écrit en",
 };

@@ -306,4 +306,5 @@ export default {
   "Times": "פעמים",
   "{percent}% yes ({n} answers)": "{percent}% כן ({n} תשובות)",
   "{yes} of {n}": "{yes} מתוך {n}",
+  "Written in": "כתוב ב",
 };

@@ -306,4 +306,5 @@ export default {
   "Times": "Vezes",
   "{percent}% yes ({n} answers)": "{percent}% sim ({n} respostas)",
   "{yes} of {n}": "{yes} de {n}",
+  "Written in": "Escrito em",
 };
