@@ -24,7 +24,7 @@ from tests.test_browser import (  # noqa: F401 — the browser and sites fixture
     sign_in_page,
     sites,
 )
-from tests.test_kb import PAYLOADS
+from tests.test_kb import PAYLOADS, _Tags
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +41,8 @@ async def frame_axe(page: Page) -> list[str]:
     return found
 
 RETURNS_MD = """Send the item back within **30 days** and we refund you.
+
+![The returns page](https://shop.test/returns.png)
 
 1. Open [your orders](https://shop.test/orders)
 2. Choose *Return*
@@ -61,6 +63,8 @@ async def admin(browser: Browser, sites: Sites) -> Page:  # noqa: F811
 async def publish_by_hand(root: Page, artifacts: Path) -> None:
     """The admin writes the article in the editor, watches the preview, publishes it, and
     writes its Portuguese translation."""
+    blocked: list[str] = []
+    root.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
     await root.get_by_role("button", name="Manage").click()
     await root.get_by_role("button", name="New article").click()
     form = root.locator("#kb-form")
@@ -74,7 +78,10 @@ async def publish_by_hand(root: Page, artifacts: Path) -> None:
         "href", "https://shop.test/orders")
     # The payloads are text in the preview: no script element, no handler, no javascript: link.
     await expect(preview).to_contain_text("<script>window.pwned = 1</script>")
-    assert await preview.locator("script, img, a[href^=javascript]").count() == 0
+    assert await preview.locator("script, img:not([src^='https:']), a[href^=javascript]"
+                                 ).count() == 0
+    await expect(preview.get_by_role("img", name="The returns page")).to_have_attribute(
+        "src", "https://shop.test/returns.png")
     await form.get_by_label("Status").select_option("published")
     await form.get_by_role("button", name="Save article").click()
     await expect(form.locator(".secret")).to_have_text("Saved and published.")
@@ -82,6 +89,7 @@ async def publish_by_hand(root: Page, artifacts: Path) -> None:
     await root.screenshot(path=artifacts / "kb-01-editor-preview.png", full_page=True)
     assert await axe_violations(root, "no frames") == []
     assert await root.evaluate("window.pwned") is None
+    assert blocked == []  # (the picture is refused by nothing but its unknown host)
 
     await form.get_by_role("button", name="Translate").click()
     await expect(root.locator("#kb-form-title")).to_have_text(
@@ -110,7 +118,10 @@ async def test_an_admin_writes_publishes_and_translates_an_article(
         assert [f.article.title for f in found] == ["Devoluções e reembolsos"]
         en = (await store.articles.search(sites.site_id, "refund", "en"))[0].article
         assert found[0].article.group_id == en.group_id
-        assert "<script" not in en.html and "<img" not in en.html  # (as text: escaped)
+        tags = _Tags()
+        tags.feed(en.html)
+        assert [t for t, _ in tags.seen if t in ("script", "img")] == ["img"]  # the picture
+        assert not any(name.startswith("on") for _, attrs in tags.seen for name, _ in attrs)
     async with httpx.AsyncClient() as http:
         listed = await http.get(f"{sites.chat.http}/api/admin/articles")
         assert listed.status_code == 401

@@ -113,7 +113,9 @@ async def reset_page(request: Request) -> Response:
 
 def _panel_page(request: Request, name: str) -> Response:
     return _file(str(asset_dir("agent_ui") / name), "text/html; charset=utf-8", {
-        "Content-Security-Policy": _page_csp(socket_origin(context(request), request), "'none'"),
+        # https images: the pictures of help articles in the editor's preview.
+        "Content-Security-Policy": _page_csp(socket_origin(context(request), request), "'none'",
+                                             "https:"),
         "X-Frame-Options": "DENY",
         "Cache-Control": "no-cache",
     })
