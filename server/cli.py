@@ -129,6 +129,7 @@ async def _ensure_demo(settings: Settings, demo_origins: list[str]) -> str:
         if await store.agent_by_email(DEMO_EMAIL) is None:
             await store.create_agent(DEMO_EMAIL, "Demo Agent", hash_password(DEMO_PASSWORD),
                                      "admin", [site.id])
+        await cli_articles.ensure_demo_articles(store, site.id)
         return site.id
 
 

@@ -154,3 +154,42 @@ def add_commands(sub: Any, site: Any, command: Command) -> None:
     listing.add_argument("--site", help="only this site's")
     listing.add_argument("--lang", help="only in this language")
     listing.add_argument("--json", action="store_true", help="as a JSON array")
+
+
+#: The demo site's help articles (``livechat demo``), in English and Portuguese.
+DEMO_ARTICLES = (
+    ("Returns and refunds", "Orders",
+     "Send any item back within **30 days** of delivery for a full refund:\n\n"
+     "1. Open *My orders* and choose **Return**.\n2. Print the prepaid label.\n"
+     "3. Drop the parcel at a post office.\n\nThe money is back within 5 working days.",
+     "Devoluções e reembolsos", "Encomendas",
+     "Devolva qualquer artigo até **30 dias** após a entrega e receba o reembolso total:\n\n"
+     "1. Abra *As minhas encomendas* e escolha **Devolver**.\n2. Imprima a etiqueta pré-paga.\n"
+     "3. Entregue a encomenda nos correios.\n\nO dinheiro volta em 5 dias úteis."),
+    ("Delivery times and costs", "Delivery",
+     "Orders placed before 2 pm leave the same day. Standard delivery takes 2 to 4 working days "
+     "and is free over 60 €; express arrives the next working day for 9.95 €.",
+     "Prazos e custos de entrega", "Entregas",
+     "As encomendas feitas antes das 14h saem no mesmo dia. A entrega normal demora 2 a 4 dias "
+     "úteis e é grátis acima de 60 €; a expresso chega no dia útil seguinte por 9,95 €."),
+    ("Choosing a tent", "Gear",
+     "Count one person more than will sleep in it, for the bags. For wind and rain, choose a "
+     "tent with a **full-length flysheet** and a hydrostatic head of 3000 mm or more.",
+     "Escolher uma tenda", "Equipamento",
+     "Conte com uma pessoa a mais do que as que vão dormir, por causa das mochilas. Para vento e "
+     "chuva, escolha uma tenda com **duplo teto até ao chão** e coluna de água de 3000 mm ou "
+     "mais."),
+)
+
+
+async def ensure_demo_articles(store: Any, site_id: str) -> None:
+    """The demo site's help centre (``/help/demo``), made once."""
+    if await store.articles.listed([site_id]):
+        return
+    for en_title, en_cat, en_body, pt_title, pt_cat, pt_body in DEMO_ARTICLES:
+        en = await store.articles.save(site_id, lang="en", title=en_title, body=en_body,
+                                       category=en_cat, status="published")
+        await store.articles.save(site_id, lang="pt", title=pt_title, body=pt_body,
+                                  category=pt_cat, status="published", translation_of=en.id)
+    if await store.articles.help_slug(site_id) is None:
+        await store.articles.set_help_slug(site_id, "demo")

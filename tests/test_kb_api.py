@@ -68,6 +68,9 @@ async def test_admins_write_articles_and_nobody_else_does(server: ServerProcess,
         assert r.status_code == 200 and r.json()["article"]["body"].startswith("Send it")
         assert r.json()["article"]["slug"] == "returns"
         assert (await http.patch("/api/admin/articles/art_nope", json={})).status_code == 404
+        for moving in ({"site_id": seeded.other_site_id}, {"translation_of": pt["id"]}):
+            r = await http.patch(f"/api/admin/articles/{art['id']}", json=moving)
+            assert r.status_code == 400, r.text
         listed = (await http.get(f"/api/admin/articles?site={seeded.site_id}")).json()
         assert [a["title"] for a in listed["articles"]] == ["Devoluções", "Returns (30 days)"]
         assert listed["help_url"] == f"{server.http}/help/{seeded.site_id}"

@@ -78,6 +78,8 @@ async def _save(ctx: Context, request: Request, admin: Agent) -> Response:
     site_id = _text(data, "site_id")
     before = None
     if article_id is not None:
+        if {"site_id", "translation_of"} & set(data):
+            raise ValueError("an article stays in its site and its translations' group")
         before = await ctx.store.articles.get(article_id)
         if before is None:
             return _error(404, "not_found", "no such article")
