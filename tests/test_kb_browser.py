@@ -186,7 +186,7 @@ async def test_a_visitor_finds_reads_and_is_offered_articles(
     await expect(body.get_by_role("link", name="your orders")).to_have_attribute(
         "target", "_blank")
     assert await page.frames[1].evaluate("window.pwned") is None
-    help_link = article.get_by_role("link", name="Open in the help centre")
+    help_link = frame.get_by_role("link", name="Open in the help centre")
     await expect(help_link).to_have_attribute(
         "href", f"{sites.chat.http}/help/{sites.site_id}/en/returns-and-refunds")
     vote = frame.get_by_role("group", name="Did this answer your question?")
@@ -388,3 +388,30 @@ async def test_the_whole_story_an_agent_answers_with_an_article(
     await section.scroll_into_view_if_needed()
     await root.screenshot(path=artifacts / "kb-32-reports.png", full_page=True)
     assert await axe_violations(root, "no frames") == []
+
+
+@pytest.mark.site_profile(offline="chat", theme="dark")
+async def test_the_widget_reads_articles_right_to_left_and_dark(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    await seed_articles(sites)
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 800},
+                                            locale="ar")).new_page()
+    await page.goto(sites.page_url)
+    await page.locator("livechat-widget button").click()
+    frame = page.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator("html")).to_have_attribute("dir", "rtl")
+    search = frame.get_by_role("searchbox", name="ابحث في مقالات المساعدة")
+    await search.fill("shipping")  # no article in Arabic: every language is searched
+    results = frame.get_by_role("list", name="مقالات المساعدة")
+    await expect(results.get_by_role("button")).to_have_count(1)
+    await results.get_by_role("button").click()
+    await expect(frame.get_by_role("heading", name="Shipping to Portugal")).to_be_focused()
+    await expect(frame.locator(".kb-article")).to_have_attribute("dir", "ltr")  # its own
+    await expect(frame.locator(".kb-article")).to_have_attribute("lang", "en")
+    await expect(frame.get_by_role("button", name="رجوع")).to_be_visible()
+    await expect(frame.get_by_role("group", name="هل أجاب هذا عن سؤالك؟")).to_be_visible()
+    background = await frame.locator(".kb-article").evaluate(
+        "e => getComputedStyle(e).backgroundColor")
+    assert background != "rgb(255, 255, 255)"  # the dark theme's colours
+    await page.screenshot(path=artifacts / "kb-14-widget-article-rtl-dark.png")
+    assert await frame_axe(page) == []

@@ -158,6 +158,8 @@ function list(articles) {
     var b = el("button", "kb-result", el("li", "", ul));
     b.type = "button";
     b.setAttribute("data-i", String(i));
+    b.lang = a.lang;
+    b.dir = "auto";
     el("span", "kb-title", b, a.title);
     el("span", "kb-excerpt", b, a.snippet || a.excerpt);
     b.addEventListener("click", function () { read(a.id, b, false); });
@@ -199,6 +201,9 @@ function article(a) {
   back.type = "button";
   back.addEventListener("click", goBack);
   var art = el("article", "kb-article", box);
+  // In its own language and direction, whatever the frame's (an English article in Arabic).
+  art.lang = a.lang;
+  art.dir = /^(ar|he|fa|ur)\b/.test(a.lang) ? "rtl" : "ltr";
   var title = el("h2", "", art, a.title);
   title.id = "kb-article-title";
   title.tabIndex = -1;
@@ -206,7 +211,7 @@ function article(a) {
   var body = el("div", "kb-body", art);
   var doc = new DOMParser().parseFromString("<body>" + a.html, "text/html");
   while (doc.body.firstChild) body.appendChild(document.adoptNode(doc.body.firstChild));
-  var link = el("a", "kb-link", art, w("helpCentre"));
+  var link = el("a", "kb-link", el("p", "kb-more", box), w("helpCentre"));
   link.href = a.url;
   link.target = "_blank";
   link.rel = "noopener";
@@ -266,6 +271,8 @@ export function cards(item) {
                             "&slug=" + m[2])]).then(function (r) {
       var art = r[1].article, card = el("button", "kb-card", body);
       card.type = "button";
+      card.lang = art.lang;
+      card.dir = "auto";
       el("span", "kb-card-label", card, w("article"));
       el("span", "kb-title", card, art.title);
       el("span", "kb-excerpt", card, art.excerpt);
@@ -312,6 +319,8 @@ function offer(articles) {
   articles.forEach(function (a) {
     var b = el("button", "kb-suggestion", el("li", "", ul), a.title);
     b.type = "button";
+    b.lang = a.lang;
+    b.dir = "auto";
     b.addEventListener("click", function () { read(a.id, b, true); });
   });
   var send = el("button", "kb-send", suggestions, w("sendAnyway"));
