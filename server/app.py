@@ -188,6 +188,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/help/{slug}/{lang}/search", help_pages.search),
         Route("/help/{slug}/{lang}/category/{category}", help_pages.category),
         Route("/help/{slug}/{lang}/{article}", help_pages.article),
+        Route("/help/{slug}/{lang}/{article}/vote", help_pages.vote, methods=["POST"]),
         Route("/agent", http.panel),
         Route("/agent/reset", http.reset_page),
         Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),

@@ -18,12 +18,16 @@ from server.store.articles import Article
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {"one": "1 article",
+           "helped": "Did this answer your question?", "yes": "Yes", "no": "No",
+           "thanks": "Thanks for telling us.",
            "help": "Help centre", "search": "Search", "searchLabel": "Search the help centre",
            "results": "Results for “{q}”", "none": "No articles match. Try other words.",
            "more": "More articles", "languages": "Other languages", "updated": "Updated",
            "home": "Help centre home", "articles": "{n} articles", "found": "Articles found: {n}",
            "notFound": "This page does not exist (any more)."},
     "pt": {"one": "1 artigo",
+           "helped": "Isto respondeu à sua pergunta?", "yes": "Sim", "no": "Não",
+           "thanks": "Obrigado por nos dizer.",
            "help": "Centro de ajuda", "search": "Pesquisar",
            "searchLabel": "Pesquisar no centro de ajuda", "results": "Resultados para “{q}”",
            "none": "Nenhum artigo corresponde. Experimente outras palavras.",
@@ -32,6 +36,8 @@ WORDS: dict[str, dict[str, str]] = {
            "found": "Artigos encontrados: {n}",
            "notFound": "Esta página não existe (ou deixou de existir)."},
     "el": {"one": "1 άρθρο",
+           "helped": "Απάντησε αυτό στην ερώτησή σας;", "yes": "Ναι", "no": "Όχι",
+           "thanks": "Ευχαριστούμε που μας το είπατε.",
            "help": "Κέντρο βοήθειας", "search": "Αναζήτηση",
            "searchLabel": "Αναζήτηση στο κέντρο βοήθειας", "results": "Αποτελέσματα για «{q}»",
            "none": "Κανένα άρθρο δεν ταιριάζει. Δοκιμάστε άλλες λέξεις.",
@@ -40,6 +46,8 @@ WORDS: dict[str, dict[str, str]] = {
            "found": "Άρθρα που βρέθηκαν: {n}",
            "notFound": "Αυτή η σελίδα δεν υπάρχει (πλέον)."},
     "es": {"one": "1 artículo",
+           "helped": "¿Esto respondió a su pregunta?", "yes": "Sí", "no": "No",
+           "thanks": "Gracias por decírnoslo.",
            "help": "Centro de ayuda", "search": "Buscar",
            "searchLabel": "Buscar en el centro de ayuda", "results": "Resultados para «{q}»",
            "none": "Ningún artículo coincide. Pruebe con otras palabras.",
@@ -47,6 +55,8 @@ WORDS: dict[str, dict[str, str]] = {
            "home": "Inicio del centro de ayuda", "articles": "{n} artículos",
            "found": "Artículos encontrados: {n}", "notFound": "Esta página no existe (ya)."},
     "fr": {"one": "1 article",
+           "helped": "Cela a-t-il répondu à votre question ?", "yes": "Oui", "no": "Non",
+           "thanks": "Merci de nous l’avoir dit.",
            "help": "Centre d’aide", "search": "Rechercher",
            "searchLabel": "Rechercher dans le centre d’aide", "results": "Résultats pour « {q} »",
            "none": "Aucun article ne correspond. Essayez d’autres mots.",
@@ -54,6 +64,8 @@ WORDS: dict[str, dict[str, str]] = {
            "home": "Accueil du centre d’aide", "articles": "{n} articles",
            "found": "Articles trouvés : {n}", "notFound": "Cette page n’existe pas (ou plus)."},
     "de": {"one": "1 Artikel",
+           "helped": "Hat das Ihre Frage beantwortet?", "yes": "Ja", "no": "Nein",
+           "thanks": "Danke für Ihre Rückmeldung.",
            "help": "Hilfe-Center", "search": "Suchen", "searchLabel": "Im Hilfe-Center suchen",
            "results": "Ergebnisse für „{q}“",
            "none": "Kein Artikel passt. Versuchen Sie andere Wörter.",
@@ -62,12 +74,16 @@ WORDS: dict[str, dict[str, str]] = {
            "found": "Gefundene Artikel: {n}",
            "notFound": "Diese Seite gibt es nicht (mehr)."},
     "ar": {"one": "مقالة واحدة",
+           "helped": "هل أجاب هذا عن سؤالك؟", "yes": "نعم", "no": "لا",
+           "thanks": "شكرًا لإخبارنا.",
            "help": "مركز المساعدة", "search": "بحث", "searchLabel": "ابحث في مركز المساعدة",
            "results": "نتائج «{q}»", "none": "لا توجد مقالة مطابقة. جرّب كلمات أخرى.",
            "more": "مقالات أخرى", "languages": "لغات أخرى", "updated": "حُدّثت",
            "home": "الصفحة الرئيسية لمركز المساعدة", "articles": "{n} مقالات",
            "found": "المقالات التي وُجدت: {n}", "notFound": "هذه الصفحة غير موجودة."},
     "he": {"one": "מאמר אחד",
+           "helped": "האם זה ענה על השאלה שלך?", "yes": "כן", "no": "לא",
+           "thanks": "תודה שסיפרת לנו.",
            "help": "מרכז העזרה", "search": "חיפוש", "searchLabel": "חיפוש במרכז העזרה",
            "results": "תוצאות עבור „{q}”", "none": "אין מאמר מתאים. נסו מילים אחרות.",
            "more": "מאמרים נוספים", "languages": "שפות אחרות", "updated": "עודכן",
@@ -209,7 +225,9 @@ def category_page(centre: Centre, lang: str, category: str, articles: Sequence[A
                  f"{crumbs}<h1>{escape(category)}</h1>{_list(centre, articles)}")
 
 
-def article_page(centre: Centre, article: Article, translations: Sequence[Article]) -> str:
+def article_page(centre: Centre, article: Article, translations: Sequence[Article],
+                 voted: bool = False) -> str:
+    """One article; ``voted``: the reader has just answered "Did this answer your question?"."""
     w = words(article.lang)
     day = time.strftime("%Y-%m-%d", time.gmtime(article.updated_at / 1000))
     crumbs = [f'<a href="{escape(centre.url(article.lang))}">{escape(w["home"])}</a>']
@@ -227,11 +245,23 @@ def article_page(centre: Centre, article: Article, translations: Sequence[Articl
             f'<article><h1>{escape(article.title)}</h1>'
             f'<p class="meta">{escape(w["updated"])} <time datetime="{day}">{day}</time>'
             f'{" · " + escape(article.author_name) if article.author_name else ""}</p>'
-            f'<div class="body">{article.html}</div></article>{also}')
+            f'<div class="body">{article.html}</div></article>{_vote(centre, article, voted)}'
+            f"{also}")
     alternates = [(t.lang, centre.url(t.lang, t.slug)) for t in translations]
     return _page(centre, article.lang, f"{article.title} · {centre.name}",
                  kb.summary(article.text), centre.url(article.lang, article.slug), main,
                  alternates=alternates)
+
+
+def _vote(centre: Centre, article: Article, voted: bool) -> str:
+    w = words(article.lang)
+    if voted:
+        return f'<p class="vote thanks" role="status">{escape(w["thanks"])}</p>'
+    action = centre.url(article.lang, article.slug, "vote")
+    return (f'<form class="vote" method="post" action="{escape(action)}"><fieldset>'
+            f'<legend>{escape(w["helped"])}</legend>'
+            f'<button name="helpful" value="yes">{escape(w["yes"])}</button> '
+            f'<button name="helpful" value="no">{escape(w["no"])}</button></fieldset></form>')
 
 
 def search_page(centre: Centre, lang: str, query: str, articles: Sequence[Article]) -> str:

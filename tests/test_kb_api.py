@@ -303,6 +303,25 @@ async def test_the_help_centre_is_server_rendered_indexable_and_inert(tmp_path: 
             assert f"{server.http}/help/acme/en/returns-refunds" in locs
             assert f"{server.http}/help/acme/pt" in locs and len(locs) == 5
 
+            # "Did this answer your question?", without a script: a form, then back (303)
+            assert '<form class="vote" method="post"' in page
+            vote_url = "/help/acme/en/returns-refunds/vote"
+            r = await http.post(vote_url, data={"helpful": "no"},
+                                headers={"Origin": server.http})
+            assert r.status_code == 303
+            assert r.headers["location"] == f"{server.http}/help/acme/en/returns-refunds?voted=1"
+            thanks = await http.get("/help/acme/en/returns-refunds?voted=1")
+            assert "Thanks for telling us." in thanks.text
+            assert 'class="vote" method' not in thanks.text
+            for data, headers, code in (({"helpful": "no"}, {"Origin": "http://evil.test"}, 403),
+                                        ({"helpful": "maybe"}, {"Origin": server.http}, 400),
+                                        ({"helpful": "yes"}, {}, 403)):
+                r = await http.post(vote_url, data=data, headers=headers)
+                assert r.status_code == code, (data, headers, r.text)
+            r = await http.post("/help/acme/en/secret-draft/vote", data={"helpful": "yes"},
+                                headers={"Origin": server.http})
+            assert r.status_code == 404
+
             for path in ("/help/nope", "/help/acme/en/secret-draft", "/help/acme/en/nope",
                          "/help/acme/xx", "/help/acme/en/category/nope"):
                 r = await http.get(path)
@@ -310,7 +329,8 @@ async def test_the_help_centre_is_server_rendered_indexable_and_inert(tmp_path: 
         async with open_store(db) as store:
             stats = await store.articles.stats([seeded.site_id], 0, 2**62)
         assert [m["query"] for m in stats["no_results"]] == ["<b>warranty</b>"]
-        assert stats["articles"][0]["views"] == 1
+        assert stats["articles"][0]["views"] == 1  # (the thanks page is not a view)
+        assert (stats["helpful"], stats["not_helpful"]) == (0, 1)
 
 
 async def test_the_reports_carry_the_knowledge_base(server: ServerProcess, seeded: Seed) -> None:

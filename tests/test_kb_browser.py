@@ -310,6 +310,22 @@ async def test_the_help_centre_in_a_browser(browser: Browser, sites: Sites,  # n
     await search.press("Enter")
     await expect(help_page.get_by_role("status")).to_have_text("Articles found: 1")
     assert await axe_violations(help_page, "no frames") == []
+    # The article with the payload corpus: inert in the help centre too.
+    await help_page.get_by_role("link", name="Returns and refunds").click()
+    await expect(help_page.get_by_role("heading", name="Returns and refunds")).to_be_visible()
+    body = help_page.locator("article .body")
+    await expect(body).to_contain_text("<script>alert(1)</script>")  # as text
+    assert await body.locator("script, iframe, object, embed, svg, math, style, form, "
+                              "[onerror], [onload], [onclick]").count() == 0
+    for href in await body.locator("a[href]").evaluate_all("as => as.map(a => a.href)"):
+        assert href.startswith(("https://", "http://", "mailto:")), href
+    assert await help_page.evaluate("window.pwned") is None
+    vote = help_page.get_by_role("group", name="Did this answer your question?")
+    await vote.get_by_role("button", name="Yes").click()
+    await expect(help_page.get_by_role("status")).to_have_text("Thanks for telling us.")
+    assert await axe_violations(help_page, "no frames") == []
+    await help_page.go_back()
+    await help_page.go_back()
     await help_page.get_by_role("link", name="Português").click()
     await expect(help_page.get_by_role("heading", name="Centro de ajuda")).to_be_visible()
     phone = await (await browser.new_context(viewport={"width": 390, "height": 844},

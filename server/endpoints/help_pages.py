@@ -8,12 +8,16 @@ site's key; a page asked for by key when the site has an address is redirected t
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from server import help_centre, kb
+from server.auth import origin_allowed
 from server.help_centre import Centre
 
+from . import bodies
 from .context import Context, context
 from .knowledge import limited
 
@@ -113,8 +117,37 @@ async def article(request: Request) -> Response:
     if found is None or found.status != "published":
         return _html(help_centre.not_found_page(centre, lang), 404)
     translations = await ctx.store.articles.translations(found.group_id, published=True)
-    await ctx.store.articles.record(site_id, "view", article_id=found.id)
-    return _html(help_centre.article_page(centre, found, translations))
+    voted = request.query_params.get("voted") == "1"
+    if not voted:
+        await ctx.store.articles.record(site_id, "view", article_id=found.id)
+    return _html(help_centre.article_page(centre, found, translations, voted))
+
+
+async def vote(request: Request) -> Response:
+    """``POST /help/<slug>/<lang>/<article>/vote`` (a form: ``helpful=yes|no``) from this
+    server's own page: the reader's answer to "Did this answer your question?", then back to
+    the article (303)."""
+    ctx = context(request)
+    if not origin_allowed(request.headers.get("origin"), [ctx.own_origin(request)]):
+        return Response("forbidden origin", status_code=403, headers=_HEADERS)
+    centre = await _centre(ctx, request)
+    if isinstance(centre, Response):
+        return centre
+    lang = request.path_params["lang"]
+    site_id = await ctx.store.articles.site_for_slug(centre.slug) or ""
+    found = await ctx.store.articles.by_slug(site_id, lang, request.path_params["article"])
+    if found is None or found.status != "published":
+        return _html(help_centre.not_found_page(centre, lang), 404)
+    try:
+        form = parse_qs((await bodies.read(request, 1024)).decode("utf-8", "replace"))
+    except bodies.BodyError as exc:
+        return Response(exc.message, status_code=exc.status, headers=_HEADERS)
+    answer = form.get("helpful", [""])[0]
+    if answer not in ("yes", "no"):
+        return Response("helpful is yes or no", status_code=400, headers=_HEADERS)
+    await ctx.store.articles.record(site_id, "vote", article_id=found.id,
+                                    helpful=answer == "yes")
+    return RedirectResponse(centre.url(lang, found.slug) + "?voted=1", status_code=303)
 
 
 async def search(request: Request) -> Response:
