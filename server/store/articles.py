@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from server import kb
 from server.errors import ChatError, Code
@@ -109,8 +109,35 @@ def _article(row: Sequence[Any]) -> Article:
     return Article(*row)
 
 
+class ArticleStore(Protocol):
+    """What every store's knowledge base offers (``Store.articles``); the contract is the
+    module's docstring. ``Articles`` is SQLite's; a PostgreSQL store brings its own."""
+
+    async def save(self, site_id: str, *, article_id: str | None = None,
+                   translation_of: str | None = None, lang: str, title: str, body: str,
+                   category: str = "", status: ArticleStatus = "draft",
+                   author_id: str | None = None, slug: str | None = None) -> Article: ...
+    async def delete(self, site_ids: Sequence[str], article_id: str) -> None: ...
+    async def get(self, article_id: str) -> Article | None: ...
+    async def by_slug(self, site_id: str, lang: str, slug: str) -> Article | None: ...
+    async def listed(self, site_ids: Sequence[str], *, lang: str | None = None,
+                     published: bool = False, category: str | None = None,
+                     limit: int = 1000) -> list[Article]: ...
+    async def translations(self, group_id: str, published: bool = False) -> list[Article]: ...
+    async def languages(self, site_id: str) -> list[str]: ...
+    async def search(self, site_id: str, query: str, lang: str | None, *, limit: int = 10,
+                     drafts: bool = False) -> list[Found]: ...
+    async def help_slug(self, site_id: str) -> str | None: ...
+    async def site_for_slug(self, slug: str) -> str | None: ...
+    async def set_help_slug(self, site_id: str, slug: str) -> str: ...
+    async def record(self, site_id: str, kind: EventKind, *, article_id: str | None = None,
+                     visitor_id: str | None = None, query: str | None = None,
+                     results: int | None = None, helpful: bool | None = None) -> None: ...
+    async def stats(self, site_ids: Sequence[str], start: int, end: int) -> dict[str, Any]: ...
+
+
 class Articles:
-    """See the module's docstring for the contract."""
+    """SQLite's ``ArticleStore``; see the module's docstring for the contract."""
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
