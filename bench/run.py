@@ -1,21 +1,33 @@
 """Side-by-side benchmark: livechat against a bare WebSocket relay, in one run, on this machine.
 
-    .venv/bin/python -m bench.run            # the full run (about a minute)
-    .venv/bin/python -m bench.run --quick    # smaller numbers, for a smoke check
+    .venv/bin/python -m bench.run                      # the full run (a few minutes)
+    .venv/bin/python -m bench.run --quick              # smaller numbers, for a smoke check
+    .venv/bin/python -m bench.run --compare ../old     # also an older checkout, side by side
+    .venv/bin/python -m bench.run --sockets 20000      # memory per socket at 20,000 sockets
+    .venv/bin/python -m bench.run --big 1000000        # open and search with 1M messages stored
 
-Both servers run as their own uvicorn process with the same WebSocket settings
-(websockets-sansio, permessage-deflate off); the load generator is this process. Measured:
+Every server runs as its own uvicorn process with the same WebSocket settings (websockets-sansio,
+permessage-deflate off); the load generator is this process. Measured:
 
 * throughput: N sender→receiver pairs, each with at most W messages in flight, as fast as they
-  go; delivered messages per second, and the server's CPU time per delivered message;
-* latency at a fixed offered load (messages per second across all pairs): p50 and p99 from the
-  sender's send to the receiver's receipt;
-* memory: the server's resident memory per idle connection (C extra connections).
+  go; delivered messages per second, and the server's CPU time per delivered message (the
+  process and its children, for ``--workers``);
+* latency at a fixed offered load of 1,000 and of 5,000 messages per second across all pairs:
+  p50 and p99 from the sender's send to the receiver's receipt;
+* memory: the server's resident memory per idle connection (``--sockets`` extra connections);
+* livechat only: 1,000 visitors, each with a conversation, dropped at once (sockets aborted) and
+  all reconnecting with resume — the seconds until the last has its message back; with ``--big``,
+  the p99 of opening a conversation (its last 50 messages) and of a search;
+* correctness, always: every message the receivers got is checked by ``seq`` — none lost, none
+  doubled, none out of order (``--check`` exits 1 otherwise; tests/test_bench_smoke.py runs this
+  small in CI).
 
 For livechat a "message" is the whole product path: a visitor's `send`, strict parsing, a
-committed SQLite write (group commit), the ack and the echo to the visitor, and the `message`
-frame to the agent who has the conversation open. The relay forwards text and does nothing else.
-Results are printed as a Markdown table for docs/benchmarks.md; read ratios, not absolutes.
+committed SQLite write (group commit), the ack (which carries the message) to the visitor, the
+`message` frame to the agent who has the conversation open, and the inbox updates to every agent
+of the site. The relay forwards text and does nothing else. Results are printed as Markdown tables
+for docs/benchmarks.md, with issue 11's targets as measured in the run; read ratios, not
+absolutes.
 """
 
 from __future__ import annotations
@@ -44,7 +56,16 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live import PASSWORD, UNLIMITED, ServerProcess, free_port, seed  # noqa: E402
+from tests.live import PASSWORD, UNLIMITED, Seed, ServerProcess, free_port, seed  # noqa: E402
+
+
+async def recv(ws: ClientConnection, what: str) -> str | bytes:
+    """The next frame, or an error that says where the run stalled (a benchmark that hangs
+    tells nothing)."""
+    try:
+        return await asyncio.wait_for(ws.recv(), STALL)
+    except TimeoutError:
+        raise RuntimeError(f"nothing received for {STALL:.0f} s while {what}") from None
 
 
 def clock_ms() -> float:
@@ -145,7 +166,7 @@ class Livechat(Target):
         """``root``: serve from another checkout (``--compare``); ``workers``: processes
         sharing the port (with Redis as the broker); ``prefilled``: messages stored first."""
         db = workdir / f"bench-{uuid.uuid4().hex[:6]}.db"
-        self.seeded = asyncio.run(seed(db, ["http://bench.test"]))
+        self.seeded = _seed(db, root)
         if prefilled:
             t0 = time.perf_counter()
             asyncio.run(prefill(db, self.seeded.site_id, prefilled))
@@ -177,14 +198,14 @@ class Livechat(Target):
         ws = await connect(f"{self.server.ws}/ws/visitor", origin=self.server.http,  # type: ignore[arg-type]
                            compression=None)
         await ws.send(orjson.dumps({"type": "hello", "v": 1, "site": self.seeded.site_id}).decode())
-        await ws.recv()
+        await recv(ws, "waiting for a visitor's welcome")
         return ws
 
     async def pair(self, index: int) -> Pair:
         sender = await self._visitor()
         await sender.send(orjson.dumps({"type": "send", "id": "first", "body": "hi"}).decode())
         while True:
-            frame = orjson.loads(await sender.recv())
+            frame = orjson.loads(await recv(sender, "waiting for the first message's ack"))
             if frame["type"] == "ack":
                 conv = frame["conversation_id"]
                 break
@@ -192,7 +213,7 @@ class Livechat(Target):
         receiver = await connect(f"{self.server.ws}/ws/agent", origin=self.server.http,  # type: ignore[arg-type]
                                  compression=None, additional_headers=cookie)
         await receiver.send('{"type":"hello","v":1}')
-        await receiver.recv()
+        await recv(receiver, "waiting for an agent's welcome")
         await receiver.send(orjson.dumps({"type": "open", "id": "o", "conversation_id": conv,
                                           "last_seq": 1}).decode())
 
@@ -218,6 +239,21 @@ class Livechat(Target):
 
     def stop(self) -> None:
         self.server.stop()
+
+
+def _seed(db: Path, root: Path | None) -> Seed:
+    """The database, made by the code that will serve it: another checkout's schema may be older
+    (a newer one refuses to start it; an older one made by this code would be misread)."""
+    if root is None:
+        return asyncio.run(seed(db, ["http://bench.test"]))
+    made = subprocess.run(
+        [sys.executable, "-c", "import asyncio, dataclasses, json, pathlib, sys\n"
+         "from tests.live import seed\n"
+         "s = asyncio.run(seed(pathlib.Path(sys.argv[1]), ['http://bench.test']))\n"
+         "print(json.dumps(dataclasses.asdict(s)))", str(db)],
+        env={**os.environ, "PYTHONPATH": str(root)}, cwd=root,
+        capture_output=True, text=True, check=True)
+    return Seed(**orjson.loads(made.stdout))
 
 
 async def _drain(ws: ClientConnection) -> None:
@@ -293,7 +329,7 @@ async def latency(target: Target, pairs: int, rate: float, seconds: float) -> di
         async def receive() -> None:
             got = 0
             while got < per_pair:
-                sent = pair.received(await pair.receiver.recv())
+                sent = pair.received(await recv(pair.receiver, "measuring latency"))
                 if sent is not None:
                     samples.append(clock_ms() - sent)
                     got += 1
@@ -330,24 +366,24 @@ async def reconnect(target: Livechat, count: int) -> dict[str, Any]:
     """``count`` visitors, each with a conversation, lose their sockets at once (aborted, no
     close handshake, as when a network drops) and all reconnect together: the seconds until the
     last of them has its ``welcome`` and every message of its conversation again."""
-    visitors: list[tuple[str, str]] = []
+    visitors: list[tuple[str, str, str]] = []
     sockets = []
     for i in range(count):
         ws = await connect(f"{target.server.ws}/ws/visitor", origin=target.server.http,  # type: ignore[arg-type]
                            compression=None)
         await ws.send(orjson.dumps({"type": "hello", "v": 1,
                                     "site": target.seeded.site_id}).decode())
-        token = orjson.loads(await ws.recv())["token"]
+        token = orjson.loads(await recv(ws, "waiting for a welcome"))["token"]
         await ws.send(orjson.dumps({"type": "send", "id": "m", "body": f"hello {i}"}).decode())
-        while (frame := orjson.loads(await ws.recv()))["type"] != "ack":
+        while (frame := orjson.loads(await recv(ws, "waiting for an ack")))["type"] != "ack":
             pass
-        visitors.append((token, frame["conversation_id"]))
+        visitors.append((token, frame["conversation_id"], f"hello {i}"))
         sockets.append(ws)
     for ws in sockets:
         ws.transport.abort()
     t0 = time.perf_counter()
 
-    async def resume(token: str, conversation_id: str) -> float:
+    async def resume(token: str, conversation_id: str, body: str) -> float:
         ws = await connect(f"{target.server.ws}/ws/visitor", origin=target.server.http,  # type: ignore[arg-type]
                            compression=None, open_timeout=60)
         await ws.send(orjson.dumps({"type": "hello", "v": 1, "site": target.seeded.site_id,
@@ -356,13 +392,16 @@ async def reconnect(target: Livechat, count: int) -> dict[str, Any]:
         while True:
             frame = orjson.loads(await asyncio.wait_for(ws.recv(), STALL))
             if frame["type"] == "message" and frame["seq"] == 1:
+                if frame["body"] != body:
+                    raise RuntimeError(f"resumed into another conversation: {frame}")
                 break
         done = time.perf_counter() - t0
         await ws.close()
         return done
 
     times = await asyncio.gather(*(resume(*v) for v in visitors))
-    return {"resume_all_s": max(times), "resume_p50_s": statistics.median(times)}
+    return {"resume_all_s": max(times), "resume_p50_s": statistics.median(times),
+            "resumed": len(times)}
 
 
 async def prefill(db: Path, site_id: str, messages: int, per_conversation: int = 100) -> None:
@@ -400,7 +439,7 @@ async def big_store(target: Livechat, requests: int) -> dict[str, Any]:
     ws = await connect(f"{target.server.ws}/ws/agent", origin=target.server.http,  # type: ignore[arg-type]
                        compression=None, additional_headers=cookie, max_size=2**24)
     await ws.send('{"type":"hello","v":1}')
-    await ws.recv()
+    await recv(ws, "waiting for an agent's welcome")
     ids: list[str] = []
     page: dict[str, Any] = {}
     while len(ids) < 2000:

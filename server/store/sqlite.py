@@ -242,11 +242,25 @@ def _statements(script: str) -> Iterable[str]:
         raise ValueError("incomplete SQL statement in migration")
 
 
+class SchemaTooNew(Exception):
+    """The database was upgraded by a newer livechat: this one would misread it."""
+
+
+def check_schema(version: int, known: int) -> None:
+    if version > known:
+        raise SchemaTooNew(
+            f"the database has schema version {version}, newer than this livechat's ({known}): "
+            "it was upgraded by a newer release. Run that release (or restore a backup taken "
+            "before the upgrade with `livechat restore`)")
+
+
 def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
             on_step: Callable[[int, int], None] | None = None) -> int:
     """Apply the migrations not yet applied, each in its own transaction. Safe to run from
     several processes at once: the version is read again under the write lock.
-    ``on_step(number, total)`` is told before each migration that is applied."""
+    ``on_step(number, total)`` is told before each migration that is applied. A database newer
+    than ``migrations`` is refused (``SchemaTooNew``)."""
+    check_schema(db.execute("PRAGMA user_version").fetchone()[0], len(migrations))
     for number, script in enumerate(migrations, start=1):
         # A migration that rebuilds a table others refer to runs with foreign keys off (SQLite's
         # own procedure: a DROP TABLE would otherwise cascade), and is checked before it commits.
