@@ -206,6 +206,15 @@ async def test_a_visitor_finds_reads_and_is_offered_articles(
     await expect(search).to_be_focused()
     await expect(frame.locator("#messages")).to_be_visible()
     assert await page.locator("iframe[title=Chat]").is_visible()  # the chat stayed open
+    # Escape in the search box closes the results first, not the chat. (The search is
+    # remembered once the visitor has stopped typing.)
+    async with page.expect_response(lambda r: "/widget/kb/events" in r.url
+                                    and "refunds" in (r.request.post_data or "")):
+        await search.fill("refunds")
+        await expect(results.get_by_role("button")).to_have_count(1)
+    await search.press("Escape")
+    await expect(frame.locator("#kb")).to_be_hidden()
+    assert await page.locator("iframe[title=Chat]").is_visible()
 
     # Suggestions while the first message is written: open one, come back, send anyway.
     composer = frame.get_by_label("Message", exact=True)
@@ -217,7 +226,9 @@ async def test_a_visitor_finds_reads_and_is_offered_articles(
     assert await frame_axe(page) == []
     async with page.expect_response(
             lambda r: "/widget/kb/events" in r.url
-            and "suggestion_opened" in (r.request.post_data or "")):
+            and "suggestion_opened" in (r.request.post_data or "")), page.expect_response(
+            lambda r: "/widget/kb/events" in r.url
+            and '"type":"view"' in (r.request.post_data or "")):
         await suggested.get_by_role("button").first.click()
     await expect(frame.get_by_role("heading", name="Returns and refunds")).to_be_focused()
     await frame.get_by_role("button", name="Still need help? Chat with us").click()
@@ -234,7 +245,7 @@ async def test_a_visitor_finds_reads_and_is_offered_articles(
     assert errors == []
     async with open_store(sites.chat.db) as store:
         stats = await store.articles.stats([sites.site_id], 0, 2**62)
-    assert stats["searches"] == 1 and stats["no_results"] == []
+    assert stats["searches"] == 2 and stats["no_results"] == []
     assert (stats["helpful"], stats["not_helpful"]) == (1, 0)
     # (the visitor opened a suggestion, then started a conversation: not accepted)
     assert (stats["suggestions_opened"], stats["suggestions_accepted"]) == (1, 0)
@@ -383,7 +394,8 @@ async def test_the_whole_story_an_agent_answers_with_an_article(
     await expect(card).to_be_visible()
     await visitor.screenshot(path=artifacts / "kb-31-visitor-card.png")
     assert await frame_axe(visitor) == []
-    await card.click()
+    async with visitor.expect_response(lambda r: "/widget/kb/events" in r.url):
+        await card.click()  # (the view is counted: the reports below show it)
     await expect(frame.get_by_role("heading", name="Returns and refunds")).to_be_focused()
     await frame.get_by_role("button", name="Back").click()
     await expect(card).to_be_focused()

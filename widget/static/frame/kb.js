@@ -248,6 +248,12 @@ function goBack() {
     (back && back.isConnected ? back : input).focus();
   }
 }
+query.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape" || box.hidden) return;
+  event.stopPropagation();  // the results close first, then (another Escape) the chat
+  event.preventDefault();   // (and the search keeps its words)
+  hide();
+});
 box.addEventListener("keydown", function (event) {
   if (event.key !== "Escape") return;
   event.stopPropagation();  // not the chat that closes: the article, or the results
