@@ -257,6 +257,9 @@ async def test_the_help_centre_is_server_rendered_indexable_and_inert(tmp_path: 
             assert "Returns &amp; refunds" in page and "Opening hours" in page
             assert "Secret draft" not in page and "<script" not in page.lower()
 
+            crawled = await http.get("/help/acme/en/returns-refunds",
+                                     headers={"User-Agent": "Googlebot/2.1"})
+            assert crawled.status_code == 200  # served, not counted as a view
             one = await http.get("/help/acme/en/returns-refunds")
             page = one.text
             assert '<html lang="en" dir="ltr">' in page

@@ -52,6 +52,15 @@ async def _centre(ctx: Context, request: Request) -> Centre | Response:
     return Centre(ctx.own_origin(request), slug, site.name, site.profile.color, languages)
 
 
+_ROBOTS = ("bot", "crawl", "spider", "slurp", "preview")
+
+
+def _robot(request: Request) -> bool:
+    """A search engine's crawler or a link preview, by its own account: not a reader."""
+    agent = request.headers.get("user-agent", "").lower()
+    return not agent or any(word in agent for word in _ROBOTS)
+
+
 def _best_language(request: Request, languages: tuple[str, ...]) -> str:
     """The visitor's most wanted language (Accept-Language) that the site has articles in."""
     wanted: list[tuple[float, str]] = []
@@ -118,7 +127,7 @@ async def article(request: Request) -> Response:
         return _html(help_centre.not_found_page(centre, lang), 404)
     translations = await ctx.store.articles.translations(found.group_id, published=True)
     voted = request.query_params.get("voted") == "1"
-    if not voted:
+    if not voted and not _robot(request):
         await ctx.store.articles.record(site_id, "view", article_id=found.id)
     return _html(help_centre.article_page(centre, found, translations, voted))
 
