@@ -23,7 +23,18 @@ from server.auth import Tokens
 from server.bots import FirstResponder, keep_connected
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import account, admin, api_v1, avatars, files, http, reports
+from server.endpoints import (
+    account,
+    admin,
+    api_v1,
+    articles,
+    avatars,
+    files,
+    help_pages,
+    http,
+    knowledge,
+    reports,
+)
 from server.endpoints import metrics as metrics_endpoint
 from server.endpoints.agent import agent_socket
 from server.endpoints.api_base import Api
@@ -190,7 +201,19 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/favicon.ico", http.favicon),
         Route("/widget.js", http.widget_loader),
         Route("/widget/frame", http.widget_frame),
+        Route("/widget/kb/search", knowledge.search),
+        Route("/widget/kb/articles/{article_id}", knowledge.article),
+        Route("/widget/kb/article", knowledge.article),
+        Route("/widget/kb/events", knowledge.event, methods=["POST"]),
         Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
+        Route("/help/{slug}", help_pages.home),
+        Route("/help/{slug}/sitemap.xml", help_pages.sitemap),
+        Route("/help/{slug}/theme.css", help_pages.theme),
+        Route("/help/{slug}/{lang}", help_pages.index),
+        Route("/help/{slug}/{lang}/search", help_pages.search),
+        Route("/help/{slug}/{lang}/category/{category}", help_pages.category),
+        Route("/help/{slug}/{lang}/{article}", help_pages.article),
+        Route("/help/{slug}/{lang}/{article}/vote", help_pages.vote, methods=["POST"]),
         Route("/agent", http.panel),
         Route("/agent/reset", http.reset_page),
         Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),
@@ -213,6 +236,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/admin/teams", admin.save_team, methods=["POST"]),
         Route("/api/admin/teams/{team_id}", admin.save_team, methods=["PATCH"]),
         Route("/api/admin/teams/{team_id}", admin.delete_team, methods=["DELETE"]),
+        Route("/api/admin/articles", articles.list_articles),
+        Route("/api/admin/articles", articles.save_article, methods=["POST"]),
+        Route("/api/admin/articles/preview", articles.preview, methods=["POST"]),
+        Route("/api/admin/articles/{article_id}", articles.get_article),
+        Route("/api/admin/articles/{article_id}", articles.save_article, methods=["PATCH"]),
+        Route("/api/admin/articles/{article_id}", articles.delete_article, methods=["DELETE"]),
+        Route("/api/admin/sites/{site_id}/help", articles.help_centre, methods=["PUT"]),
+        Route("/api/agent/articles", articles.agent_search),
         Route("/files/{file_id}", files.download),
         Route("/api/agent/avatar", avatars.upload, methods=["POST"]),
         Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),

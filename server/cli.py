@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from server import logs
+from server import cli_articles, logs
 from server.auth import hash_password, normalize_origin
 from server.config import ConfigError, Settings, from_env
 from server.listener import raise_fd_limit
@@ -130,6 +130,7 @@ async def _ensure_demo(settings: Settings, demo_origins: list[str]) -> str:
         if await store.agent_by_email(DEMO_EMAIL) is None:
             await store.create_agent(DEMO_EMAIL, "Demo Agent", hash_password(DEMO_PASSWORD),
                                      "admin", [site.id])
+        await cli_articles.ensure_demo_articles(store, site.id)
         return site.id
 
 
@@ -674,6 +675,8 @@ def parser() -> argparse.ArgumentParser:
     keep.add_argument("--days", required=True, help="a number of days, or off (keep for ever)")
     listing = command(site, "list", cmd_site_list, "list the sites")
     listing.add_argument("--json", action="store_true", help="as a JSON array")
+
+    cli_articles.add_commands(sub, site, command)
 
     agent = command(sub, "agent", None, "manage agents").add_subparsers(dest="action",
                                                                          required=True)

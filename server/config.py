@@ -96,6 +96,8 @@ class Settings:
     new_conversations_per_ip: int = 20
     uploads_per_ip: int = 30
     upload_bytes_per_ip: int = 100 * 1024 * 1024
+    #: Requests to the knowledge base's public routes (widget search, articles, help centre).
+    kb_requests_per_ip: int = 600
     #: Bytes of files one visitor or agent may have stored, and how long an upload may wait
     #: to be sent in a message before it is deleted (seconds).
     upload_quota_bytes: int = 50 * 1024 * 1024
@@ -190,7 +192,8 @@ class Settings:
                   self.max_sockets_per_visitor, self.site_rate_per_second,
                   self.visitor_rate_per_second, self.visitor_rate_burst,
                   self.site_new_visitors_per_minute, self.site_new_conversations_per_minute,
-                  self.max_site_connections, self.api_rate_per_second, self.api_rate_burst)
+                  self.max_site_connections, self.api_rate_per_second, self.api_rate_burst,
+                  self.kb_requests_per_ip)
         if min(limits) <= 0 or self.max_connections < 0 or self.reserved_connections < 0:
             raise ConfigError("connection, rate and upload limits must be positive")
         if self.upload_grace < 0:
@@ -306,6 +309,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         new_conversations_per_ip=_int(env, "LIVECHAT_NEW_CONVERSATIONS_PER_IP", 20),
         uploads_per_ip=_int(env, "LIVECHAT_UPLOADS_PER_IP", 30),
         upload_bytes_per_ip=_int(env, "LIVECHAT_UPLOAD_BYTES_PER_IP", 100 * 1024 * 1024),
+        kb_requests_per_ip=_int(env, "LIVECHAT_KB_REQUESTS_PER_IP", 600),
         upload_quota_bytes=_int(env, "LIVECHAT_UPLOAD_QUOTA", 50 * 1024 * 1024),
         upload_grace=_float(env, "LIVECHAT_UPLOAD_GRACE", 3600.0),
         max_sockets_per_visitor=_int(env, "LIVECHAT_MAX_SOCKETS_PER_VISITOR", 20),

@@ -139,6 +139,9 @@ def test_demo_prints_what_to_open_and_serves_both_origins(tmp_path: Path) -> Non
                            json={"email": "demo@example.com", "password": "demo-password"},
                            headers={"Origin": f"http://127.0.0.1:{port}"})
         assert login.status_code == 200
+        # and a help centre, in English and Portuguese
+        help_home = httpx.get(f"http://127.0.0.1:{port}/help/demo/pt")
+        assert help_home.status_code == 200 and "Devoluções e reembolsos" in help_home.text
     finally:
         proc.terminate()
         proc.wait(10)

@@ -3,7 +3,8 @@
 Parameters: ``from`` and ``to`` (YYYY-MM-DD, both included; default: the last 7 days), ``tz``
 (an IANA zone for the days; default UTC), ``site``, ``team`` and ``agent`` (narrow it down),
 ``format``
-(``json`` or ``csv``). At most 366 days at once.
+(``json`` or ``csv``), ``report`` (``knowledge_base``: the CSV of the knowledge base's numbers).
+At most 366 days at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server import reports
+from server import kb, reports
 from server.inputs import known_timezone
 
 from .agent import agent_from_cookie
@@ -66,6 +67,15 @@ async def build(ctx: Context, site_ids: list[str], q: Mapping[str, str]) -> Resp
     result = {"period": {"from": first.isoformat(), "to": last.isoformat(), "tz": zone.key},
               "total": reports.summarize(rows, seen_at),
               "days": reports.by_day(rows, seen_at, zone.key, days)}
+    # The knowledge base's numbers, for the same sites and period (not per team or agent).
+    knowledge = await ctx.store.articles.stats(site_ids, start, end)
+    result["knowledge_base"] = knowledge
+    if q.get("format") == "csv" and q.get("report") == "knowledge_base":
+        name = f"livechat-knowledge-base-{first.isoformat()}-{last.isoformat()}.csv"
+        return Response(kb.stats_csv(knowledge),
+                        media_type="text/csv; charset=utf-8", headers={
+                            "Content-Disposition": f'attachment; filename="{name}"',
+                            "Cache-Control": "no-store"})
     if q.get("format") == "csv":
         name = f"livechat-report-{first.isoformat()}-{last.isoformat()}.csv"
         return Response(reports.to_csv(result), media_type="text/csv; charset=utf-8", headers={

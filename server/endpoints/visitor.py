@@ -102,7 +102,9 @@ class VisitorSession(Session):
             "v": protocol.VERSION,
             "token": ctx.tokens.visitor_token(self.who),  # refreshed on every connect
             "epoch": ctx.store.epoch,
-            "site": {"id": site.id, "name": site.name, **site.profile.for_visitor(ctx.clock())},
+            "site": {"id": site.id, "name": site.name, **site.profile.for_visitor(ctx.clock()),
+                     # the knowledge base: the widget shows its search when there are articles
+                     "help": bool(await ctx.store.articles.languages(site.id))},
             "verified": self.who.visitor_id.startswith("usr_"),
             "visitor": {"name": visitor.name if visitor else None,
                         "email": visitor.email if visitor else None},

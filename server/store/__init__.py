@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from server.health import Health
 from server.reports import Row as ReportRow
+from server.store.articles import ArticleStore
 from server.store.models import (
     Agent,
     Attachment,
@@ -50,6 +51,10 @@ __all__ = ["Agent", "Attachment", "Block", "Canned", "Change", "Choose", "Conver
 
 class Store(Protocol):
     epoch: str
+    @property
+    def articles(self) -> ArticleStore:
+        """The knowledge base: server/store/articles.py."""
+        ...
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -422,4 +422,48 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX conversations_resolved ON conversations(site_id, resolved_at)
         WHERE status = 'resolved';
     """,
+    # 23: the knowledge base (server/store/articles.py): articles with translations (one
+    # group per article, one article per language in it), their search index (title and body,
+    # accents ignored), each site's help-centre address, and what visitors did with articles.
+    """
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        group_id TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        category TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('draft', 'published')),
+        author_id TEXT REFERENCES agents(id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (group_id, lang),
+        UNIQUE (site_id, lang, slug)
+    );
+    CREATE INDEX articles_site ON articles(site_id, status, lang, category);
+    CREATE VIRTUAL TABLE articles_fts USING fts5(
+        title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE help_centres (
+        site_id TEXT PRIMARY KEY REFERENCES sites(id),
+        slug TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE kb_events (
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        kind TEXT NOT NULL
+            CHECK (kind IN ('search', 'view', 'suggestion_opened', 'vote')),
+        article_id TEXT,
+        visitor_id TEXT,
+        query TEXT,
+        results INTEGER,
+        helpful INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX kb_events_site ON kb_events(site_id, created_at);
+    CREATE INDEX kb_events_vote ON kb_events(visitor_id, article_id) WHERE kind = 'vote';
+    """,
 )

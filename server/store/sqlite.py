@@ -56,6 +56,7 @@ from server.health import Episode, Health
 from server.private import private_file
 from server.reports import Row as ReportRow
 from server.store import watermark
+from server.store.articles import Articles
 from server.store.migrations import MIGRATIONS
 from server.store.models import (
     PRIVATE_KINDS,
@@ -353,6 +354,8 @@ class SQLiteStore:
         self.on_visitor: Callable[[sqlite3.Connection, str, str], None] | None = None
         #: Told of each committed batch: (writes, seconds from handing it to the thread).
         self.on_batch: Callable[[int, float], None] | None = None
+        #: The knowledge base (server/store/articles.py), on this store's writer and reader.
+        self.articles = Articles(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

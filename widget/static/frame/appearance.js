@@ -79,4 +79,6 @@ export function localize() {
   $("intake-email-label").textContent = t("email");
   $("intake-message-label").textContent = t("yourMessage");
   $("preview-notice").textContent = t("previewNotice");
+  $("kb-q").placeholder = t("searchHelp");
+  $("kb-q").setAttribute("aria-label", t("searchHelp"));
 }

@@ -90,6 +90,7 @@ function welcome(f) {
   state.siteInfo = f.site;
   if (state.pageColor) scheme(); else theme(f.site.color);
   $("preview-notice").hidden = !f.site.typing_preview;
+  $("kb-search").hidden = !f.site.help;
   state.visitor = f.visitor || state.visitor;
   state.verified = f.verified;
   state.agentsOnline = f.agents_online;

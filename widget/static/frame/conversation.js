@@ -128,6 +128,11 @@ export function render(m) {
     item = bubble(mine ? "mine" : "theirs", m.body,
                   (mine ? "" : shownName(who) + " · ") + time(m.at), m.attachment,
                   mine ? null : who.avatar);
+    // An agent's link to a help article: a card that opens it here (kb.js, fetched for it).
+    if (!mine && (m.body || "").indexOf(location.origin + "/help/") >= 0) {
+      var card = item;
+      import("./kb.js").then(function (kb) { kb.cards(card); });
+    }
     if (mine) {
       state.outbox = state.outbox.filter(function (p) {
         if (p.id !== m.id) return true;

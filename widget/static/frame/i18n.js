@@ -34,7 +34,8 @@ var en = {
   leftMessage: "Thanks! We got your message and will reply to {email}.",
   leftMessageNoEmail: "Thanks! We got your message and will reply here.",
   botName: "{name} (bot)", botAnswering: "{name} (bot) is answering",
-  talkToPerson: "Talk to a person", handoff: "Connecting you with a person…"
+  talkToPerson: "Talk to a person", handoff: "Connecting you with a person…",
+  searchHelp: "Search our help articles"
 };
 export var LANGUAGES = ["en", "pt", "el", "es", "fr", "de", "ar", "he"];
 var RTL = { ar: 1, he: 1, fa: 1, ur: 1 };

@@ -61,5 +61,6 @@ export default {
   botName: "{name} (روبوت)",
   botAnswering: "{name} (روبوت) يرد عليك",
   talkToPerson: "التحدث إلى شخص",
-  handoff: "نوصلك بشخص…"
+  handoff: "نوصلك بشخص…",
+  searchHelp: "ابحث في مقالات المساعدة"
 };

@@ -61,5 +61,6 @@ export default {
   botName: "{name} (Bot)",
   botAnswering: "{name} (Bot) antwortet Ihnen",
   talkToPerson: "Mit einem Menschen sprechen",
-  handoff: "Wir verbinden Sie mit einem Menschen…"
+  handoff: "Wir verbinden Sie mit einem Menschen…",
+  searchHelp: "Hilfeartikel durchsuchen"
 };

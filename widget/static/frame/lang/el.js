@@ -61,5 +61,6 @@ export default {
   botName: "{name} (bot)",
   botAnswering: "Απαντά το {name} (bot)",
   talkToPerson: "Μιλήστε με άνθρωπο",
-  handoff: "Σας συνδέουμε με έναν άνθρωπο…"
+  handoff: "Σας συνδέουμε με έναν άνθρωπο…",
+  searchHelp: "Αναζήτηση στα άρθρα βοήθειας"
 };

@@ -61,5 +61,6 @@ export default {
   botName: "{name} (bot)",
   botAnswering: "{name} (bot) te está respondiendo",
   talkToPerson: "Hablar con una persona",
-  handoff: "Te estamos conectando con una persona…"
+  handoff: "Te estamos conectando con una persona…",
+  searchHelp: "Buscar en los artículos de ayuda"
 };

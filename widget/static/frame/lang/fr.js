@@ -61,5 +61,6 @@ export default {
   botName: "{name} (bot)",
   botAnswering: "{name} (bot) vous répond",
   talkToPerson: "Parler à une personne",
-  handoff: "Nous vous mettons en relation avec une personne…"
+  handoff: "Nous vous mettons en relation avec une personne…",
+  searchHelp: "Rechercher dans les articles d’aide"
 };

@@ -61,5 +61,6 @@ export default {
   botName: "{name} (בוט)",
   botAnswering: "{name} (בוט) עונה לך",
   talkToPerson: "לדבר עם אדם",
-  handoff: "מחברים אותך לאדם…"
+  handoff: "מחברים אותך לאדם…",
+  searchHelp: "חיפוש במאמרי העזרה"
 };

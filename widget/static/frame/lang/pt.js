@@ -61,5 +61,6 @@ export default {
   botName: "{name} (bot)",
   botAnswering: "{name} (bot) está a responder",
   talkToPerson: "Falar com uma pessoa",
-  handoff: "A ligá-lo a uma pessoa…"
+  handoff: "A ligá-lo a uma pessoa…",
+  searchHelp: "Pesquisar nos artigos de ajuda"
 };
