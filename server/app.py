@@ -21,7 +21,7 @@ from server.assets import asset_dir
 from server.auth import Tokens
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import account, admin, avatars, files, http, reports
+from server.endpoints import account, admin, avatars, email, files, http, reports
 from server.endpoints.agent import agent_socket
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
@@ -30,6 +30,8 @@ from server.hashing import HashPool
 from server.hub import Hub
 from server.limits import Limits
 from server.logins import Backoff
+from server.mail import listener
+from server.mail.service import Mail
 from server.private import private_dir
 from server.routing import Router
 from server.store import SQLiteStore
@@ -81,6 +83,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
         hasher = HashPool(settings.password_workers, settings.password_queue)
+        mail = Mail(settings, store, clock, chat)
+        mail.install()
+        smtp_listener: asyncio.Server | None = None
         try:
             await broker.start(hub.deliver, hub.reset)
             await router.prime()
@@ -93,13 +98,20 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 clock, router, hasher=hasher,
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
-                limits=Limits.from_settings(settings, clock))
+                limits=Limits.from_settings(settings, clock), mail=mail)
+            if mail.on or settings.email_reply_domain:
+                tasks.append(asyncio.create_task(mail.run(), name="email-worker"))
+                tasks[-1].add_done_callback(report_death)
+            if settings.smtp_listen:
+                smtp_listener = await listener.serve(mail, settings.smtp_listen)
             tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
             tasks[-1].add_done_callback(report_death)
             log.info("livechat ready (store %s, broker %s)", settings.db_path,
                      settings.broker_url.split(":", 1)[0])
             yield
         finally:
+            if smtp_listener is not None:
+                smtp_listener.close()
             hub.close_all(Close.GOING_AWAY, "server restarting")
             for task in tasks:
                 task.cancel()
@@ -143,6 +155,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/agent/avatar", avatars.upload, methods=["POST"]),
         Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),
         Route("/avatars/{key}", avatars.download),
+        Route("/email/unsubscribe", email.unsubscribe, methods=["GET", "POST"]),
+        Route("/api/email/inbound", email.receive, methods=["POST"]),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]

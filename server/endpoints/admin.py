@@ -109,7 +109,8 @@ async def _create_site(ctx: Context, request: Request, admin: Agent) -> Response
 
 
 _PROFILE_FIELDS = {"greeting": str, "color": str, "logo": str, "hours": str, "tz": str,
-                   "prechat": list, "offline": str, "typing_preview": bool, "theme": str}
+                   "prechat": list, "offline": str, "typing_preview": bool, "theme": str,
+                   "email_from": str, "email_transcript": bool}
 
 
 async def _change_site(ctx: Context, request: Request, admin: Agent) -> Response:

@@ -16,6 +16,7 @@ from server.hashing import HashPool
 from server.hub import Hub
 from server.limits import Counts, Limits
 from server.logins import Backoff
+from server.mail.service import Mail
 from server.ratelimit import TokenBucket
 from server.routing import Router
 from server.store import Store
@@ -50,6 +51,8 @@ class Context:
     limits: Limits = field(default_factory=lambda: Limits.from_settings(Settings(), time.time))
     #: Uploads under way per uploader (one at a time: server/endpoints/files.py).
     uploads_in_flight: Counts = field(default_factory=lambda: Counts(1))
+    #: Email (server/mail): the outbox, the doors and the worker.
+    mail: Mail | None = None
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""

@@ -321,4 +321,56 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX blocks_visitor ON blocks(visitor_id);
     CREATE INDEX blocks_ip ON blocks(site_id, ip) WHERE ip IS NOT NULL;
     """,
+    # 18: email (server/store/outbox.py, docs/email.md). The outbox: each email a job written
+    # in the transaction of what causes it, claimed by one process at a time (a lease), retried
+    # with backoff. Per conversation its reply key (the signed reply address names it) and how
+    # far it was emailed; addresses that unsubscribed, per site; replies received, queued.
+    """
+    CREATE TABLE email_jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        dedupe TEXT NOT NULL UNIQUE,
+        site_id TEXT NOT NULL,
+        conversation_id TEXT,
+        recipient TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before INTEGER NOT NULL,
+        claimed_by TEXT,
+        claimed_until INTEGER,
+        last_error TEXT,
+        message_id TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX email_jobs_due ON email_jobs(state, not_before);
+    CREATE INDEX email_jobs_conversation ON email_jobs(conversation_id, kind, state);
+    CREATE TABLE email_threads (
+        conversation_id TEXT PRIMARY KEY,
+        reply_key TEXT NOT NULL UNIQUE,
+        emailed_seq INTEGER NOT NULL DEFAULT 0,
+        last_message_id TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE email_optouts (
+        site_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (site_id, address)
+    );
+    CREATE TABLE email_inbound (
+        id TEXT PRIMARY KEY,
+        message_key TEXT NOT NULL UNIQUE,
+        recipient TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        door TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        claimed_by TEXT,
+        claimed_until INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX email_inbound_due ON email_inbound(state, created_at);
+    """,
 )

@@ -332,6 +332,9 @@ class SQLiteStore:
         self._fts_rows: list[tuple[str, int]] = []
         self._indexer: asyncio.Task[None] | None = None
         self.index_interval = 0.5
+        #: Called with every message appended, inside its transaction (the email outbox
+        #: writes its jobs there: server/store/outbox.py).
+        self.append_hooks: list[Callable[[sqlite3.Connection, Message], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -1898,8 +1901,11 @@ class SQLiteStore:
         else:
             db.execute("UPDATE conversations SET last_seq = ?, visitor_seq = ?, updated_at = ? "
                        "WHERE id = ?", (seq, seq, now, conversation_id))
-        return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
-                       author_name, body, now, data)
+        message = Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
+                          author_name, body, now, data)
+        for hook in self.append_hooks:
+            hook(db, message)
+        return message
 
     def _attachment_data(self, db: sqlite3.Connection, attachment_id: str | None,
                          uploader_id: str) -> dict[str, Any] | None:

@@ -1,0 +1,99 @@
+"""Email over HTTP: the unsubscribe page and its one-click POST (RFC 8058), and the door for
+providers that post inbound mail (docs/email.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from server.mail import addresses, inbound
+from server.mail.words import RTL, words
+
+from .context import context
+
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+#: A signed inbound post must be this recent (seconds), either way.
+SIGNATURE_WINDOW = 300
+
+
+def _page(lang: str, title: str, text: str, form: str = "", status: int = 200) -> HTMLResponse:
+    direction = "rtl" if lang in RTL else "ltr"
+    body = (f'<!doctype html><html lang="{lang}" dir="{direction}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width"><title>{html.escape(title)}'
+            f'</title></head><body style="font-family:system-ui,sans-serif;max-width:32em;'
+            f'margin:3em auto;padding:0 1em"><h1>{html.escape(title)}</h1>'
+            f'<p id="text">{html.escape(text)}</p>{form}</body></html>')
+    return HTMLResponse(body, status_code=status, headers=_PAGE_HEADERS)
+
+
+async def unsubscribe(request: Request) -> Response:
+    """GET: a page that asks (link scanners open links; they must not unsubscribe anyone).
+    POST: unsubscribe (the page's button, or a mail client's one-click ``List-Unsubscribe``)."""
+    ctx = context(request)
+    token = request.query_params.get("t", "")
+    try:
+        site_id, address, lang = addresses.read_unsubscribe(ctx.settings.secret_keys, token)
+    except addresses.Refused:
+        w = words(None)
+        return _page("en", w["unsub_title"], w["unsub_bad"], status=400)
+    w = words(lang)
+    site = await ctx.store.site(site_id)
+    name = site.name if site else ""
+    if request.method == "POST":
+        if ctx.mail is not None:
+            await ctx.mail.outbox.unsubscribe(site_id, address)
+        return _page(lang, w["unsub_title"], w["unsub_done"].format(address=address, site=name))
+    form = (f'<form method="post" action="?t={html.escape(token)}"><button type="submit" '
+            f'name="List-Unsubscribe" value="One-Click">{html.escape(w["unsub_button"])}'
+            f'</button></form>')
+    return _page(lang, w["unsub_title"], w["unsub_question"].format(address=address, site=name),
+                 form)
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+async def receive(request: Request) -> Response:
+    """``POST /api/email/inbound``: one email, raw (RFC 5322), signed with
+    ``LIVECHAT_EMAIL_INBOUND_SECRET``: ``X-Livechat-Timestamp`` (Unix seconds) and
+    ``X-Livechat-Signature`` (hex HMAC-SHA256 of ``"<timestamp>." + body``). ``?to=`` may name
+    the envelope recipient."""
+    ctx = context(request)
+    secret = ctx.settings.email_inbound_secret
+    if not secret or ctx.mail is None:
+        return _error(404, "not_found", "inbound email over HTTP is off")
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        return _error(411, "length_required", "send the email with a Content-Length")
+    if int(length) > inbound.MAX_BYTES:
+        return _error(413, "too_large", f"at most {inbound.MAX_BYTES} bytes")
+    stamp = request.headers.get("x-livechat-timestamp", "")
+    signature = request.headers.get("x-livechat-signature", "")
+    try:
+        raw = await request.body()
+    except ClientDisconnect:
+        return Response(status_code=400)
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
+    if not stamp.isdigit() or abs(int(stamp) - ctx.clock()) > SIGNATURE_WINDOW or (
+            not hmac.compare_digest(expected, signature.lower())):
+        return _error(401, "bad_signature", "the signature is missing, wrong or too old")
+    try:
+        accepted = await ctx.mail.accept(raw, "http", request.query_params.get("to") or None)
+    except addresses.Refused:
+        return _error(422, "refused", "not a reply address of ours, forged, expired, or not "
+                      "from the conversation's visitor")
+    except inbound.Unreadable as exc:
+        return _error(422, "unreadable", str(exc))
+    return JSONResponse({"status": "queued" if accepted.queued else "duplicate"},
+                        status_code=202, headers={"Cache-Control": "no-store"})

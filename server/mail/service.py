@@ -1,0 +1,284 @@
+"""Email at work in a process: the doors replies come in by, and the worker that sends the
+outbox and reads the replies into their conversations (docs/email.md).
+
+Every process runs a worker; jobs are claimed (``server.store.outbox``), so two processes never
+send the same one, and a process that dies mid-send loses its claim when the lease runs out.
+Sending is at-least-once only in one window — after the SMTP server accepted the message and
+before the job is marked sent — and the email sent again then has the same ``Message-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, parseaddr
+from urllib.parse import quote, urlsplit
+
+from server.auth import VisitorIdentity, normalize_origin
+from server.chat import Chat
+from server.config import Settings
+from server.errors import ChatError, Unavailable
+from server.mail import addresses, compose, inbound, smtp
+from server.mail.words import language, words
+from server.store import Change, Conversation, Message, Site, SQLiteStore
+from server.store.outbox import REPLY, Inbound, Job, Outbox, Thread
+from server.tasks import reraise_cancel
+
+log = logging.getLogger("livechat.email")
+_MAX_BACKOFF = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    queued: bool  # False: the same email was received before
+    conversation_id: str
+
+
+class Mail:
+    """``chat`` (server.chat.Chat) is needed to read replies into conversations and tell agents
+    about emails; the CLI's door works without it (the server's worker reads what it queued)."""
+
+    def __init__(self, settings: Settings, store: SQLiteStore, clock: Callable[[], float],
+                 chat: Chat | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.chat = chat
+        self.outbox = Outbox(store, delay_ms=int(settings.email_delay * 1000),
+                             new_key=addresses.new_key, enabled=settings.email_on)
+        self.smtp = smtp.parse_url(settings.smtp_url) if settings.smtp_url else None
+        self.worker_id = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._wake = asyncio.Event()
+        self.outbox.on_job = self._wake.set
+        public = urlsplit(settings.public_url)
+        self.domain = settings.email_reply_domain or public.hostname or "localhost"
+
+    @property
+    def on(self) -> bool:
+        return self.smtp is not None
+
+    def install(self) -> None:
+        self.outbox.install()
+
+    # --- the doors -----------------------------------------------------------------------
+
+    async def check_address(self, address: str) -> Thread:
+        """The conversation a reply address names, or ``addresses.Refused``."""
+        domain = self.settings.email_reply_domain
+        if not domain:
+            raise addresses.Refused("inbound email is off")
+        parsed = addresses.parse(address, domain)
+        thread = await self.outbox.thread_by_key(parsed.key)
+        if thread is None:
+            raise addresses.Refused("forged or altered")  # (no such key: same answer)
+        addresses.check(self.settings.secret_keys, parsed, thread.visitor_id, self.clock())
+        return thread
+
+    async def accept(self, raw: bytes, door: str, recipient: str | None = None) -> Accepted:
+        """Check a received reply and queue it (durably) for the worker. ``recipient``: the
+        envelope's (SMTP, an MTA's pipe); else the first reply address among the headers'.
+        Raises ``addresses.Refused`` (not ours, forged, expired, another sender),
+        ``inbound.Unreadable`` or ``Unavailable``; each refusal is logged."""
+        try:
+            reply = inbound.read(raw)
+            rcpt = recipient or next(
+                (a for a in reply.recipients
+                 if a.endswith("@" + self.settings.email_reply_domain.lower())), "")
+            if not rcpt:
+                raise addresses.Refused("no reply address among the recipients")
+            thread = await self.check_address(rcpt)
+            visitor = await self.store.visitor(thread.visitor_id)
+            if visitor is None or not visitor.email or (
+                    visitor.email.strip().lower() != reply.sender):
+                raise addresses.Refused("the sender is not the conversation's visitor")
+            if reply.auto:
+                raise inbound.Unreadable("an automatic reply")
+        except (addresses.Refused, inbound.Unreadable) as exc:
+            log.warning("inbound email refused (%s door): %s", door, exc)
+            raise
+        queued = await self.outbox.receive(reply.message_key, rcpt, raw, door)
+        return Accepted(queued, thread.conversation_id)
+
+    # --- the worker ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send due jobs and read queued replies, until cancelled."""
+        lease = int(self.settings.email_lease * 1000)
+        while True:
+            self._wake.clear()
+            try:
+                busy = False
+                if self.on:
+                    for job in await self.outbox.claim(self.worker_id, lease):
+                        busy = True
+                        await self._send(job)
+                for item in await self.outbox.claim_inbound(self.worker_id, lease):
+                    busy = True
+                    await self._read(item)
+            except Unavailable:
+                busy = False  # the store logs its outage once; the next round retries
+            except Exception as exc:
+                reraise_cancel()
+                log.error("email worker round failed (%s); retrying", type(exc).__name__,
+                          exc_info=exc)
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.email_poll):
+                        await self._wake.wait()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _publish(self, change: Change | None) -> None:
+        if change is not None and self.chat is not None:
+            await self.chat.publish(change)
+
+    async def _send(self, job: Job) -> None:
+        try:
+            built = await self._build(job)
+        except Exception as exc:
+            reraise_cancel()
+            log.error("email %s could not be built (%s)", job.id, type(exc).__name__,
+                      exc_info=exc)
+            await self._failed(job, f"could not be built ({type(exc).__name__})")
+            return
+        if isinstance(built, str):
+            await self.outbox.skipped(job, self.worker_id, built)
+            return
+        message, envelope_from, upto, count = built
+        assert self.smtp is not None
+        try:
+            await smtp.send(self.smtp, message, envelope_from, [job.recipient])
+        except smtp.Permanent as exc:
+            log.warning("email %s refused for good: %s", job.id, exc.reason)
+            await self._failed(job, exc.reason)
+            return
+        except smtp.Passing as exc:
+            now = self.clock()
+            if now - job.created_at / 1000 >= self.settings.email_give_up:
+                log.warning("email %s given up after %d attempts: %s", job.id, job.attempts,
+                            exc.reason)
+                await self._failed(job, f"gave up after {job.attempts} attempts: {exc.reason}")
+                return
+            delay = min(_MAX_BACKOFF, self.settings.email_retry * 2 ** max(0, job.attempts - 1))
+            log.info("email %s not sent yet (%s); retrying in %.0f s", job.id, exc.reason, delay)
+            await self.outbox.retry(job, self.worker_id, exc.reason, int((now + delay) * 1000))
+            return
+        log.info("email %s sent (%s)", job.id, job.kind)
+        await self._publish(await self.outbox.sent(job, self.worker_id, self._message_id(job),
+                                                   upto, count))
+
+    async def _failed(self, job: Job, reason: str) -> None:
+        await self._publish(await self.outbox.failed(job, self.worker_id, reason))
+
+    def _message_id(self, job: Job) -> str:
+        return f"{job.id}@{self.domain}"
+
+    def sender(self, site: Site) -> str:
+        return (site.profile.email_from or self.settings.email_from
+                or formataddr((site.name, f"noreply@{self.domain}")))
+
+    async def chat_url(self, site: Site, visitor_id: str) -> str:
+        """Back to the chat: the visitor's last page on the site (the widget is there), else the
+        site's first origin, else this server."""
+        allowed = set(site.allowed_origins)
+        for page in await self.store.visitor_pages(visitor_id):  # the newest first
+            parts = urlsplit(page.url)
+            if parts.scheme in ("https", "http") and normalize_origin(
+                    f"{parts.scheme}://{parts.netloc}") in allowed:
+                return page.url
+        return site.allowed_origins[0] if site.allowed_origins else self.settings.public_url
+
+    async def _build(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """The email of a job, or why there is none to send now (a string)."""
+        assert job.conversation_id is not None
+        conv = await self.store.conversation(job.conversation_id)
+        site = await self.store.site(job.site_id)
+        thread = await self.outbox.thread(job.conversation_id)
+        if conv is None or site is None or thread is None:
+            return "the conversation is gone"
+        if await self.outbox.unsubscribed(site.id, job.recipient):
+            return "unsubscribed"
+        visitor = await self.store.visitor(conv.visitor_id)
+        lang = visitor.language if visitor else None
+        w = words(lang)
+        lines: list[compose.Line] = []
+        agent_name = None
+        if job.kind == REPLY:
+            start = max(thread.emailed_seq, conv.visitor_read_seq)
+            messages = [m for m in await self._messages(conv, start)
+                        if m.kind == "text" and m.author_type == "agent"]
+            if not messages:
+                return "seen"
+            agent_name = messages[-1].author_name
+        else:
+            messages = [m for m in await self._messages(conv, 0)
+                        if m.kind == "text" and not m.private]
+            if not messages:
+                return "nothing to send"
+        for m in messages:
+            body = m.body
+            if m.data and isinstance(m.data.get("attachment"), dict):
+                url = str(m.data["attachment"].get("url", ""))
+                body = f"{body}\n{self.settings.public_url}{url}" if url.startswith("/") else body
+            author = w["you"] if m.author_type == "visitor" else (m.author_name or site.name)
+            lines.append(compose.Line(author, body, m.author_type == "visitor"))
+        upto = messages[-1].seq
+        expires = int(self.clock()) + self.settings.email_reply_max_age
+        reply_to = (addresses.reply_address(self.settings.secret_keys, thread.reply_key,
+                                            conv.visitor_id, expires,
+                                            self.settings.email_reply_domain)
+                    if self.settings.email_reply_domain else None)
+        token = addresses.unsubscribe_token(self.settings.secret_keys, site.id, job.recipient,
+                                            language(lang))
+        envelope = compose.Envelope(
+            sender=self.sender(site), recipient=job.recipient,
+            message_id=self._message_id(job),
+            in_reply_to=(thread.last_message_id if thread.last_message_id
+                         != self._message_id(job) else None),
+            root_id=f"conversation.{conv.id}@{self.domain}", reply_to=reply_to,
+            chat_url=await self.chat_url(site, conv.visitor_id),
+            unsubscribe_url=f"{self.settings.public_url}/email/unsubscribe?t={quote(token)}",
+            sent_at=self.clock())
+        brand = compose.Brand(site.name, site.profile.color, site.profile.logo)
+        message = compose.build(job.kind, lang, brand, envelope, lines, agent_name)
+        return message, parseaddr(envelope.sender)[1], upto, len(lines)
+
+    async def _messages(self, conv: Conversation, after: int) -> list[Message]:
+        out: list[Message] = []
+        while True:
+            page = await self.store.messages_after(conv.id, after, 200)
+            out.extend(page)
+            if len(page) < 200:
+                return out
+            after = page[-1].seq
+
+    async def _read(self, item: Inbound) -> None:
+        """A queued reply into its conversation, as the visitor's message (idempotent: the
+        message's id comes from the email's Message-ID)."""
+        try:
+            reply = inbound.read(item.raw)
+            thread = await self.check_address(item.recipient)
+        except (addresses.Refused, inbound.Unreadable) as exc:  # (checked at the door)
+            await self.outbox.inbound_done(item, self.worker_id, "refused", str(exc))
+            return
+        text = reply.text[: self.settings.max_text_chars].strip()
+        if not text:
+            await self.outbox.inbound_done(item, self.worker_id, "refused", "no text")
+            return
+        assert self.chat is not None
+        who = VisitorIdentity(thread.site_id, thread.visitor_id)
+        try:
+            await self.chat.visitor_send(who, f"email:{item.message_key[:40]}", text)
+        except ChatError as exc:
+            await self.outbox.inbound_done(item, self.worker_id, "refused", exc.code.value)
+            return
+        await self.outbox.inbound_done(item, self.worker_id, "done")
+        log.info("email reply read into the conversation (%s door)", item.door)

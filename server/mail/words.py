@@ -1,0 +1,158 @@
+"""What the emails (and the unsubscribe page) say, in the widget's languages
+(widget/static/frame/i18n.js: en, pt, el, es, fr, de, ar, he). Pure data; ``words(tag)`` takes
+"pt-BR" as "pt" and anything unknown as English. ``{name}`` slots are filled with
+``str.format``; the values are escaped by the caller where they go into HTML."""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "pt", "el", "es", "fr", "de", "ar", "he")
+RTL = frozenset({"ar", "he"})
+
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "reply_subject": "New reply from {site}",
+        "reply_intro": "{agent} replied to your message:",
+        "reply_hint": "Reply to this email to answer, or continue in the chat:",
+        "chat_hint": "Continue the conversation in the chat:",
+        "continue": "Continue the chat",
+        "transcript_subject": "Your conversation with {site}",
+        "transcript_intro": "Here is your conversation with {site}.",
+        "you": "You",
+        "why": "You get this email because you wrote to {site}.",
+        "unsubscribe": "Unsubscribe",
+        "unsub_title": "Unsubscribe",
+        "unsub_question": "Stop emails from {site} to {address}?",
+        "unsub_button": "Unsubscribe",
+        "unsub_done": "Done: {address} will get no more emails from {site}.",
+        "unsub_bad": "This unsubscribe link is not valid.",
+    },
+    "pt": {
+        "reply_subject": "Nova resposta de {site}",
+        "reply_intro": "{agent} respondeu à sua mensagem:",
+        "reply_hint": "Responda a este email, ou continue no chat:",
+        "chat_hint": "Continue a conversa no chat:",
+        "continue": "Continuar o chat",
+        "transcript_subject": "A sua conversa com {site}",
+        "transcript_intro": "Aqui está a sua conversa com {site}.",
+        "you": "Você",
+        "why": "Recebe este email porque escreveu a {site}.",
+        "unsubscribe": "Cancelar a subscrição",
+        "unsub_title": "Cancelar a subscrição",
+        "unsub_question": "Deixar de enviar emails de {site} para {address}?",
+        "unsub_button": "Cancelar a subscrição",
+        "unsub_done": "Feito: {address} não receberá mais emails de {site}.",
+        "unsub_bad": "Este link de cancelamento não é válido.",
+    },
+    "el": {
+        "reply_subject": "Νέα απάντηση από {site}",
+        "reply_intro": "Ο/Η {agent} απάντησε στο μήνυμά σας:",
+        "reply_hint": "Απαντήστε σε αυτό το email ή συνεχίστε στη συνομιλία:",
+        "chat_hint": "Συνεχίστε τη συζήτηση στη συνομιλία:",
+        "continue": "Συνέχεια της συνομιλίας",
+        "transcript_subject": "Η συζήτησή σας με {site}",
+        "transcript_intro": "Ακολουθεί η συζήτησή σας με {site}.",
+        "you": "Εσείς",
+        "why": "Λαμβάνετε αυτό το email επειδή γράψατε στο {site}.",
+        "unsubscribe": "Διαγραφή",
+        "unsub_title": "Διαγραφή",
+        "unsub_question": "Να σταματήσουν τα email από {site} προς {address};",
+        "unsub_button": "Διαγραφή",
+        "unsub_done": "Έγινε: το {address} δεν θα λαμβάνει πια email από {site}.",
+        "unsub_bad": "Αυτός ο σύνδεσμος διαγραφής δεν είναι έγκυρος.",
+    },
+    "es": {
+        "reply_subject": "Nueva respuesta de {site}",
+        "reply_intro": "{agent} respondió a tu mensaje:",
+        "reply_hint": "Responde a este correo, o continúa en el chat:",
+        "chat_hint": "Continúa la conversación en el chat:",
+        "continue": "Continuar el chat",
+        "transcript_subject": "Tu conversación con {site}",
+        "transcript_intro": "Aquí tienes tu conversación con {site}.",
+        "you": "Tú",
+        "why": "Recibes este correo porque escribiste a {site}.",
+        "unsubscribe": "Darse de baja",
+        "unsub_title": "Darse de baja",
+        "unsub_question": "¿Dejar de enviar correos de {site} a {address}?",
+        "unsub_button": "Darse de baja",
+        "unsub_done": "Hecho: {address} no recibirá más correos de {site}.",
+        "unsub_bad": "Este enlace para darse de baja no es válido.",
+    },
+    "fr": {
+        "reply_subject": "Nouvelle réponse de {site}",
+        "reply_intro": "{agent} a répondu à votre message :",
+        "reply_hint": "Répondez à cet e-mail, ou continuez dans le chat :",
+        "chat_hint": "Continuez la conversation dans le chat :",
+        "continue": "Continuer le chat",
+        "transcript_subject": "Votre conversation avec {site}",
+        "transcript_intro": "Voici votre conversation avec {site}.",
+        "you": "Vous",
+        "why": "Vous recevez cet e-mail car vous avez écrit à {site}.",
+        "unsubscribe": "Se désabonner",
+        "unsub_title": "Se désabonner",
+        "unsub_question": "Ne plus envoyer d'e-mails de {site} à {address} ?",
+        "unsub_button": "Se désabonner",
+        "unsub_done": "C'est fait : {address} ne recevra plus d'e-mails de {site}.",
+        "unsub_bad": "Ce lien de désabonnement n'est pas valide.",
+    },
+    "de": {
+        "reply_subject": "Neue Antwort von {site}",
+        "reply_intro": "{agent} hat auf Ihre Nachricht geantwortet:",
+        "reply_hint": "Antworten Sie auf diese E-Mail oder machen Sie im Chat weiter:",
+        "chat_hint": "Setzen Sie die Unterhaltung im Chat fort:",
+        "continue": "Chat fortsetzen",
+        "transcript_subject": "Ihre Unterhaltung mit {site}",
+        "transcript_intro": "Hier ist Ihre Unterhaltung mit {site}.",
+        "you": "Sie",
+        "why": "Sie erhalten diese E-Mail, weil Sie {site} geschrieben haben.",
+        "unsubscribe": "Abmelden",
+        "unsub_title": "Abmelden",
+        "unsub_question": "Keine E-Mails mehr von {site} an {address} senden?",
+        "unsub_button": "Abmelden",
+        "unsub_done": "Erledigt: {address} erhält keine E-Mails mehr von {site}.",
+        "unsub_bad": "Dieser Abmeldelink ist ungültig.",
+    },
+    "ar": {
+        "reply_subject": "رد جديد من {site}",
+        "reply_intro": "ردّ {agent} على رسالتك:",
+        "reply_hint": "ردّ على هذا البريد، أو تابع في الدردشة:",
+        "chat_hint": "تابع المحادثة في الدردشة:",
+        "continue": "متابعة الدردشة",
+        "transcript_subject": "محادثتك مع {site}",
+        "transcript_intro": "إليك محادثتك مع {site}.",
+        "you": "أنت",
+        "why": "تصلك هذه الرسالة لأنك راسلت {site}.",
+        "unsubscribe": "إلغاء الاشتراك",
+        "unsub_title": "إلغاء الاشتراك",
+        "unsub_question": "إيقاف الرسائل من {site} إلى {address}؟",
+        "unsub_button": "إلغاء الاشتراك",
+        "unsub_done": "تم: لن يتلقى {address} رسائل أخرى من {site}.",
+        "unsub_bad": "رابط إلغاء الاشتراك هذا غير صالح.",
+    },
+    "he": {
+        "reply_subject": "תשובה חדשה מ-{site}",
+        "reply_intro": "{agent} השיב/ה להודעה שלך:",
+        "reply_hint": "השב/י למייל הזה, או המשיכו בצ'אט:",
+        "chat_hint": "המשיכו את השיחה בצ'אט:",
+        "continue": "המשך הצ'אט",
+        "transcript_subject": "השיחה שלך עם {site}",
+        "transcript_intro": "הנה השיחה שלך עם {site}.",
+        "you": "את/ה",
+        "why": "קיבלת מייל זה כי כתבת אל {site}.",
+        "unsubscribe": "ביטול הרשמה",
+        "unsub_title": "ביטול הרשמה",
+        "unsub_question": "להפסיק לשלוח מיילים מ-{site} אל {address}?",
+        "unsub_button": "ביטול הרשמה",
+        "unsub_done": "בוצע: {address} לא יקבל עוד מיילים מ-{site}.",
+        "unsub_bad": "קישור ביטול ההרשמה הזה אינו תקף.",
+    },
+}
+
+
+def language(tag: str | None) -> str:
+    """One of LANGUAGES for a browser's tag ("pt-BR" → "pt"); English when unknown."""
+    base = (tag or "").strip().lower().split("-")[0].split("_")[0]
+    return base if base in _WORDS else "en"
+
+
+def words(tag: str | None) -> dict[str, str]:
+    return _WORDS[language(tag)]
