@@ -24,6 +24,7 @@ class MailSink:
         #: None accepts.
         self.refuse: str | None = None
         self.refusals = 0
+        self.refused = asyncio.Event()
         #: While set, a RCPT waits for ``release`` (``held`` is set when one waits).
         self.hold = False
         self.held = asyncio.Event()
@@ -42,6 +43,7 @@ class MailSink:
                     await sink.release.wait()
                 if sink.refuse is not None:
                     sink.refusals += 1
+                    sink.refused.set()
                     return sink.refuse
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
