@@ -165,9 +165,13 @@ function messageNode(m) {
       requeued: t("Back in the queue (the agent went offline)"),
       reopened: t("Reopened by {name}", { name: who.name }),
       rated: t("The visitor rated this conversation {n}/5", { n: m.score }) +
-        (m.body ? ": “" + m.body + "”" : "")
+        (m.body ? ": “" + m.body + "”" : ""),
+      email: m.email && (m.email.status === "sent"
+        ? t("Emailed to {to}", { to: m.email.to })
+        : t("Email to {to} failed: {error}", { to: m.email.to, error: m.email.error }))
     }[m.kind] || m.kind;
-    item = el("li", "event", null, text);
+    item = el("li", "event" + (m.kind === "email" && m.email && m.email.status === "failed"
+                                ? " failed" : ""), null, text);
   }
   item.setAttribute("data-seq", m.seq);
   return item;

@@ -81,6 +81,7 @@ function welcome(f) {
   state.sites = f.sites || [];
   state.teams = f.teams || [];
   state.canned = f.canned || [];
+  state.email = !!f.email;  // whether this server sends email (unseen replies, transcripts)
   renderMe();
   document.querySelectorAll(".admin-only").forEach(function (n) {
     n.hidden = state.me.role !== "admin";

@@ -105,6 +105,7 @@ class AgentSession(Session):
             "conversations": [c.summary() for c in conversations],
             "canned": [c.public() for c in canned],
             "teams": [t.public() for t in teams],
+            "email": ctx.settings.email_on,
         }))
 
     def log_fields(self) -> dict[str, str]:

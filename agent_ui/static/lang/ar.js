@@ -264,4 +264,8 @@ export default {
   "Choose a new password": "اختر كلمة مرور جديدة",
   "This link works once. Every session of the account ends when the password changes.": "يعمل هذا الرابط مرة واحدة. تنتهي كل جلسات الحساب عند تغيير كلمة المرور.",
   "Again": "مرة أخرى",
+  "Emailed to {to}": "أُرسل بالبريد إلى {to}",
+  "Email to {to} failed: {error}": "فشل البريد إلى {to}: {error}",
+  "unseen replies go by email": "الردود غير المقروءة تُرسل بالبريد",
+  "email is off": "البريد متوقف"
 };

@@ -264,4 +264,8 @@ export default {
   "Choose a new password": "Wählen Sie ein neues Passwort",
   "This link works once. Every session of the account ends when the password changes.": "Dieser Link funktioniert einmal. Alle Sitzungen des Kontos enden, wenn sich das Passwort ändert.",
   "Again": "Noch einmal",
+  "Emailed to {to}": "Per E-Mail an {to} gesendet",
+  "Email to {to} failed: {error}": "E-Mail an {to} fehlgeschlagen: {error}",
+  "unseen replies go by email": "ungelesene Antworten gehen per E-Mail",
+  "email is off": "E-Mail ist aus"
 };

@@ -264,4 +264,8 @@ export default {
   "Choose a new password": "Επιλέξτε νέο κωδικό",
   "This link works once. Every session of the account ends when the password changes.": "Αυτός ο σύνδεσμος λειτουργεί μία φορά. Όλες οι συνεδρίες του λογαριασμού τερματίζονται όταν αλλάζει ο κωδικός.",
   "Again": "Ξανά",
+  "Emailed to {to}": "Στάλθηκε με email στο {to}",
+  "Email to {to} failed: {error}": "Το email στο {to} απέτυχε: {error}",
+  "unseen replies go by email": "οι αδιάβαστες απαντήσεις στέλνονται με email",
+  "email is off": "το email είναι απενεργοποιημένο"
 };

@@ -264,4 +264,8 @@ export default {
   "Choose a new password": "Elija una contraseña nueva",
   "This link works once. Every session of the account ends when the password changes.": "Este enlace funciona una vez. Todas las sesiones de la cuenta terminan cuando cambia la contraseña.",
   "Again": "Otra vez",
+  "Emailed to {to}": "Enviado por correo a {to}",
+  "Email to {to} failed: {error}": "El correo a {to} falló: {error}",
+  "unseen replies go by email": "las respuestas no leídas van por correo",
+  "email is off": "el correo está desactivado"
 };

@@ -264,4 +264,8 @@ export default {
   "Choose a new password": "Choisissez un nouveau mot de passe",
   "This link works once. Every session of the account ends when the password changes.": "Ce lien ne fonctionne qu'une fois. Toutes les sessions du compte prennent fin quand le mot de passe change.",
   "Again": "Encore",
+  "Emailed to {to}": "Envoyé par e-mail à {to}",
+  "Email to {to} failed: {error}": "L'e-mail à {to} a échoué : {error}",
+  "unseen replies go by email": "les réponses non lues partent par e-mail",
+  "email is off": "l'e-mail est désactivé"
 };

@@ -264,4 +264,8 @@ export default {
   "Choose a new password": "בחרו סיסמה חדשה",
   "This link works once. Every session of the account ends when the password changes.": "הקישור הזה עובד פעם אחת. כל ההפעלות של החשבון מסתיימות כשהסיסמה משתנה.",
   "Again": "שוב",
+  "Emailed to {to}": "נשלח במייל אל {to}",
+  "Email to {to} failed: {error}": "המייל אל {to} נכשל: {error}",
+  "unseen replies go by email": "תשובות שלא נקראו נשלחות במייל",
+  "email is off": "המייל כבוי"
 };

@@ -264,4 +264,8 @@ export default {
   "Choose a new password": "Escolha uma nova palavra-passe",
   "This link works once. Every session of the account ends when the password changes.": "Esta ligação funciona uma vez. Todas as sessões da conta terminam quando a palavra-passe muda.",
   "Again": "Outra vez",
+  "Emailed to {to}": "Enviado por email para {to}",
+  "Email to {to} failed: {error}": "O email para {to} falhou: {error}",
+  "unseen replies go by email": "as respostas não vistas seguem por email",
+  "email is off": "o email está desligado"
 };
