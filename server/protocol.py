@@ -113,6 +113,14 @@ class Leave:
 
 
 @dataclass(frozen=True, slots=True)
+class Transcript:
+    """Email the conversation to the visitor (docs/email.md)."""
+
+    id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     id: str
     conversation_id: str
@@ -261,7 +269,7 @@ class Ping:
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
          | Ping | Profile | Attributes | Read | Rate | Note | Tag | Reopen | ListConversations
          | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam | Block | Unblock
-         | ListBlocks)
+         | ListBlocks | Transcript)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
@@ -289,6 +297,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
                         "comment": "comment?"}),
         "context": (Context, {"url": "url?", "title": "title?", "referrer": "url?",
                               "language": "ext?", "timezone": "tz?"}),
+        "transcript": (Transcript, {"id": "id", "conversation_id": "id"}),
         "ping": (Ping, {"id": "id?"}),
     },
     "agent": {
@@ -318,6 +327,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "block": (Block, {"id": "id", "conversation_id": "id", "address": "bool?",
                           "hours": "hours?", "reason": "name?"}),
         "unblock": (Unblock, {"id": "id", "block_id": "id"}),
+        "transcript": (Transcript, {"id": "id", "conversation_id": "id"}),
         "blocks": (ListBlocks, {"id": "id"}),
         "typing": (Typing, {"conversation_id": "id", "active": "bool"}),
         "status": (Status, {"id": "id", "away": "bool"}),

@@ -283,3 +283,66 @@ async def test_seen_replies_are_not_emailed_and_email_off_says_so(tmp_path: Path
             server.stop()
     with serving(db) as plain:
         assert (await health(plain))["email"] == "off"
+
+
+async def test_transcripts_on_request_and_on_resolve_with_visitor_html_inert(
+        tmp_path: Path) -> None:
+    db, clock = tmp_path / "transcript.db", tmp_path / "clock"
+    clock.write_text("0")
+    seeded = await seed(db)
+    async with open_store(db) as store:
+        await store.set_site_profile(seeded.site_id, email_transcript=True)
+    payload = '<img src=x onerror="alert(1)">'
+    async with MailSink() as sink:
+        server = start(db, email_env(sink, clock))
+        try:
+            v, conv = await offline_visitor(server, seeded.site_id, "ines@example.test",
+                                            f"Hello {payload}", language="pt-BR",
+                                            name=f"<b>{payload}</b>")
+            ana = await open_conversation(server, seeded.agent_email, conv)
+            await ana.request({"type": "send", "id": "a1", "conversation_id": conv,
+                               "body": "Olá Inês"})
+            # The visitor asks for it from the widget: sent now (no delay), once per point.
+            assert (await v.request({"type": "transcript", "id": "t1",
+                                     "conversation_id": conv}))["type"] == "ack"
+            assert (await v.request({"type": "transcript", "id": "t2",
+                                     "conversation_id": conv}))["type"] == "ack"
+            [mail] = await sink.wait_for(1)
+            assert mail["Subject"] == "A sua conversa com Acme"
+            assert mail["Auto-Submitted"] == "auto-generated"
+            plain = text_of(mail, "plain").replace("\r\n", "\n")
+            html = text_of(mail, "html")
+            assert f"Você:\nHello {payload}" in plain and "Ana:\nOlá Inês" in plain
+            assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+            assert (await email_event(ana, conv, "sent"))["email"]["kind"] == "transcript"
+            # The agent sends one (the conversation moved on: a new email).
+            await ana.request({"type": "send", "id": "a2", "conversation_id": conv,
+                               "body": "Mais alguma coisa?"})
+            assert (await ana.request({"type": "transcript", "id": "t3",
+                                       "conversation_id": conv}))["type"] == "ack"
+            await sink.wait_for(2)
+            # The site sends one on resolve.
+            await ana.request({"type": "resolve", "id": "r1", "conversation_id": conv})
+            mails = await sink.wait_for(3)
+            assert "Mais alguma coisa?" in text_of(mails[2], "plain")
+            assert mails[2]["Subject"] == "A sua conversa com Acme"
+            # A visitor who left no address cannot have one.
+            other, _ = await visitor(server, seeded.site_id)
+            conv2 = (await other.request({"type": "send", "id": "m", "body": "hi"}))[
+                "conversation_id"]
+            refused = await other.request({"type": "transcript", "id": "t",
+                                           "conversation_id": conv2})
+            assert refused["type"] == "error" and refused["code"] == "no_email"
+            # Nor another visitor's conversation.
+            refused = await other.request({"type": "transcript", "id": "t4",
+                                           "conversation_id": conv})
+            assert refused["code"] == "not_found"
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log(), server.log()
+    with serving(db) as plain_server:  # email off
+        v, welcome = await visitor(plain_server, seeded.site_id)
+        assert welcome["email"] is False
+        conv3 = (await v.request({"type": "send", "id": "m", "body": "hi"}))["conversation_id"]
+        refused = await v.request({"type": "transcript", "id": "t", "conversation_id": conv3})
+        assert refused["code"] == "no_email"

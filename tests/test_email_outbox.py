@@ -84,7 +84,7 @@ async def test_kill_9_with_jobs_in_the_outbox_sends_each_email_once(tmp_path: Pa
         env = email_env(sink, clock, LIVECHAT_EMAIL_LEASE="30", **UNLIMITED)
         # 1. Committed, not yet due: the process dies.
         first = start(db, env)
-        ana, conversations = await replies(first, seeded.site_id, seeded.agent_email, 3, "k")
+        ana, _ = await replies(first, seeded.site_id, seeded.agent_email, 3, "k")
         await ana.close()
         first.kill9()
         assert await job_states(db) == ["pending"] * 3
@@ -103,8 +103,7 @@ async def test_kill_9_with_jobs_in_the_outbox_sends_each_email_once(tmp_path: Pa
             received = await sink.wait_for(3)
             ids = [str(m["Message-ID"]) for m in received]
             assert len(set(ids)) == 3
-            await_states = await job_states(db)
-            assert await_states == ["sent"] * 3
+            assert await job_states(db) == ["sent"] * 3
             assert len(sink.received) == 3  # nothing more, once every job is done
             assert sorted(env[1][0] for env in sink.envelopes) == [
                 f"v{n}.k@example.test" for n in range(3)]

@@ -65,6 +65,7 @@ export function renderHead() {
   });
   teamSelect.value = c.team ? c.team.id : "";
   $("resolve").hidden = !open;
+  $("email-transcript").hidden = !(state.email && c.visitor && c.visitor.email);
   var note = noteMode();
   var canReply = note || c.status === "waiting" ||
     (c.status === "assigned" && c.assignee.id === me.id);
@@ -268,6 +269,13 @@ export function setUpConversation() {
   $("older").addEventListener("click", older);
   $("claim").addEventListener("click", function () { act({ type: "claim" }); });
   $("resolve").addEventListener("click", function () { act({ type: "resolve" }); });
+  $("email-transcript").addEventListener("click", function () {
+    var c = summary(state.current);
+    request({ type: "transcript", conversation_id: state.current }, function (f) {
+      announce(f.type === "error" ? f.message
+        : t("The transcript is on its way to {email}.", { email: c.visitor.email }));
+    });
+  });
   $("reopen").addEventListener("click", function () { act({ type: "reopen" }); });
   $("unsnooze").addEventListener("click", function () { act({ type: "snooze" }); });
   $("team-select").addEventListener("change", function () {

@@ -25,6 +25,7 @@ from server.protocol import (
     Resolve,
     Send,
     Status,
+    Transcript,
     Transfer,
     Typing,
 )
@@ -32,6 +33,7 @@ from server.routing import connected_key, presence_key, visitor_presence_key
 from server.store import Agent, Change, Conversation
 
 from .context import AGENT_COOKIE, Context
+from .email import email_transcript
 from .panel_tools import TOOLS
 from .session import Refuse, Session
 
@@ -168,6 +170,10 @@ class AgentSession(Session):
                 earlier=[c.summary() for c in earlier if c.id != conversation.id]))
             self.conn.watch(conversation.id, frame.last_seq)
             return None
+        if isinstance(frame, Transcript):
+            await self._visible(frame.conversation_id)
+            await email_transcript(self.ctx, frame.conversation_id)
+            return protocol.ack(frame.id)
         if isinstance(frame, Leave):
             await self.ctx.hub.unsubscribe(self.conn, conversation_channel(frame.conversation_id))
             return protocol.ack(frame.id)

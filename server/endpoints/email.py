@@ -10,10 +10,11 @@ import html
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from server.errors import ChatError, Code
 from server.mail import addresses, inbound
 from server.mail.words import RTL, words
 
-from .context import context
+from .context import Context, context
 
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -23,6 +24,14 @@ _PAGE_HEADERS = {
 }
 #: A signed inbound post must be this recent (seconds), either way.
 SIGNATURE_WINDOW = 300
+
+
+async def email_transcript(ctx: Context, conversation_id: str) -> None:
+    """The ``transcript`` frame of either client: the conversation emailed to the visitor, or
+    ``no_email``."""
+    if ctx.mail is None or not ctx.mail.on or not await ctx.mail.outbox.request_transcript(
+            conversation_id):
+        raise ChatError(Code.NO_EMAIL, "email is off, or the visitor left no address")
 
 
 def _page(lang: str, title: str, text: str, form: str = "", status: int = 200) -> HTMLResponse:

@@ -30,11 +30,13 @@ from server.protocol import (
     Rate,
     Read,
     Send,
+    Transcript,
     Typing,
 )
 from server.routing import agent_ids, presence_key, visitor_presence_key
 from server.store import Conversation, Site
 
+from .email import email_transcript
 from .session import Refuse, Session
 
 
@@ -109,6 +111,8 @@ class VisitorSession(Session):
             "queue": queue,
             # "Typically replies in …": the site's recent waits for an agent, in seconds.
             "typical_wait": round(typical) if typical is not None else None,
+            # The server sends email: the widget offers "Email me this conversation".
+            "email": ctx.settings.email_on,
         }))
         if hello.conversation_id and (current is None or hello.conversation_id != current.id):
             other = await ctx.store.conversation(hello.conversation_id)
@@ -267,6 +271,12 @@ class VisitorSession(Session):
                 # Agents who have the conversation open see the new page at once.
                 await self.ctx.chat.visited(self.who.site_id, self.conversation_id, *page)
             return None
+        if isinstance(frame, Transcript):
+            conversation = await self.ctx.store.conversation(frame.conversation_id)
+            if conversation is None or conversation.visitor_id != self.who.visitor_id:
+                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            await email_transcript(self.ctx, conversation.id)
+            return protocol.ack(frame.id)
         if isinstance(frame, Rate):
             change = await chat.rate(self.who, frame.conversation_id, frame.score, frame.comment)
             return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),

@@ -267,5 +267,7 @@ export default {
   "Emailed to {to}": "أُرسل بالبريد إلى {to}",
   "Email to {to} failed: {error}": "فشل البريد إلى {to}: {error}",
   "unseen replies go by email": "الردود غير المقروءة تُرسل بالبريد",
-  "email is off": "البريد متوقف"
+  "email is off": "البريد متوقف",
+  "Email transcript": "إرسال نص المحادثة",
+  "The transcript is on its way to {email}.": "نص المحادثة في طريقه إلى {email}."
 };

@@ -267,5 +267,7 @@ export default {
   "Emailed to {to}": "Per E-Mail an {to} gesendet",
   "Email to {to} failed: {error}": "E-Mail an {to} fehlgeschlagen: {error}",
   "unseen replies go by email": "ungelesene Antworten gehen per E-Mail",
-  "email is off": "E-Mail ist aus"
+  "email is off": "E-Mail ist aus",
+  "Email transcript": "Verlauf per E-Mail senden",
+  "The transcript is on its way to {email}.": "Der Verlauf geht an {email}."
 };

@@ -267,5 +267,7 @@ export default {
   "Emailed to {to}": "Στάλθηκε με email στο {to}",
   "Email to {to} failed: {error}": "Το email στο {to} απέτυχε: {error}",
   "unseen replies go by email": "οι αδιάβαστες απαντήσεις στέλνονται με email",
-  "email is off": "το email είναι απενεργοποιημένο"
+  "email is off": "το email είναι απενεργοποιημένο",
+  "Email transcript": "Αποστολή απομαγνητοφώνησης",
+  "The transcript is on its way to {email}.": "Η συζήτηση στέλνεται στο {email}."
 };

@@ -267,5 +267,7 @@ export default {
   "Emailed to {to}": "Enviado por correo a {to}",
   "Email to {to} failed: {error}": "El correo a {to} falló: {error}",
   "unseen replies go by email": "las respuestas no leídas van por correo",
-  "email is off": "el correo está desactivado"
+  "email is off": "el correo está desactivado",
+  "Email transcript": "Enviar transcripción",
+  "The transcript is on its way to {email}.": "La transcripción va de camino a {email}."
 };

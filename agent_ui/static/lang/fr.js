@@ -267,5 +267,7 @@ export default {
   "Emailed to {to}": "Envoyé par e-mail à {to}",
   "Email to {to} failed: {error}": "L'e-mail à {to} a échoué : {error}",
   "unseen replies go by email": "les réponses non lues partent par e-mail",
-  "email is off": "l'e-mail est désactivé"
+  "email is off": "l'e-mail est désactivé",
+  "Email transcript": "Envoyer la transcription",
+  "The transcript is on its way to {email}.": "La transcription part vers {email}."
 };

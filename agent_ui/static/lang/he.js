@@ -267,5 +267,7 @@ export default {
   "Emailed to {to}": "נשלח במייל אל {to}",
   "Email to {to} failed: {error}": "המייל אל {to} נכשל: {error}",
   "unseen replies go by email": "תשובות שלא נקראו נשלחות במייל",
-  "email is off": "המייל כבוי"
+  "email is off": "המייל כבוי",
+  "Email transcript": "שליחת תמליל במייל",
+  "The transcript is on its way to {email}.": "התמליל בדרך אל {email}."
 };

@@ -267,5 +267,7 @@ export default {
   "Emailed to {to}": "Enviado por email para {to}",
   "Email to {to} failed: {error}": "O email para {to} falhou: {error}",
   "unseen replies go by email": "as respostas não vistas seguem por email",
-  "email is off": "o email está desligado"
+  "email is off": "o email está desligado",
+  "Email transcript": "Enviar transcrição",
+  "The transcript is on its way to {email}.": "A transcrição vai a caminho de {email}."
 };

@@ -32,7 +32,10 @@ var en = {
   thanksRating: "Thank you for your rating ({n}/5).", newConversation: "Start a new conversation",
   uploading: "Uploading {name}…",
   leftMessage: "Thanks! We got your message and will reply to {email}.",
-  leftMessageNoEmail: "Thanks! We got your message and will reply here."
+  leftMessageNoEmail: "Thanks! We got your message and will reply here.",
+  emailTranscript: "Email me this conversation",
+  transcriptSent: "We're emailing this conversation to {email}.",
+  transcriptNoEmail: "We can't email this conversation: we don't have your email address."
 };
 export var LANGUAGES = ["en", "pt", "el", "es", "fr", "de", "ar", "he"];
 var RTL = { ar: 1, he: 1, fa: 1, ur: 1 };

@@ -57,5 +57,8 @@ export default {
   newConversation: "بدء محادثة جديدة",
   uploading: "جارٍ رفع {name}…",
   leftMessage: "شكرًا! وصلتنا رسالتك وسنرد على {email}.",
-  leftMessageNoEmail: "شكرًا! وصلتنا رسالتك وسنرد هنا."
+  leftMessageNoEmail: "شكرًا! وصلتنا رسالتك وسنرد هنا.",
+  emailTranscript: "أرسل لي هذه المحادثة بالبريد",
+  transcriptSent: "نرسل هذه المحادثة إلى {email}.",
+  transcriptNoEmail: "لا يمكننا إرسال هذه المحادثة: ليس لدينا بريدك الإلكتروني."
 };

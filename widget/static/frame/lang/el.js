@@ -57,5 +57,8 @@ export default {
   newConversation: "Νέα συνομιλία",
   uploading: "Αποστολή {name}…",
   leftMessage: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε στο {email}.",
-  leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ."
+  leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ.",
+  emailTranscript: "Στείλτε μου αυτή τη συζήτηση με email",
+  transcriptSent: "Στέλνουμε αυτή τη συζήτηση στο {email}.",
+  transcriptNoEmail: "Δεν μπορούμε να στείλουμε τη συζήτηση: δεν έχουμε το email σας."
 };

@@ -57,5 +57,8 @@ export default {
   newConversation: "Nueva conversación",
   uploading: "Subiendo {name}…",
   leftMessage: "¡Gracias! Recibimos su mensaje y responderemos a {email}.",
-  leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí."
+  leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí.",
+  emailTranscript: "Envíame esta conversación por correo",
+  transcriptSent: "Enviamos esta conversación a {email}.",
+  transcriptNoEmail: "No podemos enviar esta conversación: no tenemos tu correo."
 };

@@ -57,5 +57,8 @@ export default {
   newConversation: "התחלת שיחה חדשה",
   uploading: "מעלים את {name}…",
   leftMessage: "תודה! קיבלנו את ההודעה ונחזור אליכם לכתובת {email}.",
-  leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן."
+  leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן.",
+  emailTranscript: "שלחו לי את השיחה במייל",
+  transcriptSent: "אנחנו שולחים את השיחה אל {email}.",
+  transcriptNoEmail: "איננו יכולים לשלוח את השיחה: אין לנו את כתובת המייל שלך."
 };

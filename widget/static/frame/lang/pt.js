@@ -57,5 +57,8 @@ export default {
   newConversation: "Começar nova conversa",
   uploading: "A enviar {name}…",
   leftMessage: "Obrigado! Recebemos a sua mensagem e responderemos para {email}.",
-  leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui."
+  leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui.",
+  emailTranscript: "Enviar-me esta conversa por email",
+  transcriptSent: "Vamos enviar esta conversa para {email}.",
+  transcriptNoEmail: "Não podemos enviar esta conversa: não temos o seu email."
 };
