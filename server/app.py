@@ -157,6 +157,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/avatars/{key}", avatars.download),
         Route("/email/unsubscribe", email.unsubscribe, methods=["GET", "POST"]),
         Route("/api/email/inbound", email.receive, methods=["POST"]),
+        Route("/api/agent/forgot", email.forgot_password, methods=["POST"]),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]

@@ -10,10 +10,14 @@ import html
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from server.auth import origin_allowed
 from server.errors import ChatError, Code
 from server.mail import addresses, inbound
 from server.mail.words import RTL, words
+from server.store import Agent
+from server.store.outbox import RESET
 
+from . import bodies
 from .context import Context, context
 
 _PAGE_HEADERS = {
@@ -32,6 +36,36 @@ async def email_transcript(ctx: Context, conversation_id: str) -> None:
     if ctx.mail is None or not ctx.mail.on or not await ctx.mail.outbox.request_transcript(
             conversation_id):
         raise ChatError(Code.NO_EMAIL, "email is off, or the visitor left no address")
+
+
+async def email_agent(ctx: Context, kind: str, agent: Agent, dedupe: str) -> bool:
+    """An invitation or password-reset email to ``agent``, when email is on: True when queued."""
+    if ctx.mail is None or not ctx.mail.on or not agent.active:
+        return False
+    return await ctx.mail.outbox.agent_email(kind, agent.id, agent.email, dedupe)
+
+
+async def forgot_password(request: Request) -> Response:
+    """``POST /api/agent/forgot`` {email}: a password-reset link by email. The answer is the
+    same whether or not the address is an agent's (202), so that it tells nobody who works
+    here; one email per account per 15 minutes at most."""
+    ctx = context(request)
+    if not origin_allowed(request.headers.get("origin"), [ctx.own_origin(request)]):
+        return _error(403, "forbidden_origin", "origin not allowed")
+    if ctx.mail is None or not ctx.mail.on:
+        return _error(404, "email_off", "password resets by email are off: ask an admin")
+    try:
+        data = await bodies.json_object(request)
+    except bodies.BodyError as exc:
+        return _error(exc.status, exc.code, exc.message)
+    email = data.get("email")
+    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+        return _error(400, "bad_request", "send JSON with your email address")
+    agent = await ctx.store.agent_by_email(email)
+    if agent is not None:
+        await email_agent(ctx, RESET, agent, f"reset:{agent.id}:self:{int(ctx.clock() // 900)}")
+    return JSONResponse({"status": "sent if the address is an agent's"}, status_code=202,
+                        headers={"Cache-Control": "no-store"})
 
 
 def _page(lang: str, title: str, text: str, form: str = "", status: int = 200) -> HTMLResponse:

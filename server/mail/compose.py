@@ -135,3 +135,43 @@ def build(kind: str, lang_tag: str | None, brand: Brand, envelope: Envelope,
     msg.add_alternative(body_html, subtype="html")
     msg["Content-Language"] = lang  # (after the parts: set_content moves Content-* headers)
     return msg
+
+
+def agent_email(kind: str, *, name: str, link: str, sender: str, recipient: str,
+                message_id: str, sent_at: float, inviter: str | None = None) -> EmailMessage:
+    """An invitation (``invite``: the link sets the password, once, within 7 days) or a
+    password reset (``reset``: once, within a day), to an agent. In English: an agent's
+    language is known to their browser only."""
+    if kind == "invite":
+        subject = "You're invited to answer chats"
+        lines = [f"Hi {name},",
+                 f"{inviter or 'An admin'} invited you to answer visitors' chats. "
+                 "Choose your password to sign in:",
+                 "This link works once, within 7 days."]
+        action = "Choose my password"
+    else:
+        subject = "Reset your password"
+        lines = [f"Hi {name},", "To choose a new password, open this link:",
+                 "It works once, within a day, and signs you out everywhere else. If you did "
+                 "not ask for it, ignore this email: your password stays as it is."]
+        action = "Choose a new password"
+    plain = f"{lines[0]}\n\n{lines[1]}\n{link}\n\n{lines[2]}\n"
+    body_html = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
+        f'{html.escape(subject)}</title></head><body style="font-family:-apple-system,Segoe UI,'
+        f'Roboto,Helvetica,Arial,sans-serif;font-size:15px;color:#1b1f24;max-width:560px;'
+        f'margin:0 auto;padding:16px"><p>{html.escape(lines[0])}</p>'
+        f'<p>{html.escape(lines[1])}</p><p><a href="{html.escape(link)}" style="display:'
+        f'inline-block;background:#1f5fbf;color:#ffffff;text-decoration:none;padding:10px 16px;'
+        f'border-radius:6px">{html.escape(action)}</a></p><p style="color:#555">'
+        f'{html.escape(lines[2])}</p></body></html>')
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.fromtimestamp(sent_at, UTC))
+    msg["Message-ID"] = f"<{message_id}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(plain)
+    msg.add_alternative(body_html, subtype="html")
+    return msg

@@ -20,14 +20,14 @@ from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from urllib.parse import quote, urlsplit
 
-from server.auth import VisitorIdentity, normalize_origin
+from server.auth import AgentSession, Tokens, VisitorIdentity, normalize_origin
 from server.chat import Chat
 from server.config import Settings
 from server.errors import ChatError, Unavailable
 from server.mail import addresses, compose, inbound, smtp
 from server.mail.words import language, words
 from server.store import Change, Conversation, Message, Site, SQLiteStore
-from server.store.outbox import REPLY, Inbound, Job, Outbox, Thread
+from server.store.outbox import INVITE, REPLY, RESET, Inbound, Job, Outbox, Thread
 from server.tasks import reraise_cancel
 
 log = logging.getLogger("livechat.email")
@@ -198,6 +198,8 @@ class Mail:
 
     async def _build(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
         """The email of a job, or why there is none to send now (a string)."""
+        if job.kind in (INVITE, RESET):
+            return await self._build_agent_email(job)
         assert job.conversation_id is not None
         conv = await self.store.conversation(job.conversation_id)
         site = await self.store.site(job.site_id)
@@ -250,6 +252,25 @@ class Mail:
         brand = compose.Brand(site.name, site.profile.color, site.profile.logo)
         message = compose.build(job.kind, lang, brand, envelope, lines, agent_name)
         return message, parseaddr(envelope.sender)[1], upto, len(lines)
+
+    async def _build_agent_email(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """The link is made now, for the agent as they are now: an invitation already accepted,
+        or a password changed since, makes it void, as the same link shown to an admin."""
+        agent = await self.store.agent(job.agent_id or "")
+        if agent is None or not agent.active:
+            return "the agent is gone or inactive"
+        tokens = Tokens(self.settings.secret_keys, self.clock)
+        session = AgentSession(agent.id, agent.session_generation)
+        public = self.settings.public_url
+        if job.kind == INVITE:
+            link = f"{public}/agent#invite={tokens.invite_token(session)}"
+        else:
+            link = f"{public}/agent/reset#token={tokens.reset_token(session)}"
+        sender = self.settings.email_from or formataddr(("Live chat", f"noreply@{self.domain}"))
+        message = compose.agent_email(job.kind, name=agent.name, link=link, sender=sender,
+                                      recipient=job.recipient, message_id=self._message_id(job),
+                                      sent_at=self.clock())
+        return message, parseaddr(sender)[1], 0, 1
 
     async def _messages(self, conv: Conversation, after: int) -> list[Message]:
         out: list[Message] = []

@@ -332,6 +332,8 @@ MIGRATIONS: tuple[str, ...] = (
         dedupe TEXT NOT NULL UNIQUE,
         site_id TEXT NOT NULL,
         conversation_id TEXT,
+        -- an email to an agent (an invitation, a password reset): whom
+        agent_id TEXT,
         recipient TEXT NOT NULL,
         state TEXT NOT NULL DEFAULT 'pending',
         attempts INTEGER NOT NULL DEFAULT 0,

@@ -35,12 +35,16 @@ from server.store.models import Change, Message
 if TYPE_CHECKING:
     from server.store.sqlite import SQLiteStore
 
-#: Job kinds: the agents' unseen replies, a transcript.
+#: Job kinds: the agents' unseen replies, a transcript (to visitors); an invitation, a
+#: password reset (to agents).
 REPLY = "reply"
 TRANSCRIPT = "transcript"
+INVITE = "invite"
+RESET = "reset"
 
 _JOB_COLS = ("id, kind, dedupe, site_id, conversation_id, recipient, state, attempts, "
-             "not_before, claimed_by, claimed_until, last_error, message_id, created_at, done_at")
+             "not_before, claimed_by, claimed_until, last_error, message_id, created_at, done_at, "
+             "agent_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,7 @@ class Job:
     message_id: str | None
     created_at: int
     done_at: int | None
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +192,25 @@ class Outbox:
         done = await self.store._submit(op)
         self._wake()
         return done
+
+    async def agent_email(self, kind: str, agent_id: str, address: str, dedupe: str) -> bool:
+        """An email to an agent (``INVITE``, ``RESET``), due now: its link is made when it is
+        sent. False when ``dedupe`` was used already (asked again too soon)."""
+        now = self.store._now()
+
+        def op(db: sqlite3.Connection) -> bool:
+            row = db.execute(
+                "INSERT INTO email_jobs(id, kind, dedupe, site_id, agent_id, recipient, "
+                "not_before, created_at) VALUES (?, ?, ?, '', ?, ?, ?, ?) "
+                "ON CONFLICT(dedupe) DO NOTHING RETURNING id",
+                (self.store._ids("mail"), kind, dedupe, agent_id, address, now, now)).fetchone()
+            if row is not None:
+                self._due_now = True
+            return row is not None
+
+        queued = await self.store._submit(op)
+        self._wake()
+        return queued
 
     # --- the worker's side ---------------------------------------------------------------
 
