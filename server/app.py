@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/email/unsubscribe", email.unsubscribe, methods=["GET", "POST"]),
         Route("/api/email/inbound", email.receive, methods=["POST"]),
         Route("/api/agent/forgot", email.forgot_password, methods=["POST"]),
+        Route("/email/rate", email.rate, methods=["GET", "POST"]),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]

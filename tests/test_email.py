@@ -346,3 +346,57 @@ async def test_transcripts_on_request_and_on_resolve_with_visitor_html_inert(
         conv3 = (await v.request({"type": "send", "id": "m", "body": "hi"}))["conversation_id"]
         refused = await v.request({"type": "transcript", "id": "t", "conversation_id": conv3})
         assert refused["code"] == "no_email"
+
+
+async def test_the_rating_is_asked_by_email_of_visitors_who_left_before_rating(
+        tmp_path: Path) -> None:
+    db, clock = tmp_path / "rating.db", tmp_path / "clock"
+    clock.write_text("0")
+    seeded = await seed(db)
+    async with MailSink() as sink:
+        server = start(db, email_env(sink, clock))
+        try:
+            # Ana rates in the widget before the delay: she is not asked again by email.
+            ana_v, ana_conv = await offline_visitor(server, seeded.site_id, "ana@example.test",
+                                                    "Hi", language="en")
+            agent_ = await open_conversation(server, seeded.agent_email, ana_conv)
+            await agent_.request({"type": "resolve", "id": "r1", "conversation_id": ana_conv})
+            assert (await ana_v.request({"type": "rate", "id": "s", "conversation_id": ana_conv,
+                                         "score": 5}))["type"] == "ack"
+            # Bo leaves before rating.
+            bo_v, bo_conv = await offline_visitor(server, seeded.site_id, "bo@example.test",
+                                                  "Olá", language="es-MX")
+            await bo_v.close()
+            await agent_.request({"type": "open", "id": "o2", "conversation_id": bo_conv})
+            await agent_.request({"type": "resolve", "id": "r2", "conversation_id": bo_conv})
+            advance(clock, 200)
+            [mail] = await sink.wait_for(1)
+            assert mail["To"] == "bo@example.test"
+            assert mail["Subject"] == "¿Qué tal fue tu conversación con Acme?"
+            async with open_store(db) as store:
+                assert [s for _, s in await store_jobs(store, ana_conv)] == ["skipped"]
+            links = [line.split(": ", 1)[1] for line in text_of(mail, "plain").splitlines()
+                     if " de 5: http" in line]
+            assert len(links) == 5 and links[3].endswith("&score=4")
+            async with httpx.AsyncClient() as http:
+                page = await http.get(links[3])  # opening the link rates nothing
+                assert page.status_code == 200 and 'value="4" checked' in page.text
+                async with open_store(db) as store:
+                    before = await store.conversation(bo_conv)
+                assert before is not None and before.rating is None
+                forged = await http.post(links[3].replace("t=", "t=x"),
+                                         data={"score": "4"})
+                assert forged.status_code == 400
+                done = await http.post(links[3], data={"score": "4",
+                                                       "comment": "<b>Muy bien</b>"})
+                assert done.status_code == 200 and "4/5" in done.text
+                assert "<b>Muy" not in done.text
+                again = await http.post(links[3], data={"score": "2"})
+                assert again.status_code == 409
+            rated = await agent_.next(lambda f: f.get("type") == "message"
+                                      and f.get("kind") == "rated"
+                                      and f.get("conversation_id") == bo_conv)
+            assert rated["score"] == 4 and rated["body"] == "<b>Muy bien</b>"
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log(), server.log()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from server.auth import origin_allowed
+from server.auth import VisitorIdentity, origin_allowed
 from server.errors import ChatError, Code
 from server.mail import addresses, inbound
 from server.mail.words import RTL, words
@@ -100,6 +101,68 @@ async def unsubscribe(request: Request) -> Response:
             f'</button></form>')
     return _page(lang, w["unsub_title"], w["unsub_question"].format(address=address, site=name),
                  form)
+
+
+async def _form(request: Request, limit: int = 8192) -> dict[str, str] | None:
+    """A small urlencoded form (what our pages post), or None when it is not one."""
+    body = b""
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return None
+    except ClientDisconnect:
+        return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=8)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return dict(pairs)
+
+
+async def rate(request: Request) -> Response:
+    """``/email/rate?t=…&score=N``, the links of the rating email. GET: the choice, with a
+    comment box (link scanners open links; they rate nothing). POST (form: score, comment): the
+    rating, as if given in the widget (a ``rated`` event; reports count it)."""
+    ctx = context(request)
+    token = request.query_params.get("t", "")
+    try:
+        conversation_id, visitor_id, lang = addresses.read_rating(ctx.settings.secret_keys,
+                                                                  token)
+    except addresses.Refused:
+        w = words(None)
+        return _page("en", w["rating_title"], w["rating_bad"], status=400)
+    w = words(lang)
+    conversation = await ctx.store.conversation(conversation_id)
+    if conversation is None or conversation.visitor_id != visitor_id:
+        return _page(lang, w["rating_title"], w["rating_bad"], status=400)
+    if request.method == "POST":
+        form = await _form(request)
+        if form is None:
+            return _page(lang, w["rating_title"], w["rating_bad"], status=400)
+        raw_score, comment = form.get("score"), form.get("comment")
+        if not isinstance(raw_score, str) or raw_score not in ("1", "2", "3", "4", "5"):
+            return _page(lang, w["rating_title"], w["rating_bad"], status=400)
+        text = comment.strip()[:1000] if isinstance(comment, str) else ""
+        try:
+            await ctx.chat.rate(VisitorIdentity(conversation.site_id, visitor_id),
+                                conversation_id, int(raw_score), text or None)
+        except ChatError as exc:
+            message = w["rating_already"] if exc.code == Code.ALREADY_RATED else w["rating_bad"]
+            return _page(lang, w["rating_title"], message, status=409)
+        return _page(lang, w["rating_title"], w["rating_thanks"].format(n=raw_score))
+    if conversation.rating is not None:
+        return _page(lang, w["rating_title"], w["rating_already"])
+    chosen = request.query_params.get("score", "")
+    choices = "".join(
+        f'<label style="display:block;margin:4px 0"><input type="radio" name="score" '
+        f'value="{n}"{" checked" if str(n) == chosen else ""} required> {"★" * n} '
+        f'{html.escape(w["stars"].format(n=n))}</label>' for n in range(1, 6))
+    form_html = (f'<form method="post" action="?t={html.escape(token)}">{choices}'
+                 f'<p><label>{html.escape(w["rating_comment"])}<br><textarea name="comment" '
+                 f'rows="3" cols="40" maxlength="1000"></textarea></label></p>'
+                 f'<button type="submit">{html.escape(w["rating_send"])}</button></form>')
+    return _page(lang, w["rating_title"], "", form_html)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -23,6 +23,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 _LOCAL = re.compile(r"r\.([a-z2-7]{10})\.([0-9a-z]{1,8})\.([a-z2-7]{16})")
 UNSUBSCRIBE_SALT = "livechat.email-unsubscribe.v1"
+RATING_SALT = "livechat.email-rating.v1"
 
 
 class Refused(Exception):
@@ -107,4 +108,23 @@ def read_unsubscribe(secrets_: Sequence[str], token: str) -> tuple[str, str, str
     if (not isinstance(data, list) or len(data) != 3
             or not all(isinstance(x, str) for x in data)):
         raise Refused("a malformed unsubscribe token")
+    return data[0], data[1], data[2]
+
+
+def rating_token(secrets_: Sequence[str], conversation_id: str, visitor_id: str,
+                 lang: str) -> str:
+    """For the rating links of an email: the conversation and its visitor."""
+    serializer = URLSafeSerializer(list(reversed(secrets_)), salt=RATING_SALT)
+    return str(serializer.dumps([conversation_id, visitor_id, lang]))
+
+
+def read_rating(secrets_: Sequence[str], token: str) -> tuple[str, str, str]:
+    """(conversation id, visitor id, language) of a rating token, or ``Refused``."""
+    try:
+        data = URLSafeSerializer(list(reversed(secrets_)), salt=RATING_SALT).loads(token)
+    except BadSignature:
+        raise Refused("a forged rating token") from None
+    if (not isinstance(data, list) or len(data) != 3
+            or not all(isinstance(x, str) for x in data)):
+        raise Refused("a malformed rating token")
     return data[0], data[1], data[2]

@@ -60,14 +60,19 @@ def _paragraphs(text: str) -> str:
 
 
 def build(kind: str, lang_tag: str | None, brand: Brand, envelope: Envelope,
-          lines: list[Line], agent_name: str | None = None) -> EmailMessage:
-    """``kind``: reply (the agents' unseen replies) or transcript (the whole conversation)."""
+          lines: list[Line], agent_name: str | None = None,
+          rating_links: list[str] | None = None) -> EmailMessage:
+    """``kind``: reply (the agents' unseen replies), transcript (the whole conversation) or
+    rating (``rating_links``: the pages of the scores 1 to 5)."""
     lang = language(lang_tag)
     w = words(lang)
     site = brand.name
     if kind == "reply":
         subject = w["reply_subject"].format(site=site)
         intro = w["reply_intro"].format(agent=agent_name or site)
+    elif kind == "rating":
+        subject = w["rating_subject"].format(site=site)
+        intro = w["rating_intro"].format(site=site)
     else:
         subject = w["transcript_subject"].format(site=site)
         intro = w["transcript_intro"].format(site=site)
@@ -76,6 +81,9 @@ def build(kind: str, lang_tag: str | None, brand: Brand, envelope: Envelope,
 
     shown = [f"{line.author}:\n{line.body}" if kind == "transcript" else line.body
              for line in lines]
+    if rating_links:
+        shown = ["\n".join(f"{w['stars'].format(n=n)}: {link}"
+                           for n, link in enumerate(rating_links, start=1))]
     plain = "\n\n".join([intro, *shown]) + (
         f"\n\n{hint}\n{envelope.chat_url}\n\n-- \n{why}\n"
         f"{w['unsubscribe']}: {envelope.unsubscribe_url}\n")
@@ -94,6 +102,13 @@ def build(kind: str, lang_tag: str | None, brand: Brand, envelope: Envelope,
         items.append(f'<div style="background:{side};border:1px solid #e3e6ea;border-radius:8px;'
                      f'padding:10px 12px;margin:0 0 10px">{who}<div>{_paragraphs(line.body)}'
                      f'</div></div>')
+    if rating_links:
+        items = ['<p style="margin:0 0 10px">' + " ".join(
+            f'<a href="{html.escape(link)}" title="{html.escape(w["stars"].format(n=n))}" '
+            f'style="display:inline-block;min-width:36px;text-align:center;padding:8px 10px;'
+            f'margin:0 4px 4px 0;border:1px solid {color};border-radius:6px;color:#1b1f24;'
+            f'text-decoration:none">{"★" * n}</a>'
+            for n, link in enumerate(rating_links, start=1)) + "</p>"]
     body_html = (
         f'<!doctype html><html lang="{lang}" dir="{direction}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width"><title>{html.escape(subject)}'
@@ -129,7 +144,7 @@ def build(kind: str, lang_tag: str | None, brand: Brand, envelope: Envelope,
     msg["References"] = " ".join(references)
     msg["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    if kind == "transcript":
+    if kind in ("transcript", "rating"):
         msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(plain)
     msg.add_alternative(body_html, subtype="html")

@@ -27,7 +27,16 @@ from server.errors import ChatError, Unavailable
 from server.mail import addresses, compose, inbound, smtp
 from server.mail.words import language, words
 from server.store import Change, Conversation, Message, Site, SQLiteStore
-from server.store.outbox import INVITE, REPLY, RESET, Inbound, Job, Outbox, Thread
+from server.store.outbox import (
+    INVITE,
+    RATING,
+    REPLY,
+    RESET,
+    Inbound,
+    Job,
+    Outbox,
+    Thread,
+)
 from server.tasks import reraise_cancel
 
 log = logging.getLogger("livechat.email")
@@ -213,7 +222,16 @@ class Mail:
         w = words(lang)
         lines: list[compose.Line] = []
         agent_name = None
-        if job.kind == REPLY:
+        rating_links = None
+        if job.kind == RATING:
+            if conv.rating is not None or conv.status != "resolved":
+                return "rated already, or reopened"
+            token = quote(addresses.rating_token(self.settings.secret_keys, conv.id,
+                                                 conv.visitor_id, language(lang)))
+            rating_links = [f"{self.settings.public_url}/email/rate?t={token}&score={n}"
+                            for n in range(1, 6)]
+            messages = []
+        elif job.kind == REPLY:
             start = max(thread.emailed_seq, conv.visitor_read_seq)
             messages = [m for m in await self._messages(conv, start)
                         if m.kind == "text" and m.author_type == "agent"]
@@ -232,7 +250,7 @@ class Mail:
                 body = f"{body}\n{self.settings.public_url}{url}" if url.startswith("/") else body
             author = w["you"] if m.author_type == "visitor" else (m.author_name or site.name)
             lines.append(compose.Line(author, body, m.author_type == "visitor"))
-        upto = messages[-1].seq
+        upto = messages[-1].seq if messages else 0
         expires = int(self.clock()) + self.settings.email_reply_max_age
         reply_to = (addresses.reply_address(self.settings.secret_keys, thread.reply_key,
                                             conv.visitor_id, expires,
@@ -250,7 +268,8 @@ class Mail:
             unsubscribe_url=f"{self.settings.public_url}/email/unsubscribe?t={quote(token)}",
             sent_at=self.clock())
         brand = compose.Brand(site.name, site.profile.color, site.profile.logo)
-        message = compose.build(job.kind, lang, brand, envelope, lines, agent_name)
+        message = compose.build(job.kind, lang, brand, envelope, lines, agent_name,
+                                rating_links)
         return message, parseaddr(envelope.sender)[1], upto, len(lines)
 
     async def _build_agent_email(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:

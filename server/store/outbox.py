@@ -41,6 +41,8 @@ REPLY = "reply"
 TRANSCRIPT = "transcript"
 INVITE = "invite"
 RESET = "reset"
+#: The satisfaction rating asked by email, when the visitor has not rated in the widget.
+RATING = "rating"
 
 _JOB_COLS = ("id, kind, dedupe, site_id, conversation_id, recipient, state, attempts, "
              "not_before, claimed_by, claimed_until, last_error, message_id, created_at, done_at, "
@@ -117,6 +119,9 @@ class Outbox:
         if message.kind == "text" and message.author_type == "agent":
             self._reply_job(db, message)
         elif message.kind == "resolved":
+            # The rating is asked by email if the visitor has not rated in the widget by then.
+            self._enqueue(db, RATING, f"rating:{message.conversation_id}:{message.seq}",
+                          message.conversation_id, message.created_at + self.delay_ms)
             row = db.execute("SELECT s.settings FROM conversations c JOIN sites s "
                              "ON s.id = c.site_id WHERE c.id = ?",
                              (message.conversation_id,)).fetchone()
