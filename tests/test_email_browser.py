@@ -1,0 +1,103 @@
+"""Email end to end in a real headless Chromium and a real SMTP server: a visitor leaves a
+message in the offline form and goes; the agent answers in the panel; the email arrives (the
+panel says so); the visitor's reply, sent by SMTP to the built-in listener, appears live in the
+panel. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.live import customer_page, free_port, open_store, seed
+from tests.mailsink import MailSink
+from tests.test_browser import (
+    browser,  # noqa: F401 — the browser fixture
+    sign_in_page,
+)
+from tests.test_email import DOMAIN, advance, email_env, start, text_of
+
+pytestmark = pytest.mark.browser
+
+
+async def test_offline_form_reply_by_email_and_back_into_the_panel(
+        browser: Browser, tmp_path: Path, artifacts: Path) -> None:  # noqa: F811
+    db, clock = tmp_path / "chat.db", tmp_path / "clock"
+    clock.write_text("0")
+    page_port, listen = free_port(), free_port()
+    seeded = await seed(db, [f"http://127.0.0.1:{page_port}"])
+    async with open_store(db) as store:
+        await store.set_site_profile(seeded.site_id, color="#0b6e4f",
+                                     email_from="Acme Support <help@acme.test>")
+    async with MailSink() as sink:
+        chat = start(db, email_env(sink, clock, LIVECHAT_SMTP_LISTEN=f"127.0.0.1:{listen}"))
+        try:
+            with customer_page(db, chat, seeded.site_id, page_port) as page_url:
+                # The visitor, nobody online: the offline form.
+                visitor_context = await browser.new_context(locale="de-DE",
+                                                            viewport={"width": 1100,
+                                                                      "height": 800})
+                visitor = await visitor_context.new_page()
+                await visitor.goto(page_url)
+                await visitor.get_by_role("button", name="Chat öffnen").click()
+                frame = visitor.frame_locator("iframe[title=Chat]")
+                await expect(frame.locator("#intake")).to_be_visible()
+                await frame.locator("#intake-name").fill("Eva")
+                await frame.locator("#intake-email").fill("eva@example.test")
+                await frame.locator("#intake-message").fill("Liefern Sie nach Porto?")
+                await frame.locator("#intake-submit").click()
+                await expect(frame.locator(".notice.left")).to_contain_text("eva@example.test")
+                transcript = frame.locator("#transcript")
+                await expect(transcript).to_be_visible()
+                await expect(transcript).to_have_attribute(
+                    "aria-label", "Diese Unterhaltung per E-Mail senden")
+                await visitor.screenshot(path=artifacts / "60-email-offline-form-left.png")
+                await visitor_context.close()  # she leaves
+
+                ana = await sign_in_page(await (await browser.new_context(
+                    viewport={"width": 1400, "height": 860}, timezone_id="UTC")).new_page(),
+                    chat.http, seeded.agent_email)
+                await expect(ana.locator("#count-queue")).to_have_text("1")
+                await ana.locator(".item button").first.click()
+                await expect(ana.locator("#visitor-facts")).to_contain_text(
+                    "eva@example.test · unseen replies go by email")
+                reply = ana.get_by_label("Reply", exact=True)
+                await reply.fill("Ja, wir liefern nach Porto.")
+                await reply.press("Enter")
+                await expect(ana.locator("#messages .msg.agent")).to_have_count(1)
+
+                advance(clock, 200)  # past LIVECHAT_EMAIL_DELAY
+                [mail] = await sink.wait_for(1)
+                assert "Ja, wir liefern nach Porto." in text_of(mail, "plain")
+                assert mail["Subject"] == "Neue Antwort von Acme"
+                await expect(ana.locator("#messages .event").last).to_have_text(
+                    "Emailed to eva@example.test")
+                # The email as a mail client shows it (its HTML part, no network).
+                shown = await (await browser.new_context(
+                    viewport={"width": 700, "height": 600})).new_page()
+                await shown.set_content(text_of(mail, "html"))
+                await expect(shown.get_by_role("link", name="Chat fortsetzen")).to_be_visible()
+                await shown.screenshot(path=artifacts / "62-email-html.png", full_page=True)
+
+                # Her answer, by email to the built-in listener: live in the panel.
+                answer = mail.__class__()
+                answer["From"] = "Eva <eva@example.test>"
+                answer["To"] = parseaddr(str(mail["Reply-To"]))[1]
+                answer["Subject"] = "Re: " + str(mail["Subject"])
+                answer["Message-ID"] = "<answer-1@example.test>"
+                answer["In-Reply-To"] = str(mail["Message-ID"])
+                answer.set_content("Super, danke!\n\n-- \nEva\n\nAm 3. Dez. 2026 schrieb Acme:\n"
+                                   "> Ja, wir liefern nach Porto.\n")
+                assert answer["To"].endswith("@" + DOMAIN)
+                await aiosmtplib.send(answer, hostname="127.0.0.1", port=listen)
+                await expect(ana.locator("#messages .msg.visitor").last).to_contain_text(
+                    "Super, danke!")
+                await expect(ana.locator("#messages .msg.visitor").last).not_to_contain_text(
+                    "Porto")
+                await ana.screenshot(path=artifacts / "61-email-panel-reply-by-email.png")
+        finally:
+            chat.stop()
+        assert "Traceback" not in chat.log(), chat.log()
