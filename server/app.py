@@ -19,6 +19,7 @@ from server import clock
 from server.access import AccessLog
 from server.assets import asset_dir
 from server.auth import Tokens
+from server.broker import PresenceUnavailable
 from server.chat import Chat
 from server.config import Settings, from_env
 from server.endpoints import account, admin, avatars, email, files, http, reports
@@ -33,7 +34,7 @@ from server.logins import Backoff
 from server.mail import listener
 from server.mail.service import Mail
 from server.private import private_dir
-from server.routing import Router
+from server.routing import Router, visitor_presence_key
 from server.store import SQLiteStore
 from server.tasks import report_death
 
@@ -85,6 +86,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         hasher = HashPool(settings.password_workers, settings.password_queue)
         mail = Mail(settings, store, clock, chat)
         mail.install()
+
+        async def visitor_online(visitor_id: str) -> bool:
+            try:
+                return bool(await presence.members(visitor_presence_key(visitor_id)))
+            except PresenceUnavailable:
+                return False  # unknown: the check-in goes by email as well
+
+        chat.sweepers.append(lambda: mail.wake_follow_ups(visitor_online))
         smtp_listener: asyncio.Server | None = None
         try:
             await broker.start(hub.deliver, hub.reset)

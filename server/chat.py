@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -59,6 +59,8 @@ class Chat:
         self.on_change: Callable[[Conversation], None] | None = None
         self._inbox: dict[str, Conversation] = {}
         self._inbox_ready = asyncio.Event()
+        #: Woken with snoozes by the routing sweep (follow-ups: server/mail/service.py).
+        self.sweepers: list[Callable[[], Awaitable[None]]] = []
 
     async def run_inbox_publisher(self) -> None:
         """Publish pending inbox updates, newest per conversation, until cancelled."""
@@ -187,6 +189,8 @@ class Chat:
         """Snoozes that ran out: back in every inbox (the panel notifies its agent)."""
         for conversation in await self.store.wake_snoozed():
             self._inbox_update(conversation)
+        for wake in self.sweepers:
+            await wake()
 
     async def tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
                   on: bool) -> Conversation:

@@ -121,6 +121,27 @@ class Transcript:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Schedule a check-in on a resolved conversation (``at``: ms since the epoch)."""
+
+    id: str
+    conversation_id: str
+    at: int
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelFollowUp:
+    id: str
+    follow_up_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListFollowUps:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     id: str
     conversation_id: str
@@ -269,7 +290,7 @@ class Ping:
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
          | Ping | Profile | Attributes | Read | Rate | Note | Tag | Reopen | ListConversations
          | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam | Block | Unblock
-         | ListBlocks | Transcript)
+         | ListBlocks | Transcript | FollowUp | CancelFollowUp | ListFollowUps)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
@@ -328,6 +349,10 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
                           "hours": "hours?", "reason": "name?"}),
         "unblock": (Unblock, {"id": "id", "block_id": "id"}),
         "transcript": (Transcript, {"id": "id", "conversation_id": "id"}),
+        "follow_up": (FollowUp, {"id": "id", "conversation_id": "id", "at": "seq",
+                                 "body": "text?"}),
+        "follow_up_cancel": (CancelFollowUp, {"id": "id", "follow_up_id": "id"}),
+        "follow_ups": (ListFollowUps, {"id": "id"}),
         "blocks": (ListBlocks, {"id": "id"}),
         "typing": (Typing, {"conversation_id": "id", "active": "bool"}),
         "status": (Status, {"id": "id", "away": "bool"}),

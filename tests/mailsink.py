@@ -5,6 +5,7 @@ at RCPT until released."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -82,3 +83,10 @@ class MailSink:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: len(self.received) >= count)
             return list(self.received)
+
+    async def first(self, predicate: Callable[[EmailMessage], bool],
+                    timeout: float = 20.0) -> EmailMessage:
+        """The first email received (or to come) for which ``predicate`` holds."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: any(predicate(m) for m in self.received))
+            return next(m for m in self.received if predicate(m))

@@ -145,11 +145,12 @@ function older() {
 
 function messageNode(m) {
   var item, c = summary(m.conversation_id), who = m.author || {};
-  if (m.kind === "text" || m.kind === "note") {
+  if (m.kind === "text" || m.kind === "note" || m.kind === "checkin") {
     var fromVisitor = who.type === "visitor";
     item = el("li", "msg " + (m.kind === "note" ? "note" : fromVisitor ? "visitor" : "agent"));
     var body = el("div", "body", item);
     if (m.kind === "note") el("div", "label", body, t("Internal note"));
+    if (m.kind === "checkin") el("div", "label", body, t("Follow-up check-in"));
     if (m.attachment) ChatSocket.attachment(body, m.attachment);
     if (!m.attachment || m.body !== m.attachment.name) {
       ChatSocket.richText(el("div", "", body), m.body);

@@ -217,6 +217,10 @@ class VisitorSession(Session):
         if isinstance(frame, Send):
             if self.conversation_id is None:
                 self._new_conversation()
+            if self.ctx.mail is not None:  # an answer to a check-in reopens its conversation
+                reopened = await self.ctx.mail.follow_ups.answer(self.who.visitor_id)
+                if reopened is not None:
+                    await chat.publish(reopened)
             sent = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
                                            sender=self.conn)
             change = sent.change

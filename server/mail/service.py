@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
@@ -27,6 +27,7 @@ from server.errors import ChatError, Unavailable
 from server.mail import addresses, compose, inbound, smtp
 from server.mail.words import language, words
 from server.store import Change, Conversation, Message, Site, SQLiteStore
+from server.store.followups import FollowUps
 from server.store.outbox import (
     INVITE,
     RATING,
@@ -61,6 +62,7 @@ class Mail:
         self.chat = chat
         self.outbox = Outbox(store, delay_ms=int(settings.email_delay * 1000),
                              new_key=addresses.new_key, enabled=settings.email_on)
+        self.follow_ups = FollowUps(store, self.outbox)
         self.smtp = smtp.parse_url(settings.smtp_url) if settings.smtp_url else None
         self.worker_id = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
@@ -144,6 +146,13 @@ class Mail:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def wake_follow_ups(self, online: Callable[[str], Awaitable[bool]]) -> None:
+        """Send the check-ins whose time has come (called by the sweep that wakes snoozes):
+        in the widget when ``online(visitor_id)``, else by email too (when email is on)."""
+        for follow_up, visitor_id in await self.follow_ups.due():
+            email = self.on and not await online(visitor_id)
+            await self._publish(await self.follow_ups.send(follow_up, email))
 
     async def _publish(self, change: Change | None) -> None:
         if change is not None and self.chat is not None:
@@ -234,7 +243,7 @@ class Mail:
         elif job.kind == REPLY:
             start = max(thread.emailed_seq, conv.visitor_read_seq)
             messages = [m for m in await self._messages(conv, start)
-                        if m.kind == "text" and m.author_type == "agent"]
+                        if m.kind in ("text", "checkin") and m.author_type == "agent"]
             if not messages:
                 return "seen"
             agent_name = messages[-1].author_name
@@ -314,6 +323,7 @@ class Mail:
             await self.outbox.inbound_done(item, self.worker_id, "refused", "no text")
             return
         assert self.chat is not None
+        await self._publish(await self.follow_ups.answer(thread.visitor_id))
         who = VisitorIdentity(thread.site_id, thread.visitor_id)
         try:
             await self.chat.visitor_send(who, f"email:{item.message_key[:40]}", text)

@@ -10,6 +10,8 @@ RTL = frozenset({"ar", "he"})
 
 _WORDS: dict[str, dict[str, str]] = {
     "en": {
+        "checkin": ("Hi! Just checking in: is everything all right? "
+                    "Reply here if you need anything."),
         "rating_subject": "How was your conversation with {site}?",
         "rating_intro": "{site} would like to know how your conversation went. Choose a rating:",
         "stars": "{n} out of 5",
@@ -36,6 +38,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "unsub_bad": "This unsubscribe link is not valid.",
     },
     "pt": {
+        "checkin": "Olá! Só para saber: está tudo bem? Responda aqui se precisar de alguma coisa.",
         "rating_subject": "Como correu a sua conversa com {site}?",
         "rating_intro": ("{site} gostaria de saber como correu a sua conversa. "
                          "Escolha uma avaliação:"),
@@ -63,6 +66,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "unsub_bad": "Este link de cancelamento não é válido.",
     },
     "el": {
+        "checkin": ("Γεια σας! Θέλαμε να δούμε: είναι όλα εντάξει; "
+                    "Απαντήστε εδώ αν χρειάζεστε κάτι."),
         "rating_subject": "Πώς ήταν η συζήτησή σας με {site};",
         "rating_intro": "Το {site} θα ήθελε να μάθει πώς πήγε η συζήτησή σας. Επιλέξτε βαθμολογία:",
         "stars": "{n} από 5",
@@ -89,6 +94,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "unsub_bad": "Αυτός ο σύνδεσμος διαγραφής δεν είναι έγκυρος.",
     },
     "es": {
+        "checkin": "¡Hola! Solo queríamos saber: ¿va todo bien? Responde aquí si necesitas algo.",
         "rating_subject": "¿Qué tal fue tu conversación con {site}?",
         "rating_intro": ("A {site} le gustaría saber qué tal fue tu conversación. "
                          "Elige una valoración:"),
@@ -116,6 +122,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "unsub_bad": "Este enlace para darse de baja no es válido.",
     },
     "fr": {
+        "checkin": "Bonjour ! Nous prenons des nouvelles : tout va bien ? Répondez ici si besoin.",
         "rating_subject": "Comment s'est passée votre discussion avec {site} ?",
         "rating_intro": ("{site} aimerait savoir comment s'est passée votre discussion. "
                          "Choisissez une note :"),
@@ -143,6 +150,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "unsub_bad": "Ce lien de désabonnement n'est pas valide.",
     },
     "de": {
+        "checkin": ("Hallo! Wir wollten nachfragen: Ist alles in Ordnung? "
+                    "Antworten Sie hier, wenn Sie etwas brauchen."),
         "rating_subject": "Wie war Ihre Unterhaltung mit {site}?",
         "rating_intro": ("{site} möchte wissen, wie Ihre Unterhaltung war. "
                          "Wählen Sie eine Bewertung:"),
@@ -170,6 +179,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "unsub_bad": "Dieser Abmeldelink ist ungültig.",
     },
     "ar": {
+        "checkin": "مرحبًا! نطمئن عليك: هل كل شيء على ما يرام؟ ردّ هنا إن احتجت إلى أي شيء.",
         "rating_subject": "كيف كانت محادثتك مع {site}؟",
         "rating_intro": "يود {site} أن يعرف كيف كانت محادثتك. اختر تقييمًا:",
         "stars": "{n} من 5",
@@ -196,6 +206,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "unsub_bad": "رابط إلغاء الاشتراك هذا غير صالح.",
     },
     "he": {
+        "checkin": "שלום! רק רצינו לבדוק: הכול בסדר? השיבו כאן אם צריך משהו.",
         "rating_subject": "איך הייתה השיחה שלך עם {site}?",
         "rating_intro": "{site} רוצה לדעת איך הייתה השיחה שלך. בחר/י דירוג:",
         "stars": "{n} מתוך 5",

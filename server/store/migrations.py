@@ -374,5 +374,22 @@ MIGRATIONS: tuple[str, ...] = (
         done_at INTEGER
     );
     CREATE INDEX email_inbound_due ON email_inbound(state, created_at);
+    -- Follow-ups (server/store/followups.py): an agent's check-in on a resolved conversation,
+    -- at a time; pending -> sent (the check-in is in the conversation) -> answered (the
+    -- visitor's answer reopened it), or cancelled.
+    CREATE TABLE follow_ups (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        site_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        due_at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX follow_ups_due ON follow_ups(state, due_at);
+    CREATE INDEX follow_ups_agent ON follow_ups(agent_id, state, due_at);
+    CREATE INDEX follow_ups_conversation ON follow_ups(conversation_id, state);
     """,
 )

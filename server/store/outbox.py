@@ -129,6 +129,12 @@ class Outbox:
                 self._enqueue(db, TRANSCRIPT, f"transcript:{message.conversation_id}:"
                               f"{message.seq}", message.conversation_id, message.created_at)
 
+    def checkin_email(self, db: sqlite3.Connection, message: Message) -> None:
+        """A follow-up's check-in for a visitor not on the site: emailed now (as a reply)."""
+        if self.enabled:
+            self._enqueue(db, REPLY, f"checkin:{message.conversation_id}:{message.seq}",
+                          message.conversation_id, message.created_at)
+
     def _recipient(self, db: sqlite3.Connection, conversation_id: str) -> tuple[str, str] | None:
         """(site id, address) of a conversation's visitor who can be emailed, else None."""
         row = db.execute(
