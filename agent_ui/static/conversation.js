@@ -5,7 +5,7 @@ import { $, avatar, clear, el } from "./kit.js";
 import { clock, t, when } from "./i18n.js";
 import { renderContext } from "./context.js";
 import { noteMode } from "./composer.js";
-import { renderList } from "./inbox.js";
+import { loadFollowUps, renderList } from "./inbox.js";
 import { announce } from "./notifications.js";
 import { PAGE, request, siteName, snoozed, state, summary } from "./state.js";
 
@@ -66,6 +66,9 @@ export function renderHead() {
   teamSelect.value = c.team ? c.team.id : "";
   $("resolve").hidden = !open;
   $("email-transcript").hidden = !(state.email && c.visitor && c.visitor.email);
+  // A check-in later: on resolving (the conversation is resolved first), or once resolved.
+  $("follow-up-button").hidden = !(c.status === "resolved" || c.assignee &&
+                                   (c.assignee.id === me.id || me.role === "admin"));
   var note = noteMode();
   var canReply = note || c.status === "waiting" ||
     (c.status === "assigned" && c.assignee.id === me.id);
@@ -286,6 +289,38 @@ export function setUpConversation() {
   });
   $("snooze").addEventListener("click", function () {
     toggleMenu($("snooze"), $("snooze-menu"), $("snooze-menu").hidden);
+  });
+  $("follow-up-button").addEventListener("click", function () {
+    toggleMenu($("follow-up-button"), $("follow-up"), $("follow-up").hidden);
+  });
+  $("follow-up-when").addEventListener("change", function () {
+    $("follow-up-at").hidden = this.value !== "date";
+    $("follow-up-at").required = this.value === "date";
+  });
+  $("follow-up").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var choice = $("follow-up-when").value;
+    var at = choice === "date" ? new Date($("follow-up-at").value).getTime()
+      : Date.now() + Number(choice) * 24 * HOUR;
+    if (!(at > Date.now())) { announce(t("Choose a time in the future.")); return; }
+    var frame = { type: "follow_up", conversation_id: state.current, at: Math.round(at) };
+    var body = $("follow-up-body").value.trim();
+    if (body) frame.body = body;
+    var schedule = function () {
+      request(frame, function (f) {
+        if (f.type === "error") { announce(f.message); return; }
+        announce(t("Follow-up scheduled for {when}", { when: when(f.follow_up.at) }));
+        $("follow-up-body").value = "";
+        toggleMenu($("follow-up-button"), $("follow-up"), false);
+        loadFollowUps();
+      });
+    };
+    var c = summary(state.current);
+    if (c && c.status !== "resolved") {
+      request({ type: "resolve", conversation_id: state.current }, function (f) {
+        if (f.type === "error") announce(f.message); else schedule();
+      });
+    } else schedule();
   });
   $("transfer-button").addEventListener("click", function () {
     toggleMenu($("transfer-button"), $("transfer"), $("transfer").hidden);

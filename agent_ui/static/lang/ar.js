@@ -269,5 +269,18 @@ export default {
   "unseen replies go by email": "الردود غير المقروءة تُرسل بالبريد",
   "email is off": "البريد متوقف",
   "Email transcript": "إرسال نص المحادثة",
-  "The transcript is on its way to {email}.": "نص المحادثة في طريقه إلى {email}."
+  "The transcript is on its way to {email}.": "نص المحادثة في طريقه إلى {email}.",
+  "Follow-ups": "المتابعات",
+  "Follow up…": "متابعة…",
+  "When": "متى",
+  "In 3 days": "بعد 3 أيام",
+  "In a week": "بعد أسبوع",
+  "In 2 weeks": "بعد أسبوعين",
+  "On a date": "في تاريخ",
+  "What to say (optional)": "ما يُقال (اختياري)",
+  "Schedule": "جدولة",
+  "Follow-up scheduled for {when}": "جُدولت المتابعة في {when}",
+  "No follow-ups scheduled.": "لا متابعات مجدولة.",
+  "Cancel follow-up": "إلغاء المتابعة",
+  "Follow-up check-in": "رسالة متابعة"
 };

@@ -269,5 +269,18 @@ export default {
   "unseen replies go by email": "ungelesene Antworten gehen per E-Mail",
   "email is off": "E-Mail ist aus",
   "Email transcript": "Verlauf per E-Mail senden",
-  "The transcript is on its way to {email}.": "Der Verlauf geht an {email}."
+  "The transcript is on its way to {email}.": "Der Verlauf geht an {email}.",
+  "Follow-ups": "Nachfassen",
+  "Follow up…": "Nachfassen…",
+  "When": "Wann",
+  "In 3 days": "In 3 Tagen",
+  "In a week": "In einer Woche",
+  "In 2 weeks": "In 2 Wochen",
+  "On a date": "An einem Datum",
+  "What to say (optional)": "Was gesagt werden soll (optional)",
+  "Schedule": "Planen",
+  "Follow-up scheduled for {when}": "Nachfassen geplant für {when}",
+  "No follow-ups scheduled.": "Kein Nachfassen geplant.",
+  "Cancel follow-up": "Nachfassen absagen",
+  "Follow-up check-in": "Nachfass-Nachricht"
 };

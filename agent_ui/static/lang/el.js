@@ -269,5 +269,18 @@ export default {
   "unseen replies go by email": "οι αδιάβαστες απαντήσεις στέλνονται με email",
   "email is off": "το email είναι απενεργοποιημένο",
   "Email transcript": "Αποστολή απομαγνητοφώνησης",
-  "The transcript is on its way to {email}.": "Η συζήτηση στέλνεται στο {email}."
+  "The transcript is on its way to {email}.": "Η συζήτηση στέλνεται στο {email}.",
+  "Follow-ups": "Επανεπικοινωνίες",
+  "Follow up…": "Επανεπικοινωνία…",
+  "When": "Πότε",
+  "In 3 days": "Σε 3 ημέρες",
+  "In a week": "Σε μία εβδομάδα",
+  "In 2 weeks": "Σε 2 εβδομάδες",
+  "On a date": "Σε ημερομηνία",
+  "What to say (optional)": "Τι να ειπωθεί (προαιρετικό)",
+  "Schedule": "Προγραμματισμός",
+  "Follow-up scheduled for {when}": "Επανεπικοινωνία προγραμματίστηκε για {when}",
+  "No follow-ups scheduled.": "Καμία προγραμματισμένη επανεπικοινωνία.",
+  "Cancel follow-up": "Ακύρωση επανεπικοινωνίας",
+  "Follow-up check-in": "Μήνυμα επανεπικοινωνίας"
 };

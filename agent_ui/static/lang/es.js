@@ -269,5 +269,18 @@ export default {
   "unseen replies go by email": "las respuestas no leídas van por correo",
   "email is off": "el correo está desactivado",
   "Email transcript": "Enviar transcripción",
-  "The transcript is on its way to {email}.": "La transcripción va de camino a {email}."
+  "The transcript is on its way to {email}.": "La transcripción va de camino a {email}.",
+  "Follow-ups": "Seguimientos",
+  "Follow up…": "Hacer seguimiento…",
+  "When": "Cuándo",
+  "In 3 days": "En 3 días",
+  "In a week": "En una semana",
+  "In 2 weeks": "En 2 semanas",
+  "On a date": "En una fecha",
+  "What to say (optional)": "Qué decir (opcional)",
+  "Schedule": "Programar",
+  "Follow-up scheduled for {when}": "Seguimiento programado para {when}",
+  "No follow-ups scheduled.": "No hay seguimientos programados.",
+  "Cancel follow-up": "Cancelar seguimiento",
+  "Follow-up check-in": "Mensaje de seguimiento"
 };

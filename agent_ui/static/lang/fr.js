@@ -269,5 +269,18 @@ export default {
   "unseen replies go by email": "les réponses non lues partent par e-mail",
   "email is off": "l'e-mail est désactivé",
   "Email transcript": "Envoyer la transcription",
-  "The transcript is on its way to {email}.": "La transcription part vers {email}."
+  "The transcript is on its way to {email}.": "La transcription part vers {email}.",
+  "Follow-ups": "Relances",
+  "Follow up…": "Relancer…",
+  "When": "Quand",
+  "In 3 days": "Dans 3 jours",
+  "In a week": "Dans une semaine",
+  "In 2 weeks": "Dans 2 semaines",
+  "On a date": "À une date",
+  "What to say (optional)": "Que dire (facultatif)",
+  "Schedule": "Programmer",
+  "Follow-up scheduled for {when}": "Relance programmée pour {when}",
+  "No follow-ups scheduled.": "Aucune relance programmée.",
+  "Cancel follow-up": "Annuler la relance",
+  "Follow-up check-in": "Message de relance"
 };

@@ -269,5 +269,18 @@ export default {
   "unseen replies go by email": "תשובות שלא נקראו נשלחות במייל",
   "email is off": "המייל כבוי",
   "Email transcript": "שליחת תמליל במייל",
-  "The transcript is on its way to {email}.": "התמליל בדרך אל {email}."
+  "The transcript is on its way to {email}.": "התמליל בדרך אל {email}.",
+  "Follow-ups": "מעקבים",
+  "Follow up…": "מעקב…",
+  "When": "מתי",
+  "In 3 days": "בעוד 3 ימים",
+  "In a week": "בעוד שבוע",
+  "In 2 weeks": "בעוד שבועיים",
+  "On a date": "בתאריך",
+  "What to say (optional)": "מה לומר (לא חובה)",
+  "Schedule": "תזמון",
+  "Follow-up scheduled for {when}": "המעקב תוזמן ל-{when}",
+  "No follow-ups scheduled.": "אין מעקבים מתוזמנים.",
+  "Cancel follow-up": "ביטול מעקב",
+  "Follow-up check-in": "הודעת מעקב"
 };

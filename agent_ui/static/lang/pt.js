@@ -269,5 +269,18 @@ export default {
   "unseen replies go by email": "as respostas não vistas seguem por email",
   "email is off": "o email está desligado",
   "Email transcript": "Enviar transcrição",
-  "The transcript is on its way to {email}.": "A transcrição vai a caminho de {email}."
+  "The transcript is on its way to {email}.": "A transcrição vai a caminho de {email}.",
+  "Follow-ups": "Acompanhamentos",
+  "Follow up…": "Acompanhar…",
+  "When": "Quando",
+  "In 3 days": "Daqui a 3 dias",
+  "In a week": "Daqui a uma semana",
+  "In 2 weeks": "Daqui a 2 semanas",
+  "On a date": "Numa data",
+  "What to say (optional)": "O que dizer (opcional)",
+  "Schedule": "Agendar",
+  "Follow-up scheduled for {when}": "Acompanhamento agendado para {when}",
+  "No follow-ups scheduled.": "Nenhum acompanhamento agendado.",
+  "Cancel follow-up": "Cancelar acompanhamento",
+  "Follow-up check-in": "Mensagem de acompanhamento"
 };
