@@ -162,6 +162,21 @@ async def test_offline_message_answered_by_email_and_replied_to_by_each_door(
             got = await ana.next(lambda f: f.get("type") == "message"
                                  and str(f.get("id")).startswith("email:"), timeout=20)
             assert got["body"] == "Second"
+            # Attachments, within the upload rules: an image is kept; markup is not.
+            with_files = await reply("Here is a photo", "<r5@example.test>")
+            with_files.add_attachment(b"\x89PNG\r\n\x1a\n" + b"\0" * 64, maintype="image",
+                                      subtype="png", filename="tent.png")
+            with_files.add_attachment(b"<html><script>alert(1)</script></html>",
+                                      maintype="text", subtype="html", filename="evil.html")
+            await aiosmtplib.send(with_files, hostname="127.0.0.1", port=listen)
+            got = await ana.next(lambda f: f.get("type") == "message"
+                                 and str(f.get("id")).startswith("email:"), timeout=20)
+            assert got["body"] == "Here is a photo"
+            assert got["attachment"]["name"] == "tent.png"
+            assert got["attachment"]["type"] == "image/png"
+            async with httpx.AsyncClient() as http:
+                kept = await http.get(server.http + got["attachment"]["url"])
+            assert kept.status_code == 200 and kept.content.startswith(b"\x89PNG")
 
             # Refused at the door: forged, altered, expired, and another visitor's address.
             key = reply_to.split(".")[1]

@@ -19,6 +19,8 @@ from mailparser_reply import EmailReplyParser  # type: ignore[import-untyped]
 _PARSER = EmailReplyParser(languages=["en", "de", "fr", "es", "pt"])
 #: Larger emails are refused at the door (the text of a reply is far smaller).
 MAX_BYTES = 10 * 1024 * 1024
+#: Files kept from one reply at most (the rest are dropped).
+MAX_ATTACHMENTS = 5
 
 
 class Unreadable(Exception):
@@ -33,6 +35,8 @@ class Reply:
     recipients: tuple[str, ...]  # To, Cc, Delivered-To, X-Original-To addresses
     text: str  # what they wrote, without quotes and signature
     auto: bool  # an auto-reply (Auto-Submitted, an out-of-office, a bounce)
+    #: Attached files (name, bytes), at most MAX_ATTACHMENTS; judged by the upload rules later.
+    attachments: tuple[tuple[str, bytes], ...] = ()
 
 
 class _Text(HTMLParser):
@@ -104,6 +108,11 @@ def read(raw: bytes) -> Reply:
         recipients = tuple(a.strip().lower() for _, a in getaddresses(fields) if a)
         message_id = str(msg.get("Message-ID", "")).strip() or None
         body = _body(msg)
+        files: list[tuple[str, bytes]] = []
+        for part in msg.iter_attachments():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes) and payload and len(files) < MAX_ATTACHMENTS:
+                files.append((str(part.get_filename() or "attachment"), payload))
     except (ValueError, LookupError, TypeError, AssertionError) as exc:
         raise Unreadable(f"malformed ({type(exc).__name__})") from None
     if not sender or "@" not in sender:
@@ -113,4 +122,4 @@ def read(raw: bytes) -> Reply:
             or str(msg.get("Precedence", "")).lower() in ("bulk", "junk", "auto_reply")
             or sender.startswith(("mailer-daemon@", "postmaster@")))
     return Reply(message_key(message_id, raw), message_id, sender, recipients,
-                 strip_reply(body), auto)
+                 strip_reply(body), auto, tuple(files))

@@ -18,14 +18,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from server.auth import AgentSession, Tokens, VisitorIdentity, normalize_origin
 from server.chat import Chat
 from server.config import Settings
 from server.errors import ChatError, Unavailable
+from server.files import safe_name, sniff
 from server.mail import addresses, compose, inbound, smtp
 from server.mail.words import language, words
+from server.private import private_dir
 from server.store import Change, Conversation, Message, Site, SQLiteStore
 from server.store.followups import FollowUps
 from server.store.outbox import (
@@ -309,6 +312,28 @@ class Mail:
                 return out
             after = page[-1].seq
 
+    async def _keep_files(self, thread: Thread,
+                          files: tuple[tuple[str, bytes], ...]) -> list[str]:
+        """A reply's attachments, kept as the visitor's uploads within the upload rules (the
+        accepted types judged by their bytes, ``LIVECHAT_MAX_UPLOAD_BYTES`` each, the
+        visitor's ``LIVECHAT_UPLOAD_QUOTA``); the ids of those kept, the others logged."""
+        kept: list[str] = []
+        for name, content in files:
+            kind = sniff(content)
+            room = (self.settings.upload_quota_bytes
+                    - await self.store.uploaded_bytes(thread.visitor_id))
+            if kind is None or len(content) > min(self.settings.max_upload_bytes, room):
+                log.info("an email attachment was not kept (%s)",
+                         "not an accepted type" if kind is None else "too large or over quota")
+                continue
+            file_id = "file_" + secrets.token_urlsafe(18)
+            await asyncio.to_thread(_write_private, self.settings.uploads_path(), file_id,
+                                    content)
+            await self.store.add_attachment(thread.site_id, thread.visitor_id, safe_name(name),
+                                            kind, len(content), file_id)
+            kept.append(file_id)
+        return kept
+
     async def _read(self, item: Inbound) -> None:
         """A queued reply into its conversation, as the visitor's message (idempotent: the
         message's id comes from the email's Message-ID)."""
@@ -319,16 +344,34 @@ class Mail:
             await self.outbox.inbound_done(item, self.worker_id, "refused", str(exc))
             return
         text = reply.text[: self.settings.max_text_chars].strip()
-        if not text:
+        files = await self._keep_files(thread, reply.attachments)
+        if not text and not files:
             await self.outbox.inbound_done(item, self.worker_id, "refused", "no text")
             return
         assert self.chat is not None
         await self._publish(await self.follow_ups.answer(thread.visitor_id))
         who = VisitorIdentity(thread.site_id, thread.visitor_id)
+        # The text with the first file, then a message per further file: each with an id from
+        # the Message-ID, so that a second reading adds nothing.
+        sends = [(text, files[0] if files else None)] + [("", f) for f in files[1:]]
         try:
-            await self.chat.visitor_send(who, f"email:{item.message_key[:40]}", text)
+            for n, (body, attachment) in enumerate(sends):
+                await self.chat.visitor_send(
+                    who, f"email:{item.message_key[:40]}" + (f":{n}" if n else ""), body,
+                    attachment)
         except ChatError as exc:
             await self.outbox.inbound_done(item, self.worker_id, "refused", exc.code.value)
             return
         await self.outbox.inbound_done(item, self.worker_id, "done")
         log.info("email reply read into the conversation (%s door)", item.door)
+
+
+def _write_private(directory: Path, file_id: str, content: bytes) -> None:
+    """As an upload is kept: mode 0600, complete before it has its name."""
+    private_dir(directory)
+    tmp = directory / f".{file_id}.tmp"
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, directory / file_id)
