@@ -166,3 +166,33 @@ async def test_follow_up_view_and_a_check_in_answered_in_the_widget(
         finally:
             chat.stop()
         assert "Traceback" not in chat.log(), chat.log()
+
+
+async def test_forgot_password_from_the_sign_in_page(browser: Browser, tmp_path: Path,  # noqa: F811
+                                                     artifacts: Path) -> None:
+    db, clock = tmp_path / "chat.db", tmp_path / "clock"
+    clock.write_text("0")
+    seeded = await seed(db)
+    async with MailSink() as sink:
+        chat = start(db, email_env(sink, clock))
+        try:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{chat.http}/agent")
+            await page.get_by_role("button", name="Forgot your password?").click()
+            await expect(page.locator("#login-error")).to_have_text(
+                "Enter your email address first.")
+            await page.locator("#login-form").get_by_label("Email").fill(seeded.agent_email)
+            await page.get_by_role("button", name="Forgot your password?").click()
+            await expect(page.locator("#forgot-status")).to_contain_text("is on its way")
+            await page.screenshot(path=artifacts / "66-forgot-password.png")
+            [mail] = await sink.wait_for(1)
+            link = next(word for word in text_of(mail, "plain").split()
+                        if word.startswith(f"{chat.http}/agent/reset#token="))
+            await page.goto(link)
+            await page.get_by_label("New password").fill("a brand new password")
+            await page.get_by_label("Again").fill("a brand new password")
+            await page.get_by_role("button", name="Set password and sign in").click()
+            await expect(page.locator("#conn")).to_have_text("Online")
+        finally:
+            chat.stop()
+        assert "Traceback" not in chat.log(), chat.log()

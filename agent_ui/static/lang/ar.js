@@ -282,5 +282,8 @@ export default {
   "Follow-up scheduled for {when}": "جُدولت المتابعة في {when}",
   "No follow-ups scheduled.": "لا متابعات مجدولة.",
   "Cancel follow-up": "إلغاء المتابعة",
-  "Follow-up check-in": "رسالة متابعة"
+  "Follow-up check-in": "رسالة متابعة",
+  "Forgot your password?": "نسيت كلمة المرور؟",
+  "Enter your email address first.": "أدخل عنوان بريدك الإلكتروني أولًا.",
+  "If this address is an agent's, a link to choose a new password is on its way.": "إن كان هذا العنوان لموظف، فرابط اختيار كلمة مرور جديدة في الطريق."
 };

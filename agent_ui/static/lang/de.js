@@ -282,5 +282,8 @@ export default {
   "Follow-up scheduled for {when}": "Nachfassen geplant für {when}",
   "No follow-ups scheduled.": "Kein Nachfassen geplant.",
   "Cancel follow-up": "Nachfassen absagen",
-  "Follow-up check-in": "Nachfass-Nachricht"
+  "Follow-up check-in": "Nachfass-Nachricht",
+  "Forgot your password?": "Passwort vergessen?",
+  "Enter your email address first.": "Geben Sie zuerst Ihre E-Mail-Adresse ein.",
+  "If this address is an agent's, a link to choose a new password is on its way.": "Wenn diese Adresse zu einem Mitarbeiter gehört, ist ein Link für ein neues Passwort unterwegs."
 };

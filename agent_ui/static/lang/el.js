@@ -282,5 +282,8 @@ export default {
   "Follow-up scheduled for {when}": "Επανεπικοινωνία προγραμματίστηκε για {when}",
   "No follow-ups scheduled.": "Καμία προγραμματισμένη επανεπικοινωνία.",
   "Cancel follow-up": "Ακύρωση επανεπικοινωνίας",
-  "Follow-up check-in": "Μήνυμα επανεπικοινωνίας"
+  "Follow-up check-in": "Μήνυμα επανεπικοινωνίας",
+  "Forgot your password?": "Ξεχάσατε τον κωδικό;",
+  "Enter your email address first.": "Γράψτε πρώτα τη διεύθυνση email σας.",
+  "If this address is an agent's, a link to choose a new password is on its way.": "Αν η διεύθυνση ανήκει σε συνεργάτη, ένας σύνδεσμος για νέο κωδικό είναι καθ' οδόν."
 };

@@ -282,5 +282,8 @@ export default {
   "Follow-up scheduled for {when}": "Seguimiento programado para {when}",
   "No follow-ups scheduled.": "No hay seguimientos programados.",
   "Cancel follow-up": "Cancelar seguimiento",
-  "Follow-up check-in": "Mensaje de seguimiento"
+  "Follow-up check-in": "Mensaje de seguimiento",
+  "Forgot your password?": "¿Olvidó su contraseña?",
+  "Enter your email address first.": "Escriba primero su dirección de correo.",
+  "If this address is an agent's, a link to choose a new password is on its way.": "Si esta dirección es de un agente, va de camino un enlace para elegir una contraseña nueva."
 };

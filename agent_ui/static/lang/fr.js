@@ -282,5 +282,8 @@ export default {
   "Follow-up scheduled for {when}": "Relance programmée pour {when}",
   "No follow-ups scheduled.": "Aucune relance programmée.",
   "Cancel follow-up": "Annuler la relance",
-  "Follow-up check-in": "Message de relance"
+  "Follow-up check-in": "Message de relance",
+  "Forgot your password?": "Mot de passe oublié ?",
+  "Enter your email address first.": "Saisissez d'abord votre adresse e-mail.",
+  "If this address is an agent's, a link to choose a new password is on its way.": "Si cette adresse est celle d'un agent, un lien pour choisir un nouveau mot de passe est en route."
 };

@@ -282,5 +282,8 @@ export default {
   "Follow-up scheduled for {when}": "המעקב תוזמן ל-{when}",
   "No follow-ups scheduled.": "אין מעקבים מתוזמנים.",
   "Cancel follow-up": "ביטול מעקב",
-  "Follow-up check-in": "הודעת מעקב"
+  "Follow-up check-in": "הודעת מעקב",
+  "Forgot your password?": "שכחת את הסיסמה?",
+  "Enter your email address first.": "הזינו קודם את כתובת המייל.",
+  "If this address is an agent's, a link to choose a new password is on its way.": "אם הכתובת שייכת לנציג, קישור לבחירת סיסמה חדשה בדרך."
 };

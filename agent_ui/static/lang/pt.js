@@ -282,5 +282,8 @@ export default {
   "Follow-up scheduled for {when}": "Acompanhamento agendado para {when}",
   "No follow-ups scheduled.": "Nenhum acompanhamento agendado.",
   "Cancel follow-up": "Cancelar acompanhamento",
-  "Follow-up check-in": "Mensagem de acompanhamento"
+  "Follow-up check-in": "Mensagem de acompanhamento",
+  "Forgot your password?": "Esqueceu-se da palavra-passe?",
+  "Enter your email address first.": "Escreva primeiro o seu endereço de email.",
+  "If this address is an agent's, a link to choose a new password is on its way.": "Se este endereço for de um agente, vai a caminho um link para escolher uma nova palavra-passe."
 };
