@@ -34,7 +34,7 @@ from server.logins import Backoff
 from server.mail import listener
 from server.mail.service import Mail
 from server.private import private_dir
-from server.routing import Router, visitor_presence_key
+from server.routing import Router, agent_ids, connected_key, visitor_presence_key
 from server.store import SQLiteStore
 from server.tasks import report_death
 
@@ -94,6 +94,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 return False  # unknown: the check-in goes by email as well
 
         chat.sweepers.append(lambda: mail.wake_follow_ups(visitor_online))
+
+        async def agent_online(site_id: str, agent_id: str) -> bool:
+            try:
+                return agent_id in agent_ids(await presence.members(connected_key(site_id)))
+            except PresenceUnavailable:
+                return False  # unknown: the email goes
+
+        mail.agent_online = agent_online
         smtp_listener: asyncio.Server | None = None
         try:
             await broker.start(hub.deliver, hub.reset)
@@ -168,6 +176,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/email/inbound", email.receive, methods=["POST"]),
         Route("/api/agent/forgot", email.forgot_password, methods=["POST"]),
         Route("/email/rate", email.rate, methods=["GET", "POST"]),
+        Route("/api/agent/email-prefs", email.email_prefs, methods=["GET", "POST"]),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]

@@ -137,6 +137,9 @@ class Settings:
     email_inbound_secret: str = ""
     #: How long the reply address of an email stays good (seconds).
     email_reply_max_age: int = 90 * 24 * 3600
+    #: The hour (UTC, 0-23) admins get the digest of the previous 24 hours' missed
+    #: conversations; -1: never.
+    email_digest_hour: int = 8
 
     @property
     def email_on(self) -> bool:
@@ -227,6 +230,8 @@ class Settings:
         if min(self.email_delay, self.email_retry, self.email_give_up, self.email_lease,
                self.email_poll) < 0 or min(self.email_lease, self.email_poll) == 0:
             raise ConfigError("email delays and intervals must be positive")
+        if not -1 <= self.email_digest_hour <= 23:
+            raise ConfigError("LIVECHAT_EMAIL_DIGEST_HOUR is 0-23 (UTC), or -1 for none")
         if self.email_reply_max_age < 60:
             raise ConfigError("LIVECHAT_EMAIL_REPLY_MAX_AGE must be at least 60 seconds")
 
@@ -335,5 +340,6 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         smtp_listen=env.get("LIVECHAT_SMTP_LISTEN", "").strip(),
         email_inbound_secret=env.get("LIVECHAT_EMAIL_INBOUND_SECRET", "").strip(),
         email_reply_max_age=_int(env, "LIVECHAT_EMAIL_REPLY_MAX_AGE", 90 * 24 * 3600),
+        email_digest_hour=_int(env, "LIVECHAT_EMAIL_DIGEST_HOUR", 8),
     )
     return settings.with_(**overrides).validate()

@@ -8,7 +8,7 @@ import re
 from email.message import EmailMessage
 from pathlib import Path
 
-from tests.live import ADMIN_EMAIL, add_admin, login, seed, serving
+from tests.live import ADMIN_EMAIL, ServerProcess, add_admin, login, open_store, seed, serving
 from tests.mailsink import MailSink
 from tests.test_admin import call
 from tests.test_email import email_env, start, text_of
@@ -76,3 +76,91 @@ async def test_invitation_and_password_reset_emails(tmp_path: Path) -> None:
         assert invited.json()["emailed"] is False and invited.json()["invite_url"]
         off = await call(plain, "POST", "/api/agent/forgot", body={"email": "cy@acme.test"})
         assert off.status_code == 404 and off.json()["error"] == "email_off"
+
+
+async def test_assigned_while_offline_and_the_daily_digest(tmp_path: Path) -> None:
+    import time as time_
+
+    from server.auth import hash_password
+    from tests.live import PASSWORD, agent, visitor
+    from tests.test_email import advance, offline_visitor, open_conversation
+
+    db, clock = tmp_path / "notices.db", tmp_path / "clock"
+    clock.write_text("0")
+    seeded = await seed(db)
+    await add_admin(db)
+    async with open_store(db) as store:
+        await store.create_agent("quiet@acme.test", "Quiet Admin", hash_password(PASSWORD),
+                                 "admin", [])
+    # The server's clock at half past the hour (the digest hour), whenever the test runs.
+    now = time_.time()
+    clock.write_text(str(now - now % 3600 + 1800 - now))
+    hour = time_.gmtime(now).tm_hour
+    async with MailSink() as sink:
+        # (Presence lasts longer than the day the clock is moved by: Bo stays online.)
+        server = start(db, email_env(sink, clock, LIVECHAT_ROUTING_INTERVAL="0.3",
+                                     LIVECHAT_EMAIL_DIGEST_HOUR=str(hour),
+                                     LIVECHAT_PRESENCE_TTL="864000"))
+        try:
+            quiet = await login(server, "quiet@acme.test")
+            off = await call(server, "POST", "/api/agent/email-prefs", quiet, {"digest": False})
+            assert off.json() == {"assigned": True, "digest": False}
+            bad = await call(server, "POST", "/api/agent/email-prefs", quiet, {"digest": "no"})
+            assert bad.status_code == 400
+            # A visitor whose name is markup; Ana hands the conversation to Bo, who is offline.
+            _, conv = await offline_visitor(server, seeded.site_id, "x@example.test", "Help?",
+                                            language="en", name="<img src=x onerror=alert(1)>")
+            ana = await open_conversation(server, seeded.agent_email, conv)
+            await ana.request({"type": "send", "id": "a1", "conversation_id": conv,
+                               "body": "One moment"})
+            bo_id = await agent_id(server, "bo@acme.test")
+            assert (await ana.request({"type": "transfer", "id": "t1", "conversation_id": conv,
+                                       "agent_id": bo_id}))["type"] == "ack"
+            advance(clock, 200)
+            mail = await sink.first(lambda m: m["To"] == "bo@acme.test")
+            assert mail["Subject"] == ("A conversation was assigned to you: "
+                                       "<img src=x onerror=alert(1)>")
+            html = text_of(mail, "html")
+            assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+            # Bo online: no email for the next one; Bo switched it off: no job at all.
+            bo = await login(server, "bo@acme.test")
+            bo_socket, _ = await agent(server, bo)
+            _, conv2 = await offline_visitor(server, seeded.site_id, "y@example.test", "Hi")
+            await ana.request({"type": "open", "id": "o2", "conversation_id": conv2})
+            await ana.request({"type": "claim", "id": "c2", "conversation_id": conv2})
+            await ana.request({"type": "transfer", "id": "t2", "conversation_id": conv2,
+                               "agent_id": bo_id})
+            assert (await call(server, "POST", "/api/agent/email-prefs", bo,
+                               {"assigned": False})).json()["assigned"] is False
+            _, conv3 = await offline_visitor(server, seeded.site_id, "z@example.test", "Hey")
+            await ana.request({"type": "open", "id": "o3", "conversation_id": conv3})
+            await ana.request({"type": "claim", "id": "c3", "conversation_id": conv3})
+            await ana.request({"type": "transfer", "id": "t3", "conversation_id": conv3,
+                               "agent_id": bo_id})
+
+            # Nobody answers Mia today; tomorrow at the digest hour, Root hears of it (jobs go
+            # in order of their time: Bo's, still online, are looked at before the digest).
+            mia, _ = await visitor(server, seeded.site_id)
+            await mia.request({"type": "send", "id": "m", "body": "Anyone there? <b>hi</b>"})
+            advance(clock, 24 * 3600)
+            digest = await sink.first(lambda m: "missed conversation" in str(m["Subject"]))
+            assert digest["To"] == "root@acme.test"
+            plain = text_of(digest, "plain")
+            assert "Anyone there? <b>hi</b>" in plain and "One moment" not in plain
+            assert "<b>hi</b>" not in text_of(digest, "html")
+            async with open_store(db) as store:
+                rows = await store._all("SELECT kind, conversation_id, state FROM email_jobs "
+                                        "WHERE kind = 'assigned' ORDER BY created_at")
+            assert [(r[1], r[2]) for r in rows] == [(conv, "sent"), (conv2, "skipped")]
+            assert not [m for m in sink.received if m["To"] == "quiet@acme.test"]
+            await bo_socket.close()
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log(), server.log()
+
+
+async def agent_id(server: ServerProcess, email: str) -> str:
+    async with open_store(server.db) as store:
+        found = await store.agent_by_email(email)
+    assert found is not None
+    return found.id

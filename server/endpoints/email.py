@@ -69,6 +69,32 @@ async def forgot_password(request: Request) -> Response:
                         headers={"Cache-Control": "no-store"})
 
 
+async def email_prefs(request: Request) -> Response:
+    """``GET /api/agent/email-prefs`` → {assigned, digest}; ``POST`` {assigned?, digest?}
+    (booleans) changes them: the signed-in agent's own choices of emails."""
+    from .agent import agent_from_cookie  # (agent.py imports this module)
+    from .context import AGENT_COOKIE
+
+    ctx = context(request)
+    agent = await agent_from_cookie(ctx, request.cookies.get(AGENT_COOKIE))
+    if agent is None or ctx.mail is None:
+        return _error(401, "unauthorized", "sign in first")
+    if request.method == "GET":
+        return JSONResponse(await ctx.mail.outbox.prefs(agent.id),
+                            headers={"Cache-Control": "no-store"})
+    if not origin_allowed(request.headers.get("origin"), [ctx.own_origin(request)]):
+        return _error(403, "forbidden_origin", "origin not allowed")
+    try:
+        data = await bodies.json_object(request)
+    except bodies.BodyError as exc:
+        return _error(exc.status, exc.code, exc.message)
+    if set(data) - {"assigned", "digest"} or not all(
+            isinstance(v, bool) for v in data.values()):
+        return _error(400, "bad_request", "send JSON with assigned and/or digest, true or false")
+    prefs = await ctx.mail.outbox.set_prefs(agent.id, data.get("assigned"), data.get("digest"))
+    return JSONResponse(prefs, headers={"Cache-Control": "no-store"})
+
+
 def _page(lang: str, title: str, text: str, form: str = "", status: int = 200) -> HTMLResponse:
     direction = "rtl" if lang in RTL else "ltr"
     body = (f'<!doctype html><html lang="{lang}" dir="{direction}"><head><meta charset="utf-8">'

@@ -190,3 +190,28 @@ def agent_email(kind: str, *, name: str, link: str, sender: str, recipient: str,
     msg.set_content(plain)
     msg.add_alternative(body_html, subtype="html")
     return msg
+
+
+def agent_notice(*, subject: str, lines: list[str], link: str, action: str, sender: str,
+                 recipient: str, message_id: str, sent_at: float) -> EmailMessage:
+    """A notice to an agent (a conversation assigned to them, the daily digest), in English.
+    Every line is escaped in the HTML part: visitors' names and words are in them."""
+    plain = "\n\n".join(lines) + f"\n\n{action}: {link}\n"
+    paragraphs = "".join(f'<p style="margin:0 0 10px">{_paragraphs(line)}</p>' for line in lines)
+    body_html = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
+        f'{html.escape(subject)}</title></head><body style="font-family:-apple-system,Segoe UI,'
+        f'Roboto,Helvetica,Arial,sans-serif;font-size:15px;color:#1b1f24;max-width:560px;'
+        f'margin:0 auto;padding:16px">{paragraphs}<p><a href="{html.escape(link)}" '
+        f'style="display:inline-block;background:#1f5fbf;color:#ffffff;text-decoration:none;'
+        f'padding:10px 16px;border-radius:6px">{html.escape(action)}</a></p></body></html>')
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.fromtimestamp(sent_at, UTC))
+    msg["Message-ID"] = f"<{message_id}>"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(plain)
+    msg.add_alternative(body_html, subtype="html")
+    return msg

@@ -16,6 +16,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
 from pathlib import Path
@@ -32,6 +33,8 @@ from server.private import private_dir
 from server.store import Change, Conversation, Message, Site, SQLiteStore
 from server.store.followups import FollowUps
 from server.store.outbox import (
+    ASSIGNED,
+    DIGEST,
     INVITE,
     RATING,
     REPLY,
@@ -66,6 +69,9 @@ class Mail:
         self.outbox = Outbox(store, delay_ms=int(settings.email_delay * 1000),
                              new_key=addresses.new_key, enabled=settings.email_on)
         self.follow_ups = FollowUps(store, self.outbox)
+        #: Whether an agent has a panel open on a site (set by the app; None: never).
+        self.agent_online: Callable[[str, str], Awaitable[bool]] | None = None
+        self._digest_day = ""
         self.smtp = smtp.parse_url(settings.smtp_url) if settings.smtp_url else None
         self.worker_id = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
@@ -152,10 +158,23 @@ class Mail:
 
     async def wake_follow_ups(self, online: Callable[[str], Awaitable[bool]]) -> None:
         """Send the check-ins whose time has come (called by the sweep that wakes snoozes):
-        in the widget when ``online(visitor_id)``, else by email too (when email is on)."""
+        in the widget when ``online(visitor_id)``, else by email too (when email is on).
+        The day's digests are queued here too, once the digest hour has come."""
         for follow_up, visitor_id in await self.follow_ups.due():
             email = self.on and not await online(visitor_id)
             await self._publish(await self.follow_ups.send(follow_up, email))
+        await self._queue_digests()
+
+    async def _queue_digests(self) -> None:
+        hour = self.settings.email_digest_hour
+        if not self.on or hour < 0:
+            return
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        day = now.date().isoformat()
+        if now.hour < hour or day == self._digest_day:
+            return
+        await self.outbox.digests(day)  # (unique per admin and day, across processes)
+        self._digest_day = day
 
     async def _publish(self, change: Change | None) -> None:
         if change is not None and self.chat is not None:
@@ -221,6 +240,10 @@ class Mail:
         """The email of a job, or why there is none to send now (a string)."""
         if job.kind in (INVITE, RESET):
             return await self._build_agent_email(job)
+        if job.kind == ASSIGNED:
+            return await self._build_assigned(job)
+        if job.kind == DIGEST:
+            return await self._build_digest(job)
         assert job.conversation_id is not None
         conv = await self.store.conversation(job.conversation_id)
         site = await self.store.site(job.site_id)
@@ -297,11 +320,65 @@ class Mail:
             link = f"{public}/agent#invite={tokens.invite_token(session)}"
         else:
             link = f"{public}/agent/reset#token={tokens.reset_token(session)}"
-        sender = self.settings.email_from or formataddr(("Live chat", f"noreply@{self.domain}"))
+        sender = self._agent_sender()
         message = compose.agent_email(job.kind, name=agent.name, link=link, sender=sender,
                                       recipient=job.recipient, message_id=self._message_id(job),
                                       sent_at=self.clock())
         return message, parseaddr(sender)[1], 0, 1
+
+    def _agent_sender(self) -> str:
+        return self.settings.email_from or formataddr(("Live chat", f"noreply@{self.domain}"))
+
+    async def _build_assigned(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """Only if the conversation is still theirs and they have not opened their panel."""
+        conv = await self.store.conversation(job.conversation_id or "")
+        agent = await self.store.agent(job.agent_id or "")
+        if conv is None or agent is None or conv.assignee_id != agent.id:
+            return "no longer theirs"
+        if conv.status == "resolved":
+            return "resolved"
+        if self.agent_online is not None and await self.agent_online(conv.site_id, agent.id):
+            return "the agent is online"
+        site = await self.store.site(conv.site_id)
+        visitor = conv.visitor_name or "A visitor"
+        sender = self._agent_sender()
+        message = compose.agent_notice(
+            subject=f"A conversation was assigned to you: {visitor}",
+            lines=[f"Hi {agent.name},",
+                   f"{visitor} ({site.name if site else conv.site_id}) is waiting for you. "
+                   f"Last message: \u201c{conv.last_message or '…'}\u201d"],
+            link=f"{self.settings.public_url}/agent", action="Open the panel", sender=sender,
+            recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
+        return message, parseaddr(sender)[1], 0, 1
+
+    async def _build_digest(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """The 24 hours before the digest hour of the job's day: conversations nobody
+        answered (none: no email)."""
+        day = job.dedupe.rsplit(":", 1)[1]
+        end = datetime.fromisoformat(day).replace(
+            hour=max(0, self.settings.email_digest_hour), tzinfo=UTC).timestamp()
+        missed = await self.outbox.missed(int((end - 24 * 3600) * 1000), int(end * 1000))
+        if not missed:
+            return "nothing missed"
+        agent = await self.store.agent(job.agent_id or "")
+        if agent is None:
+            return "the agent is gone"
+        sites = {s.id: s.name for s in await self.store.sites()}
+        shown = [f"\u2022 {c.visitor_name or 'A visitor'} ({sites.get(c.site_id, c.site_id)}): "
+                 f"\u201c{c.last_message or '…'}\u201d ({c.status})" for c in missed[:20]]
+        more = [f"… and {len(missed) - 20} more."] if len(missed) > 20 else []
+        count = "500+" if len(missed) > 500 else str(len(missed))
+        sender = self._agent_sender()
+        message = compose.agent_notice(
+            subject=f"{count} missed conversation{'s' if len(missed) != 1 else ''} "
+                    f"in the last 24 hours",
+            lines=[f"Hi {agent.name},",
+                   f"No agent answered these {count} conversations in the 24 hours before "
+                   f"{day} {self.settings.email_digest_hour:02d}:00 UTC:",
+                   "\n".join(shown + more)],
+            link=f"{self.settings.public_url}/agent", action="Open the panel", sender=sender,
+            recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
+        return message, parseaddr(sender)[1], 0, len(missed)
 
     async def _messages(self, conv: Conversation, after: int) -> list[Message]:
         out: list[Message] = []

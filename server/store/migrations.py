@@ -391,5 +391,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX follow_ups_due ON follow_ups(state, due_at);
     CREATE INDEX follow_ups_agent ON follow_ups(agent_id, state, due_at);
     CREATE INDEX follow_ups_conversation ON follow_ups(conversation_id, state);
+    -- What each agent wants by email (1: yes): a conversation assigned to them while they are
+    -- offline; the daily digest of missed conversations (admins). No row: both on.
+    CREATE TABLE agent_email_prefs (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+        assigned INTEGER NOT NULL DEFAULT 1,
+        digest INTEGER NOT NULL DEFAULT 1
+    );
     """,
 )

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from server import site_profile
-from server.store.models import Change, Message
+from server.store.models import Change, Conversation, Message
 
 if TYPE_CHECKING:
     from server.store.sqlite import SQLiteStore
@@ -43,6 +43,9 @@ INVITE = "invite"
 RESET = "reset"
 #: The satisfaction rating asked by email, when the visitor has not rated in the widget.
 RATING = "rating"
+#: To an agent: a conversation handed to them while they were offline; the daily digest.
+ASSIGNED = "assigned"
+DIGEST = "digest"
 
 _JOB_COLS = ("id, kind, dedupe, site_id, conversation_id, recipient, state, attempts, "
              "not_before, claimed_by, claimed_until, last_error, message_id, created_at, done_at, "
@@ -118,6 +121,12 @@ class Outbox:
             return
         if message.kind == "text" and message.author_type == "agent":
             self._reply_job(db, message)
+        elif message.kind == "transferred" and message.author_id:
+            # Handed to an agent (the event's author): emailed after the delay if they have
+            # not opened their panel by then (checked when it is due).
+            self._agent_job(db, ASSIGNED, message.author_id,
+                            f"assigned:{message.conversation_id}:{message.seq}",
+                            message.created_at + self.delay_ms, message.conversation_id)
         elif message.kind == "resolved":
             # The rating is asked by email if the visitor has not rated in the widget by then.
             self._enqueue(db, RATING, f"rating:{message.conversation_id}:{message.seq}",
@@ -203,6 +212,72 @@ class Outbox:
         done = await self.store._submit(op)
         self._wake()
         return done
+
+    def _agent_job(self, db: sqlite3.Connection, kind: str, agent_id: str, dedupe: str,
+                   not_before: int, conversation_id: str | None = None) -> bool:
+        """An email job to an agent who wants that kind (``agent_email_prefs``)."""
+        column = {ASSIGNED: "assigned", DIGEST: "digest"}[kind]
+        row = db.execute(
+            "SELECT a.email FROM agents a LEFT JOIN agent_email_prefs p ON p.agent_id = a.id "
+            f"WHERE a.id = ? AND a.active = 1 AND coalesce(p.{column}, 1) = 1",
+            (agent_id,)).fetchone()
+        if row is None or not row[0]:
+            return False
+        inserted = db.execute(
+            "INSERT INTO email_jobs(id, kind, dedupe, site_id, conversation_id, agent_id, "
+            "recipient, not_before, created_at) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?) "
+            "ON CONFLICT(dedupe) DO NOTHING RETURNING id",
+            (self.store._ids("mail"), kind, dedupe, conversation_id, agent_id, row[0],
+             not_before, self.store._now())).fetchone()
+        if inserted is not None and not_before <= self.store._now():
+            self._due_now = True
+        return inserted is not None
+
+    async def digests(self, day: str) -> int:
+        """The day's digest jobs for every active admin who wants one (once per day, whichever
+        process asks first); how many were new."""
+
+        def op(db: sqlite3.Connection) -> int:
+            admins = db.execute("SELECT id FROM agents WHERE role = 'admin' AND active = 1"
+                                ).fetchall()
+            now = self.store._now()
+            return sum(self._agent_job(db, DIGEST, a[0], f"digest:{a[0]}:{day}", now)
+                       for a in admins)
+
+        made = await self.store._submit(op)
+        self._wake()
+        return made
+
+    async def prefs(self, agent_id: str) -> dict[str, bool]:
+        row = await self.store._one("SELECT assigned, digest FROM agent_email_prefs WHERE "
+                                    "agent_id = ?", (agent_id,))
+        return {"assigned": bool(row[0]) if row else True,
+                "digest": bool(row[1]) if row else True}
+
+    async def set_prefs(self, agent_id: str, assigned: bool | None,
+                        digest: bool | None) -> dict[str, bool]:
+        def op(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO agent_email_prefs(agent_id) VALUES (?) "
+                       "ON CONFLICT(agent_id) DO NOTHING", (agent_id,))
+            if assigned is not None:
+                db.execute("UPDATE agent_email_prefs SET assigned = ? WHERE agent_id = ?",
+                           (int(assigned), agent_id))
+            if digest is not None:
+                db.execute("UPDATE agent_email_prefs SET digest = ? WHERE agent_id = ?",
+                           (int(digest), agent_id))
+
+        await self.store._submit(op)
+        return await self.prefs(agent_id)
+
+    async def missed(self, start: int, end: int) -> list[Conversation]:
+        """Conversations begun in [start, end) that no agent answered (for the digest)."""
+        rows = await self.store._all(
+            "SELECT c.id FROM conversations c WHERE c.created_at >= ? AND c.created_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND "
+            "m.author_type = 'agent' AND m.kind = 'text') ORDER BY c.created_at LIMIT 501",
+            (start, end))
+        found = [await self.store.conversation(r[0]) for r in rows]
+        return [c for c in found if c is not None]
 
     async def agent_email(self, kind: str, agent_id: str, address: str, dedupe: str) -> bool:
         """An email to an agent (``INVITE``, ``RESET``), due now: its link is made when it is

@@ -285,5 +285,7 @@ export default {
   "Follow-up check-in": "رسالة متابعة",
   "Forgot your password?": "نسيت كلمة المرور؟",
   "Enter your email address first.": "أدخل عنوان بريدك الإلكتروني أولًا.",
-  "If this address is an agent's, a link to choose a new password is on its way.": "إن كان هذا العنوان لموظف، فرابط اختيار كلمة مرور جديدة في الطريق."
+  "If this address is an agent's, a link to choose a new password is on its way.": "إن كان هذا العنوان لموظف، فرابط اختيار كلمة مرور جديدة في الطريق.",
+  "Email me conversations handed to me while I'm offline": "راسلني بالمحادثات المسندة إليّ وأنا غير متصل",
+  "Email me a daily digest of missed conversations": "أرسل لي ملخصًا يوميًا بالمحادثات الفائتة"
 };

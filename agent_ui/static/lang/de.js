@@ -285,5 +285,7 @@ export default {
   "Follow-up check-in": "Nachfass-Nachricht",
   "Forgot your password?": "Passwort vergessen?",
   "Enter your email address first.": "Geben Sie zuerst Ihre E-Mail-Adresse ein.",
-  "If this address is an agent's, a link to choose a new password is on its way.": "Wenn diese Adresse zu einem Mitarbeiter gehört, ist ein Link für ein neues Passwort unterwegs."
+  "If this address is an agent's, a link to choose a new password is on its way.": "Wenn diese Adresse zu einem Mitarbeiter gehört, ist ein Link für ein neues Passwort unterwegs.",
+  "Email me conversations handed to me while I'm offline": "E-Mail für Unterhaltungen, die mir offline zugewiesen werden",
+  "Email me a daily digest of missed conversations": "Tägliche E-Mail mit verpassten Unterhaltungen"
 };

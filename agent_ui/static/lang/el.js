@@ -285,5 +285,7 @@ export default {
   "Follow-up check-in": "Μήνυμα επανεπικοινωνίας",
   "Forgot your password?": "Ξεχάσατε τον κωδικό;",
   "Enter your email address first.": "Γράψτε πρώτα τη διεύθυνση email σας.",
-  "If this address is an agent's, a link to choose a new password is on its way.": "Αν η διεύθυνση ανήκει σε συνεργάτη, ένας σύνδεσμος για νέο κωδικό είναι καθ' οδόν."
+  "If this address is an agent's, a link to choose a new password is on its way.": "Αν η διεύθυνση ανήκει σε συνεργάτη, ένας σύνδεσμος για νέο κωδικό είναι καθ' οδόν.",
+  "Email me conversations handed to me while I'm offline": "Email για συνομιλίες που μου ανατίθενται όταν είμαι εκτός",
+  "Email me a daily digest of missed conversations": "Ημερήσια σύνοψη χαμένων συνομιλιών με email"
 };

@@ -285,5 +285,7 @@ export default {
   "Follow-up check-in": "Mensaje de seguimiento",
   "Forgot your password?": "¿Olvidó su contraseña?",
   "Enter your email address first.": "Escriba primero su dirección de correo.",
-  "If this address is an agent's, a link to choose a new password is on its way.": "Si esta dirección es de un agente, va de camino un enlace para elegir una contraseña nueva."
+  "If this address is an agent's, a link to choose a new password is on its way.": "Si esta dirección es de un agente, va de camino un enlace para elegir una contraseña nueva.",
+  "Email me conversations handed to me while I'm offline": "Avisarme por correo de conversaciones asignadas mientras no estoy",
+  "Email me a daily digest of missed conversations": "Enviarme un resumen diario de conversaciones perdidas"
 };

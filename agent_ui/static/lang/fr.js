@@ -285,5 +285,7 @@ export default {
   "Follow-up check-in": "Message de relance",
   "Forgot your password?": "Mot de passe oublié ?",
   "Enter your email address first.": "Saisissez d'abord votre adresse e-mail.",
-  "If this address is an agent's, a link to choose a new password is on its way.": "Si cette adresse est celle d'un agent, un lien pour choisir un nouveau mot de passe est en route."
+  "If this address is an agent's, a link to choose a new password is on its way.": "Si cette adresse est celle d'un agent, un lien pour choisir un nouveau mot de passe est en route.",
+  "Email me conversations handed to me while I'm offline": "M'avertir par e-mail des conversations confiées en mon absence",
+  "Email me a daily digest of missed conversations": "M'envoyer un résumé quotidien des conversations manquées"
 };

@@ -285,5 +285,7 @@ export default {
   "Follow-up check-in": "הודעת מעקב",
   "Forgot your password?": "שכחת את הסיסמה?",
   "Enter your email address first.": "הזינו קודם את כתובת המייל.",
-  "If this address is an agent's, a link to choose a new password is on its way.": "אם הכתובת שייכת לנציג, קישור לבחירת סיסמה חדשה בדרך."
+  "If this address is an agent's, a link to choose a new password is on its way.": "אם הכתובת שייכת לנציג, קישור לבחירת סיסמה חדשה בדרך.",
+  "Email me conversations handed to me while I'm offline": "שלחו לי מייל על שיחות שהועברו אליי כשאני לא מחובר",
+  "Email me a daily digest of missed conversations": "שלחו לי סיכום יומי של שיחות שהוחמצו"
 };

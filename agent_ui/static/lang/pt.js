@@ -285,5 +285,7 @@ export default {
   "Follow-up check-in": "Mensagem de acompanhamento",
   "Forgot your password?": "Esqueceu-se da palavra-passe?",
   "Enter your email address first.": "Escreva primeiro o seu endereço de email.",
-  "If this address is an agent's, a link to choose a new password is on its way.": "Se este endereço for de um agente, vai a caminho um link para escolher uma nova palavra-passe."
+  "If this address is an agent's, a link to choose a new password is on its way.": "Se este endereço for de um agente, vai a caminho um link para escolher uma nova palavra-passe.",
+  "Email me conversations handed to me while I'm offline": "Avisar-me por email de conversas atribuídas quando estou offline",
+  "Email me a daily digest of missed conversations": "Enviar-me um resumo diário das conversas perdidas"
 };
