@@ -111,7 +111,7 @@ class VisitorSession(Session):
             "queue": queue,
             # "Typically replies in …": the site's recent waits for an agent, in seconds.
             "typical_wait": round(typical) if typical is not None else None,
-            # The server sends email: the widget offers "Email me this conversation".
+            # The server sends email: the widget offers "Send me a transcript".
             "email": ctx.settings.email_on,
         }))
         if hello.conversation_id and (current is None or hello.conversation_id != current.id):

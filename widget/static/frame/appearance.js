@@ -46,7 +46,7 @@ export function renderHeader() {
     if (logo.getAttribute("src") !== state.siteInfo.logo) logo.src = state.siteInfo.logo;
     logo.hidden = showAvatar;
   } else logo.hidden = true;
-  // "Email me this conversation": where the server sends email and knows the visitor's address.
+  // "Send me a transcript" (by email): where the server sends email and knows the visitor's address.
   $("transcript").hidden = !(state.email && state.conversationId && state.visitor.email);
 }
 

@@ -33,7 +33,7 @@ var en = {
   uploading: "Uploading {name}…",
   leftMessage: "Thanks! We got your message and will reply to {email}.",
   leftMessageNoEmail: "Thanks! We got your message and will reply here.",
-  emailTranscript: "Email me this conversation",
+  emailTranscript: "Send me a transcript",
   transcriptSent: "We're emailing this conversation to {email}.",
   transcriptNoEmail: "We can't email this conversation: we don't have your email address."
 };
