@@ -7,9 +7,9 @@ Contract:
   transaction with the check-in message it appends (and, for a visitor not on the site, the
   email job): whichever process wakes it, a follow-up is sent once, and a crash never leaves
   one marked sent without its message.
-* ``answer`` reopens the conversation a check-in was sent on, when its visitor writes again
-  and has no other open conversation: the answer lands in it, assigned to the agent who
-  scheduled the check-in.
+* ``answer`` reopens the conversation a check-in was sent on (within 30 days), when its visitor
+  writes again and has no other open conversation: the answer lands in it, assigned to the
+  agent who scheduled the check-in. It costs every visitor message one indexed read.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 _COLS = "id, conversation_id, site_id, agent_id, due_at, body, state, created_at, done_at"
 #: The longest a check-in may be scheduled ahead (a year, in ms).
 MAX_AHEAD_MS = 366 * 24 * 3600 * 1000
+#: A check-in answered later than this (30 days) no longer reopens its conversation.
+ANSWER_WITHIN_MS = 30 * 24 * 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +77,10 @@ class FollowUps:
                 follow_id = row[0]
             else:
                 follow_id = self.store._ids("fu")
-                db.execute(f"INSERT INTO follow_ups({_COLS}) VALUES (?, ?, ?, ?, ?, ?, "
-                           "'pending', ?, NULL)", (follow_id, conversation_id, conv.site_id,
-                                                   agent.id, at, body, now))
+                db.execute(f"INSERT INTO follow_ups({_COLS}, visitor_id) VALUES (?, ?, ?, ?, "
+                           "?, ?, 'pending', ?, NULL, ?)",
+                           (follow_id, conversation_id, conv.site_id, agent.id, at, body, now,
+                            conv.visitor_id))
             return _follow_up(db.execute(f"SELECT {_COLS} FROM follow_ups WHERE id = ?",
                                          (follow_id,)).fetchone())
 
@@ -143,11 +146,11 @@ class FollowUps:
     async def answer(self, visitor_id: str) -> Change | None:
         """The visitor writes: if a check-in awaits their answer and they have no open
         conversation, its conversation is reopened (assigned to the check-in's agent)."""
-        if await self.store._one(
-                "SELECT 1 FROM follow_ups f JOIN conversations c ON c.id = f.conversation_id "
-                "WHERE c.visitor_id = ? AND f.state = 'sent' LIMIT 1", (visitor_id,)) is None:
-            return None  # the usual case: one read, no write
         now = self.store._now()
+        if await self.store._one(
+                "SELECT 1 FROM follow_ups WHERE visitor_id = ? AND state = 'sent' AND "
+                "due_at >= ? LIMIT 1", (visitor_id, now - ANSWER_WITHIN_MS)) is None:
+            return None  # the usual case: one indexed read, no write
 
         def op(db: sqlite3.Connection) -> Change | None:
             if db.execute("SELECT 1 FROM conversations WHERE visitor_id = ? AND "
@@ -155,9 +158,9 @@ class FollowUps:
                 return None
             row = db.execute(
                 "SELECT f.id, f.conversation_id, f.agent_id, a.name, a.active FROM follow_ups f "
-                "JOIN conversations c ON c.id = f.conversation_id JOIN agents a "
-                "ON a.id = f.agent_id WHERE c.visitor_id = ? AND f.state = 'sent' "
-                "ORDER BY f.done_at DESC LIMIT 1", (visitor_id,)).fetchone()
+                "JOIN agents a ON a.id = f.agent_id WHERE f.visitor_id = ? AND "
+                "f.state = 'sent' AND f.due_at >= ? ORDER BY f.done_at DESC LIMIT 1",
+                (visitor_id, now - ANSWER_WITHIN_MS)).fetchone()
             if row is None:
                 return None
             _, conversation_id, agent_id, agent_name, active = row

@@ -381,6 +381,7 @@ MIGRATIONS: tuple[str, ...] = (
         id TEXT PRIMARY KEY,
         conversation_id TEXT NOT NULL REFERENCES conversations(id),
         site_id TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
         agent_id TEXT NOT NULL REFERENCES agents(id),
         due_at INTEGER NOT NULL,
         body TEXT NOT NULL,
@@ -391,6 +392,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX follow_ups_due ON follow_ups(state, due_at);
     CREATE INDEX follow_ups_agent ON follow_ups(agent_id, state, due_at);
     CREATE INDEX follow_ups_conversation ON follow_ups(conversation_id, state);
+    CREATE INDEX follow_ups_visitor ON follow_ups(visitor_id, state, due_at);
     -- What each agent wants by email (1: yes): a conversation assigned to them while they are
     -- offline; the daily digest of missed conversations (admins). No row: both on.
     CREATE TABLE agent_email_prefs (
