@@ -27,6 +27,7 @@ from tests.live import (
     SECRET,
     Client,
     ServerProcess,
+    add_admin,
     agent,
     free_port,
     health,
@@ -412,6 +413,12 @@ async def test_the_rating_is_asked_by_email_of_visitors_who_left_before_rating(
                                       and f.get("kind") == "rated"
                                       and f.get("conversation_id") == bo_conv)
             assert rated["score"] == 4 and rated["body"] == "<b>Muy bien</b>"
+            # The reports count it, with the rating given in the widget.
+            cookie = await login(server, await add_admin(db))
+            async with httpx.AsyncClient(cookies={"livechat_agent": cookie}) as http:
+                report = await http.get(f"{server.http}/api/reports")
+            assert report.json()["total"]["satisfaction"]["ratings"] == 2
+            assert report.json()["total"]["satisfaction"]["average"] == 4.5
         finally:
             server.stop()
         assert "Traceback" not in server.log(), server.log()
