@@ -422,3 +422,24 @@ async def test_the_rating_is_asked_by_email_of_visitors_who_left_before_rating(
         finally:
             server.stop()
         assert "Traceback" not in server.log(), server.log()
+
+
+def test_a_sites_sender_and_transcripts_from_the_command_line(tmp_path: Path) -> None:
+    import asyncio as asyncio_
+
+    from tests.test_cli import livechat
+
+    db = tmp_path / "cli.db"
+    seeded = asyncio_.run(seed(db))
+    done = livechat("site", "set", seeded.site_id, "--email-from",
+                    "Acme Support <support@acme.example>", "--email-transcript", "on", db=db)
+    assert done.returncode == 0, done.stderr
+    assert "email from:   Acme Support <support@acme.example>" in done.stdout
+    assert "transcript on resolve: on" in done.stdout
+    bad = livechat("site", "set", seeded.site_id, "--email-from", "not an address", db=db)
+    assert bad.returncode == 2 and "email-from is an address" in bad.stderr
+    injected = livechat("site", "set", seeded.site_id, "--email-from",
+                        "a@b.example\nBcc: x@y.example", db=db)
+    assert injected.returncode == 2
+    cleared = livechat("site", "set", seeded.site_id, "--email-from", "", db=db)
+    assert "email from:   (LIVECHAT_EMAIL_FROM)" in cleared.stdout

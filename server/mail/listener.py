@@ -61,7 +61,8 @@ async def serve(mail: Mail, listen: str) -> asyncio.Server:
         return SMTP(handler, data_size_limit=inbound.MAX_BYTES, enable_SMTPUTF8=True,
                     hostname=mail.settings.email_reply_domain, ident="livechat", timeout=60)
 
+    # reuse_port: with several worker processes each listens, and the kernel shares the mail.
     server = await asyncio.get_running_loop().create_server(
-        factory, host.strip("[]") or None, int(port))
+        factory, host.strip("[]") or None, int(port), reuse_port=True)
     log.info("SMTP listener for replies on %s", listen)
     return server
