@@ -99,6 +99,17 @@ async def test_offline_form_reply_by_email_and_back_into_the_panel(
                 await expect(ana.locator("#messages .msg.visitor").last).not_to_contain_text(
                     "Porto")
                 await ana.screenshot(path=artifacts / "61-email-panel-reply-by-email.png")
+                # Settings: email is on; the agent's choice of emails, kept on the server.
+                await ana.get_by_role("button", name="Settings").click()
+                await expect(ana.locator("#email-status")).to_contain_text("Email is on")
+                assigned = ana.get_by_label("Email me conversations handed to me while I'm offline")
+                await expect(assigned).to_be_checked()
+                await expect(ana.locator("#opt-email-digest-row")).to_be_hidden()  # not admin
+                await assigned.uncheck()
+                await ana.reload()
+                await expect(ana.locator("#conn")).to_have_text("Online")
+                await ana.get_by_role("button", name="Settings").click()
+                await expect(assigned).not_to_be_checked()
         finally:
             chat.stop()
         assert "Traceback" not in chat.log(), chat.log()
@@ -196,3 +207,19 @@ async def test_forgot_password_from_the_sign_in_page(browser: Browser, tmp_path:
         finally:
             chat.stop()
         assert "Traceback" not in chat.log(), chat.log()
+
+
+async def test_the_panel_says_when_email_is_off(browser: Browser, tmp_path: Path,  # noqa: F811
+                                               artifacts: Path) -> None:
+    from tests.live import serving
+
+    db = tmp_path / "chat.db"
+    seeded = await seed(db)
+    with serving(db) as chat:
+        page = await sign_in_page(await (await browser.new_context()).new_page(), chat.http,
+                                  seeded.agent_email)
+        await page.get_by_role("button", name="Settings").click()
+        await expect(page.locator("#email-status")).to_have_text(
+            "Email is off on this server (LIVECHAT_SMTP_URL is not set).")
+        await expect(page.locator("#opt-email-assigned-row")).to_be_hidden()
+        await page.screenshot(path=artifacts / "67-panel-email-off.png")

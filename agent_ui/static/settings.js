@@ -1,7 +1,7 @@
 /* The Settings popover: notifications, the panel's language and colours (remembered on this
  * browser), and the agent's own picture (uploaded to the server: visitors see it). */
 import { $, api, avatar, clear, el } from "./kit.js";
-import { LANGUAGES, lang, use } from "./i18n.js";
+import { LANGUAGES, lang, t, use } from "./i18n.js";
 import { prefs, savePrefs } from "./notifications.js";
 import { state } from "./state.js";
 
@@ -53,6 +53,9 @@ function upload(file) {
 /** ``changed`` redraws what depends on the settings (the list, the words). */
 /** The emails this agent wants (kept on the server), where the server sends email. */
 function loadEmailPrefs() {
+  $("email-status").textContent = state.email
+    ? t("Email is on: visitors who leave get unseen replies by email.")
+    : t("Email is off on this server (LIVECHAT_SMTP_URL is not set).");
   $("opt-email-assigned-row").hidden = !state.email;
   $("opt-email-digest-row").hidden = !state.email || state.me.role !== "admin";
   if (!state.email) return;
