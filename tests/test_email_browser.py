@@ -56,6 +56,11 @@ async def test_offline_form_reply_by_email_and_back_into_the_panel(
                 await expect(transcript).to_have_attribute(
                     "aria-label", "Diese Unterhaltung per E-Mail senden")
                 await visitor.screenshot(path=artifacts / "60-email-offline-form-left.png")
+                await transcript.click()  # "send me a transcript": at once
+                await expect(frame.locator(".notice").last).to_have_text(
+                    "Wir senden diese Unterhaltung an eva@example.test.")
+                copy = await sink.first(lambda m: m["Subject"] == "Ihre Unterhaltung mit Acme")
+                assert "Liefern Sie nach Porto?" in text_of(copy, "plain")
                 await visitor_context.close()  # she leaves
 
                 ana = await sign_in_page(await (await browser.new_context(
@@ -71,9 +76,8 @@ async def test_offline_form_reply_by_email_and_back_into_the_panel(
                 await expect(ana.locator("#messages .msg.agent")).to_have_count(1)
 
                 advance(clock, 200)  # past LIVECHAT_EMAIL_DELAY
-                [mail] = await sink.wait_for(1)
+                mail = await sink.first(lambda m: m["Subject"] == "Neue Antwort von Acme")
                 assert "Ja, wir liefern nach Porto." in text_of(mail, "plain")
-                assert mail["Subject"] == "Neue Antwort von Acme"
                 await expect(ana.locator("#messages .event").last).to_have_text(
                     "Emailed to eva@example.test")
                 # The email as a mail client shows it (its HTML part, no network).
