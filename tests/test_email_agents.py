@@ -4,11 +4,26 @@ admin was shown, now also emailed), and password resets asked for by an admin or
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import subprocess
+import sys
 from email.message import EmailMessage
 from pathlib import Path
 
-from tests.live import ADMIN_EMAIL, ServerProcess, add_admin, login, open_store, seed, serving
+from tests.live import (
+    ADMIN_EMAIL,
+    ROOT,
+    SECRET,
+    ServerProcess,
+    add_admin,
+    free_port,
+    login,
+    open_store,
+    seed,
+    serving,
+)
 from tests.mailsink import MailSink
 from tests.test_admin import call
 from tests.test_email import email_env, start, text_of
@@ -164,3 +179,28 @@ async def agent_id(server: ServerProcess, email: str) -> str:
         found = await store.agent_by_email(email)
     assert found is not None
     return found.id
+
+
+async def test_doctor_checks_the_smtp_server(tmp_path: Path) -> None:
+    db = tmp_path / "chat.db"
+    await seed(db)
+
+    async def doctor(smtp_url: str) -> tuple[int | None, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "server", "--db", str(db), "doctor", "--json",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LIVECHAT_SECRET_KEYS": SECRET,
+                 "LIVECHAT_PUBLIC_URL": "https://chat.acme.test", "LIVECHAT_SMTP_URL": smtp_url,
+                 "LIVECHAT_EMAIL_REPLY_DOMAIN": "reply.acme.test"})
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode, out.decode()
+
+    async with MailSink() as sink:
+        _, out = await doctor(sink.url)
+    email = [f for f in json.loads(out) if f["topic"] == "email"]
+    assert email == [{"level": "ok", "topic": "email", "fix": "",
+                      "message": f"{sink.url} answers; replies to reply.acme.test"}]
+    code, out = await doctor(f"smtp://user:secret-pass@127.0.0.1:{free_port()}")
+    email = [f for f in json.loads(out) if f["topic"] == "email"]
+    assert code == 2 and email[0]["level"] == "error"
+    assert "secret-pass" not in out and "user:***@127.0.0.1" in email[0]["message"]
