@@ -24,7 +24,7 @@ from server.listener import raise_fd_limit
 from server.progress import Progress
 from server.store import Agent, Site, SQLiteStore, backup
 from server.store.migrations import MIGRATIONS
-from server.store.sqlite import migrate
+from server.store.sqlite import SchemaTooNew, check_schema, migrate
 
 log = logging.getLogger("livechat")
 
@@ -60,6 +60,7 @@ def upgrade_database(path: Path, progress: Progress | None = None) -> None:
     db = sqlite3.connect(path, isolation_level=None, timeout=30)
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        check_schema(version, len(MIGRATIONS))
         if version >= len(MIGRATIONS):
             return
         shown = progress or Progress()
@@ -554,5 +555,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 2
+    except SchemaTooNew as exc:
+        print(f"livechat: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

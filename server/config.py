@@ -144,11 +144,27 @@ class Settings:
     @property
     def email_on(self) -> bool:
         return bool(self.smtp_url)
+    # --- metrics (docs/deployment.md) ------------------------------------------------------
+    #: ``GET /metrics`` on the chat's port to ``Authorization: Bearer <token>``.
+    metrics_token: str = ""
+    #: ``host:port``: the metrics on a listener of their own instead (not on the chat's port).
+    metrics_listen: str = ""
+    #: prometheus-client's multiprocess directory: every process using it is summed in a
+    #: scrape. Empty: this process alone, or "<db>-metrics" with more than one worker.
+    metrics_dir: str = ""
 
     def uploads_path(self) -> Path:
         if self.uploads_dir:
             return Path(self.uploads_dir)
         return self.db_path.with_name(self.db_path.name + "-files")
+
+    def metrics_path(self) -> Path | None:
+        """Where the processes' metrics are summed (None: in this process's memory)."""
+        if self.metrics_dir:
+            return Path(self.metrics_dir)
+        if self.workers > 1 and (self.metrics_token or self.metrics_listen):
+            return self.db_path.with_name(self.db_path.name + "-metrics")
+        return None
 
     def validate(self) -> Settings:
         if not self.secret_keys or any(len(k) < 16 for k in self.secret_keys):
@@ -205,6 +221,13 @@ class Settings:
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
         self._validate_email()
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigError("LIVECHAT_METRICS_TOKEN must be at least 16 characters")
+        if self.metrics_listen:
+            host, _, port = self.metrics_listen.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError("LIVECHAT_METRICS_LISTEN must be host:port "
+                                  "(e.g. 127.0.0.1:9100 or [::1]:9100)")
         return self
 
     def _validate_email(self) -> None:
@@ -341,5 +364,8 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         email_inbound_secret=env.get("LIVECHAT_EMAIL_INBOUND_SECRET", "").strip(),
         email_reply_max_age=_int(env, "LIVECHAT_EMAIL_REPLY_MAX_AGE", 90 * 24 * 3600),
         email_digest_hour=_int(env, "LIVECHAT_EMAIL_DIGEST_HOUR", 8),
+        metrics_token=env.get("LIVECHAT_METRICS_TOKEN", "").strip(),
+        metrics_listen=env.get("LIVECHAT_METRICS_LISTEN", "").strip(),
+        metrics_dir=env.get("LIVECHAT_METRICS_DIR", "").strip(),
     )
     return settings.with_(**overrides).validate()

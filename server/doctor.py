@@ -14,6 +14,7 @@ unsafe). The command exits 0 when there is nothing to fix, 1 with warnings only,
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import resource
 import shutil
@@ -116,6 +117,33 @@ def configuration_findings(settings: Settings | None, error: str | None) -> list
     broker = "in-memory broker" if settings.broker_url.startswith("memory") else "Redis broker"
     workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
     return [Finding("ok", "configuration", f"valid ({workers}, {broker})")]
+
+
+def metrics_findings(token: str, listen: str, public_url: str) -> list[Finding]:
+    """Who can read ``/metrics`` (docs/deployment.md, Metrics)."""
+    if not token and not listen:
+        return [Finding("ok", "metrics", "not served (/metrics answers 404)")]
+    if listen:
+        host = listen.rpartition(":")[0].strip("[]")
+        try:
+            address = ipaddress.ip_address(host)
+            # (0.0.0.0 and :: count as "private" to ipaddress: they are every interface.)
+            private = not address.is_unspecified and (address.is_loopback or address.is_private)
+        except ValueError:
+            private = host == "localhost"  # a name: what it resolves to is not known here
+        if not token and not private:
+            return [Finding("warn", "metrics",
+                            f"anyone who reaches {listen} can read the metrics",
+                            "bind LIVECHAT_METRICS_LISTEN to 127.0.0.1 or a private address, "
+                            "or also set LIVECHAT_METRICS_TOKEN")]
+        where = f"on {listen}" + (" to the bearer token" if token else "")
+        return [Finding("ok", "metrics", f"/metrics served {where}")]
+    if public_url.startswith("http://") and urlsplit(public_url).hostname not in (
+            "localhost", "127.0.0.1", "::1"):
+        return [Finding("warn", "metrics", "the metrics token would cross the network in clear",
+                        "serve the chat behind HTTPS, or use LIVECHAT_METRICS_LISTEN on a "
+                        "private address")]
+    return [Finding("ok", "metrics", "/metrics served to the bearer token")]
 
 
 def public_url_findings(public_url: str) -> list[Finding]:
@@ -300,6 +328,13 @@ async def _public_url(env: Env) -> list[Finding]:
             + cookie_findings(env.settings.public_url, env.settings.cookie_secure))
 
 
+async def _metrics(env: Env) -> list[Finding]:
+    if env.settings is None:
+        return []
+    s = env.settings
+    return metrics_findings(s.metrics_token, s.metrics_listen, s.public_url)
+
+
 async def _keys(env: Env) -> list[Finding]:
     key_file = env.db_path.with_name(env.db_path.name + ".secret")
     return keys_findings(env.environ.get("LIVECHAT_SECRET_KEYS", ""), FileFacts.of(key_file),
@@ -385,7 +420,7 @@ async def _email(env: Env) -> list[Finding]:
 
 
 CHECKS: tuple[Check, ...] = (_configuration, _public_url, _keys, _database, _uploads,
-                             _redis, _email, _descriptors)
+                             _redis, _email, _descriptors, _metrics)
 
 
 async def run(env: Env, checks: tuple[Check, ...] = CHECKS) -> list[Finding]:

@@ -58,6 +58,8 @@ class ServerProcess:
     log_level: str = "warning"
     #: The process's descriptor limit (soft and hard), as ``ulimit -n`` would set it.
     fd_limit: int | None = None
+    #: More options of ``livechat serve`` (e.g. ``["--workers", "2"]``).
+    args: list[str] = field(default_factory=list)
 
     @property
     def http(self) -> str:
@@ -72,7 +74,7 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
-             "--log-level", self.log_level],
+             "--log-level", self.log_level, *self.args],
             env=server_env(self.db, **self.env), stdout=log, stderr=subprocess.STDOUT,
             cwd=self.db.parent, preexec_fn=self._limit if self.fd_limit else None,
         )

@@ -270,3 +270,24 @@ def test_site_and_agent_lists_as_json(tmp_path: Path) -> None:
                        "invited": False, "avatar": agents[0]["avatar"], "has_avatar": False}]
     raw = livechat("agent", "list", "--json", db=db).stdout
     assert "scrypt" not in raw and "password" not in raw
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    """Going back to an older livechat after an upgrade: its code does not know the newer schema
+    (an index it relies on may be gone), so it refuses to start and says why, instead of
+    serving from a database it misreads."""
+    import sqlite3
+
+    from server.store.migrations import MIGRATIONS
+
+    db = tmp_path / "newer.db"
+    assert livechat("site", "create", "Acme", "--origin", "https://acme.test",
+                    db=db).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    for args in (("site", "list"), ("serve", "--port", str(free_port()))):
+        refused = livechat(*args, db=db)
+        assert refused.returncode == 1, refused
+        assert (f"schema version {len(MIGRATIONS) + 1}, newer than this livechat's "
+                f"({len(MIGRATIONS)})") in refused.stderr
+        assert "Traceback" not in refused.stderr

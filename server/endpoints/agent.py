@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from starlette.websockets import WebSocket
 
@@ -183,6 +184,7 @@ class AgentSession(Session):
                                                frame.limit)
             return protocol.ack(frame.id, messages=[m.frame() for m in page])
         if isinstance(frame, Send):
+            received = time.perf_counter()
             assert frame.conversation_id is not None  # required for agents by the protocol
             # Only a socket that has the conversation open gets its reply in the ack instead of
             # as a frame (another one never receives the conversation's frames).
@@ -191,9 +193,11 @@ class AgentSession(Session):
                                          frame.id, frame.body, frame.attachment, sender)
             change = sent.change
             message = change.messages[-1]
-            return protocol.ack(frame.id, conversation_id=message.conversation_id,
-                                seq=message.seq, duplicate=change.duplicate,
-                                **protocol.own(message.frame(), sent.in_ack))
+            ack = protocol.ack(frame.id, conversation_id=message.conversation_id,
+                               seq=message.seq, duplicate=change.duplicate,
+                               **protocol.own(message.frame(), sent.in_ack))
+            self.ctx.metrics.agent_ack.observe(time.perf_counter() - received)
+            return ack
         if isinstance(frame, Claim):
             return self._result(frame.id, await chat.claim(self.agent, self.site_ids,
                                                            frame.conversation_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 from starlette.websockets import WebSocket
 
@@ -117,6 +118,7 @@ class VisitorSession(Session):
         if hello.conversation_id and (current is None or hello.conversation_id != current.id):
             other = await ctx.store.conversation(hello.conversation_id)
             if other is None or other.visitor_id != self.who.visitor_id:
+                ctx.metrics.errors[Code.NOT_FOUND].inc()
                 self.conn.send(protocol.error(Code.NOT_FOUND, "no such conversation"))
         if current is not None:
             same = hello.conversation_id == current.id and hello.epoch == ctx.store.epoch
@@ -215,6 +217,7 @@ class VisitorSession(Session):
     async def handle(self, frame: Frame) -> bytes | None:
         chat = self.ctx.chat
         if isinstance(frame, Send):
+            received = time.perf_counter()
             if self.conversation_id is None:
                 self._new_conversation()
             if self.ctx.mail is not None:  # an answer to a check-in reopens its conversation
@@ -229,6 +232,7 @@ class VisitorSession(Session):
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate,
                                         **protocol.own(message.visitor_frame(), sent.in_ack)))
+            self.ctx.metrics.visitor_ack.observe(time.perf_counter() - received)
             if change.created:  # (the visitor's row may be new: its address for blocks)
                 await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
             if message.conversation_id not in self.conn.cursors:

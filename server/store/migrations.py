@@ -321,7 +321,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX blocks_visitor ON blocks(visitor_id);
     CREATE INDEX blocks_ip ON blocks(site_id, ip) WHERE ip IS NOT NULL;
     """,
-    # 18: email (server/store/outbox.py, docs/email.md). The outbox: each email a job written
+    # 18: one index for idempotency, not two. A visitor's resend is found through its
+    # conversations (conversations_visitor) and messages_client_id; the (author, client id)
+    # index cost a page at a random place in every commit and in the WAL (issue 11).
+    """
+    DROP INDEX messages_author_client;
+    """,
+    # 19: email (server/store/outbox.py, docs/email.md). The outbox: each email a job written
     # in the transaction of what causes it, claimed by one process at a time (a lease), retried
     # with backoff. Per conversation its reply key (the signed reply address names it) and how
     # far it was emailed; addresses that unsubscribed, per site; replies received, queued.

@@ -241,11 +241,25 @@ def _statements(script: str) -> Iterable[str]:
         raise ValueError("incomplete SQL statement in migration")
 
 
+class SchemaTooNew(Exception):
+    """The database was upgraded by a newer livechat: this one would misread it."""
+
+
+def check_schema(version: int, known: int) -> None:
+    if version > known:
+        raise SchemaTooNew(
+            f"the database has schema version {version}, newer than this livechat's ({known}): "
+            "it was upgraded by a newer release. Run that release (or restore a backup taken "
+            "before the upgrade with `livechat restore`)")
+
+
 def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
             on_step: Callable[[int, int], None] | None = None) -> int:
     """Apply the migrations not yet applied, each in its own transaction. Safe to run from
     several processes at once: the version is read again under the write lock.
-    ``on_step(number, total)`` is told before each migration that is applied."""
+    ``on_step(number, total)`` is told before each migration that is applied. A database newer
+    than ``migrations`` is refused (``SchemaTooNew``)."""
+    check_schema(db.execute("PRAGMA user_version").fetchone()[0], len(migrations))
     for number, script in enumerate(migrations, start=1):
         # A migration that rebuilds a table others refer to runs with foreign keys off (SQLite's
         # own procedure: a DROP TABLE would otherwise cascade), and is checked before it commits.
@@ -335,6 +349,8 @@ class SQLiteStore:
         #: Called with every message appended, inside its transaction (the email outbox
         #: writes its jobs there: server/store/outbox.py).
         self.append_hooks: list[Callable[[sqlite3.Connection, Message], None]] = []
+        #: Told of each committed batch: (writes, seconds from handing it to the thread).
+        self.on_batch: Callable[[int, float], None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -544,7 +560,7 @@ class SQLiteStore:
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 ops = [op for op, _ in batch]
-                self._batch_since = self._monotonic()
+                started = self._batch_since = self._monotonic()
                 try:
                     outcomes = await _in_thread(self._writer, self._run_batch, ops)
                 except Exception as exc:  # the transaction as a whole failed: nothing committed
@@ -557,6 +573,8 @@ class SQLiteStore:
                         outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
                 else:
                     self._committed()
+                    if self.on_batch is not None:
+                        self.on_batch(len(batch), self._monotonic() - started)
                 finally:
                     self._batch_since = None
                 for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
@@ -844,8 +862,12 @@ class SQLiteStore:
         now = self._now()
 
         def op(db: sqlite3.Connection) -> Change:
+            # Through the visitor's conversations and the one unique index on (conversation,
+            # client id): a second index on (author, client id) for this alone cost a random
+            # page in every commit (docs/benchmarks.md).
             old = db.execute(
-                f"SELECT {_MSG_COLS} FROM messages WHERE author_id = ? AND client_msg_id = ? "
+                f"SELECT {_MSG_COLS} FROM messages WHERE conversation_id IN (SELECT id FROM "
+                "conversations WHERE visitor_id = ?) AND client_msg_id = ? "
                 "AND author_type = 'visitor'",
                 (visitor_id, client_msg_id),
             ).fetchone()
@@ -1818,6 +1840,18 @@ class SQLiteStore:
             "ORDER BY c.created_at, c.id", (site_id,),
         )
         return [_conversation(r) for r in rows]
+
+    async def queue_position(self, site_id: str, conversation_id: str) -> int | None:
+        """The place (1 = next) of a waiting conversation of the site in its queue, which is
+        ``waiting``'s order; None when it is not waiting there. Counted, not listed: a visitor's
+        hello asks this, and a thousand visitors may say hello at once."""
+        row = await self._one(
+            "SELECT 1 + (SELECT count(*) FROM conversations w WHERE w.site_id = c.site_id "
+            "AND w.status = 'waiting' AND (w.created_at, w.id) < (c.created_at, c.id)) "
+            "FROM conversations c WHERE c.id = ? AND c.site_id = ? AND c.status = 'waiting'",
+            (conversation_id, site_id),
+        )
+        return int(row[0]) if row else None
 
     async def average_wait(self, site_id: str, recent: int = 50) -> float | None:
         """Seconds from a conversation's start to an agent joining, over the site's most recent
