@@ -21,6 +21,7 @@ from server.access import AccessLog
 from server.assets import asset_dir
 from server.auth import Tokens
 from server.bots import FirstResponder, keep_connected
+from server.broker import PresenceUnavailable
 from server.chat import Chat
 from server.config import Settings, from_env
 from server.endpoints import (
@@ -29,6 +30,7 @@ from server.endpoints import (
     api_v1,
     articles,
     avatars,
+    email,
     files,
     help_pages,
     http,
@@ -45,10 +47,12 @@ from server.hashing import HashPool
 from server.hub import Hub
 from server.limits import Buckets, Limits
 from server.logins import Backoff
+from server.mail import listener
+from server.mail.service import Mail
 from server.metrics import MeteredBroker, Metrics, counting
 from server.privacy import run_retention
 from server.private import private_dir
-from server.routing import Router
+from server.routing import Router, agent_ids, connected_key, visitor_presence_key
 from server.store import SQLiteStore
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiTokens
@@ -137,6 +141,25 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
         hasher = HashPool(settings.password_workers, settings.password_queue)
+        mail = Mail(settings, store, clock, chat)
+        mail.install()
+
+        async def visitor_online(visitor_id: str) -> bool:
+            try:
+                return bool(await presence.members(visitor_presence_key(visitor_id)))
+            except PresenceUnavailable:
+                return False  # unknown: the check-in goes by email as well
+
+        chat.sweepers.append(lambda: mail.wake_follow_ups(visitor_online))
+
+        async def agent_online(site_id: str, agent_id: str) -> bool:
+            try:
+                return agent_id in agent_ids(await presence.members(connected_key(site_id)))
+            except PresenceUnavailable:
+                return False  # unknown: the email goes
+
+        mail.agent_online = agent_online
+        smtp_listener: asyncio.Server | None = None
         metrics_server: asyncio.Server | None = None
         try:
             await broker.start(counting(hub.deliver, metrics), hub.reset)
@@ -150,7 +173,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 clock, router, hasher=hasher,
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
-                limits=Limits.from_settings(settings, clock), metrics=metrics)
+                limits=Limits.from_settings(settings, clock), mail=mail,
+                metrics=metrics)
             hooks, bots = Webhooks(store), Bots(store)
             chat.first_responder = (responder := FirstResponder(bots, chat)).take
             app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
@@ -166,6 +190,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             tasks.append(asyncio.create_task(Deliverer.from_settings(hooks, settings, clock).run(),
                                              name="webhook-deliverer"))
             tasks[-1].add_done_callback(report_death)
+            if mail.on or settings.email_reply_domain:
+                tasks.append(asyncio.create_task(mail.run(), name="email-worker"))
+                tasks[-1].add_done_callback(report_death)
+            if settings.smtp_listen:
+                smtp_listener = await listener.serve(mail, settings.smtp_listen)
             tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
             tasks[-1].add_done_callback(report_death)
             tasks.append(asyncio.create_task(_sample(metrics, store, inner), name="metrics"))
@@ -181,6 +210,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             finally:
                 restore_gc()
         finally:
+            if smtp_listener is not None:
+                smtp_listener.close()
             hub.close_all(Close.GOING_AWAY, "server restarting")
             if metrics_server is not None:
                 metrics_server.close()
@@ -249,6 +280,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),
         Route("/avatars/{key}", avatars.download),
         *api_v1.routes(),
+        Route("/email/unsubscribe", email.unsubscribe, methods=["GET", "POST"]),
+        Route("/api/email/inbound", email.receive, methods=["POST"]),
+        Route("/api/agent/forgot", email.forgot_password, methods=["POST"]),
+        Route("/email/rate", email.rate, methods=["GET", "POST"]),
+        Route("/api/agent/email-prefs", email.email_prefs, methods=["GET", "POST"]),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]

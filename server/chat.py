@@ -67,6 +67,8 @@ class Chat:
         self.first_responder: Callable[[Change], Awaitable[Change]] | None = None
         self._inbox: dict[str, Conversation] = {}
         self._inbox_ready = asyncio.Event()
+        #: Woken with snoozes by the routing sweep (follow-ups: server/mail/service.py).
+        self.sweepers: list[Callable[[], Awaitable[None]]] = []
 
     async def run_inbox_publisher(self) -> None:
         """Publish pending inbox updates, newest per conversation, until cancelled."""
@@ -213,6 +215,8 @@ class Chat:
         """Snoozes that ran out: back in every inbox (the panel notifies its agent)."""
         for conversation in await self.store.wake_snoozed():
             self._inbox_update(conversation)
+        for wake in self.sweepers:
+            await wake()
 
     async def tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
                   on: bool) -> Conversation:

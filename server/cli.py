@@ -209,7 +209,7 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
 
 _PROFILE_OPTIONS = ("greeting", "color", "logo", "hours", "timezone", "prechat", "offline",
-                    "typing_preview", "theme")
+                    "typing_preview", "theme", "email_from", "email_transcript")
 
 
 def cmd_site_set(args: argparse.Namespace) -> int:
@@ -226,6 +226,8 @@ def cmd_site_set(args: argparse.Namespace) -> int:
         profile["prechat"] = [f for f in profile["prechat"].split(",") if f and f != "none"]
     if "typing_preview" in profile:
         profile["typing_preview"] = profile["typing_preview"] == "on"
+    if "email_transcript" in profile:
+        profile["email_transcript"] = profile["email_transcript"] == "on"
     if "timezone" in profile:
         profile["tz"] = profile.pop("timezone")
 
@@ -262,7 +264,44 @@ def _print_site(site: Site) -> None:
           f"  pre-chat:     {', '.join(p.prechat) or 'none'}\n"
           f"  when offline: {'leave-a-message form' if p.offline == 'form' else 'chat and wait'}\n"
           f"  typing preview: {'on' if p.typing_preview else 'off'}\n"
-          f"  theme:        {p.theme}")
+          f"  theme:        {p.theme}\n"
+          f"  email from:   {p.email_from or '(LIVECHAT_EMAIL_FROM)'}\n"
+          f"  transcript on resolve: {'on' if p.email_transcript else 'off'}")
+
+
+#: sysexits.h, as MTAs read a pipe's exit status: bounce, bounce, try again later.
+EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 65, 67, 75
+
+
+def cmd_inbound_email(args: argparse.Namespace) -> int:
+    """Queue one reply for the server's worker (it reads it into the conversation and tells
+    the agents); exit 0 when queued (or already received), 67 when the address is refused, 65
+    when the email is unreadable, 75 when the store cannot take it now."""
+    from server.errors import Unavailable
+    from server.mail import addresses, inbound
+    from server.mail.service import Mail
+
+    settings = from_env(db_path=args.db)
+    raw = sys.stdin.buffer.read(inbound.MAX_BYTES + 1)
+
+    async def run() -> int:
+        async with _store(settings) as store:
+            mail = Mail(settings, store, time.time)
+            try:
+                accepted = await mail.accept(raw, "pipe", args.recipient)
+            except addresses.Refused as exc:
+                print(f"livechat: refused: {exc}", file=sys.stderr)
+                return EX_NOUSER
+            except inbound.Unreadable as exc:
+                print(f"livechat: unreadable: {exc}", file=sys.stderr)
+                return EX_DATAERR
+            except Unavailable as exc:
+                print(f"livechat: try again later: {exc.reason}", file=sys.stderr)
+                return EX_TEMPFAIL
+            print("queued" if accepted.queued else "duplicate (received before)")
+            return 0
+
+    return asyncio.run(run())
 
 
 def cmd_site_list(args: argparse.Namespace) -> int:
@@ -673,6 +712,10 @@ def parser() -> argparse.ArgumentParser:
                    "how long a site keeps resolved conversations (then deleted, with files)")
     keep.add_argument("site", help="the site key")
     keep.add_argument("--days", required=True, help="a number of days, or off (keep for ever)")
+    change.add_argument("--email-from", help="the sender of the site's emails: "
+                        "'Acme Support <support@acme.example>' ('' uses LIVECHAT_EMAIL_FROM)")
+    change.add_argument("--email-transcript", choices=["on", "off"],
+                        help="email visitors the conversation when it is resolved")
     listing = command(site, "list", cmd_site_list, "list the sites")
     listing.add_argument("--json", action="store_true", help="as a JSON array")
 
@@ -732,6 +775,10 @@ def parser() -> argparse.ArgumentParser:
                      "erase a visitor (reports keep counting their conversations anonymously)")
     verase.add_argument("visitor_id")
 
+    mail_in = command(sub, "inbound-email", cmd_inbound_email,
+                      "take one reply email on stdin (an MTA's pipe transport; docs/email.md)")
+    mail_in.add_argument("--recipient", help="the envelope recipient (Postfix: ${recipient}); "
+                         "default: the first reply address among the headers")
     save = command(sub, "backup", cmd_backup,
                    "copy the database (and attachments) while serving")
     save.add_argument("path", help="the backup file to write (attachments go to PATH-files/)")

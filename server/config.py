@@ -132,6 +132,39 @@ class Settings:
     #: Seconds between two sweeps that delete resolved conversations past their site's
     #: retention (server/privacy.py).
     retention_interval: float = 3600.0
+    # --- email (docs/email.md) -------------------------------------------------------------
+    #: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465; empty: email is off.
+    smtp_url: str = ""
+    #: The sender of sites that set none (``livechat site set KEY --email-from``).
+    email_from: str = ""
+    #: Replies to emails go to <token>@this domain (its MX is this server's SMTP listener, an
+    #: MTA piping to ``livechat inbound-email``, or a provider posting to the HTTP door); empty:
+    #: emails carry no reply address.
+    email_reply_domain: str = ""
+    #: Seconds an agent's reply may stay unseen before the visitor gets it (and any that follow
+    #: within this time) by email.
+    email_delay: float = 120.0
+    #: Seconds before the first retry of an email that failed for a while (it doubles, up to an
+    #: hour; after ``email_give_up`` seconds it counts as failed).
+    email_retry: float = 30.0
+    email_give_up: float = 3 * 24 * 3600.0
+    #: Seconds a process holds an email it is sending; another process takes it over after.
+    email_lease: float = 120.0
+    #: Seconds between looks at the outbox (new jobs in this process wake it at once).
+    email_poll: float = 1.0
+    #: host:port of the built-in SMTP listener for replies (aiosmtpd); empty: none.
+    smtp_listen: str = ""
+    #: The key providers sign inbound posts with (POST /api/email/inbound); empty: door closed.
+    email_inbound_secret: str = ""
+    #: How long the reply address of an email stays good (seconds).
+    email_reply_max_age: int = 90 * 24 * 3600
+    #: The hour (UTC, 0-23) admins get the digest of the previous 24 hours' missed
+    #: conversations; -1: never.
+    email_digest_hour: int = 8
+
+    @property
+    def email_on(self) -> bool:
+        return bool(self.smtp_url)
     # --- metrics (docs/deployment.md) ------------------------------------------------------
     #: ``GET /metrics`` on the chat's port to ``Authorization: Bearer <token>``.
     metrics_token: str = ""
@@ -215,6 +248,7 @@ class Settings:
                               "LIVECHAT_WEBHOOK_TIMEOUT")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
+        self._validate_email()
         if self.metrics_token and len(self.metrics_token) < 16:
             raise ConfigError("LIVECHAT_METRICS_TOKEN must be at least 16 characters")
         if self.metrics_listen:
@@ -223,6 +257,34 @@ class Settings:
                 raise ConfigError("LIVECHAT_METRICS_LISTEN must be host:port "
                                   "(e.g. 127.0.0.1:9100 or [::1]:9100)")
         return self
+
+    def _validate_email(self) -> None:
+        from server.mail.smtp import SmtpError, parse_url  # (no import cycle at module load)
+        if self.smtp_url:
+            try:
+                parse_url(self.smtp_url)
+            except SmtpError as exc:
+                raise ConfigError(f"LIVECHAT_SMTP_URL: {exc}") from None
+            if not self.public_url:
+                raise ConfigError("email needs LIVECHAT_PUBLIC_URL: its links (the chat, "
+                                  "unsubscribe) must be absolute")
+        if self.email_reply_domain and not re.fullmatch(
+                r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", self.email_reply_domain):
+            raise ConfigError("LIVECHAT_EMAIL_REPLY_DOMAIN is a domain name (reply.example.com)")
+        if (self.smtp_listen or self.email_inbound_secret) and not self.email_reply_domain:
+            raise ConfigError("inbound email needs LIVECHAT_EMAIL_REPLY_DOMAIN")
+        if self.smtp_listen and not re.fullmatch(r"\[?[0-9A-Za-z.:_-]*\]?:\d{1,5}",
+                                                 self.smtp_listen):
+            raise ConfigError("LIVECHAT_SMTP_LISTEN is host:port (0.0.0.0:2525)")
+        if self.email_inbound_secret and len(self.email_inbound_secret) < 16:
+            raise ConfigError("LIVECHAT_EMAIL_INBOUND_SECRET needs 16+ characters")
+        if min(self.email_delay, self.email_retry, self.email_give_up, self.email_lease,
+               self.email_poll) < 0 or min(self.email_lease, self.email_poll) == 0:
+            raise ConfigError("email delays and intervals must be positive")
+        if not -1 <= self.email_digest_hour <= 23:
+            raise ConfigError("LIVECHAT_EMAIL_DIGEST_HOUR is 0-23 (UTC), or -1 for none")
+        if self.email_reply_max_age < 60:
+            raise ConfigError("LIVECHAT_EMAIL_REPLY_MAX_AGE must be at least 60 seconds")
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -330,6 +392,18 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         webhook_poll=_float(env, "LIVECHAT_WEBHOOK_POLL", 0.5),
         webhook_concurrency=_int(env, "LIVECHAT_WEBHOOK_CONCURRENCY", 8),
         retention_interval=_float(env, "LIVECHAT_RETENTION_INTERVAL", 3600.0),
+        smtp_url=env.get("LIVECHAT_SMTP_URL", "").strip(),
+        email_from=env.get("LIVECHAT_EMAIL_FROM", "").strip(),
+        email_reply_domain=env.get("LIVECHAT_EMAIL_REPLY_DOMAIN", "").strip().lower(),
+        email_delay=_float(env, "LIVECHAT_EMAIL_DELAY", 120.0),
+        email_retry=_float(env, "LIVECHAT_EMAIL_RETRY", 30.0),
+        email_give_up=_float(env, "LIVECHAT_EMAIL_GIVE_UP", 3 * 24 * 3600.0),
+        email_lease=_float(env, "LIVECHAT_EMAIL_LEASE", 120.0),
+        email_poll=_float(env, "LIVECHAT_EMAIL_POLL", 1.0),
+        smtp_listen=env.get("LIVECHAT_SMTP_LISTEN", "").strip(),
+        email_inbound_secret=env.get("LIVECHAT_EMAIL_INBOUND_SECRET", "").strip(),
+        email_reply_max_age=_int(env, "LIVECHAT_EMAIL_REPLY_MAX_AGE", 90 * 24 * 3600),
+        email_digest_hour=_int(env, "LIVECHAT_EMAIL_DIGEST_HOUR", 8),
         metrics_token=env.get("LIVECHAT_METRICS_TOKEN", "").strip(),
         metrics_listen=env.get("LIVECHAT_METRICS_LISTEN", "").strip(),
         metrics_dir=env.get("LIVECHAT_METRICS_DIR", "").strip(),

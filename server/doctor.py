@@ -299,6 +299,21 @@ def redis_findings(url: str, error: str | None, version: str | None) -> list[Fin
     return [Finding("ok", "Redis", f"{shown} answers (Redis {version or '?'})")]
 
 
+def email_findings(url: str, reply_domain: str, error: str | None) -> list[Finding]:
+    """Email off is a fact, not a fault; an SMTP server that cannot be reached (or refuses the
+    credentials) is an error: every email would wait, then fail."""
+    if not url:
+        return [Finding("ok", "email", "off (LIVECHAT_SMTP_URL is not set): nobody is emailed")]
+    shown = redact_url(url)
+    if error is not None:
+        return [Finding("error", "email", f"cannot use the SMTP server at {shown}: {error}",
+                        "correct LIVECHAT_SMTP_URL (smtp://user:pass@host:587 or "
+                        "smtps://user:pass@host:465), or let this machine reach it")]
+    replies = (f"replies to {reply_domain}" if reply_domain
+               else "no reply address (LIVECHAT_EMAIL_REPLY_DOMAIN is not set)")
+    return [Finding("ok", "email", f"{shown} answers; {replies}")]
+
+
 # --- the checks (each looks, then decides) ----------------------------------------------------
 
 
@@ -376,8 +391,36 @@ async def _redis(env: Env) -> list[Finding]:
         await client.aclose()
 
 
+async def _email(env: Env) -> list[Finding]:
+    """Connects, says EHLO (and STARTTLS and logs in, as sending would), and quits."""
+    if env.settings is None:
+        return []
+    url = env.settings.smtp_url
+    if not url:
+        return email_findings("", "", None)
+    import aiosmtplib
+
+    from server.mail.smtp import parse_url
+
+    config = parse_url(url)
+    env.progress(f"checking the SMTP server at {redact_url(url)}")
+    client = aiosmtplib.SMTP(hostname=config.host, port=config.port, use_tls=config.tls,
+                             start_tls=False if config.tls else (True if config.username else None),
+                             timeout=5)
+    try:
+        await client.connect()
+        if config.username:
+            await client.login(config.username, config.password or "")
+        await client.quit()
+    except Exception as exc:  # any failure to talk to it is the finding
+        if client.is_connected:
+            client.close()
+        return email_findings(url, "", str(exc) or type(exc).__name__)
+    return email_findings(url, env.settings.email_reply_domain, None)
+
+
 CHECKS: tuple[Check, ...] = (_configuration, _public_url, _keys, _database, _uploads,
-                             _redis, _descriptors, _metrics)
+                             _redis, _email, _descriptors, _metrics)
 
 
 async def run(env: Env, checks: tuple[Check, ...] = CHECKS) -> list[Finding]:

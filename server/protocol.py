@@ -113,6 +113,35 @@ class Leave:
 
 
 @dataclass(frozen=True, slots=True)
+class Transcript:
+    """Email the conversation to the visitor (docs/email.md)."""
+
+    id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Schedule a check-in on a resolved conversation (``at``: ms since the epoch)."""
+
+    id: str
+    conversation_id: str
+    at: int
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelFollowUp:
+    id: str
+    follow_up_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListFollowUps:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     id: str
     conversation_id: str
@@ -268,7 +297,7 @@ class Handoff:
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
          | Ping | Handoff | Profile | Attributes | Read | Rate | Note | Tag | Reopen
          | ListConversations | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam
-         | Block | Unblock | ListBlocks)
+         | Block | Unblock | ListBlocks | Transcript | FollowUp | CancelFollowUp | ListFollowUps)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
@@ -296,6 +325,7 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
                         "comment": "comment?"}),
         "context": (Context, {"url": "url?", "title": "title?", "referrer": "url?",
                               "language": "ext?", "timezone": "tz?"}),
+        "transcript": (Transcript, {"id": "id", "conversation_id": "id"}),
         "ping": (Ping, {"id": "id?"}),
         "handoff": (Handoff, {"id": "id"}),
     },
@@ -326,6 +356,11 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "block": (Block, {"id": "id", "conversation_id": "id", "address": "bool?",
                           "hours": "hours?", "reason": "name?"}),
         "unblock": (Unblock, {"id": "id", "block_id": "id"}),
+        "transcript": (Transcript, {"id": "id", "conversation_id": "id"}),
+        "follow_up": (FollowUp, {"id": "id", "conversation_id": "id", "at": "seq",
+                                 "body": "text?"}),
+        "follow_up_cancel": (CancelFollowUp, {"id": "id", "follow_up_id": "id"}),
+        "follow_ups": (ListFollowUps, {"id": "id"}),
         "blocks": (ListBlocks, {"id": "id"}),
         "typing": (Typing, {"conversation_id": "id", "active": "bool"}),
         "status": (Status, {"id": "id", "away": "bool"}),

@@ -49,7 +49,9 @@ export function renderContext(f, openConversation) {
   var facts = $("visitor-facts");
   clear(facts);
   [[t("Name"), c.visitor.name + (c.visitor.verified ? " ✓ " + t("verified") : "")],
-   [t("Email"), v.email], [t("Local time"), v.timezone && localTime(v.timezone)],
+   [t("Email"), v.email && v.email + " · " + (state.email ? t("unseen replies go by email")
+                                                           : t("email is off"))],
+   [t("Local time"), v.timezone && localTime(v.timezone)],
    [t("Language"), v.language], [t("Browser"), browserOf(v.user_agent)],
    [t("Came from"), v.referrer, "url"], [t("Site"), siteName(c.site_id)]]
     .forEach(function (fact) {

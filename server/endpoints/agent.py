@@ -26,6 +26,7 @@ from server.protocol import (
     Resolve,
     Send,
     Status,
+    Transcript,
     Transfer,
     Typing,
 )
@@ -33,6 +34,7 @@ from server.routing import connected_key, presence_key, visitor_presence_key
 from server.store import Agent, Change, Conversation
 
 from .context import AGENT_COOKIE, Context
+from .email import email_transcript
 from .panel_tools import TOOLS
 from .session import Refuse, Session
 
@@ -106,6 +108,7 @@ class AgentSession(Session):
             "conversations": [c.summary() for c in conversations],
             "canned": [c.public() for c in canned],
             "teams": [t.public() for t in teams],
+            "email": ctx.settings.email_on,
         }))
 
     def log_fields(self) -> dict[str, str]:
@@ -168,6 +171,10 @@ class AgentSession(Session):
                 earlier=[c.summary() for c in earlier if c.id != conversation.id]))
             self.conn.watch(conversation.id, frame.last_seq)
             return None
+        if isinstance(frame, Transcript):
+            await self._visible(frame.conversation_id)
+            await email_transcript(self.ctx, frame.conversation_id)
+            return protocol.ack(frame.id)
         if isinstance(frame, Leave):
             await self.ctx.hub.unsubscribe(self.conn, conversation_channel(frame.conversation_id))
             return protocol.ack(frame.id)

@@ -16,6 +16,7 @@ from server.hashing import HashPool
 from server.hub import Hub
 from server.limits import Counts, Limits
 from server.logins import Backoff
+from server.mail.service import Mail
 from server.metrics import Metrics
 from server.ratelimit import TokenBucket
 from server.routing import Router
@@ -51,6 +52,8 @@ class Context:
     limits: Limits = field(default_factory=lambda: Limits.from_settings(Settings(), time.time))
     #: Uploads under way per uploader (one at a time: server/endpoints/files.py).
     uploads_in_flight: Counts = field(default_factory=lambda: Counts(1))
+    #: Email (server/mail): the outbox, the doors and the worker.
+    mail: Mail | None = None
     #: Prometheus metrics (server/metrics.py).
     metrics: Metrics = field(default_factory=Metrics)
 

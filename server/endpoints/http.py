@@ -60,6 +60,7 @@ async def health(request: Request) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
     for name, check in checks.items():
         body[name] = "ok" if check.ok else "down"
+    body["email"] = "on" if ctx.settings.email_on else "off"
     for name, check in checks.items():
         if not check.ok:
             body[f"{name}_reason"] = check.reason

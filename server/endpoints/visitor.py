@@ -32,11 +32,13 @@ from server.protocol import (
     Rate,
     Read,
     Send,
+    Transcript,
     Typing,
 )
 from server.routing import agent_ids, presence_key, visitor_presence_key
 from server.store import Conversation, Site
 
+from .email import email_transcript
 from .session import Refuse, Session
 
 
@@ -113,6 +115,8 @@ class VisitorSession(Session):
             "queue": queue,
             # "Typically replies in …": the site's recent waits for an agent, in seconds.
             "typical_wait": round(typical) if typical is not None else None,
+            # The server sends email: the widget offers "Send me a transcript".
+            "email": ctx.settings.email_on,
         }))
         if hello.conversation_id and (current is None or hello.conversation_id != current.id):
             other = await ctx.store.conversation(hello.conversation_id)
@@ -219,6 +223,10 @@ class VisitorSession(Session):
             received = time.perf_counter()
             if self.conversation_id is None:
                 self._new_conversation()
+            if self.ctx.mail is not None:  # an answer to a check-in reopens its conversation
+                reopened = await self.ctx.mail.follow_ups.answer(self.who.visitor_id)
+                if reopened is not None:
+                    await chat.publish(reopened)
             sent = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
                                            sender=self.conn)
             change = sent.change
@@ -283,6 +291,12 @@ class VisitorSession(Session):
                                                               self.conversation_id)
             return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),
                                 duplicate=change.duplicate)
+        if isinstance(frame, Transcript):
+            conversation = await self.ctx.store.conversation(frame.conversation_id)
+            if conversation is None or conversation.visitor_id != self.who.visitor_id:
+                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            await email_transcript(self.ctx, conversation.id)
+            return protocol.ack(frame.id)
         if isinstance(frame, Rate):
             change = await chat.rate(self.who, frame.conversation_id, frame.score, frame.comment)
             return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),

@@ -466,4 +466,84 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX kb_events_site ON kb_events(site_id, created_at);
     CREATE INDEX kb_events_vote ON kb_events(visitor_id, article_id) WHERE kind = 'vote';
     """,
+    # 24: email (server/store/outbox.py, docs/email.md). The outbox: each email a job written
+    # in the transaction of what causes it, claimed by one process at a time (a lease), retried
+    # with backoff. Per conversation its reply key (the signed reply address names it) and how
+    # far it was emailed; addresses that unsubscribed, per site; replies received, queued.
+    """
+    CREATE TABLE email_jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        dedupe TEXT NOT NULL UNIQUE,
+        site_id TEXT NOT NULL,
+        conversation_id TEXT,
+        -- an email to an agent (an invitation, a password reset): whom
+        agent_id TEXT,
+        recipient TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before INTEGER NOT NULL,
+        claimed_by TEXT,
+        claimed_until INTEGER,
+        last_error TEXT,
+        message_id TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX email_jobs_due ON email_jobs(state, not_before);
+    CREATE INDEX email_jobs_conversation ON email_jobs(conversation_id, kind, state);
+    CREATE TABLE email_threads (
+        conversation_id TEXT PRIMARY KEY,
+        reply_key TEXT NOT NULL UNIQUE,
+        emailed_seq INTEGER NOT NULL DEFAULT 0,
+        last_message_id TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE email_optouts (
+        site_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (site_id, address)
+    );
+    CREATE TABLE email_inbound (
+        id TEXT PRIMARY KEY,
+        message_key TEXT NOT NULL UNIQUE,
+        recipient TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        door TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        claimed_by TEXT,
+        claimed_until INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX email_inbound_due ON email_inbound(state, created_at);
+    -- Follow-ups (server/store/followups.py): an agent's check-in on a resolved conversation,
+    -- at a time; pending -> sent (the check-in is in the conversation) -> answered (the
+    -- visitor's answer reopened it), or cancelled.
+    CREATE TABLE follow_ups (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        site_id TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        due_at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX follow_ups_due ON follow_ups(state, due_at);
+    CREATE INDEX follow_ups_agent ON follow_ups(agent_id, state, due_at);
+    CREATE INDEX follow_ups_conversation ON follow_ups(conversation_id, state);
+    CREATE INDEX follow_ups_visitor ON follow_ups(visitor_id, state, due_at);
+    -- What each agent wants by email (1: yes): a conversation assigned to them while they are
+    -- offline; the daily digest of missed conversations (admins). No row: both on.
+    CREATE TABLE agent_email_prefs (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+        assigned INTEGER NOT NULL DEFAULT 1,
+        digest INTEGER NOT NULL DEFAULT 1
+    );
+    """,
 )

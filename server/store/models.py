@@ -16,9 +16,13 @@ Role = Literal["admin", "agent"]
 #: sequence, so that a client that resumes learns them in order with the messages.
 #: note: an agent's internal note, shown to agents only (never sent to a visitor: server/hub.py).
 #: reopened: an agent reopened a resolved conversation.
+#: checkin: an agent's scheduled follow-up on a resolved conversation, sent to the visitor
+#: (answering it reopens the conversation: docs/email.md).
+#: email: what became of an email to the visitor (``data.email``: status sent | failed, to,
+#: kind, count, error), shown to agents only (docs/email.md).
 MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued", "rated", "note",
-                      "reopened"]
-PRIVATE_KINDS = frozenset({"note"})
+                      "reopened", "email", "checkin"]
+PRIVATE_KINDS = frozenset({"note", "email"})
 AuthorType = Literal["visitor", "agent", "system"]
 #: The password "hash" of an invited account: nobody can log in to it until the invite is used.
 NO_PASSWORD = "invited$"

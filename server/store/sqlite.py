@@ -352,6 +352,9 @@ class SQLiteStore:
         self.on_append: Callable[[sqlite3.Connection, Message], None] | None = None
         #: Called inside the transaction that changed a visitor's name, email or attributes.
         self.on_visitor: Callable[[sqlite3.Connection, str, str], None] | None = None
+        #: Called with every message appended, inside its transaction (the email outbox
+        #: writes its jobs there: server/store/outbox.py).
+        self.append_hooks: list[Callable[[sqlite3.Connection, Message], None]] = []
         #: Told of each committed batch: (writes, seconds from handing it to the thread).
         self.on_batch: Callable[[int, float], None] | None = None
         #: The knowledge base (server/store/articles.py), on this store's writer and reader.
@@ -1984,6 +1987,8 @@ class SQLiteStore:
                           author_name, body, now, data)
         if self.on_append is not None:
             self.on_append(db, message)
+        for hook in self.append_hooks:
+            hook(db, message)
         return message
 
     def _attachment_data(self, db: sqlite3.Connection, attachment_id: str | None,

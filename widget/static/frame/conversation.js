@@ -123,8 +123,10 @@ export function render(m) {
   if (m.conversation_id !== state.conversationId) return;
   if (m.kind === "text") active(m.at);
   var item, who = m.author || {};
-  if (m.kind === "text") {
+  if (m.kind === "text" || m.kind === "checkin") {
     var mine = who.type === "visitor";
+    // An agent checking in after a resolve: answering it goes on in this conversation.
+    if (m.kind === "checkin") { state.resolved = false; state.fresh = false; }
     item = bubble(mine ? "mine" : "theirs", m.body,
                   (mine ? "" : shownName(who) + " · ") + time(m.at), m.attachment,
                   mine ? null : who.avatar);

@@ -91,6 +91,11 @@ $("mute").addEventListener("click", function () {
   toParent({ type: "mute", muted: state.muted });
 });
 $("close").addEventListener("click", function () { toParent({ type: "close" }); });
+$("transcript").addEventListener("click", function () {
+  if (state.conversationId) {
+    request({ type: "transcript", id: ChatSocket.newId(), conversation_id: state.conversationId });
+  }
+});
 document.addEventListener("keydown", function (event) {
   if (event.key !== "Escape") return;
   if (!$("emoji-panel").hidden) { toggleEmoji(false); $("emoji").focus(); return; }

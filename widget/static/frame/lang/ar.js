@@ -62,5 +62,8 @@ export default {
   botAnswering: "{name} (روبوت) يرد عليك",
   talkToPerson: "التحدث إلى شخص",
   handoff: "نوصلك بشخص…",
-  searchHelp: "ابحث في مقالات المساعدة"
+  searchHelp: "ابحث في مقالات المساعدة",
+  emailTranscript: "أرسل لي هذه المحادثة بالبريد",
+  transcriptSent: "نرسل هذه المحادثة إلى {email}.",
+  transcriptNoEmail: "لا يمكننا إرسال هذه المحادثة: ليس لدينا بريدك الإلكتروني."
 };

@@ -62,5 +62,8 @@ export default {
   botAnswering: "{name} (Bot) antwortet Ihnen",
   talkToPerson: "Mit einem Menschen sprechen",
   handoff: "Wir verbinden Sie mit einem Menschen…",
-  searchHelp: "Hilfeartikel durchsuchen"
+  searchHelp: "Hilfeartikel durchsuchen",
+  emailTranscript: "Diese Unterhaltung per E-Mail senden",
+  transcriptSent: "Wir senden diese Unterhaltung an {email}.",
+  transcriptNoEmail: "Wir können diese Unterhaltung nicht senden: Ihre E-Mail-Adresse fehlt uns."
 };

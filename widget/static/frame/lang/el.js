@@ -62,5 +62,8 @@ export default {
   botAnswering: "Απαντά το {name} (bot)",
   talkToPerson: "Μιλήστε με άνθρωπο",
   handoff: "Σας συνδέουμε με έναν άνθρωπο…",
-  searchHelp: "Αναζήτηση στα άρθρα βοήθειας"
+  searchHelp: "Αναζήτηση στα άρθρα βοήθειας",
+  emailTranscript: "Στείλτε μου αυτή τη συζήτηση με email",
+  transcriptSent: "Στέλνουμε αυτή τη συζήτηση στο {email}.",
+  transcriptNoEmail: "Δεν μπορούμε να στείλουμε τη συζήτηση: δεν έχουμε το email σας."
 };

@@ -62,5 +62,8 @@ export default {
   botAnswering: "{name} (bot) te está respondiendo",
   talkToPerson: "Hablar con una persona",
   handoff: "Te estamos conectando con una persona…",
-  searchHelp: "Buscar en los artículos de ayuda"
+  searchHelp: "Buscar en los artículos de ayuda",
+  emailTranscript: "Envíame esta conversación por correo",
+  transcriptSent: "Enviamos esta conversación a {email}.",
+  transcriptNoEmail: "No podemos enviar esta conversación: no tenemos tu correo."
 };

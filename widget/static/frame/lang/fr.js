@@ -62,5 +62,8 @@ export default {
   botAnswering: "{name} (bot) vous répond",
   talkToPerson: "Parler à une personne",
   handoff: "Nous vous mettons en relation avec une personne…",
-  searchHelp: "Rechercher dans les articles d’aide"
+  searchHelp: "Rechercher dans les articles d’aide",
+  emailTranscript: "M'envoyer cette conversation par e-mail",
+  transcriptSent: "Nous envoyons cette conversation à {email}.",
+  transcriptNoEmail: "Impossible d'envoyer cette conversation : nous n'avons pas votre adresse e-mail."
 };

@@ -62,5 +62,8 @@ export default {
   botAnswering: "{name} (בוט) עונה לך",
   talkToPerson: "לדבר עם אדם",
   handoff: "מחברים אותך לאדם…",
-  searchHelp: "חיפוש במאמרי העזרה"
+  searchHelp: "חיפוש במאמרי העזרה",
+  emailTranscript: "שלחו לי את השיחה במייל",
+  transcriptSent: "אנחנו שולחים את השיחה אל {email}.",
+  transcriptNoEmail: "איננו יכולים לשלוח את השיחה: אין לנו את כתובת המייל שלך."
 };

@@ -62,5 +62,8 @@ export default {
   botAnswering: "{name} (bot) está a responder",
   talkToPerson: "Falar com uma pessoa",
   handoff: "A ligá-lo a uma pessoa…",
-  searchHelp: "Pesquisar nos artigos de ajuda"
+  searchHelp: "Pesquisar nos artigos de ajuda",
+  emailTranscript: "Enviar-me esta conversa por email",
+  transcriptSent: "Vamos enviar esta conversa para {email}.",
+  transcriptNoEmail: "Não podemos enviar esta conversa: não temos o seu email."
 };
