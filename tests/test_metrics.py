@@ -355,3 +355,27 @@ def test_children_bound_once_count() -> None:
     samples, _ = parse(metrics.exposition().decode())
     assert value(samples, "livechat_messages_total", sender="visitor") == 1000
     assert value(samples, "livechat_ack_seconds_bucket", sender="visitor", le="0.001") == 1000
+
+
+async def test_outbox_backlog_counts_what_is_still_to_do(tmp_path: Path) -> None:
+    """``livechat_outbox_pending`` / ``_oldest_seconds`` are read from the store at scrape time:
+    what each durable outbox still has to do, and since when."""
+    from server.store import SQLiteStore
+    from server.store.outbox import INVITE, Outbox
+
+    now = [1_000.0]
+    store = SQLiteStore(tmp_path / "o.db", clock=lambda: now[0])
+    await store.open()
+    try:
+        assert await store.outbox_backlog() == {"email": (0, None), "webhook": (0, None)}
+        outbox = Outbox(store, delay_ms=0, new_key=lambda: "k")
+        agent = await store.create_agent("ana@acme.test", "Ana", "x", "admin", [])
+        assert await outbox.agent_email(INVITE, agent.id, "ana@acme.test", "invite-1")
+        now[0] += 5
+        assert await outbox.agent_email(INVITE, agent.id, "ana@acme.test", "invite-2")
+        assert await store.outbox_backlog() == {"email": (2, 1_000_000), "webhook": (0, None)}
+        for job in await outbox.claim("w", lease_ms=60_000):
+            await outbox.skipped(job, "w", "test: nothing to send")
+        assert (await store.outbox_backlog())["email"] == (0, None)
+    finally:
+        await store.close()

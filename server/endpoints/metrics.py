@@ -59,7 +59,15 @@ async def shared_state(ctx: Context) -> CollectorRegistry:
                                "not away), per site; absent while presence cannot be read.",
                                labels=["site"])
     wal = GaugeMetricFamily("livechat_sqlite_wal_bytes", "Size of the SQLite write-ahead log.")
+    pending = GaugeMetricFamily("livechat_outbox_pending", "Jobs of a durable outbox still to "
+                                "do (emails to send, webhook events to deliver).",
+                                labels=["outbox"])
+    behind = GaugeMetricFamily("livechat_outbox_oldest_seconds", "Age of the oldest job still "
+                               "to do in a durable outbox (0: none).", labels=["outbox"])
     now = ctx.clock()
+    for outbox, (count, oldest_ms) in (await ctx.store.outbox_backlog()).items():
+        pending.add_metric([outbox], count)
+        behind.add_metric([outbox], max(0.0, now - oldest_ms / 1000) if oldest_ms else 0)
     for site in await ctx.store.sites():
         queue = await ctx.store.waiting(site.id)
         waiting.add_metric([site.id], len(queue))
@@ -76,7 +84,7 @@ async def shared_state(ctx: Context) -> CollectorRegistry:
     except FileNotFoundError:
         wal.add_metric([], 0)
     registry = CollectorRegistry()
-    registry.register(_Families([waiting, oldest, typical, online, wal]))
+    registry.register(_Families([waiting, oldest, typical, online, wal, pending, behind]))
     return registry
 
 

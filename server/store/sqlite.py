@@ -1889,6 +1889,16 @@ class SQLiteStore:
         )
         return [_conversation(r) for r in rows]
 
+    async def outbox_backlog(self) -> dict[str, tuple[int, int | None]]:
+        """Per durable outbox (``email``: email_jobs; ``webhook``: webhook_outbox), the jobs
+        still to do and when the oldest of them was made (ms), for /metrics."""
+        backlog: dict[str, tuple[int, int | None]] = {}
+        for name, table in (("email", "email_jobs"), ("webhook", "webhook_outbox")):
+            row = await self._one(f"SELECT count(*), min(created_at) FROM {table} "
+                                  "WHERE state = 'pending'")
+            backlog[name] = (int(row[0]), row[1])
+        return backlog
+
     async def queue_position(self, site_id: str, conversation_id: str) -> int | None:
         """The place (1 = next) of a waiting conversation of the site in its queue, which is
         ``waiting``'s order; None when it is not waiting there. Counted, not listed: a visitor's
