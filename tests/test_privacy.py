@@ -239,3 +239,49 @@ async def test_retention_deletes_exactly_what_is_due(db: Path, seeded: Seed,
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?",
                             (old,)).fetchone()[0] == 0
+
+
+async def test_erasure_and_retention_take_the_email_rows_too(tmp_path: Path) -> None:
+    """Issues 14 and 15 met on main: a conversation with email jobs (which hold the visitor's
+    address) and a follow-up must be erased and swept like the rest — before, the follow-up's
+    foreign key made the retention sweep fail, and the jobs outlived the erasure."""
+    from server.store import SQLiteStore
+    from server.store.followups import FollowUps
+    from server.store.outbox import Outbox
+    from server.store.privacy import Privacy
+
+    now = [1_000_000.0]
+    db = tmp_path / "p.db"
+    store = SQLiteStore(db, clock=lambda: now[0])
+    await store.open()
+    try:
+        site = (await store.create_site("Acme", ["https://acme.test"])).id
+        agent = await store.create_agent("ana@acme.test", "Ana", "x", "admin", [site])
+        outbox = Outbox(store, delay_ms=0, new_key=lambda: "k")
+        later = FollowUps(store, outbox)
+        rights = Privacy(store)
+        convs = []
+        for visitor in ("erased", "kept-a-month"):
+            conv = (await store.append_visitor_message(site, visitor, "m", "hi")).conversation.id
+            with sqlite3.connect(db) as raw:  # what email wrote about this conversation
+                raw.execute("INSERT INTO email_jobs(id, kind, dedupe, site_id, conversation_id, "
+                            "recipient, not_before, created_at) VALUES (?, 'transcript', ?, ?, "
+                            "?, 'maria@example.test', 0, 0)", (f"j-{visitor}", visitor, site,
+                                                                 conv))
+                raw.execute("INSERT INTO email_threads(conversation_id, reply_key, created_at) "
+                            "VALUES (?, ?, 0)", (conv, f"key-{visitor}"))
+            await store.resolve(agent, [site], conv)
+            await later.schedule(agent, [site], conv, int(now[0] * 1000) + 86_400_000, "ok?")
+            convs.append(conv)
+
+        await rights.erase([site], "erased", agent.id)
+        await rights.set_retention(site, 1)
+        now[0] += 3 * 86_400
+        deleted, _ = await rights.sweep()
+        assert deleted >= 1
+        with sqlite3.connect(db) as raw:
+            for table in ("email_jobs", "email_threads", "follow_ups"):
+                left = raw.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                assert left == 0, (table, left)
+    finally:
+        await store.close()

@@ -72,11 +72,12 @@ def _attachment_ids(rows: Sequence[Sequence[Any]]) -> set[str]:
 
 
 def _forget_conversations(db: sqlite3.Connection, ids: Sequence[str]) -> None:
-    """The search index and webhook events of these conversations."""
+    """The search index, webhook events, emails (jobs, which hold the visitor's address, and
+    threads) and follow-ups of these conversations."""
     marks = _marks(ids)
-    db.execute(f"DELETE FROM messages_fts WHERE conversation_id IN ({marks})", tuple(ids))
-    db.execute(f"DELETE FROM fts_pending WHERE conversation_id IN ({marks})", tuple(ids))
-    db.execute(f"DELETE FROM webhook_outbox WHERE conversation_id IN ({marks})", tuple(ids))
+    for table in ("messages_fts", "fts_pending", "webhook_outbox", "email_jobs", "email_threads",
+                  "follow_ups"):
+        db.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", tuple(ids))
 
 
 def _merge_index(db: sqlite3.Connection) -> None:
