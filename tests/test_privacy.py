@@ -269,11 +269,19 @@ async def test_erasure_and_retention_take_the_email_rows_too(tmp_path: Path) -> 
                             "?, 'maria@example.test', 0, 0)", (f"j-{visitor}", visitor, site,
                                                                  conv))
                 raw.execute("INSERT INTO email_threads(conversation_id, reply_key, created_at) "
-                            "VALUES (?, ?, 0)", (conv, f"key-{visitor}"))
+                            "VALUES (?, ?, 0)", (conv, f"key{visitor}"))
+                raw.execute("INSERT INTO email_inbound(id, message_key, recipient, raw, door, "
+                            "state, created_at) VALUES (?, ?, ?, ?, 'smtp', 'done', 0)",
+                            (f"in-{visitor}", f"mk-{visitor}",
+                             f"r.key{visitor}.abc.def@reply.test", b"From: maria"))
             await store.resolve(agent, [site], conv)
             await later.schedule(agent, [site], conv, int(now[0] * 1000) + 86_400_000, "ok?")
             convs.append(conv)
 
+        with sqlite3.connect(db) as raw:  # a reply to another thread is not theirs to take
+            raw.execute("INSERT INTO email_inbound(id, message_key, recipient, raw, door, state, "
+                        "created_at) VALUES ('in-other', 'mk-other', "
+                        "'r.keyerasedx.abc.def@reply.test', x'00', 'smtp', 'done', 0)")
         await rights.erase([site], "erased", agent.id)
         await rights.set_retention(site, 1)
         now[0] += 3 * 86_400
@@ -283,5 +291,6 @@ async def test_erasure_and_retention_take_the_email_rows_too(tmp_path: Path) -> 
             for table in ("email_jobs", "email_threads", "follow_ups"):
                 left = raw.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 assert left == 0, (table, left)
+            assert raw.execute("SELECT id FROM email_inbound").fetchall() == [("in-other",)]
     finally:
         await store.close()

@@ -75,6 +75,13 @@ def _forget_conversations(db: sqlite3.Connection, ids: Sequence[str]) -> None:
     """The search index, webhook events, emails (jobs, which hold the visitor's address, and
     threads) and follow-ups of these conversations."""
     marks = _marks(ids)
+    # Reply emails received (raw, with the visitor's words) are found by their reply address,
+    # r.<the thread's reply key>.<expiry>.<mac>@domain (server/mail/addresses.py).
+    for (key,) in db.execute(f"SELECT reply_key FROM email_threads WHERE conversation_id IN "
+                             f"({marks})", tuple(ids)).fetchall():
+        db.execute("DELETE FROM email_inbound WHERE recipient LIKE ? ESCAPE '\\'",
+                   ("r." + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    + ".%",))
     for table in ("messages_fts", "fts_pending", "webhook_outbox", "email_jobs", "email_threads",
                   "follow_ups"):
         db.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", tuple(ids))
