@@ -21,6 +21,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import logs
+from server.metrics import Metrics
 
 log = logging.getLogger("livechat.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
@@ -32,8 +33,9 @@ def shown_path(path: str) -> str:
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -83,8 +85,13 @@ class AccessLog:
             }
             if websocket:
                 fields["close"] = state["close"]
+                if self.metrics is not None:
+                    self.metrics.ws_closed(state["close"])
             else:
                 fields["bytes"] = state["bytes"]
+                if self.metrics is not None:  # by route template (ids are not labels)
+                    route = getattr(scope.get("route"), "path", None) or "unmatched"
+                    self.metrics.http_request(route, status)
             client = scope.get("client")
             if client:
                 fields["client"] = client[0]

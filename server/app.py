@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,21 +20,48 @@ from server import clock
 from server.access import AccessLog
 from server.assets import asset_dir
 from server.auth import Tokens
+from server.bots import FirstResponder, keep_connected
+from server.broker import PresenceUnavailable
 from server.chat import Chat
 from server.config import Settings, from_env
-from server.endpoints import account, admin, avatars, files, http, reports
+from server.endpoints import (
+    account,
+    admin,
+    api_v1,
+    articles,
+    avatars,
+    email,
+    files,
+    help_pages,
+    http,
+    knowledge,
+    reports,
+)
+from server.endpoints import metrics as metrics_endpoint
 from server.endpoints.agent import agent_socket
+from server.endpoints.api_base import Api
 from server.endpoints.context import Context
 from server.endpoints.visitor import visitor_socket
 from server.errors import Close, Unavailable
 from server.hashing import HashPool
 from server.hub import Hub
-from server.limits import Limits
+from server.limits import Buckets, Limits
 from server.logins import Backoff
+from server.mail import listener
+from server.mail.service import Mail
+from server.metrics import MeteredBroker, Metrics, counting
+from server.privacy import run_retention
 from server.private import private_dir
-from server.routing import Router
+from server.routing import Router, agent_ids, connected_key, visitor_presence_key
+from server.store import Store
+from server.store.api_reads import ApiReads
+from server.store.api_tokens import ApiTokens
+from server.store.bots import Bots
 from server.store.factory import create_files, create_store
+from server.store.privacy import Privacy
+from server.store.webhooks import Webhooks
 from server.tasks import report_death
+from server.webhooks import Deliverer
 
 log = logging.getLogger("livechat")
 
@@ -60,27 +88,80 @@ class NoSniff:
         await self.app(scope, receive, send_with_header)
 
 
+#: The collector's generation thresholds while serving (Python's default: 700, 10, 10). The
+#: message path makes few cyclic objects, so young collections can be rarer; see
+#: docs/benchmarks.md for what each setting measured.
+GC_THRESHOLDS = (7000, 20, 20)
+
+
+def quiet_gc() -> Callable[[], None]:
+    """Keep the cyclic garbage collector from pausing the loop for long: everything made at
+    start-up (modules, settings, the app, caches: most of the heap, and never garbage) is moved
+    out of the collector's generations with ``gc.freeze()``, so that a full collection scans only
+    what was made since — a 29 ms pause in the profile of issue 11 otherwise. Returns the undo."""
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+    def restore() -> None:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+    return restore
+
+
+async def _sample(metrics: Metrics, store: Store, broker: brokers.Broker) -> None:
+    """What is polled rather than counted (health, the Redis outbox, drops), every second."""
+    while True:
+        metrics.sample(store, broker)
+        await asyncio.sleep(1.0)
+
+
 def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> (
     Starlette
 ):
     settings = (settings or from_env()).validate()
+    metrics = Metrics(settings.metrics_path())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = create_store(settings, clock)
         await store.open()
+        store.on_batch = metrics.store_batch
         private_dir(settings.uploads_path())
-        broker, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix,
-                                          settings.health_timeout)
+        inner, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix,
+                                         settings.health_timeout)
+        broker = MeteredBroker(inner, metrics)
         hub = Hub(broker)
-        chat = Chat(store, broker, clock=clock)
+        chat = Chat(store, broker, clock=clock, metrics=metrics)
         router = Router(store, presence, chat, settings.routing_interval, settings.requeue_grace,
                         clock, hub.local_agents)
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
         hasher = HashPool(settings.password_workers, settings.password_queue)
+        mail = Mail(settings, store, clock, chat)
+        mail.install()
+
+        async def visitor_online(visitor_id: str) -> bool:
+            try:
+                return bool(await presence.members(visitor_presence_key(visitor_id)))
+            except PresenceUnavailable:
+                return False  # unknown: the check-in goes by email as well
+
+        chat.sweepers.append(lambda: mail.wake_follow_ups(visitor_online))
+
+        async def agent_online(site_id: str, agent_id: str) -> bool:
+            try:
+                return agent_id in agent_ids(await presence.members(connected_key(site_id)))
+            except PresenceUnavailable:
+                return False  # unknown: the email goes
+
+        mail.agent_online = agent_online
+        smtp_listener: asyncio.Server | None = None
+        metrics_server: asyncio.Server | None = None
         try:
-            await broker.start(hub.deliver, hub.reset)
+            await broker.start(counting(hub.deliver, metrics), hub.reset)
             await router.prime()
             for name, work in (("inbox-publisher", chat.run_inbox_publisher()),
                                ("router", router.run())):
@@ -91,15 +172,49 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 clock, router, hasher=hasher,
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
-                limits=Limits.from_settings(settings, clock), files=create_files(settings, store))
+                limits=Limits.from_settings(settings, clock), mail=mail,
+                metrics=metrics, files=create_files(settings, store))
+            hooks, bots = Webhooks(store), Bots(store)
+            chat.first_responder = (responder := FirstResponder(bots, chat)).take
+            app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
+                settings.api_rate_per_second, settings.api_rate_burst, clock), hooks, responder,
+                rights := Privacy(store))
+            tasks.append(asyncio.create_task(run_retention(
+                rights, settings.uploads_path(), settings.retention_interval), name="retention"))
+            tasks[-1].add_done_callback(report_death)
+            tasks.append(asyncio.create_task(keep_connected(bots, presence,
+                                                            settings.presence_ttl),
+                                             name="bots-connected"))
+            tasks[-1].add_done_callback(report_death)
+            tasks.append(asyncio.create_task(Deliverer.from_settings(hooks, settings, clock).run(),
+                                             name="webhook-deliverer"))
+            tasks[-1].add_done_callback(report_death)
+            if mail.on or settings.email_reply_domain:
+                tasks.append(asyncio.create_task(mail.run(), name="email-worker"))
+                tasks[-1].add_done_callback(report_death)
+            if settings.smtp_listen:
+                smtp_listener = await listener.serve(mail, settings.smtp_listen)
             tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
             tasks[-1].add_done_callback(report_death)
+            tasks.append(asyncio.create_task(_sample(metrics, store, inner), name="metrics"))
+            tasks[-1].add_done_callback(report_death)
+            if settings.metrics_listen:
+                metrics_server = await metrics_endpoint.listen(
+                    settings.metrics_listen, settings.metrics_token, lambda: ctx)
             log.info("livechat ready (store %s, broker %s)",
                      "postgresql" if settings.postgres else settings.db_path,
                      settings.broker_url.split(":", 1)[0])
-            yield
+            restore_gc = quiet_gc()
+            try:
+                yield
+            finally:
+                restore_gc()
         finally:
+            if smtp_listener is not None:
+                smtp_listener.close()
             hub.close_all(Close.GOING_AWAY, "server restarting")
+            if metrics_server is not None:
+                metrics_server.close()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -108,14 +223,28 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             await broker.close()
             await presence.close()
             await store.close()
+            metrics.close()
 
     routes = [
         Route("/", http.index),
         Route("/healthz", http.health),
+        Route("/metrics", metrics_endpoint.metrics),
         Route("/favicon.ico", http.favicon),
         Route("/widget.js", http.widget_loader),
         Route("/widget/frame", http.widget_frame),
+        Route("/widget/kb/search", knowledge.search),
+        Route("/widget/kb/articles/{article_id}", knowledge.article),
+        Route("/widget/kb/article", knowledge.article),
+        Route("/widget/kb/events", knowledge.event, methods=["POST"]),
         Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
+        Route("/help/{slug}", help_pages.home),
+        Route("/help/{slug}/sitemap.xml", help_pages.sitemap),
+        Route("/help/{slug}/theme.css", help_pages.theme),
+        Route("/help/{slug}/{lang}", help_pages.index),
+        Route("/help/{slug}/{lang}/search", help_pages.search),
+        Route("/help/{slug}/{lang}/category/{category}", help_pages.category),
+        Route("/help/{slug}/{lang}/{article}", help_pages.article),
+        Route("/help/{slug}/{lang}/{article}/vote", help_pages.vote, methods=["POST"]),
         Route("/agent", http.panel),
         Route("/agent/reset", http.reset_page),
         Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),
@@ -138,10 +267,24 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/admin/teams", admin.save_team, methods=["POST"]),
         Route("/api/admin/teams/{team_id}", admin.save_team, methods=["PATCH"]),
         Route("/api/admin/teams/{team_id}", admin.delete_team, methods=["DELETE"]),
+        Route("/api/admin/articles", articles.list_articles),
+        Route("/api/admin/articles", articles.save_article, methods=["POST"]),
+        Route("/api/admin/articles/preview", articles.preview, methods=["POST"]),
+        Route("/api/admin/articles/{article_id}", articles.get_article),
+        Route("/api/admin/articles/{article_id}", articles.save_article, methods=["PATCH"]),
+        Route("/api/admin/articles/{article_id}", articles.delete_article, methods=["DELETE"]),
+        Route("/api/admin/sites/{site_id}/help", articles.help_centre, methods=["PUT"]),
+        Route("/api/agent/articles", articles.agent_search),
         Route("/files/{file_id}", files.download),
         Route("/api/agent/avatar", avatars.upload, methods=["POST"]),
         Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),
         Route("/avatars/{key}", avatars.download),
+        *api_v1.routes(),
+        Route("/email/unsubscribe", email.unsubscribe, methods=["GET", "POST"]),
+        Route("/api/email/inbound", email.receive, methods=["POST"]),
+        Route("/api/agent/forgot", email.forgot_password, methods=["POST"]),
+        Route("/email/rate", email.rate, methods=["GET", "POST"]),
+        Route("/api/agent/email-prefs", email.email_prefs, methods=["GET", "POST"]),
         WebSocketRoute("/ws/visitor", visitor_socket),
         WebSocketRoute("/ws/agent", agent_socket),
     ]
@@ -152,7 +295,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     # Outermost: it sees what really went out (compressed sizes, final status) and gives every
     # line logged inside the request's id.
-    app.add_middleware(AccessLog)
+    app.add_middleware(AccessLog, metrics=metrics)
     return app
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -32,6 +32,7 @@ from server.hub import (
     site_channel,
     visitor_channel,
 )
+from server.metrics import Metrics
 from server.store import Agent, Change, Conversation, Store
 
 log = logging.getLogger("livechat.chat")
@@ -50,15 +51,24 @@ class Sent:
 
 class Chat:
     def __init__(self, store: Store, broker: Broker, inbox_interval: float = 0.05,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, metrics: Metrics | None = None) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
+        m = self.metrics
+        # Bound once: a message costs an increment, no lookup.
+        self._visitor_messages, self._agent_messages = m.messages["visitor"], m.messages["agent"]
         self._clock = clock
         self.broker = broker
         self.inbox_interval = inbox_interval
         #: Told of changes that matter to routing (the router listens, to re-route the site).
         self.on_change: Callable[[Conversation], None] | None = None
+        #: Given each conversation a visitor opens, before it is published (server/bots.py:
+        #: the site's bot claims it).
+        self.first_responder: Callable[[Change], Awaitable[Change]] | None = None
         self._inbox: dict[str, Conversation] = {}
         self._inbox_ready = asyncio.Event()
+        #: Woken with snoozes by the routing sweep (follow-ups: server/mail/service.py).
+        self.sweepers: list[Callable[[], Awaitable[None]]] = []
 
     async def run_inbox_publisher(self) -> None:
         """Publish pending inbox updates, newest per conversation, until cancelled."""
@@ -97,6 +107,10 @@ class Chat:
         change = await self.store.append_visitor_message(
             who.site_id, who.visitor_id, client_msg_id, body, attachment
         )
+        if change.created and self.first_responder is not None:
+            change = await self.first_responder(change)
+        if not change.duplicate:
+            self._visitor_messages.inc()
         in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
             change.conversation.id, change.messages[0].seq)
         await self.publish(change, sender.uid if sender is not None else None)
@@ -111,6 +125,10 @@ class Chat:
         change = await self.store.append_agent_message(
             agent, site_ids, conversation_id, client_msg_id, body, attachment
         )
+        if not change.duplicate:
+            self._agent_messages.inc()
+            if len(change.messages) > 1:  # the reply claimed the conversation
+                self.metrics.decisions["claimed"].inc()
         in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
             conversation_id, change.messages[-1].seq)
         await self.publish(change)
@@ -144,23 +162,31 @@ class Chat:
 
     async def claim(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.claim(agent, site_ids, conversation_id)
+        if not change.duplicate:
+            self.metrics.decisions["claimed"].inc()
         await self.publish(change)
         return change
 
     async def resolve(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.resolve(agent, site_ids, conversation_id)
+        if not change.duplicate:
+            self.metrics.decisions["resolved"].inc()
         await self.publish(change)
         return change
 
     async def transfer(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
                        to_agent_id: str, note: str | None = None) -> Change:
         change = await self.store.transfer(agent, site_ids, conversation_id, to_agent_id, note)
+        if not change.duplicate:
+            self.metrics.decisions["transferred"].inc()
         await self.publish(change)
         return change
 
     async def note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
                    client_msg_id: str, body: str, sender: Connection | None = None) -> Sent:
         change = await self.store.add_note(agent, site_ids, conversation_id, client_msg_id, body)
+        if not change.duplicate:
+            self.metrics.notes.inc()
         in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
             conversation_id, change.messages[-1].seq)
         await self.publish(change)
@@ -168,6 +194,8 @@ class Chat:
 
     async def reopen(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.reopen(agent, site_ids, conversation_id)
+        if not change.duplicate:
+            self.metrics.decisions["reopened"].inc()
         await self.publish(change)
         return change
 
@@ -187,6 +215,8 @@ class Chat:
         """Snoozes that ran out: back in every inbox (the panel notifies its agent)."""
         for conversation in await self.store.wake_snoozed():
             self._inbox_update(conversation)
+        for wake in self.sweepers:
+            await wake()
 
     async def tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
                   on: bool) -> Conversation:
@@ -225,6 +255,8 @@ class Chat:
         if change.duplicate:
             return
         conv = change.conversation
+        if change.created:
+            self.metrics.conversations_opened.inc()
         try:
             for message in change.messages:
                 await self.broker.publish(

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from server import logs
+from server import cli_articles, logs
 from server.auth import hash_password, normalize_origin
 from server.config import ConfigError, Settings, from_env
 from server.doctor import redact_url
@@ -28,7 +28,7 @@ from server.store import Agent, Site, SQLiteStore, backup
 from server.store.factory import create_store
 from server.store.migrations import MIGRATIONS
 from server.store.postgres import PostgresStore
-from server.store.sqlite import migrate
+from server.store.sqlite import SchemaTooNew, check_schema, migrate
 
 log = logging.getLogger("livechat")
 
@@ -64,6 +64,7 @@ def upgrade_database(path: Path, progress: Progress | None = None) -> None:
     db = sqlite3.connect(path, isolation_level=None, timeout=30)
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        check_schema(version, len(MIGRATIONS))
         if version >= len(MIGRATIONS):
             return
         shown = progress or Progress()
@@ -133,6 +134,7 @@ async def _ensure_demo(settings: Settings, demo_origins: list[str]) -> str:
         if await store.agent_by_email(DEMO_EMAIL) is None:
             await store.create_agent(DEMO_EMAIL, "Demo Agent", hash_password(DEMO_PASSWORD),
                                      "admin", [site.id])
+        await cli_articles.ensure_demo_articles(store, site.id)
         return site.id
 
 
@@ -211,7 +213,7 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
 
 _PROFILE_OPTIONS = ("greeting", "color", "logo", "hours", "timezone", "prechat", "offline",
-                    "typing_preview", "theme")
+                    "typing_preview", "theme", "email_from", "email_transcript")
 
 
 def cmd_site_set(args: argparse.Namespace) -> int:
@@ -228,6 +230,8 @@ def cmd_site_set(args: argparse.Namespace) -> int:
         profile["prechat"] = [f for f in profile["prechat"].split(",") if f and f != "none"]
     if "typing_preview" in profile:
         profile["typing_preview"] = profile["typing_preview"] == "on"
+    if "email_transcript" in profile:
+        profile["email_transcript"] = profile["email_transcript"] == "on"
     if "timezone" in profile:
         profile["tz"] = profile.pop("timezone")
 
@@ -264,7 +268,44 @@ def _print_site(site: Site) -> None:
           f"  pre-chat:     {', '.join(p.prechat) or 'none'}\n"
           f"  when offline: {'leave-a-message form' if p.offline == 'form' else 'chat and wait'}\n"
           f"  typing preview: {'on' if p.typing_preview else 'off'}\n"
-          f"  theme:        {p.theme}")
+          f"  theme:        {p.theme}\n"
+          f"  email from:   {p.email_from or '(LIVECHAT_EMAIL_FROM)'}\n"
+          f"  transcript on resolve: {'on' if p.email_transcript else 'off'}")
+
+
+#: sysexits.h, as MTAs read a pipe's exit status: bounce, bounce, try again later.
+EX_DATAERR, EX_NOUSER, EX_TEMPFAIL = 65, 67, 75
+
+
+def cmd_inbound_email(args: argparse.Namespace) -> int:
+    """Queue one reply for the server's worker (it reads it into the conversation and tells
+    the agents); exit 0 when queued (or already received), 67 when the address is refused, 65
+    when the email is unreadable, 75 when the store cannot take it now."""
+    from server.errors import Unavailable
+    from server.mail import addresses, inbound
+    from server.mail.service import Mail
+
+    settings = from_env(db_path=args.db)
+    raw = sys.stdin.buffer.read(inbound.MAX_BYTES + 1)
+
+    async def run() -> int:
+        async with _store(settings) as store:
+            mail = Mail(settings, store, time.time)
+            try:
+                accepted = await mail.accept(raw, "pipe", args.recipient)
+            except addresses.Refused as exc:
+                print(f"livechat: refused: {exc}", file=sys.stderr)
+                return EX_NOUSER
+            except inbound.Unreadable as exc:
+                print(f"livechat: unreadable: {exc}", file=sys.stderr)
+                return EX_DATAERR
+            except Unavailable as exc:
+                print(f"livechat: try again later: {exc.reason}", file=sys.stderr)
+                return EX_TEMPFAIL
+            print("queued" if accepted.queued else "duplicate (received before)")
+            return 0
+
+    return asyncio.run(run())
 
 
 def cmd_site_list(args: argparse.Namespace) -> int:
@@ -331,6 +372,202 @@ def cmd_agent_list(args: argparse.Namespace) -> int:
         state = "active" if agent.active else "inactive"
         print(f"{agent.id}\t{agent.email}\t{agent.name}\t{agent.role}\t{state}\t"
               f"{','.join(sites) or '-'}\tcapacity {agent.capacity}")
+    return 0
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from server.store.api_tokens import ApiTokens
+
+    settings = from_env(db_path=args.db)
+    scopes = [s for given in args.scope for s in given.replace(",", " ").split()]
+
+    async def run() -> tuple[Any, str]:
+        async with _store(settings) as store:
+            return await ApiTokens(store).create(args.site, args.name, scopes)
+
+    made, secret = asyncio.run(run())
+    if args.json:
+        print(json.dumps({**made.public(), "token": secret}, indent=2))
+        return 0
+    print(f"token {made.id} ({', '.join(sorted(made.scopes))}; "
+          f"{'site ' + made.site_id if made.site_id else 'every site'}):")
+    print(secret)
+    print("It is shown once: keep it now (only its hash is stored).", file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from server.store.api_tokens import ApiTokens
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> list[Any]:
+        async with _store(settings) as store:
+            return await ApiTokens(store).list([args.site] if args.site else None)
+
+    tokens = asyncio.run(run())
+    if args.json:
+        print(json.dumps([t.public() for t in tokens], indent=2, ensure_ascii=False))
+        return 0
+
+    def when(ms: int | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000)) if ms else "never"
+
+    for t in tokens:
+        state = f"revoked {when(t.revoked_at)}" if t.revoked_at else "active"
+        print(f"{t.id}\t{t.name}\t{t.site_id or '*'}\t{','.join(sorted(t.scopes))}\t"
+              f"last used {when(t.last_used_at)}\t{state}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from server.store.api_tokens import ApiTokens
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> None:
+        async with _store(settings) as store:
+            await ApiTokens(store).revoke(args.token_id)
+
+    asyncio.run(run())
+    print(f"revoked {args.token_id}")
+    return 0
+
+
+# --- bots ------------------------------------------------------------------------------------
+
+
+def cmd_bot_create(args: argparse.Namespace) -> int:
+    from server.store.api_tokens import ApiTokens
+    from server.store.bots import Bots
+    from server.store.webhooks import Webhooks
+    from server.webhooks import Refused, guard
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> dict[str, Any]:
+        if args.webhook:
+            try:
+                await guard(args.webhook, settings.webhook_allow_private)
+            except Refused as exc:
+                raise ConfigError(f"--webhook: {exc}") from None
+        async with _store(settings) as store:
+            bot = await Bots(store).create(args.site, args.name)
+            _, token = await ApiTokens(store).create(
+                args.site, f"bot {args.name}", ["conversations:read", "conversations:write"])
+            made: dict[str, Any] = {"bot": {"id": bot.id, "name": bot.name,
+                                            "site_id": args.site}, "token": token}
+            if args.webhook:
+                endpoint, secret = await Webhooks(store).create(
+                    args.site, args.webhook, ["conversation.created", "message.created"])
+                made["webhook"] = {**endpoint.public(), "secret": secret}
+            return made
+
+    made = asyncio.run(run())
+    if args.json:
+        print(json.dumps(made, indent=2, ensure_ascii=False))
+        return 0
+    print(f"bot {made['bot']['id']} ({args.name}) answers new conversations of {args.site} first")
+    print(f"API token (conversations): {made['token']}")
+    if "webhook" in made:
+        print(f"webhook {made['webhook']['id']} -> {args.webhook}, secret: "
+              f"{made['webhook']['secret']}")
+    print("The token and the secret are shown once.", file=sys.stderr)
+    return 0
+
+
+def cmd_bot_list(args: argparse.Namespace) -> int:
+    from server.store.bots import Bots
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> list[tuple[str, Agent]]:
+        async with _store(settings) as store:
+            return await Bots(store).all()
+
+    for site_id, bot in asyncio.run(run()):
+        print(f"{site_id}\t{bot.id}\t{bot.name}")
+    return 0
+
+
+def cmd_bot_remove(args: argparse.Namespace) -> int:
+    from server.store.bots import Bots
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> None:
+        async with _store(settings) as store:
+            await Bots(store).remove(args.site)
+
+    asyncio.run(run())
+    print(f"no bot answers {args.site} first any more")
+    return 0
+
+
+# --- data rights -----------------------------------------------------------------------------
+
+
+def cmd_visitor_export(args: argparse.Namespace) -> int:
+    from server.privacy import export_zip
+    from server.store.privacy import Privacy
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> bytes:
+        async with _store(settings) as store:
+            held = await Privacy(store).held(args.visitor_id)
+            if held is None:
+                raise ConfigError(f"no such visitor: {args.visitor_id}")
+            return export_zip(held, settings.uploads_path(), time.time())
+
+    data = asyncio.run(run())
+    Path(args.out).write_bytes(data)
+    print(f"exported {args.visitor_id} to {args.out} ({len(data)} bytes)")
+    return 0
+
+
+def cmd_visitor_erase(args: argparse.Namespace) -> int:
+    from server.privacy import erase
+    from server.store.privacy import Privacy
+
+    settings = from_env(db_path=args.db)
+
+    async def run() -> dict[str, Any]:
+        async with _store(settings) as store:
+            sites = [site.id for site in await store.sites()]
+            try:
+                erased = await erase(Privacy(store), settings.uploads_path(), sites,
+                                     args.visitor_id, f"cli {getpass.getuser()}")
+            except LookupError:
+                raise ConfigError(f"no such visitor: {args.visitor_id}") from None
+            return erased.public()
+
+    erased = asyncio.run(run())
+    print(f"erased {args.visitor_id}: {erased['conversations']} conversations, "
+          f"{erased['messages']} messages emptied, {erased['files']} files "
+          f"(record {erased['erasure_id']})")
+    return 0
+
+
+def cmd_site_retention(args: argparse.Namespace) -> int:
+    from server.store.privacy import Privacy
+
+    settings = from_env(db_path=args.db)
+    days = None if args.days in ("off", "none") else int(args.days)
+
+    async def run() -> None:
+        async with _store(settings) as store:
+            try:
+                await Privacy(store).set_retention(args.site, days)
+            except LookupError as exc:
+                raise ConfigError(str(exc)) from None
+
+    asyncio.run(run())
+    print(f"{args.site}: resolved conversations are kept "
+          f"{'for ever' if days is None else f'{days} days'}")
     return 0
 
 
@@ -524,8 +761,18 @@ def parser() -> argparse.ArgumentParser:
                         help="agents see what visitors type before sending (the widget says so)")
     change.add_argument("--theme", choices=["auto", "light", "dark"],
                         help="the widget's colours: auto follows each visitor's system setting")
+    keep = command(site, "retention", cmd_site_retention,
+                   "how long a site keeps resolved conversations (then deleted, with files)")
+    keep.add_argument("site", help="the site key")
+    keep.add_argument("--days", required=True, help="a number of days, or off (keep for ever)")
+    change.add_argument("--email-from", help="the sender of the site's emails: "
+                        "'Acme Support <support@acme.example>' ('' uses LIVECHAT_EMAIL_FROM)")
+    change.add_argument("--email-transcript", choices=["on", "off"],
+                        help="email visitors the conversation when it is resolved")
     listing = command(site, "list", cmd_site_list, "list the sites")
     listing.add_argument("--json", action="store_true", help="as a JSON array")
+
+    cli_articles.add_commands(sub, site, command)
 
     agent = command(sub, "agent", None, "manage agents").add_subparsers(dest="action",
                                                                          required=True)
@@ -541,6 +788,50 @@ def parser() -> argparse.ArgumentParser:
     alist = command(agent, "list", cmd_agent_list, "list the agents")
     alist.add_argument("--json", action="store_true", help="as a JSON array")
 
+    token = command(sub, "token", None, "manage REST API tokens (docs/api.md)").add_subparsers(
+        dest="action", required=True)
+    tcreate = command(token, "create", cmd_token_create,
+                      "make a token and print it (once: only its hash is kept)")
+    tcreate.add_argument("--site", help="the site key (without it: every site, for admins)")
+    tcreate.add_argument("--scope", action="append", required=True,
+                         help="conversations:read, conversations:write, visitors:read, "
+                              "visitors:write, reports:read or admin (repeatable)")
+    tcreate.add_argument("--name", default="API token", help="what it is for (shown in lists)")
+    tcreate.add_argument("--json", action="store_true", help="as a JSON object")
+    tlist = command(token, "list", cmd_token_list, "list the tokens (never their secrets)")
+    tlist.add_argument("--site", help="only this site's")
+    tlist.add_argument("--json", action="store_true", help="as a JSON array")
+    trevoke = command(token, "revoke", cmd_token_revoke, "revoke a token, at once")
+    trevoke.add_argument("token_id", help="the token's id (tok_…)")
+
+    bot = command(sub, "bot", None, "a bot that answers a site's new conversations first "
+                  "(docs/api.md#bots)").add_subparsers(dest="action", required=True)
+    bcreate = command(bot, "create", cmd_bot_create,
+                      "make the site's bot, its API token and (with --webhook) its webhook")
+    bcreate.add_argument("--site", required=True, help="the site key")
+    bcreate.add_argument("--name", required=True, help="what visitors see (e.g. 'Ava')")
+    bcreate.add_argument("--webhook", help="the bot's URL: it is sent conversation.created and "
+                                           "message.created")
+    bcreate.add_argument("--json", action="store_true", help="as a JSON object")
+    command(bot, "list", cmd_bot_list, "list the sites' bots")
+    bremove = command(bot, "remove", cmd_bot_remove,
+                      "stop the site's bot answering first (what it has, it keeps)")
+    bremove.add_argument("--site", required=True, help="the site key")
+
+    person = command(sub, "visitor", None, "a visitor's data rights (docs/api.md#data-rights)"
+                     ).add_subparsers(dest="action", required=True)
+    vexport = command(person, "export", cmd_visitor_export,
+                      "everything held about a visitor, as a zip (visitor.json and files)")
+    vexport.add_argument("visitor_id")
+    vexport.add_argument("--out", required=True, help="the zip file to write")
+    verase = command(person, "erase", cmd_visitor_erase,
+                     "erase a visitor (reports keep counting their conversations anonymously)")
+    verase.add_argument("visitor_id")
+
+    mail_in = command(sub, "inbound-email", cmd_inbound_email,
+                      "take one reply email on stdin (an MTA's pipe transport; docs/email.md)")
+    mail_in.add_argument("--recipient", help="the envelope recipient (Postfix: ${recipient}); "
+                         "default: the first reply address among the headers")
     save = command(sub, "backup", cmd_backup,
                    "copy the database (and attachments) while serving")
     save.add_argument("path", help="the backup file to write (attachments go to PATH-files/)")
@@ -567,5 +858,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 2
+    except SchemaTooNew as exc:
+        print(f"livechat: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -105,6 +105,8 @@ class Settings:
     new_conversations_per_ip: int = 20
     uploads_per_ip: int = 30
     upload_bytes_per_ip: int = 100 * 1024 * 1024
+    #: Requests to the knowledge base's public routes (widget search, articles, help centre).
+    kb_requests_per_ip: int = 600
     #: Bytes of files one visitor or agent may have stored, and how long an upload may wait
     #: to be sent in a message before it is deleted (seconds).
     upload_quota_bytes: int = 50 * 1024 * 1024
@@ -120,6 +122,66 @@ class Settings:
     site_new_visitors_per_minute: int = 1200
     site_new_conversations_per_minute: int = 600
     max_site_connections: int = 10_000
+    #: Per API token: sustained requests per second and the burst allowed above it.
+    api_rate_per_second: float = 10.0
+    api_rate_burst: int = 50
+    #: Webhooks (server/webhooks.py): deliveries to private, loopback and link-local addresses
+    #: are refused unless this is set; seconds a receiver has to answer; the first retry's delay
+    #: (doubling each time, at most an hour); how long an event is retried, and an endpoint may
+    #: fail without a success, before the event is failed and the endpoint disabled; how long a
+    #: process holds an event it is delivering (then another may); how often the outbox is read;
+    #: deliveries under way at once per process.
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 10.0
+    webhook_retry_base: float = 5.0
+    webhook_max_age: float = 86400.0
+    webhook_lease: float = 60.0
+    webhook_poll: float = 0.5
+    webhook_concurrency: int = 8
+    #: Seconds between two sweeps that delete resolved conversations past their site's
+    #: retention (server/privacy.py).
+    retention_interval: float = 3600.0
+    # --- email (docs/email.md) -------------------------------------------------------------
+    #: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465; empty: email is off.
+    smtp_url: str = ""
+    #: The sender of sites that set none (``livechat site set KEY --email-from``).
+    email_from: str = ""
+    #: Replies to emails go to <token>@this domain (its MX is this server's SMTP listener, an
+    #: MTA piping to ``livechat inbound-email``, or a provider posting to the HTTP door); empty:
+    #: emails carry no reply address.
+    email_reply_domain: str = ""
+    #: Seconds an agent's reply may stay unseen before the visitor gets it (and any that follow
+    #: within this time) by email.
+    email_delay: float = 120.0
+    #: Seconds before the first retry of an email that failed for a while (it doubles, up to an
+    #: hour; after ``email_give_up`` seconds it counts as failed).
+    email_retry: float = 30.0
+    email_give_up: float = 3 * 24 * 3600.0
+    #: Seconds a process holds an email it is sending; another process takes it over after.
+    email_lease: float = 120.0
+    #: Seconds between looks at the outbox (new jobs in this process wake it at once).
+    email_poll: float = 1.0
+    #: host:port of the built-in SMTP listener for replies (aiosmtpd); empty: none.
+    smtp_listen: str = ""
+    #: The key providers sign inbound posts with (POST /api/email/inbound); empty: door closed.
+    email_inbound_secret: str = ""
+    #: How long the reply address of an email stays good (seconds).
+    email_reply_max_age: int = 90 * 24 * 3600
+    #: The hour (UTC, 0-23) admins get the digest of the previous 24 hours' missed
+    #: conversations; -1: never.
+    email_digest_hour: int = 8
+
+    @property
+    def email_on(self) -> bool:
+        return bool(self.smtp_url)
+    # --- metrics (docs/deployment.md) ------------------------------------------------------
+    #: ``GET /metrics`` on the chat's port to ``Authorization: Bearer <token>``.
+    metrics_token: str = ""
+    #: ``host:port``: the metrics on a listener of their own instead (not on the chat's port).
+    metrics_listen: str = ""
+    #: prometheus-client's multiprocess directory: every process using it is summed in a
+    #: scrape. Empty: this process alone, or "<db>-metrics" with more than one worker.
+    metrics_dir: str = ""
 
     @property
     def postgres(self) -> bool:
@@ -129,6 +191,14 @@ class Settings:
         if self.uploads_dir:
             return Path(self.uploads_dir)
         return self.db_path.with_name(self.db_path.name + "-files")
+
+    def metrics_path(self) -> Path | None:
+        """Where the processes' metrics are summed (None: in this process's memory)."""
+        if self.metrics_dir:
+            return Path(self.metrics_dir)
+        if self.workers > 1 and (self.metrics_token or self.metrics_listen):
+            return self.db_path.with_name(self.db_path.name + "-metrics")
+        return None
 
     def validate(self) -> Settings:
         if not self.secret_keys or any(len(k) < 16 for k in self.secret_keys):
@@ -173,7 +243,8 @@ class Settings:
                   self.max_sockets_per_visitor, self.site_rate_per_second,
                   self.visitor_rate_per_second, self.visitor_rate_burst,
                   self.site_new_visitors_per_minute, self.site_new_conversations_per_minute,
-                  self.max_site_connections)
+                  self.max_site_connections, self.api_rate_per_second, self.api_rate_burst,
+                  self.kb_requests_per_ip)
         if min(limits) <= 0 or self.max_connections < 0 or self.reserved_connections < 0:
             raise ConfigError("connection, rate and upload limits must be positive")
         if self.upload_grace < 0:
@@ -187,9 +258,51 @@ class Settings:
         if min(self.sqlite_busy_timeout, self.health_timeout, self.ws_ping_interval,
                self.ws_ping_timeout) <= 0:
             raise ConfigError("timeouts and intervals must be positive")
+        if min(self.webhook_timeout, self.webhook_retry_base, self.webhook_max_age,
+               self.webhook_poll, self.webhook_concurrency, self.retention_interval) <= 0:
+            raise ConfigError("webhook timeouts, delays and concurrency must be positive")
+        if self.webhook_lease <= self.webhook_timeout:
+            raise ConfigError("LIVECHAT_WEBHOOK_LEASE must be longer than "
+                              "LIVECHAT_WEBHOOK_TIMEOUT")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
+        self._validate_email()
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigError("LIVECHAT_METRICS_TOKEN must be at least 16 characters")
+        if self.metrics_listen:
+            host, _, port = self.metrics_listen.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError("LIVECHAT_METRICS_LISTEN must be host:port "
+                                  "(e.g. 127.0.0.1:9100 or [::1]:9100)")
         return self
+
+    def _validate_email(self) -> None:
+        from server.mail.smtp import SmtpError, parse_url  # (no import cycle at module load)
+        if self.smtp_url:
+            try:
+                parse_url(self.smtp_url)
+            except SmtpError as exc:
+                raise ConfigError(f"LIVECHAT_SMTP_URL: {exc}") from None
+            if not self.public_url:
+                raise ConfigError("email needs LIVECHAT_PUBLIC_URL: its links (the chat, "
+                                  "unsubscribe) must be absolute")
+        if self.email_reply_domain and not re.fullmatch(
+                r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", self.email_reply_domain):
+            raise ConfigError("LIVECHAT_EMAIL_REPLY_DOMAIN is a domain name (reply.example.com)")
+        if (self.smtp_listen or self.email_inbound_secret) and not self.email_reply_domain:
+            raise ConfigError("inbound email needs LIVECHAT_EMAIL_REPLY_DOMAIN")
+        if self.smtp_listen and not re.fullmatch(r"\[?[0-9A-Za-z.:_-]*\]?:\d{1,5}",
+                                                 self.smtp_listen):
+            raise ConfigError("LIVECHAT_SMTP_LISTEN is host:port (0.0.0.0:2525)")
+        if self.email_inbound_secret and len(self.email_inbound_secret) < 16:
+            raise ConfigError("LIVECHAT_EMAIL_INBOUND_SECRET needs 16+ characters")
+        if min(self.email_delay, self.email_retry, self.email_give_up, self.email_lease,
+               self.email_poll) < 0 or min(self.email_lease, self.email_poll) == 0:
+            raise ConfigError("email delays and intervals must be positive")
+        if not -1 <= self.email_digest_hour <= 23:
+            raise ConfigError("LIVECHAT_EMAIL_DIGEST_HOUR is 0-23 (UTC), or -1 for none")
+        if self.email_reply_max_age < 60:
+            raise ConfigError("LIVECHAT_EMAIL_REPLY_MAX_AGE must be at least 60 seconds")
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -288,6 +401,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         new_conversations_per_ip=_int(env, "LIVECHAT_NEW_CONVERSATIONS_PER_IP", 20),
         uploads_per_ip=_int(env, "LIVECHAT_UPLOADS_PER_IP", 30),
         upload_bytes_per_ip=_int(env, "LIVECHAT_UPLOAD_BYTES_PER_IP", 100 * 1024 * 1024),
+        kb_requests_per_ip=_int(env, "LIVECHAT_KB_REQUESTS_PER_IP", 600),
         upload_quota_bytes=_int(env, "LIVECHAT_UPLOAD_QUOTA", 50 * 1024 * 1024),
         upload_grace=_float(env, "LIVECHAT_UPLOAD_GRACE", 3600.0),
         max_sockets_per_visitor=_int(env, "LIVECHAT_MAX_SOCKETS_PER_VISITOR", 20),
@@ -297,5 +411,31 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         site_new_visitors_per_minute=_int(env, "LIVECHAT_SITE_NEW_VISITORS", 1200),
         site_new_conversations_per_minute=_int(env, "LIVECHAT_SITE_NEW_CONVERSATIONS", 600),
         max_site_connections=_int(env, "LIVECHAT_MAX_SITE_CONNECTIONS", 10_000),
+        api_rate_per_second=_float(env, "LIVECHAT_API_RATE_PER_SECOND", 10.0),
+        api_rate_burst=_int(env, "LIVECHAT_API_RATE_BURST", 50),
+        webhook_allow_private=env.get("LIVECHAT_WEBHOOK_ALLOW_PRIVATE", "").lower() in (
+            "1", "true", "yes"),
+        webhook_timeout=_float(env, "LIVECHAT_WEBHOOK_TIMEOUT", 10.0),
+        webhook_retry_base=_float(env, "LIVECHAT_WEBHOOK_RETRY_BASE", 5.0),
+        webhook_max_age=_float(env, "LIVECHAT_WEBHOOK_MAX_AGE", 86400.0),
+        webhook_lease=_float(env, "LIVECHAT_WEBHOOK_LEASE", 60.0),
+        webhook_poll=_float(env, "LIVECHAT_WEBHOOK_POLL", 0.5),
+        webhook_concurrency=_int(env, "LIVECHAT_WEBHOOK_CONCURRENCY", 8),
+        retention_interval=_float(env, "LIVECHAT_RETENTION_INTERVAL", 3600.0),
+        smtp_url=env.get("LIVECHAT_SMTP_URL", "").strip(),
+        email_from=env.get("LIVECHAT_EMAIL_FROM", "").strip(),
+        email_reply_domain=env.get("LIVECHAT_EMAIL_REPLY_DOMAIN", "").strip().lower(),
+        email_delay=_float(env, "LIVECHAT_EMAIL_DELAY", 120.0),
+        email_retry=_float(env, "LIVECHAT_EMAIL_RETRY", 30.0),
+        email_give_up=_float(env, "LIVECHAT_EMAIL_GIVE_UP", 3 * 24 * 3600.0),
+        email_lease=_float(env, "LIVECHAT_EMAIL_LEASE", 120.0),
+        email_poll=_float(env, "LIVECHAT_EMAIL_POLL", 1.0),
+        smtp_listen=env.get("LIVECHAT_SMTP_LISTEN", "").strip(),
+        email_inbound_secret=env.get("LIVECHAT_EMAIL_INBOUND_SECRET", "").strip(),
+        email_reply_max_age=_int(env, "LIVECHAT_EMAIL_REPLY_MAX_AGE", 90 * 24 * 3600),
+        email_digest_hour=_int(env, "LIVECHAT_EMAIL_DIGEST_HOUR", 8),
+        metrics_token=env.get("LIVECHAT_METRICS_TOKEN", "").strip(),
+        metrics_listen=env.get("LIVECHAT_METRICS_LISTEN", "").strip(),
+        metrics_dir=env.get("LIVECHAT_METRICS_DIR", "").strip(),
     )
     return settings.with_(**overrides).validate()

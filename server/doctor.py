@@ -14,6 +14,7 @@ unsafe). The command exits 0 when there is nothing to fix, 1 with warnings only,
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import resource
 import shutil
@@ -116,6 +117,33 @@ def configuration_findings(settings: Settings | None, error: str | None) -> list
     broker = "in-memory broker" if settings.broker_url.startswith("memory") else "Redis broker"
     workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
     return [Finding("ok", "configuration", f"valid ({workers}, {broker})")]
+
+
+def metrics_findings(token: str, listen: str, public_url: str) -> list[Finding]:
+    """Who can read ``/metrics`` (docs/deployment.md, Metrics)."""
+    if not token and not listen:
+        return [Finding("ok", "metrics", "not served (/metrics answers 404)")]
+    if listen:
+        host = listen.rpartition(":")[0].strip("[]")
+        try:
+            address = ipaddress.ip_address(host)
+            # (0.0.0.0 and :: count as "private" to ipaddress: they are every interface.)
+            private = not address.is_unspecified and (address.is_loopback or address.is_private)
+        except ValueError:
+            private = host == "localhost"  # a name: what it resolves to is not known here
+        if not token and not private:
+            return [Finding("warn", "metrics",
+                            f"anyone who reaches {listen} can read the metrics",
+                            "bind LIVECHAT_METRICS_LISTEN to 127.0.0.1 or a private address, "
+                            "or also set LIVECHAT_METRICS_TOKEN")]
+        where = f"on {listen}" + (" to the bearer token" if token else "")
+        return [Finding("ok", "metrics", f"/metrics served {where}")]
+    if public_url.startswith("http://") and urlsplit(public_url).hostname not in (
+            "localhost", "127.0.0.1", "::1"):
+        return [Finding("warn", "metrics", "the metrics token would cross the network in clear",
+                        "serve the chat behind HTTPS, or use LIVECHAT_METRICS_LISTEN on a "
+                        "private address")]
+    return [Finding("ok", "metrics", "/metrics served to the bearer token")]
 
 
 def public_url_findings(public_url: str) -> list[Finding]:
@@ -292,6 +320,21 @@ def redis_findings(url: str, error: str | None, version: str | None) -> list[Fin
     return [Finding("ok", "Redis", f"{shown} answers (Redis {version or '?'})")]
 
 
+def email_findings(url: str, reply_domain: str, error: str | None) -> list[Finding]:
+    """Email off is a fact, not a fault; an SMTP server that cannot be reached (or refuses the
+    credentials) is an error: every email would wait, then fail."""
+    if not url:
+        return [Finding("ok", "email", "off (LIVECHAT_SMTP_URL is not set): nobody is emailed")]
+    shown = redact_url(url)
+    if error is not None:
+        return [Finding("error", "email", f"cannot use the SMTP server at {shown}: {error}",
+                        "correct LIVECHAT_SMTP_URL (smtp://user:pass@host:587 or "
+                        "smtps://user:pass@host:465), or let this machine reach it")]
+    replies = (f"replies to {reply_domain}" if reply_domain
+               else "no reply address (LIVECHAT_EMAIL_REPLY_DOMAIN is not set)")
+    return [Finding("ok", "email", f"{shown} answers; {replies}")]
+
+
 # --- the checks (each looks, then decides) ----------------------------------------------------
 
 
@@ -304,6 +347,13 @@ async def _public_url(env: Env) -> list[Finding]:
         return []
     return (public_url_findings(env.settings.public_url)
             + cookie_findings(env.settings.public_url, env.settings.cookie_secure))
+
+
+async def _metrics(env: Env) -> list[Finding]:
+    if env.settings is None:
+        return []
+    s = env.settings
+    return metrics_findings(s.metrics_token, s.metrics_listen, s.public_url)
 
 
 async def _keys(env: Env) -> list[Finding]:
@@ -399,8 +449,36 @@ async def _redis(env: Env) -> list[Finding]:
         await client.aclose()
 
 
+async def _email(env: Env) -> list[Finding]:
+    """Connects, says EHLO (and STARTTLS and logs in, as sending would), and quits."""
+    if env.settings is None:
+        return []
+    url = env.settings.smtp_url
+    if not url:
+        return email_findings("", "", None)
+    import aiosmtplib
+
+    from server.mail.smtp import parse_url
+
+    config = parse_url(url)
+    env.progress(f"checking the SMTP server at {redact_url(url)}")
+    client = aiosmtplib.SMTP(hostname=config.host, port=config.port, use_tls=config.tls,
+                             start_tls=False if config.tls else (True if config.username else None),
+                             timeout=5)
+    try:
+        await client.connect()
+        if config.username:
+            await client.login(config.username, config.password or "")
+        await client.quit()
+    except Exception as exc:  # any failure to talk to it is the finding
+        if client.is_connected:
+            client.close()
+        return email_findings(url, "", str(exc) or type(exc).__name__)
+    return email_findings(url, env.settings.email_reply_domain, None)
+
+
 CHECKS: tuple[Check, ...] = (_configuration, _public_url, _keys, _database, _uploads,
-                             _redis, _descriptors)
+                             _redis, _email, _descriptors, _metrics)
 
 
 async def run(env: Env, checks: tuple[Check, ...] = CHECKS) -> list[Finding]:

@@ -64,6 +64,7 @@ class Code(StrEnum):
     BAD_IDENTITY = "bad_identity"
     UNAVAILABLE = "unavailable"
     BLOCKED = "blocked"
+    NO_EMAIL = "no_email"
     INTERNAL = "internal"
 
 

@@ -189,6 +189,11 @@ class Connection:
             del self.acked[conversation_id]
         return True
 
+    def catch_up(self, conversation_id: str) -> None:
+        """Send what the store has after this socket's cursor (events written with the
+        sender's own message, which waited for its ack: a bot's ``joined``)."""
+        self.push(_CatchUp(conversation_id))
+
     def watch(self, conversation_id: str, last_seq: int) -> None:
         """Deliver this conversation from ``last_seq + 1`` on (call after subscribing)."""
         self.cursors[conversation_id] = last_seq

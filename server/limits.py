@@ -111,6 +111,7 @@ class Limits:
     sockets_per_site: Counts
     uploads_per_ip: Buckets
     upload_bytes_per_ip: Buckets
+    kb_requests_per_ip: Buckets
 
     @classmethod
     def from_settings(cls, s: Settings, clock: Clock) -> Limits:
@@ -128,4 +129,5 @@ class Limits:
             sockets_per_site=Counts(s.max_site_connections),
             uploads_per_ip=Buckets.per_minute(s.uploads_per_ip, clock),
             upload_bytes_per_ip=Buckets.per_minute(s.upload_bytes_per_ip, clock),
+            kb_requests_per_ip=Buckets.per_minute(s.kb_requests_per_ip, clock),
         )

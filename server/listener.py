@@ -45,7 +45,7 @@ log = logging.getLogger("livechat.listener")
 #: Descriptors kept for the server's own use (the database and its WAL, Redis, logs, uploads).
 OWN_FILES = 64
 #: What a connection may ask for once only the reserve is left.
-RESERVED_PATHS = ("/healthz", "/agent", "/api/agent/", "/api/admin/", "/api/reports",
+RESERVED_PATHS = ("/healthz", "/metrics", "/agent", "/api/agent/", "/api/admin/", "/api/reports",
                   "/ws/agent", "/widget/static/socket.js", "/favicon.ico")
 
 

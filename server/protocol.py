@@ -113,6 +113,35 @@ class Leave:
 
 
 @dataclass(frozen=True, slots=True)
+class Transcript:
+    """Email the conversation to the visitor (docs/email.md)."""
+
+    id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Schedule a check-in on a resolved conversation (``at``: ms since the epoch)."""
+
+    id: str
+    conversation_id: str
+    at: int
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelFollowUp:
+    id: str
+    follow_up_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListFollowUps:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     id: str
     conversation_id: str
@@ -258,10 +287,17 @@ class Ping:
     id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """The visitor asks for a person instead of the site's bot (server/bots.py)."""
+
+    id: str
+
+
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
-         | Ping | Profile | Attributes | Read | Rate | Note | Tag | Reopen | ListConversations
-         | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam | Block | Unblock
-         | ListBlocks)
+         | Ping | Handoff | Profile | Attributes | Read | Rate | Note | Tag | Reopen
+         | ListConversations | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam
+         | Block | Unblock | ListBlocks | Transcript | FollowUp | CancelFollowUp | ListFollowUps)
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
@@ -289,7 +325,9 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
                         "comment": "comment?"}),
         "context": (Context, {"url": "url?", "title": "title?", "referrer": "url?",
                               "language": "ext?", "timezone": "tz?"}),
+        "transcript": (Transcript, {"id": "id", "conversation_id": "id"}),
         "ping": (Ping, {"id": "id?"}),
+        "handoff": (Handoff, {"id": "id"}),
     },
     "agent": {
         "hello": (Hello, {"v": "int"}),
@@ -318,6 +356,11 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "block": (Block, {"id": "id", "conversation_id": "id", "address": "bool?",
                           "hours": "hours?", "reason": "name?"}),
         "unblock": (Unblock, {"id": "id", "block_id": "id"}),
+        "transcript": (Transcript, {"id": "id", "conversation_id": "id"}),
+        "follow_up": (FollowUp, {"id": "id", "conversation_id": "id", "at": "seq",
+                                 "body": "text?"}),
+        "follow_up_cancel": (CancelFollowUp, {"id": "id", "follow_up_id": "id"}),
+        "follow_ups": (ListFollowUps, {"id": "id"}),
         "blocks": (ListBlocks, {"id": "id"}),
         "typing": (Typing, {"conversation_id": "id", "active": "bool"}),
         "status": (Status, {"id": "id", "away": "bool"}),
@@ -410,6 +453,23 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind == "text":
         return validate_text(value, max_chars)
     return value
+
+
+def check_fields(data: dict[str, Any], fields: dict[str, str], max_chars: int) -> dict[str, Any]:
+    """``data`` checked against ``fields`` (the kinds above, ``?`` for optional; unknown fields
+    refused): the REST API's bodies (server/endpoints/api_v1.py) follow the frames' rules."""
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ChatError(Code.BAD_FRAME, f"unknown field {sorted(unknown)[0][:32]!r}")
+    values: dict[str, Any] = {}
+    for name, field_kind in fields.items():
+        optional = field_kind.endswith("?")
+        if name not in data or (optional and data[name] is None):
+            if not optional:
+                raise ChatError(Code.BAD_FRAME, f"{name} is required")
+            continue
+        values[name] = _check(name, field_kind.rstrip("?"), data[name], max_chars)
+    return values
 
 
 _ATTR_MAX = 50

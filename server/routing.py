@@ -148,10 +148,13 @@ class Router:
                 self._available[site.id] = bool(online)
                 await self.chat.broker.publish(status_channel(site.id), orjson.dumps(
                     {"type": "availability", "agents_online": bool(online)}))
+            decisions = self.chat.metrics.decisions
             for change in await self.store.requeue(site.id, gone):
+                decisions["requeued"].inc()
                 await self.chat.publish(change)
             if site.auto_assign:
                 for change in await self.store.assign_waiting(site.id, sorted(online), choose):
+                    decisions["assigned"].inc()
                     await self.chat.publish(change)
             await self.announce_queue(site.id, len(online))
 
@@ -185,10 +188,12 @@ class Router:
     async def queue_state(self, site_id: str, conversation_id: str,
                           agents_online: int) -> dict[str, int | None] | None:
         """Where a waiting conversation stands now (for a visitor who just connected)."""
-        for conversation, (position, wait) in await self._queue(site_id, agents_online):
-            if conversation.id == conversation_id:
-                return {"position": position, "expected_wait": wait}
-        return None
+        position = await self.store.queue_position(site_id, conversation_id)
+        if position is None:
+            return None
+        average = await self.store.average_wait(site_id)
+        return {"position": position,
+                "expected_wait": expected_wait(position, average, agents_online)}
 
     async def announce_queue(self, site_id: str, agents_online: int) -> None:
         """Tell each waiting visitor their position and expected wait, when it changed."""

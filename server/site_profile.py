@@ -41,13 +41,19 @@ class Profile:
     typing_preview: bool = False
     #: The widget's colours: "auto" follows the visitor's system (prefers-color-scheme).
     theme: Theme = "auto"
+    #: The sender of the site's emails ("Acme Support <support@acme.example>"); empty: the
+    #: server's LIVECHAT_EMAIL_FROM (docs/email.md).
+    email_from: str = ""
+    #: Email the visitor the conversation when it is resolved (if their address is known).
+    email_transcript: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"greeting": self.greeting, "color": self.color, "logo": self.logo,
                 "hours": ({"tz": self.hours.tz, "text": self.hours.text()}
                           if self.hours else None),
                 "prechat": list(self.prechat), "offline": self.offline,
-                "typing_preview": self.typing_preview, "theme": self.theme}
+                "typing_preview": self.typing_preview, "theme": self.theme,
+                "email_from": self.email_from, "email_transcript": self.email_transcript}
 
     def for_visitor(self, now: float) -> dict[str, Any]:
         """What the widget is told: settings, and whether the site is open now and until when."""
@@ -101,6 +107,23 @@ def check_offline(value: str) -> Offline:
     return "form" if value == "form" else "chat"
 
 
+_ADDRESS = re.compile(r"[^@\s<>\"(),;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def check_email_from(value: str) -> str:
+    """``Name <address>`` or a bare address ('' removes it); no line breaks (header injection)."""
+    from email.utils import formataddr, parseaddr
+    value = value.strip()
+    if not value:
+        return ""
+    if len(value) > 200 or any(c in value for c in "\r\n\x00"):
+        raise ValueError("email-from is one line of at most 200 characters")
+    name, address = parseaddr(value)
+    if not _ADDRESS.fullmatch(address):
+        raise ValueError("email-from is an address, or a name and <address>")
+    return formataddr((name, address)) if name else address
+
+
 def check_theme(value: str) -> Theme:
     if value not in THEMES:
         raise ValueError("theme is auto, light or dark")
@@ -119,6 +142,8 @@ def from_json(data: dict[str, Any]) -> Profile:
         offline=data.get("offline", "form"),
         typing_preview=bool(data.get("typing_preview", False)),
         theme=check_theme(data.get("theme", "auto")),
+        email_from=data.get("email_from", ""),
+        email_transcript=bool(data.get("email_transcript", False)),
     )
 
 
@@ -142,6 +167,12 @@ def change(profile: Profile, **changes: Any) -> Profile:
         if not isinstance(changes["typing_preview"], bool):
             raise ValueError("typing_preview is true or false")
         checked["typing_preview"] = changes["typing_preview"]
+    if changes.get("email_from") is not None:
+        checked["email_from"] = check_email_from(changes["email_from"])
+    if changes.get("email_transcript") is not None:
+        if not isinstance(changes["email_transcript"], bool):
+            raise ValueError("email_transcript is true or false")
+        checked["email_transcript"] = changes["email_transcript"]
     if changes.get("hours") is not None:
         text: str = changes["hours"]
         tz: str = changes.get("tz") or (profile.hours.tz if profile.hours else "")

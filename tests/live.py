@@ -59,6 +59,8 @@ class ServerProcess:
     log_level: str = "warning"
     #: The process's descriptor limit (soft and hard), as ``ulimit -n`` would set it.
     fd_limit: int | None = None
+    #: More options of ``livechat serve`` (e.g. ``["--workers", "2"]``).
+    args: list[str] = field(default_factory=list)
 
     @property
     def http(self) -> str:
@@ -73,7 +75,7 @@ class ServerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server", "serve", "--port", str(self.port),
-             "--log-level", self.log_level],
+             "--log-level", self.log_level, *self.args],
             env=server_env(self.db, **self.env), stdout=log, stderr=subprocess.STDOUT,
             cwd=self.db.parent, preexec_fn=self._limit if self.fd_limit else None,
         )
@@ -353,7 +355,9 @@ UNLIMITED = {**MEASURING, "LIVECHAT_VISITOR_RATE_PER_SECOND": "1000000",
              "LIVECHAT_SITE_RATE_PER_SECOND": "1000000", "LIVECHAT_SITE_NEW_VISITORS": "1000000",
              "LIVECHAT_SITE_NEW_CONVERSATIONS": "1000000",
              "LIVECHAT_MAX_CONNECTIONS_PER_IP": "1000000",
-             "LIVECHAT_MAX_SITE_CONNECTIONS": "1000000"}
+             "LIVECHAT_MAX_SITE_CONNECTIONS": "1000000",
+             "LIVECHAT_API_RATE_PER_SECOND": "1000000", "LIVECHAT_API_RATE_BURST": "1000000",
+             "LIVECHAT_KB_REQUESTS_PER_IP": "1000000"}
 
 
 async def ping_times(client: Client, rounds: int) -> list[float]:
@@ -385,6 +389,16 @@ async def ping_while(client: Client, attack: Attacker,
         with contextlib.suppress(asyncio.CancelledError):
             await pinger
     return times, seen
+
+
+def api_token(db: Path, *scopes: str, site: str | None = None, name: str = "test") -> str:
+    """A REST API token made the way an operator makes one: ``livechat token create``."""
+    args = [sys.executable, "-m", "server", "token", "create", "--db", str(db), "--name", name,
+            "--json", *(f"--scope={scope}" for scope in scopes)]
+    if site is not None:
+        args += ["--site", site]
+    made = subprocess.run(args, env=server_env(db), capture_output=True, check=True, cwd=ROOT)
+    return str(orjson.loads(made.stdout)["token"])
 
 
 async def health(server: ServerProcess) -> dict[str, Any]:

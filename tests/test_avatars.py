@@ -91,6 +91,6 @@ async def test_visitors_and_colleagues_see_name_and_avatar(server: ServerProcess
     # A returning visitor learns who is answering, with the picture.
     await v.close()
     back, again = await visitor(server, seeded.site_id, token=first["token"])
-    assert again["conversation"]["assignee"] == {"name": "Ana", "avatar": url}
+    assert again["conversation"]["assignee"] == {"name": "Ana", "avatar": url, "bot": False}
     await back.close()
     await a.close()

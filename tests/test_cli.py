@@ -143,6 +143,9 @@ def test_demo_prints_what_to_open_and_serves_both_origins(tmp_path: Path) -> Non
                            json={"email": "demo@example.com", "password": "demo-password"},
                            headers={"Origin": f"http://127.0.0.1:{port}"})
         assert login.status_code == 200
+        # and a help centre, in English and Portuguese
+        help_home = httpx.get(f"http://127.0.0.1:{port}/help/demo/pt")
+        assert help_home.status_code == 200 and "Devoluções e reembolsos" in help_home.text
     finally:
         proc.terminate()
         proc.wait(10)
@@ -371,3 +374,24 @@ async def test_migrate_store_copies_everything_and_can_run_again(tmp_path: Path)
             await store.close()
     refused = livechat("migrate-store", "--from", f"sqlite:///{db}", "--to", "mysql://x", db=db)
     assert refused.returncode == 2 and "postgresql://" in refused.stderr
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    """Going back to an older livechat after an upgrade: its code does not know the newer schema
+    (an index it relies on may be gone), so it refuses to start and says why, instead of
+    serving from a database it misreads."""
+    import sqlite3
+
+    from server.store.migrations import MIGRATIONS
+
+    db = tmp_path / "newer.db"
+    assert livechat("site", "create", "Acme", "--origin", "https://acme.test",
+                    db=db).returncode == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    for args in (("site", "list"), ("serve", "--port", str(free_port()))):
+        refused = livechat(*args, db=db)
+        assert refused.returncode == 1, refused
+        assert (f"schema version {len(MIGRATIONS) + 1}, newer than this livechat's "
+                f"({len(MIGRATIONS)})") in refused.stderr
+        assert "Traceback" not in refused.stderr

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from server.doctor import descriptor_findings, public_url_findings, redact_url
+from server.doctor import (
+    descriptor_findings,
+    metrics_findings,
+    public_url_findings,
+    redact_url,
+)
 from server.store.migrations import MIGRATIONS
 from tests import pg
 from tests.live import ROOT, SECRET, free_port
@@ -58,7 +63,7 @@ def test_a_sound_setup_has_nothing_to_fix(tmp_path: Path, redis: RedisServer) ->
     lines = result.stdout.splitlines()
     assert lines[0] == f"livechat doctor: {db}"
     for topic in ("configuration", "public URL", "cookies", "secret keys", "database", "uploads",
-                  "Redis", "open files"):
+                  "Redis", "open files", "metrics"):
         assert any(line.startswith("ok") and topic in line for line in lines), (topic, lines)
     assert "nothing to fix." in result.stdout
     assert "checking Redis" in result.stderr  # progress, on stderr
@@ -123,6 +128,17 @@ def test_the_decisions() -> None:
     assert descriptor_findings(1024, 2048)[0].level == "warn"
     assert redact_url("redis://user:pw@h:6380/1") == "redis://user:***@h:6380/1"
     assert redact_url("redis://h:6380/1") == "redis://h:6380/1"
+    token = "t" * 20
+    assert metrics_findings("", "", "")[0].level == "ok"
+    for open_to_all in ("0.0.0.0:9100", "[::]:9100", "93.184.216.34:9100"):
+        found = metrics_findings("", open_to_all, "")[0]
+        assert found.level == "warn" and "LIVECHAT_METRICS_TOKEN" in found.fix, open_to_all
+        assert metrics_findings(token, open_to_all, "")[0].level == "ok"
+    for private in ("127.0.0.1:9100", "10.0.0.5:9100", "[::1]:9100", "localhost:9100"):
+        assert metrics_findings("", private, "")[0].level == "ok", private
+    assert metrics_findings(token, "", "http://chat.acme.test")[0].level == "warn"
+    assert metrics_findings(token, "", "https://chat.acme.test")[0].level == "ok"
+    assert metrics_findings(token, "", "http://localhost:8000")[0].level == "ok"
 
 
 def test_upgrading_an_old_database_shows_progress(tmp_path: Path) -> None:

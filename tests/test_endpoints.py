@@ -137,7 +137,7 @@ async def test_agent_sees_existing_queue_and_history_pages(server: ServerProcess
 async def test_http_endpoints(server: ServerProcess, seeded: Seed) -> None:
     async with httpx.AsyncClient(base_url=server.http) as http:
         health = await http.get("/healthz")
-        assert health.json() == {"status": "ok", "store": "ok", "broker": "ok"}
+        assert health.json() == {"status": "ok", "store": "ok", "broker": "ok", "email": "off"}
         loader = await http.get("/widget.js")
         assert loader.status_code == 200 and "javascript" in loader.headers["content-type"]
         assert loader.headers["x-content-type-options"] == "nosniff"

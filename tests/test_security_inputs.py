@@ -117,7 +117,7 @@ async def test_health_does_not_count_connections(server: ServerProcess, seeded: 
     v, _ = await visitor(server, seeded.site_id)
     async with httpx.AsyncClient() as http:
         body = (await http.get(f"{server.http}/healthz")).json()
-    assert set(body) == {"status", "store", "broker"}
+    assert set(body) == {"status", "store", "broker", "email"}  # (email: on or off)
     await v.close()
 
 

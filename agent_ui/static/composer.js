@@ -1,5 +1,6 @@
 /* Writing: replies and internal notes, canned responses (/shortcut, placeholders filled in and
- * editable), attachments, and typing notices. */
+ * editable), help articles (#word: a link to the article, which the visitor sees as a card),
+ * attachments, and typing notices. */
 import { ChatSocket } from "/widget/static/socket.js";
 import { $, clear, el } from "./kit.js";
 import { t } from "./i18n.js";
@@ -7,7 +8,8 @@ import { renderHead, toEnd } from "./conversation.js";
 import { announce } from "./notifications.js";
 import { request, state, summary } from "./state.js";
 
-var pickerItems = [], pickerIndex = 0, lastTyping = 0;
+var pickerItems = [], pickerIndex = 0, lastTyping = 0, pickerKind = "canned";
+var articleAsked = 0, articleTimer = 0;
 
 export function noteMode() {
   return document.querySelector("input[name=mode]:checked").value === "note";
@@ -60,26 +62,59 @@ function fill(text) {
   });
 }
 
-function closePicker() { $("canned-picker").hidden = true; pickerItems = []; }
+function closePicker() { $("canned-picker").hidden = true; pickerItems = []; articleAsked++; }
 function renderPicker() {
   var box = $("canned-picker");
   clear(box);
+  box.setAttribute("aria-label", pickerKind === "article" ? t("Help articles") : t("Canned responses"));
   pickerItems.forEach(function (c, i) {
     var option = el("div", "option" + (i === pickerIndex ? " active" : ""), box);
+    option.id = "picker-option-" + i;
     option.setAttribute("role", "option");
     option.setAttribute("aria-selected", String(i === pickerIndex));
-    el("b", "", option, "/" + c.shortcut + " ");
-    el("span", "", option, c.body.slice(0, 80));
+    if (pickerKind === "article") {
+      el("b", "", option, c.title + " ");
+      el("span", "", option, c.lang + " · " + c.excerpt.slice(0, 80));
+    } else {
+      el("b", "", option, "/" + c.shortcut + " ");
+      el("span", "", option, c.body.slice(0, 80));
+    }
     option.addEventListener("mousedown", function (event) { event.preventDefault(); pick(i); });
   });
   box.hidden = !pickerItems.length;
+  var input = $("reply-input");
+  if (pickerItems.length) input.setAttribute("aria-activedescendant", "picker-option-" + pickerIndex);
+  else input.removeAttribute("aria-activedescendant");
 }
 function pick(i) {
-  var c = pickerItems[i];
+  var c = pickerItems[i], input = $("reply-input");
   if (!c) return;
-  $("reply-input").value = fill(c.body);  // filled in, and editable before sending
+  if (pickerKind === "article") {
+    // "#word" becomes the article's title and its link: the widget shows it as a card.
+    var at = input.selectionStart, before = input.value.slice(0, at).replace(/#[^\s#]*$/, "");
+    var link = c.title + ": " + c.url + " ";
+    input.value = before + link + input.value.slice(at);
+    input.selectionStart = input.selectionEnd = before.length + link.length;
+  } else {
+    input.value = fill(c.body);  // filled in, and editable before sending
+  }
   closePicker();
-  $("reply-input").focus();
+  input.focus();
+}
+/** "#word" just before the cursor: the site's published articles that match it. */
+function findArticles(site, q) {
+  clearTimeout(articleTimer);
+  var mine = ++articleAsked;
+  articleTimer = setTimeout(function () {
+    fetch("/api/agent/articles?site=" + encodeURIComponent(site) + "&q=" + encodeURIComponent(q),
+          { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (j) {
+      if (mine !== articleAsked) return;
+      pickerKind = "article";
+      pickerItems = j.articles || [];
+      pickerIndex = 0;
+      renderPicker();
+    });
+  }, 150);
 }
 
 function attach() {
@@ -111,12 +146,16 @@ export function setUpComposer() {
   $("reply-input").addEventListener("input", function () {
     var input = $("reply-input"), m = /^\/([a-z0-9_-]*)$/.exec(input.value);
     var c = summary(state.current);
+    var hash = /(^|\s)#([^\s#]{0,40})$/.exec(input.value.slice(0, input.selectionStart));
     if (m && c) {
+      pickerKind = "canned";
       pickerItems = state.canned.filter(function (x) {
         return x.site_id === c.site_id && x.shortcut.indexOf(m[1]) === 0;
       });
       pickerIndex = 0;
       renderPicker();
+    } else if (hash && c && !noteMode()) {
+      findArticles(c.site_id, hash[2]);
     } else closePicker();
     if (noteMode()) return;
     var active = input.value.trim() !== "" && !m, now = Date.now();

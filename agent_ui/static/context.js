@@ -3,6 +3,7 @@
  * attributes, and their earlier conversations. */
 import { $, clear, el } from "./kit.js";
 import { ago, day, locale, t } from "./i18n.js";
+import { visitorRights } from "./integrations.js";
 import { siteName, state } from "./state.js";
 
 var pages = [];   // the open conversation's visitor's pages, newest first
@@ -48,7 +49,9 @@ export function renderContext(f, openConversation) {
   var facts = $("visitor-facts");
   clear(facts);
   [[t("Name"), c.visitor.name + (c.visitor.verified ? " ✓ " + t("verified") : "")],
-   [t("Email"), v.email], [t("Local time"), v.timezone && localTime(v.timezone)],
+   [t("Email"), v.email && v.email + " · " + (state.email ? t("unseen replies go by email")
+                                                           : t("email is off"))],
+   [t("Local time"), v.timezone && localTime(v.timezone)],
    [t("Language"), v.language], [t("Browser"), browserOf(v.user_agent)],
    [t("Came from"), v.referrer, "url"], [t("Site"), siteName(c.site_id)]]
     .forEach(function (fact) {
@@ -65,6 +68,7 @@ export function renderContext(f, openConversation) {
     el("b", "", row, k + ": ");
     row.appendChild(document.createTextNode(String(v.attributes[k])));
   });
+  visitorRights(details, state.me, c.visitor);
   pages = (f.pages || []).slice();
   renderPages();
   var earlier = $("earlier");

@@ -5,7 +5,7 @@ import { $, avatar, clear, el } from "./kit.js";
 import { clock, t, when } from "./i18n.js";
 import { renderContext } from "./context.js";
 import { noteMode } from "./composer.js";
-import { renderList } from "./inbox.js";
+import { loadFollowUps, renderList } from "./inbox.js";
 import { announce } from "./notifications.js";
 import { PAGE, request, siteName, snoozed, state, summary } from "./state.js";
 
@@ -65,6 +65,10 @@ export function renderHead() {
   });
   teamSelect.value = c.team ? c.team.id : "";
   $("resolve").hidden = !open;
+  $("email-transcript").hidden = !(state.email && c.visitor && c.visitor.email);
+  // A check-in later: on resolving (the conversation is resolved first), or once resolved.
+  $("follow-up-button").hidden = !(c.status === "resolved" || c.assignee &&
+                                   (c.assignee.id === me.id || me.role === "admin"));
   var note = noteMode();
   var canReply = note || c.status === "waiting" ||
     (c.status === "assigned" && c.assignee.id === me.id);
@@ -144,11 +148,12 @@ function older() {
 
 function messageNode(m) {
   var item, c = summary(m.conversation_id), who = m.author || {};
-  if (m.kind === "text" || m.kind === "note") {
+  if (m.kind === "text" || m.kind === "note" || m.kind === "checkin") {
     var fromVisitor = who.type === "visitor";
     item = el("li", "msg " + (m.kind === "note" ? "note" : fromVisitor ? "visitor" : "agent"));
     var body = el("div", "body", item);
     if (m.kind === "note") el("div", "label", body, t("Internal note"));
+    if (m.kind === "checkin") el("div", "label", body, t("Follow-up check-in"));
     if (m.attachment) ChatSocket.attachment(body, m.attachment);
     if (!m.attachment || m.body !== m.attachment.name) {
       ChatSocket.richText(el("div", "", body), m.body);
@@ -165,9 +170,13 @@ function messageNode(m) {
       requeued: t("Back in the queue (the agent went offline)"),
       reopened: t("Reopened by {name}", { name: who.name }),
       rated: t("The visitor rated this conversation {n}/5", { n: m.score }) +
-        (m.body ? ": “" + m.body + "”" : "")
+        (m.body ? ": “" + m.body + "”" : ""),
+      email: m.email && (m.email.status === "sent"
+        ? t("Emailed to {to}", { to: m.email.to })
+        : t("Email to {to} failed: {error}", { to: m.email.to, error: m.email.error }))
     }[m.kind] || m.kind;
-    item = el("li", "event", null, text);
+    item = el("li", "event" + (m.kind === "email" && m.email && m.email.status === "failed"
+                                ? " failed" : ""), null, text);
   }
   item.setAttribute("data-seq", m.seq);
   return item;
@@ -264,6 +273,13 @@ export function setUpConversation() {
   $("older").addEventListener("click", older);
   $("claim").addEventListener("click", function () { act({ type: "claim" }); });
   $("resolve").addEventListener("click", function () { act({ type: "resolve" }); });
+  $("email-transcript").addEventListener("click", function () {
+    var c = summary(state.current);
+    request({ type: "transcript", conversation_id: state.current }, function (f) {
+      announce(f.type === "error" ? f.message
+        : t("The transcript is on its way to {email}.", { email: c.visitor.email }));
+    });
+  });
   $("reopen").addEventListener("click", function () { act({ type: "reopen" }); });
   $("unsnooze").addEventListener("click", function () { act({ type: "snooze" }); });
   $("team-select").addEventListener("change", function () {
@@ -273,6 +289,38 @@ export function setUpConversation() {
   });
   $("snooze").addEventListener("click", function () {
     toggleMenu($("snooze"), $("snooze-menu"), $("snooze-menu").hidden);
+  });
+  $("follow-up-button").addEventListener("click", function () {
+    toggleMenu($("follow-up-button"), $("follow-up"), $("follow-up").hidden);
+  });
+  $("follow-up-when").addEventListener("change", function () {
+    $("follow-up-at").hidden = this.value !== "date";
+    $("follow-up-at").required = this.value === "date";
+  });
+  $("follow-up").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var choice = $("follow-up-when").value;
+    var at = choice === "date" ? new Date($("follow-up-at").value).getTime()
+      : Date.now() + Number(choice) * 24 * HOUR;
+    if (!(at > Date.now())) { announce(t("Choose a time in the future.")); return; }
+    var frame = { type: "follow_up", conversation_id: state.current, at: Math.round(at) };
+    var body = $("follow-up-body").value.trim();
+    if (body) frame.body = body;
+    var schedule = function () {
+      request(frame, function (f) {
+        if (f.type === "error") { announce(f.message); return; }
+        announce(t("Follow-up scheduled for {when}", { when: when(f.follow_up.at) }));
+        $("follow-up-body").value = "";
+        toggleMenu($("follow-up-button"), $("follow-up"), false);
+        loadFollowUps();
+      });
+    };
+    var c = summary(state.current);
+    if (c && c.status !== "resolved") {
+      request({ type: "resolve", conversation_id: state.current }, function (f) {
+        if (f.type === "error") announce(f.message); else schedule();
+      });
+    } else schedule();
   });
   $("transfer-button").addEventListener("click", function () {
     toggleMenu($("transfer-button"), $("transfer"), $("transfer").hidden);

@@ -1,4 +1,4 @@
-/* The inbox: views (queue, mine, my teams, all open, snoozed, resolved, search results), site
+/* The inbox: views (queue, mine, my teams, all open, snoozed, resolved, follow-ups, search results), site
  * and tag filters, counts, and what changes in it live. */
 import { $, avatar, clear, el } from "./kit.js";
 import { ago, t, when } from "./i18n.js";
@@ -49,6 +49,7 @@ export function renderList() {
   }
   var list = $("list");
   clear(list);
+  if (view === "followups") { renderFollowUps(list); return finishList(openOnes, me); }
   var empty = { queue: t("Nobody is waiting."), mine: t("No open conversations."),
                 search: t("Nothing found."), resolved: t("No resolved conversations."),
                 snoozed: t("Nothing snoozed.") };
@@ -76,7 +77,11 @@ export function renderList() {
     if (c.rating) el("span", "rating", meta, "★ " + c.rating.score);
     button.addEventListener("click", function () { open(c.id); });
   });
-  $("more").hidden = !(view === "resolved" && state.resolvedNext);
+  finishList(openOnes, me);
+}
+
+function finishList(openOnes, me) {
+  $("more").hidden = !(state.view === "resolved" && state.resolvedNext);
   var waiting = openOnes.filter(function (c) { return inView(c, "queue"); }).length;
   var unread = openOnes.filter(function (c) { return inView(c, "mine") && c.unread > 0; }).length;
   var mine = openOnes.filter(function (c) { return inView(c, "mine"); }).length;
@@ -85,6 +90,37 @@ export function renderList() {
                       { n: mine, capacity: me.capacity });
   titleCount(waiting + unread);
   renderTagOptions();
+}
+
+/** The agent's upcoming follow-ups: when, who, what they will be told; open or cancel. */
+function renderFollowUps(list) {
+  if (!state.followUps.length) el("li", "none", list, t("No follow-ups scheduled."));
+  state.followUps.forEach(function (f) {
+    var c = f.conversation;
+    state.known[c.id] = c;
+    var item = el("li", "item follow-up" + (state.current === c.id ? " active" : ""), list);
+    var button = el("button", "", item);
+    button.type = "button";
+    el("span", "name", button, c.visitor.name);
+    el("span", "when", button, when(f.at));
+    el("span", "preview", button, f.body);
+    button.addEventListener("click", function () { open(c.id); });
+    var cancel = el("button", "link cancel", item, t("Cancel follow-up"));
+    cancel.type = "button";
+    cancel.addEventListener("click", function () {
+      request({ type: "follow_up_cancel", follow_up_id: f.id }, function (r) {
+        if (r.type === "error") announce(r.message); else loadFollowUps();
+      });
+    });
+  });
+}
+
+export function loadFollowUps() {
+  request({ type: "follow_ups" }, function (f) {
+    if (f.type !== "ack") return;
+    state.followUps = f.follow_ups;
+    if (state.view === "followups") renderList();
+  });
 }
 
 function renderTagOptions() {
@@ -109,6 +145,7 @@ export function setView(name) {
   });
   $("tab-search").hidden = name !== "search";
   if (name === "resolved") loadResolved(true);
+  if (name === "followups") loadFollowUps();
   renderList();
 }
 
@@ -144,6 +181,10 @@ export function update(c) {
   } else if (before && mineNow && c.unread > before.unread && c.id !== state.current) {
     notify(c.visitor.name, c.last_message, c.id);
   }
+  // A follow-up of mine may have been sent (its conversation changed): the view, read again.
+  if (state.view === "followups" && state.followUps.some(function (f) {
+    return f.conversation_id === c.id;
+  })) loadFollowUps();
   renderList();
   if (c.id === state.current) headChanged();
 }

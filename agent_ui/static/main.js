@@ -45,6 +45,23 @@ function setUpLogin() {
           ? t("The server cannot be reached.") : e.message;
       });
   });
+  $("forgot").addEventListener("click", function () {
+    // A reset link by email (docs/email.md): the same answer whether or not it is an agent's.
+    var email = $("email").value.trim();
+    $("forgot-status").textContent = "";
+    if (!email) {
+      $("login-error").textContent = t("Enter your email address first.");
+      $("email").focus();
+      return;
+    }
+    $("login-error").textContent = "";
+    api("/api/agent/forgot", { email: email })
+      .then(function () {
+        $("forgot-status").textContent =
+          t("If this address is an agent's, a link to choose a new password is on its way.");
+      })
+      .catch(function (e) { $("login-error").textContent = e.message; });
+  });
   $("invite-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var token = (/#invite=([^&]+)/.exec(location.hash) || [])[1];
@@ -81,6 +98,7 @@ function welcome(f) {
   state.sites = f.sites || [];
   state.teams = f.teams || [];
   state.canned = f.canned || [];
+  state.email = !!f.email;  // whether this server sends email (unseen replies, transcripts)
   renderMe();
   document.querySelectorAll(".admin-only").forEach(function (n) {
     n.hidden = state.me.role !== "admin";

@@ -1,6 +1,9 @@
 /* The panel's "Manage" page: sites, agents and teams (admins; the server checks it on every
- * request), and canned responses (everyone: their own; admins: shared ones too). */
+ * request), the knowledge base (articles.js), integrations (integrations.js), and canned
+ * responses (everyone: their own; admins: shared ones too). */
+import { showIntegrations } from "./integrations.js";
 import { agentActions } from "./account.js";
+import { showArticles } from "./articles.js";
 import { $, api, avatar, clear, el } from "./kit.js";
 import { t } from "./i18n.js";
 
@@ -295,5 +298,7 @@ export function showManage(me, sites, agents, teams, canned, request) {
       renderAgents();
       renderTeams();
       renderCanned();
+      showIntegrations(me, state.sites);
+      showArticles(state.sites);
     });
 }

@@ -69,6 +69,7 @@ export function loadReport() {
   }
   var q = reportQuery();
   $("report-csv").href = "/api/reports?" + q + "&format=csv";
+  $("kb-csv").href = "/api/reports?" + q + "&format=csv&report=knowledge_base";
   api("/api/reports?" + q).then(function (r) {
     var total = r.total, tiles = $("report-tiles"), number = new Intl.NumberFormat(locale());
     var s = total.satisfaction;
@@ -94,9 +95,44 @@ export function loadReport() {
     barChart($("report-frt"), days,
              r.days.map(function (d) { return d.first_response.median || 0; }), null,
              t("Median first response per day, in seconds"));
+    knowledge(r.knowledge_base, number);
   }).catch(function (e) {
     clear($("report-tiles"));
     el("p", "error", $("report-tiles"), e.message);
+  });
+}
+
+/** The knowledge base's numbers: what visitors searched for, read, and found helpful. */
+function knowledge(k, number) {
+  var tiles = $("kb-tiles");
+  clear(tiles);
+  var votes = k.helpful + k.not_helpful;
+  [[t("Searches"), k.searches], [t("Searches with no result"), k.searches_without_result],
+   [t("Articles viewed"), k.views], [t("Suggestions opened"), k.suggestions_opened],
+   [t("Answered by a suggestion (no chat started)"), k.suggestions_accepted],
+   [t("Did this help?"), votes ? t("{percent}% yes ({n} answers)",
+                                  { percent: number.format(k.helpful_percent), n: votes }) : "—"]]
+    .forEach(function (pair) {
+      var tile = el("div", "tile", tiles);
+      el("span", "label", tile, pair[0]);
+      el("span", "value", tile, String(pair[1]));
+    });
+  function rows(body, items, cells) {
+    clear(body);
+    if (!items.length) {
+      var td = el("td", "muted", el("tr", "", body), t("Nothing yet."));
+      td.colSpan = 4;
+    }
+    items.forEach(function (item) {
+      var tr = el("tr", "", body);
+      cells(item).forEach(function (c) { el("td", "", tr, String(c)); });
+    });
+  }
+  rows($("kb-misses"), k.no_results, function (m) { return [m.query, m.count]; });
+  rows($("kb-read"), k.articles, function (a) {
+    var answered = a.helpful + a.not_helpful;
+    return [a.title + " (" + a.lang + ")", a.views, a.suggestions_opened,
+            answered ? t("{yes} of {n}", { yes: a.helpful, n: answered }) : "—"];
   });
 }
 

@@ -1,7 +1,7 @@
 /* The Settings popover: notifications, the panel's language and colours (remembered on this
  * browser), and the agent's own picture (uploaded to the server: visitors see it). */
-import { $, avatar, clear, el } from "./kit.js";
-import { LANGUAGES, lang, use } from "./i18n.js";
+import { $, api, avatar, clear, el } from "./kit.js";
+import { LANGUAGES, lang, t, use } from "./i18n.js";
 import { prefs, savePrefs } from "./notifications.js";
 import { state } from "./state.js";
 
@@ -51,6 +51,20 @@ function upload(file) {
 }
 
 /** ``changed`` redraws what depends on the settings (the list, the words). */
+/** The emails this agent wants (kept on the server), where the server sends email. */
+function loadEmailPrefs() {
+  $("email-status").textContent = state.email
+    ? t("Email is on: visitors who leave get unseen replies by email.")
+    : t("Email is off on this server (LIVECHAT_SMTP_URL is not set).");
+  $("opt-email-assigned-row").hidden = !state.email;
+  $("opt-email-digest-row").hidden = !state.email || state.me.role !== "admin";
+  if (!state.email) return;
+  api("/api/agent/email-prefs").then(function (p) {
+    $("opt-email-assigned").checked = p.assigned;
+    $("opt-email-digest").checked = p.digest;
+  });
+}
+
 export function setUpSettings(changed) {
   rerender = changed;
   ["desktop", "sound", "title", "autoaway"].forEach(function (name) {
@@ -70,6 +84,15 @@ export function setUpSettings(changed) {
     var open = $("settings").hidden;
     $("settings").hidden = !open;
     $("settings-button").setAttribute("aria-expanded", String(open));
+    if (open) loadEmailPrefs();
+  });
+  ["assigned", "digest"].forEach(function (name) {
+    var box = $("opt-email-" + name);
+    box.addEventListener("change", function () {
+      var change = {};
+      change[name] = box.checked;
+      api("/api/agent/email-prefs", change).catch(function () { box.checked = !box.checked; });
+    });
   });
   var languages = $("opt-language");
   LANGUAGES.forEach(function (l) {

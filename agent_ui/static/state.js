@@ -11,6 +11,7 @@ export var state = {
   sites: [], colleagues: [], teams: [], canned: [],
   view: "queue", filters: { site: "", tag: "" },
   resolvedPage: [], resolvedNext: null, searchHits: [],
+  followUps: [],           // the agent's upcoming follow-ups (the Follow-ups view)
   current: null, currentSeq: 0, oldestSeq: 0,   // the open conversation — conversation.js
   outbox: [],               // replies sent but not acknowledged — composer.js
   pending: {},              // request id -> callback for its ack or error

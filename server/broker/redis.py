@@ -161,6 +161,11 @@ class RedisBroker:
     def healthy(self) -> bool:
         return self.health().ok
 
+    @property
+    def outbox_size(self) -> int:
+        """Publications queued, not yet sent to Redis."""
+        return self._outbox.qsize()
+
     # --- publishing ----------------------------------------------------------------------------
 
     async def publish(self, channel: str, data: bytes) -> None:

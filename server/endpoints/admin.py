@@ -23,11 +23,13 @@ from server.hashing import Busy
 from server.hub import agent_channel
 from server.store import Agent, Site
 from server.store.models import NO_PASSWORD
+from server.store.outbox import INVITE, RESET
 
 from . import bodies
 from .account import RESET_MAX_AGE, sign_in
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
+from .email import email_agent
 
 MAX_BODY = 16 * 1024
 INVITE_MAX_AGE = 7 * 24 * 3600
@@ -109,7 +111,8 @@ async def _create_site(ctx: Context, request: Request, admin: Agent) -> Response
 
 
 _PROFILE_FIELDS = {"greeting": str, "color": str, "logo": str, "hours": str, "tz": str,
-                   "prechat": list, "offline": str, "typing_preview": bool, "theme": str}
+                   "prechat": list, "offline": str, "typing_preview": bool, "theme": str,
+                   "email_from": str, "email_transcript": bool}
 
 
 async def _change_site(ctx: Context, request: Request, admin: Agent) -> Response:
@@ -165,8 +168,9 @@ async def _invite(ctx: Context, request: Request, admin: Agent) -> Response:
         agent = await ctx.store.update_agent(agent.id, capacity=capacity)
     token = ctx.tokens.invite_token(AgentSession(agent.id, agent.session_generation))
     link = f"{ctx.own_origin(request)}/agent#invite={token}"
+    emailed = await email_agent(ctx, INVITE, agent, f"invite:{agent.id}")
     return _json({"agent": _agent(agent, _get(data, "sites", list, []), []),
-                  "invite_url": link}, 201)
+                  "invite_url": link, "emailed": emailed}, 201)
 
 
 async def _change_agent(ctx: Context, request: Request, admin: Agent) -> Response:
@@ -224,14 +228,16 @@ async def accept_invite(request: Request) -> Response:
 
 
 async def _reset_link(ctx: Context, request: Request, admin: Agent) -> Response:
-    """A link for the agent to choose a new password (good once, for a day). Until email is
-    built in, the admin hands it over; using it ends every session of the agent."""
+    """A link for the agent to choose a new password (good once, for a day): the admin hands it
+    over, and with email on it is also emailed; using it ends every session of the agent."""
     agent = await ctx.store.agent(request.path_params["agent_id"])
     if agent is None:
         return _error(404, "not_found", "no such agent")
     token = ctx.tokens.reset_token(AgentSession(agent.id, agent.session_generation))
+    emailed = await email_agent(ctx, RESET, agent,
+                                f"reset:{agent.id}:admin:{int(ctx.clock() // 60)}")
     return _json({"reset_url": f"{ctx.own_origin(request)}/agent/reset#token={token}",
-                  "expires_in": RESET_MAX_AGE})
+                  "expires_in": RESET_MAX_AGE, "emailed": emailed})
 
 
 # --- teams ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from starlette.websockets import WebSocket
 
@@ -25,6 +26,7 @@ from server.protocol import (
     Resolve,
     Send,
     Status,
+    Transcript,
     Transfer,
     Typing,
 )
@@ -32,6 +34,7 @@ from server.routing import connected_key, presence_key, visitor_presence_key
 from server.store import Agent, Change, Conversation
 
 from .context import AGENT_COOKIE, Context
+from .email import email_transcript
 from .panel_tools import TOOLS
 from .session import Refuse, Session
 
@@ -105,6 +108,7 @@ class AgentSession(Session):
             "conversations": [c.summary() for c in conversations],
             "canned": [c.public() for c in canned],
             "teams": [t.public() for t in teams],
+            "email": ctx.settings.email_on,
         }))
 
     def log_fields(self) -> dict[str, str]:
@@ -167,6 +171,10 @@ class AgentSession(Session):
                 earlier=[c.summary() for c in earlier if c.id != conversation.id]))
             self.conn.watch(conversation.id, frame.last_seq)
             return None
+        if isinstance(frame, Transcript):
+            await self._visible(frame.conversation_id)
+            await email_transcript(self.ctx, frame.conversation_id)
+            return protocol.ack(frame.id)
         if isinstance(frame, Leave):
             await self.ctx.hub.unsubscribe(self.conn, conversation_channel(frame.conversation_id))
             return protocol.ack(frame.id)
@@ -176,6 +184,7 @@ class AgentSession(Session):
                                                frame.limit)
             return protocol.ack(frame.id, messages=[m.frame() for m in page])
         if isinstance(frame, Send):
+            received = time.perf_counter()
             assert frame.conversation_id is not None  # required for agents by the protocol
             # Only a socket that has the conversation open gets its reply in the ack instead of
             # as a frame (another one never receives the conversation's frames).
@@ -184,9 +193,11 @@ class AgentSession(Session):
                                          frame.id, frame.body, frame.attachment, sender)
             change = sent.change
             message = change.messages[-1]
-            return protocol.ack(frame.id, conversation_id=message.conversation_id,
-                                seq=message.seq, duplicate=change.duplicate,
-                                **protocol.own(message.frame(), sent.in_ack))
+            ack = protocol.ack(frame.id, conversation_id=message.conversation_id,
+                               seq=message.seq, duplicate=change.duplicate,
+                               **protocol.own(message.frame(), sent.in_ack))
+            self.ctx.metrics.agent_ack.observe(time.perf_counter() - received)
+            return ack
         if isinstance(frame, Claim):
             return self._result(frame.id, await chat.claim(self.agent, self.site_ids,
                                                            frame.conversation_id))

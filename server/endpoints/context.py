@@ -16,6 +16,8 @@ from server.hashing import HashPool
 from server.hub import Hub
 from server.limits import Counts, Limits
 from server.logins import Backoff
+from server.mail.service import Mail
+from server.metrics import Metrics
 from server.ratelimit import TokenBucket
 from server.routing import Router
 from server.store import Store
@@ -53,6 +55,10 @@ class Context:
     uploads_in_flight: Counts = field(default_factory=lambda: Counts(1))
     #: Where uploaded files' bytes are kept (server/store/filestore.py; app.py chooses).
     files: FileStore = field(default_factory=lambda: LocalFiles(Settings().uploads_path()))
+    #: Email (server/mail): the outbox, the doors and the worker.
+    mail: Mail | None = None
+    #: Prometheus metrics (server/metrics.py).
+    metrics: Metrics = field(default_factory=Metrics)
 
     def own_origin(self, conn: HTTPConnection) -> str:
         """This server's origin: LIVECHAT_PUBLIC_URL, else what the request was addressed to."""

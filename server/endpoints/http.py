@@ -60,6 +60,7 @@ async def health(request: Request) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
     for name, check in checks.items():
         body[name] = "ok" if check.ok else "down"
+    body["email"] = "on" if ctx.settings.email_on else "off"
     for name, check in checks.items():
         if not check.ok:
             body[f"{name}_reason"] = check.reason
@@ -94,9 +95,10 @@ async def widget_frame(request: Request) -> Response:
         return Response("unknown site", status_code=404, headers=SECURITY_HEADERS)
     ancestors = " ".join(o for o in (normalize_origin(a) for a in site.allowed_origins) if o)
     return _file(str(asset_dir("widget") / "frame.html"), "text/html; charset=utf-8", {
-        # The site's logo may live on its own host; nothing else may load from elsewhere.
+        # Images may come from https hosts (the site's logo, the pictures in its help
+        # articles); nothing else may load from elsewhere.
         "Content-Security-Policy": _page_csp(socket_origin(ctx, request), ancestors or "'none'",
-                                             site.profile.logo_origin() or ""),
+                                             "https:"),
         "Cache-Control": "no-cache",
     })
 
@@ -112,7 +114,9 @@ async def reset_page(request: Request) -> Response:
 
 def _panel_page(request: Request, name: str) -> Response:
     return _file(str(asset_dir("agent_ui") / name), "text/html; charset=utf-8", {
-        "Content-Security-Policy": _page_csp(socket_origin(context(request), request), "'none'"),
+        # https images: the pictures of help articles in the editor's preview.
+        "Content-Security-Policy": _page_csp(socket_origin(context(request), request), "'none'",
+                                             "https:"),
         "X-Frame-Options": "DENY",
         "Cache-Control": "no-cache",
     })

@@ -14,9 +14,12 @@ from server.hub import close_order, visitor_channel
 from server.protocol import (
     AssignTeam,
     Block,
+    CancelFollowUp,
     DeleteCanned,
+    FollowUp,
     ListBlocks,
     ListConversations,
+    ListFollowUps,
     Note,
     Reopen,
     SaveCanned,
@@ -25,6 +28,8 @@ from server.protocol import (
     Tag,
     Unblock,
 )
+
+from . import follow_ups
 
 if TYPE_CHECKING:
     from .agent import AgentSession
@@ -118,4 +123,6 @@ TOOLS: dict[type, Tool] = {
     Note: note, Tag: tag, AssignTeam: team, Snooze: snooze, Reopen: reopen, Search: search,
     ListConversations: list_conversations, SaveCanned: save_canned, DeleteCanned: delete_canned,
     Block: block, Unblock: unblock, ListBlocks: list_blocks,
+    FollowUp: follow_ups.schedule, CancelFollowUp: follow_ups.cancel,
+    ListFollowUps: follow_ups.upcoming,
 }

@@ -84,6 +84,9 @@ class Session:
         self._write: Callable[[list[bytes]], Awaitable[None]] | None = extensions.get(WRITE)
         hub = self.ctx.hub
         hub.register(self.conn)
+        metrics = self.ctx.metrics
+        connections = metrics.connections[self.role]
+        connections.inc()
         limits = self.ctx.limits
         counted = False
         try:
@@ -102,14 +105,18 @@ class Session:
             logs.annotate(**self.log_fields())
             await self._run()
         except Refuse as refuse:
+            if refuse.code is Code.RATE_LIMITED:
+                metrics.rate_limited["connection"].inc()
             await self._close(refuse.close, refuse.code, refuse.message)
         except Unavailable as exc:  # e.g. the store cannot be read or written to welcome them
             if self.ws.application_state == WebSocketState.CONNECTED:
+                metrics.errors[Code.UNAVAILABLE].inc()
                 with contextlib.suppress(Exception):
                     await self._send(protocol.error(Code.UNAVAILABLE, exc.reason,
                                                     retry_after=exc.retry_after_ms))
                     await self.ws.close(int(Close.RESTARTING), "unavailable: retry")
         finally:
+            connections.dec()
             if counted:
                 limits.sockets_per_ip.release(self.ip)
             await hub.unregister(self.conn)
@@ -176,6 +183,8 @@ class Session:
         """A frame refused for its rate: ``rate_limited``, and after MAX_REFUSED in a row the
         socket is closed (4029)."""
         self._refused += 1
+        self.ctx.metrics.rate_limited["frame"].inc()
+        self.ctx.metrics.errors[Code.RATE_LIMITED].inc()
         self.conn.send(protocol.error(Code.RATE_LIMITED, "slow down", request))
         if self._refused >= MAX_REFUSED:
             self.conn.stop(Close.RATE_LIMITED, "rate limited")
@@ -201,14 +210,19 @@ class Session:
             if reply is not None:
                 self.conn.send(reply)
         except ChatError as exc:
+            self.ctx.metrics.errors[exc.code].inc()
+            if exc.code is Code.RATE_LIMITED:  # (a new conversation, over its limit)
+                self.ctx.metrics.rate_limited["conversation"].inc()
             self.conn.send(protocol.error(exc.code, exc.message,
                                           request or protocol.request_id(raw)))
         except Unavailable as exc:  # logged once per episode by whoever raised it
+            self.ctx.metrics.errors[Code.UNAVAILABLE].inc()
             self.conn.send(protocol.error(Code.UNAVAILABLE, exc.reason,
                                           request or protocol.request_id(raw),
                                           retry_after=exc.retry_after_ms))
         except Exception:
             log.exception("%s failed to handle a frame", self.conn.id)
+            self.ctx.metrics.errors[Code.INTERNAL].inc()
             self.conn.send(protocol.error(Code.INTERNAL, "try again shortly", request))
 
     @staticmethod
@@ -233,5 +247,6 @@ class Session:
             return
         with contextlib.suppress(Exception):
             if code is not None:
+                self.ctx.metrics.errors[code].inc()
                 await self._send(protocol.error(code, message))
             await self.ws.close(int(close), message[:100])

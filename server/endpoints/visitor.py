@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 from starlette.websockets import WebSocket
 
@@ -24,17 +25,20 @@ from server.protocol import (
     Attributes,
     Context,
     Frame,
+    Handoff,
     Hello,
     Open,
     Profile,
     Rate,
     Read,
     Send,
+    Transcript,
     Typing,
 )
 from server.routing import agent_ids, presence_key, visitor_presence_key
 from server.store import Conversation, Site
 
+from .email import email_transcript
 from .session import Refuse, Session
 
 
@@ -100,7 +104,9 @@ class VisitorSession(Session):
             "v": protocol.VERSION,
             "token": ctx.tokens.visitor_token(self.who),  # refreshed on every connect
             "epoch": ctx.store.epoch,
-            "site": {"id": site.id, "name": site.name, **site.profile.for_visitor(ctx.clock())},
+            "site": {"id": site.id, "name": site.name, **site.profile.for_visitor(ctx.clock()),
+                     # the knowledge base: the widget shows its search when there are articles
+                     "help": bool(await ctx.store.articles.languages(site.id))},
             "verified": self.who.visitor_id.startswith("usr_"),
             "visitor": {"name": visitor.name if visitor else None,
                         "email": visitor.email if visitor else None},
@@ -109,10 +115,13 @@ class VisitorSession(Session):
             "queue": queue,
             # "Typically replies in …": the site's recent waits for an agent, in seconds.
             "typical_wait": round(typical) if typical is not None else None,
+            # The server sends email: the widget offers "Send me a transcript".
+            "email": ctx.settings.email_on,
         }))
         if hello.conversation_id and (current is None or hello.conversation_id != current.id):
             other = await ctx.store.conversation(hello.conversation_id)
             if other is None or other.visitor_id != self.who.visitor_id:
+                ctx.metrics.errors[Code.NOT_FOUND].inc()
                 self.conn.send(protocol.error(Code.NOT_FOUND, "no such conversation"))
         if current is not None:
             same = hello.conversation_id == current.id and hello.epoch == ctx.store.epoch
@@ -211,8 +220,13 @@ class VisitorSession(Session):
     async def handle(self, frame: Frame) -> bytes | None:
         chat = self.ctx.chat
         if isinstance(frame, Send):
+            received = time.perf_counter()
             if self.conversation_id is None:
                 self._new_conversation()
+            if self.ctx.mail is not None:  # an answer to a check-in reopens its conversation
+                reopened = await self.ctx.mail.follow_ups.answer(self.who.visitor_id)
+                if reopened is not None:
+                    await chat.publish(reopened)
             sent = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
                                            sender=self.conn)
             change = sent.change
@@ -221,10 +235,13 @@ class VisitorSession(Session):
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate,
                                         **protocol.own(message.visitor_frame(), sent.in_ack)))
+            self.ctx.metrics.visitor_ack.observe(time.perf_counter() - received)
             if change.created:  # (the visitor's row may be new: its address for blocks)
                 await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
             if message.conversation_id not in self.conn.cursors:
                 await self._watch(change.conversation, 0)
+            if len(change.messages) > 1:  # a bot joined with it (server/bots.py)
+                self.conn.catch_up(message.conversation_id)
             return None
         if isinstance(frame, Open):
             conversation = await self.ctx.store.conversation(frame.conversation_id)
@@ -267,6 +284,19 @@ class VisitorSession(Session):
                 # Agents who have the conversation open see the new page at once.
                 await self.ctx.chat.visited(self.who.site_id, self.conversation_id, *page)
             return None
+        if isinstance(frame, Handoff):  # "talk to a person" (server/bots.py)
+            if self.conversation_id is None:
+                raise ChatError(Code.NOT_FOUND, "no conversation yet")
+            change = await self.ws.app.state.api.bots.handoff([self.who.site_id],
+                                                              self.conversation_id)
+            return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),
+                                duplicate=change.duplicate)
+        if isinstance(frame, Transcript):
+            conversation = await self.ctx.store.conversation(frame.conversation_id)
+            if conversation is None or conversation.visitor_id != self.who.visitor_id:
+                raise ChatError(Code.NOT_FOUND, "no such conversation")
+            await email_transcript(self.ctx, conversation.id)
+            return protocol.ack(frame.id)
         if isinstance(frame, Rate):
             change = await chat.rate(self.who, frame.conversation_id, frame.score, frame.comment)
             return protocol.ack(frame.id, conversation=change.conversation.visitor_state(),

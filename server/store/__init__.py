@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from server.health import Health
+from server.store.articles import ArticleStore
 from server.store.attachments import AttachmentStore
 from server.store.base import Choose, StoreClosed
 from server.store.blocks import BlockStore
@@ -76,6 +77,11 @@ class Store(
     the engine's own life. ``SQLiteStore`` and ``PostgresStore`` both are one."""
 
     epoch: str
+
+    @property
+    def articles(self) -> ArticleStore:
+        """The knowledge base: server/store/articles.py."""
+        ...
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

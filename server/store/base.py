@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import orjson
 import psycopg
@@ -37,6 +37,9 @@ from server.store.models import (
     Site,
     Visitor,
 )
+
+if TYPE_CHECKING:
+    from server.store.articles import Articles
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -185,6 +188,25 @@ class Base:
     #: (conversation id, seq) of the texts and notes the running batch wrote, for search.
     _fts_rows: list[tuple[str, int]]
     epoch: str
+    #: Called inside the transaction of every message or event appended (the webhook
+    #: outbox, server/store/webhooks.py, writes its rows there).
+    on_append: Callable[[DB, Message], None] | None
+    #: Called inside the transaction that changed a visitor's name, email or attributes.
+    on_visitor: Callable[[DB, str, str], None] | None
+    #: Called with every message appended, inside its transaction (the email outbox
+    #: writes its jobs there: server/store/outbox.py).
+    append_hooks: list[Callable[[DB, Message], None]]
+    #: Told of each committed batch: (writes, seconds from handing it to the writer).
+    on_batch: Callable[[int, float], None] | None
+    #: The knowledge base (server/store/articles.py), on this store's writer and reader.
+    articles: Articles
+
+    def _init_hooks(self) -> None:
+        """The hooks above, none set yet (each engine's ``__init__`` calls this)."""
+        self.on_append = None
+        self.on_visitor = None
+        self.append_hooks = []
+        self.on_batch = None
 
     async def _submit(self, op: Callable[[DB], T]) -> T:
         """Run ``op`` in the next write transaction; its result once that has committed."""
@@ -200,6 +222,40 @@ class Base:
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
+
+    # --- for the store's own modules (api_tokens, webhooks…): the write path and the reader --
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    async def submit(self, op: Callable[[DB], T]) -> T:
+        """Run ``op`` in the writer's next transaction (its own savepoint); see ``_submit``."""
+        return await self._submit(op)
+
+    async def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self._all(sql, params)
+
+    async def read_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self._one(sql, params)
+
+    def load_conversation(self, db: DB, conversation_id: str) -> Conversation:
+        """(Inside a write) the conversation as the writer sees it now."""
+        return self._load_conversation(db, conversation_id)
+
+    def append(self, db: DB, conversation_id: str, client_msg_id: str | None,
+               kind: Any, author_type: Any, author_id: str | None, author_name: str | None,
+               body: str, now: int, data: dict[str, Any] | None = None) -> Message:
+        """(Inside a write) append a message or event with the next seq; see ``_append``."""
+        return self._append(db, conversation_id, client_msg_id, kind, author_type, author_id,
+                            author_name, body, now, data)
+
+    def load_visitor(self, db: DB, visitor_id: str) -> Visitor | None:
+        """(Inside a write) the visitor as the writer sees it now."""
+        row = db.execute(
+            f"SELECT id, site_id, name, email, {VERIFIED}, attributes, user_agent, language, "
+            "timezone, referrer FROM visitors v WHERE id = ?", (visitor_id,)).fetchone()
+        return visitor_row(row) if row else None
 
     async def index_pending(self) -> int:
         """Bring the search index up to date with every acknowledged write (SQLite indexes in
@@ -302,8 +358,13 @@ class Base:
             seq = int(taken.fetchone()[0])
             if kind in ("text", "note"):  # for the search indexer, once the batch's ops are done
                 self._fts_rows.append((conversation_id, seq))
-            return Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
-                           author_name, body, now, data)
+            message = Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
+                              author_name, body, now, data)
+            if self.on_append is not None:
+                self.on_append(db, message)
+            for hook in self.append_hooks:
+                hook(db, message)
+            return message
 
         return finish
 

@@ -131,8 +131,12 @@ class Conversations(Base):
         def op(db: DB) -> Change:
             # The three statements go out before any result is read: on PostgreSQL, one round
             # trip for all three (a resend makes the visitor's row again for nothing: harmless).
+            # The resend is found through the visitor's conversations and the one unique index
+            # on (conversation, client id): a second index on (author, client id) for this alone
+            # cost a random page in every commit (docs/benchmarks.md).
             resent = db.execute(
-                f"SELECT {MSG_COLS} FROM messages WHERE author_id = ? AND client_msg_id = ? "
+                f"SELECT {MSG_COLS} FROM messages WHERE conversation_id IN (SELECT id FROM "
+                "conversations WHERE visitor_id = ?) AND client_msg_id = ? "
                 "AND author_type = 'visitor'",
                 (visitor_id, client_msg_id),
             )
@@ -245,7 +249,9 @@ class Conversations(Base):
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
             if conv.assignee_id == to_agent_id:  # done already (a resend after a lost ack)
                 return Change(conv, (), duplicate=True)
-            if conv.assignee_id not in (None, agent.id) and agent.role != "admin":
+            # (Any agent of the site may take a conversation over from its bot.)
+            if (conv.assignee_id not in (None, agent.id) and agent.role != "admin"
+                    and not conv.assignee_id.startswith("bot_")):
                 raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
             target = db.execute(
                 "SELECT a.id, a.name FROM agents a WHERE a.id = ? AND a.active = 1 AND "

@@ -321,4 +321,241 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX blocks_visitor ON blocks(visitor_id);
     CREATE INDEX blocks_ip ON blocks(site_id, ip) WHERE ip IS NOT NULL;
     """,
+    # 18: one index for idempotency, not two. A visitor's resend is found through its
+    # conversations (conversations_visitor) and messages_client_id; the (author, client id)
+    # index cost a page at a random place in every commit and in the WAL (issue 11).
+    """
+    DROP INDEX messages_author_client;
+    """,
+    # 19 (issue 15): API tokens (server/store/api_tokens.py). Only the secret's SHA-256 is kept;
+    # site_id NULL: a token of the whole installation; revoked, never deleted.
+    """
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        site_id TEXT REFERENCES sites(id),
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_by TEXT,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+    );
+    CREATE INDEX api_tokens_site ON api_tokens(site_id);
+    """,
+    # 20 (issue 15): webhook endpoints per site, the durable outbox written in the same
+    # transaction as the event it announces, and the delivery log (server/store/webhooks.py).
+    """
+    CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT,
+        created_at INTEGER NOT NULL,
+        failing_since INTEGER,
+        last_success_at INTEGER,
+        deleted_at INTEGER
+    );
+    CREATE INDEX webhook_endpoints_site ON webhook_endpoints(site_id);
+    CREATE TABLE webhook_outbox (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+        site_id TEXT NOT NULL,
+        conversation_id TEXT,
+        visitor_id TEXT,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        lease_until INTEGER,
+        delivered_at INTEGER
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_at);
+    CREATE INDEX webhook_outbox_order ON webhook_outbox(endpoint_id, conversation_id, position);
+    CREATE INDEX webhook_outbox_position ON webhook_outbox(position);
+    CREATE INDEX webhook_outbox_visitor ON webhook_outbox(visitor_id);
+    CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        outbox_id TEXT NOT NULL,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+        event TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        status INTEGER,
+        latency_ms INTEGER NOT NULL,
+        excerpt TEXT NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, at);
+    """,
+    # 21 (issue 15): the bot that answers a site's new conversations first (server/bots.py);
+    # the bot itself is an agent account whose id starts with bot_.
+    """
+    CREATE TABLE site_bots (
+        site_id TEXT PRIMARY KEY REFERENCES sites(id),
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        created_at INTEGER NOT NULL
+    );
+    """,
+    # 22 (issue 15): data rights — erasures recorded without the erased data, and how long each
+    # site keeps resolved conversations (server/store/privacy.py).
+    """
+    CREATE TABLE erasures (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        erased_by TEXT NOT NULL,
+        erased_at INTEGER NOT NULL,
+        conversations INTEGER NOT NULL,
+        messages INTEGER NOT NULL,
+        files INTEGER NOT NULL
+    );
+    CREATE TABLE site_retention (
+        site_id TEXT PRIMARY KEY REFERENCES sites(id),
+        days INTEGER NOT NULL
+    );
+    CREATE INDEX conversations_resolved ON conversations(site_id, resolved_at)
+        WHERE status = 'resolved';
+    """,
+    # 23: the knowledge base (server/store/articles.py): articles with translations (one
+    # group per article, one article per language in it), their search index (title and body,
+    # accents ignored), each site's help-centre address, and what visitors did with articles.
+    """
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        group_id TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        slug TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        category TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL CHECK (status IN ('draft', 'published')),
+        author_id TEXT REFERENCES agents(id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (group_id, lang),
+        UNIQUE (site_id, lang, slug)
+    );
+    CREATE INDEX articles_site ON articles(site_id, status, lang, category);
+    CREATE VIRTUAL TABLE articles_fts USING fts5(
+        title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE help_centres (
+        site_id TEXT PRIMARY KEY REFERENCES sites(id),
+        slug TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE kb_events (
+        site_id TEXT NOT NULL REFERENCES sites(id),
+        kind TEXT NOT NULL
+            CHECK (kind IN ('search', 'view', 'suggestion_opened', 'vote')),
+        article_id TEXT,
+        visitor_id TEXT,
+        query TEXT,
+        results INTEGER,
+        helpful INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX kb_events_site ON kb_events(site_id, created_at);
+    CREATE INDEX kb_events_vote ON kb_events(visitor_id, article_id) WHERE kind = 'vote';
+    """,
+    # 24: email (server/store/outbox.py, docs/email.md). The outbox: each email a job written
+    # in the transaction of what causes it, claimed by one process at a time (a lease), retried
+    # with backoff. Per conversation its reply key (the signed reply address names it) and how
+    # far it was emailed; addresses that unsubscribed, per site; replies received, queued.
+    """
+    CREATE TABLE email_jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        dedupe TEXT NOT NULL UNIQUE,
+        site_id TEXT NOT NULL,
+        conversation_id TEXT,
+        -- an email to an agent (an invitation, a password reset): whom
+        agent_id TEXT,
+        recipient TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        not_before INTEGER NOT NULL,
+        claimed_by TEXT,
+        claimed_until INTEGER,
+        last_error TEXT,
+        message_id TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX email_jobs_due ON email_jobs(state, not_before);
+    CREATE INDEX email_jobs_conversation ON email_jobs(conversation_id, kind, state);
+    CREATE TABLE email_threads (
+        conversation_id TEXT PRIMARY KEY,
+        reply_key TEXT NOT NULL UNIQUE,
+        emailed_seq INTEGER NOT NULL DEFAULT 0,
+        last_message_id TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE email_optouts (
+        site_id TEXT NOT NULL,
+        address TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (site_id, address)
+    );
+    CREATE TABLE email_inbound (
+        id TEXT PRIMARY KEY,
+        message_key TEXT NOT NULL UNIQUE,
+        recipient TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        door TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        claimed_by TEXT,
+        claimed_until INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX email_inbound_due ON email_inbound(state, created_at);
+    -- Follow-ups (server/store/followups.py): an agent's check-in on a resolved conversation,
+    -- at a time; pending -> sent (the check-in is in the conversation) -> answered (the
+    -- visitor's answer reopened it), or cancelled.
+    CREATE TABLE follow_ups (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id),
+        site_id TEXT NOT NULL,
+        visitor_id TEXT NOT NULL,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        due_at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        created_at INTEGER NOT NULL,
+        done_at INTEGER
+    );
+    CREATE INDEX follow_ups_due ON follow_ups(state, due_at);
+    CREATE INDEX follow_ups_agent ON follow_ups(agent_id, state, due_at);
+    CREATE INDEX follow_ups_conversation ON follow_ups(conversation_id, state);
+    CREATE INDEX follow_ups_visitor ON follow_ups(visitor_id, state, due_at);
+    -- What each agent wants by email (1: yes): a conversation assigned to them while they are
+    -- offline; the daily digest of missed conversations (admins). No row: both on.
+    CREATE TABLE agent_email_prefs (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+        assigned INTEGER NOT NULL DEFAULT 1,
+        digest INTEGER NOT NULL DEFAULT 1
+    );
+    """,
 )
+
+
+class SchemaTooNew(Exception):
+    """The database was upgraded by a newer livechat: this one would misread it."""
+
+
+def check_schema(version: int, known: int) -> None:
+    if version > known:
+        raise SchemaTooNew(
+            f"the database has schema version {version}, newer than this livechat's ({known}): "
+            "it was upgraded by a newer release. Run that release (or restore a backup taken "
+            "before the upgrade with `livechat restore`)")

@@ -16,9 +16,13 @@ Role = Literal["admin", "agent"]
 #: sequence, so that a client that resumes learns them in order with the messages.
 #: note: an agent's internal note, shown to agents only (never sent to a visitor: server/hub.py).
 #: reopened: an agent reopened a resolved conversation.
+#: checkin: an agent's scheduled follow-up on a resolved conversation, sent to the visitor
+#: (answering it reopens the conversation: docs/email.md).
+#: email: what became of an email to the visitor (``data.email``: status sent | failed, to,
+#: kind, count, error), shown to agents only (docs/email.md).
 MessageKind = Literal["text", "joined", "resolved", "transferred", "requeued", "rated", "note",
-                      "reopened"]
-PRIVATE_KINDS = frozenset({"note"})
+                      "reopened", "email", "checkin"]
+PRIVATE_KINDS = frozenset({"note", "email"})
 AuthorType = Literal["visitor", "agent", "system"]
 #: The password "hash" of an invited account: nobody can log in to it until the invite is used.
 NO_PASSWORD = "invited$"
@@ -120,7 +124,8 @@ class Conversation:
             "status": self.status,
             "assignee": (
                 {"id": self.assignee_id, "name": self.assignee_name,
-                 "avatar": avatar_url(self.assignee_id)} if self.assignee_id else None
+                 "avatar": avatar_url(self.assignee_id),
+                 "bot": self.assignee_id.startswith("bot_")} if self.assignee_id else None
             ),
             "last_seq": self.last_seq,
             "last_message": self.last_message,
@@ -144,7 +149,8 @@ class Conversation:
         return {
             "id": self.id,
             "status": self.status,
-            "assignee": ({"name": self.assignee_name, "avatar": avatar_url(self.assignee_id)}
+            "assignee": ({"name": self.assignee_name, "avatar": avatar_url(self.assignee_id),
+                          "bot": self.assignee_id.startswith("bot_")}
                          if self.assignee_name and self.assignee_id else None),
             "last_seq": self.visitor_last_seq,
             "agent_read_seq": self.agent_read_seq,
@@ -176,6 +182,8 @@ class Message:
                                   "name": self.author_name}
         if self.author_type == "agent" and self.author_id:
             author["avatar"] = avatar_url(self.author_id)
+            if self.author_id.startswith("bot_"):  # a bot (server/store/bots.py)
+                author["bot"] = True
         frame = {
             "type": "message",
             "conversation_id": self.conversation_id,

@@ -51,6 +51,7 @@ import psycopg_pool
 from server.auth import new_id
 from server.errors import Unavailable
 from server.health import Episode, Health
+from server.store.articles import PostgresArticles
 from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
 from server.store.facade import Aggregates
 from server.store.filestore import Blobs
@@ -138,6 +139,8 @@ class PostgresEngine(Base):
         #: Pipelined batches run again one statement at a time (a statement failed in them).
         self.replays = 0
         self._fts_rows: list[tuple[str, int]] = []  # unused: the GIN index is kept by the write
+        self._init_hooks()
+        self.articles = PostgresArticles(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -247,7 +250,7 @@ class PostgresEngine(Base):
                 batch = [await self._queue.get()]
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-                self._batch_since = self._monotonic()
+                started = self._batch_since = self._monotonic()
                 try:
                     outcomes = await self._in_thread(self._run_batch, [op for op, _ in batch])
                 except Exception as exc:  # the transaction as a whole failed: nothing committed
@@ -262,6 +265,8 @@ class PostgresEngine(Base):
                         outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
                 else:
                     self._committed()
+                    if self.on_batch is not None:
+                        self.on_batch(len(batch), self._monotonic() - started)
                 finally:
                     self._batch_since = None
                 for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):

@@ -32,6 +32,8 @@ class QueueStore(Protocol):
     async def assignees(self, site_id: str) -> set[str]: ...
     async def requeue(self, site_id: str, agent_ids: Sequence[str]) -> list[Change]: ...
     async def waiting(self, site_id: str) -> list[Conversation]: ...
+    async def queue_position(self, site_id: str, conversation_id: str) -> int | None: ...
+    async def outbox_backlog(self) -> dict[str, tuple[int, int | None]]: ...
     async def average_wait(self, site_id: str, recent: int = 50) -> float | None: ...
 
 
@@ -127,6 +129,28 @@ class Queue(Base):
             "ORDER BY c.created_at, c.id", (site_id,),
         )
         return [conv_row(r) for r in rows]
+
+    async def outbox_backlog(self) -> dict[str, tuple[int, int | None]]:
+        """Per durable outbox (``email``: email_jobs; ``webhook``: webhook_outbox), the jobs
+        still to do and when the oldest of them was made (ms), for /metrics."""
+        backlog: dict[str, tuple[int, int | None]] = {}
+        for name, table in (("email", "email_jobs"), ("webhook", "webhook_outbox")):
+            row = await self._one(f"SELECT count(*), min(created_at) FROM {table} "
+                                  "WHERE state = 'pending'")
+            backlog[name] = (int(row[0]), row[1])
+        return backlog
+
+    async def queue_position(self, site_id: str, conversation_id: str) -> int | None:
+        """The place (1 = next) of a waiting conversation of the site in its queue, which is
+        ``waiting``'s order; None when it is not waiting there. Counted, not listed: a visitor's
+        hello asks this, and a thousand visitors may say hello at once."""
+        row = await self._one(
+            "SELECT 1 + (SELECT count(*) FROM conversations w WHERE w.site_id = c.site_id "
+            "AND w.status = 'waiting' AND (w.created_at, w.id) < (c.created_at, c.id)) "
+            "FROM conversations c WHERE c.id = ? AND c.site_id = ? AND c.status = 'waiting'",
+            (conversation_id, site_id),
+        )
+        return int(row[0]) if row else None
 
     async def average_wait(self, site_id: str, recent: int = 50) -> float | None:
         """Seconds from a conversation's start to an agent joining, over the site's most recent

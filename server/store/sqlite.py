@@ -52,8 +52,11 @@ from server.errors import Unavailable
 from server.health import Episode, Health
 from server.private import private_file
 from server.store import watermark
+from server.store.articles import Articles
 from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
 from server.store.facade import Aggregates
+from server.store.migrations import SchemaTooNew as SchemaTooNew
+from server.store.migrations import check_schema as check_schema
 from server.store.search import SQLiteSearch
 from server.store.sqlite_db import _in_thread
 from server.store.sqlite_db import configure as _configure
@@ -120,6 +123,8 @@ class SQLiteEngine(WalKeeper, Base):
         self._fts_rows: list[tuple[str, int]] = []
         self._indexer: asyncio.Task[None] | None = None
         self.index_interval = 0.5
+        self._init_hooks()
+        self.articles = Articles(self)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -306,7 +311,7 @@ class SQLiteEngine(WalKeeper, Base):
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 ops = [op for op, _ in batch]
-                self._batch_since = self._monotonic()
+                started = self._batch_since = self._monotonic()
                 try:
                     outcomes = await _in_thread(self._writer, self._run_batch, ops)
                 except Exception as exc:  # the transaction as a whole failed: nothing committed
@@ -319,6 +324,8 @@ class SQLiteEngine(WalKeeper, Base):
                         outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
                 else:
                     self._committed()
+                    if self.on_batch is not None:
+                        self.on_batch(len(batch), self._monotonic() - started)
                 finally:
                     self._batch_since = None
                 for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):

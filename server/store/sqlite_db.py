@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from server.store.migrations import MIGRATIONS
+from server.store.migrations import MIGRATIONS, check_schema
 
 T = TypeVar("T")
 
@@ -79,7 +79,9 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS,
             on_step: Callable[[int, int], None] | None = None) -> int:
     """Apply the migrations not yet applied, each in its own transaction. Safe to run from
     several processes at once: the version is read again under the write lock.
-    ``on_step(number, total)`` is told before each migration that is applied."""
+    ``on_step(number, total)`` is told before each migration that is applied. A database newer
+    than ``migrations`` is refused (``SchemaTooNew``)."""
+    check_schema(db.execute("PRAGMA user_version").fetchone()[0], len(migrations))
     for number, script in enumerate(migrations, start=1):
         # A migration that rebuilds a table others refer to runs with foreign keys off (SQLite's
         # own procedure: a DROP TABLE would otherwise cascade), and is checked before it commits.

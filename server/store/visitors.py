@@ -96,6 +96,8 @@ class Visitors(Base):
             db.execute(
                 "UPDATE visitors SET name = coalesce(?, name), email = coalesce(?, email) "
                 "WHERE id = ? AND verified = 0", (name, email, visitor_id))
+            if self.on_visitor is not None:
+                self.on_visitor(db, site_id, visitor_id)
             row = db.execute("SELECT id FROM conversations WHERE visitor_id = ? "
                              "AND status != 'resolved'", (visitor_id,)).fetchone()
             return self._load_conversation(db, row[0]) if row else None
@@ -120,6 +122,8 @@ class Visitors(Base):
                 raise ChatError(Code.TOO_MANY, f"at most {_MAX_ATTRIBUTES} attributes")
             db.execute("UPDATE visitors SET attributes = ? WHERE id = ?",
                        (orjson.dumps(known).decode(), visitor_id))
+            if self.on_visitor is not None:
+                self.on_visitor(db, site_id, visitor_id)
 
         await self._submit(op)
 

@@ -46,6 +46,8 @@ export function renderHeader() {
     if (logo.getAttribute("src") !== state.siteInfo.logo) logo.src = state.siteInfo.logo;
     logo.hidden = showAvatar;
   } else logo.hidden = true;
+  // "Send me a transcript" (by email): where the server sends email and knows the visitor's address.
+  $("transcript").hidden = !(state.email && state.conversationId && state.visitor.email);
 }
 
 /** The site's greeting, first in the list (shown, not stored), by name when we know it (the
@@ -71,12 +73,16 @@ export function localize() {
   var input = $("input");
   input.placeholder = t("placeholder");
   document.querySelector("label[for=input]").textContent = t("message");
-  [["send", "send"], ["close", "close"], ["emoji", "emoji"], ["attach", "attach"], ["mute", "mute"]]
+  [["send", "send"], ["close", "close"], ["emoji", "emoji"], ["attach", "attach"], ["mute", "mute"],
+   ["transcript", "emailTranscript"]]
     .forEach(function (p) { $(p[0]).setAttribute("aria-label", t(p[1])); });
+  $("transcript").title = t("emailTranscript");
   $("emoji-panel").setAttribute("aria-label", t("emoji"));
   $("messages").setAttribute("aria-label", t("conversation"));
   $("intake-name-label").textContent = t("name");
   $("intake-email-label").textContent = t("email");
   $("intake-message-label").textContent = t("yourMessage");
   $("preview-notice").textContent = t("previewNotice");
+  $("kb-q").placeholder = t("searchHelp");
+  $("kb-q").setAttribute("aria-label", t("searchHelp"));
 }

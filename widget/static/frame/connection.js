@@ -90,8 +90,10 @@ function welcome(f) {
   state.siteInfo = f.site;
   if (state.pageColor) scheme(); else theme(f.site.color);
   $("preview-notice").hidden = !f.site.typing_preview;
+  $("kb-search").hidden = !f.site.help;
   state.visitor = f.visitor || state.visitor;
   state.verified = f.verified;
+  state.email = !!f.email;
   state.agentsOnline = f.agents_online;
   var conv = f.conversation;
   if (f.epoch !== state.epoch || !conv || conv.id !== state.conversationId) {
@@ -142,6 +144,9 @@ function acknowledged(f) {
       state.rating = f.conversation.rating;
       renderRating();
     }
+    if (frame.type === "transcript") {
+      append(notice(t("transcriptSent", { email: state.visitor.email || "" })));
+    }
   }
   if (f.conversation_id && f.conversation_id !== state.conversationId) {
     switchTo({ id: f.conversation_id, status: "waiting" });
@@ -164,7 +169,10 @@ function failed(f) {
     setTimeout(flush, Math.max(500, Math.min(f.retry_after || 2000, 30000)));
     return;
   }
-  if (state.pending[f.id]) delete state.pending[f.id];
+  if (state.pending[f.id]) {
+    if (state.pending[f.id].type === "transcript") append(notice(t("transcriptNoEmail")));
+    delete state.pending[f.id];
+  }
   if (p) {
     state.outbox = state.outbox.filter(function (o) { return o !== p; });
     p.node.classList.add("failed");

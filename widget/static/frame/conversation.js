@@ -110,6 +110,12 @@ function active(at) {
   toParent({ type: "active", at: at });
 }
 
+/** An agent's name as visitors see it: a bot says it is one. */
+function shownName(who) {
+  var name = who.name || t("agent");
+  return who.bot ? t("botName", { name: name }) : name;
+}
+
 export function render(m) {
   var seen = state.lastSeq[m.conversation_id] || 0;
   if (m.seq <= seen) return;
@@ -117,11 +123,18 @@ export function render(m) {
   if (m.conversation_id !== state.conversationId) return;
   if (m.kind === "text") active(m.at);
   var item, who = m.author || {};
-  if (m.kind === "text") {
+  if (m.kind === "text" || m.kind === "checkin") {
     var mine = who.type === "visitor";
+    // An agent checking in after a resolve: answering it goes on in this conversation.
+    if (m.kind === "checkin") { state.resolved = false; state.fresh = false; }
     item = bubble(mine ? "mine" : "theirs", m.body,
-                  (mine ? "" : (who.name || t("agent")) + " · ") + time(m.at), m.attachment,
+                  (mine ? "" : shownName(who) + " · ") + time(m.at), m.attachment,
                   mine ? null : who.avatar);
+    // An agent's link to a help article: a card that opens it here (kb.js, fetched for it).
+    if (!mine && (m.body || "").indexOf(location.origin + "/help/") >= 0) {
+      var card = item;
+      import("./kb.js").then(function (kb) { kb.cards(card); });
+    }
     if (mine) {
       state.outbox = state.outbox.filter(function (p) {
         if (p.id !== m.id) return true;
@@ -137,13 +150,13 @@ export function render(m) {
       tellUnread();
     }
   } else if (m.kind === "joined" || m.kind === "transferred" || m.kind === "reopened") {
-    state.assignee = { name: who.name, avatar: who.avatar || null };
+    state.assignee = { name: who.name, avatar: who.avatar || null, bot: !!who.bot };
     state.resolved = false;
     state.queue = null;
-    item = notice(t(m.kind, { name: who.name || t("agent") }));
+    item = notice(t(m.kind, { name: shownName(who) }));
   } else if (m.kind === "requeued") {
     state.assignee = null;
-    item = notice(t("requeued"));
+    item = notice(t(m.handoff ? "handoff" : "requeued"));
   } else if (m.kind === "resolved") {
     state.resolved = true;
     item = notice(t("resolved"));

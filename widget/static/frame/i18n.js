@@ -32,7 +32,13 @@ var en = {
   thanksRating: "Thank you for your rating ({n}/5).", newConversation: "Start a new conversation",
   uploading: "Uploading {name}…",
   leftMessage: "Thanks! We got your message and will reply to {email}.",
-  leftMessageNoEmail: "Thanks! We got your message and will reply here."
+  leftMessageNoEmail: "Thanks! We got your message and will reply here.",
+  botName: "{name} (bot)", botAnswering: "{name} (bot) is answering",
+  talkToPerson: "Talk to a person", handoff: "Connecting you with a person…",
+  searchHelp: "Search our help articles",
+  emailTranscript: "Send me a transcript",
+  transcriptSent: "We're emailing this conversation to {email}.",
+  transcriptNoEmail: "We can't email this conversation: we don't have your email address."
 };
 export var LANGUAGES = ["en", "pt", "el", "es", "fr", "de", "ar", "he"];
 var RTL = { ar: 1, he: 1, fa: 1, ur: 1 };

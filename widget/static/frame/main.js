@@ -71,6 +71,19 @@ function fromPage(event) {
   }
 }
 
+// The knowledge base's code (kb.js) comes only when the visitor searches, or writes a first
+// message on a site that has articles (it suggests some).
+var kb;
+function withKb(then) { (kb = kb || import("./kb.js")).then(then); }
+$("kb-q").addEventListener("input", function () { withKb(function (m) { m.search(); }); });
+$("kb-search").addEventListener("submit", function (event) {
+  event.preventDefault();
+  withKb(function (m) { m.search(true); });
+});
+$("input").addEventListener("input", function () {
+  if (state.siteInfo.help && !state.conversationId) withKb(function (m) { m.suggest(); });
+});
+
 setUpComposer();
 $("intake").addEventListener("submit", submitIntake);
 $("mute").addEventListener("click", function () {
@@ -78,6 +91,11 @@ $("mute").addEventListener("click", function () {
   toParent({ type: "mute", muted: state.muted });
 });
 $("close").addEventListener("click", function () { toParent({ type: "close" }); });
+$("transcript").addEventListener("click", function () {
+  if (state.conversationId) {
+    request({ type: "transcript", id: ChatSocket.newId(), conversation_id: state.conversationId });
+  }
+});
 document.addEventListener("keydown", function (event) {
   if (event.key !== "Escape") return;
   if (!$("emoji-panel").hidden) { toggleEmoji(false); $("emoji").focus(); return; }

@@ -29,6 +29,7 @@ export var state = {
   queue: null,             // {position, expected_wait} while waiting
   typicalWait: null,       // seconds: how long the site's visitors wait for an agent, lately
   fresh: false,            // the visitor asked to start a new conversation
+  email: false,            // the server sends email (a transcript can be asked for)
   leftMessage: null,       // the email an offline message will be answered at
   isOpen: !(window.parent !== window),
   muted: false,

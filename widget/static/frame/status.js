@@ -1,10 +1,12 @@
 /* The header's status line (who is answering, the queue, online or away and until when), the
  * banner (reconnecting, refused), the typing line, and business hours changing while open. */
+import { ChatSocket } from "../socket.js";
 import { minutes, t, when } from "./i18n.js";
 import { renderIntake } from "./intake.js";
 import { $, state } from "./page.js";
 
 var statusLine = $("status"), banner = $("banner"), typingNode = $("typing");
+var handoffButton = $("handoff");
 var hoursTimer = null, typingTimer = null;
 
 export function offline() { return !state.agentsOnline || !state.siteInfo.open; }
@@ -14,9 +16,21 @@ export function backAt() {
   return !site.open && site.next_change ? " " + t("backAt", { when: when(site.next_change) }) : "";
 }
 
+/** "Talk to a person", while the site's bot answers (the server hands the conversation over
+ * and a `requeued` event with `handoff` follows). */
+handoffButton.addEventListener("click", function () {
+  handoffButton.disabled = true;
+  if (state.socket) state.socket.send({ type: "handoff", id: ChatSocket.newId() });
+});
+
 export function renderStatus() {
-  var queue = state.queue;
-  if (state.assignee && !state.resolved) {
+  var queue = state.queue, bot = !!(state.assignee && state.assignee.bot && !state.resolved);
+  handoffButton.hidden = !bot;
+  handoffButton.textContent = t("talkToPerson");
+  if (!bot) handoffButton.disabled = false;
+  if (bot) {
+    statusLine.textContent = t("botAnswering", { name: state.assignee.name || t("agent") });
+  } else if (state.assignee && !state.resolved) {
     statusLine.textContent = t("answering", { name: state.assignee.name || t("agent") });
   } else if (queue && !state.resolved) {
     statusLine.textContent = (queue.position === 1 ? t("next") :

@@ -57,5 +57,13 @@ export default {
   newConversation: "بدء محادثة جديدة",
   uploading: "جارٍ رفع {name}…",
   leftMessage: "شكرًا! وصلتنا رسالتك وسنرد على {email}.",
-  leftMessageNoEmail: "شكرًا! وصلتنا رسالتك وسنرد هنا."
+  leftMessageNoEmail: "شكرًا! وصلتنا رسالتك وسنرد هنا.",
+  botName: "{name} (روبوت)",
+  botAnswering: "{name} (روبوت) يرد عليك",
+  talkToPerson: "التحدث إلى شخص",
+  handoff: "نوصلك بشخص…",
+  searchHelp: "ابحث في مقالات المساعدة",
+  emailTranscript: "أرسل لي هذه المحادثة بالبريد",
+  transcriptSent: "نرسل هذه المحادثة إلى {email}.",
+  transcriptNoEmail: "لا يمكننا إرسال هذه المحادثة: ليس لدينا بريدك الإلكتروني."
 };

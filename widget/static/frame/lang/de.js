@@ -57,5 +57,13 @@ export default {
   newConversation: "Neue Unterhaltung",
   uploading: "{name} wird hochgeladen…",
   leftMessage: "Danke! Wir haben Ihre Nachricht erhalten und antworten an {email}.",
-  leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier."
+  leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier.",
+  botName: "{name} (Bot)",
+  botAnswering: "{name} (Bot) antwortet Ihnen",
+  talkToPerson: "Mit einem Menschen sprechen",
+  handoff: "Wir verbinden Sie mit einem Menschen…",
+  searchHelp: "Hilfeartikel durchsuchen",
+  emailTranscript: "Diese Unterhaltung per E-Mail senden",
+  transcriptSent: "Wir senden diese Unterhaltung an {email}.",
+  transcriptNoEmail: "Wir können diese Unterhaltung nicht senden: Ihre E-Mail-Adresse fehlt uns."
 };

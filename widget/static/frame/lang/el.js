@@ -57,5 +57,13 @@ export default {
   newConversation: "Νέα συνομιλία",
   uploading: "Αποστολή {name}…",
   leftMessage: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε στο {email}.",
-  leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ."
+  leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ.",
+  botName: "{name} (bot)",
+  botAnswering: "Απαντά το {name} (bot)",
+  talkToPerson: "Μιλήστε με άνθρωπο",
+  handoff: "Σας συνδέουμε με έναν άνθρωπο…",
+  searchHelp: "Αναζήτηση στα άρθρα βοήθειας",
+  emailTranscript: "Στείλτε μου αυτή τη συζήτηση με email",
+  transcriptSent: "Στέλνουμε αυτή τη συζήτηση στο {email}.",
+  transcriptNoEmail: "Δεν μπορούμε να στείλουμε τη συζήτηση: δεν έχουμε το email σας."
 };

@@ -57,5 +57,13 @@ export default {
   newConversation: "Nueva conversación",
   uploading: "Subiendo {name}…",
   leftMessage: "¡Gracias! Recibimos su mensaje y responderemos a {email}.",
-  leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí."
+  leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí.",
+  botName: "{name} (bot)",
+  botAnswering: "{name} (bot) te está respondiendo",
+  talkToPerson: "Hablar con una persona",
+  handoff: "Te estamos conectando con una persona…",
+  searchHelp: "Buscar en los artículos de ayuda",
+  emailTranscript: "Envíame esta conversación por correo",
+  transcriptSent: "Enviamos esta conversación a {email}.",
+  transcriptNoEmail: "No podemos enviar esta conversación: no tenemos tu correo."
 };

@@ -57,5 +57,13 @@ export default {
   newConversation: "Nouvelle discussion",
   uploading: "Envoi de {name}…",
   leftMessage: "Merci ! Nous avons reçu votre message et répondrons à {email}.",
-  leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici."
+  leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici.",
+  botName: "{name} (bot)",
+  botAnswering: "{name} (bot) vous répond",
+  talkToPerson: "Parler à une personne",
+  handoff: "Nous vous mettons en relation avec une personne…",
+  searchHelp: "Rechercher dans les articles d’aide",
+  emailTranscript: "M'envoyer cette conversation par e-mail",
+  transcriptSent: "Nous envoyons cette conversation à {email}.",
+  transcriptNoEmail: "Impossible d'envoyer cette conversation : nous n'avons pas votre adresse e-mail."
 };

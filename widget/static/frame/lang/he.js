@@ -57,5 +57,13 @@ export default {
   newConversation: "התחלת שיחה חדשה",
   uploading: "מעלים את {name}…",
   leftMessage: "תודה! קיבלנו את ההודעה ונחזור אליכם לכתובת {email}.",
-  leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן."
+  leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן.",
+  botName: "{name} (בוט)",
+  botAnswering: "{name} (בוט) עונה לך",
+  talkToPerson: "לדבר עם אדם",
+  handoff: "מחברים אותך לאדם…",
+  searchHelp: "חיפוש במאמרי העזרה",
+  emailTranscript: "שלחו לי את השיחה במייל",
+  transcriptSent: "אנחנו שולחים את השיחה אל {email}.",
+  transcriptNoEmail: "איננו יכולים לשלוח את השיחה: אין לנו את כתובת המייל שלך."
 };

@@ -57,5 +57,13 @@ export default {
   newConversation: "Começar nova conversa",
   uploading: "A enviar {name}…",
   leftMessage: "Obrigado! Recebemos a sua mensagem e responderemos para {email}.",
-  leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui."
+  leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui.",
+  botName: "{name} (bot)",
+  botAnswering: "{name} (bot) está a responder",
+  talkToPerson: "Falar com uma pessoa",
+  handoff: "A ligá-lo a uma pessoa…",
+  searchHelp: "Pesquisar nos artigos de ajuda",
+  emailTranscript: "Enviar-me esta conversa por email",
+  transcriptSent: "Vamos enviar esta conversa para {email}.",
+  transcriptNoEmail: "Não podemos enviar esta conversa: não temos o seu email."
 };

@@ -1,0 +1,190 @@
+"""Knowledge-base articles as text: Markdown to safe HTML, plain text for search and
+descriptions, slugs, languages and search queries. Pure: no I/O, no Starlette.
+
+Markdown is rendered by markdown-it-py (CommonMark, tables and strikethrough) with raw HTML
+*off* — ``<script>`` in a body is shown as text — and the result is then cleaned by nh3 (the
+ammonia sanitiser) with a short list of tags and attributes: links only to ``http``, ``https``
+and ``mailto`` (opened in a new tab, ``rel="noopener noreferrer nofollow"``), images only from
+``https``. Either layer alone would stop the corpus in tests/test_kb.py; both run.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+
+#: Articles' limits (characters).
+MAX_TITLE = 200
+MAX_BODY = 100_000
+MAX_CATEGORY = 80
+MAX_QUERY = 200
+#: At most this many words of a query are searched.
+MAX_WORDS = 12
+
+_TAGS = {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "del", "code",
+         "pre", "blockquote", "ul", "ol", "li", "a", "img", "table", "thead", "tbody", "tr", "th",
+         "td"}
+_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"},
+               "th": {"style"}, "td": {"style"}}
+_LANG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+_SLUG_DROP = re.compile(r"[^a-z0-9]+")
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_markdown.enable(["table", "strikethrough"])
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    #: Sanitised HTML, safe to put in a page.
+    html: str
+    #: The words a reader sees, for the search index and for descriptions.
+    text: str
+
+
+def _attribute(tag: str, name: str, value: str) -> str | None:
+    """Links absolute (http, https, mailto), images only from https (a data: or http: image
+    would be refused by the pages' policy anyway); table cells keep only their alignment."""
+    if tag == "img" and name == "src":
+        return value if value.lower().startswith("https://") else None
+    if name == "href":  # no relative links either: an article is shown on several origins
+        return value if value.lower().startswith(("https://", "http://", "mailto:")) else None
+    if name == "style":
+        return value if value in ("text-align:left", "text-align:right",
+                                  "text-align:center") else None
+    return value
+
+
+def sanitise(markup: str) -> str:
+    """HTML cleaned to the article's tags; links http/https/mailto only, opened elsewhere."""
+    return nh3.clean(markup, tags=_TAGS, attributes=_ATTRIBUTES,
+                     url_schemes={"http", "https", "mailto"}, attribute_filter=_attribute,
+                     link_rel="noopener noreferrer nofollow",
+                     set_tag_attribute_values={"a": {"target": "_blank"}},
+                     strip_comments=True)
+
+
+def render(markdown: str) -> Rendered:
+    markup = sanitise(_markdown.render(markdown))
+    return Rendered(markup, plain_text(markup))
+
+
+def plain_text(markup: str) -> str:
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+
+
+def summary(text: str, limit: int = 160) -> str:
+    """The first ``limit`` characters of ``text``, cut at a word (meta descriptions, results)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",.;:") + "…"
+
+
+def check_lang(value: str) -> str:
+    """A language tag such as ``en`` or ``pt-br`` (lowercase)."""
+    tag = value.strip().lower().replace("_", "-")
+    if not _LANG.fullmatch(tag):
+        raise ValueError("language is a tag such as en, pt or pt-br")
+    return tag
+
+
+def primary(lang: str) -> str:
+    return lang.split("-", 1)[0].lower()
+
+
+def slugify(title: str) -> str:
+    """``Reset your password!`` -> ``reset-your-password``; accents dropped, at most 80 chars."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    return _SLUG_DROP.sub("-", folded).strip("-")[:80].strip("-") or "article"
+
+
+def check_text(name: str, value: str, limit: int, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise ValueError(f"{name} is required")
+    if len(value) > limit:
+        raise ValueError(f"{name} is at most {limit} characters")
+    if "\x00" in value:
+        raise ValueError(f"{name} has a NUL character")
+    return value
+
+
+#: Words that say nothing about a question's subject, in the frame's languages: left out when a
+#: search falls back to any of its words (a question typed in full).
+STOP_WORDS = frozenset("""
+a about am an and any are as at be been but by can could did do does for from get got had has
+have hello hi how i if in into is it its just me my no not of on or our please so than thanks
+that the their them then there these they this those to too very was we were what when where
+which who why will with would you your
+o os as um uma uns umas de do da dos das em no na nos nas por para pelo pela com sem e ou mas
+nao não sim que qual quais quando onde como porque eu me meu minha meus minhas se ja já é foi
+ser estar esta está tem ter ha há isto isso este uns mais muito pode posso podem favor obrigado
+ola olá bom boa dia
+el la los las unos unas del con y pero cual cuando donde yo mi mis es son tengo puedo
+le les une des du au aux pour avec sans et ne pas qui quoi quand où ou comment je mon ma mes
+est sont ai peux
+der die das ein eine einen dem den und oder aber nicht kein wie was wann wo ich mein meine mich
+ist sind habe kann bitte für mit von zu im
+""".split())
+#: In a fallback search, longer words are searched by their first letters, so that a word finds
+#: its other forms (``impermeável``: ``impermeabilização``; ``deliver``: ``delivery``).
+_STEM = 6
+
+
+def match_expression(query: str, every: bool) -> str | None:
+    """An FTS5 query for the words of ``query``: each quoted (nothing in it is syntax), the
+    last one also as a prefix (results as you type); all of them (``every``), or any of them
+    (without single letters and ``STOP_WORDS``; longer words also by their first six letters)."""
+    words = _WORD.findall(query[:MAX_QUERY])[:MAX_WORDS]
+    if every:
+        terms = ['"' + w + '"' for w in words]
+        if terms:
+            terms[-1] += "*"
+        return " AND ".join(terms) or None
+    terms = []
+    for n, word in enumerate(words):
+        if len(word) < 2 or word.lower() in STOP_WORDS:
+            continue
+        if len(word) > _STEM:  # the word itself counts, and its other forms too
+            terms += ['"' + word + '"', '"' + word[:_STEM] + '"*']
+        else:
+            terms.append('"' + word + '"' + ("*" if n == len(words) - 1 else ""))
+    return " OR ".join(terms) or None
+
+
+KB_CSV_COLUMNS = ("kind", "id", "text", "lang", "views", "suggestions_opened", "helpful",
+                  "not_helpful", "searches", "suggestions_accepted")
+
+
+def stats_csv(stats: dict[str, Any]) -> str:
+    """The knowledge base's report as CSV: one ``article`` line per article, one ``no_result``
+    line per search that found nothing (its words, how many times), then ``total``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(KB_CSV_COLUMNS)
+    for a in stats["articles"]:
+        writer.writerow(["article", a["id"], _cell(a["title"]), a["lang"], a["views"],
+                         a["suggestions_opened"], a["helpful"], a["not_helpful"], "", ""])
+    for miss in stats["no_results"]:
+        writer.writerow(["no_result", "", _cell(miss["query"]), "", "", "", "", "",
+                         miss["count"], ""])
+    writer.writerow(["total", "", "", "", stats["views"], stats["suggestions_opened"],
+                     stats["helpful"], stats["not_helpful"], stats["searches"],
+                     stats["suggestions_accepted"]])
+    return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (what visitors typed, titles)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,458 @@
+"""Email at work in a process: the doors replies come in by, and the worker that sends the
+outbox and reads the replies into their conversations (docs/email.md).
+
+Every process runs a worker; jobs are claimed (``server.store.outbox``), so two processes never
+send the same one, and a process that dies mid-send loses its claim when the lease runs out.
+Sending is at-least-once only in one window — after the SMTP server accepted the message and
+before the job is marked sent — and the email sent again then has the same ``Message-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import formataddr, parseaddr
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+from server.auth import AgentSession, Tokens, VisitorIdentity, normalize_origin
+from server.chat import Chat
+from server.config import Settings
+from server.errors import ChatError, Unavailable
+from server.files import safe_name, sniff
+from server.mail import addresses, compose, inbound, smtp
+from server.mail.words import language, words
+from server.private import private_dir
+from server.store import Change, Conversation, Message, Site
+from server.store.followups import FollowUps
+from server.store.outbox import (
+    ASSIGNED,
+    DIGEST,
+    INVITE,
+    RATING,
+    REPLY,
+    RESET,
+    Inbound,
+    Job,
+    Outbox,
+    Thread,
+)
+from server.tasks import reraise_cancel
+
+if TYPE_CHECKING:
+    from server.store.facade import Aggregates
+
+log = logging.getLogger("livechat.email")
+_MAX_BACKOFF = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    queued: bool  # False: the same email was received before
+    conversation_id: str
+
+
+class Mail:
+    """``chat`` (server.chat.Chat) is needed to read replies into conversations and tell agents
+    about emails; the CLI's door works without it (the server's worker reads what it queued)."""
+
+    def __init__(self, settings: Settings, store: Aggregates, clock: Callable[[], float],
+                 chat: Chat | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.chat = chat
+        self.outbox = Outbox(store, delay_ms=int(settings.email_delay * 1000),
+                             new_key=addresses.new_key, enabled=settings.email_on)
+        self.follow_ups = FollowUps(store, self.outbox)
+        #: Whether an agent has a panel open on a site (set by the app; None: never).
+        self.agent_online: Callable[[str, str], Awaitable[bool]] | None = None
+        self._digest_day = ""
+        self.smtp = smtp.parse_url(settings.smtp_url) if settings.smtp_url else None
+        self.worker_id = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._wake = asyncio.Event()
+        self.outbox.on_job = self._wake.set
+        public = urlsplit(settings.public_url)
+        self.domain = settings.email_reply_domain or public.hostname or "localhost"
+
+    @property
+    def on(self) -> bool:
+        return self.smtp is not None
+
+    def install(self) -> None:
+        self.outbox.install()
+
+    # --- the doors -----------------------------------------------------------------------
+
+    async def check_address(self, address: str) -> Thread:
+        """The conversation a reply address names, or ``addresses.Refused``."""
+        domain = self.settings.email_reply_domain
+        if not domain:
+            raise addresses.Refused("inbound email is off")
+        parsed = addresses.parse(address, domain)
+        thread = await self.outbox.thread_by_key(parsed.key)
+        if thread is None:
+            raise addresses.Refused("forged or altered")  # (no such key: same answer)
+        addresses.check(self.settings.secret_keys, parsed, thread.visitor_id, self.clock())
+        return thread
+
+    async def accept(self, raw: bytes, door: str, recipient: str | None = None) -> Accepted:
+        """Check a received reply and queue it (durably) for the worker. ``recipient``: the
+        envelope's (SMTP, an MTA's pipe); else the first reply address among the headers'.
+        Raises ``addresses.Refused`` (not ours, forged, expired, another sender),
+        ``inbound.Unreadable`` or ``Unavailable``; each refusal is logged."""
+        try:
+            reply = inbound.read(raw)
+            rcpt = recipient or next(
+                (a for a in reply.recipients
+                 if a.endswith("@" + self.settings.email_reply_domain.lower())), "")
+            if not rcpt:
+                raise addresses.Refused("no reply address among the recipients")
+            thread = await self.check_address(rcpt)
+            visitor = await self.store.visitor(thread.visitor_id)
+            if visitor is None or not visitor.email or (
+                    visitor.email.strip().lower() != reply.sender):
+                raise addresses.Refused("the sender is not the conversation's visitor")
+            if reply.auto:
+                raise inbound.Unreadable("an automatic reply")
+        except (addresses.Refused, inbound.Unreadable) as exc:
+            log.warning("inbound email refused (%s door): %s", door, exc)
+            raise
+        queued = await self.outbox.receive(reply.message_key, rcpt, raw, door)
+        return Accepted(queued, thread.conversation_id)
+
+    # --- the worker ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send due jobs and read queued replies, until cancelled."""
+        lease = int(self.settings.email_lease * 1000)
+        while True:
+            self._wake.clear()
+            try:
+                busy = False
+                if self.on:
+                    for job in await self.outbox.claim(self.worker_id, lease):
+                        busy = True
+                        await self._send(job)
+                for item in await self.outbox.claim_inbound(self.worker_id, lease):
+                    busy = True
+                    await self._read(item)
+            except Unavailable:
+                busy = False  # the store logs its outage once; the next round retries
+            except Exception as exc:
+                reraise_cancel()
+                log.error("email worker round failed (%s); retrying", type(exc).__name__,
+                          exc_info=exc)
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.email_poll):
+                        await self._wake.wait()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def wake_follow_ups(self, online: Callable[[str], Awaitable[bool]]) -> None:
+        """Send the check-ins whose time has come (called by the sweep that wakes snoozes):
+        in the widget when ``online(visitor_id)``, else by email too (when email is on).
+        The day's digests are queued here too, once the digest hour has come."""
+        for follow_up, visitor_id in await self.follow_ups.due():
+            email = self.on and not await online(visitor_id)
+            await self._publish(await self.follow_ups.send(follow_up, email))
+        await self._queue_digests()
+
+    async def _queue_digests(self) -> None:
+        hour = self.settings.email_digest_hour
+        if not self.on or hour < 0:
+            return
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        day = now.date().isoformat()
+        if now.hour < hour or day == self._digest_day:
+            return
+        await self.outbox.digests(day)  # (unique per admin and day, across processes)
+        self._digest_day = day
+
+    async def _publish(self, change: Change | None) -> None:
+        if change is not None and self.chat is not None:
+            await self.chat.publish(change)
+
+    async def _send(self, job: Job) -> None:
+        try:
+            built = await self._build(job)
+        except Exception as exc:
+            reraise_cancel()
+            log.error("email %s could not be built (%s)", job.id, type(exc).__name__,
+                      exc_info=exc)
+            await self._failed(job, f"could not be built ({type(exc).__name__})")
+            return
+        if isinstance(built, str):
+            await self.outbox.skipped(job, self.worker_id, built)
+            return
+        message, envelope_from, upto, count = built
+        assert self.smtp is not None
+        try:
+            await smtp.send(self.smtp, message, envelope_from, [job.recipient])
+        except smtp.Permanent as exc:
+            log.warning("email %s refused for good: %s", job.id, exc.reason)
+            await self._failed(job, exc.reason)
+            return
+        except smtp.Passing as exc:
+            now = self.clock()
+            if now - job.created_at / 1000 >= self.settings.email_give_up:
+                log.warning("email %s given up after %d attempts: %s", job.id, job.attempts,
+                            exc.reason)
+                await self._failed(job, f"gave up after {job.attempts} attempts: {exc.reason}")
+                return
+            delay = min(_MAX_BACKOFF, self.settings.email_retry * 2 ** max(0, job.attempts - 1))
+            log.info("email %s not sent yet (%s); retrying in %.0f s", job.id, exc.reason, delay)
+            await self.outbox.retry(job, self.worker_id, exc.reason, int((now + delay) * 1000))
+            return
+        log.info("email %s sent (%s)", job.id, job.kind)
+        await self._publish(await self.outbox.sent(job, self.worker_id, self._message_id(job),
+                                                   upto, count))
+
+    async def _failed(self, job: Job, reason: str) -> None:
+        await self._publish(await self.outbox.failed(job, self.worker_id, reason))
+
+    def _message_id(self, job: Job) -> str:
+        return f"{job.id}@{self.domain}"
+
+    def sender(self, site: Site) -> str:
+        return (site.profile.email_from or self.settings.email_from
+                or formataddr((site.name, f"noreply@{self.domain}")))
+
+    async def chat_url(self, site: Site, visitor_id: str) -> str:
+        """Back to the chat: the visitor's last page on the site (the widget is there), else the
+        site's first origin, else this server."""
+        allowed = set(site.allowed_origins)
+        for page in await self.store.visitor_pages(visitor_id):  # the newest first
+            parts = urlsplit(page.url)
+            if parts.scheme in ("https", "http") and normalize_origin(
+                    f"{parts.scheme}://{parts.netloc}") in allowed:
+                return page.url
+        return site.allowed_origins[0] if site.allowed_origins else self.settings.public_url
+
+    async def _build(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """The email of a job, or why there is none to send now (a string)."""
+        if job.kind in (INVITE, RESET):
+            return await self._build_agent_email(job)
+        if job.kind == ASSIGNED:
+            return await self._build_assigned(job)
+        if job.kind == DIGEST:
+            return await self._build_digest(job)
+        assert job.conversation_id is not None
+        conv = await self.store.conversation(job.conversation_id)
+        site = await self.store.site(job.site_id)
+        thread = await self.outbox.thread(job.conversation_id)
+        if conv is None or site is None or thread is None:
+            return "the conversation is gone"
+        if await self.outbox.unsubscribed(site.id, job.recipient):
+            return "unsubscribed"
+        visitor = await self.store.visitor(conv.visitor_id)
+        lang = visitor.language if visitor else None
+        w = words(lang)
+        lines: list[compose.Line] = []
+        agent_name = None
+        rating_links = None
+        if job.kind == RATING:
+            if conv.rating is not None or conv.status != "resolved":
+                return "rated already, or reopened"
+            token = quote(addresses.rating_token(self.settings.secret_keys, conv.id,
+                                                 conv.visitor_id, language(lang)))
+            rating_links = [f"{self.settings.public_url}/email/rate?t={token}&score={n}"
+                            for n in range(1, 6)]
+            messages = []
+        elif job.kind == REPLY:
+            start = max(thread.emailed_seq, conv.visitor_read_seq)
+            messages = [m for m in await self._messages(conv, start)
+                        if m.kind in ("text", "checkin") and m.author_type == "agent"]
+            if not messages:
+                return "seen"
+            agent_name = messages[-1].author_name
+        else:
+            messages = [m for m in await self._messages(conv, 0)
+                        if m.kind == "text" and not m.private]
+            if not messages:
+                return "nothing to send"
+        for m in messages:
+            body = m.body
+            if m.data and isinstance(m.data.get("attachment"), dict):
+                url = str(m.data["attachment"].get("url", ""))
+                body = f"{body}\n{self.settings.public_url}{url}" if url.startswith("/") else body
+            author = w["you"] if m.author_type == "visitor" else (m.author_name or site.name)
+            lines.append(compose.Line(author, body, m.author_type == "visitor"))
+        upto = messages[-1].seq if messages else 0
+        expires = int(self.clock()) + self.settings.email_reply_max_age
+        reply_to = (addresses.reply_address(self.settings.secret_keys, thread.reply_key,
+                                            conv.visitor_id, expires,
+                                            self.settings.email_reply_domain)
+                    if self.settings.email_reply_domain else None)
+        token = addresses.unsubscribe_token(self.settings.secret_keys, site.id, job.recipient,
+                                            language(lang))
+        envelope = compose.Envelope(
+            sender=self.sender(site), recipient=job.recipient,
+            message_id=self._message_id(job),
+            in_reply_to=(thread.last_message_id if thread.last_message_id
+                         != self._message_id(job) else None),
+            root_id=f"conversation.{conv.id}@{self.domain}", reply_to=reply_to,
+            chat_url=await self.chat_url(site, conv.visitor_id),
+            unsubscribe_url=f"{self.settings.public_url}/email/unsubscribe?t={quote(token)}",
+            sent_at=self.clock())
+        brand = compose.Brand(site.name, site.profile.color, site.profile.logo)
+        message = compose.build(job.kind, lang, brand, envelope, lines, agent_name,
+                                rating_links)
+        return message, parseaddr(envelope.sender)[1], upto, len(lines)
+
+    async def _build_agent_email(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """The link is made now, for the agent as they are now: an invitation already accepted,
+        or a password changed since, makes it void, as the same link shown to an admin."""
+        agent = await self.store.agent(job.agent_id or "")
+        if agent is None or not agent.active:
+            return "the agent is gone or inactive"
+        tokens = Tokens(self.settings.secret_keys, self.clock)
+        session = AgentSession(agent.id, agent.session_generation)
+        public = self.settings.public_url
+        if job.kind == INVITE:
+            link = f"{public}/agent#invite={tokens.invite_token(session)}"
+        else:
+            link = f"{public}/agent/reset#token={tokens.reset_token(session)}"
+        sender = self._agent_sender()
+        message = compose.agent_email(job.kind, name=agent.name, link=link, sender=sender,
+                                      recipient=job.recipient, message_id=self._message_id(job),
+                                      sent_at=self.clock())
+        return message, parseaddr(sender)[1], 0, 1
+
+    def _agent_sender(self) -> str:
+        return self.settings.email_from or formataddr(("Live chat", f"noreply@{self.domain}"))
+
+    async def _build_assigned(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """Only if the conversation is still theirs and they have not opened their panel."""
+        conv = await self.store.conversation(job.conversation_id or "")
+        agent = await self.store.agent(job.agent_id or "")
+        if conv is None or agent is None or conv.assignee_id != agent.id:
+            return "no longer theirs"
+        if conv.status == "resolved":
+            return "resolved"
+        if self.agent_online is not None and await self.agent_online(conv.site_id, agent.id):
+            return "the agent is online"
+        site = await self.store.site(conv.site_id)
+        visitor = conv.visitor_name or "A visitor"
+        sender = self._agent_sender()
+        message = compose.agent_notice(
+            subject=f"A conversation was assigned to you: {visitor}",
+            lines=[f"Hi {agent.name},",
+                   f"{visitor} ({site.name if site else conv.site_id}) is waiting for you. "
+                   f"Last message: \u201c{conv.last_message or '…'}\u201d"],
+            link=f"{self.settings.public_url}/agent", action="Open the panel", sender=sender,
+            recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
+        return message, parseaddr(sender)[1], 0, 1
+
+    async def _build_digest(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """The 24 hours before the digest hour of the job's day: conversations nobody
+        answered (none: no email)."""
+        day = job.dedupe.rsplit(":", 1)[1]
+        end = datetime.fromisoformat(day).replace(
+            hour=max(0, self.settings.email_digest_hour), tzinfo=UTC).timestamp()
+        missed = await self.outbox.missed(int((end - 24 * 3600) * 1000), int(end * 1000))
+        if not missed:
+            return "nothing missed"
+        agent = await self.store.agent(job.agent_id or "")
+        if agent is None:
+            return "the agent is gone"
+        sites = {s.id: s.name for s in await self.store.sites()}
+        shown = [f"\u2022 {c.visitor_name or 'A visitor'} ({sites.get(c.site_id, c.site_id)}): "
+                 f"\u201c{c.last_message or '…'}\u201d ({c.status})" for c in missed[:20]]
+        more = [f"… and {len(missed) - 20} more."] if len(missed) > 20 else []
+        count = "500+" if len(missed) > 500 else str(len(missed))
+        sender = self._agent_sender()
+        message = compose.agent_notice(
+            subject=f"{count} missed conversation{'s' if len(missed) != 1 else ''} "
+                    f"in the last 24 hours",
+            lines=[f"Hi {agent.name},",
+                   f"No agent answered these {count} conversations in the 24 hours before "
+                   f"{day} {self.settings.email_digest_hour:02d}:00 UTC:",
+                   "\n".join(shown + more)],
+            link=f"{self.settings.public_url}/agent", action="Open the panel", sender=sender,
+            recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
+        return message, parseaddr(sender)[1], 0, len(missed)
+
+    async def _messages(self, conv: Conversation, after: int) -> list[Message]:
+        out: list[Message] = []
+        while True:
+            page = await self.store.messages_after(conv.id, after, 200)
+            out.extend(page)
+            if len(page) < 200:
+                return out
+            after = page[-1].seq
+
+    async def _keep_files(self, thread: Thread,
+                          files: tuple[tuple[str, bytes], ...]) -> list[str]:
+        """A reply's attachments, kept as the visitor's uploads within the upload rules (the
+        accepted types judged by their bytes, ``LIVECHAT_MAX_UPLOAD_BYTES`` each, the
+        visitor's ``LIVECHAT_UPLOAD_QUOTA``); the ids of those kept, the others logged."""
+        kept: list[str] = []
+        for name, content in files:
+            kind = sniff(content)
+            room = (self.settings.upload_quota_bytes
+                    - await self.store.uploaded_bytes(thread.visitor_id))
+            if kind is None or len(content) > min(self.settings.max_upload_bytes, room):
+                log.info("an email attachment was not kept (%s)",
+                         "not an accepted type" if kind is None else "too large or over quota")
+                continue
+            file_id = "file_" + secrets.token_urlsafe(18)
+            await asyncio.to_thread(_write_private, self.settings.uploads_path(), file_id,
+                                    content)
+            await self.store.add_attachment(thread.site_id, thread.visitor_id, safe_name(name),
+                                            kind, len(content), file_id)
+            kept.append(file_id)
+        return kept
+
+    async def _read(self, item: Inbound) -> None:
+        """A queued reply into its conversation, as the visitor's message (idempotent: the
+        message's id comes from the email's Message-ID)."""
+        try:
+            reply = inbound.read(item.raw)
+            thread = await self.check_address(item.recipient)
+        except (addresses.Refused, inbound.Unreadable) as exc:  # (checked at the door)
+            await self.outbox.inbound_done(item, self.worker_id, "refused", str(exc))
+            return
+        text = reply.text[: self.settings.max_text_chars].strip()
+        files = await self._keep_files(thread, reply.attachments)
+        if not text and not files:
+            await self.outbox.inbound_done(item, self.worker_id, "refused", "no text")
+            return
+        assert self.chat is not None
+        await self._publish(await self.follow_ups.answer(thread.visitor_id))
+        who = VisitorIdentity(thread.site_id, thread.visitor_id)
+        # The text with the first file, then a message per further file: each with an id from
+        # the Message-ID, so that a second reading adds nothing.
+        sends = [(text, files[0] if files else None)] + [("", f) for f in files[1:]]
+        try:
+            for n, (body, attachment) in enumerate(sends):
+                await self.chat.visitor_send(
+                    who, f"email:{item.message_key[:40]}" + (f":{n}" if n else ""), body,
+                    attachment)
+        except ChatError as exc:
+            await self.outbox.inbound_done(item, self.worker_id, "refused", exc.code.value)
+            return
+        await self.outbox.inbound_done(item, self.worker_id, "done")
+        log.info("email reply read into the conversation (%s door)", item.door)
+
+
+def _write_private(directory: Path, file_id: str, content: bytes) -> None:
+    """As an upload is kept: mode 0600, complete before it has its name."""
+    private_dir(directory)
+    tmp = directory / f".{file_id}.tmp"
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, directory / file_id)

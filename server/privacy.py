@@ -1,0 +1,78 @@
+"""Data rights around the store's part (server/store/privacy.py): a visitor's export as a zip
+(``visitor.json`` and the files), the files an erasure or a retention sweep leaves to delete, and
+the periodic retention sweep of each process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from server.files import safe_name
+from server.store.privacy import Erased, Held, Privacy
+
+log = logging.getLogger("livechat.privacy")
+
+
+def export_zip(held: Held, uploads: Path, now: float) -> bytes:
+    """Everything held about the visitor: ``visitor.json`` (profile, attributes, browser, the
+    pages visited, every conversation with all its messages, events, notes and rating, the
+    files' details) and ``files/`` (the files themselves)."""
+    files: list[dict[str, Any]] = []
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for attachment in held.attachments:
+            entry = f"files/{attachment.id}-{safe_name(attachment.name)}"
+            path = uploads / attachment.id
+            present = path.is_file()
+            if present:
+                archive.write(path, entry)
+            files.append({**attachment.public(), "file": entry if present else None,
+                          "uploaded_at": attachment.created_at})
+        document = {
+            "exported_at": datetime.fromtimestamp(now, UTC).isoformat(),
+            "visitor": held.visitor.public() | {"site_id": held.visitor.site_id},
+            "pages": [{"url": p.url, "title": p.title, "at": p.at} for p in held.pages],
+            "conversations": [
+                {**conversation.summary(),
+                 "messages": [{k: v for k, v in m.frame().items() if k != "type"}
+                              for m in messages]}
+                for conversation, messages in held.conversations],
+            "files": files,
+        }
+        archive.writestr("visitor.json", orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    return buffer.getvalue()
+
+
+def delete_files(uploads: Path, names: list[str]) -> None:
+    for name in names:
+        if name.startswith("file_") and "/" not in name:
+            (uploads / name).unlink(missing_ok=True)
+
+
+async def erase(privacy: Privacy, uploads: Path, site_ids: list[str], visitor_id: str,
+                erased_by: str) -> Erased:
+    erased = await privacy.erase(site_ids, visitor_id, erased_by)
+    await asyncio.to_thread(delete_files, uploads, erased.files)
+    return erased
+
+
+async def run_retention(privacy: Privacy, uploads: Path, interval: float) -> None:
+    """Sweep every ``interval`` seconds until cancelled (every process may: see ``sweep``)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            deleted, files = await privacy.sweep()
+        except Exception as exc:  # the next round tries again
+            log.warning("retention sweep failed (%s)", type(exc).__name__)
+            continue
+        await asyncio.to_thread(delete_files, uploads, files)
+        if deleted:
+            log.info("retention: %d resolved conversations deleted (%d files)", deleted,
+                     len(files))

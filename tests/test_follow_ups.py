@@ -1,0 +1,150 @@
+"""Follow-ups after resolution, against a real server and SMTP server with a clock the test
+moves: a check-in scheduled when resolving reaches a visitor on the site in the widget and one
+who left by email (in their language); answering it — in the widget or by email — reopens the
+conversation for the agent; cancelled ones are not sent; scheduled ones survive a restart."""
+
+from __future__ import annotations
+
+import time
+from email.utils import parseaddr
+from pathlib import Path
+
+import aiosmtplib
+
+from tests.live import Client, free_port, seed, visitor
+from tests.mailsink import MailSink
+from tests.test_email import (
+    advance,
+    email_env,
+    offline_visitor,
+    open_conversation,
+    start,
+    text_of,
+)
+
+DAY = 24 * 3600
+
+
+def server_now(clock: Path) -> float:
+    return time.time() + float(clock.read_text() or 0)
+
+
+async def resolve_and_follow_up(ana: Client, conv: str, clock: Path, days: float,
+                                body: str | None = None) -> dict[str, object]:
+    await ana.request({"type": "open", "id": f"o-{conv}", "conversation_id": conv})
+    assert (await ana.request({"type": "resolve", "id": f"r-{conv}",
+                               "conversation_id": conv}))["type"] == "ack"
+    frame: dict[str, object] = {"type": "follow_up", "id": f"f-{conv}", "conversation_id": conv,
+                                "at": int((server_now(clock) + days * DAY) * 1000)}
+    if body is not None:
+        frame["body"] = body
+    ack = await ana.request(frame)
+    assert ack["type"] == "ack", ack
+    follow_up: dict[str, object] = ack["follow_up"]
+    return follow_up
+
+
+async def test_check_ins_by_widget_and_email_reopen_the_conversation_when_answered(
+        tmp_path: Path) -> None:
+    db, clock = tmp_path / "follow.db", tmp_path / "clock"
+    clock.write_text("0")
+    seeded = await seed(db)
+    listen = free_port()
+    async with MailSink() as sink:
+        env = email_env(sink, clock, LIVECHAT_SMTP_LISTEN=f"127.0.0.1:{listen}",
+                        LIVECHAT_ROUTING_INTERVAL="0.3")
+        server = start(db, env)
+        # Lea will be on the site; Tom leaves (in French); Zoe's follow-up is cancelled.
+        lea, lea_conv = await offline_visitor(server, seeded.site_id, "lea@example.test",
+                                              "Tent question", language="en")
+        tom, tom_conv = await offline_visitor(server, seeded.site_id, "tom@example.test",
+                                              "Question", language="fr-FR")
+        await tom.close()
+        zoe, zoe_conv = await offline_visitor(server, seeded.site_id, "zoe@example.test", "Hi")
+        await zoe.close()
+        await lea.close()
+        ana = await open_conversation(server, seeded.agent_email, lea_conv)
+        await ana.request({"type": "send", "id": "a1", "conversation_id": lea_conv,
+                           "body": "Try the guy lines."})
+        await resolve_and_follow_up(ana, lea_conv, clock, 3,
+                                                 "Did the guy lines help?")
+        await resolve_and_follow_up(ana, tom_conv, clock, 3)
+        zoe_follow = await resolve_and_follow_up(ana, zoe_conv, clock, 2)
+        listed = await ana.request({"type": "follow_ups", "id": "l1"})
+        assert [f["conversation_id"] for f in listed["follow_ups"]] == [
+            zoe_conv, lea_conv, tom_conv]  # soonest first
+        assert listed["follow_ups"][1]["body"] == "Did the guy lines help?"
+        assert listed["follow_ups"][1]["conversation"]["visitor"]["name"] == "Eve"
+        assert (await ana.request({"type": "follow_up_cancel", "id": "c1",
+                                   "follow_up_id": zoe_follow["id"]}))["type"] == "ack"
+        # Refused: an open conversation, a time in the past.
+        other, _ = await visitor(server, seeded.site_id)
+        open_conv = (await other.request({"type": "send", "id": "m", "body": "x"}))[
+            "conversation_id"]
+        refused = await ana.request({"type": "follow_up", "id": "f-x",
+                                     "conversation_id": open_conv,
+                                     "at": int((server_now(clock) + DAY) * 1000)})
+        assert refused["code"] == "not_resolved"
+        refused = await ana.request({"type": "follow_up", "id": "f-y", "conversation_id": tom_conv,
+                                     "at": int((server_now(clock) - 60) * 1000)})
+        assert refused["code"] == "bad_frame"
+        await ana.close()
+
+        # A restart in between: the schedule is in the store.
+        server.stop()
+        server = start(db, env)
+        try:
+            lea, _ = await visitor(server, seeded.site_id, token=lea_token(server, lea))
+            ana = await open_conversation(server, seeded.agent_email, lea_conv)
+            await ana.request({"type": "open", "id": "o-tom", "conversation_id": tom_conv})
+            advance(clock, 3 * DAY + 3600)
+            checkin = await lea.next(lambda f: f.get("type") == "message"
+                                     and f.get("kind") == "checkin", timeout=20)
+            assert checkin["body"] == "Did the guy lines help?"
+            assert checkin["author"]["name"] == "Ana"
+            # Tom is not on the site: by email, in French.
+            mail = await sink.first(lambda m: "Nous prenons des nouvelles" in text_of(m, "plain"))
+            assert mail["To"] == "tom@example.test"
+            await ana.next(lambda f: f.get("type") == "message" and f.get("kind") == "checkin"
+                           and f.get("conversation_id") == tom_conv)
+            listed = await ana.request({"type": "follow_ups", "id": "l2"})
+            assert listed["follow_ups"] == []
+
+            # Lea answers in the widget: the same conversation, reopened, Ana's again.
+            ack = await lea.request({"type": "send", "id": "lea-2", "body": "Yes, thanks!"})
+            assert ack["conversation_id"] == lea_conv
+            reopened = await ana.next(lambda f: f.get("type") == "message"
+                                      and f.get("kind") == "reopened"
+                                      and f.get("conversation_id") == lea_conv)
+            assert reopened["author"]["name"] == "Ana"
+            summary = await ana.next(lambda f: f.get("type") == "conversation"
+                                     and f["conversation"]["id"] == lea_conv
+                                     and f["conversation"]["status"] == "assigned")
+            assert summary["conversation"]["assignee"]["name"] == "Ana"
+
+            # Tom answers by email: his conversation reopens too.
+            answer = mail.__class__()
+            answer["From"] = "tom@example.test"
+            answer["To"] = parseaddr(str(mail["Reply-To"]))[1]
+            answer["Subject"] = "Re: check-in"
+            answer["Message-ID"] = "<tom-1@example.test>"
+            answer.set_content("Tout va bien, merci.")
+            await aiosmtplib.send(answer, hostname="127.0.0.1", port=listen)
+            got = await ana.next(lambda f: f.get("type") == "message"
+                                 and f.get("conversation_id") == tom_conv
+                                 and str(f.get("id")).startswith("email:"), timeout=20)
+            assert got["body"] == "Tout va bien, merci."
+            await ana.next(lambda f: f.get("type") == "message" and f.get("kind") == "reopened"
+                           and f.get("conversation_id") == tom_conv)
+            checkins = [m["To"] for m in sink.received if "checking in" in text_of(m, "plain")
+                        or "Nous prenons" in text_of(m, "plain")]
+            assert checkins == ["tom@example.test"]  # Lea was on the site; Zoe's was cancelled
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log(), server.log()
+
+
+def lea_token(server: object, client: Client) -> str:
+    """Lea's visitor token, from the welcome her first socket got."""
+    welcome = next(f for f in client.frames if f.get("type") == "welcome")
+    return str(welcome["token"])

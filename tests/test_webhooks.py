@@ -1,0 +1,263 @@
+"""Webhooks against a real HTTP receiver (tests/webhook_receiver.py): Standard Webhooks
+signatures checked with the library's own verifier, order per conversation, retries after 500s
+and while the receiver is down, exactly the expected events after a ``kill -9`` (duplicates only
+with the same webhook-id), SSRF refusals, redirects not followed, and a day of failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from standardwebhooks import Webhook
+
+from tests.faults import until
+from tests.live import UNLIMITED, Client, Seed, ServerProcess, api_token, serving, visitor
+from tests.test_api import Api
+from tests.webhook_receiver import Received, receiving
+
+FAST = {**UNLIMITED, "LIVECHAT_WEBHOOK_ALLOW_PRIVATE": "1", "LIVECHAT_WEBHOOK_RETRY_BASE": "0.05",
+        "LIVECHAT_WEBHOOK_POLL": "0.02"}
+EVENTS = ["conversation.created", "message.created", "conversation.assigned",
+          "conversation.resolved"]
+
+
+@pytest.fixture
+def server(db: Path, seeded: Seed) -> Iterator[ServerProcess]:
+    with serving(db, **FAST) as proc:
+        yield proc
+
+
+def api(server: ServerProcess, db: Path, seed: Seed) -> Api:
+    return Api(server, api_token(db, "webhooks", "conversations:write", "conversations:read",
+                                 "visitors:write", site=seed.site_id))
+
+
+async def subscribe(api: Api, url: str, events: list[str] = EVENTS) -> tuple[str, str]:
+    made = await api("POST", "/api/v1/webhooks", {"url": url, "events": events})
+    assert made.status_code == 201, made.text
+    return made.json()["webhook"]["id"], made.json()["secret"]
+
+
+async def agent_id(api: Api) -> str:
+    """Ana's id, as an integration finds it: the assignee field after she answers once…
+    here from the database, which the token's scopes do not list."""
+    from tests.live import open_store
+
+    async with open_store(api.server.db) as store:
+        agent = await store.agent_by_email("ana@acme.test")
+    assert agent is not None
+    return agent.id
+
+
+def kinds(got: list[Received]) -> list[str]:
+    return [r.json["type"] for r in got]
+
+
+async def chat(server: ServerProcess, api: Api, seed: Seed, tag: str) -> tuple[Client, str]:
+    """A visitor writes twice, Ana answers through the API, and resolves: six events."""
+    widget, _ = await visitor(server, seed.site_id)
+    first = await widget.request({"type": "send", "id": f"{tag}1", "body": f"{tag} one"})
+    await widget.request({"type": "send", "id": f"{tag}2", "body": f"{tag} two"})
+    conversation = first["conversation_id"]
+    ana = await agent_id(api)
+    sent = await api("POST", f"/api/v1/conversations/{conversation}/messages",
+                     {"body": f"{tag} answer", "agent_id": ana})
+    assert sent.status_code == 201, sent.text
+    done = await api("POST", f"/api/v1/conversations/{conversation}/resolve", {"agent_id": ana})
+    assert done.status_code == 200
+    return widget, conversation
+
+
+EXPECTED = ["conversation.created", "message.created", "message.created",
+            "conversation.assigned", "message.created", "conversation.resolved"]
+
+
+async def test_signed_in_order_and_retried_after_500s(server: ServerProcess, db: Path,
+                                                      seeded: Seed) -> None:
+    async with receiving(script=[500, 500]) as receiver:
+        client = api(server, db, seeded)
+        webhook_id, secret = await subscribe(client, receiver.url)
+        widget, conversation = await chat(server, client, seeded, "a")
+        await receiver.until(lambda got: len({r.id for r in got}) >= len(EXPECTED))
+        unique = list(receiver.unique().values())
+        assert kinds(unique) == EXPECTED
+        # The first event was tried three times (two 500s): with the same id and body.
+        assert [r.id for r in receiver.received[:3]] == [unique[0].id] * 3
+        verifier = Webhook(secret)
+        for got in receiver.received:
+            payload = verifier.verify(got.body, got.headers)  # raises if the signature is wrong
+            assert payload["id"] == got.id and got.headers["user-agent"].startswith("livechat")
+            assert payload["data"]["conversation"]["id"] == conversation
+        seqs = [r.json["data"]["message"]["seq"] for r in unique]
+        assert seqs == sorted(seqs) == [1, 1, 2, 3, 4, 5]
+        assert unique[1].json["data"]["message"]["body"] == "a one"
+        with pytest.raises(Exception):  # noqa: B017 - any verification failure
+            Webhook("whsec_" + "A" * 43 + "=").verify(unique[0].body, unique[0].headers)
+        # The delivery log: 500, 500, then 200s, with latency and the answer's start.
+        log = (await client("GET", f"/api/v1/webhooks/{webhook_id}/deliveries",
+                            limit=200)).json()["data"]
+        oldest = list(reversed(log))
+        assert [d["status"] for d in oldest[:3]] == [500, 500, 200]
+        assert oldest[0]["excerpt"] == "answer 500" and oldest[0]["latency_ms"] >= 0
+        await until(lambda: len(receiver.received) == len(EXPECTED) + 2)
+        state = (await client("GET", f"/api/v1/webhooks/{webhook_id}/events")).json()["data"]
+        assert {e["state"] for e in state} == {"delivered"}
+        # Redeliver: the same id again.
+        again = await client("POST", f"/api/v1/webhooks/{webhook_id}/events/{unique[0].id}"
+                                     "/redeliver")
+        assert again.json() == {"redelivered": True}
+        await receiver.until(lambda got: len(got) == len(EXPECTED) + 3)
+        assert receiver.received[-1].id == unique[0].id
+        await widget.close()
+
+
+async def test_visitor_updated_and_notes_only_when_subscribed(server: ServerProcess, db: Path,
+                                                              seeded: Seed) -> None:
+    async with receiving() as receiver:
+        client = api(server, db, seeded)
+        await subscribe(client, receiver.url, ["visitor.updated", "note.created"])
+        widget, _ = await visitor(server, seeded.site_id)
+        ack = await widget.request({"type": "send", "id": "v1", "body": "hi"})
+        await widget.request({"type": "profile", "id": "p1", "name": "Quinn"})
+        conv = ack["conversation_id"]
+        noted = await client("POST", f"/api/v1/conversations/{conv}/notes",
+                             {"body": "call back", "agent_id": await agent_id(client)})
+        assert noted.status_code == 201
+        got = await receiver.until(lambda got: len(got) >= 2)
+        assert kinds(got) == ["visitor.updated", "note.created"]
+        assert got[0].json["data"]["visitor"]["name"] == "Quinn"
+        assert got[1].json["data"]["message"]["body"] == "call back"
+        await widget.close()
+
+
+async def test_receiver_down_and_kill_9_lose_nothing(db: Path, seeded: Seed) -> None:
+    """Events committed while the receiver is down wait in the outbox; the server is killed
+    (kill -9) with them undelivered, and again while a delivery is on the wire. After each
+    restart every event arrives; a repeat only ever has the same webhook-id and body."""
+    env = {**FAST, "LIVECHAT_WEBHOOK_TIMEOUT": "0.5", "LIVECHAT_WEBHOOK_LEASE": "1"}
+    async with receiving() as receiver:
+        await receiver.stop()  # down: connections are refused
+        with serving(db, **env) as server:
+            client = api(server, db, seeded)
+            webhook_id, secret = await subscribe(client, receiver.url)
+            widget, _ = await chat(server, client, seeded, "b")
+            await widget.close()
+
+            async def tried() -> bool:
+                log = await client("GET", f"/api/v1/webhooks/{webhook_id}/deliveries")
+                return any(d["error"] for d in log.json()["data"])
+
+            await until(tried)
+            server.kill9()  # between commit and delivery
+        await receiver.start()
+        receiver.hold = True  # the next delivery stays on the wire…
+        with serving(db, **env) as server:
+            await receiver.until(lambda got: len(got) >= 1)
+            server.kill9()  # …when the server dies
+        receiver.hold = False
+        receiver.release.set()
+        with serving(db, **env) as server:
+            await receiver.until(lambda got: len(receiver.unique()) >= len(EXPECTED))
+            client = api(server, db, seeded)
+            await until(lambda: _all_delivered(client, webhook_id))
+        unique = list(receiver.unique().values())
+        assert kinds(unique) == EXPECTED
+        assert len(unique) == len(EXPECTED)
+        for got in receiver.received:
+            Webhook(secret).verify(got.body, got.headers)
+
+
+async def _all_delivered(client: Api, webhook_id: str) -> bool:
+    events = (await client("GET", f"/api/v1/webhooks/{webhook_id}/events")).json()["data"]
+    return len(events) == len(EXPECTED) and all(e["state"] == "delivered" for e in events)
+
+
+async def test_ssrf_refused_and_redirects_not_followed(db: Path, seeded: Seed) -> None:
+    async with receiving() as receiver:
+        with serving(db, **UNLIMITED) as server:  # private addresses not allowed
+            client = api(server, db, seeded)
+            for url in (receiver.url, "http://localhost:9/x", "http://10.1.2.3/x",
+                        "http://169.254.169.254/latest/meta-data", "http://[::1]:9/x",
+                        "http://0.0.0.0/x", "http://[::ffff:127.0.0.1]/x",
+                        "ftp://93.184.215.14/x", "http://user:pw@93.184.215.14/x"):
+                refused = await client("POST", "/api/v1/webhooks",
+                                       {"url": url, "events": ["message.created"]})
+                assert refused.status_code == 400, (url, refused.text)
+                assert refused.json()["error"] in ("bad_url", "bad_request"), url
+            bad_event = await client("POST", "/api/v1/webhooks",
+                                     {"url": "https://93.184.215.14/x", "events": ["nope"]})
+            assert bad_event.status_code == 400
+        # Made while allowed, delivered by a server that no longer allows it: refused, logged.
+        with serving(db, **FAST) as server:
+            client = api(server, db, seeded)
+            private_id, _ = await subscribe(client, receiver.url, ["message.created"])
+            redirect_id, _ = await subscribe(client, receiver.url.replace("/hook", "/redirect"),
+                                             ["message.created"])
+        with serving(db, **{**UNLIMITED, "LIVECHAT_WEBHOOK_RETRY_BASE": "0.05",
+                            "LIVECHAT_WEBHOOK_POLL": "0.02"}) as server:
+            client = api(server, db, seeded)
+            widget, _ = await visitor(server, seeded.site_id)
+            await widget.request({"type": "send", "id": "s1", "body": "hello"})
+
+            async def refused_logged() -> bool:
+                log = (await client("GET",
+                                    f"/api/v1/webhooks/{private_id}/deliveries")).json()["data"]
+                return bool(log) and log[-1]["error"].startswith("refused")
+
+            await until(refused_logged)
+            await widget.close()
+        assert [r for r in receiver.received if r.json["type"] == "message.created"] == []
+        with serving(db, **FAST) as server:
+            client = api(server, db, seeded)
+            await client("DELETE", f"/api/v1/webhooks/{private_id}")
+            await receiver.until(lambda got: len(got) >= 1)  # the redirect endpoint's
+            log: list[dict[str, Any]] = []
+
+            async def redirect_logged() -> bool:
+                nonlocal log
+                log = (await client("GET",
+                                    f"/api/v1/webhooks/{redirect_id}/deliveries")).json()["data"]
+                return any(d["status"] == 302 for d in log)
+
+            await until(redirect_logged)
+            assert all("redirect" in d["error"] for d in log if d["status"] == 302)
+            listed = (await client("GET", "/api/v1/webhooks")).json()["data"]
+            assert [w["id"] for w in listed] == [redirect_id]  # the deleted one is gone
+
+
+async def test_a_day_of_failures_fails_the_event_and_disables_the_endpoint(
+        db: Path, seeded: Seed, tmp_path: Path) -> None:
+    offset = tmp_path / "clock-offset"
+    offset.write_text("0")
+    env = {**FAST, "LIVECHAT_CLOCK_OFFSET_FILE": str(offset)}
+    async with receiving(then=503) as receiver:
+        with serving(db, **env) as server:
+            client = api(server, db, seeded)
+            webhook_id, _ = await subscribe(client, receiver.url, ["message.created"])
+            widget, _ = await visitor(server, seeded.site_id)
+            await widget.request({"type": "send", "id": "d1", "body": "anyone?"})
+            await receiver.until(lambda got: len(got) >= 2)
+            await asyncio.to_thread(offset.write_text, str(86400 + 60))  # a day later
+
+            async def disabled() -> bool:
+                hook = (await client("GET", f"/api/v1/webhooks/{webhook_id}")).json()["webhook"]
+                return not hook["active"]
+
+            await until(disabled)
+            hook = (await client("GET", f"/api/v1/webhooks/{webhook_id}")).json()["webhook"]
+            assert hook["disabled_reason"] == "every delivery failed for a day"
+            events = (await client("GET", f"/api/v1/webhooks/{webhook_id}/events")).json()
+            assert [e["state"] for e in events["data"]] == ["failed"]
+            await until(lambda: "disabled" in server.log())
+            # Enabled again: new events flow to a receiver that works now.
+            receiver.then = 200
+            assert (await client("POST", f"/api/v1/webhooks/{webhook_id}/enable")).json()[
+                "webhook"]["active"] is True
+            count = len(receiver.received)
+            await widget.request({"type": "send", "id": "d2", "body": "still there?"})
+            got = await receiver.until(lambda got: len(got) > count)
+            assert got[-1].json["data"]["message"]["body"] == "still there?"
+            await widget.close()
