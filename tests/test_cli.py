@@ -331,6 +331,16 @@ async def _seeded_sqlite(db: Path, uploads: Path) -> tuple[str, list[tuple[Any, 
         await store.add_note(ana, [site.id], first.conversation.id, "n", "a note")
         await store.set_tag([site.id], first.conversation.id, "vip", True)
         await store.claim(ana, [site.id], first.conversation.id)
+        # The feature tables: an article (its search index is rebuilt in PostgreSQL), the
+        # knowledge base's events (a log without a key, NULLs in it), a webhook and its events.
+        article = await store.articles.save(site.id, lang="pt", title="Devoluções",
+                                            body="Pode devolver em 30 dias.", status="published")
+        await store.articles.record(site.id, "search", query="troca", results=0)
+        await store.articles.record(site.id, "view", article_id=article.id, visitor_id="vis_0")
+        from server.store.webhooks import Webhooks
+
+        await Webhooks(store).create(site.id, "https://hooks.acme.test", ["message.created"])
+        await store.append_visitor_message(site.id, "vis_0", "hooked", "for the webhook")
         return store.epoch, pg.rows(db, "SELECT conversation_id, seq, client_msg_id, kind, "
                                         "author_type, author_id, body, data FROM messages "
                                         "ORDER BY conversation_id, seq")
@@ -348,7 +358,8 @@ async def test_migrate_store_copies_everything_and_can_run_again(tmp_path: Path)
                 livechat, "migrate-store", "--from", f"sqlite:///{db}", "--to", url, db=db)
             assert moved.returncode == 0, moved.stderr
             assert "verified every table" in moved.stderr
-            assert "20003 messages" in moved.stdout and "4 files" in moved.stdout, moved.stdout
+            assert "20004 messages" in moved.stdout and "4 files" in moved.stdout, moved.stdout
+            assert "2 kb_events" in moved.stdout and "1 webhook_outbox" in moved.stdout
         copied = pg.rows(url, "SELECT conversation_id, seq, client_msg_id, kind, author_type, "
                               "author_id, body, data FROM messages "
                               'ORDER BY conversation_id COLLATE "C", seq')
@@ -368,6 +379,8 @@ async def test_migrate_store_copies_everything_and_can_run_again(tmp_path: Path)
             more = await store.append_visitor_message(site_id, visitor_id, "after", "hi")
             assert more.conversation.id == conv and more.messages[0].seq == 21
             assert store.epoch == epoch
+            [found] = await store.articles.search(site_id, "devolucoes", "pt")
+            assert found.article.title == "Devoluções"
             assert [h.conversation.id for h in await store.search([site_id], "note")] == [
                 pg.rows(url, "SELECT conversation_id FROM messages WHERE kind = 'note'")[0][0]]
         finally:

@@ -3,10 +3,10 @@
 Every table the two databases share is copied, in an order that keeps foreign keys whole,
 a thousand rows per transaction; a row already there is replaced by the source's (``ON CONFLICT
 … DO UPDATE``), so a copy can be run again — after an interruption, or to catch up before the
-switch — and ends equal to the source. The search index is not copied (PostgreSQL's is built
-from the messages). Attachments and agents' pictures go from the folder into the database's
-``files`` table. The store's epoch is copied too: widgets and panels carry on without starting
-over.
+switch — and ends equal to the source. The search indexes are not copied (PostgreSQL's are
+built from the messages and the articles). Attachments and agents' pictures go from the folder
+into the database's ``files`` table. The store's epoch is copied too: widgets and panels carry
+on without starting over.
 
 Then each table is verified: the same number of rows, and the same SHA-256 over every row in
 primary-key order, read from both databases.
@@ -31,7 +31,7 @@ from server.store.pg_schema import migrate
 #: Parents before children; a table not named here (another feature's) comes after these.
 ORDER = ("sites", "agents", "agent_sites", "visitors", "teams", "team_members", "conversations",
          "messages", "attachments", "conversation_tags", "canned", "visitor_pages",
-         "agent_sessions", "blocks")
+         "agent_sessions", "blocks", "webhook_endpoints")
 #: SQLite's own: the search index and its queue, the schema's bookkeeping.
 SKIPPED = ("meta", "fts_pending", "sqlite_sequence", "files")
 CHUNK = 1000
@@ -48,12 +48,14 @@ class Table:
     name: str
     columns: list[str]
     key: list[str]
+    #: False: a log without a primary key (kb_events), copied again whole each time.
+    keyed: bool = True
 
 
 def _tables(lite: sqlite3.Connection, pg: psycopg.Connection[Any]) -> list[Table]:
     names = [r[0] for r in lite.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "AND name NOT LIKE 'messages_fts%'")]
+        "AND name NOT LIKE 'messages_fts%' AND name NOT LIKE 'articles_fts%'")]
     theirs = {r[0] for r in pg.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
     tables = []
@@ -64,8 +66,8 @@ def _tables(lite: sqlite3.Connection, pg: psycopg.Connection[Any]) -> list[Table
             raise CopyError(f"PostgreSQL has no table {name}: is it at the same schema step?")
         info = lite.execute(f'PRAGMA table_info("{name}")').fetchall()
         columns = [r[1] for r in info]
-        key = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]] or columns
-        tables.append(Table(name, columns, key))
+        key = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]]
+        tables.append(Table(name, columns, key or columns, keyed=bool(key)))
     return tables
 
 
@@ -100,6 +102,9 @@ def copy_store(sqlite_path: Path, url: str, uploads: Path | None,
             epoch = lite.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
             if epoch is not None:
                 pg.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (epoch[0],))
+            # The knowledge base's search column (SQLite's index is a table of its own).
+            pg.execute("UPDATE articles SET search = setweight(to_tsvector('livechat', title), "
+                       "'A') || setweight(to_tsvector('livechat', text), 'B')")
             copied["files"] = _copy_files(lite, pg, uploads, step)
             for number, table in enumerate(tables, start=1):
                 step("verifying", number, len(tables))
@@ -117,8 +122,12 @@ def _copy_table(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Ta
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in others)
     keys = ", ".join(f'"{k}"' for k in table.key)
     values = ", ".join(["%s"] * len(table.columns))
-    sql = (f'INSERT INTO "{table.name}" ({cols}) VALUES ({values}) ON CONFLICT ({keys}) '
-           + (f"DO UPDATE SET {updates}" if others else "DO NOTHING"))
+    sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({values})'
+    if table.keyed:
+        sql += f" ON CONFLICT ({keys}) " + (f"DO UPDATE SET {updates}" if others
+                                            else "DO NOTHING")
+    else:  # nothing to match a row by: the table is copied again whole
+        pg.execute(f'DELETE FROM "{table.name}"')
     done = 0
     step(f"copying {table.name}", done, total)
     for chunk in _rows(lite, table):
@@ -154,8 +163,9 @@ def _copy_files(lite: sqlite3.Connection, pg: psycopg.Connection[Any], uploads: 
 
 def _verify(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Table) -> None:
     cols = ", ".join(f'"{c}"' for c in table.columns)
-    order = ", ".join(f'"{c}" COLLATE "C"' if _is_text(lite, table, c) else f'"{c}"'
-                      for c in table.key)
+    # (NULLS FIRST: SQLite's order; a keyless table orders by columns that may be NULL.)
+    order = ", ".join((f'"{c}" COLLATE "C"' if _is_text(lite, table, c) else f'"{c}"')
+                      + " NULLS FIRST" for c in table.key)
     mine = lite.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
     row = pg.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()
     theirs = row[0] if row else 0

@@ -16,8 +16,8 @@ Contract:
 * An address that unsubscribed from a site gets no job from that site.
 
 The SQL is plain (``INSERT … ON CONFLICT DO NOTHING``, ``UPDATE … RETURNING``): the same
-statements run on SQLite 3.35+ and PostgreSQL (where ``claim``'s inner SELECT would add
-``FOR UPDATE SKIP LOCKED``).
+statements run on SQLite 3.35+ and PostgreSQL (where ``claim``'s inner SELECT adds
+``FOR UPDATE SKIP LOCKED``: machines claiming at once each take other jobs).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from server import site_profile
-from server.store.base import DB
+from server.store.base import DB, skip_locked
 from server.store.models import Change, Conversation, Message
 
 if TYPE_CHECKING:
@@ -314,7 +314,8 @@ class Outbox:
                 f"UPDATE email_jobs SET claimed_by = ?, claimed_until = ?, "
                 f"attempts = attempts + 1 WHERE id IN (SELECT id FROM email_jobs WHERE "
                 f"state = 'pending' AND not_before <= ? AND (claimed_until IS NULL OR "
-                f"claimed_until < ?) ORDER BY not_before, id LIMIT ?) RETURNING {_JOB_COLS}",
+                f"claimed_until < ?) ORDER BY not_before, id LIMIT ?{skip_locked(db)}) "
+                f"RETURNING {_JOB_COLS}",
                 (worker, now + lease_ms, now, now, limit)).fetchall()
             return [_job(r) for r in rows]
 
@@ -458,8 +459,8 @@ class Outbox:
             rows = db.execute(
                 "UPDATE email_inbound SET claimed_by = ?, claimed_until = ? WHERE id IN "
                 "(SELECT id FROM email_inbound WHERE state = 'pending' AND "
-                "(claimed_until IS NULL OR claimed_until < ?) ORDER BY created_at, id LIMIT ?) "
-                "RETURNING id, message_key, recipient, raw, door",
+                "(claimed_until IS NULL OR claimed_until < ?) ORDER BY created_at, id LIMIT ?"
+                f"{skip_locked(db)}) RETURNING id, message_key, recipient, raw, door",
                 (worker, now + lease_ms, now, limit)).fetchall()
             return [Inbound(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from server.auth import new_id
-from server.store.base import DB
+from server.store.base import DB, dialect
 from server.store.models import Attachment, Conversation, Message, Page, Visitor
 
 if TYPE_CHECKING:
@@ -82,15 +82,17 @@ def _forget_conversations(db: DB, ids: Sequence[str]) -> None:
         db.execute("DELETE FROM email_inbound WHERE recipient LIKE ? ESCAPE '\\'",
                    ("r." + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                     + ".%",))
-    for table in ("messages_fts", "fts_pending", "webhook_outbox", "email_jobs", "email_threads",
-                  "follow_ups"):
+    # (SQLite's search index is a table of its own; PostgreSQL's is an index on the messages.)
+    indexes = ("messages_fts", "fts_pending") if dialect(db) == "sqlite" else ()
+    for table in (*indexes, "webhook_outbox", "email_jobs", "email_threads", "follow_ups"):
         db.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", tuple(ids))
 
 
 def _merge_index(db: DB) -> None:
     """Merge the search index's segments: deleted rows' words leave it (FTS5 keeps them in
-    older segments until a merge)."""
-    db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
+    older segments until a merge). PostgreSQL's GIN index drops them with the rows' words."""
+    if dialect(db) == "sqlite":
+        db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
 
 
 class Privacy:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from server.auth import new_id
-from server.store.base import DB
+from server.store.base import DB, dialect
 from server.store.models import Message
 
 if TYPE_CHECKING:
@@ -257,7 +257,10 @@ class Webhooks:
                 "AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending' "
                 "AND p.endpoint_id = o.endpoint_id AND p.conversation_id = o.conversation_id "
                 "AND p.position < o.position) "
-                "ORDER BY o.position LIMIT ?", (now, now, limit)).fetchall()
+                "ORDER BY o.position LIMIT ?"
+                # (PostgreSQL: machines claiming at once each take other rows.)
+                + (" FOR UPDATE OF o SKIP LOCKED" if dialect(db) == "postgresql" else ""),
+                (now, now, limit)).fetchall()
             for row in rows:
                 db.execute("UPDATE webhook_outbox SET lease_until = ? WHERE id = ?",
                            (now + lease_ms, row[0]))

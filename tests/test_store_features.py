@@ -1,0 +1,167 @@
+"""The store's feature modules (server/store/: webhooks, outbox, follow-ups, API tokens and
+reads, bots, data rights, the knowledge base's stats) on both databases: the ``store`` fixture
+runs each test on SQLite and on PostgreSQL. The features' own suites drive them end to end
+through a server on SQLite; these prove their SQL, and the hooks they are called by, on both."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from server.errors import ChatError
+from server.store import SQLiteStore
+from server.store.api_reads import ApiReads, ConversationFilter
+from server.store.api_tokens import ApiTokens
+from server.store.bots import Bots
+from server.store.followups import FollowUps
+from server.store.outbox import REPLY, Outbox
+from server.store.privacy import Privacy
+from server.store.webhooks import Webhooks
+
+DAY_MS = 86_400_000
+
+
+async def test_webhook_rows_are_written_with_the_message_and_the_visitor_change(
+        store: SQLiteStore) -> None:
+    site = await store.create_site("Acme", ["https://acme.test"])
+    hooks = Webhooks(store)
+    endpoint, secret = await hooks.create(site.id, "https://hooks.acme.test/in",
+                                          ["conversation.created", "message.created",
+                                           "visitor.updated"])
+    assert secret
+    sent = await store.append_visitor_message(site.id, "vis_1", "m1", "hello")
+    await store.append_visitor_message(site.id, "vis_1", "m2", "again")
+    await store.set_visitor_profile(site.id, "vis_1", "Lea", "lea@example.test")
+    events = await hooks.events(endpoint.id)
+    assert [e["event"] for e in reversed(events)] == [
+        "conversation.created", "message.created", "message.created", "visitor.updated"]
+    due = await hooks.claim(10, 60_000)
+    # One per conversation at a time (in order), and the visitor's event (no conversation).
+    assert [d.event for d in due] == ["conversation.created", "visitor.updated"]
+    state, disabled = await hooks.record(due[0], 200, 12, "ok", None, 1000, DAY_MS)
+    assert (state, disabled) == ("delivered", False)
+    assert [d.event for d in await hooks.claim(10, 60_000)] == ["message.created"]
+    assert [d.event for d in await hooks.deliveries(endpoint.id)] == ["conversation.created"]
+    assert await hooks.redeliver(endpoint.id, due[0].id)
+    backlog = await store.outbox_backlog()
+    assert backlog["webhook"][0] == 4 and backlog["webhook"][1] is not None
+    assert backlog["email"] == (0, None)
+    assert sent.conversation.id and await store.queue_position(
+        site.id, sent.conversation.id) == 1
+
+
+async def test_email_jobs_follow_ups_and_the_transcript(store: SQLiteStore) -> None:
+    site = await store.create_site("Acme", ["https://acme.test"])
+    ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])
+    outbox = Outbox(store, delay_ms=0, new_key=lambda: secrets.token_hex(8))
+    outbox.install()
+    follow_ups = FollowUps(store, outbox)
+    conv = (await store.append_visitor_message(site.id, "vis_1", "m1", "hi")).conversation
+    await store.set_visitor_profile(site.id, "vis_1", "Lea", "lea@example.test")
+    await store.append_agent_message(ana, [site.id], conv.id, "a1", "hello Lea")
+    await store.append_agent_message(ana, [site.id], conv.id, "a2", "still there?")
+    [job] = await outbox.claim("worker-1", 60_000)
+    assert (job.kind, job.recipient) == (REPLY, "lea@example.test")  # one job for the burst
+    assert await outbox.claim("worker-2", 60_000) == []  # leased to worker-1
+    thread = await outbox.thread(conv.id)
+    assert thread is not None and await outbox.thread_by_key(thread.reply_key) == thread
+    await outbox.sent(job, "worker-1", "<m1@acme.test>", 3, 1)
+    assert (await outbox.job(job.id)).state == "sent"  # type: ignore[union-attr]
+    assert await outbox.request_transcript(conv.id)
+    await outbox.unsubscribe(site.id, "LEA@example.test")
+    assert await outbox.unsubscribed(site.id, "lea@example.test")
+    await store.resolve(ana, [site.id], conv.id)
+    now = store._now()
+    follow_up = await follow_ups.schedule(ana, [site.id], conv.id, now + 1, "all good?")
+    assert [f.id for f, _ in await follow_ups.upcoming(ana.id)] == [follow_up.id]
+    store._clock = lambda: (now + 10) / 1000  # type: ignore[method-assign]
+    [(due, _)] = await follow_ups.due()
+    change = await follow_ups.send(due, email=False)
+    assert change is not None and change.messages[-1].kind == "checkin"
+    answered = await follow_ups.answer("vis_1")
+    assert answered is not None and answered.conversation.status != "resolved"
+    assert await outbox.receive("key-1", "r.x@reply.acme.test", b"raw \x00 bytes", "smtp")
+    assert not await outbox.receive("key-1", "r.x@reply.acme.test", b"raw", "smtp")
+
+
+async def test_api_tokens_reads_and_bots(store: SQLiteStore) -> None:
+    site = await store.create_site("Acme", ["https://acme.test"])
+    ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])
+    tokens = ApiTokens(store)
+    made, secret = await tokens.create(site.id, "CRM", ["conversations:read"], ana.id)
+    found = await tokens.authenticate(secret)
+    assert found is not None and found.id == made.id and found.allows("conversations:read")
+    await tokens.touch(found)
+    assert [t.id for t in await tokens.list([site.id])] == [made.id]
+    await tokens.revoke(made.id)
+    assert await tokens.authenticate(secret) is None
+
+    bots = Bots(store)
+    bot = await bots.create(site.id, "Helper")
+    assert (await bots.for_site(site.id)).id == bot.id  # type: ignore[union-attr]
+    conv = (await store.append_visitor_message(site.id, "vis_1", "m1", "hi")).conversation
+    await store.claim(bot, [site.id], conv.id)
+    # Any agent of the site may take a conversation over from its bot.
+    taken = await store.transfer(ana, [site.id], conv.id, ana.id)
+    assert taken.conversation.assignee_id == ana.id
+    with pytest.raises(ChatError):
+        await bots.handoff([site.id], conv.id)  # a person has it now
+    await store.set_visitor_profile(site.id, "vis_2", "Zoë 100%_sure", "zoe@example.test")
+    await store.append_visitor_message(site.id, "vis_2", "m1", "question")
+    reads = ApiReads(store)
+    assert [v.id for v in await reads.visitors([site.id], "100%_", None, 10)] == ["vis_2"]
+    assert [v.id for v in await reads.visitors([site.id], "ZOE@", None, 10)] == ["vis_2"]
+    listed = await reads.conversations([site.id], ConversationFilter(status="waiting"), None, 10)
+    assert len(listed) == 1 and listed[0].visitor_id == "vis_2"
+
+
+async def test_erasure_and_retention(store: SQLiteStore) -> None:
+    site = await store.create_site("Acme", ["https://acme.test"])
+    ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])
+    outbox = Outbox(store, delay_ms=0, new_key=lambda: secrets.token_hex(8))
+    outbox.install()
+    Webhooks(store)
+    rights = Privacy(store)
+    conv = (await store.append_visitor_message(site.id, "vis_1", "m1", "my secret")).conversation
+    await store.set_visitor_profile(site.id, "vis_1", "Lea", "lea@example.test")
+    await store.append_agent_message(ana, [site.id], conv.id, "a1", "noted")
+    erased = await rights.erase([site.id], "vis_1", ana.id)
+    assert erased.conversations == 1 and erased.messages == 3
+    assert await store.visitor("vis_1") is None
+    assert await store.search([site.id], "secret") == []
+    assert await store.read_all("SELECT id FROM email_jobs") == []
+    assert [e["conversations"] for e in await rights.erasures([site.id])] == [1]
+
+    old = (await store.append_visitor_message(site.id, "vis_2", "m1", "old")).conversation
+    await store.resolve(ana, [site.id], old.id)
+    await rights.set_retention(site.id, 1)
+    assert await rights.retention() == {site.id: 1}
+    later = store._now() + 2 * DAY_MS
+    store._clock = lambda: later / 1000  # type: ignore[method-assign]
+    deleted, files = await rights.sweep()
+    assert deleted == 2 and files == []  # the erased conversation (resolved) and this one
+    assert await store.conversation(old.id) is None
+
+
+async def test_the_knowledge_base_report(store: SQLiteStore) -> None:
+    site = await store.create_site("Acme", ["https://acme.test"])
+    article = await store.articles.save(site.id, lang="en", title="Returns",
+                                        body="Send it back within 30 days.",
+                                        status="published")
+    await store.articles.record(site.id, "search", query="Refund", results=0)
+    await store.articles.record(site.id, "view", article_id=article.id, visitor_id="vis_1")
+    await store.articles.record(site.id, "vote", article_id=article.id, visitor_id="vis_1",
+                                helpful=True)
+    await store.articles.record(site.id, "vote", article_id=article.id, visitor_id="vis_1",
+                                helpful=False)  # replaces the first
+    stats = await store.articles.stats([site.id], 0, store._now() + 1)
+    assert (stats["searches"], stats["searches_without_result"], stats["views"]) == (1, 1, 1)
+    assert stats["no_results"][0]["query"] == "refund"
+    assert (stats["helpful"], stats["not_helpful"]) == (0, 1)
+    assert stats["articles"][0]["views"] == 1
+    listed = await store.articles.listed([site.id], lang="en", published=True)
+    assert [a.id for a in listed] == [article.id]
+    assert await store.articles.listed([site.id], category="none") == []
+    await store.articles.delete([site.id], article.id)
+    assert await store.articles.search(site.id, "returns", "en") == []
