@@ -5,9 +5,14 @@ through a server on SQLite; these prove their SQL, and the hooks they are called
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import subprocess
+import sys
 
+import orjson
 import pytest
+from standardwebhooks import Webhook
 
 from server.errors import ChatError
 from server.store import SQLiteStore
@@ -18,6 +23,11 @@ from server.store.followups import FollowUps
 from server.store.outbox import REPLY, Outbox
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
+from tests import pg
+from tests.live import ROOT, Seed, open_store, server_env, serving, visitor
+from tests.test_api import Api
+from tests.test_webhooks import FAST
+from tests.webhook_receiver import receiving
 
 DAY_MS = 86_400_000
 
@@ -165,3 +175,49 @@ async def test_the_knowledge_base_report(store: SQLiteStore) -> None:
     assert await store.articles.listed([site.id], category="none") == []
     await store.articles.delete([site.id], article.id)
     assert await store.articles.search(site.id, "returns", "en") == []
+
+
+async def test_a_server_on_either_database_delivers_webhooks_and_serves_the_api(
+        record: pg.Record, any_seeded: Seed) -> None:
+    """End to end on each database: a token made with the CLI, a webhook subscribed through the
+    API and delivered to a real receiver, signed and in order, as a visitor writes and an agent
+    answers through the API; the conversation listed and the visitor found by the API."""
+    with serving(record.home, **FAST, **record.env) as server:
+        made = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "server", "token", "create", "--db", str(record.home),
+             "--name", "it", "--json", "--site", any_seeded.site_id,
+             *(f"--scope={s}" for s in ("webhooks", "conversations:read",
+                                        "conversations:write", "visitors:read"))],
+            env=server_env(record.home, **record.env), capture_output=True, text=True,
+            cwd=ROOT)
+        assert made.returncode == 0, made.stderr
+        api = Api(server, orjson.loads(made.stdout)["token"])
+        async with receiving() as receiver:
+            hooked = await api("POST", "/api/v1/webhooks",
+                               {"url": receiver.url, "events": ["conversation.created",
+                                                                "message.created"]})
+            assert hooked.status_code == 201, hooked.text
+            widget, _ = await visitor(server, any_seeded.site_id)
+            first = await widget.request({"type": "send", "id": "w1", "body": "hello there"})
+            conversation = first["conversation_id"]
+            async with open_store(record.db) as store:
+                ana = await store.agent_by_email("ana@acme.test")
+            assert ana is not None
+            sent = await api("POST", f"/api/v1/conversations/{conversation}/messages",
+                             {"body": "hi, Ana here", "agent_id": ana.id})
+            assert sent.status_code == 201, sent.text
+            await receiver.until(lambda got: len({r.id for r in got}) >= 3)
+            unique = list(receiver.unique().values())
+            assert [r.json["type"] for r in unique] == [
+                "conversation.created", "message.created", "message.created"]
+            verifier = Webhook(hooked.json()["secret"])
+            for got in unique:
+                verifier.verify(got.body, got.headers)  # raises if the signature is wrong
+            assert [r.json["data"]["message"]["body"] for r in unique[1:]] == [
+                "hello there", "hi, Ana here"]
+        listed = (await api("GET", "/api/v1/conversations")).json()["data"]
+        assert [c["id"] for c in listed] == [conversation]
+        found = (await api("GET", f"/api/v1/visitors/{listed[0]['visitor']['id']}")).json()
+        assert found["visitor"]["id"] == listed[0]["visitor"]["id"]
+        await widget.close()
