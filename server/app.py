@@ -140,7 +140,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
         hasher = HashPool(settings.password_workers, settings.password_queue)
-        mail = Mail(settings, store, clock, chat)
+        file_store = create_files(settings, store)
+        mail = Mail(settings, store, clock, chat, files=file_store)
         mail.install()
 
         async def visitor_online(visitor_id: str) -> bool:
@@ -173,14 +174,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
                 limits=Limits.from_settings(settings, clock), mail=mail,
-                metrics=metrics, files=create_files(settings, store))
+                metrics=metrics, files=file_store)
             hooks, bots = Webhooks(store), Bots(store)
             chat.first_responder = (responder := FirstResponder(bots, chat)).take
             app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
                 settings.api_rate_per_second, settings.api_rate_burst, clock), hooks, responder,
                 rights := Privacy(store))
             tasks.append(asyncio.create_task(run_retention(
-                rights, settings.uploads_path(), settings.retention_interval), name="retention"))
+                rights, file_store, settings.retention_interval), name="retention"))
             tasks[-1].add_done_callback(report_death)
             tasks.append(asyncio.create_task(keep_connected(bots, presence,
                                                             settings.presence_ttl),

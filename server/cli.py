@@ -25,7 +25,7 @@ from server.doctor import redact_url
 from server.listener import raise_fd_limit
 from server.progress import Progress
 from server.store import Agent, Site, SQLiteStore, backup
-from server.store.factory import create_store
+from server.store.factory import create_files, create_store
 from server.store.migrations import MIGRATIONS
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SchemaTooNew, check_schema, migrate
@@ -290,7 +290,7 @@ def cmd_inbound_email(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with _store(settings) as store:
-            mail = Mail(settings, store, time.time)
+            mail = Mail(settings, store, time.time, files=create_files(settings, store))
             try:
                 accepted = await mail.accept(raw, "pipe", args.recipient)
             except addresses.Refused as exc:
@@ -521,7 +521,7 @@ def cmd_visitor_export(args: argparse.Namespace) -> int:
             held = await Privacy(store).held(args.visitor_id)
             if held is None:
                 raise ConfigError(f"no such visitor: {args.visitor_id}")
-            return export_zip(held, settings.uploads_path(), time.time())
+            return await export_zip(held, create_files(settings, store), time.time())
 
     data = asyncio.run(run())
     Path(args.out).write_bytes(data)
@@ -539,7 +539,7 @@ def cmd_visitor_erase(args: argparse.Namespace) -> int:
         async with _store(settings) as store:
             sites = [site.id for site in await store.sites()]
             try:
-                erased = await erase(Privacy(store), settings.uploads_path(), sites,
+                erased = await erase(Privacy(store), create_files(settings, store), sites,
                                      args.visitor_id, f"cli {getpass.getuser()}")
             except LookupError:
                 raise ConfigError(f"no such visitor: {args.visitor_id}") from None

@@ -1,6 +1,7 @@
 """Data rights around the store's part (server/store/privacy.py): a visitor's export as a zip
 (``visitor.json`` and the files), the files an erasure or a retention sweep leaves to delete, and
-the periodic retention sweep of each process."""
+the periodic retention sweep of each process. Files are the ``FileStore``'s (the uploads folder,
+or PostgreSQL's ``files`` table: server/store/filestore.py)."""
 
 from __future__ import annotations
 
@@ -15,24 +16,32 @@ from typing import Any
 import orjson
 
 from server.files import safe_name
+from server.store.filestore import FileStore
 from server.store.privacy import Erased, Held, Privacy
 
 log = logging.getLogger("livechat.privacy")
 
 
-def export_zip(held: Held, uploads: Path, now: float) -> bytes:
+async def export_zip(held: Held, store: FileStore, now: float) -> bytes:
     """Everything held about the visitor: ``visitor.json`` (profile, attributes, browser, the
     pages visited, every conversation with all its messages, events, notes and rating, the
     files' details) and ``files/`` (the files themselves)."""
+    contents = {a.id: await store.get(a.id) for a in held.attachments}
+    return await asyncio.to_thread(_zip, held, contents, now)
+
+
+def _zip(held: Held, contents: dict[str, Path | bytes | None], now: float) -> bytes:
     files: list[dict[str, Any]] = []
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for attachment in held.attachments:
             entry = f"files/{attachment.id}-{safe_name(attachment.name)}"
-            path = uploads / attachment.id
-            present = path.is_file()
-            if present:
-                archive.write(path, entry)
+            content = contents.get(attachment.id)
+            present = content is not None
+            if isinstance(content, Path):
+                archive.write(content, entry)
+            elif content is not None:
+                archive.writestr(entry, content)
             files.append({**attachment.public(), "file": entry if present else None,
                           "uploaded_at": attachment.created_at})
         document = {
@@ -50,20 +59,18 @@ def export_zip(held: Held, uploads: Path, now: float) -> bytes:
     return buffer.getvalue()
 
 
-def delete_files(uploads: Path, names: list[str]) -> None:
-    for name in names:
-        if name.startswith("file_") and "/" not in name:
-            (uploads / name).unlink(missing_ok=True)
+async def delete_files(store: FileStore, names: list[str]) -> None:
+    await store.delete([name for name in names if name.startswith("file_") and "/" not in name])
 
 
-async def erase(privacy: Privacy, uploads: Path, site_ids: list[str], visitor_id: str,
+async def erase(privacy: Privacy, store: FileStore, site_ids: list[str], visitor_id: str,
                 erased_by: str) -> Erased:
     erased = await privacy.erase(site_ids, visitor_id, erased_by)
-    await asyncio.to_thread(delete_files, uploads, erased.files)
+    await delete_files(store, erased.files)
     return erased
 
 
-async def run_retention(privacy: Privacy, uploads: Path, interval: float) -> None:
+async def run_retention(privacy: Privacy, store: FileStore, interval: float) -> None:
     """Sweep every ``interval`` seconds until cancelled (every process may: see ``sweep``)."""
     while True:
         await asyncio.sleep(interval)
@@ -72,7 +79,7 @@ async def run_retention(privacy: Privacy, uploads: Path, interval: float) -> Non
         except Exception as exc:  # the next round tries again
             log.warning("retention sweep failed (%s)", type(exc).__name__)
             continue
-        await asyncio.to_thread(delete_files, uploads, files)
+        await delete_files(store, files)
         if deleted:
             log.info("retention: %d resolved conversations deleted (%d files)", deleted,
                      len(files))

@@ -9,7 +9,13 @@ import asyncio
 import secrets
 import subprocess
 import sys
+import zipfile
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
 
+import aiosmtplib
+import httpx
 import orjson
 import pytest
 from standardwebhooks import Webhook
@@ -24,8 +30,18 @@ from server.store.outbox import REPLY, Outbox
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 from tests import pg
-from tests.live import ROOT, Seed, open_store, server_env, serving, visitor
+from tests.live import ROOT, Seed, free_port, open_store, server_env, serving, visitor
+from tests.mailsink import MailSink
 from tests.test_api import Api
+from tests.test_email import (
+    advance,
+    email_env,
+    email_event,
+    offline_visitor,
+    open_conversation,
+    start,
+    text_of,
+)
 from tests.test_webhooks import FAST
 from tests.webhook_receiver import receiving
 
@@ -221,3 +237,68 @@ async def test_a_server_on_either_database_delivers_webhooks_and_serves_the_api(
         found = (await api("GET", f"/api/v1/visitors/{listed[0]['visitor']['id']}")).json()
         assert found["visitor"]["id"] == listed[0]["visitor"]["id"]
         await widget.close()
+
+
+async def test_email_both_ways_on_either_database(record: pg.Record, any_seeded: Seed,
+                                                  tmp_path: Path) -> None:
+    """An agent's reply to a visitor who left is emailed once (the outbox on this database);
+    the visitor's answer by email, with a picture, comes back into the conversation (the inbound
+    queue, its raw bytes, the file)."""
+    clock = tmp_path / "clock"
+    clock.write_text("0")
+    listen = free_port()
+    async with MailSink() as sink:
+        server = start(record.home, {**email_env(sink, clock,
+                                                 LIVECHAT_SMTP_LISTEN=f"127.0.0.1:{listen}"),
+                                     **record.env})
+        try:
+            v, conv = await offline_visitor(server, any_seeded.site_id, "eve@example.test",
+                                            "Do you ship to Lisbon?", language="en")
+            await v.close()
+            ana = await open_conversation(server, any_seeded.agent_email, conv)
+            await ana.request({"type": "send", "id": "a1", "conversation_id": conv,
+                               "body": "Yes, we do!"})
+            advance(clock, 200)  # past LIVECHAT_EMAIL_DELAY
+            [mail] = await sink.wait_for(1)
+            sent = await email_event(ana, conv, "sent")
+            assert sent["email"]["to"] == "eve@example.test"
+            assert "Yes, we do!" in text_of(mail, "plain")
+            answer = EmailMessage()
+            answer["From"] = "Eve <eve@example.test>"
+            answer["To"] = parseaddr(str(mail["Reply-To"]))[1]
+            answer["Subject"] = "Re: " + str(mail["Subject"])
+            answer["Message-ID"] = "<r1@example.test>"
+            answer["In-Reply-To"] = mail["Message-ID"]
+            answer.set_content("Great, thanks!")
+            answer.add_attachment(b"\x89PNG\r\n\x1a\n" + b"\0" * 64, maintype="image",
+                                  subtype="png", filename="tent.png")
+            await aiosmtplib.send(answer, hostname="127.0.0.1", port=listen)
+            got = await ana.next(lambda f: f.get("type") == "message"
+                                 and str(f.get("id")).startswith("email:"), timeout=20)
+            assert got["body"] == "Great, thanks!" and got["conversation_id"] == conv
+            assert got["attachment"]["name"] == "tent.png"
+            async with httpx.AsyncClient() as http:
+                kept = await http.get(server.http + got["attachment"]["url"])
+            assert kept.status_code == 200 and kept.content.startswith(b"\x89PNG")
+            # The visitor's export carries the file, wherever it is kept; an erasure deletes it.
+            async with open_store(record.db) as store:
+                found = await store.conversation(conv)
+            assert found is not None
+            zipped = tmp_path / "export.zip"
+            for args in (("export", found.visitor_id, "--out", str(zipped)),
+                         ("erase", found.visitor_id)):
+                done = await asyncio.to_thread(
+                    subprocess.run, [sys.executable, "-m", "server", "visitor", *args, "--db",
+                                     str(record.home)],
+                    env=server_env(record.home, **record.env), capture_output=True, text=True,
+                    cwd=ROOT)
+                assert done.returncode == 0, done.stderr
+            with zipfile.ZipFile(zipped) as archive:
+                [picture] = [n for n in archive.namelist() if n.endswith("-tent.png")]
+                assert archive.read(picture).startswith(b"\x89PNG")
+            async with httpx.AsyncClient() as http:
+                gone = await http.get(server.http + got["attachment"]["url"])
+            assert gone.status_code == 404
+            await ana.close()
+        finally:
+            server.stop()

@@ -3,7 +3,6 @@ and each site's retention of resolved conversations (docs/api.md#data-rights).""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from starlette.responses import Response
@@ -20,8 +19,7 @@ async def export_visitor(call: Call) -> tuple[int, Any]:
     held = await call.api.privacy.held(visitor.id)
     if held is None:
         raise not_found("visitor")
-    data = await asyncio.to_thread(privacy.export_zip, held, call.ctx.settings.uploads_path(),
-                                   call.ctx.clock())
+    data = await privacy.export_zip(held, call.ctx.files, call.ctx.clock())
     return 200, Response(data, media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="visitor-{visitor.id}.zip"',
         "Cache-Control": "no-store"})
@@ -29,7 +27,7 @@ async def export_visitor(call: Call) -> tuple[int, Any]:
 
 async def erase_visitor(call: Call) -> tuple[int, Any]:
     try:
-        erased = await privacy.erase(call.api.privacy, call.ctx.settings.uploads_path(),
+        erased = await privacy.erase(call.api.privacy, call.ctx.files,
                                      call.caller.site_ids, call.path["visitor_id"],
                                      _who(call))
     except LookupError:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, parseaddr
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
@@ -30,8 +29,8 @@ from server.errors import ChatError, Unavailable
 from server.files import safe_name, sniff
 from server.mail import addresses, compose, inbound, smtp
 from server.mail.words import language, words
-from server.private import private_dir
 from server.store import Change, Conversation, Message, Site
+from server.store.filestore import FileStore, LocalFiles
 from server.store.followups import FollowUps
 from server.store.outbox import (
     ASSIGNED,
@@ -65,9 +64,11 @@ class Mail:
     about emails; the CLI's door works without it (the server's worker reads what it queued)."""
 
     def __init__(self, settings: Settings, store: Aggregates, clock: Callable[[], float],
-                 chat: Chat | None = None) -> None:
+                 chat: Chat | None = None, *, files: FileStore | None = None) -> None:
         self.settings = settings
         self.store = store
+        #: Where attachments received by email are kept (the uploads folder by default).
+        self.files: FileStore = files or LocalFiles(settings.uploads_path())
         self.clock = clock
         self.chat = chat
         self.outbox = Outbox(store, delay_ms=int(settings.email_delay * 1000),
@@ -408,8 +409,7 @@ class Mail:
                          "not an accepted type" if kind is None else "too large or over quota")
                 continue
             file_id = "file_" + secrets.token_urlsafe(18)
-            await asyncio.to_thread(_write_private, self.settings.uploads_path(), file_id,
-                                    content)
+            await self.files.put_bytes(file_id, content)
             await self.store.add_attachment(thread.site_id, thread.visitor_id, safe_name(name),
                                             kind, len(content), file_id)
             kept.append(file_id)
@@ -445,14 +445,3 @@ class Mail:
             return
         await self.outbox.inbound_done(item, self.worker_id, "done")
         log.info("email reply read into the conversation (%s door)", item.door)
-
-
-def _write_private(directory: Path, file_id: str, content: bytes) -> None:
-    """As an upload is kept: mode 0600, complete before it has its name."""
-    private_dir(directory)
-    tmp = directory / f".{file_id}.tmp"
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-        f.write(content)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, directory / file_id)
