@@ -30,7 +30,16 @@ from server.store.outbox import REPLY, Outbox
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 from tests import pg
-from tests.live import ROOT, Seed, free_port, open_store, server_env, serving, visitor
+from tests.live import (
+    ROOT,
+    Seed,
+    free_port,
+    make_store,
+    open_store,
+    server_env,
+    serving,
+    visitor,
+)
 from tests.mailsink import MailSink
 from tests.test_api import Api
 from tests.test_email import (
@@ -302,3 +311,33 @@ async def test_email_both_ways_on_either_database(record: pg.Record, any_seeded:
             await ana.close()
         finally:
             server.stop()
+
+
+async def test_two_processes_claiming_email_and_webhook_work_at_once_take_each_item_once(
+        store: SQLiteStore) -> None:
+    """Two stores on one database (two machines), claiming at the same moment: every due email
+    job and webhook row goes to exactly one of them (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
+    site = await store.create_site("Acme", ["https://acme.test"])
+    ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])
+    outbox = Outbox(store, delay_ms=0, new_key=lambda: secrets.token_hex(8))
+    outbox.install()
+    hooks = Webhooks(store)
+    await hooks.create(site.id, "https://hooks.acme.test/in", ["message.created"])
+    for n in range(30):
+        visitor_id = f"vis_{n}"
+        conv = (await store.append_visitor_message(site.id, visitor_id, "m", "hi")).conversation
+        await store.set_visitor_profile(site.id, visitor_id, None, f"v{n}@example.test")
+        await store.append_agent_message(ana, [site.id], conv.id, "a", "hello")
+    other = make_store(getattr(store, "url", None) or store.path)
+    await other.open()
+    try:
+        outbox_b, hooks_b = Outbox(other, delay_ms=0, new_key=lambda: "k"), Webhooks(other)
+        jobs = await asyncio.gather(outbox.claim("a", 60_000, limit=30),
+                                    outbox_b.claim("b", 60_000, limit=30))
+        rows = await asyncio.gather(hooks.claim(60, 60_000), hooks_b.claim(60, 60_000))
+    finally:
+        await other.close()
+    claimed = [job.id for batch in jobs for job in batch]
+    assert len(claimed) == len(set(claimed)) == 30
+    delivered = [row.id for batch in rows for row in batch]
+    assert len(delivered) == len(set(delivered)) == 30  # the first of each conversation
