@@ -243,7 +243,7 @@ class Livechat(Target):
             seen.append(frame["seq"])
             return float(frame["body"].split(" ", 1)[0])
 
-        # The visitor's own frames (acks, echoes) are read and dropped, as a browser would.
+        # The visitor's own frames (acks, which carry its messages) are read and dropped.
         asyncio.get_running_loop().create_task(_drain(sender))
         return Pair(sender, receiver, send, received, seen)
 

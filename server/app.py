@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import broker as brokers
@@ -45,6 +44,7 @@ from server.endpoints.visitor import visitor_socket
 from server.errors import Close, Unavailable
 from server.hashing import HashPool
 from server.hub import Hub
+from server.lean import LeanStaticFiles
 from server.limits import Buckets, Limits
 from server.logins import Backoff
 from server.mail import listener
@@ -237,7 +237,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/widget/kb/articles/{article_id}", knowledge.article),
         Route("/widget/kb/article", knowledge.article),
         Route("/widget/kb/events", knowledge.event, methods=["POST"]),
-        Mount("/widget/static", StaticFiles(directory=asset_dir("widget") / "static")),
+        Mount("/widget/static", LeanStaticFiles(directory=asset_dir("widget") / "static")),
         Route("/help/{slug}", help_pages.home),
         Route("/help/{slug}/sitemap.xml", help_pages.sitemap),
         Route("/help/{slug}/theme.css", help_pages.theme),
@@ -248,7 +248,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/help/{slug}/{lang}/{article}/vote", help_pages.vote, methods=["POST"]),
         Route("/agent", http.panel),
         Route("/agent/reset", http.reset_page),
-        Mount("/agent/static", StaticFiles(directory=asset_dir("agent_ui") / "static")),
+        Mount("/agent/static", LeanStaticFiles(directory=asset_dir("agent_ui") / "static")),
         Route("/api/agent/login", account.login, methods=["POST"]),
         Route("/api/agent/logout", account.logout, methods=["POST"]),
         Route("/api/agent/me", account.me),

@@ -27,6 +27,8 @@ import httpx
 from standardwebhooks import Webhook
 
 from server.config import Settings
+from server.errors import Unavailable
+from server.health import Episode
 from server.store.webhooks import Due, Webhooks
 
 log = logging.getLogger("livechat.webhooks")
@@ -93,6 +95,8 @@ class Deliverer:
                  concurrency: int, allow_private: bool) -> None:
         self.hooks = hooks
         self._clock = clock
+        #: The outbox cannot be read for a reason of its own (logged once per episode).
+        self._trouble = Episode(clock)
         self.timeout = timeout
         self.retry_base = retry_base
         self.max_age = max_age
@@ -117,9 +121,17 @@ class Deliverer:
             while True:
                 try:
                     due = await self.hooks.claim(self.concurrency, int(self.lease * 1000))
-                except Exception as exc:  # the store is down: try again at the next poll
-                    log.warning("webhook outbox unreadable (%s)", type(exc).__name__)
+                except Unavailable:  # the store logs its outage once; the next poll retries
                     due = []
+                except Exception as exc:
+                    if self._trouble.fail(type(exc).__name__):
+                        log.warning("webhook outbox unreadable (%s); retrying every %.1f s",
+                                    type(exc).__name__, self.poll)
+                    due = []
+                else:
+                    ended = self._trouble.recover()
+                    if ended is not None:
+                        log.warning("webhook outbox readable again after %.1f s", ended.lasted)
                 if not due:
                     await asyncio.sleep(self.poll)
                     continue

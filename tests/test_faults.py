@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,6 +157,11 @@ async def test_a_full_disk_is_answered_unavailable_and_recovered_from(tmp_path: 
             # Said once when it began and once when it ended, not once per refused frame.
             assert log_count(server, r"writes refused: the disk is full") == 1, server.log()
             assert log_count(server, r"writes commit again") == 1, server.log()
+            # Nor does anything else that reads the store (the webhook and email outboxes)
+            # say the same thing twice.
+            said = Counter(re.sub(r"^\S+ \S+ ", "", line) for line in server.log().splitlines()
+                           if " WARNING " in line or " ERROR " in line)
+            assert max(said.values()) == 1, said.most_common(3)
 
 
 # --- 3. a process stopped while it holds the write lock --------------------------------------

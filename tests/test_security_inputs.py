@@ -199,7 +199,7 @@ async def test_visitors_never_see_agents_internal_ids(server: ServerProcess,
         assert "id" not in frame["author"] or frame["author"]["id"] is None, frame
         assert frame["author"]["name"] == "Ana"
     assignee = welcome["conversation"]["assignee"]
-    assert assignee["name"] == "Ana" and set(assignee) <= {"name", "avatar"}
+    assert assignee["name"] == "Ana" and set(assignee) <= {"name", "avatar", "bot"}
     # The picture's address is a one-way hash of the account: it names no id.
     for frame in [*live, *caught_up, {"author": assignee}]:
         picture = frame["author"].get("avatar", "")

@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from server.assets import asset_dir
 from server.auth import normalize_origin
 from server.errors import Unavailable
+from server.lean import lean_response
 
 from .context import Context, context
 
@@ -82,9 +83,9 @@ async def unavailable(request: Request, exc: Exception) -> Response:
 
 async def widget_loader(request: Request) -> Response:
     # Short cache: a site owner's pages pick up a new version within minutes.
-    return _file(str(asset_dir("widget") / "widget.js"), "text/javascript; charset=utf-8",
-                 {"Cache-Control": "public, max-age=300",
-                  "Cross-Origin-Resource-Policy": "cross-origin"})
+    return lean_response(str(asset_dir("widget") / "widget.js"),
+                         {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300",
+                          "Cross-Origin-Resource-Policy": "cross-origin"}, request.scope)
 
 
 async def widget_frame(request: Request) -> Response:
