@@ -155,13 +155,17 @@ async def test_a_full_disk_is_answered_unavailable_and_recovered_from(tmp_path: 
             assert all(set(c.errors) <= {"unavailable"} for c in chatters)
             assert sum(c.errors["unavailable"] for c in chatters) >= len(chatters)
             # Said once when it began and once when it ended, not once per refused frame.
-            assert log_count(server, r"writes refused: the disk is full") == 1, server.log()
-            assert log_count(server, r"writes commit again") == 1, server.log()
-            # Nor does anything else that reads the store (the webhook and email outboxes)
-            # say the same thing twice.
+            # (A full disk lets a small write through now and then: each such commit ends the
+            # episode, and the next refusal starts another. Under load that happens a few
+            # times; once per refused frame, thousands.)
+            refused = log_count(server, r"writes refused: the disk is full")
+            assert 1 <= refused <= 3, server.log()
+            assert log_count(server, r"writes commit again") == refused, server.log()
+            # Nor does anything else that reads the store (the webhook and email outboxes) say
+            # the same thing at every poll.
             said = Counter(re.sub(r"^\S+ \S+ ", "", line) for line in server.log().splitlines()
                            if " WARNING " in line or " ERROR " in line)
-            assert max(said.values()) == 1, said.most_common(3)
+            assert max(said.values()) <= 3, said.most_common(3)
 
 
 # --- 3. a process stopped while it holds the write lock --------------------------------------

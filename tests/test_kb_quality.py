@@ -30,7 +30,11 @@ async def test_the_expected_article_comes_first(store: SQLiteStore, artifacts: P
         lines.append(f"{'ok  ' if hit else 'MISS'} {lang} {question!r} -> "
                      f"{first.title if first else '(nothing)'!r}")
     rate = hits / len(QUESTIONS)
-    (artifacts / "kb-search-quality.txt").write_text(
+    engine = "postgresql" if type(store).__name__.startswith("Postgres") else "sqlite"
+    (artifacts / f"kb-search-quality-{engine}.txt").write_text(
         f"{hits}/{len(QUESTIONS)} first ({rate:.0%})\n" + "\n".join(lines) + "\n")
-    # 48 of 52 when this was written (docs/benchmarks.md): it may only get better.
-    assert hits >= 48, "\n".join(line for line in lines if line.startswith("MISS"))
+    # When this was written (docs/benchmarks.md): 48 of 52 on SQLite (FTS5, Porter stemming);
+    # 46 of 52 on PostgreSQL, whose article search has no stemmer yet (prefixes only:
+    # docs/knowledge-base.md). Either may only get better.
+    floor = 46 if engine == "postgresql" else 48
+    assert hits >= floor, "\n".join(line for line in lines if line.startswith("MISS"))
