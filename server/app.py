@@ -7,7 +7,8 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
@@ -139,6 +140,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                         clock, hub.local_agents)
         chat.on_change = lambda conversation: router.poke(conversation.site_id)
         tasks: list[asyncio.Task[None]] = []
+
+        def start(name: str, work: Coroutine[Any, Any, None]) -> None:
+            """A background task of this process, whose death is reported."""
+            tasks.append(asyncio.create_task(work, name=name))
+            tasks[-1].add_done_callback(report_death)
+
         hasher = HashPool(settings.password_workers, settings.password_queue)
         file_store = create_files(settings, store)
         mail = Mail(settings, store, clock, chat, files=file_store)
@@ -166,8 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             await router.prime()
             for name, work in (("inbox-publisher", chat.run_inbox_publisher()),
                                ("router", router.run())):
-                tasks.append(asyncio.create_task(work, name=name))
-                tasks[-1].add_done_callback(report_death)
+                start(name, work)
             ctx = app.state.ctx = Context(
                 settings, store, broker, presence, hub, chat, Tokens(settings.secret_keys, clock),
                 clock, router, hasher=hasher,
@@ -180,25 +186,15 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
                 settings.api_rate_per_second, settings.api_rate_burst, clock), hooks, responder,
                 rights := Privacy(store))
-            tasks.append(asyncio.create_task(run_retention(
-                rights, file_store, settings.retention_interval), name="retention"))
-            tasks[-1].add_done_callback(report_death)
-            tasks.append(asyncio.create_task(keep_connected(bots, presence,
-                                                            settings.presence_ttl),
-                                             name="bots-connected"))
-            tasks[-1].add_done_callback(report_death)
-            tasks.append(asyncio.create_task(Deliverer.from_settings(hooks, settings, clock).run(),
-                                             name="webhook-deliverer"))
-            tasks[-1].add_done_callback(report_death)
+            start("retention", run_retention(rights, file_store, settings.retention_interval))
+            start("bots-connected", keep_connected(bots, presence, settings.presence_ttl))
+            start("webhook-deliverer", Deliverer.from_settings(hooks, settings, clock).run())
             if mail.on or settings.email_reply_domain:
-                tasks.append(asyncio.create_task(mail.run(), name="email-worker"))
-                tasks[-1].add_done_callback(report_death)
+                start("email-worker", mail.run())
             if settings.smtp_listen:
                 smtp_listener = await listener.serve(mail, settings.smtp_listen)
-            tasks.append(asyncio.create_task(files.run_sweeper(ctx), name="upload-sweeper"))
-            tasks[-1].add_done_callback(report_death)
-            tasks.append(asyncio.create_task(_sample(metrics, store, inner), name="metrics"))
-            tasks[-1].add_done_callback(report_death)
+            start("upload-sweeper", files.run_sweeper(ctx))
+            start("metrics", _sample(metrics, store, inner))
             if settings.metrics_listen:
                 metrics_server = await metrics_endpoint.listen(
                     settings.metrics_listen, settings.metrics_token, lambda: ctx)
