@@ -603,31 +603,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # --- backup and restore ----------------------------------------------------------------------
 
 
-def _refuse_postgres(settings: Settings, command: str) -> bool:
-    """``backup`` and ``restore`` copy an SQLite file; PostgreSQL has its own tools."""
-    if not settings.postgres:
-        return False
-    print(f"livechat {command}: the store is PostgreSQL (LIVECHAT_DATABASE_URL), which this "
-          "command cannot copy. Use PostgreSQL's own tools (attachments are in the database "
-          "too):\n  pg_dump --format=custom --file=livechat.dump \"$LIVECHAT_DATABASE_URL\"\n"
-          "  pg_restore --clean --if-exists --dbname=\"$LIVECHAT_DATABASE_URL\" livechat.dump\n"
-          "(docs/deployment.md, \"Backups on PostgreSQL\")", file=sys.stderr)
-    return True
-
-
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
-    if _refuse_postgres(settings, "backup"):
-        return 2
     progress = Progress()
     try:
-        files = backup.backup(settings.db_path, Path(args.path), settings.uploads_path(),
-                              lambda done, total: progress.step("backing up (pages)", done,
-                                                                total))
+        if settings.postgres:
+            from server.store import pg_backup
+
+            files = pg_backup.backup(settings.database_url, Path(args.path), progress.step)
+            source = redact_url(settings.database_url)
+        else:
+            files = backup.backup(settings.db_path, Path(args.path), settings.uploads_path(),
+                                  lambda done, total: progress.step("backing up (pages)", done,
+                                                                    total))
+            source = str(settings.db_path)
     except backup.BackupError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 1
-    progress.finish(f"backed up {settings.db_path} to {args.path}")
+    progress.finish(f"backed up {source} to {args.path}")
     if files:
         print(f"and {files} attachment files to {backup.files_beside(Path(args.path))}")
     return 0
@@ -635,17 +628,23 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
-    if _refuse_postgres(settings, "restore"):
-        return 2
     progress = Progress()
     try:
-        epoch = backup.restore(Path(args.path), settings.db_path, settings.uploads_path(),
-                               lambda done, total: progress.step("restoring (pages)", done,
-                                                                 total))
+        if settings.postgres:
+            from server.store import pg_backup
+
+            epoch = pg_backup.restore(Path(args.path), settings.database_url, args.replace,
+                                      progress.step)
+            target = redact_url(settings.database_url)
+        else:
+            epoch = backup.restore(Path(args.path), settings.db_path, settings.uploads_path(),
+                                   lambda done, total: progress.step("restoring (pages)", done,
+                                                                     total))
+            target = str(settings.db_path)
     except backup.BackupError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 1
-    progress.finish(f"restored {args.path} into {settings.db_path}")
+    progress.finish(f"restored {args.path} into {target}")
     print(f"new epoch {epoch}: every widget and panel starts over from the restored record when "
           "it reconnects")
     return 0
@@ -838,6 +837,9 @@ def parser() -> argparse.ArgumentParser:
     put = command(sub, "restore", cmd_restore,
                   "put a backup back (with every server stopped); clients start over")
     put.add_argument("path", help="a file written by `livechat backup`")
+    put.add_argument("--replace", action="store_true",
+                     help="PostgreSQL: replace the record the database holds (without it, "
+                          "only an empty database is restored into)")
     move = command(sub, "migrate-store", cmd_migrate_store,
                    "copy the SQLite store and its uploads into PostgreSQL, then verify it "
                    "(servers stopped; safe to run again)")

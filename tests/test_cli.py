@@ -279,9 +279,9 @@ def test_site_and_agent_lists_as_json(tmp_path: Path) -> None:
     assert "scrypt" not in raw and "password" not in raw
 
 
-def test_commands_on_postgresql_and_backup_refused(tmp_path: Path) -> None:
-    """With LIVECHAT_DATABASE_URL=postgresql://… the commands work on the database; backup and
-    restore refuse and name PostgreSQL's own tools."""
+def test_commands_on_postgresql_and_backup(tmp_path: Path) -> None:
+    """With LIVECHAT_DATABASE_URL=postgresql://… the commands work on the database, backup too
+    (tests/test_pg_backup.py); restore refuses a database that holds a record."""
     with pg.database() as url:
         made = livechat("site", "create", "Acme", "--origin", "https://acme.test",
                         db=tmp_path / "unused.db", LIVECHAT_DATABASE_URL=url)
@@ -291,11 +291,13 @@ def test_commands_on_postgresql_and_backup_refused(tmp_path: Path) -> None:
         assert f"{site_id}\tAcme\thttps://acme.test" in listed.stdout
         assert pg.rows(url, "SELECT name FROM sites") == [("Acme",)]
         assert not (tmp_path / "unused.db").exists()
-        for command in ("backup", "restore"):
-            refused = livechat(command, str(tmp_path / "b.db"), db=tmp_path / "unused.db",
-                               LIVECHAT_DATABASE_URL=url)
-            assert refused.returncode == 2
-            assert "pg_dump" in refused.stderr and "PostgreSQL" in refused.stderr
+        saved = livechat("backup", str(tmp_path / "b.db"), db=tmp_path / "unused.db",
+                         LIVECHAT_DATABASE_URL=url)
+        assert saved.returncode == 0, saved.stderr
+        assert pg.rows(tmp_path / "b.db", "SELECT name FROM sites") == [("Acme",)]
+        refused = livechat("restore", str(tmp_path / "b.db"), db=tmp_path / "unused.db",
+                           LIVECHAT_DATABASE_URL=url)
+        assert refused.returncode == 1 and "--replace" in refused.stderr
         keyless = subprocess.run(
             [sys.executable, "-m", "server", "site", "list"], capture_output=True, text=True,
             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LIVECHAT_DATABASE_URL": url},

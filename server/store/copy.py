@@ -9,7 +9,9 @@ into the database's ``files`` table. The store's epoch is copied too: widgets an
 on without starting over.
 
 Then each table is verified: the same number of rows, and the same SHA-256 over every row in
-primary-key order, read from both databases.
+primary-key order, read from both databases; and each file copied, by the SHA-256 of its
+bytes. (``server.store.pg_backup`` runs the same copy and checks for ``livechat restore``, and
+the other way round for ``livechat backup``.)
 
 Copy with every server stopped (or the copy misses what is written meanwhile: run it again
 with them stopped before switching).
@@ -52,7 +54,7 @@ class Table:
     keyed: bool = True
 
 
-def _tables(lite: sqlite3.Connection, pg: psycopg.Connection[Any]) -> list[Table]:
+def tables_of(lite: sqlite3.Connection, pg: psycopg.Connection[Any]) -> list[Table]:
     names = [r[0] for r in lite.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
         "AND name NOT LIKE 'messages_fts%' AND name NOT LIKE 'articles_fts%'")]
@@ -97,21 +99,30 @@ def copy_store(sqlite_path: Path, url: str, uploads: Path | None,
     try:
         with psycopg.connect(url, autocommit=True) as pg:
             migrate(pg)
-            tables = _tables(lite, pg)
-            copied = {t.name: _copy_table(lite, pg, t, step) for t in tables}
-            epoch = lite.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-            if epoch is not None:
-                pg.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (epoch[0],))
-            # The knowledge base's search column (SQLite's index is a table of its own).
-            pg.execute("UPDATE articles SET search = setweight(to_tsvector('livechat', title), "
-                       "'A') || setweight(to_tsvector('livechat', text), 'B')")
-            copied["files"] = _copy_files(lite, pg, uploads, step)
-            for number, table in enumerate(tables, start=1):
-                step("verifying", number, len(tables))
-                _verify(lite, pg, table)
-            return copied
+            return copy_into(lite, pg, uploads, step)
     finally:
         lite.close()
+
+
+def copy_into(lite: sqlite3.Connection, pg: psycopg.Connection[Any], uploads: Path | None,
+              step: Step) -> dict[str, int]:
+    """Copy and verify, on open connections (``pg`` migrated already). Each chunk is its own
+    transaction, or a savepoint of the caller's (``livechat restore``: one transaction)."""
+    tables = tables_of(lite, pg)
+    copied = {t.name: _copy_table(lite, pg, t, step) for t in tables}
+    epoch = lite.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+    if epoch is not None:
+        pg.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (epoch[0],))
+    # The knowledge base's search column (SQLite's index is a table of its own).
+    pg.execute("UPDATE articles SET search = setweight(to_tsvector('livechat', title), "
+               "'A') || setweight(to_tsvector('livechat', text), 'B')")
+    files = _copy_files(lite, pg, uploads, step)
+    copied["files"] = len(files)
+    for number, table in enumerate(tables, start=1):
+        step("verifying", number, len(tables))
+        verify_table(lite, pg, table)
+    verify_files(pg, files)
+    return copied
 
 
 def _copy_table(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Table,
@@ -146,22 +157,33 @@ def _uploaded(lite: sqlite3.Connection) -> list[str]:
 
 
 def _copy_files(lite: sqlite3.Connection, pg: psycopg.Connection[Any], uploads: Path | None,
-                step: Step) -> int:
+                step: Step) -> dict[str, str]:
+    """The files copied, with the SHA-256 of what was read."""
     names = _uploaded(lite)
-    done = 0
+    done: dict[str, str] = {}
     for number, name in enumerate(names, start=1):
         path = uploads / name if uploads is not None else None
         if path is None or not path.is_file():
             continue  # an upload its sweep had already deleted, or a lost file: nothing to copy
+        content = path.read_bytes()
         pg.execute("INSERT INTO files(name, content, created_at) VALUES (%s, %s, "
                    "(extract(epoch FROM now()) * 1000)::bigint) ON CONFLICT (name) DO UPDATE "
-                   "SET content = excluded.content", (name, path.read_bytes()))
-        done += 1
+                   "SET content = excluded.content", (name, content))
+        done[name] = hashlib.sha256(content).hexdigest()
         step("copying files", number, len(names))
     return done
 
 
-def _verify(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Table) -> None:
+def verify_files(pg: psycopg.Connection[Any], files: dict[str, str]) -> None:
+    """Each file in PostgreSQL has the SHA-256 it was copied with."""
+    stored = dict(pg.execute("SELECT name, encode(sha256(content), 'hex') FROM files "
+                             "WHERE name = ANY(%s)", (list(files),)).fetchall())
+    for name, digest in files.items():
+        if stored.get(name) != digest:
+            raise CopyError(f"the file {name} differs in PostgreSQL from its copy")
+
+
+def verify_table(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Table) -> None:
     cols = ", ".join(f'"{c}"' for c in table.columns)
     # (NULLS FIRST: SQLite's order; a keyless table orders by columns that may be NULL.)
     order = ", ".join((f'"{c}" COLLATE "C"' if _is_text(lite, table, c) else f'"{c}"')

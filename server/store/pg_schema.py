@@ -31,6 +31,9 @@ from server.store.migrations import MIGRATIONS, check_schema
 BASELINE_STEP = 17
 #: pg_advisory_lock key of migrations (any constant of our own: "livechat" in ASCII).
 MIGRATION_LOCK = 0x6C69766563686174
+#: Held shared by every open store (its writer's connection); ``livechat restore`` takes it
+#: alone, so it refuses while any process has the database open (``server.store.pg_backup``).
+SERVING_LOCK = MIGRATION_LOCK + 1
 
 BASELINE = """
 CREATE EXTENSION IF NOT EXISTS citext;

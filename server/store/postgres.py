@@ -56,7 +56,7 @@ from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClo
 from server.store.facade import Aggregates
 from server.store.filestore import Blobs
 from server.store.pg_connection import Connection, translate
-from server.store.pg_schema import migrate
+from server.store.pg_schema import SERVING_LOCK, migrate
 from server.store.search import PostgresSearch
 
 log = logging.getLogger("livechat.store")
@@ -148,6 +148,11 @@ class PostgresEngine(Base):
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
                                application_name="livechat-writer")
         conn.prepare_threshold = 0  # every statement prepared: one parse per connection
+        try:  # for as long as this connection lives; waits while a `livechat restore` runs
+            conn.execute("SELECT pg_advisory_lock_shared(%s)", (SERVING_LOCK,))
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -308,6 +313,11 @@ class PostgresEngine(Base):
                     conn.close()
             self._conn = None
             conn = self._conn = self._connect()
+            row = conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+            if row is not None and row[0] != self.epoch:  # (restored while it could not see)
+                log.critical("THE STORE WAS RESTORED while this process was cut off from it "
+                             "(epoch %s, now %s): restart every livechat process using it",
+                             self.epoch, row[0])
         try:
             try:
                 outcomes = self._batch(conn, ops, pipelined=True)
