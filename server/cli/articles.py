@@ -4,19 +4,14 @@ line (README.md, docs/knowledge-base.md)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from server.config import from_env
+from server.cli.base import Command, Store, with_store
 from server.errors import ChatError
 from server.store.articles import Article
-
-Command = Callable[[Any, str, Callable[[argparse.Namespace], int] | None, str],
-                   argparse.ArgumentParser]
 
 
 def _body(path: str | None) -> str | None:
@@ -36,20 +31,10 @@ def _show(article: Article, as_json: bool) -> None:
         print(f"{article.id}  {article.status}  {article.lang}  /{article.slug}  {article.title}")
 
 
-def _run(work: Callable[[Any], Any], db: Any) -> Any:
-    from server.cli import _store
-
-    async def run() -> Any:
-        async with _store(from_env(db_path=db)) as store:
-            return await work(store)
-
-    return asyncio.run(run())
-
-
 def cmd_create(args: argparse.Namespace) -> int:
     body = _body(args.body_file) or ""
 
-    async def work(store: Any) -> Article:
+    async def work(store: Store) -> Article:
         saved: Article = await store.articles.save(
             args.site, translation_of=args.translation_of, lang=args.lang, title=args.title,
             body=body, category=args.category or "",
@@ -57,7 +42,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         return saved
 
     try:
-        _show(_run(work, args.db), args.json)
+        _show(with_store(args.db, work), args.json)
     except ChatError as exc:
         print(f"livechat: {exc.message}", file=sys.stderr)
         return 1
@@ -67,7 +52,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     body = _body(args.body_file)
 
-    async def work(store: Any) -> Article | None:
+    async def work(store: Store) -> Article | None:
         before: Article | None = await store.articles.get(args.article)
         if before is None:
             return None
@@ -80,7 +65,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             status=status, slug=args.slug)
         return saved
 
-    article = _run(work, args.db)
+    article = with_store(args.db, work)
     if article is None:
         print(f"livechat: no article {args.article}", file=sys.stderr)
         return 1
@@ -89,12 +74,12 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    async def work(store: Any) -> list[Article]:
+    async def work(store: Store) -> list[Article]:
         sites = [args.site] if args.site else [s.id for s in await store.sites()]
         found: list[Article] = await store.articles.listed(sites, lang=args.lang)
         return found
 
-    articles = _run(work, args.db)
+    articles = with_store(args.db, work)
     if args.json:
         print(orjson.dumps([a.summary() for a in articles]).decode())
     else:
@@ -104,12 +89,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_help_centre(args: argparse.Namespace) -> int:
-    async def work(store: Any) -> str:
+    async def work(store: Store) -> str:
         slug: str = await store.articles.set_help_slug(args.site, args.slug)
         return slug
 
     try:
-        slug = _run(work, args.db)
+        slug = with_store(args.db, work)
     except ChatError as exc:
         print(f"livechat: {exc.message}", file=sys.stderr)
         return 1

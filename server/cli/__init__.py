@@ -1,0 +1,78 @@
+"""The ``livechat`` command: one module per group of commands, each adding its own to the
+parser built here (``add_commands``) —
+
+* ``serve``: ``serve``, ``demo``, ``doctor``;
+* ``directory``: ``site …``, ``agent …``; ``articles``: ``article …``, ``site help-centre``;
+* ``integrations``: ``token …``, ``bot …``, ``visitor …`` (the REST API, bots, data rights);
+* ``mail``: ``inbound-email``;
+* ``store``: ``backup``, ``restore``, ``migrate-store``;
+
+and ``base``: the store opened for one command, what most of them are (``with_store``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from server.cli import articles, directory, integrations, mail, serve, store
+from server.cli.base import Handler
+from server.config import ConfigError
+from server.store.sqlite import SchemaTooNew
+
+#: What ``livechat --help`` says first.
+DESCRIPTION = "The ``livechat`` command: serve, demo, and site/agent management."
+
+
+def parser() -> argparse.ArgumentParser:
+    """Every command. Options shared by all (``--db``) are accepted before and after the
+    subcommand: ``livechat --db X serve`` and ``livechat serve --db X`` mean the same (the later
+    one wins). A new subcommand is one ``command(...)`` call and its own options, in the
+    ``add_commands`` of its group's module."""
+    env = os.environ
+    p = argparse.ArgumentParser(prog="livechat", description=DESCRIPTION)
+    p.add_argument("--db", type=Path, default=Path(env.get("LIVECHAT_DB", "livechat.db")),
+                   help="SQLite database file (LIVECHAT_DB; default livechat.db)")
+    # The same options after a subcommand; SUPPRESS keeps the value given before it otherwise.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
+                        help="SQLite database file (LIVECHAT_DB; default livechat.db)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def command(group: Any, name: str, func: Handler | None,
+                help: str) -> argparse.ArgumentParser:
+        parser_: argparse.ArgumentParser = group.add_parser(name, help=help, description=help,
+                                                            parents=[common])
+        if func is not None:
+            parser_.set_defaults(func=func)
+        return parser_
+
+    serve.add_commands(sub, command)
+    site = directory.add_site_commands(sub, command)
+    articles.add_commands(sub, site, command)
+    directory.add_agent_commands(sub, command)
+    integrations.add_commands(sub, command)
+    mail.add_commands(sub, command)
+    store.add_commands(sub, command)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"livechat: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"livechat: {exc}", file=sys.stderr)
+        return 2
+    except SchemaTooNew as exc:
+        print(f"livechat: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

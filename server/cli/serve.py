@@ -1,0 +1,180 @@
+"""``livechat serve``, ``livechat demo`` and ``livechat doctor``: running the server, trying it,
+checking it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+from typing import Any
+
+from server import logs
+from server.auth import hash_password
+from server.cli import articles
+from server.cli.base import Command, open_store, upgrade_database
+from server.config import Settings, from_env
+from server.listener import raise_fd_limit
+from server.progress import Progress
+
+log = logging.getLogger("livechat")
+
+DEMO_SITE = "Demo shop"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+PLACEHOLDER_URL = "https://YOUR-CHAT-SERVER"
+
+
+def snippet(public_url: str, site_id: str) -> str:
+    return f'<script async src="{public_url}/widget.js" data-site="{site_id}"></script>'
+
+
+def _public_url(settings: Settings, host: str, port: int) -> str:
+    if settings.public_url:
+        return settings.public_url
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{shown}:{port}"
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's settings and our protocols (server/listener.py)."""
+    from server import listener
+
+    return listener.uvicorn_options(settings)
+
+
+def _configure_logging(args: argparse.Namespace) -> dict[str, Any]:
+    import logging.config
+
+    os.environ["LIVECHAT_LOG_FORMAT"] = args.log_format
+    os.environ["LIVECHAT_LOG_LEVEL"] = args.log_level
+    config = logs.config(args.log_format, args.log_level)
+    logging.config.dictConfig(config)
+    return config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    os.environ["LIVECHAT_DB"] = str(args.db)
+    os.environ["LIVECHAT_WORKERS"] = str(args.workers)
+    settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
+    config = _configure_logging(args)
+    if not settings.postgres:
+        upgrade_database(settings.db_path)
+    soft = raise_fd_limit()  # (before the workers start: they inherit it)
+    log.info("open files: up to %d", soft, extra={"fields": {"nofile": soft}})
+    uvicorn.run(
+        "server.app:factory", factory=True, host=args.host, port=args.port,
+        workers=args.workers if args.workers > 1 else None,
+        log_level=logs.uvicorn_level(args.log_level), log_config=config, access_log=False,
+        **uvicorn_options(settings),  # type: ignore[arg-type]
+    )
+    return 0
+
+
+async def _ensure_demo(settings: Settings, demo_origins: list[str]) -> str:
+    async with open_store(settings) as store:
+        site = next((s for s in await store.sites() if s.name == DEMO_SITE), None)
+        if site is None:
+            site = await store.create_site(DEMO_SITE, demo_origins)
+        if await store.agent_by_email(DEMO_EMAIL) is None:
+            await store.create_agent(DEMO_EMAIL, "Demo Agent", hash_password(DEMO_PASSWORD),
+                                     "admin", [site.id])
+        await articles.ensure_demo_articles(store, site.id)
+        return site.id
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.demo import demo_app
+
+    os.environ["LIVECHAT_DB"] = str(args.db)
+    settings = from_env()
+    config = _configure_logging(args)
+    raise_fd_limit()
+    public = _public_url(settings, args.host, args.port)
+    demo_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    demo_origins = [f"http://{demo_host}:{args.demo_port}", f"http://localhost:{args.demo_port}",
+                    f"http://127.0.0.1:{args.demo_port}"]
+    site_id = asyncio.run(_ensure_demo(settings, sorted(set(demo_origins))))
+    print(f"""
+  Live chat demo
+  --------------
+  Agent panel : {public}/agent
+      login   : {DEMO_EMAIL}
+      password: {DEMO_PASSWORD}
+  Demo page   : http://{demo_host}:{args.demo_port}/   (a "customer site" on another origin)
+  Site key    : {site_id}
+
+  Open the demo page in one window and the panel in another, then chat. Ctrl-C stops both.
+""", flush=True)
+    chat = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port,
+                                         log_level=logs.uvicorn_level(args.log_level),
+                                         log_config=config,
+                                         access_log=False,
+                                         **uvicorn_options(settings)))  # type: ignore[arg-type]
+    page = uvicorn.Server(uvicorn.Config(demo_app(snippet(public, site_id)), host=args.host,
+                                         port=args.demo_port, log_level="warning",
+                                         log_config=config, access_log=False))
+
+    async def both() -> None:
+        await asyncio.gather(chat.serve(), page.serve())
+
+    asyncio.run(both())
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from server import doctor
+
+    progress = Progress()
+    env = doctor.load(os.environ, args.db)
+    env.progress = lambda what: progress.step(what)
+    findings = asyncio.run(doctor.run(env))
+    if args.json:
+        print(json.dumps([f.json() for f in findings], indent=2))
+        return doctor.exit_status(findings)
+    print(f"livechat doctor: {args.db}")
+    for f in findings:
+        print(f"{f.level:<6}{f.topic:<14}{f.message}")
+        if f.fix:
+            print(f"{'':<20}fix: {f.fix}")
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warn" for f in findings)
+    if errors or warnings:
+        print(f"\n{errors} error{'s' if errors != 1 else ''}, {warnings} warning"
+              f"{'s' if warnings != 1 else ''}"
+              + (": fix the errors before going live." if errors else "."))
+    else:
+        print("\nnothing to fix.")
+    return doctor.exit_status(findings)
+
+
+def add_commands(sub: Any, command: Command) -> None:
+    env = os.environ
+
+    def server_args(sp: argparse.ArgumentParser, port: int) -> None:
+        sp.add_argument("--host", default=env.get("LIVECHAT_HOST", "127.0.0.1"))
+        sp.add_argument("--port", type=int, default=int(env.get("PORT", port)))
+        sp.add_argument("--log-level", default=env.get("LIVECHAT_LOG_LEVEL", "info"),
+                        choices=logs.LEVELS, help="LIVECHAT_LOG_LEVEL (default info)")
+        sp.add_argument("--log-format", default=env.get("LIVECHAT_LOG_FORMAT", "text"),
+                        choices=logs.FORMATS,
+                        help="json: one JSON object per line (LIVECHAT_LOG_FORMAT)")
+
+    serve = command(sub, "serve", cmd_serve, "run the server")
+    server_args(serve, 8000)
+    serve.add_argument("--workers", type=int, default=int(env.get("LIVECHAT_WORKERS", "1")))
+
+    demo = command(sub, "demo", cmd_demo, "run the server with a demo site, agent and page")
+    server_args(demo, 8000)
+    demo.add_argument("--demo-port", type=int, default=8001)
+
+    doctor = command(sub, "doctor", cmd_doctor,
+                     "check the configuration, files and limits, and say what to fix "
+                     "(exit 0: nothing, 1: warnings, 2: errors)")
+    doctor.add_argument("--json", action="store_true", help="the findings as JSON")
