@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from server.errors import Unavailable
 from server.store.filestore import DatabaseFiles
 from server.store.postgres import PostgresStore
 from tests import pg
@@ -136,3 +139,33 @@ async def test_backup_while_writing_and_restore_message_by_message(tmp_path: Pat
     # The backup is an SQLite store as it is (the way back from PostgreSQL).
     listed = livechat("site", "list", url="", db=path)
     assert f"{site_id}\tAcme\thttps://acme.test" in listed.stdout, listed.stderr
+
+
+async def test_a_process_cut_off_during_a_restore_says_so_when_it_is_back(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The serving lock lives on the writer's connection: a process whose connection was down
+    when the restore began cannot be seen. When it reconnects it finds the new epoch and says,
+    loudly, to restart it."""
+    unused, path = tmp_path / "unused.db", tmp_path / "b.db"
+    with pg.database() as url:
+        cut_off = PostgresStore(url, clock=time.time)
+        await cut_off.open()
+        try:
+            site = await cut_off.create_site("Acme", [])
+            assert livechat("backup", str(path), url=url, db=unused).returncode == 0
+            refused = await asyncio.to_thread(livechat, "restore", "--replace", str(path),
+                                              url=url, db=unused)
+            assert refused.returncode == 1 and "open in another process" in refused.stderr
+            pg.rows(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name = 'livechat-writer' AND datname = "
+                         "current_database()")
+            restored = await asyncio.to_thread(livechat, "restore", "--replace", str(path),
+                                               url=url, db=unused)
+            assert restored.returncode == 0, restored.stderr
+            with pytest.raises(Unavailable):  # the write that finds the connection gone
+                await cut_off.append_visitor_message(site.id, "vis_1", "a", "hello")
+            caplog.set_level("CRITICAL", logger="livechat.store")
+            await cut_off.append_visitor_message(site.id, "vis_1", "a", "hello")
+            assert "THE STORE WAS RESTORED while this process was cut off" in caplog.text
+        finally:
+            await cut_off.close()
