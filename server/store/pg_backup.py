@@ -60,6 +60,7 @@ def backup(url: str, target: Path, step: Step) -> int:
             pg.read_only = True  # (the first statement begins the snapshot's transaction)
             _same_step(pg)
             tables = tables_of(lite, pg)
+            _nothing_left_out(pg, tables)
             lite.execute("BEGIN")
             for table in tables:
                 _copy_out(pg, lite, table, step)
@@ -97,6 +98,17 @@ def _same_step(pg: psycopg.Connection[Any]) -> None:
     if version < len(MIGRATIONS):
         raise BackupError(f"the database is at schema step {version}, this livechat's is "
                           f"{len(MIGRATIONS)}: back it up with the livechat that serves it")
+
+
+def _nothing_left_out(pg: psycopg.Connection[Any], tables: list[Table]) -> None:
+    """Every table of PostgreSQL's is copied: SQLite's tables, and the files to the folder."""
+    copied = {t.name for t in tables} | {"files", "meta"}
+    theirs = {r[0] for r in pg.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+        "AND table_type = 'BASE TABLE'")}
+    if theirs - copied:
+        raise BackupError(f"the tables {', '.join(sorted(theirs - copied))} have no place in "
+                          "the backup file")
 
 
 def _copy_out(pg: psycopg.Connection[Any], lite: sqlite3.Connection, table: Table,
