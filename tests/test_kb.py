@@ -108,12 +108,17 @@ def test_slugs_languages_and_queries() -> None:
     assert kb.check_lang("pt_BR") == "pt-br"
     with pytest.raises(ValueError):
         kb.check_lang("portuguese")
-    assert kb.match_expression('pass" OR word*', every=True) == '"pass" AND "OR" AND "word"*'
-    assert kb.match_expression("  ...  ", every=False) is None
-    assert kb.match_expression("how do I get my refunds?", every=False) == (
-        '"refunds" OR "refund"*')
-    assert kb.match_expression("a o não", every=False) is None  # nothing but common words
-    assert kb.match_expression("tent p", every=False) == '"tent"'  # single letters left out
+    # Nothing in a query is syntax: words only; common words and single letters left out.
+    assert kb.search_words('pass" NEAR word*', every=True) == [
+        [("pass", False)], [("NEAR", False)], [("word", True)]]
+    assert kb.search_words("  ...  ", every=False) == []
+    assert kb.search_words("how do I get my refunds?", every=False) == [
+        [("refunds", False), ("refund", True)]]
+    assert kb.search_words("how do I get my refunds?", every=True) == [[("refunds", True)]]
+    assert kb.search_words("a o não", every=False) == []  # nothing but common words
+    assert kb.search_words("a o não", every=True) == [  # …looked for as they are
+        [("a", False)], [("o", False)], [("não", True)]]
+    assert kb.search_words("tent p", every=False) == [[("tent", False)]]
     assert kb.summary("one two three four", 9) == "one two…"
 
 
