@@ -153,6 +153,44 @@ async def test_search_ignores_accents_and_ranks_the_title_over_the_body(
         await a.search(site, query, "pt")
 
 
+async def test_keywords_are_searched_like_the_title_and_never_shown(store: SQLiteStore) -> None:
+    site = await _site(store)
+    a = store.articles
+    abroad = await a.save(site, lang="en", title="Shipping outside the European Union",
+                          body="We ship to the United Kingdom and Norway.", status="published",
+                          keywords="UK,  Britain\nMB   Way")
+    assert abroad.keywords == "UK, Britain MB Way"
+    await a.save(site, lang="en", title="Delivery times", status="published",
+                 body="Standard delivery to the UK takes 2 to 4 days.")
+    # The keyword weighs like the title: above a body that has the word.
+    assert [f.article.id for f in await a.search(site, "uk", "en")][:1] == [abroad.id]
+    assert "UK, Britain" not in str(abroad.public()) and abroad.full()["keywords"]
+    with pytest.raises(ValueError):
+        await a.save(site, lang="en", title="x", body="", keywords="k" * 501)
+    changed = await a.save(site, article_id=abroad.id, lang="en", title=abroad.title,
+                           body=abroad.body, status="published")
+    assert changed.keywords == ""
+    assert [f.article.id for f in await a.search(site, "Britain", "en")] == []
+
+
+async def test_words_match_their_other_forms_in_the_articles_language(
+        store: SQLiteStore) -> None:
+    """Stemming: English rules on SQLite (porter), the article's language's Snowball stemmer
+    on PostgreSQL; accents ignored before it."""
+    site = await _site(store)
+    a = store.articles
+    refunds = await a.save(site, lang="en", title="Refunds", body="Money back.",
+                           status="published")
+    returns = await a.save(site, lang="pt", title="Devoluções", body="Reembolsos em 5 dias.",
+                           status="published")
+    for query, lang, expected in (("refunded", "en", refunds), ("refunding", "en", refunds),
+                                  ("devolucoes", "pt", returns), ("reembolso", "pt", returns),
+                                  ("DEVOLUÇÕES", "pt-BR", returns)):
+        found = await a.search(site, query, lang)
+        assert [f.article.id for f in found] == [expected.id], query
+        assert found[0].snippet, query
+
+
 async def test_translations_slugs_and_updates(store: SQLiteStore) -> None:
     site = await _site(store)
     a = store.articles
