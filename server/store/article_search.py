@@ -3,15 +3,16 @@ database's own full-text index over an article's title, keywords and text, kept 
 that saves the article, and one search on top of it.
 
 * SQLite: the FTS5 table ``articles_fts`` (title, keywords, body), ``unicode61
-  remove_diacritics 2`` with the ``porter`` stemmer, ranked by ``bm25`` with the title and the
-  keywords weighing ``TITLE_WEIGHT`` times the body.
+  remove_diacritics 2`` with the ``porter`` stemmer; its own rank is ``bm25`` with the title and
+  the keywords weighing ``TITLE_WEIGHT`` times the body.
 * PostgreSQL: a ``tsvector`` column of the articles (``search``): the title and the keywords
   weighted A, the text B, in the text search configuration of the article's language
-  (``text_config``: the language's Snowball stemmer after ``unaccent``), with a GIN index;
-  ranked by ``ts_rank`` with A weighing ``TITLE_WEIGHT`` times B.
+  (``text_config``: the language's Snowball stemmer after ``unaccent``); its own rank is
+  ``ts_rank`` with A weighing ``TITLE_WEIGHT`` times B.
 
 The search itself is the same on both (``ArticleSearch.search``): all of the query's words,
-then, if no article has them all, any of them, best first.
+then, if no article has them all, any of them; best first by ``ranked`` (the words' rarity,
+the title over the body), then by the engine's own rank.
 """
 
 from __future__ import annotations
@@ -55,9 +56,7 @@ class ArticleSearch:
         """The site's articles matching ``query``, best first: those with all of its words if
         any article has them all, else those with any of them (a question typed in full).
         Accents and case are ignored, the last word is also a prefix. ``lang`` (``pt``,
-        ``pt-br``): articles in that language; None: every language. Ranked by ``score``: the
-        rarer a word is among the articles searched, the more it counts, and a word in the title
-        or the keywords ``TITLE_WEIGHT`` times more than in the body only."""
+        ``pt-br``): articles in that language; None: every language. Best first: ``ranked``."""
         where = ("a.site_id = ? AND (? = 1 OR a.status = 'published') "
                  "AND (CAST(? AS TEXT) IS NULL OR a.lang = ? OR a.lang = ? "
                  "OR a.lang LIKE ? || '-%')")
@@ -67,7 +66,7 @@ class ArticleSearch:
             words = kb.search_words(query, every)
             if not words:
                 return []
-            matched = await self._store._all(self._matched_sql(words, every, where),
+            matched = await self._store._all(self._matched_sql(len(words), where),
                                              (*self._matched_params(words, every), *params))
             if matched:
                 break
@@ -98,12 +97,12 @@ class ArticleSearch:
         return [*flags, self._expression(words, every)]
 
     @staticmethod
-    def _matched_sql(words: list[kb.Word], every: bool, where: str) -> str:
+    def _matched_sql(words: int, where: str) -> str:
         """The articles matching, each (id, the engine's rank: lower is better, then per word:
         in the title or keywords, in the body); parameters: ``_matched_params``, then
         ``where``'s."""
         flag = "(a.rowid IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?))"
-        flags = ", ".join([flag] * (2 * len(words)))
+        flags = ", ".join([flag] * (2 * words))
         return (f"SELECT a.id, bm25(articles_fts, {TITLE_WEIGHT}, {TITLE_WEIGHT}, 1.0), {flags} "
                 "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
                 f"WHERE articles_fts MATCH ? AND {where}")
@@ -168,8 +167,8 @@ class PostgresArticleSearch(ArticleSearch):
         return [*flags, self._expression(words, every)]
 
     @staticmethod
-    def _matched_sql(words: list[kb.Word], every: bool, where: str) -> str:
-        flags = ", ".join(["(a.search @@ to_tsquery(a.search_config, ?))"] * (2 * len(words)))
+    def _matched_sql(words: int, where: str) -> str:
+        flags = ", ".join(["(a.search @@ to_tsquery(a.search_config, ?))"] * (2 * words))
         weights = "{0, 0, %g, 1}" % (1 / TITLE_WEIGHT)  # D, C, B (the text), A (title, keywords)
         return (f"SELECT a.id, -ts_rank('{weights}', a.search, q), {flags} FROM articles a "
                 "CROSS JOIN LATERAL to_tsquery(a.search_config, ?) q "
