@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 
+from server.store.article_search import index_all_sql
 from server.store.pg_schema import migrate
 
 #: Parents before children; a table not named here (another feature's) comes after these.
@@ -103,8 +104,7 @@ def copy_store(sqlite_path: Path, url: str, uploads: Path | None,
             if epoch is not None:
                 pg.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (epoch[0],))
             # The knowledge base's search column (SQLite's index is a table of its own).
-            pg.execute("UPDATE articles SET search = setweight(to_tsvector('livechat', title), "
-                       "'A') || setweight(to_tsvector('livechat', text), 'B')")
+            pg.execute(index_all_sql())
             copied["files"] = _copy_files(lite, pg, uploads, step)
             for number, table in enumerate(tables, start=1):
                 step("verifying", number, len(tables))
