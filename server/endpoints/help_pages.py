@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from server import help_centre, kb
 from server.auth import origin_allowed
 from server.help_centre import Centre
-from server.store.articles import Article
+from server.store.article_models import Article
 
 from . import bodies
 from .context import Context, context
