@@ -31,40 +31,62 @@ class Recovery:
 
 
 class Episode:
-    """The current outage of one component, if any: why, since when, how much was refused."""
+    """The current outage of one component, if any: why, since when, how much was refused.
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    An outage can flicker before it ends: a nearly full disk lets a small write through between
+    two refusals. With ``settle`` (seconds; the store's writer uses 1), an episode ends only when
+    successes have gone on that long with no failure among them: the component counts as up
+    again (``down`` is false, ``health`` is ok) from the first success, but a failure within
+    ``settle`` of it continues the same episode, quietly, instead of ending one and starting
+    another (two log lines per flicker). With 0, the first success ends it."""
+
+    def __init__(self, clock: Callable[[], float], settle: float = 0.0) -> None:
         self._clock = clock
-        self.reason: str | None = None
+        self._settle = settle
+        self._reason: str | None = None  # the last failure's, while the episode lasts
         self.since: float | None = None
         self.refused = 0
+        self._up_since: float | None = None  # the first success since the last failure
 
     @property
     def down(self) -> bool:
-        return self.reason is not None
+        return self._reason is not None and self._up_since is None
+
+    @property
+    def reason(self) -> str | None:
+        """Why it is down (None while it is up, settling included)."""
+        return self._reason if self.down else None
 
     def down_for(self) -> float:
-        return 0.0 if self.since is None else max(0.0, self._clock() - self.since)
+        return 0.0 if self.since is None or not self.down else max(0.0, self._clock() - self.since)
 
     def fail(self, reason: str, refused: int = 1) -> bool:
         """Record a failure (the reason shown becomes this one). True when this starts an
         episode: log it."""
         self.refused += refused
-        self.reason = reason
+        self._reason = reason
+        self._up_since = None
         if self.since is not None:
             return False
         self.since = self._clock()
         return True
 
     def health(self, prefix: str = "") -> Health:
-        if self.reason is None:
+        if not self.down:
             return Health(True)
-        return Health(False, prefix + self.reason, self.down_for())
+        return Health(False, prefix + (self.reason or ""), self.down_for())
 
     def recover(self) -> Recovery | None:
-        """Record a success. The episode that it ends, if there was one (log it)."""
-        if self.reason is None:
+        """Record a success. The episode that it ends, if there was one and successes have now
+        gone on for ``settle`` seconds (log it): how long the component was down, up to its
+        first success."""
+        if self._reason is None or self.since is None:
             return None
-        ended = Recovery(self.reason, self.down_for(), self.refused)
-        self.reason, self.since, self.refused = None, None, 0
+        now = self._clock()
+        if self._up_since is None:
+            self._up_since = now
+        if now - self._up_since < self._settle:
+            return None
+        ended = Recovery(self._reason, max(0.0, self._up_since - self.since), self.refused)
+        self._reason, self.since, self.refused, self._up_since = None, None, 0, None
         return ended

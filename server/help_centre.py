@@ -14,7 +14,7 @@ from html import escape
 from urllib.parse import quote
 
 from server import kb
-from server.store.articles import Article
+from server.store.article_models import Article
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {"one": "1 article",

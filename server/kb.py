@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 MAX_TITLE = 200
 MAX_BODY = 100_000
 MAX_CATEGORY = 80
+MAX_KEYWORDS = 500
 MAX_QUERY = 200
 #: At most this many words of a query are searched.
 MAX_WORDS = 12
@@ -120,6 +121,12 @@ def check_text(name: str, value: str, limit: int, required: bool = True) -> str:
     return value
 
 
+def check_keywords(value: str) -> str:
+    """An article's search keywords: words and phrases other than its own that readers search
+    with (``UK, Britain, postage``), up to ``MAX_KEYWORDS`` characters; spaces collapsed."""
+    return check_text("keywords", _SPACE.sub(" ", value), MAX_KEYWORDS, required=False)
+
+
 #: Words that say nothing about a question's subject, in the frame's languages: left out when a
 #: search falls back to any of its words (a question typed in full).
 STOP_WORDS = frozenset("""
@@ -142,25 +149,28 @@ ist sind habe kann bitte für mit von zu im
 _STEM = 6
 
 
-def match_expression(query: str, every: bool) -> str | None:
-    """An FTS5 query for the words of ``query``: each quoted (nothing in it is syntax), the
-    last one also as a prefix (results as you type); all of them (``every``), or any of them
-    (without single letters and ``STOP_WORDS``; longer words also by their first six letters)."""
+#: One word of a search: its alternatives, each (letters, also as a prefix).
+Word = list[tuple[str, bool]]
+
+
+def search_words(query: str, every: bool) -> list[Word]:
+    """The words of ``query`` a search looks for (letters and digits only: nothing in a query is
+    syntax), at most ``MAX_WORDS``, without single letters and ``STOP_WORDS``, the last one also
+    as a prefix (results as you type). When no article has them all (``every``), any of them is
+    looked for, a word longer than six letters also by its first six (``impermeável``:
+    ``impermeabilização``). A query of nothing but common words looks for them all."""
     words = _WORD.findall(query[:MAX_QUERY])[:MAX_WORDS]
-    if every:
-        terms = ['"' + w + '"' for w in words]
-        if terms:
-            terms[-1] += "*"
-        return " AND ".join(terms) or None
-    terms = []
-    for n, word in enumerate(words):
-        if len(word) < 2 or word.lower() in STOP_WORDS:
-            continue
-        if len(word) > _STEM:  # the word itself counts, and its other forms too
-            terms += ['"' + word + '"', '"' + word[:_STEM] + '"*']
+    kept = [(n, w) for n, w in enumerate(words) if len(w) > 1 and w.lower() not in STOP_WORDS]
+    if not kept and every:
+        kept = list(enumerate(words))
+    found: list[Word] = []
+    for n, word in kept:
+        last = n == len(words) - 1
+        if not every and len(word) > _STEM:  # the word itself counts, and its other forms too
+            found.append([(word, False), (word[:_STEM], True)])
         else:
-            terms.append('"' + word + '"' + ("*" if n == len(words) - 1 else ""))
-    return " OR ".join(terms) or None
+            found.append([(word, last)])
+    return found
 
 
 KB_CSV_COLUMNS = ("kind", "id", "text", "lang", "views", "suggestions_opened", "helpful",

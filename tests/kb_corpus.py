@@ -272,3 +272,70 @@ QUESTIONS: list[tuple[str, str, str]] = [
     ("pt", "falta um artigo na encomenda", "missing"),
     ("pt", "posso levantar a encomenda na loja", "click_collect"),
 ]
+
+#: key -> (English keywords, Portuguese keywords): each article's search keywords, the other
+#: words its author expects readers to search with (abbreviations, synonyms, Brazilian words for
+#: a Portuguese article), written from the article by the author of the search. Written after
+#: the independent questions (tests/kb_questions.py) had been run against the search without
+#: them: see docs/benchmarks.md for what they moved.
+KEYWORDS: dict[str, tuple[str, str]] = {
+    "returns": ("return, send back, money back, refund policy",
+                "devolver, devolução, reembolso, dinheiro de volta"),
+    "exchange": ("swap, change size, wrong size, too small, too big",
+                 "trocar, mudar de tamanho, tamanho errado, pequeno, grande"),
+    "delivery_times": ("when will it arrive, dispatch, same day, cut-off time",
+                       "quando chega, prazo, expedição, mesmo dia, hora limite"),
+    "shipping_costs": ("postage, delivery cost, delivery charge, free delivery, price",
+                       "frete, custo de envio, preço do envio, entrega grátis, portes grátis"),
+    "international": ("UK, Britain, England, USA, US, America, customs, duties, import fees, "
+                      "abroad, worldwide",
+                      "Inglaterra, Reino Unido, EUA, América, alfândega, taxas alfandegárias, "
+                      "estrangeiro, internacional"),
+    "tracking": ("where is my order, where is my parcel, track, tracking number, "
+                 "delivery status",
+                 "onde está a minha encomenda, rastreio, rastrear, código de rastreio, "
+                 "estado da entrega"),
+    "cancel": ("cancel order, change order, modify, mistake, undo",
+               "anular, cancelar pedido, mudar a encomenda, engano, erro na encomenda"),
+    "payment": ("MBWay, MB Way, credit card, debit card, pay, Amex, charged",
+                "MBWay, MB Way, cartão de crédito, cartão de débito, pagar, Multibanco, cobrança"),
+    "invoice": ("receipt, VAT, tax number, billing, company invoice",
+                "nota fiscal, recibo, número de contribuinte, IVA, fatura da empresa"),
+    "gift_cards": ("gift voucher, gift certificate, present, validity, expiry",
+                   "cartão presente, vale-oferta, cheque-prenda, validade, prenda"),
+    "discount": ("coupon, promo code, voucher code, promotion, sale",
+                 "cupão, cupom, código promocional, promoção, saldos"),
+    "warranty": ("guarantee, defect, faulty", "defeito, avaria"),
+    "repairs": ("repair, mend, fix, rip, tear, zipper, broken pole, workshop",
+                "consertar, conserto, reparar, arranjar, zíper, fecho éclair, rasgão"),
+    "sleeping_bags": ("sleeping bag temperature, comfort rating, warmth, cold",
+                      "saco de dormir, temperatura de conforto, frio"),
+    "down_care": ("wash, dryer, tumble dry, down coat, puffer, softener",
+                  "lavar, máquina de secar, casaco de penas, kispo, amaciador, lavagem"),
+    "reproofing": ("reproof, waterproof, DWR, hardshell, rain jacket, water repellent",
+                   "impermeabilizar, impermeável, repelente, casaco de chuva"),
+    "boot_sizes": ("size chart, shoe size, boot size, conversion, US sizes, UK sizes",
+                   "número de calçado, numeração, tamanho do sapato, tabela de tamanhos, "
+                   "conversão"),
+    "rental": ("rent, hire, borrow, tent hire, kayak hire",
+               "alugar, aluguer, aluguel, alugam, locação"),
+    "stores": ("opening hours, opening times, closing time, address, shop, Saturday, Sunday",
+               "horário, horas de abertura, fecho, morada, endereço, loja física"),
+    "password": ("log in, login, sign in, can't log in, forgot password, reset password",
+                 "login, entrar, iniciar sessão, esqueci a senha, senha, recuperar senha"),
+    "privacy": ("delete account, close account, GDPR, personal data, erase",
+                "apagar conta, eliminar conta, RGPD, dados pessoais, encerrar conta"),
+    "newsletter": ("unsubscribe, marketing emails, promotional emails, opt out, stop emails",
+                   "cancelar subscrição, emails promocionais, publicidade, "
+                   "deixar de receber emails"),
+    "loyalty": ("loyalty card, rewards, points, member card, club",
+                "cartão de cliente, cartão de fidelização, pontos, recompensas, clube"),
+    "damaged": ("broken, damaged, defective, crushed box, replacement",
+                "partido, quebrado, danificado, estragado, substituição"),
+    "missing": ("incomplete order, missing item, not everything arrived, partial delivery, "
+                "item not in the box",
+                "encomenda incompleta, pedido incompleto, artigo em falta, faltou, "
+                "não recebi tudo"),
+    "click_collect": ("pick up, collect, in-store pickup, click & collect, collection",
+                      "levantar, recolha na loja, ir buscar, retirar na loja, click and collect"),
+}

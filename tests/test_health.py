@@ -24,7 +24,7 @@ class Clock:
 
 def test_an_episode_is_told_when_it_starts_and_when_it_ends() -> None:
     clock = Clock()
-    episode = Episode(clock)
+    episode = Episode(clock, settle=1.0)
     assert episode.health().ok and episode.recover() is None
     assert episode.fail("the disk is full") is True  # log it
     clock.now += 2
@@ -33,10 +33,45 @@ def test_an_episode_is_told_when_it_starts_and_when_it_ends() -> None:
     health = episode.health("store: ")
     assert not health.ok and health.reason == "store: a disk I/O error" and health.down_for == 2
     clock.now += 1
-    ended = episode.recover()
+    assert episode.recover() is None  # up again at once, but not yet said to have ended
+    assert episode.health().ok and not episode.down and episode.reason is None
+    clock.now += 1
+    ended = episode.recover()  # a second of successes: over
     assert ended is not None and (ended.reason, ended.lasted, ended.refused) == (
         "a disk I/O error", 3, 7)
     assert episode.health().ok and episode.recover() is None
+
+
+def test_a_flickering_outage_is_one_episode() -> None:
+    """A nearly full disk lets a small write through between refusals: before, each such write
+    ended the episode and the next refusal started another (two log lines per flicker)."""
+    clock = Clock()
+    episode = Episode(clock, settle=1.0)
+    assert episode.fail("the disk is full") is True
+    for _ in range(50):
+        clock.now += 0.3
+        assert episode.recover() is None
+        assert episode.health().ok  # the success is real: a load balancer may send traffic
+        clock.now += 0.3
+        assert episode.fail("the disk is full") is False  # the same episode, quietly
+        assert not episode.health().ok
+    clock.now += 0.5
+    assert episode.recover() is None
+    clock.now += 0.99
+    assert episode.recover() is None
+    clock.now += 0.01
+    ended = episode.recover()
+    assert ended is not None and ended.refused == 51 and round(ended.lasted, 6) == 30.5
+    assert episode.fail("the disk is full") is True  # a later outage is a new episode
+
+
+def test_without_settling_the_first_success_ends_the_episode() -> None:
+    clock = Clock()
+    episode = Episode(clock)  # Redis, the outboxes: a reconnect is one clear event
+    assert episode.fail("connection refused") is True
+    clock.now += 2
+    ended = episode.recover()
+    assert ended is not None and ended.lasted == 2 and episode.fail("again") is True
 
 
 def test_store_trouble_is_told_from_other_mistakes() -> None:

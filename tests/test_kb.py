@@ -108,12 +108,17 @@ def test_slugs_languages_and_queries() -> None:
     assert kb.check_lang("pt_BR") == "pt-br"
     with pytest.raises(ValueError):
         kb.check_lang("portuguese")
-    assert kb.match_expression('pass" OR word*', every=True) == '"pass" AND "OR" AND "word"*'
-    assert kb.match_expression("  ...  ", every=False) is None
-    assert kb.match_expression("how do I get my refunds?", every=False) == (
-        '"refunds" OR "refund"*')
-    assert kb.match_expression("a o não", every=False) is None  # nothing but common words
-    assert kb.match_expression("tent p", every=False) == '"tent"'  # single letters left out
+    # Nothing in a query is syntax: words only; common words and single letters left out.
+    assert kb.search_words('pass" NEAR word*', every=True) == [
+        [("pass", False)], [("NEAR", False)], [("word", True)]]
+    assert kb.search_words("  ...  ", every=False) == []
+    assert kb.search_words("how do I get my refunds?", every=False) == [
+        [("refunds", False), ("refund", True)]]
+    assert kb.search_words("how do I get my refunds?", every=True) == [[("refunds", True)]]
+    assert kb.search_words("a o não", every=False) == []  # nothing but common words
+    assert kb.search_words("a o não", every=True) == [  # …looked for as they are
+        [("a", False)], [("o", False)], [("não", True)]]
+    assert kb.search_words("tent p", every=False) == [[("tent", False)]]
     assert kb.summary("one two three four", 9) == "one two…"
 
 
@@ -146,6 +151,44 @@ async def test_search_ignores_accents_and_ranks_the_title_over_the_body(
     # nothing in a query is FTS syntax
     for query in ('"', "a OR b", "NEAR(", "senha*", "-senha", "^senha", "title:senha"):
         await a.search(site, query, "pt")
+
+
+async def test_keywords_are_searched_like_the_title_and_never_shown(store: SQLiteStore) -> None:
+    site = await _site(store)
+    a = store.articles
+    abroad = await a.save(site, lang="en", title="Shipping outside the European Union",
+                          body="We ship to the United Kingdom and Norway.", status="published",
+                          keywords="UK,  Britain\nMB   Way")
+    assert abroad.keywords == "UK, Britain MB Way"
+    await a.save(site, lang="en", title="Delivery times", status="published",
+                 body="Standard delivery to the UK takes 2 to 4 days.")
+    # The keyword weighs like the title: above a body that has the word.
+    assert [f.article.id for f in await a.search(site, "uk", "en")][:1] == [abroad.id]
+    assert "UK, Britain" not in str(abroad.public()) and abroad.full()["keywords"]
+    with pytest.raises(ValueError):
+        await a.save(site, lang="en", title="x", body="", keywords="k" * 501)
+    changed = await a.save(site, article_id=abroad.id, lang="en", title=abroad.title,
+                           body=abroad.body, status="published")
+    assert changed.keywords == ""
+    assert [f.article.id for f in await a.search(site, "Britain", "en")] == []
+
+
+async def test_words_match_their_other_forms_in_the_articles_language(
+        store: SQLiteStore) -> None:
+    """Stemming: English rules on SQLite (porter), the article's language's Snowball stemmer
+    on PostgreSQL; accents ignored before it."""
+    site = await _site(store)
+    a = store.articles
+    refunds = await a.save(site, lang="en", title="Refunds", body="Money back.",
+                           status="published")
+    returns = await a.save(site, lang="pt", title="Devoluções", body="Reembolsos em 5 dias.",
+                           status="published")
+    for query, lang, expected in (("refunded", "en", refunds), ("refunding", "en", refunds),
+                                  ("devolucoes", "pt", returns), ("reembolso", "pt", returns),
+                                  ("DEVOLUÇÕES", "pt-BR", returns)):
+        found = await a.search(site, query, lang)
+        assert [f.article.id for f in found] == [expected.id], query
+        assert found[0].snippet, query
 
 
 async def test_translations_slugs_and_updates(store: SQLiteStore) -> None:

@@ -31,7 +31,8 @@ async def test_admins_write_articles_and_nobody_else_does(server: ServerProcess,
     own = {"Origin": server.http}
     async with httpx.AsyncClient(base_url=server.http, headers=own) as http:
         new = {"site_id": seeded.site_id, "lang": "en", "title": "Returns", "status": "published",
-               "body": "Send it **back**. <script>alert(1)</script>", "category": "Orders"}
+               "body": "Send it **back**. <script>alert(1)</script>", "category": "Orders",
+               "keywords": "refund, money back"}
         # not signed in; an agent; another origin: refused, nothing written
         assert (await http.post("/api/admin/articles", json=new)).status_code == 401
         http.cookies.set("livechat_agent", agent_cookie)
@@ -46,9 +47,11 @@ async def test_admins_write_articles_and_nobody_else_does(server: ServerProcess,
         assert art["html"] == ("<p>Send it <strong>back</strong>. "
                                "&lt;script&gt;alert(1)&lt;/script&gt;</p>\n")
         assert art["slug"] == "returns" and art["author"] == "Root"
+        assert art["keywords"] == "refund, money back"
         for bad, code in (({**new, "lang": "klingon!"}, 400), ({**new, "title": ""}, 400),
                           ({**new, "extra": 1}, 400), ({**new, "site_id": "site_nope"}, 404),
-                          ({**new, "title": 5}, 400), ({**new, "translation_of": "art_x"}, 404)):
+                          ({**new, "title": 5}, 400), ({**new, "keywords": "k" * 501}, 400),
+                          ({**new, "translation_of": "art_x"}, 404)):
             r = await http.post("/api/admin/articles", json=bad)
             assert r.status_code == code, (bad, r.text)
             assert set(r.json()) == {"error", "message"}
@@ -67,6 +70,7 @@ async def test_admins_write_articles_and_nobody_else_does(server: ServerProcess,
                              json={"title": "Returns (30 days)"})
         assert r.status_code == 200 and r.json()["article"]["body"].startswith("Send it")
         assert r.json()["article"]["slug"] == "returns"
+        assert r.json()["article"]["keywords"] == "refund, money back"  # kept
         assert (await http.patch("/api/admin/articles/art_nope", json={})).status_code == 404
         for moving in ({"site_id": seeded.other_site_id}, {"translation_of": pt["id"]}):
             r = await http.patch(f"/api/admin/articles/{art['id']}", json=moving)
@@ -112,12 +116,15 @@ def test_the_cli_creates_updates_and_lists_articles(tmp_path: Path) -> None:
     pt = livechat("article", "create", "--site", site, "--lang", "pt", "--title", "Devoluções",
                   "--translation-of", art["id"], "--publish", "--json", db=db)
     assert orjson.loads(pt.stdout)["group_id"] == art["group_id"]
-    up = livechat("article", "update", art["id"], "--publish", "--title", "Returns policy", db=db)
+    up = livechat("article", "update", art["id"], "--publish", "--title", "Returns policy",
+                  "--keywords", "refund, money back", db=db)
     assert up.returncode == 0
     assert f"{art['id']}  published  en  /returns  Returns policy" in up.stdout
     listed = orjson.loads(livechat("article", "list", "--site", site, "--json", db=db).stdout)
     assert [(a["lang"], a["status"]) for a in listed] == [("pt", "published"),
                                                           ("en", "published")]
+    kept = livechat("article", "update", art["id"], "--category", "Orders", "--json", db=db)
+    assert orjson.loads(kept.stdout)["keywords"] == "refund, money back"
     assert livechat("article", "list", "--lang", "pt", db=db).stdout.count("\n") == 1
     bad = livechat("article", "create", "--site", site, "--lang", "english!", "--title", "x",
                    db=db)

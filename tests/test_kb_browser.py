@@ -71,6 +71,7 @@ async def publish_by_hand(root: Page, artifacts: Path) -> None:
     await form.get_by_label("Title").fill("Returns and refunds")
     await form.get_by_label("Written in").fill("en")
     await form.get_by_label("Category").fill("Orders")
+    await form.get_by_label("Search keywords").fill("money back, send back")
     await form.get_by_label("Text (Markdown)").fill(RETURNS_MD)
     preview = root.locator("#kb-preview")
     await expect(preview.locator("strong")).to_have_text("30 days")
@@ -98,6 +99,8 @@ async def publish_by_hand(root: Page, artifacts: Path) -> None:
     await form.get_by_label("Written in").fill("pt")
     await form.get_by_label("Title").fill("Devoluções e reembolsos")
     await form.get_by_label("Category").fill("Encomendas")
+    await expect(form.get_by_label("Search keywords")).to_have_value("money back, send back")
+    await form.get_by_label("Search keywords").fill("dinheiro de volta")
     await form.get_by_label("Text (Markdown)").fill("Devolva o artigo em **30 dias**.")
     await form.get_by_label("Status").select_option("published")
     await form.get_by_role("button", name="Save article").click()
@@ -117,6 +120,9 @@ async def test_an_admin_writes_publishes_and_translates_an_article(
         found = await store.articles.search(sites.site_id, "reembolso", "pt")
         assert [f.article.title for f in found] == ["Devoluções e reembolsos"]
         en = (await store.articles.search(sites.site_id, "refund", "en"))[0].article
+        assert en.keywords == "money back, send back"
+        [by_keyword] = await store.articles.search(sites.site_id, "dinheiro volta", "pt")
+        assert by_keyword.article.id == found[0].article.id
         assert found[0].article.group_id == en.group_id
         tags = _Tags()
         tags.feed(en.html)

@@ -18,6 +18,7 @@ import pytest
 from server.errors import Unavailable
 from server.store.filestore import DatabaseFiles
 from server.store.postgres import PostgresStore
+from server.store.sqlite import SQLiteStore
 from tests import pg
 from tests.live import ROOT, SECRET
 
@@ -56,6 +57,8 @@ async def _seed(store: PostgresStore) -> str:
                                                attachment_id="file_0")
     await store.add_note(ana, [site.id], first.conversation.id, "n", "a note")
     await store.claim(ana, [site.id], first.conversation.id)
+    await store.articles.save(site.id, lang="pt", title="Devoluções", keywords="troca",
+                              body="Pode devolver em 30 dias.", status="published")
     return site.id
 
 
@@ -133,12 +136,23 @@ async def test_backup_while_writing_and_restore_message_by_message(tmp_path: Pat
                               (conv,))[0][0]
             more = await store.append_visitor_message(site_id, visitor, "after", "hi")
             assert more.conversation.id == conv and more.messages[0].seq == last + 1
+            [found] = await store.articles.search(site_id, "devolucoes", "pt")
+            assert found.article.title == "Devoluções"
         finally:
             await store.close()
 
     # The backup is an SQLite store as it is (the way back from PostgreSQL).
     listed = livechat("site", "list", url="", db=path)
     assert f"{site_id}\tAcme\thttps://acme.test" in listed.stdout, listed.stderr
+    lite = SQLiteStore(path, clock=time.time)
+    await lite.open()
+    try:  # its search indexes too
+        [found] = await lite.articles.search(site_id, "troca", "pt")
+        assert found.article.title == "Devoluções"
+        assert [h.conversation.id for h in await lite.search([site_id], "note")] == [
+            c for c, _, _, kind, *_ in backed if kind == "note"]
+    finally:
+        await lite.close()
 
 
 async def test_a_process_cut_off_during_a_restore_says_so_when_it_is_back(

@@ -69,6 +69,7 @@ function open(article, translationOf) {
   field("title").value = from ? from.title : "";
   field("lang").value = article ? article.lang : "";
   field("category").value = from ? from.category : "";
+  field("keywords").value = from ? from.keywords || "" : "";
   field("status").value = article ? article.status : "draft";
   field("body").value = from ? from.body : "";
   $("kb-translate").hidden = $("kb-delete").hidden = !article;
@@ -98,7 +99,7 @@ $("kb-form").addEventListener("submit", function (event) {
   event.preventDefault();
   var a = state.editing, body = {
     title: field("title").value, lang: field("lang").value, category: field("category").value,
-    status: field("status").value, body: field("body").value
+    keywords: field("keywords").value, status: field("status").value, body: field("body").value
   };
   if (!a) body.site_id = state.site;
   if (!a && state.translationOf) body.translation_of = state.translationOf.id;

@@ -11,7 +11,7 @@ import orjson
 
 from server.cli.base import Command, Store, with_store
 from server.errors import ChatError
-from server.store.articles import Article
+from server.store.article_models import Article
 
 
 def _body(path: str | None) -> str | None:
@@ -37,7 +37,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     async def work(store: Store) -> Article:
         saved: Article = await store.articles.save(
             args.site, translation_of=args.translation_of, lang=args.lang, title=args.title,
-            body=body, category=args.category or "",
+            body=body, category=args.category or "", keywords=args.keywords or "",
             status="published" if args.publish else "draft", slug=args.slug)
         return saved
 
@@ -62,6 +62,7 @@ def cmd_update(args: argparse.Namespace) -> int:
             title=args.title if args.title is not None else before.title,
             body=body if body is not None else before.body,
             category=args.category if args.category is not None else before.category,
+            keywords=args.keywords if args.keywords is not None else before.keywords,
             status=status, slug=args.slug)
         return saved
 
@@ -118,6 +119,8 @@ def add_commands(sub: Any, site: Any, command: Command) -> None:
         p.add_argument("--body-file", metavar="PATH",
                        help="the Markdown body, from a file ('-': standard input)")
         p.add_argument("--category", help="the category, shown in the help centre")
+        p.add_argument("--keywords", help="other words readers search this article with, "
+                       "searched like its title (e.g. 'UK, Britain'); never shown")
         p.add_argument("--slug", help="the article's address in the help centre "
                        "(default: from the title, when it is created)")
         p.add_argument("--json", action="store_true", help="print the article as JSON")

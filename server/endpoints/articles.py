@@ -23,7 +23,8 @@ from .context import AGENT_COOKIE, Context, context
 
 #: An article's body is up to 100,000 characters: up to 4 bytes each, and JSON's escapes.
 MAX_ARTICLE_BODY = 512 * 1024
-_FIELDS = {"site_id", "lang", "title", "body", "category", "status", "slug", "translation_of"}
+_FIELDS = {"site_id", "lang", "title", "body", "category", "keywords", "status", "slug",
+           "translation_of"}
 
 
 def _text(data: dict[str, Any], name: str, default: str | None = None) -> Any:
@@ -94,7 +95,8 @@ async def _save(ctx: Context, request: Request, admin: Agent) -> Response:
         article = await ctx.store.articles.save(
             site_id, article_id=article_id, translation_of=_text(data, "translation_of"),
             lang=field("lang") or "", title=field("title") or "", body=field("body") or "",
-            category=field("category") or "", status=field("status") or "draft",
+            category=field("category") or "", keywords=field("keywords") or "",
+            status=field("status") or "draft",
             author_id=admin.id, slug=_text(data, "slug"))
     except ChatError as exc:
         return _error(404, "not_found", exc.message)

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from server import help_centre, kb
 from server.auth import origin_allowed
 from server.help_centre import Centre
+from server.store.article_models import Article
 
 from . import bodies
 from .context import Context, context
@@ -115,16 +116,23 @@ async def category(request: Request) -> Response:
     return _html(help_centre.category_page(centre, lang, articles[0].category, articles))
 
 
+async def _published(ctx: Context, centre: Centre,
+                     request: Request) -> tuple[str, Article | None]:
+    """The site and the published article the path names (None: no such page)."""
+    site_id = await ctx.store.articles.site_for_slug(centre.slug) or ""
+    found = await ctx.store.articles.by_slug(site_id, request.path_params["lang"],
+                                             request.path_params["article"])
+    return site_id, found if found is not None and found.status == "published" else None
+
+
 async def article(request: Request) -> Response:
     ctx = context(request)
     centre = await _centre(ctx, request)
     if isinstance(centre, Response):
         return centre
-    lang = request.path_params["lang"]
-    site_id = await ctx.store.articles.site_for_slug(centre.slug) or ""
-    found = await ctx.store.articles.by_slug(site_id, lang, request.path_params["article"])
-    if found is None or found.status != "published":
-        return _html(help_centre.not_found_page(centre, lang), 404)
+    site_id, found = await _published(ctx, centre, request)
+    if found is None:
+        return _html(help_centre.not_found_page(centre, request.path_params["lang"]), 404)
     translations = await ctx.store.articles.translations(found.group_id, published=True)
     voted = request.query_params.get("voted") == "1"
     if not voted and not _robot(request):
@@ -142,11 +150,9 @@ async def vote(request: Request) -> Response:
     centre = await _centre(ctx, request)
     if isinstance(centre, Response):
         return centre
-    lang = request.path_params["lang"]
-    site_id = await ctx.store.articles.site_for_slug(centre.slug) or ""
-    found = await ctx.store.articles.by_slug(site_id, lang, request.path_params["article"])
-    if found is None or found.status != "published":
-        return _html(help_centre.not_found_page(centre, lang), 404)
+    site_id, found = await _published(ctx, centre, request)
+    if found is None:
+        return _html(help_centre.not_found_page(centre, request.path_params["lang"]), 404)
     try:
         form = parse_qs((await bodies.read(request, 1024)).decode("utf-8", "replace"))
     except bodies.BodyError as exc:
@@ -156,7 +162,7 @@ async def vote(request: Request) -> Response:
         return Response("helpful is yes or no", status_code=400, headers=_HEADERS)
     await ctx.store.articles.record(site_id, "vote", article_id=found.id,
                                     helpful=answer == "yes")
-    return RedirectResponse(centre.url(lang, found.slug) + "?voted=1", status_code=303)
+    return RedirectResponse(centre.url(found.lang, found.slug) + "?voted=1", status_code=303)
 
 
 async def search(request: Request) -> Response:

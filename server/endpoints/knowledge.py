@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from server import kb
 from server.auth import TokenError, origin_allowed
-from server.store.articles import Article
+from server.store.article_models import Article
 
 from . import bodies
 from .context import Context, client_ip, context

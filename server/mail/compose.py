@@ -171,25 +171,10 @@ def agent_email(kind: str, *, name: str, link: str, sender: str, recipient: str,
                  "not ask for it, ignore this email: your password stays as it is."]
         action = "Choose a new password"
     plain = f"{lines[0]}\n\n{lines[1]}\n{link}\n\n{lines[2]}\n"
-    body_html = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
-        f'{html.escape(subject)}</title></head><body style="font-family:-apple-system,Segoe UI,'
-        f'Roboto,Helvetica,Arial,sans-serif;font-size:15px;color:#1b1f24;max-width:560px;'
-        f'margin:0 auto;padding:16px"><p>{html.escape(lines[0])}</p>'
-        f'<p>{html.escape(lines[1])}</p><p><a href="{html.escape(link)}" style="display:'
-        f'inline-block;background:#1f5fbf;color:#ffffff;text-decoration:none;padding:10px 16px;'
-        f'border-radius:6px">{html.escape(action)}</a></p><p style="color:#555">'
-        f'{html.escape(lines[2])}</p></body></html>')
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime.fromtimestamp(sent_at, UTC))
-    msg["Message-ID"] = f"<{message_id}>"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(plain)
-    msg.add_alternative(body_html, subtype="html")
-    return msg
+    inner = (f'<p>{html.escape(lines[0])}</p><p>{html.escape(lines[1])}</p>{_button(link, action)}'
+             f'<p style="color:#555">{html.escape(lines[2])}</p>')
+    return _to_agent(subject, plain, inner, sender=sender, recipient=recipient,
+                     message_id=message_id, sent_at=sent_at)
 
 
 def agent_notice(*, subject: str, lines: list[str], link: str, action: str, sender: str,
@@ -198,13 +183,24 @@ def agent_notice(*, subject: str, lines: list[str], link: str, action: str, send
     Every line is escaped in the HTML part: visitors' names and words are in them."""
     plain = "\n\n".join(lines) + f"\n\n{action}: {link}\n"
     paragraphs = "".join(f'<p style="margin:0 0 10px">{_paragraphs(line)}</p>' for line in lines)
+    return _to_agent(subject, plain, paragraphs + _button(link, action), sender=sender,
+                     recipient=recipient, message_id=message_id, sent_at=sent_at)
+
+
+def _button(link: str, action: str) -> str:
+    return (f'<p><a href="{html.escape(link)}" style="display:inline-block;background:#1f5fbf;'
+            f'color:#ffffff;text-decoration:none;padding:10px 16px;border-radius:6px">'
+            f'{html.escape(action)}</a></p>')
+
+
+def _to_agent(subject: str, plain: str, inner_html: str, *, sender: str, recipient: str,
+              message_id: str, sent_at: float) -> EmailMessage:
+    """An automatic email to an agent, in English: ``inner_html`` is already escaped."""
     body_html = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
         f'{html.escape(subject)}</title></head><body style="font-family:-apple-system,Segoe UI,'
         f'Roboto,Helvetica,Arial,sans-serif;font-size:15px;color:#1b1f24;max-width:560px;'
-        f'margin:0 auto;padding:16px">{paragraphs}<p><a href="{html.escape(link)}" '
-        f'style="display:inline-block;background:#1f5fbf;color:#ffffff;text-decoration:none;'
-        f'padding:10px 16px;border-radius:6px">{html.escape(action)}</a></p></body></html>')
+        f'margin:0 auto;padding:16px">{inner_html}</body></html>')
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = recipient

@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 
+from server.store.article_search import index_all_sql
 from server.store.pg_schema import migrate
 
 #: Parents before children; a table not named here (another feature's) comes after these.
@@ -114,8 +115,7 @@ def copy_into(lite: sqlite3.Connection, pg: psycopg.Connection[Any], uploads: Pa
     if epoch is not None:
         pg.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (epoch[0],))
     # The knowledge base's search column (SQLite's index is a table of its own).
-    pg.execute("UPDATE articles SET search = setweight(to_tsvector('livechat', title), "
-               "'A') || setweight(to_tsvector('livechat', text), 'B')")
+    pg.execute(index_all_sql())
     files = _copy_files(lite, pg, uploads, step)
     copied["files"] = len(files)
     for number, table in enumerate(tables, start=1):

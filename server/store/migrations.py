@@ -545,6 +545,17 @@ MIGRATIONS: tuple[str, ...] = (
         assigned INTEGER NOT NULL DEFAULT 1,
         digest INTEGER NOT NULL DEFAULT 1
     );
+    """,    # 25: the knowledge base's search keywords (other words readers search an article with,
+    # searched like its title: server/store/article_search.py), in the search index as a column
+    # of its own (the index is made again from the articles).
+    """
+    ALTER TABLE articles ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+    DROP TABLE articles_fts;
+    CREATE VIRTUAL TABLE articles_fts USING fts5(
+        title, keywords, body, tokenize = 'porter unicode61 remove_diacritics 2'
+    );
+    INSERT INTO articles_fts(rowid, title, keywords, body)
+        SELECT rowid, title, keywords, text FROM articles;
     """,
 )
 

@@ -133,8 +133,8 @@ def _index(lite: sqlite3.Connection) -> None:
     """SQLite's search indexes, so that the file is a whole SQLite store too."""
     lite.execute("INSERT INTO messages_fts(body, conversation_id, seq) SELECT body, "
                  "conversation_id, seq FROM messages WHERE kind IN ('text', 'note')")
-    lite.execute("INSERT INTO articles_fts(rowid, title, body) SELECT rowid, title, text "
-                 "FROM articles")
+    lite.execute("INSERT INTO articles_fts(rowid, title, keywords, body) SELECT rowid, title, "
+                 "keywords, text FROM articles")
 
 
 def _files_out(pg: psycopg.Connection[Any], folder: Path, step: Step) -> int:

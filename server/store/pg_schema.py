@@ -250,6 +250,34 @@ POSTGRES: dict[int, str] = {
     ALTER TABLE articles ADD COLUMN search tsvector NOT NULL DEFAULT ''::tsvector;
     CREATE INDEX articles_search ON articles USING gin(search);
 """,
+    # The knowledge base per language: a text search configuration per language of the widget
+    # that PostgreSQL has a Snowball stemmer for (``livechat_en`` copies ``english``… with
+    # ``unaccent`` before the stemmer; the others stay in ``livechat``), each article's in
+    # ``search_config``; the keywords weigh like the title. The index is made again.
+    25: """
+    ALTER TABLE articles ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+    ALTER TABLE articles ADD COLUMN search_config regconfig NOT NULL DEFAULT 'livechat';
+    DO $$
+    DECLARE pair text[];
+    BEGIN
+        FOREACH pair SLICE 1 IN ARRAY ARRAY[['en', 'english'], ['pt', 'portuguese'],
+                ['es', 'spanish'], ['fr', 'french'], ['de', 'german'], ['el', 'greek'],
+                ['ar', 'arabic']] LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'livechat_' || pair[1])
+            THEN
+                EXECUTE format('CREATE TEXT SEARCH CONFIGURATION %I (COPY = %I)',
+                               'livechat_' || pair[1], pair[2]);
+                EXECUTE format('ALTER TEXT SEARCH CONFIGURATION %I ALTER MAPPING FOR '
+                               'hword, hword_part, word WITH unaccent, %I',
+                               'livechat_' || pair[1], pair[2] || '_stem');
+            END IF;
+        END LOOP;
+    END $$;
+    UPDATE articles SET search_config = CAST('livechat_' || split_part(lang, '-', 1) AS regconfig)
+        WHERE split_part(lang, '-', 1) IN ('en', 'pt', 'es', 'fr', 'de', 'el', 'ar');
+    UPDATE articles SET search = setweight(to_tsvector(search_config, title), 'A')
+        || setweight(to_tsvector(search_config, text), 'B');
+""",
 }
 
 def steps() -> list[tuple[int, str]]:

@@ -122,7 +122,7 @@ class PostgresEngine(Base):
         self._max_batch = max_batch
         self._max_queue = max_queue
         self._monotonic = monotonic
-        self.trouble = Episode(monotonic)
+        self.trouble = Episode(monotonic, settle=1.0)  # a full disk flickers: health.py
         self._overload = Episode(monotonic)
         self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")

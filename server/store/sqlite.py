@@ -99,7 +99,7 @@ class SQLiteEngine(WalKeeper, Base):
         self._max_queue = max_queue
         self._monotonic = monotonic
         #: The current outage of writes, if any (logged when it starts and when it ends).
-        self.trouble = Episode(monotonic)
+        self.trouble = Episode(monotonic, settle=1.0)  # a full disk flickers: health.py
         self._wal_trouble = Episode(monotonic)
         self._checkpoint_trouble = Episode(monotonic)
         self._overload = Episode(monotonic)

@@ -303,6 +303,8 @@ export default {
   "Article: {name}": "المقالة: {name}",
   "Articles": "المقالات",
   "Category": "الفئة",
+  "Search keywords": "كلمات البحث",
+  "Other words readers search with: UK, postage…": "كلمات أخرى يبحث بها القراء: UK، البريد…",
   "Close": "إغلاق",
   "Delete the article {name}?": "حذف المقالة {name}؟",
   "Draft": "مسودة",

@@ -303,6 +303,8 @@ export default {
   "Article: {name}": "Artikel: {name}",
   "Articles": "Artikel",
   "Category": "Kategorie",
+  "Search keywords": "Suchbegriffe",
+  "Other words readers search with: UK, postage…": "Andere Wörter, mit denen Leser suchen: UK, Porto…",
   "Close": "Schließen",
   "Delete the article {name}?": "Den Artikel {name} löschen?",
   "Draft": "Entwurf",

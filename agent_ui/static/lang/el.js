@@ -303,6 +303,8 @@ export default {
   "Article: {name}": "Άρθρο: {name}",
   "Articles": "Άρθρα",
   "Category": "Κατηγορία",
+  "Search keywords": "Λέξεις αναζήτησης",
+  "Other words readers search with: UK, postage…": "Άλλες λέξεις που ψάχνουν οι αναγνώστες: UK, ταχυδρομικά…",
   "Close": "Κλείσιμο",
   "Delete the article {name}?": "Διαγραφή του άρθρου {name};",
   "Draft": "Πρόχειρο",

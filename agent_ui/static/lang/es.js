@@ -303,6 +303,8 @@ export default {
   "Article: {name}": "Artículo: {name}",
   "Articles": "Artículos",
   "Category": "Categoría",
+  "Search keywords": "Palabras clave de búsqueda",
+  "Other words readers search with: UK, postage…": "Otras palabras con las que buscan los lectores: UK, franqueo…",
   "Close": "Cerrar",
   "Delete the article {name}?": "¿Eliminar el artículo {name}?",
   "Draft": "Borrador",

@@ -303,6 +303,8 @@ export default {
   "Article: {name}": "Article : {name}",
   "Articles": "Articles",
   "Category": "Catégorie",
+  "Search keywords": "Mots-clés de recherche",
+  "Other words readers search with: UK, postage…": "Autres mots que les lecteurs cherchent : UK, frais de port…",
   "Close": "Fermer",
   "Delete the article {name}?": "Supprimer l’article {name} ?",
   "Draft": "Brouillon",

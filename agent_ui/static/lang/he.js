@@ -303,6 +303,8 @@ export default {
   "Article: {name}": "מאמר: {name}",
   "Articles": "מאמרים",
   "Category": "קטגוריה",
+  "Search keywords": "מילות חיפוש",
+  "Other words readers search with: UK, postage…": "מילים אחרות שקוראים מחפשים בהן: UK, דמי משלוח…",
   "Close": "סגירה",
   "Delete the article {name}?": "למחוק את המאמר {name}?",
   "Draft": "טיוטה",

@@ -303,6 +303,8 @@ export default {
   "Article: {name}": "Artigo: {name}",
   "Articles": "Artigos",
   "Category": "Categoria",
+  "Search keywords": "Palavras-chave de pesquisa",
+  "Other words readers search with: UK, postage…": "Outras palavras com que os leitores pesquisam: UK, portes…",
   "Close": "Fechar",
   "Delete the article {name}?": "Apagar o artigo {name}?",
   "Draft": "Rascunho",
