@@ -49,11 +49,11 @@ import aiosqlite
 
 from server.auth import new_id
 from server.errors import Unavailable
-from server.health import Episode, Health
+from server.health import Episode
 from server.private import private_file
 from server.store import watermark
 from server.store.articles import Articles
-from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
+from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed
 from server.store.facade import Aggregates
 from server.store.migrations import SchemaTooNew as SchemaTooNew
 from server.store.migrations import check_schema as check_schema
@@ -63,15 +63,18 @@ from server.store.sqlite_db import configure as _configure
 from server.store.sqlite_db import migrate as migrate
 from server.store.sqlite_db import unavailable_reason as unavailable_reason
 from server.store.sqlite_wal import WalKeeper
+from server.store.writer import GroupWriter, Outcomes
 from server.tasks import report_death
 
 log = logging.getLogger("livechat.store")
 _INDEX_ROUND = 1000
 
 
-class SQLiteEngine(WalKeeper, Base):
+class SQLiteEngine(WalKeeper, GroupWriter, Base):
     """SQLite under the store: see the module's docstring; ``server.store.Store`` for the
     contract."""
+
+    _slow_reason = "the database is locked or the disk slow"
 
     def __init__(
         self,
@@ -90,32 +93,20 @@ class SQLiteEngine(WalKeeper, Base):
         self._clock = clock
         self._ids = ids
         self._synchronous = synchronous
-        self._max_batch = max_batch
         #: The WAL is checkpointed and truncated when it passes half of this (bytes).
         self.wal_limit = wal_limit
         self._wal_path = self.path + "-wal"
         self._truncate_after = 0.0
         self._busy_ms = int(busy_timeout * 1000)
-        self._max_queue = max_queue
-        self._monotonic = monotonic
-        #: The current outage of writes, if any (logged when it starts and when it ends).
-        self.trouble = Episode(monotonic)
+        self._init_writer(max_batch=max_batch, max_queue=max_queue, monotonic=monotonic)
         self._wal_trouble = Episode(monotonic)
         self._checkpoint_trouble = Episode(monotonic)
-        self._overload = Episode(monotonic)
-        #: When the running batch was handed to the writer's thread (None: the writer is idle).
-        self._batch_since: float | None = None
-        self._last_commit: float | None = None
-        self._probe: asyncio.Future[None] | None = None
         self._generation = 0
-        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self._checkpointer: aiosqlite.Connection | None = None
         self.checkpoint_interval = 1.0
-        self._failure: BaseException | None = None
         self.epoch = ""
         #: Transactions committed (group commit shows as fewer commits than writes).
         self.commits = 0
@@ -217,17 +208,7 @@ class SQLiteEngine(WalKeeper, Base):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
             self._checkpoints = None
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
-            if not fut.done():
-                fut.set_exception(StoreClosed("store closed"))
+        await self._stop_writer()
         for conn in (self._writer, self._reader, self._checkpointer):
             if conn is not None:
                 await conn.close()
@@ -236,111 +217,14 @@ class SQLiteEngine(WalKeeper, Base):
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
-    @property
-    def healthy(self) -> bool:
-        return self._task is not None and not self._task.done() and self._failure is None
+    # --- the writer (server.store.writer) ------------------------------------------------------
 
-    async def write_health(self, bound: float) -> Health:
-        """Whether a write commits within ``bound`` seconds. A commit within the bound, with
-        nothing waiting since, proves it; otherwise a probe write (an empty transaction, shared
-        by concurrent callers) is queued like any other write and awaited for at most
-        ``bound``."""
-        if not self.healthy:
-            return Health(False, "the store is closed" if self._failure is None
-                          else "the store's writer died", None)
-        now = self._monotonic()
-        if self._batch_since is not None and now - self._batch_since >= bound:
-            return Health(False, f"a write has been waiting {now - self._batch_since:.1f} s: "
-                          f"{self.trouble.reason or 'the database is locked or the disk slow'}",
-                          now - self._batch_since)
-        if self._last_commit is not None and now - self._last_commit < bound \
-                and self._batch_since is None and not self.trouble.down:
-            return Health(True)  # committed within the bound, and nothing is waiting now
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.ensure_future(self._submit(lambda db: None))
-            # Its outcome is read here or, when it outlives the bound, dropped.
-            self._probe.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            async with asyncio.timeout(bound):
-                await asyncio.shield(self._probe)
-        except TimeoutError:
-            return Health(False, f"no write committed within {bound:g} s: "
-                          f"{self.trouble.reason or 'the database is locked or the disk slow'}",
-                          self.trouble.down_for() or bound)
-        except Unavailable as exc:
-            return Health(False, exc.reason, self.trouble.down_for())
-        except Exception as exc:
-            return Health(False, f"the probe write failed ({type(exc).__name__})", None)
-        return Health(True)
-
-    # --- the writer --------------------------------------------------------------------------
-
-    async def _submit(self, op: Callable[[DB], T]) -> T:
-        if not self.healthy:
-            raise StoreClosed("the store is not accepting writes") from self._failure
-        if self._queue.qsize() >= self._max_queue:
-            if self._overload.fail("overloaded"):
-                log.error("writes refused: %d are already waiting; clients are told to retry",
-                          self._max_queue)
-            raise Unavailable("the store is overloaded", RETRY_AFTER_MS)
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((op, fut))
-        return await fut
-
-    def _refused(self, reason: str, count: int) -> None:
-        if self.trouble.fail(reason, count):
-            log.error("writes refused: %s; clients are told to retry (error 'unavailable') "
-                      "until it recovers", reason)
-
-    def _committed(self) -> None:
-        self._last_commit = self._monotonic()
-        ended = self.trouble.recover()
-        if ended is not None:
-            log.warning("writes commit again, after %.1f s of %s (%d writes refused)",
-                        ended.lasted, ended.reason, ended.refused)
-        if self._overload.down and self._queue.qsize() < self._max_queue // 2:
-            overloaded = self._overload.recover()
-            if overloaded is not None:
-                log.warning("writes accepted again after %.1f s of overload", overloaded.lasted)
-
-    async def _write_loop(self) -> None:
+    async def _run_in_writer(self, ops: list[Op]) -> Outcomes:
         assert self._writer is not None
-        try:
-            while True:
-                batch = [await self._queue.get()]
-                while len(batch) < self._max_batch and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                ops = [op for op, _ in batch]
-                started = self._batch_since = self._monotonic()
-                try:
-                    outcomes = await _in_thread(self._writer, self._run_batch, ops)
-                except Exception as exc:  # the transaction as a whole failed: nothing committed
-                    reason = unavailable_reason(exc)
-                    if reason is None:
-                        log.error("write transaction failed: %s", type(exc).__name__)
-                        outcomes = [(False, exc)] * len(batch)
-                    else:
-                        self._refused(reason, len(batch))
-                        outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
-                else:
-                    self._committed()
-                    if self.on_batch is not None:
-                        self.on_batch(len(batch), self._monotonic() - started)
-                finally:
-                    self._batch_since = None
-                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
-                    if fut.done():
-                        continue
-                    if ok:
-                        fut.set_result(value)
-                    else:
-                        fut.set_exception(value)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self._failure = exc
-            log.critical("store writer died", exc_info=exc)
-            raise
+        return await _in_thread(self._writer, self._run_batch, ops)
+
+    def _unavailable_reason(self, exc: BaseException) -> str | None:
+        return unavailable_reason(exc)
 
     def _run_batch(self, db: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
         self._bound_wal(db)
