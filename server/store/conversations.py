@@ -129,18 +129,16 @@ class Conversations(Base):
         now = self._now()
 
         def op(db: DB) -> Change:
-            # The three statements go out before any result is read: on PostgreSQL, one round
-            # trip for all three (a resend makes the visitor's row again for nothing: harmless).
-            # The resend is found through the visitor's conversations and the one unique index
-            # on (conversation, client id): a second index on (author, client id) for this alone
-            # cost a random page in every commit (docs/benchmarks.md).
+            # The two reads go out before either result is read: on PostgreSQL, one round trip
+            # for both. The resend is found through the visitor's conversations and the one
+            # unique index on (conversation, client id): a second index on (author, client id)
+            # for this alone cost a random page in every commit (docs/benchmarks.md).
             resent = db.execute(
                 f"SELECT {MSG_COLS} FROM messages WHERE conversation_id IN (SELECT id FROM "
                 "conversations WHERE visitor_id = ?) AND client_msg_id = ? "
                 "AND author_type = 'visitor'",
                 (visitor_id, client_msg_id),
             )
-            ensure_visitor(db, site_id, visitor_id, now)
             current = db.execute(
                 "SELECT id FROM conversations WHERE visitor_id = ? AND status != 'resolved'",
                 (visitor_id,),
@@ -152,6 +150,9 @@ class Conversations(Base):
             created = row is None
             conversation_id = self._ids("conv") if created else row[0]
             if created:
+                # The visitor's row is made with their first conversation, not per message: an
+                # open conversation's visitor exists (its foreign key says so).
+                ensure_visitor(db, site_id, visitor_id, now)
                 db.execute(
                     "INSERT INTO conversations(id, site_id, visitor_id, status, created_at, "
                     "updated_at) VALUES (?, ?, ?, 'waiting', ?, ?)",
