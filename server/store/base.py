@@ -208,7 +208,7 @@ class Base:
         self.append_hooks = []
         self.on_batch = None
 
-    async def _submit(self, op: Callable[[DB], T]) -> T:
+    async def _submit(self, op: Callable[[DB], T], quick: bool = False) -> T:
         """Run ``op`` in the next write transaction; its result once that has committed."""
         raise NotImplementedError
 

@@ -165,7 +165,7 @@ class Conversations(Base):
             summary = self._load_conversation_begin(db, conversation_id)
             return Change(summary(), (message(),), created)
 
-        return await self._submit(op)
+        return await self._submit(op, quick=True)
 
     async def append_agent_message(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
@@ -198,7 +198,7 @@ class Conversations(Base):
             summary = self._load_conversation_begin(db, conversation_id)
             return Change(summary(), (*appended, reply()))
 
-        return await self._submit(op)
+        return await self._submit(op, quick=True)
 
     async def claim(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         """Compare-and-set: exactly one agent wins a waiting conversation. Claiming one's own
@@ -299,7 +299,7 @@ class Conversations(Base):
                     "AND m.kind = 'text') WHERE id = ?", (conversation_id, row[0], conversation_id))
             return int(row[0])
 
-        return await self._submit(op)
+        return await self._submit(op, quick=True)
 
     async def rate(self, visitor_id: str, conversation_id: str, score: int,
                    comment: str | None) -> Change:

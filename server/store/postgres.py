@@ -181,7 +181,7 @@ class PostgresEngine(GroupWriter, Base):
 
     # --- the writer (server.store.writer) ------------------------------------------------------
 
-    async def _run_in_writer(self, ops: list[Op]) -> Outcomes:
+    async def _run_in_writer(self, ops: list[Op], quick: int) -> Outcomes:
         return await self._in_thread(self._run_batch, ops)
 
     def _unavailable_reason(self, exc: BaseException) -> str | None:

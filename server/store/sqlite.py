@@ -1,10 +1,13 @@
 """The SQLite store: WAL, one writer task with group commit, a separate reader connection.
 
-Writes are functions of a ``sqlite3.Connection`` queued to one writer task. The task takes
-whatever is queued (no fixed timer), runs the whole batch in one hop to aiosqlite's thread inside
+Writes are functions of a ``sqlite3.Connection`` queued to one writer task
+(``server.store.writer``). The task takes whatever is queued (no fixed timer) and runs it inside
 one ``BEGIN IMMEDIATE`` transaction — each write in its own savepoint, so a refused write undoes
 only itself — commits once, and only then resolves the callers' futures. An ack therefore always
-follows a commit, and a burst of writes costs one fsync and one thread hop, not one each.
+follows a commit, and a burst of writes costs one fsync, not one each. The message path's writes
+run on the event loop itself (a plain ``sqlite3`` connection with ``busy_timeout`` 0, at most
+~2 ms per transaction); everything else, and any batch that would wait (a lock held by another
+process, a WAL due for truncation), in one hop to aiosqlite's thread (see ``_run_in_writer``).
 
 Durability: ``journal_mode=WAL`` with ``synchronous=NORMAL`` (the default) survives a crash or
 ``kill -9`` of the server process with every committed write; a power loss or kernel crash may
@@ -68,6 +71,8 @@ from server.tasks import report_death
 
 log = logging.getLogger("livechat.store")
 _INDEX_ROUND = 1000
+#: The result codes that make the event loop hand a batch to the writer's thread.
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SQLiteEngine(WalKeeper, GroupWriter, Base):
@@ -75,6 +80,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
     contract."""
 
     _slow_reason = "the database is locked or the disk slow"
+    _gather_first = True
 
     def __init__(
         self,
@@ -88,6 +94,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         busy_timeout: float = 5.0,
         max_queue: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
+        loop_batch: float = 0.002,
     ) -> None:
         self.path = str(path)
         self._clock = clock
@@ -103,6 +110,13 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         self._checkpoint_trouble = Episode(monotonic)
         self._generation = 0
         self._writer: aiosqlite.Connection | None = None
+        #: The writer's connection on the event loop (plain sqlite3, ``busy_timeout`` 0).
+        self._on_loop: sqlite3.Connection | None = None
+        #: Quick writes run on the event loop, in transactions of at most this long (seconds);
+        #: 0 runs every batch on the writer's thread.
+        self.loop_batch = loop_batch
+        #: Batches the event loop gave to the thread because the database was busy.
+        self.busy_handoffs = 0
         self._reader: aiosqlite.Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self._checkpointer: aiosqlite.Connection | None = None
@@ -126,6 +140,10 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
                          busy_ms=self._busy_ms, wal_limit=self.wal_limit)
         await _in_thread(self._writer, migrate)
         self.epoch, self._generation = await _in_thread(self._writer, self._check_watermark)
+        if self.loop_batch:
+            self._on_loop = sqlite3.connect(self.path, isolation_level=None)
+            _configure(self._on_loop, self._synchronous, reader=False, busy_ms=0,
+                       wal_limit=self.wal_limit)
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         await _in_thread(self._reader, _configure, self._synchronous, reader=True,
                          busy_ms=self._busy_ms, wal_limit=self.wal_limit)
@@ -213,25 +231,48 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             if conn is not None:
                 await conn.close()
         self._writer = self._reader = self._checkpointer = None
+        if self._on_loop is not None:
+            self._on_loop.close()
+            self._on_loop = None
         if self.epoch:
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
     # --- the writer (server.store.writer) ------------------------------------------------------
 
-    async def _run_in_writer(self, ops: list[Op]) -> Outcomes:
+    async def _run_in_writer(self, ops: list[Op], quick: int) -> Outcomes:
+        """Quick writes run on the event loop (no thread hop, no GIL hand-off), in
+        transactions of at most ``loop_batch`` seconds, and never wait there: the loop's
+        connection has ``busy_timeout`` 0, so when another process holds the lock, or the WAL is
+        due for truncation (which waits for readers), the batch goes to the writer's thread,
+        which may wait. Anything else runs on the thread too (an index round, an erasure…)."""
         assert self._writer is not None
+        if quick and self._on_loop is not None and not self._wal_due():
+            try:
+                return self._run_batch(self._on_loop, ops[:quick], bound_wal=False,
+                                       limit=self.loop_batch)
+            except sqlite3.Error as exc:
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in _BUSY:
+                    raise
+                self.busy_handoffs += 1  # nothing was committed: the thread runs it, waiting
         return await _in_thread(self._writer, self._run_batch, ops)
 
     def _unavailable_reason(self, exc: BaseException) -> str | None:
         return unavailable_reason(exc)
 
-    def _run_batch(self, db: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
-        self._bound_wal(db)
+    def _run_batch(self, db: sqlite3.Connection, ops: list[Op], bound_wal: bool = True,
+                   limit: float = 0.0) -> Outcomes:
+        """The ops in one transaction; with a ``limit`` (seconds), those begun within it after
+        the first (the outcomes are of a prefix of ``ops``)."""
+        if bound_wal:
+            self._bound_wal(db)
         db.execute("BEGIN IMMEDIATE")
-        outcomes: list[tuple[bool, Any]] = []
+        outcomes: Outcomes = []
+        until = time.perf_counter() + limit if limit else 0.0
         try:
             for op in ops:
+                if until and outcomes and time.perf_counter() >= until:
+                    break
                 db.execute("SAVEPOINT op")
                 indexed = len(self._fts_rows)
                 try:

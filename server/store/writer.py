@@ -26,6 +26,8 @@ from server.store.base import DB, RETRY_AFTER_MS, Op, StoreClosed, T
 
 log = logging.getLogger("livechat.store")
 Outcomes = list[tuple[bool, Any]]
+#: A queued write: the op, its caller's future, and whether it is quick (``_submit``).
+Queued = tuple[Op, "asyncio.Future[Any]", bool]
 
 
 class GroupWriter:
@@ -37,6 +39,10 @@ class GroupWriter:
     _slow_reason = "the database is slow"
     #: Whether the start of an episode's log line also shows the error itself.
     _refusal_shows_error = False
+    #: Whether the writer lets the event loop run once between taking the first write and
+    #: taking the rest: the callers that were ready queue theirs, and share the batch (for an
+    #: engine whose batch runs on the loop itself, where nothing else queues meanwhile).
+    _gather_first = False
     on_batch: Callable[[int, float], None] | None
 
     def _init_writer(self, *, max_batch: int, max_queue: int,
@@ -47,7 +53,10 @@ class GroupWriter:
         #: The current outage of writes, if any (logged when it starts and when it ends).
         self.trouble = Episode(monotonic)
         self._overload = Episode(monotonic)
-        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Queued] = asyncio.Queue()
+        #: Writes taken from the queue that the last batch left for the next (``_run_in_writer``
+        #: may run a prefix of a batch only): they go before anything queued since.
+        self._carried: list[Queued] = []
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         #: When the running batch was handed to the writer (None: the writer is idle).
@@ -55,9 +64,11 @@ class GroupWriter:
         self._last_commit: float | None = None
         self._probe: asyncio.Future[None] | None = None
 
-    async def _run_in_writer(self, ops: list[Op]) -> Outcomes:
+    async def _run_in_writer(self, ops: list[Op], quick: int) -> Outcomes:
         """Run ``ops`` in one transaction: ``(True, result)`` or ``(False, exception)`` each; an
-        exception out of this means the transaction as a whole failed and nothing committed."""
+        exception out of this means the transaction as a whole failed and nothing committed.
+        The first ``quick`` ops were submitted as quick. The outcomes may be of a prefix of
+        ``ops`` only (committed): the rest are run next, before anything queued since."""
         raise NotImplementedError
 
     def _unavailable_reason(self, exc: BaseException) -> str | None:
@@ -77,8 +88,10 @@ class GroupWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        queued, self._carried = self._carried, []
         while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
+            queued.append(self._queue.get_nowait())
+        for _, fut, _ in queued:
             if not fut.done():
                 fut.set_exception(StoreClosed("store closed"))
 
@@ -99,7 +112,7 @@ class GroupWriter:
                 and self._batch_since is None and not self.trouble.down:
             return Health(True)  # committed within the bound, and nothing is waiting now
         if self._probe is None or self._probe.done():
-            self._probe = asyncio.ensure_future(self._submit(lambda db: None))
+            self._probe = asyncio.ensure_future(self._submit(lambda db: None, quick=True))
             # Its outcome is read here or, when it outlives the bound, dropped.
             self._probe.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
@@ -115,8 +128,10 @@ class GroupWriter:
             return Health(False, f"the probe write failed ({type(exc).__name__})", None)
         return Health(True)
 
-    async def _submit(self, op: Callable[[DB], T]) -> T:
-        """Run ``op`` in the next write transaction; its result once that has committed."""
+    async def _submit(self, op: Callable[[DB], T], quick: bool = False) -> T:
+        """Run ``op`` in the next write transaction; its result once that has committed.
+        ``quick``: the op is one of the message path's few short statements, never a bulk write
+        (an engine may run quick ops on the event loop itself)."""
         if not self.healthy:
             raise StoreClosed("the store is not accepting writes") from self._failure
         if self._queue.qsize() >= self._max_queue:
@@ -125,7 +140,7 @@ class GroupWriter:
                           self._max_queue)
             raise Unavailable("the store is overloaded", RETRY_AFTER_MS)
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((op, fut))
+        self._queue.put_nowait((op, fut, quick))
         return await fut
 
     def _refused(self, reason: str, count: int, exc: BaseException) -> None:
@@ -151,12 +166,16 @@ class GroupWriter:
     async def _write_loop(self) -> None:
         try:
             while True:
-                batch = [await self._queue.get()]
+                batch, self._carried = self._carried or [await self._queue.get()], []
+                if self._gather_first:
+                    await asyncio.sleep(0)
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
+                quick = next((i for i, (_, _, q) in enumerate(batch) if not q), len(batch))
                 started = self._batch_since = self._monotonic()
                 try:
-                    outcomes = await self._run_in_writer([op for op, _ in batch])
+                    outcomes = await self._run_in_writer([op for op, _, _ in batch], quick)
+                    self._carried, batch = batch[len(outcomes):], batch[:len(outcomes)]
                 except Exception as exc:  # the transaction as a whole failed: nothing committed
                     reason = self._unavailable_reason(exc)
                     if reason is None:
@@ -171,7 +190,7 @@ class GroupWriter:
                         self.on_batch(len(batch), self._monotonic() - started)
                 finally:
                     self._batch_since = None
-                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
+                for (_, fut, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if fut.done():
                         continue
                     if ok:
