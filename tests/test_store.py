@@ -244,6 +244,26 @@ async def test_a_lock_held_elsewhere_never_makes_the_event_loop_wait(tmp_path: P
         await store.close()
 
 
+async def test_the_summary_a_message_returns_is_the_stored_one(store: SQLiteStore) -> None:
+    """The append's own UPDATE returns the conversation's summary (no second read of the row):
+    it must be what a read gives, names, tags, team, snooze and all."""
+    site, ana, _ = await _setup(store)
+    first = await store.append_visitor_message(site, "vis_s", "m1", "hello")
+    conv = first.conversation.id
+    assert first.conversation == await store.conversation(conv)
+    await store.set_visitor_profile(site, "vis_s", "Zoe", "zoe@x.test")
+    await store.set_tag([site], conv, "billing", True)
+    await store.set_tag([site], conv, "alpha", True)
+    team = await store.save_team(None, "Sales", [ana.id], site_id=site)
+    await store.assign_team([site], conv, team.id)
+    await store.snooze([site], conv, int(time.time() * 1000) + 60_000)
+    reply = await store.append_agent_message(ana, [site], conv, "a1", "hi Zoe")
+    assert reply.conversation == await store.conversation(conv)
+    again = await store.append_visitor_message(site, "vis_s", "m2", "thanks")
+    assert again.conversation == await store.conversation(conv)
+    assert again.conversation.tags == ("alpha", "billing") and again.conversation.unread == 2
+
+
 async def test_paging(store: SQLiteStore) -> None:
     site, _, _ = await _setup(store)
     for i in range(1, 11):

@@ -160,10 +160,10 @@ class Conversations(Base):
                 )
             data = self._attachment_data(db, attachment_id, visitor_id)
             # (A snoozed conversation comes back as soon as the visitor writes: _append.)
-            message = self._append_begin(db, conversation_id, client_msg_id, "text", "visitor",
-                                         visitor_id, None, body or file_name(data), now, data)
-            summary = self._load_conversation_begin(db, conversation_id)
-            return Change(summary(), (message(),), created)
+            message, summary = self._append_summary_begin(
+                db, conversation_id, client_msg_id, "text", "visitor", visitor_id, None,
+                body or file_name(data), now, data)()
+            return Change(summary, (message,), created)
 
         return await self._submit(op, quick=True)
 
@@ -193,10 +193,10 @@ class Conversations(Base):
             elif conv.assignee_id != agent.id:
                 raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
             data = self._attachment_data(db, attachment_id, agent.id)
-            reply = self._append_begin(db, conversation_id, client_msg_id, "text", "agent",
-                                       agent.id, agent.name, body or file_name(data), now, data)
-            summary = self._load_conversation_begin(db, conversation_id)
-            return Change(summary(), (*appended, reply()))
+            reply, summary = self._append_summary_begin(
+                db, conversation_id, client_msg_id, "text", "agent", agent.id, agent.name,
+                body or file_name(data), now, data)()
+            return Change(summary, (*appended, reply))
 
         return await self._submit(op, quick=True)
 
