@@ -75,6 +75,10 @@ _INDEX_ROUND = 1000
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+class _Replay(Exception):
+    """An op was refused in a batch run without savepoints: run it again with them."""
+
+
 class SQLiteEngine(WalKeeper, GroupWriter, Base):
     """SQLite under the store: see the module's docstring; ``server.store.Store`` for the
     contract."""
@@ -117,6 +121,8 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         self.loop_batch = loop_batch
         #: Batches the event loop gave to the thread because the database was busy.
         self.busy_handoffs = 0
+        #: Batches run again with a savepoint per op, because one of their ops was refused.
+        self.replays = 0
         self._reader: aiosqlite.Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self._checkpointer: aiosqlite.Connection | None = None
@@ -263,9 +269,19 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
     def _run_batch(self, db: sqlite3.Connection, ops: list[Op], bound_wal: bool = True,
                    limit: float = 0.0) -> Outcomes:
         """The ops in one transaction; with a ``limit`` (seconds), those begun within it after
-        the first (the outcomes are of a prefix of ``ops``)."""
+        the first (the outcomes are of a prefix of ``ops``). Optimistic, as on PostgreSQL: no
+        savepoints; when an op is refused, the transaction is rolled back and run again with
+        each op in its own savepoint, so that a refused write undoes only itself."""
         if bound_wal:
             self._bound_wal(db)
+        try:
+            return self._transaction(db, ops, limit, savepoints=False)
+        except _Replay:
+            self.replays += 1
+            return self._transaction(db, ops, limit, savepoints=True)
+
+    def _transaction(self, db: sqlite3.Connection, ops: list[Op], limit: float,
+                     savepoints: bool) -> Outcomes:
         db.execute("BEGIN IMMEDIATE")
         outcomes: Outcomes = []
         until = time.perf_counter() + limit if limit else 0.0
@@ -273,14 +289,18 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             for op in ops:
                 if until and outcomes and time.perf_counter() >= until:
                     break
-                db.execute("SAVEPOINT op")
+                if savepoints:
+                    db.execute("SAVEPOINT op")
                 indexed = len(self._fts_rows)
                 try:
                     outcomes.append((True, op(db)))
-                    db.execute("RELEASE op")
+                    if savepoints:
+                        db.execute("RELEASE op")
                 except Exception as exc:
                     if unavailable_reason(exc) is not None:
                         raise  # the store's trouble, not this write's: the batch fails
+                    if not savepoints:
+                        raise _Replay from exc  # (rare) again, each op in its savepoint
                     db.execute("ROLLBACK TO op")
                     db.execute("RELEASE op")
                     del self._fts_rows[indexed:]  # what the refused op wrote is not indexed
