@@ -245,7 +245,7 @@ class Base:
         return self._clock
 
     async def submit(self, op: Callable[[DB], T]) -> T:
-        """Run ``op`` in the writer's next transaction (its own savepoint); see ``_submit``."""
+        """Run ``op`` in the writer's next transaction; see ``_submit``."""
         return await self._submit(op)
 
     async def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:

@@ -3,7 +3,7 @@ postgresql://…``), with the same guarantees as the SQLite default, kept by the
 
 Writes are the same ops as on SQLite (``server.store.base``), queued to one writer per process
 that takes whatever is queued and runs it in one transaction on one connection, in one hop to
-its thread — each op in its own savepoint, so a refused write undoes only itself — commits once,
+its thread — a refused write undoing only itself (``_run_batch``) — commits once,
 then resolves the callers' futures: group commit, so a burst of sends costs one commit (one WAL
 flush) and one thread hop. The driver is psycopg 3, synchronous on the writer's thread (the ops
 are plain functions of a DB-API connection, so the SQL is written once for both databases) with

@@ -2,12 +2,13 @@
 
 Writes are functions of a ``sqlite3.Connection`` queued to one writer task
 (``server.store.writer``). The task takes whatever is queued (no fixed timer) and runs it inside
-one ``BEGIN IMMEDIATE`` transaction — each write in its own savepoint, so a refused write undoes
-only itself — commits once, and only then resolves the callers' futures. An ack therefore always
-follows a commit, and a burst of writes costs one fsync, not one each. The message path's writes
-run on the event loop itself (a plain ``sqlite3`` connection with ``busy_timeout`` 0, at most
-~2 ms per transaction); everything else, and any batch that would wait (a lock held by another
-process, a WAL due for truncation), in one hop to aiosqlite's thread (see ``_run_in_writer``).
+one ``BEGIN IMMEDIATE`` transaction — a refused write undoes only itself (the batch is run again
+with a savepoint per write when one is refused: ``_run_batch``) — commits once, and only then
+resolves the callers' futures. An ack therefore always follows a commit, and a burst of writes
+costs one fsync, not one each. The message path's writes run on the event loop itself (a plain
+``sqlite3`` connection with ``busy_timeout`` 0, at most ~2 ms per transaction); everything else,
+and any batch that would wait (a lock held by another process, a WAL due for truncation), in one
+hop to aiosqlite's thread (see ``_run_in_writer``).
 
 Durability: ``journal_mode=WAL`` with ``synchronous=NORMAL`` (the default) survives a crash or
 ``kill -9`` of the server process with every committed write; a power loss or kernel crash may

@@ -2,7 +2,7 @@
 
 A write is queued (``_submit``) to one writer task per process. The task takes whatever is
 queued (no fixed timer, at most ``max_batch``), hands the whole batch to the engine's
-``_run_in_writer`` — one transaction, each op in its own savepoint, one commit — and only then
+``_run_in_writer`` — one transaction, a refused op undoing only itself, one commit — and only then
 resolves the callers' futures: an ack always follows a commit, and a burst of writes costs one
 commit. What differs between the databases is only how a batch is run (``_run_in_writer``) and
 what makes a failure the store's trouble rather than the write's (``_unavailable_reason``).
