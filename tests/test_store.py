@@ -216,6 +216,54 @@ async def test_two_processes_share_the_file(tmp_path: Path) -> None:
         await b.close()
 
 
+async def test_a_lock_held_elsewhere_never_makes_the_event_loop_wait(tmp_path: Path) -> None:
+    """Message writes run on the event loop, which must not wait for another process's lock
+    (every socket would stop): the batch goes to the writer's thread, which waits for it, and
+    the loop keeps running meanwhile."""
+    path = tmp_path / "held.db"
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    try:
+        site, _, _ = await _setup(store)
+        await store.append_visitor_message(site, "vis", "m1", "on the loop")
+        assert store.busy_handoffs == 0
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        write = asyncio.ensure_future(store.append_visitor_message(site, "vis", "m2", "waits"))
+        turns = 0
+        while store.busy_handoffs == 0:  # the loop goes on turning while the write waits
+            await asyncio.sleep(0)
+            turns += 1
+        assert not write.done() and turns > 0
+        holder.execute("COMMIT")
+        holder.close()
+        assert (await write).messages[0].seq == 2
+        await store.append_visitor_message(site, "vis", "m3", "on the loop again")
+        assert store.busy_handoffs == 1
+    finally:
+        await store.close()
+
+
+async def test_the_summary_a_message_returns_is_the_stored_one(store: SQLiteStore) -> None:
+    """The append's own UPDATE returns the conversation's summary (no second read of the row):
+    it must be what a read gives, names, tags, team, snooze and all."""
+    site, ana, _ = await _setup(store)
+    first = await store.append_visitor_message(site, "vis_s", "m1", "hello")
+    conv = first.conversation.id
+    assert first.conversation == await store.conversation(conv)
+    await store.set_visitor_profile(site, "vis_s", "Zoe", "zoe@x.test")
+    await store.set_tag([site], conv, "billing", True)
+    await store.set_tag([site], conv, "alpha", True)
+    team = await store.save_team(None, "Sales", [ana.id], site_id=site)
+    await store.assign_team([site], conv, team.id)
+    await store.snooze([site], conv, int(time.time() * 1000) + 60_000)
+    reply = await store.append_agent_message(ana, [site], conv, "a1", "hi Zoe")
+    assert reply.conversation == await store.conversation(conv)
+    again = await store.append_visitor_message(site, "vis_s", "m2", "thanks")
+    assert again.conversation == await store.conversation(conv)
+    assert again.conversation.tags == ("alpha", "billing") and again.conversation.unread == 2
+
+
 async def test_paging(store: SQLiteStore) -> None:
     site, _, _ = await _setup(store)
     for i in range(1, 11):

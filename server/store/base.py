@@ -109,6 +109,21 @@ CONV_FROM = (
     "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
     "LEFT JOIN visitors v ON v.id = c.visitor_id"
 )
+#: ``CONV_COLS`` as the ``RETURNING`` of an ``UPDATE conversations``: the summary as written,
+#: without reading the row again (the joined names as subqueries).
+CONV_RETURNING = (
+    "id, site_id, visitor_id, status, assignee_id, "
+    "(SELECT name FROM agents WHERE id = conversations.assignee_id), last_seq, last_message, "
+    "created_at, updated_at, "
+    "(SELECT name FROM visitors WHERE id = conversations.visitor_id), "
+    "(SELECT email FROM visitors WHERE id = conversations.visitor_id), "
+    "(SELECT " + VERIFIED + " FROM visitors v WHERE v.id = conversations.visitor_id), "
+    "visitor_read_seq, agent_read_seq, rating, rating_comment, "
+    "(SELECT group_concat(t.tag, ',') FROM conversation_tags t "
+    "WHERE t.conversation_id = conversations.id), "
+    "unread, snoozed_until, team_id, (SELECT name FROM teams WHERE id = conversations.team_id), "
+    "visitor_seq"
+)
 MSG_COLS = (
     "conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body, "
     "created_at, data"
@@ -208,7 +223,7 @@ class Base:
         self.append_hooks = []
         self.on_batch = None
 
-    async def _submit(self, op: Callable[[DB], T]) -> T:
+    async def _submit(self, op: Callable[[DB], T], quick: bool = False) -> T:
         """Run ``op`` in the next write transaction; its result once that has committed."""
         raise NotImplementedError
 
@@ -230,7 +245,7 @@ class Base:
         return self._clock
 
     async def submit(self, op: Callable[[DB], T]) -> T:
-        """Run ``op`` in the writer's next transaction (its own savepoint); see ``_submit``."""
+        """Run ``op`` in the writer's next transaction; see ``_submit``."""
         return await self._submit(op)
 
     async def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -263,11 +278,6 @@ class Base:
         return 0
 
     # --- helpers run inside the writer's transaction ----------------------------------------
-
-    def _load_conversation_begin(self, db: DB, conversation_id: str) -> Callable[[], Conversation]:
-        """Send the read of a conversation's summary; the function returned gives it."""
-        cur = db.execute(f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.id = ?", (conversation_id,))
-        return lambda: conv_row(cur.fetchone())
 
     def _load_conversation_or_none(self, db: DB, conversation_id: str,
                                    lock: bool = False) -> Conversation | None:
@@ -327,6 +337,33 @@ class Base:
         """Send an append's statements; the function returned reads its ``seq`` and gives the
         message. Statements sent before calling it travel with these (one round trip on
         PostgreSQL for the append and, say, the conversation's summary)."""
+        finish = self._append_send(db, conversation_id, client_msg_id, kind, author_type,
+                                   author_id, author_name, body, now, data, summary=False)
+        return lambda: finish()[0]
+
+    def _append_summary_begin(
+        self, db: DB, conversation_id: str, client_msg_id: str | None, kind: Any,
+        author_type: Any, author_id: str | None, author_name: str | None, body: str, now: int,
+        data: dict[str, Any] | None = None,
+    ) -> Callable[[], tuple[Message, Conversation]]:
+        """``_append_begin``, and the conversation's summary as the append left it, returned by
+        the append's own ``UPDATE``: the row just written is not read again."""
+        finish = self._append_send(db, conversation_id, client_msg_id, kind, author_type,
+                                   author_id, author_name, body, now, data, summary=True)
+
+        def both() -> tuple[Message, Conversation]:
+            message, conversation = finish()
+            assert conversation is not None
+            return message, conversation
+
+        return both
+
+    def _append_send(
+        self, db: DB, conversation_id: str, client_msg_id: str | None, kind: Any,
+        author_type: Any, author_id: str | None, author_name: str | None, body: str, now: int,
+        data: dict[str, Any] | None, summary: bool,
+    ) -> Callable[[], tuple[Message, Conversation | None]]:
+        returning = "last_seq, " + CONV_RETURNING if summary else "last_seq"
         # The next seq is taken by the UPDATE of the conversation's row, which holds that row
         # until the transaction ends (in PostgreSQL a second machine's append waits for it, then
         # reads the new last_seq): gap-free and unique. The INSERT reads it back from the row
@@ -337,16 +374,16 @@ class Base:
             taken = db.execute(
                 "UPDATE conversations SET last_seq = last_seq + 1, visitor_seq = last_seq + 1, "
                 "updated_at = ?, last_message = ?, unread = unread + ?, snoozed_until = "
-                "CASE WHEN ? THEN NULL ELSE snoozed_until END WHERE id = ? RETURNING last_seq",
+                f"CASE WHEN ? THEN NULL ELSE snoozed_until END WHERE id = ? RETURNING {returning}",
                 (now, body[:PREVIEW_CHARS], int(visitor), visitor, conversation_id),
             )
         elif kind in PRIVATE_KINDS:  # the visitor's view does not move
             taken = db.execute("UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? "
-                               "WHERE id = ? RETURNING last_seq", (now, conversation_id))
+                               f"WHERE id = ? RETURNING {returning}", (now, conversation_id))
         else:
             taken = db.execute("UPDATE conversations SET last_seq = last_seq + 1, "
                                "visitor_seq = last_seq + 1, updated_at = ? WHERE id = ? "
-                               "RETURNING last_seq", (now, conversation_id))
+                               f"RETURNING {returning}", (now, conversation_id))
         db.execute(
             f"INSERT INTO messages({MSG_COLS}) VALUES (?, (SELECT last_seq FROM conversations "
             "WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -354,8 +391,9 @@ class Base:
              author_name, body, now, orjson.dumps(data).decode() if data else None),
         )
 
-        def finish() -> Message:
-            seq = int(taken.fetchone()[0])
+        def finish() -> tuple[Message, Conversation | None]:
+            row = taken.fetchone()
+            seq = int(row[0])
             if kind in ("text", "note"):  # for the search indexer, once the batch's ops are done
                 self._fts_rows.append((conversation_id, seq))
             message = Message(conversation_id, seq, client_msg_id, kind, author_type, author_id,
@@ -364,7 +402,7 @@ class Base:
                 self.on_append(db, message)
             for hook in self.append_hooks:
                 hook(db, message)
-            return message
+            return message, conv_row(row[1:]) if summary else None
 
         return finish
 

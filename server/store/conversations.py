@@ -129,18 +129,16 @@ class Conversations(Base):
         now = self._now()
 
         def op(db: DB) -> Change:
-            # The three statements go out before any result is read: on PostgreSQL, one round
-            # trip for all three (a resend makes the visitor's row again for nothing: harmless).
-            # The resend is found through the visitor's conversations and the one unique index
-            # on (conversation, client id): a second index on (author, client id) for this alone
-            # cost a random page in every commit (docs/benchmarks.md).
+            # The two reads go out before either result is read: on PostgreSQL, one round trip
+            # for both. The resend is found through the visitor's conversations and the one
+            # unique index on (conversation, client id): a second index on (author, client id)
+            # for this alone cost a random page in every commit (docs/benchmarks.md).
             resent = db.execute(
                 f"SELECT {MSG_COLS} FROM messages WHERE conversation_id IN (SELECT id FROM "
                 "conversations WHERE visitor_id = ?) AND client_msg_id = ? "
                 "AND author_type = 'visitor'",
                 (visitor_id, client_msg_id),
             )
-            ensure_visitor(db, site_id, visitor_id, now)
             current = db.execute(
                 "SELECT id FROM conversations WHERE visitor_id = ? AND status != 'resolved'",
                 (visitor_id,),
@@ -152,6 +150,9 @@ class Conversations(Base):
             created = row is None
             conversation_id = self._ids("conv") if created else row[0]
             if created:
+                # The visitor's row is made with their first conversation, not per message: an
+                # open conversation's visitor exists (its foreign key says so).
+                ensure_visitor(db, site_id, visitor_id, now)
                 db.execute(
                     "INSERT INTO conversations(id, site_id, visitor_id, status, created_at, "
                     "updated_at) VALUES (?, ?, ?, 'waiting', ?, ?)",
@@ -159,12 +160,12 @@ class Conversations(Base):
                 )
             data = self._attachment_data(db, attachment_id, visitor_id)
             # (A snoozed conversation comes back as soon as the visitor writes: _append.)
-            message = self._append_begin(db, conversation_id, client_msg_id, "text", "visitor",
-                                         visitor_id, None, body or file_name(data), now, data)
-            summary = self._load_conversation_begin(db, conversation_id)
-            return Change(summary(), (message(),), created)
+            message, summary = self._append_summary_begin(
+                db, conversation_id, client_msg_id, "text", "visitor", visitor_id, None,
+                body or file_name(data), now, data)()
+            return Change(summary, (message,), created)
 
-        return await self._submit(op)
+        return await self._submit(op, quick=True)
 
     async def append_agent_message(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
@@ -192,12 +193,12 @@ class Conversations(Base):
             elif conv.assignee_id != agent.id:
                 raise ChatError(Code.NOT_ASSIGNEE, "the conversation is assigned to someone else")
             data = self._attachment_data(db, attachment_id, agent.id)
-            reply = self._append_begin(db, conversation_id, client_msg_id, "text", "agent",
-                                       agent.id, agent.name, body or file_name(data), now, data)
-            summary = self._load_conversation_begin(db, conversation_id)
-            return Change(summary(), (*appended, reply()))
+            reply, summary = self._append_summary_begin(
+                db, conversation_id, client_msg_id, "text", "agent", agent.id, agent.name,
+                body or file_name(data), now, data)()
+            return Change(summary, (*appended, reply))
 
-        return await self._submit(op)
+        return await self._submit(op, quick=True)
 
     async def claim(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         """Compare-and-set: exactly one agent wins a waiting conversation. Claiming one's own
@@ -298,7 +299,7 @@ class Conversations(Base):
                     "AND m.kind = 'text') WHERE id = ?", (conversation_id, row[0], conversation_id))
             return int(row[0])
 
-        return await self._submit(op)
+        return await self._submit(op, quick=True)
 
     async def rate(self, visitor_id: str, conversation_id: str, score: int,
                    comment: str | None) -> Change:

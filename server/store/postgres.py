@@ -3,7 +3,7 @@ postgresql://…``), with the same guarantees as the SQLite default, kept by the
 
 Writes are the same ops as on SQLite (``server.store.base``), queued to one writer per process
 that takes whatever is queued and runs it in one transaction on one connection, in one hop to
-its thread — each op in its own savepoint, so a refused write undoes only itself — commits once,
+its thread — a refused write undoing only itself (``_run_batch``) — commits once,
 then resolves the callers' futures: group commit, so a burst of sends costs one commit (one WAL
 flush) and one thread hop. The driver is psycopg 3, synchronous on the writer's thread (the ops
 are plain functions of a DB-API connection, so the SQL is written once for both databases) with
@@ -50,14 +50,14 @@ import psycopg_pool
 
 from server.auth import new_id
 from server.errors import Unavailable
-from server.health import Episode, Health
 from server.store.articles import PostgresArticles
-from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
+from server.store.base import RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
 from server.store.facade import Aggregates
 from server.store.filestore import Blobs
 from server.store.pg_connection import Connection, translate
 from server.store.pg_schema import SERVING_LOCK, migrate
 from server.store.search import PostgresSearch
+from server.store.writer import GroupWriter, Outcomes
 
 log = logging.getLogger("livechat.store")
 
@@ -97,10 +97,11 @@ class _Replay(Exception):
     statement at a time, so that the failure is told to the write that made it."""
 
 
-class PostgresEngine(Base):
+class PostgresEngine(GroupWriter, Base):
     """PostgreSQL under the store: see the module's docstring."""
 
     _dialect = "postgresql"
+    _refusal_shows_error = True
 
     def __init__(
         self,
@@ -119,20 +120,10 @@ class PostgresEngine(Base):
         self._clock = clock
         self._ids = ids
         self._pool_min, self._pool_max, self._pool_timeout = pool_min, pool_max, pool_timeout
-        self._max_batch = max_batch
-        self._max_queue = max_queue
-        self._monotonic = monotonic
-        self.trouble = Episode(monotonic, settle=1.0)  # a full disk flickers: health.py
-        self._overload = Episode(monotonic)
-        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
+        self._init_writer(max_batch=max_batch, max_queue=max_queue, monotonic=monotonic)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
         self._conn: psycopg.Connection[Any] | None = None
         self._pool: psycopg_pool.AsyncConnectionPool | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._failure: BaseException | None = None
-        self._batch_since: float | None = None
-        self._last_commit: float | None = None
-        self._probe: asyncio.Future[None] | None = None
         self.epoch = ""
         #: Transactions committed (group commit shows as fewer commits than writes).
         self.commits = 0
@@ -184,15 +175,7 @@ class PostgresEngine(Base):
         self._task = asyncio.create_task(self._write_loop(), name="store-writer")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
-            if not fut.done():
-                fut.set_exception(StoreClosed("store closed"))
+        await self._stop_writer()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -201,103 +184,13 @@ class PostgresEngine(Base):
             await self._in_thread(conn.close)
         self._thread.shutdown(wait=True)
 
-    @property
-    def healthy(self) -> bool:
-        return self._task is not None and not self._task.done() and self._failure is None
+    # --- the writer (server.store.writer) ------------------------------------------------------
 
-    async def write_health(self, bound: float) -> Health:
-        """Whether a write commits within ``bound`` seconds (a commit within the bound with
-        nothing waiting proves it; else a probe: an empty transaction, queued like any write)."""
-        if not self.healthy:
-            return Health(False, "the store is closed" if self._failure is None
-                          else "the store's writer died", None)
-        now = self._monotonic()
-        if self._batch_since is not None and now - self._batch_since >= bound:
-            return Health(False, f"a write has been waiting {now - self._batch_since:.1f} s: "
-                          f"{self.trouble.reason or 'the database is slow'}",
-                          now - self._batch_since)
-        if self._last_commit is not None and now - self._last_commit < bound \
-                and self._batch_since is None and not self.trouble.down:
-            return Health(True)
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.ensure_future(self._submit(lambda db: None))
-            self._probe.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            async with asyncio.timeout(bound):
-                await asyncio.shield(self._probe)
-        except TimeoutError:
-            return Health(False, f"no write committed within {bound:g} s: "
-                          f"{self.trouble.reason or 'the database is slow'}",
-                          self.trouble.down_for() or bound)
-        except Unavailable as exc:
-            return Health(False, exc.reason, self.trouble.down_for())
-        except Exception as exc:
-            return Health(False, f"the probe write failed ({type(exc).__name__})", None)
-        return Health(True)
+    async def _run_in_writer(self, ops: list[Op], quick: int) -> Outcomes:
+        return await self._in_thread(self._run_batch, ops)
 
-    # --- the writer --------------------------------------------------------------------------
-
-    async def _submit(self, op: Callable[[DB], T]) -> T:
-        if not self.healthy:
-            raise StoreClosed("the store is not accepting writes") from self._failure
-        if self._queue.qsize() >= self._max_queue:
-            if self._overload.fail("overloaded"):
-                log.error("writes refused: %d are already waiting; clients are told to retry",
-                          self._max_queue)
-            raise Unavailable("the store is overloaded", RETRY_AFTER_MS)
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((op, fut))
-        return await fut
-
-    async def _write_loop(self) -> None:
-        try:
-            while True:
-                batch = [await self._queue.get()]
-                while len(batch) < self._max_batch and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                started = self._batch_since = self._monotonic()
-                try:
-                    outcomes = await self._in_thread(self._run_batch, [op for op, _ in batch])
-                except Exception as exc:  # the transaction as a whole failed: nothing committed
-                    reason = unavailable_reason(exc)
-                    if reason is None:
-                        log.error("write transaction failed: %s", type(exc).__name__)
-                        outcomes = [(False, exc)] * len(batch)
-                    else:
-                        if self.trouble.fail(reason, len(batch)):
-                            log.error("writes refused: %s (%s); clients are told to retry "
-                                      "(error 'unavailable') until it recovers", reason, exc)
-                        outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
-                else:
-                    self._committed()
-                    if self.on_batch is not None:
-                        self.on_batch(len(batch), self._monotonic() - started)
-                finally:
-                    self._batch_since = None
-                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
-                    if fut.done():
-                        continue
-                    if ok:
-                        fut.set_result(value)
-                    else:
-                        fut.set_exception(value)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self._failure = exc
-            log.critical("store writer died", exc_info=exc)
-            raise
-
-    def _committed(self) -> None:
-        self._last_commit = self._monotonic()
-        ended = self.trouble.recover()
-        if ended is not None:
-            log.warning("writes commit again, after %.1f s of %s (%d writes refused)",
-                        ended.lasted, ended.reason, ended.refused)
-        if self._overload.down and self._queue.qsize() < self._max_queue // 2:
-            overloaded = self._overload.recover()
-            if overloaded is not None:
-                log.warning("writes accepted again after %.1f s of overload", overloaded.lasted)
+    def _unavailable_reason(self, exc: BaseException) -> str | None:
+        return unavailable_reason(exc)
 
     def _run_batch(self, ops: list[Op]) -> list[tuple[bool, Any]]:
         """On the writer's thread: the batch in one transaction, pipelined — the statements

@@ -1,10 +1,14 @@
 """The SQLite store: WAL, one writer task with group commit, a separate reader connection.
 
-Writes are functions of a ``sqlite3.Connection`` queued to one writer task. The task takes
-whatever is queued (no fixed timer), runs the whole batch in one hop to aiosqlite's thread inside
-one ``BEGIN IMMEDIATE`` transaction — each write in its own savepoint, so a refused write undoes
-only itself — commits once, and only then resolves the callers' futures. An ack therefore always
-follows a commit, and a burst of writes costs one fsync and one thread hop, not one each.
+Writes are functions of a ``sqlite3.Connection`` queued to one writer task
+(``server.store.writer``). The task takes whatever is queued (no fixed timer) and runs it inside
+one ``BEGIN IMMEDIATE`` transaction — a refused write undoes only itself (the batch is run again
+with a savepoint per write when one is refused: ``_run_batch``) — commits once, and only then
+resolves the callers' futures. An ack therefore always follows a commit, and a burst of writes
+costs one fsync, not one each. The message path's writes run on the event loop itself (a plain
+``sqlite3`` connection with ``busy_timeout`` 0, at most ~2 ms per transaction); everything else,
+and any batch that would wait (a lock held by another process, a WAL due for truncation), in one
+hop to aiosqlite's thread (see ``_run_in_writer``).
 
 Durability: ``journal_mode=WAL`` with ``synchronous=NORMAL`` (the default) survives a crash or
 ``kill -9`` of the server process with every committed write; a power loss or kernel crash may
@@ -49,11 +53,11 @@ import aiosqlite
 
 from server.auth import new_id
 from server.errors import Unavailable
-from server.health import Episode, Health
+from server.health import Episode
 from server.private import private_file
 from server.store import watermark
 from server.store.articles import Articles
-from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
+from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed
 from server.store.facade import Aggregates
 from server.store.migrations import SchemaTooNew as SchemaTooNew
 from server.store.migrations import check_schema as check_schema
@@ -63,15 +67,25 @@ from server.store.sqlite_db import configure as _configure
 from server.store.sqlite_db import migrate as migrate
 from server.store.sqlite_db import unavailable_reason as unavailable_reason
 from server.store.sqlite_wal import WalKeeper
+from server.store.writer import GroupWriter, Outcomes
 from server.tasks import report_death
 
 log = logging.getLogger("livechat.store")
 _INDEX_ROUND = 1000
+#: The result codes that make the event loop hand a batch to the writer's thread.
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-class SQLiteEngine(WalKeeper, Base):
+class _Replay(Exception):
+    """An op was refused in a batch run without savepoints: run it again with them."""
+
+
+class SQLiteEngine(WalKeeper, GroupWriter, Base):
     """SQLite under the store: see the module's docstring; ``server.store.Store`` for the
     contract."""
+
+    _slow_reason = "the database is locked or the disk slow"
+    _gather_first = True
 
     def __init__(
         self,
@@ -85,37 +99,35 @@ class SQLiteEngine(WalKeeper, Base):
         busy_timeout: float = 5.0,
         max_queue: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
+        loop_batch: float = 0.002,
     ) -> None:
         self.path = str(path)
         self._clock = clock
         self._ids = ids
         self._synchronous = synchronous
-        self._max_batch = max_batch
         #: The WAL is checkpointed and truncated when it passes half of this (bytes).
         self.wal_limit = wal_limit
         self._wal_path = self.path + "-wal"
         self._truncate_after = 0.0
         self._busy_ms = int(busy_timeout * 1000)
-        self._max_queue = max_queue
-        self._monotonic = monotonic
-        #: The current outage of writes, if any (logged when it starts and when it ends).
-        self.trouble = Episode(monotonic, settle=1.0)  # a full disk flickers: health.py
+        self._init_writer(max_batch=max_batch, max_queue=max_queue, monotonic=monotonic)
         self._wal_trouble = Episode(monotonic)
         self._checkpoint_trouble = Episode(monotonic)
-        self._overload = Episode(monotonic)
-        #: When the running batch was handed to the writer's thread (None: the writer is idle).
-        self._batch_since: float | None = None
-        self._last_commit: float | None = None
-        self._probe: asyncio.Future[None] | None = None
         self._generation = 0
-        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
         self._writer: aiosqlite.Connection | None = None
+        #: The writer's connection on the event loop (plain sqlite3, ``busy_timeout`` 0).
+        self._on_loop: sqlite3.Connection | None = None
+        #: Quick writes run on the event loop, in transactions of at most this long (seconds);
+        #: 0 runs every batch on the writer's thread.
+        self.loop_batch = loop_batch
+        #: Batches the event loop gave to the thread because the database was busy.
+        self.busy_handoffs = 0
+        #: Batches run again with a savepoint per op, because one of their ops was refused.
+        self.replays = 0
         self._reader: aiosqlite.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self._checkpointer: aiosqlite.Connection | None = None
         self.checkpoint_interval = 1.0
-        self._failure: BaseException | None = None
         self.epoch = ""
         #: Transactions committed (group commit shows as fewer commits than writes).
         self.commits = 0
@@ -135,6 +147,10 @@ class SQLiteEngine(WalKeeper, Base):
                          busy_ms=self._busy_ms, wal_limit=self.wal_limit)
         await _in_thread(self._writer, migrate)
         self.epoch, self._generation = await _in_thread(self._writer, self._check_watermark)
+        if self.loop_batch:
+            self._on_loop = sqlite3.connect(self.path, isolation_level=None)
+            _configure(self._on_loop, self._synchronous, reader=False, busy_ms=0,
+                       wal_limit=self.wal_limit)
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         await _in_thread(self._reader, _configure, self._synchronous, reader=True,
                          busy_ms=self._busy_ms, wal_limit=self.wal_limit)
@@ -217,145 +233,75 @@ class SQLiteEngine(WalKeeper, Base):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
             self._checkpoints = None
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        while not self._queue.empty():
-            _, fut = self._queue.get_nowait()
-            if not fut.done():
-                fut.set_exception(StoreClosed("store closed"))
+        await self._stop_writer()
         for conn in (self._writer, self._reader, self._checkpointer):
             if conn is not None:
                 await conn.close()
         self._writer = self._reader = self._checkpointer = None
+        if self._on_loop is not None:
+            self._on_loop.close()
+            self._on_loop = None
         if self.epoch:
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
-    @property
-    def healthy(self) -> bool:
-        return self._task is not None and not self._task.done() and self._failure is None
+    # --- the writer (server.store.writer) ------------------------------------------------------
 
-    async def write_health(self, bound: float) -> Health:
-        """Whether a write commits within ``bound`` seconds. A commit within the bound, with
-        nothing waiting since, proves it; otherwise a probe write (an empty transaction, shared
-        by concurrent callers) is queued like any other write and awaited for at most
-        ``bound``."""
-        if not self.healthy:
-            return Health(False, "the store is closed" if self._failure is None
-                          else "the store's writer died", None)
-        now = self._monotonic()
-        if self._batch_since is not None and now - self._batch_since >= bound:
-            return Health(False, f"a write has been waiting {now - self._batch_since:.1f} s: "
-                          f"{self.trouble.reason or 'the database is locked or the disk slow'}",
-                          now - self._batch_since)
-        if self._last_commit is not None and now - self._last_commit < bound \
-                and self._batch_since is None and not self.trouble.down:
-            return Health(True)  # committed within the bound, and nothing is waiting now
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.ensure_future(self._submit(lambda db: None))
-            # Its outcome is read here or, when it outlives the bound, dropped.
-            self._probe.add_done_callback(lambda f: f.cancelled() or f.exception())
-        try:
-            async with asyncio.timeout(bound):
-                await asyncio.shield(self._probe)
-        except TimeoutError:
-            return Health(False, f"no write committed within {bound:g} s: "
-                          f"{self.trouble.reason or 'the database is locked or the disk slow'}",
-                          self.trouble.down_for() or bound)
-        except Unavailable as exc:
-            return Health(False, exc.reason, self.trouble.down_for())
-        except Exception as exc:
-            return Health(False, f"the probe write failed ({type(exc).__name__})", None)
-        return Health(True)
-
-    # --- the writer --------------------------------------------------------------------------
-
-    async def _submit(self, op: Callable[[DB], T]) -> T:
-        if not self.healthy:
-            raise StoreClosed("the store is not accepting writes") from self._failure
-        if self._queue.qsize() >= self._max_queue:
-            if self._overload.fail("overloaded"):
-                log.error("writes refused: %d are already waiting; clients are told to retry",
-                          self._max_queue)
-            raise Unavailable("the store is overloaded", RETRY_AFTER_MS)
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((op, fut))
-        return await fut
-
-    def _refused(self, reason: str, count: int) -> None:
-        if self.trouble.fail(reason, count):
-            log.error("writes refused: %s; clients are told to retry (error 'unavailable') "
-                      "until it recovers", reason)
-
-    def _committed(self) -> None:
-        self._last_commit = self._monotonic()
-        ended = self.trouble.recover()
-        if ended is not None:
-            log.warning("writes commit again, after %.1f s of %s (%d writes refused)",
-                        ended.lasted, ended.reason, ended.refused)
-        if self._overload.down and self._queue.qsize() < self._max_queue // 2:
-            overloaded = self._overload.recover()
-            if overloaded is not None:
-                log.warning("writes accepted again after %.1f s of overload", overloaded.lasted)
-
-    async def _write_loop(self) -> None:
+    async def _run_in_writer(self, ops: list[Op], quick: int) -> Outcomes:
+        """Quick writes run on the event loop (no thread hop, no GIL hand-off), in
+        transactions of at most ``loop_batch`` seconds, and never wait there: the loop's
+        connection has ``busy_timeout`` 0, so when another process holds the lock, or the WAL is
+        due for truncation (which waits for readers), the batch goes to the writer's thread,
+        which may wait. Anything else runs on the thread too (an index round, an erasure…)."""
         assert self._writer is not None
-        try:
-            while True:
-                batch = [await self._queue.get()]
-                while len(batch) < self._max_batch and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                ops = [op for op, _ in batch]
-                started = self._batch_since = self._monotonic()
-                try:
-                    outcomes = await _in_thread(self._writer, self._run_batch, ops)
-                except Exception as exc:  # the transaction as a whole failed: nothing committed
-                    reason = unavailable_reason(exc)
-                    if reason is None:
-                        log.error("write transaction failed: %s", type(exc).__name__)
-                        outcomes = [(False, exc)] * len(batch)
-                    else:
-                        self._refused(reason, len(batch))
-                        outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
-                else:
-                    self._committed()
-                    if self.on_batch is not None:
-                        self.on_batch(len(batch), self._monotonic() - started)
-                finally:
-                    self._batch_since = None
-                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
-                    if fut.done():
-                        continue
-                    if ok:
-                        fut.set_result(value)
-                    else:
-                        fut.set_exception(value)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self._failure = exc
-            log.critical("store writer died", exc_info=exc)
-            raise
+        if quick and self._on_loop is not None and not self._wal_due():
+            try:
+                return self._run_batch(self._on_loop, ops[:quick], bound_wal=False,
+                                       limit=self.loop_batch)
+            except sqlite3.Error as exc:
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in _BUSY:
+                    raise
+                self.busy_handoffs += 1  # nothing was committed: the thread runs it, waiting
+        return await _in_thread(self._writer, self._run_batch, ops)
 
-    def _run_batch(self, db: sqlite3.Connection, ops: list[Op]) -> list[tuple[bool, Any]]:
-        self._bound_wal(db)
+    def _unavailable_reason(self, exc: BaseException) -> str | None:
+        return unavailable_reason(exc)
+
+    def _run_batch(self, db: sqlite3.Connection, ops: list[Op], bound_wal: bool = True,
+                   limit: float = 0.0) -> Outcomes:
+        """The ops in one transaction; with a ``limit`` (seconds), those begun within it after
+        the first (the outcomes are of a prefix of ``ops``). Optimistic, as on PostgreSQL: no
+        savepoints; when an op is refused, the transaction is rolled back and run again with
+        each op in its own savepoint, so that a refused write undoes only itself."""
+        if bound_wal:
+            self._bound_wal(db)
+        try:
+            return self._transaction(db, ops, limit, savepoints=False)
+        except _Replay:
+            self.replays += 1
+            return self._transaction(db, ops, limit, savepoints=True)
+
+    def _transaction(self, db: sqlite3.Connection, ops: list[Op], limit: float,
+                     savepoints: bool) -> Outcomes:
         db.execute("BEGIN IMMEDIATE")
-        outcomes: list[tuple[bool, Any]] = []
+        outcomes: Outcomes = []
+        until = time.perf_counter() + limit if limit else 0.0
         try:
             for op in ops:
-                db.execute("SAVEPOINT op")
+                if until and outcomes and time.perf_counter() >= until:
+                    break
+                if savepoints:
+                    db.execute("SAVEPOINT op")
                 indexed = len(self._fts_rows)
                 try:
                     outcomes.append((True, op(db)))
-                    db.execute("RELEASE op")
+                    if savepoints:
+                        db.execute("RELEASE op")
                 except Exception as exc:
                     if unavailable_reason(exc) is not None:
                         raise  # the store's trouble, not this write's: the batch fails
+                    if not savepoints:
+                        raise _Replay from exc  # (rare) again, each op in its savepoint
                     db.execute("ROLLBACK TO op")
                     db.execute("RELEASE op")
                     del self._fts_rows[indexed:]  # what the refused op wrote is not indexed

@@ -70,15 +70,10 @@ class WalKeeper:
         up to its busy timeout before it writes on, so that no load can outrun the checkpoint.
         Only a reader that holds an old snapshot for longer can keep the log growing (said in
         the log, once)."""
-        try:
-            size = os.stat(self._wal_path).st_size
-        except OSError:
-            return
-        if size < self.wal_limit // 2:
+        size = self._wal_due()
+        if not size:
             return
         hard = size >= self.wal_limit
-        if not hard and self._monotonic() < self._truncate_after:
-            return
         started = self._monotonic()
         deadline = started + (self._busy_ms / 1000 if hard else 0)
         while True:
@@ -101,6 +96,18 @@ class WalKeeper:
         if hard and self._wal_trouble.fail(why):
             log.warning("the WAL (%d MB) is past its limit and could not be truncated: %s; "
                         "retrying", size // 1_000_000, why)
+
+    def _wal_due(self) -> int:
+        """The WAL's size when ``_bound_wal`` would truncate it now, else 0."""
+        try:
+            size = os.stat(self._wal_path).st_size
+        except OSError:
+            return 0
+        if size < self.wal_limit // 2:
+            return 0
+        if size < self.wal_limit and self._monotonic() < self._truncate_after:
+            return 0
+        return size
 
     def _truncate(self, db: sqlite3.Connection) -> tuple[bool, str]:
         db.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")

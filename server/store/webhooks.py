@@ -1,7 +1,7 @@
 """Webhook endpoints and their durable outbox, kept by the store.
 
 **Same transaction.** The store calls ``enqueue`` from inside every write that appends to a
-conversation (``SQLiteStore.on_append``), in that write's own savepoint: the outbox row commits
+conversation (``SQLiteStore.on_append``), in that write's transaction: the outbox row commits
 with the message or event it announces, or neither does. A crash between the commit and the
 delivery loses nothing; the row is there when a process starts again.
 
