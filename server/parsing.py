@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Union
+
+import msgspec
 
 from server import inputs
 from server.errors import ChatError, Code
@@ -256,7 +258,92 @@ def _attributes(name: str, value: Any) -> dict[str, Any]:
 
 
 def parse(raw: str | bytes | None, role: Role, max_chars: int = 4000) -> Frame:
-    """Parse one client frame, or raise ChatError with the code the client will be sent."""
+    """Parse one client frame, or raise ChatError with the code the client will be sent.
+
+    Two parsers, one set of rules. msgspec decodes the frame into a struct of its type (unknown
+    types and fields, wrong JSON types, null where a value is required, NaN, Infinity, numbers out
+    of range, lone surrogates and malformed text all fail there), the text is scanned for keys
+    given twice (msgspec keeps the last), and the fields go through the same checks as below.
+    Whatever that path does not accept as it stands, refusals included, is parsed again by the
+    strict parser below (the standard library's JSON with hooks), so that every refusal is the
+    strict parser's own, code and message; the fast path only accepts frames the strict parser
+    accepts, and makes the same values of them.
+    """
+    if isinstance(raw, str):
+        frame = _fast(raw, role, max_chars)
+        if frame is not None:
+            return frame
+    return _strict(raw, role, max_chars)
+
+
+#: A JSON string token. Matched left to right from the first quote, each match ends at its
+#: string's closing quote, so in valid JSON every match is a whole string and none starts inside
+#: another.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+
+
+def _pairs(raw: str) -> int:
+    """How many key-value pairs a valid JSON text holds, in all its objects: its colons outside
+    strings. Without a backslash before a quote, every quote opens or closes a string."""
+    outside = raw.split('"')[::2] if '\\"' not in raw else _STRING.split(raw)
+    return "".join(outside).count(":")
+
+
+_TYPES: dict[str, Any] = {
+    **dict.fromkeys(("id", "str", "jwt", "text", "ext", "name", "email", "comment", "tag",
+                     "shortcut", "status", "url", "title", "preview", "tz"), str),
+    **dict.fromkeys(("int", "seq", "limit", "score", "hours"), int),
+    "bool": bool, "attrs": dict[str, str | int | float | bool | None],
+}
+
+
+def _struct(role: Role, kind: str, fields: dict[str, str]) -> type[msgspec.Struct]:
+    """The msgspec struct of one frame type: its fields, nothing else; an optional one may be
+    null, and is UNSET when absent (so that the pairs decoded can be counted)."""
+    return msgspec.defstruct(
+        f"{role}_{kind}", [(name, _TYPES[k.rstrip("?")] | None | msgspec.UnsetType, msgspec.UNSET)
+                           if k.endswith("?") else (name, _TYPES[k]) for name, k in fields.items()],
+        tag=kind, tag_field="type", forbid_unknown_fields=True, kw_only=True)
+
+
+#: Per role: one decoder of the tagged union of its frame types, and per struct the frame's
+#: class and its fields (name, kind) in the strict parser's order.
+_Fields = tuple[type[Any], list[tuple[str, str]]]
+_FAST: dict[Role, tuple[msgspec.json.Decoder[Any], dict[Any, _Fields]]] = {}
+for _role, _frames in _SPECS.items():
+    _structs = {_struct(_role, kind, fields): (cls, [(n, k.rstrip("?")) for n, k in fields.items()])
+                for kind, (cls, fields) in _frames.items()}
+    _FAST[_role] = (msgspec.json.Decoder(Union[tuple(_structs)]), _structs)  # noqa: UP007
+
+
+def _fast(raw: str, role: Role, max_chars: int) -> Frame | None:
+    """The frame, or None: anything else is left to the strict parser."""
+    decoder, structs = _FAST[role]
+    try:
+        value = decoder.decode(raw)
+    except (msgspec.DecodeError, UnicodeEncodeError, RecursionError):
+        return None
+    cls, fields = structs[type(value)]
+    values: dict[str, Any] = {}
+    pairs = 1  # the type
+    try:
+        for name, field_kind in fields:
+            item = getattr(value, name)
+            if item is msgspec.UNSET:
+                continue
+            pairs += 1 + (len(item) if field_kind == "attrs" and item is not None else 0)
+            if item is not None:
+                values[name] = _check(name, field_kind, item, max_chars)
+    except ChatError:
+        return None
+    if pairs != _pairs(raw):
+        return None  # a key given twice, of which msgspec kept the last: the strict parser tells
+    if cls is Send and "body" not in values and "attachment" not in values:
+        return None
+    return cls(**values)  # type: ignore[no-any-return]
+
+
+def _strict(raw: str | bytes | None, role: Role, max_chars: int) -> Frame:
     if not isinstance(raw, str):
         raise ChatError(Code.BAD_FRAME, "frames must be JSON text, not binary")
     try:
