@@ -93,6 +93,9 @@ class Relay(Target):
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench.relay:app", "--port", str(self.port),
+             # livechat's settings (server/listener.py): its loop (uvloop when installed), h11
+             # for the handshake (its HTTP protocol is h11's; httptools would be picked here)
+             "--loop", "auto", "--http", "h11",
              "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
              "--log-level", "warning"], cwd=ROOT)
         self.pid = self.proc.pid
