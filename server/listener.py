@@ -31,7 +31,7 @@ import logging
 import resource
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -100,7 +100,8 @@ _RESPONSES = {
 
 def _answer(transport: asyncio.BaseTransport, status: int, what: str) -> None:
     body = b'{"error": "' + what.encode() + b'"}'
-    assert isinstance(transport, asyncio.WriteTransport)
+    # (uvloop's transports are not subclasses of asyncio's: duck-typed, not asserted)
+    transport = cast(asyncio.WriteTransport, transport)
     with contextlib.suppress(Exception):
         transport.write(_RESPONSES[status] + b"Content-Type: application/json\r\n"
                         b"Connection: close\r\nContent-Length: " + str(len(body)).encode()
@@ -282,10 +283,13 @@ class WebSocketProtocol(transport.WebSocketProtocol):
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     """The WebSocket settings measured in ../shared/DESIGN.md (the sans-I/O implementation,
-    permessage-deflate off, frames over the limit refused before the app buffers them), and
-    the protocols above."""
+    permessage-deflate off, frames over the limit refused before the app buffers them), the
+    event loop, and the protocols above."""
     return {
         "backlog": budget(settings)[1],
+        # uvloop (a dependency, but not on Windows) when it is installed: 5-16 % less CPU per
+        # message in bench/ab.py (docs/benchmarks.md); the standard asyncio loop otherwise.
+        "loop": "auto",
         "http": HttpProtocol,
         "ws": WebSocketProtocol,
         "ws_per_message_deflate": False,

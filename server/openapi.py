@@ -21,7 +21,7 @@ _NULLABLE_STR = {"type": ["string", "null"]}
 
 
 def _field(kind: str, max_chars: int) -> dict[str, Any]:
-    """The JSON schema of one of the protocol's field kinds (server/protocol.py)."""
+    """The JSON schema of one of the protocol's field kinds (server/parsing.py)."""
     kinds: dict[str, dict[str, Any]] = {
         "id": _ID,
         "seq": _INT,

@@ -87,7 +87,8 @@ def create(url: str, clock: Callable[[], float], prefix: str = "livechat",
 
         return MemoryBroker(), MemoryPresence(clock)
     if scheme in REDIS_SCHEMES:
-        from server.broker.redis import RedisBroker, RedisPresence
+        from server.broker.redis import RedisBroker
+        from server.broker.redis_presence import RedisPresence
 
         return (RedisBroker(url, prefix, timeout=timeout),
                 RedisPresence(url, clock, prefix, timeout=timeout))

@@ -1,4 +1,4 @@
-"""Redis broker and presence: the scale-out implementation.
+"""The Redis broker: the scale-out implementation (presence: server/broker/redis_presence.py).
 
 * **One pub/sub connection per process.** The hub subscribes a channel once, whatever the number
   of local sockets; this class keeps the set of subscribed channels and replays it on reconnect.
@@ -6,9 +6,12 @@
   sent to Redis tagged with this process's origin; the copy that comes back is dropped. Sockets
   on the same process as the sender never wait for Redis, nor lose anything when it is away.
 * **One publisher task that pipelines** whatever is queued (DESIGN.md §7: about twice the
-  throughput of awaiting each PUBLISH). ``publish`` only queues, so it never blocks the caller;
-  the queue is bounded, and what cannot be published (Redis down, a timeout, a full queue) is
-  dropped — the broker is at-most-once and readers recover from the store.
+  throughput of awaiting each PUBLISH). ``publish`` encodes its PUBLISH command (RESP) at once
+  and only queues it, so it never blocks the caller; the publisher writes a batch of them in one
+  write on a connection of redis-py's pool and reads their answers (redis-py's pipeline built,
+  packed and answered each command in Python: half the publisher's CPU). The queue is bounded,
+  and what cannot be published (Redis down, a timeout, a full queue) is dropped — the broker is
+  at-most-once and readers recover from the store.
 * **Stalls are detected, not only disconnections.** A Redis that is stopped (SIGSTOP, a frozen
   VM) keeps its TCP connections open and answers nothing. The listener sends a PING on the
   pub/sub connection every ``PING_INTERVAL`` and gives up on the connection when the PONG has
@@ -22,11 +25,6 @@
 * Redis errors never escape ``publish``; a listener or publisher task that dies of anything else
   is logged as critical and marks the broker unhealthy (``/healthz`` answers 503).
 
-``RedisPresence`` never makes a caller wait for Redis: writes are queued to one task that
-pipelines them, and it keeps this process's own members so that it can announce them all again
-the moment Redis answers after an outage (a Redis that restarted knows nobody). Reads fail fast
-with ``PresenceUnavailable`` while Redis is known to be down.
-
 redis-py's own retries are turned off on these connections: a silent internal reconnect would
 hide that messages may have been missed.
 """
@@ -36,17 +34,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline, PubSub
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from server.broker import Deliver, OnReset, PresenceUnavailable
+from server.broker import Deliver, OnReset
 from server.health import Episode, Health
 from server.tasks import report_death, reraise_cancel
 
@@ -58,11 +57,13 @@ OUTBOX = 100_000
 #: Seconds between the pings that tell a stalled Redis from a quiet one.
 PING_INTERVAL = 1.0
 _PING = b"livechat-ping"
-#: While Redis is down, presence tries again this often, so that this process's agents are
-#: announced again within a fraction of a second of its return.
-_PRESENCE_RETRY = 0.25
 _ORIGIN = 8
 _FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+
+def _publish(key: bytes, data: bytes) -> bytes:
+    """A PUBLISH command as Redis reads it (RESP: an array of three bulk strings)."""
+    return b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(key), key, len(data), data)
 
 
 def _client(url: str, timeout: float) -> Redis:
@@ -85,11 +86,13 @@ class RedisBroker:
         self._prefix = prefix
         self._timeout = timeout
         self._control = f"{prefix}:__control__"
+        self._control_key = self._control.encode()
         #: Every publication starts with this process's tag: its own come back from Redis and
         #: are dropped, since they were delivered locally when published.
         self._origin = os.urandom(_ORIGIN)
         self._channels: set[str] = set()
-        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(OUTBOX)
+        #: PUBLISH commands, encoded, waiting for the publisher.
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX)
         self._pub: Redis | None = None
         self._sub: Redis | None = None
         self._pubsub: PubSub | None = None
@@ -172,7 +175,7 @@ class RedisBroker:
         if self._deliver is not None and channel in self._channels:
             self._deliver(channel, data)  # this process's sockets need no round trip to Redis
         try:
-            self._outbox.put_nowait((self._key(channel), self._origin + data))
+            self._outbox.put_nowait(_publish(self._key(channel).encode(), self._origin + data))
         except asyncio.QueueFull:
             self._drop(1, "the outbox is full")
 
@@ -209,13 +212,9 @@ class RedisBroker:
                 self.dropped += len(batch)
                 continue
             if owe_reset:
-                batch.insert(0, (self._control, self._origin + b"reset"))
+                batch.insert(0, self._reset_command())
             try:
-                pipe = self._pub.pipeline(transaction=False)
-                for key, data in batch:
-                    pipe.publish(key, data)
-                async with asyncio.timeout(self._timeout):
-                    await pipe.execute()
+                await self._send(batch)
                 owe_reset = False
                 self._publisher_answered()
             except _FAILURES as exc:
@@ -223,6 +222,26 @@ class RedisBroker:
                 self._drop(len(batch), type(exc).__name__)
                 self._publisher_failed(exc, "a publish")
                 owe_reset = True
+
+    def _reset_command(self) -> bytes:
+        return _publish(self._control_key, self._origin + b"reset")
+
+    async def _send(self, batch: list[bytes]) -> None:
+        """The batch in one write, then Redis's answer to each command (the number of
+        subscribers it reached, or an error), all within the timeout."""
+        assert self._pub is not None
+        pool = self._pub.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            async with asyncio.timeout(self._timeout):
+                await conn.send_packed_command(batch, check_health=False)
+                for _ in batch:
+                    await conn.read_response(timeout=math.inf)  # (the batch's timeout above)
+        except BaseException:
+            await conn.disconnect(nowait=True)  # answers may be left unread: never reuse it
+            raise
+        finally:
+            await pool.release(conn)
 
     async def _ping_publisher(self) -> None:
         while True:
@@ -244,7 +263,7 @@ class RedisBroker:
                 self._publisher_answered()
                 # Whatever was dropped meanwhile: every process's sockets catch up.
                 with contextlib.suppress(asyncio.QueueFull):
-                    self._outbox.put_nowait((self._control, self._origin + b"reset"))
+                    self._outbox.put_nowait(self._reset_command())
 
     # --- listening -----------------------------------------------------------------------------
 
@@ -320,19 +339,22 @@ class RedisBroker:
             reraise_cancel()
             if self._resubscribe:
                 raise ConnectionError("a subscription could not be sent")
-            message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                               timeout=PING_INTERVAL / 2)
-            if message is not None:
-                kind = message["type"]
-                data = message["data"]
-                if kind == "message" and data[:_ORIGIN] != self._origin:  # ours: delivered
-                    channel = message["channel"].decode()
-                    if channel == self._control:
+            # The reply as Redis sent it: a publication is looked at here, and this process's
+            # own (delivered when published) dropped by its tag, before redis-py makes a
+            # message of it; everything else (pongs, subscription answers) goes to redis-py.
+            reply = await pubsub.parse_response(block=False, timeout=PING_INTERVAL / 2)
+            if isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
+                _, channel, data = reply
+                if data[:_ORIGIN] != self._origin:
+                    if channel == self._control_key:
                         if data[_ORIGIN:] == b"reset":
                             self._reset()
                     else:
-                        self._deliver(channel[skip:], data[_ORIGIN:])
-                elif kind == "pong":
+                        self._deliver(channel[skip:].decode(), data[_ORIGIN:])
+            elif reply is not None:
+                message = await pubsub.handle_message(  # type: ignore[no-untyped-call]
+                    reply, ignore_subscribe_messages=True)
+                if message is not None and message["type"] == "pong":
                     pinged_at = None
             now = loop.time()
             if pinged_at is not None and now - pinged_at > self._timeout:
@@ -345,117 +367,3 @@ class RedisBroker:
     def _reset(self) -> None:
         if self._on_reset is not None:
             self._on_reset()
-
-
-class RedisPresence:
-    """Members in a sorted set per key, scored by their expiry time (from the injected clock).
-
-    ``touch`` and ``remove`` only queue: one task writes them in pipelines. This process's own
-    members are remembered, and written again as soon as Redis answers after a failure, so that
-    an outage (or a Redis that restarted empty) does not make connected agents look gone. While
-    Redis is known to be down, ``members`` raises ``PresenceUnavailable`` at once."""
-
-    def __init__(self, url: str, clock: Callable[[], float], prefix: str = "livechat", *,
-                 timeout: float = TIMEOUT, monotonic: Callable[[], float] = time.monotonic,
-                 ) -> None:
-        self._redis = _client(url, timeout)
-        self._clock = clock
-        self._prefix = prefix
-        self._timeout = timeout
-        #: (key, member) -> ttl of this process's members; what is announced again on recovery.
-        self._local: dict[tuple[str, str], float] = {}
-        #: Writes not yet made: (key, member) -> ttl to touch, or None to remove.
-        self._pending: dict[tuple[str, str], float | None] = {}
-        self._wake = asyncio.Event()
-        self._trouble = Episode(monotonic)
-        self._task: asyncio.Task[None] | None = None
-
-    def _key(self, key: str) -> str:
-        return f"{self._prefix}:presence:{key}"
-
-    def _queue(self, key: str, member: str, ttl: float | None) -> None:
-        self._pending[(key, member)] = ttl
-        if self._task is None:
-            self._task = asyncio.create_task(self._write_forever(), name="redis-presence")
-            self._task.add_done_callback(report_death)
-        self._wake.set()
-
-    async def touch(self, key: str, member: str, ttl: float) -> None:
-        self._local[(key, member)] = ttl
-        self._queue(key, member, ttl)
-
-    async def remove(self, key: str, member: str) -> None:
-        self._local.pop((key, member), None)
-        self._queue(key, member, None)
-
-    async def _write_forever(self) -> None:
-        while True:
-            reraise_cancel()
-            await self._wake.wait()
-            self._wake.clear()
-            writes, self._pending = self._pending, {}
-            if self._trouble.down:
-                # Redis was down: everything this process holds goes out again.
-                writes = {**self._local, **writes}
-            try:
-                await self._write(writes)
-            except _FAILURES as exc:
-                reraise_cancel()
-                if self._trouble.fail(_why(exc)):
-                    log.warning("presence writes failed (%s); retrying", _why(exc))
-                # Keep removals (a touch is redone from _local); retry after a pause.
-                for item, ttl in writes.items():
-                    if ttl is None:
-                        self._pending.setdefault(item, None)
-                await asyncio.sleep(_PRESENCE_RETRY)
-                self._wake.set()
-            else:
-                ended = self._trouble.recover()
-                if ended is not None:
-                    log.warning("presence written again after %.1f s: %d members of this "
-                                "process announced", ended.lasted, len(self._local))
-
-    def _add_writes(self, pipe: Pipeline, writes: dict[tuple[str, str], float | None]) -> None:
-        now = self._clock()
-        for (key, member), ttl in writes.items():
-            if ttl is None:
-                pipe.zrem(self._key(key), member)
-            else:
-                pipe.zadd(self._key(key), {member: now + ttl})
-                pipe.expire(self._key(key), int(ttl * 2) + 1)
-
-    async def _write(self, writes: dict[tuple[str, str], float | None]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        self._add_writes(pipe, writes)
-        if not writes:
-            pipe.ping()
-        async with asyncio.timeout(self._timeout):
-            await pipe.execute()
-
-    async def members(self, key: str) -> list[str]:
-        """Read after this process's own queued writes (they go first, in the same pipeline)."""
-        if self._trouble.down:
-            raise PresenceUnavailable(self._trouble.reason)
-        writes, self._pending = self._pending, {}
-        pipe = self._redis.pipeline(transaction=False)
-        self._add_writes(pipe, writes)
-        pipe.zremrangebyscore(self._key(key), "-inf", self._clock())
-        pipe.zrange(self._key(key), 0, -1)
-        try:
-            async with asyncio.timeout(self._timeout):
-                result = await pipe.execute()
-        except _FAILURES as exc:
-            self._pending = {**writes, **self._pending}
-            if self._trouble.fail(_why(exc)):
-                log.warning("presence reads failed (%s)", _why(exc))
-            self._wake.set()  # the writer retries, and announces ours when Redis is back
-            raise PresenceUnavailable(_why(exc)) from None
-        return sorted(m.decode() for m in result[-1])
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        with contextlib.suppress(*_FAILURES):
-            await self._redis.aclose()

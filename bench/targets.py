@@ -1,0 +1,279 @@
+"""What bench/run.py measures: the bare relay and livechat (one process or several, memory or
+Redis broker, SQLite or PostgreSQL store, this checkout or another), each as its own server
+process, and the clients that drive them. The scenarios that use them are in bench/scenarios.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import pg  # noqa: E402
+from tests.live import PASSWORD, UNLIMITED, Seed, ServerProcess, free_port, seed  # noqa: E402
+
+#: A receiver that waits this long for the next message counts the rest as lost.
+STALL = 30.0
+
+
+async def recv(ws: ClientConnection, what: str) -> str | bytes:
+    """The next frame, or an error that says where the run stalled (a benchmark that hangs
+    tells nothing)."""
+    try:
+        return await asyncio.wait_for(ws.recv(), STALL)
+    except TimeoutError:
+        raise RuntimeError(f"nothing received for {STALL:.0f} s while {what}") from None
+
+
+def clock_ms() -> float:
+    return time.perf_counter() * 1000
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time of ``pid`` and of every process under it (``--workers``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += cpu_seconds(int(child))
+    return total
+
+
+@dataclass
+class Pair:
+    sender: ClientConnection
+    receiver: ClientConnection
+    send: Callable[[float], Awaitable[None]]
+    received: Callable[[str | bytes], float | None]  # the send time carried, or None
+    #: What the receiver got, by the message's identity (livechat: its seq), for the check that
+    #: nothing was lost or doubled (the relay has no identity to check: left empty).
+    seen: list[int] = field(default_factory=list)
+
+
+class Target:
+    name: str
+    pid: int
+
+    async def pair(self, index: int) -> Pair:
+        raise NotImplementedError
+
+    async def idle(self) -> ClientConnection:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class Relay(Target):
+    name = "bare relay (baseline)"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench.relay:app", "--port", str(self.port),
+             # livechat's settings (server/listener.py): its loop (uvloop when installed), h11
+             # for the handshake (its HTTP protocol is h11's; httptools would be picked here)
+             "--loop", "auto", "--http", "h11",
+             "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
+             "--log-level", "warning"], cwd=ROOT)
+        self.pid = self.proc.pid
+        _wait_port(self.port)
+
+    async def pair(self, index: int) -> Pair:
+        receiver = await connect(f"ws://127.0.0.1:{self.port}/ws/recv/{index}", compression=None)
+        sender = await connect(f"ws://127.0.0.1:{self.port}/ws/send/{index}", compression=None)
+
+        async def send(t: float) -> None:
+            await sender.send(orjson.dumps({"t": t, "body": "x" * 60}).decode())
+
+        def received(raw: str | bytes) -> float | None:
+            return float(orjson.loads(raw)["t"])
+
+        return Pair(sender, receiver, send, received)
+
+    async def idle(self) -> ClientConnection:
+        return await connect(f"ws://127.0.0.1:{self.port}/ws/recv/idle-{uuid.uuid4()}",
+                             compression=None)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _wait_port(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("relay did not start")
+
+
+class Livechat(Target):
+    name = "livechat"
+
+    def __init__(self, workdir: Path, redis_url: str | None = None, *, workers: int = 1,
+                 root: Path | None = None, label: str = "", prefilled: int = 0,
+                 postgres: str | None = None) -> None:
+        """``root``: serve from another checkout (``--compare``); ``workers``: processes
+        sharing the port (with Redis as the broker); ``prefilled``: messages stored first;
+        ``postgres``: the store in a database of its own on that PostgreSQL server."""
+        self._stack = contextlib.ExitStack()
+        db = workdir / f"bench-{uuid.uuid4().hex[:6]}.db"
+        if not postgres:
+            self.seeded = _seed(db, root)
+        if prefilled:
+            t0 = time.perf_counter()
+            asyncio.run(prefill(db, self.seeded.site_id, prefilled))
+            print(f"prefilled {prefilled:,} messages in {time.perf_counter() - t0:.0f} s",
+                  file=sys.stderr)
+        env = dict(UNLIMITED)  # one address drives every visitor: no per-address limits
+        where: Path | str = db
+        if postgres:  # a database of its own on that server, dropped at the end
+            os.environ["LIVECHAT_TEST_POSTGRES"] = postgres
+            where = self._stack.enter_context(pg.database())
+            env["LIVECHAT_DATABASE_URL"] = where
+            self.name = "livechat, PostgreSQL store"
+            self.seeded = asyncio.run(seed(where, ["http://bench.test"]))
+        if redis_url:
+            self.name = "livechat, Redis" + (f", {workers} processes" if workers > 1 else "")
+            env.update(LIVECHAT_REDIS_URL=redis_url,
+                       LIVECHAT_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:8]}")
+        if root is not None:
+            env["PYTHONPATH"] = str(root)
+        self.name += label
+        self.server = ServerProcess(db, env=env, args=["--workers", str(workers)]
+                                    if workers > 1 else []).start()
+        self.pid = self.server.proc.pid  # type: ignore[union-attr]
+        self.cookie = ""
+
+    async def _cookie(self) -> str:
+        if not self.cookie:
+            async with httpx.AsyncClient() as http:
+                r = await http.post(f"{self.server.http}/api/agent/login",
+                                    json={"email": self.seeded.agent_email, "password": PASSWORD},
+                                    headers={"Origin": self.server.http})
+                self.cookie = r.cookies["livechat_agent"]
+        return self.cookie
+
+    async def _visitor(self) -> ClientConnection:
+        ws = await connect(f"{self.server.ws}/ws/visitor", origin=self.server.http,  # type: ignore[arg-type]
+                           compression=None)
+        await ws.send(orjson.dumps({"type": "hello", "v": 1, "site": self.seeded.site_id}).decode())
+        await recv(ws, "waiting for a visitor's welcome")
+        return ws
+
+    async def pair(self, index: int) -> Pair:
+        sender = await self._visitor()
+        await sender.send(orjson.dumps({"type": "send", "id": "first", "body": "hi"}).decode())
+        while True:
+            frame = orjson.loads(await recv(sender, "waiting for the first message's ack"))
+            if frame["type"] == "ack":
+                conv = frame["conversation_id"]
+                break
+        cookie = {"Cookie": f"livechat_agent={await self._cookie()}"}
+        receiver = await connect(f"{self.server.ws}/ws/agent", origin=self.server.http,  # type: ignore[arg-type]
+                                 compression=None, additional_headers=cookie)
+        await receiver.send('{"type":"hello","v":1}')
+        await recv(receiver, "waiting for an agent's welcome")
+        await receiver.send(orjson.dumps({"type": "open", "id": "o", "conversation_id": conv,
+                                          "last_seq": 1}).decode())
+
+        async def send(t: float) -> None:
+            await sender.send(orjson.dumps({"type": "send", "id": uuid.uuid4().hex,
+                                            "body": f"{t:.6f} " + "x" * 40}).decode())
+
+        seen: list[int] = []
+
+        def received(raw: str | bytes) -> float | None:
+            frame = orjson.loads(raw)
+            if frame.get("type") != "message":
+                return None
+            seen.append(frame["seq"])
+            return float(frame["body"].split(" ", 1)[0])
+
+        # The visitor's own frames (acks, which carry its messages) are read and dropped.
+        asyncio.get_running_loop().create_task(_drain(sender))
+        return Pair(sender, receiver, send, received, seen)
+
+    async def idle(self) -> ClientConnection:
+        return await self._visitor()
+
+    def stop(self) -> None:
+        self.server.stop()
+        self._stack.close()
+
+
+def _seed(db: Path, root: Path | None) -> Seed:
+    """The database, made by the code that will serve it: another checkout's schema may be older
+    (a newer one refuses to start it; an older one made by this code would be misread)."""
+    if root is None:
+        return asyncio.run(seed(db, ["http://bench.test"]))
+    made = subprocess.run(
+        [sys.executable, "-c", "import asyncio, dataclasses, json, pathlib, sys\n"
+         "from tests.live import seed\n"
+         "s = asyncio.run(seed(pathlib.Path(sys.argv[1]), ['http://bench.test']))\n"
+         "print(json.dumps(dataclasses.asdict(s)))", str(db)],
+        env={**os.environ, "PYTHONPATH": str(root)}, cwd=root,
+        capture_output=True, text=True, check=True)
+    return Seed(**orjson.loads(made.stdout))
+
+
+async def _drain(ws: ClientConnection) -> None:
+    try:
+        async for _ in ws:
+            pass
+    except Exception:
+        pass
+
+
+async def prefill(db: Path, site_id: str, messages: int, per_conversation: int = 100) -> None:
+    """``messages`` visitor messages in conversations of ``per_conversation``, through the
+    store's own write path (so every index and the search index are as in production)."""
+    from server.store import SQLiteStore
+
+    store = SQLiteStore(db, clock=time.time)
+    await store.open()
+    rng = random.Random(7)
+    words = [f"{w}{n}" for w in WORDS for n in range(40)]
+
+    async def visitor() -> None:
+        vid = uuid.uuid4().hex
+        for i in range(per_conversation):
+            body = " ".join(rng.choice(words) for _ in range(8))
+            await store.append_visitor_message(site_id, vid, f"m{i}", body)
+
+    try:
+        for start in range(0, messages // per_conversation, 256):
+            await asyncio.gather(*(visitor() for _ in range(
+                min(256, messages // per_conversation - start))))
+    finally:
+        await store.close()
+
+
+WORDS = ("order", "refund", "invoice", "delivery", "parcel", "password", "account", "price",
+         "discount", "shipping", "return", "broken", "size", "colour", "payment", "card")
