@@ -132,7 +132,8 @@ def _copy_out(pg: psycopg.Connection[Any], lite: sqlite3.Connection, table: Tabl
 def _index(lite: sqlite3.Connection) -> None:
     """SQLite's search indexes, so that the file is a whole SQLite store too."""
     lite.execute("INSERT INTO messages_fts(body, conversation_id, seq) SELECT body, "
-                 "conversation_id, seq FROM messages WHERE kind IN ('text', 'note')")
+                 "conversation_id, seq FROM messages WHERE kind IN ('text', 'note') "
+                 "ORDER BY created_at, conversation_id, seq")  # oldest first: search.py
     lite.execute("INSERT INTO articles_fts(rowid, title, keywords, body) SELECT rowid, title, "
                  "keywords, text FROM articles")
 

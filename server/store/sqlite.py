@@ -194,8 +194,11 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
     @staticmethod
     def _index_round(db: DB) -> int:
         rows = db.execute(
+            # Oldest first: the index's rowids then follow the messages' time, and the search
+            # reads them backwards, newest first (server/store/search.py).
             "SELECT p.conversation_id, p.seq, m.body FROM fts_pending p JOIN messages m "
-            "ON m.conversation_id = p.conversation_id AND m.seq = p.seq LIMIT ?",
+            "ON m.conversation_id = p.conversation_id AND m.seq = p.seq "
+            "ORDER BY m.created_at, p.conversation_id, p.seq LIMIT ?",
             (_INDEX_ROUND,)).fetchall()
         db.executemany("INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
                        [(body, conv, seq) for conv, seq, body in rows])
