@@ -488,3 +488,20 @@ async def test_search_finds_the_newest_message_first(store: SQLiteStore) -> None
     assert [(h.conversation.id, h.seq) for h in hits] == [(a_id, 2), (b_id, 1), (a_id, 1)]
     assert [(h.conversation.id, h.seq) for h in await store.search([site], "parcel", 2)] == [
         (a_id, 2), (b_id, 1)]
+
+
+async def test_with_synchronous_full_no_write_runs_on_the_event_loop(tmp_path: Path) -> None:
+    """FULL fsyncs at every commit: a slow disk must not stall every socket, so the writer's
+    thread takes every write (NORMAL: quick writes run on the loop)."""
+    full = SQLiteStore(tmp_path / "full.db", clock=time.time, synchronous="FULL")
+    normal = SQLiteStore(tmp_path / "normal.db", clock=time.time)
+    await full.open()
+    await normal.open()
+    try:
+        assert full._on_loop is None and normal._on_loop is not None
+        site, _, _ = await _setup(full)
+        change = await full.append_visitor_message(site, "vis_f", "m1", "hello")
+        assert [m.seq for m in change.messages] == [1]
+    finally:
+        await full.close()
+        await normal.close()

@@ -6,7 +6,8 @@ one ``BEGIN IMMEDIATE`` transaction — a refused write undoes only itself (the 
 with a savepoint per write when one is refused: ``_run_batch``) — commits once, and only then
 resolves the callers' futures. An ack therefore always follows a commit, and a burst of writes
 costs one fsync, not one each. The message path's writes run on the event loop itself (a plain
-``sqlite3`` connection with ``busy_timeout`` 0, at most ~2 ms per transaction); everything else,
+``sqlite3`` connection with ``busy_timeout`` 0, at most ~2 ms per transaction; not with
+``synchronous=FULL``, whose commits wait for an fsync); everything else,
 and any batch that would wait (a lock held by another process, a WAL due for truncation), in one
 hop to aiosqlite's thread (see ``_run_in_writer``).
 
@@ -147,7 +148,9 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
                          busy_ms=self._busy_ms, wal_limit=self.wal_limit)
         await _in_thread(self._writer, migrate)
         self.epoch, self._generation = await _in_thread(self._writer, self._check_watermark)
-        if self.loop_batch:
+        # Not with FULL (or EXTRA): every commit then waits for an fsync, which must not stop
+        # the event loop (a slow disk would stall every socket); the thread writes then.
+        if self.loop_batch and self._synchronous not in ("FULL", "EXTRA"):
             self._on_loop = sqlite3.connect(self.path, isolation_level=None)
             _configure(self._on_loop, self._synchronous, reader=False, busy_ms=0,
                        wal_limit=self.wal_limit)
