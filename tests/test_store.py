@@ -505,3 +505,27 @@ async def test_with_synchronous_full_no_write_runs_on_the_event_loop(tmp_path: P
     finally:
         await full.close()
         await normal.close()
+
+
+async def test_a_write_in_flight_when_the_store_closes_is_answered(tmp_path: Path) -> None:
+    """Before: the batch being written when the writer was stopped was held only by the writer
+    task, so its callers waited forever (found by review)."""
+    import threading
+
+    store = SQLiteStore(tmp_path / "c.db", clock=time.time)
+    await store.open()
+    started, release = threading.Event(), threading.Event()
+
+    def slow(db: Any) -> None:  # a bulk write, on the writer's thread
+        started.set()
+        release.wait(30)
+
+    write = asyncio.ensure_future(store._submit(slow))
+    await asyncio.to_thread(started.wait, 30)
+    closing = asyncio.ensure_future(store.close())
+    try:
+        with pytest.raises(StoreClosed):
+            await asyncio.wait_for(write, 30)
+    finally:
+        release.set()
+        await closing

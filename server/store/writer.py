@@ -58,6 +58,8 @@ class GroupWriter:
         #: Writes taken from the queue that the last batch left for the next (``_run_in_writer``
         #: may run a prefix of a batch only): they go before anything queued since.
         self._carried: list[Queued] = []
+        #: The batch being written now: refused too when the writer is stopped mid-batch.
+        self._inflight: list[Queued] = []
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         #: When the running batch was handed to the writer (None: the writer is idle).
@@ -89,7 +91,9 @@ class GroupWriter:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        queued, self._carried = self._carried, []
+        # A batch stopped mid-write may have committed (the thread finishes what it began):
+        # its callers are told StoreClosed and resend with the same ids, which is harmless.
+        queued, self._carried, self._inflight = [*self._inflight, *self._carried], [], []
         while not self._queue.empty():
             queued.append(self._queue.get_nowait())
         for _, fut, _ in queued:
@@ -172,6 +176,7 @@ class GroupWriter:
                     await asyncio.sleep(0)
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
+                self._inflight = batch
                 quick = next((i for i, (_, _, q) in enumerate(batch) if not q), len(batch))
                 started = self._batch_since = self._monotonic()
                 try:
@@ -198,6 +203,7 @@ class GroupWriter:
                         fut.set_result(value)
                     else:
                         fut.set_exception(value)
+                self._inflight = []
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
