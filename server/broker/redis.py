@@ -231,17 +231,20 @@ class RedisBroker:
         subscribers it reached, or an error), all within the timeout."""
         assert self._pub is not None
         pool = self._pub.connection_pool
-        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        conn = None
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._timeout):  # connecting included: a frozen Redis
+                conn = await pool.get_connection()  # type: ignore[no-untyped-call]
                 await conn.send_packed_command(batch, check_health=False)
                 for _ in batch:
                     await conn.read_response(timeout=math.inf)  # (the batch's timeout above)
         except BaseException:
-            await conn.disconnect(nowait=True)  # answers may be left unread: never reuse it
+            if conn is not None:
+                await conn.disconnect(nowait=True)  # answers may be left unread: never reuse it
             raise
         finally:
-            await pool.release(conn)
+            if conn is not None:
+                await pool.release(conn)
 
     async def _ping_publisher(self) -> None:
         while True:
