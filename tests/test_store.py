@@ -475,8 +475,8 @@ async def test_search_finds_the_newest_message_first(store: SQLiteStore) -> None
     site, _, _ = await _setup(store)
     now = [1_700_000_000.0]
 
-    def clock() -> float:  # a millisecond between writes, so that PostgreSQL's order is total
-        now[0] += 0.001
+    def clock() -> float:  # 10 ms between writes (1 ms could round to the same millisecond)
+        now[0] += 0.01
         return now[0]
 
     store._clock = clock
