@@ -172,11 +172,11 @@ class GroupWriter:
         try:
             while True:
                 batch, self._carried = self._carried or [await self._queue.get()], []
+                self._inflight = batch  # the same list, as it grows
                 if self._gather_first:
                     await asyncio.sleep(0)
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-                self._inflight = batch
                 quick = next((i for i, (_, _, q) in enumerate(batch) if not q), len(batch))
                 started = self._batch_since = self._monotonic()
                 try:
