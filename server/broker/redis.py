@@ -147,7 +147,7 @@ class RedisBroker:
         self._tasks.clear()
         if self._pubsub is not None:
             with contextlib.suppress(*_FAILURES):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8
         for client in (self._pub, self._sub):
             if client is not None:
                 with contextlib.suppress(*_FAILURES):
@@ -326,7 +326,7 @@ class RedisBroker:
                 if self._pubsub is pubsub:
                     self._pubsub = None
                 with contextlib.suppress(*_FAILURES):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8
             await asyncio.sleep(delay)  # capped exponential backoff between attempts
             delay = min(delay * 2, MAX_BACKOFF)
 
