@@ -6,6 +6,7 @@ through a server on SQLite; these prove their SQL, and the hooks they are called
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import zipfile
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import httpx
@@ -27,6 +29,7 @@ from server.store.api_tokens import ApiTokens
 from server.store.bots import Bots
 from server.store.followups import FollowUps
 from server.store.outbox import REPLY, Outbox
+from server.store.postgres import PostgresStore
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 from tests import pg
@@ -341,3 +344,28 @@ async def test_two_processes_claiming_email_and_webhook_work_at_once_take_each_i
     assert len(claimed) == len(set(claimed)) == 30
     delivered = [row.id for batch in rows for row in batch]
     assert len(delivered) == len(set(delivered)) == 30  # the first of each conversation
+
+
+async def test_pages_visited_within_one_millisecond_keep_their_order(
+        tmp_path: Path, backend: str) -> None:
+    """The visitor's pages newest first, in the order they were visited, even when the clock
+    did not move between them (a fast navigation; CI once saw them swapped)."""
+    with contextlib.ExitStack() as stack:
+        url = pg.store_url(backend, tmp_path, stack)
+        frozen = lambda: 1_700_000_000.0  # noqa: E731
+        store: Any = (SQLiteStore(url, clock=frozen) if backend == "sqlite"
+                      else PostgresStore(url, clock=frozen))
+        await store.open()
+        try:
+            site = (await store.create_site("Acme", [])).id
+            for page in ("https://shop.test/tents", "https://shop.test/checkout",
+                         "https://shop.test/checkout", "https://shop.test/basket"):
+                await store.set_visitor_context(site, "vis_p", user_agent=None, language=None,
+                                                timezone=None, referrer=None,
+                                                page=(page, page.rsplit("/", 1)[1]))
+            pages = await store.visitor_pages("vis_p")
+            assert [p.url for p in pages] == ["https://shop.test/basket",
+                                              "https://shop.test/checkout",
+                                              "https://shop.test/tents"]
+        finally:
+            await store.close()

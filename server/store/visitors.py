@@ -151,12 +151,15 @@ class Visitors(Base):
                 (user_agent, language, timezone, referrer, visitor_id))
             if page is None:
                 return
-            last = db.execute("SELECT url FROM visitor_pages WHERE visitor_id = ? "
+            last = db.execute("SELECT url, at FROM visitor_pages WHERE visitor_id = ? "
                               "ORDER BY at DESC LIMIT 1", (visitor_id,)).fetchone()
             if last is not None and last[0] == page[0]:
                 return  # a reload, or a second tab on the same page
+            # Each page later than the last, even within one millisecond: their order is the
+            # order the visitor went (and which one is "the last" stays certain).
+            at = now if last is None else max(now, int(last[1]) + 1)
             db.execute("INSERT INTO visitor_pages VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                       (visitor_id, now, page[0], page[1]))
+                       (visitor_id, at, page[0], page[1]))
             db.execute(
                 "DELETE FROM visitor_pages WHERE visitor_id = ? AND at < (SELECT at FROM "
                 "visitor_pages WHERE visitor_id = ? ORDER BY at DESC LIMIT 1 OFFSET ?)",
