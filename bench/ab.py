@@ -4,10 +4,13 @@ round: for a lever whose effect is smaller than the noise of one run on a shared
     .venv/bin/python -m bench.ab --compare ../without-it                 # memory broker
     .venv/bin/python -m bench.ab --compare ../without-it --redis redis://127.0.0.1:6379/0
     .venv/bin/python -m bench.ab --compare ../without-it --redis … --workers 2
+    .venv/bin/python -m bench.ab --compare ../without-it --rate 1000      # p50 and p99 instead
 
 Every server is started once and kept; each round runs the same load on each of them, one after
 the other, and the medians over the rounds are printed (server CPU µs per delivered message, and
-messages per second), with each one's ratio to the first (this checkout).
+messages per second), with each one's ratio to the first (this checkout). With ``--rate``, each
+round is bench/run.py's latency phase at that offered load instead (``--seconds`` long), and
+the medians are of its p50 and p99.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench.scenarios import throughput
+from bench.scenarios import latency, throughput
 from bench.targets import Livechat
 
 
@@ -30,34 +33,42 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--messages", type=int, default=500, help="per pair and round")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="measure latency at this offered load (msg/s) instead")
+    parser.add_argument("--seconds", type=float, default=5, help="of each latency round")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         roots: list[Path | None] = [None, *(c.resolve() for c in args.compare)]
         servers = [Livechat(Path(tmp), args.redis or None, workers=args.workers, root=root,
                             label=f" @ {root.name}" if root else "") for root in roots]
-        cpu: dict[str, list[float]] = {s.name: [] for s in servers}
-        rate: dict[str, list[float]] = {s.name: [] for s in servers}
+        first_col, second_col = ("p50_ms", "p99_ms") if args.rate else \
+            ("cpu_us_per_msg", "msgs_per_s")
+        cols: dict[str, tuple[list[float], list[float]]] = {s.name: ([], []) for s in servers}
         try:
             for n in range(args.rounds):
                 for server in servers if n % 2 == 0 else servers[::-1]:
-                    result = asyncio.run(throughput(server, args.pairs, args.messages, 20))
+                    if args.rate:
+                        result = asyncio.run(latency(server, args.pairs, args.rate,
+                                                     args.seconds))
+                    else:
+                        result = asyncio.run(throughput(server, args.pairs, args.messages, 20))
                     if result.get("lost") or result.get("doubled") or result.get("disordered"):
                         raise SystemExit(f"NOT CORRECT: {server.name}: {result}")
-                    cpu[server.name].append(result["cpu_us_per_msg"])
-                    rate[server.name].append(result["msgs_per_s"])
-                    print(f"round {n + 1}: {server.name}: {result['cpu_us_per_msg']:.0f} µs, "
-                          f"{result['msgs_per_s']:,.0f} msg/s", flush=True)
+                    cols[server.name][0].append(result[first_col])
+                    cols[server.name][1].append(result[second_col])
+                    print(f"round {n + 1}: {server.name}: {first_col} "
+                          f"{result[first_col]:,.2f}, {second_col} {result[second_col]:,.2f}",
+                          flush=True)
         finally:
             for server in servers:
                 server.stop()
     first = servers[0].name
-    print(f"\n| server ({args.rounds} rounds, medians) | server CPU µs per message | msg/s |")
+    print(f"\n| server ({args.rounds} rounds, medians) | {first_col} | {second_col} |")
     print("|---|---|---|")
-    for name in cpu:
-        c, r = statistics.median(cpu[name]), statistics.median(rate[name])
-        print(f"| {name} | {c:.0f} ({c / statistics.median(cpu[first]):.2f}×) "
-              f"| {r:,.0f} ({r / statistics.median(rate[first]):.2f}×) |")
-
+    base = [statistics.median(c) for c in cols[first]]
+    for name, (a, b) in cols.items():
+        ma, mb = statistics.median(a), statistics.median(b)
+        print(f"| {name} | {ma:,.2f} ({ma / base[0]:.2f}×) | {mb:,.2f} ({mb / base[1]:.2f}×) |")
 
 if __name__ == "__main__":
     main()

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import sqlite3
@@ -136,6 +137,8 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         self._fts_rows: list[tuple[str, int]] = []
         self._indexer: asyncio.Task[None] | None = None
         self.index_interval = 0.5
+        #: How long one step of the indexer may hold the writer (seconds).
+        self.index_step = 0.001
         self._init_hooks()
         self.articles = Articles(self)
 
@@ -183,31 +186,42 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
                 log.warning("search indexing failed (%s); the next round retries", exc)
 
     async def index_pending(self) -> int:
-        """Move every pending message into the search index (in rounds of 1,000, each its own
-        write). A search calls it first, so it sees every acknowledged message."""
-        if await self._one("SELECT 1 FROM fts_pending LIMIT 1") is None:
-            return 0  # nothing to write: no trip through the writer
+        """Move every pending message into the search index. A search calls it first, so it
+        sees every acknowledged message. The pending messages are read, oldest first, on the
+        reader's connection; the writer then indexes them in steps of at most
+        ``index_step`` seconds, each its own write between the message path's batches, so
+        that no ack waits behind a long index round (docs/benchmarks.md)."""
         total = 0
         while True:
-            done = await self._submit(self._index_round)
-            total += done
-            if done < _INDEX_ROUND:
+            rows = await self._all(
+                # Oldest first: the index's rowids then follow the messages' time, and the
+                # search reads them backwards, newest first (server/store/search.py).
+                "SELECT p.conversation_id, p.seq, m.body FROM fts_pending p JOIN messages m "
+                "ON m.conversation_id = p.conversation_id AND m.seq = p.seq "
+                "ORDER BY m.created_at, p.conversation_id, p.seq LIMIT ?", (_INDEX_ROUND,))
+            done = 0
+            while done < len(rows):
+                done += await self._submit(functools.partial(self._index_step, rows[done:]))
+            total += len(rows)
+            if len(rows) < _INDEX_ROUND:
                 return total
 
-    @staticmethod
-    def _index_round(db: DB) -> int:
-        rows = db.execute(
-            # Oldest first: the index's rowids then follow the messages' time, and the search
-            # reads them backwards, newest first (server/store/search.py).
-            "SELECT p.conversation_id, p.seq, m.body FROM fts_pending p JOIN messages m "
-            "ON m.conversation_id = p.conversation_id AND m.seq = p.seq "
-            "ORDER BY m.created_at, p.conversation_id, p.seq LIMIT ?",
-            (_INDEX_ROUND,)).fetchall()
-        db.executemany("INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
-                       [(body, conv, seq) for conv, seq, body in rows])
-        db.executemany("DELETE FROM fts_pending WHERE conversation_id = ? AND seq = ?",
-                       [(conv, seq) for conv, seq, _ in rows])
-        return len(rows)
+    def _index_step(self, rows: list[tuple[str, int, str]], db: DB) -> int:
+        """Index ``rows`` from the first until ``index_step`` seconds have passed (one at
+        least): how many were taken. A row is indexed only by the write that takes it off
+        ``fts_pending`` (another process's indexer, or an erasure, may have taken it since it
+        was read)."""
+        until = time.perf_counter() + self.index_step
+        taken = 0
+        for conv, seq, body in rows:
+            if taken and time.perf_counter() >= until:
+                break
+            taken += 1
+            if db.execute("DELETE FROM fts_pending WHERE conversation_id = ? AND seq = ?",
+                          (conv, seq)).rowcount:
+                db.execute("INSERT INTO messages_fts(body, conversation_id, seq) "
+                           "VALUES (?, ?, ?)", (body, conv, seq))
+        return taken
 
     def _check_watermark(self, db: sqlite3.Connection) -> tuple[str, int]:
         """The store's epoch and generation, after comparing them with ``<db>.hwm``: a file
