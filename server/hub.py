@@ -29,6 +29,7 @@ import orjson
 
 from server.broker import Broker
 from server.errors import Close
+from server.inbox import Inbox
 from server.store import Store
 from server.store.models import PRIVATE_KINDS
 
@@ -120,7 +121,7 @@ class Connection:
         #: Unique across processes (``id`` is unique in this one only).
         self.uid = f"{os.getpid()}.{self.id}"
         self.role = role
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=queue_size)
+        self._queue: Inbox[_Item] = Inbox(maxsize=queue_size)
         self.cursors: dict[str, int] = {}
         #: conversation id -> seqs this socket was given in an ack (its own messages): the
         #: cursor passes them without sending them again.
@@ -206,15 +207,19 @@ class Connection:
         at once), up to ``BATCH`` frames; a catch-up from the store sends what was gathered
         before it first, so the order is the queue's."""
         out: list[bytes] = []
+        item: _Item | None = None
         while True:
             if out:
                 try:
                     item = self._queue.get_nowait()
                 except asyncio.QueueEmpty:
+                    item = None
                     await send(out)
                     out = []
                     continue
             else:
+                # Not kept while the socket is idle: the last frame sent (a welcome is kilobytes).
+                item = None
                 item = await self._queue.get()
             if isinstance(item, _Frame):
                 out.append(item.data)

@@ -26,6 +26,8 @@ from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
+from server.inbox import Flag, Inbox
+
 CLOSE_NOW = "livechat.close_now"
 WRITE = "livechat.write"
 
@@ -34,6 +36,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.grace = float(self.config.ws_ping_timeout or 20.0)
+        # The same roles as uvicorn's asyncio.Queue and Event, in a fraction of the memory
+        # per socket (server/inbox.py; uvicorn uses put_nowait, get, empty, set, clear, wait).
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
+        self.writable.set()
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
