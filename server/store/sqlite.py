@@ -23,9 +23,10 @@ idempotent ``client_msg_id``, compare-and-set claims) is enforced inside the tra
 per-process cache.
 
 The WAL is bounded (``wal_limit``): a checkpoint task copies it back every second without
-blocking anyone (PASSIVE), and when the file passes half the limit the writer, between two
-transactions, checkpoints and truncates it (TRUNCATE) — under sustained writes a PASSIVE
-checkpoint alone never lets the log restart, and it grew by ~20 KB per message.
+blocking anyone (PASSIVE) and then restarts it, holding writers for the moment it takes (RESTART:
+under sustained writes a PASSIVE checkpoint alone never lets the log restart, and it grew by
+~20 KB per message); when the file passes half the limit anyway, the writer, between two
+transactions, checkpoints and truncates it (TRUNCATE). See ``server.store.sqlite_wal``.
 
 A write that fails because of where the store is — the disk is full, the database is locked past
 ``busy_timeout``, an I/O error, the store is closing or its queue is full — raises

@@ -1,6 +1,15 @@
-"""The SQLite store's write-ahead log, kept bounded: a passive checkpoint every second on a
-connection of its own, and a truncating one by the writer, between two transactions, once the
-log passes half of ``wal_limit`` (see the docstring of ``server.store.sqlite``)."""
+"""The SQLite store's write-ahead log, kept bounded and short: every second, on a connection of
+its own, a passive checkpoint (no lock) and then a restarting one, so that the next commit
+starts the log over; and a truncating one by the writer, between two transactions, once the
+log passes half of ``wal_limit`` anyway (see the docstring of ``server.store.sqlite``).
+
+Why the restart: under a steady load a passive checkpoint never lets the log restart. Frames are
+committed while it copies, so it never ends with every frame copied, and the log grows until
+the writer truncates it. At 1,000 msg/s that was ~23 MB a second: past half the default limit
+every 1.4 s, and each truncation held the writer for ~22 ms, the p99 latency of the whole
+server (docs/benchmarks.md). The restarting checkpoint right after the passive one has only the
+frames of the last moment left to copy: it holds writers for the fsync of the database file
+(2–4 ms here), and waits for readers at most ``_RESTART_WAIT_MS``."""
 
 from __future__ import annotations
 
@@ -16,12 +25,16 @@ import aiosqlite
 
 from server.health import Episode
 from server.store import watermark
+from server.store.sqlite_db import _in_thread
 
 log = logging.getLogger("livechat.store")
 #: How long a checkpoint that truncates the WAL may wait for readers and other processes'
 #: writers; when it cannot finish in time it is tried again a second later.
 _TRUNCATE_WAIT_MS = 500
 _TRUNCATE_RETRY = 1.0
+#: How long the restarting checkpoint may wait for a reader (it holds writers meanwhile); a
+#: reader that keeps a snapshot for longer only means the log is not restarted this second.
+_RESTART_WAIT_MS = 10
 
 
 class WalKeeper:
@@ -40,18 +53,16 @@ class WalKeeper:
     _checkpoint_trouble: Episode
 
     async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
-        """A passive checkpoint every ``checkpoint_interval`` seconds, on its own connection:
-        it never blocks writers or readers. (The writer truncates the WAL when it grows past
-        half of ``wal_limit`` anyway: see ``_bound_wal``.) The high-water mark is kept here."""
+        """Every ``checkpoint_interval`` seconds, on its own connection, ``_checkpoint``. (The
+        writer truncates the WAL when it grows past half of ``wal_limit`` anyway: see
+        ``_bound_wal``.) The high-water mark is kept here."""
         while True:
             await asyncio.sleep(self.checkpoint_interval)
             with contextlib.suppress(OSError):
                 if os.stat(self._wal_path).st_size >= self.wal_limit // 2:
                     continue  # the writer truncates it; a checkpoint here would be in its way
             try:
-                # Fetched to the end: a statement left open would hold a read snapshot, and no
-                # checkpoint could then truncate the log.
-                await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+                await _in_thread(conn, self._checkpoint)
             except sqlite3.Error as exc:
                 if self._checkpoint_trouble.fail(str(exc)):
                     log.warning("checkpoints fail (%s); retrying every second", exc)
@@ -61,6 +72,21 @@ class WalKeeper:
                     log.warning("checkpoints succeed again after %.1f s", ended.lasted)
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
+
+    def _checkpoint(self, db: sqlite3.Connection) -> None:
+        """(On the checkpointer's thread.) A passive checkpoint: it copies the log back without
+        blocking writers or readers. When it copied every frame it saw (no reader holds an
+        older snapshot), a restarting one: it copies what was committed meanwhile and waits,
+        holding writers, until no reader needs the log, so that the next commit starts it over.
+        Each statement is fetched to the end: one left open would hold a read snapshot."""
+        _, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+        if copied < frames:
+            return  # a reader holds an older snapshot: a restart would hold writers for it
+        db.execute(f"PRAGMA busy_timeout = {_RESTART_WAIT_MS}")
+        try:
+            db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
 
     def _bound_wal(self, db: sqlite3.Connection) -> None:
         """Between two transactions: once the WAL has passed half its limit, copy it back and
