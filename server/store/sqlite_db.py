@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -38,10 +39,28 @@ def unavailable_reason(exc: BaseException) -> str | None:
 
 
 
+def _wal_mode(db: sqlite3.Connection, busy_ms: int) -> None:
+    """``journal_mode = WAL``, waiting up to ``busy_ms`` for other connections. Several
+    processes opening a new file at once all ask for the change; SQLite answers all but one
+    with BUSY at once, without its busy handler (two connections both holding a shared lock and
+    asking for an exclusive one would deadlock), so the wait is done here."""
+    deadline = time.monotonic() + busy_ms / 1000
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
+                    or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)  # (at start-up, on the connection's own thread)
+
+
 def configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms: int = 5000,
                wal_limit: int = 64 * 1024 * 1024) -> None:
     db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-    db.execute("PRAGMA journal_mode = WAL")
+    _wal_mode(db, busy_ms)
     db.execute(f"PRAGMA synchronous = {synchronous}")
     db.execute("PRAGMA foreign_keys = ON")
     # Checkpoints (the WAL copied back into the database, with an fsync) are taken by the
