@@ -33,7 +33,7 @@ from server.hub import (
     visitor_channel,
 )
 from server.metrics import Metrics
-from server.store import Agent, Change, Conversation, Store
+from server.store import Agent, Change, Conversation, Message, Store
 
 log = logging.getLogger("livechat.chat")
 #: Events that change who has a conversation, or whether it is open.
@@ -42,10 +42,12 @@ _ROUTING_KINDS = frozenset({"joined", "resolved", "transferred", "requeued", "re
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """A message written for a client: the change, and whether the sender's socket gets the
-    message in its ack (else it was, or will be, sent to it as a frame in its place)."""
+    """A message written for a client: the change, the message itself (the change may hold
+    events before or after it), and whether the sender's socket gets the message in its ack
+    (else it was, or will be, sent to it as a frame in its place)."""
 
     change: Change
+    message: Message
     in_ack: bool
 
 
@@ -111,10 +113,13 @@ class Chat:
             change = await self.first_responder(change)
         if not change.duplicate:
             self._visitor_messages.inc()
+        # The visitor's message: a check-in's ``reopened`` may come before it, a bot's
+        # ``joined`` after it.
+        message = next(m for m in change.messages if m.author_type == "visitor")
         in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
-            change.conversation.id, change.messages[0].seq)
+            change.conversation.id, message.seq)
         await self.publish(change, sender.uid if sender is not None else None)
-        return Sent(change, in_ack)
+        return Sent(change, message, in_ack)
 
     async def agent_send(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
@@ -132,7 +137,7 @@ class Chat:
         in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
             conversation_id, change.messages[-1].seq)
         await self.publish(change)
-        return Sent(change, in_ack)
+        return Sent(change, change.messages[-1], in_ack)
 
     async def rate(self, who: VisitorIdentity, conversation_id: str, score: int,
                    comment: str | None) -> Change:
@@ -190,7 +195,7 @@ class Chat:
         in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
             conversation_id, change.messages[-1].seq)
         await self.publish(change)
-        return Sent(change, in_ack)
+        return Sent(change, change.messages[-1], in_ack)
 
     async def reopen(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.reopen(agent, site_ids, conversation_id)

@@ -117,8 +117,22 @@ async def test_email_jobs_follow_ups_and_the_transcript(store: SQLiteStore) -> N
     [(due, _)] = await follow_ups.due()
     change = await follow_ups.send(due, email=False)
     assert change is not None and change.messages[-1].kind == "checkin"
-    answered = await follow_ups.answer("vis_1")
-    assert answered is not None and answered.conversation.status != "resolved"
+    # The visitor's answer reopens the check-in's conversation, in the append itself: the
+    # `reopened` event, then the message, Ana's again; a second message is just a message.
+    answered = await store.append_visitor_message(site.id, "vis_1", "m2", "yes, thanks")
+    assert answered.conversation.id == conv.id and not answered.created
+    assert [(m.kind, m.author_type) for m in answered.messages] == [
+        ("reopened", "agent"), ("text", "visitor")]
+    assert answered.messages[1].seq == answered.messages[0].seq + 1
+    assert answered.conversation.status == "assigned"
+    assert answered.conversation.assignee_id == ana.id
+    again = await store.append_visitor_message(site.id, "vis_1", "m3", "one more thing")
+    assert [m.kind for m in again.messages] == ["text"] and again.conversation.id == conv.id
+    resent = await store.append_visitor_message(site.id, "vis_1", "m2", "yes, thanks")
+    assert resent.duplicate and [m.seq for m in resent.messages] == [answered.messages[1].seq]
+    await store.resolve(ana, [site.id], conv.id)
+    later = await store.append_visitor_message(site.id, "vis_1", "m4", "new question")
+    assert later.created and later.conversation.id != conv.id  # answered once only
     assert await outbox.receive("key-1", "r.x@reply.acme.test", b"raw \x00 bytes", "smtp")
     assert not await outbox.receive("key-1", "r.x@reply.acme.test", b"raw", "smtp")
 

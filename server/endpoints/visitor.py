@@ -223,14 +223,11 @@ class VisitorSession(Session):
             received = time.perf_counter()
             if self.conversation_id is None:
                 self._new_conversation()
-            if self.ctx.mail is not None:  # an answer to a check-in reopens its conversation
-                reopened = await self.ctx.mail.follow_ups.answer(self.who.visitor_id)
-                if reopened is not None:
-                    await chat.publish(reopened)
+            # (An answer to a check-in reopens its conversation: in the same write.)
             sent = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
                                            sender=self.conn)
             change = sent.change
-            message = change.messages[0]
+            message = sent.message
             # The ack carries the message: this socket is not sent it again as a frame.
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate,
@@ -240,7 +237,7 @@ class VisitorSession(Session):
                 await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
             if message.conversation_id not in self.conn.cursors:
                 await self._watch(change.conversation, 0)
-            if len(change.messages) > 1:  # a bot joined with it (server/bots.py)
+            if len(change.messages) > 1:  # a bot joined with it (server/bots.py), or reopened
                 self.conn.catch_up(message.conversation_id)
             return None
         if isinstance(frame, Open):

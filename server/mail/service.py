@@ -430,7 +430,7 @@ class Mail:
             await self.outbox.inbound_done(item, self.worker_id, "refused", "no text")
             return
         assert self.chat is not None
-        await self._publish(await self.follow_ups.answer(thread.visitor_id))
+        # (An answer to a check-in reopens its conversation: in the append itself.)
         who = VisitorIdentity(thread.site_id, thread.visitor_id)
         # The text with the first file, then a message per further file: each with an id from
         # the Message-ID, so that a second reading adds nothing.

@@ -18,6 +18,7 @@ from server.store.base import (
     file_name,
     message_row,
 )
+from server.store.followups import reopen_for_answer
 from server.store.models import (
     Agent,
     Change,
@@ -121,7 +122,9 @@ class Conversations(Base):
         self, site_id: str, visitor_id: str, client_msg_id: str, body: str,
         attachment_id: str | None = None,
     ) -> Change:
-        """Append to the visitor's open conversation, opening one if there is none.
+        """Append to the visitor's open conversation. When there is none, a check-in awaiting
+        the visitor's answer reopens its conversation (a ``reopened`` event, then the message:
+        ``server.store.followups``), else a new conversation is opened.
 
         Idempotent on ``client_msg_id`` per visitor: a resend returns the stored message with
         ``duplicate=True``; the same id with another body raises ``id_conflict``.
@@ -147,8 +150,11 @@ class Conversations(Base):
             if old is not None:
                 return self._duplicate(db, message_row(old), body)
             row = current.fetchone()
-            created = row is None
-            conversation_id = self._ids("conv") if created else row[0]
+            # No open conversation: a check-in awaiting the visitor's answer reopens its own.
+            reopened = reopen_for_answer(self, db, visitor_id, now) if row is None else None
+            created = row is None and reopened is None
+            conversation_id = row[0] if row is not None else (
+                reopened[0] if reopened is not None else self._ids("conv"))
             if created:
                 # The visitor's row is made with their first conversation, not per message: an
                 # open conversation's visitor exists (its foreign key says so).
@@ -163,7 +169,7 @@ class Conversations(Base):
             message, summary = self._append_summary_begin(
                 db, conversation_id, client_msg_id, "text", "visitor", visitor_id, None,
                 body or file_name(data), now, data)()
-            return Change(summary, (message,), created)
+            return Change(summary, (reopened[1], message) if reopened else (message,), created)
 
         return await self._submit(op, quick=True)
 

@@ -7,9 +7,12 @@ Contract:
   transaction with the check-in message it appends (and, for a visitor not on the site, the
   email job): whichever process wakes it, a follow-up is sent once, and a crash never leaves
   one marked sent without its message.
-* ``answer`` reopens the conversation a check-in was sent on (within 30 days), when its visitor
-  writes again and has no other open conversation: the answer lands in it, assigned to the
-  agent who scheduled the check-in. It costs every visitor message one indexed read.
+* ``reopen_for_answer`` reopens the conversation a check-in was sent on (within 30 days), when
+  its visitor writes again and has no other open conversation: the answer lands in it, assigned
+  to the agent who scheduled the check-in. It runs inside the visitor's append
+  (``server.store.conversations``), only when the visitor has no open conversation: the usual
+  message costs nothing for it. (Before, every visitor message first read ``follow_ups`` through
+  the reader's thread: a tenth of the event loop's busy time at saturation, docs/benchmarks.md.)
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from server.errors import ChatError, Code
-from server.store.base import DB
-from server.store.models import Agent, Change, Conversation
+from server.store.base import DB, Base
+from server.store.models import Agent, Change, Conversation, Message
 
 if TYPE_CHECKING:
     from server.store.facade import Aggregates
@@ -31,6 +34,30 @@ _COLS = "id, conversation_id, site_id, agent_id, due_at, body, state, created_at
 MAX_AHEAD_MS = 366 * 24 * 3600 * 1000
 #: A check-in answered later than this (30 days) no longer reopens its conversation.
 ANSWER_WITHIN_MS = 30 * 24 * 3600 * 1000
+
+
+def reopen_for_answer(store: Base, db: DB, visitor_id: str,
+                      now: int) -> tuple[str, Message] | None:
+    """(Inside the append of a visitor who has no open conversation.) When a check-in awaits
+    their answer, its conversation is reopened — assigned to the check-in's agent, or waiting
+    when that agent is no longer active — and the follow-up marked answered: the conversation's
+    id and the ``reopened`` event, for the visitor's message to follow. None otherwise."""
+    row = db.execute(
+        "SELECT f.conversation_id, f.agent_id, a.name, a.active FROM follow_ups f "
+        "JOIN agents a ON a.id = f.agent_id WHERE f.visitor_id = ? AND "
+        "f.state = 'sent' AND f.due_at >= ? ORDER BY f.done_at DESC LIMIT 1",
+        (visitor_id, now - ANSWER_WITHIN_MS)).fetchone()
+    if row is None:
+        return None
+    conversation_id, agent_id, agent_name, active = row
+    db.execute("UPDATE follow_ups SET state = 'answered' WHERE conversation_id = ? AND "
+               "state = 'sent'", (conversation_id,))
+    status, assignee = ("assigned", agent_id) if active else ("waiting", None)
+    db.execute("UPDATE conversations SET status = ?, assignee_id = ?, resolved_at = NULL, "
+               "updated_at = ? WHERE id = ?", (status, assignee, now, conversation_id))
+    event = store._append(db, conversation_id, None, "reopened", "agent", agent_id,
+                          agent_name, "", now)
+    return conversation_id, event
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,38 +167,5 @@ class FollowUps:
                 self.outbox.checkin_email(db, message)
             return Change(self.store._load_conversation(db, follow_up.conversation_id),
                           (message,))
-
-        return await self.store._submit(op)
-
-    async def answer(self, visitor_id: str) -> Change | None:
-        """The visitor writes: if a check-in awaits their answer and they have no open
-        conversation, its conversation is reopened (assigned to the check-in's agent)."""
-        now = self.store._now()
-        if await self.store._one(
-                "SELECT 1 FROM follow_ups WHERE visitor_id = ? AND state = 'sent' AND "
-                "due_at >= ? LIMIT 1", (visitor_id, now - ANSWER_WITHIN_MS)) is None:
-            return None  # the usual case: one indexed read, no write
-
-        def op(db: DB) -> Change | None:
-            if db.execute("SELECT 1 FROM conversations WHERE visitor_id = ? AND "
-                          "status != 'resolved'", (visitor_id,)).fetchone():
-                return None
-            row = db.execute(
-                "SELECT f.id, f.conversation_id, f.agent_id, a.name, a.active FROM follow_ups f "
-                "JOIN agents a ON a.id = f.agent_id WHERE f.visitor_id = ? AND "
-                "f.state = 'sent' AND f.due_at >= ? ORDER BY f.done_at DESC LIMIT 1",
-                (visitor_id, now - ANSWER_WITHIN_MS)).fetchone()
-            if row is None:
-                return None
-            _, conversation_id, agent_id, agent_name, active = row
-            db.execute("UPDATE follow_ups SET state = 'answered' WHERE conversation_id = ? AND "
-                       "state = 'sent'", (conversation_id,))
-            status, assignee = ("assigned", agent_id) if active else ("waiting", None)
-            db.execute("UPDATE conversations SET status = ?, assignee_id = ?, resolved_at = "
-                       "NULL, updated_at = ? WHERE id = ?",
-                       (status, assignee, now, conversation_id))
-            event = self.store._append(db, conversation_id, None, "reopened", "agent", agent_id,
-                                       agent_name, "", now)
-            return Change(self.store._load_conversation(db, conversation_id), (event,))
 
         return await self.store._submit(op)
