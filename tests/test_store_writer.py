@@ -122,3 +122,37 @@ async def test_the_checkpoint_restarts_the_log_though_commits_land_while_it_copi
         checkpointer.close()
         other.close()
         await store.close()
+
+
+async def test_the_generation_is_bumped_once_per_mark_not_per_commit(tmp_path: Path) -> None:
+    """A commit no longer bumps the generation (a statement and a WAL page each); the mark
+    does, when anything was committed since: a copy taken before a commit is still behind the
+    next mark, as the detection of a database copied back needs (tests/test_faults.py)."""
+    from server.store import watermark
+
+    path = tmp_path / "g.db"
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    assert store._checkpoints is not None
+    store._checkpoints.cancel()  # marks by hand here
+
+    def generation() -> int:
+        with sqlite3.connect(path) as db:
+            return int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    try:
+        site, _, _ = await _setup(store)
+        start = generation()
+        for n in range(5):
+            await store.append_visitor_message(site, "vis_g", f"m{n}", "hello")
+        assert generation() == start  # five commits, no bump
+        await store._bump_generation()
+        assert generation() == start + 1 == store._generation
+        await store._bump_generation()  # nothing committed since: no write
+        assert generation() == start + 1
+        await store.append_visitor_message(site, "vis_g", "m5", "one more")
+    finally:
+        await store.close()  # bumps, then writes the mark
+    assert generation() == start + 2
+    mark = watermark.read(path)
+    assert mark is not None and mark.generation == start + 2

@@ -34,9 +34,10 @@ A write that fails because of where the store is — the disk is full, the datab
 it starts and once when it ends (``server.health.Episode``). Only a write that is wrong in itself
 raises ``ChatError``.
 
-A high-water mark (``generation``, bumped by every transaction) is kept in ``<db>.hwm`` beside
-the file: a database that was copied back by hand and so went backwards is detected at open, said
-loudly, and given a new ``epoch`` so that every client starts over.
+A high-water mark (``generation``, bumped before each mark is written: ``_bump_generation``)
+is kept in ``<db>.hwm`` beside the file: a database that was copied back by hand and so went
+backwards is detected at open, said loudly, and given a new ``epoch`` so that every client
+starts over.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         self._wal_trouble = Episode(monotonic)
         self._checkpoint_trouble = Episode(monotonic)
         self._generation = 0
+        #: ``commits`` when the generation was last bumped (``_bump_generation``).
+        self._bumped_at = 0
         self._writer: aiosqlite.Connection | None = None
         #: The writer's connection on the event loop (plain sqlite3, ``busy_timeout`` 0).
         self._on_loop: sqlite3.Connection | None = None
@@ -254,6 +257,9 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
             self._checkpoints = None
+        if self.epoch and self.healthy:
+            with contextlib.suppress(Exception):  # (a best effort, as the mark itself)
+                await self._bump_generation()
         await self._stop_writer()
         for conn in (self._writer, self._reader, self._checkpointer):
             if conn is not None:
@@ -265,6 +271,23 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         if self.epoch:
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
+
+    async def _bump_generation(self) -> None:
+        """When anything was committed since the last bump, one more commit that bumps the
+        generation, before the mark is written (every second and at close). A database copied
+        behind the server's back is then behind the mark exactly when it would have been with a
+        bump in every commit: a commit after the copy is followed by a bump before the next
+        mark. (A bump in every commit cost each commit a statement and a page of WAL.)"""
+        if self.commits == self._bumped_at:
+            return
+
+        def bump(db: DB) -> int:
+            return int(db.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation' "
+                "RETURNING value").fetchone()[0])
+
+        self._generation = await self._submit(bump, quick=True)
+        self._bumped_at = self.commits  # (its own commit included)
 
     # --- the writer (server.store.writer) ------------------------------------------------------
 
@@ -330,9 +353,6 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             # The batch's messages, for the indexer (in the same transaction: none is missed).
             if self._fts_rows:
                 db.executemany("INSERT INTO fts_pending VALUES (?, ?)", self._fts_rows)
-            generation = db.execute(
-                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation' "
-                "RETURNING value").fetchone()[0]
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -340,7 +360,6 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             raise
         finally:
             self._fts_rows.clear()
-        self._generation = int(generation)
         self.commits += 1
         return outcomes
 

@@ -23,8 +23,10 @@ from collections.abc import Callable
 
 import aiosqlite
 
+from server.errors import Unavailable
 from server.health import Episode
 from server.store import watermark
+from server.store.base import StoreClosed
 from server.store.sqlite_db import _in_thread
 
 log = logging.getLogger("livechat.store")
@@ -70,8 +72,16 @@ class WalKeeper:
                 ended = self._checkpoint_trouble.recover()
                 if ended is not None:
                     log.warning("checkpoints succeed again after %.1f s", ended.lasted)
+            try:
+                await self._bump_generation()
+            except (Unavailable, StoreClosed):
+                continue  # the writer says why; the mark waits for a generation it can trust
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
+
+    async def _bump_generation(self) -> None:
+        """(``SQLiteEngine``) Bump the generation, before the mark is written."""
+        raise NotImplementedError
 
     def _checkpoint(self, db: sqlite3.Connection) -> None:
         """(On the checkpointer's thread.) A passive checkpoint: it copies the log back without

@@ -1,10 +1,11 @@
 """The store's high-water mark, kept beside the database in ``<db>.hwm``.
 
-Every write transaction bumps ``generation`` in the database's ``meta`` table; each process writes
-``{"epoch", "generation"}`` here every second and at close. A database opened with the same epoch
-but a smaller generation than this file records went backwards — an older copy put back by hand
-— and ``SQLiteStore.open`` says so and gives it a new epoch, so that clients do not keep content
-at sequence numbers that are about to be reused. (``livechat restore`` does the same on purpose.)
+Each process bumps ``generation`` in the database's ``meta`` table (when it committed anything
+since its last bump) and then writes ``{"epoch", "generation"}`` here, every second and at
+close. A database opened with the same epoch but a smaller generation than this file records
+went backwards — an older copy put back by hand — and ``SQLiteStore.open`` says so and gives it
+a new epoch, so that clients do not keep content at sequence numbers that are about to be
+reused. (``livechat restore`` does the same on purpose.)
 It is a best effort: a copy put back together with its ``.hwm`` file cannot be told apart.
 """
 
