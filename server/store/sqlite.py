@@ -281,13 +281,17 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         if self.commits == self._bumped_at:
             return
 
+        counted = 0
+
         def bump(db: DB) -> int:
+            nonlocal counted
+            counted = self.commits + 1  # this transaction's commit, and every one before it
             return int(db.execute(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation' "
                 "RETURNING value").fetchone()[0])
 
         self._generation = await self._submit(bump, quick=True)
-        self._bumped_at = self.commits  # (its own commit included)
+        self._bumped_at = counted  # (a commit after it, before this line, is not covered)
 
     # --- the writer (server.store.writer) ------------------------------------------------------
 

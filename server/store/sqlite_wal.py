@@ -23,10 +23,8 @@ from collections.abc import Callable
 
 import aiosqlite
 
-from server.errors import Unavailable
 from server.health import Episode
 from server.store import watermark
-from server.store.base import StoreClosed
 from server.store.sqlite_db import _in_thread
 
 log = logging.getLogger("livechat.store")
@@ -74,8 +72,8 @@ class WalKeeper:
                     log.warning("checkpoints succeed again after %.1f s", ended.lasted)
             try:
                 await self._bump_generation()
-            except (Unavailable, StoreClosed):
-                continue  # the writer says why; the mark waits for a generation it can trust
+            except Exception:  # (the writer logs its own trouble: a full disk, a closed store)
+                continue  # the mark waits for a generation it can trust
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
 
