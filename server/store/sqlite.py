@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import secrets
 import sqlite3
@@ -205,19 +206,19 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
                 "ORDER BY m.created_at, p.conversation_id, p.seq LIMIT ?", (_INDEX_ROUND,))
             done = 0
             while done < len(rows):
-                done += await self._submit(functools.partial(self._index_step, rows[done:]))
+                done += await self._submit(functools.partial(self._index_step, rows, done))
             total += len(rows)
             if len(rows) < _INDEX_ROUND:
                 return total
 
-    def _index_step(self, rows: list[tuple[str, int, str]], db: DB) -> int:
-        """Index ``rows`` from the first until ``index_step`` seconds have passed (one at
+    def _index_step(self, rows: list[tuple[str, int, str]], start: int, db: DB) -> int:
+        """Index ``rows`` from ``start`` until ``index_step`` seconds have passed (one at
         least): how many were taken. A row is indexed only by the write that takes it off
         ``fts_pending`` (another process's indexer, or an erasure, may have taken it since it
         was read)."""
         until = time.perf_counter() + self.index_step
         taken = 0
-        for conv, seq, body in rows:
+        for conv, seq, body in itertools.islice(rows, start, None):
             if taken and time.perf_counter() >= until:
                 break
             taken += 1

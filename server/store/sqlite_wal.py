@@ -19,7 +19,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import aiosqlite
 
@@ -90,11 +90,8 @@ class WalKeeper:
         _, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
         if copied < frames:
             return  # a reader holds an older snapshot: a restart would hold writers for it
-        db.execute(f"PRAGMA busy_timeout = {_RESTART_WAIT_MS}")
-        try:
+        with self._waiting_at_most(db, _RESTART_WAIT_MS):
             db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-        finally:
-            db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
 
     def _bound_wal(self, db: sqlite3.Connection) -> None:
         """Between two transactions: once the WAL has passed half its limit, copy it back and
@@ -144,11 +141,19 @@ class WalKeeper:
         return size
 
     def _truncate(self, db: sqlite3.Connection) -> tuple[bool, str]:
-        db.execute(f"PRAGMA busy_timeout = {_TRUNCATE_WAIT_MS}")
         try:
-            busy = bool(db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+            with self._waiting_at_most(db, _TRUNCATE_WAIT_MS):
+                busy = bool(db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
         except sqlite3.Error as exc:
             return True, f"the checkpoint failed ({exc})"
+        return busy, "readers or another process kept it busy"
+
+    @contextlib.contextmanager
+    def _waiting_at_most(self, db: sqlite3.Connection, ms: int) -> Iterator[None]:
+        """A checkpoint that holds others while it waits: ``busy_timeout`` ``ms`` for it,
+        then the connection's own again."""
+        db.execute(f"PRAGMA busy_timeout = {ms}")
+        try:
+            yield
         finally:
             db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        return busy, "readers or another process kept it busy"
