@@ -26,6 +26,7 @@ MAX_TITLE = 200
 MAX_BODY = 100_000
 MAX_CATEGORY = 80
 MAX_KEYWORDS = 500
+MAX_SLUG = 80
 MAX_QUERY = 200
 #: At most this many words of a query are searched.
 MAX_WORDS = 12
@@ -107,7 +108,7 @@ def primary(lang: str) -> str:
 def slugify(title: str) -> str:
     """``Reset your password!`` -> ``reset-your-password``; accents dropped, at most 80 chars."""
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
-    return _SLUG_DROP.sub("-", folded).strip("-")[:80].strip("-") or "article"
+    return _SLUG_DROP.sub("-", folded).strip("-")[:MAX_SLUG].strip("-") or "article"
 
 
 def check_text(name: str, value: str, limit: int, required: bool = True) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from server import kb
 from server.config import Settings
 from server.store.api_tokens import SCOPES
 from server.store.webhooks import EVENTS
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 _ID: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"}
 _INT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}
 _NULLABLE_STR = {"type": ["string", "null"]}
+_LANG: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$",
+                         "description": "a language tag: en, pt, pt-br (stored lowercase)"}
+_PUBLICATION: dict[str, Any] = {"type": "string", "enum": ["draft", "published"]}
 
 
 def _field(kind: str, max_chars: int) -> dict[str, Any]:
@@ -40,6 +44,18 @@ def _field(kind: str, max_chars: int) -> dict[str, Any]:
                    "items": {"type": "string", "enum": list(EVENTS)}},
         "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
                    "items": {"type": "string", "enum": list(SCOPES)}},
+        # an article's (server/endpoints/api_articles.py)
+        "lang": _LANG,
+        "heading": {"type": "string", "minLength": 1, "maxLength": kb.MAX_TITLE,
+                    "description": "not blank"},
+        "markdown": {"type": "string", "maxLength": kb.MAX_BODY,
+                     "description": "Markdown (docs/knowledge-base.md); no NUL"},
+        "category": {"type": "string", "maxLength": kb.MAX_CATEGORY},
+        "keywords": {"type": "string", "maxLength": kb.MAX_KEYWORDS,
+                     "description": "other words readers search the article with"},
+        "publication": _PUBLICATION,
+        "slug": {"type": "string", "maxLength": kb.MAX_SLUG,
+                 "description": "its address in the help centre (made a slug)"},
     }
     return kinds[kind]
 
@@ -55,6 +71,7 @@ def _param_schema(param: Param) -> dict[str, Any]:
         "date": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"},
         "tz": {"type": "string", "description": "an IANA time zone (Europe/Lisbon)"},
         "format": {"type": "string", "enum": ["json", "csv"]},
+        "lang": _LANG, "publication": _PUBLICATION,
     }
     return kinds[param.kind]
 
@@ -212,6 +229,27 @@ SCHEMAS.update({
     "TokenCreated": {"type": "object", "required": ["token", "secret"], "properties": {
         "token": _ref("Token"),
         "secret": {"type": "string", "description": "lc.<id>.<secret>, shown once"}}},
+})
+_ARTICLE_SUMMARY: dict[str, Any] = {
+    "id": {"type": "string"}, "site_id": {"type": "string"}, "group_id": {"type": "string"},
+    "lang": {"type": "string"}, "slug": {"type": "string"}, "title": {"type": "string"},
+    "category": {"type": "string"}, "status": _PUBLICATION,
+    "excerpt": {"type": "string", "description": "the text's first 160 characters"},
+    "author": _NULLABLE_STR, "updated_at": {"type": "integer"}}
+SCHEMAS.update({
+    "ArticleSummary": {"type": "object", "required": list(_ARTICLE_SUMMARY),
+                       "properties": _ARTICLE_SUMMARY},
+    "Article": {"type": "object", "required": [
+        *_ARTICLE_SUMMARY, "body", "html", "keywords", "author_id", "created_at"], "properties": {
+        **_ARTICLE_SUMMARY, "body": {"type": "string", "description": "Markdown, as written"},
+        "html": {"type": "string", "description": "the body rendered and sanitised"},
+        "keywords": {"type": "string"}, "author_id": _NULLABLE_STR,
+        "created_at": {"type": "integer"}}},
+    "ArticlePage": _page("ArticleSummary"),
+    "ArticleSaved": _one("article", "Article"),
+    "ArticleResult": {"type": "object", "required": ["article", "translations"], "properties": {
+        "article": _ref("Article"),
+        "translations": {"type": "array", "items": _ref("ArticleSummary")}}},
 })
 SCHEMAS["SendResult"] = {"type": "object", "required": ["message", "conversation", "duplicate"],
                          "properties": {"message": _ref("Message"),

@@ -37,7 +37,7 @@ from tests.live import (
 )
 
 ALL = ("conversations:read", "conversations:write", "visitors:read", "visitors:write",
-       "reports:read", "webhooks")
+       "reports:read", "webhooks", "articles:read", "articles:write")
 
 
 @pytest.fixture
@@ -394,7 +394,16 @@ def _bodies(world: World) -> dict[str, Any]:
             "team_id": None, "until": None, "name": "N", "email": "n@x.test",
             "attributes": {"a": "b"}, "note": "n", "site_id": world.seed.other_site_id,
             "url": "https://93.184.215.14/hook", "events": ["message.created"], "days": 5,
-            "scopes": ["reports:read"]}
+            "scopes": ["reports:read"], "lang": "en", "title": "T", "status": "draft",
+            "category": "", "keywords": "", "slug": "s", "translation_of": None}
+
+
+async def _article(admin: Api, site_id: str) -> str:
+    """A draft article of the site, made with the installation's token."""
+    made = await admin("POST", "/api/v1/articles", {"site_id": site_id, "lang": "en",
+                                                    "title": "Returns", "body": "Send it back."})
+    assert made.status_code == 201, made.text
+    return str(made.json()["article"]["id"])
 
 
 async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Path) -> None:
@@ -405,10 +414,11 @@ async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Pa
         "site_id": world.seed.other_site_id, "url": "https://93.184.215.14/b",
         "events": ["message.created"]})
     assert hook.status_code == 201, hook.text
+    other_article = await _article(admin, world.seed.other_site_id)
     other = {"conversation_id": world.other_conversation_id,
              "visitor_id": world.other_visitor_id, "site_id": world.seed.other_site_id,
              "tag": "t", "webhook_id": hook.json()["webhook"]["id"], "event_id": "evt_x",
-             "token_id": "tok_x"}
+             "token_id": "tok_x", "article_id": other_article}
     fields = _bodies(world)
     reached = 0
     for op in OPERATIONS:
@@ -425,6 +435,7 @@ async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Pa
             assert r.status_code == 200, (op.method, path, r.text)
             text = r.text
             assert world.other_conversation_id not in text and world.other_visitor_id not in text
+            assert other_article not in text
     assert reached >= 10
     # Filters naming site B find nothing either.
     for params in ({"site": world.seed.other_site_id},):
@@ -436,6 +447,8 @@ async def test_a_site_token_touches_nothing_of_another_site(world: World, db: Pa
     assert (await admin("GET", f"/api/v1/visitors/{world.other_visitor_id}")).json()[
         "visitor"]["attributes"] == {}
     assert (await admin("GET", "/api/v1/webhooks")).json()["data"] == [hook.json()["webhook"]]
+    article = (await admin("GET", f"/api/v1/articles/{other_article}")).json()["article"]
+    assert article["title"] == "Returns" and article["status"] == "draft"
 
 
 # --- the document --------------------------------------------------------------------------
@@ -542,19 +555,21 @@ async def test_property_a_token_reaches_only_its_site_and_its_scopes(world: Worl
         for mask in range(1, 2 ** len(site_scopes)):
             scopes = frozenset(s for i, s in enumerate(site_scopes) if mask >> i & 1)
             tokens[scopes] = (await made.create(world.seed.site_id, "p", sorted(scopes)))[1]
+    own_article = await _article(admin, world.seed.site_id)
+    other_article = await _article(admin, world.seed.other_site_id)
     ids = {
         "own": {"conversation_id": world.conversation_id, "visitor_id": world.visitor_id,
                 "site_id": world.seed.site_id, "tag": "t", "webhook_id": "whk_none",
-                "event_id": "evt_none", "token_id": "tok_none"},
+                "event_id": "evt_none", "token_id": "tok_none", "article_id": own_article},
         "other": {"conversation_id": world.other_conversation_id,
                   "visitor_id": world.other_visitor_id, "site_id": world.seed.other_site_id,
                   "tag": "t", "webhook_id": hook, "event_id": "evt_none",
-                  "token_id": "tok_none"},
+                  "token_id": "tok_none", "article_id": other_article},
     }
     fields = _bodies(world)
     # Writes that would end the conversation or the visitor for the examples after them are
     # aimed at records that do not exist on the own site (the scope check comes first anyway).
-    ending = {"erase_visitor", "resolve"}
+    ending = {"erase_visitor", "resolve", "delete_article"}
     server = world.api.server
 
     @settings(max_examples=200, deadline=None, database=None,
@@ -564,7 +579,8 @@ async def test_property_a_token_reaches_only_its_site_and_its_scopes(world: Worl
     def check(scopes: frozenset[str], op: Any, target: str) -> None:
         values = dict(ids[target])
         if target == "own" and op.operation_id in ending:
-            values.update(conversation_id="conv_none", visitor_id="vis_none")
+            values.update(conversation_id="conv_none", visitor_id="vis_none",
+                          article_id="art_none")
         body = {k: fields[k] for k in op.body} if op.body is not None else None
         if target == "own" and body and "site_id" in body:
             body["site_id"] = world.seed.site_id
@@ -579,6 +595,7 @@ async def test_property_a_token_reaches_only_its_site_and_its_scopes(world: Worl
         if target == "other" and r.status_code == 200:  # a list: nothing of site B in it
             assert world.other_conversation_id not in r.text
             assert world.other_visitor_id not in r.text and hook not in r.text
+            assert other_article not in r.text
 
     await asyncio.to_thread(check)
     conversation = (await admin("GET", f"/api/v1/conversations/{world.other_conversation_id}"
@@ -590,6 +607,8 @@ async def test_property_a_token_reaches_only_its_site_and_its_scopes(world: Worl
     assert (await admin("GET", f"/api/v1/webhooks/{hook}")).json()["webhook"]["active"]
     assert (await admin("GET", f"/api/v1/sites/{world.seed.other_site_id}/retention")).json()[
         "days"] is None
+    article = (await admin("GET", f"/api/v1/articles/{other_article}")).json()["article"]
+    assert article["title"] == "Returns" and article["status"] == "draft"
 
 
 async def test_the_panel_calls_the_api_with_an_admins_session_only(world: World,

@@ -232,6 +232,30 @@ async def test_translations_slugs_and_updates(store: SQLiteStore) -> None:
         await a.set_help_slug(other.id, "Not A Slug")
 
 
+async def test_lists_page_by_their_order_on_both_stores(store: SQLiteStore) -> None:
+    """``listed(after=key)`` (the REST API's cursor) walks the same order as one long list: by
+    category, title, language and id, ties included, with filters kept."""
+    site = await _site(store)
+    a = store.articles
+    made = [await a.save(site, lang=lang, title=title, category=category, body="b",
+                         status="published" if n % 2 else "draft")
+            for n, (lang, title, category) in enumerate([
+                ("en", "Returns", "Orders"), ("pt", "Returns", "Orders"), ("en", "Zips", ""),
+                ("en", "Returns", "Orders"), ("en", "Boots", "Gear"), ("de", "Returns", "Orders"),
+                ("en", "Apples", "Orders")])]
+    whole = await a.listed([site])
+    assert sorted(m.id for m in made) == sorted(w.id for w in whole)
+    assert [w.key for w in whole] == sorted(w.key for w in whole)
+    for size, filters in ((1, {}), (2, {}), (3, {"status": "draft"}), (2, {"lang": "en"})):
+        expected = [w.id for w in await a.listed([site], **filters)]
+        seen: list[str] = []
+        page = await a.listed([site], limit=size, **filters)
+        while page:
+            seen += [p.id for p in page]
+            page = await a.listed([site], limit=size, after=page[-1].key, **filters)
+        assert seen == expected, (size, filters)
+
+
 async def test_the_reports_numbers(store: SQLiteStore) -> None:
     site = await _site(store)
     a = store.articles

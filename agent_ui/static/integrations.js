@@ -6,7 +6,7 @@ import { $, api, clear, el } from "./kit.js";
 import { locale, t } from "./i18n.js";
 
 var SCOPES = ["conversations:read", "conversations:write", "visitors:read", "visitors:write",
-              "reports:read", "webhooks", "admin"];
+              "reports:read", "webhooks", "articles:read", "articles:write", "admin"];
 var EVENTS = ["conversation.created", "message.created", "note.created", "conversation.assigned",
               "conversation.requeued", "conversation.resolved", "conversation.reopened",
               "conversation.rated", "visitor.updated"];

@@ -15,6 +15,7 @@ from typing import Any
 
 from server.cli.base import Command, Store, with_store
 from server.config import ConfigError, from_env
+from server.store.api_tokens import SCOPES
 from server.store.factory import create_files
 
 # --- tokens ----------------------------------------------------------------------------------
@@ -170,8 +171,7 @@ def add_commands(sub: Any, command: Command) -> None:
                       "make a token and print it (once: only its hash is kept)")
     tcreate.add_argument("--site", help="the site key (without it: every site, for admins)")
     tcreate.add_argument("--scope", action="append", required=True,
-                         help="conversations:read, conversations:write, visitors:read, "
-                              "visitors:write, reports:read or admin (repeatable)")
+                         help=f"{', '.join(SCOPES[:-1])} or {SCOPES[-1]} (repeatable)")
     tcreate.add_argument("--name", default="API token", help="what it is for (shown in lists)")
     tcreate.add_argument("--json", action="store_true", help="as a JSON object")
     tlist = command(token, "list", cmd_token_list, "list the tokens (never their secrets)")

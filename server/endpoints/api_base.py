@@ -27,6 +27,7 @@ from server.auth import origin_allowed
 from server.bots import FirstResponder
 from server.errors import ChatError, Code, Unavailable
 from server.limits import Buckets
+from server.store import Agent
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiToken, ApiTokens
 from server.store.privacy import Privacy
@@ -65,6 +66,15 @@ class ApiError(Exception):
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"no such {what}")
+
+
+async def site_agent(call: Call, agent_id: str, site_id: str) -> Agent:
+    """An active agent of ``site_id`` (admins work on every site): whom a change is done as."""
+    agent = await call.ctx.store.agent(agent_id)
+    if agent is None or not agent.active or site_id not in await call.ctx.store.agent_site_ids(
+            agent):
+        raise ApiError(404, "not_found", "no such agent for this site")
+    return agent
 
 
 @dataclass
@@ -124,6 +134,8 @@ class Operation:
     body: dict[str, str] | None = None
     #: Sends take an ``Idempotency-Key`` header.
     idempotent: bool = False
+    #: The largest body taken (bytes; larger is ``413 too_large``).
+    max_body: int = MAX_BODY
     #: Other successes: status → description (e.g. 200 for a send's duplicate).
     also: dict[int, str] = field(default_factory=dict)
     tag: str = "conversations"
@@ -153,7 +165,9 @@ def decode_cursor(cursor: str, shape: Sequence[type]) -> list[Any]:
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _QUERY_KINDS = {"status", "id", "tag", "seq", "limit", "cursor", "query", "date", "tz",
-                "format", "assignee"}
+                "format", "assignee", "lang", "publication"}
+#: An article's language as the API takes it (``en``, ``pt-BR``, ``pt_br``; stored lowercase).
+LANG_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 
 
 def _query_value(param: Param, raw: str) -> Any:
@@ -181,6 +195,15 @@ def _query_value(param: Param, raw: str) -> Any:
         return raw
     if kind == "assignee":
         return raw if raw == "none" else _checked(param.name, "id", raw)
+    if kind == "lang":
+        if not LANG_TAG.fullmatch(raw):
+            raise ApiError(400, "bad_request",
+                           f"{param.name} is a language tag such as en or pt-br")
+        return raw.lower().replace("_", "-")
+    if kind == "publication":
+        if raw not in ("draft", "published"):
+            raise ApiError(400, "bad_request", f"{param.name} is draft or published")
+        return raw
     return _checked(param.name, {"query": "name"}.get(kind, kind), raw)
 
 
@@ -280,7 +303,7 @@ def endpoint(op: Operation, max_chars: Callable[[Context], int]) -> Callable[[Re
                 query[param.name] = _query_value(param, raw)
             body: dict[str, Any] = {}
             if op.body is not None:
-                body = await bodies.json_object(request, MAX_BODY, empty=True)
+                body = await bodies.json_object(request, op.max_body, empty=True)
                 body = protocol.check_fields(body, op.body, max_chars(ctx))
             if op.idempotent:
                 key = request.headers.get("idempotency-key")

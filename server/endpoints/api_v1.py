@@ -22,13 +22,12 @@ from starlette.routing import BaseRoute, Route
 from server import openapi
 from server.auth import VisitorIdentity, new_id
 from server.errors import ChatError, Code
-from server.store import Agent, Conversation, Message
+from server.store import Conversation, Message
 from server.store.api_reads import ConversationFilter
 
-from . import api_privacy, api_tokens, api_webhooks, reports
+from . import api_articles, api_privacy, api_tokens, api_webhooks, reports
 from .api_base import (
     DEFAULT_LIMIT,
-    ApiError,
     Call,
     Operation,
     Param,
@@ -38,6 +37,7 @@ from .api_base import (
     fallback,
     json_response,
     not_found,
+    site_agent,
 )
 from .context import Context
 
@@ -55,15 +55,6 @@ async def _conversation(call: Call) -> Conversation:
     if conversation is None or conversation.site_id not in call.caller.site_ids:
         raise not_found("conversation")
     return conversation
-
-
-async def _agent(call: Call, agent_id: str, site_id: str) -> Agent:
-    """An active agent of ``site_id`` (admins work on every site)."""
-    agent = await call.ctx.store.agent(agent_id)
-    if agent is None or not agent.active or site_id not in await call.ctx.store.agent_site_ids(
-            agent):
-        raise ApiError(404, "not_found", "no such agent for this site")
-    return agent
 
 
 def _page(items: list[Any], limit: int, cursor: Any) -> dict[str, Any]:
@@ -115,7 +106,7 @@ def _key(call: Call) -> str:
 
 async def send_message(call: Call) -> tuple[int, Any]:
     conversation = await _conversation(call)
-    agent = await _agent(call, call.body["agent_id"], conversation.site_id)
+    agent = await site_agent(call, call.body["agent_id"], conversation.site_id)
     sent = await call.ctx.chat.agent_send(agent, [conversation.site_id], conversation.id,
                                           _key(call), call.body["body"])
     change = sent.change
@@ -126,7 +117,7 @@ async def send_message(call: Call) -> tuple[int, Any]:
 
 async def add_note(call: Call) -> tuple[int, Any]:
     conversation = await _conversation(call)
-    agent = await _agent(call, call.body["agent_id"], conversation.site_id)
+    agent = await site_agent(call, call.body["agent_id"], conversation.site_id)
     sent = await call.ctx.chat.note(agent, [conversation.site_id], conversation.id, _key(call),
                                     call.body["body"])
     change = sent.change
@@ -143,7 +134,7 @@ async def assign(call: Call) -> tuple[int, Any]:
     """To this agent: a waiting conversation is claimed for them, anyone else's is handed over
     (the token decides, as an admin would)."""
     conversation = await _conversation(call)
-    agent = await _agent(call, call.body["agent_id"], conversation.site_id)
+    agent = await site_agent(call, call.body["agent_id"], conversation.site_id)
     sites = [conversation.site_id]
     if conversation.status == "waiting" and conversation.assignee_id is None:
         try:
@@ -160,7 +151,7 @@ async def assign(call: Call) -> tuple[int, Any]:
 async def transfer(call: Call) -> tuple[int, Any]:
     """As the socket's ``transfer``: done by ``by_agent_id`` (the assignee, or an admin)."""
     conversation = await _conversation(call)
-    by = await _agent(call, call.body["by_agent_id"], conversation.site_id)
+    by = await site_agent(call, call.body["by_agent_id"], conversation.site_id)
     change = await call.ctx.chat.transfer(by, [conversation.site_id], conversation.id,
                                           call.body["agent_id"], call.body.get("note"))
     return _result(change.conversation, change.duplicate)
@@ -195,14 +186,14 @@ async def snooze(call: Call) -> tuple[int, Any]:
 
 async def resolve(call: Call) -> tuple[int, Any]:
     conversation = await _conversation(call)
-    agent = await _agent(call, call.body["agent_id"], conversation.site_id)
+    agent = await site_agent(call, call.body["agent_id"], conversation.site_id)
     change = await call.ctx.chat.resolve(agent, [conversation.site_id], conversation.id)
     return _result(change.conversation, change.duplicate)
 
 
 async def reopen(call: Call) -> tuple[int, Any]:
     conversation = await _conversation(call)
-    agent = await _agent(call, call.body["agent_id"], conversation.site_id)
+    agent = await site_agent(call, call.body["agent_id"], conversation.site_id)
     change = await call.ctx.chat.reopen(agent, [conversation.site_id], conversation.id)
     return _result(change.conversation, change.duplicate)
 
@@ -377,6 +368,7 @@ OPERATIONS: tuple[Operation, ...] = (
                       Param("site", "id", "only this site"), Param("team", "id", "one team"),
                       Param("agent", "id", "one agent"),
                       Param("format", "format", "json (default) or csv")), tag="reports"),
+    *api_articles.OPERATIONS,
     *api_webhooks.OPERATIONS,
     *api_privacy.OPERATIONS,
     *api_tokens.OPERATIONS,

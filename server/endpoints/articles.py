@@ -15,6 +15,7 @@ from starlette.responses import Response
 from server import kb
 from server.errors import ChatError
 from server.store import Agent
+from server.store.article_models import Article
 
 from . import bodies
 from .admin import _error, _json, admin_only
@@ -73,9 +74,12 @@ async def _get(ctx: Context, request: Request, admin: Agent) -> Response:
                   "translations": [t.summary() for t in translations if t.id != article.id]})
 
 
-async def _save(ctx: Context, request: Request, admin: Agent) -> Response:
-    article_id = request.path_params.get("article_id")
-    data = await _article_body(request)
+async def save(ctx: Context, data: dict[str, Any], *, article_id: str | None,
+               author_id: str | None) -> Article | None:
+    """Create (``article_id`` None; ``data`` names its ``site_id``) or change an article: only
+    the fields in ``data`` change. None: no such article. ValueError: a refused value;
+    ChatError ``not_found``: no such site, or article to translate. The admin routes and
+    ``/api/v1/articles`` both save through here."""
     site_id = _text(data, "site_id")
     before = None
     if article_id is not None:
@@ -83,7 +87,7 @@ async def _save(ctx: Context, request: Request, admin: Agent) -> Response:
             raise ValueError("an article stays in its site and its translations' group")
         before = await ctx.store.articles.get(article_id)
         if before is None:
-            return _error(404, "not_found", "no such article")
+            return None
         site_id = before.site_id
     if not site_id:
         raise ValueError("site_id is required")
@@ -91,15 +95,23 @@ async def _save(ctx: Context, request: Request, admin: Agent) -> Response:
     def field(name: str) -> Any:
         return _text(data, name, getattr(before, name) if before else None)
 
+    saved: Article = await ctx.store.articles.save(
+        site_id, article_id=article_id, translation_of=_text(data, "translation_of"),
+        lang=field("lang") or "", title=field("title") or "", body=field("body") or "",
+        category=field("category") or "", keywords=field("keywords") or "",
+        status=field("status") or "draft", author_id=author_id, slug=_text(data, "slug"))
+    return saved
+
+
+async def _save(ctx: Context, request: Request, admin: Agent) -> Response:
+    article_id = request.path_params.get("article_id")
     try:
-        article = await ctx.store.articles.save(
-            site_id, article_id=article_id, translation_of=_text(data, "translation_of"),
-            lang=field("lang") or "", title=field("title") or "", body=field("body") or "",
-            category=field("category") or "", keywords=field("keywords") or "",
-            status=field("status") or "draft",
-            author_id=admin.id, slug=_text(data, "slug"))
+        article = await save(ctx, await _article_body(request), article_id=article_id,
+                             author_id=admin.id)
     except ChatError as exc:
         return _error(404, "not_found", exc.message)
+    if article is None:
+        return _error(404, "not_found", "no such article")
     return _json({"article": article.full()}, 200 if article_id else 201)
 
 

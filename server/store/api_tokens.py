@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: Every scope a token may carry. ``admin`` grants every other scope as well, and the
 #: installation's sites, agents, teams and canned responses.
 SCOPES = ("conversations:read", "conversations:write", "visitors:read", "visitors:write",
-          "reports:read", "webhooks", "admin")
+          "reports:read", "webhooks", "articles:read", "articles:write", "admin")
 #: The time between two writes of a token's ``last_used_at`` (ms): not one write per request.
 LAST_USED_EVERY_MS = 60_000
 _PREFIX = "lc"

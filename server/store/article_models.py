@@ -44,6 +44,11 @@ class Article:
     created_at: int
     updated_at: int
 
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Its place in lists (``listed``): by category, title, language, id."""
+        return self.category, self.title, self.lang, self.id
+
     def summary(self) -> dict[str, Any]:
         """What lists and search results show (no body)."""
         return {"id": self.id, "site_id": self.site_id, "group_id": self.group_id,

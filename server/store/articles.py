@@ -58,7 +58,8 @@ class ArticleStore(Protocol):
     async def by_slug(self, site_id: str, lang: str, slug: str) -> Article | None: ...
     async def listed(self, site_ids: Sequence[str], *, lang: str | None = None,
                      published: bool = False, category: str | None = None,
-                     limit: int = 1000) -> list[Article]: ...
+                     status: ArticleStatus | None = None, limit: int = 1000,
+                     after: Sequence[str] | None = None) -> list[Article]: ...
     async def translations(self, group_id: str, published: bool = False) -> list[Article]: ...
     async def languages(self, site_id: str) -> list[str]: ...
     async def search(self, site_id: str, query: str, lang: str | None, *, limit: int = 10,
@@ -171,17 +172,23 @@ class Articles(ArticleSearch, HelpCentres, ArticleEvents):
 
     async def listed(self, site_ids: Sequence[str], *, lang: str | None = None,
                    published: bool = False, category: str | None = None,
-                   limit: int = 1000) -> list[Article]:
-        """Articles of these sites, by category then title (drafts too unless ``published``)."""
+                   status: ArticleStatus | None = None, limit: int = 1000,
+                   after: Sequence[str] | None = None) -> list[Article]:
+        """Articles of these sites, by category, title, language and id (drafts too unless
+        ``published``; only those of ``status`` when given), from just ``after`` such a key
+        (``Article.key``: a page's last)."""
         if not site_ids:
             return []
         marks = ",".join("?" * len(site_ids))
+        later = "AND (a.category, a.title, a.lang, a.id) > (?, ?, ?, ?) " if after else ""
         rows = await self._all(
             f"SELECT {COLS} FROM {FROM} WHERE a.site_id IN ({marks}) "
             "AND (CAST(? AS TEXT) IS NULL OR a.lang = ?) AND (? = 0 OR a.status = 'published') "
-            "AND (CAST(? AS TEXT) IS NULL OR a.category = ?) "
-            "ORDER BY a.category, a.title, a.lang LIMIT ?",
-            (*site_ids, lang, lang, int(published), category, category, limit))
+            "AND (CAST(? AS TEXT) IS NULL OR a.status = ?) "
+            f"AND (CAST(? AS TEXT) IS NULL OR a.category = ?) {later}"
+            "ORDER BY a.category, a.title, a.lang, a.id LIMIT ?",
+            (*site_ids, lang, lang, int(published), status, status, category, category,
+             *(after or ()), limit))
         return [article(r) for r in rows]
 
     async def translations(self, group_id: str, published: bool = False) -> list[Article]:
