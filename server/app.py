@@ -272,6 +272,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/api/admin/articles/{article_id}", articles.delete_article, methods=["DELETE"]),
         Route("/api/admin/sites/{site_id}/help", articles.help_centre, methods=["PUT"]),
         Route("/api/agent/articles", articles.agent_search),
+        Route("/api/agent/articles/by-url", articles.agent_by_url),
         Route("/files/{file_id}", files.download),
         Route("/api/agent/avatar", avatars.upload, methods=["POST"]),
         Route("/api/agent/avatar", avatars.remove, methods=["DELETE"]),

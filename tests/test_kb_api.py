@@ -103,6 +103,56 @@ async def test_admins_write_articles_and_nobody_else_does(server: ServerProcess,
         assert (await http.delete(f"/api/admin/articles/{pt['id']}")).status_code == 404
 
 
+async def test_agents_look_up_the_article_a_help_centre_link_names(
+        tmp_path: Path) -> None:
+    """``/api/agent/articles/by-url`` (the panel's cards): a published article of one of the
+    agent's sites, by its help-centre address (the site's address or its key)."""
+    db = tmp_path / "chat.db"
+    seeded = await seed(db)
+    async with open_store(db) as store:
+        art = await store.articles.save(seeded.site_id, lang="en", title="Returns",
+                                        body="Send it back.", status="published")
+        await store.articles.save(seeded.site_id, lang="en", title="Refund secrets",
+                                  body="draft")
+        await store.articles.save(seeded.other_site_id, lang="en", title="Shipping",
+                                  body="Other site.", status="published")
+        await store.articles.set_help_slug(seeded.site_id, "acme")
+    with serving(db) as server:
+        cookie = await login(server, seeded.agent_email)
+        origin = server.http
+        async with httpx.AsyncClient(base_url=origin) as http:
+            async def ask(site: str, url: str) -> httpx.Response:
+                return await http.get("/api/agent/articles/by-url",
+                                      params={"site": site, "url": url})
+
+            link = f"{origin}/help/acme/en/returns"
+            r = await ask(seeded.site_id, link)
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+            http.cookies.set("livechat_agent", cookie)
+            r = await ask(seeded.site_id, link)
+            assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+            found = r.json()["article"]
+            assert (found["id"], found["title"], found["url"]) == (art.id, "Returns", link)
+            assert found["excerpt"] == "Send it back." and "body" not in found
+            # by the site's key too (the help centre redirects it): the article's own address
+            by_key = await ask(seeded.site_id, f"{origin}/help/{seeded.site_id}/en/returns")
+            assert by_key.json()["article"]["url"] == link
+            # another site's: refused (it is not the agent's), or not found (asked as this one)
+            r = await ask(seeded.other_site_id, f"{origin}/help/{seeded.other_site_id}"
+                                                "/en/shipping")
+            assert r.status_code == 403 and r.json()["error"] == "forbidden"
+            for url in (f"{origin}/help/{seeded.other_site_id}/en/shipping",
+                        f"{origin}/help/{seeded.other_site_id}/en/returns",  # not its address
+                        f"{origin}/help/acme/en/refund-secrets",  # a draft
+                        f"{origin}/help/acme/en/nope", f"{origin}/help/acme/pt/returns",
+                        "http://evil.test/help/acme/en/returns",  # not this server
+                        f"{origin}/help/acme/en/returns?x=1", f"{origin}/help/acme/en/returns/",
+                        f"{origin}/help/acme/en", f"{origin}/help/acme", "", "x" * 3000):
+                r = await ask(seeded.site_id, url)
+                assert r.status_code == 404, (url, r.text)
+                assert set(r.json()) == {"error", "message"}
+
+
 def test_the_cli_creates_updates_and_lists_articles(tmp_path: Path) -> None:
     db = tmp_path / "kb.db"
     site = livechat("site", "create", "Acme", db=db).stdout.split()[2]

@@ -1,7 +1,9 @@
 /* One conversation: its header (status, tags, the actions), its messages and events in seq
- * order with older ones on request, receipts, the visitor's presence and typing. */
+ * order with older ones on request (links to help articles with a card, cards.js), receipts,
+ * the visitor's presence and typing. */
 import { ChatSocket } from "/widget/static/socket.js";
 import { $, avatar, clear, el } from "./kit.js";
+import { articleCards } from "./cards.js";
 import { clock, t, when } from "./i18n.js";
 import { renderContext } from "./context.js";
 import { noteMode } from "./composer.js";
@@ -156,7 +158,10 @@ function messageNode(m) {
     if (m.kind === "checkin") el("div", "label", body, t("Follow-up check-in"));
     if (m.attachment) ChatSocket.attachment(body, m.attachment);
     if (!m.attachment || m.body !== m.attachment.name) {
-      ChatSocket.richText(el("div", "", body), m.body);
+      var said = el("div", "", body);
+      ChatSocket.richText(said, m.body);
+      // Links to the site's help articles: a card each, as the visitor sees them (cards.js).
+      articleCards(said, c && c.site_id, keepFollowing);
     }
     var name = fromVisitor ? (c ? c.visitor.name : t("Visitor")) : (who.name || t("Agent"));
     var meta = el("div", "meta", item);

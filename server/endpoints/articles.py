@@ -1,6 +1,7 @@
 """``/api/admin/articles…``: the knowledge base's articles, written on the panel's Manage page
 (admins only, from the session cookie; changes only from this server's own pages), and
-``/api/agent/articles``: the articles an agent may link in a reply (the composer's ``#``).
+``/api/agent/articles``: the articles an agent may link in a reply (the composer's ``#``) and
+the one a help-centre link names (the panel's cards under such a reply).
 
 docs/knowledge-base.md documents every route, field and error.
 """
@@ -8,6 +9,7 @@ docs/knowledge-base.md documents every route, field and error.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -164,6 +166,42 @@ async def agent_search(request: Request) -> Response:
     slug = await ctx.store.articles.help_slug(site_id) or site_id
     return _json({"articles": [{**a.summary(), "url": f"{origin}/help/{slug}/{a.lang}/{a.slug}"}
                                for a in found]})
+
+
+#: A help-centre address is short; anything longer is not one of ours.
+MAX_URL = 2048
+
+
+def _help_link(url: str, origin: str) -> tuple[str, str, str] | None:
+    """(address, language, slug) of ``<origin>/help/<address>/<lang>/<slug>``, else None."""
+    if len(url) > MAX_URL or not url.startswith(origin + "/help/"):
+        return None
+    words = url[len(origin):].split("/")
+    if len(words) != 5 or not all(words[2:]) or any(c in url for c in "?#"):
+        return None
+    address, lang, slug = (unquote(w) for w in words[2:])
+    return address, lang, slug
+
+
+async def agent_by_url(request: Request) -> Response:
+    """``GET /api/agent/articles/by-url?site=&url=``: the published article of one of the
+    agent's sites that a help-centre link (``<origin>/help/<address>/<lang>/<slug>``) names."""
+    ctx = context(request)
+    agent = await agent_from_cookie(ctx, request.cookies.get(AGENT_COOKIE))
+    if agent is None:
+        return _error(401, "unauthorized", "log in first")
+    site_id = request.query_params.get("site", "")
+    if site_id not in await ctx.store.agent_site_ids(agent):
+        return _error(403, "forbidden", "not one of your sites")
+    found = None
+    named = _help_link(request.query_params.get("url", ""), ctx.own_origin(request))
+    if named is not None and await ctx.store.articles.site_for_slug(named[0]) == site_id:
+        found = await ctx.store.articles.by_slug(site_id, named[1], named[2])
+    if found is None or found.status != "published":
+        return _error(404, "not_found", "not a published article of this site")
+    slug = await ctx.store.articles.help_slug(site_id) or site_id
+    return _json({"article": {**found.summary(), "url": f"{ctx.own_origin(request)}/help/"
+                                                        f"{slug}/{found.lang}/{found.slug}"}})
 
 
 list_articles = admin_only(_list)

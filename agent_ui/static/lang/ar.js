@@ -327,6 +327,7 @@ export default {
   "Translations:": "الترجمات:",
   "en, pt, pt-br": "ar, en, ar-eg",
   "Help articles": "مقالات المساعدة",
+  "Help article": "مقالة مساعدة",
   "Answered by a suggestion (no chat started)": "أجاب عنه اقتراح (دون بدء محادثة)",
   "Article": "المقالة",
   "Articles read": "المقالات المقروءة",

@@ -327,6 +327,7 @@ export default {
   "Translations:": "Übersetzungen:",
   "en, pt, pt-br": "de, en, de-at",
   "Help articles": "Hilfeartikel",
+  "Help article": "Hilfeartikel",
   "Answered by a suggestion (no chat started)": "Durch einen Vorschlag gelöst (kein Chat)",
   "Article": "Artikel",
   "Articles read": "Gelesene Artikel",

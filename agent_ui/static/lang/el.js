@@ -327,6 +327,7 @@ export default {
   "Translations:": "Μεταφράσεις:",
   "en, pt, pt-br": "el, en, el-cy",
   "Help articles": "Άρθρα βοήθειας",
+  "Help article": "Άρθρο βοήθειας",
   "Answered by a suggestion (no chat started)": "Λύθηκε με πρόταση (χωρίς συνομιλία)",
   "Article": "Άρθρο",
   "Articles read": "Άρθρα που διαβάστηκαν",

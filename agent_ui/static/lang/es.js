@@ -327,6 +327,7 @@ export default {
   "Translations:": "Traducciones:",
   "en, pt, pt-br": "es, en, es-mx",
   "Help articles": "Artículos de ayuda",
+  "Help article": "Artículo de ayuda",
   "Answered by a suggestion (no chat started)": "Resuelto por una sugerencia (sin chat)",
   "Article": "Artículo",
   "Articles read": "Artículos leídos",

@@ -327,6 +327,7 @@ export default {
   "Translations:": "Traductions :",
   "en, pt, pt-br": "fr, en, fr-ca",
   "Help articles": "Articles d’aide",
+  "Help article": "Article d’aide",
   "Answered by a suggestion (no chat started)": "Résolu par une suggestion (sans conversation)",
   "Article": "Article",
   "Articles read": "Articles lus",

@@ -327,6 +327,7 @@ export default {
   "Translations:": "תרגומים:",
   "en, pt, pt-br": "he, en, ar",
   "Help articles": "מאמרי עזרה",
+  "Help article": "מאמר עזרה",
   "Answered by a suggestion (no chat started)": "נענה בהצעה (בלי שיחה)",
   "Article": "מאמר",
   "Articles read": "מאמרים שנקראו",

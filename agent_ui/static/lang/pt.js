@@ -327,6 +327,7 @@ export default {
   "Translations:": "Traduções:",
   "en, pt, pt-br": "pt, en, pt-br",
   "Help articles": "Artigos de ajuda",
+  "Help article": "Artigo de ajuda",
   "Answered by a suggestion (no chat started)": "Resolvido por uma sugestão (sem conversa)",
   "Article": "Artigo",
   "Articles read": "Artigos lidos",
