@@ -162,10 +162,14 @@ async def agent_search(request: Request) -> Response:
             site_id, q, request.query_params.get("lang") or None, limit=8)]
     else:
         found = (await ctx.store.articles.listed([site_id], published=True))[:8]
-    origin = ctx.own_origin(request)
-    slug = await ctx.store.articles.help_slug(site_id) or site_id
-    return _json({"articles": [{**a.summary(), "url": f"{origin}/help/{slug}/{a.lang}/{a.slug}"}
-                               for a in found]})
+    return _json({"articles": await _with_urls(ctx, request, site_id, found)})
+
+
+async def _with_urls(ctx: Context, request: Request, site_id: str,
+                     found: list[Article]) -> list[dict[str, Any]]:
+    """Summaries of the site's articles with ``url``: each one's help-centre page."""
+    at = f"{ctx.own_origin(request)}/help/{await ctx.store.articles.help_slug(site_id) or site_id}"
+    return [{**a.summary(), "url": f"{at}/{a.lang}/{a.slug}"} for a in found]
 
 
 #: A help-centre address is short; anything longer is not one of ours.
@@ -199,9 +203,7 @@ async def agent_by_url(request: Request) -> Response:
         found = await ctx.store.articles.by_slug(site_id, named[1], named[2])
     if found is None or found.status != "published":
         return _error(404, "not_found", "not a published article of this site")
-    slug = await ctx.store.articles.help_slug(site_id) or site_id
-    return _json({"article": {**found.summary(), "url": f"{ctx.own_origin(request)}/help/"
-                                                        f"{slug}/{found.lang}/{found.slug}"}})
+    return _json({"article": (await _with_urls(ctx, request, site_id, [found]))[0]})
 
 
 list_articles = admin_only(_list)
