@@ -236,6 +236,15 @@ async def test_the_widget_reads_published_articles_and_tells_what_visitors_did(
                                      ("art_nope", seeded.site_id)):
                 r = await http.get(f"/widget/kb/articles/{article_id}", params={"site": site})
                 assert r.status_code == 404
+            # an agent's link: found by its language and slug, in this site's help centre only
+            # (the other site has an article at /en/returns too)
+            link = {"site": seeded.site_id, "lang": "en", "slug": "returns"}
+            for address, code in ((None, 200), (seeded.site_id, 200),
+                                  (seeded.other_site_id, 404), ("nowhere", 404)):
+                r = await http.get("/widget/kb/article", params={
+                    **link, **({"address": address} if address else {})})
+                assert r.status_code == code, (address, r.text)
+                assert code == 404 or r.json()["article"]["id"] == art.id
             own = {"Origin": server.http}
 
             async def tell(body: object, headers: dict[str, str] | None = None) -> httpx.Response:

@@ -23,6 +23,7 @@ from . import bodies
 from .admin import _error, _json, admin_only
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
+from .knowledge import help_base
 
 #: An article's body is up to 100,000 characters: up to 4 bytes each, and JSON's escapes.
 MAX_ARTICLE_BODY = 512 * 1024
@@ -63,8 +64,8 @@ async def _address(ctx: Context, request: Request) -> dict[str, Any]:
     site_id = request.query_params.get("site")
     if not site_id:
         return {}
-    slug = await ctx.store.articles.help_slug(site_id)
-    return {"help_slug": slug, "help_url": f"{ctx.own_origin(request)}/help/{slug or site_id}"}
+    return {"help_slug": await ctx.store.articles.help_slug(site_id),
+            "help_url": await help_base(ctx, request, site_id)}
 
 
 async def _get(ctx: Context, request: Request, admin: Agent) -> Response:
@@ -168,7 +169,7 @@ async def agent_search(request: Request) -> Response:
 async def _with_urls(ctx: Context, request: Request, site_id: str,
                      found: list[Article]) -> list[dict[str, Any]]:
     """Summaries of the site's articles with ``url``: each one's help-centre page."""
-    at = f"{ctx.own_origin(request)}/help/{await ctx.store.articles.help_slug(site_id) or site_id}"
+    at = await help_base(ctx, request, site_id)
     return [{**a.summary(), "url": f"{at}/{a.lang}/{a.slug}"} for a in found]
 
 

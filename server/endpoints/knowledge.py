@@ -46,9 +46,14 @@ def limited(ctx: Context, request: Request) -> JSONResponse | None:
                   {"Retry-After": str(seconds)})
 
 
+async def help_base(ctx: Context, request: Request, site_id: str) -> str:
+    """Where the site's help centre is: ``<origin>/help/<its address, or its key>``."""
+    address = await ctx.store.articles.help_slug(site_id) or site_id
+    return f"{ctx.own_origin(request)}/help/{address}"
+
+
 async def help_url(ctx: Context, request: Request, article: Article) -> str:
-    slug = await ctx.store.articles.help_slug(article.site_id) or article.site_id
-    return f"{ctx.own_origin(request)}/help/{slug}/{article.lang}/{article.slug}"
+    return f"{await help_base(ctx, request, article.site_id)}/{article.lang}/{article.slug}"
 
 
 def _lang(request: Request) -> str | None:
@@ -84,7 +89,8 @@ async def search(request: Request) -> Response:
 
 async def article(request: Request) -> Response:
     """``GET /widget/kb/articles/{id}?site=``, or ``GET /widget/kb/article?site=&lang=&slug=``
-    (a help-centre link an agent sent): one published article of the site."""
+    ``&address=`` (a help-centre link an agent sent; ``address``, when given, must be the
+    site's help centre's): one published article of the site."""
     ctx = context(request)
     refused = limited(ctx, request)
     if refused:
@@ -96,8 +102,10 @@ async def article(request: Request) -> Response:
         found = await ctx.store.articles.by_slug(params.get("site", ""),
                                                  params.get("lang", "").lower(),
                                                  params.get("slug", ""))
-    if (found is None or found.status != "published"
-            or found.site_id != request.query_params.get("site")):
+    address = params.get("address")
+    if (found is None or found.status != "published" or found.site_id != params.get("site")
+            or (address is not None
+                and await ctx.store.articles.site_for_slug(address) != found.site_id)):
         return _error(404, "not_found", "no such article")
     return _json({"article": {**found.public(), "url": await help_url(ctx, request, found)}})
 

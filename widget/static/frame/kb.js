@@ -264,7 +264,7 @@ box.addEventListener("keydown", function (event) {
 // --- an agent's link to an article: a card ----------------------------------------------------
 
 var HELP = new RegExp("^" + location.origin.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&") +
-                      "/help/[^/]+/([^/]+)/([^/?#]+)$");
+                      "/help/([^/]+)/([^/]+)/([^/?#]+)$");
 
 /** The links to this server's help centre in an agent's message ``item``: a card each (at most
  * three), which opens the article in the frame. */
@@ -272,9 +272,9 @@ export function cards(item) {
   var body = item.querySelector(".body");
   Array.prototype.slice.call(item.querySelectorAll(".text a")).slice(0, 3).forEach(function (a) {
     var m = HELP.exec(a.href);
-    if (!m || m[2] === "search") return;
-    Promise.all([style, get("/widget/kb/article?site=" + enc(page.site) + "&lang=" + m[1] +
-                            "&slug=" + m[2])]).then(function (r) {
+    if (!m || m[3] === "search") return;
+    Promise.all([style, get("/widget/kb/article?site=" + enc(page.site) + "&lang=" + enc(m[2]) +
+                            "&slug=" + enc(m[3]) + "&address=" + enc(m[1]))]).then(function (r) {
       var art = r[1].article, card = el("button", "kb-card", body);
       card.type = "button";
       card.lang = art.lang;
