@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from server import kb
 from server.config import Settings
+from server.endpoints.api_base import MAX_CURSOR
+from server.parsing import ARTICLE_TEXT, LANG_RE
 from server.store.api_tokens import SCOPES
 from server.store.webhooks import EVENTS
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 _ID: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"}
 _INT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 2**53 - 1}
 _NULLABLE_STR = {"type": ["string", "null"]}
-_LANG: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$",
+_LANG: dict[str, Any] = {"type": "string", "pattern": LANG_RE.pattern,
                          "description": "a language tag: en, pt, pt-br (stored lowercase)"}
 _PUBLICATION: dict[str, Any] = {"type": "string", "enum": ["draft", "published"]}
 
@@ -46,15 +47,15 @@ def _field(kind: str, max_chars: int) -> dict[str, Any]:
                    "items": {"type": "string", "enum": list(SCOPES)}},
         # an article's (server/endpoints/api_articles.py)
         "lang": _LANG,
-        "heading": {"type": "string", "minLength": 1, "maxLength": kb.MAX_TITLE,
+        "heading": {"type": "string", "minLength": 1, "maxLength": ARTICLE_TEXT["heading"],
                     "description": "not blank"},
-        "markdown": {"type": "string", "maxLength": kb.MAX_BODY,
+        "markdown": {"type": "string", "maxLength": ARTICLE_TEXT["markdown"],
                      "description": "Markdown (docs/knowledge-base.md); no NUL"},
-        "category": {"type": "string", "maxLength": kb.MAX_CATEGORY},
-        "keywords": {"type": "string", "maxLength": kb.MAX_KEYWORDS,
+        "category": {"type": "string", "maxLength": ARTICLE_TEXT["category"]},
+        "keywords": {"type": "string", "maxLength": ARTICLE_TEXT["keywords"],
                      "description": "other words readers search the article with"},
         "publication": _PUBLICATION,
-        "slug": {"type": "string", "maxLength": kb.MAX_SLUG,
+        "slug": {"type": "string", "maxLength": ARTICLE_TEXT["slug"],
                  "description": "its address in the help centre (made a slug)"},
     }
     return kinds[kind]
@@ -65,7 +66,7 @@ def _param_schema(param: Param) -> dict[str, Any]:
         "status": {"type": "string", "enum": ["waiting", "assigned", "resolved"]},
         "id": _ID, "assignee": _ID, "seq": _INT,
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
-        "cursor": {"type": "string", "maxLength": 512},
+        "cursor": {"type": "string", "maxLength": MAX_CURSOR},
         "query": {"type": "string", "minLength": 1, "maxLength": 100},
         "tag": {"type": "string", "pattern": "^[a-z0-9][a-z0-9 _-]{0,31}$"},
         "date": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"},

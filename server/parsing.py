@@ -13,7 +13,7 @@ from typing import Any, Union
 
 import msgspec
 
-from server import inputs
+from server import inputs, kb
 from server.errors import ChatError, Code
 from server.frames import (
     AssignTeam,
@@ -60,6 +60,13 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")
 _SHORTCUT_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 _URL_RE = re.compile(r"^https?://[^\s\x00-\x1f]+$")
+#: An article's language as the REST API takes it (``en``, ``pt-BR``, ``pt_br``; the store
+#: makes it lowercase with a dash).
+LANG_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+#: The longest value of an article's text fields (server/kb.py), checked before the store trims
+#: them. (The store checks the rest: a title not blank, no NUL.)
+ARTICLE_TEXT = {"heading": kb.MAX_TITLE, "markdown": kb.MAX_BODY, "category": kb.MAX_CATEGORY,
+                "keywords": kb.MAX_KEYWORDS, "slug": kb.MAX_SLUG}
 _JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _EMAIL_RE = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 
@@ -154,8 +161,15 @@ def validate_text(value: str, max_chars: int) -> str:
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind in ("id", "str", "jwt", "text", "ext", "name", "email", "comment", "tag", "shortcut",
-                "status", "url", "title", "preview", "tz") and not isinstance(value, str):
+                "status", "url", "title", "preview", "tz", "lang", "publication",
+                *ARTICLE_TEXT) and not isinstance(value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
+    if kind in ARTICLE_TEXT and len(value) > ARTICLE_TEXT[kind]:
+        raise ChatError(Code.BAD_FRAME, f"{name} is at most {ARTICLE_TEXT[kind]} characters")
+    if kind == "lang" and not LANG_RE.fullmatch(value):
+        raise ChatError(Code.BAD_FRAME, f"{name} is a language tag such as en or pt-br")
+    if kind == "publication" and value not in ("draft", "published"):
+        raise ChatError(Code.BAD_FRAME, f"{name} is draft or published")
     if isinstance(value, str) and not _encodable(value):
         raise ChatError(Code.BAD_TEXT, f"{name} contains a lone surrogate")
     if kind == "bool" and type(value) is not bool:

@@ -5,6 +5,7 @@ articles are out of reach."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,13 @@ async def test_a_docs_pipeline_keeps_the_articles_of_its_site(server: ServerProc
             "site": seeded.site_id, "q": "money back", "lang": "en"})).json()
     assert [a["id"] for a in widget["articles"]] == [article["id"]]
 
+    # a search can be of drafts only, and finds a language's family
+    draft_hits = (await api("GET", "/api/v1/articles", query="draft nothing",
+                            status="draft")).json()["data"]
+    assert [a["title"] for a in draft_hits] == ["Another draft"]
+    family = (await api("GET", "/api/v1/articles", query="devolva", lang="pt")).json()["data"]
+    assert [a["id"] for a in family] == [pt["id"]]  # pt-br, found from pt
+
     deleted = await api("DELETE", f"/api/v1/articles/{article['id']}")
     assert deleted.json() == {"deleted": True}
     assert (await api("GET", f"/api/v1/articles/{article['id']}")).status_code == 404
@@ -138,7 +146,7 @@ async def test_bad_input_is_a_400_and_writes_nothing(server: ServerProcess, db: 
                                b' "body": "b"}', headers={"Authorization": f"Bearer {api.token}",
                                                           "Content-Type": "application/json"})
     assert lone.status_code == 400 and lone.json()["error"] == "bad_text", lone.text
-    too_big = await api("POST", "/api/v1/articles", {**good, "body": "x" * 600_000})
+    too_big = await api("POST", "/api/v1/articles", {**good, "body": "x" * 1_400_000})
     assert too_big.status_code == 413 and too_big.json()["error"] == "too_large"
     for params in ({"lang": "english"}, {"status": "live"}, {"query": "x", "cursor": "AA"},
                    {"cursor": "nonsense"}):
@@ -147,6 +155,38 @@ async def test_bad_input_is_a_400_and_writes_nothing(server: ServerProcess, db: 
     assert [a["id"] for a in (await api("GET", "/api/v1/articles")).json()["data"]] == [
         made["id"]]
     assert (await api("GET", f"/api/v1/articles/{made['id']}")).json()["article"] == made
+
+
+async def test_long_titles_in_any_script_page_and_long_bodies_fit(server: ServerProcess,
+                                                                   db: Path,
+                                                                   seeded: Seed) -> None:
+    """A page's cursor holds its last article's category and title: the longest of them, in a
+    script of several bytes a character, still make a cursor the API takes back; and a body
+    of 100,000 characters is taken even when every character is sent as a JSON escape."""
+    api = Api(server, api_token(db, *RW, site=seeded.site_id))
+    made = []
+    for n, script in enumerate(("Ω", "中", "😀", "\u0007")):
+        r = await api("POST", "/api/v1/articles", {
+            "lang": "en", "title": script * 199 + str(n), "category": script * 80,
+            "body": "b"})
+        assert r.status_code == 201, r.text
+        made.append(r.json()["article"]["id"])
+    seen, cursor = [], None
+    while True:
+        r = await api("GET", "/api/v1/articles", limit=1, **({"cursor": cursor} if cursor else {}))
+        assert r.status_code == 200, r.text
+        seen += [a["id"] for a in r.json()["data"]]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made) and len(seen) == len(made)
+    escaped = json.dumps({"lang": "ru", "title": "Возврат", "body": "ж" * 50_000 + "😀" * 50_000})
+    assert len(escaped) > 512 * 1024  # every character a \\u escape (the emoji two)
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        r = await http.post("/api/v1/articles", content=escaped, headers={
+            "Authorization": f"Bearer {api.token}", "Content-Type": "application/json"})
+    assert r.status_code == 201, r.text[:300]
+    assert len(r.json()["article"]["body"]) == 100_000
 
 
 async def test_scopes_and_sites(db: Path, seeded: Seed) -> None:
@@ -167,6 +207,9 @@ async def test_scopes_and_sites(db: Path, seeded: Seed) -> None:
             assert r.status_code == 404 and r.json()["error"] == "not_found"
         assert (await writer("GET", "/api/v1/articles", site=seeded.other_site_id)
                 ).status_code == 404
+        for path in ("/api/v1/articles/%00", f"/api/v1/articles/{theirs['id']}%00"):
+            r = await writer("GET", path)
+            assert r.status_code == 404 and r.json()["error"] == "not_found", r.text
         # an installation's token names the site, and needs one for a search
         r = await admin("POST", "/api/v1/articles", {"lang": "en", "title": "T", "body": "b"})
         assert r.status_code == 400 and "site_id" in r.json()["message"]

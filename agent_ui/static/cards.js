@@ -6,8 +6,9 @@
 import { el } from "./kit.js";
 import { t } from "./i18n.js";
 
-var HELP = new RegExp("^" + location.origin.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&") +
-                      "/help/[^/?#]+/[^/?#]+/[^/?#]+$");
+// Any origin: the links carry the server's public address (LIVECHAT_PUBLIC_URL), which may not
+// be the one this panel was opened on; the server tells which links are its own.
+var HELP = /^https?:\/\/[^\/?#]+\/help\/[^\/?#]+\/[^\/?#]+\/[^\/?#]+$/;
 var looked = {};  // site + " " + address -> a promise of its article, or of null
 
 function lookUp(site, url) {

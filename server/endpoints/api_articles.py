@@ -14,7 +14,6 @@ from server.store.article_models import Article
 from . import articles
 from .api_base import (
     DEFAULT_LIMIT,
-    LANG_TAG,
     ApiError,
     Call,
     Operation,
@@ -26,35 +25,13 @@ from .api_base import (
 )
 from .articles import MAX_ARTICLE_BODY
 
-#: The article fields' kinds (server/openapi.py has their schemas) and their longest values,
-#: checked before the store trims them so that the document's limits are exact.
-_LONGEST = {"heading": kb.MAX_TITLE, "markdown": kb.MAX_BODY, "category": kb.MAX_CATEGORY,
-            "keywords": kb.MAX_KEYWORDS, "slug": kb.MAX_SLUG}
+#: The body's fields and their kinds (server/parsing.py checks them, server/openapi.py has
+#: their schemas; the store checks the rest: a title not blank, no NUL).
 _FIELDS = {"lang": "lang?", "title": "heading?", "body": "markdown?", "category": "category?",
            "keywords": "keywords?", "status": "publication?", "slug": "slug?",
            "agent_id": "id?"}
 _NEW = {"site_id": "id?", "translation_of": "id?", **_FIELDS, "lang": "lang",
         "title": "heading", "body": "markdown"}
-
-
-def _values(call: Call, kinds: dict[str, str]) -> dict[str, Any]:
-    """The body's article fields, each a string within its limit (the store checks the rest:
-    a title not blank, no NUL…)."""
-    values = {}
-    for name, value in call.body.items():
-        kind = kinds[name].rstrip("?")
-        if kind == "id":  # checked already
-            continue
-        if not isinstance(value, str):
-            raise ApiError(400, "bad_request", f"{name} must be a string")
-        if len(value) > _LONGEST.get(kind, len(value)):
-            raise ApiError(400, "bad_request", f"{name} is at most {_LONGEST[kind]} characters")
-        if kind == "lang" and not LANG_TAG.fullmatch(value):
-            raise ApiError(400, "bad_request", f"{name} is a language tag such as en or pt-br")
-        if kind == "publication" and value not in ("draft", "published"):
-            raise ApiError(400, "bad_request", f"{name} is draft or published")
-        values[name] = value
-    return values
 
 
 async def _article(call: Call) -> Article:
@@ -90,27 +67,24 @@ async def list_articles(call: Call) -> tuple[int, Any]:
         site_ids = [q["site"]]
     limit = q.get("limit", DEFAULT_LIMIT)
     status = q.get("status")
+    lang = kb.check_lang(q["lang"]) if "lang" in q else None
     if "query" in q:
         if len(site_ids) != 1:
             raise ApiError(400, "bad_request", "a search is of one site: give site")
         if "cursor" in q:
             raise ApiError(400, "bad_request", "a search has one page, best first")
-        found = await call.ctx.store.articles.search(site_ids[0], q["query"], q.get("lang"),
-                                                     limit=limit, drafts=status != "published")
-        shown = [f.article for f in found if status is None or f.article.status == status]
-        return 200, {"data": [a.summary() for a in shown], "next_cursor": None}
+        found = await call.ctx.store.articles.search(site_ids[0], q["query"], lang,
+                                                     limit=limit, drafts=True, status=status)
+        return 200, {"data": [f.article.summary() for f in found], "next_cursor": None}
     after = decode_cursor(q["cursor"], [str] * 4) if "cursor" in q else None
-    listed = await call.ctx.store.articles.listed(site_ids, lang=q.get("lang"), status=status,
+    listed = await call.ctx.store.articles.listed(site_ids, lang=lang, status=status,
                                                   limit=limit, after=after)
     return 200, {"data": [a.summary() for a in listed],
                  "next_cursor": encode_cursor(*listed[-1].key) if len(listed) == limit else None}
 
 
 async def get_article(call: Call) -> tuple[int, Any]:
-    found = await _article(call)
-    translations = await call.ctx.store.articles.translations(found.group_id)
-    return 200, {"article": found.full(),
-                 "translations": [t.summary() for t in translations if t.id != found.id]}
+    return 200, await articles.with_translations(call.ctx, await _article(call))
 
 
 async def create_article(call: Call) -> tuple[int, Any]:
@@ -119,15 +93,16 @@ async def create_article(call: Call) -> tuple[int, Any]:
         raise ApiError(400, "bad_request", "site_id is required with an installation's token")
     if site_id not in call.caller.site_ids:
         raise not_found("site")
-    data = {**_values(call, _NEW), "site_id": site_id}
-    if "translation_of" in call.body:
-        data["translation_of"] = call.body["translation_of"]
+    data = {**call.body, "site_id": site_id}
+    data.pop("agent_id", None)
     return 201, {"article": (await _save(call, data, None, site_id)).full()}
 
 
 async def update_article(call: Call) -> tuple[int, Any]:
     found = await _article(call)
-    saved = await _save(call, _values(call, _FIELDS), found.id, found.site_id)
+    data = dict(call.body)
+    data.pop("agent_id", None)
+    saved = await _save(call, data, found.id, found.site_id)
     return 200, {"article": saved.full()}
 
 
@@ -143,7 +118,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/api/v1/articles", list_articles, R,
               "List articles by category and title (drafts too), or search them", "ArticlePage",
               params=(Param("site", "id", "only this site (needed with query)"),
-                      Param("lang", "lang", "only this language (en, pt-br)"),
+                      Param("lang", "lang", "only this language (en, pt-br); with query, its "
+                                            "family too (pt-br: pt, pt-pt), as the widget "
+                                            "searches"),
                       Param("status", "publication", "draft or published"),
                       Param("query", "query", "search, best first (one page)"),
                       Param("cursor", "cursor", "the `next_cursor` of the previous page"),

@@ -158,7 +158,8 @@ def decode_cursor(cursor: str, shape: Sequence[type]) -> list[Any]:
     except ValueError:
         parts = None
     if (not isinstance(parts, list) or len(parts) != len(shape)
-            or not all(type(p) is t for p, t in zip(parts, shape, strict=True))):
+            or not all(type(p) is t for p, t in zip(parts, shape, strict=True))
+            or any(isinstance(p, str) and "\x00" in p for p in parts)):
         raise ApiError(400, "bad_request", "cursor is not one this API gave")
     return parts
 
@@ -166,8 +167,9 @@ def decode_cursor(cursor: str, shape: Sequence[type]) -> list[Any]:
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _QUERY_KINDS = {"status", "id", "tag", "seq", "limit", "cursor", "query", "date", "tz",
                 "format", "assignee", "lang", "publication"}
-#: An article's language as the API takes it (``en``, ``pt-BR``, ``pt_br``; stored lowercase).
-LANG_TAG = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
+#: A cursor holds a page's last key in base64: an article's has its category and title, up to
+#: 280 characters of up to 6 bytes in JSON.
+MAX_CURSOR = 4096
 
 
 def _query_value(param: Param, raw: str) -> Any:
@@ -182,7 +184,7 @@ def _query_value(param: Param, raw: str) -> Any:
             raise ApiError(400, "bad_request", f"{param.name} must be between 1 and {MAX_LIMIT}")
         return value
     if kind == "cursor":
-        if len(raw) > 512:
+        if len(raw) > MAX_CURSOR:
             raise ApiError(400, "bad_request", "cursor is not one this API gave")
         return raw
     if kind == "date":
@@ -195,15 +197,6 @@ def _query_value(param: Param, raw: str) -> Any:
         return raw
     if kind == "assignee":
         return raw if raw == "none" else _checked(param.name, "id", raw)
-    if kind == "lang":
-        if not LANG_TAG.fullmatch(raw):
-            raise ApiError(400, "bad_request",
-                           f"{param.name} is a language tag such as en or pt-br")
-        return raw.lower().replace("_", "-")
-    if kind == "publication":
-        if raw not in ("draft", "published"):
-            raise ApiError(400, "bad_request", f"{param.name} is draft or published")
-        return raw
     return _checked(param.name, {"query": "name"}.get(kind, kind), raw)
 
 
@@ -287,6 +280,8 @@ def endpoint(op: Operation, max_chars: Callable[[Context], int]) -> Callable[[Re
             caller = await authenticate(ctx, api, request)
             if not caller.token.allows(op.scope):
                 raise ApiError(403, "forbidden", f"this token lacks the {op.scope} scope")
+            if any("\x00" in value for value in request.path_params.values()):
+                raise ApiError(404, "not_found", "no such record")  # (no id holds a NUL)
             query: dict[str, Any] = {}
             known = {p.name for p in op.params}
             for name in request.query_params:

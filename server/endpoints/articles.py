@@ -23,10 +23,11 @@ from . import bodies
 from .admin import _error, _json, admin_only
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
-from .knowledge import help_base
+from .knowledge import help_base, published_at
 
-#: An article's body is up to 100,000 characters: up to 4 bytes each, and JSON's escapes.
-MAX_ARTICLE_BODY = 512 * 1024
+#: An article's body is up to 100,000 characters, each up to 12 bytes as JSON writes it
+#: (``\ud83d\ude00``): 1.25 MiB, with room for the other fields.
+MAX_ARTICLE_BODY = 1_310_720
 _FIELDS = {"site_id", "lang", "title", "body", "category", "keywords", "status", "slug",
            "translation_of"}
 
@@ -68,13 +69,18 @@ async def _address(ctx: Context, request: Request) -> dict[str, Any]:
             "help_url": await help_base(ctx, request, site_id)}
 
 
+async def with_translations(ctx: Context, article: Article) -> dict[str, Any]:
+    """``{article: full, translations: [summary…]}``: an article as its editors open it."""
+    translations = await ctx.store.articles.translations(article.group_id)
+    return {"article": article.full(),
+            "translations": [t.summary() for t in translations if t.id != article.id]}
+
+
 async def _get(ctx: Context, request: Request, admin: Agent) -> Response:
     article = await ctx.store.articles.get(request.path_params["article_id"])
     if article is None:
         return _error(404, "not_found", "no such article")
-    translations = await ctx.store.articles.translations(article.group_id)
-    return _json({"article": article.full(),
-                  "translations": [t.summary() for t in translations if t.id != article.id]})
+    return _json(await with_translations(ctx, article))
 
 
 async def save(ctx: Context, data: dict[str, Any], *, article_id: str | None,
@@ -198,11 +204,9 @@ async def agent_by_url(request: Request) -> Response:
     site_id = request.query_params.get("site", "")
     if site_id not in await ctx.store.agent_site_ids(agent):
         return _error(403, "forbidden", "not one of your sites")
-    found = None
     named = _help_link(request.query_params.get("url", ""), ctx.own_origin(request))
-    if named is not None and await ctx.store.articles.site_for_slug(named[0]) == site_id:
-        found = await ctx.store.articles.by_slug(site_id, named[1], named[2])
-    if found is None or found.status != "published":
+    found = None if named is None else await published_at(ctx, site_id, *named)
+    if found is None:
         return _error(404, "not_found", "not a published article of this site")
     return _json({"article": (await _with_urls(ctx, request, site_id, [found]))[0]})
 

@@ -20,7 +20,7 @@ from server.store.article_models import Article
 
 from . import bodies
 from .context import Context, context
-from .knowledge import limited
+from .knowledge import limited, published_at
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' https: data:; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
@@ -120,9 +120,8 @@ async def _published(ctx: Context, centre: Centre,
                      request: Request) -> tuple[str, Article | None]:
     """The site and the published article the path names (None: no such page)."""
     site_id = await ctx.store.articles.site_for_slug(centre.slug) or ""
-    found = await ctx.store.articles.by_slug(site_id, request.path_params["lang"],
-                                             request.path_params["article"])
-    return site_id, found if found is not None and found.status == "published" else None
+    return site_id, await published_at(ctx, site_id, None, request.path_params["lang"],
+                                       request.path_params["article"])
 
 
 async def article(request: Request) -> Response:

@@ -52,6 +52,18 @@ async def help_base(ctx: Context, request: Request, site_id: str) -> str:
     return f"{ctx.own_origin(request)}/help/{address}"
 
 
+async def published_at(ctx: Context, site_id: str, address: str | None, lang: str,
+                       slug: str) -> Article | None:
+    """The site's published article at ``/help/<address>/<lang>/<slug>`` (``address`` None:
+    not checked), or None: another site's help centre, a draft, no such article."""
+    if any("\x00" in (part or "") for part in (site_id, address, lang, slug)):
+        return None
+    if address is not None and await ctx.store.articles.site_for_slug(address) != site_id:
+        return None
+    found = await ctx.store.articles.by_slug(site_id, lang.lower(), slug)
+    return found if found is not None and found.status == "published" else None
+
+
 async def help_url(ctx: Context, request: Request, article: Article) -> str:
     return f"{await help_base(ctx, request, article.site_id)}/{article.lang}/{article.slug}"
 
@@ -96,16 +108,14 @@ async def article(request: Request) -> Response:
     if refused:
         return refused
     params = request.query_params
-    if "article_id" in request.path_params:
-        found = await ctx.store.articles.get(request.path_params["article_id"])
+    site_id = params.get("site", "")
+    article_id = request.path_params.get("article_id")
+    if article_id is not None:
+        found = None if "\x00" in article_id else await ctx.store.articles.get(article_id)
     else:
-        found = await ctx.store.articles.by_slug(params.get("site", ""),
-                                                 params.get("lang", "").lower(),
-                                                 params.get("slug", ""))
-    address = params.get("address")
-    if (found is None or found.status != "published" or found.site_id != params.get("site")
-            or (address is not None
-                and await ctx.store.articles.site_for_slug(address) != found.site_id)):
+        found = await published_at(ctx, site_id, params.get("address"), params.get("lang", ""),
+                                   params.get("slug", ""))
+    if found is None or found.status != "published" or found.site_id != site_id:
         return _error(404, "not_found", "no such article")
     return _json({"article": {**found.public(), "url": await help_url(ctx, request, found)}})
 

@@ -22,7 +22,7 @@ from math import log
 from typing import TYPE_CHECKING, Any
 
 from server import kb
-from server.store.article_models import COLS, Found, article
+from server.store.article_models import COLS, ArticleStatus, Found, article
 from server.store.base import DB
 
 if TYPE_CHECKING:
@@ -52,16 +52,18 @@ class ArticleSearch:
     _store: Base
 
     async def search(self, site_id: str, query: str, lang: str | None, *, limit: int = 10,
-                     drafts: bool = False) -> list[Found]:
+                     drafts: bool = False, status: ArticleStatus | None = None) -> list[Found]:
         """The site's articles matching ``query``, best first: those with all of its words if
         any article has them all, else those with any of them (a question typed in full).
         Accents and case are ignored, the last word is also a prefix. ``lang`` (``pt``,
-        ``pt-br``): articles in that language; None: every language. Best first: ``ranked``."""
+        ``pt-br``): articles in that language; None: every language. ``status``: only those.
+        Best first: ``ranked``."""
         where = ("a.site_id = ? AND (? = 1 OR a.status = 'published') "
+                 "AND (CAST(? AS TEXT) IS NULL OR a.status = ?) "
                  "AND (CAST(? AS TEXT) IS NULL OR a.lang = ? OR a.lang = ? "
                  "OR a.lang LIKE ? || '-%')")
         primary = kb.primary(lang) if lang else None
-        params = (site_id, int(drafts), lang, lang, primary, primary)
+        params = (site_id, int(drafts), status, status, lang, lang, primary, primary)
         for every in (True, False):
             words = kb.search_words(query, every)
             if not words:
