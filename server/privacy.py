@@ -54,6 +54,7 @@ def _zip(held: Held, contents: dict[str, Path | bytes | None], now: float) -> by
                               for m in messages]}
                 for conversation, messages in held.conversations],
             "files": files,
+            "knowledge_base": held.knowledge_base,
         }
         archive.writestr("visitor.json", orjson.dumps(document, option=orjson.OPT_INDENT_2))
     return buffer.getvalue()

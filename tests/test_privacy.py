@@ -27,6 +27,7 @@ from tests.live import (
     agent,
     api_token,
     login,
+    open_store,
     server_env,
     serving,
     visitor,
@@ -39,7 +40,22 @@ SECRETS = {"name": "Zephyrine Quallsworth", "email": "zephyrine.q@unique-mail.te
            "message": "my passport number is XK99210473", "reply": "thanks Zephyrine",
            "note": "Zephyrine called about XK99210473", "attribute": "plan-ultraviolet-42",
            "page": "http://shop.test/orders/8814271", "file": "zephyrine-invoice.png",
-           "comment": "Zephyrine was helped nicely"}
+           "comment": "Zephyrine was helped nicely",
+           "search": "refund for order ZQ55501982"}
+
+
+async def kb_activity(server: ServerProcess, site_id: str, token: str, query: str) -> str:
+    """The visitor searched the help articles (finding nothing), read one and voted: the
+    knowledge base's events about them. Returns the article's id."""
+    async with open_store(server.db) as store:
+        article = await store.articles.save(site_id, lang="en", title="Shipping times",
+                                            body="Two days.", status="published")
+    async with httpx.AsyncClient(base_url=server.http, headers={"Origin": server.http}) as http:
+        for event in ({"type": "search", "q": query}, {"type": "view", "article": article.id},
+                      {"type": "vote", "article": article.id, "helpful": True}):
+            r = await http.post("/widget/kb/events", json={"token": token, **event})
+            assert r.status_code == 200, r.text
+    return article.id
 
 
 async def upload(server: ServerProcess, token: str, content: bytes, name: str) -> str:
@@ -51,14 +67,16 @@ async def upload(server: ServerProcess, token: str, content: bytes, name: str) -
 
 
 async def a_visitor_with_everything(server: ServerProcess, seeded: Seed) -> dict[str, Any]:
-    """A visitor who gave a name, email, attributes and a page, sent a file, was answered and
-    noted about, and rated: every kind of data held about a visitor."""
+    """A visitor who gave a name, email, attributes and a page, searched and read the help
+    articles, sent a file, was answered and noted about, and rated: every kind of data held
+    about a visitor."""
     widget, welcome = await visitor(server, seeded.site_id)
     await widget.request({"type": "profile", "id": "p", "name": SECRETS["name"],
                           "email": SECRETS["email"]})
     await widget.request({"type": "attributes", "id": "a",
                           "attributes": {"plan": SECRETS["attribute"]}})
     await widget.send({"type": "context", "url": SECRETS["page"], "title": "Order"})
+    article = await kb_activity(server, seeded.site_id, welcome["token"], SECRETS["search"])
     image = png(8, 8)
     file_id = await upload(server, welcome["token"], image, SECRETS["file"])
     first = await widget.request({"type": "send", "id": "m1", "body": SECRETS["message"],
@@ -75,7 +93,7 @@ async def a_visitor_with_everything(server: ServerProcess, seeded: Seed) -> dict
     assert rated["type"] == "ack", rated
     await widget.close()
     await ana.close()
-    return {"conversation": conversation, "file": file_id, "image": image}
+    return {"conversation": conversation, "file": file_id, "image": image, "article": article}
 
 
 async def visitor_id_of(api: Api, conversation: str) -> str:
@@ -109,6 +127,12 @@ async def test_export_holds_everything(db: Path, seeded: Seed, tmp_path: Path) -
     [file] = data["files"]
     assert file["name"] == SECRETS["file"] and file["id"] == made["file"]
     assert archive.read(file["file"]) == made["image"]
+    searched, viewed, voted = data["knowledge_base"]
+    assert (searched["kind"], searched["query"], searched["results"]) == (
+        "search", SECRETS["search"], 0)
+    assert (viewed["kind"], viewed["article_id"]) == ("view", made["article"])
+    assert (voted["kind"], voted["article_id"], voted["helpful"]) == (
+        "vote", made["article"], True)
     # The command line writes the same.
     out = tmp_path / "export.zip"
     done = await asyncio.to_thread(subprocess.run, [
@@ -118,6 +142,7 @@ async def test_export_holds_everything(db: Path, seeded: Seed, tmp_path: Path) -
     again = zipfile.ZipFile(out)
     cli_data = orjson.loads(again.read("visitor.json"))
     assert cli_data["conversations"] == data["conversations"]
+    assert cli_data["knowledge_base"] == data["knowledge_base"]
     assert again.read(file["file"]) == made["image"]
 
 
@@ -146,7 +171,12 @@ async def test_erasure_leaves_nothing_of_the_visitor(db: Path, seeded: Seed) -> 
                                      cookies={"livechat_agent": admin_cookie}) as http:
             after = (await http.get("/api/reports")).json()["total"]
         assert after == before
-        assert (await api("GET", "/api/v1/reports")).json() == report_before
+        report_after = (await api("GET", "/api/v1/reports")).json()
+        # ... the knowledge base's too, but for the words of the visitor's search
+        missed = report_before["knowledge_base"].pop("no_results")
+        assert [m["query"] for m in missed] == [SECRETS["search"].lower()]
+        assert report_after["knowledge_base"].pop("no_results") == []
+        assert report_after == report_before
         kept = (await api("GET", f"/api/v1/conversations/{made['conversation']}")).json()
         assert kept["conversation"]["visitor"]["id"] != vid
         assert kept["conversation"]["rating"] == {"score": 5, "comment": None}
@@ -215,11 +245,19 @@ async def test_retention_deletes_exactly_what_is_due(db: Path, seeded: Seed,
                 assert done.status_code == 200, done.text
             return sent["conversation_id"], file_id
 
+        async def searched(site: str, query: str) -> None:  # the help articles, in the widget
+            widget, welcome = await visitor(server, site)
+            await widget.close()
+            await kb_activity(server, site, welcome["token"], query)
+
         old, old_file = await conversation(seeded.site_id, "old resolved", True, attach=True)
         still_open, _ = await conversation(seeded.site_id, "old but open", False)
         other_site, _ = await conversation(seeded.other_site_id, "other site", False)
+        await searched(seeded.site_id, "old question")
+        await searched(seeded.other_site_id, "other question")
         await asyncio.to_thread(offset.write_text, str(31 * 86400))  # a month later
         recent, _ = await conversation(seeded.site_id, "recent resolved", True)
+        await searched(seeded.site_id, "recent question")
 
         async def gone() -> bool:
             return (await api("GET", f"/api/v1/conversations/{old}")).status_code == 404
@@ -239,6 +277,11 @@ async def test_retention_deletes_exactly_what_is_due(db: Path, seeded: Seed,
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?",
                             (old,)).fetchone()[0] == 0
+        # The knowledge base's events older than a month went too (the site's only).
+        events = conn.execute("SELECT site_id, kind, query FROM kb_events WHERE kind = "
+                              "'search' ORDER BY site_id, created_at").fetchall()
+    assert sorted(events) == sorted([(seeded.site_id, "search", "recent question"),
+                                     (seeded.other_site_id, "search", "other question")])
 
 
 async def test_erasure_and_retention_take_the_email_rows_too(tmp_path: Path) -> None:

@@ -178,9 +178,20 @@ async def test_erasure_and_retention(store: SQLiteStore) -> None:
     conv = (await store.append_visitor_message(site.id, "vis_1", "m1", "my secret")).conversation
     await store.set_visitor_profile(site.id, "vis_1", "Lea", "lea@example.test")
     await store.append_agent_message(ana, [site.id], conv.id, "a1", "noted")
+    await store.articles.record(site.id, "search", visitor_id="vis_1", query="lea's order 77",
+                                results=0)
+    held = await rights.held("vis_1")
+    assert held is not None
+    assert [(e["kind"], e["query"]) for e in held.knowledge_base] == [("search", "lea's order 77")]
     erased = await rights.erase([site.id], "vis_1", ana.id)
     assert erased.conversations == 1 and erased.messages == 3
     assert await store.visitor("vis_1") is None
+    # the search is still counted, without its words, nor who searched
+    assert await store.read_all("SELECT kind, query FROM kb_events WHERE visitor_id = "
+                                "'vis_1' OR query IS NOT NULL") == []
+    stats = await store.articles.stats([site.id], 0, store._now() + 1)
+    assert (stats["searches"], stats["searches_without_result"], stats["no_results"]) == (
+        1, 1, [])
     assert await store.search([site.id], "secret") == []
     assert await store.read_all("SELECT id FROM email_jobs") == []
     assert [e["conversations"] for e in await rights.erasures([site.id])] == [1]
@@ -194,6 +205,7 @@ async def test_erasure_and_retention(store: SQLiteStore) -> None:
     deleted, files = await rights.sweep()
     assert deleted == 2 and files == []  # the erased conversation (resolved) and this one
     assert await store.conversation(old.id) is None
+    assert await store.read_all("SELECT kind FROM kb_events") == []  # two days old: swept
 
 
 async def test_the_knowledge_base_report(store: SQLiteStore) -> None:

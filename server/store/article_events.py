@@ -62,7 +62,8 @@ class ArticleEvents:
             f"SELECT {searches}, {missed}, {views} FROM kb_events e WHERE {where}", args))[0]
         misses = await self._store._all(
             f"SELECT lower(e.query), count(*), max(e.created_at) FROM kb_events e WHERE {where} "
-            "AND e.kind = 'search' AND e.results = 0 GROUP BY lower(e.query) "
+            "AND e.kind = 'search' AND e.results = 0 AND e.query IS NOT NULL "
+            "GROUP BY lower(e.query) "
             "ORDER BY count(*) DESC, max(e.created_at) DESC LIMIT 50", args)
         articles = await self._store._all(
             f"SELECT e.article_id, a.title, a.lang, {views}, {opened_}, "

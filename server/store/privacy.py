@@ -42,6 +42,9 @@ class Held:
     pages: list[Page]
     conversations: list[tuple[Conversation, list[Message]]]
     attachments: list[Attachment]
+    #: What they did with the help articles, oldest first: ``{kind, article_id, query,
+    #: results, helpful, at}``.
+    knowledge_base: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,11 @@ def _merge_index(db: DB) -> None:
         db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
 
 
+def _forget_kb_events(db: DB, site_id: str, cutoff: int) -> None:
+    """The site's knowledge-base events (searches, views, votes) older than ``cutoff`` (ms)."""
+    db.execute("DELETE FROM kb_events WHERE site_id = ? AND created_at < ?", (site_id, cutoff))
+
+
 class Privacy:
     def __init__(self, store: Aggregates) -> None:
         self._store = store
@@ -124,7 +132,13 @@ class Privacy:
                                       for m in messages])
         attachments = [a for a in [await store.attachment(f) for f in sorted(files)]
                        if a is not None]
-        return Held(visitor, await store.visitor_pages(visitor_id), conversations, attachments)
+        events = [{"kind": r[0], "article_id": r[1], "query": r[2], "results": r[3],
+                   "helpful": None if r[4] is None else bool(r[4]), "at": r[5]}
+                  for r in await store.read_all(
+                      "SELECT kind, article_id, query, results, helpful, created_at "
+                      "FROM kb_events WHERE visitor_id = ? ORDER BY created_at", (visitor_id,))]
+        return Held(visitor, await store.visitor_pages(visitor_id), conversations, attachments,
+                    events)
 
     async def _conversations(self, visitor_id: str) -> list[Conversation]:
         rows = await self._store.read_all(
@@ -172,6 +186,11 @@ class Privacy:
             if files:
                 db.execute(f"DELETE FROM attachments WHERE id IN ({_marks(list(files))})",
                            tuple(files))
+            # What they did with the help articles stays counted, anonymously (with the same
+            # nowhere-leading id as their conversations: "suggestion accepted" counts the same),
+            # without the words they searched.
+            db.execute("UPDATE kb_events SET visitor_id = ?, query = NULL WHERE visitor_id = ?",
+                       (placeholder, visitor_id))
             db.execute("DELETE FROM webhook_outbox WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM visitor_pages WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM blocks WHERE visitor_id = ?", (visitor_id,))
@@ -225,6 +244,8 @@ class Privacy:
         now = self._now()
         for site_id, days in (await self.retention()).items():
             cutoff = now - days * DAY_MS
+            await self._store.submit(functools.partial(_forget_kb_events, site_id=site_id,
+                                                       cutoff=cutoff))
             while True:
                 batch = await self._store.submit(
                     functools.partial(self._sweep_batch, site_id=site_id, cutoff=cutoff))
