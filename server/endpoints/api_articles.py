@@ -18,6 +18,7 @@ from .api_base import (
     Call,
     Operation,
     Param,
+    chosen_sites,
     decode_cursor,
     encode_cursor,
     not_found,
@@ -60,11 +61,7 @@ async def _save(call: Call, data: dict[str, Any], article_id: str | None,
 
 async def list_articles(call: Call) -> tuple[int, Any]:
     q = call.query
-    site_ids = call.caller.site_ids
-    if "site" in q:
-        if q["site"] not in site_ids:
-            raise not_found("site")
-        site_ids = [q["site"]]
+    site_ids = chosen_sites(call)
     limit = q.get("limit", DEFAULT_LIMIT)
     status = q.get("status")
     lang = kb.check_lang(q["lang"]) if "lang" in q else None

@@ -68,6 +68,16 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"no such {what}")
 
 
+def chosen_sites(call: Call) -> list[str]:
+    """The caller's sites, or the one its ``site`` parameter names (another: ``404``)."""
+    site = call.query.get("site")
+    if site is None:
+        return call.caller.site_ids
+    if site not in call.caller.site_ids:
+        raise not_found("site")
+    return [site]
+
+
 async def site_agent(call: Call, agent_id: str, site_id: str) -> Agent:
     """An active agent of ``site_id`` (admins work on every site): whom a change is done as."""
     agent = await call.ctx.store.agent(agent_id)

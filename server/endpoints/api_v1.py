@@ -31,6 +31,7 @@ from .api_base import (
     Call,
     Operation,
     Param,
+    chosen_sites,
     decode_cursor,
     encode_cursor,
     endpoint,
@@ -66,11 +67,7 @@ def _page(items: list[Any], limit: int, cursor: Any) -> dict[str, Any]:
 
 async def list_conversations(call: Call) -> tuple[int, Any]:
     q = call.query
-    site_ids = call.caller.site_ids
-    if "site" in q:
-        if q["site"] not in site_ids:
-            raise not_found("site")
-        site_ids = [q["site"]]
+    site_ids = chosen_sites(call)
     limit = q.get("limit", DEFAULT_LIMIT)
     after = None
     if "cursor" in q:

@@ -153,16 +153,25 @@ async def _help_centre(ctx: Context, request: Request, admin: Agent) -> Response
     return _json({"slug": slug, "url": f"{ctx.own_origin(request)}/help/{slug}"})
 
 
-async def agent_search(request: Request) -> Response:
-    """``GET /api/agent/articles?site=&q=&lang=``: published articles of one of the agent's
-    sites, for a link in a reply."""
-    ctx = context(request)
+async def _agents_site(ctx: Context, request: Request) -> str | Response:
+    """The ``site`` of an agent's request (from the session cookie): one of the agent's sites,
+    or the refusal (``401`` without a session, ``403`` another site)."""
     agent = await agent_from_cookie(ctx, request.cookies.get(AGENT_COOKIE))
     if agent is None:
         return _error(401, "unauthorized", "log in first")
     site_id = request.query_params.get("site", "")
     if site_id not in await ctx.store.agent_site_ids(agent):
         return _error(403, "forbidden", "not one of your sites")
+    return site_id
+
+
+async def agent_search(request: Request) -> Response:
+    """``GET /api/agent/articles?site=&q=&lang=``: published articles of one of the agent's
+    sites, for a link in a reply."""
+    ctx = context(request)
+    site_id = await _agents_site(ctx, request)
+    if isinstance(site_id, Response):
+        return site_id
     q = request.query_params.get("q", "")[:kb.MAX_QUERY]
     if q.strip():
         found = [f.article for f in await ctx.store.articles.search(
@@ -198,12 +207,9 @@ async def agent_by_url(request: Request) -> Response:
     """``GET /api/agent/articles/by-url?site=&url=``: the published article of one of the
     agent's sites that a help-centre link (``<origin>/help/<address>/<lang>/<slug>``) names."""
     ctx = context(request)
-    agent = await agent_from_cookie(ctx, request.cookies.get(AGENT_COOKIE))
-    if agent is None:
-        return _error(401, "unauthorized", "log in first")
-    site_id = request.query_params.get("site", "")
-    if site_id not in await ctx.store.agent_site_ids(agent):
-        return _error(403, "forbidden", "not one of your sites")
+    site_id = await _agents_site(ctx, request)
+    if isinstance(site_id, Response):
+        return site_id
     named = _help_link(request.query_params.get("url", ""), ctx.own_origin(request))
     found = None if named is None else await published_at(ctx, site_id, *named)
     if found is None:
