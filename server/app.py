@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,6 +88,27 @@ class NoSniff:
             await send(message)
 
         await self.app(scope, receive, send_with_header)
+
+
+class NoNul:
+    """Any request with a NUL character in its path or query string (``%00``) is ``400
+    bad_request``, before any route: no address of ours holds one, and PostgreSQL refuses NUL in
+    text, so a route that passed one to the store would fail there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and (
+                "\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            if scope["type"] == "websocket":  # refused before the handshake (HTTP 403)
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await JSONResponse({"error": "bad_request",
+                                "message": "a NUL character in the address"},
+                               status_code=400)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 #: The collector's generation thresholds while serving (Python's default: 700, 10, 10). The
@@ -288,6 +310,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     ]
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={Unavailable: http.unavailable})
+    app.add_middleware(NoNul)
     app.add_middleware(NoSniff)
     # The loader and the frame's files go out compressed (WebSockets are not touched).
     app.add_middleware(GZipMiddleware, minimum_size=1000)

@@ -339,3 +339,61 @@ async def test_teams_belong_to_a_site(server: ServerProcess, seeded: Seed) -> No
                                "team_id": ours["id"]}))["type"] == "ack"
     for c in (v, ana):
         await c.close()
+
+
+async def test_a_nul_character_in_an_address_is_a_400_on_both_stores(
+        backend: str, tmp_path: Path) -> None:
+    """``%00`` in a path or a query: PostgreSQL refuses NUL in text, and the knowledge base's
+    routes (the widget's search and articles, the help centre, the admin's articles) answered
+    500 or dropped the connection there. Refused at the edge now, the same on both stores."""
+    import contextlib
+
+    from tests import pg
+    from tests.live import UNLIMITED, seed, serving
+
+    with contextlib.ExitStack() as stack:
+        where = pg.store_url(backend, tmp_path, stack)
+        seeded = await seed(where, ["http://shop.test"])
+        await add_admin(where, "boss@acme.test")
+        env = {**UNLIMITED, **({"LIVECHAT_DATABASE_URL": where} if backend != "sqlite" else {})}
+        with serving(tmp_path / "chat.db" if backend != "sqlite" else Path(where),
+                     **env) as server:
+            cookie = await login(server, "boss@acme.test")
+            site = seeded.site_id
+            async with httpx.AsyncClient(base_url=server.http,
+                                         cookies={"livechat_agent": cookie}) as http:
+                for url in (f"/widget/kb/search?site={site}&q=a%00b",
+                            "/widget/kb/search?site=%00&q=x",
+                            f"/widget/kb/articles/art%00?site={site}",
+                            f"/widget/kb/article?site={site}&lang=en&slug=a%00",
+                            "/help/%00", "/help/%00/en", "/help/%00/en/x",
+                            f"/help/{site}/en/search?q=a%00", "/api/admin/articles?site=%00",
+                            "/api/admin/articles/%00", "/api/reports?site=%00",
+                            "/widget/config?site=%00", "/files/%00", "/api/v1/visitors/%00",
+                            f"/api/agent/articles?site={site}&q=%00"):
+                    r = await http.get(url)
+                    assert r.status_code == 400, (url, r.status_code, r.text[:200])
+                    assert r.json() == {"error": "bad_request",
+                                        "message": "a NUL character in the address"}
+                assert (await http.get(f"/help/{site}/sitemap.xml")).status_code == 200
+                # ... and in the knowledge base's JSON bodies
+                own = {"Origin": server.http}
+                article = {"site_id": site, "lang": "en", "title": "T", "body": "b"}
+                for bad in ({**article, "translation_of": "art\x00"},
+                            {**article, "site_id": "site\x00"}, {**article, "title": "a\x00"}):
+                    r = await http.post("/api/admin/articles", json=bad, headers=own)
+                    assert r.status_code == 400, (bad, r.text[:200])
+                widget, welcome = await visitor(server, site)
+                await widget.close()
+                from websockets.asyncio.client import connect
+                from websockets.exceptions import InvalidStatus
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(f"{server.ws}/ws/visitor?site=%00",
+                                       origin="http://shop.test"):  # type: ignore[arg-type]
+                        pass
+                assert refused.value.response.status_code == 403
+                for event in ({"type": "search", "q": "a\x00b"},
+                              {"type": "view", "article": "art\x00"}):
+                    r = await http.post("/widget/kb/events", headers=own,
+                                        json={"token": welcome["token"], **event})
+                    assert r.status_code == 400, (event, r.text[:200])
