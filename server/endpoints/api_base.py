@@ -290,8 +290,6 @@ def endpoint(op: Operation, max_chars: Callable[[Context], int]) -> Callable[[Re
             caller = await authenticate(ctx, api, request)
             if not caller.token.allows(op.scope):
                 raise ApiError(403, "forbidden", f"this token lacks the {op.scope} scope")
-            if any("\x00" in value for value in request.path_params.values()):
-                raise ApiError(404, "not_found", "no such record")  # (no id holds a NUL)
             query: dict[str, Any] = {}
             known = {p.name for p in op.params}
             for name in request.query_params:
