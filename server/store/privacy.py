@@ -10,7 +10,8 @@ their search index entries, and webhook events about them (sent or not) are dele
 What is **kept**, anonymously: each conversation's row and the skeleton of its events (who wrote
 — visitor or agent —, when, the agent's id and name, the rating's score), moved to a new visitor
 id that leads nowhere, so that reports count the conversation, its response and resolution times
-as before. An erasure is recorded (when, by whom, how much) without any of the erased data.
+as before; so are their knowledge-base events (searches, views, votes), without the words they
+searched. An erasure is recorded (when, by whom, how much) without any of the erased data.
 """
 
 from __future__ import annotations
@@ -236,10 +237,10 @@ class Privacy:
 
     async def sweep(self) -> tuple[int, list[str]]:
         """Delete every conversation resolved longer ago than its site keeps them, with its
-        messages, tags, search entries, webhook events and files; in batches, each its own
-        transaction. Safe with several processes sweeping at once (the writer's lock serialises
-        them; what one deleted, the other does not find). Returns the count and the files to
-        delete from disk."""
+        messages, tags, search entries, webhook events and files, in batches, each its own
+        transaction; and the site's knowledge-base events as old. Safe with several processes
+        sweeping at once (the writer's lock serialises them; what one deleted, the other does
+        not find). Returns the count and the files to delete from disk."""
         deleted, files = 0, []
         now = self._now()
         for site_id, days in (await self.retention()).items():
