@@ -343,8 +343,9 @@ async def test_teams_belong_to_a_site(server: ServerProcess, seeded: Seed) -> No
 
 async def test_a_nul_character_in_an_address_is_a_400_on_both_stores(
         backend: str, tmp_path: Path) -> None:
-    """``%00`` in a path or a query: PostgreSQL refuses NUL in text, and the knowledge base's
-    routes (the widget's search and articles, the help centre, the admin's articles) answered
+    """``%00`` in a path or a query, or a NUL in a JSON body: PostgreSQL refuses NUL in text,
+    and the knowledge base's routes (the widget's search and articles, the help centre, the
+    admin's articles), the admin's sites, teams and canned responses and the sign-in answered
     500 or dropped the connection there. Refused at the edge now, the same on both stores."""
     import contextlib
 
@@ -376,13 +377,24 @@ async def test_a_nul_character_in_an_address_is_a_400_on_both_stores(
                     assert r.json() == {"error": "bad_request",
                                         "message": "a NUL character in the address"}
                 assert (await http.get(f"/help/{site}/sitemap.xml")).status_code == 200
-                # ... and in the knowledge base's JSON bodies
+                # ... and in any JSON body (the REST API's field rules give their own codes)
                 own = {"Origin": server.http}
                 article = {"site_id": site, "lang": "en", "title": "T", "body": "b"}
-                for bad in ({**article, "translation_of": "art\x00"},
-                            {**article, "site_id": "site\x00"}, {**article, "title": "a\x00"}):
-                    r = await http.post("/api/admin/articles", json=bad, headers=own)
-                    assert r.status_code == 400, (bad, r.text[:200])
+                for method, path, bad in (
+                        ("POST", "/api/admin/articles", {**article, "translation_of": "a\x00"}),
+                        ("POST", "/api/admin/articles", {**article, "site_id": "site\x00"}),
+                        ("POST", "/api/admin/sites", {"name": "a\x00b",
+                                                      "allowed_origins": ["https://x.test"]}),
+                        ("PATCH", f"/api/admin/sites/{site}", {"name": "a\x00b"}),
+                        ("POST", "/api/admin/teams", {"site_id": site, "name": "t\x00"}),
+                        ("POST", "/api/admin/articles/preview", {"body": "a",
+                                                                 "deep": [{"n\x00": 1}]}),
+                        ("POST", "/api/agent/login", {"email": "a\x00@x.test",
+                                                      "password": "p"})):
+                    r = await http.request(method, path, json=bad, headers=own)
+                    assert r.status_code == 400, (path, bad, r.text[:200])
+                    assert r.json() == {"error": "bad_request",
+                                        "message": "a NUL character in a string"}
                 widget, welcome = await visitor(server, site)
                 await widget.close()
                 from websockets.asyncio.client import connect

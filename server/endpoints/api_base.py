@@ -306,7 +306,7 @@ def endpoint(op: Operation, max_chars: Callable[[Context], int]) -> Callable[[Re
                 query[param.name] = _query_value(param, raw)
             body: dict[str, Any] = {}
             if op.body is not None:
-                body = await bodies.json_object(request, op.max_body, empty=True)
+                body = await bodies.json_object(request, op.max_body, empty=True, nul=True)
                 body = protocol.check_fields(body, op.body, max_chars(ctx))
             if op.idempotent:
                 key = request.headers.get("idempotency-key")

@@ -89,8 +89,6 @@ async def save(ctx: Context, data: dict[str, Any], *, article_id: str | None,
     the fields in ``data`` change. None: no such article. ValueError: a refused value;
     ChatError ``not_found``: no such site, or article to translate. The admin routes and
     ``/api/v1/articles`` both save through here."""
-    if any(isinstance(value, str) and "\x00" in value for value in data.values()):
-        raise ValueError("a field has a NUL character")
     site_id = _text(data, "site_id")
     before = None
     if article_id is not None:

@@ -39,9 +39,26 @@ async def read(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     return b"".join(chunks)
 
 
+def _has_nul(data: Any) -> bool:
+    """Whether a NUL is in any string of ``data`` (keys too), however deep."""
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            pending += item
+    return False
+
+
 async def json_object(request: Request, limit: int = MAX_JSON_BODY,
-                      empty: bool = False) -> dict[str, Any]:
-    """A JSON object (``{}`` for an empty body when ``empty``), or BodyError(400/413)."""
+                      empty: bool = False, nul: bool = False) -> dict[str, Any]:
+    """A JSON object (``{}`` for an empty body when ``empty``), or BodyError(400/413). A NUL in
+    any string is refused (``400``: no field of ours holds one, and PostgreSQL refuses them in
+    text) unless ``nul``: the REST API, whose field rules refuse it with their own codes."""
     raw = await read(request, limit)
     if not raw.strip() and empty:
         return {}
@@ -51,4 +68,6 @@ async def json_object(request: Request, limit: int = MAX_JSON_BODY,
         raise BodyError(400, "bad_request", f"send a JSON object ({exc})") from None
     if not isinstance(data, dict):
         raise BodyError(400, "bad_request", "send a JSON object")
+    if not nul and _has_nul(data):
+        raise BodyError(400, "bad_request", "a NUL character in a string")
     return data
