@@ -338,6 +338,11 @@ class RedisBroker:
         next_ping = loop.time() + PING_INTERVAL
         pinged_at: float | None = None
         self._resubscribe = False
+        # The subscription's connection read directly: PubSub.parse_response adds, for every
+        # message, a health check (we ping ourselves), a retry wrapper (retries are off) and
+        # their coroutines.
+        conn = pubsub.connection
+        assert conn is not None
         while True:
             reraise_cancel()
             if self._resubscribe:
@@ -345,7 +350,8 @@ class RedisBroker:
             # The reply as Redis sent it: a publication is looked at here, and this process's
             # own (delivered when published) dropped by its tag, before redis-py makes a
             # message of it; everything else (pongs, subscription answers) goes to redis-py.
-            reply = await pubsub.parse_response(block=False, timeout=PING_INTERVAL / 2)
+            reply = await conn.read_response(timeout=PING_INTERVAL / 2,
+                                             disconnect_on_error=False, push_request=True)
             if isinstance(reply, list) and len(reply) == 3 and reply[0] == b"message":
                 _, channel, data = reply
                 if data[:_ORIGIN] != self._origin:
@@ -355,7 +361,7 @@ class RedisBroker:
                     else:
                         self._deliver(channel[skip:].decode(), data[_ORIGIN:])
             elif reply is not None:
-                message = await pubsub.handle_message(  # type: ignore[no-untyped-call]
+                message = await pubsub.handle_message(  # type: ignore[no-untyped-call, unused-ignore]
                     reply, ignore_subscribe_messages=True)
                 if message is not None and message["type"] == "pong":
                     pinged_at = None
