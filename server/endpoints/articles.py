@@ -200,6 +200,8 @@ def _help_link(url: str, origin: str) -> tuple[str, str, str] | None:
     if len(words) != 5 or not all(words[2:]) or any(c in url for c in "?#"):
         return None
     address, lang, slug = (unquote(w) for w in words[2:])
+    if "\x00" in address + lang + slug:  # (an address's NUL is refused at the edge: server/app.py)
+        return None
     return address, lang, slug
 
 

@@ -56,8 +56,6 @@ async def published_at(ctx: Context, site_id: str, address: str | None, lang: st
                        slug: str) -> Article | None:
     """The site's published article at ``/help/<address>/<lang>/<slug>`` (``address`` None:
     not checked), or None: another site's help centre, a draft, no such article."""
-    if any("\x00" in (part or "") for part in (site_id, address, lang, slug)):
-        return None
     if address is not None and await ctx.store.articles.site_for_slug(address) != site_id:
         return None
     found = await ctx.store.articles.by_slug(site_id, lang.lower(), slug)
@@ -111,7 +109,7 @@ async def article(request: Request) -> Response:
     site_id = params.get("site", "")
     article_id = request.path_params.get("article_id")
     if article_id is not None:
-        found = None if "\x00" in article_id else await ctx.store.articles.get(article_id)
+        found = await ctx.store.articles.get(article_id)
     else:
         found = await published_at(ctx, site_id, params.get("address"), params.get("lang", ""),
                                    params.get("slug", ""))
