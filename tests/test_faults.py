@@ -110,8 +110,10 @@ async def test_the_wal_stays_under_its_limit_under_sustained_writes(
         chatters = [Chatter([servers[i % count]], seeded.site_id, f"c{i}", body_chars=300,
                             on_ack=sample) for i in range(8)]
         await asyncio.gather(*(c.chat(500, window=20) for c in chatters))
-        # 4,000 messages: ~80 MB of WAL frames before the fix.
-        assert 0 < peak <= limit, peak
+        # 4,000 messages: ~80 MB of WAL frames before the fix. The size is looked at before
+        # each transaction, so the log may pass the limit by the batch that crosses it, one per
+        # process (docs/architecture.md): up to 160 messages in flight here, at most ~40 pages.
+        assert 0 < peak <= limit + count * 256 * 1024, peak
         await check(db, chatters)
 
 
