@@ -5,6 +5,7 @@ round: for a lever whose effect is smaller than the noise of one run on a shared
     .venv/bin/python -m bench.ab --compare ../without-it --redis redis://127.0.0.1:6379/0
     .venv/bin/python -m bench.ab --compare ../without-it --redis … --workers 2
     .venv/bin/python -m bench.ab --compare ../without-it --rate 1000      # p50 and p99 instead
+    .venv/bin/python -m bench.ab --baselines --rate 1000   # the relay and the committed relay too
 
 Every server is started once and kept; each round runs the same load on each of them, one after
 the other, and the medians over the rounds are printed (server CPU µs per delivered message, and
@@ -22,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from bench.scenarios import latency, throughput
-from bench.targets import Livechat
+from bench.targets import CommittedRelay, Livechat, Relay, Target
 
 
 def main() -> None:
@@ -30,6 +31,9 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, action="append", default=[], metavar="CHECKOUT")
     parser.add_argument("--redis", default="", help="the broker: this Redis (default: memory)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--baselines", action="store_true",
+                        help="also the bare relay and the committed relay "
+                        "(bench/committed_relay.py)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--messages", type=int, default=500, help="per pair and round")
@@ -39,8 +43,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         roots: list[Path | None] = [None, *(c.resolve() for c in args.compare)]
-        servers = [Livechat(Path(tmp), args.redis or None, workers=args.workers, root=root,
-                            label=f" @ {root.name}" if root else "") for root in roots]
+        servers: list[Target] = [
+            Livechat(Path(tmp), args.redis or None, workers=args.workers, root=root,
+                     label=f" @ {root.name}" if root else "") for root in roots]
+        if args.baselines:
+            servers += [Relay(), CommittedRelay(Path(tmp))]
         first_col, second_col = ("p50_ms", "p99_ms") if args.rate else \
             ("cpu_us_per_msg", "msgs_per_s")
         cols: dict[str, tuple[list[float], list[float]]] = {s.name: ([], []) for s in servers}

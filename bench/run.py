@@ -25,9 +25,11 @@ permessage-deflate off); the load generator is this process. Measured:
 For livechat a "message" is the whole product path: a visitor's `send`, strict parsing, a
 committed SQLite write (group commit), the ack (which carries the message) to the visitor, the
 `message` frame to the agent who has the conversation open, and the inbox updates to every agent
-of the site. The relay forwards text and does nothing else. Results are printed as Markdown tables
-for docs/benchmarks.md, with issue 11's targets as measured in the run; read ratios, not
-absolutes.
+of the site. The relay forwards text and does nothing else. A second baseline, the committed
+relay (bench/committed_relay.py), is the relay plus the least that "ack after commit" costs: each
+message committed to SQLite as livechat commits it, with an idempotent client id and a gap-free
+seq, before it is acked and forwarded. Results are printed as Markdown tables for
+docs/benchmarks.md, with issue 11's targets as measured in the run; read ratios, not absolutes.
 
 This module runs and reports; the servers and their clients are in bench/targets.py, the
 scenarios above in bench/scenarios.py.
@@ -54,10 +56,10 @@ from bench.scenarios import (
     reconnect,
     throughput,
 )
-from bench.targets import Livechat, Relay, Target, prefill
+from bench.targets import CommittedRelay, Livechat, Relay, Target, prefill
 
-__all__ = ["Livechat", "Relay", "big_store", "check", "latency", "memory", "prefill",
-           "reconnect", "throughput"]
+__all__ = ["CommittedRelay", "Livechat", "Relay", "big_store", "check", "latency", "memory",
+           "prefill", "reconnect", "throughput"]
 
 
 async def measure(target: Target, quick: bool, sockets: int, single: bool) -> dict[str, Any]:
@@ -133,6 +135,20 @@ def targets(rows: dict[str, dict[str, Any]], big: dict[str, Any] | None) -> list
     return [label for label, _, _, met in checks if not met]
 
 
+def floor(rows: dict[str, dict[str, Any]]) -> None:
+    """What the guarantee alone costs: the committed relay against the relay, and livechat
+    against the committed relay, in this run."""
+    relay, floor, one = (rows.get(n) for n in ("bare relay (baseline)",
+                                                "committed relay (floor)", "livechat"))
+    if not (relay and floor and one):
+        return
+    print("\n| in this run | bare relay | committed relay | livechat | committed ÷ bare | "
+          "livechat ÷ committed |\n|---|---|---|---|---|---|")
+    for key, label in ROWS[:6]:
+        print(f"| {label} | {relay[key]:,.2f} | {floor[key]:,.2f} | {one[key]:,.2f} | "
+              f"{floor[key] / relay[key]:.2f}× | {one[key] / floor[key]:.2f}× |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller numbers, a smoke check")
@@ -159,7 +175,8 @@ def main() -> None:
     big: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         only = set(args.only.split(",")) if args.only else {"sqlite", "redis", "postgres"}
-        makers: list[tuple[Callable[[], Target], bool]] = [(Relay, True)]
+        makers: list[tuple[Callable[[], Target], bool]] = [
+            (Relay, True), (lambda: CommittedRelay(Path(tmp)), True)]
         if "sqlite" in only:
             makers.append((lambda: Livechat(Path(tmp)), True))
         for checkout in args.compare:
@@ -185,6 +202,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
           f"{'quick' if args.quick else 'full'} run; {args.sockets:,} idle sockets\n")
     table(rows)
+    floor(rows)
     targets(rows, big)
     bad = [n for n, r in rows.items() if r.get("lost") or r.get("doubled") or r.get("disordered")]
     if bad:

@@ -95,16 +95,17 @@ class Target:
 
 class Relay(Target):
     name = "bare relay (baseline)"
+    app = "bench.relay:app"
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bench.relay:app", "--port", str(self.port),
+            [sys.executable, "-m", "uvicorn", self.app, "--port", str(self.port),
              # livechat's settings (server/listener.py): its loop (uvloop when installed), h11
              # for the handshake (its HTTP protocol is h11's; httptools would be picked here)
              "--loop", "auto", "--http", "h11",
              "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
-             "--log-level", "warning"], cwd=ROOT)
+             "--log-level", "warning"], cwd=ROOT, env={**os.environ, **(env or {})})
         self.pid = self.proc.pid
         _wait_port(self.port)
 
@@ -127,6 +128,40 @@ class Relay(Target):
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+class CommittedRelay(Relay):
+    """bench/committed_relay.py: the relay with every message committed before it is acked and
+    forwarded, an id that makes resending harmless and a gap-free seq per pair."""
+
+    name = "committed relay (floor)"
+    app = "bench.committed_relay:app"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__({"COMMITTED_RELAY_DB": str(workdir / f"floor-{uuid.uuid4().hex[:6]}.db")})
+
+    async def pair(self, index: int) -> Pair:
+        key = f"{index}-{uuid.uuid4().hex[:8]}"  # a new sequence for every round's pairs
+        receiver = await connect(f"ws://127.0.0.1:{self.port}/ws/recv/{key}", compression=None)
+        sender = await connect(f"ws://127.0.0.1:{self.port}/ws/send/{key}", compression=None)
+        # As livechat's pairs: the first message (seq 1) is read before the run.
+        await sender.send('{"id":"first","body":"hi"}')
+        await recv(sender, "waiting for the first message's ack")
+        await recv(receiver, "waiting for the first message")
+
+        async def send(t: float) -> None:
+            await sender.send(orjson.dumps({"id": uuid.uuid4().hex,
+                                            "body": f"{t:.6f} " + "x" * 40}).decode())
+
+        seen: list[int] = []
+
+        def received(raw: str | bytes) -> float | None:
+            frame = orjson.loads(raw)
+            seen.append(frame["seq"])
+            return float(frame["body"].split(" ", 1)[0])
+
+        asyncio.get_running_loop().create_task(_drain(sender))  # the acks, read and dropped
+        return Pair(sender, receiver, send, received, seen)
 
 
 def _wait_port(port: int) -> None:

@@ -6,11 +6,15 @@ machines are shared; docs/benchmarks.md)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from websockets.asyncio.client import connect
 
-from bench.run import Livechat, reconnect, throughput
+from bench.run import CommittedRelay, Livechat, reconnect, throughput
 from tests.redis_server import RedisServer
 
 
@@ -30,3 +34,35 @@ def test_the_benchmark_load_loses_and_doubles_nothing(tmp_path: Path, mode: str)
         target.stop()
         if redis:
             redis.stop()
+
+
+@pytest.mark.slow
+def test_the_committed_relay_stores_each_message_once(tmp_path: Path) -> None:
+    """The second baseline (bench/committed_relay.py) keeps the guarantee it stands for: every
+    message acked after its commit, in order, a resend acked with its first seq and not
+    forwarded again."""
+    target = CommittedRelay(tmp_path)
+    try:
+        result = asyncio.run(throughput(target, pairs=4, per_pair=150, window=20))
+        assert (result["lost"], result["doubled"], result["disordered"]) == (0, 0, 0), result
+
+        async def resend() -> tuple[list[Any], list[Any]]:
+            base = f"ws://127.0.0.1:{target.port}/ws"
+            async with connect(f"{base}/recv/again", compression=None) as receiver, \
+                    connect(f"{base}/send/again", compression=None) as sender:
+                acks = []
+                for body in ("one", "one", "two"):
+                    await sender.send(orjson.dumps({"id": body, "body": body}).decode())
+                    acks.append(orjson.loads(await sender.recv()))
+                got = [orjson.loads(await receiver.recv()) for _ in range(2)]
+                return acks, got
+
+        acks, got = asyncio.run(resend())
+        assert [(a["id"], a["seq"]) for a in acks] == [("one", 1), ("one", 1), ("two", 2)]
+        assert got == [{"seq": 1, "body": "one"}, {"seq": 2, "body": "two"}]
+        [db] = tmp_path.glob("floor-*.db")
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM messages WHERE pair = 'again'"
+                                ).fetchone()[0] == 2
+    finally:
+        target.stop()
