@@ -335,6 +335,52 @@ async def test_search_indexing_is_never_lost(tmp_path: Path) -> None:
         assert db.execute("SELECT count(*) FROM fts_pending").fetchone()[0] == 0
 
 
+async def test_the_indexer_takes_each_pending_message_once_in_time_order(tmp_path: Path) -> None:
+    """A message taken off ``fts_pending`` since the indexer's round read it (by another
+    process's indexer, or an erasure) is not indexed again, and the index's rowids follow the
+    messages' time across rounds (the search reads them newest first)."""
+    path = tmp_path / "i.db"
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    store.index_interval = 3600  # indexed by hand here
+    try:
+        site = await store.create_site("Acme", [])
+        for n in range(2_100):  # more than one round of the indexer
+            await store.append_visitor_message(site.id, f"vis_{n % 7}", f"m{n}", f"word{n}")
+        rows = await store._all("SELECT conversation_id, seq FROM fts_pending")
+        # Taken meanwhile by someone else: indexed by them, not here.
+        gone = rows[::50]
+        # The round read them all before they were taken: each is skipped by its step.
+        read = store._all
+        taken_meanwhile = False
+
+        async def reads_then_taken(sql: str, params: Any = ()) -> list[Any]:
+            nonlocal taken_meanwhile
+            rows = await read(sql, params)
+            if "fts_pending" in sql and not taken_meanwhile:
+                taken_meanwhile = True
+                with sqlite3.connect(path) as db:
+                    db.executemany("DELETE FROM fts_pending WHERE conversation_id = ? "
+                                   "AND seq = ?", gone)
+            return rows
+
+        store._all = reads_then_taken  # type: ignore[method-assign]
+        await store.index_pending()
+        assert taken_meanwhile
+        with sqlite3.connect(path) as db:
+            indexed = db.execute("SELECT f.conversation_id, f.seq, m.created_at FROM "
+                                 "messages_fts f JOIN messages m ON m.conversation_id = "
+                                 "f.conversation_id AND m.seq = f.seq ORDER BY f.rowid").fetchall()
+            assert db.execute("SELECT count(*) FROM fts_pending").fetchone()[0] == 0
+        assert len(indexed) == len({(c, q) for c, q, _ in indexed}) == 2_100 - len(gone)
+        assert not {(c, q) for c, q, _ in indexed} & {tuple(g) for g in gone}
+        # The order they were written in (within a millisecond, by conversation and seq).
+        assert indexed == sorted(indexed, key=lambda r: (r[2], r[0], r[1]))
+        assert [h.seq for h in await store.search([site.id], "word2099")] == [300]
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize("said, query", [
     ("Je l'ai déjà payé", "deja paye"),                  # French, accents ignored
     ("¿Dónde está mi canción?", "cancion donde"),       # Spanish
