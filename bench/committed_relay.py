@@ -33,6 +33,9 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+# The receivers' side is the bare relay's: its sockets, and the senders waiting for them.
+from bench.relay import receivers, recv_socket, waiting
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     pair TEXT NOT NULL, seq INTEGER NOT NULL, client_id TEXT NOT NULL, body TEXT NOT NULL,
@@ -40,8 +43,6 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages(pair, client_id);
 """
 
-receivers: dict[str, WebSocket] = {}
-waiting: dict[str, asyncio.Event] = {}
 #: Messages received and not yet committed: (pair, client id, body, the sender).
 queued: list[tuple[str, str, str, WebSocket]] = []
 ready = asyncio.Event()
@@ -105,18 +106,6 @@ async def writer(db: sqlite3.Connection) -> None:
             if new and receiver is not None:
                 with contextlib.suppress(Exception):
                     await receiver.send_text(orjson.dumps({"seq": seq, "body": body}).decode())
-
-
-async def recv_socket(ws: WebSocket) -> None:
-    pair = ws.path_params["pair"]
-    await ws.accept()
-    receivers[pair] = ws
-    waiting.setdefault(pair, asyncio.Event()).set()
-    try:
-        while True:
-            await ws.receive_text()
-    except WebSocketDisconnect:
-        receivers.pop(pair, None)
 
 
 async def send_socket(ws: WebSocket) -> None:
