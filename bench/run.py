@@ -138,15 +138,15 @@ def targets(rows: dict[str, dict[str, Any]], big: dict[str, Any] | None) -> list
 def floor(rows: dict[str, dict[str, Any]]) -> None:
     """What the guarantee alone costs: the committed relay against the relay, and livechat
     against the committed relay, in this run."""
-    relay, floor, one = (rows.get(n) for n in ("bare relay (baseline)",
-                                                "committed relay (floor)", "livechat"))
-    if not (relay and floor and one):
+    relay, committed, one = (rows.get(n) for n in ("bare relay (baseline)",
+                                                    "committed relay (floor)", "livechat"))
+    if not (relay and committed and one):
         return
     print("\n| in this run | bare relay | committed relay | livechat | committed ÷ bare | "
           "livechat ÷ committed |\n|---|---|---|---|---|---|")
     for key, label in ROWS[:6]:
-        print(f"| {label} | {relay[key]:,.2f} | {floor[key]:,.2f} | {one[key]:,.2f} | "
-              f"{floor[key] / relay[key]:.2f}× | {one[key] / floor[key]:.2f}× |")
+        print(f"| {label} | {relay[key]:,.2f} | {committed[key]:,.2f} | {one[key]:,.2f} | "
+              f"{committed[key] / relay[key]:.2f}× | {one[key] / committed[key]:.2f}× |")
 
 
 def main() -> None:
