@@ -33,8 +33,8 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-# The receivers' side is the bare relay's: its sockets, and the senders waiting for them.
-from bench.relay import receivers, recv_socket, waiting
+# The receivers' side is the bare relay's: its sockets, and a sender's wait for its receiver.
+from bench.relay import receivers, recv_socket, sender
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -97,10 +97,10 @@ async def writer(db: sqlite3.Connection) -> None:
         ready.clear()
         batch = queued[:]
         del queued[:]
-        for (pair, client_id, body, sender), (seq, new) in zip(batch, commit(db, batch),
-                                                               strict=True):
+        for (pair, client_id, body, from_ws), (seq, new) in zip(batch, commit(db, batch),
+                                                                strict=True):
             with contextlib.suppress(Exception):
-                await sender.send_text(orjson.dumps(
+                await from_ws.send_text(orjson.dumps(
                     {"type": "ack", "id": client_id, "seq": seq}).decode())
             receiver = receivers.get(pair)
             if new and receiver is not None:
@@ -109,9 +109,7 @@ async def writer(db: sqlite3.Connection) -> None:
 
 
 async def send_socket(ws: WebSocket) -> None:
-    pair = ws.path_params["pair"]
-    await ws.accept()
-    await waiting.setdefault(pair, asyncio.Event()).wait()
+    pair = await sender(ws)
     try:
         while True:
             frame = orjson.loads(await ws.receive_text())

@@ -27,10 +27,16 @@ async def recv_socket(ws: WebSocket) -> None:
         receivers.pop(pair, None)
 
 
-async def send_socket(ws: WebSocket) -> None:
-    pair = ws.path_params["pair"]
+async def sender(ws: WebSocket) -> str:
+    """Accept a sender and wait for its pair's receiver: the pair."""
+    pair: str = ws.path_params["pair"]
     await ws.accept()
     await waiting.setdefault(pair, asyncio.Event()).wait()
+    return pair
+
+
+async def send_socket(ws: WebSocket) -> None:
+    pair = await sender(ws)
     try:
         while True:
             text = await ws.receive_text()
