@@ -198,14 +198,18 @@ async def test_erasure_leaves_nothing_of_the_visitor(db: Path, seeded: Seed) -> 
 
 
 def _vacuum(db: Path) -> None:
-    conn = sqlite3.connect(db)
-    conn.execute("VACUUM")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    """The database and its search index (a file of its own), free pages dropped."""
+    for path in (db, Path(f"{db}-search")):
+        conn = sqlite3.connect(path)
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
 
 
 def _bytes_of(db: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal")) if p.exists())
+    files = [Path(f"{db}{suffix}") for suffix in ("", "-wal", "-search", "-search-wal")]
+    assert files[2].exists()  # (the search index is looked at too)
+    return b"".join(p.read_bytes() for p in files if p.exists())
 
 
 async def test_retention_deletes_exactly_what_is_due(db: Path, seeded: Seed,

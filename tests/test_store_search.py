@@ -4,14 +4,17 @@ and SQLite's indexer, which moves the messages into its index after their commit
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from server.store import SQLiteStore
+from server.store.backup import backup, restore
+from server.store.privacy import Privacy
+from server.store.sqlite_search import drop_search_file
 from tests.test_store import _setup
 
 
@@ -41,48 +44,114 @@ async def test_search_indexing_is_never_lost(tmp_path: Path) -> None:
         assert db.execute("SELECT count(*) FROM fts_pending").fetchone()[0] == 0
 
 
+def _indexed(path: Path) -> list[tuple[str, int, int]]:
+    """(conversation, seq, the message's time) of each row of the search index, in its order."""
+    with sqlite3.connect(f"{path}-search") as db:
+        db.execute("ATTACH DATABASE ? AS store", (str(path),))
+        return db.execute("SELECT f.conversation_id, f.seq, m.created_at FROM messages_fts f "
+                          "JOIN store.messages m ON m.conversation_id = f.conversation_id "
+                          "AND m.seq = f.seq ORDER BY f.rowid").fetchall()
+
+
 async def test_the_indexer_takes_each_pending_message_once_in_time_order(tmp_path: Path) -> None:
-    """A message taken off ``fts_pending`` since the indexer's round read it (by another
-    process's indexer, or an erasure) is not indexed again, and the index's rowids follow the
-    messages' time across rounds (the search reads them newest first)."""
+    """A message indexed by a step whose process died before it took the message off
+    ``fts_pending`` is not indexed again; one taken off it by someone else (another process's
+    indexer, or an erasure) before a step reads it is not indexed here; and the index's rowids
+    follow the messages' time across steps (the search reads them newest first)."""
     path = tmp_path / "i.db"
     store = SQLiteStore(path, clock=time.time)
     await store.open()
     store.index_interval = 3600  # indexed by hand here
     try:
         site = await store.create_site("Acme", [])
-        for n in range(2_100):  # more than one round of the indexer
+        for n in range(2_100):  # more than one step of the indexer
             await store.append_visitor_message(site.id, f"vis_{n % 7}", f"m{n}", f"word{n}")
+        # A step whose process died after the index's commit: indexed, still pending.
+        assert len(await store.search_index.step(300)) == 300
         rows = await store._all("SELECT conversation_id, seq FROM fts_pending")
-        # Taken meanwhile by someone else: indexed by them, not here.
-        gone = rows[::50]
-        # The round read them all before they were taken: each is skipped by its step.
-        read = store._all
-        taken_meanwhile = False
-
-        async def reads_then_taken(sql: str, params: Any = ()) -> list[Any]:
-            nonlocal taken_meanwhile
-            rows = await read(sql, params)
-            if "fts_pending" in sql and not taken_meanwhile:
-                taken_meanwhile = True
-                with sqlite3.connect(path) as db:
-                    db.executemany("DELETE FROM fts_pending WHERE conversation_id = ? "
-                                   "AND seq = ?", gone)
-            return rows
-
-        store._all = reads_then_taken  # type: ignore[method-assign]
-        await store.index_pending()
-        assert taken_meanwhile
+        assert len(rows) == 2_100
+        gone = rows[::50]  # taken meanwhile by someone else
         with sqlite3.connect(path) as db:
-            indexed = db.execute("SELECT f.conversation_id, f.seq, m.created_at FROM "
-                                 "messages_fts f JOIN messages m ON m.conversation_id = "
-                                 "f.conversation_id AND m.seq = f.seq ORDER BY f.rowid").fetchall()
+            db.executemany("DELETE FROM fts_pending WHERE conversation_id = ? AND seq = ?", gone)
+        await store.index_pending()
+        with sqlite3.connect(path) as db:
             assert db.execute("SELECT count(*) FROM fts_pending").fetchone()[0] == 0
-        assert len(indexed) == len({(c, q) for c, q, _ in indexed}) == 2_100 - len(gone)
-        assert not {(c, q) for c, q, _ in indexed} & {tuple(g) for g in gone}
+        indexed = _indexed(path)
+        keys = {(c, q) for c, q, _ in indexed}
+        assert len(indexed) == len(keys)  # each once
+        first = {(c, q) for c, q, _ in indexed[:300]}
+        assert keys == {tuple(r) for r in rows} - ({tuple(g) for g in gone} - first)
         # The order they were written in (within a millisecond, by conversation and seq).
         assert indexed == sorted(indexed, key=lambda r: (r[2], r[0], r[1]))
         assert [h.seq for h in await store.search([site.id], "word2099")] == [300]
+    finally:
+        await store.close()
+
+
+async def test_the_search_index_is_made_again_when_lost_or_restored(tmp_path: Path) -> None:
+    """The index is a file of its own beside the database: lost, it is made again from the
+    messages when the store opens; after a restore (a new epoch) too, so that it holds exactly
+    what the restored messages say."""
+    path = tmp_path / "r.db"
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    site = await store.create_site("Acme", [])
+    change = await store.append_visitor_message(site.id, "vis_r", "m1", "my kayak leaks")
+    assert len(await store.search([site.id], "kayak")) == 1
+    await store.close()
+    drop_search_file(path)
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    hits = await store.search([site.id], "kayak")
+    assert [(h.conversation.id, h.seq) for h in hits] == [(change.conversation.id, 1)]
+    await store.close()
+    backup(path, tmp_path / "b.db", tmp_path / "uploads", lambda done, total: None)
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    await store.append_visitor_message(site.id, "vis_r", "m2", "and the paddle snapped")
+    assert len(await store.search([site.id], "paddle")) == 1
+    await store.close()
+    restore(tmp_path / "b.db", path, tmp_path / "uploads", lambda done, total: None)
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    try:
+        assert await store.search([site.id], "paddle") == []  # not in the restored record
+        assert [h.seq for h in await store.search([site.id], "kayak")] == [1]
+        assert [(c, q) for c, q, _ in _indexed(path)] == [(change.conversation.id, 1)]
+    finally:
+        await store.close()
+
+
+async def test_an_erasure_cut_short_is_forgotten_by_the_next_indexer_round(
+        tmp_path: Path) -> None:
+    """An erasure records the conversations whose rows the index must lose (``fts_forget``)
+    in its own transaction; when the process dies before they are deleted from the index's
+    file, the next store's indexer deletes them."""
+    path = tmp_path / "e.db"
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    store.index_interval = 3600
+    site = await store.create_site("Acme", [])
+    gone = await store.append_visitor_message(site.id, "vis_gone", "m1", "zebra crossing 4411")
+    kept = await store.append_visitor_message(site.id, "vis_kept", "m1", "zebra finch 4412")
+    await store.index_pending()
+
+    async def dies_first(merge: bool = False) -> None:
+        raise asyncio.CancelledError  # (the process dies after the erasure's commit)
+
+    store.forget_indexed = dies_first  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await Privacy(store).erase([site.id], "vis_gone", "test")
+    await store.close()
+    assert {c for c, _, _ in _indexed(path)} == {gone.conversation.id, kept.conversation.id}
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    try:
+        await store.forget_indexed()  # what the indexer's next round does
+        assert [c for c, _, _ in _indexed(path)] == [kept.conversation.id]
+        assert await store._all("SELECT * FROM fts_forget") == []
+        assert [h.conversation.id for h in await store.search([site.id], "zebra")] == [
+            kept.conversation.id]
     finally:
         await store.close()
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from server.store import watermark
+from server.store.sqlite_search import drop_search_file
 
 Progress = Callable[[int, int], None]
 STEP_PAGES = 1024
@@ -96,6 +97,7 @@ def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> in
         source.close()
     os.chmod(partial, 0o600)
     os.replace(partial, target)
+    drop_search_file(target)  # (an older backup's, indexed by a store that opened it)
     return _copy_files(uploads, files_beside(target))
 
 
@@ -129,6 +131,7 @@ def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress)
     finally:
         source.close()
     os.chmod(db_path, 0o600)
+    drop_search_file(db_path)  # the index of what was there: made again at the next open
     watermark.write(db_path, watermark.Mark(epoch, generation))
     _copy_files(files_beside(backup_path), uploads)
     return epoch

@@ -277,6 +277,11 @@ class Base:
         bulk after the commit; PostgreSQL's index is updated by the write itself)."""
         return 0
 
+    async def forget_indexed(self, merge: bool = False) -> None:
+        """Delete from the search index what an erasure or a deletion left in ``fts_forget``
+        (SQLite's index is in a file of its own; PostgreSQL's goes with the rows)."""
+        return None
+
     # --- helpers run inside the writer's transaction ----------------------------------------
 
     def _load_conversation_or_none(self, db: DB, conversation_id: str,

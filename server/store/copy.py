@@ -35,8 +35,8 @@ from server.store.pg_schema import migrate
 ORDER = ("sites", "agents", "agent_sites", "visitors", "teams", "team_members", "conversations",
          "messages", "attachments", "conversation_tags", "canned", "visitor_pages",
          "agent_sessions", "blocks", "webhook_endpoints")
-#: SQLite's own: the search index and its queue, the schema's bookkeeping.
-SKIPPED = ("meta", "fts_pending", "sqlite_sequence", "files")
+#: SQLite's own: the search index's queues, the schema's bookkeeping.
+SKIPPED = ("meta", "fts_pending", "fts_forget", "sqlite_sequence", "files")
 CHUNK = 1000
 
 Step = Callable[[str, int, int], None]

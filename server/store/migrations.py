@@ -238,6 +238,14 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO articles_fts(rowid, title, keywords, body)
         SELECT rowid, title, keywords, text FROM articles;
     """,
+    # 26 (issue 11): SQLite's search index over messages moves to a database file of its own
+    # (``<db>-search``: server/store/sqlite_search.py), made again from the messages when the
+    # store opens; ``fts_forget`` holds the conversations whose rows in it an erasure or a
+    # deletion has yet to delete. (PostgreSQL: nothing to do, its index is on the messages.)
+    """
+    DROP TABLE messages_fts;
+    CREATE TABLE fts_forget (conversation_id TEXT PRIMARY KEY) WITHOUT ROWID;
+    """,
 )
 
 

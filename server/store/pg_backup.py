@@ -41,6 +41,7 @@ from server.store.copy import CHUNK, CopyError, Table, copy_into, tables_of, ver
 from server.store.migrations import MIGRATIONS, SchemaTooNew, check_schema
 from server.store.pg_schema import SERVING_LOCK, migrate
 from server.store.sqlite_db import migrate as migrate_sqlite
+from server.store.sqlite_search import drop_search_file
 
 Step = Callable[[str, int, int], None]
 
@@ -88,6 +89,7 @@ def backup(url: str, target: Path, step: Step) -> int:
         lite.close()
     os.chmod(partial, 0o600)
     os.replace(partial, target)
+    drop_search_file(target)  # (an older backup's, indexed by a store that opened it)
     return files
 
 
@@ -130,10 +132,9 @@ def _copy_out(pg: psycopg.Connection[Any], lite: sqlite3.Connection, table: Tabl
 
 
 def _index(lite: sqlite3.Connection) -> None:
-    """SQLite's search indexes, so that the file is a whole SQLite store too."""
-    lite.execute("INSERT INTO messages_fts(body, conversation_id, seq) SELECT body, "
-                 "conversation_id, seq FROM messages WHERE kind IN ('text', 'note') "
-                 "ORDER BY created_at, conversation_id, seq")  # oldest first: search.py
+    """SQLite's search index of the articles, so that the file is a whole SQLite store too
+    (that of the messages is a file of its own, made when a store first opens the file:
+    server/store/sqlite_search.py)."""
     lite.execute("INSERT INTO articles_fts(rowid, title, keywords, body) SELECT rowid, title, "
                  "keywords, text FROM articles")
 

@@ -278,6 +278,9 @@ POSTGRES: dict[int, str] = {
     UPDATE articles SET search = setweight(to_tsvector(search_config, title), 'A')
         || setweight(to_tsvector(search_config, text), 'B');
 """,
+    # SQLite's search index moved to a file of its own; PostgreSQL's is the GIN index on the
+    # messages, as it was: a step that does nothing, so that both count the same steps.
+    26: "SELECT 1;",
 }
 
 def steps() -> list[tuple[int, str]]:

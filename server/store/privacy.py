@@ -86,17 +86,15 @@ def _forget_conversations(db: DB, ids: Sequence[str]) -> None:
         db.execute("DELETE FROM email_inbound WHERE recipient LIKE ? ESCAPE '\\'",
                    ("r." + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                     + ".%",))
-    # (SQLite's search index is a table of its own; PostgreSQL's is an index on the messages.)
-    indexes = ("messages_fts", "fts_pending") if dialect(db) == "sqlite" else ()
+    # SQLite's search index is a file of its own, whose rows of these conversations the store
+    # deletes once this commits (``forget_indexed``: server/store/sqlite_search.py);
+    # PostgreSQL's is an index on the messages.
+    indexes = ("fts_pending",) if dialect(db) == "sqlite" else ()
+    if indexes:
+        db.executemany("INSERT OR IGNORE INTO fts_forget(conversation_id) VALUES (?)",
+                       [(i,) for i in ids])
     for table in (*indexes, "webhook_outbox", "email_jobs", "email_threads", "follow_ups"):
         db.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", tuple(ids))
-
-
-def _merge_index(db: DB) -> None:
-    """Merge the search index's segments: deleted rows' words leave it (FTS5 keeps them in
-    older segments until a merge). PostgreSQL's GIN index drops them with the rows' words."""
-    if dialect(db) == "sqlite":
-        db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
 
 
 def _forget_kb_events(db: DB, site_id: str, cutoff: int) -> None:
@@ -196,13 +194,16 @@ class Privacy:
             db.execute("DELETE FROM visitor_pages WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM blocks WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM visitors WHERE id = ?", (visitor_id,))
-            _merge_index(db)
             db.execute("INSERT INTO erasures(id, site_id, erased_by, erased_at, conversations, "
                        "messages, files) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (erasure_id, site_id, erased_by, now, len(ids), count, len(files)))
             return Erased(erasure_id, len(ids), count, sorted(files), now)
 
-        return await self._store.submit(op)
+        erased = await self._store.submit(op)
+        # Nothing of what they wrote is left in the search index either, not even in the
+        # index's older segments (merged).
+        await self._store.forget_indexed(merge=True)
+        return erased
 
     async def erasures(self, site_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not site_ids:
@@ -254,6 +255,8 @@ class Privacy:
                 files += batch[1]
                 if batch[0] < SWEEP_BATCH:
                     break
+        if deleted:
+            await self._store.forget_indexed()
         return deleted, files
 
     @staticmethod

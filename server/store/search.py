@@ -67,8 +67,10 @@ class SQLiteSearch(Search):
                         limit: int) -> list[Any]:
         match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
         return await self._all(
+            # (The index is a database of its own, attached to the reader as ``search``:
+            # server/store/sqlite_search.py.)
             f"SELECT {CONV_COLS}, messages_fts.seq, "
-            "snippet(messages_fts, 0, '[', ']', '…', 12) FROM messages_fts "
+            "snippet(messages_fts, 0, '[', ']', '…', 12) FROM search.messages_fts "
             + _JOINS.format(m="messages_fts") +
             f"WHERE messages_fts MATCH ? AND c.site_id IN ({marks(site_ids)}) "
             # The index's own order (rowid: messages are indexed oldest first, sqlite.py),

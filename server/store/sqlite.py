@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import logging
 import secrets
 import sqlite3
@@ -71,6 +70,7 @@ from server.store.sqlite_db import _in_thread
 from server.store.sqlite_db import configure as _configure
 from server.store.sqlite_db import migrate as migrate
 from server.store.sqlite_db import unavailable_reason as unavailable_reason
+from server.store.sqlite_search import FORGET_ROUND, SearchIndex, search_path
 from server.store.sqlite_wal import WalKeeper
 from server.store.writer import GroupWriter, Outcomes
 from server.tasks import report_death
@@ -79,6 +79,14 @@ log = logging.getLogger("livechat.store")
 _INDEX_ROUND = 1000
 #: The result codes that make the event loop hand a batch to the writer's thread.
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _take_pending(db: DB, taken: list[tuple[str, int]]) -> None:
+    db.executemany("DELETE FROM fts_pending WHERE conversation_id = ? AND seq = ?", taken)
+
+
+def _forgotten(db: DB, ids: list[str]) -> None:
+    db.executemany("DELETE FROM fts_forget WHERE conversation_id = ?", [(i,) for i in ids])
 
 
 class _Replay(Exception):
@@ -142,8 +150,9 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         self._fts_rows: list[tuple[str, int]] = []
         self._indexer: asyncio.Task[None] | None = None
         self.index_interval = 0.5
-        #: How long one step of the indexer may hold the writer (seconds).
-        self.index_step = 0.001
+        #: The search index, in a file of its own (server/store/sqlite_search.py).
+        self.search_index = SearchIndex(self.path, synchronous=synchronous,
+                                        busy_ms=self._busy_ms)
         self._init_hooks()
         self.articles = Articles(self)
 
@@ -162,9 +171,11 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             self._on_loop = sqlite3.connect(self.path, isolation_level=None)
             _configure(self._on_loop, self._synchronous, reader=False, busy_ms=0,
                        wal_limit=self.wal_limit)
+        await self.search_index.open(self.epoch)
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         await _in_thread(self._reader, _configure, self._synchronous, reader=True,
                          busy_ms=self._busy_ms, wal_limit=self.wal_limit)
+        await self._reader.execute("ATTACH DATABASE ? AS search", (search_path(self.path),))
         self._task = asyncio.create_task(self._write_loop(), name="store-writer")
         # Opened here, not in the task: a task cancelled while connecting would leave
         # aiosqlite's thread behind.
@@ -178,11 +189,13 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
 
     async def _index_loop(self) -> None:
         """Index pending messages for search every ``index_interval`` seconds: whichever process
-        wrote them, or a crash left them (a read when there is nothing, no write)."""
+        wrote them, or a crash left them (a read when there is nothing, no write); and forget
+        what an erasure left to forget (a crash after its commit)."""
         while True:
             await asyncio.sleep(self.index_interval)
             try:
                 await self.index_pending()
+                await self.forget_indexed()
             except StoreClosed:
                 return
             except Unavailable:
@@ -192,41 +205,30 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
 
     async def index_pending(self) -> int:
         """Move every pending message into the search index. A search calls it first, so it
-        sees every acknowledged message. The pending messages are read, oldest first, on the
-        reader's connection; the writer then indexes them in steps of at most
-        ``index_step`` seconds, each its own write between the message path's batches, so
-        that no ack waits behind a long index round (docs/benchmarks.md)."""
+        sees every acknowledged message. Each step indexes up to ``_INDEX_ROUND`` messages,
+        oldest first, in the index's own file and on its own thread, and then takes them off
+        ``fts_pending`` in one quick write of the message path's (server/store/sqlite_search.py,
+        docs/benchmarks.md)."""
         total = 0
-        while True:
-            rows = await self._all(
-                # Oldest first: the index's rowids then follow the messages' time, and the
-                # search reads them backwards, newest first (server/store/search.py).
-                "SELECT p.conversation_id, p.seq, m.body FROM fts_pending p JOIN messages m "
-                "ON m.conversation_id = p.conversation_id AND m.seq = p.seq "
-                "ORDER BY m.created_at, p.conversation_id, p.seq LIMIT ?", (_INDEX_ROUND,))
-            done = 0
-            while done < len(rows):
-                done += await self._submit(functools.partial(self._index_step, rows, done))
-            total += len(rows)
-            if len(rows) < _INDEX_ROUND:
-                return total
+        async with self.search_index.lock:
+            while True:
+                taken = await self.search_index.step(_INDEX_ROUND)
+                if taken:
+                    await self._submit(functools.partial(_take_pending, taken=taken), quick=True)
+                total += len(taken)
+                if len(taken) < _INDEX_ROUND:
+                    return total
 
-    def _index_step(self, rows: list[tuple[str, int, str]], start: int, db: DB) -> int:
-        """Index ``rows`` from ``start`` until ``index_step`` seconds have passed (one at
-        least): how many were taken. A row is indexed only by the write that takes it off
-        ``fts_pending`` (another process's indexer, or an erasure, may have taken it since it
-        was read)."""
-        until = time.perf_counter() + self.index_step
-        taken = 0
-        for conv, seq, body in itertools.islice(rows, start, None):
-            if taken and time.perf_counter() >= until:
-                break
-            taken += 1
-            if db.execute("DELETE FROM fts_pending WHERE conversation_id = ? AND seq = ?",
-                          (conv, seq)).rowcount:
-                db.execute("INSERT INTO messages_fts(body, conversation_id, seq) "
-                           "VALUES (?, ?, ?)", (body, conv, seq))
-        return taken
+    async def forget_indexed(self, merge: bool = False) -> None:
+        """Delete from the search index what erasures and deletions recorded in ``fts_forget``;
+        ``merge``: and leave no deleted word in the index's segments."""
+        async with self.search_index.lock:
+            while True:
+                ids = await self.search_index.forget(merge)
+                if ids:
+                    await self._submit(functools.partial(_forgotten, ids=ids), quick=True)
+                if len(ids) < FORGET_ROUND:
+                    return
 
     def _check_watermark(self, db: sqlite3.Connection) -> tuple[str, int]:
         """The store's epoch and generation, after comparing them with ``<db>.hwm``: a file
@@ -262,6 +264,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             with contextlib.suppress(Exception):  # (a best effort, as the mark itself)
                 await self._bump_generation()
         await self._stop_writer()
+        await self.search_index.close()
         for conn in (self._writer, self._reader, self._checkpointer):
             if conn is not None:
                 await conn.close()

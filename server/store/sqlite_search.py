@@ -1,0 +1,214 @@
+"""The SQLite store's search index over messages and notes, in a database file of its own
+(``<db>-search``, beside the database), written by a thread of its own.
+
+Why a file of its own: FTS5 writes a new segment of its index when a transaction commits. In
+the messages' file, each indexing step held the one writer for that commit, 1–5 ms about
+twelve times a second at 1,000 msg/s, and the messages arriving meanwhile waited: most of the
+p99 over the committed relay's (docs/benchmarks.md). Here the index has its own write lock; the
+message path only records ``(conversation, seq)`` in ``fts_pending`` in its own transaction,
+and takes them off again in one quick write per indexing step.
+
+What the file holds:
+
+- ``messages_fts``: the FTS5 index (``unicode61 remove_diacritics 2``), rows in the order the
+  messages were written, which the search reads backwards (``server.store.search``);
+- ``indexed``: every ``(conversation, seq)`` in it and its row there. Indexing again what is
+  already there adds nothing (a crash between the index's commit and the quick write that takes
+  the rows off ``fts_pending`` repeats a step), and a conversation's rows are found by it;
+- ``meta``: the epoch of the store it indexes. A file that does not have the store's epoch
+  (new, a store restored from a backup, a database that went backwards, or one upgraded from
+  the time the index was in its own file) is made again from the messages at open.
+
+Erasure: the transaction that erases or deletes conversations takes their rows off
+``fts_pending`` and records them in ``fts_forget``; ``forget`` then deletes their rows here and
+takes them off ``fts_forget`` (what a crash leaves there is done by the next indexer round).
+An indexing step takes this file's write lock *before* it reads what is pending, so a step that
+read a message before its erasure committed has committed before the erasure's ``forget`` can
+take the lock, and deletes nothing it has not seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiosqlite
+
+from server.private import private_file
+from server.store.base import StoreClosed
+from server.store.sqlite_db import _in_thread, configure
+
+log = logging.getLogger("livechat.store")
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS indexed (conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "fts_rowid INTEGER NOT NULL, PRIMARY KEY (conversation_id, seq)) WITHOUT ROWID",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(body, conversation_id UNINDEXED, "
+    "seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')",
+)
+#: What is pending, oldest first: the index's rows then follow the messages' time.
+_PENDING = ("SELECT p.conversation_id, p.seq, m.body FROM fts_pending p JOIN messages m "
+            "ON m.conversation_id = p.conversation_id AND m.seq = p.seq "
+            "ORDER BY m.created_at, p.conversation_id, p.seq LIMIT ?")
+_REBUILD_CHUNK = 2000
+#: Conversations forgotten per transaction.
+FORGET_ROUND = 200
+
+
+def search_path(db_path: str | Path) -> str:
+    return str(db_path) + "-search"
+
+
+def drop_search_file(db_path: str | Path) -> None:
+    """Delete the search index beside ``db_path`` (and its WAL): a database put in its place
+    (a restore, a backup written over an older one) is indexed again when it is opened."""
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(search_path(db_path) + suffix).unlink()
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+class SearchIndex:
+    """The index file's two connections, on one thread (aiosqlite's, of the index's own
+    connection): the index itself, and a read-only one to the messages' database."""
+
+    def __init__(self, db_path: str, *, synchronous: str, busy_ms: int) -> None:
+        self.db_path = db_path
+        self.path = search_path(db_path)
+        self._synchronous = synchronous
+        self._busy_ms = busy_ms
+        self._conn: aiosqlite.Connection | None = None
+        self._messages: sqlite3.Connection | None = None
+        #: One indexing round or forgetting at a time in this process (another process's
+        #: are kept apart by the file's lock and ``indexed``).
+        self.lock = asyncio.Lock()
+
+    async def open(self, epoch: str) -> None:
+        private_file(Path(self.path))
+        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await _in_thread(self._conn, self._setup, epoch)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await _in_thread(conn, self._close_messages)
+            await conn.close()
+
+    def _close_messages(self, db: sqlite3.Connection) -> None:
+        if self._messages is not None:
+            self._messages.close()
+            self._messages = None
+
+    def _setup(self, db: sqlite3.Connection, epoch: str) -> None:
+        configure(db, self._synchronous, reader=False, busy_ms=self._busy_ms)
+        # Nobody waits for this file's commits: let them checkpoint it (the messages' file is
+        # checkpointed by the store's own task, server/store/sqlite_wal.py).
+        db.execute("PRAGMA wal_autocheckpoint = 1000")
+        self._messages = sqlite3.connect(self.db_path, isolation_level=None,
+                                         check_same_thread=False)
+        configure(self._messages, self._synchronous, reader=True, busy_ms=self._busy_ms)
+        for statement in _SCHEMA:
+            db.execute(statement)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+            if row is None or row[0] != epoch:
+                self._rebuild(db)
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('epoch', ?)",
+                           (epoch,))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _rebuild(self, db: sqlite3.Connection) -> None:
+        """(Under the index's lock) the index made again from every message and note, oldest
+        first, read in one snapshot. What is pending too is skipped by its step (``indexed``)."""
+        assert self._messages is not None
+        db.execute("DROP TABLE messages_fts")
+        db.execute(_SCHEMA[2])
+        db.execute("DELETE FROM indexed")
+        source = self._messages
+        total = source.execute("SELECT count(*) FROM messages "
+                               "WHERE kind IN ('text', 'note')").fetchone()[0]
+        if total:
+            log.info("indexing %d messages for search in %s", total, self.path)
+        source.execute("BEGIN")
+        try:
+            rows = source.execute(
+                "SELECT conversation_id, seq, body FROM messages WHERE kind IN ('text', 'note') "
+                "ORDER BY created_at, conversation_id, seq")
+            while chunk := rows.fetchmany(_REBUILD_CHUNK):
+                self._add(db, chunk)
+        finally:
+            source.execute("COMMIT")
+
+    @staticmethod
+    def _add(db: sqlite3.Connection, rows: Sequence[tuple[str, int, str]]) -> None:
+        """(Inside the index's write) each row not indexed yet."""
+        row = db.execute("SELECT rowid FROM messages_fts ORDER BY rowid DESC LIMIT 1").fetchone()
+        last = row[0] if row else 0
+        for conv, seq, body in rows:
+            if db.execute("INSERT OR IGNORE INTO indexed VALUES (?, ?, ?)",
+                          (conv, seq, last + 1)).rowcount:
+                last += 1
+                db.execute("INSERT INTO messages_fts(rowid, body, conversation_id, seq) "
+                           "VALUES (?, ?, ?, ?)", (last, body, conv, seq))
+
+    async def step(self, limit: int) -> list[tuple[str, int]]:
+        """Index up to ``limit`` pending messages, oldest first, in one transaction of the
+        index: the ``(conversation, seq)`` it took, for the caller to take off
+        ``fts_pending``."""
+        if self._conn is None:
+            raise StoreClosed("the store is closed")
+        return await _in_thread(self._conn, self._step, limit)
+
+    def _step(self, db: sqlite3.Connection, limit: int) -> list[tuple[str, int]]:
+        assert self._messages is not None
+        db.execute("BEGIN IMMEDIATE")  # before the read: see the module's docstring
+        try:
+            rows = self._messages.execute(_PENDING, (limit,)).fetchall()
+            self._add(db, rows)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return [(conv, seq) for conv, seq, _ in rows]
+
+    async def forget(self, merge: bool) -> list[str]:
+        """Delete from the index the rows of the conversations in ``fts_forget`` (up to
+        ``FORGET_ROUND`` of them): those conversations, for the caller to take off it.
+        ``merge``: and merge the index's segments, so that no deleted word is left in them."""
+        if self._conn is None:
+            raise StoreClosed("the store is closed")
+        return await _in_thread(self._conn, self._forget, merge)
+
+    def _forget(self, db: sqlite3.Connection, merge: bool) -> list[str]:
+        assert self._messages is not None
+        ids = [r[0] for r in self._messages.execute(
+            "SELECT conversation_id FROM fts_forget LIMIT ?", (FORGET_ROUND,))]
+        if ids:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM messages_fts WHERE rowid IN (SELECT fts_rowid FROM "
+                           f"indexed WHERE conversation_id IN ({_marks(ids)}))", ids)
+                db.execute(f"DELETE FROM indexed WHERE conversation_id IN ({_marks(ids)})", ids)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        if merge:
+            # FTS5 keeps a deleted row's words in older segments until they are merged.
+            db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
+        return ids
