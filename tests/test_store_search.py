@@ -88,6 +88,30 @@ async def test_the_indexer_takes_each_pending_message_once_in_time_order(tmp_pat
         await store.close()
 
 
+async def test_two_processes_indexing_at_once_index_each_message_once(tmp_path: Path) -> None:
+    """Two stores on one file (as two processes are) index the same pending messages at once:
+    the index's lock takes their steps in turn, and ``indexed`` keeps the second from adding
+    what the first did."""
+    path = tmp_path / "two.db"
+    first, second = SQLiteStore(path, clock=time.time), SQLiteStore(path, clock=time.time)
+    await first.open()
+    await second.open()
+    try:
+        first.index_interval = second.index_interval = 3600
+        site = await first.create_site("Acme", [])
+        await asyncio.gather(*(
+            (first if n % 2 else second).append_visitor_message(
+                site.id, f"vis_{n % 9}", f"m{n}", f"lantern{n}") for n in range(3_000)))
+        await asyncio.gather(first.index_pending(), second.index_pending(),
+                             first.index_pending())
+        indexed = _indexed(path)
+        assert len(indexed) == len({(c, q) for c, q, _ in indexed}) == 3_000
+        assert len(await second.search([site.id], "lantern2999")) == 1
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_the_search_index_is_made_again_when_lost_or_restored(tmp_path: Path) -> None:
     """The index is a file of its own beside the database: lost, it is made again from the
     messages when the store opens; after a restore (a new epoch) too, so that it holds exactly
