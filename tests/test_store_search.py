@@ -13,6 +13,7 @@ import pytest
 
 from server.store import SQLiteStore
 from server.store.backup import backup, restore
+from server.store.migrations import MIGRATIONS
 from server.store.privacy import Privacy
 from server.store.sqlite_search import drop_search_file
 from tests.test_store import _setup
@@ -142,6 +143,50 @@ async def test_the_search_index_is_made_again_when_lost_or_restored(tmp_path: Pa
         assert await store.search([site.id], "paddle") == []  # not in the restored record
         assert [h.seq for h in await store.search([site.id], "kayak")] == [1]
         assert [(c, q) for c, q, _ in _indexed(path)] == [(change.conversation.id, 1)]
+    finally:
+        await store.close()
+
+
+async def test_a_store_upgraded_to_the_index_file_finds_what_it_found_before(
+        tmp_path: Path) -> None:
+    """Schema step 26 moves the index out of the database: a store at step 25 (its index a
+    table of the database) opens with every message found, what was pending still pending, and
+    no index left in the database."""
+    path = tmp_path / "old.db"
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    site = await store.create_site("Acme", [])
+    for n in range(5):
+        await store.append_visitor_message(site.id, f"vis_{n % 2}", f"m{n}", f"harbour{n}")
+    await store.close()
+    drop_search_file(path)
+    with sqlite3.connect(path) as db:  # as step 25 left it: three indexed, two pending
+        db.executescript("""
+            CREATE VIRTUAL TABLE messages_fts USING fts5(body, conversation_id UNINDEXED,
+                seq UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+            DROP TABLE fts_forget;
+            DELETE FROM fts_pending;
+        """)
+        written = db.execute("SELECT conversation_id, seq, body FROM messages "
+                             "ORDER BY created_at, conversation_id, seq").fetchall()
+        db.executemany("INSERT INTO messages_fts(body, conversation_id, seq) VALUES (?, ?, ?)",
+                       [(b, c, q) for c, q, b in written[:3]])
+        db.executemany("INSERT INTO fts_pending VALUES (?, ?)",
+                       [(c, q) for c, q, _ in written[3:]])
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    try:
+        store.index_interval = 3600
+        assert sorted(await store._all("SELECT conversation_id, seq FROM fts_pending")) == sorted(
+            (c, q) for c, q, _ in written[3:])
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT count(*) FROM sqlite_master "
+                              "WHERE name LIKE 'messages_fts%'").fetchone()[0] == 0
+        for n in range(5):
+            assert len(await store.search([site.id], f"harbour{n}")) == 1
+        assert sorted((c, q) for c, q, _ in _indexed(path)) == sorted(
+            (c, q) for c, q, _ in written)
     finally:
         await store.close()
 
