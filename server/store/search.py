@@ -73,7 +73,7 @@ class SQLiteSearch(Search):
             "snippet(messages_fts, 0, '[', ']', '…', 12) FROM search.messages_fts "
             + _JOINS.format(m="messages_fts") +
             f"WHERE messages_fts MATCH ? AND c.site_id IN ({marks(site_ids)}) "
-            # The index's own order (rowid: messages are indexed oldest first, sqlite.py),
+            # The index's own order (rowid: messages are indexed oldest first, sqlite_search.py),
             # which FTS5 reads backwards and stops at LIMIT: the cost follows the page, not the
             # number of matches (sorting every match by its conversation took 534 ms at p99 with
             # 1,000,000 messages stored, docs/benchmarks.md).

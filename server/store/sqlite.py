@@ -304,7 +304,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         transactions of at most ``loop_batch`` seconds, and never wait there: the loop's
         connection has ``busy_timeout`` 0, so when another process holds the lock, or the WAL is
         due for truncation (which waits for readers), the batch goes to the writer's thread,
-        which may wait. Anything else runs on the thread too (an index round, an erasure…)."""
+        which may wait. Anything else runs on the thread too (an erasure, a retention sweep…)."""
         assert self._writer is not None
         if quick and self._on_loop is not None and not self._wal_due():
             try:
