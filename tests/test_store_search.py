@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from server.errors import Unavailable
 from server.store import SQLiteStore
 from server.store.backup import backup, restore
 from server.store.migrations import MIGRATIONS
@@ -265,3 +266,26 @@ async def test_search_finds_the_newest_message_first(store: SQLiteStore) -> None
     assert [(h.conversation.id, h.seq) for h in hits] == [(a_id, 2), (b_id, 1), (a_id, 1)]
     assert [(h.conversation.id, h.seq) for h in await store.search([site], "parcel", 2)] == [
         (a_id, 2), (b_id, 1)]
+
+
+async def test_an_index_that_cannot_be_written_makes_a_search_unavailable_not_an_error(
+        tmp_path: Path) -> None:
+    """The index's file locked past ``busy_timeout`` (another process holding it; a full disk
+    is the same kind of trouble): a search is answered ``Unavailable`` (the client retries), not
+    with SQLite's exception, and works again once the file can be written."""
+    path = tmp_path / "busy.db"
+    store = SQLiteStore(path, clock=time.time, busy_timeout=0.05)
+    await store.open()
+    try:
+        store.index_interval = 3600
+        site = await store.create_site("Acme", [])
+        await store.append_visitor_message(site.id, "vis_b", "m1", "quince jam")
+        holder = sqlite3.connect(f"{path}-search", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Unavailable):
+            await store.search([site.id], "quince")
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert len(await store.search([site.id], "quince")) == 1
+    finally:
+        await store.close()

@@ -49,7 +49,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ from server.health import Episode
 from server.private import private_file
 from server.store import watermark
 from server.store.articles import Articles
-from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed
+from server.store.base import DB, RETRY_AFTER_MS, Base, Clock, Ids, Op, StoreClosed, T
 from server.store.facade import Aggregates
 from server.store.migrations import SchemaTooNew as SchemaTooNew
 from server.store.migrations import check_schema as check_schema
@@ -126,6 +126,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         self._init_writer(max_batch=max_batch, max_queue=max_queue, monotonic=monotonic)
         self._wal_trouble = Episode(monotonic)
         self._checkpoint_trouble = Episode(monotonic)
+        self._index_trouble = Episode(monotonic, settle=1.0)
         self._generation = 0
         #: ``commits`` when the generation was last bumped (``_bump_generation``).
         self._bumped_at = 0
@@ -198,10 +199,25 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
                 await self.forget_indexed()
             except StoreClosed:
                 return
-            except Unavailable:
-                pass  # logged once by the writer; the next round retries
-            except sqlite3.Error as exc:
-                log.warning("search indexing failed (%s); the next round retries", exc)
+            except (Unavailable, sqlite3.Error) as exc:  # (a full disk, a lock held too long)
+                if self._index_trouble.fail(str(exc)):
+                    log.warning("search indexing fails (%s); retrying every %g s", exc,
+                                self.index_interval)
+            else:
+                ended = self._index_trouble.recover()
+                if ended is not None:
+                    log.warning("search indexing works again after %.1f s", ended.lasted)
+
+    async def _indexing(self, call: Awaitable[T]) -> T:
+        """``call`` on the index's thread; the store's trouble there (a full disk, its lock
+        held past ``busy_timeout``) is ``Unavailable``, as it is for the writer."""
+        try:
+            return await call
+        except sqlite3.Error as exc:
+            reason = unavailable_reason(exc)
+            if reason is None:
+                raise
+            raise Unavailable(f"the search index: {reason}", RETRY_AFTER_MS) from None
 
     async def index_pending(self) -> int:
         """Move every pending message into the search index. A search calls it first, so it
@@ -212,7 +228,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         total = 0
         async with self.search_index.lock:
             while True:
-                taken = await self.search_index.step(_INDEX_ROUND)
+                taken = await self._indexing(self.search_index.step(_INDEX_ROUND))
                 if taken:
                     await self._submit(functools.partial(_take_pending, taken=taken), quick=True)
                 total += len(taken)
@@ -224,7 +240,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         ``merge``: and leave no deleted word in the index's segments."""
         async with self.search_index.lock:
             while True:
-                ids = await self.search_index.forget(merge)
+                ids = await self._indexing(self.search_index.forget(merge))
                 if ids:
                     await self._submit(functools.partial(_forgotten, ids=ids), quick=True)
                 if len(ids) < FORGET_ROUND:
