@@ -217,7 +217,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             reason = unavailable_reason(exc)
             if reason is None:
                 raise
-            raise Unavailable(f"the search index: {reason}", RETRY_AFTER_MS) from None
+            raise Unavailable(reason, RETRY_AFTER_MS) from None
 
     async def index_pending(self) -> int:
         """Move every pending message into the search index. A search calls it first, so it
