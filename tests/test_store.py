@@ -420,24 +420,3 @@ async def test_two_machines_racing_on_the_same_rows(store: SQLiteStore) -> None:
         assert len(requeued) == 2
     finally:
         await other.close()
-
-
-async def test_a_new_database_has_small_pages_and_an_old_one_keeps_its_own(
-        tmp_path: Path) -> None:
-    """A new messages' database is made with 1 KiB pages (fewer bytes of WAL per message:
-    server/store/sqlite_db.py), its search index with SQLite's default; a database made with
-    SQLite's default keeps it, and works as before."""
-    new, old = tmp_path / "new.db", tmp_path / "old.db"
-    sqlite3.connect(old).execute("CREATE TABLE made_before (x)").connection.close()
-    for path in (new, old):
-        store = SQLiteStore(path, clock=time.time)
-        await store.open()
-        site = await store.create_site("Acme", [])
-        await store.append_visitor_message(site.id, "vis_p", "m1", "x" * 3000)  # (overflows)
-        assert [h.seq for h in await store.search([site.id], "x" * 3000)] == [1]
-        await store.close()
-    sizes = {}
-    for path in (new, old, Path(f"{new}-search")):
-        with sqlite3.connect(path) as db:
-            sizes[path.name] = db.execute("PRAGMA page_size").fetchone()[0]
-    assert sizes == {"new.db": 1024, "old.db": 4096, "new.db-search": 4096}

@@ -66,7 +66,7 @@ from server.store.facade import Aggregates
 from server.store.migrations import SchemaTooNew as SchemaTooNew
 from server.store.migrations import check_schema as check_schema
 from server.store.search import SQLiteSearch
-from server.store.sqlite_db import PAGE_SIZE, _in_thread
+from server.store.sqlite_db import _in_thread
 from server.store.sqlite_db import configure as _configure
 from server.store.sqlite_db import migrate as migrate
 from server.store.sqlite_db import unavailable_reason as unavailable_reason
@@ -163,7 +163,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         private_file(Path(self.path))  # 0600, so that its WAL and -shm files are too
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await _in_thread(self._writer, _configure, self._synchronous, reader=False,
-                         busy_ms=self._busy_ms, wal_limit=self.wal_limit, page_size=PAGE_SIZE)
+                         busy_ms=self._busy_ms, wal_limit=self.wal_limit)
         await _in_thread(self._writer, migrate)
         self.epoch, self._generation = await _in_thread(self._writer, self._check_watermark)
         # Not with FULL (or EXTRA): every commit then waits for an fsync, which must not stop

@@ -57,22 +57,9 @@ def _wal_mode(db: sqlite3.Connection, busy_ms: int) -> None:
             time.sleep(0.01)  # (at start-up, on the connection's own thread)
 
 
-#: The page size of a new messages' database (bytes; SQLite's default is 4096). A message
-#: dirties about four pages of the B-trees in its commit (a leaf of its conversation in the
-#: messages and in their client-id index, its conversation's row, the conversations' indexes),
-#: each written whole to the WAL: smaller pages, fewer bytes per commit. Measured: the store
-#: alone 11–20 % less CPU per message, the whole path 5–6 % more msg/s, opening a conversation
-#: with 1,000,000 stored no slower (docs/benchmarks.md). A database made with another size
-#: keeps it (changing it needs a VACUUM out of WAL mode).
-PAGE_SIZE = 1024
-
-
 def configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms: int = 5000,
-              wal_limit: int = 64 * 1024 * 1024, page_size: int = 0) -> None:
-    """``page_size``: the page size if this connection makes the file (0: SQLite's)."""
+               wal_limit: int = 64 * 1024 * 1024) -> None:
     db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-    if page_size:  # (before the first write: journal_mode = WAL writes the header)
-        db.execute(f"PRAGMA page_size = {int(page_size)}")
     _wal_mode(db, busy_ms)
     db.execute(f"PRAGMA synchronous = {synchronous}")
     db.execute("PRAGMA foreign_keys = ON")
