@@ -81,11 +81,11 @@ _INDEX_ROUND = 1000
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _take_pending(db: DB, taken: list[tuple[str, int]]) -> None:
+def _take_pending(taken: list[Any], db: DB) -> None:
     db.executemany("DELETE FROM fts_pending WHERE conversation_id = ? AND seq = ?", taken)
 
 
-def _forgotten(db: DB, ids: list[str]) -> None:
+def _forgotten(ids: list[Any], db: DB) -> None:
     db.executemany("DELETE FROM fts_forget WHERE conversation_id = ?", [(i,) for i in ids])
 
 
@@ -225,26 +225,31 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         oldest first, in the index's own file and on its own thread, and then takes them off
         ``fts_pending`` in one quick write of the message path's (server/store/sqlite_search.py,
         docs/benchmarks.md)."""
-        total = 0
-        async with self.search_index.lock:
-            while True:
-                taken = await self._indexing(self.search_index.step(_INDEX_ROUND))
-                if taken:
-                    await self._submit(functools.partial(_take_pending, taken=taken), quick=True)
-                total += len(taken)
-                if len(taken) < _INDEX_ROUND:
-                    return total
+        return await self._drain(functools.partial(self.search_index.step, _INDEX_ROUND),
+                                 _take_pending, _INDEX_ROUND)
 
     async def forget_indexed(self, merge: bool = False) -> None:
         """Delete from the search index what erasures and deletions recorded in ``fts_forget``;
         ``merge``: and leave no deleted word in the index's segments."""
+        await self._drain(self.search_index.forget, _forgotten, FORGET_ROUND)
+        if merge:
+            async with self.search_index.lock:
+                await self._indexing(self.search_index.merge())
+
+    async def _drain(self, step: Callable[[], Awaitable[list[Any]]],
+                     done: Callable[[list[Any], DB], None], round_size: int) -> int:
+        """``step`` on the index's thread until a round is not full, each round's rows then
+        taken off their queue in the messages' database by ``done``, one quick write: how many
+        were taken. One drain at a time in this process (``SearchIndex.lock``)."""
+        total = 0
         async with self.search_index.lock:
             while True:
-                ids = await self._indexing(self.search_index.forget(merge))
-                if ids:
-                    await self._submit(functools.partial(_forgotten, ids=ids), quick=True)
-                if len(ids) < FORGET_ROUND:
-                    return
+                rows = await self._indexing(step())
+                if rows:
+                    await self._submit(functools.partial(done, rows), quick=True)
+                total += len(rows)
+                if len(rows) < round_size:
+                    return total
 
     def _check_watermark(self, db: sqlite3.Connection) -> tuple[str, int]:
         """The store's epoch and generation, after comparing them with ``<db>.hwm``: a file

@@ -33,16 +33,18 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from server.private import private_file
-from server.store.base import StoreClosed
+from server.store.base import StoreClosed, marks
 from server.store.sqlite_db import _in_thread, configure
 
 log = logging.getLogger("livechat.store")
+T = TypeVar("T")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -72,8 +74,17 @@ def drop_search_file(db_path: str | Path) -> None:
             Path(search_path(db_path) + suffix).unlink()
 
 
-def _marks(values: Sequence[object]) -> str:
-    return ",".join("?" * len(values))
+@contextlib.contextmanager
+def _write(db: sqlite3.Connection) -> Iterator[None]:
+    """One transaction of the index, its write lock taken at once."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 class SearchIndex:
@@ -117,18 +128,12 @@ class SearchIndex:
         configure(self._messages, self._synchronous, reader=True, busy_ms=self._busy_ms)
         for statement in _SCHEMA:
             db.execute(statement)
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(db):
             row = db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
             if row is None or row[0] != epoch:
                 self._rebuild(db)
                 db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('epoch', ?)",
                            (epoch,))
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     def _rebuild(self, db: sqlite3.Connection) -> None:
         """(Under the index's lock) the index made again from every message and note, oldest
@@ -164,51 +169,43 @@ class SearchIndex:
                 db.execute("INSERT INTO messages_fts(rowid, body, conversation_id, seq) "
                            "VALUES (?, ?, ?, ?)", (last, body, conv, seq))
 
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(index connection, *args)`` on the index's thread."""
+        if self._conn is None:
+            raise StoreClosed("the store is closed")
+        return await _in_thread(self._conn, fn, *args)
+
     async def step(self, limit: int) -> list[tuple[str, int]]:
         """Index up to ``limit`` pending messages, oldest first, in one transaction of the
         index: the ``(conversation, seq)`` it took, for the caller to take off
         ``fts_pending``."""
-        if self._conn is None:
-            raise StoreClosed("the store is closed")
-        return await _in_thread(self._conn, self._step, limit)
+        return await self._run(self._step, limit)
 
     def _step(self, db: sqlite3.Connection, limit: int) -> list[tuple[str, int]]:
         assert self._messages is not None
-        db.execute("BEGIN IMMEDIATE")  # before the read: see the module's docstring
-        try:
+        with _write(db):  # the lock before the read: see the module's docstring
             rows = self._messages.execute(_PENDING, (limit,)).fetchall()
             self._add(db, rows)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
         return [(conv, seq) for conv, seq, _ in rows]
 
-    async def forget(self, merge: bool) -> list[str]:
+    async def forget(self) -> list[str]:
         """Delete from the index the rows of the conversations in ``fts_forget`` (up to
-        ``FORGET_ROUND`` of them): those conversations, for the caller to take off it.
-        ``merge``: and merge the index's segments, so that no deleted word is left in them."""
-        if self._conn is None:
-            raise StoreClosed("the store is closed")
-        return await _in_thread(self._conn, self._forget, merge)
+        ``FORGET_ROUND`` of them): those conversations, for the caller to take off it."""
+        return await self._run(self._forget)
 
-    def _forget(self, db: sqlite3.Connection, merge: bool) -> list[str]:
+    def _forget(self, db: sqlite3.Connection) -> list[str]:
         assert self._messages is not None
         ids = [r[0] for r in self._messages.execute(
             "SELECT conversation_id FROM fts_forget LIMIT ?", (FORGET_ROUND,))]
         if ids:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _write(db):
                 db.execute("DELETE FROM messages_fts WHERE rowid IN (SELECT fts_rowid FROM "
-                           f"indexed WHERE conversation_id IN ({_marks(ids)}))", ids)
-                db.execute(f"DELETE FROM indexed WHERE conversation_id IN ({_marks(ids)})", ids)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-        if merge:
-            # FTS5 keeps a deleted row's words in older segments until they are merged.
-            db.execute("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
+                           f"indexed WHERE conversation_id IN ({marks(ids)}))", ids)
+                db.execute(f"DELETE FROM indexed WHERE conversation_id IN ({marks(ids)})", ids)
         return ids
+
+    async def merge(self) -> None:
+        """Merge the index's segments: FTS5 keeps a deleted row's words in older segments
+        until they are merged."""
+        await self._run(lambda db: db.execute(
+            "INSERT INTO messages_fts(messages_fts) VALUES ('optimize')"))
