@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -38,6 +39,16 @@ from server.store import Agent, Change, Conversation, Message, Store
 log = logging.getLogger("livechat.chat")
 #: Events that change who has a conversation, or whether it is open.
 _ROUTING_KINDS = frozenset({"joined", "resolved", "transferred", "requeued", "reopened"})
+
+
+async def in_turn(after: asyncio.Future[Any] | None) -> None:
+    """Wait until ``after`` is done: the same socket's previous frame, still being handled when
+    this one was read (server/endpoints/session.py pipelines a socket's sends). Called once the
+    write has committed, before anything is published or sent: a socket's messages are
+    announced and answered in the order they were read, as their writes were queued. (Mostly
+    it is done already: the writer settles a batch's writes in their order.)"""
+    if after is not None and not after.done():
+        await asyncio.wait((after,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +112,15 @@ class Chat:
         self._inbox_ready.set()
 
     async def visitor_send(self, who: VisitorIdentity, client_msg_id: str, body: str,
-                           attachment: str | None = None,
-                           sender: Connection | None = None) -> Sent:
+                           attachment: str | None = None, sender: Connection | None = None,
+                           after: asyncio.Future[Any] | None = None) -> Sent:
         """``sender``: the sending connection. It gets its message in its ack, not again as a
         ``message`` frame; and a conversation this opens is announced to the visitor's other
-        tabs only."""
+        tabs only. ``after``: see ``in_turn``."""
         change = await self.store.append_visitor_message(
             who.site_id, who.visitor_id, client_msg_id, body, attachment
         )
+        await in_turn(after)
         if change.created and self.first_responder is not None:
             change = await self.first_responder(change)
         if not change.duplicate:
@@ -124,12 +136,15 @@ class Chat:
     async def agent_send(
         self, agent: Agent, site_ids: Sequence[str], conversation_id: str, client_msg_id: str,
         body: str, attachment: str | None = None, sender: Connection | None = None,
+        after: asyncio.Future[Any] | None = None,
     ) -> Sent:
         """The reply comes back to ``sender`` in its ack (a ``joined`` before it, when the reply
-        claimed the conversation, comes as a frame like any event)."""
+        claimed the conversation, comes as a frame like any event). ``after``: see
+        ``in_turn``."""
         change = await self.store.append_agent_message(
             agent, site_ids, conversation_id, client_msg_id, body, attachment
         )
+        await in_turn(after)
         if not change.duplicate:
             self._agent_messages.inc()
             if len(change.messages) > 1:  # the reply claimed the conversation

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -147,7 +148,12 @@ class AgentSession(Session):
                 await self.ctx.presence.remove(connected_key(site_id), member)
                 self.ctx.router.poke(site_id)
 
-    async def handle(self, frame: Frame) -> bytes | None:
+    def pipelined(self, frame: Frame) -> bool:
+        # A reply in a conversation this socket has open (its ack carries the reply).
+        return isinstance(frame, Send) and frame.conversation_id in self.conn.cursors
+
+    async def handle(self, frame: Frame,
+                     after: asyncio.Future[Any] | None = None) -> bytes | None:
         tool = TOOLS.get(type(frame))
         if tool is not None:  # notes, tags, snooze, search… (server/endpoints/panel_tools.py)
             return await tool(self, frame)
@@ -190,7 +196,8 @@ class AgentSession(Session):
             # as a frame (another one never receives the conversation's frames).
             sender = self.conn if frame.conversation_id in self.conn.cursors else None
             sent = await chat.agent_send(self.agent, self.site_ids, frame.conversation_id,
-                                         frame.id, frame.body, frame.attachment, sender)
+                                         frame.id, frame.body, frame.attachment, sender,
+                                         after)
             change = sent.change
             message = change.messages[-1]
             ack = protocol.ack(frame.id, conversation_id=message.conversation_id,

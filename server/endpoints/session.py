@@ -4,6 +4,7 @@ socket, rate limiting, and turning every failure into a documented frame or clos
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -12,6 +13,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketState
 
 from server import logs, protocol
+from server.chat import in_turn
 from server.errors import ChatError, Close, Code, Unavailable
 from server.hub import Connection
 from server.limits import Buckets
@@ -24,6 +26,9 @@ from .context import Context, context
 log = logging.getLogger("livechat.ws")
 #: Refused frames in a row (rate limited) before the connection is closed.
 MAX_REFUSED = 20
+#: A socket's frames handled at once at most (``Session.pipelined``): read, their writes
+#: queued, not yet answered. The reader waits for the oldest when this many are.
+PIPELINE = 32
 
 
 class Refuse(Exception):
@@ -51,6 +56,8 @@ class Session:
         #: Buckets shared with other sockets that every frame also takes from (the visitor's
         #: and the site's, once the hello says who): (buckets, key).
         self.shared: list[tuple[Buckets, str]] = []
+        #: The frames being handled while the reader goes on (``pipelined``), oldest first.
+        self._pending: collections.deque[asyncio.Task[None]] | None = None
 
     # --- to be provided by each endpoint ------------------------------------------------------
 
@@ -60,9 +67,19 @@ class Session:
     async def start(self, hello: Hello) -> None:
         """Answer the hello (welcome, subscriptions, catch-up)."""
 
-    async def handle(self, frame: Frame) -> bytes | None:
-        """Answer one frame; the returned bytes (an ack) are sent. Raise ChatError to refuse."""
+    async def handle(self, frame: Frame,
+                     after: asyncio.Future[Any] | None = None) -> bytes | None:
+        """Answer one frame; the returned bytes (an ack) are sent. Raise ChatError to refuse.
+        ``after``: the socket's previous frame, still being handled (a pipelined frame's, see
+        ``pipelined``): nothing of this one is published or sent before it is done."""
         raise NotImplementedError
+
+    def pipelined(self, frame: Frame) -> bool:
+        """Whether ``frame`` is handled while the reader goes on to the next ones: its write is
+        queued at once, behind the previous frame's, so that a client sending without waiting
+        for each ack has its messages share commits; it is published and answered after the
+        frames before it. Any other frame waits until every earlier one is answered."""
+        return False
 
     async def stop(self) -> None:
         """Release what start() took."""
@@ -156,6 +173,9 @@ class Session:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        # Frames the reader had read are written and announced before the socket is let go,
+        # however it went (their acks go nowhere, and are not needed: a resend is harmless).
+        await self._settle(within=5)
         if pump in done and not pump.cancelled() and pump.exception() is None:
             stop = pump.result()
             await self._close(Close(stop.code), None, stop.reason)
@@ -164,20 +184,62 @@ class Session:
             await self._close(Close.RESTARTING, None, "internal error")
 
     async def _read(self) -> None:
+        await self._read_frames()
+        await self._settle()  # every frame read is answered before the reader is done
+
+    async def _read_frames(self) -> None:
+        """Frames in the order they come; each answered in that order. A pipelined frame
+        (``pipelined``) is handled by a task of its own while the next ones are read."""
         self._refused = 0
         while True:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
             raw = self._payload(message)
+            frame = self._parse(raw)
+            pipelined = frame is not None and self.pipelined(frame)
+            if not pipelined:
+                await self._settle()
             if not self.bucket.take():
+                await self._settle()
                 self._refuse(protocol.request_id(raw))
                 if self.conn.stopping:
                     return
                 continue
-            await self._dispatch(raw)
+            if pipelined:
+                await self._pipeline(raw, frame)
+            else:
+                await self._dispatch(raw, frame)
             if self.conn.stopping:
                 return
+
+    def _parse(self, raw: str | bytes | None) -> Frame | None:
+        """The frame, or None when it is refused (``_dispatch`` parses it again and answers)."""
+        try:
+            return protocol.parse(raw, self.role, self.ctx.settings.max_text_chars)
+        except ChatError:
+            return None
+
+    async def _pipeline(self, raw: str | bytes | None, frame: Frame | None) -> None:
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = collections.deque()
+        while pending and pending[0].done():
+            pending.popleft()
+        if len(pending) >= PIPELINE:
+            await asyncio.wait((pending[0],))
+            pending.popleft()
+        after = pending[-1] if pending else None
+        pending.append(asyncio.create_task(self._dispatch(raw, frame, after)))
+
+    async def _settle(self, within: float | None = None) -> None:
+        """Wait until every pipelined frame read so far is answered (those not answered within
+        ``within`` seconds are cancelled: their writes commit or not, and a resend is harmless)."""
+        if self._pending:
+            _, late = await asyncio.wait(self._pending, timeout=within)
+            for task in late:
+                task.cancel()
+            self._pending.clear()
 
     def _refuse(self, request: str | None) -> None:
         """A frame refused for its rate: ``rate_limited``, and after MAX_REFUSED in a row the
@@ -189,10 +251,14 @@ class Session:
         if self._refused >= MAX_REFUSED:
             self.conn.stop(Close.RATE_LIMITED, "rate limited")
 
-    async def _dispatch(self, raw: str | bytes | None) -> None:
+    async def _dispatch(self, raw: str | bytes | None, frame: Frame | None = None,
+                        after: asyncio.Future[Any] | None = None) -> None:
+        """Answer one frame (``frame``: ``raw`` already parsed). ``after``: the previous
+        frame's task when this one is pipelined; its answers go out after that one's."""
         request = None
         try:
-            frame = protocol.parse(raw, self.role, self.ctx.settings.max_text_chars)
+            if frame is None:
+                frame = protocol.parse(raw, self.role, self.ctx.settings.max_text_chars)
             request = getattr(frame, "id", None)
             if isinstance(frame, Hello):
                 raise ChatError(Code.BAD_FRAME, "hello was already received")
@@ -203,24 +269,29 @@ class Session:
             # Frames that do something also take from the buckets this socket shares with the
             # visitor's other sockets and the site's visitors (pings are this socket's alone).
             if not all(buckets.take(key) for buckets, key in self.shared):
+                await in_turn(after)
                 self._refuse(request)
                 return
             self._refused = 0
-            reply = await self.handle(frame)
+            reply = await self.handle(frame, after)
             if reply is not None:
+                await in_turn(after)
                 self.conn.send(reply)
         except ChatError as exc:
+            await in_turn(after)
             self.ctx.metrics.errors[exc.code].inc()
             if exc.code is Code.RATE_LIMITED:  # (a new conversation, over its limit)
                 self.ctx.metrics.rate_limited["conversation"].inc()
             self.conn.send(protocol.error(exc.code, exc.message,
                                           request or protocol.request_id(raw)))
         except Unavailable as exc:  # logged once per episode by whoever raised it
+            await in_turn(after)
             self.ctx.metrics.errors[Code.UNAVAILABLE].inc()
             self.conn.send(protocol.error(Code.UNAVAILABLE, exc.reason,
                                           request or protocol.request_id(raw),
                                           retry_after=exc.retry_after_ms))
         except Exception:
+            await in_turn(after)
             log.exception("%s failed to handle a frame", self.conn.id)
             self.ctx.metrics.errors[Code.INTERNAL].inc()
             self.conn.send(protocol.error(Code.INTERNAL, "try again shortly", request))

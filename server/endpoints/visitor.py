@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -217,7 +219,12 @@ class VisitorSession(Session):
             raise ChatError(Code.RATE_LIMITED,
                             "too many new conversations; try again in a minute")
 
-    async def handle(self, frame: Frame) -> bytes | None:
+    def pipelined(self, frame: Frame) -> bool:
+        # (A first message, which opens the conversation, is answered before the next is read.)
+        return isinstance(frame, Send) and self.conversation_id is not None
+
+    async def handle(self, frame: Frame,
+                     after: asyncio.Future[Any] | None = None) -> bytes | None:
         chat = self.ctx.chat
         if isinstance(frame, Send):
             received = time.perf_counter()
@@ -225,7 +232,7 @@ class VisitorSession(Session):
                 self._new_conversation()
             # (An answer to a check-in reopens its conversation: in the same write.)
             sent = await chat.visitor_send(self.who, frame.id, frame.body, frame.attachment,
-                                           sender=self.conn)
+                                           sender=self.conn, after=after)
             change = sent.change
             message = sent.message
             # The ack carries the message: this socket is not sent it again as a frame.
