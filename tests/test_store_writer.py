@@ -4,6 +4,7 @@ and what a stop does to the batch being written."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import struct
 import time
@@ -57,6 +58,17 @@ async def test_a_write_in_flight_when_the_store_closes_is_answered(tmp_path: Pat
         await closing
 
 
+def _frames(path: Path) -> int:
+    """The frames in the log now: ``mxFrame`` of the WAL index's header (a u32 at byte 16 of
+    the -shm file, in the machine's byte order: sqlite.org/walformat.html)."""
+    with open(f"{path}-shm", "rb") as shm:
+        return int(struct.unpack("=I", shm.read(20)[16:20])[0])
+
+
+def _wal_size(path: Path) -> int:
+    return os.stat(f"{path}-wal").st_size
+
+
 class _CommitDuringPassive:
     """The checkpointer's connection, where another writer commits while the passive checkpoint
     copies (as every commit of a busy server does): what kept the log from ever restarting."""
@@ -98,10 +110,7 @@ async def test_the_checkpoint_restarts_the_log_though_commits_land_while_it_copi
     other = sqlite3.connect(path, isolation_level=None)
 
     def frames() -> int:
-        """The frames in the log now: ``mxFrame`` of the WAL index's header (a u32 at byte 16
-        of the -shm file, in the machine's byte order: sqlite.org/walformat.html)."""
-        with open(f"{path}-shm", "rb") as shm:
-            return int(struct.unpack("=I", shm.read(20)[16:20])[0])
+        return _frames(path)
 
     try:
         site, _, _ = await _setup(store)
@@ -156,3 +165,47 @@ async def test_the_generation_is_bumped_once_per_mark_not_per_commit(tmp_path: P
     assert generation() == start + 2
     mark = watermark.read(path)
     assert mark is not None and mark.generation == start + 2
+
+
+class _Watched(SQLiteStore):
+    """Tells when its checkpoint task has checkpointed (the generation is bumped right after)."""
+
+    checkpointed: asyncio.Event
+
+    async def _bump_generation(self) -> None:
+        await super()._bump_generation()
+        self.checkpointed.set()
+
+
+async def test_a_log_growing_fast_is_checkpointed_before_the_writer_must_truncate_it(
+        tmp_path: Path) -> None:
+    """At 5,000 msg/s the log grew 25-30 MB a second. With a checkpoint a second alone it
+    passed half of the limit every second or two, and each time the writer's truncation held
+    every write for about 50 ms: the p99 at that rate (docs/benchmarks.md). Past a quarter of
+    the limit the writer asks for the checkpoint at once, and the restart cuts the file back."""
+    path = tmp_path / "fast.db"
+    limit = 8 * 1024 * 1024
+    store = _Watched(path, clock=time.time, wal_limit=limit)
+    store.checkpoint_interval = 3600.0  # the interval never comes: only the writer's request
+    store.checkpointed = asyncio.Event()
+    await store.open()
+    try:
+        site, _, _ = await _setup(store)
+        n = 0
+        while _wal_size(path) <= limit // 4:  # (a few of these pass it)
+            await store.append_visitor_message(site, "vis_f", f"m{n}", "x" * 3000)
+            n += 1
+        for _ in range(20):  # (a reader's snapshot can keep one checkpoint from restarting)
+            store.checkpointed.clear()
+            frames = _frames(path)
+            await store.append_visitor_message(site, "vis_f", f"m{n}", "x")  # sees it: asks
+            await asyncio.wait_for(store.checkpointed.wait(), 30)
+            await store.append_visitor_message(site, "vis_f", f"m{n + 1}", "x")
+            n += 2
+            if _frames(path) < frames:  # the log started over
+                break
+        else:
+            raise AssertionError("the log never restarted")
+        assert _wal_size(path) == limit // 4  # cut back (journal_size_limit)
+    finally:
+        await store.close()

@@ -66,8 +66,10 @@ def configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms
     # Checkpoints (the WAL copied back into the database, with an fsync) are taken by the
     # checkpoint task, not by whichever commit crosses 1,000 pages: that commit's acks would wait.
     db.execute("PRAGMA wal_autocheckpoint = 0")
-    # When the log restarts after a complete checkpoint, a file larger than this is cut back.
-    db.execute(f"PRAGMA journal_size_limit = {int(wal_limit) // 2}")
+    # When the log restarts after a complete checkpoint, a file larger than this is cut back:
+    # below the quarter of the limit past which the writer asks for a checkpoint at once
+    # (server/store/sqlite_wal.py), so that a file past it holds that much log.
+    db.execute(f"PRAGMA journal_size_limit = {int(wal_limit) // 4}")
     if reader:
         db.execute("PRAGMA query_only = ON")
 

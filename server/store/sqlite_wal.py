@@ -35,6 +35,8 @@ _TRUNCATE_RETRY = 1.0
 #: How long the restarting checkpoint may wait for a reader (it holds writers meanwhile); a
 #: reader that keeps a snapshot for longer only means the log is not restarted this second.
 _RESTART_WAIT_MS = 10
+#: The least time between two checkpoints (one asked for by the writer comes no sooner).
+_SOONEST = 0.1
 
 
 class WalKeeper:
@@ -51,13 +53,19 @@ class WalKeeper:
     _monotonic: Callable[[], float]
     _wal_trouble: Episode
     _checkpoint_trouble: Episode
+    #: Set by the writer when the checkpoint should not wait for its interval (``_wal_due``).
+    _checkpoint_soon: asyncio.Event | None = None
 
     async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
-        """Every ``checkpoint_interval`` seconds, on its own connection, ``_checkpoint``. (The
-        writer truncates the WAL when it grows past half of ``wal_limit`` anyway: see
-        ``_bound_wal``.) The high-water mark is kept here."""
+        """Every ``checkpoint_interval`` seconds, on its own connection, ``_checkpoint``; sooner
+        when the writer sees the log past a quarter of ``wal_limit`` (``_wal_due``), but not
+        twice within ``_SOONEST``. (The writer truncates the WAL when it grows past
+        half of ``wal_limit`` anyway: see ``_bound_wal``.) The high-water mark is kept here."""
+        soon = self._checkpoint_soon = asyncio.Event()
         while True:
-            await asyncio.sleep(self.checkpoint_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(soon.wait(), self.checkpoint_interval)
+            soon.clear()
             with contextlib.suppress(OSError):
                 if os.stat(self._wal_path).st_size >= self.wal_limit // 2:
                     continue  # the writer truncates it; a checkpoint here would be in its way
@@ -76,6 +84,7 @@ class WalKeeper:
                 continue  # the mark waits for a generation it can trust
             with contextlib.suppress(OSError):
                 watermark.write(self.path, watermark.Mark(self.epoch, self._generation))
+            await asyncio.sleep(min(_SOONEST, self.checkpoint_interval))
 
     async def _bump_generation(self) -> None:
         """(``SQLiteEngine``) Bump the generation, before the mark is written."""
@@ -129,12 +138,19 @@ class WalKeeper:
                         "retrying", size // 1_000_000, why)
 
     def _wal_due(self) -> int:
-        """The WAL's size when ``_bound_wal`` would truncate it now, else 0."""
+        """The WAL's size when ``_bound_wal`` would truncate it now, else 0. Past a quarter of
+        ``wal_limit`` the checkpoint task is asked to run now: a file that size holds that much
+        log (each restart cuts a larger file back to a quarter: ``journal_size_limit``), and at
+        5,000 msg/s the log grows 25-30 MB a second, so that with a checkpoint a second alone it
+        passed half the limit every second or two, and each truncation held the writer 50 ms
+        (docs/benchmarks.md)."""
         try:
             size = os.stat(self._wal_path).st_size
         except OSError:
             return 0
         if size < self.wal_limit // 2:
+            if size > self.wal_limit // 4 and self._checkpoint_soon is not None:
+                self._checkpoint_soon.set()
             return 0
         if size < self.wal_limit and self._monotonic() < self._truncate_after:
             return 0
