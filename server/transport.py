@@ -16,6 +16,10 @@ It also gives the app a cheaper way out, ``scope["extensions"]["livechat.write"]
 one write, with the same flow control as ASGI's ``websocket.send`` (it waits while the transport
 is paused). Through Starlette and uvicorn's ASGI ``send``, every frame was decoded to ``str``,
 wrapped in a message dict, checked twice and encoded again, and written on its own.
+
+And ``scope["extensions"]["livechat.queued"]``: how many received events wait for the app's
+``receive`` (frames that came in while it was busy): whether a frame has company to share a
+commit with (server/endpoints/session.py).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from server.inbox import Flag, Inbox
 
 CLOSE_NOW = "livechat.close_now"
 WRITE = "livechat.write"
+QUEUED = "livechat.queued"
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
@@ -48,6 +53,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:  # the app's task has not run yet: it sees this
             scope["extensions"][CLOSE_NOW] = self.close_now
             scope["extensions"][WRITE] = self.write_texts
+            scope["extensions"][QUEUED] = self.queue.qsize
 
     async def write_texts(self, texts: list[bytes]) -> None:
         """Send ``texts`` (UTF-8 JSON, as encoded) as text frames, in one transport write."""

@@ -19,7 +19,7 @@ from server.hub import Connection
 from server.limits import Buckets
 from server.protocol import Frame, Hello, Ping, Role
 from server.ratelimit import TokenBucket
-from server.transport import CLOSE_NOW, WRITE
+from server.transport import CLOSE_NOW, QUEUED, WRITE
 
 from .context import Context, context
 
@@ -99,6 +99,7 @@ class Session:
         extensions = self.ws.scope.get("extensions") or {}
         self.conn.close_now = extensions.get(CLOSE_NOW)
         self._write: Callable[[list[bytes]], Awaitable[None]] | None = extensions.get(WRITE)
+        self._queued: Callable[[], int] | None = extensions.get(QUEUED)
         hub = self.ctx.hub
         hub.register(self.conn)
         metrics = self.ctx.metrics
@@ -197,7 +198,10 @@ class Session:
                 return
             raw = self._payload(message)
             frame = self._parse(raw)
-            pipelined = frame is not None and self.pipelined(frame)
+            # Pipelined only with company: another frame already waiting, or one in flight (a
+            # frame alone is answered inline, without a task of its own).
+            pipelined = frame is not None and self.pipelined(frame) and (
+                self._in_flight() or (self._queued is not None and self._queued() > 0))
             if not pipelined:
                 await self._settle()
             if not self.bucket.take():
@@ -220,13 +224,20 @@ class Session:
         except ChatError:
             return None
 
+    def _in_flight(self) -> int:
+        """How many pipelined frames are still being handled."""
+        pending = self._pending
+        if not pending:
+            return 0
+        while pending and pending[0].done():
+            pending.popleft()
+        return len(pending)
+
     async def _pipeline(self, raw: str | bytes | None, frame: Frame | None) -> None:
         pending = self._pending
         if pending is None:
             pending = self._pending = collections.deque()
-        while pending and pending[0].done():
-            pending.popleft()
-        if len(pending) >= PIPELINE:
+        if self._in_flight() >= PIPELINE:
             await asyncio.wait((pending[0],))
             pending.popleft()
         after = pending[-1] if pending else None
