@@ -32,10 +32,20 @@ PASSWORD = "correct horse battery"
 _PASSWORD_HASH = hash_password(PASSWORD)
 
 
+#: Every port handed out by this process: the kernel may offer a port again as soon as its
+#: probe socket is closed, and a test that asks for two (a server's and its SMTP listener's)
+#: then had both bind the same one (a CI run: "address already in use").
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def server_env(db: Path, **extra: str) -> dict[str, str]:
