@@ -147,3 +147,24 @@ async def test_a_visitor_gone_right_after_a_burst_loses_nothing(
     for seq in range(2, BURST + 2):
         assert (await a.of_type("message", seq=seq))["body"] == f"burst {seq - 2}"
     await a.close()
+
+
+async def test_refusals_for_the_rate_come_in_their_place(
+        server: ServerProcess, seeded: Seed) -> None:
+    """Past the socket's burst (40 frames), sends are refused with ``rate_limited``: each answer,
+    ack or refusal, still comes in the order its frame was sent."""
+    v, a, _ = await conversation_with_agent(server, seeded)
+    ids = [f"m{i}" for i in range(50)]
+    for i, id_ in enumerate(ids):
+        await v.send({"type": "send", "id": id_, "body": f"burst {i}"})
+    got = await answers(v, ids)
+    assert [f["id"] for f in got] == ids
+    refused = [f for f in got if f["type"] == "error"]
+    assert refused and all(f["code"] == "rate_limited" for f in refused)
+    acked = [f["seq"] for f in got if f["type"] == "ack"]
+    assert acked == list(range(2, len(acked) + 2))  # gap-free: a refusal took no seq
+    for seq in acked:  # the agent gets what was acked, and only that
+        await a.of_type("message", seq=seq)
+    assert [f["seq"] for f in a.frames if f.get("type") == "message"] == [1, *acked]
+    for c in (v, a):
+        await c.close()
