@@ -109,22 +109,19 @@ async def test_the_checkpoint_restarts_the_log_though_commits_land_while_it_copi
     checkpointer = sqlite3.connect(path, isolation_level=None)
     other = sqlite3.connect(path, isolation_level=None)
 
-    def frames() -> int:
-        return _frames(path)
-
     try:
         site, _, _ = await _setup(store)
         for n in range(40):
             await store.append_visitor_message(site, "vis_w", f"a{n}", "hello " * 40)
         # A passive checkpoint, a commit while it copies: the log goes on growing.
         _CommitDuringPassive(checkpointer, other).execute("PRAGMA wal_checkpoint(PASSIVE)")
-        before = frames()
+        before = _frames(path)
         await store.append_visitor_message(site, "vis_w", "b", "one more")
-        assert frames() > before > 40
+        assert _frames(path) > before > 40
         # The store's checkpoint, the same commit while it copies: the next commit restarts.
         store._checkpoint(_CommitDuringPassive(checkpointer, other))  # type: ignore[arg-type]
         await store.append_visitor_message(site, "vis_w", "c", "and one more")
-        assert frames() < 10
+        assert _frames(path) < 10
         assert [m.seq for m in await store.messages_after(
             (await store.current_conversation("vis_w")).id, 0, 100)][-1] == 42  # type: ignore[union-attr]
     finally:

@@ -234,10 +234,11 @@ class Session:
         return len(pending)
 
     async def _pipeline(self, raw: str | bytes | None, frame: Frame | None) -> None:
+        """(``_in_flight`` has just dropped what is done.)"""
         pending = self._pending
         if pending is None:
             pending = self._pending = collections.deque()
-        if self._in_flight() >= PIPELINE:
+        if len(pending) >= PIPELINE:
             await asyncio.wait((pending[0],))
             pending.popleft()
         after = pending[-1] if pending else None
@@ -267,6 +268,7 @@ class Session:
         """Answer one frame (``frame``: ``raw`` already parsed). ``after``: the previous
         frame's task when this one is pipelined; its answers go out after that one's."""
         request = None
+        answer: bytes | None = None
         try:
             if frame is None:
                 frame = protocol.parse(raw, self.role, self.ctx.settings.max_text_chars)
@@ -284,28 +286,24 @@ class Session:
                 self._refuse(request)
                 return
             self._refused = 0
-            reply = await self.handle(frame, after)
-            if reply is not None:
-                await in_turn(after)
-                self.conn.send(reply)
+            answer = await self.handle(frame, after)
         except ChatError as exc:
-            await in_turn(after)
             self.ctx.metrics.errors[exc.code].inc()
             if exc.code is Code.RATE_LIMITED:  # (a new conversation, over its limit)
                 self.ctx.metrics.rate_limited["conversation"].inc()
-            self.conn.send(protocol.error(exc.code, exc.message,
-                                          request or protocol.request_id(raw)))
+            answer = protocol.error(exc.code, exc.message, request or protocol.request_id(raw))
         except Unavailable as exc:  # logged once per episode by whoever raised it
-            await in_turn(after)
             self.ctx.metrics.errors[Code.UNAVAILABLE].inc()
-            self.conn.send(protocol.error(Code.UNAVAILABLE, exc.reason,
-                                          request or protocol.request_id(raw),
-                                          retry_after=exc.retry_after_ms))
+            answer = protocol.error(Code.UNAVAILABLE, exc.reason,
+                                    request or protocol.request_id(raw),
+                                    retry_after=exc.retry_after_ms)
         except Exception:
-            await in_turn(after)
             log.exception("%s failed to handle a frame", self.conn.id)
             self.ctx.metrics.errors[Code.INTERNAL].inc()
-            self.conn.send(protocol.error(Code.INTERNAL, "try again shortly", request))
+            answer = protocol.error(Code.INTERNAL, "try again shortly", request)
+        if answer is not None:  # the ack or the error, after the previous frame's
+            await in_turn(after)
+            self.conn.send(answer)
 
     @staticmethod
     def _payload(message: Mapping[str, Any]) -> str | bytes | None:

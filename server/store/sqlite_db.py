@@ -57,6 +57,13 @@ def _wal_mode(db: sqlite3.Connection, busy_ms: int) -> None:
             time.sleep(0.01)  # (at start-up, on the connection's own thread)
 
 
+def cut_back_size(wal_limit: int) -> int:
+    """The size a WAL file larger than it is cut back to when the log restarts
+    (``journal_size_limit``): a file past it holds that much log, so past it the writer asks for
+    a checkpoint at once (server/store/sqlite_wal.py)."""
+    return int(wal_limit) // 4
+
+
 def configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms: int = 5000,
                wal_limit: int = 64 * 1024 * 1024) -> None:
     db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
@@ -66,10 +73,7 @@ def configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms
     # Checkpoints (the WAL copied back into the database, with an fsync) are taken by the
     # checkpoint task, not by whichever commit crosses 1,000 pages: that commit's acks would wait.
     db.execute("PRAGMA wal_autocheckpoint = 0")
-    # When the log restarts after a complete checkpoint, a file larger than this is cut back:
-    # below the quarter of the limit past which the writer asks for a checkpoint at once
-    # (server/store/sqlite_wal.py), so that a file past it holds that much log.
-    db.execute(f"PRAGMA journal_size_limit = {int(wal_limit) // 4}")
+    db.execute(f"PRAGMA journal_size_limit = {cut_back_size(wal_limit)}")
     if reader:
         db.execute("PRAGMA query_only = ON")
 

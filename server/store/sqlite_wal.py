@@ -25,7 +25,7 @@ import aiosqlite
 
 from server.health import Episode
 from server.store import watermark
-from server.store.sqlite_db import _in_thread
+from server.store.sqlite_db import _in_thread, cut_back_size
 
 log = logging.getLogger("livechat.store")
 #: How long a checkpoint that truncates the WAL may wait for readers and other processes'
@@ -149,7 +149,7 @@ class WalKeeper:
         except OSError:
             return 0
         if size < self.wal_limit // 2:
-            if size > self.wal_limit // 4 and self._checkpoint_soon is not None:
+            if size > cut_back_size(self.wal_limit) and self._checkpoint_soon is not None:
                 self._checkpoint_soon.set()
             return 0
         if size < self.wal_limit and self._monotonic() < self._truncate_after:
