@@ -11,7 +11,8 @@ Every server is started once and kept; each round runs the same load on each of 
 the other, and the medians over the rounds are printed (server CPU µs per delivered message, and
 messages per second), with each one's ratio to the first (this checkout). With ``--rate``, each
 round is bench/run.py's latency phase at that offered load instead (``--seconds`` long), and
-the medians are of its p50 and p99.
+the medians are of its p50 and p99, and of the busiest server thread's share of a core (the
+event loop's: near 100 % every message queues for it).
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def main() -> None:
                      label=f" @ {root.name}" if root else "") for root in roots]
         if args.baselines:
             servers += [Relay(), CommittedRelay(Path(tmp))]
-        first_col, second_col = ("p50_ms", "p99_ms") if args.rate else \
-            ("cpu_us_per_msg", "msgs_per_s")
-        cols: dict[str, tuple[list[float], list[float]]] = {s.name: ([], []) for s in servers}
+        names = ["p50_ms", "p99_ms", "busiest_pct"] if args.rate else \
+            ["cpu_us_per_msg", "msgs_per_s"]
+        cols: dict[str, list[list[float]]] = {s.name: [[] for _ in names] for s in servers}
         try:
             for n in range(args.rounds):
                 for server in servers if n % 2 == 0 else servers[::-1]:
@@ -61,21 +62,23 @@ def main() -> None:
                         result = asyncio.run(throughput(server, args.pairs, args.messages, 20))
                     if result.get("lost") or result.get("doubled") or result.get("disordered"):
                         raise SystemExit(f"NOT CORRECT: {server.name}: {result}")
-                    cols[server.name][0].append(result[first_col])
-                    cols[server.name][1].append(result[second_col])
-                    print(f"round {n + 1}: {server.name}: {first_col} "
-                          f"{result[first_col]:,.2f}, {second_col} {result[second_col]:,.2f}",
-                          flush=True)
+                    for col, name in zip(cols[server.name], names, strict=True):
+                        col.append(result[name])
+                    print(f"round {n + 1}: {server.name}: " +
+                          ", ".join(f"{name} {result[name]:,.2f}" for name in names), flush=True)
         finally:
             for server in servers:
                 server.stop()
     first = servers[0].name
-    print(f"\n| server ({args.rounds} rounds, medians) | {first_col} | {second_col} |")
-    print("|---|---|---|")
+    print(f"\n| server ({args.rounds} rounds, medians) | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
     base = [statistics.median(c) for c in cols[first]]
-    for name, (a, b) in cols.items():
-        ma, mb = statistics.median(a), statistics.median(b)
-        print(f"| {name} | {ma:,.2f} ({ma / base[0]:.2f}×) | {mb:,.2f} ({mb / base[1]:.2f}×) |")
+    for server_name, server_cols in cols.items():
+        medians = [statistics.median(c) for c in server_cols]
+        print(f"| {server_name} | " + " | ".join(
+            f"{m:,.2f} ({m / b:.2f}×)" if b else f"{m:,.2f}" for m, b in zip(medians, base,
+                                                                            strict=True)) + " |")
+
 
 if __name__ == "__main__":
     main()

@@ -69,7 +69,8 @@ async def measure(target: Target, quick: bool, sockets: int, single: bool) -> di
                                    per_pair=300 if quick else 1500, window=20))
     result.update(await latency(target, pairs=10, rate=1000, seconds=2 if quick else 5))
     fast = await latency(target, pairs=20, rate=5000, seconds=2 if quick else 5)
-    result.update(p50_5k_ms=fast["p50_ms"], p99_5k_ms=fast["p99_ms"])
+    result.update(p50_5k_ms=fast["p50_ms"], p99_5k_ms=fast["p99_ms"],
+                  busiest_5k_pct=fast["busiest_pct"])
     if single:
         result.update(await memory(target, sockets))
     if isinstance(target, Livechat) and single:
@@ -83,6 +84,8 @@ ROWS = [("msgs_per_s", "delivered msg/s at saturation"),
         ("p99_ms", "p99 latency at 1,000 msg/s (ms)"),
         ("p50_5k_ms", "p50 latency at 5,000 msg/s (ms)"),
         ("p99_5k_ms", "p99 latency at 5,000 msg/s (ms)"),
+        ("busiest_pct", "busiest server thread at 1,000 msg/s (% of a core)"),
+        ("busiest_5k_pct", "busiest server thread at 5,000 msg/s (% of a core)"),
         ("kib_per_socket", "RSS per idle socket (KiB)"),
         ("resume_all_s", "dropped visitors all resumed (s)"),
         ("lost", "messages lost"), ("doubled", "messages doubled"),

@@ -20,10 +20,12 @@ from bench.targets import (
     Livechat,
     Pair,
     Target,
+    busiest_thread_pct,
     clock_ms,
     cpu_seconds,
     recv,
     rss_kib,
+    thread_seconds,
 )
 
 
@@ -103,12 +105,14 @@ async def latency(target: Target, pairs: int, rate: float, seconds: float) -> di
             await pair.send(clock_ms())
         await reader
 
+    threads0, t0 = thread_seconds(target.pid), time.perf_counter()
     await asyncio.gather(*(run(p, i * interval / pairs) for i, p in enumerate(made)))
+    busiest = busiest_thread_pct(threads0, thread_seconds(target.pid), time.perf_counter() - t0)
     for p in made:
         await p.sender.close()
         await p.receiver.close()
     qs = statistics.quantiles(samples, n=100)
-    return {"p50_ms": statistics.median(samples), "p99_ms": qs[98]}
+    return {"p50_ms": statistics.median(samples), "p99_ms": qs[98], "busiest_pct": busiest}
 
 
 async def memory(target: Target, count: int) -> dict[str, Any]:

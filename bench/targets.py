@@ -62,6 +62,27 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def thread_seconds(pid: int) -> dict[int, float]:
+    """The CPU time of each thread of ``pid`` and of every process under it, by thread id."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
+            for child in (task / "children").read_text().split():
+                out.update(thread_seconds(int(child)))
+    return out
+
+
+def busiest_thread_pct(before: dict[int, float], after: dict[int, float],
+                       seconds: float) -> float:
+    """The busiest thread's share of one core between two ``thread_seconds``: for livechat, its
+    event loop's (at 100 % every message waits for the loop, whatever else is idle)."""
+    return max((t - before.get(tid, 0.0) for tid, t in after.items()), default=0.0) \
+        / seconds * 100
+
+
 @dataclass
 class Pair:
     sender: ClientConnection

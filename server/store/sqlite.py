@@ -66,7 +66,7 @@ from server.store.facade import Aggregates
 from server.store.migrations import SchemaTooNew as SchemaTooNew
 from server.store.migrations import check_schema as check_schema
 from server.store.search import SQLiteSearch
-from server.store.sqlite_db import _in_thread
+from server.store.sqlite_db import _in_thread, begin_immediate, is_busy
 from server.store.sqlite_db import configure as _configure
 from server.store.sqlite_db import migrate as migrate
 from server.store.sqlite_db import unavailable_reason as unavailable_reason
@@ -77,8 +77,6 @@ from server.tasks import report_death
 
 log = logging.getLogger("livechat.store")
 _INDEX_ROUND = 1000
-#: The result codes that make the event loop hand a batch to the writer's thread.
-_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _take_pending(taken: list[Any], db: DB) -> None:
@@ -332,7 +330,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
                 return self._run_batch(self._on_loop, ops[:quick], bound_wal=False,
                                        limit=self.loop_batch)
             except sqlite3.Error as exc:
-                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) not in _BUSY:
+                if not is_busy(exc):
                     raise
                 self.busy_handoffs += 1  # nothing was committed: the thread runs it, waiting
         return await _in_thread(self._writer, self._run_batch, ops)
@@ -356,7 +354,8 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
 
     def _transaction(self, db: sqlite3.Connection, ops: list[Op], limit: float,
                      savepoints: bool) -> Outcomes:
-        db.execute("BEGIN IMMEDIATE")
+        # The loop's connection never waits (``_run_in_writer``); the thread's does, finely.
+        begin_immediate(db, 0 if db is self._on_loop else self._busy_ms)
         outcomes: Outcomes = []
         until = time.perf_counter() + limit if limit else 0.0
         try:
