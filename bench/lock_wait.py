@@ -45,6 +45,10 @@ def _waited(holder: sqlite3.Connection, waiter: sqlite3.Connection, hold: float,
     return (got[0] - released) * 1000
 
 
+def _sqlite_handler(db: sqlite3.Connection) -> None:
+    db.execute("BEGIN IMMEDIATE")  # waits through the connection's busy_timeout
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "lock.db"
@@ -53,7 +57,7 @@ def main() -> None:
         waiter = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         waiter.execute("PRAGMA busy_timeout = 5000")
         ways: dict[str, Callable[[sqlite3.Connection], None]] = {
-            "SQLite's busy handler": lambda db: db.execute("BEGIN IMMEDIATE") and None,
+            "SQLite's busy handler": _sqlite_handler,
             "begin_immediate": lambda db: begin_immediate(db, 5000),
         }
         print(f"SQLite {sqlite3.sqlite_version}; ms from the holder's commit until the waiter "

@@ -11,7 +11,8 @@ permessage-deflate off); the load generator is this process. Measured:
 
 * throughput: N sender→receiver pairs, each with at most W messages in flight, as fast as they
   go; delivered messages per second, and the server's CPU time per delivered message (the
-  process and its children, for ``--workers``);
+  process and its children, for ``--workers``); the median of three passes (one with
+  ``--quick``);
 * latency at a fixed offered load of 1,000 and of 5,000 messages per second across all pairs:
   p50 and p99 from the sender's send to the receiver's receipt;
 * memory: the server's resident memory per idle connection (``--sockets`` extra connections);
@@ -42,6 +43,7 @@ import asyncio
 import functools
 import os
 import resource
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -62,11 +64,21 @@ __all__ = ["CommittedRelay", "Livechat", "Relay", "big_store", "check", "latency
            "prefill", "reconnect", "throughput"]
 
 
+THROUGHPUT_PASSES = 3
+
+
 async def measure(target: Target, quick: bool, sockets: int, single: bool) -> dict[str, Any]:
     """``single``: one process (memory per socket is only meaningful there)."""
     result: dict[str, Any] = {}
-    result.update(await throughput(target, pairs=10 if quick else 20,
-                                   per_pair=300 if quick else 1500, window=20))
+    # The full run's throughput is the median of three passes: one pass of a few seconds moved
+    # by a fifth on this shared machine (docs/benchmarks.md, 2026-12-06). Every pass is checked.
+    passes = [await throughput(target, pairs=10 if quick else 20,
+                               per_pair=300 if quick else 1500, window=20)
+              for _ in range(1 if quick else THROUGHPUT_PASSES)]
+    for key in passes[0]:  # the rates' medians; what was lost, doubled or reordered, summed
+        values = [p[key] for p in passes]
+        result[key] = statistics.median(values) if key in ("msgs_per_s", "cpu_us_per_msg") \
+            else sum(values)
     result.update(await latency(target, pairs=10, rate=1000, seconds=2 if quick else 5))
     fast = await latency(target, pairs=20, rate=5000, seconds=2 if quick else 5)
     result.update(p50_5k_ms=fast["p50_ms"], p99_5k_ms=fast["p99_ms"],

@@ -30,7 +30,7 @@ _UNAVAILABLE = {
 
 def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` says another connection holds a lock (nothing was done)."""
-    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     return isinstance(exc, sqlite3.Error) and code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
