@@ -57,6 +57,21 @@ class Episode:
         """Why it is down (None while it is up, settling included)."""
         return self._reason if self.down else None
 
+    @property
+    def lasting(self) -> bool:
+        """An episode has begun and not ended: down, or up for less than ``settle``."""
+        return self._reason is not None
+
+    def lasted(self) -> float:
+        """Seconds since the episode began (0 when none lasts), settling included."""
+        return 0.0 if self.since is None or self._reason is None \
+            else max(0.0, self._clock() - self.since)
+
+    @property
+    def last_reason(self) -> str | None:
+        """The last failure's reason while an episode lasts, settling included."""
+        return self._reason
+
     def down_for(self) -> float:
         return 0.0 if self.since is None or not self.down else max(0.0, self._clock() - self.since)
 

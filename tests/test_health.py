@@ -117,7 +117,9 @@ def hold_lock(db: Path) -> subprocess.Popen[str]:
 
 async def test_write_health_is_a_real_write(tmp_path: Path) -> None:
     """A read would succeed beside a held write lock; the health check must not."""
-    store = SQLiteStore(tmp_path / "h.db", clock=time.time, busy_timeout=0.2)
+    now = [1000.0]  # the writer's monotonic clock, moved by hand below
+    store = SQLiteStore(tmp_path / "h.db", clock=time.time, busy_timeout=0.2,
+                        monotonic=lambda: now[0])
     await store.open()
     try:
         assert (await store.write_health(1.0)).ok
@@ -138,6 +140,12 @@ async def test_write_health_is_a_real_write(tmp_path: Path) -> None:
             holder.stdin.close()
             holder.stdout.close()
             holder.wait()
+        # Released: the probe commits, but the outage ends only after a second of commits with
+        # no refusal (server/health.py: a full disk lets small writes through between refusals,
+        # and the probe's empty transaction said ok through most of such an outage).
+        settling = await store.write_health(2.0)
+        assert not settling.ok and "locked" in (settling.reason or ""), settling
+        now[0] += 1.0
         assert (await store.write_health(2.0)).ok
         assert (await store.create_site("y", [])).name == "y"
     finally:

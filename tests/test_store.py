@@ -357,7 +357,8 @@ async def test_postgresql_connections_cut_heal_without_losing_a_write(tmp_path: 
     from server.errors import Unavailable
 
     with pg.database() as url:
-        store = PostgresStore(url, clock=time.time, pool_min=2)
+        now = [1000.0]  # the writer's monotonic clock, moved by hand below
+        store = PostgresStore(url, clock=time.time, pool_min=2, monotonic=lambda: now[0])
         await store.open()
         try:
             site = await store.create_site("Acme", [])
@@ -383,6 +384,9 @@ async def test_postgresql_connections_cut_heal_without_losing_a_write(tmp_path: 
                 except Unavailable as exc:
                     reads.append(exc)
             assert [m.body for m in reads[-1]] == ["before", "after"], reads
+            # The outage ends after a second of commits with no refusal (server/health.py).
+            assert not (await store.write_health(2.0)).ok
+            now[0] += 1.0
             assert (await store.write_health(2.0)).ok
         finally:
             await store.close()
