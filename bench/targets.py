@@ -52,26 +52,34 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def _stat_seconds(stat: Path) -> float:
+    """utime + stime of a ``/proc/…/stat`` file, in seconds."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process under it (``--workers``)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
+            for child in (task / "children").read_text().split():
+                pids += _tree(int(child))
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time of ``pid`` and of every process under it (``--workers``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += cpu_seconds(int(child))
-    return total
+    return sum(_stat_seconds(Path(f"/proc/{p}/stat")) for p in _tree(pid))
 
 
 def thread_seconds(pid: int) -> dict[int, float]:
     """The CPU time of each thread of ``pid`` and of every process under it, by thread id."""
-    tick = os.sysconf("SC_CLK_TCK")
     out: dict[int, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            out[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick
-            for child in (task / "children").read_text().split():
-                out.update(thread_seconds(int(child)))
+    for p in _tree(pid):
+        for task in Path(f"/proc/{p}/task").iterdir():
+            with contextlib.suppress(OSError):  # (a thread that ended meanwhile)
+                out[int(task.name)] = _stat_seconds(task / "stat")
     return out
 
 

@@ -73,7 +73,7 @@ class Episode:
         return self._reason
 
     def down_for(self) -> float:
-        return 0.0 if self.since is None or not self.down else max(0.0, self._clock() - self.since)
+        return self.lasted() if self.down else 0.0
 
     def fail(self, reason: str, refused: int = 1) -> bool:
         """Record a failure (the reason shown becomes this one). True when this starts an

@@ -132,12 +132,11 @@ class GroupWriter:
             return Health(False, exc.reason, self.trouble.down_for())
         except Exception as exc:
             return Health(False, f"the probe write failed ({type(exc).__name__})", None)
-        if self.trouble.lasting:
+        if (reason := self.trouble.last_reason) is not None:
             # The probe (an empty transaction) committed, but writes were refused within the
             # last second: on a nearly full disk small writes get through between refusals,
             # and this said ok for most of such an outage (tests/test_faults.py, full disk).
-            return Health(False, self.trouble.last_reason or "writes are refused",
-                          self.trouble.lasted())
+            return Health(False, reason, self.trouble.lasted())
         return Health(True)
 
     async def _submit(self, op: Callable[[DB], T], quick: bool = False) -> T:
