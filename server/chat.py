@@ -19,7 +19,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -34,6 +33,7 @@ from server.hub import (
     visitor_channel,
 )
 from server.metrics import Metrics
+from server.records import record
 from server.store import Agent, Change, Conversation, Message, Store
 
 log = logging.getLogger("livechat.chat")
@@ -51,7 +51,7 @@ async def in_turn(after: asyncio.Future[Any] | None) -> None:
         await asyncio.wait((after,))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sent:
     """A message written for a client: the change, the message itself (the change may hold
     events before or after it), and whether the sender's socket gets the message in its ack

@@ -4,13 +4,14 @@ Pure: no I/O. ``docs/protocol.md`` describes each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from server.records import record
 
 Role = Literal["visitor", "agent"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Hello:
     v: int
     site: str | None = None
@@ -28,7 +29,7 @@ class Hello:
     user_jwt: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Send:
     id: str
     #: Empty only when an attachment is sent (its file name becomes the body).
@@ -37,7 +38,7 @@ class Send:
     attachment: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Profile:
     """What the visitor typed into the pre-chat or offline form."""
 
@@ -46,7 +47,7 @@ class Profile:
     email: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Attributes:
     """Custom attributes from the site (``LiveChat('set', …)``); a null value removes one."""
 
@@ -54,7 +55,7 @@ class Attributes:
     attributes: dict[str, str | int | float | bool | None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Read:
     """Everything up to ``seq`` has been seen (a "seen" receipt for the other side)."""
 
@@ -62,7 +63,7 @@ class Read:
     conversation_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rate:
     id: str
     conversation_id: str
@@ -70,14 +71,14 @@ class Rate:
     comment: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Open:
     id: str
     conversation_id: str
     last_seq: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class History:
     id: str
     conversation_id: str
@@ -85,13 +86,13 @@ class History:
     limit: int = 50
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Leave:
     id: str
     conversation_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transcript:
     """Email the conversation to the visitor (docs/email.md)."""
 
@@ -99,7 +100,7 @@ class Transcript:
     conversation_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FollowUp:
     """Schedule a check-in on a resolved conversation (``at``: ms since the epoch)."""
 
@@ -109,30 +110,30 @@ class FollowUp:
     body: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CancelFollowUp:
     id: str
     follow_up_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListFollowUps:
     id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Claim:
     id: str
     conversation_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Resolve:
     id: str
     conversation_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transfer:
     id: str
     conversation_id: str
@@ -141,14 +142,14 @@ class Transfer:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Note:
     id: str
     conversation_id: str
     body: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tag:
     id: str
     conversation_id: str
@@ -156,7 +157,7 @@ class Tag:
     on: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Snooze:
     id: str
     conversation_id: str
@@ -164,7 +165,7 @@ class Snooze:
     until: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AssignTeam:
     id: str
     conversation_id: str
@@ -172,20 +173,20 @@ class AssignTeam:
     team_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Search:
     id: str
     query: str
     limit: int = 30
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reopen:
     id: str
     conversation_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListConversations:
     id: str
     status: str | None = None
@@ -196,7 +197,7 @@ class ListConversations:
     limit: int = 50
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SaveCanned:
     id: str
     site_id: str
@@ -206,13 +207,13 @@ class SaveCanned:
     shared: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeleteCanned:
     id: str
     canned_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Block:
     """Block a conversation's visitor (for ``hours``, or for good), and with ``address`` the
     address they came from too (for ``hours``, 24 by default)."""
@@ -224,18 +225,18 @@ class Block:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Unblock:
     id: str
     block_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListBlocks:
     id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Context:
     """What the visitor's browser reports: the page they are on, language and time zone."""
 
@@ -246,7 +247,7 @@ class Context:
     timezone: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Typing:
     active: bool
     conversation_id: str | None = None
@@ -255,18 +256,18 @@ class Typing:
     text: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Status:
     id: str
     away: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Ping:
     id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Handoff:
     """The visitor asks for a person instead of the site's bot (server/bots.py)."""
 

@@ -23,13 +23,13 @@ import itertools
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import orjson
 
 from server.broker import Broker
 from server.errors import Close
 from server.inbox import Inbox
+from server.records import record
 from server.store import Store
 from server.store.models import PRIVATE_KINDS
 
@@ -41,12 +41,12 @@ PAGE = 200
 BATCH = 64
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Frame:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Message:
     conversation_id: str
     seq: int
@@ -57,12 +57,12 @@ class _Message:
     visitor_data: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _CatchUp:
     conversation_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Stop:
     code: int
     reason: str

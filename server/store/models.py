@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from server.avatars import avatar_url
+from server.records import record
 from server.site_profile import Profile
 
 Status = Literal["waiting", "assigned", "resolved"]
@@ -28,7 +29,7 @@ AuthorType = Literal["visitor", "agent", "system"]
 NO_PASSWORD = "invited$"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Site:
     id: str
     name: str
@@ -52,7 +53,7 @@ class Site:
                 "identity_secret": bool(self.identity_secret), **self.profile.to_json()}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Agent:
     id: str
     email: str
@@ -83,7 +84,7 @@ class Agent:
         return shown
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Conversation:
     id: str
     site_id: str
@@ -159,7 +160,7 @@ class Conversation:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Message:
     conversation_id: str
     seq: int
@@ -208,7 +209,7 @@ class Message:
         return frame
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Attachment:
     """A file a visitor or agent uploaded. Its id is an unguessable capability: whoever is shown
     the message may fetch ``/files/<id>``; nobody can list or guess others."""
@@ -226,7 +227,7 @@ class Attachment:
                 "url": f"/files/{self.id}"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Visitor:
     id: str
     site_id: str
@@ -246,7 +247,7 @@ class Visitor:
                 "language": self.language, "timezone": self.timezone, "referrer": self.referrer}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Team:
     id: str
     name: str
@@ -259,7 +260,7 @@ class Team:
                 "members": list(self.members)}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Block:
     """An entry of a site's block list: a visitor, or the address a visitor came from (the
     address itself is never shown)."""
@@ -284,7 +285,7 @@ class Block:
                 "created_at": self.created_at}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Hit:
     """A search result: a conversation and the message that matched (``seq`` 0: the visitor's
     name or email matched)."""
@@ -298,14 +299,14 @@ class Hit:
                 "snippet": self.snippet}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Page:
     url: str
     title: str
     at: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Canned:
     """A canned response: ``/shortcut`` in the composer inserts ``body`` (placeholders such as
     ``{{visitor.first_name}}`` are filled in by the panel, and editable before sending)."""
@@ -323,7 +324,7 @@ class Canned:
                 "shortcut": self.shortcut, "body": self.body}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Load:
     """An online agent's load, as routing sees it."""
 
@@ -333,7 +334,7 @@ class Load:
     last_assigned_at: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Change:
     """What one write did: the conversation after it and the messages it appended, in order.
 

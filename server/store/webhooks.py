@@ -143,12 +143,14 @@ class Webhooks:
         event = _BY_KIND.get(message.kind)
         if event is None:
             return
-        site_id = db.execute("SELECT site_id FROM conversations WHERE id = ?",
-                             (message.conversation_id,)).fetchone()[0]
-        endpoints = db.execute("SELECT id, events FROM webhook_endpoints WHERE site_id = ? "
-                               "AND active = 1", (site_id,)).fetchall()
+        # One statement, as every message asks (mostly to learn that no endpoint listens).
+        endpoints = db.execute(
+            "SELECT e.id, e.events, c.site_id FROM conversations c JOIN webhook_endpoints e "
+            "ON e.site_id = c.site_id AND e.active = 1 WHERE c.id = ?",
+            (message.conversation_id,)).fetchall()
         if not endpoints:
             return
+        site_id = endpoints[0][2]
         events = [event]
         if message.seq == 1:
             events.insert(0, "conversation.created")
