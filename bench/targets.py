@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from server.listener import OWN_FILES, raise_fd_limit  # noqa: E402
 from tests import pg  # noqa: E402
 from tests.live import PASSWORD, UNLIMITED, Seed, ServerProcess, free_port, seed  # noqa: E402
 
@@ -223,6 +224,11 @@ class Livechat(Target):
             print(f"prefilled {prefilled:,} messages in {time.perf_counter() - t0:.0f} s",
                   file=sys.stderr)
         env = dict(UNLIMITED)  # one address drives every visitor: no per-address limits
+        # Its sockets are opened one after another, so the share of the default cap kept for
+        # a listen backlog's worth of accepts at once (server/listener.py: ``budget``) is not
+        # needed: with a 20,000-descriptor limit that cap leaves 19,393 sockets for visitors,
+        # and this 19,904, as many as the memory target's sockets can come to on such a machine.
+        env["LIVECHAT_MAX_CONNECTIONS"] = str(raise_fd_limit() - OWN_FILES)
         where: Path | str = db
         if postgres:  # a database of its own on that server, dropped at the end
             os.environ["LIVECHAT_TEST_POSTGRES"] = postgres
