@@ -84,9 +84,7 @@ async def measure(target: Target, quick: bool, sockets: int, single: bool) -> di
             else sum(values)
     # Each latency phase starts once the server is quiet (``scenarios.quiet``); how long that
     # took after the saturation phase is reported.
-    slow = await latency(target, pairs=10, rate=1000, seconds=2 if quick else 5)
-    result.update(p50_ms=slow["p50_ms"], p99_ms=slow["p99_ms"], busiest_pct=slow["busiest_pct"],
-                  quiet_after_s=slow["quiet_after_s"])
+    result.update(await latency(target, pairs=10, rate=1000, seconds=2 if quick else 5))
     fast = await latency(target, pairs=20, rate=5000, seconds=2 if quick else 5)
     result.update(p50_5k_ms=fast["p50_ms"], p99_5k_ms=fast["p99_ms"],
                   busiest_5k_pct=fast["busiest_pct"])

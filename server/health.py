@@ -57,11 +57,6 @@ class Episode:
         """Why it is down (None while it is up, settling included)."""
         return self._reason if self.down else None
 
-    @property
-    def lasting(self) -> bool:
-        """An episode has begun and not ended: down, or up for less than ``settle``."""
-        return self._reason is not None
-
     def lasted(self) -> float:
         """Seconds since the episode began (0 when none lasts), settling included."""
         return 0.0 if self.since is None or self._reason is None \

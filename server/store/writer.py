@@ -115,7 +115,7 @@ class GroupWriter:
                           f"{self.trouble.reason or self._slow_reason}",
                           now - self._batch_since)
         if self._last_commit is not None and now - self._last_commit < bound \
-                and self._batch_since is None and not self.trouble.lasting:
+                and self._batch_since is None and self.trouble.last_reason is None:
             return Health(True)  # committed within the bound, and nothing is waiting now
         if self._probe is None or self._probe.done():
             self._probe = asyncio.ensure_future(self._submit(lambda db: None, quick=True))
