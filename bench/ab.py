@@ -49,7 +49,7 @@ def main() -> None:
                      label=f" @ {root.name}" if root else "") for root in roots]
         if args.baselines:
             servers += [Relay(), CommittedRelay(Path(tmp))]
-        names = ["p50_ms", "p99_ms", "busiest_pct"] if args.rate else \
+        names = ["p50_ms", "p99_ms", "busiest_pct", "server_pct", "client_pct"] if args.rate else \
             ["cpu_us_per_msg", "msgs_per_s"]
         cols: dict[str, list[list[float]]] = {s.name: [[] for _ in names] for s in servers}
         try:

@@ -87,7 +87,8 @@ async def measure(target: Target, quick: bool, sockets: int, single: bool) -> di
     result.update(await latency(target, pairs=10, rate=1000, seconds=2 if quick else 5))
     fast = await latency(target, pairs=20, rate=5000, seconds=2 if quick else 5)
     result.update(p50_5k_ms=fast["p50_ms"], p99_5k_ms=fast["p99_ms"],
-                  busiest_5k_pct=fast["busiest_pct"])
+                  busiest_5k_pct=fast["busiest_pct"], server_5k_pct=fast["server_pct"],
+                  client_5k_pct=fast["client_pct"])
     if single:
         result.update(await memory(target, sockets))
     if isinstance(target, Livechat) and single:
@@ -104,6 +105,8 @@ ROWS = [("msgs_per_s", "delivered msg/s at saturation"),
         ("p99_5k_ms", "p99 latency at 5,000 msg/s (ms)"),
         ("busiest_pct", "busiest server thread at 1,000 msg/s (% of a core)"),
         ("busiest_5k_pct", "busiest server thread at 5,000 msg/s (% of a core)"),
+        ("server_5k_pct", "the server's threads together at 5,000 msg/s (% of a core)"),
+        ("client_5k_pct", "the load generator at 5,000 msg/s (% of a core)"),
         ("kib_per_socket", "RSS per idle socket (KiB)"),
         ("resume_all_s", "dropped visitors all resumed (s)"),
         ("lost", "messages lost"), ("doubled", "messages doubled"),

@@ -103,7 +103,9 @@ async def quiet(target: Target, within: float = 120.0) -> float:
 
 async def latency(target: Target, pairs: int, rate: float, seconds: float) -> dict[str, Any]:
     """p50 and p99 at ``rate`` messages a second over ``pairs`` pairs, once the server is
-    quiet (``quiet``), and the busiest server thread's share of a core meanwhile."""
+    quiet (``quiet``); meanwhile, the busiest server thread's share of a core, all the
+    server's threads' together, and the load generator's own (this process: on a machine of
+    two cores, what the three leave idle is all the headroom there is)."""
     waited = await quiet(target)
     made = [await target.pair(i + 10_000) for i in range(pairs)]
     per_pair = int(rate / pairs * seconds)
@@ -128,15 +130,18 @@ async def latency(target: Target, pairs: int, rate: float, seconds: float) -> di
             await pair.send(clock_ms())
         await reader
 
-    threads0, t0 = thread_seconds(target.pid), time.perf_counter()
+    threads0, t0, own0 = thread_seconds(target.pid), time.perf_counter(), time.process_time()
     await asyncio.gather(*(run(p, i * interval / pairs) for i, p in enumerate(made)))
-    busiest = busiest_thread_pct(threads0, thread_seconds(target.pid), time.perf_counter() - t0)
+    threads1, elapsed = thread_seconds(target.pid), time.perf_counter() - t0
+    busiest = busiest_thread_pct(threads0, threads1, elapsed)
+    server_pct = (sum(threads1.values()) - sum(threads0.values())) / elapsed * 100
+    client_pct = (time.process_time() - own0) / elapsed * 100
     for p in made:
         await p.sender.close()
         await p.receiver.close()
     qs = statistics.quantiles(samples, n=100)
     return {"p50_ms": statistics.median(samples), "p99_ms": qs[98], "busiest_pct": busiest,
-            "quiet_after_s": waited}
+            "server_pct": server_pct, "client_pct": client_pct, "quiet_after_s": waited}
 
 
 async def memory(target: Target, count: int) -> dict[str, Any]:
