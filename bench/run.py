@@ -80,8 +80,8 @@ async def measure(target: Target, quick: bool, sockets: int, single: bool) -> di
               for _ in range(1 if quick else THROUGHPUT_PASSES)]
     for key in passes[0]:  # the rates' medians; what was lost, doubled or reordered, summed
         values = [p[key] for p in passes]
-        result[key] = statistics.median(values) if key in ("msgs_per_s", "cpu_us_per_msg") \
-            else sum(values)
+        result[key] = sum(values) if key in ("lost", "doubled", "disordered") \
+            else statistics.median(values)
     # Each latency phase starts once the server is quiet (``scenarios.quiet``); how long that
     # took after the saturation phase is reported.
     result.update(await latency(target, pairs=10, rate=1000, seconds=2 if quick else 5))
@@ -98,6 +98,8 @@ async def measure(target: Target, quick: bool, sockets: int, single: bool) -> di
 
 ROWS = [("msgs_per_s", "delivered msg/s at saturation"),
         ("cpu_us_per_msg", "server CPU µs per message"),
+        ("client_us_per_msg", "load generator CPU µs per message"),
+        ("machine_busy_pct", "the machine's cores busy at saturation (% of all)"),
         ("quiet_after_s", "seconds until the server was idle after the saturation phase"),
         ("p50_ms", "p50 latency at 1,000 msg/s (ms)"),
         ("p99_ms", "p99 latency at 1,000 msg/s (ms)"),
@@ -156,6 +158,14 @@ def targets(rows: dict[str, dict[str, Any]], big: dict[str, Any] | None) -> list
     print("\n| target | measured | goal | met |\n|---|---|---|---|")
     for label, value, goal, met in checks:
         print(f"| {label} | {value:,.2f} | {goal} | {'yes' if met else 'no'} |")
+    if redis1 and redis2 and redis2.get("machine_busy_pct"):
+        # Everything on the machine (both servers, the load generator, Redis) shares its cores:
+        # with all of them busy at the CPU per message measured, this is as far as it goes.
+        busy = redis2["machine_busy_pct"] / 100
+        print(f"\nTwo processes kept {busy:.0%} of this machine's cores busy; with every core "
+              f"busy at the same CPU per message (servers, load generator and Redis together), "
+              f"they would deliver at most {redis2['msgs_per_s'] / busy / redis1['msgs_per_s']:.2f}"
+              f"× one process.")
     return [label for label, _, _, met in checks if not met]
 
 

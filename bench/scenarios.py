@@ -23,6 +23,8 @@ from bench.targets import (
     busiest_thread_pct,
     clock_ms,
     cpu_seconds,
+    machine_busy_pct,
+    machine_jiffies,
     recv,
     rss_kib,
     thread_seconds,
@@ -31,7 +33,8 @@ from bench.targets import (
 
 async def throughput(target: Target, pairs: int, per_pair: int, window: int) -> dict[str, Any]:
     made = [await target.pair(i) for i in range(pairs)]
-    cpu0, t0 = cpu_seconds(target.pid), time.perf_counter()
+    cpu0, t0, own0, machine0 = (cpu_seconds(target.pid), time.perf_counter(),
+                                time.process_time(), machine_jiffies())
 
     async def run(pair: Pair) -> None:
         credit = asyncio.Semaphore(window)
@@ -59,11 +62,16 @@ async def throughput(target: Target, pairs: int, per_pair: int, window: int) -> 
     await asyncio.gather(*(run(p) for p in made))
     elapsed = time.perf_counter() - t0
     cpu = cpu_seconds(target.pid) - cpu0
+    client = time.process_time() - own0
+    machine = machine_busy_pct(machine0, machine_jiffies())
     for p in made:
         await p.sender.close()
         await p.receiver.close()
     total = pairs * per_pair
+    # The load generator's CPU and the machine's: at saturation, whether a core was left for
+    # anything else (two server processes, say) to use.
     return {"msgs_per_s": total / elapsed, "cpu_us_per_msg": cpu / total * 1e6,
+            "client_us_per_msg": client / total * 1e6, "machine_busy_pct": machine,
             **check(made, per_pair)}
 
 

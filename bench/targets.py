@@ -69,6 +69,19 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
+def machine_jiffies() -> tuple[int, int]:
+    """All cores' busy and total time so far (``/proc/stat``, in clock ticks): the whole
+    machine's, the load generator, Redis and anything else included."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def machine_busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of all cores' time that was busy between two ``machine_jiffies``."""
+    return (after[0] - before[0]) / max(1, after[1] - before[1]) * 100
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time of ``pid`` and of every process under it (``--workers``)."""
     return sum(_stat_seconds(Path(f"/proc/{p}/stat")) for p in _tree(pid))
