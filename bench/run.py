@@ -74,25 +74,26 @@ THROUGHPUT_PASSES = 3
 LATENCY_PASSES = 3
 
 
+def _combined(passes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several passes' results as one: each figure's median; what was lost, doubled or
+    reordered, summed (every pass is checked)."""
+    return {key: sum(p[key] for p in passes) if key in ("lost", "doubled", "disordered")
+            else statistics.median(p[key] for p in passes) for key in passes[0]}
+
+
 async def _latency(target: Target, pairs: int, rate: float, quick: bool) -> dict[str, Any]:
-    """``scenarios.latency``, each figure the median over ``LATENCY_PASSES`` passes."""
-    passes = [await latency(target, pairs=pairs, rate=rate, seconds=2 if quick else 5)
-              for _ in range(1 if quick else LATENCY_PASSES)]
-    return {key: statistics.median(p[key] for p in passes) for key in passes[0]}
+    """``scenarios.latency`` over ``LATENCY_PASSES`` passes (``_combined``)."""
+    return _combined([await latency(target, pairs=pairs, rate=rate, seconds=2 if quick else 5)
+                      for _ in range(1 if quick else LATENCY_PASSES)])
 
 
 async def measure(target: Target, quick: bool, sockets: int, single: bool) -> dict[str, Any]:
     """``single``: one process (memory per socket is only meaningful there)."""
-    result: dict[str, Any] = {}
     # The full run's throughput is the median of three passes: one pass of a few seconds moved
     # by a fifth on this shared machine (docs/benchmarks.md, 2026-12-06). Every pass is checked.
-    passes = [await throughput(target, pairs=10 if quick else 20,
-                               per_pair=300 if quick else 1500, window=20)
-              for _ in range(1 if quick else THROUGHPUT_PASSES)]
-    for key in passes[0]:  # the rates' medians; what was lost, doubled or reordered, summed
-        values = [p[key] for p in passes]
-        result[key] = sum(values) if key in ("lost", "doubled", "disordered") \
-            else statistics.median(values)
+    result = _combined([await throughput(target, pairs=10 if quick else 20,
+                                         per_pair=300 if quick else 1500, window=20)
+                        for _ in range(1 if quick else THROUGHPUT_PASSES)])
     # Each latency phase starts once the server is quiet (``scenarios.quiet``); how long that
     # took after the saturation phase is reported.
     result.update(await _latency(target, pairs=10, rate=1000, quick=quick))

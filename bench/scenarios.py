@@ -138,11 +138,12 @@ async def latency(target: Target, pairs: int, rate: float, seconds: float) -> di
             await pair.send(clock_ms())
         await reader
 
-    threads0, t0, own0 = thread_seconds(target.pid), time.perf_counter(), time.process_time()
+    threads0, cpu0, t0, own0 = (thread_seconds(target.pid), cpu_seconds(target.pid),
+                                time.perf_counter(), time.process_time())
     await asyncio.gather(*(run(p, i * interval / pairs) for i, p in enumerate(made)))
-    threads1, elapsed = thread_seconds(target.pid), time.perf_counter() - t0
-    busiest = busiest_thread_pct(threads0, threads1, elapsed)
-    server_pct = (sum(threads1.values()) - sum(threads0.values())) / elapsed * 100
+    elapsed = time.perf_counter() - t0
+    busiest = busiest_thread_pct(threads0, thread_seconds(target.pid), elapsed)
+    server_pct = (cpu_seconds(target.pid) - cpu0) / elapsed * 100
     client_pct = (time.process_time() - own0) / elapsed * 100
     for p in made:
         await p.sender.close()
