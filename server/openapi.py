@@ -6,12 +6,14 @@ against them, and runs schemathesis against the served document."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from server.config import Settings
 from server.endpoints.api_base import MAX_CURSOR
+from server.kb import MAX_QUERY
 from server.parsing import ARTICLE_TEXT, LANG_RE
 from server.store.api_tokens import SCOPES
+from server.store.models import MessageKind
 from server.store.webhooks import EVENTS
 
 if TYPE_CHECKING:
@@ -68,10 +70,12 @@ def _param_schema(param: Param) -> dict[str, Any]:
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "cursor": {"type": "string", "maxLength": MAX_CURSOR},
         "query": {"type": "string", "minLength": 1, "maxLength": 100},
+        "search": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY},
         "tag": {"type": "string", "pattern": "^[a-z0-9][a-z0-9 _-]{0,31}$"},
         "date": {"type": "string", "pattern": "^\\d{4}-\\d{2}-\\d{2}$"},
         "tz": {"type": "string", "description": "an IANA time zone (Europe/Lisbon)"},
         "format": {"type": "string", "enum": ["json", "csv"]},
+        "report": {"type": "string", "enum": ["knowledge_base"]},
         "lang": _LANG, "publication": _PUBLICATION,
     }
     return kinds[param.kind]
@@ -128,8 +132,7 @@ SCHEMAS: dict[str, Any] = {
         "conversation_id": {"type": "string"}, "seq": {"type": "integer", "minimum": 1},
         "id": {"type": ["string", "null"],
                "description": "the sender's client_msg_id (a send's Idempotency-Key)"},
-        "kind": {"type": "string", "enum": ["text", "joined", "resolved", "transferred",
-                                            "requeued", "rated", "note", "reopened"]},
+        "kind": {"type": "string", "enum": list(get_args(MessageKind))},
         "author": {"type": "object", "required": ["type"], "properties": {
             "type": {"type": "string", "enum": ["visitor", "agent", "system"]},
             "id": _NULLABLE_STR, "name": _NULLABLE_STR}},

@@ -255,6 +255,8 @@ def _attributes(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or len(value) > _ATTR_MAX:
         raise ChatError(Code.BAD_FRAME, f"{name} must be an object of at most {_ATTR_MAX} keys")
     for key, item in value.items():
+        if not _encodable(key):  # (a lone surrogate is bad_text wherever it is)
+            raise ChatError(Code.BAD_TEXT, "an attribute name contains a lone surrogate")
         if isinstance(item, str) and not _encodable(item):
             raise ChatError(Code.BAD_TEXT, f"attribute {key[:32]!r} contains a lone surrogate")
         if not _ID_RE.fullmatch(key):

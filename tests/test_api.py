@@ -382,6 +382,10 @@ async def test_admin_scope_and_reports(world: World, db: Path) -> None:
     assert ours.json() == panel
     csv = await world.api("GET", "/api/v1/reports", format="csv")
     assert csv.headers["content-type"].startswith("text/csv")
+    knowledge = await world.api("GET", "/api/v1/reports", format="csv", report="knowledge_base")
+    assert knowledge.text.startswith("kind,id,text,lang,views,"), knowledge.text
+    assert "livechat-knowledge-base-" in knowledge.headers["content-disposition"]
+    assert (await world.api("GET", "/api/v1/reports", report="sales")).status_code == 400
     denied = await world.api("GET", "/api/v1/reports", site=world.seed.other_site_id)
     assert denied.status_code == 404
 
@@ -492,6 +496,10 @@ async def test_openapi_document_matches_the_routes(world: World) -> None:
             assert set(schema["properties"]) == set(op.body)
     jsonschema.validators.Draft202012Validator.check_schema(
         {"$defs": doc["components"]["schemas"]})
+    # Every kind of message the store writes, follow-ups' check-ins and emails' records too.
+    assert set(doc["components"]["schemas"]["Message"]["properties"]["kind"]["enum"]) == {
+        "text", "joined", "resolved", "transferred", "requeued", "rated", "note", "reopened",
+        "email", "checkin"}
 
 
 def test_fuzzed_by_schemathesis_against_the_served_document(db: Path, seeded: Seed,

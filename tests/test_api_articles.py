@@ -90,6 +90,12 @@ async def test_a_docs_pipeline_keeps_the_articles_of_its_site(server: ServerProc
     found = (await api("GET", "/api/v1/articles", query="money back refund",
                        site=seeded.site_id)).json()
     assert found["data"][0]["id"] == article["id"] and found["next_cursor"] is None
+    # as long a query as the widget's search takes (docs/knowledge-base.md: 200 characters)
+    long_query = ("money back refund " * 12)[:200]
+    assert (await api("GET", "/api/v1/articles", query=long_query,
+                      site=seeded.site_id)).json()["data"][0]["id"] == article["id"]
+    too_long = await api("GET", "/api/v1/articles", query=long_query + "x", site=seeded.site_id)
+    assert too_long.status_code == 400, too_long.text
 
     # what it published is what visitors find in the widget
     async with httpx.AsyncClient(base_url=server.http) as http:

@@ -86,6 +86,8 @@ async def test_time_zones_are_checked_against_the_iana_list(server: ServerProces
     ('{"type": "attributes", "id": "a", "attributes": {"n": -1e999}}', "bad_json"),
     ('{"type": "open", "id": "a", "conversation_id": "c", "last_seq": 1e999}', "bad_json"),
     ('{"type": "attributes", "id": "a", "attributes": {"n": "a\\u0000b"}}', "bad_text"),
+    ('{"type": "attributes", "id": "a", "attributes": {"n\\ud800": "b"}}', "bad_text"),
+    ('{"type": "attributes", "id": "a", "attributes": {"n\\u0000": "b"}}', "bad_frame"),
     ('{"type": "typing", "active": true, "text": "a\\u0000b"}', "bad_text"),
 ])
 async def test_numbers_the_store_cannot_hold_and_nul_get_their_codes(

@@ -119,7 +119,7 @@ OPERATIONS: tuple[Operation, ...] = (
                                             "family too (pt-br: pt, pt-pt), as the widget "
                                             "searches"),
                       Param("status", "publication", "draft or published"),
-                      Param("query", "query", "search, best first (one page)"),
+                      Param("query", "search", "search, best first (one page)"),
                       Param("cursor", "cursor", "the `next_cursor` of the previous page"),
                       Param("limit", "limit",
                             f"at most this many (1-200, default {DEFAULT_LIMIT})")),

@@ -26,6 +26,7 @@ from server import protocol
 from server.auth import origin_allowed
 from server.bots import FirstResponder
 from server.errors import ChatError, Code, Unavailable
+from server.kb import MAX_QUERY
 from server.limits import Buckets
 from server.store import Agent
 from server.store.api_reads import ApiReads
@@ -175,8 +176,8 @@ def decode_cursor(cursor: str, shape: Sequence[type]) -> list[Any]:
 
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_QUERY_KINDS = {"status", "id", "tag", "seq", "limit", "cursor", "query", "date", "tz",
-                "format", "assignee", "lang", "publication"}
+_QUERY_KINDS = {"status", "id", "tag", "seq", "limit", "cursor", "query", "search", "date", "tz",
+                "format", "report", "assignee", "lang", "publication"}
 #: A cursor holds a page's last key in base64: an article's has its category and title, up to
 #: 280 characters of up to 6 bytes in JSON.
 MAX_CURSOR = 4096
@@ -205,14 +206,20 @@ def _query_value(param: Param, raw: str) -> Any:
         if raw not in ("json", "csv"):
             raise ApiError(400, "bad_request", f"{param.name} is json or csv")
         return raw
+    if kind == "report":
+        if raw != "knowledge_base":
+            raise ApiError(400, "bad_request", f"{param.name} is knowledge_base")
+        return raw
     if kind == "assignee":
         return raw if raw == "none" else _checked(param.name, "id", raw)
+    if kind == "search":  # a knowledge-base search: as long as the widget's (server/kb.py)
+        return _checked(param.name, "text", raw, MAX_QUERY)
     return _checked(param.name, {"query": "name"}.get(kind, kind), raw)
 
 
-def _checked(name: str, kind: str, raw: str) -> Any:
+def _checked(name: str, kind: str, raw: str, max_chars: int = 4000) -> Any:
     try:
-        return protocol.check_fields({name: raw}, {name: kind}, 4000)[name]
+        return protocol.check_fields({name: raw}, {name: kind}, max_chars)[name]
     except ChatError as exc:
         raise ApiError(400, "bad_request", exc.message) from None
 

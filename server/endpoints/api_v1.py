@@ -364,7 +364,9 @@ OPERATIONS: tuple[Operation, ...] = (
                       Param("tz", "tz", "IANA time zone of the days (default UTC)"),
                       Param("site", "id", "only this site"), Param("team", "id", "one team"),
                       Param("agent", "id", "one agent"),
-                      Param("format", "format", "json (default) or csv")), tag="reports"),
+                      Param("format", "format", "json (default) or csv"),
+                      Param("report", "report", "with format=csv: knowledge_base for the "
+                            "knowledge base's CSV instead")), tag="reports"),
     *api_articles.OPERATIONS,
     *api_webhooks.OPERATIONS,
     *api_privacy.OPERATIONS,
