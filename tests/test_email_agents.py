@@ -167,6 +167,17 @@ async def test_assigned_while_offline_and_the_daily_digest(tmp_path: Path) -> No
                 rows = await store._all("SELECT kind, conversation_id, state FROM email_jobs "
                                         "WHERE kind = 'assigned' ORDER BY created_at")
             assert [(r[1], r[2]) for r in rows] == [(conv, "sent"), (conv2, "skipped")]
+            async with open_store(db) as store:
+                # Bo's notice is not one of the conversation's emails: no "emailed" event for
+                # it, and the visitor's next email does not answer it (In-Reply-To).
+                events = await store._all("SELECT data FROM messages WHERE conversation_id = ? "
+                                          "AND kind = 'email'", (conv,))
+                assert not [e for e in events if "bo@acme.test" in e[0]], events
+                notice = await store._all("SELECT message_id FROM email_jobs WHERE kind = "
+                                          "'assigned' AND conversation_id = ?", (conv,))
+                threads = await store._all("SELECT last_message_id FROM email_threads WHERE "
+                                           "conversation_id = ?", (conv,))
+                assert notice[0][0] and notice[0][0] not in [t[0] for t in threads], threads
             assert not [m for m in sink.received if m["To"] == "quiet@acme.test"]
             await bo_socket.close()
         finally:

@@ -121,6 +121,15 @@ async def test_check_ins_by_widget_and_email_reopen_the_conversation_when_answer
                                      and f["conversation"]["id"] == lea_conv
                                      and f["conversation"]["status"] == "assigned")
             assert summary["conversation"]["assignee"]["name"] == "Ana"
+            # Her transcript holds what she saw: the check-in among the messages.
+            asked = await lea.request({"type": "transcript", "id": "tr",
+                                       "conversation_id": lea_conv})
+            assert asked["type"] == "ack", asked
+            transcript = await sink.first(lambda m: m["To"] == "lea@example.test"
+                                          and "Yes, thanks!" in text_of(m, "plain"))
+            plain = text_of(transcript, "plain")
+            assert plain.index("Try the guy lines.") < plain.index("Did the guy lines help?") \
+                < plain.index("Yes, thanks!")
 
             # Tom answers by email: his conversation reopens too.
             answer = mail.__class__()

@@ -279,8 +279,9 @@ class Mail:
                 return "seen"
             agent_name = messages[-1].author_name
         else:
+            # What the visitor saw: the texts, and follow-ups' check-ins (an agent's words).
             messages = [m for m in await self._messages(conv, 0)
-                        if m.kind == "text" and not m.private]
+                        if m.kind in ("text", "checkin") and not m.private]
             if not messages:
                 return "nothing to send"
         for m in messages:

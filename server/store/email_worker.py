@@ -23,6 +23,13 @@ class Thread:
     visitor_id: str
 
 
+def _to_the_visitor(job: Job) -> bool:
+    """Whether ``job`` emailed the conversation's visitor: only then is it part of the
+    conversation's email thread (its ``In-Reply-To``) and an ``email`` event. A notice to an
+    agent about a conversation (``assigned``) names the conversation and is neither."""
+    return job.conversation_id is not None and job.agent_id is None
+
+
 class EmailWorker(EmailJobs):
     """Claiming and finishing jobs (what ``server.mail.service``'s worker calls)."""
 
@@ -80,7 +87,7 @@ class EmailWorker(EmailJobs):
         def op(db: DB) -> Change | None:
             if not self._finish(db, job, worker, "sent", None, message_id):
                 return None
-            if job.conversation_id is None:
+            if not _to_the_visitor(job):
                 return None
             db.execute("UPDATE email_threads SET emailed_seq = CASE WHEN emailed_seq < ? THEN ? "
                        "ELSE emailed_seq END, last_message_id = ? WHERE conversation_id = ?",
@@ -110,7 +117,7 @@ class EmailWorker(EmailJobs):
         def op(db: DB) -> Change | None:
             if not self._finish(db, job, worker, "failed", error, None):
                 return None
-            if job.conversation_id is None:
+            if not _to_the_visitor(job):
                 return None
             return self._event(db, job, {"status": "failed", "to": job.recipient,
                                          "kind": job.kind, "error": error})
