@@ -253,13 +253,14 @@ class Chat:
             frame["preview"] = preview
         await self.broker.publish(conversation_channel(conversation_id), orjson.dumps(frame))
 
-    async def visited(self, site_id: str, conversation_id: str, url: str, title: str) -> None:
+    async def visited(self, site_id: str, conversation_id: str, url: str, title: str,
+                      at: int) -> None:
         """Ephemeral, like presence: the visitor is on another page (the agents of the site are
         told; the panel adds it to the context column of that conversation, if open)."""
         try:
             await self.broker.publish(site_channel(site_id), orjson.dumps({
                 "type": "visited", "conversation_id": conversation_id,
-                "page": {"url": url, "title": title, "at": int(self._clock() * 1000)},
+                "page": {"url": url, "title": title, "at": at},
             }))
         except Exception as exc:  # the page is stored; the next open shows it
             log.warning("visited publish failed (%s)", type(exc).__name__)

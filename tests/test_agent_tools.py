@@ -283,3 +283,34 @@ async def test_an_agent_of_another_site_reaches_nothing(server: ServerProcess,
     assert "Hello" not in str(oz.frames)
     for c in (v, a, oz):
         await c.close()
+
+
+async def test_an_agents_own_message_reaches_a_socket_without_the_conversation_open(
+        server: ServerProcess, seeded: Seed) -> None:
+    """A socket that has not opened the conversation gets none of its frames: its reply, and its
+    note, come back in their acks (a resend's ack excepted, as everywhere)."""
+    v, _ = await visitor(server, seeded.site_id)
+    conv = (await v.request({"type": "send", "id": "m1", "body": "Hello"}))["conversation_id"]
+    a, _ = await agent(server, await login(server, seeded.agent_email))
+    reply = await a.request({"type": "send", "id": "r1", "conversation_id": conv,
+                             "body": "Hi there"})
+    assert reply["message"]["body"] == "Hi there" and reply["message"]["seq"] == reply["seq"]
+    note = await a.request({"type": "note", "id": "n1", "conversation_id": conv,
+                            "body": "regular"})
+    assert note["message"]["kind"] == "note" and note["message"]["seq"] == note["seq"]
+    again = await a.request({"type": "send", "id": "r1", "conversation_id": conv,
+                             "body": "Hi there"})
+    assert again["duplicate"] is True and "message" not in again
+
+
+async def test_a_visited_page_is_announced_as_it_is_stored(server: ServerProcess,
+                                                           seeded: Seed) -> None:
+    v, _ = await visitor(server, seeded.site_id)
+    conv = (await v.request({"type": "send", "id": "m1", "body": "Hello"}))["conversation_id"]
+    a, _ = await agent(server, await login(server, seeded.agent_email))
+    await a.request({"type": "open", "id": "o1", "conversation_id": conv})
+    await v.send({"type": "context", "url": "https://shop.test/tents#top", "title": "Tents"})
+    live = (await a.of_type("visited", conversation_id=conv))["page"]
+    assert live["url"] == "https://shop.test/tents" and live["title"] == "Tents"
+    opened = await a.request({"type": "open", "id": "o2", "conversation_id": conv})
+    assert opened["pages"][0] == live  # the same page, at the same time

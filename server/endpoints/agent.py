@@ -202,7 +202,8 @@ class AgentSession(Session):
             message = change.messages[-1]
             ack = protocol.ack(frame.id, conversation_id=message.conversation_id,
                                seq=message.seq, duplicate=change.duplicate,
-                               **protocol.own(message.frame(), sent.in_ack))
+                               **protocol.own(message.frame(), protocol.carries(
+                                   sent.in_ack, sender is not None, change.duplicate)))
             self.ctx.metrics.agent_ack.observe(time.perf_counter() - received)
             return ack
         if isinstance(frame, Claim):

@@ -42,7 +42,8 @@ async def note(s: AgentSession, frame: Note) -> bytes:
     change = sent.change
     return protocol.ack(frame.id, conversation_id=frame.conversation_id,
                         seq=change.messages[-1].seq, duplicate=change.duplicate,
-                        **protocol.own(change.messages[-1].frame(), sent.in_ack))
+                        **protocol.own(change.messages[-1].frame(), protocol.carries(
+                            sent.in_ack, sender is not None, change.duplicate)))
 
 
 async def tag(s: AgentSession, frame: Tag) -> bytes:

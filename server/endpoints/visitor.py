@@ -280,13 +280,14 @@ class VisitorSession(Session):
         if isinstance(frame, Context):
             agent_string = self.ws.headers.get("user-agent", "")[:300]
             page = (frame.url.split("#", 1)[0], frame.title or "") if frame.url else None
-            await self.ctx.store.set_visitor_context(
+            at = await self.ctx.store.set_visitor_context(
                 self.who.site_id, self.who.visitor_id, user_agent=agent_string or None,
                 language=frame.language, timezone=frame.timezone, referrer=frame.referrer,
                 page=page)
-            if page is not None and self.conversation_id is not None:
-                # Agents who have the conversation open see the new page at once.
-                await self.ctx.chat.visited(self.who.site_id, self.conversation_id, *page)
+            if page is not None and at is not None and self.conversation_id is not None:
+                # Agents who have the conversation open see the new page at once, as it was
+                # stored (what `open` answers with later); a reload is not a new page.
+                await self.ctx.chat.visited(self.who.site_id, self.conversation_id, *page, at)
             return None
         if isinstance(frame, Handoff):  # "talk to a person" (server/bots.py)
             if self.conversation_id is None:

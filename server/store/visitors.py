@@ -45,7 +45,7 @@ class VisitorStore(Protocol):
     async def set_visitor_context(self, site_id: str, visitor_id: str, *,
                                   user_agent: str | None, language: str | None,
                                   timezone: str | None, referrer: str | None,
-                                  page: tuple[str, str] | None) -> None: ...
+                                  page: tuple[str, str] | None) -> int | None: ...
     async def visitor_pages(self, visitor_id: str) -> list[Page]: ...
     async def note_visitor_ip(self, visitor_id: str, ip: str) -> None: ...
 
@@ -138,11 +138,13 @@ class Visitors(Base):
     async def set_visitor_context(self, site_id: str, visitor_id: str, *,
                                   user_agent: str | None, language: str | None,
                                   timezone: str | None, referrer: str | None,
-                                  page: tuple[str, str] | None) -> None:
-        """What the visitor's browser reports, and the page they are on (kept: the last 50)."""
+                                  page: tuple[str, str] | None) -> int | None:
+        """What the visitor's browser reports, and the page they are on (kept: the last 50).
+        Returns the time the page was recorded at (ms), or None when there was no new page (none
+        given, or the one they were on already: a reload, another tab)."""
         now = self._now()
 
-        def op(db: DB) -> None:
+        def op(db: DB) -> int | None:
             ensure_visitor(db, site_id, visitor_id, now)
             db.execute(
                 "UPDATE visitors SET user_agent = coalesce(?, user_agent), "
@@ -150,11 +152,11 @@ class Visitors(Base):
                 "referrer = coalesce(referrer, ?) WHERE id = ?",
                 (user_agent, language, timezone, referrer, visitor_id))
             if page is None:
-                return
+                return None
             last = db.execute("SELECT url, at FROM visitor_pages WHERE visitor_id = ? "
                               "ORDER BY at DESC LIMIT 1", (visitor_id,)).fetchone()
             if last is not None and last[0] == page[0]:
-                return  # a reload, or a second tab on the same page
+                return None  # a reload, or a second tab on the same page
             # Each page later than the last, even within one millisecond: their order is the
             # order the visitor went (and which one is "the last" stays certain).
             at = now if last is None else max(now, int(last[1]) + 1)
@@ -164,8 +166,9 @@ class Visitors(Base):
                 "DELETE FROM visitor_pages WHERE visitor_id = ? AND at < (SELECT at FROM "
                 "visitor_pages WHERE visitor_id = ? ORDER BY at DESC LIMIT 1 OFFSET ?)",
                 (visitor_id, visitor_id, _MAX_PAGES - 1))
+            return at
 
-        await self._submit(op)
+        return await self._submit(op)
 
     async def visitor_pages(self, visitor_id: str) -> list[Page]:
         rows = await self._all("SELECT url, title, at FROM visitor_pages WHERE visitor_id = ? "
