@@ -29,7 +29,7 @@ from standardwebhooks import Webhook
 from server.config import Settings
 from server.errors import Unavailable
 from server.health import Episode
-from server.store.webhooks import Due, Webhooks
+from server.store.webhooks import Due, Webhooks, span
 
 log = logging.getLogger("livechat.webhooks")
 USER_AGENT = "livechat-webhooks/1"
@@ -65,15 +65,16 @@ def private(address: str) -> bool:
 
 
 async def guard(url: str, allow_private: bool) -> None:
-    """Refused unless every address the URL's host resolves to may be reached."""
+    """Refused unless the URL's host resolves, and every address it resolves to may be reached
+    (any, with ``allow_private``)."""
     host, port = check_url(url)
-    if allow_private:
-        return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port,
                                                              type=socket.SOCK_STREAM)
     except OSError:
         raise Refused(f"{host} does not resolve") from None
+    if allow_private:
+        return
     for info in infos:
         if private(str(info[4][0])):
             raise Refused(f"{host} resolves to a private, loopback or link-local address "
@@ -115,27 +116,47 @@ class Deliverer:
                    allow_private=settings.webhook_allow_private)
 
     async def run(self) -> None:
-        """Deliver until cancelled: take what is due, send it, look again."""
+        """Deliver until cancelled: at most ``concurrency`` deliveries at once, each on its
+        own; what is due is taken whenever one ends and every ``poll`` seconds, so one slow
+        receiver holds up nobody else's (only its own conversation's next events wait)."""
+        running: set[asyncio.Task[None]] = set()
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
                                      trust_env=False) as http:
-            while True:
-                try:
-                    due = await self.hooks.claim(self.concurrency, int(self.lease * 1000))
-                except Unavailable:  # the store logs its outage once; the next poll retries
-                    due = []
-                except Exception as exc:
-                    if self._trouble.fail(type(exc).__name__):
-                        log.warning("webhook outbox unreadable (%s); retrying every %.1f s",
-                                    type(exc).__name__, self.poll)
-                    due = []
-                else:
-                    ended = self._trouble.recover()
-                    if ended is not None:
-                        log.warning("webhook outbox readable again after %.1f s", ended.lasted)
-                if not due:
-                    await asyncio.sleep(self.poll)
-                    continue
-                await asyncio.gather(*(self._deliver(http, row) for row in due))
+            try:
+                while True:
+                    room = self.concurrency - len(running)
+                    due = await self._claim(room) if room > 0 else []
+                    for row in due:
+                        task = asyncio.create_task(self._deliver(http, row),
+                                                   name="webhook-delivery")
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+                    if due and len(due) == room:
+                        continue  # (there may be more: full again, or look at once)
+                    if running:
+                        await asyncio.wait(running, timeout=self.poll,
+                                           return_when=asyncio.FIRST_COMPLETED)
+                    else:
+                        await asyncio.sleep(self.poll)
+            finally:
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _claim(self, limit: int) -> list[Due]:
+        try:
+            due = await self.hooks.claim(limit, int(self.lease * 1000))
+        except Unavailable:  # the store logs its outage once; the next poll retries
+            return []
+        except Exception as exc:
+            if self._trouble.fail(type(exc).__name__):
+                log.warning("webhook outbox unreadable (%s); retrying every %.1f s",
+                            type(exc).__name__, self.poll)
+            return []
+        ended = self._trouble.recover()
+        if ended is not None:
+            log.warning("webhook outbox readable again after %.1f s", ended.lasted)
+        return due
 
     async def _deliver(self, http: httpx.AsyncClient, due: Due) -> None:
         status: int | None = None
@@ -166,6 +187,6 @@ class Deliverer:
             log.warning("webhook event %s to endpoint %s given up after %d attempts",
                         due.id, due.endpoint_id, due.attempts + 1)
         if disabled:
-            log.error("webhook endpoint %s disabled: every delivery failed for %.0f hours; "
+            log.error("webhook endpoint %s disabled: every delivery failed for %s; "
                       "re-enable it after fixing the receiver", due.endpoint_id,
-                      self.max_age / 3600)
+                      span(self.max_age))

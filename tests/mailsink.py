@@ -20,6 +20,8 @@ class MailSink:
     def __init__(self) -> None:
         self.port = free_port()
         self.received: list[EmailMessage] = []
+        #: Each received email's bytes as they came (``received``'s order).
+        self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         #: Answer every RCPT with this (e.g. "451 4.3.0 busy", "550 5.1.1 no such user");
         #: None accepts.
@@ -56,6 +58,7 @@ class MailSink:
                 assert isinstance(message, EmailMessage)
                 async with sink._changed:
                     sink.received.append(message)
+                    sink.raw.append(raw)
                     sink.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
                     sink._changed.notify_all()
                 return "250 OK"

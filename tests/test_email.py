@@ -126,6 +126,10 @@ async def test_offline_message_answered_by_email_and_replied_to_by_each_door(
             assert mail["Message-ID"].endswith(f"@{DOMAIN}>")
             assert mail["References"] == f"<conversation.{conv}@{DOMAIN}>"
             assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+            # On the wire as RFC 2369 has it (a mail client offers one-click unsubscribe only
+            # for a plain <URI>, not one in RFC 2047 encoded words).
+            raw = sink.raw[sink.received.index(mail)]
+            assert b"\nList-Unsubscribe: <http://" in raw, raw[:2000]
             plain, html = text_of(mail, "plain"), text_of(mail, "html")
             assert "Yes, we do!" in plain and "<script>alert(1)</script> & more" in plain
             assert "http://shop.test/pricing" in plain  # back to the chat, where she was
@@ -209,6 +213,17 @@ async def test_offline_message_answered_by_email_and_replied_to_by_each_door(
             assert got["body"] == "By pipe"
             code, err = await pipe(db, forged[0], piped.as_bytes())
             assert code == 67 and b"refused" in err
+            # Machines answering for Eve are refused as unreadable (65), so nothing loops: an
+            # out-of-office, and a delivery report (a bounce) sent from her own address.
+            away = await reply("I am away until Monday.", "<oo@example.test>")
+            away["Auto-Submitted"] = "auto-replied"
+            bounce = await reply("Delivery failed", "<dsn@example.test>")
+            bounce.make_mixed()
+            bounce.replace_header("Content-Type", bounce["Content-Type"].replace(
+                "multipart/mixed", "multipart/report; report-type=delivery-status"))
+            for automatic in (away, bounce):
+                code, err = await pipe(db, reply_to, automatic.as_bytes())
+                assert code == 65 and b"automatic" in err, (code, err)
 
             # Door 3: a provider's signed HTTP post.
             posted = (await reply("By HTTP", "<r4@example.test>")).as_bytes()

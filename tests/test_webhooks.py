@@ -261,3 +261,31 @@ async def test_a_day_of_failures_fails_the_event_and_disables_the_endpoint(
             got = await receiver.until(lambda got: len(got) > count)
             assert got[-1].json["data"]["message"]["body"] == "still there?"
             await widget.close()
+
+
+async def test_a_slow_receiver_holds_up_nobody_else(db: Path, seeded: Seed) -> None:
+    """Deliveries run side by side: while one receiver keeps a request open (for longer than
+    this test waits: the delivery's timeout is a minute), another endpoint gets the events that
+    follow, and so does the slow one's other conversation (only the held conversation's next
+    event would wait for it, as order per conversation asks)."""
+    with serving(db, **FAST, LIVECHAT_WEBHOOK_TIMEOUT="60",
+                 LIVECHAT_WEBHOOK_LEASE="120") as server:
+        await _slow_and_fast(server, api(server, db, seeded), seeded)
+
+
+async def _slow_and_fast(server: ServerProcess, client: Api, seeded: Seed) -> None:
+    async with receiving(hold=True) as slow, receiving() as fast:
+        await subscribe(client, slow.url, ["message.created"])
+        await subscribe(client, fast.url, ["message.created"])
+        first, _ = await visitor(server, seeded.site_id)
+        await first.request({"type": "send", "id": "s1", "body": "first visitor"})
+        await slow.until(lambda got: len(got) == 1)  # held open from now on
+        second, _ = await visitor(server, seeded.site_id)
+        await second.request({"type": "send", "id": "s2", "body": "second visitor"})
+        bodies = lambda got: {r.json["data"]["message"]["body"] for r in got}  # noqa: E731
+        await fast.until(lambda got: bodies(got) == {"first visitor", "second visitor"},
+                         timeout=20)
+        await slow.until(lambda got: bodies(got) == {"first visitor", "second visitor"},
+                         timeout=20)
+        assert not slow.release.is_set()  # all of it while the first request was held
+        slow.release.set()

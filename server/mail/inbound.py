@@ -120,6 +120,8 @@ def read(raw: bytes) -> Reply:
     auto = (str(msg.get("Auto-Submitted", "no")).lower() != "no"
             or msg.get("X-Autoreply") is not None
             or str(msg.get("Precedence", "")).lower() in ("bulk", "junk", "auto_reply")
-            or sender.startswith(("mailer-daemon@", "postmaster@")))
+            or sender.startswith(("mailer-daemon@", "postmaster@"))
+            # A delivery or read report (RFC 6522: bounces, receipts), whoever it is from.
+            or msg.get_content_type() == "multipart/report")
     return Reply(message_key(message_id, raw), message_id, sender, recipients,
                  strip_reply(body), auto, tuple(files))

@@ -9,6 +9,7 @@ connection, a timeout), which the outbox retries with backoff.
 
 from __future__ import annotations
 
+import email.policy
 from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -67,13 +68,24 @@ def _code(exc: aiosmtplib.SMTPException) -> int | None:
     return code if isinstance(code, int) and code > 0 else None
 
 
+def flatten(message: EmailMessage, utf8: bool = False) -> bytes:
+    """The email's bytes, with header lines up to RFC 5322's 998 characters. At the standard
+    library's 78 a long header without spaces (``List-Unsubscribe: <https://…?t=…>``) is
+    written as RFC 2047 encoded words, which mail clients do not read as a URI: one-click
+    unsubscribe (RFC 8058) would not be offered."""
+    policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
+    return message.as_bytes(policy=policy.clone(max_line_length=998))
+
+
 async def send(config: SmtpConfig, message: EmailMessage, sender: str,
                recipients: list[str]) -> None:
     """Deliver ``message`` to ``recipients`` (the envelope), or raise ``Permanent`` / ``Passing``.
     The reason never carries the password."""
+    utf8 = not all(address.isascii() for address in (sender, *recipients))
     try:
         await aiosmtplib.send(
-            message, sender=sender, recipients=recipients, hostname=config.host,
+            flatten(message, utf8), sender=sender, recipients=recipients,
+            mail_options=["SMTPUTF8"] if utf8 else None, hostname=config.host,
             port=config.port, username=config.username, password=config.password,
             use_tls=config.tls,
             # smtps: TLS already; with credentials STARTTLS is required; else used if offered.

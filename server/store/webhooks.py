@@ -120,6 +120,16 @@ def check_events(events: Sequence[str]) -> frozenset[str]:
     return frozenset(events)
 
 
+def span(seconds: float) -> str:
+    """``seconds`` as people say it: ``a day``, ``6 hours``, ``90 seconds``."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count = seconds / size
+        if count >= 1 and count == int(count):
+            return ("an " if unit == "hour" else "a ") + unit if count == 1 \
+                else f"{int(count)} {unit}s"
+    return f"{seconds:g} seconds"
+
+
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
@@ -300,7 +310,8 @@ class Webhooks:
             disabled = db.execute(
                 "UPDATE webhook_endpoints SET active = 0, disabled_reason = ? "
                 "WHERE id = ? AND active = 1 AND failing_since <= ?",
-                ("every delivery failed for a day", due.endpoint_id, now - max_age_ms))
+                (f"every delivery failed for {span(max_age_ms / 1000)}", due.endpoint_id,
+                 now - max_age_ms))
             return state, disabled.rowcount == 1
 
         return await self._store.submit(op)
