@@ -410,3 +410,30 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         assert (f"schema version {len(MIGRATIONS) + 1}, newer than this livechat's "
                 f"({len(MIGRATIONS)})") in refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
+    """``livechat site list | head -1``: the reader stops early; the command ends with 141
+    (as a shell tool killed by SIGPIPE does) and no traceback."""
+    import sqlite3
+
+    db = tmp_path / "many.db"
+    assert livechat("site", "create", "Acme", db=db).returncode == 0
+    with sqlite3.connect(db) as conn:  # enough sites for more output than a pipe holds
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(sites)")]
+        row = conn.execute(f"SELECT {', '.join(columns)} FROM sites").fetchone()
+        conn.executemany(
+            f"INSERT INTO sites({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [tuple(f"site_many{i:05d}" if c == "id" else v for c, v in zip(columns, row,
+                                                                         strict=True))
+             for i in range(3000)])
+    environ = {"PATH": "/usr/bin:/bin", "LIVECHAT_SECRET_KEYS": SECRET, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "server", "--db", str(db), "site", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"site_")
+    proc.stdout.close()  # the reader is gone
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
