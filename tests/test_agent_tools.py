@@ -305,10 +305,7 @@ async def test_an_agents_own_message_reaches_a_socket_without_the_conversation_o
 
 async def test_a_visited_page_is_announced_as_it_is_stored(server: ServerProcess,
                                                            seeded: Seed) -> None:
-    v, _ = await visitor(server, seeded.site_id)
-    conv = (await v.request({"type": "send", "id": "m1", "body": "Hello"}))["conversation_id"]
-    a, _ = await agent(server, await login(server, seeded.agent_email))
-    await a.request({"type": "open", "id": "o1", "conversation_id": conv})
+    v, _, a, conv = await conversation(server, seeded)
     await v.send({"type": "context", "url": "https://shop.test/tents#top", "title": "Tents"})
     live = (await a.of_type("visited", conversation_id=conv))["page"]
     assert live["url"] == "https://shop.test/tents" and live["title"] == "Tents"
