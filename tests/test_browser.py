@@ -526,7 +526,18 @@ async def test_mandatory_and_expired_identity(browser: Browser, sites: Sites,
     frame = await open_widget(anonymous)
     await expect(frame.locator("#banner")).to_have_text(
         "Please sign in on this site to chat with us.")
+    # Nothing can be sent until the page says who the visitor is: no message left "Sending…".
+    await expect(frame.get_by_label("Message", exact=True)).to_be_disabled()
+    await expect(frame.locator("#composer button[type=submit]")).to_be_disabled()
+    await expect(frame.locator("#status")).to_have_text("")
     await anonymous.screenshot(path=artifacts / "20-identity-required.png")
+    # Signed in now, on the same page: the chat connects, and works.
+    await anonymous.evaluate("identity => LiveChat('identify', identity)",
+                             signed("user-8", int(time.time()) + 600, name="Olga"))
+    await expect(frame.get_by_label("Message", exact=True)).to_be_enabled()
+    await frame.get_by_label("Message", exact=True).fill("Signed in on the page")
+    await frame.get_by_label("Message", exact=True).press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
     expired = await (await browser.new_context()).new_page()
     await expired.goto(sites.page_url)
     await expired.evaluate("identity => LiveChat('identify', identity)",

@@ -67,6 +67,14 @@ export function onState(socketState, code) {
   else if (socketState === "reconnecting") showBanner(t("reconnecting"));
   else if (socketState === "failed" && code === 4402) showBanner(t("signIn"));
   else if (socketState === "failed") showBanner(t("unavailable", { code: code }));
+  // Refused for good (4400-4499: no identity, blocked, another origin): nothing can be sent,
+  // so the composer is off, and the header promises nothing, until a connection is made again
+  // (after `identify`, say).
+  var refused = socketState === "failed";
+  $("composer").querySelectorAll("textarea, button").forEach(function (control) {
+    control.disabled = refused;
+  });
+  if (refused) statusLine.textContent = "";
 }
 
 export function showTyping(name) {
