@@ -145,6 +145,7 @@ async def test_the_greeting_is_personal_without_saying_hi_twice(
             personal('Γεια σας! Πώς μπορούμε να βοηθήσουμε;', 'Νίκος', 'Γεια σας {name}!'),
             personal('مرحبا! كيف يمكننا مساعدتك؟', 'سارة', 'مرحبا {name}!'),
             personal('Hiking boots? Ask us.', 'Maria', 'Hi {name}!'),
+            personal('Hiking boots? Ask us.', 'Maria', 'مرحبا {name}!'),
           ];
         }""")
     assert personal == [
@@ -155,6 +156,8 @@ async def test_the_greeting_is_personal_without_saying_hi_twice(
         "Γεια σας Νίκος! Πώς μπορούμε να βοηθήσουμε;",
         "مرحبا سارة! كيف يمكننا مساعدتك؟",
         "Hi Maria! Hiking boots? Ask us.",
+        # An Arabic "Hi" before an English greeting: each part keeps its own direction.
+        "مرحبا \u2068Maria\u2069! \u2068Hiking boots? Ask us.\u2069",
     ]
 
 
