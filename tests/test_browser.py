@@ -338,6 +338,8 @@ async def test_offline_form_then_prechat_form(browser: Browser, sites: Sites,
         "Thanks! We got your message and will reply to maria@example.com.")
     await expect(frame.locator(".greeting")).to_have_text(
         "Hi Maria! Tents, boots, trails: ask away.")
+    # Nobody is there to make them "next": the header still says the answer will come.
+    await expect(frame.locator("#status")).to_contain_text("Leave a message")
     await visitor.screenshot(path=artifacts / "13-offline-message-left.png")
 
     # It is a conversation in the queue, with the name and email the visitor gave.

@@ -32,7 +32,8 @@ export function renderStatus() {
     statusLine.textContent = t("botAnswering", { name: state.assignee.name || t("agent") });
   } else if (state.assignee && !state.resolved) {
     statusLine.textContent = t("answering", { name: state.assignee.name || t("agent") });
-  } else if (queue && !state.resolved) {
+  } else if (queue && !state.resolved && !(offline() && state.siteInfo.offline === "form")) {
+    // (Away, on a site that takes messages then: the answer comes by email, not "You're next".)
     statusLine.textContent = (queue.position === 1 ? t("next") :
       t("position", { n: queue.position })) +
       (queue.expected_wait !== null ? " · " + minutes(queue.expected_wait) : "");
