@@ -140,15 +140,14 @@ def ranked(rows: Sequence[Sequence[Any]], words: int, total: int) -> list[str]:
     best first: by the sum, over the query's words each has, of the word's rarity (BM25's
     inverse document frequency: the fewer articles have it, the more it counts) times
     ``TITLE_SCORE`` when the word is in the title or the keywords; then by the engine's own
-    rank (``bm25``, ``ts_rank``: how often, how densely); equal in both, by id (a fixed
-    order, the same on both stores)."""
+    rank (``bm25``, ``ts_rank``: how often, how densely)."""
     have = [sum(1 for r in rows if r[2 + 2 * n] or r[3 + 2 * n]) for n in range(words)]
     rarity = [log(1 + (total - k + 0.5) / (k + 0.5)) for k in have]
 
-    def key(row: Sequence[Any]) -> tuple[float, float, str]:
+    def key(row: Sequence[Any]) -> tuple[float, float]:
         points = sum(rarity[n] * (TITLE_SCORE if row[2 + 2 * n] else 1 if row[3 + 2 * n] else 0)
                      for n in range(words))
-        return -points, row[1], row[0]
+        return -points, row[1]
 
     return [row[0] for row in sorted(rows, key=key)]
 
