@@ -179,6 +179,10 @@ class Chat:
             }))
         except Exception as exc:  # the mark is stored; the next open shows it
             log.warning("read publish failed (%s)", type(exc).__name__)
+        if reader == "agent":  # its unread count ("N new") changed in every agent's inbox
+            conversation = await self.store.conversation(conversation_id)
+            if conversation is not None:
+                self._inbox_update(conversation)
 
     async def claim(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.claim(agent, site_ids, conversation_id)

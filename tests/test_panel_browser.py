@@ -322,3 +322,21 @@ async def test_replies_reach_a_returning_visitor_on_every_page(browser: Browser,
     await expect(visitor.frame_locator("iframe[title=Chat]").locator("html[data-state=online]")
                  ).to_have_count(1)
     await expect(launcher).to_have_accessible_name("Open chat")
+
+
+async def test_a_long_conversation_opens_quietly_and_its_new_count_clears_everywhere(
+        browser: Browser, desk: Desk) -> None:  # noqa: F811
+    """Opening a conversation with 60 unseen messages sends one "seen" (not one per message,
+    which the socket's rate limit answered "slow down"), and the "N new" it had clears in
+    every agent's list at once, not at their next reload."""
+    async with open_store(desk.chat.db) as store:  # (faster than the visitor's rate limit)
+        for i in range(60):
+            await store.append_visitor_message(desk.site_id, "vis_long", f"m{i}", f"message {i}")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await expect(bo.locator(".item .unread")).to_have_text("60 new")
+    await ana.locator(".item button").first.click()
+    await expect(ana.locator("#messages li.msg").last).to_contain_text("message 59")
+    await expect(bo.locator(".item .unread")).to_have_count(0)
+    await expect(ana.locator(".item .unread")).to_have_count(0)
+    assert "slow down" not in await ana.locator("body").inner_text()

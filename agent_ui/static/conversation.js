@@ -220,7 +220,16 @@ export function renderSeen() {
   }
 }
 
+/** One "seen" for what is on screen, at most every quarter second: a conversation that opens
+ * with 50 messages, or a visitor writing fast, must not send a receipt per message (the socket's
+ * rate limit answered them "slow down"). */
+var readTimer = null;
 export function markRead() {
+  if (readTimer === null) readTimer = setTimeout(sendRead, 250);
+}
+
+function sendRead() {
+  readTimer = null;
   if (!state.current || document.visibilityState !== "visible" ||
       state.currentSeq <= state.sentRead) return;
   if (state.socket.send({ type: "read", conversation_id: state.current, seq: state.currentSeq })) {
