@@ -19,7 +19,13 @@ export function setUpShortcuts() {
     var key = event.key;
     if (key === "j" || key === "k") {
       var next = items[Math.min(items.length - 1, Math.max(0, index + (key === "j" ? 1 : -1)))];
-      if (next) { next.click(); next.focus(); }
+      if (next) {
+        next.click();
+        // The list was drawn again and the composer took the focus: back to the list, so that
+        // the next j or k moves on too (r or n goes to the reply box).
+        var active = document.querySelector("#list .item.active button");
+        if (active) active.focus();
+      }
     } else if (key === "/") { event.preventDefault(); $("search").focus(); }
     else if (!state.current) return;
     else if (key === "c" && !$("claim").hidden) $("claim").click();
