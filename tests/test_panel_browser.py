@@ -324,11 +324,12 @@ async def test_replies_reach_a_returning_visitor_on_every_page(browser: Browser,
     await expect(launcher).to_have_accessible_name("Open chat")
 
 
-async def test_a_long_conversation_opens_quietly_and_its_new_count_clears_everywhere(
+async def test_a_long_conversation_the_keyboard_and_who_may_resolve(
         browser: Browser, desk: Desk) -> None:  # noqa: F811
     """Opening a conversation with 60 unseen messages sends one "seen" (not one per message,
     which the socket's rate limit answered "slow down"), and the "N new" it had clears in
-    every agent's list at once, not at their next reload."""
+    every agent's list at once, not at their next reload; j and k keep moving through the
+    list; Resolve is offered only to whom the server lets resolve."""
     async with open_store(desk.chat.db) as store:  # (faster than the visitor's rate limit)
         for i in range(60):
             await store.append_visitor_message(desk.site_id, "vis_long", f"m{i}", f"message {i}")
@@ -346,3 +347,12 @@ async def test_a_long_conversation_opens_quietly_and_its_new_count_clears_everyw
         await ana.keyboard.press(key)
         await expect(ana.locator("#messages li.msg").last).to_contain_text(shown)
     await expect(ana.locator("#reply-input")).to_have_value("")
+    # Ana claims the short one: Bo, no admin, is not offered to resolve it (the server would
+    # refuse him); she is.
+    await ana.keyboard.press("c")
+    await expect(ana.locator("#conv-status")).to_contain_text("Assigned to you")
+    await expect(ana.get_by_role("button", name="Resolve")).to_be_visible()
+    await bo.get_by_role("tab", name="All open").click()
+    await bo.locator(".item", has_text="a short one").locator("button").click()
+    await expect(bo.locator("#messages li.msg").last).to_contain_text("a short one")
+    await expect(bo.locator("#resolve")).to_be_hidden()

@@ -66,7 +66,8 @@ export function renderHead() {
     el("option", "", teamSelect, t("Team: {name}", { name: x.name })).value = x.id;
   });
   teamSelect.value = c.team ? c.team.id : "";
-  $("resolve").hidden = !open;
+  // As the server decides: a waiting one by anyone of the site, else its agent or an admin.
+  $("resolve").hidden = !(open && (!c.assignee || c.assignee.id === me.id || me.role === "admin"));
   $("email-transcript").hidden = !(state.email && c.visitor && c.visitor.email);
   // A check-in later: on resolving (the conversation is resolved first), or once resolved.
   $("follow-up-button").hidden = !(c.status === "resolved" || c.assignee &&
