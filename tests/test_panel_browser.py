@@ -341,11 +341,16 @@ async def test_a_long_conversation_the_keyboard_and_who_may_resolve(
     await expect(ana.locator("#messages li.msg").last).to_contain_text("message 59")
     await expect(bo.locator(".item .unread")).to_have_text(["1 new"])
     assert "slow down" not in await ana.locator("body").inner_text()
-    # j and k go on moving through the list (opening one must not leave them in the reply box).
+    # j and k go on moving through the list (opening one must not leave them in the reply box),
+    # and a note begun in one conversation does not make the next one's reply a note.
+    await ana.keyboard.press("Escape")
+    await ana.keyboard.press("n")
+    await expect(ana.locator("input[name=mode][value=note]")).to_be_checked()
     await ana.keyboard.press("Escape")
     for key, shown in (("j", "a short one"), ("k", "message 59"), ("j", "a short one")):
         await ana.keyboard.press(key)
         await expect(ana.locator("#messages li.msg").last).to_contain_text(shown)
+        await expect(ana.locator("input[name=mode][value=reply]")).to_be_checked()
     await expect(ana.locator("#reply-input")).to_have_value("")
     # Ana claims the short one: Bo, no admin, is not offered to resolve it (the server would
     # refuse him); she is.

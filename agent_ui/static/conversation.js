@@ -100,6 +100,12 @@ function renderTags(c) {
 export function openConversation(id) {
   var c = summary(id);
   if (!c) return;
+  if (state.current !== id) {
+    // Another conversation starts as a reply: a note begun in the last one must not turn
+    // what is typed here into a note (the visitor would never get it).
+    document.querySelector("input[name=mode][value=reply]").checked = true;
+    $("reply").classList.remove("noting");
+  }
   if (state.current && state.current !== id) {
     state.socket.send({ type: "leave", id: ChatSocket.newId(), conversation_id: state.current });
   }
