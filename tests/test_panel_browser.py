@@ -361,3 +361,23 @@ async def test_a_long_conversation_the_keyboard_and_who_may_resolve(
     await bo.locator(".item", has_text="a short one").locator("button").click()
     await expect(bo.locator("#messages li.msg").last).to_contain_text("a short one")
     await expect(bo.locator("#resolve")).to_be_hidden()
+
+
+@pytest.mark.parametrize("width", [800, 1024, 1280])
+async def test_narrow_windows_keep_the_actions_in_their_column(
+        browser: Browser, desk: Desk, artifacts: Path, width: int) -> None:  # noqa: F811
+    """The conversation's buttons stay inside its column at any width the panel is used at
+    (at 800 px they lay over the visitor's column)."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_narrow", "n0", "hello there")
+    context = await browser.new_context(viewport={"width": width, "height": 720})
+    page = await sign_in_page(await context.new_page(), desk.chat.http, "ana@acme.test")
+    await page.locator(".item button").first.click()
+    await expect(page.locator("#messages li.msg").last).to_contain_text("hello there")
+    column = await page.locator("#conversation").bounding_box()
+    assert column is not None
+    for control in await page.locator(".actions > :visible").all():
+        box = await control.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= column["x"] + column["width"] + 1
+    await page.screenshot(path=artifacts / f"25-panel-{width}px.png")
+    await context.close()
