@@ -367,7 +367,7 @@ async def test_a_long_conversation_the_keyboard_and_who_may_resolve(
 async def test_narrow_windows_keep_the_actions_in_their_column(
         browser: Browser, desk: Desk, artifacts: Path, width: int) -> None:  # noqa: F811
     """The conversation's buttons stay inside its column at any width the panel is used at
-    (at 800 px they lay over the visitor's column)."""
+    (at 800 px they lay over the visitor's column), and the settings fit the window's height."""
     async with open_store(desk.chat.db) as store:
         await store.append_visitor_message(desk.site_id, "vis_narrow", "n0", "hello there")
     context = await browser.new_context(viewport={"width": width, "height": 720})
@@ -380,4 +380,8 @@ async def test_narrow_windows_keep_the_actions_in_their_column(
         box = await control.bounding_box()
         assert box is not None and box["x"] + box["width"] <= column["x"] + column["width"] + 1
     await page.screenshot(path=artifacts / f"25-panel-{width}px.png")
+    # The settings fit a 720 px window (they scroll inside it; the page does not grow).
+    await page.get_by_role("button", name="Settings").click()
+    settings = await page.locator("#settings").bounding_box()
+    assert settings is not None and settings["y"] + settings["height"] <= 720
     await context.close()
