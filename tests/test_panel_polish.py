@@ -136,9 +136,12 @@ async def test_the_panel_in_greek_dark_and_with_a_picture(browser: Browser,  # n
     await expect(ana.get_by_role("button", name="Remove")).to_be_visible()
     assert await mine.evaluate(
         "i => i.decode().then(() => i.naturalWidth)") == 80  # hers, not the initials
-    # Greek, chosen by the agent and remembered.
+    # Greek, chosen by the agent and remembered; the open conversation is drawn again in it.
+    await ana.locator(".item button").first.click()
+    await expect(ana.locator("#context")).to_contain_text("Browser")
     await ana.get_by_label("Language").select_option("el")
     await expect(ana.get_by_role("button", name="Εισερχόμενα")).to_be_visible()
+    await expect(ana.locator("#context")).to_contain_text("Πρόγραμμα περιήγησης")
     await expect(ana.locator("html")).to_have_attribute("lang", "el")
     await ana.reload()
     await expect(ana.locator("#conn")).to_have_text("Σε σύνδεση")

@@ -97,7 +97,7 @@ function renderTags(c) {
   });
 }
 
-export function openConversation(id) {
+export function openConversation(id, keepFocus) {
   var c = summary(id);
   if (!c) return;
   if (state.current !== id) {
@@ -124,7 +124,7 @@ export function openConversation(id) {
   renderHead();
   renderList();
   reopen();
-  if (!$("reply-input").disabled) $("reply-input").focus();
+  if (!keepFocus && !$("reply-input").disabled) $("reply-input").focus();
 }
 
 /** Ask for the open conversation from where we are (at open, and after a reconnect). */

@@ -185,11 +185,15 @@ function begin(agent) {
 }
 
 /** Words changed (another language): what was drawn with the old ones, again. */
-function redraw() {
+/** After a setting changed; ``language``: the language did, and the open conversation is
+ * drawn again in it (its events, times and the visitor's column), keeping the focus where it
+ * is. */
+function redraw(language) {
   renderConnection();
   showAway(state.away);
   renderList();
-  if (state.current) renderHead();
+  if (state.current && language === true) openConversation(state.current, true);
+  else if (state.current) renderHead();
   if (state.me) renderMe();
   if (!$("page-reports").hidden) loadReport();
 }

@@ -102,7 +102,7 @@ export function setUpSettings(changed) {
   });
   languages.value = lang();
   languages.addEventListener("change", function () {
-    use(languages.value, true).then(rerender);
+    use(languages.value, true).then(function () { rerender(true); });
   });
   var themes = $("opt-theme");
   themes.value = theme();
