@@ -184,10 +184,9 @@ function begin(agent) {
   state.socket.connect();
 }
 
-/** Words changed (another language): what was drawn with the old ones, again. */
-/** After a setting changed; ``language``: the language did, and the open conversation is
- * drawn again in it (its events, times and the visitor's column), keeping the focus where it
- * is. */
+/** A setting changed: what was drawn with the old one, again. ``language``: the words did,
+ * and the open conversation is drawn again in them too (its events, times and the visitor's
+ * column), keeping the focus where it is. */
 function redraw(language) {
   renderConnection();
   showAway(state.away);
