@@ -193,6 +193,11 @@ async def test_ssrf_refused_and_redirects_not_followed(db: Path, seeded: Seed) -
         # Made while allowed, delivered by a server that no longer allows it: refused, logged.
         with serving(db, **FAST) as server:
             client = api(server, db, seeded)
+            # (Allowing private addresses still asks for a name that resolves.)
+            nowhere = await client("POST", "/api/v1/webhooks", {
+                "url": "http://no-such-host.invalid/x", "events": ["message.created"]})
+            assert nowhere.status_code == 400 and nowhere.json()["error"] == "bad_url", (
+                nowhere.text)
             private_id, _ = await subscribe(client, receiver.url, ["message.created"])
             redirect_id, _ = await subscribe(client, receiver.url.replace("/hook", "/redirect"),
                                              ["message.created"])
