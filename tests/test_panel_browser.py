@@ -358,7 +358,9 @@ async def test_a_long_conversation_the_keyboard_and_who_may_resolve(
     await expect(ana.locator("#conv-status")).to_contain_text("Assigned to you")
     await expect(ana.get_by_role("button", name="Resolve")).to_be_visible()
     await bo.get_by_role("tab", name="All open").click()
-    await bo.locator(".item", has_text="a short one").locator("button").click()
+    short = bo.locator(".item", has_text="a short one")
+    await expect(short).to_contain_text("Ana Lima")  # (Bo's list has her claim: drawn again)
+    await short.locator("button").click()
     await expect(bo.locator("#messages li.msg").last).to_contain_text("a short one")
     await expect(bo.locator("#resolve")).to_be_hidden()
 
