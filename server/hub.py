@@ -170,8 +170,12 @@ class Connection:
     def sent_in_ack(self, conversation_id: str, seq: int) -> bool:
         """``seq`` (the sender's own message) goes to the client in its ack, not as a frame.
         False when it cannot: the pump already sent it (a catch-up that read the store between
-        the commit and now) — the ack then carries no message."""
+        the commit and now) — the ack then carries no message. An agent's socket that has not
+        opened the conversation gets none of its frames: the ack carries it, and there is no
+        frame to hold back. (A visitor's socket follows the conversation its send opens.)"""
         cursor = self.cursors.get(conversation_id)
+        if cursor is None and self.role == "agent":
+            return True
         if cursor is not None and seq <= cursor:
             return False
         seqs = self.acked.setdefault(conversation_id, set())

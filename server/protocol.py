@@ -82,13 +82,6 @@ def own(message: dict[str, Any], in_ack: bool) -> dict[str, Any]:
     return {"message": message} if in_ack else {}
 
 
-def carries(in_ack: bool, watching: bool, duplicate: bool) -> bool:
-    """Whether an agent's ack carries its message: as ``in_ack`` says for a socket that has the
-    conversation open; for one that does not (it never gets the conversation's frames), always,
-    a resend's excepted."""
-    return in_ack if watching else not duplicate
-
-
 def ack(request: str, **result: Any) -> bytes:
     return encode({"type": "ack", "id": request, **result})
 
@@ -132,7 +125,6 @@ __all__ = [
     "Typing",
     "Unblock",
     "ack",
-    "carries",
     "check_fields",
     "encode",
     "error",

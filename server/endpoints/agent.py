@@ -192,18 +192,14 @@ class AgentSession(Session):
         if isinstance(frame, Send):
             received = time.perf_counter()
             assert frame.conversation_id is not None  # required for agents by the protocol
-            # Only a socket that has the conversation open gets its reply in the ack instead of
-            # as a frame (another one never receives the conversation's frames).
-            sender = self.conn if frame.conversation_id in self.conn.cursors else None
             sent = await chat.agent_send(self.agent, self.site_ids, frame.conversation_id,
-                                         frame.id, frame.body, frame.attachment, sender,
+                                         frame.id, frame.body, frame.attachment, self.conn,
                                          after)
             change = sent.change
             message = change.messages[-1]
             ack = protocol.ack(frame.id, conversation_id=message.conversation_id,
                                seq=message.seq, duplicate=change.duplicate,
-                               **protocol.own(message.frame(), protocol.carries(
-                                   sent.in_ack, sender is not None, change.duplicate)))
+                               **protocol.own(message.frame(), sent.in_ack))
             self.ctx.metrics.agent_ack.observe(time.perf_counter() - received)
             return ack
         if isinstance(frame, Claim):

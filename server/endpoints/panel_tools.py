@@ -36,14 +36,12 @@ if TYPE_CHECKING:
 
 
 async def note(s: AgentSession, frame: Note) -> bytes:
-    sender = s.conn if frame.conversation_id in s.conn.cursors else None
     sent = await s.ctx.chat.note(s.agent, s.site_ids, frame.conversation_id, frame.id,
-                                 frame.body, sender)
+                                 frame.body, s.conn)
     change = sent.change
     return protocol.ack(frame.id, conversation_id=frame.conversation_id,
                         seq=change.messages[-1].seq, duplicate=change.duplicate,
-                        **protocol.own(change.messages[-1].frame(), protocol.carries(
-                            sent.in_ack, sender is not None, change.duplicate)))
+                        **protocol.own(change.messages[-1].frame(), sent.in_ack))
 
 
 async def tag(s: AgentSession, frame: Tag) -> bytes:
