@@ -17,6 +17,10 @@ began, in one transaction. The WAL is bounded as livechat bounds it (its automat
 off; a thread checkpoints every second, passively, and restarts the log when that copied it
 all); here the loop waits for that restart's lock (a few ms a second) rather than handing the
 batch to a thread.
+
+``COMMITTED_RELAY_EXTRA_US`` (default 0) makes the loop spend that many microseconds of CPU on
+each message it reads, standing in for the work a product adds to the floor: ``bench.budget``
+measures how much the tail can take (docs/benchmarks.md, "the loop's budget").
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 
 import orjson
@@ -47,6 +52,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages(pair, client_id
 queued: list[tuple[str, str, str, WebSocket]] = []
 ready = asyncio.Event()
 last_seq: dict[str, int] = {}
+#: Seconds of CPU the loop spends on each message read, besides the floor's own work.
+EXTRA = int(os.environ.get("COMMITTED_RELAY_EXTRA_US", "0")) / 1e6
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -113,6 +120,10 @@ async def send_socket(ws: WebSocket) -> None:
     try:
         while True:
             frame = orjson.loads(await ws.receive_text())
+            if EXTRA:
+                until = time.perf_counter() + EXTRA
+                while time.perf_counter() < until:  # CPU on the loop, as a product's work
+                    pass
             queued.append((pair, str(frame["id"]), str(frame["body"]), ws))
             ready.set()
     except WebSocketDisconnect:

@@ -180,8 +180,12 @@ class CommittedRelay(Relay):
     name = "committed relay (floor)"
     app = "bench.committed_relay:app"
 
-    def __init__(self, workdir: Path) -> None:
-        super().__init__({"COMMITTED_RELAY_DB": str(workdir / f"floor-{uuid.uuid4().hex[:6]}.db")})
+    def __init__(self, workdir: Path, extra_us: int = 0) -> None:
+        """``extra_us``: CPU the loop spends on each message besides (``bench.budget``)."""
+        super().__init__({"COMMITTED_RELAY_DB": str(workdir / f"floor-{uuid.uuid4().hex[:6]}.db"),
+                          "COMMITTED_RELAY_EXTRA_US": str(extra_us)})
+        if extra_us:
+            self.name = f"committed relay + {extra_us} µs"
 
     async def pair(self, index: int) -> Pair:
         key = f"{index}-{uuid.uuid4().hex[:8]}"  # a new sequence for every round's pairs
