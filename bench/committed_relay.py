@@ -68,7 +68,14 @@ def connect(path: str) -> sqlite3.Connection:
 def checkpoints(path: str, stop: threading.Event) -> None:
     db = connect(path)
     while not stop.wait(1.0):
-        busy, log, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        # As livechat's (server/store/sqlite_wal.py): passive passes until one finds few new
+        # frames, so that the restart, which holds writers, has little left to copy and sync.
+        last = None
+        for _ in range(4):
+            busy, log, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if busy or log != copied or (last is not None and log - last <= 8):
+                break
+            last = log
         if not busy and log == copied:
             db.execute("PRAGMA wal_checkpoint(RESTART)")
     db.close()
