@@ -160,10 +160,12 @@ class Chat:
         await self.publish(change)
         return change
 
-    async def profile(self, who: VisitorIdentity, name: str | None, email: str | None) -> None:
-        """The visitor told us their name or email: agents' inboxes show it."""
+    async def profile(self, who: VisitorIdentity, name: str | None, email: str | None,
+                      attributes: dict[str, Any] | None = None) -> None:
+        """The visitor told us their name or email (and, through the REST API, attributes with
+        them, in the same write): agents' inboxes show it."""
         conversation = await self.store.set_visitor_profile(who.site_id, who.visitor_id, name,
-                                                            email)
+                                                            email, attributes)
         if conversation is not None:
             self._inbox_update(conversation)
 

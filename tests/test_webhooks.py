@@ -294,3 +294,29 @@ async def _slow_and_fast(server: ServerProcess, client: Api, seeded: Seed) -> No
                          timeout=20)
         assert not slow.release.is_set()  # all of it while the first request was held
         slow.release.set()
+
+
+async def test_a_patch_of_name_and_attributes_is_one_change(server: ServerProcess, db: Path,
+                                                            seeded: Seed) -> None:
+    """Before: the name and the attributes were two writes, so one ``PATCH`` made two
+    ``visitor.updated`` events, and a ``PATCH`` whose attributes were refused (too many)
+    still changed the name: a partial write answered with an error."""
+    async with receiving() as receiver:
+        client = api(server, db, seeded)
+        await subscribe(client, receiver.url, ["visitor.updated"])
+        widget, _ = await visitor(server, seeded.site_id)
+        ack = await widget.request({"type": "send", "id": "v1", "body": "hi"})
+        conv = (await client("GET", f"/api/v1/conversations/{ack['conversation_id']}")).json()
+        path = f"/api/v1/visitors/{conv['conversation']['visitor']['id']}"
+        both = await client("PATCH", path, {"name": "Quinn", "attributes": {"plan": "pro"}})
+        assert both.status_code == 200, both.text
+        refused = await client("PATCH", path, {"name": "Not Quinn", "attributes": {
+            f"a{n}": n for n in range(50)}})  # 51 with "plan"
+        assert refused.status_code == 400 and refused.json()["error"] == "too_many", refused.text
+        emailed = await client("PATCH", path, {"email": "q@example.test"})
+        assert emailed.json()["visitor"]["name"] == "Quinn"  # not "Not Quinn"
+        got = await receiver.until(lambda got: any(
+            r.json["data"]["visitor"]["email"] for r in got))
+        assert [(r.json["data"]["visitor"]["name"], r.json["data"]["visitor"]["attributes"])
+                for r in got] == [("Quinn", {"plan": "pro"})] * 2
+        await widget.close()

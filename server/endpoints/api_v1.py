@@ -234,10 +234,10 @@ async def update_visitor(call: Call) -> tuple[int, Any]:
     site_id = await _visitor_site(call)
     visitor_id = call.path["visitor_id"]
     body = call.body
-    if "name" in body or "email" in body:
+    if "name" in body or "email" in body:  # one write with the attributes: one event
         await call.ctx.chat.profile(VisitorIdentity(site_id, visitor_id), body.get("name"),
-                                    body.get("email"))
-    if "attributes" in body:
+                                    body.get("email"), body.get("attributes"))
+    elif "attributes" in body:
         await call.ctx.store.set_visitor_attributes(site_id, visitor_id, body["attributes"])
     visitor = await call.ctx.store.visitor(visitor_id)
     assert visitor is not None

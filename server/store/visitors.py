@@ -37,7 +37,9 @@ class VisitorStore(Protocol):
                              signed: bool = False) -> None: ...
     async def visitor(self, visitor_id: str) -> Visitor | None: ...
     async def set_visitor_profile(self, site_id: str, visitor_id: str, name: str | None,
-                                  email: str | None) -> Conversation | None: ...
+                                  email: str | None,
+                                  attributes: dict[str, Any] | None = None,
+                                  ) -> Conversation | None: ...
     async def set_visitor_attributes(self, site_id: str, visitor_id: str,
                                      attributes: dict[str, Any]) -> None: ...
     async def visitor_conversations(self, visitor_id: str,
@@ -85,10 +87,14 @@ class Visitors(Base):
         return visitor_row(row) if row else None
 
     async def set_visitor_profile(self, site_id: str, visitor_id: str, name: str | None,
-                                  email: str | None) -> Conversation | None:
+                                  email: str | None,
+                                  attributes: dict[str, Any] | None = None,
+                                  ) -> Conversation | None:
         """What a visitor typed into the pre-chat or offline form. A verified visitor's name and
-        email come from the site's backend and are not overwritten. Returns the visitor's open
-        conversation (its summary changed), if any."""
+        email come from the site's backend and are not overwritten. ``attributes`` are merged
+        in the same transaction (the REST API's ``PATCH`` of both: one change, one
+        ``visitor.updated``, and nothing written when the attributes are refused). Returns the
+        visitor's open conversation (its summary changed), if any."""
         now = self._now()
 
         def op(db: DB) -> Conversation | None:
@@ -96,6 +102,8 @@ class Visitors(Base):
             db.execute(
                 "UPDATE visitors SET name = coalesce(?, name), email = coalesce(?, email) "
                 "WHERE id = ? AND verified = 0", (name, email, visitor_id))
+            if attributes is not None:
+                _merge_attributes(db, visitor_id, attributes)
             if self.on_visitor is not None:
                 self.on_visitor(db, site_id, visitor_id)
             row = db.execute("SELECT id FROM conversations WHERE visitor_id = ? "
@@ -111,17 +119,7 @@ class Visitors(Base):
 
         def op(db: DB) -> None:
             ensure_visitor(db, site_id, visitor_id, now)
-            known = orjson.loads(db.execute("SELECT attributes FROM visitors WHERE id = ?",
-                                            (visitor_id,)).fetchone()[0])
-            for key, value in attributes.items():
-                if value is None:
-                    known.pop(key, None)
-                else:
-                    known[key] = value
-            if len(known) > _MAX_ATTRIBUTES:
-                raise ChatError(Code.TOO_MANY, f"at most {_MAX_ATTRIBUTES} attributes")
-            db.execute("UPDATE visitors SET attributes = ? WHERE id = ?",
-                       (orjson.dumps(known).decode(), visitor_id))
+            _merge_attributes(db, visitor_id, attributes)
             if self.on_visitor is not None:
                 self.on_visitor(db, site_id, visitor_id)
 
@@ -185,3 +183,19 @@ class Visitors(Base):
             db.execute("UPDATE visitors SET last_ip = ? WHERE id = ?", (ip, visitor_id))
 
         await self._submit(op)
+
+
+def _merge_attributes(db: DB, visitor_id: str, attributes: dict[str, Any]) -> None:
+    """Merge ``attributes`` into the visitor's (a null removes one); more than
+    ``_MAX_ATTRIBUTES`` in all is refused."""
+    known = orjson.loads(db.execute("SELECT attributes FROM visitors WHERE id = ?",
+                                    (visitor_id,)).fetchone()[0])
+    for key, value in attributes.items():
+        if value is None:
+            known.pop(key, None)
+        else:
+            known[key] = value
+    if len(known) > _MAX_ATTRIBUTES:
+        raise ChatError(Code.TOO_MANY, f"at most {_MAX_ATTRIBUTES} attributes")
+    db.execute("UPDATE visitors SET attributes = ? WHERE id = ?",
+               (orjson.dumps(known).decode(), visitor_id))
