@@ -109,11 +109,13 @@ async def quiet(target: Target, within: float = 120.0) -> float:
     return time.perf_counter() - t0
 
 
-async def latency(target: Target, pairs: int, rate: float, seconds: float) -> dict[str, Any]:
+async def latency(target: Target, pairs: int, rate: float, seconds: float,
+                  flights: list[tuple[float, float]] | None = None) -> dict[str, Any]:
     """p50 and p99 at ``rate`` messages a second over ``pairs`` pairs, once the server is
     quiet (``quiet``); meanwhile, the busiest server thread's share of a core, all the
     server's threads' together, and the load generator's own (this process: on a machine of
-    two cores, what the three leave idle is all the headroom there is)."""
+    two cores, what the three leave idle is all the headroom there is). ``flights``: each
+    message's send time (``perf_counter`` seconds) and latency (ms) are added to it."""
     waited = await quiet(target)
     made = [await target.pair(i + 10_000) for i in range(pairs)]
     per_pair = int(rate / pairs * seconds)
@@ -127,6 +129,8 @@ async def latency(target: Target, pairs: int, rate: float, seconds: float) -> di
                 sent = pair.received(await recv(pair.receiver, "measuring latency"))
                 if sent is not None:
                     samples.append(clock_ms() - sent)
+                    if flights is not None:
+                        flights.append((sent / 1000, samples[-1]))
                     got += 1
 
         reader = asyncio.create_task(receive())

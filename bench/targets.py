@@ -227,10 +227,12 @@ class Livechat(Target):
 
     def __init__(self, workdir: Path, redis_url: str | None = None, *, workers: int = 1,
                  root: Path | None = None, label: str = "", prefilled: int = 0,
-                 postgres: str | None = None) -> None:
+                 postgres: str | None = None, path_first: Path | None = None) -> None:
         """``root``: serve from another checkout (``--compare``); ``workers``: processes
         sharing the port (with Redis as the broker); ``prefilled``: messages stored first;
-        ``postgres``: the store in a database of its own on that PostgreSQL server."""
+        ``postgres``: the store in a database of its own on that PostgreSQL server;
+        ``path_first``: a directory put first on the server's ``PYTHONPATH`` (``bench.stalls``
+        loads its ``sitecustomize`` so)."""
         self._stack = contextlib.ExitStack()
         db = workdir / f"bench-{uuid.uuid4().hex[:6]}.db"
         if not postgres:
@@ -257,8 +259,9 @@ class Livechat(Target):
             self.name = "livechat, Redis" + (f", {workers} processes" if workers > 1 else "")
             env.update(LIVECHAT_REDIS_URL=redis_url,
                        LIVECHAT_REDIS_PREFIX=f"bench-{uuid.uuid4().hex[:8]}")
-        if root is not None:
-            env["PYTHONPATH"] = str(root)
+        if root is not None or path_first is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                str(p) for p in (path_first, root or ROOT) if p is not None)
         self.name += label
         self.server = ServerProcess(db, env=env, args=["--workers", str(workers)]
                                     if workers > 1 else []).start()

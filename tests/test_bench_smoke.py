@@ -14,7 +14,10 @@ import orjson
 import pytest
 from websockets.asyncio.client import connect
 
-from bench.run import CommittedRelay, Livechat, reconnect, throughput
+from bench.run import CommittedRelay, Livechat, latency, reconnect, throughput
+from bench.stalls import report
+from bench.targets import ROOT
+from tests.faults import until
 from tests.redis_server import RedisServer
 
 
@@ -66,3 +69,24 @@ def test_the_committed_relay_stores_each_message_once(tmp_path: Path) -> None:
                                 ).fetchone()[0] == 2
     finally:
         target.stop()
+
+
+@pytest.mark.slow
+def test_the_stall_trace_loads_and_sees_the_store(tmp_path: Path, monkeypatch: Any) -> None:
+    """``bench.stalls`` wraps the store's methods by name inside the server (a rename would
+    stop the server at start-up): a short phase under it, every message's flight kept, and the
+    server's events read back into the report."""
+    events = tmp_path / "events.tsv"
+    monkeypatch.setenv("STALLS_OUT", str(events))
+    target = Livechat(tmp_path, path_first=ROOT / "bench" / "stall_trace")
+    flights: list[tuple[float, float]] = []
+    try:
+        asyncio.run(latency(target, pairs=2, rate=200, seconds=1, flights=flights))
+        # (the server writes its events down every quarter second)
+        asyncio.run(until(lambda: events.exists() and "batch on the loop" in events.read_text()))
+    finally:
+        target.stop()
+    assert len(flights) == 200
+    table = report(flights, events)
+    assert table.startswith("200 messages") and "\n| batch on the loop | " in table, table
+
