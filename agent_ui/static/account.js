@@ -2,15 +2,18 @@
  * everywhere; and, for admins, a password-reset link per agent on the Manage page. Text only,
  * never HTML. */
 import { $, api, el } from "./kit.js";
-import { t } from "./i18n.js";
+import { onLanguage, t } from "./i18n.js";
 
-function labelled(form, text, name, type, autocomplete) {
-  var label = el("label", "", form, text + " ");
+/** A labelled field; its words are set by the section's drawer (they follow the language). */
+function labelled(form, name, type, autocomplete) {
+  var label = el("label", "", form);
+  var text = el("span", "", label);
+  label.appendChild(document.createTextNode(" "));
   var input = el("input", "", label);
   input.name = name; input.type = type; input.required = true;
   if (autocomplete) input.autocomplete = autocomplete;
   if (type === "password" && name !== "current") input.minLength = 8;
-  return input;
+  return { text: text, input: input };
 }
 
 export function setUpAccount() {
@@ -19,37 +22,46 @@ export function setUpAccount() {
   var section = el("section", "account", box);
   section.id = "account";
   section.setAttribute("aria-labelledby", "account-title");
-  el("h2", "", section, t("Account")).id = "account-title";
+  var title = el("h2", "", section);
+  title.id = "account-title";
   var form = el("form", "account-form", section);
   form.id = "password-form";
-  var current = labelled(form, t("Current password"), "current", "password", "current-password");
-  var fresh = labelled(form, t("Replacement password"), "password", "password", "new-password");
-  var again = labelled(form, t("Replacement password, again"), "again", "password",
-                       "new-password");
+  var current = labelled(form, "current", "password", "current-password");
+  var fresh = labelled(form, "password", "password", "new-password");
+  var again = labelled(form, "again", "password", "new-password");
   var say = el("p", "account-status", form);
   say.setAttribute("role", "status");
-  var submit = el("button", "small", form, t("Change password"));
+  var submit = el("button", "small", form);
   submit.type = "submit";
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     say.className = "account-status";
-    if (fresh.value !== again.value) {
+    if (fresh.input.value !== again.input.value) {
       say.className += " error";
       say.textContent = t("The two replacement passwords differ.");
       return;
     }
     submit.disabled = true;
-    api("/api/agent/password", { current: current.value, password: fresh.value }).then(function () {
-      form.reset();
-      say.textContent = t("Password changed. Every other session of yours was signed out.");
-    }).catch(function (e) {
-      say.className += " error";
-      say.textContent = e.message;
-    }).then(function () { submit.disabled = false; });
+    api("/api/agent/password", { current: current.input.value, password: fresh.input.value })
+      .then(function () {
+        form.reset();
+        say.textContent = t("Password changed. Every other session of yours was signed out.");
+      }).catch(function (e) {
+        say.className += " error";
+        say.textContent = e.message;
+      }).then(function () { submit.disabled = false; });
   });
-  var everywhere = el("button", "secondary small", section, t("Sign out everywhere"));
+  var everywhere = el("button", "secondary small", section);
   everywhere.type = "button";
   everywhere.id = "logout-everywhere";
+  onLanguage(function () {  // built once, in the popover where the language is switched
+    title.textContent = t("Account");
+    current.text.textContent = t("Current password");
+    fresh.text.textContent = t("Replacement password");
+    again.text.textContent = t("Replacement password, again");
+    submit.textContent = t("Change password");
+    everywhere.textContent = t("Sign out everywhere");
+  });
   everywhere.addEventListener("click", function () {
     api("/api/agent/logout", { everywhere: true }).then(function () { location.reload(); })
       .catch(function (e) { say.className = "account-status error"; say.textContent = e.message; });

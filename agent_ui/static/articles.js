@@ -4,7 +4,7 @@
  * inert document and its nodes moved in, so nothing in it can run (and the page's policy runs
  * no inline script anyway). Titles and everything else are text. */
 import { $, api, clear, el } from "./kit.js";
-import { t, when } from "./i18n.js";
+import { onLanguage, t, when } from "./i18n.js";
 
 var state = { sites: [], site: "", articles: [], editing: null, translationOf: null, timer: 0 };
 function field(name) { return $("kb-form").querySelector("[name=" + name + "]"); }
@@ -63,8 +63,7 @@ function open(article, translationOf) {
   state.translationOf = translationOf || null;
   var f = $("kb-form");
   f.hidden = false;
-  $("kb-form-title").textContent = article ? t("Article: {name}", { name: article.title })
-    : translationOf ? t("Translation of {name}", { name: translationOf.title }) : t("New article");
+  title();
   var from = article || translationOf;
   field("title").value = from ? from.title : "";
   field("lang").value = article ? article.lang : "";
@@ -86,7 +85,7 @@ function edit(id, done) {
     say("", done || "");
     var others = $("kb-translations");
     if (!j.translations.length) return;
-    others.appendChild(document.createTextNode(t("Translations:") + " "));
+    el("span", "translations-label", others, t("Translations:") + " ");
     j.translations.forEach(function (tr) {
       var b = el("button", "secondary small", others, tr.lang + " · " + tr.title);
       b.type = "button";
@@ -133,6 +132,22 @@ $("kb-address").addEventListener("submit", function (event) {
     f.querySelector(".error").textContent = "";
     $("kb-open").href = j.url;
   }).catch(function (e) { f.querySelector(".error").textContent = e.message; });
+});
+
+/** The form's title, for what it edits. */
+function title() {
+  var article = state.editing, translationOf = state.translationOf;
+  $("kb-form-title").textContent = article ? t("Article: {name}", { name: article.title })
+    : translationOf ? t("Translation of {name}", { name: translationOf.title }) : t("New article");
+}
+
+// The language changed: the list and the form's words, again in it (what is typed stays).
+onLanguage(function () {
+  if (!state.sites.length) return;
+  render();
+  title();
+  var label = $("kb-translations").querySelector(".translations-label");
+  if (label) label.textContent = t("Translations:") + " ";
 });
 
 /** Show the knowledge base of the admin's sites (the first one to begin with). */

@@ -2,7 +2,7 @@
  * they came from), and the blocks in force on the Manage page, with Unblock. Text only, never
  * HTML. */
 import { $, clear, el } from "./kit.js";
-import { locale, t } from "./i18n.js";
+import { locale, onLanguage, t } from "./i18n.js";
 import { request, state } from "./state.js";
 
 
@@ -19,30 +19,47 @@ function buildBlockMenu() {
   if (!actions || $("block-button")) return;
   var menu = el("div", "menu", null);
   actions.insertBefore(menu, $("resolve"));
-  var button = el("button", "secondary", menu, t("Block…"));
+  var button = el("button", "secondary", menu);
   button.type = "button"; button.id = "block-button";
   button.setAttribute("aria-expanded", "false");
   button.setAttribute("aria-controls", "block-form");
   var form = el("form", "popover block-form", menu);
   form.id = "block-form"; form.hidden = true;
-  el("p", "hint", form, t("The visitor's chat closes at once, and they cannot write or send files here again while the block lasts."));
-  el("label", "", form, t("Block for")).htmlFor = "block-hours";
+  var hint = el("p", "hint", form);
+  var hoursLabel = el("label", "", form);
+  hoursLabel.htmlFor = "block-hours";
   var hours = el("select", "", form);
   hours.id = "block-hours";
-  [["", t("Until unblocked")], ["1", t("1 hour")], ["24", t("24 hours")], ["168", t("7 days")],
-   ["720", t("30 days")]].forEach(function (d) { el("option", "", hours, d[1]).value = d[0]; });
+  var choices = ["", "1", "24", "168", "720"].map(function (value) {
+    var option = el("option", "", hours);
+    option.value = value;
+    return option;
+  });
   var check = el("label", "", form);
   var address = el("input", "", check);
   address.type = "checkbox"; address.id = "block-address";
-  check.appendChild(document.createTextNode(
-    " " + t("Also block the address they came from (24 hours unless a time is chosen)")));
-  var reasonLabel = el("label", "", form, t("Reason (for your colleagues)") + " ");
+  var addressText = el("span", "", check);
+  var reasonLabel = el("label", "", form);
+  var reasonText = el("span", "", reasonLabel);
   var reason = el("input", "", reasonLabel);
   reason.maxLength = 100; reason.id = "block-reason";
   var status = el("p", "error", form);
   status.setAttribute("role", "alert");
-  var submit = el("button", "danger", form, t("Block this visitor"));
+  var submit = el("button", "danger", form);
   submit.type = "submit";
+  var blocked = false;  // "Blocked" on the button for a few seconds after a block
+  var words = function () {
+    button.textContent = blocked ? t("Blocked") : t("Block…");
+    hint.textContent = t("The visitor's chat closes at once, and they cannot write or send files here again while the block lasts.");
+    hoursLabel.textContent = t("Block for");
+    [t("Until unblocked"), t("1 hour"), t("24 hours"), t("7 days"), t("30 days")]
+      .forEach(function (text, i) { choices[i].textContent = text; });
+    addressText.textContent =
+      " " + t("Also block the address they came from (24 hours unless a time is chosen)");
+    reasonText.textContent = t("Reason (for your colleagues)") + " ";
+    submit.textContent = t("Block this visitor");
+  };
+  onLanguage(words);  // built once: its words follow the language the agent switches to
   button.addEventListener("click", function () {
     form.hidden = !form.hidden;
     button.setAttribute("aria-expanded", String(!form.hidden));
@@ -60,8 +77,9 @@ function buildBlockMenu() {
       form.reset();
       form.hidden = true;
       button.setAttribute("aria-expanded", "false");
-      button.textContent = t("Blocked");
-      setTimeout(function () { button.textContent = t("Block…"); }, 4000);
+      blocked = true;
+      words();
+      setTimeout(function () { blocked = false; words(); }, 4000);
     });
   });
   document.addEventListener("keydown", function (event) {
@@ -78,9 +96,13 @@ function buildSection() {
   var page = $("page-admin");
   if (!page || $("admin-blocks")) return;
   var section = el("section", "blocks", page);
-  el("h2", "", section, t("Blocked visitors"));
+  var title = el("h2", "", section);
   list = el("ul", "admin-list", section);
   list.id = "admin-blocks";
+  onLanguage(function () {
+    title.textContent = t("Blocked visitors");
+    if (!page.hidden) refreshBlocks();  // the list, in the new language too
+  });
   document.querySelectorAll("[data-page=admin]").forEach(function (b) {
     b.addEventListener("click", refreshBlocks);
   });

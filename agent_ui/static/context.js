@@ -2,9 +2,10 @@
  * they visited (live: a new page is added while the conversation is open), the site's
  * attributes, and their earlier conversations. */
 import { $, clear, el } from "./kit.js";
-import { ago, day, locale, t } from "./i18n.js";
+import { day, t } from "./i18n.js";
 import { visitorRights } from "./integrations.js";
 import { siteName, state } from "./state.js";
+import { clockIn, since, zoneTime } from "./times.js";
 
 var pages = [];   // the open conversation's visitor's pages, newest first
 
@@ -16,12 +17,6 @@ function browserOf(ua) {
     : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "macOS"
     : /Linux/.test(ua) ? "Linux" : "";
   return os ? t("{browser} on {os}", { browser: b, os: os }) : b;
-}
-function localTime(tz) {
-  try {
-    return new Date().toLocaleTimeString(locale(), { timeZone: tz, hour: "2-digit",
-                                                     minute: "2-digit" }) + " (" + tz + ")";
-  } catch (e) { return null; }
 }
 
 /** A URL on one line: the host and path, shortened at its end with an ellipsis (never broken
@@ -51,7 +46,7 @@ export function renderContext(f, openConversation) {
   [[t("Name"), c.visitor.name + (c.visitor.verified ? " ✓ " + t("verified") : "")],
    [t("Email"), v.email && v.email + " · " + (state.email ? t("unseen replies go by email")
                                                            : t("email is off"))],
-   [t("Local time"), v.timezone && localTime(v.timezone)],
+   [t("Local time"), v.timezone && zoneTime(v.timezone) && v.timezone, "zone"],
    [t("Language"), v.language], [t("Browser"), browserOf(v.user_agent)],
    [t("Came from"), v.referrer, "url"], [t("Site"), siteName(c.site_id)]]
     .forEach(function (fact) {
@@ -59,6 +54,7 @@ export function renderContext(f, openConversation) {
       el("dt", "", facts, fact[0]);
       var value = el("dd", "", facts);
       if (fact[2] === "url") address(value, fact[1]);
+      else if (fact[2] === "zone") clockIn(value, fact[1]);  // kept up to date (times.js)
       else value.textContent = fact[1];
     });
   var details = $("visitor-details");
@@ -93,7 +89,9 @@ function renderPages() {
     link.target = "_blank";
     link.rel = "noopener noreferrer";
     link.title = p.url;
-    el("span", "when", item, " " + ago(p.at) + (i === 0 ? " · " + t("current") : ""));
+    var when = el("span", "when", item, " ");
+    since(when, "", p.at);  // kept up to date (times.js)
+    if (i === 0) when.appendChild(document.createTextNode(" · " + t("current")));
   });
   if (!pages.length) el("li", "none", box, t("No pages recorded."));
 }

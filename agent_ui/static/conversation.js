@@ -77,9 +77,14 @@ export function renderHead() {
     (c.status === "assigned" && c.assignee.id === me.id);
   $("reply-input").disabled = !canReply;
   $("reply").querySelector("button[type=submit]").disabled = !canReply;
+  // Why the composer is off, where it is: only the assignee may reply (the server answers
+  // anyone else not_assignee; an admin transfers it first). The name is put in as text.
+  var who = { name: c.assignee ? c.assignee.name : "" };
   $("reply-input").placeholder = note ? t("An internal note: only agents see it")
     : c.status === "resolved" ? t("Resolved: reopen it to reply, or write an internal note")
-    : t("Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses");
+    : canReply ? t("Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses")
+    : mayTransfer ? t("Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.", who)
+    : t("Assigned to {name}: only they can reply. Write an internal note instead.", who);
   renderTags(c);
 }
 

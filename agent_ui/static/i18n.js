@@ -1,13 +1,15 @@
 /* The panel's words. The English text is the key (t("Claim")), so the code reads as it shows;
  * every other language is a module of its own in lang/ mapping English to it, fetched when an
  * agent chooses it (remembered on this browser). Fixed words in index.html carry data-i18n (their
- * text is the key) or data-i18n-attr="placeholder,title,aria-label" (those attributes' values). */
+ * text is the key) or data-i18n-attr="placeholder,title,aria-label" (those attributes' values);
+ * words a script draws once are drawn by a function given to onLanguage(), again at a switch. */
 export var LANGUAGES = [["en", "English"], ["pt", "Português"], ["el", "Ελληνικά"],
                         ["es", "Español"], ["fr", "Français"], ["de", "Deutsch"],
                         ["ar", "العربية"], ["he", "עברית"]];
 var RTL = { ar: 1, he: 1 };
 var KEY = "livechat:panel-language";
 var words = {}, code = "en";
+var drawers = [];   // words drawn by scripts, drawn again after a switch (onLanguage)
 
 function base(tag) { return String(tag || "").toLowerCase().split("-")[0]; }
 function known(c) { return LANGUAGES.some(function (l) { return l[0] === c; }); }
@@ -32,6 +34,7 @@ export function use(wanted, remember) {
     document.documentElement.lang = code;
     document.documentElement.dir = RTL[code] ? "rtl" : "ltr";
     translate(document);
+    drawers.forEach(function (draw) { draw(); });
     return code;
   });
 }
@@ -59,6 +62,14 @@ export function translate(root) {
       node.setAttribute(attr, t(node.getAttribute(keep)));
     });
   });
+}
+
+/** Words a script draws once (a menu, a section, a form built at start) or keeps on the page
+ * between redraws: ``draw`` puts them in the current language, now and after every switch, as
+ * ``translate`` does for the fixed words of the page. */
+export function onLanguage(draw) {
+  drawers.push(draw);
+  draw();
 }
 
 // --- times, in the agent's language ---------------------------------------------------------

@@ -1,9 +1,10 @@
 /* The inbox: views (queue, mine, my teams, all open, snoozed, resolved, follow-ups, search results), site
  * and tag filters, counts, and what changes in it live. */
 import { $, avatar, clear, el } from "./kit.js";
-import { ago, t, when } from "./i18n.js";
+import { t, when } from "./i18n.js";
 import { announce, notify, titleCount } from "./notifications.js";
 import { PAGE, request, snoozed, state } from "./state.js";
+import { since } from "./times.js";
 
 var open = function () {};   // conversation.js opens one (set by main.js)
 var headChanged = function () {};
@@ -59,7 +60,7 @@ export function renderList() {
     var button = el("button", "", item);
     button.type = "button";
     el("span", "name", button, c.visitor.name);
-    el("span", "when", button, view === "queue" ? ago(c.created_at) : ago(c.updated_at));
+    since(button, "when", view === "queue" ? c.created_at : c.updated_at);
     var hit = view === "search" ? state.searchHits[i] : null;
     el("span", "preview", button, hit && hit.snippet ? hit.snippet : (c.last_message || "…"));
     var meta = el("span", "meta", button);
@@ -189,6 +190,22 @@ export function update(c) {
   if (c.id === state.current) headChanged();
 }
 
+/** The teams of a site, as an admin just made them (the ``teams`` frame): "My teams" appears
+ * or goes, and the conversations given to a team renamed or deleted say so. */
+export function replaceTeams(f) {
+  var byId = {};
+  f.teams.forEach(function (x) { byId[x.id] = x; });
+  state.teams = state.teams.filter(function (x) { return x.site_id !== f.site_id; })
+    .concat(f.teams);
+  Object.keys(state.known).forEach(function (id) {
+    var c = state.known[id], team = c.team && byId[c.team.id];
+    if (c.site_id === f.site_id && c.team) c.team = team ? { id: team.id, name: team.name } : null;
+  });
+  if (state.view === "team" && !myTeams().length) setView("queue");
+  else renderList();
+  if (state.current) headChanged();
+}
+
 /** Every open conversation, from the server (at connect, or after the broker dropped some). */
 export function replaceInbox(list) {
   state.conversations = {};
@@ -226,5 +243,4 @@ export function setUpInbox(openConversation, renderHead) {
       setView("search");
     });
   });
-  setInterval(renderList, 30000);  // keep the waiting times fresh
 }

@@ -3,7 +3,7 @@
  * conversations. All through the REST API (/api/v1, docs/api.md), which takes an admin's
  * session cookie from our own pages. Text only, never HTML. */
 import { $, api, clear, el } from "./kit.js";
-import { locale, t } from "./i18n.js";
+import { locale, onLanguage, t } from "./i18n.js";
 
 var SCOPES = ["conversations:read", "conversations:write", "visitors:read", "visitors:write",
               "reports:read", "webhooks", "articles:read", "articles:write", "admin"];
@@ -22,18 +22,30 @@ function siteName(id) {
   return id ? (s ? s.name : id) : t("All sites");
 }
 
+/** A label of ``parent`` whose words are ``words()`` (in the language of the moment). */
+function labelled(parent, words) {
+  var label = el("label", "", parent);
+  var text = el("span", "", label);
+  onLanguage(function () { text.textContent = words(); });
+  return label;
+}
+
 function siteSelect(parent, id, withAll) {
-  var label = el("label", "", parent, t("Site"));
-  var select = el("select", "", label);
+  var select = el("select", "", labelled(parent, function () { return t("Site"); }));
   select.id = id;
-  if (withAll) el("option", "", select, t("All sites")).value = "";
+  if (withAll) {
+    var all = el("option", "", select);
+    all.value = "";
+    onLanguage(function () { all.textContent = t("All sites"); });
+  }
   sites.forEach(function (s) { el("option", "", select, s.name).value = s.id; });
   return select;
 }
 
 function checks(parent, legend, names, prefix) {
   var set = el("fieldset", "", parent);
-  el("legend", "", set, legend);
+  var title = el("legend", "", set);
+  onLanguage(function () { title.textContent = legend(); });
   names.forEach(function (name) {
     var label = el("label", "", set);
     var box = el("input", "", label);
@@ -48,11 +60,22 @@ function picked(set) {
                                   function (i) { return i.value; });
 }
 
+/** ``headings()``: the columns' names, in the language of the moment. */
 function table(parent, headings) {
   var grid = el("table", "admin-table", parent);
   var row = el("tr", "", el("thead", "", grid));
-  headings.forEach(function (h) { el("th", "", row, h); });
+  var cells = headings().map(function () { return el("th", "", row); });
+  onLanguage(function () {
+    headings().forEach(function (h, i) { cells[i].textContent = h; });
+  });
   return el("tbody", "", grid);
+}
+
+/** The words of a built section (headings, hints, buttons), now and after every switch. */
+function words(pairs) {
+  onLanguage(function () {
+    pairs().forEach(function (pair) { pair[0].textContent = pair[1]; });
+  });
 }
 
 // --- tokens ----------------------------------------------------------------------------------
@@ -60,22 +83,27 @@ function table(parent, headings) {
 function buildTokens(page) {
   var section = el("section", "tokens", page);
   section.id = "admin-tokens";
-  el("h2", "", section, t("API tokens"));
-  el("p", "hint", section, t("For your other systems: they call the REST API with a token (docs/api.md)."));
-  var body = table(section, [t("Name"), t("Site"), t("Scopes"), t("Last used"), t("Revoke")]);
+  var title = el("h2", "", section), hint = el("p", "hint", section);
+  var body = table(section, function () {
+    return [t("Name"), t("Site"), t("Scopes"), t("Last used"), t("Revoke")];
+  });
   body.id = "token-rows";
   var form = el("form", "admin-form", section);
   form.id = "token-form";
-  el("h3", "", form, t("New token"));
-  var nameLabel = el("label", "", form, t("Name"));
-  var name = el("input", "", nameLabel);
+  var formTitle = el("h3", "", form);
+  var name = el("input", "", labelled(form, function () { return t("Name"); }));
   name.required = true; name.maxLength = 100; name.id = "token-name";
   var site = siteSelect(form, "token-site", true);
-  var scopes = checks(form, t("Scopes"), SCOPES, "token-scope");
+  var scopes = checks(form, function () { return t("Scopes"); }, SCOPES, "token-scope");
   var out = el("p", "secret", form);
   out.setAttribute("role", "status");
-  var create = el("button", "", form, t("Create token"));
+  var create = el("button", "", form);
   create.type = "submit";
+  words(function () {
+    return [[title, t("API tokens")],
+            [hint, t("For your other systems: they call the REST API with a token (docs/api.md).")],
+            [formTitle, t("New token")], [create, t("Create token")]];
+  });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var wanted = { name: name.value, scopes: picked(scopes) };
@@ -118,21 +146,25 @@ function refreshTokens() {
 function buildWebhooks(page) {
   var section = el("section", "webhooks", page);
   section.id = "admin-webhooks";
-  el("h2", "", section, t("Webhooks"));
-  el("p", "hint", section, t("Each event is sent to the URL, signed (Standard Webhooks), retried for a day (docs/api.md)."));
+  var title = el("h2", "", section), hint = el("p", "hint", section);
   var list = el("ul", "admin-list", section);
   list.id = "webhook-rows";
   var form = el("form", "admin-form", section);
   form.id = "webhook-form";
-  el("h3", "", form, t("New webhook"));
+  var formTitle = el("h3", "", form);
   var site = siteSelect(form, "webhook-site", false);
-  var urlLabel = el("label", "", form, t("URL"));
-  var url = el("input", "", urlLabel);
+  var url = el("input", "", labelled(form, function () { return t("URL"); }));
   url.type = "url"; url.required = true; url.id = "webhook-url"; url.placeholder = "https://";
-  var events = checks(form, t("Events"), EVENTS, "webhook-event");
+  var events = checks(form, function () { return t("Events"); }, EVENTS, "webhook-event");
   var out = el("p", "secret", form);
   out.setAttribute("role", "status");
-  el("button", "", form, t("Add webhook")).type = "submit";
+  var add = el("button", "", form);
+  add.type = "submit";
+  words(function () {
+    return [[title, t("Webhooks")],
+            [hint, t("Each event is sent to the URL, signed (Standard Webhooks), retried for a day (docs/api.md).")],
+            [formTitle, t("New webhook")], [add, t("Add webhook")]];
+  });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     api("/api/v1/webhooks", { site_id: site.value, url: url.value, events: picked(events) })
@@ -208,10 +240,13 @@ function showDeliveries(hook, rows) {
 function buildRetention(page) {
   var section = el("section", "retention", page);
   section.id = "admin-retention";
-  el("h2", "", section, t("Data retention"));
-  el("p", "hint", section, t("Resolved conversations (and their files) older than this are deleted. Empty: kept for ever."));
+  var title = el("h2", "", section), hint = el("p", "hint", section);
   var list = el("ul", "admin-list", section);
   list.id = "retention-rows";
+  words(function () {
+    return [[title, t("Data retention")],
+            [hint, t("Resolved conversations (and their files) older than this are deleted. Empty: kept for ever.")]];
+  });
 }
 
 function refreshRetention() {
@@ -252,7 +287,12 @@ export function showIntegrations(me, knownSites) {
     buildTokens(page);
     buildWebhooks(page);
     buildRetention(page);
-  }
+    // The lists, now, and again in a new language when it changes while they are shown.
+    onLanguage(function () { if (!page.hidden) refreshAll(); });
+  } else refreshAll();
+}
+
+function refreshAll() {
   refreshTokens();
   refreshWebhooks();
   refreshRetention();

@@ -1,7 +1,7 @@
 /* The agent panel: sign-in, the socket to /ws/agent and what it brings, and the pages. Each
  * concern is a module of its own: inbox, conversation, composer, context (the visitor's column),
- * notifications, settings, shortcuts, reports, manage; state.js holds what they share and
- * i18n.js the words. A new part of the panel is a module with a setUp…() called below, and, if
+ * notifications, settings, shortcuts, reports, manage; state.js holds what they share, i18n.js
+ * the words and times.js the times that move on ("5m" ago). A new part of the panel is a module with a setUp…() called below, and, if
  * it is a page, a button with data-page and a <main id="page-…"> in index.html. Everything a
  * visitor or agent wrote is put on the page as text, never as HTML. */
 import { ChatSocket } from "/widget/static/socket.js";
@@ -15,13 +15,14 @@ import {
   markRead, openConversation, renderHead, renderMessage, renderSeen, reopen, setUpConversation,
   showTyping, showVisitorOnline
 } from "./conversation.js";
-import { renderList, replaceInbox, setUpInbox, update } from "./inbox.js";
+import { renderList, replaceInbox, replaceTeams, setUpInbox, update } from "./inbox.js";
 import { showManage } from "./manage.js";
 import { announce, setUpNotifications, showAway } from "./notifications.js";
 import { loadReport, setUpReports } from "./reports.js";
 import { applyTheme, renderMe, setUpSettings } from "./settings.js";
 import { setUpShortcuts } from "./shortcuts.js";
 import { request, state } from "./state.js";
+import { setUpTimes } from "./times.js";
 
 // --- sign-in and invitations ----------------------------------------------------------------
 
@@ -131,6 +132,7 @@ function onFrame(f) {
   } else if (f.type === "presence") {
     if (f.conversation_id === state.current) showVisitorOnline(f.visitor_online);
   } else if (f.type === "visited") visited(f);
+  else if (f.type === "teams") replaceTeams(f);
   else if (f.type === "typing") showTyping(f);
   else if (f.type === "inbox") {
     replaceInbox(f.conversations);
@@ -211,6 +213,7 @@ use(preferred()).then(function () {
   setUpReports();
   setUpAccount();
   setUpBlocks();
+  setUpTimes();
   document.querySelectorAll(".pages button").forEach(function (b) {
     b.addEventListener("click", function () { showPage(b.getAttribute("data-page")); });
   });

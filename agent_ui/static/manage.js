@@ -5,10 +5,11 @@ import { showIntegrations } from "./integrations.js";
 import { agentActions } from "./account.js";
 import { showArticles } from "./articles.js";
 import { $, api, avatar, clear, el } from "./kit.js";
-import { t } from "./i18n.js";
+import { onLanguage, t } from "./i18n.js";
 
 var w = window;
-var state = { me: null, sites: [], agents: [], teams: [], canned: [], request: null };
+var state = { me: null, sites: [], agents: [], teams: [], canned: [], request: null,
+              loaded: false };  // loaded: the admin lists are the server's (not the welcome's)
 function field(form, name) { return form.querySelector("[name=" + name + "]"); }
 function say(form, error, secret) {
   form.querySelector(".error").textContent = error || "";
@@ -53,7 +54,7 @@ function editSite(s) {
   editing = s;
   var f = $("site-form");
   f.hidden = false;
-  $("site-form-title").textContent = t("Site: {name}", { name: s.name });
+  titles();
   field(f, "name").value = s.name;
   field(f, "allowed_origins").value = s.allowed_origins.join("\n");
   field(f, "greeting").value = s.greeting;
@@ -146,7 +147,7 @@ function editAgent(a) {
   agentEditing = a;
   var f = $("agent-edit");
   f.hidden = false;
-  $("agent-edit-title").textContent = t("Agent: {name}", { name: a.name });
+  titles();
   field(f, "name").value = a.name;
   field(f, "role").value = a.role;
   field(f, "capacity").value = a.capacity;
@@ -183,6 +184,16 @@ $("agent-invite").addEventListener("submit", function (event) {
 // --- teams ---------------------------------------------------------------------------------
 
 function renderTeams() {
+  renderTeamList();
+  teamEditing = null;
+  titles();
+  var site = field($("team-form"), "site_id");
+  clear(site);
+  state.sites.forEach(function (s) { el("option", "", site, s.name).value = s.id; });
+  site.disabled = false;
+  teamMembers(site.value, []);
+}
+function renderTeamList() {
   var list = $("admin-teams");
   clear(list);
   state.teams.forEach(function (team) {
@@ -206,13 +217,6 @@ function renderTeams() {
       });
     });
   });
-  teamEditing = null;
-  $("team-form-title").textContent = t("New team");
-  var site = field($("team-form"), "site_id");
-  clear(site);
-  state.sites.forEach(function (s) { el("option", "", site, s.name).value = s.id; });
-  site.disabled = false;
-  teamMembers(site.value, []);
 }
 /** A team belongs to one site: its members are agents of that site (admins work on all). */
 function teamMembers(siteId, members) {
@@ -227,7 +231,7 @@ var teamEditing = null;
 function editTeam(team) {
   teamEditing = team;
   var f = $("team-form");
-  $("team-form-title").textContent = t("Team: {name}", { name: team.name });
+  titles();
   field(f, "name").value = team.name;
   field(f, "site_id").value = team.site_id;
   field(f, "site_id").disabled = true;  // a team stays on its site
@@ -270,9 +274,10 @@ function renderCanned() {
       });
     });
   });
-  var select = field($("canned-form"), "site_id");
+  var select = field($("canned-form"), "site_id"), chosen = select.value;
   clear(select);
   state.sites.forEach(function (s) { el("option", "", select, s.name).value = s.id; });
+  if (chosen) select.value = chosen;
 }
 $("canned-form").addEventListener("submit", function (event) {
   event.preventDefault();
@@ -286,14 +291,37 @@ $("canned-form").addEventListener("submit", function (event) {
   });
 });
 
+/** The titles of the forms, for what each is editing. */
+function titles() {
+  if (editing) $("site-form-title").textContent = t("Site: {name}", { name: editing.name });
+  if (agentEditing) {
+    $("agent-edit-title").textContent = t("Agent: {name}", { name: agentEditing.name });
+  }
+  $("team-form-title").textContent = teamEditing ? t("Team: {name}", { name: teamEditing.name })
+    : t("New team");
+}
+
+// The language changed: what the page shows, again in it, from what it has (nothing is fetched,
+// and the forms keep what is being edited).
+onLanguage(function () {
+  if (!state.me) return;
+  renderCanned();
+  if (!state.loaded) return;
+  renderSites();
+  renderAgents();
+  renderTeamList();
+  titles();
+});
+
 /** Show the page with what the panel knows, then refresh the admin lists. */
 export function showManage(me, sites, agents, teams, canned, request) {
     state.me = me; state.request = request; state.canned = canned;
-    state.sites = sites.slice(); state.teams = teams.slice();
+    state.sites = sites.slice(); state.teams = teams.slice(); state.loaded = false;
     renderCanned();
     if (me.role !== "admin") return;
     Promise.all([api("/api/admin/sites"), api("/api/admin/agents"), api("/api/admin/teams")]).then(function (r) {
       state.sites = r[0].sites; state.agents = r[1].agents; state.teams = r[2].teams;
+      state.loaded = true;
       renderSites();
       renderAgents();
       renderTeams();

@@ -1,7 +1,7 @@
 /* The Settings popover: notifications, the panel's language and colours (remembered on this
  * browser), and the agent's own picture (uploaded to the server: visitors see it). */
 import { $, api, avatar, clear, el } from "./kit.js";
-import { LANGUAGES, lang, t, use } from "./i18n.js";
+import { LANGUAGES, lang, onLanguage, t, use } from "./i18n.js";
 import { prefs, savePrefs } from "./notifications.js";
 import { state } from "./state.js";
 
@@ -50,12 +50,16 @@ function upload(file) {
     .catch(function (e) { $("avatar-error").textContent = e.message; });
 }
 
-/** ``changed`` redraws what depends on the settings (the list, the words). */
-/** The emails this agent wants (kept on the server), where the server sends email. */
-function loadEmailPrefs() {
+/** Whether this server sends email, in the popover (where the language is switched, too). */
+function emailStatus() {
   $("email-status").textContent = state.email
     ? t("Email is on: visitors who leave get unseen replies by email.")
     : t("Email is off on this server (LIVECHAT_SMTP_URL is not set).");
+}
+
+/** The emails this agent wants (kept on the server), where the server sends email. */
+function loadEmailPrefs() {
+  emailStatus();
   $("opt-email-assigned-row").hidden = !state.email;
   $("opt-email-digest-row").hidden = !state.email || state.me.role !== "admin";
   if (!state.email) return;
@@ -65,8 +69,10 @@ function loadEmailPrefs() {
   });
 }
 
+/** ``changed`` redraws what depends on the settings (the list, the words). */
 export function setUpSettings(changed) {
   rerender = changed;
+  onLanguage(emailStatus);
   ["desktop", "sound", "title", "autoaway"].forEach(function (name) {
     var box = $("opt-" + name);
     box.checked = !!prefs[name];

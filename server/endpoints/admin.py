@@ -4,11 +4,14 @@ come from this server's own pages (Origin), on top of the SameSite cookie.
 
 An agent whose role, sites or active state changes has their open panels closed at once (on every
 process, through the broker): deactivated with 4401 (their cookie no longer works), otherwise
-with 4000, so that the panel reconnects and reads its new permissions.
+with 4000, so that the panel reconnects and reads its new permissions. A team created, changed or
+deleted is sent to the agents of its site (the ``teams`` frame): their "My teams" and team menus
+follow at once.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,10 +20,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server import protocol
 from server.auth import AgentSession, TokenError, origin_allowed
 from server.errors import Close
 from server.hashing import Busy
-from server.hub import agent_channel
+from server.hub import agent_channel, site_channel
 from server.store import Agent, Site
 from server.store.models import NO_PASSWORD
 from server.store.outbox import INVITE, RESET
@@ -35,6 +39,7 @@ MAX_BODY = 16 * 1024
 INVITE_MAX_AGE = 7 * 24 * 3600
 
 Handler = Callable[[Context, Request, Agent], Awaitable[Response]]
+log = logging.getLogger("livechat.admin")
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -247,6 +252,16 @@ async def _list_teams(ctx: Context, request: Request, admin: Agent) -> Response:
     return _json({"teams": [t.public() for t in await ctx.store.teams()]})
 
 
+async def _teams_changed(ctx: Context, site_id: str) -> None:
+    """Tell the agents of the site (their panels, on every process) its teams as they are now."""
+    teams = await ctx.store.teams([site_id])
+    try:
+        await ctx.broker.publish(site_channel(site_id), protocol.encode({
+            "type": "teams", "site_id": site_id, "teams": [t.public() for t in teams]}))
+    except Exception as exc:  # the change is stored; a panel's next welcome has it
+        log.warning("teams publish failed (%s)", type(exc).__name__)
+
+
 async def _save_team(ctx: Context, request: Request, admin: Agent) -> Response:
     team_id = request.path_params.get("team_id")
     if team_id is not None and team_id not in {t.id for t in await ctx.store.teams()}:
@@ -254,14 +269,19 @@ async def _save_team(ctx: Context, request: Request, admin: Agent) -> Response:
     data = await _body(request)
     team = await ctx.store.save_team(team_id, _get(data, "name", str, ""),
                                      _get(data, "members", list, []), _get(data, "site_id", str))
+    await _teams_changed(ctx, team.site_id)
     return _json({"team": team.public()}, 200 if team_id else 201)
 
 
 async def _delete_team(ctx: Context, request: Request, admin: Agent) -> Response:
+    team_id = request.path_params["team_id"]
+    team = next((t for t in await ctx.store.teams() if t.id == team_id), None)
     try:
-        await ctx.store.delete_team(request.path_params["team_id"])
+        await ctx.store.delete_team(team_id)
     except ValueError:
         return _error(404, "not_found", "no such team")
+    if team is not None:
+        await _teams_changed(ctx, team.site_id)
     return _json({"ok": True})
 
 

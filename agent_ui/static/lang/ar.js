@@ -26,6 +26,8 @@ export default {
   "Team: {name}": "الفريق: {name}",
   "An internal note: only agents see it": "ملاحظة داخلية: يراها الموظفون فقط",
   "Resolved: reopen it to reply, or write an internal note": "محلولة: أعد فتحها للرد، أو اكتب ملاحظة داخلية",
+  "Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.": "مسندة إلى {name}: الرد له وحده. اكتب ملاحظة داخلية، أو انقل المحادثة.",
+  "Assigned to {name}: only they can reply. Write an internal note instead.": "مسندة إلى {name}: الرد له وحده. اكتب ملاحظة داخلية بدلًا من ذلك.",
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "اكتب ردًا — Enter للإرسال، Shift+Enter لسطر جديد، / للردود الجاهزة",
   "Remove tag {tag}": "إزالة الوسم {tag}",
   "Internal note": "ملاحظة داخلية",

@@ -26,6 +26,8 @@ export default {
   "Team: {name}": "Team: {name}",
   "An internal note: only agents see it": "Eine interne Notiz: nur Mitarbeiter sehen sie",
   "Resolved: reopen it to reply, or write an internal note": "Gelöst: zum Antworten wieder öffnen oder eine interne Notiz schreiben",
+  "Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.": "{name} zugewiesen: nur diese Person kann antworten. Eine interne Notiz schreiben oder die Unterhaltung übergeben.",
+  "Assigned to {name}: only they can reply. Write an internal note instead.": "{name} zugewiesen: nur diese Person kann antworten. Stattdessen eine interne Notiz schreiben.",
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Antwort schreiben — Enter sendet, Umschalt+Enter für neue Zeile, / für Textbausteine",
   "Remove tag {tag}": "Tag {tag} entfernen",
   "Internal note": "Interne Notiz",

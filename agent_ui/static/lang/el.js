@@ -26,6 +26,8 @@ export default {
   "Team: {name}": "Ομάδα: {name}",
   "An internal note: only agents see it": "Εσωτερική σημείωση: τη βλέπουν μόνο οι εκπρόσωποι",
   "Resolved: reopen it to reply, or write an internal note": "Επιλυμένη: ανοίξτε την ξανά για να απαντήσετε ή γράψτε εσωτερική σημείωση",
+  "Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.": "Ανατέθηκε σε: {name}. Μόνο αυτό το άτομο μπορεί να απαντήσει. Γράψτε εσωτερική σημείωση ή μεταφέρετε τη συνομιλία.",
+  "Assigned to {name}: only they can reply. Write an internal note instead.": "Ανατέθηκε σε: {name}. Μόνο αυτό το άτομο μπορεί να απαντήσει. Γράψτε αντ' αυτού εσωτερική σημείωση.",
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Γράψτε απάντηση — Enter για αποστολή, Shift+Enter για νέα γραμμή, / για έτοιμες απαντήσεις",
   "Remove tag {tag}": "Αφαίρεση ετικέτας {tag}",
   "Internal note": "Εσωτερική σημείωση",

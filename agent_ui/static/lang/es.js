@@ -26,6 +26,8 @@ export default {
   "Team: {name}": "Equipo: {name}",
   "An internal note: only agents see it": "Una nota interna: solo la ven los agentes",
   "Resolved: reopen it to reply, or write an internal note": "Resuelta: reábrela para responder o escribe una nota interna",
+  "Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.": "Asignada a {name}: solo esa persona puede responder. Escribe una nota interna o transfiere la conversación.",
+  "Assigned to {name}: only they can reply. Write an internal note instead.": "Asignada a {name}: solo esa persona puede responder. En su lugar, escribe una nota interna.",
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Escribe una respuesta — Intro envía, Mayús+Intro para otra línea, / para respuestas predefinidas",
   "Remove tag {tag}": "Quitar la etiqueta {tag}",
   "Internal note": "Nota interna",

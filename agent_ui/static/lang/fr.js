@@ -26,6 +26,8 @@ export default {
   "Team: {name}": "Équipe : {name}",
   "An internal note: only agents see it": "Une note interne : seuls les conseillers la voient",
   "Resolved: reopen it to reply, or write an internal note": "Résolue : rouvrez-la pour répondre, ou écrivez une note interne",
+  "Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.": "Attribuée à {name} : seule cette personne peut répondre. Écrivez une note interne, ou transférez la discussion.",
+  "Assigned to {name}: only they can reply. Write an internal note instead.": "Attribuée à {name} : seule cette personne peut répondre. Écrivez plutôt une note interne.",
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Écrivez une réponse — Entrée envoie, Maj+Entrée pour une nouvelle ligne, / pour les réponses types",
   "Remove tag {tag}": "Retirer l'étiquette {tag}",
   "Internal note": "Note interne",

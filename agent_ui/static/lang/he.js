@@ -26,6 +26,8 @@ export default {
   "Team: {name}": "צוות: {name}",
   "An internal note: only agents see it": "הערה פנימית: רק נציגים רואים אותה",
   "Resolved: reopen it to reply, or write an internal note": "נפתרה: פתחו אותה מחדש כדי לענות, או כתבו הערה פנימית",
+  "Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.": "הוקצתה ל{name}: רק הנציג שלה יכול לענות. כתבו הערה פנימית, או העבירו את השיחה.",
+  "Assigned to {name}: only they can reply. Write an internal note instead.": "הוקצתה ל{name}: רק הנציג שלה יכול לענות. כתבו במקום זאת הערה פנימית.",
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "כתבו תשובה — Enter שולח, Shift+Enter לשורה חדשה, / לתשובות מוכנות",
   "Remove tag {tag}": "הסרת התגית {tag}",
   "Internal note": "הערה פנימית",

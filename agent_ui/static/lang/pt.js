@@ -26,6 +26,8 @@ export default {
   "Team: {name}": "Equipa: {name}",
   "An internal note: only agents see it": "Uma nota interna: só os agentes a veem",
   "Resolved: reopen it to reply, or write an internal note": "Resolvida: reabra-a para responder, ou escreva uma nota interna",
+  "Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.": "Atribuída a {name}: só essa pessoa pode responder. Escreva uma nota interna, ou transfira a conversa.",
+  "Assigned to {name}: only they can reply. Write an internal note instead.": "Atribuída a {name}: só essa pessoa pode responder. Em vez disso, escreva uma nota interna.",
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Escreva uma resposta — Enter envia, Shift+Enter muda de linha, / para respostas prontas",
   "Remove tag {tag}": "Remover a etiqueta {tag}",
   "Internal note": "Nota interna",

@@ -1,0 +1,220 @@
+"""Four defects of the agent panel, in a real Chromium (and the frame behind the last one, on the
+wire): times that stopped moving, words left in the old language after a switch, a composer
+disabled without saying why, and "My teams" that waited for a reload. Screenshots go to
+test-artifacts/ (LIVECHAT_ARTIFACTS)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.live import Seed, ServerProcess, agent, login, open_store
+from tests.test_admin import admin_cookie, call  # noqa: F401 — the admin's cookie fixture
+from tests.test_browser import sign_in_page
+from tests.test_panel_browser import (  # noqa: F401 — fixtures
+    Desk,
+    browser,
+    desk,
+    sign_in,
+)
+from tests.test_panel_polish import visitor_writes
+
+LOCAL_TIME = "xpath=//dl[@id='visitor-facts']/dt[.='Local time']/following-sibling::dd[1]"
+
+
+@pytest.mark.browser
+async def test_times_move_on_in_place(browser: Browser, desk: Desk) -> None:  # noqa: F811
+    """"5m" in the inbox, beside the visitor's pages, and the visitor's local time go on
+    moving while the conversation stays open — updated where they are, so the list is not
+    drawn again under the agent (the focus stays where it was)."""
+    await visitor_writes(browser, desk, "Is the Summit Tent in stock?")
+    context = await browser.new_context(viewport={"width": 1400, "height": 860},
+                                        timezone_id="UTC")
+    ana = await context.new_page()
+    await ana.clock.install()
+    await sign_in_page(ana, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    page_when = ana.locator("#pages li .when")
+    await expect(page_when).to_have_text(re.compile(r"· current$"))
+    await expect(ana.locator("#list .item .unread")).to_have_count(0)  # (read: drawn again)
+    local = ana.locator(LOCAL_TIME)
+    await expect(local).to_have_text(re.compile(r"\d\d.* \(.+\)$"))  # "01:20 PM (UTC)"
+    local_before = await local.inner_text()
+    listed = ana.locator("#list .item button").first
+    await listed.focus()
+
+    await ana.clock.fast_forward("02:00:00")
+    await expect(page_when).to_have_text(re.compile(r"^\s*2h · current$"))
+    await expect(ana.locator("#list .item .when")).to_have_text("2h")
+    await expect(local).not_to_have_text(local_before)
+    await expect(listed).to_be_focused()
+
+
+@pytest.mark.browser
+async def test_every_word_follows_a_language_switch(browser: Browser, desk: Desk,  # noqa: F811
+                                                    artifacts: Path) -> None:
+    """Words drawn once by a script — Block… and its form, the account section and the email
+    line of the Settings, the Manage page's sections and lists — change with the language,
+    without a reload."""
+    await visitor_writes(browser, desk, "Hello, is anyone there?")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await expect(ana.get_by_role("button", name="Block…", exact=True)).to_be_visible()
+    await ana.get_by_role("button", name="Settings").click()
+    await expect(ana.locator("#email-status")).to_contain_text("Email is off")
+    await ana.get_by_label("Language").select_option("el")
+    block = ana.get_by_role("button", name="Αποκλεισμός…", exact=True)
+    await expect(block).to_be_visible()
+    account = ana.locator("#account")
+    await expect(account.get_by_role("heading", name="Λογαριασμός")).to_be_visible()
+    await expect(account.get_by_label("Τρέχων κωδικός")).to_be_visible()
+    await expect(account.get_by_role("button", name="Αλλαγή κωδικού")).to_be_visible()
+    await expect(ana.locator("#email-status")).to_have_text(
+        "Το email είναι απενεργοποιημένο σε αυτόν τον διακομιστή (δεν έχει οριστεί "
+        "LIVECHAT_SMTP_URL).")
+    await ana.keyboard.press("Escape")
+    await block.click()
+    form = ana.locator("#block-form")
+    await expect(form.get_by_label("Αποκλεισμός για")).to_be_visible()
+    await expect(form.get_by_role("button", name="Αποκλεισμός αυτού του επισκέπτη")
+                 ).to_be_visible()
+    await ana.screenshot(path=artifacts / "panel-defects-2-language.png")
+
+    # An admin on the Manage page switches to Portuguese: its sections and lists follow.
+    root = await sign_in(browser, desk.chat.http, "root@acme.test")
+    await root.get_by_role("button", name="Manage").click()
+    await expect(root.locator("#admin-tokens h2")).to_have_text("API tokens")
+    await expect(root.locator("#admin-agents")).to_contain_text("Reset link")
+    await root.get_by_role("button", name="Settings").click()
+    await root.get_by_label("Language").select_option("pt")
+    await root.keyboard.press("Escape")
+    await expect(root.locator("#admin-tokens h2")).to_have_text("Tokens da API")
+    await expect(root.locator("section.blocks h2")).to_have_text("Visitantes bloqueados")
+    await expect(root.locator("#team-form-title")).to_have_text("Nova equipa")
+    await expect(root.locator("#admin-agents")).to_contain_text("Ligação de reposição")
+    await root.screenshot(path=artifacts / "panel-defects-2-manage.png", full_page=True)
+    await root.locator("#admin-tokens").screenshot(path=artifacts / "panel-defects-2-tokens.png")
+
+
+@pytest.mark.browser
+async def test_the_composer_says_why_it_is_off(browser: Browser, desk: Desk,  # noqa: F811
+                                               artifacts: Path) -> None:
+    """Only the assignee may reply: anyone else's composer says so (an admin: transfer it
+    first), in the agent's language, with the assignee's name as text."""
+    await visitor_writes(browser, desk, "Where is my order?")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Claim").click()
+    await expect(ana.locator("#conv-status")).to_have_text("Assigned to you")
+    await expect(ana.locator("#reply-input")).to_be_enabled()
+
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await bo.get_by_role("tab", name=re.compile("^All open")).click()
+    await bo.locator(".item", has_text="Ana Lima").locator("button").click()
+    reply = bo.locator("#reply-input")
+    await expect(reply).to_be_disabled()
+    await expect(reply).to_have_attribute(
+        "placeholder",
+        "Assigned to Ana Lima: only they can reply. Write an internal note instead.")
+    await bo.screenshot(path=artifacts / "panel-defects-3-reason.png")
+    await bo.get_by_role("radio", name="Internal note").check()
+    await expect(reply).to_be_enabled()
+    await bo.get_by_role("radio", name="To the visitor").check()
+    await expect(reply).to_be_disabled()
+    await bo.get_by_role("button", name="Settings").click()
+    await bo.get_by_label("Language").select_option("ar")
+    await expect(reply).to_have_attribute(
+        "placeholder", "مسندة إلى Ana Lima: الرد له وحده. اكتب ملاحظة داخلية بدلًا من ذلك.")
+    await bo.keyboard.press("Escape")
+    await bo.screenshot(path=artifacts / "panel-defects-3-reason-arabic.png")
+
+    root = await sign_in(browser, desk.chat.http, "root@acme.test")
+    await root.get_by_role("tab", name=re.compile("^All open")).click()
+    await root.locator(".item", has_text="Ana Lima").locator("button").click()
+    await expect(root.locator("#reply-input")).to_have_attribute(
+        "placeholder", "Assigned to Ana Lima: only they can reply. Write an internal note, or "
+        "transfer the conversation.")
+    await expect(root.get_by_role("button", name="Transfer", exact=True)).to_be_visible()
+
+    # A name is the agent's own words: shown as they are, never read as markup.
+    async with open_store(desk.chat.db) as store:
+        ana_id = next(a.id for a in await store.agents() if a.email == "ana@acme.test")
+        await store.update_agent(ana_id, name="Ana <img src=x>")
+    await root.reload()
+    await root.get_by_role("tab", name=re.compile("^All open")).click()
+    await root.locator(".item button").first.click()
+    await expect(root.locator("#reply-input")).to_have_attribute(
+        "placeholder", "Assigned to Ana <img src=x>: only they can reply. Write an internal "
+        "note, or transfer the conversation.")
+    await expect(root.locator("#conversation img[src=x]")).to_have_count(0)
+
+
+@pytest.mark.browser
+async def test_my_teams_follows_the_admin(browser: Browser, desk: Desk) -> None:  # noqa: F811
+    """An admin adds Ana to a team: her "My teams" appears at once (and the admin's own team
+    menu has the new team), with what is given to it; taken out, it goes; the team deleted,
+    the conversation given to it no longer says so."""
+    await visitor_writes(browser, desk, "I need a new tent pole")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    root = await sign_in(browser, desk.chat.http, "root@acme.test")
+    my_teams = ana.get_by_role("tab", name=re.compile("^My teams"))
+    await expect(ana.locator("#list .item")).to_have_count(1)
+    await expect(my_teams).to_be_hidden()
+
+    await root.get_by_role("button", name="Manage").click()
+    form = root.locator("#team-form")
+    await form.get_by_label("Name", exact=True).fill("Gear")
+    await form.get_by_label("Ana Lima").check()
+    await form.get_by_role("button", name="Save team").click()
+    await expect(root.locator("#admin-teams")).to_contain_text("Gear")
+    await expect(my_teams).to_be_visible()
+
+    await root.get_by_role("button", name="Inbox").click()
+    await root.locator("#list .item button").first.click()
+    await root.locator("#team-select").select_option(label="Team: Gear")
+    await expect(ana.locator("#count-team")).to_have_text("1")
+    await my_teams.click()
+    await expect(ana.locator("#list .item .team")).to_have_text("Gear")
+
+    await root.get_by_role("button", name="Manage").click()
+    await root.get_by_role("button", name="Edit team Gear").click()
+    await form.get_by_label("Ana Lima").uncheck()
+    await form.get_by_role("button", name="Save team").click()
+    await expect(my_teams).to_be_hidden()
+    await expect(ana.locator("#tab-queue")).to_have_attribute("aria-selected", "true")
+    await expect(ana.locator("#list .item .team")).to_have_text("Gear")
+    await root.get_by_role("button", name="Delete team Gear").click()
+    await expect(ana.locator("#list .item .team")).to_have_count(0)
+    await expect(ana.locator("#list .item")).to_have_count(1)
+
+
+async def test_the_agents_of_a_site_are_told_its_teams(server: ServerProcess, seeded: Seed,
+                                                       admin_cookie: str) -> None:  # noqa: F811
+    """The ``teams`` frame (docs/protocol.md): every team of the site, to its agents only,
+    after each change an admin makes."""
+    ana, welcome = await agent(server, await login(server, seeded.agent_email))
+    oz, _ = await agent(server, await login(server, seeded.other_agent_email))
+    made = (await call(server, "POST", "/api/admin/teams", admin_cookie,
+                       {"name": "Returns", "members": [welcome["agent"]["id"]],
+                        "site_id": seeded.site_id})).json()["team"]
+    assert await ana.of_type("teams") == {"type": "teams", "site_id": seeded.site_id,
+                                          "teams": [made]}
+    changed = (await call(server, "PATCH", f"/api/admin/teams/{made['id']}", admin_cookie,
+                          {"name": "Refunds", "members": []})).json()["team"]
+    assert (await ana.of_type("teams"))["teams"] == [changed]
+    other = (await call(server, "POST", "/api/admin/teams", admin_cookie,
+                        {"name": "Sales", "site_id": seeded.other_site_id})).json()["team"]
+    # Oz, of the other site only, was told of that one first: nothing of Ana's site.
+    assert await oz.of_type("teams") == {"type": "teams", "site_id": seeded.other_site_id,
+                                         "teams": [other]}
+    assert (await call(server, "DELETE", f"/api/admin/teams/{made['id']}",
+                       admin_cookie)).status_code == 200
+    assert await ana.of_type("teams") == {"type": "teams", "site_id": seeded.site_id,
+                                          "teams": []}
+    assert not [f for f in ana.frames if f.get("type") == "teams"
+                and f.get("site_id") != seeded.site_id]
+    for client in (ana, oz):
+        await client.close()
