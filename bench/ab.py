@@ -21,7 +21,9 @@ import argparse
 import asyncio
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.scenarios import latency, throughput
 from bench.targets import CommittedRelay, Livechat, Relay, Target
@@ -49,35 +51,49 @@ def main() -> None:
                      label=f" @ {root.name}" if root else "") for root in roots]
         if args.baselines:
             servers += [Relay(), CommittedRelay(Path(tmp))]
-        names = ["p50_ms", "p99_ms", "busiest_pct", "server_pct", "client_pct"] if args.rate else \
-            ["cpu_us_per_msg", "msgs_per_s"]
-        cols: dict[str, list[list[float]]] = {s.name: [[] for _ in names] for s in servers}
-        try:
-            for n in range(args.rounds):
-                for server in servers if n % 2 == 0 else servers[::-1]:
-                    if args.rate:
-                        result = asyncio.run(latency(server, args.pairs, args.rate,
-                                                     args.seconds))
-                    else:
-                        result = asyncio.run(throughput(server, args.pairs, args.messages, 20))
-                    if result.get("lost") or result.get("doubled") or result.get("disordered"):
-                        raise SystemExit(f"NOT CORRECT: {server.name}: {result}")
-                    for col, name in zip(cols[server.name], names, strict=True):
-                        col.append(result[name])
-                    print(f"round {n + 1}: {server.name}: " +
-                          ", ".join(f"{name} {result[name]:,.2f}" for name in names), flush=True)
-        finally:
-            for server in servers:
-                server.stop()
-    first = servers[0].name
+        names = LATENCY if args.rate else ["cpu_us_per_msg", "msgs_per_s"]
+
+        def measure(server: Target) -> dict[str, Any]:
+            if args.rate:
+                return asyncio.run(latency(server, args.pairs, args.rate, args.seconds))
+            return asyncio.run(throughput(server, args.pairs, args.messages, 20))
+
+        cols = alternate(servers, args.rounds, measure, names)
     print(f"\n| server ({args.rounds} rounds, medians) | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
-    base = [statistics.median(c) for c in cols[first]]
+    base = [statistics.median(c) for c in cols[servers[0].name]]
     for server_name, server_cols in cols.items():
         medians = [statistics.median(c) for c in server_cols]
         print(f"| {server_name} | " + " | ".join(
             f"{m:,.2f} ({m / b:.2f}×)" if b else f"{m:,.2f}" for m, b in zip(medians, base,
                                                                             strict=True)) + " |")
+
+
+#: What a latency round reports (bench.scenarios.latency).
+LATENCY = ["p50_ms", "p99_ms", "busiest_pct", "server_pct", "client_pct"]
+
+
+def alternate(servers: list[Target], rounds: int, measure: Callable[[Target], dict[str, Any]],
+              names: list[str]) -> dict[str, list[list[float]]]:
+    """``measure`` every server once a round, in turn, the order reversed every other round
+    (neither is always first on a warming machine), each result printed: for each server, its
+    values of ``names``, one per round. Every server is stopped at the end; a round that lost,
+    doubled or reordered a message ends the run."""
+    cols: dict[str, list[list[float]]] = {s.name: [[] for _ in names] for s in servers}
+    try:
+        for n in range(rounds):
+            for server in servers if n % 2 == 0 else servers[::-1]:
+                result = measure(server)
+                if result.get("lost") or result.get("doubled") or result.get("disordered"):
+                    raise SystemExit(f"NOT CORRECT: {server.name}: {result}")
+                for col, name in zip(cols[server.name], names, strict=True):
+                    col.append(result[name])
+                print(f"round {n + 1}: {server.name}: " +
+                      ", ".join(f"{name} {result[name]:,.2f}" for name in names), flush=True)
+    finally:
+        for server in servers:
+            server.stop()
+    return cols
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ and what a stop does to the batch being written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import struct
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,26 @@ class _Rows:
         return self.rows
 
 
+@contextlib.asynccontextmanager
+async def _checkpointed_by_hand(path: Path) -> AsyncIterator[
+    tuple[SQLiteStore, sqlite3.Connection, sqlite3.Connection]
+]:
+    """An open store whose checkpoint task is stopped (the test runs ``_checkpoint`` itself),
+    a connection to checkpoint on and another writer's connection."""
+    store = SQLiteStore(path, clock=time.time)
+    await store.open()
+    assert store._checkpoints is not None
+    store._checkpoints.cancel()
+    checkpointer = sqlite3.connect(path, isolation_level=None)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield store, checkpointer, other
+    finally:
+        checkpointer.close()
+        other.close()
+        await store.close()
+
+
 async def test_the_checkpoint_restarts_the_log_though_commits_land_while_it_copies(
         tmp_path: Path) -> None:
     """A passive checkpoint alone never restarts the log under steady writes: some commit
@@ -102,14 +124,7 @@ async def test_the_checkpoint_restarts_the_log_though_commits_land_while_it_copi
     every write ~22 ms every 1.4 s at 1,000 msg/s (the p99: docs/benchmarks.md). The store's
     checkpoint restarts it: the commit after it starts the log over."""
     path = tmp_path / "w.db"
-    store = SQLiteStore(path, clock=time.time)
-    await store.open()
-    assert store._checkpoints is not None
-    store._checkpoints.cancel()  # this test checkpoints by hand
-    checkpointer = sqlite3.connect(path, isolation_level=None)
-    other = sqlite3.connect(path, isolation_level=None)
-
-    try:
+    async with _checkpointed_by_hand(path) as (store, checkpointer, other):
         site, _, _ = await _setup(store)
         for n in range(40):
             await store.append_visitor_message(site, "vis_w", f"a{n}", "hello " * 40)
@@ -124,10 +139,6 @@ async def test_the_checkpoint_restarts_the_log_though_commits_land_while_it_copi
         assert _frames(path) < 10
         assert [m.seq for m in await store.messages_after(
             (await store.current_conversation("vis_w")).id, 0, 100)][-1] == 42  # type: ignore[union-attr]
-    finally:
-        checkpointer.close()
-        other.close()
-        await store.close()
 
 
 def _left_to_copy(path: Path) -> int:
@@ -168,14 +179,8 @@ async def test_the_restart_is_left_only_the_last_passes_frames(tmp_path: Path) -
     came meanwhile were the p99 at 1,000 msg/s (docs/benchmarks.md). Passive passes now copy
     those first, holding nobody, until one finds few new frames."""
     path = tmp_path / "r.db"
-    store = SQLiteStore(path, clock=time.time)
-    await store.open()
-    assert store._checkpoints is not None
-    store._checkpoints.cancel()  # this test checkpoints by hand
-    checkpointer = sqlite3.connect(path, isolation_level=None)
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("CREATE TABLE burst (b BLOB)")
-    try:
+    async with _checkpointed_by_hand(path) as (store, checkpointer, other):
+        other.execute("CREATE TABLE burst (b BLOB)")
         site, _, _ = await _setup(store)
         await store.append_visitor_message(site, "vis_r", "a", "hello")
         busy = _BusyFirstPass(checkpointer, other, path)
@@ -183,10 +188,6 @@ async def test_the_restart_is_left_only_the_last_passes_frames(tmp_path: Path) -
         assert 0 <= busy.left_for_restart <= 8  # the one commit of the last pass, not 40 pages
         await store.append_visitor_message(site, "vis_r", "b", "and the log starts over")
         assert _frames(path) < 10
-    finally:
-        checkpointer.close()
-        other.close()
-        await store.close()
 
 
 async def test_the_generation_is_bumped_once_per_mark_not_per_commit(tmp_path: Path) -> None:
