@@ -70,13 +70,17 @@ def checkpoints(path: str, stop: threading.Event) -> None:
     while not stop.wait(1.0):
         # As livechat's (server/store/sqlite_wal.py): passive passes until one finds few new
         # frames, so that the restart, which holds writers, has little left to copy and sync.
-        last = None
+        last, restart = None, False
         for _ in range(4):
             busy, log, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if busy or log != copied or (last is not None and log - last <= 8):
+            if busy or log != copied:
+                restart = last is not None  # (only the first pass's reader stops the restart)
+                break
+            restart = True
+            if last is not None and log - last <= 8:
                 break
             last = log
-        if not busy and log == copied:
+        if restart:
             db.execute("PRAGMA wal_checkpoint(RESTART)")
     db.close()
 

@@ -186,8 +186,19 @@ async def test_my_teams_follows_the_admin(browser: Browser, desk: Desk) -> None:
     await expect(my_teams).to_be_hidden()
     await expect(ana.locator("#tab-queue")).to_have_attribute("aria-selected", "true")
     await expect(ana.locator("#list .item .team")).to_have_text("Gear")
-    await root.get_by_role("button", name="Delete team Gear").click()
+    # Renamed while Ana has the conversation open: her list and header say the new name.
+    await ana.locator("#list .item button").first.click()
+    await expect(ana.locator("#team-select")).to_have_value(re.compile("."))
+    await root.get_by_role("button", name="Edit team Gear").click()
+    await form.get_by_label("Name", exact=True).fill("Camping")
+    await form.get_by_role("button", name="Save team").click()
+    await expect(root.locator("#admin-teams")).to_contain_text("Camping")
+    await expect(ana.locator("#list .item .team")).to_have_text("Camping")
+    await expect(ana.locator("#team-select option:checked")).to_have_text("Team: Camping")
+    await expect(root.locator("#list .item .team")).to_have_text("Camping")
+    await root.get_by_role("button", name="Delete team Camping").click()
     await expect(ana.locator("#list .item .team")).to_have_count(0)
+    await expect(root.locator("#list .item .team")).to_have_count(0)
     await expect(ana.locator("#list .item")).to_have_count(1)
 
 

@@ -197,8 +197,12 @@ export function replaceTeams(f) {
   f.teams.forEach(function (x) { byId[x.id] = x; });
   state.teams = state.teams.filter(function (x) { return x.site_id !== f.site_id; })
     .concat(f.teams);
-  Object.keys(state.known).forEach(function (id) {
-    var c = state.known[id], team = c.team && byId[c.team.id];
+  // Every copy of a summary the panel holds (an open conversation's may be the ack's own).
+  var copies = Object.keys(state.known).map(function (id) { return state.known[id]; })
+    .concat(all(), state.resolvedPage,
+            state.searchHits.map(function (h) { return h.conversation; }));
+  copies.forEach(function (c) {
+    var team = c.team && byId[c.team.id];
     if (c.site_id === f.site_id && c.team) c.team = team ? { id: team.id, name: team.name } : null;
   });
   if (state.view === "team" && !myTeams().length) setView("queue");

@@ -66,7 +66,9 @@ def _dump() -> None:
     with open(OUT, "a") as out:
         while True:
             time.sleep(0.25)
-            taken, EVENTS[:] = EVENTS[:], []
+            count = len(EVENTS)  # (appends from other threads meanwhile stay for next time)
+            taken = EVENTS[:count]
+            del EVENTS[:count]
             out.writelines(f"{k}\t{a:.6f}\t{b:.6f}\t{n}\n" for k, a, b, n in taken)
             out.flush()
 
@@ -105,4 +107,7 @@ def _install() -> None:
 
 
 if OUT:
-    _install()
+    try:
+        _install()
+    except Exception as exc:  # ``site`` would print this and start the server untraced
+        raise SystemExit(f"bench/stall_trace: cannot wrap the server ({exc!r})") from exc

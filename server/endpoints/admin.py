@@ -254,11 +254,11 @@ async def _list_teams(ctx: Context, request: Request, admin: Agent) -> Response:
 
 async def _teams_changed(ctx: Context, site_id: str) -> None:
     """Tell the agents of the site (their panels, on every process) its teams as they are now."""
-    teams = await ctx.store.teams([site_id])
-    try:
+    try:  # (the change is stored: a failure here must not answer it as failed)
+        teams = await ctx.store.teams([site_id])
         await ctx.broker.publish(site_channel(site_id), protocol.encode({
             "type": "teams", "site_id": site_id, "teams": [t.public() for t in teams]}))
-    except Exception as exc:  # the change is stored; a panel's next welcome has it
+    except Exception as exc:  # a panel's next welcome has the teams
         log.warning("teams publish failed (%s)", type(exc).__name__)
 
 

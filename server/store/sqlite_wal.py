@@ -104,15 +104,18 @@ class WalKeeper:
         older snapshot), a restarting one: it copies what was committed meanwhile and waits,
         holding writers, until no reader needs the log, so that the next commit starts it over.
         Passive passes go on while each finds more than ``_RESTART_LEFT`` frames committed
-        during the one before, so that the restart has only the last few to copy.
+        during the one before, so that the restart has only the last few to copy (only the
+        first pass's reader stops the restart: it would have with one pass).
         Each statement is fetched to the end: one left open would hold a read snapshot."""
         last: int | None = None
         for _ in range(_PASSES):
             _, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
-            if copied < frames:
+            if copied < frames and last is None:
                 return  # a reader holds an older snapshot: a restart would hold writers for it
-            if last is not None and frames - last <= _RESTART_LEFT:
-                break  # (a log restarted meanwhile by another process counts as none)
+            if copied < frames or (last is not None and frames - last <= _RESTART_LEFT):
+                # (A reader met by a later pass only leaves the restart more to copy, as one
+                # pass would have; a log another process restarted meanwhile counts as none.)
+                break
             last = frames
         with self._waiting_at_most(db, _RESTART_WAIT_MS):
             db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
