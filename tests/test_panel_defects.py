@@ -129,6 +129,11 @@ async def test_the_composer_says_why_it_is_off(browser: Browser, desk: Desk,  # 
     await expect(reply).to_have_attribute(
         "placeholder", "مسندة إلى Ana Lima: الرد له وحده. اكتب ملاحظة داخلية بدلًا من ذلك.")
     await bo.keyboard.press("Escape")
+    # The visitor's English in the Arabic list keeps its own direction: "?" after "order", at
+    # its right end, not before "Where" (the list's preview took the page's direction before).
+    preview = bo.locator("#list .item .preview")
+    await expect(preview).to_have_text("Where is my order?")
+    assert await preview.evaluate("e => getComputedStyle(e).direction") == "ltr"
     await bo.screenshot(path=artifacts / "panel-defects-3-reason-arabic.png")
 
     root = await sign_in(browser, desk.chat.http, "root@acme.test")

@@ -62,7 +62,9 @@ export function renderList() {
     el("span", "name", button, c.visitor.name);
     since(button, "when", view === "queue" ? c.created_at : c.updated_at);
     var hit = view === "search" ? state.searchHits[i] : null;
-    el("span", "preview", button, hit && hit.snippet ? hit.snippet : (c.last_message || "…"));
+    // What the visitor wrote, in its own direction ("Where is my order?" in an Arabic panel).
+    el("span", "preview", button, hit && hit.snippet ? hit.snippet : (c.last_message || "…"))
+      .dir = "auto";
     var meta = el("span", "meta", button);
     if (c.unread > 0 && c.status !== "resolved") {
       el("span", "unread", meta, t("{n} new", { n: c.unread }));
@@ -104,7 +106,7 @@ function renderFollowUps(list) {
     button.type = "button";
     el("span", "name", button, c.visitor.name);
     el("span", "when", button, when(f.at));
-    el("span", "preview", button, f.body);
+    el("span", "preview", button, f.body).dir = "auto";
     button.addEventListener("click", function () { open(c.id); });
     var cancel = el("button", "link cancel", item, t("Cancel follow-up"));
     cancel.type = "button";
