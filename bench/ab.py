@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scenarios import latency, throughput
-from bench.targets import CommittedRelay, Livechat, Relay, Target
+from bench.targets import CommittedRelay, Livechat, Relay, Target, serving
 
 
 def main() -> None:
@@ -44,13 +44,13 @@ def main() -> None:
                         help="measure latency at this offered load (msg/s) instead")
     parser.add_argument("--seconds", type=float, default=5, help="of each latency round")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        roots: list[Path | None] = [None, *(c.resolve() for c in args.compare)]
-        servers: list[Target] = [
-            Livechat(Path(tmp), args.redis or None, workers=args.workers, root=root,
-                     label=f" @ {root.name}" if root else "") for root in roots]
+    with tempfile.TemporaryDirectory() as tmp, serving() as servers:
+        for root in [None, *(c.resolve() for c in args.compare)]:
+            servers.append(Livechat(Path(tmp), args.redis or None, workers=args.workers,
+                                    root=root, label=f" @ {root.name}" if root else ""))
         if args.baselines:
-            servers += [Relay(), CommittedRelay(Path(tmp))]
+            servers.append(Relay())
+            servers.append(CommittedRelay(Path(tmp)))
         names = LATENCY if args.rate else ["cpu_us_per_msg", "msgs_per_s"]
 
         def measure(server: Target) -> dict[str, Any]:
@@ -77,22 +77,18 @@ def alternate(servers: list[Target], rounds: int, measure: Callable[[Target], di
               names: list[str]) -> dict[str, list[list[float]]]:
     """``measure`` every server once a round, in turn, the order reversed every other round
     (neither is always first on a warming machine), each result printed: for each server, its
-    values of ``names``, one per round. Every server is stopped at the end; a round that lost,
-    doubled or reordered a message ends the run."""
+    values of ``names``, one per round. A round that lost, doubled or reordered a message ends
+    the run (the caller stops the servers: ``bench.targets.serving``)."""
     cols: dict[str, list[list[float]]] = {s.name: [[] for _ in names] for s in servers}
-    try:
-        for n in range(rounds):
-            for server in servers if n % 2 == 0 else servers[::-1]:
-                result = measure(server)
-                if result.get("lost") or result.get("doubled") or result.get("disordered"):
-                    raise SystemExit(f"NOT CORRECT: {server.name}: {result}")
-                for col, name in zip(cols[server.name], names, strict=True):
-                    col.append(result[name])
-                print(f"round {n + 1}: {server.name}: " +
-                      ", ".join(f"{name} {result[name]:,.2f}" for name in names), flush=True)
-    finally:
-        for server in servers:
-            server.stop()
+    for n in range(rounds):
+        for server in servers if n % 2 == 0 else servers[::-1]:
+            result = measure(server)
+            if result.get("lost") or result.get("doubled") or result.get("disordered"):
+                raise SystemExit(f"NOT CORRECT: {server.name}: {result}")
+            for col, name in zip(cols[server.name], names, strict=True):
+                col.append(result[name])
+            print(f"round {n + 1}: {server.name}: " +
+                  ", ".join(f"{name} {result[name]:,.2f}" for name in names), flush=True)
     return cols
 
 

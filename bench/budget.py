@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.ab import LATENCY as NAMES
 from bench.ab import alternate
 from bench.scenarios import latency
-from bench.targets import CommittedRelay, Livechat, Target
+from bench.targets import CommittedRelay, Livechat, serving
 
 
 def main() -> None:
@@ -35,8 +35,9 @@ def main() -> None:
     parser.add_argument("--no-livechat", action="store_true")
     args = parser.parse_args()
     extras = [int(x) for x in args.extra.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
-        servers: list[Target] = [CommittedRelay(Path(tmp), extra) for extra in extras]
+    with tempfile.TemporaryDirectory() as tmp, serving() as servers:
+        for extra in extras:
+            servers.append(CommittedRelay(Path(tmp), extra))
         if not args.no_livechat:
             servers.append(Livechat(Path(tmp)))
         cols = alternate(servers, args.rounds, lambda server: asyncio.run(

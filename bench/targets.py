@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,18 @@ class Target:
         raise NotImplementedError
 
 
+@contextlib.contextmanager
+def serving() -> Iterator[list[Target]]:
+    """A list for the servers of a run, as each is started: every one of them is stopped on the
+    way out, also when a later one fails to start or a round fails."""
+    servers: list[Target] = []
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
 class Relay(Target):
     name = "bare relay (baseline)"
     app = "bench.relay:app"
@@ -150,7 +162,11 @@ class Relay(Target):
              "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
              "--log-level", "warning"], cwd=ROOT, env={**os.environ, **(env or {})})
         self.pid = self.proc.pid
-        _wait_port(self.port)
+        try:
+            _wait_port(self.port)
+        except BaseException:
+            self.stop()
+            raise
 
     async def pair(self, index: int) -> Pair:
         receiver = await connect(f"ws://127.0.0.1:{self.port}/ws/recv/{index}", compression=None)
