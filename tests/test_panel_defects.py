@@ -1,7 +1,8 @@
-"""Four defects of the agent panel, in a real Chromium (and the frame behind the last one, on the
-wire): times that stopped moving, words left in the old language after a switch, a composer
-disabled without saying why, and "My teams" that waited for a reload. Screenshots go to
-test-artifacts/ (LIVECHAT_ARTIFACTS)."""
+"""Defects of the agent panel, in a real Chromium (and the frame behind "My teams", on the wire):
+times that stopped moving, words left in the old language after a switch, a composer disabled
+without saying why, "My teams" and the Reports page's team filter that waited for a reload, and
+notices ("Saved.") left in the old language. Screenshots go to test-artifacts/
+(LIVECHAT_ARTIFACTS)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.live import Seed, ServerProcess, agent, login, open_store
+from tests.live import ADMIN_EMAIL, PASSWORD, Seed, ServerProcess, agent, login, open_store
 from tests.test_admin import admin_cookie, call  # noqa: F401 — the admin's cookie fixture
 from tests.test_browser import sign_in_page
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
@@ -234,3 +235,94 @@ async def test_the_agents_of_a_site_are_told_its_teams(server: ServerProcess, se
                 and f.get("site_id") != seeded.site_id]
     for client in (ana, oz):
         await client.close()
+
+
+@pytest.mark.browser
+async def test_the_report_team_filter_follows_the_admin(browser: Browser, desk: Desk,  # noqa: F811
+                                                        artifacts: Path) -> None:
+    """An admin makes, renames and deletes a team while the Reports page is open: its team
+    filter follows at once. The team chosen stays chosen under its new name; deleted, the
+    filter is back on all teams and the report is drawn again for them."""
+    root = await sign_in(browser, desk.chat.http, ADMIN_EMAIL)
+    await root.get_by_role("button", name="Reports").click()
+    teams = root.locator("#report-team")
+    csv = root.locator("#report-csv")  # its address is the report's query, drawn with it
+    await expect(csv).to_have_attribute("href", re.compile(r"^/api/reports\?"))
+    await expect(teams.locator("option")).to_have_text(["All teams"])
+
+    cookie = await login(desk.chat, ADMIN_EMAIL)
+    gear = (await call(desk.chat, "POST", "/api/admin/teams", cookie,
+                       {"name": "Gear", "site_id": desk.site_id})).json()["team"]
+    await expect(teams.locator("option")).to_have_text(["All teams", "Gear"])
+    await teams.select_option(label="Gear")
+    await root.get_by_role("button", name="Show", exact=True).click()
+    await expect(csv).to_have_attribute("href", re.compile(f"team={gear['id']}"))
+
+    assert (await call(desk.chat, "PATCH", f"/api/admin/teams/{gear['id']}", cookie,
+                       {"name": "Camping", "members": []})).status_code == 200
+    await call(desk.chat, "POST", "/api/admin/teams", cookie,
+               {"name": "Returns", "site_id": desk.site_id})
+    await expect(teams.locator("option")).to_have_text(["All teams", "Camping", "Returns"])
+    await expect(teams).to_have_value(gear["id"])
+    await expect(csv).to_have_attribute("href", re.compile(f"team={gear['id']}"))
+
+    assert (await call(desk.chat, "DELETE", f"/api/admin/teams/{gear['id']}",
+                       cookie)).status_code == 200
+    await expect(teams.locator("option")).to_have_text(["All teams", "Returns"])
+    await expect(teams).to_have_value("")
+    await expect(csv).not_to_have_attribute("href", re.compile("team="))
+    await expect(root.locator("#report-tiles .tile")).to_have_count(8)
+    await root.screenshot(path=artifacts / "panel-defects-5-report-teams.png", full_page=True)
+
+
+@pytest.mark.browser
+async def test_notices_follow_a_language_switch(browser: Browser, desk: Desk,  # noqa: F811
+                                                artifacts: Path) -> None:
+    """What a form says after it is sent ("Saved.", "Password changed…") is said again in the
+    language switched to; what the server said is left as it said it."""
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.get_by_role("button", name="Settings").click()
+    account = ana.locator("#account")
+    status = account.get_by_role("status")
+    await account.get_by_label("Current password").fill(PASSWORD)
+    await account.get_by_label("Replacement password", exact=True).fill("a new password 1")
+    await account.get_by_label("Replacement password, again").fill("a new password 2")
+    await account.get_by_role("button", name="Change password").click()
+    await expect(status).to_have_text("The two replacement passwords differ.")
+    language = ana.locator("#opt-language")  # (its label changes with the language)
+    await language.select_option("el")
+    await expect(status).to_have_text("Οι δύο νέοι κωδικοί διαφέρουν.")
+
+    await account.get_by_label("Νέος κωδικός, ξανά").fill("a new password 1")
+    await account.get_by_role("button", name="Αλλαγή κωδικού").click()
+    await expect(status).to_have_text(
+        "Ο κωδικός άλλαξε. Όλες οι άλλες συνεδρίες σας αποσυνδέθηκαν.")
+    await language.select_option("pt")
+    await expect(status).to_have_text(
+        "Palavra-passe mudada. Todas as suas outras sessões foram terminadas.")
+    await ana.screenshot(path=artifacts / "panel-defects-6-notice.png")
+
+    # The server's own answer replaces the notice: a switch leaves it as the server said it.
+    await account.locator("input[name=current]").fill("not the password")
+    await account.locator("input[name=password]").fill("a new password 3")
+    await account.locator("input[name=again]").fill("a new password 3")
+    await account.locator("button[type=submit]").click()
+    await expect(status).not_to_have_text(re.compile("Palavra-passe mudada"))
+    said = await status.inner_text()
+    await language.select_option("de")
+    await expect(account.locator("button[type=submit]")).to_have_text("Passwort ändern")
+    await expect(status).to_have_text(said)
+
+    # "Saved." on the Manage page.
+    root = await sign_in(browser, desk.chat.http, ADMIN_EMAIL)
+    await root.get_by_role("button", name="Manage").click()
+    await root.get_by_role("button", name="Edit Acme Outdoor").click()
+    site_form = root.locator("#site-form")
+    await site_form.get_by_role("button", name="Save site").click()
+    saved = site_form.get_by_role("status")
+    await expect(saved).to_have_text("Saved.")
+    await root.get_by_role("button", name="Settings").click()
+    await root.get_by_label("Language").select_option("fr")
+    await root.keyboard.press("Escape")
+    await expect(saved).to_have_text("Enregistré.")
+    await expect(site_form.get_by_role("button", name="Enregistrer le site")).to_be_visible()

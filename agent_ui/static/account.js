@@ -2,7 +2,7 @@
  * everywhere; and, for admins, a password-reset link per agent on the Manage page. Text only,
  * never HTML. */
 import { $, api, el } from "./kit.js";
-import { onLanguage, t } from "./i18n.js";
+import { notice, onLanguage, t } from "./i18n.js";
 
 /** A labelled field; its words are set by the section's drawer (they follow the language). */
 function labelled(form, name, type, autocomplete) {
@@ -38,14 +38,16 @@ export function setUpAccount() {
     say.className = "account-status";
     if (fresh.input.value !== again.input.value) {
       say.className += " error";
-      say.textContent = t("The two replacement passwords differ.");
+      notice(say, function () { return t("The two replacement passwords differ."); });
       return;
     }
     submit.disabled = true;
     api("/api/agent/password", { current: current.input.value, password: fresh.input.value })
       .then(function () {
         form.reset();
-        say.textContent = t("Password changed. Every other session of yours was signed out.");
+        notice(say, function () {
+          return t("Password changed. Every other session of yours was signed out.");
+        });
       }).catch(function (e) {
         say.className += " error";
         say.textContent = e.message;
@@ -82,8 +84,10 @@ export function agentActions(cell, agent) {
       table.parentNode.insertBefore(resetStatus, table.nextSibling);
     }
     api("/api/admin/agents/" + agent.id + "/reset", {}).then(function (j) {
-      resetStatus.textContent = t("Send {name} this link to choose a new password (good once, for a day; their sessions end when it is used): {url}",
-                                  { name: agent.name, url: j.reset_url });
+      notice(resetStatus, function () {
+        return t("Send {name} this link to choose a new password (good once, for a day; their sessions end when it is used): {url}",
+                 { name: agent.name, url: j.reset_url });
+      });
     }).catch(function (e) { resetStatus.textContent = e.message; });
   });
 }

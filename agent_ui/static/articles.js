@@ -4,13 +4,15 @@
  * inert document and its nodes moved in, so nothing in it can run (and the page's policy runs
  * no inline script anyway). Titles and everything else are text. */
 import { $, api, clear, el } from "./kit.js";
-import { onLanguage, t, when } from "./i18n.js";
+import { notice, onLanguage, t, when } from "./i18n.js";
 
 var state = { sites: [], site: "", articles: [], editing: null, translationOf: null, timer: 0 };
 function field(name) { return $("kb-form").querySelector("[name=" + name + "]"); }
+/** The editor's outcome: the server's ``error``, as it says it, or ``done``, the words of what was
+ * done (a notice: they follow the language). */
 function say(error, done) {
   $("kb-form").querySelector(".error").textContent = error || "";
-  $("kb-form").querySelector(".secret").textContent = done || "";
+  notice($("kb-form").querySelector(".secret"), done || null);
 }
 
 /** Put the server's sanitised HTML in ``node``. */
@@ -72,7 +74,7 @@ function open(article, translationOf) {
   field("status").value = article ? article.status : "draft";
   field("body").value = from ? from.body : "";
   $("kb-translate").hidden = $("kb-delete").hidden = !article;
-  say("", "");
+  say("");
   var others = $("kb-translations");
   clear(others);
   preview();
@@ -82,7 +84,7 @@ function open(article, translationOf) {
 function edit(id, done) {
   return api("/api/admin/articles/" + encodeURIComponent(id)).then(function (j) {
     open(j.article);
-    say("", done || "");
+    say("", done);
     var others = $("kb-translations");
     if (!j.translations.length) return;
     el("span", "translations-label", others, t("Translations:") + " ");
@@ -105,8 +107,9 @@ $("kb-form").addEventListener("submit", function (event) {
   api(a ? "/api/admin/articles/" + encodeURIComponent(a.id) : "/api/admin/articles", body,
       a ? "PATCH" : "POST").then(function (j) {
     state.translationOf = null;
-    return Promise.all([load(), edit(j.article.id, j.article.status === "published"
-                                     ? t("Saved and published.") : t("Saved as a draft."))]);
+    return Promise.all([load(), edit(j.article.id, function () {
+      return j.article.status === "published" ? t("Saved and published.") : t("Saved as a draft.");
+    })]);
   }).catch(function (e) { say(e.message); });
 });
 field("body").addEventListener("input", preview);

@@ -2,7 +2,8 @@
  * every other language is a module of its own in lang/ mapping English to it, fetched when an
  * agent chooses it (remembered on this browser). Fixed words in index.html carry data-i18n (their
  * text is the key) or data-i18n-attr="placeholder,title,aria-label" (those attributes' values);
- * words a script draws once are drawn by a function given to onLanguage(), again at a switch. */
+ * words a script draws once are drawn by a function given to onLanguage(), again at a switch;
+ * a notice shown after an action ("Saved.") is put with notice(), and follows a switch too. */
 export var LANGUAGES = [["en", "English"], ["pt", "Português"], ["el", "Ελληνικά"],
                         ["es", "Español"], ["fr", "Français"], ["de", "Deutsch"],
                         ["ar", "العربية"], ["he", "עברית"]];
@@ -10,6 +11,7 @@ var RTL = { ar: 1, he: 1 };
 var KEY = "livechat:panel-language";
 var words = {}, code = "en";
 var drawers = [];   // words drawn by scripts, drawn again after a switch (onLanguage)
+var notices = [];   // notices still shown: { node, words, text } (notice)
 
 function base(tag) { return String(tag || "").toLowerCase().split("-")[0]; }
 function known(c) { return LANGUAGES.some(function (l) { return l[0] === c; }); }
@@ -35,6 +37,7 @@ export function use(wanted, remember) {
     document.documentElement.dir = RTL[code] ? "rtl" : "ltr";
     translate(document);
     drawers.forEach(function (draw) { draw(); });
+    notices = notices.filter(again);
     return code;
   });
 }
@@ -70,6 +73,23 @@ export function translate(root) {
 export function onLanguage(draw) {
   drawers.push(draw);
   draw();
+}
+
+/** A notice shown after an action ("Saved.", "Password changed…", a secret to copy): ``words()``
+ * in ``node``, now and again after every switch for as long as the node is on the page and still
+ * says it. ``words`` null clears it. What a node is told otherwise (the server's own message, put
+ * as text) is not ours to translate: seen changed, the notice is dropped, not written over. */
+export function notice(node, words) {
+  notices = notices.filter(function (n) { return n.node !== node; });
+  node.textContent = words ? words() : "";
+  if (words) notices.push({ node: node, words: words, text: node.textContent });
+}
+
+/** A notice, in the new language; false when it is gone (cleared, replaced or removed). */
+function again(n) {
+  if (!n.node.isConnected || n.node.textContent !== n.text) return false;
+  n.node.textContent = n.text = n.words();
+  return true;
 }
 
 // --- times, in the agent's language ---------------------------------------------------------

@@ -3,7 +3,7 @@
  * conversations. All through the REST API (/api/v1, docs/api.md), which takes an admin's
  * session cookie from our own pages. Text only, never HTML. */
 import { $, api, clear, el } from "./kit.js";
-import { locale, onLanguage, t } from "./i18n.js";
+import { locale, notice, onLanguage, t } from "./i18n.js";
 
 var SCOPES = ["conversations:read", "conversations:write", "visitors:read", "visitors:write",
               "reports:read", "webhooks", "articles:read", "articles:write", "admin"];
@@ -110,7 +110,7 @@ function buildTokens(page) {
     if (site.value) wanted.site_id = site.value;
     api("/api/v1/tokens", wanted).then(function (j) {
       form.reset();
-      out.textContent = t("Copy the token now: it is shown once.") + " " + j.secret;
+      notice(out, function () { return t("Copy the token now: it is shown once.") + " " + j.secret; });
       refreshTokens();
     }).catch(function (e) { out.textContent = e.message; });
   });
@@ -170,7 +170,9 @@ function buildWebhooks(page) {
     api("/api/v1/webhooks", { site_id: site.value, url: url.value, events: picked(events) })
       .then(function (j) {
         form.reset();
-        out.textContent = t("Copy the signing secret now: it is shown once.") + " " + j.secret;
+        notice(out, function () {
+          return t("Copy the signing secret now: it is shown once.") + " " + j.secret;
+        });
         refreshWebhooks();
       }).catch(function (e) { out.textContent = e.message; });
   });
@@ -270,7 +272,7 @@ function refreshRetention() {
       event.preventDefault();
       api("/api/v1/sites/" + s.id + "/retention",
           { days: days.value ? parseInt(days.value, 10) : null }, "PUT")
-        .then(function () { said.textContent = t("Saved."); })
+        .then(function () { notice(said, function () { return t("Saved."); }); })
         .catch(function (e) { said.textContent = e.message; });
     });
   });
@@ -314,7 +316,10 @@ export function visitorRights(parent, me, visitor) {
   erase.addEventListener("click", function () {
     if (!window.confirm(t("Erase everything about {name}? Their messages, files and details are deleted for good; reports keep counting the conversation.", { name: visitor.name }))) return;
     api("/api/v1/visitors/" + encodeURIComponent(visitor.id), undefined, "DELETE")
-      .then(function () { said.textContent = " " + t("Erased."); erase.disabled = true; })
+      .then(function () {
+        notice(said, function () { return " " + t("Erased."); });
+        erase.disabled = true;
+      })
       .catch(function (e) { said.textContent = " " + e.message; });
   });
 }

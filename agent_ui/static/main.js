@@ -18,7 +18,7 @@ import {
 import { renderList, replaceInbox, replaceTeams, setUpInbox, update } from "./inbox.js";
 import { showManage } from "./manage.js";
 import { announce, setUpNotifications, showAway } from "./notifications.js";
-import { loadReport, setUpReports } from "./reports.js";
+import { fillFilters, loadReport, setUpReports } from "./reports.js";
 import { applyTheme, renderMe, setUpSettings } from "./settings.js";
 import { setUpShortcuts } from "./shortcuts.js";
 import { request, state } from "./state.js";
@@ -108,6 +108,7 @@ function welcome(f) {
   while (siteSelect.options.length > 1) siteSelect.remove(1);
   state.sites.forEach(function (s) { el("option", "", siteSelect, s.name).value = s.id; });
   siteSelect.hidden = state.sites.length < 2;
+  fillFilters();
   if (state.epoch && f.epoch !== state.epoch) {
     // The store was restored from a backup: what is shown may no longer exist.
     state.currentSeq = 0;
@@ -132,7 +133,7 @@ function onFrame(f) {
   } else if (f.type === "presence") {
     if (f.conversation_id === state.current) showVisitorOnline(f.visitor_online);
   } else if (f.type === "visited") visited(f);
-  else if (f.type === "teams") replaceTeams(f);
+  else if (f.type === "teams") { replaceTeams(f); fillFilters(); }
   else if (f.type === "typing") showTyping(f);
   else if (f.type === "inbox") {
     replaceInbox(f.conversations);

@@ -5,16 +5,18 @@ import { showIntegrations } from "./integrations.js";
 import { agentActions } from "./account.js";
 import { showArticles } from "./articles.js";
 import { $, api, avatar, clear, el } from "./kit.js";
-import { onLanguage, t } from "./i18n.js";
+import { notice, onLanguage, t } from "./i18n.js";
 
 var w = window;
 var state = { me: null, sites: [], agents: [], teams: [], canned: [], request: null,
               loaded: false };  // loaded: the admin lists are the server's (not the welcome's)
 function field(form, name) { return form.querySelector("[name=" + name + "]"); }
-function say(form, error, secret) {
+/** A form's outcome: the server's ``error``, as it says it, or ``done``, the words of what was
+ * done (a notice: they follow the language). */
+function say(form, error, done) {
   form.querySelector(".error").textContent = error || "";
   var s = form.querySelector(".secret");
-  if (s) s.textContent = secret || "";
+  if (s) notice(s, done || null);
 }
 function checkboxes(box, items, name, checked) {
   Array.prototype.slice.call(box.querySelectorAll("label")).forEach(function (l) { box.removeChild(l); });
@@ -69,7 +71,7 @@ function editSite(s) {
   field(f, "theme").value = s.theme;
   field(f, "identity_mode").value = s.identity_mode;
   field(f, "new_secret").checked = false;
-  say(f, "", "");
+  say(f, "");
   field(f, "name").focus();
 }
 $("site-form").addEventListener("submit", function (event) {
@@ -93,7 +95,9 @@ $("site-form").addEventListener("submit", function (event) {
     state.sites = state.sites.map(function (s) { return s.id === r.site.id ? r.site : s; });
     editing = r.site;
     renderSites();
-    say(f, "", r.secret ? t("Saved. Identity secret (shown once, keep it on your backend): {secret}", { secret: r.secret }) : t("Saved."));
+    say(f, "", function () {
+      return r.secret ? t("Saved. Identity secret (shown once, keep it on your backend): {secret}", { secret: r.secret }) : t("Saved.");
+    });
   }).catch(function (e) { say(f, e.message); });
 });
 $("site-create").addEventListener("submit", function (event) {
@@ -152,7 +156,7 @@ function editAgent(a) {
   field(f, "role").value = a.role;
   field(f, "capacity").value = a.capacity;
   checkboxes($("edit-sites"), state.sites, "edit-site", a.sites);
-  say(f, "", "");
+  say(f, "");
   field(f, "name").focus();
 }
 $("agent-edit").addEventListener("submit", function (event) {
@@ -164,7 +168,7 @@ $("agent-edit").addEventListener("submit", function (event) {
   }, "PATCH").then(function (j) {
     state.agents = state.agents.map(function (x) { return x.id === a.id ? j.agent : x; });
     renderAgents();
-    say(f, "", t("Saved. Their open panels reconnect with the new permissions."));
+    say(f, "", function () { return t("Saved. Their open panels reconnect with the new permissions."); });
   }).catch(function (e) { say(f, e.message); });
 });
 $("agent-invite").addEventListener("submit", function (event) {
@@ -177,7 +181,7 @@ $("agent-invite").addEventListener("submit", function (event) {
     state.agents.push(j.agent);
     renderAgents();
     f.reset();
-    say(f, "", t("Invited. Send them this link (valid 7 days, once): {link}", { link: j.invite_url }));
+    say(f, "", function () { return t("Invited. Send them this link (valid 7 days, once): {link}", { link: j.invite_url }); });
   }).catch(function (e) { say(f, e.message); });
 });
 

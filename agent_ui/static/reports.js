@@ -54,18 +54,33 @@ function reportQuery() {
   return q;
 }
 
+/** ``select``'s choices after its first ("All …"): ``items``. What was chosen stays chosen if it
+ * is still there; else "All …" is, and the answer is false. */
+function refill(select, items) {
+  var chosen = select.value;
+  while (select.options.length > 1) select.remove(1);
+  items.forEach(function (x) { el("option", "", select, x.name).value = x.id; });
+  select.value = items.some(function (x) { return x.id === chosen; }) ? chosen : "";
+  return select.value === chosen;
+}
+
+/** The site, team and agent filters, from what the panel knows: at each welcome, and when an
+ * admin changes the teams of a site (the ``teams`` frame) while the panel is open. A report on
+ * show whose site, team or agent is gone is drawn again, for all of them. */
+export function fillFilters() {
+  var kept = [["report-site", state.sites], ["report-team", state.teams],
+              ["report-agent", state.colleagues]].map(function (pair) {
+    return refill($(pair[0]), pair[1]);
+  });
+  if (kept.indexOf(false) >= 0 && !$("page-reports").hidden) loadReport();
+}
+
 export function loadReport() {
   if (!$("report-from").value) {
     var to = new Date(), from = new Date();
     from.setDate(to.getDate() - 13);
     $("report-from").value = isoDay(from);
     $("report-to").value = isoDay(to);
-    [["report-site", state.sites], ["report-team", state.teams],
-     ["report-agent", state.colleagues]].forEach(function (pair) {
-      var select = $(pair[0]);
-      while (select.options.length > 1) select.remove(1);
-      pair[1].forEach(function (x) { el("option", "", select, x.name).value = x.id; });
-    });
   }
   var q = reportQuery();
   $("report-csv").href = "/api/reports?" + q + "&format=csv";
