@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from server.config import Settings
 from server.endpoints.api_base import MAX_CURSOR
 from server.kb import MAX_QUERY
-from server.parsing import ARTICLE_TEXT, LANG_RE
+from server.parsing import ARTICLE_TEXT, LANG_RE, NULLABLE
 from server.store.api_tokens import SCOPES
 from server.store.models import MessageKind
 from server.store.webhooks import EVENTS
@@ -303,9 +303,10 @@ def _operation(op: Operation, max_chars: int) -> dict[str, Any]:
                             "description": f"Scope: `{op.scope}` (or `admin`)."}
     if op.body is not None:
         required = [name for name, kind in op.body.items() if not kind.endswith("?")]
-        props = {name: (_field(kind.rstrip("?"), max_chars) if not kind.endswith("?") else
-                        {"anyOf": [_field(kind.rstrip("?"), max_chars), {"type": "null"}]})
-                 for name, kind in op.body.items()}
+        props = {name: (_field(base, max_chars) if base == kind else
+                        {"anyOf": [_field(base, max_chars), {"type": "null"}]})
+                 for name, kind in op.body.items()
+                 for base in [kind.removesuffix(NULLABLE).rstrip("?")]}
         made["requestBody"] = {"required": bool(required), "content": {"application/json": {
             "schema": {"type": "object", "additionalProperties": False, "required": required,
                        "properties": props}}}}

@@ -79,7 +79,9 @@ _EMAIL_RE = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 # "tag" (1-32 of a-z 0-9 space _ -, starting with a letter or digit), "shortcut" (1-32 of a-z 0-9
 # _ -), "status" (waiting, assigned or resolved), "url" (http(s), at most 2,000 characters),
 # "title" (printable, at most 300 characters, may be empty), "tz" (an IANA time zone name).
-# A trailing "?" makes it optional. A send needs a body, an attachment, or both.
+# A trailing "?" makes it optional. A send needs a body, an attachment, or both. (A REST body's
+# field may also end in NULLABLE: required, and null is one of its values.)
+NULLABLE = "|null"
 _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
     "visitor": {
         "hello": (Hello, {"v": "int", "site": "id", "token": "str?", "conversation_id": "id?",
@@ -232,11 +234,17 @@ def check_fields(data: dict[str, Any], fields: dict[str, str], max_chars: int) -
     values: dict[str, Any] = {}
     for name, field_kind in fields.items():
         optional = field_kind.endswith("?")
+        nullable = field_kind.endswith(NULLABLE)  # (required, and null is a value of its own)
         if name not in data or (optional and data[name] is None):
             if not optional:
-                raise ChatError(Code.BAD_FRAME, f"{name} is required")
+                raise ChatError(Code.BAD_FRAME, f"{name} is required"
+                                + (" (null is a value)" if nullable else ""))
             continue
-        values[name] = _check(name, field_kind.rstrip("?"), data[name], max_chars)
+        if nullable and data[name] is None:
+            values[name] = None
+            continue
+        values[name] = _check(name, field_kind.removesuffix(NULLABLE).rstrip("?"), data[name],
+                              max_chars)
     return values
 
 

@@ -56,12 +56,34 @@ def check_url(url: str) -> tuple[str, int]:
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
+#: NAT64's well-known prefix (RFC 6052): its addresses reach the IPv4 address in their last 32 bits.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+#: Not on the internet, and not ``is_private`` in every Python we run on: IETF protocol
+#: assignments (RFC 6890).
+_NOT_GLOBAL = (ipaddress.IPv4Network("192.0.0.0/24"),)
+
+
+def _carried(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one is delivered to: mapped, 6to4 (RFC 3056) or NAT64."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def private(address: str) -> bool:
+    """An address a webhook may not reach: anything not on the public internet (private,
+    shared such as carrier-grade NAT's 100.64.0.0/10, loopback, link-local, multicast, reserved,
+    unspecified), judged for an IPv6 address that carries an IPv4 one by the IPv4 address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return bool(ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                or ip.is_reserved or ip.is_unspecified)
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = _carried(ip) or ip
+    return bool(not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local
+                or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+                or any(ip in net for net in _NOT_GLOBAL if ip.version == net.version))
 
 
 async def guard(url: str, allow_private: bool) -> None:

@@ -328,6 +328,9 @@ async def test_messages_by_seq_and_conversations_filtered_and_paged(world: World
                 {"nope": 1}, {"updated_since": "yesterday"}):
         r = await api("GET", "/api/v1/conversations", **bad)
         assert r.status_code == 400 and r.json()["error"] == "bad_request", bad
+    # A filter given twice is refused, not read as its last value.
+    twice = await api("GET", "/api/v1/conversations?status=waiting&status=resolved")
+    assert twice.status_code == 400 and twice.json()["error"] == "bad_request", twice.text
 
 
 async def test_visitors(world: World) -> None:

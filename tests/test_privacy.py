@@ -231,6 +231,11 @@ async def test_retention_deletes_exactly_what_is_due(db: Path, seeded: Seed,
                           {"days": 1})).status_code == 404
         assert (await api("PUT", f"/api/v1/sites/{seeded.site_id}/retention",
                           {"days": 0})).status_code == 400
+        # `days` is the whole body: one left out is refused, not taken as "keep for ever".
+        forgot = await api("PUT", f"/api/v1/sites/{seeded.site_id}/retention", {})
+        assert (forgot.status_code, forgot.json()["error"]) == (400, "bad_request"), forgot.text
+        assert (await api("GET", f"/api/v1/sites/{seeded.site_id}/retention")).json()[
+            "days"] == 30
         ana, welcome = await agent(server, await login(server, seeded.agent_email))
         ana_id = welcome["agent"]["id"]
         await ana.close()

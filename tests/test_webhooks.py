@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
+from server.webhooks import private
 from tests.faults import until
 from tests.live import UNLIMITED, Client, Seed, ServerProcess, api_token, serving, visitor
 from tests.test_api import Api
@@ -175,6 +176,23 @@ async def _all_delivered(client: Api, webhook_id: str) -> bool:
     return len(events) == len(EXPECTED) and all(e["state"] == "delivered" for e in events)
 
 
+@pytest.mark.parametrize("address", [
+    "100.64.0.1", "100.100.100.200",  # shared (carrier-grade NAT; a cloud's metadata service)
+    "2002:7f00:1::", "2002:a00:1::",  # 6to4 around 127.0.0.1 and 10.0.0.1
+    "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",  # NAT64 around 127.0.0.1 and 169.254.169.254
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo around 127.0.0.1
+    "198.18.0.1", "192.0.0.8", "::ffff:10.0.0.1", "fe80::1%eth0", "2001:db8::1",
+])
+def test_addresses_not_on_the_internet_are_private(address: str) -> None:
+    assert private(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c",
+                                     "2002:5db8:d70e::", "64:ff9b::5db8:d70e"])
+def test_addresses_on_the_internet_are_not(address: str) -> None:
+    assert not private(address)
+
+
 async def test_ssrf_refused_and_redirects_not_followed(db: Path, seeded: Seed) -> None:
     async with receiving() as receiver:
         with serving(db, **UNLIMITED) as server:  # private addresses not allowed
@@ -182,6 +200,7 @@ async def test_ssrf_refused_and_redirects_not_followed(db: Path, seeded: Seed) -
             for url in (receiver.url, "http://localhost:9/x", "http://10.1.2.3/x",
                         "http://169.254.169.254/latest/meta-data", "http://[::1]:9/x",
                         "http://0.0.0.0/x", "http://[::ffff:127.0.0.1]/x",
+                        "http://100.100.100.200/latest/meta-data", "http://[2002:7f00:1::]/x",
                         "ftp://93.184.215.14/x", "http://user:pw@93.184.215.14/x"):
                 refused = await client("POST", "/api/v1/webhooks",
                                        {"url": url, "events": ["message.created"]})

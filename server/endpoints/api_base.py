@@ -303,6 +303,8 @@ def endpoint(op: Operation, max_chars: Callable[[Context], int]) -> Callable[[Re
                 if name not in known:
                     raise ApiError(400, "bad_request", f"unknown parameter {name[:32]!r}")
             for param in op.params:
+                if len(request.query_params.getlist(param.name)) > 1:
+                    raise ApiError(400, "bad_request", f"{param.name} is given more than once")
                 raw = request.query_params.get(param.name)
                 if raw == "":
                     raise ApiError(400, "bad_request", f"{param.name} is empty")

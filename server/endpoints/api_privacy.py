@@ -8,8 +8,9 @@ from typing import Any
 from starlette.responses import Response
 
 from server import privacy
+from server.parsing import NULLABLE
 
-from .api_base import Call, Operation, not_found
+from .api_base import ApiError, Call, Operation, not_found
 
 
 async def export_visitor(call: Call) -> tuple[int, Any]:
@@ -60,10 +61,8 @@ async def get_retention(call: Call) -> tuple[int, Any]:
 
 async def set_retention(call: Call) -> tuple[int, Any]:
     site_id = _site(call)
-    days = call.body.get("days")
+    days = call.body["days"]
     if days is not None and not 1 <= days <= 36500:
-        from .api_base import ApiError
-
         raise ApiError(400, "bad_request", "days is 1 to 36500, or null (keep for ever)")
     await call.api.privacy.set_retention(site_id, days)
     return 200, {"site_id": site_id, "days": days}
@@ -82,5 +81,5 @@ OPERATIONS: tuple[Operation, ...] = (
               "How long the site keeps resolved conversations", "Retention", tag="data rights"),
     Operation("PUT", "/api/v1/sites/{site_id}/retention", set_retention, "visitors:write",
               "Keep resolved conversations N days (null: for ever)", "Retention",
-              body={"days": "seq?"}, tag="data rights"),
+              body={"days": "seq" + NULLABLE}, tag="data rights"),
 )
