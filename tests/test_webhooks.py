@@ -315,6 +315,37 @@ async def _slow_and_fast(server: ServerProcess, client: Api, seeded: Seed) -> No
         slow.release.set()
 
 
+async def test_a_visitors_updates_arrive_in_their_order(db: Path, seeded: Seed) -> None:
+    """Before: ``visitor.updated`` events, which belong to no conversation, were all due at once
+    and sent side by side, so they arrived in any order (a receiver applying each one ended
+    with an older visitor). Now a visitor's next one waits for the one before, as a
+    conversation's do: while the slow receiver holds the first, it is sent nothing more, and
+    the fast one gets all of them meanwhile."""
+    with serving(db, **FAST, LIVECHAT_WEBHOOK_TIMEOUT="60",
+                 LIVECHAT_WEBHOOK_LEASE="120") as server:
+        client = api(server, db, seeded)
+        async with receiving(hold=True) as slow, receiving() as fast:
+            await subscribe(client, slow.url, ["visitor.updated"])
+            await subscribe(client, fast.url, ["visitor.updated"])
+            widget, _ = await visitor(server, seeded.site_id)
+            ack = await widget.request({"type": "send", "id": "v1", "body": "hi"})
+            conv = (await client("GET", f"/api/v1/conversations/{ack['conversation_id']}"))
+            path = f"/api/v1/visitors/{conv.json()['conversation']['visitor']['id']}"
+            numbers = lambda got: [r.json["data"]["visitor"]["attributes"]["n"]  # noqa: E731
+                                   for r in got]
+            await client("PATCH", path, {"attributes": {"n": 0}})
+            await slow.until(lambda got: len(got) == 1)  # held open from now on
+            for n in range(1, 6):
+                assert (await client("PATCH", path, {"attributes": {"n": n}})).status_code == 200
+            await fast.until(lambda got: len(got) == 6, timeout=20)
+            assert numbers(fast.received) == list(range(6))
+            assert numbers(slow.received) == [0]  # the rest wait for the first
+            slow.release.set()
+            await slow.until(lambda got: len(got) == 6, timeout=20)
+            assert numbers(slow.received) == list(range(6))
+            await widget.close()
+
+
 async def test_a_patch_of_name_and_attributes_is_one_change(server: ServerProcess, db: Path,
                                                             seeded: Seed) -> None:
     """Before: the name and the attributes were two writes, so one ``PATCH`` made two

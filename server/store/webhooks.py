@@ -6,7 +6,8 @@ with the message or event it announces, or neither does. A crash between the com
 delivery loses nothing; the row is there when a process starts again.
 
 **At least once, in order per conversation.** ``claim`` hands a process the due rows that are the
-oldest pending row of their (endpoint, conversation), under a lease (``lease_until``), inside the
+oldest pending row of their (endpoint, conversation) — or, for a visitor's own events, of their
+(endpoint, visitor) — under a lease (``lease_until``), inside the
 write lock — two processes never hold the same row at once, and a later event of a conversation
 waits until the earlier one was delivered or given up. A process that dies holding a lease lets it
 run out; the row is then delivered again, with the same id (``webhook-id``), which is what a
@@ -269,6 +270,12 @@ class Webhooks:
                 "AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.state = 'pending' "
                 "AND p.endpoint_id = o.endpoint_id AND p.conversation_id = o.conversation_id "
                 "AND p.position < o.position) "
+                # A visitor's own events (no conversation: ``visitor.updated``) in their order
+                # too: a receiver applying each one ends with the visitor as they are.
+                "AND (o.conversation_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM webhook_outbox "
+                "p WHERE p.state = 'pending' AND p.endpoint_id = o.endpoint_id "
+                "AND p.conversation_id IS NULL AND p.visitor_id = o.visitor_id "
+                "AND p.position < o.position)) "
                 "ORDER BY o.position LIMIT ?"
                 # (PostgreSQL: machines claiming at once each take other rows.)
                 + (" FOR UPDATE OF o SKIP LOCKED" if dialect(db) == "postgresql" else ""),
