@@ -350,7 +350,8 @@ async def test_a_patch_of_name_and_attributes_is_one_change(server: ServerProces
                                                             seeded: Seed) -> None:
     """Before: the name and the attributes were two writes, so one ``PATCH`` made two
     ``visitor.updated`` events, and a ``PATCH`` whose attributes were refused (too many)
-    still changed the name: a partial write answered with an error."""
+    still changed the name: a partial write answered with an error. And a ``PATCH`` of the
+    values the visitor already has made an event showing nothing new."""
     async with receiving() as receiver:
         client = api(server, db, seeded)
         await subscribe(client, receiver.url, ["visitor.updated"])
@@ -363,6 +364,9 @@ async def test_a_patch_of_name_and_attributes_is_one_change(server: ServerProces
         refused = await client("PATCH", path, {"name": "Not Quinn", "attributes": {
             f"a{n}": n for n in range(50)}})  # 51 with "plan"
         assert refused.status_code == 400 and refused.json()["error"] == "too_many", refused.text
+        # The same values again change nothing, and announce nothing.
+        for same in ({"name": "Quinn"}, {"attributes": {"plan": "pro"}}):
+            assert (await client("PATCH", path, same)).status_code == 200
         emailed = await client("PATCH", path, {"email": "q@example.test"})
         assert emailed.json()["visitor"]["name"] == "Quinn"  # not "Not Quinn"
         got = await receiver.until(lambda got: any(

@@ -99,13 +99,13 @@ class Visitors(Base):
 
         def op(db: DB) -> Conversation | None:
             ensure_visitor(db, site_id, visitor_id, now)
+            before = _profile(db, visitor_id)
             db.execute(
                 "UPDATE visitors SET name = coalesce(?, name), email = coalesce(?, email) "
                 "WHERE id = ? AND verified = 0", (name, email, visitor_id))
             if attributes is not None:
                 _merge_attributes(db, visitor_id, attributes)
-            if self.on_visitor is not None:
-                self.on_visitor(db, site_id, visitor_id)
+            self._announce(db, site_id, visitor_id, before)
             row = db.execute("SELECT id FROM conversations WHERE visitor_id = ? "
                              "AND status != 'resolved'", (visitor_id,)).fetchone()
             return self._load_conversation(db, row[0]) if row else None
@@ -119,11 +119,18 @@ class Visitors(Base):
 
         def op(db: DB) -> None:
             ensure_visitor(db, site_id, visitor_id, now)
+            before = _profile(db, visitor_id)
             _merge_attributes(db, visitor_id, attributes)
-            if self.on_visitor is not None:
-                self.on_visitor(db, site_id, visitor_id)
+            self._announce(db, site_id, visitor_id, before)
 
         await self._submit(op)
+
+    def _announce(self, db: DB, site_id: str, visitor_id: str, before: Any) -> None:
+        """``on_visitor`` (``visitor.updated``), in the write's transaction, when the name, email
+        or attributes changed: not for a page load that sets what is already known, nor for a
+        ``PATCH`` of the same values, nor for a verified visitor's ignored name."""
+        if self.on_visitor is not None and _profile(db, visitor_id) != before:
+            self.on_visitor(db, site_id, visitor_id)
 
     async def visitor_conversations(self, visitor_id: str, limit: int = 20) -> list[
         Conversation
@@ -183,6 +190,12 @@ class Visitors(Base):
             db.execute("UPDATE visitors SET last_ip = ? WHERE id = ?", (ip, visitor_id))
 
         await self._submit(op)
+
+
+def _profile(db: DB, visitor_id: str) -> Any:
+    """What ``visitor.updated`` tells: the visitor's name, email and attributes."""
+    return tuple(db.execute("SELECT name, email, attributes FROM visitors WHERE id = ?",
+                            (visitor_id,)).fetchone())
 
 
 def _merge_attributes(db: DB, visitor_id: str, attributes: dict[str, Any]) -> None:
