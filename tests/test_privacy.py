@@ -179,6 +179,12 @@ async def test_erasure_leaves_nothing_of_the_visitor(db: Path, seeded: Seed) -> 
         assert report_after == report_before
         kept = (await api("GET", f"/api/v1/conversations/{made['conversation']}")).json()
         assert kept["conversation"]["visitor"]["id"] != vid
+        # Changed by the erasure: a sync by `updated_since` finds it, resolved and emptied.
+        at = erased.json()["erased"]["at"]
+        assert kept["conversation"]["updated_at"] == at
+        synced = (await api("GET", "/api/v1/conversations", updated_since=at - 1)).json()["data"]
+        assert [(c["id"], c["status"], c["last_message"]) for c in synced] == [
+            (made["conversation"], "resolved", "")]
         assert kept["conversation"]["rating"] == {"score": 5, "comment": None}
         record = (await api("GET", "/api/v1/erasures")).json()["data"]
         assert len(record) == 1 and record[0]["erased_by"].startswith("token tok_")

@@ -176,11 +176,13 @@ class Privacy:
                     "author_name = CASE WHEN author_type = 'visitor' THEN NULL "
                     f"ELSE author_name END WHERE conversation_id IN ({marks})",
                     (placeholder, *ids)).rowcount
+                # Changed now (``updated_at``): an integration that syncs by
+                # ``updated_since`` sees them resolved and emptied.
                 db.execute(
                     "UPDATE conversations SET visitor_id = ?, last_message = '', "
                     "rating_comment = NULL, snoozed_until = NULL, status = 'resolved', "
-                    "resolved_at = coalesce(resolved_at, ?) "
-                    f"WHERE id IN ({marks})", (placeholder, now, *ids))
+                    "resolved_at = coalesce(resolved_at, ?), updated_at = ? "
+                    f"WHERE id IN ({marks})", (placeholder, now, now, *ids))
                 _forget_conversations(db, ids)
             if files:
                 db.execute(f"DELETE FROM attachments WHERE id IN ({_marks(list(files))})",
