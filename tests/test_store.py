@@ -81,6 +81,32 @@ async def test_first_message_opens_one_conversation_idempotently(store: SQLiteSt
     assert len(await store.messages_after(first.conversation.id, 0)) == 1
 
 
+async def test_a_file_sent_alone_is_resent_harmlessly(store: SQLiteStore) -> None:
+    """Before: a message that is only a file was stored with the file's name as its body, and
+    its resend (no body) was refused as ``id_conflict``: a widget resending after a lost ack got
+    an error for a message that was delivered. The visitor's and the agent's alike."""
+    site, ana, _ = await _setup(store)
+    for n, uploader in enumerate(("vis_1", ana.id)):
+        await store.add_attachment(site, uploader, "tent.png", "image/png", 64, f"file_{n}")
+        await store.add_attachment(site, uploader, "pole.png", "image/png", 64, f"other_{n}")
+    sent = await store.append_visitor_message(site, "vis_1", "a", "", attachment_id="file_0")
+    conv = sent.conversation.id
+    again = await store.append_visitor_message(site, "vis_1", "a", "", attachment_id="file_0")
+    assert again.duplicate and again.messages[0].seq == sent.messages[0].seq
+    replied = await store.append_agent_message(ana, [site], conv, "r", "", attachment_id="file_1")
+    resent = await store.append_agent_message(ana, [site], conv, "r", "", attachment_id="file_1")
+    assert resent.duplicate and resent.messages[-1].seq == replied.messages[-1].seq
+    # The same id with another file, or with a caption the first did not have, is another
+    # message.
+    for retry in (store.append_visitor_message(site, "vis_1", "a", "", attachment_id="other_0"),
+                  store.append_visitor_message(site, "vis_1", "a", "look", attachment_id="file_0"),
+                  store.append_agent_message(ana, [site], conv, "r", "", attachment_id="other_1")):
+        with pytest.raises(ChatError) as info:
+            await retry
+        assert info.value.code == Code.ID_CONFLICT
+    assert [m.seq for m in await store.messages_after(conv, 0)] == [1, 2, 3]  # + joined
+
+
 async def test_two_tabs_at_once_open_one_conversation(store: SQLiteStore) -> None:
     site, _, _ = await _setup(store)
     changes = await asyncio.gather(*(store.append_visitor_message(site, "vis_t", f"m{i}", "hi")

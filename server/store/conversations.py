@@ -148,7 +148,7 @@ class Conversations(Base):
             )
             old = resent.fetchone()
             if old is not None:
-                return self._duplicate(db, message_row(old), body)
+                return self._duplicate(db, message_row(old), body, attachment_id)
             row = current.fetchone()
             # No open conversation: a check-in awaiting the visitor's answer reopens its own.
             reopened = reopen_for_answer(self, db, visitor_id, now) if row is None else None
@@ -190,7 +190,7 @@ class Conversations(Base):
             if old is not None:
                 if old[5] != agent.id:
                     raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
-                return self._duplicate(db, message_row(old), body)
+                return self._duplicate(db, message_row(old), body, attachment_id)
             if conv.status == "resolved":
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
             appended: list[Message] = []
