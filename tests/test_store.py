@@ -290,6 +290,28 @@ async def test_the_summary_a_message_returns_is_the_stored_one(store: SQLiteStor
     assert again.conversation.tags == ("alpha", "billing") and again.conversation.unread == 2
 
 
+async def test_tags_already_there_are_no_twenty_first_and_no_change(
+        store: SQLiteStore) -> None:
+    """Before: with 20 tags, adding one of them again was refused as ``too_many``; and adding
+    a tag the conversation had, or removing one it had not, moved it to the top of the
+    activity order as if it had changed."""
+    site, _, _ = await _setup(store)
+    conv = (await store.append_visitor_message(site, "vis_t", "m1", "hello")).conversation.id
+    for n in range(20):
+        tagged = await store.set_tag([site], conv, f"t{n}", True)
+    assert len(tagged.tags) == 20
+    with pytest.raises(ChatError) as info:
+        await store.set_tag([site], conv, "t20", True)
+    assert info.value.code == Code.TOO_MANY
+    store._clock = lambda: time.time() + 60  # type: ignore[method-assign]
+    for again in (store.set_tag([site], conv, "t5", True),
+                  store.set_tag([site], conv, "never", False)):
+        unchanged = await again
+        assert (unchanged.tags, unchanged.updated_at) == (tagged.tags, tagged.updated_at)
+    removed = await store.set_tag([site], conv, "t5", False)
+    assert len(removed.tags) == 19 and removed.updated_at > tagged.updated_at
+
+
 async def test_paging(store: SQLiteStore) -> None:
     site, _, _ = await _setup(store)
     for i in range(1, 11):

@@ -48,22 +48,25 @@ class PanelStore(Protocol):
 class Panel(Base):
     async def set_tag(self, site_ids: Sequence[str], conversation_id: str, tag: str,
                       on: bool) -> Conversation:
-        """Add or remove one tag (tags are state, not events: no seq)."""
+        """Add or remove one tag (tags are state, not events: no seq). Adding a tag the
+        conversation has, or removing one it has not, changes nothing (not even its time)."""
         now = self._now()
 
         def op(db: DB) -> Conversation:
             self._authorized(db, conversation_id, site_ids)
             if on:
-                if db.execute("SELECT count(*) FROM conversation_tags WHERE conversation_id = ?",
-                              (conversation_id,)).fetchone()[0] >= _MAX_TAGS:
+                # (The tag itself not counted: adding it again is not a 21st.)
+                if db.execute("SELECT count(*) FROM conversation_tags WHERE conversation_id = ? "
+                              "AND tag != ?", (conversation_id, tag)).fetchone()[0] >= _MAX_TAGS:
                     raise ChatError(Code.TOO_MANY, f"at most {_MAX_TAGS} tags")
-                db.execute("INSERT INTO conversation_tags VALUES (?, ?) ON CONFLICT DO NOTHING",
-                           (conversation_id, tag))
+                changed = db.execute("INSERT INTO conversation_tags VALUES (?, ?) "
+                                     "ON CONFLICT DO NOTHING", (conversation_id, tag)).rowcount
             else:
-                db.execute("DELETE FROM conversation_tags WHERE conversation_id = ? AND tag = ?",
-                           (conversation_id, tag))
-            db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
-                       (now, conversation_id))
+                changed = db.execute("DELETE FROM conversation_tags WHERE conversation_id = ? "
+                                     "AND tag = ?", (conversation_id, tag)).rowcount
+            if changed:
+                db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
+                           (now, conversation_id))
             return self._load_conversation(db, conversation_id)
 
         return await self._submit(op)
