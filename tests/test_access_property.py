@@ -64,7 +64,7 @@ class World:
 
 
 _requests = itertools.count()
-ACTIONS = ("open", "history", "note", "tag", "team:T1", "team:T2", "admin:sites",
+ACTIONS = ("open", "history", "leave", "note", "tag", "team:T1", "team:T2", "admin:sites",
            "admin:patch_site", "blocks")
 
 
@@ -117,6 +117,8 @@ async def observe(world: World, p: Principal, thing: Thing, action: str) -> bool
             frame["type"] = "open"
         elif action == "history":
             frame.update(type="history", before_seq=100)
+        elif action == "leave":
+            frame["type"] = "leave"
         elif action == "note":
             frame.update(type="note", body="internal")
         elif action == "tag":

@@ -112,7 +112,8 @@ export function openConversation(id, keepFocus) {
     $("reply").classList.remove("noting");
   }
   if (state.current && state.current !== id) {
-    state.socket.send({ type: "leave", id: ChatSocket.newId(), conversation_id: state.current });
+    // (Nothing to tell: one deleted meanwhile is not_found, and is left all the same.)
+    request({ type: "leave", conversation_id: state.current }, function () {});
   }
   state.current = id;
   state.currentSeq = Math.max(0, c.last_seq - PAGE);

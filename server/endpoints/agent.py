@@ -182,7 +182,9 @@ class AgentSession(Session):
             await email_transcript(self.ctx, frame.conversation_id)
             return protocol.ack(frame.id)
         if isinstance(frame, Leave):
+            # (Unsubscribed whatever the answer: one it may no longer see is left too.)
             await self.ctx.hub.unsubscribe(self.conn, conversation_channel(frame.conversation_id))
+            await self._visible(frame.conversation_id)  # another site's, or none: not_found
             return protocol.ack(frame.id)
         if isinstance(frame, History):
             await self._visible(frame.conversation_id)
