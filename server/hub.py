@@ -122,6 +122,9 @@ class Connection:
         self.uid = f"{os.getpid()}.{self.id}"
         self.role = role
         self._queue: Inbox[_Item] = Inbox(maxsize=queue_size)
+        self._queue_size = queue_size
+        #: What the hub delivered while the session makes its first frame (``hold``).
+        self._held: list[_Item] | None = None
         self.cursors: dict[str, int] = {}
         #: conversation id -> seqs this socket was given in an ack (its own messages): the
         #: cursor passes them without sending them again.
@@ -137,8 +140,21 @@ class Connection:
         self.close_now: Callable[[int, str], None] | None = None
         self.closed_now = False
 
+    def hold(self) -> None:
+        """What the hub delivers from now on waits until the session's first frame of its own
+        (``send``: its ``welcome``), which must come first: the session subscribes before it
+        reads what the welcome says, so that nothing published meanwhile is lost, and a
+        ``queue`` or ``conversation`` frame published then would otherwise overtake it."""
+        self._held = []
+
     def push(self, item: _Item) -> None:
         if self.stopping:
+            return
+        if self._held is not None:
+            if len(self._held) >= self._queue_size:
+                self.stop(Close.SLOW_CONSUMER, "slow consumer")
+            else:
+                self._held.append(item)
             return
         try:
             self._queue.put_nowait(item)
@@ -146,7 +162,10 @@ class Connection:
             self.stop(Close.SLOW_CONSUMER, "slow consumer")
 
     def send(self, data: bytes) -> None:
+        held, self._held = self._held, None
         self.push(_Frame(data))
+        for item in held or ():
+            self.push(item)
 
     def stop(self, code: int, reason: str) -> None:
         """Ask the pump to close the socket once what is queued before it has been sent;

@@ -129,6 +129,23 @@ async def test_reset_makes_every_watcher_catch_up() -> None:
     assert sorted((f["conversation_id"], f["seq"]) for f in sent) == [("a", 1), ("b", 2)]
 
 
+async def test_what_is_delivered_while_a_session_starts_waits_for_its_welcome() -> None:
+    """A session subscribes, then reads what its welcome says (nothing published meanwhile is
+    lost), then sends it. Before: a ``queue`` frame published in between reached the visitor
+    before its ``welcome``; now the hub's deliveries wait behind the session's first frame."""
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    conn = Connection("visitor", 100)
+    hub.register(conn)
+    conn.hold()
+    await hub.subscribe(conn, "visitor:v")
+    hub.deliver("visitor:v", b'{"type": "queue", "position": 2}')
+    conn.send(b'{"type": "welcome"}')
+    hub.deliver("visitor:v", b'{"type": "queue", "position": 1}')
+    sent = await run_pump(conn, FakeStore([]), stop_after=3)
+    assert [(f["type"], f.get("position")) for f in sent] == [
+        ("welcome", None), ("queue", 2), ("queue", 1)]
+
+
 async def test_slow_consumer_is_stopped_with_its_code() -> None:
     conn = Connection("visitor", 3)
     for i in range(5):

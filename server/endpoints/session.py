@@ -119,6 +119,7 @@ class Session:
             counted = True
             await self.authenticate()
             hello = await self._hello()
+            self.conn.hold()  # (the welcome first: Connection.hold)
             await self.start(hello)
             logs.annotate(**self.log_fields())
             await self._run()
