@@ -112,6 +112,25 @@ async def test_two_tabs_share_one_conversation(server: ServerProcess, seeded: Se
         await c.close()
 
 
+async def test_a_tab_that_writes_before_it_opens_gets_the_earlier_messages_first(
+        server: ServerProcess, seeded: Seed) -> None:
+    """Before: a tab that had not opened the conversation another tab started, and wrote to it,
+    got its ack (seq 2) before message 1; a client counting the ack's seq as seen, as the
+    protocol says, then dropped message 1 for ever."""
+    tab1, welcome = await visitor(server, seeded.site_id)
+    tab2, _ = await visitor(server, seeded.site_id, token=welcome["token"])
+    await tab1.request({"type": "send", "id": "t1", "body": "from tab one"})
+    await tab2.of_type("conversation")  # told, and writes without an `open`
+    ack = await tab2.request({"type": "send", "id": "t2", "body": "from tab two"})
+    assert ack["seq"] == 2
+    await tab2.of_type("message", seq=1)
+    # (Its own message 2 is the ack's, kept before it: tests/live.py Client._take.)
+    order = [(f["type"], f.get("seq")) for f in tab2.frames if f["type"] in ("message", "ack")]
+    assert order == [("message", 1), ("message", 2), ("ack", 2)], order
+    for c in (tab1, tab2):
+        await c.close()
+
+
 async def test_agent_sees_existing_queue_and_history_pages(server: ServerProcess,
                                                            seeded: Seed) -> None:
     v, welcome = await visitor(server, seeded.site_id)

@@ -235,6 +235,11 @@ class VisitorSession(Session):
                                            sender=self.conn, after=after)
             change = sent.change
             message = sent.message
+            if message.conversation_id not in self.conn.cursors:
+                # Followed before the ack goes out: the messages before this one (another
+                # tab's, when this tab had not opened the conversation) reach the socket
+                # first, as an ack's seq promises (docs/protocol.md).
+                await self._watch(change.conversation, 0)
             # The ack carries the message: this socket is not sent it again as a frame.
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate,
@@ -242,8 +247,6 @@ class VisitorSession(Session):
             self.ctx.metrics.visitor_ack.observe(time.perf_counter() - received)
             if change.created:  # (the visitor's row may be new: its address for blocks)
                 await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
-            if message.conversation_id not in self.conn.cursors:
-                await self._watch(change.conversation, 0)
             if len(change.messages) > 1:  # a bot joined with it (server/bots.py), or reopened
                 self.conn.catch_up(message.conversation_id)
             return None
