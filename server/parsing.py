@@ -210,7 +210,7 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         if "\x00" in value:
             raise ChatError(Code.BAD_TEXT, f"{name} contains NUL")
         if len(value) > 1000:
-            raise ChatError(Code.BAD_FRAME, f"{name} must be at most 1000 characters")
+            raise ChatError(Code.TOO_LONG, f"{name} must be at most 1000 characters")
         return value
     if kind == "tz" and not inputs.known_timezone(value):
         raise ChatError(Code.BAD_FRAME, f"{name} must be an IANA time zone (Europe/Lisbon)")
@@ -260,8 +260,10 @@ def _encodable(value: str) -> bool:
 
 
 def _attributes(name: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict) or len(value) > _ATTR_MAX:
+    if not isinstance(value, dict):
         raise ChatError(Code.BAD_FRAME, f"{name} must be an object of at most {_ATTR_MAX} keys")
+    if len(value) > _ATTR_MAX:  # (as many merged in is too_many too: server/store/visitors.py)
+        raise ChatError(Code.TOO_MANY, f"{name}: at most {_ATTR_MAX}")
     for key, item in value.items():
         if not _encodable(key):  # (a lone surrogate is bad_text wherever it is)
             raise ChatError(Code.BAD_TEXT, "an attribute name contains a lone surrogate")
@@ -272,8 +274,10 @@ def _attributes(name: str, value: Any) -> dict[str, Any]:
         if isinstance(item, str):
             if "\x00" in item:
                 raise ChatError(Code.BAD_TEXT, f"attribute {key!r} contains NUL")
-            if len(item) > 500 or _CONTROL_RE.search(item):
-                raise ChatError(Code.BAD_FRAME, f"attribute {key!r}: ≤ 500 characters, no controls")
+            if len(item) > 500:
+                raise ChatError(Code.TOO_LONG, f"attribute {key!r}: at most 500 characters")
+            if _CONTROL_RE.search(item):
+                raise ChatError(Code.BAD_FRAME, f"attribute {key!r}: no control characters")
         elif type(item) is int and not inputs.fits_int64(item):
             raise ChatError(Code.BAD_FRAME, f"attribute {key!r} is outside the 64-bit range")
         elif item is not None and type(item) not in (int, float, bool):

@@ -5,6 +5,7 @@ refusal is the strict parser's, tests/test_bad_input.py and tests/test_protocol.
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -113,3 +114,22 @@ def test_mutated_frames_get_the_same_answer_from_both_paths() -> None:
             for part in body.split(","):
                 if ":" in part:
                     agree("{" + body + "," + part + "}", role)
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    # Text over its limit is too_long, wherever it is (a typing preview and an attribute's
+    # value were bad_frame, a name too_long); a list over its size is too_many (50 attributes
+    # in one frame were bad_frame, 50 merged too_many).
+    ({"type": "typing", "active": True, "text": "x" * 1001}, "too_long"),
+    ({"type": "attributes", "id": "a", "attributes": {"plan": "x" * 501}}, "too_long"),
+    ({"type": "profile", "id": "p", "name": "x" * 101}, "too_long"),
+    ({"type": "attributes", "id": "a", "attributes": {f"k{n}": n for n in range(51)}},
+     "too_many"),
+    ({"type": "attributes", "id": "a", "attributes": {"plan": "a\x07b"}}, "bad_frame"),
+])
+def test_limits_have_one_code_each(frame: dict[str, Any], code: str) -> None:
+    raw = json.dumps(frame)
+    with pytest.raises(ChatError) as refused:
+        parsing.parse(raw, "visitor")
+    assert refused.value.code.value == code
+    agree(raw, "visitor")  # the same from either parser
