@@ -345,13 +345,22 @@ def secret_keys_from(env: Mapping[str, str], db_path: Path) -> tuple[str, ...]:
     return (key_file.read_text().strip(),)
 
 
+def default_db_path(env: Mapping[str, str]) -> Path:
+    """The SQLite file when none is named (``--db``): ``LIVECHAT_DATABASE_URL=sqlite:///path``
+    (relative, or ``sqlite:////…`` absolute), else ``LIVECHAT_DB``, else ``livechat.db``. The
+    server and every command find the same file so."""
+    database_url = env.get("LIVECHAT_DATABASE_URL", "").strip()
+    if database_url.startswith("sqlite:///"):
+        return Path(database_url.removeprefix("sqlite:///"))
+    return Path(env.get("LIVECHAT_DB", "livechat.db"))
+
+
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     database_url = env.get("LIVECHAT_DATABASE_URL", "").strip()
-    if database_url.startswith("sqlite:///"):  # a path, relative or (sqlite:////…) absolute
-        overrides.setdefault("db_path", database_url.removeprefix("sqlite:///"))
+    if database_url.startswith("sqlite:///"):  # (the path: default_db_path)
         database_url = ""
-    db_path = Path(str(overrides.pop("db_path", None) or env.get("LIVECHAT_DB", "livechat.db")))
+    db_path = Path(str(overrides.pop("db_path", None) or default_db_path(env)))
     if database_url.startswith(POSTGRES_SCHEMES) and not env.get("LIVECHAT_SECRET_KEYS"):
         raise ConfigError("with LIVECHAT_DATABASE_URL=postgresql://… set LIVECHAT_SECRET_KEYS: "
                           "every machine must sign with the same keys (a key file on one "

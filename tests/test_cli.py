@@ -242,6 +242,27 @@ def test_options_after_the_subcommand(tmp_path: Path) -> None:
     assert not (tmp_path / "livechat.db").exists()
 
 
+def test_commands_use_the_database_url_as_the_server_does(tmp_path: Path) -> None:
+    """Before: ``LIVECHAT_DATABASE_URL=sqlite:///…`` was the server's database but not the
+    commands': they used (and made) ``livechat.db`` in the working directory, so a site made
+    with them was not in the database served, and a backup found no database."""
+    db = tmp_path / "chat.db"
+
+    def run(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+        environ = {"PATH": "/usr/bin:/bin", "LIVECHAT_SECRET_KEYS": SECRET,
+                   "PYTHONPATH": str(ROOT), "LIVECHAT_DATABASE_URL": url}
+        return subprocess.run([sys.executable, "-m", "server", *args], cwd=tmp_path,
+                              capture_output=True, text=True, env=environ, timeout=60)
+
+    made = run("site", "create", "Acme", "--origin", "https://acme.test", url=f"sqlite:///{db}")
+    assert made.returncode == 0, made.stderr
+    assert "Acme" in run("site", "list", url="sqlite:///chat.db").stdout  # (relative)
+    assert "Acme" in livechat("site", "list", db=db).stdout  # the same file as --db
+    backed = run("backup", str(tmp_path / "copy.db"), url=f"sqlite:///{db}")
+    assert backed.returncode == 0, backed.stderr
+    assert not (tmp_path / "livechat.db").exists()
+
+
 def test_site_create_says_when_the_public_url_is_unknown(tmp_path: Path) -> None:
     db = tmp_path / "url.db"
     made = livechat("site", "create", "Acme", "--origin", "https://acme.test", db=db)

@@ -21,7 +21,7 @@ from typing import Any
 
 from server.cli import articles, directory, integrations, mail, serve, store
 from server.cli.base import Handler
-from server.config import ConfigError
+from server.config import ConfigError, default_db_path
 from server.store.sqlite import SchemaTooNew
 
 #: What ``livechat --help`` says first.
@@ -35,12 +35,14 @@ def parser() -> argparse.ArgumentParser:
     ``add_commands`` of its group's module."""
     env = os.environ
     p = argparse.ArgumentParser(prog="livechat", description=DESCRIPTION)
-    p.add_argument("--db", type=Path, default=Path(env.get("LIVECHAT_DB", "livechat.db")),
-                   help="SQLite database file (LIVECHAT_DB; default livechat.db)")
+    p.add_argument("--db", type=Path, default=default_db_path(env),
+                   help="SQLite database file (LIVECHAT_DATABASE_URL=sqlite:///path or "
+                   "LIVECHAT_DB; default livechat.db)")
     # The same options after a subcommand; SUPPRESS keeps the value given before it otherwise.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
-                        help="SQLite database file (LIVECHAT_DB; default livechat.db)")
+                        help="SQLite database file (LIVECHAT_DATABASE_URL=sqlite:///path or "
+                        "LIVECHAT_DB; default livechat.db)")
     sub = p.add_subparsers(dest="command", required=True)
 
     def command(group: Any, name: str, func: Handler | None,
