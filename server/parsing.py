@@ -161,6 +161,11 @@ def validate_text(value: str, max_chars: int) -> str:
     return value
 
 
+def valid_email(value: str) -> bool:
+    """An email address as every frame and body takes one (``email``)."""
+    return bool(_EMAIL_RE.fullmatch(value))
+
+
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind in ("id", "str", "jwt", "text", "ext", "name", "email", "comment", "tag", "shortcut",
                 "status", "url", "title", "preview", "tz", "lang", "publication",

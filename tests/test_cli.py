@@ -86,12 +86,19 @@ def test_sites_and_agents(tmp_path: Path) -> None:
     assert short.returncode == 2 and "8 characters" in short.stderr
     dup = livechat("agent", "create", "--email", "ANA@acme.test", "--name", "Again",
                    "--password-stdin", db=db, stdin="long enough pw\n")
-    assert dup.returncode == 2 and "cannot create agent" in dup.stderr
+    assert dup.returncode == 2 and "an agent with the email ANA@acme.test exists" in dup.stderr
+    # Refused before anything is written (a negative capacity made the agent, then refused).
+    for bad_args, why in ((["--capacity", "-3"], "cannot be negative"),
+                          (["--email", "not-an-email"], "not an email address")):
+        refused = livechat("agent", "create", "--email", "w@acme.test", "--name", "W",
+                           *bad_args, "--password-stdin", db=db, stdin="long enough pw\n")
+        assert refused.returncode == 2 and why in refused.stderr, refused.stderr
     nosite = livechat("agent", "create", "--email", "c@acme.test", "--name", "C", "--site",
                       "site_nope", "--password-stdin", db=db, stdin="long enough pw\n")
     assert nosite.returncode == 2 and "no such site" in nosite.stderr
     listed = livechat("agent", "list", db=db).stdout
     assert f"ana@acme.test\tAna\tagent\tactive\t{site_id}\tcapacity 2" in listed
+    assert "w@acme.test" not in listed and "not-an-email" not in listed
 
 
 def test_memory_broker_with_several_workers_is_refused(tmp_path: Path) -> None:

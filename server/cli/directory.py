@@ -14,6 +14,7 @@ from server.auth import hash_password, normalize_origin
 from server.cli.base import Command, Store, with_store
 from server.cli.serve import PLACEHOLDER_URL, snippet
 from server.config import ConfigError, from_env
+from server.parsing import valid_email
 from server.store import Agent, Site
 
 # --- sites -----------------------------------------------------------------------------------
@@ -155,6 +156,13 @@ def _read_password(from_stdin: bool) -> str:
 
 def cmd_agent_create(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
+    # (Checked before anything is written: an agent is made whole or not at all.)
+    if args.capacity < 0:
+        raise ValueError("--capacity cannot be negative")
+    if not valid_email(args.email):
+        raise ValueError(f"--email {args.email!r} is not an email address")
+    if not 0 < len(args.name.strip()) <= 100:
+        raise ValueError("--name is 1 to 100 characters")
     password = _read_password(args.password_stdin)
     if len(password) < 8:
         print("the password needs at least 8 characters", file=sys.stderr)

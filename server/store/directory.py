@@ -121,6 +121,9 @@ class Directory(Base):
                       self._now())
 
         def op(db: DB) -> Agent:
+            if db.execute("SELECT 1 FROM agents WHERE lower(email) = lower(?)",
+                          (agent.email,)).fetchone():
+                raise ValueError(f"an agent with the email {agent.email} exists")
             try:
                 db.execute(
                     "INSERT INTO agents(id, email, name, password_hash, role, created_at) "
