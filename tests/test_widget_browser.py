@@ -264,3 +264,41 @@ async def test_the_agents_avatar_in_the_header_and_beside_messages(
     assert await beside.evaluate("i => i.complete && i.naturalWidth") == 96
     await page.screenshot(path=artifacts / "35-widget-avatar.png")
     await ana.close()
+
+
+async def test_the_pages_own_open_and_close_leave_the_visitors_focus_be(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """Before: ``LiveChat('open')`` from the page (a timed, proactive open) moved the keyboard
+    into the chat's composer while the visitor typed in the page's search box, and
+    ``LiveChat('close')`` moved it to the launcher: keystrokes went astray. Only the visitor's
+    own click moves focus into the chat."""
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 760})).new_page()
+    await page.goto(sites.page_url)
+    await page.evaluate("""() => {
+        const box = document.createElement("input");
+        box.id = "search"; box.setAttribute("aria-label", "Search the shop");
+        document.body.prepend(box);
+    }""")
+    search = page.locator("#search")
+    await search.click()
+    await page.keyboard.type("hiking")
+    await page.evaluate("() => LiveChat('open')")
+    frame = page.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    await page.keyboard.type(" boots")
+    await page.evaluate("() => LiveChat('close')")
+    await page.keyboard.type(" size 42")
+    await expect(search).to_have_value("hiking boots size 42")
+    await expect(search).to_be_focused()
+    await page.evaluate("() => LiveChat('open')")  # (the frame is loaded now)
+    await page.keyboard.type("!")
+    await expect(search).to_have_value("hiking boots size 42!")
+    await expect(frame.locator("#input")).to_have_value("")
+    await page.screenshot(path=str(artifacts / "widget-page-open-keeps-focus.png"))
+    await page.evaluate("() => LiveChat('close')")
+    # The page's handlers get no argument for 'open' and 'close' (docs/embedding.md).
+    await page.evaluate("""() => { window.got = [];
+        LiveChat('on', 'open', function () { window.got.push(arguments.length); }); }""")
+    await page.locator("livechat-widget button").click()  # the visitor's own: into the chat
+    assert await page.evaluate("() => window.got") == [0]
+    await expect(frame.locator("#input")).to_be_focused()

@@ -127,10 +127,11 @@ async def test_attributes_are_merged_and_shown_to_agents(server: ServerProcess,
     a, _ = await agent(server, await login(server, seeded.agent_email))
     opened = await a.request({"type": "open", "id": "o1", "conversation_id": conv})
     assert opened["visitor"]["attributes"] == {"plan": "pro", "seats": 13, "trial": False}
-    for bad in ({"bad name!": 1}, {"k": {"nested": 1}}, {"k": [1]}, {"k": "x" * 501},
-                {f"k{i}": i for i in range(51)}):
+    for bad, code in (({"bad name!": 1}, "bad_frame"), ({"k": {"nested": 1}}, "bad_frame"),
+                      ({"k": [1]}, "bad_frame"), ({"k": "x" * 501}, "too_long"),
+                      ({f"k{i}": i for i in range(51)}, "too_many")):
         refused = await v.request({"type": "attributes", "id": "s3", "attributes": bad})
-        assert refused["code"] == "bad_frame", bad
+        assert refused["code"] == code, bad
     # At most 50 in all, however they arrive; a refused batch changes nothing.
     for i in range(3):  # 3 + 36
         await v.request({"type": "attributes", "id": f"b{i}",

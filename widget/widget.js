@@ -34,6 +34,7 @@
   };
   function word(i) { return (WORDS[lang.toLowerCase().split("-")[0]] || WORDS.en)[i]; }
   var host, root, button, badge, panel, frame, frameReady = false, isOpen = false, unread = 0;
+  var focusChat = false;  // the chat was opened by the visitor: it takes the keyboard's focus
 
   function load() {
     try { return JSON.parse(w.localStorage.getItem(storeKey)) || {}; } catch (e) { return {}; }
@@ -49,8 +50,11 @@
     if (parent) parent.appendChild(node);
     return node;
   }
-  function emit(name, data) {
-    (handlers[name] || []).forEach(function (fn) { try { fn(data); } catch (e) { /* host's */ } });
+  function emit(name) {  // (then its one value, if it has one: 'open' and 'close' have none)
+    var args = [].slice.call(arguments, 1);
+    (handlers[name] || []).forEach(function (fn) {
+      try { fn.apply(null, args); } catch (e) { /* the host's */ }
+    });
   }
   function post(message) {
     if (frameReady) frame.contentWindow.postMessage(message, origin);
@@ -91,7 +95,7 @@
       button.className += " with-label";
     }
     badge = el("span", { "class": "badge", hidden: "" }, button);
-    button.addEventListener("click", function () { toggle(); });
+    button.addEventListener("click", function () { toggle(true); });
     d.body.appendChild(host);
   }
 
@@ -141,28 +145,32 @@
         "&parent=" + encodeURIComponent(w.location.origin) + "&lang=" + encodeURIComponent(lang)
     }, panel);
   }
-  function open() {
+  /* ``byVisitor``: the visitor asked (the launcher, the chat's own close). The page's own calls
+   * (LiveChat('open'), 'close', 'toggle') leave the keyboard's focus where the visitor has it. */
+  function open(byVisitor) {
     if (isOpen) return;
     isOpen = true;
+    focusChat = !!byVisitor;
     makeFrame();
     panel.removeAttribute("hidden");
     button.setAttribute("aria-expanded", "true");
     button.setAttribute("aria-label", word(1));
-    post({ type: "open" });
+    post({ type: "open", focus: focusChat });
     setUnread(0);
     emit("open");
   }
-  function close() {
+  function close(byVisitor) {
     if (!isOpen) return;
     isOpen = false;
+    var inChat = d.activeElement === host;  // (focus in the frame: it would be lost, hidden)
     panel.setAttribute("hidden", "");
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-label", word(0));
     post({ type: "closed" });
-    button.focus();
+    if (byVisitor || inChat) button.focus();
     emit("close");
   }
-  function toggle() { if (isOpen) close(); else open(); }
+  function toggle(byVisitor) { if (isOpen) close(byVisitor); else open(byVisitor); }
 
   w.addEventListener("message", function (event) {
     if (event.origin !== origin || !frame || event.source !== frame.contentWindow) return;
@@ -170,14 +178,15 @@
     if (m.type === "ready") {
       frameReady = true;
       var state = load();
-      post({ type: "init", token: state.token || null, open: isOpen, identity: identity,
+      post({ type: "init", token: state.token || null, open: isOpen, focus: isOpen && focusChat,
+             identity: identity,
              muted: !!state.muted, attributes: attributes, color: color,
              page: { url: w.location.href, title: d.title, referrer: d.referrer } });
       attributes = null;
     }
     else if (m.type === "token") save({ token: m.token || null });
     else if (m.type === "active" && +m.at > (load().active || 0)) save({ active: +m.at });
-    else if (m.type === "close") close();
+    else if (m.type === "close") close(true);
     else if (m.type === "mute") save({ muted: !!m.muted });
     else if (m.type === "theme") {
       if (!color) accent(m.color);

@@ -45,7 +45,7 @@ function fromPage(event) {
     setAttributes(m.attributes);
     state.hostPage = m.page || null;
     start(typeof m.token === "string" ? m.token : null);
-    if (m.open) $("input").focus();
+    if (m.open && m.focus) $("input").focus();  // (the page's own open leaves focus be)
   } else if (m.type === "identify" || m.type === "reset") {
     // Someone else now: start over with a new hello.
     state.identity = m.type === "identify" ? m.identity : null;
@@ -61,6 +61,7 @@ function fromPage(event) {
     state.isOpen = true;
     scrollToEnd();  // it may have been rendered hidden: the newest message, in view
     markRead();
+    if (!m.focus) return;  // opened by the page (LiveChat('open')): the visitor's focus stays
     if ($("intake").hidden) $("input").focus();
     else focusIntake();
   } else if (m.type === "closed") {
