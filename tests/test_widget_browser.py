@@ -302,3 +302,18 @@ async def test_the_pages_own_open_and_close_leave_the_visitors_focus_be(
     await page.locator("livechat-widget button").click()  # the visitor's own: into the chat
     assert await page.evaluate("() => window.got") == [0]
     await expect(frame.locator("#input")).to_be_focused()
+
+
+@pytest.mark.site_profile(offline="chat", logo="https://127.0.0.1:9/logo.png")
+async def test_right_to_left_typing_and_a_logo_that_does_not_load(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """Before: Arabic typed in the composer ran left to right ("!" on the wrong side; sent
+    messages were right), and a logo that did not load showed the browser's broken image."""
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 760})).new_page()
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("مرحبا!")
+    assert await composer.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    await expect(frame.locator("#logo")).to_be_hidden()
+    await page.screenshot(path=str(artifacts / "widget-rtl-composer-no-broken-logo.png"))

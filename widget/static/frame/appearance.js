@@ -36,13 +36,20 @@ export function theme(color) {
   scheme();
 }
 
+/* A logo that does not load (moved, mistyped, its host down) is left out, not shown broken. */
+var brokenLogo = null;
+$("logo").addEventListener("error", function () {
+  brokenLogo = $("logo").getAttribute("src");
+  $("logo").hidden = true;
+});
+
 /** The header: who is answering (their picture), else the site's logo. */
 export function renderHeader() {
   var logo = $("logo"), avatar = $("agent-avatar"), who = state.assignee;
   var showAvatar = !!(who && who.avatar && !state.resolved);
   if (showAvatar && avatar.getAttribute("src") !== who.avatar) avatar.src = who.avatar;
   avatar.hidden = !showAvatar;
-  if (state.siteInfo.logo) {
+  if (state.siteInfo.logo && state.siteInfo.logo !== brokenLogo) {
     if (logo.getAttribute("src") !== state.siteInfo.logo) logo.src = state.siteInfo.logo;
     logo.hidden = showAvatar;
   } else logo.hidden = true;
