@@ -38,7 +38,9 @@ _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"s
                "th": {"style"}, "td": {"style"}}
 _LANG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<(/?)([a-zA-Z0-9]*)[^>]*>")
+#: Tags inside a line of text: taken out without a space ("**30 days**." is "30 days.").
+_INLINE = {"strong", "em", "s", "del", "code", "a", "img"}
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 
@@ -82,7 +84,9 @@ def render(markdown: str) -> Rendered:
 
 
 def plain_text(markup: str) -> str:
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+    """The words of sanitised HTML: a block's tags part words, a line's own tags do not."""
+    text = _TAG.sub(lambda m: "" if m.group(2).lower() in _INLINE else " ", markup)
+    return _SPACE.sub(" ", html.unescape(text)).strip()
 
 
 def summary(text: str, limit: int = 160) -> str:

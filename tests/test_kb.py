@@ -87,6 +87,13 @@ def test_every_payload_renders_inert(payload: str) -> None:
                 assert value in _ALIGN, html
 
 
+def test_an_articles_plain_text_has_no_space_before_punctuation() -> None:
+    """Before: every tag became a space, so excerpts read "within 30 days . See our policy ."."""
+    r = kb.render("You can return any item within **30 days**.\n\nSee [our policy]"
+                  "(https://acme.test/p). Ask `help`!\n\n- one\n- two")
+    assert r.text == "You can return any item within 30 days. See our policy. Ask help! one two"
+
+
 def test_markdown_renders_what_articles_need() -> None:
     r = kb.render("## Steps\n\n1. Open **Settings**\n2. Press *Reset*\n\n"
                   "See [the guide](https://acme.test/guide) or [mail us](mailto:help@acme.test)"
