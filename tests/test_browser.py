@@ -77,7 +77,12 @@ def sites(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Sites]:
             return site.id
 
     site_id = asyncio.run(seed())
-    chat = ServerProcess(db).start()
+    env_marker = request.node.get_closest_marker("chat_env")
+    chat = ServerProcess(db)
+    # (A value may name the server's own address: "{http}".)
+    chat.env = {k: v.format(http=chat.http) for k, v in (env_marker.kwargs.items()
+                                                           if env_marker else ())}
+    chat.start()
     try:
         with customer_page(db, chat, site_id, page_port) as page_url:
             yield Sites(chat, page_url, site_id)
@@ -315,8 +320,29 @@ async def test_the_widget_speaks_the_visitors_language(browser: Browser, sites: 
     await portuguese.screenshot(path=artifacts / "11-greek-with-arabic-text.png")
 
 
+@pytest.mark.site_profile(offline="form")
+async def test_the_offline_form_promises_no_email_where_none_is_sent(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:
+    """Before: a server that sends no email (no LIVECHAT_SMTP_URL, the default) told the
+    visitor the answer would come by email, to their address."""
+    visitor = await (await browser.new_context()).new_page()
+    await visitor.goto(sites.page_url)
+    frame = await open_widget_form(visitor)
+    await expect(frame.locator("#intake-text")).to_have_text(
+        "Leave a message and we'll reply as soon as we can.")
+    await frame.get_by_label("Name").fill("Maria Silva")
+    await frame.get_by_label("Email").fill("maria@example.com")
+    await frame.get_by_label("Your message").fill("Size 46?")
+    await frame.get_by_role("button", name="Leave a message").click()
+    await expect(frame.locator(".notice.left")).to_have_text(
+        "Thanks! We got your message and will reply here.")
+    await visitor.screenshot(path=artifacts / "offline-form-without-email.png")
+
+
 @pytest.mark.site_profile(prechat=["name", "email"], offline="form",
                           greeting="Tents, boots, trails: ask away.")
+@pytest.mark.chat_env(LIVECHAT_SMTP_URL="smtp://127.0.0.1:9",  # it sends email (none arrives)
+                      LIVECHAT_PUBLIC_URL="{http}")
 async def test_offline_form_then_prechat_form(browser: Browser, sites: Sites,
                                               artifacts: Path) -> None:
     # Nobody is online: the visitor leaves a message, and is told where the answer will go.

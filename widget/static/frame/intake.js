@@ -31,7 +31,9 @@ export function renderIntake() {
   if (!kind) return;
   var offlineForm = kind === "offline";
   $("intake-title").textContent = t(offlineForm ? "offlineTitle" : "prechatTitle");
-  $("intake-text").textContent = offlineForm ? t("offlineText") + backAt() : t("prechatText");
+  // (An answer by email only where this server sends email; else it comes here.)
+  $("intake-text").textContent = offlineForm ? t(state.email ? "offlineText" : "offline") +
+    backAt() : t("prechatText");
   $("intake-name-row").hidden = !(offlineForm ? !state.visitor.name : missing("name"));
   $("intake-email-row").hidden = !(offlineForm ? !state.visitor.email : missing("email"));
   $("intake-submit").textContent = t(offlineForm ? "leaveMessage" : "startChat");
@@ -63,7 +65,7 @@ export function submitIntake(event) {
     request(profile);
     greet();
   }
-  if (offlineForm) state.leftMessage = state.visitor.email || email || "";
+  if (offlineForm) state.leftMessage = state.email ? state.visitor.email || email || "" : "";
   state.fresh = false;
   $("intake-message").value = "";
   startNew();
