@@ -239,6 +239,11 @@ async def test_a_stalled_redis_is_noticed_and_nothing_is_lost(
             down = await until_health(server, lambda status, body: status == 503)
             assert down["broker"] == "down" and "did not answer" in down["broker_reason"], down
         await v.chat(30)  # the store keeps working: every send is acknowledged
+        # Each listener notices on its own (its check's timeout): awaited, not assumed from
+        # the time the sends took (on a loaded CI machine a publisher's notice came first and
+        # the stall was over before the listener's).
+        for server in (a, b):
+            await until(lambda s=server: log_count(s, r"Redis listener lost") == 1)
         own_redis.proc.send_signal(signal.SIGCONT)
         for server in (a, b):
             await until_health(server, lambda status, body: status == 200)
