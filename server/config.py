@@ -319,6 +319,19 @@ def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str],
         raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
 
 
+def _check_serving(env: Mapping[str, str]) -> None:
+    """The settings ``livechat serve`` reads beside these (its options' defaults): refused here
+    too, so that ``doctor`` says so and ``serve`` stops with the setting's name."""
+    from server.logs import FORMATS, LEVELS
+
+    for name, allowed in (("LIVECHAT_LOG_FORMAT", FORMATS), ("LIVECHAT_LOG_LEVEL", LEVELS)):
+        if name in env and env[name] not in allowed:
+            raise ConfigError(f"{name} is one of {', '.join(allowed)}")
+    port = env.get("PORT")
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError("PORT is a port number, 1 to 65535")
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return _number(env, name, default, int)
 
@@ -365,6 +378,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         raise ConfigError("with LIVECHAT_DATABASE_URL=postgresql://… set LIVECHAT_SECRET_KEYS: "
                           "every machine must sign with the same keys (a key file on one "
                           "machine's disk would not do)")
+    _check_serving(env)
     broker = env.get("LIVECHAT_BROKER_URL") or env.get("LIVECHAT_REDIS_URL") or "memory://"
     settings = Settings(
         db_path=db_path,

@@ -110,6 +110,18 @@ def test_memory_broker_with_several_workers_is_refused(tmp_path: Path) -> None:
 def test_bad_configuration_is_refused(tmp_path: Path) -> None:
     result = livechat("serve", db=tmp_path / "w.db", LIVECHAT_SECRET_KEYS="short")
     assert result.returncode == 2 and "16+ characters" in result.stderr
+    # Before: doctor passed these, serve then stopped (a bad level without naming it), and a
+    # bad PORT or LIVECHAT_WORKERS was every command's traceback.
+    for name, value, said in (("LIVECHAT_LOG_FORMAT", "xml", "one of text, json"),
+                              ("LIVECHAT_LOG_LEVEL", "bogus", "one of critical"),
+                              ("PORT", "abc", "a port number"),
+                              ("LIVECHAT_WORKERS", "abc", "must be an integer")):
+        for command in (["doctor"], ["serve"], ["site", "list"]):
+            refused = livechat(*command, db=tmp_path / "w.db", **{name: value})
+            assert refused.returncode == 2, (command, name, refused.stderr)
+            assert name in refused.stdout + refused.stderr and said in (
+                refused.stdout + refused.stderr), (command, name, refused.stderr)
+            assert "Traceback" not in refused.stderr, refused.stderr
     result = livechat("serve", db=tmp_path / "w.db", LIVECHAT_RATE_BURST="lots")
     assert result.returncode == 2 and "LIVECHAT_RATE_BURST must be an integer" in result.stderr
 

@@ -154,12 +154,29 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.exit_status(findings)
 
 
+def _port(value: str) -> int:
+    if not (value.isdigit() and 0 < int(value) < 65536):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number, 1 to 65535 "
+                                         "(--port, or PORT)")
+    return int(value)
+
+
+def _workers(value: str) -> int:
+    if not (value.isdigit() and int(value) > 0):
+        raise argparse.ArgumentTypeError(f"{value!r}: the workers must be an integer of at "
+                                         "least 1 (--workers, or LIVECHAT_WORKERS)")
+    return int(value)
+
+
 def add_commands(sub: Any, command: Command) -> None:
     env = os.environ
 
     def server_args(sp: argparse.ArgumentParser, port: int) -> None:
         sp.add_argument("--host", default=env.get("LIVECHAT_HOST", "127.0.0.1"))
-        sp.add_argument("--port", type=int, default=int(env.get("PORT", port)))
+        # (String defaults: argparse converts them when the command is this one, so a bad
+        # PORT is that command's error, not every command's traceback.)
+        sp.add_argument("--port", type=_port, default=env.get("PORT", str(port)),
+                        help=f"PORT (default {port})")
         sp.add_argument("--log-level", default=env.get("LIVECHAT_LOG_LEVEL", "info"),
                         choices=logs.LEVELS, help="LIVECHAT_LOG_LEVEL (default info)")
         sp.add_argument("--log-format", default=env.get("LIVECHAT_LOG_FORMAT", "text"),
@@ -168,7 +185,8 @@ def add_commands(sub: Any, command: Command) -> None:
 
     serve = command(sub, "serve", cmd_serve, "run the server")
     server_args(serve, 8000)
-    serve.add_argument("--workers", type=int, default=int(env.get("LIVECHAT_WORKERS", "1")))
+    serve.add_argument("--workers", type=_workers, default=env.get("LIVECHAT_WORKERS", "1"),
+                       help="LIVECHAT_WORKERS (default 1)")
 
     demo = command(sub, "demo", cmd_demo, "run the server with a demo site, agent and page")
     server_args(demo, 8000)
