@@ -2,9 +2,10 @@
 
 Every table the two databases share is copied, in an order that keeps foreign keys whole,
 a thousand rows per transaction; a row already there is replaced by the source's (``ON CONFLICT
-… DO UPDATE``), so a copy can be run again — after an interruption, or to catch up before the
-switch — and ends equal to the source. The search indexes are not copied (PostgreSQL's are
-built from the messages and the articles). Attachments and agents' pictures go from the folder
+… DO UPDATE``), and one the source no longer has is deleted (children first), so a copy can be
+run again — after an interruption, or to catch up before the switch — and ends equal to the
+source. The search indexes are not copied (PostgreSQL's are built from the messages and the
+articles). Attachments and agents' pictures go from the folder
 into the database's ``files`` table. The store's epoch is copied too: widgets and panels carry
 on without starting over.
 
@@ -111,6 +112,11 @@ def copy_into(lite: sqlite3.Connection, pg: psycopg.Connection[Any], uploads: Pa
     transaction, or a savepoint of the caller's (``livechat restore``: one transaction)."""
     tables = tables_of(lite, pg)
     copied = {t.name: _copy_table(lite, pg, t, step) for t in tables}
+    # What the source no longer has (a sign-out, an erasure, a retention sweep since an earlier
+    # run), children before parents: the copy ends equal to the source.
+    for table in reversed(tables):
+        if table.keyed:
+            _drop_gone(lite, pg, table, step)
     epoch = lite.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
     if epoch is not None:
         pg.execute("UPDATE meta SET value = %s WHERE key = 'epoch'", (epoch[0],))
@@ -149,6 +155,28 @@ def _copy_table(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Ta
     return done
 
 
+def _drop_gone(lite: sqlite3.Connection, pg: psycopg.Connection[Any], table: Table,
+               step: Step) -> None:
+    """Delete the rows of ``table`` in PostgreSQL whose key the source does not have: the
+    source's keys go into a temporary table (COPY), then one ``DELETE … NOT EXISTS``."""
+    keys = ", ".join(f'"{k}"' for k in table.key)
+    match = " AND ".join(f'k."{c}" = t."{c}"' for c in table.key)
+    step(f"removing from {table.name} what is gone", 0, 1)
+    with pg.transaction():
+        pg.execute("DROP TABLE IF EXISTS pg_temp.livechat_keys")
+        pg.execute(f'CREATE TEMP TABLE livechat_keys AS SELECT {keys} FROM "{table.name}" '
+                   "WITH NO DATA")
+        with pg.cursor() as cur, cur.copy(f"COPY livechat_keys ({keys}) FROM STDIN") as copy:
+            cur_lite = lite.execute(f'SELECT {keys} FROM "{table.name}"')
+            while chunk := cur_lite.fetchmany(CHUNK):
+                for row in chunk:
+                    copy.write_row(row)
+        pg.execute(f'DELETE FROM "{table.name}" t WHERE NOT EXISTS '
+                   f"(SELECT 1 FROM livechat_keys k WHERE {match})")
+        pg.execute("DROP TABLE livechat_keys")
+    step(f"removing from {table.name} what is gone", 1, 1)
+
+
 def _uploaded(lite: sqlite3.Connection) -> list[str]:
     names = [r[0] for r in lite.execute("SELECT id FROM attachments ORDER BY id")]
     names += [r[0] for r in lite.execute(
@@ -158,8 +186,10 @@ def _uploaded(lite: sqlite3.Connection) -> list[str]:
 
 def _copy_files(lite: sqlite3.Connection, pg: psycopg.Connection[Any], uploads: Path | None,
                 step: Step) -> dict[str, str]:
-    """The files copied, with the SHA-256 of what was read."""
+    """The files copied, with the SHA-256 of what was read. A file no row of the source names
+    any more (an erased visitor's, a swept upload) is deleted from the copy."""
     names = _uploaded(lite)
+    pg.execute("DELETE FROM files WHERE NOT (name = ANY(%s))", (names,))
     done: dict[str, str] = {}
     for number, name in enumerate(names, start=1):
         path = uploads / name if uploads is not None else None
