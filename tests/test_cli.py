@@ -447,6 +447,11 @@ async def test_migrate_store_copies_everything_and_can_run_again(tmp_path: Path)
             await store.close()
     refused = livechat("migrate-store", "--from", f"sqlite:///{db}", "--to", "mysql://x", db=db)
     assert refused.returncode == 2 and "postgresql://" in refused.stderr
+    # A database that is not there: said in a line, not a traceback.
+    missing = livechat("migrate-store", "--from", f"sqlite:///{db}", "--to",
+                       pg.url_of("livechat_test_none"), db=db)
+    assert missing.returncode == 1 and "cannot connect to PostgreSQL" in missing.stderr
+    assert "Traceback" not in missing.stderr, missing.stderr
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:
