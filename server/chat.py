@@ -125,6 +125,8 @@ class Chat:
             change = await self.first_responder(change)
         if not change.duplicate:
             self._visitor_messages.inc()
+            if change.messages[0].kind == "reopened":  # answering a check-in reopened it
+                self.metrics.decisions["reopened"].inc()
         # The visitor's message: a check-in's ``reopened`` may come before it, a bot's
         # ``joined`` after it.
         message = next(m for m in change.messages if m.author_type == "visitor")

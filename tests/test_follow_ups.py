@@ -21,6 +21,7 @@ from tests.test_email import (
     start,
     text_of,
 )
+from tests.test_metrics import TOKEN, scrape, value
 
 DAY = 24 * 3600
 
@@ -52,7 +53,7 @@ async def test_check_ins_by_widget_and_email_reopen_the_conversation_when_answer
     listen = free_port()
     async with MailSink() as sink:
         env = email_env(sink, clock, LIVECHAT_SMTP_LISTEN=f"127.0.0.1:{listen}",
-                        LIVECHAT_ROUTING_INTERVAL="0.3")
+                        LIVECHAT_ROUTING_INTERVAL="0.3", LIVECHAT_METRICS_TOKEN=TOKEN)
         server = start(db, env)
         # Lea will be on the site; Tom leaves (in French); Zoe's follow-up is cancelled.
         lea, lea_conv = await offline_visitor(server, seeded.site_id, "lea@example.test",
@@ -121,6 +122,9 @@ async def test_check_ins_by_widget_and_email_reopen_the_conversation_when_answer
                                      and f["conversation"]["id"] == lea_conv
                                      and f["conversation"]["status"] == "assigned")
             assert summary["conversation"]["assignee"]["name"] == "Ana"
+            # Counted as a reopening, as an agent's reopen is (it was not).
+            samples = await scrape(f"{server.http}/metrics")
+            assert value(samples, "livechat_routing_decisions_total", decision="reopened") == 1
             # Her transcript holds what she saw: the check-in among the messages.
             asked = await lea.request({"type": "transcript", "id": "tr",
                                        "conversation_id": lea_conv})
