@@ -70,15 +70,16 @@ class Episode:
     def down_for(self) -> float:
         return self.lasted() if self.down else 0.0
 
-    def fail(self, reason: str, refused: int = 1) -> bool:
+    def fail(self, reason: str, refused: int = 1, since: float | None = None) -> bool:
         """Record a failure (the reason shown becomes this one). True when this starts an
-        episode: log it."""
+        episode: log it. ``since``: when the failure began, if before now (a write refused
+        after waiting for a lock was not committing from when it began to wait)."""
         self.refused += refused
         self._reason = reason
         self._up_since = None
         if self.since is not None:
             return False
-        self.since = self._clock()
+        self.since = self._clock() if since is None else since
         return True
 
     def health(self, prefix: str = "") -> Health:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -216,6 +218,41 @@ async def test_a_stopped_lock_holder_makes_health_say_so_and_sends_wait_truthful
         await check(db, chatters)
         for server in servers:
             assert log_count(server, r"writes refused: the database is locked") == 1
+
+
+async def test_an_outage_is_counted_from_its_start_through_every_refused_write(
+        tmp_path: Path) -> None:
+    """A lock held for longer than a write waits for it: each write waits, is refused, and the
+    next waits in turn. Before: /healthz's ``store_down_for`` started over with each waiting
+    write (2.0, 4.7, then 2.2 s with the lock still held), and the log's "writes commit again
+    after N s" counted from the first refusal, not from when writes stopped committing."""
+    db = tmp_path / "chat.db"
+    seeded = await seed(db)
+    with processes(db, 1, LIVECHAT_SQLITE_BUSY_TIMEOUT="2",
+                   LIVECHAT_HEALTH_TIMEOUT="1") as (server,):
+        chatter = Chatter([server], seeded.site_id, "c")
+        await chatter.chat(5)
+        locker = stopped_lock_holder(db)
+        try:
+            talking = asyncio.create_task(chatter.chat(40))
+            said: list[float] = []
+
+            def lasting(status: int, body: dict[str, Any]) -> bool:
+                said.append(body.get("store_down_for") or 0.0)
+                return said[-1] >= 5.5
+
+            await until_health(server, lasting)
+        finally:
+            locker.kill()
+            locker.wait()
+        await until_health(server, lambda status, body: status == 200)
+        await asyncio.wait_for(talking, 120)
+        await check(db, [chatter])
+        downs = [b for b in said if b > 0]
+        assert all(b >= a - 0.3 for a, b in itertools.pairwise(downs)), said
+        await until(lambda: "writes commit again" in server.log())
+        lasted = float(re.search(r"writes commit again, after ([\d.]+) s", server.log())[1])
+        assert lasted >= 5.5, server.log()
 
 
 # --- 4. a stalled Redis -------------------------------------------------------------------------

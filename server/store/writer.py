@@ -111,9 +111,11 @@ class GroupWriter:
                           else "the store's writer died", None)
         now = self._monotonic()
         if self._batch_since is not None and now - self._batch_since >= bound:
+            # (Down for as long as the outage has lasted: writes refused before this one
+            # waited too.)
             return Health(False, f"a write has been waiting {now - self._batch_since:.1f} s: "
                           f"{self.trouble.reason or self._slow_reason}",
-                          now - self._batch_since)
+                          max(now - self._batch_since, self.trouble.lasted()))
         if self._last_commit is not None and now - self._last_commit < bound \
                 and self._batch_since is None and self.trouble.last_reason is None:
             return Health(True)  # committed within the bound, and nothing is waiting now
@@ -155,7 +157,8 @@ class GroupWriter:
         return await fut
 
     def _refused(self, reason: str, count: int, exc: BaseException) -> None:
-        if self.trouble.fail(reason, count):
+        # (Not committing since the refused batch began: it may have waited for a lock.)
+        if self.trouble.fail(reason, count, since=self._batch_since):
             if self._refusal_shows_error:
                 log.error("writes refused: %s (%s); clients are told to retry "
                           "(error 'unavailable') until it recovers", reason, exc)
