@@ -527,6 +527,8 @@ async def test_hostile_host_page_with_a_strict_csp(browser: Browser, sites: Site
         "rgb(255, 204, 0)")  # data-color, with dark text on it
     assert await launcher.evaluate("b => getComputedStyle(b).color") == "rgb(17, 20, 24)"
     await expect(launcher).to_contain_text("Chat with us")
+    # Its name holds the words it shows (WCAG 2.5.3): before, it was "Close chat" alone.
+    await expect(launcher).to_have_accessible_name("Chat with us (Close chat)")
     frame_box = await page.locator("iframe[title=Chat]").bounding_box()
     assert frame_box is not None and frame_box["width"] == 370
     # Nothing was blocked by the CSP, nothing inline was added, one global only.

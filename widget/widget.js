@@ -33,6 +33,8 @@
     ar: ["فتح المحادثة", "إغلاق المحادثة", "غير مقروءة"], he: ["פתיחת הצ'אט", "סגירת הצ'אט", "לא נקראו"]
   };
   function word(i) { return (WORDS[lang.toLowerCase().split("-")[0]] || WORDS.en)[i]; }
+  /** The launcher's name: its own words, after the label it shows (a name holds what is seen). */
+  function named(i) { return label ? label.slice(0, 40) + " (" + word(i) + ")" : word(i); }
   var host, root, button, badge, panel, frame, frameReady = false, isOpen = false, unread = 0;
   var focusChat = false;  // the chat was opened by the visitor: it takes the keyboard's focus
 
@@ -81,7 +83,7 @@
     accent(color);
     el("link", { rel: "stylesheet", href: origin + "/widget/static/launcher.css" }, root);
     panel = el("div", { "class": "panel", role: "dialog", "aria-label": "Chat", hidden: "" }, root);
-    button = el("button", { "class": "launcher", type: "button", "aria-label": word(0),
+    button = el("button", { "class": "launcher", type: "button", "aria-label": named(0),
                             "aria-expanded": "false" }, root);
     var svg = d.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("viewBox", "0 0 24 24");
@@ -134,7 +136,7 @@
     titleBadge(n);
     badge.textContent = n > 9 ? "9+" : String(n);
     if (n > 0) badge.removeAttribute("hidden"); else badge.setAttribute("hidden", "");
-    if (!isOpen) button.setAttribute("aria-label", n > 0 ? word(0) + ", " + n + " " + word(2) : word(0));
+    if (!isOpen) button.setAttribute("aria-label", n > 0 ? named(0) + ", " + n + " " + word(2) : named(0));
     emit("unread", n);
   }
 
@@ -154,7 +156,7 @@
     makeFrame();
     panel.removeAttribute("hidden");
     button.setAttribute("aria-expanded", "true");
-    button.setAttribute("aria-label", word(1));
+    button.setAttribute("aria-label", named(1));
     post({ type: "open", focus: focusChat });
     setUnread(0);
     emit("open");
@@ -165,7 +167,7 @@
     var inChat = d.activeElement === host;  // (focus in the frame: it would be lost, hidden)
     panel.setAttribute("hidden", "");
     button.setAttribute("aria-expanded", "false");
-    button.setAttribute("aria-label", word(0));
+    button.setAttribute("aria-label", named(0));
     post({ type: "closed" });
     if (byVisitor || inChat) button.focus();
     emit("close");
@@ -225,7 +227,7 @@
       }
     } else if (command === "locale" && typeof arg === "string") {
       lang = arg;
-      button.setAttribute("aria-label", isOpen ? word(1) : word(0));
+      button.setAttribute("aria-label", isOpen ? named(1) : named(0));
       post({ type: "locale", lang: lang });
     } else if (command === "reset") {
       // The site's user logged out: forget the visitor on this browser.
