@@ -89,6 +89,32 @@ async def test_webhook_rows_are_written_with_the_message_and_the_visitor_change(
         site.id, sent.conversation.id) == 1
 
 
+async def test_a_transcript_asked_right_before_resolving_is_not_sent_twice(
+        store: SQLiteStore) -> None:
+    """Before: the visitor's transcript, then the site's own at the resolve that followed: the
+    same messages in two emails. One asked earlier, with more written since, is no reason to
+    skip the site's."""
+    site = await store.create_site("Acme", ["https://acme.test"])
+    await store.set_site_profile(site.id, email_transcript=True)
+    ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])
+    outbox = Outbox(store, delay_ms=0, new_key=lambda: secrets.token_hex(8))
+    outbox.install()
+
+    async def transcripts(conv: str) -> int:
+        return len(await store.read_all("SELECT 1 FROM email_jobs WHERE kind = 'transcript' "
+                                        "AND conversation_id = ?", (conv,)))
+
+    for n, more in enumerate((False, True)):
+        conv = (await store.append_visitor_message(site.id, f"vis_{n}", "m1", "hi")).conversation
+        await store.set_visitor_profile(site.id, f"vis_{n}", "Lea", f"lea{n}@example.test")
+        await store.append_agent_message(ana, [site.id], conv.id, "a1", "hello Lea")
+        assert await outbox.request_transcript(conv.id)
+        if more:
+            await store.append_agent_message(ana, [site.id], conv.id, "a2", "anything else?")
+        await store.resolve(ana, [site.id], conv.id)
+        assert await transcripts(conv.id) == (2 if more else 1), more
+
+
 async def test_email_jobs_follow_ups_and_the_transcript(store: SQLiteStore) -> None:
     site = await store.create_site("Acme", ["https://acme.test"])
     ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])

@@ -97,7 +97,11 @@ class EmailJobs:
             row = db.execute("SELECT s.settings FROM conversations c JOIN sites s "
                              "ON s.id = c.site_id WHERE c.id = ?",
                              (message.conversation_id,)).fetchone()
-            if row and site_profile.from_json(orjson.loads(row[0])).email_transcript:
+            # (Not when the visitor asked for it right before: the same words twice.)
+            asked = f"transcript:{message.conversation_id}:{message.seq - 1}"
+            if row and site_profile.from_json(orjson.loads(row[0])).email_transcript and \
+                    not db.execute("SELECT 1 FROM email_jobs WHERE dedupe = ?",
+                                   (asked,)).fetchone():
                 self._enqueue(db, TRANSCRIPT, f"transcript:{message.conversation_id}:"
                               f"{message.seq}", message.conversation_id, message.created_at)
 
