@@ -287,6 +287,13 @@ async def test_retention_deletes_exactly_what_is_due(db: Path, seeded: Seed,
             sys.executable, "-m", "server", "site", "retention", seeded.site_id, "--days", "off",
             "--db", str(db)], env=server_env(db), capture_output=True, text=True, cwd=ROOT)
         assert done.returncode == 0 and "for ever" in done.stdout
+        for bad in ("-5", "0", "soon"):  # said in the options' own words, not a Python error
+            refused = await asyncio.to_thread(subprocess.run, [
+                sys.executable, "-m", "server", "site", "retention", seeded.site_id, "--days",
+                bad, "--db", str(db)], env=server_env(db), capture_output=True, text=True,
+                cwd=ROOT)
+            assert refused.returncode == 2, refused.stderr
+            assert "--days is 1 to 36500, or off" in refused.stderr, refused.stderr
         assert (await api("GET", f"/api/v1/sites/{seeded.site_id}/retention")).json()[
             "days"] is None
     with sqlite3.connect(db) as conn:

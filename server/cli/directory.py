@@ -128,7 +128,12 @@ def cmd_site_retention(args: argparse.Namespace) -> int:
     from server.store.privacy import Privacy
 
     settings = from_env(db_path=args.db)
-    days = None if args.days in ("off", "none") else int(args.days)
+    if args.days in ("off", "none"):
+        days = None
+    elif args.days.isdigit() and 1 <= int(args.days) <= 36500:
+        days = int(args.days)
+    else:
+        raise ValueError(f"--days is 1 to 36500, or off (not {args.days!r})")
 
     async def work(store: Store) -> None:
         try:
