@@ -189,6 +189,13 @@ def cookie_findings(public_url: str, cookie_secure: bool) -> list[Finding]:
 def keys_findings(configured: str, key_file: FileFacts, uid: int) -> list[Finding]:
     if configured.strip():
         keys = [k for k in configured.split(",") if k.strip()]
+        short = [k for k in keys if len(k.strip()) < 16]
+        if short:  # (the server refuses to start: the configuration's error says so too)
+            return [Finding("error", "secret keys",
+                            f"{len(short)} of the keys in LIVECHAT_SECRET_KEYS "
+                            f"{'is' if len(short) == 1 else 'are'} shorter than 16 characters",
+                            "use long random values, e.g. the output of `python3 -c 'import "
+                            "secrets; print(secrets.token_urlsafe(32))'`")]
         return [Finding("ok", "secret keys",
                         f"{len(keys)} key{'s' if len(keys) > 1 else ''} from "
                         "LIVECHAT_SECRET_KEYS")]

@@ -115,6 +115,9 @@ def test_warnings_only_and_an_invalid_configuration(tmp_path: Path) -> None:
     assert plain.returncode == 1, plain.stdout  # no public URL, cookies not Secure: warnings
     assert "will be created at the first start" in plain.stdout
     assert "0 errors, 2 warnings." in plain.stdout
+    short = doctor(db, LIVECHAT_SECRET_KEYS="short")  # one error, not also an "ok" for it
+    assert short.returncode == 2 and "ok    secret keys" not in short.stdout, short.stdout
+    assert "shorter than 16 characters" in short.stdout, short.stdout
     broken = doctor(db, LIVECHAT_SECRET_KEYS=SECRET, LIVECHAT_WORKERS="3")
     assert broken.returncode == 2
     assert "the server would refuse to start: the memory broker only works" in broken.stdout
@@ -175,6 +178,8 @@ def test_postgresql_is_looked_at_for_real(tmp_path: Path) -> None:
     with pg.database() as url:
         new = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=url, LIVECHAT_SECRET_KEYS=SECRET)
         assert "ok    database      PostgreSQL " in new.stdout, new.stdout
+        # Its first line names what it looks at (it named the unused SQLite file).
+        assert new.stdout.splitlines()[0] == f"livechat doctor: {url}", new.stdout
         assert "(will be created at the first start)" in new.stdout
         made = subprocess.run([sys.executable, "-m", "server", "site", "create", "A"],
                               capture_output=True, text=True, timeout=60, cwd=tmp_path,

@@ -138,7 +138,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([f.json() for f in findings], indent=2))
         return doctor.exit_status(findings)
-    print(f"livechat doctor: {args.db}")
+    settings = env.settings
+    print("livechat doctor: " + (doctor.redact_url(settings.database_url)
+                                 if settings is not None and settings.postgres else str(args.db)))
     for f in findings:
         print(f"{f.level:<6}{f.topic:<14}{f.message}")
         if f.fix:
