@@ -337,6 +337,14 @@ async def test_the_offline_form_promises_no_email_where_none_is_sent(
     await expect(frame.locator(".notice.left")).to_have_text(
         "Thanks! We got your message and will reply here.")
     await visitor.screenshot(path=artifacts / "offline-form-without-email.png")
+    # After a reload (or on another page), while nobody has answered: the same notice, after
+    # the message. Before: it was gone.
+    await visitor.reload()
+    frame = await open_widget(visitor)
+    await expect(frame.locator(".msg.mine")).to_have_count(1)
+    await expect(frame.locator(".notice.left")).to_have_text(
+        "Thanks! We got your message and will reply here.")
+    await expect(frame.locator("#intake")).to_be_hidden()
 
 
 @pytest.mark.site_profile(prechat=["name", "email"], offline="form",

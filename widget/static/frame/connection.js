@@ -8,7 +8,9 @@ import {
 } from "./conversation.js";
 import { t } from "./i18n.js";
 import { renderIntake } from "./intake.js";
-import { onState, renderStatus, scheduleHours, showBanner, showTyping } from "./status.js";
+import {
+  offline, onState, renderStatus, scheduleHours, showBanner, showTyping
+} from "./status.js";
 import { $, page, state, toParent } from "./page.js";
 
 export function start(initialToken) {
@@ -48,7 +50,10 @@ function hello() {
 
 function onFrame(f) {
   if (f.type === "welcome") welcome(f);
-  else if (f.type === "message") render(f);
+  else if (f.type === "message") {
+    render(f);
+    if (f.author && f.author.type === "visitor") noteLeftMessage();
+  }
   else if (f.type === "availability") {
     state.agentsOnline = f.agents_online;
     renderStatus();
@@ -116,6 +121,12 @@ function welcome(f) {
   state.liveFrom = Math.max(state.liveFrom, conv ? conv.last_seq : 0);
   state.queue = f.queue;
   state.typicalWait = typeof f.typical_wait === "number" ? f.typical_wait : null;
+  // A message left with the offline form that nobody has taken yet (a reload, another page):
+  // its notice is shown again after it (noteLeftMessage), with where the answer will go.
+  if (state.leftMessage === null && conv && conv.status === "waiting" && !state.assignee &&
+      state.siteInfo.offline === "form" && offline()) {
+    state.leftMessage = state.email ? state.visitor.email || "" : "";
+  }
   greet();
   renderHeader();
   scheduleHours();
@@ -153,12 +164,17 @@ function acknowledged(f) {
   }
   // A send's ack carries the message: this socket is not sent it again as a frame.
   if (f.message) render(f.message);
-  if (state.leftMessage !== null && f.conversation_id && !$("messages").querySelector(".left")) {
-    var item = notice(state.leftMessage ? t("leftMessage", { email: state.leftMessage })
-      : t("leftMessageNoEmail"));
-    item.classList.add("left");
-    append(item);
-  }
+  if (f.conversation_id) noteLeftMessage();
+}
+
+/** "Thanks! We got your message…", once, after the message left with the offline form: as it is
+ * acknowledged, and again after a reload while it still waits (welcome) for nobody's answer. */
+function noteLeftMessage() {
+  if (state.leftMessage === null || $("messages").querySelector(".left")) return;
+  var item = notice(state.leftMessage ? t("leftMessage", { email: state.leftMessage })
+    : t("leftMessageNoEmail"));
+  item.classList.add("left");
+  append(item);
 }
 
 function failed(f) {

@@ -16,7 +16,7 @@ function missing(field) {
 /** Which form, if any, comes before the chat: "offline", "prechat" or null. */
 export function intakeKind() {
   var open = state.conversationId && !state.resolved && !state.fresh;
-  if (open || state.leftMessage || !state.token) return null;
+  if (open || state.leftMessage !== null || !state.token) return null;
   if (state.conversationId && state.resolved && !state.fresh) return null;  // the old one stays
   if (state.siteInfo.offline === "form" && offline()) return "offline";
   if (!state.verified && (missing("name") || missing("email"))) return "prechat";
