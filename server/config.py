@@ -319,9 +319,10 @@ def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str],
         raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
 
 
-def _check_serving(env: Mapping[str, str]) -> None:
-    """The settings ``livechat serve`` reads beside these (its options' defaults): refused here
-    too, so that ``doctor`` says so and ``serve`` stops with the setting's name."""
+def check_serving(env: Mapping[str, str]) -> None:
+    """The settings ``livechat serve`` (and ``demo``) read beside these, as its options'
+    defaults: checked by them and by ``doctor``, which then says so (other commands do not
+    serve, and do not look)."""
     from server.logs import FORMATS, LEVELS
 
     for name, allowed in (("LIVECHAT_LOG_FORMAT", FORMATS), ("LIVECHAT_LOG_LEVEL", LEVELS)):
@@ -378,7 +379,6 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         raise ConfigError("with LIVECHAT_DATABASE_URL=postgresql://… set LIVECHAT_SECRET_KEYS: "
                           "every machine must sign with the same keys (a key file on one "
                           "machine's disk would not do)")
-    _check_serving(env)
     broker = env.get("LIVECHAT_BROKER_URL") or env.get("LIVECHAT_REDIS_URL") or "memory://"
     settings = Settings(
         db_path=db_path,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from server.config import ConfigError, Settings, from_env
+from server.config import ConfigError, Settings, check_serving, from_env
 from server.store.migrations import MIGRATIONS
 
 Level = Literal["ok", "warn", "error"]
@@ -91,6 +91,7 @@ def load(environ: Mapping[str, str], db_path: Path) -> Env:
     if not env.get("LIVECHAT_SECRET_KEYS", "").strip():
         env["LIVECHAT_SECRET_KEYS"] = "x" * 16  # stands in; the keys check looks at the real
     try:
+        check_serving(env)
         return Env(environ, db_path, from_env(env))
     except ConfigError as exc:
         return Env(environ, db_path, None, str(exc))

@@ -141,11 +141,19 @@ class Connection:
         self.closed_now = False
 
     def hold(self) -> None:
-        """What the hub delivers from now on waits until the session's first frame of its own
-        (``send``: its ``welcome``), which must come first: the session subscribes before it
-        reads what the welcome says, so that nothing published meanwhile is lost, and a
-        ``queue`` or ``conversation`` frame published then would otherwise overtake it."""
+        """Every frame from now on waits until the session's first (``release``: its
+        ``welcome``), which must come first: the session subscribes before it reads what the
+        welcome says, so that nothing published meanwhile is lost, and a ``queue`` or
+        ``conversation`` frame published then (or an inbox resync) would otherwise overtake
+        it."""
         self._held = []
+
+    def release(self, first: bytes) -> None:
+        """The session's first frame, then what waited behind it (``hold``)."""
+        held, self._held = self._held, None
+        self.push(_Frame(first))
+        for item in held or ():
+            self.push(item)
 
     def push(self, item: _Item) -> None:
         if self.stopping:
@@ -162,10 +170,7 @@ class Connection:
             self.stop(Close.SLOW_CONSUMER, "slow consumer")
 
     def send(self, data: bytes) -> None:
-        held, self._held = self._held, None
         self.push(_Frame(data))
-        for item in held or ():
-            self.push(item)
 
     def stop(self, code: int, reason: str) -> None:
         """Ask the pump to close the socket once what is queued before it has been sent;

@@ -89,7 +89,8 @@ def test_sites_and_agents(tmp_path: Path) -> None:
                    "--password-stdin", db=db, stdin="long enough pw\n")
     assert dup.returncode == 2 and "an agent with the email ANA@acme.test exists" in dup.stderr
     # Refused before anything is written (a negative capacity made the agent, then refused).
-    for bad_args, why in ((["--capacity", "-3"], "cannot be negative"),
+    for bad_args, why in ((["--capacity", "-3"], "is 0 to 100"),
+                          (["--capacity", "101"], "is 0 to 100"),
                           (["--email", "not-an-email"], "not an email address")):
         refused = livechat("agent", "create", "--email", "w@acme.test", "--name", "W",
                            *bad_args, "--password-stdin", db=db, stdin="long enough pw\n")
@@ -112,17 +113,22 @@ def test_bad_configuration_is_refused(tmp_path: Path) -> None:
     result = livechat("serve", db=tmp_path / "w.db", LIVECHAT_SECRET_KEYS="short")
     assert result.returncode == 2 and "16+ characters" in result.stderr
     # Before: doctor passed these, serve then stopped (a bad level without naming it), and a
-    # bad PORT or LIVECHAT_WORKERS was every command's traceback.
+    # bad PORT or LIVECHAT_WORKERS was every command's traceback. A command that does not
+    # serve does not mind what serving would read.
     for name, value, said in (("LIVECHAT_LOG_FORMAT", "xml", "one of text, json"),
                               ("LIVECHAT_LOG_LEVEL", "bogus", "one of critical"),
                               ("PORT", "abc", "a port number"),
                               ("LIVECHAT_WORKERS", "abc", "must be an integer")):
-        for command in (["doctor"], ["serve"], ["site", "list"]):
+        for command in (["doctor"], ["serve"]):
             refused = livechat(*command, db=tmp_path / "w.db", **{name: value})
             assert refused.returncode == 2, (command, name, refused.stderr)
             assert name in refused.stdout + refused.stderr and said in (
                 refused.stdout + refused.stderr), (command, name, refused.stderr)
             assert "Traceback" not in refused.stderr, refused.stderr
+        listed = livechat("site", "list", db=tmp_path / "w.db", **{name: value})
+        assert "Traceback" not in listed.stderr, listed.stderr
+        if name != "LIVECHAT_WORKERS":  # (every command reads that one)
+            assert listed.returncode == 0, listed.stderr
     result = livechat("serve", db=tmp_path / "w.db", LIVECHAT_RATE_BURST="lots")
     assert result.returncode == 2 and "LIVECHAT_RATE_BURST must be an integer" in result.stderr
 

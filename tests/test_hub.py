@@ -139,11 +139,12 @@ async def test_what_is_delivered_while_a_session_starts_waits_for_its_welcome() 
     conn.hold()
     await hub.subscribe(conn, "visitor:v")
     hub.deliver("visitor:v", b'{"type": "queue", "position": 2}')
-    conn.send(b'{"type": "welcome"}')
+    conn.send(b'{"type": "inbox"}')  # (the session's own frames wait too: a resync's)
+    conn.release(b'{"type": "welcome"}')
     hub.deliver("visitor:v", b'{"type": "queue", "position": 1}')
-    sent = await run_pump(conn, FakeStore([]), stop_after=3)
+    sent = await run_pump(conn, FakeStore([]), stop_after=4)
     assert [(f["type"], f.get("position")) for f in sent] == [
-        ("welcome", None), ("queue", 2), ("queue", 1)]
+        ("welcome", None), ("queue", 2), ("inbox", None), ("queue", 1)]
 
 
 async def test_slow_consumer_is_stopped_with_its_code() -> None:

@@ -100,6 +100,7 @@ async def test_a_file_sent_alone_is_resent_harmlessly(store: SQLiteStore) -> Non
     # message.
     for retry in (store.append_visitor_message(site, "vis_1", "a", "", attachment_id="other_0"),
                   store.append_visitor_message(site, "vis_1", "a", "look", attachment_id="file_0"),
+                  store.append_visitor_message(site, "vis_1", "a", "tent.png"),  # no file
                   store.append_agent_message(ana, [site], conv, "r", "", attachment_id="other_1")):
         with pytest.raises(ChatError) as info:
             await retry

@@ -162,8 +162,8 @@ def _read_password(from_stdin: bool) -> str:
 def cmd_agent_create(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
     # (Checked before anything is written: an agent is made whole or not at all.)
-    if args.capacity < 0:
-        raise ValueError("--capacity cannot be negative")
+    if not 0 <= args.capacity <= 100:  # (as the panel and the admin API take it)
+        raise ValueError("--capacity is 0 to 100")
     if not valid_email(args.email):
         raise ValueError(f"--email {args.email!r} is not an email address")
     if not 0 < len(args.name.strip()) <= 100:

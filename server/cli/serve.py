@@ -14,7 +14,7 @@ from server import logs
 from server.auth import hash_password
 from server.cli import articles
 from server.cli.base import Command, open_store, upgrade_database
-from server.config import Settings, from_env
+from server.config import Settings, check_serving, from_env
 from server.listener import raise_fd_limit
 from server.progress import Progress
 
@@ -57,6 +57,7 @@ def _configure_logging(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    check_serving(os.environ)
     os.environ["LIVECHAT_DB"] = str(args.db)
     os.environ["LIVECHAT_WORKERS"] = str(args.workers)
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
@@ -92,6 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from server.app import create_app
     from server.demo import demo_app
 
+    check_serving(os.environ)
     os.environ["LIVECHAT_DB"] = str(args.db)
     settings = from_env()
     config = _configure_logging(args)

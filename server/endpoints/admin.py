@@ -166,9 +166,11 @@ async def _invite(ctx: Context, request: Request, admin: Agent) -> Response:
     role = _get(data, "role", str, "agent")
     if role not in ("admin", "agent"):
         raise ValueError("role is admin or agent")
+    capacity = _get(data, "capacity", int)
+    if capacity is not None and not 0 <= capacity <= 100:  # (before anything is written)
+        raise ValueError("capacity is 0 to 100")
     agent = await ctx.store.create_agent(email, name.strip(), NO_PASSWORD, role,
                                          _get(data, "sites", list, []))
-    capacity = _get(data, "capacity", int)
     if capacity is not None:
         agent = await ctx.store.update_agent(agent.id, capacity=capacity)
     token = ctx.tokens.invite_token(AgentSession(agent.id, agent.session_generation))

@@ -98,7 +98,7 @@ class AgentSession(Session):
         conversations = await ctx.store.open_conversations(self.site_ids)
         canned = await ctx.store.canned(self.agent, self.site_ids)
         teams = await ctx.store.teams(self.site_ids)
-        self.conn.send(protocol.encode({
+        self.conn.release(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
             "epoch": ctx.store.epoch,

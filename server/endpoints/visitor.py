@@ -101,7 +101,7 @@ class VisitorSession(Session):
         queue = None
         if current is not None and current.status == "waiting":
             queue = await ctx.router.queue_state(site.id, current.id, online)
-        self.conn.send(protocol.encode({
+        self.conn.release(protocol.encode({
             "type": "welcome",
             "v": protocol.VERSION,
             "token": ctx.tokens.visitor_token(self.who),  # refreshed on every connect
@@ -197,14 +197,19 @@ class VisitorSession(Session):
                                             signed=signed)
         return who
 
-    async def _watch(self, conversation: Conversation, last_seq: int,
-                     ack: bytes | None = None) -> None:
-        """Follow a conversation from ``last_seq``. An ``ack`` goes out once subscribed and
-        before the catch-up, so that an acknowledged open misses no live frame."""
+    async def _follow(self, conversation: Conversation) -> None:
+        """This socket's conversation now: the visitor is present in it, and its channel is
+        subscribed to."""
         if self.conversation_id != conversation.id:
             await self.ctx.chat.visitor_presence(conversation.id, True)
         self.conversation_id = conversation.id
         await self.ctx.hub.subscribe(self.conn, conversation_channel(conversation.id))
+
+    async def _watch(self, conversation: Conversation, last_seq: int,
+                     ack: bytes | None = None) -> None:
+        """Follow a conversation from ``last_seq``. An ``ack`` goes out once subscribed and
+        before the catch-up, so that an acknowledged open misses no live frame."""
+        await self._follow(conversation)
         if ack is not None:
             self.conn.send(ack)
         self.conn.watch(conversation.id, last_seq)
@@ -235,16 +240,21 @@ class VisitorSession(Session):
                                            sender=self.conn, after=after)
             change = sent.change
             message = sent.message
-            if message.conversation_id not in self.conn.cursors:
-                # Followed before the ack goes out: the messages before this one (another
-                # tab's, when this tab had not opened the conversation) reach the socket
-                # first, as an ack's seq promises (docs/protocol.md).
-                await self._watch(change.conversation, 0)
+            follow = message.conversation_id not in self.conn.cursors
+            if follow:
+                # Its cursor before the ack is queued: the messages before this one (another
+                # tab's, when this tab had not opened the conversation) reach the socket first,
+                # as an ack's seq promises (docs/protocol.md). The subscription (a broker's
+                # round trip) comes after the ack, and a catch-up then covers the gap.
+                self.conn.watch(message.conversation_id, 0)
             # The ack carries the message: this socket is not sent it again as a frame.
             self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
                                         seq=message.seq, duplicate=change.duplicate,
                                         **protocol.own(message.visitor_frame(), sent.in_ack)))
             self.ctx.metrics.visitor_ack.observe(time.perf_counter() - received)
+            if follow:
+                await self._follow(change.conversation)
+                self.conn.catch_up(message.conversation_id)
             if change.created:  # (the visitor's row may be new: its address for blocks)
                 await self.ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
             if len(change.messages) > 1:  # a bot joined with it (server/bots.py), or reopened

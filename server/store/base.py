@@ -312,10 +312,10 @@ class Base:
                    attachment_id: str | None = None) -> Change:
         """A resend (the same id): the stored message again, if it is the same message. One that
         is only a file was stored with the file's name as its body."""
+        attached = old.data.get("attachment") if old.data else None
+        if (attached.get("id") if isinstance(attached, dict) else None) != attachment_id:
+            raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
         if attachment_id is not None:
-            attached = old.data.get("attachment") if old.data else None
-            if not isinstance(attached, dict) or attached.get("id") != attachment_id:
-                raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
             body = body or file_name(old.data)
         if old.body != body:
             raise ChatError(Code.ID_CONFLICT, "that id was used for another message")

@@ -97,13 +97,14 @@ def copy_store(sqlite_path: Path, url: str, uploads: Path | None,
     files as ``files``."""
     if not sqlite_path.exists():
         raise CopyError(f"{sqlite_path} does not exist")
-    try:
-        pg = psycopg.connect(url, autocommit=True)
-    except psycopg.OperationalError as exc:  # (no such database, refused, wrong password)
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise CopyError(f"cannot connect to PostgreSQL: {reason}") from None
     lite = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
     try:
+        try:
+            pg = psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError as exc:  # (no such database, refused, wrong password)
+            said = str(exc).strip()
+            reason = said.splitlines()[-1] if said else type(exc).__name__
+            raise CopyError(f"cannot connect to PostgreSQL: {reason}") from None
         with pg:
             migrate(pg)
             return copy_into(lite, pg, uploads, step)

@@ -105,6 +105,7 @@ function welcome(f) {
     // Another conversation, or the store was reset: start the list afresh.
     state.epoch = f.epoch;
     state.conversationId = conv ? conv.id : null;
+    state.leftMessage = null;  // (what was left was another conversation's)
     resetList();
     state.liveFrom = 0;
     state.unreadSeqs = [];

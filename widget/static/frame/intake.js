@@ -16,7 +16,9 @@ function missing(field) {
 /** Which form, if any, comes before the chat: "offline", "prechat" or null. */
 export function intakeKind() {
   var open = state.conversationId && !state.resolved && !state.fresh;
-  if (open || state.leftMessage !== null || !state.token) return null;
+  // (A message left with the form waits for its answer: no form again, unless the visitor
+  // starts a new conversation.)
+  if (open || (state.leftMessage !== null && !state.fresh) || !state.token) return null;
   if (state.conversationId && state.resolved && !state.fresh) return null;  // the old one stays
   if (state.siteInfo.offline === "form" && offline()) return "offline";
   if (!state.verified && (missing("name") || missing("email"))) return "prechat";
