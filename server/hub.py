@@ -129,6 +129,11 @@ class Connection:
         #: conversation id -> seqs this socket was given in an ack (its own messages): the
         #: cursor passes them without sending them again.
         self.acked: dict[str, set[int]] = {}
+        #: conversation id -> the seq of this socket's own message that the pump has reached
+        #: before its ack went out: what comes after it in that conversation waits for the ack
+        #: (a catch-up then), so that no later seq reaches the client before it, and none is
+        #: left waiting for another doorbell.
+        self._before_ack: dict[str, int] = {}
         self.channels: set[str] = set()
         self.stopping = False
         #: The agent this connection belongs to (None for visitors).
@@ -223,8 +228,15 @@ class Connection:
         sender's own message, which waited for its ack: a bot's ``joined``)."""
         self.push(_CatchUp(conversation_id))
 
+    def forget(self, conversation_id: str) -> None:
+        """Deliver nothing more of this conversation (its channel was left)."""
+        self.cursors.pop(conversation_id, None)
+        self.acked.pop(conversation_id, None)
+        self._before_ack.pop(conversation_id, None)
+
     def watch(self, conversation_id: str, last_seq: int) -> None:
         """Deliver this conversation from ``last_seq + 1`` on (call after subscribing)."""
+        self._before_ack.pop(conversation_id, None)
         self.cursors[conversation_id] = last_seq
         self.push(_CatchUp(conversation_id))
 
@@ -251,13 +263,19 @@ class Connection:
                 item = await self._queue.get()
             if isinstance(item, _Frame):
                 out.append(item.data)
+                released = self._acked_by(item.data) if self._before_ack else None
+                if released is not None:  # the ack is out: what waited behind it follows
+                    out = await self._flush(out, send)
+                    await self._catch_up(released, send, store)
             elif isinstance(item, _Message):
                 cursor = self.cursors.get(item.conversation_id)
-                if cursor is None or item.seq <= cursor:
+                if cursor is None or item.seq <= cursor or item.conversation_id in \
+                        self._before_ack:
                     continue
                 if item.seq == cursor + 1:
-                    if not self._in_ack(item.conversation_id, item.seq) and not (
-                            item.private and self.role == "visitor"):
+                    if self._in_ack(item.conversation_id, item.seq):
+                        self._before_ack[item.conversation_id] = item.seq
+                    elif not (item.private and self.role == "visitor"):
                         out.append(item.data if self.role != "visitor"
                                    else item.visitor_data or item.data)
                     self.cursors[item.conversation_id] = item.seq
@@ -265,6 +283,8 @@ class Connection:
                     out = await self._flush(out, send)
                     await self._catch_up(item.conversation_id, send, store)
             elif isinstance(item, _CatchUp):
+                if item.conversation_id in self._before_ack:
+                    continue  # (the ack's release catches up)
                 out = await self._flush(out, send)
                 await self._catch_up(item.conversation_id, send, store)
             else:
@@ -272,6 +292,22 @@ class Connection:
                 return item
             if len(out) >= BATCH:
                 out = await self._flush(out, send)
+
+    def _acked_by(self, data: bytes) -> str | None:
+        """The conversation whose waiting (``_before_ack``) this frame ends: the ack of its
+        sender's own message. (Looked at only while one waits: rare.)"""
+        try:
+            frame = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(frame, dict) or frame.get("type") != "ack":
+            return None
+        conversation_id = frame.get("conversation_id")
+        if not isinstance(conversation_id, str) or \
+                self._before_ack.get(conversation_id) != frame.get("seq"):
+            return None
+        del self._before_ack[conversation_id]
+        return conversation_id
 
     @staticmethod
     async def _flush(out: list[bytes], send: Send) -> list[bytes]:
@@ -287,8 +323,9 @@ class Connection:
                 self.cursors[conversation_id] = message.seq
                 if self._in_ack(conversation_id, message.seq):
                     # This socket's own message: its ack is queued next. Anything after it
-                    # waits until then (a later doorbell or catch-up brings it), so that the
-                    # client never sees a seq before the one in that ack.
+                    # waits until the ack has gone out (``_before_ack``), so that the client
+                    # never sees a later seq before the one in that ack.
+                    self._before_ack[conversation_id] = message.seq
                     await self._flush(out, send)
                     return
                 if not (message.private and self.role == "visitor"):
@@ -342,8 +379,7 @@ class Hub:
             return
         conn.channels.discard(channel)
         if channel.startswith("conv:"):
-            conn.cursors.pop(channel[5:], None)
-            conn.acked.pop(channel[5:], None)
+            conn.forget(channel[5:])
         local = self._subscribers.get(channel)
         if local is None:
             return

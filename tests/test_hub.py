@@ -97,10 +97,37 @@ async def test_a_senders_own_message_goes_in_its_ack_not_again_as_a_frame() -> N
         sender.sent_in_ack("c", seq)
     sender.sent_in_ack("c", 1)  # a resend's ack of an old one: already sent, nothing to skip
     live(hub, msg("c", 3))
+    sender.send(ack("c", 3))  # (as the session queues it, after the commit's doorbell)
     live(hub, msg("c", 6))
-    assert [f["seq"] for f in await run_pump(sender, store, stop_after=2)] == [4, 5]
+    sender.send(ack("c", 6))
+    assert [(f["type"], f["seq"]) for f in await run_pump(sender, store, stop_after=4)] == [
+        ("ack", 3), ("message", 4), ("message", 5), ("ack", 6)]
     assert sender.cursors["c"] == 6 and sender.acked == {}
     assert [f["seq"] for f in await run_pump(other_tab, store, stop_after=4)] == [3, 4, 5, 6]
+
+
+def ack(conv: str, seq: int) -> bytes:
+    return orjson.dumps({"type": "ack", "id": f"a{seq}", "conversation_id": conv, "seq": seq})
+
+
+async def test_what_follows_a_senders_own_message_waits_for_its_ack_and_then_comes() -> None:
+    """Before: the doorbell of a later message (an agent's reply, written in the same batch and
+    published first) started a catch-up that stopped at the sender's own message, the
+    sender's own doorbell was then behind the cursor, and the reply waited for some later
+    event; rung the other way round, the reply went out before the sender's ack."""
+    for order in ((3, 2), (2, 3)):
+        store = FakeStore([msg("c", s) for s in range(1, 4)])
+        hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+        sender = Connection("visitor", 100)
+        await hub.subscribe(sender, conversation_channel("c"))
+        sender.cursors["c"] = 1
+        assert sender.sent_in_ack("c", 2)
+        for seq in order:
+            live(hub, msg("c", seq))
+        sender.send(ack("c", 2))
+        sent = await run_pump(sender, store, stop_after=2)
+        assert [(f["type"], f["seq"]) for f in sent] == [("ack", 2), ("message", 3)], order
+        assert sender.cursors["c"] == 3
 
 
 async def test_frames_ready_together_go_out_in_one_write() -> None:
