@@ -16,6 +16,10 @@ from server.private import private_dir
 N = TypeVar("N", int, float)
 
 
+#: The least length of a secret (signing keys, the metrics token, the inbound email secret).
+MIN_SECRET_CHARS = 16
+
+
 class ConfigError(ValueError):
     """A setting is missing, malformed, or contradicts another one."""
 
@@ -201,7 +205,7 @@ class Settings:
         return None
 
     def validate(self) -> Settings:
-        if not self.secret_keys or any(len(k) < 16 for k in self.secret_keys):
+        if not self.secret_keys or any(len(k) < MIN_SECRET_CHARS for k in self.secret_keys):
             raise ConfigError("LIVECHAT_SECRET_KEYS needs at least one key of 16+ characters")
         if self.workers < 1:
             raise ConfigError("workers must be at least 1")
@@ -267,7 +271,7 @@ class Settings:
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
         self._validate_email()
-        if self.metrics_token and len(self.metrics_token) < 16:
+        if self.metrics_token and len(self.metrics_token) < MIN_SECRET_CHARS:
             raise ConfigError("LIVECHAT_METRICS_TOKEN must be at least 16 characters")
         if self.metrics_listen:
             host, _, port = self.metrics_listen.rpartition(":")
@@ -294,7 +298,7 @@ class Settings:
         if self.smtp_listen and not re.fullmatch(r"\[?[0-9A-Za-z.:_-]*\]?:\d{1,5}",
                                                  self.smtp_listen):
             raise ConfigError("LIVECHAT_SMTP_LISTEN is host:port (0.0.0.0:2525)")
-        if self.email_inbound_secret and len(self.email_inbound_secret) < 16:
+        if self.email_inbound_secret and len(self.email_inbound_secret) < MIN_SECRET_CHARS:
             raise ConfigError("LIVECHAT_EMAIL_INBOUND_SECRET needs 16+ characters")
         if min(self.email_delay, self.email_retry, self.email_give_up, self.email_lease,
                self.email_poll) < 0 or min(self.email_lease, self.email_poll) == 0:
@@ -329,8 +333,12 @@ def check_serving(env: Mapping[str, str]) -> None:
         if name in env and env[name] not in allowed:
             raise ConfigError(f"{name} is one of {', '.join(allowed)}")
     port = env.get("PORT")
-    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+    if port is not None and not valid_port(port):
         raise ConfigError("PORT is a port number, 1 to 65535")
+
+
+def valid_port(value: str) -> bool:
+    return value.isdigit() and 0 < int(value) < 65536
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -341,15 +349,20 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return _number(env, name, default, float)
 
 
+def configured_keys(raw: str) -> tuple[str, ...]:
+    """The keys of a LIVECHAT_SECRET_KEYS value (comma-separated, newest first)."""
+    return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
 def secret_keys_from(env: Mapping[str, str], db_path: Path) -> tuple[str, ...]:
     """Keys from LIVECHAT_SECRET_KEYS (comma-separated, newest first).
 
     Without it, a key is generated once and kept in a file beside the database (mode 0600), so
     that the embedded default needs no configuration and tokens survive restarts.
     """
-    raw = env.get("LIVECHAT_SECRET_KEYS", "").strip()
-    if raw:
-        return tuple(k.strip() for k in raw.split(",") if k.strip())
+    keys = configured_keys(env.get("LIVECHAT_SECRET_KEYS", ""))
+    if keys:
+        return keys
     key_file = db_path.with_name(db_path.name + ".secret")
     if not key_file.exists():
         private_dir(key_file.parent)

@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from server.config import ConfigError, Settings, check_serving, from_env
+from server.config import (
+    MIN_SECRET_CHARS,
+    ConfigError,
+    Settings,
+    check_serving,
+    configured_keys,
+    from_env,
+)
 from server.store.migrations import MIGRATIONS
 
 Level = Literal["ok", "warn", "error"]
@@ -189,12 +196,13 @@ def cookie_findings(public_url: str, cookie_secure: bool) -> list[Finding]:
 
 def keys_findings(configured: str, key_file: FileFacts, uid: int) -> list[Finding]:
     if configured.strip():
-        keys = [k for k in configured.split(",") if k.strip()]
-        short = [k for k in keys if len(k.strip()) < 16]
+        keys = configured_keys(configured)
+        short = [k for k in keys if len(k) < MIN_SECRET_CHARS]
         if short:  # (the server refuses to start: the configuration's error says so too)
             return [Finding("error", "secret keys",
                             f"{len(short)} of the keys in LIVECHAT_SECRET_KEYS "
-                            f"{'is' if len(short) == 1 else 'are'} shorter than 16 characters",
+                            f"{'is' if len(short) == 1 else 'are'} shorter than "
+                            f"{MIN_SECRET_CHARS} characters",
                             "use long random values, e.g. the output of `python3 -c 'import "
                             "secrets; print(secrets.token_urlsafe(32))'`")]
         return [Finding("ok", "secret keys",

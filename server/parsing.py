@@ -221,7 +221,7 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be an IANA time zone (Europe/Lisbon)")
     if kind == "ext" and not (0 < len(value) <= 256 and value.isprintable()):
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-256 printable characters")
-    if kind == "email" and not _EMAIL_RE.fullmatch(value):
+    if kind == "email" and not valid_email(value):
         raise ChatError(Code.BAD_FRAME, f"{name} is not an email address")
     if kind == "name":
         return validate_text(value, 100)

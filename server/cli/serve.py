@@ -14,7 +14,7 @@ from server import logs
 from server.auth import hash_password
 from server.cli import articles
 from server.cli.base import Command, open_store, upgrade_database
-from server.config import Settings, check_serving, from_env
+from server.config import Settings, check_serving, from_env, valid_port
 from server.listener import raise_fd_limit
 from server.progress import Progress
 
@@ -159,7 +159,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _port(value: str) -> int:
-    if not (value.isdigit() and 0 < int(value) < 65536):
+    if not valid_port(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a port number, 1 to 65535 "
                                          "(--port, or PORT)")
     return int(value)
