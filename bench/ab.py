@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import latency, throughput
+from bench.scenarios import FAULTS, latency, throughput
 from bench.targets import CommittedRelay, Livechat, Relay, Target, serving
 
 
@@ -83,7 +83,7 @@ def alternate(servers: list[Target], rounds: int, measure: Callable[[Target], di
     for n in range(rounds):
         for server in servers if n % 2 == 0 else servers[::-1]:
             result = measure(server)
-            if result.get("lost") or result.get("doubled") or result.get("disordered"):
+            if any(result.get(key) for key in FAULTS):
                 raise SystemExit(f"NOT CORRECT: {server.name}: {result}")
             for col, name in zip(cols[server.name], names, strict=True):
                 col.append(result[name])

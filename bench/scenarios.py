@@ -64,6 +64,7 @@ async def throughput(target: Target, pairs: int, per_pair: int, window: int) -> 
     cpu = cpu_seconds(target.pid) - cpu0
     client = time.process_time() - own0
     machine = machine_busy_pct(machine0, machine_jiffies())
+    checked = check(made, per_pair)
     for p in made:
         await p.sender.close()
         await p.receiver.close()
@@ -71,14 +72,19 @@ async def throughput(target: Target, pairs: int, per_pair: int, window: int) -> 
     # The load generator's CPU and the machine's: at saturation, whether a core was left for
     # anything else (two server processes, say) to use.
     return {"msgs_per_s": total / elapsed, "cpu_us_per_msg": cpu / total * 1e6,
-            "client_us_per_msg": client / total * 1e6, "machine_busy_pct": machine,
-            **check(made, per_pair)}
+            "client_us_per_msg": client / total * 1e6, "machine_busy_pct": machine, **checked}
 
+
+
+#: What a phase is checked for (``check``): any of these above zero is a wrong result.
+FAULTS = ("lost", "doubled", "disordered", "closed")
 
 
 def check(pairs: list[Pair], per_pair: int) -> dict[str, int]:
     """Lost and doubled messages: every pair's receiver must have got seq 2 … per_pair + 1 (the
-    conversation's first message, seq 1, was read before the run) exactly once, in order."""
+    conversation's first message, seq 1, was read before the run) exactly once, in order. And
+    sockets the server closed (a sender cut off as a slow consumer, 4008, whose acks nobody
+    else counts), while the phase is still open."""
     if not any(p.seen for p in pairs):
         return {}  # the relay: nothing to check against
     lost = doubled = disordered = 0
@@ -86,7 +92,8 @@ def check(pairs: list[Pair], per_pair: int) -> dict[str, int]:
         lost += len(set(range(2, per_pair + 2)) - set(p.seen))
         doubled += len(p.seen) - len(set(p.seen))
         disordered += sum(1 for a, b in zip(p.seen, p.seen[1:], strict=False) if b <= a)
-    return {"lost": lost, "doubled": doubled, "disordered": disordered}
+    closed = sum(1 for p in pairs for ws in (p.sender, p.receiver) if ws.close_code is not None)
+    return {"lost": lost, "doubled": doubled, "disordered": disordered, "closed": closed}
 
 
 #: A server is quiet when it used less than this share of a core over ``QUIET_WINDOW`` seconds.

@@ -58,6 +58,14 @@ class _Message:
 
 
 @record
+class _Ack:
+    """The ack of this socket's own message at ``seq`` (``Connection.ack``)."""
+    conversation_id: str
+    seq: int
+    data: bytes
+
+
+@record
 class _CatchUp:
     conversation_id: str
 
@@ -68,7 +76,7 @@ class _Stop:
     reason: str
 
 
-_Item = _Frame | _Message | _CatchUp | _Stop
+_Item = _Frame | _Message | _Ack | _CatchUp | _Stop
 _ids = itertools.count(1)
 
 
@@ -126,14 +134,18 @@ class Connection:
         #: What the hub delivered while the session makes its first frame (``hold``).
         self._held: list[_Item] | None = None
         self.cursors: dict[str, int] = {}
-        #: conversation id -> seqs this socket was given in an ack (its own messages): the
-        #: cursor passes them without sending them again.
-        self.acked: dict[str, set[int]] = {}
+        #: conversation id -> seqs this socket is given in an ack (its own messages), each
+        #: with whether that ack has gone out yet: the cursor passes them without sending them
+        #: again.
+        self.acked: dict[str, dict[int, bool]] = {}
         #: conversation id -> the seq of this socket's own message that the pump has reached
-        #: before its ack went out: what comes after it in that conversation waits for the ack
-        #: (a catch-up then), so that no later seq reaches the client before it, and none is
-        #: left waiting for another doorbell.
+        #: before its ack went out: what comes after it in that conversation waits for the ack,
+        #: so that no later seq reaches the client before it.
         self._before_ack: dict[str, int] = {}
+        #: Conversations in which something came while waiting so (a doorbell, a catch-up):
+        #: the ack's release reads the store from the cursor, so that none is left waiting for
+        #: another doorbell. (An own message alone, the usual case, costs no read.)
+        self._missed: set[str] = set()
         self.channels: set[str] = set()
         self.stopping = False
         #: The agent this connection belongs to (None for visitors).
@@ -197,31 +209,39 @@ class Connection:
                 self.close_now(code, reason)
 
     def sent_in_ack(self, conversation_id: str, seq: int) -> bool:
-        """``seq`` (the sender's own message) goes to the client in its ack, not as a frame.
-        False when it cannot: the pump already sent it (a catch-up that read the store between
-        the commit and now) — the ack then carries no message. An agent's socket that has not
-        opened the conversation gets none of its frames: the ack carries it, and there is no
-        frame to hold back. (A visitor's socket follows the conversation its send opens.)"""
+        """``seq`` (the sender's own message) goes to the client in its ack (``ack``), not as
+        a frame. False when it cannot: the pump already sent it (a catch-up that read the store
+        between the commit and now) — the ack then carries no message. An agent's socket that
+        has not opened the conversation gets none of its frames: the ack carries it, and there
+        is no frame to hold back. (A visitor's socket follows the conversation its send
+        opens.)"""
         cursor = self.cursors.get(conversation_id)
         if cursor is None and self.role == "agent":
             return True
         if cursor is not None and seq <= cursor:
             return False
-        seqs = self.acked.setdefault(conversation_id, set())
+        seqs = self.acked.setdefault(conversation_id, {})
         if len(seqs) >= 1024:  # bounded (a socket never has that many acks outstanding)
             return False
-        seqs.add(seq)
+        seqs[seq] = False
         return True
 
-    def _in_ack(self, conversation_id: str, seq: int) -> bool:
-        """Whether the message at ``seq`` (the cursor's next) reaches this socket in an ack."""
+    def ack(self, conversation_id: str, seq: int, data: bytes) -> None:
+        """Queue the ack (``data``) of this socket's own message at ``seq``: what the pump
+        holds back behind that message (``_before_ack``) follows it."""
+        self.push(_Ack(conversation_id, seq, data))
+
+    def _own(self, conversation_id: str, seq: int) -> bool | None:
+        """Whether the message at ``seq`` (the cursor's next) reaches this socket in an ack:
+        None if not; if so, whether that ack has already gone out (its doorbell never rang, a
+        publish having failed, and a catch-up reached it later)."""
         acked = self.acked.get(conversation_id)
-        if acked is None or seq not in acked:
-            return False
-        acked.discard(seq)
+        if acked is None:
+            return None
+        out = acked.pop(seq, None)
         if not acked:
             del self.acked[conversation_id]
-        return True
+        return out
 
     def catch_up(self, conversation_id: str) -> None:
         """Send what the store has after this socket's cursor (events written with the
@@ -233,10 +253,12 @@ class Connection:
         self.cursors.pop(conversation_id, None)
         self.acked.pop(conversation_id, None)
         self._before_ack.pop(conversation_id, None)
+        self._missed.discard(conversation_id)
 
     def watch(self, conversation_id: str, last_seq: int) -> None:
         """Deliver this conversation from ``last_seq + 1`` on (call after subscribing)."""
         self._before_ack.pop(conversation_id, None)
+        self._missed.discard(conversation_id)
         self.cursors[conversation_id] = last_seq
         self.push(_CatchUp(conversation_id))
 
@@ -263,28 +285,41 @@ class Connection:
                 item = await self._queue.get()
             if isinstance(item, _Frame):
                 out.append(item.data)
-                released = self._acked_by(item.data) if self._before_ack else None
-                if released is not None:  # the ack is out: what waited behind it follows
-                    out = await self._flush(out, send)
-                    await self._catch_up(released, send, store)
             elif isinstance(item, _Message):
-                cursor = self.cursors.get(item.conversation_id)
-                if cursor is None or item.seq <= cursor or item.conversation_id in \
-                        self._before_ack:
+                conversation_id = item.conversation_id
+                cursor = self.cursors.get(conversation_id)
+                if cursor is None or item.seq <= cursor:
                     continue
-                if item.seq == cursor + 1:
-                    if self._in_ack(item.conversation_id, item.seq):
-                        self._before_ack[item.conversation_id] = item.seq
-                    elif not (item.private and self.role == "visitor"):
+                if conversation_id in self._before_ack:
+                    self._missed.add(conversation_id)  # (the ack's release catches up)
+                elif item.seq == cursor + 1:
+                    own = self._own(conversation_id, item.seq)
+                    if own is False:
+                        self._before_ack[conversation_id] = item.seq
+                    elif own is None and not (item.private and self.role == "visitor"):
                         out.append(item.data if self.role != "visitor"
                                    else item.visitor_data or item.data)
-                    self.cursors[item.conversation_id] = item.seq
+                    self.cursors[conversation_id] = item.seq
                 else:
                     out = await self._flush(out, send)
-                    await self._catch_up(item.conversation_id, send, store)
+                    await self._catch_up(conversation_id, send, store)
+            elif isinstance(item, _Ack):
+                out.append(item.data)
+                conversation_id = item.conversation_id
+                if self._before_ack.get(conversation_id) == item.seq:
+                    del self._before_ack[conversation_id]
+                    if conversation_id in self._missed:  # what waited behind it follows
+                        self._missed.discard(conversation_id)
+                        out = await self._flush(out, send)
+                        await self._catch_up(conversation_id, send, store)
+                else:
+                    acked = self.acked.get(conversation_id)
+                    if acked is not None and item.seq in acked:  # out before its message
+                        acked[item.seq] = True
             elif isinstance(item, _CatchUp):
                 if item.conversation_id in self._before_ack:
-                    continue  # (the ack's release catches up)
+                    self._missed.add(item.conversation_id)  # (the ack's release catches up)
+                    continue
                 out = await self._flush(out, send)
                 await self._catch_up(item.conversation_id, send, store)
             else:
@@ -292,22 +327,6 @@ class Connection:
                 return item
             if len(out) >= BATCH:
                 out = await self._flush(out, send)
-
-    def _acked_by(self, data: bytes) -> str | None:
-        """The conversation whose waiting (``_before_ack``) this frame ends: the ack of its
-        sender's own message. (Looked at only while one waits: rare.)"""
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(frame, dict) or frame.get("type") != "ack":
-            return None
-        conversation_id = frame.get("conversation_id")
-        if not isinstance(conversation_id, str) or \
-                self._before_ack.get(conversation_id) != frame.get("seq"):
-            return None
-        del self._before_ack[conversation_id]
-        return conversation_id
 
     @staticmethod
     async def _flush(out: list[bytes], send: Send) -> list[bytes]:
@@ -321,14 +340,18 @@ class Connection:
             out: list[bytes] = []
             for message in page:
                 self.cursors[conversation_id] = message.seq
-                if self._in_ack(conversation_id, message.seq):
-                    # This socket's own message: its ack is queued next. Anything after it
-                    # waits until the ack has gone out (``_before_ack``), so that the client
-                    # never sees a later seq before the one in that ack.
+                own = self._own(conversation_id, message.seq)
+                if own is False:
+                    # This socket's own message, its ack still queued. Anything after it waits
+                    # until the ack has gone out (``_before_ack``), so that the client never
+                    # sees a later seq before the one in that ack; the store is read again
+                    # then, where this page went on.
                     self._before_ack[conversation_id] = message.seq
+                    if message is not page[-1] or len(page) == PAGE:
+                        self._missed.add(conversation_id)
                     await self._flush(out, send)
                     return
-                if not (message.private and self.role == "visitor"):
+                if own is None and not (message.private and self.role == "visitor"):
                     out.append(orjson.dumps(message.frame() if self.role != "visitor"
                                             else message.visitor_frame()))
             await self._flush(out, send)

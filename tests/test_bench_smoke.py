@@ -29,7 +29,8 @@ def test_the_benchmark_load_loses_and_doubles_nothing(tmp_path: Path, mode: str)
                       workers=2 if "2 processes" in mode else 1)
     try:
         result = asyncio.run(throughput(target, pairs=6, per_pair=150, window=20))
-        assert (result["lost"], result["doubled"], result["disordered"]) == (0, 0, 0), result
+        assert (result["lost"], result["doubled"], result["disordered"], result["closed"]) == \
+            (0, 0, 0, 0), result
         if mode == "memory":
             # Dropped at once, every visitor resumes into its own conversation, message and all.
             assert asyncio.run(reconnect(target, 50))["resumed"] == 50

@@ -97,9 +97,9 @@ async def test_a_senders_own_message_goes_in_its_ack_not_again_as_a_frame() -> N
         sender.sent_in_ack("c", seq)
     sender.sent_in_ack("c", 1)  # a resend's ack of an old one: already sent, nothing to skip
     live(hub, msg("c", 3))
-    sender.send(ack("c", 3))  # (as the session queues it, after the commit's doorbell)
+    sender.ack("c", 3, ack("c", 3))  # (as the session queues it, after the commit's doorbell)
     live(hub, msg("c", 6))
-    sender.send(ack("c", 6))
+    sender.ack("c", 6, ack("c", 6))
     assert [(f["type"], f["seq"]) for f in await run_pump(sender, store, stop_after=4)] == [
         ("ack", 3), ("message", 4), ("message", 5), ("ack", 6)]
     assert sender.cursors["c"] == 6 and sender.acked == {}
@@ -124,10 +124,47 @@ async def test_what_follows_a_senders_own_message_waits_for_its_ack_and_then_com
         assert sender.sent_in_ack("c", 2)
         for seq in order:
             live(hub, msg("c", seq))
-        sender.send(ack("c", 2))
+        sender.ack("c", 2, ack("c", 2))
         sent = await run_pump(sender, store, stop_after=2)
         assert [(f["type"], f["seq"]) for f in sent] == [("ack", 2), ("message", 3)], order
         assert sender.cursors["c"] == 3
+
+
+async def test_a_senders_own_messages_cost_no_store_read() -> None:
+    """Before: every own message rung live waited for its ack and then read the store for what
+    might have come meanwhile (nothing had): a read per message per sending socket, which
+    under load fell behind and closed the senders as slow consumers (4008)."""
+    store = FakeStore([msg("c", s) for s in range(1, 7)])
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    sender = Connection("visitor", 100)
+    await hub.subscribe(sender, conversation_channel("c"))
+    sender.cursors["c"] = 1
+    for seq in range(2, 7):  # as the endpoint does: the commit's doorbell, then the ack
+        assert sender.sent_in_ack("c", seq)
+        live(hub, msg("c", seq))
+        sender.ack("c", seq, ack("c", seq))
+    sent = await run_pump(sender, store, stop_after=5)
+    assert [(f["type"], f["seq"]) for f in sent] == [("ack", s) for s in range(2, 7)]
+    assert store.reads == 0 and sender.cursors["c"] == 6 and sender.acked == {}
+
+
+async def test_an_ack_ahead_of_its_doorbell_holds_nothing_back() -> None:
+    """The sender's own doorbell never rang (a publish failed; committed is committed), so its
+    ack went out before the cursor reached it; the next message's catch-up then reaches it.
+    Before, the socket waited there for that ack again, and got nothing more of the
+    conversation."""
+    store = FakeStore([msg("c", s) for s in range(1, 5)])
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    sender = Connection("visitor", 100)
+    await hub.subscribe(sender, conversation_channel("c"))
+    sender.cursors["c"] = 1
+    assert sender.sent_in_ack("c", 2)
+    sender.ack("c", 2, ack("c", 2))
+    live(hub, msg("c", 3))  # an agent's reply: 2 is filled from the store, not sent again
+    live(hub, msg("c", 4))
+    sent = await run_pump(sender, store, stop_after=3)
+    assert [(f["type"], f["seq"]) for f in sent] == [("ack", 2), ("message", 3), ("message", 4)]
+    assert sender.cursors["c"] == 4 and sender.acked == {}
 
 
 async def test_frames_ready_together_go_out_in_one_write() -> None:

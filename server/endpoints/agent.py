@@ -199,11 +199,13 @@ class AgentSession(Session):
                                          after)
             change = sent.change
             message = change.messages[-1]
-            ack = protocol.ack(frame.id, conversation_id=message.conversation_id,
-                               seq=message.seq, duplicate=change.duplicate,
-                               **protocol.own(message.frame(), sent.in_ack))
+            # (Queued here, not answered: the previous frame's answer is out, ``in_turn``.)
+            self.conn.ack(message.conversation_id, message.seq,
+                          protocol.ack(frame.id, conversation_id=message.conversation_id,
+                                       seq=message.seq, duplicate=change.duplicate,
+                                       **protocol.own(message.frame(), sent.in_ack)))
             self.ctx.metrics.agent_ack.observe(time.perf_counter() - received)
-            return ack
+            return None
         if isinstance(frame, Claim):
             return self._result(frame.id, await chat.claim(self.agent, self.site_ids,
                                                            frame.conversation_id))

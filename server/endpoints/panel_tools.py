@@ -35,13 +35,15 @@ if TYPE_CHECKING:
     from .agent import AgentSession
 
 
-async def note(s: AgentSession, frame: Note) -> bytes:
+async def note(s: AgentSession, frame: Note) -> None:
     sent = await s.ctx.chat.note(s.agent, s.site_ids, frame.conversation_id, frame.id,
                                  frame.body, s.conn)
     change = sent.change
-    return protocol.ack(frame.id, conversation_id=frame.conversation_id,
-                        seq=change.messages[-1].seq, duplicate=change.duplicate,
-                        **protocol.own(change.messages[-1].frame(), sent.in_ack))
+    seq = change.messages[-1].seq
+    s.conn.ack(frame.conversation_id, seq,
+               protocol.ack(frame.id, conversation_id=frame.conversation_id, seq=seq,
+                            duplicate=change.duplicate,
+                            **protocol.own(change.messages[-1].frame(), sent.in_ack)))
 
 
 async def tag(s: AgentSession, frame: Tag) -> bytes:
@@ -117,7 +119,7 @@ async def delete_canned(s: AgentSession, frame: DeleteCanned) -> bytes:
     return protocol.ack(frame.id)
 
 
-Tool = Callable[["AgentSession", Any], Awaitable[bytes]]
+Tool = Callable[["AgentSession", Any], Awaitable[bytes | None]]
 TOOLS: dict[type, Tool] = {
     Note: note, Tag: tag, AssignTeam: team, Snooze: snooze, Reopen: reopen, Search: search,
     ListConversations: list_conversations, SaveCanned: save_canned, DeleteCanned: delete_canned,

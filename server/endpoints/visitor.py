@@ -248,9 +248,10 @@ class VisitorSession(Session):
                 # round trip) comes after the ack, and a catch-up then covers the gap.
                 self.conn.watch(message.conversation_id, 0)
             # The ack carries the message: this socket is not sent it again as a frame.
-            self.conn.send(protocol.ack(frame.id, conversation_id=message.conversation_id,
-                                        seq=message.seq, duplicate=change.duplicate,
-                                        **protocol.own(message.visitor_frame(), sent.in_ack)))
+            self.conn.ack(message.conversation_id, message.seq,
+                          protocol.ack(frame.id, conversation_id=message.conversation_id,
+                                       seq=message.seq, duplicate=change.duplicate,
+                                       **protocol.own(message.visitor_frame(), sent.in_ack)))
             self.ctx.metrics.visitor_ack.observe(time.perf_counter() - received)
             if follow:
                 await self._follow(change.conversation)
