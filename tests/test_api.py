@@ -141,7 +141,13 @@ async def test_tokens_from_the_cli_shown_once_stored_hashed_and_revoked(
     [row] = orjson.loads(cli(db, "token", "list", "--json").stdout)
     assert row["last_used_at"] is not None and row["scopes"] == ["conversations:read"]
     assert "never" not in cli(db, "token", "list").stdout
-    assert cli(db, "token", "revoke", token_id).returncode == 0
+    revoked = cli(db, "token", "revoke", token_id)
+    assert (revoked.returncode, revoked.stdout.strip()) == (0, f"revoked {token_id}")
+    # Twice changes nothing, and says so (it said "revoked" again).
+    again = cli(db, "token", "revoke", token_id)
+    assert again.returncode == 0 and re.fullmatch(
+        rf"{token_id} was already revoked on \d{{4}}-\d\d-\d\d \d\d:\d\d UTC",
+        again.stdout.strip()), again.stdout
     gone = await api("GET", "/api/v1/conversations")
     assert gone.status_code == 401 and gone.json()["error"] == "unauthorized"
     assert "revoked" in cli(db, "token", "list").stdout

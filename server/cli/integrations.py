@@ -37,6 +37,11 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def when(ms: int | None) -> str:
+    """A time in the store (ms since the epoch) as the commands print it, in UTC."""
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000)) if ms else "never"
+
+
 def cmd_token_list(args: argparse.Namespace) -> int:
     from server.store.api_tokens import ApiTokens
 
@@ -45,9 +50,6 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([t.public() for t in tokens], indent=2, ensure_ascii=False))
         return 0
-
-    def when(ms: int | None) -> str:
-        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000)) if ms else "never"
 
     for t in tokens:
         state = f"revoked {when(t.revoked_at)}" if t.revoked_at else "active"
@@ -59,8 +61,18 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     from server.store.api_tokens import ApiTokens
 
-    with_store(args.db, lambda store: ApiTokens(store).revoke(args.token_id))
-    print(f"revoked {args.token_id}")
+    async def revoke(store: Store) -> int | None:
+        """When the token was revoked before (None: it was live until now)."""
+        tokens = ApiTokens(store)
+        before = await tokens.get(args.token_id)
+        await tokens.revoke(args.token_id)  # (no such token: its error)
+        return before.revoked_at if before is not None else None
+
+    revoked_before = with_store(args.db, revoke)
+    if revoked_before is not None:
+        print(f"{args.token_id} was already revoked on {when(revoked_before)} UTC")
+    else:
+        print(f"revoked {args.token_id}")
     return 0
 
 
