@@ -121,6 +121,8 @@ async def test_email_jobs_follow_ups_and_the_transcript(store: SQLiteStore) -> N
     outbox = Outbox(store, delay_ms=0, new_key=lambda: secrets.token_hex(8))
     outbox.install()
     follow_ups = FollowUps(store, outbox)
+    hooks = Webhooks(store)
+    endpoint, _ = await hooks.create(site.id, "https://hooks.acme.test/in", ["message.created"])
     conv = (await store.append_visitor_message(site.id, "vis_1", "m1", "hi")).conversation
     await store.set_visitor_profile(site.id, "vis_1", "Lea", "lea@example.test")
     await store.append_agent_message(ana, [site.id], conv.id, "a1", "hello Lea")
@@ -146,6 +148,12 @@ async def test_email_jobs_follow_ups_and_the_transcript(store: SQLiteStore) -> N
     [(due, _)] = await follow_ups.due()
     change = await follow_ups.send(due, email=False)
     assert change is not None and change.messages[-1].kind == "checkin"
+    # The check-in is an agent's message to the visitor: integrations hear of it (they did not).
+    payloads = [(event, orjson.loads(payload)) for event, payload in await store.read_all(
+        "SELECT event, payload FROM webhook_outbox WHERE endpoint_id = ?", (endpoint.id,))]
+    assert [(event, p["data"]["message"]["kind"]) for event, p in payloads
+            if p["data"]["message"]["seq"] == change.messages[-1].seq] == [
+        ("message.created", "checkin")]
     # The visitor's answer reopens the check-in's conversation, in the append itself: the
     # `reopened` event, then the message, Ana's again; a second message is just a message.
     answered = await store.append_visitor_message(site.id, "vis_1", "m2", "yes, thanks")

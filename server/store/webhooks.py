@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 EVENTS = ("conversation.created", "message.created", "note.created", "conversation.assigned",
           "conversation.requeued", "conversation.resolved", "conversation.reopened",
           "conversation.rated", "visitor.updated")
-_BY_KIND = {"text": "message.created", "note": "note.created",
+#: (A check-in is an agent's message to the visitor, written by a follow-up: docs/email.md.)
+_BY_KIND = {"text": "message.created", "checkin": "message.created", "note": "note.created",
             "joined": "conversation.assigned", "transferred": "conversation.assigned",
             "requeued": "conversation.requeued", "resolved": "conversation.resolved",
             "reopened": "conversation.reopened", "rated": "conversation.rated"}
