@@ -221,9 +221,18 @@ async def test_offline_message_answered_by_email_and_replied_to_by_each_door(
             bounce.make_mixed()
             bounce.replace_header("Content-Type", bounce["Content-Type"].replace(
                 "multipart/mixed", "multipart/report; report-type=delivery-status"))
-            for automatic in (away, bounce):
+            # A mail system's bounce comes from its own address, not Eve's: still automatic
+            # (it was refused as another sender, 67).
+            daemon = await reply("Undeliverable", "<md@example.test>",
+                                 sender="MAILER-DAEMON@mx.example.test")
+            for automatic in (away, bounce, daemon):
                 code, err = await pipe(db, reply_to, automatic.as_bytes())
                 assert code == 65 and b"automatic" in err, (code, err)
+            # A reply with nothing in it but the quote is refused at the door, and said (it was
+            # queued, then dropped without a word).
+            empty = await reply("", "<empty@example.test>")
+            code, err = await pipe(db, reply_to, empty.as_bytes())
+            assert code == 65 and b"nothing to read" in err, (code, err)
 
             # Door 3: a provider's signed HTTP post.
             posted = (await reply("By HTTP", "<r4@example.test>")).as_bytes()

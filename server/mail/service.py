@@ -118,12 +118,16 @@ class Mail:
             if not rcpt:
                 raise addresses.Refused("no reply address among the recipients")
             thread = await self.check_address(rcpt)
+            # (Before the sender: a bounce comes from a mail system's address, not the
+            # visitor's, and is refused as what it is.)
+            if reply.auto:
+                raise inbound.Unreadable("an automatic reply")
             visitor = await self.store.visitor(thread.visitor_id)
             if visitor is None or not visitor.email or (
                     visitor.email.strip().lower() != reply.sender):
                 raise addresses.Refused("the sender is not the conversation's visitor")
-            if reply.auto:
-                raise inbound.Unreadable("an automatic reply")
+            if not reply.text.strip() and not reply.attachments:
+                raise inbound.Unreadable("nothing to read (no text besides the quote, no file)")
         except (addresses.Refused, inbound.Unreadable) as exc:
             log.warning("inbound email refused (%s door): %s", door, exc)
             raise
@@ -427,7 +431,8 @@ class Mail:
             return
         text = reply.text[: self.settings.max_text_chars].strip()
         files = await self._keep_files(thread, reply.attachments)
-        if not text and not files:
+        if not text and not files:  # (its files were all refused, each logged)
+            log.warning("inbound email refused (%s door): no text, and no file kept", item.door)
             await self.outbox.inbound_done(item, self.worker_id, "refused", "no text")
             return
         assert self.chat is not None
