@@ -61,11 +61,14 @@ def parse_url(url: str) -> SmtpConfig:
                       unquote(parts.password) if parts.password else None)
 
 
-def _code(exc: aiosmtplib.SMTPException) -> int | None:
+def _answer(exc: aiosmtplib.SMTPException) -> tuple[int | None, str]:
+    """The server's answer: its code (None if it gave none) and its words. A refusal of the
+    recipients is one per address: the first with the lowest code (a passing 4xx first)."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
-        return min(r.code for r in exc.recipients)
+        exc = min(exc.recipients, key=lambda r: r.code)
     code = getattr(exc, "code", None)
-    return code if isinstance(code, int) and code > 0 else None
+    return (code if isinstance(code, int) and code > 0 else None,
+            str(getattr(exc, "message", "") or ""))
 
 
 def flatten(message: EmailMessage, utf8: bool = False) -> bytes:
@@ -92,8 +95,8 @@ async def send(config: SmtpConfig, message: EmailMessage, sender: str,
             start_tls=False if config.tls else (True if config.username else None),
             validate_certs=True, timeout=config.timeout)
     except aiosmtplib.SMTPException as exc:
-        code = _code(exc)
-        reason = f"{code} {getattr(exc, 'message', '') or type(exc).__name__}" if code else (
+        code, words = _answer(exc)
+        reason = f"{code} {words or type(exc).__name__}" if code else (
             f"{type(exc).__name__}: {exc}")
         if code is not None and 500 <= code < 600:
             raise Permanent(reason[:300], code) from None
