@@ -124,6 +124,9 @@ async def test_reopen(server: ServerProcess, seeded: Seed) -> None:
     assert event["author"]["name"] == "Bo"
     again = await b.request({"type": "reopen", "id": "r2", "conversation_id": conv})
     assert again["duplicate"] is True
+    # Bo's, open: Ana's reopen did nothing, and is not told it was done (it was duplicate).
+    others = await a.request({"type": "reopen", "id": "r-ana", "conversation_id": conv})
+    assert others["code"] == "not_resolved", others
     # A visitor has one open conversation at a time: no reopening beside a newer one.
     await b.request({"type": "resolve", "id": "x2", "conversation_id": conv})
     await v.request({"type": "send", "id": "new", "body": "Another question"})

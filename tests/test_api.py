@@ -638,6 +638,11 @@ async def test_the_panel_calls_the_api_with_an_admins_session_only(world: World,
             httpx.AsyncClient(base_url=server.http) as bare:
         listed = await http.get("/api/v1/tokens")
         assert listed.status_code == 200, listed.text
+        # A site that is not one is not_found, as everywhere in the API (it was an empty list).
+        nowhere = await http.get("/api/v1/tokens", params={"site": "site_nope"})
+        assert (nowhere.status_code, nowhere.json()["error"]) == (404, "not_found"), nowhere.text
+        mine = await http.get("/api/v1/tokens", params={"site": world.seed.site_id})
+        assert mine.status_code == 200, mine.text
         made = await http.post("/api/v1/tokens",
                                json={"name": "From the panel", "scopes": ["reports:read"],
                                      "site_id": world.seed.site_id},

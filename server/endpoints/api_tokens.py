@@ -10,6 +10,8 @@ from .api_base import ApiError, Call, Operation, Param, not_found
 
 async def list_tokens(call: Call) -> tuple[int, Any]:
     site = call.query.get("site")
+    if site and site not in call.caller.site_ids:
+        raise not_found("site")
     found = await call.api.tokens.list([site] if site else None)
     return 200, {"data": [t.public() for t in found]}
 

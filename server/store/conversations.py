@@ -355,13 +355,16 @@ class Conversations(Base):
 
     async def reopen(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         """A resolved conversation becomes the reopening agent's again. Refused while the
-        visitor has another open conversation (a visitor has one at a time)."""
+        visitor has another open conversation (a visitor has one at a time). Open and the
+        agent's already: a repeat (``duplicate``); open otherwise: ``not_resolved``."""
         now = self._now()
 
         def op(db: DB) -> Change:
             conv = self._authorized(db, conversation_id, site_ids)
             if conv.status != "resolved":
-                return Change(conv, (), duplicate=True)
+                if conv.status == "assigned" and conv.assignee_id == agent.id:
+                    return Change(conv, (), duplicate=True)
+                raise ChatError(Code.NOT_RESOLVED, "the conversation is open: assign it instead")
             busy = db.execute("SELECT 1 FROM conversations WHERE visitor_id = ? AND status != "
                               "'resolved'", (conv.visitor_id,)).fetchone()
             if busy:
