@@ -124,6 +124,7 @@ class PostgresEngine(GroupWriter, Base):
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
         self._conn: psycopg.Connection[Any] | None = None
         self._pool: psycopg_pool.AsyncConnectionPool | None = None
+        self._checking: asyncio.Task[None] | None = None
         self.epoch = ""
         #: Transactions committed (group commit shows as fewer commits than writes).
         self.commits = 0
@@ -169,13 +170,44 @@ class PostgresEngine(GroupWriter, Base):
             kwargs={"autocommit": True, "application_name": "livechat-reader"},
             # No check before each use (a round trip per read): a connection that broke is
             # dropped when it is given back (the read that met it is refused with
-            # ``unavailable`` and retried), and none is kept longer than max_lifetime.
+            # ``unavailable`` and retried), the idle ones are checked when that happens and
+            # when writes are refused or commit again (``_check_readers``), and none is kept
+            # longer than max_lifetime.
             max_lifetime=600.0)
         await self._pool.open(wait=True, timeout=30)
         self._task = asyncio.create_task(self._write_loop(), name="store-writer")
 
+    def _check_readers(self) -> None:
+        """Test the pool's idle connections in the background, replacing the broken ones (one
+        check at a time): otherwise each connection an outage broke would be handed out once
+        more after it, and its read refused, seconds after writes commit again."""
+        pool = self._pool
+        if pool is None or (self._checking is not None and not self._checking.done()):
+            return
+
+        async def check() -> None:
+            try:
+                await pool.check()
+            except Exception as exc:  # (the pool replaces what it can; reads say the rest)
+                log.warning("the pool's connections could not be checked (%s)",
+                            type(exc).__name__)
+
+        self._checking = asyncio.create_task(check(), name="store-readers-check")
+
+    def _outage_edge(self) -> None:
+        self._check_readers()
+
+    async def readers_checked(self) -> None:
+        """Once the pool's last check (``_check_readers``) is done."""
+        if self._checking is not None:
+            await asyncio.shield(self._checking)
+
     async def close(self) -> None:
         await self._stop_writer()
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(BaseException):
+                await self._checking
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -269,6 +301,8 @@ class PostgresEngine(GroupWriter, Base):
             reason = unavailable_reason(exc)
             if reason is None:
                 raise
+            if isinstance(exc, psycopg.OperationalError):  # (a connection, not the pool's wait)
+                self._check_readers()
             raise Unavailable(reason, RETRY_AFTER_MS) from None
 
 

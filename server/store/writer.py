@@ -156,9 +156,14 @@ class GroupWriter:
         self._queue.put_nowait((op, fut, quick))
         return await fut
 
+    def _outage_edge(self) -> None:
+        """Called when writes start being refused, and when they commit again (an engine with
+        a pool of readers checks it then: server/store/postgres.py)."""
+
     def _refused(self, reason: str, count: int, exc: BaseException) -> None:
         # (Not committing since the refused batch began: it may have waited for a lock.)
         if self.trouble.fail(reason, count, since=self._batch_since):
+            self._outage_edge()
             if self._refusal_shows_error:
                 log.error("writes refused: %s (%s); clients are told to retry "
                           "(error 'unavailable') until it recovers", reason, exc)
@@ -170,6 +175,7 @@ class GroupWriter:
         self._last_commit = self._monotonic()
         ended = self.trouble.recover()
         if ended is not None:
+            self._outage_edge()
             log.warning("writes commit again, after %.1f s of %s (%d writes refused)",
                         ended.lasted, ended.reason, ended.refused)
         if self._overload.down and self._queue.qsize() < self._max_queue // 2:
