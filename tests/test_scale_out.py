@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import redis
 
@@ -573,3 +574,38 @@ async def test_files_uploaded_on_one_machine_are_served_by_the_other(
         place.name for place in tmp_path.glob("machine-*/**/*") if place.is_file()})
     assert not any(name.startswith(("file_", "avatar_")) for name in kept), kept
     assert pg.rows(cluster.db, "SELECT count(*) FROM files") == [(2,)]
+
+
+@pytest.fixture
+def pg_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    with running(tmp_path, "postgres") as c:
+        yield c
+
+
+async def test_a_socket_whose_catch_up_meets_a_database_outage_is_told_and_closed(
+        pg_cluster: Cluster) -> None:
+    """The broker lost its subscriptions (every socket catches up from the store) while
+    PostgreSQL cannot be reached. Before, the pump's failed read ended the socket with no close
+    frame (1006, nothing logged but psycopg's own line); now the client is told ``unavailable``
+    with its retry hint and closed with 4000 (reconnect and resume), as when a hello meets the
+    outage."""
+    cluster = pg_cluster
+    assert cluster.redis is not None and isinstance(cluster.db, str)
+    ana, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
+    v, _ = await visitor(cluster.a, cluster.seeded.site_id)
+    conv = (await v.request({"type": "send", "id": "m0", "body": "0"}))["conversation_id"]
+    await ana.request({"type": "open", "id": "o", "conversation_id": conv})
+    name = cluster.db.rpartition("/")[2]
+    with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        try:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+            redis.Redis.from_url(cluster.redis.url).client_kill_filter(_type="pubsub")
+            assert await ana.closed(timeout=30) == 4000
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+    error = next(f for f in ana.frames if f.get("type") == "error")
+    assert error["code"] == "unavailable" and error["retry_after"] > 0, error
+    for c in (v, ana):
+        await c.close()

@@ -128,12 +128,7 @@ class Session:
                 metrics.rate_limited["connection"].inc()
             await self._close(refuse.close, refuse.code, refuse.message)
         except Unavailable as exc:  # e.g. the store cannot be read or written to welcome them
-            if self.ws.application_state == WebSocketState.CONNECTED:
-                metrics.errors[Code.UNAVAILABLE].inc()
-                with contextlib.suppress(Exception):
-                    await self._send(protocol.error(Code.UNAVAILABLE, exc.reason,
-                                                    retry_after=exc.retry_after_ms))
-                    await self.ws.close(int(Close.RESTARTING), "unavailable: retry")
+            await self._unavailable(exc)
         finally:
             connections.dec()
             if counted:
@@ -178,9 +173,15 @@ class Session:
         # Frames the reader had read are written and announced before the socket is let go,
         # however it went (their acks go nowhere, and are not needed: a resend is harmless).
         await self._settle(within=5)
-        if pump in done and not pump.cancelled() and pump.exception() is None:
+        failed = pump.exception() if pump in done and not pump.cancelled() else None
+        if pump in done and not pump.cancelled() and failed is None:
             stop = pump.result()
             await self._close(Close(stop.code), None, stop.reason)
+        elif isinstance(failed, Unavailable):  # a catch-up could not read the store (an outage)
+            await self._unavailable(failed)
+        elif failed is not None:
+            log.error("%s pump failed", self.conn.id, exc_info=failed)
+            await self._close(Close.RESTARTING, None, "internal error")
         elif reader in done and not reader.cancelled() and reader.exception() is not None:
             log.error("%s reader failed", self.conn.id, exc_info=reader.exception())
             await self._close(Close.RESTARTING, None, "internal error")
@@ -322,6 +323,16 @@ class Session:
             return
         for data in frames:
             await self.ws.send_text(data.decode())
+
+    async def _unavailable(self, exc: Unavailable) -> None:
+        """The store cannot serve this socket now: ``unavailable`` with its retry hint, then
+        ``4000`` (the client reconnects after it and resumes from its last ``seq``)."""
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            self.ctx.metrics.errors[Code.UNAVAILABLE].inc()
+            with contextlib.suppress(Exception):
+                await self._send(protocol.error(Code.UNAVAILABLE, exc.reason,
+                                                retry_after=exc.retry_after_ms))
+                await self.ws.close(int(Close.RESTARTING), "unavailable: retry")
 
     async def _close(self, close: Close, code: Code | None, message: str) -> None:
         if self.ws.application_state != WebSocketState.CONNECTED:
