@@ -578,7 +578,7 @@ async def test_files_uploaded_on_one_machine_are_served_by_the_other(
 
 @pytest.fixture
 def pg_cluster(tmp_path: Path) -> Iterator[Cluster]:
-    with running(tmp_path, "postgres") as c:
+    with running(tmp_path, "postgres", LIVECHAT_METRICS_TOKEN="m" * 32) as c:
         yield c
 
 
@@ -588,7 +588,8 @@ async def test_a_socket_whose_catch_up_meets_a_database_outage_is_told_and_close
     PostgreSQL cannot be reached. Before, the pump's failed read ended the socket with no close
     frame (1006, nothing logged but psycopg's own line); now the client is told ``unavailable``
     with its retry hint and closed with 4000 (reconnect and resume), as when a hello meets the
-    outage."""
+    outage. And the metrics are scraped all through it, saying so (the scrape was a 503: a
+    failed scrape, and ``livechat_store_up`` never read)."""
     cluster = pg_cluster
     assert cluster.redis is not None and isinstance(cluster.db, str)
     ana, _ = await agent(cluster.b, await login(cluster.b, cluster.seeded.agent_email))
@@ -603,6 +604,12 @@ async def test_a_socket_whose_catch_up_meets_a_database_outage_is_told_and_close
                           "WHERE datname = %s", (name,))
             redis.Redis.from_url(cluster.redis.url).client_kill_filter(_type="pubsub")
             assert await ana.closed(timeout=30) == 4000
+            async with httpx.AsyncClient(timeout=30) as http:
+                scraped = await http.get(f"{cluster.a.http}/metrics",
+                                         headers={"Authorization": "Bearer " + "m" * 32})
+            assert scraped.status_code == 200, scraped.text
+            assert "\nlivechat_store_up " in scraped.text and \
+                "livechat_conversations_waiting{" not in scraped.text  # (unknown now)
         finally:
             admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
     error = next(f for f in ana.frames if f.get("type") == "error")

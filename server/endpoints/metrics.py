@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from server.broker import PresenceUnavailable
+from server.errors import Unavailable
 from server.metrics import CONTENT_TYPE, authorized
 from server.routing import agent_ids, presence_key
 
@@ -43,6 +44,10 @@ class _Families(Collector):
 
     def collect(self) -> list[GaugeMetricFamily]:
         return self.families
+
+
+#: How long a scrape waits for the database's gauges (``shared_state``).
+STORE_READS_SECONDS = 2.0
 
 
 async def shared_state(ctx: Context) -> CollectorRegistry:
@@ -65,6 +70,27 @@ async def shared_state(ctx: Context) -> CollectorRegistry:
     behind = GaugeMetricFamily("livechat_outbox_oldest_seconds", "Age of the oldest job still "
                                "to do in a durable outbox (0: none).", labels=["outbox"])
     now = ctx.clock()
+    # While the database cannot be read (in time: a read waits for a free connection for up
+    # to the pool's timeout), its gauges are absent and the rest is scraped:
+    # ``livechat_store_up`` is what says so (a 503 was a failed scrape, saying nothing).
+    with contextlib.suppress(Unavailable, TimeoutError):
+        async with asyncio.timeout(STORE_READS_SECONDS):
+            await _store_gauges(ctx, now, waiting, oldest, typical, online, pending, behind)
+    try:
+        wal.add_metric([], (ctx.settings.db_path.parent / (ctx.settings.db_path.name + "-wal"))
+                       .stat().st_size)
+    except FileNotFoundError:
+        wal.add_metric([], 0)
+    registry = CollectorRegistry()
+    registry.register(_Families([waiting, oldest, typical, online, wal, pending, behind]))
+    return registry
+
+
+async def _store_gauges(ctx: Context, now: float, waiting: GaugeMetricFamily,
+                        oldest: GaugeMetricFamily, typical: GaugeMetricFamily,
+                        online: GaugeMetricFamily, pending: GaugeMetricFamily,
+                        behind: GaugeMetricFamily) -> None:
+    """The gauges read from the database (and, per site, presence)."""
     for outbox, (count, oldest_ms) in (await ctx.store.outbox_backlog()).items():
         pending.add_metric([outbox], count)
         behind.add_metric([outbox], max(0.0, now - oldest_ms / 1000) if oldest_ms else 0)
@@ -78,14 +104,6 @@ async def shared_state(ctx: Context) -> CollectorRegistry:
         with contextlib.suppress(PresenceUnavailable):
             members = await ctx.presence.members(presence_key(site.id))
             online.add_metric([site.id], len(agent_ids(members)))
-    try:
-        wal.add_metric([], (ctx.settings.db_path.parent / (ctx.settings.db_path.name + "-wal"))
-                       .stat().st_size)
-    except FileNotFoundError:
-        wal.add_metric([], 0)
-    registry = CollectorRegistry()
-    registry.register(_Families([waiting, oldest, typical, online, wal, pending, behind]))
-    return registry
 
 
 async def scrape(ctx: Context) -> bytes:
