@@ -458,6 +458,11 @@ async def test_migrate_store_copies_everything_and_can_run_again(tmp_path: Path)
                        pg.url_of("livechat_test_none"), db=db)
     assert missing.returncode == 1 and "cannot connect to PostgreSQL" in missing.stderr
     assert "Traceback" not in missing.stderr, missing.stderr
+    # So is serving from it (it was uvicorn's traceback of the app's start-up, exit 3).
+    served = livechat("serve", "--port", "9", db=db,
+                      LIVECHAT_DATABASE_URL=pg.url_of("livechat_test_none"))
+    assert served.returncode == 1 and "cannot connect to PostgreSQL" in served.stderr
+    assert "Traceback" not in served.stderr, served.stderr
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 from typing import Any
 
 from server import logs
@@ -64,6 +65,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _configure_logging(args)
     if not settings.postgres:
         upgrade_database(settings.db_path)
+    else:  # (said in a line here: at the app's start-up it is uvicorn's traceback)
+        import psycopg
+
+        from server.store.pg_connection import cannot_connect
+        try:
+            psycopg.connect(settings.database_url, connect_timeout=10).close()
+        except psycopg.OperationalError as exc:
+            print(f"livechat: {cannot_connect(exc)}", file=sys.stderr)
+            return 1
     soft = raise_fd_limit()  # (before the workers start: they inherit it)
     log.info("open files: up to %d", soft, extra={"fields": {"nofile": soft}})
     uvicorn.run(

@@ -30,6 +30,7 @@ from typing import Any
 import psycopg
 
 from server.store.article_search import index_all_sql
+from server.store.pg_connection import cannot_connect
 from server.store.pg_schema import migrate
 
 #: Parents before children; a table not named here (another feature's) comes after these.
@@ -102,9 +103,7 @@ def copy_store(sqlite_path: Path, url: str, uploads: Path | None,
         try:
             pg = psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as exc:  # (no such database, refused, wrong password)
-            said = str(exc).strip()
-            reason = said.splitlines()[-1] if said else type(exc).__name__
-            raise CopyError(f"cannot connect to PostgreSQL: {reason}") from None
+            raise CopyError(cannot_connect(exc)) from None
         with pg:
             migrate(pg)
             return copy_into(lite, pg, uploads, step)

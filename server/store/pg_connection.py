@@ -12,6 +12,13 @@ import psycopg
 
 
 @functools.lru_cache(maxsize=4096)
+def cannot_connect(exc: psycopg.OperationalError) -> str:
+    """A failed connection as one line (psycopg's message ends with the server's reason: no
+    such database, refused, wrong password)."""
+    text = str(exc).strip()
+    return f"cannot connect to PostgreSQL: {text.splitlines()[-1] if text else type(exc).__name__}"
+
+
 def translate(sql: str) -> str:
     """The store's shared SQL in psycopg's words: ``?`` placeholders become ``%s`` (a literal
     ``%`` is doubled), and SQLite's ``group_concat`` is PostgreSQL's ``string_agg``."""
