@@ -17,6 +17,7 @@ from tests.test_admin import admin_cookie, call  # noqa: F401 — the admin's co
 from tests.test_browser import sign_in_page
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
+    axe_violations,
     browser,
     desk,
     sign_in,
@@ -326,3 +327,223 @@ async def test_notices_follow_a_language_switch(browser: Browser, desk: Desk,  #
     await root.keyboard.press("Escape")
     await expect(saved).to_have_text("Enregistré.")
     await expect(site_form.get_by_role("button", name="Enregistrer le site")).to_be_visible()
+
+
+@pytest.mark.browser
+async def test_every_view_follows_live_changes(browser: Browser, desk: Desk,  # noqa: F811
+                                               artifacts: Path) -> None:
+    """The Resolved view, like the others, follows what happens while it is shown: a
+    conversation resolved by a colleague appears in it (newest activity first), one reopened
+    leaves it at once, for the agent who reopened it and for everyone else."""
+    await visitor_writes(browser, desk, "First: my parcel is late")
+    await visitor_writes(browser, desk, "Second: the wrong size came")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await bo.get_by_role("tab", name="Resolved").click()
+    await expect(bo.locator("#list")).to_have_text("No resolved conversations.")
+    bo_resolved = bo.locator("#list .item .preview")
+    ana_list = ana.locator("#list .item .preview")
+
+    for text in ("First", "Second"):
+        await ana.locator("#list .item", has_text=text).locator("button").first.click()
+        await ana.get_by_role("button", name="Resolve", exact=True).click()
+        await expect(ana.locator("#conv-status")).to_have_text("Resolved")
+    await expect(bo_resolved).to_have_text(["Second: the wrong size came",
+                                            "First: my parcel is late"])
+    await expect(ana.locator("#count-queue")).to_have_text("0")
+    await expect(bo.locator("#count-queue")).to_have_text("0")
+
+    # Ana reopens the first from her Resolved view: it leaves both agents' Resolved lists.
+    await ana.get_by_role("tab", name="Resolved").click()
+    await expect(ana_list).to_have_count(2)
+    await ana.locator("#list .item", has_text="First").locator("button").click()
+    await ana.get_by_role("button", name="Reopen", exact=True).click()
+    await expect(ana.locator("#conv-status")).to_have_text("Assigned to you")
+    await expect(ana_list).to_have_text(["Second: the wrong size came"])
+    await expect(bo_resolved).to_have_text(["Second: the wrong size came"])
+    await expect(ana.locator("#count-mine")).to_have_text("1")
+    await expect(bo.locator("#count-open")).to_have_text("1")
+    await ana.screenshot(path=artifacts / "panel-defects-7-reopened-leaves-resolved.png")
+
+    # Resolved again: back in both lists, at the top (its activity is the newest).
+    await ana.get_by_role("button", name="Resolve", exact=True).click()
+    await expect(bo_resolved).to_have_text(["First: my parcel is late",
+                                            "Second: the wrong size came"])
+    await expect(ana_list).to_have_text(["First: my parcel is late",
+                                         "Second: the wrong size came"])
+    await expect(ana.locator("#count-mine")).to_have_text("0")
+    await expect(bo.locator("#count-open")).to_have_text("0")
+    await bo.screenshot(path=artifacts / "panel-defects-7-resolved-live.png")
+
+
+@pytest.mark.browser
+async def test_reopen_only_when_the_visitor_has_no_other_open_one(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """A visitor has one open conversation at a time: their earlier, resolved one offers no
+    Reopen while another is open, and offers it as soon as that one is resolved."""
+    visitor = await visitor_writes(browser, desk, "First question")
+    frame = visitor.frame_locator("iframe[title=Chat]")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Resolve", exact=True).click()
+    await expect(ana.locator("#conv-status")).to_have_text("Resolved")
+    await frame.get_by_role("button", name="Start a new conversation").click()
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("Second question")
+    await composer.press("Enter")
+    await expect(ana.locator("#count-queue")).to_have_text("1")
+
+    await ana.locator("#list .item", has_text="Second question").locator("button").click()
+    earlier = ana.locator("#earlier button")
+    await expect(earlier).to_have_count(1)
+    await earlier.click()
+    await expect(ana.locator("#conv-status")).to_have_text("Resolved")
+    await expect(ana.locator("#messages")).to_contain_text("First question")
+    reopen = ana.get_by_role("button", name="Reopen", exact=True)
+    await expect(reopen).to_be_hidden()
+    await ana.screenshot(path=artifacts / "panel-defects-8-no-reopen.png")
+
+    # Bo resolves the other one: Ana, still on the earlier one, may reopen it now.
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await bo.locator("#list .item", has_text="Second question").locator("button").click()
+    await bo.get_by_role("button", name="Resolve", exact=True).click()
+    await expect(reopen).to_be_visible()
+    await reopen.click()
+    await expect(ana.locator("#conv-status")).to_have_text("Assigned to you")
+    await expect(ana.locator("#notice")).to_be_hidden()
+
+
+@pytest.mark.browser
+async def test_search_marks_the_matches(browser: Browser, desk: Desk,  # noqa: F811
+                                        artifacts: Path) -> None:
+    """The words that matched are marked (the server's snippet puts them in […]); brackets
+    the visitor typed are shown as typed, and what they wrote stays text."""
+    said = "Please [urgent] check order [A-17] <b>now</b>"
+    await visitor_writes(browser, desk, said)
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    search = ana.get_by_label("Search conversations")
+    preview = ana.locator("#list .item .preview")
+    for query, marked in (("check", ["check"]), ("ORD", ["order"]),
+                          ("urgent a-17", ["urgent", "A-17"])):
+        await search.fill(query)
+        await search.press("Enter")
+        await expect(preview.locator("mark")).to_have_text(marked)
+        await expect(preview).to_have_text(said)
+    await expect(ana.locator("#list b")).to_have_count(0)
+    await ana.screenshot(path=artifacts / "panel-defects-9-search-marks.png")
+    assert await axe_violations(ana, "no frames") == []  # the marks' contrast too
+    await ana.get_by_role("button", name="Settings").click()
+    await ana.locator("#settings").get_by_label("Colours").select_option("dark")
+    await ana.keyboard.press("Escape")
+    await ana.screenshot(path=artifacts / "panel-defects-9-search-marks-dark.png")
+    assert await axe_violations(ana, "no frames") == []
+
+    # A visitor's name that matched is shown as it is (the server marks nothing in it).
+    async with open_store(desk.chat.db) as store:
+        visitor_id = (await store.conversation_list([desk.site_id]))[0].visitor_id
+        await store.set_visitor_profile(desk.site_id, visitor_id, "[VIP] Maria", None)
+    await search.fill("vip")
+    await search.press("Enter")
+    await expect(preview).to_have_text("[VIP] Maria")
+    await expect(preview.locator("mark")).to_have_count(0)
+
+
+@pytest.mark.browser
+async def test_one_rating_in_every_language(browser: Browser, desk: Desk,  # noqa: F811
+                                            artifacts: Path) -> None:
+    """"1 rating", not "1 ratings": the panel's counted words follow each language's plural
+    rules (Arabic has six forms, Hebrew three)."""
+    visitor = await visitor_writes(browser, desk, "Do you ship to Madeira?")
+    frame = visitor.frame_locator("iframe[title=Chat]")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Resolve", exact=True).click()
+    await frame.get_by_role("button", name="5 out of 5").click()
+    await frame.get_by_role("button", name="Send rating").click()
+    await expect(ana.locator("#conv-status")).to_contain_text("Rated 5/5")
+
+    root = await sign_in(browser, desk.chat.http, ADMIN_EMAIL)
+    await root.get_by_role("button", name="Reports").click()
+    tile = root.locator("#report-tiles .tile").nth(7)
+    await expect(tile).to_have_text("Satisfaction5 / 5 (100% happy, 1 rating)")
+    await root.screenshot(path=artifacts / "panel-defects-10-one-rating.png", full_page=True)
+    await root.get_by_role("button", name="Settings").click()
+    await root.get_by_label("Language").select_option("pt")
+    await root.keyboard.press("Escape")
+    await expect(tile).to_have_text("Satisfação5 / 5 (100% satisfeitos, 1 avaliação)")
+
+    counted = await root.evaluate("""async () => {
+        const i18n = await import("/agent/static/i18n.js"), out = {};
+        for (const [code] of i18n.LANGUAGES) {
+            await i18n.use(code);
+            out[code] = [1, 2, 3, 11, 100].map(n => [
+                i18n.t("{average} / 5 ({percent}% happy, {n} ratings)",
+                       { average: 4, percent: 50, n: n }),
+                i18n.t("{percent}% yes ({n} answers)", { percent: 50, n: n }),
+                i18n.t("{n} new", { n: n })]);
+        }
+        await i18n.use("en");
+        return out;
+    }""")
+    one = {code: forms[0] for code, forms in counted.items()}
+    assert one == {
+        "en": ["4 / 5 (50% happy, 1 rating)", "50% yes (1 answer)", "1 new"],
+        "pt": ["4 / 5 (50% satisfeitos, 1 avaliação)", "50% sim (1 resposta)", "1 nova"],
+        "el": ["4 / 5 (50% ικανοποιημένοι, 1 αξιολόγηση)", "50% ναι (1 απάντηση)", "1 νέο"],
+        "es": ["4 / 5 (50% satisfechos, 1 valoración)", "50% sí (1 respuesta)", "1 nuevo"],
+        "fr": ["4 / 5 (50 % satisfaits, 1 note)", "50 % oui (1 réponse)", "1 nouveau"],
+        "de": ["4 / 5 (50 % zufrieden, 1 Bewertung)", "50 % ja (1 Antwort)", "1 neu"],
+        "ar": ["4 / 5 (50% راضون، تقييم واحد)", "50% نعم (إجابة واحدة)", "1 جديدة"],
+        "he": ["4 / 5 (50% מרוצים, דירוג אחד)", "50% כן (תשובה אחת)", "1 חדשה"],
+    }, one
+    assert [f[0] for f in counted["en"]] == [
+        "4 / 5 (50% happy, 1 rating)", "4 / 5 (50% happy, 2 ratings)",
+        "4 / 5 (50% happy, 3 ratings)", "4 / 5 (50% happy, 11 ratings)",
+        "4 / 5 (50% happy, 100 ratings)"]
+    assert [f[0] for f in counted["ar"]] == [
+        "4 / 5 (50% راضون، تقييم واحد)", "4 / 5 (50% راضون، تقييمان)",
+        "4 / 5 (50% راضون، 3 تقييمات)", "4 / 5 (50% راضون، 11 تقييمًا)",
+        "4 / 5 (50% راضون، 100 تقييم)"]
+    assert [f[1] for f in counted["he"]] == [
+        "50% כן (תשובה אחת)", "50% כן (שתי תשובות)", "50% כן (3 תשובות)",
+        "50% כן (11 תשובות)", "50% כן (100 תשובות)"]
+    two = {"pt": "4 / 5 (50% satisfeitos, {n} avaliações)",
+           "el": "4 / 5 (50% ικανοποιημένοι, {n} αξιολογήσεις)",
+           "es": "4 / 5 (50% satisfechos, {n} valoraciones)",
+           "fr": "4 / 5 (50 % satisfaits, {n} notes)",
+           "de": "4 / 5 (50 % zufrieden, {n} Bewertungen)"}
+    for code, other in two.items():  # one form for 1, the other for the rest
+        assert [f[0] for f in counted[code][1:]] == [
+            other.replace("{n}", str(n)) for n in (2, 3, 11, 100)], code
+
+
+@pytest.mark.browser
+async def test_seen_is_spaced_like_the_rest_of_its_line(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """"Ana Lima · 6:55:59 PM · Seen": the space before the second "·" is there, as wide as
+    the one before the first (it was swallowed: "6:55:59 PM· Seen")."""
+    visitor = await visitor_writes(browser, desk, "Hello?")
+    frame = visitor.frame_locator("iframe[title=Chat]")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Claim").click()
+    reply = ana.get_by_label("Reply", exact=True)
+    await reply.fill("Hi! How can I help?")
+    await reply.press("Enter")
+    await expect(frame.locator(".msg.theirs[data-seq]")).to_have_count(1)
+    meta = ana.locator("#messages .msg.agent .meta").last
+    await expect(meta.locator(".seen")).to_have_text(" · Seen")
+    gaps = await meta.evaluate("""meta => {
+        const text = [...meta.childNodes].find(n => n.nodeType === 3);
+        const dot = meta.querySelector(".seen").firstChild;
+        const box = (node, from, to) => {
+            const r = document.createRange(); r.setStart(node, from); r.setEnd(node, to);
+            return r.getBoundingClientRect();
+        };
+        const first = text.data.indexOf("·"), second = dot.data.indexOf("·");
+        return [box(text, first, first + 1).left - box(text, first - 2, first - 1).right,
+                box(dot, second, second + 1).left
+                  - box(text, text.data.length - 1, text.data.length).right];
+    }""")
+    assert gaps[1] > 1 and abs(gaps[0] - gaps[1]) < 0.5, gaps
+    await meta.screenshot(path=artifacts / "panel-defects-11-seen.png")

@@ -108,6 +108,26 @@ async def test_a_file_sent_alone_is_resent_harmlessly(store: SQLiteStore) -> Non
     assert [m.seq for m in await store.messages_after(conv, 0)] == [1, 2, 3]  # + joined
 
 
+async def test_a_visitor_reusing_an_agents_id_in_the_conversation_is_id_conflict(
+        store: SQLiteStore) -> None:
+    """The visitor is shown the agents' message ids. Before, reusing one in the same
+    conversation passed the resend check (the visitor's own messages only), hit the unique
+    index, and wedged the writer (``unavailable`` for everyone, test_store_writer.py)."""
+    site, ana, _ = await _setup(store)
+    conv = (await store.append_visitor_message(site, "vis_1", "m1", "hi")).conversation.id
+    await store.append_agent_message(ana, [site], conv, "reply-1", "hello")
+    await store.add_note(ana, [site], conv, "note-1", "vip")
+    for taken, body in (("reply-1", "hello"), ("reply-1", "other"), ("note-1", "vip")):
+        with pytest.raises(ChatError) as info:
+            await store.append_visitor_message(site, "vis_1", taken, body)
+        assert info.value.code == Code.ID_CONFLICT, taken
+    # In another conversation of the visitor's the id is free (ids are per conversation).
+    await store.resolve(ana, [site], conv)
+    later = await store.append_visitor_message(site, "vis_1", "reply-1", "new question")
+    assert later.created and later.conversation.id != conv
+    assert [m.seq for m in await store.messages_after(conv, 0)] == [1, 2, 3, 4, 5]
+
+
 async def test_two_tabs_at_once_open_one_conversation(store: SQLiteStore) -> None:
     site, _, _ = await _setup(store)
     changes = await asyncio.gather(*(store.append_visitor_message(site, "vis_t", f"m{i}", "hi")

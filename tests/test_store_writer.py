@@ -324,3 +324,31 @@ async def test_the_writer_thread_gives_up_after_its_busy_timeout(tmp_path: Path)
     holder.execute("COMMIT")
     holder.close()
     waiter.close()
+
+
+async def test_a_write_refused_mid_statement_refuses_itself_only(tmp_path: Path) -> None:
+    """An op refused by a constraint while a statement of its own was still unfinished (the
+    append's ``UPDATE … RETURNING`` before its ``INSERT``). Before, that statement, kept alive
+    by the error's traceback, was still in progress when the batch was run again with
+    savepoints: "cannot open savepoint - SQL statements in progress", which is SQLite's
+    SQLITE_BUSY, so it was taken for a lock held by another process; the write was answered
+    ``unavailable`` and the store counted an outage."""
+    store = SQLiteStore(tmp_path / "w.db", clock=time.time)
+    await store.open()
+    try:
+        site, _, _ = await _setup(store)
+
+        def clashing(db: sqlite3.Connection) -> None:
+            unfinished = db.execute(  # (read later, as the append's summary is)
+                "UPDATE meta SET value = value WHERE key = 'epoch' RETURNING value")
+            db.execute("INSERT INTO meta(key, value) VALUES ('epoch', 'again')")
+            unfinished.fetchall()
+
+        for quick in (True, False):  # on the event loop's connection, and on the thread's
+            with pytest.raises(sqlite3.IntegrityError):
+                await store._submit(clashing, quick=quick)
+            change = await store.append_visitor_message(site, "vis_1", f"m{quick}", "hello")
+            assert not change.duplicate
+        assert store.trouble.refused == 0 and (await store.write_health(2.0)).ok
+    finally:
+        await store.close()

@@ -9,7 +9,7 @@ import { renderContext } from "./context.js";
 import { noteMode } from "./composer.js";
 import { loadFollowUps, renderList } from "./inbox.js";
 import { announce } from "./notifications.js";
-import { PAGE, request, siteName, snoozed, state, summary } from "./state.js";
+import { PAGE, otherOpen, request, siteName, snoozed, state, summary } from "./state.js";
 
 var HOUR = 3600000, typingTimer = null;
 var following = true;  // the agent is at the newest message: it stays in view
@@ -44,8 +44,10 @@ export function renderHead() {
   if (state.sites.length > 1) status += " · " + siteName(c.site_id);
   $("conv-status").textContent = status;
   var open = c.status !== "resolved";
+  // Reopened only while the visitor has no other open conversation (the server's rule too).
+  var busy = !open && otherOpen(c);
   $("claim").hidden = c.status !== "waiting";
-  $("reopen").hidden = open;
+  $("reopen").hidden = open || busy;
   $("snooze").hidden = !open || snoozed(c);
   $("unsnooze").hidden = !snoozed(c);
   var mayTransfer = open && (!c.assignee || c.assignee.id === me.id || me.role === "admin");
@@ -81,6 +83,7 @@ export function renderHead() {
   // anyone else not_assignee; an admin transfers it first). The name is put in as text.
   var who = { name: c.assignee ? c.assignee.name : "" };
   $("reply-input").placeholder = note ? t("An internal note: only agents see it")
+    : busy ? t("Resolved, and the visitor has another conversation open: reply there, or write an internal note")
     : c.status === "resolved" ? t("Resolved: reopen it to reply, or write an internal note")
     : canReply ? t("Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses")
     : mayTransfer ? t("Assigned to {name}: only they can reply. Write an internal note, or transfer the conversation.", who)
@@ -272,6 +275,8 @@ function act(frame) {
   request(frame, function (f) {
     if (f.type === "error") {
       announce(f.code === "already_claimed" ? t("Another agent took this conversation.")
+        : f.code === "already_open"
+          ? t("The visitor has another open conversation: this one can be reopened once that one is resolved.")
         : f.message);
     }
   });

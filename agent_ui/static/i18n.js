@@ -3,13 +3,24 @@
  * agent chooses it (remembered on this browser). Fixed words in index.html carry data-i18n (their
  * text is the key) or data-i18n-attr="placeholder,title,aria-label" (those attributes' values);
  * words a script draws once are drawn by a function given to onLanguage(), again at a switch;
- * a notice shown after an action ("Saved.") is put with notice(), and follows a switch too. */
+ * a notice shown after an action ("Saved.") is put with notice(), and follows a switch too.
+ * Words that change with a number ("1 rating", "2 ratings") are keyed by their English for many,
+ * and map to their forms by plural category — { one: "…", other: "…" }, and "zero", "two",
+ * "few", "many" where the language has them (Intl.PluralRules) —, chosen by the slot {n}. */
 export var LANGUAGES = [["en", "English"], ["pt", "Português"], ["el", "Ελληνικά"],
                         ["es", "Español"], ["fr", "Français"], ["de", "Deutsch"],
                         ["ar", "العربية"], ["he", "עברית"]];
 var RTL = { ar: 1, he: 1 };
 var KEY = "livechat:panel-language";
 var words = {}, code = "en";
+// English's own forms for one (the key is the form for the rest).
+var ENGLISH = {
+  "{average} / 5 ({percent}% happy, {n} ratings)": { one: "{average} / 5 ({percent}% happy, {n} rating)" },
+  "{percent}% yes ({n} answers)": { one: "{percent}% yes ({n} answer)" },
+  "{n} open conversations of your capacity of {capacity}": { one: "{n} open conversation of your capacity of {capacity}" }
+};
+// The plural rules of the panel's languages (Portuguese as written in Portugal: 0 is "other").
+var RULES = { pt: "pt-PT" };
 var drawers = [];   // words drawn by scripts, drawn again after a switch (onLanguage)
 var notices = [];   // notices still shown: { node, words, text } (notice)
 
@@ -46,7 +57,12 @@ export function lang() { return code; }
 export function locale() { return base(navigator.language) === code ? navigator.language : code; }
 
 export function t(key, slots) {
-  var text = words[key] || key;
+  var text = words[key] || (code === "en" && ENGLISH[key]) || key;
+  if (typeof text === "object") {  // forms by the number in {n}
+    var n = Number(slots && slots.n);
+    var form = new Intl.PluralRules(RULES[code] || code).select(isNaN(n) ? 0 : n);
+    text = text[form] || text.other || key;
+  }
   return text.replace(/\{(\w+)\}/g, function (_, k) {
     return slots && slots[k] !== undefined ? String(slots[k]) : "";
   });

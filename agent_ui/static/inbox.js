@@ -3,7 +3,7 @@
 import { $, avatar, clear, el } from "./kit.js";
 import { t, when } from "./i18n.js";
 import { announce, notify, titleCount } from "./notifications.js";
-import { PAGE, request, snoozed, state } from "./state.js";
+import { PAGE, request, snoozed, state, summary } from "./state.js";
 import { since } from "./times.js";
 
 var open = function () {};   // conversation.js opens one (set by main.js)
@@ -29,6 +29,50 @@ function inView(c, name) {
 }
 function all() {
   return Object.keys(state.conversations).map(function (k) { return state.conversations[k]; });
+}
+/** Newest activity first, as the server lists resolved ones (``list``: by ``updated_at``, then
+ * by id, both descending). */
+function newer(a, b) {
+  return b.updated_at - a.updated_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+// What a search hit's snippet holds: words as the search sees them (letters and digits, accents
+// and case aside), and whether a "[…]" in it is a match the server marked (see ``snippet``).
+var WORD = /[\p{L}\p{N}\p{M}\p{Co}]+/gu;
+function words(text) {
+  return text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase().match(WORD) || [];
+}
+function matched(inside, wanted) {
+  var found = words(inside);
+  return found.length > 0 && found.every(function (w) {
+    return wanted.some(function (q) { return w.indexOf(q) === 0; });
+  });
+}
+
+/** A search hit's snippet in ``parent``, its matches in <mark> (as text, like the rest). The
+ * server puts each match between "[" and "]" (docs/protocol.md, ``search``) and leaves brackets
+ * the visitor typed as they are: a "[…]" is a match when what it holds has words and each starts
+ * with a word of the query — brackets the visitor typed around such words get the server's
+ * inside them ("[[urgent]]"), and around any other words they are not a match. */
+function snippet(parent, text, query) {
+  var wanted = words(query), plain = "", i = 0;
+  function flush() {
+    if (plain) parent.appendChild(document.createTextNode(plain));
+    plain = "";
+  }
+  while (i < text.length) {
+    var end = text.charAt(i) === "[" ? text.indexOf("]", i + 1) : -1;
+    var inside = end > 0 ? text.slice(i + 1, end) : "";
+    if (end > 0 && inside.indexOf("[") < 0 && matched(inside, wanted)) {
+      flush();
+      el("mark", "", parent, inside);
+      i = end + 1;
+    } else {
+      plain += text.charAt(i);
+      i += 1;
+    }
+  }
+  flush();
 }
 
 export function renderList() {
@@ -63,8 +107,11 @@ export function renderList() {
     since(button, "when", view === "queue" ? c.created_at : c.updated_at);
     var hit = view === "search" ? state.searchHits[i] : null;
     // What the visitor wrote, in its own direction ("Where is my order?" in an Arabic panel).
-    el("span", "preview", button, hit && hit.snippet ? hit.snippet : (c.last_message || "…"))
-      .dir = "auto";
+    var preview = el("span", "preview", button);
+    preview.dir = "auto";
+    // A matching message's snippet marks the match; a name or email that matched is as it is.
+    if (hit && hit.snippet && hit.seq > 0) snippet(preview, hit.snippet, state.searchQuery);
+    else preview.textContent = hit && hit.snippet ? hit.snippet : (c.last_message || "…");
     var meta = el("span", "meta", button);
     if (c.unread > 0 && c.status !== "resolved") {
       el("span", "unread", meta, t("{n} new", { n: c.unread }));
@@ -152,6 +199,10 @@ export function setView(name) {
   renderList();
 }
 
+// Conversations changed live while a first page of the Resolved view is on its way (null when
+// none is), and how many such pages are: each is newer than the page the server read.
+var changed = null, asked = 0;
+
 function loadResolved(fresh) {
   var frame = { type: "list", status: "resolved", limit: PAGE };
   if (state.filters.tag) frame.tag = state.filters.tag;
@@ -159,13 +210,44 @@ function loadResolved(fresh) {
     frame.before = state.resolvedNext.before;
     frame.before_id = state.resolvedNext.before_id;
   }
+  if (fresh && !asked++) changed = {};
   request(frame, function (f) {
+    var meanwhile = changed;
+    if (fresh && !--asked) changed = null;
     if (f.type !== "ack") return;
-    f.conversations.forEach(function (c) { state.known[c.id] = c; });
-    state.resolvedPage = fresh ? f.conversations : state.resolvedPage.concat(f.conversations);
+    var listed = {}, had = fresh ? [] : state.resolvedPage, page = [];
+    had.forEach(function (c) { listed[c.id] = true; });
+    f.conversations.forEach(function (c) {
+      // What came live is newer than what was read, unless the page says otherwise.
+      var live = state.known[c.id];
+      if (!live || c.updated_at > live.updated_at ||
+          (c.updated_at === live.updated_at && c.last_seq > live.last_seq)) {
+        state.known[c.id] = live = c;
+      }
+      if (live.status === "resolved" && !listed[c.id]) page.push(live);
+      listed[c.id] = true;
+    });
+    state.resolvedPage = had.concat(page).sort(newer);
     state.resolvedNext = f.next;
+    // A fresh page: what changed while it was on its way, in its place.
+    if (fresh) Object.keys(meanwhile).forEach(function (id) { placeResolved(meanwhile[id]); });
     renderList();
   });
+}
+
+/** The Resolved view's conversations after ``c`` changed: out when it is open again, in its
+ * place (newest activity first) when it is resolved — unless it falls after the page loaded so
+ * far, where "Load more" will bring it. */
+function placeResolved(c) {
+  var next = state.resolvedNext;
+  var was = state.resolvedPage.some(function (r) { return r.id === c.id; });
+  var page = state.resolvedPage.filter(function (r) { return r.id !== c.id; });
+  if (c.status === "resolved" &&
+      (was || !next || newer(c, { updated_at: next.before, id: next.before_id }) < 0)) {
+    page.push(c);
+    page.sort(newer);
+  }
+  state.resolvedPage = page;
 }
 
 /** A conversation of my sites changed (or arrived). */
@@ -175,7 +257,11 @@ export function update(c) {
   state.known[c.id] = c;
   if (c.status === "resolved") delete state.conversations[c.id];
   else state.conversations[c.id] = c;
-  state.resolvedPage = state.resolvedPage.map(function (r) { return r.id === c.id ? c : r; });
+  // Every view follows: the open ones are drawn from state.conversations, the Resolved one
+  // from its page, and search results keep their line with what the conversation is now.
+  if (changed) changed[c.id] = c;
+  placeResolved(c);
+  state.searchHits.forEach(function (h) { if (h.conversation.id === c.id) h.conversation = c; });
   var mineNow = c.assignee && c.assignee.id === me.id;
   if (!before && c.status === "waiting" && !snoozed(c)) {
     notify(t("New conversation"), c.visitor.name + ": " + c.last_message, c.id);
@@ -189,7 +275,9 @@ export function update(c) {
     return f.conversation_id === c.id;
   })) loadFollowUps();
   renderList();
-  if (c.id === state.current) headChanged();
+  // The open conversation, or another of its visitor's (whether Reopen is offered depends on it).
+  var current = state.current && summary(state.current);
+  if (current && (c.id === current.id || c.visitor.id === current.visitor.id)) headChanged();
 }
 
 /** The teams of a site, as an admin just made them (the ``teams`` frame): "My teams" appears
@@ -216,6 +304,12 @@ export function replaceTeams(f) {
 export function replaceInbox(list) {
   state.conversations = {};
   list.forEach(function (c) { state.conversations[c.id] = c; state.known[c.id] = c; });
+  // What changed while the panel was not told (a reconnect): open again, out of Resolved; and
+  // the Resolved view on show is asked for again, for those resolved meanwhile.
+  state.resolvedPage = state.resolvedPage.filter(function (c) {
+    return !state.conversations[c.id];
+  });
+  if (state.view === "resolved") loadResolved(true);
   renderList();
 }
 
@@ -239,6 +333,7 @@ export function setUpInbox(openConversation, renderHead) {
     if (!query) return;
     request({ type: "search", query: query.slice(0, 100) }, function (f) {
       if (f.type !== "ack") { announce(f.message); return; }
+      state.searchQuery = query.slice(0, 100);  // what the snippets' marks are checked against
       var seen = {};  // one line per conversation, with its newest match
       state.searchHits = f.results.filter(function (h) {
         if (seen[h.conversation.id]) return false;

@@ -11,6 +11,7 @@ export var state = {
   sites: [], colleagues: [], teams: [], canned: [],
   view: "queue", filters: { site: "", tag: "" },
   resolvedPage: [], resolvedNext: null, searchHits: [],
+  searchQuery: "",          // the words searchHits were found with (their snippets' marks)
   followUps: [],           // the agent's upcoming follow-ups (the Follow-ups view)
   current: null, currentSeq: 0, oldestSeq: 0,   // the open conversation — conversation.js
   outbox: [],               // replies sent but not acknowledged — composer.js
@@ -31,6 +32,13 @@ export function request(frame, done) {
 }
 
 export function summary(id) { return state.conversations[id] || state.known[id]; }
+/** Another conversation of ``c``'s visitor is open (a visitor has one at a time: a resolved one
+ * cannot be reopened until it is resolved). Every open conversation of my sites is known. */
+export function otherOpen(c) {
+  return Object.keys(state.conversations).some(function (id) {
+    return id !== c.id && state.conversations[id].visitor.id === c.visitor.id;
+  });
+}
 export function snoozed(c) { return c.snoozed_until !== null && c.snoozed_until !== undefined; }
 export function siteName(id) {
   var s = state.sites.filter(function (x) { return x.id === id; })[0];

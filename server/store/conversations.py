@@ -135,26 +135,30 @@ class Conversations(Base):
             # The two reads go out before either result is read: on PostgreSQL, one round trip
             # for both. The resend is found through the visitor's conversations and the one
             # unique index on (conversation, client id): a second index on (author, client id)
-            # for this alone cost a random page in every commit (docs/benchmarks.md).
+            # for this alone cost a random page in every commit (docs/benchmarks.md). Anyone's
+            # message with the id is found, as the index has it: an agent's, in the conversation
+            # written to, makes the id taken.
             resent = db.execute(
                 f"SELECT {MSG_COLS} FROM messages WHERE conversation_id IN (SELECT id FROM "
-                "conversations WHERE visitor_id = ?) AND client_msg_id = ? "
-                "AND author_type = 'visitor'",
+                "conversations WHERE visitor_id = ?) AND client_msg_id = ?",
                 (visitor_id, client_msg_id),
             )
             current = db.execute(
                 "SELECT id FROM conversations WHERE visitor_id = ? AND status != 'resolved'",
                 (visitor_id,),
             )
-            old = resent.fetchone()
+            found = [message_row(r) for r in resent.fetchall()]
+            old = next((m for m in found if m.author_type == "visitor"), None)
             if old is not None:
-                return self._duplicate(db, message_row(old), body, attachment_id)
+                return self._duplicate(db, old, body, attachment_id)
             row = current.fetchone()
             # No open conversation: a check-in awaiting the visitor's answer reopens its own.
             reopened = reopen_for_answer(self, db, visitor_id, now) if row is None else None
             created = row is None and reopened is None
             conversation_id = row[0] if row is not None else (
                 reopened[0] if reopened is not None else self._ids("conv"))
+            if any(m.conversation_id == conversation_id for m in found):
+                raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
             if created:
                 # The visitor's row is made with their first conversation, not per message: an
                 # open conversation's visitor exists (its foreign key says so).

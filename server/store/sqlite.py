@@ -49,6 +49,7 @@ import logging
 import secrets
 import sqlite3
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -374,6 +375,10 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
                     if savepoints:
                         db.execute("RELEASE op")
                 except Exception as exc:
+                    # The op's frames let go of its cursors, so that a statement it left
+                    # unfinished is reset now: SQLite refuses a savepoint, and keeps a write
+                    # open, while one is in progress (SQLITE_BUSY, taken for another's lock).
+                    traceback.clear_frames(exc.__traceback__)
                     if unavailable_reason(exc) is not None:
                         raise  # the store's trouble, not this write's: the batch fails
                     if not savepoints:
