@@ -19,8 +19,9 @@ var ENGLISH = {
   "{percent}% yes ({n} answers)": { one: "{percent}% yes ({n} answer)" },
   "{n} open conversations of your capacity of {capacity}": { one: "{n} open conversation of your capacity of {capacity}" }
 };
-// The plural rules of the panel's languages (Portuguese as written in Portugal: 0 is "other").
-var RULES = { pt: "pt-PT" };
+// The plural rules of the panel's languages (Portuguese as written in Portugal: 0 is "other"),
+// made once each.
+var RULES = { pt: "pt-PT" }, rules = {};
 var drawers = [];   // words drawn by scripts, drawn again after a switch (onLanguage)
 var notices = [];   // notices still shown: { node, words, text } (notice)
 
@@ -60,7 +61,8 @@ export function t(key, slots) {
   var text = words[key] || (code === "en" && ENGLISH[key]) || key;
   if (typeof text === "object") {  // forms by the number in {n}
     var n = Number(slots && slots.n);
-    var form = new Intl.PluralRules(RULES[code] || code).select(isNaN(n) ? 0 : n);
+    rules[code] = rules[code] || new Intl.PluralRules(RULES[code] || code);
+    var form = rules[code].select(isNaN(n) ? 0 : n);
     text = text[form] || text.other || key;
   }
   return text.replace(/\{(\w+)\}/g, function (_, k) {
