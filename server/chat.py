@@ -16,9 +16,10 @@ cannot tell 50 ms in an inbox preview. The summary carries ``last_seq``, which o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -49,6 +50,21 @@ async def in_turn(after: asyncio.Future[Any] | None) -> None:
     it is done already: the writer settles a batch's writes in their order.)"""
     if after is not None and not after.done():
         await asyncio.wait((after,))
+
+
+@contextlib.contextmanager
+def _sending(sender: Connection | None, client_msg_id: str) -> Iterator[None]:
+    """The sender's message is being written, until its ack is settled (``sent_in_ack``): a
+    catch-up on the sender's socket that reads it from the store meanwhile stops there and
+    waits for the ack, which then carries it (``Connection.sending``)."""
+    if sender is None:
+        yield
+        return
+    sender.sending(client_msg_id)
+    try:
+        yield
+    finally:
+        sender.done_sending(client_msg_id)
 
 
 @record
@@ -117,9 +133,14 @@ class Chat:
         """``sender``: the sending connection. It gets its message in its ack, not again as a
         ``message`` frame; and a conversation this opens is announced to the visitor's other
         tabs only. ``after``: see ``in_turn``."""
-        change = await self.store.append_visitor_message(
-            who.site_id, who.visitor_id, client_msg_id, body, attachment
-        )
+        with _sending(sender, client_msg_id):
+            change = await self.store.append_visitor_message(
+                who.site_id, who.visitor_id, client_msg_id, body, attachment
+            )
+            return await self._visitor_sent(change, sender, after)
+
+    async def _visitor_sent(self, change: Change, sender: Connection | None,
+                            after: asyncio.Future[Any] | None) -> Sent:
         await in_turn(after)
         if change.created and self.first_responder is not None:
             change = await self.first_responder(change)
@@ -130,8 +151,8 @@ class Chat:
         # The visitor's message: a check-in's ``reopened`` may come before it, a bot's
         # ``joined`` after it.
         message = next(m for m in change.messages if m.author_type == "visitor")
-        in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
-            change.conversation.id, message.seq)
+        in_ack = sender is not None and sender.sent_in_ack(change.conversation.id, message.seq,
+                                                           change.duplicate)
         await self.publish(change, sender.uid if sender is not None else None)
         return Sent(change, message, in_ack)
 
@@ -143,16 +164,17 @@ class Chat:
         """The reply comes back to ``sender`` in its ack (a ``joined`` before it, when the reply
         claimed the conversation, comes as a frame like any event). ``after``: see
         ``in_turn``."""
-        change = await self.store.append_agent_message(
-            agent, site_ids, conversation_id, client_msg_id, body, attachment
-        )
-        await in_turn(after)
+        with _sending(sender, client_msg_id):
+            change = await self.store.append_agent_message(
+                agent, site_ids, conversation_id, client_msg_id, body, attachment
+            )
+            await in_turn(after)
+            in_ack = sender is not None and sender.sent_in_ack(
+                conversation_id, change.messages[-1].seq, change.duplicate)
         if not change.duplicate:
             self._agent_messages.inc()
             if len(change.messages) > 1:  # the reply claimed the conversation
                 self.metrics.decisions["claimed"].inc()
-        in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
-            conversation_id, change.messages[-1].seq)
         await self.publish(change)
         return Sent(change, change.messages[-1], in_ack)
 
@@ -212,11 +234,13 @@ class Chat:
 
     async def note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
                    client_msg_id: str, body: str, sender: Connection | None = None) -> Sent:
-        change = await self.store.add_note(agent, site_ids, conversation_id, client_msg_id, body)
+        with _sending(sender, client_msg_id):
+            change = await self.store.add_note(agent, site_ids, conversation_id, client_msg_id,
+                                               body)
+            in_ack = sender is not None and sender.sent_in_ack(
+                conversation_id, change.messages[-1].seq, change.duplicate)
         if not change.duplicate:
             self.metrics.notes.inc()
-        in_ack = sender is not None and not change.duplicate and sender.sent_in_ack(
-            conversation_id, change.messages[-1].seq)
         await self.publish(change)
         return Sent(change, change.messages[-1], in_ack)
 

@@ -31,7 +31,7 @@ from server.errors import Close
 from server.inbox import Inbox
 from server.records import record
 from server.store import Store
-from server.store.models import PRIVATE_KINDS
+from server.store.models import PRIVATE_KINDS, Message
 
 log = logging.getLogger("livechat.hub")
 #: Sends a list of encoded frames, in order (at once, where the transport allows it).
@@ -146,6 +146,9 @@ class Connection:
         #: the ack's release reads the store from the cursor, so that none is left waiting for
         #: another doorbell. (An own message alone, the usual case, costs no read.)
         self._missed: set[str] = set()
+        #: Client ids of this socket's sends between their write and ``sent_in_ack``: a
+        #: catch-up that reads one of them from the store stops there, as for an acked one.
+        self._sending: set[str] = set()
         self.channels: set[str] = set()
         self.stopping = False
         #: The agent this connection belongs to (None for visitors).
@@ -208,13 +211,18 @@ class Connection:
                 self.closed_now = True
                 self.close_now(code, reason)
 
-    def sent_in_ack(self, conversation_id: str, seq: int) -> bool:
+    def sent_in_ack(self, conversation_id: str, seq: int, duplicate: bool = False) -> bool:
         """``seq`` (the sender's own message) goes to the client in its ack (``ack``), not as
         a frame. False when it cannot: the pump already sent it (a catch-up that read the store
         between the commit and now) — the ack then carries no message. An agent's socket that
         has not opened the conversation gets none of its frames: the ack carries it, and there
         is no frame to hold back. (A visitor's socket follows the conversation its send
-        opens.)"""
+        opens.) A resend's ack (``duplicate``) carries the message only when the pump waits for
+        it there (``sending``): the socket was sent it before, or is sent it as a frame."""
+        if self._before_ack.get(conversation_id) == seq:
+            return True  # a catch-up reached it first, and waits for this ack (``sending``)
+        if duplicate:
+            return False
         cursor = self.cursors.get(conversation_id)
         if cursor is None and self.role == "agent":
             return True
@@ -225,6 +233,21 @@ class Connection:
             return False
         seqs[seq] = False
         return True
+
+    def sending(self, client_id: str) -> None:
+        """This socket is writing its message ``client_id`` (until ``done_sending``, called
+        after ``sent_in_ack``)."""
+        self._sending.add(client_id)
+
+    def done_sending(self, client_id: str) -> None:
+        self._sending.discard(client_id)
+
+    def _sent_here(self, message: Message) -> bool:
+        """Whether ``message`` is one this socket is sending (``sending``), not yet acked."""
+        if message.client_msg_id is None or message.client_msg_id not in self._sending:
+            return False
+        return message.author_type == "visitor" if self.role == "visitor" else (
+            message.author_id == self.agent_id)
 
     def ack(self, conversation_id: str, seq: int, data: bytes) -> None:
         """Queue the ack (``data``) of this socket's own message at ``seq``: what the pump
@@ -341,6 +364,8 @@ class Connection:
             for message in page:
                 self.cursors[conversation_id] = message.seq
                 own = self._own(conversation_id, message.seq)
+                if own is None and self._sent_here(message):  # its ack is not queued yet
+                    own = False
                 if own is False:
                     # This socket's own message, its ack still queued. Anything after it waits
                     # until the ack has gone out (``_before_ack``), so that the client never

@@ -244,3 +244,39 @@ async def test_malformed_broker_message_is_dropped() -> None:
     hub.deliver("conv:c", b"not json")
     hub.deliver("conv:nobody", b"{}")
     assert conn._queue.empty()
+
+
+async def test_an_own_message_read_from_the_store_before_its_ack_waits_for_it() -> None:
+    """A catch-up (another tab's message rang out of order, from another process) read the
+    sender's own message between its commit and ``sent_in_ack``. Before, it went out as a
+    frame, the next seq after it, and then the ack (with no message): an ack after a higher
+    seq, which docs/protocol.md rules out. The socket knows the ids it is sending: the pump
+    stops there, and the ack carries the message."""
+    store = FakeStore([msg("c", s) for s in range(1, 4)])
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    sender = Connection("visitor", 100)
+    await hub.subscribe(sender, conversation_channel("c"))
+    sender.cursors["c"] = 1
+    sender.sending("c2")  # this socket's send of c2 (seq 2): committed, not yet acked
+    live(hub, msg("c", 3))  # another tab's, rung first: a gap, filled from the store
+    sent: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def send(frames: list[bytes]) -> None:
+        sent.extend(orjson.loads(data) for data in frames)
+        done.set()
+
+    task = asyncio.create_task(sender.pump(send, store))
+    for _ in range(100):  # the pump's turns (no clock): it reads the page, and goes on…
+        await asyncio.sleep(0)
+    assert store.reads == 1 and sent == []  # …no further than c2
+    assert sender.sent_in_ack("c", 2)  # the ack carries it
+    sender.done_sending("c2")
+    sender.ack("c", 2, ack("c", 2))
+    await asyncio.wait_for(done.wait(), 5)
+    while len(sent) < 2:
+        done.clear()
+        await asyncio.wait_for(done.wait(), 5)
+    sender.stop(Close.NORMAL, "done")
+    await asyncio.wait_for(task, 5)
+    assert [(f["type"], f["seq"]) for f in sent] == [("ack", 2), ("message", 3)]

@@ -179,9 +179,6 @@ class Session:
             await self._close(Close(stop.code), None, stop.reason)
         elif isinstance(failed, Unavailable):  # a catch-up could not read the store (an outage)
             await self._unavailable(failed)
-        elif failed is not None:
-            log.error("%s pump failed", self.conn.id, exc_info=failed)
-            await self._close(Close.RESTARTING, None, "internal error")
         elif reader in done and not reader.cancelled() and reader.exception() is not None:
             log.error("%s reader failed", self.conn.id, exc_info=reader.exception())
             await self._close(Close.RESTARTING, None, "internal error")
