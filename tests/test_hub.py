@@ -110,17 +110,24 @@ def ack(conv: str, seq: int) -> bytes:
     return orjson.dumps({"type": "ack", "id": f"a{seq}", "conversation_id": conv, "seq": seq})
 
 
+async def following(stored: int) -> tuple[FakeStore, Hub, Connection]:
+    """A visitor's socket following conversation "c" from seq 1, with ``stored`` messages in
+    the store."""
+    store = FakeStore([msg("c", s) for s in range(1, stored + 1)])
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    sender = Connection("visitor", 100)
+    await hub.subscribe(sender, conversation_channel("c"))
+    sender.cursors["c"] = 1
+    return store, hub, sender
+
+
 async def test_what_follows_a_senders_own_message_waits_for_its_ack_and_then_comes() -> None:
     """Before: the doorbell of a later message (an agent's reply, written in the same batch and
     published first) started a catch-up that stopped at the sender's own message, the
     sender's own doorbell was then behind the cursor, and the reply waited for some later
     event; rung the other way round, the reply went out before the sender's ack."""
     for order in ((3, 2), (2, 3)):
-        store = FakeStore([msg("c", s) for s in range(1, 4)])
-        hub = Hub(RecordingBroker())  # type: ignore[arg-type]
-        sender = Connection("visitor", 100)
-        await hub.subscribe(sender, conversation_channel("c"))
-        sender.cursors["c"] = 1
+        store, hub, sender = await following(3)
         assert sender.sent_in_ack("c", 2)
         for seq in order:
             live(hub, msg("c", seq))
@@ -134,11 +141,7 @@ async def test_a_senders_own_messages_cost_no_store_read() -> None:
     """Before: every own message rung live waited for its ack and then read the store for what
     might have come meanwhile (nothing had): a read per message per sending socket, which
     under load fell behind and closed the senders as slow consumers (4008)."""
-    store = FakeStore([msg("c", s) for s in range(1, 7)])
-    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
-    sender = Connection("visitor", 100)
-    await hub.subscribe(sender, conversation_channel("c"))
-    sender.cursors["c"] = 1
+    store, hub, sender = await following(6)
     for seq in range(2, 7):  # as the endpoint does: the commit's doorbell, then the ack
         assert sender.sent_in_ack("c", seq)
         live(hub, msg("c", seq))
@@ -153,11 +156,7 @@ async def test_an_ack_ahead_of_its_doorbell_holds_nothing_back() -> None:
     ack went out before the cursor reached it; the next message's catch-up then reaches it.
     Before, the socket waited there for that ack again, and got nothing more of the
     conversation."""
-    store = FakeStore([msg("c", s) for s in range(1, 5)])
-    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
-    sender = Connection("visitor", 100)
-    await hub.subscribe(sender, conversation_channel("c"))
-    sender.cursors["c"] = 1
+    store, hub, sender = await following(4)
     assert sender.sent_in_ack("c", 2)
     sender.ack("c", 2, ack("c", 2))
     live(hub, msg("c", 3))  # an agent's reply: 2 is filled from the store, not sent again
@@ -252,11 +251,7 @@ async def test_an_own_message_read_from_the_store_before_its_ack_waits_for_it() 
     frame, the next seq after it, and then the ack (with no message): an ack after a higher
     seq, which docs/protocol.md rules out. The socket knows the ids it is sending: the pump
     stops there, and the ack carries the message."""
-    store = FakeStore([msg("c", s) for s in range(1, 4)])
-    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
-    sender = Connection("visitor", 100)
-    await hub.subscribe(sender, conversation_channel("c"))
-    sender.cursors["c"] = 1
+    store, hub, sender = await following(3)
     sender.sending("c2")  # this socket's send of c2 (seq 2): committed, not yet acked
     live(hub, msg("c", 3))  # another tab's, rung first: a gap, filled from the store
     sent: list[dict[str, Any]] = []
