@@ -12,6 +12,7 @@ It is a best effort: a copy put back together with its ``.hwm`` file cannot be t
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ def read(db_path: str | Path) -> Mark | None:
         return None
 
 
+_calls = itertools.count()
+
+
 def write(db_path: str | Path, mark: Mark) -> None:
     """Record ``mark`` unless the file already holds a higher generation of the same epoch
     (several processes write it). Atomic: a crash leaves the old file or the new one."""
@@ -43,7 +47,8 @@ def write(db_path: str | Path, mark: Mark) -> None:
     if old is not None and old.epoch == mark.epoch and old.generation >= mark.generation:
         return
     target = path_for(db_path)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    # (Unique per call: two stores of one process, on two threads, may write one mark.)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.{next(_calls)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w") as f:
