@@ -6,7 +6,8 @@ Every frame a socket receives goes through its ``Connection`` queue, drained by 
 cursor per watched conversation and sends each ``seq`` exactly once and in order: anything at or
 below the cursor is dropped, and a jump past ``cursor + 1`` (a missed doorbell) is filled from the
 store. Catching up on (re)connect is the same mechanism: set the cursor to the client's
-``last_seq`` and ring once.
+``last_seq`` and ring once. A conversation's doorbells are not queued while the pump reads it
+(``_catch_up``): it reads again instead, so a burst during a read cannot fill the queue.
 
 Internal notes (``kind: note``) take their place in the sequence like any message, but a visitor's
 connection never sends one: its cursor steps over them, live and when catching up. That one check,
@@ -149,6 +150,11 @@ class Connection:
         #: Client ids of this socket's sends between their write and ``sent_in_ack``: a
         #: catch-up that reads one of them from the store stops there, as for an acked one.
         self._sending: set[str] = set()
+        #: The conversation the pump is reading from the store (``_catch_up``), and whether a
+        #: doorbell of it rang meanwhile: such doorbells are not queued (the pump reads again
+        #: after this read instead), so that a burst during a read cannot fill the queue.
+        self._reading: str | None = None
+        self._rang = False
         self.channels: set[str] = set()
         self.stopping = False
         #: The agent this connection belongs to (None for visitors).
@@ -177,6 +183,9 @@ class Connection:
 
     def push(self, item: _Item) -> None:
         if self.stopping:
+            return
+        if type(item) is _Message and item.conversation_id == self._reading:
+            self._rang = True  # read from the store once this read ends (``_catch_up``)
             return
         if self._held is not None:
             if len(self._held) >= self._queue_size:
@@ -358,30 +367,49 @@ class Connection:
         return []
 
     async def _catch_up(self, conversation_id: str, send: Send, store: Store) -> None:
-        while conversation_id in self.cursors:
-            page = await store.messages_after(conversation_id, self.cursors[conversation_id], PAGE)
-            out: list[bytes] = []
-            for message in page:
-                self.cursors[conversation_id] = message.seq
-                own = self._own(conversation_id, message.seq)
-                if own is None and self._sent_here(message):  # its ack is not queued yet
-                    own = False
-                if own is False:
-                    # This socket's own message, its ack still queued. Anything after it waits
-                    # until the ack has gone out (``_before_ack``), so that the client never
-                    # sees a later seq before the one in that ack; the store is read again
-                    # then, where this page went on.
-                    self._before_ack[conversation_id] = message.seq
-                    if message is not page[-1] or len(page) == PAGE:
-                        self._missed.add(conversation_id)
-                    await self._flush(out, send)
+        """Send what the store has after the cursor. Doorbells of this conversation that ring
+        meanwhile are not queued (``push``): the store is read again after each read they rang
+        during, until one ends with none (each read covers what was committed before it
+        began, and a doorbell rings after its commit)."""
+        self._reading = conversation_id
+        try:
+            while conversation_id in self.cursors:
+                self._rang = False
+                page = await store.messages_after(conversation_id,
+                                                  self.cursors[conversation_id], PAGE)
+                if conversation_id not in self.cursors:
+                    return  # forgotten during the read (its channel was left)
+                if not await self._send_page(conversation_id, page, send):
                     return
-                if own is None and not (message.private and self.role == "visitor"):
-                    out.append(orjson.dumps(message.frame() if self.role != "visitor"
-                                            else message.visitor_frame()))
-            await self._flush(out, send)
-            if len(page) < PAGE:
-                return
+                if len(page) < PAGE and not self._rang:
+                    return
+        finally:
+            self._reading = None
+
+    async def _send_page(self, conversation_id: str, page: list[Message], send: Send) -> bool:
+        """Send a page read by ``_catch_up``; False where it stopped at this socket's own
+        message (``_before_ack``)."""
+        out: list[bytes] = []
+        for message in page:
+            self.cursors[conversation_id] = message.seq
+            own = self._own(conversation_id, message.seq)
+            if own is None and self._sent_here(message):  # its ack is not queued yet
+                own = False
+            if own is False:
+                # This socket's own message, its ack still queued. Anything after it waits
+                # until the ack has gone out (``_before_ack``), so that the client never
+                # sees a later seq before the one in that ack; the store is read again
+                # then, where this page went on (or a doorbell rang during the read).
+                self._before_ack[conversation_id] = message.seq
+                if message is not page[-1] or len(page) == PAGE or self._rang:
+                    self._missed.add(conversation_id)
+                await self._flush(out, send)
+                return False
+            if own is None and not (message.private and self.role == "visitor"):
+                out.append(orjson.dumps(message.frame() if self.role != "visitor"
+                                        else message.visitor_frame()))
+        await self._flush(out, send)
+        return True
 
 
 def _visitor_view(frame: dict[str, object]) -> bytes | None:

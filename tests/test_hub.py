@@ -275,3 +275,52 @@ async def test_an_own_message_read_from_the_store_before_its_ack_waits_for_it() 
     sender.stop(Close.NORMAL, "done")
     await asyncio.wait_for(task, 5)
     assert [(f["type"], f["seq"]) for f in sent] == [("ack", 2), ("message", 3)]
+
+
+class GatedStore(FakeStore):
+    """Each read sees what was stored when it began, and answers when ``gate`` is set (as a
+    read behind a busy writer does)."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        super().__init__(messages)
+        self.gate = asyncio.Event()
+        self.reading = asyncio.Event()
+
+    async def messages_after(self, conv: str, after: int, limit: int = 200) -> list[Message]:
+        self.reading.set()
+        page = await super().messages_after(conv, after, limit)
+        await self.gate.wait()
+        return page
+
+
+async def test_a_burst_that_rings_during_a_read_does_not_fill_the_queue() -> None:
+    """Before: every doorbell that rang while the pump read the store (a catch-up: with two
+    processes, the other's doorbells often ring out of order) was queued behind the read, and
+    a burst of a few hundred filled the queue: the socket was closed as a slow consumer
+    (4008), though its reader kept up (two tabs on two processes, 300 sends each, pipelined).
+    Doorbells of the conversation being read are not queued: the store is read again."""
+    store = GatedStore([msg("c", 1)])
+    hub = Hub(RecordingBroker())  # type: ignore[arg-type]
+    conn = Connection("visitor", 50)
+    await hub.subscribe(conn, conversation_channel("c"))
+    conn.watch("c", 0)
+    sent: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def send(frames: list[bytes]) -> None:
+        sent.extend(orjson.loads(data) for data in frames)
+        if sent and sent[-1]["seq"] == 500:
+            done.set()
+
+    task = asyncio.create_task(conn.pump(send, store))
+    await store.reading.wait()
+    for seq in range(2, 501):  # ten times the queue, while the first read waits
+        store.messages.append(msg("c", seq))
+        live(hub, msg("c", seq))
+    assert not conn.stopping
+    store.gate.set()
+    await asyncio.wait_for(done.wait(), 5)
+    assert [f["seq"] for f in sent] == list(range(1, 501))
+    assert store.reads == 4  # 1 (under way when the burst rang), then 2–201, 202–401, 402–500
+    conn.stop(Close.NORMAL, "done")
+    await asyncio.wait_for(task, 5)
