@@ -28,7 +28,7 @@ from server.store.api_reads import ApiReads, ConversationFilter
 from server.store.api_tokens import ApiTokens
 from server.store.bots import Bots
 from server.store.followups import FollowUps
-from server.store.outbox import REPLY, Outbox
+from server.store.outbox import RATING, REPLY, Outbox
 from server.store.postgres import PostgresStore
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
@@ -113,6 +113,41 @@ async def test_a_transcript_asked_right_before_resolving_is_not_sent_twice(
             await store.append_agent_message(ana, [site.id], conv.id, "a2", "anything else?")
         await store.resolve(ana, [site.id], conv.id)
         assert await transcripts(conv.id) == (2 if more else 1), more
+
+
+async def test_a_transcript_asked_again_with_nothing_new_for_the_visitor_is_not_sent_again(
+        store: SQLiteStore) -> None:
+    """Before: the "point" of a request was the conversation's last seq, which the first
+    transcript's own ``email`` event (agents only) moved: every request after it sent the same
+    transcript again (a black-box tester asked six times and got six emails). Nor do an
+    agent's notes make a new point; the visitor's next message does."""
+    site = await store.create_site("Acme", ["https://acme.test"])
+    await store.set_site_profile(site.id, email_transcript=True)
+    ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])
+    outbox = Outbox(store, delay_ms=0, new_key=lambda: secrets.token_hex(8))
+    outbox.install()
+    conv = (await store.append_visitor_message(site.id, "vis_1", "m1", "hi")).conversation
+    await store.set_visitor_profile(site.id, "vis_1", "Lea", "lea@example.test")
+    await store.append_agent_message(ana, [site.id], conv.id, "a1", "hello Lea")
+    for job in await outbox.claim("w", 60_000):  # the reply's email
+        await outbox.sent(job, "w", "<r@acme.test>", 2, 1)
+
+    async def send_transcript() -> int:
+        """Ask for one; the jobs sent (each recorded with an ``email`` event)."""
+        assert await outbox.request_transcript(conv.id)
+        jobs = await outbox.claim("w", 60_000)
+        for job in jobs:
+            await outbox.sent(job, "w", f"<{job.id}@acme.test>", 2, 2)
+        return len(jobs)
+
+    assert await send_transcript() == 1
+    assert await send_transcript() == 0
+    await store.add_note(ana, [site.id], conv.id, "n1", "she is a regular")
+    assert await send_transcript() == 0
+    await store.append_visitor_message(site.id, "vis_1", "m2", "one more thing")
+    assert await send_transcript() == 1
+    await store.resolve(ana, [site.id], conv.id)  # the site's own: asked right before it
+    assert [job.kind for job in await outbox.claim("w", 60_000)] == [RATING]
 
 
 async def test_email_jobs_follow_ups_and_the_transcript(store: SQLiteStore) -> None:

@@ -39,6 +39,7 @@ from server.store.outbox import (
     RATING,
     REPLY,
     RESET,
+    TRANSCRIBED,
     Inbound,
     Job,
     Outbox,
@@ -278,14 +279,14 @@ class Mail:
         elif job.kind == REPLY:
             start = max(thread.emailed_seq, conv.visitor_read_seq)
             messages = [m for m in await self._messages(conv, start)
-                        if m.kind in ("text", "checkin") and m.author_type == "agent"]
+                        if m.kind in TRANSCRIBED and m.author_type == "agent"]
             if not messages:
                 return "seen"
             agent_name = messages[-1].author_name
         else:
             # What the visitor saw: the texts, and follow-ups' check-ins (an agent's words).
             messages = [m for m in await self._messages(conv, 0)
-                        if m.kind in ("text", "checkin") and not m.private]
+                        if m.kind in TRANSCRIBED and not m.private]
             if not messages:
                 return "nothing to send"
         for m in messages:

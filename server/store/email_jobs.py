@@ -55,6 +55,22 @@ class Job:
     agent_id: str | None = None
 
 
+#: The kinds of message an email to the visitor shows (server/mail/service.py): texts and
+#: follow-ups' check-ins.
+TRANSCRIBED = ("text", "checkin")
+
+
+def _transcript_point(db: DB, conversation_id: str, before: int | None = None) -> int:
+    """Where a transcript of the conversation stands (before ``before``): the seq of the last
+    message it shows. Events (a transcript's own ``email`` event, a join, a resolve) and notes
+    do not move it, so a request repeated with nothing new to show is one email."""
+    row = db.execute(
+        "SELECT seq FROM messages WHERE conversation_id = ? AND seq < ? AND kind IN (?, ?) "
+        "ORDER BY seq DESC LIMIT 1",
+        (conversation_id, before if before is not None else 2**62, *TRANSCRIBED)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def job_of(row: Sequence[Any]) -> Job:
     return Job(*row)
 
@@ -98,7 +114,8 @@ class EmailJobs:
                              "ON s.id = c.site_id WHERE c.id = ?",
                              (message.conversation_id,)).fetchone()
             # (Not when the visitor asked for it right before: the same words twice.)
-            asked = f"transcript:{message.conversation_id}:{message.seq - 1}"
+            asked = f"transcript:{message.conversation_id}:" \
+                    f"{_transcript_point(db, message.conversation_id, message.seq)}"
             if row and site_profile.from_json(orjson.loads(row[0])).email_transcript and \
                     not db.execute("SELECT 1 FROM email_jobs WHERE dedupe = ?",
                                    (asked,)).fetchone():
@@ -167,11 +184,10 @@ class EmailJobs:
         visitor left no address (or unsubscribed)."""
 
         def op(db: DB) -> bool:
-            row = db.execute("SELECT last_seq FROM conversations WHERE id = ?",
-                             (conversation_id,)).fetchone()
-            if row is None:
+            if not db.execute("SELECT 1 FROM conversations WHERE id = ?",
+                              (conversation_id,)).fetchone():
                 return False
-            dedupe = f"transcript:{conversation_id}:{row[0]}"
+            dedupe = f"transcript:{conversation_id}:{_transcript_point(db, conversation_id)}"
             if db.execute("SELECT 1 FROM email_jobs WHERE dedupe = ?", (dedupe,)).fetchone():
                 return True
             return self._enqueue(db, TRANSCRIPT, dedupe, conversation_id, self.store._now())

@@ -33,14 +33,15 @@ from server.store.email_jobs import (
     RATING,
     REPLY,
     RESET,
+    TRANSCRIBED,
     TRANSCRIPT,
     EmailJobs,
     Job,
 )
 from server.store.email_worker import EmailWorker, Thread
 
-__all__ = ["ASSIGNED", "DIGEST", "INVITE", "RATING", "REPLY", "RESET", "TRANSCRIPT", "EmailJobs",
-           "Inbound", "Job", "Outbox", "Thread"]
+__all__ = ["ASSIGNED", "DIGEST", "INVITE", "RATING", "REPLY", "RESET", "TRANSCRIBED", "TRANSCRIPT",
+           "EmailJobs", "Inbound", "Job", "Outbox", "Thread"]
 
 
 class Outbox(EmailWorker, InboundMail):
