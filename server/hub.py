@@ -108,10 +108,12 @@ def session_channel(session_id: str) -> str:
     return f"session:{session_id}"
 
 
-def close_order(code: int) -> bytes:
-    """On an ``agent:``, ``session:`` or ``visitor:`` channel: close those sockets with ``code``.
-    (Frames for visitors start with ``{"type"``, so the two never mix.)"""
-    return orjson.dumps({"close": code})
+def close_order(code: int, ip: str | None = None) -> bytes:
+    """On an ``agent:``, ``session:`` or ``visitor:`` channel: close those sockets with
+    ``code``; on a ``status:`` channel, with ``ip``: those of a site's visitors that come from
+    that address (an address block). (Frames for visitors start with ``{"type"``, so the two
+    never mix.)"""
+    return orjson.dumps({"close": code} if ip is None else {"close": code, "ip": ip})
 
 
 def from_connection(origin: str, data: bytes) -> bytes:
@@ -159,6 +161,8 @@ class Connection:
         self.stopping = False
         #: The agent this connection belongs to (None for visitors).
         self.agent_id: str | None = None
+        #: The address a visitor's connection comes from (for address blocks).
+        self.ip: str | None = None
         #: Called when the broker may have dropped messages (besides the cursors catching up).
         self.on_reset: Callable[[], None] | None = None
         #: Closes the socket at once, whatever the peer reads (set by the session when the
@@ -493,13 +497,16 @@ class Hub:
                 return
         elif channel.startswith(("agent:", "session:")) or data.startswith(b'{"close"'):
             try:
-                code = int(orjson.loads(data)["close"])
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                order = orjson.loads(data)
+                code, ip = int(order["close"]), order.get("ip")
+            except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 log.error("dropped a malformed close order")
                 return
-            reason = "blocked" if channel.startswith("visitor:") else "your account was changed"
+            reason = "your account was changed" if channel.startswith(("agent:", "session:")) \
+                else "blocked"
             for conn in list(local):
-                conn.stop(code, reason)
+                if ip is None or conn.ip == ip:
+                    conn.stop(code, reason)
             return
         else:
             if data.startswith(b"@"):

@@ -78,6 +78,26 @@ async def test_blocking_an_address_for_a_while(tmp_path: Path) -> None:
             await c.close()
 
 
+async def test_an_address_block_closes_every_open_chat_from_that_address(
+        server: ServerProcess, seeded: Seed) -> None:
+    """Before: only the blocked visitor's sockets were closed; another visitor already
+    chatting from the same address went on sending (a black-box tester's report)."""
+    v, _ = await visitor(server, seeded.site_id, source="127.0.0.5")
+    conv = (await v.request({"type": "send", "id": "m1", "body": "x"}))["conversation_id"]
+    same_address, _ = await visitor(server, seeded.site_id, source="127.0.0.5")
+    elsewhere, _ = await visitor(server, seeded.site_id, source="127.0.0.6")
+    other_site, _ = await visitor(server, seeded.other_site_id, source="127.0.0.5")
+    ana, _ = await agent(server, await login(server, seeded.agent_email))
+    await ana.request({"type": "block", "id": "b", "conversation_id": conv, "address": True})
+    assert await v.closed() == 4423
+    assert await same_address.closed() == 4423
+    for still in (elsewhere, other_site):  # another address; the same one on another site
+        await still.send({"type": "ping", "id": "p"})
+        assert (await still.of_type("pong"))["id"] == "p"
+    for c in (elsewhere, other_site, ana):
+        await c.close()
+
+
 async def test_the_block_list_is_per_site(server: ServerProcess, seeded: Seed) -> None:
     v, _ = await visitor(server, seeded.site_id)
     conv = (await v.request({"type": "send", "id": "m1", "body": "x"}))["conversation_id"]

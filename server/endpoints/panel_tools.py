@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from server import protocol
 from server.errors import Close
-from server.hub import close_order, visitor_channel
+from server.hub import close_order, status_channel, visitor_channel
 from server.protocol import (
     AssignTeam,
     Block,
@@ -95,6 +95,10 @@ async def block(s: AgentSession, frame: Block) -> bytes:
     made = await s.ctx.store.block(s.agent, s.site_ids, frame.conversation_id, until=until,
                                    address_until=address_until, reason=frame.reason)
     await s.ctx.broker.publish(visitor_channel(made[0].visitor_id), close_order(Close.BLOCKED))
+    for entry in made:
+        if entry.ip is not None:  # everyone chatting on the site from that address
+            await s.ctx.broker.publish(status_channel(entry.site_id),
+                                       close_order(Close.BLOCKED, ip=entry.ip))
     return protocol.ack(frame.id, blocks=[b.public() for b in made])
 
 

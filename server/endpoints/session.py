@@ -53,6 +53,7 @@ class Session:
         )
         #: The client's address (a trusted proxy's forwarded one: server/listener.py).
         self.ip = self.ws.client.host if self.ws.client else "unknown"
+        self.conn.ip = self.ip
         #: Buckets shared with other sockets that every frame also takes from (the visitor's
         #: and the site's, once the hello says who): (buckets, key).
         self.shared: list[tuple[Buckets, str]] = []

@@ -84,13 +84,14 @@ class VisitorSession(Session):
                 raise Refuse(Close.RATE_LIMITED, Code.RATE_LIMITED,
                              "too many new visitors; try again in a minute")
             self.who = VisitorIdentity(site.id, new_id("vis"))
+        # Subscribed before the block check: a block made after the check closes this socket.
+        await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
+        await ctx.hub.subscribe(self.conn, status_channel(site.id))
         if await ctx.store.blocked(site.id, self.who.visitor_id, self.ip):
             raise Refuse(Close.BLOCKED, Code.BLOCKED, "you cannot chat on this site")
         self._count_sockets()
         await ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
         await self.heartbeat()
-        await ctx.hub.subscribe(self.conn, visitor_channel(self.who.visitor_id))
-        await ctx.hub.subscribe(self.conn, status_channel(site.id))
         current = await ctx.store.current_conversation(self.who.visitor_id)
         visitor = await ctx.store.visitor(self.who.visitor_id)
         typical = await ctx.store.average_wait(site.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -56,7 +57,10 @@ class Blocks(Base):
                 db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (made[1], conv.site_id, conv.visitor_id, row[0], address_until,
                             reason, agent.id, now))
-            return [self._load_block(db, block_id) for block_id in made]
+            blocks = [self._load_block(db, block_id) for block_id in made]
+            if address_until is not None:
+                blocks[1] = dataclasses.replace(blocks[1], ip=row[0])
+            return blocks
 
         return await self._submit(op)
 

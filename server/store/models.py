@@ -275,6 +275,9 @@ class Block:
     reason: str | None
     by_name: str
     created_at: int
+    #: The address of an address block, where the server needs it (to close the sockets that
+    #: come from it); never in ``public``.
+    ip: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "site_id": self.site_id,
