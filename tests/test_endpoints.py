@@ -164,6 +164,15 @@ async def test_http_endpoints(server: ServerProcess, seeded: Seed) -> None:
         assert frame.status_code == 200
         assert "frame-ancestors http://shop.test" in frame.headers["content-security-policy"]
         assert (await http.get("/widget/frame?site=nope")).status_code == 404
+        # Before: the policy came from the last `site`, the frame's chat from the first, so a
+        # page on another site's origin could embed this site's chat (a black-box tester's
+        # report). A parameter given twice is refused.
+        for pair in ((seeded.site_id, seeded.other_site_id), (seeded.other_site_id,
+                                                               seeded.site_id)):
+            twice = await http.get("/widget/frame", params=[("site", s) for s in pair])
+            assert twice.status_code == 400, twice.headers.get("content-security-policy")
+        assert (await http.get(f"/widget/frame?site={seeded.site_id}&parent=http://shop.test"
+                               "&parent=http://other.test")).status_code == 400
         panel = await http.get("/agent")
         assert "frame-ancestors 'none'" in panel.headers["content-security-policy"]
         assert (await http.get("/agent/static/main.js")).status_code == 200

@@ -91,6 +91,12 @@ async def widget_loader(request: Request) -> Response:
 async def widget_frame(request: Request) -> Response:
     """The chat frame page. Only the site's allowed origins may embed it (frame-ancestors)."""
     ctx = context(request)
+    keys = [key for key, _ in request.query_params.multi_items()]
+    if len(keys) != len(set(keys)):
+        # The policy below is the site's that the server reads, and the frame runs the chat of
+        # the one its script reads: they must be the same (another site's origins, else).
+        return Response("a parameter is given twice", status_code=400,
+                        headers=SECURITY_HEADERS)
     site = await ctx.store.site(request.query_params.get("site", ""))
     if site is None:
         return Response("unknown site", status_code=404, headers=SECURITY_HEADERS)
