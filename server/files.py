@@ -2,9 +2,10 @@
 Pure: the endpoint (server/endpoints/files.py) does the I/O.
 
 Accepted: PNG, JPEG, GIF and WebP images (shown inline as previews), PDF, and plain UTF-8 text.
-Everything else — SVG and HTML included, which could carry script — is refused. Files are always
-served with ``X-Content-Type-Options: nosniff``, a ``sandbox`` CSP and, except images, as
-``attachment`` downloads.
+Everything else — SVG and HTML included, which could carry script — is refused, and each file's
+name ends as what it is (``typed_name``). Files are always served with
+``X-Content-Type-Options: nosniff``, a ``sandbox`` CSP and, except images, as ``attachment``
+downloads.
 """
 
 from __future__ import annotations
@@ -91,6 +92,28 @@ def safe_name(name: str) -> str:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: 119 - len(ext)] + dot + ext) if dot and len(ext) <= 10 else name[:120]
     return name or "file"
+
+
+#: The extensions a file of each accepted type may keep; the first is given to one whose name
+#: has none of them.
+EXTENSIONS = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "application/pdf": (".pdf",),
+    "text/plain": (".txt", ".log", ".csv", ".md"),
+}
+
+
+def typed_name(name: str, content_type: str) -> str:
+    """``name`` (a ``safe_name``) ending as what the file is: text that ends in markup named
+    ``page.html``, or a picture named ``x.svg``, is saved and opened as what it is
+    (``page.html.txt``), whatever program a download is opened with."""
+    extensions = EXTENSIONS[content_type]
+    if name.lower().endswith(extensions):
+        return name
+    return safe_name(name[: 120 - len(extensions[0])] + extensions[0])
 
 
 def content_disposition(content_type: str, name: str) -> str:

@@ -97,6 +97,21 @@ async def test_uploads_per_address(tmp_path: Path) -> None:
         assert int(second.headers["retry-after"]) >= 1
 
 
+async def test_a_text_file_named_as_markup_is_kept_as_text(server: ServerProcess,
+                                                          seeded: Seed) -> None:
+    """Before: kept as ``report.html`` and downloaded under that name (a black-box tester)."""
+    _, welcome = await visitor(server, seeded.site_id)
+    sent = await upload(server, welcome["token"], b"notes\n<script>alert(1)</script>",
+                        name="report.html")
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["name"], sent.json()["type"]) == ("report.html.txt", "text/plain")
+    async with httpx.AsyncClient() as http:
+        served = await http.get(f"{server.http}{sent.json()['url']}",
+                                headers={"Authorization": f"Bearer {welcome['token']}"})
+    assert served.headers["content-type"].startswith("text/plain")
+    assert 'attachment; filename="report.html.txt"' in served.headers["content-disposition"]
+
+
 async def test_uploads_never_sent_are_deleted_after_the_grace_period(tmp_path: Path) -> None:
     db, clock = tmp_path / "g.db", tmp_path / "clock"
     clock.write_text("0")

@@ -26,7 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from server.auth import TokenError, origin_allowed
-from server.files import Sniffer, content_disposition, safe_name
+from server.files import Sniffer, content_disposition, safe_name, typed_name
 from server.private import private_dir
 from server.ratelimit import TokenBucket
 from server.store import StoreClosed
@@ -114,7 +114,7 @@ async def upload(request: Request) -> Response:
     limits.upload_bytes_per_ip.spend(ip, max(0, saved.size - size_hint))
     if saved.error is not None:
         return saved.error
-    name = safe_name(unquote(request.headers.get("x-file-name", "")))
+    name = typed_name(safe_name(unquote(request.headers.get("x-file-name", ""))), saved.kind)
     attachment = await ctx.store.add_attachment(site_id, uploader_id, name, saved.kind,
                                                 saved.size, saved.file_id)
     await sweep(ctx)

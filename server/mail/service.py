@@ -26,7 +26,7 @@ from server.auth import AgentSession, Tokens, VisitorIdentity, normalize_origin
 from server.chat import Chat
 from server.config import Settings
 from server.errors import ChatError, Unavailable
-from server.files import safe_name, sniff
+from server.files import safe_name, sniff, typed_name
 from server.mail import addresses, compose, inbound, smtp
 from server.mail.words import language, words
 from server.store import Change, Conversation, Message, Site
@@ -416,8 +416,9 @@ class Mail:
                 continue
             file_id = "file_" + secrets.token_urlsafe(18)
             await self.files.put_bytes(file_id, content)
-            await self.store.add_attachment(thread.site_id, thread.visitor_id, safe_name(name),
-                                            kind, len(content), file_id)
+            await self.store.add_attachment(thread.site_id, thread.visitor_id,
+                                            typed_name(safe_name(name), kind), kind,
+                                            len(content), file_id)
             kept.append(file_id)
         return kept
 
