@@ -111,6 +111,8 @@ class Limits:
     sockets_per_site: Counts
     uploads_per_ip: Buckets
     upload_bytes_per_ip: Buckets
+    #: Per uploader (a visitor or an agent): ten files at once, then one every 6 s.
+    uploads_per_uploader: Buckets
     kb_requests_per_ip: Buckets
 
     @classmethod
@@ -129,5 +131,6 @@ class Limits:
             sockets_per_site=Counts(s.max_site_connections),
             uploads_per_ip=Buckets.per_minute(s.uploads_per_ip, clock),
             upload_bytes_per_ip=Buckets.per_minute(s.upload_bytes_per_ip, clock),
+            uploads_per_uploader=Buckets(1 / 6, 10, clock, max_keys=10_000),
             kb_requests_per_ip=Buckets.per_minute(s.kb_requests_per_ip, clock),
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.live import Seed, ServerProcess, seed, serving, visitor, visitor_token
+from tests.live import Seed, ServerProcess, open_store, seed, serving, visitor, visitor_token
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -86,9 +86,11 @@ async def test_uploads_per_address(tmp_path: Path) -> None:
     seeded = await seed(db)
     with serving(db, LIVECHAT_UPLOADS_PER_IP="3",
                  LIVECHAT_UPLOAD_BYTES_PER_IP=str(2 * 1024 * 1024)) as server:
-        statuses = [(await upload(server, visitor_token(seeded.site_id, f"vis_{i}"),
-                                  PNG)).status_code for i in range(4)]
-        assert statuses == [201, 201, 201, 429]
+        answers = [await upload(server, visitor_token(seeded.site_id, f"vis_{i}"), PNG)
+                   for i in range(4)]
+        assert [a.status_code for a in answers] == [201, 201, 201, 429]
+        # Three files a minute: the next in 20 s (it said 1, from the bytes' limit).
+        assert answers[3].headers["retry-after"] == "20"
     with serving(db, LIVECHAT_UPLOAD_BYTES_PER_IP=str(1024 * 1024)) as server:
         big = PNG + b"\x00" * (700 * 1024)
         first = await upload(server, visitor_token(seeded.site_id, "vis_b1"), big)
@@ -110,6 +112,26 @@ async def test_a_text_file_named_as_markup_is_kept_as_text(server: ServerProcess
                                 headers={"Authorization": f"Bearer {welcome['token']}"})
     assert served.headers["content-type"].startswith("text/plain")
     assert 'attachment; filename="report.html.txt"' in served.headers["content-disposition"]
+
+
+async def test_an_uploader_is_told_when_to_retry_and_must_be_who_the_site_asks(
+        tmp_path: Path) -> None:
+    """Before: the per-uploader refusal had no ``Retry-After``; and an anonymous visitor's
+    token, minted before the site asked for verified visitors only, could still upload (its
+    sockets are refused). Both from a black-box tester's report."""
+    db = tmp_path / "who.db"
+    seeded = await seed(db)
+    with serving(db) as server:
+        _, welcome = await visitor(server, seeded.site_id)
+        answers = [await upload(server, welcome["token"], PNG) for _ in range(11)]
+        assert [a.status_code for a in answers] == [201] * 10 + [429]
+        assert answers[10].headers["retry-after"] == "6"  # ten at once, then one every 6 s
+    async with open_store(db) as store:
+        await store.set_site_options(seeded.site_id, identity_secret="s" * 32,
+                                     identity_mode="mandatory")
+    with serving(db) as server:
+        refused = await upload(server, welcome["token"], PNG)
+        assert (refused.status_code, refused.json()["error"]) == (403, "identity_required")
 
 
 async def test_uploads_never_sent_are_deleted_after_the_grace_period(tmp_path: Path) -> None:

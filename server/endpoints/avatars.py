@@ -22,7 +22,7 @@ from server.files import IMAGE_TYPES, sniff
 
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, context
-from .files import _allowed, _error
+from .files import _error
 
 MAX_AVATAR_BYTES = 2 * 1024 * 1024
 _HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox",
@@ -52,8 +52,10 @@ async def upload(request: Request) -> Response:
                                        f"{MAX_AVATAR_BYTES // (1024 * 1024)} MB")
     if declared.isdigit() and int(declared) > MAX_AVATAR_BYTES:
         return too_big
-    if not _allowed(ctx, agent_id):
-        return _error(429, "rate_limited", "too many files; wait a little")
+    uploads = ctx.limits.uploads_per_uploader
+    if not uploads.take(agent_id):
+        return _error(429, "rate_limited", "too many files; wait a little",
+                      {"Retry-After": str(uploads.retry_after(agent_id))})
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

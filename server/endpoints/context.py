@@ -18,7 +18,6 @@ from server.limits import Counts, Limits
 from server.logins import Backoff
 from server.mail.service import Mail
 from server.metrics import Metrics
-from server.ratelimit import TokenBucket
 from server.routing import Router
 from server.store import Store
 from server.store.filestore import FileStore, LocalFiles
@@ -44,8 +43,6 @@ class Context:
     ip_backoff: Backoff = field(default_factory=lambda: Backoff(20, time.time))
     #: Password checks waiting or running, per client address (server/endpoints/account.py).
     login_checks: dict[str, int] = field(default_factory=dict)
-    #: Upload rate limits, per uploader (server/endpoints/files.py).
-    upload_buckets: dict[str, TokenBucket] = field(default_factory=dict)
     #: Avatar key → agent id (server/endpoints/avatars.py), rebuilt when a key is not in it.
     avatar_index: dict[str, str] = field(default_factory=dict)
     avatar_indexed_at: float = float("-inf")

@@ -28,16 +28,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from server.auth import TokenError, origin_allowed
 from server.files import Sniffer, content_disposition, safe_name, typed_name
 from server.private import private_dir
-from server.ratelimit import TokenBucket
 from server.store import StoreClosed
 
 from .agent import agent_from_cookie
 from .context import AGENT_COOKIE, Context, client_ip, context
 
 log = logging.getLogger("livechat.files")
-
-#: Uploads per uploader: a burst of 10, then one every 6 seconds (per process).
-_UPLOAD_RATE, _UPLOAD_BURST = 1 / 6, 10
 
 
 def _error(status: int, code: str, message: str,
@@ -63,16 +59,6 @@ async def _uploader(ctx: Context, request: Request) -> tuple[str, str] | None:
     return (sites[0], agent.id) if sites else None
 
 
-def _allowed(ctx: Context, uploader: str) -> bool:
-    buckets = ctx.upload_buckets
-    bucket = buckets.get(uploader)
-    if bucket is None:
-        if len(buckets) > 10_000:  # bounded: forgetting old uploaders only forgives them
-            buckets.clear()
-        bucket = buckets[uploader] = TokenBucket(_UPLOAD_RATE, _UPLOAD_BURST, ctx.clock)
-    return bucket.take()
-
-
 async def upload(request: Request) -> Response:
     ctx = context(request)
     if not origin_allowed(request.headers.get("origin"), [ctx.own_origin(request)]):
@@ -82,21 +68,29 @@ async def upload(request: Request) -> Response:
         return _error(401, "unauthorized", "a visitor token or an agent session is needed")
     site_id, uploader_id = who
     settings, limits, ip = ctx.settings, ctx.limits, client_ip(request)
-    if uploader_id.startswith(("vis_", "usr_")) and await ctx.store.blocked(site_id, uploader_id,
-                                                                            ip):
-        return _error(403, "blocked", "you cannot send files on this site")
+    if uploader_id.startswith(("vis_", "usr_")):
+        if await ctx.store.blocked(site_id, uploader_id, ip):
+            return _error(403, "blocked", "you cannot send files on this site")
+        site = await ctx.store.site(site_id)
+        if site is None:
+            return _error(401, "unauthorized", "a visitor token or an agent session is needed")
+        if site.identity_mode == "mandatory" and uploader_id.startswith("vis_"):
+            # (A token minted before the site asked for verified visitors only.)
+            return _error(403, "identity_required",
+                          "this site asks you to sign in before sending files")
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     size_hint = int(declared) if declared.isdigit() else 1
     if size_hint > limit:
         return _error(413, "too_large", f"files may be at most {limit // (1024 * 1024)} MB")
-    if not _allowed(ctx, uploader_id):
-        return _error(429, "rate_limited", "too many files; wait a little")
+    if not limits.uploads_per_uploader.take(uploader_id):
+        return _error(429, "rate_limited", "too many files; wait a little",
+                      {"Retry-After": str(limits.uploads_per_uploader.retry_after(uploader_id))})
     # Per client address: files and bytes a minute (the bytes are counted as they arrive).
-    if not limits.uploads_per_ip.take(ip) or not limits.upload_bytes_per_ip.take(ip, size_hint):
-        wait = limits.upload_bytes_per_ip.retry_after(ip, size_hint)
-        return _error(429, "rate_limited", "too many files from your address; wait a little",
-                      {"Retry-After": str(wait)})
+    for bucket, amount in ((limits.uploads_per_ip, 1), (limits.upload_bytes_per_ip, size_hint)):
+        if not bucket.take(ip, amount):
+            return _error(429, "rate_limited", "too many files from your address; wait a little",
+                          {"Retry-After": str(bucket.retry_after(ip, amount))})
     room = limit
     if uploader_id.startswith(("vis_", "usr_")):  # a visitor's files may take so much in all
         room = min(limit, settings.upload_quota_bytes
@@ -104,7 +98,7 @@ async def upload(request: Request) -> Response:
         if room <= 0 or size_hint > room:
             return _error(413, "quota_exceeded", "you have sent as many files as we can keep")
     if not ctx.uploads_in_flight.acquire(uploader_id):  # (so the quota cannot be raced)
-        return _error(429, "rate_limited", "one file at a time, please")
+        return _error(429, "rate_limited", "one file at a time, please", {"Retry-After": "1"})
     try:
         saved = await _receive(ctx, request, room)
     except ClientDisconnect:  # gone mid-upload: nothing kept, nobody to answer
