@@ -40,6 +40,10 @@ class Refused(ValueError):
     """The URL may not be delivered to (scheme, host, or a private address)."""
 
 
+class Malformed(Refused):
+    """Not an http(s) URL at all (a bad request, rather than a URL we will not deliver to)."""
+
+
 def check_url(url: str) -> tuple[str, int]:
     """The host and port of an http(s) URL, or ``Refused``."""
     if len(url) > 2000:
@@ -47,10 +51,10 @@ def check_url(url: str) -> tuple[str, int]:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        raise Refused("not a URL") from None
+    except ValueError:  # (a port out of range, a bad IPv6 literal)
+        raise Malformed("not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Refused("the URL must be http:// or https:// with a host")
+        raise Malformed("the URL must be http:// or https:// with a host")
     if parts.username or parts.password:
         raise Refused("no credentials in the URL: the signature authenticates us")
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)

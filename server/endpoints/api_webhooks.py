@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.store.webhooks import Endpoint, check_events
-from server.webhooks import Refused, guard
+from server.webhooks import Malformed, Refused, guard
 
 from .api_base import DEFAULT_LIMIT, ApiError, Call, Operation, Param, not_found
 
@@ -37,6 +37,8 @@ async def create_webhook(call: Call) -> tuple[int, Any]:
     try:
         wanted = check_events(events)
         await guard(body["url"], call.ctx.settings.webhook_allow_private)
+    except Malformed as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
     except Refused as exc:
         raise ApiError(400, "bad_url", str(exc)) from None
     except ValueError as exc:
