@@ -44,7 +44,14 @@ _INLINE = {"strong", "em", "s", "del", "code", "a", "img"}
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+class _Markdown(MarkdownIt):
+    def validateLink(self, url: str) -> bool:
+        """Every link is parsed as a link, whatever its URL: ``sanitise`` then keeps only the
+        ones it should (markdown-it's own check left a ``javascript:`` link as its source)."""
+        return True
+
+
+_markdown = _Markdown("commonmark", {"html": False, "linkify": False, "typographer": False})
 _markdown.enable(["table", "strikethrough"])
 
 

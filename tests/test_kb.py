@@ -109,6 +109,17 @@ def test_markdown_renders_what_articles_need() -> None:
     assert r.text.startswith("Steps Open Settings Press Reset See the guide")
 
 
+def test_a_link_we_do_not_keep_shows_its_words_without_an_href() -> None:
+    """As docs/knowledge-base.md says. Before: markdown-it refused to parse such a link, and
+    readers saw its Markdown source, ``[bad](javascript:alert(1))`` (a black-box tester)."""
+    for link in ("javascript:alert(1)", "JaVaScRiPt:alert(1)", "vbscript:x", "data:text/html,x",
+                 "/relative", "//protocol.relative"):
+        r = kb.render(f"Try [this]({link}).")
+        assert r.html.startswith("<p>Try <a ") and r.html.endswith(">this</a>.</p>\n"), link
+        assert "href" not in r.html and r.text == "Try this."
+    assert kb.render("![shot](data:image/png;base64,AAAA)").html == '<p><img alt="shot"></p>\n'
+
+
 def test_slugs_languages_and_queries() -> None:
     assert kb.slugify("Réinitialiser le mot de passe !") == "reinitialiser-le-mot-de-passe"
     assert kb.slugify("???") == "article"
