@@ -162,11 +162,17 @@ class Claims:
 _EMAIL = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 
 
+#: How far ahead of ours a site backend's clock may be: a JWT's ``nbf`` up to this many
+#: seconds in the future is taken.
+NBF_LEEWAY = 60
+
+
 def identity_claims(secret: str, token: str, now: float, max_lifetime: float) -> Claims:
     """Check a JWT signed with HS256 by the site's backend (PyJWT; no other algorithm is
     accepted, ``none`` least of all) and return its claims: ``sub`` (the user id, 1–256
     printable characters), ``exp`` (in the future, at most ``max_lifetime`` seconds away),
-    and optionally ``name`` (≤ 100 characters) and ``email``. Raises TokenError."""
+    and optionally ``name`` (≤ 100 characters), ``email`` and ``nbf`` (not valid before, up to
+    ``NBF_LEEWAY`` ahead). Raises TokenError."""
     try:
         data = jwt.decode(token, secret, algorithms=["HS256"],
                           options={"require": ["sub", "exp"], "verify_exp": False,
@@ -178,6 +184,9 @@ def identity_claims(secret: str, token: str, now: float, max_lifetime: float) ->
         raise TokenError("sub must be 1-256 printable characters")
     if type(exp) is not int or not now <= exp <= now + max_lifetime:
         raise TokenError("exp must be in the future, within the maximum lifetime")
+    nbf = data.get("nbf")  # (PyJWT's check uses its own clock: ours is injected)
+    if nbf is not None and (type(nbf) not in (int, float) or nbf > now + NBF_LEEWAY):
+        raise TokenError("nbf must be a time no later than now")
     if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= 100
                              or "\x00" in name):
         raise TokenError("name must be 1-100 characters")

@@ -111,6 +111,11 @@ async def test_signed_claims_are_verified(identity_server: ServerProcess, seeded
     {"user_jwt": jwt.encode({"sub": "carol", "exp": int(time.time()) + 60}, None,
                             algorithm="none")},
     legacy("alice", expires=int(time.time()) + 2 * 86400),  # over the maximum lifetime
+    # Not valid before an hour from now (it was taken: a black-box tester), or not a time.
+    {"user_jwt": jwt.encode({"sub": "carol", "exp": int(time.time()) + 7200,
+                             "nbf": int(time.time()) + 3600}, SITE_SECRET, algorithm="HS256")},
+    {"user_jwt": jwt.encode({"sub": "carol", "exp": int(time.time()) + 7200, "nbf": "soon"},
+                            SITE_SECRET, algorithm="HS256")},
 ])
 async def test_forged_unbounded_or_malformed_identities_are_refused(
         identity_server: ServerProcess, seeded: Seed, hello: dict[str, Any]) -> None:
