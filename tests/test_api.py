@@ -265,6 +265,10 @@ async def test_every_conversation_action(world: World) -> None:
     assert noted.status_code == 201 and noted.json()["message"]["kind"] == "note"
     tagged = await api("POST", base + "/tags", {"tag": "billing"})
     assert tagged.json()["conversation"]["tags"] == ["billing"]
+    assert tagged.json()["duplicate"] is False
+    # A tag it has, or removing one it has not, changes nothing: a duplicate (it said false).
+    assert (await api("POST", base + "/tags", {"tag": "billing"})).json()["duplicate"] is True
+    assert (await api("DELETE", base + "/tags/vip")).json()["duplicate"] is True
     assert (await api("POST", base + "/tags", {"tag": "Not A Tag"})).status_code == 400
     until = 4_102_444_800_000
     snoozed = await api("POST", base + "/snooze", {"until": until})
@@ -273,6 +277,7 @@ async def test_every_conversation_action(world: World) -> None:
     assert woke.json()["conversation"]["snoozed_until"] is None
     untagged = await api("DELETE", base + "/tags/billing")
     assert untagged.status_code == 200 and untagged.json()["conversation"]["tags"] == []
+    assert untagged.json()["duplicate"] is False
     resolved = await api("POST", base + "/resolve", {"agent_id": world.bo_id})
     assert resolved.json()["conversation"]["status"] == "resolved"
     await world.widget.next(lambda f: f.get("type") == "message" and f["kind"] == "resolved")

@@ -155,18 +155,22 @@ async def transfer(call: Call) -> tuple[int, Any]:
 
 
 async def add_tag(call: Call) -> tuple[int, Any]:
-    conversation = await _conversation(call)
-    return _result(await call.ctx.chat.tag([conversation.site_id], conversation.id,
-                                           call.body["tag"], True))
+    return await _tag(call, call.body["tag"], True)
 
 
 async def remove_tag(call: Call) -> tuple[int, Any]:
-    conversation = await _conversation(call)
     tag = call.path["tag"]
     from server.protocol import check_fields
 
     check_fields({"tag": tag}, {"tag": "tag"}, 100)
-    return _result(await call.ctx.chat.tag([conversation.site_id], conversation.id, tag, False))
+    return await _tag(call, tag, False)
+
+
+async def _tag(call: Call, tag: str, on: bool) -> tuple[int, Any]:
+    """A tag it has, or one it has not removed: nothing changes (``duplicate: true``)."""
+    conversation = await _conversation(call)
+    changed = await call.ctx.chat.tag([conversation.site_id], conversation.id, tag, on)
+    return _result(changed, duplicate=changed.tags == conversation.tags)
 
 
 async def set_team(call: Call) -> tuple[int, Any]:
