@@ -81,9 +81,9 @@ def cmd_site_set(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"livechat: {exc}", file=sys.stderr)
             return 2
-        _print_site(site)
-        if secret:
+        if secret:  # first: the one line that cannot be read again
             print(f"identity secret (keep it on your backend only; shown once): {secret}")
+        _print_site(site)
         return 0
 
     return with_store(settings, work)
