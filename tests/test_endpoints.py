@@ -95,6 +95,32 @@ async def test_resume_gets_exactly_the_rest(any_server: ServerProcess, any_seede
     await v3.close()
 
 
+async def test_a_last_seq_beyond_the_conversations_misses_nothing_after_it(
+        server: ServerProcess, seeded: Seed) -> None:
+    """A client that saw more than the store holds (its last moments lost in a power loss,
+    docs/architecture.md; or a client's mistake). Before: its cursor stayed there, and every
+    later message up to that seq was silently skipped; now the conversation's own last seq is
+    taken, and the next message comes."""
+    v, welcome = await visitor(server, seeded.site_id)
+    first = await v.request({"type": "send", "id": "m1", "body": "hello"})
+    conv = first["conversation_id"]
+    await v.close()
+    v2, back = await visitor(server, seeded.site_id, token=welcome["token"],
+                             conversation_id=conv, last_seq=50, epoch=welcome["epoch"])
+    assert back["conversation"]["last_seq"] == 1  # (what the client should go by)
+    ana, _ = await agent(server, await login(server, seeded.agent_email))
+    opened = await ana.request({"type": "open", "id": "o", "conversation_id": conv,
+                                "last_seq": 50})
+    assert opened["conversation"]["last_seq"] == 1
+    reply = await ana.request({"type": "send", "id": "a1", "conversation_id": conv,
+                               "body": "hi, how can I help?"})
+    assert (await v2.of_type("message", seq=reply["seq"]))["body"] == "hi, how can I help?"
+    second = await v2.request({"type": "send", "id": "m2", "body": "my order"})
+    assert (await ana.of_type("message", seq=second["seq"]))["body"] == "my order"
+    for c in (v2, ana):
+        await c.close()
+
+
 async def test_two_tabs_share_one_conversation(server: ServerProcess, seeded: Seed) -> None:
     tab1, welcome = await visitor(server, seeded.site_id)
     tab2, _ = await visitor(server, seeded.site_id, token=welcome["token"])

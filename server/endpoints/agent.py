@@ -175,7 +175,7 @@ class AgentSession(Session):
                 visitor=visitor.public() if visitor else None,
                 pages=[{"url": p.url, "title": p.title, "at": p.at} for p in pages],
                 earlier=[c.summary() for c in earlier if c.id != conversation.id]))
-            self.conn.watch(conversation.id, frame.last_seq)
+            self.conn.watch(conversation.id, min(frame.last_seq, conversation.last_seq))
             return None
         if isinstance(frame, Transcript):
             await self._visible(frame.conversation_id)

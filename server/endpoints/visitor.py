@@ -213,7 +213,8 @@ class VisitorSession(Session):
         await self._follow(conversation)
         if ack is not None:
             self.conn.send(ack)
-        self.conn.watch(conversation.id, last_seq)
+        # (A last_seq beyond the conversation's: see docs/protocol.md, Resume.)
+        self.conn.watch(conversation.id, min(last_seq, conversation.last_seq))
 
     def _new_conversation(self) -> None:
         """A send from a socket that follows no conversation opens one: so many a minute per
