@@ -26,13 +26,8 @@ import orjson
 
 from server.auth import VisitorIdentity
 from server.broker import Broker
-from server.hub import (
-    Connection,
-    conversation_channel,
-    from_connection,
-    site_channel,
-    visitor_channel,
-)
+from server.channels import conversation_channel, from_connection, site_channel, visitor_channel
+from server.hub import Connection
 from server.metrics import Metrics
 from server.records import record
 from server.store import Agent, Change, Conversation, Message, Store

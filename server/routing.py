@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable
 import orjson
 
 from server.broker import Presence, PresenceUnavailable
+from server.channels import status_channel, visitor_channel
 from server.chat import Chat
 from server.errors import Unavailable
-from server.hub import status_channel, visitor_channel
 from server.store import Conversation, Store
 from server.store.models import Load
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
+from server.channels import conversation_channel
 from server.errors import Close
-from server.hub import Connection, Hub, conversation_channel
+from server.hub import Connection, Hub
 from server.store import Message
 
 

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.auth import DUMMY_HASH, AgentSession, TokenError, origin_allowed
+from server.channels import agent_channel, close_order, session_channel
 from server.errors import Close
 from server.hashing import Busy
-from server.hub import agent_channel, close_order, session_channel
 from server.store import Agent
 
 from . import bodies

@@ -22,9 +22,9 @@ from starlette.responses import JSONResponse, Response
 
 from server import protocol
 from server.auth import AgentSession, TokenError, origin_allowed
+from server.channels import agent_channel, site_channel
 from server.errors import Close
 from server.hashing import Busy
-from server.hub import agent_channel, site_channel
 from server.store import Agent, Site
 from server.store.models import NO_PASSWORD
 from server.store.outbox import INVITE, RESET

@@ -14,8 +14,8 @@ from server import protocol
 from server.auth import TokenError, origin_allowed
 from server.avatars import avatar_url
 from server.broker import PresenceUnavailable
+from server.channels import agent_channel, conversation_channel, session_channel, site_channel
 from server.errors import ChatError, Close, Code
-from server.hub import agent_channel, conversation_channel, session_channel, site_channel
 from server.protocol import (
     Claim,
     Frame,

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from server import protocol
+from server.channels import close_order, status_channel, visitor_channel
 from server.errors import Close
-from server.hub import close_order, status_channel, visitor_channel
 from server.protocol import (
     AssignTeam,
     Block,

@@ -20,8 +20,8 @@ from server.auth import (
     verified_visitor_id,
 )
 from server.broker import PresenceUnavailable
+from server.channels import conversation_channel, status_channel, visitor_channel
 from server.errors import ChatError, Close, Code
-from server.hub import conversation_channel, status_channel, visitor_channel
 from server.limits import Counts
 from server.protocol import (
     Attributes,
