@@ -360,7 +360,8 @@ async def test_offline_form_then_prechat_form(browser: Browser, sites: Sites,
     await expect(frame.get_by_role("heading", name="We're away right now")).to_be_visible()
     await expect(frame.get_by_label("Message", exact=True)).to_be_hidden()  # no composer
     await frame.get_by_role("button", name="Leave a message").click()
-    await expect(frame.get_by_role("alert")).to_have_text("Please tell us your name.")
+    await expect(frame.get_by_label("Name")).to_have_accessible_description(
+        "Please tell us your name.")
     await frame.get_by_label("Name").fill("Maria Silva")
     await frame.get_by_label("Email").fill("maria@example.com")
     await frame.get_by_label("Your message").fill("Do the Trail Runner 3 come in size 46?")

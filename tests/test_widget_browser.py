@@ -266,12 +266,21 @@ async def test_the_agents_avatar_in_the_header_and_beside_messages(
     await ana.close()
 
 
+@pytest.mark.parametrize("form", [
+    pytest.param(None, marks=pytest.mark.site_profile(offline="chat")),
+    # Nobody online: the leave-a-message form; an agent online: the pre-chat questions.
+    pytest.param("offline", marks=pytest.mark.site_profile(offline="form")),
+    pytest.param("prechat", marks=pytest.mark.site_profile(prechat=["name", "email"],
+                                                           offline="chat")),
+])
 async def test_the_pages_own_open_and_close_leave_the_visitors_focus_be(
-        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+        browser: Browser, sites: Sites, artifacts: Path, form: str | None) -> None:  # noqa: F811
     """Before: ``LiveChat('open')`` from the page (a timed, proactive open) moved the keyboard
     into the chat's composer while the visitor typed in the page's search box, and
-    ``LiveChat('close')`` moved it to the launcher: keystrokes went astray. Only the visitor's
-    own click moves focus into the chat."""
+    ``LiveChat('close')`` moved it to the launcher: keystrokes went astray. Then, where the chat
+    shows a form first (the offline form, the pre-chat questions), the form took the keyboard
+    as it appeared: "boots" went into the chat's Name field. Only the visitor's own click moves
+    focus into the chat."""
     page = await (await browser.new_context(viewport={"width": 1280, "height": 760})).new_page()
     await page.goto(sites.page_url)
     await page.evaluate("""() => {
@@ -285,6 +294,11 @@ async def test_the_pages_own_open_and_close_leave_the_visitors_focus_be(
     await page.evaluate("() => LiveChat('open')")
     frame = page.frame_locator("iframe[title=Chat]")
     await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    intake = frame.locator("#intake")
+    if form:  # (it appears with the welcome, after the connection is made)
+        await expect(intake).to_be_visible()
+    else:
+        await expect(frame.get_by_label("Message", exact=True)).to_be_visible()
     await page.keyboard.type(" boots")
     await page.evaluate("() => LiveChat('close')")
     await page.keyboard.type(" size 42")
@@ -294,14 +308,35 @@ async def test_the_pages_own_open_and_close_leave_the_visitors_focus_be(
     await page.keyboard.type("!")
     await expect(search).to_have_value("hiking boots size 42!")
     await expect(frame.locator("#input")).to_have_value("")
-    await page.screenshot(path=str(artifacts / "widget-page-open-keeps-focus.png"))
+    await expect(frame.locator("#intake-name")).to_have_value("")
+    await page.screenshot(path=str(artifacts / f"widget-page-open-keeps-focus-{form}.png"))
     await page.evaluate("() => LiveChat('close')")
     # The page's handlers get no argument for 'open' and 'close' (docs/embedding.md).
     await page.evaluate("""() => { window.got = [];
         LiveChat('on', 'open', function () { window.got.push(arguments.length); }); }""")
     await page.locator("livechat-widget button").click()  # the visitor's own: into the chat
     assert await page.evaluate("() => window.got") == [0]
-    await expect(frame.locator("#input")).to_be_focused()
+    await expect(frame.locator("#intake-name" if form else "#input")).to_be_focused()
+
+
+@pytest.mark.parametrize("form", [
+    pytest.param("offline", marks=pytest.mark.site_profile(offline="form")),
+    pytest.param("prechat", marks=pytest.mark.site_profile(prechat=["name", "email"],
+                                                           offline="chat")),
+])
+async def test_the_visitors_own_open_puts_the_keyboard_in_the_form(
+        browser: Browser, sites: Sites, form: str) -> None:  # noqa: F811
+    """The other side of the above: the visitor's click on the launcher of a page that has not
+    loaded the chat yet moves the keyboard into the form's first field when the form appears
+    (after the connection is made), so that they can type at once."""
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 760})).new_page()
+    await page.goto(sites.page_url)
+    await page.get_by_role("button", name="Open chat").click()
+    frame = page.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator("#intake")).to_be_visible()
+    await expect(frame.locator("#intake-name")).to_be_focused()
+    await page.keyboard.type("Maria")
+    await expect(frame.get_by_label("Name")).to_have_value("Maria")
 
 
 @pytest.mark.site_profile(offline="chat", logo="https://127.0.0.1:9/logo.png")

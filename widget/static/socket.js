@@ -1,6 +1,7 @@
 /* A WebSocket that keeps itself connected: backoff with jitter, an application ping that detects
- * half-dead sockets, immediate retry when the browser comes back online or the tab is shown, and
- * the close-code ranges of docs/protocol.md (4000-4399 reconnect, 4400-4499 give up).
+ * half-dead sockets, reconnecting as soon as the browser says it is offline (its socket would
+ * look alive until a ping went unanswered) and at once when it is back online or the tab is
+ * shown, and the close-code ranges of docs/protocol.md (4000-4399 reconnect, 4400-4499 give up).
  * An ES module, used by the chat frame and by the agent panel. */
 var w = window;
 var PING_EVERY = 20000, PONG_WITHIN = 10000, MAX_BACKOFF = 15000;
@@ -19,7 +20,8 @@ function ChatSocket(url, options) {
   this.pingTimer = null;
   this.pongTimer = null;
   var self = this;
-  w.addEventListener("online", function () { self.now(); });
+  w.addEventListener("offline", function () { self.drop(); });
+  w.addEventListener("online", function () { self.now(true); });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") self.now();
   });
@@ -79,17 +81,20 @@ ChatSocket.prototype.schedule = function (delay) {
   this.timer = setTimeout(function () { self.timer = null; self.connect(); }, delay);
 };
 
-/** Reconnect at once if we are waiting to (the network or the tab came back). */
-ChatSocket.prototype.now = function () {
+/** Reconnect at once if we are waiting to (the network or the tab came back). ``online``: the
+ * network is back, so an attempt made while it was gone (it may hang) is made again. */
+ChatSocket.prototype.now = function (online) {
+  if (online && this.ws && this.ws.readyState === 0) this.drop();
   if (!this.ws && this.timer) { clearTimeout(this.timer); this.timer = null; this.connect(); }
 };
 
-/** Close a socket that looks dead; onclose schedules the reconnect. */
+/** Close a socket that looks dead (or the browser went offline) and schedule the reconnect. */
 ChatSocket.prototype.drop = function () {
   var ws = this.ws;
   if (!ws) return;
   this.ws = null;
   clearInterval(this.pingTimer);
+  clearTimeout(this.pongTimer);
   try { ws.close(); } catch (e) { /* already closing */ }
   this.schedule();
 };

@@ -11,6 +11,22 @@ var EMOJI = ["😀", "😂", "😊", "😍", "🤔", "😢", "😮", "😡", "�
 var input = $("input"), emojiPanel = $("emoji-panel"), emojiButton = $("emoji");
 var lastTyping = 0, previewTimer = null;
 
+/** The composer's height follows its text (or its placeholder) up to its max-height, then it
+ * scrolls: CSS does it where the browser has field-sizing; else this, whenever the text or the
+ * placeholder changes, and when the composer is shown or its width changes (the frame opened,
+ * a phone turned). */
+var grows = !!(window.CSS && CSS.supports("field-sizing", "content"));
+input.classList.toggle("grows", grows);
+export function fit() {
+  if (grows || !input.clientWidth) return;  // (hidden: nothing to measure)
+  input.style.height = "auto";
+  input.style.height = input.offsetHeight - input.clientHeight + input.scrollHeight + "px";
+}
+// (In the next frame: a size changed by the observer's own callback would be a loop.)
+if (!grows && window.ResizeObserver) {
+  new ResizeObserver(function () { requestAnimationFrame(fit); }).observe(input);
+}
+
 /** Resent on every (re)connect until the server acknowledges it. */
 export function request(frame) {
   state.pending[frame.id] = frame;
@@ -73,6 +89,7 @@ export function submit(event) {
   if (!body.trim()) return;
   startNew();
   input.value = "";
+  fit();
   typing(false);
   send(body, null);
 }
@@ -81,6 +98,8 @@ export function upload(file) {
   if (!file || !state.token) return;
   startNew();
   var node = bubble("mine pending", "", t("uploading", { name: file.name }));
+  // Which file, while it goes and if it is refused (as text); its link replaces it once sent.
+  var body = node.querySelector(".body"), name = el("div", "text", body, file.name);
   append(node);
   fetch("/api/files", {
     method: "POST", body: file, credentials: "omit",
@@ -92,7 +111,7 @@ export function upload(file) {
       return data;
     });
   }).then(function (a) {
-    var body = node.querySelector(".body");
+    body.removeChild(name);
     ChatSocket.attachment(body, a, scrollToEnd);
     if (ChatSocket.isImage(a)) body.classList.add("media");
     node.querySelector(".meta").textContent = t("sending");
@@ -118,12 +137,13 @@ export function setUpComposer() {
       var at = input.selectionStart || input.value.length;
       input.value = input.value.slice(0, at) + e + input.value.slice(input.selectionEnd || at);
       input.selectionStart = input.selectionEnd = at + e.length;
+      fit();
       toggleEmoji(false);
       input.focus();
     });
   });
   $("composer").addEventListener("submit", submit);
-  input.addEventListener("input", function () { typing(input.value.trim() !== ""); });
+  input.addEventListener("input", function () { fit(); typing(input.value.trim() !== ""); });
   input.addEventListener("blur", function () { if (lastTyping) typing(false); });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) submit(event);

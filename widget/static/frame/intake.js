@@ -31,6 +31,10 @@ export function renderIntake() {
   intake.hidden = !kind;
   $("composer").hidden = !!kind;
   if (!kind) return;
+  // A form shown anew has no errors; one still showing has them in the words chosen now.
+  FIELDS.forEach(function (field) {
+    mark(field, wasHidden ? null : $("intake-" + field + "-error").getAttribute("data-key"));
+  });
   var offlineForm = kind === "offline";
   $("intake-title").textContent = t(offlineForm ? "offlineTitle" : "prechatTitle");
   // (An answer by email only where this server sends email; else it comes here.)
@@ -39,27 +43,59 @@ export function renderIntake() {
   $("intake-name-row").hidden = !(offlineForm ? !state.visitor.name : missing("name"));
   $("intake-email-row").hidden = !(offlineForm ? !state.visitor.email : missing("email"));
   $("intake-submit").textContent = t(offlineForm ? "leaveMessage" : "startChat");
-  if (wasHidden && state.isOpen) focusIntake();
+  // The form takes the keyboard as it appears only from the chat itself (the visitor's click
+  // on the launcher put it in the composer, or they started a new conversation): never from
+  // the page, where the visitor may be typing while the page opened the chat.
+  if (wasHidden && state.isOpen && document.hasFocus()) focusIntake();
 }
 
 /** The first field of the form, without scrolling the greeting away. */
 export function focusIntake() {
-  var first = intake.querySelector("label:not([hidden]) input, textarea");
-  if (first) first.focus({ preventScroll: true });
+  intake.querySelector(".field:not([hidden]) :is(input, textarea)").focus({ preventScroll: true });
 }
+
+// --- errors: each under its field, which is marked invalid and described by it ----------------
+
+var FIELDS = ["name", "email", "message"];
+
+/** The error ``key`` (t's) for ``field``, or none (null). */
+function mark(field, key) {
+  var input = $("intake-" + field), error = $("intake-" + field + "-error");
+  error.hidden = !key;
+  error.textContent = key ? t(key) : "";
+  if (key) {
+    error.setAttribute("data-key", key);
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", error.id);
+  } else {
+    error.removeAttribute("data-key");
+    input.removeAttribute("aria-invalid");
+    input.removeAttribute("aria-describedby");
+  }
+}
+// A field the visitor corrects is no longer said to be wrong (it is checked again on submit).
+intake.addEventListener("input", function (event) {
+  if (event.target.hasAttribute("aria-invalid")) mark(event.target.name, null);
+});
 
 export function submitIntake(event) {
   event.preventDefault();
   var name = $("intake-name").value.trim(), email = $("intake-email").value.trim();
-  var body = $("intake-message").value, error = $("intake-error");
+  var body = $("intake-message").value;
   var nameRow = !$("intake-name-row").hidden, emailRow = !$("intake-email-row").hidden;
   var offlineForm = intakeKind() === "offline";
-  if (nameRow && !name) { error.textContent = t("needName"); $("intake-name").focus(); return; }
-  if (emailRow && !/^[^\s@]+@[^\s@]+$/.test(email)) {
-    error.textContent = t("needEmail"); $("intake-email").focus(); return;
+  // Every error at once, each by its field; the visitor's own submit: the keyboard goes to the
+  // first field to correct (away and back if it is there already, so that it is read out again).
+  var wrong = [nameRow && !name && "needName",
+               emailRow && !/^[^\s@]+@[^\s@]+$/.test(email) && "needEmail",
+               !body.trim() && "needMessage"];
+  FIELDS.forEach(function (field, i) { mark(field, wrong[i] || null); });
+  var first = intake.querySelector("[aria-invalid]");
+  if (first) {
+    if (document.activeElement === first) first.blur();
+    first.focus();
+    return;
   }
-  if (!body.trim()) { error.textContent = t("needMessage"); $("intake-message").focus(); return; }
-  error.textContent = "";
   if ((nameRow && name) || (emailRow && email)) {
     var profile = { type: "profile", id: ChatSocket.newId() };
     if (nameRow && name) { profile.name = name; state.visitor.name = name; }

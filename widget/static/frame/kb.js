@@ -6,6 +6,7 @@
  * An article's body comes from the server as sanitised HTML (server/kb.py); it is parsed into
  * an inert document and its nodes moved in. Everything else is put on the page as text. */
 import { lang } from "./i18n.js";
+import { focusIntake } from "./intake.js";
 import { $, clear, el, page, state } from "./page.js";
 
 var WORDS = {
@@ -83,6 +84,7 @@ var style = new Promise(function (resolve) {
 });
 var box = $("kb"), chat = document.querySelector(".chat"), query = $("kb-q");
 var suggestions = $("kb-suggest"), input = $("input");
+var writing = input;  // where the first message is being written: the composer, or the form's
 var live = el("p", "sr-only", document.body);
 live.setAttribute("aria-live", "polite");
 var timer = 0, logTimer = 0, suggestTimer = 0, asked = 0, suggestAsked = 0;
@@ -178,8 +180,8 @@ function stillButton() {
 function toChat() {
   hide();
   query.value = "";
-  var first = $("intake").hidden ? input : $("intake").querySelector("input:not([hidden]), textarea");
-  (first || input).focus();
+  if ($("intake").hidden) input.focus();
+  else focusIntake();
 }
 
 // --- one article ---------------------------------------------------------------------------
@@ -290,15 +292,22 @@ export function cards(item) {
 
 // --- suggestions while a first message is written ------------------------------------------
 
-/** The composer changed: up to three articles that may answer what is being written. */
-export function suggest() {
+/** ``field`` changed (the composer, or the message of the form before a chat: the offline
+ * form, the pre-chat questions): up to three articles that may answer what is being written,
+ * right under it. */
+export function suggest(field) {
+  if (field !== writing) {
+    unsuggest();
+    writing = field;
+    (field === input ? $("composer") : field.parentNode).after(suggestions);
+  }
   clearTimeout(suggestTimer);
-  var text = input.value.trim();
+  var text = field.value.trim();
   if (text.length < 8 || state.conversationId || state.outbox.length) { unsuggest(); return; }
   suggestTimer = setTimeout(function () {
     var mine = ++suggestAsked;
     Promise.all([style, find(text, 3)]).then(function (r) {
-      if (mine === suggestAsked && input.value.trim()) offer(r[1]);
+      if (mine === suggestAsked && field.value.trim()) offer(r[1]);
     }).catch(unsuggest);
   }, 400);
 }
@@ -329,13 +338,26 @@ function offer(articles) {
     b.dir = "auto";
     b.addEventListener("click", function () { read(a.id, b, true); });
   });
-  var send = el("button", "kb-send", suggestions, w("sendAnyway"));
-  send.type = "button";
-  send.addEventListener("click", function () { $("composer").requestSubmit(); input.focus(); });
+  if (writing === input) {
+    var send = el("button", "kb-send", suggestions, w("sendAnyway"));
+    send.type = "button";
+    send.addEventListener("click", function () { $("composer").requestSubmit(); input.focus(); });
+  } else {
+    // In a form, its own button sends (right under them). They are scrolled into view (the
+    // composer's always are), the message being written kept in view too; the stream only,
+    // never the page around the chat.
+    var stream = $("stream"), view = stream.getBoundingClientRect();
+    var below = suggestions.getBoundingClientRect().bottom - view.bottom;
+    var room = writing.getBoundingClientRect().top - view.top;
+    stream.scrollTop += Math.max(0, Math.min(below, room));
+  }
   say(w("suggested"));
 }
 
 $("composer").addEventListener("submit", unsuggest);
+$("intake").addEventListener("submit", function () {  // (after the form's own handler)
+  if (!$("intake-message").value) unsuggest();  // sent
+});
 input.addEventListener("keydown", function (event) {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) unsuggest();
 });

@@ -3,7 +3,7 @@
  * named and checked. Modules, by concern: connection (the socket), conversation (the list),
  * composer (writing), intake (forms before a chat), rating, status, appearance, i18n. */
 import { greet, localize, scheme, theme } from "./appearance.js";
-import { request, setUpComposer, toggleEmoji } from "./composer.js";
+import { fit, request, setUpComposer, toggleEmoji } from "./composer.js";
 import { start } from "./connection.js";
 import { flushRead, markRead, resetList, scrollToEnd } from "./conversation.js";
 import { use } from "./i18n.js";
@@ -26,6 +26,7 @@ function setMuted(value) {
 function relocalize(tag) {
   return use(tag || navigator.language).then(function () {
     localize();
+    fit();  // (another placeholder)
     greet();
     renderStatus();
     renderIntake();
@@ -81,8 +82,11 @@ $("kb-search").addEventListener("submit", function (event) {
   event.preventDefault();
   withKb(function (m) { m.search(true); });
 });
-$("input").addEventListener("input", function () {
-  if (state.siteInfo.help && !state.conversationId) withKb(function (m) { m.suggest(); });
+// (The first message is written in the composer, or in the form before a chat.)
+["input", "intake-message"].forEach(function (id) {
+  $(id).addEventListener("input", function () {
+    if (state.siteInfo.help && !state.conversationId) withKb(function (m) { m.suggest($(id)); });
+  });
 });
 
 setUpComposer();
