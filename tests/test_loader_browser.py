@@ -370,3 +370,25 @@ async def test_a_long_launcher_text_is_cut_at_a_word_and_heard_whole(
     await launcher.click()
     await expect(launcher).to_have_accessible_name(f"{LONG_TEXT} (Close chat)")
     await no_violations(page)
+
+
+async def test_without_popovers_the_widget_is_fixed_at_the_highest_z_index(
+        browser: Browser, pages: Pages) -> None:  # noqa: F811
+    """A browser without the Popover API: the widget is drawn as before (fixed, in the corner)."""
+    context = await browser.new_context(viewport={"width": 1000, "height": 700})
+    await context.add_init_script("delete HTMLElement.prototype.showPopover;")
+    page = await context.new_page()
+    await page.goto(pages.url("zoom"))
+    launcher = page.locator("livechat-widget button")
+    await expect(launcher).to_be_in_viewport(ratio=1)
+    assert not await page.locator("livechat-widget").evaluate("h => h.matches(':popover-open')")
+    assert await page.locator("livechat-widget").evaluate(
+        "h => getComputedStyle(h).zIndex") == "2147483000"
+    await launcher.click()
+    frame = page.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator("#input")).to_be_focused()
+    panel = await page.locator("livechat-widget iframe").bounding_box()
+    assert panel is not None and panel["y"] >= 0, panel  # the zoomed page's panel fits, too
+    await frame.locator("#input").press("Escape")
+    await expect(launcher).to_be_focused()
+    await no_violations(page)
