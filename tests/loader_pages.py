@@ -25,7 +25,8 @@ LONG_TEXT = "Talk to our very friendly support team right now, we answer fast"
 
 #: variant -> (the page's CSS, more of its body, attributes of the tag, the site key or None)
 VARIANTS: dict[str, tuple[str, str, str, str | None]] = {
-    "plain": ("", "", "", None),
+    # (A custom property of the page's, of the name the loader reads, is not the loader's.)
+    "plain": (":root { --lc-why: \"a page's own\"; }", "", "", None),
     # An animation library's habit: a transformed body is the containing block of every fixed
     # element in it (the launcher was drawn at the bottom of the 3000 px page, out of view).
     "transform": ("body { transform: translateX(0); min-height: 3000px; }", "", "", None),
