@@ -251,6 +251,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         Route("/favicon.ico", http.favicon),
         Route("/widget.js", http.widget_loader),
         Route("/widget/frame", http.widget_frame),
+        Route("/widget/launcher.css", http.widget_launcher_css),
         Route("/widget/kb/search", knowledge.search),
         Route("/widget/kb/articles/{article_id}", knowledge.article),
         Route("/widget/kb/article", knowledge.article),

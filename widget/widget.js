@@ -1,6 +1,7 @@
 /*! livechat loader: the one tag a site owner pastes.
  * <script async src="https://CHAT-SERVER/widget.js" data-site="SITE_KEY"></script>
- * It draws a launcher in a shadow root (host CSS cannot reach it, its CSS cannot leak),
+ * It draws a launcher in a shadow root (host CSS cannot reach it, its CSS cannot leak), in the
+ * top layer where the browser has popovers (no ancestor's transform moves it, no z-index covers it),
  * loads the chat frame from the chat server's origin when the visitor opens it (or, for a visitor
  * who chatted lately, when the page is idle), keeps the
  * visitor token in the host page's own storage (first-party, so storage partitioning does not
@@ -16,14 +17,22 @@
   var storeKey = "livechat:" + site;
   var queued = (w.LiveChat && w.LiveChat.q) || [];
   var handlers = {};
-  var identity = null;   // {jwt} or {id, name, email, expires, hash} from LiveChat('identify', …)
+  // LiveChat('identify', …)'s {jwt}, or {id, name, email, expires, hash}
+  var identity = null;
   var lang = script.getAttribute("data-lang") || navigator.language || "en";
   var position = script.getAttribute("data-position") === "left" ? "left" : "right";
   var color = script.getAttribute("data-color");
-  var label = script.getAttribute("data-launcher-text");
-  var attributes = null; // from LiveChat('set', …), until the frame takes them
-  var baseTitle = null, audio = null;
-  var RECENT = 14 * 864e5;  // a visitor who chatted in the last two weeks is "returning"
+  var label = (script.getAttribute("data-launcher-text") || "").trim();
+  // The frame's and the stylesheet's: the server checks the site allows this page's origin.
+  var query = "?site=" + encodeURIComponent(site) +
+    "&parent=" + encodeURIComponent(w.location.origin);
+  // LiveChat('set', …)'s, until the frame takes them
+  var attributes = null;
+  // The title we set, and the page's own under it (titleBadge); the address the frame last told
+  // agents of (moved); whether the tag is wrong (then nothing is shown).
+  var titled = null, pageTitle = null, reported = "", moving = null, broken = false, audio = null;
+  // A visitor who chatted in the last two weeks is "returning".
+  var RECENT = 14 * 864e5;
   // The launcher's own words: [open, close, unread]; the frame has the rest (i18n.js).
   var WORDS = {
     en: ["Open chat", "Close chat", "unread"], pt: ["Abrir conversa", "Fechar conversa", "por ler"],
@@ -33,10 +42,11 @@
     ar: ["فتح المحادثة", "إغلاق المحادثة", "غير مقروءة"], he: ["פתיחת הצ'אט", "סגירת הצ'אט", "לא נקראו"]
   };
   function word(i) { return (WORDS[lang.toLowerCase().split("-")[0]] || WORDS.en)[i]; }
-  /** The launcher's name: its own words, after the label it shows (a name holds what is seen). */
-  function named(i) { return label ? label.slice(0, 40) + " (" + word(i) + ")" : word(i); }
+  /** The launcher's name: its own words, after the whole label (a name holds what is seen). */
+  function named(i) { return label ? label + " (" + word(i) + ")" : word(i); }
   var host, root, button, badge, panel, frame, frameReady = false, isOpen = false, unread = 0;
-  var focusChat = false;  // the chat was opened by the visitor: it takes the keyboard's focus
+  // The chat was opened by the visitor: it takes the keyboard's focus.
+  var focusChat = false;
 
   function load() {
     try { return JSON.parse(w.localStorage.getItem(storeKey)) || {}; } catch (e) { return {}; }
@@ -44,7 +54,8 @@
   function save(patch) {
     var state = load();
     for (var k in patch) state[k] = patch[k];
-    try { w.localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* private mode */ }
+    // (In private mode it cannot be kept.)
+    try { w.localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) {}
   }
   function el(tag, attrs, parent) {
     var node = d.createElement(tag);
@@ -52,10 +63,12 @@
     if (parent) parent.appendChild(node);
     return node;
   }
-  function emit(name) {  // (then its one value, if it has one: 'open' and 'close' have none)
+  // The event's name, then its one value if it has one ('open' and 'close' have none).
+  function emit(name) {
     var args = [].slice.call(arguments, 1);
     (handlers[name] || []).forEach(function (fn) {
-      try { fn.apply(null, args); } catch (e) { /* the host's */ }
+      // (A handler's error is the page's.)
+      try { fn.apply(null, args); } catch (e) {}
     });
   }
   function post(message) {
@@ -73,15 +86,28 @@
       sheet.replaceSync(":host{--lc-accent:" + value + ";--lc-on-accent:" +
                         (light ? "#111418" : "#fff") + "}");
       root.adoptedStyleSheets = [sheet];
-    } catch (e) { /* an old browser keeps the default colour */ }
+    } catch (e) {}
+    // (An old browser keeps the default colour.)
   }
 
   function build() {
     // A custom element, not a div: page rules for div, span or button never match it.
-    host = el("livechat-widget", { "data-livechat": "", "class": position });
+    // Hidden until its stylesheet shows it: never a bare button, and nothing at all where the
+    // stylesheet says the tag is wrong (an unknown site, an origin the site does not allow).
+    host = el("livechat-widget", { "data-livechat": "", "class": position, popover: "manual",
+                                   hidden: "" });
     root = host.attachShadow({ mode: "open" });
     accent(color);
-    el("link", { rel: "stylesheet", href: origin + "/widget/static/launcher.css" }, root);
+    el("link", { rel: "stylesheet", href: origin + "/widget/launcher.css" + query }, root)
+      .onload = function () {
+        var why = getComputedStyle(host).getPropertyValue("--lc-why").trim();
+        if (!why) return;
+        broken = true;
+        close();
+        host.remove();
+        // One line, for the site owner.
+        console.warn(why.slice(1, -1));
+      };
     panel = el("div", { "class": "panel", role: "dialog", "aria-label": "Chat", hidden: "" }, root);
     button = el("button", { "class": "launcher", type: "button", "aria-label": named(0),
                             "aria-expanded": "false" }, root);
@@ -93,12 +119,25 @@
     svg.appendChild(path);
     button.appendChild(svg);
     if (label) {
-      el("span", { "class": "label" }, button).textContent = label.slice(0, 40);
+      // At most 40 characters: a longer text is cut after a word, with "…" (the name has it all).
+      var cut = label.lastIndexOf(" ", 39), shown = label.length > 40 ?
+        label.slice(0, cut > 20 ? cut : 39).replace(/[\s,;:\ud800-\udbff]+$/, "") + "\u2026" : label;
+      el("span", { "class": "label" }, button).textContent = shown;
       button.className += " with-label";
     }
     badge = el("span", { "class": "badge", hidden: "" }, button);
     button.addEventListener("click", function () { toggle(true); });
     d.body.appendChild(host);
+    lift();
+    // (A dialog's close does not bubble: it is seen on its way down.)
+    d.addEventListener("close", lift, true);
+  }
+  /* Into the top layer, above the page's z-indexes and out of reach of its ancestors' transform
+   * or filter. Not over a modal dialog the page has open: after it closes (a dialog or
+   * popover the page opens later is above the widget, as the page means it to be). */
+  function lift() {
+    // (A browser without popovers keeps the widget fixed at the highest z-index.)
+    try { if (!d.querySelector(":modal")) host.showPopover(); } catch (e) {}
   }
 
   /** A short chime, by Web Audio (no file to fetch); browsers allow it after a gesture. */
@@ -120,15 +159,40 @@
     osc.start(now);
     osc.stop(now + 0.4);
   }
-  /** "(2) Page title" while there is something unread; the host's own title otherwise. */
+  /** "(2) Page title" while there is something unread, on the page's title as it is now (a
+   * single-page app changes it): a title the page set since ours wins, and is kept. */
   function titleBadge(n) {
+    var now = d.title;
+    if (now !== titled) pageTitle = now;
     if (n > 0) {
-      if (baseTitle === null) baseTitle = d.title;
-      d.title = "(" + n + ") " + baseTitle;
-    } else if (baseTitle !== null) {
-      if (/^\(\d+\) /.test(d.title)) d.title = baseTitle;
-      baseTitle = null;
+      d.title = "(" + n + ") " + pageTitle;
+      // (As the browser keeps it: whitespace collapsed.)
+      titled = d.title;
+    } else {
+      if (now === titled) d.title = pageTitle;
+      titled = null;
     }
+  }
+  /** The page as agents see it: its address and its own title (without our count). */
+  function here() {
+    return { url: w.location.href, title: d.title === titled ? pageTitle : d.title,
+             referrer: d.referrer };
+  }
+  // (Without its fragment, as the frame reports it; the server keeps a page per address.)
+  function seen(page) { return page.url.split("#")[0]; }
+  /* A single-page app's route changed (or it called LiveChat('page')): a second after the last
+   * change, once its title has followed, the frame tells agents, if the address is new (nothing
+   * else is sent: the socket's frames are rate-limited; docs/embedding.md). */
+  function moved() {
+    clearTimeout(moving);
+    moving = setTimeout(function () {
+      titleBadge(unread);
+      var page = here();
+      if (frameReady && seen(page) !== reported) {
+        reported = seen(page);
+        post({ type: "page", page: page });
+      }
+    }, 1000);
   }
 
   function setUnread(n) {
@@ -143,14 +207,13 @@
   function makeFrame() {
     if (frame) return;
     frame = el("iframe", {
-      title: "Chat", src: origin + "/widget/frame?site=" + encodeURIComponent(site) +
-        "&parent=" + encodeURIComponent(w.location.origin) + "&lang=" + encodeURIComponent(lang)
+      title: "Chat", src: origin + "/widget/frame" + query + "&lang=" + encodeURIComponent(lang)
     }, panel);
   }
   /* ``byVisitor``: the visitor asked (the launcher, the chat's own close). The page's own calls
    * (LiveChat('open'), 'close', 'toggle') leave the keyboard's focus where the visitor has it. */
   function open(byVisitor) {
-    if (isOpen) return;
+    if (isOpen || broken) return;
     isOpen = true;
     focusChat = !!byVisitor;
     makeFrame();
@@ -164,7 +227,8 @@
   function close(byVisitor) {
     if (!isOpen) return;
     isOpen = false;
-    var inChat = d.activeElement === host;  // (focus in the frame: it would be lost, hidden)
+    // (Focus in the frame would be lost, hidden.)
+    var inChat = d.activeElement === host;
     panel.setAttribute("hidden", "");
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-label", named(0));
@@ -179,11 +243,11 @@
     var m = event.data || {};
     if (m.type === "ready") {
       frameReady = true;
-      var state = load();
+      var state = load(), page = here();
+      reported = seen(page);
       post({ type: "init", token: state.token || null, open: isOpen, focus: isOpen && focusChat,
              identity: identity,
-             muted: !!state.muted, attributes: attributes, color: color,
-             page: { url: w.location.href, title: d.title, referrer: d.referrer } });
+             muted: !!state.muted, attributes: attributes, color: color, page: page });
       attributes = null;
     }
     else if (m.type === "token") save({ token: m.token || null });
@@ -192,15 +256,21 @@
     else if (m.type === "mute") save({ muted: !!m.muted });
     else if (m.type === "theme") {
       if (!color) accent(m.color);
-      host.classList.toggle("dark", !!m.dark);  // the box around the frame, while it paints
+      // The box around the frame, while it paints.
+      host.classList.toggle("dark", !!m.dark);
     }
     else if (m.type === "unread") setUnread(isOpen && !d.hidden ? 0 : m.count);
-    else if (m.type === "message") {  // a new one, live (not history)
+    // A new one, live (not history).
+    else if (m.type === "message") {
       if (!isOpen || d.hidden) chime();
       emit("message", m.message);
     }
   });
   d.addEventListener("visibilitychange", function () { if (!d.hidden && isOpen) setUnread(0); });
+  // Route changes, without touching the page's history methods: the Navigation API sees them
+  // all; elsewhere back and forward, and the page's own LiveChat('page').
+  if (w.navigation) w.navigation.addEventListener("currententrychange", moved);
+  else w.addEventListener("popstate", moved);
   ["pointerdown", "keydown"].forEach(function (type) {
     w.addEventListener(type, function once() {
       unlockAudio();
@@ -229,6 +299,8 @@
       lang = arg;
       button.setAttribute("aria-label", isOpen ? named(1) : named(0));
       post({ type: "locale", lang: lang });
+    } else if (command === "page") {
+      moved();
     } else if (command === "reset") {
       // The site's user logged out: forget the visitor on this browser.
       identity = null;

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -86,6 +89,63 @@ async def widget_loader(request: Request) -> Response:
     return lean_response(str(asset_dir("widget") / "widget.js"),
                          {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300",
                           "Cross-Origin-Resource-Policy": "cross-origin"}, request.scope)
+
+
+def embeds(page: str | None, allowed: Sequence[str]) -> bool:
+    """Whether a page of origin ``page`` may embed the chat frame, as the browser reads the
+    frame's ``frame-ancestors`` (the site's origins): the same origin, or the https one of an
+    http origin listed (CSP allows that upgrade); a listed ``*.`` host covers its subdomains."""
+    parts = urlsplit(page or "")
+    if normalize_origin(page or "") != page or not parts.hostname:
+        return False
+    for source in filter(None, map(normalize_origin, allowed)):
+        listed = urlsplit(source)
+        host = listed.hostname or ""
+        if ((listed.scheme == parts.scheme or (listed.scheme, parts.scheme) == ("http", "https"))
+                and listed.port == parts.port
+                and (host == parts.hostname
+                     or (host.startswith("*.") and parts.hostname.endswith(host[1:])))):
+            return True
+    return False
+
+
+def _shown(value: str) -> str:
+    """A site key or an origin as the console is told it: characters a CSS string keeps as they
+    are (no quote, backslash or line break), at most 100."""
+    return re.sub(r"[^A-Za-z0-9_.:/\[\]*-]", "", value)[:100] or "(none)"
+
+
+async def widget_launcher_css(request: Request) -> Response:
+    """The loader's stylesheet, asked for with the tag's site key and the page's origin
+    (``?site=…&parent=…``): the one request a page view makes besides the loader. For a key that
+    is no site, or a page whose origin the site does not allow (where the chat frame would be
+    refused), it is a stylesheet that hides the widget and says why in ``--lc-why``, which the
+    loader writes to the console: a misconfigured tag shows visitors nothing."""
+    ctx = context(request)
+    key, parent = request.query_params.get("site", ""), request.query_params.get("parent", "")
+    headers = {**SECURITY_HEADERS, "Cross-Origin-Resource-Policy": "cross-origin"}
+    try:
+        site = await ctx.store.site(key)
+    except Unavailable:
+        # The store cannot tell now: the launcher is drawn, and the frame checks for itself.
+        return lean_response(str(asset_dir("widget") / "static" / "launcher.css"),
+                             {**headers, "Cache-Control": "no-cache"}, request.scope)
+    why = None
+    if site is None:
+        why = (f"livechat: there is no site {_shown(key)} on {_shown(ctx.own_origin(request))}"
+               " (the tag's data-site): the chat is hidden")
+    elif not embeds(parent, site.allowed_origins):
+        why = (f"livechat: this page's origin, {_shown(parent)}, is not allowed for site "
+               f"{_shown(key)}: the chat is hidden (livechat site set {_shown(key)} "
+               "--origin …, once for every origin the site allows)")
+    if why is not None:
+        # Not kept: the site owner who fixes it sees the chat on the next reload.
+        return Response(f':host{{display:none!important;--lc-why:"{why}"}}\n',
+                        media_type="text/css; charset=utf-8",
+                        headers={**headers, "Cache-Control": "no-store"})
+    # As the loader: a change of the site's origins is seen within minutes.
+    return lean_response(str(asset_dir("widget") / "static" / "launcher.css"),
+                         {**headers, "Cache-Control": "public, max-age=300"}, request.scope)
 
 
 async def widget_frame(request: Request) -> Response:

@@ -136,8 +136,9 @@ function welcome(f) {
   sendContext();
 }
 
-/** Where the visitor is, in their language and time zone: the agent's context column. */
-function sendContext() {
+/** Where the visitor is, in their language and time zone: the agent's context column (on every
+ * welcome, and when a single-page app's route changes: main.js). */
+export function sendContext() {
   var frame = { type: "context", language: navigator.language }, host = state.hostPage;
   try { frame.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* old */ }
   if (host && /^https?:/.test(host.url)) {

@@ -4,7 +4,7 @@
  * composer (writing), intake (forms before a chat), rating, status, appearance, i18n. */
 import { greet, localize, scheme, theme } from "./appearance.js";
 import { fit, request, setUpComposer, toggleEmoji } from "./composer.js";
-import { start } from "./connection.js";
+import { sendContext, start } from "./connection.js";
 import { flushRead, markRead, resetList, scrollToEnd } from "./conversation.js";
 import { use } from "./i18n.js";
 import { focusIntake, renderIntake, submitIntake } from "./intake.js";
@@ -70,6 +70,11 @@ function fromPage(event) {
     state.isOpen = false;
   } else if (m.type === "locale") {
     relocalize(m.lang);
+  } else if (m.type === "page" && started) {
+    // A single-page app's route changed (the loader sends only a new address or title): agents
+    // see it. Offline, the next welcome tells it.
+    state.hostPage = m.page || null;
+    sendContext();
   }
 }
 
