@@ -2,8 +2,9 @@
 
 The files are written to be read (no build step: what is in the repository is what runs), and a
 third of their bytes are comments — about 4 KB of the 30 KB a new visitor's browser transfers,
-gzipped, and about a sixth of the loader a site owner pastes (docs/embedding.md gives its size). So the server strips them when it
-serves the files, once per file version (kept in memory by path, size and mtime).
+gzipped, and about a sixth of the loader a site owner pastes (docs/embedding.md: its size). So
+the server strips them when it serves the files, once per file version (kept in memory by path,
+size and mtime).
 
 Only what is certainly a comment goes: in CSS every ``/* … */`` (our stylesheets have no
 strings containing ``/*``); in JavaScript a block comment that opens the file, a line that holds

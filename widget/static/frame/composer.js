@@ -48,19 +48,27 @@ export function send(body, attachment, node) {
   state.outbox.push(p);
   if (!p.node.parentNode) append(p.node);
   scrollToEnd();
-  transmit(p);
+  next();
 }
 
-function transmit(p) {
+/** The outbox goes one message at a time, in the order written: the next once the one before
+ * is stored (its ack or its frame took it out of the outbox). Sent all at once, one refused for
+ * a while (too fast, the store busy) and sent again could be stored after a later one. Called
+ * after every frame from the server (connection.js). */
+export function next() {
+  var p = state.outbox[0];
+  if (!p || p.sent || !state.socket) return;
+  p.sent = true;
   var frame = { type: "send", id: p.id };
   if (p.body) frame.body = p.body;
   if (p.attachment) frame.attachment = p.attachment.id;
-  if (state.socket) state.socket.send(frame);
+  state.socket.send(frame);
 }
 
-/** After a (re)connect: everything not yet acknowledged, again. */
+/** After a (re)connect, or a refusal to try again: what is not yet acknowledged, again. */
 export function flush() {
-  state.outbox.forEach(transmit);
+  state.outbox.forEach(function (p) { p.sent = false; });
+  next();
   Object.keys(state.pending).forEach(function (id) { state.socket.send(state.pending[id]); });
 }
 

@@ -2,7 +2,7 @@
  * frame the server sends (docs/protocol.md). */
 import { ChatSocket } from "../socket.js";
 import { greet, renderHeader, scheme, theme } from "./appearance.js";
-import { flush } from "./composer.js";
+import { flush, next } from "./composer.js";
 import {
   afterChange, append, notice, render, renderRating, renderSeen, resetList, seen, switchTo
 } from "./conversation.js";
@@ -17,7 +17,16 @@ export function start(initialToken) {
   state.token = initialToken;
   state.socket = new ChatSocket(ChatSocket.url("/ws/visitor"), {
     hello: hello,
-    onFrame: onFrame,
+    // (After every frame: the next message of the outbox may go, composer.js.)
+    onFrame: function (f) {
+      onFrame(f);
+      next();
+      // "We'll send yours in a moment" (failed): until everything it was about has gone.
+      if (state.retrying && !state.outbox.length && !Object.keys(state.pending).length) {
+        state.retrying = false;
+        showBanner("");
+      }
+    },
     onState: onState,
     onUnauthorized: function () {
       // A token that no longer verifies (expired, or a key was retired): start afresh.
@@ -183,6 +192,7 @@ function failed(f) {
   var p = state.outbox.filter(function (o) { return o.id === f.id; })[0];
   if (f.code === "rate_limited" || f.code === "unavailable") {
     // Nothing was written: the same frame (same id) goes again, which is harmless.
+    state.retrying = true;
     showBanner(t(f.code === "rate_limited" ? "slowDown" : "retrying"));
     setTimeout(flush, Math.max(500, Math.min(f.retry_after || 2000, 30000)));
     return;

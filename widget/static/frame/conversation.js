@@ -118,7 +118,15 @@ function shownName(who) {
 
 export function render(m) {
   var seen = state.lastSeq[m.conversation_id] || 0;
-  if (m.seq <= seen) return;
+  if (m.seq <= seen) {
+    // Shown already, yet still in the outbox (a seq the page had seen before the store lost
+    // it: docs/protocol.md, Resume): stored, so it leaves the outbox, which goes on.
+    state.outbox = state.outbox.filter(function (p) {
+      if (p.id === m.id) p.node.classList.remove("pending");
+      return p.id !== m.id;
+    });
+    return;
+  }
   state.lastSeq[m.conversation_id] = m.seq;
   if (m.conversation_id !== state.conversationId) return;
   if (m.kind === "text") active(m.at);
