@@ -33,6 +33,20 @@ NO_FIELD_SIZING = """
 """
 
 
+async def host_page(browser: Browser, sites: Sites, sizing: str,  # noqa: F811
+                    **options: Any) -> tuple[Page, list[str]]:
+    """The customer's page in a new context (``options``), the composer sized by CSS or, for
+    ``sizing == "script"``, by the frame's script; and the page's script errors as they come."""
+    context = await browser.new_context(**options)
+    if sizing == "script":
+        await context.add_init_script(NO_FIELD_SIZING)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(sites.page_url)
+    return page, errors
+
+
 async def fits(box: Locator) -> dict[str, Any]:
     """How the composer's text (or its placeholder) fits in it: nothing cut means
     ``scrollHeight <= clientHeight``."""
@@ -49,14 +63,8 @@ async def test_the_composer_grows_with_its_text_and_shows_the_whole_placeholder(
     """Before: the composer was one line (41 px) high and never grew: "Escreva uma mensagem…"
     wrapped to two lines of which one was cut, and a draft of two lines showed its second line
     only, the first under the border."""
-    context = await browser.new_context(viewport={"width": 1100, "height": 750},
-                                        device_scale_factor=2, locale="pt-PT")
-    if sizing == "script":
-        await context.add_init_script(NO_FIELD_SIZING)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(sites.page_url)
+    page, errors = await host_page(browser, sites, sizing, viewport={"width": 1100, "height": 750},
+                                   device_scale_factor=2, locale="pt-PT")
     await page.get_by_role("button", name="Abrir conversa").click()
     frame = page.frame_locator("iframe[title=Chat]")
     composer = frame.get_by_label("Mensagem", exact=True)
@@ -113,14 +121,8 @@ async def test_the_composer_fits_on_a_phone_in_every_language(
         browser: Browser, sites: Sites, artifacts: Path, sizing: str) -> None:  # noqa: F811
     """The narrowest composer (a 320 px phone), every language's placeholder (the language
     changed while the chat is open): never cut."""
-    context = await browser.new_context(viewport={"width": 320, "height": 640},
-                                        device_scale_factor=2, is_mobile=True, has_touch=True)
-    if sizing == "script":
-        await context.add_init_script(NO_FIELD_SIZING)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(sites.page_url)
+    page, errors = await host_page(browser, sites, sizing, viewport={"width": 320, "height": 640},
+                                   device_scale_factor=2, is_mobile=True, has_touch=True)
     frame = await open_widget(page)
     composer = frame.locator("#input")
     seen = {}
