@@ -42,22 +42,29 @@ export function startNew() {
   }
 }
 
-export function send(body, attachment, node) {
-  var p = { id: ChatSocket.newId(), body: body, attachment: attachment,
-            node: node || bubble("mine pending", body, t("sending")) };
+export function send(body) {
+  queue({ id: ChatSocket.newId(), body: body, node: bubble("mine pending", body, t("sending")) });
+}
+
+function queue(p) {
   state.outbox.push(p);
-  if (!p.node.parentNode) append(p.node);
-  scrollToEnd();
+  append(p.node);
   next();
 }
 
 /** The outbox goes one message at a time, in the order written: the next once the one before
  * is stored (its ack or its frame took it out of the outbox). Sent all at once, one refused for
- * a while (too fast, the store busy) and sent again could be stored after a later one. Called
- * after every frame from the server (connection.js). */
+ * a while (too fast, the store busy) and sent again could be stored after a later one. A file
+ * goes up when its turn comes and the widget is connected (it may have been picked before the
+ * first welcome, when there was no token yet), then is sent like the rest. Called after every
+ * frame from the server (connection.js). */
 export function next() {
   var p = state.outbox[0];
   if (!p || p.sent || !state.socket) return;
+  if (p.file) {
+    if (!p.uploading && state.token && state.socket.online()) put(p);
+    return;
+  }
   p.sent = true;
   var frame = { type: "send", id: p.id };
   if (p.body) frame.body = p.body;
@@ -99,35 +106,46 @@ export function submit(event) {
   input.value = "";
   fit();
   typing(false);
-  send(body, null);
+  send(body);
 }
 
+/** A file picked: at once a pending bubble with its name (as text); its link replaces it once
+ * it has gone up (next). */
 export function upload(file) {
-  if (!file || !state.token) return;
+  if (!file) return;
   startNew();
   var node = bubble("mine pending", "", t("uploading", { name: file.name }));
-  // Which file, while it goes and if it is refused (as text); its link replaces it once sent.
-  var body = node.querySelector(".body"), name = el("div", "text", body, file.name);
-  append(node);
+  var name = el("div", "text", node.querySelector(".body"), file.name);
+  queue({ id: ChatSocket.newId(), file: file, name: name, node: node });
+}
+
+function put(p) {
+  p.uploading = true;
+  var node = p.node, body = node.querySelector(".body");
+  var gone = function () { return state.outbox.indexOf(p) < 0; };  // (reset: main.js)
   fetch("/api/files", {
-    method: "POST", body: file, credentials: "omit",
+    method: "POST", body: p.file, credentials: "omit",
     headers: { "Authorization": "Bearer " + state.token,
-               "X-File-Name": encodeURIComponent(file.name) }
+               "X-File-Name": encodeURIComponent(p.file.name) }
   }).then(function (r) {
     return r.json().then(function (data) {
       if (!r.ok) throw new Error(data.message || r.status);
       return data;
     });
   }).then(function (a) {
-    body.removeChild(name);
+    if (gone()) return;
+    p.file = null;
+    p.attachment = a;
+    body.removeChild(p.name);
     ChatSocket.attachment(body, a, scrollToEnd);
     if (ChatSocket.isImage(a)) body.classList.add("media");
     node.querySelector(".meta").textContent = t("sending");
-    send("", a, node);
   }).catch(function (e) {
+    if (gone()) return;
+    state.outbox = state.outbox.filter(function (o) { return o !== p; });
     node.classList.add("failed");
     node.querySelector(".meta").textContent = t("notSent", { why: e.message });
-  });
+  }).then(next);
 }
 
 export function toggleEmoji(show) {

@@ -107,7 +107,7 @@ export function submitIntake(event) {
   state.fresh = false;
   $("intake-message").value = "";
   startNew();
-  send(body, null);
+  send(body);
   renderIntake();
   $("input").focus();
 }

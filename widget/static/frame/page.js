@@ -20,7 +20,8 @@ export var state = {
   visitor: { name: null, email: null },
   verified: false,
   lastSeq: {},             // conversation id -> highest seq rendered (conversation.js)
-  outbox: [],              // [{id, body, attachment, node, sent}] not acknowledged (composer.js)
+  outbox: [],              // [{id, body, attachment, node, sent}] not acknowledged (composer.js);
+                           // a file not yet uploaded has {file, name, uploading}
   retrying: false,         // a frame was refused for a while: the banner says so (connection.js)
   pending: {},             // frames resent on every connect until acknowledged (composer.js)
   resolved: false, rating: null, agentReadSeq: 0,
