@@ -138,16 +138,34 @@ export function openConversation(id, keepFocus) {
 
 /** Ask for the open conversation from where we are (at open, and after a reconnect). */
 export function reopen() {
-  var id = state.current;
-  request({ type: "open", conversation_id: id, last_seq: state.currentSeq }, function (f) {
+  var id = state.current, from = state.currentSeq;
+  request({ type: "open", conversation_id: id, last_seq: from }, function (f) {
     if (f.type !== "ack") { announce(f.message); return; }
     if (id !== state.current) return;
     state.known[id] = f.conversation;
+    // Our last_seq was beyond the conversation's, and taken as its (docs/protocol.md, Resume).
+    if (from > f.conversation.last_seq) forgetAbove(f.conversation.last_seq);
     if (f.visitor_online !== undefined) showVisitorOnline(f.visitor_online);
     state.visitorReadSeq = Math.max(state.visitorReadSeq, f.conversation.visitor_read_seq || 0);
     renderContext(f, openConversation);
     renderHead();
   });
+}
+
+/** The store has less of the open conversation than was shown (it lost its last moments, a
+ * copy of it was put back; or, with ``seq`` 0, another store: main.js): what is shown above
+ * ``seq`` goes, with the receipts counted from it, so that what is written next with those
+ * seqs shows. */
+export function forgetAbove(seq) {
+  Array.prototype.slice.call($("messages").querySelectorAll("li[data-seq]")).forEach(function (n) {
+    if (+n.getAttribute("data-seq") > seq) n.parentNode.removeChild(n);
+  });
+  state.currentSeq = Math.min(state.currentSeq, seq);
+  state.oldestSeq = Math.min(state.oldestSeq, seq + 1);
+  $("older").hidden = state.oldestSeq <= 1;
+  state.sentRead = Math.min(state.sentRead, seq);
+  state.visitorReadSeq = Math.min(state.visitorReadSeq, seq);
+  renderSeen();
 }
 
 function older() {

@@ -12,8 +12,8 @@ import { preferred, t, use } from "./i18n.js";
 import { refused, resend, setUpComposer } from "./composer.js";
 import { visited } from "./context.js";
 import {
-  markRead, openConversation, renderHead, renderMessage, renderSeen, reopen, setUpConversation,
-  showTyping, showVisitorOnline
+  forgetAbove, markRead, openConversation, renderHead, renderMessage, renderSeen, reopen,
+  setUpConversation, showTyping, showVisitorOnline
 } from "./conversation.js";
 import { renderList, replaceInbox, replaceTeams, setUpInbox, update } from "./inbox.js";
 import { showManage } from "./manage.js";
@@ -111,9 +111,7 @@ function welcome(f) {
   fillFilters();
   if (state.epoch && f.epoch !== state.epoch) {
     // The store was restored from a backup: what is shown may no longer exist.
-    state.currentSeq = 0;
-    Array.prototype.slice.call($("messages").querySelectorAll("li[data-seq]"))
-      .forEach(function (n) { n.parentNode.removeChild(n); });
+    forgetAbove(0);
   }
   state.epoch = f.epoch;
   replaceInbox(f.conversations);

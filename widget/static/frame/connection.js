@@ -4,7 +4,8 @@ import { ChatSocket } from "../socket.js";
 import { greet, renderHeader, scheme, theme } from "./appearance.js";
 import { flush, next } from "./composer.js";
 import {
-  afterChange, append, notice, render, renderRating, renderSeen, resetList, seen, switchTo
+  afterChange, append, forgetAbove, notice, render, renderRating, renderSeen, resetList, seen,
+  switchTo
 } from "./conversation.js";
 import { t } from "./i18n.js";
 import { renderIntake } from "./intake.js";
@@ -119,6 +120,9 @@ function welcome(f) {
     state.liveFrom = 0;
     state.unreadSeqs = [];
     state.visitorRead = 0;
+  } else if ((state.lastSeq[conv.id] || 0) > conv.last_seq) {
+    // Our last_seq was beyond the conversation's, and taken as its (docs/protocol.md, Resume).
+    forgetAbove(conv.last_seq);
   }
   state.epoch = f.epoch;
   state.conversationId = conv ? conv.id : null;

@@ -75,7 +75,7 @@ export function place(item, m) {
     var picture = last.node.querySelector(".avatar");
     if (picture) picture.parentNode.removeChild(picture);
   }
-  last = { key: key, at: m.at, day: day, node: item };
+  last = item.placed = { key: key, at: m.at, day: day, node: item };
   insert(item);
 }
 
@@ -97,6 +97,32 @@ export function resetList() {
   greet();
   list.appendChild(greetingNode);
   state.outbox.forEach(function (p) { list.appendChild(p.node); });
+}
+
+/** The store has less of this conversation than was shown (it lost its last moments, or a copy
+ * of it was put back: docs/protocol.md, Resume): what is shown above ``seq`` goes, with what
+ * was counted of it, so that the messages written next with those seqs show. */
+export function forgetAbove(seq) {
+  state.lastSeq[state.conversationId] = seq;
+  state.liveFrom = Math.min(state.liveFrom, seq);
+  state.visitorRead = Math.min(state.visitorRead, seq);
+  state.unreadSeqs = state.unreadSeqs.filter(function (s) { return s <= seq; });
+  tellUnread();
+  var day = null, shown = false;
+  Array.prototype.slice.call(list.children).forEach(function (n) {
+    if (+n.getAttribute("data-seq") > seq) list.removeChild(n);
+    else if (n.classList.contains("day")) {
+      if (day && !shown) list.removeChild(day);  // (a day with nothing left under it)
+      day = n;
+      shown = false;
+    } else if (n.placed) {
+      shown = true;
+      last = n.placed;
+    }
+  });
+  if (day && !shown) list.removeChild(day);
+  if (last && !last.node.parentNode) last = null;
+  if (last) last.node.classList.remove("grouped");  // (with what came after it)
 }
 
 /** Something was shown already: a new conversation starts under it. */
