@@ -107,6 +107,37 @@ def _one(name: str, item: str, *extra: str) -> dict[str, Any]:
 _PERSON = {"type": ["object", "null"], "properties": {"id": {"type": "string"},
                                                       "name": _NULLABLE_STR}}
 
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_SECONDS: dict[str, Any] = {"type": ["number", "null"]}
+_SPREAD: dict[str, Any] = {"type": "object", "required": ["median", "p90", "count"],
+                           "properties": {"median": _SECONDS, "p90": _SECONDS,
+                                          "count": _COUNT}}
+_RATINGS: dict[str, Any] = {"type": "object",
+                            "required": ["ratings", "average", "satisfied_percent"],
+                            "properties": {"ratings": _COUNT,
+                                           "average": {"type": ["number", "null"]},
+                                           "satisfied_percent": {"type": ["number", "null"]}}}
+#: A report's figures (docs/reports.md): the team's are people's, a bot's apart. "By then": by
+#: the end of the period, or now for a period that has not ended.
+_REPORT_FIGURES: dict[str, Any] = {"type": "object", "required": [
+    "conversations", "answered", "missed", "first_response", "resolution", "wait",
+    "satisfaction", "bot_conversations", "handled_by_bot", "bot_resolved", "bot_satisfaction"],
+    "properties": {
+    "conversations": {**_COUNT, "description": "started in the period"},
+    "answered": {**_COUNT, "description": "a person had replied by then"},
+    "missed": {**_COUNT, "description": "had reached people, and no person had replied by then"},
+    "first_response": {**_SPREAD, "description": "seconds from reaching people (the start, or "
+                                                 "the bot's handoff) to a person's first reply"},
+    "resolution": {**_SPREAD, "description": "seconds from the start to being resolved, of the "
+                                             "resolved ones that had reached people"},
+    "wait": {**_SPREAD, "description": "seconds from reaching people to a person joining"},
+    "satisfaction": {**_RATINGS, "description": "ratings of those that had reached people"},
+    "bot_conversations": {**_COUNT, "description": "a bot answered first"},
+    "handled_by_bot": {**_COUNT, "description": "a bot answered first and they had not reached "
+                                                "people by then: the bot handled them alone"},
+    "bot_resolved": {**_COUNT, "description": "of handled_by_bot, resolved"},
+    "bot_satisfaction": {**_RATINGS, "description": "ratings of handled_by_bot"}}}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error", "message"], "properties": {
         "error": {"type": "string", "description": "a code of docs/api.md#errors"},
@@ -165,7 +196,12 @@ SCHEMAS: dict[str, Any] = {
         "shortcut": {"type": "string"}, "body": {"type": "string"}}},
     "Report": {"type": "object", "required": ["period", "total", "days"], "properties": {
         "period": {"type": "object", "required": ["from", "to", "tz"]},
-        "total": {"type": "object"}, "days": {"type": "array", "items": {"type": "object"}}}},
+        "total": _ref("ReportFigures"),
+        "days": {"type": "array", "items": {"allOf": [_ref("ReportFigures"), {
+            "type": "object", "required": ["day"], "properties": {
+                "day": {"type": "string", "description": "YYYY-MM-DD"}}}]}},
+        "knowledge_base": {"type": "object"}}},
+    "ReportFigures": _REPORT_FIGURES,
     "ConversationPage": _page("Conversation"),
     "MessagePage": _page("Message"),
     "VisitorPage": _page("Visitor"),

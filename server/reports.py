@@ -1,14 +1,22 @@
 """Support metrics over a period, from one row per conversation. Pure.
 
-Definitions (docs/reports.md says the same for the people reading them):
+Definitions (docs/reports.md says the same for the people reading them). The team's figures are
+the people's: a bot (server/bots.py) that answers first is counted apart.
 
 * **conversations**: started in the period (by the visitor's first message).
-* **first response time**: from the start to the first reply an agent wrote (notes and events do
-  not count); over the conversations that got one.
-* **resolution time**: from the start to being resolved; over the resolved ones.
-* **wait in queue**: from the start to the first agent joining (claim, auto-assignment or reply).
-* **missed**: never answered by an agent by the end of the period.
-* **satisfaction (CSAT)**: the average rating (1–5), and the share of ratings that are 4 or 5.
+* **reached people**: a conversation no bot answered first, from its start; one a bot answered
+  first, from when it left the bot (a handoff, a requeue, or a person taking it over).
+* **first response time**: from reaching people to the first reply a person wrote (notes,
+  events and bots' replies do not count); over the conversations that got one (**answered**).
+* **missed**: reached people, and no person had answered by the end of the period.
+* **handled by bot**: a bot answered it first and it had not reached people by the end.
+  answered + missed + handled by bot = conversations.
+* **resolution time**: from the start to being resolved; over the resolved ones that reached
+  people (those a bot handled alone are **bot resolved**).
+* **wait in queue**: from reaching people to the first person joining (a claim,
+  auto-assignment, transfer, reopening or reply).
+* **satisfaction (CSAT)**: the average rating (1-5), and the share of ratings that are 4 or 5, of
+  the conversations that reached people; the ratings of those a bot handled alone are the bot's.
 
 Medians are the middle value (the mean of the two middle values for an even count); the 90th
 percentile is the nearest-rank one: the smallest value with at least 90% of values at or below it.
@@ -32,11 +40,17 @@ class Row:
     conversation_id: str
     site_id: str
     created_at: int  # ms since the epoch, like every time here
-    first_assigned_at: int | None
-    first_reply_at: int | None
+    first_assigned_at: int | None  # a person first joined (claim, transfer, reopen or reply)
+    first_reply_at: int | None  # a person first replied
     resolved_at: int | None
     rating: int | None
     assignee_id: str | None
+    bot_first: bool = False  # a bot answered it first (it was the first to have it)
+    handed_at: int | None = None  # (bot_first) it first left the bot for people
+
+    def people_from(self) -> int | None:
+        """When the conversation reached people: its start, or when it left the bot."""
+        return self.handed_at if self.bot_first else self.created_at
 
 
 def percentile(values: Sequence[float], p: float) -> float | None:
@@ -54,29 +68,45 @@ def _spread(values: Sequence[float]) -> dict[str, float | None]:
     return {"median": median(values), "p90": percentile(values, 90), "count": len(values)}
 
 
+def _satisfaction(ratings: Sequence[int]) -> dict[str, Any]:
+    return {
+        "ratings": len(ratings),
+        "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
+        "satisfied_percent": (round(100 * sum(1 for r in ratings if r >= 4) / len(ratings), 1)
+                              if ratings else None),
+    }
+
+
 def summarize(rows: Iterable[Row], end: int) -> dict[str, Any]:
     """The metrics of these conversations, as seen at ``end`` (ms)."""
+    def by_end(at: int | None) -> bool:
+        return at is not None and at < end
+
     rows = list(rows)
-    replies = [(r.first_reply_at - r.created_at) / 1000 for r in rows
+    people: list[tuple[Row, int]] = []  # those that reached people, and since when
+    for row in rows:
+        since = row.people_from()
+        if since is not None and (not row.bot_first or since < end):
+            people.append((row, since))
+    alone = [r for r in rows if r.bot_first and not by_end(r.handed_at)]
+    replies = [(r.first_reply_at - since) / 1000 for r, since in people
                if r.first_reply_at is not None and r.first_reply_at < end]
-    resolutions = [(r.resolved_at - r.created_at) / 1000 for r in rows
+    resolutions = [(r.resolved_at - r.created_at) / 1000 for r, _ in people
                    if r.resolved_at is not None and r.resolved_at < end]
-    waits = [(r.first_assigned_at - r.created_at) / 1000 for r in rows
+    waits = [(r.first_assigned_at - since) / 1000 for r, since in people
              if r.first_assigned_at is not None and r.first_assigned_at < end]
-    ratings = [r.rating for r in rows if r.rating is not None]
     return {
         "conversations": len(rows),
         "answered": len(replies),
-        "missed": len(rows) - len(replies),
+        "missed": len(people) - len(replies),
         "first_response": _spread(replies),
         "resolution": _spread(resolutions),
         "wait": _spread(waits),
-        "satisfaction": {
-            "ratings": len(ratings),
-            "average": round(sum(ratings) / len(ratings), 2) if ratings else None,
-            "satisfied_percent": (round(100 * sum(1 for r in ratings if r >= 4) / len(ratings), 1)
-                                  if ratings else None),
-        },
+        "satisfaction": _satisfaction([r.rating for r, _ in people if r.rating is not None]),
+        "bot_conversations": sum(1 for r in rows if r.bot_first),
+        "handled_by_bot": len(alone),
+        "bot_resolved": sum(1 for r in alone if by_end(r.resolved_at)),
+        "bot_satisfaction": _satisfaction([r.rating for r in alone if r.rating is not None]),
     }
 
 
@@ -93,7 +123,8 @@ def by_day(rows: Iterable[Row], end: int, tz: str, days: Sequence[str]) -> list[
 CSV_COLUMNS = ("day", "conversations", "answered", "missed", "first_response_median_s",
                "first_response_p90_s", "resolution_median_s", "resolution_p90_s",
                "wait_median_s", "wait_p90_s", "ratings", "satisfaction_average",
-               "satisfied_percent")
+               "satisfied_percent", "bot_conversations", "handled_by_bot", "bot_resolved",
+               "bot_ratings", "bot_satisfaction_average", "bot_satisfied_percent")
 
 
 def _flat(day: str, m: dict[str, Any]) -> list[Any]:
@@ -105,7 +136,10 @@ def _flat(day: str, m: dict[str, Any]) -> list[Any]:
             num(m["resolution"]["median"]), num(m["resolution"]["p90"]),
             num(m["wait"]["median"]), num(m["wait"]["p90"]),
             m["satisfaction"]["ratings"], num(m["satisfaction"]["average"]),
-            num(m["satisfaction"]["satisfied_percent"])]
+            num(m["satisfaction"]["satisfied_percent"]), m["bot_conversations"],
+            m["handled_by_bot"], m["bot_resolved"], m["bot_satisfaction"]["ratings"],
+            num(m["bot_satisfaction"]["average"]),
+            num(m["bot_satisfaction"]["satisfied_percent"])]
 
 
 def to_csv(report: dict[str, Any]) -> str:

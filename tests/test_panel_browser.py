@@ -241,6 +241,72 @@ async def test_reports_show_the_right_numbers(browser: Browser,  # noqa: F811
     assert await axe_violations(root, "no frames") == []
 
 
+@pytest.fixture
+def bot_desk(tmp_path: Path) -> Iterator[ServerProcess]:
+    """The day of a site with a bot (tests/test_reports_bots.py), on a server."""
+    import asyncio
+
+    from tests.live import add_admin, seed
+    from tests.test_reports_bots import DAY, play
+
+    db, now = tmp_path / "chat.db", [DAY / 1000]
+
+    async def write() -> None:
+        seeded = await seed(db)
+        await add_admin(db)
+        async with open_store(db, clock=lambda: now[0]) as store:
+            await play(store, now, site_id=seeded.site_id)
+
+    asyncio.run(write())
+    with serving(db) as proc:
+        yield proc
+
+
+async def test_reports_show_the_team_and_the_bot_apart(browser: Browser,  # noqa: F811
+                                                       bot_desk: ServerProcess,
+                                                       artifacts: Path) -> None:
+    """The team's tiles are people's (the bot answered each of its conversations within 5 s:
+    that is not the first response); the bot's are in a section of their own; the agent filter
+    lists people only."""
+    root = await sign_in(browser, bot_desk.http, "root@acme.test")
+    await root.get_by_role("button", name="Reports").click()
+    await root.get_by_label("From", exact=True).fill("2026-03-02")
+    await root.get_by_label("To", exact=True).fill("2026-03-02")
+    await root.get_by_role("button", name="Show").click()
+    tiles = root.locator("#report-tiles .tile")
+    await expect(tiles).to_have_text([
+        "Conversations6", "Missed1", "First response, median1 min 30 s",
+        "First response, 90th pct2 min", "Resolution, median10 min 50 s",
+        "Resolution, 90th pct11 min 40 s", "Wait in queue, median1 min",
+        "Satisfaction4.5 / 5 (100% happy, 2 ratings)"])
+    bots = root.get_by_role("region", name="Bots")
+    await expect(bots).to_be_visible()
+    await expect(bots.locator(".tile")).to_have_text([
+        "Answered first by a bot5", "Handled by a bot alone2", "Resolved without a person1",
+        "Handed to a person3", "Bot satisfaction2 / 5 (0% happy, 1 rating)"])
+    # (Ava, the bot, is an agent account of the site: not in the filter.)
+    await expect(root.locator("#report-agent option")).to_have_text(
+        ["All agents", "Ana", "Bo", "Oz", "Root"])
+    await root.screenshot(path=artifacts / "27-reports-bots.png", full_page=True)
+    assert await axe_violations(root, "no frames") == []
+    # A period without the bot: no Bots section.
+    await root.get_by_label("From", exact=True).fill("2026-03-03")
+    await root.get_by_label("To", exact=True).fill("2026-03-03")
+    await root.get_by_role("button", name="Show").click()
+    await expect(tiles.nth(0)).to_have_text("Conversations0")
+    await expect(bots).to_be_hidden()
+    # In another language, the section's words follow.
+    await root.get_by_label("From", exact=True).fill("2026-03-02")
+    await root.get_by_role("button", name="Show").click()
+    await root.get_by_role("button", name="Settings").click()
+    await root.get_by_label("Language").select_option("pt")
+    await root.keyboard.press("Escape")
+    await expect(root.locator("#bot-report-title")).to_have_text("Bots")
+    await expect(root.locator("#bot-tiles .tile").nth(1)).to_have_text(
+        "Tratadas só por um bot2")
+    await root.screenshot(path=artifacts / "28-reports-bots-pt.png", full_page=True)
+
+
 # The page is told its tab is hidden, and Notification records instead of showing.
 HIDDEN_TAB = """
 Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });

@@ -145,7 +145,13 @@ async def test_the_endpoint_gives_the_same_numbers(report_server: ServerProcess,
     lines = list(csv.reader(io.StringIO(csv_r.text)))
     assert lines[0][:4] == ["day", "conversations", "answered", "missed"]
     assert lines[2][:6] == ["2026-11-02", "5", "4", "1", "110", "480"]
-    assert lines[-1][0] == "total" and lines[-1][-2:] == ["3.67", "66.7"]
+    total_line = dict(zip(lines[0], lines[-1], strict=True))
+    assert total_line["day"] == "total"
+    assert (total_line["satisfaction_average"], total_line["satisfied_percent"]) == ("3.67",
+                                                                                     "66.7")
+    # No bot here: its columns (after the team's) say so.
+    assert [total_line[k] for k in lines[0][lines[0].index("bot_conversations"):]] == [
+        "0", "0", "0", "0", "", ""]
     assert csv_r.headers["content-disposition"].startswith("attachment;")
     assert only_other.json()["total"]["conversations"] == 0
     assert as_agent.status_code == 403 and anonymous.status_code == 401

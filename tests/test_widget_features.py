@@ -295,7 +295,10 @@ async def test_typically_replies_in(server: ServerProcess, seeded: Seed) -> None
     conv = (await v.request({"type": "send", "id": "m", "body": "hi"}))["conversation_id"]
     a, _ = await agent(server, await login(server, seeded.agent_email))
     await a.request({"type": "claim", "id": "c", "conversation_id": conv})
+    claimed, said = await visitor(server, seeded.site_id)
+    assert said["typical_wait"] is None  # a claim is not a reply: "replies in" counts replies
+    await a.request({"type": "send", "id": "r1", "conversation_id": conv, "body": "Hi!"})
     later, again = await visitor(server, seeded.site_id)
     assert isinstance(again["typical_wait"], int) and 0 <= again["typical_wait"] < 60
-    for c in (v, a, later):
+    for c in (v, a, claimed, later):
         await c.close()

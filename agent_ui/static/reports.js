@@ -1,5 +1,6 @@
 /* The Reports page: first response, resolution and queue times, missed chats and satisfaction
- * for a period, per site, team or agent, with charts drawn in SVG and a CSV download. */
+ * for a period, per site, team or agent, with charts drawn in SVG and a CSV download. The team's
+ * numbers are people's; what bots did is shown apart (docs/reports.md). */
 import { $, api, clear, el } from "./kit.js";
 import { locale, t } from "./i18n.js";
 import { state } from "./state.js";
@@ -68,8 +69,10 @@ function refill(select, items) {
  * admin changes the teams of a site (the ``teams`` frame) while the panel is open. A report on
  * show whose site, team or agent is gone is drawn again, for all of them. */
 export function fillFilters() {
+  // People only: a bot's figures are its own (the Bots section), not an agent's.
+  var people = state.colleagues.filter(function (a) { return String(a.id).indexOf("bot_") !== 0; });
   var kept = [["report-site", state.sites], ["report-team", state.teams],
-              ["report-agent", state.colleagues]].map(function (pair) {
+              ["report-agent", people]].map(function (pair) {
     return refill($(pair[0]), pair[1]);
   });
   if (kept.indexOf(false) >= 0 && !$("page-reports").hidden) loadReport();
@@ -86,24 +89,23 @@ export function loadReport() {
   $("report-csv").href = "/api/reports?" + q + "&format=csv";
   $("kb-csv").href = "/api/reports?" + q + "&format=csv&report=knowledge_base";
   api("/api/reports?" + q).then(function (r) {
-    var total = r.total, tiles = $("report-tiles"), number = new Intl.NumberFormat(locale());
-    var s = total.satisfaction;
-    clear(tiles);
-    [[t("Conversations"), total.conversations], [t("Missed"), total.missed],
-     [t("First response, median"), seconds(total.first_response.median)],
-     [t("First response, 90th pct"), seconds(total.first_response.p90)],
-     [t("Resolution, median"), seconds(total.resolution.median)],
-     [t("Resolution, 90th pct"), seconds(total.resolution.p90)],
-     [t("Wait in queue, median"), seconds(total.wait.median)],
-     [t("Satisfaction"), s.average === null ? "—"
-       : t("{average} / 5 ({percent}% happy, {n} ratings)",
-           { average: number.format(s.average), percent: number.format(s.satisfied_percent),
-             n: s.ratings })]]
-      .forEach(function (pair) {
-        var tile = el("div", "tile", tiles);
-        el("span", "label", tile, pair[0]);
-        el("span", "value", tile, String(pair[1]));
-      });
+    var total = r.total, number = new Intl.NumberFormat(locale());
+    drawTiles($("report-tiles"), [
+      [t("Conversations"), total.conversations], [t("Missed"), total.missed],
+      [t("First response, median"), seconds(total.first_response.median)],
+      [t("First response, 90th pct"), seconds(total.first_response.p90)],
+      [t("Resolution, median"), seconds(total.resolution.median)],
+      [t("Resolution, 90th pct"), seconds(total.resolution.p90)],
+      [t("Wait in queue, median"), seconds(total.wait.median)],
+      [t("Satisfaction"), satisfaction(total.satisfaction, number)]]);
+    // What bots did, apart: shown when a bot answered conversations first in the period.
+    $("bot-report").hidden = !total.bot_conversations;
+    drawTiles($("bot-tiles"), [
+      [t("Answered first by a bot"), total.bot_conversations],
+      [t("Handled by a bot alone"), total.handled_by_bot],
+      [t("Resolved without a person"), total.bot_resolved],
+      [t("Handed to a person"), total.bot_conversations - total.handled_by_bot],
+      [t("Bot satisfaction"), satisfaction(total.bot_satisfaction, number)]]);
     var days = r.days.map(function (d) { return d.day; });
     barChart($("report-chart"), days, r.days.map(function (d) { return d.conversations; }),
              r.days.map(function (d) { return d.missed; }), t("Conversations per day"));
@@ -113,25 +115,37 @@ export function loadReport() {
     knowledge(r.knowledge_base, number);
   }).catch(function (e) {
     clear($("report-tiles"));
+    $("bot-report").hidden = true;
     el("p", "error", $("report-tiles"), e.message);
   });
 }
 
+/** ``box``'s tiles: one per [label, value]. */
+function drawTiles(box, pairs) {
+  clear(box);
+  pairs.forEach(function (pair) {
+    var tile = el("div", "tile", box);
+    el("span", "label", tile, pair[0]);
+    el("span", "value", tile, String(pair[1]));
+  });
+}
+
+function satisfaction(s, number) {
+  return s.average === null ? "—"
+    : t("{average} / 5 ({percent}% happy, {n} ratings)",
+        { average: number.format(s.average), percent: number.format(s.satisfied_percent),
+          n: s.ratings });
+}
+
 /** The knowledge base's numbers: what visitors searched for, read, and found helpful. */
 function knowledge(k, number) {
-  var tiles = $("kb-tiles");
-  clear(tiles);
   var votes = k.helpful + k.not_helpful;
-  [[t("Searches"), k.searches], [t("Searches with no result"), k.searches_without_result],
-   [t("Articles viewed"), k.views], [t("Suggestions opened"), k.suggestions_opened],
-   [t("Answered by a suggestion (no chat started)"), k.suggestions_accepted],
-   [t("Did this help?"), votes ? t("{percent}% yes ({n} answers)",
-                                  { percent: number.format(k.helpful_percent), n: votes }) : "—"]]
-    .forEach(function (pair) {
-      var tile = el("div", "tile", tiles);
-      el("span", "label", tile, pair[0]);
-      el("span", "value", tile, String(pair[1]));
-    });
+  drawTiles($("kb-tiles"), [
+    [t("Searches"), k.searches], [t("Searches with no result"), k.searches_without_result],
+    [t("Articles viewed"), k.views], [t("Suggestions opened"), k.suggestions_opened],
+    [t("Answered by a suggestion (no chat started)"), k.suggestions_accepted],
+    [t("Did this help?"), votes ? t("{percent}% yes ({n} answers)",
+                                   { percent: number.format(k.helpful_percent), n: votes }) : "—"]]);
   function rows(body, items, cells) {
     clear(body);
     if (!items.length) {

@@ -57,8 +57,9 @@ async def shared_state(ctx: Context) -> CollectorRegistry:
     oldest = GaugeMetricFamily("livechat_queue_oldest_wait_seconds", "How long the longest "
                                "waiting conversation has waited, per site (0: none waits).",
                                labels=["site"])
-    typical = GaugeMetricFamily("livechat_queue_typical_wait_seconds", "Average wait for an "
-                                "agent over the site's 50 most recent answered conversations.",
+    typical = GaugeMetricFamily("livechat_queue_typical_wait_seconds", "Average time to a "
+                                "person's first reply over the site's 50 most recent "
+                                "conversations a person answered (bots' replies do not count).",
                                 labels=["site"])
     online = GaugeMetricFamily("livechat_agents_online", "Agents available (panel connected, "
                                "not away), per site; absent while presence cannot be read.",
@@ -98,7 +99,7 @@ async def _store_gauges(ctx: Context, now: float, waiting: GaugeMetricFamily,
         queue = await ctx.store.waiting(site.id)
         waiting.add_metric([site.id], len(queue))
         oldest.add_metric([site.id], max(0.0, now - queue[0].created_at / 1000) if queue else 0)
-        average = await ctx.store.average_wait(site.id)
+        average = await ctx.store.typical_reply(site.id)
         if average is not None:
             typical.add_metric([site.id], average)
         with contextlib.suppress(PresenceUnavailable):

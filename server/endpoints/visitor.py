@@ -94,7 +94,7 @@ class VisitorSession(Session):
         await self.heartbeat()
         current = await ctx.store.current_conversation(self.who.visitor_id)
         visitor = await ctx.store.visitor(self.who.visitor_id)
-        typical = await ctx.store.average_wait(site.id)
+        typical = await ctx.store.typical_reply(site.id)
         try:
             online = len(agent_ids(await ctx.presence.members(presence_key(site.id))))
         except PresenceUnavailable:
@@ -116,7 +116,8 @@ class VisitorSession(Session):
             "agents_online": bool(online),
             "conversation": current.visitor_state() if current else None,
             "queue": queue,
-            # "Typically replies in …": the site's recent waits for an agent, in seconds.
+            # "Typically replies in …": how long the site's people took to reply lately, in
+            # seconds (from the start, or the bot's handoff; bots' replies do not count).
             "typical_wait": round(typical) if typical is not None else None,
             # The server sends email: the widget offers "Send me a transcript".
             "email": ctx.settings.email_on,

@@ -21,6 +21,17 @@ from server.store.models import (
     Conversation,
     Load,
 )
+from server.store.people import (
+    PEOPLE_FROM,
+    PERSON_JOIN,
+    PERSON_JOINED,
+    PERSON_REPLIED,
+    PERSON_REPLY,
+)
+
+#: The waits visitors are told are looked for among the site's most recent conversations, so
+#: many at most (a site whose bot handles most conversations alone is not read to its start).
+LOOK_BACK = 200
 
 
 class QueueStore(Protocol):
@@ -35,6 +46,7 @@ class QueueStore(Protocol):
     async def queue_position(self, site_id: str, conversation_id: str) -> int | None: ...
     async def outbox_backlog(self) -> dict[str, tuple[int, int | None]]: ...
     async def average_wait(self, site_id: str, recent: int = 50) -> float | None: ...
+    async def typical_reply(self, site_id: str, recent: int = 50) -> float | None: ...
 
 
 class Queue(Base):
@@ -153,11 +165,25 @@ class Queue(Base):
         return int(row[0]) if row else None
 
     async def average_wait(self, site_id: str, recent: int = 50) -> float | None:
-        """Seconds from a conversation's start to an agent joining, over the site's most recent
-        ``recent`` joined conversations; None without any."""
+        """Seconds from a conversation reaching people (its start, or its bot's handoff) to a
+        person joining it, over the site's ``recent`` most recent conversations a person joined
+        (of its last ``LOOK_BACK``); None without any. A bot's claim is not a person joining."""
+        return await self._people_average(site_id, PERSON_JOIN, PERSON_JOINED, recent)
+
+    async def typical_reply(self, site_id: str, recent: int = 50) -> float | None:
+        """Seconds from a conversation reaching people to a person's first reply, over the
+        site's ``recent`` most recent conversations a person answered (of its last
+        ``LOOK_BACK``); None without any: the widget's "typically replies in …"."""
+        return await self._people_average(site_id, PERSON_REPLY, PERSON_REPLIED, recent)
+
+    async def _people_average(self, site_id: str, until: str, happened: str,
+                              recent: int) -> float | None:
         row = await self._one(
-            "SELECT avg(wait) FROM (SELECT (first_assigned_at - created_at) / 1000.0 AS wait "
-            "FROM conversations WHERE site_id = ? AND first_assigned_at IS NOT NULL "
-            "ORDER BY created_at DESC LIMIT ?) AS recent", (site_id, recent),
+            f"SELECT avg(wait) FROM (SELECT ({until} - {PEOPLE_FROM}) / 1000.0 AS wait "
+            "FROM conversations c WHERE c.site_id = ? AND c.created_at >= coalesce(("
+            "SELECT o.created_at FROM conversations o WHERE o.site_id = ? "
+            "ORDER BY o.created_at DESC LIMIT 1 OFFSET ?), 0) "
+            f"AND {happened} ORDER BY c.created_at DESC LIMIT ?) AS recent",
+            (site_id, site_id, LOOK_BACK - 1, recent),
         )
         return float(row[0]) if row and row[0] is not None else None

@@ -375,5 +375,12 @@ export default {
   "Email me conversations handed to me while I'm offline": "راسلني بالمحادثات المسندة إليّ وأنا غير متصل",
   "Email me a daily digest of missed conversations": "أرسل لي ملخصًا يوميًا بالمحادثات الفائتة",
   "Email is on: visitors who leave get unseen replies by email.": "البريد مُفعّل: من يغادر تصله الردود غير المقروءة بالبريد.",
-  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "البريد متوقف على هذا الخادم (لم يُضبط LIVECHAT_SMTP_URL)."
+  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "البريد متوقف على هذا الخادم (لم يُضبط LIVECHAT_SMTP_URL).",
+  "Bots": "الروبوتات",
+  "The numbers above are your team's, from people's replies. A conversation a bot answered first counts here until it reaches a person.": "الأرقام أعلاه هي أرقام فريقك، من ردود الأشخاص. المحادثة التي ردّ عليها روبوت أولًا تُحسب هنا حتى تصل إلى شخص.",
+  "Answered first by a bot": "ردّ عليها روبوت أولًا",
+  "Handled by a bot alone": "تولّاها روبوت وحده",
+  "Resolved without a person": "حُلّت دون شخص",
+  "Handed to a person": "سُلّمت إلى شخص",
+  "Bot satisfaction": "الرضا عن الروبوت"
 };

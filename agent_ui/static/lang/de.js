@@ -375,5 +375,12 @@ export default {
   "Email me conversations handed to me while I'm offline": "E-Mail für Unterhaltungen, die mir offline zugewiesen werden",
   "Email me a daily digest of missed conversations": "Tägliche E-Mail mit verpassten Unterhaltungen",
   "Email is on: visitors who leave get unseen replies by email.": "E-Mail ist an: Besucher, die gegangen sind, erhalten ungelesene Antworten per E-Mail.",
-  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "E-Mail ist auf diesem Server aus (LIVECHAT_SMTP_URL ist nicht gesetzt)."
+  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "E-Mail ist auf diesem Server aus (LIVECHAT_SMTP_URL ist nicht gesetzt).",
+  "Bots": "Bots",
+  "The numbers above are your team's, from people's replies. A conversation a bot answered first counts here until it reaches a person.": "Die Zahlen oben sind die Ihres Teams, nach den Antworten von Menschen. Eine Unterhaltung, auf die zuerst ein Bot geantwortet hat, zählt hier, bis sie einen Menschen erreicht.",
+  "Answered first by a bot": "Zuerst von einem Bot beantwortet",
+  "Handled by a bot alone": "Allein von einem Bot bearbeitet",
+  "Resolved without a person": "Ohne Menschen gelöst",
+  "Handed to a person": "An einen Menschen übergeben",
+  "Bot satisfaction": "Zufriedenheit mit dem Bot"
 };

@@ -375,5 +375,12 @@ export default {
   "Email me conversations handed to me while I'm offline": "Email για συνομιλίες που μου ανατίθενται όταν είμαι εκτός",
   "Email me a daily digest of missed conversations": "Ημερήσια σύνοψη χαμένων συνομιλιών με email",
   "Email is on: visitors who leave get unseen replies by email.": "Το email είναι ενεργό: όσοι φεύγουν λαμβάνουν με email τις αδιάβαστες απαντήσεις.",
-  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "Το email είναι απενεργοποιημένο σε αυτόν τον διακομιστή (δεν έχει οριστεί LIVECHAT_SMTP_URL)."
+  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "Το email είναι απενεργοποιημένο σε αυτόν τον διακομιστή (δεν έχει οριστεί LIVECHAT_SMTP_URL).",
+  "Bots": "Bots",
+  "The numbers above are your team's, from people's replies. A conversation a bot answered first counts here until it reaches a person.": "Οι αριθμοί παραπάνω είναι της ομάδας σας, από τις απαντήσεις ανθρώπων. Μια συνομιλία στην οποία απάντησε πρώτα ένα bot μετράει εδώ μέχρι να φτάσει σε έναν άνθρωπο.",
+  "Answered first by a bot": "Απαντήθηκαν πρώτα από bot",
+  "Handled by a bot alone": "Τις χειρίστηκε μόνο ένα bot",
+  "Resolved without a person": "Επιλύθηκαν χωρίς άνθρωπο",
+  "Handed to a person": "Παραδόθηκαν σε άνθρωπο",
+  "Bot satisfaction": "Ικανοποίηση από το bot"
 };

@@ -375,5 +375,12 @@ export default {
   "Email me conversations handed to me while I'm offline": "Avisarme por correo de conversaciones asignadas mientras no estoy",
   "Email me a daily digest of missed conversations": "Enviarme un resumen diario de conversaciones perdidas",
   "Email is on: visitors who leave get unseen replies by email.": "El correo está activado: quien se va recibe por correo las respuestas no leídas.",
-  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "El correo está desactivado en este servidor (LIVECHAT_SMTP_URL no está definido)."
+  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "El correo está desactivado en este servidor (LIVECHAT_SMTP_URL no está definido).",
+  "Bots": "Bots",
+  "The numbers above are your team's, from people's replies. A conversation a bot answered first counts here until it reaches a person.": "Las cifras de arriba son las de tu equipo, a partir de las respuestas de personas. Una conversación que un bot respondió primero cuenta aquí hasta que llega a una persona.",
+  "Answered first by a bot": "Respondidas primero por un bot",
+  "Handled by a bot alone": "Atendidas solo por un bot",
+  "Resolved without a person": "Resueltas sin una persona",
+  "Handed to a person": "Pasadas a una persona",
+  "Bot satisfaction": "Satisfacción con el bot"
 };

@@ -375,5 +375,12 @@ export default {
   "Email me conversations handed to me while I'm offline": "M'avertir par e-mail des conversations confiées en mon absence",
   "Email me a daily digest of missed conversations": "M'envoyer un résumé quotidien des conversations manquées",
   "Email is on: visitors who leave get unseen replies by email.": "L'e-mail est activé : les visiteurs partis reçoivent par e-mail les réponses non lues.",
-  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "L'e-mail est désactivé sur ce serveur (LIVECHAT_SMTP_URL n'est pas défini)."
+  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "L'e-mail est désactivé sur ce serveur (LIVECHAT_SMTP_URL n'est pas défini).",
+  "Bots": "Bots",
+  "The numbers above are your team's, from people's replies. A conversation a bot answered first counts here until it reaches a person.": "Les chiffres ci-dessus sont ceux de votre équipe, d'après les réponses de personnes. Une conversation à laquelle un bot a répondu en premier compte ici jusqu'à ce qu'elle parvienne à une personne.",
+  "Answered first by a bot": "Répondues d'abord par un bot",
+  "Handled by a bot alone": "Traitées par un bot seul",
+  "Resolved without a person": "Résolues sans intervention humaine",
+  "Handed to a person": "Transmises à une personne",
+  "Bot satisfaction": "Satisfaction envers le bot"
 };

@@ -375,5 +375,12 @@ export default {
   "Email me conversations handed to me while I'm offline": "שלחו לי מייל על שיחות שהועברו אליי כשאני לא מחובר",
   "Email me a daily digest of missed conversations": "שלחו לי סיכום יומי של שיחות שהוחמצו",
   "Email is on: visitors who leave get unseen replies by email.": "המייל פעיל: מבקרים שעזבו מקבלים במייל תשובות שלא נקראו.",
-  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "המייל כבוי בשרת הזה (LIVECHAT_SMTP_URL לא הוגדר)."
+  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "המייל כבוי בשרת הזה (LIVECHAT_SMTP_URL לא הוגדר).",
+  "Bots": "בוטים",
+  "The numbers above are your team's, from people's replies. A conversation a bot answered first counts here until it reaches a person.": "המספרים למעלה הם של הצוות שלכם, לפי תשובות של אנשים. שיחה שבוט ענה עליה ראשון נספרת כאן עד שהיא מגיעה לאדם.",
+  "Answered first by a bot": "בוט ענה ראשון",
+  "Handled by a bot alone": "טופלו על ידי בוט בלבד",
+  "Resolved without a person": "נפתרו בלי אדם",
+  "Handed to a person": "הועברו לאדם",
+  "Bot satisfaction": "שביעות רצון מהבוט"
 };

@@ -375,5 +375,12 @@ export default {
   "Email me conversations handed to me while I'm offline": "Avisar-me por email de conversas atribuídas quando estou offline",
   "Email me a daily digest of missed conversations": "Enviar-me um resumo diário das conversas perdidas",
   "Email is on: visitors who leave get unseen replies by email.": "O email está ligado: quem sai recebe por email as respostas não vistas.",
-  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "O email está desligado neste servidor (LIVECHAT_SMTP_URL não está definido)."
+  "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "O email está desligado neste servidor (LIVECHAT_SMTP_URL não está definido).",
+  "Bots": "Bots",
+  "The numbers above are your team's, from people's replies. A conversation a bot answered first counts here until it reaches a person.": "Os números acima são os da sua equipa, a partir das respostas de pessoas. Uma conversa a que um bot respondeu primeiro conta aqui até chegar a uma pessoa.",
+  "Answered first by a bot": "Respondidas primeiro por um bot",
+  "Handled by a bot alone": "Tratadas só por um bot",
+  "Resolved without a person": "Resolvidas sem uma pessoa",
+  "Handed to a person": "Passadas a uma pessoa",
+  "Bot satisfaction": "Satisfação com o bot"
 };

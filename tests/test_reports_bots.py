@@ -1,0 +1,280 @@
+"""Reports count people, not bots (docs/reports.md): a bot that answers in a second must not make
+the team's first response look instant, nor its conversations look resolved by the team. One
+day of a site with a bot, written through the store with its clock set to each moment, on SQLite
+and on PostgreSQL; every number below is worked out by hand from that day.
+
+Seconds after DAY (A is Ana, B is Bo, "bot" is the site's bot Ava):
+
+    P   0 start (no bot: before the bot was made)   60 A claims  120 A replies  600 resolved, 5
+    B1  1000 start, bot claims   1002 bot replies   1100 bot resolves, rated 2 (the bot's)
+    B2  2000 start, bot claims   2005 bot replies   2100 handoff   2160 A claims   2190 A replies
+        2700 A resolves, rated 4
+    B3  3000 start, bot claims   3005 bot replies   3050 handoff   (nobody came: missed)
+    B4  4000 start, bot claims   4003 bot replies   (still with the bot)
+    B5  5000 start, bot claims   5003 bot replies   5030 B takes it over   5100 B replies
+
+People's first responses, from when the conversation reached them: P 120, B2 90 (from the
+handoff), B5 70 (from the takeover); their waits: P 60, B2 60, B5 0. Resolved by the team: P
+(600 s) and B2 (700 s, from the start). Handled by the bot alone: B1 (resolved) and B4.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from server.reports import Row, summarize
+from server.store import SQLiteStore
+from server.store.api_tokens import ApiTokens
+from server.store.bots import Bots
+from server.store.models import Agent
+from tests import pg
+from tests.live import Seed, ServerProcess, add_admin, login, open_store, serving, visitor
+from tests.test_api import check
+
+S = 1000  # ms
+DAY = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)  # a Monday
+PERIOD = {"from": "2026-03-02", "to": "2026-03-02", "tz": "UTC"}
+NO_RATINGS = {"ratings": 0, "average": None, "satisfied_percent": None}
+
+# The whole day, as the report sees it (every site, team and agent).
+TOTAL: dict[str, Any] = {
+    "conversations": 6, "answered": 3, "missed": 1,
+    "first_response": {"median": 90, "p90": 120, "count": 3},  # 70, 90, 120
+    "resolution": {"median": 650, "p90": 700, "count": 2},     # 600, 700
+    "wait": {"median": 60, "p90": 60, "count": 3},             # 0, 60, 60
+    "satisfaction": {"ratings": 2, "average": 4.5, "satisfied_percent": 100.0},
+    "bot_conversations": 5, "handled_by_bot": 2, "bot_resolved": 1,
+    "bot_satisfaction": {"ratings": 1, "average": 2.0, "satisfied_percent": 0.0},
+}
+# Only the bot's (agent=<the bot>): B1 and B4, which it still has.
+THE_BOTS: dict[str, Any] = {
+    "conversations": 2, "answered": 0, "missed": 0,
+    "first_response": {"median": None, "p90": None, "count": 0},
+    "resolution": {"median": None, "p90": None, "count": 0},
+    "wait": {"median": None, "p90": None, "count": 0},
+    "satisfaction": NO_RATINGS,
+    "bot_conversations": 2, "handled_by_bot": 2, "bot_resolved": 1,
+    "bot_satisfaction": {"ratings": 1, "average": 2.0, "satisfied_percent": 0.0},
+}
+# Only Ana's (agent=<Ana>): P and B2.
+ANAS: dict[str, Any] = {
+    "conversations": 2, "answered": 2, "missed": 0,
+    "first_response": {"median": 105, "p90": 120, "count": 2},
+    "resolution": {"median": 650, "p90": 700, "count": 2},
+    "wait": {"median": 60, "p90": 60, "count": 2},
+    "satisfaction": {"ratings": 2, "average": 4.5, "satisfied_percent": 100.0},
+    "bot_conversations": 1, "handled_by_bot": 0, "bot_resolved": 0,
+    "bot_satisfaction": NO_RATINGS,
+}
+
+
+@dataclass
+class Cast:
+    site_id: str
+    ana: Agent
+    bo: Agent
+    bot: Agent
+
+
+async def play(store: SQLiteStore, now: list[float], site_id: str | None = None) -> Cast:
+    """The day, through ``store`` (whose clock reads ``now[0]``): the site's agents (made here
+    unless the site is given with Ana and Bo in it), its bot, and the six conversations."""
+    def at(seconds: int) -> None:
+        now[0] = (DAY + seconds * S) / 1000
+
+    at(-3600)
+    if site_id is None:
+        site_id = (await store.create_site("Acme", ["https://acme.test"])).id
+        await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site_id])
+        await store.create_agent("bo@acme.test", "Bo", "h", "agent", [site_id])
+    ana, bo = (await store.agent_by_email("ana@acme.test"), await store.agent_by_email(
+        "bo@acme.test"))
+    assert ana is not None and bo is not None
+    sites = [site_id]
+    bots = Bots(store)
+
+    async def start(seconds: int, name: str, bot: Agent | None) -> str:
+        at(seconds)
+        conv = (await store.append_visitor_message(site_id, f"vis_{name}", "m1",
+                                                   f"I am {name}")).conversation.id
+        if bot is not None:  # as server/bots.py's FirstResponder does, in the same moment
+            await store.claim(bot, sites, conv)
+        return conv
+
+    async def reply(seconds: int, who: Agent, conv: str) -> None:
+        at(seconds)
+        await store.append_agent_message(who, sites, conv, f"r{seconds}", "Hello")
+
+    p = await start(0, "P", None)
+    at(60)
+    await store.claim(ana, sites, p)
+    await reply(120, ana, p)
+    at(600)
+    await store.resolve(ana, sites, p)
+    await store.rate("vis_P", p, 5, None)
+
+    at(900)
+    bot = await bots.create(site_id, "Ava")
+
+    b1 = await start(1000, "B1", bot)
+    await reply(1002, bot, b1)
+    at(1100)
+    await store.resolve(bot, sites, b1)
+    await store.rate("vis_B1", b1, 2, None)
+
+    b2 = await start(2000, "B2", bot)
+    await reply(2005, bot, b2)
+    at(2100)
+    await bots.handoff(sites, b2)
+    at(2160)
+    await store.claim(ana, sites, b2)
+    await reply(2190, ana, b2)
+    at(2700)
+    await store.resolve(ana, sites, b2)
+    await store.rate("vis_B2", b2, 4, None)
+
+    b3 = await start(3000, "B3", bot)
+    await reply(3005, bot, b3)
+    at(3050)
+    await bots.handoff(sites, b3)
+
+    b4 = await start(4000, "B4", bot)
+    await reply(4003, bot, b4)
+
+    b5 = await start(5000, "B5", bot)
+    await reply(5003, bot, b5)
+    at(5030)
+    await store.transfer(bo, sites, b5, bo.id)  # any agent may take one over from the bot
+    await reply(5100, bo, b5)
+    return Cast(site_id, ana, bo, bot)
+
+
+def figures(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: report.get(k) for k in TOTAL}
+
+
+async def test_the_store_counts_people_and_bots_apart(store: SQLiteStore) -> None:
+    now = [DAY / 1000]
+    timed = pg.same_store(store, clock=lambda: now[0])
+    await timed.open()
+    try:
+        cast = await play(timed, now)
+        start, end = DAY, DAY + 86400 * S
+        rows = await timed.report_rows([cast.site_id], start, end)
+        assert figures(summarize(rows, end)) == TOTAL
+        bots = await timed.report_rows([cast.site_id], start, end, agent_id=cast.bot.id)
+        assert figures(summarize(bots, end)) == THE_BOTS
+        anas = await timed.report_rows([cast.site_id], start, end, agent_id=cast.ana.id)
+        assert figures(summarize(anas, end)) == ANAS
+        # What a visitor is told ("typically replies in …"): people's first replies, from when
+        # the conversation reached them (120, 90, 70 s); the bot's instant ones do not count.
+        assert await timed.typical_reply(cast.site_id) == pytest.approx(280 / 3)
+        # The queue's expected wait goes by people joining (60, 60, 0 s), not the bot's claims.
+        assert await timed.average_wait(cast.site_id) == pytest.approx(40.0)
+    finally:
+        await timed.close()
+
+
+def _row(name: str, created: int, joined: int | None, replied: int | None,
+         resolved: int | None, rating: int | None, bot: bool, handed: int | None) -> Row:
+    def ms(seconds: int | None) -> int | None:
+        return None if seconds is None else DAY + seconds * S
+    return Row(name, "site", DAY + created * S, ms(joined), ms(replied), ms(resolved), rating,
+               None, bot, ms(handed))
+
+
+def test_the_numbers_by_hand_and_as_seen_during_the_day() -> None:
+    rows = [  # the day's conversations as the store gives them (see the module's docstring)
+        _row("P", 0, 60, 120, 600, 5, False, None),
+        _row("B1", 1000, None, None, 1100, 2, True, None),
+        _row("B2", 2000, 2160, 2190, 2700, 4, True, 2100),
+        _row("B3", 3000, None, None, None, None, True, 3050),
+        _row("B4", 4000, None, None, None, None, True, None),
+        _row("B5", 5000, 5030, 5100, None, None, True, 5030),
+    ]
+    assert figures(summarize(rows, DAY + 86400 * S)) == TOTAL
+    def seen_at(seconds: int) -> dict[str, Any]:  # (as the endpoint does, at a moment)
+        end = DAY + seconds * S
+        return summarize([r for r in rows if r.created_at < end], end)
+
+    # At 2150 s: B2 has been handed off (at 2100) and nobody has answered it yet — it is the
+    # team's, missed so far; B1 was the bot's alone.
+    early = seen_at(2150)
+    assert (early["conversations"], early["answered"], early["missed"],
+            early["handled_by_bot"], early["bot_resolved"]) == (3, 1, 1, 1, 1)
+    # At 5020 s B5 is still the bot's; at 5050 Bo has taken it over, not yet answered.
+    assert (seen_at(5020)["handled_by_bot"], seen_at(5020)["missed"]) == (3, 1)
+    assert (seen_at(5050)["handled_by_bot"], seen_at(5050)["missed"]) == (2, 2)
+    # Nothing is lost: every conversation is answered, missed or the bot's alone.
+    for moment in (1050, 2150, 3040, 3060, 5020, 5050, 86400):
+        m = seen_at(moment)
+        assert m["answered"] + m["missed"] + m["handled_by_bot"] == m["conversations"]
+    # A row without the bot's fields is a conversation no bot had (as before).
+    plain = summarize([Row("X", "site", DAY, DAY + 10 * S, DAY + 20 * S, None, None, None)],
+                      DAY + 60 * S)
+    assert plain["first_response"]["median"] == 20 and plain["bot_conversations"] == 0
+
+
+@pytest.fixture
+def bot_day(record: pg.Record) -> Iterator[tuple[ServerProcess, Cast, str]]:
+    """The day on a server of ``backend`` (with an admin, and a REST API token of the site)."""
+    import asyncio
+
+    from tests.live import seed
+
+    now = [DAY / 1000]
+
+    async def write() -> tuple[Cast, str]:
+        seeded: Seed = await seed(record.db)
+        await add_admin(record.db)
+        async with open_store(record.db, clock=lambda: now[0]) as store:
+            cast = await play(store, now, site_id=seeded.site_id)
+            _, token = await ApiTokens(store).create(seeded.site_id, "reports", ["reports:read"])
+        return cast, token
+
+    cast, token = asyncio.run(write())
+    with serving(record.home, **record.env) as proc:
+        yield proc, cast, token
+
+
+async def test_the_endpoints_and_the_csv_say_the_same(
+        bot_day: tuple[ServerProcess, Cast, str]) -> None:
+    server, cast, token = bot_day
+    root = await login(server, "root@acme.test")
+    async with httpx.AsyncClient(base_url=server.http,
+                                 cookies={"livechat_agent": root}) as http:
+        panel = (await http.get("/api/reports", params=PERIOD)).json()
+        of_the_bot = (await http.get("/api/reports",
+                                     params={**PERIOD, "agent": cast.bot.id})).json()
+        sheet = (await http.get("/api/reports", params={**PERIOD, "format": "csv"})).text
+    async with httpx.AsyncClient(base_url=server.http,
+                                 headers={"Authorization": f"Bearer {token}"}) as api:
+        rest = (await api.get("/api/v1/reports", params=PERIOD)).json()
+    assert figures(panel["total"]) == TOTAL
+    assert figures(panel["days"][0]) == TOTAL and panel["days"][0]["day"] == "2026-03-02"
+    assert figures(of_the_bot["total"]) == THE_BOTS
+    assert rest == panel
+    check("Report", rest)  # the OpenAPI document's schema (ReportFigures) says so too
+    lines = list(csv.DictReader(io.StringIO(sheet)))
+    assert [line["day"] for line in lines] == ["2026-03-02", "total"]
+    total = lines[-1]
+    assert (total["conversations"], total["answered"], total["missed"]) == ("6", "3", "1")
+    assert (total["first_response_median_s"], total["satisfaction_average"]) == ("90", "4.5")
+    assert {k: total[k] for k in ("bot_conversations", "handled_by_bot", "bot_resolved",
+                                  "bot_ratings", "bot_satisfaction_average",
+                                  "bot_satisfied_percent")} == {
+        "bot_conversations": "5", "handled_by_bot": "2", "bot_resolved": "1",
+        "bot_ratings": "1", "bot_satisfaction_average": "2", "bot_satisfied_percent": "0"}
+    # The widget's "typically replies in …": people's replies (120, 90, 70 s: 93 s), not the
+    # bot's, which answered each of its conversations within 5 s.
+    client, welcome = await visitor(server, cast.site_id)
+    await client.close()
+    assert welcome["typical_wait"] == 93
