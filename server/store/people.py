@@ -2,12 +2,15 @@
 stored events: SQL expressions over a conversation ``c``, shared by the reports
 (server/store/reports.py) and the waits visitors are told (server/store/queue.py).
 
-A bot is an agent whose id starts with ``bot_`` (server/store/bots.py). Plain standard SQL: each
-expression is a subquery on the conversation's own messages (its primary key's prefix)."""
+A bot is an agent whose id starts with ``BOT_PREFIX`` (server/store/bots.py). Plain standard
+SQL: each expression is a subquery on the conversation's own messages (its primary key's
+prefix)."""
 
 from __future__ import annotations
 
-_BOT = "substr(coalesce(m.author_id, ''), 1, 4) = 'bot_'"
+from server.store.bots import BOT_PREFIX
+
+_BOT = f"substr(coalesce(m.author_id, ''), 1, {len(BOT_PREFIX)}) = '{BOT_PREFIX}'"
 _PERSON = f"m.author_type = 'agent' AND NOT ({_BOT})"
 # Events by which an agent comes to have the conversation; and those, or a reply, by which a
 # person joins it (a reply to a waiting conversation claims it first).
