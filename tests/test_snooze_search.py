@@ -110,5 +110,15 @@ async def test_search_finds_words_notes_and_people_in_ones_own_sites(
     assert await search(a, "100%_") == []
     oz, _ = await agent(server, await login(server, seeded.other_agent_email))
     assert await search(oz, "trail") == [] and await search(oz, "maria") == []
+    # Order numbers, addresses and versions: every part of them, as FTS5 splits them (before,
+    # PostgreSQL's parser kept "-17" of "A-17", "+17", "v2.1" and "jo@acme.example" whole).
+    numbers = (await other.request({
+        "type": "send", "id": "m2", "body": "Order A-17 (ORD-2024-33), see "
+        "www.acme.example/orders or write to jo@acme.example; +17 days, app v2.1"}))[
+        "conversation_id"]
+    for query in ("17", "A-17", "a 17", "2024", "ORD-2024-33", "orders", "jo", "acme.example",
+                  "jo@acme.example", "+17", "v2", "v2.1"):
+        assert [hit[0] for hit in await search(a, query)] == [numbers], query
+    assert await search(a, "A-33") == []  # the parts of one, in its order
     for c in (v, a, other, oz):
         await c.close()

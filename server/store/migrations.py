@@ -246,6 +246,9 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE messages_fts;
     CREATE TABLE fts_forget (conversation_id TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
+    # 27: PostgreSQL's search index over messages splits what its parser kept whole ("A-17":
+    # server/store/pg_schema.py); SQLite's FTS5 already does, so nothing here.
+    "SELECT 1;",
 )
 
 

@@ -29,6 +29,17 @@ import psycopg
 from server.store.migrations import MIGRATIONS, check_schema
 
 BASELINE_STEP = 17
+#: What PostgreSQL's parser keeps in one token with what is around it (``-17`` of ``A-17``,
+#: ``+17``, ``v2.1``, ``jo@acme.example``, ``acme.example/orders``): a space in its place, in
+#: the messages' index and in a search's words alike (``server.store.search``), so that each
+#: part is found, as SQLite's FTS5 splits them.
+SEARCH_SPLIT = "-+/.@:_#"
+
+
+def searchable(column: str) -> str:
+    """The text of ``column`` as the messages' search index reads it (step 27)."""
+    return f"translate({column}, '{SEARCH_SPLIT}', '{' ' * len(SEARCH_SPLIT)}')"
+
 #: pg_advisory_lock key of migrations (any constant of our own: "livechat" in ASCII).
 MIGRATION_LOCK = 0x6C69766563686174
 #: Held shared by every open store (its writer's connection); ``livechat restore`` takes it
@@ -281,6 +292,14 @@ POSTGRES: dict[int, str] = {
     # SQLite's search index moved to a file of its own; PostgreSQL's is the GIN index on the
     # messages, as it was: a step that does nothing, so that both count the same steps.
     26: "SELECT 1;",
+    # The messages' search index reads ``searchable(body)``: "17" finds "A-17" (SQLite: nothing
+    # to do, FTS5 splits them already).
+    27: f"""
+    DROP INDEX IF EXISTS messages_search;
+    CREATE INDEX messages_search ON messages
+        USING gin (to_tsvector('livechat', {searchable('body')}))
+        WHERE kind IN ('text', 'note');
+""",
 }
 
 def steps() -> list[tuple[int, str]]:

@@ -17,10 +17,12 @@ from typing import Any, Protocol
 
 from server.store.base import CONV_COLS, CONV_FROM, Base, conv_row, marks
 from server.store.models import Hit
+from server.store.pg_schema import SEARCH_SPLIT, searchable
 
 _MAX_WORDS = 8
 #: What a word may not carry into a tsquery (its operators); the rest is quoted.
 _TSQUERY_SPECIAL = re.compile(r"[&|!():*<>'\\]")
+_SPLIT = str.maketrans(SEARCH_SPLIT, " " * len(SEARCH_SPLIT))
 _JOINS = ("JOIN conversations c ON c.id = {m}.conversation_id "
           "LEFT JOIN agents a ON a.id = c.assignee_id "
           "LEFT JOIN visitors v ON v.id = c.visitor_id ")
@@ -84,7 +86,8 @@ class SQLiteSearch(Search):
 class PostgresSearch(Search):
     async def _messages(self, site_ids: Sequence[str], words: list[str],
                         limit: int) -> list[Any]:
-        terms = [_TSQUERY_SPECIAL.sub(" ", w).strip() for w in words]
+        # A word the index split ("A-17": searchable) is its parts, in their order.
+        terms = [" ".join(_TSQUERY_SPECIAL.sub(" ", w.translate(_SPLIT)).split()) for w in words]
         terms = [t for t in terms if t]
         if not terms:
             return []
@@ -94,7 +97,8 @@ class PostgresSearch(Search):
             "'StartSel=[, StopSel=], MaxWords=12, MinWords=4, ShortWord=1, MaxFragments=1, "
             "FragmentDelimiter=…') FROM messages m " + _JOINS.format(m="m") +
             "CROSS JOIN (SELECT to_tsquery('livechat', ?) AS q) q "
-            "WHERE m.kind IN ('text', 'note') AND to_tsvector('livechat', m.body) @@ q.q "
+            f"WHERE m.kind IN ('text', 'note') AND to_tsvector('livechat', {searchable('m.body')}) "
+            "@@ q.q "
             f"AND c.site_id IN ({marks(site_ids)}) "
             "ORDER BY m.created_at DESC, m.seq DESC LIMIT ?",
             (query, *site_ids, limit))
