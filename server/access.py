@@ -58,7 +58,8 @@ class AccessLog:
             elif kind == "websocket.accept":
                 state["status"] = 101
             elif kind == "websocket.close":
-                state["close"] = int(message.get("code", 1000))
+                if state["close"] is None:  # the first close, whoever closed
+                    state["close"] = int(message.get("code", 1000))
                 if state["status"] is None:
                     state["status"] = 403  # refused before the handshake completed
             await send(message)

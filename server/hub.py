@@ -87,8 +87,9 @@ _AGENT_ONLY = frozenset({"presence"})
 
 class Connection:
     def __init__(self, role: str, queue_size: int) -> None:
-        self.id = f"{role[0]}{next(_ids)}"
-        #: Unique across processes (``id`` is unique in this one only).
+        # The process id first: several workers each number their connections from 1.
+        self.id = f"{role[0]}{os.getpid()}-{next(_ids)}"
+        #: Unique across processes on several machines too (``id`` is within one machine).
         self.uid = f"{os.getpid()}.{self.id}"
         self.role = role
         self._queue: Inbox[_Item] = Inbox(maxsize=queue_size)

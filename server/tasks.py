@@ -4,9 +4,19 @@ and is reported where it will be seen."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 log = logging.getLogger("livechat")
+
+
+def background(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """A task of the process's own, started in an empty context: one started while serving a
+    request would otherwise inherit its context (server/logs.py), and every line it logs would
+    carry that request's id and connection's ``conn``."""
+    return asyncio.create_task(coro, name=name, context=contextvars.Context())
 
 
 def report_death(task: asyncio.Task[None]) -> None:

@@ -76,7 +76,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self._abort_later()  # …or is cut off after the grace
 
     def keepalive_timeout(self) -> None:
+        timing_out = not self.close_sent and not self.transport.is_closing()
         super().keepalive_timeout()  # writes 1011 and asks the transport to close
+        if timing_out:
+            # As close_now does: the app (and the access log, the close metric) is told the
+            # socket ended with the code that was sent, not the 1005 of the lost connection.
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1011,
+                                   "reason": "keepalive ping timeout"})
         self._abort_later()
 
     def _abort_later(self) -> None:

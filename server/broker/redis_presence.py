@@ -19,7 +19,7 @@ from redis.asyncio.client import Pipeline
 from server.broker import PresenceUnavailable
 from server.broker.redis import _FAILURES, TIMEOUT, _client, _why
 from server.health import Episode
-from server.tasks import report_death, reraise_cancel
+from server.tasks import background, report_death, reraise_cancel
 
 log = logging.getLogger("livechat.broker.redis")
 
@@ -57,7 +57,8 @@ class RedisPresence:
     def _queue(self, key: str, member: str, ttl: float | None) -> None:
         self._pending[(key, member)] = ttl
         if self._task is None:
-            self._task = asyncio.create_task(self._write_forever(), name="redis-presence")
+            # (Started by the first socket that needs it: not in that socket's log context.)
+            self._task = background(self._write_forever(), name="redis-presence")
             self._task.add_done_callback(report_death)
         self._wake.set()
 

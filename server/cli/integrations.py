@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from server.cli.base import Command, Store, with_store
 from server.config import ConfigError, from_env
+from server.private import private_file
 from server.store.api_tokens import SCOPES
 from server.store.factory import create_files
 
@@ -149,7 +151,10 @@ def cmd_visitor_export(args: argparse.Namespace) -> int:
         return await export_zip(held, create_files(settings, store), time.time())
 
     data = with_store(settings, work)
-    Path(args.out).write_bytes(data)
+    out = Path(args.out)
+    private_file(out)  # personal data: 0600 before a byte is in it, as backups are
+    os.chmod(out, 0o600)  # (a file that was there keeps its mode otherwise)
+    out.write_bytes(data)
     print(f"exported {args.visitor_id} to {args.out} ({len(data)} bytes)")
     return 0
 

@@ -8,16 +8,20 @@ into a temporary file that is renamed into place only once it is complete and ch
 exclusive lock, which every open connection prevents), and it gives the restored store a **new
 epoch**, so that every client forgets what it has and starts over from the restored record
 (otherwise clients would keep messages at sequence numbers the restored store reuses).
-Attachments, which are files, are copied beside the backup and back.
+Attachments and agents' pictures, which are files, are copied beside the backup and back: a
+backup's folder holds exactly the files its database names (a file an erasure deleted since an
+earlier backup to the same path is deleted from it), and a restore copies only those.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import sqlite3
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,19 +52,45 @@ def _check(db: sqlite3.Connection) -> str:
     return str(row[0])
 
 
-def _copy_files(source: Path, target: Path) -> int:
-    """Attachment files of ``source`` that ``target`` lacks (files never change once written)."""
-    if not source.is_dir():
-        return 0
+#: The names the server gives the files it keeps (server/endpoints/files.py, avatars.py and the
+#: email service's attachments): only such files are ever deleted from a backup's folder.
+_OUR_FILE = re.compile(r"(file|avatar)_[A-Za-z0-9_-]{24}")
+
+
+def referenced(db: sqlite3.Connection) -> set[str]:
+    """The files the database names: its attachments and agents' pictures (a backup from
+    before either existed names fewer)."""
+    names: set[str] = set()
+    for query in ("SELECT id FROM attachments",
+                  "SELECT avatar_file FROM agents WHERE avatar_file IS NOT NULL"):
+        try:
+            names |= {str(r[0]) for r in db.execute(query)}
+        except sqlite3.OperationalError:  # no such table or column: an older schema's
+            pass
+    return {name for name in names if "/" not in name and not name.startswith(".")}
+
+
+def prune_files(folder: Path, keep: set[str]) -> None:
+    """Delete from ``folder`` every file of ours that ``keep`` does not name (an erased
+    visitor's, a swept upload's): only regular files named like ours, nothing else there."""
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if (path.name not in keep and _OUR_FILE.fullmatch(path.name)
+                and stat.S_ISREG(path.lstat().st_mode)):
+            path.unlink()
+
+
+def _copy_files(names: set[str], source: Path, target: Path) -> int:
+    """The files ``names`` of ``source`` that ``target`` lacks (files never change once
+    written); the number copied."""
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
     copied = 0
-    for path in source.rglob("*"):
-        if path.is_file():
-            dest = target / path.relative_to(source)
-            if not dest.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                shutil.copy2(path, dest)
-                copied += 1
+    for name in sorted(names):
+        path, dest = source / name, target / name
+        if path.is_file() and not dest.exists():
+            shutil.copy2(path, dest)
+            copied += 1
     return copied
 
 
@@ -86,6 +116,7 @@ def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> in
         try:
             _copy(source, copy, progress)
             _check(copy)
+            names = referenced(copy)
         finally:
             copy.close()
         source.execute("COMMIT")
@@ -98,7 +129,10 @@ def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> in
     os.chmod(partial, 0o600)
     os.replace(partial, target)
     drop_search_file(target)  # (an older backup's, indexed by a store that opened it)
-    return _copy_files(uploads, files_beside(target))
+    # Exactly the files the copy names: none a backup made before to this path kept and the
+    # database no longer names (an erased visitor's), none written after its snapshot.
+    prune_files(files_beside(target), names)
+    return _copy_files(names, uploads, files_beside(target))
 
 
 def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress) -> str:
@@ -109,6 +143,7 @@ def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress)
     source = sqlite3.connect(backup_path, isolation_level=None)
     try:
         _check(source)
+        names = referenced(source)
         target = sqlite3.connect(db_path, isolation_level=None, timeout=0.2)
         try:
             # Exclusive locking mode: the lock, once taken, is held until close — and any other
@@ -133,5 +168,5 @@ def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress)
     os.chmod(db_path, 0o600)
     drop_search_file(db_path)  # the index of what was there: made again at the next open
     watermark.write(db_path, watermark.Mark(epoch, generation))
-    _copy_files(files_beside(backup_path), uploads)
+    _copy_files(names, files_beside(backup_path), uploads)  # only the files it names
     return epoch

@@ -36,7 +36,7 @@ from typing import Any
 import psycopg
 
 from server.doctor import redact_url
-from server.store.backup import BackupError, files_beside
+from server.store.backup import BackupError, files_beside, prune_files
 from server.store.copy import CHUNK, CopyError, Table, copy_into, tables_of, verify_table
 from server.store.migrations import MIGRATIONS, SchemaTooNew, check_schema
 from server.store.pg_schema import SERVING_LOCK, migrate
@@ -141,11 +141,12 @@ def _index(lite: sqlite3.Connection) -> None:
 
 def _files_out(pg: psycopg.Connection[Any], folder: Path, step: Step) -> int:
     """Every file of the snapshot into ``folder`` (one already there with the same bytes is
-    kept: files never change once written), each checked by its SHA-256 once written."""
+    kept: files never change once written), each checked by its SHA-256 once written; a file
+    of ours in the folder the snapshot lacks (an earlier backup's, since erased) is deleted."""
     row = pg.execute("SELECT count(*) FROM files").fetchone()
     total = row[0] if row else 0
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    done = 0
+    done, names = 0, set()
     with pg.cursor(name="backup_files") as cur:
         cur.itersize = 16  # (up to LIVECHAT_MAX_UPLOAD_BYTES each)
         cur.execute("SELECT name, content FROM files ORDER BY name")
@@ -162,7 +163,9 @@ def _files_out(pg: psycopg.Connection[Any], folder: Path, step: Step) -> int:
             if hashlib.sha256(path.read_bytes()).digest() != digest:
                 raise BackupError(f"the file {name} did not come out equal")
             done += 1
+            names.add(name)
             step("backing up files", done, total)
+    prune_files(folder, names)
     return done
 
 

@@ -67,7 +67,7 @@ from server.store.facade import Aggregates
 from server.store.migrations import SchemaTooNew as SchemaTooNew
 from server.store.migrations import check_schema as check_schema
 from server.store.search import SQLiteSearch
-from server.store.sqlite_db import _in_thread, begin_immediate, is_busy
+from server.store.sqlite_db import LOCKED, _in_thread, begin_immediate, is_busy
 from server.store.sqlite_db import configure as _configure
 from server.store.sqlite_db import migrate as migrate
 from server.store.sqlite_db import unavailable_reason as unavailable_reason
@@ -137,6 +137,8 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         self.loop_batch = loop_batch
         #: Batches the event loop gave to the thread because the database was busy.
         self.busy_handoffs = 0
+        #: Whether the running batch met another connection's write lock (``_waiting_reason``).
+        self._lock_waiting = False
         #: Batches run again with a savepoint per op, because one of their ops was refused.
         self.replays = 0
         self._reader: aiosqlite.Connection | None = None
@@ -330,6 +332,7 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         due for truncation (which waits for readers), the batch goes to the writer's thread,
         which may wait. Anything else runs on the thread too (an erasure, a retention sweep…)."""
         assert self._writer is not None
+        self._lock_waiting = False
         if quick and self._on_loop is not None and not self._wal_due():
             try:
                 return self._run_batch(self._on_loop, ops[:quick], bound_wal=False,
@@ -342,6 +345,22 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
 
     def _unavailable_reason(self, exc: BaseException) -> str | None:
         return unavailable_reason(exc)
+
+    def _waiting_reason(self) -> str:
+        # (Known when the running batch met another connection's write lock: SQLITE_BUSY's.)
+        return LOCKED if self._lock_waiting else self._slow_reason
+
+    def _met_a_lock(self) -> None:
+        self._lock_waiting = True  # (on the writer's thread; read by the health check)
+
+    def _lock_wait_ms(self) -> int:
+        """What is left of ``busy_timeout`` for the running batch's oldest write, so that a write
+        queued behind one that waited for the lock is refused within its own timeout, not after
+        a whole second one (at least 1 ms: one attempt)."""
+        if self._busy_ms <= 0 or self._batch_queued_at is None:
+            return self._busy_ms
+        waited_ms = (time.monotonic() - self._batch_queued_at) * 1000
+        return max(1, int(self._busy_ms - waited_ms))
 
     def _run_batch(self, db: sqlite3.Connection, ops: list[Op], bound_wal: bool = True,
                    limit: float = 0.0) -> Outcomes:
@@ -359,8 +378,12 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
 
     def _transaction(self, db: sqlite3.Connection, ops: list[Op], limit: float,
                      savepoints: bool) -> Outcomes:
-        # The loop's connection never waits (``_run_in_writer``); the thread's does, finely.
-        begin_immediate(db, 0 if db is self._on_loop else self._busy_ms)
+        # The loop's connection never waits (``_run_in_writer``); the thread's does, finely, for
+        # what is left of the busy timeout of the batch's oldest write.
+        if db is self._on_loop:
+            begin_immediate(db, 0)
+        else:
+            begin_immediate(db, self._lock_wait_ms(), on_busy=self._met_a_lock)
         outcomes: Outcomes = []
         until = time.perf_counter() + limit if limit else 0.0
         try:

@@ -15,10 +15,12 @@ from server.store.migrations import MIGRATIONS, check_schema
 
 T = TypeVar("T")
 
+#: Why a write waits, or was refused, when another connection holds the write lock.
+LOCKED = "the database is locked by another process"
 #: SQLite's primary result codes that say the store cannot write now, not that a write is wrong.
 _UNAVAILABLE = {
     sqlite3.SQLITE_FULL: "the disk is full",
-    sqlite3.SQLITE_BUSY: "the database is locked by another process",
+    sqlite3.SQLITE_BUSY: LOCKED,
     sqlite3.SQLITE_LOCKED: "the database is locked",
     sqlite3.SQLITE_IOERR: "a disk I/O error",
     sqlite3.SQLITE_READONLY: "the database is read-only",
@@ -67,13 +69,15 @@ _POLL = 0.0005
 _POLL_MAX = 0.005
 
 
-def begin_immediate(db: sqlite3.Connection, wait_ms: int) -> None:
+def begin_immediate(db: sqlite3.Connection, wait_ms: int,
+                    on_busy: Callable[[], None] | None = None) -> None:
     """``BEGIN IMMEDIATE``, waiting up to ``wait_ms`` for the write lock: asked again every
     half millisecond at first (``_POLL``), not by SQLite's busy handler, which sleeps 1, 2, 5,
     10, 15, 20, 25… ms between attempts, so that a lock held 4 ms cost a waiting writer 8.4 ms,
     12 ms cost 18.5 and 20 ms cost 33.6 (measured here; the store's own checkpoint holds writers
     that long for its fsync, docs/benchmarks.md). ``wait_ms`` is the connection's own
-    ``busy_timeout``, which holds again afterwards; with 0, one attempt."""
+    ``busy_timeout``, which holds again afterwards; with 0, one attempt. ``on_busy`` is called
+    when an attempt first meets another connection's lock (and the wait begins)."""
     if wait_ms <= 0:
         db.execute("BEGIN IMMEDIATE")
         return
@@ -88,6 +92,9 @@ def begin_immediate(db: sqlite3.Connection, wait_ms: int) -> None:
                 waited = time.monotonic() - started
                 if not is_busy(exc) or waited * 1000 >= wait_ms:
                     raise
+                if on_busy is not None:
+                    on_busy()
+                    on_busy = None  # (once)
             time.sleep(min(_POLL_MAX, max(_POLL, waited / 10)))
     finally:
         db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +27,9 @@ from server.store.base import DB, RETRY_AFTER_MS, Op, StoreClosed, T
 
 log = logging.getLogger("livechat.store")
 Outcomes = list[tuple[bool, Any]]
-#: A queued write: the op, its caller's future, and whether it is quick (``_submit``).
-Queued = tuple[Op, "asyncio.Future[Any]", bool]
+#: A queued write: the op, its caller's future, whether it is quick (``_submit``), and when it
+#: was queued (``time.monotonic()``: what it may still wait for a lock is counted from then).
+Queued = tuple[Op, "asyncio.Future[Any]", bool, float]
 
 
 class GroupWriter:
@@ -64,6 +66,10 @@ class GroupWriter:
         self._failure: BaseException | None = None
         #: When the running batch was handed to the writer (None: the writer is idle).
         self._batch_since: float | None = None
+        #: When the oldest write of the running batch was queued (``time.monotonic()``): a write
+        #: queued behind another that waited for a lock waits only for what is left of its own
+        #: bound (server/store/sqlite.py), not for a whole one more.
+        self._batch_queued_at: float | None = None
         self._last_commit: float | None = None
         self._probe: asyncio.Future[None] | None = None
 
@@ -77,6 +83,10 @@ class GroupWriter:
     def _unavailable_reason(self, exc: BaseException) -> str | None:
         """Why ``exc`` means the store cannot write now, or None when it is about the write."""
         raise NotImplementedError
+
+    def _waiting_reason(self) -> str:
+        """What the running batch is waiting for, when no episode has said why."""
+        return self._slow_reason
 
     @property
     def healthy(self) -> bool:
@@ -96,7 +106,7 @@ class GroupWriter:
         queued, self._carried, self._inflight = [*self._inflight, *self._carried], [], []
         while not self._queue.empty():
             queued.append(self._queue.get_nowait())
-        for _, fut, _ in queued:
+        for _, fut, _, _ in queued:
             if not fut.done():
                 fut.set_exception(StoreClosed("store closed"))
 
@@ -114,7 +124,7 @@ class GroupWriter:
             # (Down for as long as the outage has lasted: writes refused before this one
             # waited too.)
             return Health(False, f"a write has been waiting {now - self._batch_since:.1f} s: "
-                          f"{self.trouble.reason or self._slow_reason}",
+                          f"{self.trouble.reason or self._waiting_reason()}",
                           max(now - self._batch_since, self.trouble.lasted()))
         if self._last_commit is not None and now - self._last_commit < bound \
                 and self._batch_since is None and self.trouble.last_reason is None:
@@ -128,7 +138,7 @@ class GroupWriter:
                 await asyncio.shield(self._probe)
         except TimeoutError:
             return Health(False, f"no write committed within {bound:g} s: "
-                          f"{self.trouble.reason or self._slow_reason}",
+                          f"{self.trouble.reason or self._waiting_reason()}",
                           self.trouble.down_for() or bound)
         except Unavailable as exc:
             return Health(False, exc.reason, self.trouble.down_for())
@@ -153,7 +163,7 @@ class GroupWriter:
                           self._max_queue)
             raise Unavailable("the store is overloaded", RETRY_AFTER_MS)
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((op, fut, quick))
+        self._queue.put_nowait((op, fut, quick, time.monotonic()))
         return await fut
 
     def _outage_edge(self) -> None:
@@ -192,10 +202,11 @@ class GroupWriter:
                     await asyncio.sleep(0)
                 while len(batch) < self._max_batch and not self._queue.empty():
                     batch.append(self._queue.get_nowait())
-                quick = next((i for i, (_, _, q) in enumerate(batch) if not q), len(batch))
+                quick = next((i for i, (_, _, q, _) in enumerate(batch) if not q), len(batch))
                 started = self._batch_since = self._monotonic()
+                self._batch_queued_at = min(at for _, _, _, at in batch)
                 try:
-                    outcomes = await self._run_in_writer([op for op, _, _ in batch], quick)
+                    outcomes = await self._run_in_writer([op for op, _, _, _ in batch], quick)
                     self._carried, batch = batch[len(outcomes):], batch[:len(outcomes)]
                 except Exception as exc:  # the transaction as a whole failed: nothing committed
                     reason = self._unavailable_reason(exc)
@@ -210,8 +221,8 @@ class GroupWriter:
                     if self.on_batch is not None:
                         self.on_batch(len(batch), self._monotonic() - started)
                 finally:
-                    self._batch_since = None
-                for (_, fut, _), (ok, value) in zip(batch, outcomes, strict=True):
+                    self._batch_since = self._batch_queued_at = None
+                for (_, fut, _, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if fut.done():
                         continue
                     if ok:

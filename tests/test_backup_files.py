@@ -1,0 +1,78 @@
+"""A backup's files folder and a restore's files, after an erasure: a backup made after it (to a
+path used before) holds none of the erased visitor's files, and a restore puts back only the
+files its database names. A visitor's export, personal data, is written private (0600)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+from tests.live import UNLIMITED, Seed, serving, visitor
+from tests.test_browser import png
+from tests.test_cli import livechat
+from tests.test_privacy import upload
+
+
+async def _sends_a_file(server: object, site_id: str, name: str) -> str:
+    widget, welcome = await visitor(server, site_id)  # type: ignore[arg-type]
+    file_id = await upload(server, welcome["token"], png(4, 4), name)  # type: ignore[arg-type]
+    sent = await widget.request({"type": "send", "id": "m1", "body": "here it is",
+                                 "attachment": file_id})
+    assert sent["type"] == "ack", sent
+    await widget.close()
+    return file_id
+
+
+def _visitor_of(db: Path, file_id: str) -> str:
+    with sqlite3.connect(db) as lite:
+        row = lite.execute("SELECT uploader_id FROM attachments WHERE id = ?", (file_id,))
+        return str(row.fetchone()[0])
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+async def test_a_backup_after_an_erasure_and_its_restore_hold_none_of_the_erased_files(
+        db: Path, seeded: Seed, tmp_path: Path) -> None:
+    same = tmp_path / "x" / "same.db"
+    folder = Path(f"{same}-files")
+    with serving(db, **UNLIMITED) as server:
+        erased = await _sends_a_file(server, seeded.site_id, "erased.png")
+        kept = await _sends_a_file(server, seeded.site_id, "kept.png")
+        first = await asyncio.to_thread(livechat, "backup", str(same), db=db)
+        assert first.returncode == 0, first.stderr
+        assert _names(folder) == {erased, kept}
+        # Something of the operator's in the folder, not named like a file of ours: left alone.
+        (folder / "NOTES.txt").write_text("mine")
+        gone = await asyncio.to_thread(livechat, "visitor", "erase", _visitor_of(db, erased),
+                                       db=db)
+        assert gone.returncode == 0 and "1 files" in gone.stdout, gone
+        again = await asyncio.to_thread(livechat, "backup", str(same), db=db)
+        assert again.returncode == 0, again.stderr
+        assert _names(folder) == {kept, "NOTES.txt"}  # before: the erased file too
+    restored_db = tmp_path / "rt.db"
+    done = await asyncio.to_thread(livechat, "restore", str(same), db=restored_db)
+    assert done.returncode == 0, done.stderr
+    assert _names(Path(f"{restored_db}-files")) == {kept}
+    # A restore copies only the files its database names, whatever else the folder holds (an
+    # older backup's, put there by hand): before, the whole folder.
+    shutil.copy(Path(f"{db}-files") / kept, folder / erased)
+    (Path(f"{restored_db}-files") / kept).unlink()
+    done = await asyncio.to_thread(livechat, "restore", str(same), db=restored_db)
+    assert done.returncode == 0, done.stderr
+    assert _names(Path(f"{restored_db}-files")) == {kept}
+
+
+async def test_a_visitors_export_is_written_private(db: Path, seeded: Seed,
+                                                    tmp_path: Path) -> None:
+    with serving(db, **UNLIMITED) as server:
+        file_id = await _sends_a_file(server, seeded.site_id, "mine.png")
+    out = tmp_path / "vis.zip"
+    made = await asyncio.to_thread(livechat, "visitor", "export", _visitor_of(db, file_id),
+                                   "--out", str(out), db=db)
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # before: 0644 (the umask's)
