@@ -61,10 +61,16 @@ async def test_a_backup_after_an_erasure_and_its_restore_hold_none_of_the_erased
     # A restore copies only the files its database names, whatever else the folder holds (an
     # older backup's, put there by hand): before, the whole folder.
     shutil.copy(Path(f"{db}-files") / kept, folder / erased)
-    (Path(f"{restored_db}-files") / kept).unlink()
+    uploads = Path(f"{restored_db}-files")
+    (uploads / kept).unlink()
+    # The replaced store's own files, which the restored database does not name (uploaded
+    # after the backup, or another store's): deleted with it. Anything not named like ours stays.
+    stray = "file_" + "A" * 24
+    (uploads / stray).write_bytes(b"the replaced store's")
+    (uploads / "README").write_text("the operator's")
     done = await asyncio.to_thread(livechat, "restore", str(same), db=restored_db)
     assert done.returncode == 0, done.stderr
-    assert _names(Path(f"{restored_db}-files")) == {kept}
+    assert _names(uploads) == {kept, "README"}  # before: the stray file too
 
 
 async def test_a_visitors_export_is_written_private(db: Path, seeded: Seed,

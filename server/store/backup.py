@@ -168,5 +168,8 @@ def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress)
     os.chmod(db_path, 0o600)
     drop_search_file(db_path)  # the index of what was there: made again at the next open
     watermark.write(db_path, watermark.Mark(epoch, generation))
-    _copy_files(names, files_beside(backup_path), uploads)  # only the files it names
+    # Exactly the files it names: only those are copied, and the replaced store's own (which
+    # went with its database) are deleted.
+    prune_files(uploads, names)
+    _copy_files(names, files_beside(backup_path), uploads)
     return epoch
