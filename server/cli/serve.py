@@ -58,10 +58,13 @@ def _configure_logging(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from server.app import make_folders
+
     check_serving(os.environ)
     os.environ["LIVECHAT_DB"] = str(args.db)
     os.environ["LIVECHAT_WORKERS"] = str(args.workers)
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
+    make_folders(settings)  # (said in a line here: in a worker it would be uvicorn's traceback)
     config = _configure_logging(args)
     if not settings.postgres:
         upgrade_database(settings.db_path)
