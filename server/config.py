@@ -383,11 +383,15 @@ def default_db_path(env: Mapping[str, str]) -> Path:
 
 
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """The settings of ``env`` (default: the process's). ``db_path=`` (a ``--db`` given to a
+    command) is SQLite at that path, whatever ``LIVECHAT_DATABASE_URL`` says."""
     env = os.environ if env is None else env
     database_url = env.get("LIVECHAT_DATABASE_URL", "").strip()
-    if database_url.startswith("sqlite:///"):  # (the path: default_db_path)
+    given = overrides.pop("db_path", None)
+    if database_url.startswith("sqlite:///") or given is not None:
+        # (the path: default_db_path's, or a ``--db`` given, which wins over any URL)
         database_url = ""
-    db_path = Path(str(overrides.pop("db_path", None) or default_db_path(env)))
+    db_path = Path(str(given or default_db_path(env)))
     if database_url.startswith(POSTGRES_SCHEMES) and not env.get("LIVECHAT_SECRET_KEYS"):
         raise ConfigError("with LIVECHAT_DATABASE_URL=postgresql://… set LIVECHAT_SECRET_KEYS: "
                           "every machine must sign with the same keys (a key file on one "

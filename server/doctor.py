@@ -32,6 +32,7 @@ from server.config import (
     Settings,
     check_serving,
     configured_keys,
+    default_db_path,
     from_env,
 )
 from server.store.migrations import MIGRATIONS
@@ -91,10 +92,15 @@ class Env:
 Check = Callable[[Env], Awaitable[list[Finding]]]
 
 
-def load(environ: Mapping[str, str], db_path: Path) -> Env:
-    """The settings the server would use, without making anything (no key file is generated)."""
+def load(environ: Mapping[str, str], db_path: Path | None) -> Env:
+    """The settings the server would use, without making anything (no key file is generated).
+    ``db_path``: a ``--db`` given, which wins over LIVECHAT_DATABASE_URL."""
     env = dict(environ)
-    env["LIVECHAT_DB"] = str(db_path)
+    if db_path is not None:
+        env["LIVECHAT_DB"] = str(db_path)
+        env.pop("LIVECHAT_DATABASE_URL", None)
+    else:
+        db_path = default_db_path(env)
     if not env.get("LIVECHAT_SECRET_KEYS", "").strip():
         env["LIVECHAT_SECRET_KEYS"] = "x" * 16  # stands in; the keys check looks at the real
     try:

@@ -39,10 +39,14 @@ def limit(files: int) -> Callable[[], None]:
 
 def doctor(db: Path, *args: str, files: int = 8192,
            **env: str) -> subprocess.CompletedProcess[str]:
+    """``livechat doctor --db DB`` (with LIVECHAT_DATABASE_URL=postgresql://… no ``--db``,
+    which would win over it: in DB's folder)."""
     environ = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "server", "doctor", "--db", str(db), *args],
+    given = () if env.get("LIVECHAT_DATABASE_URL", "").startswith("postgres") else (
+        "--db", str(db))
+    return subprocess.run([sys.executable, "-m", "server", "doctor", *given, *args],
                           capture_output=True, text=True, env=environ, timeout=60,
-                          preexec_fn=limit(files))
+                          preexec_fn=limit(files), cwd=None if given else db.parent)
 
 
 def make_db(db: Path) -> None:

@@ -21,11 +21,13 @@ from typing import Any
 
 from server.cli import articles, directory, integrations, mail, serve, store
 from server.cli.base import Handler
-from server.config import ConfigError, default_db_path
+from server.config import ConfigError
 from server.store.sqlite import SchemaTooNew
 
 #: What ``livechat --help`` says first.
 DESCRIPTION = "The ``livechat`` command: serve, demo, and site/agent management."
+DB_HELP = ("SQLite database file; given, it wins over LIVECHAT_DATABASE_URL (default: "
+           "LIVECHAT_DATABASE_URL, else LIVECHAT_DB, else livechat.db)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,16 +35,13 @@ def parser() -> argparse.ArgumentParser:
     subcommand: ``livechat --db X serve`` and ``livechat serve --db X`` mean the same (the later
     one wins). A new subcommand is one ``command(...)`` call and its own options, in the
     ``add_commands`` of its group's module."""
-    env = os.environ
     p = argparse.ArgumentParser(prog="livechat", description=DESCRIPTION)
-    p.add_argument("--db", type=Path, default=default_db_path(env),
-                   help="SQLite database file (LIVECHAT_DATABASE_URL=sqlite:///path or "
-                   "LIVECHAT_DB; default livechat.db)")
+    # None when not given: LIVECHAT_DATABASE_URL (PostgreSQL or sqlite:///path), else
+    # LIVECHAT_DB, else livechat.db. Given, it wins: the command uses that SQLite file.
+    p.add_argument("--db", type=Path, default=None, help=DB_HELP)
     # The same options after a subcommand; SUPPRESS keeps the value given before it otherwise.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
-                        help="SQLite database file (LIVECHAT_DATABASE_URL=sqlite:///path or "
-                        "LIVECHAT_DB; default livechat.db)")
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=DB_HELP)
     sub = p.add_subparsers(dest="command", required=True)
 
     def command(group: Any, name: str, func: Handler | None,

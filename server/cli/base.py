@@ -63,9 +63,9 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
         await store.close()
 
 
-def with_store(where: Settings | Path, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store (of these settings, or of the ``--db`` file and the environment), run
-    ``work`` with it, close it: what most commands are."""
+def with_store(where: Settings | Path | None, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store (of these settings, or of the environment and the ``--db`` file if one
+    was given), run ``work`` with it, close it: what most commands are."""
     settings = where if isinstance(where, Settings) else from_env(db_path=where)
 
     async def run() -> T:

@@ -55,13 +55,21 @@ def _configure_logging(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
+def _given_db(args: argparse.Namespace) -> None:
+    """A ``--db`` given is the database of this process and its workers (which read the
+    environment), over any LIVECHAT_DATABASE_URL."""
+    if args.db is not None:
+        os.environ["LIVECHAT_DB"] = str(args.db)
+        os.environ.pop("LIVECHAT_DATABASE_URL", None)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import make_folders
 
     check_serving(os.environ)
-    os.environ["LIVECHAT_DB"] = str(args.db)
+    _given_db(args)
     os.environ["LIVECHAT_WORKERS"] = str(args.workers)
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
     make_folders(settings)  # (said in a line here: in a worker it would be uvicorn's traceback)
@@ -107,7 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from server.demo import demo_app
 
     check_serving(os.environ)
-    os.environ["LIVECHAT_DB"] = str(args.db)
+    _given_db(args)
     settings = from_env()
     config = _configure_logging(args)
     raise_fd_limit()
@@ -155,7 +163,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return doctor.exit_status(findings)
     settings = env.settings
     print("livechat doctor: " + (doctor.redact_url(settings.database_url)
-                                 if settings is not None and settings.postgres else str(args.db)))
+                                 if settings is not None and settings.postgres
+                                 else str(env.db_path)))
     for f in findings:
         print(f"{f.level:<6}{f.topic:<14}{f.message}")
         if f.fix:
