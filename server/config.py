@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from server.private import private_dir
 
@@ -268,8 +269,10 @@ class Settings:
         if self.webhook_lease <= self.webhook_timeout:
             raise ConfigError("LIVECHAT_WEBHOOK_LEASE must be longer than "
                               "LIVECHAT_WEBHOOK_TIMEOUT")
-        if self.public_url and not self.public_url.startswith(("http://", "https://")):
-            raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
+        if self.public_url and not is_origin(self.public_url):
+            raise ConfigError("LIVECHAT_PUBLIC_URL must be an origin: http:// or https://, the "
+                              "host and an optional port, no path (e.g. https://chat.example.com "
+                              f"or https://chat.example.com:8443), not {self.public_url!r}")
         self._validate_email()
         if self.metrics_token and len(self.metrics_token) < MIN_SECRET_CHARS:
             raise ConfigError("LIVECHAT_METRICS_TOKEN must be at least 16 characters")
@@ -335,6 +338,18 @@ def check_serving(env: Mapping[str, str]) -> None:
     port = env.get("PORT")
     if port is not None and not valid_port(port):
         raise ConfigError("PORT is a port number, 1 to 65535")
+
+
+def is_origin(url: str) -> bool:
+    """``scheme://host[:port]``, nothing more (a trailing ``/`` is taken off before)."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+            and "@" not in parts.netloc and not parts.path and not parts.query
+            and not parts.fragment and not url.endswith(("?", "#")))
 
 
 def valid_port(value: str) -> bool:

@@ -53,3 +53,22 @@ def test_a_listener_whose_port_is_taken_is_said(tmp_path: Path) -> None:
         result = serve(tmp_path, LIVECHAT_SMTP_LISTEN=address,
                        LIVECHAT_EMAIL_REPLY_DOMAIN="reply.example.com")
         assert_refused(result, "LIVECHAT_SMTP_LISTEN", address)
+
+
+def test_a_public_url_must_be_an_origin(tmp_path: Path) -> None:
+    """Before, a public URL with a path was taken, and then every WebSocket was refused (4403:
+    no browser's Origin has a path)."""
+    from server.config import from_env
+
+    for url in ("https://chat.example.com/sub/path", "https://chat.example.com/chat",
+                "https://chat.example.com?x=1", "https://user@chat.example.com",
+                "https://", "https://chat.example.com:99999", "https://chat.example.com#top"):
+        result = serve(tmp_path, LIVECHAT_PUBLIC_URL=url)
+        assert result.returncode == 2, (url, result.stderr)
+        assert_refused(result, "LIVECHAT_PUBLIC_URL", "origin")
+    for url, origin in (("https://chat.example.com/", "https://chat.example.com"),
+                        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+                        ("https://[::1]:8443/", "https://[::1]:8443")):
+        settings = from_env({"LIVECHAT_SECRET_KEYS": SECRET, "LIVECHAT_PUBLIC_URL": url,
+                             "LIVECHAT_DB": str(tmp_path / "c.db")})
+        assert settings.public_url == origin
