@@ -60,7 +60,7 @@ from server.store import Store
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiTokens
 from server.store.bots import Bots
-from server.store.factory import create_files, create_store
+from server.store.factory import cannot_open, create_files, create_store
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 from server.tasks import report_death
@@ -209,7 +209,12 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
         async with contextlib.AsyncExitStack() as opened:
             opened.callback(metrics.close)
             store = create_store(settings, clock)
-            await store.open()
+            try:
+                await store.open()
+            except Exception as exc:
+                if (said := cannot_open(exc, settings)) is None:
+                    raise
+                raise StartupError(str(said)) from None
             opened.push_async_callback(store.close)
             store.on_batch = metrics.store_batch
             make_folders(settings)

@@ -4,12 +4,16 @@ status."""
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+
 from tests import pg
-from tests.live import ROOT, SECRET, ServerProcess
+from tests.live import ROOT, SECRET, ServerProcess, free_port
 
 
 def livechat(*args: str, cwd: Path, stdin: str = "",
@@ -47,3 +51,58 @@ def test_a_db_given_wins_over_a_postgresql_url(tmp_path: Path) -> None:
             assert f"livechat ready (store {copy}," in server.log(), server.log()
         finally:
             server.stop()
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], status: int, *said: str) -> None:
+    assert result.returncode == status, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("livechat: "), result.stderr
+    for words in said:
+        assert words in lines[0], (words, lines[0])
+
+
+def test_ordinary_mistakes_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """Before, each of these was Python's traceback (exit 1). A database that cannot be opened
+    or reached, a file that cannot be read or written: exit status 1 and one line saying what."""
+    # PostgreSQL: nothing listening, no such database, no right to create the store's tables.
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/livechat"
+    missing = pg.url_of("livechat_test_none")
+    for url in (down, missing):
+        listed = livechat("site", "list", cwd=tmp_path, LIVECHAT_DATABASE_URL=url)
+        assert_one_line(listed, 1, "cannot connect to PostgreSQL")
+    with pg.database() as url:
+        role = f"lc_weak_{url.rsplit('_', 1)[-1]}"
+        with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        try:
+            weak = url.replace("postgres@", f"{role}@")
+            listed = livechat("site", "list", cwd=tmp_path, LIVECHAT_DATABASE_URL=weak)
+            assert_one_line(listed, 1, "PostgreSQL", "permission denied")
+        finally:
+            with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP ROLE "{role}"')
+    # A file that is not a database, for a command and for serve.
+    (tmp_path / "notdb.db").write_text("hello, not a database\n" * 100)
+    for command in (("site", "list"), ("serve", "--port", str(free_port()))):
+        result = livechat("--db", "notdb.db", *command, cwd=tmp_path)
+        assert_one_line(result, 1, "notdb.db", "not a database")
+    # A database where nothing can be made (its generated key file, its folder).
+    result = livechat("--db", "/proc/x.db", "site", "list", cwd=tmp_path,
+                      LIVECHAT_SECRET_KEYS="")
+    assert_one_line(result, 1, "/proc/x.db")
+    # Files named by options.
+    made = livechat("--db", "c.db", "site", "create", "Acme", cwd=tmp_path)
+    site = re.search(r"site key: (site_\S+)", made.stdout)
+    assert site is not None, made.stdout
+    result = livechat("--db", "c.db", "article", "create", "--site", site.group(1), "--title",
+                      "T", "--lang", "en", "--body-file", "/nonexistent.md", cwd=tmp_path)
+    assert_one_line(result, 1, "/nonexistent.md")
+    visitor_id = "vis_0123456789abcdef"
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        db.execute("INSERT INTO visitors(id, site_id, created_at) VALUES (?, ?, 0)",
+                   (visitor_id, site.group(1)))
+    db.close()
+    result = livechat("--db", "c.db", "visitor", "export", visitor_id, "--out",
+                      "/nonexistent/dir/v.zip", cwd=tmp_path)
+    assert_one_line(result, 1, "/nonexistent/dir/v.zip")

@@ -22,6 +22,7 @@ from typing import Any
 from server.cli import articles, directory, integrations, mail, serve, store
 from server.cli.base import Handler
 from server.config import ConfigError
+from server.store.factory import CannotOpen
 from server.store.sqlite import SchemaTooNew
 
 #: What ``livechat --help`` says first.
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 2
-    except SchemaTooNew as exc:
+    except (SchemaTooNew, CannotOpen) as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -82,3 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # shell tool does, and keep Python's own flush at exit from failing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a file or folder that cannot be read, written or made
+        print(f"livechat: {_os_error(exc)}", file=sys.stderr)
+        return 1
+
+
+def _os_error(exc: OSError) -> str:
+    """``No such file or directory: /nonexistent/dir/v.zip`` (the path, when there is one)."""
+    if exc.filename is None:
+        return str(exc)
+    return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
