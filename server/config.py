@@ -230,6 +230,8 @@ class Settings:
             raise ConfigError("presence, grace and routing intervals must be positive")
         if self.rate_per_second <= 0 or self.rate_burst < 1:
             raise ConfigError("rate limits must be positive")
+        if self.max_text_chars < 1:
+            raise ConfigError("LIVECHAT_MAX_TEXT_CHARS must be at least 1")
         if self.max_frame_bytes < 1024:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
         if min(self.login_failures_per_account, self.login_failures_per_ip) < 1:
@@ -261,7 +263,7 @@ class Settings:
         if self.wal_limit < 1024 * 1024:
             raise ConfigError("LIVECHAT_WAL_LIMIT_BYTES must be at least 1048576 (1 MiB)")
         if min(self.sqlite_busy_timeout, self.health_timeout, self.ws_ping_interval,
-               self.ws_ping_timeout) <= 0:
+               self.ws_ping_timeout, self.hello_timeout) <= 0:
             raise ConfigError("timeouts and intervals must be positive")
         if min(self.webhook_timeout, self.webhook_retry_base, self.webhook_max_age,
                self.webhook_poll, self.webhook_concurrency, self.retention_interval) <= 0:
@@ -298,9 +300,18 @@ class Settings:
             raise ConfigError("LIVECHAT_EMAIL_REPLY_DOMAIN is a domain name (reply.example.com)")
         if (self.smtp_listen or self.email_inbound_secret) and not self.email_reply_domain:
             raise ConfigError("inbound email needs LIVECHAT_EMAIL_REPLY_DOMAIN")
-        if self.smtp_listen and not re.fullmatch(r"\[?[0-9A-Za-z.:_-]*\]?:\d{1,5}",
-                                                 self.smtp_listen):
-            raise ConfigError("LIVECHAT_SMTP_LISTEN is host:port (0.0.0.0:2525)")
+        if self.smtp_listen and not (
+                re.fullmatch(r"\[?[0-9A-Za-z.:_-]*\]?:\d{1,5}", self.smtp_listen)
+                and valid_port(self.smtp_listen.rpartition(":")[2])):
+            raise ConfigError("LIVECHAT_SMTP_LISTEN is host:port, the port 1 to 65535 "
+                              "(0.0.0.0:2525)")
+        if self.email_from:
+            from server.site_profile import check_email_from
+            try:
+                check_email_from(self.email_from)
+            except ValueError:
+                raise ConfigError("LIVECHAT_EMAIL_FROM is an address, or a name and <address> "
+                                  "(Acme Support <support@acme.example>), on one line") from None
         if self.email_inbound_secret and len(self.email_inbound_secret) < MIN_SECRET_CHARS:
             raise ConfigError("LIVECHAT_EMAIL_INBOUND_SECRET needs 16+ characters")
         if min(self.email_delay, self.email_retry, self.email_give_up, self.email_lease,
@@ -354,6 +365,22 @@ def is_origin(url: str) -> bool:
 
 def valid_port(value: str) -> bool:
     return value.isdigit() and 0 < int(value) < 65536
+
+
+#: How a switch (``LIVECHAT_COOKIE_SECURE``, ``LIVECHAT_WEBHOOK_ALLOW_PRIVATE``) may be
+#: spelled, in any case; unset or empty is off, anything else is refused.
+SWITCH_ON = ("1", "true", "yes", "on")
+SWITCH_OFF = ("0", "false", "no", "off")
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in SWITCH_ON:
+        return True
+    if raw in SWITCH_OFF or raw == "":
+        return False
+    raise ConfigError(f"{name} is on ({', '.join(SWITCH_ON)}) or off ({', '.join(SWITCH_OFF)}), "
+                      f"not {env[name]!r}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -432,7 +459,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         requeue_grace=_float(env, "LIVECHAT_REQUEUE_GRACE", 120.0),
         routing_interval=_float(env, "LIVECHAT_ROUTING_INTERVAL", 5.0),
         rate_burst=_int(env, "LIVECHAT_RATE_BURST", 40),
-        cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        cookie_secure=_switch(env, "LIVECHAT_COOKIE_SECURE"),
         uploads_dir=env.get("LIVECHAT_UPLOADS", ""),
         max_upload_bytes=_int(env, "LIVECHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
         wal_limit=_int(env, "LIVECHAT_WAL_LIMIT_BYTES", 64 * 1024 * 1024),
@@ -468,8 +495,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         max_site_connections=_int(env, "LIVECHAT_MAX_SITE_CONNECTIONS", 10_000),
         api_rate_per_second=_float(env, "LIVECHAT_API_RATE_PER_SECOND", 10.0),
         api_rate_burst=_int(env, "LIVECHAT_API_RATE_BURST", 50),
-        webhook_allow_private=env.get("LIVECHAT_WEBHOOK_ALLOW_PRIVATE", "").lower() in (
-            "1", "true", "yes"),
+        webhook_allow_private=_switch(env, "LIVECHAT_WEBHOOK_ALLOW_PRIVATE"),
         webhook_timeout=_float(env, "LIVECHAT_WEBHOOK_TIMEOUT", 10.0),
         webhook_retry_base=_float(env, "LIVECHAT_WEBHOOK_RETRY_BASE", 5.0),
         webhook_max_age=_float(env, "LIVECHAT_WEBHOOK_MAX_AGE", 86400.0),

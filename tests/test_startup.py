@@ -72,3 +72,56 @@ def test_a_public_url_must_be_an_origin(tmp_path: Path) -> None:
         settings = from_env({"LIVECHAT_SECRET_KEYS": SECRET, "LIVECHAT_PUBLIC_URL": url,
                              "LIVECHAT_DB": str(tmp_path / "c.db")})
         assert settings.public_url == origin
+
+
+def test_values_that_would_break_the_service_are_refused_at_start(tmp_path: Path) -> None:
+    """Before, each was taken: every message too long, every visitor closed for no hello, an
+    SMTP port that cannot be, switches that silently meant off, a sender no email can have."""
+    email = {"LIVECHAT_EMAIL_REPLY_DOMAIN": "reply.example.com"}
+    for env, said in (({"LIVECHAT_MAX_TEXT_CHARS": "0"}, "LIVECHAT_MAX_TEXT_CHARS"),
+                      ({"LIVECHAT_HELLO_TIMEOUT": "0"}, "timeouts and intervals must be positive"),
+                      ({"LIVECHAT_SMTP_LISTEN": "127.0.0.1:99999", **email},
+                       "LIVECHAT_SMTP_LISTEN"),
+                      ({"LIVECHAT_SMTP_LISTEN": "127.0.0.1:0", **email}, "LIVECHAT_SMTP_LISTEN"),
+                      ({"LIVECHAT_COOKIE_SECURE": "banana"}, "LIVECHAT_COOKIE_SECURE"),
+                      ({"LIVECHAT_COOKIE_SECURE": "ture"}, "LIVECHAT_COOKIE_SECURE"),
+                      ({"LIVECHAT_WEBHOOK_ALLOW_PRIVATE": "banana"},
+                       "LIVECHAT_WEBHOOK_ALLOW_PRIVATE"),
+                      ({"LIVECHAT_EMAIL_FROM": "not an address"}, "LIVECHAT_EMAIL_FROM")):
+        result = serve(tmp_path, **env)
+        assert result.returncode == 2, (env, result.stdout + result.stderr)
+        assert_refused(result, said)
+
+
+def test_switches_take_the_documented_spellings() -> None:
+    from server.config import from_env
+
+    for name, field in (("LIVECHAT_COOKIE_SECURE", "cookie_secure"),
+                        ("LIVECHAT_WEBHOOK_ALLOW_PRIVATE", "webhook_allow_private")):
+        for value, meant in (("1", True), ("true", True), ("YES", True), ("On", True),
+                             ("0", False), ("false", False), ("No", False), ("off", False),
+                             ("", False)):
+            settings = from_env({"LIVECHAT_SECRET_KEYS": SECRET, name: value})
+            assert getattr(settings, field) is meant, (name, value)
+    settings = from_env({"LIVECHAT_SECRET_KEYS": SECRET,
+                         "LIVECHAT_EMAIL_FROM": "Acme Support <support@acme.example>"})
+    assert settings.email_from == "Acme Support <support@acme.example>"
+
+
+def test_a_flag_given_makes_its_variable_irrelevant(tmp_path: Path) -> None:
+    """README: the flags of ``livechat serve`` override the rows that name them. Before,
+    ``LIVECHAT_WORKERS=abc serve --workers 1`` started but ``PORT=abc serve --port N`` (and a
+    bad LIVECHAT_LOG_FORMAT or LIVECHAT_LOG_LEVEL beside its flag) was refused."""
+    for name, value, flag in (("PORT", "abc", []),
+                              ("LIVECHAT_WORKERS", "abc", ["--workers", "1"]),
+                              ("LIVECHAT_LOG_FORMAT", "xml", ["--log-format", "text"]),
+                              ("LIVECHAT_LOG_LEVEL", "bogus", ["--log-level", "info"])):
+        # (serve() gives --port; the server is made to fail at once after the flags are
+        # read, on a taken metrics port, so that the test need not stop it.)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            result = serve(tmp_path, *flag, **{name: value}, LIVECHAT_METRICS_LISTEN=(
+                f"127.0.0.1:{taken.getsockname()[1]}"))
+        assert_refused(result, "LIVECHAT_METRICS_LISTEN")
+        assert name not in result.stderr, (name, result.stderr)

@@ -55,6 +55,14 @@ def _configure_logging(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
+def _effective(args: argparse.Namespace) -> dict[str, str]:
+    """The serving settings as the command will use them: a flag given wins over (and makes
+    irrelevant) its variable; without it the variable is the flag's default, read by argparse
+    (a bad PORT or LIVECHAT_WORKERS is refused there, a log setting by check_serving)."""
+    return {"LIVECHAT_LOG_FORMAT": args.log_format, "LIVECHAT_LOG_LEVEL": args.log_level,
+            "PORT": str(args.port)}
+
+
 def _given_db(args: argparse.Namespace) -> None:
     """A ``--db`` given is the database of this process and its workers (which read the
     environment), over any LIVECHAT_DATABASE_URL."""
@@ -68,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from server.app import make_folders
 
-    check_serving(os.environ)
+    check_serving(_effective(args))
     _given_db(args)
     os.environ["LIVECHAT_WORKERS"] = str(args.workers)
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
@@ -114,7 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from server.app import create_app
     from server.demo import demo_app
 
-    check_serving(os.environ)
+    check_serving(_effective(args))
     _given_db(args)
     settings = from_env()
     config = _configure_logging(args)
