@@ -424,6 +424,9 @@ def default_db_path(env: Mapping[str, str]) -> Path:
     return Path(env.get("LIVECHAT_DB", "livechat.db"))
 
 
+_STAND_IN = ("(generated once every other setting is checked)",)
+
+
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """The settings of ``env`` (default: the process's). ``db_path=`` (a ``--db`` given to a
     command) is SQLite at that path, whatever ``LIVECHAT_DATABASE_URL`` says."""
@@ -445,7 +448,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         pg_pool_min=_int(env, "LIVECHAT_PG_POOL_MIN", 1),
         pg_pool_max=_int(env, "LIVECHAT_PG_POOL_MAX", 10),
         pg_pool_timeout=_float(env, "LIVECHAT_PG_POOL_TIMEOUT", 5.0),
-        secret_keys=secret_keys_from(env, db_path),
+        # (A stand-in until every other setting is checked: the key file is made only then,
+        # so that a refused start leaves no file behind.)
+        secret_keys=configured_keys(env.get("LIVECHAT_SECRET_KEYS", "")) or _STAND_IN,
         broker_url=broker,
         redis_prefix=env.get("LIVECHAT_REDIS_PREFIX", "livechat"),
         public_url=env.get("LIVECHAT_PUBLIC_URL", "").rstrip("/"),
@@ -519,4 +524,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         metrics_listen=env.get("LIVECHAT_METRICS_LISTEN", "").strip(),
         metrics_dir=env.get("LIVECHAT_METRICS_DIR", "").strip(),
     )
-    return settings.with_(**overrides).validate()
+    settings = settings.with_(**overrides).validate()
+    if settings.secret_keys == _STAND_IN:
+        settings = settings.with_(secret_keys=secret_keys_from(env, db_path))
+    return settings

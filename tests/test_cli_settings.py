@@ -106,3 +106,22 @@ def test_ordinary_mistakes_are_one_line_not_a_traceback(tmp_path: Path) -> None:
     result = livechat("--db", "c.db", "visitor", "export", visitor_id, "--out",
                       "/nonexistent/dir/v.zip", cwd=tmp_path)
     assert_one_line(result, 1, "/nonexistent/dir/v.zip")
+
+
+def test_refused_settings_make_no_files(tmp_path: Path) -> None:
+    """Before, the key file (``<db>.secret``) was generated before the settings were checked:
+    a refused start left ``livechat.db.secret`` behind, a refused copy ``nonexist.db.secret``."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for env in ({"LIVECHAT_DATABASE_URL": "garbage"}, {"LIVECHAT_MAX_FRAME_BYTES": "1"}):
+        refused = livechat("serve", cwd=empty, LIVECHAT_SECRET_KEYS="", **env)
+        assert refused.returncode == 2, refused.stderr
+        assert list(empty.iterdir()) == [], (env, list(empty.iterdir()))
+    refused = livechat("migrate-store", "--from", "sqlite:///nonexist.db", "--to",
+                       pg.url_of("livechat_test_none"), cwd=empty, LIVECHAT_SECRET_KEYS="")
+    assert refused.returncode == 1 and "nonexist.db does not exist" in refused.stderr
+    assert list(empty.iterdir()) == []
+    # A start that is not refused makes the key file, as before.
+    listed = livechat("site", "list", cwd=empty, LIVECHAT_SECRET_KEYS="")
+    assert listed.returncode == 0, listed.stderr
+    assert (empty / "livechat.db.secret").exists()

@@ -79,6 +79,9 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
               "LIVECHAT_DATABASE_URL)", file=sys.stderr)
         return 2
     path = Path(source.removeprefix("sqlite:///"))
+    if not path.exists():  # (before from_env, which would make its key file)
+        print(f"livechat migrate-store: {path} does not exist", file=sys.stderr)
+        return 1
     settings = from_env(db_path=path)
     if settings.postgres:  # (LIVECHAT_DATABASE_URL is the target here, not the source)
         settings = replace(settings, database_url="")
