@@ -125,3 +125,15 @@ def test_refused_settings_make_no_files(tmp_path: Path) -> None:
     listed = livechat("site", "list", cwd=empty, LIVECHAT_SECRET_KEYS="")
     assert listed.returncode == 0, listed.stderr
     assert (empty / "livechat.db.secret").exists()
+
+
+def test_a_password_is_never_taken_unconfirmed(tmp_path: Path) -> None:
+    """README: "the password is asked for twice, or read from standard input with
+    ``--password-stdin``". Before, without a terminal and without ``--password-stdin``, the
+    first line was taken, unconfirmed."""
+    args = ("--db", "c.db", "agent", "create", "--email", "e@acme.example", "--name", "E")
+    refused = livechat(*args, cwd=tmp_path, stdin="abcdefgh1\nabcdefgh2\n")
+    assert_one_line(refused, 2, "--password-stdin")
+    assert "e@acme.example" not in livechat("--db", "c.db", "agent", "list", cwd=tmp_path).stdout
+    made = livechat(*args, "--password-stdin", cwd=tmp_path, stdin="abcdefgh1\n")
+    assert made.returncode == 0, made.stderr
