@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from server.doctor.findings import Env, FileFacts, Finding, redact_url
 from server.store.migrations import MIGRATIONS
@@ -18,7 +19,9 @@ MIN_FREE_BYTES = 1 << 30
 
 
 def database_findings(db: FileFacts, directory: FileFacts, version: int | None, latest: int,
-                      free_bytes: int | None, uid: int) -> list[Finding]:
+                      free_bytes: int | None, uid: int,
+                      unreadable: str | None = None) -> list[Finding]:
+    """``unreadable``: why SQLite could not read the file's schema step (not a database)."""
     found: list[Finding] = []
     if not directory.exists:
         found.append(Finding("ok", "database",
@@ -42,7 +45,13 @@ def database_findings(db: FileFacts, directory: FileFacts, version: int | None, 
         elif db.owner != uid:
             found.append(Finding("warn", "database", f"{db.path} belongs to another user",
                                  f"run the server as its owner, or chown $(id -un) {db.path}"))
-        if version is not None and version < latest:
+        if unreadable is not None:
+            found.append(Finding("error", "database",
+                                 f"{db.path} is not an SQLite database the server can open "
+                                 f"({unreadable})",
+                                 "point --db (LIVECHAT_DB) at the store's database, or move "
+                                 "this file away to start a new one"))
+        elif version is not None and version < latest:
             found.append(Finding("ok", "database",
                                  f"{db.path} is at schema version {version}; the next start "
                                  f"upgrades it to {latest} (back it up first)"))
@@ -60,9 +69,11 @@ def database_findings(db: FileFacts, directory: FileFacts, version: int | None, 
 
 
 def postgres_findings(url: str, error: str | None, version: str | None, step: int | None,
-                      latest: int, missing: Sequence[str]) -> list[Finding]:
+                      latest: int, missing: Sequence[str],
+                      cannot_create: str | None = None) -> list[Finding]:
     """What PostgreSQL (``LIVECHAT_DATABASE_URL``) looked like: reachable, its version, the
-    schema step it is at, the extensions the store needs."""
+    schema step it is at, the extensions the store needs; ``cannot_create``: why the user may
+    not create the tables a first start (or an upgrade) makes."""
     shown = redact_url(url)
     if error is not None:
         return [Finding("error", "database", f"cannot reach PostgreSQL at {shown}: {error}",
@@ -73,6 +84,13 @@ def postgres_findings(url: str, error: str | None, version: str | None, step: in
         found.append(Finding("error", "database",
                              f"PostgreSQL lacks the extension(s) {', '.join(missing)}",
                              "install PostgreSQL's contrib package (Debian: postgresql-contrib)"))
+    if cannot_create is not None and (step is None or step < latest):
+        found.append(Finding("error", "database",
+                             f"PostgreSQL user {urlsplit(url).username or '(default)'} may not "
+                             f"create the store's tables: {cannot_create}",
+                             "GRANT CREATE ON SCHEMA public TO the user (or make it the "
+                             "database's owner), or start once as a user who may"))
+        return found
     state = ("will be created at the first start" if step is None
              else f"schema step {step}" + (f", {latest} after the next start" if step < latest
                                            else ""))
@@ -80,15 +98,17 @@ def postgres_findings(url: str, error: str | None, version: str | None, step: in
     return found
 
 
-def schema_version(path: Path) -> int | None:
+def schema_version(path: Path) -> int | str:
+    """The file's schema step, or why SQLite cannot read it (``file is not a database``)."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return None
+    except sqlite3.Error as exc:
+        return str(exc)
     try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return int(db.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error:
-        return None
+    except sqlite3.Error as exc:
+        return str(exc)
     finally:
         db.close()
 
@@ -114,12 +134,18 @@ async def look_at_postgres(url: str) -> list[Finding]:
             available = {r[0] for r in await (await conn.execute(
                 "SELECT name FROM pg_available_extensions WHERE name IN "
                 "('citext', 'unaccent')")).fetchall()}
+            # (Where the tables would go: the first schema of the search path that exists.)
+            schema = await one("SELECT current_schema()")
+            cannot_create = (
+                "no schema in its search_path exists" if schema is None
+                else None if await one("SELECT has_schema_privilege(current_schema(), 'CREATE')")
+                else f"no CREATE right on schema {schema}")
     except psycopg.Error as exc:
         return postgres_findings(url, str(exc).strip() or type(exc).__name__, None, None,
                                  latest, [])
     missing = [name for name in ("citext", "unaccent") if name not in available]
     return postgres_findings(url, None, str(version), int(step) if step else None, latest,
-                             missing)
+                             missing, cannot_create)
 
 
 async def check_database(env: Env) -> list[Finding]:
@@ -128,6 +154,8 @@ async def check_database(env: Env) -> list[Finding]:
         return await look_at_postgres(env.settings.database_url)
     db = FileFacts.of(env.db_path)
     directory = FileFacts.of(env.db_path.resolve().parent)
-    version = await asyncio.to_thread(schema_version, env.db_path) if db.exists else None
+    seen = await asyncio.to_thread(schema_version, env.db_path) if db.exists else None
     free = shutil.disk_usage(directory.path).free if directory.exists else None
-    return database_findings(db, directory, version, len(MIGRATIONS), free, os.getuid())
+    return database_findings(db, directory, seen if isinstance(seen, int) else None,
+                             len(MIGRATIONS), free, os.getuid(),
+                             seen if isinstance(seen, str) else None)
