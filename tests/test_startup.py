@@ -125,3 +125,21 @@ def test_a_flag_given_makes_its_variable_irrelevant(tmp_path: Path) -> None:
                 f"127.0.0.1:{taken.getsockname()[1]}"))
         assert_refused(result, "LIVECHAT_METRICS_LISTEN")
         assert name not in result.stderr, (name, result.stderr)
+
+
+def test_a_failed_start_of_several_workers_exits_non_zero(tmp_path: Path) -> None:
+    """With --workers 2, uvicorn's parent stopped when a worker failed to start and exited 0:
+    systemd's Restart=on-failure would not fire."""
+    from tests.redis_server import RedisServer
+
+    redis = RedisServer(tmp_path).start()
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            address = f"127.0.0.1:{taken.getsockname()[1]}"
+            result = serve(tmp_path, "--workers", "2", LIVECHAT_METRICS_LISTEN=address,
+                           LIVECHAT_REDIS_URL=redis.url)
+        assert_refused(result, "LIVECHAT_METRICS_LISTEN", address)
+    finally:
+        redis.stop()

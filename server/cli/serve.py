@@ -95,12 +95,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 1
     soft = raise_fd_limit()  # (before the workers start: they inherit it)
     log.info("open files: up to %d", soft, extra={"fields": {"nofile": soft}})
-    uvicorn.run(
-        "server.app:factory", factory=True, host=args.host, port=args.port,
-        workers=args.workers if args.workers > 1 else None,
+    options: dict[str, Any] = dict(
+        factory=True, host=args.host, port=args.port,
         log_level=logs.uvicorn_level(args.log_level), log_config=config, access_log=False,
-        **uvicorn_options(settings),  # type: ignore[arg-type]
-    )
+        **uvicorn_options(settings))
+    if args.workers == 1:
+        uvicorn.run("server.app:factory", **options)  # (a failed start: sys.exit(3))
+        return 0
+    return _supervise(uvicorn.Config("server.app:factory", workers=args.workers, **options))
+
+
+def _supervise(config: Any) -> int:
+    """uvicorn.run's several workers, but a worker that failed to start (uvicorn then stops
+    them all) is the parent's exit status too: uvicorn's own parent exits 0, and systemd's
+    Restart=on-failure would not fire."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        return STARTUP_FAILURE
     return 0
 
 
