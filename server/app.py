@@ -25,7 +25,7 @@ from server.auth import Tokens
 from server.bots import FirstResponder, keep_connected
 from server.broker import PresenceUnavailable
 from server.chat import Chat
-from server.config import ConfigError, Settings, from_env
+from server.config import Settings, StartupError, from_env
 from server.endpoints import (
     account,
     admin,
@@ -140,10 +140,6 @@ async def _sample(metrics: Metrics, store: Store, broker: brokers.Broker) -> Non
     while True:
         metrics.sample(store, broker)
         await asyncio.sleep(1.0)
-
-
-class StartupError(ConfigError):
-    """What the start-up failed on, in a line that says what to fix (no traceback)."""
 
 
 def make_folders(settings: Settings) -> None:

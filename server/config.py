@@ -25,6 +25,12 @@ class ConfigError(ValueError):
     """A setting is missing, malformed, or contradicts another one."""
 
 
+class StartupError(Exception):
+    """What starting failed on (a folder that cannot be made, a port in use), in a line that
+    says what to fix: no traceback. Before uvicorn starts, ``livechat``'s exit status 1; in the
+    app's start-up, uvicorn's 3 (server/app.py)."""
+
+
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 

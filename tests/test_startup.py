@@ -35,12 +35,14 @@ def test_an_unusable_uploads_folder_is_said_and_the_process_ends(tmp_path: Path)
     for folder in (tmp_path / "a-file" / "uploads", Path("/proc/livechat-uploads")):
         result = serve(tmp_path, LIVECHAT_UPLOADS=str(folder))
         assert_refused(result, "LIVECHAT_UPLOADS", str(folder))
+        assert result.returncode == 1  # (README: a folder it cannot make)
 
 
 def test_an_unusable_metrics_folder_is_said(tmp_path: Path) -> None:
     result = serve(tmp_path, LIVECHAT_METRICS_DIR="/proc/livechat-metrics",
                    LIVECHAT_METRICS_TOKEN="m" * 20)
     assert_refused(result, "LIVECHAT_METRICS_DIR", "/proc/livechat-metrics")
+    assert result.returncode == 1
 
 
 def test_a_listener_whose_port_is_taken_is_said(tmp_path: Path) -> None:
@@ -50,9 +52,11 @@ def test_a_listener_whose_port_is_taken_is_said(tmp_path: Path) -> None:
         address = f"127.0.0.1:{taken.getsockname()[1]}"
         result = serve(tmp_path, LIVECHAT_METRICS_LISTEN=address)
         assert_refused(result, "LIVECHAT_METRICS_LISTEN", address)
+        assert result.returncode == 3  # (README: what fails once the server is starting)
         result = serve(tmp_path, LIVECHAT_SMTP_LISTEN=address,
                        LIVECHAT_EMAIL_REPLY_DOMAIN="reply.example.com")
         assert_refused(result, "LIVECHAT_SMTP_LISTEN", address)
+        assert result.returncode == 3
 
 
 def test_a_public_url_must_be_an_origin(tmp_path: Path) -> None:
@@ -141,5 +145,6 @@ def test_a_failed_start_of_several_workers_exits_non_zero(tmp_path: Path) -> Non
             result = serve(tmp_path, "--workers", "2", LIVECHAT_METRICS_LISTEN=address,
                            LIVECHAT_REDIS_URL=redis.url)
         assert_refused(result, "LIVECHAT_METRICS_LISTEN", address)
+        assert result.returncode == 3
     finally:
         redis.stop()

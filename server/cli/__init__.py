@@ -21,7 +21,7 @@ from typing import Any
 
 from server.cli import articles, directory, integrations, mail, serve, store
 from server.cli.base import Handler
-from server.config import ConfigError
+from server.config import ConfigError, StartupError
 from server.store.factory import CannotOpen
 from server.store.sqlite import SchemaTooNew
 
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 2
-    except (SchemaTooNew, CannotOpen) as exc:
+    except (SchemaTooNew, CannotOpen, StartupError) as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
