@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -24,7 +25,7 @@ from server.auth import Tokens
 from server.bots import FirstResponder, keep_connected
 from server.broker import PresenceUnavailable
 from server.chat import Chat
-from server.config import Settings, from_env
+from server.config import Settings, StartupError, from_env
 from server.endpoints import (
     account,
     admin,
@@ -59,7 +60,7 @@ from server.store import Store
 from server.store.api_reads import ApiReads
 from server.store.api_tokens import ApiTokens
 from server.store.bots import Bots
-from server.store.factory import create_files, create_store
+from server.store.factory import cannot_open, create_files, create_store
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 from server.tasks import report_death
@@ -141,56 +142,124 @@ async def _sample(metrics: Metrics, store: Store, broker: brokers.Broker) -> Non
         await asyncio.sleep(1.0)
 
 
+def make_folders(settings: Settings) -> None:
+    """The uploads folder and the metrics' (if any), made if missing: ``livechat serve`` does it
+    before uvicorn starts, and the lifespan again; a folder that cannot be made is said so."""
+    folders = [("LIVECHAT_UPLOADS", settings.uploads_path())]
+    if (metrics_dir := settings.metrics_path()) is not None:
+        folders.append(("LIVECHAT_METRICS_DIR", metrics_dir))
+    for name, folder in folders:
+        try:
+            private_dir(folder)
+        except OSError as exc:
+            raise StartupError(f"{name}: cannot use {folder} as a folder: "
+                               f"{exc.strerror or exc}") from None
+
+
+@contextlib.asynccontextmanager
+async def _listening(name: str, address: str) -> AsyncIterator[None]:
+    """A listener's address that cannot be listened on (in use, not this machine's) is said."""
+    try:
+        yield
+    except OSError as exc:
+        raise StartupError(f"{name}: cannot listen on {address}: "
+                           f"{exc.strerror or exc}") from None
+
+
+class SaysWhyStartFailed:
+    """A start-up that failed with a ``StartupError`` is logged as its one line rather than as
+    Starlette's traceback (uvicorn then exits, non-zero)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def say(message: Message) -> None:
+            # (Sent by Starlette while it handles the lifespan's exception.)
+            if message["type"] == "lifespan.startup.failed" and isinstance(
+                    exc := sys.exc_info()[1], StartupError):
+                message = {**message, "message": str(exc)}
+            await send(message)
+
+        await self.app(scope, receive, say)
+
+
 def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> (
     Starlette
 ):
     settings = (settings or from_env()).validate()
-    metrics = Metrics(settings.metrics_path())
+    try:
+        metrics = Metrics(settings.metrics_path())
+    except OSError as exc:
+        raise StartupError(f"LIVECHAT_METRICS_DIR: cannot use {settings.metrics_path()} as a "
+                           f"folder: {exc.strerror or exc}") from None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = create_store(settings, clock)
-        await store.open()
-        store.on_batch = metrics.store_batch
-        private_dir(settings.uploads_path())
-        inner, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix,
-                                         settings.health_timeout)
-        broker = MeteredBroker(inner, metrics)
-        hub = Hub(broker)
-        chat = Chat(store, broker, clock=clock, metrics=metrics)
-        router = Router(store, presence, chat, settings.routing_interval, settings.requeue_grace,
-                        clock, hub.local_agents)
-        chat.on_change = lambda conversation: router.poke(conversation.site_id)
-        tasks: list[asyncio.Task[None]] = []
-
-        def start(name: str, work: Coroutine[Any, Any, None]) -> None:
-            """A background task of this process, whose death is reported."""
-            tasks.append(asyncio.create_task(work, name=name))
-            tasks[-1].add_done_callback(report_death)
-
-        hasher = HashPool(settings.password_workers, settings.password_queue)
-        file_store = create_files(settings, store)
-        mail = Mail(settings, store, clock, chat, files=file_store)
-        mail.install()
-
-        async def visitor_online(visitor_id: str) -> bool:
+        # Whatever fails, what was opened is closed again (in the reverse order): a store left
+        # open keeps its threads, and the process, alive after uvicorn gave up.
+        async with contextlib.AsyncExitStack() as opened:
+            opened.callback(metrics.close)
+            store = create_store(settings, clock)
             try:
-                return bool(await presence.members(visitor_presence_key(visitor_id)))
-            except PresenceUnavailable:
-                return False  # unknown: the check-in goes by email as well
+                await store.open()
+            except Exception as exc:
+                if (said := cannot_open(exc, settings)) is None:
+                    raise
+                raise StartupError(str(said)) from None
+            opened.push_async_callback(store.close)
+            store.on_batch = metrics.store_batch
+            make_folders(settings)
+            inner, presence = brokers.create(settings.broker_url, clock, settings.redis_prefix,
+                                             settings.health_timeout)
+            opened.push_async_callback(presence.close)
+            broker = MeteredBroker(inner, metrics)
+            opened.push_async_callback(broker.close)
+            hub = Hub(broker)
+            chat = Chat(store, broker, clock=clock, metrics=metrics)
+            router = Router(store, presence, chat, settings.routing_interval,
+                            settings.requeue_grace, clock, hub.local_agents)
+            chat.on_change = lambda conversation: router.poke(conversation.site_id)
+            tasks: list[asyncio.Task[None]] = []
 
-        chat.sweepers.append(lambda: mail.wake_follow_ups(visitor_online))
+            def start(name: str, work: Coroutine[Any, Any, None]) -> None:
+                """A background task of this process, whose death is reported."""
+                tasks.append(asyncio.create_task(work, name=name))
+                tasks[-1].add_done_callback(report_death)
 
-        async def agent_online(site_id: str, agent_id: str) -> bool:
-            try:
-                return agent_id in agent_ids(await presence.members(connected_key(site_id)))
-            except PresenceUnavailable:
-                return False  # unknown: the email goes
+            async def stop_tasks() -> None:
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
-        mail.agent_online = agent_online
-        smtp_listener: asyncio.Server | None = None
-        metrics_server: asyncio.Server | None = None
-        try:
+            hasher = HashPool(settings.password_workers, settings.password_queue)
+            opened.callback(hasher.close)
+            opened.push_async_callback(stop_tasks)
+            opened.callback(hub.close_all, Close.GOING_AWAY, "server restarting")
+            file_store = create_files(settings, store)
+            mail = Mail(settings, store, clock, chat, files=file_store)
+            mail.install()
+
+            async def visitor_online(visitor_id: str) -> bool:
+                try:
+                    return bool(await presence.members(visitor_presence_key(visitor_id)))
+                except PresenceUnavailable:
+                    return False  # unknown: the check-in goes by email as well
+
+            chat.sweepers.append(lambda: mail.wake_follow_ups(visitor_online))
+
+            async def agent_online(site_id: str, agent_id: str) -> bool:
+                try:
+                    return agent_id in agent_ids(await presence.members(connected_key(site_id)))
+                except PresenceUnavailable:
+                    return False  # unknown: the email goes
+
+            mail.agent_online = agent_online
             await broker.start(counting(hub.deliver, metrics), hub.reset)
             await router.prime()
             for name, work in (("inbox-publisher", chat.run_inbox_publisher()),
@@ -214,12 +283,16 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             if mail.on or settings.email_reply_domain:
                 start("email-worker", mail.run())
             if settings.smtp_listen:
-                smtp_listener = await listener.serve(mail, settings.smtp_listen)
+                async with _listening("LIVECHAT_SMTP_LISTEN", settings.smtp_listen):
+                    smtp_listener = await listener.serve(mail, settings.smtp_listen)
+                opened.callback(smtp_listener.close)
             start("upload-sweeper", files.run_sweeper(ctx))
             start("metrics", _sample(metrics, store, inner))
             if settings.metrics_listen:
-                metrics_server = await metrics_endpoint.listen(
-                    settings.metrics_listen, settings.metrics_token, lambda: ctx)
+                async with _listening("LIVECHAT_METRICS_LISTEN", settings.metrics_listen):
+                    metrics_server = await metrics_endpoint.listen(
+                        settings.metrics_listen, settings.metrics_token, lambda: ctx)
+                opened.callback(metrics_server.close)
             log.info("livechat ready (store %s, broker %s)",
                      "postgresql" if settings.postgres else settings.db_path,
                      settings.broker_url.split(":", 1)[0])
@@ -228,21 +301,6 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 yield
             finally:
                 restore_gc()
-        finally:
-            if smtp_listener is not None:
-                smtp_listener.close()
-            hub.close_all(Close.GOING_AWAY, "server restarting")
-            if metrics_server is not None:
-                metrics_server.close()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            hasher.close()
-            await broker.close()
-            await presence.close()
-            await store.close()
-            metrics.close()
 
     routes = [
         Route("/", http.index),
@@ -318,6 +376,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     # Outermost: it sees what really went out (compressed sizes, final status) and gives every
     # line logged inside the request's id.
     app.add_middleware(AccessLog, metrics=metrics)
+    app.add_middleware(SaysWhyStartFailed)
     return app
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from server.private import private_dir
 
@@ -22,6 +23,12 @@ MIN_SECRET_CHARS = 16
 
 class ConfigError(ValueError):
     """A setting is missing, malformed, or contradicts another one."""
+
+
+class StartupError(Exception):
+    """What starting failed on (a folder that cannot be made, a port in use), in a line that
+    says what to fix: no traceback. Before uvicorn starts, ``livechat``'s exit status 1; in the
+    app's start-up, uvicorn's 3 (server/app.py)."""
 
 
 SYNCHRONOUS_MODES = ("NORMAL", "FULL")
@@ -229,6 +236,8 @@ class Settings:
             raise ConfigError("presence, grace and routing intervals must be positive")
         if self.rate_per_second <= 0 or self.rate_burst < 1:
             raise ConfigError("rate limits must be positive")
+        if self.max_text_chars < 1:
+            raise ConfigError("LIVECHAT_MAX_TEXT_CHARS must be at least 1")
         if self.max_frame_bytes < 1024:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
         if min(self.login_failures_per_account, self.login_failures_per_ip) < 1:
@@ -260,7 +269,7 @@ class Settings:
         if self.wal_limit < 1024 * 1024:
             raise ConfigError("LIVECHAT_WAL_LIMIT_BYTES must be at least 1048576 (1 MiB)")
         if min(self.sqlite_busy_timeout, self.health_timeout, self.ws_ping_interval,
-               self.ws_ping_timeout) <= 0:
+               self.ws_ping_timeout, self.hello_timeout) <= 0:
             raise ConfigError("timeouts and intervals must be positive")
         if min(self.webhook_timeout, self.webhook_retry_base, self.webhook_max_age,
                self.webhook_poll, self.webhook_concurrency, self.retention_interval) <= 0:
@@ -268,8 +277,10 @@ class Settings:
         if self.webhook_lease <= self.webhook_timeout:
             raise ConfigError("LIVECHAT_WEBHOOK_LEASE must be longer than "
                               "LIVECHAT_WEBHOOK_TIMEOUT")
-        if self.public_url and not self.public_url.startswith(("http://", "https://")):
-            raise ConfigError("LIVECHAT_PUBLIC_URL must start with http:// or https://")
+        if self.public_url and not is_origin(self.public_url):
+            raise ConfigError("LIVECHAT_PUBLIC_URL must be an origin: http:// or https://, the "
+                              "host and an optional port, no path (e.g. https://chat.example.com "
+                              f"or https://chat.example.com:8443), not {self.public_url!r}")
         self._validate_email()
         if self.metrics_token and len(self.metrics_token) < MIN_SECRET_CHARS:
             raise ConfigError("LIVECHAT_METRICS_TOKEN must be at least 16 characters")
@@ -295,9 +306,18 @@ class Settings:
             raise ConfigError("LIVECHAT_EMAIL_REPLY_DOMAIN is a domain name (reply.example.com)")
         if (self.smtp_listen or self.email_inbound_secret) and not self.email_reply_domain:
             raise ConfigError("inbound email needs LIVECHAT_EMAIL_REPLY_DOMAIN")
-        if self.smtp_listen and not re.fullmatch(r"\[?[0-9A-Za-z.:_-]*\]?:\d{1,5}",
-                                                 self.smtp_listen):
-            raise ConfigError("LIVECHAT_SMTP_LISTEN is host:port (0.0.0.0:2525)")
+        if self.smtp_listen and not (
+                re.fullmatch(r"\[?[0-9A-Za-z.:_-]*\]?:\d{1,5}", self.smtp_listen)
+                and valid_port(self.smtp_listen.rpartition(":")[2])):
+            raise ConfigError("LIVECHAT_SMTP_LISTEN is host:port, the port 1 to 65535 "
+                              "(0.0.0.0:2525)")
+        if self.email_from:
+            from server.site_profile import check_email_from
+            try:
+                check_email_from(self.email_from)
+            except ValueError:
+                raise ConfigError("LIVECHAT_EMAIL_FROM is an address, or a name and <address> "
+                                  "(Acme Support <support@acme.example>), on one line") from None
         if self.email_inbound_secret and len(self.email_inbound_secret) < MIN_SECRET_CHARS:
             raise ConfigError("LIVECHAT_EMAIL_INBOUND_SECRET needs 16+ characters")
         if min(self.email_delay, self.email_retry, self.email_give_up, self.email_lease,
@@ -337,8 +357,36 @@ def check_serving(env: Mapping[str, str]) -> None:
         raise ConfigError("PORT is a port number, 1 to 65535")
 
 
+def is_origin(url: str) -> bool:
+    """``scheme://host[:port]``, nothing more (a trailing ``/`` is taken off before)."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
+            and "@" not in parts.netloc and not parts.path and not parts.query
+            and not parts.fragment and not url.endswith(("?", "#")))
+
+
 def valid_port(value: str) -> bool:
     return value.isdigit() and 0 < int(value) < 65536
+
+
+#: How a switch (``LIVECHAT_COOKIE_SECURE``, ``LIVECHAT_WEBHOOK_ALLOW_PRIVATE``) may be
+#: spelled, in any case; unset or empty is off, anything else is refused.
+SWITCH_ON = ("1", "true", "yes", "on")
+SWITCH_OFF = ("0", "false", "no", "off")
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in SWITCH_ON:
+        return True
+    if raw in SWITCH_OFF or raw == "":
+        return False
+    raise ConfigError(f"{name} is on ({', '.join(SWITCH_ON)}) or off ({', '.join(SWITCH_OFF)}), "
+                      f"not {env[name]!r}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -382,12 +430,19 @@ def default_db_path(env: Mapping[str, str]) -> Path:
     return Path(env.get("LIVECHAT_DB", "livechat.db"))
 
 
+_STAND_IN = ("(generated once every other setting is checked)",)
+
+
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """The settings of ``env`` (default: the process's). ``db_path=`` (a ``--db`` given to a
+    command) is SQLite at that path, whatever ``LIVECHAT_DATABASE_URL`` says."""
     env = os.environ if env is None else env
     database_url = env.get("LIVECHAT_DATABASE_URL", "").strip()
-    if database_url.startswith("sqlite:///"):  # (the path: default_db_path)
+    given = overrides.pop("db_path", None)
+    if database_url.startswith("sqlite:///") or given is not None:
+        # (the path: default_db_path's, or a ``--db`` given, which wins over any URL)
         database_url = ""
-    db_path = Path(str(overrides.pop("db_path", None) or default_db_path(env)))
+    db_path = Path(str(given or default_db_path(env)))
     if database_url.startswith(POSTGRES_SCHEMES) and not env.get("LIVECHAT_SECRET_KEYS"):
         raise ConfigError("with LIVECHAT_DATABASE_URL=postgresql://… set LIVECHAT_SECRET_KEYS: "
                           "every machine must sign with the same keys (a key file on one "
@@ -399,7 +454,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         pg_pool_min=_int(env, "LIVECHAT_PG_POOL_MIN", 1),
         pg_pool_max=_int(env, "LIVECHAT_PG_POOL_MAX", 10),
         pg_pool_timeout=_float(env, "LIVECHAT_PG_POOL_TIMEOUT", 5.0),
-        secret_keys=secret_keys_from(env, db_path),
+        # (A stand-in until every other setting is checked: the key file is made only then,
+        # so that a refused start leaves no file behind.)
+        secret_keys=configured_keys(env.get("LIVECHAT_SECRET_KEYS", "")) or _STAND_IN,
         broker_url=broker,
         redis_prefix=env.get("LIVECHAT_REDIS_PREFIX", "livechat"),
         public_url=env.get("LIVECHAT_PUBLIC_URL", "").rstrip("/"),
@@ -413,7 +470,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         requeue_grace=_float(env, "LIVECHAT_REQUEUE_GRACE", 120.0),
         routing_interval=_float(env, "LIVECHAT_ROUTING_INTERVAL", 5.0),
         rate_burst=_int(env, "LIVECHAT_RATE_BURST", 40),
-        cookie_secure=env.get("LIVECHAT_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
+        cookie_secure=_switch(env, "LIVECHAT_COOKIE_SECURE"),
         uploads_dir=env.get("LIVECHAT_UPLOADS", ""),
         max_upload_bytes=_int(env, "LIVECHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
         wal_limit=_int(env, "LIVECHAT_WAL_LIMIT_BYTES", 64 * 1024 * 1024),
@@ -449,8 +506,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         max_site_connections=_int(env, "LIVECHAT_MAX_SITE_CONNECTIONS", 10_000),
         api_rate_per_second=_float(env, "LIVECHAT_API_RATE_PER_SECOND", 10.0),
         api_rate_burst=_int(env, "LIVECHAT_API_RATE_BURST", 50),
-        webhook_allow_private=env.get("LIVECHAT_WEBHOOK_ALLOW_PRIVATE", "").lower() in (
-            "1", "true", "yes"),
+        webhook_allow_private=_switch(env, "LIVECHAT_WEBHOOK_ALLOW_PRIVATE"),
         webhook_timeout=_float(env, "LIVECHAT_WEBHOOK_TIMEOUT", 10.0),
         webhook_retry_base=_float(env, "LIVECHAT_WEBHOOK_RETRY_BASE", 5.0),
         webhook_max_age=_float(env, "LIVECHAT_WEBHOOK_MAX_AGE", 86400.0),
@@ -474,4 +530,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         metrics_listen=env.get("LIVECHAT_METRICS_LISTEN", "").strip(),
         metrics_dir=env.get("LIVECHAT_METRICS_DIR", "").strip(),
     )
-    return settings.with_(**overrides).validate()
+    settings = settings.with_(**overrides).validate()
+    if settings.secret_keys == _STAND_IN:
+        settings = settings.with_(secret_keys=secret_keys_from(env, db_path))
+    return settings

@@ -79,6 +79,9 @@ class ContextFilter(logging.Filter):
         return True
 
 
+_TRACEBACK = "Traceback (most recent call last):"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -88,6 +91,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        # A traceback in the message's text (uvicorn logs Starlette's failed start-up so) goes
+        # where every traceback goes; the event is what precedes it, else its last line.
+        told = line["event"].find(_TRACEBACK) if not record.exc_info else -1
+        if told >= 0:
+            trace = line["event"][told:].rstrip()
+            line["event"] = line["event"][:told].strip() or trace.splitlines()[-1]
+            line["exception"] = trace
         for key in ("request", "conn"):
             value = getattr(record, key, None)
             if value is not None:
@@ -98,7 +108,7 @@ class JsonFormatter(logging.Formatter):
                 line.setdefault(key, value)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        elif record.exc_text:
+        elif record.exc_text and "exception" not in line:
             line["exception"] = record.exc_text
         return orjson.dumps(line, default=str).decode()
 

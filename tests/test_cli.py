@@ -19,10 +19,14 @@ from tests import pg
 from tests.live import ROOT, SECRET, ServerProcess, free_port
 
 
-def livechat(*args: str, db: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+def livechat(*args: str, db: Path | None, stdin: str = "",
+             **env: str) -> subprocess.CompletedProcess[str]:
+    """``livechat --db DB …`` (``db=None``: no ``--db``, which would win over a
+    LIVECHAT_DATABASE_URL)."""
     environ = {"PATH": "/usr/bin:/bin", "LIVECHAT_SECRET_KEYS": SECRET, "PYTHONPATH": str(ROOT),
                **env}
-    return subprocess.run([sys.executable, "-m", "server", "--db", str(db), *args],
+    return subprocess.run([sys.executable, "-m", "server",
+                           *(("--db", str(db)) if db is not None else ()), *args],
                           input=stdin, capture_output=True, text=True, env=environ, timeout=60)
 
 
@@ -333,18 +337,18 @@ def test_commands_on_postgresql_and_backup(tmp_path: Path) -> None:
     (tests/test_pg_backup.py); restore refuses a database that holds a record."""
     with pg.database() as url:
         made = livechat("site", "create", "Acme", "--origin", "https://acme.test",
-                        db=tmp_path / "unused.db", LIVECHAT_DATABASE_URL=url)
+                        db=None, LIVECHAT_DATABASE_URL=url)
         assert made.returncode == 0, made.stderr
         site_id = re.search(r"site key: (site_\S+)", made.stdout).group(1)  # type: ignore[union-attr]
-        listed = livechat("site", "list", db=tmp_path / "unused.db", LIVECHAT_DATABASE_URL=url)
+        listed = livechat("site", "list", db=None, LIVECHAT_DATABASE_URL=url)
         assert f"{site_id}\tAcme\thttps://acme.test" in listed.stdout
         assert pg.rows(url, "SELECT name FROM sites") == [("Acme",)]
         assert not (tmp_path / "unused.db").exists()
-        saved = livechat("backup", str(tmp_path / "b.db"), db=tmp_path / "unused.db",
+        saved = livechat("backup", str(tmp_path / "b.db"), db=None,
                          LIVECHAT_DATABASE_URL=url)
         assert saved.returncode == 0, saved.stderr
         assert pg.rows(tmp_path / "b.db", "SELECT name FROM sites") == [("Acme",)]
-        refused = livechat("restore", str(tmp_path / "b.db"), db=tmp_path / "unused.db",
+        refused = livechat("restore", str(tmp_path / "b.db"), db=None,
                            LIVECHAT_DATABASE_URL=url)
         assert refused.returncode == 1 and "--replace" in refused.stderr
         keyless = subprocess.run(
@@ -461,7 +465,7 @@ async def test_migrate_store_copies_everything_and_can_run_again(tmp_path: Path)
     assert missing.returncode == 1 and "cannot connect to PostgreSQL" in missing.stderr
     assert "Traceback" not in missing.stderr, missing.stderr
     # So is serving from it (it was uvicorn's traceback of the app's start-up, exit 3).
-    served = livechat("serve", "--port", "9", db=db,
+    served = livechat("serve", "--port", "9", db=None,
                       LIVECHAT_DATABASE_URL=pg.url_of("livechat_test_none"))
     assert served.returncode == 1 and "cannot connect to PostgreSQL" in served.stderr
     assert "Traceback" not in served.stderr, served.stderr

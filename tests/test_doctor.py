@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from server.doctor import (
@@ -39,10 +40,14 @@ def limit(files: int) -> Callable[[], None]:
 
 def doctor(db: Path, *args: str, files: int = 8192,
            **env: str) -> subprocess.CompletedProcess[str]:
+    """``livechat doctor --db DB`` (with LIVECHAT_DATABASE_URL=postgresql://… no ``--db``,
+    which would win over it: in DB's folder)."""
     environ = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "server", "doctor", "--db", str(db), *args],
+    given = () if env.get("LIVECHAT_DATABASE_URL", "").startswith("postgres") else (
+        "--db", str(db))
+    return subprocess.run([sys.executable, "-m", "server", "doctor", *given, *args],
                           capture_output=True, text=True, env=environ, timeout=60,
-                          preexec_fn=limit(files))
+                          preexec_fn=limit(files), cwd=None if given else db.parent)
 
 
 def make_db(db: Path) -> None:
@@ -194,3 +199,30 @@ def test_postgresql_is_looked_at_for_real(tmp_path: Path) -> None:
         assert "error secret keys   LIVECHAT_SECRET_KEYS is not set" in keyless.stdout
     gone = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=url, LIVECHAT_SECRET_KEYS=SECRET)
     assert gone.returncode == 2 and "error database      cannot reach PostgreSQL" in gone.stdout
+
+
+def test_a_database_the_server_cannot_start_on_is_an_error(tmp_path: Path) -> None:
+    """Before, doctor said "ok" for both, and serve then failed: a file that is not an SQLite
+    database (doctor only looked at its mode), and a PostgreSQL user who may not create the
+    store's tables ("will be created at the first start"; serve: InsufficientPrivilege)."""
+    notdb = tmp_path / "notdb.db"
+    notdb.write_text("hello, not a database\n" * 100)
+    notdb.chmod(0o600)
+    result = doctor(notdb, LIVECHAT_SECRET_KEYS=SECRET)
+    assert result.returncode == 2, result.stdout
+    assert f"error database      {notdb} is not an SQLite database" in result.stdout, result.stdout
+    with pg.database() as url:
+        role = f"lc_weak_{url.rsplit('_', 1)[-1]}"
+        with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        try:
+            weak = url.replace("postgres@", f"{role}@")
+            result = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=weak,
+                            LIVECHAT_SECRET_KEYS=SECRET)
+            assert result.returncode == 2, result.stdout
+            assert "error database      PostgreSQL user" in result.stdout, result.stdout
+            assert "may not create" in result.stdout, result.stdout
+            assert "will be created at the first start" not in result.stdout
+        finally:
+            with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP ROLE "{role}"')

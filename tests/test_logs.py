@@ -193,3 +193,41 @@ async def test_logs_of_a_whole_session(tmp_path: Path, log_format: str) -> None:
                for r in sockets)
     assert any(r["event"].startswith("livechat ready") for r in records)
     assert any(r["logger"].startswith("uvicorn") for r in records)
+
+
+_FAILING_START = """
+import contextlib, sys
+import uvicorn
+from starlette.applications import Starlette
+from server import logs
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    raise RuntimeError("the start failed here")
+    yield
+
+uvicorn.run(Starlette(lifespan=lifespan), host="127.0.0.1", port=0,
+            log_config=logs.config("json", "info"))
+"""
+
+
+def test_a_traceback_logged_by_uvicorn_is_in_exception(tmp_path: Path) -> None:
+    """docs/deployment.md, Logs: "errors have the traceback in ``exception``". uvicorn logs an
+    application's failed start-up with the traceback in the message's text: it was all in
+    ``event``. (The server's own start-up failures are one line: tests/test_startup.py.)"""
+    import subprocess
+    import sys
+
+    from tests.live import ROOT
+
+    ran = subprocess.run([sys.executable, "-c", _FAILING_START], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, env={"PYTHONPATH": str(ROOT),
+                                                        "PATH": "/usr/bin:/bin"})
+    assert ran.returncode != 0
+    lines = [json.loads(line) for line in ran.stderr.splitlines()]
+    failed = [line for line in lines if "the start failed here" in json.dumps(line)]
+    assert len(failed) == 1, ran.stderr
+    assert "Traceback" not in failed[0]["event"], failed[0]
+    assert failed[0]["event"] == "RuntimeError: the start failed here", failed[0]
+    assert failed[0]["exception"].startswith("Traceback (most recent call last):"), failed[0]
+    assert failed[0]["level"] == "error" and failed[0]["logger"] == "uvicorn.error"

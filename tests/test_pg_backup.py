@@ -27,12 +27,14 @@ MESSAGES = ("SELECT conversation_id, seq, client_msg_id, kind, author_type, auth
 
 
 def livechat(*args: str, url: str, db: Path) -> subprocess.CompletedProcess[str]:
-    """``livechat`` on the PostgreSQL database at ``url`` (empty: on the SQLite file ``db``)."""
+    """``livechat`` on the PostgreSQL database at ``url`` (empty: on the SQLite file ``db``,
+    as ``--db``, which would win over the URL)."""
     environ = {"PATH": "/usr/bin:/bin", "LIVECHAT_SECRET_KEYS": SECRET, "PYTHONPATH": str(ROOT)}
     if url:
         environ["LIVECHAT_DATABASE_URL"] = url
-    return subprocess.run([sys.executable, "-m", "server", "--db", str(db), *args],
-                          capture_output=True, text=True, env=environ, timeout=120)
+    return subprocess.run([sys.executable, "-m", "server", *(() if url else ("--db", str(db))),
+                           *args], capture_output=True, text=True, env=environ, timeout=120,
+                          cwd=db.parent if url else None)
 
 
 def lite_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:

@@ -21,11 +21,14 @@ from typing import Any
 
 from server.cli import articles, directory, integrations, mail, serve, store
 from server.cli.base import Handler
-from server.config import ConfigError, default_db_path
+from server.config import ConfigError, StartupError
+from server.store.factory import CannotOpen
 from server.store.sqlite import SchemaTooNew
 
 #: What ``livechat --help`` says first.
 DESCRIPTION = "The ``livechat`` command: serve, demo, and site/agent management."
+DB_HELP = ("SQLite database file; given, it wins over LIVECHAT_DATABASE_URL (default: "
+           "LIVECHAT_DATABASE_URL, else LIVECHAT_DB, else livechat.db)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,16 +36,13 @@ def parser() -> argparse.ArgumentParser:
     subcommand: ``livechat --db X serve`` and ``livechat serve --db X`` mean the same (the later
     one wins). A new subcommand is one ``command(...)`` call and its own options, in the
     ``add_commands`` of its group's module."""
-    env = os.environ
     p = argparse.ArgumentParser(prog="livechat", description=DESCRIPTION)
-    p.add_argument("--db", type=Path, default=default_db_path(env),
-                   help="SQLite database file (LIVECHAT_DATABASE_URL=sqlite:///path or "
-                   "LIVECHAT_DB; default livechat.db)")
+    # None when not given: LIVECHAT_DATABASE_URL (PostgreSQL or sqlite:///path), else
+    # LIVECHAT_DB, else livechat.db. Given, it wins: the command uses that SQLite file.
+    p.add_argument("--db", type=Path, default=None, help=DB_HELP)
     # The same options after a subcommand; SUPPRESS keeps the value given before it otherwise.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
-                        help="SQLite database file (LIVECHAT_DATABASE_URL=sqlite:///path or "
-                        "LIVECHAT_DB; default livechat.db)")
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=DB_HELP)
     sub = p.add_subparsers(dest="command", required=True)
 
     def command(group: Any, name: str, func: Handler | None,
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 2
-    except SchemaTooNew as exc:
+    except (SchemaTooNew, CannotOpen, StartupError) as exc:
         print(f"livechat: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -83,3 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # shell tool does, and keep Python's own flush at exit from failing again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a file or folder that cannot be read, written or made
+        print(f"livechat: {_os_error(exc)}", file=sys.stderr)
+        return 1
+
+
+def _os_error(exc: OSError) -> str:
+    """``No such file or directory: /nonexistent/dir/v.zip`` (the path, when there is one)."""
+    if exc.filename is None:
+        return str(exc)
+    return f"{exc.strerror or type(exc).__name__}: {exc.filename}"

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from server.config import Settings, from_env
 from server.progress import Progress
 from server.store import SQLiteStore
-from server.store.factory import create_store
+from server.store.factory import CannotOpen, cannot_open, create_store
 from server.store.migrations import MIGRATIONS
 from server.store.postgres import PostgresStore
 from server.store.sqlite import check_schema, migrate
@@ -31,7 +31,15 @@ Command = Callable[[Any, str, Handler | None, str], argparse.ArgumentParser]
 
 def upgrade_database(path: Path, progress: Progress | None = None) -> None:
     """Apply pending migrations with progress shown (on a large database they take a while);
-    the store's own open() then finds nothing to do."""
+    the store's own open() then finds nothing to do. A file that is not a database (or cannot
+    be opened) is a ``CannotOpen``."""
+    try:
+        _upgrade(path, progress)
+    except sqlite3.DatabaseError as exc:
+        raise CannotOpen(f"cannot open the database {path}: {exc}") from None
+
+
+def _upgrade(path: Path, progress: Progress | None) -> None:
     if not path.exists():
         return  # a new database: created in an instant
     db = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -56,16 +64,21 @@ async def open_store(settings: Settings) -> AsyncIterator[Store]:
     if not settings.postgres:  # (PostgreSQL's migrations run in open(), under an advisory lock)
         upgrade_database(settings.db_path)
     store = create_store(settings, time.time)
-    await store.open()
+    try:
+        await store.open()
+    except Exception as exc:
+        if (said := cannot_open(exc, settings)) is None:
+            raise
+        raise said from None
     try:
         yield store
     finally:
         await store.close()
 
 
-def with_store(where: Settings | Path, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store (of these settings, or of the ``--db`` file and the environment), run
-    ``work`` with it, close it: what most commands are."""
+def with_store(where: Settings | Path | None, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store (of these settings, or of the environment and the ``--db`` file if one
+    was given), run ``work`` with it, close it: what most commands are."""
     settings = where if isinstance(where, Settings) else from_env(db_path=where)
 
     async def run() -> T:

@@ -151,8 +151,13 @@ def cmd_site_retention(args: argparse.Namespace) -> int:
 
 
 def _read_password(from_stdin: bool) -> str:
-    if from_stdin or not sys.stdin.isatty():
+    """From standard input's first line with ``--password-stdin``, else asked for twice on the
+    terminal; without one, refused (a line piped in would be taken unconfirmed)."""
+    if from_stdin:
         return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise ConfigError("no terminal to ask for the password (twice): give it on standard "
+                          "input with --password-stdin")
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise ConfigError("the passwords differ")

@@ -55,13 +55,32 @@ def _configure_logging(args: argparse.Namespace) -> dict[str, Any]:
     return config
 
 
+def _effective(args: argparse.Namespace) -> dict[str, str]:
+    """The serving settings as the command will use them: a flag given wins over (and makes
+    irrelevant) its variable; without it the variable is the flag's default, read by argparse
+    (a bad PORT or LIVECHAT_WORKERS is refused there, a log setting by check_serving)."""
+    return {"LIVECHAT_LOG_FORMAT": args.log_format, "LIVECHAT_LOG_LEVEL": args.log_level,
+            "PORT": str(args.port)}
+
+
+def _given_db(args: argparse.Namespace) -> None:
+    """A ``--db`` given is the database of this process and its workers (which read the
+    environment), over any LIVECHAT_DATABASE_URL."""
+    if args.db is not None:
+        os.environ["LIVECHAT_DB"] = str(args.db)
+        os.environ.pop("LIVECHAT_DATABASE_URL", None)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    check_serving(os.environ)
-    os.environ["LIVECHAT_DB"] = str(args.db)
+    from server.app import make_folders
+
+    check_serving(_effective(args))
+    _given_db(args)
     os.environ["LIVECHAT_WORKERS"] = str(args.workers)
     settings = from_env()  # validated here, so a bad setting fails before uvicorn starts
+    make_folders(settings)  # (said in a line here: in a worker it would be uvicorn's traceback)
     config = _configure_logging(args)
     if not settings.postgres:
         upgrade_database(settings.db_path)
@@ -76,12 +95,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 1
     soft = raise_fd_limit()  # (before the workers start: they inherit it)
     log.info("open files: up to %d", soft, extra={"fields": {"nofile": soft}})
-    uvicorn.run(
-        "server.app:factory", factory=True, host=args.host, port=args.port,
-        workers=args.workers if args.workers > 1 else None,
+    options: dict[str, Any] = dict(
+        factory=True, host=args.host, port=args.port,
         log_level=logs.uvicorn_level(args.log_level), log_config=config, access_log=False,
-        **uvicorn_options(settings),  # type: ignore[arg-type]
-    )
+        **uvicorn_options(settings))
+    if args.workers == 1:
+        uvicorn.run("server.app:factory", **options)  # (a failed start: sys.exit(3))
+        return 0
+    return _supervise(uvicorn.Config("server.app:factory", workers=args.workers, **options))
+
+
+def _supervise(config: Any) -> int:
+    """uvicorn.run's several workers, but a worker that failed to start (uvicorn then stops
+    them all) is the parent's exit status too: uvicorn's own parent exits 0, and systemd's
+    Restart=on-failure would not fire."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        return STARTUP_FAILURE
     return 0
 
 
@@ -103,8 +137,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from server.app import create_app
     from server.demo import demo_app
 
-    check_serving(os.environ)
-    os.environ["LIVECHAT_DB"] = str(args.db)
+    check_serving(_effective(args))
+    _given_db(args)
     settings = from_env()
     config = _configure_logging(args)
     raise_fd_limit()
@@ -152,7 +186,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return doctor.exit_status(findings)
     settings = env.settings
     print("livechat doctor: " + (doctor.redact_url(settings.database_url)
-                                 if settings is not None and settings.postgres else str(args.db)))
+                                 if settings is not None and settings.postgres
+                                 else str(env.db_path)))
     for f in findings:
         print(f"{f.level:<6}{f.topic:<14}{f.message}")
         if f.fix:

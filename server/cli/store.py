@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from server.cli.base import Command, upgrade_database
-from server.config import from_env
+from server.config import default_db_path, from_env
 from server.doctor import redact_url
 from server.progress import Progress
 from server.store import backup
@@ -68,7 +68,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_migrate_store(args: argparse.Namespace) -> int:
     from server.store.copy import CopyError, copy_store
 
-    source = args.source or f"sqlite:///{args.db}"
+    source = args.source or f"sqlite:///{args.db or default_db_path(os.environ)}"
     target = args.target or os.environ.get("LIVECHAT_DATABASE_URL", "")
     if not source.startswith("sqlite:///"):
         print("livechat migrate-store: --from is sqlite:///path (the SQLite store to copy)",
@@ -79,6 +79,9 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
               "LIVECHAT_DATABASE_URL)", file=sys.stderr)
         return 2
     path = Path(source.removeprefix("sqlite:///"))
+    if not path.exists():  # (before from_env, which would make its key file)
+        print(f"livechat migrate-store: {path} does not exist", file=sys.stderr)
+        return 1
     settings = from_env(db_path=path)
     if settings.postgres:  # (LIVECHAT_DATABASE_URL is the target here, not the source)
         settings = replace(settings, database_url="")

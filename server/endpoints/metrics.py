@@ -137,7 +137,11 @@ async def listen(address: str, token: str, ctx: Callable[[], Context]) -> asynci
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if hasattr(socket, "SO_REUSEPORT"):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -5,7 +5,8 @@ Each check is a ``Check``: a name and a function that looks (files, limits, a Re
 and returns ``Finding``s. What is decided from what was seen lives in small pure functions
 (``*_findings``), tested without I/O. To add a check (an SMTP server, once mail is sent), write
 one such function and append a ``Check`` to ``CHECKS``; a check for something not configured
-returns nothing.
+returns nothing. The database's check is in server/doctor/database.py; what checks are
+given and say, in server/doctor/findings.py.
 
 Levels: ``ok``; ``warn`` (works, but not as it should in production); ``error`` (broken or
 unsafe). The command exits 0 when there is nothing to fix, 1 with warnings only, 2 with errors.
@@ -13,18 +14,12 @@ unsafe). The command exits 0 when there is nothing to fix, 1 with warnings only,
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import os
 import resource
-import shutil
-import sqlite3
-import stat
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from server.config import (
     MIN_SECRET_CHARS,
@@ -32,69 +27,25 @@ from server.config import (
     Settings,
     check_serving,
     configured_keys,
+    default_db_path,
     from_env,
 )
-from server.store.migrations import MIGRATIONS
+from server.doctor.database import check_database
+from server.doctor.findings import Check, Env, FileFacts, Finding, redact_url
 
-Level = Literal["ok", "warn", "error"]
 #: Below this many open files, a few hundred visitors exhaust the process.
 MIN_DESCRIPTORS = 4096
-MIN_FREE_BYTES = 1 << 30
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    level: Level
-    topic: str
-    message: str
-    fix: str = ""
-
-    def json(self) -> dict[str, str]:
-        return {"level": self.level, "topic": self.topic, "message": self.message,
-                "fix": self.fix}
-
-
-@dataclass(frozen=True, slots=True)
-class FileFacts:
-    """What ``stat`` says of a path (``exists`` false: nothing there yet)."""
-
-    path: Path
-    exists: bool
-    mode: int = 0
-    owner: int = -1
-    is_dir: bool = False
-    writable: bool = False
-
-    @classmethod
-    def of(cls, path: Path) -> FileFacts:
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return cls(path, False)
-        return cls(path, True, stat.S_IMODE(st.st_mode), st.st_uid, stat.S_ISDIR(st.st_mode),
-                   os.access(path, os.W_OK))
-
-
-@dataclass
-class Env:
-    """What every check may look at: the environment, and the settings built from it (None when
-    they are invalid; ``config_error`` says why)."""
-
-    environ: Mapping[str, str]
-    db_path: Path
-    settings: Settings | None = None
-    config_error: str | None = None
-    #: Told what is being looked at, for checks that may take a moment (network).
-    progress: Callable[[str], None] = field(default=lambda what: None)
-
-
-Check = Callable[[Env], Awaitable[list[Finding]]]
-
-
-def load(environ: Mapping[str, str], db_path: Path) -> Env:
-    """The settings the server would use, without making anything (no key file is generated)."""
+def load(environ: Mapping[str, str], db_path: Path | None) -> Env:
+    """The settings the server would use, without making anything (no key file is generated).
+    ``db_path``: a ``--db`` given, which wins over LIVECHAT_DATABASE_URL."""
     env = dict(environ)
-    env["LIVECHAT_DB"] = str(db_path)
+    if db_path is not None:
+        env["LIVECHAT_DB"] = str(db_path)
+        env.pop("LIVECHAT_DATABASE_URL", None)
+    else:
+        db_path = default_db_path(env)
     if not env.get("LIVECHAT_SECRET_KEYS", "").strip():
         env["LIVECHAT_SECRET_KEYS"] = "x" * 16  # stands in; the keys check looks at the real
     try:
@@ -102,17 +53,6 @@ def load(environ: Mapping[str, str], db_path: Path) -> Env:
         return Env(environ, db_path, from_env(env))
     except ConfigError as exc:
         return Env(environ, db_path, None, str(exc))
-
-
-def redact_url(url: str) -> str:
-    """A URL fit to print: no password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # --- decisions (pure) ------------------------------------------------------------------------
@@ -231,48 +171,6 @@ def keys_findings(configured: str, key_file: FileFacts, uid: int) -> list[Findin
     return found
 
 
-def database_findings(db: FileFacts, directory: FileFacts, version: int | None, latest: int,
-                      free_bytes: int | None, uid: int) -> list[Finding]:
-    found: list[Finding] = []
-    if not directory.exists:
-        found.append(Finding("ok", "database",
-                             f"{db.path} will be created at the first start (with its folder)"))
-    elif not directory.writable:
-        found.append(Finding("error", "database",
-                             f"the server cannot write in {directory.path} (SQLite keeps its WAL "
-                             "and lock files beside the database)",
-                             f"give the server's user write access to {directory.path}"))
-    elif not db.exists:
-        found.append(Finding("ok", "database", f"{db.path} will be created at the first start"))
-    else:
-        if not db.writable:
-            found.append(Finding("error", "database", f"{db.path} is read-only for this user",
-                                 f"chown $(id -un) {db.path}; chmod 600 {db.path}"))
-        if db.mode & 0o077:
-            found.append(Finding("warn", "database",
-                                 f"{db.path} can be read by other users (mode {db.mode:o}); it "
-                                 "holds every conversation and the agents' password hashes",
-                                 f"chmod 600 {db.path}"))
-        elif db.owner != uid:
-            found.append(Finding("warn", "database", f"{db.path} belongs to another user",
-                                 f"run the server as its owner, or chown $(id -un) {db.path}"))
-        if version is not None and version < latest:
-            found.append(Finding("ok", "database",
-                                 f"{db.path} is at schema version {version}; the next start "
-                                 f"upgrades it to {latest} (back it up first)"))
-        elif version is not None and version > latest:
-            found.append(Finding("error", "database",
-                                 f"{db.path} is at schema version {version}, newer than this "
-                                 f"livechat ({latest})", "upgrade livechat"))
-        if not any(f.level != "ok" for f in found):
-            found.append(Finding("ok", "database", f"{db.path} (schema version {version})"))
-    if free_bytes is not None and free_bytes < MIN_FREE_BYTES:
-        found.append(Finding("warn", "disk",
-                             f"only {free_bytes // (1 << 20)} MiB free beside the database",
-                             "free some space: a full disk stops every write (and every chat)"))
-    return found
-
-
 def uploads_findings(uploads: FileFacts, uid: int) -> list[Finding]:
     if not uploads.exists:
         return [Finding("ok", "uploads", f"{uploads.path} will be created with the first file")]
@@ -305,27 +203,6 @@ def descriptor_findings(soft: int, hard: int) -> list[Finding]:
                         "systemd unit, `ulimit -n 65536` in a shell, or --ulimit "
                         "nofile=65536:65536 for a container")]
     return [Finding("ok", "open files", f"up to {limit} (serve raises its soft limit to it)")]
-
-
-def postgres_findings(url: str, error: str | None, version: str | None, step: int | None,
-                      latest: int, missing: Sequence[str]) -> list[Finding]:
-    """What PostgreSQL (``LIVECHAT_DATABASE_URL``) looked like: reachable, its version, the
-    schema step it is at, the extensions the store needs."""
-    shown = redact_url(url)
-    if error is not None:
-        return [Finding("error", "database", f"cannot reach PostgreSQL at {shown}: {error}",
-                        "start PostgreSQL, or correct LIVECHAT_DATABASE_URL "
-                        "(postgresql://user:password@host:5432/dbname)")]
-    found = []
-    if missing:
-        found.append(Finding("error", "database",
-                             f"PostgreSQL lacks the extension(s) {', '.join(missing)}",
-                             "install PostgreSQL's contrib package (Debian: postgresql-contrib)"))
-    state = ("will be created at the first start" if step is None
-             else f"schema step {step}" + (f", {latest} after the next start" if step < latest
-                                           else ""))
-    found.append(Finding("ok", "database", f"PostgreSQL {version or '?'} at {shown} ({state})"))
-    return found
 
 
 def redis_findings(url: str, error: str | None, version: str | None) -> list[Finding]:
@@ -381,59 +258,6 @@ async def _keys(env: Env) -> list[Finding]:
     key_file = env.db_path.with_name(env.db_path.name + ".secret")
     return keys_findings(env.environ.get("LIVECHAT_SECRET_KEYS", ""), FileFacts.of(key_file),
                          os.getuid())
-
-
-def _schema_version(path: Path) -> int | None:
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return None
-    try:
-        return int(db.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error:
-        return None
-    finally:
-        db.close()
-
-
-async def _postgres(url: str) -> list[Finding]:
-    import psycopg
-
-    from server.store.pg_schema import BASELINE_STEP, steps
-
-    latest = max(BASELINE_STEP, *(n for n, _ in steps()))
-    try:
-        async with await psycopg.AsyncConnection.connect(url, connect_timeout=5,
-                                                         autocommit=True) as conn:
-
-            async def one(sql: str) -> Any:
-                row = await (await conn.execute(sql)).fetchone()
-                return row[0] if row else None
-
-            version = await one("SHOW server_version")
-            step = None
-            if await one("SELECT to_regclass('meta') IS NOT NULL"):
-                step = await one("SELECT value FROM meta WHERE key = 'schema_version'")
-            available = {r[0] for r in await (await conn.execute(
-                "SELECT name FROM pg_available_extensions WHERE name IN "
-                "('citext', 'unaccent')")).fetchall()}
-    except psycopg.Error as exc:
-        return postgres_findings(url, str(exc).strip() or type(exc).__name__, None, None,
-                                 latest, [])
-    missing = [name for name in ("citext", "unaccent") if name not in available]
-    return postgres_findings(url, None, str(version), int(step) if step else None, latest,
-                             missing)
-
-
-async def _database(env: Env) -> list[Finding]:
-    if env.settings is not None and env.settings.postgres:
-        env.progress(f"checking PostgreSQL at {redact_url(env.settings.database_url)}")
-        return await _postgres(env.settings.database_url)
-    db = FileFacts.of(env.db_path)
-    directory = FileFacts.of(env.db_path.resolve().parent)
-    version = await asyncio.to_thread(_schema_version, env.db_path) if db.exists else None
-    free = shutil.disk_usage(directory.path).free if directory.exists else None
-    return database_findings(db, directory, version, len(MIGRATIONS), free, os.getuid())
 
 
 async def _uploads(env: Env) -> list[Finding]:
@@ -493,7 +317,7 @@ async def _email(env: Env) -> list[Finding]:
     return email_findings(url, env.settings.email_reply_domain, None)
 
 
-CHECKS: tuple[Check, ...] = (_configuration, _public_url, _keys, _database, _uploads,
+CHECKS: tuple[Check, ...] = (_configuration, _public_url, _keys, check_database, _uploads,
                              _redis, _email, _descriptors, _metrics)
 
 
@@ -507,3 +331,7 @@ async def run(env: Env, checks: tuple[Check, ...] = CHECKS) -> list[Finding]:
 def exit_status(findings: list[Finding]) -> int:
     levels = {f.level for f in findings}
     return 2 if "error" in levels else 1 if "warn" in levels else 0
+
+
+__all__ = ["CHECKS", "Check", "Env", "FileFacts", "Finding", "exit_status", "load", "redact_url",
+           "run"]

@@ -1,0 +1,150 @@
+"""``livechat serve`` refusing to start, as an operator meets it: one line saying what is wrong, a
+non-zero exit (so that systemd's ``Restart=on-failure`` fires), no traceback, and a process that
+does end (the store's threads closed)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.live import ROOT, SECRET, free_port
+
+
+def serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {"PATH": "/usr/bin:/bin", "LIVECHAT_SECRET_KEYS": SECRET, "PYTHONPATH": str(ROOT),
+               **env}
+    # (The timeout is the deadline of a process that should end by itself; before the fix it
+    # never did, and the test failed on it.)
+    return subprocess.run([sys.executable, "-m", "server", "serve", "--port", str(free_port()),
+                           "--db", str(tmp_path / "c.db"), *args],
+                          capture_output=True, text=True, env=environ, cwd=tmp_path, timeout=60)
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *said: str) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "Traceback" not in out, out
+    for words in said:
+        assert words in out, (words, out)
+
+
+def test_an_unusable_uploads_folder_is_said_and_the_process_ends(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    for folder in (tmp_path / "a-file" / "uploads", Path("/proc/livechat-uploads")):
+        result = serve(tmp_path, LIVECHAT_UPLOADS=str(folder))
+        assert_refused(result, "LIVECHAT_UPLOADS", str(folder))
+        assert result.returncode == 1  # (README: a folder it cannot make)
+
+
+def test_an_unusable_metrics_folder_is_said(tmp_path: Path) -> None:
+    result = serve(tmp_path, LIVECHAT_METRICS_DIR="/proc/livechat-metrics",
+                   LIVECHAT_METRICS_TOKEN="m" * 20)
+    assert_refused(result, "LIVECHAT_METRICS_DIR", "/proc/livechat-metrics")
+    assert result.returncode == 1
+
+
+def test_a_listener_whose_port_is_taken_is_said(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = serve(tmp_path, LIVECHAT_METRICS_LISTEN=address)
+        assert_refused(result, "LIVECHAT_METRICS_LISTEN", address)
+        assert result.returncode == 3  # (README: what fails once the server is starting)
+        result = serve(tmp_path, LIVECHAT_SMTP_LISTEN=address,
+                       LIVECHAT_EMAIL_REPLY_DOMAIN="reply.example.com")
+        assert_refused(result, "LIVECHAT_SMTP_LISTEN", address)
+        assert result.returncode == 3
+
+
+def test_a_public_url_must_be_an_origin(tmp_path: Path) -> None:
+    """Before, a public URL with a path was taken, and then every WebSocket was refused (4403:
+    no browser's Origin has a path)."""
+    from server.config import from_env
+
+    for url in ("https://chat.example.com/sub/path", "https://chat.example.com/chat",
+                "https://chat.example.com?x=1", "https://user@chat.example.com",
+                "https://", "https://chat.example.com:99999", "https://chat.example.com#top"):
+        result = serve(tmp_path, LIVECHAT_PUBLIC_URL=url)
+        assert result.returncode == 2, (url, result.stderr)
+        assert_refused(result, "LIVECHAT_PUBLIC_URL", "origin")
+    for url, origin in (("https://chat.example.com/", "https://chat.example.com"),
+                        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+                        ("https://[::1]:8443/", "https://[::1]:8443")):
+        settings = from_env({"LIVECHAT_SECRET_KEYS": SECRET, "LIVECHAT_PUBLIC_URL": url,
+                             "LIVECHAT_DB": str(tmp_path / "c.db")})
+        assert settings.public_url == origin
+
+
+def test_values_that_would_break_the_service_are_refused_at_start(tmp_path: Path) -> None:
+    """Before, each was taken: every message too long, every visitor closed for no hello, an
+    SMTP port that cannot be, switches that silently meant off, a sender no email can have."""
+    email = {"LIVECHAT_EMAIL_REPLY_DOMAIN": "reply.example.com"}
+    for env, said in (({"LIVECHAT_MAX_TEXT_CHARS": "0"}, "LIVECHAT_MAX_TEXT_CHARS"),
+                      ({"LIVECHAT_HELLO_TIMEOUT": "0"}, "timeouts and intervals must be positive"),
+                      ({"LIVECHAT_SMTP_LISTEN": "127.0.0.1:99999", **email},
+                       "LIVECHAT_SMTP_LISTEN"),
+                      ({"LIVECHAT_SMTP_LISTEN": "127.0.0.1:0", **email}, "LIVECHAT_SMTP_LISTEN"),
+                      ({"LIVECHAT_COOKIE_SECURE": "banana"}, "LIVECHAT_COOKIE_SECURE"),
+                      ({"LIVECHAT_COOKIE_SECURE": "ture"}, "LIVECHAT_COOKIE_SECURE"),
+                      ({"LIVECHAT_WEBHOOK_ALLOW_PRIVATE": "banana"},
+                       "LIVECHAT_WEBHOOK_ALLOW_PRIVATE"),
+                      ({"LIVECHAT_EMAIL_FROM": "not an address"}, "LIVECHAT_EMAIL_FROM")):
+        result = serve(tmp_path, **env)
+        assert result.returncode == 2, (env, result.stdout + result.stderr)
+        assert_refused(result, said)
+
+
+def test_switches_take_the_documented_spellings() -> None:
+    from server.config import from_env
+
+    for name, field in (("LIVECHAT_COOKIE_SECURE", "cookie_secure"),
+                        ("LIVECHAT_WEBHOOK_ALLOW_PRIVATE", "webhook_allow_private")):
+        for value, meant in (("1", True), ("true", True), ("YES", True), ("On", True),
+                             ("0", False), ("false", False), ("No", False), ("off", False),
+                             ("", False)):
+            settings = from_env({"LIVECHAT_SECRET_KEYS": SECRET, name: value})
+            assert getattr(settings, field) is meant, (name, value)
+    settings = from_env({"LIVECHAT_SECRET_KEYS": SECRET,
+                         "LIVECHAT_EMAIL_FROM": "Acme Support <support@acme.example>"})
+    assert settings.email_from == "Acme Support <support@acme.example>"
+
+
+def test_a_flag_given_makes_its_variable_irrelevant(tmp_path: Path) -> None:
+    """README: the flags of ``livechat serve`` override the rows that name them. Before,
+    ``LIVECHAT_WORKERS=abc serve --workers 1`` started but ``PORT=abc serve --port N`` (and a
+    bad LIVECHAT_LOG_FORMAT or LIVECHAT_LOG_LEVEL beside its flag) was refused."""
+    for name, value, flag in (("PORT", "abc", []),
+                              ("LIVECHAT_WORKERS", "abc", ["--workers", "1"]),
+                              ("LIVECHAT_LOG_FORMAT", "xml", ["--log-format", "text"]),
+                              ("LIVECHAT_LOG_LEVEL", "bogus", ["--log-level", "info"])):
+        # (serve() gives --port; the server is made to fail at once after the flags are
+        # read, on a taken metrics port, so that the test need not stop it.)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            result = serve(tmp_path, *flag, **{name: value}, LIVECHAT_METRICS_LISTEN=(
+                f"127.0.0.1:{taken.getsockname()[1]}"))
+        assert_refused(result, "LIVECHAT_METRICS_LISTEN")
+        assert name not in result.stderr, (name, result.stderr)
+
+
+def test_a_failed_start_of_several_workers_exits_non_zero(tmp_path: Path) -> None:
+    """With --workers 2, uvicorn's parent stopped when a worker failed to start and exited 0:
+    systemd's Restart=on-failure would not fire."""
+    from tests.redis_server import RedisServer
+
+    redis = RedisServer(tmp_path).start()
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            address = f"127.0.0.1:{taken.getsockname()[1]}"
+            result = serve(tmp_path, "--workers", "2", LIVECHAT_METRICS_LISTEN=address,
+                           LIVECHAT_REDIS_URL=redis.url)
+        assert_refused(result, "LIVECHAT_METRICS_LISTEN", address)
+        assert result.returncode == 3
+    finally:
+        redis.stop()
