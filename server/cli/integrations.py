@@ -11,12 +11,10 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from server.cli.base import Command, Store, with_store
 from server.config import ConfigError, from_env
-from server.private import private_file
 from server.store.api_tokens import SCOPES
 from server.store.factory import create_files
 
@@ -151,10 +149,12 @@ def cmd_visitor_export(args: argparse.Namespace) -> int:
         return await export_zip(held, create_files(settings, store), time.time())
 
     data = with_store(settings, work)
-    out = Path(args.out)
-    private_file(out)  # personal data: 0600 before a byte is in it, as backups are
-    os.chmod(out, 0o600)  # (a file that was there keeps its mode otherwise)
-    out.write_bytes(data)
+    # Personal data: 0600 before a byte is in it, as backups are (a folder that is missing is
+    # said, not made: a mistyped --out).
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as out:
+        os.fchmod(fd, 0o600)  # (a file that was there keeps its mode otherwise)
+        out.write(data)
     print(f"exported {args.visitor_id} to {args.out} ({len(data)} bytes)")
     return 0
 
