@@ -48,6 +48,21 @@ def database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def weak_user() -> Iterator[str]:
+    """The URL of a new, empty database for a user who may log in and nothing more (no CREATE
+    on its schema, PostgreSQL 15's default for others than the owner); both dropped after."""
+    with database() as url:
+        role = f"lc_weak_{url.rsplit('_', 1)[-1]}"
+        with _admin() as admin:
+            admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        try:
+            yield url.replace("postgres@", f"{role}@")
+        finally:
+            with _admin() as admin:
+                admin.execute(f'DROP ROLE "{role}"')
+
+
 def store_url(backend: str, tmp_path: Path, stack: contextlib.ExitStack,
               name: str = "store.db") -> str:
     """Where a store of ``backend`` lives for this test: a file, or a database of its own."""

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
-
 from tests import pg
 from tests.live import ROOT, SECRET, ServerProcess, free_port
 
@@ -71,17 +69,9 @@ def test_ordinary_mistakes_are_one_line_not_a_traceback(tmp_path: Path) -> None:
     for url in (down, missing):
         listed = livechat("site", "list", cwd=tmp_path, LIVECHAT_DATABASE_URL=url)
         assert_one_line(listed, 1, "cannot connect to PostgreSQL")
-    with pg.database() as url:
-        role = f"lc_weak_{url.rsplit('_', 1)[-1]}"
-        with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        try:
-            weak = url.replace("postgres@", f"{role}@")
-            listed = livechat("site", "list", cwd=tmp_path, LIVECHAT_DATABASE_URL=weak)
-            assert_one_line(listed, 1, "PostgreSQL", "permission denied")
-        finally:
-            with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'DROP ROLE "{role}"')
+    with pg.weak_user() as weak:
+        listed = livechat("site", "list", cwd=tmp_path, LIVECHAT_DATABASE_URL=weak)
+        assert_one_line(listed, 1, "PostgreSQL", "permission denied")
     # A file that is not a database, for a command and for serve.
     (tmp_path / "notdb.db").write_text("hello, not a database\n" * 100)
     for command in (("site", "list"), ("serve", "--port", str(free_port()))):

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from server.doctor import (
@@ -211,18 +210,10 @@ def test_a_database_the_server_cannot_start_on_is_an_error(tmp_path: Path) -> No
     result = doctor(notdb, LIVECHAT_SECRET_KEYS=SECRET)
     assert result.returncode == 2, result.stdout
     assert f"error database      {notdb} is not an SQLite database" in result.stdout, result.stdout
-    with pg.database() as url:
-        role = f"lc_weak_{url.rsplit('_', 1)[-1]}"
-        with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE ROLE "{role}" LOGIN')
-        try:
-            weak = url.replace("postgres@", f"{role}@")
-            result = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=weak,
-                            LIVECHAT_SECRET_KEYS=SECRET)
-            assert result.returncode == 2, result.stdout
-            assert "error database      PostgreSQL user" in result.stdout, result.stdout
-            assert "may not create" in result.stdout, result.stdout
-            assert "will be created at the first start" not in result.stdout
-        finally:
-            with psycopg.connect(pg.ADMIN_URL, autocommit=True) as admin:
-                admin.execute(f'DROP ROLE "{role}"')
+    with pg.weak_user() as weak:
+        result = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=weak,
+                        LIVECHAT_SECRET_KEYS=SECRET)
+        assert result.returncode == 2, result.stdout
+        assert "error database      PostgreSQL user" in result.stdout, result.stdout
+        assert "may not create" in result.stdout, result.stdout
+        assert "will be created at the first start" not in result.stdout
