@@ -311,8 +311,9 @@ async def test_a_server_on_either_database_delivers_webhooks_and_serves_the_api(
     with serving(record.home, **FAST, **record.env) as server:
         made = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "server", "token", "create", "--db", str(record.home),
-             "--name", "it", "--json", "--site", any_seeded.site_id,
+            # (LIVECHAT_DB or LIVECHAT_DATABASE_URL from server_env: a --db would be SQLite's)
+            [sys.executable, "-m", "server", "token", "create", "--name", "it", "--json",
+             "--site", any_seeded.site_id,
              *(f"--scope={s}" for s in ("webhooks", "conversations:read",
                                         "conversations:write", "visitors:read"))],
             env=server_env(record.home, **record.env), capture_output=True, text=True,
@@ -398,8 +399,7 @@ async def test_email_both_ways_on_either_database(record: pg.Record, any_seeded:
             for args in (("export", found.visitor_id, "--out", str(zipped)),
                          ("erase", found.visitor_id)):
                 done = await asyncio.to_thread(
-                    subprocess.run, [sys.executable, "-m", "server", "visitor", *args, "--db",
-                                     str(record.home)],
+                    subprocess.run, [sys.executable, "-m", "server", "visitor", *args],
                     env=server_env(record.home, **record.env), capture_output=True, text=True,
                     cwd=ROOT)
                 assert done.returncode == 0, done.stderr
