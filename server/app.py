@@ -152,8 +152,12 @@ def make_folders(settings: Settings) -> None:
         try:
             private_dir(folder)
         except OSError as exc:
-            raise StartupError(f"{name}: cannot use {folder} as a folder: "
-                               f"{exc.strerror or exc}") from None
+            raise folder_error(name, folder, exc) from None
+
+
+def folder_error(name: str, folder: object, exc: OSError) -> StartupError:
+    """The one line a setting's folder that cannot be used is refused with."""
+    return StartupError(f"{name}: cannot use {folder} as a folder: {exc.strerror or exc}")
 
 
 @contextlib.asynccontextmanager
@@ -195,8 +199,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     try:
         metrics = Metrics(settings.metrics_path())
     except OSError as exc:
-        raise StartupError(f"LIVECHAT_METRICS_DIR: cannot use {settings.metrics_path()} as a "
-                           f"folder: {exc.strerror or exc}") from None
+        raise folder_error("LIVECHAT_METRICS_DIR", settings.metrics_path(), exc) from None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
