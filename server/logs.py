@@ -82,6 +82,14 @@ class ContextFilter(logging.Filter):
 _TRACEBACK = "Traceback (most recent call last):"
 
 
+def _traceback_at(text: str) -> int:
+    """Where a traceback begins a line of ``text``, or -1."""
+    if text.startswith(_TRACEBACK):
+        return 0
+    at = text.find("\n" + _TRACEBACK)
+    return at + 1 if at >= 0 else -1
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -92,8 +100,11 @@ class JsonFormatter(logging.Formatter):
             "event": record.getMessage(),
         }
         # A traceback in the message's text (uvicorn logs Starlette's failed start-up so) goes
-        # where every traceback goes; the event is what precedes it, else its last line.
-        told = line["event"].find(_TRACEBACK) if not record.exc_info else -1
+        # where every traceback goes; the event is what precedes it, else its last line. Only
+        # uvicorn's own records, and only where a line begins so: the server's own lines carry
+        # their exceptions in exc_info, and a message merely quoting the words stays whole.
+        told = _traceback_at(line["event"]) if (
+            not record.exc_info and record.name.startswith("uvicorn")) else -1
         if told >= 0:
             trace = line["event"][told:].rstrip()
             line["event"] = line["event"][:told].strip() or trace.splitlines()[-1]

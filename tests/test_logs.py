@@ -6,6 +6,7 @@ file name, file content or file id that the session used."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server import logs
 from server.auth import identity_hash
 from tests.live import (
     PASSWORD,
@@ -231,3 +233,23 @@ def test_a_traceback_logged_by_uvicorn_is_in_exception(tmp_path: Path) -> None:
     assert failed[0]["event"] == "RuntimeError: the start failed here", failed[0]
     assert failed[0]["exception"].startswith("Traceback (most recent call last):"), failed[0]
     assert failed[0]["level"] == "error" and failed[0]["logger"] == "uvicorn.error"
+
+
+def test_a_message_quoting_the_traceback_words_stays_whole() -> None:
+    """Only uvicorn's records whose text has a traceback beginning a line are split: a line
+    of the server's own that merely quotes the words keeps them in ``event``."""
+    formatter = logs.JsonFormatter()
+
+    def formatted(name: str, message: str) -> dict[str, Any]:
+        record = logging.LogRecord(name, logging.ERROR, __file__, 1, message, None, None)
+        return json.loads(formatter.format(record))
+
+    quoted = "a webhook answered 'Traceback (most recent call last):' in its body"
+    assert formatted("livechat.webhooks", quoted)["event"] == quoted
+    assert "exception" not in formatted("livechat.webhooks", quoted)
+    assert formatted("uvicorn.error", quoted)["event"] == quoted  # not at a line's start
+    trace = "Traceback (most recent call last):\n  File \"x\", line 1\nValueError: no"
+    own = formatted("livechat.app", "failed\n" + trace)
+    assert own["event"] == "failed\n" + trace and "exception" not in own
+    split = formatted("uvicorn.error", "failed\n" + trace)
+    assert split["event"] == "failed" and split["exception"] == trace
