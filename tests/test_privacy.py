@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.api_world import Api
 from tests.faults import until
 from tests.live import (
     ROOT,
@@ -32,7 +33,6 @@ from tests.live import (
     serving,
     visitor,
 )
-from tests.test_api import Api
 from tests.test_browser import png
 
 #: Strings only this visitor's data contains: none may be left after the erasure.

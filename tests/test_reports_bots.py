@@ -36,8 +36,8 @@ from server.store.api_tokens import ApiTokens
 from server.store.bots import Bots
 from server.store.models import Agent
 from tests import pg
+from tests.api_world import check
 from tests.live import Seed, ServerProcess, add_admin, login, open_store, serving, visitor
-from tests.test_api import check
 
 S = 1000  # ms
 DAY = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)  # a Monday

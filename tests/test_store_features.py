@@ -33,6 +33,7 @@ from server.store.postgres import PostgresStore
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 from tests import pg
+from tests.api_world import Api
 from tests.live import (
     ROOT,
     Seed,
@@ -44,7 +45,6 @@ from tests.live import (
     visitor,
 )
 from tests.mailsink import MailSink
-from tests.test_api import Api
 from tests.test_email import (
     advance,
     email_env,

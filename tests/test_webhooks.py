@@ -14,9 +14,9 @@ import pytest
 from standardwebhooks import Webhook
 
 from server.webhooks import private
+from tests.api_world import Api
 from tests.faults import until
 from tests.live import UNLIMITED, Client, Seed, ServerProcess, api_token, serving, visitor
-from tests.test_api import Api
 from tests.webhook_receiver import Received, receiving
 
 FAST = {**UNLIMITED, "LIVECHAT_WEBHOOK_ALLOW_PRIVATE": "1", "LIVECHAT_WEBHOOK_RETRY_BASE": "0.05",
