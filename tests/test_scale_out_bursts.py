@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.cluster import Cluster, running
 from tests.live import Client, visitor
-from tests.test_scale_out import Cluster, running
 
 pytestmark = pytest.mark.slow
 #: Sends each tab pipelines: the burst that filled a socket's queue (512) before.
