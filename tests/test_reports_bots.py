@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,8 @@ from server.store.postgres import PostgresStore
 from tests import pg
 from tests.live import Seed, ServerProcess, add_admin, login, open_store, serving, visitor
 from tests.test_api import check
+from tests.test_metrics import TOKEN as METRICS_TOKEN
+from tests.test_metrics import parse, value
 
 S = 1000  # ms
 DAY = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)  # a Monday
@@ -208,6 +211,9 @@ async def test_the_store_counts_people_and_bots_apart(store: SQLiteStore) -> Non
         assert await timed.average_wait(cast.site_id) == pytest.approx(40.0)
         # Kept on the conversation when the reply is written: what the widget's figure reads.
         assert first_replies(timed) == FIRST_REPLIES
+        # The queue (livechat_queue_oldest_wait_seconds): B3 alone waits, since its bot handed
+        # it off (3050 s), not since its start (3000 s) — as the reports' wait counts.
+        assert await timed.queue_wait(cast.site_id) == (1, DAY + 3050 * S)
     finally:
         await timed.close()
 
@@ -304,8 +310,26 @@ def bot_day(record: pg.Record) -> Iterator[tuple[ServerProcess, Cast, str]]:
         return cast, token
 
     cast, token = asyncio.run(write())
-    with serving(record.home, **record.env) as proc:
+    with serving(record.home, LIVECHAT_METRICS_TOKEN=METRICS_TOKEN, **record.env) as proc:
         yield proc, cast, token
+
+
+async def test_the_queue_gauge_counts_from_the_handoff(
+        bot_day: tuple[ServerProcess, Cast, str]) -> None:
+    """``livechat_queue_oldest_wait_seconds`` (docs/deployment.md): B3, the one conversation
+    waiting, has waited since its bot handed it off (3050 s), not since its start (3000 s)."""
+    server, cast, _ = bot_day
+    before = time.time()
+    async with httpx.AsyncClient() as http:
+        scraped = await http.get(f"{server.http}/metrics",
+                                 headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    after = time.time()
+    assert scraped.status_code == 200, scraped.text
+    samples, _ = parse(scraped.text)
+    assert value(samples, "livechat_conversations_waiting", site=cast.site_id) == 1
+    handed = (DAY + 3050 * S) / 1000
+    waited = value(samples, "livechat_queue_oldest_wait_seconds", site=cast.site_id)
+    assert before - handed <= waited <= after - handed
 
 
 async def test_the_endpoints_and_the_csv_say_the_same(
