@@ -214,6 +214,11 @@ async def test_the_store_counts_people_and_bots_apart(store: SQLiteStore) -> Non
         # The queue (livechat_queue_oldest_wait_seconds): B3 alone waits, since its bot handed
         # it off (3050 s), not since its start (3000 s) — as the reports' wait counts.
         assert await timed.queue_wait(cast.site_id) == (1, DAY + 3050 * S)
+        # conversations.first_assigned_at (schema step 2) is no longer written: nothing reads
+        # it (the wait is a person joining, from the events: PERSON_JOIN), and a claim set it
+        # for a bot's claim too.
+        assert pg.rows(where(timed), "SELECT count(*) FROM conversations "
+                                     "WHERE first_assigned_at IS NOT NULL") == [(0,)]
     finally:
         await timed.close()
 

@@ -325,11 +325,12 @@ class Base:
     def _claim(
         self, db: DB, conv: Conversation, agent_id: str, agent_name: str, now: int
     ) -> list[Message]:
+        # (``first_assigned_at``, of schema step 2, is no longer written: nothing read it, and
+        # it took a bot's claim for the first join. Waits come from the events: people.py.)
         cur = db.execute(
-            "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ?, "
-            "first_assigned_at = coalesce(first_assigned_at, ?) "
+            "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ? "
             "WHERE id = ? AND assignee_id IS NULL AND status = 'waiting'",
-            (agent_id, now, now, conv.id),
+            (agent_id, now, conv.id),
         )
         if cur.rowcount != 1:
             raise ChatError(Code.ALREADY_CLAIMED, "another agent has this conversation")
