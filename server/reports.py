@@ -127,19 +127,27 @@ CSV_COLUMNS = ("day", "conversations", "answered", "missed", "first_response_med
                "bot_ratings", "bot_satisfaction_average", "bot_satisfied_percent")
 
 
-def _flat(day: str, m: dict[str, Any]) -> list[Any]:
-    def num(value: float | None) -> str:
-        return "" if value is None else f"{value:g}"
+def number(value: float | None) -> str:
+    """A figure as the CSV writes it: a plain decimal (never ``2e+06``), whole numbers without
+    a point, others to four decimals at most — a tenth of a millisecond, the finest a duration
+    has (a median of two times in milliseconds) — without trailing zeros or the float's noise
+    (…337000001); empty for ``None``."""
+    if value is None:
+        return ""
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
+
+def _flat(day: str, m: dict[str, Any]) -> list[Any]:
     return [day, m["conversations"], m["answered"], m["missed"],
-            num(m["first_response"]["median"]), num(m["first_response"]["p90"]),
-            num(m["resolution"]["median"]), num(m["resolution"]["p90"]),
-            num(m["wait"]["median"]), num(m["wait"]["p90"]),
-            m["satisfaction"]["ratings"], num(m["satisfaction"]["average"]),
-            num(m["satisfaction"]["satisfied_percent"]), m["bot_conversations"],
+            number(m["first_response"]["median"]), number(m["first_response"]["p90"]),
+            number(m["resolution"]["median"]), number(m["resolution"]["p90"]),
+            number(m["wait"]["median"]), number(m["wait"]["p90"]),
+            m["satisfaction"]["ratings"], number(m["satisfaction"]["average"]),
+            number(m["satisfaction"]["satisfied_percent"]), m["bot_conversations"],
             m["handled_by_bot"], m["bot_resolved"], m["bot_satisfaction"]["ratings"],
-            num(m["bot_satisfaction"]["average"]),
-            num(m["bot_satisfaction"]["satisfied_percent"])]
+            number(m["bot_satisfaction"]["average"]),
+            number(m["bot_satisfaction"]["satisfied_percent"])]
 
 
 def to_csv(report: dict[str, Any]) -> str:

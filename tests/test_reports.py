@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.reports import Row, by_day, percentile, summarize
+from server.reports import Row, by_day, percentile, summarize, to_csv
 from tests.live import Seed, ServerProcess, add_admin, login, open_store, seed, serving
 
 S = 1000  # ms
@@ -50,6 +50,31 @@ def test_what_happened_after_the_period_does_not_count() -> None:
     m = summarize(rows(), end=DAY0 + 1100 * S)  # B was answered at 1090 s, C not yet
     assert m["answered"] == 2 and m["missed"] == 3
     assert m["resolution"]["count"] == 1
+
+
+def test_the_csv_writes_plain_numbers() -> None:
+    """The CSV's numbers are plain decimals, as the JSON's (``:g`` wrote 2e+06 and rounded to
+    six digits): whole numbers as such, durations to the tenth of a millisecond (a median of
+    two millisecond times ends in .xxx5), without the float's noise."""
+    def row(name: str, replied_ms: int, resolved_s: int | None) -> Row:
+        return Row(name, "site", DAY0, None, DAY0 + replied_ms,
+                   None if resolved_s is None else DAY0 + resolved_s * S, None, "ana")
+
+    # First replies after 1,234,567.891 s and .892 s (median .8915), 8,620,125.708 s and
+    # 8,652,808.966 s (median 8,636,467.337, which the float sum makes …337000001); resolved
+    # after 2,000,000 s.
+    end = DAY0 + 10**10
+    report = {"days": [], "total": summarize(
+        [row("A", 1_234_567_891, 2_000_000), row("B", 1_234_567_892, None)], end)}
+    total = list(csv.DictReader(io.StringIO(to_csv(report))))[-1]
+    assert (total["first_response_median_s"], total["first_response_p90_s"]) == (
+        "1234567.8915", "1234567.892")
+    assert (total["resolution_median_s"], total["resolution_p90_s"]) == ("2000000", "2000000")
+    assert total["answered"] == "2" and total["satisfaction_average"] == ""
+    noisy = summarize([row("C", 8_620_125_708, None), row("D", 8_652_808_966, None)], end)
+    assert noisy["first_response"]["median"] == pytest.approx(8636467.337)
+    total = list(csv.DictReader(io.StringIO(to_csv({"days": [], "total": noisy}))))[-1]
+    assert total["first_response_median_s"] == "8636467.337"
 
 
 def test_percentiles() -> None:

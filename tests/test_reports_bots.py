@@ -5,7 +5,8 @@ and on PostgreSQL; every number below is worked out by hand from that day.
 
 Seconds after DAY (A is Ana, B is Bo, "bot" is the site's bot Ava):
 
-    P   0 start (no bot: before the bot was made)   60 A claims  120 A replies  600 resolved, 5
+    P   0 start (no bot: before the bot was made)   60 A claims  90 A writes a note
+        120 A replies  300 A replies again  600 resolved, 5
     B1  1000 start, bot claims   1002 bot replies   1100 bot resolves, rated 2 (the bot's)
     B2  2000 start, bot claims   2005 bot replies   2100 handoff   2160 A claims   2190 A replies
         2700 A resolves, rated 4
@@ -16,18 +17,26 @@ Seconds after DAY (A is Ana, B is Bo, "bot" is the site's bot Ava):
 People's first responses, from when the conversation reached them: P 120, B2 90 (from the
 handoff), B5 70 (from the takeover); their waits: P 60, B2 60, B5 0. Resolved by the team: P
 (600 s) and B2 (700 s, from the start). Handled by the bot alone: B1 (resolved) and B4.
+
+Each conversation keeps when a person first replied (``first_reply_at``, written with the reply):
+P 120 (not the note at 90, nor the reply at 300), B2 2190, B5 5100; none in the others (the
+bot's replies do not count).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from server.reports import Row, summarize
@@ -35,14 +44,20 @@ from server.store import SQLiteStore
 from server.store.api_tokens import ApiTokens
 from server.store.bots import Bots
 from server.store.models import Agent
+from server.store.postgres import PostgresStore
 from tests import pg
 from tests.api_world import check
 from tests.live import Seed, ServerProcess, add_admin, login, open_store, serving, visitor
+from tests.test_metrics import TOKEN as METRICS_TOKEN
+from tests.test_metrics import parse, value
 
 S = 1000  # ms
 DAY = int(datetime(2026, 3, 2, tzinfo=UTC).timestamp() * 1000)  # a Monday
 PERIOD = {"from": "2026-03-02", "to": "2026-03-02", "tz": "UTC"}
 NO_RATINGS = {"ratings": 0, "average": None, "satisfied_percent": None}
+# When a person first replied (seconds after DAY), per conversation (by its visitor).
+FIRST_REPLIES = {"vis_P": 120, "vis_B1": None, "vis_B2": 2190, "vis_B3": None, "vis_B4": None,
+                 "vis_B5": 5100}
 
 # The whole day, as the report sees it (every site, team and agent).
 TOTAL: dict[str, Any] = {
@@ -116,7 +131,10 @@ async def play(store: SQLiteStore, now: list[float], site_id: str | None = None)
     p = await start(0, "P", None)
     at(60)
     await store.claim(ana, sites, p)
+    at(90)
+    await store.add_note(ana, sites, p, "n90", "VIP")
     await reply(120, ana, p)
+    await reply(300, ana, p)
     at(600)
     await store.resolve(ana, sites, p)
     await store.rate("vis_P", p, 5, None)
@@ -161,6 +179,18 @@ def figures(report: dict[str, Any]) -> dict[str, Any]:
     return {k: report.get(k) for k in TOTAL}
 
 
+def first_replies(store: Any) -> dict[str, int | None]:
+    """``conversations.first_reply_at`` of the day's conversations, in seconds after DAY."""
+    return {visitor: None if at is None else (at - DAY) // S
+            for visitor, at in pg.rows(where(store), "SELECT visitor_id, first_reply_at "
+                                                     "FROM conversations")}
+
+
+def where(store: Any) -> Path | str:
+    """The store's SQLite file or PostgreSQL URL."""
+    return store.url if isinstance(store, PostgresStore) else store.path
+
+
 async def test_the_store_counts_people_and_bots_apart(store: SQLiteStore) -> None:
     now = [DAY / 1000]
     timed = pg.same_store(store, clock=lambda: now[0])
@@ -179,8 +209,52 @@ async def test_the_store_counts_people_and_bots_apart(store: SQLiteStore) -> Non
         assert await timed.typical_reply(cast.site_id) == pytest.approx(280 / 3)
         # The queue's expected wait goes by people joining (60, 60, 0 s), not the bot's claims.
         assert await timed.average_wait(cast.site_id) == pytest.approx(40.0)
+        # Kept on the conversation when the reply is written: what the widget's figure reads.
+        assert first_replies(timed) == FIRST_REPLIES
+        # The queue (livechat_queue_oldest_wait_seconds): B3 alone waits, since its bot handed
+        # it off (3050 s), not since its start (3000 s) — as the reports' wait counts.
+        assert await timed.queue_wait(cast.site_id) == (1, DAY + 3050 * S)
+        # conversations.first_assigned_at (schema step 2) is no longer written: nothing reads
+        # it (the wait is a person joining, from the events: PERSON_JOIN), and a claim set it
+        # for a bot's claim too.
+        assert pg.rows(where(timed), "SELECT count(*) FROM conversations "
+                                     "WHERE first_assigned_at IS NOT NULL") == [(0,)]
     finally:
         await timed.close()
+
+
+async def test_an_upgraded_database_gets_the_first_replies_its_messages_say(
+        store: SQLiteStore) -> None:
+    """A database from before ``conversations.first_reply_at`` (schema step 27) upgrades with
+    each conversation's first person's reply found in its messages: the widget's figure and the
+    reports are what they were."""
+    now = [DAY / 1000]
+    timed = pg.same_store(store, clock=lambda: now[0])
+    await timed.open()
+    try:
+        cast = await play(timed, now)
+    finally:
+        await timed.close()
+    await store.close()
+    # As step 27 left it: no such column.
+    if isinstance(store, PostgresStore):
+        with psycopg.connect(store.url) as conn:
+            conn.execute("ALTER TABLE conversations DROP COLUMN first_reply_at")
+            conn.execute("UPDATE meta SET value = '27' WHERE key = 'schema_version'")
+    else:
+        with sqlite3.connect(store.path) as db:
+            db.execute("ALTER TABLE conversations DROP COLUMN first_reply_at")
+            db.execute("PRAGMA user_version = 27")
+    upgraded = pg.same_store(store, clock=lambda: now[0])
+    await upgraded.open()
+    try:
+        assert first_replies(upgraded) == FIRST_REPLIES
+        assert await upgraded.typical_reply(cast.site_id) == pytest.approx(280 / 3)
+        start, end = DAY, DAY + 86400 * S
+        rows = await upgraded.report_rows([cast.site_id], start, end)
+        assert figures(summarize(rows, end)) == TOTAL
+    finally:
+        await upgraded.close()
 
 
 def _row(name: str, created: int, joined: int | None, replied: int | None,
@@ -241,8 +315,26 @@ def bot_day(record: pg.Record) -> Iterator[tuple[ServerProcess, Cast, str]]:
         return cast, token
 
     cast, token = asyncio.run(write())
-    with serving(record.home, **record.env) as proc:
+    with serving(record.home, LIVECHAT_METRICS_TOKEN=METRICS_TOKEN, **record.env) as proc:
         yield proc, cast, token
+
+
+async def test_the_queue_gauge_counts_from_the_handoff(
+        bot_day: tuple[ServerProcess, Cast, str]) -> None:
+    """``livechat_queue_oldest_wait_seconds`` (docs/deployment.md): B3, the one conversation
+    waiting, has waited since its bot handed it off (3050 s), not since its start (3000 s)."""
+    server, cast, _ = bot_day
+    before = time.time()
+    async with httpx.AsyncClient() as http:
+        scraped = await http.get(f"{server.http}/metrics",
+                                 headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    after = time.time()
+    assert scraped.status_code == 200, scraped.text
+    samples, _ = parse(scraped.text)
+    assert value(samples, "livechat_conversations_waiting", site=cast.site_id) == 1
+    handed = (DAY + 3050 * S) / 1000
+    waited = value(samples, "livechat_queue_oldest_wait_seconds", site=cast.site_id)
+    assert before - handed <= waited <= after - handed
 
 
 async def test_the_endpoints_and_the_csv_say_the_same(

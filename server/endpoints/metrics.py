@@ -55,7 +55,8 @@ async def shared_state(ctx: Context) -> CollectorRegistry:
     waiting = GaugeMetricFamily("livechat_conversations_waiting",
                                 "Conversations waiting for an agent, per site.", labels=["site"])
     oldest = GaugeMetricFamily("livechat_queue_oldest_wait_seconds", "How long the longest "
-                               "waiting conversation has waited, per site (0: none waits).",
+                               "waiting conversation has waited, per site, since it reached "
+                               "people (its start, or its bot's handoff; 0: none waits).",
                                labels=["site"])
     typical = GaugeMetricFamily("livechat_queue_typical_wait_seconds", "Average time to a "
                                 "person's first reply over the site's 50 most recent "
@@ -96,9 +97,10 @@ async def _store_gauges(ctx: Context, now: float, waiting: GaugeMetricFamily,
         pending.add_metric([outbox], count)
         behind.add_metric([outbox], max(0.0, now - oldest_ms / 1000) if oldest_ms else 0)
     for site in await ctx.store.sites():
-        queue = await ctx.store.waiting(site.id)
-        waiting.add_metric([site.id], len(queue))
-        oldest.add_metric([site.id], max(0.0, now - queue[0].created_at / 1000) if queue else 0)
+        count, since = await ctx.store.queue_wait(site.id)
+        waiting.add_metric([site.id], count)
+        # From when the conversation reached people (its start, or its bot's handoff).
+        oldest.add_metric([site.id], max(0.0, now - since / 1000) if since is not None else 0)
         average = await ctx.store.typical_reply(site.id)
         if average is not None:
             typical.add_metric([site.id], average)

@@ -36,6 +36,7 @@ from server.store.models import (
     Message,
     Site,
     Visitor,
+    is_bot,
 )
 
 if TYPE_CHECKING:
@@ -324,11 +325,12 @@ class Base:
     def _claim(
         self, db: DB, conv: Conversation, agent_id: str, agent_name: str, now: int
     ) -> list[Message]:
+        # (``first_assigned_at``, of schema step 2, is no longer written: nothing read it, and
+        # it took a bot's claim for the first join. Waits come from the events: people.py.)
         cur = db.execute(
-            "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ?, "
-            "first_assigned_at = coalesce(first_assigned_at, ?) "
+            "UPDATE conversations SET status = 'assigned', assignee_id = ?, updated_at = ? "
             "WHERE id = ? AND assignee_id IS NULL AND status = 'waiting'",
-            (agent_id, now, now, conv.id),
+            (agent_id, now, conv.id),
         )
         if cur.rowcount != 1:
             raise ChatError(Code.ALREADY_CLAIMED, "another agent has this conversation")
@@ -381,7 +383,17 @@ class Base:
         # until the transaction ends (in PostgreSQL a second machine's append waits for it, then
         # reads the new last_seq): gap-free and unique. The INSERT reads it back from the row
         # (the same transaction sees its own UPDATE), so it need not wait for the UPDATE's answer.
-        if kind == "text":  # (a note is not what the inbox previews)
+        if kind == "text" and author_type == "agent" and not is_bot(author_id):
+            # A person's reply: the conversation keeps when a person first replied (the
+            # earliest, ``first_reply_at``: what the widget's "typically replies in …" and the
+            # reports read, server/store/people.py), in this same statement.
+            taken = db.execute(
+                "UPDATE conversations SET last_seq = last_seq + 1, visitor_seq = last_seq + 1, "
+                "updated_at = ?, last_message = ?, first_reply_at = CASE WHEN first_reply_at "
+                f"<= ? THEN first_reply_at ELSE ? END WHERE id = ? RETURNING {returning}",
+                (now, body[:PREVIEW_CHARS], now, now, conversation_id),
+            )
+        elif kind == "text":  # (a note is not what the inbox previews)
             # One statement: the visitor writing also counts as unseen, and ends a snooze.
             visitor = author_type == "visitor"
             taken = db.execute(

@@ -9,16 +9,12 @@ from typing import TYPE_CHECKING
 from server.auth import new_id
 from server.errors import ChatError, Code
 from server.store.base import DB
-from server.store.models import NO_PASSWORD, Agent, Change
+from server.store.models import NO_PASSWORD, Agent, Change, is_bot
 
 if TYPE_CHECKING:
     from server.store.facade import Aggregates
 
-BOT_PREFIX = "bot_"
-
-
-def is_bot(agent_id: str | None) -> bool:
-    return bool(agent_id) and str(agent_id).startswith(BOT_PREFIX)
+__all__ = ["Bots", "is_bot"]
 
 
 class Bots:

@@ -249,6 +249,19 @@ MIGRATIONS: tuple[str, ...] = (
     # 27: PostgreSQL's search index over messages splits what its parser kept whole ("A-17":
     # server/store/pg_schema.py); SQLite's FTS5 already does, so nothing here.
     "SELECT 1;",
+    # 28: when a person (an agent, not a bot: an id starting with bot_) first replied to each
+    # conversation (a text; notes and events are not replies), kept on the conversation by the
+    # reply's own write (server/store/base.py), found in the messages here: the widget's
+    # "typically replies in …" and the reports read it instead of the messages.
+    """
+    ALTER TABLE conversations ADD COLUMN first_reply_at INTEGER;
+    UPDATE conversations SET first_reply_at = r.first FROM (
+        SELECT m.conversation_id, min(m.created_at) AS first FROM messages m
+        WHERE m.kind = 'text' AND m.author_type = 'agent'
+        AND NOT (substr(coalesce(m.author_id, ''), 1, 4) = 'bot_')
+        GROUP BY m.conversation_id) AS r
+    WHERE r.conversation_id = conversations.id;
+    """,
 )
 
 

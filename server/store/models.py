@@ -27,6 +27,12 @@ PRIVATE_KINDS = frozenset({"note", "email"})
 AuthorType = Literal["visitor", "agent", "system"]
 #: The password "hash" of an invited account: nobody can log in to it until the invite is used.
 NO_PASSWORD = "invited$"
+#: A bot (server/bots.py, server/store/bots.py) is an agent account whose id starts with this.
+BOT_PREFIX = "bot_"
+
+
+def is_bot(agent_id: str | None) -> bool:
+    return bool(agent_id) and str(agent_id).startswith(BOT_PREFIX)
 
 
 @record

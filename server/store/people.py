@@ -2,13 +2,13 @@
 stored events: SQL expressions over a conversation ``c``, shared by the reports
 (server/store/reports.py) and the waits visitors are told (server/store/queue.py).
 
-A bot is an agent whose id starts with ``BOT_PREFIX`` (server/store/bots.py). Plain standard
+A bot is an agent whose id starts with ``BOT_PREFIX`` (server/store/models.py). Plain standard
 SQL: each expression is a subquery on the conversation's own messages (its primary key's
-prefix)."""
+prefix), but for the first reply, which the conversation keeps."""
 
 from __future__ import annotations
 
-from server.store.bots import BOT_PREFIX
+from server.store.models import BOT_PREFIX
 
 _BOT = f"substr(coalesce(m.author_id, ''), 1, {len(BOT_PREFIX)}) = '{BOT_PREFIX}'"
 _PERSON = f"m.author_type = 'agent' AND NOT ({_BOT})"
@@ -28,10 +28,12 @@ def _any(condition: str) -> str:
             f"AND ({condition}))")
 
 
-_REPLIES = f"m.kind = 'text' AND {_PERSON}"
-#: When a person first replied (a text; notes and events are not replies); and whether one did
-#: (which stops at the first such message).
-PERSON_REPLY, PERSON_REPLIED = _first(_REPLIES), _any(_REPLIES)
+#: When a person first replied (a text; notes, events and a bot's texts are not replies); and
+#: whether one did. Kept on the conversation by the reply's own write (``first_reply_at``:
+#: server/store/base.py; schema step 28 found it in the messages of older conversations), so
+#: the widget's "typically replies in …", read at every visitor's hello, reads no messages for
+#: it.
+PERSON_REPLY, PERSON_REPLIED = "c.first_reply_at", "c.first_reply_at IS NOT NULL"
 #: When a person first joined: claimed it (or was auto-assigned it), had it transferred to them,
 #: reopened it, or replied; and whether one did.
 PERSON_JOIN, PERSON_JOINED = _first(_JOINS), _any(_JOINS)

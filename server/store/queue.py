@@ -43,6 +43,7 @@ class QueueStore(Protocol):
     async def assignees(self, site_id: str) -> set[str]: ...
     async def requeue(self, site_id: str, agent_ids: Sequence[str]) -> list[Change]: ...
     async def waiting(self, site_id: str) -> list[Conversation]: ...
+    async def queue_wait(self, site_id: str) -> tuple[int, int | None]: ...
     async def queue_position(self, site_id: str, conversation_id: str) -> int | None: ...
     async def outbox_backlog(self) -> dict[str, tuple[int, int | None]]: ...
     async def average_wait(self, site_id: str, recent: int = 50) -> float | None: ...
@@ -141,6 +142,16 @@ class Queue(Base):
             "ORDER BY c.created_at, c.id", (site_id,),
         )
         return [conv_row(r) for r in rows]
+
+    async def queue_wait(self, site_id: str) -> tuple[int, int | None]:
+        """How many of the site's conversations wait, and when the one waiting longest reached
+        people (ms: its start, or its bot's handoff, as the reports' wait counts; None when none
+        waits), for /metrics. (A waiting conversation a bot answered first has left the bot;
+        were one never to have, its start counts.)"""
+        row = await self._one(
+            f"SELECT count(*), min(coalesce({PEOPLE_FROM}, c.created_at)) FROM conversations c "
+            "WHERE c.site_id = ? AND c.status = 'waiting'", (site_id,))
+        return int(row[0]), None if row[1] is None else int(row[1])
 
     async def outbox_backlog(self) -> dict[str, tuple[int, int | None]]:
         """Per durable outbox (``email``: email_jobs; ``webhook``: webhook_outbox), the jobs
