@@ -281,7 +281,9 @@ class Settings:
             raise ConfigError("LIVECHAT_PUBLIC_URL must be an origin: http:// or https://, the "
                               "host and an optional port, no path (e.g. https://chat.example.com "
                               f"or https://chat.example.com:8443), not {self.public_url!r}")
-        self._validate_email()
+        from server.config_email import check_email  # (it imports this module)
+
+        check_email(self)
         if self.metrics_token and len(self.metrics_token) < MIN_SECRET_CHARS:
             raise ConfigError("LIVECHAT_METRICS_TOKEN must be at least 16 characters")
         if self.metrics_listen:
@@ -290,43 +292,6 @@ class Settings:
                 raise ConfigError("LIVECHAT_METRICS_LISTEN must be host:port "
                                   "(e.g. 127.0.0.1:9100 or [::1]:9100)")
         return self
-
-    def _validate_email(self) -> None:
-        from server.mail.smtp import SmtpError, parse_url  # (no import cycle at module load)
-        if self.smtp_url:
-            try:
-                parse_url(self.smtp_url)
-            except SmtpError as exc:
-                raise ConfigError(f"LIVECHAT_SMTP_URL: {exc}") from None
-            if not self.public_url:
-                raise ConfigError("email needs LIVECHAT_PUBLIC_URL: its links (the chat, "
-                                  "unsubscribe) must be absolute")
-        if self.email_reply_domain and not re.fullmatch(
-                r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", self.email_reply_domain):
-            raise ConfigError("LIVECHAT_EMAIL_REPLY_DOMAIN is a domain name (reply.example.com)")
-        if (self.smtp_listen or self.email_inbound_secret) and not self.email_reply_domain:
-            raise ConfigError("inbound email needs LIVECHAT_EMAIL_REPLY_DOMAIN")
-        if self.smtp_listen and not (
-                re.fullmatch(r"\[?[0-9A-Za-z.:_-]*\]?:\d{1,5}", self.smtp_listen)
-                and valid_port(self.smtp_listen.rpartition(":")[2])):
-            raise ConfigError("LIVECHAT_SMTP_LISTEN is host:port, the port 1 to 65535 "
-                              "(0.0.0.0:2525)")
-        if self.email_from:
-            from server.site_profile import check_email_from
-            try:
-                check_email_from(self.email_from)
-            except ValueError:
-                raise ConfigError("LIVECHAT_EMAIL_FROM is an address, or a name and <address> "
-                                  "(Acme Support <support@acme.example>), on one line") from None
-        if self.email_inbound_secret and len(self.email_inbound_secret) < MIN_SECRET_CHARS:
-            raise ConfigError("LIVECHAT_EMAIL_INBOUND_SECRET needs 16+ characters")
-        if min(self.email_delay, self.email_retry, self.email_give_up, self.email_lease,
-               self.email_poll) < 0 or min(self.email_lease, self.email_poll) == 0:
-            raise ConfigError("email delays and intervals must be positive")
-        if not -1 <= self.email_digest_hour <= 23:
-            raise ConfigError("LIVECHAT_EMAIL_DIGEST_HOUR is 0-23 (UTC), or -1 for none")
-        if self.email_reply_max_age < 60:
-            raise ConfigError("LIVECHAT_EMAIL_REPLY_MAX_AGE must be at least 60 seconds")
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

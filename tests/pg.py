@@ -59,8 +59,17 @@ def weak_user() -> Iterator[str]:
         try:
             yield url.replace("postgres@", f"{role}@")
         finally:
+            # (What a test let it make or be granted in the database goes first.)
+            as_admin(url, f'DROP OWNED BY "{role}"')
             with _admin() as admin:
                 admin.execute(f'DROP ROLE "{role}"')
+
+
+def as_admin(url: str, *statements: str) -> None:
+    """Run statements as the tests' administrator in the database of ``url`` (any user's)."""
+    with psycopg.connect(url_of(url.rsplit("/", 1)[1]), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement.encode())
 
 
 def store_url(backend: str, tmp_path: Path, stack: contextlib.ExitStack,

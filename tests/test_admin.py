@@ -84,10 +84,16 @@ async def test_sites_are_created_and_configured(server: ServerProcess, seeded: S
     assert body["identity_secret"] not in str(listed)  # never again
     for bad in ({"color": "red"}, {"hours": "9-5"}, {"allowed_origins": ["not a url"]},
                 {"auto_assign": "yes"}, {"surprise": 1}, {"identity_secret": "mine"},
-                {"prechat": ["phone"]}, {"theme": "purple"}, {"theme": 1}):
+                {"prechat": ["phone"]}, {"theme": "purple"}, {"theme": 1}, {"name": " "},
+                {"name": "x" * 101}):
         refused = await call(server, "PATCH", f"/api/admin/sites/{site['id']}", admin_cookie,
                              bad)
         assert refused.status_code == 400, bad
+    for name in ("", "   ", "x" * 101):  # (a site without a name, as the CLI's refuses it)
+        refused = await call(server, "POST", "/api/admin/sites", admin_cookie, {"name": name})
+        assert refused.status_code == 400, name
+    assert len((await call(server, "GET", "/api/admin/sites", admin_cookie)).json()["sites"]) == (
+        len(listed))
     missing = await call(server, "PATCH", "/api/admin/sites/site_nope", admin_cookie,
                          {"greeting": "x"})
     assert missing.status_code == 404

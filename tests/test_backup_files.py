@@ -1,6 +1,7 @@
 """A backup's files folder and a restore's files, after an erasure: a backup made after it (to a
 path used before) holds none of the erased visitor's files, and a restore puts back only the
-files its database names. A visitor's export, personal data, is written private (0600)."""
+files its database names (SQLite's store and PostgreSQL's). A visitor's export, personal data,
+is written private (0600)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import asyncio
 import shutil
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
+from server.store.filestore import DatabaseFiles
+from server.store.postgres import PostgresStore
+from tests import pg
 from tests.live import UNLIMITED, Seed, serving, visitor
 from tests.test_browser import png
 from tests.test_cli import livechat
+from tests.test_pg_backup import livechat as pg_livechat
 from tests.test_privacy import upload
 
 
@@ -46,6 +52,7 @@ async def test_a_backup_after_an_erasure_and_its_restore_hold_none_of_the_erased
         first = await asyncio.to_thread(livechat, "backup", str(same), db=db)
         assert first.returncode == 0, first.stderr
         assert _names(folder) == {erased, kept}
+        assert first.stdout == f"and 2 attachment files in {folder} (2 copied)\n"
         # Something of the operator's in the folder, not named like a file of ours: left alone.
         (folder / "NOTES.txt").write_text("mine")
         gone = await asyncio.to_thread(livechat, "visitor", "erase", _visitor_of(db, erased),
@@ -54,6 +61,9 @@ async def test_a_backup_after_an_erasure_and_its_restore_hold_none_of_the_erased
         again = await asyncio.to_thread(livechat, "backup", str(same), db=db)
         assert again.returncode == 0, again.stderr
         assert _names(folder) == {kept, "NOTES.txt"}  # before: the erased file too
+        # The file it holds, of which none copied this time (before: "and 0 attachment files",
+        # or nothing said when none was copied).
+        assert again.stdout == f"and 1 attachment file in {folder} (0 copied)\n"
     restored_db = tmp_path / "rt.db"
     done = await asyncio.to_thread(livechat, "restore", str(same), db=restored_db)
     assert done.returncode == 0, done.stderr
@@ -82,3 +92,47 @@ async def test_a_visitors_export_is_written_private(db: Path, seeded: Seed,
                                    "--out", str(out), db=db)
     assert made.returncode == 0, made.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # before: 0644 (the umask's)
+
+
+async def test_a_postgresql_backup_after_an_erasure_and_its_restore_hold_none_of_the_erased_files(
+        tmp_path: Path) -> None:
+    """The same with the PostgreSQL store (server/store/pg_backup.py: its files out of the
+    table ``files``, the folder pruned with ``prune_files``; a restore, server/store/copy.py,
+    takes only the files the backup's database names)."""
+    same, unused = tmp_path / "x" / "same.db", tmp_path / "unused.db"
+    folder = Path(f"{same}-files")
+    erased, kept = "file_" + "E" * 24, "file_" + "K" * 24  # (named like ours: pruned if unnamed)
+    with pg.database() as url, pg.database() as target:
+        store = PostgresStore(url, clock=time.time)
+        await store.open()
+        try:
+            site = await store.create_site("Acme", [])
+            for visitor_id, name in (("vis_erased", erased), ("vis_kept", kept)):
+                await DatabaseFiles(store).put_bytes(name, name.encode())
+                await store.add_attachment(site.id, visitor_id, "a.txt", "text/plain",
+                                           len(name), name)
+                await store.append_visitor_message(site.id, visitor_id, "m1", "",
+                                                   attachment_id=name)
+        finally:
+            await store.close()
+        first = pg_livechat("backup", str(same), url=url, db=unused)
+        assert first.returncode == 0, first.stderr
+        assert _names(folder) == {erased, kept}
+        assert first.stdout == f"and 2 attachment files in {folder} (2 copied)\n"
+        (folder / "NOTES.txt").write_text("mine")
+        gone = pg_livechat("visitor", "erase", "vis_erased", url=url, db=unused)
+        assert gone.returncode == 0 and "1 files" in gone.stdout, gone
+        assert pg.rows(url, "SELECT name FROM files") == [(kept,)]
+        again = pg_livechat("backup", str(same), url=url, db=unused)
+        assert again.returncode == 0, again.stderr
+        assert _names(folder) == {kept, "NOTES.txt"}
+        assert again.stdout == f"and 1 attachment file in {folder} (0 copied)\n"
+        done = pg_livechat("restore", str(same), url=target, db=unused)
+        assert done.returncode == 0, done.stderr
+        assert pg.rows(target, "SELECT name, content FROM files") == [(kept, kept.encode())]
+        # A file put back in the folder by hand that the backup's database does not name is
+        # not restored.
+        (folder / erased).write_bytes(b"put back by hand")
+        done = pg_livechat("restore", "--replace", str(same), url=target, db=unused)
+        assert done.returncode == 0, done.stderr
+        assert pg.rows(target, "SELECT name FROM files") == [(kept,)]

@@ -295,6 +295,20 @@ def test_commands_use_the_database_url_as_the_server_does(tmp_path: Path) -> Non
     assert not (tmp_path / "livechat.db").exists()
 
 
+def test_site_create_refuses_a_site_without_a_name(tmp_path: Path) -> None:
+    """Before, ``site create ""`` made a site named nothing (the admin API refused it)."""
+    db = tmp_path / "names.db"
+    for name in ("", "   ", "x" * 101):
+        refused = livechat("site", "create", name, "--origin", "https://acme.test", db=db)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert refused.stderr == "livechat: a site name is 1 to 100 characters\n"
+        assert refused.stdout == ""
+    assert not db.exists()  # (refused before the database is opened)
+    made = livechat("site", "create", " Acme ", db=db)
+    assert made.returncode == 0, made.stderr
+    assert "\tAcme\t" in livechat("site", "list", db=db).stdout
+
+
 def test_site_create_says_when_the_public_url_is_unknown(tmp_path: Path) -> None:
     db = tmp_path / "url.db"
     made = livechat("site", "create", "Acme", "--origin", "https://acme.test", db=db)

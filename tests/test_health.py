@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 
 from server.errors import Unavailable
-from server.health import Episode
+from server.health import Episode, Health
 from server.store import SQLiteStore, watermark
 from server.store.sqlite import unavailable_reason
 
@@ -148,5 +149,31 @@ async def test_write_health_is_a_real_write(tmp_path: Path) -> None:
         now[0] += 1.0
         assert (await store.write_health(2.0)).ok
         assert (await store.create_site("y", [])).name == "y"
+    finally:
+        await store.close()
+
+
+async def test_a_check_whose_own_write_does_not_commit_in_time_says_so(tmp_path: Path) -> None:
+    """/healthz's form for a check whose own write (no other waiting as long) did not commit
+    within the bound, as docs/deployment.md shows it: "no write committed within T s: why",
+    down for the bound."""
+    store = SQLiteStore(tmp_path / "h.db", clock=time.time, busy_timeout=30.0)
+    await store.open()
+    try:
+        holder = hold_lock(tmp_path / "h.db")
+        try:
+            health = await store.write_health(0.5)
+            assert health == Health(False, "no write committed within 0.5 s: the database is "
+                                    "locked by another process", 0.5)
+            # Asked again while that write still waits (now past the bound): the other form.
+            again = await store.write_health(0.5)
+            assert not again.ok and re.fullmatch(
+                r"a write has been waiting \d+\.\d s: the database is locked by another "
+                r"process", again.reason or ""), again
+        finally:
+            assert holder.stdin is not None and holder.stdout is not None
+            holder.stdin.close()
+            holder.stdout.close()
+            holder.wait()
     finally:
         await store.close()

@@ -85,7 +85,7 @@ async def test_backup_while_writing_and_restore_message_by_message(tmp_path: Pat
             await store.close()
         assert made.returncode == 0, made.stderr
         assert f"backed up {source} to {path}" in made.stderr and "(100%)" in made.stderr
-        assert f"and 4 attachment files to {path}-files" in made.stdout
+        assert made.stdout == f"and 4 attachment files in {path}-files (4 copied)\n"
         assert not unused.exists()
 
         # One snapshot: what was committed before it is in, what after it is out, and every

@@ -148,3 +148,71 @@ def test_a_failed_start_of_several_workers_exits_non_zero(tmp_path: Path) -> Non
         assert result.returncode == 3
     finally:
         redis.stop()
+
+
+def demo(tmp_path: Path, port: int, demo_port: int,
+         **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {"PATH": "/usr/bin:/bin", "LIVECHAT_SECRET_KEYS": SECRET, "PYTHONPATH": str(ROOT),
+               "LIVECHAT_DB": str(tmp_path / "demo.db"), **env}
+    # (The timeout is the deadline of a process that should end by itself.)
+    return subprocess.run([sys.executable, "-m", "server", "demo", "--port", str(port),
+                           "--demo-port", str(demo_port), "--log-level", "warning"],
+                          capture_output=True, text=True, env=environ, cwd=tmp_path, timeout=60)
+
+
+def assert_free(port: int) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # (nothing of the demo's left listening on it)
+
+
+def test_demo_refuses_an_unusable_uploads_folder_before_it_starts(tmp_path: Path) -> None:
+    """Before, ``demo`` made its demo site and printed its banner, and the chat server then
+    failed with uvicorn's tracebacks (exit 3); ``serve`` says it in a line, exit 1."""
+    (tmp_path / "a-file").write_text("")
+    folder = tmp_path / "a-file" / "uploads"
+    result = demo(tmp_path, free_port(), free_port(), LIVECHAT_UPLOADS=str(folder))
+    assert_refused(result, "LIVECHAT_UPLOADS", str(folder))
+    assert result.returncode == 1
+    assert result.stderr == (f"livechat: LIVECHAT_UPLOADS: cannot use {folder} as a folder: "
+                             "Not a directory\n")
+    assert "Live chat demo" not in result.stdout and not (tmp_path / "demo.db").exists()
+
+
+def test_demo_makes_a_missing_uploads_folder(tmp_path: Path) -> None:
+    from tests.live import ServerProcess
+
+    folder = tmp_path / "new" / "uploads"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server", "demo", "--port", str(port), "--demo-port",
+         str(free_port()), "--log-level", "warning"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LIVECHAT_SECRET_KEYS": SECRET,
+             "LIVECHAT_DB": str(tmp_path / "demo.db"), "LIVECHAT_UPLOADS": str(folder)})
+    try:
+        ServerProcess(tmp_path / "demo.db", port=port, proc=proc).wait_ready()
+        assert folder.is_dir() and (folder.stat().st_mode & 0o777) == 0o700
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_demo_stops_both_servers_when_either_fails_to_start(tmp_path: Path) -> None:
+    """Before, the chat server's failed start was uvicorn's SystemExit raised through the
+    gathered servers: tracebacks, and the page server cancelled rather than stopped. Now either
+    failing stops the other, the failure is said in a line, and the exit status is serve's (3)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        address = f"127.0.0.1:{busy}"
+        for port, demo_port, env, said in (
+                (free_port(), free_port(), {"LIVECHAT_METRICS_LISTEN": address},
+                 f"LIVECHAT_METRICS_LISTEN: cannot listen on {address}"),
+                (busy, free_port(), {}, "address already in use"),
+                (free_port(), busy, {}, "address already in use")):
+            result = demo(tmp_path, port, demo_port, **env)
+            assert_refused(result, said)
+            assert result.returncode == 3, result.stdout + result.stderr
+            for mine in {port, demo_port} - {busy}:
+                assert_free(mine)

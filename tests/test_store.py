@@ -350,6 +350,17 @@ async def test_closed_store_refuses_writes(tmp_path: Path) -> None:
         await s.create_site("x", [])
 
 
+async def test_a_site_has_a_name(store: SQLiteStore) -> None:
+    """Before, ``create_site`` took an empty or blank name (``livechat site create ""``),
+    which renaming refuses."""
+    for name in ("", "   ", "\t\n", "x" * 101):
+        with pytest.raises(ValueError, match="a site name is 1 to 100 characters"):
+            await store.create_site(name, [])
+    assert await store.sites() == []
+    assert (await store.create_site("  Acme  ", [])).name == "Acme"
+    assert [site.name for site in await store.sites()] == ["Acme"]
+
+
 async def test_agent_site_scope(store: SQLiteStore) -> None:
     site, ana, _ = await _setup(store)
     other = await store.create_site("Other", [])

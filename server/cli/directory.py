@@ -16,11 +16,13 @@ from server.cli.serve import PLACEHOLDER_URL, snippet
 from server.config import ConfigError, from_env
 from server.parsing import valid_email
 from server.store import Agent, Site
+from server.store.directory import site_name
 
 # --- sites -----------------------------------------------------------------------------------
 
 
 def cmd_site_create(args: argparse.Namespace) -> int:
+    name = site_name(args.name)  # (a ValueError: refused, exit 2, before the store is opened)
     origins = []
     for origin in args.origin:
         normalized = normalize_origin(origin)
@@ -31,7 +33,7 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     settings = from_env(db_path=args.db)
 
     async def work(store: Store) -> str:
-        site = await store.create_site(args.name, origins)
+        site = await store.create_site(name, origins)
         if args.auto_assign:
             await store.set_site_options(site.id, auto_assign=True)
         return site.id

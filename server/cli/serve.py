@@ -134,12 +134,13 @@ async def _ensure_demo(settings: Settings, demo_origins: list[str]) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, make_folders
     from server.demo import demo_app
 
     check_serving(_effective(args))
     _given_db(args)
     settings = from_env()
+    make_folders(settings)  # (as serve: a folder it cannot make is said before anything starts)
     config = _configure_logging(args)
     raise_fd_limit()
     public = _public_url(settings, args.host, args.port)
@@ -166,12 +167,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     page = uvicorn.Server(uvicorn.Config(demo_app(snippet(public, site_id)), host=args.host,
                                          port=args.demo_port, log_level="warning",
                                          log_config=config, access_log=False))
+    return asyncio.run(_serve_both(chat, page))
 
-    async def both() -> None:
-        await asyncio.gather(chat.serve(), page.serve())
 
-    asyncio.run(both())
-    return 0
+async def _serve_both(*servers: Any) -> int:
+    """The demo's uvicorn servers (the chat's and the page's), each stopped when another ends:
+    one that failed to start (said in uvicorn's log, as ``serve`` says it) does not leave the
+    other running. The exit status is uvicorn's for a failed start (3), else 0."""
+
+    async def serving(server: Any) -> int:
+        try:
+            await server.serve()
+        except SystemExit as exc:  # (uvicorn's sys.exit for a start that failed)
+            return exc.code if isinstance(exc.code, int) else 1
+        return 0
+
+    running = [asyncio.create_task(serving(server)) for server in servers]
+    await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    return max(await asyncio.gather(*running))
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -36,8 +36,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print(f"livechat: {exc}", file=sys.stderr)
         return 1
     progress.finish(f"backed up {source} to {args.path}")
-    if files:
-        print(f"and {files} attachment files to {backup.files_beside(Path(args.path))}")
+    if files.held:
+        print(files.said(backup.files_beside(Path(args.path))))
     return 0
 
 

@@ -5,8 +5,9 @@ Each check is a ``Check``: a name and a function that looks (files, limits, a Re
 and returns ``Finding``s. What is decided from what was seen lives in small pure functions
 (``*_findings``), tested without I/O. To add a check (an SMTP server, once mail is sent), write
 one such function and append a ``Check`` to ``CHECKS``; a check for something not configured
-returns nothing. The database's check is in server/doctor/database.py; what checks are
-given and say, in server/doctor/findings.py.
+returns nothing. The database's check is in server/doctor/database.py (PostgreSQL's user's
+rights: server/doctor/pg_rights.py); what checks are given and say, in
+server/doctor/findings.py.
 
 Levels: ``ok``; ``warn`` (works, but not as it should in production); ``error`` (broken or
 unsafe). The command exits 0 when there is nothing to fix, 1 with warnings only, 2 with errors.

@@ -1,5 +1,6 @@
 """``livechat doctor``'s look at the database: SQLite's file, its folder and schema step, or
-PostgreSQL reached, its version, step and extensions."""
+PostgreSQL reached, its version, step and extensions, and its user's rights for the steps still
+to apply (server/doctor/pg_rights.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from server.doctor.findings import Env, FileFacts, Finding, redact_url
+from server.doctor.pg_rights import Rights, StepNeeds, look_at_rights, rights_findings, step_needs
 from server.store.migrations import MIGRATIONS
 
 MIN_FREE_BYTES = 1 << 30
+#: The extensions the store's schema needs (its first step creates them: pg_schema.BASELINE).
+EXTENSIONS = ("citext", "unaccent")
 
 
 def database_findings(db: FileFacts, directory: FileFacts, version: int | None, latest: int,
@@ -69,11 +72,11 @@ def database_findings(db: FileFacts, directory: FileFacts, version: int | None, 
 
 
 def postgres_findings(url: str, error: str | None, version: str | None, step: int | None,
-                      latest: int, missing: Sequence[str],
-                      cannot_create: str | None = None) -> list[Finding]:
+                      latest: int, missing: Sequence[str], rights: Rights | None = None,
+                      pending: Sequence[StepNeeds] = ()) -> list[Finding]:
     """What PostgreSQL (``LIVECHAT_DATABASE_URL``) looked like: reachable, its version, the
-    schema step it is at, the extensions the store needs; ``cannot_create``: why the user may
-    not create the tables a first start (or an upgrade) makes."""
+    schema step it is at, the extensions the store needs (``missing``: PostgreSQL has not got
+    them), and what its user lacks for the ``pending`` steps (``server.doctor.pg_rights``)."""
     shown = redact_url(url)
     if error is not None:
         return [Finding("error", "database", f"cannot reach PostgreSQL at {shown}: {error}",
@@ -84,17 +87,14 @@ def postgres_findings(url: str, error: str | None, version: str | None, step: in
         found.append(Finding("error", "database",
                              f"PostgreSQL lacks the extension(s) {', '.join(missing)}",
                              "install PostgreSQL's contrib package (Debian: postgresql-contrib)"))
-    if cannot_create is not None and (step is None or step < latest):
-        found.append(Finding("error", "database",
-                             f"PostgreSQL user {urlsplit(url).username or '(default)'} may not "
-                             f"create the store's tables: {cannot_create}",
-                             "GRANT CREATE ON SCHEMA public TO the user (or make it the "
-                             "database's owner), or start once as a user who may"))
-        return found
+    if rights is not None:
+        found.extend(rights_findings(rights, pending, first_start=step is None))
     state = ("will be created at the first start" if step is None
              else f"schema step {step}" + (f", {latest} after the next start" if step < latest
                                            else ""))
-    found.append(Finding("ok", "database", f"PostgreSQL {version or '?'} at {shown} ({state})"))
+    if not any(f.level == "error" for f in found):
+        found.insert(0, Finding("ok", "database",
+                                f"PostgreSQL {version or '?'} at {shown} ({state})"))
     return found
 
 
@@ -113,12 +113,15 @@ def schema_version(path: Path) -> int | str:
         db.close()
 
 
-async def look_at_postgres(url: str) -> list[Finding]:
+async def look_at_postgres(url: str,
+                           schema_steps: Sequence[tuple[int, str]] | None = None) -> list[Finding]:
+    """``schema_steps``: the store's (``pg_schema.steps()``) unless given."""
     import psycopg
 
-    from server.store.pg_schema import BASELINE_STEP, steps
+    from server.store.pg_schema import steps
 
-    latest = max(BASELINE_STEP, *(n for n, _ in steps()))
+    all_steps = steps() if schema_steps is None else schema_steps
+    latest = max(n for n, _ in all_steps)
     try:
         async with await psycopg.AsyncConnection.connect(url, connect_timeout=5,
                                                          autocommit=True) as conn:
@@ -131,21 +134,14 @@ async def look_at_postgres(url: str) -> list[Finding]:
             step = None
             if await one("SELECT to_regclass('meta') IS NOT NULL"):
                 step = await one("SELECT value FROM meta WHERE key = 'schema_version'")
-            available = {r[0] for r in await (await conn.execute(
-                "SELECT name FROM pg_available_extensions WHERE name IN "
-                "('citext', 'unaccent')")).fetchall()}
-            # (Where the tables would go: the first schema of the search path that exists.)
-            schema = await one("SELECT current_schema()")
-            cannot_create = (
-                "no schema in its search_path exists" if schema is None
-                else None if await one("SELECT has_schema_privilege(current_schema(), 'CREATE')")
-                else f"no CREATE right on schema {schema}")
+            at = int(step) if step else None
+            pending = [step_needs(n, script) for n, script in all_steps if n > (at or 0)]
+            rights = await look_at_rights(conn, [name for s in pending for name in s.owns])
     except psycopg.Error as exc:
         return postgres_findings(url, str(exc).strip() or type(exc).__name__, None, None,
                                  latest, [])
-    missing = [name for name in ("citext", "unaccent") if name not in available]
-    return postgres_findings(url, None, str(version), int(step) if step else None, latest,
-                             missing, cannot_create)
+    missing = [name for name in EXTENSIONS if name not in rights.available]
+    return postgres_findings(url, None, str(version), at, latest, missing, rights, pending)
 
 
 async def check_database(env: Env) -> list[Finding]:

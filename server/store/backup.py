@@ -24,6 +24,7 @@ import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from server.store import watermark
 from server.store.sqlite_search import drop_search_file
@@ -81,6 +82,19 @@ def prune_files(folder: Path, keep: set[str]) -> None:
             path.unlink()
 
 
+class Files(NamedTuple):
+    """A backup's files: how many ``PATH-files/`` holds (those its database names), and how many
+    of them were copied this time (a backup to a path used before keeps what is there)."""
+
+    held: int
+    copied: int
+
+    def said(self, folder: Path) -> str:
+        """What ``livechat backup`` prints of them."""
+        return (f"and {self.held} attachment file{'s' if self.held != 1 else ''} in {folder} "
+                f"({self.copied} copied)")
+
+
 def _copy_files(names: set[str], source: Path, target: Path) -> int:
     """The files ``names`` of ``source`` that ``target`` lacks (files never change once
     written); the number copied."""
@@ -98,9 +112,9 @@ def files_beside(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-files")
 
 
-def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> int:
+def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> Files:
     """Copy the database at ``db_path`` to ``target`` (atomically), and the attachments in
-    ``uploads`` to ``<target>-files``. Returns the number of attachment files copied."""
+    ``uploads`` to ``<target>-files``: those the copy names, of which those not there yet."""
     if not db_path.exists():
         raise BackupError(f"no database at {db_path}")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -131,8 +145,10 @@ def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> in
     drop_search_file(target)  # (an older backup's, indexed by a store that opened it)
     # Exactly the files the copy names: none a backup made before to this path kept and the
     # database no longer names (an erased visitor's), none written after its snapshot.
-    prune_files(files_beside(target), names)
-    return _copy_files(names, uploads, files_beside(target))
+    folder = files_beside(target)
+    prune_files(folder, names)
+    copied = _copy_files(names, uploads, folder)
+    return Files(sum((folder / name).is_file() for name in names), copied)
 
 
 def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress) -> str:

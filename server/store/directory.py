@@ -25,6 +25,14 @@ from server.store.models import (
 )
 
 
+def site_name(name: str) -> str:
+    """A site's name as stored (without the spaces around it); a ``ValueError`` if it is blank
+    or longer than 100 characters."""
+    if not 0 < len(name.strip()) <= 100:
+        raise ValueError("a site name is 1 to 100 characters")
+    return name.strip()
+
+
 class DirectoryStore(Protocol):
     """What ``Directory`` offers (``server.store.Store`` is every such protocol)."""
 
@@ -102,7 +110,7 @@ class Directory(Base):
         return [r[0] for r in rows]
 
     async def create_site(self, name: str, allowed_origins: Sequence[str]) -> Site:
-        site = Site(self._ids("site"), name, tuple(allowed_origins), self._now())
+        site = Site(self._ids("site"), site_name(name), tuple(allowed_origins), self._now())
 
         def op(db: DB) -> Site:
             db.execute(
@@ -238,8 +246,8 @@ class Directory(Base):
         allowed_origins: Sequence[str] | None = None, name: str | None = None,
     ) -> Site:
         """Change what is given; ``identity_secret=""`` removes the secret."""
-        if name is not None and not 0 < len(name.strip()) <= 100:
-            raise ValueError("a site name is 1 to 100 characters")
+        if name is not None:
+            name = site_name(name)
         if allowed_origins is not None:
             bad = [o for o in allowed_origins if normalize_origin(o) is None]
             if bad:
@@ -260,7 +268,7 @@ class Directory(Base):
                 db.execute("UPDATE sites SET identity_mode = ? WHERE id = ?",
                            (identity_mode, site_id))
             if name is not None:
-                db.execute("UPDATE sites SET name = ? WHERE id = ?", (name.strip(), site_id))
+                db.execute("UPDATE sites SET name = ? WHERE id = ?", (name, site_id))
             if allowed_origins is not None:
                 db.execute("UPDATE sites SET allowed_origins = ? WHERE id = ?",
                            (orjson.dumps(list(allowed_origins)).decode(), site_id))

@@ -36,7 +36,7 @@ from typing import Any
 import psycopg
 
 from server.doctor import redact_url
-from server.store.backup import BackupError, files_beside, prune_files
+from server.store.backup import BackupError, Files, files_beside, prune_files
 from server.store.copy import CHUNK, CopyError, Table, copy_into, tables_of, verify_table
 from server.store.migrations import MIGRATIONS, SchemaTooNew, check_schema
 from server.store.pg_schema import SERVING_LOCK, migrate
@@ -46,9 +46,9 @@ from server.store.sqlite_search import drop_search_file
 Step = Callable[[str, int, int], None]
 
 
-def backup(url: str, target: Path, step: Step) -> int:
+def backup(url: str, target: Path, step: Step) -> Files:
     """Copy the store at ``url`` into the SQLite file ``target`` (atomically) and its files to
-    ``<target>-files``, from one snapshot, verified. Returns the number of files."""
+    ``<target>-files``, from one snapshot, verified."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     with contextlib.suppress(FileNotFoundError):
@@ -139,14 +139,14 @@ def _index(lite: sqlite3.Connection) -> None:
                  "keywords, text FROM articles")
 
 
-def _files_out(pg: psycopg.Connection[Any], folder: Path, step: Step) -> int:
+def _files_out(pg: psycopg.Connection[Any], folder: Path, step: Step) -> Files:
     """Every file of the snapshot into ``folder`` (one already there with the same bytes is
     kept: files never change once written), each checked by its SHA-256 once written; a file
     of ours in the folder the snapshot lacks (an earlier backup's, since erased) is deleted."""
     row = pg.execute("SELECT count(*) FROM files").fetchone()
     total = row[0] if row else 0
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    done, names = 0, set()
+    done, written, names = 0, 0, set()
     with pg.cursor(name="backup_files") as cur:
         cur.itersize = 16  # (up to LIVECHAT_MAX_UPLOAD_BYTES each)
         cur.execute("SELECT name, content FROM files ORDER BY name")
@@ -160,13 +160,14 @@ def _files_out(pg: psycopg.Connection[Any], folder: Path, step: Step) -> int:
                 partial.write_bytes(content)
                 os.chmod(partial, 0o600)
                 os.replace(partial, path)
+                written += 1
             if hashlib.sha256(path.read_bytes()).digest() != digest:
                 raise BackupError(f"the file {name} did not come out equal")
             done += 1
             names.add(name)
             step("backing up files", done, total)
     prune_files(folder, names)
-    return done
+    return Files(done, written)
 
 
 def restore(backup_path: Path, url: str, replace: bool, step: Step) -> str:

@@ -316,7 +316,10 @@ def migrate(conn: psycopg.Connection[Any],
     newer than ``MIGRATIONS`` is refused (``SchemaTooNew``)."""
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
     try:
-        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        # (Only when missing: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when
+        # the table is there, and the store's user may own its tables without that right.)
+        if conn.execute("SELECT to_regclass('meta') IS NULL").fetchone() == (True,):
+            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = int(row[0]) if row else 0
         check_schema(version, len(MIGRATIONS))
