@@ -548,3 +548,28 @@ async def test_seen_is_spaced_like_the_rest_of_its_line(
     }""")
     assert gaps[1] > 1 and abs(gaps[0] - gaps[1]) < 0.5, gaps
     await meta.screenshot(path=artifacts / "panel-defects-11-seen.png")
+
+
+@pytest.mark.browser
+async def test_a_refused_reply_is_no_longer_shown_as_pending(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """Before: a reply the server refused was marked ``failed`` and kept ``pending``: faded
+    (its bubble at 70 % opacity) for ever, as if it were still on its way."""
+    await visitor_writes(browser, desk, "Hello?")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Claim").click()
+    reply = ana.get_by_label("Reply", exact=True)
+    # Refused (bad_text: a lone surrogate), then one that goes.
+    await reply.evaluate("box => { box.value = 'Half an emoji \\ud83d'; }")
+    await reply.press("Enter")
+    await reply.fill("Hi! How can I help?")
+    await reply.press("Enter")
+    failed = ana.locator("#messages .msg.failed")
+    await expect(failed.locator(".meta")).to_have_text(
+        "Not sent: body contains a lone surrogate")
+    await expect(ana.locator("#messages .msg.agent[data-seq] .body")).to_have_text(
+        ["Hi! How can I help?"])
+    await expect(ana.locator("#messages .msg.pending")).to_have_count(0)
+    assert await failed.locator(".body").evaluate("b => getComputedStyle(b).opacity") == "1"
+    await failed.screenshot(path=artifacts / "panel-defects-12-refused-reply.png")

@@ -238,6 +238,62 @@ async def test_a_refused_upload_keeps_its_files_name(
     await expect(sent.locator(".body")).to_have_text("sizes.txt · 10 B")
 
 
+#: The WCAG contrast ratio of two computed ``rgb(…)`` colours.
+CONTRAST = """([a, b]) => {
+  const lum = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}"""
+
+
+async def test_what_was_not_sent_is_no_longer_shown_as_pending(
+        browser: Browser, sites: Sites, artifacts: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Before: a refused file or message was marked ``failed`` and kept ``pending``: faded (its
+    bubble at 75 % opacity) for ever, as if it were still on its way."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 750})).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    refused = tmp_path / "order.html"  # refused by the upload (415)
+    refused.write_text("<html>order</html>")
+    await frame.locator("#file").set_input_files(refused)
+    await expect(frame.locator(".msg.mine.failed")).to_have_count(1)
+    # A message the server refuses (bad_text: a lone surrogate), then one it takes.
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.evaluate("box => { box.value = 'Half an emoji \\ud83d'; }")
+    await composer.press("Enter")
+    await composer.fill("Is this one through?")
+    await composer.press("Enter")
+    failed = frame.locator(".msg.mine.failed")
+    await expect(failed.locator(".meta")).to_have_text([
+        "Not sent: send an image (PNG, JPEG, GIF, WebP), a PDF or a text file",
+        "Not sent: body contains a lone surrogate"])
+    await expect(frame.locator(".msg.mine[data-seq] .body")).to_have_text(["Is this one through?"])
+    await expect(frame.locator(".msg.mine.pending")).to_have_count(0)
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        looks = await failed.locator(".body").evaluate_all(
+            "bodies => bodies.map(b => { const s = getComputedStyle(b);"
+            " return [s.opacity, s.color, s.backgroundColor]; })")
+        sent = await frame.locator(".msg.mine[data-seq] .body").evaluate(
+            "b => getComputedStyle(b).backgroundColor")
+        for opacity, color, background in looks:
+            assert opacity == "1", (scheme, looks)
+            assert background != sent, (scheme, looks, sent)  # not like one that went
+            ratio = await page.evaluate(CONTRAST, [color, background])
+            assert ratio >= 4.5, (scheme, looks, ratio)
+        box = await page.locator("iframe[title=Chat]").bounding_box()
+        assert box
+        await page.screenshot(path=artifacts / f"widget-not-sent-{scheme}.png",
+                              clip={"x": box["x"], "y": box["y"], "width": box["width"],
+                                    "height": 360})
+    assert errors == []
+
+
 async def test_reconnecting_shows_as_soon_as_the_browser_is_offline(
         browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
     """Before: the browser said it was offline at once, and the chat went on looking connected

@@ -2,7 +2,7 @@
  * server acknowledges it; the client-made id makes a resend harmless), typing notices and the
  * typing preview, attachments and emoji. */
 import { ChatSocket } from "../socket.js";
-import { append, bubble, dropRating, scrollToEnd } from "./conversation.js";
+import { append, bubble, dropRating, notSent, scrollToEnd } from "./conversation.js";
 import { t } from "./i18n.js";
 import { $, el, state } from "./page.js";
 
@@ -147,9 +147,7 @@ function put(p) {
   }).catch(function (e) {
     if (gone()) return;
     state.outbox = state.outbox.filter(function (o) { return o !== p; });
-    node.classList.add("failed");
-    node.querySelector(".meta").textContent =
-      t("notSent", { why: stop.signal.aborted ? t("tooLong") : e.message });
+    notSent(node, stop.signal.aborted ? t("tooLong") : e.message);
   }).then(function () {
     clearTimeout(timer);
     next();

@@ -62,6 +62,14 @@ export function bubble(kind, text, meta, attachment, avatar) {
   return item;
 }
 
+/** The visitor's message or file was not sent (refused, or its upload given up): no longer
+ * pending (faded), but failed, with why. */
+export function notSent(node, why) {
+  node.classList.remove("pending");
+  node.classList.add("failed");
+  node.querySelector(".meta").textContent = t("notSent", { why: why });
+}
+
 export function notice(text) { return el("li", "notice", null, text); }
 
 /** A day separator when the day changes, and grouping of one author's consecutive messages
