@@ -6,11 +6,13 @@ notices ("Saved.") left in the old language. Screenshots go to test-artifacts/
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, WebSocketRoute, expect
 
 from tests.live import ADMIN_EMAIL, PASSWORD, Seed, ServerProcess, agent, login, open_store
 from tests.test_admin import admin_cookie, call  # noqa: F401 — the admin's cookie fixture
@@ -548,3 +550,92 @@ async def test_seen_is_spaced_like_the_rest_of_its_line(
     }""")
     assert gaps[1] > 1 and abs(gaps[0] - gaps[1]) < 0.5, gaps
     await meta.screenshot(path=artifacts / "panel-defects-11-seen.png")
+
+
+@pytest.mark.browser
+async def test_a_refused_reply_is_no_longer_shown_as_pending(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """Before: a reply the server refused was marked ``failed`` and kept ``pending``: faded
+    (its bubble at 70 % opacity) for ever, as if it were still on its way."""
+    await visitor_writes(browser, desk, "Hello?")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Claim").click()
+    reply = ana.get_by_label("Reply", exact=True)
+    # Refused (bad_text: a lone surrogate), then one that goes.
+    await reply.evaluate("box => { box.value = 'Half an emoji \\ud83d'; }")
+    await reply.press("Enter")
+    await reply.fill("Hi! How can I help?")
+    await reply.press("Enter")
+    failed = ana.locator("#messages .msg.failed")
+    await expect(failed.locator(".meta")).to_have_text(
+        "Not sent: body contains a lone surrogate")
+    await expect(ana.locator("#messages .msg.agent[data-seq] .body")).to_have_text(
+        ["Hi! How can I help?"])
+    await expect(ana.locator("#messages .msg.pending")).to_have_count(0)
+    assert await failed.locator(".body").evaluate("b => getComputedStyle(b).opacity") == "1"
+    await failed.screenshot(path=artifacts / "panel-defects-12-refused-reply.png")
+
+
+@pytest.mark.browser
+async def test_opening_the_open_conversation_again_misses_nothing(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """The agent opens the conversation they have open (the inbox, a notification, a language
+    switch): the panel clears it and asks for it again (``open``). The socket still follows it,
+    so a message can come before the ``open``'s answer; the answer's messages (everything
+    after the ``open``'s ``last_seq``, that one included) come after it. Before: that message
+    moved the panel's ``currentSeq`` past the rest, which were then dropped: the conversation
+    showed its newest message alone. The ``open`` is held here (Playwright's WebSocket route)
+    until the visitor's message has arrived."""
+    visitor = await visitor_writes(browser, desk, "Is the Summit Tent in stock?")
+    frame = visitor.frame_locator("iframe[title=Chat]")
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("In green, ideally")
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine[data-seq]")).to_have_count(2)
+
+    held: list[str] = []
+    holding, got_open = False, asyncio.Event()
+    servers: list[WebSocketRoute] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        servers.append(server)
+
+        def from_page(message: str | bytes) -> None:
+            if holding and isinstance(message, str) and json.loads(message)["type"] == "open":
+                held.append(message)
+                got_open.set()
+            else:
+                server.send(message)
+        ws.on_message(from_page)
+        server.on_message(lambda message: ws.send(message))
+
+    context = await browser.new_context(viewport={"width": 1400, "height": 860})
+    await context.route_web_socket(re.compile(r"/ws/agent$"), route)
+    ana = await sign_in_page(await context.new_page(), desk.chat.http, "ana@acme.test")
+    listed = ana.locator("#list .item button").first
+    await listed.click()
+    shown = ana.locator("#messages > li[data-seq]")
+    await expect(shown.locator(".body")).to_have_text(
+        ["Is the Summit Tent in stock?", "In green, ideally"])
+
+    holding = True
+    await listed.click()  # the same conversation, again: its `open` is held
+    await asyncio.wait_for(got_open.wait(), 10)
+    await composer.fill("Size 2P, please")
+    await composer.press("Enter")
+    await expect(shown.locator(".body")).to_have_text(["Size 2P, please"])  # before the answer
+    holding = False
+    assert len(servers) == 1 and len(held) == 1
+    servers[0].send(held.pop())
+    await expect(shown.locator(".body")).to_have_text(
+        ["Is the Summit Tent in stock?", "In green, ideally", "Size 2P, please"])
+    assert await shown.evaluate_all("n => n.map(i => +i.dataset.seq)") == [1, 2, 3]
+    await expect(ana.locator("#list .item .unread")).to_have_count(0)  # all read, the third too
+    await ana.screenshot(path=artifacts / "panel-defects-13-opened-again.png")
+    # And it goes on live.
+    await composer.fill("Thanks!")
+    await composer.press("Enter")
+    await expect(shown.locator(".body")).to_have_text(
+        ["Is the Summit Tent in stock?", "In green, ideally", "Size 2P, please", "Thanks!"])

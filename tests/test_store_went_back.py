@@ -184,3 +184,52 @@ async def test_the_panel_forgets_what_the_store_lost(
     await scene.visitor.get_by_role("button", name="Open chat, 1 unread").click()
     await expect(agent.locator("#messages .msg.agent[data-seq='4'] .seen")).to_have_text(
         " · Seen")
+
+
+async def test_the_last_message_kept_shows_its_picture_again(
+        browser: Browser, sites: Sites, artifacts: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Two messages from the agent in a row are one group: only the last shows the name, the
+    time and the picture. Before: when the store lost the second, the first showed its name and
+    time again, but not its picture, which the grouping had taken away."""
+    visitor = await (await browser.new_context(viewport={"width": 1100, "height": 760})).new_page()
+    await visitor.goto(sites.page_url)
+    frame = await open_widget(visitor)
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("My tent pole snapped on the first night")
+    await composer.press("Enter")
+    agent = await agent_page(browser, sites)
+    await agent.locator(".item button").first.click()
+    await agent.get_by_role("button", name="Claim").click()
+    reply = agent.get_by_label("Reply")
+    await reply.fill("Sorry to hear that!")
+    await reply.press("Enter")
+    kept = frame.locator(".msg.theirs[data-seq='3']")
+    await expect(kept.locator("> .avatar")).to_be_visible()
+    snap = snapshot("power-loss", sites.chat.db, tmp_path)
+    await reply.fill(LOST[0])
+    await reply.press("Enter")
+    lost = frame.locator(".msg.theirs[data-seq='4']")
+    await expect(lost.locator("> .avatar")).to_be_visible()
+    await expect(kept.locator(".meta")).to_be_hidden()  # grouped with it
+    await expect(kept.locator("> .avatar")).to_be_hidden()
+
+    sites.chat.kill9()
+    await expect(frame.locator("html[data-state=online]")).to_have_count(0)
+    put_back(sites.chat.db, snap)
+    sites.chat.start()
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1, timeout=30000)
+    await expect(lost).to_have_count(0)
+    # The last of its group again: its name, its time and its picture.
+    await expect(kept.locator(".meta")).to_have_text(re.compile(r"^Ana Lima · "))
+    await expect(kept.locator("> .avatar")).to_be_visible()
+    await expect(frame.locator(".msg.theirs > .avatar")).to_have_count(1)
+    await visitor.screenshot(path=artifacts / "widget-store-went-back-last-kept-picture.png")
+    # And the agent's next message groups with it as any would.
+    await expect(agent.locator("#conn")).to_have_text("Online", timeout=30000)
+    await reply.fill("A new pole is on its way today.")
+    await reply.press("Enter")
+    after = frame.locator(".msg.theirs[data-seq='4']")
+    await expect(after.locator(".body")).to_have_text("A new pole is on its way today.")
+    await expect(after.locator("> .avatar")).to_be_visible()
+    await expect(kept.locator(".meta")).to_be_hidden()
+    await expect(kept.locator("> .avatar")).to_be_hidden()

@@ -268,8 +268,10 @@ async def test_the_agents_avatar_in_the_header_and_beside_messages(
     header = frame.locator(".head img.avatar")
     await expect(header).to_have_attribute("src", avatar)
     await expect(frame.locator("#status")).to_have_text("Ana Lima is answering")
-    beside = frame.locator(".msg.theirs[data-seq] img.avatar")
+    beside = frame.locator(".msg.theirs[data-seq] img.avatar:visible")
     await expect(beside).to_have_count(1)  # once per group of messages, beside the last
+    await expect(frame.locator(".msg.theirs[data-seq]").last.locator("> img.avatar")
+                 ).to_be_visible()
     await expect(beside).to_have_attribute("src", avatar)
     assert await beside.evaluate("i => i.complete && i.naturalWidth") == 96
     await page.screenshot(path=artifacts / "35-widget-avatar.png")

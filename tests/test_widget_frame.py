@@ -6,6 +6,7 @@ offline, and form errors far from their fields. Screenshots go to test-artifacts
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,7 @@ async def test_articles_are_suggested_while_the_form_is_written(
     the composer only, which those forms hide."""
     await seed_articles(sites)
     page = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+    await page.clock.install()  # (time flows; the test runs the suggestions' pause at once)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     await page.goto(sites.page_url)
@@ -198,8 +200,14 @@ async def test_articles_are_suggested_while_the_form_is_written(
     await expect(frame.locator("#kb-suggest")).to_be_hidden()
     # The conversation exists: the composer suggests nothing now.
     composer = frame.get_by_label("Message", exact=True)
+    searched: list[str] = []
+    page.on("request", lambda r: searched.append(r.url) if "/widget/kb/search" in r.url else None)
     await composer.fill("And how do I get a refund for the boots?")
-    await page.wait_for_timeout(800)
+    await page.clock.run_for(1000)  # past the pause before suggestions are looked for (400 ms)
+    # A search of the test's own, from the frame: any the frame asked for came before it.
+    async with page.expect_request(re.compile(r"/widget/kb/search\?q=the-test$")):
+        await frame.locator("html").evaluate("() => { fetch('/widget/kb/search?q=the-test'); }")
+    assert [url.split("?")[1] for url in searched] == ["q=the-test"]
     await expect(frame.locator("#kb-suggest")).to_be_hidden()
     assert errors == []
 
@@ -238,12 +246,85 @@ async def test_a_refused_upload_keeps_its_files_name(
     await expect(sent.locator(".body")).to_have_text("sizes.txt · 10 B")
 
 
+# Every WebSocket the page (and its frames) makes, counted on <html data-sockets>.
+COUNT_SOCKETS = """
+  (() => {
+    const Native = window.WebSocket;
+    let made = 0;
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        document.documentElement.dataset.sockets = String(++made);
+      }
+    };
+  })();
+"""
+
+
+#: The WCAG contrast ratio of two computed ``rgb(…)`` colours.
+CONTRAST = """([a, b]) => {
+  const lum = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}"""
+
+
+async def test_what_was_not_sent_is_no_longer_shown_as_pending(
+        browser: Browser, sites: Sites, artifacts: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Before: a refused file or message was marked ``failed`` and kept ``pending``: faded (its
+    bubble at 75 % opacity) for ever, as if it were still on its way."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 750})).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    refused = tmp_path / "order.html"  # refused by the upload (415)
+    refused.write_text("<html>order</html>")
+    await frame.locator("#file").set_input_files(refused)
+    await expect(frame.locator(".msg.mine.failed")).to_have_count(1)
+    # A message the server refuses (bad_text: a lone surrogate), then one it takes.
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.evaluate("box => { box.value = 'Half an emoji \\ud83d'; }")
+    await composer.press("Enter")
+    await composer.fill("Is this one through?")
+    await composer.press("Enter")
+    failed = frame.locator(".msg.mine.failed")
+    await expect(failed.locator(".meta")).to_have_text([
+        "Not sent: send an image (PNG, JPEG, GIF, WebP), a PDF or a text file",
+        "Not sent: body contains a lone surrogate"])
+    await expect(frame.locator(".msg.mine[data-seq] .body")).to_have_text(["Is this one through?"])
+    await expect(frame.locator(".msg.mine.pending")).to_have_count(0)
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        looks = await failed.locator(".body").evaluate_all(
+            "bodies => bodies.map(b => { const s = getComputedStyle(b);"
+            " return [s.opacity, s.color, s.backgroundColor]; })")
+        sent = await frame.locator(".msg.mine[data-seq] .body").evaluate(
+            "b => getComputedStyle(b).backgroundColor")
+        for opacity, color, background in looks:
+            assert opacity == "1", (scheme, looks)
+            assert background != sent, (scheme, looks, sent)  # not like one that went
+            ratio = await page.evaluate(CONTRAST, [color, background])
+            assert ratio >= 4.5, (scheme, looks, ratio)
+        box = await page.locator("iframe[title=Chat]").bounding_box()
+        assert box
+        await page.screenshot(path=artifacts / f"widget-not-sent-{scheme}.png",
+                              clip={"x": box["x"], "y": box["y"], "width": box["width"],
+                                    "height": 360})
+    assert errors == []
+
+
 async def test_reconnecting_shows_as_soon_as_the_browser_is_offline(
         browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
     """Before: the browser said it was offline at once, and the chat went on looking connected
     for about 27 seconds (until a ping went unanswered); a message written then just waited."""
     context = await browser.new_context(viewport={"width": 1100, "height": 750})
+    await context.add_init_script(COUNT_SOCKETS)
     page = await context.new_page()
+    await page.clock.install()
     await page.goto(sites.page_url)
     frame = await open_widget(page)
     composer = frame.get_by_label("Message", exact=True)
@@ -252,17 +333,26 @@ async def test_reconnecting_shows_as_soon_as_the_browser_is_offline(
     await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
     banner = frame.locator("#banner")
     await expect(banner).to_be_hidden()
+    await expect(frame.locator("html[data-sockets='1']")).to_have_count(1)
+    # From here no timer of the page fires unless the test runs the clock: what happens at once
+    # is the browser's own "offline" and "online" at work (no ping went unanswered).
+    await page.clock.pause_at(await page.evaluate("Date.now()") + 1000)
     await context.set_offline(True)
-    await expect(banner).to_have_text("Reconnecting…", timeout=3000)
+    await expect(banner).to_have_text("Reconnecting…")
     await expect(frame.locator("html[data-state=online]")).to_have_count(0)
     await composer.fill("Written while offline")
     await composer.press("Enter")
     await page.screenshot(path=artifacts / "widget-offline-reconnecting.png")
-    # Offline for a while (the retries back off to seconds apart), then online: at once.
-    await page.wait_for_timeout(9000)
+    # Offline for a while: each try fails, and the next waits twice as long, up to 7.5-15 s.
+    for tries in range(1, 6):
+        await page.clock.run_for(15_000)  # (the longest wait)
+        await expect(frame.locator(
+            f"html[data-sockets='{1 + tries}'][data-state=reconnecting]")).to_have_count(1)
     await expect(banner).to_have_text("Reconnecting…")
+    # Then online: at once, not when the next try is due.
     await context.set_offline(False)
-    await expect(frame.locator("html[data-state=online]")).to_have_count(1, timeout=2500)
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    await expect(frame.locator("html[data-sockets='7']")).to_have_count(1)
     await expect(banner).to_be_hidden()
     await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(2)
 

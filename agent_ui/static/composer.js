@@ -196,6 +196,7 @@ export function refused(f) {
   }
   if (p && f.code !== "rate_limited") {
     state.outbox = state.outbox.filter(function (o) { return o !== p; });
+    p.node.classList.remove("pending");  // (not faded as if on its way)
     p.node.classList.add("failed");
     p.node.querySelector(".meta").textContent = t("Not sent: {why}", { why: f.message });
   }

@@ -136,10 +136,13 @@ export function openConversation(id, keepFocus) {
   if (!keepFocus && !$("reply-input").disabled) $("reply-input").focus();
 }
 
-/** Ask for the open conversation from where we are (at open, and after a reconnect). */
+/** Ask for the open conversation from where we are (at open, and after a reconnect). The
+ * answer is followed by every message after ``from``; the socket may still follow the
+ * conversation (it was open already), so some can come before it too (renderMessage). */
 export function reopen() {
-  var id = state.current, from = state.currentSeq;
+  var id = state.current, from = state.currentSeq, mine = state.opening = {};
   request({ type: "open", conversation_id: id, last_seq: from }, function (f) {
+    if (state.opening === mine) state.opening = null;
     if (f.type !== "ack") { announce(f.message); return; }
     if (id !== state.current) return;
     state.known[id] = f.conversation;
@@ -223,20 +226,28 @@ function messageNode(m) {
 
 export { toEnd };
 
+/** A message of the open conversation: each shown once, in seq order. One that came while an
+ * ``open`` was on its way (the conversation was open already) comes again after the answer,
+ * with those before it: ``currentSeq`` (where a reconnect resumes, and what is marked read)
+ * passes it only then. */
 export function renderMessage(m) {
-  if (m.conversation_id !== state.current || m.seq <= state.currentSeq) return;
-  state.currentSeq = m.seq;
+  if (m.conversation_id !== state.current || m.seq < state.oldestSeq) return;
+  if (!state.opening) state.currentSeq = Math.max(state.currentSeq, m.seq);
+  var box = $("messages"), shown = box.querySelectorAll("li[data-seq]"), later = null;
+  for (var i = shown.length - 1; i >= 0 && +shown[i].getAttribute("data-seq") >= m.seq; i--) {
+    if (+shown[i].getAttribute("data-seq") === m.seq) return;
+    later = shown[i];
+  }
   var item = messageNode(m);
   state.outbox = state.outbox.filter(function (p) {
     if (p.id !== m.id) return true;
     if (p.node.parentNode) p.node.parentNode.removeChild(p.node);
     return false;
   });
-  var box = $("messages");
   var firstPending = state.outbox.filter(function (p) {
     return p.conversation_id === state.current;
   })[0];
-  box.insertBefore(item, firstPending ? firstPending.node : null);
+  box.insertBefore(item, later || (firstPending ? firstPending.node : null));
   keepFollowing();
   if (m.kind === "text" && m.author.type === "visitor") $("typing").textContent = "";
   renderSeen();

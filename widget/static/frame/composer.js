@@ -2,7 +2,7 @@
  * server acknowledges it; the client-made id makes a resend harmless), typing notices and the
  * typing preview, attachments and emoji. */
 import { ChatSocket } from "../socket.js";
-import { append, bubble, dropRating, scrollToEnd } from "./conversation.js";
+import { append, bubble, dropRating, notSent, scrollToEnd } from "./conversation.js";
 import { t } from "./i18n.js";
 import { $, el, state } from "./page.js";
 
@@ -119,12 +119,16 @@ export function upload(file) {
   queue({ id: ChatSocket.newId(), file: file, name: name, node: node });
 }
 
+/* An upload that has not answered within a minute, and a second more for every 32 KB of the
+ * file (as slow as 256 kbit/s goes through), is given up: it fails like a refused one, and the
+ * messages after it go (docs/embedding.md, What visitors get). */
 function put(p) {
   p.uploading = true;
-  var node = p.node, body = node.querySelector(".body");
+  var node = p.node, body = node.querySelector(".body"), stop = new AbortController();
   var gone = function () { return state.outbox.indexOf(p) < 0; };  // (reset: main.js)
+  var timer = setTimeout(function () { stop.abort(); }, 6e4 + p.file.size / 32);
   fetch("/api/files", {
-    method: "POST", body: p.file, credentials: "omit",
+    method: "POST", body: p.file, credentials: "omit", signal: stop.signal,
     headers: { "Authorization": "Bearer " + state.token,
                "X-File-Name": encodeURIComponent(p.file.name) }
   }).then(function (r) {
@@ -143,9 +147,11 @@ function put(p) {
   }).catch(function (e) {
     if (gone()) return;
     state.outbox = state.outbox.filter(function (o) { return o !== p; });
-    node.classList.add("failed");
-    node.querySelector(".meta").textContent = t("notSent", { why: e.message });
-  }).then(next);
+    notSent(node, stop.signal.aborted ? t("tooLong") : e.message);
+  }).then(function () {
+    clearTimeout(timer);
+    next();
+  });
 }
 
 export function toggleEmoji(show) {

@@ -4,8 +4,8 @@ import { ChatSocket } from "../socket.js";
 import { greet, renderHeader, scheme, theme } from "./appearance.js";
 import { flush, next } from "./composer.js";
 import {
-  afterChange, append, forgetAbove, notice, render, renderRating, renderSeen, resetList, seen,
-  switchTo
+  afterChange, append, forgetAbove, notice, notSent, render, renderRating, renderSeen, resetList,
+  seen, switchTo
 } from "./conversation.js";
 import { t } from "./i18n.js";
 import { renderIntake } from "./intake.js";
@@ -207,7 +207,6 @@ function failed(f) {
   }
   if (p) {
     state.outbox = state.outbox.filter(function (o) { return o !== p; });
-    p.node.classList.add("failed");
-    p.node.querySelector(".meta").textContent = t("notSent", { why: f.message });
+    notSent(p.node, f.message);
   }
 }

@@ -62,18 +62,25 @@ export function bubble(kind, text, meta, attachment, avatar) {
   return item;
 }
 
+/** The visitor's message or file was not sent (refused, or its upload given up): no longer
+ * pending (faded), but failed, with why. */
+export function notSent(node, why) {
+  node.classList.remove("pending");
+  node.classList.add("failed");
+  node.querySelector(".meta").textContent = t("notSent", { why: why });
+}
+
 export function notice(text) { return el("li", "notice", null, text); }
 
 /** A day separator when the day changes, and grouping of one author's consecutive messages
- * (within two minutes): only the last of a group shows its name, time and picture. */
+ * (within two minutes): only the last of a group shows its name, time and picture (the others
+ * are ``grouped``, which hides them: a message that is the last again shows them, forgetAbove). */
 export function place(item, m) {
   var day = dayOf(m.at);
   if (!last || last.day !== day) insert(el("li", "day", null, dayLabel(m.at)));
   var key = m.kind === "text" ? m.author.type + ":" + (m.author.name || "") : null;
   if (key && last && last.key === key && m.at - last.at < 120000 && last.node.parentNode) {
     last.node.classList.add("grouped");
-    var picture = last.node.querySelector(".avatar");
-    if (picture) picture.parentNode.removeChild(picture);
   }
   last = item.placed = { key: key, at: m.at, day: day, node: item };
   insert(item);

@@ -30,7 +30,7 @@ var en = {
   rateTitle: "How was this conversation?", stars: "{n} out of 5",
   comment: "Anything to add? (optional)", rate: "Send rating",
   thanksRating: "Thank you for your rating ({n}/5).", newConversation: "Start a new conversation",
-  uploading: "Uploading {name}…",
+  uploading: "Uploading {name}…", tooLong: "the upload took too long",
   leftMessage: "Thanks! We got your message and will reply to {email}.",
   leftMessageNoEmail: "Thanks! We got your message and will reply here.",
   botName: "{name} (bot)", botAnswering: "{name} (bot) is answering",

@@ -56,6 +56,7 @@ export default {
   thanksRating: "شكرًا على تقييمك ({n}/5).",
   newConversation: "بدء محادثة جديدة",
   uploading: "جارٍ رفع {name}…",
+  tooLong: "استغرق الرفع وقتًا طويلًا",
   leftMessage: "شكرًا! وصلتنا رسالتك وسنرد على {email}.",
   leftMessageNoEmail: "شكرًا! وصلتنا رسالتك وسنرد هنا.",
   botName: "{name} (روبوت)",

@@ -56,6 +56,7 @@ export default {
   thanksRating: "Danke für Ihre Bewertung ({n}/5).",
   newConversation: "Neue Unterhaltung",
   uploading: "{name} wird hochgeladen…",
+  tooLong: "das Hochladen hat zu lange gedauert",
   leftMessage: "Danke! Wir haben Ihre Nachricht erhalten und antworten an {email}.",
   leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier.",
   botName: "{name} (Bot)",

@@ -56,6 +56,7 @@ export default {
   thanksRating: "Ευχαριστούμε για την αξιολόγηση ({n}/5).",
   newConversation: "Νέα συνομιλία",
   uploading: "Αποστολή {name}…",
+  tooLong: "η αποστολή άργησε πολύ",
   leftMessage: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε στο {email}.",
   leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ.",
   botName: "{name} (bot)",

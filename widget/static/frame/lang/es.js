@@ -56,6 +56,7 @@ export default {
   thanksRating: "Gracias por su valoración ({n}/5).",
   newConversation: "Nueva conversación",
   uploading: "Subiendo {name}…",
+  tooLong: "la subida tardó demasiado",
   leftMessage: "¡Gracias! Recibimos su mensaje y responderemos a {email}.",
   leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí.",
   botName: "{name} (bot)",

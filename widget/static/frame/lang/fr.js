@@ -56,6 +56,7 @@ export default {
   thanksRating: "Merci pour votre note ({n}/5).",
   newConversation: "Nouvelle discussion",
   uploading: "Envoi de {name}…",
+  tooLong: "l'envoi a pris trop de temps",
   leftMessage: "Merci ! Nous avons reçu votre message et répondrons à {email}.",
   leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici.",
   botName: "{name} (bot)",

@@ -56,6 +56,7 @@ export default {
   thanksRating: "תודה על הדירוג ({n}/5).",
   newConversation: "התחלת שיחה חדשה",
   uploading: "מעלים את {name}…",
+  tooLong: "ההעלאה נמשכה זמן רב מדי",
   leftMessage: "תודה! קיבלנו את ההודעה ונחזור אליכם לכתובת {email}.",
   leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן.",
   botName: "{name} (בוט)",

@@ -56,6 +56,7 @@ export default {
   thanksRating: "Obrigado pela sua avaliação ({n}/5).",
   newConversation: "Começar nova conversa",
   uploading: "A enviar {name}…",
+  tooLong: "o envio demorou demasiado",
   leftMessage: "Obrigado! Recebemos a sua mensagem e responderemos para {email}.",
   leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui.",
   botName: "{name} (bot)",
