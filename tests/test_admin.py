@@ -92,6 +92,7 @@ async def test_sites_are_created_and_configured(server: ServerProcess, seeded: S
     for name in ("", "   ", "x" * 101):  # (a site without a name, as the CLI's refuses it)
         refused = await call(server, "POST", "/api/admin/sites", admin_cookie, {"name": name})
         assert refused.status_code == 400, name
+        assert refused.json()["message"] == "a site name is 1 to 100 characters", refused.text
     assert len((await call(server, "GET", "/api/admin/sites", admin_cookie)).json()["sites"]) == (
         len(listed))
     missing = await call(server, "PATCH", "/api/admin/sites/site_nope", admin_cookie,

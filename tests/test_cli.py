@@ -82,7 +82,9 @@ def test_sites_and_agents(tmp_path: Path) -> None:
     assert "pre-chat:     none" in cleared.stdout
     assert "auto-assign on" in livechat("site", "list", db=db).stdout
     bad = livechat("site", "create", "X", "--origin", "https://x.test/path", db=db)
-    assert bad.returncode == 2 and "not an origin" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("livechat: not an origin"), bad.stderr
+    idle = livechat("site", "set", site_id, db=db)
+    assert idle.returncode == 2 and idle.stderr.startswith("livechat: nothing to change"), idle
 
     agent = livechat("agent", "create", "--email", "ana@acme.test", "--name", "Ana",
                      "--site", site_id, "--capacity", "2", "--password-stdin", db=db,
@@ -90,7 +92,8 @@ def test_sites_and_agents(tmp_path: Path) -> None:
     assert agent.returncode == 0, agent.stderr
     short = livechat("agent", "create", "--email", "b@acme.test", "--name", "B",
                      "--password-stdin", db=db, stdin="short\n")
-    assert short.returncode == 2 and "8 characters" in short.stderr
+    assert short.returncode == 2, short.stderr
+    assert short.stderr == "livechat: the password needs at least 8 characters\n", short.stderr
     dup = livechat("agent", "create", "--email", "ANA@acme.test", "--name", "Again",
                    "--password-stdin", db=db, stdin="long enough pw\n")
     assert dup.returncode == 2 and "an agent with the email ANA@acme.test exists" in dup.stderr

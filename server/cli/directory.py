@@ -27,8 +27,7 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     for origin in args.origin:
         normalized = normalize_origin(origin)
         if normalized is None:
-            print(f"not an origin (scheme://host[:port]): {origin}", file=sys.stderr)
-            return 2
+            raise ValueError(f"not an origin (scheme://host[:port]): {origin}")
         origins.append(normalized)
     settings = from_env(db_path=args.db)
 
@@ -60,8 +59,7 @@ def cmd_site_set(args: argparse.Namespace) -> int:
                if getattr(args, name) is not None}
     if (args.auto_assign is None and args.identity_secret is None and args.identity_mode is None
             and not args.origin and not profile):
-        print("nothing to change (see livechat site set --help)", file=sys.stderr)
-        return 2
+        raise ValueError("nothing to change (see livechat site set --help)")
     secret = {None: None, "none": "", "new": secrets.token_urlsafe(32)}[args.identity_secret]
     auto = None if args.auto_assign is None else args.auto_assign == "on"
     if "prechat" in profile:
@@ -177,8 +175,7 @@ def cmd_agent_create(args: argparse.Namespace) -> int:
         raise ValueError("--name is 1 to 100 characters")
     password = _read_password(args.password_stdin)
     if len(password) < 8:
-        print("the password needs at least 8 characters", file=sys.stderr)
-        return 2
+        raise ValueError("the password needs at least 8 characters")
 
     async def work(store: Store) -> str:
         known = {s.id for s in await store.sites()}

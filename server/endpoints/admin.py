@@ -26,6 +26,7 @@ from server.channels import agent_channel, site_channel
 from server.errors import Close
 from server.hashing import Busy
 from server.store import Agent, Site
+from server.store.directory import site_name
 from server.store.models import NO_PASSWORD
 from server.store.outbox import INVITE, RESET
 
@@ -106,10 +107,8 @@ async def _list_sites(ctx: Context, request: Request, admin: Agent) -> Response:
 
 async def _create_site(ctx: Context, request: Request, admin: Agent) -> Response:
     data = await _body(request)
-    name = _get(data, "name", str, "")
-    if not 0 < len(name.strip()) <= 100:
-        raise ValueError("a site needs a name of 1 to 100 characters")
-    site = await ctx.store.create_site(name.strip(), [])
+    name = site_name(_get(data, "name", str, ""))  # (refused as the CLI and the store refuse)
+    site = await ctx.store.create_site(name, [])
     site = await ctx.store.set_site_options(site.id,
                                             allowed_origins=_get(data, "allowed_origins", list))
     return _json({"site": _site(site)}, 201)
