@@ -44,6 +44,7 @@ from server.store import SQLiteStore
 from server.store.api_tokens import ApiTokens
 from server.store.bots import Bots
 from server.store.models import Agent
+from server.store.outbox import Outbox
 from server.store.postgres import PostgresStore
 from tests import pg
 from tests.api_world import check
@@ -219,6 +220,11 @@ async def test_the_store_counts_people_and_bots_apart(store: SQLiteStore) -> Non
         # for a bot's claim too.
         assert pg.rows(where(timed), "SELECT count(*) FROM conversations "
                                      "WHERE first_assigned_at IS NOT NULL") == [(0,)]
+        # The admins' daily digest of missed conversations is the reports' missed: B3, which
+        # its bot handed to people and no person answered (the bot's reply is no answer); not
+        # B1 or B4, which the bot has handled alone.
+        outbox = Outbox(timed, delay_ms=0, new_key=lambda: "k")
+        assert [c.visitor_id for c in await outbox.missed(start, end)] == ["vis_B3"]
     finally:
         await timed.close()
 

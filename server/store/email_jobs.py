@@ -14,6 +14,7 @@ import orjson
 from server import site_profile
 from server.store.base import DB
 from server.store.models import Conversation, Message
+from server.store.people import PEOPLE_FROM, PERSON_REPLIED
 
 if TYPE_CHECKING:
     from server.store.facade import Aggregates
@@ -253,12 +254,13 @@ class EmailJobs:
         return await self.prefs(agent_id)
 
     async def missed(self, start: int, end: int) -> list[Conversation]:
-        """Conversations begun in [start, end) that no agent answered (for the digest)."""
+        """Conversations begun in [start, end) that reached people and that no person answered
+        (for the digest): the reports' missed. One its bot has alone is not missed, and a bot's
+        reply is no answer (server/store/people.py)."""
         rows = await self.store._all(
             "SELECT c.id FROM conversations c WHERE c.created_at >= ? AND c.created_at < ? "
-            "AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND "
-            "m.author_type = 'agent' AND m.kind = 'text') ORDER BY c.created_at LIMIT 501",
-            (start, end))
+            f"AND NOT {PERSON_REPLIED} AND ({PEOPLE_FROM}) IS NOT NULL "
+            "ORDER BY c.created_at LIMIT 501", (start, end))
         found = [await self.store.conversation(r[0]) for r in rows]
         return [c for c in found if c is not None]
 
