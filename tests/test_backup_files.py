@@ -83,6 +83,23 @@ async def test_a_backup_after_an_erasure_and_its_restore_hold_none_of_the_erased
     assert _names(uploads) == {kept, "README"}  # before: the stray file too
 
 
+async def test_a_backup_says_which_named_files_it_could_not_hold(db: Path, seeded: Seed,
+                                                                  tmp_path: Path) -> None:
+    """A file the database names but the uploads folder lost (removed by hand) is not in the
+    backup, and the backup says so (before: nothing said, and "N attachment files" short)."""
+    with serving(db, **UNLIMITED) as server:
+        lost = await _sends_a_file(server, seeded.site_id, "lost.png")
+        await _sends_a_file(server, seeded.site_id, "kept.png")
+    (Path(f"{db}-files") / lost).unlink()
+    target = tmp_path / "b.db"
+    made = await asyncio.to_thread(livechat, "backup", str(target), db=db)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == f"and 1 attachment file in {target}-files (1 copied)\n"
+    assert made.stderr.endswith(
+        f"livechat: warning: 1 attachment file the database names is not in {db}-files, so "
+        "not in the backup\n"), made.stderr
+
+
 async def test_a_visitors_export_is_written_private(db: Path, seeded: Seed,
                                                     tmp_path: Path) -> None:
     with serving(db, **UNLIMITED) as server:

@@ -38,6 +38,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     progress.finish(f"backed up {source} to {args.path}")
     if files.held:
         print(files.said(backup.files_beside(Path(args.path))))
+    if files.missing:
+        print(f"livechat: warning: {files.missing} attachment file"
+              f"{'s' if files.missing != 1 else ''} the database names "
+              f"{'are' if files.missing != 1 else 'is'} not in {settings.uploads_path()}, "
+              "so not in the backup", file=sys.stderr)
     return 0
 
 

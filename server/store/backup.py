@@ -88,6 +88,9 @@ class Files(NamedTuple):
 
     held: int
     copied: int
+    #: Files the database names that are in neither the uploads folder nor ``PATH-files/``
+    #: (removed by hand, or a disk lost): not in the backup, and said so.
+    missing: int = 0
 
     def said(self, folder: Path) -> str:
         """What ``livechat backup`` prints of them."""
@@ -148,7 +151,8 @@ def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> Fi
     folder = files_beside(target)
     prune_files(folder, names)
     copied = _copy_files(names, uploads, folder)
-    return Files(sum((folder / name).is_file() for name in names), copied)
+    held = sum((folder / name).is_file() for name in names)
+    return Files(held, copied, len(names) - held)
 
 
 def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress) -> str:
