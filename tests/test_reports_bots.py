@@ -229,6 +229,29 @@ async def test_the_store_counts_people_and_bots_apart(store: SQLiteStore) -> Non
         await timed.close()
 
 
+async def test_the_queue_gauge_counts_from_when_it_began_waiting_again(
+        store: SQLiteStore) -> None:
+    """A conversation a person had, put back in the queue (its agent gone: ``requeue``), waits
+    since then for the gauge, not since its start an hour before (the reports' wait, to the
+    first person's join, is unchanged)."""
+    now = [DAY / 1000]
+    timed = pg.same_store(store, clock=lambda: now[0])
+    await timed.open()
+    try:
+        site_id = (await timed.create_site("Acme", ["https://acme.test"])).id
+        ana = await timed.create_agent("ana@acme.test", "Ana", "h", "agent", [site_id])
+        conv = (await timed.append_visitor_message(site_id, "vis_Q", "m1", "Hi")).conversation.id
+        assert await timed.queue_wait(site_id) == (1, DAY)
+        now[0] = (DAY + 60 * S) / 1000
+        await timed.claim(ana, [site_id], conv)
+        assert await timed.queue_wait(site_id) == (0, None)
+        now[0] = (DAY + 3600 * S) / 1000
+        assert len(await timed.requeue(site_id, [ana.id])) == 1
+        assert await timed.queue_wait(site_id) == (1, DAY + 3600 * S)  # before: DAY
+    finally:
+        await timed.close()
+
+
 async def test_an_upgraded_database_gets_the_first_replies_its_messages_say(
         store: SQLiteStore) -> None:
     """A database from before ``conversations.first_reply_at`` (schema step 27) upgrades with

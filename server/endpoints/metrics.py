@@ -56,7 +56,8 @@ async def shared_state(ctx: Context) -> CollectorRegistry:
                                 "Conversations waiting for an agent, per site.", labels=["site"])
     oldest = GaugeMetricFamily("livechat_queue_oldest_wait_seconds", "How long the longest "
                                "waiting conversation has waited, per site, since it reached "
-                               "people (its start, or its bot's handoff; 0: none waits).",
+                               "people (its start, or its bot's handoff), or since it was last "
+                               "put back in the queue (0: none waits).",
                                labels=["site"])
     typical = GaugeMetricFamily("livechat_queue_typical_wait_seconds", "Average time to a "
                                 "person's first reply over the site's 50 most recent "

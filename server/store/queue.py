@@ -144,13 +144,18 @@ class Queue(Base):
         return [conv_row(r) for r in rows]
 
     async def queue_wait(self, site_id: str) -> tuple[int, int | None]:
-        """How many of the site's conversations wait, and when the one waiting longest reached
-        people (ms: its start, or its bot's handoff, as the reports' wait counts; None when none
-        waits), for /metrics. (A waiting conversation a bot answered first has left the bot;
-        were one never to have, its start counts.)"""
+        """How many of the site's conversations wait, and since when the one waiting longest has
+        (ms; None when none waits), for /metrics: since it reached people (its start, or its
+        bot's handoff, as the reports' wait counts), or, put back in the queue since (its agent
+        gone, or reopened by the visitor's answer to a check-in), since then. (A waiting
+        conversation a bot answered first has left the bot; were one never to have, its start
+        counts.)"""
+        reached = f"coalesce({PEOPLE_FROM}, c.created_at)"
+        again = ("coalesce((SELECT max(m.created_at) FROM messages m WHERE m.conversation_id = "
+                 "c.id AND m.kind IN ('requeued', 'reopened')), 0)")
         row = await self._one(
-            f"SELECT count(*), min(coalesce({PEOPLE_FROM}, c.created_at)) FROM conversations c "
-            "WHERE c.site_id = ? AND c.status = 'waiting'", (site_id,))
+            f"SELECT count(*), min(CASE WHEN {again} > {reached} THEN {again} ELSE {reached} "
+            "END) FROM conversations c WHERE c.site_id = ? AND c.status = 'waiting'", (site_id,))
         return int(row[0]), None if row[1] is None else int(row[1])
 
     async def outbox_backlog(self) -> dict[str, tuple[int, int | None]]:
