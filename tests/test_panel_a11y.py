@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.live import open_store
 from tests.test_browser import sign_in_page
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
@@ -69,3 +70,52 @@ async def test_the_ages_in_the_list_are_not_announced(browser: Browser, desk: De
     announced = await ana.evaluate("window.announced")
     assert announced and all(a.startswith("list-status: ") for a in announced), announced
     await ana.screenshot(path=artifacts / "a11y-1-list.png")
+
+
+async def test_visitors_names_keep_their_direction_in_a_right_to_left_panel(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """"Maria Silva (Acme Inc.)" in a Hebrew panel reads left to right, its brackets where she
+    put them (not "(Maria Silva (Acme Inc."), wherever the panel shows it: the list, the
+    conversation's header, the byline of her messages, the visitor's column; her email too. A
+    visitor without a name is "Visitor TXHC" in the panel's language."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_txhc01", "a0", "hello?")
+        await store.append_visitor_message(desk.site_id, "vis_maria1", "m0", "Where is my order?")
+        await store.set_visitor_profile(desk.site_id, "vis_maria1", "Maria Silva (Acme Inc.)",
+                                        "maria@acme.example")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.get_by_role("button", name="Settings").click()
+    await ana.get_by_label("Language").select_option("he")
+    await expect(ana.locator("html")).to_have_attribute("dir", "rtl")
+    await ana.keyboard.press("Escape")
+
+    names = ana.locator("#list .item .name")
+    await expect(names).to_have_text(["מבקר TXHC", "Maria Silva (Acme Inc.)"])
+    maria = names.nth(1)
+    await expect(maria).to_have_css("direction", "ltr")
+    await maria.click()
+    await expect(ana.locator("#conv-title")).to_have_text("Maria Silva (Acme Inc.)")
+    await expect(ana.locator("#conv-title")).to_have_css("direction", "ltr")
+    email = ana.locator("#conv-status bdi", has_text="maria@acme.example")
+    await expect(email).to_have_css("direction", "ltr")
+    byline = ana.locator("#messages .msg.visitor .meta bdi")
+    await expect(byline).to_have_text("Maria Silva (Acme Inc.)")
+    await expect(byline).to_have_css("direction", "ltr")
+    for shown in ("Maria Silva (Acme Inc.)", "maria@acme.example"):
+        fact = ana.locator("#visitor-facts dd bdi", has_text=shown)
+        await expect(fact).to_have_css("direction", "ltr")
+    # (The name reads as it was written: its first character is at the left of its box.)
+    title = ana.locator("#conv-title")
+    assert await title.evaluate(
+        """e => { const r = document.createRange(); r.setStart(e.firstChild, 0);
+                  r.setEnd(e.firstChild, 1);
+                  return r.getBoundingClientRect().left - e.getBoundingClientRect().left; }"""
+    ) < 1
+    await ana.screenshot(path=artifacts / "a11y-2-hebrew-names.png")
+    # The unnamed visitor, in the header, the byline and the column too.
+    await names.nth(0).click()
+    await expect(ana.locator("#conv-title")).to_have_text("מבקר TXHC")
+    await expect(ana.locator("#messages .msg.visitor .meta bdi")).to_have_text("מבקר TXHC")
+    await expect(ana.locator("#visitor-facts")).to_contain_text("מבקר TXHC")
+    await ana.screenshot(path=artifacts / "a11y-2-hebrew-unnamed.png")
+

@@ -33,6 +33,7 @@ export default {
   "Remove tag {tag}": "إزالة الوسم {tag}",
   "Internal note": "ملاحظة داخلية",
   "Visitor": "الزائر",
+  "Visitor {code}": "زائر {code}",
   "Agent": "موظف",
   "{name} joined": "انضم {name}",
   "Resolved by {name}": "حلّها {name}",

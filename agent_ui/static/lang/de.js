@@ -33,6 +33,7 @@ export default {
   "Remove tag {tag}": "Tag {tag} entfernen",
   "Internal note": "Interne Notiz",
   "Visitor": "Besucher",
+  "Visitor {code}": "Besucher {code}",
   "Agent": "Mitarbeiter",
   "{name} joined": "{name} ist beigetreten",
   "Resolved by {name}": "Gelöst von {name}",

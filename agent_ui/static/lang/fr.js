@@ -33,6 +33,7 @@ export default {
   "Remove tag {tag}": "Retirer l'étiquette {tag}",
   "Internal note": "Note interne",
   "Visitor": "Visiteur",
+  "Visitor {code}": "Visiteur {code}",
   "Agent": "Conseiller",
   "{name} joined": "{name} a rejoint",
   "Resolved by {name}": "Résolue par {name}",
