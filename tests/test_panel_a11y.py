@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.live import open_store
+from server.auth import hash_password
+from tests.live import PASSWORD, open_store
 from tests.test_browser import sign_in_page
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
@@ -119,3 +120,61 @@ async def test_visitors_names_keep_their_direction_in_a_right_to_left_panel(
     await expect(ana.locator("#visitor-facts")).to_contain_text("מבקר TXHC")
     await ana.screenshot(path=artifacts / "a11y-2-hebrew-unnamed.png")
 
+
+async def test_a_tablet_shows_the_visitors_column_on_request(browser: Browser, desk: Desk,  # noqa: F811
+                                                             artifacts: Path) -> None:
+    """At 820 px the visitor's column has no room beside the conversation: "Visitor details" in
+    the conversation's header shows it over the conversation (from the keyboard too), Esc or
+    the button closes it and the focus goes back to the button. The search box keeps a usable
+    width there, and at 1280 px beside a long name."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_maria1", "m0", "Where is my order?")
+        await store.set_visitor_profile(desk.site_id, "vis_maria1", "Maria Silva",
+                                        "maria@acme.example")
+        await store.create_agent("long@acme.test", "Maximiliana Konstantinopoulou-Papadopoulou",
+                                 hash_password(PASSWORD), "agent", [desk.site_id])
+    context = await browser.new_context(viewport={"width": 820, "height": 1180},
+                                        is_mobile=True, has_touch=True)
+    ana = await sign_in_page(await context.new_page(), desk.chat.http, "ana@acme.test")
+    search = await ana.locator("#search").bounding_box()
+    assert search is not None and search["width"] >= 160, search
+    await ana.locator("#list .item button").first.click()
+    column = ana.locator("#context")
+    await expect(ana.locator("#conv-title")).to_have_text("Maria Silva")
+    await expect(column).to_be_hidden()
+    toggle = ana.get_by_role("button", name="Visitor details")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await toggle.focus()
+    await ana.keyboard.press("Enter")
+    await expect(column).to_be_visible()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await expect(column.locator("#visitor-facts")).to_contain_text("maria@acme.example")
+    await expect(column).to_be_focused()
+    box = await column.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 820, box
+    assert await ana.evaluate("document.documentElement.scrollWidth") <= 820
+    await ana.screenshot(path=artifacts / "a11y-3-tablet-visitor.png")
+    assert await axe_violations(ana, "no frames") == []
+    await ana.keyboard.press("Escape")
+    await expect(column).to_be_hidden()
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await expect(toggle).to_be_focused()
+    # Its close button does the same.
+    await toggle.click()
+    await column.get_by_role("button", name="Close").click()
+    await expect(column).to_be_hidden()
+    await expect(toggle).to_be_focused()
+    await ana.screenshot(path=artifacts / "a11y-3-tablet.png")
+    await context.close()
+
+    # Wide enough, the column is beside the conversation, and no button is needed.
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    long = await sign_in_page(await context.new_page(), desk.chat.http, "long@acme.test")
+    search = await long.locator("#search").bounding_box()
+    assert search is not None and search["width"] >= 160, search
+    await long.locator("#list .item button").first.click()
+    await expect(long.locator("#context")).to_be_visible()
+    await expect(long.get_by_role("button", name="Visitor details")).to_be_hidden()
+    assert await long.evaluate("document.documentElement.scrollWidth") <= 1280
+    await long.screenshot(path=artifacts / "a11y-3-long-name-1280.png")
+    await context.close()

@@ -101,6 +101,25 @@ function renderPages() {
   if (!pages.length) el("li", "none", box, t("No pages recorded."));
 }
 
+/** Where there is no room for the column beside the conversation (panel.css), "Visitor details"
+ * shows it over the conversation, and the focus in it; the button again, "Close" or Esc put it
+ * away, the focus back on the button. */
+export function setUpContext() {
+  var column = $("context"), toggle = $("context-toggle");
+  function show(open) {
+    column.classList.toggle("open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open) column.focus(); else toggle.focus();
+  }
+  toggle.addEventListener("click", function () { show(!column.classList.contains("open")); });
+  $("context-close").addEventListener("click", function () { show(false); });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && column.classList.contains("open") && toggle.offsetParent) {
+      show(false);
+    }
+  });
+}
+
 /** The visitor of the open conversation went to another page (the ``visited`` frame). */
 export function visited(f) {
   if (f.conversation_id !== state.current) return;

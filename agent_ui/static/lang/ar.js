@@ -34,6 +34,7 @@ export default {
   "Internal note": "ملاحظة داخلية",
   "Visitor": "الزائر",
   "Visitor {code}": "زائر {code}",
+  "Visitor details": "تفاصيل الزائر",
   "Agent": "موظف",
   "{name} joined": "انضم {name}",
   "Resolved by {name}": "حلّها {name}",

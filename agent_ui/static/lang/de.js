@@ -34,6 +34,7 @@ export default {
   "Internal note": "Interne Notiz",
   "Visitor": "Besucher",
   "Visitor {code}": "Besucher {code}",
+  "Visitor details": "Besucherdetails",
   "Agent": "Mitarbeiter",
   "{name} joined": "{name} ist beigetreten",
   "Resolved by {name}": "Gelöst von {name}",

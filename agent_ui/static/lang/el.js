@@ -34,6 +34,7 @@ export default {
   "Internal note": "Εσωτερική σημείωση",
   "Visitor": "Επισκέπτης",
   "Visitor {code}": "Επισκέπτης {code}",
+  "Visitor details": "Στοιχεία επισκέπτη",
   "Agent": "Εκπρόσωπος",
   "{name} joined": "Ο/Η {name} μπήκε",
   "Resolved by {name}": "Επιλύθηκε από: {name}",

@@ -34,6 +34,7 @@ export default {
   "Internal note": "Nota interna",
   "Visitor": "Visitante",
   "Visitor {code}": "Visitante {code}",
+  "Visitor details": "Datos del visitante",
   "Agent": "Agente",
   "{name} joined": "{name} se unió",
   "Resolved by {name}": "Resuelta por {name}",

@@ -34,6 +34,7 @@ export default {
   "Internal note": "Note interne",
   "Visitor": "Visiteur",
   "Visitor {code}": "Visiteur {code}",
+  "Visitor details": "Infos du visiteur",
   "Agent": "Conseiller",
   "{name} joined": "{name} a rejoint",
   "Resolved by {name}": "Résolue par {name}",

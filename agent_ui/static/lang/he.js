@@ -34,6 +34,7 @@ export default {
   "Internal note": "הערה פנימית",
   "Visitor": "מבקר",
   "Visitor {code}": "מבקר {code}",
+  "Visitor details": "פרטי המבקר",
   "Agent": "נציג",
   "{name} joined": "{name} הצטרף/ה",
   "Resolved by {name}": "נפתרה על ידי {name}",

@@ -34,6 +34,7 @@ export default {
   "Internal note": "Nota interna",
   "Visitor": "Visitante",
   "Visitor {code}": "Visitante {code}",
+  "Visitor details": "Dados do visitante",
   "Agent": "Agente",
   "{name} joined": "{name} entrou",
   "Resolved by {name}": "Resolvida por {name}",
