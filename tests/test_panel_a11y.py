@@ -178,3 +178,38 @@ async def test_a_tablet_shows_the_visitors_column_on_request(browser: Browser, d
     assert await long.evaluate("document.documentElement.scrollWidth") <= 1280
     await long.screenshot(path=artifacts / "a11y-3-long-name-1280.png")
     await context.close()
+
+
+async def test_the_panel_reflows_at_200_percent_zoom(browser: Browser, desk: Desk,  # noqa: F811
+                                                     artifacts: Path) -> None:
+    """A 1280 x 800 window zoomed to 200 % is 640 x 400 CSS px: the inbox, a conversation and
+    the Reports fit its width (no sideways scrolling), Settings and Sign out on the page, and
+    the conversation's messages keep room to be read."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_zoom01", "z0",
+                                           "My tent pole snapped on the first night, help!")
+    fits = "document.documentElement.scrollWidth <= innerWidth"
+    for email in ("ana@acme.test", "root@acme.test"):
+        context = await browser.new_context(viewport={"width": 640, "height": 400})
+        page = await sign_in_page(await context.new_page(), desk.chat.http, email)
+        for name in ("Settings", "Sign out"):
+            box = await page.get_by_role("button", name=name).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 640, name
+        assert await page.evaluate(fits)
+        if email == "ana@acme.test":
+            await page.screenshot(path=artifacts / "a11y-4-zoom-inbox.png")
+            await page.locator("#list .item button").first.click()
+            await expect(page.locator("#messages li.msg")).to_have_count(1)
+            assert await page.evaluate(fits)
+            # The messages keep room to be read; the composer is further down the column.
+            box = await page.locator("#messages").bounding_box()
+            assert box is not None and box["height"] >= 200, box
+            await page.get_by_label("Reply", exact=True).scroll_into_view_if_needed()
+            await expect(page.get_by_label("Reply", exact=True)).to_be_in_viewport()
+            await page.screenshot(path=artifacts / "a11y-4-zoom-conversation.png")
+        else:
+            await page.get_by_role("button", name="Reports").click()
+            await expect(page.locator("#report-tiles .tile").first).to_be_visible()
+            assert await page.evaluate(fits)
+            await page.screenshot(path=artifacts / "a11y-4-zoom-reports.png", full_page=True)
+        await context.close()
