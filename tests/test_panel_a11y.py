@@ -213,3 +213,29 @@ async def test_the_panel_reflows_at_200_percent_zoom(browser: Browser, desk: Des
             assert await page.evaluate(fits)
             await page.screenshot(path=artifacts / "a11y-4-zoom-reports.png", full_page=True)
         await context.close()
+
+
+async def test_esc_closes_a_menu_back_to_its_button(browser: Browser, desk: Desk,  # noqa: F811
+                                                    artifacts: Path) -> None:
+    """Esc in the Snooze, Transfer and Follow up… menus closes them, says so (aria-expanded
+    false) and gives the focus back to their button, as Block… does (it was left on <body>)."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_menus1", "e0", "hello")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Claim").click()
+    await expect(ana.locator("#conv-status")).to_have_text("Assigned to you")
+    for name, menu in (("#snooze", "#snooze-menu"), ("#transfer-button", "#transfer"),
+                       ("#follow-up-button", "#follow-up"), ("#block-button", "#block-form")):
+        button = ana.locator(name)
+        await button.focus()
+        await ana.keyboard.press("Enter")
+        await expect(ana.locator(menu)).to_be_visible()
+        await expect(button).to_have_attribute("aria-expanded", "true")
+        assert await ana.evaluate(f"document.querySelector('{menu}').contains("
+                                  "document.activeElement)"), name
+        await ana.keyboard.press("Escape")
+        await expect(ana.locator(menu)).to_be_hidden()
+        await expect(button).to_have_attribute("aria-expanded", "false")
+        await expect(button).to_be_focused()
+    await ana.screenshot(path=artifacts / "a11y-5-menu-closed.png")
