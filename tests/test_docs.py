@@ -121,7 +121,7 @@ def test_the_panel_speaks_every_language_completely() -> None:
     panel = ROOT / "agent_ui"
     used = set()
     for path in (panel / "static").glob("*.js"):
-        used |= set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', path.read_text()))
+        used |= set(re.findall(r'\b(?:t\(|tInto\(\w+, )"((?:[^"\\]|\\.)*)"', path.read_text()))
     page = _Marked()
     page.feed((panel / "index.html").read_text())
     page.feed((panel / "reset.html").read_text())

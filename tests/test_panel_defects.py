@@ -537,14 +537,14 @@ async def test_seen_is_spaced_like_the_rest_of_its_line(
     meta = ana.locator("#messages .msg.agent .meta").last
     await expect(meta.locator(".seen")).to_have_text(" · Seen")
     gaps = await meta.evaluate("""meta => {
-        const text = [...meta.childNodes].find(n => n.nodeType === 3);
+        const name = meta.querySelector("bdi"), text = name.nextSibling;  // " · 6:55:59 PM"
         const dot = meta.querySelector(".seen").firstChild;
         const box = (node, from, to) => {
             const r = document.createRange(); r.setStart(node, from); r.setEnd(node, to);
             return r.getBoundingClientRect();
         };
         const first = text.data.indexOf("·"), second = dot.data.indexOf("·");
-        return [box(text, first, first + 1).left - box(text, first - 2, first - 1).right,
+        return [box(text, first, first + 1).left - name.getBoundingClientRect().right,
                 box(dot, second, second + 1).left
                   - box(text, text.data.length - 1, text.data.length).right];
     }""")

@@ -2,7 +2,7 @@
  * they came from), and the blocks in force on the Manage page, with Unblock. Text only, never
  * HTML. */
 import { $, clear, el } from "./kit.js";
-import { locale, onLanguage, t } from "./i18n.js";
+import { locale, onLanguage, t, tInto, theirs, visitorName } from "./i18n.js";
 import { request, state } from "./state.js";
 
 
@@ -116,9 +116,12 @@ export function refreshBlocks() {
     if (!f.blocks.length) el("li", "muted", list, t("Nobody is blocked."));
     f.blocks.forEach(function (b) {
       var item = el("li", "", list);
-      var who = b.kind === "address" ? t("The address of {name}", { name: b.visitor.name })
-        : b.visitor.name;
-      el("b", "", item, who);
+      var name = visitorName(b.visitor);
+      var who = b.kind === "address" ? t("The address of {name}", { name: name }) : name;
+      // (The name in its own direction, in the panel's sentence.)
+      var shown = el("b", "", item);
+      if (b.kind === "address") tInto(shown, "The address of {name}", { name: name });
+      else theirs(shown, name);
       el("span", "muted", item, " · " + when(b.until) + " · " + t("by {name}", { name: b.by.name })
          + (b.reason ? " · " + b.reason : "") + " ");
       var undo = el("button", "secondary small", item, t("Unblock"));

@@ -4,7 +4,7 @@
 import { ChatSocket } from "/widget/static/socket.js";
 import { $, avatar, clear, el } from "./kit.js";
 import { articleCards } from "./cards.js";
-import { clock, t, when } from "./i18n.js";
+import { clock, t, theirs, tInto, visitorName, when } from "./i18n.js";
 import { renderContext } from "./context.js";
 import { noteMode } from "./composer.js";
 import { loadFollowUps, renderList } from "./inbox.js";
@@ -28,21 +28,26 @@ function toEnd() {
 export function renderHead() {
   var c = summary(state.current), me = state.me;
   if (!c) return;
-  $("conv-title").textContent = c.visitor.name;
-  var status = c.status === "waiting" ? t("Waiting in the queue")
+  $("conv-title").textContent = visitorName(c.visitor);  // (dir="auto": index.html)
+  // What the visitor wrote (their email, their rating's comment) in <bdi>s: in its own direction.
+  var status = $("conv-status");
+  clear(status);
+  var say = function (text) { status.appendChild(document.createTextNode(text)); };
+  say(c.status === "waiting" ? t("Waiting in the queue")
     : c.status === "resolved" ? t("Resolved")
     : c.assignee.id === me.id ? t("Assigned to you")
-    : t("Assigned to {name}", { name: c.assignee.name });
-  if (snoozed(c)) status += " · " + t("snoozed until {when}", { when: when(c.snoozed_until) });
+    : t("Assigned to {name}", { name: c.assignee.name }));
+  if (snoozed(c)) say(" · " + t("snoozed until {when}", { when: when(c.snoozed_until) }));
   if (c.visitor.email) {
-    status += " · " + c.visitor.email + (c.visitor.verified ? " " + t("(verified)") : "");
+    say(" · ");
+    theirs(status, c.visitor.email);
+    if (c.visitor.verified) say(" " + t("(verified)"));
   }
   if (c.rating) {
-    status += " · " + t("Rated {n}/5", { n: c.rating.score }) +
-      (c.rating.comment ? ": “" + c.rating.comment + "”" : "");
+    say(" · " + t("Rated {n}/5", { n: c.rating.score }));
+    if (c.rating.comment) { say(": “"); theirs(status, c.rating.comment); say("”"); }
   }
-  if (state.sites.length > 1) status += " · " + siteName(c.site_id);
-  $("conv-status").textContent = status;
+  if (state.sites.length > 1) say(" · " + siteName(c.site_id));
   var open = c.status !== "resolved";
   // Reopened only while the visitor has no other open conversation (the server's rule too).
   var busy = !open && otherOpen(c);
@@ -200,10 +205,12 @@ function messageNode(m) {
       // Links to the site's help articles: a card each, as the visitor sees them (cards.js).
       articleCards(said, c && c.site_id, keepFollowing);
     }
-    var name = fromVisitor ? (c ? c.visitor.name : t("Visitor")) : (who.name || t("Agent"));
+    var name = fromVisitor ? (c ? visitorName(c.visitor) : t("Visitor")) : (who.name || t("Agent"));
     var meta = el("div", "meta", item);
     if (!fromVisitor) avatar(meta, who, "tiny");
-    meta.appendChild(document.createTextNode(name + " · " + clock(m.at)));
+    var byline = el("span", "", meta);  // the name in its own direction, then the time
+    theirs(byline, name);
+    byline.appendChild(document.createTextNode(" · " + clock(m.at)));
   } else {
     var text = {
       joined: t("{name} joined", { name: who.name }),
@@ -211,14 +218,20 @@ function messageNode(m) {
       transferred: t("Transferred to {name}", { name: who.name }),
       requeued: t("Back in the queue (the agent went offline)"),
       reopened: t("Reopened by {name}", { name: who.name }),
-      rated: t("The visitor rated this conversation {n}/5", { n: m.score }) +
-        (m.body ? ": “" + m.body + "”" : ""),
-      email: m.email && (m.email.status === "sent"
-        ? t("Emailed to {to}", { to: m.email.to })
-        : t("Email to {to} failed: {error}", { to: m.email.to, error: m.email.error }))
-    }[m.kind] || m.kind;
+      rated: t("The visitor rated this conversation {n}/5", { n: m.score })
+    }[m.kind];
     item = el("li", "event" + (m.kind === "email" && m.email && m.email.status === "failed"
-                                ? " failed" : ""), null, text);
+                                ? " failed" : ""), null, text || (m.email ? "" : m.kind));
+    // What the visitor wrote (a rating's comment, their address) in its own direction.
+    if (m.kind === "rated" && m.body) {
+      item.appendChild(document.createTextNode(": “"));
+      theirs(item, m.body);
+      item.appendChild(document.createTextNode("”"));
+    }
+    if (m.kind === "email" && m.email) {
+      if (m.email.status === "sent") tInto(item, "Emailed to {to}", { to: m.email.to });
+      else tInto(item, "Email to {to} failed: {error}", { to: m.email.to, error: m.email.error });
+    }
   }
   item.setAttribute("data-seq", m.seq);
   return item;
@@ -290,10 +303,10 @@ export function showVisitorOnline(online) {
 export function showTyping(f) {
   if (f.conversation_id !== state.current || f.author.type !== "visitor") return;
   clearTimeout(typingTimer);
-  var who = summary(state.current).visitor.name;
-  $("typing").textContent = !f.active ? ""
-    : f.preview ? t("{name} is typing: “{text}”", { name: who, text: f.preview })
-    : t("{name} is typing…", { name: who });
+  var who = visitorName(summary(state.current).visitor), line = $("typing");
+  clear(line);
+  if (f.active && f.preview) tInto(line, "{name} is typing: “{text}”", { name: who, text: f.preview });
+  else if (f.active) tInto(line, "{name} is typing…", { name: who });
   if (f.active) typingTimer = setTimeout(function () { $("typing").textContent = ""; }, 6000);
 }
 

@@ -70,6 +70,41 @@ export function t(key, slots) {
   });
 }
 
+/** ``t(key, slots)`` into ``parent``, as text, each slot but {n} in a <bdi> of its own: a name
+ * or an address a visitor wrote keeps its own direction inside the panel's sentence (in Arabic,
+ * "Maria Silva (Acme Inc.)" and not "(Maria Silva (Acme Inc."). */
+export function tInto(parent, key, slots) {
+  var marked = {}, values = [];
+  Object.keys(slots).forEach(function (k) {
+    if (k === "n") { marked[k] = slots[k]; return; }
+    marked[k] = "\u0000" + values.length + "\u0000";
+    values.push(slots[k]);
+  });
+  t(key, marked).split("\u0000").forEach(function (part, i) {
+    if (i % 2) theirs(parent, values[Number(part)]);
+    else if (part) parent.appendChild(document.createTextNode(part));
+  });
+  return parent;
+}
+
+/** What someone else wrote (a visitor's name, email, words), in ``parent`` in its own direction. */
+export function theirs(parent, text) {
+  var node = document.createElement("bdi");
+  node.textContent = text === undefined || text === null ? "" : String(text);
+  parent.appendChild(node);
+  return node;
+}
+
+/** A visitor's name as the panel shows it: the one they gave, or, for one who gave none, the
+ * server's stand-in ("Visitor K7QX", made from their id as ``visitor_display_name`` does in
+ * server/store/models.py) in the panel's language. */
+export function visitorName(visitor) {
+  var id = String(visitor.id || ""), cut = id.indexOf("_");
+  var code = (cut >= 0 ? id.slice(cut + 1) : id).replace(/[^\p{L}\p{N}]/gu, "").slice(0, 4)
+    .toUpperCase();
+  return visitor.name === "Visitor " + code ? t("Visitor {code}", { code: code }) : visitor.name;
+}
+
 /** The fixed words of ``root``, in the current language (the English stays as the key). */
 export function translate(root) {
   root.querySelectorAll("[data-i18n]").forEach(function (node) {

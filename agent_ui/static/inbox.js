@@ -1,7 +1,7 @@
 /* The inbox: views (queue, mine, my teams, all open, snoozed, resolved, follow-ups, search results), site
  * and tag filters, counts, and what changes in it live. */
 import { $, avatar, clear, el } from "./kit.js";
-import { t, when } from "./i18n.js";
+import { t, visitorName, when } from "./i18n.js";
 import { announce, notify, titleCount } from "./notifications.js";
 import { PAGE, request, snoozed, state, summary } from "./state.js";
 import { since } from "./times.js";
@@ -103,7 +103,8 @@ export function renderList() {
     var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
     var button = el("button", "", item);
     button.type = "button";
-    el("span", "name", button, c.visitor.name);
+    // Names, as previews, in their own direction ("Maria Silva (Acme Inc.)" in a Hebrew panel).
+    el("span", "name", button, visitorName(c.visitor)).dir = "auto";
     since(button, "when", view === "queue" ? c.created_at : c.updated_at);
     var hit = view === "search" ? state.searchHits[i] : null;
     // What the visitor wrote, in its own direction ("Where is my order?" in an Arabic panel).
@@ -151,7 +152,7 @@ function renderFollowUps(list) {
     var item = el("li", "item follow-up" + (state.current === c.id ? " active" : ""), list);
     var button = el("button", "", item);
     button.type = "button";
-    el("span", "name", button, c.visitor.name);
+    el("span", "name", button, visitorName(c.visitor)).dir = "auto";
     el("span", "when", button, when(f.at));
     el("span", "preview", button, f.body).dir = "auto";
     button.addEventListener("click", function () { open(c.id); });
@@ -264,11 +265,11 @@ export function update(c) {
   state.searchHits.forEach(function (h) { if (h.conversation.id === c.id) h.conversation = c; });
   var mineNow = c.assignee && c.assignee.id === me.id;
   if (!before && c.status === "waiting" && !snoozed(c)) {
-    notify(t("New conversation"), c.visitor.name + ": " + c.last_message, c.id);
+    notify(t("New conversation"), visitorName(c.visitor) + ": " + c.last_message, c.id);
   } else if (before && snoozed(before) && !snoozed(c) && c.status !== "resolved") {
-    notify(t("Back from snooze"), c.visitor.name, c.id);
+    notify(t("Back from snooze"), visitorName(c.visitor), c.id);
   } else if (before && mineNow && c.unread > before.unread && c.id !== state.current) {
-    notify(c.visitor.name, c.last_message, c.id);
+    notify(visitorName(c.visitor), c.last_message, c.id);
   }
   // A follow-up of mine may have been sent (its conversation changed): the view, read again.
   if (state.view === "followups" && state.followUps.some(function (f) {

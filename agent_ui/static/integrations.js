@@ -3,7 +3,7 @@
  * conversations. All through the REST API (/api/v1, docs/api.md), which takes an admin's
  * session cookie from our own pages. Text only, never HTML. */
 import { $, api, clear, el } from "./kit.js";
-import { locale, notice, onLanguage, t } from "./i18n.js";
+import { locale, notice, onLanguage, t, visitorName } from "./i18n.js";
 
 var SCOPES = ["conversations:read", "conversations:write", "visitors:read", "visitors:write",
               "reports:read", "webhooks", "articles:read", "articles:write", "admin"];
@@ -314,7 +314,7 @@ export function visitorRights(parent, me, visitor) {
   var said = el("span", "muted", box);
   said.setAttribute("role", "status");
   erase.addEventListener("click", function () {
-    if (!window.confirm(t("Erase everything about {name}? Their messages, files and details are deleted for good; reports keep counting the conversation.", { name: visitor.name }))) return;
+    if (!window.confirm(t("Erase everything about {name}? Their messages, files and details are deleted for good; reports keep counting the conversation.", { name: visitorName(visitor) }))) return;
     api("/api/v1/visitors/" + encodeURIComponent(visitor.id), undefined, "DELETE")
       .then(function () {
         notice(said, function () { return " " + t("Erased."); });

@@ -10,7 +10,7 @@ import { setUpBlocks } from "./blocks.js";
 import { $, api, el } from "./kit.js";
 import { preferred, t, use } from "./i18n.js";
 import { refused, resend, setUpComposer } from "./composer.js";
-import { visited } from "./context.js";
+import { setUpContext, visited } from "./context.js";
 import {
   forgetAbove, markRead, openConversation, renderHead, renderMessage, renderSeen, reopen,
   setUpConversation, showTyping, showVisitorOnline
@@ -207,6 +207,7 @@ use(preferred()).then(function () {
   setUpSettings(redraw);
   setUpInbox(openConversation, renderHead);
   setUpConversation();
+  setUpContext();
   setUpComposer();
   setUpShortcuts();
   setUpReports();

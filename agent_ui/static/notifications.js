@@ -44,11 +44,14 @@ export function notify(title, body, conversationId) {
 }
 
 /** The notice line above the open conversation (it takes its own room, never covering a
- * message), for ten seconds. */
+ * message), for ten seconds. With no conversation open, a screen reader hears it from the
+ * inbox's status line (#list-status): the list itself is no live region, or the ages in it
+ * ("5m", every 30 seconds) and every redraw would be read out. */
 export function announce(text) {
   clearTimeout(noticeTimer);
   $("notice-text").textContent = text;
   $("notice").hidden = !text || !state.current;
+  $("list-status").textContent = state.current ? "" : text;
   if (text) noticeTimer = setTimeout(function () { $("notice").hidden = true; }, 10000);
 }
 

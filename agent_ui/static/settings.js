@@ -26,6 +26,7 @@ if (dark && dark.addEventListener) dark.addEventListener("change", applyTheme);
 export function renderMe() {
   var me = state.me;
   $("me-name").textContent = me.name;
+  $("me-name").title = me.name;  // (a long one is shortened on the page)
   var box = $("me-avatar");
   clear(box);
   avatar(box, me);

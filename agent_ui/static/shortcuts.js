@@ -8,8 +8,20 @@ export function setUpShortcuts() {
   document.addEventListener("keydown", function (event) {
     var target = event.target, typing = /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
     if (event.key === "Escape") {
-      ["snooze-menu", "transfer", "settings"].forEach(function (id) { $(id).hidden = true; });
-      if (typing) target.blur();
+      // An open menu closes, says so, and gives the focus back to its button (Block… does the
+      // same in blocks.js).
+      var closed = false;
+      [["snooze", "snooze-menu"], ["transfer-button", "transfer"],
+       ["follow-up-button", "follow-up"], ["settings-button", "settings"]].forEach(function (pair) {
+        var button = $(pair[0]), menu = $(pair[1]);
+        if (menu.hidden) return;
+        var inside = menu.contains(document.activeElement) || document.activeElement === button ||
+          document.activeElement === document.body;
+        menu.hidden = true;
+        button.setAttribute("aria-expanded", "false");
+        if (inside) { button.focus(); closed = true; }
+      });
+      if (typing && !closed) target.blur();
       return;
     }
     if (typing || event.ctrlKey || event.metaKey || event.altKey || $("page-inbox").hidden) return;

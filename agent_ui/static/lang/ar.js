@@ -33,6 +33,8 @@ export default {
   "Remove tag {tag}": "إزالة الوسم {tag}",
   "Internal note": "ملاحظة داخلية",
   "Visitor": "الزائر",
+  "Visitor {code}": "زائر {code}",
+  "Visitor details": "تفاصيل الزائر",
   "Agent": "موظف",
   "{name} joined": "انضم {name}",
   "Resolved by {name}": "حلّها {name}",

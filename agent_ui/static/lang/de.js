@@ -33,6 +33,8 @@ export default {
   "Remove tag {tag}": "Tag {tag} entfernen",
   "Internal note": "Interne Notiz",
   "Visitor": "Besucher",
+  "Visitor {code}": "Besucher {code}",
+  "Visitor details": "Besucherdetails",
   "Agent": "Mitarbeiter",
   "{name} joined": "{name} ist beigetreten",
   "Resolved by {name}": "Gelöst von {name}",

@@ -33,6 +33,8 @@ export default {
   "Remove tag {tag}": "Αφαίρεση ετικέτας {tag}",
   "Internal note": "Εσωτερική σημείωση",
   "Visitor": "Επισκέπτης",
+  "Visitor {code}": "Επισκέπτης {code}",
+  "Visitor details": "Στοιχεία επισκέπτη",
   "Agent": "Εκπρόσωπος",
   "{name} joined": "Ο/Η {name} μπήκε",
   "Resolved by {name}": "Επιλύθηκε από: {name}",

@@ -33,6 +33,8 @@ export default {
   "Remove tag {tag}": "Quitar la etiqueta {tag}",
   "Internal note": "Nota interna",
   "Visitor": "Visitante",
+  "Visitor {code}": "Visitante {code}",
+  "Visitor details": "Datos del visitante",
   "Agent": "Agente",
   "{name} joined": "{name} se unió",
   "Resolved by {name}": "Resuelta por {name}",

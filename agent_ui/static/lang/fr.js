@@ -33,6 +33,8 @@ export default {
   "Remove tag {tag}": "Retirer l'étiquette {tag}",
   "Internal note": "Note interne",
   "Visitor": "Visiteur",
+  "Visitor {code}": "Visiteur {code}",
+  "Visitor details": "Infos du visiteur",
   "Agent": "Conseiller",
   "{name} joined": "{name} a rejoint",
   "Resolved by {name}": "Résolue par {name}",

@@ -33,6 +33,8 @@ export default {
   "Remove tag {tag}": "הסרת התגית {tag}",
   "Internal note": "הערה פנימית",
   "Visitor": "מבקר",
+  "Visitor {code}": "מבקר {code}",
+  "Visitor details": "פרטי המבקר",
   "Agent": "נציג",
   "{name} joined": "{name} הצטרף/ה",
   "Resolved by {name}": "נפתרה על ידי {name}",

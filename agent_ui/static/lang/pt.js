@@ -33,6 +33,8 @@ export default {
   "Remove tag {tag}": "Remover a etiqueta {tag}",
   "Internal note": "Nota interna",
   "Visitor": "Visitante",
+  "Visitor {code}": "Visitante {code}",
+  "Visitor details": "Dados do visitante",
   "Agent": "Agente",
   "{name} joined": "{name} entrou",
   "Resolved by {name}": "Resolvida por {name}",

@@ -1,0 +1,241 @@
+"""The agent panel for people who use a screen reader, the keyboard, zoom, a tablet or a right to
+left language, in a real Chromium: what a live region announces, visitors' names in an Arabic or
+Hebrew panel, the visitor's column on a tablet, reflow at 200 % zoom, menus closed with Esc, the
+sign-in page's landmarks and where the focus goes, and a focus ring that can be seen.
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from server.auth import hash_password
+from tests.live import PASSWORD, open_store
+from tests.test_browser import sign_in_page
+from tests.test_panel_browser import (  # noqa: F401 — fixtures
+    Desk,
+    axe_violations,
+    browser,
+    desk,
+    sign_in,
+)
+from tests.test_panel_polish import visitor_writes
+
+pytestmark = pytest.mark.browser
+
+# Every change inside a shown live region (what a screen reader would read out), kept in
+# ``window.announced`` as "region id: text".
+WATCH_LIVE_REGIONS = """() => {
+  window.announced = [];
+  const live = '[aria-live]:not([aria-live=off]), [role=status], [role=log], [role=alert]';
+  new MutationObserver(function (changes) {
+    for (const m of changes) {
+      const node = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+      const region = node && node.closest(live);
+      if (region && !region.closest('[hidden]')) {
+        window.announced.push(region.id + ': ' + region.textContent.trim());
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+async def test_the_ages_in_the_list_are_not_announced(browser: Browser, desk: Desk,  # noqa: F811
+                                                      artifacts: Path) -> None:
+    """"5m" in the list moves on every 30 seconds: it is not inside a live region, so a screen
+    reader does not read it out each time; a new conversation is announced (once, on its own)."""
+    await visitor_writes(browser, desk, "Is the Summit Tent in stock?")
+    context = await browser.new_context(viewport={"width": 1400, "height": 860},
+                                        timezone_id="UTC")
+    ana = await context.new_page()
+    await ana.clock.install()
+    await sign_in_page(ana, desk.chat.http, "ana@acme.test")
+    ages = ana.locator("#list .item .when")
+    await expect(ages).to_have_count(1)
+    await ana.evaluate(WATCH_LIVE_REGIONS)
+
+    await ana.clock.fast_forward("02:00:00")
+    await expect(ages).to_have_text("2h")
+    assert await ana.evaluate("window.announced") == []
+
+    # A real change of the list is announced, in a status line of its own.
+    await visitor_writes(browser, desk, "And the Summit Tarp?")
+    await expect(ana.locator("#list .item")).to_have_count(2)
+    status = ana.locator("#list-status")
+    await expect(status).to_have_text(
+        re.compile(r"^New conversation: Visitor \w+: And the Summit Tarp\?$"))
+    await expect(status).to_have_attribute("role", "status")
+    announced = await ana.evaluate("window.announced")
+    assert announced and all(a.startswith("list-status: ") for a in announced), announced
+    await ana.screenshot(path=artifacts / "a11y-1-list.png")
+
+
+async def test_visitors_names_keep_their_direction_in_a_right_to_left_panel(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """"Maria Silva (Acme Inc.)" in a Hebrew panel reads left to right, its brackets where she
+    put them (not "(Maria Silva (Acme Inc."), wherever the panel shows it: the list, the
+    conversation's header, the byline of her messages, the visitor's column; her email too. A
+    visitor without a name is "Visitor TXHC" in the panel's language."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_txhc01", "a0", "hello?")
+        await store.append_visitor_message(desk.site_id, "vis_maria1", "m0", "Where is my order?")
+        await store.set_visitor_profile(desk.site_id, "vis_maria1", "Maria Silva (Acme Inc.)",
+                                        "maria@acme.example")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.get_by_role("button", name="Settings").click()
+    await ana.get_by_label("Language").select_option("he")
+    await expect(ana.locator("html")).to_have_attribute("dir", "rtl")
+    await ana.keyboard.press("Escape")
+
+    names = ana.locator("#list .item .name")
+    await expect(names).to_have_text(["מבקר TXHC", "Maria Silva (Acme Inc.)"])
+    maria = names.nth(1)
+    await expect(maria).to_have_css("direction", "ltr")
+    await maria.click()
+    await expect(ana.locator("#conv-title")).to_have_text("Maria Silva (Acme Inc.)")
+    await expect(ana.locator("#conv-title")).to_have_css("direction", "ltr")
+    email = ana.locator("#conv-status bdi", has_text="maria@acme.example")
+    await expect(email).to_have_css("direction", "ltr")
+    byline = ana.locator("#messages .msg.visitor .meta bdi")
+    await expect(byline).to_have_text("Maria Silva (Acme Inc.)")
+    await expect(byline).to_have_css("direction", "ltr")
+    for shown in ("Maria Silva (Acme Inc.)", "maria@acme.example"):
+        fact = ana.locator("#visitor-facts dd bdi", has_text=shown)
+        await expect(fact).to_have_css("direction", "ltr")
+    # (The name reads as it was written: its first character is at the left of its box.)
+    title = ana.locator("#conv-title")
+    assert await title.evaluate(
+        """e => { const r = document.createRange(); r.setStart(e.firstChild, 0);
+                  r.setEnd(e.firstChild, 1);
+                  return r.getBoundingClientRect().left - e.getBoundingClientRect().left; }"""
+    ) < 1
+    await ana.screenshot(path=artifacts / "a11y-2-hebrew-names.png")
+    # The unnamed visitor, in the header, the byline and the column too.
+    await names.nth(0).click()
+    await expect(ana.locator("#conv-title")).to_have_text("מבקר TXHC")
+    await expect(ana.locator("#messages .msg.visitor .meta bdi")).to_have_text("מבקר TXHC")
+    await expect(ana.locator("#visitor-facts")).to_contain_text("מבקר TXHC")
+    await ana.screenshot(path=artifacts / "a11y-2-hebrew-unnamed.png")
+
+
+async def test_a_tablet_shows_the_visitors_column_on_request(browser: Browser, desk: Desk,  # noqa: F811
+                                                             artifacts: Path) -> None:
+    """At 820 px the visitor's column has no room beside the conversation: "Visitor details" in
+    the conversation's header shows it over the conversation (from the keyboard too), Esc or
+    the button closes it and the focus goes back to the button. The search box keeps a usable
+    width there, and at 1280 px beside a long name."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_maria1", "m0", "Where is my order?")
+        await store.set_visitor_profile(desk.site_id, "vis_maria1", "Maria Silva",
+                                        "maria@acme.example")
+        await store.create_agent("long@acme.test", "Maximiliana Konstantinopoulou-Papadopoulou",
+                                 hash_password(PASSWORD), "agent", [desk.site_id])
+    context = await browser.new_context(viewport={"width": 820, "height": 1180},
+                                        is_mobile=True, has_touch=True)
+    ana = await sign_in_page(await context.new_page(), desk.chat.http, "ana@acme.test")
+    search = await ana.locator("#search").bounding_box()
+    assert search is not None and search["width"] >= 160, search
+    await ana.locator("#list .item button").first.click()
+    column = ana.locator("#context")
+    await expect(ana.locator("#conv-title")).to_have_text("Maria Silva")
+    await expect(column).to_be_hidden()
+    toggle = ana.get_by_role("button", name="Visitor details")
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await toggle.focus()
+    await ana.keyboard.press("Enter")
+    await expect(column).to_be_visible()
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await expect(column.locator("#visitor-facts")).to_contain_text("maria@acme.example")
+    await expect(column).to_be_focused()
+    box = await column.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 820, box
+    assert await ana.evaluate("document.documentElement.scrollWidth") <= 820
+    await ana.screenshot(path=artifacts / "a11y-3-tablet-visitor.png")
+    assert await axe_violations(ana, "no frames") == []
+    await ana.keyboard.press("Escape")
+    await expect(column).to_be_hidden()
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
+    await expect(toggle).to_be_focused()
+    # Its close button does the same.
+    await toggle.click()
+    await column.get_by_role("button", name="Close").click()
+    await expect(column).to_be_hidden()
+    await expect(toggle).to_be_focused()
+    await ana.screenshot(path=artifacts / "a11y-3-tablet.png")
+    await context.close()
+
+    # Wide enough, the column is beside the conversation, and no button is needed.
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    long = await sign_in_page(await context.new_page(), desk.chat.http, "long@acme.test")
+    search = await long.locator("#search").bounding_box()
+    assert search is not None and search["width"] >= 160, search
+    await long.locator("#list .item button").first.click()
+    await expect(long.locator("#context")).to_be_visible()
+    await expect(long.get_by_role("button", name="Visitor details")).to_be_hidden()
+    assert await long.evaluate("document.documentElement.scrollWidth") <= 1280
+    await long.screenshot(path=artifacts / "a11y-3-long-name-1280.png")
+    await context.close()
+
+
+async def test_the_panel_reflows_at_200_percent_zoom(browser: Browser, desk: Desk,  # noqa: F811
+                                                     artifacts: Path) -> None:
+    """A 1280 x 800 window zoomed to 200 % is 640 x 400 CSS px: the inbox, a conversation and
+    the Reports fit its width (no sideways scrolling), Settings and Sign out on the page, and
+    the conversation's messages keep room to be read."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_zoom01", "z0",
+                                           "My tent pole snapped on the first night, help!")
+    fits = "document.documentElement.scrollWidth <= innerWidth"
+    for email in ("ana@acme.test", "root@acme.test"):
+        context = await browser.new_context(viewport={"width": 640, "height": 400})
+        page = await sign_in_page(await context.new_page(), desk.chat.http, email)
+        for name in ("Settings", "Sign out"):
+            box = await page.get_by_role("button", name=name).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 640, name
+        assert await page.evaluate(fits)
+        if email == "ana@acme.test":
+            await page.screenshot(path=artifacts / "a11y-4-zoom-inbox.png")
+            await page.locator("#list .item button").first.click()
+            await expect(page.locator("#messages li.msg")).to_have_count(1)
+            assert await page.evaluate(fits)
+            # The messages keep room to be read; the composer is further down the column.
+            box = await page.locator("#messages").bounding_box()
+            assert box is not None and box["height"] >= 200, box
+            await page.get_by_label("Reply", exact=True).scroll_into_view_if_needed()
+            await expect(page.get_by_label("Reply", exact=True)).to_be_in_viewport()
+            await page.screenshot(path=artifacts / "a11y-4-zoom-conversation.png")
+        else:
+            await page.get_by_role("button", name="Reports").click()
+            await expect(page.locator("#report-tiles .tile").first).to_be_visible()
+            assert await page.evaluate(fits)
+            await page.screenshot(path=artifacts / "a11y-4-zoom-reports.png", full_page=True)
+        await context.close()
+
+
+async def test_esc_closes_a_menu_back_to_its_button(browser: Browser, desk: Desk,  # noqa: F811
+                                                    artifacts: Path) -> None:
+    """Esc in the Snooze, Transfer and Follow up… menus closes them, says so (aria-expanded
+    false) and gives the focus back to their button, as Block… does (it was left on <body>)."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_menus1", "e0", "hello")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Claim").click()
+    await expect(ana.locator("#conv-status")).to_have_text("Assigned to you")
+    for name, menu in (("#snooze", "#snooze-menu"), ("#transfer-button", "#transfer"),
+                       ("#follow-up-button", "#follow-up"), ("#block-button", "#block-form")):
+        button = ana.locator(name)
+        await button.focus()
+        await ana.keyboard.press("Enter")
+        await expect(ana.locator(menu)).to_be_visible()
+        await expect(button).to_have_attribute("aria-expanded", "true")
+        assert await ana.evaluate(f"document.querySelector('{menu}').contains("
+                                  "document.activeElement)"), name
+        await ana.keyboard.press("Escape")
+        await expect(ana.locator(menu)).to_be_hidden()
+        await expect(button).to_have_attribute("aria-expanded", "false")
+        await expect(button).to_be_focused()
+    await ana.screenshot(path=artifacts / "a11y-5-menu-closed.png")
