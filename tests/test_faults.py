@@ -451,6 +451,40 @@ async def test_a_database_copied_back_by_hand_is_detected_loudly(tmp_path: Path)
         await client.close()
 
 
+async def test_a_copy_from_before_a_restore_put_back_by_hand_is_detected(
+        tmp_path: Path) -> None:
+    """Before: only a copy of the same epoch was caught; a copy taken before a restore has the
+    epoch the restore replaced, and was taken silently (clients started over on the epoch, but
+    nothing told the operator that what the restore brought back was gone again)."""
+    db = tmp_path / "chat.db"
+    seeded = await seed(db)
+    with processes(db, 1) as (server,):
+        v = Chatter([server], seeded.site_id, "v")
+        await v.chat(5)
+        assert livechat(db, "backup", str(tmp_path / "backup.db")).returncode == 0
+        await v.chat(5)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            (tmp_path / f"chat.db{suffix}").unlink()
+    shutil.copyfile(db, tmp_path / "before-restore.db")  # the operator's own copy
+    assert livechat(db, "restore", str(tmp_path / "backup.db")).returncode == 0
+    with processes(db, 1) as (server,):
+        w = Chatter([server], seeded.site_id, "w")
+        await w.chat(3)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            (tmp_path / f"chat.db{suffix}").unlink()
+    shutil.copyfile(tmp_path / "before-restore.db", db)  # by hand, behind the server's back
+    with processes(db, 1) as (server,):
+        assert log_count(server, r"THE DATABASE WENT BACKWARDS: .* which a restore") == 1, (
+            server.log())
+        client, welcome = await visitor(server, seeded.site_id, token=w.token,
+                                        conversation_id=w.conversation_id, last_seq=w.last_seq,
+                                        epoch=w.epoch)
+        assert welcome["epoch"] not in (v.epoch, w.epoch)
+        await client.close()
+
+
 # --- 7. peers that stop reading -----------------------------------------------------------------
 
 

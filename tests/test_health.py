@@ -95,7 +95,7 @@ def test_the_watermark_only_moves_forward_within_an_epoch(tmp_path: Path) -> Non
     watermark.write(db, watermark.Mark("e1", 7))  # another process, behind: ignored
     assert watermark.read(db) == watermark.Mark("e1", 10)
     watermark.write(db, watermark.Mark("e2", 3))  # a new epoch (a restore) replaces it
-    assert watermark.read(db) == watermark.Mark("e2", 3)
+    assert watermark.read(db) == watermark.Mark("e2", 3, ("e1",))  # e1 retired
     assert oct(watermark.path_for(db).stat().st_mode & 0o777) == "0o600"
 
 

@@ -263,15 +263,20 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         generation = int(db.execute(
             "SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
         mark = watermark.read(self.path)
-        if mark is not None and mark.epoch == epoch and generation < mark.generation:
+        behind = mark is not None and mark.epoch == epoch and generation < mark.generation
+        replaced = mark is not None and epoch in mark.retired
+        if mark is not None and (behind or replaced):
+            was = (f"is at generation {generation}, but generation {mark.generation} was "
+                   "written before" if behind else
+                   f"has epoch {epoch}, which a restore (or a copy found earlier) replaced with "
+                   f"{mark.epoch}")
             epoch = secrets.token_hex(8)
             db.execute("UPDATE meta SET value = ? WHERE key = 'epoch'", (epoch,))
             log.critical(
-                "THE DATABASE WENT BACKWARDS: %s is at generation %d, but generation %d was "
-                "written before (an older copy put back by hand?). Messages written since that "
-                "copy are gone, and sequence numbers will be reused. It now has a new epoch, %s, "
-                "so that every client starts over. Use `livechat restore` to restore a backup.",
-                self.path, generation, mark.generation, epoch)
+                "THE DATABASE WENT BACKWARDS: %s %s (an older copy put back by hand?). Messages "
+                "written since that copy are gone, and sequence numbers will be reused. It now "
+                "has a new epoch, %s, so that every client starts over. Use `livechat restore` "
+                "to restore a backup.", self.path, was, epoch)
         watermark.write(self.path, watermark.Mark(epoch, generation))
         return str(epoch), generation
 
