@@ -14,7 +14,7 @@ export var state = {
   searchQuery: "",          // the words searchHits were found with (their snippets' marks)
   followUps: [],           // the agent's upcoming follow-ups (the Follow-ups view)
   current: null, currentSeq: 0, oldestSeq: 0,   // the open conversation — conversation.js
-  opening: null,            // its `open` on its way (until the answer) — conversation.js
+  opening: null,            // its open on its way (until the answer) — conversation.js
   outbox: [],               // replies sent but not acknowledged — composer.js
   pending: {},              // request id -> callback for its ack or error
   visitorReadSeq: 0, sentRead: 0,
