@@ -429,6 +429,16 @@ async def test_a_restored_backup_gets_a_new_epoch_and_clients_start_over(tmp_pat
         await client.close()
 
 
+def _by_hand(source: Path, target: Path) -> None:
+    """Copy a database file over another as an operator would, behind the server's back, the
+    servers stopped: the write-ahead logs beside both (empty once their stores closed) gone."""
+    for path in (source, target):
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{path}{suffix}").unlink()
+    shutil.copyfile(source, target)
+
+
 async def test_a_database_copied_back_by_hand_is_detected_loudly(tmp_path: Path) -> None:
     db = tmp_path / "chat.db"
     seeded = await seed(db)
@@ -437,10 +447,7 @@ async def test_a_database_copied_back_by_hand_is_detected_loudly(tmp_path: Path)
         await v.chat(5)
         assert livechat(db, "backup", str(tmp_path / "copy.db")).returncode == 0
         await v.chat(5)
-    for suffix in ("-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            (tmp_path / f"chat.db{suffix}").unlink()
-    shutil.copyfile(tmp_path / "copy.db", db)  # by hand, behind the server's back
+    _by_hand(tmp_path / "copy.db", db)
     with processes(db, 1) as (server,):
         assert log_count(server, r"THE DATABASE WENT BACKWARDS") == 1, server.log()
         client, welcome = await visitor(server, seeded.site_id, token=v.token,
@@ -463,18 +470,12 @@ async def test_a_copy_from_before_a_restore_put_back_by_hand_is_detected(
         await v.chat(5)
         assert livechat(db, "backup", str(tmp_path / "backup.db")).returncode == 0
         await v.chat(5)
-    for suffix in ("-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            (tmp_path / f"chat.db{suffix}").unlink()
-    shutil.copyfile(db, tmp_path / "before-restore.db")  # the operator's own copy
+    _by_hand(db, tmp_path / "before-restore.db")  # the operator's own copy
     assert livechat(db, "restore", str(tmp_path / "backup.db")).returncode == 0
     with processes(db, 1) as (server,):
         w = Chatter([server], seeded.site_id, "w")
         await w.chat(3)
-    for suffix in ("-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            (tmp_path / f"chat.db{suffix}").unlink()
-    shutil.copyfile(tmp_path / "before-restore.db", db)  # by hand, behind the server's back
+    _by_hand(tmp_path / "before-restore.db", db)
     with processes(db, 1) as (server,):
         assert log_count(server, r"THE DATABASE WENT BACKWARDS: .* which a restore") == 1, (
             server.log())
