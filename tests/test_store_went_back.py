@@ -75,11 +75,9 @@ class Scene:
     agent: Page
 
 
-async def went_back(browser: Browser, sites: Sites, tmp_path: Path,  # noqa: F811
-                    how: str) -> Scene:
-    """A conversation at seq 2 (the visitor's message, the agent joined) when the snapshot is
-    taken; then seqs 3 and 4 (``LOST``), shown by both and read by the visitor; then the server
-    killed, the snapshot put back, and the server started again: both are online again."""
+async def claimed(browser: Browser, sites: Sites) -> Scene:  # noqa: F811
+    """A visitor's first message (the host page keeps what the widget tells it of messages in
+    ``window.got``), claimed by the agent: the conversation at seq 2."""
     visitor = await (await browser.new_context(viewport={"width": 1100, "height": 760})).new_page()
     await visitor.goto(sites.page_url)
     await visitor.evaluate(
@@ -93,6 +91,17 @@ async def went_back(browser: Browser, sites: Sites, tmp_path: Path,  # noqa: F81
     await agent.get_by_role("button", name="Claim").click()
     await expect(frame.locator(".notice[data-seq='2']")).to_have_text(
         "Ana Lima joined the conversation")
+    return Scene(visitor, frame, agent)
+
+
+async def went_back(browser: Browser, sites: Sites, tmp_path: Path,  # noqa: F811
+                    how: str) -> Scene:
+    """A conversation at seq 2 (the visitor's message, the agent joined) when the snapshot is
+    taken; then seqs 3 and 4 (``LOST``), shown by both and read by the visitor; then the server
+    killed, the snapshot put back, and the server started again: both are online again."""
+    scene = await claimed(browser, sites)
+    visitor, frame, agent = scene.visitor, scene.frame, scene.agent
+    composer = frame.get_by_label("Message", exact=True)
     snap = snapshot(how, sites.chat.db, tmp_path)
 
     await agent.get_by_label("Reply").fill(LOST[0])
@@ -191,15 +200,8 @@ async def test_the_last_message_kept_shows_its_picture_again(
     """Two messages from the agent in a row are one group: only the last shows the name, the
     time and the picture. Before: when the store lost the second, the first showed its name and
     time again, but not its picture, which the grouping had taken away."""
-    visitor = await (await browser.new_context(viewport={"width": 1100, "height": 760})).new_page()
-    await visitor.goto(sites.page_url)
-    frame = await open_widget(visitor)
-    composer = frame.get_by_label("Message", exact=True)
-    await composer.fill("My tent pole snapped on the first night")
-    await composer.press("Enter")
-    agent = await agent_page(browser, sites)
-    await agent.locator(".item button").first.click()
-    await agent.get_by_role("button", name="Claim").click()
+    scene = await claimed(browser, sites)
+    visitor, frame, agent = scene.visitor, scene.frame, scene.agent
     reply = agent.get_by_label("Reply")
     await reply.fill("Sorry to hear that!")
     await reply.press("Enter")
