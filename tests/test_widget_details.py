@@ -1,0 +1,178 @@
+"""The chat widget's details a black-box tester found wrong, in a real Chromium: the rating's
+stars (four pressed buttons, no arrow keys, focus lost after sending), times in a 12-hour clock
+for browsers whose language the widget lacks, the away notice's wording, a long agent name under
+the header's buttons, the wheel scrolling the page behind the full-screen chat, and a focus ring
+too faint to see. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, FrameLocator, Page, expect
+
+from tests.live import Client, agent, login
+from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+    Sites,
+    axe_violations,
+    browser,
+    open_widget,
+    sites,
+)
+
+pytestmark = pytest.mark.browser
+
+
+async def visitor_writes(page: Page, text: str) -> FrameLocator:
+    """The visitor opens the chat and writes ``text`` (stored: a conversation exists)."""
+    frame = await open_widget(page)
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill(text)
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    return frame
+
+
+async def agent_takes(sites: Sites) -> tuple[Client, str]:  # noqa: F811
+    """Ana, on a socket of her own, opens and claims the visitor's conversation."""
+    ana, welcome = await agent(sites.chat, await login(sites.chat, "ana@acme.test"))
+    conv = welcome["conversations"][0]["id"]
+    assert (await ana.request({"type": "open", "id": "o1", "conversation_id": conv}))[
+        "type"] == "ack"
+    assert (await ana.request({"type": "claim", "id": "c1", "conversation_id": conv}))[
+        "type"] == "ack"
+    return ana, str(conv)
+
+
+async def focused(frame: FrameLocator) -> dict[str, Any]:
+    """What has the keyboard's focus in the frame."""
+    result: dict[str, Any] = await frame.locator("body").evaluate(
+        "() => { const a = document.activeElement;"
+        " return {tag: a.tagName, cls: a.className, label: a.getAttribute('aria-label'),"
+        " text: a.textContent}; }")
+    return result
+
+
+# --- 1. the rating's stars: a radio group --------------------------------------------------
+
+async def test_the_stars_are_a_radio_group_the_keyboard_can_rate_with(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """Before: choosing 4 stars set ``aria-pressed="true"`` on stars 1 to 4 (a screen reader
+    heard four pressed buttons), the arrow keys did nothing, and after "Send rating" the form
+    went with the keyboard's focus in it: focus fell to the frame's body."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 800})).new_page()
+    await page.goto(sites.page_url)
+    frame = await visitor_writes(page, "My tent arrived torn")
+    ana, conv = await agent_takes(sites)
+    await ana.request({"type": "send", "id": "s1", "conversation_id": conv,
+                       "body": "We're sending a new one today."})
+    await ana.request({"type": "resolve", "id": "r1", "conversation_id": conv})
+    group = frame.get_by_role("radiogroup", name="How was this conversation?")
+    await expect(group).to_be_visible()
+    stars = group.get_by_role("radio")
+    await expect(stars).to_have_count(5)
+    for n in range(1, 6):
+        await expect(stars.nth(n - 1)).to_have_accessible_name(f"{n} out of 5")
+        await expect(stars.nth(n - 1)).to_have_attribute("aria-checked", "false")
+    assert await frame.locator("[aria-pressed]").count() == 1  # (the header's mute button)
+    send = frame.get_by_role("button", name="Send rating")
+    await expect(send).to_be_disabled()
+
+    async def checked(n: int) -> None:
+        """Star ``n`` is the one checked, focused and the group's tab stop; 1 to n filled."""
+        for i in range(1, 6):
+            star = stars.nth(i - 1)
+            await expect(star).to_have_attribute("aria-checked", str(i == n).lower())
+            await expect(star).to_have_attribute("tabindex", "0" if i == n else "-1")
+            fill = await star.evaluate("s => getComputedStyle(s).color")
+            await expect(star).to_have_class("star on" if i <= n else "star")
+            assert (fill == filled) == (i <= n), (i, n, fill, filled)
+        await expect(stars.nth(n - 1)).to_be_focused()
+        # (Seen focused: the ring the frame's other controls have.)
+        ring = await stars.nth(n - 1).evaluate("s => getComputedStyle(s).outlineStyle")
+        assert ring == "solid", ring
+
+    # One tab stop, the first star while none is chosen: Shift+Tab from the comment.
+    await expect(stars.nth(0)).to_have_attribute("tabindex", "0")
+    await frame.get_by_label("Anything to add? (optional)").focus()
+    await page.keyboard.press("Shift+Tab")
+    await expect(stars.nth(0)).to_be_focused()
+    await page.keyboard.press("ArrowRight")
+    filled = await stars.nth(0).evaluate("s => getComputedStyle(s).color")
+    unfilled = await stars.nth(4).evaluate("s => getComputedStyle(s).color")
+    assert filled != unfilled
+    await checked(2)
+    await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("ArrowRight")
+    await checked(4)
+    await page.keyboard.press("ArrowLeft")
+    await checked(3)
+    await page.keyboard.press("End")
+    await checked(5)
+    await page.keyboard.press("ArrowRight")  # (round to the first, as radio buttons go)
+    await checked(1)
+    await page.keyboard.press("ArrowUp")
+    await checked(5)
+    await page.keyboard.press("Home")
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    await checked(4)
+    await expect(send).to_be_enabled()
+    # Tab leaves the group for the comment; Shift+Tab comes back to the chosen star.
+    await page.keyboard.press("Tab")
+    await expect(frame.get_by_label("Anything to add? (optional)")).to_be_focused()
+    await page.keyboard.press("Shift+Tab")
+    await checked(4)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("Fast and friendly")
+    await page.screenshot(path=artifacts / "details-1-rating-by-keyboard.png")
+    assert await axe_violations(page, "/widget/frame") == []
+    await page.keyboard.press("Tab")
+    await expect(send).to_be_focused()
+    await page.keyboard.press("Enter")
+    # Sent: the keyboard is on the thanks, not lost on the frame's body.
+    thanks = frame.locator(".notice.thanks")
+    await expect(thanks).to_have_text("Thank you for your rating (4/5).")
+    await expect(thanks).to_be_focused()
+    await expect(thanks).to_have_attribute("tabindex", "-1")
+    await expect(group).to_have_count(0)
+    rated = await ana.next(lambda f: f.get("type") == "message" and f.get("kind") == "rated")
+    assert rated["score"] == 4 and rated["body"] == "Fast and friendly"
+    await page.screenshot(path=artifacts / "details-1-rating-sent.png")
+    assert await axe_violations(page, "/widget/frame") == []
+    # Tab goes on from there, to "Start a new conversation".
+    await page.keyboard.press("Tab")
+    await expect(frame.get_by_role("button", name="Start a new conversation")).to_be_focused()
+    await ana.close()
+
+
+@pytest.mark.parametrize("lang", ["ar"])
+async def test_right_to_left_the_arrows_follow_the_stars(
+        browser: Browser, sites: Sites, artifacts: Path, lang: str) -> None:  # noqa: F811
+    """In Arabic the first star is on the right: the left arrow goes to the next one."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 800},
+                                            locale="ar-EG")).new_page()
+    await page.goto(sites.page_url)
+    await page.get_by_role("button", name="فتح المحادثة").click()
+    frame = page.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator("html[dir=rtl][data-state=online]")).to_have_count(1)
+    composer = frame.locator("#input")
+    await composer.fill("مرحبا")
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    ana, conv = await agent_takes(sites)
+    await ana.request({"type": "resolve", "id": "r1", "conversation_id": conv})
+    stars = frame.locator(".stars [role=radio]")
+    await expect(stars).to_have_count(5)
+    first, second = [await stars.nth(i).bounding_box() for i in (0, 1)]
+    assert first and second and first["x"] > second["x"]  # the first star on the right
+    await stars.nth(0).focus()
+    await page.keyboard.press("ArrowLeft")
+    await expect(stars.nth(1)).to_be_focused()
+    await expect(stars.nth(1)).to_have_attribute("aria-checked", "true")
+    await page.keyboard.press("ArrowRight")
+    await expect(stars.nth(0)).to_have_attribute("aria-checked", "true")
+    await page.screenshot(path=artifacts / f"details-1-rating-{lang}.png")
+    await ana.close()
