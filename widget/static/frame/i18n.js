@@ -66,8 +66,18 @@ export function use(tag) {
 export function lang() { return code; }
 
 /** For dates and times: the browser's own locale when it speaks this language (en-GB keeps its
- * 24-hour clock), else the language. */
-export function locale() { return base(navigator.language) === code ? navigator.language : code; }
+ * 24-hour clock), else the language in the browser's region (ja-JP reads English: "en-JP"). */
+export function locale() {
+  var own = navigator.language || "", region = /-([a-z]{2}|\d{3})(-|$)/i.exec(own);
+  return base(own) === code ? own : region ? code + "-" + region[1] : code;
+}
+/** The browser's own clock, whatever the words: "h12", "h23"… (undefined: the language's). */
+function cycle() {
+  try {
+    return new Intl.DateTimeFormat(navigator.language, { hour: "numeric" }).resolvedOptions()
+      .hourCycle;
+  } catch (e) { return undefined; }
+}
 
 export function t(key, slots) {
   var text = current[key] || en[key] || key;
@@ -79,7 +89,8 @@ export function t(key, slots) {
 // --- times and days, in the visitor's words --------------------------------------------
 
 export function time(ms) {
-  return new Date(ms).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
+  return new Date(ms).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit",
+                                                     hourCycle: cycle() });
 }
 export function dayOf(ms) { return new Date(ms).toDateString(); }
 export function dayLabel(ms) {
@@ -92,7 +103,7 @@ export function dayLabel(ms) {
 export function when(ms) {
   var d = new Date(ms), sameDay = d.toDateString() === new Date().toDateString();
   return sameDay ? time(ms) : d.toLocaleString(locale(), { weekday: "long", hour: "2-digit",
-                                                     minute: "2-digit" });
+                                                     minute: "2-digit", hourCycle: cycle() });
 }
 export function minutes(seconds) {
   var m = Math.max(1, Math.round(seconds / 60));
