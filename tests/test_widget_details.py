@@ -254,3 +254,39 @@ async def test_times_follow_the_browsers_clock_in_any_language(
     await expect(meta).to_have_text(re.compile(r"^\d\d:\d\d" + (r"\s[AP]M$" if "PM" in clock
                                                                else "$")))
     await page.screenshot(path=artifacts / f"details-2-clock-{locale}.png")
+
+
+# --- 3. the away notice reads as a sentence --------------------------------------------------
+
+OFFLINE = "Leave a message and we'll reply as soon as we can. "
+
+
+async def test_the_away_notice_says_today_tomorrow_or_the_day(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """Before: "We're back 18:00." (English, later today), "Wir sind 10:00 wieder da."
+    (German), and Greek's 12-hour time ended in a doubled full stop ("…11:00 π.μ..")."""
+    cases = [
+        ("en-GB", at(7, 18), OFFLINE + "We're back today at 18:00."),
+        ("en-GB", at(8, 9), OFFLINE + "We're back tomorrow at 09:00."),
+        ("en-GB", at(10, 9, 30), OFFLINE + "We're back on Thursday at 09:30."),
+        ("en-US", at(10, 9, 30), OFFLINE + "We're back on Thursday at 09:30 AM."),
+        ("de-DE", at(7, 10, 30), "Wir sind heute um 10:30 wieder da."),
+        ("de-DE", at(9, 10), "Wir sind am Mittwoch um 10:00 wieder da."),
+        ("el-GR", at(7, 11), "Επιστρέφουμε σήμερα στις 11:00 π.μ."),
+        ("el-GR", at(8, 11), "Επιστρέφουμε αύριο στις 11:00 π.μ."),
+        ("fr-FR", at(8, 9), "De retour demain à 09:00."),
+        ("es-ES", at(10, 9, 30), "Volvemos el jueves a las 09:30."),
+        ("pt-PT", at(10, 9, 30), "Voltamos quinta-feira às 09:30."),
+        ("he-IL", at(10, 9, 30), "נחזור ביום חמישי בשעה 09:30."),
+    ]
+    for n, (locale, back, expected) in enumerate(cases):
+        page, frame = await away_page(browser, sites, locale, back)
+        status = frame.locator("#status")
+        if expected.startswith(OFFLINE):
+            await expect(status).to_have_text(expected)
+        else:
+            await expect(status).to_contain_text(expected)
+        text = await status.inner_text()
+        assert not re.search(r"\.\s*\.$", text), text  # one full stop
+        await page.screenshot(path=artifacts / f"details-3-away-{n}-{locale}.png")
+        await page.context.close()

@@ -21,7 +21,8 @@ var en = {
   reopened: "{name} reopened the conversation",
   emoji: "Emoji", attach: "Attach a file", mute: "Mute sounds", name: "Name", email: "Email",
   yourMessage: "Your message", greeting: "How can we help you today?", hi: "Hi {name}!",
-  backAt: "We're back {when}.", offlineTitle: "We're away right now",
+  backToday: "We're back today at {time}.", backTomorrow: "We're back tomorrow at {time}.",
+  backOn: "We're back on {day} at {time}.", offlineTitle: "We're away right now",
   offlineText: "Leave a message and we'll reply by email.",
   prechatTitle: "Before we start", prechatText: "Tell us who you are, so we can help you better.",
   leaveMessage: "Leave a message", startChat: "Start the chat",
@@ -100,10 +101,15 @@ export function dayLabel(ms) {
   if (d.toDateString() === today.toDateString()) return t("yesterday");
   return d.toLocaleDateString(locale(), { weekday: "long", day: "numeric", month: "long" });
 }
-export function when(ms) {
-  var d = new Date(ms), sameDay = d.toDateString() === new Date().toDateString();
-  return sameDay ? time(ms) : d.toLocaleString(locale(), { weekday: "long", hour: "2-digit",
-                                                     minute: "2-digit", hourCycle: cycle() });
+/** When the site is back: "We're back today at 18:00." (tomorrow, on Thursday), one full stop
+ * even where the time ends with one ("11:00 π.μ."). */
+export function back(ms) {
+  var d = new Date(ms), day = new Date(), key = "backOn";
+  if (d.toDateString() === day.toDateString()) key = "backToday";
+  day.setDate(day.getDate() + 1);
+  if (d.toDateString() === day.toDateString()) key = "backTomorrow";
+  return t(key, { time: time(ms), day: d.toLocaleDateString(locale(), { weekday: "long" }) })
+    .replace(/\.\.$/, ".");
 }
 export function minutes(seconds) {
   var m = Math.max(1, Math.round(seconds / 60));
