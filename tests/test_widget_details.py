@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, FrameLocator, Page, WebSocketRoute, expect
 
-from tests.live import Client, agent, login
+from tests.live import Client, agent, login, open_store
 from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
     Sites,
     axe_violations,
@@ -290,3 +290,50 @@ async def test_the_away_notice_says_today_tomorrow_or_the_day(
         assert not re.search(r"\.\s*\.$", text), text  # one full stop
         await page.screenshot(path=artifacts / f"details-3-away-{n}-{locale}.png")
         await page.context.close()
+
+
+# --- 5. a long agent name stays in its place ---------------------------------------------------
+
+#: 60 characters, no space or hyphen to break at.
+LONG_NAME = "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaf"
+
+
+@pytest.mark.parametrize("width", [1100, 375])
+async def test_a_long_agent_name_stays_clear_of_the_headers_buttons(
+        browser: Browser, sites: Sites, artifacts: Path, width: int) -> None:  # noqa: F811
+    """Before: "…is answering" with a 60-character unbroken name ran under the header's mute
+    (bell) button and out of the chat's notices."""
+    assert len(LONG_NAME) == 60
+    page = await (await browser.new_context(viewport={"width": width, "height": 700},
+                                            is_mobile=width < 480)).new_page()
+    await page.goto(sites.page_url)
+    frame = await visitor_writes(page, "Hello?")
+    async with open_store(sites.chat.db) as store:
+        ana_id = next(a.id for a in await store.agents() if a.email == "ana@acme.test")
+        await store.update_agent(ana_id, name=LONG_NAME)
+    ana, conv = await agent_takes(sites)
+    await ana.request({"type": "send", "id": "s1", "conversation_id": conv, "body": "Hi!"})
+    status = frame.locator("#status")
+    await expect(status).to_have_text(f"{LONG_NAME} is answering")
+    await expect(frame.locator(".msg.theirs[data-seq]")).to_have_count(1)
+    boxes = await frame.locator(".head").evaluate("""head => {
+        const box = e => e.getBoundingClientRect().toJSON();
+        const over = e => e.scrollWidth - e.clientWidth;
+        const notice = [...document.querySelectorAll('.notice')].pop();
+        return {status: box(head.querySelector('#status')), mute: box(head.querySelector('#mute')),
+                close: box(head.querySelector('#close')), head: over(head),
+                statusOver: over(head.querySelector('#status')),
+                notice: box(notice), noticeOver: over(notice),
+                list: box(document.querySelector('#messages')),
+                meta: box(document.querySelector('.msg.theirs .meta')),
+                page: document.documentElement.scrollWidth - innerWidth};
+    }""")
+    assert boxes["status"]["right"] <= boxes["mute"]["left"], boxes
+    assert boxes["statusOver"] <= 0 and boxes["head"] <= 0 and boxes["page"] <= 0, boxes
+    # The "joined" notice and the reply's name stay inside the list too.
+    assert boxes["noticeOver"] <= 0, boxes
+    for part in ("notice", "meta"):
+        assert boxes["list"]["left"] <= boxes[part]["left"], (part, boxes)
+        assert boxes[part]["right"] <= boxes["list"]["right"], (part, boxes)
+    await page.screenshot(path=artifacts / f"details-5-long-agent-name-{width}.png")
+    await ana.close()
