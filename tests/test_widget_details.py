@@ -337,3 +337,57 @@ async def test_a_long_agent_name_stays_clear_of_the_headers_buttons(
         assert boxes[part]["right"] <= boxes["list"]["right"], (part, boxes)
     await page.screenshot(path=artifacts / f"details-5-long-agent-name-{width}.png")
     await ana.close()
+
+
+# --- 6. the full-screen chat keeps the wheel to itself -----------------------------------------
+
+async def test_the_wheel_over_the_full_screen_chat_never_scrolls_the_page_behind(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """Before: on a phone, where the chat is full screen, the mouse wheel over its header or its
+    composer (only the list of messages kept it) scrolled the host page behind it."""
+    context = await browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True,
+                                        has_touch=True, device_scale_factor=2)
+    page = await context.new_page()
+    await page.goto(sites.page_url)
+    await page.evaluate("() => { document.body.style.minHeight = '3000px'; }")
+    # The wheel scrolls this page, where nothing is over it.
+    await page.mouse.move(187, 300)
+    await page.mouse.wheel(0, 200)
+    await page.wait_for_function("() => scrollY > 0")
+    await page.evaluate("() => scrollTo(0, 0)")
+    await page.wait_for_function("() => scrollY === 0")
+    await page.locator("livechat-widget button").tap()
+    element = await page.locator("iframe[title=Chat]").element_handle()
+    chat = await element.content_frame()
+    assert chat is not None
+    await chat.wait_for_selector("html[data-state=online]", state="attached")
+    box = await element.bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 375, "height": 667}, box  # full screen
+    # Enough messages for the list to scroll: each wheel over it is the sign that the wheel
+    # before (over the header, the composer) has been dealt with.
+    for n in range(1, 16):
+        await chat.fill("#input", f"Message number {n}")
+        await chat.press("#input", "Enter")
+    await chat.wait_for_function(
+        "() => document.querySelectorAll('.msg.mine:not(.pending)').length === 15")
+    await chat.wait_for_function("() => { const s = document.querySelector('#stream');"
+                                 " return s.scrollHeight > s.clientHeight + 200; }")
+    head = await chat.locator(".head").bounding_box()
+    composer = await chat.locator("#composer").bounding_box()
+    assert head and composer
+    for name, where in (("header", head), ("composer", composer), ("header", head)):
+        await chat.evaluate("() => { document.querySelector('#stream').scrollTop = 0; }")
+        await page.mouse.move(where["x"] + 60, where["y"] + where["height"] / 2)
+        await page.mouse.wheel(0, 400)
+        await page.mouse.move(187, 330)
+        await page.mouse.wheel(0, 100)
+        await chat.wait_for_function("() => document.querySelector('#stream').scrollTop > 0")
+        assert await page.evaluate("() => scrollY") == 0, name
+    # A swipe up over the header or the composer, too (the command returns once it is done).
+    cdp = await context.new_cdp_session(page)
+    for where in (head, composer):
+        await cdp.send("Input.synthesizeScrollGesture", {
+            "x": where["x"] + 60, "y": where["y"] + where["height"] / 2, "yDistance": -300,
+            "gestureSourceType": "touch", "speed": 800})
+        assert await page.evaluate("() => scrollY") == 0
+    await page.screenshot(path=artifacts / "details-6-phone-wheel.png")
