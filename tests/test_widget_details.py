@@ -391,3 +391,78 @@ async def test_the_wheel_over_the_full_screen_chat_never_scrolls_the_page_behind
             "gestureSourceType": "touch", "speed": 800})
         assert await page.evaluate("() => scrollY") == 0
     await page.screenshot(path=artifacts / "details-6-phone-wheel.png")
+
+
+# --- 7. a focus ring that can be seen ----------------------------------------------------------
+
+#: The WCAG contrast ratio of two computed ``rgb(…)`` colours.
+CONTRAST = """([a, b]) => {
+  const lum = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}"""
+
+#: The focused element's ring (its outline, and the first opaque colour of its box-shadow: the
+#: ring inside it, not a drop shadow) and the background it is drawn on (the first ancestor's
+#: that is not transparent, out of a shadow root too; the canvas's white without one).
+RING = """e => {
+    const s = getComputedStyle(e);
+    let node = e, background = 'rgb(255, 255, 255)';
+    for (;;) {
+        node = node.parentElement || (node.getRootNode && node.getRootNode().host) || null;
+        if (!node) break;
+        const b = getComputedStyle(node).backgroundColor;
+        if (b !== 'transparent' && !/^rgba\\(.*,\\s*0\\)$/.test(b)) { background = b; break; }
+    }
+    const inner = (s.boxShadow.match(/rgb\\([^)]*\\)/) || [null])[0];  // (opaque)
+    return {focused: e.matches(':focus-visible'), outline: s.outlineColor,
+            style: s.outlineStyle, width: parseFloat(s.outlineWidth), inner: inner,
+            background: background};
+}"""
+
+
+async def ring_contrast(page: Page, where: Any, name: str) -> dict[str, Any]:
+    """The focus ring of ``where`` (focused, as by the keyboard) is seen: two rings, 3:1 against
+    each other, and one of them 3:1 against the background."""
+    ring: dict[str, Any] = await where.evaluate(RING)
+    assert ring["focused"] and ring["style"] == "solid" and ring["width"] >= 2, (name, ring)
+    assert ring["inner"], (name, ring)
+    between = await page.evaluate(CONTRAST, [ring["outline"], ring["inner"]])
+    outer = await page.evaluate(CONTRAST, [ring["outline"], ring["background"]])
+    inner = await page.evaluate(CONTRAST, [ring["inner"], ring["background"]])
+    ring.update(between=between, outer=outer, inner_contrast=inner)
+    assert between >= 3 and max(outer, inner) >= 3, (name, ring)
+    return ring
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_focus_ring_stands_out_on_any_background(
+        browser: Browser, sites: Sites, artifacts: Path, scheme: str) -> None:  # noqa: F811
+    """Before: the launcher, fields and buttons had one ring, rgb(255, 191, 71): 1.6:1 on white,
+    where it is drawn on the page, the composer and the chat's cards."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 760},
+                                            color_scheme=scheme)).new_page()
+    await page.goto(sites.page_url)
+    await page.keyboard.press("Tab")
+    launcher = page.locator("livechat-widget button")
+    await launcher.focus()
+    await ring_contrast(page, launcher, "launcher")
+    await page.screenshot(path=artifacts / f"details-7-focus-launcher-{scheme}.png",
+                          clip={"x": 900, "y": 600, "width": 200, "height": 160})
+    await page.keyboard.press("Enter")
+    frame = page.frame_locator("iframe[title=Chat]")
+    composer = frame.get_by_label("Message", exact=True)
+    await expect(composer).to_be_focused()
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    await ring_contrast(page, composer, "composer")
+    await page.keyboard.press("Tab")
+    emoji = frame.get_by_role("button", name="Emoji")
+    await expect(emoji).to_be_focused()
+    await ring_contrast(page, emoji, "emoji")
+    await page.screenshot(path=artifacts / f"details-7-focus-emoji-{scheme}.png")
+    mute = frame.get_by_role("button", name="Mute sounds")
+    await mute.focus()
+    await ring_contrast(page, mute, "mute (on the header's colour)")
+    await page.screenshot(path=artifacts / f"details-7-focus-mute-{scheme}.png")
