@@ -466,3 +466,44 @@ async def test_the_focus_ring_stands_out_on_any_background(
     await mute.focus()
     await ring_contrast(page, mute, "mute (on the header's colour)")
     await page.screenshot(path=artifacts / f"details-7-focus-mute-{scheme}.png")
+
+
+# --- 8. why a message was not sent, in the visitor's language ---------------------------------
+
+@pytest.mark.parametrize("locale, refused_file, bad_text", [
+    ("el-GR", "Δεν στάλθηκε: στείλτε μια εικόνα (PNG, JPEG, GIF, WebP), ένα PDF ή ένα αρχείο "
+              "κειμένου",
+     "Δεν στάλθηκε: το μήνυμα έχει έναν χαρακτήρα που δεν μπορεί να σταλεί"),
+    ("de-DE", "Nicht gesendet: Senden Sie ein Bild (PNG, JPEG, GIF, WebP), ein PDF oder eine "
+              "Textdatei",
+     "Nicht gesendet: Die Nachricht enthält ein Zeichen, das nicht gesendet werden kann"),
+    ("en-US", "Not sent: send an image (PNG, JPEG, GIF, WebP), a PDF or a text file",
+     "Not sent: the message has a character that can't be sent"),
+])
+async def test_why_a_message_was_not_sent_is_said_in_the_visitors_language(
+        browser: Browser, sites: Sites, artifacts: Path, tmp_path: Path,  # noqa: F811
+        locale: str, refused_file: str, bad_text: str) -> None:
+    """Before: "Δεν στάλθηκε: send an image (PNG, JPEG, GIF, WebP), a PDF or a text file" — the
+    reason was the server's, in English, whatever the visitor's language."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 760},
+                                            locale=locale)).new_page()
+    await page.goto(sites.page_url)
+    await page.locator("livechat-widget button").click()
+    frame = page.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    refused = tmp_path / "order.html"  # refused by the upload: 415 unsupported_type
+    refused.write_text("<html>order</html>")
+    await frame.locator("#file").set_input_files(refused)
+    failed = frame.locator(".msg.mine.failed .meta")
+    await expect(failed).to_have_text([refused_file])
+    # Refused by the server: bad_text (a lone surrogate).
+    composer = frame.locator("#input")
+    await composer.evaluate("box => { box.value = 'Half an emoji \\ud83d'; }")
+    await composer.press("Enter")
+    await expect(failed).to_have_text([refused_file, bad_text])
+    await page.screenshot(path=artifacts / f"details-8-not-sent-{locale}.png")
+    # A code the widget has no words for: the server's own text.
+    said = await frame.locator("html").evaluate(
+        "async () => (await import('/widget/static/frame/i18n.js'))"
+        ".reason('something_new', 'the server says why')")
+    assert said == "the server says why"

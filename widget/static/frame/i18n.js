@@ -39,7 +39,15 @@ var en = {
   searchHelp: "Search our help articles",
   emailTranscript: "Send me a transcript",
   transcriptSent: "We're emailing this conversation to {email}.",
-  transcriptNoEmail: "We can't email this conversation: we don't have your email address."
+  transcriptNoEmail: "We can't email this conversation: we don't have your email address.",
+  // Why a message or file was refused, by the server's error code (docs/protocol.md) after
+  // "why_"; another code is said in the server's words (reason).
+  why_bad_text: "the message has a character that can't be sent",
+  why_unsupported_type: "send an image (PNG, JPEG, GIF, WebP), a PDF or a text file",
+  why_too_large: "the file is too large",
+  why_quota_exceeded: "you have sent too many files",
+  why_rate_limited: "too many files at once: try again in a moment",
+  why_blocked: "you can't send messages here"
 };
 export var LANGUAGES = ["en", "pt", "el", "es", "fr", "de", "ar", "he"];
 var RTL = { ar: 1, he: 1, fa: 1, ur: 1 };
@@ -78,6 +86,11 @@ function cycle() {
     return new Intl.DateTimeFormat(navigator.language, { hour: "numeric" }).resolvedOptions()
       .hourCycle;
   } catch (e) { return undefined; }
+}
+
+/** Why something was refused (an error's ``code``), in the visitor's words; else ``message``. */
+export function reason(code, message) {
+  return current["why_" + code] || en["why_" + code] || message;
 }
 
 export function t(key, slots) {

@@ -68,5 +68,11 @@ export default {
   searchHelp: "ابحث في مقالات المساعدة",
   emailTranscript: "أرسل لي هذه المحادثة بالبريد",
   transcriptSent: "نرسل هذه المحادثة إلى {email}.",
-  transcriptNoEmail: "لا يمكننا إرسال هذه المحادثة: ليس لدينا بريدك الإلكتروني."
+  transcriptNoEmail: "لا يمكننا إرسال هذه المحادثة: ليس لدينا بريدك الإلكتروني.",
+  why_bad_text: "تحتوي الرسالة على حرف لا يمكن إرساله",
+  why_unsupported_type: "أرسل صورة (PNG أو JPEG أو GIF أو WebP) أو ملف PDF أو ملفًا نصيًا",
+  why_too_large: "الملف كبير جدًا",
+  why_quota_exceeded: "لقد أرسلت ملفات كثيرة جدًا",
+  why_rate_limited: "ملفات كثيرة في وقت واحد: حاول مرة أخرى بعد قليل",
+  why_blocked: "لا يمكنك إرسال رسائل هنا"
 };

@@ -68,5 +68,11 @@ export default {
   searchHelp: "Hilfeartikel durchsuchen",
   emailTranscript: "Diese Unterhaltung per E-Mail senden",
   transcriptSent: "Wir senden diese Unterhaltung an {email}.",
-  transcriptNoEmail: "Wir können diese Unterhaltung nicht senden: Ihre E-Mail-Adresse fehlt uns."
+  transcriptNoEmail: "Wir können diese Unterhaltung nicht senden: Ihre E-Mail-Adresse fehlt uns.",
+  why_bad_text: "Die Nachricht enthält ein Zeichen, das nicht gesendet werden kann",
+  why_unsupported_type: "Senden Sie ein Bild (PNG, JPEG, GIF, WebP), ein PDF oder eine Textdatei",
+  why_too_large: "Die Datei ist zu groß",
+  why_quota_exceeded: "Sie haben zu viele Dateien gesendet",
+  why_rate_limited: "Zu viele Dateien auf einmal: Versuchen Sie es gleich noch einmal",
+  why_blocked: "Sie können hier keine Nachrichten senden"
 };

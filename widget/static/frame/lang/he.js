@@ -68,5 +68,11 @@ export default {
   searchHelp: "חיפוש במאמרי העזרה",
   emailTranscript: "שלחו לי את השיחה במייל",
   transcriptSent: "אנחנו שולחים את השיחה אל {email}.",
-  transcriptNoEmail: "איננו יכולים לשלוח את השיחה: אין לנו את כתובת המייל שלך."
+  transcriptNoEmail: "איננו יכולים לשלוח את השיחה: אין לנו את כתובת המייל שלך.",
+  why_bad_text: "יש בהודעה תו שאי אפשר לשלוח",
+  why_unsupported_type: "שלחו תמונה (PNG, JPEG, GIF, WebP), קובץ PDF או קובץ טקסט",
+  why_too_large: "הקובץ גדול מדי",
+  why_quota_exceeded: "שלחתם יותר מדי קבצים",
+  why_rate_limited: "יותר מדי קבצים בבת אחת: נסו שוב בעוד רגע",
+  why_blocked: "אי אפשר לשלוח הודעות מכאן"
 };
