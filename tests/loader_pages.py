@@ -4,8 +4,8 @@ three directives it names, nothing else), with the page's own CSS and script fro
 
 ``/{variant}`` is a page: ``plain``, or one whose CSS is hard on fixed elements (``transform``,
 ``zoom``, ``overlay``), one that styles every popover and backdrop (``popovers``), one with a
-long launcher text (``long``), one with a site key that does not exist (``unknown``). The
-query's ``title`` sets the page's title.
+long launcher text (``long``, and ``long-ar`` in Arabic), one with a site key that does not
+exist (``unknown``). The query's ``title`` sets the page's title.
 
 Run as ``python -m tests.loader_pages CHAT_ORIGIN SITE_ID PORT``.
 """
@@ -22,6 +22,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 LONG_TEXT = "Talk to our very friendly support team right now, we answer fast"
+#: The same in Arabic (a right-to-left launcher text on a left-to-right page).
+LONG_ARABIC = "تحدث مع فريق الدعم الودود لدينا الآن من فضلك اليوم"
 
 #: variant -> (the page's CSS, more of its body, attributes of the tag, the site key or None)
 VARIANTS: dict[str, tuple[str, str, str, str | None]] = {
@@ -43,6 +45,8 @@ VARIANTS: dict[str, tuple[str, str, str, str | None]] = {
                  '<button id="close-dialog">Close</button></dialog>'
                  '<button id="open-dialog">Open the dialog</button>', "", None),
     "long": ("", "", f'data-launcher-text="{html.escape(LONG_TEXT)}"', None),
+    "long-ar": ("", "", f'data-lang="ar" data-launcher-text="{html.escape(LONG_ARABIC)}"',
+                None),
     "unknown": ("", "", "", "site_doesnotexist"),
 }
 

@@ -472,7 +472,7 @@ async def test_receipts_attachments_emoji_rating_and_unread(
 
     # Resolved: the visitor rates the conversation; the agent sees the rating.
     await agent.get_by_role("button", name="Resolve").click()
-    await frame.get_by_role("button", name="4 out of 5").click()
+    await frame.get_by_role("radio", name="4 out of 5").click()
     await frame.get_by_label("Anything to add? (optional)").fill("Fast and friendly")
     await visitor.screenshot(path=artifacts / "17-rating.png")
     assert await axe_violations(visitor, "/widget/frame") == []  # the rating card too

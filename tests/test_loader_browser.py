@@ -8,6 +8,7 @@ each test failed before its fix. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import asyncio
+import re
 import struct
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from playwright.async_api import Browser, Page, expect
 
 from server.auth import hash_password
 from tests.live import PASSWORD, ROOT, Client, ServerProcess, agent, free_port, login, open_store
-from tests.loader_pages import LONG_TEXT
+from tests.loader_pages import LONG_ARABIC, LONG_TEXT
 from tests.test_browser import browser  # noqa: F401 — the browser fixture
 
 pytestmark = pytest.mark.browser
@@ -395,6 +396,43 @@ async def test_a_long_launcher_text_is_cut_at_a_word_and_heard_whole(
     await page.screenshot(path=artifacts / "loader-long-launcher-text.png")
     await launcher.click()
     await expect(launcher).to_have_accessible_name(f"{LONG_TEXT} (Close chat)")
+    await no_violations(page)
+
+
+#: Where the label's first and last characters are drawn, and its direction.
+LABEL_ENDS = """h => {
+    const label = h.shadowRoot.querySelector('.label'), text = label.firstChild;
+    const box = (from, to) => {
+        const r = document.createRange(); r.setStart(text, from); r.setEnd(text, to);
+        return r.getBoundingClientRect().toJSON();
+    };
+    return {direction: getComputedStyle(label).direction, text: text.data,
+            first: box(0, 1), last: box(text.length - 1, text.length),
+            label: label.getBoundingClientRect().toJSON()};
+}"""
+
+
+async def test_a_long_arabic_launcher_text_ends_with_its_ellipsis(
+        browser: Browser, pages: Pages, artifacts: Path) -> None:  # noqa: F811
+    """Before: on a left-to-right page, the Arabic label had no direction of its own: its "…"
+    was drawn at the right, beside the first word (where Arabic begins), not at its end."""
+    page = await visit(browser, pages.url("long-ar"))
+    launcher = page.locator("livechat-widget button")
+    await expect(launcher.locator(".label")).to_have_text(re.compile("…$"))
+    ends = await page.locator("livechat-widget").evaluate(LABEL_ENDS)
+    assert ends["text"].endswith("…") and LONG_ARABIC.startswith(ends["text"][:-1]), ends
+    assert ends["direction"] == "rtl", ends
+    # Right to left: the first word at the right, the ellipsis last, at the left.
+    assert ends["last"]["x"] < ends["first"]["x"], ends
+    assert ends["last"]["x"] - ends["label"]["x"] < 2, ends
+    assert ends["first"]["x"] + ends["first"]["width"] > ends["label"]["right"] - 2, ends
+    await expect(launcher).to_have_accessible_name(f"{LONG_ARABIC} (فتح المحادثة)")
+    await expect(launcher).to_be_in_viewport(ratio=1)
+    await page.screenshot(path=artifacts / "loader-long-arabic-launcher-text.png")
+    # A left-to-right text on the same page keeps its direction.
+    english = await visit(browser, pages.url("long"))
+    ends = await english.locator("livechat-widget").evaluate(LABEL_ENDS)
+    assert ends["direction"] == "ltr" and ends["last"]["x"] > ends["first"]["x"], ends
     await no_violations(page)
 
 

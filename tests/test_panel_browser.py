@@ -169,7 +169,7 @@ async def test_two_agents_and_a_visitor(browser: Browser, desk: Desk,  # noqa: F
     await bo.locator("#messages").click()
     await bo.keyboard.press("e")
     await expect(bo.locator("#conv-status")).to_contain_text("Resolved")
-    await expect(frame.get_by_role("button", name="5 out of 5")).to_be_visible()
+    await expect(frame.get_by_role("radio", name="5 out of 5")).to_be_visible()
     await bo.screenshot(path=artifacts / "24-panel-resolved.png")
 
 

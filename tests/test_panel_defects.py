@@ -461,7 +461,7 @@ async def test_one_rating_in_every_language(browser: Browser, desk: Desk,  # noq
     ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
     await ana.locator("#list .item button").first.click()
     await ana.get_by_role("button", name="Resolve", exact=True).click()
-    await frame.get_by_role("button", name="5 out of 5").click()
+    await frame.get_by_role("radio", name="5 out of 5").click()
     await frame.get_by_role("button", name="Send rating").click()
     await expect(ana.locator("#conv-status")).to_contain_text("Rated 5/5")
 

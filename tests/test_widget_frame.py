@@ -294,7 +294,7 @@ async def test_what_was_not_sent_is_no_longer_shown_as_pending(
     failed = frame.locator(".msg.mine.failed")
     await expect(failed.locator(".meta")).to_have_text([
         "Not sent: send an image (PNG, JPEG, GIF, WebP), a PDF or a text file",
-        "Not sent: body contains a lone surrogate"])
+        "Not sent: the message has a character that can't be sent"])
     await expect(frame.locator(".msg.mine[data-seq] .body")).to_have_text(["Is this one through?"])
     await expect(frame.locator(".msg.mine.pending")).to_have_count(0)
     for scheme in ("light", "dark"):

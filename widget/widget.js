@@ -122,7 +122,8 @@
       // At most 40 characters: a longer text is cut after a word, with "…" (the name has it all).
       var cut = label.lastIndexOf(" ", 39), shown = label.length > 40 ?
         label.slice(0, cut > 20 ? cut : 39).replace(/[\s,;:\ud800-\udbff]+$/, "") + "\u2026" : label;
-      el("span", { "class": "label" }, button).textContent = shown;
+      // (Its own direction: an Arabic text's "…" at its end, on the left, on any page.)
+      el("span", { "class": "label", dir: "auto" }, button).textContent = shown;
       button.className += " with-label";
     }
     badge = el("span", { "class": "badge", hidden: "" }, button);

@@ -3,7 +3,7 @@
  * typing preview, attachments and emoji. */
 import { ChatSocket } from "../socket.js";
 import { append, bubble, dropRating, notSent, scrollToEnd } from "./conversation.js";
-import { t } from "./i18n.js";
+import { reason, t } from "./i18n.js";
 import { $, el, state } from "./page.js";
 
 var EMOJI = ["😀", "😂", "😊", "😍", "🤔", "😢", "😮", "😡", "👍", "👎", "👏", "🙏", "🎉", "❤️",
@@ -133,7 +133,7 @@ function put(p) {
                "X-File-Name": encodeURIComponent(p.file.name) }
   }).then(function (r) {
     return r.json().then(function (data) {
-      if (!r.ok) throw new Error(data.message || r.status);
+      if (!r.ok) throw Object.assign(new Error(data.message || r.status), { code: data.error });
       return data;
     });
   }).then(function (a) {
@@ -147,7 +147,7 @@ function put(p) {
   }).catch(function (e) {
     if (gone()) return;
     state.outbox = state.outbox.filter(function (o) { return o !== p; });
-    notSent(node, stop.signal.aborted ? t("tooLong") : e.message);
+    notSent(node, stop.signal.aborted ? t("tooLong") : reason(e.code, e.message));
   }).then(function () {
     clearTimeout(timer);
     next();

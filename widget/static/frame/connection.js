@@ -7,7 +7,7 @@ import {
   afterChange, append, forgetAbove, notice, notSent, render, renderRating, renderSeen, resetList,
   seen, switchTo
 } from "./conversation.js";
-import { t } from "./i18n.js";
+import { reason, t } from "./i18n.js";
 import { renderIntake } from "./intake.js";
 import {
   offline, onState, renderStatus, scheduleHours, showBanner, showTyping
@@ -207,6 +207,6 @@ function failed(f) {
   }
   if (p) {
     state.outbox = state.outbox.filter(function (o) { return o !== p; });
-    notSent(p.node, f.message);
+    notSent(p.node, reason(f.code, f.message));
   }
 }

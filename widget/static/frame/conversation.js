@@ -204,6 +204,7 @@ export function render(m) {
   } else if (m.kind === "rated") {
     state.rating = { score: m.score, comment: m.body || null };
     item = notice(t("thanksRating", { n: m.score }));
+    item.classList.add("thanks");  // (rating.js puts focus on it after the visitor's rating)
   }
   if (!item) return;
   item.setAttribute("data-seq", m.seq);

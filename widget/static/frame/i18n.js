@@ -21,7 +21,8 @@ var en = {
   reopened: "{name} reopened the conversation",
   emoji: "Emoji", attach: "Attach a file", mute: "Mute sounds", name: "Name", email: "Email",
   yourMessage: "Your message", greeting: "How can we help you today?", hi: "Hi {name}!",
-  backAt: "We're back {when}.", offlineTitle: "We're away right now",
+  backToday: "We're back today at {time}.", backTomorrow: "We're back tomorrow at {time}.",
+  backOn: "We're back on {day} at {time}.", offlineTitle: "We're away right now",
   offlineText: "Leave a message and we'll reply by email.",
   prechatTitle: "Before we start", prechatText: "Tell us who you are, so we can help you better.",
   leaveMessage: "Leave a message", startChat: "Start the chat",
@@ -38,7 +39,15 @@ var en = {
   searchHelp: "Search our help articles",
   emailTranscript: "Send me a transcript",
   transcriptSent: "We're emailing this conversation to {email}.",
-  transcriptNoEmail: "We can't email this conversation: we don't have your email address."
+  transcriptNoEmail: "We can't email this conversation: we don't have your email address.",
+  // Why a message or file was refused, by the server's error code (docs/protocol.md) after
+  // "why_"; another code is said in the server's words (reason).
+  why_bad_text: "the message has a character that can't be sent",
+  why_unsupported_type: "send an image (PNG, JPEG, GIF, WebP), a PDF or a text file",
+  why_too_large: "the file is too large",
+  why_quota_exceeded: "you have sent too many files",
+  why_rate_limited: "too many files at once: try again in a moment",
+  why_blocked: "you can't send messages here"
 };
 export var LANGUAGES = ["en", "pt", "el", "es", "fr", "de", "ar", "he"];
 var RTL = { ar: 1, he: 1, fa: 1, ur: 1 };
@@ -66,8 +75,23 @@ export function use(tag) {
 export function lang() { return code; }
 
 /** For dates and times: the browser's own locale when it speaks this language (en-GB keeps its
- * 24-hour clock), else the language. */
-export function locale() { return base(navigator.language) === code ? navigator.language : code; }
+ * 24-hour clock), else the language in the browser's region (ja-JP reads English: "en-JP"). */
+export function locale() {
+  var own = navigator.language || "", region = /-([a-z]{2}|\d{3})(-|$)/i.exec(own);
+  return base(own) === code ? own : region ? code + "-" + region[1] : code;
+}
+/** The browser's own clock, whatever the words: "h12", "h23"… (undefined: the language's). */
+function cycle() {
+  try {
+    return new Intl.DateTimeFormat(navigator.language, { hour: "numeric" }).resolvedOptions()
+      .hourCycle;
+  } catch (e) { return undefined; }
+}
+
+/** Why something was refused (an error's ``code``), in the visitor's words; else ``message``. */
+export function reason(code, message) {
+  return current["why_" + code] || en["why_" + code] || message;
+}
 
 export function t(key, slots) {
   var text = current[key] || en[key] || key;
@@ -79,7 +103,8 @@ export function t(key, slots) {
 // --- times and days, in the visitor's words --------------------------------------------
 
 export function time(ms) {
-  return new Date(ms).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
+  return new Date(ms).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit",
+                                                     hourCycle: cycle() });
 }
 export function dayOf(ms) { return new Date(ms).toDateString(); }
 export function dayLabel(ms) {
@@ -89,10 +114,15 @@ export function dayLabel(ms) {
   if (d.toDateString() === today.toDateString()) return t("yesterday");
   return d.toLocaleDateString(locale(), { weekday: "long", day: "numeric", month: "long" });
 }
-export function when(ms) {
-  var d = new Date(ms), sameDay = d.toDateString() === new Date().toDateString();
-  return sameDay ? time(ms) : d.toLocaleString(locale(), { weekday: "long", hour: "2-digit",
-                                                     minute: "2-digit" });
+/** When the site is back: "We're back today at 18:00." (tomorrow, on Thursday), one full stop
+ * even where the time ends with one ("11:00 π.μ."). */
+export function back(ms) {
+  var d = new Date(ms), day = new Date(), key = "backOn";
+  if (d.toDateString() === day.toDateString()) key = "backToday";
+  day.setDate(day.getDate() + 1);
+  if (d.toDateString() === day.toDateString()) key = "backTomorrow";
+  return t(key, { time: time(ms), day: d.toLocaleDateString(locale(), { weekday: "long" }) })
+    .replace(/\.\.$/, ".");
 }
 export function minutes(seconds) {
   var m = Math.max(1, Math.round(seconds / 60));

@@ -1,7 +1,7 @@
 /* The header's status line (who is answering, the queue, online or away and until when), the
  * banner (reconnecting, refused), the typing line, and business hours changing while open. */
 import { ChatSocket } from "../socket.js";
-import { minutes, t, when } from "./i18n.js";
+import { back, minutes, t } from "./i18n.js";
 import { renderIntake } from "./intake.js";
 import { $, state } from "./page.js";
 
@@ -13,7 +13,7 @@ export function offline() { return !state.agentsOnline || !state.siteInfo.open; 
 
 export function backAt() {
   var site = state.siteInfo;
-  return !site.open && site.next_change ? " " + t("backAt", { when: when(site.next_change) }) : "";
+  return !site.open && site.next_change ? " " + back(site.next_change) : "";
 }
 
 /** "Talk to a person", while the site's bot answers (the server hands the conversation over

@@ -36,7 +36,9 @@ export default {
   yourMessage: "رسالتك",
   greeting: "كيف يمكننا مساعدتك اليوم؟",
   hi: "مرحبا {name}!",
-  backAt: "سنعود {when}.",
+  backToday: "سنعود اليوم في الساعة {time}.",
+  backTomorrow: "سنعود غدًا في الساعة {time}.",
+  backOn: "سنعود يوم {day} في الساعة {time}.",
   offlineTitle: "لسنا متاحين الآن",
   offlineText: "اترك رسالة وسنرد عليك عبر البريد الإلكتروني.",
   prechatTitle: "قبل أن نبدأ",
@@ -66,5 +68,11 @@ export default {
   searchHelp: "ابحث في مقالات المساعدة",
   emailTranscript: "أرسل لي هذه المحادثة بالبريد",
   transcriptSent: "نرسل هذه المحادثة إلى {email}.",
-  transcriptNoEmail: "لا يمكننا إرسال هذه المحادثة: ليس لدينا بريدك الإلكتروني."
+  transcriptNoEmail: "لا يمكننا إرسال هذه المحادثة: ليس لدينا بريدك الإلكتروني.",
+  why_bad_text: "تحتوي الرسالة على حرف لا يمكن إرساله",
+  why_unsupported_type: "أرسل صورة (PNG أو JPEG أو GIF أو WebP) أو ملف PDF أو ملفًا نصيًا",
+  why_too_large: "الملف كبير جدًا",
+  why_quota_exceeded: "لقد أرسلت ملفات كثيرة جدًا",
+  why_rate_limited: "ملفات كثيرة في وقت واحد: حاول مرة أخرى بعد قليل",
+  why_blocked: "لا يمكنك إرسال رسائل هنا"
 };

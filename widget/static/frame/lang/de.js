@@ -36,7 +36,9 @@ export default {
   yourMessage: "Ihre Nachricht",
   greeting: "Wie können wir Ihnen helfen?",
   hi: "Hallo {name}!",
-  backAt: "Wir sind {when} wieder da.",
+  backToday: "Wir sind heute um {time} wieder da.",
+  backTomorrow: "Wir sind morgen um {time} wieder da.",
+  backOn: "Wir sind am {day} um {time} wieder da.",
   offlineTitle: "Wir sind gerade nicht da",
   offlineText: "Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.",
   prechatTitle: "Bevor es losgeht",
@@ -66,5 +68,11 @@ export default {
   searchHelp: "Hilfeartikel durchsuchen",
   emailTranscript: "Diese Unterhaltung per E-Mail senden",
   transcriptSent: "Wir senden diese Unterhaltung an {email}.",
-  transcriptNoEmail: "Wir können diese Unterhaltung nicht senden: Ihre E-Mail-Adresse fehlt uns."
+  transcriptNoEmail: "Wir können diese Unterhaltung nicht senden: Ihre E-Mail-Adresse fehlt uns.",
+  why_bad_text: "Die Nachricht enthält ein Zeichen, das nicht gesendet werden kann",
+  why_unsupported_type: "Senden Sie ein Bild (PNG, JPEG, GIF, WebP), ein PDF oder eine Textdatei",
+  why_too_large: "Die Datei ist zu groß",
+  why_quota_exceeded: "Sie haben zu viele Dateien gesendet",
+  why_rate_limited: "Zu viele Dateien auf einmal: Versuchen Sie es gleich noch einmal",
+  why_blocked: "Sie können hier keine Nachrichten senden"
 };

@@ -36,7 +36,9 @@ export default {
   yourMessage: "Το μήνυμά σας",
   greeting: "Πώς μπορούμε να σας βοηθήσουμε;",
   hi: "Γεια σας {name}!",
-  backAt: "Επιστρέφουμε {when}.",
+  backToday: "Επιστρέφουμε σήμερα στις {time}.",
+  backTomorrow: "Επιστρέφουμε αύριο στις {time}.",
+  backOn: "Επιστρέφουμε {day} στις {time}.",
   offlineTitle: "Δεν είμαστε διαθέσιμοι αυτή τη στιγμή",
   offlineText: "Αφήστε ένα μήνυμα και θα σας απαντήσουμε με email.",
   prechatTitle: "Πριν ξεκινήσουμε",
@@ -66,5 +68,11 @@ export default {
   searchHelp: "Αναζήτηση στα άρθρα βοήθειας",
   emailTranscript: "Στείλτε μου αυτή τη συζήτηση με email",
   transcriptSent: "Στέλνουμε αυτή τη συζήτηση στο {email}.",
-  transcriptNoEmail: "Δεν μπορούμε να στείλουμε τη συζήτηση: δεν έχουμε το email σας."
+  transcriptNoEmail: "Δεν μπορούμε να στείλουμε τη συζήτηση: δεν έχουμε το email σας.",
+  why_bad_text: "το μήνυμα έχει έναν χαρακτήρα που δεν μπορεί να σταλεί",
+  why_unsupported_type: "στείλτε μια εικόνα (PNG, JPEG, GIF, WebP), ένα PDF ή ένα αρχείο κειμένου",
+  why_too_large: "το αρχείο είναι πολύ μεγάλο",
+  why_quota_exceeded: "έχετε στείλει πάρα πολλά αρχεία",
+  why_rate_limited: "πάρα πολλά αρχεία μαζί: δοκιμάστε ξανά σε λίγο",
+  why_blocked: "δεν μπορείτε να στείλετε μηνύματα εδώ"
 };

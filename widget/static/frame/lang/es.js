@@ -36,7 +36,9 @@ export default {
   yourMessage: "Su mensaje",
   greeting: "¿En qué podemos ayudarle hoy?",
   hi: "¡Hola {name}!",
-  backAt: "Volvemos {when}.",
+  backToday: "Volvemos hoy a las {time}.",
+  backTomorrow: "Volvemos mañana a las {time}.",
+  backOn: "Volvemos el {day} a las {time}.",
   offlineTitle: "Ahora no estamos disponibles",
   offlineText: "Deje un mensaje y le responderemos por correo.",
   prechatTitle: "Antes de empezar",
@@ -66,5 +68,11 @@ export default {
   searchHelp: "Buscar en los artículos de ayuda",
   emailTranscript: "Envíame esta conversación por correo",
   transcriptSent: "Enviamos esta conversación a {email}.",
-  transcriptNoEmail: "No podemos enviar esta conversación: no tenemos tu correo."
+  transcriptNoEmail: "No podemos enviar esta conversación: no tenemos tu correo.",
+  why_bad_text: "el mensaje tiene un carácter que no se puede enviar",
+  why_unsupported_type: "envía una imagen (PNG, JPEG, GIF, WebP), un PDF o un archivo de texto",
+  why_too_large: "el archivo es demasiado grande",
+  why_quota_exceeded: "has enviado demasiados archivos",
+  why_rate_limited: "demasiados archivos a la vez: inténtalo de nuevo en un momento",
+  why_blocked: "no puedes enviar mensajes aquí"
 };

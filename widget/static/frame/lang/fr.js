@@ -36,7 +36,9 @@ export default {
   yourMessage: "Votre message",
   greeting: "Comment pouvons-nous vous aider ?",
   hi: "Bonjour {name} !",
-  backAt: "De retour {when}.",
+  backToday: "De retour aujourd'hui à {time}.",
+  backTomorrow: "De retour demain à {time}.",
+  backOn: "De retour {day} à {time}.",
   offlineTitle: "Nous sommes absents pour le moment",
   offlineText: "Laissez un message, nous vous répondrons par e-mail.",
   prechatTitle: "Avant de commencer",
@@ -66,5 +68,11 @@ export default {
   searchHelp: "Rechercher dans les articles d’aide",
   emailTranscript: "M'envoyer cette conversation par e-mail",
   transcriptSent: "Nous envoyons cette conversation à {email}.",
-  transcriptNoEmail: "Impossible d'envoyer cette conversation : nous n'avons pas votre adresse e-mail."
+  transcriptNoEmail: "Impossible d'envoyer cette conversation : nous n'avons pas votre adresse e-mail.",
+  why_bad_text: "le message contient un caractère qui ne peut pas être envoyé",
+  why_unsupported_type: "envoyez une image (PNG, JPEG, GIF, WebP), un PDF ou un fichier texte",
+  why_too_large: "le fichier est trop volumineux",
+  why_quota_exceeded: "vous avez envoyé trop de fichiers",
+  why_rate_limited: "trop de fichiers à la fois : réessayez dans un instant",
+  why_blocked: "vous ne pouvez pas envoyer de messages ici"
 };

@@ -36,7 +36,9 @@ export default {
   yourMessage: "ההודעה שלכם",
   greeting: "איך נוכל לעזור היום?",
   hi: "שלום {name}!",
-  backAt: "נחזור {when}.",
+  backToday: "נחזור היום בשעה {time}.",
+  backTomorrow: "נחזור מחר בשעה {time}.",
+  backOn: "נחזור ב{day} בשעה {time}.",
   offlineTitle: "אנחנו לא זמינים כרגע",
   offlineText: "השאירו הודעה ונחזור אליכם באימייל.",
   prechatTitle: "לפני שנתחיל",
@@ -66,5 +68,11 @@ export default {
   searchHelp: "חיפוש במאמרי העזרה",
   emailTranscript: "שלחו לי את השיחה במייל",
   transcriptSent: "אנחנו שולחים את השיחה אל {email}.",
-  transcriptNoEmail: "איננו יכולים לשלוח את השיחה: אין לנו את כתובת המייל שלך."
+  transcriptNoEmail: "איננו יכולים לשלוח את השיחה: אין לנו את כתובת המייל שלך.",
+  why_bad_text: "יש בהודעה תו שאי אפשר לשלוח",
+  why_unsupported_type: "שלחו תמונה (PNG, JPEG, GIF, WebP), קובץ PDF או קובץ טקסט",
+  why_too_large: "הקובץ גדול מדי",
+  why_quota_exceeded: "שלחתם יותר מדי קבצים",
+  why_rate_limited: "יותר מדי קבצים בבת אחת: נסו שוב בעוד רגע",
+  why_blocked: "אי אפשר לשלוח הודעות מכאן"
 };

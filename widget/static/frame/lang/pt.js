@@ -36,7 +36,9 @@ export default {
   yourMessage: "A sua mensagem",
   greeting: "Como o podemos ajudar hoje?",
   hi: "Olá {name}!",
-  backAt: "Voltamos {when}.",
+  backToday: "Voltamos hoje às {time}.",
+  backTomorrow: "Voltamos amanhã às {time}.",
+  backOn: "Voltamos {day} às {time}.",
   offlineTitle: "Estamos ausentes de momento",
   offlineText: "Deixe uma mensagem e responderemos por email.",
   prechatTitle: "Antes de começar",
@@ -66,5 +68,11 @@ export default {
   searchHelp: "Pesquisar nos artigos de ajuda",
   emailTranscript: "Enviar-me esta conversa por email",
   transcriptSent: "Vamos enviar esta conversa para {email}.",
-  transcriptNoEmail: "Não podemos enviar esta conversa: não temos o seu email."
+  transcriptNoEmail: "Não podemos enviar esta conversa: não temos o seu email.",
+  why_bad_text: "a mensagem tem um carácter que não pode ser enviado",
+  why_unsupported_type: "envie uma imagem (PNG, JPEG, GIF, WebP), um PDF ou um ficheiro de texto",
+  why_too_large: "o ficheiro é demasiado grande",
+  why_quota_exceeded: "já enviou demasiados ficheiros",
+  why_rate_limited: "demasiados ficheiros de uma vez: tente de novo daqui a pouco",
+  why_blocked: "não pode enviar mensagens aqui"
 };
