@@ -324,6 +324,10 @@ async def test_the_help_centre_in_a_browser(browser: Browser, sites: Sites,  # n
     await help_page.screenshot(path=artifacts / "kb-21-help-home.png", full_page=True)
     assert await axe_violations(help_page, "no frames") == []
     search = help_page.get_by_role("searchbox", name="Search the help centre")
+    await search.focus()  # the focus ring: the light outline and a dark ring inside it (one of
+    ring = await search.evaluate(  # the two stands out on any background: the site's colour)
+        "e => [getComputedStyle(e).outlineColor, getComputedStyle(e).boxShadow]")
+    assert ring[0] == "rgb(255, 191, 71)" and "rgb(27, 31, 36)" in ring[1], ring
     await search.fill("refund")
     await search.press("Enter")
     await expect(help_page.get_by_role("status")).to_have_text("Articles found: 1")
