@@ -239,3 +239,23 @@ async def test_esc_closes_a_menu_back_to_its_button(browser: Browser, desk: Desk
         await expect(button).to_have_attribute("aria-expanded", "false")
         await expect(button).to_be_focused()
     await ana.screenshot(path=artifacts / "a11y-5-menu-closed.png")
+
+
+async def test_the_sign_in_page_has_its_landmarks(browser: Browser, desk: Desk,  # noqa: F811
+                                                  artifacts: Path) -> None:
+    """The sign-in form is the page's <main> (axe found no main landmark, and the form outside
+    any landmark); the invitation's form too."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.goto(f"{desk.chat.http}/agent")
+    await expect(page.locator("#email")).to_be_focused()
+    await expect(page.get_by_role("main")).to_have_count(1)
+    await expect(page.get_by_role("main").locator("#login-form")).to_be_visible()
+    assert await axe_violations(page, "no frames") == []
+    await page.screenshot(path=artifacts / "a11y-6-sign-in.png")
+    await page.goto(f"{desk.chat.http}/agent#invite=abc")
+    await page.reload()
+    await expect(page.locator("#new-password")).to_be_focused()
+    await expect(page.get_by_role("main").locator("#invite-form")).to_be_visible()
+    assert await axe_violations(page, "no frames") == []
+    await context.close()
