@@ -259,3 +259,32 @@ async def test_the_sign_in_page_has_its_landmarks(browser: Browser, desk: Desk, 
     await expect(page.get_by_role("main").locator("#invite-form")).to_be_visible()
     assert await axe_violations(page, "no frames") == []
     await context.close()
+
+
+async def test_signing_in_puts_the_focus_in_the_list(browser: Browser, desk: Desk,  # noqa: F811
+                                                     artifacts: Path) -> None:
+    """After signing in the focus is on the first conversation of the list (it was left on
+    <body>, the form that had it gone), or on the selected view's tab when the list is empty;
+    nothing scrolls for it."""
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await expect(bo.get_by_role("tab", name=re.compile("^Queue"))).to_be_focused()
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_focus1", "f0", "first")
+        await store.append_visitor_message(desk.site_id, "vis_focus2", "f1", "second")
+    # From the keyboard (Enter in the password field): the focus ring shows where it went.
+    ana = await (await browser.new_context(viewport={"width": 1400, "height": 860})).new_page()
+    await ana.goto(f"{desk.chat.http}/agent")
+    form = ana.locator("#login-form")
+    await form.get_by_label("Email").fill("ana@acme.test")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_label("Password").press("Enter")
+    first = ana.locator("#list .item button").first
+    await expect(first).to_be_focused()
+    await expect(first).to_contain_text("first")
+    assert await ana.evaluate("scrollY === 0 && document.getElementById('list').scrollTop === 0")
+    await ana.screenshot(path=artifacts / "a11y-7-signed-in-focus.png")
+    # A page opened already signed in leaves the focus where the browser puts it.
+    await ana.reload()
+    await expect(ana.locator("#conn")).to_have_text("Online")
+    await expect(first).to_be_visible()
+    assert await ana.evaluate("document.activeElement === document.body")
