@@ -288,3 +288,39 @@ async def test_signing_in_puts_the_focus_in_the_list(browser: Browser, desk: Des
     await expect(ana.locator("#conn")).to_have_text("Online")
     await expect(first).to_be_visible()
     assert await ana.evaluate("document.activeElement === document.body")
+
+
+async def test_j_and_k_move_the_focus_and_a_redraw_keeps_it(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """`j` / `k` open the next / previous conversation and put the focus on its button in the
+    list (marked current), so a screen reader reads which one it is; the list drawn again (the
+    conversation read, another one arriving) keeps the focus on that conversation's button (the
+    button was replaced, the focus left on <body>)."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_jkfoc1", "j0", "first")
+        await store.append_visitor_message(desk.site_id, "vis_jkfoc2", "j1", "second")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    items = ana.locator("#list .item")
+    await expect(items).to_have_count(2)
+    selected = ana.locator("#list .item.active button")
+    await ana.keyboard.press("j")
+    await expect(items.nth(0)).to_have_class(re.compile(r"\bactive\b"))
+    await expect(selected).to_be_focused()
+    await expect(selected).to_have_attribute("aria-current", "true")
+    await ana.keyboard.press("j")
+    await expect(items.nth(1)).to_have_class(re.compile(r"\bactive\b"))
+    await expect(selected).to_contain_text("second")
+    # Read: its "1 new" goes (the list drawn again), the focus stays on it.
+    await expect(selected.locator(".unread")).to_have_count(0)
+    await expect(selected).to_be_focused()
+    await expect(items.nth(0).locator("button")).not_to_have_attribute("aria-current", "true")
+    # Another conversation arrives: drawn again, the focus still on "second".
+    await visitor_writes(browser, desk, "third")
+    await expect(items).to_have_count(3)
+    await expect(selected).to_contain_text("second")
+    await expect(selected).to_be_focused()
+    await ana.keyboard.press("k")
+    await expect(selected).to_contain_text("first")
+    await expect(selected).to_be_focused()
+    await ana.screenshot(path=artifacts / "a11y-8-j-k-focus.png")
+

@@ -92,17 +92,23 @@ export function renderList() {
         return (b.unread > 0) - (a.unread > 0) || b.updated_at - a.updated_at;
       });
   }
-  var list = $("list");
+  var list = $("list"), focused = whereFocused(list);
   clear(list);
-  if (view === "followups") { renderFollowUps(list); return finishList(openOnes, me); }
+  if (view === "followups") {
+    renderFollowUps(list);
+    refocus(list, focused);
+    return finishList(openOnes, me);
+  }
   var empty = { queue: t("Nobody is waiting."), mine: t("No open conversations."),
                 search: t("Nothing found."), resolved: t("No resolved conversations."),
                 snoozed: t("Nothing snoozed.") };
   if (!shown.length) el("li", "none", list, empty[view] || t("Nothing here."));
   shown.forEach(function (c, i) {
     var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
+    item.setAttribute("data-id", c.id);
     var button = el("button", "", item);
     button.type = "button";
+    if (state.current === c.id) button.setAttribute("aria-current", "true");
     // Names, as previews, in their own direction ("Maria Silva (Acme Inc.)" in a Hebrew panel).
     el("span", "name", button, visitorName(c.visitor)).dir = "auto";
     since(button, "when", view === "queue" ? c.created_at : c.updated_at);
@@ -128,7 +134,32 @@ export function renderList() {
     if (c.rating) el("span", "rating", meta, "★ " + c.rating.score);
     button.addEventListener("click", function () { open(c.id); });
   });
+  refocus(list, focused);
   finishList(openOnes, me);
+}
+
+/** Which of the list's buttons has the focus (null: none of them): its conversation, whether
+ * it is a follow-up's "Cancel", and its place. */
+function whereFocused(list) {
+  var at = document.activeElement, item = at && list.contains(at) && at.closest("li[data-id]");
+  if (!item) return null;
+  return { id: item.getAttribute("data-id"), cancel: at.classList.contains("cancel"),
+           index: Array.prototype.indexOf.call(list.children, item) };
+}
+
+/** The list drawn again replaced its buttons: the focus back on the same conversation's (a
+ * screen reader's place in the list kept), or, when it left the view, on the one now in its
+ * place, else the view's tab; never scrolling for it. */
+function refocus(list, focused) {
+  if (!focused) return;
+  var items = Array.prototype.filter.call(list.children, function (li) {
+    return li.hasAttribute("data-id");
+  });
+  var item = items.filter(function (li) { return li.getAttribute("data-id") === focused.id; })[0]
+    || items[Math.min(focused.index, items.length - 1)];
+  var target = item ? item.querySelector(focused.cancel ? "button.cancel" : "button")
+    : document.querySelector(".views [aria-selected=true]");
+  if (target) target.focus({ preventScroll: true });
 }
 
 function finishList(openOnes, me) {
@@ -150,8 +181,10 @@ function renderFollowUps(list) {
     var c = f.conversation;
     state.known[c.id] = c;
     var item = el("li", "item follow-up" + (state.current === c.id ? " active" : ""), list);
+    item.setAttribute("data-id", c.id);
     var button = el("button", "", item);
     button.type = "button";
+    if (state.current === c.id) button.setAttribute("aria-current", "true");
     el("span", "name", button, visitorName(c.visitor)).dir = "auto";
     el("span", "when", button, when(f.at));
     el("span", "preview", button, f.body).dir = "auto";
