@@ -324,3 +324,53 @@ async def test_j_and_k_move_the_focus_and_a_redraw_keeps_it(
     await expect(selected).to_be_focused()
     await ana.screenshot(path=artifacts / "a11y-8-j-k-focus.png")
 
+
+# The focused element's ring colour (its outline's), and the first colour behind it (the
+# outline is drawn around the element, on its parent's background).
+RING_AND_BEHIND = """e => {
+  const ring = getComputedStyle(e).outlineColor;
+  let n = e.parentElement, bg = 'rgb(255, 255, 255)';
+  while (n) {
+    const c = getComputedStyle(n).backgroundColor;
+    if (c && c !== 'transparent' && !/, 0\\)$/.test(c)) { bg = c; break; }
+    n = n.parentElement;
+  }
+  return [e.matches(':focus-visible'), getComputedStyle(e).outlineStyle, ring, bg];
+}"""
+
+
+def luminance(css: str) -> float:
+    channels = [int(x) / 255 for x in re.findall(r"\d+", css)[:3]]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+async def test_the_focus_ring_can_be_seen_in_both_themes(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """The focus ring has 3:1 contrast at least against what is around it (WCAG 1.4.11): the
+    amber one was 1.6:1 on white; the light theme's is darker, the dark theme keeps the amber."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_ring01", "r0", "hello")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await expect(ana.locator("#messages li.msg")).to_have_count(1)
+    for theme in ("light", "dark"):
+        await ana.get_by_role("button", name="Settings").click()
+        await ana.locator("#opt-theme").select_option(theme)
+        await ana.keyboard.press("Escape")
+        await expect(ana.locator("html")).to_have_attribute("data-theme", theme)
+        for target in ("#list .item.active button", "#tab-queue", "#settings-button", "#claim",
+                       "#snooze", "#reply-input"):
+            node = ana.locator(target)
+            await node.focus()
+            shown, style, ring, behind = await node.evaluate(RING_AND_BEHIND)
+            assert shown and style == "solid", (theme, target, shown, style)
+            ratio = contrast(ring, behind)
+            assert ratio >= 3, (theme, target, ring, behind, ratio)
+        await ana.locator("#claim").focus()
+        await ana.screenshot(path=artifacts / f"a11y-9-focus-ring-{theme}.png")
