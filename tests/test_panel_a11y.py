@@ -374,3 +374,71 @@ async def test_the_focus_ring_can_be_seen_in_both_themes(
             assert ratio >= 3, (theme, target, ring, behind, ratio)
         await ana.locator("#claim").focus()
         await ana.screenshot(path=artifacts / f"a11y-9-focus-ring-{theme}.png")
+
+
+# How far from the left of an element its text's first character is.
+FIRST_CHARACTER_FROM_THE_LEFT = """e => {
+  const r = document.createRange(); r.setStart(e.firstChild, 0); r.setEnd(e.firstChild, 1);
+  return r.getBoundingClientRect().left - e.getBoundingClientRect().left;
+}"""
+
+# Desktop notifications, recorded (title, body) with the tab taken as hidden.
+RECORD_NOTIFICATIONS = """
+window.shown = [];
+window.Notification = class { constructor(title, o) { window.shown.push([title, o.body]); } };
+window.Notification.permission = 'granted';
+Object.defineProperty(document, 'visibilityState', {get: () => 'hidden'});
+localStorage.setItem('livechat:prefs', JSON.stringify({desktop: true}));
+localStorage.setItem('livechat:panel-language', 'he');
+"""
+
+
+async def test_names_in_notices_keep_their_direction(browser: Browser, desk: Desk,  # noqa: F811
+                                                     artifacts: Path) -> None:
+    """In a Hebrew panel "Maria Silva (Acme Inc.)" keeps its brackets where she put them in the
+    notice line (a <bdi>), in a desktop notification (plain text: between U+2068 and U+2069)
+    and in "Assigned to {name}" (an agent's name, a <bdi> too)."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_maria1", "m0", "Where is my order?")
+        await store.set_visitor_profile(desk.site_id, "vis_maria1", "Maria Silva (Acme Inc.)",
+                                        "maria@acme.example")
+        await store.append_visitor_message(desk.site_id, "vis_other1", "o0", "hello?")
+    context = await browser.new_context(viewport={"width": 1400, "height": 860})
+    await context.add_init_script(RECORD_NOTIFICATIONS)
+    ana = await context.new_page()
+    await ana.goto(f"{desk.chat.http}/agent")
+    await expect(ana.locator("html")).to_have_attribute("dir", "rtl")
+    await ana.locator("#email").fill("ana@acme.test")
+    await ana.locator("#password").fill(PASSWORD)
+    await ana.locator("#password").press("Enter")
+    await ana.locator("#list .item button", has_text="Maria Silva").click()
+    await ana.locator("#snooze").click()
+    await ana.locator("#snooze-menu [data-snooze=tomorrow]").click()
+    await expect(ana.locator("#count-snoozed")).to_have_text("1")
+    await ana.locator("#list .item button").first.click()
+    await expect(ana.locator("#conv-title")).to_have_text("מבקר OTHE")
+    desk.clock.write_text(str(2 * 24 * 3600))
+    await expect(ana.locator("#count-snoozed")).to_have_text("0", timeout=15000)
+    name = ana.locator("#notice-text bdi")
+    await expect(name).to_have_text("Maria Silva (Acme Inc.)")
+    await expect(name).to_have_css("direction", "ltr")
+    # (It reads as she wrote it: its first character at the left of its box.)
+    assert await name.evaluate(FIRST_CHARACTER_FROM_THE_LEFT) < 1
+    await ana.screenshot(path=artifacts / "a11y-10-hebrew-notice.png")
+    await ana.locator("#notice").screenshot(path=artifacts / "a11y-10-hebrew-notice-line.png")
+    shown = await ana.evaluate("window.shown")
+    assert ["חזרה מדחייה", "\u2068Maria Silva (Acme Inc.)\u2069"] in shown, shown
+
+    # Claimed by an agent with a left-to-right name: "Assigned to {name}" isolates it.
+    async with open_store(desk.chat.db) as store:
+        await store.create_agent("kim@acme.test", "Kim (Support)", hash_password(PASSWORD),
+                                 "agent", [desk.site_id])
+    kim = await sign_in(browser, desk.chat.http, "kim@acme.test")
+    await kim.locator("#list .item button", has_text="hello?").click()
+    await kim.get_by_role("button", name="Claim").click()
+    assigned = ana.locator("#conv-status bdi")
+    await expect(assigned).to_have_text("Kim (Support)")
+    await expect(assigned).to_have_css("direction", "ltr")
+    assert await assigned.evaluate(FIRST_CHARACTER_FROM_THE_LEFT) < 1
+    await ana.locator("#conv-status").screenshot(path=artifacts / "a11y-10-hebrew-status.png")
+    await ana.screenshot(path=artifacts / "a11y-10-hebrew-assigned.png")

@@ -2,7 +2,7 @@
  * and tag filters, counts, and what changes in it live. */
 import { $, avatar, clear, el } from "./kit.js";
 import { t, visitorName, when } from "./i18n.js";
-import { announce, notify, titleCount } from "./notifications.js";
+import { announce, notify, their, titleCount } from "./notifications.js";
 import { PAGE, request, snoozed, state, summary } from "./state.js";
 import { since } from "./times.js";
 
@@ -298,11 +298,12 @@ export function update(c) {
   state.searchHits.forEach(function (h) { if (h.conversation.id === c.id) h.conversation = c; });
   var mineNow = c.assignee && c.assignee.id === me.id;
   if (!before && c.status === "waiting" && !snoozed(c)) {
-    notify(t("New conversation"), visitorName(c.visitor) + ": " + c.last_message, c.id);
+    notify(t("New conversation"), [their(visitorName(c.visitor)), ": ", their(c.last_message)],
+           c.id);
   } else if (before && snoozed(before) && !snoozed(c) && c.status !== "resolved") {
-    notify(t("Back from snooze"), visitorName(c.visitor), c.id);
+    notify(t("Back from snooze"), their(visitorName(c.visitor)), c.id);
   } else if (before && mineNow && c.unread > before.unread && c.id !== state.current) {
-    notify(visitorName(c.visitor), c.last_message, c.id);
+    notify(their(visitorName(c.visitor)), their(c.last_message), c.id);
   }
   // A follow-up of mine may have been sent (its conversation changed): the view, read again.
   if (state.view === "followups" && state.followUps.some(function (f) {
