@@ -239,3 +239,206 @@ async def test_esc_closes_a_menu_back_to_its_button(browser: Browser, desk: Desk
         await expect(button).to_have_attribute("aria-expanded", "false")
         await expect(button).to_be_focused()
     await ana.screenshot(path=artifacts / "a11y-5-menu-closed.png")
+
+
+async def test_the_sign_in_page_has_its_landmarks(browser: Browser, desk: Desk,  # noqa: F811
+                                                  artifacts: Path) -> None:
+    """The sign-in form is the page's <main> (axe found no main landmark, and the form outside
+    any landmark); the invitation's form too."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.goto(f"{desk.chat.http}/agent")
+    await expect(page.locator("#email")).to_be_focused()
+    await expect(page.get_by_role("main")).to_have_count(1)
+    await expect(page.get_by_role("main").locator("#login-form")).to_be_visible()
+    assert await axe_violations(page, "no frames") == []
+    await page.screenshot(path=artifacts / "a11y-6-sign-in.png")
+    await page.goto(f"{desk.chat.http}/agent#invite=abc")
+    await page.reload()
+    await expect(page.locator("#new-password")).to_be_focused()
+    await expect(page.get_by_role("main").locator("#invite-form")).to_be_visible()
+    assert await axe_violations(page, "no frames") == []
+    await context.close()
+
+
+async def test_signing_in_puts_the_focus_in_the_list(browser: Browser, desk: Desk,  # noqa: F811
+                                                     artifacts: Path) -> None:
+    """After signing in the focus is on the first conversation of the list (it was left on
+    <body>, the form that had it gone), or on the selected view's tab when the list is empty;
+    nothing scrolls for it."""
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await expect(bo.get_by_role("tab", name=re.compile("^Queue"))).to_be_focused()
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_focus1", "f0", "first")
+        await store.append_visitor_message(desk.site_id, "vis_focus2", "f1", "second")
+    # From the keyboard (Enter in the password field): the focus ring shows where it went.
+    ana = await (await browser.new_context(viewport={"width": 1400, "height": 860})).new_page()
+    await ana.goto(f"{desk.chat.http}/agent")
+    form = ana.locator("#login-form")
+    await form.get_by_label("Email").fill("ana@acme.test")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_label("Password").press("Enter")
+    first = ana.locator("#list .item button").first
+    await expect(first).to_be_focused()
+    await expect(first).to_contain_text("first")
+    assert await ana.evaluate("scrollY === 0 && document.getElementById('list').scrollTop === 0")
+    await ana.screenshot(path=artifacts / "a11y-7-signed-in-focus.png")
+    # A page opened already signed in leaves the focus where the browser puts it.
+    await ana.reload()
+    await expect(ana.locator("#conn")).to_have_text("Online")
+    await expect(first).to_be_visible()
+    assert await ana.evaluate("document.activeElement === document.body")
+
+
+async def test_j_and_k_move_the_focus_and_a_redraw_keeps_it(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """`j` / `k` open the next / previous conversation and put the focus on its button in the
+    list (marked current), so a screen reader reads which one it is; the list drawn again (the
+    conversation read, another one arriving) keeps the focus on that conversation's button (the
+    button was replaced, the focus left on <body>)."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_jkfoc1", "j0", "first")
+        await store.append_visitor_message(desk.site_id, "vis_jkfoc2", "j1", "second")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    items = ana.locator("#list .item")
+    await expect(items).to_have_count(2)
+    selected = ana.locator("#list .item.active button")
+    await ana.keyboard.press("j")
+    await expect(items.nth(0)).to_have_class(re.compile(r"\bactive\b"))
+    await expect(selected).to_be_focused()
+    await expect(selected).to_have_attribute("aria-current", "true")
+    await ana.keyboard.press("j")
+    await expect(items.nth(1)).to_have_class(re.compile(r"\bactive\b"))
+    await expect(selected).to_contain_text("second")
+    # Read: its "1 new" goes (the list drawn again), the focus stays on it.
+    await expect(selected.locator(".unread")).to_have_count(0)
+    await expect(selected).to_be_focused()
+    await expect(items.nth(0).locator("button")).not_to_have_attribute("aria-current", "true")
+    # Another conversation arrives: drawn again, the focus still on "second".
+    await visitor_writes(browser, desk, "third")
+    await expect(items).to_have_count(3)
+    await expect(selected).to_contain_text("second")
+    await expect(selected).to_be_focused()
+    await ana.keyboard.press("k")
+    await expect(selected).to_contain_text("first")
+    await expect(selected).to_be_focused()
+    await ana.screenshot(path=artifacts / "a11y-8-j-k-focus.png")
+
+
+# The focused element's ring colour (its outline's), and the first colour behind it (the
+# outline is drawn around the element, on its parent's background).
+RING_AND_BEHIND = """e => {
+  const ring = getComputedStyle(e).outlineColor;
+  let n = e.parentElement, bg = 'rgb(255, 255, 255)';
+  while (n) {
+    const c = getComputedStyle(n).backgroundColor;
+    if (c && c !== 'transparent' && !/, 0\\)$/.test(c)) { bg = c; break; }
+    n = n.parentElement;
+  }
+  return [e.matches(':focus-visible'), getComputedStyle(e).outlineStyle, ring, bg];
+}"""
+
+
+def luminance(css: str) -> float:
+    channels = [int(x) / 255 for x in re.findall(r"\d+", css)[:3]]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+async def test_the_focus_ring_can_be_seen_in_both_themes(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """The focus ring has 3:1 contrast at least against what is around it (WCAG 1.4.11): the
+    amber one was 1.6:1 on white; the light theme's is darker, the dark theme keeps the amber."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_ring01", "r0", "hello")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button").first.click()
+    await expect(ana.locator("#messages li.msg")).to_have_count(1)
+    for theme in ("light", "dark"):
+        await ana.get_by_role("button", name="Settings").click()
+        await ana.locator("#opt-theme").select_option(theme)
+        await ana.keyboard.press("Escape")
+        await expect(ana.locator("html")).to_have_attribute("data-theme", theme)
+        for target in ("#list .item.active button", "#tab-queue", "#settings-button", "#claim",
+                       "#snooze", "#reply-input"):
+            node = ana.locator(target)
+            await node.focus()
+            shown, style, ring, behind = await node.evaluate(RING_AND_BEHIND)
+            assert shown and style == "solid", (theme, target, shown, style)
+            ratio = contrast(ring, behind)
+            assert ratio >= 3, (theme, target, ring, behind, ratio)
+        await ana.locator("#claim").focus()
+        await ana.screenshot(path=artifacts / f"a11y-9-focus-ring-{theme}.png")
+
+
+# How far from the left of an element its text's first character is.
+FIRST_CHARACTER_FROM_THE_LEFT = """e => {
+  const r = document.createRange(); r.setStart(e.firstChild, 0); r.setEnd(e.firstChild, 1);
+  return r.getBoundingClientRect().left - e.getBoundingClientRect().left;
+}"""
+
+# Desktop notifications, recorded (title, body) with the tab taken as hidden.
+RECORD_NOTIFICATIONS = """
+window.shown = [];
+window.Notification = class { constructor(title, o) { window.shown.push([title, o.body]); } };
+window.Notification.permission = 'granted';
+Object.defineProperty(document, 'visibilityState', {get: () => 'hidden'});
+localStorage.setItem('livechat:prefs', JSON.stringify({desktop: true}));
+localStorage.setItem('livechat:panel-language', 'he');
+"""
+
+
+async def test_names_in_notices_keep_their_direction(browser: Browser, desk: Desk,  # noqa: F811
+                                                     artifacts: Path) -> None:
+    """In a Hebrew panel "Maria Silva (Acme Inc.)" keeps its brackets where she put them in the
+    notice line (a <bdi>), in a desktop notification (plain text: between U+2068 and U+2069)
+    and in "Assigned to {name}" (an agent's name, a <bdi> too)."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_maria1", "m0", "Where is my order?")
+        await store.set_visitor_profile(desk.site_id, "vis_maria1", "Maria Silva (Acme Inc.)",
+                                        "maria@acme.example")
+        await store.append_visitor_message(desk.site_id, "vis_other1", "o0", "hello?")
+    context = await browser.new_context(viewport={"width": 1400, "height": 860})
+    await context.add_init_script(RECORD_NOTIFICATIONS)
+    ana = await context.new_page()
+    await ana.goto(f"{desk.chat.http}/agent")
+    await expect(ana.locator("html")).to_have_attribute("dir", "rtl")
+    await ana.locator("#email").fill("ana@acme.test")
+    await ana.locator("#password").fill(PASSWORD)
+    await ana.locator("#password").press("Enter")
+    await ana.locator("#list .item button", has_text="Maria Silva").click()
+    await ana.locator("#snooze").click()
+    await ana.locator("#snooze-menu [data-snooze=tomorrow]").click()
+    await expect(ana.locator("#count-snoozed")).to_have_text("1")
+    await ana.locator("#list .item button").first.click()
+    await expect(ana.locator("#conv-title")).to_have_text("מבקר OTHE")
+    desk.clock.write_text(str(2 * 24 * 3600))
+    await expect(ana.locator("#count-snoozed")).to_have_text("0", timeout=15000)
+    name = ana.locator("#notice-text bdi")
+    await expect(name).to_have_text("Maria Silva (Acme Inc.)")
+    await expect(name).to_have_css("direction", "ltr")
+    # (It reads as she wrote it: its first character at the left of its box.)
+    assert await name.evaluate(FIRST_CHARACTER_FROM_THE_LEFT) < 1
+    await ana.screenshot(path=artifacts / "a11y-10-hebrew-notice.png")
+    await ana.locator("#notice").screenshot(path=artifacts / "a11y-10-hebrew-notice-line.png")
+    shown = await ana.evaluate("window.shown")
+    assert ["חזרה מדחייה", "\u2068Maria Silva (Acme Inc.)\u2069"] in shown, shown
+
+    # Claimed by an agent with a left-to-right name: "Assigned to {name}" isolates it.
+    async with open_store(desk.chat.db) as store:
+        await store.create_agent("kim@acme.test", "Kim (Support)", hash_password(PASSWORD),
+                                 "agent", [desk.site_id])
+    kim = await sign_in(browser, desk.chat.http, "kim@acme.test")
+    await kim.locator("#list .item button", has_text="hello?").click()
+    await kim.get_by_role("button", name="Claim").click()
+    assigned = ana.locator("#conv-status bdi")
+    await expect(assigned).to_have_text("Kim (Support)")
+    await expect(assigned).to_have_css("direction", "ltr")
+    assert await assigned.evaluate(FIRST_CHARACTER_FROM_THE_LEFT) < 1
+    await ana.locator("#conv-status").screenshot(path=artifacts / "a11y-10-hebrew-status.png")
+    await ana.screenshot(path=artifacts / "a11y-10-hebrew-assigned.png")

@@ -336,8 +336,9 @@ async def test_notifications_and_automatic_away(browser: Browser,  # noqa: F811
     await frame.get_by_label("Message", exact=True).press("Enter")
     await expect(ana).to_have_title("(1) Live chat — agent panel")
     name = await ana.locator(".item .name").inner_text()
-    assert await ana.evaluate("window.shown") == [["New conversation",
-                                                  f"{name}: Is anyone there?"]]
+    # (The visitor's name and words isolated, in their own direction: U+2068 … U+2069.)
+    assert await ana.evaluate("window.shown") == [
+        ["New conversation", f"\u2068{name}\u2069: \u2068Is anyone there?\u2069"]]
 
     # Ten idle minutes: away by itself (not offered conversations); back on the next move.
     await ana.clock.fast_forward("10:01")

@@ -122,7 +122,7 @@ async def test_the_composer_says_why_it_is_off(browser: Browser, desk: Desk,  # 
     await expect(reply).to_be_disabled()
     await expect(reply).to_have_attribute(
         "placeholder",
-        "Assigned to Ana Lima: only they can reply. Write an internal note instead.")
+        "Assigned to \u2068Ana Lima\u2069: only they can reply. Write an internal note instead.")
     await bo.screenshot(path=artifacts / "panel-defects-3-reason.png")
     await bo.get_by_role("radio", name="Internal note").check()
     await expect(reply).to_be_enabled()
@@ -131,7 +131,8 @@ async def test_the_composer_says_why_it_is_off(browser: Browser, desk: Desk,  # 
     await bo.get_by_role("button", name="Settings").click()
     await bo.get_by_label("Language").select_option("ar")
     await expect(reply).to_have_attribute(
-        "placeholder", "مسندة إلى Ana Lima: الرد له وحده. اكتب ملاحظة داخلية بدلًا من ذلك.")
+        "placeholder",
+        "مسندة إلى \u2068Ana Lima\u2069: الرد له وحده. اكتب ملاحظة داخلية بدلًا من ذلك.")
     await bo.keyboard.press("Escape")
     # The visitor's English in the Arabic list keeps its own direction: "?" after "order", at
     # its right end, not before "Where" (the list's preview took the page's direction before).
@@ -145,8 +146,8 @@ async def test_the_composer_says_why_it_is_off(browser: Browser, desk: Desk,  # 
     await root.get_by_role("tab", name=re.compile("^All open")).click()
     await root.locator(".item", has_text="Ana Lima").locator("button").click()
     await expect(root.locator("#reply-input")).to_have_attribute(
-        "placeholder", "Assigned to Ana Lima: only they can reply. Write an internal note, or "
-        "transfer the conversation.")
+        "placeholder", "Assigned to \u2068Ana Lima\u2069: only they can reply. Write an internal "
+        "note, or transfer the conversation.")
     await expect(root.get_by_role("button", name="Transfer", exact=True)).to_be_visible()
 
     # A name is the agent's own words: shown as they are, never read as markup.
@@ -157,8 +158,8 @@ async def test_the_composer_says_why_it_is_off(browser: Browser, desk: Desk,  # 
     await root.get_by_role("tab", name=re.compile("^All open")).click()
     await root.locator(".item button").first.click()
     await expect(root.locator("#reply-input")).to_have_attribute(
-        "placeholder", "Assigned to Ana <img src=x>: only they can reply. Write an internal "
-        "note, or transfer the conversation.")
+        "placeholder", "Assigned to \u2068Ana <img src=x>\u2069: only they can reply. Write an "
+        "internal note, or transfer the conversation.")
     await expect(root.locator("#conversation img[src=x]")).to_have_count(0)
 
 

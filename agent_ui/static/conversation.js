@@ -33,10 +33,10 @@ export function renderHead() {
   var status = $("conv-status");
   clear(status);
   var say = function (text) { status.appendChild(document.createTextNode(text)); };
-  say(c.status === "waiting" ? t("Waiting in the queue")
-    : c.status === "resolved" ? t("Resolved")
-    : c.assignee.id === me.id ? t("Assigned to you")
-    : t("Assigned to {name}", { name: c.assignee.name }));
+  if (c.status === "waiting") say(t("Waiting in the queue"));
+  else if (c.status === "resolved") say(t("Resolved"));
+  else if (c.assignee.id === me.id) say(t("Assigned to you"));
+  else tInto(status, "Assigned to {name}", { name: c.assignee.name });  // (a <bdi>: i18n.js)
   if (snoozed(c)) say(" · " + t("snoozed until {when}", { when: when(c.snoozed_until) }));
   if (c.visitor.email) {
     say(" · ");
@@ -85,8 +85,9 @@ export function renderHead() {
   $("reply-input").disabled = !canReply;
   $("reply").querySelector("button[type=submit]").disabled = !canReply;
   // Why the composer is off, where it is: only the assignee may reply (the server answers
-  // anyone else not_assignee; an admin transfers it first). The name is put in as text.
-  var who = { name: c.assignee ? c.assignee.name : "" };
+  // anyone else not_assignee; an admin transfers it first). The name is put in as text, in its
+  // own direction (between U+2068 and U+2069: a placeholder is plain text).
+  var who = { name: c.assignee ? "\u2068" + c.assignee.name + "\u2069" : "" };
   $("reply-input").placeholder = note ? t("An internal note: only agents see it")
     : busy ? t("Resolved, and the visitor has another conversation open: reply there, or write an internal note")
     : c.status === "resolved" ? t("Resolved: reopen it to reply, or write an internal note")
@@ -351,7 +352,8 @@ export function setUpConversation() {
     var c = summary(state.current);
     request({ type: "transcript", conversation_id: state.current }, function (f) {
       announce(f.type === "error" ? f.message
-        : t("The transcript is on its way to {email}.", { email: c.visitor.email }));
+        : t("The transcript is on its way to {email}.",  // (the address in its own direction)
+            { email: "\u2068" + c.visitor.email + "\u2069" }));
     });
   });
   $("reopen").addEventListener("click", function () { act({ type: "reopen" }); });

@@ -2,7 +2,7 @@
  * and tag filters, counts, and what changes in it live. */
 import { $, avatar, clear, el } from "./kit.js";
 import { t, visitorName, when } from "./i18n.js";
-import { announce, notify, titleCount } from "./notifications.js";
+import { announce, notify, their, titleCount } from "./notifications.js";
 import { PAGE, request, snoozed, state, summary } from "./state.js";
 import { since } from "./times.js";
 
@@ -92,17 +92,23 @@ export function renderList() {
         return (b.unread > 0) - (a.unread > 0) || b.updated_at - a.updated_at;
       });
   }
-  var list = $("list");
+  var list = $("list"), focused = whereFocused(list);
   clear(list);
-  if (view === "followups") { renderFollowUps(list); return finishList(openOnes, me); }
+  if (view === "followups") {
+    renderFollowUps(list);
+    refocus(list, focused);
+    return finishList(openOnes, me);
+  }
   var empty = { queue: t("Nobody is waiting."), mine: t("No open conversations."),
                 search: t("Nothing found."), resolved: t("No resolved conversations."),
                 snoozed: t("Nothing snoozed.") };
   if (!shown.length) el("li", "none", list, empty[view] || t("Nothing here."));
   shown.forEach(function (c, i) {
     var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
+    item.setAttribute("data-id", c.id);
     var button = el("button", "", item);
     button.type = "button";
+    if (state.current === c.id) button.setAttribute("aria-current", "true");
     // Names, as previews, in their own direction ("Maria Silva (Acme Inc.)" in a Hebrew panel).
     el("span", "name", button, visitorName(c.visitor)).dir = "auto";
     since(button, "when", view === "queue" ? c.created_at : c.updated_at);
@@ -128,7 +134,32 @@ export function renderList() {
     if (c.rating) el("span", "rating", meta, "★ " + c.rating.score);
     button.addEventListener("click", function () { open(c.id); });
   });
+  refocus(list, focused);
   finishList(openOnes, me);
+}
+
+/** Which of the list's buttons has the focus (null: none of them): its conversation, whether
+ * it is a follow-up's "Cancel", and its place. */
+function whereFocused(list) {
+  var at = document.activeElement, item = at && list.contains(at) && at.closest("li[data-id]");
+  if (!item) return null;
+  return { id: item.getAttribute("data-id"), cancel: at.classList.contains("cancel"),
+           index: Array.prototype.indexOf.call(list.children, item) };
+}
+
+/** The list drawn again replaced its buttons: the focus back on the same conversation's (a
+ * screen reader's place in the list kept), or, when it left the view, on the one now in its
+ * place, else the view's tab; never scrolling for it. */
+function refocus(list, focused) {
+  if (!focused) return;
+  var items = Array.prototype.filter.call(list.children, function (li) {
+    return li.hasAttribute("data-id");
+  });
+  var item = items.filter(function (li) { return li.getAttribute("data-id") === focused.id; })[0]
+    || items[Math.min(focused.index, items.length - 1)];
+  var target = item ? item.querySelector(focused.cancel ? "button.cancel" : "button")
+    : document.querySelector(".views [aria-selected=true]");
+  if (target) target.focus({ preventScroll: true });
 }
 
 function finishList(openOnes, me) {
@@ -150,8 +181,10 @@ function renderFollowUps(list) {
     var c = f.conversation;
     state.known[c.id] = c;
     var item = el("li", "item follow-up" + (state.current === c.id ? " active" : ""), list);
+    item.setAttribute("data-id", c.id);
     var button = el("button", "", item);
     button.type = "button";
+    if (state.current === c.id) button.setAttribute("aria-current", "true");
     el("span", "name", button, visitorName(c.visitor)).dir = "auto";
     el("span", "when", button, when(f.at));
     el("span", "preview", button, f.body).dir = "auto";
@@ -265,11 +298,12 @@ export function update(c) {
   state.searchHits.forEach(function (h) { if (h.conversation.id === c.id) h.conversation = c; });
   var mineNow = c.assignee && c.assignee.id === me.id;
   if (!before && c.status === "waiting" && !snoozed(c)) {
-    notify(t("New conversation"), visitorName(c.visitor) + ": " + c.last_message, c.id);
+    notify(t("New conversation"), [their(visitorName(c.visitor)), ": ", their(c.last_message)],
+           c.id);
   } else if (before && snoozed(before) && !snoozed(c) && c.status !== "resolved") {
-    notify(t("Back from snooze"), visitorName(c.visitor), c.id);
+    notify(t("Back from snooze"), their(visitorName(c.visitor)), c.id);
   } else if (before && mineNow && c.unread > before.unread && c.id !== state.current) {
-    notify(visitorName(c.visitor), c.last_message, c.id);
+    notify(their(visitorName(c.visitor)), their(c.last_message), c.id);
   }
   // A follow-up of mine may have been sent (its conversation changed): the view, read again.
   if (state.view === "followups" && state.followUps.some(function (f) {

@@ -26,6 +26,20 @@ import { setUpTimes } from "./times.js";
 
 // --- sign-in and invitations ----------------------------------------------------------------
 
+// Signed in from a form: the focus goes into the list once it is there (landInList), not left
+// on <body> where the form that had it went.
+var justSignedIn = false;
+
+/** The focus on the first conversation of the list, or on the selected view's tab when the
+ * list is empty, unless the agent put it somewhere already. */
+function landInList() {
+  var at = document.activeElement;
+  if (at && at !== document.body) return;
+  var target = document.querySelector("#list .item button") ||
+    document.querySelector(".views [aria-selected=true]");
+  if (target) target.focus({ preventScroll: true });
+}
+
 function showLogin() {
   $("app").hidden = true;
   $("login").hidden = false;
@@ -40,7 +54,7 @@ function setUpLogin() {
     event.preventDefault();
     $("login-error").textContent = "";
     api("/api/agent/login", { email: $("email").value, password: $("password").value })
-      .then(function (j) { $("password").value = ""; begin(j.agent); })
+      .then(function (j) { $("password").value = ""; justSignedIn = true; begin(j.agent); })
       .catch(function (e) {
         $("login-error").textContent = e.message === "Failed to fetch"
           ? t("The server cannot be reached.") : e.message;
@@ -67,7 +81,11 @@ function setUpLogin() {
     event.preventDefault();
     var token = (/#invite=([^&]+)/.exec(location.hash) || [])[1];
     api("/api/agent/accept", { token: token, password: $("new-password").value })
-      .then(function (j) { history.replaceState(null, "", location.pathname); begin(j.agent); })
+      .then(function (j) {
+        history.replaceState(null, "", location.pathname);
+        justSignedIn = true;
+        begin(j.agent);
+      })
       .catch(function (e) { $("invite-error").textContent = e.message; });
   });
   $("logout").addEventListener("click", function () {
@@ -115,6 +133,7 @@ function welcome(f) {
   }
   state.epoch = f.epoch;
   replaceInbox(f.conversations);
+  if (justSignedIn) { justSignedIn = false; landInList(); }
   if (state.current) reopen();
   resend();
 }

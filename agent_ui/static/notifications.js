@@ -1,8 +1,8 @@
 /* Telling the agent: a chime, a desktop notification while the tab is hidden, the count in the
  * tab's title, the notice line, and going away by itself after ten idle minutes. */
 import { ChatSocket } from "/widget/static/socket.js";
-import { $ } from "./kit.js";
-import { t } from "./i18n.js";
+import { $, clear } from "./kit.js";
+import { t, theirs } from "./i18n.js";
 import { state } from "./state.js";
 
 export var prefs = loadPrefs();
@@ -33,25 +33,53 @@ function chime() {
   osc.start(now); osc.stop(now + 0.45);
 }
 
+/** Someone else's words (a visitor's name, what they wrote) in a notice: in their own
+ * direction wherever it is shown (a <bdi> on the page, between U+2068 and U+2069 in a desktop
+ * notification's plain text), so that "Maria Silva (Acme Inc.)" keeps its brackets where she put
+ * them in an Arabic or Hebrew panel. */
+export function their(text) {
+  return { theirs: text === undefined || text === null ? "" : String(text) };
+}
+
+/** ``parts`` (a string, their(…), or a list of them) as plain text. */
+function plain(parts) {
+  return [].concat(parts).map(function (p) {
+    return typeof p === "string" ? p : "\u2068" + p.theirs + "\u2069";
+  }).join("");
+}
+
+/** ``parts`` as the text of ``node``, theirs each in a <bdi>. */
+function put(node, parts) {
+  clear(node);
+  [].concat(parts).forEach(function (p) {
+    if (typeof p !== "string") theirs(node, p.theirs);
+    else if (p) node.appendChild(document.createTextNode(p));
+  });
+}
+
+/** ``title`` and ``body``: strings (the panel's words) or their(…) (someone else's), or lists
+ * of them. */
 export function notify(title, body, conversationId) {
   chime();
   var hidden = document.visibilityState !== "visible";
   if (prefs.desktop && hidden && window.Notification && Notification.permission === "granted") {
-    var n = new Notification(title, { body: body, tag: conversationId });
+    var n = new Notification(plain(title), { body: plain(body), tag: conversationId });
     n.onclick = function () { window.focus(); openConversation(conversationId); n.close(); };
   }
-  announce(title + (body ? ": " + body : ""));
+  announce(plain(body) ? [].concat(title, ": ", body) : title);
 }
 
 /** The notice line above the open conversation (it takes its own room, never covering a
  * message), for ten seconds. With no conversation open, a screen reader hears it from the
  * inbox's status line (#list-status): the list itself is no live region, or the ages in it
- * ("5m", every 30 seconds) and every redraw would be read out. */
-export function announce(text) {
+ * ("5m", every 30 seconds) and every redraw would be read out. ``parts``: as notify()'s
+ * title and body. */
+export function announce(parts) {
+  var text = plain(parts || "");
   clearTimeout(noticeTimer);
-  $("notice-text").textContent = text;
+  put($("notice-text"), parts || "");
   $("notice").hidden = !text || !state.current;
-  $("list-status").textContent = state.current ? "" : text;
+  put($("list-status"), state.current ? "" : parts || "");
   if (text) noticeTimer = setTimeout(function () { $("notice").hidden = true; }, 10000);
 }
 
