@@ -100,7 +100,7 @@ async def _store_gauges(ctx: Context, now: float, waiting: GaugeMetricFamily,
     for site in await ctx.store.sites():
         count, since = await ctx.store.queue_wait(site.id)
         waiting.add_metric([site.id], count)
-        # From when the conversation reached people (its start, or its bot's handoff).
+        # Since it reached people (its start, its bot's handoff) or was put back in the queue.
         oldest.add_metric([site.id], max(0.0, now - since / 1000) if since is not None else 0)
         average = await ctx.store.typical_reply(site.id)
         if average is not None:
