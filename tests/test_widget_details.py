@@ -264,7 +264,9 @@ OFFLINE = "Leave a message and we'll reply as soon as we can. "
 async def test_the_away_notice_says_today_tomorrow_or_the_day(
         browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
     """Before: "We're back 18:00." (English, later today), "Wir sind 10:00 wieder da."
-    (German), and Greek's 12-hour time ended in a doubled full stop ("…11:00 π.μ..")."""
+    (German), and Greek's 12-hour time ended in a doubled full stop ("…11:00 π.μ.."); Greek
+    and Portuguese weekdays lacked their article ("Voltamos quinta-feira"), which follows each
+    day's gender ("na quinta-feira", "no sábado")."""
     cases = [
         ("en-GB", at(7, 18), OFFLINE + "We're back today at 18:00."),
         ("en-GB", at(8, 9), OFFLINE + "We're back tomorrow at 09:00."),
@@ -276,7 +278,10 @@ async def test_the_away_notice_says_today_tomorrow_or_the_day(
         ("el-GR", at(8, 11), "Επιστρέφουμε αύριο στις 11:00 π.μ."),
         ("fr-FR", at(8, 9), "De retour demain à 09:00."),
         ("es-ES", at(10, 9, 30), "Volvemos el jueves a las 09:30."),
-        ("pt-PT", at(10, 9, 30), "Voltamos quinta-feira às 09:30."),
+        ("el-GR", at(10, 11), "Επιστρέφουμε την Πέμπτη στις 11:00 π.μ."),
+        ("el-GR", at(12, 11), "Επιστρέφουμε το Σάββατο στις 11:00 π.μ."),
+        ("pt-PT", at(10, 9, 30), "Voltamos na quinta-feira às 09:30."),
+        ("pt-PT", at(12, 9, 30), "Voltamos no sábado às 09:30."),
         ("he-IL", at(10, 9, 30), "נחזור ביום חמישי בשעה 09:30."),
     ]
     for n, (locale, back, expected) in enumerate(cases):

@@ -130,3 +130,42 @@ async def test_an_upload_that_hangs_fails_and_lets_the_next_message_go(
     await expect(agent.locator("#messages .msg.visitor .body")).to_have_text(
         ["Did the photo arrive?"])
     assert errors == []
+
+
+async def test_an_upload_the_network_drops_says_so_in_the_visitors_words(
+        browser: Browser, sites: Sites, artifacts: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Before: a request that failed on the way (no answer from the server, so no error code)
+    showed the browser's own English words: "Not sent: Failed to fetch". The upload is aborted
+    by Playwright as a dropped connection."""
+    context = await browser.new_context(viewport={"width": 1100, "height": 760})
+    page = await context.new_page()
+    await page.route(re.compile(r"/api/files$"), lambda route: route.abort("connectionreset"))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+
+    picture = tmp_path / "receipt.png"
+    picture.write_bytes(png(120, 80))
+    await frame.locator("#file").set_input_files(picture)
+    failed = frame.locator(".msg.mine.failed")
+    await expect(failed.locator(".body")).to_have_text("receipt.png")
+    await expect(failed.locator(".meta")).to_have_text(
+        "Not sent: the upload failed: check your connection")
+    await expect(frame.locator(".msg.mine.pending")).to_have_count(0)
+    # The next message goes.
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("Sending it again later")
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine[data-seq] .body")).to_have_text(
+        ["Sending it again later"])
+    # Before: the day's separator came with the first message stored, below the file that was
+    # not sent that day; and the reason wrapped flush left under a bubble on the right.
+    assert await frame.locator("#messages > li:not(.greeting)").evaluate_all(
+        "n => n.map(i => i.classList.contains('day') ? 'day' : i.textContent)") == [
+        "day", "receipt.pngNot sent: the upload failed: check your connection",
+        "Sending it again later" + await frame.locator(".msg[data-seq] .meta").inner_text()]
+    assert await failed.locator(".meta").evaluate("n => getComputedStyle(n).textAlign") == "end"
+    await page.screenshot(path=artifacts / "widget-upload-network-failed.png")
+    assert errors == []

@@ -147,7 +147,9 @@ function put(p) {
   }).catch(function (e) {
     if (gone()) return;
     state.outbox = state.outbox.filter(function (o) { return o !== p; });
-    notSent(node, stop.signal.aborted ? t("tooLong") : reason(e.code, e.message));
+    // No code: the request itself failed (the network, or an answer that was not ours).
+    notSent(node, stop.signal.aborted ? t("tooLong")
+      : e.code ? reason(e.code, e.message) : t("uploadFailed"));
   }).then(function () {
     clearTimeout(timer);
     next();

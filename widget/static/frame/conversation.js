@@ -67,6 +67,7 @@ export function bubble(kind, text, meta, attachment, avatar) {
 export function notSent(node, why) {
   node.classList.remove("pending");
   node.classList.add("failed");
+  node.day = dayOf(Date.now());  // (the day separator that comes next goes above it: insert)
   node.querySelector(".meta").textContent = t("notSent", { why: why });
 }
 
@@ -77,7 +78,7 @@ export function notice(text) { return el("li", "notice", null, text); }
  * are ``grouped``, which hides them: a message that is the last again shows them, forgetAbove). */
 export function place(item, m) {
   var day = dayOf(m.at);
-  if (!last || last.day !== day) insert(el("li", "day", null, dayLabel(m.at)));
+  if (!last || last.day !== day) insert(el("li", "day", null, dayLabel(m.at)), day);
   var key = m.kind === "text" ? m.author.type + ":" + (m.author.name || "") : null;
   if (key && last && last.key === key && m.at - last.at < 120000 && last.node.parentNode) {
     last.node.classList.add("grouped");
@@ -86,10 +87,17 @@ export function place(item, m) {
   insert(item);
 }
 
-export function insert(item) {
+export function insert(item, day) {
   // Pending messages stay at the bottom until their own copy arrives.
   var firstPending = state.outbox.length ? state.outbox[0].node : null;
-  list.insertBefore(item, firstPending && firstPending.parentNode === list ? firstPending : null);
+  var before = firstPending && firstPending.parentNode === list ? firstPending : null;
+  // A day's separator goes above the messages of that day that were not sent.
+  var above = before ? before.previousSibling : list.lastChild;
+  while (day && above && above.day === day) {
+    before = above;
+    above = above.previousSibling;
+  }
+  list.insertBefore(item, before);
 }
 
 export function append(item) {

@@ -23,6 +23,9 @@ var en = {
   yourMessage: "Your message", greeting: "How can we help you today?", hi: "Hi {name}!",
   backToday: "We're back today at {time}.", backTomorrow: "We're back tomorrow at {time}.",
   backOn: "We're back on {day} at {time}.", offlineTitle: "We're away right now",
+  // backOn's {day} where a weekday takes an article of its gender (in Portuguese "no sábado",
+  // "na segunda-feira"), the seven, Sunday first; null for the weekday as the browser writes it.
+  onDays: null,
   offlineText: "Leave a message and we'll reply by email.",
   prechatTitle: "Before we start", prechatText: "Tell us who you are, so we can help you better.",
   leaveMessage: "Leave a message", startChat: "Start the chat",
@@ -32,6 +35,7 @@ var en = {
   comment: "Anything to add? (optional)", rate: "Send rating",
   thanksRating: "Thank you for your rating ({n}/5).", newConversation: "Start a new conversation",
   uploading: "Uploading {name}…", tooLong: "the upload took too long",
+  uploadFailed: "the upload failed: check your connection",
   leftMessage: "Thanks! We got your message and will reply to {email}.",
   leftMessageNoEmail: "Thanks! We got your message and will reply here.",
   botName: "{name} (bot)", botAnswering: "{name} (bot) is answering",
@@ -121,7 +125,9 @@ export function back(ms) {
   if (d.toDateString() === day.toDateString()) key = "backToday";
   day.setDate(day.getDate() + 1);
   if (d.toDateString() === day.toDateString()) key = "backTomorrow";
-  return t(key, { time: time(ms), day: d.toLocaleDateString(locale(), { weekday: "long" }) })
+  var days = current.onDays;
+  return t(key, { time: time(ms), day: days ? days[d.getDay()]
+                  : d.toLocaleDateString(locale(), { weekday: "long" }) })
     .replace(/\.\.$/, ".");
 }
 export function minutes(seconds) {

@@ -39,6 +39,7 @@ export default {
   backToday: "سنعود اليوم في الساعة {time}.",
   backTomorrow: "سنعود غدًا في الساعة {time}.",
   backOn: "سنعود يوم {day} في الساعة {time}.",
+  onDays: null,  // (the weekday as the browser writes it)
   offlineTitle: "لسنا متاحين الآن",
   offlineText: "اترك رسالة وسنرد عليك عبر البريد الإلكتروني.",
   prechatTitle: "قبل أن نبدأ",
@@ -59,6 +60,7 @@ export default {
   newConversation: "بدء محادثة جديدة",
   uploading: "جارٍ رفع {name}…",
   tooLong: "استغرق الرفع وقتًا طويلًا",
+  uploadFailed: "تعذّر الرفع: تحقّق من اتصالك",
   leftMessage: "شكرًا! وصلتنا رسالتك وسنرد على {email}.",
   leftMessageNoEmail: "شكرًا! وصلتنا رسالتك وسنرد هنا.",
   botName: "{name} (روبوت)",

@@ -39,6 +39,7 @@ export default {
   backToday: "Wir sind heute um {time} wieder da.",
   backTomorrow: "Wir sind morgen um {time} wieder da.",
   backOn: "Wir sind am {day} um {time} wieder da.",
+  onDays: null,  // (the weekday as the browser writes it)
   offlineTitle: "Wir sind gerade nicht da",
   offlineText: "Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.",
   prechatTitle: "Bevor es losgeht",
@@ -59,6 +60,7 @@ export default {
   newConversation: "Neue Unterhaltung",
   uploading: "{name} wird hochgeladen…",
   tooLong: "das Hochladen hat zu lange gedauert",
+  uploadFailed: "das Hochladen ist fehlgeschlagen: prüfen Sie Ihre Verbindung",
   leftMessage: "Danke! Wir haben Ihre Nachricht erhalten und antworten an {email}.",
   leftMessageNoEmail: "Danke! Wir haben Ihre Nachricht erhalten und antworten hier.",
   botName: "{name} (Bot)",

@@ -39,6 +39,9 @@ export default {
   backToday: "Επιστρέφουμε σήμερα στις {time}.",
   backTomorrow: "Επιστρέφουμε αύριο στις {time}.",
   backOn: "Επιστρέφουμε {day} στις {time}.",
+  // (backOn's {day}: the weekday with its article, which follows the day's gender)
+  onDays: ["την Κυριακή", "τη Δευτέρα", "την Τρίτη", "την Τετάρτη", "την Πέμπτη",
+           "την Παρασκευή", "το Σάββατο"],
   offlineTitle: "Δεν είμαστε διαθέσιμοι αυτή τη στιγμή",
   offlineText: "Αφήστε ένα μήνυμα και θα σας απαντήσουμε με email.",
   prechatTitle: "Πριν ξεκινήσουμε",
@@ -59,6 +62,7 @@ export default {
   newConversation: "Νέα συνομιλία",
   uploading: "Αποστολή {name}…",
   tooLong: "η αποστολή άργησε πολύ",
+  uploadFailed: "η αποστολή απέτυχε: ελέγξτε τη σύνδεσή σας",
   leftMessage: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε στο {email}.",
   leftMessageNoEmail: "Ευχαριστούμε! Λάβαμε το μήνυμά σας και θα απαντήσουμε εδώ.",
   botName: "{name} (bot)",

@@ -39,6 +39,7 @@ export default {
   backToday: "Volvemos hoy a las {time}.",
   backTomorrow: "Volvemos mañana a las {time}.",
   backOn: "Volvemos el {day} a las {time}.",
+  onDays: null,  // (the weekday as the browser writes it)
   offlineTitle: "Ahora no estamos disponibles",
   offlineText: "Deje un mensaje y le responderemos por correo.",
   prechatTitle: "Antes de empezar",
@@ -59,6 +60,7 @@ export default {
   newConversation: "Nueva conversación",
   uploading: "Subiendo {name}…",
   tooLong: "la subida tardó demasiado",
+  uploadFailed: "la subida falló: comprueba tu conexión",
   leftMessage: "¡Gracias! Recibimos su mensaje y responderemos a {email}.",
   leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí.",
   botName: "{name} (bot)",

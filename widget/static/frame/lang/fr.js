@@ -39,6 +39,7 @@ export default {
   backToday: "De retour aujourd'hui à {time}.",
   backTomorrow: "De retour demain à {time}.",
   backOn: "De retour {day} à {time}.",
+  onDays: null,  // (the weekday as the browser writes it)
   offlineTitle: "Nous sommes absents pour le moment",
   offlineText: "Laissez un message, nous vous répondrons par e-mail.",
   prechatTitle: "Avant de commencer",
@@ -59,6 +60,7 @@ export default {
   newConversation: "Nouvelle discussion",
   uploading: "Envoi de {name}…",
   tooLong: "l'envoi a pris trop de temps",
+  uploadFailed: "l'envoi a échoué : vérifiez votre connexion",
   leftMessage: "Merci ! Nous avons reçu votre message et répondrons à {email}.",
   leftMessageNoEmail: "Merci ! Nous avons reçu votre message et répondrons ici.",
   botName: "{name} (bot)",

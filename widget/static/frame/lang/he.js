@@ -39,6 +39,7 @@ export default {
   backToday: "נחזור היום בשעה {time}.",
   backTomorrow: "נחזור מחר בשעה {time}.",
   backOn: "נחזור ב{day} בשעה {time}.",
+  onDays: null,  // (the weekday as the browser writes it)
   offlineTitle: "אנחנו לא זמינים כרגע",
   offlineText: "השאירו הודעה ונחזור אליכם באימייל.",
   prechatTitle: "לפני שנתחיל",
@@ -59,6 +60,7 @@ export default {
   newConversation: "התחלת שיחה חדשה",
   uploading: "מעלים את {name}…",
   tooLong: "ההעלאה נמשכה זמן רב מדי",
+  uploadFailed: "ההעלאה נכשלה: בדקו את החיבור",
   leftMessage: "תודה! קיבלנו את ההודעה ונחזור אליכם לכתובת {email}.",
   leftMessageNoEmail: "תודה! קיבלנו את ההודעה ונחזור אליכם כאן.",
   botName: "{name} (בוט)",

@@ -39,6 +39,9 @@ export default {
   backToday: "Voltamos hoje às {time}.",
   backTomorrow: "Voltamos amanhã às {time}.",
   backOn: "Voltamos {day} às {time}.",
+  // (backOn's {day}: the weekday with its article, which follows the day's gender)
+  onDays: ["no domingo", "na segunda-feira", "na terça-feira", "na quarta-feira",
+           "na quinta-feira", "na sexta-feira", "no sábado"],
   offlineTitle: "Estamos ausentes de momento",
   offlineText: "Deixe uma mensagem e responderemos por email.",
   prechatTitle: "Antes de começar",
@@ -59,6 +62,7 @@ export default {
   newConversation: "Começar nova conversa",
   uploading: "A enviar {name}…",
   tooLong: "o envio demorou demasiado",
+  uploadFailed: "o envio falhou: verifique a sua ligação",
   leftMessage: "Obrigado! Recebemos a sua mensagem e responderemos para {email}.",
   leftMessageNoEmail: "Obrigado! Recebemos a sua mensagem e responderemos aqui.",
   botName: "{name} (bot)",
