@@ -442,3 +442,10 @@ async def test_names_in_notices_keep_their_direction(browser: Browser, desk: Des
     assert await assigned.evaluate(FIRST_CHARACTER_FROM_THE_LEFT) < 1
     await ana.locator("#conv-status").screenshot(path=artifacts / "a11y-10-hebrew-status.png")
     await ana.screenshot(path=artifacts / "a11y-10-hebrew-assigned.png")
+    # And in the list's line under it ("All open"), with the team's name and tags: before, the
+    # agent's name was a bare text node, its brackets turned by the panel's direction.
+    await ana.locator("#tab-open").click()
+    who = ana.locator("#list .item", has_text="hello?").locator(".who bdi")
+    await expect(who).to_have_text("Kim (Support)")
+    await expect(who).to_have_css("direction", "ltr")
+    assert await who.evaluate(FIRST_CHARACTER_FROM_THE_LEFT) < 1

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, expect
 
-from tests.live import ADMIN_EMAIL
+from tests.live import ADMIN_EMAIL, open_store
 from tests.test_browser import sign_in_page
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
@@ -25,6 +26,17 @@ from tests.test_panel_browser import (  # noqa: F401 — fixtures
 from tests.test_panel_defects import claimed
 from tests.test_panel_polish import visitor_writes
 
+# The spaces between neighbours on a line of a flex row (left to right), in CSS pixels; what is
+# only for screen readers (1 px, out of the flow) is not a neighbour.
+GAPS = """row => {
+  const r = [...row.children].map(c => c.getBoundingClientRect()).filter(b => b.width > 1);
+  const gaps = [];
+  for (let i = 1; i < r.length; i++) {
+    if (r[i].left >= r[i - 1].right) gaps.push(Math.round(r[i].left - r[i - 1].right));
+  }
+  return gaps;
+}"""
+
 
 @pytest.mark.browser
 async def test_one_rating_in_every_language(browser: Browser, desk: Desk,  # noqa: F811
@@ -35,6 +47,10 @@ async def test_one_rating_in_every_language(browser: Browser, desk: Desk,  # noq
     frame = visitor.frame_locator("iframe[title=Chat]")
     ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
     await ana.locator("#list .item button").first.click()
+    # (The header's buttons evenly spaced: before, the wrappers of hidden ones (Transfer and
+    # Follow up…, on a waiting conversation) each added a gap of their own.)
+    await expect(ana.locator("#follow-up-button")).to_be_hidden()
+    assert set(await ana.locator("#conversation .actions").evaluate(GAPS)) == {6}
     await ana.get_by_role("button", name="Resolve", exact=True).click()
     await frame.get_by_role("radio", name="5 out of 5").click()
     await frame.get_by_role("button", name="Send rating").click()
@@ -210,3 +226,32 @@ async def test_opening_the_open_conversation_again_misses_nothing(
     await composer.press("Enter")
     await expect(shown.locator(".body")).to_have_text(
         ["Is the Summit Tent in stock?", "In green, ideally", "Size 2P, please", "Thanks!"])
+
+
+@pytest.mark.browser
+async def test_a_conversation_left_within_a_quarter_second_is_read(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """The panel says what it has shown is read a quarter second after showing it (one
+    ``read`` for a burst, not one per message). Before: an agent who went on to the next
+    conversation within that time (j, j) left the one passed through at "1 new" though its
+    message had been on screen. The page's clock is stopped so that the quarter second never
+    ends on its own."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_passed", "p0", "passed through")
+        await store.append_visitor_message(desk.site_id, "vis_landed", "l0", "landed on")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    unread = ana.locator("#list .item .unread")
+    await expect(unread).to_have_count(2)
+    await ana.clock.install()
+    await ana.clock.pause_at(time.time() * 1000 + 60_000)
+    await expect(ana.locator("#list .item").first).to_contain_text("passed through")  # oldest
+    await ana.keyboard.press("j")
+    await expect(ana.locator("#messages > li[data-seq] .body")).to_have_text(["passed through"])
+    await ana.keyboard.press("j")  # on, before the quarter second is over
+    await expect(ana.locator("#messages > li[data-seq] .body")).to_have_text(["landed on"])
+    item = ana.locator("#list .item", has_text="passed through")
+    await expect(item.locator(".unread")).to_have_count(0)
+    await expect(unread).to_have_count(1)  # the one landed on: not yet a quarter second
+    await ana.clock.run_for(1000)
+    await expect(unread).to_have_count(0)
+    await ana.screenshot(path=artifacts / "panel-messages-passed-through-read.png")

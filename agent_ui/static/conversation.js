@@ -121,6 +121,10 @@ export function openConversation(id, keepFocus) {
     $("reply").classList.remove("noting");
   }
   if (state.current && state.current !== id) {
+    // What was shown of the one left is read, even if it is left within the quarter second
+    // markRead waits (j pressed on: before, its "1 new" stayed).
+    clearTimeout(readTimer);
+    sendRead();
     // (Nothing to tell: one deleted meanwhile is not_found, and is left all the same.)
     request({ type: "leave", conversation_id: state.current }, function () {});
   }

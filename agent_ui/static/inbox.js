@@ -1,7 +1,7 @@
 /* The inbox: views (queue, mine, my teams, all open, snoozed, resolved, follow-ups, search results), site
  * and tag filters, counts, and what changes in it live. */
 import { $, avatar, clear, el } from "./kit.js";
-import { t, visitorName, when } from "./i18n.js";
+import { t, theirs, visitorName, when } from "./i18n.js";
 import { announce, notify, their, titleCount } from "./notifications.js";
 import { PAGE, request, snoozed, state, summary } from "./state.js";
 import { since } from "./times.js";
@@ -126,11 +126,13 @@ export function renderList() {
     if (c.assignee && view !== "mine") {
       var who = el("span", "who", meta);
       avatar(who, c.assignee, "tiny");
-      who.appendChild(document.createTextNode(c.assignee.id === me.id ? t("you") : c.assignee.name));
+      // Names, teams and tags keep their own direction ("Dana Cohen" in an Arabic panel).
+      if (c.assignee.id === me.id) who.appendChild(document.createTextNode(t("you")));
+      else theirs(who, c.assignee.name);
     }
     if (snoozed(c)) el("span", "who", meta, t("until {when}", { when: when(c.snoozed_until) }));
-    if (c.team) el("span", "team", meta, c.team.name);
-    c.tags.forEach(function (x) { el("span", "tag", meta, x); });
+    if (c.team) el("span", "team", meta, c.team.name).dir = "auto";
+    c.tags.forEach(function (x) { el("span", "tag", meta, x).dir = "auto"; });
     if (c.rating) el("span", "rating", meta, "★ " + c.rating.score);
     button.addEventListener("click", function () { open(c.id); });
   });
