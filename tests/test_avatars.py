@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from server.avatars import avatar_url
+from tests.browser import png
 from tests.live import Seed, ServerProcess, agent, login, open_store, visitor
-from tests.test_browser import png
 
 
 async def put_avatar(server: ServerProcess, cookie: str | None, content: bytes,

@@ -15,8 +15,8 @@ from pathlib import Path
 from server.store.filestore import DatabaseFiles
 from server.store.postgres import PostgresStore
 from tests import pg
+from tests.browser import png
 from tests.live import UNLIMITED, Seed, serving, visitor
-from tests.test_browser import png
 from tests.test_cli import livechat
 from tests.test_pg_backup import livechat as pg_livechat
 from tests.test_privacy import upload

@@ -15,6 +15,13 @@ import orjson
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.browser import (  # noqa: F401 — the browser and sites fixtures
+    Sites,
+    agent_page,
+    browser,
+    open_widget,
+    sites,
+)
 from tests.live import (
     ROOT,
     UNLIMITED,
@@ -25,13 +32,6 @@ from tests.live import (
     server_env,
     serving,
     visitor,
-)
-from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
-    Sites,
-    agent_page,
-    browser,
-    open_widget,
-    sites,
 )
 from tests.webhook_receiver import Receiver, receiving
 

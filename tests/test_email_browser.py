@@ -12,13 +12,13 @@ import aiosmtplib
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.live import customer_page, free_port, open_store, seed
-from tests.mailsink import MailSink
-from tests.test_browser import (
+from tests.browser import (
     browser,  # noqa: F401 — the browser fixture
     open_widget,
     sign_in_page,
 )
+from tests.live import customer_page, free_port, open_store, seed
+from tests.mailsink import MailSink
 from tests.test_email import DOMAIN, advance, email_env, start, text_of
 
 pytestmark = pytest.mark.browser

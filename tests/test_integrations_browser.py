@@ -11,8 +11,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.browser import axe_violations, browser  # noqa: F401 — the browser fixture
 from tests.live import UNLIMITED, Seed, add_admin, api_token, serving, visitor
-from tests.test_browser import axe_violations, browser  # noqa: F401 — the browser fixture
 from tests.test_panel_browser import sign_in
 from tests.webhook_receiver import receiving
 

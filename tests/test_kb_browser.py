@@ -14,8 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from server.auth import hash_password
-from tests.live import PASSWORD, open_store
-from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     AXE,
     Sites,
     axe_violations,
@@ -25,6 +24,7 @@ from tests.test_browser import (  # noqa: F401 — the browser and sites fixture
     sign_in_page,
     sites,
 )
+from tests.live import PASSWORD, open_store
 from tests.test_kb import PAYLOADS, _Tags
 
 pytestmark = pytest.mark.browser

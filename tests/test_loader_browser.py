@@ -23,9 +23,9 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from server.auth import hash_password
+from tests.browser import browser  # noqa: F401 — the browser fixture
 from tests.live import PASSWORD, ROOT, Client, ServerProcess, agent, free_port, login, open_store
 from tests.loader_pages import LONG_ARABIC, LONG_TEXT
-from tests.test_browser import browser  # noqa: F401 — the browser fixture
 
 pytestmark = pytest.mark.browser
 

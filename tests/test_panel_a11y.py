@@ -13,8 +13,8 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from server.auth import hash_password
+from tests.browser import sign_in_page
 from tests.live import PASSWORD, open_store
-from tests.test_browser import sign_in_page
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
     axe_violations,

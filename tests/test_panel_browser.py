@@ -13,6 +13,12 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from server.auth import hash_password
+from tests.browser import (  # noqa: F401 — the browser fixture
+    axe_violations,
+    browser,
+    open_widget,
+    sign_in_page,
+)
 from tests.live import (
     ADMIN_EMAIL,
     PASSWORD,
@@ -22,12 +28,6 @@ from tests.live import (
     free_port,
     open_store,
     serving,
-)
-from tests.test_browser import (  # noqa: F401 — the browser fixture
-    axe_violations,
-    browser,
-    open_widget,
-    sign_in_page,
 )
 from tests.test_reports import reporting  # noqa: F401 — the reports' fixed data set
 

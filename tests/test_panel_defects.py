@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.browser import sign_in_page
 from tests.live import ADMIN_EMAIL, PASSWORD, Seed, ServerProcess, agent, login, open_store
 from tests.test_admin import admin_cookie, call  # noqa: F401 — the admin's cookie fixture
-from tests.test_browser import sign_in_page
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
     axe_violations,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, expect
 
+from tests.browser import sign_in_page
 from tests.live import ADMIN_EMAIL, open_store
-from tests.test_browser import sign_in_page
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
     axe_violations,

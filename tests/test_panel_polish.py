@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.test_browser import open_widget, png
+from tests.browser import open_widget, png
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
     axe_violations,

@@ -18,6 +18,7 @@ import httpx
 import orjson
 
 from tests.api_world import Api
+from tests.browser import png
 from tests.faults import until
 from tests.live import (
     ROOT,
@@ -33,7 +34,6 @@ from tests.live import (
     serving,
     visitor,
 )
-from tests.test_browser import png
 
 #: Strings only this visitor's data contains: none may be left after the erasure.
 SECRETS = {"name": "Zephyrine Quallsworth", "email": "zephyrine.q@unique-mail.test",

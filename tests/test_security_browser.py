@@ -13,8 +13,7 @@ import jwt
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.live import ADMIN_EMAIL, PASSWORD
-from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     IDENTITY_SECRET,
     Sites,
     agent_page,
@@ -24,6 +23,7 @@ from tests.test_browser import (  # noqa: F401 — the browser and sites fixture
     sign_in_page,
     sites,
 )
+from tests.live import ADMIN_EMAIL, PASSWORD
 from tests.test_panel_browser import Desk, desk, sign_in  # noqa: F401 — the desk fixture
 
 pytestmark = pytest.mark.browser

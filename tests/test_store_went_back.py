@@ -19,7 +19,7 @@ from playwright.async_api import Browser, FrameLocator, Page, expect
 from server.store.backup import backup, restore
 from server.store.sqlite_search import drop_search_file
 from server.store.watermark import path_for
-from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     Sites,
     agent_page,
     browser,

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, FrameLocator, Response, expect
 
-from tests.live import agent, login
-from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     Sites,
     axe_violations,
     browser,
@@ -20,6 +19,7 @@ from tests.test_browser import (  # noqa: F401 — the browser and sites fixture
     png,
     sites,
 )
+from tests.live import agent, login
 
 pytestmark = pytest.mark.browser
 #: The loader: every body a new visitor's page fetches from the chat server before the chat is

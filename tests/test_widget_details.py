@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, FrameLocator, Page, WebSocketRoute, expect
 
-from tests.live import Client, agent, login, open_store
-from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     Sites,
     axe_violations,
     browser,
     open_widget,
     sites,
 )
+from tests.live import Client, agent, login, open_store
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Route, WebSocketRoute, expect
 
-from tests.test_browser import (  # noqa: F401 — fixtures
+from tests.browser import (  # noqa: F401 — fixtures
     Sites,
     agent_page,
     browser,

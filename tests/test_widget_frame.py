@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, FrameLocator, Locator, Page, expect
 
-from tests.test_browser import (  # noqa: F401 — the browser and sites fixtures
+from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     Sites,
     axe_violations,
     browser,

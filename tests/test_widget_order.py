@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.test_browser import Sites, browser, open_widget, sites  # noqa: F401 — fixtures
+from tests.browser import Sites, browser, open_widget, sites  # noqa: F401 — fixtures
 
 pytestmark = pytest.mark.browser
-#: The chat server's clock (tests/test_browser.py's ``chat_env`` takes no per-test path): moved
+#: The chat server's clock (tests/browser.py's ``chat_env`` takes no per-test path): moved
 #: forward here, so that the rate limit's bucket fills again at once.
 CLOCK = Path(f"/tmp/livechat-order-clock-{os.getpid()}")
 
