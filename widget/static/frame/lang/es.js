@@ -60,7 +60,7 @@ export default {
   newConversation: "Nueva conversación",
   uploading: "Subiendo {name}…",
   tooLong: "la subida tardó demasiado",
-  uploadFailed: "la subida falló: comprueba tu conexión",
+  uploadFailed: "la subida falló: compruebe su conexión",
   leftMessage: "¡Gracias! Recibimos su mensaje y responderemos a {email}.",
   leftMessageNoEmail: "¡Gracias! Recibimos su mensaje y responderemos aquí.",
   botName: "{name} (bot)",
