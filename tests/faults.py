@@ -30,6 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.live import UNLIMITED, ServerProcess
+from tests.redis_server import RedisServer
 
 #: Every rate limit lifted: these visitors flood on purpose, from one address.
 FAST = UNLIMITED
@@ -282,3 +283,24 @@ def holds_connection_from(pid: int, client_port: int) -> bool:
                 if remote_port == client_port and int(fields[9]) in inodes:
                     return True
     return False
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def processes(db: Path, count: int, redis: RedisServer | None = None, log_dir: Path | None = None,
+              **env: str) -> Iterator[list[ServerProcess]]:
+    env = {**FAST, **env}
+    if redis is not None:
+        env.update(LIVECHAT_REDIS_URL=redis.url, LIVECHAT_REDIS_PREFIX="faults")
+    started: list[ServerProcess] = []
+    try:
+        for _ in range(count):
+            started.append(ServerProcess(db, env=env, log_dir=log_dir).start())
+        yield started
+    finally:
+        for proc in started:
+            proc.stop()
+    for proc in started:
+        assert "Traceback" not in proc.log(), proc.log()

@@ -1,8 +1,9 @@
 """Faults an unattended server meets, for real: sustained writes, a full disk, a process stopped
-while it holds the write lock, a stalled and a vanished Redis, a restored backup, peers that stop
-reading. After each, the checker (tests/faults.py) proves that every acknowledged message is
-stored exactly once and every client's transcript equals the store's; and the server must have
-said what happened — in /healthz, in error codes, once in its log — and recovered by itself.
+while it holds the write lock, a stalled and a vanished Redis, peers that stop reading (a
+restored backup: tests/test_faults_restore.py). After each, the checker (tests/faults.py) proves
+that every acknowledged message is stored exactly once and every client's transcript equals the
+store's; and the server must have said what happened — in /healthz, in error codes, once in its
+log — and recovered by itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import itertools
 import os
 import re
-import shutil
 import signal
 import socket
 import sqlite3
@@ -29,19 +29,17 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.faults import (
-    FAST,
     Chatter,
     check,
     fill,
     holds_connection_from,
     log_count,
+    processes,
     small_disk,
     until,
     until_health,
 )
 from tests.live import (
-    ROOT,
-    SECRET,
     Client,
     ServerProcess,
     agent,
@@ -52,24 +50,6 @@ from tests.live import (
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.contextmanager
-def processes(db: Path, count: int, redis: RedisServer | None = None, log_dir: Path | None = None,
-              **env: str) -> Iterator[list[ServerProcess]]:
-    env = {**FAST, **env}
-    if redis is not None:
-        env.update(LIVECHAT_REDIS_URL=redis.url, LIVECHAT_REDIS_PREFIX="faults")
-    started: list[ServerProcess] = []
-    try:
-        for _ in range(count):
-            started.append(ServerProcess(db, env=env, log_dir=log_dir).start())
-        yield started
-    finally:
-        for proc in started:
-            proc.stop()
-    for proc in started:
-        assert "Traceback" not in proc.log(), proc.log()
 
 
 @pytest.fixture
@@ -384,109 +364,7 @@ async def test_an_outage_longer_than_the_grace_takes_no_chat_from_a_connected_ag
             await c.close()
 
 
-# --- 6. backup and restore ----------------------------------------------------------------------
-
-
-def livechat(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIVECHAT_DB": str(db), "LIVECHAT_SECRET_KEYS": SECRET,
-           "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "server", *args], env=env, cwd=db.parent,
-                          capture_output=True, text=True, timeout=120)
-
-
-async def test_a_restored_backup_gets_a_new_epoch_and_clients_start_over(tmp_path: Path) -> None:
-    """Before: restoring an older copy kept the old epoch; clients kept their content at
-    reused seqs and never received the new messages numbered up to their old last_seq."""
-    db = tmp_path / "chat.db"
-    seeded = await seed(db)
-    backup = tmp_path / "backups" / "chat-backup.db"
-    with processes(db, 1) as (server,):
-        v = Chatter([server], seeded.site_id, "v")
-        await v.chat(10)
-        # A backup taken while the server serves, under load.
-        talking = asyncio.create_task(Chatter([server], seeded.site_id, "w").chat(200))
-        made = livechat(db, "backup", str(backup))
-        assert made.returncode == 0, made.stderr
-        assert "(100%)" in made.stderr, made.stderr
-        await talking
-        await v.chat(5)  # after the backup: lost by the restore
-        refused = livechat(db, "restore", str(backup))  # not while a server has it open
-        assert refused.returncode != 0 and "stop" in refused.stderr, refused
-        old_epoch, old_last = v.epoch, v.last_seq
-        assert old_last == 15
-    restored = livechat(db, "restore", str(backup))
-    assert restored.returncode == 0, restored.stderr
-    with processes(db, 1) as (server,):
-        client, welcome = await visitor(server, seeded.site_id, token=v.token,
-                                        conversation_id=v.conversation_id, last_seq=old_last,
-                                        epoch=old_epoch)
-        assert welcome["epoch"] != old_epoch
-        # Starting over from seq 1: the restored ten, nothing of the lost five.
-        seen = [await client.of_type("message") for _ in range(10)]
-        assert [m["body"] for m in seen] == [body for _, body in v.seen[:10]]
-        more = await client.request({"type": "send", "id": "after", "body": "after restore"})
-        assert more["seq"] == 11  # reused: which is why clients had to start over
-        await client.close()
-
-
-def _by_hand(source: Path, target: Path) -> None:
-    """Copy a database file over another as an operator would, behind the server's back, the
-    servers stopped: the write-ahead logs beside both (empty once their stores closed) gone."""
-    for path in (source, target):
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(f"{path}{suffix}").unlink()
-    shutil.copyfile(source, target)
-
-
-async def test_a_database_copied_back_by_hand_is_detected_loudly(tmp_path: Path) -> None:
-    db = tmp_path / "chat.db"
-    seeded = await seed(db)
-    with processes(db, 1) as (server,):
-        v = Chatter([server], seeded.site_id, "v")
-        await v.chat(5)
-        assert livechat(db, "backup", str(tmp_path / "copy.db")).returncode == 0
-        await v.chat(5)
-    _by_hand(tmp_path / "copy.db", db)
-    with processes(db, 1) as (server,):
-        assert log_count(server, r"THE DATABASE WENT BACKWARDS") == 1, server.log()
-        client, welcome = await visitor(server, seeded.site_id, token=v.token,
-                                        conversation_id=v.conversation_id, last_seq=v.last_seq,
-                                        epoch=v.epoch)
-        assert welcome["epoch"] != v.epoch
-        assert (await client.of_type("message"))["seq"] == 1
-        await client.close()
-
-
-async def test_a_copy_from_before_a_restore_put_back_by_hand_is_detected(
-        tmp_path: Path) -> None:
-    """Before: only a copy of the same epoch was caught; a copy taken before a restore has the
-    epoch the restore replaced, and was taken silently (clients started over on the epoch, but
-    nothing told the operator that what the restore brought back was gone again)."""
-    db = tmp_path / "chat.db"
-    seeded = await seed(db)
-    with processes(db, 1) as (server,):
-        v = Chatter([server], seeded.site_id, "v")
-        await v.chat(5)
-        assert livechat(db, "backup", str(tmp_path / "backup.db")).returncode == 0
-        await v.chat(5)
-    _by_hand(db, tmp_path / "before-restore.db")  # the operator's own copy
-    assert livechat(db, "restore", str(tmp_path / "backup.db")).returncode == 0
-    with processes(db, 1) as (server,):
-        w = Chatter([server], seeded.site_id, "w")
-        await w.chat(3)
-    _by_hand(tmp_path / "before-restore.db", db)
-    with processes(db, 1) as (server,):
-        assert log_count(server, r"THE DATABASE WENT BACKWARDS: .* which a restore") == 1, (
-            server.log())
-        client, welcome = await visitor(server, seeded.site_id, token=w.token,
-                                        conversation_id=w.conversation_id, last_seq=w.last_seq,
-                                        epoch=w.epoch)
-        assert welcome["epoch"] not in (v.epoch, w.epoch)
-        await client.close()
-
-
-# --- 7. peers that stop reading -----------------------------------------------------------------
+# --- 6. peers that stop reading -----------------------------------------------------------------
 
 
 async def _stalled_agent(server: ServerProcess, cookie: str, conv: str) -> tuple[Client, int]:
