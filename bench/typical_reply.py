@@ -2,7 +2,8 @@
 (``Store.typical_reply``): a site with ``--conversations`` conversations of ``--messages``
 messages each (a visitor's first message, a person's claim, then replies and the visitor's
 answers in turn; every fifth conversation answered by a bot first and handed off), written
-through the store, then ``typical_reply`` called ``--calls`` times.
+through the store, then ``typical_reply`` called ``--calls`` times, and as a visitor's hello
+asks for it since 2026-12-07: through ``server.typical.TypicalReplies`` (kept a minute).
 
     python -m bench.typical_reply --conversations 250 --messages 21 --calls 2000
     python -m bench.typical_reply --postgres postgresql://postgres@127.0.0.1:5432/bench
@@ -24,6 +25,7 @@ from typing import Any
 from server.store.bots import Bots
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SQLiteStore
+from server.typical import TypicalReplies
 
 
 async def fill(store: Any, now: list[float], conversations: int, messages: int) -> str:
@@ -65,13 +67,13 @@ async def fill(store: Any, now: list[float], conversations: int, messages: int) 
     return site
 
 
-async def measure(store: Any, site: str, calls: int, rounds: int) -> tuple[Any, list[float]]:
-    value = await store.typical_reply(site)
+async def measure(ask: Any, site: str, calls: int, rounds: int) -> tuple[Any, list[float]]:
+    value = await ask(site)
     per_call = []
     for _ in range(rounds):
         started = time.perf_counter()
         for _ in range(calls):
-            await store.typical_reply(site)
+            await ask(site)
         per_call.append((time.perf_counter() - started) / calls * 1000)
     return value, per_call
 
@@ -88,12 +90,14 @@ async def run(args: argparse.Namespace) -> None:
         await store.open()
         try:
             site = await fill(store, now, args.conversations, args.messages)
-            value, per_call = await measure(store, site, args.calls, args.rounds)
-            per_call.sort()
-            p90 = per_call[max(0, int(0.9 * len(per_call)) - 1)]
-            print(f"{name}: typical_reply = {value:.3f} s; per call "
-                  f"median {statistics.median(per_call):.3f} ms, p90 {p90:.3f} ms "
-                  f"({args.rounds} rounds of {args.calls})")
+            kept = TypicalReplies(store, time.monotonic)
+            for how, ask in (("typical_reply", store.typical_reply), ("a hello's", kept.get)):
+                value, per_call = await measure(ask, site, args.calls, args.rounds)
+                per_call.sort()
+                p90 = per_call[max(0, int(0.9 * len(per_call)) - 1)]
+                print(f"{name}: {how} = {value:.3f} s; per call "
+                      f"median {statistics.median(per_call):.4f} ms, p90 {p90:.4f} ms "
+                      f"({args.rounds} rounds of {args.calls})")
         finally:
             await store.close()
     folder.cleanup()

@@ -64,6 +64,7 @@ from server.store.factory import cannot_open, create_files, create_store
 from server.store.privacy import Privacy
 from server.store.webhooks import Webhooks
 from server.tasks import report_death
+from server.typical import TypicalReplies
 from server.webhooks import Deliverer
 
 log = logging.getLogger("livechat")
@@ -270,7 +271,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 start(name, work)
             ctx = app.state.ctx = Context(
                 settings, store, broker, presence, hub, chat, Tokens(settings.secret_keys, clock),
-                clock, router, hasher=hasher,
+                clock, router, TypicalReplies(store, clock), hasher=hasher,
                 account_backoff=Backoff(settings.login_failures_per_account, clock),
                 ip_backoff=Backoff(settings.login_failures_per_ip, clock),
                 limits=Limits.from_settings(settings, clock), mail=mail,

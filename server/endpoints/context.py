@@ -21,6 +21,7 @@ from server.metrics import Metrics
 from server.routing import Router
 from server.store import Store
 from server.store.filestore import FileStore, LocalFiles
+from server.typical import TypicalReplies
 
 AGENT_COOKIE = "livechat_agent"
 
@@ -36,6 +37,8 @@ class Context:
     tokens: Tokens
     clock: Callable[[], float]
     router: Router
+    #: The widget's "typically replies in …" per site, kept a minute (server/typical.py).
+    typical: TypicalReplies
     #: Password hashing (server/hashing.py) and the slowing of guesses (server/logins.py),
     #: per account and per client address.
     hasher: HashPool = field(default_factory=HashPool)

@@ -94,7 +94,7 @@ class VisitorSession(Session):
         await self.heartbeat()
         current = await ctx.store.current_conversation(self.who.visitor_id)
         visitor = await ctx.store.visitor(self.who.visitor_id)
-        typical = await ctx.store.typical_reply(site.id)
+        typical = await ctx.typical.get(site.id)
         try:
             online = len(agent_ids(await ctx.presence.members(presence_key(site.id))))
         except PresenceUnavailable:

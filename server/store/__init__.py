@@ -20,12 +20,13 @@ Contract kept by every implementation (``SQLiteStore``, the embedded default, an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from server.health import Health
 from server.store.articles import ArticleStore
 from server.store.attachments import AttachmentStore
-from server.store.base import Choose, StoreClosed
+from server.store.base import DB, Choose, StoreClosed
 from server.store.blocks import BlockStore
 from server.store.conversations import ConversationStore
 from server.store.directory import DirectoryStore
@@ -77,6 +78,9 @@ class Store(
     the engine's own life. ``SQLiteStore`` and ``PostgresStore`` both are one."""
 
     epoch: str
+    #: Called with every message appended, inside its transaction (server/typical.py, and the
+    #: email outbox: server/store/email_jobs.py).
+    append_hooks: list[Callable[[DB, Message], None]]
 
     @property
     def articles(self) -> ArticleStore:
