@@ -6,10 +6,12 @@ held back by Playwright until the test lets it through."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Route, WebSocketRoute, expect
+from playwright.async_api import Browser, FrameLocator, Page, Route, WebSocketRoute, expect
 
 from tests.browser import (  # noqa: F401 — fixtures
     Sites,
@@ -85,6 +87,26 @@ async def test_a_file_picked_before_the_widget_connected_is_sent_once_it_is(
     assert errors == []
 
 
+async def uploading(browser: Browser, sites: Sites, tmp_path: Path,  # noqa: F811
+                    upload: Callable[[Route], Any], clock: bool = False,
+                    ) -> tuple[Page, FrameLocator, list[str], Path]:
+    """A visitor's page with the chat open and online, whose uploads go to ``upload`` (a
+    Playwright route handler), the page's errors, and a picture to send (its clock installed
+    first when ``clock``)."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 760})).new_page()
+    if clock:
+        await page.clock.install()
+    await page.route(re.compile(r"/api/files$"), upload)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    picture = tmp_path / "receipt.png"
+    picture.write_bytes(png(120, 80))
+    return page, frame, errors, picture
+
+
 async def test_an_upload_that_hangs_fails_and_lets_the_next_message_go(
         browser: Browser, sites: Sites, artifacts: Path, tmp_path: Path) -> None:  # noqa: F811
     """Before: the upload had no timeout; a request that never answered kept the file first in
@@ -92,18 +114,8 @@ async def test_an_upload_that_hangs_fails_and_lets_the_next_message_go(
     held by Playwright (never answered) and the page's clock run forward past the widget's
     limit (a minute, and a second more for every 32 KB: docs/embedding.md)."""
     held: list[Route] = []
-    context = await browser.new_context(viewport={"width": 1100, "height": 760})
-    page = await context.new_page()
-    await page.clock.install()
-    await page.route(re.compile(r"/api/files$"), lambda route: held.append(route))
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(sites.page_url)
-    frame = await open_widget(page)
-    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
-
-    picture = tmp_path / "receipt.png"
-    picture.write_bytes(png(120, 80))
+    page, frame, errors, picture = await uploading(
+        browser, sites, tmp_path, lambda route: held.append(route), clock=True)
     async with page.expect_request(re.compile(r"/api/files$")):
         await frame.locator("#file").set_input_files(picture)
     composer = frame.get_by_label("Message", exact=True)
@@ -137,17 +149,8 @@ async def test_an_upload_the_network_drops_says_so_in_the_visitors_words(
     """Before: a request that failed on the way (no answer from the server, so no error code)
     showed the browser's own English words: "Not sent: Failed to fetch". The upload is aborted
     by Playwright as a dropped connection."""
-    context = await browser.new_context(viewport={"width": 1100, "height": 760})
-    page = await context.new_page()
-    await page.route(re.compile(r"/api/files$"), lambda route: route.abort("connectionreset"))
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.goto(sites.page_url)
-    frame = await open_widget(page)
-    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
-
-    picture = tmp_path / "receipt.png"
-    picture.write_bytes(png(120, 80))
+    page, frame, errors, picture = await uploading(
+        browser, sites, tmp_path, lambda route: route.abort("connectionreset"))
     await frame.locator("#file").set_input_files(picture)
     failed = frame.locator(".msg.mine.failed")
     await expect(failed.locator(".body")).to_have_text("receipt.png")
