@@ -88,7 +88,10 @@ def is_open(hours: Hours | None, now: float) -> bool:
 
 
 def next_change(hours: Hours | None, now: float) -> float | None:
-    """When ``is_open`` next changes (epoch seconds), or None if it never does."""
+    """When ``is_open`` next changes (epoch seconds), or None if it never does. It changes at a
+    range's edge, the second time too where the clocks go back and repeat it, or where the
+    clocks jump over an edge (a site opening at 02:30 on the night 02:00 becomes 03:00 opens at
+    03:00)."""
     if hours is None or not any(hours.week):
         return None
     zone = ZoneInfo(hours.tz)
@@ -98,8 +101,31 @@ def next_change(hours: Hours | None, now: float) -> float | None:
     for offset in range(8):
         day = (day_start + timedelta(days=offset)).replace(tzinfo=zone)
         edges = sorted({e for r in hours.week[day.weekday()] for e in r})
-        for minute in edges:
-            moment = (day + timedelta(minutes=minute)).timestamp()
+        # (fold 1: the second time a wall-clock time that the clocks repeat comes round)
+        moments = {(day + timedelta(minutes=minute)).replace(fold=fold).timestamp()
+                   for minute in edges for fold in (0, 1)}
+        moments.update(_offset_changes(zone, day, day + timedelta(days=1)))
+        for moment in sorted(moments):
             if moment > now and is_open(hours, moment) != state:
                 return moment
     return None
+
+
+def _offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[float]:
+    """The instant in [start, end) at which the zone's offset from UTC changes (the clocks go
+    forward or back), if it does: found to the second."""
+    low, high = int(start.timestamp()), int(end.timestamp())
+
+    def offset(t: int) -> timedelta | None:
+        return datetime.fromtimestamp(t, zone).utcoffset()
+
+    first = offset(low)
+    if offset(high) == first:
+        return []  # (no zone changes its offset twice within a day)
+    while high - low > 1:  # offset(low) == first != offset(high)
+        middle = (low + high) // 2
+        if offset(middle) == first:
+            low = middle
+        else:
+            high = middle
+    return [float(high)]

@@ -70,6 +70,47 @@ def test_hours_follow_daylight_saving() -> None:
         2026, 3, 29, 8, 0, tzinfo=ZoneInfo("UTC")).timestamp()
 
 
+def utc(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo("UTC")).timestamp()
+
+
+@pytest.mark.parametrize("text, tz, now, opens, closes", [
+    # New York, 14 March 2027: 02:00 EST becomes 03:00 EDT (07:00 UTC). Hours from 02:30 open
+    # when the clocks jump, at 03:00 EDT (before: the next Sunday, a week later).
+    ("sun 02:30-03:30", "America/New_York", "2027-03-14 06:00", "2027-03-14 07:00",
+     "2027-03-14 07:30"),
+    # Athens, 28 March 2027: 03:00 EET becomes 04:00 EEST (01:00 UTC). Hours from 03:30 open at
+    # 04:00 EEST (before: 04:30 EEST, half an hour after the site was open).
+    ("sun 03:30-10:00", "Europe/Athens", "2027-03-27 23:00", "2027-03-28 01:00",
+     "2027-03-28 07:00"),
+    ("sun 03:30-10:00", "Europe/Athens", "2027-03-28 00:45", "2027-03-28 01:00",
+     "2027-03-28 07:00"),
+])
+def test_hours_that_start_in_the_hour_clocks_skip_open_when_they_jump(
+        text: str, tz: str, now: str, opens: str, closes: str) -> None:
+    hours = parse_hours(text, tz)
+    assert not is_open(hours, utc(now))
+    assert next_change(hours, utc(now)) == utc(opens)
+    assert is_open(hours, utc(opens)) and not is_open(hours, utc(opens) - 1)
+    assert next_change(hours, utc(opens)) == utc(closes)
+
+
+def test_hours_wholly_in_the_skipped_hour_do_not_open_that_day() -> None:
+    """Athens has no 03:00–04:00 on 28 March 2027: the site opens next Sunday."""
+    hours = parse_hours("sun 03:00-04:00", "Europe/Athens")
+    assert next_change(hours, utc("2027-03-27 23:00")) == utc("2027-04-04 00:00")
+
+
+def test_hours_in_the_hour_clocks_repeat_follow_the_wall_clock() -> None:
+    """New York, 7 November 2027: 02:00 EDT becomes 01:00 EST (06:00 UTC), so 01:00–02:00
+    comes twice. Open 01:30–02:00: open in both, closed between (01:00–01:30 EST)."""
+    hours = parse_hours("sun 01:30-02:00", "America/New_York")
+    assert next_change(hours, utc("2027-11-07 04:00")) == utc("2027-11-07 05:30")  # 01:30 EDT
+    assert next_change(hours, utc("2027-11-07 05:30")) == utc("2027-11-07 06:00")  # 01:00 EST
+    assert next_change(hours, utc("2027-11-07 06:00")) == utc("2027-11-07 06:30")  # 01:30 EST
+    assert next_change(hours, utc("2027-11-07 06:30")) == utc("2027-11-07 07:00")  # 02:00 EST
+
+
 def test_profile_changes_are_checked() -> None:
     p = site_profile.change(site_profile.Profile(), greeting="  Olá! ", color="#FFCC00",
                             logo="https://acme.test/logo.png", prechat=["email", "name"],
