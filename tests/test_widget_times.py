@@ -18,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, FrameLocator, Page, We
 from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     Sites,
     browser,
+    open_widget,
     sites,
 )
 
@@ -138,3 +139,27 @@ async def test_the_away_notice_says_today_tomorrow_or_the_day(
         assert not re.search(r"\.\s*\.$", text), text  # one full stop
         await page.screenshot(path=artifacts / f"details-3-away-{n}-{locale}.png")
         await page.context.close()
+
+
+# --- the day separators at midnight ------------------------------------------------------------
+
+async def test_today_becomes_yesterday_at_midnight(browser: Browser, sites: Sites,  # noqa: F811
+                                                   artifacts: Path) -> None:
+    """Before: a separator kept the name it got when it was drawn, so a chat open across
+    midnight showed two "Today"s (a black-box tester's screenshot). The page's clock is run a
+    day forward: the separator above the message written now is named again at midnight."""
+    context = await browser.new_context(viewport={"width": 1100, "height": 760},
+                                        timezone_id="UTC")
+    page = await context.new_page()
+    await page.clock.install()
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("Still there?")
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine[data-seq]")).to_have_count(1)
+    separators = frame.locator("#messages li.day")
+    await expect(separators).to_have_text(["Today"])
+    await page.clock.fast_forward(24 * 3600 * 1000)
+    await expect(separators).to_have_text(["Yesterday"])
+    await page.screenshot(path=artifacts / "widget-times-yesterday-at-midnight.png")

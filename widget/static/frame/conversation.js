@@ -78,13 +78,31 @@ export function notice(text) { return el("li", "notice", null, text); }
  * are ``grouped``, which hides them: a message that is the last again shows them, forgetAbove). */
 export function place(item, m) {
   var day = dayOf(m.at);
-  if (!last || last.day !== day) insert(el("li", "day", null, dayLabel(m.at)), day);
+  if (!last || last.day !== day) {
+    var separator = el("li", "day", null, dayLabel(m.at));
+    separator.at = m.at;
+    insert(separator, day);
+    relabelDays();
+  }
   var key = m.kind === "text" ? m.author.type + ":" + (m.author.name || "") : null;
   if (key && last && last.key === key && m.at - last.at < 120000 && last.node.parentNode) {
     last.node.classList.add("grouped");
   }
   last = item.placed = { key: key, at: m.at, day: day, node: item };
   insert(item);
+}
+
+/** "Today" becomes "Yesterday" at midnight: every day separator is named again then, and when
+ * a new one is added. */
+var midnight = null;
+function relabelDays() {
+  Array.prototype.forEach.call(list.querySelectorAll("li.day"), function (n) {
+    if (n.at) n.textContent = dayLabel(n.at);
+  });
+  clearTimeout(midnight);
+  var next = new Date();
+  next.setHours(24, 0, 1, 0);
+  midnight = setTimeout(relabelDays, next - Date.now());
 }
 
 export function insert(item, day) {
