@@ -255,3 +255,38 @@ async def test_a_conversation_left_within_a_quarter_second_is_read(
     await ana.clock.run_for(1000)
     await expect(unread).to_have_count(0)
     await ana.screenshot(path=artifacts / "panel-messages-passed-through-read.png")
+
+
+@pytest.mark.browser
+async def test_the_conversation_says_which_day_its_messages_are_from(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """A black-box tester: "23:59:43 and 00:00:04 on different days look consecutive" (the
+    panel showed times alone). A separator now heads each day's first message: "Today",
+    "Yesterday", else the date; named again at midnight (the page's clock run a day on)."""
+    day = 24 * 3600
+    for ago, text in ((3 * day, "three days ago"), (day, "yesterday"), (0, "today")):
+        async with open_store(desk.chat.db, clock=lambda ago=ago: time.time() - ago) as store:
+            await store.append_visitor_message(desk.site_id, "vis_days01", text, text)
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.clock.install()
+    await ana.locator("#list .item button").first.click()
+    shown = ana.locator("#messages > li")
+    await expect(shown.locator(".body")).to_have_text(["three days ago", "yesterday", "today"])
+    weekday = r"^(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, [A-Z][a-z]+ \d+$"
+    assert await shown.evaluate_all("n => n.map(i => i.className)") == [
+        "day", "msg visitor", "day", "msg visitor", "day", "msg visitor"]
+    separators = ana.locator("#messages > li.day")
+    await expect(separators).to_have_text([re.compile(weekday), "Yesterday", "Today"])
+    await ana.get_by_role("button", name="Claim").click()  # (an event, today: no new one)
+    await ana.locator("#reply-input").fill("Here now")
+    await ana.locator("#reply-input").press("Enter")
+    await expect(ana.locator("#messages .msg.agent[data-seq] .body")).to_have_text(["Here now"])
+    await expect(separators).to_have_count(3)
+    await ana.screenshot(path=artifacts / "panel-messages-days.png")
+    await ana.clock.fast_forward(day * 1000)
+    await expect(separators).to_have_text(
+        [re.compile(weekday), re.compile(weekday), "Yesterday"])
+    await ana.get_by_role("button", name="Settings").click()
+    await ana.get_by_label("Language").select_option("el")
+    await ana.keyboard.press("Escape")
+    await expect(separators.nth(2)).to_have_text("Χθες")

@@ -4,6 +4,7 @@
 import { ChatSocket } from "/widget/static/socket.js";
 import { $, avatar, clear, el } from "./kit.js";
 import { articleCards } from "./cards.js";
+import { separateDays } from "./days.js";
 import { clock, t, theirs, tInto, visitorName, when } from "./i18n.js";
 import { renderContext } from "./context.js";
 import { noteMode } from "./composer.js";
@@ -173,6 +174,7 @@ export function forgetAbove(seq) {
   Array.prototype.slice.call($("messages").querySelectorAll("li[data-seq]")).forEach(function (n) {
     if (+n.getAttribute("data-seq") > seq) n.parentNode.removeChild(n);
   });
+  separateDays($("messages"));
   state.currentSeq = Math.min(state.currentSeq, seq);
   state.oldestSeq = Math.min(state.oldestSeq, seq + 1);
   $("older").hidden = state.oldestSeq <= 1;
@@ -257,6 +259,7 @@ export function renderMessage(m) {
     later = shown[i];
   }
   var item = messageNode(m);
+  item.at = m.at;
   state.outbox = state.outbox.filter(function (p) {
     if (p.id !== m.id) return true;
     if (p.node.parentNode) p.node.parentNode.removeChild(p.node);
@@ -266,6 +269,7 @@ export function renderMessage(m) {
     return p.conversation_id === state.current;
   })[0];
   box.insertBefore(item, later || (firstPending ? firstPending.node : null));
+  separateDays(box);
   keepFollowing();
   if (m.kind === "text" && m.author.type === "visitor") $("typing").textContent = "";
   renderSeen();
