@@ -5,13 +5,14 @@ conversation for the agent; cancelled ones are not sent; scheduled ones survive 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from email.utils import parseaddr
 from pathlib import Path
 
 import aiosmtplib
 
-from tests.live import Client, free_port, seed, visitor
+from tests.live import Client, agent, free_port, login, seed, visitor
 from tests.mailsink import MailSink
 from tests.test_email import (
     advance,
@@ -161,3 +162,67 @@ def lea_token(server: object, client: Client) -> str:
     """Lea's visitor token, from the welcome her first socket got."""
     welcome = next(f for f in client.frames if f.get("type") == "welcome")
     return str(welcome["token"])
+
+
+async def test_a_check_in_is_skipped_while_its_visitor_has_another_conversation_open(
+        tmp_path: Path) -> None:
+    """Max started a new conversation after his follow-up was scheduled, still open at its
+    time: his check-in is not sent (it could not be answered there) and ends ``skipped``. Ida's
+    new conversation was resolved again before hers was due: hers goes out as usual. A time
+    more than 365 days ahead is refused; 365 days is accepted."""
+    db, clock = tmp_path / "skip.db", tmp_path / "clock"
+    clock.write_text("0")
+    seeded = await seed(db)
+    async with MailSink() as sink:
+        server = start(db, email_env(sink, clock, LIVECHAT_ROUTING_INTERVAL="0.3"))
+        try:
+            ana, _ = await agent(server, await login(server, seeded.agent_email))
+            convs = {}
+            for name in ("max", "ida"):
+                client, _ = await visitor(server, seeded.site_id)
+                first = (await client.request({"type": "send", "id": f"{name}-1",
+                                               "body": "Hello"}))["conversation_id"]
+                convs[name] = (client, first)
+            max_, max_old = convs["max"]
+            ida, ida_old = convs["ida"]
+            skipped = await resolve_and_follow_up(ana, max_old, clock, 1)
+            await resolve_and_follow_up(ana, ida_old, clock, 1.5)
+            # Both write again: each a new conversation; Ida's is resolved again at once.
+            max_new = (await max_.request({"type": "send", "id": "max-2", "body": "Again"}))[
+                "conversation_id"]
+            ida_new = (await ida.request({"type": "send", "id": "ida-2", "body": "Again"}))[
+                "conversation_id"]
+            assert max_old != max_new and ida_old != ida_new
+            await ana.request({"type": "open", "id": "o-ida-new", "conversation_id": ida_new})
+            assert (await ana.request({"type": "resolve", "id": "r-ida-new",
+                                       "conversation_id": ida_new}))["type"] == "ack"
+            # Over 365 days ahead: refused; 365 days (less a minute for the trip): accepted.
+            year = int((server_now(clock) + 365 * DAY) * 1000)
+            refused = await ana.request({"type": "follow_up", "id": "f-far",
+                                         "conversation_id": ida_new, "at": year + 60_000})
+            assert refused["code"] == "bad_frame", refused
+            accepted = await ana.request({"type": "follow_up", "id": "f-year",
+                                          "conversation_id": ida_new, "at": year - 60_000})
+            assert accepted["type"] == "ack", accepted
+
+            advance(clock, 2 * DAY)
+            # Ida's is due after Max's: once hers has come, the sweep has been past his.
+            checkin = await ida.next(lambda f: f.get("type") == "message"
+                                     and f.get("kind") == "checkin", timeout=20)
+            assert checkin["conversation_id"] == ida_old
+            # His next message still goes to his open conversation; every frame sent to him or
+            # Ana before its ack (and the list's) has been read: no check-in of his among them.
+            ack = await max_.request({"type": "send", "id": "max-3", "body": "Still here"})
+            assert ack["conversation_id"] == max_new
+            listed = await ana.request({"type": "follow_ups", "id": "l-after"})
+            assert [f["conversation_id"] for f in listed["follow_ups"]] == [ida_new]
+            assert not [f for f in max_.frames if f.get("kind") == "checkin"]
+            assert not [f for f in ana.frames if f.get("kind") == "checkin"
+                        and f.get("conversation_id") == max_old]
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log(), server.log()
+        with sqlite3.connect(db) as conn:
+            states = dict(conn.execute("SELECT conversation_id, state FROM follow_ups"))
+        assert states[max_old] == "skipped" and states[ida_old] == "sent"
+        assert skipped["state"] == "pending"

@@ -2,7 +2,11 @@
 
 Contract:
 
-* At most one pending follow-up per conversation: scheduling again moves it.
+* At most one pending follow-up per conversation: scheduling again moves it; at most
+  ``MAX_AHEAD_DAYS`` (365) days ahead.
+* States: ``pending`` -> ``sent`` (the check-in is in the conversation) -> ``answered`` (the
+  visitor's answer reopened it); or ``cancelled`` (by an agent); or ``skipped``: at its time
+  the visitor had another conversation open, where their answer would go, so it was not sent.
 * ``send_due`` is compare-and-set (``UPDATE … WHERE state = 'pending'``) inside one write
   transaction with the check-in message it appends (and, for a visitor not on the site, the
   email job): whichever process wakes it, a follow-up is sent once, and a crash never leaves
@@ -30,8 +34,9 @@ if TYPE_CHECKING:
     from server.store.outbox import Outbox
 
 _COLS = "id, conversation_id, site_id, agent_id, due_at, body, state, created_at, done_at"
-#: The longest a check-in may be scheduled ahead (a year, in ms).
-MAX_AHEAD_MS = 366 * 24 * 3600 * 1000
+#: The longest a check-in may be scheduled ahead: 365 days, in ms (docs/protocol.md).
+MAX_AHEAD_DAYS = 365
+MAX_AHEAD_MS = MAX_AHEAD_DAYS * 24 * 3600 * 1000
 #: A check-in answered later than this (30 days) no longer reopens its conversation.
 ANSWER_WITHIN_MS = 30 * 24 * 3600 * 1000
 
@@ -90,7 +95,8 @@ class FollowUps:
                        at: int, body: str) -> FollowUp:
         now = self.store._now()
         if not now < at <= now + MAX_AHEAD_MS:
-            raise ChatError(Code.BAD_FRAME, "a follow-up is in the future, within a year")
+            raise ChatError(Code.BAD_FRAME,
+                            f"a follow-up is in the future, within {MAX_AHEAD_DAYS} days")
 
         def op(db: DB) -> FollowUp:
             conv = self.store._authorized(db, conversation_id, site_ids)
@@ -149,14 +155,24 @@ class FollowUps:
 
     async def send(self, follow_up: FollowUp, email: bool) -> Change | None:
         """The check-in, in the conversation (and, with ``email``, its email job due now);
-        None when another process sent it first, or it was cancelled or moved."""
+        None when another process sent it first, or it was cancelled or moved, or when it is
+        skipped (its visitor has another conversation open)."""
         now = self.store._now()
 
         def op(db: DB) -> Change | None:
-            won = db.execute("UPDATE follow_ups SET state = 'sent', done_at = ? WHERE id = ? "
+            # Decided here, at delivery, in the compare-and-set's transaction: a visitor who
+            # has another conversation open (waiting or assigned) now could not answer the
+            # check-in (their messages go to that one), so it is not sent: ``skipped``. A later
+            # conversation already resolved again does not stop it, nor does this one reopened.
+            elsewhere = db.execute(
+                "SELECT 1 FROM conversations o JOIN conversations c ON c.visitor_id = "
+                "o.visitor_id WHERE o.id = ? AND c.status != 'resolved' AND c.id != o.id",
+                (follow_up.conversation_id,)).fetchone()
+            won = db.execute("UPDATE follow_ups SET state = ?, done_at = ? WHERE id = ? "
                              "AND state = 'pending' AND due_at <= ? RETURNING id",
-                             (now, follow_up.id, now)).fetchone()
-            if won is None:
+                             ("skipped" if elsewhere else "sent", now, follow_up.id,
+                              now)).fetchone()
+            if won is None or elsewhere:
                 return None
             agent = db.execute("SELECT name FROM agents WHERE id = ?",
                                (follow_up.agent_id,)).fetchone()
