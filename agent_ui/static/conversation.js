@@ -191,6 +191,7 @@ function older() {
       if (f.type !== "ack" || id !== state.current) return;
       var box = $("messages"), first = box.firstChild, height = box.scrollHeight;
       f.messages.forEach(function (m) { box.insertBefore(messageNode(m), first); });
+      separateDays(box);
       if (f.messages.length) state.oldestSeq = f.messages[0].seq;
       $("older").hidden = state.oldestSeq <= 1 || !f.messages.length;
       box.scrollTop = box.scrollHeight - height;
@@ -241,6 +242,7 @@ function messageNode(m) {
     }
   }
   item.setAttribute("data-seq", m.seq);
+  item.at = m.at;  // (its day's separator: days.js)
   return item;
 }
 
@@ -259,7 +261,6 @@ export function renderMessage(m) {
     later = shown[i];
   }
   var item = messageNode(m);
-  item.at = m.at;
   state.outbox = state.outbox.filter(function (p) {
     if (p.id !== m.id) return true;
     if (p.node.parentNode) p.node.parentNode.removeChild(p.node);
