@@ -72,3 +72,21 @@ async def test_a_failed_read_is_not_kept(store: SQLiteStore) -> None:
                                    return_exceptions=True)
     assert [type(r) for r in results] == [RuntimeError, RuntimeError]  # both told, one read
     assert await typical.get(site.id) is None  # read again, not the failure kept
+
+
+async def test_a_reply_counts_once_committed(store: SQLiteStore) -> None:
+    """A read started while the reply's transaction is still open cannot see the reply: were
+    the reply counted then, that read would be kept a minute with the old figure. So a hello
+    during the transaction is told the figure kept, and the next one after the commit reads."""
+    site = await store.create_site("Acme", ["https://acme.test"])
+    ana = await store.create_agent("ana@x.test", "Ana", "h", "agent", [site.id])
+    typical = TypicalReplies(store, lambda: 1000.0)
+    assert await typical.get(site.id) is None
+    conv = (await store.append_visitor_message(site.id, "vis_1", "m1", "Hello?")).conversation
+    during: list[bool] = []
+    # (After the figure's own hook: what a hello asking now would find, in the transaction.)
+    store.append_hooks.append(lambda db, message: during.append(typical.fresh(site.id)))
+    await store.append_agent_message(ana, [site.id], conv.id, "r1", "Hi! How can I help?")
+    assert during == [True, True]  # the joined event and the reply: still the kept figure
+    assert not typical.fresh(site.id)
+    assert await typical.get(site.id) is not None

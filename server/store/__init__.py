@@ -81,6 +81,8 @@ class Store(
     #: Called with every message appended, inside its transaction (server/typical.py, and the
     #: email outbox: server/store/email_jobs.py).
     append_hooks: list[Callable[[DB, Message], None]]
+    #: Called after each committed batch of writes, on the event loop (server/typical.py).
+    commit_hooks: list[Callable[[], None]]
 
     @property
     def articles(self) -> ArticleStore:

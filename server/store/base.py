@@ -214,6 +214,9 @@ class Base:
     append_hooks: list[Callable[[DB, Message], None]]
     #: Told of each committed batch: (writes, seconds from handing it to the writer).
     on_batch: Callable[[int, float], None] | None
+    #: Called after each committed batch, on the event loop, before its writers are answered
+    #: (server/typical.py).
+    commit_hooks: list[Callable[[], None]]
     #: The knowledge base (server/store/articles.py), on this store's writer and reader.
     articles: Articles
 
@@ -223,6 +226,7 @@ class Base:
         self.on_visitor = None
         self.append_hooks = []
         self.on_batch = None
+        self.commit_hooks = []
 
     async def _submit(self, op: Callable[[DB], T], quick: bool = False) -> T:
         """Run ``op`` in the next write transaction; its result once that has committed."""

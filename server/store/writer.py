@@ -46,6 +46,7 @@ class GroupWriter:
     #: engine whose batch runs on the loop itself, where nothing else queues meanwhile).
     _gather_first = False
     on_batch: Callable[[int, float], None] | None
+    commit_hooks: list[Callable[[], None]]
 
     def _init_writer(self, *, max_batch: int, max_queue: int,
                      monotonic: Callable[[], float]) -> None:
@@ -218,6 +219,8 @@ class GroupWriter:
                         outcomes = [(False, Unavailable(reason, RETRY_AFTER_MS))] * len(batch)
                 else:
                     self._committed()
+                    for hook in self.commit_hooks:
+                        hook()
                     if self.on_batch is not None:
                         self.on_batch(len(batch), self._monotonic() - started)
                 finally:
