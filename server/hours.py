@@ -98,7 +98,8 @@ def next_change(hours: Hours | None, now: float) -> float | None:
     local = datetime.fromtimestamp(now, zone)
     state = is_open(hours, now)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    for offset in range(8):
+    # (Two weeks: a week whose only hours fall in the hour the clocks skip opens the next.)
+    for offset in range(15):
         day = (day_start + timedelta(days=offset)).replace(tzinfo=zone)
         edges = sorted({e for r in hours.week[day.weekday()] for e in r})
         # (fold 1: the second time a wall-clock time that the clocks repeat comes round)

@@ -101,6 +101,13 @@ def test_hours_wholly_in_the_skipped_hour_do_not_open_that_day() -> None:
     assert next_change(hours, utc("2027-03-27 23:00")) == utc("2027-04-04 00:00")
 
 
+def test_a_week_whose_only_hours_are_skipped_opens_the_next() -> None:
+    """New York skips 02:00–03:00 on 9 March 2025: its only hours that week do not come, so
+    the site opens the Sunday after (before: "never", null, so visitors were told nothing)."""
+    hours = parse_hours("sun 02:00-02:30", "America/New_York")
+    assert next_change(hours, utc("2025-03-08 17:00")) == utc("2025-03-16 06:00")
+
+
 def test_hours_in_the_hour_clocks_repeat_follow_the_wall_clock() -> None:
     """New York, 7 November 2027: 02:00 EDT becomes 01:00 EST (06:00 UTC), so 01:00–02:00
     comes twice. Open 01:30–02:00: open in both, closed between (01:00–01:30 EST)."""
