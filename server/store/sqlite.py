@@ -291,6 +291,10 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpoints
             self._checkpoints = None
+        if self._marking is not None:
+            with contextlib.suppress(Exception):  # (an OSError there was the mark's to suppress)
+                await self._marking
+            self._marking = None
         if self.epoch and self.healthy:
             with contextlib.suppress(Exception):  # (a best effort, as the mark itself)
                 await self._bump_generation()

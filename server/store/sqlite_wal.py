@@ -63,6 +63,8 @@ class WalKeeper:
     _checkpoint_trouble: Episode
     #: Set by the writer when the checkpoint should not wait for its interval (``_wal_due``).
     _checkpoint_soon: asyncio.Event | None = None
+    #: The high-water mark's last write, on its thread (close waits for it).
+    _marking: asyncio.Future[None] | None = None
 
     async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
         """Every ``checkpoint_interval`` seconds, on its own connection, ``_checkpoint``; sooner
@@ -94,8 +96,11 @@ class WalKeeper:
                 # On a thread: reading, writing and renaming the file held the loop 0.6 ms
                 # each second, and the slowest messages at 1,000 msg/s were waiting for it
                 # (docs/benchmarks.md, 2026-12-07).
-                await asyncio.to_thread(watermark.write, self.path,
-                                        watermark.Mark(self.epoch, self._generation))
+                # (Shielded, and awaited by close before its own last mark: a write cut off
+                # by the task's cancelling would still run, and could land after that one.)
+                self._marking = asyncio.ensure_future(asyncio.to_thread(
+                    watermark.write, self.path, watermark.Mark(self.epoch, self._generation)))
+                await asyncio.shield(self._marking)
             await asyncio.sleep(min(_SOONEST, self.checkpoint_interval))
 
     async def _bump_generation(self) -> None:

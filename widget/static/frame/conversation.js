@@ -97,7 +97,8 @@ export function place(item, m) {
 var midnight = null;
 function relabelDays() {
   Array.prototype.forEach.call(list.querySelectorAll("li.day"), function (n) {
-    if (n.at) n.textContent = dayLabel(n.at);
+    // (Only a name that changes: the list is a live region, read out as it changes.)
+    if (n.at && n.textContent !== dayLabel(n.at)) n.textContent = dayLabel(n.at);
   });
   clearTimeout(midnight);
   var next = new Date();
