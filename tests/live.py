@@ -38,7 +38,31 @@ _PASSWORD_HASH = hash_password(PASSWORD)
 _GIVEN: set[int] = set()
 
 
+#: Under pytest-xdist (scripts/test) each worker takes its ports from a range of its own, below
+#: the kernel's ephemeral ports (32768 and up here) and above the ports browsers refuse (10080):
+#: a port one worker was handed and has not bound yet is never offered to another, as the
+#: kernel's own choice (port 0) could be.
+_RANGE = (12000, 32000)
+_next = itertools.count()
+
+
 def free_port() -> int:
+    worker, workers = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get(
+        "PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and workers.isdigit():
+        span = (_RANGE[1] - _RANGE[0]) // int(workers)
+        first = _RANGE[0] + int(worker[2:]) * span
+        for _ in range(span):
+            port = first + next(_next) % span
+            if port in _GIVEN:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # (something of the machine's has it)
+            _GIVEN.add(port)
+            return port
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
