@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, expect
 
+from tests import pg
 from tests.browser import sign_in_page
+from tests.faults import until
 from tests.live import ADMIN_EMAIL, open_store
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
@@ -295,3 +297,32 @@ async def test_the_conversation_says_which_day_its_messages_are_from(
     await ana.get_by_label("Language").select_option("el")
     await ana.keyboard.press("Escape")
     await expect(separators.last).to_have_text("Χθες")  # (the last page, drawn again)
+
+
+@pytest.mark.browser
+async def test_a_skipped_check_in_leaves_the_follow_ups_view(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """A check-in whose visitor has another conversation open when it is due is skipped (not
+    sent: docs/protocol.md). Nothing else changes then, so the Follow-ups view kept listing it,
+    due in the past, and Cancel said "no such follow-up" (a reviewer found it). The view is now
+    read again once the soonest is due: the page's clock is run past it."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_skip01", "s0", "My order is late")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.clock.install()
+    await ana.locator("#list .item button").first.click()
+    await ana.get_by_role("button", name="Claim").click()
+    await ana.get_by_role("button", name="Follow up…").click()
+    await ana.get_by_role("button", name="Schedule").click()  # in 3 days; resolved first
+    await expect(ana.locator("#conv-status")).to_contain_text("Resolved")
+    async with open_store(desk.chat.db) as store:  # another question: a new conversation
+        await store.append_visitor_message(desk.site_id, "vis_skip01", "s1", "And my refund?")
+    await ana.get_by_role("tab", name="Follow-ups").click()
+    listed = ana.locator("#list .item.follow-up")
+    await expect(listed).to_have_count(1)
+
+    desk.clock.write_text(str(3 * 24 * 3600 + 3600))  # the server's clock: past its time
+    await until(lambda: pg.rows(desk.chat.db, "SELECT state FROM follow_ups") == [("skipped",)])
+    await ana.clock.fast_forward(6 * 3600 * 1000 + 5000)  # the view's next look
+    await expect(listed).to_have_count(0)
+    await ana.screenshot(path=artifacts / "panel-messages-skipped-check-in.png")

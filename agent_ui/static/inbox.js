@@ -201,11 +201,23 @@ function renderFollowUps(list) {
   });
 }
 
+var dueTimer = null;
 export function loadFollowUps() {
   request({ type: "follow_ups" }, function (f) {
     if (f.type !== "ack") return;
     state.followUps = f.follow_ups;
     if (state.view === "followups") renderList();
+    // One that comes due is sent (its conversation changes: read again, update) or skipped
+    // (its visitor has another conversation open: nothing else changes). So the view is read
+    // again a few seconds after the soonest is due (at most every few hours ahead: a timer's
+    // delay has a limit).
+    clearTimeout(dueTimer);
+    var soonest = Math.min.apply(null, f.follow_ups.map(function (x) { return x.at; }));
+    if (isFinite(soonest)) {
+      dueTimer = setTimeout(function () {
+        if (state.view === "followups") loadFollowUps();
+      }, Math.min(Math.max(0, soonest - Date.now()) + 3000, 6 * 3600 * 1000));
+    }
   });
 }
 
