@@ -58,7 +58,7 @@ class TypicalReplies:
         """The site's figure: as read within the last minute and since this process's last
         person's reply, else read now (hellos that ask meanwhile wait for the same read)."""
         read = self._reads.get(site_id)
-        if read is None or not self.fresh(site_id):
+        if read is None or not self.fresh(site_id):  # (None: for the type checker)
             read = self._reads[site_id] = _Read(self._clock(), self._replies, asyncio.ensure_future(
                 self._store.typical_reply(site_id)))
         # (Shielded: a hello that goes away while it waits does not cancel the others' read.)

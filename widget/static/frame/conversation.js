@@ -98,7 +98,8 @@ var midnight = null;
 function relabelDays() {
   Array.prototype.forEach.call(list.querySelectorAll("li.day"), function (n) {
     // (Only a name that changes: the list is a live region, read out as it changes.)
-    if (n.at && n.textContent !== dayLabel(n.at)) n.textContent = dayLabel(n.at);
+    var name = n.at && dayLabel(n.at);
+    if (name && n.textContent !== name) n.textContent = name;
   });
   clearTimeout(midnight);
   var next = new Date();
