@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,9 @@ async def test_every_conversation_action(world: World) -> None:
     assert (await api("POST", base + "/tags", {"tag": "billing"})).json()["duplicate"] is True
     assert (await api("DELETE", base + "/tags/vip")).json()["duplicate"] is True
     assert (await api("POST", base + "/tags", {"tag": "Not A Tag"})).status_code == 400
-    until = 4_102_444_800_000
+    far = await api("POST", base + "/snooze", {"until": 4_102_444_800_000})  # (2100)
+    assert far.status_code == 400 and far.json()["error"] == "bad_request"
+    until = int(time.time() * 1000) + 30 * 86_400_000
     snoozed = await api("POST", base + "/snooze", {"until": until})
     assert snoozed.json()["conversation"]["snoozed_until"] == until
     woke = await api("POST", base + "/snooze", {"until": None})

@@ -152,6 +152,10 @@ async def test_follow_up_view_and_a_check_in_answered_in_the_widget(
                 # Resolve, with a check-in in 3 days.
                 await ana.get_by_role("button", name="Follow up…").click()
                 await expect(ana.get_by_label("When", exact=True)).to_have_value("3")
+                # "On a date" offers dates up to 365 days ahead, what the server takes.
+                late = await ana.locator("#follow-up-at").evaluate(
+                    "i => new Date(i.max) - Date.now()")
+                assert 365 * 86_400_000 - 60_000 < late <= 365 * 86_400_000, late
                 await ana.get_by_label("What to say (optional)").fill(
                     "Did the new pole arrive?")
                 await ana.get_by_role("button", name="Schedule").click()

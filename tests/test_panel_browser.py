@@ -155,6 +155,16 @@ async def test_two_agents_and_a_visitor(browser: Browser, desk: Desk,  # noqa: F
 
     # Snooze until tomorrow: out of the inbox, then back when the (server's) time comes.
     await bo.get_by_role("button", name="Snooze").click()
+    # Its date picker offers what the server takes, from now to 365 days ahead (before, any
+    # year, which the server now refuses); a later date is not sent.
+    picker = bo.get_by_label("Until", exact=True)
+    early, late = await picker.evaluate(
+        "i => [new Date(i.min) - Date.now(), new Date(i.max) - Date.now()]")
+    year = 365 * 24 * 3600 * 1000
+    assert -60_000 < early <= 0 and year - 60_000 < late <= year, (early, late)
+    await picker.fill("2100-01-01T09:00")
+    await bo.locator("#snooze-form button[type=submit]").click()
+    assert await picker.evaluate("i => i.validity.rangeOverflow")
     await bo.get_by_role("button", name="Tomorrow, 9:00").click()
     await expect(bo.locator("#count-snoozed")).to_have_text("1")
     await expect(bo.locator("#count-mine")).to_have_text("0")

@@ -253,6 +253,22 @@ async def test_the_summary_a_message_returns_is_the_stored_one(store: SQLiteStor
     assert again.conversation.tags == ("alpha", "billing") and again.conversation.unread == 2
 
 
+async def test_a_snooze_is_at_most_365_days_ahead(store: SQLiteStore) -> None:
+    """As a follow-up (docs/protocol.md): before, a snooze took any time, years ahead, and the
+    conversation was out of every inbox until then."""
+    site, _, _ = await _setup(store)
+    conv = (await store.append_visitor_message(site, "vis_z", "m1", "hello")).conversation.id
+    now = 1_800_000_000_000
+    store._clock = lambda: now / 1000  # type: ignore[method-assign]
+    year = 365 * 24 * 3600 * 1000
+    for until in (now, now + year + 1, 2**53):
+        with pytest.raises(ChatError) as info:
+            await store.snooze([site], conv, until)
+        assert info.value.code == Code.BAD_FRAME and "365 days" in info.value.message
+    assert (await store.conversation(conv)).snoozed_until is None  # type: ignore[union-attr]
+    assert (await store.snooze([site], conv, now + year)).snoozed_until == now + year
+
+
 async def test_tags_already_there_are_no_twenty_first_and_no_change(
         store: SQLiteStore) -> None:
     """Before: with 20 tags, adding one of them again was refused as ``too_many``; and adding

@@ -344,6 +344,15 @@ function snoozeUntil(ms) {
   toggleMenu($("snooze"), $("snooze-menu"), false);
   act({ type: "snooze", until: ms });
 }
+// The date pickers offer what the server takes: from now to 365 days ahead (a snooze or a
+// follow-up later than that is refused), in the agent's own time zone, to the minute.
+function bound(input) {
+  var local = function (ms) {
+    return new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  };
+  input.min = local(Date.now());
+  input.max = local(Date.now() + 365 * 24 * HOUR);
+}
 function nextMorning(days) {
   var d = new Date(); d.setDate(d.getDate() + days); d.setHours(9, 0, 0, 0); return d.getTime();
 }
@@ -373,9 +382,11 @@ export function setUpConversation() {
     act(frame);
   });
   $("snooze").addEventListener("click", function () {
+    bound($("snooze-at"));
     toggleMenu($("snooze"), $("snooze-menu"), $("snooze-menu").hidden);
   });
   $("follow-up-button").addEventListener("click", function () {
+    bound($("follow-up-at"));
     toggleMenu($("follow-up-button"), $("follow-up"), $("follow-up").hidden);
   });
   $("follow-up-when").addEventListener("change", function () {

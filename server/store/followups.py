@@ -6,7 +6,8 @@ Contract:
   ``MAX_AHEAD_DAYS`` (365) days ahead.
 * States: ``pending`` -> ``sent`` (the check-in is in the conversation) -> ``answered`` (the
   visitor's answer reopened it); or ``cancelled`` (by an agent); or ``skipped``: at its time
-  the visitor had another conversation open, where their answer would go, so it was not sent.
+  the visitor had a conversation open (another, where their answer would go, or this one,
+  reopened by an agent), so it was not sent.
 * ``send_due`` is compare-and-set (``UPDATE … WHERE state = 'pending'``) inside one write
   transaction with the check-in message it appends (and, for a visitor not on the site, the
   email job): whichever process wakes it, a follow-up is sent once, and a crash never leaves
@@ -156,23 +157,24 @@ class FollowUps:
     async def send(self, follow_up: FollowUp, email: bool) -> Change | None:
         """The check-in, in the conversation (and, with ``email``, its email job due now);
         None when another process sent it first, or it was cancelled or moved, or when it is
-        skipped (its visitor has another conversation open)."""
+        skipped (its visitor has a conversation open, this one or another)."""
         now = self.store._now()
 
         def op(db: DB) -> Change | None:
             # Decided here, at delivery, in the compare-and-set's transaction: a visitor who
-            # has another conversation open (waiting or assigned) now could not answer the
-            # check-in (their messages go to that one), so it is not sent: ``skipped``. A later
-            # conversation already resolved again does not stop it, nor does this one reopened.
-            elsewhere = db.execute(
+            # has a conversation open (waiting or assigned) now is not sent it: ``skipped``.
+            # Another one they started since, their answer could not reach this one's (their
+            # messages go to the open one); this one, reopened by an agent, they are talking in
+            # already. A conversation resolved again by then does not stop it.
+            talking = db.execute(
                 "SELECT 1 FROM conversations o JOIN conversations c ON c.visitor_id = "
-                "o.visitor_id WHERE o.id = ? AND c.status != 'resolved' AND c.id != o.id",
+                "o.visitor_id WHERE o.id = ? AND c.status != 'resolved'",
                 (follow_up.conversation_id,)).fetchone()
             won = db.execute("UPDATE follow_ups SET state = ?, done_at = ? WHERE id = ? "
                              "AND state = 'pending' AND due_at <= ? RETURNING id",
-                             ("skipped" if elsewhere else "sent", now, follow_up.id,
+                             ("skipped" if talking else "sent", now, follow_up.id,
                               now)).fetchone()
-            if won is None or elsewhere:
+            if won is None or talking:
                 return None
             agent = db.execute("SELECT name FROM agents WHERE id = ?",
                                (follow_up.agent_id,)).fetchone()

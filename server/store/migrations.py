@@ -201,7 +201,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX email_inbound_due ON email_inbound(state, created_at);
     -- Follow-ups (server/store/followups.py): an agent's check-in on a resolved conversation,
     -- at a time; pending -> sent (the check-in is in the conversation) -> answered (the
-    -- visitor's answer reopened it), or cancelled.
+    -- visitor's answer reopened it), or cancelled, or skipped (the visitor had a conversation
+    -- open at its time: server/store/followups.py).
     CREATE TABLE follow_ups (
         id TEXT PRIMARY KEY,
         conversation_id TEXT NOT NULL REFERENCES conversations(id),

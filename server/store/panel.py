@@ -17,6 +17,7 @@ from server.store.base import (
     conv_row,
     skip_locked,
 )
+from server.store.followups import MAX_AHEAD_DAYS, MAX_AHEAD_MS
 from server.store.models import (
     Agent,
     Canned,
@@ -153,15 +154,17 @@ class Panel(Base):
 
     async def snooze(self, site_ids: Sequence[str], conversation_id: str,
                      until: int | None) -> Conversation:
-        """Out of the inbox until ``until`` (ms), or back now with None."""
+        """Out of the inbox until ``until`` (ms, at most ``MAX_AHEAD_DAYS`` ahead, as a
+        follow-up), or back now with None."""
         now = self._now()
 
         def op(db: DB) -> Conversation:
             conv = self._authorized(db, conversation_id, site_ids)
             if conv.status == "resolved" and until is not None:
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
-            if until is not None and until <= now:
-                raise ChatError(Code.BAD_FRAME, "snooze until a time in the future")
+            if until is not None and not now < until <= now + MAX_AHEAD_MS:
+                raise ChatError(Code.BAD_FRAME, "snooze until a time in the future, within "
+                                f"{MAX_AHEAD_DAYS} days")
             db.execute("UPDATE conversations SET snoozed_until = ?, updated_at = ? WHERE id = ?",
                        (until, now, conversation_id))
             return self._load_conversation(db, conversation_id)
