@@ -333,7 +333,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", _C + "/team", set_team, W, "Give to a team (null: no team)",
               "ConversationResult", body={"team_id": "id?"}),
     Operation("POST", _C + "/snooze", snooze, W,
-              "Snooze until a time (ms; null wakes it)", "ConversationResult",
+              "Snooze until a time (ms, within 365 days; null wakes it)", "ConversationResult",
               body={"until": "seq?"}),
     Operation("POST", _C + "/resolve", resolve, W, "Resolve", "ConversationResult", body=_AS),
     Operation("POST", _C + "/reopen", reopen, W, "Reopen, assigned to the agent",
