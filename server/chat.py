@@ -26,7 +26,14 @@ import orjson
 
 from server.auth import VisitorIdentity
 from server.broker import Broker
-from server.channels import conversation_channel, from_connection, site_channel, visitor_channel
+from server.channels import (
+    close_order,
+    conversation_channel,
+    from_connection,
+    site_channel,
+    visitor_channel,
+)
+from server.errors import Close
 from server.hub import Connection
 from server.metrics import Metrics
 from server.records import record
@@ -121,6 +128,15 @@ class Chat:
         if known is None or known.last_seq <= conv.last_seq:
             self._inbox[conv.id] = conv
         self._inbox_ready.set()
+
+    async def erased(self, visitor_id: str, conversation_ids: Sequence[str]) -> None:
+        """After an erasure: the visitor's open sockets end (``4401``: their widget starts a
+        new visitor, with an empty chat), and every panel gets the emptied, resolved summaries."""
+        await self.broker.publish(visitor_channel(visitor_id), close_order(Close.UNAUTHORIZED))
+        for conversation_id in conversation_ids:
+            conversation = await self.store.conversation(conversation_id)
+            if conversation is not None:
+                self._inbox_update(conversation)
 
     async def visitor_send(self, who: VisitorIdentity, client_msg_id: str, body: str,
                            attachment: str | None = None, sender: Connection | None = None,

@@ -11,13 +11,18 @@ import logging
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from server.auth import TokenError, VisitorIdentity
 from server.files import safe_name
 from server.store.filestore import FileStore
 from server.store.privacy import Erased, Held, Privacy
+
+if TYPE_CHECKING:
+    from server.chat import Chat
+    from server.store import Store
 
 log = logging.getLogger("livechat.privacy")
 
@@ -65,10 +70,23 @@ async def delete_files(store: FileStore, names: list[str]) -> None:
 
 
 async def erase(privacy: Privacy, store: FileStore, site_ids: list[str], visitor_id: str,
-                erased_by: str) -> Erased:
+                erased_by: str, chat: Chat | None = None) -> Erased:
+    """Erase the visitor, then their files; with the server's ``chat``, their open sockets
+    end and the panels are told (the command line has none: docs/api.md)."""
     erased = await privacy.erase(site_ids, visitor_id, erased_by)
     await delete_files(store, erased.files)
+    if chat is not None:
+        await chat.erased(visitor_id, erased.conversation_ids)
     return erased
+
+
+async def unerased(store: Store, who: VisitorIdentity) -> VisitorIdentity:
+    """``who``, from a visitor token, unless that visitor was erased: a token their browser
+    kept (or a copy) is then refused as one that does not verify, and the widget starts a new
+    visitor (docs/protocol.md: ``4401``), rather than bring the erased id back."""
+    if not who.visitor_id.startswith("usr_") and await store.was_erased(who.visitor_id):
+        raise TokenError("this visitor was erased")
+    return who
 
 
 async def run_retention(privacy: Privacy, store: FileStore, interval: float) -> None:

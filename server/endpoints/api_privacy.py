@@ -30,7 +30,7 @@ async def erase_visitor(call: Call) -> tuple[int, Any]:
     try:
         erased = await privacy.erase(call.api.privacy, call.ctx.files,
                                      call.caller.site_ids, call.path["visitor_id"],
-                                     _who(call))
+                                     _who(call), call.ctx.chat)
     except LookupError:
         raise not_found("visitor") from None
     return 200, {"erased": erased.public()}

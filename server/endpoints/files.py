@@ -27,6 +27,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from server.auth import TokenError, origin_allowed
 from server.files import Sniffer, content_disposition, safe_name, typed_name
+from server.privacy import unerased
 from server.private import private_dir
 from server.store import StoreClosed
 
@@ -48,7 +49,8 @@ async def _uploader(ctx: Context, request: Request) -> tuple[str, str] | None:
     auth = request.headers.get("authorization", "")
     if auth.startswith("Bearer "):
         try:
-            who = ctx.tokens.visitor(auth[7:].strip(), ctx.settings.visitor_token_max_age)
+            who = await unerased(ctx.store, ctx.tokens.visitor(
+                auth[7:].strip(), ctx.settings.visitor_token_max_age))
         except TokenError:
             return None
         return who.site_id, who.visitor_id

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from server import kb
 from server.auth import TokenError, origin_allowed
+from server.privacy import unerased
 from server.store.article_models import Article
 
 from . import bodies
@@ -135,8 +136,8 @@ async def event(request: Request) -> Response:
         return _error(400, "bad_request", "unknown field")
     token = data.get("token")
     try:
-        who = ctx.tokens.visitor(token if isinstance(token, str) else "",
-                                 ctx.settings.visitor_token_max_age)
+        who = await unerased(ctx.store, ctx.tokens.visitor(
+            token if isinstance(token, str) else "", ctx.settings.visitor_token_max_age))
     except TokenError:
         return _error(401, "unauthorized", "a valid visitor token is required")
     kind = data.get("type")

@@ -23,6 +23,7 @@ from server.broker import PresenceUnavailable
 from server.channels import conversation_channel, status_channel, visitor_channel
 from server.errors import ChatError, Close, Code
 from server.limits import Counts
+from server.privacy import unerased
 from server.protocol import (
     Attributes,
     Context,
@@ -72,9 +73,11 @@ class VisitorSession(Session):
                          "this site asks you to sign in before chatting")
         elif hello.token:
             try:
-                self.who = ctx.tokens.visitor(hello.token, ctx.settings.visitor_token_max_age)
-            except TokenError:
-                raise Refuse(Close.UNAUTHORIZED, None, "invalid or expired token") from None
+                self.who = await unerased(ctx.store, ctx.tokens.visitor(
+                    hello.token, ctx.settings.visitor_token_max_age))
+            except TokenError as exc:
+                raise Refuse(Close.UNAUTHORIZED, None, "invalid or expired token"
+                             if "erased" not in str(exc) else str(exc)) from None
             if self.who.site_id != site.id:
                 raise Refuse(Close.UNAUTHORIZED, None, "token belongs to another site")
         else:

@@ -6,12 +6,15 @@ erased word stays in it.
 **Erasure** (one transaction): the visitor's row (name, email, attributes, browser, address),
 the pages they visited, their blocks, every word of their conversations — their messages, the
 agents' replies, internal notes, rating comments, the inbox preview — the files sent in them,
-their search index entries, and webhook events about them (sent or not) are deleted or emptied.
+their search index entries, and webhook events about them (sent or not, with their lines in the
+delivery log) are deleted or emptied.
 What is **kept**, anonymously: each conversation's row and the skeleton of its events (who wrote
 — visitor or agent —, when, the agent's id and name, the rating's score), moved to a new visitor
 id that leads nowhere, so that reports count the conversation, its response and resolution times
 as before; so are their knowledge-base events (searches, views, votes), without the words they
-searched. An erasure is recorded (when, by whom, how much) without any of the erased data.
+searched. An erasure is recorded (when, by whom, how much) without any of the erased data, and
+the visitor's id as a digest (``erased_visitors``), so that a token kept by their browser is
+refused (``Visitors.was_erased``) rather than bringing the id back.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import orjson
 from server.auth import new_id
 from server.store.base import DB, dialect
 from server.store.models import Attachment, Conversation, Message, Page, Visitor
+from server.store.visitors import erased_digest
 
 if TYPE_CHECKING:
     from server.store.facade import Aggregates
@@ -55,6 +59,8 @@ class Erased:
     messages: int
     files: list[str]
     at: int
+    #: The conversations emptied (their summaries changed: the panels are told).
+    conversation_ids: tuple[str, ...] = ()
 
     def public(self) -> dict[str, Any]:
         return {"erasure_id": self.id, "conversations": self.conversations,
@@ -93,6 +99,10 @@ def _forget_conversations(db: DB, ids: Sequence[str]) -> None:
     if indexes:
         db.executemany("INSERT OR IGNORE INTO fts_forget(conversation_id) VALUES (?)",
                        [(i,) for i in ids])
+    # The delivery log's rows of their webhook events first (each excerpt is the start of
+    # what the receiver answered, which may be the payload again).
+    db.execute("DELETE FROM webhook_deliveries WHERE outbox_id IN (SELECT id FROM "
+               f"webhook_outbox WHERE conversation_id IN ({marks}))", tuple(ids))
     for table in (*indexes, "webhook_outbox", "email_jobs", "email_threads", "follow_ups"):
         db.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", tuple(ids))
 
@@ -192,14 +202,22 @@ class Privacy:
             # without the words they searched.
             db.execute("UPDATE kb_events SET visitor_id = ?, query = NULL WHERE visitor_id = ?",
                        (placeholder, visitor_id))
+            db.execute("DELETE FROM webhook_deliveries WHERE outbox_id IN (SELECT id FROM "
+                       "webhook_outbox WHERE visitor_id = ?)", (visitor_id,))
             db.execute("DELETE FROM webhook_outbox WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM visitor_pages WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM blocks WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM visitors WHERE id = ?", (visitor_id,))
+            # A token their browser kept must not bring this id back (the widget, told 4401,
+            # starts a new visitor): kept as a digest, which names no one. A verified visitor's
+            # id is the site's user's, who may come back signed in, as a new, empty visitor.
+            if not visitor_id.startswith("usr_"):
+                db.execute("INSERT INTO erased_visitors(digest, erased_at) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING", (erased_digest(visitor_id), now))
             db.execute("INSERT INTO erasures(id, site_id, erased_by, erased_at, conversations, "
                        "messages, files) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (erasure_id, site_id, erased_by, now, len(ids), count, len(files)))
-            return Erased(erasure_id, len(ids), count, sorted(files), now)
+            return Erased(erasure_id, len(ids), count, sorted(files), now, tuple(ids))
 
         erased = await self._store.submit(op)
         # Nothing of what they wrote is left in the search index either, not even in the

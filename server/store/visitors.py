@@ -3,6 +3,7 @@ browser, the pages they visit, their address."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Protocol
 
 import orjson
@@ -29,6 +30,11 @@ _MAX_PAGES = 50
 
 
 
+def erased_digest(visitor_id: str) -> str:
+    """What ``erased_visitors`` keeps of an erased visitor's id: its SHA-256, in hex."""
+    return hashlib.sha256(visitor_id.encode()).hexdigest()
+
+
 class VisitorStore(Protocol):
     """What ``Visitors`` offers (``server.store.Store`` is every such protocol)."""
 
@@ -36,6 +42,7 @@ class VisitorStore(Protocol):
                              name: str | None, email: str | None, *,
                              signed: bool = False) -> None: ...
     async def visitor(self, visitor_id: str) -> Visitor | None: ...
+    async def was_erased(self, visitor_id: str) -> bool: ...
     async def set_visitor_profile(self, site_id: str, visitor_id: str, name: str | None,
                                   email: str | None,
                                   attributes: dict[str, Any] | None = None,
@@ -85,6 +92,11 @@ class Visitors(Base):
             "timezone, referrer FROM visitors v WHERE id = ?",
             (visitor_id,))
         return visitor_row(row) if row else None
+
+    async def was_erased(self, visitor_id: str) -> bool:
+        """Whether this visitor was erased (server/store/privacy.py keeps a digest of the id)."""
+        return await self._one("SELECT 1 FROM erased_visitors WHERE digest = ?",
+                               (erased_digest(visitor_id),)) is not None
 
     async def set_visitor_profile(self, site_id: str, visitor_id: str, name: str | None,
                                   email: str | None,
