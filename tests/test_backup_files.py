@@ -57,7 +57,7 @@ async def test_a_backup_after_an_erasure_and_its_restore_hold_none_of_the_erased
         (folder / "NOTES.txt").write_text("mine")
         gone = await asyncio.to_thread(livechat, "visitor", "erase", _visitor_of(db, erased),
                                        db=db)
-        assert gone.returncode == 0 and "1 files" in gone.stdout, gone
+        assert gone.returncode == 0 and "1 file " in gone.stdout, gone
         again = await asyncio.to_thread(livechat, "backup", str(same), db=db)
         assert again.returncode == 0, again.stderr
         assert _names(folder) == {kept, "NOTES.txt"}  # before: the erased file too
@@ -138,7 +138,7 @@ async def test_a_postgresql_backup_after_an_erasure_and_its_restore_hold_none_of
         assert first.stdout == f"and 2 attachment files in {folder} (2 copied)\n"
         (folder / "NOTES.txt").write_text("mine")
         gone = pg_livechat("visitor", "erase", "vis_erased", url=url, db=unused)
-        assert gone.returncode == 0 and "1 files" in gone.stdout, gone
+        assert gone.returncode == 0 and "1 file " in gone.stdout, gone
         assert pg.rows(url, "SELECT name FROM files") == [(kept,)]
         again = pg_livechat("backup", str(same), url=url, db=unused)
         assert again.returncode == 0, again.stderr

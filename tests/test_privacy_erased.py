@@ -1,20 +1,33 @@
 """What an erasure reaches beyond the store's rows (docs/api.md, Erasure), each found by a
 black-box test: the webhook delivery log (its excerpts held the payloads about the visitor); the
 token their browser kept, which brought the erased id back (a hello was welcomed with it, an
-upload and a message re-created the visitor); their open widget, which went on as before; and
-the agents' open panels, which were not told."""
+upload and a message re-created the visitor); their open widget, which went on as before; the
+agents' open panels, which were not told; and the reports, which counted the erasure of an open
+conversation as its resolution."""
 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import httpx
 
+from server.store.privacy import Privacy
 from tests import pg
 from tests.api_world import Api
 from tests.faults import until
-from tests.live import UNLIMITED, Client, Seed, agent, api_token, login, serving, visitor
+from tests.live import (
+    UNLIMITED,
+    Client,
+    Seed,
+    agent,
+    api_token,
+    login,
+    open_store,
+    serving,
+    visitor,
+)
 from tests.webhook_receiver import receiving
 
 FAST = {**UNLIMITED, "LIVECHAT_WEBHOOK_ALLOW_PRIVATE": "1", "LIVECHAT_WEBHOOK_POLL": "0.02"}
@@ -24,7 +37,8 @@ async def test_an_erased_visitor_leaves_no_delivery_and_cannot_come_back(db: Pat
                                                                          seeded: Seed) -> None:
     with serving(db, **FAST) as server:
         client = Api(server, api_token(db, "webhooks", "conversations:read", "visitors:read",
-                                       "visitors:write", site=seeded.site_id))
+                                       "visitors:write", "reports:read",
+                                       site=seeded.site_id))
         async with receiving() as receiver:
             made = await client("POST", "/api/v1/webhooks", {
                 "url": receiver.url, "events": ["conversation.created", "message.created"]})
@@ -45,8 +59,13 @@ async def test_an_erased_visitor_leaves_no_delivery_and_cannot_come_back(db: Pat
             await until(both_logged, timeout=10)
             got = await client("GET", f"/api/v1/conversations/{conversation}")
             vid = got.json()["conversation"]["visitor"]["id"]
+            report = (await client("GET", "/api/v1/reports")).json()
             erased = await client("DELETE", f"/api/v1/visitors/{vid}")
             assert erased.status_code == 200, erased.text
+            # The conversation was open: closed by the erasure, resolved by nobody, so the
+            # reports' resolution times do not count it (they counted the erasure's time).
+            assert (await client("GET", "/api/v1/reports")).json() == report
+            assert report["total"]["resolution"]["count"] == 0
 
             # The delivery log kept both deliveries, excerpts and all.
             assert await logged() == 0
@@ -85,3 +104,9 @@ async def test_an_erased_visitor_leaves_no_delivery_and_cannot_come_back(db: Pat
     rows = pg.rows(db, "SELECT digest FROM erased_visitors")
     assert rows == [(hashlib.sha256(vid.encode()).hexdigest(),)]
     assert not pg.rows(db, "SELECT 1 FROM visitors WHERE id = ?", (vid,))
+    # Retention still deletes its skeleton in time (it has no resolved_at to go by).
+    async with open_store(db, clock=lambda: time.time() + 3 * 86_400) as store:
+        privacy = Privacy(store)
+        await privacy.set_retention(seeded.site_id, 2)
+        assert await privacy.sweep() == (1, [])
+    assert not pg.rows(db, "SELECT 1 FROM conversations WHERE id = ?", (conversation,))

@@ -175,10 +175,14 @@ def cmd_visitor_erase(args: argparse.Namespace) -> int:
         return erased.public()
 
     erased = with_store(settings, work)
-    print(f"erased {args.visitor_id}: {erased['conversations']} conversations, "
-          f"{erased['messages']} messages emptied, {erased['files']} files "
-          f"(record {erased['erasure_id']})")
+    print(f"erased {args.visitor_id}: {_count(erased['conversations'], 'conversation')}, "
+          f"{_count(erased['messages'], 'message')} emptied, "
+          f"{_count(erased['files'], 'file')} (record {erased['erasure_id']})")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def add_commands(sub: Any, command: Command) -> None:

@@ -267,12 +267,13 @@ MIGRATIONS: tuple[str, ...] = (
     # and a retention sweep delete them with the events they log (their excerpt is the start
     # of what the receiver answered, often the payload again); the rows of events deleted
     # before, which were left behind, go now. And the visitors erased, as a SHA-256 of their id
-    # only (server/store/privacy.py): a token their browser kept starts a new visitor.
+    # only (server/store/privacy.py): a token their browser kept starts a new visitor. (IF NOT
+    # EXISTS: tests set a database back to an earlier step and open it again.)
     """
-    CREATE INDEX webhook_deliveries_outbox ON webhook_deliveries(outbox_id);
+    CREATE INDEX IF NOT EXISTS webhook_deliveries_outbox ON webhook_deliveries(outbox_id);
     DELETE FROM webhook_deliveries WHERE NOT EXISTS (
         SELECT 1 FROM webhook_outbox o WHERE o.id = webhook_deliveries.outbox_id);
-    CREATE TABLE erased_visitors (
+    CREATE TABLE IF NOT EXISTS erased_visitors (
         digest TEXT PRIMARY KEY,
         erased_at INTEGER NOT NULL
     );

@@ -187,12 +187,13 @@ class Privacy:
                     f"ELSE author_name END WHERE conversation_id IN ({marks})",
                     (placeholder, *ids)).rowcount
                 # Changed now (``updated_at``): an integration that syncs by
-                # ``updated_since`` sees them resolved and emptied.
+                # ``updated_since`` sees them resolved and emptied. One that was open is closed
+                # with no ``resolved_at``: nobody resolved it, and the reports' resolution times
+                # must not count the erasure as one (retention goes by ``updated_at`` for it).
                 db.execute(
                     "UPDATE conversations SET visitor_id = ?, last_message = '', "
                     "rating_comment = NULL, snoozed_until = NULL, status = 'resolved', "
-                    "resolved_at = coalesce(resolved_at, ?), updated_at = ? "
-                    f"WHERE id IN ({marks})", (placeholder, now, now, *ids))
+                    f"updated_at = ? WHERE id IN ({marks})", (placeholder, now, *ids))
                 _forget_conversations(db, ids)
             if files:
                 db.execute(f"DELETE FROM attachments WHERE id IN ({_marks(list(files))})",
@@ -285,6 +286,11 @@ class Privacy:
             "SELECT id FROM conversations WHERE site_id = ? AND status = 'resolved' "
             "AND resolved_at < ? ORDER BY resolved_at LIMIT ?",
             (site_id, cutoff, SWEEP_BATCH)).fetchall()]
+        if len(ids) < SWEEP_BATCH:  # closed by an erasure while open: no resolved_at
+            ids += [r[0] for r in db.execute(
+                "SELECT id FROM conversations WHERE site_id = ? AND status = 'resolved' "
+                "AND resolved_at IS NULL AND updated_at < ? LIMIT ?",
+                (site_id, cutoff, SWEEP_BATCH - len(ids))).fetchall()]
         if not ids:
             return 0, []
         marks = _marks(ids)
