@@ -11,13 +11,14 @@ import re
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, expect
 
 from tests import pg
 from tests.browser import sign_in_page
 from tests.faults import until
-from tests.live import ADMIN_EMAIL, open_store
+from tests.live import ADMIN_EMAIL, api_token, open_store
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
     axe_violations,
@@ -326,3 +327,31 @@ async def test_a_skipped_check_in_leaves_the_follow_ups_view(
     await ana.clock.fast_forward(6 * 3600 * 1000 + 5000)  # the view's next look
     await expect(listed).to_have_count(0)
     await ana.screenshot(path=artifacts / "panel-messages-skipped-check-in.png")
+
+
+@pytest.mark.browser
+async def test_an_erasure_empties_the_conversation_open_in_a_panel(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """An erasure through the API told no panel (a black-box test found it): an agent's open
+    conversation kept showing the erased visitor's words as assigned. Now its summary comes at
+    once (resolved, no preview), and the conversation open on the screen is read again."""
+    async with open_store(desk.chat.db) as store:
+        await store.append_visitor_message(desk.site_id, "vis_erase01", "e0",
+                                           "my card ends in 4417")
+        await store.set_visitor_profile(desk.site_id, "vis_erase01", "Olga Narwhal", None)
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator("#list .item button", has_text="Olga Narwhal").click()
+    await ana.get_by_role("button", name="Claim").click()
+    await expect(ana.locator("#messages")).to_contain_text("my card ends in 4417")
+    token = api_token(desk.chat.db, "visitors:write", site=desk.site_id)
+    async with httpx.AsyncClient(base_url=desk.chat.http) as http:
+        erased = await http.delete("/api/v1/visitors/vis_erase01",
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert erased.status_code == 200, erased.text
+    await expect(ana.locator("#conv-status")).to_contain_text("Resolved")
+    await expect(ana.locator("#messages")).not_to_contain_text("4417")
+    # (The emptied message says so, rather than being an empty bubble.)
+    await expect(ana.locator("#messages .msg.visitor .erased")).to_have_text("Erased.")
+    await expect(ana.locator("#conversation")).not_to_contain_text("Olga")
+    await expect(ana.locator("#list")).not_to_contain_text("Olga")
+    await ana.screenshot(path=artifacts / "panel-messages-erased.png")

@@ -207,7 +207,10 @@ function messageNode(m) {
     if (m.kind === "note") el("div", "label", body, t("Internal note"));
     if (m.kind === "checkin") el("div", "label", body, t("Follow-up check-in"));
     if (m.attachment) ChatSocket.attachment(body, m.attachment);
-    if (!m.attachment || m.body !== m.attachment.name) {
+    // An erasure empties every message of the visitor's conversations (no message is blank
+    // otherwise): said so, not an empty bubble.
+    if (!m.attachment && !m.body) el("div", "erased", body, t("Erased."));
+    else if (!m.attachment || m.body !== m.attachment.name) {
       var said = el("div", "", body);
       ChatSocket.richText(said, m.body);
       // Links to the site's help articles: a card each, as the visitor sees them (cards.js).

@@ -324,6 +324,11 @@ export function update(c) {
     return f.conversation_id === c.id;
   })) loadFollowUps();
   renderList();
+  // The open conversation moved to another visitor: theirs was erased, and its messages were
+  // emptied. What is on the screen goes too: it is read again (docs/api.md, Erasure).
+  if (before && c.id === state.current && before.visitor.id !== c.visitor.id) {
+    open(c.id, true);
+  }
   // The open conversation, or another of its visitor's (whether Reopen is offered depends on it).
   var current = state.current && summary(state.current);
   if (current && (c.id === current.id || c.visitor.id === current.visitor.id)) headChanged();
