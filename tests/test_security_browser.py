@@ -137,3 +137,41 @@ async def test_a_signed_identity_through_the_widget(
     await agent.locator(".item button").first.click()
     await expect(agent.locator("#visitor-facts")).to_contain_text("Maria Silva ✓ verified")
     await agent.screenshot(path=str(artifacts / "security-signed-identity.png"))
+
+
+async def test_a_logout_in_one_tab_forgets_the_user_in_every_tab(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """``LiveChat('reset')`` acted in its own tab only: another tab's chat, still the user's,
+    wrote their token back when it next connected (here, after a server crash), and the next
+    person on that browser was greeted as them, with their conversation (a black-box test found
+    it). Every tab of the browser now forgets them, their unread count with them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        token = jwt.encode({"sub": "user-8", "name": "Sid Vale", "exp": int(time.time()) + 3600},
+                           IDENTITY_SECRET, algorithm="HS256")
+    context = await browser.new_context()
+    tabs = [await context.new_page(), await context.new_page()]
+    frames = []
+    for tab in tabs:
+        await tab.goto(sites.page_url)
+        await tab.evaluate("token => LiveChat('identify', {jwt: token})", token)
+        frames.append(await open_widget(tab))
+    await frames[0].get_by_label("Message", exact=True).fill("my private order 5521")
+    await frames[0].get_by_label("Message", exact=True).press("Enter")
+    await expect(frames[1].locator(".msg.mine:not(.pending)")).to_have_count(1)
+
+    await tabs[0].evaluate("LiveChat('reset')")  # Sid logs out, in the first tab
+    await expect(frames[1].locator(".msg.mine")).to_have_count(0)  # the other forgets him too
+    sites.chat.kill9()  # every tab reconnects
+    await expect(frames[1].locator("#banner")).to_have_text("Reconnecting…")
+    sites.chat.start()
+    await expect(frames[1].locator("#banner")).to_be_hidden(timeout=30000)
+    await expect(frames[0].locator("#banner")).to_be_hidden(timeout=30000)
+
+    nextone = await context.new_page()  # the next person on this browser
+    await nextone.goto(sites.page_url)
+    frame = await open_widget(nextone)
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    await expect(frame.locator("body")).not_to_contain_text("5521")
+    await expect(frame.locator("body")).not_to_contain_text("Sid")
+    await nextone.screenshot(path=str(artifacts / "security-logout-every-tab.png"))

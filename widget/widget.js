@@ -45,6 +45,7 @@
   /** The launcher's name: its own words, after the whole label (a name holds what is seen). */
   function named(i) { return label ? label + " (" + word(i) + ")" : word(i); }
   var host, root, button, badge, panel, frame, frameReady = false, isOpen = false, unread = 0;
+  var resetAt = load().reset;  // the last reset this tab knows of (a logout: "reset" below)
   // The chat was opened by the visitor: it takes the keyboard's focus.
   var focusChat = false;
 
@@ -303,12 +304,25 @@
     } else if (command === "page") {
       moved();
     } else if (command === "reset") {
-      // The site's user logged out: forget the visitor on this browser.
-      identity = null;
-      save({ token: null });
-      post({ type: "reset" });
+      // The site's user logged out: forget the visitor on this browser, in every tab of it
+      // (the others hear of it through storage, below), their unread count with them.
+      forget();
+      save({ token: null, active: 0, reset: resetAt = Date.now() });
     }
   }
+  function forget() {
+    identity = null;
+    setUnread(0);
+    post({ type: "reset" });
+  }
+  // Another tab's reset: this one forgets the user too, or its frame, still theirs, would
+  // write their token back at its next connect, for the next person on this browser.
+  w.addEventListener("storage", function (e) {
+    if (e.key === storeKey && load().reset !== resetAt) {
+      resetAt = load().reset;
+      forget();
+    }
+  });
   function start() {
     build();
     w.LiveChat = function () { api.apply(null, arguments); };
