@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import jwt
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
+from server.inputs import DIRECTION_CONTROLS
+
 Clock = Callable[[], float]
 
 
@@ -176,7 +178,10 @@ def identity_claims(secret: str, token: str, now: float, max_lifetime: float) ->
     try:
         data = jwt.decode(token, secret, algorithms=["HS256"],
                           options={"require": ["sub", "exp"], "verify_exp": False,
-                                   "verify_iat": False, "verify_nbf": False})
+                                   "verify_iat": False, "verify_nbf": False,
+                                   # (An ``aud`` was refused for want of an audience to match;
+                                   # the secret is the site's own, which says whom it is for.)
+                                   "verify_aud": False})
     except jwt.PyJWTError as exc:
         raise TokenError(type(exc).__name__) from None
     sub, exp, name, email = data.get("sub"), data.get("exp"), data.get("name"), data.get("email")
@@ -192,6 +197,8 @@ def identity_claims(secret: str, token: str, now: float, max_lifetime: float) ->
         raise TokenError("name must be 1-100 characters")
     if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
         raise TokenError("email is not an email address")
+    if name is not None:  # (signed: shown without what would turn it around)
+        name = DIRECTION_CONTROLS.sub("", name).strip() or None
     return Claims(sub, exp, name, email)
 
 

@@ -17,6 +17,10 @@ import zoneinfo
 from typing import Any
 
 MAX_DEPTH = 32
+#: Unicode's direction embeddings, overrides and isolates: in a name they turn what agents see
+#: around ("Evil\u202eecilA" reads as another name). Refused in a name a visitor gives, and
+#: dropped from one a site signs (server/auth.py).
+DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")

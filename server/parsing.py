@@ -224,6 +224,8 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind == "email" and not valid_email(value):
         raise ChatError(Code.BAD_FRAME, f"{name} is not an email address")
     if kind == "name":
+        if inputs.DIRECTION_CONTROLS.search(value):
+            raise ChatError(Code.BAD_TEXT, f"{name} contains a direction control")
         return validate_text(value, 100)
     if kind == "text":
         return validate_text(value, max_chars)

@@ -75,6 +75,9 @@ def test_text_is_kept_verbatim() -> None:
     ('{"type":"context","title":"\\ud800"}', "bad_text"),
     ('{"type":"attributes","id":"a","attributes":{"k":"\\ud800"}}', "bad_text"),
     ('{"type":"attributes","id":"a","attributes":{"k\\n":1}}', "bad_frame"),
+    # A direction override in a name turns it around where agents read it (a black-box test).
+    ('{"type":"profile","id":"p","name":"Evil\\u202eecilA"}', "bad_text"),
+    ('{"type":"profile","id":"p","name":"a\\u2067b"}', "bad_text"),
 ])
 def test_refuses_bad_frames(raw: str | bytes | None, code: str) -> None:
     assert code_of(raw) == code

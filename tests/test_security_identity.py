@@ -90,10 +90,17 @@ async def test_an_id_only_hash_still_verifies(identity_server: ServerProcess,
 
 
 async def test_signed_claims_are_verified(identity_server: ServerProcess, seeded: Seed) -> None:
+    # Claims the chat does not use are ignored (an ``aud`` was refused: a black-box tester).
     v, welcome = await visitor(identity_server, seeded.site_id, **signed(
-        "carol", name="Carol Diaz", email="carol@acme.test"))
+        "carol", name="Carol Diaz", email="carol@acme.test", aud="chat", iss="acme",
+        iat=int(time.time()), jti="j-1"))
     assert welcome["verified"] is True
     assert welcome["visitor"] == {"name": "Carol Diaz", "email": "carol@acme.test"}
+    # A direction override in a signed name would turn it around where agents read it: dropped.
+    turned, hello = await visitor(identity_server, seeded.site_id, **signed(
+        "eve", name="Al\u202eice"))
+    assert hello["visitor"]["name"] == "Alice"
+    await turned.close()
     shown = (await summary_of(identity_server, seeded, v))["visitor"]
     assert shown == {"id": verified_visitor_id(seeded.site_id, "carol"), "name": "Carol Diaz",
                      "email": "carol@acme.test", "verified": True}
@@ -120,6 +127,16 @@ async def test_signed_claims_are_verified(identity_server: ServerProcess, seeded
 async def test_forged_unbounded_or_malformed_identities_are_refused(
         identity_server: ServerProcess, seeded: Seed, hello: dict[str, Any]) -> None:
     assert await refused(identity_server, seeded.site_id, **hello) == 4402
+
+
+async def test_an_open_socket_ends_when_its_identity_expires(
+        identity_server: ServerProcess, seeded: Seed) -> None:
+    """A socket opened with a signed identity went on as that user after it expired, while a
+    new one was refused (a black-box tester): it is now closed at the expiry, 4401."""
+    v, welcome = await visitor(identity_server, seeded.site_id, **signed("dora", lifetime=2))
+    assert welcome["verified"] is True
+    assert await v.closed(timeout=15) == 4401
+    assert await refused(identity_server, seeded.site_id, token=welcome["token"]) == 4401
 
 
 async def test_an_expired_identity_does_not_live_on_in_the_token(

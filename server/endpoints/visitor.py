@@ -54,6 +54,7 @@ class VisitorSession(Session):
     def __init__(self, websocket: WebSocket) -> None:
         super().__init__(websocket)
         self._counted: list[tuple[Counts, str]] = []
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def authenticate(self) -> None:
         # The socket is opened by our chat frame, which is served from our own origin; the sites
@@ -93,6 +94,12 @@ class VisitorSession(Session):
         if await ctx.store.blocked(site.id, self.who.visitor_id, self.ip):
             raise Refuse(Close.BLOCKED, Code.BLOCKED, "you cannot chat on this site")
         self._count_sockets()
+        if self.who.expires is not None:
+            # A signed identity ends when it expires, on an open socket too (a new one with its
+            # token is refused then): the page signs the user in again with a fresh one.
+            self._expiry = asyncio.get_running_loop().call_later(
+                max(0.0, self.who.expires - ctx.clock()), self.conn.stop, Close.UNAUTHORIZED,
+                "the signed identity expired")
         await ctx.store.note_visitor_ip(self.who.visitor_id, self.ip)
         await self.heartbeat()
         current = await ctx.store.current_conversation(self.who.visitor_id)
@@ -155,6 +162,8 @@ class VisitorSession(Session):
                                       self.ctx.settings.presence_ttl)
 
     async def stop(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
         for counts, key in self._counted:
             counts.release(key)
         self._counted.clear()
