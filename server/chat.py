@@ -132,11 +132,17 @@ class Chat:
     async def erased(self, visitor_id: str, conversation_ids: Sequence[str]) -> None:
         """After an erasure: the visitor's open sockets end (``4401``: their widget starts a
         new visitor, with an empty chat), and every panel gets the emptied, resolved summaries."""
-        await self.broker.publish(visitor_channel(visitor_id), close_order(Close.UNAUTHORIZED))
+        try:
+            await self.broker.publish(visitor_channel(visitor_id),
+                                      close_order(Close.UNAUTHORIZED))
+        except Exception as exc:  # (the erasure is committed: its answer must say so)
+            log.warning("the erased visitor's sockets were not told (%s)", type(exc).__name__)
         for conversation_id in conversation_ids:
             conversation = await self.store.conversation(conversation_id)
             if conversation is not None:
                 self._inbox_update(conversation)
+                if self.on_change is not None:  # (an agent's capacity, the queue's places)
+                    self.on_change(conversation)
 
     async def visitor_send(self, who: VisitorIdentity, client_msg_id: str, body: str,
                            attachment: str | None = None, sender: Connection | None = None,

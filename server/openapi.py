@@ -35,6 +35,8 @@ def _field(kind: str, max_chars: int) -> dict[str, Any]:
         "text": {"type": "string", "minLength": 1, "maxLength": max_chars,
                  "description": "human text, not blank; no NUL"},
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "person": {"type": "string", "minLength": 1, "maxLength": 100,
+                   "description": "direction controls (U+202A-U+202E, U+2066-U+2069) dropped"},
         "email": {"type": "string", "pattern": "^[^\\s@]{1,64}@[^\\s@]{1,189}$"},
         "tag": {"type": "string", "pattern": "^[a-z0-9][a-z0-9 _-]{0,31}$"},
         "attrs": {"type": "object", "maxProperties": 50,

@@ -73,6 +73,8 @@ _EMAIL_RE = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
 # "text" (human text, validated by validate_text), "name" (text of at most 100 characters),
+# "person" (a name a visitor gives of themselves: a "name" without direction controls, which
+# would turn it around where agents read it: dropped),
 # "ext" (an id from the site's own systems), "email", "limit" (1..200), "score" (1..5), "comment"
 # (text of at most 1,000 characters), "attrs" (an object of at most 50 attribute names, each
 # 1-64 of A-Z a-z 0-9 _ . : -, to strings of at most 500 characters, numbers, booleans or null).
@@ -86,13 +88,13 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
     "visitor": {
         "hello": (Hello, {"v": "int", "site": "id", "token": "str?", "conversation_id": "id?",
                           "last_seq": "seq?", "epoch": "str?", "user_id": "ext?",
-                          "user_expires": "seq?", "user_hash": "str?", "user_name": "name?",
+                          "user_expires": "seq?", "user_hash": "str?", "user_name": "person?",
                           "user_email": "email?", "user_jwt": "jwt?"}),
         "send": (Send, {"id": "id", "body": "text?", "attachment": "id?"}),
         "open": (Open, {"id": "id", "conversation_id": "id", "last_seq": "seq?"}),
         "typing": (Typing, {"active": "bool", "text": "preview?"}),
         "read": (Read, {"seq": "seq"}),
-        "profile": (Profile, {"id": "id", "name": "name?", "email": "email?"}),
+        "profile": (Profile, {"id": "id", "name": "person?", "email": "email?"}),
         "attributes": (Attributes, {"id": "id", "attributes": "attrs"}),
         "rate": (Rate, {"id": "id", "conversation_id": "id", "score": "score",
                         "comment": "comment?"}),
@@ -167,7 +169,8 @@ def valid_email(value: str) -> bool:
 
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
-    if kind in ("id", "str", "jwt", "text", "ext", "name", "email", "comment", "tag", "shortcut",
+    if kind in ("id", "str", "jwt", "text", "ext", "name", "person", "email", "comment", "tag",
+                "shortcut",
                 "status", "url", "title", "preview", "tz", "lang", "publication",
                 *ARTICLE_TEXT) and not isinstance(value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
@@ -223,9 +226,9 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-256 printable characters")
     if kind == "email" and not valid_email(value):
         raise ChatError(Code.BAD_FRAME, f"{name} is not an email address")
+    if kind == "person":  # (dropped, not refused: a form's name must not stop the chat)
+        return validate_text(inputs.DIRECTION_CONTROLS.sub("", value), 100)
     if kind == "name":
-        if inputs.DIRECTION_CONTROLS.search(value):
-            raise ChatError(Code.BAD_TEXT, f"{name} contains a direction control")
         return validate_text(value, 100)
     if kind == "text":
         return validate_text(value, max_chars)
@@ -325,7 +328,7 @@ def _pairs(raw: str) -> int:
 
 
 _TYPES: dict[str, Any] = {
-    **dict.fromkeys(("id", "str", "jwt", "text", "ext", "name", "email", "comment", "tag",
+    **dict.fromkeys(("id", "str", "jwt", "text", "ext", "name", "person", "email", "comment", "tag",
                      "shortcut", "status", "url", "title", "preview", "tz"), str),
     **dict.fromkeys(("int", "seq", "limit", "score", "hours"), int),
     "bool": bool, "attrs": dict[str, str | int | float | bool | None],

@@ -74,9 +74,9 @@ async def erase(privacy: Privacy, store: FileStore, site_ids: list[str], visitor
     """Erase the visitor, then their files; with the server's ``chat``, their open sockets
     end and the panels are told (the command line has none: docs/api.md)."""
     erased = await privacy.erase(site_ids, visitor_id, erased_by)
-    await delete_files(store, erased.files)
-    if chat is not None:
+    if chat is not None:  # first: a frame of theirs meanwhile is refused (ensure_visitor)
         await chat.erased(visitor_id, erased.conversation_ids)
+    await delete_files(store, erased.files)
     return erased
 
 

@@ -75,12 +75,24 @@ def test_text_is_kept_verbatim() -> None:
     ('{"type":"context","title":"\\ud800"}', "bad_text"),
     ('{"type":"attributes","id":"a","attributes":{"k":"\\ud800"}}', "bad_text"),
     ('{"type":"attributes","id":"a","attributes":{"k\\n":1}}', "bad_frame"),
-    # A direction override in a name turns it around where agents read it (a black-box test).
-    ('{"type":"profile","id":"p","name":"Evil\\u202eecilA"}', "bad_text"),
-    ('{"type":"profile","id":"p","name":"a\\u2067b"}', "bad_text"),
+    ('{"type":"profile","id":"p","name":"\\u202e\\u2067"}', "bad_frame"),  # nothing left
 ])
 def test_refuses_bad_frames(raw: str | bytes | None, code: str) -> None:
     assert code_of(raw) == code
+
+
+def test_direction_controls_are_dropped_from_a_visitors_name() -> None:
+    """A direction override in a name turned it around where agents read it (a black-box
+    test): "Evil\u202eecilA" showed as another name. Dropped from what a visitor says is their
+    name; a search or a block's reason keeps what was typed."""
+    frame = protocol.parse('{"type":"profile","id":"p","name":"Evil\\u202eecilA\\u2069"}',
+                           "visitor")
+    assert frame.name == "EvilecilA"  # type: ignore[attr-defined]
+    hello = protocol.parse('{"type":"hello","v":1,"site":"s","user_name":"Al\\u202eice"}',
+                           "visitor")
+    assert hello.user_name == "Alice"  # type: ignore[attr-defined]
+    search = protocol.parse('{"type":"search","id":"s","query":"a\\u202eb"}', "agent")
+    assert search.query == "a\u202eb"  # type: ignore[attr-defined]
 
 
 def test_limits_are_agent_specific() -> None:

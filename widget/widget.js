@@ -303,9 +303,9 @@
       post({ type: "locale", lang: lang });
     } else if (command === "page") {
       moved();
-    } else if (command === "reset") {
+    } else if (command === "reset" && (identity || load().token)) {
       // The site's user logged out: forget the visitor on this browser, in every tab of it
-      // (the others hear of it through storage, below), their unread count with them.
+      // (the others hear of it through storage: start), their unread count with them.
       forget();
       save({ token: null, active: 0, reset: resetAt = Date.now() });
     }
@@ -315,16 +315,16 @@
     setUnread(0);
     post({ type: "reset" });
   }
-  // Another tab's reset: this one forgets the user too, or its frame, still theirs, would
-  // write their token back at its next connect, for the next person on this browser.
-  w.addEventListener("storage", function (e) {
-    if (e.key === storeKey && load().reset !== resetAt) {
-      resetAt = load().reset;
-      forget();
-    }
-  });
   function start() {
     build();
+    // Another tab's reset: this one forgets the user too, or its frame, still theirs, would
+    // write their token back at its next connect, for the next person on this browser.
+    w.addEventListener("storage", function (e) {
+      if (e.key === storeKey && load().reset !== resetAt) {
+        resetAt = load().reset;
+        forget();
+      }
+    });
     w.LiveChat = function () { api.apply(null, arguments); };
     w.LiveChat.loaded = true;
     for (var i = 0; i < queued.length; i++) api.apply(null, queued[i]);

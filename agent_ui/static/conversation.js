@@ -353,7 +353,7 @@ function bound(input) {
   var local = function (ms) {
     return new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 16);
   };
-  input.min = local(Date.now());
+  input.min = local(Date.now() + 60000);  // (the next minute: this one is passing)
   input.max = local(Date.now() + 365 * 24 * HOUR);
 }
 function nextMorning(days) {

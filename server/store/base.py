@@ -15,6 +15,7 @@ to share.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -185,10 +186,21 @@ def canned_row(row: Sequence[Any]) -> Canned:
     return Canned(*row)
 
 
+def erased_digest(visitor_id: str) -> str:
+    """What ``erased_visitors`` keeps of an erased visitor's id: its SHA-256, in hex."""
+    return hashlib.sha256(visitor_id.encode()).hexdigest()
+
+
 def ensure_visitor(db: DB, site_id: str, visitor_id: str, now: int) -> None:
-    """The visitor's row, made on first need (a first message, a form, attributes, a page)."""
-    db.execute("INSERT INTO visitors(id, site_id, created_at) VALUES (?, ?, ?) "
-               "ON CONFLICT DO NOTHING", (visitor_id, site_id, now))
+    """The visitor's row, made on first need (a first message, a form, attributes, a page).
+    Never again for an erased visitor (server/store/privacy.py): a frame of theirs that was
+    on its way when they were erased, before their sockets were closed, is refused."""
+    made = db.execute("INSERT INTO visitors(id, site_id, created_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT DO NOTHING", (visitor_id, site_id, now)).rowcount
+    if made and not visitor_id.startswith("usr_") and db.execute(
+            "SELECT 1 FROM erased_visitors WHERE digest = ?",
+            (erased_digest(visitor_id),)).fetchone() is not None:
+        raise ChatError(Code.NOT_FOUND, "this visitor was erased")
 
 
 def file_name(data: dict[str, Any] | None) -> str:

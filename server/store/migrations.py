@@ -263,14 +263,16 @@ MIGRATIONS: tuple[str, ...] = (
         GROUP BY m.conversation_id) AS r
     WHERE r.conversation_id = conversations.id;
     """,
-    # 29: erasure. The webhook delivery log's rows found by their event, so that an erasure
-    # and a retention sweep delete them with the events they log (their excerpt is the start
-    # of what the receiver answered, often the payload again); the rows of events deleted
-    # before, which were left behind, go now. And the visitors erased, as a SHA-256 of their id
-    # only (server/store/privacy.py): a token their browser kept starts a new visitor. (IF NOT
-    # EXISTS: tests set a database back to an earlier step and open it again.)
+    # 29: erasure. The webhook delivery log's rows found by their event, and the events by
+    # their conversation, so that an erasure and a retention sweep delete them together (a
+    # line's excerpt is the start of what the receiver answered, often the payload again); the
+    # lines of events deleted before, which were left behind, go now. And the visitors erased,
+    # as a SHA-256 of their id only (server/store/privacy.py): a token their browser kept
+    # starts a new visitor. (IF NOT EXISTS: tests set a database back to an earlier step and
+    # open it again.)
     """
     CREATE INDEX IF NOT EXISTS webhook_deliveries_outbox ON webhook_deliveries(outbox_id);
+    CREATE INDEX IF NOT EXISTS webhook_outbox_conversation ON webhook_outbox(conversation_id);
     DELETE FROM webhook_deliveries WHERE NOT EXISTS (
         SELECT 1 FROM webhook_outbox o WHERE o.id = webhook_deliveries.outbox_id);
     CREATE TABLE IF NOT EXISTS erased_visitors (

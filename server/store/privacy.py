@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from server.auth import new_id
-from server.store.base import DB, dialect
+from server.store.base import DB, dialect, erased_digest
 from server.store.models import Attachment, Conversation, Message, Page, Visitor
-from server.store.visitors import erased_digest
 
 if TYPE_CHECKING:
     from server.store.facade import Aggregates
@@ -99,12 +98,19 @@ def _forget_conversations(db: DB, ids: Sequence[str]) -> None:
     if indexes:
         db.executemany("INSERT OR IGNORE INTO fts_forget(conversation_id) VALUES (?)",
                        [(i,) for i in ids])
-    # The delivery log's rows of their webhook events first (each excerpt is the start of
-    # what the receiver answered, which may be the payload again).
-    db.execute("DELETE FROM webhook_deliveries WHERE outbox_id IN (SELECT id FROM "
-               f"webhook_outbox WHERE conversation_id IN ({marks}))", tuple(ids))
-    for table in (*indexes, "webhook_outbox", "email_jobs", "email_threads", "follow_ups"):
+    _forget_webhook_events(db, f"conversation_id IN ({marks})", tuple(ids))
+    for table in (*indexes, "email_jobs", "email_threads", "follow_ups"):
         db.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", tuple(ids))
+
+
+def _forget_webhook_events(db: DB, where: str, params: tuple[Any, ...]) -> None:
+    """Webhook events (``where`` on ``webhook_outbox``), then their lines in the delivery log,
+    whose excerpts (the start of the receiver's answer) may hold the payload again. In this
+    order: on PostgreSQL a delivery being recorded holds its event's row, so its line is
+    committed before the event can be deleted, and is found here (server/store/webhooks.py
+    logs nothing for an event already deleted)."""
+    gone = db.execute(f"DELETE FROM webhook_outbox WHERE {where} RETURNING id", params).fetchall()
+    db.executemany("DELETE FROM webhook_deliveries WHERE outbox_id = ?", [(r[0],) for r in gone])
 
 
 def _forget_kb_events(db: DB, site_id: str, cutoff: int) -> None:
@@ -203,9 +209,7 @@ class Privacy:
             # without the words they searched.
             db.execute("UPDATE kb_events SET visitor_id = ?, query = NULL WHERE visitor_id = ?",
                        (placeholder, visitor_id))
-            db.execute("DELETE FROM webhook_deliveries WHERE outbox_id IN (SELECT id FROM "
-                       "webhook_outbox WHERE visitor_id = ?)", (visitor_id,))
-            db.execute("DELETE FROM webhook_outbox WHERE visitor_id = ?", (visitor_id,))
+            _forget_webhook_events(db, "visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM visitor_pages WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM blocks WHERE visitor_id = ?", (visitor_id,))
             db.execute("DELETE FROM visitors WHERE id = ?", (visitor_id,))

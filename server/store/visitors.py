@@ -3,7 +3,6 @@ browser, the pages they visit, their address."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Protocol
 
 import orjson
@@ -17,6 +16,7 @@ from server.store.base import (
     Base,
     conv_row,
     ensure_visitor,
+    erased_digest,
     visitor_row,
 )
 from server.store.models import (
@@ -28,11 +28,6 @@ from server.store.models import (
 _MAX_ATTRIBUTES = 50
 _MAX_PAGES = 50
 
-
-
-def erased_digest(visitor_id: str) -> str:
-    """What ``erased_visitors`` keeps of an erased visitor's id: its SHA-256, in hex."""
-    return hashlib.sha256(visitor_id.encode()).hexdigest()
 
 
 class VisitorStore(Protocol):

@@ -234,12 +234,16 @@ class Webhooks:
         return _endpoint(row) if row else None
 
     async def delete(self, endpoint_id: str) -> None:
-        """Gone at once; what was not delivered yet is dropped (its log stays, for a while)."""
+        """Gone at once; what was not delivered yet is dropped, with its log lines."""
         now = self._now()
 
         def op(db: DB) -> None:
             db.execute("UPDATE webhook_endpoints SET deleted_at = ?, active = 0 WHERE id = ?",
                        (now, endpoint_id))
+            # (The log lines of the dropped ones go with them: nothing could find them after.)
+            db.execute("DELETE FROM webhook_deliveries WHERE outbox_id IN (SELECT id FROM "
+                       "webhook_outbox WHERE endpoint_id = ? AND state = 'pending')",
+                       (endpoint_id,))
             db.execute("DELETE FROM webhook_outbox WHERE endpoint_id = ? AND state = 'pending'",
                        (endpoint_id,))
 
@@ -292,27 +296,36 @@ class Webhooks:
                      error: str | None, retry_in_ms: int, max_age_ms: int) -> tuple[str, bool]:
         """The outcome of one attempt: logged; the row delivered, retried later, or (past
         ``max_age_ms``) failed; the endpoint disabled when it has failed for ``max_age_ms``.
-        Returns the row's new state, and whether this disabled the endpoint."""
+        Returns the row's new state (``gone``: deleted meanwhile, and not logged), and whether
+        this disabled the endpoint."""
         now = self._now()
         ok = status is not None and 200 <= status < 300
 
         def op(db: DB) -> tuple[str, bool]:
+            # The event's row first (on PostgreSQL this waits for an erasure deleting it): one
+            # deleted while it was being sent — an erasure, a retention sweep, its endpoint
+            # deleted — is not logged, for its log line's excerpt may hold what was erased.
+            if ok:
+                state = "delivered"
+                touched = db.execute(
+                    "UPDATE webhook_outbox SET state = 'delivered', delivered_at = ?, "
+                    "attempts = attempts + 1, lease_until = NULL WHERE id = ?", (now, due.id))
+            else:
+                state = "failed" if now - due.created_at >= max_age_ms else "pending"
+                touched = db.execute(
+                    "UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, "
+                    "next_at = ?, lease_until = NULL WHERE id = ?",
+                    (state, now + retry_in_ms, due.id))
+            if touched.rowcount == 0:
+                return "gone", False
             db.execute("INSERT INTO webhook_deliveries(id, outbox_id, endpoint_id, event, at, "
                        "status, latency_ms, excerpt, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (new_id("dlv"), due.id, due.endpoint_id, due.event, now, status,
                         latency_ms, excerpt[:EXCERPT_CHARS], error))
             if ok:
-                state = "delivered"
-                db.execute("UPDATE webhook_outbox SET state = 'delivered', delivered_at = ?, "
-                           "attempts = attempts + 1, lease_until = NULL WHERE id = ?",
-                           (now, due.id))
                 db.execute("UPDATE webhook_endpoints SET failing_since = NULL, "
                            "last_success_at = ? WHERE id = ?", (now, due.endpoint_id))
                 return state, False
-            state = "failed" if now - due.created_at >= max_age_ms else "pending"
-            db.execute("UPDATE webhook_outbox SET state = ?, attempts = attempts + 1, "
-                       "next_at = ?, lease_until = NULL WHERE id = ?",
-                       (state, now + retry_in_ms, due.id))
             db.execute("UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, ?) "
                        "WHERE id = ?", (now, due.endpoint_id))
             disabled = db.execute(
