@@ -80,15 +80,18 @@ def test_an_upgrade_that_creates_needs_create_and_says_which_step(tmp_path: Path
     PostgreSQL then applies 26 and refuses 27, as said."""
     with pg.weak_user() as weak:
         user = made_by(weak)
-        # As step 25 left it (step 28 adds this column).
+        # As step 25 left it (step 28 adds this column; step 29 these indexes and table).
         pg.as_admin(weak, "ALTER TABLE conversations DROP COLUMN first_reply_at")
+        for made in ("INDEX webhook_deliveries_outbox", "INDEX webhook_outbox_conversation",
+                     "TABLE erased_visitors"):
+            pg.as_admin(weak, f"DROP {made}")
         pg.as_admin(weak, "UPDATE meta SET value = '25' WHERE key = 'schema_version'")
         result = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=weak,
                         LIVECHAT_SECRET_KEYS=SECRET)
         assert result.returncode == 2, result.stdout
         assert database_lines(result.stdout) == [
-            f"error database      PostgreSQL user {user} may not apply schema step 27, which "
-            "creates index messages_search: no CREATE right on schema public"], result.stdout
+            f"error database      PostgreSQL user {user} may not apply schema steps 27, 29, "
+            "which create indexes, tables: no CREATE right on schema public"], result.stdout
         assert (f"fix: GRANT CREATE ON SCHEMA public TO {user} (or make it the database's "
                 "owner), or start once as a user who may") in result.stdout
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="schema public"):
