@@ -170,8 +170,7 @@ def valid_email(value: str) -> bool:
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind in ("id", "str", "jwt", "text", "ext", "name", "person", "email", "comment", "tag",
-                "shortcut",
-                "status", "url", "title", "preview", "tz", "lang", "publication",
+                "shortcut", "status", "url", "title", "preview", "tz", "lang", "publication",
                 *ARTICLE_TEXT) and not isinstance(value, str):
         raise ChatError(Code.BAD_FRAME, f"{name} must be a string")
     if kind in ARTICLE_TEXT and len(value) > ARTICLE_TEXT[kind]:
