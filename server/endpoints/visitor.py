@@ -74,11 +74,9 @@ class VisitorSession(Session):
                          "this site asks you to sign in before chatting")
         elif hello.token:
             try:
-                self.who = await unerased(ctx.store, ctx.tokens.visitor(
-                    hello.token, ctx.settings.visitor_token_max_age))
-            except TokenError as exc:
-                raise Refuse(Close.UNAUTHORIZED, None, "invalid or expired token"
-                             if "erased" not in str(exc) else str(exc)) from None
+                self.who = ctx.tokens.visitor(hello.token, ctx.settings.visitor_token_max_age)
+            except TokenError:
+                raise Refuse(Close.UNAUTHORIZED, None, "invalid or expired token") from None
             if self.who.site_id != site.id:
                 raise Refuse(Close.UNAUTHORIZED, None, "token belongs to another site")
         else:
@@ -104,6 +102,14 @@ class VisitorSession(Session):
         await self.heartbeat()
         current = await ctx.store.current_conversation(self.who.visitor_id)
         visitor = await ctx.store.visitor(self.who.visitor_id)
+        if visitor is None and hello.token and self.who.visitor_id.startswith("vis_"):
+            # A token of a visitor with no record: new, or erased (its browser kept the token).
+            # Erased, it is refused as a token that no longer verifies: the widget starts a new
+            # visitor (server/privacy.py). (Asked only here: a returning visitor has a record.)
+            try:
+                await unerased(ctx.store, self.who)
+            except TokenError as exc:
+                raise Refuse(Close.UNAUTHORIZED, None, str(exc)) from None
         typical = await ctx.typical.get(site.id)
         try:
             online = len(agent_ids(await ctx.presence.members(presence_key(site.id))))
