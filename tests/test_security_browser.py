@@ -13,6 +13,7 @@ import jwt
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.api_world import Api
 from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     IDENTITY_SECRET,
     Sites,
@@ -23,7 +24,7 @@ from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     sign_in_page,
     sites,
 )
-from tests.live import ADMIN_EMAIL, PASSWORD
+from tests.live import ADMIN_EMAIL, PASSWORD, api_token
 from tests.test_panel_browser import Desk, desk, sign_in  # noqa: F401 — the desk fixture
 
 pytestmark = pytest.mark.browser
@@ -175,3 +176,31 @@ async def test_a_logout_in_one_tab_forgets_the_user_in_every_tab(
     await expect(frame.locator("body")).not_to_contain_text("5521")
     await expect(frame.locator("body")).not_to_contain_text("Sid")
     await nextone.screenshot(path=str(artifacts / "security-logout-every-tab.png"))
+
+
+async def test_an_erasure_empties_the_visitors_open_chat(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """An erasure left the visitor's open widget showing the whole erased chat, and its next
+    message made the erased visitor again (a black-box test). Their socket is now closed as for
+    a token that no longer verifies: the widget starts afresh, as a new visitor."""
+    visitor = await (await browser.new_context()).new_page()
+    await visitor.goto(sites.page_url)
+    frame = await open_widget(visitor)
+    await frame.get_by_label("Message", exact=True).fill("my passport is XK-4471")
+    await frame.get_by_label("Message", exact=True).press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    api = Api(sites.chat, api_token(sites.chat.db, "visitors:write", "conversations:read",
+                                    site=sites.site_id))
+    listed = (await api("GET", "/api/v1/conversations")).json()["data"]
+    old = listed[0]["visitor"]["id"]
+    assert (await api("DELETE", f"/api/v1/visitors/{old}")).status_code == 200
+    await expect(frame.locator(".msg.mine")).to_have_count(0)
+    await expect(frame.locator("body")).not_to_contain_text("XK-4471")
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    await frame.get_by_label("Message", exact=True).fill("hello again")
+    await frame.get_by_label("Message", exact=True).press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    now = (await api("GET", "/api/v1/conversations")).json()["data"]
+    assert {c["visitor"]["id"] for c in now} - {old} and old not in {
+        c["visitor"]["id"] for c in now}
+    await visitor.screenshot(path=str(artifacts / "security-erased-widget.png"))
