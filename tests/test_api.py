@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import orjson
 
+from server.endpoints.api_base import encode_cursor
 from tests import api_world
 from tests.api_world import Api, World, check, cli, new_conversation
 from tests.live import (
@@ -250,9 +251,16 @@ async def test_messages_by_seq_and_conversations_filtered_and_paged(world: World
     assert [c["id"] for c in (await api("GET", "/api/v1/conversations",
                                         updated_since=newest)).json()["data"]] == [second]
     for bad in ({"status": "open"}, {"limit": 0}, {"limit": 500}, {"cursor": "garbage"},
-                {"nope": 1}, {"updated_since": "yesterday"}):
+                {"nope": 1}, {"updated_since": "yesterday"},
+                # A cursor written by hand with a number past 64 bits was a 500 (a black-box
+                # tester), a negative one a page.
+                {"cursor": encode_cursor(2**63, "a")}, {"cursor": encode_cursor(-1, "a")}):
         r = await api("GET", "/api/v1/conversations", **bad)
         assert r.status_code == 400 and r.json()["error"] == "bad_request", bad
+    for bad_seq in (2**63, -1):
+        r = await api("GET", f"/api/v1/conversations/{cid}/messages",
+                      cursor=encode_cursor(bad_seq))
+        assert r.status_code == 400 and r.json()["error"] == "bad_request", bad_seq
     # A filter given twice is refused, not read as its last value.
     twice = await api("GET", "/api/v1/conversations?status=waiting&status=resolved")
     assert twice.status_code == 400 and twice.json()["error"] == "bad_request", twice.text
@@ -271,6 +279,13 @@ async def test_visitors(world: World) -> None:
                          and f["conversation"]["visitor"]["name"] == "Zoë Quill")
     dropped = await api("PATCH", f"/api/v1/visitors/{vid}", {"attributes": {"seats": None}})
     assert dropped.json()["visitor"]["attributes"] == {"plan": "pro"}
+    # Any case of any letter: SQLite's lower() knew only A-Z, and "иван" did not find "Иван"
+    # (a black-box tester).
+    await api("PATCH", f"/api/v1/visitors/{vid}", {"name": "Иван Ёлкин"})
+    for query in ("иван", "ИВАН", "ёлкин"):
+        got = (await api("GET", "/api/v1/visitors", query=query)).json()["data"]
+        assert [v["id"] for v in got] == [vid], query
+    await api("PATCH", f"/api/v1/visitors/{vid}", {"name": "Zoë Quill"})
     found = await api("GET", "/api/v1/visitors", query="zoË")
     check("VisitorPage", found.json())
     assert [v["id"] for v in found.json()["data"]] == [vid]

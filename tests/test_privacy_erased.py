@@ -97,6 +97,21 @@ async def test_an_erased_visitor_leaves_no_delivery_and_cannot_come_back(db: Pat
                                                  "q": "refund"})
                 assert searched.status_code == 401, searched.text
             assert (await client("GET", f"/api/v1/visitors/{vid}")).status_code == 404
+            # The visitor the conversation is left with leads nowhere: it was listed, readable,
+            # exportable and editable, and a CRM's write-back put a name on every erased
+            # conversation (a black-box tester).
+            kept = await client("GET", f"/api/v1/conversations/{conversation}")
+            placeholder = kept.json()["conversation"]["visitor"]["id"]
+            assert placeholder.startswith("erased_")
+            for method, path, body in (
+                    ("GET", f"/api/v1/visitors/{placeholder}", None),
+                    ("GET", f"/api/v1/visitors/{placeholder}/export", None),
+                    ("PATCH", f"/api/v1/visitors/{placeholder}", {"name": "Re Attached"}),
+                    ("DELETE", f"/api/v1/visitors/{placeholder}", None)):
+                assert (await client(method, path, body)).status_code == 404, (method, path)
+            listed = (await client("GET", "/api/v1/visitors")).json()["data"]
+            assert placeholder not in {v["id"] for v in listed}
+            assert not (await client("GET", "/api/v1/visitors", query="erased")).json()["data"]
             # Without it, a new visitor, with another id.
             fresh, hello = await visitor(server, seeded.site_id)
             assert hello["conversation"] is None

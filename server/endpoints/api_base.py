@@ -170,7 +170,9 @@ def decode_cursor(cursor: str, shape: Sequence[type]) -> list[Any]:
         parts = None
     if (not isinstance(parts, list) or len(parts) != len(shape)
             or not all(type(p) is t for p, t in zip(parts, shape, strict=True))
-            or any(isinstance(p, str) and "\x00" in p for p in parts)):
+            or any(isinstance(p, str) and "\x00" in p for p in parts)
+            # (A time or a seq: one past SQLite's 64 bits was a 500, a negative one a page.)
+            or any(type(p) is int and not 0 <= p < 2**63 for p in parts)):
         raise ApiError(400, "bad_request", "cursor is not one this API gave")
     return parts
 

@@ -86,7 +86,8 @@ class ApiReads:
         if not site_ids:
             return []
         params: list[Any] = [*site_ids]
-        sql = [f"site_id IN ({_marks(site_ids)})"]
+        # (Not an erasure's placeholder: it leads nowhere. server/store/privacy.py)
+        sql = [f"site_id IN ({_marks(site_ids)})", "substr(id, 1, 7) != 'erased_'"]
         if query:
             sql.append("(lower(coalesce(name, '')) LIKE ? ESCAPE '\\' OR "
                        "lower(coalesce(email, '')) LIKE ? ESCAPE '\\' OR "

@@ -29,6 +29,7 @@ import orjson
 from server.auth import new_id
 from server.store.base import DB, dialect, erased_digest
 from server.store.models import Attachment, Conversation, Message, Page, Visitor
+from server.store.visitors import ERASED_PREFIX
 
 if TYPE_CHECKING:
     from server.store.facade import Aggregates
@@ -165,12 +166,13 @@ class Privacy:
     async def erase(self, site_ids: Sequence[str], visitor_id: str, erased_by: str) -> Erased:
         """Erase the visitor (see the module's docstring); ``LookupError`` when this visitor is
         not one of ``site_ids``'. The caller deletes the returned files from disk."""
-        now, erasure_id, placeholder = self._now(), new_id("era"), new_id("erased")
+        now, erasure_id = self._now(), new_id("era")
+        placeholder = new_id(ERASED_PREFIX.rstrip("_"))
 
         def op(db: DB) -> Erased:
             row = db.execute("SELECT site_id FROM visitors WHERE id = ?",
                              (visitor_id,)).fetchone()
-            if row is None or row[0] not in site_ids:
+            if row is None or row[0] not in site_ids or visitor_id.startswith(ERASED_PREFIX):
                 raise LookupError("no such visitor")
             site_id = row[0]
             ids = [r[0] for r in db.execute("SELECT id FROM conversations WHERE visitor_id = ?",

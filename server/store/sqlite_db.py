@@ -107,6 +107,13 @@ def cut_back_size(wal_limit: int) -> int:
     return int(wal_limit) // 4
 
 
+def _lower(value: str | bytes | int | float | None) -> str | bytes | None:
+    """SQLite's lower() for every letter (a number becomes its text, as there)."""
+    if value is None or isinstance(value, bytes):
+        return value
+    return str(value).lower()
+
+
 def configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms: int = 5000,
                wal_limit: int = 64 * 1024 * 1024) -> None:
     db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
@@ -117,6 +124,9 @@ def configure(db: sqlite3.Connection, synchronous: str, *, reader: bool, busy_ms
     # checkpoint task, not by whichever commit crosses 1,000 pages: that commit's acks would wait.
     db.execute("PRAGMA wal_autocheckpoint = 0")
     db.execute(f"PRAGMA journal_size_limit = {cut_back_size(wal_limit)}")
+    # SQLite's own lower() knows A-Z only: a search for "иван" or "élodie" did not find
+    # "Иван" or "Élodie" (PostgreSQL's lower() knows every letter). No index uses lower().
+    db.create_function("lower", 1, _lower, deterministic=True)
     if reader:
         db.execute("PRAGMA query_only = ON")
 

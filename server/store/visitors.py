@@ -30,6 +30,10 @@ _MAX_PAGES = 50
 
 
 
+#: The id of the visitor an erasure leaves its conversations with starts so.
+ERASED_PREFIX = "erased_"
+
+
 class VisitorStore(Protocol):
     """What ``Visitors`` offers (``server.store.Store`` is every such protocol)."""
 
@@ -82,6 +86,10 @@ class Visitors(Base):
         await self._submit(op)
 
     async def visitor(self, visitor_id: str) -> Visitor | None:
+        """The visitor; None for an erasure's placeholder, which leads nowhere (its id starts
+        with ``erased_``: server/store/privacy.py), so the API neither shows nor changes it."""
+        if visitor_id.startswith(ERASED_PREFIX):
+            return None
         row = await self._one(
             f"SELECT id, site_id, name, email, {VERIFIED}, attributes, user_agent, language, "
             "timezone, referrer FROM visitors v WHERE id = ?",
