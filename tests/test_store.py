@@ -386,3 +386,20 @@ async def test_a_new_step_is_written_once_for_both_stores(
     if backend == "sqlite":
         with sqlite3.connect(url) as db:
             assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) + 1
+
+
+async def test_the_inbox_holds_every_open_conversation_assigned_first(
+        store: SQLiteStore) -> None:
+    """The panel's inbox stopped at 500 open conversations, the oldest: past that an agent's
+    own newest conversation was missing after a reload and every count was wrong (a black-box
+    test with 601 open). Every one now, up to 10,000; past a limit the assigned come first."""
+    site, ana, _ = await _setup(store)
+    for n in range(505):
+        await store.append_visitor_message(site, f"vis_{n:04}", "m1", "hello")
+    newest = (await store.append_visitor_message(site, "vis_new", "m1", "mine")).conversation
+    await store.claim(ana, [site], newest.id)
+    everything = await store.open_conversations([site])
+    assert len(everything) == 506 and newest.id in {c.id for c in everything}
+    first = await store.open_conversations([site], limit=3)
+    assert first[0].id == newest.id and len(first) == 3
+    assert [c.status for c in first] == ["assigned", "waiting", "waiting"]

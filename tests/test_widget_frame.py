@@ -15,6 +15,7 @@ from playwright.async_api import Browser, FrameLocator, Locator, Page, expect
 
 from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     Sites,
+    agent_page,
     axe_violations,
     browser,
     open_widget,
@@ -244,6 +245,23 @@ async def test_a_refused_upload_keeps_its_files_name(
     await expect(sent).to_have_count(1)
     await expect(sent.get_by_role("link")).to_contain_text("sizes.txt")
     await expect(sent.locator(".body")).to_have_text("sizes.txt · 10 B")
+    # A right-to-left name stays whole, in its own direction, before its size; in the panel it
+    # read "txt · 6 B.שלום עולם" (a black-box tester).
+    hebrew = tmp_path / "שלום עולם.txt"
+    hebrew.write_text("shalom")
+    await frame.locator("#file").set_input_files(hebrew)
+    await expect(sent).to_have_count(2)
+    agent = await agent_page(browser, sites)
+    await agent.locator(".item button").first.click()
+    link = agent.locator("#messages a.file").last
+    await expect(link.locator("bdi")).to_have_text("שלום עולם.txt")
+    await expect(link).to_have_text("שלום עולם.txt · 6 B")
+    # Both pickers offer what the server keeps as text (.csv and .md were greyed out).
+    for picker in (frame.locator("#file"), agent.locator("#file")):
+        await expect(picker).to_have_attribute("accept", re.compile(r"\.log,\.csv,\.md$"))
+    name, whole = await link.locator("bdi").bounding_box(), await link.bounding_box()
+    assert name and whole and abs(name["x"] - whole["x"]) < 2, (name, whole)
+    await agent.screenshot(path=artifacts / "panel-rtl-file-name.png")
 
 
 # Every WebSocket the page (and its frames) makes, counted on <html data-sockets>.

@@ -385,7 +385,8 @@ export function setUpInbox(openConversation, renderHead) {
     event.preventDefault();
     var query = $("search").value.trim();
     if (!query) return;
-    request({ type: "search", query: query.slice(0, 100) }, function (f) {
+    // (The 200 newest matches, the most a search gives: 30, the default, hid the rest.)
+    request({ type: "search", query: query.slice(0, 100), limit: 200 }, function (f) {
       if (f.type !== "ack") { announce(f.message); return; }
       state.searchQuery = query.slice(0, 100);  // what the snippets' marks are checked against
       var seen = {};  // one line per conversation, with its newest match

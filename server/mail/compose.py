@@ -20,6 +20,16 @@ class Line:
     author: str
     body: str
     from_visitor: bool = False
+    #: A file sent with it: its name and its absolute address (a link in the HTML part).
+    file: tuple[str, str] | None = None
+
+    @property
+    def text(self) -> str:
+        """The plain text part's: the words, then the file's name and address."""
+        if self.file is None:
+            return self.body
+        name, url = self.file
+        return "\n".join(part for part in (self.body, f"{name}: {url}") if part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,15 @@ def _on(color: str) -> str:
     return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
 
 
+def _file(file: tuple[str, str] | None) -> str:
+    """A file sent with a message, as a link by its name (escaped: the name is theirs)."""
+    if file is None:
+        return ""
+    name, url = file
+    return (f'<div style="margin-top:6px"><a href="{html.escape(url)}">'
+            f'{html.escape(name)}</a></div>')
+
+
 def _paragraphs(text: str) -> str:
     """Escaped, with line breaks kept."""
     return html.escape(text).replace("\r\n", "\n").replace("\n", "<br>")
@@ -79,7 +98,7 @@ def build(kind: str, lang_tag: str | None, brand: Brand, envelope: Envelope,
     hint = w["reply_hint"] if envelope.reply_to else w["chat_hint"]
     why = w["why"].format(site=site)
 
-    shown = [f"{line.author}:\n{line.body}" if kind == "transcript" else line.body
+    shown = [f"{line.author}:\n{line.text}" if kind == "transcript" else line.text
              for line in lines]
     if rating_links:
         shown = ["\n".join(f"{w['stars'].format(n=n)}: {link}"
@@ -101,7 +120,7 @@ def build(kind: str, lang_tag: str | None, brand: Brand, envelope: Envelope,
                f'{html.escape(line.author)}</div>' if kind == "transcript" else "")
         items.append(f'<div style="background:{side};border:1px solid #e3e6ea;border-radius:8px;'
                      f'padding:10px 12px;margin:0 0 10px">{who}<div>{_paragraphs(line.body)}'
-                     f'</div></div>')
+                     f'</div>{_file(line.file)}</div>')
     if rating_links:
         items = ['<p style="margin:0 0 10px">' + " ".join(
             f'<a href="{html.escape(link)}" title="{html.escape(w["stars"].format(n=n))}" '

@@ -290,12 +290,17 @@ class Mail:
             if not messages:
                 return "nothing to send"
         for m in messages:
-            body = m.body
+            body, file = m.body, None
             if m.data and isinstance(m.data.get("attachment"), dict):
-                url = str(m.data["attachment"].get("url", ""))
-                body = f"{body}\n{self.settings.public_url}{url}" if url.startswith("/") else body
+                # The file by its name, linked (before, a bare address, and no name when the
+                # message had words too: a black-box tester).
+                sent = m.data["attachment"]
+                name, url = str(sent.get("name", "")), str(sent.get("url", ""))
+                if url.startswith("/"):
+                    file = (name or url, f"{self.settings.public_url}{url}")
+                    body = "" if body == name else body  # (a file alone: its name is its body)
             author = w["you"] if m.author_type == "visitor" else (m.author_name or site.name)
-            lines.append(compose.Line(author, body, m.author_type == "visitor"))
+            lines.append(compose.Line(author, body, m.author_type == "visitor", file))
         upto = messages[-1].seq if messages else 0
         expires = int(self.clock()) + self.settings.email_reply_max_age
         reply_to = (addresses.reply_address(self.settings.secret_keys, thread.reply_key,

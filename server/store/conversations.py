@@ -26,15 +26,17 @@ from server.store.models import (
     Message,
 )
 
+#: The most open conversations an agent's panel is sent (``welcome``, ``inbox``): docs/protocol.md.
+OPEN_LIMIT = 10_000
+
 
 class ConversationStore(Protocol):
     """What ``Conversations`` offers (``server.store.Store`` is every such protocol)."""
 
     async def conversation(self, conversation_id: str) -> Conversation | None: ...
     async def current_conversation(self, visitor_id: str) -> Conversation | None: ...
-    async def open_conversations(self, site_ids: Sequence[str], limit: int = 500) -> list[
-        Conversation
-    ]: ...
+    async def open_conversations(self, site_ids: Sequence[str],
+                                 limit: int = OPEN_LIMIT) -> list[Conversation]: ...
     async def messages_after(self, conversation_id: str, after_seq: int, limit: int = 200) -> list[
         Message
     ]: ...
@@ -83,15 +85,18 @@ class Conversations(Base):
         )
         return conv_row(row) if row else None
 
-    async def open_conversations(self, site_ids: Sequence[str], limit: int = 500) -> list[
-        Conversation
-    ]:
+    async def open_conversations(self, site_ids: Sequence[str],
+                                 limit: int = OPEN_LIMIT) -> list[Conversation]:
+        """Every open conversation of these sites, for the panel's inbox: up to ``limit``, the
+        assigned ones first, then the waiting ones, oldest first. (It stopped at 500, the oldest
+        first: past that an agent's own newest conversation was missing after a reload, and
+        every count was wrong. A black-box test found it.)"""
         if not site_ids:
             return []
         marks = ",".join("?" * len(site_ids))
         rows = await self._all(
             f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.site_id IN ({marks}) "
-            "AND c.status != 'resolved' ORDER BY c.created_at LIMIT ?",
+            "AND c.status != 'resolved' ORDER BY c.status = 'waiting', c.created_at LIMIT ?",
             (*site_ids, limit),
         )
         return [conv_row(r) for r in rows]

@@ -153,9 +153,13 @@ ChatSocket.attachment = function (parent, a, onload) {
     if (onload) img.addEventListener("load", onload);
     link.appendChild(img);
   } else {
-    var n = a.size;
-    link.textContent = a.name + " · " + (n < 1024 ? n + " B" : n < 1048576 ?
-      Math.round(n / 1024) + " KB" : (n / 1048576).toFixed(1) + " MB");
+    // The name in its own direction (a Hebrew name read "txt · 4 B.שלום" in the panel), then
+    // the size in the line's.
+    var n = a.size, name = document.createElement("bdi");
+    name.textContent = a.name;
+    link.appendChild(name);
+    link.appendChild(document.createTextNode(" · " + (n < 1024 ? n + " B" : n < 1048576 ?
+      Math.round(n / 1024) + " KB" : (n / 1048576).toFixed(1) + " MB")));
   }
   parent.appendChild(link);
   return link;
