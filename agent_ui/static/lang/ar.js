@@ -152,7 +152,7 @@ export default {
   "Any tag": "أي وسم",
   "Conversations in this view": "المحادثات في طريقة العرض هذه",
   "Load more": "تحميل المزيد",
-  "Pick a conversation from the queue.": "اختر محادثة من قائمة الانتظار.",
+  "Pick a conversation from the list.": "اختر محادثة من القائمة.",
   "Tags": "الوسوم",
   "Add a tag": "إضافة وسم",
   "+ tag": "+ وسم",

@@ -152,7 +152,7 @@ export default {
   "Any tag": "Beliebiger Tag",
   "Conversations in this view": "Unterhaltungen in dieser Ansicht",
   "Load more": "Mehr laden",
-  "Pick a conversation from the queue.": "Wählen Sie eine Unterhaltung aus der Warteschlange.",
+  "Pick a conversation from the list.": "Wählen Sie eine Unterhaltung aus der Liste.",
   "Tags": "Tags",
   "Add a tag": "Tag hinzufügen",
   "+ tag": "+ Tag",

@@ -152,7 +152,7 @@ export default {
   "Any tag": "Οποιαδήποτε ετικέτα",
   "Conversations in this view": "Συνομιλίες σε αυτή την προβολή",
   "Load more": "Φόρτωση περισσότερων",
-  "Pick a conversation from the queue.": "Επιλέξτε μια συνομιλία από την ουρά.",
+  "Pick a conversation from the list.": "Επιλέξτε μια συνομιλία από τη λίστα.",
   "Tags": "Ετικέτες",
   "Add a tag": "Προσθήκη ετικέτας",
   "+ tag": "+ ετικέτα",

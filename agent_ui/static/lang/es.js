@@ -152,7 +152,7 @@ export default {
   "Any tag": "Cualquier etiqueta",
   "Conversations in this view": "Conversaciones en esta vista",
   "Load more": "Cargar más",
-  "Pick a conversation from the queue.": "Elige una conversación de la cola.",
+  "Pick a conversation from the list.": "Elige una conversación de la lista.",
   "Tags": "Etiquetas",
   "Add a tag": "Añadir una etiqueta",
   "+ tag": "+ etiqueta",

@@ -152,7 +152,7 @@ export default {
   "Any tag": "Toutes les étiquettes",
   "Conversations in this view": "Discussions de cette vue",
   "Load more": "Charger plus",
-  "Pick a conversation from the queue.": "Choisissez une discussion dans la file.",
+  "Pick a conversation from the list.": "Choisissez une discussion dans la liste.",
   "Tags": "Étiquettes",
   "Add a tag": "Ajouter une étiquette",
   "+ tag": "+ étiquette",

@@ -152,7 +152,7 @@ export default {
   "Any tag": "כל תגית",
   "Conversations in this view": "שיחות בתצוגה זו",
   "Load more": "טעינת עוד",
-  "Pick a conversation from the queue.": "בחרו שיחה מהתור.",
+  "Pick a conversation from the list.": "בחרו שיחה מהרשימה.",
   "Tags": "תגיות",
   "Add a tag": "הוספת תגית",
   "+ tag": "+ תגית",

@@ -152,7 +152,7 @@ export default {
   "Any tag": "Qualquer etiqueta",
   "Conversations in this view": "Conversas nesta vista",
   "Load more": "Carregar mais",
-  "Pick a conversation from the queue.": "Escolha uma conversa da fila.",
+  "Pick a conversation from the list.": "Escolha uma conversa da lista.",
   "Tags": "Etiquetas",
   "Add a tag": "Adicionar uma etiqueta",
   "+ tag": "+ etiqueta",
