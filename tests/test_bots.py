@@ -143,6 +143,19 @@ async def test_a_bot_answers_first_then_hands_off_to_a_person(db: Path, seeded: 
                 assert asked["duplicate"] is False and asked["conversation"]["assignee"] is None
                 twice = await widget.request({"type": "handoff", "id": "h3"})
                 assert twice["duplicate"] is True
+                # A slow bot's late answer does not take it back from the queue: it is for
+                # people now (it was: a black-box tester).
+                async with httpx.AsyncClient(base_url=server.http) as http:
+                    late = await http.post(
+                        f"/api/v1/conversations/{second}/messages",
+                        json={"body": "Ava again", "agent_id": bot_id},
+                        headers={"Authorization": f"Bearer {token}"})
+                assert late.status_code == 409 and late.json()["error"] == "not_assignee", \
+                    late.text
+                async with open_store(db) as store:
+                    still = await store.conversation(second)
+                assert still is not None and still.status == "waiting"
+                assert still.assignee_id is None
                 await widget.close()
                 await ana.close()
             finally:

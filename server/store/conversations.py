@@ -24,6 +24,7 @@ from server.store.models import (
     Change,
     Conversation,
     Message,
+    is_bot,
 )
 
 #: The most open conversations an agent's panel is sent (``welcome``, ``inbox``): docs/protocol.md.
@@ -187,7 +188,8 @@ class Conversations(Base):
         body: str, attachment_id: str | None = None,
     ) -> Change:
         """An agent's reply. A reply to a waiting conversation claims it first (the ``joined``
-        event comes before the reply); a conversation assigned to someone else is refused."""
+        event comes before the reply), but never for a bot; a conversation assigned to someone
+        else is refused."""
         now = self._now()
 
         def op(db: DB) -> Change:
@@ -203,6 +205,11 @@ class Conversations(Base):
             if conv.status == "resolved":
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
             appended: list[Message] = []
+            if conv.assignee_id is None and is_bot(agent.id):
+                # A bot is given its conversations when they open (server/bots.py); one waiting
+                # is for people — handed off, or never the bot's. A slow bot's late reply took a
+                # handed-off conversation back from the queue (a black-box tester).
+                raise ChatError(Code.NOT_ASSIGNEE, "this conversation waits for a person")
             if conv.assignee_id is None:
                 appended.extend(self._claim(db, conv, agent.id, agent.name, now))
             elif conv.assignee_id != agent.id:
