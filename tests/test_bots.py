@@ -222,11 +222,20 @@ async def test_the_visitor_sees_the_bot_then_the_person(
     talk = frame.get_by_role("button", name="Talk to a person")
     await expect(talk).to_be_visible()
     await visitor_page.screenshot(path=str(artifacts / "bot-answering.png"))
+    # Ana (not an admin) sees the bot's conversation as the bot's, and may take it over; before,
+    # the panel said "Ava" like a person and offered her no Transfer (a black-box tester).
+    panel = await agent_page(browser, sites)
+    item = panel.locator("#list .item", has_text="Yes, in 3 to 5 days.")
+    await panel.get_by_role("tab", name="All open").click()
+    await expect(item).to_contain_text("Ava (bot)")
+    await item.locator("button").first.click()
+    await expect(panel.locator("#conv-status")).to_contain_text("Assigned to Ava (bot)")
+    await expect(panel.get_by_role("button", name="Transfer")).to_be_visible()
     await talk.click()
     await expect(frame.get_by_text("Connecting you with a person…")).to_be_visible()
     await expect(talk).to_be_hidden()
-    panel = await agent_page(browser, sites)
-    await panel.get_by_text("Yes, in 3 to 5 days.").first.click()  # the preview
+    # The handoff is news for people: said as a new conversation (it was not).
+    await expect(panel.locator("#notice")).to_contain_text("New conversation")
     composer = panel.get_by_label("Reply")
     await composer.fill("Hi, I'm Ana: what's the postcode?")
     await composer.press("Enter")

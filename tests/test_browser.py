@@ -318,7 +318,8 @@ async def test_receipts_attachments_emoji_rating_and_unread(
     await frame.locator("#file").set_input_files(photo)
     preview = frame.locator(".msg.mine:not(.pending) img.preview")
     await expect(preview).to_have_attribute("alt", "torn tent.png")
-    assert await preview.evaluate("img => img.complete && img.naturalWidth") == 240
+    # (Once it has loaded: read at once, it was not yet, once in a CI run.)
+    assert await preview.evaluate("img => img.decode().then(() => img.naturalWidth)") == 240
 
     # Emoji: the picker inserts at the cursor.
     await frame.get_by_role("button", name="Emoji").click()

@@ -8,7 +8,7 @@ import { separateDays } from "./days.js";
 import { clock, t, theirs, tInto, visitorName, when } from "./i18n.js";
 import { renderContext } from "./context.js";
 import { noteMode } from "./composer.js";
-import { loadFollowUps, renderList } from "./inbox.js";
+import { assigneeName, loadFollowUps, renderList } from "./inbox.js";
 import { announce } from "./notifications.js";
 import { PAGE, otherOpen, request, siteName, snoozed, state, summary } from "./state.js";
 
@@ -37,7 +37,7 @@ export function renderHead() {
   if (c.status === "waiting") say(t("Waiting in the queue"));
   else if (c.status === "resolved") say(t("Resolved"));
   else if (c.assignee.id === me.id) say(t("Assigned to you"));
-  else tInto(status, "Assigned to {name}", { name: c.assignee.name });  // (a <bdi>: i18n.js)
+  else tInto(status, "Assigned to {name}", { name: assigneeName(c.assignee) });  // (a <bdi>)
   if (snoozed(c)) say(" · " + t("snoozed until {when}", { when: when(c.snoozed_until) }));
   if (c.visitor.email) {
     say(" · ");
@@ -56,7 +56,9 @@ export function renderHead() {
   $("reopen").hidden = open || busy;
   $("snooze").hidden = !open || snoozed(c);
   $("unsnooze").hidden = !snoozed(c);
-  var mayTransfer = open && (!c.assignee || c.assignee.id === me.id || me.role === "admin");
+  // (Any agent of the site may take a conversation over from its bot: the server's rule too.)
+  var mayTransfer = open && (!c.assignee || c.assignee.id === me.id || me.role === "admin" ||
+                             c.assignee.bot);
   var select = $("transfer-to");
   clear(select);
   state.colleagues.forEach(function (a) {

@@ -128,7 +128,7 @@ export function renderList() {
       avatar(who, c.assignee, "tiny");
       // Names, teams and tags keep their own direction ("Dana Cohen" in an Arabic panel).
       if (c.assignee.id === me.id) who.appendChild(document.createTextNode(t("you")));
-      else theirs(who, c.assignee.name);
+      else theirs(who, assigneeName(c.assignee));
     }
     if (snoozed(c)) el("span", "who", meta, t("until {when}", { when: when(c.snoozed_until) }));
     if (c.team) el("span", "team", meta, c.team.name).dir = "auto";
@@ -299,6 +299,9 @@ function placeResolved(c) {
 }
 
 /** A conversation of my sites changed (or arrived). */
+/** An assignee's name, "(bot)" after a bot's (the summary says which). */
+export function assigneeName(a) { return a.bot ? t("{name} (bot)", { name: a.name }) : a.name; }
+
 export function update(c) {
   var before = state.conversations[c.id] || state.known[c.id], me = state.me;
   if (before && before.last_seq > c.last_seq) return;  // an older update
@@ -311,7 +314,9 @@ export function update(c) {
   placeResolved(c);
   state.searchHits.forEach(function (h) { if (h.conversation.id === c.id) h.conversation = c; });
   var mineNow = c.assignee && c.assignee.id === me.id;
-  if (!before && c.status === "waiting" && !snoozed(c)) {
+  // New for people: one they did not know, or one its bot handed to them.
+  var handedOff = before && before.assignee && before.assignee.bot && !c.assignee;
+  if ((!before || handedOff) && c.status === "waiting" && !snoozed(c)) {
     notify(t("New conversation"), [their(visitorName(c.visitor)), ": ", their(c.last_message)],
            c.id);
   } else if (before && snoozed(before) && !snoozed(c) && c.status !== "resolved") {

@@ -73,8 +73,12 @@ class WalKeeper:
         half of ``wal_limit`` anyway: see ``_bound_wal``.) The high-water mark is kept here."""
         soon = self._checkpoint_soon = asyncio.Event()
         while True:
+            # (Not ``asyncio.wait_for``: before Python 3.12 it can swallow the task's cancel
+            # when the event is set at that moment, and close() then waited for this loop for
+            # ever; a burst of commits in a test did it, setting the event every few writes.)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(soon.wait(), self.checkpoint_interval)
+                async with asyncio.timeout(self.checkpoint_interval):
+                    await soon.wait()
             soon.clear()
             with contextlib.suppress(OSError):
                 if os.stat(self._wal_path).st_size >= self.wal_limit // 2:

@@ -32,6 +32,7 @@ export default {
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "اكتب ردًا — Enter للإرسال، Shift+Enter لسطر جديد، / للردود الجاهزة",
   "Remove tag {tag}": "إزالة الوسم {tag}",
   "Internal note": "ملاحظة داخلية",
+  "{name} (bot)": "{name} (روبوت)",
   "Visitor": "الزائر",
   "Visitor {code}": "زائر {code}",
   "Visitor details": "تفاصيل الزائر",

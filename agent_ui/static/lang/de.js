@@ -32,6 +32,7 @@ export default {
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Antwort schreiben — Enter sendet, Umschalt+Enter für neue Zeile, / für Textbausteine",
   "Remove tag {tag}": "Tag {tag} entfernen",
   "Internal note": "Interne Notiz",
+  "{name} (bot)": "{name} (Bot)",
   "Visitor": "Besucher",
   "Visitor {code}": "Besucher {code}",
   "Visitor details": "Besucherdetails",

@@ -32,6 +32,7 @@ export default {
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Γράψτε απάντηση — Enter για αποστολή, Shift+Enter για νέα γραμμή, / για έτοιμες απαντήσεις",
   "Remove tag {tag}": "Αφαίρεση ετικέτας {tag}",
   "Internal note": "Εσωτερική σημείωση",
+  "{name} (bot)": "{name} (bot)",
   "Visitor": "Επισκέπτης",
   "Visitor {code}": "Επισκέπτης {code}",
   "Visitor details": "Στοιχεία επισκέπτη",

@@ -32,6 +32,7 @@ export default {
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Escribe una respuesta — Intro envía, Mayús+Intro para otra línea, / para respuestas predefinidas",
   "Remove tag {tag}": "Quitar la etiqueta {tag}",
   "Internal note": "Nota interna",
+  "{name} (bot)": "{name} (bot)",
   "Visitor": "Visitante",
   "Visitor {code}": "Visitante {code}",
   "Visitor details": "Datos del visitante",

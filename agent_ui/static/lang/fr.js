@@ -32,6 +32,7 @@ export default {
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Écrivez une réponse — Entrée envoie, Maj+Entrée pour une nouvelle ligne, / pour les réponses types",
   "Remove tag {tag}": "Retirer l'étiquette {tag}",
   "Internal note": "Note interne",
+  "{name} (bot)": "{name} (bot)",
   "Visitor": "Visiteur",
   "Visitor {code}": "Visiteur {code}",
   "Visitor details": "Infos du visiteur",

@@ -32,6 +32,7 @@ export default {
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "כתבו תשובה — Enter שולח, Shift+Enter לשורה חדשה, / לתשובות מוכנות",
   "Remove tag {tag}": "הסרת התגית {tag}",
   "Internal note": "הערה פנימית",
+  "{name} (bot)": "{name} (בוט)",
   "Visitor": "מבקר",
   "Visitor {code}": "מבקר {code}",
   "Visitor details": "פרטי המבקר",

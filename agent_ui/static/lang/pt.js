@@ -32,6 +32,7 @@ export default {
   "Type a reply — Enter sends, Shift+Enter for a new line, / for canned responses": "Escreva uma resposta — Enter envia, Shift+Enter muda de linha, / para respostas prontas",
   "Remove tag {tag}": "Remover a etiqueta {tag}",
   "Internal note": "Nota interna",
+  "{name} (bot)": "{name} (bot)",
   "Visitor": "Visitante",
   "Visitor {code}": "Visitante {code}",
   "Visitor details": "Dados do visitante",
