@@ -298,10 +298,10 @@ function placeResolved(c) {
   state.resolvedPage = page;
 }
 
-/** A conversation of my sites changed (or arrived). */
 /** An assignee's name, "(bot)" after a bot's (the summary says which). */
 export function assigneeName(a) { return a.bot ? t("{name} (bot)", { name: a.name }) : a.name; }
 
+/** A conversation of my sites changed (or arrived). */
 export function update(c) {
   var before = state.conversations[c.id] || state.known[c.id], me = state.me;
   if (before && before.last_seq > c.last_seq) return;  // an older update
