@@ -84,7 +84,7 @@ async def unerased(store: Store, who: VisitorIdentity) -> VisitorIdentity:
     """``who``, from a visitor token, unless that visitor was erased: a token their browser
     kept (or a copy) is then refused as one that does not verify, and the widget starts a new
     visitor (docs/protocol.md: ``4401``), rather than bring the erased id back."""
-    if not who.visitor_id.startswith("usr_") and await store.was_erased(who.visitor_id):
+    if await store.was_erased(who.visitor_id):
         raise TokenError("this visitor was erased")
     return who
 

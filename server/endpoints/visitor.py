@@ -102,7 +102,7 @@ class VisitorSession(Session):
         await self.heartbeat()
         current = await ctx.store.current_conversation(self.who.visitor_id)
         visitor = await ctx.store.visitor(self.who.visitor_id)
-        if visitor is None and hello.token and self.who.visitor_id.startswith("vis_"):
+        if visitor is None and hello.token:
             # A token of a visitor with no record: new, or erased (its browser kept the token).
             # Erased, it is refused as a token that no longer verifies: the widget starts a new
             # visitor (server/privacy.py). (Asked only here: a returning visitor has a record.)

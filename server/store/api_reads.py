@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from server.store.base import CONV_COLS, CONV_FROM, VERIFIED, conv_row, visitor_row
+from server.store.base import CONV_COLS, CONV_FROM, ERASED_PREFIX, VERIFIED, conv_row, visitor_row
 from server.store.models import Canned, Conversation, Visitor
 
 if TYPE_CHECKING:
@@ -87,7 +87,8 @@ class ApiReads:
             return []
         params: list[Any] = [*site_ids]
         # (Not an erasure's placeholder: it leads nowhere. server/store/privacy.py)
-        sql = [f"site_id IN ({_marks(site_ids)})", "substr(id, 1, 7) != 'erased_'"]
+        sql = [f"site_id IN ({_marks(site_ids)})", "substr(id, 1, ?) != ?"]
+        params.extend([len(ERASED_PREFIX), ERASED_PREFIX])
         if query:
             sql.append("(lower(coalesce(name, '')) LIKE ? ESCAPE '\\' OR "
                        "lower(coalesce(email, '')) LIKE ? ESCAPE '\\' OR "

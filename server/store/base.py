@@ -186,9 +186,21 @@ def canned_row(row: Sequence[Any]) -> Canned:
     return Canned(*row)
 
 
+#: The id of the visitor an erasure leaves its conversations with starts so.
+ERASED_PREFIX = "erased_"
+#: Whether ``erased_visitors`` holds a visitor (a digest: ``erased_digest``).
+ERASED_LOOKUP = "SELECT 1 FROM erased_visitors WHERE digest = ?"
+
+
 def erased_digest(visitor_id: str) -> str:
     """What ``erased_visitors`` keeps of an erased visitor's id: its SHA-256, in hex."""
     return hashlib.sha256(visitor_id.encode()).hexdigest()
+
+
+def kept_erased(visitor_id: str) -> bool:
+    """Whether an erasure of this visitor is remembered (``erased_visitors``): not for a
+    verified visitor, whose id is the site's user's, who may come back signed in."""
+    return not visitor_id.startswith("usr_")
 
 
 def ensure_visitor(db: DB, site_id: str, visitor_id: str, now: int) -> None:
@@ -197,9 +209,8 @@ def ensure_visitor(db: DB, site_id: str, visitor_id: str, now: int) -> None:
     on its way when they were erased, before their sockets were closed, is refused."""
     made = db.execute("INSERT INTO visitors(id, site_id, created_at) VALUES (?, ?, ?) "
                       "ON CONFLICT DO NOTHING", (visitor_id, site_id, now)).rowcount
-    if made and not visitor_id.startswith("usr_") and db.execute(
-            "SELECT 1 FROM erased_visitors WHERE digest = ?",
-            (erased_digest(visitor_id),)).fetchone() is not None:
+    if made and kept_erased(visitor_id) and db.execute(
+            ERASED_LOOKUP, (erased_digest(visitor_id),)).fetchone() is not None:
         raise ChatError(Code.NOT_FOUND, "this visitor was erased")
 
 

@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from server.auth import new_id
-from server.store.base import DB, dialect, erased_digest
+from server.store.base import DB, ERASED_PREFIX, dialect, erased_digest, kept_erased
 from server.store.models import Attachment, Conversation, Message, Page, Visitor
-from server.store.visitors import ERASED_PREFIX
 
 if TYPE_CHECKING:
     from server.store.facade import Aggregates
@@ -218,7 +217,7 @@ class Privacy:
             # A token their browser kept must not bring this id back (the widget, told 4401,
             # starts a new visitor): kept as a digest, which names no one. A verified visitor's
             # id is the site's user's, who may come back signed in, as a new, empty visitor.
-            if not visitor_id.startswith("usr_"):
+            if kept_erased(visitor_id):
                 db.execute("INSERT INTO erased_visitors(digest, erased_at) VALUES (?, ?) "
                            "ON CONFLICT DO NOTHING", (erased_digest(visitor_id), now))
             db.execute("INSERT INTO erasures(id, site_id, erased_by, erased_at, conversations, "

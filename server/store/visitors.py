@@ -12,11 +12,14 @@ from server.store.base import (
     CONV_COLS,
     CONV_FROM,
     DB,
+    ERASED_LOOKUP,
+    ERASED_PREFIX,
     VERIFIED,
     Base,
     conv_row,
     ensure_visitor,
     erased_digest,
+    kept_erased,
     visitor_row,
 )
 from server.store.models import (
@@ -28,10 +31,6 @@ from server.store.models import (
 _MAX_ATTRIBUTES = 50
 _MAX_PAGES = 50
 
-
-
-#: The id of the visitor an erasure leaves its conversations with starts so.
-ERASED_PREFIX = "erased_"
 
 
 class VisitorStore(Protocol):
@@ -97,9 +96,10 @@ class Visitors(Base):
         return visitor_row(row) if row else None
 
     async def was_erased(self, visitor_id: str) -> bool:
-        """Whether this visitor was erased (server/store/privacy.py keeps a digest of the id)."""
-        return await self._one("SELECT 1 FROM erased_visitors WHERE digest = ?",
-                               (erased_digest(visitor_id),)) is not None
+        """Whether this visitor was erased (server/store/privacy.py keeps a digest of the id;
+        never for a verified visitor: ``kept_erased``)."""
+        return kept_erased(visitor_id) and await self._one(
+            ERASED_LOOKUP, (erased_digest(visitor_id),)) is not None
 
     async def set_visitor_profile(self, site_id: str, visitor_id: str, name: str | None,
                                   email: str | None,
