@@ -80,10 +80,12 @@ def test_an_upgrade_that_creates_needs_create_and_says_which_step(tmp_path: Path
     PostgreSQL then applies 26 and refuses 27, as said."""
     with pg.weak_user() as weak:
         user = made_by(weak)
-        # As step 25 left it (step 28 adds this column; step 29 these indexes and table).
+        # As step 25 left it (step 28 adds this column; step 29 these indexes and table; step
+        # 30 these indexes, and another in place of one of the same name).
         pg.as_admin(weak, "ALTER TABLE conversations DROP COLUMN first_reply_at")
         for made in ("INDEX webhook_deliveries_outbox", "INDEX webhook_outbox_conversation",
-                     "TABLE erased_visitors"):
+                     "TABLE erased_visitors", "INDEX conversations_resolved_updated",
+                     "INDEX conversations_open"):
             pg.as_admin(weak, f"DROP {made}")
         pg.as_admin(weak, "UPDATE meta SET value = '25' WHERE key = 'schema_version'")
         result = doctor(tmp_path / "x.db", LIVECHAT_DATABASE_URL=weak,
@@ -91,7 +93,7 @@ def test_an_upgrade_that_creates_needs_create_and_says_which_step(tmp_path: Path
         assert result.returncode == 2, result.stdout
         assert database_lines(result.stdout) == [
             f"error database      PostgreSQL user {user} may not apply schema steps 27, 29, "
-            "which create indexes, tables: no CREATE right on schema public"], result.stdout
+            "30, which create indexes, tables: no CREATE right on schema public"], result.stdout
         assert (f"fix: GRANT CREATE ON SCHEMA public TO {user} (or make it the database's "
                 "owner), or start once as a user who may") in result.stdout
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="schema public"):

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from server.store.base import CONV_COLS, CONV_FROM, ERASED_PREFIX, VERIFIED, conv_row, visitor_row
+from server.store.activity import newest_first
+from server.store.base import ERASED_PREFIX, VERIFIED, conv_row, visitor_row
 from server.store.models import Canned, Conversation, Visitor
 
 if TYPE_CHECKING:
@@ -51,9 +52,6 @@ class ApiReads:
             return []
         sql = [f"c.site_id IN ({_marks(site_ids)})"]
         params: list[Any] = [*site_ids]
-        if where.status is not None:
-            sql.append("c.status = ?")
-            params.append(where.status)
         if where.assignee == "none":
             sql.append("c.assignee_id IS NULL")
         elif where.assignee is not None:
@@ -75,9 +73,7 @@ class ApiReads:
         if after is not None:
             sql.append("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))")
             params.extend((after[0], after[0], after[1]))
-        rows = await self._store.read_all(
-            f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE {' AND '.join(sql)} "
-            "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", (*params, limit))
+        rows = await self._store.read_all(*newest_first(sql, params, where.status, limit))
         return [conv_row(row) for row in rows]
 
     async def visitors(self, site_ids: Sequence[str], query: str, after: str | None,

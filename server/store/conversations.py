@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from server.errors import ChatError, Code
+from server.store.activity import OPEN
 from server.store.base import (
     CONV_COLS,
     CONV_FROM,
@@ -97,7 +98,7 @@ class Conversations(Base):
         marks = ",".join("?" * len(site_ids))
         rows = await self._all(
             f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.site_id IN ({marks}) "
-            "AND c.status != 'resolved' ORDER BY c.status = 'waiting', c.created_at LIMIT ?",
+            f"AND {OPEN} ORDER BY c.status = 'waiting', c.created_at LIMIT ?",
             (*site_ids, limit),
         )
         return [conv_row(r) for r in rows]

@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from server.errors import ChatError, Code
+from server.store.activity import newest_first
 from server.store.base import (
     CANNED_COLS,
-    CONV_COLS,
-    CONV_FROM,
     DB,
     INTEGRITY,
     Base,
@@ -137,9 +136,6 @@ class Panel(Base):
         marks = ",".join("?" * len(site_ids))
         where = [f"c.site_id IN ({marks})"]
         params: list[Any] = [*site_ids]
-        if status is not None:
-            where.append("c.status = ?")
-            params.append(status)
         if tag is not None:
             where.append("EXISTS (SELECT 1 FROM conversation_tags t WHERE "
                          "t.conversation_id = c.id AND t.tag = ?)")
@@ -147,9 +143,7 @@ class Panel(Base):
         if before is not None:
             where.append("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))")
             params.extend((before[0], before[0], before[1]))
-        rows = await self._all(
-            f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE {' AND '.join(where)} "
-            "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", (*params, limit))
+        rows = await self._all(*newest_first(where, params, status, limit))
         return [conv_row(r) for r in rows]
 
     async def snooze(self, site_ids: Sequence[str], conversation_id: str,

@@ -15,7 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from server.store.base import CONV_COLS, CONV_FROM, Base, conv_row, marks
+from server.store.activity import newest_first
+from server.store.base import CONV_COLS, Base, conv_row, marks
 from server.store.models import Hit
 from server.store.pg_schema import SEARCH_SPLIT, searchable
 
@@ -49,10 +50,10 @@ class Search(Base):
                 for r in await self._messages(site_ids, words, limit)]
         escaped = query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped.lower()}%"
-        people = await self._all(
-            f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.site_id IN ({marks(site_ids)}) AND "
-            "(lower(v.name) LIKE ? ESCAPE '\\' OR lower(v.email) LIKE ? ESCAPE '\\') "
-            "ORDER BY c.updated_at DESC LIMIT ?", (*site_ids, like, like, limit))
+        people = await self._all(*newest_first(
+            [f"c.site_id IN ({marks(site_ids)})",
+             "(lower(v.name) LIKE ? ESCAPE '\\' OR lower(v.email) LIKE ? ESCAPE '\\')"],
+            (*site_ids, like, like), None, limit))
         seen = {h.conversation.id for h in hits}
         hits += [Hit(conv_row(r), 0, r[10] or r[11] or "") for r in people
                  if r[0] not in seen]
