@@ -278,6 +278,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
                 metrics=metrics, files=file_store)
             hooks, bots = Webhooks(store), Bots(store)
             chat.first_responder = (responder := FirstResponder(bots, chat)).take
+            if settings.bot_reply_timeout:
+                chat.sweepers.append(
+                    lambda: responder.hand_off_unanswered(settings.bot_reply_timeout))
             app.state.api = Api(ApiTokens(store), ApiReads(store), Buckets(
                 settings.api_rate_per_second, settings.api_rate_burst, clock), hooks, responder,
                 rights := Privacy(store))

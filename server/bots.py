@@ -50,6 +50,25 @@ class FirstResponder:
         await self.chat.publish(change)
         return change
 
+    async def hand_off_unanswered(self, after: float) -> None:
+        """(At each routing sweep.) A conversation whose visitor a bot has left unanswered
+        for ``after`` seconds goes to people, as if the bot had handed it off: a bot that is
+        down, whose webhook fails or is disabled, or that has nothing to say, must not leave
+        the visitor waiting for ever (a black-box tester's bot did)."""
+        before = self.bots.now() - int(after * 1000)
+        for site_id, conversation_id in await self.bots.unanswered(before):
+            try:
+                change = await self.bots.handoff([site_id], conversation_id,
+                                                 unanswered_before=before)
+            except Exception as exc:  # gone meanwhile (an erasure), or the store is down
+                log.warning("bot's unanswered %s not handed off (%s)", conversation_id,
+                            type(exc).__name__)
+                continue
+            if not change.duplicate:
+                log.info("bot left %s unanswered for %gs: handed to people", conversation_id,
+                         after)
+                await self.chat.publish(change)
+
 
 async def keep_connected(bots: Bots, presence: Presence, ttl: float) -> None:
     """Mark every bot as connected to its site, again every third of the presence TTL."""

@@ -67,6 +67,9 @@ class Settings:
     #: An agent with no panel connected for this long has their open conversations put back in
     #: the queue (a reload or a short network drop does not).
     requeue_grace: float = 120.0
+    #: Seconds a site's bot may leave a visitor's message unanswered before the conversation
+    #: goes to people, as if handed off (server/bots.py); 0: never.
+    bot_reply_timeout: float = 60.0
     #: Seconds between routing sweeps (the safety net behind event-driven routing).
     routing_interval: float = 5.0
     #: Per connection: sustained frames per second and the burst allowed above it.
@@ -234,6 +237,8 @@ class Settings:
             raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
         if min(self.presence_ttl, self.routing_interval) <= 0 or self.requeue_grace < 0:
             raise ConfigError("presence, grace and routing intervals must be positive")
+        if self.bot_reply_timeout < 0:
+            raise ConfigError("LIVECHAT_BOT_REPLY_TIMEOUT must be 0 (never) or more seconds")
         if self.rate_per_second <= 0 or self.rate_burst < 1:
             raise ConfigError("rate limits must be positive")
         if self.max_text_chars < 1:
@@ -433,6 +438,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         hello_timeout=_float(env, "LIVECHAT_HELLO_TIMEOUT", 10.0),
         presence_ttl=_float(env, "LIVECHAT_PRESENCE_TTL", 60.0),
         requeue_grace=_float(env, "LIVECHAT_REQUEUE_GRACE", 120.0),
+        bot_reply_timeout=_float(env, "LIVECHAT_BOT_REPLY_TIMEOUT", 60.0),
         routing_interval=_float(env, "LIVECHAT_ROUTING_INTERVAL", 5.0),
         rate_burst=_int(env, "LIVECHAT_RATE_BURST", 40),
         cookie_secure=_switch(env, "LIVECHAT_COOKIE_SECURE"),

@@ -170,7 +170,11 @@ SCHEMAS: dict[str, Any] = {
             "type": {"type": "string", "enum": ["visitor", "agent", "system"]},
             "id": _NULLABLE_STR, "name": _NULLABLE_STR}},
         "body": {"type": "string"}, "at": {"type": "integer"},
-        "attachment": {"type": "object"}, "score": {"type": "integer"}}},
+        "attachment": {"type": "object"}, "score": {"type": "integer"},
+        "handoff": {"type": "boolean", "description": "a requeued event: the site's bot "
+                    "handed the conversation to people"},
+        "timeout": {"type": "boolean", "description": "with handoff: because the bot left "
+                    "the visitor unanswered for LIVECHAT_BOT_REPLY_TIMEOUT seconds"}}},
     "Visitor": {"type": "object", "required": ["id", "name", "email", "verified", "attributes"],
                 "properties": {
         "id": {"type": "string"}, "name": _NULLABLE_STR, "email": _NULLABLE_STR,

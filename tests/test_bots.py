@@ -54,9 +54,9 @@ def make_bot(db: Path, site_id: str, url: str | None = None) -> dict[str, Any]:
 
 
 async def play_bot(receiver: Receiver, base: str, token: str, bot_id: str,
-                   handled: list[str]) -> None:
+                   handled: list[str], ignore: str | None = None) -> None:
     """The bot: answers each visitor message it is sent (once per webhook-id); a visitor who asks
-    for a person is handed off."""
+    for a person is handed off. A message with ``ignore`` in it is left unanswered."""
     headers = {"Authorization": f"Bearer {token}"}
     seen: set[str] = set()
     async with httpx.AsyncClient(base_url=base, headers=headers) as api:
@@ -67,6 +67,8 @@ async def play_bot(receiver: Receiver, base: str, token: str, bot_id: str,
                 payload = event.json
                 message = payload["data"]["message"]
                 if payload["type"] != "message.created" or message["author"]["type"] != "visitor":
+                    continue
+                if ignore is not None and ignore in message["body"]:
                     continue
                 conversation = payload["data"]["conversation"]["id"]
                 if "person" in message["body"]:
@@ -158,6 +160,52 @@ async def test_a_bot_answers_first_then_hands_off_to_a_person(db: Path, seeded: 
                 assert still.assignee_id is None
                 await widget.close()
                 await ana.close()
+            finally:
+                bot.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await bot
+
+
+async def test_a_visitor_the_bot_leaves_unanswered_goes_to_people(
+        db: Path, seeded: Seed) -> None:
+    """A bot that is down, whose webhook fails, or that says nothing, kept the conversation for
+    ever, and the visitor waited for nobody (a black-box tester). After
+    ``LIVECHAT_BOT_REPLY_TIMEOUT`` seconds without the bot's answer the conversation goes to
+    people, as if handed off; a conversation the bot answers stays with it."""
+    async with receiving() as receiver:
+        made = make_bot(db, seeded.site_id, receiver.url)
+        bot_id, token = made["bot"]["id"], made["token"]
+        with serving(db, **ENV, LIVECHAT_BOT_REPLY_TIMEOUT="0.5") as server:
+            handled: list[str] = []
+            bot = asyncio.create_task(play_bot(receiver, server.http, token, bot_id, handled,
+                                               ignore="stumped"))
+            try:
+                ana, _ = await agent(server, await login(server, seeded.agent_email))
+                answered, _ = await visitor(server, seeded.site_id)
+                kept = (await answered.request({"type": "send", "id": "a", "body": "Open?"}))[
+                    "conversation_id"]
+                assert (await answered.of_type("message", seq=3))["author"]["bot"] is True
+                left, _ = await visitor(server, seeded.site_id)
+                sent = await left.request({"type": "send", "id": "b", "body": "I am stumped"})
+                silent = sent["conversation_id"]
+                assert (await left.of_type("message", seq=2))["kind"] == "joined"
+                handoff = await left.of_type("message", seq=3)
+                assert handoff["kind"] == "requeued" and handoff["handoff"] is True
+                assert handoff["timeout"] is True and handoff["author"]["bot"] is True
+                assert handoff["at"] - sent["message"]["at"] >= 500
+                waiting = await ana.next(lambda f: f.get("type") == "conversation"
+                                         and f["conversation"]["id"] == silent
+                                         and f["conversation"]["status"] == "waiting")
+                assert waiting["conversation"]["assignee"] is None
+                # The answered one was as old at that sweep, and stays with the bot.
+                async with open_store(db) as store:
+                    still = await store.conversation(kept)
+                    assert still is not None and still.assignee_id == bot_id
+                    assert [m.kind for m in await store.messages_after(kept, 0)] == [
+                        "text", "joined", "text"]
+                assert handled == ["Open?"]
+                for client in (answered, left, ana):
+                    await client.close()
             finally:
                 bot.cancel()
                 with pytest.raises(asyncio.CancelledError):

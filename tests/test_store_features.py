@@ -240,6 +240,48 @@ async def test_api_tokens_reads_and_bots(store: SQLiteStore) -> None:
     assert len(listed) == 1 and listed[0].visitor_id == "vis_2"
 
 
+async def test_a_bots_unanswered_conversations_go_to_people(store: SQLiteStore) -> None:
+    """What ``FirstResponder.hand_off_unanswered`` finds and hands off: conversations a bot has
+    whose latest text is the visitor's, older than the cut-off; checked again in the handoff's
+    own transaction, so that an answer written meanwhile keeps the conversation with the bot."""
+    site = await store.create_site("Acme", ["https://acme.test"])
+    ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])
+    bots = Bots(store)
+    bot = await bots.create(site.id, "Helper")
+    first = (await store.append_visitor_message(site.id, "vis_1", "m1", "hi")).conversation
+    await store.claim(bot, [site.id], first.id)
+    person = (await store.append_visitor_message(site.id, "vis_2", "m1", "hi")).conversation
+    await store.claim(ana, [site.id], person.id)  # a person's: never the bot's to hand off
+    later = bots.now() + 1
+    assert await bots.unanswered(later) == [(site.id, first.id)]
+    assert await bots.unanswered(later - 60_000) == []  # not yet that old
+    await store.append_agent_message(bot, [site.id], first.id, "b1", "Hello, I am a bot")
+    assert await bots.unanswered(bots.now() + 1) == []
+    asked = await store.append_visitor_message(site.id, "vis_1", "m2", "a person please")
+    await store.add_note(ana, [site.id], first.id, "n1", "a note is not an answer")
+    cut = bots.now() + 1
+    assert await bots.unanswered(cut) == [(site.id, first.id)]
+    # The bot answered between the sweep's read and its handoff: nothing happens.
+    await store.append_agent_message(bot, [site.id], first.id, "b2", "One moment")
+    unchanged = await bots.handoff([site.id], first.id, unanswered_before=bots.now() + 1)
+    assert unchanged.duplicate and unchanged.messages == ()
+    assert unchanged.conversation.assignee_id == bot.id
+    assert (await bots.handoff([site.id], person.id, unanswered_before=cut)).duplicate
+    await store.append_visitor_message(site.id, "vis_1", "m3", "hello?")
+    # Written after the cut-off: too recent.
+    assert (await bots.handoff([site.id], first.id, unanswered_before=asked.messages[-1].created_at)
+            ).duplicate
+    handed = await bots.handoff([site.id], first.id, unanswered_before=bots.now() + 1)
+    assert not handed.duplicate and handed.conversation.status == "waiting"
+    assert handed.conversation.assignee_id is None
+    (event,) = handed.messages
+    assert event.kind == "requeued" and event.author_id == bot.id
+    assert event.data == {"handoff": True, "timeout": True}
+    assert await bots.unanswered(bots.now() + 1) == []
+    again = await bots.handoff([site.id], first.id, unanswered_before=bots.now() + 1)
+    assert again.duplicate and again.messages == ()
+
+
 async def test_erasure_and_retention(store: SQLiteStore) -> None:
     site = await store.create_site("Acme", ["https://acme.test"])
     ana = await store.create_agent("ana@acme.test", "Ana", "h", "agent", [site.id])

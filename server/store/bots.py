@@ -16,12 +16,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Bots", "is_bot"]
 
+#: One column of conversation ``c``'s latest text (a visitor's or an agent's message, not an
+#: event or a note).
+_LAST_TEXT = ("(SELECT m.{} FROM messages m WHERE m.conversation_id = c.id AND m.kind = 'text' "
+              "ORDER BY m.seq DESC LIMIT 1)")
+
 
 class Bots:
     def __init__(self, store: Aggregates) -> None:
         self._store = store
 
-    def _now(self) -> int:
+    def now(self) -> int:
         return int(self._store.clock() * 1000)
 
     async def create(self, site_id: str, name: str) -> Agent:
@@ -29,7 +34,7 @@ class Bots:
         name = name.strip()
         if not 0 < len(name) <= 100:
             raise ValueError("a bot needs a name of 1 to 100 characters")
-        bot_id, now = new_id("bot"), self._now()
+        bot_id, now = new_id("bot"), self.now()
 
         def op(db: DB) -> Agent:
             if db.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone() is None:
@@ -69,11 +74,25 @@ class Bots:
                 found.append((site_id, agent))
         return found
 
-    async def handoff(self, site_ids: list[str], conversation_id: str) -> Change:
+    async def unanswered(self, before: int) -> list[tuple[str, str]]:
+        """(site id, conversation id) of every conversation a bot has whose latest text is the
+        visitor's, written before ``before`` (ms): the bot has not answered it."""
+        return [(r[0], r[1]) for r in await self._store.read_all(
+            f"SELECT site_id, id FROM (SELECT c.site_id, c.id, {_LAST_TEXT.format('author_type')} "
+            f"AS who, {_LAST_TEXT.format('created_at')} AS at FROM conversations c JOIN agents a "
+            "ON a.id = c.assignee_id WHERE substr(a.id, 1, 4) = 'bot_' "
+            "AND c.status = 'assigned') AS held WHERE who = 'visitor' AND at < ?", (before,))]
+
+    async def handoff(self, site_ids: list[str], conversation_id: str,
+                      unanswered_before: int | None = None) -> Change:
         """A conversation a bot has goes to the human queue (waiting, nobody assigned), with a
         ``requeued`` event by the bot carrying ``handoff: true``; the bot's exchange stays in
-        the conversation. One that no bot has: ``not_assignee``."""
-        now = self._now()
+        the conversation. One that no bot has: ``not_assignee``.
+
+        With ``unanswered_before`` (ms), only if the bot has still not answered the visitor's
+        latest text, written before then (``unanswered``); the event then also carries
+        ``timeout: true``. Otherwise nothing changes (``duplicate``)."""
+        now = self.now()
         store = self._store
 
         def op(db: DB) -> Change:
@@ -84,15 +103,23 @@ class Bots:
             conv = store.load_conversation(db, conversation_id)
             if conv.status == "resolved":
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            if unanswered_before is not None and not (is_bot(conv.assignee_id) and db.execute(
+                    f"SELECT 1 FROM conversations c WHERE c.id = ? AND "
+                    f"{_LAST_TEXT.format('author_type')} = 'visitor' AND "
+                    f"{_LAST_TEXT.format('created_at')} < ?",
+                    (conversation_id, unanswered_before)).fetchone()):
+                return Change(conv, (), duplicate=True)  # answered, or taken, meanwhile
             if not is_bot(conv.assignee_id):
                 if conv.status == "waiting":  # handed off already (a resend)
                     return Change(conv, (), duplicate=True)
                 raise ChatError(Code.NOT_ASSIGNEE, "a person has the conversation, not a bot")
             db.execute("UPDATE conversations SET status = 'waiting', assignee_id = NULL, "
                        "updated_at = ? WHERE id = ?", (now, conversation_id))
+            data: dict[str, bool] = {"handoff": True}
+            if unanswered_before is not None:
+                data["timeout"] = True
             event = store.append(db, conversation_id, None, "requeued", "agent",
-                                 conv.assignee_id, conv.assignee_name, "", now,
-                                 {"handoff": True})
+                                 conv.assignee_id, conv.assignee_name, "", now, data)
             return Change(store.load_conversation(db, conversation_id), (event,))
 
         return await store.submit(op)
