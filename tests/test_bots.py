@@ -240,6 +240,33 @@ async def test_handoff_needs_a_bot_and_keeps_tenancy(db: Path, seeded: Seed) -> 
 
 
 @pytest.mark.browser
+@pytest.mark.site_profile(offline="form")
+async def test_a_site_whose_bot_answers_chats_when_nobody_is_online(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """A site that takes messages with a form when nobody is online, and whose bot answers
+    first: the widget showed the form ("leave a message"), so the bot never answered out of
+    hours, when it is most needed (a black-box tester). The chat is open: the bot answers."""
+    from server.store.bots import Bots
+
+    page = await (await browser.new_context()).new_page()
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    await expect(frame.locator("#intake")).to_be_visible()  # no bot yet: the form
+    async with open_store(sites.chat.db) as store:
+        await Bots(store).create(sites.site_id, "Ava")
+    await page.reload()
+    frame = await open_widget(page)
+    message = frame.get_by_label("Message", exact=True)
+    await expect(message).to_be_visible()
+    await expect(frame.locator("#intake")).to_be_hidden()
+    await message.fill("Are you open on Sunday?")
+    await message.press("Enter")
+    await expect(frame.locator(".notice").last).to_have_text("Ava (bot) joined the conversation")
+    await expect(frame.locator("#status")).to_have_text("Ava (bot) is answering")
+    await page.screenshot(path=str(artifacts / "bot-out-of-hours.png"))
+
+
+@pytest.mark.browser
 async def test_the_visitor_sees_the_bot_then_the_person(
         browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
     from server.store.bots import Bots

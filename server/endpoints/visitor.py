@@ -125,7 +125,9 @@ class VisitorSession(Session):
             "epoch": ctx.store.epoch,
             "site": {"id": site.id, "name": site.name, **site.profile.for_visitor(ctx.clock()),
                      # the knowledge base: the widget shows its search when there are articles
-                     "help": bool(await ctx.store.articles.languages(site.id))},
+                     "help": bool(await ctx.store.articles.languages(site.id)),
+                     # its bot answers first, at any hour: no "leave a message" form before it
+                     "bot": site.has_bot},
             "verified": self.who.visitor_id.startswith("usr_"),
             "visitor": {"name": visitor.name if visitor else None,
                         "email": visitor.email if visitor else None},

@@ -135,7 +135,8 @@ ATTACHMENT_COLS = "id, site_id, uploader_id, name, content_type, size, created_a
 AGENT_COLS = ("id, email, name, password_hash, role, active, session_generation, created_at, "
               "capacity, last_assigned_at, avatar_file, avatar_type")
 SITE_COLS = ("id, name, allowed_origins, created_at, auto_assign, identity_secret, "
-             "identity_mode, settings")
+             "identity_mode, settings, "
+             "EXISTS (SELECT 1 FROM site_bots b WHERE b.site_id = sites.id)")
 AGENT_COLS_A = ", ".join("a." + c.strip() for c in AGENT_COLS.split(","))
 CANNED_COLS = "id, site_id, owner_id, shortcut, body, updated_at"
 PREVIEW_CHARS = 140
@@ -160,7 +161,7 @@ def message_row(row: Sequence[Any]) -> Message:
 
 def site_row(row: Sequence[Any]) -> Site:
     return Site(row[0], row[1], tuple(orjson.loads(row[2])), row[3], bool(row[4]), row[5], row[6],
-                site_profile.from_json(orjson.loads(row[7])))
+                site_profile.from_json(orjson.loads(row[7])), bool(row[8]))
 
 
 def agent_row(row: Sequence[Any]) -> Agent:

@@ -79,8 +79,8 @@ class Bots:
         visitor's, written before ``before`` (ms): the bot has not answered it."""
         return [(r[0], r[1]) for r in await self._store.read_all(
             f"SELECT site_id, id FROM (SELECT c.site_id, c.id, {_LAST_TEXT.format('author_type')} "
-            f"AS who, {_LAST_TEXT.format('created_at')} AS at FROM conversations c JOIN agents a "
-            "ON a.id = c.assignee_id WHERE substr(a.id, 1, 4) = 'bot_' "
+            f"AS who, {_LAST_TEXT.format('created_at')} AS at FROM conversations c "
+            "WHERE c.assignee_id IN (SELECT id FROM agents WHERE substr(id, 1, 4) = 'bot_') "
             "AND c.status = 'assigned') AS held WHERE who = 'visitor' AND at < ?", (before,))]
 
     async def handoff(self, site_ids: list[str], conversation_id: str,

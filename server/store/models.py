@@ -50,6 +50,8 @@ class Site:
     identity_mode: Literal["optional", "mandatory"] = "optional"
     #: What visitors see: greeting, colour, logo, hours, pre-chat fields, offline behaviour.
     profile: Profile = field(default_factory=Profile)
+    #: A bot answers its new conversations first (server/bots.py), at any hour.
+    has_bot: bool = False
 
     def settings(self) -> dict[str, Any]:
         """What admins see of a site (the admin API, ``livechat site list --json``): whether

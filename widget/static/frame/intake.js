@@ -20,7 +20,8 @@ export function intakeKind() {
   // starts a new conversation.)
   if (open || (state.leftMessage !== null && !state.fresh) || !state.token) return null;
   if (state.conversationId && state.resolved && !state.fresh) return null;  // the old one stays
-  if (state.siteInfo.offline === "form" && offline()) return "offline";
+  // (A site's bot answers at any hour: the chat, not the form.)
+  if (state.siteInfo.offline === "form" && offline() && !state.siteInfo.bot) return "offline";
   if (!state.verified && (missing("name") || missing("email"))) return "prechat";
   return null;
 }
