@@ -155,6 +155,8 @@ SCHEMAS: dict[str, Any] = {
         "assignee": _PERSON, "last_seq": {"type": "integer"},
         "last_message": {"type": "string"}, "created_at": {"type": "integer"},
         "updated_at": {"type": "integer"}, "visitor_read_seq": {"type": "integer"},
+        "queued_at": {"type": "integer", "description": "when it reached people (ms): its "
+                      "start, its bot's handoff, or its reopening; the queue's order"},
         "rating": {"type": ["object", "null"], "properties": {
             "score": {"type": "integer"}, "comment": _NULLABLE_STR}},
         "tags": {"type": "array", "items": {"type": "string"}},

@@ -175,3 +175,85 @@ async def test_no_index_of_the_conversations_moves_with_each_message(timed: Any)
     keyed = updated_at_indexes(r[0] for r in rows)
     assert len(keyed) == 1, keyed
     assert "WHERE" in keyed[0] and "resolved" in keyed[0], keyed
+
+
+async def test_the_queue_goes_by_when_each_conversation_reached_people(
+        timed: Any, clock: Clock) -> None:
+    """The queue's order is when a conversation reached people (``queued_at``), not when it
+    started: a conversation the bot had for a while went ahead of every visitor who had been
+    waiting for a person meanwhile (a black-box tester). An agent who leaves gives their
+    conversations back with their place kept."""
+    from server.routing import choose
+    from server.store.bots import Bots
+
+    site = await timed.create_site("Acme", ["https://acme.test"])
+    ana = await timed.create_agent("ana@acme.test", "Ana", "x", "agent", [site.id])
+    await timed.set_agent_capacity(ana.id, 1)
+    await timed.set_site_options(site.id, auto_assign=True)
+    bots = Bots(timed)
+    bot = await bots.create(site.id, "Ava")
+    clock.at(0)
+    first = (await timed.append_visitor_message(site.id, "vis_bot", "m", "hi")).conversation
+    await timed.claim(bot, [site.id], first.id)
+    clock.at(10_000)
+    second = (await timed.append_visitor_message(site.id, "vis_b", "m", "hi")).conversation
+    clock.at(30_000)
+    handed = await bots.handoff([site.id], first.id)
+    assert handed.conversation.queued_at == clock.ms > handed.conversation.created_at
+    assert handed.conversation.summary()["queued_at"] == clock.ms
+
+    async def queue() -> list[str]:
+        return [c.id for c in await timed.waiting(site.id)]
+
+    assert await queue() == [second.id, first.id]
+    assert [await timed.queue_position(site.id, c) for c in (second.id, first.id)] == [1, 2]
+    assert [c.id for c in await timed.open_conversations([site.id])] == [second.id, first.id]
+    clock.at(40_000)
+    (assigned,) = await timed.assign_waiting(site.id, [ana.id], choose)
+    assert assigned.conversation.id == second.id  # waiting longer for a person
+    clock.at(50_000)
+    (back,) = await timed.requeue(site.id, [ana.id])
+    assert back.conversation.queued_at == second.queued_at == 1_800_000_010_000
+    assert await queue() == [second.id, first.id]
+
+
+async def test_an_upgraded_store_queues_handed_off_conversations_from_their_handoff(
+        timed: Any, clock: Clock) -> None:
+    """Schema step 30 finds when each open conversation reached people in its events: a bot's
+    handoff (a ``requeued`` by an agent, the bot) or a reopening; else its start."""
+    import sqlite3
+
+    import psycopg
+
+    from server.store.bots import Bots
+
+    site = await timed.create_site("Acme", ["https://acme.test"])
+    bots = Bots(timed)
+    bot = await bots.create(site.id, "Ava")
+    clock.at(0)
+    handed = (await timed.append_visitor_message(site.id, "vis_a", "m", "hi")).conversation
+    await timed.claim(bot, [site.id], handed.id)
+    clock.at(5_000)
+    plain = (await timed.append_visitor_message(site.id, "vis_b", "m", "hi")).conversation
+    clock.at(9_000)
+    await bots.handoff([site.id], handed.id)
+    await timed.close()
+    # As step 29 left it: no queued_at.
+    if isinstance(timed, PostgresStore):
+        with psycopg.connect(timed.url) as conn:
+            conn.execute("ALTER TABLE conversations DROP COLUMN queued_at")
+            conn.execute("UPDATE meta SET value = '29' WHERE key = 'schema_version'")
+        again: Any = PostgresStore(timed.url, clock=clock)
+    else:
+        with sqlite3.connect(timed.path) as db:
+            db.execute("DROP INDEX conversations_site_status")
+            db.execute("ALTER TABLE conversations DROP COLUMN queued_at")
+            db.execute("PRAGMA user_version = 29")
+        again = SQLiteStore(timed.path, clock=clock)
+    await again.open()
+    try:
+        got = {c.id: c.queued_at for c in await again.waiting(site.id)}
+        assert got == {plain.id: 1_800_000_005_000, handed.id: 1_800_000_009_000}
+        assert [c.id for c in await again.waiting(site.id)] == [plain.id, handed.id]
+    finally:
+        await again.close()

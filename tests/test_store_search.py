@@ -167,6 +167,8 @@ async def test_a_store_upgraded_to_the_index_file_finds_what_it_found_before(
             DROP TABLE fts_forget;
             DELETE FROM fts_pending;
             ALTER TABLE conversations DROP COLUMN first_reply_at;
+            DROP INDEX conversations_site_status;
+            ALTER TABLE conversations DROP COLUMN queued_at;
         """)
         written = db.execute("SELECT conversation_id, seq, body FROM messages "
                              "ORDER BY created_at, conversation_id, seq").fetchall()

@@ -87,7 +87,9 @@ export function renderList() {
   else if (view === "search") shown = state.searchHits.map(function (h) { return h.conversation; });
   else {
     shown = openOnes.filter(function (c) { return inView(c, view); });
-    shown.sort(view === "queue" ? function (a, b) { return a.created_at - b.created_at; }
+    // (The queue's order: since each reached people — its start, its bot's handoff, or its
+    // reopening by the visitor's answer to a check-in.)
+    shown.sort(view === "queue" ? function (a, b) { return a.queued_at - b.queued_at; }
       : function (a, b) {
         return (b.unread > 0) - (a.unread > 0) || b.updated_at - a.updated_at;
       });
@@ -111,7 +113,7 @@ export function renderList() {
     if (state.current === c.id) button.setAttribute("aria-current", "true");
     // Names, as previews, in their own direction ("Maria Silva (Acme Inc.)" in a Hebrew panel).
     el("span", "name", button, visitorName(c.visitor)).dir = "auto";
-    since(button, "when", view === "queue" ? c.created_at : c.updated_at);
+    since(button, "when", view === "queue" ? c.queued_at : c.updated_at);
     var hit = view === "search" ? state.searchHits[i] : null;
     // What the visitor wrote, in its own direction ("Where is my order?" in an Arabic panel).
     var preview = el("span", "preview", button);

@@ -105,7 +105,8 @@ CONV_COLS = (
     "c.agent_read_seq, c.rating, c.rating_comment, "
     "(SELECT group_concat(t.tag, ',') FROM conversation_tags t WHERE t.conversation_id = c.id), "
     "c.unread, "
-    "c.snoozed_until, c.team_id, (SELECT name FROM teams WHERE id = c.team_id), c.visitor_seq"
+    "c.snoozed_until, c.team_id, (SELECT name FROM teams WHERE id = c.team_id), c.visitor_seq, "
+    "c.queued_at"
 )
 CONV_FROM = (
     "conversations c LEFT JOIN agents a ON a.id = c.assignee_id "
@@ -124,7 +125,7 @@ CONV_RETURNING = (
     "(SELECT group_concat(t.tag, ',') FROM conversation_tags t "
     "WHERE t.conversation_id = conversations.id), "
     "unread, snoozed_until, team_id, (SELECT name FROM teams WHERE id = conversations.team_id), "
-    "visitor_seq"
+    "visitor_seq, queued_at"
 )
 MSG_COLS = (
     "conversation_id, seq, client_msg_id, kind, author_type, author_id, author_name, body, "
@@ -151,7 +152,7 @@ def conv_row(row: Sequence[Any]) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                         row[9], row[10], row[11], bool(row[12]), row[13], row[14], row[15],
                         row[16], tuple(sorted(row[17].split(","))) if row[17] else (), row[18],
-                        row[19], row[20], row[21], row[22])
+                        row[19], row[20], row[21], row[22], row[23])
 
 
 def message_row(row: Sequence[Any]) -> Message:

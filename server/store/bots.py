@@ -113,8 +113,9 @@ class Bots:
                 if conv.status == "waiting":  # handed off already (a resend)
                     return Change(conv, (), duplicate=True)
                 raise ChatError(Code.NOT_ASSIGNEE, "a person has the conversation, not a bot")
+            # It reaches people now: behind those already waiting for them (``queued_at``).
             db.execute("UPDATE conversations SET status = 'waiting', assignee_id = NULL, "
-                       "updated_at = ? WHERE id = ?", (now, conversation_id))
+                       "updated_at = ?, queued_at = ? WHERE id = ?", (now, now, conversation_id))
             data: dict[str, bool] = {"handoff": True}
             if unanswered_before is not None:
                 data["timeout"] = True

@@ -98,7 +98,7 @@ class Conversations(Base):
         marks = ",".join("?" * len(site_ids))
         rows = await self._all(
             f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.site_id IN ({marks}) "
-            f"AND {OPEN} ORDER BY c.status = 'waiting', c.created_at LIMIT ?",
+            f"AND {OPEN} ORDER BY c.status = 'waiting', c.queued_at, c.id LIMIT ?",
             (*site_ids, limit),
         )
         return [conv_row(r) for r in rows]
@@ -172,8 +172,8 @@ class Conversations(Base):
                 ensure_visitor(db, site_id, visitor_id, now)
                 db.execute(
                     "INSERT INTO conversations(id, site_id, visitor_id, status, created_at, "
-                    "updated_at) VALUES (?, ?, ?, 'waiting', ?, ?)",
-                    (conversation_id, site_id, visitor_id, now, now),
+                    "updated_at, queued_at) VALUES (?, ?, ?, 'waiting', ?, ?, ?)",
+                    (conversation_id, site_id, visitor_id, now, now, now),
                 )
             data = self._attachment_data(db, attachment_id, visitor_id)
             # (A snoozed conversation comes back as soon as the visitor writes: _append.)
@@ -389,7 +389,8 @@ class Conversations(Base):
                                 "the visitor has another open conversation")
             db.execute(
                 "UPDATE conversations SET status = 'assigned', assignee_id = ?, resolved_at = "
-                "NULL, updated_at = ? WHERE id = ?", (agent.id, now, conversation_id))
+                "NULL, updated_at = ?, queued_at = ? WHERE id = ?",
+                (agent.id, now, now, conversation_id))
             event = self._append(db, conversation_id, None, "reopened", "agent", agent.id,
                                  agent.name, "", now)
             return Change(self._load_conversation(db, conversation_id), (event,))

@@ -59,8 +59,10 @@ def reopen_for_answer(store: Base, db: DB, visitor_id: str,
     db.execute("UPDATE follow_ups SET state = 'answered' WHERE conversation_id = ? AND "
                "state = 'sent'", (conversation_id,))
     status, assignee = ("assigned", agent_id) if active else ("waiting", None)
+    # (Waiting, it is behind everyone who was waiting already: ``queued_at``.)
     db.execute("UPDATE conversations SET status = ?, assignee_id = ?, resolved_at = NULL, "
-               "updated_at = ? WHERE id = ?", (status, assignee, now, conversation_id))
+               "updated_at = ?, queued_at = ? WHERE id = ?",
+               (status, assignee, now, now, conversation_id))
     event = store._append(db, conversation_id, None, "reopened", "agent", agent_id,
                           agent_name, "", now)
     return conversation_id, event

@@ -282,15 +282,24 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 30 (issue 11): no index that every message moves. The two keyed by ``updated_at`` (the
     # site's conversations by status and by activity) took 41 % of the pages a message's commit
-    # wrote. A site's conversations of one status are now found by when they started (the
-    # queue's order, which no message changes); its open ones by a partial index, and sorted by
+    # wrote. A site's conversations of one status are now found in the queue's order (which no
+    # message changes); its open ones by a partial index, and sorted by
     # activity when a list asks; only resolved ones, which take no messages, are indexed by
-    # ``updated_at`` (server/store/activity.py).
+    # ``updated_at`` (server/store/activity.py). And the queue's order: when a conversation
+    # reached people (``queued_at``: its start, or its bot's handoff, or its reopening by the
+    # visitor's answer to a check-in), not when it started: a conversation the bot had for ten
+    # minutes, or one reopened days later, went ahead of everyone waiting (server/store/queue.py).
     """
+    ALTER TABLE conversations ADD COLUMN queued_at INTEGER;
+    UPDATE conversations SET queued_at = created_at;
+    UPDATE conversations SET queued_at = coalesce((SELECT max(m.created_at) FROM messages m
+        WHERE m.conversation_id = conversations.id AND (m.kind = 'reopened'
+        OR (m.kind = 'requeued' AND m.author_type = 'agent'))), created_at)
+        WHERE status != 'resolved';
     DROP INDEX IF EXISTS conversations_site_updated;
     DROP INDEX IF EXISTS conversations_site_status;
     CREATE INDEX IF NOT EXISTS conversations_site_status
-        ON conversations(site_id, status, created_at);
+        ON conversations(site_id, status, queued_at);
     CREATE INDEX IF NOT EXISTS conversations_open
         ON conversations(site_id, created_at) WHERE status != 'resolved';
     CREATE INDEX IF NOT EXISTS conversations_resolved_updated

@@ -121,6 +121,9 @@ class Conversation:
     team_name: str | None = None
     #: The last seq a visitor can receive (internal notes are not counted).
     visitor_last_seq: int = 0
+    #: When it reached people (ms): its start, its bot's handoff, or its reopening by the
+    #: visitor's answer to a check-in. The queue's order.
+    queued_at: int = 0
 
     def summary(self) -> dict[str, Any]:
         """What an agent's inbox shows."""
@@ -140,6 +143,7 @@ class Conversation:
             "last_message": self.last_message,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "queued_at": self.queued_at,
             "visitor_read_seq": self.visitor_read_seq,
             "rating": self._rating(),
             "tags": list(self.tags),

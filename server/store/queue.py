@@ -53,9 +53,9 @@ class QueueStore(Protocol):
 class Queue(Base):
     async def assign_waiting(self, site_id: str, online_agent_ids: Sequence[str],
                              choose: Choose) -> list[Change]:
-        """Assign the site's waiting conversations, oldest first, to online agents with room as
-        ``choose`` (``server.routing.choose``) picks, in one transaction: capacity holds however
-        many conversations and processes race."""
+        """Assign the site's waiting conversations, in the queue's order (``queued_at``), to
+        online agents with room as ``choose`` (``server.routing.choose``) picks, in one
+        transaction: capacity holds however many conversations and processes race."""
         now = self._now()
 
         def op(db: DB) -> list[Change]:
@@ -82,7 +82,7 @@ class Queue(Base):
             changes: list[Change] = []
             waiting = db.execute(
                 "SELECT id, visitor_id FROM conversations WHERE site_id = ? AND status = 'waiting' "
-                f"ORDER BY created_at, id{skip_locked(db)}", (site_id,),
+                f"ORDER BY queued_at, id{skip_locked(db)}", (site_id,),
             ).fetchall()
             for conversation_id, visitor_id in waiting:
                 last = db.execute(
@@ -139,7 +139,7 @@ class Queue(Base):
     async def waiting(self, site_id: str) -> list[Conversation]:
         rows = await self._all(
             f"SELECT {CONV_COLS} FROM {CONV_FROM} WHERE c.site_id = ? AND c.status = 'waiting' "
-            "ORDER BY c.created_at, c.id", (site_id,),
+            "ORDER BY c.queued_at, c.id", (site_id,),
         )
         return [conv_row(r) for r in rows]
 
@@ -174,7 +174,7 @@ class Queue(Base):
         hello asks this, and a thousand visitors may say hello at once."""
         row = await self._one(
             "SELECT 1 + (SELECT count(*) FROM conversations w WHERE w.site_id = c.site_id "
-            "AND w.status = 'waiting' AND (w.created_at, w.id) < (c.created_at, c.id)) "
+            "AND w.status = 'waiting' AND (w.queued_at, w.id) < (c.queued_at, c.id)) "
             "FROM conversations c WHERE c.id = ? AND c.site_id = ? AND c.status = 'waiting'",
             (conversation_id, site_id),
         )
