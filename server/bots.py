@@ -19,6 +19,7 @@ import logging
 
 from server.broker import Presence
 from server.chat import Chat
+from server.errors import Unavailable
 from server.routing import connected_key
 from server.store import Change
 from server.store.bots import Bots, is_bot
@@ -56,7 +57,14 @@ class FirstResponder:
         down, whose webhook fails or is disabled, or that has nothing to say, must not leave
         the visitor waiting for ever (a black-box tester's bot did)."""
         before = self.bots.now() - int(after * 1000)
-        for site_id, conversation_id in await self.bots.unanswered(before):
+        try:
+            found = await self.bots.unanswered(before)
+        except Unavailable:
+            raise  # the store's outage: the router's sweep says it once, and retries
+        except Exception:  # never in the way of routing, which this sweep comes before
+            log.exception("bots' unanswered conversations not read")
+            return
+        for site_id, conversation_id in found:
             try:
                 change = await self.bots.handoff([site_id], conversation_id,
                                                  unanswered_before=before)

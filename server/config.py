@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import secrets
@@ -237,7 +238,7 @@ class Settings:
             raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
         if min(self.presence_ttl, self.routing_interval) <= 0 or self.requeue_grace < 0:
             raise ConfigError("presence, grace and routing intervals must be positive")
-        if self.bot_reply_timeout < 0:
+        if not 0 <= self.bot_reply_timeout < math.inf:
             raise ConfigError("LIVECHAT_BOT_REPLY_TIMEOUT must be 0 (never) or more seconds")
         if self.rate_per_second <= 0 or self.rate_burst < 1:
             raise ConfigError("rate limits must be positive")

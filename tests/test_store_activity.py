@@ -157,6 +157,30 @@ async def test_the_inbox_has_every_open_conversation_assigned_first(
     assert [c.id for c in got] == [c.id for c in assigned + waiting]
 
 
+def test_the_lists_read_the_partial_indexes() -> None:
+    """A partial index is used only by a query that states its condition word for word
+    (``activity.OPEN``, ``activity.RESOLVED``): a rewording (``<>`` for ``!=``) would scan."""
+    import sqlite3
+
+    from server.store.activity import newest_first
+    from server.store.migrations import MIGRATIONS
+
+    db = sqlite3.connect(":memory:")
+    for step in MIGRATIONS:
+        db.executescript(step)
+
+    def plan(status: str | None) -> list[str]:
+        sql, params = newest_first(["c.site_id IN (?)"], ["site"], status, 50)
+        return [r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql, params)]
+
+    every = plan(None)
+    assert any("INDEX conversations_open " in step for step in every), every
+    assert any("INDEX conversations_resolved_updated " in step for step in every), every
+    assert any("INDEX conversations_resolved_updated " in step for step in plan("resolved"))
+    for steps in (every, plan("resolved"), plan("waiting")):
+        assert not any(step.split(" USING")[0] == "SCAN c" for step in steps), steps
+
+
 def updated_at_indexes(definitions: Iterator[str]) -> list[str]:
     return [d for d in definitions if "updated_at" in d]
 

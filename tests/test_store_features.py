@@ -26,7 +26,7 @@ from server.errors import ChatError
 from server.store import SQLiteStore
 from server.store.api_reads import ApiReads, ConversationFilter
 from server.store.api_tokens import ApiTokens
-from server.store.bots import Bots
+from server.store.bots import UNANSWERED_HORIZON_MS, Bots
 from server.store.followups import FollowUps
 from server.store.outbox import RATING, REPLY, Outbox
 from server.store.postgres import PostgresStore
@@ -280,6 +280,39 @@ async def test_a_bots_unanswered_conversations_go_to_people(store: SQLiteStore) 
     assert await bots.unanswered(bots.now() + 1) == []
     again = await bots.handoff([site.id], first.id, unanswered_before=bots.now() + 1)
     assert again.duplicate and again.messages == ()
+    # The bot's time runs from when it was given a conversation: one a person transfers to it,
+    # whose visitor wrote earlier, is the bot's to answer for the whole timeout.
+    given = await store.transfer(ana, [site.id], person.id, bot.id)
+    at = given.messages[-1].created_at
+    assert await bots.unanswered(at) == []
+    assert await bots.unanswered(at + 1) == [(site.id, person.id)]
+    # A message older than the horizon before the cut-off is left as it is (one in a
+    # conversation a bot held long before).
+    assert await bots.unanswered(at + UNANSWERED_HORIZON_MS + 1) == []
+
+
+async def test_two_processes_hand_off_an_unanswered_conversation_once(
+        store: SQLiteStore) -> None:
+    """Every process sweeps for unanswered conversations at once: the handoff holds the row
+    (PostgreSQL) and decides from what it sees then, so one of two makes the ``requeued``."""
+    site = await store.create_site("Acme", ["https://acme.test"])
+    bot = await Bots(store).create(site.id, "Helper")
+    other = pg.same_store(store, clock=store.clock)
+    await other.open()
+    try:
+        for n in range(5):
+            sent = await store.append_visitor_message(site.id, f"vis_{n}", "m", "hello?")
+            conv = sent.conversation.id
+            await store.claim(bot, [site.id], conv)
+            cut = Bots(store).now() + 1
+            both = await asyncio.gather(
+                Bots(store).handoff([site.id], conv, unanswered_before=cut),
+                Bots(other).handoff([site.id], conv, unanswered_before=cut))
+            assert sorted(c.duplicate for c in both) == [False, True]
+            kinds = [m.kind for m in await store.messages_after(conv, 0)]
+            assert kinds == ["text", "joined", "requeued"]
+    finally:
+        await other.close()
 
 
 async def test_erasure_and_retention(store: SQLiteStore) -> None:

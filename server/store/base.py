@@ -284,9 +284,13 @@ class Base:
     async def read_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return await self._one(sql, params)
 
-    def load_conversation(self, db: DB, conversation_id: str) -> Conversation:
-        """(Inside a write) the conversation as the writer sees it now."""
-        return self._load_conversation(db, conversation_id)
+    def load_conversation(self, db: DB, conversation_id: str,
+                          lock: bool = False) -> Conversation:
+        """(Inside a write) the conversation as the writer sees it now; ``lock``: see
+        ``_load_conversation_or_none``."""
+        conversation = self._load_conversation_or_none(db, conversation_id, lock)
+        assert conversation is not None, conversation_id
+        return conversation
 
     def append(self, db: DB, conversation_id: str, client_msg_id: str | None,
                kind: Any, author_type: Any, author_id: str | None, author_name: str | None,

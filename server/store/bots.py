@@ -9,17 +9,43 @@ from typing import TYPE_CHECKING
 from server.auth import new_id
 from server.errors import ChatError, Code
 from server.store.base import DB
-from server.store.models import NO_PASSWORD, Agent, Change, is_bot
+from server.store.models import BOT_PREFIX, NO_PASSWORD, Agent, Change, is_bot
 
 if TYPE_CHECKING:
     from server.store.facade import Aggregates
 
 __all__ = ["Bots", "is_bot"]
 
+#: A visitor's message older than this before the cut-off is not handed off for the bot's
+#: silence (ms): one left in a conversation a bot held long before (say, before an upgrade
+#: brought the timeout) is not news for people.
+UNANSWERED_HORIZON_MS = 3_600_000
+#: At most so many handed off at each routing sweep (the next sweep takes the rest).
+UNANSWERED_PER_SWEEP = 100
+
 #: One column of conversation ``c``'s latest text (a visitor's or an agent's message, not an
 #: event or a note).
 _LAST_TEXT = ("(SELECT m.{} FROM messages m WHERE m.conversation_id = c.id AND m.kind = 'text' "
               "ORDER BY m.seq DESC LIMIT 1)")
+#: When its bot was given conversation ``c`` (a claim, a transfer, an assignment): the bot's
+#: time runs from then at the earliest.
+_GIVEN = ("(SELECT max(m.created_at) FROM messages m WHERE m.conversation_id = c.id "
+          "AND m.kind IN ('joined', 'transferred') AND m.author_id = c.assignee_id)")
+
+
+def _unanswered(where: str) -> str:
+    """(site id, id) of the conversations ``c`` meeting ``where`` that a bot has, whose latest
+    text is the visitor's, written before the cut-off and after the horizon, and which the bot
+    had since before the cut-off. Parameters: ``where``'s, then horizon, cut-off, horizon,
+    cut-off. (Every message moves ``updated_at``: the conversations quiet since the horizon
+    are left out first.)"""
+    return (
+        f"SELECT site_id, id FROM (SELECT c.site_id, c.id, {_LAST_TEXT.format('author_type')} "
+        f"AS who, {_LAST_TEXT.format('created_at')} AS at, {_GIVEN} AS given "
+        f"FROM conversations c WHERE {where} AND c.status = 'assigned' AND c.assignee_id IN "
+        f"(SELECT id FROM agents WHERE substr(id, 1, {len(BOT_PREFIX)}) = '{BOT_PREFIX}') "
+        "AND c.updated_at >= ?) AS held "
+        "WHERE who = 'visitor' AND at < ? AND at >= ? AND coalesce(given, 0) < ?")
 
 
 class Bots:
@@ -75,13 +101,14 @@ class Bots:
         return found
 
     async def unanswered(self, before: int) -> list[tuple[str, str]]:
-        """(site id, conversation id) of every conversation a bot has whose latest text is the
-        visitor's, written before ``before`` (ms): the bot has not answered it."""
+        """(site id, conversation id) of conversations a bot has whose latest text is the
+        visitor's, written before ``before`` (ms) and within ``UNANSWERED_HORIZON_MS`` of it,
+        and which the bot had by then: the bot has not answered. At most
+        ``UNANSWERED_PER_SWEEP``, oldest first."""
+        horizon = before - UNANSWERED_HORIZON_MS
         return [(r[0], r[1]) for r in await self._store.read_all(
-            f"SELECT site_id, id FROM (SELECT c.site_id, c.id, {_LAST_TEXT.format('author_type')} "
-            f"AS who, {_LAST_TEXT.format('created_at')} AS at FROM conversations c "
-            "WHERE c.assignee_id IN (SELECT id FROM agents WHERE substr(id, 1, 4) = 'bot_') "
-            "AND c.status = 'assigned') AS held WHERE who = 'visitor' AND at < ?", (before,))]
+            _unanswered("1 = 1") + " ORDER BY at, id LIMIT ?",
+            (horizon, before, horizon, before, UNANSWERED_PER_SWEEP))]
 
     async def handoff(self, site_ids: list[str], conversation_id: str,
                       unanswered_before: int | None = None) -> Change:
@@ -100,22 +127,27 @@ class Bots:
                                (conversation_id,)).fetchone()
             if found is None or found[0] not in site_ids:
                 raise ChatError(Code.NOT_FOUND, "no such conversation")
-            conv = store.load_conversation(db, conversation_id)
+            # Held (PostgreSQL) until the commit: a bot's answer, a person's claim or another
+            # machine's handoff of the same conversation waits, and is decided after this one.
+            conv = store.load_conversation(db, conversation_id, lock=True)
             if conv.status == "resolved":
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
-            if unanswered_before is not None and not (is_bot(conv.assignee_id) and db.execute(
-                    f"SELECT 1 FROM conversations c WHERE c.id = ? AND "
-                    f"{_LAST_TEXT.format('author_type')} = 'visitor' AND "
-                    f"{_LAST_TEXT.format('created_at')} < ?",
-                    (conversation_id, unanswered_before)).fetchone()):
-                return Change(conv, (), duplicate=True)  # answered, or taken, meanwhile
+            if unanswered_before is not None:
+                horizon = unanswered_before - UNANSWERED_HORIZON_MS
+                if db.execute(_unanswered("c.id = ?"), (conversation_id, horizon,
+                              unanswered_before, horizon, unanswered_before)).fetchone() is None:
+                    return Change(conv, (), duplicate=True)  # answered, or taken, meanwhile
             if not is_bot(conv.assignee_id):
                 if conv.status == "waiting":  # handed off already (a resend)
                     return Change(conv, (), duplicate=True)
                 raise ChatError(Code.NOT_ASSIGNEE, "a person has the conversation, not a bot")
             # It reaches people now: behind those already waiting for them (``queued_at``).
-            db.execute("UPDATE conversations SET status = 'waiting', assignee_id = NULL, "
-                       "updated_at = ?, queued_at = ? WHERE id = ?", (now, now, conversation_id))
+            moved = db.execute(
+                "UPDATE conversations SET status = 'waiting', assignee_id = NULL, updated_at = ?, "
+                "queued_at = ? WHERE id = ? AND status = 'assigned' AND assignee_id = ? "
+                "RETURNING id", (now, now, conversation_id, conv.assignee_id)).fetchone()
+            if moved is None:  # (the lock makes this impossible; kept as the guarantee)
+                return Change(store.load_conversation(db, conversation_id), (), duplicate=True)
             data: dict[str, bool] = {"handoff": True}
             if unanswered_before is not None:
                 data["timeout"] = True

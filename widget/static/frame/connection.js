@@ -137,8 +137,9 @@ function welcome(f) {
   state.typicalWait = typeof f.typical_wait === "number" ? f.typical_wait : null;
   // A message left with the offline form that nobody has taken yet (a reload, another page):
   // its notice is shown again after it (noteLeftMessage), with where the answer will go.
+  // (Not on a site whose bot answers: the form is never shown there.)
   if (state.leftMessage === null && conv && conv.status === "waiting" && !state.assignee &&
-      state.siteInfo.offline === "form" && offline()) {
+      state.siteInfo.offline === "form" && offline() && !state.siteInfo.bot) {
     state.leftMessage = state.email ? state.visitor.email || "" : "";
   }
   greet();
