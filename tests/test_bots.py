@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, FrameLocator, expect
 
 from tests.browser import (  # noqa: F401 — the browser and sites fixtures
     Sites,
@@ -249,13 +249,20 @@ async def test_a_site_whose_bot_answers_chats_when_nobody_is_online(
     from server.store.bots import Bots
 
     page = await (await browser.new_context()).new_page()
-    await page.goto(sites.page_url)
-    frame = await open_widget(page)
+
+    async def opened() -> FrameLocator:
+        """The chat, once its welcome is handled (the state is set as the welcome is read)."""
+        await page.goto(sites.page_url)
+        await page.get_by_role("button", name="Open chat").click()
+        frame = page.frame_locator("iframe[title=Chat]")
+        await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+        return frame
+
+    frame = await opened()
     await expect(frame.locator("#intake")).to_be_visible()  # no bot yet: the form
     async with open_store(sites.chat.db) as store:
         await Bots(store).create(sites.site_id, "Ava")
-    await page.reload()
-    frame = await open_widget(page)
+    frame = await opened()
     message = frame.get_by_label("Message", exact=True)
     await expect(message).to_be_visible()
     await expect(frame.locator("#intake")).to_be_hidden()
@@ -319,3 +326,42 @@ async def test_the_visitor_sees_the_bot_then_the_person(
     await expect(human).to_contain_text("what's the postcode?")
     await expect(human).not_to_contain_text("(bot)")
     await visitor_page.screenshot(path=str(artifacts / "bot-then-person.png"))
+
+
+@pytest.mark.browser
+async def test_the_panels_queue_puts_a_handed_off_visitor_after_those_waiting(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """The queue is served in the order visitors reached people: one the bot talked to for a
+    while, handed off now, is behind a visitor who has waited for a person since before (it
+    went first, by when it started: a black-box tester)."""
+    from server.store.bots import Bots
+
+    async with open_store(sites.chat.db) as store:
+        await Bots(store).create(sites.site_id, "Ava")
+    talked = await (await browser.new_context()).new_page()
+    await talked.goto(sites.page_url)
+    first = await open_widget(talked)
+    await first.get_by_label("Message", exact=True).fill("Bot, where is my parcel?")
+    await first.get_by_label("Message", exact=True).press("Enter")
+    await expect(first.locator("#status")).to_have_text("Ava (bot) is answering")
+    async with open_store(sites.chat.db) as store:
+        await Bots(store).remove(sites.site_id)  # new conversations go to people now
+    waited = await (await browser.new_context()).new_page()
+    await waited.goto(sites.page_url)
+    second = await open_widget(waited)
+    await second.get_by_label("Message", exact=True).fill("Hello, anyone there?")
+    await second.get_by_label("Message", exact=True).press("Enter")
+    await expect(second.locator(".mine").last).to_contain_text("Hello, anyone there?")
+    panel = await agent_page(browser, sites)
+    queue = panel.locator("#list .item")
+    await expect(queue).to_have_count(1)
+    await first.get_by_role("button", name="Talk to a person").click()
+    await expect(first.get_by_text("Connecting you with a person…")).to_be_visible()
+    await expect(queue).to_have_count(2)
+    await expect(queue.nth(0)).to_contain_text("Hello, anyone there?")
+    await expect(queue.nth(1)).to_contain_text("Bot, where is my parcel?")
+    await panel.reload()  # the same from the server's order
+    await expect(queue).to_have_count(2)
+    await expect(queue.nth(0)).to_contain_text("Hello, anyone there?")
+    await expect(queue.nth(1)).to_contain_text("Bot, where is my parcel?")
+    await panel.screenshot(path=str(artifacts / "queue-after-handoff.png"))
