@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from server.private import private_dir
 
 N = TypeVar("N", int, float)
+#: The longest ``LIVECHAT_BOT_REPLY_TIMEOUT`` (a year, in seconds).
+MAX_BOT_REPLY_TIMEOUT = 365 * 86400
 
 
 #: The least length of a secret (signing keys, the metrics token, the inbound email secret).
@@ -238,8 +240,9 @@ class Settings:
             raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
         if min(self.presence_ttl, self.routing_interval) <= 0 or self.requeue_grace < 0:
             raise ConfigError("presence, grace and routing intervals must be positive")
-        if not 0 <= self.bot_reply_timeout < math.inf:
-            raise ConfigError("LIVECHAT_BOT_REPLY_TIMEOUT must be 0 (never) or more seconds")
+        if not 0 <= self.bot_reply_timeout <= MAX_BOT_REPLY_TIMEOUT:
+            raise ConfigError("LIVECHAT_BOT_REPLY_TIMEOUT must be 0 (never) to "
+                              f"{MAX_BOT_REPLY_TIMEOUT} seconds (a year)")
         if self.rate_per_second <= 0 or self.rate_burst < 1:
             raise ConfigError("rate limits must be positive")
         if self.max_text_chars < 1:
@@ -307,11 +310,16 @@ def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str],
     raw = env.get(name)
     if raw is None or raw == "":
         return default
+    what = "an integer" if kind is int else "a number"
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
-        what = "an integer" if kind is int else "a number"
         raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
+    # ("nan" and "inf" are floats to Python: a routing interval of nan stopped the router, and
+    # every sweep with it, on a server that said it was healthy. A black-box tester.)
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be {what}, not {raw!r}")
+    return value
 
 
 def check_serving(env: Mapping[str, str]) -> None:

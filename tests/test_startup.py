@@ -84,6 +84,13 @@ def test_values_that_would_break_the_service_are_refused_at_start(tmp_path: Path
     email = {"LIVECHAT_EMAIL_REPLY_DOMAIN": "reply.example.com"}
     for env, said in (({"LIVECHAT_MAX_TEXT_CHARS": "0"}, "LIVECHAT_MAX_TEXT_CHARS"),
                       ({"LIVECHAT_HELLO_TIMEOUT": "0"}, "timeouts and intervals must be positive"),
+                      # Not numbers to us, though Python parses them: a routing interval of nan
+                      # stopped every sweep on a server that said it was healthy.
+                      ({"LIVECHAT_ROUTING_INTERVAL": "nan"}, "LIVECHAT_ROUTING_INTERVAL"),
+                      ({"LIVECHAT_REQUEUE_GRACE": "inf"}, "LIVECHAT_REQUEUE_GRACE"),
+                      ({"LIVECHAT_BOT_REPLY_TIMEOUT": "-1"}, "LIVECHAT_BOT_REPLY_TIMEOUT"),
+                      # (A timeout past a year overflowed the store's integers at each sweep.)
+                      ({"LIVECHAT_BOT_REPLY_TIMEOUT": "1e300"}, "LIVECHAT_BOT_REPLY_TIMEOUT"),
                       ({"LIVECHAT_SMTP_LISTEN": "127.0.0.1:99999", **email},
                        "LIVECHAT_SMTP_LISTEN"),
                       ({"LIVECHAT_SMTP_LISTEN": "127.0.0.1:0", **email}, "LIVECHAT_SMTP_LISTEN"),

@@ -281,3 +281,29 @@ async def test_an_upgraded_store_queues_handed_off_conversations_from_their_hand
         assert [c.id for c in await again.waiting(site.id)] == [plain.id, handed.id]
     finally:
         await again.close()
+
+
+async def test_visitors_a_silent_bot_hands_off_together_keep_the_order_they_wrote_in(
+        timed: Any, clock: Clock) -> None:
+    """One sweep hands off every visitor the bot left unanswered, one after the other: each
+    had the handoff's own moment in ``queued_at``, so a later writer could go first (ties by
+    id; a black-box tester). Each is queued from when its message had waited the timeout."""
+    from server.store.bots import Bots
+
+    site = await timed.create_site("Acme", ["https://acme.test"])
+    bots = Bots(timed)
+    bot = await bots.create(site.id, "Ava")
+    wrote = []
+    for n, at in enumerate((1_000, 1_500, 2_000)):
+        clock.at(at)
+        sent = await timed.append_visitor_message(site.id, f"vis_{n}", "m", "hello?")
+        await timed.claim(bot, [site.id], sent.conversation.id)
+        wrote.append(sent.conversation.id)
+    clock.at(70_000)
+    before = bots.now() - 60_000  # a 60 s timeout
+    for conversation in reversed(wrote):  # handed off latest first
+        assert not (await bots.handoff([site.id], conversation,
+                                       unanswered_before=before)).duplicate
+    queue = await timed.waiting(site.id)
+    assert [c.id for c in queue] == wrote
+    assert [c.queued_at - 1_800_000_000_000 for c in queue] == [61_000, 61_500, 62_000]

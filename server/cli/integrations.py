@@ -130,6 +130,10 @@ def cmd_bot_remove(args: argparse.Namespace) -> int:
 
     with_store(args.db, lambda store: Bots(store).remove(args.site))
     print(f"no bot answers {args.site} first any more")
+    # (Both go on working: a black-box tester's removed bot still had its webhook's events.)
+    print("Its API token and webhook still work: revoke the token (livechat token revoke) and "
+          "delete the webhook (DELETE /api/v1/webhooks/{id}) to cut the bot off.",
+          file=sys.stderr)
     return 0
 
 

@@ -34,13 +34,14 @@ _GIVEN = ("(SELECT max(m.created_at) FROM messages m WHERE m.conversation_id = c
 
 
 def _unanswered(where: str) -> str:
-    """(site id, id) of the conversations ``c`` meeting ``where`` that a bot has, whose latest
+    """(site id, id, when the visitor wrote) of the conversations ``c`` meeting ``where`` that a
+    bot has, whose latest
     text is the visitor's, written before the cut-off and after the horizon, and which the bot
     had since before the cut-off. Parameters: ``where``'s, then horizon, cut-off, horizon,
     cut-off. (Every message moves ``updated_at``: the conversations quiet since the horizon
     are left out first.)"""
     return (
-        f"SELECT site_id, id FROM (SELECT c.site_id, c.id, {_LAST_TEXT.format('author_type')} "
+        f"SELECT site_id, id, at FROM (SELECT c.site_id, c.id, {_LAST_TEXT.format('author_type')} "
         f"AS who, {_LAST_TEXT.format('created_at')} AS at, {_GIVEN} AS given "
         f"FROM conversations c WHERE {where} AND c.status = 'assigned' AND c.assignee_id IN "
         f"(SELECT id FROM agents WHERE substr(id, 1, {len(BOT_PREFIX)}) = '{BOT_PREFIX}') "
@@ -132,11 +133,16 @@ class Bots:
             conv = store.load_conversation(db, conversation_id, lock=True)
             if conv.status == "resolved":
                 raise ChatError(Code.RESOLVED, "the conversation is resolved")
+            queued = now
             if unanswered_before is not None:
                 horizon = unanswered_before - UNANSWERED_HORIZON_MS
-                if db.execute(_unanswered("c.id = ?"), (conversation_id, horizon,
-                              unanswered_before, horizon, unanswered_before)).fetchone() is None:
+                left = db.execute(_unanswered("c.id = ?"), (conversation_id, horizon,
+                                  unanswered_before, horizon, unanswered_before)).fetchone()
+                if left is None:
                     return Change(conv, (), duplicate=True)  # answered, or taken, meanwhile
+                # In the queue from when the visitor's message had waited the whole timeout:
+                # visitors handed off by one sweep keep the order they wrote in.
+                queued = int(left[2]) + now - unanswered_before
             if not is_bot(conv.assignee_id):
                 if conv.status == "waiting":  # handed off already (a resend)
                     return Change(conv, (), duplicate=True)
@@ -145,7 +151,7 @@ class Bots:
             moved = db.execute(
                 "UPDATE conversations SET status = 'waiting', assignee_id = NULL, updated_at = ?, "
                 "queued_at = ? WHERE id = ? AND status = 'assigned' AND assignee_id = ? "
-                "RETURNING id", (now, now, conversation_id, conv.assignee_id)).fetchone()
+                "RETURNING id", (now, queued, conversation_id, conv.assignee_id)).fetchone()
             if moved is None:  # (the lock makes this impossible; kept as the guarantee)
                 return Change(store.load_conversation(db, conversation_id), (), duplicate=True)
             data: dict[str, bool] = {"handoff": True}
