@@ -201,6 +201,26 @@ async def test_no_index_of_the_conversations_moves_with_each_message(timed: Any)
     assert "WHERE" in keyed[0] and "resolved" in keyed[0], keyed
 
 
+async def handed_off_after_a_wait(timed: Any, clock: Clock, waiting_from: int,
+                                  handoff_at: int) -> tuple[str, str, str, Any]:
+    """A site whose bot took a conversation at 0 and hands it off at ``handoff_at``, and a
+    visitor waiting for people since ``waiting_from``: (site id, the bot's conversation, the
+    waiting one, the handoff's change)."""
+    from server.store.bots import Bots
+
+    site = await timed.create_site("Acme", ["https://acme.test"])
+    bots = Bots(timed)
+    bot = await bots.create(site.id, "Ava")
+    clock.at(0)
+    handed = (await timed.append_visitor_message(site.id, "vis_bot", "m", "hi")).conversation
+    await timed.claim(bot, [site.id], handed.id)
+    clock.at(waiting_from)
+    waiting = (await timed.append_visitor_message(site.id, "vis_b", "m", "hi")).conversation
+    clock.at(handoff_at)
+    change = await bots.handoff([site.id], handed.id)
+    return site.id, handed.id, waiting.id, change
+
+
 async def test_the_queue_goes_by_when_each_conversation_reached_people(
         timed: Any, clock: Clock) -> None:
     """The queue's order is when a conversation reached people (``queued_at``), not when it
@@ -208,37 +228,27 @@ async def test_the_queue_goes_by_when_each_conversation_reached_people(
     waiting for a person meanwhile (a black-box tester). An agent who leaves gives their
     conversations back with their place kept."""
     from server.routing import choose
-    from server.store.bots import Bots
 
-    site = await timed.create_site("Acme", ["https://acme.test"])
-    ana = await timed.create_agent("ana@acme.test", "Ana", "x", "agent", [site.id])
+    site_id, first, second, handed = await handed_off_after_a_wait(timed, clock, 10_000, 30_000)
+    ana = await timed.create_agent("ana@acme.test", "Ana", "x", "agent", [site_id])
     await timed.set_agent_capacity(ana.id, 1)
-    await timed.set_site_options(site.id, auto_assign=True)
-    bots = Bots(timed)
-    bot = await bots.create(site.id, "Ava")
-    clock.at(0)
-    first = (await timed.append_visitor_message(site.id, "vis_bot", "m", "hi")).conversation
-    await timed.claim(bot, [site.id], first.id)
-    clock.at(10_000)
-    second = (await timed.append_visitor_message(site.id, "vis_b", "m", "hi")).conversation
-    clock.at(30_000)
-    handed = await bots.handoff([site.id], first.id)
+    await timed.set_site_options(site_id, auto_assign=True)
     assert handed.conversation.queued_at == clock.ms > handed.conversation.created_at
     assert handed.conversation.summary()["queued_at"] == clock.ms
 
     async def queue() -> list[str]:
-        return [c.id for c in await timed.waiting(site.id)]
+        return [c.id for c in await timed.waiting(site_id)]
 
-    assert await queue() == [second.id, first.id]
-    assert [await timed.queue_position(site.id, c) for c in (second.id, first.id)] == [1, 2]
-    assert [c.id for c in await timed.open_conversations([site.id])] == [second.id, first.id]
+    assert await queue() == [second, first]
+    assert [await timed.queue_position(site_id, c) for c in (second, first)] == [1, 2]
+    assert [c.id for c in await timed.open_conversations([site_id])] == [second, first]
     clock.at(40_000)
-    (assigned,) = await timed.assign_waiting(site.id, [ana.id], choose)
-    assert assigned.conversation.id == second.id  # waiting longer for a person
+    (assigned,) = await timed.assign_waiting(site_id, [ana.id], choose)
+    assert assigned.conversation.id == second  # waiting longer for a person
     clock.at(50_000)
-    (back,) = await timed.requeue(site.id, [ana.id])
-    assert back.conversation.queued_at == second.queued_at == 1_800_000_010_000
-    assert await queue() == [second.id, first.id]
+    (back,) = await timed.requeue(site_id, [ana.id])
+    assert back.conversation.queued_at == 1_800_000_010_000  # its start: its place kept
+    assert await queue() == [second, first]
 
 
 async def test_an_upgraded_store_queues_handed_off_conversations_from_their_handoff(
@@ -249,18 +259,7 @@ async def test_an_upgraded_store_queues_handed_off_conversations_from_their_hand
 
     import psycopg
 
-    from server.store.bots import Bots
-
-    site = await timed.create_site("Acme", ["https://acme.test"])
-    bots = Bots(timed)
-    bot = await bots.create(site.id, "Ava")
-    clock.at(0)
-    handed = (await timed.append_visitor_message(site.id, "vis_a", "m", "hi")).conversation
-    await timed.claim(bot, [site.id], handed.id)
-    clock.at(5_000)
-    plain = (await timed.append_visitor_message(site.id, "vis_b", "m", "hi")).conversation
-    clock.at(9_000)
-    await bots.handoff([site.id], handed.id)
+    site_id, handed, plain, _ = await handed_off_after_a_wait(timed, clock, 5_000, 9_000)
     await timed.close()
     # As step 29 left it: no queued_at.
     if isinstance(timed, PostgresStore):
@@ -276,9 +275,9 @@ async def test_an_upgraded_store_queues_handed_off_conversations_from_their_hand
         again = SQLiteStore(timed.path, clock=clock)
     await again.open()
     try:
-        got = {c.id: c.queued_at for c in await again.waiting(site.id)}
-        assert got == {plain.id: 1_800_000_005_000, handed.id: 1_800_000_009_000}
-        assert [c.id for c in await again.waiting(site.id)] == [plain.id, handed.id]
+        got = {c.id: c.queued_at for c in await again.waiting(site_id)}
+        assert got == {plain: 1_800_000_005_000, handed: 1_800_000_009_000}
+        assert [c.id for c in await again.waiting(site_id)] == [plain, handed]
     finally:
         await again.close()
 
