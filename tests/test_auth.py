@@ -13,14 +13,7 @@ from server.auth import (
     origin_allowed,
     verify_password,
 )
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import FakeClock
 
 
 def test_visitor_token_round_trip_and_expiry() -> None:

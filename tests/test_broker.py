@@ -15,15 +15,8 @@ import redis
 
 from server import broker as brokers
 from server.broker import Broker, Presence
+from tests.clock import FakeClock
 from tests.redis_server import RedisServer, answers
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Recorder:

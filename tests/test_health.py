@@ -13,18 +13,11 @@ from server.errors import Unavailable
 from server.health import Episode, Health
 from server.store import SQLiteStore, watermark
 from server.store.sqlite import unavailable_reason
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import FakeClock
 
 
 def test_an_episode_is_told_when_it_starts_and_when_it_ends() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     episode = Episode(clock, settle=1.0)
     assert episode.health().ok and episode.recover() is None
     assert episode.fail("the disk is full") is True  # log it
@@ -46,7 +39,7 @@ def test_an_episode_is_told_when_it_starts_and_when_it_ends() -> None:
 def test_a_flickering_outage_is_one_episode() -> None:
     """A nearly full disk lets a small write through between refusals: before, each such write
     ended the episode and the next refusal started another (two log lines per flicker)."""
-    clock = Clock()
+    clock = FakeClock(100.0)
     episode = Episode(clock, settle=1.0)
     assert episode.fail("the disk is full") is True
     for _ in range(50):
@@ -67,7 +60,7 @@ def test_a_flickering_outage_is_one_episode() -> None:
 
 
 def test_without_settling_the_first_success_ends_the_episode() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     episode = Episode(clock)  # Redis, the outboxes: a reconnect is one clear event
     assert episode.fail("connection refused") is True
     clock.now += 2

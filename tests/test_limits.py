@@ -9,18 +9,11 @@ from server import inputs
 from server.files import Sniffer, sniff
 from server.limits import Buckets, Counts
 from server.logins import Backoff
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import FakeClock
 
 
 def test_buckets_are_per_key_and_refill() -> None:
-    clock = Clock()
+    clock = FakeClock()
     buckets = Buckets.per_minute(3, clock)
     assert [buckets.take("a") for _ in range(4)] == [True, True, True, False]
     assert buckets.take("b")  # another key has its own
@@ -30,7 +23,7 @@ def test_buckets_are_per_key_and_refill() -> None:
 
 
 def test_spending_past_the_bucket_makes_the_next_wait() -> None:
-    clock = Clock()
+    clock = FakeClock()
     buckets = Buckets(1.0, 10, clock)
     buckets.spend("ip", 15)  # bytes that arrived beyond what was left
     assert not buckets.take("ip")
@@ -39,7 +32,7 @@ def test_spending_past_the_bucket_makes_the_next_wait() -> None:
 
 
 def test_bucket_memory_is_bounded_and_forgets_the_oldest() -> None:
-    buckets = Buckets(0.0, 1, Clock(), max_keys=2)
+    buckets = Buckets(0.0, 1, FakeClock(), max_keys=2)
     assert buckets.take("a") and buckets.take("b") and buckets.take("c")
     assert buckets.take("a")  # forgotten, so forgiven
 
@@ -55,7 +48,7 @@ def test_counts() -> None:
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    clock = Clock()
+    clock = FakeClock()
     backoff = Backoff(2, clock, base=1, cap=8)
     for _ in range(2):
         backoff.failed("ana")

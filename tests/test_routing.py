@@ -14,6 +14,7 @@ from server.errors import ChatError, Code
 from server.routing import Router, agent_ids, choose, connected_key, expected_wait
 from server.store import Agent, Load, SQLiteStore
 from tests import pg
+from tests.clock import FakeClock
 
 
 def test_choose_least_busy_with_room() -> None:
@@ -135,14 +136,6 @@ async def test_requeue(store: SQLiteStore) -> None:
     assert [(m.kind, m.author_type) for m in change.messages] == [("requeued", "system")]
     assert [c.id for c in await store.waiting(site)] == [conv]
     assert await store.assignees(site) == set()
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_router_requeues_only_after_the_grace_period_seen_here(

@@ -18,19 +18,23 @@ from server.store.models import Conversation
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SQLiteStore
 from tests import pg
+from tests.clock import FakeClock
 
 
-class Clock:
-    """The store's time, set by the test (seconds, as ``time.time``)."""
+class Clock(FakeClock):
+    """The store's time, set by the test in milliseconds after a fixed start."""
+
+    START_MS = 1_800_000_000_000
 
     def __init__(self) -> None:
-        self.ms = 1_800_000_000_000
+        super().__init__(self.START_MS / 1000)
 
-    def __call__(self) -> float:
-        return self.ms / 1000
+    @property
+    def ms(self) -> int:
+        return round(self.now * 1000)
 
     def at(self, ms: int) -> None:
-        self.ms = 1_800_000_000_000 + ms
+        self.now = (self.START_MS + ms) / 1000
 
 
 @pytest.fixture

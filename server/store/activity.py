@@ -25,8 +25,8 @@ _ORDER = "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
 
 
 def newest_first(where: Sequence[str], params: Sequence[Any], status: str | None,
-                 limit: int, cols: str = CONV_COLS) -> tuple[str, tuple[Any, ...]]:
-    """The statement and its parameters for ``cols`` of the conversations (``c``, with
+                 limit: int) -> tuple[str, tuple[Any, ...]]:
+    """The statement and its parameters for ``CONV_COLS`` of the conversations (``c``, with
     ``CONV_FROM``'s joins) that meet every condition of ``where``, of one status or of any,
     newest activity first, at most ``limit``.
 
@@ -49,5 +49,5 @@ def newest_first(where: Sequence[str], params: Sequence[Any], status: str | None
         page = (f"SELECT * FROM ({open_sql}) AS o UNION ALL SELECT * FROM ({resolved_sql}) "
                 "AS r ORDER BY 2 DESC, 1 DESC LIMIT ?")
         page_params = (*open_params, *resolved_params, limit)
-    return (f"SELECT {cols} FROM ({page}) AS page, {CONV_FROM} WHERE c.id = page.id "
+    return (f"SELECT {CONV_COLS} FROM ({page}) AS page, {CONV_FROM} WHERE c.id = page.id "
             "ORDER BY c.updated_at DESC, c.id DESC", page_params)

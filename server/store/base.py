@@ -288,9 +288,7 @@ class Base:
                           lock: bool = False) -> Conversation:
         """(Inside a write) the conversation as the writer sees it now; ``lock``: see
         ``_load_conversation_or_none``."""
-        conversation = self._load_conversation_or_none(db, conversation_id, lock)
-        assert conversation is not None, conversation_id
-        return conversation
+        return self._load_conversation(db, conversation_id, lock)
 
     def append(self, db: DB, conversation_id: str, client_msg_id: str | None,
                kind: Any, author_type: Any, author_id: str | None, author_name: str | None,
@@ -328,8 +326,9 @@ class Base:
                          (conversation_id,)).fetchone()
         return conv_row(row) if row else None
 
-    def _load_conversation(self, db: DB, conversation_id: str) -> Conversation:
-        conversation = self._load_conversation_or_none(db, conversation_id)
+    def _load_conversation(self, db: DB, conversation_id: str,
+                           lock: bool = False) -> Conversation:
+        conversation = self._load_conversation_or_none(db, conversation_id, lock)
         assert conversation is not None, conversation_id
         return conversation
 

@@ -148,12 +148,9 @@ class Bots:
                     return Change(conv, (), duplicate=True)
                 raise ChatError(Code.NOT_ASSIGNEE, "a person has the conversation, not a bot")
             # It reaches people now: behind those already waiting for them (``queued_at``).
-            moved = db.execute(
-                "UPDATE conversations SET status = 'waiting', assignee_id = NULL, updated_at = ?, "
-                "queued_at = ? WHERE id = ? AND status = 'assigned' AND assignee_id = ? "
-                "RETURNING id", (now, queued, conversation_id, conv.assignee_id)).fetchone()
-            if moved is None:  # (the lock makes this impossible; kept as the guarantee)
-                return Change(store.load_conversation(db, conversation_id), (), duplicate=True)
+            db.execute("UPDATE conversations SET status = 'waiting', assignee_id = NULL, "
+                       "updated_at = ?, queued_at = ? WHERE id = ?",
+                       (now, queued, conversation_id))
             data: dict[str, bool] = {"handoff": True}
             if unanswered_before is not None:
                 data["timeout"] = True
