@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.browser import sign_in_page
 from tests.live import ADMIN_EMAIL, PASSWORD, Seed, ServerProcess, agent, login, open_store
@@ -215,6 +215,49 @@ async def test_my_teams_follows_the_admin(browser: Browser, desk: Desk) -> None:
     await expect(ana.locator("#list .item .team")).to_have_count(0)
     await expect(root.locator("#list .item .team")).to_have_count(0)
     await expect(ana.locator("#list .item")).to_have_count(1)
+
+
+@pytest.mark.browser
+async def test_a_team_edited_before_the_admin_lists_arrive_is_saved_as_edited(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """Before: "Manage" shows the lists it had at once and asks the server for fresh ones. An
+    admin who clicked "Edit" on a team before they came lost the edit when they did: the form
+    became a "New team" one with the name kept, and "Save team" made a second team, leaving the
+    first as it was (CI saw it as Ana kept in her team). The answer is held here until the
+    admin has taken Ana out."""
+    await visitor_writes(browser, desk, "I need a new tent pole")
+    root = await sign_in(browser, desk.chat.http, "root@acme.test")
+    await root.get_by_role("button", name="Manage").click()
+    form = root.locator("#team-form")
+    await form.get_by_label("Name", exact=True).fill("Gear")
+    await form.get_by_label("Ana Lima").check()
+    await form.get_by_role("button", name="Save team").click()
+    await expect(root.locator("#admin-teams")).to_contain_text("Ana Lima")
+    await root.get_by_role("button", name="Inbox").click()
+
+    held: list[Route] = []
+    await root.route(re.compile(r"/api/admin/teams$"), lambda route: held.append(route))
+    async with root.expect_request(re.compile(r"/api/admin/teams$")):
+        await root.get_by_role("button", name="Manage").click()
+    await root.get_by_role("button", name="Edit team Gear").click()
+    await form.get_by_label("Name", exact=True).fill("Gear and tents")
+    await form.get_by_label("Ana Lima").uncheck()
+    # Meanwhile another admin made a team: the fresh lists are drawn when it shows.
+    async with open_store(desk.chat.db) as store:
+        await store.save_team(None, "Returns", [], site_id=desk.site_id)
+    await held[0].continue_()
+    await expect(root.locator("#admin-teams li")).to_have_count(2)
+    await expect(root.locator("#team-form-title")).to_have_text("Team: Gear")
+    await expect(form.get_by_label("Name", exact=True)).to_have_value("Gear and tents")
+    await expect(form.get_by_label("Ana Lima")).not_to_be_checked()
+    await form.get_by_role("button", name="Save team").click()
+    await expect(root.locator("#admin-teams li", has_text="Gear and tents")).to_have_text(
+        re.compile(r"^Gear and tents .* no members "))
+    await root.screenshot(path=artifacts / "team-edited-before-lists.png")
+    async with open_store(desk.chat.db) as store:
+        teams = await store.teams()
+    assert sorted((x.name, x.members) for x in teams) == [("Gear and tents", ()),
+                                                          ("Returns", ())]
 
 
 async def test_the_agents_of_a_site_are_told_its_teams(server: ServerProcess, seeded: Seed,

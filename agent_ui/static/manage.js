@@ -187,15 +187,22 @@ $("agent-invite").addEventListener("submit", function (event) {
 
 // --- teams ---------------------------------------------------------------------------------
 
-function renderTeams() {
+/** The team list, and the form empty for a new team (after a save or a delete), or, with
+ * ``keep``, as the admin has it: the fresh lists can arrive after they began editing (the team
+ * they edit is then the fresh copy; one deleted meanwhile leaves a form for a new team). */
+function renderTeams(keep) {
+  var f = $("team-form"), site = field(f, "site_id");
+  var chosen = keep ? site.value : "", members = keep ? checked(f, "member") : [];
+  teamEditing = keep && teamEditing && state.teams.filter(function (x) {
+    return x.id === teamEditing.id;
+  })[0] || null;
   renderTeamList();
-  teamEditing = null;
   titles();
-  var site = field($("team-form"), "site_id");
   clear(site);
   state.sites.forEach(function (s) { el("option", "", site, s.name).value = s.id; });
-  site.disabled = false;
-  teamMembers(site.value, []);
+  if (chosen) site.value = chosen;
+  site.disabled = !!teamEditing;
+  teamMembers(site.value, members);
 }
 function renderTeamList() {
   var list = $("admin-teams");
@@ -328,7 +335,7 @@ export function showManage(me, sites, agents, teams, canned, request) {
       state.loaded = true;
       renderSites();
       renderAgents();
-      renderTeams();
+      renderTeams(true);
       renderCanned();
       showIntegrations(me, state.sites);
       showArticles(state.sites);
