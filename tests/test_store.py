@@ -81,6 +81,30 @@ async def test_first_message_opens_one_conversation_idempotently(store: SQLiteSt
     assert len(await store.messages_after(first.conversation.id, 0)) == 1
 
 
+async def test_a_resend_finds_its_message_in_a_resolved_conversation(store: SQLiteStore) -> None:
+    """A widget that resends after a lost ack, once its conversation was resolved (and another
+    opened meanwhile), is answered with the message as stored: no second copy in a new
+    conversation, nothing added to the open one."""
+    site, ana, _ = await _setup(store)
+    first = await store.append_visitor_message(site, "vis_1", "m1", "where is my order?")
+    old = first.conversation.id
+    await store.resolve(ana, [site], old)
+    again = await store.append_visitor_message(site, "vis_1", "m1", "where is my order?")
+    assert again.duplicate and not again.created
+    assert (again.conversation.id, again.messages[0].seq) == (old, 1)
+    opened = await store.append_visitor_message(site, "vis_1", "m2", "one more thing")
+    assert opened.created and opened.conversation.id != old
+    later = await store.append_visitor_message(site, "vis_1", "m1", "where is my order?")
+    assert later.duplicate and later.conversation.id == old
+    with pytest.raises(ChatError) as info:
+        await store.append_visitor_message(site, "vis_1", "m1", "another question")
+    assert info.value.code == Code.ID_CONFLICT
+    assert [m.client_msg_id for m in await store.messages_after(opened.conversation.id, 0)] == [
+        "m2"]
+    # The same id is the visitor's again in the conversation it was sent to: a resend.
+    assert (await store.append_visitor_message(site, "vis_1", "m2", "one more thing")).duplicate
+
+
 async def test_a_file_sent_alone_is_resent_harmlessly(store: SQLiteStore) -> None:
     """Before: a message that is only a file was stored with the file's name as its body, and
     its resend (no body) was refused as ``id_conflict``: a widget resending after a lost ack got

@@ -139,32 +139,32 @@ class Conversations(Base):
         now = self._now()
 
         def op(db: DB) -> Change:
-            # The two reads go out before either result is read: on PostgreSQL, one round trip
-            # for both. The resend is found through the visitor's conversations and the one
-            # unique index on (conversation, client id): a second index on (author, client id)
-            # for this alone cost a random page in every commit (docs/benchmarks.md). Anyone's
-            # message with the id is found, as the index has it: an agent's, in the conversation
-            # written to, makes the id taken.
-            resent = db.execute(
-                f"SELECT {MSG_COLS} FROM messages WHERE conversation_id IN (SELECT id FROM "
-                "conversations WHERE visitor_id = ?) AND client_msg_id = ?",
-                (visitor_id, client_msg_id),
-            )
-            current = db.execute(
-                "SELECT id FROM conversations WHERE visitor_id = ? AND status != 'resolved'",
-                (visitor_id,),
-            )
-            found = [message_row(r) for r in resent.fetchall()]
-            old = next((m for m in found if m.author_type == "visitor"), None)
-            if old is not None:
+            # One read finds the visitor's open conversation and any conversation of theirs
+            # holding a message with this id (a resend). The resend is found through the
+            # visitor's conversations and the one unique index on (conversation, client id): a
+            # second index on (author, client id) for this alone cost a random page in every
+            # commit, and a read of its own cost the loop about 10 µs per message
+            # (docs/benchmarks.md). Anyone's message with the id is found, as the index has it:
+            # an agent's, in the conversation written to, makes the id taken.
+            rows = db.execute(
+                "SELECT c.id, c.status != 'resolved', m.author_type FROM conversations c "
+                "LEFT JOIN messages m ON m.conversation_id = c.id AND m.client_msg_id = ? "
+                "WHERE c.visitor_id = ? AND (c.status != 'resolved' OR m.author_type IS NOT NULL)",
+                (client_msg_id, visitor_id),
+            ).fetchall()
+            if any(author == "visitor" for _, _, author in rows):
+                old = message_row(db.execute(
+                    f"SELECT {MSG_COLS} FROM messages WHERE conversation_id IN (SELECT id FROM "
+                    "conversations WHERE visitor_id = ?) AND client_msg_id = ? "
+                    "AND author_type = 'visitor'", (visitor_id, client_msg_id)).fetchone())
                 return self._duplicate(db, old, body, attachment_id)
-            row = current.fetchone()
+            current = next((row[0] for row in rows if row[1]), None)
             # No open conversation: a check-in awaiting the visitor's answer reopens its own.
-            reopened = reopen_for_answer(self, db, visitor_id, now) if row is None else None
-            created = row is None and reopened is None
-            conversation_id = row[0] if row is not None else (
+            reopened = reopen_for_answer(self, db, visitor_id, now) if current is None else None
+            created = current is None and reopened is None
+            conversation_id = current if current is not None else (
                 reopened[0] if reopened is not None else self._ids("conv"))
-            if any(m.conversation_id == conversation_id for m in found):
+            if any(row[0] == conversation_id and row[2] is not None for row in rows):
                 raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
             if created:
                 # The visitor's row is made with their first conversation, not per message: an
