@@ -1,13 +1,16 @@
 /* The forms before a chat: "leave a message" when nobody can answer (the site's choice), and the
- * pre-chat questions (name, email) the site asks, which verified visitors skip. */
+ * pre-chat questions (name, email) the site asks, which verified visitors skip; and, during a
+ * chat nobody can answer now, the email the answer can go to. */
 import { ChatSocket } from "../socket.js";
-import { greet } from "./appearance.js";
+import { greet, renderHeader } from "./appearance.js";
 import { request, send, startNew } from "./composer.js";
+import { append, notice } from "./conversation.js";
 import { t } from "./i18n.js";
 import { backAt, offline } from "./status.js";
-import { $, state } from "./page.js";
+import { $, clear, el, state } from "./page.js";
 
-var intake = $("intake");
+var intake = $("intake"), ask = $("ask-email");
+var EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 function missing(field) {
   return (state.siteInfo.prechat || []).indexOf(field) >= 0 && !state.visitor[field];
@@ -88,7 +91,7 @@ export function submitIntake(event) {
   // Every error at once, each by its field; the visitor's own submit: the keyboard goes to the
   // first field to correct (away and back if it is there already, so that it is read out again).
   var wrong = [nameRow && !name && "needName",
-               emailRow && !/^[^\s@]+@[^\s@]+$/.test(email) && "needEmail",
+               emailRow && !EMAIL.test(email) && "needEmail",
                !body.trim() && "needMessage"];
   FIELDS.forEach(function (field, i) { mark(field, wrong[i] || null); });
   var first = intake.querySelector("[aria-invalid]");
@@ -112,3 +115,54 @@ export function submitIntake(event) {
   renderIntake();
   $("input").focus();
 }
+
+// --- during a chat nobody can answer now -----------------------------------------------------
+
+/** "Leave your email and we'll send the reply there": while the visitor waits for a person and
+ * nobody can answer (away, or out of hours: a site that lets them chat then, or its bot's
+ * handoff), where this server sends email and their address is not known. Their answer then
+ * reaches them after they have gone (docs/email.md). */
+export function renderAskEmail() {
+  var shown = !!(state.email && state.conversationId && !state.resolved && !state.fresh &&
+    !state.assignee && !state.verified && !state.visitor.email && offline());
+  // Made as it is shown, and gone when not: never a second email field beside the forms'.
+  if (!shown) { ask.hidden = true; clear(ask); return; }
+  if (ask.hidden) {
+    ask.hidden = false;
+    var label = el("label", "", ask);
+    label.id = "ask-email-label";
+    label.htmlFor = "ask-email-input";
+    var row = el("div", "row", ask), input = el("input", "", row);
+    input.id = "ask-email-input";
+    input.type = "email";
+    input.autocomplete = "email";
+    input.maxLength = 254;
+    el("button", "primary", row).type = "submit";
+    var made = el("p", "error", ask);
+    made.id = "ask-email-error";
+    made.hidden = true;
+  }
+  ask.querySelector("label").textContent = t("askEmail");
+  ask.querySelector("button").textContent = t("notifyMe");
+  var error = ask.querySelector(".error");
+  if (!error.hidden) error.textContent = t("needEmail");
+}
+ask.addEventListener("submit", function (event) {
+  event.preventDefault();
+  var input = ask.querySelector("input"), email = input.value.trim();
+  var error = $("ask-email-error");
+  error.hidden = EMAIL.test(email);
+  error.textContent = error.hidden ? "" : t("needEmail");
+  if (!error.hidden) {
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", error.id);
+    input.focus();
+    return;
+  }
+  request({ type: "profile", id: ChatSocket.newId(), email: email });
+  state.visitor.email = email;
+  append(notice(t("willEmail", { email: email })));
+  renderAskEmail();
+  renderHeader();  // ("Send me a transcript": the address is known now)
+  $("input").focus();
+});

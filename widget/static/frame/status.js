@@ -2,7 +2,7 @@
  * banner (reconnecting, refused), the typing line, and business hours changing while open. */
 import { ChatSocket } from "../socket.js";
 import { back, minutes, t } from "./i18n.js";
-import { renderIntake } from "./intake.js";
+import { renderAskEmail, renderIntake } from "./intake.js";
 import { $, state } from "./page.js";
 
 var statusLine = $("status"), banner = $("banner"), typingNode = $("typing");
@@ -41,6 +41,7 @@ export function renderStatus() {
     statusLine.textContent = state.typicalWait !== null ?
       t("typically", { time: minutes(state.typicalWait) }) : t("online");
   } else statusLine.textContent = t("offline") + backAt();
+  renderAskEmail();
 }
 
 /** Business hours change while the page is open: flip, and the next welcome corrects. */

@@ -1,0 +1,143 @@
+"""The email a visitor can leave during a chat nobody can answer now, in a real headless Chromium
+and a real SMTP server: on a site that lets visitors chat when nobody is online, and after a
+bot's handoff out of hours. Before, such a visitor was never asked for an address: they left,
+and the person's answer the next morning never reached them. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, FrameLocator, Page, expect
+
+from tests.browser import (
+    axe_violations,
+    browser,  # noqa: F401 — the browser fixture
+    open_widget,
+    sign_in_page,
+)
+from tests.live import api_token, customer_page, free_port, open_store, seed
+from tests.mailsink import MailSink
+from tests.test_email import advance, email_env, start, text_of
+
+pytestmark = pytest.mark.browser
+
+ASKED = "Nobody can answer right now. Leave your email and we'll send the reply there."
+
+
+async def writes(browser: Browser, page_url: str, text: str) -> tuple[Page, FrameLocator]:  # noqa: F811
+    """A new visitor's page, the chat opened and ``text`` sent (stored)."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 800})).new_page()
+    await page.goto(page_url)
+    frame = await open_widget(page)
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill(text)
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    return page, frame
+
+
+async def test_a_visitor_nobody_can_answer_leaves_an_email_and_gets_the_reply(
+        browser: Browser, tmp_path: Path, artifacts: Path) -> None:  # noqa: F811
+    db, clock = tmp_path / "chat.db", tmp_path / "clock"
+    clock.write_text("0")
+    page_port = free_port()
+    seeded = await seed(db, [f"http://127.0.0.1:{page_port}"])
+    async with open_store(db) as store:
+        await store.set_site_profile(seeded.site_id, offline="chat",
+                                     email_from="Acme Support <help@acme.test>")
+    async with MailSink() as sink:
+        chat = start(db, email_env(sink, clock))
+        try:
+            with customer_page(db, chat, seeded.site_id, page_port) as page_url:
+                eva, frame = await writes(browser, page_url, "Do you ship to Porto?")
+                ask = frame.locator("#ask-email")
+                await expect(ask).to_be_visible()
+                await expect(frame.get_by_label(ASKED)).to_be_visible()
+                await expect(frame.locator("#input")).to_be_focused()  # (nothing took it)
+                await eva.screenshot(path=artifacts / "ask-email-asked.png")
+
+                await frame.get_by_label(ASKED).fill("eva")
+                await frame.get_by_role("button", name="Notify me").click()
+                error = frame.locator("#ask-email-error")
+                await expect(error).to_have_text("Please enter a valid email address.")
+                await expect(frame.get_by_label(ASKED)).to_have_attribute("aria-invalid", "true")
+                await expect(frame.get_by_label(ASKED)).to_be_focused()
+                assert await axe_violations(eva, "/widget/frame") == []
+
+                await frame.get_by_label(ASKED).fill("eva@example.test")
+                await frame.get_by_role("button", name="Notify me").click()
+                await expect(ask).to_be_hidden()
+                await expect(frame.locator(".notice").last).to_have_text(
+                    "Thanks! If you're not here when we answer, we'll email the reply to "
+                    "eva@example.test.")
+                await expect(frame.locator("#transcript")).to_be_visible()
+                await eva.screenshot(path=artifacts / "ask-email-left.png")
+                # A reload: the address is known, nothing is asked again.
+                await eva.reload()
+                frame = await open_widget(eva)
+                await expect(frame.locator(".msg.mine")).to_have_count(1)
+                await expect(frame.locator("#transcript")).to_be_visible()
+                await expect(frame.locator("#ask-email")).to_be_hidden()
+                await eva.context.close()  # she goes
+
+                # Another visitor is asked, until someone can answer: an agent signs in.
+                _, other = await writes(browser, page_url, "Is the shop open on Sunday?")
+                await expect(other.locator("#ask-email")).to_be_visible()
+                ana = await sign_in_page(await (await browser.new_context(
+                    viewport={"width": 1400, "height": 860})).new_page(),
+                    chat.http, seeded.agent_email)
+                await expect(other.locator("#ask-email")).to_be_hidden()
+                await expect(other.locator("#status")).not_to_have_text(ASKED)
+
+                # Eva's answer, unseen, goes to the address she left.
+                await ana.locator(".item", has_text="Do you ship to Porto?").locator(
+                    "button").click()
+                await expect(ana.locator("#visitor-facts")).to_contain_text("eva@example.test")
+                reply = ana.get_by_label("Reply", exact=True)
+                await reply.fill("Yes, we ship to Porto.")
+                await reply.press("Enter")
+                await expect(ana.locator("#messages .msg.agent")).to_have_count(1)
+                advance(clock, 200)  # past LIVECHAT_EMAIL_DELAY
+                mail = await sink.first(lambda m: "eva@example.test" in m["To"])
+                assert "Yes, we ship to Porto." in text_of(mail, "plain")
+        finally:
+            chat.stop()
+        assert "Traceback" not in chat.log(), chat.log()
+
+
+async def test_a_visitor_a_bot_hands_off_when_nobody_is_online_is_asked_for_an_email(
+        browser: Browser, tmp_path: Path, artifacts: Path) -> None:  # noqa: F811
+    """On a site whose bot answers first, out of hours there is no form before the chat (the
+    bot answers at any hour), so after the bot's handoff nobody had asked for an address."""
+    from server.store.bots import Bots
+
+    db, clock = tmp_path / "chat.db", tmp_path / "clock"
+    clock.write_text("0")
+    page_port = free_port()
+    seeded = await seed(db, [f"http://127.0.0.1:{page_port}"])
+    async with open_store(db) as store:
+        await store.set_site_profile(seeded.site_id, offline="form")
+        await Bots(store).create(seeded.site_id, "Ava")
+    token = api_token(db, "conversations:read", "conversations:write", site=seeded.site_id)
+    async with MailSink() as sink:
+        chat = start(db, email_env(sink, clock))
+        try:
+            with customer_page(db, chat, seeded.site_id, page_port) as page_url:
+                page, frame = await writes(browser, page_url, "I need to change my order")
+                await expect(frame.locator("#status")).to_have_text("Ava (bot) is answering")
+                await expect(frame.locator("#ask-email")).to_be_hidden()  # the bot answers
+                async with httpx.AsyncClient(base_url=chat.http, headers={
+                        "Authorization": f"Bearer {token}"}) as api:
+                    listed = (await api.get("/api/v1/conversations")).json()["data"]
+                    handed = await api.post(
+                        f"/api/v1/conversations/{listed[0]['id']}/handoff")
+                    assert handed.status_code == 200, handed.text
+                await expect(frame.locator("#ask-email")).to_be_visible()
+                await expect(frame.get_by_role("button", name="Talk to a person")).to_be_hidden()
+                await page.screenshot(path=artifacts / "ask-email-after-handoff.png")
+        finally:
+            chat.stop()
+        assert "Traceback" not in chat.log(), chat.log()
