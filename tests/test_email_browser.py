@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -19,7 +20,7 @@ from tests.browser import (
 )
 from tests.live import customer_page, free_port, open_store, seed
 from tests.mailsink import MailSink
-from tests.test_email import DOMAIN, advance, email_env, start, text_of
+from tests.test_email import DOMAIN, advance, email_env, emailing_site, start, text_of
 
 pytestmark = pytest.mark.browser
 
@@ -121,70 +122,62 @@ async def test_offline_form_reply_by_email_and_back_into_the_panel(
 
 async def test_follow_up_view_and_a_check_in_answered_in_the_widget(
         browser: Browser, tmp_path: Path, artifacts: Path) -> None:  # noqa: F811
-    db, clock = tmp_path / "chat.db", tmp_path / "clock"
-    clock.write_text("0")
-    page_port = free_port()
-    seeded = await seed(db, [f"http://127.0.0.1:{page_port}"])
-    async with open_store(db) as store:
-        await store.set_site_profile(seeded.site_id, offline="chat")
-    async with MailSink() as sink:
-        chat = start(db, email_env(sink, clock, LIVECHAT_ROUTING_INTERVAL="0.3"))
-        try:
-            with customer_page(db, chat, seeded.site_id, page_port) as page_url:
-                visitor = await (await browser.new_context(
-                    viewport={"width": 1100, "height": 800})).new_page()
-                await visitor.goto(page_url)
-                frame = await open_widget(visitor)
-                composer = frame.get_by_label("Message", exact=True)
-                await composer.fill("My tent pole snapped")
-                await composer.press("Enter")
-                await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    async def chatting_when_away(store: Any, site_id: str) -> None:
+        await store.set_site_profile(site_id, offline="chat")
 
-                ana = await sign_in_page(await (await browser.new_context(
-                    viewport={"width": 1400, "height": 860}, timezone_id="UTC")).new_page(),
-                    chat.http, seeded.agent_email)
-                await ana.locator(".item button").first.click()
-                reply = ana.get_by_label("Reply", exact=True)
-                await reply.fill("A new pole is on its way.")
-                await reply.press("Enter")
-                await expect(frame.locator(".msg.theirs[data-seq]")).to_have_count(1)
+    async with emailing_site(tmp_path, chatting_when_away,
+                             LIVECHAT_ROUTING_INTERVAL="0.3") as site:
+        visitor = await (await browser.new_context(
+            viewport={"width": 1100, "height": 800})).new_page()
+        await visitor.goto(site.page_url)
+        frame = await open_widget(visitor)
+        composer = frame.get_by_label("Message", exact=True)
+        await composer.fill("My tent pole snapped")
+        await composer.press("Enter")
+        await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
 
-                # Resolve, with a check-in in 3 days.
-                await ana.get_by_role("button", name="Follow up…").click()
-                await expect(ana.get_by_label("When", exact=True)).to_have_value("3")
-                # "On a date" offers dates up to 365 days ahead, what the server takes.
-                late = await ana.locator("#follow-up-at").evaluate(
-                    "i => new Date(i.max) - Date.now()")
-                assert 365 * 86_400_000 - 60_000 < late <= 365 * 86_400_000, late
-                await ana.get_by_label("What to say (optional)").fill(
-                    "Did the new pole arrive?")
-                await ana.get_by_role("button", name="Schedule").click()
-                await expect(ana.locator("#conv-status")).to_contain_text("Resolved")
-                await ana.get_by_role("tab", name="Follow-ups").click()
-                item = ana.locator("#list .item.follow-up")
-                await expect(item).to_have_count(1)
-                await expect(item).to_contain_text("Did the new pole arrive?")
-                await ana.screenshot(path=artifacts / "63-follow-ups-view.png")
+        ana = await sign_in_page(await (await browser.new_context(
+            viewport={"width": 1400, "height": 860}, timezone_id="UTC")).new_page(),
+            site.chat.http, site.seeded.agent_email)
+        await ana.locator(".item button").first.click()
+        reply = ana.get_by_label("Reply", exact=True)
+        await reply.fill("A new pole is on its way.")
+        await reply.press("Enter")
+        await expect(frame.locator(".msg.theirs[data-seq]")).to_have_count(1)
 
-                advance(clock, 3 * 24 * 3600 + 3600)  # the check-in is due
-                checkin = frame.locator(".msg.theirs[data-seq]").last
-                await expect(checkin).to_contain_text("Did the new pole arrive?", timeout=20000)
-                await composer.fill("Yes, all good now!")
-                await composer.press("Enter")
-                # The same conversation, reopened for Ana, with the answer in it.
-                await expect(ana.locator("#messages .msg.visitor").last).to_contain_text(
-                    "Yes, all good now!")
-                await expect(ana.locator("#conv-status")).to_contain_text("Assigned to you")
-                await expect(ana.locator("#messages .msg.agent .label")).to_have_text(
-                    "Follow-up check-in")
-                await expect(item).to_have_count(0)
-                await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(2)
-                await visitor.screenshot(path=artifacts / "64-check-in-in-the-widget.png")
-                await ana.screenshot(path=artifacts / "65-check-in-answered.png")
-                assert not [m for m in sink.received if "pole" in text_of(m, "plain")]
-        finally:
-            chat.stop()
-        assert "Traceback" not in chat.log(), chat.log()
+        # Resolve, with a check-in in 3 days.
+        await ana.get_by_role("button", name="Follow up…").click()
+        await expect(ana.get_by_label("When", exact=True)).to_have_value("3")
+        # "On a date" offers dates up to 365 days ahead, what the server takes.
+        late = await ana.locator("#follow-up-at").evaluate(
+            "i => new Date(i.max) - Date.now()")
+        assert 365 * 86_400_000 - 60_000 < late <= 365 * 86_400_000, late
+        await ana.get_by_label("What to say (optional)").fill(
+            "Did the new pole arrive?")
+        await ana.get_by_role("button", name="Schedule").click()
+        await expect(ana.locator("#conv-status")).to_contain_text("Resolved")
+        await ana.get_by_role("tab", name="Follow-ups").click()
+        item = ana.locator("#list .item.follow-up")
+        await expect(item).to_have_count(1)
+        await expect(item).to_contain_text("Did the new pole arrive?")
+        await ana.screenshot(path=artifacts / "63-follow-ups-view.png")
+
+        advance(site.clock, 3 * 24 * 3600 + 3600)  # the check-in is due
+        checkin = frame.locator(".msg.theirs[data-seq]").last
+        await expect(checkin).to_contain_text("Did the new pole arrive?", timeout=20000)
+        await composer.fill("Yes, all good now!")
+        await composer.press("Enter")
+        # The same conversation, reopened for Ana, with the answer in it.
+        await expect(ana.locator("#messages .msg.visitor").last).to_contain_text(
+            "Yes, all good now!")
+        await expect(ana.locator("#conv-status")).to_contain_text("Assigned to you")
+        await expect(ana.locator("#messages .msg.agent .label")).to_have_text(
+            "Follow-up check-in")
+        await expect(item).to_have_count(0)
+        await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(2)
+        await visitor.screenshot(path=artifacts / "64-check-in-in-the-widget.png")
+        await ana.screenshot(path=artifacts / "65-check-in-answered.png")
+        assert not [m for m in site.sink.received if "pole" in text_of(m, "plain")]
 
 
 async def test_forgot_password_from_the_sign_in_page(browser: Browser, tmp_path: Path,  # noqa: F811

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from tests.browser import sign_in_page
 from tests.live import ADMIN_EMAIL, PASSWORD, Seed, ServerProcess, agent, login, open_store
@@ -167,6 +167,17 @@ async def test_the_composer_says_why_it_is_off(browser: Browser, desk: Desk,  # 
     await expect(root.locator("#conversation img[src=x]")).to_have_count(0)
 
 
+async def team_of_ana(root: Page) -> Locator:
+    """The admin makes the team "Gear" with Ana in it, on the Manage page; its form."""
+    await root.get_by_role("button", name="Manage").click()
+    form = root.locator("#team-form")
+    await form.get_by_label("Name", exact=True).fill("Gear")
+    await form.get_by_label("Ana Lima").check()
+    await form.get_by_role("button", name="Save team").click()
+    await expect(root.locator("#admin-teams")).to_contain_text("Gear · Acme Outdoor Ana Lima")
+    return form
+
+
 @pytest.mark.browser
 async def test_my_teams_follows_the_admin(browser: Browser, desk: Desk) -> None:  # noqa: F811
     """An admin adds Ana to a team: her "My teams" appears at once (and the admin's own team
@@ -179,12 +190,7 @@ async def test_my_teams_follows_the_admin(browser: Browser, desk: Desk) -> None:
     await expect(ana.locator("#list .item")).to_have_count(1)
     await expect(my_teams).to_be_hidden()
 
-    await root.get_by_role("button", name="Manage").click()
-    form = root.locator("#team-form")
-    await form.get_by_label("Name", exact=True).fill("Gear")
-    await form.get_by_label("Ana Lima").check()
-    await form.get_by_role("button", name="Save team").click()
-    await expect(root.locator("#admin-teams")).to_contain_text("Gear")
+    form = await team_of_ana(root)
     await expect(my_teams).to_be_visible()
 
     await root.get_by_role("button", name="Inbox").click()
@@ -227,12 +233,7 @@ async def test_a_team_edited_before_the_admin_lists_arrive_is_saved_as_edited(
     admin has taken Ana out."""
     await visitor_writes(browser, desk, "I need a new tent pole")
     root = await sign_in(browser, desk.chat.http, "root@acme.test")
-    await root.get_by_role("button", name="Manage").click()
-    form = root.locator("#team-form")
-    await form.get_by_label("Name", exact=True).fill("Gear")
-    await form.get_by_label("Ana Lima").check()
-    await form.get_by_role("button", name="Save team").click()
-    await expect(root.locator("#admin-teams")).to_contain_text("Ana Lima")
+    form = await team_of_ana(root)
     await root.get_by_role("button", name="Inbox").click()
 
     held: list[Route] = []

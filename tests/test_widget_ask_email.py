@@ -7,6 +7,7 @@ test-artifacts/."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,9 +19,8 @@ from tests.browser import (
     open_widget,
     sign_in_page,
 )
-from tests.live import api_token, customer_page, free_port, open_store, seed
-from tests.mailsink import MailSink
-from tests.test_email import advance, email_env, start, text_of
+from tests.live import api_token
+from tests.test_email import advance, emailing_site, text_of
 
 pytestmark = pytest.mark.browser
 
@@ -41,71 +41,60 @@ async def writes(browser: Browser, page_url: str, text: str) -> tuple[Page, Fram
 
 async def test_a_visitor_nobody_can_answer_leaves_an_email_and_gets_the_reply(
         browser: Browser, tmp_path: Path, artifacts: Path) -> None:  # noqa: F811
-    db, clock = tmp_path / "chat.db", tmp_path / "clock"
-    clock.write_text("0")
-    page_port = free_port()
-    seeded = await seed(db, [f"http://127.0.0.1:{page_port}"])
-    async with open_store(db) as store:
-        await store.set_site_profile(seeded.site_id, offline="chat",
+    async def chatting_when_away(store: Any, site_id: str) -> None:
+        await store.set_site_profile(site_id, offline="chat",
                                      email_from="Acme Support <help@acme.test>")
-    async with MailSink() as sink:
-        chat = start(db, email_env(sink, clock))
-        try:
-            with customer_page(db, chat, seeded.site_id, page_port) as page_url:
-                eva, frame = await writes(browser, page_url, "Do you ship to Porto?")
-                ask = frame.locator("#ask-email")
-                await expect(ask).to_be_visible()
-                await expect(frame.get_by_label(ASKED)).to_be_visible()
-                await expect(frame.locator("#input")).to_be_focused()  # (nothing took it)
-                await eva.screenshot(path=artifacts / "ask-email-asked.png")
 
-                await frame.get_by_label(ASKED).fill("eva")
-                await frame.get_by_role("button", name="Notify me").click()
-                error = frame.locator("#ask-email-error")
-                await expect(error).to_have_text("Please enter a valid email address.")
-                await expect(frame.get_by_label(ASKED)).to_have_attribute("aria-invalid", "true")
-                await expect(frame.get_by_label(ASKED)).to_be_focused()
-                assert await axe_violations(eva, "/widget/frame") == []
+    async with emailing_site(tmp_path, chatting_when_away) as site:
+        eva, frame = await writes(browser, site.page_url, "Do you ship to Porto?")
+        ask = frame.locator("#ask-email")
+        await expect(ask).to_be_visible()
+        await expect(frame.get_by_label(ASKED)).to_be_visible()
+        await expect(frame.locator("#input")).to_be_focused()  # (nothing took it)
+        assert await axe_violations(eva, "/widget/frame") == []
+        await eva.screenshot(path=artifacts / "ask-email-asked.png")
 
-                await frame.get_by_label(ASKED).fill("eva@example.test")
-                await frame.get_by_role("button", name="Notify me").click()
-                await expect(ask).to_be_hidden()
-                await expect(frame.locator(".notice").last).to_have_text(
-                    "Thanks! If you're not here when we answer, we'll email the reply to "
-                    "eva@example.test.")
-                await expect(frame.locator("#transcript")).to_be_visible()
-                await eva.screenshot(path=artifacts / "ask-email-left.png")
-                # A reload: the address is known, nothing is asked again.
-                await eva.reload()
-                frame = await open_widget(eva)
-                await expect(frame.locator(".msg.mine")).to_have_count(1)
-                await expect(frame.locator("#transcript")).to_be_visible()
-                await expect(frame.locator("#ask-email")).to_be_hidden()
-                await eva.context.close()  # she goes
+        await frame.get_by_label(ASKED).fill("eva")
+        await frame.get_by_role("button", name="Notify me").click()
+        await expect(frame.locator("#ask-email-error")).to_have_text(
+            "Please enter a valid email address.")
+        await expect(frame.get_by_label(ASKED)).to_have_attribute("aria-invalid", "true")
+        await expect(frame.get_by_label(ASKED)).to_be_focused()
 
-                # Another visitor is asked, until someone can answer: an agent signs in.
-                _, other = await writes(browser, page_url, "Is the shop open on Sunday?")
-                await expect(other.locator("#ask-email")).to_be_visible()
-                ana = await sign_in_page(await (await browser.new_context(
-                    viewport={"width": 1400, "height": 860})).new_page(),
-                    chat.http, seeded.agent_email)
-                await expect(other.locator("#ask-email")).to_be_hidden()
-                await expect(other.locator("#status")).not_to_have_text(ASKED)
+        await frame.get_by_label(ASKED).fill("eva@example.test")
+        await frame.get_by_role("button", name="Notify me").click()
+        await expect(ask).to_be_hidden()
+        await expect(frame.locator(".notice").last).to_have_text(
+            "Thanks! If you're not here when we answer, we'll email the reply to "
+            "eva@example.test.")
+        await expect(frame.locator("#transcript")).to_be_visible()
+        await eva.screenshot(path=artifacts / "ask-email-left.png")
+        # A reload: the address is known, nothing is asked again.
+        await eva.reload()
+        frame = await open_widget(eva)
+        await expect(frame.locator(".msg.mine")).to_have_count(1)
+        await expect(frame.locator("#transcript")).to_be_visible()
+        await expect(frame.locator("#ask-email")).to_be_hidden()
+        await eva.context.close()  # she goes
 
-                # Eva's answer, unseen, goes to the address she left.
-                await ana.locator(".item", has_text="Do you ship to Porto?").locator(
-                    "button").click()
-                await expect(ana.locator("#visitor-facts")).to_contain_text("eva@example.test")
-                reply = ana.get_by_label("Reply", exact=True)
-                await reply.fill("Yes, we ship to Porto.")
-                await reply.press("Enter")
-                await expect(ana.locator("#messages .msg.agent")).to_have_count(1)
-                advance(clock, 200)  # past LIVECHAT_EMAIL_DELAY
-                mail = await sink.first(lambda m: "eva@example.test" in m["To"])
-                assert "Yes, we ship to Porto." in text_of(mail, "plain")
-        finally:
-            chat.stop()
-        assert "Traceback" not in chat.log(), chat.log()
+        # Another visitor is asked, until someone can answer: an agent signs in.
+        _, other = await writes(browser, site.page_url, "Is the shop open on Sunday?")
+        await expect(other.locator("#ask-email")).to_be_visible()
+        ana = await sign_in_page(await (await browser.new_context(
+            viewport={"width": 1400, "height": 860})).new_page(),
+            site.chat.http, site.seeded.agent_email)
+        await expect(other.locator("#ask-email")).to_be_hidden()
+
+        # Eva's answer, unseen, goes to the address she left.
+        await ana.locator(".item", has_text="Do you ship to Porto?").locator("button").click()
+        await expect(ana.locator("#visitor-facts")).to_contain_text("eva@example.test")
+        reply = ana.get_by_label("Reply", exact=True)
+        await reply.fill("Yes, we ship to Porto.")
+        await reply.press("Enter")
+        await expect(ana.locator("#messages .msg.agent")).to_have_count(1)
+        advance(site.clock, 200)  # past LIVECHAT_EMAIL_DELAY
+        mail = await site.sink.first(lambda m: "eva@example.test" in m["To"])
+        assert "Yes, we ship to Porto." in text_of(mail, "plain")
 
 
 async def test_a_visitor_a_bot_hands_off_when_nobody_is_online_is_asked_for_an_email(
@@ -114,30 +103,21 @@ async def test_a_visitor_a_bot_hands_off_when_nobody_is_online_is_asked_for_an_e
     bot answers at any hour), so after the bot's handoff nobody had asked for an address."""
     from server.store.bots import Bots
 
-    db, clock = tmp_path / "chat.db", tmp_path / "clock"
-    clock.write_text("0")
-    page_port = free_port()
-    seeded = await seed(db, [f"http://127.0.0.1:{page_port}"])
-    async with open_store(db) as store:
-        await store.set_site_profile(seeded.site_id, offline="form")
-        await Bots(store).create(seeded.site_id, "Ava")
-    token = api_token(db, "conversations:read", "conversations:write", site=seeded.site_id)
-    async with MailSink() as sink:
-        chat = start(db, email_env(sink, clock))
-        try:
-            with customer_page(db, chat, seeded.site_id, page_port) as page_url:
-                page, frame = await writes(browser, page_url, "I need to change my order")
-                await expect(frame.locator("#status")).to_have_text("Ava (bot) is answering")
-                await expect(frame.locator("#ask-email")).to_be_hidden()  # the bot answers
-                async with httpx.AsyncClient(base_url=chat.http, headers={
-                        "Authorization": f"Bearer {token}"}) as api:
-                    listed = (await api.get("/api/v1/conversations")).json()["data"]
-                    handed = await api.post(
-                        f"/api/v1/conversations/{listed[0]['id']}/handoff")
-                    assert handed.status_code == 200, handed.text
-                await expect(frame.locator("#ask-email")).to_be_visible()
-                await expect(frame.get_by_role("button", name="Talk to a person")).to_be_hidden()
-                await page.screenshot(path=artifacts / "ask-email-after-handoff.png")
-        finally:
-            chat.stop()
-        assert "Traceback" not in chat.log(), chat.log()
+    async def with_a_bot(store: Any, site_id: str) -> None:
+        await store.set_site_profile(site_id, offline="form")
+        await Bots(store).create(site_id, "Ava")
+
+    async with emailing_site(tmp_path, with_a_bot) as site:
+        token = api_token(site.chat.db, "conversations:read", "conversations:write",
+                          site=site.seeded.site_id)
+        page, frame = await writes(browser, site.page_url, "I need to change my order")
+        await expect(frame.locator("#status")).to_have_text("Ava (bot) is answering")
+        await expect(frame.locator("#ask-email")).to_be_hidden()  # the bot answers
+        async with httpx.AsyncClient(base_url=site.chat.http,
+                                     headers={"Authorization": f"Bearer {token}"}) as api:
+            listed = (await api.get("/api/v1/conversations")).json()["data"]
+            handed = await api.post(f"/api/v1/conversations/{listed[0]['id']}/handoff")
+            assert handed.status_code == 200, handed.text
+        await expect(frame.locator("#ask-email")).to_be_visible()
+        await expect(frame.get_by_role("button", name="Talk to a person")).to_be_hidden()
+        await page.screenshot(path=artifacts / "ask-email-after-handoff.png")
