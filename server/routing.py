@@ -50,10 +50,10 @@ def choose(loads: Iterable[Load], preferred: str | None = None) -> str | None:
 def expected_wait(position: int, average_wait: float | None, agents_online: int) -> int | None:
     """Seconds a visitor at ``position`` (1 = next) can expect to wait: the site's recent average
     wait before an agent joined, scaled by the queue ahead and spread over the agents online.
-    None when there is no history to go by."""
-    if average_wait is None:
+    None when there is no history to go by, or nobody online to make it come true."""
+    if average_wait is None or agents_online < 1:
         return None
-    return round(average_wait * position / max(agents_online, 1))
+    return round(average_wait * position / agents_online)
 
 
 def presence_key(site_id: str) -> str:

@@ -44,7 +44,9 @@ def test_expected_wait() -> None:
     assert expected_wait(1, None, 2) is None
     assert expected_wait(1, 60.0, 1) == 60
     assert expected_wait(3, 60.0, 2) == 90
-    assert expected_wait(2, 30.0, 0) == 60
+    # Nobody online: no estimate. Before, the average held, and a visitor writing at night was
+    # told "about 1 minute" by a site whose agents come back in the morning.
+    assert expected_wait(2, 30.0, 0) is None
 
 
 def test_presence_members_are_agent_and_connection() -> None:

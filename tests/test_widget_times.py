@@ -37,10 +37,11 @@ def at(day: int, hour: int, minute: int = 0) -> int:
     return int(datetime(2026, 12, day, hour, minute, tzinfo=ATHENS).timestamp() * 1000)
 
 
-async def away_until(context: BrowserContext, next_change: int) -> None:
+async def away_until(context: BrowserContext, next_change: int,
+                     expected_wait: int | None = None) -> None:
     """The site is away (outside its business hours) until ``next_change``: the frame's
     ``welcome`` says so (rewritten on its way from the server); the browser's clock says it is
-    ``NOW``, in Athens."""
+    ``NOW``, in Athens. With ``expected_wait``, the queue's frames say that wait (seconds)."""
     async def route(ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
 
@@ -48,7 +49,9 @@ async def away_until(context: BrowserContext, next_change: int) -> None:
             frame = json.loads(message)
             if frame.get("type") == "welcome":
                 frame["site"].update(open=False, next_change=next_change)
-                message = json.dumps(frame)
+            if expected_wait is not None and frame.get("type") == "queue":
+                frame["expected_wait"] = expected_wait
+            message = json.dumps(frame)
             ws.send(message)
 
         server.on_message(to_page)
@@ -58,10 +61,11 @@ async def away_until(context: BrowserContext, next_change: int) -> None:
 
 
 async def away_page(browser: Browser, sites: Sites, locale: str,  # noqa: F811
-                    next_change: int) -> tuple[Page, FrameLocator]:
+                    next_change: int, expected_wait: int | None = None,
+                    ) -> tuple[Page, FrameLocator]:
     context = await browser.new_context(viewport={"width": 1100, "height": 760}, locale=locale,
                                         timezone_id="Europe/Athens")
-    await away_until(context, next_change)
+    await away_until(context, next_change, expected_wait)
     page = await context.new_page()
     await page.goto(sites.page_url)
     await page.locator("livechat-widget button").click()
@@ -139,6 +143,20 @@ async def test_the_away_notice_says_today_tomorrow_or_the_day(
         assert not re.search(r"\.\s*\.$", text), text  # one full stop
         await page.screenshot(path=artifacts / f"details-3-away-{n}-{locale}.png")
         await page.context.close()
+
+
+async def test_a_visitor_waiting_out_of_hours_is_told_when_the_site_is_back(
+        browser: Browser, sites: Sites, artifacts: Path) -> None:  # noqa: F811
+    """Before: "You're next · about 2 minutes" at night, from the site's daytime average (with
+    an agent still signed in out of hours, the server has a wait to give). Their place, and when
+    the site is back."""
+    page, frame = await away_page(browser, sites, "en-GB", at(8, 9), expected_wait=120)
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("Can I return boots bought online in the shop?")
+    await composer.press("Enter")
+    await expect(frame.locator("#status")).to_have_text(
+        "You're next · We're back tomorrow at 09:00.")
+    await page.screenshot(path=artifacts / "details-3-away-queue.png")
 
 
 # --- the day separators at midnight ------------------------------------------------------------

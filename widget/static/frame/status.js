@@ -33,10 +33,13 @@ export function renderStatus() {
   } else if (state.assignee && !state.resolved) {
     statusLine.textContent = t("answering", { name: state.assignee.name || t("agent") });
   } else if (queue && !state.resolved && !(offline() && state.siteInfo.offline === "form")) {
-    // (Away, on a site that takes messages then: the answer comes by email, not "You're next".)
+    // (Away, on a site that takes messages then: the answer comes by email, not "You're next".
+    // Away on a site that lets visitors chat then: their place, and when it is back, not a
+    // wait nobody is there to make come true.)
+    var wait = offline() ? (backAt() ? " ·" + backAt() : "") :
+      queue.expected_wait !== null ? " · " + minutes(queue.expected_wait) : "";
     statusLine.textContent = (queue.position === 1 ? t("next") :
-      t("position", { n: queue.position })) +
-      (queue.expected_wait !== null ? " · " + minutes(queue.expected_wait) : "");
+      t("position", { n: queue.position })) + wait;
   } else if (!offline()) {
     statusLine.textContent = state.typicalWait !== null ?
       t("typically", { time: minutes(state.typicalWait) }) : t("online");
