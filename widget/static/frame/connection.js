@@ -167,6 +167,11 @@ function acknowledged(f) {
   if (state.pending[f.id]) {
     var frame = state.pending[f.id];
     delete state.pending[f.id];
+    // (A welcome in between said what the server knew before: the address is known now.)
+    if (frame.type === "profile" && frame.email) {
+      state.visitor.email = frame.email;
+      renderStatus();
+    }
     if (frame.type === "rate" && f.conversation) {
       state.rating = f.conversation.rating;
       renderRating();
@@ -202,9 +207,13 @@ function failed(f) {
     setTimeout(flush, Math.max(500, Math.min(f.retry_after || 2000, 30000)));
     return;
   }
-  if (state.pending[f.id]) {
-    if (state.pending[f.id].type === "transcript") append(notice(t("transcriptNoEmail")));
+  var asked = state.pending[f.id];
+  if (asked) {
+    if (asked.type === "transcript") append(notice(t("transcriptNoEmail")));
+    // An address the server refused is not known: asked for again.
+    if (asked.type === "profile" && asked.email === state.visitor.email) state.visitor.email = null;
     delete state.pending[f.id];
+    renderStatus();
   }
   if (p) {
     state.outbox = state.outbox.filter(function (o) { return o !== p; });

@@ -10,7 +10,9 @@ import { backAt, offline } from "./status.js";
 import { $, clear, el, state } from "./page.js";
 
 var intake = $("intake"), ask = $("ask-email");
-var EMAIL = /^[^\s@]+@[^\s@]+$/;
+// (As the server takes one: server/parsing.py. A longer one passed here, and was refused there
+// after the visitor was told it would be written to.)
+var EMAIL = /^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$/;
 
 function missing(field) {
   return (state.siteInfo.prechat || []).indexOf(field) >= 0 && !state.visitor[field];
