@@ -24,7 +24,8 @@ def visitor_channel(visitor_id: str) -> str:
 
 
 def agent_channel(agent_id: str) -> str:
-    """Orders for one agent's sockets: ``{"close": code}`` when an admin changed the account."""
+    """One agent's sockets: ``{"close": code}`` when an admin changed the account, and the
+    frames for them alone (``mention``: a colleague's note is for them)."""
     return f"agent:{agent_id}"
 
 
@@ -41,8 +42,7 @@ def session_channel(session_id: str) -> str:
 def close_order(code: int, ip: str | None = None) -> bytes:
     """On an ``agent:``, ``session:`` or ``visitor:`` channel: close those sockets with
     ``code``; on a ``status:`` channel, with ``ip``: those of a site's visitors that come from
-    that address (an address block). (Frames for visitors start with ``{"type"``, so the two
-    never mix.)"""
+    that address (an address block). (Frames start with ``{"type"``, so the two never mix.)"""
     return orjson.dumps({"close": code} if ip is None else {"close": code, "ip": ip})
 
 

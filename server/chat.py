@@ -27,6 +27,7 @@ import orjson
 from server.auth import VisitorIdentity
 from server.broker import Broker
 from server.channels import (
+    agent_channel,
     close_order,
     conversation_channel,
     from_connection,
@@ -250,16 +251,33 @@ class Chat:
         return change
 
     async def note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
-                   client_msg_id: str, body: str, sender: Connection | None = None) -> Sent:
+                   client_msg_id: str, body: str, sender: Connection | None = None,
+                   mentions: Sequence[str] = ()) -> Sent:
         with _sending(sender, client_msg_id):
             change = await self.store.add_note(agent, site_ids, conversation_id, client_msg_id,
-                                               body)
+                                               body, mentions)
             in_ack = sender is not None and sender.sent_in_ack(
                 conversation_id, change.messages[-1].seq, change.duplicate)
         if not change.duplicate:
             self.metrics.notes.inc()
         await self.publish(change)
+        if not change.duplicate:
+            await self._mentioned(change)
         return Sent(change, change.messages[-1], in_ack)
+
+    async def _mentioned(self, change: Change) -> None:
+        """Each colleague a note mentions is told (``mention``), on every panel of theirs."""
+        note = change.messages[-1]
+        mentioned = (note.data or {}).get("mentions") or ()
+        if not mentioned:
+            return
+        frame = orjson.dumps({"type": "mention", "conversation": change.conversation.summary(),
+                              "message": note.frame()})
+        for agent_id in mentioned:
+            try:
+                await self.broker.publish(agent_channel(agent_id), frame)
+            except Exception as exc:  # the note is stored, and in the conversation
+                log.warning("a mention was not announced (%s)", type(exc).__name__)
 
     async def reopen(self, agent: Agent, site_ids: Sequence[str], conversation_id: str) -> Change:
         change = await self.store.reopen(agent, site_ids, conversation_id)

@@ -147,6 +147,8 @@ class Note:
     id: str
     conversation_id: str
     body: str
+    #: Colleagues the note is for (agent ids of the conversation's site): each is told.
+    mentions: tuple[str, ...] = ()
 
 
 @record

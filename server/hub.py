@@ -455,7 +455,7 @@ class Hub:
             except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 log.error("dropped a malformed broker message on %s", channel.split(":")[0])
                 return
-        elif channel.startswith(("agent:", "session:")) or data.startswith(b'{"close"'):
+        elif channel.startswith("session:") or data.startswith(b'{"close"'):
             try:
                 order = orjson.loads(data)
                 code, ip = int(order["close"]), order.get("ip")

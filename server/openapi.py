@@ -45,6 +45,8 @@ def _field(kind: str, max_chars: int) -> dict[str, Any]:
                                            "maxLength": 500},
                   "description": "merged into the visitor's attributes; null removes one"},
         "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://[^\\s]+$"},
+        "ids": {"type": "array", "maxItems": 20, "items": _ID,
+                "description": "agent ids: the colleagues a note is for (each is told)"},
         "events": {"type": "array", "minItems": 1, "uniqueItems": True,
                    "items": {"type": "string", "enum": list(EVENTS)}},
         "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
@@ -176,7 +178,9 @@ SCHEMAS: dict[str, Any] = {
         "handoff": {"type": "boolean", "description": "a requeued event: the site's bot "
                     "handed the conversation to people"},
         "timeout": {"type": "boolean", "description": "with handoff: because the bot left "
-                    "the visitor unanswered for LIVECHAT_BOT_REPLY_TIMEOUT seconds"}}},
+                    "the visitor unanswered for LIVECHAT_BOT_REPLY_TIMEOUT seconds"},
+        "mentions": {"type": "array", "items": {"type": "string"},
+                     "description": "a note: the agents it is for"}}},
     "Visitor": {"type": "object", "required": ["id", "name", "email", "verified", "attributes"],
                 "properties": {
         "id": {"type": "string"}, "name": _NULLABLE_STR, "email": _NULLABLE_STR,

@@ -55,6 +55,7 @@ from server.frames import (
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _TOKEN_MAX = 1024
+_IDS_MAX = 20
 #: Control characters (C0, DEL, C1): refused in one-line texts such as titles and attributes.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")
@@ -80,7 +81,8 @@ _EMAIL_RE = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 # 1-64 of A-Z a-z 0-9 _ . : -, to strings of at most 500 characters, numbers, booleans or null).
 # "tag" (1-32 of a-z 0-9 space _ -, starting with a letter or digit), "shortcut" (1-32 of a-z 0-9
 # _ -), "status" (waiting, assigned or resolved), "url" (http(s), at most 2,000 characters),
-# "title" (printable, at most 300 characters, may be empty), "tz" (an IANA time zone name).
+# "title" (printable, at most 300 characters, may be empty), "tz" (an IANA time zone name),
+# "ids" (a list of at most 20 "id"s; one given twice counts once).
 # A trailing "?" makes it optional. A send needs a body, an attachment, or both. (A REST body's
 # field may also end in NULLABLE: required, and null is one of its values.)
 NULLABLE = "|null"
@@ -117,7 +119,8 @@ _SPECS: dict[Role, dict[str, tuple[type[Any], dict[str, str]]]] = {
         "resolve": (Resolve, {"id": "id", "conversation_id": "id"}),
         "transfer": (Transfer, {"id": "id", "conversation_id": "id", "agent_id": "id",
                                 "note": "text?"}),
-        "note": (Note, {"id": "id", "conversation_id": "id", "body": "text"}),
+        "note": (Note, {"id": "id", "conversation_id": "id", "body": "text",
+                        "mentions": "ids?"}),
         "tag": (Tag, {"id": "id", "conversation_id": "id", "tag": "tag", "on": "bool"}),
         "reopen": (Reopen, {"id": "id", "conversation_id": "id"}),
         "snooze": (Snooze, {"id": "id", "conversation_id": "id", "until": "seq?"}),
@@ -201,6 +204,11 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 5")
     if kind == "attrs":
         return _attributes(name, value)
+    if kind == "ids":
+        if not isinstance(value, list) or len(value) > _IDS_MAX or not all(
+                isinstance(v, str) and _ID_RE.fullmatch(v) for v in value):
+            raise ChatError(Code.BAD_FRAME, f"{name} must be a list of at most {_IDS_MAX} ids")
+        return tuple(dict.fromkeys(value))
     if kind == "tag" and not _TAG_RE.fullmatch(value):
         raise ChatError(Code.BAD_FRAME, f"{name} must be 1-32 of a-z 0-9 space _ -")
     if kind == "shortcut" and not _SHORTCUT_RE.fullmatch(value):
@@ -330,7 +338,7 @@ _TYPES: dict[str, Any] = {
     **dict.fromkeys(("id", "str", "jwt", "text", "ext", "name", "person", "email", "comment", "tag",
                      "shortcut", "status", "url", "title", "preview", "tz"), str),
     **dict.fromkeys(("int", "seq", "limit", "score", "hours"), int),
-    "bool": bool, "attrs": dict[str, str | int | float | bool | None],
+    "bool": bool, "attrs": dict[str, str | int | float | bool | None], "ids": list[str],
 }
 
 

@@ -70,6 +70,53 @@ async def test_notes_never_reach_the_visitor(server: ServerProcess, seeded: Seed
         await c.close()
 
 
+async def test_a_note_mentions_colleagues(server: ServerProcess, seeded: Seed) -> None:
+    """A note can be for colleagues (``mentions``): each is told (``mention``) on every panel
+    of theirs, once, whether or not they have the conversation open; the note keeps whom it
+    was for. A colleague of another site, or no agent at all, is ``not_found``, and nothing
+    is written. Visitors never see any of it."""
+    v, _, a, conv = await conversation(server, seeded)
+    bo = await login(server, seeded.agent2_email)
+    b, _ = await agent(server, bo)
+    b2, _ = await agent(server, bo)  # a second panel of Bo's
+    oz, _ = await agent(server, await login(server, seeded.other_agent_email))
+    bo_id, ana_id = _agent_id(b), _agent_id(a)
+    body = "@Bo can you check the refund? Order 1234"
+    note = await a.request({"type": "note", "id": "n1", "conversation_id": conv, "body": body,
+                            "mentions": [bo_id, ana_id, bo_id]})
+    assert note["type"] == "ack" and note["message"]["mentions"] == [bo_id]  # (not the author)
+    for panel in (b, b2):
+        told = await panel.of_type("mention")
+        assert told["conversation"]["id"] == conv
+        assert (told["message"]["seq"], told["message"]["body"]) == (note["seq"], body)
+        assert told["message"]["author"]["id"] == ana_id
+    again = await a.request({"type": "note", "id": "n1", "conversation_id": conv, "body": body,
+                             "mentions": [bo_id]})
+    assert again["type"] == "ack" and again["duplicate"]
+    for who in (_agent_id(oz), "agt_nobody"):
+        refused = await a.request({"type": "note", "id": f"n-{who}", "conversation_id": conv,
+                                   "body": "psst", "mentions": [who]})
+        assert (refused["type"], refused["code"]) == ("error", "not_found"), refused
+    for wrong in ("Bo", [1], [f"agt_{n}" for n in range(21)]):
+        refused = await a.request({"type": "note", "id": "n-bad", "conversation_id": conv,
+                                   "body": "psst", "mentions": wrong})
+        assert (refused["type"], refused["code"]) == ("error", "bad_frame"), refused
+    second = await a.request({"type": "note", "id": "n2", "conversation_id": conv,
+                              "body": "@Bo and this one", "mentions": [bo_id]})
+    await b.of_type("mention", message={**second["message"]})
+    # Exactly two mentions reached Bo (none for the resend or the refused notes), none Oz.
+    assert [f["message"]["seq"] for f in b.frames if f.get("type") == "mention"] == [
+        note["seq"], second["seq"]]
+    assert [f["seq"] for f in await _messages(a, second["seq"]) if f["kind"] == "note"] == [
+        note["seq"], second["seq"]]  # nothing between them: the refused wrote nothing
+    await a.request({"type": "send", "id": "r1", "conversation_id": conv, "body": "Hi!"})
+    await v.of_type("message", id="r1")
+    assert "mention" not in str(v.frames) and "refund" not in str(v.frames)
+    assert not [f for f in oz.frames if f.get("type") == "mention"]
+    for c in (v, a, b, b2, oz):
+        await c.close()
+
+
 def _agent_id(client: Client) -> str:
     welcome = next(f for f in client.frames if f.get("type") == "welcome")
     return str(welcome["agent"]["id"])

@@ -176,6 +176,16 @@ async def test_every_conversation_action(world: World) -> None:
     noted = await api("POST", base + "/notes", {"body": "VIP customer",
                                                 "agent_id": world.bo_id})
     assert noted.status_code == 201 and noted.json()["message"]["kind"] == "note"
+    # A note for a colleague: they are told (docs/protocol.md, mention); another id is 404.
+    for_ana = await api("POST", base + "/notes", {"body": "@Ana please call them",
+                                                  "agent_id": world.bo_id,
+                                                  "mentions": [world.ana_id]})
+    assert for_ana.status_code == 201 and for_ana.json()["message"]["mentions"] == [world.ana_id]
+    told = await world.ana.of_type("mention")
+    assert told["message"]["seq"] == for_ana.json()["message"]["seq"]
+    unknown = await api("POST", base + "/notes", {"body": "psst", "agent_id": world.bo_id,
+                                                  "mentions": ["agt_nobody"]})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
     tagged = await api("POST", base + "/tags", {"tag": "billing"})
     assert tagged.json()["conversation"]["tags"] == ["billing"]
     assert tagged.json()["duplicate"] is False

@@ -39,7 +39,8 @@ def _bodies(world: World) -> dict[str, Any]:
             "attributes": {"a": "b"}, "note": "n", "site_id": world.seed.other_site_id,
             "url": "https://93.184.215.14/hook", "events": ["message.created"], "days": 5,
             "scopes": ["reports:read"], "lang": "en", "title": "T", "status": "draft",
-            "category": "", "keywords": "", "slug": "s", "translation_of": None}
+            "category": "", "keywords": "", "slug": "s", "translation_of": None,
+            "mentions": [world.ana_id]}
 
 
 async def _article(admin: Api, site_id: str) -> str:

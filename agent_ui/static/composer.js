@@ -29,6 +29,7 @@ function sendReply(event) {
   var note = noteMode();
   var p = { id: ChatSocket.newId(), conversation_id: state.current, body: body,
             type: note ? "note" : "send" };
+  if (note) p.mentions = mentions(body);
   p.node = el("li", "msg pending " + (note ? "note" : "agent"));
   el("div", "body", p.node, body);
   el("div", "meta", p.node, t("Sending…"));
@@ -38,15 +39,31 @@ function sendReply(event) {
   input.value = "";
   closePicker();
   lastTyping = 0;
-  state.socket.send({ type: p.type, id: p.id, conversation_id: p.conversation_id, body: body });
+  state.socket.send(frame(p));
+}
+
+/** The frame of a reply or note ``p`` (sent, or sent again). */
+function frame(p) {
+  var f = { type: p.type, id: p.id, conversation_id: p.conversation_id, body: p.body };
+  if (p.mentions && p.mentions.length) f.mentions = p.mentions;
+  return f;
+}
+
+/** Colleagues a note names as "@Name" (picked with "@", or typed): each is told. */
+function mentions(body) {
+  return mentionable().filter(function (a) { return body.indexOf("@" + a.name) >= 0; })
+    .map(function (a) { return a.id; });
+}
+/** Colleagues a note can be for: people, not me. (The server refuses one of another site.) */
+function mentionable() {
+  return state.colleagues.filter(function (a) {
+    return a.id !== state.me.id && String(a.id).indexOf("bot_") !== 0;
+  });
 }
 
 /** After a reconnect: what was not acknowledged, again (the id makes it harmless). */
 export function resend() {
-  state.outbox.forEach(function (p) {
-    state.socket.send({ type: p.type, id: p.id, conversation_id: p.conversation_id,
-                        body: p.body });
-  });
+  state.outbox.forEach(function (p) { state.socket.send(frame(p)); });
 }
 
 function fill(text) {
@@ -66,7 +83,8 @@ function closePicker() { $("canned-picker").hidden = true; pickerItems = []; art
 function renderPicker() {
   var box = $("canned-picker");
   clear(box);
-  box.setAttribute("aria-label", pickerKind === "article" ? t("Help articles") : t("Canned responses"));
+  box.setAttribute("aria-label", pickerKind === "article" ? t("Help articles")
+    : pickerKind === "mention" ? t("Colleagues") : t("Canned responses"));
   pickerItems.forEach(function (c, i) {
     var option = el("div", "option" + (i === pickerIndex ? " active" : ""), box);
     option.id = "picker-option-" + i;
@@ -75,6 +93,8 @@ function renderPicker() {
     if (pickerKind === "article") {
       el("b", "", option, c.title + " ");
       el("span", "", option, c.lang + " · " + c.excerpt.slice(0, 80));
+    } else if (pickerKind === "mention") {
+      el("b", "", option, "@" + c.name).dir = "auto";
     } else {
       el("b", "", option, "/" + c.shortcut + " ");
       el("span", "", option, c.body.slice(0, 80));
@@ -95,6 +115,12 @@ function pick(i) {
     var link = c.title + ": " + c.url + " ";
     input.value = before + link + input.value.slice(at);
     input.selectionStart = input.selectionEnd = before.length + link.length;
+  } else if (pickerKind === "mention") {
+    // "@an" becomes "@Ana Lima ": the note is for her (sendReply finds the name).
+    var end = input.selectionStart, start = input.value.slice(0, end).replace(/@[^\s@]*$/, "");
+    var name = "@" + c.name + " ";
+    input.value = start + name + input.value.slice(end);
+    input.selectionStart = input.selectionEnd = start.length + name.length;
   } else {
     input.value = fill(c.body);  // filled in, and editable before sending
   }
@@ -147,7 +173,17 @@ export function setUpComposer() {
     var input = $("reply-input"), m = /^\/([a-z0-9_-]*)$/.exec(input.value);
     var c = summary(state.current);
     var hash = /(^|\s)#([^\s#]{0,40})$/.exec(input.value.slice(0, input.selectionStart));
-    if (m && c) {
+    var at = /(^|\s)@([^\s@]{0,40})$/.exec(input.value.slice(0, input.selectionStart));
+    if (at && c && noteMode()) {
+      // "@" and the start of a colleague's name (of any of its words), in a note.
+      var q = at[2].toLowerCase();
+      pickerKind = "mention";
+      pickerItems = mentionable().filter(function (a) {
+        return a.name.toLowerCase().split(/\s+/).some(function (w) { return w.indexOf(q) === 0; });
+      }).slice(0, 8);
+      pickerIndex = 0;
+      renderPicker();
+    } else if (m && c) {
       pickerKind = "canned";
       pickerItems = state.canned.filter(function (x) {
         return x.site_id === c.site_id && x.shortcut.indexOf(m[1]) === 0;
@@ -187,10 +223,7 @@ export function refused(f) {
   if (p && f.code === "unavailable") {
     // Nothing was written: the same frame (same id) goes again after the server's delay.
     setTimeout(function () {
-      if (state.outbox.indexOf(p) >= 0) {
-        state.socket.send({ type: p.type, id: p.id, conversation_id: p.conversation_id,
-                            body: p.body });
-      }
+      if (state.outbox.indexOf(p) >= 0) state.socket.send(frame(p));
     }, Math.max(500, Math.min(f.retry_after || 2000, 30000)));
     return true;
   }

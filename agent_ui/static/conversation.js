@@ -117,6 +117,7 @@ function renderTags(c) {
 export function openConversation(id, keepFocus) {
   var c = summary(id);
   if (!c) return;
+  delete state.mentioned[id];
   if (state.current !== id) {
     // Another conversation starts as a reply: a note begun in the last one must not turn
     // what is typed here into a note (the visitor would never get it).

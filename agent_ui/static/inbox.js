@@ -125,6 +125,7 @@ export function renderList() {
     if (c.unread > 0 && c.status !== "resolved") {
       el("span", "unread", meta, t("{n} new", { n: c.unread }));
     }
+    if (state.mentioned[c.id]) el("span", "unread mention", meta, t("mentioned you"));
     if (c.assignee && view !== "mine") {
       var who = el("span", "who", meta);
       avatar(who, c.assignee, "tiny");
@@ -359,6 +360,16 @@ export function replaceTeams(f) {
   if (state.view === "team" && !myTeams().length) setView("queue");
   else renderList();
   if (state.current) headChanged();
+}
+
+/** A colleague's note is for me (``mention``): told as a new message is, and "@ you" on the
+ * conversation's line until I open it (this panel's, not kept across a reload). */
+export function mentioned(f) {
+  if (!summary(f.conversation.id)) state.known[f.conversation.id] = f.conversation;  // (to open)
+  if (f.conversation.id !== state.current) state.mentioned[f.conversation.id] = true;
+  notify(t("{name} mentioned you", { name: "\u2068" + f.message.author.name + "\u2069" }),
+         their(f.message.body), f.conversation.id);
+  renderList();
 }
 
 /** Every open conversation, from the server (at connect, or after the broker dropped some). */

@@ -15,7 +15,7 @@ import {
   forgetAbove, markRead, openConversation, renderHead, renderMessage, renderSeen, reopen,
   setUpConversation, showTyping, showVisitorOnline
 } from "./conversation.js";
-import { renderList, replaceInbox, replaceTeams, setUpInbox, update } from "./inbox.js";
+import { mentioned, renderList, replaceInbox, replaceTeams, setUpInbox, update } from "./inbox.js";
 import { showManage } from "./manage.js";
 import { announce, setUpNotifications, showAway } from "./notifications.js";
 import { fillFilters, loadReport, setUpReports } from "./reports.js";
@@ -151,6 +151,7 @@ function onFrame(f) {
     if (f.conversation_id === state.current) showVisitorOnline(f.visitor_online);
   } else if (f.type === "visited") visited(f);
   else if (f.type === "teams") { replaceTeams(f); fillFilters(); }
+  else if (f.type === "mention") mentioned(f);
   else if (f.type === "typing") showTyping(f);
   else if (f.type === "inbox") {
     replaceInbox(f.conversations);

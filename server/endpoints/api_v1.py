@@ -116,7 +116,7 @@ async def add_note(call: Call) -> tuple[int, Any]:
     conversation = await _conversation(call)
     agent = await site_agent(call, call.body["agent_id"], conversation.site_id)
     sent = await call.ctx.chat.note(agent, [conversation.site_id], conversation.id, _key(call),
-                                    call.body["body"])
+                                    call.body["body"], mentions=call.body.get("mentions", ()))
     change = sent.change
     return (200 if change.duplicate else 201), {
         "message": message_json(change.messages[-1]),
@@ -320,7 +320,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "Send a message as an agent", "SendResult", 201, body=_SEND, idempotent=True,
               also={200: "a resend with the same Idempotency-Key: the original message"}),
     Operation("POST", _C + "/notes", add_note, W, "Add an internal note (agents only see it)",
-              "SendResult", 201, body=_SEND, idempotent=True,
+              "SendResult", 201, body={**_SEND, "mentions": "ids?"}, idempotent=True,
               also={200: "a resend with the same Idempotency-Key: the original note"}),
     Operation("POST", _C + "/assign", assign, W, "Assign to an agent", "ConversationResult",
               body=_AS),

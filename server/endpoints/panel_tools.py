@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 async def note(s: AgentSession, frame: Note) -> None:
     sent = await s.ctx.chat.note(s.agent, s.site_ids, frame.conversation_id, frame.id,
-                                 frame.body, s.conn)
+                                 frame.body, s.conn, frame.mentions)
     change = sent.change
     seq = change.messages[-1].seq
     s.conn.ack(frame.conversation_id, seq,

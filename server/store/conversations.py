@@ -67,7 +67,8 @@ class ConversationStore(Protocol):
     async def rate(self, visitor_id: str, conversation_id: str, score: int,
                    comment: str | None) -> Change: ...
     async def add_note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
-                       client_msg_id: str, body: str) -> Change: ...
+                       client_msg_id: str, body: str,
+                       mentions: Sequence[str] = ()) -> Change: ...
     async def reopen(self, agent: Agent, site_ids: Sequence[str],
                      conversation_id: str) -> Change: ...
 
@@ -349,13 +350,18 @@ class Conversations(Base):
         return await self._submit(op)
 
     async def add_note(self, agent: Agent, site_ids: Sequence[str], conversation_id: str,
-                       client_msg_id: str, body: str) -> Change:
+                       client_msg_id: str, body: str,
+                       mentions: Sequence[str] = ()) -> Change:
         """An internal note: in the conversation's sequence for agents, never sent to the
-        visitor (server/hub.py). Any agent of the site may write one, in any state."""
+        visitor (server/hub.py). Any agent of the site may write one, in any state.
+        ``mentions``: colleagues it is for, active agents of the conversation's site (the note
+        keeps them, as ``data.mentions``, the author left out); any other is ``not_found``, and
+        nothing is written."""
         now = self._now()
+        mentioned = [m for m in mentions if m != agent.id]
 
         def op(db: DB) -> Change:
-            self._authorized(db, conversation_id, site_ids)
+            conv = self._authorized(db, conversation_id, site_ids)
             old = db.execute(
                 f"SELECT {MSG_COLS} FROM messages WHERE conversation_id = ? AND client_msg_id = ?",
                 (conversation_id, client_msg_id),
@@ -364,8 +370,17 @@ class Conversations(Base):
                 if old[5] != agent.id or old[3] != "note":
                     raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
                 return self._duplicate(db, message_row(old), body)
+            if mentioned:
+                marks = ",".join("?" * len(mentioned))
+                found = {r[0] for r in db.execute(
+                    f"SELECT a.id FROM agents a WHERE a.id IN ({marks}) AND a.active = 1 AND "
+                    "(a.role = 'admin' OR EXISTS (SELECT 1 FROM agent_sites s WHERE "
+                    "s.agent_id = a.id AND s.site_id = ?))", (*mentioned, conv.site_id))}
+                if len(found) < len(mentioned):
+                    raise ChatError(Code.NOT_FOUND, "no such agent on this conversation's site")
             note = self._append(db, conversation_id, client_msg_id, "note", "agent", agent.id,
-                                agent.name, body, now)
+                                agent.name, body, now,
+                                {"mentions": mentioned} if mentioned else None)
             return Change(self._load_conversation(db, conversation_id), (note,))
 
         return await self._submit(op)

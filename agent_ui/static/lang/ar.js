@@ -385,5 +385,8 @@ export default {
   "Handled by a bot alone": "تولّاها روبوت وحده",
   "Resolved without a person": "حُلّت دون شخص",
   "Handed to a person": "سُلّمت إلى شخص",
-  "Bot satisfaction": "الرضا عن الروبوت"
+  "Bot satisfaction": "الرضا عن الروبوت",
+  "mentioned you": "أشار إليك",
+  "Colleagues": "الزملاء",
+  "{name} mentioned you": "أشار إليك {name}"
 };

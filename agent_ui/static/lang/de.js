@@ -385,5 +385,8 @@ export default {
   "Handled by a bot alone": "Allein von einem Bot bearbeitet",
   "Resolved without a person": "Ohne Menschen gelöst",
   "Handed to a person": "An einen Menschen übergeben",
-  "Bot satisfaction": "Zufriedenheit mit dem Bot"
+  "Bot satisfaction": "Zufriedenheit mit dem Bot",
+  "mentioned you": "hat Sie erwähnt",
+  "Colleagues": "Kollegen",
+  "{name} mentioned you": "{name} hat Sie erwähnt"
 };

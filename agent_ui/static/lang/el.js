@@ -385,5 +385,8 @@ export default {
   "Handled by a bot alone": "Τις χειρίστηκε μόνο ένα bot",
   "Resolved without a person": "Επιλύθηκαν χωρίς άνθρωπο",
   "Handed to a person": "Παραδόθηκαν σε άνθρωπο",
-  "Bot satisfaction": "Ικανοποίηση από το bot"
+  "Bot satisfaction": "Ικανοποίηση από το bot",
+  "mentioned you": "σας ανέφερε",
+  "Colleagues": "Συνάδελφοι",
+  "{name} mentioned you": "{name} σας ανέφερε"
 };

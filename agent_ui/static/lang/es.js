@@ -385,5 +385,8 @@ export default {
   "Handled by a bot alone": "Atendidas solo por un bot",
   "Resolved without a person": "Resueltas sin una persona",
   "Handed to a person": "Pasadas a una persona",
-  "Bot satisfaction": "Satisfacción con el bot"
+  "Bot satisfaction": "Satisfacción con el bot",
+  "mentioned you": "te mencionó",
+  "Colleagues": "Compañeros",
+  "{name} mentioned you": "{name} te mencionó"
 };

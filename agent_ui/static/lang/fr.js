@@ -385,5 +385,8 @@ export default {
   "Handled by a bot alone": "Traitées par un bot seul",
   "Resolved without a person": "Résolues sans intervention humaine",
   "Handed to a person": "Transmises à une personne",
-  "Bot satisfaction": "Satisfaction envers le bot"
+  "Bot satisfaction": "Satisfaction envers le bot",
+  "mentioned you": "vous a mentionné",
+  "Colleagues": "Collègues",
+  "{name} mentioned you": "{name} vous a mentionné"
 };

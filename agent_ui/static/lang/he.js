@@ -385,5 +385,8 @@ export default {
   "Handled by a bot alone": "טופלו על ידי בוט בלבד",
   "Resolved without a person": "נפתרו בלי אדם",
   "Handed to a person": "הועברו לאדם",
-  "Bot satisfaction": "שביעות רצון מהבוט"
+  "Bot satisfaction": "שביעות רצון מהבוט",
+  "mentioned you": "הזכיר/ה אותך",
+  "Colleagues": "עמיתים",
+  "{name} mentioned you": "{name} הזכיר/ה אותך"
 };

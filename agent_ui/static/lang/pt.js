@@ -385,5 +385,8 @@ export default {
   "Handled by a bot alone": "Tratadas só por um bot",
   "Resolved without a person": "Resolvidas sem uma pessoa",
   "Handed to a person": "Passadas a uma pessoa",
-  "Bot satisfaction": "Satisfação com o bot"
+  "Bot satisfaction": "Satisfação com o bot",
+  "mentioned you": "mencionou-o",
+  "Colleagues": "Colegas",
+  "{name} mentioned you": "{name} mencionou-o"
 };

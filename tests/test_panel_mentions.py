@@ -1,0 +1,58 @@
+"""A note for a colleague ("@Ana Lima …"), in a real Chromium: picked with "@" in the note
+composer, and the colleague told at once on their panel — the notice, "mentioned you" on the
+conversation's line until they open it. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.test_panel_browser import (  # noqa: F401 — fixtures
+    Desk,
+    browser,
+    desk,
+    sign_in,
+)
+from tests.test_panel_polish import visitor_writes
+
+pytestmark = pytest.mark.browser
+
+
+async def test_a_note_for_a_colleague_tells_them(browser: Browser, desk: Desk,  # noqa: F811
+                                                 artifacts: Path) -> None:
+    customer = await visitor_writes(browser, desk, "My order 1234 never arrived")
+    await visitor_writes(browser, desk, "Do you sell gas canisters?")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await ana.locator(".item", has_text="gas canisters").locator("button").click()
+
+    await bo.locator(".item", has_text="order 1234").locator("button").click()
+    await bo.get_by_role("radio", name="Internal note").check()
+    reply = bo.get_by_label("Reply", exact=True)
+    await reply.press_sequentially("Refund done. @li")  # any word of the name
+    picker = bo.get_by_role("listbox", name="Colleagues")
+    await expect(picker.get_by_role("option")).to_have_text(["@Ana Lima"])  # (not Bo himself)
+    await bo.screenshot(path=artifacts / "mention-picker.png")
+    await reply.press("Enter")
+    await expect(reply).to_have_value("Refund done. @Ana Lima ")
+    await reply.press_sequentially("can you tell the customer?")
+    await reply.press("Enter")
+    await expect(bo.locator("#messages .msg.note")).to_have_count(1)
+
+    # Ana, in another conversation: told, and the line says so until she opens it.
+    # (Her colleague's name in its own direction, between U+2068 and U+2069.)
+    await expect(ana.locator("#notice-text")).to_have_text(
+        "\u2068Bo Reis\u2069 mentioned you: Refund done. @Ana Lima can you tell the customer?")
+    line = ana.locator(".item", has_text="order 1234")
+    await expect(line.locator(".mention")).to_have_text("mentioned you")
+    await ana.screenshot(path=artifacts / "mention-told.png")
+    await line.locator("button").click()
+    await expect(ana.locator("#messages .msg.note")).to_contain_text(
+        "Refund done. @Ana Lima can you tell the customer?")
+    await expect(line.locator(".mention")).to_have_count(0)
+    # The visitor (of the conversation with the note) sees none of it.
+    frame = customer.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator(".msg.mine .body")).to_have_text(["My order 1234 never arrived"])
+    await expect(frame.locator("body")).not_to_contain_text("Refund")
