@@ -358,6 +358,7 @@ function bound(input) {
   };
   input.min = local(Date.now() + 60000);  // (the next minute: this one is passing)
   input.max = local(Date.now() + 365 * 24 * HOUR);
+  if (input.value && input.value < input.min) input.value = "";  // a time gone by is not offered
 }
 function nextMorning(days) {
   var d = new Date(); d.setDate(d.getDate() + days); d.setHours(9, 0, 0, 0); return d.getTime();

@@ -112,7 +112,9 @@ export function renderList() {
     button.type = "button";
     if (state.current === c.id) button.setAttribute("aria-current", "true");
     // Names, as previews, in their own direction ("Maria Silva (Acme Inc.)" in a Hebrew panel).
-    el("span", "name", button, visitorName(c.visitor)).dir = "auto";
+    var name = el("span", "name", button, visitorName(c.visitor));
+    name.dir = "auto";
+    name.title = visitorName(c.visitor);
     since(button, "when", view === "queue" ? c.queued_at : c.updated_at);
     var hit = view === "search" ? state.searchHits[i] : null;
     // What the visitor wrote, in its own direction ("Where is my order?" in an Arabic panel).
@@ -169,9 +171,11 @@ function refocus(list, focused) {
 
 function finishList(openOnes, me) {
   $("more").hidden = !(state.view === "resolved" && state.resolvedNext);
-  var waiting = openOnes.filter(function (c) { return inView(c, "queue"); }).length;
-  var unread = openOnes.filter(function (c) { return inView(c, "mine") && c.unread > 0; }).length;
-  var mine = openOnes.filter(function (c) { return inView(c, "mine"); }).length;
+  // The agent's load and the tab's title are theirs, whatever the list is filtered by.
+  var everything = all();
+  var waiting = everything.filter(function (c) { return inView(c, "queue"); }).length;
+  var unread = everything.filter(function (c) { return inView(c, "mine") && c.unread > 0; }).length;
+  var mine = everything.filter(function (c) { return inView(c, "mine"); }).length;
   $("load").textContent = mine + " / " + me.capacity;
   $("load").title = t("{n} open conversations of your capacity of {capacity}",
                       { n: mine, capacity: me.capacity });
@@ -229,7 +233,10 @@ function renderTagOptions() {
   all().concat(state.resolvedPage).forEach(function (c) {
     c.tags.forEach(function (x) { tags[x] = 1; });
   });
-  var select = $("filter-tag"), datalist = $("tag-options"), value = select.value;
+  // The tag filtered by stays chosen when no conversation has it any more (the list is then
+  // empty, as it says): before, the menu showed "Any tag" while the list kept filtering.
+  if (state.filters.tag) tags[state.filters.tag] = 1;
+  var select = $("filter-tag"), datalist = $("tag-options"), value = state.filters.tag;
   while (select.options.length > 1) select.remove(1);
   clear(datalist);
   Object.keys(tags).sort().forEach(function (x) {
