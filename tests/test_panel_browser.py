@@ -134,8 +134,9 @@ async def test_two_agents_and_a_visitor(browser: Browser, desk: Desk,  # noqa: F
     # Its submit looks like a button (a black-box tester's: it was bare text, as the menu's
     # choices are), in the accent colour as Snooze's.
     submit = ana.locator("#transfer").get_by_role("button", name="Transfer")
-    colours = await submit.evaluate("b => [getComputedStyle(b).backgroundColor, getComputedStyle("
-                                    "document.querySelector('#snooze-form button')).backgroundColor]")
+    colours = await submit.evaluate(
+        "b => [getComputedStyle(b).backgroundColor,"
+        " getComputedStyle(document.querySelector('#snooze-form button')).backgroundColor]")
     assert colours[0] == colours[1] != "rgba(0, 0, 0, 0)", colours
     await submit.click()
     await expect(frame.locator(".notice").last).to_have_text("Bo Reis took over the conversation")
