@@ -140,6 +140,8 @@ async def test_two_agents_and_a_visitor(browser: Browser, desk: Desk,  # noqa: F
     assert colours[0] == colours[1] != "rgba(0, 0, 0, 0)", colours
     await submit.click()
     await expect(frame.locator(".notice").last).to_have_text("Bo Reis took over the conversation")
+    # Bo is told (a black-box tester's: nothing said so), as of a new message of his.
+    await expect(bo.locator("#list-status")).to_contain_text("Assigned to you: ")
     await bo.get_by_role("tab", name="Mine").click()
     await bo.locator(".item button").first.click()
     await expect(bo.locator("#messages .msg.note")).to_have_count(2)

@@ -333,6 +333,12 @@ export function update(c) {
     notify(t("Back from snooze"), their(visitorName(c.visitor)), c.id);
   } else if (before && mineNow && c.unread > before.unread && c.id !== state.current) {
     notify(their(visitorName(c.visitor)), their(c.last_message), c.id);
+  } else if (mineNow && !(before && before.assignee && before.assignee.id === me.id) &&
+             c.status !== "resolved" && c.id !== state.current) {
+    // Given to me by someone else (a colleague's transfer, an admin, auto-assignment): what
+    // I do myself is on the conversation I have open.
+    notify(t("Assigned to you"), [their(visitorName(c.visitor)), ": ", their(c.last_message)],
+           c.id);
   }
   // A follow-up of mine may have been sent (its conversation changed): the view, read again.
   if (state.view === "followups" && state.followUps.some(function (f) {
