@@ -37,7 +37,10 @@ def _field(kind: str, max_chars: int) -> dict[str, Any]:
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
         "person": {"type": "string", "minLength": 1, "maxLength": 100,
                    "description": "direction controls (U+202A-U+202E, U+2066-U+2069) dropped"},
-        "email": {"type": "string", "pattern": "^[^\\s@]{1,64}@[^\\s@]{1,189}$"},
+        "email": {"type": "string", "maxLength": 254,
+                  "pattern": '^[^\\s@<>()\\[\\]\\\\,;:"]{1,64}@[^\\s@<>()\\[\\]\\\\,;:"]+'
+                             '\\.[^\\s@<>()\\[\\]\\\\,;:".]{2,}$',
+                  "description": "an email address as docs/protocol.md says (Email addresses)"},
         "tag": {"type": "string", "pattern": "^[a-z0-9][a-z0-9 _-]{0,31}$"},
         "attrs": {"type": "object", "maxProperties": 50,
                   "propertyNames": {"pattern": "^[A-Za-z0-9_.:-]{1,64}$"},

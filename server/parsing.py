@@ -69,7 +69,9 @@ LANG_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 ARTICLE_TEXT = {"heading": kb.MAX_TITLE, "markdown": kb.MAX_BODY, "category": kb.MAX_CATEGORY,
                 "keywords": kb.MAX_KEYWORDS, "slug": kb.MAX_SLUG}
 _JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-_EMAIL_RE = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
+#: What no part of an email address may hold: a name, brackets or a second address around it
+#: (``<i>hi</i>@evil.com`` went out to ``i``), spaces, controls.
+_EMAIL_BAD = re.compile(r'[\s@<>()\[\]\\,;:"\x00-\x1f\x7f]')
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
@@ -167,8 +169,18 @@ def validate_text(value: str, max_chars: int) -> str:
 
 
 def valid_email(value: str) -> bool:
-    """An email address as every frame and body takes one (``email``)."""
-    return bool(_EMAIL_RE.fullmatch(value))
+    """An email address as every frame and body takes one (``email``; docs/protocol.md): a name
+    of 1-64 characters, ``@``, and a domain of at most 189 of two labels or more; dots only
+    between characters; no label starting or ending with ``-``; a last label of 2 characters
+    or more, not all digits; nothing of ``_EMAIL_BAD``. (The widget checks the same:
+    widget/static/frame/intake.js.)"""
+    local, at, domain = value.rpartition("@")
+    labels = domain.split(".")
+    return bool(at and local and len(local) <= 64 and len(domain) <= 189
+                and not _EMAIL_BAD.search(local) and not _EMAIL_BAD.search(domain)
+                and all(local.split(".")) and len(labels) > 1
+                and all(0 < len(x) <= 63 and x[0] != "-" and x[-1] != "-" for x in labels)
+                and len(labels[-1]) >= 2 and not labels[-1].isdigit())
 
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:

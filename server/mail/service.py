@@ -29,6 +29,7 @@ from server.errors import ChatError, Unavailable
 from server.files import safe_name, sniff, typed_name
 from server.mail import addresses, compose, inbound, smtp
 from server.mail.words import language, words
+from server.parsing import valid_email
 from server.store import Change, Conversation, Message, Site
 from server.store.filestore import FileStore, LocalFiles
 from server.store.followups import FollowUps
@@ -248,6 +249,8 @@ class Mail:
 
     async def _build(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
         """The email of a job, or why there is none to send now (a string)."""
+        if not valid_email(job.recipient):  # (one kept before addresses were checked as now)
+            return "not an email address"
         if job.kind in (INVITE, RESET):
             return await self._build_agent_email(job)
         if job.kind == ASSIGNED:

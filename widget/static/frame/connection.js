@@ -8,7 +8,7 @@ import {
   seen, switchTo
 } from "./conversation.js";
 import { reason, t } from "./i18n.js";
-import { renderIntake } from "./intake.js";
+import { emailAnswered, renderIntake } from "./intake.js";
 import {
   offline, onState, renderStatus, scheduleHours, showBanner, showTyping
 } from "./status.js";
@@ -171,6 +171,7 @@ function acknowledged(f) {
     if (frame.type === "profile" && frame.email) {
       state.visitor.email = frame.email;
       renderStatus();
+      emailAnswered(frame.id, true);
     }
     if (frame.type === "rate" && f.conversation) {
       state.rating = f.conversation.rating;
@@ -214,6 +215,7 @@ function failed(f) {
     if (asked.type === "profile" && asked.email === state.visitor.email) state.visitor.email = null;
     delete state.pending[f.id];
     renderStatus();
+    emailAnswered(f.id, false);
   }
   if (p) {
     state.outbox = state.outbox.filter(function (o) { return o !== p; });

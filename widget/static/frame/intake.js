@@ -10,9 +10,17 @@ import { backAt, offline } from "./status.js";
 import { $, clear, el, state } from "./page.js";
 
 var intake = $("intake"), ask = $("ask-email");
-// (As the server takes one: server/parsing.py. A longer one passed here, and was refused there
-// after the visitor was told it would be written to.)
-var EMAIL = /^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$/;
+var BAD = /[\s@<>()[\]\\,;:"\x00-\x1f\x7f]/;
+/** An email address as the server takes one (server/parsing.py, valid_email; docs/protocol.md):
+ * one it refused was said here to be saved. */
+function validEmail(v) {
+  var at = v.lastIndexOf("@"), local = v.slice(0, at), domain = v.slice(at + 1);
+  var labels = domain.split("."), last = labels[labels.length - 1];
+  return at > 0 && local.length <= 64 && domain.length <= 189 && !BAD.test(local) &&
+    !BAD.test(domain) && local.split(".").every(Boolean) && labels.length > 1 &&
+    labels.every(function (x) { return x && x.length <= 63 && !/^-|-$/.test(x); }) &&
+    last.length >= 2 && !/^\d+$/.test(last);
+}
 
 function missing(field) {
   return (state.siteInfo.prechat || []).indexOf(field) >= 0 && !state.visitor[field];
@@ -93,7 +101,7 @@ export function submitIntake(event) {
   // Every error at once, each by its field; the visitor's own submit: the keyboard goes to the
   // first field to correct (away and back if it is there already, so that it is read out again).
   var wrong = [nameRow && !name && "needName",
-               emailRow && !EMAIL.test(email) && "needEmail",
+               emailRow && !validEmail(email) && "needEmail",
                !body.trim() && "needMessage"];
   FIELDS.forEach(function (field, i) { mark(field, wrong[i] || null); });
   var first = intake.querySelector("[aria-invalid]");
@@ -153,7 +161,7 @@ ask.addEventListener("submit", function (event) {
   event.preventDefault();
   var input = ask.querySelector("input"), email = input.value.trim();
   var error = $("ask-email-error");
-  error.hidden = EMAIL.test(email);
+  error.hidden = validEmail(email);
   error.textContent = error.hidden ? "" : t("needEmail");
   if (!error.hidden) {
     input.setAttribute("aria-invalid", "true");
@@ -161,10 +169,28 @@ ask.addEventListener("submit", function (event) {
     input.focus();
     return;
   }
-  request({ type: "profile", id: ChatSocket.newId(), email: email });
-  state.visitor.email = email;
-  append(notice(t("willEmail", { email: email })));
+  var frame = { type: "profile", id: ChatSocket.newId(), email: email };
+  asked[frame.id] = true;
+  request(frame);
+  state.visitor.email = email;  // (asked no more meanwhile: the server's answer decides)
   renderAskEmail();
-  renderHeader();  // ("Send me a transcript": the address is known now)
   $("input").focus();
 });
+var asked = {};
+
+/** The server's answer to an address left here (``profile`` ``id``): said in the chat once it
+ * is saved; refused, asked for again, with why. */
+export function emailAnswered(id, saved) {
+  if (!asked[id]) return;
+  delete asked[id];
+  if (saved) {
+    append(notice(t("willEmail", { email: state.visitor.email || "" })));
+    renderHeader();  // ("Send me a transcript": the address is known now)
+  } else {
+    state.visitor.email = null;
+    renderAskEmail();
+    var error = $("ask-email-error");
+    error.hidden = false;
+    error.textContent = t("needEmail");
+  }
+}
