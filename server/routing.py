@@ -29,7 +29,7 @@ from server.broker import Presence, PresenceUnavailable
 from server.channels import status_channel, visitor_channel
 from server.chat import Chat
 from server.errors import Unavailable
-from server.store import Conversation, Store
+from server.store import Conversation, Site, Store
 from server.store.models import Load
 
 log = logging.getLogger("livechat.routing")
@@ -65,6 +65,13 @@ def visitor_presence_key(visitor_id: str) -> str:
     return f"visitor:{visitor_id}"
 
 
+def _hours(site: Site, now: float) -> tuple[bool, int | None]:
+    """Whether the site is inside its business hours at ``now``, and when that next changes
+    (ms), as ``welcome`` says them."""
+    told = site.profile.for_visitor(now)
+    return bool(told["open"]), told["next_change"]
+
+
 def connected_key(site_id: str) -> str:
     """Agents with a live panel, available or away (``presence_key`` has only the available)."""
     return f"agents-connected:{site_id}"
@@ -96,6 +103,8 @@ class Router:
         self._announced: dict[str, dict[str, tuple[int, int | None]]] = {}
         #: site id -> whether anyone was online when this process last said so
         self._available: dict[str, bool] = {}
+        #: site id -> (open, next change) of its business hours when this process last said so
+        self._hours: dict[str, tuple[bool, int | None]] = {}
 
     def available(self, site_id: str) -> bool:
         """Whether anyone was online when this process last knew (for a visitor connecting
@@ -107,7 +116,9 @@ class Router:
         visitors are told in their ``welcome``, and an ``availability`` frame only when it
         changes. (Learning it at the first sweep instead either told visitors what they knew, or,
         had an agent come meanwhile, missed telling them.)"""
+        now = self._clock()
         for site in await self.store.sites():
+            self._hours[site.id] = _hours(site, now)
             with contextlib.suppress(PresenceUnavailable):
                 members = await self.presence.members(presence_key(site.id))
                 self._available[site.id] = bool(agent_ids(members))
@@ -144,10 +155,16 @@ class Router:
                 for key in [k for k in self._absent_since if k[0] == site.id]:
                     del self._absent_since[key]
                 continue
-            if self._available.get(site.id) != bool(online):
+            # Whether anyone can answer: someone online, and the site's hours. A widget open
+            # across an opening or a closing flips at the time it was told, and is told the
+            # next one here (it knows one at a time); so is a change of the hours.
+            hours = _hours(site, self._clock())
+            if self._available.get(site.id) != bool(online) or self._hours.get(site.id) != hours:
                 self._available[site.id] = bool(online)
+                self._hours[site.id] = hours
                 await self.chat.broker.publish(status_channel(site.id), orjson.dumps(
-                    {"type": "availability", "agents_online": bool(online)}))
+                    {"type": "availability", "agents_online": bool(online), "open": hours[0],
+                     "next_change": hours[1]}))
             decisions = self.chat.metrics.decisions
             for change in await self.store.requeue(site.id, gone):
                 decisions["requeued"].inc()

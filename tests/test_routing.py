@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from server import broker as brokers
+from server.channels import status_channel
 from server.chat import Chat
 from server.errors import ChatError, Code
 from server.routing import Router, agent_ids, choose, connected_key, expected_wait
@@ -244,3 +248,36 @@ async def test_queue_position_is_the_place_in_the_waiting_list(tmp_path: Path) -
         assert await store.queue_position(site, "nope") is None
     finally:
         await store.close()
+
+
+async def test_visitors_are_told_when_the_hours_open_and_close(store: SQLiteStore) -> None:
+    """A black-box tester's: a widget open across an opening and a closing flipped at the
+    opening (the time its welcome gave), and never again: it knew one change at a time. The
+    router tells the site's visitors each change of the hours, and of the hours themselves."""
+    site, _ = await _site(store, {"Ana": 5})
+    await store.set_site_profile(site, hours="mon 09:00-10:00", tz="UTC")
+    monday_9 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC).timestamp()
+    clock = FakeClock(monday_9 - 30)
+    told: list[dict[str, Any]] = []
+    broker, presence = brokers.create("memory://", clock)
+    await broker.start(lambda channel, data: told.append(orjson.loads(data)), lambda: None)
+    await broker.subscribe(status_channel(site))
+    router = Router(store, presence, Chat(store, broker, inbox_interval=0), interval=5,
+                    grace=120, clock=clock)
+    await router.prime()
+    await router.sweep()
+    assert told == []  # as the welcome says
+    clock.now = monday_9 + 5
+    await router.sweep()
+    await router.sweep()
+    assert told == [{"type": "availability", "agents_online": False, "open": True,
+                     "next_change": int((monday_9 + 3600) * 1000)}]
+    clock.now = monday_9 + 3605
+    await router.sweep()
+    assert told[1:] == [{"type": "availability", "agents_online": False, "open": False,
+                         "next_change": int((monday_9 + 7 * 86400) * 1000)}]
+    await store.set_site_profile(site, hours="")  # always open, from now
+    await router.sweep()
+    assert told[2:] == [{"type": "availability", "agents_online": False, "open": True,
+                         "next_change": None}]
+    await broker.close()

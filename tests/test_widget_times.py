@@ -181,3 +181,33 @@ async def test_today_becomes_yesterday_at_midnight(browser: Browser, sites: Site
     await page.clock.fast_forward(24 * 3600 * 1000)
     await expect(separators).to_have_text(["Yesterday"])
     await page.screenshot(path=artifacts / "widget-times-yesterday-at-midnight.png")
+
+
+async def test_the_widget_follows_the_hours_it_is_told(browser: Browser, sites: Sites,  # noqa: F811
+                                                       artifacts: Path) -> None:
+    """A black-box tester's: a widget open across an opening and a closing flipped at the
+    first and missed the second (its welcome gave one change). The server's ``availability``
+    now carries the hours (docs/protocol.md): the widget takes them as they come."""
+    context = await browser.new_context(viewport={"width": 1100, "height": 760},
+                                        locale="en-GB", timezone_id="Europe/Athens")
+    await context.clock.set_fixed_time(NOW)
+    sockets: list[WebSocketRoute] = []
+
+    async def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda message: ws.send(message))
+        sockets.append(ws)
+
+    await context.route_web_socket(re.compile(r"/ws/visitor"), route)
+    page = await context.new_page()
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    status = frame.locator("#status")
+    await expect(status).not_to_contain_text("We're back")
+    sockets[-1].send(json.dumps({"type": "availability", "agents_online": False, "open": False,
+                                 "next_change": at(7, 18)}))
+    await expect(status).to_have_text(OFFLINE + "We're back today at 18:00.")
+    sockets[-1].send(json.dumps({"type": "availability", "agents_online": False, "open": False,
+                                 "next_change": at(8, 9)}))
+    await expect(status).to_have_text(OFFLINE + "We're back tomorrow at 09:00.")
+    await page.screenshot(path=artifacts / "details-3-away-told.png")

@@ -66,6 +66,11 @@ function onFrame(f) {
   }
   else if (f.type === "availability") {
     state.agentsOnline = f.agents_online;
+    if (typeof f.open === "boolean") {  // the site's hours, and when they next change
+      state.siteInfo.open = f.open;
+      state.siteInfo.next_change = f.next_change;
+      scheduleHours();
+    }
     renderStatus();
     renderIntake();
   } else if (f.type === "typing") {
