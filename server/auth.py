@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import jwt
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from server.inputs import DIRECTION_CONTROLS
+from server.parsing import valid_email
 
 Clock = Callable[[], float]
 
@@ -161,7 +161,6 @@ class Claims:
     email: str | None = None
 
 
-_EMAIL = re.compile(r"^[^\s@\x00-\x1f]{1,64}@[^\s@\x00-\x1f]{1,189}$")
 
 
 #: How far ahead of ours a site backend's clock may be: a JWT's ``nbf`` up to this many
@@ -195,7 +194,7 @@ def identity_claims(secret: str, token: str, now: float, max_lifetime: float) ->
     if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= 100
                              or "\x00" in name):
         raise TokenError("name must be 1-100 characters")
-    if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
+    if email is not None and (not isinstance(email, str) or not valid_email(email)):
         raise TokenError("email is not an email address")
     if name is not None:  # (signed: shown without what would turn it around)
         name = DIRECTION_CONTROLS.sub("", name).strip() or None

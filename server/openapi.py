@@ -40,7 +40,8 @@ def _field(kind: str, max_chars: int) -> dict[str, Any]:
         "email": {"type": "string", "maxLength": 254,
                   "pattern": '^[^\\s@<>()\\[\\]\\\\,;:"]{1,64}@[^\\s@<>()\\[\\]\\\\,;:"]+'
                              '\\.[^\\s@<>()\\[\\]\\\\,;:".]{2,}$',
-                  "description": "an email address as docs/protocol.md says (Email addresses)"},
+                  "description": "an email address; the server checks more than this pattern: "
+                                 "docs/protocol.md, Email addresses"},
         "tag": {"type": "string", "pattern": "^[a-z0-9][a-z0-9 _-]{0,31}$"},
         "attrs": {"type": "object", "maxProperties": 50,
                   "propertyNames": {"pattern": "^[A-Za-z0-9_.:-]{1,64}$"},

@@ -71,7 +71,7 @@ ARTICLE_TEXT = {"heading": kb.MAX_TITLE, "markdown": kb.MAX_BODY, "category": kb
 _JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 #: What no part of an email address may hold: a name, brackets or a second address around it
 #: (``<i>hi</i>@evil.com`` went out to ``i``), spaces, controls.
-_EMAIL_BAD = re.compile(r'[\s@<>()\[\]\\,;:"\x00-\x1f\x7f]')
+_EMAIL_BAD = re.compile(r'[\s@<>()\[\]\\,;:"\x00-\x1f\x7f-\x9f\ufeff]')
 
 # Field kinds: "id" (client or server id), "seq" (int >= 0), "int", "bool", "str" (token-ish),
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
@@ -168,6 +168,9 @@ def validate_text(value: str, max_chars: int) -> str:
     return value
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def valid_email(value: str) -> bool:
     """An email address as every frame and body takes one (``email``; docs/protocol.md): a name
     of 1-64 characters, ``@``, and a domain of at most 189 of two labels or more; dots only
@@ -180,7 +183,7 @@ def valid_email(value: str) -> bool:
                 and not _EMAIL_BAD.search(local) and not _EMAIL_BAD.search(domain)
                 and all(local.split(".")) and len(labels) > 1
                 and all(0 < len(x) <= 63 and x[0] != "-" and x[-1] != "-" for x in labels)
-                and len(labels[-1]) >= 2 and not labels[-1].isdigit())
+                and len(labels[-1]) >= 2 and not _DIGITS.fullmatch(labels[-1]))
 
 
 def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:

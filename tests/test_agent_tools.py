@@ -93,6 +93,10 @@ async def test_a_note_mentions_colleagues(server: ServerProcess, seeded: Seed) -
     again = await a.request({"type": "note", "id": "n1", "conversation_id": conv, "body": body,
                              "mentions": [bo_id]})
     assert again["type"] == "ack" and again["duplicate"]
+    for other in ([], [_agent_id(oz)]):  # the same id for a note for others: another note
+        changed = await a.request({"type": "note", "id": "n1", "conversation_id": conv,
+                                   "body": body, "mentions": other})
+        assert (changed["type"], changed["code"]) == ("error", "id_conflict"), changed
     for who in (_agent_id(oz), "agt_nobody"):
         refused = await a.request({"type": "note", "id": f"n-{who}", "conversation_id": conv,
                                    "body": "psst", "mentions": [who]})

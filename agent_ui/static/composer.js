@@ -49,15 +49,25 @@ function frame(p) {
   return f;
 }
 
-/** Colleagues a note names as "@Name" (picked with "@", or typed): each is told. */
+/** Colleagues a note names as "@Name" (picked with "@", or typed): each is told. The longest
+ * names first, each taken out once found: "@Ana Lima" is not also for a colleague "Ana". */
 function mentions(body) {
-  return mentionable().filter(function (a) { return body.indexOf("@" + a.name) >= 0; })
-    .map(function (a) { return a.id; });
+  var rest = body, ids = [];
+  mentionable().sort(function (a, b) { return b.name.length - a.name.length; })
+    .forEach(function (a) {
+      var tag = "@" + a.name;
+      if (rest.indexOf(tag) < 0) return;
+      ids.push(a.id);
+      rest = rest.split(tag).join(" ");
+    });
+  return ids;
 }
-/** Colleagues a note can be for: people, not me. (The server refuses one of another site.) */
+/** Colleagues a note can be for: people of the conversation's site, not me. */
 function mentionable() {
+  var c = summary(state.current);
   return state.colleagues.filter(function (a) {
-    return a.id !== state.me.id && String(a.id).indexOf("bot_") !== 0;
+    return a.id !== state.me.id && String(a.id).indexOf("bot_") !== 0 && !!c &&
+      (a.sites || []).indexOf(c.site_id) >= 0;
   });
 }
 

@@ -63,6 +63,7 @@ export function renderHead() {
   clear(select);
   state.colleagues.forEach(function (a) {
     if (c.assignee && a.id === c.assignee.id) return;
+    if ((a.sites || []).indexOf(c.site_id) < 0) return;  // (the server would refuse them)
     el("option", "", select, a.id === me.id ? t("{name} (me)", { name: a.name }) : a.name)
       .value = a.id;
   });

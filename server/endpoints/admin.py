@@ -25,6 +25,7 @@ from server.auth import AgentSession, TokenError, origin_allowed
 from server.channels import agent_channel, site_channel
 from server.errors import Close
 from server.hashing import Busy
+from server.parsing import valid_email
 from server.store import Agent, Site
 from server.store.directory import site_name
 from server.store.models import NO_PASSWORD
@@ -160,7 +161,7 @@ async def _invite(ctx: Context, request: Request, admin: Agent) -> Response:
     """A new agent, who sets their own password through the link (valid 7 days, once)."""
     data = await _body(request)
     email, name = _get(data, "email", str, ""), _get(data, "name", str, "")
-    if "@" not in email or not 0 < len(name.strip()) <= 100:
+    if not valid_email(email) or not 0 < len(name.strip()) <= 100:
         raise ValueError("an agent needs an email address and a name")
     role = _get(data, "role", str, "agent")
     if role not in ("admin", "agent"):

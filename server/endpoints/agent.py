@@ -95,6 +95,7 @@ class AgentSession(Session):
             ctx.router.poke(site_id)  # an agent came online: waiting conversations may move
         sites = [s for s in await ctx.store.sites() if s.id in self.site_ids]
         colleagues = await ctx.store.site_agents(self.site_ids)
+        works_on = await ctx.store.agent_sites()  # (whom a note or a transfer can be for)
         conversations = await ctx.store.open_conversations(self.site_ids)
         canned = await ctx.store.canned(self.agent, self.site_ids)
         teams = await ctx.store.teams(self.site_ids)
@@ -104,7 +105,9 @@ class AgentSession(Session):
             "epoch": ctx.store.epoch,
             "agent": self.agent.public(),
             "sites": [{"id": s.id, "name": s.name, "auto_assign": s.auto_assign} for s in sites],
-            "agents": [{"id": a.id, "name": a.name, "avatar": avatar_url(a.id)}
+            "agents": [{"id": a.id, "name": a.name, "avatar": avatar_url(a.id),
+                        "sites": [s for s in self.site_ids
+                                  if a.role == "admin" or s in works_on.get(a.id, ())]}
                        for a in colleagues],
             "conversations": [c.summary() for c in conversations],
             "canned": [c.public() for c in canned],

@@ -208,7 +208,7 @@ _WORDS: dict[str, dict[str, str]] = {
     "he": {
         "checkin": "שלום! רק רצינו לבדוק: הכול בסדר? השיבו כאן אם צריך משהו.",
         "rating_subject": "איך הייתה השיחה שלך עם {site}?",
-        "rating_intro": "{site} רוצה לדעת איך הייתה השיחה שלך. בחר/י דירוג:",
+        "rating_intro": "{site} רוצה לדעת איך הייתה השיחה שלכם. בחרו דירוג:",
         "stars": "{n} מתוך 5",
         "rating_title": "איך הייתה השיחה?",
         "rating_comment": "משהו להוסיף? (לא חובה)",
@@ -218,7 +218,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "rating_bad": "קישור הדירוג הזה אינו תקף.",
         "reply_subject": "תשובה חדשה מ-{site}",
         "reply_intro": "{agent} השיב/ה להודעה שלך:",
-        "reply_hint": "השב/י למייל הזה, או המשיכו בצ'אט:",
+        "reply_hint": "השיבו למייל הזה, או המשיכו בצ'אט:",
         "chat_hint": "המשיכו את השיחה בצ'אט:",
         "continue": "המשך הצ'אט",
         "transcript_subject": "השיחה שלך עם {site}",

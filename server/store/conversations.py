@@ -367,9 +367,11 @@ class Conversations(Base):
                 (conversation_id, client_msg_id),
             ).fetchone()
             if old is not None:
-                if old[5] != agent.id or old[3] != "note":
+                first = message_row(old)
+                if old[5] != agent.id or old[3] != "note" or list(
+                        (first.data or {}).get("mentions", [])) != mentioned:
                     raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
-                return self._duplicate(db, message_row(old), body)
+                return self._duplicate(db, first, body)
             if mentioned:
                 marks = ",".join("?" * len(mentioned))
                 found = {r[0] for r in db.execute(

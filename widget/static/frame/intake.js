@@ -2,25 +2,20 @@
  * pre-chat questions (name, email) the site asks, which verified visitors skip; and, during a
  * chat nobody can answer now, the email the answer can go to. */
 import { ChatSocket } from "../socket.js";
-import { greet, renderHeader } from "./appearance.js";
+import { greet } from "./appearance.js";
 import { request, send, startNew } from "./composer.js";
-import { append, notice } from "./conversation.js";
 import { t } from "./i18n.js";
 import { backAt, offline } from "./status.js";
-import { $, clear, el, state } from "./page.js";
+import { $, clear, state } from "./page.js";
 
 var intake = $("intake"), ask = $("ask-email");
-var BAD = /[\s@<>()[\]\\,;:"\x00-\x1f\x7f]/;
-/** An email address as the server takes one (server/parsing.py, valid_email; docs/protocol.md):
- * one it refused was said here to be saved. */
-function validEmail(v) {
-  var at = v.lastIndexOf("@"), local = v.slice(0, at), domain = v.slice(at + 1);
-  var labels = domain.split("."), last = labels[labels.length - 1];
-  return at > 0 && local.length <= 64 && domain.length <= 189 && !BAD.test(local) &&
-    !BAD.test(domain) && local.split(".").every(Boolean) && labels.length > 1 &&
-    labels.every(function (x) { return x && x.length <= 63 && !/^-|-$/.test(x); }) &&
-    last.length >= 2 && !/^\d+$/.test(last);
-}
+// An email address as the server takes one (server/parsing.py, valid_email; docs/protocol.md):
+// one it refused was said here to be saved. L: a character of a name or a label; E: of a
+// label's ends.
+var L = '[^\\s@<>()[\\]\\\\,;:"\\x00-\\x1f\\x7f-\\x9f\\ufeff.]', E = L.replace(".]", ".-]");
+var EMAIL = new RegExp("^(?=[^@]{1,64}@)" + L + "+(\\." + L + "+)*@(?=.{1,189}$)(" + E + "(" + L +
+  "{0,61}" + E + ")?\\.)+(?![0-9]+$)" + E + L + "{0,61}" + E + "$");
+export function validEmail(v) { return EMAIL.test(v); }
 
 function missing(field) {
   return (state.siteInfo.prechat || []).indexOf(field) >= 0 && !state.visitor[field];
@@ -126,71 +121,20 @@ export function submitIntake(event) {
   $("input").focus();
 }
 
-// --- during a chat nobody can answer now -----------------------------------------------------
+// --- during a chat nobody can answer now (ask-email.js, fetched when first shown) ----------
 
-/** "Leave your email and we'll send the reply there": while the visitor waits for a person and
- * nobody can answer (away, or out of hours: a site that lets them chat then, or its bot's
- * handoff), where this server sends email and their address is not known. Their answer then
- * reaches them after they have gone (docs/email.md). */
-export function renderAskEmail() {
-  var shown = !!(state.email && state.conversationId && !state.resolved && !state.fresh &&
+/** Whether to ask for the email the answer can go to: while the visitor waits for a person and
+ * nobody can answer, where this server sends email and their address is not known. */
+export function askShown() {
+  return !!(state.email && state.conversationId && !state.resolved && !state.fresh &&
     !state.assignee && !state.verified && !state.visitor.email && offline());
-  // Made as it is shown, and gone when not: never a second email field beside the forms'.
-  if (!shown) { ask.hidden = true; clear(ask); return; }
-  if (ask.hidden) {
-    ask.hidden = false;
-    var label = el("label", "", ask);
-    label.id = "ask-email-label";
-    label.htmlFor = "ask-email-input";
-    var row = el("div", "row", ask), input = el("input", "", row);
-    input.id = "ask-email-input";
-    input.type = "email";
-    input.autocomplete = "email";
-    input.maxLength = 254;
-    el("button", "primary", row).type = "submit";
-    var made = el("p", "error", ask);
-    made.id = "ask-email-error";
-    made.hidden = true;
-  }
-  ask.querySelector("label").textContent = t("askEmail");
-  ask.querySelector("button").textContent = t("notifyMe");
-  var error = ask.querySelector(".error");
-  if (!error.hidden) error.textContent = t("needEmail");
 }
-ask.addEventListener("submit", function (event) {
-  event.preventDefault();
-  var input = ask.querySelector("input"), email = input.value.trim();
-  var error = $("ask-email-error");
-  error.hidden = validEmail(email);
-  error.textContent = error.hidden ? "" : t("needEmail");
-  if (!error.hidden) {
-    input.setAttribute("aria-invalid", "true");
-    input.setAttribute("aria-describedby", error.id);
-    input.focus();
-    return;
-  }
-  var frame = { type: "profile", id: ChatSocket.newId(), email: email };
-  asked[frame.id] = true;
-  request(frame);
-  state.visitor.email = email;  // (asked no more meanwhile: the server's answer decides)
-  renderAskEmail();
-  $("input").focus();
-});
-var asked = {};
-
-/** The server's answer to an address left here (``profile`` ``id``): said in the chat once it
- * is saved; refused, asked for again, with why. */
+var card = null;
+export function renderAskEmail() {
+  if (!askShown()) { ask.hidden = true; clear(ask); return; }
+  (card = card || import("./ask-email.js")).then(function (m) { m.render(); });
+}
+/** The server's answer to a ``profile`` (``id``): the card's, if it was. */
 export function emailAnswered(id, saved) {
-  if (!asked[id]) return;
-  delete asked[id];
-  if (saved) {
-    append(notice(t("willEmail", { email: state.visitor.email || "" })));
-    renderHeader();  // ("Send me a transcript": the address is known now)
-  } else {
-    state.visitor.email = null;
-    renderAskEmail();
-    var error = $("ask-email-error");
-    error.hidden = false;
-    error.textContent = t("needEmail");
-  }
+  if (card) card.then(function (m) { m.answered(id, saved); });
 }

@@ -47,7 +47,8 @@ export function renderStatus() {
   renderAskEmail();
 }
 
-/** Business hours change while the page is open: flip, and the next welcome corrects. */
+/** Business hours change while the page is open: flip at the time told, and the server's next
+ * ``availability`` (or welcome) says the change after it. */
 export function scheduleHours() {
   clearTimeout(hoursTimer);
   var site = state.siteInfo, wait = site.next_change ? site.next_change - Date.now() : -1;
