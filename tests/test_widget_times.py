@@ -7,6 +7,7 @@ tests/test_widget_details.py. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -194,6 +195,7 @@ async def test_the_widget_follows_the_hours_it_is_told(browser: Browser, sites: 
                                         locale="en-GB", timezone_id="Europe/Athens")
     await context.clock.set_fixed_time(NOW)
     sockets: list[WebSocketRoute] = []  # each socket that had a welcome
+    welcomed = asyncio.Event()
 
     async def route(ws: WebSocketRoute) -> None:
         server = ws.connect_to_server()
@@ -207,6 +209,7 @@ async def test_the_widget_follows_the_hours_it_is_told(browser: Browser, sites: 
             ws.send(message)
             if frame.get("type") == "welcome":
                 sockets.append(ws)
+                welcomed.set()
 
         server.on_message(to_page)
 
@@ -215,6 +218,9 @@ async def test_the_widget_follows_the_hours_it_is_told(browser: Browser, sites: 
     await page.goto(sites.page_url)
     frame = await open_widget(page)
     status = frame.locator("#status")
+    async with asyncio.timeout(10):
+        await welcomed.wait()  # (the widget may show before its welcome is through)
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
     await expect(status).not_to_contain_text("We're back")
     sockets[-1].send(json.dumps({"type": "availability", "agents_online": False, "open": False,
                                  "next_change": at(7, 18)}))
