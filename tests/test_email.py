@@ -7,14 +7,11 @@ failures, a kill -9 with jobs in the outbox, and two processes sharing one outbo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -29,11 +26,9 @@ from tests.live import (
     ROOT,
     SECRET,
     Client,
-    Seed,
     ServerProcess,
     add_admin,
     agent,
-    customer_page,
     free_port,
     health,
     login,
@@ -58,38 +53,6 @@ def start(db: Path, env: dict[str, str], port: int | None = None) -> ServerProce
     server = ServerProcess(db, env=env) if port is None else ServerProcess(db, env=env, port=port)
     server.env["LIVECHAT_PUBLIC_URL"] = server.http
     return server.start()
-
-
-@dataclass
-class EmailingSite:
-    """A site's page embedding the chat, served by a server that sends email to ``sink``, and
-    whose clock can be moved on (``advance``)."""
-    chat: ServerProcess
-    seeded: Seed
-    page_url: str
-    sink: MailSink
-    clock: Path
-
-
-@contextlib.asynccontextmanager
-async def emailing_site(tmp_path: Path, prepare: Callable[[Any, str], Awaitable[Any]],
-                        **env: str) -> AsyncIterator[EmailingSite]:
-    """``prepare(store, site_id)`` before the server starts (the site's profile, a bot); the
-    server's log is checked for tracebacks when it stops."""
-    db, clock = tmp_path / "chat.db", tmp_path / "clock"
-    clock.write_text("0")
-    page_port = free_port()
-    seeded = await seed(db, [f"http://127.0.0.1:{page_port}"])
-    async with open_store(db) as store:
-        await prepare(store, seeded.site_id)
-    async with MailSink() as sink:
-        chat = start(db, email_env(sink, clock, **env))
-        try:
-            with customer_page(db, chat, seeded.site_id, page_port) as page_url:
-                yield EmailingSite(chat, seeded, page_url, sink, clock)
-        finally:
-            chat.stop()
-        assert "Traceback" not in chat.log(), chat.log()
 
 
 def advance(clock: Path, seconds: float) -> None:

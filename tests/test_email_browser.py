@@ -18,9 +18,10 @@ from tests.browser import (
     open_widget,
     sign_in_page,
 )
+from tests.email_site import emailing_site
 from tests.live import customer_page, free_port, open_store, seed
 from tests.mailsink import MailSink
-from tests.test_email import DOMAIN, advance, email_env, emailing_site, start, text_of
+from tests.test_email import DOMAIN, advance, email_env, start, text_of
 
 pytestmark = pytest.mark.browser
 

@@ -21,8 +21,9 @@ from tests.browser import (
     open_widget,
     sign_in_page,
 )
+from tests.email_site import emailing_site
 from tests.live import api_token
-from tests.test_email import advance, emailing_site, text_of
+from tests.test_email import advance, text_of
 
 pytestmark = pytest.mark.browser
 
