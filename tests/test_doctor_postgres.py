@@ -81,8 +81,10 @@ def test_an_upgrade_that_creates_needs_create_and_says_which_step(tmp_path: Path
     with pg.weak_user() as weak:
         user = made_by(weak)
         # As step 25 left it (step 28 adds this column; step 29 these indexes and table; step
-        # 30 this column, these indexes, and another in place of one of the same name).
+        # 30 this column, these indexes, and another in place of one of the same name; step 31
+        # this column).
         pg.as_admin(weak, "ALTER TABLE conversations DROP COLUMN first_reply_at")
+        pg.as_admin(weak, "ALTER TABLE agent_email_prefs DROP COLUMN mentioned")
         pg.as_admin(weak, "ALTER TABLE conversations DROP COLUMN queued_at")
         for made in ("INDEX webhook_deliveries_outbox", "INDEX webhook_outbox_conversation",
                      "TABLE erased_visitors", "INDEX conversations_resolved_updated",

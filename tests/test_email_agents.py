@@ -119,7 +119,7 @@ async def test_assigned_while_offline_and_the_daily_digest(tmp_path: Path) -> No
         try:
             quiet = await login(server, "quiet@acme.test")
             off = await call(server, "POST", "/api/agent/email-prefs", quiet, {"digest": False})
-            assert off.json() == {"assigned": True, "digest": False}
+            assert off.json() == {"assigned": True, "digest": False, "mentioned": True}
             bad = await call(server, "POST", "/api/agent/email-prefs", quiet, {"digest": "no"})
             assert bad.status_code == 400
             # A visitor whose name is markup; Ana hands the conversation to Bo, who is offline.
@@ -215,3 +215,70 @@ async def test_doctor_checks_the_smtp_server(tmp_path: Path) -> None:
     email = [f for f in json.loads(out) if f["topic"] == "email"]
     assert code == 2 and email[0]["level"] == "error"
     assert "secret-pass" not in out and "user:***@127.0.0.1" in email[0]["message"]
+
+
+async def test_a_note_mentioning_a_colleague_away_is_emailed(tmp_path: Path) -> None:
+    """A colleague's note with Bo's ``@`` reaches Bo by email when no panel of his is open
+    ``LIVECHAT_EMAIL_DELAY`` later: once per note (a resend is the same note), linking to the
+    conversation; not while he is online, not once he switched it off."""
+    from tests.live import agent
+    from tests.test_email import advance, offline_visitor, open_conversation
+
+    db, clock = tmp_path / "mentions.db", tmp_path / "clock"
+    clock.write_text("0")
+    seeded = await seed(db)
+    async with MailSink() as sink:
+        server = start(db, email_env(sink, clock, LIVECHAT_PRESENCE_TTL="864000"))
+        try:
+            _, conv = await offline_visitor(server, seeded.site_id, "x@example.test", "Help?",
+                                            name="<b>Eve</b>")
+            ana = await open_conversation(server, seeded.agent_email, conv)
+            bo_id = await agent_id(server, seeded.agent2_email)
+            body = "@Bo can you check\nthe <i>refund</i>?"
+
+            async def note(note_id: str) -> dict[str, object]:
+                done = await ana.request({"type": "note", "id": note_id, "conversation_id": conv,
+                                          "body": body, "mentions": [bo_id]})
+                assert done["type"] == "ack", done
+                return done
+
+            await note("n1")
+            await note("n1")  # a resend: the same note, the same email
+            advance(clock, 200)
+            mail = await sink.first(lambda m: m["To"] == seeded.agent2_email)
+            assert mail["Subject"] == "Ana mentioned you: <b>Eve</b>"
+            plain = text_of(mail, "plain").replace("\r\n", "\n")
+            assert "Ana mentioned you in a note on the conversation with <b>Eve</b>" in plain
+            assert "\u201c@Bo can you check\nthe <i>refund</i>?\u201d" in plain
+            assert f"{server.http}/agent#conversation={conv}" in plain
+            html = text_of(mail, "html")
+            assert "<i>refund" not in html and "&lt;i&gt;refund&lt;/i&gt;" in html
+
+            # Bo online: not emailed. Switched off: no job at all.
+            bo = await login(server, seeded.agent2_email)
+            bo_socket, _ = await agent(server, bo)
+            await note("n2")
+            advance(clock, 200)
+            assert (await call(server, "POST", "/api/agent/email-prefs", bo,
+                               {"mentioned": False})).json() == {
+                "assigned": True, "digest": True, "mentioned": False}
+            await note("n3")
+            bad = await call(server, "POST", "/api/agent/email-prefs", bo, {"mentioned": 1})
+            assert bad.status_code == 400
+            # Bo away again, and on again: the next note's email comes after n2's was decided
+            # (jobs go in the order of their time).
+            await bo_socket.close()
+            assert (await call(server, "POST", "/api/agent/email-prefs", bo,
+                               {"mentioned": True})).json()["mentioned"] is True
+            fourth = await note("n4")
+            advance(clock, 200)
+            await sink.first(lambda m: m["To"] == seeded.agent2_email and m is not mail)
+            async with open_store(db) as store:
+                rows = await store._all("SELECT dedupe, state FROM email_jobs WHERE kind = "
+                                        "'mention' ORDER BY created_at")
+            assert [r[1] for r in rows] == ["sent", "skipped", "sent"], rows
+            assert rows[2][0] == f"mention:{conv}:{fourth['seq']}:{bo_id}"
+            assert len([m for m in sink.received if m["To"] == seeded.agent2_email]) == 2
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log(), server.log()

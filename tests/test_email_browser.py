@@ -111,11 +111,16 @@ async def test_offline_form_reply_by_email_and_back_into_the_panel(
                 assigned = ana.get_by_label("Email me conversations handed to me while I'm offline")
                 await expect(assigned).to_be_checked()
                 await expect(ana.locator("#opt-email-digest-row")).to_be_hidden()  # not admin
+                mentioned = ana.get_by_label("Email me notes that mention me while I'm offline")
+                await expect(mentioned).to_be_checked()
                 await assigned.uncheck()
+                await mentioned.uncheck()
+                await ana.screenshot(path=artifacts / "61-email-panel-settings.png")
                 await ana.reload()
                 await expect(ana.locator("#conn")).to_have_text("Online")
                 await ana.get_by_role("button", name="Settings").click()
                 await expect(assigned).not_to_be_checked()
+                await expect(mentioned).not_to_be_checked()
         finally:
             chat.stop()
         assert "Traceback" not in chat.log(), chat.log()
@@ -224,4 +229,5 @@ async def test_the_panel_says_when_email_is_off(browser: Browser, tmp_path: Path
         await expect(page.locator("#email-status")).to_have_text(
             "Email is off on this server (LIVECHAT_SMTP_URL is not set).")
         await expect(page.locator("#opt-email-assigned-row")).to_be_hidden()
+        await expect(page.locator("#opt-email-mentioned-row")).to_be_hidden()
         await page.screenshot(path=artifacts / "67-panel-email-off.png")

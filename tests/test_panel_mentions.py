@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests.live import PASSWORD
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
     Desk,
     browser,
@@ -56,3 +57,47 @@ async def test_a_note_for_a_colleague_tells_them(browser: Browser, desk: Desk,  
     frame = customer.frame_locator("iframe[title=Chat]")
     await expect(frame.locator(".msg.mine .body")).to_have_text(["My order 1234 never arrived"])
     await expect(frame.locator("body")).not_to_contain_text("Refund")
+
+
+async def test_a_link_to_a_conversation_opens_it(browser: Browser, desk: Desk,  # noqa: F811
+                                                 artifacts: Path) -> None:
+    """``/agent#conversation=<id>`` (the emails to agents link so) opens the panel on that
+    conversation once signed in, whether it is in the inbox or resolved, and leaves the
+    address as ``/agent``."""
+    from tests.live import open_store
+
+    await visitor_writes(browser, desk, "Where is my parcel?")
+    await visitor_writes(browser, desk, "Is the shop open on Sunday?")
+    async with open_store(desk.chat.db) as store:
+        rows = await store._all("SELECT id, last_message FROM conversations")
+    ids = {row[1]: row[0] for row in rows}
+    parcel, sunday = ids["Where is my parcel?"], ids["Is the shop open on Sunday?"]
+
+    page = await (await browser.new_context(viewport={"width": 1400, "height": 860})).new_page()
+    await page.goto(f"{desk.chat.http}/agent#conversation={sunday}")
+    form = page.locator("#login-form")  # signed out: the link waits for the sign-in
+    await form.get_by_label("Email").fill("bo@acme.test")
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#messages .msg")).to_contain_text(["Is the shop open on Sunday?"])
+    await expect(page).to_have_url(f"{desk.chat.http}/agent")
+    await page.get_by_role("button", name="Claim").click()
+    await page.get_by_role("button", name="Resolve").click()
+    await expect(page.locator(".item", has_text="open on Sunday")).to_have_count(0)
+
+    # Resolved, so out of the inbox: opened all the same, in a new tab.
+    again = await page.context.new_page()
+    await again.goto(f"{desk.chat.http}/agent#conversation={sunday}")
+    await expect(again.locator("#messages .msg")).to_contain_text(
+        ["Is the shop open on Sunday?"])
+    await expect(again.locator("#conversation")).to_contain_text("Resolved")
+    await again.screenshot(path=artifacts / "panel-linked-resolved.png")
+    # The address changed in an open panel (a link pasted), on another page of it.
+    await again.get_by_role("button", name="Manage").click()
+    await again.goto(f"{desk.chat.http}/agent#conversation={parcel}")
+    await expect(again.locator("#messages .msg")).to_contain_text(["Where is my parcel?"])
+    await expect(again.locator("#page-inbox")).to_be_visible()
+    unknown = await page.context.new_page()  # no such conversation: told, nothing opened
+    await unknown.goto(f"{desk.chat.http}/agent#conversation=conv_nothing")
+    await expect(unknown.locator("#notice-text")).to_have_text("no such conversation")
+    await expect(unknown.locator("#conversation")).to_be_hidden()

@@ -265,17 +265,19 @@ async def test_an_upgraded_database_gets_the_first_replies_its_messages_say(
     finally:
         await timed.close()
     await store.close()
-    # As step 27 left it: no such column (nor step 30's).
+    # As step 27 left it: no such column (nor step 30's, nor step 31's).
     if isinstance(store, PostgresStore):
         with psycopg.connect(store.url) as conn:
             conn.execute("ALTER TABLE conversations DROP COLUMN first_reply_at")
             conn.execute("ALTER TABLE conversations DROP COLUMN queued_at")
+            conn.execute("ALTER TABLE agent_email_prefs DROP COLUMN mentioned")
             conn.execute("UPDATE meta SET value = '27' WHERE key = 'schema_version'")
     else:
         with sqlite3.connect(store.path) as db:
             db.execute("ALTER TABLE conversations DROP COLUMN first_reply_at")
             db.execute("DROP INDEX conversations_site_status")
             db.execute("ALTER TABLE conversations DROP COLUMN queued_at")
+            db.execute("ALTER TABLE agent_email_prefs DROP COLUMN mentioned")
             db.execute("PRAGMA user_version = 27")
     upgraded = pg.same_store(store, clock=lambda: now[0])
     await upgraded.open()

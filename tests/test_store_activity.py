@@ -265,16 +265,18 @@ async def test_an_upgraded_store_queues_handed_off_conversations_from_their_hand
 
     site_id, handed, plain, _ = await handed_off_after_a_wait(timed, clock, 5_000, 9_000)
     await timed.close()
-    # As step 29 left it: no queued_at.
+    # As step 29 left it: no queued_at (nor step 31's column).
     if isinstance(timed, PostgresStore):
         with psycopg.connect(timed.url) as conn:
             conn.execute("ALTER TABLE conversations DROP COLUMN queued_at")
+            conn.execute("ALTER TABLE agent_email_prefs DROP COLUMN mentioned")
             conn.execute("UPDATE meta SET value = '29' WHERE key = 'schema_version'")
         again: Any = PostgresStore(timed.url, clock=clock)
     else:
         with sqlite3.connect(timed.path) as db:
             db.execute("DROP INDEX conversations_site_status")
             db.execute("ALTER TABLE conversations DROP COLUMN queued_at")
+            db.execute("ALTER TABLE agent_email_prefs DROP COLUMN mentioned")
             db.execute("PRAGMA user_version = 29")
         again = SQLiteStore(timed.path, clock=clock)
     await again.open()

@@ -169,6 +169,7 @@ async def test_a_store_upgraded_to_the_index_file_finds_what_it_found_before(
             ALTER TABLE conversations DROP COLUMN first_reply_at;
             DROP INDEX conversations_site_status;
             ALTER TABLE conversations DROP COLUMN queued_at;
+            ALTER TABLE agent_email_prefs DROP COLUMN mentioned;
         """)
         written = db.execute("SELECT conversation_id, seq, body FROM messages "
                              "ORDER BY created_at, conversation_id, seq").fetchall()

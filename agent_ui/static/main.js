@@ -21,7 +21,7 @@ import { announce, setUpNotifications, showAway } from "./notifications.js";
 import { fillFilters, loadReport, setUpReports } from "./reports.js";
 import { applyTheme, renderMe, setUpSettings } from "./settings.js";
 import { setUpShortcuts } from "./shortcuts.js";
-import { request, state } from "./state.js";
+import { request, state, summary } from "./state.js";
 import { setUpTimes } from "./times.js";
 
 // --- sign-in and invitations ----------------------------------------------------------------
@@ -135,7 +135,26 @@ function welcome(f) {
   replaceInbox(f.conversations);
   if (justSignedIn) { justSignedIn = false; landInList(); }
   if (state.current) reopen();
+  else openLinked();
   resend();
+}
+
+/** A link to one conversation (``/agent#conversation=<id>``: the emails to agents link so),
+ * opened once the inbox is known (or at once, when the address changes to one later), then
+ * taken off the address. One not in the inbox (resolved, say) is asked for first: an ``open``
+ * from past its end brings its summary and no message. */
+function openLinked() {
+  var linked = /#conversation=([\w-]+)/.exec(location.hash);
+  if (!linked) return;
+  var id = linked[1];
+  history.replaceState(null, "", location.pathname + location.search);
+  if ($("page-inbox").hidden) showPage("inbox");
+  if (summary(id)) { openConversation(id); return; }
+  request({ type: "open", conversation_id: id, last_seq: Number.MAX_SAFE_INTEGER }, function (f) {
+    if (f.type !== "ack") { announce(f.message); return; }
+    state.known[id] = f.conversation;
+    openConversation(id);
+  });
 }
 
 function onFrame(f) {
@@ -238,5 +257,6 @@ use(preferred()).then(function () {
     b.addEventListener("click", function () { showPage(b.getAttribute("data-page")); });
   });
   markRead();
+  window.addEventListener("hashchange", function () { if (state.epoch) openLinked(); });
   api("/api/agent/me").then(function (j) { begin(j.agent); }).catch(showLogin);
 });

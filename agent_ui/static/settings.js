@@ -62,11 +62,13 @@ function emailStatus() {
 function loadEmailPrefs() {
   emailStatus();
   $("opt-email-assigned-row").hidden = !state.email;
+  $("opt-email-mentioned-row").hidden = !state.email;
   $("opt-email-digest-row").hidden = !state.email || state.me.role !== "admin";
   if (!state.email) return;
   api("/api/agent/email-prefs").then(function (p) {
     $("opt-email-assigned").checked = p.assigned;
     $("opt-email-digest").checked = p.digest;
+    $("opt-email-mentioned").checked = p.mentioned;
   });
 }
 
@@ -93,7 +95,7 @@ export function setUpSettings(changed) {
     $("settings-button").setAttribute("aria-expanded", String(open));
     if (open) loadEmailPrefs();
   });
-  ["assigned", "digest"].forEach(function (name) {
+  ["assigned", "digest", "mentioned"].forEach(function (name) {
     var box = $("opt-email-" + name);
     box.addEventListener("change", function () {
       var change = {};

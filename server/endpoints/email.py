@@ -16,7 +16,7 @@ from server.errors import ChatError, Code
 from server.mail import addresses, inbound
 from server.mail.words import RTL, words
 from server.store import Agent
-from server.store.outbox import RESET
+from server.store.outbox import AGENT_PREFS, RESET
 
 from . import bodies
 from .context import Context, context
@@ -70,7 +70,7 @@ async def forgot_password(request: Request) -> Response:
 
 
 async def email_prefs(request: Request) -> Response:
-    """``GET /api/agent/email-prefs`` → {assigned, digest}; ``POST`` {assigned?, digest?}
+    """``GET /api/agent/email-prefs`` → {assigned, digest, mentioned}; ``POST`` any of them
     (booleans) changes them: the signed-in agent's own choices of emails."""
     from .agent import agent_from_cookie  # (agent.py imports this module)
     from .context import AGENT_COOKIE
@@ -88,10 +88,11 @@ async def email_prefs(request: Request) -> Response:
         data = await bodies.json_object(request)
     except bodies.BodyError as exc:
         return _error(exc.status, exc.code, exc.message)
-    if set(data) - {"assigned", "digest"} or not all(
+    if set(data) - set(AGENT_PREFS.values()) or not all(
             isinstance(v, bool) for v in data.values()):
-        return _error(400, "bad_request", "send JSON with assigned and/or digest, true or false")
-    prefs = await ctx.mail.outbox.set_prefs(agent.id, data.get("assigned"), data.get("digest"))
+        return _error(400, "bad_request",
+                      "send JSON with assigned, digest and/or mentioned, true or false")
+    prefs = await ctx.mail.outbox.set_prefs(agent.id, data)
     return JSONResponse(prefs, headers={"Cache-Control": "no-store"})
 
 

@@ -37,6 +37,7 @@ from server.store.outbox import (
     ASSIGNED,
     DIGEST,
     INVITE,
+    MENTION,
     RATING,
     REPLY,
     RESET,
@@ -45,6 +46,7 @@ from server.store.outbox import (
     Job,
     Outbox,
     Thread,
+    mention_seq,
 )
 from server.tasks import reraise_cancel
 
@@ -255,6 +257,8 @@ class Mail:
             return await self._build_agent_email(job)
         if job.kind == ASSIGNED:
             return await self._build_assigned(job)
+        if job.kind == MENTION:
+            return await self._build_mention(job)
         if job.kind == DIGEST:
             return await self._build_digest(job)
         assert job.conversation_id is not None
@@ -366,9 +370,42 @@ class Mail:
             lines=[f"Hi {agent.name},",
                    f"{visitor} ({site.name if site else conv.site_id}) is waiting for you. "
                    f"Last message: \u201c{conv.last_message or '…'}\u201d"],
-            link=f"{self.settings.public_url}/agent", action="Open the panel", sender=sender,
+            link=self._panel_link(conv.id), action="Open the conversation", sender=sender,
             recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
         return message, parseaddr(sender)[1], 0, 1
+
+    async def _build_mention(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
+        """Only if the note is still there, the agent still works on its site, and they have
+        not opened their panel since."""
+        conv = await self.store.conversation(job.conversation_id or "")
+        agent = await self.store.agent(job.agent_id or "")
+        if conv is None or agent is None or not agent.active or \
+                conv.site_id not in await self.store.agent_site_ids(agent):
+            return "the agent no longer works on the conversation's site"
+        seq = mention_seq(job)
+        note = next((m for m in await self.store.messages_after(conv.id, seq - 1, 1)
+                     if m.seq == seq and m.kind == "note"), None)
+        if note is None:
+            return "the note is gone"
+        if self.agent_online is not None and await self.agent_online(conv.site_id, agent.id):
+            return "the agent is online"
+        site = await self.store.site(conv.site_id)
+        visitor = conv.visitor_name or "a visitor"
+        author = note.author_name or "A colleague"
+        sender = self._agent_sender()
+        message = compose.agent_notice(
+            subject=f"{author} mentioned you: {visitor}",
+            lines=[f"Hi {agent.name},",
+                   f"{author} mentioned you in a note on the conversation with {visitor} "
+                   f"({site.name if site else conv.site_id}):",
+                   f"\u201c{note.body}\u201d"],
+            link=self._panel_link(conv.id), action="Open the conversation", sender=sender,
+            recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
+        return message, parseaddr(sender)[1], 0, 1
+
+    def _panel_link(self, conversation_id: str) -> str:
+        """The panel, opening this conversation once the agent is signed in."""
+        return f"{self.settings.public_url}/agent#conversation={conversation_id}"
 
     async def _build_digest(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
         """The 24 hours before the digest hour of the job's day: conversations nobody

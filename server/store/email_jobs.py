@@ -27,9 +27,13 @@ INVITE = "invite"
 RESET = "reset"
 #: The satisfaction rating asked by email, when the visitor has not rated in the widget.
 RATING = "rating"
-#: To an agent: a conversation handed to them while they were offline; the daily digest.
+#: To an agent: a conversation handed to them while they were offline; the daily digest; a
+#: colleague's note that mentions them, while they were offline.
 ASSIGNED = "assigned"
 DIGEST = "digest"
+MENTION = "mention"
+#: Each kind of email to an agent, and its switch in ``agent_email_prefs`` (on by default).
+AGENT_PREFS = {ASSIGNED: "assigned", DIGEST: "digest", MENTION: "mentioned"}
 
 JOB_COLS = ("id, kind, dedupe, site_id, conversation_id, recipient, state, attempts, "
              "not_before, claimed_by, claimed_until, last_error, message_id, created_at, done_at, "
@@ -72,6 +76,11 @@ def _transcript_point(db: DB, conversation_id: str, before: int | None = None) -
     return int(row[0]) if row else 0
 
 
+def mention_seq(job: Job) -> int:
+    """The seq of the note a ``MENTION`` job is for (its key: ``mention:<conv>:<seq>:<agent>``)."""
+    return int(job.dedupe.split(":")[2])
+
+
 def job_of(row: Sequence[Any]) -> Job:
     return Job(*row)
 
@@ -107,6 +116,13 @@ class EmailJobs:
             self._agent_job(db, ASSIGNED, message.author_id,
                             f"assigned:{message.conversation_id}:{message.seq}",
                             message.created_at + self.delay_ms, message.conversation_id)
+        elif message.kind == "note" and message.data and message.data.get("mentions"):
+            # Each colleague the note mentions: emailed after the delay if they have not opened
+            # their panel by then (the note's seq in the key: ``mention_seq``).
+            for agent_id in message.data["mentions"]:
+                self._agent_job(db, MENTION, agent_id, f"mention:{message.conversation_id}:"
+                                f"{message.seq}:{agent_id}", message.created_at + self.delay_ms,
+                                message.conversation_id)
         elif message.kind == "resolved":
             # The rating is asked by email if the visitor has not rated in the widget by then.
             self._enqueue(db, RATING, f"rating:{message.conversation_id}:{message.seq}",
@@ -200,7 +216,7 @@ class EmailJobs:
     def _agent_job(self, db: DB, kind: str, agent_id: str, dedupe: str,
                    not_before: int, conversation_id: str | None = None) -> bool:
         """An email job to an agent who wants that kind (``agent_email_prefs``)."""
-        column = {ASSIGNED: "assigned", DIGEST: "digest"}[kind]
+        column = AGENT_PREFS[kind]
         row = db.execute(
             "SELECT a.email FROM agents a LEFT JOIN agent_email_prefs p ON p.agent_id = a.id "
             f"WHERE a.id = ? AND a.active = 1 AND coalesce(p.{column}, 1) = 1",
@@ -233,22 +249,21 @@ class EmailJobs:
         return made
 
     async def prefs(self, agent_id: str) -> dict[str, bool]:
-        row = await self.store._one("SELECT assigned, digest FROM agent_email_prefs WHERE "
+        names = list(AGENT_PREFS.values())
+        row = await self.store._one(f"SELECT {', '.join(names)} FROM agent_email_prefs WHERE "
                                     "agent_id = ?", (agent_id,))
-        return {"assigned": bool(row[0]) if row else True,
-                "digest": bool(row[1]) if row else True}
+        return {name: bool(row[i]) if row else True for i, name in enumerate(names)}
 
-    async def set_prefs(self, agent_id: str, assigned: bool | None,
-                        digest: bool | None) -> dict[str, bool]:
+    async def set_prefs(self, agent_id: str, changes: dict[str, bool]) -> dict[str, bool]:
+        """``changes``: switches of ``AGENT_PREFS`` (their names), on or off."""
+        assert set(changes) <= set(AGENT_PREFS.values())
+
         def op(db: DB) -> None:
             db.execute("INSERT INTO agent_email_prefs(agent_id) VALUES (?) "
                        "ON CONFLICT(agent_id) DO NOTHING", (agent_id,))
-            if assigned is not None:
-                db.execute("UPDATE agent_email_prefs SET assigned = ? WHERE agent_id = ?",
-                           (int(assigned), agent_id))
-            if digest is not None:
-                db.execute("UPDATE agent_email_prefs SET digest = ? WHERE agent_id = ?",
-                           (int(digest), agent_id))
+            for name, on in changes.items():
+                db.execute(f"UPDATE agent_email_prefs SET {name} = ? WHERE agent_id = ?",
+                           (int(on), agent_id))
 
         await self.store._submit(op)
         return await self.prefs(agent_id)

@@ -220,7 +220,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX follow_ups_conversation ON follow_ups(conversation_id, state);
     CREATE INDEX follow_ups_visitor ON follow_ups(visitor_id, state, due_at);
     -- What each agent wants by email (1: yes): a conversation assigned to them while they are
-    -- offline; the daily digest of missed conversations (admins). No row: both on.
+    -- offline; the daily digest of missed conversations (admins). No row: both on. (Step 31
+    -- adds a third.)
     CREATE TABLE agent_email_prefs (
         agent_id TEXT PRIMARY KEY REFERENCES agents(id),
         assigned INTEGER NOT NULL DEFAULT 1,
@@ -304,6 +305,11 @@ MIGRATIONS: tuple[str, ...] = (
         ON conversations(site_id, created_at) WHERE status != 'resolved';
     CREATE INDEX IF NOT EXISTS conversations_resolved_updated
         ON conversations(site_id, updated_at, id) WHERE status = 'resolved';
+    """,
+    # 31: whether an agent wants an email when a colleague's note mentions them while they are
+    # offline (server/store/email_jobs.py), on like the others.
+    """
+    ALTER TABLE agent_email_prefs ADD COLUMN mentioned INTEGER NOT NULL DEFAULT 1;
     """,
 )
 

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 from server.store.email_inbound import Inbound, InboundMail
 from server.store.email_jobs import (
+    AGENT_PREFS,
     ASSIGNED,
     DIGEST,
     INVITE,
+    MENTION,
     RATING,
     REPLY,
     RESET,
@@ -37,11 +39,13 @@ from server.store.email_jobs import (
     TRANSCRIPT,
     EmailJobs,
     Job,
+    mention_seq,
 )
 from server.store.email_worker import EmailWorker, Thread
 
-__all__ = ["ASSIGNED", "DIGEST", "INVITE", "RATING", "REPLY", "RESET", "TRANSCRIBED", "TRANSCRIPT",
-           "EmailJobs", "Inbound", "Job", "Outbox", "Thread"]
+__all__ = ["AGENT_PREFS", "ASSIGNED", "DIGEST", "INVITE", "MENTION", "RATING", "REPLY", "RESET",
+           "TRANSCRIBED", "TRANSCRIPT", "EmailJobs", "Inbound", "Job", "Outbox", "Thread",
+           "mention_seq"]
 
 
 class Outbox(EmailWorker, InboundMail):

@@ -376,6 +376,7 @@ export default {
   "Enter your email address first.": "أدخل عنوان بريدك الإلكتروني أولًا.",
   "If this address is an agent's, a link to choose a new password is on its way.": "إن كان هذا العنوان لموظف، فرابط اختيار كلمة مرور جديدة في الطريق.",
   "Email me conversations handed to me while I'm offline": "راسلني بالمحادثات المسندة إليّ وأنا غير متصل",
+  "Email me notes that mention me while I'm offline": "أرسل إليّ بالبريد الملاحظات التي تذكرني عندما أكون غير متصل",
   "Email me a daily digest of missed conversations": "أرسل لي ملخصًا يوميًا بالمحادثات الفائتة",
   "Email is on: visitors who leave get unseen replies by email.": "البريد مُفعّل: من يغادر تصله الردود غير المقروءة بالبريد.",
   "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "البريد متوقف على هذا الخادم (لم يُضبط LIVECHAT_SMTP_URL).",

@@ -376,6 +376,7 @@ export default {
   "Enter your email address first.": "Geben Sie zuerst Ihre E-Mail-Adresse ein.",
   "If this address is an agent's, a link to choose a new password is on its way.": "Wenn diese Adresse zu einem Mitarbeiter gehört, ist ein Link für ein neues Passwort unterwegs.",
   "Email me conversations handed to me while I'm offline": "E-Mail für Unterhaltungen, die mir offline zugewiesen werden",
+  "Email me notes that mention me while I'm offline": "E-Mail für Notizen, die mich erwähnen, wenn ich offline bin",
   "Email me a daily digest of missed conversations": "Tägliche E-Mail mit verpassten Unterhaltungen",
   "Email is on: visitors who leave get unseen replies by email.": "E-Mail ist an: Besucher, die gegangen sind, erhalten ungelesene Antworten per E-Mail.",
   "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "E-Mail ist auf diesem Server aus (LIVECHAT_SMTP_URL ist nicht gesetzt).",

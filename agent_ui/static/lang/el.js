@@ -376,6 +376,7 @@ export default {
   "Enter your email address first.": "Γράψτε πρώτα τη διεύθυνση email σας.",
   "If this address is an agent's, a link to choose a new password is on its way.": "Αν η διεύθυνση ανήκει σε συνεργάτη, ένας σύνδεσμος για νέο κωδικό είναι καθ' οδόν.",
   "Email me conversations handed to me while I'm offline": "Email για συνομιλίες που μου ανατίθενται όταν είμαι εκτός",
+  "Email me notes that mention me while I'm offline": "Στείλε μου email για σημειώσεις που με αναφέρουν όταν είμαι εκτός σύνδεσης",
   "Email me a daily digest of missed conversations": "Ημερήσια σύνοψη χαμένων συνομιλιών με email",
   "Email is on: visitors who leave get unseen replies by email.": "Το email είναι ενεργό: όσοι φεύγουν λαμβάνουν με email τις αδιάβαστες απαντήσεις.",
   "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "Το email είναι απενεργοποιημένο σε αυτόν τον διακομιστή (δεν έχει οριστεί LIVECHAT_SMTP_URL).",

@@ -376,6 +376,7 @@ export default {
   "Enter your email address first.": "Escriba primero su dirección de correo.",
   "If this address is an agent's, a link to choose a new password is on its way.": "Si esta dirección es de un agente, va de camino un enlace para elegir una contraseña nueva.",
   "Email me conversations handed to me while I'm offline": "Avisarme por correo de conversaciones asignadas mientras no estoy",
+  "Email me notes that mention me while I'm offline": "Enviarme por email las notas que me mencionan cuando estoy desconectado",
   "Email me a daily digest of missed conversations": "Enviarme un resumen diario de conversaciones perdidas",
   "Email is on: visitors who leave get unseen replies by email.": "El correo está activado: quien se va recibe por correo las respuestas no leídas.",
   "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "El correo está desactivado en este servidor (LIVECHAT_SMTP_URL no está definido).",

@@ -376,6 +376,7 @@ export default {
   "Enter your email address first.": "Saisissez d'abord votre adresse e-mail.",
   "If this address is an agent's, a link to choose a new password is on its way.": "Si cette adresse est celle d'un agent, un lien pour choisir un nouveau mot de passe est en route.",
   "Email me conversations handed to me while I'm offline": "M'avertir par e-mail des conversations confiées en mon absence",
+  "Email me notes that mention me while I'm offline": "M'envoyer par email les notes qui me mentionnent quand je suis hors ligne",
   "Email me a daily digest of missed conversations": "M'envoyer un résumé quotidien des conversations manquées",
   "Email is on: visitors who leave get unseen replies by email.": "L'e-mail est activé : les visiteurs partis reçoivent par e-mail les réponses non lues.",
   "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "L'e-mail est désactivé sur ce serveur (LIVECHAT_SMTP_URL n'est pas défini).",

@@ -376,6 +376,7 @@ export default {
   "Enter your email address first.": "הזינו קודם את כתובת המייל.",
   "If this address is an agent's, a link to choose a new password is on its way.": "אם הכתובת שייכת לנציג, קישור לבחירת סיסמה חדשה בדרך.",
   "Email me conversations handed to me while I'm offline": "שלחו לי מייל על שיחות שהועברו אליי כשאני לא מחובר",
+  "Email me notes that mention me while I'm offline": "שלחו לי במייל הערות שמזכירות אותי כשאני לא מחובר",
   "Email me a daily digest of missed conversations": "שלחו לי סיכום יומי של שיחות שהוחמצו",
   "Email is on: visitors who leave get unseen replies by email.": "המייל פעיל: מבקרים שעזבו מקבלים במייל תשובות שלא נקראו.",
   "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "המייל כבוי בשרת הזה (LIVECHAT_SMTP_URL לא הוגדר).",

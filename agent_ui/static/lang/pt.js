@@ -376,6 +376,7 @@ export default {
   "Enter your email address first.": "Escreva primeiro o seu endereço de email.",
   "If this address is an agent's, a link to choose a new password is on its way.": "Se este endereço for de um agente, vai a caminho um link para escolher uma nova palavra-passe.",
   "Email me conversations handed to me while I'm offline": "Avisar-me por email de conversas atribuídas quando estou offline",
+  "Email me notes that mention me while I'm offline": "Avisar-me por email de notas que me mencionam quando estou offline",
   "Email me a daily digest of missed conversations": "Enviar-me um resumo diário das conversas perdidas",
   "Email is on: visitors who leave get unseen replies by email.": "O email está ligado: quem sai recebe por email as respostas não vistas.",
   "Email is off on this server (LIVECHAT_SMTP_URL is not set).": "O email está desligado neste servidor (LIVECHAT_SMTP_URL não está definido).",
