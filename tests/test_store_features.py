@@ -89,6 +89,31 @@ async def test_webhook_rows_are_written_with_the_message_and_the_visitor_change(
         site.id, sent.conversation.id) == 1
 
 
+async def test_a_signed_identity_that_changes_the_visitor_is_a_visitor_updated(
+        store: SQLiteStore) -> None:
+    """The site's backend vouching for a new name or email (a JWT, or the hash with a name)
+    changes the visitor as a form does: ``visitor.updated``; the same values again, or an
+    unsigned name beside signed ones (ignored), do not."""
+    site = await store.create_site("Acme", ["https://acme.test"])
+    hooks = Webhooks(store)
+    endpoint, _ = await hooks.create(site.id, "https://hooks.acme.test/in", ["visitor.updated"])
+
+    async def told() -> list[str]:
+        return [orjson.loads(row[0])["data"]["visitor"]["email"] for row in await store.read_all(
+            "SELECT payload FROM webhook_outbox WHERE endpoint_id = ? ORDER BY position",
+            (endpoint.id,))]
+
+    await store.upsert_visitor(site.id, "vis_1", "u1", "Lea", "lea@example.test", signed=True)
+    await store.upsert_visitor(site.id, "vis_1", "u1", "Lea", "lea@example.test", signed=True)
+    assert await told() == ["lea@example.test"]
+    await store.upsert_visitor(site.id, "vis_1", "u1", "Lea", "lea@new.test", signed=True)
+    await store.upsert_visitor(site.id, "vis_1", "u1", "Someone", None)  # (signed ones stay)
+    assert await told() == ["lea@example.test", "lea@new.test"]
+    await store.upsert_visitor(site.id, "vis_2", "u2", None, None)  # nothing said: nothing
+    await store.upsert_visitor(site.id, "vis_2", "u2", "Max", None)  # the older hash's name
+    assert await told() == ["lea@example.test", "lea@new.test", None]
+
+
 async def test_a_transcript_asked_right_before_resolving_is_not_sent_twice(
         store: SQLiteStore) -> None:
     """Before: the visitor's transcript, then the site's own at the resolve that followed: the

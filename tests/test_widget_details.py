@@ -394,3 +394,23 @@ async def test_why_a_message_was_not_sent_is_said_in_the_visitors_language(
         "async () => (await import('/widget/static/frame/i18n.js'))"
         ".reason('something_new', 'the server says why')")
     assert said == "the server says why"
+
+
+@pytest.mark.site_profile(offline="chat", color="#0b7a4b")
+async def test_the_launcher_keeps_the_sites_colour(browser: Browser, sites: Sites,  # noqa: F811
+                                                   artifacts: Path) -> None:
+    """With no ``data-color``, the launcher takes the site's colour once the chat has loaded on
+    that browser, and keeps it: on the next page it has it before the chat loads (before, it
+    was the default blue on every page until the frame came)."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(sites.page_url)
+    await open_widget(page)
+    green = "rgb(11, 122, 75)"
+    await expect(page.locator("livechat-widget .launcher")).to_have_css("background-color", green)
+    later = await context.new_page()
+    await later.route("**/widget/frame*", lambda route: route.abort())  # the chat never loads
+    await later.goto(sites.page_url)
+    await expect(later.get_by_role("button", name="Open chat")).to_have_css(
+        "background-color", green)
+    await later.screenshot(path=artifacts / "launcher-kept-colour.png")

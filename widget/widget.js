@@ -98,7 +98,7 @@
     host = el("livechat-widget", { "data-livechat": "", "class": position, popover: "manual",
                                    hidden: "" });
     root = host.attachShadow({ mode: "open" });
-    accent(color);
+    accent(color || load().color);  // (the site's, as the chat last said it: "theme")
     el("link", { rel: "stylesheet", href: origin + "/widget/launcher.css" + query }, root)
       .onload = function () {
         var why = getComputedStyle(host).getPropertyValue("--lc-why").trim();
@@ -257,7 +257,7 @@
     else if (m.type === "close") close(true);
     else if (m.type === "mute") save({ muted: !!m.muted });
     else if (m.type === "theme") {
-      if (!color) accent(m.color);
+      if (!color) { accent(m.color); save({ color: m.color }); }
       // The box around the frame, while it paints.
       host.classList.toggle("dark", !!m.dark);
     }

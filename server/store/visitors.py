@@ -65,7 +65,8 @@ class Visitors(Base):
         ``signed``: the name and email are covered by the signature (a JWT), and replace what
         was known. Otherwise only the user id is (the older hash): a name or email given beside
         it is kept as the visitor's own word, and the visitor no longer shows as verified while
-        it is shown, unless signed values are already known (those are kept)."""
+        it is shown, unless signed values are already known (those are kept). A name or email
+        that changes is a ``visitor.updated``, as from a form."""
         now = self._now()
 
         def op(db: DB) -> None:
@@ -74,6 +75,7 @@ class Visitors(Base):
                 "VALUES (?, ?, ?, ?, 1) ON CONFLICT(id) DO UPDATE SET "
                 "external_id = excluded.external_id, verified = 1",
                 (visitor_id, site_id, now, external_id))
+            before = _profile(db, visitor_id)
             if signed:
                 db.execute("UPDATE visitors SET name = ?, email = ?, claims_signed = 1 "
                            "WHERE id = ?", (name, email, visitor_id))
@@ -81,6 +83,7 @@ class Visitors(Base):
                 db.execute("UPDATE visitors SET name = coalesce(?, name), "
                            "email = coalesce(?, email), claims_signed = 0 "
                            "WHERE id = ? AND claims_signed = 0", (name, email, visitor_id))
+            self._announce(db, site_id, visitor_id, before)
 
         await self._submit(op)
 
