@@ -122,6 +122,11 @@ class ListFollowUps:
 
 
 @record
+class ListMentions:
+    id: str
+
+
+@record
 class Claim:
     id: str
     conversation_id: str
@@ -279,4 +284,5 @@ class Handoff:
 Frame = (Hello | Send | Open | History | Leave | Claim | Resolve | Transfer | Typing | Status
          | Ping | Handoff | Profile | Attributes | Read | Rate | Note | Tag | Reopen
          | ListConversations | SaveCanned | DeleteCanned | Context | Snooze | Search | AssignTeam
-         | Block | Unblock | ListBlocks | Transcript | FollowUp | CancelFollowUp | ListFollowUps)
+         | Block | Unblock | ListBlocks | Transcript | FollowUp | CancelFollowUp | ListFollowUps
+         | ListMentions)

@@ -117,6 +117,18 @@ async def test_a_note_mentions_colleagues(server: ServerProcess, seeded: Seed) -
     await v.of_type("message", id="r1")
     assert "mention" not in str(v.frames) and "refund" not in str(v.frames)
     assert not [f for f in oz.frames if f.get("type") == "mention"]
+
+    # Bo's Mentions view: the two notes, newest first, each with its conversation; nobody
+    # else's (Ana was mentioned by nobody, Oz works on another site).
+    listed = await b.request({"type": "mentions", "id": "m"})
+    assert [(m["message"]["seq"], m["message"]["body"]) for m in listed["mentions"]] == [
+        (second["seq"], "@Bo and this one"), (note["seq"], body)]
+    assert {m["conversation"]["id"] for m in listed["mentions"]} == {conv}
+    assert listed["mentions"][0]["message"]["author"]["id"] == ana_id
+    for other in (a, oz):
+        assert (await other.request({"type": "mentions", "id": "m"}))["mentions"] == []
+    refused = await v.request({"type": "mentions", "id": "m"})  # not a visitor's frame
+    assert refused["type"] == "error"
     for c in (v, a, b, b2, oz):
         await c.close()
 

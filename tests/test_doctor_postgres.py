@@ -82,7 +82,7 @@ def test_an_upgrade_that_creates_needs_create_and_says_which_step(tmp_path: Path
         user = made_by(weak)
         # As step 25 left it (step 28 adds this column; step 29 these indexes and table; step
         # 30 this column, these indexes, and another in place of one of the same name; step 31
-        # this column).
+        # this column, and a table it makes if missing).
         pg.as_admin(weak, "ALTER TABLE conversations DROP COLUMN first_reply_at")
         pg.as_admin(weak, "ALTER TABLE agent_email_prefs DROP COLUMN mentioned")
         pg.as_admin(weak, "ALTER TABLE conversations DROP COLUMN queued_at")
@@ -96,7 +96,7 @@ def test_an_upgrade_that_creates_needs_create_and_says_which_step(tmp_path: Path
         assert result.returncode == 2, result.stdout
         assert database_lines(result.stdout) == [
             f"error database      PostgreSQL user {user} may not apply schema steps 27, 29, "
-            "30, which create indexes, tables: no CREATE right on schema public"], result.stdout
+            "30, 31, which create indexes, tables: no CREATE right on schema public"], result.stdout
         assert (f"fix: GRANT CREATE ON SCHEMA public TO {user} (or make it the database's "
                 "owner), or start once as a user who may") in result.stdout
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="schema public"):

@@ -53,6 +53,22 @@ async def test_a_note_for_a_colleague_tells_them(browser: Browser, desk: Desk,  
     await expect(ana.locator("#messages .msg.note")).to_contain_text(
         "Refund done. @Ana Lima can you tell the customer?")
     await expect(line.locator(".mention")).to_have_count(0)
+    # Her Mentions view: the note, with who wrote it; a new one comes in on top, live.
+    await ana.get_by_role("tab", name="Mentions").click()
+    notes = ana.locator("#list .item")
+    await expect(notes).to_have_count(1)
+    await expect(notes.first).to_contain_text(
+        "\u2068Bo Reis\u2069: Refund done. @Ana Lima can you tell the customer?")
+    await reply.press_sequentially("Also @Ana")
+    await reply.press("Enter")
+    await reply.press_sequentially("the tracking number")
+    await reply.press("Enter")
+    await expect(notes).to_have_count(2)
+    await expect(notes.first.locator(".preview")).to_have_text(
+        "\u2068Bo Reis\u2069: Also @Ana Lima the tracking number")
+    await ana.screenshot(path=artifacts / "mention-view.png")
+    await notes.nth(1).locator("button").click()
+    await expect(ana.locator("#messages .msg.note")).to_have_count(2)
     # The visitor (of the conversation with the note) sees none of it.
     frame = customer.frame_locator("iframe[title=Chat]")
     await expect(frame.locator(".msg.mine .body")).to_have_text(["My order 1234 never arrived"])

@@ -1,10 +1,11 @@
-/* The inbox: views (queue, mine, my teams, all open, snoozed, resolved, follow-ups, search results), site
- * and tag filters, counts, and what changes in it live. */
+/* The inbox: views (queue, mine, my teams, all open, snoozed, resolved, follow-ups, mentions,
+ * search results), site and tag filters, counts, and what changes in it live. */
 import { $, avatar, clear, el } from "./kit.js";
 import { t, theirs, visitorName, when } from "./i18n.js";
 import { announce, notify, their, titleCount } from "./notifications.js";
 import { PAGE, request, snoozed, state, summary } from "./state.js";
 import { since } from "./times.js";
+import { loadMentions, renderMentions } from "./mentions.js";
 
 var open = function () {};   // conversation.js opens one (set by main.js)
 var headChanged = function () {};
@@ -96,8 +97,8 @@ export function renderList() {
   }
   var list = $("list"), focused = whereFocused(list);
   clear(list);
-  if (view === "followups") {
-    renderFollowUps(list);
+  if (view === "followups" || view === "mentions") {
+    if (view === "followups") renderFollowUps(list); else renderMentions(list, open);
     refocus(list, focused);
     return finishList(openOnes, me);
   }
@@ -254,6 +255,7 @@ export function setView(name) {
   $("tab-search").hidden = name !== "search";
   if (name === "resolved") loadResolved(true);
   if (name === "followups") loadFollowUps();
+  if (name === "mentions") loadMentions(renderList);
   renderList();
 }
 
@@ -380,6 +382,7 @@ export function replaceTeams(f) {
 export function mentioned(f) {
   if (!summary(f.conversation.id)) state.known[f.conversation.id] = f.conversation;  // (to open)
   if (f.conversation.id !== state.current) state.mentioned[f.conversation.id] = true;
+  if (state.view === "mentions") loadMentions(renderList);
   notify(t("{name} mentioned you", { name: "\u2068" + f.message.author.name + "\u2069" }),
          their(f.message.body), f.conversation.id);
   renderList();

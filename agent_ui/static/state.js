@@ -13,6 +13,7 @@ export var state = {
   resolvedPage: [], resolvedNext: null, searchHits: [],
   searchQuery: "",          // the words searchHits were found with (their snippets' marks)
   followUps: [],           // the agent's upcoming follow-ups (the Follow-ups view)
+  mentionNotes: [],        // the notes that mention the agent (the Mentions view)
   mentioned: {},            // id -> true: a colleague's note there is for me, not opened since
   current: null, currentSeq: 0, oldestSeq: 0,   // the open conversation — conversation.js
   opening: null,            // its open on its way (until the answer) — conversation.js

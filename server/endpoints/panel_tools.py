@@ -20,6 +20,7 @@ from server.protocol import (
     ListBlocks,
     ListConversations,
     ListFollowUps,
+    ListMentions,
     Note,
     Reopen,
     SaveCanned,
@@ -112,6 +113,14 @@ async def list_blocks(s: AgentSession, frame: ListBlocks) -> bytes:
         s.site_ids)])
 
 
+async def list_mentions(s: AgentSession, frame: ListMentions) -> bytes:
+    """The notes that mention this agent, newest first, with their conversations."""
+    listed = await s.ctx.store.mentions_of(s.agent.id, s.site_ids)
+    return protocol.ack(frame.id, mentions=[
+        {"conversation": conversation.summary(), "message": note.frame()}
+        for note, conversation in listed])
+
+
 async def save_canned(s: AgentSession, frame: SaveCanned) -> bytes:
     canned = await s.ctx.store.save_canned(s.agent, s.site_ids, frame.canned_id, frame.site_id,
                                            frame.shortcut, frame.body, frame.shared)
@@ -129,5 +138,5 @@ TOOLS: dict[type, Tool] = {
     ListConversations: list_conversations, SaveCanned: save_canned, DeleteCanned: delete_canned,
     Block: block, Unblock: unblock, ListBlocks: list_blocks,
     FollowUp: follow_ups.schedule, CancelFollowUp: follow_ups.cancel,
-    ListFollowUps: follow_ups.upcoming,
+    ListFollowUps: follow_ups.upcoming, ListMentions: list_mentions,
 }

@@ -30,6 +30,7 @@ from server.store.base import DB, Choose, StoreClosed
 from server.store.blocks import BlockStore
 from server.store.conversations import ConversationStore
 from server.store.directory import DirectoryStore
+from server.store.mentions import MentionStore
 from server.store.models import (
     Agent,
     Attachment,
@@ -72,6 +73,7 @@ class Store(
     AttachmentStore,
     SearchStore,
     ReportStore,
+    MentionStore,
     Protocol,
 ):
     """The whole store: every aggregate's protocol (each in its module, with its semantics), and

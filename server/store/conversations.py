@@ -20,6 +20,7 @@ from server.store.base import (
     message_row,
 )
 from server.store.followups import reopen_for_answer
+from server.store.mentions import record_mentions
 from server.store.models import (
     Agent,
     Change,
@@ -383,6 +384,7 @@ class Conversations(Base):
             note = self._append(db, conversation_id, client_msg_id, "note", "agent", agent.id,
                                 agent.name, body, now,
                                 {"mentions": mentioned} if mentioned else None)
+            record_mentions(db, conversation_id, note.seq, mentioned, now)
             return Change(self._load_conversation(db, conversation_id), (note,))
 
         return await self._submit(op)

@@ -15,6 +15,7 @@ from server.store.attachments import Attachments
 from server.store.blocks import Blocks
 from server.store.conversations import Conversations
 from server.store.directory import Directory
+from server.store.mentions import Mentions
 from server.store.panel import Panel
 from server.store.queue import Queue
 from server.store.reports import Reports
@@ -34,5 +35,6 @@ class Aggregates(
     Blocks,
     Attachments,
     Reports,
+    Mentions,
 ):
     """Every aggregate of the store (a new one: one line above)."""

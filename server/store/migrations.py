@@ -307,9 +307,25 @@ MIGRATIONS: tuple[str, ...] = (
         ON conversations(site_id, updated_at, id) WHERE status = 'resolved';
     """,
     # 31: whether an agent wants an email when a colleague's note mentions them while they are
-    # offline (server/store/email_jobs.py), on like the others.
+    # offline (server/store/email_jobs.py), on like the others; and each note's mentions, by
+    # agent, for the panel's Mentions view (server/store/mentions.py), found in the notes
+    # written before. (IF NOT EXISTS, ON CONFLICT: tests set a database back to an earlier step
+    # and open it again.)
     """
     ALTER TABLE agent_email_prefs ADD COLUMN mentioned INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE IF NOT EXISTS note_mentions (
+        agent_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (agent_id, conversation_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS note_mentions_latest ON note_mentions(agent_id, created_at);
+    INSERT INTO note_mentions(agent_id, conversation_id, seq, created_at)
+        SELECT j.value, m.conversation_id, m.seq, m.created_at
+        FROM messages m, json_each(m.data, '$.mentions') j
+        WHERE m.kind = 'note' AND m.data LIKE '%"mentions"%'
+        ON CONFLICT DO NOTHING;
     """,
 )
 

@@ -82,7 +82,7 @@ def _attachment_ids(rows: Sequence[Sequence[Any]]) -> set[str]:
 
 def _forget_conversations(db: DB, ids: Sequence[str]) -> None:
     """The search index, webhook events, emails (jobs, which hold the visitor's address, and
-    threads) and follow-ups of these conversations."""
+    threads), follow-ups and notes' mentions of these conversations."""
     marks = _marks(ids)
     # Reply emails received (raw, with the visitor's words) are found by their reply address,
     # r.<the thread's reply key>.<expiry>.<mac>@domain (server/mail/addresses.py).
@@ -99,7 +99,7 @@ def _forget_conversations(db: DB, ids: Sequence[str]) -> None:
         db.executemany("INSERT OR IGNORE INTO fts_forget(conversation_id) VALUES (?)",
                        [(i,) for i in ids])
     _forget_webhook_events(db, f"conversation_id IN ({marks})", tuple(ids))
-    for table in (*indexes, "email_jobs", "email_threads", "follow_ups"):
+    for table in (*indexes, "email_jobs", "email_threads", "follow_ups", "note_mentions"):
         db.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})", tuple(ids))
 
 

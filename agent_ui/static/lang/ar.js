@@ -360,6 +360,8 @@ export default {
   "Email transcript": "إرسال نص المحادثة",
   "The transcript is on its way to {email}.": "نص المحادثة في طريقه إلى {email}.",
   "Follow-ups": "المتابعات",
+  "Mentions": "الإشارات",
+  "Nobody has mentioned you yet.": "لم يُشِر إليك أحد بعد.",
   "Follow up…": "متابعة…",
   "When": "متى",
   "In 3 days": "بعد 3 أيام",

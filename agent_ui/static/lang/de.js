@@ -360,6 +360,8 @@ export default {
   "Email transcript": "Verlauf per E-Mail senden",
   "The transcript is on its way to {email}.": "Der Verlauf geht an {email}.",
   "Follow-ups": "Nachfassen",
+  "Mentions": "Erwähnungen",
+  "Nobody has mentioned you yet.": "Niemand hat Sie bisher erwähnt.",
   "Follow up…": "Nachfassen…",
   "When": "Wann",
   "In 3 days": "In 3 Tagen",

@@ -360,6 +360,8 @@ export default {
   "Email transcript": "Αποστολή απομαγνητοφώνησης",
   "The transcript is on its way to {email}.": "Η συζήτηση στέλνεται στο {email}.",
   "Follow-ups": "Επανεπικοινωνίες",
+  "Mentions": "Αναφορές",
+  "Nobody has mentioned you yet.": "Κανείς δεν σας έχει αναφέρει ακόμη.",
   "Follow up…": "Επανεπικοινωνία…",
   "When": "Πότε",
   "In 3 days": "Σε 3 ημέρες",

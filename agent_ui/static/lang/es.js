@@ -360,6 +360,8 @@ export default {
   "Email transcript": "Enviar transcripción",
   "The transcript is on its way to {email}.": "La transcripción va de camino a {email}.",
   "Follow-ups": "Seguimientos",
+  "Mentions": "Menciones",
+  "Nobody has mentioned you yet.": "Nadie te ha mencionado todavía.",
   "Follow up…": "Hacer seguimiento…",
   "When": "Cuándo",
   "In 3 days": "En 3 días",

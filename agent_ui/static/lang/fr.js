@@ -360,6 +360,8 @@ export default {
   "Email transcript": "Envoyer la transcription",
   "The transcript is on its way to {email}.": "La transcription part vers {email}.",
   "Follow-ups": "Relances",
+  "Mentions": "Mentions",
+  "Nobody has mentioned you yet.": "Personne ne vous a encore mentionné.",
   "Follow up…": "Relancer…",
   "When": "Quand",
   "In 3 days": "Dans 3 jours",

@@ -360,6 +360,8 @@ export default {
   "Email transcript": "שליחת תמליל במייל",
   "The transcript is on its way to {email}.": "התמליל בדרך אל {email}.",
   "Follow-ups": "מעקבים",
+  "Mentions": "אזכורים",
+  "Nobody has mentioned you yet.": "אף אחד עדיין לא הזכיר אותך.",
   "Follow up…": "מעקב…",
   "When": "מתי",
   "In 3 days": "בעוד 3 ימים",

@@ -360,6 +360,8 @@ export default {
   "Email transcript": "Enviar transcrição",
   "The transcript is on its way to {email}.": "A transcrição vai a caminho de {email}.",
   "Follow-ups": "Acompanhamentos",
+  "Mentions": "Menções",
+  "Nobody has mentioned you yet.": "Ainda ninguém o mencionou.",
   "Follow up…": "Acompanhar…",
   "When": "Quando",
   "In 3 days": "Daqui a 3 dias",

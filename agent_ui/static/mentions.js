@@ -1,0 +1,40 @@
+/* The Mentions view: the notes colleagues wrote for this agent (their "@"), newest first, each
+ * with its conversation as it is now (docs/protocol.md, ``mentions``). */
+
+import { el } from "./kit.js";
+import { t, visitorName, when } from "./i18n.js";
+import { request, state } from "./state.js";
+
+/** The notes, asked for again; ``done`` draws the list with them. */
+export function loadMentions(done) {
+  request({ type: "mentions" }, function (f) {
+    if (f.type !== "ack") return;
+    state.mentionNotes = f.mentions;
+    done();
+  });
+}
+
+/** One line per note: the visitor, when, who wrote what; ``open`` opens its conversation. */
+export function renderMentions(list, open) {
+  if (!state.mentionNotes.length) el("li", "none", list, t("Nobody has mentioned you yet."));
+  state.mentionNotes.forEach(function (m) {
+    var c = state.conversations[m.conversation.id] || m.conversation;
+    if (!state.conversations[c.id]) state.known[c.id] = c;  // (to open: resolved, say)
+    var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
+    item.setAttribute("data-id", c.id);
+    var button = el("button", "", item);
+    button.type = "button";
+    if (state.current === c.id) button.setAttribute("aria-current", "true");
+    var name = el("span", "name", button, visitorName(c.visitor));
+    name.dir = "auto";
+    name.title = visitorName(c.visitor);
+    el("span", "when", button, when(m.message.at));
+    // The colleague's name and the note, each in its own direction.
+    el("span", "preview", button, "\u2068" + m.message.author.name + "\u2069: " +
+       m.message.body).dir = "auto";
+    var meta = el("span", "meta", button);
+    if (state.mentioned[c.id]) el("span", "unread mention", meta, t("mentioned you"));
+    if (c.status === "resolved") el("span", "who", meta, t("Resolved"));
+    button.addEventListener("click", function () { open(c.id); });
+  });
+}
