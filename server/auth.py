@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import jwt
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
-from server.inputs import DIRECTION_CONTROLS
+from server.inputs import one_line_name
 from server.parsing import valid_email
 
 Clock = Callable[[], float]
@@ -197,7 +197,7 @@ def identity_claims(secret: str, token: str, now: float, max_lifetime: float) ->
     if email is not None and (not isinstance(email, str) or not valid_email(email)):
         raise TokenError("email is not an email address")
     if name is not None:  # (signed: shown without what would turn it around)
-        name = DIRECTION_CONTROLS.sub("", name).strip() or None
+        name = one_line_name(name).strip() or None
     return Claims(sub, exp, name, email)
 
 

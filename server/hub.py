@@ -462,8 +462,9 @@ class Hub:
             except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
                 log.error("dropped a malformed close order")
                 return
+            # (A visitor's sockets are closed by a block, or by their erasure.)
             reason = "your account was changed" if channel.startswith(("agent:", "session:")) \
-                else "blocked"
+                else "blocked" if code == Close.BLOCKED else "erased"
             for conn in list(local):
                 if ip is None or conn.ip == ip:
                     conn.stop(code, reason)

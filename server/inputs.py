@@ -21,6 +21,10 @@ MAX_DEPTH = 32
 #: around ("Evil\u202eecilA" reads as another name). Refused in a name a visitor gives, and
 #: dropped from one a site signs (server/auth.py).
 DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+#: What a name, one line, has no use for: line breaks and the other control characters (NUL
+#: aside: refused, as in any text). A name "Mallory\r\nBcc: …" stopped the email whose subject
+#: carried it.
+_NAME_CONTROLS = re.compile("[\x01-\x1f\x7f-\x9f\u2028\u2029]+")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -97,3 +101,9 @@ def known_timezone(name: object) -> bool:
 
 def fits_int64(value: object) -> bool:
     return type(value) is int and INT64_MIN <= value <= INT64_MAX
+
+
+def one_line_name(value: str) -> str:
+    """A person's name as it is kept and shown: without direction controls, and each run of
+    control characters (line breaks included) one space."""
+    return _NAME_CONTROLS.sub(" ", DIRECTION_CONTROLS.sub("", value))

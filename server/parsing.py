@@ -78,7 +78,8 @@ _EMAIL_BAD = re.compile(r'[\s@<>()\[\]\\,;:"\x00-\x1f\x7f-\x9f\ufeff]')
 # "jwt" (three base64url parts; checked by server.auth.identity_claims),
 # "text" (human text, validated by validate_text), "name" (text of at most 100 characters),
 # "person" (a name a visitor gives of themselves: a "name" without direction controls, which
-# would turn it around where agents read it: dropped),
+# would turn it around where agents read it: dropped; one line: control characters, line
+# breaks included, become a space),
 # "ext" (an id from the site's own systems), "email", "limit" (1..200), "score" (1..5), "comment"
 # (text of at most 1,000 characters), "attrs" (an object of at most 50 attribute names, each
 # 1-64 of A-Z a-z 0-9 _ . : -, to strings of at most 500 characters, numbers, booleans or null).
@@ -212,7 +213,7 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind == "jwt" and not (len(value) <= 4096 and _JWT_RE.fullmatch(value)):
         raise ChatError(Code.BAD_FRAME, f"{name} is not a JWT")
     if kind == "seq" and not 0 <= value < 2**53:
-        raise ChatError(Code.BAD_FRAME, f"{name} must be a non-negative integer")
+        raise ChatError(Code.BAD_FRAME, f"{name} must be an integer from 0 to 2^53 - 1")
     if kind == "limit" and not 1 <= value <= 200:
         raise ChatError(Code.BAD_FRAME, f"{name} must be between 1 and 200")
     if kind == "hours" and not 1 <= value <= 24 * 366:
@@ -251,7 +252,7 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind == "email" and not valid_email(value):
         raise ChatError(Code.BAD_FRAME, f"{name} is not an email address")
     if kind == "person":  # (dropped, not refused: a form's name must not stop the chat)
-        return validate_text(inputs.DIRECTION_CONTROLS.sub("", value), 100)
+        return validate_text(inputs.one_line_name(value), 100)
     if kind == "name":
         return validate_text(value, 100)
     if kind == "text":

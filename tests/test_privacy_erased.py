@@ -76,6 +76,7 @@ async def test_an_erased_visitor_leaves_no_delivery_and_cannot_come_back(db: Pat
             # The open widget is closed as for a token that no longer verifies: it starts a
             # new, empty visitor (docs/protocol.md, 4401).
             assert await widget.closed() == 4401
+            assert widget.ws.close_reason == "erased"  # (it said "blocked")
             # The panel is told: the conversation is resolved and emptied.
             told = await ana.next(lambda f: f.get("type") == "conversation"
                                   and f["conversation"]["id"] == conversation

@@ -96,6 +96,30 @@ def test_direction_controls_are_dropped_from_a_visitors_name() -> None:
     assert search.query == "a\u202eb"  # type: ignore[attr-defined]
 
 
+def test_line_breaks_and_controls_in_a_visitors_name_are_spaces() -> None:
+    """A black-box tester's: a name "Mallory\r\nBcc: …" was kept as typed, and the agent's
+    "Assigned to you" email, whose subject carries the name, was never built (a header may
+    not hold a line break). A name is one line: its control characters become a space."""
+    frame = protocol.parse(
+        '{"type":"profile","id":"p","name":"Mallory\\r\\nBcc: v@evil.test\\u0007\\u0085x"}',
+        "visitor")
+    assert frame.name == "Mallory Bcc: v@evil.test x"  # type: ignore[attr-defined]
+    assert code_of('{"type":"profile","id":"p","name":"\\r\\n"}') == "bad_frame"  # nothing left
+
+
+def test_an_email_header_never_holds_a_line_break() -> None:
+    """Whatever a stored name holds (one kept before names were one line, a site's name), an
+    email to an agent is built: its subject is one line."""
+    from server.mail import compose
+
+    mail = compose.agent_notice(
+        subject="A conversation was assigned to you: Mallory\r\nBcc: v@evil.test",
+        lines=["Hi"], link="https://chat.test/agent", action="Open", sender="a@chat.test",
+        recipient="bo@acme.test", message_id="m@chat.test", sent_at=0)
+    assert mail["Subject"] == "A conversation was assigned to you: Mallory Bcc: v@evil.test"
+    assert mail["Bcc"] is None
+
+
 def test_limits_are_agent_specific() -> None:
     assert code_of('{"type":"history","id":"h","conversation_id":"c","before_seq":1,"limit":0}',
                    "agent") == "bad_frame"

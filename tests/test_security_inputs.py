@@ -411,3 +411,57 @@ async def test_a_nul_character_in_an_address_is_a_400_on_both_stores(
                     r = await http.post("/widget/kb/events", headers=own,
                                         json={"token": welcome["token"], **event})
                     assert r.status_code == 400, (event, r.text[:200])
+
+
+async def test_a_lone_surrogate_in_a_json_body_is_a_400_on_both_stores(
+        backend: str, tmp_path: Path) -> None:
+    """A black-box tester's: ``\\ud800`` in the sign-in's, the invitation's, the reset's, the
+    widget's help events' or the admin's bodies answered 500 with a traceback (or Python's
+    own words: "'utf-8' codec can't encode…"), and on PostgreSQL the connection was dropped.
+    Refused where a NUL is, with its own words; nothing is written."""
+    import contextlib
+
+    from tests import pg
+    from tests.live import UNLIMITED, seed, serving
+
+    with contextlib.ExitStack() as stack:
+        where = pg.store_url(backend, tmp_path, stack)
+        seeded = await seed(where, ["http://shop.test"])
+        await add_admin(where, "boss@acme.test")
+        env = {**UNLIMITED, **({"LIVECHAT_DATABASE_URL": where} if backend != "sqlite" else {})}
+        with serving(tmp_path / "chat.db" if backend != "sqlite" else Path(where),
+                     **env) as server:
+            cookie = await login(server, "boss@acme.test")
+            site = seeded.site_id
+            _, welcome = await visitor(server, site)
+            own = {"Origin": server.http, "Content-Type": "application/json"}
+            bad = "\\ud800"  # (as the JSON text has it: an escape Python cannot encode)
+            async with httpx.AsyncClient(base_url=server.http,
+                                         cookies={"livechat_agent": cookie}) as http:
+                before = (await http.get("/api/admin/sites")).json()
+                for method, path, body in (
+                        ("POST", "/api/agent/login",
+                         f'{{"email": "a{bad}@x.test", "password": "password123"}}'),
+                        ("POST", "/api/agent/accept",
+                         f'{{"token": "{bad}", "password": "password123"}}'),
+                        ("POST", "/api/agent/reset",
+                         f'{{"token": "{bad}", "password": "password123"}}'),
+                        ("POST", "/widget/kb/events",
+                         f'{{"token": "{welcome["token"]}", "type": "view", "article": "{bad}"}}'),
+                        ("POST", "/widget/kb/events", f'{{"token": "{welcome["token"]}", '
+                         f'"type": "search", "q": "zz", "lang": "e{bad}"}}'),
+                        ("PATCH", f"/api/admin/sites/{site}",
+                         f'{{"color": "#112233", "greeting": "hi{bad}"}}'),
+                        ("PATCH", f"/api/admin/sites/{site}", f'{{"name": "a{bad}"}}'),
+                        ("POST", "/api/admin/teams", f'{{"site_id": "{site}", "name": "{bad}"}}'),
+                        ("POST", "/api/admin/articles/preview", f'{{"body": "{bad}"}}'),
+                        ("POST", "/api/admin/agents", f'{{"email": "cy@acme.test", '
+                         f'"name": "C{bad}", "sites": ["{site}"]}}'),
+                        ("POST", "/api/admin/teams", f'{{"site_id": "{site}", "name": "t", '
+                         f'"{bad}": 1}}')):
+                    r = await http.request(method, path, content=body, headers=own)
+                    assert r.status_code == 400, (path, body, r.status_code, r.text[:200])
+                    assert r.json() == {"error": "bad_request",
+                                        "message": "a lone surrogate in a string"}, path
+                assert (await http.get("/api/admin/sites")).json() == before
+                assert (await http.get("/api/agent/me")).status_code == 200  # (still served)

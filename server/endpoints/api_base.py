@@ -188,11 +188,10 @@ MAX_CURSOR = 4096
 def _query_value(param: Param, raw: str) -> Any:
     kind = param.kind
     if kind in ("seq", "limit"):
-        if not raw.isdigit() or len(raw) > 16:
-            raise ApiError(400, "bad_request", f"{param.name} must be a non-negative integer")
+        if not raw.isdigit() or len(raw) > 16 or int(raw) >= 2**53:
+            raise ApiError(400, "bad_request",
+                           f"{param.name} must be an integer from 0 to 2^53 - 1")
         value = int(raw)
-        if value >= 2**53:
-            raise ApiError(400, "bad_request", f"{param.name} must be below 2^53")
         if kind == "limit" and not 1 <= value <= MAX_LIMIT:
             raise ApiError(400, "bad_request", f"{param.name} must be between 1 and {MAX_LIMIT}")
         return value

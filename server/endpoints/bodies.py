@@ -39,26 +39,33 @@ async def read(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     return b"".join(chunks)
 
 
-def _has_nul(data: Any) -> bool:
-    """Whether a NUL is in any string of ``data`` (keys too), however deep."""
+def _bad_text(data: Any) -> str | None:
+    """Why a string of ``data`` (keys too, however deep) cannot be taken: a NUL, or a lone
+    surrogate (``"\\ud800"`` parses, but no UTF-8 text holds it: the store, the logs and
+    every codec after would fail on it); None when none."""
     pending = [data]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return True
+                return "a NUL character in a string"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a lone surrogate in a string"
         elif isinstance(item, dict):
             pending += [*item.keys(), *item.values()]
         elif isinstance(item, list):
             pending += item
-    return False
+    return None
 
 
 async def json_object(request: Request, limit: int = MAX_JSON_BODY,
                       empty: bool = False, nul: bool = False) -> dict[str, Any]:
-    """A JSON object (``{}`` for an empty body when ``empty``), or BodyError(400/413). A NUL in
-    any string is refused (``400``: no field of ours holds one, and PostgreSQL refuses them in
-    text) unless ``nul``: the REST API, whose field rules refuse it with their own codes."""
+    """A JSON object (``{}`` for an empty body when ``empty``), or BodyError(400/413). A NUL or
+    a lone surrogate in any string is refused (``400``: no field of ours holds one, PostgreSQL
+    refuses NUL in text, and no UTF-8 holds a lone surrogate) unless ``nul``: the REST API,
+    whose field rules refuse both with their own codes (``bad_text``)."""
     raw = await read(request, limit)
     if not raw.strip() and empty:
         return {}
@@ -68,6 +75,7 @@ async def json_object(request: Request, limit: int = MAX_JSON_BODY,
         raise BodyError(400, "bad_request", f"send a JSON object ({exc})") from None
     if not isinstance(data, dict):
         raise BodyError(400, "bad_request", "send a JSON object")
-    if not nul and _has_nul(data):
-        raise BodyError(400, "bad_request", "a NUL character in a string")
+    why = None if nul else _bad_text(data)
+    if why is not None:
+        raise BodyError(400, "bad_request", why)
     return data

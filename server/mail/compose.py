@@ -5,6 +5,7 @@ the site's name, colour and logo, a link back to the chat and a one-click unsubs
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -150,8 +151,8 @@ def build(kind: str, lang_tag: str | None, brand: Brand, envelope: Envelope,
     msg["From"] = envelope.sender
     msg["To"] = envelope.recipient
     if envelope.reply_to:
-        msg["Reply-To"] = formataddr((site, envelope.reply_to))
-    msg["Subject"] = subject
+        msg["Reply-To"] = formataddr((header_text(site), envelope.reply_to))
+    msg["Subject"] = header_text(subject)
     msg["Date"] = format_datetime(datetime.fromtimestamp(envelope.sent_at, UTC))
     msg["Message-ID"] = f"<{envelope.message_id}>"
     references = [f"<{envelope.root_id}>"]
@@ -196,6 +197,16 @@ def agent_email(kind: str, *, name: str, link: str, sender: str, recipient: str,
                      message_id=message_id, sent_at=sent_at)
 
 
+#: What no header may hold: a line break (the email library refuses to build one that does)
+#: and the other control characters.
+_NOT_IN_HEADERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """``value`` (a subject, a display name: names and words from the store) as one line."""
+    return _NOT_IN_HEADERS.sub(" ", value)
+
+
 def agent_notice(*, subject: str, lines: list[str], link: str, action: str, sender: str,
                  recipient: str, message_id: str, sent_at: float) -> EmailMessage:
     """A notice to an agent (a conversation assigned to them, the daily digest), in English.
@@ -223,7 +234,7 @@ def _to_agent(subject: str, plain: str, inner_html: str, *, sender: str, recipie
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = recipient
-    msg["Subject"] = subject
+    msg["Subject"] = header_text(subject)
     msg["Date"] = format_datetime(datetime.fromtimestamp(sent_at, UTC))
     msg["Message-ID"] = f"<{message_id}>"
     msg["Auto-Submitted"] = "auto-generated"

@@ -236,7 +236,7 @@ class Mail:
 
     def sender(self, site: Site) -> str:
         return (site.profile.email_from or self.settings.email_from
-                or formataddr((site.name, f"noreply@{self.domain}")))
+                or formataddr((compose.header_text(site.name), f"noreply@{self.domain}")))
 
     async def chat_url(self, site: Site, visitor_id: str) -> str:
         """Back to the chat: the visitor's last page on the site (the widget is there), else the
