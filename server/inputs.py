@@ -104,6 +104,6 @@ def fits_int64(value: object) -> bool:
 
 
 def one_line_name(value: str) -> str:
-    """A person's name as it is kept and shown: without direction controls, and each run of
-    control characters (line breaks included) one space."""
-    return _NAME_CONTROLS.sub(" ", DIRECTION_CONTROLS.sub("", value))
+    """A person's name as it is kept and shown: without direction controls, each run of
+    control characters (line breaks included) one space, no space around it."""
+    return _NAME_CONTROLS.sub(" ", DIRECTION_CONTROLS.sub("", value)).strip()

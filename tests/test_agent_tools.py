@@ -37,6 +37,11 @@ async def test_notes_never_reach_the_visitor(server: ServerProcess, seeded: Seed
     note = await a.request({"type": "note", "id": "n1", "conversation_id": conv,
                             "body": "VIP customer — be generous"})
     assert note["seq"] == 2
+    # A reply with the note's id and words is another message, not a resend of the note (a
+    # black-box tester's: it was acknowledged as a duplicate and the visitor never got it).
+    same = await a.request({"type": "send", "id": "n1", "conversation_id": conv,
+                            "body": "VIP customer — be generous"})
+    assert (same["type"], same["code"]) == ("error", "id_conflict"), same
     await a.request({"type": "send", "id": "r1", "conversation_id": conv, "body": "Hi!"})
     # Live: the visitor gets the claim and the reply (seq 3, 4), never seq 2.
     reply = await v.of_type("message", id="r1")

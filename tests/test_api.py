@@ -132,6 +132,13 @@ async def test_send_as_an_agent_is_live_and_idempotent(world: World) -> None:
     conflict = await world.api("POST", path, {"body": "Something else",
                                               "agent_id": world.ana_id}, key)
     assert conflict.status_code == 409 and conflict.json()["error"] == "id_conflict"
+    # A note's key and words, then a reply with the same: not the note again (the reply was
+    # answered as its duplicate, and never reached the visitor).
+    notes = f"/api/v1/conversations/{world.conversation_id}/notes"
+    same = {"body": "Call back at 5", "agent_id": world.ana_id}
+    assert (await world.api("POST", notes, same, {"Idempotency-Key": "hook-7"})).status_code == 201
+    reply = await world.api("POST", path, same, {"Idempotency-Key": "hook-7"})
+    assert reply.status_code == 409 and reply.json()["error"] == "id_conflict", reply.text
     # Bo cannot answer Ana's conversation, as on the socket.
     bo = await world.api("POST", path, {"body": "me too", "agent_id": world.bo_id})
     assert bo.status_code == 409 and bo.json()["error"] == "not_assignee"
@@ -261,6 +268,7 @@ async def test_messages_by_seq_and_conversations_filtered_and_paged(world: World
     assert [c["id"] for c in (await api("GET", "/api/v1/conversations",
                                         updated_since=newest)).json()["data"]] == [second]
     for bad in ({"status": "open"}, {"limit": 0}, {"limit": 500}, {"cursor": "garbage"},
+                {"limit": "\u00b2"}, {"updated_since": "\u0663"},  # digits, not ASCII: were 500s
                 {"nope": 1}, {"updated_since": "yesterday"},
                 # A cursor written by hand with a number past 64 bits was a 500 (a black-box
                 # tester), a negative one a page.

@@ -114,6 +114,8 @@ async def test_signed_claims_are_verified(identity_server: ServerProcess, seeded
     signed("carol", lifetime=2 * 86400),                 # over LIVECHAT_IDENTITY_MAX_LIFETIME
     signed("carol", name="x" * 101),
     signed("carol", email="not an email"),
+    # JSON's "\ud800" in a signed name or email parses, and no store could keep it.
+    signed("carol", name="Car\ud800ol"), signed("carol", email="c\ud800@acme.test"),
     {"user_jwt": jwt.encode({"sub": "carol"}, SITE_SECRET, algorithm="HS256")},  # no exp
     {"user_jwt": jwt.encode({"sub": "carol", "exp": int(time.time()) + 60}, None,
                             algorithm="none")},

@@ -346,6 +346,11 @@ export function update(c) {
   if (state.view === "followups" && state.followUps.some(function (f) {
     return f.conversation_id === c.id;
   })) loadFollowUps();
+  // A note that mentions me in a conversation whose visitor was erased: emptied, read again.
+  if (state.view === "mentions" && before && before.visitor.id !== c.visitor.id &&
+      state.mentionNotes.some(function (m) { return m.conversation.id === c.id; })) {
+    loadMentions(renderList);
+  }
   renderList();
   // The open conversation moved to another visitor: theirs was erased, and its messages were
   // emptied. What is on the screen goes too: it is read again (docs/api.md, Erasure).
@@ -398,6 +403,8 @@ export function replaceInbox(list) {
     return !state.conversations[c.id];
   });
   if (state.view === "resolved") loadResolved(true);
+  // (Mentions are not sent again after a reconnect: the view asks.)
+  if (state.view === "mentions") loadMentions(renderList);
   renderList();
 }
 

@@ -21,7 +21,8 @@ export function renderMentions(list, open) {
     var c = state.conversations[m.conversation.id] || m.conversation;
     if (!state.conversations[c.id]) state.known[c.id] = c;  // (to open: resolved, say)
     var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
-    item.setAttribute("data-id", c.id);
+    // (A conversation may have several: the focus finds its line by the note.)
+    item.setAttribute("data-id", c.id + ":" + m.message.seq);
     var button = el("button", "", item);
     button.type = "button";
     if (state.current === c.id) button.setAttribute("aria-current", "true");

@@ -188,7 +188,7 @@ MAX_CURSOR = 4096
 def _query_value(param: Param, raw: str) -> Any:
     kind = param.kind
     if kind in ("seq", "limit"):
-        if not raw.isdigit() or len(raw) > 16 or int(raw) >= 2**53:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or int(raw) >= 2**53:
             raise ApiError(400, "bad_request",
                            f"{param.name} must be an integer from 0 to 2^53 - 1")
         value = int(raw)

@@ -375,8 +375,9 @@ class Mail:
         return message, parseaddr(sender)[1], 0, 1
 
     async def _build_mention(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
-        """Only if the note is still there, the agent still works on its site, and they have
-        not opened their panel since."""
+        """Only if the note is still there (not emptied by an erasure), the agent still works
+        on its site, and they have no panel open now (seen live or not: as "Assigned to
+        you")."""
         conv = await self.store.conversation(job.conversation_id or "")
         agent = await self.store.agent(job.agent_id or "")
         if conv is None or agent is None or not agent.active or \
@@ -385,7 +386,8 @@ class Mail:
         seq = mention_seq(job)
         note = next((m for m in await self.store.messages_after(conv.id, seq - 1, 1)
                      if m.seq == seq and m.kind == "note"), None)
-        if note is None:
+        # (An erasure empties the note and its mentions: nothing to tell.)
+        if note is None or agent.id not in (note.data or {}).get("mentions", ()):
             return "the note is gone"
         if self.agent_online is not None and await self.agent_online(conv.site_id, agent.id):
             return "the agent is online"

@@ -202,7 +202,9 @@ class Conversations(Base):
                 (conversation_id, client_msg_id),
             ).fetchone()
             if old is not None:
-                if old[5] != agent.id:
+                # (The same id and words as the agent's note is another message: a reply, which
+                # the visitor would never get if it were taken as the note again.)
+                if old[5] != agent.id or old[3] != "text":
                     raise ChatError(Code.ID_CONFLICT, "that id was used for another message")
                 return self._duplicate(db, message_row(old), body, attachment_id)
             if conv.status == "resolved":

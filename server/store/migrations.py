@@ -318,7 +318,7 @@ MIGRATIONS: tuple[str, ...] = (
         conversation_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
-        PRIMARY KEY (agent_id, conversation_id, seq)
+        PRIMARY KEY (conversation_id, seq, agent_id)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS note_mentions_latest ON note_mentions(agent_id, created_at);
     INSERT INTO note_mentions(agent_id, conversation_id, seq, created_at)
