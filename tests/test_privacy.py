@@ -322,6 +322,7 @@ async def test_erasure_and_retention_take_the_email_rows_too(tmp_path: Path) -> 
     try:
         site = (await store.create_site("Acme", ["https://acme.test"])).id
         agent = await store.create_agent("ana@acme.test", "Ana", "x", "admin", [site])
+        bo = await store.create_agent("bo@acme.test", "Bo", "x", "agent", [site])
         outbox = Outbox(store, delay_ms=0, new_key=lambda: "k")
         later = FollowUps(store, outbox)
         rights = Privacy(store)
@@ -339,6 +340,7 @@ async def test_erasure_and_retention_take_the_email_rows_too(tmp_path: Path) -> 
                             "state, created_at) VALUES (?, ?, ?, ?, 'smtp', 'done', 0)",
                             (f"in-{visitor}", f"mk-{visitor}",
                              f"r.key{visitor}.abc.def@reply.test", b"From: maria"))
+            await store.add_note(agent, [site], conv, "n", "@Bo see this", [bo.id])  # a mention
             await store.resolve(agent, [site], conv)
             await later.schedule(agent, [site], conv, int(now[0] * 1000) + 86_400_000, "ok?")
             convs.append(conv)
@@ -353,7 +355,7 @@ async def test_erasure_and_retention_take_the_email_rows_too(tmp_path: Path) -> 
         deleted, _ = await rights.sweep()
         assert deleted >= 1
         with sqlite3.connect(db) as raw:
-            for table in ("email_jobs", "email_threads", "follow_ups"):
+            for table in ("email_jobs", "email_threads", "follow_ups", "note_mentions"):
                 left = raw.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 assert left == 0, (table, left)
             assert raw.execute("SELECT id FROM email_inbound").fetchall() == [("in-other",)]
