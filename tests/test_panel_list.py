@@ -106,3 +106,24 @@ async def test_a_snooze_time_gone_by_is_not_offered_again(browser: Browser, desk
     await ana.get_by_role("button", name="Snooze").click()
     await expect(until).to_have_value("")
     assert await until.evaluate("i => i.min") > chosen
+
+
+@pytest.mark.browser
+async def test_the_visitors_presence_is_not_shown_while_the_panel_is_cut_off(
+        browser: Browser, desk: Desk) -> None:  # noqa: F811
+    """A black-box tester's: with the server down, the panel said "Reconnecting…" and still
+    showed the visitor "online", which nobody knew any more. The badge goes while the panel is
+    not connected, and says what is known once it is again."""
+    visitor = await visitor_writes(browser, desk, "Still there?")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator(".item", has_text="Still there").locator("button").click()
+    badge = ana.locator("#visitor-online")
+    await expect(badge).to_have_text("online")
+    desk.chat.kill9()
+    await expect(ana.locator("#conn")).to_have_text("Reconnecting…")
+    await expect(badge).to_be_hidden()
+    await visitor.close()
+    desk.chat.start()
+    await expect(ana.locator("#conn")).to_have_text("Online", timeout=20_000)
+    await expect(badge).to_have_text("offline", timeout=20_000)
+    await expect(badge).to_be_visible()

@@ -312,7 +312,10 @@ function sendRead() {
   }
 }
 
+/** The visitor's presence badge; ``null``: not known (the panel is not connected: a badge
+ * kept from before would say what nobody knows now). */
 export function showVisitorOnline(online) {
+  $("visitor-online").hidden = online === null;
   $("visitor-online").textContent = online ? t("online") : t("offline");
   $("visitor-online").className = "presence " + (online ? "on" : "off");
 }

@@ -217,6 +217,8 @@ function begin(agent) {
     onState: function (socketState) {
       connection = socketState;
       renderConnection();
+      // (Known again from the conversation's "open" once online.)
+      if (socketState !== "online") showVisitorOnline(null);
       if (socketState === "failed") showLogin();
     },
     onUnauthorized: function () { state.socket.stopped = true; showLogin(); }
