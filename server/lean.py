@@ -6,7 +6,8 @@ gzipped, and about a sixth of the loader a site owner pastes (docs/embedding.md:
 the server strips them when it serves the files, once per file version (kept in memory by path,
 size and mtime).
 
-Only what is certainly a comment goes: in CSS every ``/* … */`` (our stylesheets have no
+Only what is certainly a comment goes (and then every line's indentation, trailing blanks and
+empty lines): in CSS every ``/* … */`` (our stylesheets have no
 strings containing ``/*``); in JavaScript a block comment that opens the file, a line that holds
 nothing but a ``//`` comment, and a block comment that starts a line and ends a line. Comments
 after code on the same line stay, as does anything inside a string (our scripts have no
@@ -37,11 +38,17 @@ _JS_BLOCK = re.compile(r"^[ \t]*/\*(?:[^*]|\*(?!/))*\*/[ \t]*\n", re.M)
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
+#: A line's indentation, its trailing blanks, and empty lines: never meaning in our scripts
+#: and stylesheets (no multi-line strings, as above), and 3-4 % of what is sent gzipped.
+_BLANKS = re.compile(r"^[ \t]+|[ \t]+$|\n(?=\n)", re.M)
+
+
 def strip(text: str, suffix: str) -> str:
-    """``text`` (a ``.js`` or ``.css`` file's) without its whole-line comments."""
+    """``text`` (a ``.js`` or ``.css`` file's) without its whole-line comments, indentation and
+    empty lines."""
     if suffix == ".css":
-        return _CSS_COMMENT.sub("", text)
-    return _JS_LINE.sub("", _JS_BLOCK.sub("", _JS_HEAD.sub("", text)))
+        return _BLANKS.sub("", _CSS_COMMENT.sub("", text))
+    return _BLANKS.sub("", _JS_LINE.sub("", _JS_BLOCK.sub("", _JS_HEAD.sub("", text))))
 
 
 @lru_cache(maxsize=256)

@@ -59,3 +59,37 @@ async def test_a_refused_message_keeps_its_place(browser: Browser, sites: Sites,
         await page.screenshot(path=artifacts / "widget-order-after-a-refusal.png")
     finally:
         move_clock(None)
+
+
+async def test_a_message_not_yet_stored_survives_a_reload(browser: Browser, sites: Sites,  # noqa: F811
+                                                          artifacts: Path) -> None:
+    """A black-box tester's: written while the server was down, then the page reloaded (or the
+    next page of the site opened) before the widget reconnected, the message was gone, never
+    stored, and nobody was told. It is written again after the reload, once."""
+    from tests.live import open_store
+
+    page = await (await browser.new_context()).new_page()
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    composer = frame.get_by_label("Message", exact=True)
+    await composer.fill("before the crash")
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)
+    sites.chat.kill9()
+    await expect(frame.locator("#banner")).to_have_text("Reconnecting…")
+    await composer.fill("written while the server was down")
+    await composer.press("Enter")
+    await expect(frame.locator(".msg.pending")).to_have_count(1)
+    # The visitor leaves the page while the server is down (the loader comes from it), and
+    # comes back once it is up.
+    await page.goto("about:blank")
+    sites.chat.start()
+    await page.goto(sites.page_url)
+    frame = await open_widget(page)
+    mine = frame.locator(".msg.mine:not(.pending) .body")
+    await expect(mine).to_have_text(["before the crash", "written while the server was down"],
+                                     timeout=30_000)
+    await page.screenshot(path=artifacts / "widget-kept-across-reload.png")
+    async with open_store(sites.chat.db) as store:
+        rows = await store._all("SELECT body FROM messages WHERE kind = 'text' ORDER BY seq")
+    assert [r[0] for r in rows] == ["before the crash", "written while the server was down"]

@@ -42,8 +42,9 @@ export function startNew() {
   }
 }
 
-export function send(body) {
-  queue({ id: ChatSocket.newId(), body: body, node: bubble("mine pending", body, t("sending")) });
+export function send(body, id) {
+  queue({ id: id || ChatSocket.newId(), body: body,
+          node: bubble("mine pending", body, t("sending")) });
 }
 
 function queue(p) {
@@ -77,6 +78,27 @@ export function flush() {
   state.outbox.forEach(function (p) { p.sent = false; });
   next();
   Object.keys(state.pending).forEach(function (id) { state.socket.send(state.pending[id]); });
+}
+
+// What was written and not yet stored when the page went (a reload, the next page of the site)
+// is kept in this tab, and written again after the next welcome of the same visitor (``token``:
+// the one its hello gave), with the same ids: one stored meanwhile is its own duplicate, shown
+// once. (Files are not kept.)
+addEventListener("pagehide", function () {
+  try {
+    sessionStorage.lcOut = JSON.stringify([state.token, state.outbox.filter(function (p) {
+      return !p.file && !p.attachment;
+    })]);
+  } catch (e) {}
+});
+export function unsent(token) {
+  try {
+    var kept = JSON.parse(sessionStorage.lcOut);
+    sessionStorage.removeItem("lcOut");
+    // (One still in the outbox, the page back from the back-forward cache, is there twice
+    // until its ack: both go with the message the ack brings.)
+    if (kept[0] === token) kept[1].forEach(function (m) { send(m.body, m.id); });
+  } catch (e) {}
 }
 
 export function typing(active) {

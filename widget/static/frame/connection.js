@@ -2,7 +2,7 @@
  * frame the server sends (docs/protocol.md). */
 import { ChatSocket } from "../socket.js";
 import { greet, renderHeader, scheme, theme } from "./appearance.js";
-import { flush, next } from "./composer.js";
+import { flush, next, unsent } from "./composer.js";
 import {
   afterChange, append, forgetAbove, notice, notSent, render, renderRating, renderSeen, resetList,
   seen, switchTo
@@ -101,6 +101,7 @@ function onFrame(f) {
 }
 
 function welcome(f) {
+  var asked = state.token;
   if (f.token !== state.token) {
     state.token = f.token;
     toParent({ type: "token", token: state.token });
@@ -152,6 +153,7 @@ function welcome(f) {
   scheduleHours();
   afterChange();
   flush();
+  unsent(asked);
   sendContext();
 }
 
