@@ -223,8 +223,11 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
     if kind == "attrs":
         return _attributes(name, value)
     if kind == "ids":
-        if not isinstance(value, list) or len(value) > _IDS_MAX or not all(
-                isinstance(v, str) and _ID_RE.fullmatch(v) for v in value):
+        # (An id given twice counts once: the limit is of different ids; the list's own
+        # length is bounded by the frame's.)
+        if not isinstance(value, list) or not all(
+                isinstance(v, str) and _ID_RE.fullmatch(v) for v in value) or len(
+                    set(value)) > _IDS_MAX:
             raise ChatError(Code.BAD_FRAME, f"{name} must be a list of at most {_IDS_MAX} ids")
         return tuple(dict.fromkeys(value))
     if kind == "tag" and not _TAG_RE.fullmatch(value):

@@ -4,6 +4,7 @@ conversation's line until they open it. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,39 @@ async def test_a_link_to_a_conversation_opens_it(browser: Browser, desk: Desk,  
     await unknown.goto(f"{desk.chat.http}/agent#conversation=conv_nothing")
     await expect(unknown.locator("#notice-text")).to_have_text("no such conversation")
     await expect(unknown.locator("#conversation")).to_be_hidden()
+
+
+async def test_the_picker_follows_a_name_with_spaces(browser: Browser, desk: Desk,  # noqa: F811
+                                                     artifacts: Path) -> None:
+    """A black-box tester's: the picker closed at the first space, so "@Ana Lima S" could not
+    find Ana Lima Souza, and Enter sent the note for Ana Lima; and "@bo reis" typed in lower
+    case was nobody's."""
+    from server.auth import hash_password
+    from tests.live import open_store
+
+    async with open_store(desk.chat.db) as store:
+        await store.create_agent("souza@acme.test", "Ana Lima Souza", hash_password(PASSWORD),
+                                 "agent", [desk.site_id])
+    await visitor_writes(browser, desk, "My order 1234 never arrived")
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await bo.locator(".item", has_text="order 1234").locator("button").click()
+    await bo.get_by_role("radio", name="Internal note").check()
+    reply = bo.get_by_label("Reply", exact=True)
+    await reply.press_sequentially("Can you check, @Ana Lima S")
+    picker = bo.get_by_role("listbox", name="Colleagues")
+    await expect(picker.get_by_role("option")).to_have_text(["@Ana Lima Souza"])
+    await bo.screenshot(path=artifacts / "mention-picker-spaces.png")
+    await reply.press("Enter")
+    await expect(reply).to_have_value("Can you check, @Ana Lima Souza ")
+    await reply.press_sequentially("and @ana lima too?")  # typed, in lower case
+    await expect(picker).to_be_hidden()
+    await reply.press("Enter")
+    await expect(bo.locator("#messages .msg.note")).to_have_count(1)
+    await expect(ana.locator("#notice-text")).to_contain_text("mentioned you")
+    async with open_store(desk.chat.db) as store:
+        rows = await store._all("SELECT data FROM messages WHERE kind = 'note'")
+        souza = await store.agent_by_email("souza@acme.test")
+        lima = await store.agent_by_email("ana@acme.test")
+    assert souza and lima
+    assert sorted(json.loads(rows[0][0])["mentions"]) == sorted([souza.id, lima.id])

@@ -52,15 +52,21 @@ function frame(p) {
 /** Colleagues a note names as "@Name" (picked with "@", or typed): each is told. The longest
  * names first, each taken out once found: "@Ana Lima" is not also for a colleague "Ana". */
 function mentions(body) {
-  var rest = body, ids = [];
+  var rest = body.toLowerCase(), ids = [];  // ("@ana lima", typed so, is for her too)
   mentionable().sort(function (a, b) { return b.name.length - a.name.length; })
     .forEach(function (a) {
-      var tag = "@" + a.name;
+      var tag = "@" + a.name.toLowerCase();
       if (rest.indexOf(tag) < 0) return;
       ids.push(a.id);
       rest = rest.split(tag).join(" ");
     });
   return ids;
+}
+/** Whether ``q`` (lower case) starts a colleague's name, or its part from any word on: "li"
+ * and "ana lima s" both find "Ana Lima Souza". */
+function nameStarts(name, q) {
+  var words = name.toLowerCase().split(/\s+/);
+  return words.some(function (w, i) { return words.slice(i).join(" ").indexOf(q) === 0; });
 }
 /** Colleagues a note can be for: people of the conversation's site, not me. */
 function mentionable() {
@@ -127,7 +133,7 @@ function pick(i) {
     input.selectionStart = input.selectionEnd = before.length + link.length;
   } else if (pickerKind === "mention") {
     // "@an" becomes "@Ana Lima ": the note is for her (sendReply finds the name).
-    var end = input.selectionStart, start = input.value.slice(0, end).replace(/@[^\s@]*$/, "");
+    var end = input.selectionStart, start = input.value.slice(0, end).replace(/@[^@\n]*$/, "");
     var name = "@" + c.name + " ";
     input.value = start + name + input.value.slice(end);
     input.selectionStart = input.selectionEnd = start.length + name.length;
@@ -183,14 +189,15 @@ export function setUpComposer() {
     var input = $("reply-input"), m = /^\/([a-z0-9_-]*)$/.exec(input.value);
     var c = summary(state.current);
     var hash = /(^|\s)#([^\s#]{0,40})$/.exec(input.value.slice(0, input.selectionStart));
-    var at = /(^|\s)@([^\s@]{0,40})$/.exec(input.value.slice(0, input.selectionStart));
-    if (at && c && noteMode()) {
-      // "@" and the start of a colleague's name (of any of its words), in a note.
-      var q = at[2].toLowerCase();
+    // "@" and the start of a colleague's name (of any of its words, spaces and all), in a note:
+    // the picker stays while someone's name goes on so ("@Ana Lima S": Ana Lima Souza).
+    var at = /(^|\s)@([^@\n]{0,40})$/.exec(input.value.slice(0, input.selectionStart));
+    var named = at && c && noteMode() ? mentionable().filter(function (a) {
+      return nameStarts(a.name, at[2].toLowerCase());
+    }).slice(0, 8) : [];
+    if (named.length || (at && c && noteMode() && !/\s/.test(at[2]))) {
       pickerKind = "mention";
-      pickerItems = mentionable().filter(function (a) {
-        return a.name.toLowerCase().split(/\s+/).some(function (w) { return w.indexOf(q) === 0; });
-      }).slice(0, 8);
+      pickerItems = named;
       pickerIndex = 0;
       renderPicker();
     } else if (m && c) {
