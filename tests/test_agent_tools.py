@@ -130,6 +130,10 @@ async def test_a_note_mentions_colleagues(server: ServerProcess, seeded: Seed) -
         (second["seq"], "@Bo and this one"), (note["seq"], body)]
     assert {m["conversation"]["id"] for m in listed["mentions"]} == {conv}
     assert listed["mentions"][0]["message"]["author"]["id"] == ana_id
+    assert [m["seen"] for m in listed["mentions"]] == [False, False]  # Bo has not opened it
+    await b.request({"type": "open", "id": "bo-opens", "conversation_id": conv})
+    listed = await b2.request({"type": "mentions", "id": "m2"})  # (any panel of his)
+    assert [m["seen"] for m in listed["mentions"]] == [True, True]
     for other in (a, oz):
         assert (await other.request({"type": "mentions", "id": "m"}))["mentions"] == []
     refused = await v.request({"type": "mentions", "id": "m"})  # not a visitor's frame

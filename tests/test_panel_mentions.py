@@ -154,3 +154,37 @@ async def test_the_picker_follows_a_name_with_spaces(browser: Browser, desk: Des
         lima = await store.agent_by_email("ana@acme.test")
     assert souza and lima
     assert sorted(json.loads(rows[0][0])["mentions"]) == sorted([souza.id, lima.id])
+
+
+async def test_mentions_made_while_away_are_new_after_signing_in(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """A black-box tester's: signed in after the email about a note, the Mentions view showed
+    every note alike, the new one unmarked (and a mention while no conversation was open was
+    seen nowhere). The tab counts the notes for me whose conversation I have not opened since,
+    their lines say "mentioned you" after a reload too, until I open them."""
+    await visitor_writes(browser, desk, "My order 1234 never arrived")
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await bo.locator(".item", has_text="order 1234").locator("button").click()
+    await bo.get_by_role("radio", name="Internal note").check()
+    reply = bo.get_by_label("Reply", exact=True)
+    await reply.press_sequentially("@Ana")
+    await reply.press("Enter")
+    await reply.press_sequentially("please call them")
+    await reply.press("Enter")
+    await expect(bo.locator("#messages .msg.note")).to_have_count(1)
+
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")  # signed in after it
+    tab = ana.get_by_role("tab", name="Mentions")
+    await expect(tab.locator(".count")).to_have_text("1")
+    line = ana.locator("#list .item", has_text="order 1234")
+    await expect(line.locator(".mention")).to_have_text("mentioned you")
+    await tab.click()
+    await expect(ana.locator("#list .item .mention")).to_have_count(1)
+    await ana.screenshot(path=artifacts / "mention-new-after-sign-in.png")
+    await ana.locator("#list .item button").first.click()
+    await expect(ana.locator("#messages .msg.note")).to_have_count(1)
+    await expect(tab.locator(".count")).to_be_hidden()
+    await expect(ana.locator("#list .item .mention")).to_have_count(0)
+    await ana.reload()  # seen on the server: not new again
+    await expect(ana.locator("#conn")).to_have_text("Online")
+    await expect(ana.get_by_role("tab", name="Mentions").locator(".count")).to_be_hidden()

@@ -31,7 +31,7 @@ async def test_the_notes_that_mention_an_agent(store: SQLiteStore) -> None:
     await store.add_note(ana, both, first.id, "n1", "@Bo look", [bo.id])  # a resend
 
     def listed(found: list[Any]) -> list[tuple[str, int, str]]:
-        return [(c.id, m.seq, m.body) for m, c in found]
+        return [(c.id, m.seq, m.body) for m, c, _ in found]
 
     assert listed(await store.mentions_of(bo.id, both)) == [
         (second.id, two.messages[0].seq, "@Bo and here"), (first.id, one.messages[0].seq,
@@ -40,8 +40,15 @@ async def test_the_notes_that_mention_an_agent(store: SQLiteStore) -> None:
         (first.id, one.messages[0].seq, "@Bo look")]
     assert await store.mentions_of(ana.id, both) == []
     assert await store.mentions_of(bo.id, []) == []
-    [(note, conversation)] = await store.mentions_of(bo.id, both, limit=1)
-    assert note.author_id == ana.id and conversation.last_message == "Hi"
+    [(note, conversation, seen)] = await store.mentions_of(bo.id, both, limit=1)
+    assert note.author_id == ana.id and conversation.last_message == "Hi" and not seen
+    # Bo opens the first conversation: its note for him is seen, the other not.
+    await store.mentions_seen(bo.id, first.id)
+    await store.mentions_seen(ana.id, second.id)  # (nothing for her there: nothing written)
+    assert [(c.id, seen) for _, c, seen in await store.mentions_of(bo.id, both)] == [
+        (second.id, False), (first.id, True)]
+    assert await store.mention_seen(bo.id, first.id, one.messages[0].seq)
+    assert not await store.mention_seen(bo.id, second.id, two.messages[0].seq)
 
     # Before the schema step, the notes kept their mentions in their data only: the step finds
     # them there.
@@ -60,11 +67,12 @@ async def test_the_notes_that_mention_an_agent(store: SQLiteStore) -> None:
         again = SQLiteStore(store.path, clock=store.clock)
     await again.open()
     try:
-        assert [(c.id, m.seq) for m, c in await again.mentions_of(bo.id, both)] == [
-            (second.id, two.messages[0].seq), (first.id, one.messages[0].seq)]
+        # (Found again, and taken as seen: their panels told them then.)
+        assert [(c.id, m.seq, seen) for m, c, seen in await again.mentions_of(bo.id, both)] == [
+            (second.id, two.messages[0].seq, True), (first.id, one.messages[0].seq, True)]
         # The visitor erased: their conversation's mentions go with it.
         await Privacy(again).erase([other.id], "vis_2", "admin")
-        assert [c.id for _, c in await again.mentions_of(bo.id, both)] == [first.id]
+        assert [c.id for _, c, _ in await again.mentions_of(bo.id, both)] == [first.id]
         assert await again.read_all("SELECT conversation_id FROM note_mentions") == [
             (first.id,)]
     finally:

@@ -7,6 +7,7 @@ import { articleCards } from "./cards.js";
 import { separateDays } from "./days.js";
 import { clock, t, theirs, tInto, visitorName, when } from "./i18n.js";
 import { renderContext } from "./context.js";
+import { seenMentions } from "./mentions.js";
 import { noteMode } from "./composer.js";
 import { assigneeName, loadFollowUps, renderList } from "./inbox.js";
 import { announce } from "./notifications.js";
@@ -119,6 +120,7 @@ export function openConversation(id, keepFocus) {
   var c = summary(id);
   if (!c) return;
   delete state.mentioned[id];
+  seenMentions(id);
   if (state.current !== id) {
     // Another conversation starts as a reply: a note begun in the last one must not turn
     // what is typed here into a note (the visitor would never get it).

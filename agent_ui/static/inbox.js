@@ -5,7 +5,7 @@ import { t, theirs, visitorName, when } from "./i18n.js";
 import { announce, notify, their, titleCount } from "./notifications.js";
 import { PAGE, request, snoozed, state, summary } from "./state.js";
 import { since } from "./times.js";
-import { loadMentions, renderMentions } from "./mentions.js";
+import { loadMentions, newMentions, renderMentions } from "./mentions.js";
 
 var open = function () {};   // conversation.js opens one (set by main.js)
 var headChanged = function () {};
@@ -172,6 +172,9 @@ function refocus(list, focused) {
 
 function finishList(openOnes, me) {
   $("more").hidden = !(state.view === "resolved" && state.resolvedNext);
+  var fresh = newMentions();
+  $("count-mentions").textContent = fresh;
+  $("count-mentions").hidden = !fresh;
   // The agent's load and the tab's title are theirs, whatever the list is filtered by.
   var everything = all();
   var waiting = everything.filter(function (c) { return inView(c, "queue"); }).length;
@@ -387,7 +390,7 @@ export function replaceTeams(f) {
 export function mentioned(f) {
   if (!summary(f.conversation.id)) state.known[f.conversation.id] = f.conversation;  // (to open)
   if (f.conversation.id !== state.current) state.mentioned[f.conversation.id] = true;
-  if (state.view === "mentions") loadMentions(renderList);
+  loadMentions(renderList);  // (the view, and the tab's count of new ones)
   notify(t("{name} mentioned you", { name: "\u2068" + f.message.author.name + "\u2069" }),
          their(f.message.body), f.conversation.id);
   renderList();
@@ -403,8 +406,8 @@ export function replaceInbox(list) {
     return !state.conversations[c.id];
   });
   if (state.view === "resolved") loadResolved(true);
-  // (Mentions are not sent again after a reconnect: the view asks.)
-  if (state.view === "mentions") loadMentions(renderList);
+  // (Mentions are not sent again after a reconnect: they are asked for.)
+  loadMentions(renderList);
   renderList();
 }
 

@@ -5,13 +5,28 @@ import { el } from "./kit.js";
 import { t, visitorName, when } from "./i18n.js";
 import { request, state } from "./state.js";
 
-/** The notes, asked for again; ``done`` draws the list with them. */
+/** The notes, asked for again (at every welcome, and at each new one); ``done`` draws the list
+ * with them. One whose conversation I have not opened since is new: "mentioned you" on its
+ * conversation's line too, after a reload as well. */
 export function loadMentions(done) {
   request({ type: "mentions" }, function (f) {
     if (f.type !== "ack") return;
     state.mentionNotes = f.mentions;
+    f.mentions.forEach(function (m) {
+      if (!m.seen && m.conversation.id !== state.current) state.mentioned[m.conversation.id] = true;
+    });
     done();
   });
+}
+
+/** How many notes for me are new (the Mentions tab's count). */
+export function newMentions() {
+  return state.mentionNotes.filter(function (m) { return !m.seen; }).length;
+}
+
+/** I opened a conversation: its notes for me are seen (the server marks them so too). */
+export function seenMentions(id) {
+  state.mentionNotes.forEach(function (m) { if (m.conversation.id === id) m.seen = true; });
 }
 
 /** One line per note: the visitor, when, who wrote what; ``open`` opens its conversation. */
@@ -34,7 +49,7 @@ export function renderMentions(list, open) {
     el("span", "preview", button, "\u2068" + m.message.author.name + "\u2069: " +
        m.message.body).dir = "auto";
     var meta = el("span", "meta", button);
-    if (state.mentioned[c.id]) el("span", "unread mention", meta, t("mentioned you"));
+    if (!m.seen || state.mentioned[c.id]) el("span", "unread mention", meta, t("mentioned you"));
     if (c.status === "resolved") el("span", "who", meta, t("Resolved"));
     button.addEventListener("click", function () { open(c.id); });
   });

@@ -173,6 +173,9 @@ class AgentSession(Session):
             visitor = await store.visitor(conversation.visitor_id)
             pages = await store.visitor_pages(conversation.visitor_id)
             earlier = await store.visitor_conversations(conversation.visitor_id)
+            # Its notes for me are seen (before the ack: a Mentions view asked for after it,
+            # on any panel, says so).
+            await store.mentions_seen(self.agent.id, conversation.id)
             self.conn.send(protocol.ack(
                 frame.id, conversation=conversation.summary(), visitor_online=bool(online),
                 visitor=visitor.public() if visitor else None,

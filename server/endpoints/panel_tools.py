@@ -117,8 +117,8 @@ async def list_mentions(s: AgentSession, frame: ListMentions) -> bytes:
     """The notes that mention this agent, newest first, with their conversations."""
     listed = await s.ctx.store.mentions_of(s.agent.id, s.site_ids)
     return protocol.ack(frame.id, mentions=[
-        {"conversation": conversation.summary(), "message": note.frame()}
-        for note, conversation in listed])
+        {"conversation": conversation.summary(), "message": note.frame(), "seen": seen}
+        for note, conversation, seen in listed])
 
 
 async def save_canned(s: AgentSession, frame: SaveCanned) -> bytes:

@@ -376,8 +376,7 @@ class Mail:
 
     async def _build_mention(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
         """Only if the note is still there (not emptied by an erasure), the agent still works
-        on its site, and they have no panel open now (seen live or not: as "Assigned to
-        you")."""
+        on its site, has not opened the conversation since, and has no panel open now."""
         conv = await self.store.conversation(job.conversation_id or "")
         agent = await self.store.agent(job.agent_id or "")
         if conv is None or agent is None or not agent.active or \
@@ -389,6 +388,8 @@ class Mail:
         # (An erasure empties the note and its mentions: nothing to tell.)
         if note is None or agent.id not in (note.data or {}).get("mentions", ()):
             return "the note is gone"
+        if await self.store.mention_seen(agent.id, conv.id, seq):
+            return "the agent opened the conversation since"
         if self.agent_online is not None and await self.agent_online(conv.site_id, agent.id):
             return "the agent is online"
         site = await self.store.site(conv.site_id)

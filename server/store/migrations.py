@@ -309,8 +309,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 31: whether an agent wants an email when a colleague's note mentions them while they are
     # offline (server/store/email_jobs.py), on like the others; and each note's mentions, by
     # agent, for the panel's Mentions view (server/store/mentions.py), found in the notes
-    # written before. (IF NOT EXISTS, ON CONFLICT: tests set a database back to an earlier step
-    # and open it again.)
+    # written before (taken as seen: the panels told their agents then). (IF NOT EXISTS, ON
+    # CONFLICT: tests set a database back to an earlier step and open it again.)
     """
     ALTER TABLE agent_email_prefs ADD COLUMN mentioned INTEGER NOT NULL DEFAULT 1;
     CREATE TABLE IF NOT EXISTS note_mentions (
@@ -318,11 +318,12 @@ MIGRATIONS: tuple[str, ...] = (
         conversation_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
+        seen_at INTEGER,
         PRIMARY KEY (conversation_id, seq, agent_id)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS note_mentions_latest ON note_mentions(agent_id, created_at);
-    INSERT INTO note_mentions(agent_id, conversation_id, seq, created_at)
-        SELECT j.value, m.conversation_id, m.seq, m.created_at
+    INSERT INTO note_mentions(agent_id, conversation_id, seq, created_at, seen_at)
+        SELECT j.value, m.conversation_id, m.seq, m.created_at, m.created_at
         FROM messages m, json_each(m.data, '$.mentions') j
         WHERE m.kind = 'note' AND m.data LIKE '%"mentions"%'
         ON CONFLICT DO NOTHING;

@@ -302,8 +302,8 @@ POSTGRES: dict[int, str] = {
 """,
     # The notes' mentions found in PostgreSQL's way (a note's ``data`` is JSON text).
     31: portable(MIGRATIONS[30].split("    INSERT INTO note_mentions")[0]) + """
-    INSERT INTO note_mentions(agent_id, conversation_id, seq, created_at)
-        SELECT j.value, m.conversation_id, m.seq, m.created_at
+    INSERT INTO note_mentions(agent_id, conversation_id, seq, created_at, seen_at)
+        SELECT j.value, m.conversation_id, m.seq, m.created_at, m.created_at
         FROM messages m, json_array_elements_text(m.data::json -> 'mentions') AS j(value)
         WHERE m.kind = 'note' AND m.data LIKE '%"mentions"%'
         ON CONFLICT DO NOTHING;
