@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import jwt
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
-from server.inputs import one_line_name
+from server.inputs import one_line_name, utf8_text
 from server.parsing import valid_email
 
 Clock = Callable[[], float]
@@ -168,15 +168,6 @@ class Claims:
 NBF_LEEWAY = 60
 
 
-def _unicode(value: str) -> bool:
-    """Whether ``value`` is text UTF-8 can hold (JSON's ``"\\ud800"`` parses, and is not)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def identity_claims(secret: str, token: str, now: float, max_lifetime: float) -> Claims:
     """Check a JWT signed with HS256 by the site's backend (PyJWT; no other algorithm is
     accepted, ``none`` least of all) and return its claims: ``sub`` (the user id, 1–256
@@ -203,7 +194,7 @@ def identity_claims(secret: str, token: str, now: float, max_lifetime: float) ->
     if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= 100
                              or "\x00" in name):
         raise TokenError("name must be 1-100 characters")
-    if any(isinstance(value, str) and not _unicode(value) for value in (name, email)):
+    if any(isinstance(value, str) and not utf8_text(value) for value in (name, email)):
         raise TokenError("name and email must be Unicode text (a lone surrogate is not)")
     if email is not None and (not isinstance(email, str) or not valid_email(email)):
         raise TokenError("email is not an email address")

@@ -107,3 +107,13 @@ def one_line_name(value: str) -> str:
     """A person's name as it is kept and shown: without direction controls, each run of
     control characters (line breaks included) one space, no space around it."""
     return _NAME_CONTROLS.sub(" ", DIRECTION_CONTROLS.sub("", value)).strip()
+
+
+def utf8_text(value: str) -> bool:
+    """Whether UTF-8 can hold ``value``: JSON's ``"\\ud800"`` parses to a lone surrogate, which
+    no store, log or codec after takes."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -200,7 +200,7 @@ def _check(name: str, kind: str, value: Any, max_chars: int) -> Any:
         raise ChatError(Code.BAD_FRAME, f"{name} is a language tag such as en or pt-br")
     if kind == "publication" and value not in ("draft", "published"):
         raise ChatError(Code.BAD_FRAME, f"{name} is draft or published")
-    if isinstance(value, str) and not _encodable(value):
+    if isinstance(value, str) and not inputs.utf8_text(value):
         raise ChatError(Code.BAD_TEXT, f"{name} contains a lone surrogate")
     if kind == "bool" and type(value) is not bool:
         raise ChatError(Code.BAD_FRAME, f"{name} must be true or false")
@@ -289,23 +289,15 @@ def check_fields(data: dict[str, Any], fields: dict[str, str], max_chars: int) -
 _ATTR_MAX = 50
 
 
-def _encodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _attributes(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ChatError(Code.BAD_FRAME, f"{name} must be an object of at most {_ATTR_MAX} keys")
     if len(value) > _ATTR_MAX:  # (as many merged in is too_many too: server/store/visitors.py)
         raise ChatError(Code.TOO_MANY, f"{name}: at most {_ATTR_MAX}")
     for key, item in value.items():
-        if not _encodable(key):  # (a lone surrogate is bad_text wherever it is)
+        if not inputs.utf8_text(key):  # (a lone surrogate is bad_text wherever it is)
             raise ChatError(Code.BAD_TEXT, "an attribute name contains a lone surrogate")
-        if isinstance(item, str) and not _encodable(item):
+        if isinstance(item, str) and not inputs.utf8_text(item):
             raise ChatError(Code.BAD_TEXT, f"attribute {key[:32]!r} contains a lone surrogate")
         if not _ID_RE.fullmatch(key):
             raise ChatError(Code.BAD_FRAME, "attribute names are 1-64 of A-Z a-z 0-9 _ . : -")

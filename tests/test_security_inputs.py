@@ -6,10 +6,12 @@ traceback reaches the log."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -349,68 +351,53 @@ async def test_a_nul_character_in_an_address_is_a_400_on_both_stores(
     and the knowledge base's routes (the widget's search and articles, the help centre, the
     admin's articles), the admin's sites, teams and canned responses and the sign-in answered
     500 or dropped the connection there. Refused at the edge now, the same on both stores."""
-    import contextlib
-
-    from tests import pg
-    from tests.live import UNLIMITED, seed, serving
-
-    with contextlib.ExitStack() as stack:
-        where = pg.store_url(backend, tmp_path, stack)
-        seeded = await seed(where, ["http://shop.test"])
-        await add_admin(where, "boss@acme.test")
-        env = {**UNLIMITED, **({"LIVECHAT_DATABASE_URL": where} if backend != "sqlite" else {})}
-        with serving(tmp_path / "chat.db" if backend != "sqlite" else Path(where),
-                     **env) as server:
-            cookie = await login(server, "boss@acme.test")
-            site = seeded.site_id
-            async with httpx.AsyncClient(base_url=server.http,
-                                         cookies={"livechat_agent": cookie}) as http:
-                for url in (f"/widget/kb/search?site={site}&q=a%00b",
-                            "/widget/kb/search?site=%00&q=x",
-                            f"/widget/kb/articles/art%00?site={site}",
-                            f"/widget/kb/article?site={site}&lang=en&slug=a%00",
-                            "/help/%00", "/help/%00/en", "/help/%00/en/x",
-                            f"/help/{site}/en/search?q=a%00", "/api/admin/articles?site=%00",
-                            "/api/admin/articles/%00", "/api/reports?site=%00",
-                            "/widget/config?site=%00", "/files/%00", "/api/v1/visitors/%00",
-                            f"/api/agent/articles?site={site}&q=%00"):
-                    r = await http.get(url)
-                    assert r.status_code == 400, (url, r.status_code, r.text[:200])
-                    assert r.json() == {"error": "bad_request",
-                                        "message": "a NUL character in the address"}
-                assert (await http.get(f"/help/{site}/sitemap.xml")).status_code == 200
-                # ... and in any JSON body (the REST API's field rules give their own codes)
-                own = {"Origin": server.http}
-                article = {"site_id": site, "lang": "en", "title": "T", "body": "b"}
-                for method, path, bad in (
-                        ("POST", "/api/admin/articles", {**article, "translation_of": "a\x00"}),
-                        ("POST", "/api/admin/articles", {**article, "site_id": "site\x00"}),
-                        ("POST", "/api/admin/sites", {"name": "a\x00b",
-                                                      "allowed_origins": ["https://x.test"]}),
-                        ("PATCH", f"/api/admin/sites/{site}", {"name": "a\x00b"}),
-                        ("POST", "/api/admin/teams", {"site_id": site, "name": "t\x00"}),
-                        ("POST", "/api/admin/articles/preview", {"body": "a",
-                                                                 "deep": [{"n\x00": 1}]}),
-                        ("POST", "/api/agent/login", {"email": "a\x00@x.test",
-                                                      "password": "p"})):
-                    r = await http.request(method, path, json=bad, headers=own)
-                    assert r.status_code == 400, (path, bad, r.text[:200])
-                    assert r.json() == {"error": "bad_request",
-                                        "message": "a NUL character in a string"}
-                widget, welcome = await visitor(server, site)
-                await widget.close()
-                from websockets.asyncio.client import connect
-                from websockets.exceptions import InvalidStatus
-                with pytest.raises(InvalidStatus) as refused:
-                    async with connect(f"{server.ws}/ws/visitor?site=%00",
-                                       origin="http://shop.test"):  # type: ignore[arg-type]
-                        pass
-                assert refused.value.response.status_code == 403
-                for event in ({"type": "search", "q": "a\x00b"},
-                              {"type": "view", "article": "art\x00"}):
-                    r = await http.post("/widget/kb/events", headers=own,
-                                        json={"token": welcome["token"], **event})
-                    assert r.status_code == 400, (event, r.text[:200])
+    async with boss_on(backend, tmp_path) as (server, site, http):
+        for url in (f"/widget/kb/search?site={site}&q=a%00b",
+                    "/widget/kb/search?site=%00&q=x",
+                    f"/widget/kb/articles/art%00?site={site}",
+                    f"/widget/kb/article?site={site}&lang=en&slug=a%00",
+                    "/help/%00", "/help/%00/en", "/help/%00/en/x",
+                    f"/help/{site}/en/search?q=a%00", "/api/admin/articles?site=%00",
+                    "/api/admin/articles/%00", "/api/reports?site=%00",
+                    "/widget/config?site=%00", "/files/%00", "/api/v1/visitors/%00",
+                    f"/api/agent/articles?site={site}&q=%00"):
+            r = await http.get(url)
+            assert r.status_code == 400, (url, r.status_code, r.text[:200])
+            assert r.json() == {"error": "bad_request",
+                                "message": "a NUL character in the address"}
+        assert (await http.get(f"/help/{site}/sitemap.xml")).status_code == 200
+        # ... and in any JSON body (the REST API's field rules give their own codes)
+        own = {"Origin": server.http}
+        article = {"site_id": site, "lang": "en", "title": "T", "body": "b"}
+        for method, path, bad in (
+                ("POST", "/api/admin/articles", {**article, "translation_of": "a\x00"}),
+                ("POST", "/api/admin/articles", {**article, "site_id": "site\x00"}),
+                ("POST", "/api/admin/sites", {"name": "a\x00b",
+                                              "allowed_origins": ["https://x.test"]}),
+                ("PATCH", f"/api/admin/sites/{site}", {"name": "a\x00b"}),
+                ("POST", "/api/admin/teams", {"site_id": site, "name": "t\x00"}),
+                ("POST", "/api/admin/articles/preview", {"body": "a",
+                                                         "deep": [{"n\x00": 1}]}),
+                ("POST", "/api/agent/login", {"email": "a\x00@x.test",
+                                              "password": "p"})):
+            r = await http.request(method, path, json=bad, headers=own)
+            assert r.status_code == 400, (path, bad, r.text[:200])
+            assert r.json() == {"error": "bad_request",
+                                "message": "a NUL character in a string"}
+        widget, welcome = await visitor(server, site)
+        await widget.close()
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"{server.ws}/ws/visitor?site=%00",
+                               origin="http://shop.test"):  # type: ignore[arg-type]
+                pass
+        assert refused.value.response.status_code == 403
+        for event in ({"type": "search", "q": "a\x00b"},
+                      {"type": "view", "article": "art\x00"}):
+            r = await http.post("/widget/kb/events", headers=own,
+                                json={"token": welcome["token"], **event})
+            assert r.status_code == 400, (event, r.text[:200])
 
 
 async def test_a_lone_surrogate_in_a_json_body_is_a_400_on_both_stores(
@@ -419,8 +406,44 @@ async def test_a_lone_surrogate_in_a_json_body_is_a_400_on_both_stores(
     widget's help events' or the admin's bodies answered 500 with a traceback (or Python's
     own words: "'utf-8' codec can't encode…"), and on PostgreSQL the connection was dropped.
     Refused where a NUL is, with its own words; nothing is written."""
-    import contextlib
+    async with boss_on(backend, tmp_path) as (server, site, http):
+        _, welcome = await visitor(server, site)
+        own = {"Origin": server.http, "Content-Type": "application/json"}
+        bad = "\\ud800"  # (as the JSON text has it: an escape Python cannot encode)
+        before = (await http.get("/api/admin/sites")).json()
+        for method, path, body in (
+                ("POST", "/api/agent/login",
+                 f'{{"email": "a{bad}@x.test", "password": "password123"}}'),
+                ("POST", "/api/agent/accept",
+                 f'{{"token": "{bad}", "password": "password123"}}'),
+                ("POST", "/api/agent/reset",
+                 f'{{"token": "{bad}", "password": "password123"}}'),
+                ("POST", "/widget/kb/events",
+                 f'{{"token": "{welcome["token"]}", "type": "view", "article": "{bad}"}}'),
+                ("POST", "/widget/kb/events", f'{{"token": "{welcome["token"]}", '
+                 f'"type": "search", "q": "zz", "lang": "e{bad}"}}'),
+                ("PATCH", f"/api/admin/sites/{site}",
+                 f'{{"color": "#112233", "greeting": "hi{bad}"}}'),
+                ("PATCH", f"/api/admin/sites/{site}", f'{{"name": "a{bad}"}}'),
+                ("POST", "/api/admin/teams", f'{{"site_id": "{site}", "name": "{bad}"}}'),
+                ("POST", "/api/admin/articles/preview", f'{{"body": "{bad}"}}'),
+                ("POST", "/api/admin/agents", f'{{"email": "cy@acme.test", '
+                 f'"name": "C{bad}", "sites": ["{site}"]}}'),
+                ("POST", "/api/admin/teams", f'{{"site_id": "{site}", "name": "t", '
+                 f'"{bad}": 1}}')):
+            r = await http.request(method, path, content=body, headers=own)
+            assert r.status_code == 400, (path, body, r.status_code, r.text[:200])
+            assert r.json() == {"error": "bad_request",
+                                "message": "a lone surrogate in a string"}, path
+        assert (await http.get("/api/admin/sites")).json() == before
+        assert (await http.get("/api/agent/me")).status_code == 200  # (still served)
 
+
+@contextlib.asynccontextmanager
+async def boss_on(backend: str, tmp_path: Path) -> AsyncIterator[
+        tuple[ServerProcess, str, httpx.AsyncClient]]:
+    """A server on ``backend``'s store, its site's id, and an HTTP client signed in as an
+    admin (``boss@acme.test``)."""
     from tests import pg
     from tests.live import UNLIMITED, seed, serving
 
@@ -432,36 +455,6 @@ async def test_a_lone_surrogate_in_a_json_body_is_a_400_on_both_stores(
         with serving(tmp_path / "chat.db" if backend != "sqlite" else Path(where),
                      **env) as server:
             cookie = await login(server, "boss@acme.test")
-            site = seeded.site_id
-            _, welcome = await visitor(server, site)
-            own = {"Origin": server.http, "Content-Type": "application/json"}
-            bad = "\\ud800"  # (as the JSON text has it: an escape Python cannot encode)
             async with httpx.AsyncClient(base_url=server.http,
                                          cookies={"livechat_agent": cookie}) as http:
-                before = (await http.get("/api/admin/sites")).json()
-                for method, path, body in (
-                        ("POST", "/api/agent/login",
-                         f'{{"email": "a{bad}@x.test", "password": "password123"}}'),
-                        ("POST", "/api/agent/accept",
-                         f'{{"token": "{bad}", "password": "password123"}}'),
-                        ("POST", "/api/agent/reset",
-                         f'{{"token": "{bad}", "password": "password123"}}'),
-                        ("POST", "/widget/kb/events",
-                         f'{{"token": "{welcome["token"]}", "type": "view", "article": "{bad}"}}'),
-                        ("POST", "/widget/kb/events", f'{{"token": "{welcome["token"]}", '
-                         f'"type": "search", "q": "zz", "lang": "e{bad}"}}'),
-                        ("PATCH", f"/api/admin/sites/{site}",
-                         f'{{"color": "#112233", "greeting": "hi{bad}"}}'),
-                        ("PATCH", f"/api/admin/sites/{site}", f'{{"name": "a{bad}"}}'),
-                        ("POST", "/api/admin/teams", f'{{"site_id": "{site}", "name": "{bad}"}}'),
-                        ("POST", "/api/admin/articles/preview", f'{{"body": "{bad}"}}'),
-                        ("POST", "/api/admin/agents", f'{{"email": "cy@acme.test", '
-                         f'"name": "C{bad}", "sites": ["{site}"]}}'),
-                        ("POST", "/api/admin/teams", f'{{"site_id": "{site}", "name": "t", '
-                         f'"{bad}": 1}}')):
-                    r = await http.request(method, path, content=body, headers=own)
-                    assert r.status_code == 400, (path, body, r.status_code, r.text[:200])
-                    assert r.json() == {"error": "bad_request",
-                                        "message": "a lone surrogate in a string"}, path
-                assert (await http.get("/api/admin/sites")).json() == before
-                assert (await http.get("/api/agent/me")).status_code == 200  # (still served)
+                yield server, seeded.site_id, http

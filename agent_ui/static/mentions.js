@@ -11,11 +11,17 @@ import { request, state } from "./state.js";
 export function loadMentions(done) {
   request({ type: "mentions" }, function (f) {
     if (f.type !== "ack") return;
+    var before = newMentions(), marked = false;
     state.mentionNotes = f.mentions;
     f.mentions.forEach(function (m) {
-      if (!m.seen && m.conversation.id !== state.current) state.mentioned[m.conversation.id] = true;
+      var id = m.conversation.id;
+      if (!m.seen && id !== state.current && !state.mentioned[id]) {
+        state.mentioned[id] = marked = true;
+      }
     });
-    done();
+    // (Drawn again only for a change: a list drawn again takes the focus back by script, and
+    // a focus ring shown after a click would go.)
+    if (state.view === "mentions" || marked || newMentions() !== before) done();
   });
 }
 

@@ -4,6 +4,7 @@ sites they may touch are read from the store at connect, never taken from a fram
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -15,7 +16,7 @@ from server.auth import TokenError, origin_allowed
 from server.avatars import avatar_url
 from server.broker import PresenceUnavailable
 from server.channels import agent_channel, conversation_channel, session_channel, site_channel
-from server.errors import ChatError, Close, Code
+from server.errors import ChatError, Close, Code, Unavailable
 from server.protocol import (
     Claim,
     Frame,
@@ -174,8 +175,10 @@ class AgentSession(Session):
             pages = await store.visitor_pages(conversation.visitor_id)
             earlier = await store.visitor_conversations(conversation.visitor_id)
             # Its notes for me are seen (before the ack: a Mentions view asked for after it,
-            # on any panel, says so).
-            await store.mentions_seen(self.agent.id, conversation.id)
+            # on any panel, says so). A store that cannot write now does not stop the opening:
+            # they stay new until the next.
+            with contextlib.suppress(Unavailable):
+                await store.mentions_seen(self.agent.id, conversation.id)
             self.conn.send(protocol.ack(
                 frame.id, conversation=conversation.summary(), visitor_online=bool(online),
                 visitor=visitor.public() if visitor else None,

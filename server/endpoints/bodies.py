@@ -49,9 +49,7 @@ def _bad_text(data: Any) -> str | None:
         if isinstance(item, str):
             if "\x00" in item:
                 return "a NUL character in a string"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
+            if not inputs.utf8_text(item):
                 return "a lone surrogate in a string"
         elif isinstance(item, dict):
             pending += [*item.keys(), *item.values()]

@@ -22,31 +22,25 @@ from email.utils import formataddr, parseaddr
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from server.auth import AgentSession, Tokens, VisitorIdentity, normalize_origin
+from server.auth import VisitorIdentity, normalize_origin
 from server.chat import Chat
 from server.config import Settings
 from server.errors import ChatError, Unavailable
 from server.files import safe_name, sniff, typed_name
-from server.mail import addresses, compose, inbound, smtp
+from server.mail import addresses, compose, inbound, smtp, to_agents
 from server.mail.words import language, words
 from server.parsing import valid_email
 from server.store import Change, Conversation, Message, Site
 from server.store.filestore import FileStore, LocalFiles
 from server.store.followups import FollowUps
 from server.store.outbox import (
-    ASSIGNED,
-    DIGEST,
-    INVITE,
-    MENTION,
     RATING,
     REPLY,
-    RESET,
     TRANSCRIBED,
     Inbound,
     Job,
     Outbox,
     Thread,
-    mention_seq,
 )
 from server.tasks import reraise_cancel
 
@@ -225,13 +219,13 @@ class Mail:
             await self.outbox.retry(job, self.worker_id, exc.reason, int((now + delay) * 1000))
             return
         log.info("email %s sent (%s)", job.id, job.kind)
-        await self._publish(await self.outbox.sent(job, self.worker_id, self._message_id(job),
+        await self._publish(await self.outbox.sent(job, self.worker_id, self.message_id(job),
                                                    upto, count))
 
     async def _failed(self, job: Job, reason: str) -> None:
         await self._publish(await self.outbox.failed(job, self.worker_id, reason))
 
-    def _message_id(self, job: Job) -> str:
+    def message_id(self, job: Job) -> str:
         return f"{job.id}@{self.domain}"
 
     def sender(self, site: Site) -> str:
@@ -253,14 +247,8 @@ class Mail:
         """The email of a job, or why there is none to send now (a string)."""
         if not valid_email(job.recipient):  # (one kept before addresses were checked as now)
             return "not an email address"
-        if job.kind in (INVITE, RESET):
-            return await self._build_agent_email(job)
-        if job.kind == ASSIGNED:
-            return await self._build_assigned(job)
-        if job.kind == MENTION:
-            return await self._build_mention(job)
-        if job.kind == DIGEST:
-            return await self._build_digest(job)
+        if job.kind in to_agents.KINDS:
+            return await to_agents.build(self, job)
         assert job.conversation_id is not None
         conv = await self.store.conversation(job.conversation_id)
         site = await self.store.site(job.site_id)
@@ -318,9 +306,9 @@ class Mail:
                                             language(lang))
         envelope = compose.Envelope(
             sender=self.sender(site), recipient=job.recipient,
-            message_id=self._message_id(job),
+            message_id=self.message_id(job),
             in_reply_to=(thread.last_message_id if thread.last_message_id
-                         != self._message_id(job) else None),
+                         != self.message_id(job) else None),
             root_id=f"conversation.{conv.id}@{self.domain}", reply_to=reply_to,
             chat_url=await self.chat_url(site, conv.visitor_id),
             unsubscribe_url=f"{self.settings.public_url}/email/unsubscribe?t={quote(token)}",
@@ -329,115 +317,6 @@ class Mail:
         message = compose.build(job.kind, lang, brand, envelope, lines, agent_name,
                                 rating_links)
         return message, parseaddr(envelope.sender)[1], upto, len(lines)
-
-    async def _build_agent_email(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
-        """The link is made now, for the agent as they are now: an invitation already accepted,
-        or a password changed since, makes it void, as the same link shown to an admin."""
-        agent = await self.store.agent(job.agent_id or "")
-        if agent is None or not agent.active:
-            return "the agent is gone or inactive"
-        tokens = Tokens(self.settings.secret_keys, self.clock)
-        session = AgentSession(agent.id, agent.session_generation)
-        public = self.settings.public_url
-        if job.kind == INVITE:
-            link = f"{public}/agent#invite={tokens.invite_token(session)}"
-        else:
-            link = f"{public}/agent/reset#token={tokens.reset_token(session)}"
-        sender = self._agent_sender()
-        message = compose.agent_email(job.kind, name=agent.name, link=link, sender=sender,
-                                      recipient=job.recipient, message_id=self._message_id(job),
-                                      sent_at=self.clock())
-        return message, parseaddr(sender)[1], 0, 1
-
-    def _agent_sender(self) -> str:
-        return self.settings.email_from or formataddr(("Live chat", f"noreply@{self.domain}"))
-
-    async def _build_assigned(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
-        """Only if the conversation is still theirs and they have not opened their panel."""
-        conv = await self.store.conversation(job.conversation_id or "")
-        agent = await self.store.agent(job.agent_id or "")
-        if conv is None or agent is None or conv.assignee_id != agent.id:
-            return "no longer theirs"
-        if conv.status == "resolved":
-            return "resolved"
-        if self.agent_online is not None and await self.agent_online(conv.site_id, agent.id):
-            return "the agent is online"
-        site = await self.store.site(conv.site_id)
-        visitor = conv.visitor_name or "A visitor"
-        sender = self._agent_sender()
-        message = compose.agent_notice(
-            subject=f"A conversation was assigned to you: {visitor}",
-            lines=[f"Hi {agent.name},",
-                   f"{visitor} ({site.name if site else conv.site_id}) is waiting for you. "
-                   f"Last message: \u201c{conv.last_message or '…'}\u201d"],
-            link=self._panel_link(conv.id), action="Open the conversation", sender=sender,
-            recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
-        return message, parseaddr(sender)[1], 0, 1
-
-    async def _build_mention(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
-        """Only if the note is still there (not emptied by an erasure), the agent still works
-        on its site, has not opened the conversation since, and has no panel open now."""
-        conv = await self.store.conversation(job.conversation_id or "")
-        agent = await self.store.agent(job.agent_id or "")
-        if conv is None or agent is None or not agent.active or \
-                conv.site_id not in await self.store.agent_site_ids(agent):
-            return "the agent no longer works on the conversation's site"
-        seq = mention_seq(job)
-        note = next((m for m in await self.store.messages_after(conv.id, seq - 1, 1)
-                     if m.seq == seq and m.kind == "note"), None)
-        # (An erasure empties the note and its mentions: nothing to tell.)
-        if note is None or agent.id not in (note.data or {}).get("mentions", ()):
-            return "the note is gone"
-        if await self.store.mention_seen(agent.id, conv.id, seq):
-            return "the agent opened the conversation since"
-        if self.agent_online is not None and await self.agent_online(conv.site_id, agent.id):
-            return "the agent is online"
-        site = await self.store.site(conv.site_id)
-        visitor = conv.visitor_name or "a visitor"
-        author = note.author_name or "A colleague"
-        sender = self._agent_sender()
-        message = compose.agent_notice(
-            subject=f"{author} mentioned you: {visitor}",
-            lines=[f"Hi {agent.name},",
-                   f"{author} mentioned you in a note on the conversation with {visitor} "
-                   f"({site.name if site else conv.site_id}):",
-                   f"\u201c{note.body}\u201d"],
-            link=self._panel_link(conv.id), action="Open the conversation", sender=sender,
-            recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
-        return message, parseaddr(sender)[1], 0, 1
-
-    def _panel_link(self, conversation_id: str) -> str:
-        """The panel, opening this conversation once the agent is signed in."""
-        return f"{self.settings.public_url}/agent#conversation={conversation_id}"
-
-    async def _build_digest(self, job: Job) -> str | tuple[EmailMessage, str, int, int]:
-        """The 24 hours before the digest hour of the job's day: conversations nobody
-        answered (none: no email)."""
-        day = job.dedupe.rsplit(":", 1)[1]
-        end = datetime.fromisoformat(day).replace(
-            hour=max(0, self.settings.email_digest_hour), tzinfo=UTC).timestamp()
-        missed = await self.outbox.missed(int((end - 24 * 3600) * 1000), int(end * 1000))
-        if not missed:
-            return "nothing missed"
-        agent = await self.store.agent(job.agent_id or "")
-        if agent is None:
-            return "the agent is gone"
-        sites = {s.id: s.name for s in await self.store.sites()}
-        shown = [f"\u2022 {c.visitor_name or 'A visitor'} ({sites.get(c.site_id, c.site_id)}): "
-                 f"\u201c{c.last_message or '…'}\u201d ({c.status})" for c in missed[:20]]
-        more = [f"… and {len(missed) - 20} more."] if len(missed) > 20 else []
-        count = "500+" if len(missed) > 500 else str(len(missed))
-        sender = self._agent_sender()
-        message = compose.agent_notice(
-            subject=f"{count} missed conversation{'s' if len(missed) != 1 else ''} "
-                    f"in the last 24 hours",
-            lines=[f"Hi {agent.name},",
-                   f"No agent answered these {count} conversations in the 24 hours before "
-                   f"{day} {self.settings.email_digest_hour:02d}:00 UTC:",
-                   "\n".join(shown + more)],
-            link=f"{self.settings.public_url}/agent", action="Open the panel", sender=sender,
-            recipient=job.recipient, message_id=self._message_id(job), sent_at=self.clock())
-        return message, parseaddr(sender)[1], 0, len(missed)
 
     async def _messages(self, conv: Conversation, after: int) -> list[Message]:
         out: list[Message] = []
