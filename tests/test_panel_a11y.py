@@ -366,12 +366,13 @@ async def test_the_focus_ring_can_be_seen_in_both_themes(
         await expect(ana.locator("html")).to_have_attribute("data-theme", theme)
         for target in ("#list .item.active button", "#tab-queue", "#settings-button", "#claim",
                        "#snooze", "#reply-input"):
-            node = ana.locator(target)
-            await node.focus()
-            # Focused again and measured in one call: an inbox update that re-renders the list
-            # in between left the measured element detached (no style at all), under load in CI.
-            shown, style, ring, behind = await node.evaluate(
-                f"e => {{ e.focus(); return ({RING_AND_BEHIND})(e); }}")
+            await ana.locator(target).focus()
+            # Found, focused again and measured in one call in the page: an inbox update that
+            # drew the list again between finding the element and measuring it left the one
+            # measured detached (no style at all), under load in CI.
+            shown, style, ring, behind = await ana.evaluate(
+                f"sel => {{ const e = document.querySelector(sel); e.focus(); "
+                f"return ({RING_AND_BEHIND})(e); }}", target)
             assert shown and style == "solid", (theme, target, shown, style)
             ratio = contrast(ring, behind)
             assert ratio >= 3, (theme, target, ring, behind, ratio)

@@ -125,7 +125,9 @@ async def test_an_uploader_is_told_when_to_retry_and_must_be_who_the_site_asks(
         _, welcome = await visitor(server, seeded.site_id)
         answers = [await upload(server, welcome["token"], PNG) for _ in range(11)]
         assert [a.status_code for a in answers] == [201] * 10 + [429]
-        assert answers[10].headers["retry-after"] == "6"  # ten at once, then one every 6 s
+        # Ten at once, then one every 6 s: at most 6 s to wait (less when the eleven took a
+        # while: a loaded CI machine's took over a second).
+        assert 1 <= int(answers[10].headers["retry-after"]) <= 6
     async with open_store(db) as store:
         await store.set_site_options(seeded.site_id, identity_secret="s" * 32,
                                      identity_mode="mandatory")

@@ -304,6 +304,12 @@ function refreshAll() {
  * everything held about them, or erase them. */
 export function visitorRights(parent, me, visitor) {
   if (!me || me.role !== "admin" || !visitor || !visitor.id) return;
+  // Erased: the conversation leads to nobody now (an id that starts so), and it is drawn
+  // again when its summary says so, before or after the erasure's answer came.
+  if (String(visitor.id).indexOf("erased_") === 0) {
+    el("p", "rights muted", parent, t("Erased.")).setAttribute("role", "status");
+    return;
+  }
   var box = el("p", "rights", parent);
   var link = el("a", "", box, t("Export data"));
   link.href = "/api/v1/visitors/" + encodeURIComponent(visitor.id) + "/export";
