@@ -98,7 +98,7 @@ export function renderList() {
   var list = $("list"), focused = whereFocused(list);
   clear(list);
   if (view === "followups" || view === "mentions") {
-    if (view === "followups") renderFollowUps(list); else renderMentions(list, open);
+    if (view === "followups") renderFollowUps(list); else renderMentions(list, open, conversationLine);
     refocus(list, focused);
     return finishList(openOnes, me);
   }
@@ -107,15 +107,7 @@ export function renderList() {
                 snoozed: t("Nothing snoozed.") };
   if (!shown.length) el("li", "none", list, empty[view] || t("Nothing here."));
   shown.forEach(function (c, i) {
-    var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
-    item.setAttribute("data-id", c.id);
-    var button = el("button", "", item);
-    button.type = "button";
-    if (state.current === c.id) button.setAttribute("aria-current", "true");
-    // Names, as previews, in their own direction ("Maria Silva (Acme Inc.)" in a Hebrew panel).
-    var name = el("span", "name", button, visitorName(c.visitor));
-    name.dir = "auto";
-    name.title = visitorName(c.visitor);
+    var button = conversationLine(list, c, c.id);
     since(button, "when", view === "queue" ? c.queued_at : c.updated_at);
     var hit = view === "search" ? state.searchHits[i] : null;
     // What the visitor wrote, in its own direction ("Where is my order?" in an Arabic panel).
@@ -144,6 +136,21 @@ export function renderList() {
   });
   refocus(list, focused);
   finishList(openOnes, me);
+}
+
+/** A line of the list for conversation ``c`` (``key``: what the focus finds it by), the
+ * current one marked, with its visitor's name: its button, to fill in. */
+export function conversationLine(list, c, key) {
+  var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
+  item.setAttribute("data-id", key);
+  var button = el("button", "", item);
+  button.type = "button";
+  if (state.current === c.id) button.setAttribute("aria-current", "true");
+  // Names, as previews, in their own direction ("Maria Silva (Acme Inc.)" in a Hebrew panel).
+  var name = el("span", "name", button, visitorName(c.visitor));
+  name.dir = "auto";
+  name.title = visitorName(c.visitor);
+  return button;
 }
 
 /** Which of the list's buttons has the focus (null: none of them): its conversation, whether

@@ -2,7 +2,7 @@
  * with its conversation as it is now (docs/protocol.md, ``mentions``). */
 
 import { el } from "./kit.js";
-import { t, visitorName, when } from "./i18n.js";
+import { t, when } from "./i18n.js";
 import { request, state } from "./state.js";
 
 /** The notes, asked for again (at every welcome, and at each new one); ``done`` draws the list
@@ -35,21 +35,15 @@ export function seenMentions(id) {
   state.mentionNotes.forEach(function (m) { if (m.conversation.id === id) m.seen = true; });
 }
 
-/** One line per note: the visitor, when, who wrote what; ``open`` opens its conversation. */
-export function renderMentions(list, open) {
+/** One line per note: the visitor, when, who wrote what; ``open`` opens its conversation,
+ * ``line`` makes a line of the list (inbox.js, which imports this module). */
+export function renderMentions(list, open, line) {
   if (!state.mentionNotes.length) el("li", "none", list, t("Nobody has mentioned you yet."));
   state.mentionNotes.forEach(function (m) {
     var c = state.conversations[m.conversation.id] || m.conversation;
     if (!state.conversations[c.id]) state.known[c.id] = c;  // (to open: resolved, say)
-    var item = el("li", "item" + (state.current === c.id ? " active" : ""), list);
     // (A conversation may have several: the focus finds its line by the note.)
-    item.setAttribute("data-id", c.id + ":" + m.message.seq);
-    var button = el("button", "", item);
-    button.type = "button";
-    if (state.current === c.id) button.setAttribute("aria-current", "true");
-    var name = el("span", "name", button, visitorName(c.visitor));
-    name.dir = "auto";
-    name.title = visitorName(c.visitor);
+    var button = line(list, c, c.id + ":" + m.message.seq);
     el("span", "when", button, when(m.message.at));
     // The colleague's name and the note, each in its own direction.
     el("span", "preview", button, "\u2068" + m.message.author.name + "\u2069: " +

@@ -69,15 +69,10 @@ async def _assigned(mail: Mail, job: Job) -> Built:
         return "the agent is online"
     site = await mail.store.site(conv.site_id)
     visitor = conv.visitor_name or "A visitor"
-    sender = _sender(mail)
-    message = compose.agent_notice(
-        subject=f"A conversation was assigned to you: {visitor}",
-        lines=[f"Hi {agent.name},",
-               f"{visitor} ({site.name if site else conv.site_id}) is waiting for you. "
-               f"Last message: \u201c{conv.last_message or '…'}\u201d"],
-        link=_panel_link(mail, conv.id), action="Open the conversation", sender=sender,
-        recipient=job.recipient, message_id=mail.message_id(job), sent_at=mail.clock())
-    return message, parseaddr(sender)[1], 0, 1
+    return _about_conversation(
+        mail, job, conv.id, f"A conversation was assigned to you: {visitor}",
+        [f"Hi {agent.name},", f"{visitor} ({site.name if site else conv.site_id}) is waiting "
+         f"for you. Last message: \u201c{conv.last_message or '…'}\u201d"])
 
 
 async def _mention(mail: Mail, job: Job) -> Built:
@@ -101,21 +96,22 @@ async def _mention(mail: Mail, job: Job) -> Built:
     site = await mail.store.site(conv.site_id)
     visitor = conv.visitor_name or "a visitor"
     author = note.author_name or "A colleague"
+    return _about_conversation(
+        mail, job, conv.id, f"{author} mentioned you: {visitor}",
+        [f"Hi {agent.name},", f"{author} mentioned you in a note on the conversation with "
+         f"{visitor} ({site.name if site else conv.site_id}):", f"\u201c{note.body}\u201d"])
+
+
+def _about_conversation(mail: Mail, job: Job, conversation_id: str, subject: str,
+                        lines: list[str]) -> Built:
+    """A notice about one conversation, linking to the panel, which opens it once the agent is
+    signed in."""
     sender = _sender(mail)
     message = compose.agent_notice(
-        subject=f"{author} mentioned you: {visitor}",
-        lines=[f"Hi {agent.name},",
-               f"{author} mentioned you in a note on the conversation with {visitor} "
-               f"({site.name if site else conv.site_id}):",
-               f"\u201c{note.body}\u201d"],
-        link=_panel_link(mail, conv.id), action="Open the conversation", sender=sender,
+        subject=subject, lines=lines, action="Open the conversation", sender=sender,
+        link=f"{mail.settings.public_url}/agent#conversation={conversation_id}",
         recipient=job.recipient, message_id=mail.message_id(job), sent_at=mail.clock())
     return message, parseaddr(sender)[1], 0, 1
-
-
-def _panel_link(mail: Mail, conversation_id: str) -> str:
-    """The panel, opening this conversation once the agent is signed in."""
-    return f"{mail.settings.public_url}/agent#conversation={conversation_id}"
 
 
 async def _digest(mail: Mail, job: Job) -> Built:
