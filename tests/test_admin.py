@@ -200,3 +200,38 @@ async def test_teams(server: ServerProcess, seeded: Seed, admin_cookie: str) -> 
     assert next(c for c in later["conversations"] if c["id"] == conv)["team"] is None
     for c in (v, a):
         await c.close()
+
+
+async def test_colleagues_follow_the_admin(server: ServerProcess, seeded: Seed,
+                                           admin_cookie: str) -> None:
+    """Transfer menus and "@" pickers are made from the colleagues a panel knows: an agent
+    invited, renamed, deactivated or moved is told to the site's panels at once."""
+    ana = await login(server, seeded.agent_email)
+    a, welcome = await agent(server, ana)
+    names = {c["name"]: c["id"] for c in welcome["agents"]}
+    assert welcome["agents"][0].keys() == {"id", "name", "avatar", "sites"}
+    bo_id = names["Bo"]
+
+    async def told() -> list[str]:
+        frame = await a.next(lambda f: f["type"] == "colleagues")
+        assert frame["site_id"] == seeded.site_id
+        assert all(c.keys() == {"id", "name", "avatar"} for c in frame["agents"])
+        return [c["name"] for c in frame["agents"]]
+
+    invited = await call(server, "POST", "/api/admin/agents", admin_cookie, {
+        "email": "cy@acme.test", "name": "Cy", "sites": [seeded.site_id]})
+    cy_id = invited.json()["agent"]["id"]
+    assert "Cy" in await told()
+    await call(server, "PATCH", f"/api/admin/agents/{cy_id}", admin_cookie, {"capacity": 2})
+    await call(server, "PATCH", f"/api/admin/agents/{bo_id}", admin_cookie, {"name": "Bo Reis"})
+    # (Not told of a capacity: the next frame is the rename's.)
+    now = await told()
+    assert "Bo Reis" in now and "Bo" not in now
+    await call(server, "PATCH", f"/api/admin/agents/{bo_id}", admin_cookie, {"active": False})
+    assert "Bo Reis" not in await told()
+    await call(server, "PATCH", f"/api/admin/agents/{cy_id}", admin_cookie,
+               {"sites": [seeded.other_site_id]})
+    assert "Cy" not in await told()
+    _, again = await agent(server, ana)  # (the welcome says the same)
+    assert {c["name"] for c in again["agents"]} == set(now) - {"Bo Reis", "Cy"}
+    await a.close()

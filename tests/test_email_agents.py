@@ -293,3 +293,59 @@ async def test_a_note_mentioning_a_colleague_away_is_emailed(tmp_path: Path) -> 
         finally:
             server.stop()
         assert "Traceback" not in server.log(), server.log()
+
+
+async def test_an_assignment_answered_live_is_not_emailed(tmp_path: Path) -> None:
+    """Bo, online, is handed two conversations and answers one before he signs off: the
+    "assigned to you" email goes for the other only (it said the answered one was waiting)."""
+    from tests.faults import until
+    from tests.live import agent
+    from tests.test_email import advance, offline_visitor, open_conversation
+
+    db, clock = tmp_path / "assigned.db", tmp_path / "clock"
+    clock.write_text("0")
+    seeded = await seed(db)
+    async with MailSink() as sink:
+        server = start(db, email_env(sink, clock, LIVECHAT_PRESENCE_TTL="864000"))
+        try:
+            bo_id = await agent_id(server, seeded.agent2_email)
+            bo_socket, _ = await agent(server, await login(server, seeded.agent2_email))
+            convs = []
+            for address, name in (("x@example.test", "Xena"), ("y@example.test", "Yuri")):
+                _, conv = await offline_visitor(server, seeded.site_id, address, "Help?",
+                                                name=name)
+                ana = await open_conversation(server, seeded.agent_email, conv)
+                assert (await ana.request({"type": "claim", "id": "c", "conversation_id": conv})
+                        )["type"] == "ack"
+                assert (await ana.request({"type": "transfer", "id": "t", "conversation_id": conv,
+                                           "agent_id": bo_id}))["type"] == "ack"
+                await ana.close()
+                convs.append(conv)
+            answered, waiting = convs
+            assert (await bo_socket.request({"type": "open", "id": "o",
+                                             "conversation_id": answered}))["type"] == "ack"
+            assert (await bo_socket.request({"type": "send", "id": "b1", "body": "On it!",
+                                             "conversation_id": answered}))["type"] == "ack"
+            await bo_socket.close()
+            advance(clock, 200)
+
+            mail = await sink.first(lambda m: m["To"] == seeded.agent2_email)
+            assert mail["Subject"] == "A conversation was assigned to you: Yuri"
+
+            async def decided() -> list[tuple[str, str, str | None]]:
+                async with open_store(db) as store:
+                    return [tuple(r) for r in await store._all(
+                        "SELECT conversation_id, state, last_error FROM email_jobs "
+                        "WHERE kind = 'assigned' AND state != 'pending' ORDER BY created_at")]
+
+            async def both_decided() -> bool:
+                return len(await decided()) == 2
+
+            await until(both_decided)
+            assert await decided() == [
+                (answered, "skipped", "the agent has written in it since"),
+                (waiting, "sent", None)]
+            assert len([m for m in sink.received if m["To"] == seeded.agent2_email]) == 1
+        finally:
+            server.stop()
+        assert "Traceback" not in server.log(), server.log()

@@ -75,7 +75,7 @@ async def test_offline_form_reply_by_email_and_back_into_the_panel(
                 reply = ana.get_by_label("Reply", exact=True)
                 await reply.fill("Ja, wir liefern nach Porto.")
                 await reply.press("Enter")
-                await expect(ana.locator("#messages .msg.agent")).to_have_count(1)
+                await expect(ana.locator("#messages .msg.agent:not(.pending)")).to_have_count(1)
 
                 advance(clock, 200)  # past LIVECHAT_EMAIL_DELAY
                 mail = await sink.first(lambda m: m["Subject"] == "Neue Antwort von Acme")

@@ -188,3 +188,58 @@ async def test_mentions_made_while_away_are_new_after_signing_in(
     await ana.reload()  # seen on the server: not new again
     await expect(ana.locator("#conn")).to_have_text("Online")
     await expect(ana.get_by_role("tab", name="Mentions").locator(".count")).to_be_hidden()
+
+
+async def test_a_mention_in_the_conversation_on_screen_is_seen(
+        browser: Browser, desk: Desk) -> None:  # noqa: F811
+    """A note for Ana in the conversation she has on screen is read as it comes: not counted as
+    new, nor "mentioned you" after a reload (it stayed new until she opened it again)."""
+    await visitor_writes(browser, desk, "My order 1234 never arrived")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await ana.locator(".item", has_text="order 1234").locator("button").click()
+    await bo.locator(".item", has_text="order 1234").locator("button").click()
+    await bo.get_by_role("radio", name="Internal note").check()
+    reply = bo.get_by_label("Reply", exact=True)
+    await reply.press_sequentially("@Ana")
+    await reply.press("Enter")
+    await reply.press_sequentially("please call them")
+    await reply.press("Enter")
+
+    await expect(ana.locator("#messages .msg.note")).to_have_count(1)
+    tab = ana.get_by_role("tab", name="Mentions")
+    await tab.click()  # (the view asks the server: the note is there, and not new)
+    await expect(ana.locator("#list .item")).to_have_count(1)
+    await expect(ana.locator("#list .item .mention")).to_have_count(0)
+    await expect(tab.locator(".count")).to_be_hidden()
+    await ana.reload()
+    await expect(ana.locator("#conn")).to_have_text("Online")
+    await expect(ana.get_by_role("tab", name="Mentions").locator(".count")).to_be_hidden()
+    await expect(ana.locator("#list .item .mention")).to_have_count(0)
+
+
+async def test_colleagues_follow_the_admin_live(browser: Browser, desk: Desk) -> None:  # noqa: F811
+    """Ana's transfer menu and "@" picker follow the admin's changes while her panel is open:
+    Bo deactivated is gone from both (the server would refuse him), Cy invited is there."""
+    from tests.live import ADMIN_EMAIL, login
+    from tests.test_admin import call
+
+    await visitor_writes(browser, desk, "My order 1234 never arrived")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator(".item", has_text="order 1234").locator("button").click()
+    options = ana.get_by_label("Transfer to").locator("option")
+    await expect(options).to_have_text(["Ana Lima (me)", "Bo Reis", "Root Admin"])
+
+    root = await login(desk.chat, ADMIN_EMAIL)
+    agents = (await call(desk.chat, "GET", "/api/admin/agents", root)).json()["agents"]
+    bo_id = next(a["id"] for a in agents if a["name"] == "Bo Reis")
+    await call(desk.chat, "PATCH", f"/api/admin/agents/{bo_id}", root, {"active": False})
+    await expect(options).to_have_text(["Ana Lima (me)", "Root Admin"])
+    await call(desk.chat, "POST", "/api/admin/agents", root, {
+        "email": "cy@acme.test", "name": "Cy Dias", "sites": [desk.site_id]})
+    await expect(options).to_have_text(["Ana Lima (me)", "Cy Dias", "Root Admin"])
+
+    await ana.get_by_role("radio", name="Internal note").check()
+    await ana.get_by_label("Reply", exact=True).press_sequentially("@")
+    picker = ana.get_by_role("listbox", name="Colleagues")
+    await expect(picker.get_by_role("option")).to_have_text(["@Cy Dias", "@Root Admin"])

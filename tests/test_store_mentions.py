@@ -16,6 +16,10 @@ from server.store.privacy import Privacy
 
 
 async def test_the_notes_that_mention_an_agent(store: SQLiteStore) -> None:
+    # Each write a millisecond after the last: "newest first" is of distinct times (two notes
+    # of the same millisecond came in either order on a fast machine).
+    ticks = iter(range(1_800_000_000_000, 1_900_000_000_000))
+    store._clock = lambda: next(ticks) / 1000  # type: ignore[method-assign]
     site = await store.create_site("Acme", ["https://acme.test"])
     other = await store.create_site("Other", ["https://other.test"])
     ana = await store.create_agent("ana@acme.test", "Ana", hash_password("x" * 12), "agent",
@@ -49,6 +53,11 @@ async def test_the_notes_that_mention_an_agent(store: SQLiteStore) -> None:
         (second.id, False), (first.id, True)]
     assert await store.mention_seen(bo.id, first.id, one.messages[0].seq)
     assert not await store.mention_seen(bo.id, second.id, two.messages[0].seq)
+    # Bo reads the second conversation with it open: its notes up to what he read are seen.
+    await store.mentions_seen(bo.id, second.id, up_to=two.messages[0].seq - 1)
+    assert not await store.mention_seen(bo.id, second.id, two.messages[0].seq)
+    await store.mentions_seen(bo.id, second.id, up_to=two.messages[0].seq)
+    assert await store.mention_seen(bo.id, second.id, two.messages[0].seq)
 
     # Before the schema step, the notes kept their mentions in their data only: the step finds
     # them there.

@@ -311,6 +311,7 @@ function sendRead() {
       state.currentSeq <= state.sentRead) return;
   if (state.socket.send({ type: "read", conversation_id: state.current, seq: state.currentSeq })) {
     state.sentRead = state.currentSeq;
+    seenMentions(state.current, state.sentRead);  // (a note for me, read here: seen)
   }
 }
 

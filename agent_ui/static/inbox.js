@@ -5,7 +5,7 @@ import { t, theirs, visitorName, when } from "./i18n.js";
 import { announce, notify, their, titleCount } from "./notifications.js";
 import { PAGE, request, snoozed, state, summary } from "./state.js";
 import { since } from "./times.js";
-import { loadMentions, newMentions, renderMentions } from "./mentions.js";
+import { loadMentions, renderMentions, showMentionCount } from "./mentions.js";
 
 var open = function () {};   // conversation.js opens one (set by main.js)
 var headChanged = function () {};
@@ -179,9 +179,7 @@ function refocus(list, focused) {
 
 function finishList(openOnes, me) {
   $("more").hidden = !(state.view === "resolved" && state.resolvedNext);
-  var fresh = newMentions();
-  $("count-mentions").textContent = fresh;
-  $("count-mentions").hidden = !fresh;
+  showMentionCount();
   // The agent's load and the tab's title are theirs, whatever the list is filtered by.
   var everything = all();
   var waiting = everything.filter(function (c) { return inView(c, "queue"); }).length;

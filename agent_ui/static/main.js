@@ -21,7 +21,7 @@ import { announce, setUpNotifications, showAway } from "./notifications.js";
 import { fillFilters, loadReport, setUpReports } from "./reports.js";
 import { applyTheme, renderMe, setUpSettings } from "./settings.js";
 import { setUpShortcuts } from "./shortcuts.js";
-import { request, state, summary } from "./state.js";
+import { replaceColleagues, request, state, summary } from "./state.js";
 import { setUpTimes } from "./times.js";
 
 // --- sign-in and invitations ----------------------------------------------------------------
@@ -170,6 +170,11 @@ function onFrame(f) {
     if (f.conversation_id === state.current) showVisitorOnline(f.visitor_online);
   } else if (f.type === "visited") visited(f);
   else if (f.type === "teams") { replaceTeams(f); fillFilters(); }
+  else if (f.type === "colleagues") {
+    replaceColleagues(f);
+    fillFilters();
+    if (state.current) renderHead();  // (its transfer menu)
+  }
   else if (f.type === "mention") mentioned(f);
   else if (f.type === "typing") showTyping(f);
   else if (f.type === "inbox") {

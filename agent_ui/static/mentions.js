@@ -1,7 +1,7 @@
 /* The Mentions view: the notes colleagues wrote for this agent (their "@"), newest first, each
  * with its conversation as it is now (docs/protocol.md, ``mentions``). */
 
-import { el } from "./kit.js";
+import { $, el } from "./kit.js";
 import { t, when } from "./i18n.js";
 import { request, state } from "./state.js";
 
@@ -15,6 +15,8 @@ export function loadMentions(done) {
     state.mentionNotes = f.mentions;
     f.mentions.forEach(function (m) {
       var id = m.conversation.id;
+      // One in the conversation on screen, read already: seen (its "read" says so to the server).
+      if (id === state.current && m.message.seq <= state.sentRead) m.seen = true;
       if (!m.seen && id !== state.current && !state.mentioned[id]) {
         state.mentioned[id] = marked = true;
       }
@@ -30,9 +32,20 @@ export function newMentions() {
   return state.mentionNotes.filter(function (m) { return !m.seen; }).length;
 }
 
-/** I opened a conversation: its notes for me are seen (the server marks them so too). */
-export function seenMentions(id) {
-  state.mentionNotes.forEach(function (m) { if (m.conversation.id === id) m.seen = true; });
+/** I opened a conversation, or read it up to ``upTo``: its notes for me (up to there) are
+ * seen (the server marks them so too); the tab's count says so. */
+export function seenMentions(id, upTo) {
+  state.mentionNotes.forEach(function (m) {
+    if (m.conversation.id === id && (upTo === undefined || m.message.seq <= upTo)) m.seen = true;
+  });
+  showMentionCount();
+}
+
+/** The Mentions tab's count of new notes. */
+export function showMentionCount() {
+  var fresh = newMentions();
+  $("count-mentions").textContent = fresh;
+  $("count-mentions").hidden = !fresh;
 }
 
 /** One line per note: the visitor, when, who wrote what; ``open`` opens its conversation,

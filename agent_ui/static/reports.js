@@ -66,7 +66,8 @@ function refill(select, items) {
 }
 
 /** The site, team and agent filters, from what the panel knows: at each welcome, and when an
- * admin changes the teams of a site (the ``teams`` frame) while the panel is open. A report on
+ * admin changes the teams or the colleagues of a site (``teams``, ``colleagues``) while the
+ * panel is open. A report on
  * show whose site, team or agent is gone is drawn again, for all of them. */
 export function fillFilters() {
   // People only: a bot's figures are its own (the Bots section), not an agent's.

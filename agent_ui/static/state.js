@@ -34,6 +34,25 @@ export function request(frame, done) {
   }
 }
 
+/** A site's colleagues as they are now (``colleagues``): who is listed works on it, who is not
+ * no longer does (gone when they work on none of mine); their other sites are as they were. */
+export function replaceColleagues(f) {
+  var listed = {}, kept = [];
+  f.agents.forEach(function (a) { listed[a.id] = a; });
+  state.colleagues.forEach(function (a) {
+    var sites = (a.sites || []).filter(function (s) { return s !== f.site_id; });
+    if (listed[a.id]) sites.push(f.site_id);
+    if (sites.length) kept.push(Object.assign({}, listed[a.id] || a, { sites: sites }));
+    delete listed[a.id];
+  });
+  Object.keys(listed).forEach(function (id) {
+    kept.push(Object.assign({}, listed[id], { sites: [f.site_id] }));
+  });
+  state.colleagues = kept.sort(function (a, b) {  // (the welcome's order: name, then id)
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  });
+}
+
 export function summary(id) { return state.conversations[id] || state.known[id]; }
 /** Another conversation of ``c``'s visitor is open (a visitor has one at a time: a resolved one
  * cannot be reopened until it is resolved). Every open conversation of my sites is known. */

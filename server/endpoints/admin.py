@@ -6,7 +6,8 @@ An agent whose role, sites or active state changes has their open panels closed 
 process, through the broker): deactivated with 4401 (their cookie no longer works), otherwise
 with 4000, so that the panel reconnects and reads its new permissions. A team created, changed or
 deleted is sent to the agents of its site (the ``teams`` frame): their "My teams" and team menus
-follow at once.
+follow at once; so are a site's colleagues, when an agent is invited, renamed, deactivated or
+given other sites (the ``colleagues`` frame): transfer menus and "@" pickers follow.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from server.store.outbox import INVITE, RESET
 
 from . import bodies
 from .account import RESET_MAX_AGE, sign_in
-from .agent import agent_from_cookie
+from .agent import agent_from_cookie, colleague
 from .context import AGENT_COOKIE, Context, context
 from .email import email_agent
 
@@ -176,6 +177,7 @@ async def _invite(ctx: Context, request: Request, admin: Agent) -> Response:
     token = ctx.tokens.invite_token(AgentSession(agent.id, agent.session_generation))
     link = f"{ctx.own_origin(request)}/agent#invite={token}"
     emailed = await email_agent(ctx, INVITE, agent, f"invite:{agent.id}")
+    await _colleagues_changed(ctx, await ctx.store.agent_site_ids(agent))
     return _json({"agent": _agent(agent, _get(data, "sites", list, []), []),
                   "invite_url": link, "emailed": emailed}, 201)
 
@@ -192,6 +194,7 @@ async def _change_agent(ctx: Context, request: Request, admin: Agent) -> Respons
     active = _get(data, "active", bool)
     if agent_id == admin.id and (active is False or data.get("role") == "agent"):
         raise ValueError("you cannot deactivate or demote yourself")
+    sites_before = await ctx.store.agent_site_ids(before)
     agent = await ctx.store.update_agent(
         agent_id, name=_get(data, "name", str), role=_get(data, "role", str),
         site_ids=_get(data, "sites", list), capacity=_get(data, "capacity", int), active=active)
@@ -199,9 +202,25 @@ async def _change_agent(ctx: Context, request: Request, admin: Agent) -> Respons
         await _kick(ctx, agent_id, Close.UNAUTHORIZED)
     elif {"role", "sites"} & set(data):
         await _kick(ctx, agent_id, Close.RESTARTING)  # reconnect with the new permissions
+    if {"name", "role", "sites", "active"} & set(data):
+        await _colleagues_changed(
+            ctx, sorted(set(sites_before) | set(await ctx.store.agent_site_ids(agent))))
     sites = (await ctx.store.agent_sites()).get(agent_id, [])
     teams = [t.id for t in await ctx.store.teams() if agent_id in t.members]
     return _json({"agent": _agent(agent, sites, teams)})
+
+
+async def _colleagues_changed(ctx: Context, site_ids: list[str]) -> None:
+    """Tell the agents of each site (their panels, on every process) its colleagues as they are
+    now: the active agents who work on it, admins included."""
+    try:  # (the change is stored: a failure here must not answer it as failed)
+        for site_id in site_ids:
+            agents = await ctx.store.site_agents([site_id])
+            await ctx.broker.publish(site_channel(site_id), protocol.encode({
+                "type": "colleagues", "site_id": site_id,
+                "agents": [colleague(a) for a in agents]}))
+    except Exception as exc:  # a panel's next welcome has them
+        log.warning("colleagues publish failed (%s)", type(exc).__name__)
 
 
 async def accept_invite(request: Request) -> Response:

@@ -58,6 +58,11 @@ async def agent_session_from_cookie(ctx: Context, cookie: str | None) -> tuple[A
     return agent, session.session_id
 
 
+def colleague(agent: Agent) -> dict[str, Any]:
+    """An agent as their colleagues' panels know them (``welcome``'s ``agents``, ``colleagues``)."""
+    return {"id": agent.id, "name": agent.name, "avatar": avatar_url(agent.id)}
+
+
 async def agent_from_cookie(ctx: Context, cookie: str | None) -> Agent | None:
     signed_in = await agent_session_from_cookie(ctx, cookie)
     return signed_in[0] if signed_in else None
@@ -106,9 +111,8 @@ class AgentSession(Session):
             "epoch": ctx.store.epoch,
             "agent": self.agent.public(),
             "sites": [{"id": s.id, "name": s.name, "auto_assign": s.auto_assign} for s in sites],
-            "agents": [{"id": a.id, "name": a.name, "avatar": avatar_url(a.id),
-                        "sites": [s for s in self.site_ids
-                                  if a.role == "admin" or s in works_on.get(a.id, ())]}
+            "agents": [{**colleague(a), "sites": [s for s in self.site_ids if a.role == "admin"
+                                                  or s in works_on.get(a.id, ())]}
                        for a in colleagues],
             "conversations": [c.summary() for c in conversations],
             "canned": [c.public() for c in canned],
@@ -234,6 +238,9 @@ class AgentSession(Session):
             if frame.conversation_id not in self.conn.cursors:
                 raise ChatError(Code.NOT_FOUND, "open the conversation first")
             await chat.read(frame.conversation_id, "agent", frame.seq)
+            # A note for me read with the conversation open is seen, as at an opening.
+            with contextlib.suppress(Unavailable):
+                await store.mentions_seen(self.agent.id, frame.conversation_id, frame.seq)
             return None
         if isinstance(frame, Status):
             self.away = frame.away

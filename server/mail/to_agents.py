@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from server.auth import AgentSession, Tokens
 from server.mail import compose
-from server.store.outbox import ASSIGNED, DIGEST, INVITE, MENTION, RESET, Job, mention_seq
+from server.store.outbox import ASSIGNED, DIGEST, INVITE, MENTION, RESET, Job, cause_seq
 
 if TYPE_CHECKING:
     from server.mail.service import Mail
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 #: An email, its sender's address, and the counts the worker logs; or why there is none.
 Built = str | tuple[EmailMessage, str, int, int]
 KINDS = (INVITE, RESET, ASSIGNED, MENTION, DIGEST)
+#: How many messages after a transfer are looked at for the agent's own (its email is due
+#: ``LIVECHAT_EMAIL_DELAY`` after it: a conversation seldom has more by then).
+ANSWERED_WITHIN = 200
 
 
 async def build(mail: Mail, job: Job) -> Built:
@@ -58,13 +61,17 @@ def _sender(mail: Mail) -> str:
 
 
 async def _assigned(mail: Mail, job: Job) -> Built:
-    """Only if the conversation is still theirs and they have not opened their panel."""
+    """Only if the conversation is still theirs, they have not written in it since (they saw
+    it come, live) and they have no panel open."""
     conv = await mail.store.conversation(job.conversation_id or "")
     agent = await mail.store.agent(job.agent_id or "")
     if conv is None or agent is None or conv.assignee_id != agent.id:
         return "no longer theirs"
     if conv.status == "resolved":
         return "resolved"
+    since = await mail.store.messages_after(conv.id, cause_seq(job), ANSWERED_WITHIN)
+    if any(m.author_id == agent.id and m.kind in ("text", "note") for m in since):
+        return "the agent has written in it since"
     if mail.agent_online is not None and await mail.agent_online(conv.site_id, agent.id):
         return "the agent is online"
     site = await mail.store.site(conv.site_id)
@@ -83,7 +90,7 @@ async def _mention(mail: Mail, job: Job) -> Built:
     if conv is None or agent is None or not agent.active or \
             conv.site_id not in await mail.store.agent_site_ids(agent):
         return "the agent no longer works on the conversation's site"
-    seq = mention_seq(job)
+    seq = cause_seq(job)
     note = next((m for m in await mail.store.messages_after(conv.id, seq - 1, 1)
                  if m.seq == seq and m.kind == "note"), None)
     # (An erasure empties the note and its mentions: nothing to tell.)

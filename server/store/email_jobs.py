@@ -76,8 +76,9 @@ def _transcript_point(db: DB, conversation_id: str, before: int | None = None) -
     return int(row[0]) if row else 0
 
 
-def mention_seq(job: Job) -> int:
-    """The seq of the note a ``MENTION`` job is for (its key: ``mention:<conv>:<seq>:<agent>``)."""
+def cause_seq(job: Job) -> int:
+    """The seq of the note a ``MENTION`` job is for (its key: ``mention:<conv>:<seq>:<agent>``),
+    or of the transfer an ``ASSIGNED`` one is for (``assigned:<conv>:<seq>``)."""
     return int(job.dedupe.split(":")[2])
 
 
@@ -118,7 +119,7 @@ class EmailJobs:
                             message.created_at + self.delay_ms, message.conversation_id)
         elif message.kind == "note" and message.data and message.data.get("mentions"):
             # Each colleague the note mentions: emailed after the delay if they have not opened
-            # their panel by then (the note's seq in the key: ``mention_seq``).
+            # their panel by then (the note's seq in the key: ``cause_seq``).
             for agent_id in message.data["mentions"]:
                 self._agent_job(db, MENTION, agent_id, f"mention:{message.conversation_id}:"
                                 f"{message.seq}:{agent_id}", message.created_at + self.delay_ms,

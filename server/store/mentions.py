@@ -1,6 +1,6 @@
 """Notes that mention an agent (the panel's *Mentions* view): each mention is a row of
 ``note_mentions``, written with its note (server/store/conversations.py, ``add_note``), seen
-once the agent opens its conversation, and deleted with its conversation
+once the agent opens its conversation or reads past the note, and deleted with its conversation
 (server/store/privacy.py)."""
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ class MentionStore(Protocol):
 
     async def mentions_of(self, agent_id: str, site_ids: Sequence[str],
                           limit: int = LISTED) -> list[Mention]: ...
-    async def mentions_seen(self, agent_id: str, conversation_id: str) -> None: ...
+    async def mentions_seen(self, agent_id: str, conversation_id: str,
+                            up_to: int | None = None) -> None: ...
     async def mention_seen(self, agent_id: str, conversation_id: str, seq: int) -> bool: ...
 
 
@@ -61,16 +62,20 @@ class Mentions(Base):
         return [(note, found[note.conversation_id], seen) for note, seen in notes
                 if note.conversation_id in found]
 
-    async def mentions_seen(self, agent_id: str, conversation_id: str) -> None:
-        """The agent opened the conversation: its notes for them are seen (a write only when
-        one was not: most openings have none)."""
-        if await self._one("SELECT 1 FROM note_mentions WHERE conversation_id = ? AND "
-                           "agent_id = ? AND seen_at IS NULL", (conversation_id, agent_id)):
+    async def mentions_seen(self, agent_id: str, conversation_id: str,
+                            up_to: int | None = None) -> None:
+        """The agent opened the conversation (``up_to`` None), or read it up to ``up_to`` with
+        it open: its notes for them (up to there) are seen. A write only when one was not:
+        most openings and reads have none."""
+        where = "conversation_id = ? AND agent_id = ? AND seen_at IS NULL"
+        params: tuple[object, ...] = (conversation_id, agent_id)
+        if up_to is not None:
+            where, params = where + " AND seq <= ?", (*params, up_to)
+        if await self._one(f"SELECT 1 FROM note_mentions WHERE {where}", params):
             now = self._now()
 
             def op(db: DB) -> None:
-                db.execute("UPDATE note_mentions SET seen_at = ? WHERE conversation_id = ? AND "
-                           "agent_id = ? AND seen_at IS NULL", (now, conversation_id, agent_id))
+                db.execute(f"UPDATE note_mentions SET seen_at = ? WHERE {where}", (now, *params))
 
             await self._submit(op)
 

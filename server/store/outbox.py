@@ -39,13 +39,13 @@ from server.store.email_jobs import (
     TRANSCRIPT,
     EmailJobs,
     Job,
-    mention_seq,
+    cause_seq,
 )
 from server.store.email_worker import EmailWorker, Thread
 
 __all__ = ["AGENT_PREFS", "ASSIGNED", "DIGEST", "INVITE", "MENTION", "RATING", "REPLY", "RESET",
            "TRANSCRIBED", "TRANSCRIPT", "EmailJobs", "Inbound", "Job", "Outbox", "Thread",
-           "mention_seq"]
+           "cause_seq"]
 
 
 class Outbox(EmailWorker, InboundMail):
