@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.live import PASSWORD
 from tests.test_panel_browser import (  # noqa: F401 — fixtures
@@ -156,14 +156,8 @@ async def test_the_picker_follows_a_name_with_spaces(browser: Browser, desk: Des
     assert sorted(json.loads(rows[0][0])["mentions"]) == sorted([souza.id, lima.id])
 
 
-async def test_mentions_made_while_away_are_new_after_signing_in(
-        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
-    """A black-box tester's: signed in after the email about a note, the Mentions view showed
-    every note alike, the new one unmarked (and a mention while no conversation was open was
-    seen nowhere). The tab counts the notes for me whose conversation I have not opened since,
-    their lines say "mentioned you" after a reload too, until I open them."""
-    await visitor_writes(browser, desk, "My order 1234 never arrived")
-    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+async def bo_notes_for_ana(bo: Page) -> None:
+    """Bo opens the conversation about order 1234 and writes "@Ana Lima please call them"."""
     await bo.locator(".item", has_text="order 1234").locator("button").click()
     await bo.get_by_role("radio", name="Internal note").check()
     reply = bo.get_by_label("Reply", exact=True)
@@ -172,6 +166,16 @@ async def test_mentions_made_while_away_are_new_after_signing_in(
     await reply.press_sequentially("please call them")
     await reply.press("Enter")
     await expect(bo.locator("#messages .msg.note")).to_have_count(1)
+
+
+async def test_mentions_made_while_away_are_new_after_signing_in(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """A black-box tester's: signed in after the email about a note, the Mentions view showed
+    every note alike, the new one unmarked (and a mention while no conversation was open was
+    seen nowhere). The tab counts the notes for me whose conversation I have not opened since,
+    their lines say "mentioned you" after a reload too, until I open them."""
+    await visitor_writes(browser, desk, "My order 1234 never arrived")
+    await bo_notes_for_ana(await sign_in(browser, desk.chat.http, "bo@acme.test"))
 
     ana = await sign_in(browser, desk.chat.http, "ana@acme.test")  # signed in after it
     tab = ana.get_by_role("tab", name="Mentions")
@@ -198,13 +202,7 @@ async def test_a_mention_in_the_conversation_on_screen_is_seen(
     ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
     bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
     await ana.locator(".item", has_text="order 1234").locator("button").click()
-    await bo.locator(".item", has_text="order 1234").locator("button").click()
-    await bo.get_by_role("radio", name="Internal note").check()
-    reply = bo.get_by_label("Reply", exact=True)
-    await reply.press_sequentially("@Ana")
-    await reply.press("Enter")
-    await reply.press_sequentially("please call them")
-    await reply.press("Enter")
+    await bo_notes_for_ana(bo)
 
     await expect(ana.locator("#messages .msg.note")).to_have_count(1)
     tab = ana.get_by_role("tab", name="Mentions")
