@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
-from urllib.parse import urlsplit
 
+from server.config_values import ConfigError as ConfigError  # (re-exported: raised by all)
+from server.config_values import decimal, integer, is_origin, switch
+from server.config_values import valid_port as valid_port
 from server.private import private_dir
 
-N = TypeVar("N", int, float)
 #: The longest ``LIVECHAT_BOT_REPLY_TIMEOUT`` (a year, in seconds).
 MAX_BOT_REPLY_TIMEOUT = 365 * 86400
 
 
 #: The least length of a secret (signing keys, the metrics token, the inbound email secret).
 MIN_SECRET_CHARS = 16
-
-
-class ConfigError(ValueError):
-    """A setting is missing, malformed, or contradicts another one."""
 
 
 class StartupError(Exception):
@@ -306,22 +301,6 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    what = "an integer" if kind is int else "a number"
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
-    # ("nan" and "inf" are floats to Python: a routing interval of nan stopped the router, and
-    # every sweep with it, on a server that said it was healthy. A black-box tester.)
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be {what}, not {raw!r}")
-    return value
-
-
 def check_serving(env: Mapping[str, str]) -> None:
     """The settings ``livechat serve`` (and ``demo``) read beside these, as its options'
     defaults: checked by them and by ``doctor``, which then says so (other commands do not
@@ -334,46 +313,6 @@ def check_serving(env: Mapping[str, str]) -> None:
     port = env.get("PORT")
     if port is not None and not valid_port(port):
         raise ConfigError("PORT is a port number, 1 to 65535")
-
-
-def is_origin(url: str) -> bool:
-    """``scheme://host[:port]``, nothing more (a trailing ``/`` is taken off before)."""
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or 0 < parts.port < 65536
-    except ValueError:
-        return False
-    return (parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok
-            and "@" not in parts.netloc and not parts.path and not parts.query
-            and not parts.fragment and not url.endswith(("?", "#")))
-
-
-def valid_port(value: str) -> bool:
-    return value.isdigit() and 0 < int(value) < 65536
-
-
-#: How a switch (``LIVECHAT_COOKIE_SECURE``, ``LIVECHAT_WEBHOOK_ALLOW_PRIVATE``) may be
-#: spelled, in any case; unset or empty is off, anything else is refused.
-SWITCH_ON = ("1", "true", "yes", "on")
-SWITCH_OFF = ("0", "false", "no", "off")
-
-
-def _switch(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in SWITCH_ON:
-        return True
-    if raw in SWITCH_OFF or raw == "":
-        return False
-    raise ConfigError(f"{name} is on ({', '.join(SWITCH_ON)}) or off ({', '.join(SWITCH_OFF)}), "
-                      f"not {env[name]!r}")
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _number(env, name, default, int)
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    return _number(env, name, default, float)
 
 
 def configured_keys(raw: str) -> tuple[str, ...]:
@@ -430,82 +369,82 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
     settings = Settings(
         db_path=db_path,
         database_url=database_url,
-        pg_pool_min=_int(env, "LIVECHAT_PG_POOL_MIN", 1),
-        pg_pool_max=_int(env, "LIVECHAT_PG_POOL_MAX", 10),
-        pg_pool_timeout=_float(env, "LIVECHAT_PG_POOL_TIMEOUT", 5.0),
+        pg_pool_min=integer(env, "LIVECHAT_PG_POOL_MIN", 1),
+        pg_pool_max=integer(env, "LIVECHAT_PG_POOL_MAX", 10),
+        pg_pool_timeout=decimal(env, "LIVECHAT_PG_POOL_TIMEOUT", 5.0),
         # (A stand-in until every other setting is checked: the key file is made only then,
         # so that a refused start leaves no file behind.)
         secret_keys=configured_keys(env.get("LIVECHAT_SECRET_KEYS", "")) or _STAND_IN,
         broker_url=broker,
         redis_prefix=env.get("LIVECHAT_REDIS_PREFIX", "livechat"),
         public_url=env.get("LIVECHAT_PUBLIC_URL", "").rstrip("/"),
-        workers=_int(env, "LIVECHAT_WORKERS", 1),
+        workers=integer(env, "LIVECHAT_WORKERS", 1),
         sqlite_synchronous=env.get("LIVECHAT_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
-        max_frame_bytes=_int(env, "LIVECHAT_MAX_FRAME_BYTES", 64 * 1024),
-        max_text_chars=_int(env, "LIVECHAT_MAX_TEXT_CHARS", 4000),
-        rate_per_second=_float(env, "LIVECHAT_RATE_PER_SECOND", 10.0),
-        hello_timeout=_float(env, "LIVECHAT_HELLO_TIMEOUT", 10.0),
-        presence_ttl=_float(env, "LIVECHAT_PRESENCE_TTL", 60.0),
-        requeue_grace=_float(env, "LIVECHAT_REQUEUE_GRACE", 120.0),
-        bot_reply_timeout=_float(env, "LIVECHAT_BOT_REPLY_TIMEOUT", 60.0),
-        routing_interval=_float(env, "LIVECHAT_ROUTING_INTERVAL", 5.0),
-        rate_burst=_int(env, "LIVECHAT_RATE_BURST", 40),
-        cookie_secure=_switch(env, "LIVECHAT_COOKIE_SECURE"),
+        max_frame_bytes=integer(env, "LIVECHAT_MAX_FRAME_BYTES", 64 * 1024),
+        max_text_chars=integer(env, "LIVECHAT_MAX_TEXT_CHARS", 4000),
+        rate_per_second=decimal(env, "LIVECHAT_RATE_PER_SECOND", 10.0),
+        hello_timeout=decimal(env, "LIVECHAT_HELLO_TIMEOUT", 10.0),
+        presence_ttl=decimal(env, "LIVECHAT_PRESENCE_TTL", 60.0),
+        requeue_grace=decimal(env, "LIVECHAT_REQUEUE_GRACE", 120.0),
+        bot_reply_timeout=decimal(env, "LIVECHAT_BOT_REPLY_TIMEOUT", 60.0),
+        routing_interval=decimal(env, "LIVECHAT_ROUTING_INTERVAL", 5.0),
+        rate_burst=integer(env, "LIVECHAT_RATE_BURST", 40),
+        cookie_secure=switch(env, "LIVECHAT_COOKIE_SECURE"),
         uploads_dir=env.get("LIVECHAT_UPLOADS", ""),
-        max_upload_bytes=_int(env, "LIVECHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
-        wal_limit=_int(env, "LIVECHAT_WAL_LIMIT_BYTES", 64 * 1024 * 1024),
-        sqlite_busy_timeout=_float(env, "LIVECHAT_SQLITE_BUSY_TIMEOUT", 5.0),
-        health_timeout=_float(env, "LIVECHAT_HEALTH_TIMEOUT", 2.0),
-        ws_ping_interval=_float(env, "LIVECHAT_WS_PING_INTERVAL", 20.0),
-        ws_ping_timeout=_float(env, "LIVECHAT_WS_PING_TIMEOUT", 20.0),
-        identity_max_lifetime=_int(env, "LIVECHAT_IDENTITY_MAX_LIFETIME", 7 * 24 * 3600),
-        login_failures_per_account=_int(env, "LIVECHAT_LOGIN_FAILURES_PER_ACCOUNT", 5),
-        login_failures_per_ip=_int(env, "LIVECHAT_LOGIN_FAILURES_PER_IP", 20),
-        password_workers=_int(env, "LIVECHAT_PASSWORD_WORKERS", 1),
-        password_queue=_int(env, "LIVECHAT_PASSWORD_QUEUE", 32),
+        max_upload_bytes=integer(env, "LIVECHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024),
+        wal_limit=integer(env, "LIVECHAT_WAL_LIMIT_BYTES", 64 * 1024 * 1024),
+        sqlite_busy_timeout=decimal(env, "LIVECHAT_SQLITE_BUSY_TIMEOUT", 5.0),
+        health_timeout=decimal(env, "LIVECHAT_HEALTH_TIMEOUT", 2.0),
+        ws_ping_interval=decimal(env, "LIVECHAT_WS_PING_INTERVAL", 20.0),
+        ws_ping_timeout=decimal(env, "LIVECHAT_WS_PING_TIMEOUT", 20.0),
+        identity_max_lifetime=integer(env, "LIVECHAT_IDENTITY_MAX_LIFETIME", 7 * 24 * 3600),
+        login_failures_per_account=integer(env, "LIVECHAT_LOGIN_FAILURES_PER_ACCOUNT", 5),
+        login_failures_per_ip=integer(env, "LIVECHAT_LOGIN_FAILURES_PER_IP", 20),
+        password_workers=integer(env, "LIVECHAT_PASSWORD_WORKERS", 1),
+        password_queue=integer(env, "LIVECHAT_PASSWORD_QUEUE", 32),
         trusted_proxies=tuple(p.strip() for p in env.get(
             "LIVECHAT_TRUSTED_PROXIES", "127.0.0.1,::1").split(",") if p.strip()),
-        header_timeout=_float(env, "LIVECHAT_HEADER_TIMEOUT", 10.0),
-        max_connections=_int(env, "LIVECHAT_MAX_CONNECTIONS", 0),
-        reserved_connections=_int(env, "LIVECHAT_RESERVED_CONNECTIONS", 32),
-        max_connections_per_ip=_int(env, "LIVECHAT_MAX_CONNECTIONS_PER_IP", 500),
-        handshakes_per_ip=_float(env, "LIVECHAT_HANDSHAKES_PER_IP", 20.0),
-        new_visitors_per_ip=_int(env, "LIVECHAT_NEW_VISITORS_PER_IP", 60),
-        new_conversations_per_ip=_int(env, "LIVECHAT_NEW_CONVERSATIONS_PER_IP", 20),
-        uploads_per_ip=_int(env, "LIVECHAT_UPLOADS_PER_IP", 30),
-        upload_bytes_per_ip=_int(env, "LIVECHAT_UPLOAD_BYTES_PER_IP", 100 * 1024 * 1024),
-        kb_requests_per_ip=_int(env, "LIVECHAT_KB_REQUESTS_PER_IP", 600),
-        upload_quota_bytes=_int(env, "LIVECHAT_UPLOAD_QUOTA", 50 * 1024 * 1024),
-        upload_grace=_float(env, "LIVECHAT_UPLOAD_GRACE", 3600.0),
-        max_sockets_per_visitor=_int(env, "LIVECHAT_MAX_SOCKETS_PER_VISITOR", 20),
-        visitor_rate_per_second=_float(env, "LIVECHAT_VISITOR_RATE_PER_SECOND", 10.0),
-        visitor_rate_burst=_int(env, "LIVECHAT_VISITOR_RATE_BURST", 40),
-        site_rate_per_second=_float(env, "LIVECHAT_SITE_RATE_PER_SECOND", 1000.0),
-        site_new_visitors_per_minute=_int(env, "LIVECHAT_SITE_NEW_VISITORS", 1200),
-        site_new_conversations_per_minute=_int(env, "LIVECHAT_SITE_NEW_CONVERSATIONS", 600),
-        max_site_connections=_int(env, "LIVECHAT_MAX_SITE_CONNECTIONS", 10_000),
-        api_rate_per_second=_float(env, "LIVECHAT_API_RATE_PER_SECOND", 10.0),
-        api_rate_burst=_int(env, "LIVECHAT_API_RATE_BURST", 50),
-        webhook_allow_private=_switch(env, "LIVECHAT_WEBHOOK_ALLOW_PRIVATE"),
-        webhook_timeout=_float(env, "LIVECHAT_WEBHOOK_TIMEOUT", 10.0),
-        webhook_retry_base=_float(env, "LIVECHAT_WEBHOOK_RETRY_BASE", 5.0),
-        webhook_max_age=_float(env, "LIVECHAT_WEBHOOK_MAX_AGE", 86400.0),
-        webhook_lease=_float(env, "LIVECHAT_WEBHOOK_LEASE", 60.0),
-        webhook_poll=_float(env, "LIVECHAT_WEBHOOK_POLL", 0.5),
-        webhook_concurrency=_int(env, "LIVECHAT_WEBHOOK_CONCURRENCY", 8),
-        retention_interval=_float(env, "LIVECHAT_RETENTION_INTERVAL", 3600.0),
+        header_timeout=decimal(env, "LIVECHAT_HEADER_TIMEOUT", 10.0),
+        max_connections=integer(env, "LIVECHAT_MAX_CONNECTIONS", 0),
+        reserved_connections=integer(env, "LIVECHAT_RESERVED_CONNECTIONS", 32),
+        max_connections_per_ip=integer(env, "LIVECHAT_MAX_CONNECTIONS_PER_IP", 500),
+        handshakes_per_ip=decimal(env, "LIVECHAT_HANDSHAKES_PER_IP", 20.0),
+        new_visitors_per_ip=integer(env, "LIVECHAT_NEW_VISITORS_PER_IP", 60),
+        new_conversations_per_ip=integer(env, "LIVECHAT_NEW_CONVERSATIONS_PER_IP", 20),
+        uploads_per_ip=integer(env, "LIVECHAT_UPLOADS_PER_IP", 30),
+        upload_bytes_per_ip=integer(env, "LIVECHAT_UPLOAD_BYTES_PER_IP", 100 * 1024 * 1024),
+        kb_requests_per_ip=integer(env, "LIVECHAT_KB_REQUESTS_PER_IP", 600),
+        upload_quota_bytes=integer(env, "LIVECHAT_UPLOAD_QUOTA", 50 * 1024 * 1024),
+        upload_grace=decimal(env, "LIVECHAT_UPLOAD_GRACE", 3600.0),
+        max_sockets_per_visitor=integer(env, "LIVECHAT_MAX_SOCKETS_PER_VISITOR", 20),
+        visitor_rate_per_second=decimal(env, "LIVECHAT_VISITOR_RATE_PER_SECOND", 10.0),
+        visitor_rate_burst=integer(env, "LIVECHAT_VISITOR_RATE_BURST", 40),
+        site_rate_per_second=decimal(env, "LIVECHAT_SITE_RATE_PER_SECOND", 1000.0),
+        site_new_visitors_per_minute=integer(env, "LIVECHAT_SITE_NEW_VISITORS", 1200),
+        site_new_conversations_per_minute=integer(env, "LIVECHAT_SITE_NEW_CONVERSATIONS", 600),
+        max_site_connections=integer(env, "LIVECHAT_MAX_SITE_CONNECTIONS", 10_000),
+        api_rate_per_second=decimal(env, "LIVECHAT_API_RATE_PER_SECOND", 10.0),
+        api_rate_burst=integer(env, "LIVECHAT_API_RATE_BURST", 50),
+        webhook_allow_private=switch(env, "LIVECHAT_WEBHOOK_ALLOW_PRIVATE"),
+        webhook_timeout=decimal(env, "LIVECHAT_WEBHOOK_TIMEOUT", 10.0),
+        webhook_retry_base=decimal(env, "LIVECHAT_WEBHOOK_RETRY_BASE", 5.0),
+        webhook_max_age=decimal(env, "LIVECHAT_WEBHOOK_MAX_AGE", 86400.0),
+        webhook_lease=decimal(env, "LIVECHAT_WEBHOOK_LEASE", 60.0),
+        webhook_poll=decimal(env, "LIVECHAT_WEBHOOK_POLL", 0.5),
+        webhook_concurrency=integer(env, "LIVECHAT_WEBHOOK_CONCURRENCY", 8),
+        retention_interval=decimal(env, "LIVECHAT_RETENTION_INTERVAL", 3600.0),
         smtp_url=env.get("LIVECHAT_SMTP_URL", "").strip(),
         email_from=env.get("LIVECHAT_EMAIL_FROM", "").strip(),
         email_reply_domain=env.get("LIVECHAT_EMAIL_REPLY_DOMAIN", "").strip().lower(),
-        email_delay=_float(env, "LIVECHAT_EMAIL_DELAY", 120.0),
-        email_retry=_float(env, "LIVECHAT_EMAIL_RETRY", 30.0),
-        email_give_up=_float(env, "LIVECHAT_EMAIL_GIVE_UP", 3 * 24 * 3600.0),
-        email_lease=_float(env, "LIVECHAT_EMAIL_LEASE", 120.0),
-        email_poll=_float(env, "LIVECHAT_EMAIL_POLL", 1.0),
+        email_delay=decimal(env, "LIVECHAT_EMAIL_DELAY", 120.0),
+        email_retry=decimal(env, "LIVECHAT_EMAIL_RETRY", 30.0),
+        email_give_up=decimal(env, "LIVECHAT_EMAIL_GIVE_UP", 3 * 24 * 3600.0),
+        email_lease=decimal(env, "LIVECHAT_EMAIL_LEASE", 120.0),
+        email_poll=decimal(env, "LIVECHAT_EMAIL_POLL", 1.0),
         smtp_listen=env.get("LIVECHAT_SMTP_LISTEN", "").strip(),
         email_inbound_secret=env.get("LIVECHAT_EMAIL_INBOUND_SECRET", "").strip(),
-        email_reply_max_age=_int(env, "LIVECHAT_EMAIL_REPLY_MAX_AGE", 90 * 24 * 3600),
-        email_digest_hour=_int(env, "LIVECHAT_EMAIL_DIGEST_HOUR", 8),
+        email_reply_max_age=integer(env, "LIVECHAT_EMAIL_REPLY_MAX_AGE", 90 * 24 * 3600),
+        email_digest_hour=integer(env, "LIVECHAT_EMAIL_DIGEST_HOUR", 8),
         metrics_token=env.get("LIVECHAT_METRICS_TOKEN", "").strip(),
         metrics_listen=env.get("LIVECHAT_METRICS_LISTEN", "").strip(),
         metrics_dir=env.get("LIVECHAT_METRICS_DIR", "").strip(),
