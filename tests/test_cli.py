@@ -116,6 +116,8 @@ def test_memory_broker_with_several_workers_is_refused(tmp_path: Path) -> None:
 
 
 def test_bad_configuration_is_refused(tmp_path: Path) -> None:
+    assert livechat("site", "create", "Acme", "--origin", "https://acme.test",
+                    db=tmp_path / "w.db").returncode == 0
     result = livechat("serve", db=tmp_path / "w.db", LIVECHAT_SECRET_KEYS="short")
     assert result.returncode == 2 and "16+ characters" in result.stderr
     # Before: doctor passed these, serve then stopped (a bad level without naming it), and a
@@ -253,7 +255,8 @@ def test_options_after_the_subcommand(tmp_path: Path) -> None:
     # Before the subcommand still works too, and the later one wins.
     other = tmp_path / "other.db"
     both = livechat("site", "list", "--db", str(other), db=db)
-    assert both.returncode == 0 and site_id not in both.stdout and other.exists()
+    assert both.returncode == 1 and f"no database at {other}" in both.stderr, both
+    assert not other.exists()
     assert "--db" in livechat_after("serve", "--help", db=db).stdout
     # serve and demo: the server really opens the database named after the subcommand.
     for command in ("serve", "demo"):
@@ -326,8 +329,8 @@ def test_site_and_agent_lists_as_json(tmp_path: Path) -> None:
     import json
 
     db = tmp_path / "json.db"
-    assert json.loads(livechat("site", "list", "--json", db=db).stdout) == []
     made = livechat("site", "create", "Acme", "--origin", "https://acme.test", db=db)
+    assert json.loads(livechat("agent", "list", "--json", db=db).stdout) == []
     site_id = re.search(r"site key: (site_\S+)", made.stdout).group(1)  # type: ignore[union-attr]
     livechat("site", "set", site_id, "--identity-secret", "new", "--greeting", "Hi!", db=db)
     livechat("agent", "create", "--email", "ana@acme.test", "--name", "Ana", "--site", site_id,
@@ -390,3 +393,48 @@ def test_output_cut_short_by_its_reader_ends_quietly(tmp_path: Path) -> None:
         err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_a_backup_onto_the_store_and_a_restore_of_no_backup_are_refused(tmp_path: Path) -> None:
+    """A black-box tester's: ``livechat backup`` given the store's own file replaced the live
+    database under the running server (what it acknowledged next was lost at its restart), and
+    ``restore`` of a file that is no backup ended in a traceback. Each is refused in a line."""
+    db = tmp_path / "chat.db"
+    assert livechat("site", "create", "Acme", "--origin", "https://acme.test",
+                    db=db).returncode == 0
+    good = tmp_path / "good.db"
+    assert livechat("backup", str(good), db=db).returncode == 0
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(good.read_bytes()[:6000])
+    junk, empty = tmp_path / "junk.db", tmp_path / "empty.db"
+    junk.write_text("not a db")
+    empty.write_bytes(b"")
+    (tmp_path / "link.db").symlink_to(db)
+    before = db.read_bytes()
+
+    def refused(*args: str) -> str:
+        done = livechat(*args, db=db)
+        assert done.returncode == 1, done
+        assert done.stderr.startswith("livechat: ") and done.stderr.count("\n") == 1, done.stderr
+        return done.stderr
+
+    for own in (db, Path(f"{db}-wal"), Path(f"{db}.hwm"), tmp_path / "link.db"):
+        assert "is the store's own file" in refused("backup", str(own))
+    assert "is a folder" in refused("backup", str(tmp_path))
+    assert "is the store's own database" in refused("restore", str(db))
+    for bad in (junk, empty, truncated):
+        assert "is not a livechat backup" in refused("restore", str(bad))
+    assert "is a folder" in refused("restore", str(tmp_path))
+    assert db.read_bytes() == before
+    assert "Acme" in livechat("site", "list", db=db).stdout
+
+    # A mistyped --db: refused, and nothing is made there (before: an empty store, with a
+    # signing key of its own).
+    typo = tmp_path / "typo"
+    typo.mkdir()
+    for args in (("token", "list"), ("visitor", "export", "vis_x", "--out", "v.zip"),
+                 ("site", "list", "--json"), ("bot", "remove", "--site", "site_x")):
+        missing = livechat(*args, db=typo / "chat.db")
+        assert missing.returncode == 1, missing
+        assert missing.stderr.startswith(f"livechat: no database at {typo / 'chat.db'} "), missing
+        assert list(typo.iterdir()) == []

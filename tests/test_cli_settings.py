@@ -112,8 +112,9 @@ def test_refused_settings_make_no_files(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "nonexist.db does not exist" in refused.stderr
     assert list(empty.iterdir()) == []
     # A start that is not refused makes the key file, as before.
-    listed = livechat("site", "list", cwd=empty, LIVECHAT_SECRET_KEYS="")
-    assert listed.returncode == 0, listed.stderr
+    made = livechat("site", "create", "Acme", "--origin", "https://acme.test", cwd=empty,
+                    LIVECHAT_SECRET_KEYS="")
+    assert made.returncode == 0, made.stderr
     assert (empty / "livechat.db.secret").exists()
 
 

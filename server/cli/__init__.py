@@ -21,7 +21,7 @@ from typing import Any
 
 from server.cli import articles, directory, integrations, mail, serve, store
 from server.cli.base import Handler
-from server.config import ConfigError, StartupError
+from server.config import POSTGRES_SCHEMES, ConfigError, StartupError, default_db_path
 from server.store.factory import CannotOpen
 from server.store.sqlite import SchemaTooNew
 
@@ -63,9 +63,30 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Commands that work on records already there, and so refuse a SQLite file that is not (made
+#: at a mistyped ``--db``, with a signing key of its own, it would hold nothing: a black-box
+#: tester's). Only these of them make a new one.
+_ON_RECORDS = ("site", "agent", "token", "bot", "visitor", "article")
+_MAKE_ONE = (("site", "create"), ("agent", "create"))
+
+
+def _no_database(args: argparse.Namespace) -> None:
+    if args.command not in _ON_RECORDS or (args.command, getattr(args, "action", None)) in \
+            _MAKE_ONE:
+        return
+    if args.db is None and os.environ.get("LIVECHAT_DATABASE_URL", "").strip().startswith(
+            POSTGRES_SCHEMES):
+        return
+    path = args.db if args.db is not None else default_db_path(os.environ)
+    if not path.exists():
+        raise CannotOpen(f"no database at {path} (check --db, LIVECHAT_DATABASE_URL or "
+                         "LIVECHAT_DB; `livechat site create` or `serve` makes a new one)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        _no_database(args)
         return int(args.func(args))
     except ConfigError as exc:
         print(f"livechat: {exc}", file=sys.stderr)

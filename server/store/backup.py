@@ -115,11 +115,33 @@ def files_beside(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-files")
 
 
+#: What a store keeps beside its database, each named after it (its WAL, its search index, its
+#: high-water mark, its signing key).
+_OWN_SUFFIXES = ("", "-wal", "-shm", "-journal", "-search", "-search-wal", "-search-shm",
+                 ".hwm", ".secret")
+
+
+def _is_the_stores(path: Path, db_path: Path) -> bool:
+    """``path`` is the store's database, or one of the files it keeps beside it (a backup
+    written there replaced the live file under the running server: what it acknowledged
+    next was lost at its restart. A black-box tester)."""
+    own = {Path(f"{db_path}{suffix}").resolve() for suffix in _OWN_SUFFIXES}
+    if path.resolve() in own:
+        return True
+    with contextlib.suppress(OSError):  # (a hard link)
+        return path.exists() and db_path.exists() and os.path.samefile(path, db_path)
+    return False
+
+
 def backup(db_path: Path, target: Path, uploads: Path, progress: Progress) -> Files:
     """Copy the database at ``db_path`` to ``target`` (atomically), and the attachments in
     ``uploads`` to ``<target>-files``: those the copy names, of which those not there yet."""
     if not db_path.exists():
         raise BackupError(f"no database at {db_path}")
+    if target.is_dir():
+        raise BackupError(f"{target} is a folder: name the backup's file in it")
+    if _is_the_stores(target, db_path) or files_beside(target).resolve() == uploads.resolve():
+        raise BackupError(f"{target} is the store's own file: write the backup elsewhere")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     with contextlib.suppress(FileNotFoundError):
@@ -160,10 +182,17 @@ def restore(backup_path: Path, db_path: Path, uploads: Path, progress: Progress)
     Refused while any process has the database open."""
     if not backup_path.exists():
         raise BackupError(f"no backup at {backup_path}")
+    if backup_path.is_dir():
+        raise BackupError(f"{backup_path} is a folder: name the backup's file in it")
+    if _is_the_stores(backup_path, db_path):
+        raise BackupError(f"{backup_path} is the store's own database, not a backup of it")
     source = sqlite3.connect(backup_path, isolation_level=None)
     try:
-        _check(source)
-        names = referenced(source)
+        try:
+            _check(source)
+            names = referenced(source)
+        except sqlite3.Error as exc:  # (junk, an empty file, a truncated copy)
+            raise BackupError(f"{backup_path} is not a livechat backup ({exc})") from None
         target = sqlite3.connect(db_path, isolation_level=None, timeout=0.2)
         try:
             # Exclusive locking mode: the lock, once taken, is held until close — and any other
