@@ -233,19 +233,17 @@ class Settings:
                               "LIVECHAT_PG_POOL_MAX; LIVECHAT_PG_POOL_TIMEOUT above 0")
         if self.sqlite_synchronous not in SYNCHRONOUS_MODES:
             raise ConfigError(f"LIVECHAT_SQLITE_SYNCHRONOUS must be one of {SYNCHRONOUS_MODES}")
-        if min(self.presence_ttl, self.routing_interval) <= 0 or self.requeue_grace < 0:
-            raise ConfigError("presence, grace and routing intervals must be positive")
+        self._positive("presence_ttl", "routing_interval")
+        self._not_negative("requeue_grace")
         if not 0 <= self.bot_reply_timeout <= MAX_BOT_REPLY_TIMEOUT:
             raise ConfigError("LIVECHAT_BOT_REPLY_TIMEOUT must be 0 (never) to "
                               f"{MAX_BOT_REPLY_TIMEOUT} seconds (a year)")
-        if self.rate_per_second <= 0 or self.rate_burst < 1:
-            raise ConfigError("rate limits must be positive")
+        self._positive("rate_per_second", "rate_burst")
         if self.max_text_chars < 1:
             raise ConfigError("LIVECHAT_MAX_TEXT_CHARS must be at least 1")
         if self.max_frame_bytes < 1024:
             raise ConfigError("LIVECHAT_MAX_FRAME_BYTES must be at least 1024")
-        if min(self.login_failures_per_account, self.login_failures_per_ip) < 1:
-            raise ConfigError("login failure allowances must be at least 1")
+        self._positive("login_failures_per_account", "login_failures_per_ip")
         if self.password_workers < 1 or self.password_queue < 0:
             raise ConfigError("LIVECHAT_PASSWORD_WORKERS must be at least 1")
         try:
@@ -254,16 +252,14 @@ class Settings:
         except ValueError:
             raise ConfigError("LIVECHAT_TRUSTED_PROXIES: addresses or networks, comma-separated "
                               "(e.g. 127.0.0.1,10.0.0.0/8)") from None
-        limits = (self.header_timeout, self.handshakes_per_ip, self.new_visitors_per_ip,
-                  self.new_conversations_per_ip, self.uploads_per_ip, self.upload_bytes_per_ip,
-                  self.upload_quota_bytes, self.max_connections_per_ip,
-                  self.max_sockets_per_visitor, self.site_rate_per_second,
-                  self.visitor_rate_per_second, self.visitor_rate_burst,
-                  self.site_new_visitors_per_minute, self.site_new_conversations_per_minute,
-                  self.max_site_connections, self.api_rate_per_second, self.api_rate_burst,
-                  self.kb_requests_per_ip)
-        if min(limits) <= 0 or self.max_connections < 0 or self.reserved_connections < 0:
-            raise ConfigError("connection, rate and upload limits must be positive")
+        self._positive("header_timeout", "handshakes_per_ip", "new_visitors_per_ip",
+                       "new_conversations_per_ip", "uploads_per_ip", "upload_bytes_per_ip",
+                       "upload_quota_bytes", "max_connections_per_ip", "max_sockets_per_visitor",
+                       "site_rate_per_second", "visitor_rate_per_second", "visitor_rate_burst",
+                       "site_new_visitors_per_minute", "site_new_conversations_per_minute",
+                       "max_site_connections", "api_rate_per_second", "api_rate_burst",
+                       "kb_requests_per_ip")
+        self._not_negative("max_connections", "reserved_connections")
         if self.upload_grace < 0:
             raise ConfigError("LIVECHAT_UPLOAD_GRACE cannot be negative")
         if self.identity_max_lifetime < 60:
@@ -272,12 +268,10 @@ class Settings:
             raise ConfigError("LIVECHAT_MAX_UPLOAD_BYTES must be positive")
         if self.wal_limit < 1024 * 1024:
             raise ConfigError("LIVECHAT_WAL_LIMIT_BYTES must be at least 1048576 (1 MiB)")
-        if min(self.sqlite_busy_timeout, self.health_timeout, self.ws_ping_interval,
-               self.ws_ping_timeout, self.hello_timeout) <= 0:
-            raise ConfigError("timeouts and intervals must be positive")
-        if min(self.webhook_timeout, self.webhook_retry_base, self.webhook_max_age,
-               self.webhook_poll, self.webhook_concurrency, self.retention_interval) <= 0:
-            raise ConfigError("webhook timeouts, delays and concurrency must be positive")
+        self._positive("sqlite_busy_timeout", "health_timeout", "ws_ping_interval",
+                       "ws_ping_timeout", "hello_timeout", "webhook_timeout",
+                       "webhook_retry_base", "webhook_max_age", "webhook_poll",
+                       "webhook_concurrency", "retention_interval")
         if self.webhook_lease <= self.webhook_timeout:
             raise ConfigError("LIVECHAT_WEBHOOK_LEASE must be longer than "
                               "LIVECHAT_WEBHOOK_TIMEOUT")
@@ -296,6 +290,18 @@ class Settings:
                 raise ConfigError("LIVECHAT_METRICS_LISTEN must be host:port "
                                   "(e.g. 127.0.0.1:9100 or [::1]:9100)")
         return self
+
+    def _positive(self, *fields: str) -> None:
+        for name in fields:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{setting_name(name)} must be positive, not "
+                                  f"{getattr(self, name)!r}")
+
+    def _not_negative(self, *fields: str) -> None:
+        for name in fields:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{setting_name(name)} cannot be negative, not "
+                                  f"{getattr(self, name)!r}")
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -346,6 +352,18 @@ def default_db_path(env: Mapping[str, str]) -> Path:
     if database_url.startswith("sqlite:///"):
         return Path(database_url.removeprefix("sqlite:///"))
     return Path(env.get("LIVECHAT_DB", "livechat.db"))
+
+
+#: The settings whose names are not ``LIVECHAT_`` and their field's, in capitals.
+_NAMED_OTHERWISE = {"wal_limit": "LIVECHAT_WAL_LIMIT_BYTES",
+                    "upload_quota_bytes": "LIVECHAT_UPLOAD_QUOTA",
+                    "site_new_visitors_per_minute": "LIVECHAT_SITE_NEW_VISITORS",
+                    "site_new_conversations_per_minute": "LIVECHAT_SITE_NEW_CONVERSATIONS"}
+
+
+def setting_name(field: str) -> str:
+    """The environment variable a ``Settings`` field is read from (every refusal names it)."""
+    return _NAMED_OTHERWISE.get(field, "LIVECHAT_" + field.upper())
 
 
 _STAND_IN = ("(generated once every other setting is checked)",)

@@ -349,3 +349,24 @@ async def test_admin_scope_and_reports(world: World, db: Path) -> None:
     assert (await world.api("GET", "/api/v1/reports", report="sales")).status_code == 400
     denied = await world.api("GET", "/api/v1/reports", site=world.seed.other_site_id)
     assert denied.status_code == 404
+
+
+async def test_a_body_is_read_strictly_where_none_is_taken_too(world: World) -> None:
+    """A black-box tester's: a handoff, a webhook's enable and a redelivery took any body, even
+    one that is not JSON (a field sent to them, thought used, was ignored); and ``{}`` woke a
+    snoozed conversation or took its team away. Each is ``400 bad_request``; nothing changes."""
+    api, base = world.api, f"/api/v1/conversations/{world.conversation_id}"
+    async with httpx.AsyncClient(base_url=api.server.http) as http:
+        for body in (b"garbage", b'{"agent_id": "agent_x"}', b"[]"):
+            refused = await http.post(base + "/handoff", content=body, headers={
+                "Authorization": f"Bearer {api.token}", "Content-Type": "application/json"})
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"] == "bad_request", refused.text
+    until = int(time.time() * 1000) + 3_600_000
+    assert (await api("POST", base + "/snooze", {"until": until})).status_code == 200
+    for action in ("/snooze", "/team"):
+        refused = await api("POST", base + action, {})
+        assert refused.status_code == 400 and "is required" in refused.text, refused.text
+    read = await api("GET", base)
+    assert read.json()["conversation"]["snoozed_until"] == until
+    assert (await api("POST", base + "/snooze", {"until": None})).status_code == 200

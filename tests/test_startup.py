@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.live import ROOT, SECRET, free_port
 
 
@@ -83,7 +85,7 @@ def test_values_that_would_break_the_service_are_refused_at_start(tmp_path: Path
     SMTP port that cannot be, switches that silently meant off, a sender no email can have."""
     email = {"LIVECHAT_EMAIL_REPLY_DOMAIN": "reply.example.com"}
     for env, said in (({"LIVECHAT_MAX_TEXT_CHARS": "0"}, "LIVECHAT_MAX_TEXT_CHARS"),
-                      ({"LIVECHAT_HELLO_TIMEOUT": "0"}, "timeouts and intervals must be positive"),
+                      ({"LIVECHAT_HELLO_TIMEOUT": "0"}, "LIVECHAT_HELLO_TIMEOUT must be positive"),
                       # Not numbers to us, though Python parses them: a routing interval of nan
                       # stopped every sweep on a server that said it was healthy.
                       ({"LIVECHAT_ROUTING_INTERVAL": "nan"}, "LIVECHAT_ROUTING_INTERVAL"),
@@ -223,3 +225,18 @@ def test_demo_stops_both_servers_when_either_fails_to_start(tmp_path: Path) -> N
             assert result.returncode == 3, result.stdout + result.stderr
             for mine in {port, demo_port} - {busy}:
                 assert_free(mine)
+
+
+def test_a_refused_number_names_its_setting() -> None:
+    """A black-box tester's: LIVECHAT_RETENTION_INTERVAL=0 was refused as "webhook timeouts,
+    delays and concurrency must be positive", naming no setting (and another one's kind)."""
+    from server.config import ConfigError, from_env
+
+    for name in ("LIVECHAT_RETENTION_INTERVAL", "LIVECHAT_API_RATE_PER_SECOND",
+                 "LIVECHAT_API_RATE_BURST", "LIVECHAT_WEBHOOK_POLL", "LIVECHAT_PRESENCE_TTL",
+                 "LIVECHAT_SITE_NEW_VISITORS", "LIVECHAT_UPLOAD_QUOTA", "LIVECHAT_RATE_BURST",
+                 "LIVECHAT_LOGIN_FAILURES_PER_IP", "LIVECHAT_HEADER_TIMEOUT"):
+        with pytest.raises(ConfigError, match=f"^{name} must be positive, not 0"):
+            from_env({"LIVECHAT_SECRET_KEYS": SECRET, name: "0"})
+    with pytest.raises(ConfigError, match=r"^LIVECHAT_REQUEUE_GRACE cannot be negative"):
+        from_env({"LIVECHAT_SECRET_KEYS": SECRET, "LIVECHAT_REQUEUE_GRACE": "-1"})

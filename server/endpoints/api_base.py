@@ -315,9 +315,11 @@ def endpoint(op: Operation, max_chars: Callable[[Context], int]) -> Callable[[Re
                     continue
                 query[param.name] = _query_value(param, raw)
             body: dict[str, Any] = {}
-            if op.body is not None:
+            if op.body is not None or request.method != "GET":
+                # (One that takes none takes nothing but {}: a field sent to it, thought used,
+                # is refused, not ignored.)
                 body = await bodies.json_object(request, op.max_body, empty=True, nul=True)
-                body = protocol.check_fields(body, op.body, max_chars(ctx))
+                body = protocol.check_fields(body, op.body or {}, max_chars(ctx))
             if op.idempotent:
                 key = request.headers.get("idempotency-key")
                 if key is not None:

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from server import openapi
 from server.auth import VisitorIdentity, new_id
 from server.errors import ChatError, Code
+from server.parsing import NULLABLE
 from server.store import Conversation, Message
 from server.store.api_reads import ConversationFilter
 
@@ -331,10 +332,10 @@ OPERATIONS: tuple[Operation, ...] = (
               body={"tag": "tag"}),
     Operation("DELETE", _C + "/tags/{tag}", remove_tag, W, "Remove a tag", "ConversationResult"),
     Operation("POST", _C + "/team", set_team, W, "Give to a team (null: no team)",
-              "ConversationResult", body={"team_id": "id?"}),
+              "ConversationResult", body={"team_id": "id" + NULLABLE}),
     Operation("POST", _C + "/snooze", snooze, W,
               "Snooze until a time (ms, within 365 days; null wakes it)", "ConversationResult",
-              body={"until": "seq?"}),
+              body={"until": "seq" + NULLABLE}),
     Operation("POST", _C + "/resolve", resolve, W, "Resolve", "ConversationResult", body=_AS),
     Operation("POST", _C + "/reopen", reopen, W, "Reopen, assigned to the agent",
               "ConversationResult", body=_AS),
