@@ -58,8 +58,8 @@ SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
     "visitor": ("welcome", "message", "ack", "conversation", "queue", "availability", "typing",
                 "read", "error", "pong"),
     "agent": ("welcome", "message", "ack", "conversation", "conversations", "inbox", "typing",
-              "presence", "read", "visited", "teams", "colleagues", "mention", "error",
-              "pong"),
+              "presence", "read", "visited", "teams", "colleagues", "mention",
+              "mentions_seen", "error", "pong"),
 }
 
 

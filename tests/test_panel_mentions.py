@@ -241,3 +241,40 @@ async def test_colleagues_follow_the_admin_live(browser: Browser, desk: Desk) ->
     await ana.get_by_label("Reply", exact=True).press_sequentially("@")
     picker = ana.get_by_role("listbox", name="Colleagues")
     await expect(picker.get_by_role("option")).to_have_text(["@Cy Dias", "@Root Admin"])
+
+
+async def test_a_note_seen_on_one_panel_is_seen_on_the_others(
+        browser: Browser, desk: Desk, artifacts: Path) -> None:  # noqa: F811
+    """A black-box tester's: Ana's second panel kept "mentioned you" and the tab's count after
+    her first one opened the conversation; and the Mentions view marked every note of a
+    conversation with a new one, the seen ones too."""
+    await visitor_writes(browser, desk, "My order 1234 never arrived")
+    await visitor_writes(browser, desk, "Do you sell gas canisters?")
+    first = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    second = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    bo = await sign_in(browser, desk.chat.http, "bo@acme.test")
+    await first.locator(".item", has_text="order 1234").locator("button").click()
+    await bo_notes_for_ana(bo)  # seen where it came: in the first panel's open conversation
+    await expect(first.locator("#messages .msg.note")).to_have_count(1)
+    for panel in (first, second):
+        await expect(panel.get_by_role("tab", name="Mentions").locator(".count")).to_be_hidden()
+        await expect(panel.locator("#list .item .mention")).to_have_count(0)
+
+    await first.locator(".item", has_text="gas canisters").locator("button").click()
+    reply = bo.get_by_label("Reply", exact=True)
+    await reply.press_sequentially("@Ana")
+    await reply.press("Enter")
+    await reply.press_sequentially("they called back")
+    await reply.press("Enter")
+    for panel in (first, second):
+        await expect(panel.get_by_role("tab", name="Mentions").locator(".count")).to_have_text("1")
+    await second.get_by_role("tab", name="Mentions").click()
+    notes = second.locator("#list .item")
+    await expect(notes).to_have_count(2)
+    await expect(notes.first.locator(".mention")).to_have_text("mentioned you")
+    await expect(notes.nth(1).locator(".mention")).to_have_count(0)  # (seen before)
+    await second.screenshot(path=artifacts / "mention-one-new.png")
+
+    await first.locator(".item", has_text="order 1234").locator("button").click()
+    await expect(second.get_by_role("tab", name="Mentions").locator(".count")).to_be_hidden()
+    await expect(second.locator("#list .item .mention")).to_have_count(0)

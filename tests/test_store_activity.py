@@ -149,6 +149,13 @@ async def test_a_search_finds_people_newest_activity_first(timed: Any, clock: Cl
     assert [h.conversation.id for h in hits] == [c.id for c in expected]
     assert [h.conversation.id for h in await timed.search([site_id], "lea", limit=4)] == [
         c.id for c in expected[:4]]
+    # What matched is the snippet: the name, or the email (a black-box tester was shown the
+    # name for a search of the email's domain).
+    assert {h.snippet for h in hits} == {f"Lea {c.visitor_id}" for c in expected}
+    first = expected[0]
+    await timed.set_visitor_profile(site_id, first.visitor_id, None, "lea@acme-corp.example")
+    [by_email] = await timed.search([site_id], "acme-corp")
+    assert (by_email.seq, by_email.snippet) == (0, "lea@acme-corp.example")
 
 
 async def test_the_inbox_has_every_open_conversation_assigned_first(

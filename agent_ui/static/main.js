@@ -16,6 +16,7 @@ import {
   setUpConversation, showTyping, showVisitorOnline
 } from "./conversation.js";
 import { mentioned, renderList, replaceInbox, replaceTeams, setUpInbox, update } from "./inbox.js";
+import { loadMentions } from "./mentions.js";
 import { showManage } from "./manage.js";
 import { announce, setUpNotifications, showAway } from "./notifications.js";
 import { fillFilters, loadReport, setUpReports } from "./reports.js";
@@ -176,6 +177,11 @@ function onFrame(f) {
     if (state.current) renderHead();  // (its transfer menu)
   }
   else if (f.type === "mention") mentioned(f);
+  else if (f.type === "mentions_seen") {
+    // Another panel of mine opened or read it: the notes there are seen (this one's own open
+    // or read has told it already).
+    if (f.conversation_id !== state.current) loadMentions(renderList);
+  }
   else if (f.type === "typing") showTyping(f);
   else if (f.type === "inbox") {
     replaceInbox(f.conversations);

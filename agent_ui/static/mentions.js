@@ -11,15 +11,21 @@ import { request, state } from "./state.js";
 export function loadMentions(done) {
   request({ type: "mentions" }, function (f) {
     if (f.type !== "ack") return;
-    var before = newMentions(), marked = false;
+    var before = newMentions(), marked = false, listed = {}, unseen = {};
     state.mentionNotes = f.mentions;
     f.mentions.forEach(function (m) {
       var id = m.conversation.id;
       // One in the conversation on screen, read already: seen (its "read" says so to the server).
       if (id === state.current && m.message.seq <= state.sentRead) m.seen = true;
-      if (!m.seen && id !== state.current && !state.mentioned[id]) {
-        state.mentioned[id] = marked = true;
-      }
+      listed[id] = true;
+      if (!m.seen) unseen[id] = true;
+    });
+    Object.keys(unseen).forEach(function (id) {
+      if (id !== state.current && !state.mentioned[id]) state.mentioned[id] = marked = true;
+    });
+    // Seen since, on another panel of mine: its conversation's line says so no more.
+    Object.keys(state.mentioned).forEach(function (id) {
+      if (listed[id] && !unseen[id]) { delete state.mentioned[id]; marked = true; }
     });
     // (Drawn again only for a change: a list drawn again takes the focus back by script, and
     // a focus ring shown after a click would go.)
@@ -62,7 +68,7 @@ export function renderMentions(list, open, line) {
     el("span", "preview", button, "\u2068" + m.message.author.name + "\u2069: " +
        m.message.body).dir = "auto";
     var meta = el("span", "meta", button);
-    if (!m.seen || state.mentioned[c.id]) el("span", "unread mention", meta, t("mentioned you"));
+    if (!m.seen) el("span", "unread mention", meta, t("mentioned you"));
     if (c.status === "resolved") el("span", "who", meta, t("Resolved"));
     button.addEventListener("click", function () { open(c.id); });
   });

@@ -198,13 +198,15 @@ async def _change_agent(ctx: Context, request: Request, admin: Agent) -> Respons
     agent = await ctx.store.update_agent(
         agent_id, name=_get(data, "name", str), role=_get(data, "role", str),
         site_ids=_get(data, "sites", list), capacity=_get(data, "capacity", int), active=active)
+    sites_after = await ctx.store.agent_site_ids(agent)
     if not agent.active and before.active:
         await _kick(ctx, agent_id, Close.UNAUTHORIZED)
-    elif {"role", "sites"} & set(data):
-        await _kick(ctx, agent_id, Close.RESTARTING)  # reconnect with the new permissions
+    elif agent.role != before.role or set(sites_after) != set(sites_before):
+        # Reconnect with the new permissions (only then: the Manage page sends the role and
+        # the sites with a new name or capacity too, and every panel of theirs reconnected).
+        await _kick(ctx, agent_id, Close.RESTARTING)
     if {"name", "role", "sites", "active"} & set(data):
-        await _colleagues_changed(
-            ctx, sorted(set(sites_before) | set(await ctx.store.agent_site_ids(agent))))
+        await _colleagues_changed(ctx, sorted(set(sites_before) | set(sites_after)))
     sites = (await ctx.store.agent_sites()).get(agent_id, [])
     teams = [t.id for t in await ctx.store.teams() if agent_id in t.members]
     return _json({"agent": _agent(agent, sites, teams)})

@@ -120,6 +120,18 @@ class AgentSession(Session):
             "email": ctx.settings.email_on,
         }))
 
+    async def _mentions_seen(self, conversation_id: str, up_to: int | None) -> None:
+        """My notes there (up to ``up_to``) are seen: my other panels are told (``mentions_seen``),
+        to take their "mentioned you" off. A store that cannot write now does not stop the
+        opening or the read: they stay new until the next."""
+        with contextlib.suppress(Unavailable):
+            if await self.ctx.store.mentions_seen(self.agent.id, conversation_id, up_to):
+                try:
+                    await self.ctx.broker.publish(agent_channel(self.agent.id), protocol.encode(
+                        {"type": "mentions_seen", "conversation_id": conversation_id}))
+                except Exception as exc:  # (their next Mentions view says so)
+                    log.warning("mentions_seen publish failed (%s)", type(exc).__name__)
+
     def log_fields(self) -> dict[str, str]:
         return {"agent": self.agent.id}
 
@@ -181,8 +193,7 @@ class AgentSession(Session):
             # Its notes for me are seen (before the ack: a Mentions view asked for after it,
             # on any panel, says so). A store that cannot write now does not stop the opening:
             # they stay new until the next.
-            with contextlib.suppress(Unavailable):
-                await store.mentions_seen(self.agent.id, conversation.id)
+            await self._mentions_seen(conversation.id, None)
             self.conn.send(protocol.ack(
                 frame.id, conversation=conversation.summary(), visitor_online=bool(online),
                 visitor=visitor.public() if visitor else None,
@@ -239,8 +250,7 @@ class AgentSession(Session):
                 raise ChatError(Code.NOT_FOUND, "open the conversation first")
             await chat.read(frame.conversation_id, "agent", frame.seq)
             # A note for me read with the conversation open is seen, as at an opening.
-            with contextlib.suppress(Unavailable):
-                await store.mentions_seen(self.agent.id, frame.conversation_id, frame.seq)
+            await self._mentions_seen(frame.conversation_id, frame.seq)
             return None
         if isinstance(frame, Status):
             self.away = frame.away

@@ -26,7 +26,7 @@ class MentionStore(Protocol):
     async def mentions_of(self, agent_id: str, site_ids: Sequence[str],
                           limit: int = LISTED) -> list[Mention]: ...
     async def mentions_seen(self, agent_id: str, conversation_id: str,
-                            up_to: int | None = None) -> None: ...
+                            up_to: int | None = None) -> bool: ...
     async def mention_seen(self, agent_id: str, conversation_id: str, seq: int) -> bool: ...
 
 
@@ -63,10 +63,10 @@ class Mentions(Base):
                 if note.conversation_id in found]
 
     async def mentions_seen(self, agent_id: str, conversation_id: str,
-                            up_to: int | None = None) -> None:
+                            up_to: int | None = None) -> bool:
         """The agent opened the conversation (``up_to`` None), or read it up to ``up_to`` with
         it open: its notes for them (up to there) are seen. A write only when one was not:
-        most openings and reads have none."""
+        most openings and reads have none. Whether one was new."""
         where = "conversation_id = ? AND agent_id = ? AND seen_at IS NULL"
         params: tuple[object, ...] = (conversation_id, agent_id)
         if up_to is not None:
@@ -78,6 +78,8 @@ class Mentions(Base):
                 db.execute(f"UPDATE note_mentions SET seen_at = ? WHERE {where}", (now, *params))
 
             await self._submit(op)
+            return True
+        return False
 
     async def mention_seen(self, agent_id: str, conversation_id: str, seq: int) -> bool:
         return bool(await self._one(

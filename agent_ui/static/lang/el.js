@@ -360,7 +360,7 @@ export default {
   "Email transcript": "Αποστολή απομαγνητοφώνησης",
   "The transcript is on its way to {email}.": "Η συζήτηση στέλνεται στο {email}.",
   "Follow-ups": "Επανεπικοινωνίες",
-  "Mentions": "Αναφορές",
+  "Mentions": "Επισημάνσεις",
   "Nobody has mentioned you yet.": "Κανείς δεν σας έχει αναφέρει ακόμη.",
   "Follow up…": "Επανεπικοινωνία…",
   "When": "Πότε",
