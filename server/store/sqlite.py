@@ -88,6 +88,10 @@ def _forgotten(ids: list[Any], db: DB) -> None:
     db.executemany("DELETE FROM fts_forget WHERE conversation_id = ?", [(i,) for i in ids])
 
 
+#: How long the checkpoint after an erasure waits for readers (it holds writers meanwhile);
+#: busy, the log is left to the checkpoints that restart it every second.
+_ERASED_WAIT_MS = 500
+
 class _Replay(Exception):
     """An op was refused in a batch run without savepoints: run it again with them."""
 
@@ -236,10 +240,23 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
     async def forget_indexed(self, merge: bool = False) -> None:
         """Delete from the search index what erasures and deletions recorded in ``fts_forget``;
         ``merge``: and leave no deleted word in the index's segments."""
-        await self._drain(self.search_index.forget, _forgotten, FORGET_ROUND)
-        if merge:
+        if not merge:
+            await self._drain(self.search_index.forget, _forgotten, FORGET_ROUND)
+            return
+        # An erasure's: the index's freed pages are overwritten with zeros, and both files'
+        # write-ahead logs truncated (old frames held the words: a black-box tester read them
+        # there minutes later).
+        async with self.search_index.zeroing():
+            await self._drain(self.search_index.forget, _forgotten, FORGET_ROUND)
             async with self.search_index.lock:
                 await self._indexing(self.search_index.merge())
+        await self.search_index.truncate_wal()
+        if self._checkpointer is not None:
+            await _in_thread(self._checkpointer, self._truncate_now)
+
+    def _truncate_now(self, db: sqlite3.Connection) -> None:
+        with self._waiting_at_most(db, _ERASED_WAIT_MS):
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     async def _drain(self, step: Callable[[], Awaitable[list[Any]]],
                      done: Callable[[list[Any], DB], None], round_size: int) -> int:
