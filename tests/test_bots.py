@@ -235,6 +235,22 @@ async def test_handoff_needs_a_bot_and_keeps_tenancy(db: Path, seeded: Seed) -> 
             subprocess.run, [sys.executable, "-m", "server", "bot", "list", "--db", str(db)],
             env=server_env(db), capture_output=True, text=True, cwd=ROOT)
         assert made["bot"]["id"] in listed.stdout
+        # A black-box tester's: no --json here, the token's id (which `token revoke` wants)
+        # not in `bot create --json`, and a site without a bot "removed" one.
+        as_json = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "server", "bot", "list", "--json", "--db",
+                             str(db)], env=server_env(db), capture_output=True, text=True,
+            cwd=ROOT)
+        assert orjson.loads(as_json.stdout) == [
+            {"site_id": seeded.site_id, "id": made["bot"]["id"], "name": made["bot"]["name"]}]
+        assert made["token_id"].startswith("tok_") and made["token"].startswith(
+            f"lc.{made['token_id']}.")
+        nobody = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "server", "bot", "remove", "--site",
+                             seeded.other_site_id, "--db", str(db)], env=server_env(db),
+            capture_output=True, text=True, cwd=ROOT)
+        assert (nobody.returncode, nobody.stderr) == (
+            2, f"livechat: no bot answers {seeded.other_site_id} first\n"), nobody
         for client in (widget, other, ana):
             await client.close()
 

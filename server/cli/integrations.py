@@ -45,8 +45,12 @@ def when(ms: int | None) -> str:
 def cmd_token_list(args: argparse.Namespace) -> int:
     from server.store.api_tokens import ApiTokens
 
-    tokens = with_store(args.db, lambda store: ApiTokens(store).list(
-        [args.site] if args.site else None))
+    async def listed(store: Store) -> list[Any]:
+        if args.site and await store.site(args.site) is None:
+            raise ConfigError(f"no such site: {args.site}")
+        return await ApiTokens(store).list([args.site] if args.site else None)
+
+    tokens = with_store(args.db, listed)
     if args.json:
         print(json.dumps([t.public() for t in tokens], indent=2, ensure_ascii=False))
         return 0
@@ -94,10 +98,10 @@ def cmd_bot_create(args: argparse.Namespace) -> int:
 
     async def work(store: Store) -> dict[str, Any]:
         bot = await Bots(store).create(args.site, args.name)
-        _, token = await ApiTokens(store).create(
+        token_made, token = await ApiTokens(store).create(
             args.site, f"bot {args.name}", ["conversations:read", "conversations:write"])
         made: dict[str, Any] = {"bot": {"id": bot.id, "name": bot.name, "site_id": args.site},
-                                "token": token}
+                                "token": token, "token_id": token_made.id}
         if args.webhook:
             endpoint, secret = await Webhooks(store).create(
                 args.site, args.webhook, ["conversation.created", "message.created"])
@@ -109,7 +113,7 @@ def cmd_bot_create(args: argparse.Namespace) -> int:
         print(json.dumps(made, indent=2, ensure_ascii=False))
         return 0
     print(f"bot {made['bot']['id']} ({args.name}) answers new conversations of {args.site} first")
-    print(f"API token (conversations): {made['token']}")
+    print(f"API token {made['token_id']} (conversations): {made['token']}")
     if "webhook" in made:
         print(f"webhook {made['webhook']['id']} -> {args.webhook}, secret: "
               f"{made['webhook']['secret']}")
@@ -120,7 +124,12 @@ def cmd_bot_create(args: argparse.Namespace) -> int:
 def cmd_bot_list(args: argparse.Namespace) -> int:
     from server.store.bots import Bots
 
-    for site_id, bot in with_store(args.db, lambda store: Bots(store).all()):
+    bots = with_store(args.db, lambda store: Bots(store).all())
+    if args.json:
+        print(json.dumps([{"site_id": site_id, "id": bot.id, "name": bot.name}
+                          for site_id, bot in bots], indent=2, ensure_ascii=False))
+        return 0
+    for site_id, bot in bots:
         print(f"{site_id}\t{bot.id}\t{bot.name}")
     return 0
 
@@ -128,7 +137,8 @@ def cmd_bot_list(args: argparse.Namespace) -> int:
 def cmd_bot_remove(args: argparse.Namespace) -> int:
     from server.store.bots import Bots
 
-    with_store(args.db, lambda store: Bots(store).remove(args.site))
+    if not with_store(args.db, lambda store: Bots(store).remove(args.site)):
+        raise ConfigError(f"no bot answers {args.site} first")
     print(f"no bot answers {args.site} first any more")
     # (Both go on working: a black-box tester's removed bot still had its webhook's events.)
     print("Its API token and webhook still work: revoke the token (livechat token revoke) and "
@@ -214,7 +224,8 @@ def add_commands(sub: Any, command: Command) -> None:
     bcreate.add_argument("--webhook", help="the bot's URL: it is sent conversation.created and "
                                            "message.created")
     bcreate.add_argument("--json", action="store_true", help="as a JSON object")
-    command(bot, "list", cmd_bot_list, "list the sites' bots")
+    blist = command(bot, "list", cmd_bot_list, "list the sites' bots")
+    blist.add_argument("--json", action="store_true", help="print them as JSON")
     bremove = command(bot, "remove", cmd_bot_remove,
                       "stop the site's bot answering first (what it has, it keeps)")
     bremove.add_argument("--site", required=True, help="the site key")

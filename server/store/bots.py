@@ -79,12 +79,13 @@ class Bots:
 
         return await self._store.submit(op)
 
-    async def remove(self, site_id: str) -> None:
-        """No bot answers first any more (conversations it has stay with it until handed off)."""
-        def op(db: DB) -> None:
-            db.execute("DELETE FROM site_bots WHERE site_id = ?", (site_id,))
+    async def remove(self, site_id: str) -> bool:
+        """No bot answers first any more (conversations it has stay with it until handed off);
+        False when none did."""
+        def op(db: DB) -> bool:
+            return db.execute("DELETE FROM site_bots WHERE site_id = ?", (site_id,)).rowcount > 0
 
-        await self._store.submit(op)
+        return await self._store.submit(op)
 
     async def for_site(self, site_id: str) -> Agent | None:
         row = await self._store.read_one("SELECT agent_id FROM site_bots WHERE site_id = ?",
