@@ -54,6 +54,10 @@ async def test_tokens_from_the_cli_shown_once_stored_hashed_and_revoked(
     [row] = orjson.loads(cli(db, "token", "list", "--json").stdout)
     assert row["last_used_at"] is not None and row["scopes"] == ["conversations:read"]
     assert "never" not in cli(db, "token", "list").stdout
+    assert orjson.loads(cli(db, "token", "list", "--site", seeded.site_id, "--json").stdout
+                        )[0]["id"] == token_id
+    unknown = cli(db, "token", "list", "--site", "site_nope")  # (it listed nothing, exit 0)
+    assert (unknown.returncode, unknown.stderr) == (2, "livechat: no such site: site_nope\n")
     revoked = cli(db, "token", "revoke", token_id)
     assert (revoked.returncode, revoked.stdout.strip()) == (0, f"revoked {token_id}")
     # Twice changes nothing, and says so (it said "revoked" again).
