@@ -299,3 +299,9 @@ async def test_the_panel_calls_the_api_with_an_admins_session_only(world: World,
             "Authorization": f"Bearer {secret}"})).status_code == 401
         bad = await world.api("POST", "/api/v1/tokens", {"name": "n", "scopes": ["admin"]})
         assert bad.status_code == 403  # a site's token cannot make tokens
+        # One made with an installation's admin token says so (it said nobody).
+        admin_token = api_token(db, "admin")
+        by_token = await Api(server, admin_token)("POST", "/api/v1/tokens", {
+            "name": "CRM", "scopes": ["reports:read"]})
+        assert by_token.json()["token"]["created_by"] == f"token {admin_token.split('.')[1]}"
+        assert by_token.json()["token"]["site_id"] is None

@@ -24,9 +24,12 @@ async def create_token(call: Call) -> tuple[int, Any]:
     site_id = body.get("site_id")
     if site_id is not None and site_id not in call.caller.site_ids:
         raise not_found("site")
+    # Who made it: the admin signed in to the panel, or the token the request came with (it
+    # recorded nobody: a black-box tester).
+    caller = call.caller.token
+    maker = caller.created_by if caller.id.startswith("agent:") else f"token {caller.id}"
     try:
-        made, secret = await call.api.tokens.create(site_id, body["name"], scopes,
-                                                    call.caller.token.created_by)
+        made, secret = await call.api.tokens.create(site_id, body["name"], scopes, maker)
     except ValueError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     return 201, {"token": made.public(), "secret": secret}
