@@ -348,6 +348,9 @@ def _operation(op: Operation, max_chars: int) -> dict[str, Any]:
         responses["409"] = {**error, "description": "conflicts with the conversation's state "
                                                     "(`id_conflict`, `resolved`, "
                                                     "`not_assignee`, …)"}
+        # (Every request but a GET has its body read, up to the operation's largest.)
+        responses["413"] = {**error, "description": f"a body over {op.max_body} bytes "
+                                                    "(`too_large`)"}
     made: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
                             "tags": [op.tag], "parameters": params, "responses": responses,
                             "security": [{"bearer": []}],
