@@ -368,3 +368,64 @@ async def test_right_to_left_typing_and_a_logo_that_does_not_load(
     assert await composer.evaluate("e => getComputedStyle(e).direction") == "rtl"
     await expect(frame.locator("#logo")).to_be_hidden()
     await page.screenshot(path=str(artifacts / "widget-rtl-composer-no-broken-logo.png"))
+
+
+@pytest.mark.site_profile(offline="chat")
+async def test_a_key_on_the_launcher_of_a_loaded_chat_moves_the_keyboard_into_it(
+        browser: Browser, sites: Sites) -> None:  # noqa: F811
+    """A black-box tester's: once the chat's frame was loaded (a returning visitor's, warmed at
+    idle, or the page's own open and close), Enter on the launcher opened the chat and left the
+    keyboard on the launcher: what was typed went nowhere, a space closed the chat again, and
+    Escape did not close it."""
+    from tests.live import add_admin, login
+    from tests.test_admin import call
+
+    # The page on another site than the chat server's, as most are (the browser refuses a
+    # frame of another site the focus it takes by itself).
+    page_url = sites.page_url.replace("127.0.0.1", "localhost")
+    root = await login(sites.chat, await add_admin(sites.chat.db, "root@acme.test"))
+    changed = await call(sites.chat, "PATCH", f"/api/admin/sites/{sites.site_id}", root, {
+        "allowed_origins": ["/".join(url.split("/", 3)[:3])
+                            for url in (page_url, sites.page_url)]})
+    assert changed.status_code == 200, changed.text
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 760})).new_page()
+    await page.goto(page_url)
+    await page.evaluate("() => LiveChat('open')")
+    frame = page.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1)
+    await page.evaluate("() => LiveChat('close')")
+    launcher = page.get_by_role("button", name="Open chat")
+    await page.evaluate("""() => { const b = document.createElement("button");
+        b.textContent = "Add to cart"; document.body.prepend(b); }""")
+    await page.get_by_role("button", name="Add to cart").click()
+    await page.keyboard.press("Tab")  # (the launcher comes after the page's own)
+    await expect(launcher).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(frame.locator("#input")).to_be_focused()
+    await page.keyboard.type("Hello there")
+    await expect(frame.locator("#input")).to_have_value("Hello there")
+    await page.keyboard.press("Escape")
+    await expect(page.locator("livechat-widget .panel")).to_be_hidden()
+    await expect(launcher).to_be_focused()
+
+
+@pytest.mark.site_profile(offline="chat")
+async def test_a_chat_opened_while_the_server_is_down_comes_when_it_is_back(
+        browser: Browser, sites: Sites) -> None:  # noqa: F811
+    """A black-box tester's: opened during a restart, the chat's frame showed the browser's
+    error page for the rest of the page's life, closing and opening it again did not help."""
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 760})).new_page()
+    await page.goto(sites.page_url)
+    await expect(page.get_by_role("button", name="Open chat")).to_be_visible()
+    sites.chat.stop()
+    try:
+        async with page.expect_event("framenavigated", lambda f: f.url.startswith(
+                "chrome-error:")):  # (the browser's error page is in the frame)
+            await page.get_by_role("button", name="Open chat").click()
+    finally:
+        sites.chat.start()
+    frame = page.frame_locator("iframe[title=Chat]")
+    await expect(frame.locator("html[data-state=online]")).to_have_count(1, timeout=30_000)
+    await frame.get_by_label("Message", exact=True).fill("Back?")
+    await frame.get_by_label("Message", exact=True).press("Enter")
+    await expect(frame.locator(".msg.mine:not(.pending)")).to_have_count(1)

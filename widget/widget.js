@@ -208,9 +208,15 @@
 
   function makeFrame() {
     if (frame) return;
+    var wait = 2e3;
     frame = el("iframe", {
       title: "Chat", src: origin + "/widget/frame" + query + "&lang=" + encodeURIComponent(lang)
     }, panel);
+    // Loaded without a word from the chat (the server was unreachable: the browser's error
+    // page): loaded again, later each time.
+    frame.onload = function () {
+      setTimeout(function () { if (!frameReady) frame.src += ""; }, wait *= 2);
+    };
   }
   /* ``byVisitor``: the visitor asked (the launcher, the chat's own close). The page's own calls
    * (LiveChat('open'), 'close', 'toggle') leave the keyboard's focus where the visitor has it. */
@@ -220,6 +226,9 @@
     focusChat = !!byVisitor;
     makeFrame();
     panel.removeAttribute("hidden");
+    // (The chat's own focus() alone is refused to a frame of another site: a key on the
+    // launcher left the focus there.)
+    if (focusChat) frame.focus();
     button.setAttribute("aria-expanded", "true");
     button.setAttribute("aria-label", named(1));
     post({ type: "open", focus: focusChat });
