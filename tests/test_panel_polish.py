@@ -169,3 +169,30 @@ async def test_the_panel_in_greek_dark_and_with_a_picture(browser: Browser,  # n
     await expect(ana.locator("html")).to_have_attribute("dir", "rtl")
     await ana.keyboard.press("Escape")
     await ana.screenshot(path=artifacts / "44-panel-hebrew-dark.png")
+
+
+async def test_a_conversation_of_a_site_taken_from_me_closes(browser: Browser, desk: Desk,  # noqa: F811
+                                                            artifacts: Path) -> None:
+    """A black-box tester's: an agent an admin took off a site kept that site's conversation on
+    screen, its notes, the visitor's email and a composer that answered "no such
+    conversation". It closes, saying why."""
+    from tests.live import ADMIN_EMAIL, login
+    from tests.test_admin import call
+
+    await visitor_writes(browser, desk, "My order 1234 never arrived")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    await ana.locator(".item", has_text="order 1234").locator("button").click()
+    await expect(ana.locator("#conversation")).to_be_visible()
+    root = await login(desk.chat, ADMIN_EMAIL)
+    other = await call(desk.chat, "POST", "/api/admin/sites", root, {"name": "Other shop"})
+    agents = (await call(desk.chat, "GET", "/api/admin/agents", root)).json()["agents"]
+    ana_id = next(a["id"] for a in agents if a["name"] == "Ana Lima")
+    moved = await call(desk.chat, "PATCH", f"/api/admin/agents/{ana_id}", root,
+                       {"sites": [other.json()["site"]["id"]]})
+    assert moved.status_code == 200, moved.text
+    await expect(ana.locator("#conversation")).to_be_hidden()
+    await expect(ana.locator("#empty")).to_have_text(
+        "You no longer have access to that conversation.")
+    await expect(ana.locator("#messages li")).to_have_count(0)
+    await expect(ana.locator("#list .item", has_text="order 1234")).to_have_count(0)
+    await ana.screenshot(path=artifacts / "panel-conversation-taken-away.png")

@@ -144,6 +144,7 @@ export function openConversation(id, keepFocus) {
   following = true;
   $("older").hidden = state.currentSeq === 0;
   $("empty").hidden = true;
+  $("empty").textContent = t("Pick a conversation from the list.");
   $("conversation").hidden = false;
   $("context").hidden = false;
   announce("");
@@ -160,6 +161,13 @@ export function reopen() {
   var id = state.current, from = state.currentSeq, mine = state.opening = {};
   request({ type: "open", conversation_id: id, last_seq: from }, function (f) {
     if (state.opening === mine) state.opening = null;
+    if (f.type !== "ack" && f.code === "not_found" && id === state.current) {
+      // Not mine to see any more (an admin took me off its site): nothing of it stays on
+      // screen, nor can be written to (its messages, its notes, the visitor's details stayed).
+      closeConversation();
+      $("empty").textContent = t("You no longer have access to that conversation.");
+      return;
+    }
     if (f.type !== "ack") { announce(f.message); return; }
     if (id !== state.current) return;
     state.known[id] = f.conversation;
@@ -170,6 +178,16 @@ export function reopen() {
     renderContext(f, openConversation);
     renderHead();
   });
+}
+
+/** No conversation on screen: the list's "Pick a conversation" in its place. */
+function closeConversation() {
+  state.current = null;
+  clear($("messages"));
+  $("conversation").hidden = true;
+  $("context").hidden = true;
+  $("empty").hidden = false;
+  renderList();
 }
 
 /** The store has less of the open conversation than was shown (it lost its last moments, a

@@ -154,6 +154,7 @@ export default {
   "Conversations in this view": "المحادثات في طريقة العرض هذه",
   "Load more": "تحميل المزيد",
   "Pick a conversation from the list.": "اختر محادثة من القائمة.",
+  "You no longer have access to that conversation.": "لم يعد بإمكانك الوصول إلى تلك المحادثة.",
   "Tags": "الوسوم",
   "Add a tag": "إضافة وسم",
   "+ tag": "+ وسم",

@@ -154,6 +154,7 @@ export default {
   "Conversations in this view": "Unterhaltungen in dieser Ansicht",
   "Load more": "Mehr laden",
   "Pick a conversation from the list.": "Wählen Sie eine Unterhaltung aus der Liste.",
+  "You no longer have access to that conversation.": "Sie haben keinen Zugriff mehr auf diese Unterhaltung.",
   "Tags": "Tags",
   "Add a tag": "Tag hinzufügen",
   "+ tag": "+ Tag",

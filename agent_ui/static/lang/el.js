@@ -154,6 +154,7 @@ export default {
   "Conversations in this view": "Συνομιλίες σε αυτή την προβολή",
   "Load more": "Φόρτωση περισσότερων",
   "Pick a conversation from the list.": "Επιλέξτε μια συνομιλία από τη λίστα.",
+  "You no longer have access to that conversation.": "Δεν έχετε πλέον πρόσβαση σε αυτή τη συνομιλία.",
   "Tags": "Ετικέτες",
   "Add a tag": "Προσθήκη ετικέτας",
   "+ tag": "+ ετικέτα",

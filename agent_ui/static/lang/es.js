@@ -154,6 +154,7 @@ export default {
   "Conversations in this view": "Conversaciones en esta vista",
   "Load more": "Cargar más",
   "Pick a conversation from the list.": "Elige una conversación de la lista.",
+  "You no longer have access to that conversation.": "Ya no tiene acceso a esa conversación.",
   "Tags": "Etiquetas",
   "Add a tag": "Añadir una etiqueta",
   "+ tag": "+ etiqueta",

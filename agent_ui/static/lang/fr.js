@@ -154,6 +154,7 @@ export default {
   "Conversations in this view": "Discussions de cette vue",
   "Load more": "Charger plus",
   "Pick a conversation from the list.": "Choisissez une discussion dans la liste.",
+  "You no longer have access to that conversation.": "Vous n'avez plus accès à cette conversation.",
   "Tags": "Étiquettes",
   "Add a tag": "Ajouter une étiquette",
   "+ tag": "+ étiquette",

@@ -154,6 +154,7 @@ export default {
   "Conversations in this view": "שיחות בתצוגה זו",
   "Load more": "טעינת עוד",
   "Pick a conversation from the list.": "בחרו שיחה מהרשימה.",
+  "You no longer have access to that conversation.": "אין לך עוד גישה לשיחה הזו.",
   "Tags": "תגיות",
   "Add a tag": "הוספת תגית",
   "+ tag": "+ תגית",

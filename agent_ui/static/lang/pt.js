@@ -154,6 +154,7 @@ export default {
   "Conversations in this view": "Conversas nesta vista",
   "Load more": "Carregar mais",
   "Pick a conversation from the list.": "Escolha uma conversa da lista.",
+  "You no longer have access to that conversation.": "Já não tem acesso a essa conversa.",
   "Tags": "Etiquetas",
   "Add a tag": "Adicionar uma etiqueta",
   "+ tag": "+ etiqueta",
