@@ -226,9 +226,12 @@ async def test_admin_creates_a_site_and_invites_an_agent(browser: Browser,  # no
     await expect(newcomer.locator("#conn")).to_have_text("Online")
     await expect(newcomer.locator("#me-name")).to_have_text("Cy Dias")
 
-    # Deactivated: the newcomer's panel is signed out at once.
+    # Deactivated: the newcomer's panel is signed out at once, and says so (a black-box
+    # tester's: a bare sign-in form, without a word).
     await root.get_by_role("button", name="Deactivate Cy Dias").click()
     await expect(newcomer.locator("#login-form")).to_be_visible()
+    await expect(newcomer.locator("#login-error")).to_have_text(
+        "You were signed out. Sign in again to go on.")
 
 
 @pytest.fixture

@@ -232,7 +232,12 @@ function begin(agent) {
       if (socketState !== "online") showVisitorOnline(null);
       if (socketState === "failed") showLogin();
     },
-    onUnauthorized: function () { state.socket.stopped = true; showLogin(); }
+    onUnauthorized: function () {
+      state.socket.stopped = true;
+      showLogin();
+      // (Signed out elsewhere, a password changed, the account deactivated: said, not bare.)
+      $("login-error").textContent = t("You were signed out. Sign in again to go on.");
+    }
   });
   state.socket.connect();
 }

@@ -155,6 +155,7 @@ export default {
   "Load more": "تحميل المزيد",
   "Pick a conversation from the list.": "اختر محادثة من القائمة.",
   "You no longer have access to that conversation.": "لم يعد بإمكانك الوصول إلى تلك المحادثة.",
+  "You were signed out. Sign in again to go on.": "تم تسجيل خروجك. سجّل الدخول مرة أخرى للمتابعة.",
   "Tags": "الوسوم",
   "Add a tag": "إضافة وسم",
   "+ tag": "+ وسم",

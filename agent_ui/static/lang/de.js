@@ -155,6 +155,7 @@ export default {
   "Load more": "Mehr laden",
   "Pick a conversation from the list.": "Wählen Sie eine Unterhaltung aus der Liste.",
   "You no longer have access to that conversation.": "Sie haben keinen Zugriff mehr auf diese Unterhaltung.",
+  "You were signed out. Sign in again to go on.": "Sie wurden abgemeldet. Melden Sie sich erneut an, um fortzufahren.",
   "Tags": "Tags",
   "Add a tag": "Tag hinzufügen",
   "+ tag": "+ Tag",

@@ -155,6 +155,7 @@ export default {
   "Load more": "Φόρτωση περισσότερων",
   "Pick a conversation from the list.": "Επιλέξτε μια συνομιλία από τη λίστα.",
   "You no longer have access to that conversation.": "Δεν έχετε πλέον πρόσβαση σε αυτή τη συνομιλία.",
+  "You were signed out. Sign in again to go on.": "Αποσυνδεθήκατε. Συνδεθείτε ξανά για να συνεχίσετε.",
   "Tags": "Ετικέτες",
   "Add a tag": "Προσθήκη ετικέτας",
   "+ tag": "+ ετικέτα",

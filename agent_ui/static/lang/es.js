@@ -155,6 +155,7 @@ export default {
   "Load more": "Cargar más",
   "Pick a conversation from the list.": "Elige una conversación de la lista.",
   "You no longer have access to that conversation.": "Ya no tiene acceso a esa conversación.",
+  "You were signed out. Sign in again to go on.": "Se ha cerrado su sesión. Inicie sesión de nuevo para continuar.",
   "Tags": "Etiquetas",
   "Add a tag": "Añadir una etiqueta",
   "+ tag": "+ etiqueta",

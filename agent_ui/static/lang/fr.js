@@ -155,6 +155,7 @@ export default {
   "Load more": "Charger plus",
   "Pick a conversation from the list.": "Choisissez une discussion dans la liste.",
   "You no longer have access to that conversation.": "Vous n'avez plus accès à cette conversation.",
+  "You were signed out. Sign in again to go on.": "Vous avez été déconnecté. Reconnectez-vous pour continuer.",
   "Tags": "Étiquettes",
   "Add a tag": "Ajouter une étiquette",
   "+ tag": "+ étiquette",

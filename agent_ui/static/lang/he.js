@@ -155,6 +155,7 @@ export default {
   "Load more": "טעינת עוד",
   "Pick a conversation from the list.": "בחרו שיחה מהרשימה.",
   "You no longer have access to that conversation.": "אין לך עוד גישה לשיחה הזו.",
+  "You were signed out. Sign in again to go on.": "התנתקת. יש להתחבר שוב כדי להמשיך.",
   "Tags": "תגיות",
   "Add a tag": "הוספת תגית",
   "+ tag": "+ תגית",

@@ -155,6 +155,7 @@ export default {
   "Load more": "Carregar mais",
   "Pick a conversation from the list.": "Escolha uma conversa da lista.",
   "You no longer have access to that conversation.": "Já não tem acesso a essa conversa.",
+  "You were signed out. Sign in again to go on.": "A sua sessão terminou. Inicie sessão de novo para continuar.",
   "Tags": "Etiquetas",
   "Add a tag": "Adicionar uma etiqueta",
   "+ tag": "+ etiqueta",
