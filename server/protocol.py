@@ -58,7 +58,7 @@ SERVER_FRAMES: dict[Role, tuple[str, ...]] = {
     "visitor": ("welcome", "message", "ack", "conversation", "queue", "availability", "typing",
                 "read", "error", "pong"),
     "agent": ("welcome", "message", "ack", "conversation", "conversations", "inbox", "typing",
-              "presence", "read", "visited", "teams", "colleagues", "mention",
+              "presence", "read", "visited", "teams", "colleagues", "canned", "mention",
               "mentions_seen", "error", "pong"),
 }
 

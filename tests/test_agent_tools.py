@@ -253,7 +253,27 @@ async def test_canned_responses(server: ServerProcess, seeded: Seed, admin_email
     assert edited["canned"]["id"] == mine_id and edited["canned"]["shortcut"] == "hello"
     assert (await a.request({"type": "canned_delete", "id": "d2",
                              "canned_id": mine_id}))["type"] == "ack"
-    for c in (a, root, bo, oz):
+    # Told live (a black-box tester's: a shared one reached open panels only at a reload, so
+    # "/refund" went to the visitor as typed): the site's to the site's agents, one's own to
+    # one's other panels, a deletion by its id.
+    a2, _ = await agent(server, await login(server, seeded.agent_email))
+    news = await root.request({"type": "canned_save", "id": "c5", "site_id": seeded.site_id,
+                               "shortcut": "hours", "body": "We're open 9-17.", "shared": True})
+    for panel in (a2, bo):
+        told = await panel.next(lambda f: f["type"] == "canned" and "canned" in f)
+        assert told["canned"] == news["canned"]
+    own = await a.request({"type": "canned_save", "id": "c6", "site_id": seeded.site_id,
+                           "shortcut": "bye", "body": "Bye!"})
+    assert (await a2.next(lambda f: f["type"] == "canned" and f.get("canned", {}).get(
+        "shortcut") == "bye"))["canned"] == own["canned"]
+    await root.request({"type": "canned_delete", "id": "d3", "canned_id": news["canned"]["id"]})
+    for panel in (a2, bo):
+        assert (await panel.next(lambda f: f["type"] == "canned" and "deleted" in f))[
+            "deleted"] == news["canned"]["id"]
+    # (Bo was never told of Ana's own; Oz, of another site, of nothing.)
+    assert not [f for f in bo.frames if f["type"] == "canned" and "bye" in str(f)]
+    assert not [f for f in oz.frames if f["type"] == "canned"]
+    for c in (a, a2, root, bo, oz):
         await c.close()
 
 

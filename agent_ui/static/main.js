@@ -158,6 +158,15 @@ function openLinked() {
   });
 }
 
+/** A canned response saved (``canned``) or deleted (``deleted``, its id), in place: the Manage
+ * page holds the same list. */
+function placeCanned(canned, deleted) {
+  var i = state.canned.map(function (c) { return c.id; }).indexOf(deleted || canned.id);
+  if (deleted) { if (i >= 0) state.canned.splice(i, 1); }
+  else if (i >= 0) state.canned.splice(i, 1, canned);
+  else state.canned.push(canned);
+}
+
 function onFrame(f) {
   if (f.type === "welcome") welcome(f);
   else if (f.type === "conversation") update(f.conversation);
@@ -176,6 +185,7 @@ function onFrame(f) {
     fillFilters();
     if (state.current) renderHead();  // (its transfer menu)
   }
+  else if (f.type === "canned") placeCanned(f.canned, f.deleted);  // (saved on another panel)
   else if (f.type === "mention") mentioned(f);
   else if (f.type === "mentions_seen") {
     // Another panel of mine opened or read it: the notes there are seen (this one's own open
@@ -192,10 +202,7 @@ function onFrame(f) {
     if (f.conversation && f.conversation.id) update(f.conversation);
     // A reply's or note's ack carries the message: this socket is not sent it again.
     if (f.message) renderMessage(f.message);
-    if (f.canned) {  // in place: the Manage page holds the same list
-      var i = state.canned.map(function (c) { return c.id; }).indexOf(f.canned.id);
-      if (i >= 0) state.canned.splice(i, 1, f.canned); else state.canned.push(f.canned);
-    }
+    if (f.canned) placeCanned(f.canned);
     var done = state.pending[f.id];
     if (done) { delete state.pending[f.id]; done(f); }
   } else if (f.type === "error") {

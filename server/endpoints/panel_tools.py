@@ -5,11 +5,18 @@ session's sites (never by a field of the frame); ``TOOLS`` maps the frame types 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from server import protocol
-from server.channels import close_order, status_channel, visitor_channel
+from server.channels import (
+    agent_channel,
+    close_order,
+    site_channel,
+    status_channel,
+    visitor_channel,
+)
 from server.errors import Close
 from server.protocol import (
     AssignTeam,
@@ -29,11 +36,14 @@ from server.protocol import (
     Tag,
     Unblock,
 )
+from server.store.models import Canned
 
 from . import follow_ups
 
 if TYPE_CHECKING:
     from .agent import AgentSession
+
+log = logging.getLogger("livechat.ws")
 
 
 async def note(s: AgentSession, frame: Note) -> None:
@@ -122,14 +132,41 @@ async def list_mentions(s: AgentSession, frame: ListMentions) -> bytes:
 
 
 async def save_canned(s: AgentSession, frame: SaveCanned) -> bytes:
+    before = await _canned(s, frame.canned_id)
     canned = await s.ctx.store.save_canned(s.agent, s.site_ids, frame.canned_id, frame.site_id,
                                            frame.shortcut, frame.body, frame.shared)
+    if before is not None and before.owner_id is None and canned.owner_id is not None:
+        await _canned_changed(s, before, deleted=True)  # (no longer the site's)
+    await _canned_changed(s, canned)
     return protocol.ack(frame.id, canned=canned.public())
 
 
 async def delete_canned(s: AgentSession, frame: DeleteCanned) -> bytes:
+    before = await _canned(s, frame.canned_id)
     await s.ctx.store.delete_canned(s.agent, s.site_ids, frame.canned_id)
+    if before is not None:
+        await _canned_changed(s, before, deleted=True)
     return protocol.ack(frame.id)
+
+
+async def _canned(s: AgentSession, canned_id: str | None) -> Canned | None:
+    if canned_id is None:
+        return None
+    return next((c for c in await s.ctx.store.canned(s.agent, s.site_ids) if c.id == canned_id),
+                None)
+
+
+async def _canned_changed(s: AgentSession, canned: Canned, deleted: bool = False) -> None:
+    """The panels that offer it are told (``canned``): a site's shared response to the site's
+    agents, one's own to the agent's other panels (it reached them at their next sign-in)."""
+    channel = site_channel(canned.site_id) if canned.owner_id is None else \
+        agent_channel(canned.owner_id)
+    told = {"type": "canned", "deleted": canned.id} if deleted else \
+        {"type": "canned", "canned": canned.public()}
+    try:
+        await s.ctx.broker.publish(channel, protocol.encode(told))
+    except Exception as exc:  # (saved: the next welcome has it)
+        log.warning("canned publish failed (%s)", type(exc).__name__)
 
 
 Tool = Callable[["AgentSession", Any], Awaitable[bytes | None]]
