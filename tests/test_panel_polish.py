@@ -196,3 +196,28 @@ async def test_a_conversation_of_a_site_taken_from_me_closes(browser: Browser, d
     await expect(ana.locator("#messages li")).to_have_count(0)
     await expect(ana.locator("#list .item", has_text="order 1234")).to_have_count(0)
     await ana.screenshot(path=artifacts / "panel-conversation-taken-away.png")
+
+
+async def test_a_shared_response_an_admin_saves_is_offered_at_once(
+        browser: Browser, desk: Desk) -> None:  # noqa: F811
+    """A black-box tester's: a shared canned response saved on the admin's Manage page reached
+    open panels only at a reload, and "/hours" went to the visitor as typed."""
+    from tests.live import ADMIN_EMAIL
+
+    await visitor_writes(browser, desk, "When are you open?")
+    ana = await sign_in(browser, desk.chat.http, "ana@acme.test")
+    root = await sign_in(browser, desk.chat.http, ADMIN_EMAIL)
+    await root.get_by_role("button", name="Manage").click()
+    form = root.locator("#canned-form")
+    await form.get_by_label("Shortcut").fill("hours")
+    await form.get_by_label("Text").fill("We're open from 9 to 17.")
+    await form.get_by_label("Shared with every agent of the site").check()
+    await form.get_by_role("button", name="Save").click()
+    await expect(root.locator("#admin-canned")).to_contain_text("hours")
+
+    await ana.locator(".item", has_text="When are you open").locator("button").click()
+    reply = ana.get_by_label("Reply", exact=True)
+    await reply.press_sequentially("/ho")
+    await expect(ana.locator("#canned-picker .option")).to_have_count(1)
+    await reply.press("Enter")
+    await expect(reply).to_have_value("We're open from 9 to 17.")
