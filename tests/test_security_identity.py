@@ -105,6 +105,29 @@ async def test_signed_claims_are_verified(identity_server: ServerProcess, seeded
     assert shown == {"id": verified_visitor_id(seeded.site_id, "carol"), "name": "Carol Diaz",
                      "email": "carol@acme.test", "verified": True}
     await v.close()
+    # An ``exp`` with a fraction is a time too (RFC 7519's NumericDate: a black-box tester's
+    # was refused).
+    fraction = jwt.encode({"sub": "dan", "exp": time.time() + 600.5}, SITE_SECRET,
+                          algorithm="HS256")
+    dan, hello = await visitor(identity_server, seeded.site_id, user_jwt=fraction)
+    assert hello["verified"] is True
+    await dan.close()
+
+
+
+async def test_a_refused_identity_says_why_in_the_log(db: Path, seeded: Seed,
+                                                      identity_server: ServerProcess) -> None:
+    """The visitor is told only "refused"; the site's developer finds why in the server's log
+    (at the default level), with the site (a black-box tester had nothing to go on)."""
+    server = ServerProcess(db, log_level="info").start()
+    try:
+        assert await refused(server, seeded.site_id, **signed("carol", lifetime=-10)) == 4402
+        assert await refused(server, seeded.site_id, **legacy("alice", expires=1)) == 4402
+    finally:
+        server.stop()
+    log = server.log()
+    assert f"identity refused on {seeded.site_id}: exp must be in the future" in log, log
+    assert f"identity refused on {seeded.site_id}: no user_hash" in log, log
 
 
 @pytest.mark.parametrize("hello", [

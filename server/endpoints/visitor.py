@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
@@ -43,6 +44,8 @@ from server.store import Conversation, Site
 
 from .email import email_transcript
 from .session import Refuse, Session
+
+log = logging.getLogger("livechat.ws")
 
 
 class VisitorSession(Session):
@@ -202,7 +205,10 @@ class VisitorSession(Session):
                 raise refused  # one identity at a time
             try:
                 claims = identity_claims(secret, hello.user_jwt, now, max_lifetime)
-            except TokenError:
+            except TokenError as exc:
+                # The visitor is told no more than "refused"; the site's developer finds why
+                # in the log (a black-box tester had nothing to go on).
+                log.info("identity refused on %s: %s", site.id, exc)
                 raise refused from None
             user_id, expires, name, email, signed = (claims.user_id, claims.expires, claims.name,
                                                      claims.email, True)
@@ -211,6 +217,8 @@ class VisitorSession(Session):
             if (hello.user_hash is None or hello.user_expires is None
                     or not identity_valid(secret, hello.user_id, hello.user_expires,
                                           hello.user_hash, now, max_lifetime)):
+                log.info("identity refused on %s: no user_hash and user_expires, or a hash "
+                         "that does not match, or an expiry past or too far ahead", site.id)
                 raise refused
             user_id, expires, name, email, signed = (hello.user_id, hello.user_expires,
                                                      hello.user_name, hello.user_email, False)
