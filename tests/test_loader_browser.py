@@ -134,6 +134,10 @@ async def test_the_unread_count_goes_on_the_pages_current_title(
     await expect(page.locator("livechat-widget button")).to_have_attribute("aria-expanded",
                                                                           "true")
     await expect(page).to_have_title("Checkout")
+    # The page's handler heard each count once, as it changed (a black-box tester's heard
+    # "unread 0" again at every opening, and each count several times).
+    events = await page.evaluate("window.events.filter(e => e[0] === 'unread')")
+    assert [value for _, value in events] == [1, 2, 0, 1, 0], events
     await no_violations(page)
     await ana.close()
 

@@ -198,12 +198,13 @@
   }
 
   function setUnread(n) {
+    var changed = n !== unread;
     unread = n;
     titleBadge(n);
     badge.textContent = n > 9 ? "9+" : String(n);
     if (n > 0) badge.removeAttribute("hidden"); else badge.setAttribute("hidden", "");
     if (!isOpen) button.setAttribute("aria-label", n > 0 ? named(0) + ", " + n + " " + word(2) : named(0));
-    emit("unread", n);
+    if (changed) emit("unread", n);
   }
 
   function makeFrame() {
