@@ -318,7 +318,8 @@ async def test_an_assignment_answered_live_is_not_emailed(tmp_path: Path) -> Non
                 assert (await ana.request({"type": "claim", "id": "c", "conversation_id": conv})
                         )["type"] == "ack"
                 assert (await ana.request({"type": "transfer", "id": "t", "conversation_id": conv,
-                                           "agent_id": bo_id}))["type"] == "ack"
+                                           "agent_id": bo_id, "note": f"{name} wants a refund"})
+                        )["type"] == "ack"
                 await ana.close()
                 convs.append(conv)
             answered, waiting = convs
@@ -331,6 +332,8 @@ async def test_an_assignment_answered_live_is_not_emailed(tmp_path: Path) -> Non
 
             mail = await sink.first(lambda m: m["To"] == seeded.agent2_email)
             assert mail["Subject"] == "A conversation was assigned to you: Yuri"
+            # With the note the colleague wrote for him (a black-box tester missed it).
+            assert "Ana's note: \u201cYuri wants a refund\u201d" in text_of(mail, "plain")
 
             async def decided() -> list[tuple[str, str, str | None]]:
                 async with open_store(db) as store:

@@ -76,10 +76,18 @@ async def _assigned(mail: Mail, job: Job) -> Built:
         return "the agent is online"
     site = await mail.store.site(conv.site_id)
     visitor = conv.visitor_name or "A visitor"
+    lines = [f"Hi {agent.name},", f"{visitor} ({site.name if site else conv.site_id}) is "
+             f"waiting for you. Last message: \u201c{conv.last_message or '…'}\u201d"]
+    # The colleague's note that came with the transfer (written with it, just before it: a
+    # black-box tester missed it here).
+    seq = cause_seq(job)
+    around = await mail.store.messages_after(conv.id, max(0, seq - 2), 2)
+    event = next((m for m in around if m.seq == seq), None)
+    note = next((m for m in around if m.seq == seq - 1 and m.kind == "note"), None)
+    if event is not None and note is not None and note.created_at == event.created_at:
+        lines.append(f"{note.author_name or 'A colleague'}'s note: \u201c{note.body}\u201d")
     return _about_conversation(
-        mail, job, conv.id, f"A conversation was assigned to you: {visitor}",
-        [f"Hi {agent.name},", f"{visitor} ({site.name if site else conv.site_id}) is waiting "
-         f"for you. Last message: \u201c{conv.last_message or '…'}\u201d"])
+        mail, job, conv.id, f"A conversation was assigned to you: {visitor}", lines)
 
 
 async def _mention(mail: Mail, job: Job) -> Built:
