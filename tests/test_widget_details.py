@@ -414,3 +414,19 @@ async def test_the_launcher_keeps_the_sites_colour(browser: Browser, sites: Site
     await expect(later.get_by_role("button", name="Open chat")).to_have_css(
         "background-color", green)
     await later.screenshot(path=artifacts / "launcher-kept-colour.png")
+
+
+async def test_a_blocked_visitor_is_told_in_words(browser: Browser, sites: Sites,  # noqa: F811
+                                                  artifacts: Path) -> None:
+    """A black-box tester's: blocked, the visitor read "Chat is unavailable here (4423)."."""
+    page = await (await browser.new_context(viewport={"width": 1100, "height": 800})).new_page()
+    await page.goto(sites.page_url)
+    frame = await visitor_writes(page, "Buy cheap watches here")
+    ana, conv = await agent_takes(sites)
+    blocked = await ana.request({"type": "block", "id": "b1", "conversation_id": conv})
+    assert blocked["type"] == "ack", blocked
+    await expect(frame.locator("html[data-state=failed]")).to_have_count(1)
+    await expect(frame.locator("#banner")).to_have_text("You can't chat here right now.")
+    await expect(frame.get_by_label("Message", exact=True)).to_be_disabled()
+    await page.screenshot(path=artifacts / "widget-blocked.png")
+    await ana.close()

@@ -15,7 +15,7 @@ var en = {
   slowDown: "You're sending messages quickly; we'll send yours in a moment.",
   retrying: "We couldn't deliver your message yet; we'll keep trying.",
   reconnecting: "Reconnecting…", signIn: "Please sign in on this site to chat with us.",
-  unavailable: "Chat is unavailable here ({code}).",
+  unavailable: "Chat is unavailable here ({code}).", blocked: "You can't chat here right now.",
   typically: "We're online · typically replies in {time}",
   previewNotice: "The team can see what you type before you send it.",
   reopened: "{name} reopened the conversation",

@@ -72,6 +72,7 @@ export function onState(socketState, code) {
   if (socketState === "online") showBanner("");
   else if (socketState === "reconnecting") showBanner(t("reconnecting"));
   else if (socketState === "failed" && code === 4402) showBanner(t("signIn"));
+  else if (socketState === "failed" && code === 4423) showBanner(t("blocked"));  // (no number)
   else if (socketState === "failed") showBanner(t("unavailable", { code: code }));
   // Refused for good (4400-4499: no identity, blocked, another origin): nothing can be sent,
   // so the composer is off, and the header promises nothing, until a connection is made again

@@ -25,6 +25,7 @@ export default {
   reconnecting: "Verbindung wird wiederhergestellt…",
   signIn: "Bitte melden Sie sich auf dieser Website an, um mit uns zu chatten.",
   unavailable: "Der Chat ist hier nicht verfügbar ({code}).",
+  blocked: "Sie können hier gerade nicht chatten.",
   typically: "Wir sind online · antworten meist in {time}",
   previewNotice: "Das Team sieht, was Sie tippen, bevor Sie es senden.",
   reopened: "{name} hat die Unterhaltung wieder geöffnet",

@@ -25,6 +25,7 @@ export default {
   reconnecting: "Reconectando…",
   signIn: "Inicia sesión en este sitio para chatear con nosotros.",
   unavailable: "El chat no está disponible aquí ({code}).",
+  blocked: "Ahora no puede chatear aquí.",
   typically: "Estamos en línea · solemos responder en {time}",
   previewNotice: "El equipo ve lo que escribe antes de enviarlo.",
   reopened: "{name} reabrió la conversación",

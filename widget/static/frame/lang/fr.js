@@ -25,6 +25,7 @@ export default {
   reconnecting: "Reconnexion…",
   signIn: "Connectez-vous sur ce site pour discuter avec nous.",
   unavailable: "La discussion n'est pas disponible ici ({code}).",
+  blocked: "Vous ne pouvez pas discuter ici pour le moment.",
   typically: "En ligne · répond généralement en {time}",
   previewNotice: "L'équipe voit ce que vous écrivez avant l'envoi.",
   reopened: "{name} a rouvert la discussion",

@@ -25,6 +25,7 @@ export default {
   reconnecting: "מתחברים מחדש…",
   signIn: "יש להתחבר לאתר הזה כדי לשוחח איתנו.",
   unavailable: "הצ'אט אינו זמין כאן ({code}).",
+  blocked: "אי אפשר לשוחח כאן כרגע.",
   typically: "אנחנו זמינים · בדרך כלל עונים תוך {time}",
   previewNotice: "הצוות רואה את מה שאתם מקלידים לפני השליחה.",
   reopened: "{name} פתח/ה מחדש את השיחה",

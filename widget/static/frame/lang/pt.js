@@ -25,6 +25,7 @@ export default {
   reconnecting: "A ligar novamente…",
   signIn: "Inicie sessão neste site para conversar connosco.",
   unavailable: "A conversa não está disponível aqui ({code}).",
+  blocked: "De momento não pode conversar aqui.",
   typically: "Estamos online · costumamos responder em {time}",
   previewNotice: "A equipa vê o que escreve antes de enviar.",
   reopened: "{name} reabriu a conversa",
