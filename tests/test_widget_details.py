@@ -430,3 +430,17 @@ async def test_a_blocked_visitor_is_told_in_words(browser: Browser, sites: Sites
     await expect(frame.get_by_label("Message", exact=True)).to_be_disabled()
     await page.screenshot(path=artifacts / "widget-blocked.png")
     await ana.close()
+
+
+async def test_refused_attributes_say_why_in_the_console(
+        browser: Browser, sites: Sites) -> None:  # noqa: F811
+    """A black-box tester's: ``LiveChat('set')`` with one bad name kept none, without a word
+    to the site's developer."""
+    page = await (await browser.new_context()).new_page()
+    said: list[str] = []
+    page.on("console", lambda m: said.append(m.text) if m.type == "warning" else None)
+    await page.goto(sites.page_url)
+    await visitor_writes(page, "Hello")
+    async with page.expect_console_message(lambda m: "LiveChat('set') refused" in m.text):
+        await page.evaluate("LiveChat('set', {attributes: {'bad name': 1, plan: 'pro'}})")
+    assert any(s.startswith("livechat: LiveChat('set') refused: ") for s in said), said

@@ -218,6 +218,8 @@ function failed(f) {
   var asked = state.pending[f.id];
   if (asked) {
     if (asked.type === "transcript") append(notice(t("transcriptNoEmail")));
+    // For the site's developer: none of them is kept (a black-box tester had no hint).
+    if (asked.type === "attributes") console.warn("livechat: LiveChat('set') refused: " + f.message);
     // An address the server refused is not known: asked for again.
     if (asked.type === "profile" && asked.email === state.visitor.email) state.visitor.email = null;
     delete state.pending[f.id];
