@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -202,7 +203,7 @@ def identity_claims(secret: str, token: str, now: float, max_lifetime: float) ->
         raise TokenError("email is not an email address")
     if name is not None:  # (signed: shown without what would turn it around)
         name = one_line_name(name) or None
-    return Claims(sub, int(exp), name, email)
+    return Claims(sub, math.ceil(exp), name, email)  # (not before its own time)
 
 
 def verified_visitor_id(site_id: str, user_id: str) -> str:

@@ -234,11 +234,16 @@ async def test_colleagues_follow_the_admin(server: ServerProcess, seeded: Seed,
     assert "Cy" not in await told()
     _, again = await agent(server, ana)  # (the welcome says the same)
     assert {c["name"] for c in again["agents"]} == set(now) - {"Bo Reis", "Cy"}
-    # The Manage page sends the role and the sites with a new name: not a change of them, and
-    # Ana's panel is not reconnected (a black-box tester's: every save reconnected it).
+    # The Manage page sends the role, the sites and the name with a new capacity: not a
+    # change of them, and Ana's panel is not reconnected (a black-box tester's: every save
+    # reconnected it). A new name is one: her replies go out with it.
     await call(server, "PATCH", f"/api/admin/agents/{names['Ana']}", admin_cookie, {
-        "name": "Ana Lima", "role": "agent", "sites": [seeded.site_id], "capacity": 4})
-    assert "Ana Lima" in await told()
+        "name": "Ana", "role": "agent", "sites": [seeded.site_id], "capacity": 4})
+    assert "Ana" in await told()
     await a.send({"type": "ping", "id": "still-here"})
     assert (await a.of_type("pong", id="still-here"))["id"] == "still-here"
-    await a.close()
+    await call(server, "PATCH", f"/api/admin/agents/{names['Ana']}", admin_cookie, {
+        "name": "Ana Lima", "role": "agent", "sites": [seeded.site_id], "capacity": 4})
+    assert await a.closed() == 4000
+    _, renamed = await agent(server, ana)
+    assert renamed["agent"]["name"] == "Ana Lima"

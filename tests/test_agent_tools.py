@@ -270,7 +270,11 @@ async def test_canned_responses(server: ServerProcess, seeded: Seed, admin_email
     for panel in (a2, bo):
         assert (await panel.next(lambda f: f["type"] == "canned" and "deleted" in f))[
             "deleted"] == news["canned"]["id"]
-    # (Bo was never told of Ana's own; Oz, of another site, of nothing.)
+    # (Bo was never told of Ana's own; Oz, of another site, of nothing: each has read all
+    # that came before its pong.)
+    for client in (bo, oz):
+        await client.send({"type": "ping", "id": "last"})
+        await client.of_type("pong", id="last")
     assert not [f for f in bo.frames if f["type"] == "canned" and "bye" in str(f)]
     assert not [f for f in oz.frames if f["type"] == "canned"]
     for c in (a, a2, root, bo, oz):

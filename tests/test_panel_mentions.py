@@ -210,6 +210,21 @@ async def test_a_mention_in_the_conversation_on_screen_is_seen(
     await expect(ana.locator("#list .item")).to_have_count(1)
     await expect(ana.locator("#list .item .mention")).to_have_count(0)
     await expect(tab.locator(".count")).to_be_hidden()
+    # Seen on the server too, once the panel's "read" is there (a quarter second after the
+    # note showed): a reload says so.
+    from tests.faults import until
+    from tests.live import agent, login
+
+    socket, _ = await agent(desk.chat, await login(desk.chat, "ana@acme.test"))
+
+    asked = iter(range(1000))
+
+    async def seen_on_the_server() -> bool:
+        answer = await socket.request({"type": "mentions", "id": f"m{next(asked)}"})
+        return bool(answer["mentions"][0]["seen"])
+
+    await until(seen_on_the_server)
+    await socket.close()
     await ana.reload()
     await expect(ana.locator("#conn")).to_have_text("Online")
     await expect(ana.get_by_role("tab", name="Mentions").locator(".count")).to_be_hidden()

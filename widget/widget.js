@@ -209,14 +209,15 @@
 
   function makeFrame() {
     if (frame) return;
-    var wait = 2e3;
+    var wait = 4e3;
     frame = el("iframe", {
       title: "Chat", src: origin + "/widget/frame" + query + "&lang=" + encodeURIComponent(lang)
     }, panel);
     // Loaded without a word from the chat (the server was unreachable: the browser's error
-    // page): loaded again, later each time.
+    // page): loaded again, later each time, at most a minute apart. (The chat's word may come
+    // a little after its load: its language, on a slow line.)
     frame.onload = function () {
-      setTimeout(function () { if (!frameReady) frame.src += ""; }, wait *= 2);
+      setTimeout(function () { if (!frameReady) frame.src += ""; }, wait = Math.min(wait * 2, 6e4));
     };
   }
   /* ``byVisitor``: the visitor asked (the launcher, the chat's own close). The page's own calls

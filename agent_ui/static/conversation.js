@@ -329,7 +329,8 @@ function sendRead() {
       state.currentSeq <= state.sentRead) return;
   if (state.socket.send({ type: "read", conversation_id: state.current, seq: state.currentSeq })) {
     state.sentRead = state.currentSeq;
-    seenMentions(state.current, state.sentRead);  // (a note for me, read here: seen)
+    // A note for me, read here: seen (its line in the Mentions view on show too).
+    if (seenMentions(state.current, state.sentRead) && state.view === "mentions") renderList();
   }
 }
 

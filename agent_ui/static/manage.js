@@ -280,7 +280,10 @@ function renderCanned() {
     del.addEventListener("click", function () {
       state.request({ type: "canned_delete", canned_id: c.id }, function (f) {
         if (f.type !== "ack") { w.alert(f.message); return; }
-        state.canned.splice(state.canned.indexOf(c), 1);
+        // By its id, if still there: the server's "canned" frame may have taken it off first
+        // (splice(-1) took the last one away, another response).
+        var i = state.canned.map(function (x) { return x.id; }).indexOf(c.id);
+        if (i >= 0) state.canned.splice(i, 1);
         renderCanned();
       });
     });

@@ -15,8 +15,10 @@ export function loadMentions(done) {
     state.mentionNotes = f.mentions;
     f.mentions.forEach(function (m) {
       var id = m.conversation.id;
-      // One in the conversation on screen, read already: seen (its "read" says so to the server).
-      if (id === state.current && m.message.seq <= state.sentRead) m.seen = true;
+      // One in the conversation on screen, shown in a visible tab: seen (its "read", within a
+      // quarter second, says so to the server).
+      if (id === state.current && m.message.seq <= state.currentSeq &&
+          document.visibilityState === "visible") m.seen = true;
       listed[id] = true;
       if (!m.seen) unseen[id] = true;
     });
@@ -39,12 +41,16 @@ export function newMentions() {
 }
 
 /** I opened a conversation, or read it up to ``upTo``: its notes for me (up to there) are
- * seen (the server marks them so too); the tab's count says so. */
+ * seen (the server marks them so too); the tab's count says so. Whether one was new. */
 export function seenMentions(id, upTo) {
+  var changed = false;
   state.mentionNotes.forEach(function (m) {
-    if (m.conversation.id === id && (upTo === undefined || m.message.seq <= upTo)) m.seen = true;
+    if (m.conversation.id === id && !m.seen && (upTo === undefined || m.message.seq <= upTo)) {
+      m.seen = changed = true;
+    }
   });
   showMentionCount();
+  return changed;
 }
 
 /** The Mentions tab's count of new notes. */

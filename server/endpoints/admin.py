@@ -2,12 +2,13 @@
 from the session cookie — never from what the page sends). Changes are JSON; every change must
 come from this server's own pages (Origin), on top of the SameSite cookie.
 
-An agent whose role, sites or active state changes has their open panels closed at once (on every
-process, through the broker): deactivated with 4401 (their cookie no longer works), otherwise
-with 4000, so that the panel reconnects and reads its new permissions. A team created, changed or
-deleted is sent to the agents of its site (the ``teams`` frame): their "My teams" and team menus
-follow at once; so are a site's colleagues, when an agent is invited, renamed, deactivated or
-given other sites (the ``colleagues`` frame): transfer menus and "@" pickers follow.
+An agent whose role, sites, name or active state changes has their open panels closed at once
+(on every process, through the broker): deactivated with 4401 (their cookie no longer works),
+otherwise with 4000, so that the panel reconnects and reads its new permissions and name. A
+team created, changed or deleted is sent to the agents of its site (the ``teams`` frame): their
+"My teams" and team menus follow at once; so are a site's colleagues, when an agent is invited,
+renamed, deactivated or given other sites (the ``colleagues`` frame): transfer menus and "@"
+pickers follow.
 """
 
 from __future__ import annotations
@@ -201,9 +202,11 @@ async def _change_agent(ctx: Context, request: Request, admin: Agent) -> Respons
     sites_after = await ctx.store.agent_site_ids(agent)
     if not agent.active and before.active:
         await _kick(ctx, agent_id, Close.UNAUTHORIZED)
-    elif agent.role != before.role or set(sites_after) != set(sites_before):
-        # Reconnect with the new permissions (only then: the Manage page sends the role and
-        # the sites with a new name or capacity too, and every panel of theirs reconnected).
+    elif (agent.role, agent.name, set(sites_after)) != (before.role, before.name,
+                                                        set(sites_before)):
+        # Reconnect with the new permissions, or the new name their replies are signed with
+        # (only then: the Manage page sends the role and the sites with a new capacity too,
+        # and every panel of theirs reconnected).
         await _kick(ctx, agent_id, Close.RESTARTING)
     if {"name", "role", "sites", "active"} & set(data):
         await _colleagues_changed(ctx, sorted(set(sites_before) | set(sites_after)))

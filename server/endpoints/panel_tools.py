@@ -135,8 +135,9 @@ async def save_canned(s: AgentSession, frame: SaveCanned) -> bytes:
     before = await _canned(s, frame.canned_id)
     canned = await s.ctx.store.save_canned(s.agent, s.site_ids, frame.canned_id, frame.site_id,
                                            frame.shortcut, frame.body, frame.shared)
-    if before is not None and before.owner_id is None and canned.owner_id is not None:
-        await _canned_changed(s, before, deleted=True)  # (no longer the site's)
+    if before is not None and (before.site_id, before.owner_id) != (canned.site_id,
+                                                                      canned.owner_id):
+        await _canned_changed(s, before, deleted=True)  # (gone from where it was offered)
     await _canned_changed(s, canned)
     return protocol.ack(frame.id, canned=canned.public())
 

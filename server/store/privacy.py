@@ -173,17 +173,9 @@ class Privacy:
                              (visitor_id,)).fetchone()
             if row is None or row[0] not in site_ids or visitor_id.startswith(ERASED_PREFIX):
                 raise LookupError("no such visitor")
-            if dialect(db) == "sqlite":
-                # What this write deletes or replaces is overwritten with zeros, not left in
-                # the file's free space (until a VACUUM: a black-box tester read it there).
-                db.execute("PRAGMA secure_delete = ON")
-            try:
-                return erase_in(db, row[0])
-            finally:
-                if dialect(db) == "sqlite":
-                    db.execute("PRAGMA secure_delete = OFF")
-
-        def erase_in(db: DB, site_id: str) -> Erased:
+            # (With SQLite, what this deletes or replaces is overwritten with zeros:
+            # ``secure_delete``, server/store/sqlite_db.py.)
+            site_id = row[0]
             ids = [r[0] for r in db.execute("SELECT id FROM conversations WHERE visitor_id = ?",
                                             (visitor_id,)).fetchall()]
             files: set[str] = {r[0] for r in db.execute(

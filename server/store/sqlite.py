@@ -243,20 +243,27 @@ class SQLiteEngine(WalKeeper, GroupWriter, Base):
         if not merge:
             await self._drain(self.search_index.forget, _forgotten, FORGET_ROUND)
             return
-        # An erasure's: the index's freed pages are overwritten with zeros, and both files'
-        # write-ahead logs truncated (old frames held the words: a black-box tester read them
-        # there minutes later).
-        async with self.search_index.zeroing():
-            await self._drain(self.search_index.forget, _forgotten, FORGET_ROUND)
-            async with self.search_index.lock:
-                await self._indexing(self.search_index.merge())
-        await self.search_index.truncate_wal()
-        if self._checkpointer is not None:
-            await _in_thread(self._checkpointer, self._truncate_now)
+        # An erasure's: both files' write-ahead logs are truncated after it (old frames held
+        # the words: a black-box tester read them there minutes later). Best effort: the
+        # erasure is committed, and a busy log is written over by later frames.
+        await self._drain(self.search_index.forget, _forgotten, FORGET_ROUND)
+        async with self.search_index.lock:
+            await self._indexing(self.search_index.merge())
+        try:
+            truncated = await self.search_index.truncate_wal()
+            if self._checkpointer is not None:
+                truncated = await _in_thread(self._checkpointer, self._truncate_now) and \
+                    truncated
+        except sqlite3.Error as exc:
+            truncated = False
+            log.warning("the logs were not truncated after an erasure (%s)", exc)
+        if not truncated:
+            log.info("a write-ahead log was busy after an erasure: its old frames go as "
+                     "later ones are written over them")
 
-    def _truncate_now(self, db: sqlite3.Connection) -> None:
+    def _truncate_now(self, db: sqlite3.Connection) -> bool:
         with self._waiting_at_most(db, _ERASED_WAIT_MS):
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return not db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
 
     async def _drain(self, step: Callable[[], Awaitable[list[Any]]],
                      done: Callable[[list[Any], DB], None], round_size: int) -> int:

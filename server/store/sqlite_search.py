@@ -40,7 +40,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -210,18 +210,12 @@ class SearchIndex:
                 db.execute(f"DELETE FROM indexed WHERE conversation_id IN ({marks(ids)})", ids)
         return ids
 
-    @contextlib.asynccontextmanager
-    async def zeroing(self) -> AsyncIterator[None]:
-        """What the index deletes meanwhile is overwritten with zeros (``secure_delete``)."""
-        await self._run(lambda db: db.execute("PRAGMA secure_delete = ON"))
-        try:
-            yield
-        finally:
-            await self._run(lambda db: db.execute("PRAGMA secure_delete = OFF"))
+    async def truncate_wal(self) -> bool:
+        """Empty the index's write-ahead log: whether it could (a reader may keep it busy)."""
+        def truncate(db: sqlite3.Connection) -> bool:
+            return not db.execute("PRAGMA main.wal_checkpoint(TRUNCATE)").fetchone()[0]
 
-    async def truncate_wal(self) -> None:
-        """Empty the index's write-ahead log (best effort: a reader may keep it busy)."""
-        await self._run(lambda db: db.execute("PRAGMA main.wal_checkpoint(TRUNCATE)").fetchall())
+        return await self._run(truncate)
 
     async def merge(self) -> None:
         """Merge the index's segments: FTS5 keeps a deleted row's words in older segments
