@@ -22,8 +22,11 @@ worker) and ``redis://`` / ``rediss://`` / ``unix://`` (scale-out, ``server.brok
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from server.health import Health
 
@@ -93,3 +96,16 @@ def create(url: str, clock: Callable[[], float], prefix: str = "livechat",
         return (RedisBroker(url, prefix, timeout=timeout),
                 RedisPresence(url, clock, prefix, timeout=timeout))
     raise UnsupportedBroker(f"unknown broker {scheme!r}: use memory:// or redis://")
+
+
+log = logging.getLogger("livechat.broker")
+
+
+async def tell(broker: Broker, channel: str, frame: dict[str, Any]) -> None:
+    """``frame`` to whoever listens on ``channel``, at most once: what it tells of is stored
+    already, so a failure is logged, not raised (the listeners' next ``welcome`` or request
+    has it)."""
+    try:
+        await broker.publish(channel, orjson.dumps(frame))
+    except Exception as exc:
+        log.warning("%s publish failed (%s)", frame.get("type"), type(exc).__name__)

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 from server import protocol
 from server.auth import TokenError, origin_allowed
 from server.avatars import avatar_url
-from server.broker import PresenceUnavailable
+from server.broker import PresenceUnavailable, tell
 from server.channels import agent_channel, conversation_channel, session_channel, site_channel
 from server.errors import ChatError, Close, Code, Unavailable
 from server.protocol import (
@@ -126,11 +126,8 @@ class AgentSession(Session):
         opening or the read: they stay new until the next."""
         with contextlib.suppress(Unavailable):
             if await self.ctx.store.mentions_seen(self.agent.id, conversation_id, up_to):
-                try:
-                    await self.ctx.broker.publish(agent_channel(self.agent.id), protocol.encode(
-                        {"type": "mentions_seen", "conversation_id": conversation_id}))
-                except Exception as exc:  # (their next Mentions view says so)
-                    log.warning("mentions_seen publish failed (%s)", type(exc).__name__)
+                await tell(self.ctx.broker, agent_channel(self.agent.id),
+                           {"type": "mentions_seen", "conversation_id": conversation_id})
 
     def log_fields(self) -> dict[str, str]:
         return {"agent": self.agent.id}

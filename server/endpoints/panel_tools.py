@@ -5,11 +5,11 @@ session's sites (never by a field of the frame); ``TOOLS`` maps the frame types 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from server import protocol
+from server.broker import tell
 from server.channels import (
     agent_channel,
     close_order,
@@ -42,8 +42,6 @@ from . import follow_ups
 
 if TYPE_CHECKING:
     from .agent import AgentSession
-
-log = logging.getLogger("livechat.ws")
 
 
 async def note(s: AgentSession, frame: Note) -> None:
@@ -162,12 +160,8 @@ async def _canned_changed(s: AgentSession, canned: Canned, deleted: bool = False
     agents, one's own to the agent's other panels (it reached them at their next sign-in)."""
     channel = site_channel(canned.site_id) if canned.owner_id is None else \
         agent_channel(canned.owner_id)
-    told = {"type": "canned", "deleted": canned.id} if deleted else \
-        {"type": "canned", "canned": canned.public()}
-    try:
-        await s.ctx.broker.publish(channel, protocol.encode(told))
-    except Exception as exc:  # (saved: the next welcome has it)
-        log.warning("canned publish failed (%s)", type(exc).__name__)
+    await tell(s.ctx.broker, channel, {"type": "canned", "deleted": canned.id} if deleted else
+               {"type": "canned", "canned": canned.public()})
 
 
 Tool = Callable[["AgentSession", Any], Awaitable[bytes | None]]

@@ -69,8 +69,11 @@ async def _assigned(mail: Mail, job: Job) -> Built:
         return "no longer theirs"
     if conv.status == "resolved":
         return "resolved"
-    since = await mail.store.messages_after(conv.id, cause_seq(job), ANSWERED_WITHIN)
-    if any(m.author_id == agent.id and m.kind in ("text", "note") for m in since):
+    # The transfer's note (just before it), the transfer, and what came after: one read.
+    seq = cause_seq(job)
+    around = await mail.store.messages_after(conv.id, max(0, seq - 2), ANSWERED_WITHIN + 2)
+    if any(m.seq > seq and m.author_id == agent.id and m.kind in ("text", "note")
+           for m in around):
         return "the agent has written in it since"
     if mail.agent_online is not None and await mail.agent_online(conv.site_id, agent.id):
         return "the agent is online"
@@ -80,8 +83,6 @@ async def _assigned(mail: Mail, job: Job) -> Built:
              f"waiting for you. Last message: \u201c{conv.last_message or '…'}\u201d"]
     # The colleague's note that came with the transfer (written with it, just before it: a
     # black-box tester missed it here).
-    seq = cause_seq(job)
-    around = await mail.store.messages_after(conv.id, max(0, seq - 2), 2)
     event = next((m for m in around if m.seq == seq), None)
     note = next((m for m in around if m.seq == seq - 1 and m.kind == "note"), None)
     if event is not None and note is not None and note.created_at == event.created_at:

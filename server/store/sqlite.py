@@ -92,6 +92,7 @@ def _forgotten(ids: list[Any], db: DB) -> None:
 #: busy, the log is left to the checkpoints that restart it every second.
 _ERASED_WAIT_MS = 500
 
+
 class _Replay(Exception):
     """An op was refused in a batch run without savepoints: run it again with them."""
 
